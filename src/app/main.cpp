@@ -1,0 +1,171 @@
+// roomcastd: one GLib main loop owns the rooms, the HTTP/WebSocket server and every change to
+// a room's pipeline. Streaming threads only post to it.
+#include <glib-unix.h>
+#include <glib/gstdio.h>
+#include <gst/gst.h>
+
+#include <cstdio>
+
+#include "app/options.h"
+#include "core/room_manager.h"
+#include "media/debug.h"
+#include "media/gst_media_backend.h"
+#include "media/webrtc_util.h"
+#include "roomcast-config.h"
+#include "signaling/auth.h"
+#include "signaling/http_server.h"
+#include "signaling/ws_hub.h"
+#include "store/database.h"
+
+using namespace roomcast;
+
+namespace {
+
+std::string newRoomId() {
+  // 10 characters from an unambiguous alphabet: ~50 bits, not guessable by enumeration.
+  static const char alphabet[] = "abcdefghijkmnpqrstuvwxyz23456789";
+  std::string id;
+  for (int i = 0; i < 10; i++) id += alphabet[g_random_int_range(0, 32)];
+  return id;
+}
+
+void loadRoomcastPlugin() {
+  // The mixminus element lives in plugins/; find it in the build tree unless GST_PLUGIN_PATH
+  // already points elsewhere.
+  if (!gst_registry_find_feature(gst_registry_get(), "mixminus", GST_TYPE_ELEMENT_FACTORY))
+    gst_registry_scan_path(gst_registry_get(), ROOMCAST_PLUGIN_DIR);
+}
+
+struct Shutdown {
+  GMainLoop* loop;
+  core::RoomManager* rooms;
+  bool requested = false;
+};
+
+gboolean onTerminate(gpointer data) {
+  auto* s = static_cast<Shutdown*>(data);
+  if (s->requested) {
+    g_main_loop_quit(s->loop);  // second signal: stop now
+    return G_SOURCE_CONTINUE;
+  }
+  s->requested = true;
+  g_message("shutting down: finishing every room's outputs");
+  // Finish outputs (ENDLIST, recording trailers); quit when the last room is done.
+  const size_t live = s->rooms->rooms().size();
+  if (live == 0) {
+    g_main_loop_quit(s->loop);
+    return G_SOURCE_CONTINUE;
+  }
+  auto* remaining = new size_t(live);
+  for (const core::Room* room : s->rooms->rooms()) {
+    (void)s->rooms->endRoom(room->info.id, "server shutting down", [s, remaining](auto&, auto&) {
+      if (--*remaining == 0) {
+        delete remaining;
+        g_main_loop_quit(s->loop);
+      }
+    });
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  gst_init(&argc, &argv);
+  auto options = app::parseOptions(argc, argv);
+  if (!options) {
+    g_printerr("roomcastd: %s\n", options.error().message.c_str());
+    return 2;
+  }
+  const app::Options& opt = options.value();
+  media::initDebugCategories();
+  loadRoomcastPlugin();
+
+  if (g_mkdir_with_parents(opt.dataDir.c_str(), 0755) != 0) {
+    g_printerr("roomcastd: cannot create data dir %s\n", opt.dataDir.c_str());
+    return 1;
+  }
+  g_autofree char* dbPath = g_build_filename(opt.dataDir.c_str(), "roomcast.db", nullptr);
+  auto db = store::Database::open(dbPath);
+  if (!db) {
+    g_printerr("roomcastd: %s\n", db.error().message.c_str());
+    return 1;
+  }
+  std::string secret = opt.secret;
+  if (secret.empty()) {
+    g_autofree char* secretPath = g_build_filename(opt.dataDir.c_str(), "secret", nullptr);
+    auto loaded = signaling::loadOrCreateSecret(secretPath);
+    if (!loaded) {
+      g_printerr("roomcastd: %s\n", loaded.error().message.c_str());
+      return 1;
+    }
+    secret = loaded.value();
+  }
+
+  media::warmUpDtlsCertificate();
+  GMainContext* context = g_main_context_default();
+  GMainLoop* loop = g_main_loop_new(context, FALSE);
+
+  media::MediaConfig mediaConfig;
+  mediaConfig.dataDir = opt.dataDir;
+  mediaConfig.pipelinesDir = opt.pipelinesDir;
+  mediaConfig.speaker.opusBitrate = opt.opusBitrate;
+  mediaConfig.speaker.jitterLatencyMs = static_cast<unsigned>(opt.jitterLatencyMs);
+  media::GstMediaBackend media(mediaConfig, context);
+
+  signaling::TokenAuthority auth(secret);
+  signaling::WsHub hub(auth);
+  store::Database& store = *db.value();
+  core::Environment env;
+  env.newRoomId = newRoomId;
+  env.nowUnixMs = [] { return g_get_real_time() / 1000; };
+  env.roomCreated = [&store](const core::RoomInfo& info) {
+    if (auto s = store.roomCreated(info); !s) g_warning("store: %s", s.error().message.c_str());
+  };
+  env.roomFinished = [&store](const core::RoomInfo& info, const core::RoomMediaSummary& summary) {
+    const int64_t now = g_get_real_time() / 1000;
+    if (auto s = store.roomEnded(info.id, now); !s) g_warning("store: %s", s.error().message.c_str());
+    if (!summary.recordingPath.empty()) {
+      store::RecordingRow row{0, info.id, info.title, summary.recordingPath, info.createdAtUnixMs, now,
+                              summary.recordedSeconds};
+      if (auto s = store.recordingFinished(row); !s) g_warning("store: %s", s.error().message.c_str());
+    }
+    g_message("room %s ended%s%s", info.id.c_str(), summary.recordingPath.empty() ? "" : ", recorded to ",
+              summary.recordingPath.c_str());
+  };
+  core::RoomLimits limits;
+  limits.maxSpeakers = static_cast<size_t>(opt.maxSpeakers);
+  limits.maxRooms = static_cast<size_t>(opt.maxRooms);
+  core::RoomManager rooms(media, hub, env, limits);
+  hub.setRoomManager(&rooms);
+
+  signaling::HttpConfig http;
+  http.listenHost = opt.listenHost;
+  http.listenPort = opt.listenPort;
+  http.publicUrl = opt.publicUrl;
+  g_autofree char* hlsRoot = g_build_filename(opt.dataDir.c_str(), "hls", nullptr);
+  http.hlsRoot = hlsRoot;
+  http.webDir = opt.webDir;
+  http.hlsJsPath = opt.hlsJsPath;
+  signaling::HttpServer server(http, rooms, hub, auth);
+  auto url = server.listen();
+  if (!url) {
+    g_printerr("roomcastd: %s\n", url.error().message.c_str());
+    return 1;
+  }
+
+  Shutdown shutdown{loop, &rooms};
+  g_unix_signal_add(SIGINT, onTerminate, &shutdown);
+  g_unix_signal_add(SIGTERM, onTerminate, &shutdown);
+  g_unix_signal_add(SIGUSR1, [](gpointer m) -> gboolean {
+    static_cast<media::GstMediaBackend*>(m)->dumpDotGraphs();
+    return G_SOURCE_CONTINUE;
+  }, &media);
+
+  // Tests and scripts wait for this line (it carries the real port when --listen used port 0).
+  g_printerr("roomcastd %s: listening on %s (data dir %s)\n", ROOMCAST_VERSION, url.value().c_str(),
+             opt.dataDir.c_str());
+  g_main_loop_run(loop);
+  g_main_loop_unref(loop);
+  return 0;
+}

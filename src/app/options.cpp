@@ -1,0 +1,118 @@
+#include "app/options.h"
+
+#include <glib.h>
+
+#include "roomcast-config.h"
+
+namespace roomcast::app {
+
+using core::Error;
+using core::ErrorCode;
+
+namespace {
+
+std::string firstExisting(std::initializer_list<std::string> candidates) {
+  for (const auto& c : candidates)
+    if (g_file_test(c.c_str(), G_FILE_TEST_EXISTS)) return c;
+  return *candidates.begin();
+}
+
+core::Status splitListen(const std::string& value, Options& out) {
+  const auto colon = value.rfind(':');
+  if (colon == std::string::npos) return Error{ErrorCode::BadRequest, "--listen wants HOST:PORT, got " + value};
+  std::string host = value.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  char* end = nullptr;
+  const long port = strtol(value.c_str() + colon + 1, &end, 10);
+  if (!end || *end || port < 0 || port > 65535) return Error{ErrorCode::BadRequest, "bad port in --listen " + value};
+  out.listenHost = host;
+  out.listenPort = static_cast<int>(port);
+  return core::Ok{};
+}
+
+core::Status applyConfigFile(const std::string& path, Options& out) {
+  g_autoptr(GKeyFile) file = g_key_file_new();
+  GError* error = nullptr;
+  if (!g_key_file_load_from_file(file, path.c_str(), G_KEY_FILE_NONE, &error)) {
+    Error e{ErrorCode::BadRequest, "cannot read config " + path + ": " + error->message};
+    g_error_free(error);
+    return e;
+  }
+  auto str = [&](const char* group, const char* key, std::string& target) {
+    g_autofree char* v = g_key_file_get_string(file, group, key, nullptr);
+    if (v) target = v;
+  };
+  auto integer = [&](const char* group, const char* key, int& target) {
+    if (g_key_file_has_key(file, group, key, nullptr)) target = g_key_file_get_integer(file, group, key, nullptr);
+  };
+  std::string listen;
+  str("server", "listen", listen);
+  if (!listen.empty())
+    if (auto s = splitListen(listen, out); !s) return s;
+  str("server", "data_dir", out.dataDir);
+  str("server", "public_url", out.publicUrl);
+  str("server", "secret", out.secret);
+  str("server", "web_dir", out.webDir);
+  str("server", "pipelines_dir", out.pipelinesDir);
+  integer("server", "max_rooms", out.maxRooms);
+  integer("room", "max_speakers", out.maxSpeakers);
+  integer("media", "opus_bitrate", out.opusBitrate);
+  integer("media", "jitter_latency_ms", out.jitterLatencyMs);
+  return core::Ok{};
+}
+
+}  // namespace
+
+core::Result<Options> parseOptions(int argc, char** argv) {
+  g_autofree char* listen = nullptr;
+  g_autofree char* dataDir = nullptr;
+  g_autofree char* config = nullptr;
+  g_autofree char* publicUrl = nullptr;
+  g_autofree char* pipelinesDir = nullptr;
+  g_autofree char* webDir = nullptr;
+  gboolean version = FALSE;
+  GOptionEntry entries[] = {
+      {"listen", 'l', 0, G_OPTION_ARG_STRING, &listen, "Address to serve on (default 127.0.0.1:8080; port 0 picks one)", "HOST:PORT"},
+      {"data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &dataDir, "Where rooms, HLS, recordings and the database go (default ~/.local/state/roomcast)", "DIR"},
+      {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config, "Read settings from this INI file (see data/roomcast.conf)", "FILE"},
+      {"public-url", 0, 0, G_OPTION_ARG_STRING, &publicUrl, "Base URL clients reach this server at (default: from the request)", "URL"},
+      {"pipelines-dir", 0, 0, G_OPTION_ARG_FILENAME, &pipelinesDir, "Where the program-*.pipeline fragments are", "DIR"},
+      {"web-dir", 0, 0, G_OPTION_ARG_FILENAME, &webDir, "Where the web client is", "DIR"},
+      {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", nullptr},
+      {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
+  g_autoptr(GOptionContext) context = g_option_context_new("- the roomcast live audio room server");
+  g_option_context_add_main_entries(context, entries, nullptr);
+  GError* error = nullptr;
+  if (!g_option_context_parse(context, &argc, &argv, &error)) {
+    Error e{ErrorCode::BadRequest, error->message};
+    g_error_free(error);
+    return e;
+  }
+  if (version) {
+    g_print("roomcastd %s\n", ROOMCAST_VERSION);
+    exit(0);
+  }
+
+  Options out;
+  const std::string source = ROOMCAST_SOURCE_DIR;
+  out.pipelinesDir = firstExisting({source + "/pipelines", std::string(ROOMCAST_DATADIR) + "/pipelines"});
+  out.webDir = firstExisting({source + "/data/web", std::string(ROOMCAST_DATADIR) + "/web"});
+  out.hlsJsPath = source + "/node_modules/hls.js/dist/hls.min.js";
+  g_autofree char* defaultData = g_build_filename(g_get_user_state_dir(), "roomcast", nullptr);
+  out.dataDir = defaultData;
+
+  if (config)
+    if (auto s = applyConfigFile(config, out); !s) return s.error();
+  if (listen)
+    if (auto s = splitListen(listen, out); !s) return s.error();
+  if (dataDir) out.dataDir = dataDir;
+  if (publicUrl) out.publicUrl = publicUrl;
+  if (pipelinesDir) out.pipelinesDir = pipelinesDir;
+  if (webDir) out.webDir = webDir;
+  if (out.opusBitrate < 6000 || out.opusBitrate > 128000) return Error{ErrorCode::BadRequest, "opus_bitrate must be 6000..128000"};
+  if (out.jitterLatencyMs < 0 || out.jitterLatencyMs > 1000) return Error{ErrorCode::BadRequest, "jitter_latency_ms must be 0..1000"};
+  if (out.maxSpeakers < 1 || out.maxSpeakers > 1000) return Error{ErrorCode::BadRequest, "max_speakers must be 1..1000"};
+  return out;
+}
+
+}  // namespace roomcast::app

@@ -1,0 +1,28 @@
+// roomcastd's settings: built-in defaults, then the config file, then the command line.
+#pragma once
+
+#include <string>
+
+#include "core/result.h"
+
+namespace roomcast::app {
+
+struct Options {
+  std::string listenHost = "127.0.0.1";
+  int listenPort = 8080;
+  std::string dataDir;       // default: $XDG_STATE_HOME/roomcast (~/.local/state/roomcast)
+  std::string publicUrl;     // default: taken from each request's Host header
+  std::string pipelinesDir;  // default: the source tree's pipelines/, else the installed copy
+  std::string webDir;        // default: the source tree's data/web/
+  std::string hlsJsPath;     // default: node_modules/hls.js/dist/hls.min.js in the source tree
+  std::string secret;        // default: generated into <data-dir>/secret at first start
+  int opusBitrate = 32000;
+  int jitterLatencyMs = 40;
+  int maxSpeakers = 16;
+  int maxRooms = 100;
+};
+
+// Parses argv (and the --config file it names). Exits the process for --help/--version.
+core::Result<Options> parseOptions(int argc, char** argv);
+
+}  // namespace roomcast::app

@@ -1,0 +1,168 @@
+// roomcast: the command-line client.
+//
+//   roomcast [--server URL] create --title T [--topic P] [--record]
+//   roomcast [--server URL] speak ROOM --token TOKEN (--tone HZ | --file F.wav) [--seconds N] [--out F.wav]
+//   roomcast [--server URL] listen ROOM [--seconds N] [--out F.wav]
+//   roomcast [--server URL] end ROOM --token HOST_TOKEN
+#include <gst/gst.h>
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "client/listen.h"
+#include "client/rest_client.h"
+#include "client/speak.h"
+#include "media/webrtc_util.h"
+
+using namespace roomcast::client;
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: roomcast [--server URL] COMMAND ...\n"
+    "  create --title T [--topic P] [--record]      open a room, print its JSON (with host_token)\n"
+    "  speak ROOM --token TOKEN (--tone HZ | --file F.wav) [--seconds N] [--out F.wav]\n"
+    "                                               join as a WebRTC speaker; --out writes what you hear\n"
+    "  listen ROOM [--seconds N] [--out F.wav]      hear the room over HLS like a listener\n"
+    "  end ROOM --token HOST_TOKEN                  end the room (finishes HLS and the recording)\n"
+    "The server defaults to http://127.0.0.1:8080.\n";
+
+struct Args {
+  std::vector<std::string> positional;
+  std::map<std::string, std::string> values;
+  std::vector<std::string> flags;
+  bool has(const std::string& f) const {
+    for (const auto& x : flags) if (x == f) return true;
+    return false;
+  }
+  std::string get(const std::string& k, const std::string& fallback = "") const {
+    auto it = values.find(k);
+    return it == values.end() ? fallback : it->second;
+  }
+};
+
+[[noreturn]] void usageError(const std::string& message) {
+  fprintf(stderr, "roomcast: %s\n%s", message.c_str(), kUsage);
+  exit(2);
+}
+
+Args parse(int argc, char** argv, const std::vector<std::string>& valueOptions, const std::vector<std::string>& flagOptions) {
+  Args args;
+  for (int i = 0; i < argc; i++) {
+    std::string a = argv[i];
+    if (a.rfind("--", 0) == 0) {
+      std::string name = a.substr(2);
+      if (const auto eq = name.find('='); eq != std::string::npos) {
+        args.values[name.substr(0, eq)] = name.substr(eq + 1);
+        continue;
+      }
+      bool isValue = false, isFlag = false;
+      for (const auto& v : valueOptions) isValue |= v == name;
+      for (const auto& f : flagOptions) isFlag |= f == name;
+      if (isFlag) args.flags.push_back(name);
+      else if (isValue) {
+        if (i + 1 >= argc) usageError("--" + name + " needs a value");
+        args.values[name] = argv[++i];
+      } else usageError("unknown option --" + name);
+    } else {
+      args.positional.push_back(a);
+    }
+  }
+  return args;
+}
+
+double parseSeconds(const Args& a) {
+  const std::string text = a.get("seconds", "10");
+  char* end = nullptr;
+  const double s = strtod(text.c_str(), &end);
+  if (!end || *end || s <= 0 || s > 24 * 3600) usageError("--seconds must be a positive number");
+  return s;
+}
+
+int cmdCreate(const std::string& server, const Args& a) {
+  if (a.get("title").empty()) usageError("create needs --title");
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "title");
+  json_builder_add_string_value(b, a.get("title").c_str());
+  json_builder_set_member_name(b, "topic");
+  json_builder_add_string_value(b, a.get("topic").c_str());
+  json_builder_set_member_name(b, "record");
+  json_builder_add_boolean_value(b, a.has("record"));
+  json_builder_end_object(b);
+  JsonNode* root = json_builder_get_root(b);
+  g_autofree char* body = json_to_string(root, FALSE);
+  json_node_unref(root);
+  g_autoptr(SoupSession) session = soup_session_new();
+  HttpResult r = httpRequest(session, "POST", server + "/api/v1/rooms", body);
+  if (r.status != 201) {
+    fprintf(stderr, "roomcast: %s\n", describeFailure(r).c_str());
+    return 1;
+  }
+  printf("%s\n", r.body.c_str());
+  return 0;
+}
+
+int cmdEnd(const std::string& server, const Args& a) {
+  if (a.positional.size() != 1 || a.get("token").empty()) usageError("end needs ROOM and --token");
+  g_autoptr(SoupSession) session = soup_session_new();
+  HttpResult r = httpRequest(session, "DELETE", server + "/api/v1/rooms/" + a.positional[0], {}, a.get("token"));
+  if (r.status != 200) {
+    fprintf(stderr, "roomcast: %s\n", describeFailure(r).c_str());
+    return 1;
+  }
+  printf("%s\n", r.body.c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  gst_init(&argc, &argv);
+  std::string server = "http://127.0.0.1:8080";
+  int i = 1;
+  for (; i < argc; i++) {
+    std::string a = argv[i];
+    if (a == "--server" && i + 1 < argc) server = argv[++i];
+    else if (a.rfind("--server=", 0) == 0) server = a.substr(9);
+    else if (a == "--help" || a == "-h") { fputs(kUsage, stdout); return 0; }
+    else break;
+  }
+  while (!server.empty() && server.back() == '/') server.pop_back();
+  if (i >= argc) usageError("missing command");
+  const std::string command = argv[i++];
+  const int rest = argc - i;
+  char** restv = argv + i;
+
+  if (command == "create") return cmdCreate(server, parse(rest, restv, {"title", "topic"}, {"record"}));
+  if (command == "end") return cmdEnd(server, parse(rest, restv, {"token"}, {}));
+  if (command == "speak") {
+    Args a = parse(rest, restv, {"token", "tone", "file", "seconds", "out"}, {});
+    if (a.positional.size() != 1) usageError("speak needs ROOM");
+    if (a.get("token").empty()) usageError("speak needs --token");
+    SpeakOptions o;
+    o.server = server;
+    o.room = a.positional[0];
+    o.token = a.get("token");
+    o.file = a.get("file");
+    o.toneHz = a.get("tone").empty() ? 0 : atof(a.get("tone").c_str());
+    if ((o.toneHz > 0) == !o.file.empty()) usageError("speak needs exactly one of --tone HZ or --file F.wav");
+    if (!a.get("tone").empty() && (o.toneHz < 20 || o.toneHz > 20000)) usageError("--tone must be 20..20000 Hz");
+    o.seconds = parseSeconds(a);
+    o.out = a.get("out");
+    roomcast::media::warmUpDtlsCertificate();
+    return runSpeak(o);
+  }
+  if (command == "listen") {
+    Args a = parse(rest, restv, {"seconds", "out"}, {});
+    if (a.positional.size() != 1) usageError("listen needs ROOM");
+    ListenOptions o{server, a.positional[0], parseSeconds(a), a.get("out")};
+    return runListen(o);
+  }
+  usageError("unknown command '" + command + "'");
+}

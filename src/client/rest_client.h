@@ -1,0 +1,25 @@
+// Blocking REST calls for the CLI (it has nothing else to do while it waits).
+#pragma once
+
+#include <libsoup/soup.h>
+
+#include <string>
+
+namespace roomcast::client {
+
+struct HttpResult {
+  int status = 0;        // 0: no response (connection refused, ...)
+  std::string body;
+  std::string transportError;
+};
+
+HttpResult httpRequest(SoupSession* session, const char* method, const std::string& url,
+                       const std::string& body = {}, const std::string& bearer = {});
+
+// "Server said 404: no live room ..." from an error body, or the transport error.
+std::string describeFailure(const HttpResult& result);
+
+// http://host:port → ws://host:port (and https → wss).
+std::string toWebSocketBase(const std::string& httpBase);
+
+}  // namespace roomcast::client

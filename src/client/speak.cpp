@@ -1,0 +1,310 @@
+// `roomcast speak`: a real WebRTC speaker (webrtcbin, DTLS-SRTP, ICE) that sends a tone or a
+// WAV file and records what it hears back from the room.
+#include "client/speak.h"
+
+#include <gst/app/gstappsink.h>
+#include <gst/gst.h>
+#include <gst/sdp/sdp.h>
+#include <gst/webrtc/webrtc.h>
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+
+#include <cstdio>
+#include <functional>
+
+#include "audio/wav.h"
+#include "client/rest_client.h"
+#include "media/gst_ptr.h"
+#include "media/webrtc_util.h"
+
+namespace roomcast::client {
+
+namespace {
+
+constexpr int kOpusPayloadType = 111;  // what browsers use; any dynamic type works
+
+class Speaker {
+ public:
+  explicit Speaker(const SpeakOptions& options) : options_(options) {}
+  int run();
+
+ private:
+  bool buildPipeline(std::string& error);
+  void onWsMessage(const std::string& text);
+  void sendJson(JsonBuilder* builder);
+  void sendOffer(const std::string& sdp);
+  void sendCandidate(unsigned mline, const std::string& candidate);
+  void finish(int code, const char* why);
+  void post(std::function<void()> fn);
+
+  static void onNegotiationNeeded(GstElement* webrtc, gpointer self);
+  static void onOfferCreated(GstPromise* promise, gpointer self);
+  static void onIceCandidate(GstElement*, guint mline, gchar* candidate, gpointer self);
+  static void onPadAdded(GstElement*, GstPad* pad, gpointer self);
+
+  SpeakOptions options_;
+  GMainLoop* loop_ = nullptr;
+  SoupSession* session_ = nullptr;
+  SoupWebsocketConnection* ws_ = nullptr;
+  media::ElementPtr pipeline_;
+  media::ElementPtr webrtc_;
+  media::ElementPtr depay_;
+  media::ElementPtr appsink_;
+  bool welcomed_ = false;
+  int exitCode_ = 0;
+};
+
+void Speaker::post(std::function<void()> fn) {
+  auto* task = new std::function<void()>(std::move(fn));
+  g_main_context_invoke_full(
+      nullptr, G_PRIORITY_DEFAULT,
+      [](gpointer p) -> gboolean { (*static_cast<std::function<void()>*>(p))(); return G_SOURCE_REMOVE; }, task,
+      [](gpointer p) { delete static_cast<std::function<void()>*>(p); });
+}
+
+bool Speaker::buildPipeline(std::string& error) {
+  std::string source;
+  if (options_.toneHz > 0) {
+    source = "audiotestsrc is-live=true wave=sine volume=0.5 samplesperbuffer=960 freq=" +
+             std::to_string(options_.toneHz);
+  } else {
+    // A file is paced to real time by clocksync, as a microphone would be.
+    source = "filesrc name=file ! wavparse ! clocksync";
+  }
+  const std::string description =
+      source +
+      " ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 ! opusenc name=enc ! rtpopuspay pt=" +
+      std::to_string(kOpusPayloadType) +
+      " ! application/x-rtp,media=audio,encoding-name=OPUS,clock-rate=48000,payload=" +
+      std::to_string(kOpusPayloadType) +
+      " ! webrtcbin name=webrtc bundle-policy=max-bundle latency=40 "
+      " rtpopusdepay name=depay ! opusdec plc=true use-inband-fec=true ! audioconvert ! audioresample"
+      " ! audio/x-raw,format=S16LE,rate=48000,channels=1 ! appsink name=heard sync=false";
+  GError* parseError = nullptr;
+  pipeline_ = media::ElementPtr::adopt(gst_parse_launch(description.c_str(), &parseError));
+  if (!pipeline_) {
+    error = parseError ? parseError->message : "pipeline does not parse";
+    g_clear_error(&parseError);
+    return false;
+  }
+  if (g_autoptr(GstElement) file = gst_bin_get_by_name(GST_BIN(pipeline_.get()), "file"))
+    g_object_set(file, "location", options_.file.c_str(), nullptr);
+  webrtc_ = media::ElementPtr::adopt(gst_bin_get_by_name(GST_BIN(pipeline_.get()), "webrtc"));
+  depay_ = media::ElementPtr::adopt(gst_bin_get_by_name(GST_BIN(pipeline_.get()), "depay"));
+  appsink_ = media::ElementPtr::adopt(gst_bin_get_by_name(GST_BIN(pipeline_.get()), "heard"));
+  g_autoptr(GstElement) enc = gst_bin_get_by_name(GST_BIN(pipeline_.get()), "enc");
+  media::configureVoiceOpusEncoder(enc, 32000, true);
+  media::addLoopbackToIceAgent(webrtc_.get());
+  g_signal_connect(webrtc_.get(), "on-negotiation-needed", G_CALLBACK(&Speaker::onNegotiationNeeded), this);
+  g_signal_connect(webrtc_.get(), "on-ice-candidate", G_CALLBACK(&Speaker::onIceCandidate), this);
+  g_signal_connect(webrtc_.get(), "pad-added", G_CALLBACK(&Speaker::onPadAdded), this);
+
+  g_autoptr(GstBus) bus = gst_pipeline_get_bus(GST_PIPELINE(pipeline_.get()));
+  gst_bus_add_watch(bus, [](GstBus*, GstMessage* m, gpointer self) -> gboolean {
+    if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_ERROR) {
+      GError* e = nullptr;
+      gst_message_parse_error(m, &e, nullptr);
+      g_printerr("roomcast: media error from %s: %s\n", GST_OBJECT_NAME(GST_MESSAGE_SRC(m)), e->message);
+      g_error_free(e);
+      static_cast<Speaker*>(self)->finish(1, "media error");
+    }
+    return G_SOURCE_CONTINUE;
+  }, this);
+  return gst_element_set_state(pipeline_.get(), GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE;
+}
+
+// webrtcbin thread → control thread: create the offer, then post it for sending.
+void Speaker::onNegotiationNeeded(GstElement* webrtc, gpointer self) {
+  GstPromise* promise = gst_promise_new_with_change_func(&Speaker::onOfferCreated, self, nullptr);
+  g_signal_emit_by_name(webrtc, "create-offer", nullptr, promise);
+}
+
+void Speaker::onOfferCreated(GstPromise* promise, gpointer data) {
+  auto* self = static_cast<Speaker*>(data);
+  const GstStructure* reply = gst_promise_get_reply(promise);
+  GstWebRTCSessionDescription* offer = nullptr;
+  if (reply) gst_structure_get(reply, "offer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &offer, nullptr);
+  gst_promise_unref(promise);
+  if (!offer) {
+    self->post([self] { self->finish(1, "could not create an offer"); });
+    return;
+  }
+  g_signal_emit_by_name(self->webrtc_.get(), "set-local-description", offer, nullptr);
+  g_autofree char* text = gst_sdp_message_as_text(offer->sdp);
+  std::string sdp = text;
+  gst_webrtc_session_description_free(offer);
+  self->post([self, sdp] { self->sendOffer(sdp); });
+}
+
+void Speaker::onIceCandidate(GstElement*, guint mline, gchar* candidate, gpointer data) {
+  auto* self = static_cast<Speaker*>(data);
+  std::string c = candidate ? candidate : "";
+  self->post([self, mline, c] { self->sendCandidate(mline, c); });
+}
+
+void Speaker::onPadAdded(GstElement*, GstPad* pad, gpointer data) {
+  auto* self = static_cast<Speaker*>(data);
+  if (GST_PAD_DIRECTION(pad) != GST_PAD_SRC) return;
+  g_autoptr(GstPad) sink = gst_element_get_static_pad(self->depay_.get(), "sink");
+  if (!gst_pad_is_linked(sink)) gst_pad_link(pad, sink);
+}
+
+void Speaker::sendJson(JsonBuilder* builder) {
+  if (!ws_ || soup_websocket_connection_get_state(ws_) != SOUP_WEBSOCKET_STATE_OPEN) return;
+  JsonNode* root = json_builder_get_root(builder);
+  g_autofree char* text = json_to_string(root, FALSE);
+  json_node_unref(root);
+  soup_websocket_connection_send_text(ws_, text);
+}
+
+void Speaker::sendOffer(const std::string& sdp) {
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "type");
+  json_builder_add_string_value(b, "offer");
+  json_builder_set_member_name(b, "sdp");
+  json_builder_add_string_value(b, sdp.c_str());
+  json_builder_end_object(b);
+  sendJson(b);
+}
+
+void Speaker::sendCandidate(unsigned mline, const std::string& candidate) {
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "type");
+  json_builder_add_string_value(b, "candidate");
+  json_builder_set_member_name(b, "candidate");
+  json_builder_add_string_value(b, candidate.c_str());
+  json_builder_set_member_name(b, "sdpMLineIndex");
+  json_builder_add_int_value(b, mline);
+  json_builder_end_object(b);
+  sendJson(b);
+}
+
+void Speaker::onWsMessage(const std::string& text) {
+  g_autoptr(JsonParser) parser = json_parser_new();
+  if (!json_parser_load_from_data(parser, text.c_str(), -1, nullptr)) return;
+  JsonNode* root = json_parser_get_root(parser);
+  if (!root || !JSON_NODE_HOLDS_OBJECT(root)) return;
+  JsonObject* obj = json_node_get_object(root);
+  const std::string type = json_object_get_string_member_with_default(obj, "type", "");
+  if (type == "welcome") {
+    welcomed_ = true;
+    std::string error;
+    if (!buildPipeline(error)) {
+      g_printerr("roomcast: cannot start media: %s\n", error.c_str());
+      return finish(1, "media");
+    }
+    g_timeout_add(static_cast<guint>(options_.seconds * 1000), [](gpointer self) -> gboolean {
+      static_cast<Speaker*>(self)->finish(0, "done");
+      return G_SOURCE_REMOVE;
+    }, this);
+  } else if (type == "answer") {
+    GstSDPMessage* sdp = media::parseSdp(json_object_get_string_member_with_default(obj, "sdp", ""));
+    if (!sdp) return finish(1, "the server's answer is not valid SDP");
+    GstWebRTCSessionDescription* answer = gst_webrtc_session_description_new(GST_WEBRTC_SDP_TYPE_ANSWER, sdp);
+    g_signal_emit_by_name(webrtc_.get(), "set-remote-description", answer, nullptr);
+    gst_webrtc_session_description_free(answer);
+  } else if (type == "candidate") {
+    const char* candidate = json_object_get_string_member_with_default(obj, "candidate", "");
+    const auto mline = static_cast<guint>(json_object_get_int_member_with_default(obj, "sdpMLineIndex", 0));
+    if (webrtc_ && *candidate) g_signal_emit_by_name(webrtc_.get(), "add-ice-candidate", mline, candidate);
+  } else if (type == "error") {
+    JsonObject* error = json_object_get_object_member(obj, "error");
+    g_printerr("roomcast: server error %s: %s\n", error ? json_object_get_string_member_with_default(error, "code", "") : "",
+               error ? json_object_get_string_member_with_default(error, "message", "") : text.c_str());
+    if (!welcomed_) finish(1, "refused");
+  } else if (type == "room-ended") {
+    finish(0, "room ended");
+  }
+}
+
+void Speaker::finish(int code, const char* why) {
+  if (!loop_ || !g_main_loop_is_running(loop_)) return;
+  exitCode_ = code;
+  g_printerr("roomcast: speaker stopping (%s)\n", why);
+  g_main_loop_quit(loop_);
+}
+
+int Speaker::run() {
+  loop_ = g_main_loop_new(nullptr, FALSE);
+  session_ = soup_session_new();
+  const std::string url = toWebSocketBase(options_.server) + "/ws/" + options_.room;
+  g_autoptr(SoupMessage) msg = soup_message_new("GET", url.c_str());
+  if (!msg) {
+    g_printerr("roomcast: bad server URL %s\n", url.c_str());
+    return 2;
+  }
+  soup_session_websocket_connect_async(
+      session_, msg, nullptr, nullptr, G_PRIORITY_DEFAULT, nullptr,
+      [](GObject* source, GAsyncResult* result, gpointer data) {
+        auto* self = static_cast<Speaker*>(data);
+        GError* error = nullptr;
+        self->ws_ = soup_session_websocket_connect_finish(SOUP_SESSION(source), result, &error);
+        if (!self->ws_) {
+          g_printerr("roomcast: cannot connect: %s\n", error->message);
+          g_error_free(error);
+          return self->finish(1, "no connection");
+        }
+        soup_websocket_connection_set_max_incoming_payload_size(self->ws_, 1 << 20);
+        g_signal_connect(self->ws_, "message", G_CALLBACK(+[](SoupWebsocketConnection*, gint, GBytes* bytes, gpointer s) {
+          gsize size = 0;
+          const char* data = static_cast<const char*>(g_bytes_get_data(bytes, &size));
+          static_cast<Speaker*>(s)->onWsMessage(std::string(data, size));
+        }), self);
+        g_signal_connect(self->ws_, "closed", G_CALLBACK(+[](SoupWebsocketConnection*, gpointer s) {
+          static_cast<Speaker*>(s)->finish(static_cast<Speaker*>(s)->welcomed_ ? 0 : 1, "connection closed");
+        }), self);
+        g_autoptr(JsonBuilder) b = json_builder_new();
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "type");
+        json_builder_add_string_value(b, "hello");
+        json_builder_set_member_name(b, "version");
+        json_builder_add_int_value(b, 1);
+        json_builder_set_member_name(b, "token");
+        json_builder_add_string_value(b, self->options_.token.c_str());
+        json_builder_end_object(b);
+        self->sendJson(b);
+      },
+      this);
+  // A deadline even if the server never answers.
+  g_timeout_add(static_cast<guint>((options_.seconds + 30) * 1000), [](gpointer self) -> gboolean {
+    static_cast<Speaker*>(self)->finish(1, "timed out");
+    return G_SOURCE_REMOVE;
+  }, this);
+  g_main_loop_run(loop_);
+
+  audio::PcmAudio heard;
+  if (appsink_) {
+    while (GstSample* sample = gst_app_sink_try_pull_sample(GST_APP_SINK(appsink_.get()), 0)) {
+      GstBuffer* buffer = gst_sample_get_buffer(sample);
+      GstMapInfo map;
+      if (gst_buffer_map(buffer, &map, GST_MAP_READ)) {
+        const auto* s = reinterpret_cast<const int16_t*>(map.data);
+        heard.samples.insert(heard.samples.end(), s, s + map.size / 2);
+        gst_buffer_unmap(buffer, &map);
+      }
+      gst_sample_unref(sample);
+    }
+  }
+  if (ws_ && soup_websocket_connection_get_state(ws_) == SOUP_WEBSOCKET_STATE_OPEN) {
+    soup_websocket_connection_send_text(ws_, R"({"type":"leave"})");
+    soup_websocket_connection_close(ws_, SOUP_WEBSOCKET_CLOSE_NORMAL, "bye");
+  }
+  if (pipeline_) gst_element_set_state(pipeline_.get(), GST_STATE_NULL);
+  g_printerr("roomcast: heard %.1f s of audio from the room\n", heard.seconds());
+  if (!options_.out.empty() && !audio::writeWav(options_.out, heard)) {
+    g_printerr("roomcast: cannot write %s\n", options_.out.c_str());
+    exitCode_ = 1;
+  }
+  if (ws_) g_object_unref(ws_);
+  g_object_unref(session_);
+  g_main_loop_unref(loop_);
+  return exitCode_;
+}
+
+}  // namespace
+
+int runSpeak(const SpeakOptions& options) { return Speaker(options).run(); }
+
+}  // namespace roomcast::client

@@ -1,0 +1,20 @@
+#pragma once
+
+#include <string>
+
+namespace roomcast::client {
+
+struct SpeakOptions {
+  std::string server;  // http://host:port
+  std::string room;
+  std::string token;
+  double toneHz = 0;   // 0: use `file`
+  std::string file;    // a WAV file to send (played in real time)
+  double seconds = 10;
+  std::string out;     // write what this speaker hears (their mix-minus) here
+};
+
+// Joins as a WebRTC speaker; returns the process exit code.
+int runSpeak(const SpeakOptions& options);
+
+}  // namespace roomcast::client

@@ -1,0 +1,59 @@
+// The media engine as room logic sees it: a room has a mix; stage participants are peers
+// with one WebRTC session each. Implemented by media::GstMediaBackend over GStreamer and by
+// a fake in unit tests. All calls happen on the control thread; answers and candidates come
+// back later through MediaObserver, also on the control thread.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "core/result.h"
+
+namespace roomcast::core {
+
+struct RoomMediaConfig {
+  std::string roomId;
+  bool record = false;
+};
+
+class MediaObserver {
+ public:
+  virtual ~MediaObserver() = default;
+  virtual void onLocalAnswer(const std::string& roomId, const std::string& peerId,
+                             const std::string& sdp) = 0;
+  virtual void onLocalCandidate(const std::string& roomId, const std::string& peerId,
+                                unsigned mlineIndex, const std::string& candidate) = 0;
+  // The peer's transport failed or closed for good (ICE failed, DTLS error).
+  virtual void onPeerFailed(const std::string& roomId, const std::string& peerId,
+                            const std::string& reason) = 0;
+  // The room's pipeline failed; the room cannot carry audio any more.
+  virtual void onRoomMediaFailed(const std::string& roomId, const std::string& reason) = 0;
+};
+
+// What a finished room left behind.
+struct RoomMediaSummary {
+  std::string recordingPath;  // empty when the room was not recorded
+  double recordedSeconds = 0;
+  bool cleanEnd = false;      // EOS reached every output before the deadline
+};
+
+class MediaBackend {
+ public:
+  virtual ~MediaBackend() = default;
+  virtual void setObserver(MediaObserver* observer) = 0;
+
+  virtual Status startRoom(const RoomMediaConfig& config) = 0;
+  // Finishes every output (HLS ENDLIST, recording trailer) and calls done once, on the
+  // control thread, with what was written.
+  using StopDone = std::function<void(RoomMediaSummary)>;
+  virtual void stopRoom(const std::string& roomId, StopDone done) = 0;
+
+  // An SDP offer from a stage participant; the answer arrives via onLocalAnswer.
+  virtual Status acceptOffer(const std::string& roomId, const std::string& peerId,
+                             const std::string& offerSdp) = 0;
+  virtual Status addRemoteCandidate(const std::string& roomId, const std::string& peerId,
+                                    unsigned mlineIndex, const std::string& candidate) = 0;
+  virtual void removePeer(const std::string& roomId, const std::string& peerId) = 0;
+};
+
+}  // namespace roomcast::core

@@ -1,0 +1,183 @@
+#include "media/gst_media_backend.h"
+
+#include <glib/gstdio.h>
+
+#include "media/debug.h"
+
+#define GST_CAT_DEFAULT roomcast_room_debug
+
+namespace roomcast::media {
+
+using core::Error;
+using core::ErrorCode;
+
+GstMediaBackend::GstMediaBackend(MediaConfig config, GMainContext* context)
+    : config_(std::move(config)), context_(context) {
+  initDebugCategories();
+}
+
+GstMediaBackend::~GstMediaBackend() {
+  alive_.reset();
+  for (auto& [id, room] : rooms_) room.peers.clear();
+  rooms_.clear();
+  finishing_.clear();
+}
+
+std::string GstMediaBackend::hlsDirFor(const std::string& roomId) const {
+  g_autofree char* dir = g_build_filename(config_.dataDir.c_str(), "hls", roomId.c_str(), nullptr);
+  return dir;
+}
+
+core::Status GstMediaBackend::startRoom(const core::RoomMediaConfig& room) {
+  if (rooms_.count(room.roomId)) return Error{ErrorCode::Conflict, "room media already started"};
+  RoomPipelineConfig config;
+  config.roomId = room.roomId;
+  config.pipelinesDir = config_.pipelinesDir;
+  config.hlsDir = hlsDirFor(room.roomId);
+  config.context = context_;
+  if (g_mkdir_with_parents(config.hlsDir.c_str(), 0755) != 0)
+    return Error{ErrorCode::Internal, "cannot create " + config.hlsDir};
+  if (room.record) {
+    g_autofree char* dir = g_build_filename(config_.dataDir.c_str(), "recordings", nullptr);
+    if (g_mkdir_with_parents(dir, 0755) != 0) return Error{ErrorCode::Internal, std::string("cannot create ") + dir};
+    g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+    g_autofree char* stamp = g_date_time_format(now, "%Y%m%dT%H%M%SZ");
+    g_autofree char* path = g_build_filename(dir, (room.roomId + "-" + stamp + ".ogg").c_str(), nullptr);
+    config.recordingPath = path;
+  }
+  const std::string roomId = room.roomId;
+  std::weak_ptr<int> alive = alive_;
+  auto pipeline = RoomPipeline::start(config, [this, alive, roomId](const std::string& child, const std::string& msg) {
+    if (!alive.expired()) onPipelineError(roomId, child, msg);
+  });
+  if (!pipeline) return pipeline.error();
+  rooms_[roomId] = LiveRoom{std::move(pipeline.value()), {}, g_get_monotonic_time()};
+  return core::Ok{};
+}
+
+void GstMediaBackend::stopRoom(const std::string& roomId, StopDone done) {
+  auto it = rooms_.find(roomId);
+  if (it == rooms_.end()) {
+    if (done) done({});
+    return;
+  }
+  LiveRoom room = std::move(it->second);
+  rooms_.erase(it);
+  room.peers.clear();  // releases their mixer pads so the bed's EOS finishes the mix
+
+  core::RoomMediaSummary summary;
+  summary.recordingPath = room.pipeline->config().recordingPath;
+  summary.recordedSeconds = static_cast<double>(g_get_monotonic_time() - room.startedAtUs) / 1e6;
+  RoomPipeline* pipeline = room.pipeline.get();
+  finishing_[roomId] = std::move(room.pipeline);
+  std::weak_ptr<int> alive = alive_;
+  pipeline->finish(config_.finishDeadlineMs, [this, alive, roomId, summary, done](bool clean) mutable {
+    if (alive.expired()) return;
+    summary.cleanEnd = clean;
+    // Destroy the pipeline from an idle callback: we are inside its bus watch.
+    auto* task = new std::function<void()>([this, roomId, summary, done]() {
+      finishing_.erase(roomId);
+      if (done) done(summary);
+    });
+    GSource* idle = g_idle_source_new();
+    g_source_set_callback(
+        idle, [](gpointer p) -> gboolean { (*static_cast<std::function<void()>*>(p))(); return G_SOURCE_REMOVE; },
+        task, [](gpointer p) { delete static_cast<std::function<void()>*>(p); });
+    g_source_attach(idle, context_);
+    g_source_unref(idle);
+  });
+}
+
+core::Status GstMediaBackend::acceptOffer(const std::string& roomId, const std::string& peerId,
+                                          const std::string& sdp) {
+  auto it = rooms_.find(roomId);
+  if (it == rooms_.end()) return Error{ErrorCode::NotFound, "room has no media"};
+  // A new offer from the same speaker replaces their session (webrtcbin 1.22 cannot restart ICE).
+  it->second.peers.erase(peerId);
+  PeerKey key{roomId, peerId, nextSerial_++};
+  auto peer = std::make_unique<SpeakerPeer>(it->second.pipeline->bin(), it->second.pipeline->mixer(), key, *this,
+                                            config_.speaker);
+  if (auto accepted = peer->acceptOffer(sdp); !accepted) return accepted.error();
+  it->second.peers[peerId] = std::move(peer);
+  return core::Ok{};
+}
+
+core::Status GstMediaBackend::addRemoteCandidate(const std::string& roomId, const std::string& peerId, unsigned mline,
+                                                 const std::string& candidate) {
+  auto it = rooms_.find(roomId);
+  if (it == rooms_.end()) return Error{ErrorCode::NotFound, "room has no media"};
+  auto peer = it->second.peers.find(peerId);
+  if (peer == it->second.peers.end()) return Error{ErrorCode::Conflict, "send an offer before candidates"};
+  return peer->second->addRemoteCandidate(mline, candidate);
+}
+
+void GstMediaBackend::removePeer(const std::string& roomId, const std::string& peerId) {
+  auto it = rooms_.find(roomId);
+  if (it != rooms_.end()) it->second.peers.erase(peerId);
+}
+
+SpeakerPeer* GstMediaBackend::findPeer(const PeerKey& key) {
+  auto room = rooms_.find(key.roomId);
+  if (room == rooms_.end()) return nullptr;
+  auto peer = room->second.peers.find(key.peerId);
+  if (peer == room->second.peers.end() || peer->second->key().serial != key.serial) return nullptr;
+  return peer->second.get();
+}
+
+void GstMediaBackend::postToPeer(const PeerKey& key, std::function<void(GstMediaBackend&)> fn) {
+  struct Task {
+    std::weak_ptr<int> alive;
+    GstMediaBackend* self;
+    PeerKey key;
+    std::function<void(GstMediaBackend&)> fn;
+  };
+  auto* task = new Task{alive_, this, key, std::move(fn)};
+  g_main_context_invoke_full(
+      context_, G_PRIORITY_DEFAULT,
+      [](gpointer data) -> gboolean {
+        auto* t = static_cast<Task*>(data);
+        if (!t->alive.expired() && t->self->findPeer(t->key)) t->fn(*t->self);
+        return G_SOURCE_REMOVE;
+      },
+      task, [](gpointer data) { delete static_cast<Task*>(data); });
+}
+
+void GstMediaBackend::postAnswer(const PeerKey& key, std::string sdp) {
+  postToPeer(key, [key, sdp = std::move(sdp)](GstMediaBackend& self) {
+    if (self.observer_) self.observer_->onLocalAnswer(key.roomId, key.peerId, sdp);
+  });
+}
+
+void GstMediaBackend::postCandidate(const PeerKey& key, unsigned mline, std::string candidate) {
+  postToPeer(key, [key, mline, candidate = std::move(candidate)](GstMediaBackend& self) {
+    if (self.observer_) self.observer_->onLocalCandidate(key.roomId, key.peerId, mline, candidate);
+  });
+}
+
+void GstMediaBackend::postFailure(const PeerKey& key, std::string reason) {
+  postToPeer(key, [key, reason = std::move(reason)](GstMediaBackend& self) {
+    GST_WARNING("peer %s in room %s failed: %s", key.peerId.c_str(), key.roomId.c_str(), reason.c_str());
+    self.removePeer(key.roomId, key.peerId);
+    if (self.observer_) self.observer_->onPeerFailed(key.roomId, key.peerId, reason);
+  });
+}
+
+void GstMediaBackend::onPipelineError(const std::string& roomId, const std::string& child, const std::string& message) {
+  auto it = rooms_.find(roomId);
+  if (it == rooms_.end()) return;
+  // An error inside one speaker's elements costs that speaker, never the room.
+  for (auto& [peerId, peer] : it->second.peers) {
+    const std::string prefix = "peer-" + peerId + "-" + std::to_string(peer->key().serial);
+    if (child.rfind(prefix, 0) == 0) {
+      postFailure(peer->key(), message);
+      return;
+    }
+  }
+  if (observer_) observer_->onRoomMediaFailed(roomId, child + ": " + message);
+}
+
+void GstMediaBackend::dumpDotGraphs() const {
+  for (const auto& [id, room] : rooms_) room.pipeline->dumpDot("roomcast-" + id);
+}
+
+}  // namespace roomcast::media

@@ -1,0 +1,69 @@
+// core::MediaBackend over GStreamer: a RoomPipeline per room, a SpeakerPeer per speaker.
+// Streaming-thread callbacks arrive through PeerEvents and are posted to the control
+// context, where the room and peer are looked up again by id (and serial) before use.
+#pragma once
+
+#include <glib.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "core/media_backend.h"
+#include "media/media_events.h"
+#include "media/room_pipeline.h"
+#include "media/speaker_peer.h"
+
+namespace roomcast::media {
+
+struct MediaConfig {
+  std::string dataDir;       // hls/<room>/ and recordings/ are created below it
+  std::string pipelinesDir;  // where program-*.pipeline fragments are read from
+  SpeakerSettings speaker;
+  unsigned finishDeadlineMs = 5000;
+};
+
+class GstMediaBackend final : public core::MediaBackend, public PeerEvents {
+ public:
+  GstMediaBackend(MediaConfig config, GMainContext* context);
+  ~GstMediaBackend() override;
+
+  void setObserver(core::MediaObserver* observer) override { observer_ = observer; }
+  core::Status startRoom(const core::RoomMediaConfig& config) override;
+  void stopRoom(const std::string& roomId, StopDone done) override;
+  core::Status acceptOffer(const std::string& roomId, const std::string& peerId, const std::string& sdp) override;
+  core::Status addRemoteCandidate(const std::string& roomId, const std::string& peerId, unsigned mline,
+                                  const std::string& candidate) override;
+  void removePeer(const std::string& roomId, const std::string& peerId) override;
+
+  // PeerEvents: any thread.
+  void postAnswer(const PeerKey& key, std::string sdp) override;
+  void postCandidate(const PeerKey& key, unsigned mline, std::string candidate) override;
+  void postFailure(const PeerKey& key, std::string reason) override;
+
+  // For operators: dot graphs of every live room (GST_DEBUG_DUMP_DOT_DIR).
+  void dumpDotGraphs() const;
+  std::string hlsDirFor(const std::string& roomId) const;
+
+ private:
+  struct LiveRoom {
+    std::unique_ptr<RoomPipeline> pipeline;
+    std::map<std::string, std::unique_ptr<SpeakerPeer>> peers;
+    int64_t startedAtUs = 0;
+  };
+
+  // Runs `fn` on the control context if the backend and the peer (same serial) still exist.
+  void postToPeer(const PeerKey& key, std::function<void(GstMediaBackend&)> fn);
+  SpeakerPeer* findPeer(const PeerKey& key);
+  void onPipelineError(const std::string& roomId, const std::string& child, const std::string& message);
+
+  MediaConfig config_;
+  GMainContext* context_;
+  core::MediaObserver* observer_ = nullptr;
+  std::map<std::string, LiveRoom> rooms_;
+  std::map<std::string, std::unique_ptr<RoomPipeline>> finishing_;  // rooms writing their last bytes
+  uint64_t nextSerial_ = 1;
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+};
+
+}  // namespace roomcast::media

@@ -1,0 +1,161 @@
+#include "media/room_pipeline.h"
+
+#include <glib/gstdio.h>
+
+#include "media/debug.h"
+#include "media/pipeline_fragment.h"
+
+#define GST_CAT_DEFAULT roomcast_room_debug
+
+namespace roomcast::media {
+
+using core::Error;
+using core::ErrorCode;
+
+RoomPipeline::RoomPipeline(RoomPipelineConfig config, ErrorHandler onError)
+    : config_(std::move(config)), onError_(std::move(onError)) {}
+
+core::Result<std::unique_ptr<RoomPipeline>> RoomPipeline::start(const RoomPipelineConfig& config,
+                                                                ErrorHandler onError) {
+  std::unique_ptr<RoomPipeline> room(new RoomPipeline(config, std::move(onError)));
+  if (auto built = room->build(); !built) return built.error();
+  if (gst_element_set_state(room->pipeline_.get(), GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
+    return Error{ErrorCode::Internal, "the room pipeline did not start"};
+  GST_INFO("room %s: pipeline playing", config.roomId.c_str());
+  return room;
+}
+
+static core::Status linkIntoTee(GstBin* pipeline, GstElement* tee, GstElement* output) {
+  gst_bin_add(pipeline, output);
+  g_autoptr(GstPad) teeSrc = gst_element_request_pad_simple(tee, "src_%u");
+  g_autoptr(GstPad) sink = gst_element_get_static_pad(output, "sink");
+  if (!teeSrc || !sink || gst_pad_link(teeSrc, sink) != GST_PAD_LINK_OK)
+    return Error{ErrorCode::Internal, std::string("cannot link output ") + GST_OBJECT_NAME(output)};
+  return core::Ok{};
+}
+
+core::Status RoomPipeline::build() {
+  pipeline_ = ElementPtr::adopt(gst_pipeline_new(("room-" + config_.roomId).c_str()));
+  bed_ = makeElement("audiotestsrc", "bed");
+  mixer_ = makeElement("mixminus", "mixer");
+  ElementPtr bedCaps = makeElement("capsfilter", "bedcaps");
+  ElementPtr tee = makeElement("tee", "program");
+  if (!bed_ || !bedCaps || !tee) return Error{ErrorCode::Internal, "GStreamer base plugins are missing"};
+  if (!mixer_) return Error{ErrorCode::Internal, "the mixminus element is missing (GST_PLUGIN_PATH)"};
+
+  // 20 ms of silence per buffer; the mixer's output follows the bed's cadence.
+  gst_util_set_object_arg(G_OBJECT(bed_.get()), "wave", "silence");
+  g_object_set(bed_.get(), "is-live", TRUE, "samplesperbuffer", 960, nullptr);
+  g_autoptr(GstCaps) caps = gst_caps_from_string("audio/x-raw,format=F32LE,rate=48000,channels=1,layout=interleaved");
+  g_object_set(bedCaps.get(), "caps", caps, nullptr);
+  // A speaker's packets may arrive a little late; wait this long before mixing without them.
+  g_object_set(mixer_.get(), "latency", G_GUINT64_CONSTANT(20000000), nullptr);
+  // Program outputs must never hold the mixer back; the tee feeds queues in each fragment.
+  g_object_set(tee.get(), "allow-not-linked", TRUE, nullptr);
+
+  GstBin* bin = GST_BIN(pipeline_.get());
+  gst_bin_add_many(bin, bed_.get(), bedCaps.get(), mixer_.get(), tee.get(), nullptr);
+  if (!gst_element_link_many(bed_.get(), bedCaps.get(), mixer_.get(), tee.get(), nullptr))
+    return Error{ErrorCode::Internal, "cannot link the room's mixer"};
+
+  auto hls = loadFragmentBin(config_.pipelinesDir, "program-hls", "hls-output");
+  if (!hls) return hls.error();
+  {
+    g_autoptr(GstElement) sink = gst_bin_get_by_name(GST_BIN(hls.value().get()), "hls");
+    if (!sink) return Error{ErrorCode::Internal, "program-hls.pipeline must name its hlssink2 'hls'"};
+    g_autofree char* segments = g_build_filename(config_.hlsDir.c_str(), "segment%05d.ts", nullptr);
+    g_autofree char* playlist = g_build_filename(config_.hlsDir.c_str(), "index.m3u8", nullptr);
+    g_object_set(sink, "location", segments, "playlist-location", playlist, nullptr);
+  }
+  if (auto linked = linkIntoTee(bin, tee.get(), hls.value().get()); !linked) return linked;
+
+  if (!config_.recordingPath.empty()) {
+    auto record = loadFragmentBin(config_.pipelinesDir, "program-record", "record-output");
+    if (!record) return record.error();
+    g_autoptr(GstElement) sink = gst_bin_get_by_name(GST_BIN(record.value().get()), "file");
+    if (!sink) return Error{ErrorCode::Internal, "program-record.pipeline must name its filesink 'file'"};
+    g_object_set(sink, "location", config_.recordingPath.c_str(), nullptr);
+    if (auto linked = linkIntoTee(bin, tee.get(), record.value().get()); !linked) return linked;
+  }
+
+  g_autoptr(GstBus) bus = gst_pipeline_get_bus(GST_PIPELINE(pipeline_.get()));
+  busWatch_ = gst_bus_create_watch(bus);
+  // A bus source calls a GstBusFunc through the GSourceFunc slot; the double cast says so.
+  g_source_set_callback(busWatch_, reinterpret_cast<GSourceFunc>(reinterpret_cast<void (*)()>(&RoomPipeline::onBusMessage)),
+                        this, nullptr);
+  g_source_attach(busWatch_, config_.context);
+  return core::Ok{};
+}
+
+RoomPipeline::~RoomPipeline() {
+  if (finishDeadline_) { g_source_destroy(finishDeadline_); g_source_unref(finishDeadline_); }
+  if (busWatch_) { g_source_destroy(busWatch_); g_source_unref(busWatch_); }
+  if (pipeline_) gst_element_set_state(pipeline_.get(), GST_STATE_NULL);
+  GST_INFO("room %s: pipeline destroyed", config_.roomId.c_str());
+}
+
+// The name of the direct child of the pipeline that contains `object`.
+static std::string topLevelChildName(GstObject* object, GstObject* pipeline) {
+  GstObject* current = object;
+  while (current && GST_OBJECT_PARENT(current) && GST_OBJECT_PARENT(current) != pipeline)
+    current = GST_OBJECT_PARENT(current);
+  return current ? GST_OBJECT_NAME(current) : "";
+}
+
+gboolean RoomPipeline::onBusMessage(GstBus*, GstMessage* message, gpointer data) {
+  auto* self = static_cast<RoomPipeline*>(data);
+  switch (GST_MESSAGE_TYPE(message)) {
+    case GST_MESSAGE_ERROR: {
+      GError* error = nullptr;
+      g_autofree char* debug = nullptr;
+      gst_message_parse_error(message, &error, &debug);
+      const std::string child = topLevelChildName(GST_MESSAGE_SRC(message), GST_OBJECT(self->pipeline_.get()));
+      GST_WARNING("room %s: error from %s: %s (%s)", self->config_.roomId.c_str(), child.c_str(), error->message,
+                  debug ? debug : "");
+      std::string text = error->message;
+      g_error_free(error);
+      self->onError_(child, text);  // may destroy self: return right after
+      return G_SOURCE_CONTINUE;
+    }
+    case GST_MESSAGE_EOS:
+      GST_INFO("room %s: program finished (EOS)", self->config_.roomId.c_str());
+      if (self->finishDone_) self->completeFinish(true);
+      return G_SOURCE_CONTINUE;
+    default:
+      return G_SOURCE_CONTINUE;
+  }
+}
+
+void RoomPipeline::finish(unsigned deadlineMs, std::function<void(bool)> done) {
+  finishDone_ = std::move(done);
+  finishDeadline_ = g_timeout_source_new(deadlineMs);
+  g_source_set_callback(
+      finishDeadline_,
+      [](gpointer data) -> gboolean {
+        auto* self = static_cast<RoomPipeline*>(data);
+        GST_WARNING("room %s: outputs did not finish in time", self->config_.roomId.c_str());
+        self->completeFinish(false);
+        return G_SOURCE_REMOVE;
+      },
+      this, nullptr);
+  g_source_attach(finishDeadline_, config_.context);
+  // A live source turns a sent EOS into end of stream at its next buffer.
+  gst_element_send_event(bed_.get(), gst_event_new_eos());
+}
+
+void RoomPipeline::completeFinish(bool clean) {
+  if (finishDeadline_) {
+    g_source_destroy(finishDeadline_);
+    g_source_unref(finishDeadline_);
+    finishDeadline_ = nullptr;
+  }
+  auto done = std::move(finishDone_);
+  finishDone_ = nullptr;
+  if (done) done(clean);  // may destroy this
+}
+
+void RoomPipeline::dumpDot(const std::string& name) const {
+  GST_DEBUG_BIN_TO_DOT_FILE(GST_BIN(pipeline_.get()), GST_DEBUG_GRAPH_SHOW_ALL, name.c_str());
+}
+
+}  // namespace roomcast::media

@@ -1,0 +1,68 @@
+// One GstPipeline per room:
+//
+//   audiotestsrc (silence, live) ─▶ mixminus.sink_0     the bed keeps the clock and the
+//   speakers' branches          ─▶ mixminus.sink_N     program running with no speakers
+//   mixminus.src ─ tee ─┬─ pipelines/program-hls.pipeline     (AAC → hlssink2)
+//                       └─ pipelines/program-record.pipeline  (Opus → Ogg → file), if recording
+//
+// Owned and changed on the control thread only. Its bus is watched on the control context.
+#pragma once
+
+#include <gst/gst.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/result.h"
+#include "media/gst_ptr.h"
+
+namespace roomcast::media {
+
+struct RoomPipelineConfig {
+  std::string roomId;
+  std::string pipelinesDir;
+  std::string hlsDir;          // playlist and segments go here
+  std::string recordingPath;   // empty: not recorded
+  GMainContext* context = nullptr;
+};
+
+class RoomPipeline {
+ public:
+  // `onError` runs on the control context with the name of the pipeline child that failed.
+  using ErrorHandler = std::function<void(const std::string& childName, const std::string& message)>;
+
+  static core::Result<std::unique_ptr<RoomPipeline>> start(const RoomPipelineConfig& config, ErrorHandler onError);
+  ~RoomPipeline();
+  RoomPipeline(const RoomPipeline&) = delete;
+  RoomPipeline& operator=(const RoomPipeline&) = delete;
+
+  GstBin* bin() const { return GST_BIN(pipeline_.get()); }
+  GstElement* mixer() const { return mixer_.get(); }
+  const RoomPipelineConfig& config() const { return config_; }
+
+  // Ends the program: EOS flows from the bed through the mixer to HLS (ENDLIST) and the
+  // recording (Ogg trailer). `done(clean)` runs on the control context once every output
+  // has finished, or with clean=false after `deadlineMs`. Remove speakers before calling.
+  void finish(unsigned deadlineMs, std::function<void(bool clean)> done);
+
+  // Writes the current graph as a dot file (GST_DEBUG_DUMP_DOT_DIR must be set).
+  void dumpDot(const std::string& name) const;
+
+ private:
+  RoomPipeline(RoomPipelineConfig config, ErrorHandler onError);
+  core::Status build();
+  static gboolean onBusMessage(GstBus* bus, GstMessage* message, gpointer self);
+  void completeFinish(bool clean);
+
+  RoomPipelineConfig config_;
+  ErrorHandler onError_;
+  ElementPtr pipeline_;
+  ElementPtr bed_;
+  ElementPtr mixer_;
+  GSource* busWatch_ = nullptr;
+  GSource* finishDeadline_ = nullptr;
+  std::function<void(bool)> finishDone_;
+};
+
+}  // namespace roomcast::media

@@ -1,0 +1,81 @@
+#include "media/webrtc_util.h"
+
+#include <nice/agent.h>
+
+#include <cstring>
+
+namespace roomcast::media {
+
+void addLoopbackToIceAgent(GstElement* webrtcbin) {
+  GObject* ice = nullptr;
+  g_object_get(webrtcbin, "ice-agent", &ice, nullptr);
+  if (!ice) return;
+  NiceAgent* agent = nullptr;
+  if (g_object_class_find_property(G_OBJECT_GET_CLASS(ice), "agent")) g_object_get(ice, "agent", &agent, nullptr);
+  if (agent) {
+    NiceAddress address;
+    nice_address_init(&address);
+    if (nice_address_set_from_string(&address, "127.0.0.1")) nice_agent_add_local_address(agent, &address);
+    g_object_unref(agent);
+  }
+  g_object_unref(ice);
+}
+
+void warmUpDtlsCertificate() {
+  GstElement* dtls = gst_element_factory_make("dtlsdec", nullptr);
+  if (!dtls) return;
+  gst_object_ref_sink(dtls);
+  gchar* pem = nullptr;
+  g_object_get(dtls, "pem", &pem, nullptr);
+  g_free(pem);
+  gst_object_unref(dtls);
+}
+
+std::optional<int> opusPayloadType(const GstSDPMessage* sdp) {
+  for (guint i = 0; i < gst_sdp_message_medias_len(sdp); i++) {
+    const GstSDPMedia* media = gst_sdp_message_get_media(sdp, i);
+    if (g_strcmp0(gst_sdp_media_get_media(media), "audio") != 0) continue;
+    for (guint a = 0; a < gst_sdp_media_attributes_len(media); a++) {
+      const GstSDPAttribute* attr = gst_sdp_media_get_attribute(media, a);
+      if (g_strcmp0(attr->key, "rtpmap") != 0 || !attr->value) continue;
+      int pt = -1;
+      char encoding[32] = {0};
+      if (sscanf(attr->value, "%d %31[^/]", &pt, encoding) == 2 && g_ascii_strcasecmp(encoding, "opus") == 0 &&
+          pt >= 0 && pt < 128)
+        return pt;
+    }
+  }
+  return std::nullopt;
+}
+
+core::Result<int> checkAudioOffer(const GstSDPMessage* sdp) {
+  using core::Error;
+  using core::ErrorCode;
+  const guint medias = gst_sdp_message_medias_len(sdp);
+  if (medias != 1)
+    return Error{ErrorCode::MediaError, "the offer must have exactly one m-line (audio); it has " + std::to_string(medias)};
+  const GstSDPMedia* media = gst_sdp_message_get_media(sdp, 0);
+  if (g_strcmp0(gst_sdp_media_get_media(media), "audio") != 0)
+    return Error{ErrorCode::MediaError, "only audio is accepted"};
+  auto pt = opusPayloadType(sdp);
+  if (!pt) return Error{ErrorCode::MediaError, "the offer has no Opus codec"};
+  return *pt;
+}
+
+void configureVoiceOpusEncoder(GstElement* opusenc, int bitrate, bool dtx) {
+  gst_util_set_object_arg(G_OBJECT(opusenc), "audio-type", "voice");
+  gst_util_set_object_arg(G_OBJECT(opusenc), "frame-size", "20");
+  g_object_set(opusenc, "bitrate", bitrate, "complexity", 5, "inband-fec", TRUE, "packet-loss-percentage", 5,
+               "dtx", dtx ? TRUE : FALSE, nullptr);
+}
+
+GstSDPMessage* parseSdp(const std::string& text) {
+  GstSDPMessage* sdp = nullptr;
+  if (gst_sdp_message_new_from_text(text.c_str(), &sdp) != GST_SDP_OK) {
+    if (sdp) gst_sdp_message_free(sdp);
+    return nullptr;
+  }
+  return sdp;
+}
+
+}  // namespace roomcast::media

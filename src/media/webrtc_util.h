@@ -1,0 +1,39 @@
+// webrtcbin helpers shared by the daemon, the CLI and the tests, each covering a
+// GStreamer 1.22 pitfall measured on this machine (see DESIGN.md).
+#pragma once
+
+#include <gst/gst.h>
+#include <gst/sdp/sdp.h>
+
+#include <optional>
+#include <string>
+
+#include "core/result.h"
+
+namespace roomcast::media {
+
+// libnice skips loopback when gathering; on a host whose only interface is lo nothing is
+// gathered and ICE stays "new". Adding 127.0.0.1 to webrtcbin's NiceAgent fixes it. Call
+// before negotiation starts.
+void addLoopbackToIceAgent(GstElement* webrtcbin);
+
+// The first DTLS handshake in a process generates a certificate (0.3–0.5 s). Doing it at
+// start-up keeps it off the first speaker's join.
+void warmUpDtlsCertificate();
+
+// The payload type the remote side uses for Opus (webrtcbin 1.22 does not remap payload
+// types, so the payloader must use exactly this one).
+std::optional<int> opusPayloadType(const GstSDPMessage* sdp);
+
+// Sanity checks on a remote audio offer before webrtcbin sees it: parses, has exactly one
+// audio m-line with Opus, no video or data m-lines.
+core::Result<int> checkAudioOffer(const GstSDPMessage* sdp);
+
+// Applies roomcast's Opus settings for voice (see DESIGN.md: the encoder defaults are wrong
+// for this product).
+void configureVoiceOpusEncoder(GstElement* opusenc, int bitrate, bool dtx);
+
+// Parses SDP text into a message owned by the caller (gst_sdp_message_free).
+GstSDPMessage* parseSdp(const std::string& text);
+
+}  // namespace roomcast::media

@@ -1,0 +1,42 @@
+#include "protocol/json_guard.h"
+
+#include <string>
+
+#include "core/room_manager.h"
+
+namespace roomcast::protocol {
+
+using core::Error;
+using core::ErrorCode;
+
+core::Status checkJsonBounds(std::string_view text, size_t maxBytes, int maxDepth) {
+  if (text.size() > maxBytes)
+    return Error{ErrorCode::TooLarge, "message is " + std::to_string(text.size()) + " bytes; the limit is " +
+                                          std::to_string(maxBytes)};
+  if (!core::isValidUtf8(text)) return Error{ErrorCode::InvalidUtf8, "message is not valid UTF-8"};
+  int depth = 0;
+  bool inString = false;
+  bool escaped = false;
+  for (char c : text) {
+    if (inString) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') inString = false;
+      continue;
+    }
+    switch (c) {
+      case '"': inString = true; break;
+      case '{':
+      case '[':
+        if (++depth > maxDepth)
+          return Error{ErrorCode::TooDeep, "JSON nests deeper than " + std::to_string(maxDepth) + " levels"};
+        break;
+      case '}':
+      case ']': depth = depth > 0 ? depth - 1 : 0; break;
+      default: break;
+    }
+  }
+  return core::Ok{};
+}
+
+}  // namespace roomcast::protocol

@@ -1,0 +1,169 @@
+#include "protocol/messages.h"
+
+#include "protocol/json.h"
+#include "protocol/bounds.h"
+
+namespace roomcast::protocol {
+
+using core::Error;
+using core::ErrorCode;
+
+namespace {
+
+constexpr size_t kMaxTypeBytes = 32;
+constexpr size_t kMaxRefBytes = 64;
+
+core::Result<ClientBody> decodeBody(const std::string& type, const FieldReader& fields) {
+  if (type == "hello") {
+    if (auto known = fields.onlyKnown({"type", "id", "version", "token"}); !known) return known.error();
+    auto version = fields.requiredInt("version", 0, 1000);
+    if (!version) return version.error();
+    if (version.value() != kVersion)
+      return Error{ErrorCode::UnsupportedVersion,
+                   "this server speaks protocol version " + std::to_string(kVersion)};
+    auto token = fields.requiredString("token", kMaxTokenBytes);
+    if (!token) return token.error();
+    return ClientBody{Hello{static_cast<int>(version.value()), std::move(token.value())}};
+  }
+  if (type == "offer") {
+    if (auto known = fields.onlyKnown({"type", "id", "sdp"}); !known) return known.error();
+    auto sdp = fields.requiredString("sdp", kMaxSdpBytes);
+    if (!sdp) return sdp.error();
+    return ClientBody{Offer{std::move(sdp.value())}};
+  }
+  if (type == "candidate") {
+    if (auto known = fields.onlyKnown({"type", "id", "candidate", "sdpMLineIndex"}); !known) return known.error();
+    auto candidate = fields.requiredString("candidate", kMaxCandidateBytes);
+    if (!candidate) return candidate.error();
+    auto mline = fields.requiredInt("sdpMLineIndex", 0, kMaxMlineIndex);
+    if (!mline) return mline.error();
+    return ClientBody{Candidate{static_cast<unsigned>(mline.value()), std::move(candidate.value())}};
+  }
+  if (type == "leave" || type == "ping") {
+    if (auto known = fields.onlyKnown({"type", "id"}); !known) return known.error();
+    return type == "leave" ? ClientBody{Leave{}} : ClientBody{Ping{}};
+  }
+  return Error{ErrorCode::UnknownType, "unknown message type '" + type + "'"};
+}
+
+void writeParticipant(JsonWriter& w, const core::Participant& p) {
+  w.beginObject()
+      .str("identity", p.identity)
+      .str("name", p.name)
+      .str("role", core::roleName(p.role))
+      .endObject();
+}
+
+void writeErrorObject(JsonWriter& w, const core::Error& error) {
+  w.beginObject()
+      .str("code", core::errorCodeName(error.code))
+      .str("message", error.message)
+      .endObject();
+}
+
+}  // namespace
+
+core::Result<ClientMessage> decodeClientMessage(std::string_view text, std::string* refOut) {
+  auto root = parseObject(text, kMaxMessageBytes, kMaxJsonDepth);
+  if (!root) return root.error();
+  FieldReader fields(json_node_get_object(root.value().get()));
+
+  auto ref = fields.optionalString("id", kMaxRefBytes);
+  if (!ref) return ref.error();
+  if (refOut && ref.value()) *refOut = *ref.value();
+
+  auto type = fields.requiredString("type", kMaxTypeBytes);
+  if (!type) return type.error();
+  auto body = decodeBody(type.value(), fields);
+  if (!body) return body.error();
+  return ClientMessage{ref.value(), std::move(body.value())};
+}
+
+std::string encodeWelcome(const core::Room& room, const core::Participant& you) {
+  JsonWriter w;
+  w.beginObject().str("type", "welcome").integer("version", kVersion);
+  w.key("room").beginObject()
+      .str("id", room.info.id)
+      .str("title", room.info.title)
+      .str("topic", room.info.topic)
+      .boolean("record", room.info.record)
+      .endObject();
+  w.key("you");
+  writeParticipant(w, you);
+  w.beginArray("participants");
+  for (const auto& [id, p] : room.participants) writeParticipant(w, p);
+  w.endArray();
+  return w.endObject().finish();
+}
+
+std::string encodeEvent(const core::Event& event) {
+  JsonWriter w;
+  w.beginObject();
+  std::visit(
+      [&w](const auto& e) {
+        using T = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<T, core::ParticipantJoined>) {
+          w.str("type", "participant-joined").key("participant");
+          writeParticipant(w, e.participant);
+        } else if constexpr (std::is_same_v<T, core::ParticipantLeft>) {
+          w.str("type", "participant-left").str("identity", e.identity).str("reason", e.reason);
+        } else if constexpr (std::is_same_v<T, core::SdpAnswer>) {
+          w.str("type", "answer").str("sdp", e.sdp);
+        } else if constexpr (std::is_same_v<T, core::IceCandidate>) {
+          w.str("type", "candidate").str("candidate", e.candidate).integer("sdpMLineIndex", e.mlineIndex);
+        } else if constexpr (std::is_same_v<T, core::RoomEnded>) {
+          w.str("type", "room-ended").str("reason", e.reason);
+        } else if constexpr (std::is_same_v<T, core::ErrorEvent>) {
+          w.str("type", "error").key("error");
+          writeErrorObject(w, e.error);
+        }
+      },
+      event);
+  return w.endObject().finish();
+}
+
+std::string encodeError(const core::Error& error, const std::optional<std::string>& ref) {
+  JsonWriter w;
+  w.beginObject().str("type", "error");
+  if (ref) w.str("ref", *ref);
+  w.key("error");
+  writeErrorObject(w, error);
+  return w.endObject().finish();
+}
+
+std::string encodePong() { return R"({"type":"pong"})"; }
+
+static void writeRoomFields(JsonWriter& w, const core::RoomInfo& info, const RoomUrls& urls) {
+  w.str("id", info.id)
+      .str("title", info.title)
+      .str("topic", info.topic)
+      .boolean("record", info.record)
+      .integer("created_at_ms", info.createdAtUnixMs)
+      .str("ws_url", urls.ws)
+      .str("hls_url", urls.hls);
+}
+
+std::string encodeRoom(const core::Room& room, const RoomUrls& urls) {
+  JsonWriter w;
+  w.beginObject();
+  writeRoomFields(w, room.info, urls);
+  w.integer("speaker_count", room.speakerCount()).integer("listener_count", room.listenerCount());
+  return w.endObject().finish();
+}
+
+std::string encodeCreatedRoom(const core::RoomInfo& info, const std::string& hostToken, const RoomUrls& urls) {
+  JsonWriter w;
+  w.beginObject();
+  writeRoomFields(w, info, urls);
+  w.str("host_token", hostToken);
+  return w.endObject().finish();
+}
+
+std::string encodeRestError(const core::Error& error) {
+  JsonWriter w;
+  w.beginObject().key("error");
+  writeErrorObject(w, error);
+  return w.endObject().finish();
+}
+
+}  // namespace roomcast::protocol

@@ -1,0 +1,45 @@
+// The live protocol (version 1) on the WebSocket: what clients send, decoded and validated,
+// and what the server sends, encoded. docs/protocol.md is the reference.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "core/events.h"
+#include "core/result.h"
+#include "core/room.h"
+
+namespace roomcast::protocol {
+
+struct Hello { int version = 0; std::string token; };
+struct Offer { std::string sdp; };
+struct Candidate { unsigned mlineIndex = 0; std::string candidate; };
+struct Leave {};
+struct Ping {};
+
+using ClientBody = std::variant<Hello, Offer, Candidate, Leave, Ping>;
+
+struct ClientMessage {
+  std::optional<std::string> ref;  // the client's optional "id", echoed in errors
+  ClientBody body;
+};
+
+// Decodes one text message. Errors carry a stable code and name the offending field.
+// On failure `refOut` (if given) receives the message's "id" when it could be read.
+core::Result<ClientMessage> decodeClientMessage(std::string_view text, std::string* refOut = nullptr);
+
+// Server → client.
+std::string encodeWelcome(const core::Room& room, const core::Participant& you);
+std::string encodeEvent(const core::Event& event);
+std::string encodeError(const core::Error& error, const std::optional<std::string>& ref = {});
+std::string encodePong();
+
+// REST bodies.
+struct RoomUrls { std::string ws; std::string hls; };
+std::string encodeRoom(const core::Room& room, const RoomUrls& urls);
+std::string encodeCreatedRoom(const core::RoomInfo& info, const std::string& hostToken, const RoomUrls& urls);
+std::string encodeRestError(const core::Error& error);
+
+}  // namespace roomcast::protocol

@@ -1,0 +1,133 @@
+#include "protocol/token.h"
+
+#include <glib.h>
+
+#include <vector>
+
+#include "protocol/json.h"
+#include "protocol/bounds.h"
+
+namespace roomcast::protocol {
+
+using core::Error;
+using core::ErrorCode;
+
+namespace {
+
+std::string base64UrlEncode(const guchar* data, size_t len) {
+  g_autofree char* b64 = g_base64_encode(data, len);
+  std::string out(b64);
+  for (char& c : out) c = c == '+' ? '-' : c == '/' ? '_' : c;
+  while (!out.empty() && out.back() == '=') out.pop_back();
+  return out;
+}
+
+bool base64UrlDecode(std::string_view in, std::string& out) {
+  std::string b64;
+  b64.reserve(in.size() + 3);
+  for (char c : in) {
+    if (c == '-') b64 += '+';
+    else if (c == '_') b64 += '/';
+    else if (g_ascii_isalnum(c)) b64 += c;
+    else return false;  // padding and anything else is not base64url
+  }
+  if (b64.size() % 4 == 1) return false;
+  while (b64.size() % 4) b64 += '=';
+  gsize len = 0;
+  g_autofree guchar* raw = g_base64_decode(b64.c_str(), &len);
+  out.assign(reinterpret_cast<const char*>(raw), len);
+  return true;
+}
+
+std::vector<guint8> hmacSha256(std::string_view key, std::string_view data) {
+  g_autoptr(GHmac) hmac = g_hmac_new(G_CHECKSUM_SHA256, reinterpret_cast<const guchar*>(key.data()), key.size());
+  g_hmac_update(hmac, reinterpret_cast<const guchar*>(data.data()), static_cast<gssize>(data.size()));
+  std::vector<guint8> digest(32);
+  gsize len = digest.size();
+  g_hmac_get_digest(hmac, digest.data(), &len);
+  return digest;
+}
+
+bool constantTimeEqual(const std::string& a, const std::vector<guint8>& b) {
+  if (a.size() != b.size()) return false;
+  unsigned diff = 0;
+  for (size_t i = 0; i < a.size(); i++) diff |= static_cast<unsigned char>(a[i]) ^ b[i];
+  return diff == 0;
+}
+
+Error invalid(std::string why) { return {ErrorCode::Unauthorized, "invalid token: " + std::move(why)}; }
+
+}  // namespace
+
+std::string signToken(const TokenClaims& claims, std::string_view secret) {
+  const std::string header = base64UrlEncode(reinterpret_cast<const guchar*>(R"({"alg":"HS256","typ":"JWT"})"), 27);
+  JsonWriter w;
+  w.beginObject()
+      .str("iss", "roomcast")
+      .str("sub", claims.identity)
+      .str("name", claims.name)
+      .str("room", claims.room)
+      .str("role", core::roleName(claims.role))
+      .integer("iat", claims.issuedAt)
+      .integer("nbf", claims.notBefore)
+      .integer("exp", claims.expiresAt)
+      .endObject();
+  const std::string payloadJson = w.finish();
+  const std::string signingInput =
+      header + "." + base64UrlEncode(reinterpret_cast<const guchar*>(payloadJson.data()), payloadJson.size());
+  auto mac = hmacSha256(secret, signingInput);
+  return signingInput + "." + base64UrlEncode(mac.data(), mac.size());
+}
+
+core::Result<TokenClaims> verifyToken(std::string_view token, std::string_view secret, std::string_view expectedRoom,
+                                      int64_t nowSeconds, int64_t leewaySeconds) {
+  if (token.empty()) return Error{ErrorCode::Unauthorized, "a token is required"};
+  if (token.size() > kMaxTokenBytes) return invalid("too long");
+  const size_t dot1 = token.find('.');
+  const size_t dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
+  if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos)
+    return invalid("not a JWS compact serialization");
+
+  std::string headerJson, payloadJson, signature;
+  if (!base64UrlDecode(token.substr(0, dot1), headerJson) ||
+      !base64UrlDecode(token.substr(dot1 + 1, dot2 - dot1 - 1), payloadJson) ||
+      !base64UrlDecode(token.substr(dot2 + 1), signature))
+    return invalid("bad base64url");
+
+  // Pin the algorithm before anything else: no "none", no RS/ES confusion.
+  auto header = parseObject(headerJson, 1024, 2);
+  if (!header) return invalid("bad header");
+  FieldReader headerFields(json_node_get_object(header.value().get()));
+  auto alg = headerFields.requiredString("alg", 16);
+  if (!alg || alg.value() != "HS256") return invalid("algorithm must be HS256");
+
+  if (!constantTimeEqual(signature, hmacSha256(secret, token.substr(0, dot2)))) return invalid("bad signature");
+
+  auto payload = parseObject(payloadJson, 2048, 2);
+  if (!payload) return invalid("bad payload");
+  FieldReader fields(json_node_get_object(payload.value().get()));
+  TokenClaims claims;
+  auto room = fields.requiredString("room", 64);
+  auto sub = fields.requiredString("sub", 128);
+  auto name = fields.optionalString("name", 256);
+  auto role = fields.requiredString("role", 16);
+  auto exp = fields.requiredInt("exp", 0, INT64_MAX);
+  if (!room || !sub || !name || !role || !exp) return invalid("missing or malformed claims");
+  auto parsedRole = core::roleFromName(role.value());
+  if (!parsedRole) return invalid("unknown role");
+  claims.room = room.value();
+  claims.identity = sub.value();
+  claims.name = name.value().value_or(claims.identity);
+  claims.role = *parsedRole;
+  claims.expiresAt = exp.value();
+  if (auto nbf = fields.requiredInt("nbf", 0, INT64_MAX)) claims.notBefore = nbf.value();
+  if (auto iat = fields.requiredInt("iat", 0, INT64_MAX)) claims.issuedAt = iat.value();
+
+  if (nowSeconds > claims.expiresAt + leewaySeconds) return invalid("expired");
+  if (claims.notBefore && nowSeconds + leewaySeconds < claims.notBefore) return invalid("not yet valid");
+  if (claims.room != expectedRoom)
+    return Error{ErrorCode::Forbidden, "token is for another room"};
+  return claims;
+}
+
+}  // namespace roomcast::protocol

@@ -1,0 +1,50 @@
+#include "signaling/auth.h"
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <sys/random.h>
+
+namespace roomcast::signaling {
+
+std::string TokenAuthority::issue(const std::string& roomId, const std::string& identity, const std::string& name,
+                                  core::Role role) const {
+  const int64_t now = g_get_real_time() / G_USEC_PER_SEC;
+  protocol::TokenClaims claims{roomId, identity, name, role, now, now - 1, now + ttlSeconds_};
+  return protocol::signToken(claims, secret_);
+}
+
+core::Result<protocol::TokenClaims> TokenAuthority::verify(const std::string& token, const std::string& roomId) const {
+  return protocol::verifyToken(token, secret_, roomId, g_get_real_time() / G_USEC_PER_SEC);
+}
+
+core::Result<std::string> loadOrCreateSecret(const std::string& path) {
+  g_autofree char* contents = nullptr;
+  gsize length = 0;
+  if (g_file_get_contents(path.c_str(), &contents, &length, nullptr)) {
+    std::string secret(contents, length);
+    while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+    if (secret.size() < 32)
+      return core::Error{core::ErrorCode::Internal, "the secret in " + path + " is shorter than 32 characters"};
+    return secret;
+  }
+  // 256 bits from the kernel's CSPRNG (GLib's g_random is not meant for secrets).
+  unsigned char raw[32];
+  if (getrandom(raw, sizeof raw, 0) != static_cast<ssize_t>(sizeof raw))
+    return core::Error{core::ErrorCode::Internal, "cannot read random bytes for the secret"};
+  std::string secret;
+  for (unsigned char b : raw) {
+    char hex[3];
+    g_snprintf(hex, sizeof hex, "%02x", b);
+    secret += hex;
+  }
+  GError* error = nullptr;
+  if (!g_file_set_contents_full(path.c_str(), (secret + "\n").c_str(), -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600,
+                                &error)) {
+    core::Error e{core::ErrorCode::Internal, std::string("cannot write the secret: ") + error->message};
+    g_error_free(error);
+    return e;
+  }
+  return secret;
+}
+
+}  // namespace roomcast::signaling

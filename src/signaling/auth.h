@@ -1,0 +1,28 @@
+// Issues and checks access tokens with the server's secret.
+#pragma once
+
+#include <string>
+
+#include "core/result.h"
+#include "protocol/token.h"
+
+namespace roomcast::signaling {
+
+class TokenAuthority {
+ public:
+  explicit TokenAuthority(std::string secret, int64_t ttlSeconds = 12 * 3600)
+      : secret_(std::move(secret)), ttlSeconds_(ttlSeconds) {}
+
+  std::string issue(const std::string& roomId, const std::string& identity, const std::string& name,
+                    core::Role role) const;
+  core::Result<protocol::TokenClaims> verify(const std::string& token, const std::string& roomId) const;
+
+ private:
+  std::string secret_;
+  int64_t ttlSeconds_;
+};
+
+// Reads the secret from `path`, or creates one (256 random bits, mode 0600) at first start.
+core::Result<std::string> loadOrCreateSecret(const std::string& path);
+
+}  // namespace roomcast::signaling

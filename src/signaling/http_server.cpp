@@ -1,0 +1,282 @@
+#include "signaling/http_server.h"
+
+#include <gio/gio.h>
+
+#include <cstring>
+
+#include "protocol/json.h"
+#include "protocol/bounds.h"
+#include "protocol/messages.h"
+
+namespace roomcast::signaling {
+
+using core::Error;
+using core::ErrorCode;
+
+namespace {
+
+void sendJson(SoupServerMessage* msg, guint status, const std::string& body) {
+  soup_server_message_set_status(msg, status, nullptr);
+  SoupMessageHeaders* headers = soup_server_message_get_response_headers(msg);
+  soup_message_headers_replace(headers, "Cache-Control", "no-store");
+  soup_server_message_set_response(msg, "application/json", SOUP_MEMORY_COPY, body.data(), body.size());
+}
+
+void sendError(SoupServerMessage* msg, const Error& error) {
+  sendJson(msg, static_cast<guint>(core::httpStatusFor(error.code)), protocol::encodeRestError(error));
+}
+
+void sendMethodNotAllowed(SoupServerMessage* msg, const char* allow) {
+  soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Allow", allow);
+  sendJson(msg, 405,
+           R"({"error":{"code":"method_not_allowed","message":"allowed methods: )" + std::string(allow) + "\"}}");
+}
+
+bool isSafeName(std::string_view name, size_t maxBytes) {
+  if (name.empty() || name.size() > maxBytes || name[0] == '.') return false;
+  for (char c : name)
+    if (!g_ascii_isalnum(c) && c != '-' && c != '_' && c != '.') return false;
+  return name.find("..") == std::string_view::npos;
+}
+
+bool endsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+const char* contentTypeFor(std::string_view file) {
+  if (endsWith(file, ".m3u8")) return "application/vnd.apple.mpegurl";
+  if (endsWith(file, ".ts")) return "video/mp2t";
+  if (endsWith(file, ".html")) return "text/html; charset=utf-8";
+  if (endsWith(file, ".js")) return "text/javascript; charset=utf-8";
+  if (endsWith(file, ".css")) return "text/css; charset=utf-8";
+  if (endsWith(file, ".svg")) return "image/svg+xml";
+  return "application/octet-stream";
+}
+
+void sendFile(SoupServerMessage* msg, const std::string& path, const char* cacheControl) {
+  g_autofree char* contents = nullptr;
+  gsize length = 0;
+  if (!g_file_get_contents(path.c_str(), &contents, &length, nullptr)) {
+    sendError(msg, {ErrorCode::NotFound, "not found"});
+    return;
+  }
+  soup_server_message_set_status(msg, 200, nullptr);
+  SoupMessageHeaders* headers = soup_server_message_get_response_headers(msg);
+  soup_message_headers_replace(headers, "Cache-Control", cacheControl);
+  soup_message_headers_replace(headers, "Access-Control-Allow-Origin", "*");
+  soup_server_message_set_response(msg, contentTypeFor(path), SOUP_MEMORY_TAKE, static_cast<char*>(g_steal_pointer(&contents)),
+                                   length);
+}
+
+// Refuse oversized bodies from their headers, before libsoup buffers them.
+void onGotHeaders(SoupServerMessage* msg, gpointer) {
+  SoupMessageHeaders* headers = soup_server_message_get_request_headers(msg);
+  if (soup_message_headers_get_encoding(headers) == SOUP_ENCODING_CONTENT_LENGTH &&
+      soup_message_headers_get_content_length(headers) > static_cast<goffset>(protocol::kMaxRestBodyBytes)) {
+    sendError(msg, {ErrorCode::TooLarge, "request bodies are limited to " + std::to_string(protocol::kMaxRestBodyBytes) +
+                                             " bytes"});
+    soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Connection", "close");
+  }
+}
+
+void onRequestStarted(SoupServer*, SoupServerMessage* msg, gpointer) {
+  g_signal_connect(msg, "got-headers", G_CALLBACK(onGotHeaders), nullptr);
+}
+
+}  // namespace
+
+HttpServer::HttpServer(HttpConfig config, core::RoomManager& rooms, WsHub& hub, const TokenAuthority& auth)
+    : config_(std::move(config)), rooms_(rooms), hub_(hub), auth_(auth),
+      server_(soup_server_new("server-header", "roomcast/" ROOMCAST_VERSION_STRING, nullptr)) {
+  g_signal_connect(server_, "request-started", G_CALLBACK(onRequestStarted), nullptr);
+  soup_server_add_handler(server_, "/api/v1", &HttpServer::handleApi, this, nullptr);
+  soup_server_add_handler(server_, "/hls", &HttpServer::handleHls, this, nullptr);
+  soup_server_add_handler(server_, "/", &HttpServer::handleWeb, this, nullptr);
+  soup_server_add_websocket_handler(server_, "/ws", nullptr, nullptr, &HttpServer::handleWebSocket, this, nullptr);
+}
+
+HttpServer::~HttpServer() {
+  soup_server_disconnect(server_);
+  g_object_unref(server_);
+}
+
+core::Result<std::string> HttpServer::listen() {
+  GError* error = nullptr;
+  g_autoptr(GInetAddress) address = g_inet_address_new_from_string(config_.listenHost.c_str());
+  if (!address) return Error{ErrorCode::Internal, "--listen host must be an IP address: " + config_.listenHost};
+  g_autoptr(GSocketAddress) socketAddress = g_inet_socket_address_new(address, static_cast<guint16>(config_.listenPort));
+  if (!soup_server_listen(server_, socketAddress, static_cast<SoupServerListenOptions>(0), &error)) {
+    Error e{ErrorCode::Internal, std::string("cannot listen: ") + error->message};
+    g_error_free(error);
+    return e;
+  }
+  GSList* uris = soup_server_get_uris(server_);
+  std::string url;
+  if (uris) {
+    g_autofree char* text = g_uri_to_string(static_cast<GUri*>(uris->data));
+    url = text;
+  }
+  g_slist_free_full(uris, reinterpret_cast<GDestroyNotify>(g_uri_unref));
+  return url;
+}
+
+protocol::RoomUrls HttpServer::urlsFor(SoupServerMessage* msg, const std::string& roomId) const {
+  std::string base = config_.publicUrl;
+  if (base.empty()) {
+    const char* host = soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Host");
+    base = std::string("http://") + (host ? host : (config_.listenHost + ":" + std::to_string(config_.listenPort)));
+  }
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  std::string wsBase = base.rfind("https://", 0) == 0 ? "wss://" + base.substr(8)
+                       : base.rfind("http://", 0) == 0 ? "ws://" + base.substr(7)
+                                                        : base;
+  return {wsBase + "/ws/" + roomId, base + "/hls/" + roomId + "/index.m3u8"};
+}
+
+void HttpServer::handleApi(SoupServer*, SoupServerMessage* msg, const char* path, GHashTable*, gpointer data) {
+  auto* self = static_cast<HttpServer*>(data);
+  if (soup_server_message_get_status(msg) != 0) return;  // refused in got-headers
+  const std::string method = soup_server_message_get_method(msg);
+  std::string_view rest(path);
+  rest.remove_prefix(std::strlen("/api/v1"));
+  if (rest == "/health") {
+    if (method != "GET") return sendMethodNotAllowed(msg, "GET");
+    return sendJson(msg, 200, R"({"status":"ok"})");
+  }
+  if (rest == "/rooms" || rest == "/rooms/") {
+    if (method == "POST") return self->createRoom(msg);
+    if (method == "GET") return self->listRooms(msg);
+    return sendMethodNotAllowed(msg, "GET, POST");
+  }
+  if (rest.rfind("/rooms/", 0) == 0) {
+    std::string roomId(rest.substr(std::strlen("/rooms/")));
+    if (!isSafeName(roomId, 64) || roomId.find('.') != std::string::npos)
+      return sendError(msg, {ErrorCode::NotFound, "no such room"});
+    if (method == "GET") return self->getRoom(msg, roomId);
+    if (method == "DELETE") return self->deleteRoom(msg, roomId);
+    return sendMethodNotAllowed(msg, "GET, DELETE");
+  }
+  sendError(msg, {ErrorCode::NotFound, "no such API endpoint: " + std::string(path)});
+}
+
+void HttpServer::createRoom(SoupServerMessage* msg) {
+  SoupMessageBody* body = soup_server_message_get_request_body(msg);
+  g_autoptr(GBytes) bytes = soup_message_body_flatten(body);
+  gsize size = 0;
+  const char* text = static_cast<const char*>(g_bytes_get_data(bytes, &size));
+  auto root = protocol::parseObject(std::string_view(text ? text : "", size), protocol::kMaxRestBodyBytes,
+                                    protocol::kMaxJsonDepth);
+  if (!root) return sendError(msg, root.error());
+  protocol::FieldReader fields(json_node_get_object(root.value().get()));
+  if (auto known = fields.onlyKnown({"title", "topic", "record", "host_name"}); !known)
+    return sendError(msg, known.error());
+  auto title = fields.requiredString("title", 4096);
+  auto topic = fields.optionalString("topic", 4096);
+  auto record = fields.optionalBool("record");
+  auto hostName = fields.optionalString("host_name", 64);
+  if (!title) return sendError(msg, title.error());
+  if (!topic) return sendError(msg, topic.error());
+  if (!record) return sendError(msg, record.error());
+  if (!hostName) return sendError(msg, hostName.error());
+
+  core::NewRoom request{title.value(), topic.value().value_or(""), record.value().value_or(false)};
+  auto created = rooms_.createRoom(request);
+  if (!created) return sendError(msg, created.error());
+  const core::RoomInfo& info = created.value();
+  const std::string token = auth_.issue(info.id, info.hostIdentity, hostName.value().value_or("Host"), core::Role::Host);
+  const std::string location = "/api/v1/rooms/" + info.id;
+  soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Location", location.c_str());
+  sendJson(msg, 201, protocol::encodeCreatedRoom(info, token, urlsFor(msg, info.id)));
+}
+
+void HttpServer::listRooms(SoupServerMessage* msg) {
+  std::string body = R"({"rooms":[)";
+  bool first = true;
+  for (const core::Room* room : rooms_.rooms()) {
+    if (!first) body += ",";
+    body += protocol::encodeRoom(*room, urlsFor(msg, room->info.id));
+    first = false;
+  }
+  body += "]}";
+  sendJson(msg, 200, body);
+}
+
+void HttpServer::getRoom(SoupServerMessage* msg, const std::string& roomId) {
+  const core::Room* room = rooms_.find(roomId);
+  if (!room) return sendError(msg, {ErrorCode::NotFound, "no live room with id '" + roomId + "'"});
+  sendJson(msg, 200, protocol::encodeRoom(*room, urlsFor(msg, roomId)));
+}
+
+core::Result<protocol::TokenClaims> HttpServer::bearerClaims(SoupServerMessage* msg, const std::string& roomId) {
+  const char* header = soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Authorization");
+  if (!header) return Error{ErrorCode::Unauthorized, "missing Authorization: Bearer <token>"};
+  std::string_view value(header);
+  if (value.rfind("Bearer ", 0) != 0) return Error{ErrorCode::Unauthorized, "Authorization must be a Bearer token"};
+  return auth_.verify(std::string(value.substr(7)), roomId);
+}
+
+void HttpServer::deleteRoom(SoupServerMessage* msg, const std::string& roomId) {
+  if (!rooms_.find(roomId)) return sendError(msg, {ErrorCode::NotFound, "no live room with id '" + roomId + "'"});
+  auto claims = bearerClaims(msg, roomId);
+  if (!claims) return sendError(msg, claims.error());
+  if (claims->role != core::Role::Host) return sendError(msg, {ErrorCode::Forbidden, "only the host ends the room"});
+
+  // Answer once the outputs are finished, so "200" means ENDLIST and the recording are written.
+  soup_server_message_pause(msg);
+  g_object_ref(msg);
+  auto status = rooms_.endRoom(roomId, "ended by host", [this, msg](const core::RoomInfo& info,
+                                                                     const core::RoomMediaSummary& summary) {
+    protocol::JsonWriter w;
+    w.beginObject().str("id", info.id).boolean("ended", true).boolean("clean", summary.cleanEnd);
+    if (!summary.recordingPath.empty()) w.str("recording", summary.recordingPath);
+    sendJson(msg, 200, w.endObject().finish());
+    soup_server_message_unpause(msg);
+    g_object_unref(msg);
+  });
+  if (!status) {
+    sendError(msg, status.error());
+    soup_server_message_unpause(msg);
+    g_object_unref(msg);
+  }
+}
+
+void HttpServer::handleHls(SoupServer*, SoupServerMessage* msg, const char* path, GHashTable*, gpointer data) {
+  auto* self = static_cast<HttpServer*>(data);
+  const std::string method = soup_server_message_get_method(msg);
+  if (method != "GET" && method != "HEAD") return sendMethodNotAllowed(msg, "GET, HEAD");
+  // /hls/<room>/<file>
+  std::string_view rest(path);
+  rest.remove_prefix(std::strlen("/hls/"));
+  const size_t slash = rest.find('/');
+  if (slash == std::string_view::npos) return sendError(msg, {ErrorCode::NotFound, "not found"});
+  std::string_view room = rest.substr(0, slash), file = rest.substr(slash + 1);
+  if (!isSafeName(room, 64) || !isSafeName(file, 64) || !(endsWith(file, ".m3u8") || endsWith(file, ".ts")))
+    return sendError(msg, {ErrorCode::NotFound, "not found"});
+  g_autofree char* full = g_build_filename(self->config_.hlsRoot.c_str(), std::string(room).c_str(),
+                                           std::string(file).c_str(), nullptr);
+  // Playlists change every segment; segments never change once listed.
+  sendFile(msg, full, endsWith(file, ".m3u8") ? "max-age=1" : "max-age=86400, immutable");
+}
+
+void HttpServer::handleWeb(SoupServer*, SoupServerMessage* msg, const char* path, GHashTable*, gpointer data) {
+  auto* self = static_cast<HttpServer*>(data);
+  const std::string method = soup_server_message_get_method(msg);
+  if (method != "GET" && method != "HEAD") return sendMethodNotAllowed(msg, "GET, HEAD");
+  std::string_view p(path);
+  if (p == "/vendor/hls.min.js") return sendFile(msg, self->config_.hlsJsPath, "max-age=3600");
+  if (p == "/" || p.rfind("/room/", 0) == 0) p = "/index.html";  // the app routes rooms itself
+  std::string_view file = p.substr(1);
+  if (!isSafeName(file, 64)) return sendError(msg, {ErrorCode::NotFound, "not found"});
+  g_autofree char* full = g_build_filename(self->config_.webDir.c_str(), std::string(file).c_str(), nullptr);
+  sendFile(msg, full, "no-cache");
+}
+
+void HttpServer::handleWebSocket(SoupServer*, SoupServerMessage*, const char* path, SoupWebsocketConnection* conn,
+                                 gpointer data) {
+  auto* self = static_cast<HttpServer*>(data);
+  std::string_view rest(path);
+  rest.remove_prefix(std::min(rest.size(), std::strlen("/ws/")));
+  self->hub_.accept(conn, std::string(rest));
+}
+
+}  // namespace roomcast::signaling

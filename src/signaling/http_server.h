@@ -1,0 +1,55 @@
+// The libsoup 3 server: REST under /api/v1, WebSocket signaling under /ws/<room>, HLS under
+// /hls/<room>/, the web client at /. Runs on the control context.
+#pragma once
+
+#include <libsoup/soup.h>
+
+#include <functional>
+#include <string>
+
+#include "core/room_manager.h"
+#include "protocol/messages.h"
+#include "signaling/auth.h"
+#include "signaling/ws_hub.h"
+
+namespace roomcast::signaling {
+
+struct HttpConfig {
+  std::string listenHost = "127.0.0.1";
+  int listenPort = 8080;
+  std::string publicUrl;  // e.g. https://rooms.example.org; empty: from the request's Host
+  std::string hlsRoot;    // <data-dir>/hls
+  std::string webDir;     // data/web
+  std::string hlsJsPath;  // node_modules/hls.js/dist/hls.min.js
+};
+
+class HttpServer {
+ public:
+  HttpServer(HttpConfig config, core::RoomManager& rooms, WsHub& hub, const TokenAuthority& auth);
+  ~HttpServer();
+
+  // Starts listening; returns the bound URL (useful with port 0).
+  core::Result<std::string> listen();
+
+ private:
+  static void handleApi(SoupServer*, SoupServerMessage* msg, const char* path, GHashTable*, gpointer self);
+  static void handleHls(SoupServer*, SoupServerMessage* msg, const char* path, GHashTable*, gpointer self);
+  static void handleWeb(SoupServer*, SoupServerMessage* msg, const char* path, GHashTable*, gpointer self);
+  static void handleWebSocket(SoupServer*, SoupServerMessage* msg, const char* path, SoupWebsocketConnection* conn,
+                              gpointer self);
+
+  void createRoom(SoupServerMessage* msg);
+  void listRooms(SoupServerMessage* msg);
+  void getRoom(SoupServerMessage* msg, const std::string& roomId);
+  void deleteRoom(SoupServerMessage* msg, const std::string& roomId);
+  core::Result<protocol::TokenClaims> bearerClaims(SoupServerMessage* msg, const std::string& roomId);
+  protocol::RoomUrls urlsFor(SoupServerMessage* msg, const std::string& roomId) const;
+
+  HttpConfig config_;
+  core::RoomManager& rooms_;
+  WsHub& hub_;
+  const TokenAuthority& auth_;
+  SoupServer* server_;
+};
+
+}  // namespace roomcast::signaling

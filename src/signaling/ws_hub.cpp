@@ -1,0 +1,145 @@
+#include "signaling/ws_hub.h"
+
+#include <vector>
+
+#include "protocol/bounds.h"
+#include "protocol/messages.h"
+
+namespace roomcast::signaling {
+
+using core::Error;
+using core::ErrorCode;
+
+WsHub::~WsHub() {
+  for (auto& [ptr, session] : sessions_) {
+    g_signal_handlers_disconnect_by_data(session->connection, session.get());
+    if (soup_websocket_connection_get_state(session->connection) == SOUP_WEBSOCKET_STATE_OPEN)
+      soup_websocket_connection_close(session->connection, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "server shutting down");
+    g_object_unref(session->connection);
+  }
+}
+
+void WsHub::accept(SoupWebsocketConnection* connection, const std::string& roomId) {
+  // Bound what one client can make us buffer; libsoup's default is 128 KiB, 0 is unlimited.
+  soup_websocket_connection_set_max_incoming_payload_size(connection, protocol::kMaxMessageBytes);
+  soup_websocket_connection_set_keepalive_interval(connection, 15);
+  auto session = std::make_unique<Session>(Session{this, static_cast<SoupWebsocketConnection*>(g_object_ref(connection)),
+                                                   roomId, {}, false});
+  Session* raw = session.get();
+  sessions_[raw] = std::move(session);
+  byRoom_[roomId].insert(raw);
+  g_signal_connect(connection, "message", G_CALLBACK(&WsHub::onMessage), raw);
+  g_signal_connect(connection, "closed", G_CALLBACK(&WsHub::onClosed), raw);
+  if (!rooms_ || !rooms_->find(roomId)) {
+    sendError(*raw, {ErrorCode::NotFound, "no live room with id '" + roomId + "'"});
+    closeSession(*raw, SOUP_WEBSOCKET_CLOSE_NORMAL, "no such room");
+  }
+}
+
+void WsHub::onMessage(SoupWebsocketConnection*, gint type, GBytes* message, gpointer data) {
+  auto* session = static_cast<Session*>(data);
+  if (session->closing) return;
+  if (type != SOUP_WEBSOCKET_DATA_TEXT) {
+    session->hub->sendError(*session, {ErrorCode::BadRequest, "binary messages are not part of the protocol"});
+    return;
+  }
+  gsize size = 0;
+  const char* bytes = static_cast<const char*>(g_bytes_get_data(message, &size));
+  session->hub->handleText(*session, std::string_view(bytes ? bytes : "", size));
+}
+
+void WsHub::onClosed(SoupWebsocketConnection*, gpointer data) {
+  auto* session = static_cast<Session*>(data);
+  WsHub* hub = session->hub;
+  if (hub->rooms_ && !session->identity.empty())
+    hub->rooms_->leave(session->roomId, session->identity, "disconnected");
+  auto room = hub->byRoom_.find(session->roomId);
+  if (room != hub->byRoom_.end()) {
+    room->second.erase(session);
+    if (room->second.empty()) hub->byRoom_.erase(room);
+  }
+  g_signal_handlers_disconnect_by_data(session->connection, session);
+  g_object_unref(session->connection);
+  hub->sessions_.erase(session);  // frees session
+}
+
+void WsHub::handleText(Session& session, std::string_view text) {
+  std::string ref;
+  auto decoded = protocol::decodeClientMessage(text, &ref);
+  if (!decoded) {
+    sendError(session, decoded.error(), ref.empty() ? std::nullopt : std::optional<std::string>(ref));
+    return;
+  }
+  const auto& message = decoded.value();
+  core::RoomManager& rooms = *rooms_;
+
+  if (const auto* hello = std::get_if<protocol::Hello>(&message.body)) {
+    if (!session.identity.empty()) return sendError(session, {ErrorCode::Conflict, "already joined"}, message.ref);
+    auto claims = auth_.verify(hello->token, session.roomId);
+    if (!claims) return sendError(session, claims.error(), message.ref);
+    auto joined = rooms.join(session.roomId, {claims->identity, claims->name, claims->role});
+    if (!joined) return sendError(session, joined.error(), message.ref);
+    session.identity = claims->identity;
+    if (const core::Room* room = rooms.find(session.roomId)) send(session, protocol::encodeWelcome(*room, joined.value()));
+    return;
+  }
+  if (std::holds_alternative<protocol::Ping>(message.body)) return send(session, protocol::encodePong());
+  if (session.identity.empty())
+    return sendError(session, {ErrorCode::Unauthorized, "say hello with a token first"}, message.ref);
+
+  core::Status status = core::Ok{};
+  if (const auto* offer = std::get_if<protocol::Offer>(&message.body)) {
+    status = rooms.offer(session.roomId, session.identity, offer->sdp);
+  } else if (const auto* candidate = std::get_if<protocol::Candidate>(&message.body)) {
+    status = rooms.remoteCandidate(session.roomId, session.identity, candidate->mlineIndex, candidate->candidate);
+  } else if (std::holds_alternative<protocol::Leave>(message.body)) {
+    rooms.leave(session.roomId, session.identity, "left");
+    session.identity.clear();
+    closeSession(session, SOUP_WEBSOCKET_CLOSE_NORMAL, "bye");
+    return;
+  }
+  if (!status) sendError(session, status.error(), message.ref);
+}
+
+void WsHub::send(Session& session, const std::string& text) {
+  if (session.closing || soup_websocket_connection_get_state(session.connection) != SOUP_WEBSOCKET_STATE_OPEN) return;
+  soup_websocket_connection_send_text(session.connection, text.c_str());
+}
+
+void WsHub::sendError(Session& session, const Error& error, const std::optional<std::string>& ref) {
+  send(session, protocol::encodeError(error, ref));
+}
+
+void WsHub::closeSession(Session& session, gushort code, const char* reason) {
+  if (session.closing) return;
+  session.closing = true;
+  if (soup_websocket_connection_get_state(session.connection) == SOUP_WEBSOCKET_STATE_OPEN)
+    soup_websocket_connection_close(session.connection, code, reason);
+}
+
+void WsHub::sendTo(const std::string& roomId, const std::string& identity, const core::Event& event) {
+  auto room = byRoom_.find(roomId);
+  if (room == byRoom_.end()) return;
+  const std::string text = protocol::encodeEvent(event);
+  const std::vector<Session*> targets(room->second.begin(), room->second.end());
+  for (Session* s : targets)
+    if (s->identity == identity) send(*s, text);
+}
+
+void WsHub::broadcast(const std::string& roomId, const core::Event& event) {
+  auto room = byRoom_.find(roomId);
+  if (room == byRoom_.end()) return;
+  const std::string text = protocol::encodeEvent(event);
+  const bool ending = std::holds_alternative<core::RoomEnded>(event);
+  const std::vector<Session*> targets(room->second.begin(), room->second.end());
+  for (Session* s : targets) {
+    if (s->identity.empty() && !ending) continue;  // not joined yet
+    send(*s, text);
+    if (ending) {
+      s->identity.clear();  // the room is gone; nothing to leave
+      closeSession(*s, SOUP_WEBSOCKET_CLOSE_NORMAL, "room ended");
+    }
+  }
+}
+
+}  // namespace roomcast::signaling

@@ -1,0 +1,55 @@
+// WebSocket sessions: one per connected client. Decodes the live protocol, checks the token
+// on hello, and delivers room events. Knows nothing of GStreamer.
+#pragma once
+
+#include <libsoup/soup.h>
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "core/events.h"
+#include "core/room_manager.h"
+#include "signaling/auth.h"
+
+namespace roomcast::signaling {
+
+class WsHub final : public core::RoomEventSink {
+ public:
+  explicit WsHub(const TokenAuthority& auth) : auth_(auth) {}
+  ~WsHub() override;
+  void setRoomManager(core::RoomManager* rooms) { rooms_ = rooms; }
+
+  // soup_server_add_websocket_handler callback target; `roomId` comes from the path.
+  void accept(SoupWebsocketConnection* connection, const std::string& roomId);
+
+  // RoomEventSink
+  void sendTo(const std::string& roomId, const std::string& identity, const core::Event& event) override;
+  void broadcast(const std::string& roomId, const core::Event& event) override;
+
+  size_t sessionCount() const { return sessions_.size(); }
+
+ private:
+  struct Session {
+    WsHub* hub;
+    SoupWebsocketConnection* connection;  // strong ref
+    std::string roomId;
+    std::string identity;  // empty until hello succeeded
+    bool closing = false;
+  };
+
+  static void onMessage(SoupWebsocketConnection*, gint type, GBytes* message, gpointer data);
+  static void onClosed(SoupWebsocketConnection*, gpointer data);
+  void handleText(Session& session, std::string_view text);
+  void send(Session& session, const std::string& text);
+  void sendError(Session& session, const core::Error& error, const std::optional<std::string>& ref = {});
+  void closeSession(Session& session, gushort code, const char* reason);
+
+  const TokenAuthority& auth_;
+  core::RoomManager* rooms_ = nullptr;
+  std::map<Session*, std::unique_ptr<Session>> sessions_;
+  std::map<std::string, std::set<Session*>> byRoom_;
+};
+
+}  // namespace roomcast::signaling

@@ -1,0 +1,144 @@
+#include "store/database.h"
+
+namespace roomcast::store {
+
+using core::Error;
+using core::ErrorCode;
+
+namespace {
+
+// Each entry upgrades the schema by one version; never edit a shipped entry.
+const char* const kMigrations[] = {
+    R"sql(
+    CREATE TABLE rooms (
+      id TEXT PRIMARY KEY,
+      title TEXT NOT NULL,
+      topic TEXT NOT NULL,
+      record INTEGER NOT NULL,
+      created_at_ms INTEGER NOT NULL,
+      ended_at_ms INTEGER
+    );
+    CREATE TABLE recordings (
+      id INTEGER PRIMARY KEY,
+      room_id TEXT NOT NULL REFERENCES rooms(id),
+      path TEXT NOT NULL,
+      started_at_ms INTEGER NOT NULL,
+      ended_at_ms INTEGER NOT NULL,
+      duration_s REAL NOT NULL
+    );
+    )sql",
+};
+
+struct Statement {
+  sqlite3_stmt* stmt = nullptr;
+  ~Statement() { sqlite3_finalize(stmt); }
+};
+
+Error sqlError(sqlite3* db, const char* what) {
+  return {ErrorCode::Internal, std::string(what) + ": " + sqlite3_errmsg(db)};
+}
+
+}  // namespace
+
+core::Result<std::unique_ptr<Database>> Database::open(const std::string& path) {
+  sqlite3* raw = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
+    Error e{ErrorCode::Internal, "cannot open database " + path + ": " + (raw ? sqlite3_errmsg(raw) : "out of memory")};
+    sqlite3_close(raw);
+    return e;
+  }
+  std::unique_ptr<Database> db(new Database(raw));
+  sqlite3_busy_timeout(raw, 5000);
+  if (auto s = db->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"); !s)
+    return s.error();
+
+  int version = 0;
+  {
+    Statement st;
+    sqlite3_prepare_v2(raw, "PRAGMA user_version", -1, &st.stmt, nullptr);
+    if (sqlite3_step(st.stmt) == SQLITE_ROW) version = sqlite3_column_int(st.stmt, 0);
+  }
+  const int latest = static_cast<int>(std::size(kMigrations));
+  for (int v = version; v < latest; v++) {
+    std::string sql = std::string("BEGIN;") + kMigrations[v] + "PRAGMA user_version=" + std::to_string(v + 1) + ";COMMIT;";
+    if (auto s = db->exec(sql.c_str()); !s) return s.error();
+  }
+  return db;
+}
+
+Database::~Database() { sqlite3_close(db_); }
+
+core::Status Database::exec(const char* sql) {
+  char* message = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &message) != SQLITE_OK) {
+    Error e{ErrorCode::Internal, std::string("sqlite: ") + (message ? message : "error")};
+    sqlite3_free(message);
+    return e;
+  }
+  return core::Ok{};
+}
+
+core::Status Database::roomCreated(const core::RoomInfo& room) {
+  Statement st;
+  if (sqlite3_prepare_v2(db_, "INSERT INTO rooms(id, title, topic, record, created_at_ms) VALUES(?,?,?,?,?)", -1,
+                         &st.stmt, nullptr) != SQLITE_OK)
+    return sqlError(db_, "prepare");
+  sqlite3_bind_text(st.stmt, 1, room.id.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st.stmt, 2, room.title.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st.stmt, 3, room.topic.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int(st.stmt, 4, room.record ? 1 : 0);
+  sqlite3_bind_int64(st.stmt, 5, room.createdAtUnixMs);
+  if (sqlite3_step(st.stmt) != SQLITE_DONE) return sqlError(db_, "insert room");
+  return core::Ok{};
+}
+
+core::Status Database::roomEnded(const std::string& roomId, int64_t endedAtMs) {
+  Statement st;
+  if (sqlite3_prepare_v2(db_, "UPDATE rooms SET ended_at_ms=? WHERE id=?", -1, &st.stmt, nullptr) != SQLITE_OK)
+    return sqlError(db_, "prepare");
+  sqlite3_bind_int64(st.stmt, 1, endedAtMs);
+  sqlite3_bind_text(st.stmt, 2, roomId.c_str(), -1, SQLITE_TRANSIENT);
+  if (sqlite3_step(st.stmt) != SQLITE_DONE) return sqlError(db_, "update room");
+  return core::Ok{};
+}
+
+core::Status Database::recordingFinished(const RecordingRow& row) {
+  Statement st;
+  if (sqlite3_prepare_v2(db_,
+                         "INSERT INTO recordings(room_id, path, started_at_ms, ended_at_ms, duration_s) "
+                         "VALUES(?,?,?,?,?)",
+                         -1, &st.stmt, nullptr) != SQLITE_OK)
+    return sqlError(db_, "prepare");
+  sqlite3_bind_text(st.stmt, 1, row.roomId.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st.stmt, 2, row.path.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(st.stmt, 3, row.startedAtMs);
+  sqlite3_bind_int64(st.stmt, 4, row.endedAtMs);
+  sqlite3_bind_double(st.stmt, 5, row.durationSeconds);
+  if (sqlite3_step(st.stmt) != SQLITE_DONE) return sqlError(db_, "insert recording");
+  return core::Ok{};
+}
+
+std::vector<RecordingRow> Database::recordings(size_t limit) {
+  std::vector<RecordingRow> rows;
+  Statement st;
+  if (sqlite3_prepare_v2(db_,
+                         "SELECT r.id, r.room_id, rooms.title, r.path, r.started_at_ms, r.ended_at_ms, r.duration_s "
+                         "FROM recordings r JOIN rooms ON rooms.id = r.room_id ORDER BY r.id DESC LIMIT ?",
+                         -1, &st.stmt, nullptr) != SQLITE_OK)
+    return rows;
+  sqlite3_bind_int64(st.stmt, 1, static_cast<sqlite3_int64>(limit));
+  while (sqlite3_step(st.stmt) == SQLITE_ROW) {
+    RecordingRow r;
+    r.id = sqlite3_column_int64(st.stmt, 0);
+    r.roomId = reinterpret_cast<const char*>(sqlite3_column_text(st.stmt, 1));
+    r.title = reinterpret_cast<const char*>(sqlite3_column_text(st.stmt, 2));
+    r.path = reinterpret_cast<const char*>(sqlite3_column_text(st.stmt, 3));
+    r.startedAtMs = sqlite3_column_int64(st.stmt, 4);
+    r.endedAtMs = sqlite3_column_int64(st.stmt, 5);
+    r.durationSeconds = sqlite3_column_double(st.stmt, 6);
+    rows.push_back(std::move(r));
+  }
+  return rows;
+}
+
+}  // namespace roomcast::store

@@ -1,0 +1,380 @@
+// Observable behaviour of the mixminus element (plugins/roomcast).
+//
+// Most tests run a non-live pipeline (appsrc -> mixminus -> queue ->
+// appsink), which is deterministic: the aggregator waits for every input,
+// so each output sample is exactly the expected mix. One test exercises
+// live mode with pads added and removed while PLAYING.
+//
+// The plugin is loaded from its build path (MIXMINUS_PLUGIN_FILE), so the
+// test does not depend on GST_PLUGIN_PATH or on registry state.
+
+#include <gst/app/gstappsink.h>
+#include <gst/app/gstappsrc.h>
+#include <gst/gst.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr int kRate = 48000;
+constexpr int kFrames = 480;  // one 10 ms buffer
+constexpr GstClockTime kBufferDuration = 10 * GST_MSECOND;
+constexpr GstClockTime kPullTimeout = 10 * GST_SECOND;
+constexpr const char *kCaps =
+    "audio/x-raw,format=F32LE,rate=48000,channels=1,layout=interleaved";
+
+using Generator = std::function<float(size_t)>;  // absolute frame -> sample
+
+Generator Constant(float v) {
+  return [v](size_t) { return v; };
+}
+
+Generator Sine(double freq, double amplitude) {
+  return [=](size_t n) {
+    return static_cast<float>(amplitude * std::sin(2.0 * M_PI * freq * n / kRate));
+  };
+}
+
+// Power of one frequency bin (Goertzel); relative comparisons only.
+double GoertzelPower(const std::vector<float> &x, double freq) {
+  const double coeff = 2.0 * std::cos(2.0 * M_PI * freq / kRate);
+  double s1 = 0.0, s2 = 0.0;
+  for (float v : x) {
+    const double s = v + coeff * s1 - s2;
+    s2 = s1;
+    s1 = s;
+  }
+  return s1 * s1 + s2 * s2 - coeff * s1 * s2;
+}
+
+float Peak(const std::vector<float> &x) {
+  float peak = 0.0f;
+  for (float v : x) peak = std::max(peak, std::fabs(v));
+  return peak;
+}
+
+// Largest deviation of any sample from `expected`.
+double MaxError(const std::vector<float> &x, double expected) {
+  double err = 0.0;
+  for (float v : x) err = std::max(err, std::fabs(v - expected));
+  return err;
+}
+
+class MixMinus : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    gst_init(nullptr, nullptr);
+    GError *error = nullptr;
+    GstPlugin *plugin = gst_plugin_load_file(MIXMINUS_PLUGIN_FILE, &error);
+    ASSERT_NE(plugin, nullptr) << (error ? error->message : "unknown error");
+    gst_object_unref(plugin);
+  }
+
+  void TearDown() override {
+    if (pipeline_) {
+      gst_element_set_state(pipeline_, GST_STATE_NULL);
+      gst_object_unref(pipeline_);
+    }
+    if (mix_) gst_object_unref(mix_);
+  }
+
+  // n appsrc inputs; program and every minus_N go through queue ! appsink
+  // (one streaming thread feeds all outputs, see the element docs).
+  void Build(int n, const std::string &mix_props = "") {
+    std::string desc = "mixminus name=m " + mix_props +
+                       " m.src ! queue ! appsink name=prog sync=false";
+    for (int i = 0; i < n; i++) {
+      const std::string idx = std::to_string(i);
+      desc += " appsrc name=in" + idx + " format=time caps=\"" + kCaps +
+              "\" ! m.sink_" + idx + " m.minus_" + idx +
+              " ! queue ! appsink name=out" + idx + " sync=false";
+    }
+    GError *error = nullptr;
+    pipeline_ = gst_parse_launch(desc.c_str(), &error);
+    ASSERT_NE(pipeline_, nullptr) << error->message;
+    ASSERT_EQ(error, nullptr) << error->message;
+    mix_ = gst_bin_get_by_name(GST_BIN(pipeline_), "m");
+    ASSERT_NE(mix_, nullptr);
+    next_frame_.assign(n, 0);
+  }
+
+  void Play() {
+    ASSERT_NE(gst_element_set_state(pipeline_, GST_STATE_PLAYING),
+              GST_STATE_CHANGE_FAILURE);
+  }
+
+  GstElement *Child(const std::string &name) {
+    GstElement *e = gst_bin_get_by_name(GST_BIN(pipeline_), name.c_str());
+    EXPECT_NE(e, nullptr) << name;
+    if (e) gst_object_unref(e);  // the pipeline keeps it alive
+    return e;
+  }
+
+  GstPad *Pad(const std::string &name) {  // transfer full, may be null
+    return gst_element_get_static_pad(mix_, name.c_str());
+  }
+
+  GstAppSink *Program() { return GST_APP_SINK(Child("prog")); }
+  GstAppSink *Minus(int i) { return GST_APP_SINK(Child("out" + std::to_string(i))); }
+
+  // Pushes `buffers` consecutive 10 ms buffers on input i.
+  void Push(int i, const Generator &gen, int buffers) {
+    GstAppSrc *src = GST_APP_SRC(Child("in" + std::to_string(i)));
+    for (int b = 0; b < buffers; b++) {
+      GstBuffer *buf = gst_buffer_new_allocate(nullptr, kFrames * sizeof(float), nullptr);
+      GstMapInfo map;
+      gst_buffer_map(buf, &map, GST_MAP_WRITE);
+      auto *samples = reinterpret_cast<float *>(map.data);
+      for (int f = 0; f < kFrames; f++) samples[f] = gen(next_frame_[i] + f);
+      gst_buffer_unmap(buf, &map);
+      GST_BUFFER_PTS(buf) = gst_util_uint64_scale(next_frame_[i], GST_SECOND, kRate);
+      GST_BUFFER_DURATION(buf) = kBufferDuration;
+      next_frame_[i] += kFrames;
+      ASSERT_EQ(gst_app_src_push_buffer(src, buf), GST_FLOW_OK);
+    }
+  }
+
+  void EndOfStream(int i) {
+    gst_app_src_end_of_stream(GST_APP_SRC(Child("in" + std::to_string(i))));
+  }
+
+  // Pulls until at least `frames` frames arrived, EOS, or timeout.
+  static std::vector<float> Pull(GstAppSink *sink, size_t frames = SIZE_MAX) {
+    std::vector<float> out;
+    while (out.size() < frames) {
+      GstSample *sample = gst_app_sink_try_pull_sample(sink, kPullTimeout);
+      if (!sample) break;
+      GstMapInfo map;
+      GstBuffer *buf = gst_sample_get_buffer(sample);
+      gst_buffer_map(buf, &map, GST_MAP_READ);
+      const auto *samples = reinterpret_cast<const float *>(map.data);
+      out.insert(out.end(), samples, samples + map.size / sizeof(float));
+      gst_buffer_unmap(buf, &map);
+      gst_sample_unref(sample);
+    }
+    return out;
+  }
+
+  std::vector<std::string> removed_pads_;  // filled by pad-removed
+  GstElement *pipeline_ = nullptr;
+  GstElement *mix_ = nullptr;
+  std::vector<size_t> next_frame_;
+};
+
+TEST_F(MixMinus, ProgramIsSumAndMinusExcludesOwnInput) {
+  Build(2);
+  Play();
+  Push(0, Constant(0.1f), 20);
+  Push(1, Constant(0.2f), 20);
+  EndOfStream(0);
+  EndOfStream(1);
+
+  const auto prog = Pull(Program());
+  const auto m0 = Pull(Minus(0));
+  const auto m1 = Pull(Minus(1));
+  ASSERT_EQ(prog.size(), 20u * kFrames);
+  ASSERT_EQ(m0.size(), prog.size());
+  ASSERT_EQ(m1.size(), prog.size());
+  EXPECT_LT(MaxError(prog, 0.3), 1e-5);
+  EXPECT_LT(MaxError(m0, 0.2), 1e-5);
+  EXPECT_LT(MaxError(m1, 0.1), 1e-5);
+  EXPECT_TRUE(gst_app_sink_is_eos(Minus(0)));  // EOS reaches minus pads
+}
+
+TEST_F(MixMinus, MinusRejectsOwnToneByAtLeast60dB) {
+  Build(2);
+  Play();
+  Push(0, Sine(440, 0.25), 100);  // exactly 1 s: whole cycles of both tones
+  Push(1, Sine(660, 0.25), 100);
+  EndOfStream(0);
+  EndOfStream(1);
+
+  const auto m0 = Pull(Minus(0));
+  const auto m1 = Pull(Minus(1));
+  ASSERT_EQ(m0.size(), static_cast<size_t>(kRate));
+  ASSERT_EQ(m1.size(), static_cast<size_t>(kRate));
+  const auto db = [](double p, double q) { return 10.0 * std::log10((p + 1e-30) / (q + 1e-30)); };
+  EXPECT_GE(db(GoertzelPower(m0, 660), GoertzelPower(m0, 440)), 60.0);
+  EXPECT_GE(db(GoertzelPower(m1, 440), GoertzelPower(m1, 660)), 60.0);
+
+  const auto prog = Pull(Program());
+  EXPECT_LT(std::fabs(db(GoertzelPower(prog, 440), GoertzelPower(prog, 660))), 1.0);
+}
+
+TEST_F(MixMinus, TenFullScaleInputsStayBelowFullScale) {
+  constexpr int kInputs = 10;
+  Build(kInputs);
+  Play();
+  // In-phase full-scale square wave: +-10 summed, both polarities.
+  const Generator square = [](size_t n) { return (n / 24) % 2 ? -1.0f : 1.0f; };
+  for (int i = 0; i < kInputs; i++) {
+    Push(i, square, 10);
+    EndOfStream(i);
+  }
+
+  const auto prog = Pull(Program());
+  ASSERT_EQ(prog.size(), 10u * kFrames);
+  EXPECT_LT(Peak(prog), 1.0f);
+  EXPECT_GT(Peak(prog), 0.99f);  // limited, not silenced
+  for (int i = 0; i < kInputs; i++) {
+    const auto m = Pull(Minus(i));
+    ASSERT_EQ(m.size(), prog.size()) << "minus_" << i;
+    EXPECT_LT(Peak(m), 1.0f) << "minus_" << i;
+    EXPECT_GT(Peak(m), 0.99f) << "minus_" << i;
+  }
+}
+
+TEST_F(MixMinus, MutedInputReachesNoOutput) {
+  Build(2);
+  GstPad *sink1 = Pad("sink_1");
+  ASSERT_NE(sink1, nullptr);
+  g_object_set(sink1, "mute", TRUE, nullptr);
+  gst_object_unref(sink1);
+  Play();
+  Push(0, Constant(0.1f), 20);
+  Push(1, Constant(0.2f), 20);
+  EndOfStream(0);
+  EndOfStream(1);
+
+  const auto prog = Pull(Program());
+  const auto m0 = Pull(Minus(0));
+  const auto m1 = Pull(Minus(1));
+  ASSERT_EQ(prog.size(), 20u * kFrames);
+  ASSERT_EQ(m0.size(), prog.size());
+  ASSERT_EQ(m1.size(), prog.size());
+  EXPECT_LT(MaxError(prog, 0.1), 1e-6);  // input 0 only
+  EXPECT_LT(MaxError(m0, 0.0), 1e-6);    // silent
+  EXPECT_LT(MaxError(m1, 0.1), 1e-6);    // input 0
+}
+
+TEST_F(MixMinus, VolumeFromLaunchLineChildProxy) {
+  Build(2, "sink_1::volume=0.5");
+  GstPad *sink1 = Pad("sink_1");
+  ASSERT_NE(sink1, nullptr);
+  gdouble volume = 0.0;
+  g_object_get(sink1, "volume", &volume, nullptr);
+  gst_object_unref(sink1);
+  EXPECT_DOUBLE_EQ(volume, 0.5);
+
+  Play();
+  Push(0, Constant(0.1f), 10);
+  Push(1, Constant(0.2f), 10);
+  EndOfStream(0);
+  EndOfStream(1);
+  EXPECT_LT(MaxError(Pull(Program()), 0.2), 1e-5);
+  EXPECT_LT(MaxError(Pull(Minus(0)), 0.1), 1e-5);
+  EXPECT_LT(MaxError(Pull(Minus(1)), 0.1), 1e-5);
+}
+
+void RecordRemovedPad(GstElement *, GstPad *pad, gpointer user_data) {
+  static_cast<std::vector<std::string> *>(user_data)->push_back(GST_OBJECT_NAME(pad));
+}
+
+TEST_F(MixMinus, ReleasingSinkPadRemovesMinusPadAndProgramContinues) {
+  Build(3);
+  // A member, since disposing the pipeline in TearDown emits pad-removed too.
+  g_signal_connect(mix_, "pad-removed", G_CALLBACK(RecordRemovedPad), &removed_pads_);
+  Play();
+  Push(0, Constant(0.1f), 10);
+  Push(1, Constant(0.2f), 10);
+  Push(2, Constant(0.05f), 10);
+  EndOfStream(2);
+  // Once these frames are out, input 2 has been fully mixed.
+  EXPECT_LT(MaxError(Pull(Program(), 10 * kFrames), 0.35), 1e-5);
+
+  GstPad *sink2 = Pad("sink_2");
+  ASSERT_NE(sink2, nullptr);
+  GstPad *upstream = gst_pad_get_peer(sink2);
+  ASSERT_NE(upstream, nullptr);
+  gst_pad_unlink(upstream, sink2);
+  gst_object_unref(upstream);
+  gst_element_release_request_pad(mix_, sink2);
+  gst_object_unref(sink2);
+
+  GstPad *minus2 = Pad("minus_2");
+  EXPECT_EQ(minus2, nullptr);
+  if (minus2) gst_object_unref(minus2);
+  EXPECT_NE(std::find(removed_pads_.begin(), removed_pads_.end(), "minus_2"),
+            removed_pads_.end());
+  // The departed listener's branch got all its audio, then EOS.
+  const auto m2 = Pull(Minus(2));
+  EXPECT_EQ(m2.size(), 10u * kFrames);
+  EXPECT_LT(MaxError(m2, 0.3), 1e-5);
+  EXPECT_TRUE(gst_app_sink_is_eos(Minus(2)));
+
+  Push(0, Constant(0.1f), 10);
+  Push(1, Constant(0.2f), 10);
+  EndOfStream(0);
+  EndOfStream(1);
+  const auto prog = Pull(Program());
+  EXPECT_EQ(prog.size(), 10u * kFrames);
+  EXPECT_LT(MaxError(prog, 0.3), 1e-5);
+  const auto m0 = Pull(Minus(0));
+  EXPECT_EQ(m0.size(), 20u * kFrames);
+  EXPECT_LT(MaxError(std::vector<float>(m0.end() - 10 * kFrames, m0.end()), 0.2), 1e-5);
+}
+
+// Live pipeline: a participant joins and leaves while PLAYING.
+TEST_F(MixMinus, LiveRequestAndReleaseWhilePlaying) {
+  GError *error = nullptr;
+  pipeline_ = gst_parse_launch(
+      (std::string("mixminus name=m audiotestsrc is-live=true freq=440 ! ") + kCaps +
+       " ! m.sink_0  m.src ! queue ! appsink name=prog sync=false"
+       "  m.minus_0 ! queue ! appsink name=out0 sync=false")
+          .c_str(),
+      &error);
+  ASSERT_NE(pipeline_, nullptr) << error->message;
+  mix_ = gst_bin_get_by_name(GST_BIN(pipeline_), "m");
+  Play();
+  ASSERT_FALSE(Pull(Program(), 5 * kFrames).empty());
+
+  // Join: request sink_1; minus_1 must exist as soon as the request returns.
+  GstElement *joiner = gst_parse_bin_from_description(
+      (std::string("audiotestsrc is-live=true freq=660 ! capsfilter caps=\"") + kCaps + "\"")
+          .c_str(),
+      TRUE, &error);
+  ASSERT_NE(joiner, nullptr) << error->message;
+  GstElement *listener = gst_parse_bin_from_description(
+      "queue ! appsink name=out1 sync=false", TRUE, &error);
+  ASSERT_NE(listener, nullptr) << error->message;
+  gst_bin_add_many(GST_BIN(pipeline_), joiner, listener, nullptr);
+  GstPad *sink1 = gst_element_request_pad_simple(mix_, "sink_%u");
+  ASSERT_NE(sink1, nullptr);
+  const std::string minus_name = "minus_" + std::string(GST_OBJECT_NAME(sink1) + 5);
+  GstPad *minus1 = Pad(minus_name);
+  ASSERT_NE(minus1, nullptr) << minus_name;
+  GstPad *listener_sink = gst_element_get_static_pad(listener, "sink");
+  GstPad *joiner_src = gst_element_get_static_pad(joiner, "src");
+  ASSERT_EQ(gst_pad_link(minus1, listener_sink), GST_PAD_LINK_OK);
+  ASSERT_EQ(gst_pad_link(joiner_src, sink1), GST_PAD_LINK_OK);
+  gst_element_sync_state_with_parent(listener);
+  gst_element_sync_state_with_parent(joiner);
+
+  GstElement *out1 = gst_bin_get_by_name(GST_BIN(listener), "out1");
+  EXPECT_FALSE(Pull(GST_APP_SINK(out1), 5 * kFrames).empty());
+  gst_object_unref(out1);
+
+  // Leave: stop the source first so it never pushes into an unlinked pad.
+  gst_element_set_state(joiner, GST_STATE_NULL);
+  gst_pad_unlink(joiner_src, sink1);
+  gst_element_release_request_pad(mix_, sink1);
+  GstPad *gone = Pad(minus_name);
+  EXPECT_EQ(gone, nullptr);
+  if (gone) gst_object_unref(gone);
+  gst_object_unref(joiner_src);
+  gst_object_unref(listener_sink);
+  gst_object_unref(minus1);
+  gst_object_unref(sink1);
+  gst_bin_remove(GST_BIN(pipeline_), joiner);
+
+  // The program and the remaining listener keep flowing.
+  EXPECT_EQ(Pull(Program(), 10 * kFrames).size(), 10u * kFrames);
+  EXPECT_EQ(Pull(Minus(0), 10 * kFrames).size(), 10u * kFrames);
+}
+
+}  // namespace
