@@ -423,7 +423,7 @@ push_eos_if_started (GstPad * minus)
   gst_pad_push_event (minus, gst_event_new_eos ());
 }
 
-static GstPad *
+static void
 gst_mix_minus_add_minus_pad (GstMixMinus * self, GstMixMinusPad * sinkpad)
 {
   const gchar *sink_name = GST_OBJECT_NAME (sinkpad);
@@ -443,8 +443,6 @@ gst_mix_minus_add_minus_pad (GstMixMinus * self, GstMixMinusPad * sinkpad)
   /* Activates the pad if we are already running, emits pad-added. */
   gst_element_add_pad (GST_ELEMENT (self), minus);
   GST_DEBUG_OBJECT (self, "added %s:%s", GST_DEBUG_PAD_NAME (minus));
-
-  return minus;
 }
 
 static void
@@ -768,5 +766,6 @@ gst_mix_minus_class_init (GstMixMinusClass * klass)
 static void
 gst_mix_minus_init (GstMixMinus * self)
 {
-  self->generation = 0;
+  /* Pads start at scratch_gen 0, i.e. "nothing mixed yet". */
+  self->generation = 1;
 }

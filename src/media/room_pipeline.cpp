@@ -117,6 +117,16 @@ gboolean RoomPipeline::onBusMessage(GstBus*, GstMessage* message, gpointer data)
       self->onError_(child, text);  // may destroy self: return right after
       return G_SOURCE_CONTINUE;
     }
+    case GST_MESSAGE_STATE_CHANGED:
+      if (GST_MESSAGE_SRC(message) == GST_OBJECT(self->pipeline_.get())) {
+        GstState newState;
+        gst_message_parse_state_changed(message, nullptr, &newState, nullptr);
+        if (newState == GST_STATE_PLAYING && self->eosWhenPlaying_) {
+          self->eosWhenPlaying_ = false;
+          gst_element_send_event(self->bed_.get(), gst_event_new_eos());
+        }
+      }
+      return G_SOURCE_CONTINUE;
     case GST_MESSAGE_EOS:
       GST_INFO("room %s: program finished (EOS)", self->config_.roomId.c_str());
       if (self->finishDone_) self->completeFinish(true);
@@ -139,8 +149,14 @@ void RoomPipeline::finish(unsigned deadlineMs, std::function<void(bool)> done) {
       },
       this, nullptr);
   g_source_attach(finishDeadline_, config_.context);
-  // A live source turns a sent EOS into end of stream at its next buffer.
-  gst_element_send_event(bed_.get(), gst_event_new_eos());
+  // A live source turns a sent EOS into end of stream at its next buffer, but one that is
+  // still starting up can drop it: a room ended right after it was created waits for PLAYING.
+  GstState current = GST_STATE_NULL, pending = GST_STATE_VOID_PENDING;
+  gst_element_get_state(pipeline_.get(), &current, &pending, 0);
+  if (current == GST_STATE_PLAYING && pending == GST_STATE_VOID_PENDING)
+    gst_element_send_event(bed_.get(), gst_event_new_eos());
+  else
+    eosWhenPlaying_ = true;
 }
 
 void RoomPipeline::completeFinish(bool clean) {

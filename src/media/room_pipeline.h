@@ -63,6 +63,7 @@ class RoomPipeline {
   GSource* busWatch_ = nullptr;
   GSource* finishDeadline_ = nullptr;
   std::function<void(bool)> finishDone_;
+  bool eosWhenPlaying_ = false;
 };
 
 }  // namespace roomcast::media

@@ -11,6 +11,8 @@ using core::ErrorCode;
 
 core::Result<JsonNodePtr> parseObject(std::string_view text, size_t maxBytes, int maxDepth) {
   if (auto bounds = checkJsonBounds(text, maxBytes, maxDepth); !bounds) return bounds.error();
+  if (text.find_first_not_of(" \t\r\n") == std::string_view::npos)
+    return Error{ErrorCode::InvalidJson, "empty body: expected a JSON object"};
   g_autoptr(JsonParser) parser = json_parser_new_immutable();
   GError* error = nullptr;
   if (!json_parser_load_from_data(parser, text.data(), static_cast<gssize>(text.size()), &error)) {

@@ -24,7 +24,7 @@ namespace {
 constexpr int kRate = 48000;
 constexpr int kFrames = 480;  // one 10 ms buffer
 constexpr GstClockTime kBufferDuration = 10 * GST_MSECOND;
-constexpr GstClockTime kPullTimeout = 10 * GST_SECOND;
+constexpr GstClockTime kPullTimeout = 5 * GST_SECOND;
 constexpr const char *kCaps =
     "audio/x-raw,format=F32LE,rate=48000,channels=1,layout=interleaved";
 

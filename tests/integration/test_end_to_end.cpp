@@ -1,0 +1,90 @@
+// The whole path on real components: roomcastd, a WebRTC speaker (roomcast speak), an HLS
+// listener (roomcast listen), the recording decoded by ffmpeg. Proved by signal analysis.
+#include <glib.h>
+#include <cmath>
+#include <gtest/gtest.h>
+
+#include "audio/tone.h"
+#include "audio/wav.h"
+#include "processes.h"
+#include "ws_client.h"
+
+using namespace roomcast::testing;
+using roomcast::audio::PcmAudio;
+
+namespace {
+
+std::string cli() { return buildPath("src/client/roomcast"); }
+
+// Seconds of audio in which `frequency` dominates (0.2 s windows).
+double secondsWithTone(const PcmAudio& audio, double frequency) {
+  auto mono = roomcast::audio::toMonoFloat(audio);
+  const double fraction = roomcast::audio::fractionOfWindowsWithTone(mono, audio.sampleRate, frequency);
+  const double windows = std::floor(mono.size() / (0.2 * audio.sampleRate));
+  return fraction * windows * 0.2;
+}
+
+TEST(EndToEnd, SpeakerToHlsListenerAndRecording) {
+  Daemon daemon;
+  ASSERT_TRUE(daemon.ready()) << daemon.log();
+
+  const auto created = run({cli(), "--server", daemon.url(), "create", "--title", "Tone test", "--topic", "440 Hz", "--record"}, 30);
+  ASSERT_EQ(created.exitStatus, 0) << created.stderrText;
+  const std::string roomId = jsonString(created.stdoutText, "id");
+  const std::string hostToken = jsonString(created.stdoutText, "host_token");
+  const std::string hlsUrl = jsonString(created.stdoutText, "hls_url");
+  ASSERT_FALSE(roomId.empty());
+  const gint64 createdAt = g_get_monotonic_time();
+
+  const std::string dir = daemon.dataDir();
+  Process speaker({cli(), "--server", daemon.url(), "speak", roomId, "--token", hostToken, "--tone", "440",
+                   "--seconds", "10", "--out", dir + "/speaker.wav"});
+  // The listener joins while the speaker talks (it waits for the playlist by itself).
+  Process listener({cli(), "--server", daemon.url(), "listen", roomId, "--seconds", "5", "--out", dir + "/listener.wav"});
+  const auto heard = listener.wait(60);
+  const auto spoke = speaker.wait(60);
+  ASSERT_EQ(spoke.exitStatus, 0) << spoke.stderrText << daemon.log();
+  ASSERT_EQ(heard.exitStatus, 0) << heard.stderrText << daemon.log();
+
+  // (a) What the HLS listener downloaded and decoded: 440 Hz dominates.
+  PcmAudio listenerAudio;
+  ASSERT_TRUE(roomcast::audio::readWav(dir + "/listener.wav", listenerAudio));
+  EXPECT_GE(listenerAudio.seconds(), 4.5);
+  EXPECT_GE(secondsWithTone(listenerAudio, 440), 3.5) << "the listener should hear the speaker's tone";
+  EXPECT_LT(secondsWithTone(listenerAudio, 660), 0.5);
+
+  // A lone speaker hears nobody: their own voice is not in their return.
+  PcmAudio speakerAudio;
+  ASSERT_TRUE(roomcast::audio::readWav(dir + "/speaker.wav", speakerAudio));
+  EXPECT_GE(speakerAudio.seconds(), 5.0) << "the speaker should receive the room's return mix";
+  auto speakerMono = roomcast::audio::toMonoFloat(speakerAudio);
+  EXPECT_LT(roomcast::audio::rmsDbfs(speakerMono.data(), speakerMono.size()), -50)
+      << "a speaker must never hear themselves";
+
+  // Ending the room: 200 only once HLS has its ENDLIST and the recording is finished.
+  const auto ended = http("DELETE", daemon.url() + "/api/v1/rooms/" + roomId, {}, {{"Authorization", "Bearer " + hostToken}});
+  const double roomSeconds = static_cast<double>(g_get_monotonic_time() - createdAt) / G_USEC_PER_SEC;
+  ASSERT_EQ(ended.status, 200) << ended.body;
+  const std::string recording = jsonString(ended.body, "recording");
+  ASSERT_FALSE(recording.empty()) << ended.body;
+  const auto playlist = http("GET", hlsUrl);
+  ASSERT_EQ(playlist.status, 200);
+  EXPECT_NE(playlist.body.find("#EXT-X-ENDLIST"), std::string::npos) << playlist.body;
+
+  // (b) The recording decodes to the end and carries the tone.
+  const std::string decoded = dir + "/recording.wav";
+  const auto ffmpeg = run({"ffmpeg", "-nostdin", "-v", "error", "-i", recording, "-ac", "1", "-ar", "48000", "-y", decoded}, 60);
+  ASSERT_EQ(ffmpeg.exitStatus, 0) << ffmpeg.stderrText;
+  EXPECT_EQ(ffmpeg.stderrText, "") << "the recording must decode without errors";
+  PcmAudio recordingAudio;
+  ASSERT_TRUE(roomcast::audio::readWav(decoded, recordingAudio));
+  EXPECT_NEAR(recordingAudio.seconds(), roomSeconds, 2.5) << "the recording covers the room's whole life";
+  EXPECT_GE(secondsWithTone(recordingAudio, 440), 8.0) << "the recording should hold the speaker's 10 s tone";
+
+  // The HLS stream as a whole is valid for ffmpeg too.
+  const auto probe = run({"ffmpeg", "-nostdin", "-v", "error", "-i", hlsUrl, "-f", "null", "-"}, 60);
+  EXPECT_EQ(probe.exitStatus, 0);
+  EXPECT_EQ(probe.stderrText, "");
+}
+
+}  // namespace

@@ -1,0 +1,173 @@
+#include "processes.h"
+
+#include <gio/gio.h>
+#include <libsoup/soup.h>
+#include <signal.h>
+
+#include "roomcast-config.h"
+#include "wait.h"
+
+namespace roomcast::testing {
+
+std::string buildPath(const std::string& relative) { return std::string(ROOMCAST_BUILD_DIR) + "/" + relative; }
+std::string sourcePath(const std::string& relative) { return std::string(ROOMCAST_SOURCE_DIR) + "/" + relative; }
+
+std::string makeTempDir(const char* prefix) {
+  g_autofree char* dir = g_dir_make_tmp((std::string(prefix) + "-XXXXXX").c_str(), nullptr);
+  return dir ? dir : "";
+}
+
+int freeTcpPort() {
+  g_autoptr(GSocket) socket = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, nullptr);
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new(loopback, 0);
+  if (!g_socket_bind(socket, any, TRUE, nullptr)) return 0;
+  g_autoptr(GSocketAddress) bound = g_socket_get_local_address(socket, nullptr);
+  return g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
+}
+
+static GSubprocess* spawn(const std::vector<std::string>& argv, GSubprocessFlags flags, const char* stderrPath = nullptr) {
+  std::vector<const char*> args;
+  for (const auto& a : argv) args.push_back(a.c_str());
+  args.push_back(nullptr);
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new(flags);
+  if (stderrPath) g_subprocess_launcher_set_stderr_file_path(launcher, stderrPath);
+  GError* error = nullptr;
+  GSubprocess* p = g_subprocess_launcher_spawnv(launcher, args.data(), &error);
+  if (!p) {
+    g_printerr("cannot start %s: %s\n", argv[0].c_str(), error->message);
+    g_error_free(error);
+  }
+  return p;
+}
+
+Process::Process(const std::vector<std::string>& argv) {
+  context_ = g_main_context_new();
+  process_ = spawn(argv, static_cast<GSubprocessFlags>(G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE));
+}
+
+Process::~Process() {
+  if (process_) {
+    if (g_subprocess_get_identifier(process_)) g_subprocess_force_exit(process_);  // still running
+    g_object_unref(process_);
+  }
+  g_main_context_unref(context_);
+}
+
+ProcessResult Process::wait(double timeoutSeconds) {
+  ProcessResult result;
+  if (!process_) return result;
+  g_main_context_push_thread_default(context_);
+  struct State { bool done = false; GBytes* out = nullptr; GBytes* err = nullptr; } state;
+  g_subprocess_communicate_async(process_, nullptr, nullptr, [](GObject* source, GAsyncResult* res, gpointer data) {
+    auto* s = static_cast<State*>(data);
+    g_subprocess_communicate_finish(G_SUBPROCESS(source), res, &s->out, &s->err, nullptr);
+    s->done = true;
+  }, &state);
+  result.finished = iterateUntil(context_, [&] { return state.done; }, timeoutSeconds);
+  if (!result.finished) {
+    g_subprocess_force_exit(process_);
+    iterateUntil(context_, [&] { return state.done; }, 10);
+  }
+  g_main_context_pop_thread_default(context_);
+  auto text = [](GBytes* b) {
+    if (!b) return std::string();
+    gsize n = 0;
+    const char* d = static_cast<const char*>(g_bytes_get_data(b, &n));
+    return std::string(d ? d : "", n);
+  };
+  result.stdoutText = text(state.out);
+  result.stderrText = text(state.err);
+  if (state.out) g_bytes_unref(state.out);
+  if (state.err) g_bytes_unref(state.err);
+  if (result.finished && g_subprocess_get_if_exited(process_)) result.exitStatus = g_subprocess_get_exit_status(process_);
+  return result;
+}
+
+ProcessResult run(const std::vector<std::string>& argv, double timeoutSeconds) {
+  Process p(argv);
+  return p.wait(timeoutSeconds);
+}
+
+Daemon::Daemon() {
+  dataDir_ = makeTempDir("roomcast-test");
+  const int port = freeTcpPort();
+  url_ = "http://127.0.0.1:" + std::to_string(port);
+  const std::string logPath = dataDir_ + "/roomcastd.log";
+  process_ = spawn({buildPath("src/app/roomcastd"), "--listen", "127.0.0.1:" + std::to_string(port), "--data-dir",
+                    dataDir_},
+                   G_SUBPROCESS_FLAGS_NONE, logPath.c_str());
+  if (!process_) return;
+  // Ready when the health endpoint answers (bounded; the daemon starts in well under a second).
+  const gint64 deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+  while (g_get_monotonic_time() < deadline && running()) {
+    if (http("GET", url_ + "/api/v1/health").status == 200) {
+      ready_ = true;
+      return;
+    }
+    g_usleep(50 * 1000);  // connection refused until the server listens: retry shortly
+  }
+}
+
+bool Daemon::running() {
+  // The identifier is cleared once the child has been reaped.
+  return process_ && g_subprocess_get_identifier(process_) != nullptr;
+}
+
+std::string Daemon::log() const {
+  g_autofree char* contents = nullptr;
+  g_file_get_contents((dataDir_ + "/roomcastd.log").c_str(), &contents, nullptr, nullptr);
+  return contents ? contents : "";
+}
+
+Daemon::~Daemon() {
+  if (!process_) return;
+  g_subprocess_send_signal(process_, SIGTERM);
+  g_autoptr(GMainContext) context = g_main_context_new();
+  g_main_context_push_thread_default(context);
+  bool done = false;
+  g_subprocess_wait_async(process_, nullptr, [](GObject*, GAsyncResult*, gpointer d) { *static_cast<bool*>(d) = true; },
+                          &done);
+  if (!iterateUntil(context, [&] { return done; }, 15)) {
+    g_subprocess_force_exit(process_);
+    iterateUntil(context, [&] { return done; }, 5);
+  }
+  g_main_context_pop_thread_default(context);
+  g_object_unref(process_);
+  if (!g_getenv("ROOMCAST_KEEP_TEST_DATA")) {
+    g_autofree char* quoted = g_shell_quote(dataDir_.c_str());
+    (void)!system(("rm -rf " + std::string(quoted)).c_str());
+  }
+}
+
+std::string HttpResponse::header(const char* name) const {
+  for (const auto& [k, v] : headers)
+    if (g_ascii_strcasecmp(k.c_str(), name) == 0) return v;
+  return {};
+}
+
+HttpResponse http(const char* method, const std::string& url, const std::string& body,
+                  const std::vector<std::pair<std::string, std::string>>& headers) {
+  HttpResponse response;
+  g_autoptr(SoupSession) session = soup_session_new_with_options("timeout", 30, nullptr);
+  g_autoptr(SoupMessage) msg = soup_message_new(method, url.c_str());
+  if (!msg) return response;
+  for (const auto& [k, v] : headers) soup_message_headers_replace(soup_message_get_request_headers(msg), k.c_str(), v.c_str());
+  if (!body.empty()) {
+    g_autoptr(GBytes) bytes = g_bytes_new(body.data(), body.size());
+    soup_message_set_request_body_from_bytes(msg, "application/json", bytes);
+  }
+  g_autoptr(GBytes) result = soup_session_send_and_read(session, msg, nullptr, nullptr);
+  if (!result) return response;
+  response.status = static_cast<int>(soup_message_get_status(msg));
+  gsize n = 0;
+  const char* d = static_cast<const char*>(g_bytes_get_data(result, &n));
+  response.body.assign(d ? d : "", n);
+  SoupMessageHeadersIter it;
+  const char *name, *value;
+  soup_message_headers_iter_init(&it, soup_message_get_response_headers(msg));
+  while (soup_message_headers_iter_next(&it, &name, &value)) response.headers.emplace_back(name, value);
+  return response;
+}
+
+}  // namespace roomcast::testing

@@ -1,0 +1,74 @@
+// Child processes for end-to-end tests: roomcastd on a free port with a temporary data dir,
+// and CLI runs with deadlines.
+#pragma once
+
+#include <gio/gio.h>
+
+#include <string>
+#include <vector>
+
+namespace roomcast::testing {
+
+std::string buildPath(const std::string& relative);   // <build dir>/relative
+std::string sourcePath(const std::string& relative);  // <source dir>/relative
+std::string makeTempDir(const char* prefix);
+int freeTcpPort();
+
+struct ProcessResult {
+  bool finished = false;  // false: killed at the deadline
+  int exitStatus = -1;
+  std::string stdoutText;
+  std::string stderrText;
+};
+
+// Starts a process; stdout and stderr are captured.
+class Process {
+ public:
+  explicit Process(const std::vector<std::string>& argv);
+  ~Process();
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+  // Waits for exit up to the deadline (then kills it, by its own PID).
+  ProcessResult wait(double timeoutSeconds);
+  bool started() const { return process_ != nullptr; }
+
+ private:
+  GSubprocess* process_ = nullptr;
+  GMainContext* context_ = nullptr;
+};
+
+ProcessResult run(const std::vector<std::string>& argv, double timeoutSeconds);
+
+class Daemon {
+ public:
+  // Starts build/src/app/roomcastd on 127.0.0.1:<free port> with a fresh data dir and waits
+  // until /api/v1/health answers.
+  Daemon();
+  ~Daemon();  // SIGTERM, then waits (rooms finish their outputs), SIGKILL at a deadline
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  bool ready() const { return ready_; }
+  const std::string& url() const { return url_; }  // http://127.0.0.1:PORT
+  const std::string& dataDir() const { return dataDir_; }
+  std::string log() const;
+  bool running();
+
+ private:
+  GSubprocess* process_ = nullptr;
+  std::string url_;
+  std::string dataDir_;
+  bool ready_ = false;
+};
+
+struct HttpResponse {
+  int status = 0;
+  std::string body;
+  std::string header(const char* name) const;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+HttpResponse http(const char* method, const std::string& url, const std::string& body = {},
+                  const std::vector<std::pair<std::string, std::string>>& headers = {});
+
+}  // namespace roomcast::testing
