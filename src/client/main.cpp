@@ -3,6 +3,7 @@
 //   roomcast [--server URL] create --title T [--topic P] [--record]
 //   roomcast [--server URL] speak ROOM --token TOKEN (--tone HZ | --file F.wav) [--seconds N] [--out F.wav]
 //   roomcast [--server URL] listen ROOM [--seconds N] [--out F.wav]
+//   roomcast [--server URL] token ROOM --role speaker --name NAME --token HOST_TOKEN
 //   roomcast [--server URL] end ROOM --token HOST_TOKEN
 #include <gst/gst.h>
 #include <json-glib/json-glib.h>
@@ -29,6 +30,8 @@ constexpr const char* kUsage =
     "  speak ROOM --token TOKEN (--tone HZ | --file F.wav) [--seconds N] [--out F.wav]\n"
     "                                               join as a WebRTC speaker; --out writes what you hear\n"
     "  listen ROOM [--seconds N] [--out F.wav]      hear the room over HLS like a listener\n"
+    "  token ROOM --role ROLE --name NAME --token HOST_TOKEN\n"
+    "                                               print a token for a speaker, co-host or listener\n"
     "  end ROOM --token HOST_TOKEN                  end the room (finishes HLS and the recording)\n"
     "The server defaults to http://127.0.0.1:8080.\n";
 
@@ -120,6 +123,29 @@ int cmdEnd(const std::string& server, const Args& a) {
   return 0;
 }
 
+int cmdToken(const std::string& server, const Args& a) {
+  if (a.positional.size() != 1 || a.get("token").empty() || a.get("name").empty())
+    usageError("token needs ROOM, --name and --token HOST_TOKEN");
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "role");
+  json_builder_add_string_value(b, a.get("role", "speaker").c_str());
+  json_builder_set_member_name(b, "name");
+  json_builder_add_string_value(b, a.get("name").c_str());
+  json_builder_end_object(b);
+  JsonNode* root = json_builder_get_root(b);
+  g_autofree char* body = json_to_string(root, FALSE);
+  json_node_unref(root);
+  g_autoptr(SoupSession) session = soup_session_new();
+  HttpResult r = httpRequest(session, "POST", server + "/api/v1/rooms/" + a.positional[0] + "/tokens", body, a.get("token"));
+  if (r.status != 201) {
+    fprintf(stderr, "roomcast: %s\n", describeFailure(r).c_str());
+    return 1;
+  }
+  printf("%s\n", r.body.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -140,6 +166,7 @@ int main(int argc, char** argv) {
   char** restv = argv + i;
 
   if (command == "create") return cmdCreate(server, parse(rest, restv, {"title", "topic"}, {"record"}));
+  if (command == "token") return cmdToken(server, parse(rest, restv, {"token", "role", "name"}, {}));
   if (command == "end") return cmdEnd(server, parse(rest, restv, {"token"}, {}));
   if (command == "speak") {
     Args a = parse(rest, restv, {"token", "tone", "file", "seconds", "out"}, {});

@@ -148,6 +148,12 @@ void HttpServer::handleApi(SoupServer*, SoupServerMessage* msg, const char* path
     if (method == "GET") return self->listRooms(msg);
     return sendMethodNotAllowed(msg, "GET, POST");
   }
+  if (rest.rfind("/rooms/", 0) == 0 && endsWith(rest, "/tokens")) {
+    std::string roomId(rest.substr(std::strlen("/rooms/"), rest.size() - std::strlen("/rooms/") - std::strlen("/tokens")));
+    if (!isSafeName(roomId, 64)) return sendError(msg, {ErrorCode::NotFound, "no such room"});
+    if (method != "POST") return sendMethodNotAllowed(msg, "POST");
+    return self->issueToken(msg, roomId);
+  }
   if (rest.rfind("/rooms/", 0) == 0) {
     std::string roomId(rest.substr(std::strlen("/rooms/")));
     if (!isSafeName(roomId, 64) || roomId.find('.') != std::string::npos)
@@ -213,6 +219,47 @@ core::Result<protocol::TokenClaims> HttpServer::bearerClaims(SoupServerMessage* 
   std::string_view value(header);
   if (value.rfind("Bearer ", 0) != 0) return Error{ErrorCode::Unauthorized, "Authorization must be a Bearer token"};
   return auth_.verify(std::string(value.substr(7)), roomId);
+}
+
+void HttpServer::issueToken(SoupServerMessage* msg, const std::string& roomId) {
+  if (!rooms_.find(roomId)) return sendError(msg, {ErrorCode::NotFound, "no live room with id '" + roomId + "'"});
+  auto claims = bearerClaims(msg, roomId);
+  if (!claims) return sendError(msg, claims.error());
+  if (claims->role != core::Role::Host && claims->role != core::Role::CoHost)
+    return sendError(msg, {ErrorCode::Forbidden, "only hosts issue tokens"});
+  g_autoptr(GBytes) bytes = soup_message_body_flatten(soup_server_message_get_request_body(msg));
+  gsize size = 0;
+  const char* text = static_cast<const char*>(g_bytes_get_data(bytes, &size));
+  auto root = protocol::parseObject(std::string_view(text ? text : "", size), protocol::kMaxRestBodyBytes,
+                                    protocol::kMaxJsonDepth);
+  if (!root) return sendError(msg, root.error());
+  protocol::FieldReader fields(json_node_get_object(root.value().get()));
+  if (auto known = fields.onlyKnown({"role", "name"}); !known) return sendError(msg, known.error());
+  auto roleName = fields.requiredString("role", 16);
+  auto name = fields.requiredString("name", 64);
+  if (!roleName) return sendError(msg, roleName.error());
+  if (!name) return sendError(msg, name.error());
+  auto role = core::roleFromName(roleName.value());
+  if (!role || *role == core::Role::Host)
+    return sendError(msg, {ErrorCode::ValidationFailed, "role must be cohost, speaker or listener"});
+  if (*role == core::Role::CoHost && claims->role != core::Role::Host)
+    return sendError(msg, {ErrorCode::Forbidden, "only the host appoints co-hosts"});
+  if (!core::isValidUtf8(name.value()) || name.value().find_first_not_of(" ") == std::string::npos)
+    return sendError(msg, {ErrorCode::ValidationFailed, "name must be non-empty UTF-8"});
+  for (unsigned char c : name.value())
+    if (c < 0x20 || c == 0x7f) return sendError(msg, {ErrorCode::ValidationFailed, "name must not contain control characters"});
+
+  // Identities are opaque and unique; the display name is what people see.
+  g_autofree char* uuid = g_uuid_string_random();
+  const std::string identity = std::string("u-") + uuid;
+  protocol::JsonWriter w;
+  w.beginObject()
+      .str("token", auth_.issue(roomId, identity, name.value(), *role))
+      .str("identity", identity)
+      .str("name", name.value())
+      .str("role", core::roleName(*role))
+      .endObject();
+  sendJson(msg, 201, w.finish());
 }
 
 void HttpServer::deleteRoom(SoupServerMessage* msg, const std::string& roomId) {

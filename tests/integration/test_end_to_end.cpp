@@ -88,3 +88,56 @@ TEST(EndToEnd, SpeakerToHlsListenerAndRecording) {
 }
 
 }  // namespace
+
+namespace {
+
+// Tone power in dB over the part of a recording where the other speaker was surely connected.
+double toneDb(const PcmAudio& audio, double frequency, double fromSecond, double toSecond) {
+  auto mono = roomcast::audio::toMonoFloat(audio);
+  const size_t from = static_cast<size_t>(fromSecond * audio.sampleRate);
+  const size_t to = std::min(mono.size(), static_cast<size_t>(toSecond * audio.sampleRate));
+  if (to <= from) return -200;
+  const double p = roomcast::audio::tonePower(mono.data() + from, to - from, audio.sampleRate, frequency);
+  return p > 0 ? 10 * std::log10(p) : -200;
+}
+
+TEST(EndToEnd, TwoSpeakersHearEachOtherNeverThemselves) {
+  Daemon daemon;
+  ASSERT_TRUE(daemon.ready()) << daemon.log();
+  const auto created = run({cli(), "--server", daemon.url(), "create", "--title", "Two voices"}, 30);
+  ASSERT_EQ(created.exitStatus, 0) << created.stderrText;
+  const std::string roomId = jsonString(created.stdoutText, "id");
+  const std::string hostToken = jsonString(created.stdoutText, "host_token");
+  const auto token = run({cli(), "--server", daemon.url(), "token", roomId, "--role", "speaker", "--name", "Guest",
+                          "--token", hostToken}, 30);
+  ASSERT_EQ(token.exitStatus, 0) << token.stderrText;
+  const std::string guestToken = jsonString(token.stdoutText, "token");
+  ASSERT_FALSE(guestToken.empty());
+
+  const std::string dir = daemon.dataDir();
+  Process host({cli(), "--server", daemon.url(), "speak", roomId, "--token", hostToken, "--tone", "440", "--seconds", "8",
+                "--out", dir + "/host.wav"});
+  Process guest({cli(), "--server", daemon.url(), "speak", roomId, "--token", guestToken, "--tone", "660", "--seconds",
+                 "8", "--out", dir + "/guest.wav"});
+  const auto hostRun = host.wait(60);
+  const auto guestRun = guest.wait(60);
+  ASSERT_EQ(hostRun.exitStatus, 0) << hostRun.stderrText << daemon.log();
+  ASSERT_EQ(guestRun.exitStatus, 0) << guestRun.stderrText << daemon.log();
+
+  PcmAudio hostHeard, guestHeard;
+  ASSERT_TRUE(roomcast::audio::readWav(dir + "/host.wav", hostHeard));
+  ASSERT_TRUE(roomcast::audio::readWav(dir + "/guest.wav", guestHeard));
+  // Both have been connected for a while after 2 s; stop before either leaves.
+  const double from = 2.0, to = std::min(hostHeard.seconds(), guestHeard.seconds()) - 0.5;
+  ASSERT_GT(to - from, 3.0) << "each speaker should receive several seconds of return audio";
+  const double hostHearsGuest = toneDb(hostHeard, 660, from, to), hostHearsSelf = toneDb(hostHeard, 440, from, to);
+  const double guestHearsHost = toneDb(guestHeard, 440, from, to), guestHearsSelf = toneDb(guestHeard, 660, from, to);
+  EXPECT_GT(hostHearsGuest, -20) << "the host should hear the guest's 660 Hz";
+  EXPECT_GT(guestHearsHost, -20) << "the guest should hear the host's 440 Hz";
+  EXPECT_GE(hostHearsGuest - hostHearsSelf, 30) << "own voice must be ≥ 30 dB below the other in the return";
+  EXPECT_GE(guestHearsHost - guestHearsSelf, 30);
+  RecordProperty("host_hears_guest_db", std::to_string(hostHearsGuest));
+  RecordProperty("host_hears_self_db", std::to_string(hostHearsSelf));
+}
+
+}  // namespace

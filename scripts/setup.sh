@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what roomcast needs on Debian 12 (only what is missing), then builds it.
+# Used by scripts/start.sh and scripts/test.sh; safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  # build
+  meson ninja-build pkg-config g++
+  libglib2.0-dev libsoup-3.0-dev libjson-glib-dev libsqlite3-dev libnice-dev
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
+  libgtest-dev libgmock-dev
+  # run: webrtcbin, hlssink2 (bad), Opus and AAC encoders, libnice for ICE, AAC decoding for `roomcast listen`
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-nice
+  gstreamer1.0-libav gstreamer1.0-tools
+  # tests: ffmpeg decodes HLS and recordings; node installs the web client's hls.js
+  ffmpeg nodejs npm
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The web client's player (hls.js) comes from npm, never from the repository.
+if [ ! -f node_modules/hls.js/dist/hls.min.js ] || [ package.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: npm install"
+  npm install --no-audit --no-fund --loglevel=error
+fi
+
+builddir=${ROOMCAST_BUILD_DIR:-build}
+if [ ! -f "$builddir/build.ninja" ]; then
+  meson setup "$builddir" --buildtype=debugoptimized >/dev/null
+fi
+ninja -C "$builddir"
