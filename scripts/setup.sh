@@ -13,8 +13,8 @@ packages=(
   # run: webrtcbin, hlssink2 (bad), Opus and AAC encoders, libnice for ICE, AAC decoding for `roomcast listen`
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-nice
   gstreamer1.0-libav gstreamer1.0-tools
-  # tests: ffmpeg decodes HLS and recordings; node installs the web client's hls.js
-  ffmpeg nodejs npm
+  # tests: ffmpeg decodes HLS and recordings; node installs hls.js and playwright-core; Debian chromium
+  ffmpeg nodejs npm chromium
 )
 
 missing=()

@@ -40,21 +40,41 @@ async function showHome() {
   setInterval(refresh, 5000);
 }
 
+// A room's playlist appears with its first segment, about a second after the room opens:
+// until then the manifest is 404 and we try again.
+function attachHls(audio, url, attempt = 0) {
+  // Stay near the live edge: audio-only playlists with 1 s segments.
+  const hls = new Hls({ liveSyncDurationCount: 2, lowLatencyMode: false });
+  hls.on(Hls.Events.ERROR, (_, data) => {
+    if (!data.fatal) return;
+    hls.destroy();
+    if (data.details === Hls.ErrorDetails.MANIFEST_LOAD_ERROR && attempt < 30) {
+      $('status').textContent = 'Waiting for the room to start…';
+      setTimeout(() => attachHls(audio, url, attempt + 1), 1000);
+    } else {
+      $('status').textContent = `Playback problem: ${data.details}`;
+    }
+  });
+  hls.on(Hls.Events.MANIFEST_PARSED, () => {
+    $('status').textContent = '';
+    start(audio);
+  });
+  hls.loadSource(url);
+  hls.attachMedia(audio);
+}
+
 function play(audio, url) {
   if (window.Hls && Hls.isSupported()) {
-    // Stay near the live edge: audio-only playlists with 1 s segments.
-    const hls = new Hls({ liveSyncDurationCount: 2, lowLatencyMode: false });
-    hls.loadSource(url);
-    hls.attachMedia(audio);
-    hls.on(Hls.Events.ERROR, (_, data) => {
-      if (data.fatal) $('status').textContent = `Playback problem: ${data.details}`;
-    });
+    attachHls(audio, url);
   } else if (audio.canPlayType('application/vnd.apple.mpegurl')) {
     audio.src = url;
+    start(audio);
   } else {
     $('status').textContent = 'This browser cannot play HLS.';
-    return;
   }
+}
+
+function start(audio) {
   audio.play().catch(() => {
     // Autoplay blocked: one tap starts it.
     $('listen').hidden = false;
