@@ -13,14 +13,17 @@ packages=(
   # run: webrtcbin, hlssink2 (bad), Opus and AAC encoders, libnice for ICE, AAC decoding for `roomcast listen`
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-nice
   gstreamer1.0-libav gstreamer1.0-tools
-  # tests: ffmpeg decodes HLS and recordings; node installs hls.js and playwright-core; Debian chromium
-  ffmpeg nodejs npm chromium
+  # tests: ffmpeg decodes HLS and recordings; Debian chromium runs the web client's tests
+  ffmpeg chromium
 )
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js may come from elsewhere (with its own npm): only install Debian's when missing.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
   sudo=""
