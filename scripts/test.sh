@@ -11,7 +11,7 @@ builddir=${ROOMCAST_BUILD_DIR:-build}
 meson test -C "$builddir" --print-errorlogs --num-processes 2 "$@" | tee "$builddir/test-summary.txt"
 status=${PIPESTATUS[0]}
 
-count() { grep -E "^$1:" "$builddir/test-summary.txt" | awk '{print $2}' | tail -1; }
+count() { grep -E "^$1:" "$builddir/test-summary.txt" | awk -F: '{gsub(/ /, "", $2); print $2}' | tail -1; }
 ok=$(count Ok); fail=$(count Fail); timeout=$(count Timeout); xpass=$(count "Unexpected Pass"); skipped=$(count Skipped)
 failed=$(( ${fail:-0} + ${timeout:-0} + ${xpass:-0} ))
 echo "${ok:-0} passed, ${failed} failed, ${skipped:-0} skipped"

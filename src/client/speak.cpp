@@ -41,6 +41,9 @@ class Speaker {
   static void onOfferCreated(GstPromise* promise, gpointer self);
   static void onIceCandidate(GstElement*, guint mline, gchar* candidate, gpointer self);
   static void onPadAdded(GstElement*, GstPad* pad, gpointer self);
+  static void onIceStateChanged(GstElement* webrtc, GParamSpec*, gpointer self);
+  void onIceState(GstWebRTCICEConnectionState state);
+  void onMediaFlowing();
 
   SpeakOptions options_;
   GMainLoop* loop_ = nullptr;
@@ -51,6 +54,8 @@ class Speaker {
   media::ElementPtr depay_;
   media::ElementPtr appsink_;
   bool welcomed_ = false;
+  bool connected_ = false;
+  gint64 startedUs_ = g_get_monotonic_time();
   int exitCode_ = 0;
 };
 
@@ -98,6 +103,13 @@ bool Speaker::buildPipeline(std::string& error) {
   g_signal_connect(webrtc_.get(), "on-negotiation-needed", G_CALLBACK(&Speaker::onNegotiationNeeded), this);
   g_signal_connect(webrtc_.get(), "on-ice-candidate", G_CALLBACK(&Speaker::onIceCandidate), this);
   g_signal_connect(webrtc_.get(), "pad-added", G_CALLBACK(&Speaker::onPadAdded), this);
+  g_signal_connect(webrtc_.get(), "notify::ice-connection-state", G_CALLBACK(&Speaker::onIceStateChanged), this);
+  g_autoptr(GstPad) heardPad = gst_element_get_static_pad(appsink_.get(), "sink");
+  gst_pad_add_probe(heardPad, GST_PAD_PROBE_TYPE_BUFFER, [](GstPad*, GstPadProbeInfo*, gpointer data) {
+    auto* self = static_cast<Speaker*>(data);
+    self->post([self] { self->onMediaFlowing(); });
+    return GST_PAD_PROBE_REMOVE;
+  }, this, nullptr);
 
   g_autoptr(GstBus) bus = gst_pipeline_get_bus(GST_PIPELINE(pipeline_.get()));
   gst_bus_add_watch(bus, [](GstBus*, GstMessage* m, gpointer self) -> gboolean {
@@ -140,6 +152,33 @@ void Speaker::onIceCandidate(GstElement*, guint mline, gchar* candidate, gpointe
   auto* self = static_cast<Speaker*>(data);
   std::string c = candidate ? candidate : "";
   self->post([self, mline, c] { self->sendCandidate(mline, c); });
+}
+
+// webrtcbin thread: hop to the main loop, where the speaking time starts once connected.
+void Speaker::onIceStateChanged(GstElement* webrtc, GParamSpec*, gpointer data) {
+  auto* self = static_cast<Speaker*>(data);
+  GstWebRTCICEConnectionState state;
+  g_object_get(webrtc, "ice-connection-state", &state, nullptr);
+  self->post([self, state] { self->onIceState(state); });
+}
+
+void Speaker::onIceState(GstWebRTCICEConnectionState state) {
+  if (state == GST_WEBRTC_ICE_CONNECTION_STATE_FAILED) finish(1, "ICE failed");
+}
+
+// The first decoded audio from the room: ICE and DTLS are done both ways (one bundled
+// transport), so the room hears us from now on. The speaking time starts here.
+void Speaker::onMediaFlowing() {
+  if (connected_) return;
+  connected_ = true;
+  g_printerr("roomcast: connected after %.0f ms\n", (g_get_monotonic_time() - startedUs_) / 1000.0);
+  // Scripts and tests wait for this line.
+  printf("connected\n");
+  fflush(stdout);
+  g_timeout_add(static_cast<guint>(options_.seconds * 1000), [](gpointer self) -> gboolean {
+    static_cast<Speaker*>(self)->finish(0, "done");
+    return G_SOURCE_REMOVE;
+  }, this);
 }
 
 void Speaker::onPadAdded(GstElement*, GstPad* pad, gpointer data) {
@@ -195,10 +234,6 @@ void Speaker::onWsMessage(const std::string& text) {
       g_printerr("roomcast: cannot start media: %s\n", error.c_str());
       return finish(1, "media");
     }
-    g_timeout_add(static_cast<guint>(options_.seconds * 1000), [](gpointer self) -> gboolean {
-      static_cast<Speaker*>(self)->finish(0, "done");
-      return G_SOURCE_REMOVE;
-    }, this);
   } else if (type == "answer") {
     GstSDPMessage* sdp = media::parseSdp(json_object_get_string_member_with_default(obj, "sdp", ""));
     if (!sdp) return finish(1, "the server's answer is not valid SDP");
@@ -267,7 +302,7 @@ int Speaker::run() {
         self->sendJson(b);
       },
       this);
-  // A deadline even if the server never answers.
+  // A deadline even if the server never answers or ICE never connects.
   g_timeout_add(static_cast<guint>((options_.seconds + 30) * 1000), [](gpointer self) -> gboolean {
     static_cast<Speaker*>(self)->finish(1, "timed out");
     return G_SOURCE_REMOVE;

@@ -39,7 +39,8 @@ TEST(EndToEnd, SpeakerToHlsListenerAndRecording) {
   const std::string dir = daemon.dataDir();
   Process speaker({cli(), "--server", daemon.url(), "speak", roomId, "--token", hostToken, "--tone", "440",
                    "--seconds", "10", "--out", dir + "/speaker.wav"});
-  // The listener joins while the speaker talks (it waits for the playlist by itself).
+  // The listener joins once the speaker is live (its 10 s start then).
+  ASSERT_TRUE(speaker.waitForOutput("connected", 30)) << daemon.log();
   Process listener({cli(), "--server", daemon.url(), "listen", roomId, "--seconds", "5", "--out", dir + "/listener.wav"});
   const auto heard = listener.wait(60);
   const auto spoke = speaker.wait(60);
@@ -56,7 +57,7 @@ TEST(EndToEnd, SpeakerToHlsListenerAndRecording) {
   // A lone speaker hears nobody: their own voice is not in their return.
   PcmAudio speakerAudio;
   ASSERT_TRUE(roomcast::audio::readWav(dir + "/speaker.wav", speakerAudio));
-  EXPECT_GE(speakerAudio.seconds(), 5.0) << "the speaker should receive the room's return mix";
+  EXPECT_GE(speakerAudio.seconds(), 8.0) << "the speaker should receive the room's return mix";
   auto speakerMono = roomcast::audio::toMonoFloat(speakerAudio);
   EXPECT_LT(roomcast::audio::rmsDbfs(speakerMono.data(), speakerMono.size()), -50)
       << "a speaker must never hear themselves";
@@ -117,8 +118,10 @@ TEST(EndToEnd, TwoSpeakersHearEachOtherNeverThemselves) {
   const std::string dir = daemon.dataDir();
   Process host({cli(), "--server", daemon.url(), "speak", roomId, "--token", hostToken, "--tone", "440", "--seconds", "8",
                 "--out", dir + "/host.wav"});
+  ASSERT_TRUE(host.waitForOutput("connected", 30)) << daemon.log();
   Process guest({cli(), "--server", daemon.url(), "speak", roomId, "--token", guestToken, "--tone", "660", "--seconds",
-                 "8", "--out", dir + "/guest.wav"});
+                 "6", "--out", dir + "/guest.wav"});
+  ASSERT_TRUE(guest.waitForOutput("connected", 30)) << daemon.log();
   const auto hostRun = host.wait(60);
   const auto guestRun = guest.wait(60);
   ASSERT_EQ(hostRun.exitStatus, 0) << hostRun.stderrText << daemon.log();

@@ -43,43 +43,74 @@ static GSubprocess* spawn(const std::vector<std::string>& argv, GSubprocessFlags
 
 Process::Process(const std::vector<std::string>& argv) {
   context_ = g_main_context_new();
+  g_main_context_push_thread_default(context_);
   process_ = spawn(argv, static_cast<GSubprocessFlags>(G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE));
+  if (process_) {
+    out_.stream = g_subprocess_get_stdout_pipe(process_);
+    err_.stream = g_subprocess_get_stderr_pipe(process_);
+    readMore(out_);
+    readMore(err_);
+    g_subprocess_wait_async(process_, nullptr, [](GObject*, GAsyncResult*, gpointer self) {
+      static_cast<Process*>(self)->exited_ = true;
+    }, this);
+  }
+  g_main_context_pop_thread_default(context_);
+}
+
+void Process::readMore(Pipe& pipe) {
+  struct Read { Process* self; Pipe* pipe; };
+  g_input_stream_read_bytes_async(pipe.stream, 16384, G_PRIORITY_DEFAULT, nullptr,
+      [](GObject* source, GAsyncResult* result, gpointer data) {
+        auto* read = static_cast<Read*>(data);
+        GBytes* bytes = g_input_stream_read_bytes_finish(G_INPUT_STREAM(source), result, nullptr);
+        gsize n = 0;
+        const char* d = bytes ? static_cast<const char*>(g_bytes_get_data(bytes, &n)) : nullptr;
+        if (!bytes || n == 0) {
+          read->pipe->eof = true;
+        } else {
+          read->pipe->text.append(d, n);
+          read->self->readMore(*read->pipe);
+        }
+        if (bytes) g_bytes_unref(bytes);
+        delete read;
+      }, new Read{this, &pipe});
 }
 
 Process::~Process() {
   if (process_) {
-    if (g_subprocess_get_identifier(process_)) g_subprocess_force_exit(process_);  // still running
+    if (!exited_) {
+      g_subprocess_force_exit(process_);  // still running: end it, by its own PID
+      iterateUntil(context_, [&] { return exited_ && out_.eof && err_.eof; }, 10);
+    }
     g_object_unref(process_);
   }
+  // Drain callbacks still queued on our context before it goes.
+  while (g_main_context_iteration(context_, FALSE)) {}
   g_main_context_unref(context_);
+}
+
+bool Process::waitForOutput(const std::string& text, double timeoutSeconds) {
+  if (!process_) return false;
+  g_main_context_push_thread_default(context_);
+  iterateUntil(context_, [&] { return out_.text.find(text) != std::string::npos || (exited_ && out_.eof); },
+               timeoutSeconds);
+  g_main_context_pop_thread_default(context_);
+  return out_.text.find(text) != std::string::npos;
 }
 
 ProcessResult Process::wait(double timeoutSeconds) {
   ProcessResult result;
   if (!process_) return result;
   g_main_context_push_thread_default(context_);
-  struct State { bool done = false; GBytes* out = nullptr; GBytes* err = nullptr; } state;
-  g_subprocess_communicate_async(process_, nullptr, nullptr, [](GObject* source, GAsyncResult* res, gpointer data) {
-    auto* s = static_cast<State*>(data);
-    g_subprocess_communicate_finish(G_SUBPROCESS(source), res, &s->out, &s->err, nullptr);
-    s->done = true;
-  }, &state);
-  result.finished = iterateUntil(context_, [&] { return state.done; }, timeoutSeconds);
+  auto done = [&] { return exited_ && out_.eof && err_.eof; };
+  result.finished = iterateUntil(context_, done, timeoutSeconds);
   if (!result.finished) {
     g_subprocess_force_exit(process_);
-    iterateUntil(context_, [&] { return state.done; }, 10);
+    iterateUntil(context_, done, 10);
   }
   g_main_context_pop_thread_default(context_);
-  auto text = [](GBytes* b) {
-    if (!b) return std::string();
-    gsize n = 0;
-    const char* d = static_cast<const char*>(g_bytes_get_data(b, &n));
-    return std::string(d ? d : "", n);
-  };
-  result.stdoutText = text(state.out);
-  result.stderrText = text(state.err);
-  if (state.out) g_bytes_unref(state.out);
-  if (state.err) g_bytes_unref(state.err);
+  result.stdoutText = out_.text;
+  result.stderrText = err_.text;
   if (result.finished && g_subprocess_get_if_exited(process_)) result.exitStatus = g_subprocess_get_exit_status(process_);
   return result;
 }

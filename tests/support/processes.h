@@ -21,20 +21,32 @@ struct ProcessResult {
   std::string stderrText;
 };
 
-// Starts a process; stdout and stderr are captured.
+// Starts a process; stdout and stderr are read as they come (on the process's own context,
+// while a wait runs).
 class Process {
  public:
   explicit Process(const std::vector<std::string>& argv);
   ~Process();
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
+  // Waits until stdout contains `text` (e.g. "connected") or the process ends.
+  bool waitForOutput(const std::string& text, double timeoutSeconds);
   // Waits for exit up to the deadline (then kills it, by its own PID).
   ProcessResult wait(double timeoutSeconds);
   bool started() const { return process_ != nullptr; }
 
  private:
+  struct Pipe {
+    GInputStream* stream = nullptr;
+    std::string text;
+    bool eof = false;
+  };
+  void readMore(Pipe& pipe);
+
   GSubprocess* process_ = nullptr;
   GMainContext* context_ = nullptr;
+  Pipe out_, err_;
+  bool exited_ = false;
 };
 
 ProcessResult run(const std::vector<std::string>& argv, double timeoutSeconds);
