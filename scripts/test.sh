@@ -11,7 +11,23 @@ builddir=${ROOMCAST_BUILD_DIR:-build}
 meson test -C "$builddir" --print-errorlogs --num-processes 2 "$@" | tee "$builddir/test-summary.txt"
 status=${PIPESTATUS[0]}
 
-count() { grep -E "^$1:" "$builddir/test-summary.txt" | awk -F: '{gsub(/ /, "", $2); print $2}' | tail -1; }
+# The unit and protocol tests again under AddressSanitizer and UndefinedBehaviorSanitizer
+# (only their targets are built in that tree).
+asandir=${builddir}-asan
+if [ ! -f "$asandir/build.ninja" ]; then
+  meson setup "$asandir" -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug >/dev/null
+fi
+unit_targets=$(cd tests/unit && ls *_test.cpp | sed 's|\.cpp$||; s|^|tests/unit/|')
+if ninja -C "$asandir" $unit_targets >/dev/null; then
+  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
+    meson test -C "$asandir" --no-rebuild --suite unit --print-errorlogs | tee "$builddir/test-summary-asan.txt"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+else
+  echo "sanitizer build failed"; status=1
+fi
+
+count() { cat "$builddir/test-summary.txt" "$builddir/test-summary-asan.txt" 2>/dev/null | grep -E "^$1:" |
+          awk -F: '{gsub(/ /, "", $2); n += $2} END {print n + 0}'; }
 ok=$(count Ok); fail=$(count Fail); timeout=$(count Timeout); xpass=$(count "Unexpected Pass"); skipped=$(count Skipped)
 failed=$(( ${fail:-0} + ${timeout:-0} + ${xpass:-0} ))
 echo "${ok:-0} passed, ${failed} failed, ${skipped:-0} skipped"

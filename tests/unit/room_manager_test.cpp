@@ -1,0 +1,238 @@
+// Room lifecycle and roles against a fake media backend: no GStreamer, no sockets.
+#include <gtest/gtest.h>
+
+#include "core/room_manager.h"
+#include "fakes.h"
+
+using namespace roomcast::core;
+using roomcast::testing::FakeMediaBackend;
+using roomcast::testing::RecordingEventSink;
+
+namespace {
+
+class RoomManagerTest : public ::testing::Test {
+ protected:
+  RoomManagerTest() : rooms(media, events, environment(), limits()) {}
+
+  Environment environment() {
+    Environment env;
+    env.newRoomId = [this] { return "room" + std::to_string(++nextId); };
+    env.nowUnixMs = [] { return int64_t{1700000000000}; };
+    env.roomCreated = [this](const RoomInfo& info) { created.push_back(info.id); };
+    env.roomFinished = [this](const RoomInfo& info, const RoomMediaSummary&) { finished.push_back(info.id); };
+    return env;
+  }
+  static RoomLimits limits() {
+    RoomLimits l;
+    l.maxSpeakers = 3;
+    l.maxRooms = 2;
+    return l;
+  }
+  std::string openRoom(bool record = false) {
+    auto r = rooms.createRoom({"Title", "Topic", record});
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? r->id : "";
+  }
+
+  int nextId = 0;
+  std::vector<std::string> created, finished;
+  FakeMediaBackend media;
+  RecordingEventSink events;
+  RoomManager rooms;
+};
+
+TEST_F(RoomManagerTest, CreateStartsMediaWithTheRecordFlag) {
+  auto r = rooms.createRoom({"Friday", "topic", true});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->title, "Friday");
+  EXPECT_TRUE(r->record);
+  EXPECT_EQ(r->createdAtUnixMs, 1700000000000);
+  ASSERT_EQ(media.started.size(), 1u);
+  EXPECT_EQ(media.started[0].roomId, r->id);
+  EXPECT_TRUE(media.started[0].record);
+  EXPECT_NE(rooms.find(r->id), nullptr);
+  EXPECT_EQ(created, std::vector<std::string>{r->id});
+  EXPECT_EQ(media.observer, &rooms);
+}
+
+TEST_F(RoomManagerTest, CreateValidatesTitleAndTopic) {
+  auto code = [&](NewRoom n) { auto r = rooms.createRoom(n); return r.ok() ? ErrorCode::Internal : r.error().code; };
+  EXPECT_EQ(code({"", "", false}), ErrorCode::ValidationFailed);
+  EXPECT_EQ(code({"   ", "", false}), ErrorCode::ValidationFailed);
+  EXPECT_EQ(code({std::string(121, 'a'), "", false}), ErrorCode::ValidationFailed);
+  EXPECT_EQ(code({"ok", std::string(501, 'a'), false}), ErrorCode::ValidationFailed);
+  EXPECT_EQ(code({"a\x01" "b", "", false}), ErrorCode::ValidationFailed);
+  EXPECT_EQ(code({"\xff", "", false}), ErrorCode::InvalidUtf8);
+  EXPECT_EQ(code({"ok", "\xc3", false}), ErrorCode::InvalidUtf8);
+  // Multi-byte text counts bytes: 40 × 3-byte characters fit in 120 bytes, 41 do not.
+  std::string euro40, euro41;
+  for (int i = 0; i < 40; i++) euro40 += "\xe2\x82\xac";
+  euro41 = euro40 + "\xe2\x82\xac";
+  EXPECT_TRUE(rooms.createRoom({euro40, "line one\nline two", false}).ok());
+  EXPECT_EQ(code({euro41, "", false}), ErrorCode::ValidationFailed);
+  EXPECT_EQ(media.started.size(), 1u) << "no media for refused rooms";
+}
+
+TEST_F(RoomManagerTest, MaxRoomsAndMediaFailure) {
+  openRoom();
+  openRoom();
+  auto third = rooms.createRoom({"Third", "", false});
+  ASSERT_FALSE(third.ok());
+  EXPECT_EQ(third.error().code, ErrorCode::Conflict);
+
+  FakeMediaBackend failing;
+  failing.failStart = true;
+  RecordingEventSink sink;
+  RoomManager other(failing, sink, environment());
+  auto r = other.createRoom({"T", "", false});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::Internal);
+  EXPECT_TRUE(other.rooms().empty());
+}
+
+TEST_F(RoomManagerTest, JoinCountsRolesAndTellsEveryone) {
+  const auto id = openRoom();
+  ASSERT_TRUE(rooms.join(id, {"h", "Host", Role::Host}).ok());
+  ASSERT_TRUE(rooms.join(id, {"s", "Speaker", Role::Speaker}).ok());
+  ASSERT_TRUE(rooms.join(id, {"l1", "L1", Role::Listener}).ok());
+  ASSERT_TRUE(rooms.join(id, {"l2", "L2", Role::Listener}).ok());
+  const Room* room = rooms.find(id);
+  EXPECT_EQ(room->speakerCount(), 2);
+  EXPECT_EQ(room->listenerCount(), 2);
+  auto joined = events.of<ParticipantJoined>();
+  ASSERT_EQ(joined.size(), 4u);
+  EXPECT_EQ(joined[1].to, "") << "joins are broadcast";
+  EXPECT_EQ(std::get<ParticipantJoined>(joined[1].event).participant.name, "Speaker");
+}
+
+TEST_F(RoomManagerTest, JoinRefusals) {
+  const auto id = openRoom();
+  EXPECT_EQ(rooms.join("nope", {"a", "A", Role::Host}).error().code, ErrorCode::NotFound);
+  ASSERT_TRUE(rooms.join(id, {"a", "A", Role::Host}).ok());
+  EXPECT_EQ(rooms.join(id, {"a", "A", Role::Host}).error().code, ErrorCode::Conflict);
+  ASSERT_TRUE(rooms.join(id, {"b", "B", Role::Speaker}).ok());
+  ASSERT_TRUE(rooms.join(id, {"c", "C", Role::CoHost}).ok());
+  EXPECT_EQ(rooms.join(id, {"d", "D", Role::Speaker}).error().code, ErrorCode::RoomFull) << "stage cap is 3";
+  EXPECT_TRUE(rooms.join(id, {"e", "E", Role::Listener}).ok()) << "listeners do not count against the stage";
+}
+
+TEST_F(RoomManagerTest, OffersOnlyFromStageRoles) {
+  const auto id = openRoom();
+  EXPECT_EQ(rooms.offer(id, "ghost", "sdp").error().code, ErrorCode::Conflict);
+  ASSERT_TRUE(rooms.join(id, {"l", "L", Role::Listener}).ok());
+  EXPECT_EQ(rooms.offer(id, "l", "sdp").error().code, ErrorCode::Forbidden);
+  EXPECT_EQ(rooms.remoteCandidate(id, "l", 0, "c").error().code, ErrorCode::Forbidden);
+  ASSERT_TRUE(rooms.join(id, {"s", "S", Role::Speaker}).ok());
+  EXPECT_TRUE(rooms.offer(id, "s", "v=0").ok());
+  EXPECT_TRUE(rooms.remoteCandidate(id, "s", 0, "candidate:1").ok());
+  ASSERT_EQ(media.offers.size(), 1u);
+  EXPECT_EQ(media.offers[0].peerId, "s");
+  EXPECT_EQ(media.candidates.size(), 1u);
+  EXPECT_EQ(rooms.offer("nope", "s", "v=0").error().code, ErrorCode::NotFound);
+  media.failOffer = true;
+  EXPECT_EQ(rooms.offer(id, "s", "v=0").error().code, ErrorCode::MediaError);
+}
+
+TEST_F(RoomManagerTest, AnswersAndCandidatesGoOnlyToThatSpeaker) {
+  const auto id = openRoom();
+  ASSERT_TRUE(rooms.join(id, {"s", "S", Role::Speaker}).ok());
+  media.observer->onLocalAnswer(id, "s", "answer-sdp");
+  media.observer->onLocalCandidate(id, "s", 0, "cand");
+  media.observer->onLocalAnswer(id, "gone", "x");  // left meanwhile: dropped
+  media.observer->onLocalAnswer("gone-room", "s", "x");
+  auto answers = events.of<SdpAnswer>();
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(answers[0].to, "s");
+  EXPECT_EQ(std::get<SdpAnswer>(answers[0].event).sdp, "answer-sdp");
+  ASSERT_EQ(events.of<IceCandidate>().size(), 1u);
+  EXPECT_TRUE(rooms.find(id)->participants.at("s").mediaConnected);
+}
+
+TEST_F(RoomManagerTest, LeaveRemovesMediaOnlyForStageRoles) {
+  const auto id = openRoom();
+  ASSERT_TRUE(rooms.join(id, {"s", "S", Role::Speaker}).ok());
+  ASSERT_TRUE(rooms.join(id, {"l", "L", Role::Listener}).ok());
+  rooms.leave(id, "l", "bye");
+  EXPECT_TRUE(media.removed.empty());
+  rooms.leave(id, "s", "disconnected");
+  ASSERT_EQ(media.removed.size(), 1u);
+  EXPECT_EQ(media.removed[0].peerId, "s");
+  auto left = events.of<ParticipantLeft>();
+  ASSERT_EQ(left.size(), 2u);
+  EXPECT_EQ(std::get<ParticipantLeft>(left[1].event).reason, "disconnected");
+  rooms.leave(id, "s", "again");  // idempotent
+  EXPECT_EQ(events.of<ParticipantLeft>().size(), 2u);
+  EXPECT_TRUE(rooms.find(id)->participants.empty());
+}
+
+TEST_F(RoomManagerTest, EndRoomTellsEveryoneAndFinishesMediaLater) {
+  const auto id = openRoom(true);
+  ASSERT_TRUE(rooms.join(id, {"s", "S", Role::Speaker}).ok());
+  bool done = false;
+  RoomMediaSummary seen;
+  ASSERT_TRUE(rooms.endRoom(id, "ended by host", [&](const RoomInfo& info, const RoomMediaSummary& summary) {
+    done = true;
+    seen = summary;
+    EXPECT_EQ(info.id, id);
+  }).ok());
+  EXPECT_EQ(rooms.find(id), nullptr) << "gone at once for everyone";
+  ASSERT_EQ(events.of<RoomEnded>().size(), 1u);
+  EXPECT_EQ(media.stopped, std::vector<std::string>{id});
+  EXPECT_FALSE(done) << "waits for the media to finish";
+  media.finishStop({"/rec.ogg", 12.5, true});
+  EXPECT_TRUE(done);
+  EXPECT_EQ(seen.recordingPath, "/rec.ogg");
+  EXPECT_EQ(finished, std::vector<std::string>{id});
+  EXPECT_EQ(rooms.endRoom(id, "again").error().code, ErrorCode::NotFound);
+}
+
+TEST_F(RoomManagerTest, MediaFailureEndsTheRoomAndPeerFailureTellsThePeer) {
+  const auto id = openRoom();
+  ASSERT_TRUE(rooms.join(id, {"s", "S", Role::Speaker}).ok());
+  media.observer->onLocalAnswer(id, "s", "sdp");
+  media.observer->onPeerFailed(id, "s", "ICE failed");
+  auto errors = events.of<ErrorEvent>();
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].to, "s");
+  EXPECT_EQ(std::get<ErrorEvent>(errors[0].event).error.code, ErrorCode::MediaError);
+  EXPECT_FALSE(rooms.find(id)->participants.at("s").mediaConnected);
+  media.observer->onRoomMediaFailed(id, "pipeline error");
+  EXPECT_EQ(rooms.find(id), nullptr);
+  EXPECT_EQ(events.of<RoomEnded>().size(), 1u);
+}
+
+TEST_F(RoomManagerTest, EndAllEndsEveryRoom) {
+  openRoom();
+  openRoom();
+  rooms.endAll("shutdown");
+  EXPECT_TRUE(rooms.rooms().empty());
+  EXPECT_EQ(media.stopped.size(), 2u);
+}
+
+TEST(Utf8, AcceptsValidAndRefusesMalformed) {
+  EXPECT_TRUE(isValidUtf8(""));
+  EXPECT_TRUE(isValidUtf8("plain ascii"));
+  EXPECT_TRUE(isValidUtf8("\xc3\xa9"));              // é
+  EXPECT_TRUE(isValidUtf8("\xe2\x82\xac"));          // €
+  EXPECT_TRUE(isValidUtf8("\xf0\x9f\x8e\x99"));      // 🎙
+  EXPECT_FALSE(isValidUtf8("\xc0\xaf"));             // overlong '/'
+  EXPECT_FALSE(isValidUtf8("\xe0\x80\xaf"));         // overlong
+  EXPECT_FALSE(isValidUtf8("\xed\xa0\x80"));         // surrogate U+D800
+  EXPECT_FALSE(isValidUtf8("\xf4\x90\x80\x80"));     // > U+10FFFF
+  EXPECT_FALSE(isValidUtf8("\xe2\x82"));             // truncated
+  EXPECT_FALSE(isValidUtf8("\x80"));                 // lone continuation
+  EXPECT_FALSE(isValidUtf8("\xff"));
+  EXPECT_FALSE(isValidUtf8(std::string_view("a\xc3", 2)));
+}
+
+TEST(ErrorCodes, NamesAndStatusesAreStable) {
+  EXPECT_EQ(errorCodeName(ErrorCode::ValidationFailed), "validation_failed");
+  EXPECT_EQ(errorCodeName(ErrorCode::TooDeep), "too_deep");
+  EXPECT_EQ(httpStatusFor(ErrorCode::TooLarge), 413);
+  EXPECT_EQ(httpStatusFor(ErrorCode::ValidationFailed), 422);
+  EXPECT_EQ(httpStatusFor(ErrorCode::Unauthorized), 401);
+  EXPECT_EQ(httpStatusFor(ErrorCode::Forbidden), 403);
+  EXPECT_EQ(httpStatusFor(ErrorCode::NotFound), 404);
+}
+
+}  // namespace
