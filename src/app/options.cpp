@@ -54,6 +54,7 @@ core::Status applyConfigFile(const std::string& path, Options& out) {
   str("server", "secret", out.secret);
   str("server", "web_dir", out.webDir);
   str("server", "pipelines_dir", out.pipelinesDir);
+  str("server", "hls_js", out.hlsJsPath);
   integer("server", "max_rooms", out.maxRooms);
   integer("room", "max_speakers", out.maxSpeakers);
   integer("media", "opus_bitrate", out.opusBitrate);
