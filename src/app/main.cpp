@@ -133,7 +133,21 @@ int main(int argc, char** argv) {
     g_message("room %s ended%s%s", info.id.c_str(), summary.recordingPath.empty() ? "" : ", recorded to ",
               summary.recordingPath.c_str());
   };
+  // Grace timers are one-shot GLib timeouts on the control loop; nothing ticks while idle.
+  env.schedule = [](unsigned ms, std::function<void()> fn) -> uint64_t {
+    auto* task = new std::function<void()>(std::move(fn));
+    return g_timeout_add_full(G_PRIORITY_DEFAULT, ms, [](gpointer p) -> gboolean {
+      (*static_cast<std::function<void()>*>(p))();
+      return G_SOURCE_REMOVE;
+    }, task, [](gpointer p) { delete static_cast<std::function<void()>*>(p); });
+  };
+  env.cancel = [](uint64_t id) { g_source_remove(static_cast<guint>(id)); };
+  env.newResumeToken = [] {
+    g_autofree char* uuid = g_uuid_string_random();
+    return std::string(uuid);
+  };
   core::RoomLimits limits;
+  limits.reconnectGraceMs = static_cast<unsigned>(opt.reconnectGraceSeconds * 1000);
   limits.maxSpeakers = static_cast<size_t>(opt.maxSpeakers);
   limits.maxRooms = static_cast<size_t>(opt.maxRooms);
   core::RoomManager rooms(media, hub, env, limits);

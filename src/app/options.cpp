@@ -57,6 +57,8 @@ core::Status applyConfigFile(const std::string& path, Options& out) {
   str("server", "hls_js", out.hlsJsPath);
   integer("server", "max_rooms", out.maxRooms);
   integer("room", "max_speakers", out.maxSpeakers);
+  if (g_key_file_has_key(file, "room", "reconnect_grace_s", nullptr))
+    out.reconnectGraceSeconds = g_key_file_get_double(file, "room", "reconnect_grace_s", nullptr);
   integer("media", "opus_bitrate", out.opusBitrate);
   integer("media", "jitter_latency_ms", out.jitterLatencyMs);
   return core::Ok{};
@@ -72,6 +74,7 @@ core::Result<Options> parseOptions(int argc, char** argv) {
   g_autofree char* pipelinesDir = nullptr;
   g_autofree char* webDir = nullptr;
   gboolean version = FALSE;
+  double grace = -1;
   GOptionEntry entries[] = {
       {"listen", 'l', 0, G_OPTION_ARG_STRING, &listen, "Address to serve on (default 127.0.0.1:8080; port 0 picks one)", "HOST:PORT"},
       {"data-dir", 'd', 0, G_OPTION_ARG_FILENAME, &dataDir, "Where rooms, HLS, recordings and the database go (default ~/.local/state/roomcast)", "DIR"},
@@ -79,6 +82,7 @@ core::Result<Options> parseOptions(int argc, char** argv) {
       {"public-url", 0, 0, G_OPTION_ARG_STRING, &publicUrl, "Base URL clients reach this server at (default: from the request)", "URL"},
       {"pipelines-dir", 0, 0, G_OPTION_ARG_FILENAME, &pipelinesDir, "Where the program-*.pipeline fragments are", "DIR"},
       {"web-dir", 0, 0, G_OPTION_ARG_FILENAME, &webDir, "Where the web client is", "DIR"},
+      {"reconnect-grace", 0, 0, G_OPTION_ARG_DOUBLE, &grace, "Seconds a dropped speaker keeps their place (default 20)", "S"},
       {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", nullptr},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
   g_autoptr(GOptionContext) context = g_option_context_new("- the roomcast live audio room server");
@@ -110,6 +114,9 @@ core::Result<Options> parseOptions(int argc, char** argv) {
   if (publicUrl) out.publicUrl = publicUrl;
   if (pipelinesDir) out.pipelinesDir = pipelinesDir;
   if (webDir) out.webDir = webDir;
+  if (grace >= 0) out.reconnectGraceSeconds = grace;
+  if (out.reconnectGraceSeconds < 0.1 || out.reconnectGraceSeconds > 3600)
+    return Error{ErrorCode::BadRequest, "reconnect grace must be 0.1..3600 seconds"};
   if (out.opusBitrate < 6000 || out.opusBitrate > 128000) return Error{ErrorCode::BadRequest, "opus_bitrate must be 6000..128000"};
   if (out.jitterLatencyMs < 0 || out.jitterLatencyMs > 1000) return Error{ErrorCode::BadRequest, "jitter_latency_ms must be 0..1000"};
   if (out.maxSpeakers < 1 || out.maxSpeakers > 1000) return Error{ErrorCode::BadRequest, "max_speakers must be 1..1000"};

@@ -20,6 +20,7 @@ struct Options {
   int jitterLatencyMs = 40;
   int maxSpeakers = 16;
   int maxRooms = 100;
+  double reconnectGraceSeconds = 20;  // a dropped speaker keeps role and slot this long
 };
 
 // Parses argv (and the --config file it names). Exits the process for --help/--version.

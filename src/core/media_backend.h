@@ -23,6 +23,8 @@ class MediaObserver {
                              const std::string& sdp) = 0;
   virtual void onLocalCandidate(const std::string& roomId, const std::string& peerId,
                                 unsigned mlineIndex, const std::string& candidate) = 0;
+  // The speech level of a peer's uplink, about every 100 ms while it is connected.
+  virtual void onPeerLevel(const std::string& roomId, const std::string& peerId, double rmsDbfs) = 0;
   // The peer's transport failed or closed for good (ICE failed, DTLS error).
   virtual void onPeerFailed(const std::string& roomId, const std::string& peerId,
                             const std::string& reason) = 0;
@@ -48,9 +50,12 @@ class MediaBackend {
   using StopDone = std::function<void(RoomMediaSummary)>;
   virtual void stopRoom(const std::string& roomId, StopDone done) = 0;
 
-  // An SDP offer from a stage participant; the answer arrives via onLocalAnswer.
+  // An SDP offer; the answer arrives via onLocalAnswer. The peer hears the room at once;
+  // its own audio joins the mix only while `mixed` (pre-warm: not yet).
   virtual Status acceptOffer(const std::string& roomId, const std::string& peerId,
-                             const std::string& offerSdp) = 0;
+                             const std::string& offerSdp, bool mixed) = 0;
+  // Switches a peer's uplink in or out of every mix, at once and without renegotiation.
+  virtual void setPeerMixed(const std::string& roomId, const std::string& peerId, bool mixed) = 0;
   virtual Status addRemoteCandidate(const std::string& roomId, const std::string& peerId,
                                     unsigned mlineIndex, const std::string& candidate) = 0;
   virtual void removePeer(const std::string& roomId, const std::string& peerId) = 0;

@@ -15,4 +15,7 @@ std::optional<Role> roleFromName(std::string_view name);
 // Roles whose audio is mixed into the program.
 inline bool isOnStage(Role role) { return role != Role::Listener; }
 
+// Roles that run the stage: hands, promotion, muting, removal.
+inline bool canModerate(Role role) { return role == Role::Host || role == Role::CoHost; }
+
 }  // namespace roomcast::core

@@ -3,6 +3,8 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
+#include <vector>
 #include <string>
 
 #include "core/role.h"
@@ -18,19 +20,40 @@ struct RoomInfo {
   int64_t createdAtUnixMs = 0;
 };
 
+enum class Presence { Connected, Reconnecting };
+
 struct Participant {
   std::string identity;  // stable per token (the JWT "sub")
   std::string name;
   Role role = Role::Listener;
-  bool mediaConnected = false;  // WebRTC up; only meaningful for stage roles
+  bool mediaConnected = false;  // the server answered this participant's WebRTC offer
+  bool handRaised = false;
+  bool invited = false;         // invited to the stage, not yet answered
+  bool serverMuted = false;     // muted by a host: out of every mix
+  bool selfMuted = false;
+  Presence presence = Presence::Connected;
+  uint64_t joinOrder = 0;       // the slot: stage and hand queue are shown in this order
+  uint64_t handOrder = 0;       // when the hand went up (queue order)
+  std::string resumeToken;      // proves a reconnecting client is this participant
+  uint64_t graceTimer = 0;      // pending removal while reconnecting (0: none)
+
+  // Whether this participant's uplink belongs in the mix now.
+  bool mixed() const { return isOnStage(role) && !serverMuted && !selfMuted; }
+  // Whether this participant may hold a WebRTC session (stage, or pre-warming for it).
+  bool mayHaveMedia() const { return isOnStage(role) || handRaised || invited; }
 };
 
 struct Room {
   RoomInfo info;
   std::map<std::string, Participant> participants;  // by identity
+  std::set<std::string> banned;                      // removed identities: never again
+  std::set<std::string> activeSpeakers;              // last announced
+  int64_t activeSpeakersSentMs = 0;
+  uint64_t nextOrder = 1;
 
   int speakerCount() const;
   int listenerCount() const;
+  std::vector<const Participant*> handQueue() const;  // raised hands, oldest first
 };
 
 }  // namespace roomcast::core

@@ -1,5 +1,6 @@
 #include "core/room_manager.h"
 
+#include <memory>
 #include <utility>
 
 namespace roomcast::core {
@@ -91,8 +92,10 @@ Status RoomManager::endRoom(const std::string& roomId, const std::string& reason
   auto it = rooms_.find(roomId);
   if (it == rooms_.end()) return notFound(roomId);
   events_.broadcast(roomId, RoomEnded{reason});
+  for (auto& [id, p] : it->second.participants) cancelGrace(p);
   RoomInfo info = it->second.info;
   rooms_.erase(it);
+  lastLoudMs_.erase(roomId);
   media_.stopRoom(roomId, [info, finished = env_.roomFinished, done = std::move(done)](RoomMediaSummary summary) {
     if (finished) finished(info, summary);
     if (done) done(info, summary);
@@ -129,17 +132,36 @@ std::vector<const Room*> RoomManager::rooms() const {
   return out;
 }
 
-Result<Participant> RoomManager::join(const std::string& roomId, const Identity& who) {
+Result<Participant> RoomManager::join(const std::string& roomId, const Identity& who,
+                                     const std::string& resumeToken) {
   Room* room = findMutable(roomId);
   if (!room) return notFound(roomId);
-  if (room->participants.count(who.id))
-    return Error{ErrorCode::Conflict, "identity '" + who.id + "' is already connected to this room"};
+  if (room->banned.count(who.id)) return Error{ErrorCode::Forbidden, "you were removed from this room"};
+  if (auto it = room->participants.find(who.id); it != room->participants.end()) {
+    Participant& p = it->second;
+    // Back within the grace period, or taking over from a connection the server has not yet
+    // seen drop (that needs the resume token): same role, same slot, same hand.
+    const bool resumable = p.presence == Presence::Reconnecting ||
+                           (!resumeToken.empty() && resumeToken == p.resumeToken);
+    if (!resumable)
+      return Error{ErrorCode::Conflict, "identity '" + who.id + "' is already connected to this room"};
+    cancelGrace(p);
+    p.presence = Presence::Connected;
+    p.resumeToken = env_.newResumeToken ? env_.newResumeToken() : p.resumeToken;
+    events_.broadcast(roomId, PresenceChanged{p.identity, false});
+    return p;
+  }
   if (room->participants.size() >= limits_.maxParticipants)
     return Error{ErrorCode::RoomFull, "the room is full"};
   if (isOnStage(who.role) && static_cast<size_t>(room->speakerCount()) >= limits_.maxSpeakers)
     return Error{ErrorCode::RoomFull, "the stage is full (" + std::to_string(limits_.maxSpeakers) + " speakers)"};
 
-  Participant p{who.id, who.name, who.role, false};
+  Participant p;
+  p.identity = who.id;
+  p.name = who.name;
+  p.role = who.role;
+  p.joinOrder = room->nextOrder++;
+  p.resumeToken = env_.newResumeToken ? env_.newResumeToken() : "";
   room->participants[who.id] = p;
   events_.broadcast(roomId, ParticipantJoined{p});
   return p;
@@ -150,18 +172,219 @@ void RoomManager::leave(const std::string& roomId, const std::string& identity, 
   if (!room) return;
   auto it = room->participants.find(identity);
   if (it == room->participants.end()) return;
-  if (isOnStage(it->second.role)) media_.removePeer(roomId, identity);
+  cancelGrace(it->second);
+  if (it->second.mayHaveMedia() || it->second.mediaConnected) media_.removePeer(roomId, identity);
   room->participants.erase(it);
+  lastLoudMs_[roomId].erase(identity);
   events_.broadcast(roomId, ParticipantLeft{identity, reason});
+  updateActiveSpeakers(*room, env_.nowUnixMs());
+}
+
+void RoomManager::disconnected(const std::string& roomId, const std::string& identity) {
+  Participant* p = findParticipant(roomId, identity);
+  if (!p) return;
+  if (!p->mayHaveMedia()) return leave(roomId, identity, "disconnected");
+  if (p->presence == Presence::Reconnecting) return;
+  p->presence = Presence::Reconnecting;
+  events_.broadcast(roomId, PresenceChanged{identity, true});
+  if (env_.schedule) {
+    auto timer = std::make_shared<uint64_t>(0);
+    *timer = env_.schedule(limits_.reconnectGraceMs, [this, roomId, identity, timer] {
+      graceExpired(roomId, identity, *timer);
+    });
+    p->graceTimer = *timer;
+  }
+}
+
+void RoomManager::graceExpired(const std::string& roomId, const std::string& identity, uint64_t timer) {
+  Participant* p = findParticipant(roomId, identity);
+  if (!p || p->graceTimer != timer || p->presence != Presence::Reconnecting) return;
+  p->graceTimer = 0;
+  leave(roomId, identity, "timeout");
+}
+
+void RoomManager::cancelGrace(Participant& p) {
+  if (p.graceTimer && env_.cancel) env_.cancel(p.graceTimer);
+  p.graceTimer = 0;
+}
+
+Result<Actor> RoomManager::actorFor(const std::string& roomId, const std::string& identity) const {
+  const Room* room = find(roomId);
+  if (!room) return notFound(roomId);
+  auto it = room->participants.find(identity);
+  if (it == room->participants.end()) return Error{ErrorCode::Conflict, "join the room first"};
+  return Actor{identity, it->second.role};
+}
+
+Result<std::pair<Room*, Participant*>> RoomManager::moderation(const std::string& roomId, const Actor& actor,
+                                                               const std::string& target) {
+  Room* room = findMutable(roomId);
+  if (!room) return notFound(roomId);
+  if (!canModerate(actor.role)) return Error{ErrorCode::Forbidden, "only the host and co-hosts run the stage"};
+  Participant* p = findParticipant(roomId, target);
+  if (!p) return Error{ErrorCode::NotFound, "no participant '" + target + "' in this room"};
+  return std::pair{room, p};
+}
+
+void RoomManager::syncMixing(const Room& room, const Participant& p, bool wasMixed) {
+  if (p.mixed() != wasMixed && p.mediaConnected) media_.setPeerMixed(room.info.id, p.identity, p.mixed());
+}
+
+void RoomManager::changeRole(Room& room, Participant& p, Role role) {
+  const bool wasMixed = p.mixed();
+  const bool hadMedia = p.mayHaveMedia();
+  p.role = role;
+  p.handRaised = false;
+  p.invited = false;
+  if (isOnStage(role)) p.selfMuted = false;
+  events_.broadcast(room.info.id, RoleChanged{p.identity, role});
+  if (hadMedia && !p.mayHaveMedia()) {
+    // Back to the audience: back to HLS.
+    media_.removePeer(room.info.id, p.identity);
+    p.mediaConnected = false;
+  } else {
+    syncMixing(room, p, wasMixed);
+  }
+}
+
+Status RoomManager::setHand(const std::string& roomId, const std::string& identity, bool raised) {
+  Room* room = findMutable(roomId);
+  if (!room) return notFound(roomId);
+  Participant* p = findParticipant(roomId, identity);
+  if (!p) return Error{ErrorCode::Conflict, "join the room first"};
+  if (p->role != Role::Listener) return Error{ErrorCode::Conflict, "you are already on stage"};
+  if (p->handRaised == raised) return Ok{};
+  p->handRaised = raised;
+  if (raised) p->handOrder = room->nextOrder++;
+  const HandChanged event{p->identity, p->name, raised};
+  // The queue is for the people who run the stage, and for the one whose hand it is.
+  for (const auto& [id, other] : room->participants)
+    if (canModerate(other.role) || id == identity) events_.sendTo(roomId, id, event);
+  if (!raised && !p->mayHaveMedia() && p->mediaConnected) {
+    media_.removePeer(roomId, identity);
+    p->mediaConnected = false;
+  }
+  return Ok{};
+}
+
+Status RoomManager::promote(const std::string& roomId, const Actor& actor, const std::string& target) {
+  auto found = moderation(roomId, actor, target);
+  if (!found) return found.error();
+  auto [room, p] = found.value();
+  if (isOnStage(p->role)) return Error{ErrorCode::Conflict, p->name + " is already on stage"};
+  if (static_cast<size_t>(room->speakerCount()) >= limits_.maxSpeakers)
+    return Error{ErrorCode::RoomFull, "the stage is full (" + std::to_string(limits_.maxSpeakers) + " speakers)"};
+  changeRole(*room, *p, Role::Speaker);
+  return Ok{};
+}
+
+Status RoomManager::demote(const std::string& roomId, const Actor& actor, const std::string& target) {
+  auto found = moderation(roomId, actor, target);
+  if (!found) return found.error();
+  auto [room, p] = found.value();
+  if (p->role == Role::Host) return Error{ErrorCode::Forbidden, "the host cannot be demoted"};
+  if (!isOnStage(p->role)) return Error{ErrorCode::Conflict, p->name + " is not on stage"};
+  if (p->role == Role::CoHost && actor.role != Role::Host)
+    return Error{ErrorCode::Forbidden, "only the host demotes co-hosts"};
+  changeRole(*room, *p, Role::Listener);
+  return Ok{};
+}
+
+Status RoomManager::invite(const std::string& roomId, const Actor& actor, const std::string& target) {
+  auto found = moderation(roomId, actor, target);
+  if (!found) return found.error();
+  auto [room, p] = found.value();
+  if (isOnStage(p->role)) return Error{ErrorCode::Conflict, p->name + " is already on stage"};
+  p->invited = true;
+  events_.sendTo(roomId, target, Invited{actor.identity});
+  return Ok{};
+}
+
+Status RoomManager::answerInvite(const std::string& roomId, const std::string& identity, bool accept) {
+  Room* room = findMutable(roomId);
+  if (!room) return notFound(roomId);
+  Participant* p = findParticipant(roomId, identity);
+  if (!p) return Error{ErrorCode::Conflict, "join the room first"};
+  if (!p->invited) return Error{ErrorCode::Conflict, "there is no invitation to answer"};
+  const InviteAnswered answer{identity, accept};
+  for (const auto& [id, other] : room->participants)
+    if (canModerate(other.role)) events_.sendTo(roomId, id, answer);
+  if (accept) {
+    if (static_cast<size_t>(room->speakerCount()) >= limits_.maxSpeakers)
+      return Error{ErrorCode::RoomFull, "the stage is full"};
+    changeRole(*room, *p, Role::Speaker);
+  } else {
+    p->invited = false;
+    if (!p->mayHaveMedia() && p->mediaConnected) {
+      media_.removePeer(roomId, identity);
+      p->mediaConnected = false;
+    }
+  }
+  return Ok{};
+}
+
+Status RoomManager::setMuted(const std::string& roomId, const Actor& actor, const std::string& target, bool muted) {
+  Room* room = findMutable(roomId);
+  if (!room) return notFound(roomId);
+  Participant* p = nullptr;
+  const bool self = actor.identity == target;
+  if (self) {
+    p = findParticipant(roomId, target);
+    if (!p) return Error{ErrorCode::Conflict, "join the room first"};
+  } else {
+    auto found = moderation(roomId, actor, target);
+    if (!found) return found.error();
+    p = found.value().second;
+    if (p->role == Role::Host) return Error{ErrorCode::Forbidden, "the host cannot be muted by others"};
+  }
+  if (!isOnStage(p->role)) return Error{ErrorCode::Conflict, p->name + " is not on stage"};
+  const bool wasMixed = p->mixed();
+  if (self) {
+    // Unmuting yourself does not lift a host's mute.
+    p->selfMuted = muted;
+  } else {
+    p->serverMuted = muted;
+  }
+  syncMixing(*room, *p, wasMixed);
+  events_.broadcast(roomId, MuteChanged{p->identity, p->serverMuted || p->selfMuted, !self});
+  return Ok{};
+}
+
+Status RoomManager::remove(const std::string& roomId, const Actor& actor, const std::string& target) {
+  auto found = moderation(roomId, actor, target);
+  if (!found) return found.error();
+  auto [room, p] = found.value();
+  if (p->role == Role::Host) return Error{ErrorCode::Forbidden, "the host cannot be removed"};
+  if (actor.identity == target) return Error{ErrorCode::Conflict, "leave instead of removing yourself"};
+  room->banned.insert(target);
+  events_.sendTo(roomId, target, Removed{"removed by the host"});
+  leave(roomId, target, "removed");
+  events_.disconnect(roomId, target, "removed");
+  return Ok{};
+}
+
+Result<std::string> RoomManager::identityByName(const std::string& roomId, const std::string& name) const {
+  const Room* room = find(roomId);
+  if (!room) return notFound(roomId);
+  std::string found;
+  for (const auto& [id, p] : room->participants) {
+    if (p.name != name && p.identity != name) continue;
+    if (!found.empty()) return Error{ErrorCode::Conflict, "more than one participant is called '" + name + "'"};
+    found = id;
+  }
+  if (found.empty()) return Error{ErrorCode::NotFound, "no participant called '" + name + "'"};
+  return found;
 }
 
 Status RoomManager::offer(const std::string& roomId, const std::string& identity, const std::string& sdp) {
   if (!findMutable(roomId)) return notFound(roomId);
   Participant* p = findParticipant(roomId, identity);
   if (!p) return Error{ErrorCode::Conflict, "join the room before sending an offer"};
-  if (!isOnStage(p->role))
-    return Error{ErrorCode::Forbidden, "only speakers send audio; listeners hear the HLS program"};
-  return media_.acceptOffer(roomId, identity, sdp);
+  if (!p->mayHaveMedia())
+    return Error{ErrorCode::Forbidden, "only speakers (or raised hands, pre-warming) open WebRTC; listeners hear HLS"};
+  if (auto accepted = media_.acceptOffer(roomId, identity, sdp, p->mixed()); !accepted) return accepted;
+  p->mediaConnected = true;
+  return Ok{};
 }
 
 Status RoomManager::remoteCandidate(const std::string& roomId, const std::string& identity, unsigned mline,
@@ -169,14 +392,13 @@ Status RoomManager::remoteCandidate(const std::string& roomId, const std::string
   if (!findMutable(roomId)) return notFound(roomId);
   Participant* p = findParticipant(roomId, identity);
   if (!p) return Error{ErrorCode::Conflict, "join the room before sending candidates"};
-  if (!isOnStage(p->role)) return Error{ErrorCode::Forbidden, "listeners have no WebRTC session"};
+  if (!p->mayHaveMedia()) return Error{ErrorCode::Forbidden, "listeners have no WebRTC session"};
   return media_.addRemoteCandidate(roomId, identity, mline, candidate);
 }
 
 void RoomManager::onLocalAnswer(const std::string& roomId, const std::string& peerId, const std::string& sdp) {
   Participant* p = findParticipant(roomId, peerId);
   if (!p) return;  // left while the answer was being made
-  p->mediaConnected = true;
   events_.sendTo(roomId, peerId, SdpAnswer{sdp});
 }
 
@@ -186,10 +408,36 @@ void RoomManager::onLocalCandidate(const std::string& roomId, const std::string&
   events_.sendTo(roomId, peerId, IceCandidate{mlineIndex, candidate});
 }
 
+void RoomManager::onPeerLevel(const std::string& roomId, const std::string& peerId, double rmsDbfs) {
+  Room* room = findMutable(roomId);
+  if (!room) return;
+  const int64_t now = env_.nowUnixMs();
+  if (rmsDbfs >= limits_.speakingThresholdDbfs) lastLoudMs_[roomId][peerId] = now;
+  updateActiveSpeakers(*room, now);
+}
+
+// Active speakers: mixed participants loud within the hold time. Sent only when the set
+// changes, and not more often than the minimum interval (a change inside the interval goes
+// out with the next level report, about 100 ms later).
+void RoomManager::updateActiveSpeakers(Room& room, int64_t nowMs) {
+  std::set<std::string> active;
+  for (const auto& [peer, loudAt] : lastLoudMs_[room.info.id]) {
+    auto p = room.participants.find(peer);
+    if (p != room.participants.end() && p->second.mixed() && nowMs - loudAt <= limits_.speakingHoldMs)
+      active.insert(peer);
+  }
+  if (active == room.activeSpeakers) return;
+  if (nowMs - room.activeSpeakersSentMs < limits_.activeSpeakersMinIntervalMs) return;
+  room.activeSpeakers = active;
+  room.activeSpeakersSentMs = nowMs;
+  events_.broadcast(room.info.id, ActiveSpeakers{{active.begin(), active.end()}});
+}
+
 void RoomManager::onPeerFailed(const std::string& roomId, const std::string& peerId, const std::string& reason) {
   Participant* p = findParticipant(roomId, peerId);
   if (!p) return;
   p->mediaConnected = false;
+  // The socket may still be up: the client offers again to resume, keeping role and slot.
   events_.sendTo(roomId, peerId, ErrorEvent{{ErrorCode::MediaError, "media session failed: " + reason}});
 }
 

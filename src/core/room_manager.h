@@ -22,12 +22,22 @@ struct RoomLimits {
   size_t maxRooms = 100;
   size_t maxSpeakers = 16;
   size_t maxParticipants = 20000;
+  unsigned reconnectGraceMs = 20000;   // a dropped speaker keeps role and slot this long
+  double speakingThresholdDbfs = -45;  // active-speaker detection on decoded uplinks
+  unsigned speakingHoldMs = 400;       // still "speaking" this long after the last loud frame
+  unsigned activeSpeakersMinIntervalMs = 250;  // at most 4 active-speaker events a second
 };
 
 struct NewRoom {
   std::string title;
   std::string topic;
   bool record = false;
+};
+
+// Who asks for a stage action: a participant, or an operator holding a host token.
+struct Actor {
+  std::string identity;
+  Role role = Role::Listener;
 };
 
 struct Identity {
@@ -46,6 +56,10 @@ struct Environment {
   std::function<int64_t()> nowUnixMs;
   std::function<void(const RoomInfo&)> roomCreated;  // optional: e.g. the store
   RoomEndedCallback roomFinished;                     // optional: runs for every room that ends
+  // One-shot timers on the control thread (grace periods). Returns a non-zero id.
+  std::function<uint64_t(unsigned ms, std::function<void()>)> schedule;
+  std::function<void(uint64_t id)> cancel;
+  std::function<std::string()> newResumeToken;
 };
 
 class RoomManager final : public MediaObserver {
@@ -64,10 +78,27 @@ class RoomManager final : public MediaObserver {
   std::vector<const Room*> rooms() const;
   const RoomLimits& limits() const { return limits_; }
 
-  // A client connected with a verified identity for this room.
-  Result<Participant> join(const std::string& roomId, const Identity& who);
-  // The client's connection closed or it said goodbye.
+  // A client connected with a verified identity for this room. A participant who is
+  // reconnecting (or who presents their resume token) gets their place back.
+  Result<Participant> join(const std::string& roomId, const Identity& who, const std::string& resumeToken = {});
+  // The client said goodbye: gone at once.
   void leave(const std::string& roomId, const std::string& identity, const std::string& reason);
+  // The client's connection dropped: participants with media keep their place for the grace
+  // period (everyone is told they are reconnecting); others leave at once.
+  void disconnected(const std::string& roomId, const std::string& identity);
+
+  // The stage. `actor` is who asks; permissions are checked here.
+  Status setHand(const std::string& roomId, const std::string& identity, bool raised);
+  Status promote(const std::string& roomId, const Actor& actor, const std::string& target);
+  Status demote(const std::string& roomId, const Actor& actor, const std::string& target);
+  Status invite(const std::string& roomId, const Actor& actor, const std::string& target);
+  Status answerInvite(const std::string& roomId, const std::string& identity, bool accept);
+  Status setMuted(const std::string& roomId, const Actor& actor, const std::string& target, bool muted);
+  Status remove(const std::string& roomId, const Actor& actor, const std::string& target);
+  // The actor for a connected participant (their current role).
+  Result<Actor> actorFor(const std::string& roomId, const std::string& identity) const;
+  // Finds a participant by display name (for operators' CLI); Conflict if ambiguous.
+  Result<std::string> identityByName(const std::string& roomId, const std::string& name) const;
 
   Status offer(const std::string& roomId, const std::string& identity, const std::string& sdp);
   Status remoteCandidate(const std::string& roomId, const std::string& identity, unsigned mline,
@@ -77,18 +108,29 @@ class RoomManager final : public MediaObserver {
   void onLocalAnswer(const std::string& roomId, const std::string& peerId, const std::string& sdp) override;
   void onLocalCandidate(const std::string& roomId, const std::string& peerId, unsigned mlineIndex,
                         const std::string& candidate) override;
+  void onPeerLevel(const std::string& roomId, const std::string& peerId, double rmsDbfs) override;
   void onPeerFailed(const std::string& roomId, const std::string& peerId, const std::string& reason) override;
   void onRoomMediaFailed(const std::string& roomId, const std::string& reason) override;
 
  private:
   Room* findMutable(const std::string& roomId);
   Participant* findParticipant(const std::string& roomId, const std::string& identity);
+  // Common checks for moderation: room exists, actor may moderate, target exists.
+  Result<std::pair<Room*, Participant*>> moderation(const std::string& roomId, const Actor& actor,
+                                                    const std::string& target);
+  void changeRole(Room& room, Participant& p, Role role);
+  void syncMixing(const Room& room, const Participant& p, bool wasMixed);
+  void graceExpired(const std::string& roomId, const std::string& identity, uint64_t timer);
+  void cancelGrace(Participant& p);
+  void updateActiveSpeakers(Room& room, int64_t nowMs);
 
   MediaBackend& media_;
   RoomEventSink& events_;
   Environment env_;
   RoomLimits limits_;
   std::map<std::string, Room> rooms_;  // live rooms by id
+  // Last loud uplink frame per room and peer, for active-speaker detection.
+  std::map<std::string, std::map<std::string, int64_t>> lastLoudMs_;
 };
 
 // Validation shared with REST: non-empty title, byte limits, valid UTF-8, no control chars.

@@ -47,9 +47,14 @@ core::Status GstMediaBackend::startRoom(const core::RoomMediaConfig& room) {
   }
   const std::string roomId = room.roomId;
   std::weak_ptr<int> alive = alive_;
-  auto pipeline = RoomPipeline::start(config, [this, alive, roomId](const std::string& child, const std::string& msg) {
+  RoomPipeline::Handlers handlers;
+  handlers.onError = [this, alive, roomId](const std::string& child, const std::string& msg) {
     if (!alive.expired()) onPipelineError(roomId, child, msg);
-  });
+  };
+  handlers.onLevel = [this, alive, roomId](const std::string& element, double rmsDb) {
+    if (!alive.expired()) onLevel(roomId, element, rmsDb);
+  };
+  auto pipeline = RoomPipeline::start(config, std::move(handlers));
   if (!pipeline) return pipeline.error();
   rooms_[roomId] = LiveRoom{std::move(pipeline.value()), {}, g_get_monotonic_time()};
   return core::Ok{};
@@ -89,7 +94,7 @@ void GstMediaBackend::stopRoom(const std::string& roomId, StopDone done) {
 }
 
 core::Status GstMediaBackend::acceptOffer(const std::string& roomId, const std::string& peerId,
-                                          const std::string& sdp) {
+                                          const std::string& sdp, bool mixed) {
   auto it = rooms_.find(roomId);
   if (it == rooms_.end()) return Error{ErrorCode::NotFound, "room has no media"};
   // A new offer from the same speaker replaces their session (webrtcbin 1.22 cannot restart ICE).
@@ -97,7 +102,7 @@ core::Status GstMediaBackend::acceptOffer(const std::string& roomId, const std::
   PeerKey key{roomId, peerId, nextSerial_++};
   auto peer = std::make_unique<SpeakerPeer>(it->second.pipeline->bin(), it->second.pipeline->mixer(), key, *this,
                                             config_.speaker);
-  if (auto accepted = peer->acceptOffer(sdp); !accepted) return accepted.error();
+  if (auto accepted = peer->acceptOffer(sdp, mixed); !accepted) return accepted.error();
   it->second.peers[peerId] = std::move(peer);
   return core::Ok{};
 }
@@ -109,6 +114,24 @@ core::Status GstMediaBackend::addRemoteCandidate(const std::string& roomId, cons
   auto peer = it->second.peers.find(peerId);
   if (peer == it->second.peers.end()) return Error{ErrorCode::Conflict, "send an offer before candidates"};
   return peer->second->addRemoteCandidate(mline, candidate);
+}
+
+void GstMediaBackend::setPeerMixed(const std::string& roomId, const std::string& peerId, bool mixed) {
+  auto it = rooms_.find(roomId);
+  if (it == rooms_.end()) return;
+  auto peer = it->second.peers.find(peerId);
+  if (peer != it->second.peers.end()) peer->second->setMixed(mixed);
+}
+
+void GstMediaBackend::onLevel(const std::string& roomId, const std::string& element, double rmsDb) {
+  auto it = rooms_.find(roomId);
+  if (it == rooms_.end() || !observer_) return;
+  for (auto& [peerId, peer] : it->second.peers) {
+    if (peer->levelElementName() == element) {
+      observer_->onPeerLevel(roomId, peerId, rmsDb);
+      return;
+    }
+  }
 }
 
 void GstMediaBackend::removePeer(const std::string& roomId, const std::string& peerId) {
@@ -167,8 +190,7 @@ void GstMediaBackend::onPipelineError(const std::string& roomId, const std::stri
   if (it == rooms_.end()) return;
   // An error inside one speaker's elements costs that speaker, never the room.
   for (auto& [peerId, peer] : it->second.peers) {
-    const std::string prefix = "peer-" + peerId + "-" + std::to_string(peer->key().serial);
-    if (child.rfind(prefix, 0) == 0) {
+    if (child.rfind(peer->baseName(), 0) == 0) {
       postFailure(peer->key(), message);
       return;
     }

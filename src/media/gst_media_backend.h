@@ -31,7 +31,9 @@ class GstMediaBackend final : public core::MediaBackend, public PeerEvents {
   void setObserver(core::MediaObserver* observer) override { observer_ = observer; }
   core::Status startRoom(const core::RoomMediaConfig& config) override;
   void stopRoom(const std::string& roomId, StopDone done) override;
-  core::Status acceptOffer(const std::string& roomId, const std::string& peerId, const std::string& sdp) override;
+  core::Status acceptOffer(const std::string& roomId, const std::string& peerId, const std::string& sdp,
+                           bool mixed) override;
+  void setPeerMixed(const std::string& roomId, const std::string& peerId, bool mixed) override;
   core::Status addRemoteCandidate(const std::string& roomId, const std::string& peerId, unsigned mline,
                                   const std::string& candidate) override;
   void removePeer(const std::string& roomId, const std::string& peerId) override;
@@ -56,6 +58,7 @@ class GstMediaBackend final : public core::MediaBackend, public PeerEvents {
   void postToPeer(const PeerKey& key, std::function<void(GstMediaBackend&)> fn);
   SpeakerPeer* findPeer(const PeerKey& key);
   void onPipelineError(const std::string& roomId, const std::string& child, const std::string& message);
+  void onLevel(const std::string& roomId, const std::string& element, double rmsDb);
 
   MediaConfig config_;
   GMainContext* context_;

@@ -12,12 +12,11 @@ namespace roomcast::media {
 using core::Error;
 using core::ErrorCode;
 
-RoomPipeline::RoomPipeline(RoomPipelineConfig config, ErrorHandler onError)
-    : config_(std::move(config)), onError_(std::move(onError)) {}
+RoomPipeline::RoomPipeline(RoomPipelineConfig config, Handlers handlers)
+    : config_(std::move(config)), handlers_(std::move(handlers)) {}
 
-core::Result<std::unique_ptr<RoomPipeline>> RoomPipeline::start(const RoomPipelineConfig& config,
-                                                                ErrorHandler onError) {
-  std::unique_ptr<RoomPipeline> room(new RoomPipeline(config, std::move(onError)));
+core::Result<std::unique_ptr<RoomPipeline>> RoomPipeline::start(const RoomPipelineConfig& config, Handlers handlers) {
+  std::unique_ptr<RoomPipeline> room(new RoomPipeline(config, std::move(handlers)));
   if (auto built = room->build(); !built) return built.error();
   if (gst_element_set_state(room->pipeline_.get(), GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
     return Error{ErrorCode::Internal, "the room pipeline did not start"};
@@ -114,7 +113,20 @@ gboolean RoomPipeline::onBusMessage(GstBus*, GstMessage* message, gpointer data)
                   debug ? debug : "");
       std::string text = error->message;
       g_error_free(error);
-      self->onError_(child, text);  // may destroy self: return right after
+      if (self->handlers_.onError) self->handlers_.onError(child, text);  // may destroy self: return right after
+      return G_SOURCE_CONTINUE;
+    }
+    case GST_MESSAGE_ELEMENT: {
+      const GstStructure* s = gst_message_get_structure(message);
+      if (s && gst_structure_has_name(s, "level") && self->handlers_.onLevel) {
+        // "rms" is a GValueArray (deprecated type, still what level posts in 1.22).
+        G_GNUC_BEGIN_IGNORE_DEPRECATIONS
+        const GValue* rms = gst_structure_get_value(s, "rms");
+        auto* values = rms ? static_cast<GValueArray*>(g_value_get_boxed(rms)) : nullptr;
+        if (values && values->n_values > 0)
+          self->handlers_.onLevel(GST_OBJECT_NAME(GST_MESSAGE_SRC(message)), g_value_get_double(&values->values[0]));
+        G_GNUC_END_IGNORE_DEPRECATIONS
+      }
       return G_SOURCE_CONTINUE;
     }
     case GST_MESSAGE_STATE_CHANGED:

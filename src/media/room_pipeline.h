@@ -29,10 +29,14 @@ struct RoomPipelineConfig {
 
 class RoomPipeline {
  public:
-  // `onError` runs on the control context with the name of the pipeline child that failed.
-  using ErrorHandler = std::function<void(const std::string& childName, const std::string& message)>;
+  // Run on the control context. onError gets the name of the pipeline child that failed;
+  // onLevel the name of a level element and its RMS in dBFS.
+  struct Handlers {
+    std::function<void(const std::string& childName, const std::string& message)> onError;
+    std::function<void(const std::string& element, double rmsDb)> onLevel;
+  };
 
-  static core::Result<std::unique_ptr<RoomPipeline>> start(const RoomPipelineConfig& config, ErrorHandler onError);
+  static core::Result<std::unique_ptr<RoomPipeline>> start(const RoomPipelineConfig& config, Handlers handlers);
   ~RoomPipeline();
   RoomPipeline(const RoomPipeline&) = delete;
   RoomPipeline& operator=(const RoomPipeline&) = delete;
@@ -50,13 +54,13 @@ class RoomPipeline {
   void dumpDot(const std::string& name) const;
 
  private:
-  RoomPipeline(RoomPipelineConfig config, ErrorHandler onError);
+  RoomPipeline(RoomPipelineConfig config, Handlers handlers);
   core::Status build();
   static gboolean onBusMessage(GstBus* bus, GstMessage* message, gpointer self);
   void completeFinish(bool clean);
 
   RoomPipelineConfig config_;
-  ErrorHandler onError_;
+  Handlers handlers_;
   ElementPtr pipeline_;
   ElementPtr bed_;
   ElementPtr mixer_;

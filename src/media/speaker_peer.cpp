@@ -102,7 +102,7 @@ SpeakerPeer::SpeakerPeer(GstBin* pipeline, GstElement* mixer, PeerKey key, PeerE
 
 SpeakerPeer::~SpeakerPeer() { removeElements(); }
 
-core::Status SpeakerPeer::acceptOffer(const std::string& offerSdp) {
+core::Status SpeakerPeer::acceptOffer(const std::string& offerSdp, bool mixed) {
   if (webrtc_) return Error{ErrorCode::Conflict, "this speaker already has a media session"};
   GstSDPMessage* sdp = parseSdp(offerSdp);
   if (!sdp) return Error{ErrorCode::MediaError, "the offer is not valid SDP"};
@@ -111,7 +111,7 @@ core::Status SpeakerPeer::acceptOffer(const std::string& offerSdp) {
     gst_sdp_message_free(sdp);
     return payloadType.error();
   }
-  if (auto built = buildBranches(payloadType.value()); !built) {
+  if (auto built = buildBranches(payloadType.value(), mixed); !built) {
     gst_sdp_message_free(sdp);
     removeElements();
     return built.error();
@@ -133,8 +133,12 @@ core::Status SpeakerPeer::addRemoteCandidate(unsigned mline, const std::string& 
   return core::Ok{};
 }
 
-core::Status SpeakerPeer::buildBranches(int payloadType) {
-  const std::string base = "peer-" + key_.peerId + "-" + std::to_string(key_.serial);
+void SpeakerPeer::setMixed(bool mixed) {
+  if (mixerSink_) g_object_set(mixerSink_.get(), "mute", mixed ? FALSE : TRUE, nullptr);
+}
+
+core::Status SpeakerPeer::buildBranches(int payloadType, bool mixed) {
+  const std::string base = baseName();
   webrtc_ = makeElement("webrtcbin", base.c_str());
   if (!webrtc_) return Error{ErrorCode::Internal, "webrtcbin is missing (gstreamer1.0-plugins-bad)"};
   gst_util_set_object_arg(G_OBJECT(webrtc_.get()), "bundle-policy", "max-bundle");
@@ -150,17 +154,20 @@ core::Status SpeakerPeer::buildBranches(int payloadType) {
   ElementPtr inConvert = make("audioconvert", "inconv");
   ElementPtr inResample = make("audioresample", "inres");
   ElementPtr inCaps = make("capsfilter", "incaps");
+  ElementPtr level = make("level", "level");
   ElementPtr sendQueue = make("queue", "sendq");
   ElementPtr outConvert = make("audioconvert", "outconv");
   ElementPtr encoder = make("opusenc", "enc");
   ElementPtr payloader = make("rtpopuspay", "pay");
   ElementPtr rtpCaps = make("capsfilter", "rtpcaps");
-  if (elements_.size() != 10) return Error{ErrorCode::Internal, "a GStreamer plugin for the speaker branch is missing"};
+  if (elements_.size() != 11) return Error{ErrorCode::Internal, "a GStreamer plugin for the speaker branch is missing"};
 
   // Decoders conceal loss: PLC always, FEC when the sender provides it.
   g_object_set(decoder.get(), "plc", TRUE, "use-inband-fec", TRUE, nullptr);
   g_autoptr(GstCaps) mixCaps = gst_caps_from_string("audio/x-raw,format=F32LE,rate=48000,channels=1,layout=interleaved");
   g_object_set(inCaps.get(), "caps", mixCaps, nullptr);
+  // Speech level for active-speaker events: one bus message per 100 ms.
+  g_object_set(level.get(), "interval", G_GUINT64_CONSTANT(100000000), "post-messages", TRUE, nullptr);
   // The return path must never back up into the mixer: drop old audio instead.
   g_object_set(sendQueue.get(), "max-size-time", G_GUINT64_CONSTANT(100000000), "max-size-buffers", 0u,
                "max-size-bytes", 0u, nullptr);
@@ -184,13 +191,15 @@ core::Status SpeakerPeer::buildBranches(int payloadType) {
   g_signal_connect(webrtc_.get(), "pad-added", G_CALLBACK(onPadAdded), ctx);
   g_signal_connect(webrtc_.get(), "notify::ice-connection-state", G_CALLBACK(onIceStateChanged), ctx);
 
-  if (!gst_element_link_many(depay_.get(), decoder.get(), inConvert.get(), inResample.get(), inCaps.get(), nullptr) ||
+  if (!gst_element_link_many(depay_.get(), decoder.get(), inConvert.get(), inResample.get(), inCaps.get(), level.get(),
+                             nullptr) ||
       !gst_element_link_many(sendQueue.get(), outConvert.get(), encoder.get(), payloader.get(), rtpCaps.get(), nullptr))
     return Error{ErrorCode::Internal, "cannot link the speaker branch"};
 
   mixerSink_ = PadPtr::adopt(gst_element_request_pad_simple(mixer_, "sink_%u"));
   if (!mixerSink_) return Error{ErrorCode::Internal, "the mixer refused a new input"};
-  g_autoptr(GstPad) inCapsSrc = gst_element_get_static_pad(inCaps.get(), "src");
+  setMixed(mixed);  // before the first buffer: a pre-warming hand is never heard
+  g_autoptr(GstPad) inCapsSrc = gst_element_get_static_pad(level.get(), "src");
   if (gst_pad_link(inCapsSrc, mixerSink_.get()) != GST_PAD_LINK_OK)
     return Error{ErrorCode::Internal, "cannot link the speaker to the mixer"};
 

@@ -1,6 +1,6 @@
 // One speaker's WebRTC session inside a room pipeline:
 //
-//   webrtcbin ─ rtpopusdepay ─ opusdec ─ audioconvert ─ audioresample ─▶ mixminus.sink_N
+//   webrtcbin ─ rtpopusdepay ─ opusdec ─ audioconvert ─ audioresample ─ level ─▶ mixminus.sink_N
 //   mixminus.minus_N ─ queue ─ audioconvert ─ opusenc ─ rtpopuspay ─▶ webrtcbin
 //
 // Built and torn down on the control thread. The only streaming-thread work is linking
@@ -31,15 +31,21 @@ class SpeakerPeer {
   SpeakerPeer(const SpeakerPeer&) = delete;
   SpeakerPeer& operator=(const SpeakerPeer&) = delete;
 
-  // Builds both branches for the offer's Opus payload type and starts answering.
-  core::Status acceptOffer(const std::string& offerSdp);
+  // Builds both branches for the offer's Opus payload type and starts answering. The uplink
+  // joins the mix only while `mixed` (a pre-warmed raised hand hears the room first).
+  core::Status acceptOffer(const std::string& offerSdp, bool mixed);
+  // Switches the uplink in or out of every mix (mixminus pad "mute"): no renegotiation.
+  void setMixed(bool mixed);
+  // The name of the level element that reports this peer's uplink ("<base>-level").
+  std::string levelElementName() const { return baseName() + "-level"; }
+  std::string baseName() const { return "peer-" + key_.peerId + "-" + std::to_string(key_.serial); }
   core::Status addRemoteCandidate(unsigned mline, const std::string& candidate);
   const PeerKey& key() const { return key_; }
 
   struct CallbackContext;  // what signal handlers may touch from streaming threads
 
  private:
-  core::Status buildBranches(int payloadType);
+  core::Status buildBranches(int payloadType, bool mixed);
   void removeElements();
 
   GstBin* pipeline_;   // borrowed: the room owns the pipeline and outlives this peer

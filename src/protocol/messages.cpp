@@ -15,7 +15,7 @@ constexpr size_t kMaxRefBytes = 64;
 
 core::Result<ClientBody> decodeBody(const std::string& type, const FieldReader& fields) {
   if (type == "hello") {
-    if (auto known = fields.onlyKnown({"type", "id", "version", "token"}); !known) return known.error();
+    if (auto known = fields.onlyKnown({"type", "id", "version", "token", "resume"}); !known) return known.error();
     auto version = fields.requiredInt("version", 0, 1000);
     if (!version) return version.error();
     if (version.value() != kVersion)
@@ -23,7 +23,9 @@ core::Result<ClientBody> decodeBody(const std::string& type, const FieldReader& 
                    "this server speaks protocol version " + std::to_string(kVersion)};
     auto token = fields.requiredString("token", kMaxTokenBytes);
     if (!token) return token.error();
-    return ClientBody{Hello{static_cast<int>(version.value()), std::move(token.value())}};
+    auto resume = fields.optionalString("resume", 128);
+    if (!resume) return resume.error();
+    return ClientBody{Hello{static_cast<int>(version.value()), std::move(token.value()), resume.value().value_or("")}};
   }
   if (type == "offer") {
     if (auto known = fields.onlyKnown({"type", "id", "sdp"}); !known) return known.error();
@@ -39,9 +41,26 @@ core::Result<ClientBody> decodeBody(const std::string& type, const FieldReader& 
     if (!mline) return mline.error();
     return ClientBody{Candidate{static_cast<unsigned>(mline.value()), std::move(candidate.value())}};
   }
-  if (type == "leave" || type == "ping") {
+  if (type == "leave" || type == "ping" || type == "raise-hand" || type == "lower-hand" || type == "accept-invite" ||
+      type == "decline-invite") {
     if (auto known = fields.onlyKnown({"type", "id"}); !known) return known.error();
-    return type == "leave" ? ClientBody{Leave{}} : ClientBody{Ping{}};
+    if (type == "leave") return ClientBody{Leave{}};
+    if (type == "ping") return ClientBody{Ping{}};
+    if (type == "raise-hand" || type == "lower-hand") return ClientBody{SetHand{type == "raise-hand"}};
+    return ClientBody{AnswerInvite{type == "accept-invite"}};
+  }
+  if (auto action = stageActionFromName(type)) {
+    if (auto known = fields.onlyKnown({"type", "id", "identity"}); !known) return known.error();
+    auto identity = fields.requiredString("identity", 128);
+    if (!identity) return identity.error();
+    return ClientBody{Moderate{*action, std::move(identity.value())}};
+  }
+  if (type == "self-mute") {
+    if (auto known = fields.onlyKnown({"type", "id", "muted"}); !known) return known.error();
+    auto muted = fields.optionalBool("muted");
+    if (!muted) return muted.error();
+    if (!muted.value()) return Error{ErrorCode::BadRequest, "missing field 'muted'"};
+    return ClientBody{SelfMute{*muted.value()}};
   }
   return Error{ErrorCode::UnknownType, "unknown message type '" + type + "'"};
 }
@@ -51,6 +70,8 @@ void writeParticipant(JsonWriter& w, const core::Participant& p) {
       .str("identity", p.identity)
       .str("name", p.name)
       .str("role", core::roleName(p.role))
+      .boolean("muted", p.serverMuted || p.selfMuted)
+      .boolean("reconnecting", p.presence == core::Presence::Reconnecting)
       .endObject();
 }
 
@@ -62,6 +83,16 @@ void writeErrorObject(JsonWriter& w, const core::Error& error) {
 }
 
 }  // namespace
+
+std::optional<StageAction> stageActionFromName(std::string_view name) {
+  if (name == "promote") return StageAction::Promote;
+  if (name == "demote") return StageAction::Demote;
+  if (name == "invite") return StageAction::Invite;
+  if (name == "mute") return StageAction::Mute;
+  if (name == "unmute") return StageAction::Unmute;
+  if (name == "remove") return StageAction::Remove;
+  return std::nullopt;
+}
 
 core::Result<ClientMessage> decodeClientMessage(std::string_view text, std::string* refOut) {
   auto root = parseObject(text, kMaxMessageBytes, kMaxJsonDepth);
@@ -90,9 +121,17 @@ std::string encodeWelcome(const core::Room& room, const core::Participant& you) 
       .endObject();
   w.key("you");
   writeParticipant(w, you);
+  w.str("resume_token", you.resumeToken);
   w.beginArray("participants");
   for (const auto& [id, p] : room.participants) writeParticipant(w, p);
   w.endArray();
+  // The hand queue, oldest first, for the people who run the stage.
+  if (core::canModerate(you.role)) {
+    w.beginArray("hands");
+    for (const core::Participant* p : room.handQueue())
+      w.beginObject().str("identity", p->identity).str("name", p->name).endObject();
+    w.endArray();
+  }
   return w.endObject().finish();
 }
 
@@ -116,6 +155,25 @@ std::string encodeEvent(const core::Event& event) {
         } else if constexpr (std::is_same_v<T, core::ErrorEvent>) {
           w.str("type", "error").key("error");
           writeErrorObject(w, e.error);
+        } else if constexpr (std::is_same_v<T, core::HandChanged>) {
+          w.str("type", e.raised ? "hand-raised" : "hand-lowered").str("identity", e.identity).str("name", e.name);
+        } else if constexpr (std::is_same_v<T, core::RoleChanged>) {
+          w.str("type", "role-changed").str("identity", e.identity).str("role", core::roleName(e.role));
+        } else if constexpr (std::is_same_v<T, core::Invited>) {
+          w.str("type", "invited").str("by", e.by);
+        } else if constexpr (std::is_same_v<T, core::InviteAnswered>) {
+          w.str("type", "invite-answered").str("identity", e.identity).boolean("accepted", e.accepted);
+        } else if constexpr (std::is_same_v<T, core::MuteChanged>) {
+          w.str("type", "mute-changed").str("identity", e.identity).boolean("muted", e.muted)
+              .str("by", e.byHost ? "host" : "self");
+        } else if constexpr (std::is_same_v<T, core::Removed>) {
+          w.str("type", "removed").str("reason", e.reason);
+        } else if constexpr (std::is_same_v<T, core::PresenceChanged>) {
+          w.str("type", e.reconnecting ? "reconnecting" : "reconnected").str("identity", e.identity);
+        } else if constexpr (std::is_same_v<T, core::ActiveSpeakers>) {
+          w.str("type", "active-speakers").beginArray("identities");
+          for (const auto& id : e.identities) w.str(nullptr, id);
+          w.endArray();
         }
       },
       event);

@@ -13,13 +13,18 @@
 
 namespace roomcast::protocol {
 
-struct Hello { int version = 0; std::string token; };
+struct Hello { int version = 0; std::string token; std::string resume; };
 struct Offer { std::string sdp; };
 struct Candidate { unsigned mlineIndex = 0; std::string candidate; };
 struct Leave {};
 struct Ping {};
+struct SetHand { bool raised = false; };                 // raise-hand, lower-hand
+enum class StageAction { Promote, Demote, Invite, Mute, Unmute, Remove };
+struct Moderate { StageAction action; std::string identity; };  // promote, demote, ...
+struct AnswerInvite { bool accept = false; };            // accept-invite, decline-invite
+struct SelfMute { bool muted = false; };
 
-using ClientBody = std::variant<Hello, Offer, Candidate, Leave, Ping>;
+using ClientBody = std::variant<Hello, Offer, Candidate, Leave, Ping, SetHand, Moderate, AnswerInvite, SelfMute>;
 
 struct ClientMessage {
   std::optional<std::string> ref;  // the client's optional "id", echoed in errors
@@ -29,6 +34,9 @@ struct ClientMessage {
 // Decodes one text message. Errors carry a stable code and name the offending field.
 // On failure `refOut` (if given) receives the message's "id" when it could be read.
 core::Result<ClientMessage> decodeClientMessage(std::string_view text, std::string* refOut = nullptr);
+
+// Parses a stage action name ("promote", "mute", ...), for REST and the socket alike.
+std::optional<StageAction> stageActionFromName(std::string_view name);
 
 // Server → client.
 std::string encodeWelcome(const core::Room& room, const core::Participant& you);

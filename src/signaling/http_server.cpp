@@ -148,6 +148,12 @@ void HttpServer::handleApi(SoupServer*, SoupServerMessage* msg, const char* path
     if (method == "GET") return self->listRooms(msg);
     return sendMethodNotAllowed(msg, "GET, POST");
   }
+  if (rest.rfind("/rooms/", 0) == 0 && endsWith(rest, "/moderation")) {
+    std::string roomId(rest.substr(std::strlen("/rooms/"), rest.size() - std::strlen("/rooms/") - std::strlen("/moderation")));
+    if (!isSafeName(roomId, 64)) return sendError(msg, {ErrorCode::NotFound, "no such room"});
+    if (method != "POST") return sendMethodNotAllowed(msg, "POST");
+    return self->moderate(msg, roomId);
+  }
   if (rest.rfind("/rooms/", 0) == 0 && endsWith(rest, "/tokens")) {
     std::string roomId(rest.substr(std::strlen("/rooms/"), rest.size() - std::strlen("/rooms/") - std::strlen("/tokens")));
     if (!isSafeName(roomId, 64)) return sendError(msg, {ErrorCode::NotFound, "no such room"});
@@ -260,6 +266,52 @@ void HttpServer::issueToken(SoupServerMessage* msg, const std::string& roomId) {
       .str("role", core::roleName(*role))
       .endObject();
   sendJson(msg, 201, w.finish());
+}
+
+// The stage from outside the room (operators, the CLI): the caller's token must be the
+// host's or a co-host's; the action runs as that participant.
+void HttpServer::moderate(SoupServerMessage* msg, const std::string& roomId) {
+  if (!rooms_.find(roomId)) return sendError(msg, {ErrorCode::NotFound, "no live room with id '" + roomId + "'"});
+  auto claims = bearerClaims(msg, roomId);
+  if (!claims) return sendError(msg, claims.error());
+  if (!core::canModerate(claims->role)) return sendError(msg, {ErrorCode::Forbidden, "only the host and co-hosts run the stage"});
+  g_autoptr(GBytes) bytes = soup_message_body_flatten(soup_server_message_get_request_body(msg));
+  gsize size = 0;
+  const char* text = static_cast<const char*>(g_bytes_get_data(bytes, &size));
+  auto root = protocol::parseObject(std::string_view(text ? text : "", size), protocol::kMaxRestBodyBytes,
+                                    protocol::kMaxJsonDepth);
+  if (!root) return sendError(msg, root.error());
+  protocol::FieldReader fields(json_node_get_object(root.value().get()));
+  if (auto known = fields.onlyKnown({"action", "identity", "name"}); !known) return sendError(msg, known.error());
+  auto actionName = fields.requiredString("action", 16);
+  auto identity = fields.optionalString("identity", 128);
+  auto name = fields.optionalString("name", 64);
+  if (!actionName) return sendError(msg, actionName.error());
+  if (!identity) return sendError(msg, identity.error());
+  if (!name) return sendError(msg, name.error());
+  auto action = protocol::stageActionFromName(actionName.value());
+  if (!action) return sendError(msg, {ErrorCode::ValidationFailed, "unknown action '" + actionName.value() + "'"});
+  std::string target = identity.value().value_or("");
+  if (target.empty()) {
+    if (!name.value()) return sendError(msg, {ErrorCode::BadRequest, "give the target's identity or name"});
+    auto byName = rooms_.identityByName(roomId, *name.value());
+    if (!byName) return sendError(msg, byName.error());
+    target = byName.value();
+  }
+  // The token's holder acts, connected to the room or not.
+  const core::Actor actor{claims->identity, claims->role};
+  core::Status status = core::Ok{};
+  switch (*action) {
+    case protocol::StageAction::Promote: status = rooms_.promote(roomId, actor, target); break;
+    case protocol::StageAction::Demote: status = rooms_.demote(roomId, actor, target); break;
+    case protocol::StageAction::Invite: status = rooms_.invite(roomId, actor, target); break;
+    case protocol::StageAction::Mute: status = rooms_.setMuted(roomId, actor, target, true); break;
+    case protocol::StageAction::Unmute: status = rooms_.setMuted(roomId, actor, target, false); break;
+    case protocol::StageAction::Remove: status = rooms_.remove(roomId, actor, target); break;
+  }
+  if (!status) return sendError(msg, status.error());
+  protocol::JsonWriter w;
+  sendJson(msg, 200, w.beginObject().str("action", actionName.value()).str("identity", target).endObject().finish());
 }
 
 void HttpServer::deleteRoom(SoupServerMessage* msg, const std::string& roomId) {

@@ -43,6 +43,7 @@ class HttpServer {
   void getRoom(SoupServerMessage* msg, const std::string& roomId);
   void deleteRoom(SoupServerMessage* msg, const std::string& roomId);
   void issueToken(SoupServerMessage* msg, const std::string& roomId);
+  void moderate(SoupServerMessage* msg, const std::string& roomId);
   core::Result<protocol::TokenClaims> bearerClaims(SoupServerMessage* msg, const std::string& roomId);
   protocol::RoomUrls urlsFor(SoupServerMessage* msg, const std::string& roomId) const;
 

@@ -51,8 +51,8 @@ void WsHub::onMessage(SoupWebsocketConnection*, gint type, GBytes* message, gpoi
 void WsHub::onClosed(SoupWebsocketConnection*, gpointer data) {
   auto* session = static_cast<Session*>(data);
   WsHub* hub = session->hub;
-  if (hub->rooms_ && !session->identity.empty())
-    hub->rooms_->leave(session->roomId, session->identity, "disconnected");
+  // A dropped socket is not a goodbye: speakers get the grace period to come back.
+  if (hub->rooms_ && !session->identity.empty()) hub->rooms_->disconnected(session->roomId, session->identity);
   auto room = hub->byRoom_.find(session->roomId);
   if (room != hub->byRoom_.end()) {
     room->second.erase(session);
@@ -77,8 +77,15 @@ void WsHub::handleText(Session& session, std::string_view text) {
     if (!session.identity.empty()) return sendError(session, {ErrorCode::Conflict, "already joined"}, message.ref);
     auto claims = auth_.verify(hello->token, session.roomId);
     if (!claims) return sendError(session, claims.error(), message.ref);
-    auto joined = rooms.join(session.roomId, {claims->identity, claims->name, claims->role});
+    auto joined = rooms.join(session.roomId, {claims->identity, claims->name, claims->role}, hello->resume);
     if (!joined) return sendError(session, joined.error(), message.ref);
+    // Resuming replaces any older socket of the same participant.
+    for (Session* other : std::vector<Session*>(byRoom_[session.roomId].begin(), byRoom_[session.roomId].end())) {
+      if (other != &session && other->identity == claims->identity) {
+        other->identity.clear();
+        closeSession(*other, SOUP_WEBSOCKET_CLOSE_NORMAL, "replaced by a newer connection");
+      }
+    }
     session.identity = claims->identity;
     if (const core::Room* room = rooms.find(session.roomId)) send(session, protocol::encodeWelcome(*room, joined.value()));
     return;
@@ -92,6 +99,14 @@ void WsHub::handleText(Session& session, std::string_view text) {
     status = rooms.offer(session.roomId, session.identity, offer->sdp);
   } else if (const auto* candidate = std::get_if<protocol::Candidate>(&message.body)) {
     status = rooms.remoteCandidate(session.roomId, session.identity, candidate->mlineIndex, candidate->candidate);
+  } else if (const auto* hand = std::get_if<protocol::SetHand>(&message.body)) {
+    status = rooms.setHand(session.roomId, session.identity, hand->raised);
+  } else if (const auto* moderation = std::get_if<protocol::Moderate>(&message.body)) {
+    status = moderate(session, *moderation);
+  } else if (const auto* answer = std::get_if<protocol::AnswerInvite>(&message.body)) {
+    status = rooms.answerInvite(session.roomId, session.identity, answer->accept);
+  } else if (const auto* mute = std::get_if<protocol::SelfMute>(&message.body)) {
+    status = rooms.setMuted(session.roomId, {session.identity, core::Role::Listener}, session.identity, mute->muted);
   } else if (std::holds_alternative<protocol::Leave>(message.body)) {
     rooms.leave(session.roomId, session.identity, "left");
     session.identity.clear();
@@ -99,6 +114,33 @@ void WsHub::handleText(Session& session, std::string_view text) {
     return;
   }
   if (!status) sendError(session, status.error(), message.ref);
+}
+
+core::Status WsHub::moderate(Session& session, const protocol::Moderate& request) {
+  core::RoomManager& rooms = *rooms_;
+  const std::string& room = session.roomId;
+  auto found = rooms.actorFor(room, session.identity);
+  if (!found) return found.error();
+  const core::Actor& actor = found.value();
+  switch (request.action) {
+    case protocol::StageAction::Promote: return rooms.promote(room, actor, request.identity);
+    case protocol::StageAction::Demote: return rooms.demote(room, actor, request.identity);
+    case protocol::StageAction::Invite: return rooms.invite(room, actor, request.identity);
+    case protocol::StageAction::Mute: return rooms.setMuted(room, actor, request.identity, true);
+    case protocol::StageAction::Unmute: return rooms.setMuted(room, actor, request.identity, false);
+    case protocol::StageAction::Remove: return rooms.remove(room, actor, request.identity);
+  }
+  return core::Ok{};
+}
+
+void WsHub::disconnect(const std::string& roomId, const std::string& identity, const std::string& reason) {
+  auto room = byRoom_.find(roomId);
+  if (room == byRoom_.end()) return;
+  for (Session* s : std::vector<Session*>(room->second.begin(), room->second.end())) {
+    if (s->identity != identity) continue;
+    s->identity.clear();  // already gone from the room: closing must not report a drop
+    closeSession(*s, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, reason.c_str());
+  }
 }
 
 void WsHub::send(Session& session, const std::string& text) {

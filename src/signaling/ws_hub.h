@@ -11,6 +11,7 @@
 
 #include "core/events.h"
 #include "core/room_manager.h"
+#include "protocol/messages.h"
 #include "signaling/auth.h"
 
 namespace roomcast::signaling {
@@ -27,6 +28,7 @@ class WsHub final : public core::RoomEventSink {
   // RoomEventSink
   void sendTo(const std::string& roomId, const std::string& identity, const core::Event& event) override;
   void broadcast(const std::string& roomId, const core::Event& event) override;
+  void disconnect(const std::string& roomId, const std::string& identity, const std::string& reason) override;
 
   size_t sessionCount() const { return sessions_.size(); }
 
@@ -45,6 +47,7 @@ class WsHub final : public core::RoomEventSink {
   void send(Session& session, const std::string& text);
   void sendError(Session& session, const core::Error& error, const std::optional<std::string>& ref = {});
   void closeSession(Session& session, gushort code, const char* reason);
+  core::Status moderate(Session& session, const protocol::Moderate& request);
 
   const TokenAuthority& auth_;
   core::RoomManager* rooms_ = nullptr;

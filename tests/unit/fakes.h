@@ -2,6 +2,8 @@
 // and an event sink that records what clients would have been told.
 #pragma once
 
+#include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -22,8 +24,10 @@ class FakeMediaBackend : public core::MediaBackend {
     stopped.push_back(roomId);
     pendingStops.push_back(std::move(done));
   }
-  core::Status acceptOffer(const std::string& roomId, const std::string& peerId, const std::string& sdp) override {
+  core::Status acceptOffer(const std::string& roomId, const std::string& peerId, const std::string& sdp,
+                           bool mixed) override {
     offers.push_back({roomId, peerId, sdp});
+    mixedState[peerId] = mixed;
     if (failOffer) return core::Error{core::ErrorCode::MediaError, "refused"};
     return core::Ok{};
   }
@@ -32,8 +36,10 @@ class FakeMediaBackend : public core::MediaBackend {
     candidates.push_back({roomId, peerId, std::to_string(mline) + " " + candidate});
     return core::Ok{};
   }
+  void setPeerMixed(const std::string&, const std::string& peerId, bool mixed) override { mixedState[peerId] = mixed; }
   void removePeer(const std::string& roomId, const std::string& peerId) override {
     removed.push_back({roomId, peerId, ""});
+    mixedState.erase(peerId);
   }
   // Completes the oldest pending stopRoom.
   void finishStop(core::RoomMediaSummary summary = {}) {
@@ -50,6 +56,7 @@ class FakeMediaBackend : public core::MediaBackend {
   std::vector<std::string> stopped;
   std::vector<StopDone> pendingStops;
   std::vector<Call> offers, candidates, removed;
+  std::map<std::string, bool> mixedState;  // what the mixer would do with each peer's uplink
 };
 
 class RecordingEventSink : public core::RoomEventSink {
@@ -65,6 +72,10 @@ class RecordingEventSink : public core::RoomEventSink {
   void broadcast(const std::string& roomId, const core::Event& event) override {
     deliveries.push_back({roomId, "", event});
   }
+  void disconnect(const std::string& roomId, const std::string& identity, const std::string&) override {
+    disconnected.push_back(roomId + "/" + identity);
+  }
+  std::vector<std::string> disconnected;
   template <typename T>
   std::vector<Delivery> of() const {
     std::vector<Delivery> out;
@@ -73,6 +84,38 @@ class RecordingEventSink : public core::RoomEventSink {
     return out;
   }
   std::vector<Delivery> deliveries;
+};
+
+// A manual clock for timers: run() fires what is due.
+class FakeTimers {
+ public:
+  uint64_t schedule(unsigned ms, std::function<void()> fn) {
+    timers_[++next_] = {now_ + ms, std::move(fn)};
+    return next_;
+  }
+  void cancel(uint64_t id) { timers_.erase(id); }
+  void advance(int64_t ms) {
+    now_ += ms;
+    for (bool fired = true; fired;) {
+      fired = false;
+      for (auto it = timers_.begin(); it != timers_.end(); ++it) {
+        if (it->second.first <= now_) {
+          auto fn = std::move(it->second.second);
+          timers_.erase(it);
+          fn();
+          fired = true;
+          break;
+        }
+      }
+    }
+  }
+  int64_t now() const { return now_; }
+  size_t pending() const { return timers_.size(); }
+
+ private:
+  int64_t now_ = 1700000000000;
+  uint64_t next_ = 0;
+  std::map<uint64_t, std::pair<int64_t, std::function<void()>>> timers_;
 };
 
 }  // namespace roomcast::testing

@@ -4,6 +4,9 @@
 #include "core/room_manager.h"
 #include "fakes.h"
 
+#include <algorithm>
+#include <set>
+
 using namespace roomcast::core;
 using roomcast::testing::FakeMediaBackend;
 using roomcast::testing::RecordingEventSink;
@@ -12,19 +15,22 @@ namespace {
 
 class RoomManagerTest : public ::testing::Test {
  protected:
-  RoomManagerTest() : rooms(media, events, environment(), limits()) {}
+  explicit RoomManagerTest(size_t stageCap = 3) : rooms(media, events, environment(), limits(stageCap)) {}
 
   Environment environment() {
     Environment env;
     env.newRoomId = [this] { return "room" + std::to_string(++nextId); };
-    env.nowUnixMs = [] { return int64_t{1700000000000}; };
+    env.nowUnixMs = [this] { return timers.now(); };
+    env.schedule = [this](unsigned ms, std::function<void()> fn) { return timers.schedule(ms, std::move(fn)); };
+    env.cancel = [this](uint64_t id) { timers.cancel(id); };
+    env.newResumeToken = [this] { return "resume" + std::to_string(++nextResume); };
     env.roomCreated = [this](const RoomInfo& info) { created.push_back(info.id); };
     env.roomFinished = [this](const RoomInfo& info, const RoomMediaSummary&) { finished.push_back(info.id); };
     return env;
   }
-  static RoomLimits limits() {
+  static RoomLimits limits(size_t stageCap) {
     RoomLimits l;
-    l.maxSpeakers = 3;
+    l.maxSpeakers = stageCap;
     l.maxRooms = 2;
     return l;
   }
@@ -35,6 +41,8 @@ class RoomManagerTest : public ::testing::Test {
   }
 
   int nextId = 0;
+  int nextResume = 0;
+  roomcast::testing::FakeTimers timers;
   std::vector<std::string> created, finished;
   FakeMediaBackend media;
   RecordingEventSink events;
@@ -136,6 +144,7 @@ TEST_F(RoomManagerTest, OffersOnlyFromStageRoles) {
 TEST_F(RoomManagerTest, AnswersAndCandidatesGoOnlyToThatSpeaker) {
   const auto id = openRoom();
   ASSERT_TRUE(rooms.join(id, {"s", "S", Role::Speaker}).ok());
+  ASSERT_TRUE(rooms.offer(id, "s", "offer-sdp").ok());
   media.observer->onLocalAnswer(id, "s", "answer-sdp");
   media.observer->onLocalCandidate(id, "s", 0, "cand");
   media.observer->onLocalAnswer(id, "gone", "x");  // left meanwhile: dropped
@@ -189,7 +198,7 @@ TEST_F(RoomManagerTest, EndRoomTellsEveryoneAndFinishesMediaLater) {
 TEST_F(RoomManagerTest, MediaFailureEndsTheRoomAndPeerFailureTellsThePeer) {
   const auto id = openRoom();
   ASSERT_TRUE(rooms.join(id, {"s", "S", Role::Speaker}).ok());
-  media.observer->onLocalAnswer(id, "s", "sdp");
+  ASSERT_TRUE(rooms.offer(id, "s", "sdp").ok());
   media.observer->onPeerFailed(id, "s", "ICE failed");
   auto errors = events.of<ErrorEvent>();
   ASSERT_EQ(errors.size(), 1u);
@@ -207,6 +216,196 @@ TEST_F(RoomManagerTest, EndAllEndsEveryRoom) {
   rooms.endAll("shutdown");
   EXPECT_TRUE(rooms.rooms().empty());
   EXPECT_EQ(media.stopped.size(), 2u);
+}
+
+// --- the stage -------------------------------------------------------------------------
+
+class StageTest : public RoomManagerTest {
+ protected:
+  StageTest() : RoomManagerTest(4) {}
+  void SetUp() override {
+    id = openRoom();
+    ASSERT_TRUE(rooms.join(id, {"host", "Host", Role::Host}).ok());
+    ASSERT_TRUE(rooms.join(id, {"co", "Co", Role::CoHost}).ok());
+    ASSERT_TRUE(rooms.join(id, {"spk", "Spk", Role::Speaker}).ok());
+    ASSERT_TRUE(rooms.join(id, {"ann", "Ann", Role::Listener}).ok());
+    ASSERT_TRUE(rooms.join(id, {"bob", "Bob", Role::Listener}).ok());
+    events.deliveries.clear();
+  }
+  const Participant& who(const std::string& identity) { return rooms.find(id)->participants.at(identity); }
+  Actor host{"host", Role::Host};
+  Actor cohost{"co", Role::CoHost};
+  Actor speaker{"spk", Role::Speaker};
+  std::string id;
+};
+
+TEST_F(StageTest, HandQueueIsOrderedAndSeenByModeratorsOnly) {
+  ASSERT_TRUE(rooms.setHand(id, "bob", true).ok());
+  ASSERT_TRUE(rooms.setHand(id, "ann", true).ok());
+  auto queue = rooms.find(id)->handQueue();
+  ASSERT_EQ(queue.size(), 2u);
+  EXPECT_EQ(queue[0]->identity, "bob") << "first raised, first in the queue";
+  std::set<std::string> told;
+  for (const auto& d : events.of<HandChanged>()) told.insert(d.to);
+  EXPECT_EQ(told, (std::set<std::string>{"host", "co", "bob", "ann"})) << "not the other speaker or listeners";
+  EXPECT_EQ(rooms.setHand(id, "spk", true).error().code, ErrorCode::Conflict);
+  ASSERT_TRUE(rooms.setHand(id, "bob", false).ok());
+  EXPECT_EQ(rooms.find(id)->handQueue().size(), 1u);
+}
+
+TEST_F(StageTest, PrewarmedHandIsNotMixedUntilPromoted) {
+  EXPECT_EQ(rooms.offer(id, "ann", "sdp").error().code, ErrorCode::Forbidden) << "no WebRTC without a hand up";
+  ASSERT_TRUE(rooms.setHand(id, "ann", true).ok());
+  ASSERT_TRUE(rooms.offer(id, "ann", "sdp").ok());
+  EXPECT_FALSE(media.mixedState.at("ann")) << "pre-warm: hears the room, is not heard";
+  const size_t offers = media.offers.size();
+  ASSERT_TRUE(rooms.promote(id, host, "ann").ok());
+  EXPECT_TRUE(media.mixedState.at("ann")) << "promotion switches mixing on";
+  EXPECT_EQ(media.offers.size(), offers) << "no renegotiation";
+  EXPECT_EQ(who("ann").role, Role::Speaker);
+  EXPECT_FALSE(who("ann").handRaised);
+  auto roles = events.of<RoleChanged>();
+  ASSERT_EQ(roles.size(), 1u);
+  EXPECT_EQ(roles[0].to, "") << "everyone sees the stage change";
+}
+
+TEST_F(StageTest, PromotionRules) {
+  EXPECT_EQ(rooms.promote(id, speaker, "ann").error().code, ErrorCode::Forbidden);
+  EXPECT_EQ(rooms.promote(id, {"ann", Role::Listener}, "bob").error().code, ErrorCode::Forbidden);
+  EXPECT_EQ(rooms.promote(id, host, "spk").error().code, ErrorCode::Conflict);
+  EXPECT_EQ(rooms.promote(id, host, "nobody").error().code, ErrorCode::NotFound);
+  EXPECT_TRUE(rooms.promote(id, cohost, "ann").ok()) << "co-hosts run the stage too";
+  EXPECT_EQ(rooms.promote(id, host, "bob").error().code, ErrorCode::RoomFull) << "cap is 4 in this fixture";
+}
+
+TEST_F(StageTest, DemoteSendsTheSpeakerBackToHls) {
+  ASSERT_TRUE(rooms.offer(id, "spk", "sdp").ok());
+  ASSERT_TRUE(rooms.demote(id, cohost, "spk").ok());
+  EXPECT_EQ(who("spk").role, Role::Listener);
+  ASSERT_FALSE(media.removed.empty());
+  EXPECT_EQ(media.removed.back().peerId, "spk");
+  EXPECT_EQ(rooms.demote(id, cohost, "host").error().code, ErrorCode::Forbidden);
+  EXPECT_EQ(rooms.demote(id, cohost, "co").error().code, ErrorCode::Forbidden) << "only the host demotes co-hosts";
+  EXPECT_TRUE(rooms.demote(id, host, "co").ok());
+}
+
+TEST_F(StageTest, InviteAcceptAndDecline) {
+  ASSERT_TRUE(rooms.invite(id, host, "ann").ok());
+  auto invites = events.of<Invited>();
+  ASSERT_EQ(invites.size(), 1u);
+  EXPECT_EQ(invites[0].to, "ann");
+  ASSERT_TRUE(rooms.offer(id, "ann", "sdp").ok()) << "an invited listener may pre-warm";
+  EXPECT_FALSE(media.mixedState.at("ann"));
+  ASSERT_TRUE(rooms.answerInvite(id, "ann", true).ok());
+  EXPECT_EQ(who("ann").role, Role::Speaker);
+  EXPECT_TRUE(media.mixedState.at("ann"));
+
+  ASSERT_TRUE(rooms.invite(id, host, "bob").ok());
+  ASSERT_TRUE(rooms.answerInvite(id, "bob", false).ok());
+  EXPECT_EQ(who("bob").role, Role::Listener);
+  EXPECT_EQ(rooms.answerInvite(id, "bob", true).error().code, ErrorCode::Conflict) << "nothing left to accept";
+  auto answers = events.of<InviteAnswered>();
+  ASSERT_FALSE(answers.empty());
+  EXPECT_FALSE(std::get<InviteAnswered>(answers.back().event).accepted);
+}
+
+TEST_F(StageTest, MuteByHostAndSelf) {
+  ASSERT_TRUE(rooms.offer(id, "spk", "sdp").ok());
+  EXPECT_TRUE(media.mixedState.at("spk"));
+  ASSERT_TRUE(rooms.setMuted(id, host, "spk", true).ok());
+  EXPECT_FALSE(media.mixedState.at("spk")) << "out of every mix at once";
+  auto mutes = events.of<MuteChanged>();
+  ASSERT_EQ(mutes.size(), 1u);
+  EXPECT_TRUE(std::get<MuteChanged>(mutes[0].event).byHost);
+  // Unmuting yourself does not lift the host's mute.
+  ASSERT_TRUE(rooms.setMuted(id, speaker, "spk", false).ok());
+  EXPECT_FALSE(media.mixedState.at("spk"));
+  ASSERT_TRUE(rooms.setMuted(id, host, "spk", false).ok());
+  EXPECT_TRUE(media.mixedState.at("spk"));
+  ASSERT_TRUE(rooms.setMuted(id, speaker, "spk", true).ok());
+  EXPECT_FALSE(media.mixedState.at("spk"));
+  EXPECT_EQ(rooms.setMuted(id, speaker, "host", true).error().code, ErrorCode::Forbidden);
+  EXPECT_EQ(rooms.setMuted(id, cohost, "host", true).error().code, ErrorCode::Forbidden);
+  EXPECT_EQ(rooms.setMuted(id, host, "ann", true).error().code, ErrorCode::Conflict) << "listeners are not on stage";
+}
+
+TEST_F(StageTest, RemovedIdentityCannotRejoin) {
+  ASSERT_TRUE(rooms.remove(id, cohost, "spk").ok());
+  EXPECT_EQ(rooms.find(id)->participants.count("spk"), 0u);
+  EXPECT_EQ(events.disconnected, std::vector<std::string>{id + "/spk"});
+  ASSERT_EQ(events.of<Removed>().size(), 1u);
+  EXPECT_EQ(events.of<Removed>()[0].to, "spk");
+  EXPECT_EQ(rooms.join(id, {"spk", "Spk", Role::Speaker}).error().code, ErrorCode::Forbidden);
+  EXPECT_EQ(rooms.remove(id, cohost, "host").error().code, ErrorCode::Forbidden);
+  EXPECT_EQ(rooms.remove(id, speaker, "ann").error().code, ErrorCode::Forbidden);
+}
+
+TEST_F(StageTest, DroppedSpeakerKeepsRoleAndSlotWithinGrace) {
+  ASSERT_TRUE(rooms.offer(id, "spk", "sdp").ok());
+  const uint64_t slot = who("spk").joinOrder;
+  const std::string resume = who("spk").resumeToken;
+  rooms.disconnected(id, "spk");
+  EXPECT_EQ(who("spk").presence, Presence::Reconnecting);
+  ASSERT_EQ(events.of<PresenceChanged>().size(), 1u);
+  EXPECT_TRUE(std::get<PresenceChanged>(events.of<PresenceChanged>()[0].event).reconnecting);
+  timers.advance(19000);
+  auto back = rooms.join(id, {"spk", "Spk", Role::Speaker});
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->role, Role::Speaker);
+  EXPECT_EQ(back->joinOrder, slot);
+  EXPECT_NE(back->resumeToken, resume) << "a fresh resume token each time";
+  timers.advance(60000);
+  EXPECT_TRUE(events.of<ParticipantLeft>().empty()) << "the grace timer was cancelled";
+  EXPECT_EQ(timers.pending(), 0u);
+}
+
+TEST_F(StageTest, GraceExpiryGivesExactlyOneLeft) {
+  ASSERT_TRUE(rooms.offer(id, "spk", "sdp").ok());
+  rooms.disconnected(id, "spk");
+  rooms.disconnected(id, "spk");  // reported twice (socket and WebRTC): still one timer
+  timers.advance(20001);
+  auto left = events.of<ParticipantLeft>();
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(std::get<ParticipantLeft>(left[0].event).reason, "timeout");
+  EXPECT_EQ(rooms.find(id)->participants.count("spk"), 0u);
+  timers.advance(60000);
+  EXPECT_EQ(events.of<ParticipantLeft>().size(), 1u);
+}
+
+TEST_F(StageTest, ListenersLeaveAtOnceAndLiveSocketsNeedTheResumeToken) {
+  rooms.disconnected(id, "bob");
+  EXPECT_EQ(rooms.find(id)->participants.count("bob"), 0u);
+  // A second connection while the first is still up: refused without the resume token.
+  EXPECT_EQ(rooms.join(id, {"spk", "Spk", Role::Speaker}).error().code, ErrorCode::Conflict);
+  EXPECT_TRUE(rooms.join(id, {"spk", "Spk", Role::Speaker}, who("spk").resumeToken).ok());
+}
+
+TEST_F(StageTest, ActiveSpeakersOnlyOnChangeAndRateBounded) {
+  ASSERT_TRUE(rooms.offer(id, "spk", "sdp").ok());
+  ASSERT_TRUE(rooms.offer(id, "host", "sdp").ok());
+  for (int i = 0; i < 20; i++) {  // 2 s of level reports, 100 ms apart
+    rooms.onPeerLevel(id, "spk", -20);
+    rooms.onPeerLevel(id, "host", -90);
+    timers.advance(100);
+  }
+  auto sent = events.of<ActiveSpeakers>();
+  ASSERT_EQ(sent.size(), 1u) << "one event for one change";
+  EXPECT_EQ(std::get<ActiveSpeakers>(sent[0].event).identities, std::vector<std::string>{"spk"});
+  // Flapping every report is bounded to 4 events a second.
+  for (int i = 0; i < 20; i++) {
+    rooms.onPeerLevel(id, i % 2 ? "spk" : "host", -20);
+    timers.advance(500 * (i % 2));
+    timers.advance(100);
+  }
+  EXPECT_LE(events.of<ActiveSpeakers>().size(), 1u + 4 * 7);
+  // A muted speaker is never active.
+  ASSERT_TRUE(rooms.setMuted(id, host, "spk", true).ok());
+  timers.advance(1000);
+  rooms.onPeerLevel(id, "spk", -10);
+  timers.advance(300);
+  rooms.onPeerLevel(id, "spk", -10);
+  auto last = std::get<ActiveSpeakers>(events.of<ActiveSpeakers>().back().event).identities;
+  EXPECT_EQ(std::count(last.begin(), last.end(), "spk"), 0);
 }
 
 TEST(Utf8, AcceptsValidAndRefusesMalformed) {
