@@ -27,13 +27,19 @@ namespace {
 constexpr const char* kUsage =
     "usage: roomcast [--server URL] COMMAND ...\n"
     "  create --title T [--topic P] [--record]      open a room, print its JSON (with host_token)\n"
-    "  speak ROOM --token TOKEN (--tone HZ | --file F.wav) [--seconds N] [--out F.wav]\n"
+    "  speak ROOM (--token TOKEN | --raise-hand --name NAME) (--tone HZ | --file F.wav) [--seconds N] [--out F.wav]\n"
     "                                               join as a WebRTC speaker for N seconds once connected\n"
     "                                               (prints \"connected\"); --out writes what you hear\n"
     "  listen ROOM [--seconds N] [--out F.wav]      hear the room over HLS like a listener\n"
     "  token ROOM --role ROLE --name NAME --token HOST_TOKEN\n"
     "                                               print a token for a speaker, co-host or listener\n"
+    "                                               --raise-hand: join as a listener, pre-warm, speak once promoted\n"
+    "  promote|demote|invite|mute|unmute|remove ROOM NAME --token HOST_TOKEN\n"
+    "                                               run the stage (NAME: display name or identity)\n"
     "  end ROOM --token HOST_TOKEN                  end the room (finishes HLS and the recording)\n"
+    "speak prints \"connected\" when the room's audio arrives, \"speaking\"/\"promoted\" when its\n"
+    "time starts, and every room event as a line \"event: {json}\". Exit codes: 0 done, 1 failure,\n"
+    "2 usage, 3 removed by the host.\n"
     "The server defaults to http://127.0.0.1:8080.\n";
 
 struct Args {
@@ -147,6 +153,52 @@ int cmdToken(const std::string& server, const Args& a) {
   return 0;
 }
 
+int cmdModerate(const std::string& server, const std::string& action, const Args& a) {
+  if (a.positional.size() != 2 || a.get("token").empty()) usageError(action + " needs ROOM NAME and --token HOST_TOKEN");
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "action");
+  json_builder_add_string_value(b, action.c_str());
+  json_builder_set_member_name(b, "name");
+  json_builder_add_string_value(b, a.positional[1].c_str());
+  json_builder_end_object(b);
+  JsonNode* root = json_builder_get_root(b);
+  g_autofree char* body = json_to_string(root, FALSE);
+  json_node_unref(root);
+  g_autoptr(SoupSession) session = soup_session_new();
+  HttpResult r = httpRequest(session, "POST", server + "/api/v1/rooms/" + a.positional[0] + "/moderation", body,
+                             a.get("token"));
+  if (r.status != 200) {
+    fprintf(stderr, "roomcast: %s\n", describeFailure(r).c_str());
+    return 1;
+  }
+  printf("%s\n", r.body.c_str());
+  return 0;
+}
+
+// An anonymous listener token (rooms allow anonymous listeners).
+std::string listenerToken(const std::string& server, const std::string& room, const std::string& name) {
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "role");
+  json_builder_add_string_value(b, "listener");
+  json_builder_set_member_name(b, "name");
+  json_builder_add_string_value(b, name.c_str());
+  json_builder_end_object(b);
+  JsonNode* root = json_builder_get_root(b);
+  g_autofree char* body = json_to_string(root, FALSE);
+  json_node_unref(root);
+  g_autoptr(SoupSession) session = soup_session_new();
+  HttpResult r = httpRequest(session, "POST", server + "/api/v1/rooms/" + room + "/tokens", body);
+  if (r.status != 201) {
+    fprintf(stderr, "roomcast: %s\n", describeFailure(r).c_str());
+    return {};
+  }
+  g_autoptr(JsonParser) parser = json_parser_new();
+  if (!json_parser_load_from_data(parser, r.body.c_str(), -1, nullptr)) return {};
+  return json_object_get_string_member_with_default(json_node_get_object(json_parser_get_root(parser)), "token", "");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -169,14 +221,23 @@ int main(int argc, char** argv) {
   if (command == "create") return cmdCreate(server, parse(rest, restv, {"title", "topic"}, {"record"}));
   if (command == "token") return cmdToken(server, parse(rest, restv, {"token", "role", "name"}, {}));
   if (command == "end") return cmdEnd(server, parse(rest, restv, {"token"}, {}));
+  for (const char* action : {"promote", "demote", "invite", "mute", "unmute", "remove"})
+    if (command == action) return cmdModerate(server, command, parse(rest, restv, {"token"}, {}));
   if (command == "speak") {
-    Args a = parse(rest, restv, {"token", "tone", "file", "seconds", "out"}, {});
+    Args a = parse(rest, restv, {"token", "tone", "file", "seconds", "out", "name"}, {"raise-hand"});
     if (a.positional.size() != 1) usageError("speak needs ROOM");
-    if (a.get("token").empty()) usageError("speak needs --token");
     SpeakOptions o;
     o.server = server;
     o.room = a.positional[0];
+    o.raiseHand = a.has("raise-hand");
+    o.name = a.get("name");
     o.token = a.get("token");
+    if (o.raiseHand && o.token.empty()) {
+      if (o.name.empty()) usageError("--raise-hand needs --name (or a --token)");
+      o.token = listenerToken(server, o.room, o.name);
+      if (o.token.empty()) return 1;
+    }
+    if (o.token.empty()) usageError("speak needs --token, or --raise-hand --name NAME");
     o.file = a.get("file");
     o.toneHz = a.get("tone").empty() ? 0 : atof(a.get("tone").c_str());
     if ((o.toneHz > 0) == !o.file.empty()) usageError("speak needs exactly one of --tone HZ or --file F.wav");

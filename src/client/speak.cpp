@@ -44,6 +44,8 @@ class Speaker {
   static void onIceStateChanged(GstElement* webrtc, GParamSpec*, gpointer self);
   void onIceState(GstWebRTCICEConnectionState state);
   void onMediaFlowing();
+  void startSpeakingTime(const char* what);
+  void sendText(const char* text);
 
   SpeakOptions options_;
   GMainLoop* loop_ = nullptr;
@@ -55,6 +57,10 @@ class Speaker {
   media::ElementPtr appsink_;
   bool welcomed_ = false;
   bool connected_ = false;
+  uint64_t heardSamples_ = 0;  // written by the streaming thread only
+  bool onStage_ = false;
+  std::string identity_;
+  guint speakingTimer_ = 0;
   gint64 startedUs_ = g_get_monotonic_time();
   int exitCode_ = 0;
 };
@@ -105,10 +111,22 @@ bool Speaker::buildPipeline(std::string& error) {
   g_signal_connect(webrtc_.get(), "pad-added", G_CALLBACK(&Speaker::onPadAdded), this);
   g_signal_connect(webrtc_.get(), "notify::ice-connection-state", G_CALLBACK(&Speaker::onIceStateChanged), this);
   g_autoptr(GstPad) heardPad = gst_element_get_static_pad(appsink_.get(), "sink");
-  gst_pad_add_probe(heardPad, GST_PAD_PROBE_TYPE_BUFFER, [](GstPad*, GstPadProbeInfo*, gpointer data) {
+  // Streaming thread: count what we hear; the main loop reports the first buffer and every
+  // whole second ("heard N s"), which scripts and tests use as a clock.
+  gst_pad_add_probe(heardPad, GST_PAD_PROBE_TYPE_BUFFER, [](GstPad*, GstPadProbeInfo* info, gpointer data) {
     auto* self = static_cast<Speaker*>(data);
-    self->post([self] { self->onMediaFlowing(); });
-    return GST_PAD_PROBE_REMOVE;
+    const gsize bytes = gst_buffer_get_size(GST_PAD_PROBE_INFO_BUFFER(info));
+    const uint64_t before = self->heardSamples_;
+    self->heardSamples_ += bytes / 2;
+    if (before == 0) self->post([self] { self->onMediaFlowing(); });
+    if (self->heardSamples_ / 48000 != before / 48000) {
+      const uint64_t seconds = self->heardSamples_ / 48000;
+      self->post([seconds] {
+        printf("heard %llu s\n", static_cast<unsigned long long>(seconds));
+        fflush(stdout);
+      });
+    }
+    return GST_PAD_PROBE_OK;
   }, this, nullptr);
 
   g_autoptr(GstBus) bus = gst_pipeline_get_bus(GST_PIPELINE(pipeline_.get()));
@@ -167,7 +185,7 @@ void Speaker::onIceState(GstWebRTCICEConnectionState state) {
 }
 
 // The first decoded audio from the room: ICE and DTLS are done both ways (one bundled
-// transport), so the room hears us from now on. The speaking time starts here.
+// transport). A speaker is heard from now on; a raised hand is pre-warmed.
 void Speaker::onMediaFlowing() {
   if (connected_) return;
   connected_ = true;
@@ -175,10 +193,22 @@ void Speaker::onMediaFlowing() {
   // Scripts and tests wait for this line.
   printf("connected\n");
   fflush(stdout);
-  g_timeout_add(static_cast<guint>(options_.seconds * 1000), [](gpointer self) -> gboolean {
+  if (onStage_) startSpeakingTime("speaking");
+}
+
+void Speaker::startSpeakingTime(const char* what) {
+  if (speakingTimer_) return;
+  printf("%s\n", what);
+  fflush(stdout);
+  speakingTimer_ = g_timeout_add(static_cast<guint>(options_.seconds * 1000), [](gpointer self) -> gboolean {
     static_cast<Speaker*>(self)->finish(0, "done");
     return G_SOURCE_REMOVE;
   }, this);
+}
+
+void Speaker::sendText(const char* text) {
+  if (ws_ && soup_websocket_connection_get_state(ws_) == SOUP_WEBSOCKET_STATE_OPEN)
+    soup_websocket_connection_send_text(ws_, text);
 }
 
 void Speaker::onPadAdded(GstElement*, GstPad* pad, gpointer data) {
@@ -227,8 +257,22 @@ void Speaker::onWsMessage(const std::string& text) {
   if (!root || !JSON_NODE_HOLDS_OBJECT(root)) return;
   JsonObject* obj = json_node_get_object(root);
   const std::string type = json_object_get_string_member_with_default(obj, "type", "");
+  // Room events go to stdout, one JSON line each, for scripts and tests to follow.
+  if (type != "answer" && type != "candidate" && type != "pong") {
+    printf("event: %s\n", text.c_str());
+    fflush(stdout);
+  }
   if (type == "welcome") {
     welcomed_ = true;
+    JsonObject* you = json_object_get_object_member(obj, "you");
+    identity_ = you ? json_object_get_string_member_with_default(you, "identity", "") : "";
+    onStage_ = you && g_strcmp0(json_object_get_string_member_with_default(you, "role", ""), "listener") != 0;
+    if (!onStage_) {
+      if (!options_.raiseHand) return finish(1, "this token is a listener's: use --raise-hand, or a speaker token");
+      // Pre-warm: the hand goes up and the WebRTC session opens now; the room hears us
+      // only once the host promotes us.
+      sendText(R"({"type":"raise-hand"})");
+    }
     std::string error;
     if (!buildPipeline(error)) {
       g_printerr("roomcast: cannot start media: %s\n", error.c_str());
@@ -251,6 +295,15 @@ void Speaker::onWsMessage(const std::string& text) {
     if (!welcomed_) finish(1, "refused");
   } else if (type == "room-ended") {
     finish(0, "room ended");
+  } else if (type == "removed") {
+    finish(3, "removed by the host");
+  } else if (type == "role-changed" && identity_ == json_object_get_string_member_with_default(obj, "identity", "")) {
+    const bool wasOnStage = onStage_;
+    onStage_ = g_strcmp0(json_object_get_string_member_with_default(obj, "role", ""), "listener") != 0;
+    if (onStage_ && !wasOnStage) startSpeakingTime("promoted");
+    if (!onStage_ && wasOnStage) finish(0, "demoted");
+  } else if (type == "invited") {
+    sendText(R"({"type":"accept-invite"})");
   }
 }
 
@@ -302,8 +355,10 @@ int Speaker::run() {
         self->sendJson(b);
       },
       this);
-  // A deadline even if the server never answers or ICE never connects.
-  g_timeout_add(static_cast<guint>((options_.seconds + 30) * 1000), [](gpointer self) -> gboolean {
+  // A deadline even if the server never answers, ICE never connects or (with a raised hand)
+  // nobody promotes us.
+  const double patience = options_.raiseHand ? 300 : 30;
+  g_timeout_add(static_cast<guint>((options_.seconds + patience) * 1000), [](gpointer self) -> gboolean {
     static_cast<Speaker*>(self)->finish(1, "timed out");
     return G_SOURCE_REMOVE;
   }, this);

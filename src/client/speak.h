@@ -12,6 +12,8 @@ struct SpeakOptions {
   std::string file;    // a WAV file to send (played in real time)
   double seconds = 10;
   std::string out;     // write what this speaker hears (their mix-minus) here
+  bool raiseHand = false;  // join as a listener, raise the hand, pre-warm, speak once promoted
+  std::string name;        // display name for --raise-hand (an anonymous listener token)
 };
 
 // Joins as a WebRTC speaker; returns the process exit code.

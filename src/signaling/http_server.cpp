@@ -229,10 +229,16 @@ core::Result<protocol::TokenClaims> HttpServer::bearerClaims(SoupServerMessage* 
 
 void HttpServer::issueToken(SoupServerMessage* msg, const std::string& roomId) {
   if (!rooms_.find(roomId)) return sendError(msg, {ErrorCode::NotFound, "no live room with id '" + roomId + "'"});
-  auto claims = bearerClaims(msg, roomId);
-  if (!claims) return sendError(msg, claims.error());
-  if (claims->role != core::Role::Host && claims->role != core::Role::CoHost)
-    return sendError(msg, {ErrorCode::Forbidden, "only hosts issue tokens"});
+  // Without Authorization: an anonymous listener's token (rooms let anyone listen).
+  const bool anonymous =
+      !soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Authorization");
+  core::Role issuer = core::Role::Listener;
+  if (!anonymous) {
+    auto claims = bearerClaims(msg, roomId);
+    if (!claims) return sendError(msg, claims.error());
+    if (!core::canModerate(claims->role)) return sendError(msg, {ErrorCode::Forbidden, "only hosts issue tokens"});
+    issuer = claims->role;
+  }
   g_autoptr(GBytes) bytes = soup_message_body_flatten(soup_server_message_get_request_body(msg));
   gsize size = 0;
   const char* text = static_cast<const char*>(g_bytes_get_data(bytes, &size));
@@ -248,7 +254,9 @@ void HttpServer::issueToken(SoupServerMessage* msg, const std::string& roomId) {
   auto role = core::roleFromName(roleName.value());
   if (!role || *role == core::Role::Host)
     return sendError(msg, {ErrorCode::ValidationFailed, "role must be cohost, speaker or listener"});
-  if (*role == core::Role::CoHost && claims->role != core::Role::Host)
+  if (anonymous && *role != core::Role::Listener)
+    return sendError(msg, {ErrorCode::Unauthorized, "a host token is required for stage roles"});
+  if (*role == core::Role::CoHost && issuer != core::Role::Host)
     return sendError(msg, {ErrorCode::Forbidden, "only the host appoints co-hosts"});
   if (!core::isValidUtf8(name.value()) || name.value().find_first_not_of(" ") == std::string::npos)
     return sendError(msg, {ErrorCode::ValidationFailed, "name must be non-empty UTF-8"});

@@ -115,19 +115,24 @@ ProcessResult Process::wait(double timeoutSeconds) {
   return result;
 }
 
+void Process::kill() {
+  if (process_ && !exited_) g_subprocess_send_signal(process_, SIGKILL);
+}
+
 ProcessResult run(const std::vector<std::string>& argv, double timeoutSeconds) {
   Process p(argv);
   return p.wait(timeoutSeconds);
 }
 
-Daemon::Daemon() {
+Daemon::Daemon(const std::vector<std::string>& extraArgs) {
   dataDir_ = makeTempDir("roomcast-test");
   const int port = freeTcpPort();
   url_ = "http://127.0.0.1:" + std::to_string(port);
   const std::string logPath = dataDir_ + "/roomcastd.log";
-  process_ = spawn({buildPath("src/app/roomcastd"), "--listen", "127.0.0.1:" + std::to_string(port), "--data-dir",
-                    dataDir_},
-                   G_SUBPROCESS_FLAGS_NONE, logPath.c_str());
+  std::vector<std::string> argv{buildPath("src/app/roomcastd"), "--listen", "127.0.0.1:" + std::to_string(port),
+                                "--data-dir", dataDir_};
+  argv.insert(argv.end(), extraArgs.begin(), extraArgs.end());
+  process_ = spawn(argv, G_SUBPROCESS_FLAGS_NONE, logPath.c_str());
   if (!process_) return;
   // Ready when the health endpoint answers (bounded; the daemon starts in well under a second).
   const gint64 deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;

@@ -34,6 +34,7 @@ class Process {
   // Waits for exit up to the deadline (then kills it, by its own PID).
   ProcessResult wait(double timeoutSeconds);
   bool started() const { return process_ != nullptr; }
+  void kill();  // SIGKILL, by its own PID
 
  private:
   struct Pipe {
@@ -55,7 +56,7 @@ class Daemon {
  public:
   // Starts build/src/app/roomcastd on 127.0.0.1:<free port> with a fresh data dir and waits
   // until /api/v1/health answers.
-  Daemon();
+  explicit Daemon(const std::vector<std::string>& extraArgs = {});
   ~Daemon();  // SIGTERM, then waits (rooms finish their outputs), SIGKILL at a deadline
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
