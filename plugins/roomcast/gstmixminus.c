@@ -8,7 +8,7 @@
  * `sink_N`'s own contribution, i.e. what participant N should hear.
  *
  * Every output goes through a soft limiter: linear below 0.5 (-6 dBFS), a
- * tanh knee above, so |sample| < 1.0 no matter how many inputs are loud.
+ * tanh knee above, so |sample| stays below -1 dBFS no matter how many inputs are loud.
  *
  * Input and output format is fixed to mono F32LE at 48 kHz; put
  * audioconvert ! audioresample upstream. `minus_N` is created inside the
@@ -51,11 +51,17 @@ GST_DEBUG_CATEGORY_STATIC (gst_mix_minus_debug);
   "audio/x-raw, format=(string)F32LE, rate=(int)48000, channels=(int)1, " \
   "layout=(string)interleaved"
 
-/* Limiter: identity up to the knee, then a tanh curve towards 1.0. */
-#define LIMIT_KNEE 0.5f
-/* tanhf() rounds to exactly 1.0 for large inputs; cap at the largest float
- * below 1.0 so the output provably never reaches 0 dBFS. */
-#define LIMIT_CEILING 0.99999994f
+/* Limiter, per output. A gain that falls at once (over 2 ms) to keep each
+ * buffer's peak at the threshold (-3 dBFS) and recovers with a 150 ms release,
+ * so loud voices keep their shape instead of being squared off (the encoders
+ * after us overshoot on squared waves). A tanh soft clipper from -2.5 dBFS to
+ * a -1 dBFS ceiling catches what the block gain cannot: a peak in the first
+ * samples of a buffer. */
+#define LIMIT_THRESHOLD 0.70794578f /* -3 dBFS */
+#define LIMIT_KNEE 0.74989421f      /* -2.5 dBFS */
+#define LIMIT_CEILING 0.89125094f   /* -1 dBFS */
+#define LIMIT_ATTACK_FRAMES 96      /* 2 ms at 48 kHz */
+#define LIMIT_RELEASE_SECONDS 0.15
 
 #define DEFAULT_PAD_MUTE FALSE
 #define DEFAULT_PAD_VOLUME 1.0
@@ -85,6 +91,9 @@ struct _GstMixMinusPad
 
   /* This input's minus_N pad, protected by the element's object lock. */
   GstPad *minus_pad;
+
+  /* Streaming thread only: the limiter gain of this pad's minus output. */
+  gfloat minus_gain;
 
   /* Streaming thread only. scratch holds this pad's (volume-scaled)
    * contribution to the output buffer of generation scratch_gen; any other
@@ -203,6 +212,7 @@ gst_mix_minus_pad_init (GstMixMinusPad * pad)
   pad->mute = DEFAULT_PAD_MUTE;
   pad->volume = DEFAULT_PAD_VOLUME;
   pad->minus_flow = GST_FLOW_OK;
+  pad->minus_gain = 1.0f;
 }
 
 /* Returns FALSE when muted; otherwise stores the current gain. */
@@ -230,6 +240,8 @@ struct _GstMixMinus
   /* Streaming thread only: bumped for every output buffer so pad scratch
    * areas can be zeroed lazily (see gst_mix_minus_pad_scratch()). */
   guint64 generation;
+  /* Streaming thread only: the program limiter's gain. */
+  gfloat program_gain;
 };
 
 /* A minus pad to push to, with refs taken under the object lock. */
@@ -262,16 +274,39 @@ soft_limit (gfloat x)
   if (isnan (x))
     return 0.0f;
 
-  y = LIMIT_KNEE + (1.0f - LIMIT_KNEE) *
-      tanhf ((ax - LIMIT_KNEE) / (1.0f - LIMIT_KNEE));
+  y = LIMIT_KNEE + (LIMIT_CEILING - LIMIT_KNEE) *
+      tanhf ((ax - LIMIT_KNEE) / (LIMIT_CEILING - LIMIT_KNEE));
   return copysignf (MIN (y, LIMIT_CEILING), x);
 }
 
+/* Limits one buffer in place; *gain carries the envelope across buffers. */
 static void
-limit_samples (gfloat * samples, gsize n)
+limit_samples (gfloat * samples, gsize n, gfloat * gain)
 {
-  for (gsize i = 0; i < n; i++)
-    samples[i] = soft_limit (samples[i]);
+  const gfloat release = 1.0f - expf (-1.0f / (LIMIT_RELEASE_SECONDS * 48000));
+  gfloat peak = 0.0f, target, g = *gain;
+  gsize i = 0;
+
+  for (gsize k = 0; k < n; k++)
+    peak = MAX (peak, fabsf (samples[k]));
+  target = peak > LIMIT_THRESHOLD ? LIMIT_THRESHOLD / peak : 1.0f;
+
+  if (target < g) {
+    gsize ramp = MIN (n, LIMIT_ATTACK_FRAMES);
+    gfloat from = g;
+    for (; i < ramp; i++) {
+      g = from + (target - from) * (gfloat) (i + 1) / (gfloat) ramp;
+      samples[i] = soft_limit (samples[i] * g);
+    }
+  }
+  for (; i < n; i++) {
+    if (g < target)
+      g += (target - g) * release;
+    else
+      g = MIN (g, target);
+    samples[i] = soft_limit (samples[i] * g);
+  }
+  *gain = g;
 }
 
 /* The pad's scratch area for the current output buffer, zeroed on first use
@@ -576,7 +611,8 @@ gst_mix_minus_make_minus_buffer (GstMixMinus * self, GstMixMinusPad * pad,
   gst_buffer_map (buf, &map, GST_MAP_WRITE);
   out = (gfloat *) map.data;
   for (gsize i = 0; i < frames; i++)
-    out[i] = soft_limit (own ? sum[i] - own[i] : sum[i]);
+    out[i] = own ? sum[i] - own[i] : sum[i];
+  limit_samples (out, frames, &pad->minus_gain);
   gst_buffer_unmap (buf, &map);
 
   return buf;
@@ -661,7 +697,8 @@ gst_mix_minus_finish_buffer (GstAggregator * agg, GstBuffer * program)
 
   program = gst_buffer_make_writable (program);
   gst_buffer_map (program, &map, GST_MAP_READWRITE);
-  limit_samples ((gfloat *) map.data, map.size / sizeof (gfloat));
+  limit_samples ((gfloat *) map.data, map.size / sizeof (gfloat),
+      &self->program_gain);
   gst_buffer_unmap (program, &map);
 
   ret = GST_AGGREGATOR_CLASS (gst_mix_minus_parent_class)->finish_buffer
@@ -768,4 +805,5 @@ gst_mix_minus_init (GstMixMinus * self)
 {
   /* Pads start at scratch_gen 0, i.e. "nothing mixed yet". */
   self->generation = 1;
+  self->program_gain = 1.0f;
 }

@@ -34,6 +34,7 @@ constexpr const char* kUsage =
     "  token ROOM --role ROLE --name NAME --token HOST_TOKEN\n"
     "                                               print a token for a speaker, co-host or listener\n"
     "                                               --raise-hand: join as a listener, pre-warm, speak once promoted\n"
+    "                                               --volume V: tone amplitude, 1 = full scale (default 0.5)\n"
     "  promote|demote|invite|mute|unmute|remove ROOM NAME --token HOST_TOKEN\n"
     "                                               run the stage (NAME: display name or identity)\n"
     "  end ROOM --token HOST_TOKEN                  end the room (finishes HLS and the recording)\n"
@@ -224,7 +225,7 @@ int main(int argc, char** argv) {
   for (const char* action : {"promote", "demote", "invite", "mute", "unmute", "remove"})
     if (command == action) return cmdModerate(server, command, parse(rest, restv, {"token"}, {}));
   if (command == "speak") {
-    Args a = parse(rest, restv, {"token", "tone", "file", "seconds", "out", "name"}, {"raise-hand"});
+    Args a = parse(rest, restv, {"token", "tone", "file", "seconds", "out", "name", "volume"}, {"raise-hand"});
     if (a.positional.size() != 1) usageError("speak needs ROOM");
     SpeakOptions o;
     o.server = server;
@@ -244,6 +245,8 @@ int main(int argc, char** argv) {
     if (!a.get("tone").empty() && (o.toneHz < 20 || o.toneHz > 20000)) usageError("--tone must be 20..20000 Hz");
     o.seconds = parseSeconds(a);
     o.out = a.get("out");
+    o.volume = atof(a.get("volume", "0.5").c_str());
+    if (o.volume <= 0 || o.volume > 1) usageError("--volume must be in (0, 1] (1 is full scale)");
     roomcast::media::warmUpDtlsCertificate();
     return runSpeak(o);
   }

@@ -76,8 +76,8 @@ void Speaker::post(std::function<void()> fn) {
 bool Speaker::buildPipeline(std::string& error) {
   std::string source;
   if (options_.toneHz > 0) {
-    source = "audiotestsrc is-live=true wave=sine volume=0.5 samplesperbuffer=960 freq=" +
-             std::to_string(options_.toneHz);
+    source = "audiotestsrc is-live=true wave=sine samplesperbuffer=960 volume=" + std::to_string(options_.volume) +
+             " freq=" + std::to_string(options_.toneHz);
   } else {
     // A file is paced to real time by clocksync, as a microphone would be.
     source = "filesrc name=file ! wavparse ! clocksync";

@@ -9,6 +9,7 @@ struct SpeakOptions {
   std::string room;
   std::string token;
   double toneHz = 0;   // 0: use `file`
+  double volume = 0.5; // of the tone: 1.0 is full scale
   std::string file;    // a WAV file to send (played in real time)
   double seconds = 10;
   std::string out;     // write what this speaker hears (their mix-minus) here

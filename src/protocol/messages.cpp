@@ -72,6 +72,7 @@ void writeParticipant(JsonWriter& w, const core::Participant& p) {
       .str("role", core::roleName(p.role))
       .boolean("muted", p.serverMuted || p.selfMuted)
       .boolean("reconnecting", p.presence == core::Presence::Reconnecting)
+      .integer("slot", static_cast<int64_t>(p.joinOrder))
       .endObject();
 }
 

@@ -186,3 +186,147 @@ TEST(Stage, ProtocolDemoteInviteSelfMuteAndBan) {
 }
 
 }  // namespace
+
+namespace {
+
+int count(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) n++;
+  return n;
+}
+
+// Start times and durations of the segments a playlist lists, as ffprobe reads them.
+std::vector<std::pair<double, double>> segmentTimes(const std::string& playlistUrl, const std::string& playlist) {
+  std::vector<std::pair<double, double>> out;
+  const std::string base = playlistUrl.substr(0, playlistUrl.rfind('/') + 1);
+  size_t at = 0;
+  while ((at = playlist.find("segment", at)) != std::string::npos) {
+    const size_t end = playlist.find('\n', at);
+    const std::string name = playlist.substr(at, end - at);
+    at = end;
+    auto probe = run({"ffprobe", "-v", "error", "-show_entries", "format=start_time,duration", "-of", "csv=p=0",
+                      base + name}, 30);
+    double start = 0, duration = 0;
+    if (sscanf(probe.stdoutText.c_str(), "%lf,%lf", &start, &duration) == 2) out.emplace_back(start, duration);
+  }
+  return out;
+}
+
+TEST(Stage, DroppedSpeakerResumesWithinGraceThenLeavesOnceAfterIt) {
+  Daemon daemon({"--reconnect-grace", "4"});
+  ASSERT_TRUE(daemon.ready()) << daemon.log();
+  Room room = createRoom(daemon);
+  const std::string guestToken = token(daemon, room, "speaker", "Guest");
+  const std::string dir = daemon.dataDir();
+
+  Process host({cli(), "--server", daemon.url(), "speak", room.id, "--token", room.hostToken, "--tone", "440",
+                "--seconds", "120", "--out", dir + "/host.wav"});
+  ASSERT_TRUE(host.waitForOutput("speaking", 30)) << daemon.log();
+  const double t0 = nowSeconds();
+
+  auto guest = std::make_unique<Process>(std::vector<std::string>{
+      cli(), "--server", daemon.url(), "speak", room.id, "--token", guestToken, "--tone", "660", "--seconds", "120"});
+  ASSERT_TRUE(guest->waitForOutput("heard 2 s\n", 30));
+  const double firstStint = nowSeconds() - t0;
+
+  // Cut: the client dies with its WebSocket and WebRTC session.
+  guest->kill();
+  guest->wait(10);
+  ASSERT_TRUE(host.waitForOutput(R"("type":"reconnecting")", 10)) << "the room is told";
+  const double cutAt = nowSeconds() - t0;
+  // Stay away for a second or two of the host's audio before coming back.
+  ASSERT_TRUE(host.waitForOutput("heard " + std::to_string(static_cast<int>(cutAt) + 2) + " s\n", 10));
+
+  // Back within the grace period, into a new webrtcbin: same role, same slot.
+  const double restartAt = nowSeconds() - t0;
+  guest = std::make_unique<Process>(std::vector<std::string>{
+      cli(), "--server", daemon.url(), "speak", room.id, "--token", guestToken, "--tone", "660", "--seconds", "120"});
+  ASSERT_TRUE(guest->waitForOutput("speaking", 30)) << daemon.log();
+  const double resumedAt = nowSeconds() - t0;
+  ASSERT_TRUE(host.waitForOutput(R"("type":"reconnected")", 10));
+  ASSERT_TRUE(guest->waitForOutput("heard 2 s\n", 10));
+  const double secondStint = nowSeconds() - t0;
+
+  // The HLS timeline went on through the drop: contiguous segments, none longer than 2 s.
+  const std::string hls = daemon.url() + "/hls/" + room.id + "/index.m3u8";
+  const auto playlist = http("GET", hls);
+  auto segments = segmentTimes(hls, playlist.body);
+  ASSERT_GE(segments.size(), 4u) << playlist.body;
+  for (size_t i = 1; i < segments.size(); i++) {
+    EXPECT_NEAR(segments[i].first, segments[i - 1].first + segments[i - 1].second, 0.1) << "gap before segment " << i;
+    EXPECT_LE(segments[i].second, 2.0);
+  }
+
+  // Cut again and stay away: exactly one "left", when the grace runs out.
+  guest->kill();
+  guest->wait(10);
+  ASSERT_TRUE(host.waitForOutput(R"("reason":"timeout")", 15)) << daemon.log();
+  const double leftAt = nowSeconds() - t0;
+  ASSERT_TRUE(host.waitForOutput("heard " + std::to_string(static_cast<int>(leftAt) + 3) + " s\n", 10));
+
+  auto ended = http("DELETE", daemon.url() + "/api/v1/rooms/" + room.id, {}, {{"Authorization", "Bearer " + room.hostToken}});
+  ASSERT_EQ(ended.status, 200);
+  const auto hostRun = host.wait(30);
+  ASSERT_EQ(hostRun.exitStatus, 0);
+  EXPECT_EQ(count(hostRun.stdoutText, R"("type":"participant-left")"), 1) << hostRun.stdoutText;
+  EXPECT_EQ(count(hostRun.stdoutText, R"("type":"reconnecting")"), 2);
+  EXPECT_EQ(count(hostRun.stdoutText, R"("type":"reconnected")"), 1);
+  EXPECT_EQ(count(hostRun.stdoutText, R"("type":"participant-joined")"), 1) << "the resume is not a new join";
+
+  // The host's return never stalled: its audio kept pace with the wall clock, and it heard
+  // the guest in both stints but not while the guest was away.
+  PcmAudio heard;
+  ASSERT_TRUE(roomcast::audio::readWav(dir + "/host.wav", heard));
+  EXPECT_NEAR(heard.seconds(), nowSeconds() - t0, 1.0) << "no gap or stall in the host's return";
+  EXPECT_GT(toneDb(heard, 660, firstStint - 1.0, firstStint), -25);
+  EXPECT_LT(toneDb(heard, 660, cutAt + 0.5, resumedAt - 0.3), -60);
+  EXPECT_GT(toneDb(heard, 660, secondStint - 1.0, secondStint), -25);
+  // From starting the new client to hearing the room again (process start, gst_init, ICE, DTLS).
+  RecordProperty("resume_ms", std::to_string(static_cast<int>((resumedAt - restartAt) * 1000)));
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Stage, TenFullScaleSpeakersNeverClipTheProgram) {
+  Daemon daemon;
+  ASSERT_TRUE(daemon.ready()) << daemon.log();
+  auto created = run({cli(), "--server", daemon.url(), "create", "--title", "Loud", "--record"}, 30);
+  ASSERT_EQ(created.exitStatus, 0);
+  Room room{jsonString(created.stdoutText, "id"), jsonString(created.stdoutText, "host_token")};
+
+  std::vector<std::unique_ptr<Process>> speakers;
+  for (int i = 0; i < 10; i++) {
+    const std::string who = i == 0 ? room.hostToken : token(daemon, room, "speaker", ("S" + std::to_string(i)).c_str());
+    // Distinct tones, all at full scale.
+    speakers.push_back(std::make_unique<Process>(std::vector<std::string>{
+        cli(), "--server", daemon.url(), "speak", room.id, "--token", who, "--tone", std::to_string(300 + 70 * i),
+        "--volume", "1", "--seconds", "60"}));
+  }
+  for (auto& s : speakers) ASSERT_TRUE(s->waitForOutput("speaking", 60)) << daemon.log();
+  ASSERT_TRUE(speakers[0]->waitForOutput("heard 4 s\n", 30));
+
+  auto ended = http("DELETE", daemon.url() + "/api/v1/rooms/" + room.id, {}, {{"Authorization", "Bearer " + room.hostToken}});
+  ASSERT_EQ(ended.status, 200) << ended.body;
+  for (auto& s : speakers) s->wait(30);
+  const std::string decoded = daemon.dataDir() + "/loud.wav";
+  auto ffmpeg = run({"ffmpeg", "-nostdin", "-v", "error", "-i", jsonString(ended.body, "recording"), "-ac", "1", "-y",
+                     decoded}, 60);
+  ASSERT_EQ(ffmpeg.exitStatus, 0) << ffmpeg.stderrText;
+  PcmAudio program;
+  ASSERT_TRUE(roomcast::audio::readWav(decoded, program));
+  auto mono = roomcast::audio::toMonoFloat(program);
+  // The last seconds, when all ten were talking (the end of the file is the room's end).
+  const size_t window = static_cast<size_t>(2.0 * program.sampleRate);
+  ASSERT_GT(mono.size(), window + 9600);
+  const float* loud = mono.data() + mono.size() - window - 9600;
+  const double peak = roomcast::audio::peakAbs(loud, window);
+  const double rms = roomcast::audio::rmsDbfs(loud, window);
+  EXPECT_LT(peak, 32767.0 / 32768.0) << "the program must not clip";
+  EXPECT_GT(rms, -20) << "ten full-scale voices stay loud: limited, not silenced";
+  RecordProperty("ten_speakers_peak_dbfs", std::to_string(20 * std::log10(peak)));
+  RecordProperty("ten_speakers_rms_dbfs", std::to_string(rms));
+}
+
+}  // namespace
