@@ -26,6 +26,10 @@
  * a launch line, through #GstChildProxy):
  * - mute: boolean, default false. The input reaches no output at all.
  * - volume: double 0..10, default 1.0. Linear gain before mixing.
+ * - skip-silent: boolean, default false. While this input is silent, push
+ *   nothing on minus_N (a GAP event marks the switch): a silent speaker hears
+ *   the program, which the application can encode once for all of them.
+ * - silent: boolean, read-only. Whether the input counts as silent now.
  *
  * ## Example launch line
  * |[
@@ -63,6 +67,11 @@ GST_DEBUG_CATEGORY_STATIC (gst_mix_minus_debug);
 #define LIMIT_ATTACK_FRAMES 96      /* 2 ms at 48 kHz */
 #define LIMIT_RELEASE_SECONDS 0.15
 
+/* An input is silent after this many output buffers (20 ms each with a
+ * 960-sample bed) below SILENCE_LEVEL (-60 dBFS). */
+#define SILENCE_LEVEL 0.001f
+#define SILENT_AFTER_TICKS 10
+
 #define DEFAULT_PAD_MUTE FALSE
 #define DEFAULT_PAD_VOLUME 1.0
 #define MAX_PAD_VOLUME 10.0
@@ -88,12 +97,20 @@ struct _GstMixMinusPad
   /* Properties, protected by the pad's object lock. */
   gboolean mute;
   gdouble volume;
+  gboolean skip_silent;
+
+  /* Written by the streaming thread, read atomically by "silent". */
+  gint silent;
 
   /* This input's minus_N pad, protected by the element's object lock. */
   GstPad *minus_pad;
 
-  /* Streaming thread only: the limiter gain of this pad's minus output. */
+  /* Streaming thread only: the limiter gain of this pad's minus output, the
+   * run of ticks this input has been silent, and whether minus_N was told
+   * (by a GAP event) that it carries nothing while silent. */
   gfloat minus_gain;
+  guint silent_ticks;
+  gboolean gap_sent;
 
   /* Streaming thread only. scratch holds this pad's (volume-scaled)
    * contribution to the output buffer of generation scratch_gen; any other
@@ -109,6 +126,8 @@ enum
   PROP_PAD_0,
   PROP_PAD_MUTE,
   PROP_PAD_VOLUME,
+  PROP_PAD_SKIP_SILENT,
+  PROP_PAD_SILENT,
 };
 
 G_DEFINE_TYPE (GstMixMinusPad, gst_mix_minus_pad,
@@ -129,6 +148,11 @@ gst_mix_minus_pad_set_property (GObject * object, guint prop_id,
     case PROP_PAD_VOLUME:
       GST_OBJECT_LOCK (pad);
       pad->volume = g_value_get_double (value);
+      GST_OBJECT_UNLOCK (pad);
+      break;
+    case PROP_PAD_SKIP_SILENT:
+      GST_OBJECT_LOCK (pad);
+      pad->skip_silent = g_value_get_boolean (value);
       GST_OBJECT_UNLOCK (pad);
       break;
     default:
@@ -153,6 +177,14 @@ gst_mix_minus_pad_get_property (GObject * object, guint prop_id,
       GST_OBJECT_LOCK (pad);
       g_value_set_double (value, pad->volume);
       GST_OBJECT_UNLOCK (pad);
+      break;
+    case PROP_PAD_SKIP_SILENT:
+      GST_OBJECT_LOCK (pad);
+      g_value_set_boolean (value, pad->skip_silent);
+      GST_OBJECT_UNLOCK (pad);
+      break;
+    case PROP_PAD_SILENT:
+      g_value_set_boolean (value, g_atomic_int_get (&pad->silent));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -204,6 +236,30 @@ gst_mix_minus_pad_class_init (GstMixMinusPadClass * klass)
           "Linear gain applied to this input before mixing",
           0.0, MAX_PAD_VOLUME, DEFAULT_PAD_VOLUME,
           G_PARAM_READWRITE | GST_PARAM_CONTROLLABLE | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * GstMixMinusPad:skip-silent:
+   *
+   * When %TRUE, minus_N carries no buffers while this input is silent (muted,
+   * no data, or below -60 dBFS for 200 ms): what a silent speaker should hear
+   * is then exactly the program, which can be encoded once for all of them.
+   * A GAP event on minus_N marks each switch to silence; buffers resume with
+   * the first loud tick. Default: %FALSE.
+   */
+  g_object_class_install_property (gobject_class, PROP_PAD_SKIP_SILENT,
+      g_param_spec_boolean ("skip-silent", "Skip when silent",
+          "Push nothing on minus_N while this input is silent (a GAP marks the switch)",
+          FALSE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * GstMixMinusPad:silent:
+   *
+   * Read-only: whether this input is currently counted as silent.
+   */
+  g_object_class_install_property (gobject_class, PROP_PAD_SILENT,
+      g_param_spec_boolean ("silent", "Silent",
+          "Whether this input is currently silent", FALSE,
+          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 }
 
 static void
@@ -618,6 +674,24 @@ gst_mix_minus_make_minus_buffer (GstMixMinus * self, GstMixMinusPad * pad,
   return buf;
 }
 
+/* Updates the pad's silence run from this tick's contribution; returns
+ * whether the input now counts as silent. */
+static gboolean
+gst_mix_minus_update_silence (GstMixMinus * self, GstMixMinusPad * pad,
+    gsize frames)
+{
+  gboolean spoke = FALSE;
+
+  if (pad->scratch_gen == self->generation && pad->scratch_frames >= frames) {
+    for (gsize i = 0; i < frames && !spoke; i++)
+      spoke = fabsf (pad->scratch[i]) > SILENCE_LEVEL;
+  }
+  pad->silent_ticks = spoke ? 0 : MIN (pad->silent_ticks + 1,
+      SILENT_AFTER_TICKS);
+  g_atomic_int_set (&pad->silent, pad->silent_ticks >= SILENT_AFTER_TICKS);
+  return pad->silent_ticks >= SILENT_AFTER_TICKS;
+}
+
 /* Not-linked, flushing or EOS on one listener's branch must not stop the
  * program; real errors (not-negotiated, error) are reported. */
 static GstFlowReturn
@@ -665,9 +739,27 @@ gst_mix_minus_push_minus_buffers (GstMixMinus * self, GstBuffer * program)
     GstBuffer *buf;
     GstFlowReturn ret;
 
+    gboolean silent = gst_mix_minus_update_silence (self, t->pad, frames);
+    gboolean skip_silent;
+
     /* Nobody listening: skip the work; headers follow once linked. */
     if (!gst_pad_is_linked (t->minus))
       continue;
+
+    GST_OBJECT_LOCK (t->pad);
+    skip_silent = t->pad->skip_silent;
+    GST_OBJECT_UNLOCK (t->pad);
+    if (skip_silent && silent) {
+      if (!t->pad->gap_sent) {
+        gst_mix_minus_ensure_headers (t->minus, caps, &segment);
+        gst_pad_push_event (t->minus,
+            gst_event_new_gap (GST_BUFFER_PTS (program),
+                GST_BUFFER_DURATION (program)));
+        t->pad->gap_sent = TRUE;
+      }
+      continue;
+    }
+    t->pad->gap_sent = FALSE;
 
     buf = gst_mix_minus_make_minus_buffer (self, t->pad, program,
         (const gfloat *) map.data, frames);

@@ -378,3 +378,29 @@ TEST_F(MixMinus, LiveRequestAndReleaseWhilePlaying) {
 }
 
 }  // namespace
+
+// skip-silent: while an input is silent its minus output stops (after 10 quiet
+// ticks), so the application can feed that listener the program encoded once;
+// the first loud tick brings it back.
+TEST_F(MixMinus, SkipSilentStopsMinusWhileSilentAndResumesOnSpeech) {
+  Build(2, "sink_1::skip-silent=true");
+  Play();
+  Push(0, Sine(440, 0.25), 60);
+  Push(1, Constant(0.0f), 30);
+  Push(1, Sine(660, 0.25), 30);
+  EndOfStream(0);
+  EndOfStream(1);
+
+  const auto m0 = Pull(Minus(0));
+  const auto m1 = Pull(Minus(1));
+  EXPECT_EQ(m0.size(), 60u * kFrames) << "inputs without skip-silent always get their minus";
+  // The 10th quiet tick is the first one skipped; speech brings minus_1 back at once.
+  EXPECT_EQ(m1.size(), (9u + 30u) * kFrames) << "9 quiet ticks pushed, then nothing until speech resumes";
+  // What minus_1 carries after the silence is again the program without input 1.
+  ASSERT_GE(m1.size(), 30u * kFrames);
+  std::vector<float> tail(m1.end() - 20 * kFrames, m1.end());
+  EXPECT_LT(MaxError(tail, 0.0), 0.26);
+  gboolean silent = TRUE;
+  g_object_get(Pad("sink_1"), "silent", &silent, nullptr);
+  EXPECT_FALSE(silent) << "speaking at the end";
+}
