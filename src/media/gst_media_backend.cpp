@@ -35,6 +35,7 @@ core::Status GstMediaBackend::startRoom(const core::RoomMediaConfig& room) {
   config.pipelinesDir = config_.pipelinesDir;
   config.hlsDir = hlsDirFor(room.roomId);
   config.context = context_;
+  config.opusBitrate = config_.speaker.opusBitrate;
   if (g_mkdir_with_parents(config.hlsDir.c_str(), 0755) != 0)
     return Error{ErrorCode::Internal, "cannot create " + config.hlsDir};
   if (room.record) {
@@ -100,8 +101,8 @@ core::Status GstMediaBackend::acceptOffer(const std::string& roomId, const std::
   // A new offer from the same speaker replaces their session (webrtcbin 1.22 cannot restart ICE).
   it->second.peers.erase(peerId);
   PeerKey key{roomId, peerId, nextSerial_++};
-  auto peer = std::make_unique<SpeakerPeer>(it->second.pipeline->bin(), it->second.pipeline->mixer(), key, *this,
-                                            config_.speaker);
+  auto peer = std::make_unique<SpeakerPeer>(it->second.pipeline->bin(), it->second.pipeline->mixer(),
+                                            it->second.pipeline->programOpus(), key, *this, config_.speaker);
   if (auto accepted = peer->acceptOffer(sdp, mixed); !accepted) return accepted.error();
   it->second.peers[peerId] = std::move(peer);
   return core::Ok{};

@@ -4,6 +4,7 @@
 
 #include "media/debug.h"
 #include "media/pipeline_fragment.h"
+#include "media/webrtc_util.h"
 
 #define GST_CAT_DEFAULT roomcast_room_debug
 
@@ -25,7 +26,7 @@ core::Result<std::unique_ptr<RoomPipeline>> RoomPipeline::start(const RoomPipeli
 }
 
 static core::Status linkIntoTee(GstBin* pipeline, GstElement* tee, GstElement* output) {
-  gst_bin_add(pipeline, output);
+  if (!GST_OBJECT_PARENT(output)) gst_bin_add(pipeline, output);
   g_autoptr(GstPad) teeSrc = gst_element_request_pad_simple(tee, "src_%u");
   g_autoptr(GstPad) sink = gst_element_get_static_pad(output, "sink");
   if (!teeSrc || !sink || gst_pad_link(teeSrc, sink) != GST_PAD_LINK_OK)
@@ -67,6 +68,26 @@ core::Status RoomPipeline::build() {
     g_object_set(sink, "location", segments, "playlist-location", playlist, nullptr);
   }
   if (auto linked = linkIntoTee(bin, tee.get(), hls.value().get()); !linked) return linked;
+
+  // Encode once what every silent speaker hears (mixminus skip-silent: their minus is the
+  // program): one encoder for all of them instead of one each.
+  {
+    ElementPtr queue = makeElement("queue", "program-opus-queue");
+    ElementPtr convert = makeElement("audioconvert", "program-opus-convert");
+    ElementPtr encoder = makeElement("opusenc", "program-opus-enc");
+    programOpus_ = makeElement("tee", "program-opus");
+    if (!queue || !convert || !encoder || !programOpus_) return Error{ErrorCode::Internal, "Opus plugins are missing"};
+    g_object_set(queue.get(), "max-size-time", G_GUINT64_CONSTANT(100000000), "max-size-buffers", 0u,
+                 "max-size-bytes", 0u, nullptr);
+    gst_util_set_object_arg(G_OBJECT(queue.get()), "leaky", "downstream");
+    configureVoiceOpusEncoder(encoder.get(), config_.opusBitrate, false);
+    g_object_set(programOpus_.get(), "allow-not-linked", TRUE, nullptr);
+    gst_bin_add_many(bin, queue.get(), convert.get(), encoder.get(), programOpus_.get(), nullptr);
+    if (!gst_element_link_many(convert.get(), encoder.get(), programOpus_.get(), nullptr))
+      return Error{ErrorCode::Internal, "cannot link the program's Opus encoder"};
+    if (auto linked = linkIntoTee(bin, tee.get(), queue.get()); !linked) return linked;
+    if (!gst_element_link(queue.get(), convert.get())) return Error{ErrorCode::Internal, "cannot link program-opus"};
+  }
 
   if (!config_.recordingPath.empty()) {
     auto record = loadFragmentBin(config_.pipelinesDir, "program-record", "record-output");

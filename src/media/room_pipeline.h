@@ -3,7 +3,9 @@
 //   audiotestsrc (silence, live) ─▶ mixminus.sink_0     the bed keeps the clock and the
 //   speakers' branches          ─▶ mixminus.sink_N     program running with no speakers
 //   mixminus.src ─ tee ─┬─ pipelines/program-hls.pipeline     (AAC → hlssink2)
-//                       └─ pipelines/program-record.pipeline  (Opus → Ogg → file), if recording
+//                       ├─ pipelines/program-record.pipeline  (Opus → Ogg → file), if recording
+//                       └─ queue ─ opusenc ─ tee "program-opus"  the program encoded once for
+//                                                              every silent speaker's return
 //
 // Owned and changed on the control thread only. Its bus is watched on the control context.
 #pragma once
@@ -24,6 +26,7 @@ struct RoomPipelineConfig {
   std::string pipelinesDir;
   std::string hlsDir;          // playlist and segments go here
   std::string recordingPath;   // empty: not recorded
+  int opusBitrate = 32000;     // of the shared program encoding (silent speakers' return)
   GMainContext* context = nullptr;
 };
 
@@ -43,6 +46,8 @@ class RoomPipeline {
 
   GstBin* bin() const { return GST_BIN(pipeline_.get()); }
   GstElement* mixer() const { return mixer_.get(); }
+  // The program in Opus, encoded once; silent speakers' returns branch off here.
+  GstElement* programOpus() const { return programOpus_.get(); }
   const RoomPipelineConfig& config() const { return config_; }
 
   // Ends the program: EOS flows from the bed through the mixer to HLS (ENDLIST) and the
@@ -64,6 +69,7 @@ class RoomPipeline {
   ElementPtr pipeline_;
   ElementPtr bed_;
   ElementPtr mixer_;
+  ElementPtr programOpus_;
   GSource* busWatch_ = nullptr;
   GSource* finishDeadline_ = nullptr;
   std::function<void(bool)> finishDone_;

@@ -86,6 +86,37 @@ void onPadAdded(GstElement*, GstPad* pad, gpointer data) {
   gst_object_unref(sink);
 }
 
+// What the probe on minus_N needs to switch the return between the speaker's own
+// mix-minus and the shared program encoding. Runs on the mixer's streaming thread.
+struct ReturnSwitch {
+  GstElement* selector;  // strong refs, dropped with the probe
+  GstPad* own;
+  GstPad* shared;
+  GstPad* active;        // borrowed: one of the two
+};
+
+GstPadProbeReturn onMinusData(GstPad*, GstPadProbeInfo* info, gpointer data) {
+  auto* sw = static_cast<ReturnSwitch*>(data);
+  GstPad* want = nullptr;
+  if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_BUFFER) want = sw->own;
+  else if (GST_EVENT_TYPE(GST_PAD_PROBE_INFO_EVENT(info)) == GST_EVENT_GAP) want = sw->shared;
+  if (want && want != sw->active) {
+    sw->active = want;
+    g_object_set(sw->selector, "active-pad", want, nullptr);
+  }
+  // The GAP only carries the switch: past here it would make input-selector wait on an
+  // inactive pad (and a teardown then deadlock on that stream lock).
+  return want == sw->shared ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
+}
+
+void freeReturnSwitch(gpointer data) {
+  auto* sw = static_cast<ReturnSwitch*>(data);
+  gst_object_unref(sw->selector);
+  gst_object_unref(sw->own);
+  gst_object_unref(sw->shared);
+  delete sw;
+}
+
 void onIceStateChanged(GstElement* webrtc, GParamSpec*, gpointer data) {
   auto* ctx = static_cast<SpeakerPeer::CallbackContext*>(data);
   GstWebRTCICEConnectionState state;
@@ -96,9 +127,10 @@ void onIceStateChanged(GstElement* webrtc, GParamSpec*, gpointer data) {
 
 }  // namespace
 
-SpeakerPeer::SpeakerPeer(GstBin* pipeline, GstElement* mixer, PeerKey key, PeerEvents& events,
-                         SpeakerSettings settings)
-    : pipeline_(pipeline), mixer_(mixer), key_(std::move(key)), events_(events), settings_(settings) {}
+SpeakerPeer::SpeakerPeer(GstBin* pipeline, GstElement* mixer, GstElement* programOpus, PeerKey key,
+                         PeerEvents& events, SpeakerSettings settings)
+    : pipeline_(pipeline), mixer_(mixer), programOpus_(programOpus), key_(std::move(key)), events_(events),
+      settings_(settings) {}
 
 SpeakerPeer::~SpeakerPeer() { removeElements(); }
 
@@ -158,9 +190,10 @@ core::Status SpeakerPeer::buildBranches(int payloadType, bool mixed) {
   ElementPtr sendQueue = make("queue", "sendq");
   ElementPtr outConvert = make("audioconvert", "outconv");
   ElementPtr encoder = make("opusenc", "enc");
+  ElementPtr selector = make("input-selector", "return");
   ElementPtr payloader = make("rtpopuspay", "pay");
   ElementPtr rtpCaps = make("capsfilter", "rtpcaps");
-  if (elements_.size() != 11) return Error{ErrorCode::Internal, "a GStreamer plugin for the speaker branch is missing"};
+  if (elements_.size() != 12) return Error{ErrorCode::Internal, "a GStreamer plugin for the speaker branch is missing"};
 
   // Decoders conceal loss: PLC always, FEC when the sender provides it.
   g_object_set(decoder.get(), "plc", TRUE, "use-inband-fec", TRUE, nullptr);
@@ -173,6 +206,8 @@ core::Status SpeakerPeer::buildBranches(int payloadType, bool mixed) {
                "max-size-bytes", 0u, nullptr);
   gst_util_set_object_arg(G_OBJECT(sendQueue.get()), "leaky", "downstream");
   configureVoiceOpusEncoder(encoder.get(), settings_.opusBitrate, false);
+  // Late inputs are dropped, not waited for: the inactive encoding is simply discarded.
+  g_object_set(selector.get(), "sync-streams", FALSE, nullptr);
   g_object_set(payloader.get(), "pt", payloadType, nullptr);
   g_autofree char* rtpCapsText = g_strdup_printf(
       "application/x-rtp,media=audio,encoding-name=OPUS,clock-rate=48000,payload=%d", payloadType);
@@ -193,12 +228,14 @@ core::Status SpeakerPeer::buildBranches(int payloadType, bool mixed) {
 
   if (!gst_element_link_many(depay_.get(), decoder.get(), inConvert.get(), inResample.get(), inCaps.get(), level.get(),
                              nullptr) ||
-      !gst_element_link_many(sendQueue.get(), outConvert.get(), encoder.get(), payloader.get(), rtpCaps.get(), nullptr))
+      !gst_element_link_many(sendQueue.get(), outConvert.get(), encoder.get(), selector.get(), payloader.get(),
+                             rtpCaps.get(), nullptr))
     return Error{ErrorCode::Internal, "cannot link the speaker branch"};
 
   mixerSink_ = PadPtr::adopt(gst_element_request_pad_simple(mixer_, "sink_%u"));
   if (!mixerSink_) return Error{ErrorCode::Internal, "the mixer refused a new input"};
   setMixed(mixed);  // before the first buffer: a pre-warming hand is never heard
+  g_object_set(mixerSink_.get(), "skip-silent", TRUE, nullptr);
   g_autoptr(GstPad) inCapsSrc = gst_element_get_static_pad(level.get(), "src");
   if (gst_pad_link(inCapsSrc, mixerSink_.get()) != GST_PAD_LINK_OK)
     return Error{ErrorCode::Internal, "cannot link the speaker to the mixer"};
@@ -210,6 +247,19 @@ core::Status SpeakerPeer::buildBranches(int payloadType, bool mixed) {
   g_autoptr(GstPad) queueSink = gst_element_get_static_pad(sendQueue.get(), "sink");
   if (!minus || gst_pad_link(minus, queueSink) != GST_PAD_LINK_OK)
     return Error{ErrorCode::Internal, "cannot link the speaker's return mix"};
+
+  // The shared program encoding as the selector's second input, then the switch.
+  programOpusPad_ = PadPtr::adopt(gst_element_request_pad_simple(programOpus_, "src_%u"));
+  g_autoptr(GstPad) sharedSink = gst_element_request_pad_simple(selector.get(), "sink_%u");
+  if (!programOpusPad_ || !sharedSink || gst_pad_link(programOpusPad_.get(), sharedSink) != GST_PAD_LINK_OK)
+    return Error{ErrorCode::Internal, "cannot link the shared program encoding"};
+  g_autoptr(GstPad) encoderSrc = gst_element_get_static_pad(encoder.get(), "src");
+  auto* sw = new ReturnSwitch{GST_ELEMENT(gst_object_ref(selector.get())), gst_pad_get_peer(encoderSrc),
+                              GST_PAD(gst_object_ref(sharedSink)), nullptr};
+  sw->active = sw->own;
+  g_object_set(selector.get(), "active-pad", sw->own, nullptr);
+  gst_pad_add_probe(minus, static_cast<GstPadProbeType>(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
+                    onMinusData, sw, freeReturnSwitch);
 
   g_autoptr(GstPad) rtpSrc = gst_element_get_static_pad(rtpCaps.get(), "src");
   g_autoptr(GstPad) webrtcSink = gst_element_request_pad_simple(webrtc_.get(), "sink_%u");
@@ -227,15 +277,22 @@ void SpeakerPeer::removeElements() {
   if (webrtc_) {
     gst_element_set_state(webrtc_.get(), GST_STATE_NULL);
   }
+  if (programOpusPad_) {
+    g_autoptr(GstPad) peer = gst_pad_get_peer(programOpusPad_.get());
+    if (peer) gst_pad_unlink(programOpusPad_.get(), peer);
+    gst_element_release_request_pad(programOpus_, programOpusPad_.get());
+    programOpusPad_.reset();
+  }
   if (mixerSink_) {
     g_autoptr(GstPad) peer = gst_pad_get_peer(mixerSink_.get());
     if (peer) gst_pad_unlink(peer, mixerSink_.get());
     gst_element_release_request_pad(mixer_, mixerSink_.get());
     mixerSink_.reset();
   }
-  for (auto& e : elements_) {
-    gst_element_set_state(e.get(), GST_STATE_NULL);
-    if (GST_OBJECT_PARENT(e.get()) == GST_OBJECT(pipeline_)) gst_bin_remove(pipeline_, e.get());
+  // Downstream first: a flushing element releases any upstream thread blocked on it.
+  for (auto it = elements_.rbegin(); it != elements_.rend(); ++it) {
+    gst_element_set_state(it->get(), GST_STATE_NULL);
+    if (GST_OBJECT_PARENT(it->get()) == GST_OBJECT(pipeline_)) gst_bin_remove(pipeline_, it->get());
   }
   elements_.clear();
   depay_.reset();

@@ -1,7 +1,12 @@
 // One speaker's WebRTC session inside a room pipeline:
 //
 //   webrtcbin ─ rtpopusdepay ─ opusdec ─ audioconvert ─ audioresample ─ level ─▶ mixminus.sink_N
-//   mixminus.minus_N ─ queue ─ audioconvert ─ opusenc ─ rtpopuspay ─▶ webrtcbin
+//   mixminus.minus_N ─ queue ─ audioconvert ─ opusenc ─┐
+//                                 program-opus (tee) ──┴─ input-selector ─ rtpopuspay ─▶ webrtcbin
+//
+// The return is the speaker's own mix-minus while they talk, and the program encoded once
+// for the whole room while they are silent (mixminus skip-silent stops minus_N then; a GAP
+// event on minus_N switches the selector to the shared encoding, the next buffer back).
 //
 // Built and torn down on the control thread. The only streaming-thread work is linking
 // webrtcbin's new src pad to the already-built depayloader (so no packet meets an unlinked
@@ -26,7 +31,8 @@ struct SpeakerSettings {
 
 class SpeakerPeer {
  public:
-  SpeakerPeer(GstBin* pipeline, GstElement* mixer, PeerKey key, PeerEvents& events, SpeakerSettings settings);
+  SpeakerPeer(GstBin* pipeline, GstElement* mixer, GstElement* programOpus, PeerKey key, PeerEvents& events,
+              SpeakerSettings settings);
   ~SpeakerPeer();
   SpeakerPeer(const SpeakerPeer&) = delete;
   SpeakerPeer& operator=(const SpeakerPeer&) = delete;
@@ -50,6 +56,8 @@ class SpeakerPeer {
 
   GstBin* pipeline_;   // borrowed: the room owns the pipeline and outlives this peer
   GstElement* mixer_;  // borrowed
+  GstElement* programOpus_;  // borrowed: the room's shared program encoding (a tee)
+  PadPtr programOpusPad_;    // our request pad on it
   PeerKey key_;
   PeerEvents& events_;
   SpeakerSettings settings_;

@@ -65,7 +65,7 @@ TEST(Stage, RaisedHandIsPrewarmedThenPromotedThenMutedThenRemoved) {
   // Every wait below is on an event: a line the clients print as they hear the room
   // ("heard N s" each second of received audio) or as the server tells them things.
   Process ann({cli(), "--server", daemon.url(), "speak", room.id, "--raise-hand", "--name", "Ann", "--tone", "660",
-               "--seconds", "120"});
+               "--seconds", "120", "--out", dir + "/ann.wav"});
   ASSERT_TRUE(ann.waitForOutput("connected", 30)) << "pre-warm: Ann hears the room before she is promoted";
   const double prewarmed = nowSeconds() - t0;
   ASSERT_TRUE(host.waitForOutput(R"("type":"hand-raised")", 10)) << "the host sees the hand";
@@ -113,6 +113,15 @@ TEST(Stage, RaisedHandIsPrewarmedThenPromotedThenMutedThenRemoved) {
     if (toneDb(heard, 660, t, t + 0.02) > live - 20) { gap = t - promoteAt; break; }
   EXPECT_LT(gap, 1.0) << "promotion is instant: no renegotiation";
   RecordProperty("promotion_gap_ms", std::to_string(static_cast<int>(gap * 1000)));
+
+  // While her hand was up (silent, not mixed) Ann heard the room through the program
+  // encoded once for every silent speaker: the host's tone, and never her own.
+  PcmAudio annHeard;
+  ASSERT_TRUE(roomcast::audio::readWav(dir + "/ann.wav", annHeard));
+  const double annPrewarmEnd = promoteAt - prewarmed - 0.1;
+  EXPECT_GT(toneDb(annHeard, 440, 0.3, annPrewarmEnd), -20) << "the shared program reaches a pre-warmed hand";
+  EXPECT_LT(toneDb(annHeard, 660, 0.3, annPrewarmEnd), -60);
+  EXPECT_LT(toneDb(annHeard, 660, annPrewarmEnd + 0.8, muteAt - prewarmed), -40) << "on stage: her own mix-minus";
   RecordProperty("prewarm_660_db", std::to_string(prewarm));
   RecordProperty("live_660_db", std::to_string(live));
   RecordProperty("muted_660_db", std::to_string(afterMute));
