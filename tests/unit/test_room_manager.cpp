@@ -1,0 +1,746 @@
+// RoomManager: room lifecycle, membership and roles, driven against FakeMediaBackend and
+// RecordingEventSink. Pure logic: no GStreamer, no sockets, no real timers.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/room_manager.h"
+#include "fake_media_backend.h"
+
+namespace roomcast::core {
+namespace {
+
+using unittest::FakeMediaBackend;
+using unittest::RecordingEventSink;
+
+constexpr int64_t kStartMs = 1'800'000'000'000;
+
+// The bits of Environment a test wants to observe.
+struct EnvProbe {
+  std::vector<std::string> ids;  // handed out by newRoomId, in order; falls back to "r<N>"
+  size_t nextId = 0;
+  int64_t nowMs = kStartMs;
+  std::vector<RoomInfo> created;
+  std::vector<std::pair<RoomInfo, RoomMediaSummary>> finished;
+  std::map<uint64_t, std::function<void()>> timers;
+  uint64_t nextTimer = 0;
+  int resumeCounter = 0;
+
+  Environment make() {
+    Environment env;
+    env.newRoomId = [this] {
+      std::string id = nextId < ids.size() ? ids[nextId] : "r" + std::to_string(nextId);
+      nextId++;
+      return id;
+    };
+    env.nowUnixMs = [this] { return nowMs; };
+    env.roomCreated = [this](const RoomInfo& info) { created.push_back(info); };
+    env.roomFinished = [this](const RoomInfo& info, const RoomMediaSummary& s) { finished.emplace_back(info, s); };
+    env.schedule = [this](unsigned, std::function<void()> fn) {
+      timers[++nextTimer] = std::move(fn);
+      return nextTimer;
+    };
+    env.cancel = [this](uint64_t id) { timers.erase(id); };
+    env.newResumeToken = [this] { return "resume-" + std::to_string(++resumeCounter); };
+    return env;
+  }
+};
+
+RoomLimits smallLimits() {
+  RoomLimits limits;
+  limits.maxRooms = 3;
+  limits.maxSpeakers = 2;
+  limits.maxTitleBytes = 20;
+  limits.maxTopicBytes = 40;
+  return limits;
+}
+
+class RoomManagerTest : public ::testing::Test {
+ protected:
+  RoomManagerTest() : manager(media, sink, probe.make(), smallLimits()) {}
+
+  std::string createRoom(const std::string& title = "Morning show", bool record = false) {
+    auto result = manager.createRoom({title, "", record});
+    EXPECT_TRUE(result.ok()) << (result.ok() ? "" : result.error().message);
+    return result.ok() ? result.value().id : std::string{};
+  }
+
+  Participant joinAs(const std::string& room, const std::string& id, Role role) {
+    auto result = manager.join(room, {id, "Name " + id, role});
+    EXPECT_TRUE(result.ok()) << (result.ok() ? "" : result.error().message);
+    return result.ok() ? result.value() : Participant{};
+  }
+
+  template <typename T>
+  static ErrorCode codeOf(const Result<T>& result) {
+    EXPECT_FALSE(result.ok());
+    return result.ok() ? ErrorCode::Internal : result.error().code;
+  }
+
+  EnvProbe probe;
+  FakeMediaBackend media;
+  RecordingEventSink sink;
+  RoomManager manager;
+};
+
+// ---------------------------------------------------------------------------------------
+// Creation and validation
+
+TEST_F(RoomManagerTest, RegistersItselfAsMediaObserverAndUnregistersOnDestruction) {
+  EXPECT_EQ(media.observer(), &manager);
+  {
+    FakeMediaBackend other;
+    RecordingEventSink otherSink;
+    EnvProbe otherProbe;
+    {
+      RoomManager scoped(other, otherSink, otherProbe.make());
+      EXPECT_EQ(other.observer(), &scoped);
+    }
+    EXPECT_EQ(other.observer(), nullptr);
+  }
+}
+
+TEST_F(RoomManagerTest, CreateRoomFillsInfoAndStartsMediaWithRecordFlag) {
+  probe.ids = {"abc"};
+  auto result = manager.createRoom({"Title", "Topic", true});
+  ASSERT_TRUE(result.ok());
+  const RoomInfo& info = result.value();
+  EXPECT_EQ(info.id, "abc");
+  EXPECT_EQ(info.title, "Title");
+  EXPECT_EQ(info.topic, "Topic");
+  EXPECT_TRUE(info.record);
+  EXPECT_EQ(info.createdAtUnixMs, kStartMs);
+  EXPECT_FALSE(info.hostIdentity.empty());
+
+  ASSERT_EQ(media.startCalls.size(), 1u);
+  EXPECT_EQ(media.startCalls[0].roomId, "abc");
+  EXPECT_TRUE(media.startCalls[0].record);
+
+  ASSERT_EQ(probe.created.size(), 1u);
+  EXPECT_EQ(probe.created[0].id, "abc");
+
+  const Room* room = manager.find("abc");
+  ASSERT_NE(room, nullptr);
+  EXPECT_EQ(room->info.title, "Title");
+  EXPECT_TRUE(room->participants.empty());
+}
+
+TEST_F(RoomManagerTest, CreateRoomPassesRecordFalse) {
+  createRoom("Unrecorded", false);
+  ASSERT_EQ(media.startCalls.size(), 1u);
+  EXPECT_FALSE(media.startCalls[0].record);
+}
+
+TEST_F(RoomManagerTest, CreateRoomSkipsIdsAlreadyInUse) {
+  probe.ids = {"same", "same", "other"};
+  EXPECT_EQ(createRoom("One"), "same");
+  EXPECT_EQ(createRoom("Two"), "other");
+  EXPECT_EQ(manager.rooms().size(), 2u);
+}
+
+TEST_F(RoomManagerTest, CreateRoomRejectsEmptyOrWhitespaceTitle) {
+  EXPECT_EQ(codeOf(manager.createRoom({"", "", false})), ErrorCode::ValidationFailed);
+  EXPECT_EQ(codeOf(manager.createRoom({" ", "", false})), ErrorCode::ValidationFailed);
+  EXPECT_EQ(codeOf(manager.createRoom({" \t  \t", "", false})), ErrorCode::ValidationFailed);
+  EXPECT_TRUE(media.startCalls.empty());
+  EXPECT_TRUE(manager.rooms().empty());
+  EXPECT_TRUE(probe.created.empty());
+}
+
+TEST_F(RoomManagerTest, CreateRoomCountsTitleAndTopicLengthInBytes) {
+  // maxTitleBytes = 20, maxTopicBytes = 40.
+  EXPECT_TRUE(manager.createRoom({std::string(20, 'a'), std::string(40, 'b'), false}).ok());
+  EXPECT_EQ(codeOf(manager.createRoom({std::string(21, 'a'), "", false})), ErrorCode::ValidationFailed);
+  EXPECT_EQ(codeOf(manager.createRoom({"ok", std::string(41, 'b'), false})), ErrorCode::ValidationFailed);
+
+  // "é" is two bytes: 10 of them are 20 bytes (fits), 11 are 22 bytes (does not), even
+  // though 11 characters is far below 20.
+  std::string ten, eleven;
+  for (int i = 0; i < 10; i++) ten += "\xc3\xa9";
+  eleven = ten + "\xc3\xa9";
+  EXPECT_TRUE(manager.createRoom({ten, "", false}).ok());
+  EXPECT_EQ(codeOf(manager.createRoom({eleven, "", false})), ErrorCode::ValidationFailed);
+
+  // Topic: 14 × "€" (3 bytes) = 42 bytes > 40.
+  std::string euros;
+  for (int i = 0; i < 14; i++) euros += "\xe2\x82\xac";
+  EXPECT_EQ(codeOf(manager.createRoom({"ok", euros, false})), ErrorCode::ValidationFailed);
+}
+
+TEST_F(RoomManagerTest, CreateRoomRejectsInvalidUtf8) {
+  EXPECT_EQ(codeOf(manager.createRoom({"bad \xff title", "", false})), ErrorCode::InvalidUtf8);
+  EXPECT_EQ(codeOf(manager.createRoom({"ok", "topic \xc3", false})), ErrorCode::InvalidUtf8);
+  EXPECT_EQ(codeOf(manager.createRoom({"\xed\xa0\x80", "", false})), ErrorCode::InvalidUtf8);  // surrogate
+  EXPECT_TRUE(media.startCalls.empty());
+}
+
+TEST_F(RoomManagerTest, CreateRoomRejectsControlCharacters) {
+  EXPECT_EQ(codeOf(manager.createRoom({"a\x01z", "", false})), ErrorCode::ValidationFailed);
+  EXPECT_EQ(codeOf(manager.createRoom({"line\nbreak", "", false})), ErrorCode::ValidationFailed);
+  EXPECT_EQ(codeOf(manager.createRoom({"tab\tinside", "", false})), ErrorCode::ValidationFailed);
+  EXPECT_EQ(codeOf(manager.createRoom({"del\x7f", "", false})), ErrorCode::ValidationFailed);
+  EXPECT_EQ(codeOf(manager.createRoom({std::string("nul\0x", 5), "", false})), ErrorCode::ValidationFailed);
+  EXPECT_EQ(codeOf(manager.createRoom({"ok", "esc\x1b[31m", false})), ErrorCode::ValidationFailed);
+  // The topic may span lines and use tabs.
+  EXPECT_TRUE(manager.createRoom({"ok", "line one\nline\ttwo", false}).ok());
+}
+
+TEST_F(RoomManagerTest, ValidateNewRoomIsUsableOnItsOwn) {
+  RoomLimits limits;
+  EXPECT_TRUE(validateNewRoom({"Fine", "", false}, limits).ok());
+  auto empty = validateNewRoom({"", "", false}, limits);
+  ASSERT_FALSE(empty.ok());
+  EXPECT_EQ(empty.error().code, ErrorCode::ValidationFailed);
+  EXPECT_FALSE(empty.error().message.empty());
+}
+
+TEST_F(RoomManagerTest, CreateRoomRefusesBeyondMaxRooms) {
+  for (int i = 0; i < 3; i++) createRoom("Room " + std::to_string(i));
+  EXPECT_EQ(manager.rooms().size(), 3u);
+  auto fourth = manager.createRoom({"One too many", "", false});
+  EXPECT_EQ(codeOf(fourth), ErrorCode::Conflict);
+  EXPECT_EQ(media.startCalls.size(), 3u);
+  EXPECT_EQ(manager.rooms().size(), 3u);
+
+  // Ending one frees a slot.
+  ASSERT_TRUE(manager.endRoom(manager.rooms().front()->info.id, "done").ok());
+  EXPECT_TRUE(manager.createRoom({"Now it fits", "", false}).ok());
+}
+
+TEST_F(RoomManagerTest, MediaStartFailureLeavesNoRoom) {
+  media.failStartRoom({ErrorCode::Internal, "pipeline failed"});
+  probe.ids = {"x"};
+  auto result = manager.createRoom({"Title", "", true});
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().code, ErrorCode::Internal);
+  EXPECT_EQ(media.startCalls.size(), 1u);
+  EXPECT_EQ(manager.find("x"), nullptr);
+  EXPECT_TRUE(manager.rooms().empty());
+  EXPECT_TRUE(probe.created.empty());
+  EXPECT_TRUE(sink.records.empty());
+}
+
+TEST_F(RoomManagerTest, FindAndRooms) {
+  EXPECT_EQ(manager.find("nope"), nullptr);
+  EXPECT_TRUE(manager.rooms().empty());
+  probe.ids = {"a", "b"};
+  createRoom("A");
+  createRoom("B");
+  ASSERT_NE(manager.find("a"), nullptr);
+  ASSERT_NE(manager.find("b"), nullptr);
+  EXPECT_EQ(manager.find("a")->info.title, "A");
+  EXPECT_EQ(manager.find("b")->info.title, "B");
+  EXPECT_EQ(manager.find("c"), nullptr);
+  auto all = manager.rooms();
+  ASSERT_EQ(all.size(), 2u);
+  std::vector<std::string> ids{all[0]->info.id, all[1]->info.id};
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, (std::vector<std::string>{"a", "b"}));
+}
+
+// ---------------------------------------------------------------------------------------
+// Joining
+
+TEST_F(RoomManagerTest, JoinEachRoleBroadcastsAndCounts) {
+  const std::string room = createRoom();
+  Participant host = joinAs(room, "h", Role::Host);
+  EXPECT_EQ(host.identity, "h");
+  EXPECT_EQ(host.name, "Name h");
+  EXPECT_EQ(host.role, Role::Host);
+  EXPECT_FALSE(host.mediaConnected);
+  EXPECT_EQ(host.presence, Presence::Connected);
+
+  joinAs(room, "s", Role::Speaker);
+  joinAs(room, "l1", Role::Listener);
+  joinAs(room, "l2", Role::Listener);
+
+  auto joined = sink.broadcasts<ParticipantJoined>(room);
+  ASSERT_EQ(joined.size(), 4u);
+  EXPECT_EQ(joined[0].participant.identity, "h");
+  EXPECT_EQ(joined[0].participant.role, Role::Host);
+  EXPECT_EQ(joined[1].participant.identity, "s");
+  EXPECT_EQ(joined[1].participant.role, Role::Speaker);
+  EXPECT_EQ(joined[2].participant.role, Role::Listener);
+  // Join events are broadcasts, not private messages.
+  EXPECT_EQ(sink.count<ParticipantJoined>(), 4u);
+
+  const Room* r = manager.find(room);
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->participants.size(), 4u);
+  EXPECT_EQ(r->speakerCount(), 2);
+  EXPECT_EQ(r->listenerCount(), 2);
+  // Slots follow the join order.
+  EXPECT_LT(r->participants.at("h").joinOrder, r->participants.at("s").joinOrder);
+  EXPECT_LT(r->participants.at("s").joinOrder, r->participants.at("l1").joinOrder);
+}
+
+TEST_F(RoomManagerTest, JoinDoesNotTouchMedia) {
+  const std::string room = createRoom();
+  joinAs(room, "s", Role::Speaker);
+  EXPECT_TRUE(media.offerCalls.empty());
+  EXPECT_TRUE(media.removePeerCalls.empty());
+}
+
+TEST_F(RoomManagerTest, JoinWithDuplicateIdentityIsConflict) {
+  const std::string room = createRoom();
+  joinAs(room, "dup", Role::Listener);
+  sink.clear();
+  EXPECT_EQ(codeOf(manager.join(room, {"dup", "Someone else", Role::Speaker})), ErrorCode::Conflict);
+  EXPECT_EQ(sink.count<ParticipantJoined>(), 0u);
+  const Room* r = manager.find(room);
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->participants.size(), 1u);
+  EXPECT_EQ(r->participants.at("dup").role, Role::Listener);
+  EXPECT_EQ(r->participants.at("dup").name, "Name dup");
+}
+
+TEST_F(RoomManagerTest, JoinStageIsCappedButListenersStillFit) {
+  const std::string room = createRoom();  // maxSpeakers = 2, host counts
+  joinAs(room, "h", Role::Host);
+  joinAs(room, "s1", Role::Speaker);
+  EXPECT_EQ(codeOf(manager.join(room, {"s2", "S2", Role::Speaker})), ErrorCode::RoomFull);
+  EXPECT_EQ(codeOf(manager.join(room, {"c", "C", Role::CoHost})), ErrorCode::RoomFull);
+  EXPECT_TRUE(manager.join(room, {"l", "L", Role::Listener}).ok());
+  EXPECT_EQ(manager.find(room)->speakerCount(), 2);
+  EXPECT_EQ(manager.find(room)->listenerCount(), 1);
+
+  // A stage seat frees up when a speaker leaves.
+  manager.leave(room, "s1", "bye");
+  EXPECT_TRUE(manager.join(room, {"s2", "S2", Role::Speaker}).ok());
+}
+
+TEST_F(RoomManagerTest, JoinRespectsMaxParticipants) {
+  FakeMediaBackend m;
+  RecordingEventSink s;
+  EnvProbe p;
+  RoomLimits limits;
+  limits.maxParticipants = 2;
+  RoomManager small(m, s, p.make(), limits);
+  auto room = small.createRoom({"Tiny", "", false});
+  ASSERT_TRUE(room.ok());
+  EXPECT_TRUE(small.join(room->id, {"a", "A", Role::Listener}).ok());
+  EXPECT_TRUE(small.join(room->id, {"b", "B", Role::Listener}).ok());
+  EXPECT_EQ(codeOf(small.join(room->id, {"c", "C", Role::Listener})), ErrorCode::RoomFull);
+}
+
+TEST_F(RoomManagerTest, JoinUnknownRoomIsNotFound) {
+  EXPECT_EQ(codeOf(manager.join("missing", {"a", "A", Role::Listener})), ErrorCode::NotFound);
+  EXPECT_TRUE(sink.records.empty());
+}
+
+// ---------------------------------------------------------------------------------------
+// Offers, answers and candidates
+
+TEST_F(RoomManagerTest, OfferFromListenerIsForbidden) {
+  const std::string room = createRoom();
+  joinAs(room, "l", Role::Listener);
+  EXPECT_EQ(codeOf(manager.offer(room, "l", "v=0 offer")), ErrorCode::Forbidden);
+  EXPECT_TRUE(media.offerCalls.empty());
+  EXPECT_FALSE(manager.find(room)->participants.at("l").mediaConnected);
+}
+
+TEST_F(RoomManagerTest, OfferBeforeJoinIsConflict) {
+  const std::string room = createRoom();
+  EXPECT_EQ(codeOf(manager.offer(room, "stranger", "v=0")), ErrorCode::Conflict);
+  EXPECT_TRUE(media.offerCalls.empty());
+}
+
+TEST_F(RoomManagerTest, OfferToUnknownRoomIsNotFound) {
+  EXPECT_EQ(codeOf(manager.offer("missing", "s", "v=0")), ErrorCode::NotFound);
+  EXPECT_TRUE(media.offerCalls.empty());
+}
+
+TEST_F(RoomManagerTest, OfferFromSpeakerGoesToBackendMixed) {
+  const std::string room = createRoom();
+  joinAs(room, "s", Role::Speaker);
+  ASSERT_TRUE(manager.offer(room, "s", "v=0 speaker offer").ok());
+  ASSERT_EQ(media.offerCalls.size(), 1u);
+  EXPECT_EQ(media.offerCalls[0].roomId, room);
+  EXPECT_EQ(media.offerCalls[0].peerId, "s");
+  EXPECT_EQ(media.offerCalls[0].sdp, "v=0 speaker offer");
+  EXPECT_TRUE(media.offerCalls[0].mixed);
+  EXPECT_TRUE(manager.find(room)->participants.at("s").mediaConnected);
+}
+
+TEST_F(RoomManagerTest, OfferFromHostAndCoHostAccepted) {
+  FakeMediaBackend m;
+  RecordingEventSink s;
+  EnvProbe p;
+  RoomManager big(m, s, p.make());  // default limits: 16 speakers
+  auto room = big.createRoom({"Room", "", false});
+  ASSERT_TRUE(room.ok());
+  ASSERT_TRUE(big.join(room->id, {"h", "H", Role::Host}).ok());
+  ASSERT_TRUE(big.join(room->id, {"c", "C", Role::CoHost}).ok());
+  EXPECT_TRUE(big.offer(room->id, "h", "sdp-h").ok());
+  EXPECT_TRUE(big.offer(room->id, "c", "sdp-c").ok());
+  EXPECT_EQ(m.offerCalls.size(), 2u);
+}
+
+TEST_F(RoomManagerTest, OfferRefusedByBackendReturnsItsError) {
+  const std::string room = createRoom();
+  joinAs(room, "s", Role::Speaker);
+  media.failAcceptOffer({ErrorCode::MediaError, "no opus"});
+  auto status = manager.offer(room, "s", "garbage");
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().code, ErrorCode::MediaError);
+  EXPECT_EQ(status.error().message, "no opus");
+  EXPECT_EQ(media.offerCalls.size(), 1u);
+  EXPECT_FALSE(manager.find(room)->participants.at("s").mediaConnected);
+}
+
+TEST_F(RoomManagerTest, LocalAnswerIsSentOnlyToThatParticipant) {
+  const std::string room = createRoom();
+  joinAs(room, "s", Role::Speaker);
+  joinAs(room, "l", Role::Listener);
+  ASSERT_TRUE(manager.offer(room, "s", "offer").ok());
+  sink.clear();
+
+  media.emitAnswer(room, "s", "v=0 answer");
+  ASSERT_EQ(sink.records.size(), 1u);
+  const auto& record = sink.records[0];
+  EXPECT_EQ(record.roomId, room);
+  ASSERT_TRUE(record.identity.has_value());
+  EXPECT_EQ(*record.identity, "s");
+  ASSERT_TRUE(std::holds_alternative<SdpAnswer>(record.event));
+  EXPECT_EQ(std::get<SdpAnswer>(record.event).sdp, "v=0 answer");
+  EXPECT_TRUE(sink.sentTo<SdpAnswer>(room, "l").empty());
+  EXPECT_TRUE(sink.broadcasts<SdpAnswer>(room).empty());
+}
+
+TEST_F(RoomManagerTest, AnswerForParticipantWhoLeftIsIgnored) {
+  const std::string room = createRoom();
+  joinAs(room, "s", Role::Speaker);
+  ASSERT_TRUE(manager.offer(room, "s", "offer").ok());
+  manager.leave(room, "s", "bye");
+  sink.clear();
+  media.emitAnswer(room, "s", "late answer");
+  media.emitCandidate(room, "s", 0, "candidate:late");
+  media.emitAnswer("no-such-room", "s", "late answer");
+  EXPECT_TRUE(sink.records.empty());
+}
+
+TEST_F(RoomManagerTest, LocalCandidateIsSentOnlyToThatParticipant) {
+  const std::string room = createRoom();
+  joinAs(room, "s", Role::Speaker);
+  joinAs(room, "s2", Role::Speaker);
+  sink.clear();
+  media.emitCandidate(room, "s", 3, "candidate:1 1 UDP 1 10.0.0.1 5000 typ host");
+  auto sent = sink.sentTo<IceCandidate>(room, "s");
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].mlineIndex, 3u);
+  EXPECT_EQ(sent[0].candidate, "candidate:1 1 UDP 1 10.0.0.1 5000 typ host");
+  EXPECT_EQ(sink.records.size(), 1u);
+}
+
+TEST_F(RoomManagerTest, RemoteCandidateForwardedForStageRolesOnly) {
+  const std::string room = createRoom();
+  joinAs(room, "s", Role::Speaker);
+  joinAs(room, "l", Role::Listener);
+  ASSERT_TRUE(manager.remoteCandidate(room, "s", 0, "candidate:x").ok());
+  ASSERT_EQ(media.candidateCalls.size(), 1u);
+  EXPECT_EQ(media.candidateCalls[0].peerId, "s");
+  EXPECT_EQ(media.candidateCalls[0].mlineIndex, 0u);
+  EXPECT_EQ(media.candidateCalls[0].candidate, "candidate:x");
+
+  EXPECT_EQ(codeOf(manager.remoteCandidate(room, "l", 0, "candidate:y")), ErrorCode::Forbidden);
+  EXPECT_EQ(codeOf(manager.remoteCandidate(room, "nobody", 0, "candidate:z")), ErrorCode::Conflict);
+  EXPECT_EQ(codeOf(manager.remoteCandidate("missing", "s", 0, "candidate:z")), ErrorCode::NotFound);
+  EXPECT_EQ(media.candidateCalls.size(), 1u);
+
+  media.failAddRemoteCandidate({ErrorCode::MediaError, "bad"});
+  EXPECT_EQ(codeOf(manager.remoteCandidate(room, "s", 0, "candidate:bad")), ErrorCode::MediaError);
+}
+
+TEST_F(RoomManagerTest, PeerFailureTellsOnlyThatParticipantAndAllowsANewOffer) {
+  const std::string room = createRoom();
+  joinAs(room, "s", Role::Speaker);
+  ASSERT_TRUE(manager.offer(room, "s", "offer").ok());
+  sink.clear();
+  media.emitPeerFailed(room, "s", "ICE failed");
+  auto errors = sink.sentTo<ErrorEvent>(room, "s");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].error.code, ErrorCode::MediaError);
+  EXPECT_EQ(sink.records.size(), 1u);
+  const Room* r = manager.find(room);
+  ASSERT_NE(r, nullptr);
+  EXPECT_FALSE(r->participants.at("s").mediaConnected);
+  EXPECT_EQ(r->participants.at("s").role, Role::Speaker);  // keeps the role
+  EXPECT_TRUE(manager.offer(room, "s", "offer again").ok());
+  EXPECT_EQ(media.offerCalls.size(), 2u);
+
+  sink.clear();
+  media.emitPeerFailed(room, "ghost", "whatever");
+  EXPECT_TRUE(sink.records.empty());
+}
+
+// ---------------------------------------------------------------------------------------
+// Leaving
+
+TEST_F(RoomManagerTest, LeaveRemovesPeerForStageRolesOnly) {
+  const std::string room = createRoom();
+  joinAs(room, "h", Role::Host);
+  joinAs(room, "s", Role::Speaker);
+  joinAs(room, "l", Role::Listener);
+  sink.clear();
+
+  manager.leave(room, "l", "bye");
+  EXPECT_TRUE(media.removePeerCalls.empty());
+
+  manager.leave(room, "s", "bye");
+  ASSERT_EQ(media.removePeerCalls.size(), 1u);
+  EXPECT_EQ(media.removePeerCalls[0].roomId, room);
+  EXPECT_EQ(media.removePeerCalls[0].peerId, "s");
+
+  manager.leave(room, "h", "bye");
+  ASSERT_EQ(media.removePeerCalls.size(), 2u);
+  EXPECT_EQ(media.removePeerCalls[1].peerId, "h");
+
+  auto left = sink.broadcasts<ParticipantLeft>(room);
+  ASSERT_EQ(left.size(), 3u);
+  EXPECT_EQ(left[0].identity, "l");
+  EXPECT_EQ(left[0].reason, "bye");
+  EXPECT_EQ(left[1].identity, "s");
+  EXPECT_EQ(left[2].identity, "h");
+  EXPECT_TRUE(manager.find(room)->participants.empty());
+  EXPECT_NE(manager.find(room), nullptr);  // the room outlives its participants
+}
+
+TEST_F(RoomManagerTest, LeaveOfUnknownParticipantOrRoomIsSilent) {
+  const std::string room = createRoom();
+  sink.clear();
+  manager.leave(room, "nobody", "bye");
+  manager.leave("missing", "nobody", "bye");
+  EXPECT_TRUE(sink.records.empty());
+  EXPECT_TRUE(media.removePeerCalls.empty());
+}
+
+TEST_F(RoomManagerTest, LeaveThenRejoinIsAllowed) {
+  const std::string room = createRoom();
+  joinAs(room, "a", Role::Listener);
+  manager.leave(room, "a", "bye");
+  EXPECT_TRUE(manager.join(room, {"a", "A", Role::Listener}).ok());
+}
+
+// ---------------------------------------------------------------------------------------
+// Ending rooms
+
+TEST_F(RoomManagerTest, EndRoomBroadcastsRemovesAndStopsMedia) {
+  probe.ids = {"end-me"};
+  const std::string room = createRoom("Title", true);
+  joinAs(room, "h", Role::Host);
+  joinAs(room, "l", Role::Listener);
+  sink.clear();
+
+  std::vector<std::pair<RoomInfo, RoomMediaSummary>> doneCalls;
+  auto status = manager.endRoom(room, "host ended", [&](const RoomInfo& info, const RoomMediaSummary& s) {
+    doneCalls.emplace_back(info, s);
+  });
+  ASSERT_TRUE(status.ok());
+
+  auto ended = sink.broadcasts<RoomEnded>(room);
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_EQ(ended[0].reason, "host ended");
+
+  // Gone at once for new joins and lookups, even though media is still finishing.
+  EXPECT_EQ(manager.find(room), nullptr);
+  EXPECT_TRUE(manager.rooms().empty());
+  EXPECT_EQ(codeOf(manager.join(room, {"late", "Late", Role::Listener})), ErrorCode::NotFound);
+
+  ASSERT_EQ(media.stopCalls.size(), 1u);
+  EXPECT_EQ(media.stopCalls[0].roomId, room);
+  EXPECT_TRUE(doneCalls.empty());
+  EXPECT_TRUE(probe.finished.empty());
+
+  RoomMediaSummary summary;
+  summary.recordingPath = "/tmp/end-me.ogg";
+  summary.recordedSeconds = 12.5;
+  summary.cleanEnd = true;
+  media.completeStop(room, summary);
+
+  ASSERT_EQ(doneCalls.size(), 1u);
+  EXPECT_EQ(doneCalls[0].first.id, room);
+  EXPECT_EQ(doneCalls[0].first.title, "Title");
+  EXPECT_TRUE(doneCalls[0].first.record);
+  EXPECT_EQ(doneCalls[0].second.recordingPath, "/tmp/end-me.ogg");
+  EXPECT_DOUBLE_EQ(doneCalls[0].second.recordedSeconds, 12.5);
+  EXPECT_TRUE(doneCalls[0].second.cleanEnd);
+
+  ASSERT_EQ(probe.finished.size(), 1u);
+  EXPECT_EQ(probe.finished[0].first.id, room);
+  EXPECT_EQ(probe.finished[0].second.recordingPath, "/tmp/end-me.ogg");
+}
+
+TEST_F(RoomManagerTest, EndRoomWithoutDoneStillRunsRoomFinished) {
+  const std::string room = createRoom();
+  ASSERT_TRUE(manager.endRoom(room, "bye").ok());
+  EXPECT_TRUE(probe.finished.empty());
+  media.completeStop(room);
+  ASSERT_EQ(probe.finished.size(), 1u);
+  EXPECT_EQ(probe.finished[0].first.id, room);
+}
+
+TEST_F(RoomManagerTest, EndRoomCompletionAfterManagerIsGoneIsSafe) {
+  FakeMediaBackend m;
+  RecordingEventSink s;
+  EnvProbe p;
+  bool done = false;
+  {
+    RoomManager scoped(m, s, p.make());
+    auto room = scoped.createRoom({"Room", "", false});
+    ASSERT_TRUE(room.ok());
+    ASSERT_TRUE(scoped.endRoom(room->id, "shutdown", [&](const RoomInfo&, const RoomMediaSummary&) { done = true; })
+                    .ok());
+  }
+  // The backend finishes writing after the manager is destroyed (daemon shutdown).
+  m.completeStop(size_t{0});
+  EXPECT_TRUE(done);
+  EXPECT_EQ(p.finished.size(), 1u);
+}
+
+TEST_F(RoomManagerTest, EndUnknownRoomIsNotFound) {
+  EXPECT_EQ(codeOf(manager.endRoom("missing", "bye")), ErrorCode::NotFound);
+  EXPECT_TRUE(media.stopCalls.empty());
+  EXPECT_TRUE(sink.records.empty());
+}
+
+TEST_F(RoomManagerTest, EndRoomTwiceIsNotFoundTheSecondTime) {
+  const std::string room = createRoom();
+  ASSERT_TRUE(manager.endRoom(room, "one").ok());
+  EXPECT_EQ(codeOf(manager.endRoom(room, "two")), ErrorCode::NotFound);
+  EXPECT_EQ(media.stopCalls.size(), 1u);
+  EXPECT_EQ(sink.count<RoomEnded>(), 1u);
+}
+
+TEST_F(RoomManagerTest, EndAllEndsEveryRoom) {
+  probe.ids = {"a", "b", "c"};
+  createRoom("A");
+  createRoom("B");
+  createRoom("C");
+  manager.endAll("shutdown");
+  EXPECT_TRUE(manager.rooms().empty());
+  EXPECT_EQ(media.stopCalls.size(), 3u);
+  EXPECT_EQ(sink.count<RoomEnded>(), 3u);
+  for (const char* id : {"a", "b", "c"}) {
+    auto ended = sink.broadcasts<RoomEnded>(id);
+    ASSERT_EQ(ended.size(), 1u) << id;
+    EXPECT_EQ(ended[0].reason, "shutdown");
+  }
+  media.completeStop(size_t{0});
+  media.completeStop(size_t{1});
+  media.completeStop(size_t{2});
+  EXPECT_EQ(probe.finished.size(), 3u);
+}
+
+TEST_F(RoomManagerTest, EventsAfterEndAreIgnored) {
+  const std::string room = createRoom();
+  joinAs(room, "s", Role::Speaker);
+  ASSERT_TRUE(manager.offer(room, "s", "offer").ok());
+  ASSERT_TRUE(manager.endRoom(room, "bye").ok());
+  sink.clear();
+  media.emitAnswer(room, "s", "late");
+  media.emitCandidate(room, "s", 0, "late");
+  media.emitPeerFailed(room, "s", "late");
+  media.emitPeerLevel(room, "s", -10);
+  media.emitRoomMediaFailed(room, "late failure");
+  EXPECT_TRUE(sink.records.empty());
+  EXPECT_EQ(media.stopCalls.size(), 1u);
+  EXPECT_EQ(codeOf(manager.offer(room, "s", "offer")), ErrorCode::NotFound);
+}
+
+TEST_F(RoomManagerTest, RoomMediaFailureEndsTheRoom) {
+  const std::string room = createRoom();
+  joinAs(room, "h", Role::Host);
+  sink.clear();
+  media.emitRoomMediaFailed(room, "mixer crashed");
+  EXPECT_EQ(manager.find(room), nullptr);
+  auto ended = sink.broadcasts<RoomEnded>(room);
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_NE(ended[0].reason.find("mixer crashed"), std::string::npos);
+  ASSERT_EQ(media.stopCalls.size(), 1u);
+  EXPECT_EQ(media.stopCalls[0].roomId, room);
+  media.completeStop(room);
+  ASSERT_EQ(probe.finished.size(), 1u);
+  EXPECT_EQ(probe.finished[0].first.id, room);
+}
+
+TEST_F(RoomManagerTest, RoomMediaFailureForUnknownRoomIsHarmless) {
+  createRoom();
+  media.emitRoomMediaFailed("missing", "boom");
+  EXPECT_EQ(manager.rooms().size(), 1u);
+  EXPECT_TRUE(media.stopCalls.empty());
+}
+
+// ---------------------------------------------------------------------------------------
+// isValidUtf8
+
+TEST(IsValidUtf8, AcceptsValidText) {
+  EXPECT_TRUE(isValidUtf8(""));
+  EXPECT_TRUE(isValidUtf8("plain ASCII"));
+  EXPECT_TRUE(isValidUtf8(std::string_view("nul\0inside", 10)));
+  EXPECT_TRUE(isValidUtf8("\xc3\xa9"));          // é, 2 bytes
+  EXPECT_TRUE(isValidUtf8("\xe2\x82\xac"));      // €, 3 bytes
+  EXPECT_TRUE(isValidUtf8("\xf0\x9f\x98\x80"));  // 😀, 4 bytes
+  EXPECT_TRUE(isValidUtf8("caf\xc3\xa9 \xe2\x82\xac\xf0\x9f\x98\x80!"));
+  // Boundaries of each length.
+  EXPECT_TRUE(isValidUtf8("\xc2\x80"));          // U+0080
+  EXPECT_TRUE(isValidUtf8("\xdf\xbf"));          // U+07FF
+  EXPECT_TRUE(isValidUtf8("\xe0\xa0\x80"));      // U+0800
+  EXPECT_TRUE(isValidUtf8("\xed\x9f\xbf"));      // U+D7FF, just below the surrogates
+  EXPECT_TRUE(isValidUtf8("\xee\x80\x80"));      // U+E000, just above
+  EXPECT_TRUE(isValidUtf8("\xef\xbf\xbf"));      // U+FFFF
+  EXPECT_TRUE(isValidUtf8("\xf0\x90\x80\x80"));  // U+10000
+  EXPECT_TRUE(isValidUtf8("\xf4\x8f\xbf\xbf"));  // U+10FFFF, the last code point
+}
+
+TEST(IsValidUtf8, RejectsOverlongForms) {
+  EXPECT_FALSE(isValidUtf8("\xc0\x80"));          // U+0000 in 2 bytes
+  EXPECT_FALSE(isValidUtf8("\xc0\xaf"));          // '/' in 2 bytes
+  EXPECT_FALSE(isValidUtf8("\xc1\xbf"));          // U+007F in 2 bytes
+  EXPECT_FALSE(isValidUtf8("\xe0\x80\xaf"));      // '/' in 3 bytes
+  EXPECT_FALSE(isValidUtf8("\xe0\x9f\xbf"));      // U+07FF in 3 bytes
+  EXPECT_FALSE(isValidUtf8("\xf0\x80\x80\xaf"));  // '/' in 4 bytes
+  EXPECT_FALSE(isValidUtf8("\xf0\x8f\xbf\xbf"));  // U+FFFF in 4 bytes
+}
+
+TEST(IsValidUtf8, RejectsSurrogates) {
+  EXPECT_FALSE(isValidUtf8("\xed\xa0\x80"));  // U+D800
+  EXPECT_FALSE(isValidUtf8("\xed\xaf\xbf"));  // U+DBFF
+  EXPECT_FALSE(isValidUtf8("\xed\xb0\x80"));  // U+DC00
+  EXPECT_FALSE(isValidUtf8("\xed\xbf\xbf"));  // U+DFFF
+  EXPECT_FALSE(isValidUtf8("\xed\xa0\xbd\xed\xb8\x80"));  // a CESU-8 pair
+}
+
+TEST(IsValidUtf8, RejectsCodePointsBeyondU10FFFF) {
+  EXPECT_FALSE(isValidUtf8("\xf4\x90\x80\x80"));  // U+110000
+  EXPECT_FALSE(isValidUtf8("\xf5\x80\x80\x80"));
+  EXPECT_FALSE(isValidUtf8("\xf7\xbf\xbf\xbf"));
+  EXPECT_FALSE(isValidUtf8("\xf8\x88\x80\x80\x80"));  // 5-byte form
+  EXPECT_FALSE(isValidUtf8("\xfc\x84\x80\x80\x80\x80"));  // 6-byte form
+  EXPECT_FALSE(isValidUtf8("\xfe"));
+  EXPECT_FALSE(isValidUtf8("\xff"));
+}
+
+TEST(IsValidUtf8, RejectsTruncatedSequences) {
+  EXPECT_FALSE(isValidUtf8("\xc3"));
+  EXPECT_FALSE(isValidUtf8("\xe2\x82"));
+  EXPECT_FALSE(isValidUtf8("\xe2"));
+  EXPECT_FALSE(isValidUtf8("\xf0\x9f\x98"));
+  EXPECT_FALSE(isValidUtf8("ok\xf0\x9f"));
+  EXPECT_FALSE(isValidUtf8("\xe2\x82z"));  // cut short by an ASCII byte
+  EXPECT_FALSE(isValidUtf8("\xc3\xc3\xa9"));
+}
+
+TEST(IsValidUtf8, RejectsStrayContinuationBytes) {
+  EXPECT_FALSE(isValidUtf8("\x80"));
+  EXPECT_FALSE(isValidUtf8("\xbf"));
+  EXPECT_FALSE(isValidUtf8("a\x80z"));
+  EXPECT_FALSE(isValidUtf8("\xc3\xa9\xa9"));  // one continuation too many
+}
+
+}  // namespace
+}  // namespace roomcast::core
