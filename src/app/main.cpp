@@ -111,6 +111,7 @@ int main(int argc, char** argv) {
   mediaConfig.pipelinesDir = opt.pipelinesDir;
   mediaConfig.speaker.opusBitrate = opt.opusBitrate;
   mediaConfig.speaker.jitterLatencyMs = static_cast<unsigned>(opt.jitterLatencyMs);
+  mediaConfig.speaker.encodeSilentOnce = opt.encodeSilentOnce;
   media::GstMediaBackend media(mediaConfig, context);
 
   signaling::TokenAuthority auth(secret);

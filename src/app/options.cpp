@@ -61,6 +61,8 @@ core::Status applyConfigFile(const std::string& path, Options& out) {
     out.reconnectGraceSeconds = g_key_file_get_double(file, "room", "reconnect_grace_s", nullptr);
   integer("media", "opus_bitrate", out.opusBitrate);
   integer("media", "jitter_latency_ms", out.jitterLatencyMs);
+  if (g_key_file_has_key(file, "media", "encode_silent_once", nullptr))
+    out.encodeSilentOnce = g_key_file_get_boolean(file, "media", "encode_silent_once", nullptr);
   return core::Ok{};
 }
 

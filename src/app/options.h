@@ -18,6 +18,7 @@ struct Options {
   std::string secret;        // default: generated into <data-dir>/secret at first start
   int opusBitrate = 32000;
   int jitterLatencyMs = 40;
+  bool encodeSilentOnce = false;  // experimental: see data/roomcast.conf
   int maxSpeakers = 16;
   int maxRooms = 100;
   double reconnectGraceSeconds = 20;  // a dropped speaker keeps role and slot this long

@@ -38,7 +38,8 @@ bool writeWav(const std::string& path, const PcmAudio& audio) {
   putU32(header + 40, dataBytes);
   if (fwrite(header, 1, sizeof header, f.get()) != sizeof header) return false;
   // Little-endian hosts only (x86_64, arm64), which is all roomcast targets.
-  return fwrite(audio.samples.data(), 2, audio.samples.size(), f.get()) == audio.samples.size();
+  return audio.samples.empty() ||
+         fwrite(audio.samples.data(), 2, audio.samples.size(), f.get()) == audio.samples.size();
 }
 
 bool readWav(const std::string& path, PcmAudio& out) {

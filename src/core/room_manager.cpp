@@ -83,12 +83,15 @@ Result<RoomInfo> RoomManager::createRoom(const NewRoom& request) {
   info.createdAtUnixMs = env_.nowUnixMs();
 
   if (auto started = media_.startRoom({info.id, info.record}); !started) return started.error();
-  rooms_[info.id] = Room{info, {}};
+  Room room;
+  room.info = info;
+  rooms_[info.id] = std::move(room);
   if (env_.roomCreated) env_.roomCreated(info);
   return info;
 }
 
-Status RoomManager::endRoom(const std::string& roomId, const std::string& reason, RoomEndedCallback done) {
+Status RoomManager::endRoom(const std::string& roomIdRef, const std::string& reason, RoomEndedCallback done) {
+  const std::string roomId = roomIdRef;  // callers pass the room's own id, which erase() frees
   auto it = rooms_.find(roomId);
   if (it == rooms_.end()) return notFound(roomId);
   events_.broadcast(roomId, RoomEnded{reason});
@@ -167,7 +170,8 @@ Result<Participant> RoomManager::join(const std::string& roomId, const Identity&
   return p;
 }
 
-void RoomManager::leave(const std::string& roomId, const std::string& identity, const std::string& reason) {
+void RoomManager::leave(const std::string& roomId, const std::string& identityRef, const std::string& reason) {
+  const std::string identity = identityRef;  // may be the participant's own string, erased below
   Room* room = findMutable(roomId);
   if (!room) return;
   auto it = room->participants.find(identity);

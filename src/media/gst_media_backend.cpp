@@ -36,6 +36,7 @@ core::Status GstMediaBackend::startRoom(const core::RoomMediaConfig& room) {
   config.hlsDir = hlsDirFor(room.roomId);
   config.context = context_;
   config.opusBitrate = config_.speaker.opusBitrate;
+  config.encodeSilentOnce = config_.speaker.encodeSilentOnce;
   if (g_mkdir_with_parents(config.hlsDir.c_str(), 0755) != 0)
     return Error{ErrorCode::Internal, "cannot create " + config.hlsDir};
   if (room.record) {

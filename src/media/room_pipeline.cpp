@@ -71,7 +71,7 @@ core::Status RoomPipeline::build() {
 
   // Encode once what every silent speaker hears (mixminus skip-silent: their minus is the
   // program): one encoder for all of them instead of one each.
-  {
+  if (config_.encodeSilentOnce) {
     ElementPtr queue = makeElement("queue", "program-opus-queue");
     ElementPtr convert = makeElement("audioconvert", "program-opus-convert");
     ElementPtr encoder = makeElement("opusenc", "program-opus-enc");

@@ -5,7 +5,7 @@
 //   mixminus.src ─ tee ─┬─ pipelines/program-hls.pipeline     (AAC → hlssink2)
 //                       ├─ pipelines/program-record.pipeline  (Opus → Ogg → file), if recording
 //                       └─ queue ─ opusenc ─ tee "program-opus"  the program encoded once for
-//                                                              every silent speaker's return
+//                                                  every silent speaker's return (encode_silent_once)
 //
 // Owned and changed on the control thread only. Its bus is watched on the control context.
 #pragma once
@@ -27,6 +27,7 @@ struct RoomPipelineConfig {
   std::string hlsDir;          // playlist and segments go here
   std::string recordingPath;   // empty: not recorded
   int opusBitrate = 32000;     // of the shared program encoding (silent speakers' return)
+  bool encodeSilentOnce = false;  // build the shared program encoding at all
   GMainContext* context = nullptr;
 };
 

@@ -190,7 +190,8 @@ core::Status SpeakerPeer::buildBranches(int payloadType, bool mixed) {
   ElementPtr sendQueue = make("queue", "sendq");
   ElementPtr outConvert = make("audioconvert", "outconv");
   ElementPtr encoder = make("opusenc", "enc");
-  ElementPtr selector = make("input-selector", "return");
+  const bool shared = settings_.encodeSilentOnce && programOpus_;
+  ElementPtr selector = shared ? make("input-selector", "return") : make("identity", "return");
   ElementPtr payloader = make("rtpopuspay", "pay");
   ElementPtr rtpCaps = make("capsfilter", "rtpcaps");
   if (elements_.size() != 12) return Error{ErrorCode::Internal, "a GStreamer plugin for the speaker branch is missing"};
@@ -207,7 +208,7 @@ core::Status SpeakerPeer::buildBranches(int payloadType, bool mixed) {
   gst_util_set_object_arg(G_OBJECT(sendQueue.get()), "leaky", "downstream");
   configureVoiceOpusEncoder(encoder.get(), settings_.opusBitrate, false);
   // Late inputs are dropped, not waited for: the inactive encoding is simply discarded.
-  g_object_set(selector.get(), "sync-streams", FALSE, nullptr);
+  if (shared) g_object_set(selector.get(), "sync-streams", FALSE, nullptr);
   g_object_set(payloader.get(), "pt", payloadType, nullptr);
   g_autofree char* rtpCapsText = g_strdup_printf(
       "application/x-rtp,media=audio,encoding-name=OPUS,clock-rate=48000,payload=%d", payloadType);
@@ -235,7 +236,7 @@ core::Status SpeakerPeer::buildBranches(int payloadType, bool mixed) {
   mixerSink_ = PadPtr::adopt(gst_element_request_pad_simple(mixer_, "sink_%u"));
   if (!mixerSink_) return Error{ErrorCode::Internal, "the mixer refused a new input"};
   setMixed(mixed);  // before the first buffer: a pre-warming hand is never heard
-  g_object_set(mixerSink_.get(), "skip-silent", TRUE, nullptr);
+  if (shared) g_object_set(mixerSink_.get(), "skip-silent", TRUE, nullptr);
   g_autoptr(GstPad) inCapsSrc = gst_element_get_static_pad(level.get(), "src");
   if (gst_pad_link(inCapsSrc, mixerSink_.get()) != GST_PAD_LINK_OK)
     return Error{ErrorCode::Internal, "cannot link the speaker to the mixer"};
@@ -248,6 +249,7 @@ core::Status SpeakerPeer::buildBranches(int payloadType, bool mixed) {
   if (!minus || gst_pad_link(minus, queueSink) != GST_PAD_LINK_OK)
     return Error{ErrorCode::Internal, "cannot link the speaker's return mix"};
 
+  if (shared) {
   // The shared program encoding as the selector's second input, then the switch.
   programOpusPad_ = PadPtr::adopt(gst_element_request_pad_simple(programOpus_, "src_%u"));
   g_autoptr(GstPad) sharedSink = gst_element_request_pad_simple(selector.get(), "sink_%u");
@@ -260,6 +262,7 @@ core::Status SpeakerPeer::buildBranches(int payloadType, bool mixed) {
   g_object_set(selector.get(), "active-pad", sw->own, nullptr);
   gst_pad_add_probe(minus, static_cast<GstPadProbeType>(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
                     onMinusData, sw, freeReturnSwitch);
+  }
 
   g_autoptr(GstPad) rtpSrc = gst_element_get_static_pad(rtpCaps.get(), "src");
   g_autoptr(GstPad) webrtcSink = gst_element_request_pad_simple(webrtc_.get(), "sink_%u");

@@ -27,6 +27,10 @@ namespace roomcast::media {
 struct SpeakerSettings {
   int opusBitrate = 32000;
   unsigned jitterLatencyMs = 40;
+  // Silent speakers hear the program encoded once for the room (mixminus skip-silent and an
+  // input-selector per speaker). Off by default: a speaker who resumes after a drop sometimes
+  // gets no return audio with it on (under investigation, see the README).
+  bool encodeSilentOnce = false;
 };
 
 class SpeakerPeer {

@@ -33,6 +33,10 @@ core::Status checkJsonBounds(std::string_view text, size_t maxBytes, int maxDept
         break;
       case '}':
       case ']': depth = depth > 0 ? depth - 1 : 0; break;
+      // json-glib also takes 'single-quoted' strings and /* comments */, which this scan
+      // would not see through: they are not JSON, so refuse them here.
+      case '\'':
+      case '/': return Error{ErrorCode::InvalidJson, "not valid JSON: quotes and comments outside strings"};
       default: break;
     }
   }

@@ -16,7 +16,7 @@ constexpr size_t kMaxRefBytes = 64;
 core::Result<ClientBody> decodeBody(const std::string& type, const FieldReader& fields) {
   if (type == "hello") {
     if (auto known = fields.onlyKnown({"type", "id", "version", "token", "resume"}); !known) return known.error();
-    auto version = fields.requiredInt("version", 0, 1000);
+    auto version = fields.requiredInt("version", INT64_MIN, INT64_MAX);
     if (!version) return version.error();
     if (version.value() != kVersion)
       return Error{ErrorCode::UnsupportedVersion,

@@ -123,7 +123,7 @@ core::Result<TokenClaims> verifyToken(std::string_view token, std::string_view s
   if (auto nbf = fields.requiredInt("nbf", 0, INT64_MAX)) claims.notBefore = nbf.value();
   if (auto iat = fields.requiredInt("iat", 0, INT64_MAX)) claims.issuedAt = iat.value();
 
-  if (nowSeconds > claims.expiresAt + leewaySeconds) return invalid("expired");
+  if (nowSeconds - leewaySeconds > claims.expiresAt) return invalid("expired");  // no overflow near INT64_MAX
   if (claims.notBefore && nowSeconds + leewaySeconds < claims.notBefore) return invalid("not yet valid");
   if (claims.room != expectedRoom)
     return Error{ErrorCode::Forbidden, "token is for another room"};

@@ -34,6 +34,7 @@ class Process {
   // Waits for exit up to the deadline (then kills it, by its own PID).
   ProcessResult wait(double timeoutSeconds);
   bool started() const { return process_ != nullptr; }
+  const std::string& output() const { return out_.text; }  // stdout so far
   void kill();  // SIGKILL, by its own PID
 
  private:

@@ -122,7 +122,10 @@ TEST(Encode, ErrorsCarryCodeMessageAndRef) {
 }
 
 TEST(Encode, EventsAndRooms) {
-  core::Participant p{"id1", "Ada", core::Role::Speaker, false};
+  core::Participant p;
+  p.identity = "id1";
+  p.name = "Ada";
+  p.role = core::Role::Speaker;
   EXPECT_EQ(field(protocol::encodeEvent(core::ParticipantJoined{p}), "participant.role"), "speaker");
   EXPECT_EQ(field(protocol::encodeEvent(core::ParticipantLeft{"id1", "bye"}), "type"), "participant-left");
   EXPECT_EQ(field(protocol::encodeEvent(core::SdpAnswer{"v=0"}), "sdp"), "v=0");
@@ -132,7 +135,11 @@ TEST(Encode, EventsAndRooms) {
   core::Room room;
   room.info = {"r1", "Title", "Topic \xe2\x82\xac", true, "h", 5};
   room.participants["id1"] = p;
-  room.participants["id2"] = {"id2", "Lin", core::Role::Listener, false};
+  core::Participant lin;
+  lin.identity = "id2";
+  lin.name = "Lin";
+  lin.role = core::Role::Listener;
+  room.participants["id2"] = lin;
   const std::string json = protocol::encodeRoom(room, {"ws://x/ws/r1", "http://x/hls/r1/index.m3u8"});
   EXPECT_EQ(field(json, "id"), "r1");
   EXPECT_EQ(field(json, "topic"), "Topic \xe2\x82\xac");
