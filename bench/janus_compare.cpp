@@ -7,10 +7,11 @@
 //   janus            Janus AudioBridge (Debian package `janus`), room 1234 at 48 kHz, plain-RTP
 //                    participants joined over its HTTP API (default prebuffer, default encoder).
 //   roomcast         bench-roomcast-rtp-engine --return own: roomcast's room pipeline with
-//                    plain-RTP speakers, one Opus encoder per participant (the speaker path in
-//                    src/media/speaker_peer.cpp as committed).
+//                    plain-RTP speakers, one Opus encoder per participant (roomcastd's default,
+//                    encode_silent_once = false).
 //   roomcast-shared  the same with --return shared: the encode-once path for silent speakers
-//                    (mixminus skip-silent + one shared program Opus encoding + input-selector).
+//                    (encode_silent_once = true: mixminus skip-silent + one shared program Opus
+//                    encoding + an input-selector per participant).
 //
 // Load: one `audiotestsrc is-live=true ! opusenc ! tee` per kind of signal (a 440 Hz tone for
 // talkers, digital silence for silent participants), then per participant
@@ -20,9 +21,11 @@
 // encoded silence at 50 packets/s, as a muted browser does; all of them still get a mix.
 //
 // CPU: utime+stime of the server process from /proc/PID/stat over --seconds after --warmup,
-// as % of one core. Transit latency: participant 0 sends ticks (audiotestsrc wave=ticks), the
-// mix that comes back to participant 1 is decoded, onsets are matched, per tick:
-// (arrival of the returned packet + onset offset) - (send time of the packet + onset offset).
+// as % of one core. Transit latency: participant 0 sends ticks (audiotestsrc wave=ticks, every
+// 4th a louder marker), the mix that comes back to participant 1 is decoded, onsets are
+// matched (markers first, so a transit longer than the tick interval is not mistaken for a
+// short one), per tick: (kernel arrival time of the returned packet + onset offset in it) -
+// (send time of the sent packet + onset offset in it).
 //
 // Usage: bench-janus-compare [--sizes 4,16,64] [--seconds 20] [--warmup 8] [--quick]
 //          [--json FILE] [--variants janus,roomcast,roomcast-shared] [--repeats R]
@@ -74,6 +77,13 @@ constexpr double kPacketsPerSecond = 50.0;   // what every participant should ge
 constexpr int kPayloadType = 111;
 constexpr int kJanusRoom = 1234;
 constexpr const char* kJanusUrl = "http://127.0.0.1:8088/janus";
+
+// Every kMarkerPeriod-th tick is a marker tick, kMarkerVolume / kTickVolume times louder:
+// markers repeat only every kMarkerPeriod tick intervals, so a transit longer than one tick
+// interval cannot be mistaken for a short one.
+constexpr unsigned kMarkerPeriod = 4;
+constexpr double kTickVolume = 0.1;
+constexpr double kMarkerVolume = 0.6;
 
 [[noreturn]] void die(const std::string& what) {
   std::fprintf(stderr, "bench-janus-compare: %s\n", what.c_str());
@@ -143,6 +153,10 @@ struct Options {
   int generatorCpu = 1;
   std::string workdir;
   bool keepWorkdir = false;
+  std::string dumpLatency;  // folder for the decoded transit streams (debugging)
+  std::vector<std::string> engineArgs;  // passed on to bench-roomcast-rtp-engine
+  bool load = true;
+  int latencyRepeats = 2;
 };
 
 void usage(FILE* out) {
@@ -152,24 +166,30 @@ void usage(FILE* out) {
       "  --seconds S             CPU measurement window per run (default 20)\n"
       "  --warmup S              warm-up before each window (default 8)\n"
       "  --repeats R             runs per cell, alternating servers (default 1)\n"
-      "  --quick                 smoke test: --sizes 4 --seconds 3 --warmup 2, latency over 6 s\n"
+      "  --quick                 smoke test: --sizes 4 --seconds 3 --warmup 2, one 6 s transit run\n"
       "  --json FILE             machine-readable results (default bench-janus-compare.json)\n"
       "  --variants LIST         any of janus,roomcast,roomcast-shared (default: all three)\n"
       "  --latency-seconds S     transit capture window (default 16: 64 ticks at 250 ms)\n"
       "  --tick-interval-ms MS   distance between ticks (default 250; must exceed the transit)\n"
       "  --latency-participants N  participants in the transit runs (default 2)\n"
+      "  --latency-repeats R     transit runs per server, alternating, ticks pooled (default 2)\n"
       "  --no-latency            skip the transit runs\n"
+      "  --no-load               skip the CPU runs (transit only)\n"
       "  --silent-input MODE     what silent participants send: silence (encoded digital\n"
       "                          silence, 50 packets/s; default) or none\n"
       "  --program aac|none      roomcast program output: AAC encode to fakesink (default)\n"
       "  --janus PATH            janus binary (default: janus in PATH)\n"
       "  --janus-lib DIR         Janus' lib folder with plugins/ and transports/ (default: found)\n"
       "  --engine PATH           bench-roomcast-rtp-engine (default: next to this program)\n"
+      "  --engine-arg ARG        extra argument for the engine, repeatable\n"
+      "                          (e.g. --engine-arg=--decoder-fec=false)\n"
       "  --base-port P           participant ports P.. (default 41000); roomcast listens on P+2000..\n"
       "  --server-cpu C          CPU for the servers (default 0)\n"
       "  --generator-cpu C       CPU for this process, the load generator (default 1)\n"
       "  --workdir DIR           where Janus' config and logs go (default: a new /tmp folder)\n"
-      "  --keep-workdir          do not delete the work folder at the end\n");
+      "  --keep-workdir          do not delete the work folder at the end\n"
+      "  --dump-latency DIR      write the decoded transit streams there (<server>-sent|back.f32\n"
+      "                          mono 48 kHz float, and .times: one packet time per 960 samples)\n");
 }
 
 double parseNumber(const std::string& flag, const std::string& value, double lo, double hi) {
@@ -197,6 +217,7 @@ Options parseOptions(int argc, char** argv) {
     }
     if (arg == "--quick") { o.quick = true; continue; }
     if (arg == "--no-latency") { o.latency = false; continue; }
+    if (arg == "--no-load") { o.load = false; continue; }
     if (arg == "--keep-workdir") { o.keepWorkdir = true; continue; }
     if (auto eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
       value = arg.substr(eq + 1);
@@ -260,6 +281,12 @@ Options parseOptions(int argc, char** argv) {
       o.serverCpu = parseInt(arg, value, -1, 1023);
     } else if (arg == "--generator-cpu") {
       o.generatorCpu = parseInt(arg, value, -1, 1023);
+    } else if (arg == "--engine-arg") {
+      o.engineArgs.push_back(value);
+    } else if (arg == "--latency-repeats") {
+      o.latencyRepeats = parseInt(arg, value, 1, 100);
+    } else if (arg == "--dump-latency") {
+      o.dumpLatency = value;
     } else if (arg == "--workdir") {
       o.workdir = value;
     } else {
@@ -273,6 +300,7 @@ Options parseOptions(int argc, char** argv) {
     if (!warmupSet) o.warmup = 2;
     if (!latencySet) o.latencySeconds = 6;
     o.latencyWarmup = 2;
+    o.latencyRepeats = 1;
   }
   return o;
 }
@@ -402,8 +430,9 @@ bool alive(pid_t pid) {
   return waitpid(pid, &status, WNOHANG) == 0;
 }
 
-// SIGTERM, then SIGKILL after `grace` seconds. Returns the wait status (or -1).
-int stopProcess(pid_t pid, double grace) {
+// SIGTERM, then SIGKILL after `grace` seconds. Returns the wait status (or -1). Before the
+// SIGKILL, the threads' backtraces go to `hangLog` when gdb is installed.
+int stopProcess(pid_t pid, double grace, const std::string& hangLog, bool* timedOut) {
   if (pid <= 0) return -1;
   int status = 0;
   if (waitpid(pid, &status, WNOHANG) == pid) return status;
@@ -413,7 +442,16 @@ int stopProcess(pid_t pid, double grace) {
     if (waitpid(pid, &status, WNOHANG) == pid) return status;
     g_usleep(20000);
   }
-  note("  process %d did not stop in %.0f s: SIGKILL", static_cast<int>(pid), grace);
+  if (timedOut) *timedOut = true;
+  gchar* gdb = g_find_program_in_path("gdb");
+  if (gdb && !hangLog.empty()) {
+    std::string cmd = std::string("timeout 60 ") + gdb + " -p " + std::to_string(pid) +
+                      " -batch -ex 'thread apply all bt' > '" + hangLog + "' 2>&1";
+    if (std::system(cmd.c_str()) != 0) note("  gdb could not attach to %d", static_cast<int>(pid));
+  }
+  g_free(gdb);
+  note("  process %d did not stop in %.0f s: SIGKILL%s%s", static_cast<int>(pid), grace,
+       hangLog.empty() ? "" : "; backtraces in ", hangLog.c_str());
   kill(pid, SIGKILL);
   waitpid(pid, &status, 0);
   return status;
@@ -836,7 +874,8 @@ GstElement* addSignal(GstBin* bin, Signal kind, int tickIntervalMs) {
       break;
     case Signal::Ticks:
       gst_util_set_object_arg(G_OBJECT(src), "wave", "ticks");
-      g_object_set(src, "freq", 1000.0, "volume", 0.5, "sine-periods-per-tick", 10u, "tick-interval",
+      g_object_set(src, "freq", 1000.0, "volume", kTickVolume, "marker-tick-period", kMarkerPeriod,
+                   "marker-tick-volume", kMarkerVolume, "sine-periods-per-tick", 10u, "tick-interval",
                    static_cast<guint64>(tickIntervalMs) * GST_MSECOND, nullptr);
       break;
   }
@@ -911,6 +950,7 @@ struct Server {
   std::string version;
   std::string error;
   double startSeconds = 0;         // spawn to ready (and joined)
+  bool stopTimedOut = false;       // it ignored SIGTERM for too long and was killed
 };
 
 struct Context {
@@ -920,6 +960,7 @@ struct Context {
   std::string janusVersion;
   JanusClient janus;
   int runCounter = 0;
+  bool keepWorkdir = false;  // set when something needs its logs looked at
 };
 
 Server startServer(Context& ctx, Variant variant, int n, int talking, int basePort) {
@@ -954,11 +995,13 @@ Server startServer(Context& ctx, Variant variant, int n, int talking, int basePo
     s.stats = ctx.workdir + "/engine-" + std::to_string(id) + ".json";
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) != 0) die("pipe failed");
-    s.pid = spawn({ctx.opt.engine, "--participants", std::to_string(n), "--base-port", std::to_string(basePort),
-                   "--listen-port", std::to_string(basePort + 2000), "--talking", std::to_string(talking), "--return",
-                   variant == Variant::RoomcastShared ? "shared" : "own", "--program", ctx.opt.program, "--stats",
-                   s.stats},
-                  ctx.opt.serverCpu, pipefd[1], s.log);
+    std::vector<std::string> args{ctx.opt.engine, "--participants", std::to_string(n), "--base-port",
+                                  std::to_string(basePort), "--listen-port", std::to_string(basePort + 2000),
+                                  "--talking", std::to_string(talking), "--return",
+                                  variant == Variant::RoomcastShared ? "shared" : "own", "--program", ctx.opt.program,
+                                  "--stats", s.stats};
+    args.insert(args.end(), ctx.opt.engineArgs.begin(), ctx.opt.engineArgs.end());
+    s.pid = spawn(args, ctx.opt.serverCpu, pipefd[1], s.log);
     close(pipefd[1]);
     std::string line;
     double until = monotonicSeconds() + 20;
@@ -986,7 +1029,7 @@ Server startServer(Context& ctx, Variant variant, int n, int talking, int basePo
 // Stops the server; returns the engine's statistics JSON (roomcast) or "".
 std::string stopServer(Server& s) {
   if (s.pid > 0) {
-    int status = stopProcess(s.pid, s.variant == Variant::Janus ? 15 : 10);
+    int status = stopProcess(s.pid, s.variant == Variant::Janus ? 15 : 10, s.log + ".hang.txt", &s.stopTimedOut);
     if (WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM && WTERMSIG(status) != SIGKILL && s.error.empty())
       s.error = "server died from signal " + std::to_string(WTERMSIG(status));
     s.pid = -1;
@@ -1014,6 +1057,10 @@ struct LoadRun {
   double startSeconds = 0;
   std::string engineStats;  // JSON from the engine
   guint64 jitterLost = 0, jitterPushed = 0;
+  guint64 sent = 0, sentShared = 0;  // engine: RTP packets sent, of them from the shared encoding
+  double sinkLatencyMs = NAN, queriedLatencyMs = NAN;
+  bool stopTimedOut = false;
+  std::string log;
 };
 
 bool waitWhileAlive(double seconds, const Server& server, GstElement* generator, std::string* error) {
@@ -1030,6 +1077,16 @@ bool waitWhileAlive(double seconds, const Server& server, GstElement* generator,
     g_usleep(50000);
   }
   return true;
+}
+
+// A number after the first "key": in the engine's statistics, or NAN.
+double jsonField(const std::string& json, const char* key) {
+  auto k = json.find(std::string("\"") + key + "\": ");
+  if (k == std::string::npos) return NAN;
+  const char* start = json.c_str() + k + std::strlen(key) + 4;
+  char* end = nullptr;
+  double v = std::strtod(start, &end);
+  return end == start ? NAN : v;
 }
 
 guint64 jsonTotal(const std::string& json, const char* key) {
@@ -1108,17 +1165,27 @@ LoadRun runLoad(Context& ctx, Variant variant, int n, int talking, int repeat) {
   gst_object_unref(gen);
   receiver.stop();
   r.engineStats = stopServer(server);
+  r.stopTimedOut = server.stopTimedOut;
+  r.log = server.log;
+  if (r.stopTimedOut) ctx.keepWorkdir = true;
   if (!r.engineStats.empty()) {
     r.jitterLost = jsonTotal(r.engineStats, "jitter_lost");
     r.jitterPushed = jsonTotal(r.engineStats, "jitter_pushed");
+    r.sent = jsonTotal(r.engineStats, "sent");
+    r.sentShared = jsonTotal(r.engineStats, "sent_shared");
+    r.sinkLatencyMs = jsonField(r.engineStats, "udpsink_configured_latency_ms");
+    r.queriedLatencyMs = jsonField(r.engineStats, "pipeline_latency_query_ms");
   }
   closeSockets(sockets);
   if (!ok) r.error = error;
   if (r.ok)
-    note("  %s: server %.1f%% of a core (core busy %.0f%%), generator %.1f%%, others %.1f%%, rx %.1f%% (min %.1f%%), "
-         "%d threads",
-         variantName(variant), r.serverCpuPercent, r.serverCoreBusyPercent, r.generatorCpuPercent, r.otherCpuPercent,
-         r.rxPercentMean, r.rxPercentMin, r.threads);
+    note("  %s: server %.1f%% of a core (its core busy %.0f%%), generator %.1f%%, others ~%.0f%%, rx %.1f%% (min %.1f%%), "
+         "%d threads%s",
+         variantName(variant), r.serverCpuPercent, r.serverCoreBusyPercent, r.generatorCpuPercent,
+         std::max(0.0, r.otherCpuPercent), r.rxPercentMean, r.rxPercentMin, r.threads,
+         variant == Variant::RoomcastShared && r.sent
+             ? fmt(", %.0f%% of the returns from the shared encoding", 100.0 * r.sentShared / r.sent).c_str()
+             : "");
   else
     note("  %s failed: %s", variantName(variant), r.error.c_str());
   return r;
@@ -1198,20 +1265,30 @@ Decoded decodeOpus(std::vector<Captured> packets) {
   return d;
 }
 
-// Tick onsets: the first sample above 30 % of the stream's peak after >= 100 ms below it.
-// Returned as times (slot time + offset in the slot).
-std::vector<double> onsets(const Decoded& d, double* peakOut) {
-  std::vector<double> out;
+struct Onset {
+  double time;  // slot time + offset in the slot
+  bool marker;
+};
+
+// Tick onsets: the first sample above half a normal tick's amplitude (relative to the
+// stream's peak, which is a marker's) after >= 100 ms below it. A marker is an onset whose
+// next 10 ms reach at least 45 % of the peak (normal ticks stay near 17 %).
+std::vector<Onset> onsets(const Decoded& d, double* peakOut) {
+  std::vector<Onset> out;
   float peak = 0;
   for (float v : d.samples) peak = std::max(peak, std::fabs(v));
   *peakOut = peak;
   if (peak < 0.01f) return out;
-  const float threshold = 0.3f * peak;
-  const long quiet = kRate / 10;
+  const float threshold = static_cast<float>(0.5 * kTickVolume / kMarkerVolume) * peak;
+  const long quiet = kRate / 10, n = static_cast<long>(d.samples.size());
   long lastAbove = -quiet - 1;
-  for (long s = 0; s < static_cast<long>(d.samples.size()); s++) {
+  for (long s = 0; s < n; s++) {
     if (std::fabs(d.samples[s]) < threshold) continue;
-    if (s - lastAbove > quiet) out.push_back(d.times[s / kFrame] + static_cast<double>(s % kFrame) / kRate);
+    if (s - lastAbove > quiet) {
+      float local = 0;
+      for (long k = s; k < std::min(n, s + kRate / 100); k++) local = std::max(local, std::fabs(d.samples[k]));
+      out.push_back(Onset{d.times[s / kFrame] + static_cast<double>(s % kFrame) / kRate, local >= 0.45f * peak});
+    }
     lastAbove = s;
   }
   return out;
@@ -1230,6 +1307,8 @@ struct LatencyRun {
   bool ok = false;
   std::string error;
   int sentTicks = 0;      // onsets found in what participant 0 sent (and could come back)
+  int markers = 0;        // marker ticks matched (they fix the transit beyond one tick interval)
+  double sinkLatencyMs = NAN;  // roomcast engine: latency configured on its RTP sinks
   int matched = 0;        // of those, found in participant 1's mix within one tick interval
   int sentPackets = 0, returnedPackets = 0;
   double p50 = NAN, p90 = NAN, p99 = NAN, min = NAN, max = NAN, mean = NAN;
@@ -1275,7 +1354,8 @@ LatencyRun runLatency(Context& ctx, Variant variant) {
   gst_element_set_state(gen, GST_STATE_NULL);
   gst_object_unref(gen);
   receiver.stop();
-  stopServer(server);
+  std::string stats = stopServer(server);
+  r.sinkLatencyMs = jsonField(stats, "udpsink_configured_latency_ms");
   closeSockets(sockets);
   if (!ok) {
     r.error = error;
@@ -1292,16 +1372,49 @@ LatencyRun runLatency(Context& ctx, Variant variant) {
   r.sentPackets = static_cast<int>(sentPackets.size());
   r.returnedPackets = static_cast<int>(back.size());
   double sentPeak = 0, backPeak = 0;
-  std::vector<double> s = onsets(decodeOpus(std::move(sentPackets)), &sentPeak);
-  std::vector<double> b = onsets(decodeOpus(std::move(back)), &backPeak);
-  const double window = ctx.opt.tickIntervalMs / 1000.0;
-  for (double t : s) {
-    r.sentTicks++;
-    auto it = std::upper_bound(b.begin(), b.end(), t);
-    if (it != b.end() && *it - t < window) {
-      r.matched++;
-      r.ms.push_back((*it - t) * 1000.0);
+  Decoded sentAudio = decodeOpus(std::move(sentPackets)), backAudio = decodeOpus(std::move(back));
+  if (!ctx.opt.dumpLatency.empty()) {
+    g_mkdir_with_parents(ctx.opt.dumpLatency.c_str(), 0755);
+    for (auto [name, d] : {std::pair<const char*, const Decoded*>{"sent", &sentAudio}, {"back", &backAudio}}) {
+      std::string base = ctx.opt.dumpLatency + "/" + variantName(variant) + "-" + name;
+      std::ofstream(base + ".f32", std::ios::binary)
+          .write(reinterpret_cast<const char*>(d->samples.data()), static_cast<std::streamsize>(d->samples.size() * 4));
+      std::ofstream times(base + ".times");
+      for (double t : d->times) times << fmt("%.6f", t) << "\n";
     }
+  }
+  std::vector<Onset> s = onsets(sentAudio, &sentPeak);
+  std::vector<Onset> b = onsets(backAudio, &backPeak);
+  // 1. Markers: the first returned marker within one marker period gives the transit
+  //    unambiguously. 2. Every tick: the returned onset nearest to (sent + that transit).
+  const double interval = ctx.opt.tickIntervalMs / 1000.0, markerPeriod = interval * kMarkerPeriod;
+  std::vector<double> markerLags;
+  for (const Onset& o : s) {
+    if (!o.marker) continue;
+    for (const Onset& q : b)
+      if (q.marker && q.time > o.time && q.time - o.time < markerPeriod) {
+        markerLags.push_back(q.time - o.time);
+        break;
+      }
+  }
+  r.markers = static_cast<int>(markerLags.size());
+  if (!markerLags.empty()) {
+    std::sort(markerLags.begin(), markerLags.end());
+    const double lag = markerLags[markerLags.size() / 2];
+    for (const Onset& o : s) {
+      r.sentTicks++;
+      const Onset* best = nullptr;
+      for (const Onset& q : b)
+        if (std::fabs(q.time - o.time - lag) < interval / 2 &&
+            (!best || std::fabs(q.time - o.time - lag) < std::fabs(best->time - o.time - lag)))
+          best = &q;
+      if (best) {
+        r.matched++;
+        r.ms.push_back((best->time - o.time) * 1000.0);
+      }
+    }
+  } else {
+    r.sentTicks = static_cast<int>(s.size());
   }
   if (!r.ms.empty()) {
     r.ok = true;
@@ -1316,8 +1429,8 @@ LatencyRun runLatency(Context& ctx, Variant variant) {
   } else {
     r.error = "no tick came back (sent peak " + fmt("%.3f", sentPeak) + ", returned peak " + fmt("%.3f", backPeak) + ")";
   }
-  note("  %s: %d/%d ticks matched, p50 %.1f ms, p99 %.1f ms", variantName(variant), r.matched, r.sentTicks, r.p50,
-       r.p99);
+  note("  %s: %d/%d ticks matched, p50 %.1f ms, p99 %.1f ms%s", variantName(variant), r.matched, r.sentTicks, r.p50,
+       r.p99, std::isfinite(r.sinkLatencyMs) ? fmt(" (RTP sinks' configured latency %.0f ms)", r.sinkLatencyMs).c_str() : "");
   return r;
 }
 
@@ -1337,6 +1450,8 @@ struct Cell {
   int threads = 0;
   int runs = 0, failed = 0;
   guint64 jitterLost = 0, jitterPushed = 0;
+  guint64 sent = 0, sentShared = 0;
+  int stopTimeouts = 0;
   std::string error;
 };
 
@@ -1359,6 +1474,9 @@ Cell cellOf(const std::vector<LoadRun>& runs, Variant v, int n, int talking) {
     c.threads = r.threads;
     c.jitterLost += r.jitterLost;
     c.jitterPushed += r.jitterPushed;
+    c.sent += r.sent;
+    c.sentShared += r.sentShared;
+    if (r.stopTimedOut) c.stopTimeouts++;
   }
   c.cpu = median(cpu);
   c.rxMin = median(rxMin);
@@ -1372,9 +1490,11 @@ Cell cellOf(const std::vector<LoadRun>& runs, Variant v, int n, int talking) {
 std::string flags(const Cell& c) {
   std::string f;
   if (c.failed) f += " FAILED";
-  if (std::isfinite(c.coreBusy) && c.coreBusy >= 95) f += " core-saturated";
+  if ((std::isfinite(c.coreBusy) && c.coreBusy >= 95) || (std::isfinite(c.cpu) && c.cpu >= 90))
+    f += " core-saturated (server " + fmt("%.0f%%", c.cpu) + ", its core busy " + fmt("%.0f%%", c.coreBusy) + ")";
   if (std::isfinite(c.rxMin) && c.rxMin < 97) f += " rx-min " + fmt("%.0f%%", c.rxMin);
   if (c.jitterPushed && c.jitterLost > c.jitterPushed / 100) f += " lost-in " + std::to_string(c.jitterLost);
+  if (c.stopTimeouts) f += " did-not-stop-on-SIGTERM (killed; backtraces in the work folder)";
   return f;
 }
 
@@ -1475,7 +1595,7 @@ int main(int argc, char** argv) {
   // Load runs, servers alternating: forward order in one slot, reversed in the next.
   std::vector<LoadRun> runs;
   int slot = 0;
-  for (int n : opt.sizes) {
+  for (int n : opt.load ? opt.sizes : std::vector<int>{}) {
     for (int talking : {n, 1}) {
       for (int rep = 0; rep < opt.repeats; rep++, slot++) {
         std::vector<Variant> order = opt.variants;
@@ -1486,9 +1606,11 @@ int main(int argc, char** argv) {
   }
   std::vector<LatencyRun> latency;
   if (opt.latency) {
-    std::vector<Variant> order = opt.variants;
-    if (slot % 2) std::reverse(order.begin(), order.end());
-    for (Variant v : order) latency.push_back(runLatency(ctx, v));
+    for (int rep = 0; rep < opt.latencyRepeats; rep++, slot++) {
+      std::vector<Variant> order = opt.variants;
+      if (slot % 2) std::reverse(order.begin(), order.end());
+      for (Variant v : order) latency.push_back(runLatency(ctx, v));
+    }
   }
   const double benchWall = monotonicSeconds() - benchStart;
   const std::string loadAfter = loadAverage();
@@ -1546,9 +1668,24 @@ int main(int argc, char** argv) {
         char buf[64];
         std::snprintf(buf, sizeof buf, "%s %5.1f/%5.1f | %3d", variantName(v), c.rxMean, c.rxMin, c.threads);
         std::printf("  %-32s", buf);
+        if (v == Variant::RoomcastShared && c.sent)
+          std::printf(" (%.0f%% of returns from the shared encoding)", 100.0 * c.sentShared / c.sent);
       }
       std::printf("\n");
     }
+  }
+
+  {
+    double sinkLatency = NAN, queried = NAN;
+    for (const LoadRun& r : runs)
+      if (r.variant != Variant::Janus && std::isfinite(r.queriedLatencyMs)) {
+        sinkLatency = std::isfinite(sinkLatency) ? std::max(sinkLatency, r.sinkLatencyMs) : r.sinkLatencyMs;
+        queried = std::isfinite(queried) ? std::max(queried, r.queriedLatencyMs) : r.queriedLatencyMs;
+      }
+    if (std::isfinite(queried))
+      std::printf("roomcast engine: latency configured on its RTP sinks %.0f ms (participants join a playing room and\n"
+                  "nothing redistributes latency, as in roomcastd); the pipeline's latency query says %.0f ms.\n",
+                  sinkLatency, queried);
   }
 
   // Marginal costs: slopes between consecutive sizes, headline = the two largest.
@@ -1615,30 +1752,58 @@ int main(int argc, char** argv) {
     }
   }
 
-  if (!latency.empty()) {
-    std::printf("\nTransit latency, participant 0's ticks heard in participant 1's mix (%d participants, loopback), ms:\n",
-                opt.latencyParticipants);
-    std::printf("  %-16s %8s %7s %7s %7s %7s %7s   %s\n", "", "ticks", "p50", "p90", "p99", "min", "max",
-                "goal p50 <= 15, p99 <= 30");
+  // Transit: ticks pooled over the runs of each server.
+  std::map<Variant, LatencyRun> pooled;
+  for (Variant v : opt.variants) {
+    LatencyRun p;
+    p.variant = v;
+    std::string p50s;
     for (const LatencyRun& l : latency) {
+      if (l.variant != v) continue;
+      p.sentTicks += l.sentTicks;
+      p.matched += l.matched;
+      p.markers += l.markers;
+      p.ms.insert(p.ms.end(), l.ms.begin(), l.ms.end());
+      if (!l.ok && p.error.empty()) p.error = l.error;
+      p50s += (p50s.empty() ? "" : ", ") + (l.ok ? fmt("%.1f", l.p50) : std::string("failed"));
+    }
+    if (!p.ms.empty()) {
+      p.ok = true;
+      p.p50 = percentile(p.ms, 50);
+      p.p90 = percentile(p.ms, 90);
+      p.p99 = percentile(p.ms, 99);
+      p.min = *std::min_element(p.ms.begin(), p.ms.end());
+      p.max = *std::max_element(p.ms.begin(), p.ms.end());
+      double sum = 0;
+      for (double x : p.ms) sum += x;
+      p.mean = sum / p.ms.size();
+    }
+    p.error = p.ok ? p50s : p.error;  // the per-run p50s, for the table
+    pooled[v] = p;
+  }
+  if (!latency.empty()) {
+    std::printf("\nTransit latency, participant 0's ticks heard in participant 1's mix (%d participants, loopback),\n"
+                "ms, ticks of %d run(s) per server pooled:\n",
+                opt.latencyParticipants, opt.latencyRepeats);
+    std::printf("  %-16s %8s %7s %7s %7s %7s %7s  %-6s  %s\n", "", "ticks", "p50", "p90", "p99", "min", "max", "goal",
+                "p50 of each run");
+    for (Variant v : opt.variants) {
+      const LatencyRun& l = pooled[v];
       char ticks[32];
       std::snprintf(ticks, sizeof ticks, "%d/%d", l.matched, l.sentTicks);
       if (!l.ok) {
-        std::printf("  %-16s %8s   failed: %s\n", variantName(l.variant), ticks, l.error.c_str());
+        std::printf("  %-16s %8s   failed: %s\n", variantName(v), ticks, l.error.c_str());
         continue;
       }
-      std::printf("  %-16s %8s %7.1f %7.1f %7.1f %7.1f %7.1f   %s\n", variantName(l.variant), ticks, l.p50, l.p90, l.p99,
-                  l.min, l.max, (l.p50 <= 15 && l.p99 <= 30) ? "met" : "NOT met");
+      std::printf("  %-16s %8s %7.1f %7.1f %7.1f %7.1f %7.1f  %-6s  %s\n", variantName(v), ticks, l.p50, l.p90, l.p99,
+                  l.min, l.max, (l.p50 <= 15 && l.p99 <= 30) ? "met" : "NOT", l.error.c_str());
     }
-    if (haveJanus) {
-      const LatencyRun* j = nullptr;
-      for (const LatencyRun& l : latency)
-        if (l.variant == Variant::Janus && l.ok) j = &l;
-      if (j)
-        for (const LatencyRun& l : latency)
-          if (l.variant != Variant::Janus && l.ok)
-            std::printf("  %s/janus: p50 %.2fx, p99 %.2fx\n", variantName(l.variant), l.p50 / j->p50, l.p99 / j->p99);
-    }
+    std::printf("  (goal: p50 <= 15 ms and p99 <= 30 ms)\n");
+    if (haveJanus && pooled[Variant::Janus].ok)
+      for (Variant v : rc)
+        if (pooled[v].ok)
+          std::printf("  %s/janus: p50 %.2fx, p99 %.2fx\n", variantName(v), pooled[v].p50 / pooled[Variant::Janus].p50,
+                      pooled[v].p99 / pooled[Variant::Janus].p99);
   }
 
   double otherSum = 0;
@@ -1650,7 +1815,8 @@ int main(int argc, char** argv) {
     }
   double otherMean = otherCount ? otherSum / otherCount : NAN;
   std::printf("\nTotal %.0f s wall; load average before %s, after %s.\n", benchWall, loadBefore.c_str(), loadAfter.c_str());
-  std::printf("Other processes used %.0f%% of a core on average during the windows%s.\n", otherMean,
+  std::printf("Other processes used ~%.0f%% of a core on average during the windows (from tick-sampled /proc/stat)%s.\n",
+              std::max(0.0, otherMean),
               std::isfinite(otherMean) && otherMean > 20 ? " (more than 20%: consider a rerun)" : "");
   std::printf("Absolute numbers drift by +-30%% between runs; quote the ratios.\n");
 
@@ -1669,8 +1835,13 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < opt.variants.size(); i++) j << (i ? ", " : "") << jsonString(variantName(opt.variants[i]));
   j << "], \"server_cpu\": " << opt.serverCpu << ", \"generator_cpu\": " << opt.generatorCpu
     << ", \"silent_input\": " << jsonString(opt.silentSends ? "silence" : "none")
+    << ", \"engine_args\": " << jsonString([&] {
+         std::string a;
+         for (const auto& x : opt.engineArgs) a += (a.empty() ? "" : " ") + x;
+         return a;
+       }())
     << ", \"roomcast_program\": " << jsonString(opt.program == "aac" ? "aac-to-fakesink" : "fakesink")
-    << ", \"latency_seconds\": " << jsonNumber(opt.latencySeconds)
+    << ", \"latency_seconds\": " << jsonNumber(opt.latencySeconds) << ", \"latency_repeats\": " << opt.latencyRepeats
     << ", \"tick_interval_ms\": " << opt.tickIntervalMs << ", \"latency_participants\": " << opt.latencyParticipants
     << ", \"janus_room\": {\"sampling_rate\": 48000, \"prebuffer\": \"default (6 packets)\"}"
     << ", \"roomcast_engine\": {\"jitter_latency_ms\": 40, \"mixer_latency_ms\": 20, \"opus_bitrate\": 32000, "
@@ -1727,12 +1898,28 @@ int main(int argc, char** argv) {
     j << (i ? ",\n    " : "\n    ") << "{\"server\": " << jsonString(variantName(l.variant))
       << ", \"ok\": " << (l.ok ? "true" : "false") << ", \"error\": " << jsonString(l.error)
       << ", \"ticks_sent\": " << l.sentTicks << ", \"ticks_matched\": " << l.matched
+      << ", \"markers_matched\": " << l.markers
       << ", \"packets_sent\": " << l.sentPackets << ", \"packets_returned\": " << l.returnedPackets
       << ", \"p50_ms\": " << jsonNumber(l.p50) << ", \"p90_ms\": " << jsonNumber(l.p90) << ", \"p99_ms\": "
       << jsonNumber(l.p99) << ", \"min_ms\": " << jsonNumber(l.min) << ", \"max_ms\": " << jsonNumber(l.max)
-      << ", \"mean_ms\": " << jsonNumber(l.mean) << ", \"samples_ms\": [";
+      << ", \"mean_ms\": " << jsonNumber(l.mean) << ", \"engine_udpsink_latency_ms\": " << jsonNumber(l.sinkLatencyMs)
+      << ", \"samples_ms\": [";
     for (size_t k = 0; k < l.ms.size(); k++) j << (k ? ", " : "") << fmt("%.2f", l.ms[k]);
     j << "]}";
+  }
+  j << "\n  ],\n  \"latency_pooled\": [";
+  first = true;
+  for (Variant v : opt.variants) {
+    if (!opt.latency) break;
+    const LatencyRun& l = pooled[v];
+    j << (first ? "\n    " : ",\n    ") << "{\"server\": " << jsonString(variantName(v)) << ", \"ticks_sent\": " << l.sentTicks
+      << ", \"ticks_matched\": " << l.matched << ", \"p50_ms\": " << jsonNumber(l.p50) << ", \"p90_ms\": "
+      << jsonNumber(l.p90) << ", \"p99_ms\": " << jsonNumber(l.p99) << ", \"min_ms\": " << jsonNumber(l.min)
+      << ", \"max_ms\": " << jsonNumber(l.max) << ", \"mean_ms\": " << jsonNumber(l.mean) << ", \"ratio_to_janus_p50\": "
+      << jsonNumber(haveJanus && v != Variant::Janus ? safeRatio(l.p50, pooled[Variant::Janus].p50) : NAN)
+      << ", \"ratio_to_janus_p99\": "
+      << jsonNumber(haveJanus && v != Variant::Janus ? safeRatio(l.p99, pooled[Variant::Janus].p99) : NAN) << "}";
+    first = false;
   }
   j << "\n  ],\n  \"runs\": [";
   for (size_t i = 0; i < runs.size(); i++) {
@@ -1746,7 +1933,10 @@ int main(int argc, char** argv) {
       << ", \"rx_percent_mean\": " << jsonNumber(r.rxPercentMean) << ", \"rx_percent_min\": " << jsonNumber(r.rxPercentMin)
       << ", \"threads\": " << r.threads << ", \"rss_kb\": " << r.rssKb << ", \"start_seconds\": "
       << jsonNumber(r.startSeconds) << ", \"jitter_lost\": " << r.jitterLost << ", \"jitter_pushed\": " << r.jitterPushed
-      << "}";
+      << ", \"engine_packets_sent\": " << r.sent << ", \"engine_packets_from_shared_encoding\": " << r.sentShared
+      << ", \"engine_udpsink_latency_ms\": " << jsonNumber(r.sinkLatencyMs)
+      << ", \"engine_pipeline_latency_query_ms\": " << jsonNumber(r.queriedLatencyMs)
+      << ", \"stop_timed_out\": " << (r.stopTimedOut ? "true" : "false") << ", \"log\": " << jsonString(r.log) << "}";
   }
   j << "\n  ]\n}\n";
   g_free(gstVersion);
@@ -1757,7 +1947,8 @@ int main(int argc, char** argv) {
   }
   note("results written to %s", opt.json.c_str());
 
-  if (!opt.keepWorkdir && opt.workdir.empty()) removeTree(ctx.workdir);
+  if (ctx.keepWorkdir && !opt.keepWorkdir) note("kept %s: a server had to be killed (see its logs)", ctx.workdir.c_str());
+  if (!opt.keepWorkdir && !ctx.keepWorkdir && opt.workdir.empty()) removeTree(ctx.workdir);
   bool anyFailed = false;
   for (const LoadRun& r : runs) anyFailed |= !r.ok;
   for (const LatencyRun& l : latency) anyFailed |= !l.ok;

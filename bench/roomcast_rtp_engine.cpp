@@ -16,18 +16,24 @@
 //     mixer.minus_(i+1) ! queue leaky=downstream max-size-time=100ms ! audioconvert
 //       ! opusenc audio-type=voice frame-size=20 bitrate=32000 complexity=5 inband-fec=true
 //                 packet-loss-percentage=5 dtx=false
-//       [! input-selector (--return shared only)] ! rtpopuspay pt=111 ! capsfilter
+//       ! identity (--return own) or input-selector (--return shared) ! rtpopuspay pt=111 ! capsfilter
 //       ! udpsink 127.0.0.1:P+i sync=true async=false     (webrtcbin's nicesink: sync, not async)
 //   mixer.src ! tee ! queue ! audioconvert ! audioresample ! voaacenc bitrate=64000 ! aacparse
 //             ! fakesink           (roomcastd: hlssink2; --program none drops the AAC encoder)
 //
-// --return own     every participant's return is its own mix-minus, encoded for it alone
-//                  (roomcast's speaker path as committed: one Opus encoder per participant).
-// --return shared  the encode-once path being added to src/media: mixer pads skip-silent=true,
-//                  the program is also encoded once (tee ! queue ! audioconvert ! opusenc ! tee)
-//                  and an input-selector per participant switches its return to that shared
-//                  encoding while the participant is silent (a GAP on minus_N) and back to its
-//                  own encoder with the next minus_N buffer.
+// --return own     every participant's return is its own mix-minus, encoded for it alone:
+//                  roomcastd's default (encode_silent_once = false), one Opus encoder each.
+// --return shared  roomcastd with encode_silent_once = true (experimental there): mixer pads
+//                  skip-silent=true, the program is also encoded once (tee ! queue leaky !
+//                  audioconvert ! opusenc ! tee) and an input-selector per participant switches
+//                  its return to that shared encoding while the participant is silent (a GAP
+//                  on minus_N) and back to its own encoder with the next minus_N buffer.
+//
+// Participants join the room after it plays, as peers do in roomcastd, and LATENCY messages
+// are not acted on (roomcastd's bus watch ignores them): the RTP sinks added later keep a
+// configured latency of 0 and send each packet as soon as it is encoded. The statistics
+// report that, and what a latency recalculation would configure (--recalculate-latency true
+// shows what would happen then).
 //
 // It prints "ready" on stdout once the pipeline plays. On SIGTERM or SIGINT it stops and
 // writes its statistics (jitter buffers, packets sent, which return each participant used)
@@ -38,6 +44,7 @@
 //          [--bitrate BPS] [--program aac|none] [--sink-sync true|false] [--stats FILE]
 
 #include <glib-unix.h>
+#include <gst/base/gstbasesink.h>
 #include <gst/gst.h>
 #include <unistd.h>
 
@@ -74,6 +81,10 @@ struct Options {
   int bitrate = 32000;
   bool aacProgram = true;
   bool sinkSync = true;
+  bool recalculateLatency = false;  // roomcastd ignores LATENCY messages; this honours them
+  bool decoderFec = true;           // opusdec use-inband-fec (roomcastd: true)
+  int complexity = 5;               // opusenc complexity (roomcastd: 5)
+  bool encoderFec = true;           // opusenc inband-fec (roomcastd: true, packet-loss-percentage 5)
   std::string host = "127.0.0.1";
   std::string stats;
 };
@@ -93,6 +104,12 @@ void usage(FILE* out) {
       "  --bitrate BPS         Opus bitrate of the returns (default 32000)\n"
       "  --program aac|none    program output: AAC encode to fakesink (default) or fakesink\n"
       "  --sink-sync BOOL      udpsink sync (default true, like webrtcbin's RTP nicesink)\n"
+      "  --complexity N        opusenc complexity of the returns (default 5, as roomcastd)\n"
+      "  --encoder-fec BOOL    opusenc inband-fec with packet-loss-percentage 5 (default true)\n"
+      "  --decoder-fec BOOL    opusdec use-inband-fec (default true, as roomcastd; it holds one\n"
+      "                        packet back to be able to use the next one's FEC data)\n"
+      "  --recalculate-latency BOOL  redistribute the pipeline latency on LATENCY messages, as\n"
+      "                        gst-launch does (default false: roomcastd's bus watch ignores them)\n"
       "  --stats FILE          where to write the statistics at exit (default stdout)\n");
 }
 
@@ -135,6 +152,17 @@ Options parseOptions(int argc, char** argv) {
     } else if (arg == "--program") {
       if (value != "aac" && value != "none") die("--program must be aac or none");
       o.aacProgram = value == "aac";
+    } else if (arg == "--complexity") {
+      o.complexity = parseInt(arg, value, 0, 10);
+    } else if (arg == "--encoder-fec") {
+      if (value != "true" && value != "false") die("--encoder-fec must be true or false");
+      o.encoderFec = value == "true";
+    } else if (arg == "--decoder-fec") {
+      if (value != "true" && value != "false") die("--decoder-fec must be true or false");
+      o.decoderFec = value == "true";
+    } else if (arg == "--recalculate-latency") {
+      if (value != "true" && value != "false") die("--recalculate-latency must be true or false");
+      o.recalculateLatency = value == "true";
     } else if (arg == "--sink-sync") {
       if (value != "true" && value != "false") die("--sink-sync must be true or false");
       o.sinkSync = value == "true";
@@ -185,18 +213,19 @@ void linkPads(GstPad* src, GstPad* sink) {
         gst_pad_link_get_name(r));
 }
 
-// roomcast's configureVoiceOpusEncoder(), same values.
-void configureVoiceOpusEncoder(GstElement* enc, int bitrate) {
+// roomcast's configureVoiceOpusEncoder(), same values unless --complexity/--encoder-fec say otherwise.
+void configureVoiceOpusEncoder(GstElement* enc, const Options& o) {
   gst_util_set_object_arg(G_OBJECT(enc), "audio-type", "voice");
   gst_util_set_object_arg(G_OBJECT(enc), "frame-size", "20");
-  g_object_set(enc, "bitrate", bitrate, "complexity", 5, "inband-fec", TRUE, "packet-loss-percentage", 5, "dtx",
-               FALSE, nullptr);
+  g_object_set(enc, "bitrate", o.bitrate, "complexity", o.complexity, "inband-fec", o.encoderFec ? TRUE : FALSE,
+               "packet-loss-percentage", o.encoderFec ? 5 : 0, "dtx", FALSE, nullptr);
 }
 
 // Per participant: what the probes count and what the return switch needs.
 struct Participant {
   int index = 0;
   GstElement* jitter = nullptr;
+  GstElement* udpsink = nullptr;
   GstPad* mixerSink = nullptr;  // owned ref
   std::atomic<guint64> sent{0};
   std::atomic<guint64> sentShared{0};  // packets that came from the shared program encoding
@@ -242,6 +271,7 @@ struct Engine {
   std::vector<std::unique_ptr<Participant>> participants;
   GMainLoop* loop = nullptr;
   guint64 levelMessages = 0;
+  guint64 latencyMessages = 0;
   double levelSum = 0;
   std::string error;
   std::chrono::steady_clock::time_point playingSince;
@@ -297,20 +327,28 @@ void buildRoom(Engine& e) {
     gst_util_set_object_arg(G_OBJECT(q), "leaky", "downstream");
     GstElement* conv = add(bin, "audioconvert", "program-opus-convert");
     GstElement* enc = add(bin, "opusenc", "program-opus-enc");
-    configureVoiceOpusEncoder(enc, o.bitrate);
+    configureVoiceOpusEncoder(enc, o);
     e.programOpus = add(bin, "tee", "program-opus");
     g_object_set(e.programOpus, "allow-not-linked", TRUE, nullptr);
     linkMany({tee, q, conv, enc, e.programOpus});
   }
 
+}
+
+// One participant, added to the running room the way SpeakerPeer::buildBranches() adds a
+// peer: elements added and linked, the mixer pad requested, then every element brought to
+// the pipeline's state (downstream first, the network source last).
+void addParticipant(Engine& e, int i) {
+  const Options& o = e.opt;
+  GstBin* bin = GST_BIN(e.pipeline);
   char rtpCaps[160];
   std::snprintf(rtpCaps, sizeof rtpCaps,
                 "application/x-rtp,media=audio,encoding-name=OPUS,clock-rate=48000,payload=%d", kPayloadType);
-
-  for (int i = 0; i < o.participants; i++) {
+  {
     auto p = std::make_unique<Participant>();
     p->index = i;
     const std::string base = "p" + std::to_string(i) + "-";
+    const size_t firstChild = GST_BIN_NUMCHILDREN(bin);
 
     // Receive.
     GstElement* src = add(bin, "udpsrc", base + "src");
@@ -320,7 +358,7 @@ void buildRoom(Engine& e) {
     g_object_set(p->jitter, "latency", static_cast<guint>(o.jitterMs), "do-lost", TRUE, nullptr);
     GstElement* depay = add(bin, "rtpopusdepay", base + "depay");
     GstElement* dec = add(bin, "opusdec", base + "dec");
-    g_object_set(dec, "plc", TRUE, "use-inband-fec", TRUE, nullptr);
+    g_object_set(dec, "plc", TRUE, "use-inband-fec", o.decoderFec ? TRUE : FALSE, nullptr);
     GstElement* inConv = add(bin, "audioconvert", base + "inconv");
     GstElement* inRes = add(bin, "audioresample", base + "inres");
     GstElement* inCaps = add(bin, "capsfilter", base + "incaps");
@@ -344,12 +382,13 @@ void buildRoom(Engine& e) {
     gst_util_set_object_arg(G_OBJECT(q), "leaky", "downstream");
     GstElement* outConv = add(bin, "audioconvert", base + "outconv");
     GstElement* enc = add(bin, "opusenc", base + "enc");
-    configureVoiceOpusEncoder(enc, o.bitrate);
+    configureVoiceOpusEncoder(enc, o);
     GstElement* pay = add(bin, "rtpopuspay", base + "pay");
     g_object_set(pay, "pt", kPayloadType, nullptr);
     GstElement* payCaps = add(bin, "capsfilter", base + "rtpcaps");
     setCaps(payCaps, rtpCaps);
     GstElement* sink = add(bin, "udpsink", base + "sink");
+    p->udpsink = sink;
     g_object_set(sink, "host", o.host.c_str(), "port", o.basePort + i, "sync", o.sinkSync ? TRUE : FALSE, "async",
                  FALSE, "enable-last-sample", FALSE, nullptr);
     if (o.shared) {
@@ -357,7 +396,9 @@ void buildRoom(Engine& e) {
       g_object_set(p->selector, "sync-streams", FALSE, nullptr);
       linkMany({q, outConv, enc, p->selector, pay, payCaps, sink});
     } else {
-      linkMany({q, outConv, enc, pay, payCaps, sink});
+      // roomcastd puts an identity where the selector would be (encode_silent_once = false).
+      GstElement* ident = add(bin, "identity", base + "return");
+      linkMany({q, outConv, enc, ident, pay, payCaps, sink});
     }
 
     gchar* sinkName = gst_pad_get_name(p->mixerSink);
@@ -391,6 +432,14 @@ void buildRoom(Engine& e) {
     gst_pad_add_probe(udpSink, GST_PAD_PROBE_TYPE_BUFFER, countSent, p.get(), nullptr);
     gst_object_unref(udpSink);
     e.participants.push_back(std::move(p));
+
+    // gst_bin_add() prepends: children[0 .. added-1] are ours, the udpsink first, udpsrc last.
+    const size_t added = GST_BIN_NUMCHILDREN(bin) - firstChild;
+    std::vector<GstElement*> mine;
+    GList* l = GST_BIN_CHILDREN(bin);
+    for (size_t k = 0; k < added && l; k++, l = l->next) mine.push_back(GST_ELEMENT(l->data));
+    for (GstElement* el : mine)
+      if (!gst_element_sync_state_with_parent(el)) die(std::string("cannot start ") + GST_OBJECT_NAME(el));
   }
 }
 
@@ -423,6 +472,10 @@ gboolean onBusMessage(GstBus*, GstMessage* message, gpointer data) {
       }
       break;
     }
+    case GST_MESSAGE_LATENCY:
+      e->latencyMessages++;
+      if (e->opt.recalculateLatency) gst_bin_recalculate_latency(GST_BIN(e->pipeline));
+      break;
     default:
       break;
   }
@@ -435,6 +488,20 @@ guint64 structUint(const GstStructure* s, const char* field) {
   return v;
 }
 
+// What a latency recalculation would configure now (the pipeline's min latency), in ms.
+std::string queriedLatencyMs(Engine& e) {
+  GstQuery* q = gst_query_new_latency();
+  std::string out = "null";
+  if (gst_element_query(e.pipeline, q)) {
+    gboolean live = FALSE;
+    GstClockTime min = 0, max = 0;
+    gst_query_parse_latency(q, &live, &min, &max);
+    out = std::to_string(min / 1e6);
+  }
+  gst_query_unref(q);
+  return out;
+}
+
 void writeStats(Engine& e, double playingSeconds) {
   std::string out = "{\"engine\": \"roomcast-rtp\", \"return\": \"";
   out += e.opt.shared ? "shared" : "own";
@@ -442,6 +509,12 @@ void writeStats(Engine& e, double playingSeconds) {
          ", \"talking\": " + std::to_string(e.opt.talking) +
          ", \"playing_seconds\": " + std::to_string(playingSeconds) +
          ", \"level_messages\": " + std::to_string(e.levelMessages) +
+         ", \"latency_messages\": " + std::to_string(e.latencyMessages) +
+         ", \"pipeline_latency_query_ms\": " + queriedLatencyMs(e) +
+         ", \"udpsink_configured_latency_ms\": " +
+         (e.participants.empty() ? std::string("null")
+                                 : std::to_string(gst_base_sink_get_latency(GST_BASE_SINK(e.participants[0]->udpsink)) /
+                                                  1e6)) +
          ", \"error\": " + (e.error.empty() ? std::string("null") : "\"" + e.error + "\"") + ", \"per_participant\": [";
   guint64 totPushed = 0, totLost = 0, totLate = 0, totSent = 0, totShared = 0;
   for (size_t i = 0; i < e.participants.size(); i++) {
@@ -506,11 +579,16 @@ int main(int argc, char** argv) {
   g_unix_signal_add(SIGTERM, quit, e.loop);
   g_unix_signal_add(SIGINT, quit, e.loop);
 
+  // The room plays first; participants join it afterwards, as peers join a room in roomcastd.
   if (gst_element_set_state(e.pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
-    die("the pipeline did not start (ports in use?)");
+    die("the room pipeline did not start");
   GstState state = GST_STATE_NULL;
   gst_element_get_state(e.pipeline, &state, nullptr, 10 * GST_SECOND);
-  if (state != GST_STATE_PLAYING) die("the pipeline did not reach PLAYING within 10 s");
+  if (state != GST_STATE_PLAYING) die("the room pipeline did not reach PLAYING within 10 s");
+  for (int i = 0; i < e.opt.participants; i++) addParticipant(e, i);
+  gst_element_get_state(e.pipeline, &state, nullptr, 10 * GST_SECOND);
+  if (state != GST_STATE_PLAYING) die("the pipeline did not reach PLAYING within 10 s (ports in use?)");
+  if (e.opt.recalculateLatency) gst_bin_recalculate_latency(GST_BIN(e.pipeline));
   e.playingSince = std::chrono::steady_clock::now();
   std::printf("ready %d\n", static_cast<int>(getpid()));
   std::fflush(stdout);
@@ -518,8 +596,12 @@ int main(int argc, char** argv) {
   g_main_loop_run(e.loop);
   double playing = std::chrono::duration<double>(std::chrono::steady_clock::now() - e.playingSince).count();
 
+  // Progress on stderr (the log the benchmark keeps): tells where a stop hangs, if it does.
+  std::fprintf(stderr, "bench-roomcast-rtp-engine: stopping after %.1f s: statistics\n", playing);
   writeStats(e, playing);
+  std::fprintf(stderr, "bench-roomcast-rtp-engine: stopping: pipeline to NULL\n");
   gst_element_set_state(e.pipeline, GST_STATE_NULL);
+  std::fprintf(stderr, "bench-roomcast-rtp-engine: stopped\n");
   g_source_remove(busWatch);
   for (auto& p : e.participants) {
     gst_object_unref(p->mixerSink);
