@@ -68,6 +68,15 @@ void sendFile(SoupServerMessage* msg, const std::string& path, const char* cache
                                    length);
 }
 
+// The request body as a bounded JSON object.
+core::Result<protocol::JsonNodePtr> parseBody(SoupServerMessage* msg) {
+  g_autoptr(GBytes) bytes = soup_message_body_flatten(soup_server_message_get_request_body(msg));
+  gsize size = 0;
+  const char* text = static_cast<const char*>(g_bytes_get_data(bytes, &size));
+  return protocol::parseObject(std::string_view(text ? text : "", size), protocol::kMaxRestBodyBytes,
+                               protocol::kMaxJsonDepth);
+}
+
 // Refuse oversized bodies from their headers, before libsoup buffers them.
 void onGotHeaders(SoupServerMessage* msg, gpointer) {
   SoupMessageHeaders* headers = soup_server_message_get_request_headers(msg);
@@ -172,12 +181,7 @@ void HttpServer::handleApi(SoupServer*, SoupServerMessage* msg, const char* path
 }
 
 void HttpServer::createRoom(SoupServerMessage* msg) {
-  SoupMessageBody* body = soup_server_message_get_request_body(msg);
-  g_autoptr(GBytes) bytes = soup_message_body_flatten(body);
-  gsize size = 0;
-  const char* text = static_cast<const char*>(g_bytes_get_data(bytes, &size));
-  auto root = protocol::parseObject(std::string_view(text ? text : "", size), protocol::kMaxRestBodyBytes,
-                                    protocol::kMaxJsonDepth);
+  auto root = parseBody(msg);
   if (!root) return sendError(msg, root.error());
   protocol::FieldReader fields(json_node_get_object(root.value().get()));
   if (auto known = fields.onlyKnown({"title", "topic", "record", "host_name"}); !known)
@@ -239,11 +243,7 @@ void HttpServer::issueToken(SoupServerMessage* msg, const std::string& roomId) {
     if (!core::canModerate(claims->role)) return sendError(msg, {ErrorCode::Forbidden, "only hosts issue tokens"});
     issuer = claims->role;
   }
-  g_autoptr(GBytes) bytes = soup_message_body_flatten(soup_server_message_get_request_body(msg));
-  gsize size = 0;
-  const char* text = static_cast<const char*>(g_bytes_get_data(bytes, &size));
-  auto root = protocol::parseObject(std::string_view(text ? text : "", size), protocol::kMaxRestBodyBytes,
-                                    protocol::kMaxJsonDepth);
+  auto root = parseBody(msg);
   if (!root) return sendError(msg, root.error());
   protocol::FieldReader fields(json_node_get_object(root.value().get()));
   if (auto known = fields.onlyKnown({"role", "name"}); !known) return sendError(msg, known.error());
@@ -283,11 +283,7 @@ void HttpServer::moderate(SoupServerMessage* msg, const std::string& roomId) {
   auto claims = bearerClaims(msg, roomId);
   if (!claims) return sendError(msg, claims.error());
   if (!core::canModerate(claims->role)) return sendError(msg, {ErrorCode::Forbidden, "only the host and co-hosts run the stage"});
-  g_autoptr(GBytes) bytes = soup_message_body_flatten(soup_server_message_get_request_body(msg));
-  gsize size = 0;
-  const char* text = static_cast<const char*>(g_bytes_get_data(bytes, &size));
-  auto root = protocol::parseObject(std::string_view(text ? text : "", size), protocol::kMaxRestBodyBytes,
-                                    protocol::kMaxJsonDepth);
+  auto root = parseBody(msg);
   if (!root) return sendError(msg, root.error());
   protocol::FieldReader fields(json_node_get_object(root.value().get()));
   if (auto known = fields.onlyKnown({"action", "identity", "name"}); !known) return sendError(msg, known.error());
