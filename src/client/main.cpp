@@ -18,9 +18,11 @@
 #include "client/listen.h"
 #include "client/rest_client.h"
 #include "client/speak.h"
+#include "protocol/json.h"
 #include "media/webrtc_util.h"
 
 using namespace roomcast::client;
+using roomcast::protocol::JsonWriter;
 
 namespace {
 
@@ -95,23 +97,12 @@ double parseSeconds(const Args& a) {
   return s;
 }
 
-int cmdCreate(const std::string& server, const Args& a) {
-  if (a.get("title").empty()) usageError("create needs --title");
-  g_autoptr(JsonBuilder) b = json_builder_new();
-  json_builder_begin_object(b);
-  json_builder_set_member_name(b, "title");
-  json_builder_add_string_value(b, a.get("title").c_str());
-  json_builder_set_member_name(b, "topic");
-  json_builder_add_string_value(b, a.get("topic").c_str());
-  json_builder_set_member_name(b, "record");
-  json_builder_add_boolean_value(b, a.has("record"));
-  json_builder_end_object(b);
-  JsonNode* root = json_builder_get_root(b);
-  g_autofree char* body = json_to_string(root, FALSE);
-  json_node_unref(root);
+// One REST call; prints the response body on success, the server's error otherwise.
+int callAndPrint(const char* method, const std::string& url, const std::string& body, const std::string& token,
+                 int expectedStatus) {
   g_autoptr(SoupSession) session = soup_session_new();
-  HttpResult r = httpRequest(session, "POST", server + "/api/v1/rooms", body);
-  if (r.status != 201) {
+  HttpResult r = httpRequest(session, method, url, body, token);
+  if (r.status != expectedStatus) {
     fprintf(stderr, "roomcast: %s\n", describeFailure(r).c_str());
     return 1;
   }
@@ -119,78 +110,40 @@ int cmdCreate(const std::string& server, const Args& a) {
   return 0;
 }
 
+int cmdCreate(const std::string& server, const Args& a) {
+  if (a.get("title").empty()) usageError("create needs --title");
+  JsonWriter w;
+  w.beginObject().str("title", a.get("title")).str("topic", a.get("topic")).boolean("record", a.has("record")).endObject();
+  return callAndPrint("POST", server + "/api/v1/rooms", w.finish(), {}, 201);
+}
+
 int cmdEnd(const std::string& server, const Args& a) {
   if (a.positional.size() != 1 || a.get("token").empty()) usageError("end needs ROOM and --token");
-  g_autoptr(SoupSession) session = soup_session_new();
-  HttpResult r = httpRequest(session, "DELETE", server + "/api/v1/rooms/" + a.positional[0], {}, a.get("token"));
-  if (r.status != 200) {
-    fprintf(stderr, "roomcast: %s\n", describeFailure(r).c_str());
-    return 1;
-  }
-  printf("%s\n", r.body.c_str());
-  return 0;
+  return callAndPrint("DELETE", server + "/api/v1/rooms/" + a.positional[0], {}, a.get("token"), 200);
 }
 
 int cmdToken(const std::string& server, const Args& a) {
   if (a.positional.size() != 1 || a.get("token").empty() || a.get("name").empty())
     usageError("token needs ROOM, --name and --token HOST_TOKEN");
-  g_autoptr(JsonBuilder) b = json_builder_new();
-  json_builder_begin_object(b);
-  json_builder_set_member_name(b, "role");
-  json_builder_add_string_value(b, a.get("role", "speaker").c_str());
-  json_builder_set_member_name(b, "name");
-  json_builder_add_string_value(b, a.get("name").c_str());
-  json_builder_end_object(b);
-  JsonNode* root = json_builder_get_root(b);
-  g_autofree char* body = json_to_string(root, FALSE);
-  json_node_unref(root);
-  g_autoptr(SoupSession) session = soup_session_new();
-  HttpResult r = httpRequest(session, "POST", server + "/api/v1/rooms/" + a.positional[0] + "/tokens", body, a.get("token"));
-  if (r.status != 201) {
-    fprintf(stderr, "roomcast: %s\n", describeFailure(r).c_str());
-    return 1;
-  }
-  printf("%s\n", r.body.c_str());
-  return 0;
+  JsonWriter w;
+  w.beginObject().str("role", a.get("role", "speaker")).str("name", a.get("name")).endObject();
+  return callAndPrint("POST", server + "/api/v1/rooms/" + a.positional[0] + "/tokens", w.finish(), a.get("token"), 201);
 }
 
 int cmdModerate(const std::string& server, const std::string& action, const Args& a) {
   if (a.positional.size() != 2 || a.get("token").empty()) usageError(action + " needs ROOM NAME and --token HOST_TOKEN");
-  g_autoptr(JsonBuilder) b = json_builder_new();
-  json_builder_begin_object(b);
-  json_builder_set_member_name(b, "action");
-  json_builder_add_string_value(b, action.c_str());
-  json_builder_set_member_name(b, "name");
-  json_builder_add_string_value(b, a.positional[1].c_str());
-  json_builder_end_object(b);
-  JsonNode* root = json_builder_get_root(b);
-  g_autofree char* body = json_to_string(root, FALSE);
-  json_node_unref(root);
-  g_autoptr(SoupSession) session = soup_session_new();
-  HttpResult r = httpRequest(session, "POST", server + "/api/v1/rooms/" + a.positional[0] + "/moderation", body,
-                             a.get("token"));
-  if (r.status != 200) {
-    fprintf(stderr, "roomcast: %s\n", describeFailure(r).c_str());
-    return 1;
-  }
-  printf("%s\n", r.body.c_str());
-  return 0;
+  JsonWriter w;
+  w.beginObject().str("action", action).str("name", a.positional[1]).endObject();
+  return callAndPrint("POST", server + "/api/v1/rooms/" + a.positional[0] + "/moderation", w.finish(), a.get("token"),
+                      200);
 }
 
 // An anonymous listener token (rooms allow anonymous listeners).
 std::string listenerToken(const std::string& server, const std::string& room, const std::string& name) {
-  g_autoptr(JsonBuilder) b = json_builder_new();
-  json_builder_begin_object(b);
-  json_builder_set_member_name(b, "role");
-  json_builder_add_string_value(b, "listener");
-  json_builder_set_member_name(b, "name");
-  json_builder_add_string_value(b, name.c_str());
-  json_builder_end_object(b);
-  JsonNode* root = json_builder_get_root(b);
-  g_autofree char* body = json_to_string(root, FALSE);
-  json_node_unref(root);
+  JsonWriter w;
+  w.beginObject().str("role", "listener").str("name", name).endObject();
   g_autoptr(SoupSession) session = soup_session_new();
-  HttpResult r = httpRequest(session, "POST", server + "/api/v1/rooms/" + room + "/tokens", body);
+  HttpResult r = httpRequest(session, "POST", server + "/api/v1/rooms/" + room + "/tokens", w.finish());
   if (r.status != 201) {
     fprintf(stderr, "roomcast: %s\n", describeFailure(r).c_str());
     return {};

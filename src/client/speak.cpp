@@ -16,6 +16,7 @@
 #include "client/rest_client.h"
 #include "media/gst_ptr.h"
 #include "media/webrtc_util.h"
+#include "protocol/json.h"
 
 namespace roomcast::client {
 
@@ -31,7 +32,6 @@ class Speaker {
  private:
   bool buildPipeline(std::string& error);
   void onWsMessage(const std::string& text);
-  void sendJson(JsonBuilder* builder);
   void sendOffer(const std::string& sdp);
   void sendCandidate(unsigned mline, const std::string& candidate);
   void finish(int code, const char* why);
@@ -218,36 +218,15 @@ void Speaker::onPadAdded(GstElement*, GstPad* pad, gpointer data) {
   if (!gst_pad_is_linked(sink)) gst_pad_link(pad, sink);
 }
 
-void Speaker::sendJson(JsonBuilder* builder) {
-  if (!ws_ || soup_websocket_connection_get_state(ws_) != SOUP_WEBSOCKET_STATE_OPEN) return;
-  JsonNode* root = json_builder_get_root(builder);
-  g_autofree char* text = json_to_string(root, FALSE);
-  json_node_unref(root);
-  soup_websocket_connection_send_text(ws_, text);
-}
-
 void Speaker::sendOffer(const std::string& sdp) {
-  g_autoptr(JsonBuilder) b = json_builder_new();
-  json_builder_begin_object(b);
-  json_builder_set_member_name(b, "type");
-  json_builder_add_string_value(b, "offer");
-  json_builder_set_member_name(b, "sdp");
-  json_builder_add_string_value(b, sdp.c_str());
-  json_builder_end_object(b);
-  sendJson(b);
+  protocol::JsonWriter w;
+  sendText(w.beginObject().str("type", "offer").str("sdp", sdp).endObject().finish().c_str());
 }
 
 void Speaker::sendCandidate(unsigned mline, const std::string& candidate) {
-  g_autoptr(JsonBuilder) b = json_builder_new();
-  json_builder_begin_object(b);
-  json_builder_set_member_name(b, "type");
-  json_builder_add_string_value(b, "candidate");
-  json_builder_set_member_name(b, "candidate");
-  json_builder_add_string_value(b, candidate.c_str());
-  json_builder_set_member_name(b, "sdpMLineIndex");
-  json_builder_add_int_value(b, mline);
-  json_builder_end_object(b);
-  sendJson(b);
+  protocol::JsonWriter w;
+  w.beginObject().str("type", "candidate").str("candidate", candidate).integer("sdpMLineIndex", mline).endObject();
+  sendText(w.finish().c_str());
 }
 
 void Speaker::onWsMessage(const std::string& text) {
@@ -343,16 +322,9 @@ int Speaker::run() {
         g_signal_connect(self->ws_, "closed", G_CALLBACK(+[](SoupWebsocketConnection*, gpointer s) {
           static_cast<Speaker*>(s)->finish(static_cast<Speaker*>(s)->welcomed_ ? 0 : 1, "connection closed");
         }), self);
-        g_autoptr(JsonBuilder) b = json_builder_new();
-        json_builder_begin_object(b);
-        json_builder_set_member_name(b, "type");
-        json_builder_add_string_value(b, "hello");
-        json_builder_set_member_name(b, "version");
-        json_builder_add_int_value(b, 1);
-        json_builder_set_member_name(b, "token");
-        json_builder_add_string_value(b, self->options_.token.c_str());
-        json_builder_end_object(b);
-        self->sendJson(b);
+        protocol::JsonWriter w;
+        w.beginObject().str("type", "hello").integer("version", 1).str("token", self->options_.token).endObject();
+        self->sendText(w.finish().c_str());
       },
       this);
   // A deadline even if the server never answers, ICE never connects or (with a raised hand)
