@@ -330,12 +330,14 @@ TEST(Stage, TenFullScaleSpeakersNeverClipTheProgram) {
   std::vector<std::unique_ptr<Process>> speakers;
   for (int i = 0; i < 10; i++) {
     const std::string who = i == 0 ? room.hostToken : token(daemon, room, "speaker", ("S" + std::to_string(i)).c_str());
-    // Distinct tones, all at full scale.
+    // Distinct tones, all at full scale; each joins once the previous one is live, so ten
+    // clients do not start up at once on a two-core machine.
     speakers.push_back(std::make_unique<Process>(std::vector<std::string>{
         cli(), "--server", daemon.url(), "speak", room.id, "--token", who, "--tone", std::to_string(300 + 70 * i),
         "--volume", "1", "--seconds", "60"}));
+    ASSERT_TRUE(speakers.back()->waitForOutput("speaking", 60))
+        << "speaker " << i << ":\n" << speakers.back()->output() << speakers.back()->wait(5).stderrText << daemon.log();
   }
-  for (auto& s : speakers) ASSERT_TRUE(s->waitForOutput("speaking", 60)) << daemon.log();
   ASSERT_TRUE(speakers[0]->waitForOutput("heard 4 s\n", 30));
 
   auto ended = http("DELETE", daemon.url() + "/api/v1/rooms/" + room.id, {}, {{"Authorization", "Bearer " + room.hostToken}});
