@@ -2,42 +2,62 @@
  * SECTION:element-mixminus
  * @title: mixminus
  *
- * An O(N) mix-minus mixer for conferencing. All unmuted inputs are summed
- * once; the always `src` pad carries that sum (the program) and, for every
- * requested `sink_N`, a sometimes pad `minus_N` carries the program minus
- * `sink_N`'s own contribution, i.e. what participant N should hear.
+ * An O(N) mix-minus mixer for conferencing. Every tick (20 ms by default)
+ * the unmuted inputs are summed once; the always `src` pad carries that sum
+ * (the program) and, for every requested `sink_N`, a sometimes pad `minus_N`
+ * carries the program minus `sink_N`'s own contribution: what participant N
+ * should hear. Every output goes through its own limiter (a gain envelope
+ * that holds peaks at -3 dBFS, then a soft clip to a -1 dBFS ceiling), so
+ * many loud inputs never clip.
  *
- * Every output goes through a soft limiter: linear below 0.5 (-6 dBFS), a
- * tanh knee above, so |sample| stays below -1 dBFS no matter how many inputs are loud.
+ * The element keeps its own time, like a live source. Each input feeds a
+ * FIFO and never blocks (timestamps are not used: what arrived is mixed in
+ * arrival order, as conferencing servers do). A tick becomes due when its
+ * 20 ms have passed on the pipeline clock; it goes out as soon as every
+ * *awaited* input has a full frame, or `max-wait` after it is due. An
+ * input is awaited only while it is sending: one that has sent nothing for
+ * `idle-timeout` (muted at its source, DTX, a dropped connection, a
+ * pre-warmed session) is not waited for. So an input's audio leaves
+ * between 0 and one frame after it arrives, plus encoding. An input whose
+ * FIFO stays above a quarter frame for a second (a burst, clock drift) is
+ * trimmed so latency does not build up.
  *
- * Input and output format is fixed to mono F32LE at 48 kHz; put
- * audioconvert ! audioresample upstream. `minus_N` is created inside the
- * request for `sink_N` (so gst-launch can link it right away) and removed,
- * after an EOS, when `sink_N` is released.
+ * With `live=false` there is no clock: a tick goes out when every input
+ * that has not ended has a full frame. That mode is deterministic, for
+ * files and tests.
  *
- * Like tee, the element pushes all outputs from its one streaming thread,
- * so put a queue on each minus_N branch (live or not): otherwise the first
- * sink to preroll blocks that thread and the others never get data. When
- * inputs come and go (e.g. webrtcbin branches) in a pipeline that may
- * start without any live input, set force-live=true so missing inputs
- * time out and simply contribute silence.
+ * All outputs are pushed from the element's one streaming thread, one
+ * after the other; this is cheaper than a thread per output, but a
+ * downstream element that blocks holds up everybody (put a queue where a
+ * branch may block, e.g. before a sink that prerolls).
+ *
+ * Formats: mono 48 kHz, S16LE or F32LE on each pad independently (inputs
+ * as they come, outputs as downstream prefers, F32LE when both are fine).
  *
  * Pad properties (on each sink_N, also settable as `sink_N::volume=0.5` on
  * a launch line, through #GstChildProxy):
- * - mute: boolean, default false. The input reaches no output at all.
+ * - mute: boolean, default false. The input reaches no output at all and is
+ *   never waited for.
  * - volume: double 0..10, default 1.0. Linear gain before mixing.
  * - skip-silent: boolean, default false. While this input is silent, push
- *   nothing on minus_N (a GAP event marks the switch): a silent speaker hears
- *   the program, which the application can encode once for all of them.
- * - silent: boolean, read-only. Whether the input counts as silent now.
+ *   nothing on minus_N (a GAP event marks the switch): a silent speaker
+ *   hears exactly the program, which the application can encode once for
+ *   all of them.
+ * - silent: boolean, read-only. Whether the input counts as silent now
+ *   (muted, no data, or below -60 dBFS for 200 ms).
+ *
+ * With `level-interval` set, an element message "mixminus-levels" is posted
+ * at that interval while any input is sending: fields "pads" and "rms-db",
+ * two arrays with the name and RMS (dBFS, over the interval) of each input
+ * that sent audio.
  *
  * ## Example launch line
  * |[
  * gst-launch-1.0 -e mixminus name=m sink_1::volume=0.5 \
- *   audiotestsrc is-live=true freq=440 ! audio/x-raw,format=F32LE,rate=48000,channels=1 ! m.sink_0 \
- *   audiotestsrc is-live=true freq=660 ! audio/x-raw,format=F32LE,rate=48000,channels=1 ! m.sink_1 \
+ *   audiotestsrc is-live=true freq=440 ! m.sink_0 \
+ *   audiotestsrc is-live=true freq=660 ! m.sink_1 \
  *   m.src ! audioconvert ! autoaudiosink \
- *   m.minus_0 ! queue ! fakesink  m.minus_1 ! queue ! fakesink
+ *   m.minus_0 ! fakesink  m.minus_1 ! fakesink
  * ]|
  * Plays 440 Hz + 660 Hz (at half volume); minus_0 carries only the 660 Hz
  * tone, minus_1 only the 440 Hz tone.
@@ -46,45 +66,57 @@
 #include "gstmixminus.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "mixminusdsp.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_mix_minus_debug);
 #define GST_CAT_DEFAULT gst_mix_minus_debug
 
-#define MIX_MINUS_CAPS \
+#define RATE 48000
+#define MIX_CAPS \
+  "audio/x-raw, format=(string){ F32LE, S16LE }, rate=(int)48000, " \
+  "channels=(int)1, layout=(string)interleaved"
+#define F32_CAPS \
   "audio/x-raw, format=(string)F32LE, rate=(int)48000, channels=(int)1, " \
   "layout=(string)interleaved"
+#define S16_CAPS \
+  "audio/x-raw, format=(string)S16LE, rate=(int)48000, channels=(int)1, " \
+  "layout=(string)interleaved"
 
-/* Limiter, per output. A gain that falls at once (over 2 ms) to keep each
- * buffer's peak at the threshold (-3 dBFS) and recovers with a 150 ms release,
- * so loud voices keep their shape instead of being squared off (the encoders
- * after us overshoot on squared waves). A tanh soft clipper from -2.5 dBFS to
- * a -1 dBFS ceiling catches what the block gain cannot: a peak in the first
- * samples of a buffer. */
-#define LIMIT_THRESHOLD 0.70794578f /* -3 dBFS */
-#define LIMIT_KNEE 0.74989421f      /* -2.5 dBFS */
-#define LIMIT_CEILING 0.89125094f   /* -1 dBFS */
-#define LIMIT_ATTACK_FRAMES 96      /* 2 ms at 48 kHz */
-#define LIMIT_RELEASE_SECONDS 0.15
-
-/* An input is silent after this many output buffers (20 ms each with a
- * 960-sample bed) below SILENCE_LEVEL (-60 dBFS). */
+/* An input is silent after SILENT_AFTER below SILENCE_LEVEL (-60 dBFS). */
 #define SILENCE_LEVEL 0.001f
-#define SILENT_AFTER_TICKS 10
+#define SILENT_AFTER (200 * GST_MSECOND)
 
-#define DEFAULT_PAD_MUTE FALSE
+/* Live FIFOs hold this many frames; beyond that the oldest audio goes. */
+#define LIVE_FIFO_FRAMES 10
+/* Trimming: every DRAIN_TICKS ticks, an input whose FIFO never fell below
+ * a quarter frame after a tick loses that excess. */
+#define DRAIN_TICKS 50
+/* More than this many frames behind the clock: skip ahead. */
+#define CATCH_UP_FRAMES 10
+/* Level messages continue this long after the last input audio. */
+#define LEVEL_TAIL (1 * GST_SECOND)
+
+#define DEFAULT_LIVE TRUE
+#define DEFAULT_FRAME_DURATION (20 * GST_MSECOND)
+#define DEFAULT_MAX_WAIT (5 * GST_MSECOND)
+#define DEFAULT_IDLE_TIMEOUT (60 * GST_MSECOND)
+#define DEFAULT_LEVEL_INTERVAL 0
+#define DEFAULT_EOS_AFTER_INPUTS TRUE
 #define DEFAULT_PAD_VOLUME 1.0
 #define MAX_PAD_VOLUME 10.0
 
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
-    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (MIX_MINUS_CAPS));
+    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (MIX_CAPS));
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink_%u",
-    GST_PAD_SINK, GST_PAD_REQUEST, GST_STATIC_CAPS (MIX_MINUS_CAPS));
+    GST_PAD_SINK, GST_PAD_REQUEST, GST_STATIC_CAPS (MIX_CAPS));
 
 static GstStaticPadTemplate minus_template =
 GST_STATIC_PAD_TEMPLATE ("minus_%u", GST_PAD_SRC, GST_PAD_SOMETIMES,
-    GST_STATIC_CAPS (MIX_MINUS_CAPS));
+    GST_STATIC_CAPS (MIX_CAPS));
 
 /* ------------------------------------------------------------------------ */
 /* GstMixMinusPad                                                           */
@@ -92,33 +124,34 @@ GST_STATIC_PAD_TEMPLATE ("minus_%u", GST_PAD_SRC, GST_PAD_SOMETIMES,
 
 struct _GstMixMinusPad
 {
-  GstAudioAggregatorPad parent;
+  GstPad parent;
 
-  /* Properties, protected by the pad's object lock. */
-  gboolean mute;
+  /* Properties. mute and skip_silent are atomic (read every tick); volume
+   * is under the pad's object lock. */
+  gint mute;
+  gint skip_silent;
   gdouble volume;
-  gboolean skip_silent;
+  gint silent;                  /* atomic, written by the mixer thread */
 
-  /* Written by the streaming thread, read atomically by "silent". */
-  gint silent;
-
-  /* This input's minus_N pad, protected by the element's object lock. */
+  /* Under the element's lock. */
   GstPad *minus_pad;
+  MixFifo fifo;
+  gboolean s16;
+  gboolean eos;
+  gboolean flushing;
+  gint64 last_data_us;          /* monotonic time of the last input, 0: never */
+  guint min_residual;           /* smallest fill after a tick, this drain window */
 
-  /* Streaming thread only: the limiter gain of this pad's minus output, the
-   * run of ticks this input has been silent, and whether minus_N was told
-   * (by a GAP event) that it carries nothing while silent. */
+  /* Mixer thread only. */
+  gfloat *own;                  /* this tick's contribution (volume applied) */
+  guint own_frames;
+  gboolean contributed;
   gfloat minus_gain;
-  guint silent_ticks;
+  GstClockTime quiet_time;
   gboolean gap_sent;
-
-  /* Streaming thread only. scratch holds this pad's (volume-scaled)
-   * contribution to the output buffer of generation scratch_gen; any other
-   * generation means "contributed nothing". */
-  gfloat *scratch;
-  gsize scratch_frames;
-  guint64 scratch_gen;
-  GstFlowReturn minus_flow;
+  gboolean minus_s16;
+  gdouble level_sumsq;
+  guint64 level_frames;
 };
 
 enum
@@ -130,8 +163,7 @@ enum
   PROP_PAD_SILENT,
 };
 
-G_DEFINE_TYPE (GstMixMinusPad, gst_mix_minus_pad,
-    GST_TYPE_AUDIO_AGGREGATOR_PAD);
+G_DEFINE_TYPE (GstMixMinusPad, gst_mix_minus_pad, GST_TYPE_PAD);
 
 static void
 gst_mix_minus_pad_set_property (GObject * object, guint prop_id,
@@ -141,9 +173,7 @@ gst_mix_minus_pad_set_property (GObject * object, guint prop_id,
 
   switch (prop_id) {
     case PROP_PAD_MUTE:
-      GST_OBJECT_LOCK (pad);
-      pad->mute = g_value_get_boolean (value);
-      GST_OBJECT_UNLOCK (pad);
+      g_atomic_int_set (&pad->mute, g_value_get_boolean (value));
       break;
     case PROP_PAD_VOLUME:
       GST_OBJECT_LOCK (pad);
@@ -151,9 +181,7 @@ gst_mix_minus_pad_set_property (GObject * object, guint prop_id,
       GST_OBJECT_UNLOCK (pad);
       break;
     case PROP_PAD_SKIP_SILENT:
-      GST_OBJECT_LOCK (pad);
-      pad->skip_silent = g_value_get_boolean (value);
-      GST_OBJECT_UNLOCK (pad);
+      g_atomic_int_set (&pad->skip_silent, g_value_get_boolean (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -169,9 +197,7 @@ gst_mix_minus_pad_get_property (GObject * object, guint prop_id,
 
   switch (prop_id) {
     case PROP_PAD_MUTE:
-      GST_OBJECT_LOCK (pad);
-      g_value_set_boolean (value, pad->mute);
-      GST_OBJECT_UNLOCK (pad);
+      g_value_set_boolean (value, g_atomic_int_get (&pad->mute));
       break;
     case PROP_PAD_VOLUME:
       GST_OBJECT_LOCK (pad);
@@ -179,9 +205,7 @@ gst_mix_minus_pad_get_property (GObject * object, guint prop_id,
       GST_OBJECT_UNLOCK (pad);
       break;
     case PROP_PAD_SKIP_SILENT:
-      GST_OBJECT_LOCK (pad);
-      g_value_set_boolean (value, pad->skip_silent);
-      GST_OBJECT_UNLOCK (pad);
+      g_value_set_boolean (value, g_atomic_int_get (&pad->skip_silent));
       break;
     case PROP_PAD_SILENT:
       g_value_set_boolean (value, g_atomic_int_get (&pad->silent));
@@ -197,9 +221,9 @@ gst_mix_minus_pad_finalize (GObject * object)
 {
   GstMixMinusPad *pad = GST_MIX_MINUS_PAD (object);
 
-  g_free (pad->scratch);
-  /* Normally already cleared by release_pad(). */
-  gst_clear_object (&pad->minus_pad);
+  mix_fifo_free (&pad->fifo);
+  g_free (pad->own);
+  gst_clear_object (&pad->minus_pad);   /* normally cleared by release_pad() */
 
   G_OBJECT_CLASS (gst_mix_minus_pad_parent_class)->finalize (object);
 }
@@ -216,14 +240,13 @@ gst_mix_minus_pad_class_init (GstMixMinusPadClass * klass)
   /**
    * GstMixMinusPad:mute:
    *
-   * When %TRUE this input contributes to no output at all: neither the
-   * program nor anyone's minus. Default: %FALSE.
+   * When %TRUE this input contributes to no output at all (neither the
+   * program nor anyone's minus) and is never waited for. Default: %FALSE.
    */
   g_object_class_install_property (gobject_class, PROP_PAD_MUTE,
       g_param_spec_boolean ("mute", "Mute",
           "Drop this input from the program and from every minus output",
-          DEFAULT_PAD_MUTE,
-          G_PARAM_READWRITE | GST_PARAM_CONTROLLABLE | G_PARAM_STATIC_STRINGS));
+          FALSE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
 
   /**
    * GstMixMinusPad:volume:
@@ -235,16 +258,15 @@ gst_mix_minus_pad_class_init (GstMixMinusPadClass * klass)
       g_param_spec_double ("volume", "Volume",
           "Linear gain applied to this input before mixing",
           0.0, MAX_PAD_VOLUME, DEFAULT_PAD_VOLUME,
-          G_PARAM_READWRITE | GST_PARAM_CONTROLLABLE | G_PARAM_STATIC_STRINGS));
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
 
   /**
    * GstMixMinusPad:skip-silent:
    *
-   * When %TRUE, minus_N carries no buffers while this input is silent (muted,
-   * no data, or below -60 dBFS for 200 ms): what a silent speaker should hear
-   * is then exactly the program, which can be encoded once for all of them.
-   * A GAP event on minus_N marks each switch to silence; buffers resume with
-   * the first loud tick. Default: %FALSE.
+   * When %TRUE, minus_N carries no buffers while this input is silent: what
+   * a silent speaker should hear is then exactly the program, which can be
+   * encoded once for all of them. A GAP event on minus_N marks each switch
+   * to silence; buffers resume with the first loud tick. Default: %FALSE.
    */
   g_object_class_install_property (gobject_class, PROP_PAD_SKIP_SILENT,
       g_param_spec_boolean ("skip-silent", "Skip when silent",
@@ -254,35 +276,23 @@ gst_mix_minus_pad_class_init (GstMixMinusPadClass * klass)
   /**
    * GstMixMinusPad:silent:
    *
-   * Read-only: whether this input is currently counted as silent.
+   * Read-only: whether this input counts as silent now (muted, no data, or
+   * below -60 dBFS for 200 ms).
    */
   g_object_class_install_property (gobject_class, PROP_PAD_SILENT,
       g_param_spec_boolean ("silent", "Silent",
-          "Whether this input is currently silent", FALSE,
+          "Whether this input is currently silent", TRUE,
           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 }
 
 static void
 gst_mix_minus_pad_init (GstMixMinusPad * pad)
 {
-  pad->mute = DEFAULT_PAD_MUTE;
   pad->volume = DEFAULT_PAD_VOLUME;
-  pad->minus_flow = GST_FLOW_OK;
   pad->minus_gain = 1.0f;
-}
-
-/* Returns FALSE when muted; otherwise stores the current gain. */
-static gboolean
-gst_mix_minus_pad_get_gain (GstMixMinusPad * pad, gfloat * gain)
-{
-  gboolean mute;
-
-  GST_OBJECT_LOCK (pad);
-  mute = pad->mute;
-  *gain = (gfloat) pad->volume;
-  GST_OBJECT_UNLOCK (pad);
-
-  return !mute;
+  pad->silent = TRUE;
+  pad->quiet_time = SILENT_AFTER;
+  pad->min_residual = G_MAXUINT;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -291,26 +301,75 @@ gst_mix_minus_pad_get_gain (GstMixMinusPad * pad, gfloat * gain)
 
 struct _GstMixMinus
 {
-  GstAudioAggregator parent;
+  GstElement parent;
 
-  /* Streaming thread only: bumped for every output buffer so pad scratch
-   * areas can be zeroed lazily (see gst_mix_minus_pad_scratch()). */
-  guint64 generation;
-  /* Streaming thread only: the program limiter's gain. */
+  GstPad *srcpad;
+
+  /* Protects everything below up to "mixer thread only", and each input's
+   * FIFO and flags. The chain functions hold it for a memcpy, no longer. */
+  GMutex lock;
+  GCond cond;
+  GPtrArray *inputs;            /* GstMixMinusPad, one ref each */
+
+  /* Properties. */
+  gboolean live;
+  GstClockTime frame_duration;
+  GstClockTime max_wait;
+  GstClockTime idle_timeout;
+  GstClockTime level_interval;
+  gboolean eos_after_inputs;
+
+  gboolean running;             /* the task may mix; FALSE to make it stop */
+  gboolean eos_requested;       /* EOS sent to the element */
+  gboolean waiting_for_inputs;  /* the task wants a signal on new data */
+
+  /* Statistics ("stats"). */
+  guint64 stat_ticks;
+  guint64 stat_late_ticks;
+  guint64 stat_underruns;
+  guint64 stat_overflow;
+  guint64 stat_trimmed;
+  guint64 stat_catch_ups;
+
+  /* Mixer thread only. */
+  guint frames;                 /* samples per tick */
+  guint64 tick;
+  GstClockTime first_pts;
+  gboolean have_first;
+  gboolean discont;
+  gfloat *sum;
+  gfloat *scratch;
   gfloat program_gain;
+  gboolean src_s16;
+  guint drain_ticks;
+  GstClockTime level_elapsed;
+  GstClockTime since_audio;
+  guint32 stream_id;
 };
 
-/* A minus pad to push to, with refs taken under the object lock. */
+enum
+{
+  PROP_0,
+  PROP_LIVE,
+  PROP_FRAME_DURATION,
+  PROP_MAX_WAIT,
+  PROP_IDLE_TIMEOUT,
+  PROP_LEVEL_INTERVAL,
+  PROP_EOS_AFTER_INPUTS,
+  PROP_STATS,
+};
+
+/* What the mixer thread works on for one input in one tick. */
 typedef struct
 {
   GstMixMinusPad *pad;
-  GstPad *minus;
-} MinusTarget;
+  GstPad *minus;                /* may be NULL */
+} MixTarget;
 
 static void gst_mix_minus_child_proxy_init (gpointer g_iface,
     gpointer iface_data);
 
-G_DEFINE_TYPE_WITH_CODE (GstMixMinus, gst_mix_minus, GST_TYPE_AUDIO_AGGREGATOR,
+G_DEFINE_TYPE_WITH_CODE (GstMixMinus, gst_mix_minus, GST_TYPE_ELEMENT,
     G_IMPLEMENT_INTERFACE (GST_TYPE_CHILD_PROXY,
         gst_mix_minus_child_proxy_init);
     GST_DEBUG_CATEGORY_INIT (gst_mix_minus_debug, "mixminus", 0,
@@ -319,257 +378,875 @@ G_DEFINE_TYPE_WITH_CODE (GstMixMinus, gst_mix_minus, GST_TYPE_AUDIO_AGGREGATOR,
 GST_ELEMENT_REGISTER_DEFINE (mixminus, "mixminus", GST_RANK_NONE,
     GST_TYPE_MIX_MINUS);
 
-static inline gfloat
-soft_limit (gfloat x)
+static guint
+frames_for (GstClockTime duration)
 {
-  gfloat ax = fabsf (x);
-  gfloat y;
-
-  if (ax <= LIMIT_KNEE)
-    return x;
-  if (isnan (x))
-    return 0.0f;
-
-  y = LIMIT_KNEE + (LIMIT_CEILING - LIMIT_KNEE) *
-      tanhf ((ax - LIMIT_KNEE) / (LIMIT_CEILING - LIMIT_KNEE));
-  return copysignf (MIN (y, LIMIT_CEILING), x);
+  return (guint) gst_util_uint64_scale_int (duration, RATE, GST_SECOND);
 }
 
-/* Limits one buffer in place; *gain carries the envelope across buffers. */
+/* --- Waiting ------------------------------------------------------------ */
+
+/* Waits on the condition until clock time `target` (or a signal); lock held.
+ * The pipeline clock is mapped onto the monotonic clock that GCond uses. */
 static void
-limit_samples (gfloat * samples, gsize n, gfloat * gain)
+wait_until_clock_time (GstMixMinus * self, GstClock * clock,
+    GstClockTime target)
 {
-  const gfloat release = 1.0f - expf (-1.0f / (LIMIT_RELEASE_SECONDS * 48000));
-  gfloat peak = 0.0f, target, g = *gain;
-  gsize i = 0;
+  GstClockTime now = gst_clock_get_time (clock);
+  gint64 until;
 
-  for (gsize k = 0; k < n; k++)
-    peak = MAX (peak, fabsf (samples[k]));
-  target = peak > LIMIT_THRESHOLD ? LIMIT_THRESHOLD / peak : 1.0f;
+  if (now >= target)
+    return;
+  until = g_get_monotonic_time () + (gint64) ((target - now) / GST_USECOND) + 1;
+  g_cond_wait_until (&self->cond, &self->lock, until);
+}
 
-  if (target < g) {
-    gsize ramp = MIN (n, LIMIT_ATTACK_FRAMES);
-    gfloat from = g;
-    for (; i < ramp; i++) {
-      g = from + (target - from) * (gfloat) (i + 1) / (gfloat) ramp;
-      samples[i] = soft_limit (samples[i] * g);
+/* Live: whether every awaited input has a full frame; lock held. */
+static gboolean
+inputs_ready_live (GstMixMinus * self, gint64 now_us)
+{
+  const gint64 idle_us = (gint64) (self->idle_timeout / GST_USECOND);
+
+  for (guint i = 0; i < self->inputs->len; i++) {
+    GstMixMinusPad *pad = g_ptr_array_index (self->inputs, i);
+
+    if (pad->eos || g_atomic_int_get (&pad->mute))
+      continue;
+    if (pad->fifo.length >= self->frames)
+      continue;
+    if (pad->last_data_us == 0 || now_us - pad->last_data_us > idle_us)
+      continue;
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* Not live: every input that has not ended has a full frame, and there is
+ * at least one input with audio or every input has ended. */
+static gboolean
+inputs_ready_offline (GstMixMinus * self, gboolean * all_ended)
+{
+  gboolean any_data = FALSE;
+
+  *all_ended = self->inputs->len > 0;
+  for (guint i = 0; i < self->inputs->len; i++) {
+    GstMixMinusPad *pad = g_ptr_array_index (self->inputs, i);
+
+    if (pad->fifo.length > 0)
+      any_data = TRUE;
+    if (pad->eos)
+      continue;
+    *all_ended = FALSE;
+    if (pad->fifo.length < self->frames)
+      return FALSE;
+  }
+  return self->inputs->len > 0 && (any_data || *all_ended);
+}
+
+static gboolean
+all_inputs_ended_and_empty (GstMixMinus * self)
+{
+  if (self->inputs->len == 0)
+    return FALSE;
+  for (guint i = 0; i < self->inputs->len; i++) {
+    GstMixMinusPad *pad = g_ptr_array_index (self->inputs, i);
+    if (!pad->eos || pad->fifo.length > 0)
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/* Live: sleeps until the current tick is due, then until its awaited inputs
+ * are in or max-wait has passed. Returns FALSE when told to stop; lock held. */
+static gboolean
+wait_for_tick_live (GstMixMinus * self)
+{
+  GstClock *clock = gst_element_get_clock (GST_ELEMENT (self));
+  GstClockTime base, now, due, deadline;
+
+  if (!clock)
+    clock = gst_system_clock_obtain ();
+  base = gst_element_get_base_time (GST_ELEMENT (self));
+  now = gst_clock_get_time (clock);
+
+  if (!self->have_first) {
+    self->first_pts = now > base ? now - base : 0;
+    self->tick = 0;
+    self->have_first = TRUE;
+    self->discont = TRUE;
+  }
+  due = base + self->first_pts + (self->tick + 1) * self->frame_duration;
+  if (now > due + CATCH_UP_FRAMES * self->frame_duration) {
+    /* We were starved (CPU, a debugger): continue from now, not from then. */
+    self->tick = (now - base - self->first_pts) / self->frame_duration - 1;
+    due = base + self->first_pts + (self->tick + 1) * self->frame_duration;
+    self->discont = TRUE;
+    self->stat_catch_ups++;
+  }
+
+  while (self->running && !self->eos_requested && gst_clock_get_time (clock) < due)
+    wait_until_clock_time (self, clock, due);
+
+  deadline = due + self->max_wait;
+  self->waiting_for_inputs = TRUE;
+  while (self->running && !self->eos_requested
+      && !inputs_ready_live (self, g_get_monotonic_time ())) {
+    if (gst_clock_get_time (clock) >= deadline) {
+      self->stat_late_ticks++;
+      break;
     }
+    wait_until_clock_time (self, clock, deadline);
   }
-  for (; i < n; i++) {
-    if (g < target)
-      g += (target - g) * release;
-    else
-      g = MIN (g, target);
-    samples[i] = soft_limit (samples[i] * g);
-  }
-  *gain = g;
+  self->waiting_for_inputs = FALSE;
+
+  gst_object_unref (clock);
+  return self->running;
 }
 
-/* The pad's scratch area for the current output buffer, zeroed on first use
- * in each generation. Lazy zeroing also covers pads requested while an
- * output buffer is half mixed. */
-static gfloat *
-gst_mix_minus_pad_scratch (GstMixMinus * self, GstMixMinusPad * pad,
-    gsize frames)
+static gboolean
+wait_for_tick_offline (GstMixMinus * self)
 {
-  if (pad->scratch_gen == self->generation)
-    return pad->scratch;
+  gboolean all_ended = FALSE;
 
-  if (pad->scratch_frames < frames) {
-    g_free (pad->scratch);
-    pad->scratch = g_new (gfloat, frames);
-    pad->scratch_frames = frames;
-  }
-  memset (pad->scratch, 0, frames * sizeof (gfloat));
-  pad->scratch_gen = self->generation;
-
-  return pad->scratch;
+  self->waiting_for_inputs = TRUE;
+  while (self->running && !self->eos_requested
+      && !inputs_ready_offline (self, &all_ended)
+      && !(self->eos_after_inputs && all_inputs_ended_and_empty (self)))
+    g_cond_wait (&self->cond, &self->lock);
+  self->waiting_for_inputs = FALSE;
+  return self->running;
 }
+
+/* --- Taking a tick's audio ---------------------------------------------- */
 
 static void
 minus_target_clear (gpointer data)
 {
-  MinusTarget *t = data;
+  MixTarget *t = data;
 
   gst_object_unref (t->pad);
-  gst_object_unref (t->minus);
+  if (t->minus)
+    gst_object_unref (t->minus);
 }
 
-/* Pushing must not happen under the object lock, so take refs first. */
+/* Moves one frame from every input into its `own` scratch; lock held.
+ * Returns the inputs (with their minus pads) for the rest of the tick. */
 static GArray *
-gst_mix_minus_collect_targets (GstMixMinus * self)
+take_frames_locked (GstMixMinus * self)
 {
-  GArray *targets = g_array_new (FALSE, FALSE, sizeof (MinusTarget));
+  const guint frames = self->frames;
+  const gint64 idle_us = (gint64) (self->idle_timeout / GST_USECOND);
+  const gint64 now_us = g_get_monotonic_time ();
+  gboolean drain = FALSE;
+  GArray *targets = g_array_sized_new (FALSE, FALSE, sizeof (MixTarget),
+      self->inputs->len);
 
   g_array_set_clear_func (targets, minus_target_clear);
+  if (self->live && ++self->drain_ticks >= DRAIN_TICKS) {
+    self->drain_ticks = 0;
+    drain = TRUE;
+  }
 
-  GST_OBJECT_LOCK (self);
-  for (GList * l = GST_ELEMENT (self)->sinkpads; l; l = l->next) {
-    GstMixMinusPad *pad = l->data;
-    MinusTarget t;
+  for (guint i = 0; i < self->inputs->len; i++) {
+    GstMixMinusPad *pad = g_ptr_array_index (self->inputs, i);
+    MixTarget t = { gst_object_ref (pad),
+      pad->minus_pad ? gst_object_ref (pad->minus_pad) : NULL
+    };
+    guint got = 0;
 
-    if (!pad->minus_pad)
-      continue;
-    t.pad = gst_object_ref (pad);
-    t.minus = gst_object_ref (pad->minus_pad);
+    if (pad->own_frames < frames) {
+      g_free (pad->own);
+      pad->own = g_new (gfloat, frames);
+      pad->own_frames = frames;
+    }
+    if (pad->fifo.length > 0) {
+      if (g_atomic_int_get (&pad->mute)) {
+        mix_fifo_skip (&pad->fifo, frames);
+      } else {
+        gfloat gain;
+        GST_OBJECT_LOCK (pad);
+        gain = (gfloat) pad->volume;
+        GST_OBJECT_UNLOCK (pad);
+        got = mix_fifo_pop (&pad->fifo, pad->own, frames, gain);
+        if (got < frames)
+          memset (pad->own + got, 0, (frames - got) * sizeof (gfloat));
+      }
+    }
+    pad->contributed = got > 0;
+
+    if (self->live && got < frames && !pad->eos
+        && !g_atomic_int_get (&pad->mute) && pad->last_data_us != 0
+        && now_us - pad->last_data_us <= idle_us)
+      self->stat_underruns++;
+
+    pad->min_residual = MIN (pad->min_residual, pad->fifo.length);
+    if (drain) {
+      if (pad->min_residual != G_MAXUINT && pad->min_residual > frames / 4)
+        self->stat_trimmed += mix_fifo_skip (&pad->fifo, pad->min_residual);
+      pad->min_residual = G_MAXUINT;
+    }
     g_array_append_val (targets, t);
   }
-  GST_OBJECT_UNLOCK (self);
-
   return targets;
 }
 
-/* --- minus pad plumbing ------------------------------------------------- */
+/* --- Output plumbing ---------------------------------------------------- */
 
+/* Sends stream-start, caps and segment when the pad lacks them, and picks
+ * the format downstream takes (F32LE when both are fine). *s16 caches the
+ * choice between negotiations. */
 static gboolean
-gst_mix_minus_minus_query (GstPad * pad, GstObject * parent, GstQuery * query)
-{
-  switch (GST_QUERY_TYPE (query)) {
-    case GST_QUERY_CAPS:
-    case GST_QUERY_ACCEPT_CAPS:
-      /* Fixed format: the template answers. */
-      return gst_pad_query_default (pad, parent, query);
-    default:
-      /* Same timeline and latency as the program, so let the aggregator's
-       * src pad answer (its latency query covers all inputs). */
-      return gst_pad_query (GST_AGGREGATOR_SRC_PAD (parent), query);
-  }
-}
-
-static gboolean
-gst_mix_minus_minus_event (GstPad * pad, GstObject * parent, GstEvent * event)
-{
-  gboolean is_seek = GST_EVENT_TYPE (event) == GST_EVENT_SEEK;
-
-  (void) parent;
-  /* Upstream events would steer the shared mix for everybody (seeks, QoS,
-   * reconfigure); only the program pad gets to do that. */
-  GST_LOG_OBJECT (pad, "dropping upstream %" GST_PTR_FORMAT, event);
-  gst_event_unref (event);
-
-  return !is_seek;
-}
-
-static gboolean
-segment_is_current (GstPad * minus, const GstSegment * segment)
-{
-  GstEvent *event = gst_pad_get_sticky_event (minus, GST_EVENT_SEGMENT, 0);
-  const GstSegment *sent;
-  GstSegment cmp;
-  gboolean equal;
-
-  if (!event)
-    return FALSE;
-
-  /* position advances with every buffer; only a real change counts. */
-  gst_event_parse_segment (event, &sent);
-  cmp = *sent;
-  cmp.position = segment->position;
-  equal = gst_segment_is_equal (&cmp, segment);
-  gst_event_unref (event);
-
-  return equal;
-}
-
-/* Sticky events act as the per-pad state: they vanish when the pad is
- * deactivated (READY) or recreated, and are then simply sent again. */
-static void
-gst_mix_minus_ensure_headers (GstPad * minus, GstCaps * caps,
-    const GstSegment * segment)
+ensure_headers (GstMixMinus * self, GstPad * pad, gboolean * s16)
 {
   GstEvent *event;
-  GstCaps *current;
 
-  event = gst_pad_get_sticky_event (minus, GST_EVENT_STREAM_START, 0);
+  event = gst_pad_get_sticky_event (pad, GST_EVENT_STREAM_START, 0);
   if (event) {
     gst_event_unref (event);
   } else {
-    /* gst_pad_create_stream_id() refuses elements with several sink pads;
-     * like GstAggregator, use a random id (unique per stream). */
-    gchar *id = g_strdup_printf ("mixminus-%08x/%s", g_random_int (),
-        GST_OBJECT_NAME (minus));
-
-    gst_pad_push_event (minus, gst_event_new_stream_start (id));
+    gchar *id = g_strdup_printf ("mixminus-%08x/%s", self->stream_id,
+        GST_OBJECT_NAME (pad));
+    gst_pad_push_event (pad, gst_event_new_stream_start (id));
     g_free (id);
   }
 
-  current = gst_pad_get_current_caps (minus);
-  if (!current || !gst_caps_is_equal (current, caps))
-    gst_pad_push_event (minus, gst_event_new_caps (caps));
-  gst_clear_caps (&current);
+  if (gst_pad_check_reconfigure (pad) || !gst_pad_has_current_caps (pad)) {
+    GstCaps *f32 = gst_caps_from_string (F32_CAPS);
+    GstCaps *s16caps = gst_caps_from_string (S16_CAPS);
+    GstCaps *peer = gst_pad_peer_query_caps (pad, NULL);
+    GstCaps *chosen = NULL;
 
-  if (!segment_is_current (minus, segment))
-    gst_pad_push_event (minus, gst_event_new_segment (segment));
+    if (gst_caps_can_intersect (peer, f32))
+      chosen = gst_caps_ref (f32);
+    else if (gst_caps_can_intersect (peer, s16caps))
+      chosen = gst_caps_ref (s16caps);
+    gst_caps_unref (peer);
+    gst_caps_unref (f32);
+    gst_caps_unref (s16caps);
+    if (!chosen) {
+      GST_DEBUG_OBJECT (pad, "downstream takes neither F32LE nor S16LE");
+      gst_pad_mark_reconfigure (pad);
+      return FALSE;
+    }
+    *s16 = g_str_equal (gst_structure_get_string (gst_caps_get_structure
+            (chosen, 0), "format"), "S16LE");
+    if (!gst_pad_push_event (pad, gst_event_new_caps (chosen))) {
+      gst_caps_unref (chosen);
+      gst_pad_mark_reconfigure (pad);
+      return FALSE;
+    }
+    gst_caps_unref (chosen);
+  }
+
+  event = gst_pad_get_sticky_event (pad, GST_EVENT_SEGMENT, 0);
+  if (event) {
+    gst_event_unref (event);
+  } else {
+    GstSegment segment;
+    gst_segment_init (&segment, GST_FORMAT_TIME);
+    gst_pad_push_event (pad, gst_event_new_segment (&segment));
+  }
+  return TRUE;
 }
 
-/* EOS only makes sense (and avoids sticky-order warnings) once started. */
-static void
-push_eos_if_started (GstPad * minus)
+/* A buffer of `frames` samples from `samples`, in the pad's format. */
+static GstBuffer *
+make_output_buffer (GstMixMinus * self, const gfloat * samples, gboolean s16,
+    GstClockTime pts)
 {
-  GstEvent *start = gst_pad_get_sticky_event (minus, GST_EVENT_STREAM_START, 0);
+  const guint frames = self->frames;
+  GstBuffer *buf = gst_buffer_new_allocate (NULL,
+      frames * (s16 ? sizeof (gint16) : sizeof (gfloat)), NULL);
+  GstMapInfo map;
+
+  gst_buffer_map (buf, &map, GST_MAP_WRITE);
+  if (s16)
+    mix_to_s16 (samples, (gint16 *) map.data, frames);
+  else
+    memcpy (map.data, samples, frames * sizeof (gfloat));
+  gst_buffer_unmap (buf, &map);
+
+  GST_BUFFER_PTS (buf) = pts;
+  GST_BUFFER_DURATION (buf) = self->frame_duration;
+  GST_BUFFER_OFFSET (buf) = self->tick * frames;
+  GST_BUFFER_OFFSET_END (buf) = (self->tick + 1) * frames;
+  if (self->discont)
+    GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DISCONT);
+  return buf;
+}
+
+static void
+push_eos_if_started (GstPad * pad)
+{
+  GstEvent *start = gst_pad_get_sticky_event (pad, GST_EVENT_STREAM_START, 0);
 
   if (!start)
     return;
   gst_event_unref (start);
-  gst_pad_push_event (minus, gst_event_new_eos ());
+  gst_pad_push_event (pad, gst_event_new_eos ());
+}
+
+/* Silence run and level of one input after this tick's take. */
+static gboolean
+update_silence (GstMixMinus * self, GstMixMinusPad * pad)
+{
+  gboolean loud = FALSE;
+
+  if (pad->contributed) {
+    gdouble sumsq = 0.0;
+    for (guint i = 0; i < self->frames; i++) {
+      gfloat v = pad->own[i];
+      sumsq += (gdouble) v * v;
+      loud |= fabsf (v) > SILENCE_LEVEL;
+    }
+    pad->level_sumsq += sumsq;
+    pad->level_frames += self->frames;
+  }
+  if (loud)
+    pad->quiet_time = 0;
+  else if (pad->quiet_time < SILENT_AFTER)
+    pad->quiet_time += self->frame_duration;
+  g_atomic_int_set (&pad->silent, pad->quiet_time >= SILENT_AFTER);
+  return pad->quiet_time >= SILENT_AFTER;
 }
 
 static void
-gst_mix_minus_add_minus_pad (GstMixMinus * self, GstMixMinusPad * sinkpad)
+post_levels (GstMixMinus * self, GArray * targets)
 {
-  const gchar *sink_name = GST_OBJECT_NAME (sinkpad);
-  const gchar *serial = strrchr (sink_name, '_');
-  gchar *name = g_strdup_printf ("minus_%s", serial ? serial + 1 : sink_name);
+  GValue pads = G_VALUE_INIT, rms = G_VALUE_INIT, v = G_VALUE_INIT;
+  GstStructure *s;
+
+  g_value_init (&pads, GST_TYPE_ARRAY);
+  g_value_init (&rms, GST_TYPE_ARRAY);
+  for (guint i = 0; i < targets->len; i++) {
+    GstMixMinusPad *pad = g_array_index (targets, MixTarget, i).pad;
+    gdouble db;
+
+    if (pad->level_frames == 0)
+      continue;
+    db = 10.0 * log10 (pad->level_sumsq / (gdouble) pad->level_frames + 1e-20);
+    g_value_init (&v, G_TYPE_STRING);
+    g_value_set_string (&v, GST_OBJECT_NAME (pad));
+    gst_value_array_append_and_take_value (&pads, &v);
+    memset (&v, 0, sizeof (v));
+    g_value_init (&v, G_TYPE_DOUBLE);
+    g_value_set_double (&v, MAX (db, -200.0));
+    gst_value_array_append_and_take_value (&rms, &v);
+    memset (&v, 0, sizeof (v));
+    pad->level_sumsq = 0.0;
+    pad->level_frames = 0;
+  }
+  s = gst_structure_new_empty ("mixminus-levels");
+  gst_structure_take_value (s, "pads", &pads);
+  gst_structure_take_value (s, "rms-db", &rms);
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self), s));
+}
+
+/* Not-linked, flushing or EOS on one listener's branch must not stop the
+ * program. */
+static void
+note_minus_flow (GstPad * minus, GstFlowReturn ret)
+{
+  if (ret < GST_FLOW_EOS)
+    GST_WARNING_OBJECT (minus, "branch returned %s", gst_flow_get_name (ret));
+}
+
+/* One subtraction per sample and listener: O(N) for N inputs. */
+static void
+push_minus_outputs (GstMixMinus * self, GArray * targets, GstClockTime pts)
+{
+  const guint frames = self->frames;
+
+  for (guint i = 0; i < targets->len; i++) {
+    MixTarget *t = &g_array_index (targets, MixTarget, i);
+    GstMixMinusPad *pad = t->pad;
+    gboolean silent = update_silence (self, pad);
+    gboolean *s16 = &pad->minus_s16;
+
+    if (!t->minus || !gst_pad_is_linked (t->minus))
+      continue;
+    if (silent && g_atomic_int_get (&pad->skip_silent)) {
+      if (!pad->gap_sent && ensure_headers (self, t->minus, s16)) {
+        gst_pad_push_event (t->minus, gst_event_new_gap (pts,
+                self->frame_duration));
+        pad->gap_sent = TRUE;
+      }
+      continue;
+    }
+    pad->gap_sent = FALSE;
+    if (!ensure_headers (self, t->minus, s16))
+      continue;
+
+    if (pad->contributed) {
+      for (guint k = 0; k < frames; k++)
+        self->scratch[k] = self->sum[k] - pad->own[k];
+    } else {
+      memcpy (self->scratch, self->sum, frames * sizeof (gfloat));
+    }
+    mix_limit (self->scratch, frames, &pad->minus_gain, RATE);
+    note_minus_flow (t->minus, gst_pad_push (t->minus,
+            make_output_buffer (self, self->scratch, *s16, pts)));
+  }
+}
+
+static GstFlowReturn
+push_program (GstMixMinus * self, GstClockTime pts)
+{
+  if (!ensure_headers (self, self->srcpad, &self->src_s16))
+    return GST_FLOW_NOT_NEGOTIATED;
+  memcpy (self->scratch, self->sum, self->frames * sizeof (gfloat));
+  mix_limit (self->scratch, self->frames, &self->program_gain, RATE);
+  return gst_pad_push (self->srcpad,
+      make_output_buffer (self, self->scratch, self->src_s16, pts));
+}
+
+static void
+push_eos_everywhere (GstMixMinus * self)
+{
+  GPtrArray *minus = g_ptr_array_new_with_free_func (gst_object_unref);
+
+  g_mutex_lock (&self->lock);
+  for (guint i = 0; i < self->inputs->len; i++) {
+    GstMixMinusPad *pad = g_ptr_array_index (self->inputs, i);
+    if (pad->minus_pad)
+      g_ptr_array_add (minus, gst_object_ref (pad->minus_pad));
+  }
+  g_mutex_unlock (&self->lock);
+
+  for (guint i = 0; i < minus->len; i++)
+    push_eos_if_started (g_ptr_array_index (minus, i));
+  /* The program always gets EOS (sinks wait for it), with headers first if
+   * nothing was mixed yet. */
+  ensure_headers (self, self->srcpad, &self->src_s16);
+  gst_pad_push_event (self->srcpad, gst_event_new_eos ());
+  g_ptr_array_unref (minus);
+}
+
+/* --- The mixer thread ---------------------------------------------------- */
+
+static void
+gst_mix_minus_loop (gpointer data)
+{
+  GstMixMinus *self = GST_MIX_MINUS (data);
+  GArray *targets;
+  GstClockTime pts;
+  GstFlowReturn ret;
+  gboolean ok, eos, any_audio = FALSE;
+
+  g_mutex_lock (&self->lock);
+  ok = self->live ? wait_for_tick_live (self) : wait_for_tick_offline (self);
+  if (!ok) {
+    g_mutex_unlock (&self->lock);
+    gst_pad_pause_task (self->srcpad);
+    return;
+  }
+  eos = self->eos_requested
+      || (self->eos_after_inputs && all_inputs_ended_and_empty (self));
+  if (eos) {
+    self->running = FALSE;
+    g_mutex_unlock (&self->lock);
+    GST_INFO_OBJECT (self, "end of stream after %" G_GUINT64_FORMAT " ticks",
+        self->tick);
+    push_eos_everywhere (self);
+    gst_pad_pause_task (self->srcpad);
+    return;
+  }
+  targets = take_frames_locked (self);
+  self->stat_ticks++;
+  if (!self->live)
+    g_cond_broadcast (&self->cond);     /* chains waiting for room */
+  g_mutex_unlock (&self->lock);
+
+  pts = self->first_pts + self->tick * self->frame_duration;
+  memset (self->sum, 0, self->frames * sizeof (gfloat));
+  for (guint i = 0; i < targets->len; i++) {
+    GstMixMinusPad *pad = g_array_index (targets, MixTarget, i).pad;
+    if (!pad->contributed)
+      continue;
+    any_audio = TRUE;
+    for (guint k = 0; k < self->frames; k++)
+      self->sum[k] += pad->own[k];
+  }
+
+  /* The minus outputs go first: they are what the speakers wait for. */
+  push_minus_outputs (self, targets, pts);
+  if (self->level_interval > 0) {
+    self->since_audio = any_audio ? 0 : self->since_audio + self->frame_duration;
+    self->level_elapsed += self->frame_duration;
+    if (self->level_elapsed >= self->level_interval) {
+      self->level_elapsed = 0;
+      if (self->since_audio < LEVEL_TAIL)
+        post_levels (self, targets);
+    }
+  }
+  ret = push_program (self, pts);
+  self->discont = FALSE;
+
+  g_array_unref (targets);
+  self->tick++;
+
+  if (ret == GST_FLOW_FLUSHING) {
+    GST_DEBUG_OBJECT (self, "program flushing, pausing");
+    gst_pad_pause_task (self->srcpad);
+  } else if (ret < GST_FLOW_EOS) {
+    GST_ELEMENT_FLOW_ERROR (self, ret);
+    push_eos_everywhere (self);
+    gst_pad_pause_task (self->srcpad);
+  }
+}
+
+static gboolean
+start_task (GstMixMinus * self)
+{
+  g_mutex_lock (&self->lock);
+  self->running = TRUE;
+  self->have_first = FALSE;
+  if (!self->live)
+    self->first_pts = 0;
+  self->frames = frames_for (self->frame_duration);
+  g_free (self->sum);
+  g_free (self->scratch);
+  self->sum = g_new0 (gfloat, self->frames);
+  self->scratch = g_new0 (gfloat, self->frames);
+  g_mutex_unlock (&self->lock);
+  return gst_pad_start_task (self->srcpad, gst_mix_minus_loop, self, NULL);
+}
+
+static void
+stop_task (GstMixMinus * self, gboolean pause_only)
+{
+  g_mutex_lock (&self->lock);
+  self->running = FALSE;
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
+  if (pause_only)
+    gst_pad_pause_task (self->srcpad);
+  else
+    gst_pad_stop_task (self->srcpad);
+}
+
+/* --- Sink pads ------------------------------------------------------------ */
+
+static GstFlowReturn
+gst_mix_minus_sink_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
+{
+  GstMixMinus *self = GST_MIX_MINUS (parent);
+  GstMixMinusPad *mpad = GST_MIX_MINUS_PAD (pad);
+  GstFlowReturn ret = GST_FLOW_OK;
+  GstMapInfo map;
+  guint n;
+
+  if (!gst_buffer_map (buf, &map, GST_MAP_READ)) {
+    gst_buffer_unref (buf);
+    return GST_FLOW_ERROR;
+  }
+
+  g_mutex_lock (&self->lock);
+  n = map.size / (mpad->s16 ? sizeof (gint16) : sizeof (gfloat));
+  if (mpad->flushing) {
+    ret = GST_FLOW_FLUSHING;
+  } else if (mpad->eos) {
+    ret = GST_FLOW_EOS;
+  } else if (self->live) {
+    /* Never block a network thread: a muted input is dropped here, and a
+     * full FIFO loses its oldest audio. */
+    if (!g_atomic_int_get (&mpad->mute)) {
+      if (mpad->fifo.capacity < LIVE_FIFO_FRAMES * self->frames)
+        mix_fifo_reserve (&mpad->fifo, LIVE_FIFO_FRAMES * self->frames);
+      self->stat_overflow += mix_fifo_push (&mpad->fifo, map.data, n,
+          mpad->s16);
+      mpad->last_data_us = g_get_monotonic_time ();
+      if (self->waiting_for_inputs)
+        g_cond_broadcast (&self->cond);
+    }
+  } else {
+    /* Offline: wait for room, like any element with a bounded queue. */
+    mix_fifo_reserve (&mpad->fifo, 4 * self->frames + n);
+    while (!mpad->flushing && mpad->fifo.length + n > mpad->fifo.capacity)
+      g_cond_wait (&self->cond, &self->lock);
+    if (mpad->flushing) {
+      ret = GST_FLOW_FLUSHING;
+    } else {
+      mix_fifo_push (&mpad->fifo, map.data, n, mpad->s16);
+      mpad->last_data_us = g_get_monotonic_time ();
+      g_cond_broadcast (&self->cond);
+    }
+  }
+  g_mutex_unlock (&self->lock);
+
+  gst_buffer_unmap (buf, &map);
+  gst_buffer_unref (buf);
+  return ret;
+}
+
+static gboolean
+accept_format (GstCaps * caps, gboolean * s16)
+{
+  GstStructure *s = gst_caps_get_structure (caps, 0);
+  const gchar *format = gst_structure_get_string (s, "format");
+  gint rate = 0, channels = 0;
+
+  if (!format || !gst_structure_get_int (s, "rate", &rate)
+      || !gst_structure_get_int (s, "channels", &channels))
+    return FALSE;
+  if (rate != RATE || channels != 1)
+    return FALSE;
+  if (g_str_equal (format, "S16LE"))
+    *s16 = TRUE;
+  else if (g_str_equal (format, "F32LE"))
+    *s16 = FALSE;
+  else
+    return FALSE;
+  return TRUE;
+}
+
+static gboolean
+gst_mix_minus_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
+{
+  GstMixMinus *self = GST_MIX_MINUS (parent);
+  GstMixMinusPad *mpad = GST_MIX_MINUS_PAD (pad);
+  gboolean ret = TRUE;
+
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_CAPS:{
+      GstCaps *caps;
+      gboolean s16 = FALSE;
+
+      gst_event_parse_caps (event, &caps);
+      ret = accept_format (caps, &s16);
+      if (ret) {
+        g_mutex_lock (&self->lock);
+        if (s16 != mpad->s16)
+          mix_fifo_clear (&mpad->fifo);
+        mpad->s16 = s16;
+        g_mutex_unlock (&self->lock);
+      }
+      break;
+    }
+    case GST_EVENT_EOS:
+      g_mutex_lock (&self->lock);
+      mpad->eos = TRUE;
+      g_cond_broadcast (&self->cond);
+      g_mutex_unlock (&self->lock);
+      break;
+    case GST_EVENT_FLUSH_START:
+      g_mutex_lock (&self->lock);
+      mpad->flushing = TRUE;
+      g_cond_broadcast (&self->cond);
+      g_mutex_unlock (&self->lock);
+      break;
+    case GST_EVENT_FLUSH_STOP:
+      g_mutex_lock (&self->lock);
+      mpad->flushing = FALSE;
+      mpad->eos = FALSE;
+      mix_fifo_clear (&mpad->fifo);
+      g_mutex_unlock (&self->lock);
+      break;
+    default:
+      /* Segments, tags, gaps, stream-start: each input's stream is its own
+       * business; the mix has a timeline of its own. */
+      break;
+  }
+  gst_event_unref (event);
+  return ret;
+}
+
+static gboolean
+gst_mix_minus_sink_query (GstPad * pad, GstObject * parent G_GNUC_UNUSED,
+    GstQuery * query)
+{
+  switch (GST_QUERY_TYPE (query)) {
+    case GST_QUERY_CAPS:{
+      GstCaps *filter, *templ = gst_pad_get_pad_template_caps (pad), *result;
+
+      gst_query_parse_caps (query, &filter);
+      result = filter ? gst_caps_intersect_full (filter, templ,
+          GST_CAPS_INTERSECT_FIRST) : gst_caps_ref (templ);
+      gst_query_set_caps_result (query, result);
+      gst_caps_unref (result);
+      gst_caps_unref (templ);
+      return TRUE;
+    }
+    case GST_QUERY_ACCEPT_CAPS:{
+      GstCaps *caps;
+      gboolean s16;
+
+      gst_query_parse_accept_caps (query, &caps);
+      gst_query_set_accept_caps_result (query, gst_caps_is_fixed (caps)
+          && accept_format (caps, &s16));
+      return TRUE;
+    }
+    case GST_QUERY_DRAIN:
+      return TRUE;
+    default:
+      /* Nothing upstream may learn about the mix through an input. */
+      return FALSE;
+  }
+}
+
+static gboolean
+gst_mix_minus_sink_activate_mode (GstPad * pad, GstObject * parent,
+    GstPadMode mode, gboolean active)
+{
+  GstMixMinus *self = GST_MIX_MINUS (parent);
+  GstMixMinusPad *mpad = GST_MIX_MINUS_PAD (pad);
+
+  if (mode != GST_PAD_MODE_PUSH)
+    return FALSE;
+  g_mutex_lock (&self->lock);
+  mpad->flushing = !active;
+  if (active) {
+    mpad->eos = FALSE;
+    mix_fifo_clear (&mpad->fifo);
+    mpad->last_data_us = 0;
+  }
+  /* Wakes a chain function waiting for room (offline mode). */
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
+  return TRUE;
+}
+
+/* --- Source pads ---------------------------------------------------------- */
+
+static gboolean
+gst_mix_minus_src_query (GstPad * pad, GstObject * parent, GstQuery * query)
+{
+  GstMixMinus *self = GST_MIX_MINUS (parent);
+
+  switch (GST_QUERY_TYPE (query)) {
+    case GST_QUERY_LATENCY:
+      /* A tick leaves when its frame is complete, up to max-wait later. */
+      if (self->live)
+        gst_query_set_latency (query, TRUE,
+            self->frame_duration + self->max_wait, GST_CLOCK_TIME_NONE);
+      else
+        gst_query_set_latency (query, FALSE, 0, GST_CLOCK_TIME_NONE);
+      return TRUE;
+    case GST_QUERY_CAPS:{
+      GstCaps *filter, *templ = gst_pad_get_pad_template_caps (pad), *result;
+
+      gst_query_parse_caps (query, &filter);
+      result = filter ? gst_caps_intersect_full (filter, templ,
+          GST_CAPS_INTERSECT_FIRST) : gst_caps_ref (templ);
+      gst_query_set_caps_result (query, result);
+      gst_caps_unref (result);
+      gst_caps_unref (templ);
+      return TRUE;
+    }
+    default:
+      return gst_pad_query_default (pad, parent, query);
+  }
+}
+
+static gboolean
+gst_mix_minus_src_event (GstPad * pad, GstObject * parent G_GNUC_UNUSED,
+    GstEvent * event)
+{
+  gboolean is_seek = GST_EVENT_TYPE (event) == GST_EVENT_SEEK;
+
+  /* Reconfigure has already flagged the pad; seeks, QoS and latency do not
+   * apply to a live mix that nobody else drives. */
+  GST_LOG_OBJECT (pad, "dropping upstream %" GST_PTR_FORMAT, event);
+  gst_event_unref (event);
+  return !is_seek;
+}
+
+static gboolean
+gst_mix_minus_src_activate_mode (GstPad * pad G_GNUC_UNUSED, GstObject * parent,
+    GstPadMode mode, gboolean active)
+{
+  GstMixMinus *self = GST_MIX_MINUS (parent);
+
+  if (mode != GST_PAD_MODE_PUSH)
+    return FALSE;
+  if (!active) {
+    stop_task (self, FALSE);
+    return TRUE;
+  }
+  /* A live mix starts ticking in PLAYING; an offline one at once. */
+  return self->live ? TRUE : start_task (self);
+}
+
+/* --- minus pads ----------------------------------------------------------- */
+
+static void
+add_minus_pad (GstMixMinus * self, GstMixMinusPad * sinkpad)
+{
+  const gchar *serial = strrchr (GST_OBJECT_NAME (sinkpad), '_');
+  gchar *name = g_strdup_printf ("minus_%s", serial ? serial + 1 : "0");
   GstPad *minus = gst_pad_new_from_static_template (&minus_template, name);
 
   g_free (name);
-  gst_pad_set_query_function (minus, gst_mix_minus_minus_query);
-  gst_pad_set_event_function (minus, gst_mix_minus_minus_event);
-  gst_pad_use_fixed_caps (minus);
+  gst_pad_set_query_function (minus, gst_mix_minus_src_query);
+  gst_pad_set_event_function (minus, gst_mix_minus_src_event);
 
-  GST_OBJECT_LOCK (self);
+  g_mutex_lock (&self->lock);
   sinkpad->minus_pad = gst_object_ref (minus);
-  GST_OBJECT_UNLOCK (self);
+  g_mutex_unlock (&self->lock);
 
-  /* Activates the pad if we are already running, emits pad-added. */
+  /* Activates the pad if we are running and emits pad-added. */
   gst_element_add_pad (GST_ELEMENT (self), minus);
-  GST_DEBUG_OBJECT (self, "added %s:%s", GST_DEBUG_PAD_NAME (minus));
 }
 
-static void
-gst_mix_minus_remove_minus_pad (GstMixMinus * self, GstPad * minus)
-{
-  /* Let whatever serves this participant drain and finish cleanly. */
-  push_eos_if_started (minus);
-  gst_pad_set_active (minus, FALSE);
-
-  /* Element dispose may already have removed it. */
-  if (gst_object_has_as_parent (GST_OBJECT (minus), GST_OBJECT (self)))
-    gst_element_remove_pad (GST_ELEMENT (self), minus);
-  GST_DEBUG_OBJECT (self, "removed %s", GST_OBJECT_NAME (minus));
-}
-
-/* --- GstElement --------------------------------------------------------- */
+/* --- GstElement ----------------------------------------------------------- */
 
 static GstPad *
 gst_mix_minus_request_new_pad (GstElement * element, GstPadTemplate * templ,
     const gchar * req_name, const GstCaps * caps)
 {
   GstMixMinus *self = GST_MIX_MINUS (element);
-  GstPad *sinkpad;
+  GstMixMinusPad *pad;
+  gchar *name = NULL;
+  guint serial = 0;
 
-  sinkpad = GST_ELEMENT_CLASS (gst_mix_minus_parent_class)->request_new_pad
-      (element, templ, req_name, caps);
-  if (!sinkpad)
+  (void) caps;
+  if (templ->direction != GST_PAD_SINK)
     return NULL;
 
+  GST_OBJECT_LOCK (self);
+  if (req_name && sscanf (req_name, "sink_%u", &serial) == 1) {
+    name = g_strdup (req_name);
+  } else {
+    /* The lowest free number, so names stay short in long rooms. */
+    for (serial = 0;; serial++) {
+      gboolean taken = FALSE;
+      g_free (name);
+      name = g_strdup_printf ("sink_%u", serial);
+      for (GList * l = element->sinkpads; l && !taken; l = l->next)
+        taken = g_str_equal (GST_OBJECT_NAME (l->data), name);
+      if (!taken)
+        break;
+    }
+  }
+  GST_OBJECT_UNLOCK (self);
+
+  pad = g_object_new (GST_TYPE_MIX_MINUS_PAD, "name", name,
+      "direction", GST_PAD_SINK, "template", templ, NULL);
+  g_free (name);
+  mix_fifo_init (&pad->fifo, LIVE_FIFO_FRAMES * frames_for (self->frame_duration));
+  gst_pad_set_chain_function (GST_PAD (pad), gst_mix_minus_sink_chain);
+  gst_pad_set_event_function (GST_PAD (pad), gst_mix_minus_sink_event);
+  gst_pad_set_query_function (GST_PAD (pad), gst_mix_minus_sink_query);
+  gst_pad_set_activatemode_function (GST_PAD (pad),
+      gst_mix_minus_sink_activate_mode);
+
+  if (!gst_element_add_pad (element, GST_PAD (pad))) {
+    gst_object_unref (pad);
+    return NULL;
+  }
   /* Created before returning so gst-launch and apps can link minus_N as
    * soon as sink_N exists. */
-  gst_mix_minus_add_minus_pad (self, GST_MIX_MINUS_PAD (sinkpad));
-  gst_child_proxy_child_added (GST_CHILD_PROXY (self), G_OBJECT (sinkpad),
-      GST_OBJECT_NAME (sinkpad));
+  add_minus_pad (self, pad);
 
-  return sinkpad;
+  g_mutex_lock (&self->lock);
+  g_ptr_array_add (self->inputs, gst_object_ref (pad));
+  g_mutex_unlock (&self->lock);
+
+  gst_child_proxy_child_added (GST_CHILD_PROXY (self), G_OBJECT (pad),
+      GST_OBJECT_NAME (pad));
+  GST_DEBUG_OBJECT (self, "added %s", GST_OBJECT_NAME (pad));
+  return GST_PAD (pad);
 }
 
 static void
@@ -579,245 +1256,93 @@ gst_mix_minus_release_pad (GstElement * element, GstPad * pad)
   GstMixMinusPad *mpad = GST_MIX_MINUS_PAD (pad);
   GstPad *minus;
 
-  GST_OBJECT_LOCK (self);
+  g_mutex_lock (&self->lock);
   minus = g_steal_pointer (&mpad->minus_pad);
-  GST_OBJECT_UNLOCK (self);
+  mpad->flushing = TRUE;
+  g_ptr_array_remove (self->inputs, mpad);      /* drops the array's ref */
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
 
   if (minus) {
-    gst_mix_minus_remove_minus_pad (self, minus);
+    /* Let whatever serves this participant drain and finish cleanly. */
+    push_eos_if_started (minus);
+    gst_pad_set_active (minus, FALSE);
+    if (gst_object_has_as_parent (GST_OBJECT (minus), GST_OBJECT (self)))
+      gst_element_remove_pad (element, minus);
     gst_object_unref (minus);
   }
 
   gst_child_proxy_child_removed (GST_CHILD_PROXY (self), G_OBJECT (pad),
       GST_OBJECT_NAME (pad));
-  GST_ELEMENT_CLASS (gst_mix_minus_parent_class)->release_pad (element, pad);
-}
-
-/* --- GstAudioAggregator ------------------------------------------------- */
-
-static GstBuffer *
-gst_mix_minus_create_output_buffer (GstAudioAggregator * aagg, guint frames)
-{
-  GstMixMinus *self = GST_MIX_MINUS (aagg);
-
-  /* New generation: every pad scratch is now stale, i.e. silent. */
-  self->generation++;
-
-  return GST_AUDIO_AGGREGATOR_CLASS (gst_mix_minus_parent_class)
-      ->create_output_buffer (aagg, frames);
+  GST_DEBUG_OBJECT (self, "released %s", GST_OBJECT_NAME (pad));
+  gst_element_remove_pad (element, pad);
 }
 
 static gboolean
-gst_mix_minus_aggregate_one_buffer (GstAudioAggregator * aagg,
-    GstAudioAggregatorPad * aapad, GstBuffer * inbuf, guint in_offset,
-    GstBuffer * outbuf, guint out_offset, guint num_frames)
+gst_mix_minus_send_event (GstElement * element, GstEvent * event)
 {
-  GstMixMinus *self = GST_MIX_MINUS (aagg);
-  GstMixMinusPad *pad = GST_MIX_MINUS_PAD (aapad);
-  GstMapInfo inmap, outmap;
-  const gfloat *in;
-  gfloat *out, *own;
-  gfloat gain;
+  GstMixMinus *self = GST_MIX_MINUS (element);
 
-  /* A muted input must not reach the sum, so it is absent from every
-   * minus too; its scratch stays stale (= zero). */
-  if (!gst_mix_minus_pad_get_gain (pad, &gain))
-    return FALSE;
+  if (GST_EVENT_TYPE (event) == GST_EVENT_EOS) {
+    /* Ending the mix itself (a room closing): every output gets EOS after
+     * the tick in progress. */
+    g_mutex_lock (&self->lock);
+    self->eos_requested = TRUE;
+    g_cond_broadcast (&self->cond);
+    g_mutex_unlock (&self->lock);
+    gst_event_unref (event);
+    return TRUE;
+  }
+  return GST_ELEMENT_CLASS (gst_mix_minus_parent_class)->send_event (element,
+      event);
+}
 
-  gst_buffer_map (inbuf, &inmap, GST_MAP_READ);
-  gst_buffer_map (outbuf, &outmap, GST_MAP_READWRITE);
+static GstStateChangeReturn
+gst_mix_minus_change_state (GstElement * element, GstStateChange transition)
+{
+  GstMixMinus *self = GST_MIX_MINUS (element);
+  GstStateChangeReturn ret;
 
-  in = (const gfloat *) inmap.data + in_offset;
-  out = (gfloat *) outmap.data + out_offset;
-  own = gst_mix_minus_pad_scratch (self, pad,
-      outmap.size / sizeof (gfloat)) + out_offset;
-
-  for (guint i = 0; i < num_frames; i++) {
-    gfloat v = in[i] * gain;
-
-    out[i] += v;
-    own[i] += v;
+  switch (transition) {
+    case GST_STATE_CHANGE_READY_TO_PAUSED:
+      g_mutex_lock (&self->lock);
+      self->eos_requested = FALSE;
+      self->tick = 0;
+      self->drain_ticks = 0;
+      self->program_gain = 1.0f;
+      self->stream_id = g_random_int ();
+      g_mutex_unlock (&self->lock);
+      break;
+    case GST_STATE_CHANGE_PLAYING_TO_PAUSED:
+      if (self->live)
+        stop_task (self, TRUE);
+      break;
+    default:
+      break;
   }
 
-  gst_buffer_unmap (outbuf, &outmap);
-  gst_buffer_unmap (inbuf, &inmap);
+  ret = GST_ELEMENT_CLASS (gst_mix_minus_parent_class)->change_state (element,
+      transition);
+  if (ret == GST_STATE_CHANGE_FAILURE)
+    return ret;
 
-  return TRUE;
-}
-
-/* --- GstAggregator ------------------------------------------------------ */
-
-/* minus = limit (sum - own), stamped like the program buffer. */
-static GstBuffer *
-gst_mix_minus_make_minus_buffer (GstMixMinus * self, GstMixMinusPad * pad,
-    GstBuffer * program, const gfloat * sum, gsize frames)
-{
-  GstBuffer *buf = gst_buffer_new_allocate (NULL, frames * sizeof (gfloat),
-      NULL);
-  const gfloat *own = NULL;
-  GstMapInfo map;
-  gfloat *out;
-
-  gst_buffer_copy_into (buf, program,
-      GST_BUFFER_COPY_FLAGS | GST_BUFFER_COPY_TIMESTAMPS, 0, -1);
-
-  if (pad->scratch_gen == self->generation && pad->scratch_frames >= frames)
-    own = pad->scratch;
-
-  gst_buffer_map (buf, &map, GST_MAP_WRITE);
-  out = (gfloat *) map.data;
-  for (gsize i = 0; i < frames; i++)
-    out[i] = own ? sum[i] - own[i] : sum[i];
-  limit_samples (out, frames, &pad->minus_gain);
-  gst_buffer_unmap (buf, &map);
-
-  return buf;
-}
-
-/* Updates the pad's silence run from this tick's contribution; returns
- * whether the input now counts as silent. */
-static gboolean
-gst_mix_minus_update_silence (GstMixMinus * self, GstMixMinusPad * pad,
-    gsize frames)
-{
-  gboolean spoke = FALSE;
-
-  if (pad->scratch_gen == self->generation && pad->scratch_frames >= frames) {
-    for (gsize i = 0; i < frames && !spoke; i++)
-      spoke = fabsf (pad->scratch[i]) > SILENCE_LEVEL;
+  switch (transition) {
+    case GST_STATE_CHANGE_PAUSED_TO_PLAYING:
+      if (self->live && !start_task (self))
+        return GST_STATE_CHANGE_FAILURE;
+      break;
+    case GST_STATE_CHANGE_READY_TO_PAUSED:
+    case GST_STATE_CHANGE_PLAYING_TO_PAUSED:
+      if (self->live)
+        ret = GST_STATE_CHANGE_NO_PREROLL;
+      break;
+    default:
+      break;
   }
-  pad->silent_ticks = spoke ? 0 : MIN (pad->silent_ticks + 1,
-      SILENT_AFTER_TICKS);
-  g_atomic_int_set (&pad->silent, pad->silent_ticks >= SILENT_AFTER_TICKS);
-  return pad->silent_ticks >= SILENT_AFTER_TICKS;
-}
-
-/* Not-linked, flushing or EOS on one listener's branch must not stop the
- * program; real errors (not-negotiated, error) are reported. */
-static GstFlowReturn
-gst_mix_minus_track_flow (GstMixMinusPad * pad, GstPad * minus,
-    GstFlowReturn ret)
-{
-  if (ret != pad->minus_flow)
-    GST_DEBUG_OBJECT (minus, "flow now %s", gst_flow_get_name (ret));
-  pad->minus_flow = ret;
-
-  return ret < GST_FLOW_EOS ? ret : GST_FLOW_OK;
-}
-
-static void
-gst_mix_minus_get_stream_info (GstMixMinus * self, GstCaps ** caps,
-    GstSegment * segment)
-{
-  GstAggregator *agg = GST_AGGREGATOR (self);
-
-  GST_OBJECT_LOCK (self);
-  *caps = GST_AUDIO_AGGREGATOR (self)->current_caps ?
-      gst_caps_ref (GST_AUDIO_AGGREGATOR (self)->current_caps) :
-      gst_static_pad_template_get_caps (&src_template);
-  gst_segment_copy_into (&GST_AGGREGATOR_PAD (agg->srcpad)->segment, segment);
-  GST_OBJECT_UNLOCK (self);
-}
-
-/* One subtraction per sample and listener: O(N) for N inputs. */
-static GstFlowReturn
-gst_mix_minus_push_minus_buffers (GstMixMinus * self, GstBuffer * program)
-{
-  GArray *targets = gst_mix_minus_collect_targets (self);
-  GstFlowReturn result = GST_FLOW_OK;
-  GstSegment segment;
-  GstCaps *caps;
-  GstMapInfo map;
-  gsize frames;
-
-  gst_mix_minus_get_stream_info (self, &caps, &segment);
-  gst_buffer_map (program, &map, GST_MAP_READ);
-  frames = map.size / sizeof (gfloat);
-
-  for (guint i = 0; i < targets->len; i++) {
-    MinusTarget *t = &g_array_index (targets, MinusTarget, i);
-    GstBuffer *buf;
-    GstFlowReturn ret;
-
-    gboolean silent = gst_mix_minus_update_silence (self, t->pad, frames);
-    gboolean skip_silent;
-
-    /* Nobody listening: skip the work; headers follow once linked. */
-    if (!gst_pad_is_linked (t->minus))
-      continue;
-
-    GST_OBJECT_LOCK (t->pad);
-    skip_silent = t->pad->skip_silent;
-    GST_OBJECT_UNLOCK (t->pad);
-    if (skip_silent && silent) {
-      if (!t->pad->gap_sent) {
-        gst_mix_minus_ensure_headers (t->minus, caps, &segment);
-        gst_pad_push_event (t->minus,
-            gst_event_new_gap (GST_BUFFER_PTS (program),
-                GST_BUFFER_DURATION (program)));
-        t->pad->gap_sent = TRUE;
-      }
-      continue;
-    }
-    t->pad->gap_sent = FALSE;
-
-    buf = gst_mix_minus_make_minus_buffer (self, t->pad, program,
-        (const gfloat *) map.data, frames);
-    gst_mix_minus_ensure_headers (t->minus, caps, &segment);
-    ret = gst_mix_minus_track_flow (t->pad, t->minus,
-        gst_pad_push (t->minus, buf));
-    if (ret < result)
-      result = ret;
-  }
-
-  gst_buffer_unmap (program, &map);
-  gst_caps_unref (caps);
-  g_array_unref (targets);
-
-  return result;
-}
-
-static GstFlowReturn
-gst_mix_minus_finish_buffer (GstAggregator * agg, GstBuffer * program)
-{
-  GstMixMinus *self = GST_MIX_MINUS (agg);
-  GstFlowReturn minus_ret, ret;
-  GstMapInfo map;
-
-  /* The minus outputs need the unlimited sum, so they go first. */
-  minus_ret = gst_mix_minus_push_minus_buffers (self, program);
-
-  program = gst_buffer_make_writable (program);
-  gst_buffer_map (program, &map, GST_MAP_READWRITE);
-  limit_samples ((gfloat *) map.data, map.size / sizeof (gfloat),
-      &self->program_gain);
-  gst_buffer_unmap (program, &map);
-
-  ret = GST_AGGREGATOR_CLASS (gst_mix_minus_parent_class)->finish_buffer
-      (agg, program);
-
-  return ret == GST_FLOW_OK ? minus_ret : ret;
-}
-
-static GstFlowReturn
-gst_mix_minus_aggregate (GstAggregator * agg, gboolean timeout)
-{
-  GstFlowReturn ret = GST_AGGREGATOR_CLASS (gst_mix_minus_parent_class)
-      ->aggregate (agg, timeout);
-
-  /* GstAggregator sends EOS on src only; every listener needs one too. */
-  if (ret == GST_FLOW_EOS || ret == GST_FLOW_ERROR) {
-    GArray *targets = gst_mix_minus_collect_targets (GST_MIX_MINUS (agg));
-
-    for (guint i = 0; i < targets->len; i++)
-      push_eos_if_started (g_array_index (targets, MinusTarget, i).minus);
-    g_array_unref (targets);
-  }
-
   return ret;
 }
 
-/* --- GstChildProxy: sink_N::volume=... on launch lines ----------------- */
+/* --- GstChildProxy: sink_N::volume=... on launch lines ------------------- */
 
 static GObject *
 gst_mix_minus_child_proxy_get_child_by_index (GstChildProxy * proxy,
@@ -830,7 +1355,6 @@ gst_mix_minus_child_proxy_get_child_by_index (GstChildProxy * proxy,
   if (child)
     g_object_ref (child);
   GST_OBJECT_UNLOCK (proxy);
-
   return child;
 }
 
@@ -842,7 +1366,6 @@ gst_mix_minus_child_proxy_get_children_count (GstChildProxy * proxy)
   GST_OBJECT_LOCK (proxy);
   count = GST_ELEMENT (proxy)->numsinkpads;
   GST_OBJECT_UNLOCK (proxy);
-
   return count;
 }
 
@@ -856,17 +1379,161 @@ gst_mix_minus_child_proxy_init (gpointer g_iface, gpointer iface_data)
   iface->get_children_count = gst_mix_minus_child_proxy_get_children_count;
 }
 
-/* --- GObject ------------------------------------------------------------ */
+/* --- GObject -------------------------------------------------------------- */
+
+static GstStructure *
+gst_mix_minus_stats (GstMixMinus * self)
+{
+  GstStructure *s;
+
+  g_mutex_lock (&self->lock);
+  s = gst_structure_new ("mixminus-stats",
+      "ticks", G_TYPE_UINT64, self->stat_ticks,
+      "late-ticks", G_TYPE_UINT64, self->stat_late_ticks,
+      "underruns", G_TYPE_UINT64, self->stat_underruns,
+      "overflow-samples", G_TYPE_UINT64, self->stat_overflow,
+      "trimmed-samples", G_TYPE_UINT64, self->stat_trimmed,
+      "catch-ups", G_TYPE_UINT64, self->stat_catch_ups,
+      "inputs", G_TYPE_UINT, self->inputs->len, NULL);
+  g_mutex_unlock (&self->lock);
+  return s;
+}
+
+static void
+gst_mix_minus_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec)
+{
+  GstMixMinus *self = GST_MIX_MINUS (object);
+
+  g_mutex_lock (&self->lock);
+  switch (prop_id) {
+    case PROP_LIVE:
+      self->live = g_value_get_boolean (value);
+      break;
+    case PROP_FRAME_DURATION:
+      self->frame_duration = g_value_get_uint64 (value);
+      break;
+    case PROP_MAX_WAIT:
+      self->max_wait = g_value_get_uint64 (value);
+      break;
+    case PROP_IDLE_TIMEOUT:
+      self->idle_timeout = g_value_get_uint64 (value);
+      break;
+    case PROP_LEVEL_INTERVAL:
+      self->level_interval = g_value_get_uint64 (value);
+      break;
+    case PROP_EOS_AFTER_INPUTS:
+      self->eos_after_inputs = g_value_get_boolean (value);
+      g_cond_broadcast (&self->cond);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  g_mutex_unlock (&self->lock);
+}
+
+static void
+gst_mix_minus_get_property (GObject * object, guint prop_id, GValue * value,
+    GParamSpec * pspec)
+{
+  GstMixMinus *self = GST_MIX_MINUS (object);
+
+  if (prop_id == PROP_STATS) {
+    g_value_take_boxed (value, gst_mix_minus_stats (self));
+    return;
+  }
+  g_mutex_lock (&self->lock);
+  switch (prop_id) {
+    case PROP_LIVE:
+      g_value_set_boolean (value, self->live);
+      break;
+    case PROP_FRAME_DURATION:
+      g_value_set_uint64 (value, self->frame_duration);
+      break;
+    case PROP_MAX_WAIT:
+      g_value_set_uint64 (value, self->max_wait);
+      break;
+    case PROP_IDLE_TIMEOUT:
+      g_value_set_uint64 (value, self->idle_timeout);
+      break;
+    case PROP_LEVEL_INTERVAL:
+      g_value_set_uint64 (value, self->level_interval);
+      break;
+    case PROP_EOS_AFTER_INPUTS:
+      g_value_set_boolean (value, self->eos_after_inputs);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  g_mutex_unlock (&self->lock);
+}
+
+static void
+gst_mix_minus_finalize (GObject * object)
+{
+  GstMixMinus *self = GST_MIX_MINUS (object);
+
+  g_ptr_array_unref (self->inputs);
+  g_free (self->sum);
+  g_free (self->scratch);
+  g_mutex_clear (&self->lock);
+  g_cond_clear (&self->cond);
+  G_OBJECT_CLASS (gst_mix_minus_parent_class)->finalize (object);
+}
 
 static void
 gst_mix_minus_class_init (GstMixMinusClass * klass)
 {
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
-  GstAggregatorClass *agg_class = GST_AGGREGATOR_CLASS (klass);
-  GstAudioAggregatorClass *aagg_class = GST_AUDIO_AGGREGATOR_CLASS (klass);
+  const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
+  const GParamFlags rw_ready = rw | GST_PARAM_MUTABLE_READY;
 
-  gst_element_class_add_static_pad_template_with_gtype (element_class,
-      &src_template, GST_TYPE_AUDIO_AGGREGATOR_PAD);
+  gobject_class->set_property = gst_mix_minus_set_property;
+  gobject_class->get_property = gst_mix_minus_get_property;
+  gobject_class->finalize = gst_mix_minus_finalize;
+
+  /**
+   * GstMixMinus:live:
+   *
+   * %TRUE: keep time on the pipeline clock, never wait on idle inputs.
+   * %FALSE: tick whenever every input has a frame (files, tests).
+   */
+  g_object_class_install_property (gobject_class, PROP_LIVE,
+      g_param_spec_boolean ("live", "Live",
+          "Tick on the clock and wait only for inputs that are sending "
+          "(false: tick when every input has a frame)", DEFAULT_LIVE,
+          rw_ready));
+  g_object_class_install_property (gobject_class, PROP_FRAME_DURATION,
+      g_param_spec_uint64 ("frame-duration", "Frame duration",
+          "Duration of one mixed frame (ns)", 2500000, 100 * GST_MSECOND,
+          DEFAULT_FRAME_DURATION, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_MAX_WAIT,
+      g_param_spec_uint64 ("max-wait", "Maximum wait",
+          "How long a due frame waits for inputs that are sending (ns)", 0,
+          GST_SECOND, DEFAULT_MAX_WAIT, rw));
+  g_object_class_install_property (gobject_class, PROP_IDLE_TIMEOUT,
+      g_param_spec_uint64 ("idle-timeout", "Idle timeout",
+          "An input that sent nothing for this long is not waited for (ns)",
+          0, 10 * GST_SECOND, DEFAULT_IDLE_TIMEOUT, rw));
+  g_object_class_install_property (gobject_class, PROP_LEVEL_INTERVAL,
+      g_param_spec_uint64 ("level-interval", "Level interval",
+          "Post a mixminus-levels message this often while inputs send "
+          "(ns, 0: never)", 0, 10 * GST_SECOND, DEFAULT_LEVEL_INTERVAL, rw));
+  g_object_class_install_property (gobject_class, PROP_EOS_AFTER_INPUTS,
+      g_param_spec_boolean ("eos-after-inputs", "EOS after inputs",
+          "End the mix once every input has ended (false: keep mixing "
+          "until EOS is sent to the element)", DEFAULT_EOS_AFTER_INPUTS, rw));
+  g_object_class_install_property (gobject_class, PROP_STATS,
+      g_param_spec_boxed ("stats", "Statistics",
+          "ticks, late-ticks (went out at max-wait), underruns (a sending "
+          "input short of a frame), overflow-samples, trimmed-samples, "
+          "catch-ups, inputs", GST_TYPE_STRUCTURE,
+          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
+  gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_add_static_pad_template_with_gtype (element_class,
       &sink_template, GST_TYPE_MIX_MINUS_PAD);
   gst_element_class_add_static_pad_template (element_class, &minus_template);
@@ -880,14 +1547,8 @@ gst_mix_minus_class_init (GstMixMinusClass * klass)
   element_class->request_new_pad =
       GST_DEBUG_FUNCPTR (gst_mix_minus_request_new_pad);
   element_class->release_pad = GST_DEBUG_FUNCPTR (gst_mix_minus_release_pad);
-
-  agg_class->aggregate = GST_DEBUG_FUNCPTR (gst_mix_minus_aggregate);
-  agg_class->finish_buffer = GST_DEBUG_FUNCPTR (gst_mix_minus_finish_buffer);
-
-  aagg_class->create_output_buffer =
-      GST_DEBUG_FUNCPTR (gst_mix_minus_create_output_buffer);
-  aagg_class->aggregate_one_buffer =
-      GST_DEBUG_FUNCPTR (gst_mix_minus_aggregate_one_buffer);
+  element_class->change_state = GST_DEBUG_FUNCPTR (gst_mix_minus_change_state);
+  element_class->send_event = GST_DEBUG_FUNCPTR (gst_mix_minus_send_event);
 
   gst_type_mark_as_plugin_api (GST_TYPE_MIX_MINUS_PAD, 0);
 }
@@ -895,7 +1556,24 @@ gst_mix_minus_class_init (GstMixMinusClass * klass)
 static void
 gst_mix_minus_init (GstMixMinus * self)
 {
-  /* Pads start at scratch_gen 0, i.e. "nothing mixed yet". */
-  self->generation = 1;
+  g_mutex_init (&self->lock);
+  g_cond_init (&self->cond);
+  self->inputs = g_ptr_array_new_with_free_func (gst_object_unref);
+  self->live = DEFAULT_LIVE;
+  self->frame_duration = DEFAULT_FRAME_DURATION;
+  self->max_wait = DEFAULT_MAX_WAIT;
+  self->idle_timeout = DEFAULT_IDLE_TIMEOUT;
+  self->level_interval = DEFAULT_LEVEL_INTERVAL;
+  self->eos_after_inputs = DEFAULT_EOS_AFTER_INPUTS;
   self->program_gain = 1.0f;
+  self->frames = frames_for (DEFAULT_FRAME_DURATION);
+
+  self->srcpad = gst_pad_new_from_static_template (&src_template, "src");
+  gst_pad_set_query_function (self->srcpad, gst_mix_minus_src_query);
+  gst_pad_set_event_function (self->srcpad, gst_mix_minus_src_event);
+  gst_pad_set_activatemode_function (self->srcpad,
+      gst_mix_minus_src_activate_mode);
+  gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
+
+  GST_OBJECT_FLAG_SET (self, GST_ELEMENT_FLAG_SOURCE);
 }

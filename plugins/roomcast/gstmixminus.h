@@ -3,17 +3,15 @@
 #define __GST_MIX_MINUS_H__
 
 #include <gst/gst.h>
-#include <gst/audio/gstaudioaggregator.h>
 
 G_BEGIN_DECLS
 
 #define GST_TYPE_MIX_MINUS_PAD (gst_mix_minus_pad_get_type ())
 G_DECLARE_FINAL_TYPE (GstMixMinusPad, gst_mix_minus_pad, GST, MIX_MINUS_PAD,
-    GstAudioAggregatorPad)
+    GstPad)
 
 #define GST_TYPE_MIX_MINUS (gst_mix_minus_get_type ())
-G_DECLARE_FINAL_TYPE (GstMixMinus, gst_mix_minus, GST, MIX_MINUS,
-    GstAudioAggregator)
+G_DECLARE_FINAL_TYPE (GstMixMinus, gst_mix_minus, GST, MIX_MINUS, GstElement)
 
 GST_ELEMENT_REGISTER_DECLARE (mixminus);
 

@@ -111,7 +111,9 @@ int main(int argc, char** argv) {
   mediaConfig.pipelinesDir = opt.pipelinesDir;
   mediaConfig.speaker.opusBitrate = opt.opusBitrate;
   mediaConfig.speaker.jitterLatencyMs = static_cast<unsigned>(opt.jitterLatencyMs);
-  mediaConfig.speaker.encodeSilentOnce = opt.encodeSilentOnce;
+  mediaConfig.mixerMaxWaitMs = static_cast<unsigned>(opt.mixerMaxWaitMs);
+  mediaConfig.plainRtpBindHost = opt.plainRtpBind;
+
   media::GstMediaBackend media(mediaConfig, context);
 
   signaling::TokenAuthority auth(secret);
@@ -151,6 +153,7 @@ int main(int argc, char** argv) {
   limits.reconnectGraceMs = static_cast<unsigned>(opt.reconnectGraceSeconds * 1000);
   limits.maxSpeakers = static_cast<size_t>(opt.maxSpeakers);
   limits.maxRooms = static_cast<size_t>(opt.maxRooms);
+  limits.allowPlainRtp = opt.plainRtp;
   core::RoomManager rooms(media, hub, env, limits);
   hub.setRoomManager(&rooms);
 

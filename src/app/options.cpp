@@ -61,8 +61,10 @@ core::Status applyConfigFile(const std::string& path, Options& out) {
     out.reconnectGraceSeconds = g_key_file_get_double(file, "room", "reconnect_grace_s", nullptr);
   integer("media", "opus_bitrate", out.opusBitrate);
   integer("media", "jitter_latency_ms", out.jitterLatencyMs);
-  if (g_key_file_has_key(file, "media", "encode_silent_once", nullptr))
-    out.encodeSilentOnce = g_key_file_get_boolean(file, "media", "encode_silent_once", nullptr);
+  integer("media", "mixer_max_wait_ms", out.mixerMaxWaitMs);
+  if (g_key_file_has_key(file, "media", "plain_rtp", nullptr))
+    out.plainRtp = g_key_file_get_boolean(file, "media", "plain_rtp", nullptr);
+  str("media", "plain_rtp_bind", out.plainRtpBind);
   return core::Ok{};
 }
 
@@ -122,6 +124,10 @@ core::Result<Options> parseOptions(int argc, char** argv) {
   if (out.opusBitrate < 6000 || out.opusBitrate > 128000) return Error{ErrorCode::BadRequest, "opus_bitrate must be 6000..128000"};
   if (out.jitterLatencyMs < 0 || out.jitterLatencyMs > 1000) return Error{ErrorCode::BadRequest, "jitter_latency_ms must be 0..1000"};
   if (out.maxSpeakers < 1 || out.maxSpeakers > 1000) return Error{ErrorCode::BadRequest, "max_speakers must be 1..1000"};
+  if (out.mixerMaxWaitMs < 0 || out.mixerMaxWaitMs > 100)
+    return Error{ErrorCode::BadRequest, "mixer_max_wait_ms must be 0..100"};
+  if (!g_hostname_is_ip_address(out.plainRtpBind.c_str()))
+    return Error{ErrorCode::BadRequest, "plain_rtp_bind must be an IPv4 address"};
   return out;
 }
 

@@ -17,8 +17,10 @@ struct Options {
   std::string hlsJsPath;     // default: node_modules/hls.js/dist/hls.min.js in the source tree
   std::string secret;        // default: generated into <data-dir>/secret at first start
   int opusBitrate = 32000;
-  int jitterLatencyMs = 40;
-  bool encodeSilentOnce = false;  // experimental: see data/roomcast.conf
+  int jitterLatencyMs = 20;
+  int mixerMaxWaitMs = 5;
+  bool plainRtp = false;                // plain-RTP speakers (benchmarks, trusted SIP-like peers)
+  std::string plainRtpBind = "127.0.0.1";
   int maxSpeakers = 16;
   int maxRooms = 100;
   double reconnectGraceSeconds = 20;  // a dropped speaker keeps role and slot this long

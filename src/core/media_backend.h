@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "core/result.h"
 
@@ -23,8 +24,13 @@ class MediaObserver {
                              const std::string& sdp) = 0;
   virtual void onLocalCandidate(const std::string& roomId, const std::string& peerId,
                                 unsigned mlineIndex, const std::string& candidate) = 0;
-  // The speech level of a peer's uplink, about every 100 ms while it is connected.
-  virtual void onPeerLevel(const std::string& roomId, const std::string& peerId, double rmsDbfs) = 0;
+  // The speech level of every peer whose uplink carried audio in the last interval (about
+  // 100 ms); sent while any peer of the room sends, and for a second after.
+  struct PeerLevel {
+    std::string peerId;
+    double rmsDbfs = -200;
+  };
+  virtual void onPeerLevels(const std::string& roomId, const std::vector<PeerLevel>& levels) = 0;
   // The peer's transport failed or closed for good (ICE failed, DTLS error).
   virtual void onPeerFailed(const std::string& roomId, const std::string& peerId,
                             const std::string& reason) = 0;
@@ -54,6 +60,14 @@ class MediaBackend {
   // its own audio joins the mix only while `mixed` (pre-warm: not yet).
   virtual Status acceptOffer(const std::string& roomId, const std::string& peerId,
                              const std::string& offerSdp, bool mixed) = 0;
+  // The same over plain RTP (no ICE, no DTLS): the peer sends Opus with `payloadType` from
+  // host:port and gets its return there. Returns where the peer must send to.
+  struct RtpAddress {
+    std::string host;
+    int port = 0;
+  };
+  virtual Result<RtpAddress> acceptPlainRtp(const std::string& roomId, const std::string& peerId,
+                                            const RtpAddress& remote, int payloadType, bool mixed) = 0;
   // Switches a peer's uplink in or out of every mix, at once and without renegotiation.
   virtual void setPeerMixed(const std::string& roomId, const std::string& peerId, bool mixed) = 0;
   virtual Status addRemoteCandidate(const std::string& roomId, const std::string& peerId,

@@ -391,6 +391,23 @@ Status RoomManager::offer(const std::string& roomId, const std::string& identity
   return Ok{};
 }
 
+Result<MediaBackend::RtpAddress> RoomManager::plainRtpOffer(const std::string& roomId, const std::string& identity,
+                                                            const MediaBackend::RtpAddress& remote, int payloadType) {
+  if (!limits_.allowPlainRtp)
+    return Error{ErrorCode::Forbidden, "plain RTP is disabled on this server ([media] plain_rtp)"};
+  if (!findMutable(roomId)) return notFound(roomId);
+  Participant* p = findParticipant(roomId, identity);
+  if (!p) return Error{ErrorCode::Conflict, "join the room before sending an offer"};
+  if (!p->mayHaveMedia())
+    return Error{ErrorCode::Forbidden, "only speakers (or raised hands, pre-warming) open a media session"};
+  if (remote.port < 1 || remote.port > 65535) return Error{ErrorCode::ValidationFailed, "port must be 1..65535"};
+  if (payloadType < 96 || payloadType > 127)
+    return Error{ErrorCode::ValidationFailed, "payload_type must be a dynamic type (96..127)"};
+  auto local = media_.acceptPlainRtp(roomId, identity, remote, payloadType, p->mixed());
+  if (local) p->mediaConnected = true;
+  return local;
+}
+
 Status RoomManager::remoteCandidate(const std::string& roomId, const std::string& identity, unsigned mline,
                                     const std::string& candidate) {
   if (!findMutable(roomId)) return notFound(roomId);
@@ -412,11 +429,12 @@ void RoomManager::onLocalCandidate(const std::string& roomId, const std::string&
   events_.sendTo(roomId, peerId, IceCandidate{mlineIndex, candidate});
 }
 
-void RoomManager::onPeerLevel(const std::string& roomId, const std::string& peerId, double rmsDbfs) {
+void RoomManager::onPeerLevels(const std::string& roomId, const std::vector<PeerLevel>& levels) {
   Room* room = findMutable(roomId);
   if (!room) return;
   const int64_t now = env_.nowUnixMs();
-  if (rmsDbfs >= limits_.speakingThresholdDbfs) lastLoudMs_[roomId][peerId] = now;
+  for (const auto& level : levels)
+    if (level.rmsDbfs >= limits_.speakingThresholdDbfs) lastLoudMs_[roomId][level.peerId] = now;
   updateActiveSpeakers(*room, now);
 }
 

@@ -26,6 +26,7 @@ struct RoomLimits {
   double speakingThresholdDbfs = -45;  // active-speaker detection on decoded uplinks
   unsigned speakingHoldMs = 400;       // still "speaking" this long after the last loud frame
   unsigned activeSpeakersMinIntervalMs = 250;  // at most 4 active-speaker events a second
+  bool allowPlainRtp = false;          // plain-RTP speakers (benchmarks, trusted SIP-like peers)
 };
 
 struct NewRoom {
@@ -101,6 +102,10 @@ class RoomManager final : public MediaObserver {
   Result<std::string> identityByName(const std::string& roomId, const std::string& name) const;
 
   Status offer(const std::string& roomId, const std::string& identity, const std::string& sdp);
+  // A speaker over plain RTP instead of WebRTC (only where the operator allows it). Returns
+  // the server's address for the speaker's RTP.
+  Result<MediaBackend::RtpAddress> plainRtpOffer(const std::string& roomId, const std::string& identity,
+                                                 const MediaBackend::RtpAddress& remote, int payloadType);
   Status remoteCandidate(const std::string& roomId, const std::string& identity, unsigned mline,
                          const std::string& candidate);
 
@@ -108,7 +113,7 @@ class RoomManager final : public MediaObserver {
   void onLocalAnswer(const std::string& roomId, const std::string& peerId, const std::string& sdp) override;
   void onLocalCandidate(const std::string& roomId, const std::string& peerId, unsigned mlineIndex,
                         const std::string& candidate) override;
-  void onPeerLevel(const std::string& roomId, const std::string& peerId, double rmsDbfs) override;
+  void onPeerLevels(const std::string& roomId, const std::vector<PeerLevel>& levels) override;
   void onPeerFailed(const std::string& roomId, const std::string& peerId, const std::string& reason) override;
   void onRoomMediaFailed(const std::string& roomId, const std::string& reason) override;
 

@@ -3,6 +3,9 @@
 #include <glib/gstdio.h>
 
 #include "media/debug.h"
+#include "media/rtp_transport.h"
+#include "media/webrtc_transport.h"
+#include "media/webrtc_util.h"
 
 #define GST_CAT_DEFAULT roomcast_room_debug
 
@@ -36,7 +39,7 @@ core::Status GstMediaBackend::startRoom(const core::RoomMediaConfig& room) {
   config.hlsDir = hlsDirFor(room.roomId);
   config.context = context_;
   config.opusBitrate = config_.speaker.opusBitrate;
-  config.encodeSilentOnce = config_.speaker.encodeSilentOnce;
+  config.mixerMaxWaitMs = config_.mixerMaxWaitMs;
   if (g_mkdir_with_parents(config.hlsDir.c_str(), 0755) != 0)
     return Error{ErrorCode::Internal, "cannot create " + config.hlsDir};
   if (room.record) {
@@ -53,8 +56,8 @@ core::Status GstMediaBackend::startRoom(const core::RoomMediaConfig& room) {
   handlers.onError = [this, alive, roomId](const std::string& child, const std::string& msg) {
     if (!alive.expired()) onPipelineError(roomId, child, msg);
   };
-  handlers.onLevel = [this, alive, roomId](const std::string& element, double rmsDb) {
-    if (!alive.expired()) onLevel(roomId, element, rmsDb);
+  handlers.onLevels = [this, alive, roomId](const std::vector<RoomPipeline::InputLevel>& levels) {
+    if (!alive.expired()) onLevels(roomId, levels);
   };
   auto pipeline = RoomPipeline::start(config, std::move(handlers));
   if (!pipeline) return pipeline.error();
@@ -70,7 +73,7 @@ void GstMediaBackend::stopRoom(const std::string& roomId, StopDone done) {
   }
   LiveRoom room = std::move(it->second);
   rooms_.erase(it);
-  room.peers.clear();  // releases their mixer pads so the bed's EOS finishes the mix
+  room.peers.clear();  // releases their mixer pads before the mix ends
 
   core::RoomMediaSummary summary;
   summary.recordingPath = room.pipeline->config().recordingPath;
@@ -95,18 +98,50 @@ void GstMediaBackend::stopRoom(const std::string& roomId, StopDone done) {
   });
 }
 
-core::Status GstMediaBackend::acceptOffer(const std::string& roomId, const std::string& peerId,
-                                          const std::string& sdp, bool mixed) {
+core::Status GstMediaBackend::startPeer(const std::string& roomId, const std::string& peerId,
+                                        std::unique_ptr<PeerTransport> transport, const PeerKey& key,
+                                        int payloadType, bool mixed) {
   auto it = rooms_.find(roomId);
   if (it == rooms_.end()) return Error{ErrorCode::NotFound, "room has no media"};
-  // A new offer from the same speaker replaces their session (webrtcbin 1.22 cannot restart ICE).
   it->second.peers.erase(peerId);
-  PeerKey key{roomId, peerId, nextSerial_++};
-  auto peer = std::make_unique<SpeakerPeer>(it->second.pipeline->bin(), it->second.pipeline->mixer(),
-                                            it->second.pipeline->programOpus(), key, *this, config_.speaker);
-  if (auto accepted = peer->acceptOffer(sdp, mixed); !accepted) return accepted.error();
-  it->second.peers[peerId] = std::move(peer);
+  RoomPipeline& pipeline = *it->second.pipeline;
+  RoomTaps taps{pipeline.bin(), pipeline.mixer(), pipeline.programOpus()};
+  auto peer = std::make_unique<SpeakerPeer>(taps, "peer-" + peerId + "-" + std::to_string(key.serial), config_.speaker);
+  if (auto started = peer->start(std::move(transport), payloadType, mixed); !started) return started.error();
+  it->second.peers[peerId] = LivePeer{std::move(peer), key.serial};
   return core::Ok{};
+}
+
+core::Status GstMediaBackend::acceptOffer(const std::string& roomId, const std::string& peerId,
+                                          const std::string& sdp, bool mixed) {
+  if (!rooms_.count(roomId)) return Error{ErrorCode::NotFound, "room has no media"};
+  GstSDPMessage* offer = parseSdp(sdp);
+  if (!offer) return Error{ErrorCode::MediaError, "the offer is not valid SDP"};
+  auto payloadType = checkAudioOffer(offer);
+  if (!payloadType) {
+    gst_sdp_message_free(offer);
+    return payloadType.error();
+  }
+  PeerKey key{roomId, peerId, nextSerial_++};
+  auto transport = std::make_unique<WebRtcTransport>(key, *this, offer, config_.speaker.jitterLatencyMs);
+  return startPeer(roomId, peerId, std::move(transport), key, payloadType.value(), mixed);
+}
+
+core::Result<core::MediaBackend::RtpAddress> GstMediaBackend::acceptPlainRtp(const std::string& roomId,
+                                                                             const std::string& peerId,
+                                                                             const RtpAddress& remote,
+                                                                             int payloadType, bool mixed) {
+  if (!rooms_.count(roomId)) return Error{ErrorCode::NotFound, "room has no media"};
+  if (!g_hostname_is_ip_address(remote.host.c_str()))
+    return Error{ErrorCode::ValidationFailed, "plain RTP needs a literal IP address"};
+  PeerKey key{roomId, peerId, nextSerial_++};
+  auto transport = std::make_unique<RtpTransport>("peer-" + peerId + "-" + std::to_string(key.serial) + "-rtp",
+                                                  RtpEndpoint{remote.host, remote.port}, config_.plainRtpBindHost,
+                                                  payloadType, config_.speaker.jitterLatencyMs);
+  RtpTransport* rtp = transport.get();
+  if (auto started = startPeer(roomId, peerId, std::move(transport), key, payloadType, mixed); !started)
+    return started.error();
+  return RtpAddress{rtp->local().host, rtp->local().port};
 }
 
 core::Status GstMediaBackend::addRemoteCandidate(const std::string& roomId, const std::string& peerId, unsigned mline,
@@ -115,25 +150,27 @@ core::Status GstMediaBackend::addRemoteCandidate(const std::string& roomId, cons
   if (it == rooms_.end()) return Error{ErrorCode::NotFound, "room has no media"};
   auto peer = it->second.peers.find(peerId);
   if (peer == it->second.peers.end()) return Error{ErrorCode::Conflict, "send an offer before candidates"};
-  return peer->second->addRemoteCandidate(mline, candidate);
+  return peer->second.peer->transport()->addRemoteCandidate(mline, candidate);
 }
 
 void GstMediaBackend::setPeerMixed(const std::string& roomId, const std::string& peerId, bool mixed) {
   auto it = rooms_.find(roomId);
   if (it == rooms_.end()) return;
   auto peer = it->second.peers.find(peerId);
-  if (peer != it->second.peers.end()) peer->second->setMixed(mixed);
+  if (peer != it->second.peers.end()) peer->second.peer->setMixed(mixed);
 }
 
-void GstMediaBackend::onLevel(const std::string& roomId, const std::string& element, double rmsDb) {
+void GstMediaBackend::onLevels(const std::string& roomId, const std::vector<RoomPipeline::InputLevel>& levels) {
   auto it = rooms_.find(roomId);
   if (it == rooms_.end() || !observer_) return;
-  for (auto& [peerId, peer] : it->second.peers) {
-    if (peer->levelElementName() == element) {
-      observer_->onPeerLevel(roomId, peerId, rmsDb);
-      return;
-    }
+  std::map<std::string, std::string> byPad;
+  for (auto& [peerId, live] : it->second.peers) byPad[live.peer->mixerPadName()] = peerId;
+  std::vector<core::MediaObserver::PeerLevel> peerLevels;
+  for (const auto& level : levels) {
+    auto peer = byPad.find(level.mixerPad);
+    if (peer != byPad.end()) peerLevels.push_back({peer->second, level.rmsDb});
   }
+  observer_->onPeerLevels(roomId, peerLevels);
 }
 
 void GstMediaBackend::removePeer(const std::string& roomId, const std::string& peerId) {
@@ -145,8 +182,8 @@ SpeakerPeer* GstMediaBackend::findPeer(const PeerKey& key) {
   auto room = rooms_.find(key.roomId);
   if (room == rooms_.end()) return nullptr;
   auto peer = room->second.peers.find(key.peerId);
-  if (peer == room->second.peers.end() || peer->second->key().serial != key.serial) return nullptr;
-  return peer->second.get();
+  if (peer == room->second.peers.end() || peer->second.serial != key.serial) return nullptr;
+  return peer->second.peer.get();
 }
 
 void GstMediaBackend::postToPeer(const PeerKey& key, std::function<void(GstMediaBackend&)> fn) {
@@ -191,9 +228,9 @@ void GstMediaBackend::onPipelineError(const std::string& roomId, const std::stri
   auto it = rooms_.find(roomId);
   if (it == rooms_.end()) return;
   // An error inside one speaker's elements costs that speaker, never the room.
-  for (auto& [peerId, peer] : it->second.peers) {
-    if (child.rfind(peer->baseName(), 0) == 0) {
-      postFailure(peer->key(), message);
+  for (auto& [peerId, live] : it->second.peers) {
+    if (child.rfind(live.peer->name(), 0) == 0) {
+      postFailure(PeerKey{roomId, peerId, live.serial}, message);
       return;
     }
   }

@@ -20,6 +20,8 @@ struct MediaConfig {
   std::string dataDir;       // hls/<room>/ and recordings/ are created below it
   std::string pipelinesDir;  // where program-*.pipeline fragments are read from
   SpeakerSettings speaker;
+  unsigned mixerMaxWaitMs = 5;
+  std::string plainRtpBindHost = "127.0.0.1";  // where plain-RTP speakers send to
   unsigned finishDeadlineMs = 5000;
 };
 
@@ -33,6 +35,8 @@ class GstMediaBackend final : public core::MediaBackend, public PeerEvents {
   void stopRoom(const std::string& roomId, StopDone done) override;
   core::Status acceptOffer(const std::string& roomId, const std::string& peerId, const std::string& sdp,
                            bool mixed) override;
+  core::Result<RtpAddress> acceptPlainRtp(const std::string& roomId, const std::string& peerId,
+                                          const RtpAddress& remote, int payloadType, bool mixed) override;
   void setPeerMixed(const std::string& roomId, const std::string& peerId, bool mixed) override;
   core::Status addRemoteCandidate(const std::string& roomId, const std::string& peerId, unsigned mline,
                                   const std::string& candidate) override;
@@ -48,17 +52,24 @@ class GstMediaBackend final : public core::MediaBackend, public PeerEvents {
   std::string hlsDirFor(const std::string& roomId) const;
 
  private:
+  struct LivePeer {
+    std::unique_ptr<SpeakerPeer> peer;
+    uint64_t serial = 0;
+  };
   struct LiveRoom {
     std::unique_ptr<RoomPipeline> pipeline;
-    std::map<std::string, std::unique_ptr<SpeakerPeer>> peers;
+    std::map<std::string, LivePeer> peers;
     int64_t startedAtUs = 0;
   };
 
   // Runs `fn` on the control context if the backend and the peer (same serial) still exist.
   void postToPeer(const PeerKey& key, std::function<void(GstMediaBackend&)> fn);
   SpeakerPeer* findPeer(const PeerKey& key);
+  // Replaces the peer's session (a new offer: webrtcbin 1.22 cannot restart ICE).
+  core::Status startPeer(const std::string& roomId, const std::string& peerId, std::unique_ptr<PeerTransport> transport,
+                         const PeerKey& key, int payloadType, bool mixed);
   void onPipelineError(const std::string& roomId, const std::string& child, const std::string& message);
-  void onLevel(const std::string& roomId, const std::string& element, double rmsDb);
+  void onLevels(const std::string& roomId, const std::vector<RoomPipeline::InputLevel>& levels);
 
   MediaConfig config_;
   GMainContext* context_;

@@ -36,27 +36,21 @@ static core::Status linkIntoTee(GstBin* pipeline, GstElement* tee, GstElement* o
 
 core::Status RoomPipeline::build() {
   pipeline_ = ElementPtr::adopt(gst_pipeline_new(("room-" + config_.roomId).c_str()));
-  bed_ = makeElement("audiotestsrc", "bed");
   mixer_ = makeElement("mixminus", "mixer");
-  ElementPtr bedCaps = makeElement("capsfilter", "bedcaps");
   ElementPtr tee = makeElement("tee", "program");
-  if (!bed_ || !bedCaps || !tee) return Error{ErrorCode::Internal, "GStreamer base plugins are missing"};
+  if (!tee) return Error{ErrorCode::Internal, "GStreamer core elements are missing"};
   if (!mixer_) return Error{ErrorCode::Internal, "the mixminus element is missing (GST_PLUGIN_PATH)"};
 
-  // 20 ms of silence per buffer; the mixer's output follows the bed's cadence.
-  gst_util_set_object_arg(G_OBJECT(bed_.get()), "wave", "silence");
-  g_object_set(bed_.get(), "is-live", TRUE, "samplesperbuffer", 960, nullptr);
-  g_autoptr(GstCaps) caps = gst_caps_from_string("audio/x-raw,format=F32LE,rate=48000,channels=1,layout=interleaved");
-  g_object_set(bedCaps.get(), "caps", caps, nullptr);
-  // A speaker's packets may arrive a little late; wait this long before mixing without them.
-  g_object_set(mixer_.get(), "latency", G_GUINT64_CONSTANT(20000000), nullptr);
-  // Program outputs must never hold the mixer back; the tee feeds queues in each fragment.
+  // Speakers come and go; the room ends only when told (finish()). Levels drive the
+  // active-speaker events.
+  g_object_set(mixer_.get(), "eos-after-inputs", FALSE, "level-interval", G_GUINT64_CONSTANT(100000000), "max-wait",
+               static_cast<guint64>(config_.mixerMaxWaitMs) * GST_MSECOND, nullptr);
+  // Program outputs must never hold the mixer back; each fragment starts with its own queue.
   g_object_set(tee.get(), "allow-not-linked", TRUE, nullptr);
 
   GstBin* bin = GST_BIN(pipeline_.get());
-  gst_bin_add_many(bin, bed_.get(), bedCaps.get(), mixer_.get(), tee.get(), nullptr);
-  if (!gst_element_link_many(bed_.get(), bedCaps.get(), mixer_.get(), tee.get(), nullptr))
-    return Error{ErrorCode::Internal, "cannot link the room's mixer"};
+  gst_bin_add_many(bin, mixer_.get(), tee.get(), nullptr);
+  if (!gst_element_link(mixer_.get(), tee.get())) return Error{ErrorCode::Internal, "cannot link the room's mixer"};
 
   auto hls = loadFragmentBin(config_.pipelinesDir, "program-hls", "hls-output");
   if (!hls) return hls.error();
@@ -70,24 +64,17 @@ core::Status RoomPipeline::build() {
   if (auto linked = linkIntoTee(bin, tee.get(), hls.value().get()); !linked) return linked;
 
   // Encode once what every silent speaker hears (mixminus skip-silent: their minus is the
-  // program): one encoder for all of them instead of one each.
-  if (config_.encodeSilentOnce) {
-    ElementPtr queue = makeElement("queue", "program-opus-queue");
-    ElementPtr convert = makeElement("audioconvert", "program-opus-convert");
-    ElementPtr encoder = makeElement("opusenc", "program-opus-enc");
-    programOpus_ = makeElement("tee", "program-opus");
-    if (!queue || !convert || !encoder || !programOpus_) return Error{ErrorCode::Internal, "Opus plugins are missing"};
-    g_object_set(queue.get(), "max-size-time", G_GUINT64_CONSTANT(100000000), "max-size-buffers", 0u,
-                 "max-size-bytes", 0u, nullptr);
-    gst_util_set_object_arg(G_OBJECT(queue.get()), "leaky", "downstream");
-    configureVoiceOpusEncoder(encoder.get(), config_.opusBitrate, false);
-    g_object_set(programOpus_.get(), "allow-not-linked", TRUE, nullptr);
-    gst_bin_add_many(bin, queue.get(), convert.get(), encoder.get(), programOpus_.get(), nullptr);
-    if (!gst_element_link_many(convert.get(), encoder.get(), programOpus_.get(), nullptr))
-      return Error{ErrorCode::Internal, "cannot link the program's Opus encoder"};
-    if (auto linked = linkIntoTee(bin, tee.get(), queue.get()); !linked) return linked;
-    if (!gst_element_link(queue.get(), convert.get())) return Error{ErrorCode::Internal, "cannot link program-opus"};
-  }
+  // program): one encoder for all of them instead of one each. In the mixer's thread, like
+  // the speakers' own encoders.
+  ElementPtr encoder = makeElement("opusenc", "program-opus-enc");
+  programOpus_ = makeElement("tee", "program-opus");
+  if (!encoder || !programOpus_) return Error{ErrorCode::Internal, "the Opus plugins are missing"};
+  configureVoiceOpusEncoder(encoder.get(), config_.opusBitrate, false);
+  g_object_set(programOpus_.get(), "allow-not-linked", TRUE, nullptr);
+  gst_bin_add_many(bin, encoder.get(), programOpus_.get(), nullptr);
+  if (!gst_element_link(encoder.get(), programOpus_.get()))
+    return Error{ErrorCode::Internal, "cannot link the program's Opus encoder"};
+  if (auto linked = linkIntoTee(bin, tee.get(), encoder.get()); !linked) return linked;
 
   if (!config_.recordingPath.empty()) {
     auto record = loadFragmentBin(config_.pipelinesDir, "program-record", "record-output");
@@ -139,27 +126,17 @@ gboolean RoomPipeline::onBusMessage(GstBus*, GstMessage* message, gpointer data)
     }
     case GST_MESSAGE_ELEMENT: {
       const GstStructure* s = gst_message_get_structure(message);
-      if (s && gst_structure_has_name(s, "level") && self->handlers_.onLevel) {
-        // "rms" is a GValueArray (deprecated type, still what level posts in 1.22).
-        G_GNUC_BEGIN_IGNORE_DEPRECATIONS
-        const GValue* rms = gst_structure_get_value(s, "rms");
-        auto* values = rms ? static_cast<GValueArray*>(g_value_get_boxed(rms)) : nullptr;
-        if (values && values->n_values > 0)
-          self->handlers_.onLevel(GST_OBJECT_NAME(GST_MESSAGE_SRC(message)), g_value_get_double(&values->values[0]));
-        G_GNUC_END_IGNORE_DEPRECATIONS
+      if (s && gst_structure_has_name(s, "mixminus-levels") && self->handlers_.onLevels) {
+        const GValue* pads = gst_structure_get_value(s, "pads");
+        const GValue* rms = gst_structure_get_value(s, "rms-db");
+        std::vector<InputLevel> levels;
+        for (guint i = 0; pads && rms && i < gst_value_array_get_size(pads) && i < gst_value_array_get_size(rms); i++)
+          levels.push_back({g_value_get_string(gst_value_array_get_value(pads, i)),
+                            g_value_get_double(gst_value_array_get_value(rms, i))});
+        self->handlers_.onLevels(levels);
       }
       return G_SOURCE_CONTINUE;
     }
-    case GST_MESSAGE_STATE_CHANGED:
-      if (GST_MESSAGE_SRC(message) == GST_OBJECT(self->pipeline_.get())) {
-        GstState newState;
-        gst_message_parse_state_changed(message, nullptr, &newState, nullptr);
-        if (newState == GST_STATE_PLAYING && self->eosWhenPlaying_) {
-          self->eosWhenPlaying_ = false;
-          gst_element_send_event(self->bed_.get(), gst_event_new_eos());
-        }
-      }
-      return G_SOURCE_CONTINUE;
     case GST_MESSAGE_EOS:
       GST_INFO("room %s: program finished (EOS)", self->config_.roomId.c_str());
       if (self->finishDone_) self->completeFinish(true);
@@ -182,14 +159,9 @@ void RoomPipeline::finish(unsigned deadlineMs, std::function<void(bool)> done) {
       },
       this, nullptr);
   g_source_attach(finishDeadline_, config_.context);
-  // A live source turns a sent EOS into end of stream at its next buffer, but one that is
-  // still starting up can drop it: a room ended right after it was created waits for PLAYING.
-  GstState current = GST_STATE_NULL, pending = GST_STATE_VOID_PENDING;
-  gst_element_get_state(pipeline_.get(), &current, &pending, 0);
-  if (current == GST_STATE_PLAYING && pending == GST_STATE_VOID_PENDING)
-    gst_element_send_event(bed_.get(), gst_event_new_eos());
-  else
-    eosWhenPlaying_ = true;
+  // The mixer ends every output after the tick in progress (or at its first, if the room
+  // ends before it started ticking).
+  gst_element_send_event(mixer_.get(), gst_event_new_eos());
 }
 
 void RoomPipeline::completeFinish(bool clean) {

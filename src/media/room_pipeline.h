@@ -1,11 +1,14 @@
 // One GstPipeline per room:
 //
-//   audiotestsrc (silence, live) ─▶ mixminus.sink_0     the bed keeps the clock and the
-//   speakers' branches          ─▶ mixminus.sink_N     program running with no speakers
+//   speakers' branches ─▶ mixminus.sink_N       mixminus keeps the room's time itself, so the
+//                         mixminus.minus_N ─▶    program runs with or without speakers
 //   mixminus.src ─ tee ─┬─ pipelines/program-hls.pipeline     (AAC → hlssink2)
 //                       ├─ pipelines/program-record.pipeline  (Opus → Ogg → file), if recording
-//                       └─ queue ─ opusenc ─ tee "program-opus"  the program encoded once for
-//                                                  every silent speaker's return (encode_silent_once)
+//                       └─ opusenc ─ tee "program-opus"        the program encoded once for every
+//                                                              silent speaker's return
+//
+// The mixer's one thread pushes every output; the fragments start with a queue so the files
+// are written on threads of their own.
 //
 // Owned and changed on the control thread only. Its bus is watched on the control context.
 #pragma once
@@ -15,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/result.h"
 #include "media/gst_ptr.h"
@@ -27,17 +31,22 @@ struct RoomPipelineConfig {
   std::string hlsDir;          // playlist and segments go here
   std::string recordingPath;   // empty: not recorded
   int opusBitrate = 32000;     // of the shared program encoding (silent speakers' return)
-  bool encodeSilentOnce = false;  // build the shared program encoding at all
+  unsigned mixerMaxWaitMs = 5; // how long a due frame waits for a late speaker
   GMainContext* context = nullptr;
 };
 
 class RoomPipeline {
  public:
+  // One mixer input's speech level over the last interval.
+  struct InputLevel {
+    std::string mixerPad;
+    double rmsDb;
+  };
   // Run on the control context. onError gets the name of the pipeline child that failed;
-  // onLevel the name of a level element and its RMS in dBFS.
+  // onLevels the level of each mixer input that sent audio, every 100 ms while any does.
   struct Handlers {
     std::function<void(const std::string& childName, const std::string& message)> onError;
-    std::function<void(const std::string& element, double rmsDb)> onLevel;
+    std::function<void(const std::vector<InputLevel>& levels)> onLevels;
   };
 
   static core::Result<std::unique_ptr<RoomPipeline>> start(const RoomPipelineConfig& config, Handlers handlers);
@@ -51,8 +60,8 @@ class RoomPipeline {
   GstElement* programOpus() const { return programOpus_.get(); }
   const RoomPipelineConfig& config() const { return config_; }
 
-  // Ends the program: EOS flows from the bed through the mixer to HLS (ENDLIST) and the
-  // recording (Ogg trailer). `done(clean)` runs on the control context once every output
+  // Ends the program: EOS flows from the mixer to HLS (ENDLIST) and the recording (Ogg
+  // trailer). `done(clean)` runs on the control context once every output
   // has finished, or with clean=false after `deadlineMs`. Remove speakers before calling.
   void finish(unsigned deadlineMs, std::function<void(bool clean)> done);
 
@@ -68,13 +77,11 @@ class RoomPipeline {
   RoomPipelineConfig config_;
   Handlers handlers_;
   ElementPtr pipeline_;
-  ElementPtr bed_;
   ElementPtr mixer_;
   ElementPtr programOpus_;
   GSource* busWatch_ = nullptr;
   GSource* finishDeadline_ = nullptr;
   std::function<void(bool)> finishDone_;
-  bool eosWhenPlaying_ = false;
 };
 
 }  // namespace roomcast::media

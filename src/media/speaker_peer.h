@@ -1,76 +1,78 @@
-// One speaker's WebRTC session inside a room pipeline:
+// One speaker inside a room pipeline: the same branches whatever the transport.
 //
-//   webrtcbin ─ rtpopusdepay ─ opusdec ─ audioconvert ─ audioresample ─ level ─▶ mixminus.sink_N
-//   mixminus.minus_N ─ queue ─ audioconvert ─ opusenc ─┐
-//                                 program-opus (tee) ──┴─ input-selector ─ rtpopuspay ─▶ webrtcbin
+//   transport ─▶ [uplink gate] rtpopusdepay ─ opusdec ─▶ mixminus.sink_N
 //
-// The return is the speaker's own mix-minus while they talk, and the program encoded once
-// for the whole room while they are silent (mixminus skip-silent stops minus_N then; a GAP
-// event on minus_N switches the selector to the shared encoding, the next buffer back).
+//   mixminus.minus_N ─▶ [switch] opusenc ─┐
+//   program-opus (tee) ─▶ [shared gate] ──┴─ funnel ─ rtpopuspay ─ capsfilter ─▶ [transport gate] transport
 //
-// Built and torn down on the control thread. The only streaming-thread work is linking
-// webrtcbin's new src pad to the already-built depayloader (so no packet meets an unlinked
-// pad) and posting SDP/ICE results through PeerEvents.
+// The uplink gate drops RTP before decoding while the speaker is not mixed (muted,
+// pre-warming): promotion or unmute only opens it, with no renegotiation. The return is the
+// speaker's own mix-minus while they talk and the room's program, encoded once for every
+// silent speaker, while they are silent (mixminus skip-silent: minus_N then sends one GAP and
+// nothing else). Both encodings reach one payloader, so the speaker sees one continuous RTP
+// stream. No queue anywhere: the mixer's thread encodes and sends every return, and the
+// transport gate keeps it from blocking on a speaker whose DTLS handshake is not done.
+//
+// Built and torn down on the control thread.
 #pragma once
 
 #include <gst/gst.h>
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/result.h"
 #include "media/gst_ptr.h"
-#include "media/media_events.h"
+#include "media/peer_gates.h"
+#include "media/peer_transport.h"
 
 namespace roomcast::media {
 
 struct SpeakerSettings {
   int opusBitrate = 32000;
-  unsigned jitterLatencyMs = 40;
-  // Silent speakers hear the program encoded once for the room (mixminus skip-silent and an
-  // input-selector per speaker). Off by default: a speaker who resumes after a drop sometimes
-  // gets no return audio with it on (under investigation, see the README).
-  bool encodeSilentOnce = false;
+  unsigned jitterLatencyMs = 20;
+};
+
+// The parts of a room pipeline a speaker plugs into (borrowed: the room outlives its peers).
+struct RoomTaps {
+  GstBin* pipeline = nullptr;
+  GstElement* mixer = nullptr;
+  GstElement* programOpus = nullptr;  // a tee carrying the program in Opus
 };
 
 class SpeakerPeer {
  public:
-  SpeakerPeer(GstBin* pipeline, GstElement* mixer, GstElement* programOpus, PeerKey key, PeerEvents& events,
-              SpeakerSettings settings);
+  SpeakerPeer(RoomTaps room, std::string name, SpeakerSettings settings);
   ~SpeakerPeer();
   SpeakerPeer(const SpeakerPeer&) = delete;
   SpeakerPeer& operator=(const SpeakerPeer&) = delete;
 
-  // Builds both branches for the offer's Opus payload type and starts answering. The uplink
-  // joins the mix only while `mixed` (a pre-warmed raised hand hears the room first).
-  core::Status acceptOffer(const std::string& offerSdp, bool mixed);
-  // Switches the uplink in or out of every mix (mixminus pad "mute"): no renegotiation.
+  // Builds the branches for Opus with `payloadType` and attaches the transport. The speaker
+  // hears the room at once; their uplink joins the mix only while `mixed`.
+  core::Status start(std::unique_ptr<PeerTransport> transport, int payloadType, bool mixed);
+  // Switches the uplink in or out of every mix at once, without renegotiation.
   void setMixed(bool mixed);
-  // The name of the level element that reports this peer's uplink ("<base>-level").
-  std::string levelElementName() const { return baseName() + "-level"; }
-  std::string baseName() const { return "peer-" + key_.peerId + "-" + std::to_string(key_.serial); }
-  core::Status addRemoteCandidate(unsigned mline, const std::string& candidate);
-  const PeerKey& key() const { return key_; }
-
-  struct CallbackContext;  // what signal handlers may touch from streaming threads
+  // The mixer input carrying this speaker (mixminus-levels messages name it).
+  std::string mixerPadName() const;
+  // Every element this speaker added starts with this.
+  const std::string& name() const { return name_; }
+  PeerTransport* transport() const { return transport_.get(); }
 
  private:
   core::Status buildBranches(int payloadType, bool mixed);
   void removeElements();
 
-  GstBin* pipeline_;   // borrowed: the room owns the pipeline and outlives this peer
-  GstElement* mixer_;  // borrowed
-  GstElement* programOpus_;  // borrowed: the room's shared program encoding (a tee)
-  PadPtr programOpusPad_;    // our request pad on it
-  PeerKey key_;
-  PeerEvents& events_;
+  RoomTaps room_;
+  std::string name_;
   SpeakerSettings settings_;
-
-  ElementPtr webrtc_;
-  std::vector<ElementPtr> elements_;  // everything this peer added to the pipeline
-  ElementPtr depay_;
+  PeerGates* gates_;  // one reference
+  std::unique_ptr<PeerTransport> transport_;
+  std::vector<ElementPtr> elements_;  // the branches' elements, in link order
   PadPtr mixerSink_;
-  CallbackContext* callbackContext_ = nullptr;  // owned by the signal closures
+  PadPtr programOpusPad_;
+  PadPtr uplinkSink_;  // depayloader's sink: where the transport delivers
+  PadPtr returnSrc_;   // the last element's src: what the transport sends
 };
 
 }  // namespace roomcast::media

@@ -1,9 +1,10 @@
 // Observable behaviour of the mixminus element (plugins/roomcast).
 //
-// Most tests run a non-live pipeline (appsrc -> mixminus -> queue ->
-// appsink), which is deterministic: the aggregator waits for every input,
-// so each output sample is exactly the expected mix. One test exercises
-// live mode with pads added and removed while PLAYING.
+// Most tests run mixminus with live=false (appsrc -> mixminus -> queue ->
+// appsink), which is deterministic: a tick waits for every input, so each
+// output sample is exactly the expected mix. The live tests use real-time
+// sources and check what does not depend on timing: pads added and removed
+// while PLAYING, inputs that stop sending, EOS sent to the element.
 //
 // The plugin is loaded from its build path (MIXMINUS_PLUGIN_FILE), so the
 // test does not depend on GST_PLUGIN_PATH or on registry state.
@@ -86,7 +87,7 @@ class MixMinus : public ::testing::Test {
   // n appsrc inputs; program and every minus_N go through queue ! appsink
   // (one streaming thread feeds all outputs, see the element docs).
   void Build(int n, const std::string &mix_props = "") {
-    std::string desc = "mixminus name=m " + mix_props +
+    std::string desc = "mixminus name=m live=false " + mix_props +
                        " m.src ! queue ! appsink name=prog sync=false";
     for (int i = 0; i < n; i++) {
       const std::string idx = std::to_string(i);
@@ -379,9 +380,9 @@ TEST_F(MixMinus, LiveRequestAndReleaseWhilePlaying) {
 
 }  // namespace
 
-// skip-silent: while an input is silent its minus output stops (after 10 quiet
-// ticks), so the application can feed that listener the program encoded once;
-// the first loud tick brings it back.
+// skip-silent: while an input is silent its minus output stops, so the
+// application can feed that listener the program encoded once; the first loud
+// tick brings it back.
 TEST_F(MixMinus, SkipSilentStopsMinusWhileSilentAndResumesOnSpeech) {
   Build(2, "sink_1::skip-silent=true");
   Play();
@@ -394,8 +395,8 @@ TEST_F(MixMinus, SkipSilentStopsMinusWhileSilentAndResumesOnSpeech) {
   const auto m0 = Pull(Minus(0));
   const auto m1 = Pull(Minus(1));
   EXPECT_EQ(m0.size(), 60u * kFrames) << "inputs without skip-silent always get their minus";
-  // The 10th quiet tick is the first one skipped; speech brings minus_1 back at once.
-  EXPECT_EQ(m1.size(), (9u + 30u) * kFrames) << "9 quiet ticks pushed, then nothing until speech resumes";
+  // An input starts silent; speech (the last 15 of 30 ticks) brings minus_1 at once.
+  EXPECT_EQ(m1.size(), 30u * kFrames) << "nothing while silent, every tick once speaking";
   // What minus_1 carries after the silence is again the program without input 1.
   ASSERT_GE(m1.size(), 30u * kFrames);
   std::vector<float> tail(m1.end() - 20 * kFrames, m1.end());
@@ -403,4 +404,186 @@ TEST_F(MixMinus, SkipSilentStopsMinusWhileSilentAndResumesOnSpeech) {
   gboolean silent = TRUE;
   g_object_get(Pad("sink_1"), "silent", &silent, nullptr);
   EXPECT_FALSE(silent) << "speaking at the end";
+}
+
+namespace {
+
+// Pushes `buffers` 10 ms buffers of a constant on an S16LE appsrc.
+void PushS16(GstAppSrc *src, int16_t value, int buffers, size_t *next_frame) {
+  for (int b = 0; b < buffers; b++) {
+    GstBuffer *buf = gst_buffer_new_allocate(nullptr, kFrames * sizeof(int16_t), nullptr);
+    GstMapInfo map;
+    gst_buffer_map(buf, &map, GST_MAP_WRITE);
+    auto *samples = reinterpret_cast<int16_t *>(map.data);
+    for (int f = 0; f < kFrames; f++) samples[f] = value;
+    gst_buffer_unmap(buf, &map);
+    GST_BUFFER_PTS(buf) = gst_util_uint64_scale(*next_frame, GST_SECOND, kRate);
+    GST_BUFFER_DURATION(buf) = kBufferDuration;
+    *next_frame += kFrames;
+    ASSERT_EQ(gst_app_src_push_buffer(src, buf), GST_FLOW_OK);
+  }
+}
+
+std::vector<int16_t> PullS16(GstAppSink *sink) {
+  std::vector<int16_t> out;
+  while (GstSample *sample = gst_app_sink_try_pull_sample(sink, kPullTimeout)) {
+    GstCaps *caps = gst_sample_get_caps(sample);
+    const char *format = gst_structure_get_string(gst_caps_get_structure(caps, 0), "format");
+    EXPECT_STREQ(format, "S16LE");
+    GstMapInfo map;
+    GstBuffer *buf = gst_sample_get_buffer(sample);
+    gst_buffer_map(buf, &map, GST_MAP_READ);
+    const auto *samples = reinterpret_cast<const int16_t *>(map.data);
+    out.insert(out.end(), samples, samples + map.size / sizeof(int16_t));
+    gst_buffer_unmap(buf, &map);
+    gst_sample_unref(sample);
+  }
+  return out;
+}
+
+}  // namespace
+
+// Each pad has its own format: an S16LE and an F32LE input; outputs in the
+// format their downstream asks for.
+TEST_F(MixMinus, S16InputsAndOutputsNegotiatePerPad) {
+  const std::string s16 = "audio/x-raw,format=S16LE,rate=48000,channels=1,layout=interleaved";
+  GError *error = nullptr;
+  pipeline_ = gst_parse_launch(
+      ("mixminus name=m live=false"
+       " appsrc name=in0 format=time caps=\"" + s16 + "\" ! m.sink_0"
+       " appsrc name=in1 format=time caps=\"" + std::string(kCaps) + "\" ! m.sink_1"
+       " m.src ! queue ! capsfilter caps=\"" + s16 + "\" ! appsink name=prog sync=false"
+       " m.minus_0 ! queue ! appsink name=out0 sync=false"
+       " m.minus_1 ! queue ! capsfilter caps=\"" + s16 + "\" ! appsink name=out1 sync=false").c_str(),
+      &error);
+  ASSERT_NE(pipeline_, nullptr) << error->message;
+  mix_ = gst_bin_get_by_name(GST_BIN(pipeline_), "m");
+  next_frame_.assign(2, 0);
+  Play();
+  size_t frames0 = 0;
+  PushS16(GST_APP_SRC(Child("in0")), 8192, 20, &frames0);  // 0.25
+  Push(1, Constant(0.125f), 20);
+  EndOfStream(0);
+  EndOfStream(1);
+
+  const auto prog = PullS16(Program());
+  ASSERT_EQ(prog.size(), 20u * kFrames);
+  for (int16_t v : prog) ASSERT_NEAR(v, 0.375 * 32767, 2);
+  const auto m1 = PullS16(Minus(1));
+  ASSERT_EQ(m1.size(), 20u * kFrames);
+  for (int16_t v : m1) ASSERT_NEAR(v, 0.25 * 32767, 2);
+  const auto m0 = Pull(Minus(0));  // F32LE: nothing downstream asked otherwise
+  ASSERT_EQ(m0.size(), 20u * kFrames);
+  EXPECT_LT(MaxError(m0, 0.125), 1e-5);
+}
+
+// level-interval: one message per interval names every input that sent audio,
+// with its RMS in dBFS.
+TEST_F(MixMinus, LevelMessagesNameEachSendingInput) {
+  Build(3, "level-interval=100000000");
+  Play();
+  Push(0, Sine(480, 0.25), 40);      // RMS 0.25/sqrt(2): -15.05 dBFS
+  Push(1, Constant(0.0f), 40);       // sends, but digital silence
+  // Input 2 sends nothing until the end.
+  EndOfStream(0);
+  EndOfStream(1);
+  EndOfStream(2);
+
+  // Levels are posted before the tick's program goes out: once the program
+  // has ended, every message is on the bus.
+  Pull(Program());
+  ASSERT_TRUE(gst_app_sink_is_eos(Program()));
+  GstBus *bus = gst_element_get_bus(pipeline_);
+  int messages = 0;
+  bool saw2 = false;
+  while (GstMessage *msg = gst_bus_pop_filtered(bus, GST_MESSAGE_ELEMENT)) {
+    const GstStructure *s = gst_message_get_structure(msg);
+    if (gst_structure_has_name(s, "mixminus-levels")) {
+      messages++;
+      const GValue *pads = gst_structure_get_value(s, "pads");
+      const GValue *rms = gst_structure_get_value(s, "rms-db");
+      ASSERT_EQ(gst_value_array_get_size(pads), gst_value_array_get_size(rms));
+      for (guint i = 0; i < gst_value_array_get_size(pads); i++) {
+        const std::string name = g_value_get_string(gst_value_array_get_value(pads, i));
+        const double db = g_value_get_double(gst_value_array_get_value(rms, i));
+        if (name == "sink_0") {
+          EXPECT_NEAR(db, -15.05, 0.3);
+        } else if (name == "sink_1") {
+          EXPECT_LT(db, -100.0);
+        } else if (name == "sink_2") {
+          saw2 = true;
+        }
+      }
+    }
+    gst_message_unref(msg);
+  }
+  gst_object_unref(bus);
+  EXPECT_EQ(messages, 4) << "400 ms of audio at a 100 ms interval";
+  EXPECT_FALSE(saw2) << "an input that sent nothing is not reported";
+}
+
+// Live: an input that stops sending (a dropped speaker, DTX) is not waited
+// for; the mix goes on with the others.
+TEST_F(MixMinus, LiveInputThatStopsIsNotWaitedFor) {
+  GError *error = nullptr;
+  pipeline_ = gst_parse_launch(
+      (std::string("mixminus name=m audiotestsrc is-live=true freq=440 ! ") + kCaps +
+       " ! m.sink_0 appsrc name=in1 is-live=true do-timestamp=true format=time caps=\"" + kCaps +
+       "\" ! m.sink_1  m.src ! queue ! appsink name=prog sync=false")
+          .c_str(),
+      &error);
+  ASSERT_NE(pipeline_, nullptr) << error->message;
+  mix_ = gst_bin_get_by_name(GST_BIN(pipeline_), "m");
+  next_frame_.assign(2, 0);
+  Play();
+  Push(1, Sine(660, 0.25), 20);  // 200 ms at once, then nothing, ever
+  ASSERT_GE(Pull(Program(), 25 * kFrames).size(), 25u * kFrames);
+  // A second later the program still flows, with only the remaining input.
+  const auto later = Pull(Program(), 100 * kFrames);
+  ASSERT_GE(later.size(), 100u * kFrames);
+  const std::vector<float> tail(later.end() - 48000 / 2, later.end());
+  EXPECT_GT(GoertzelPower(tail, 440), 1000 * GoertzelPower(tail, 660));
+}
+
+// Live: a muted input is heard nowhere.
+TEST_F(MixMinus, LiveMutedInputIsNotHeard) {
+  GError *error = nullptr;
+  pipeline_ = gst_parse_launch(
+      (std::string("mixminus name=m sink_1::mute=true"
+                   " audiotestsrc is-live=true freq=440 volume=0.25 ! ") + kCaps + " ! m.sink_0"
+       " audiotestsrc is-live=true freq=660 volume=0.25 ! " + kCaps + " ! m.sink_1"
+       " m.src ! queue ! appsink name=prog sync=false"
+       " m.minus_0 ! queue ! appsink name=out0 sync=false")
+          .c_str(),
+      &error);
+  ASSERT_NE(pipeline_, nullptr) << error->message;
+  mix_ = gst_bin_get_by_name(GST_BIN(pipeline_), "m");
+  Play();
+  Pull(Program(), 10 * kFrames);  // settle
+  const auto prog = Pull(Program(), 48000 / 2);
+  EXPECT_GT(GoertzelPower(prog, 440), 1e6 * (GoertzelPower(prog, 660) + 1e-12));
+  const auto m0 = Pull(Minus(0), 48000 / 2 + 10 * kFrames);
+  EXPECT_LT(Peak(std::vector<float>(m0.end() - 48000 / 2, m0.end())), 1e-6)
+      << "input 0 hears nobody: the only other input is muted";
+}
+
+// EOS sent to the element (a room closing) ends the program and every minus.
+TEST_F(MixMinus, EosSentToElementEndsEveryOutput) {
+  GError *error = nullptr;
+  pipeline_ = gst_parse_launch(
+      (std::string("mixminus name=m eos-after-inputs=false"
+                   " audiotestsrc is-live=true freq=440 ! ") + kCaps + " ! m.sink_0"
+       " m.src ! queue ! appsink name=prog sync=false"
+       " m.minus_0 ! queue ! appsink name=out0 sync=false")
+          .c_str(),
+      &error);
+  ASSERT_NE(pipeline_, nullptr) << error->message;
+  mix_ = gst_bin_get_by_name(GST_BIN(pipeline_), "m");
+  Play();
+  ASSERT_GE(Pull(Program(), 5 * kFrames).size(), 5u * kFrames);
+  ASSERT_TRUE(gst_element_send_event(mix_, gst_event_new_eos()));
+  Pull(Program());  // until EOS
+  Pull(Minus(0));
+  EXPECT_TRUE(gst_app_sink_is_eos(Program()));
+  EXPECT_TRUE(gst_app_sink_is_eos(Minus(0)));
 }

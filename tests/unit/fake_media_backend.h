@@ -73,6 +73,13 @@ class FakeMediaBackend : public core::MediaBackend {
     return core::Ok{};
   }
 
+  core::Result<RtpAddress> acceptPlainRtp(const std::string& roomId, const std::string& peerId,
+                                          const RtpAddress& remote, int, bool mixed) override {
+    offerCalls.push_back({roomId, peerId, "rtp " + remote.host + ":" + std::to_string(remote.port), mixed});
+    if (offerError) return *offerError;
+    return RtpAddress{"127.0.0.1", 40000};
+  }
+
   void setPeerMixed(const std::string& roomId, const std::string& peerId, bool mixed) override {
     mixCalls.push_back({roomId, peerId, mixed});
   }
@@ -139,7 +146,7 @@ class FakeMediaBackend : public core::MediaBackend {
     if (auto* o = requireObserver()) o->onLocalCandidate(roomId, peerId, mlineIndex, candidate);
   }
   void emitPeerLevel(const std::string& roomId, const std::string& peerId, double rmsDbfs) {
-    if (auto* o = requireObserver()) o->onPeerLevel(roomId, peerId, rmsDbfs);
+    if (auto* o = requireObserver()) o->onPeerLevels(roomId, {{peerId, rmsDbfs}});
   }
   void emitPeerFailed(const std::string& roomId, const std::string& peerId, const std::string& reason) {
     if (auto* o = requireObserver()) o->onPeerFailed(roomId, peerId, reason);

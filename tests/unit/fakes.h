@@ -31,6 +31,13 @@ class FakeMediaBackend : public core::MediaBackend {
     if (failOffer) return core::Error{core::ErrorCode::MediaError, "refused"};
     return core::Ok{};
   }
+  core::Result<RtpAddress> acceptPlainRtp(const std::string& roomId, const std::string& peerId,
+                                          const RtpAddress& remote, int, bool mixed) override {
+    offers.push_back({roomId, peerId, "rtp " + remote.host + ":" + std::to_string(remote.port)});
+    mixedState[peerId] = mixed;
+    if (failOffer) return core::Error{core::ErrorCode::MediaError, "refused"};
+    return RtpAddress{"127.0.0.1", 40000};
+  }
   core::Status addRemoteCandidate(const std::string& roomId, const std::string& peerId, unsigned mline,
                                   const std::string& candidate) override {
     candidates.push_back({roomId, peerId, std::to_string(mline) + " " + candidate});

@@ -384,8 +384,8 @@ TEST_F(StageTest, ActiveSpeakersOnlyOnChangeAndRateBounded) {
   ASSERT_TRUE(rooms.offer(id, "spk", "sdp").ok());
   ASSERT_TRUE(rooms.offer(id, "host", "sdp").ok());
   for (int i = 0; i < 20; i++) {  // 2 s of level reports, 100 ms apart
-    rooms.onPeerLevel(id, "spk", -20);
-    rooms.onPeerLevel(id, "host", -90);
+    rooms.onPeerLevels(id, {{"spk", -20}});
+    rooms.onPeerLevels(id, {{"host", -90}});
     timers.advance(100);
   }
   auto sent = events.of<ActiveSpeakers>();
@@ -393,7 +393,7 @@ TEST_F(StageTest, ActiveSpeakersOnlyOnChangeAndRateBounded) {
   EXPECT_EQ(std::get<ActiveSpeakers>(sent[0].event).identities, std::vector<std::string>{"spk"});
   // Flapping every report is bounded to 4 events a second.
   for (int i = 0; i < 20; i++) {
-    rooms.onPeerLevel(id, i % 2 ? "spk" : "host", -20);
+    rooms.onPeerLevels(id, {{i % 2 ? "spk" : "host", -20}});
     timers.advance(500 * (i % 2));
     timers.advance(100);
   }
@@ -401,9 +401,9 @@ TEST_F(StageTest, ActiveSpeakersOnlyOnChangeAndRateBounded) {
   // A muted speaker is never active.
   ASSERT_TRUE(rooms.setMuted(id, host, "spk", true).ok());
   timers.advance(1000);
-  rooms.onPeerLevel(id, "spk", -10);
+  rooms.onPeerLevels(id, {{"spk", -10}});
   timers.advance(300);
-  rooms.onPeerLevel(id, "spk", -10);
+  rooms.onPeerLevels(id, {{"spk", -10}});
   auto last = std::get<ActiveSpeakers>(events.of<ActiveSpeakers>().back().event).identities;
   EXPECT_EQ(std::count(last.begin(), last.end(), "spk"), 0);
 }

@@ -1,0 +1,58 @@
+#include "media/peer_gates.h"
+
+namespace roomcast::media {
+
+PeerGates* newPeerGates() { return static_cast<PeerGates*>(g_atomic_rc_box_alloc0(sizeof(PeerGates))); }
+
+PeerGates* refPeerGates(PeerGates* gates) { return static_cast<PeerGates*>(g_atomic_rc_box_acquire(gates)); }
+
+void unrefPeerGates(gpointer gates) { g_atomic_rc_box_release(gates); }
+
+namespace {
+
+constexpr auto kData = static_cast<GstPadProbeType>(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST);
+
+GstPadProbeReturn passWhileMixed(GstPad*, GstPadProbeInfo*, gpointer data) {
+  return g_atomic_int_get(&static_cast<PeerGates*>(data)->mixed) ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;
+}
+
+GstPadProbeReturn passWhileShared(GstPad*, GstPadProbeInfo*, gpointer data) {
+  return g_atomic_int_get(&static_cast<PeerGates*>(data)->sharedReturn) ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;
+}
+
+GstPadProbeReturn passWhenReady(GstPad*, GstPadProbeInfo*, gpointer data) {
+  return g_atomic_int_get(&static_cast<PeerGates*>(data)->transportReady) ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;
+}
+
+GstPadProbeReturn switchReturn(GstPad*, GstPadProbeInfo* info, gpointer data) {
+  auto* gates = static_cast<PeerGates*>(data);
+  if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_BUFFER) {
+    g_atomic_int_set(&gates->sharedReturn, 0);
+    return GST_PAD_PROBE_OK;
+  }
+  GstEvent* event = GST_PAD_PROBE_INFO_EVENT(info);
+  if (event && GST_EVENT_TYPE(event) == GST_EVENT_GAP) {
+    g_atomic_int_set(&gates->sharedReturn, 1);
+    return GST_PAD_PROBE_DROP;
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+void addProbe(GstPad* pad, GstPadProbeType type, GstPadProbeCallback callback, PeerGates* gates) {
+  gst_pad_add_probe(pad, type, callback, refPeerGates(gates), unrefPeerGates);
+}
+
+}  // namespace
+
+void addUplinkGate(GstPad* pad, PeerGates* gates) { addProbe(pad, kData, passWhileMixed, gates); }
+
+void addReturnSwitch(GstPad* minusPad, PeerGates* gates) {
+  addProbe(minusPad, static_cast<GstPadProbeType>(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
+           switchReturn, gates);
+}
+
+void addSharedReturnGate(GstPad* pad, PeerGates* gates) { addProbe(pad, kData, passWhileShared, gates); }
+
+void addTransportGate(GstPad* pad, PeerGates* gates) { addProbe(pad, kData, passWhenReady, gates); }
+
+}  // namespace roomcast::media

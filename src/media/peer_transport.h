@@ -1,0 +1,34 @@
+// How one speaker's RTP reaches the room and leaves it: webrtcbin (ICE, DTLS-SRTP) for
+// browsers and the CLI, or plain RTP over UDP (as Janus AudioBridge offers) for benchmarks
+// and SIP-like peers. The speaker's branches (decode, mix-minus return) are the same either
+// way; see SpeakerPeer.
+#pragma once
+
+#include <gst/gst.h>
+
+#include <string>
+
+#include "core/result.h"
+#include "media/peer_gates.h"
+
+namespace roomcast::media {
+
+class PeerTransport {
+ public:
+  virtual ~PeerTransport() = default;
+  // Adds the transport's elements to `pipeline`: incoming RTP flows into `uplinkSink`, the
+  // return RTP from `returnSrc` goes out. Sets gates->transportReady once packets can be sent
+  // without blocking. Called on the control thread, once.
+  virtual core::Status attach(GstBin* pipeline, GstPad* uplinkSink, GstPad* returnSrc, PeerGates* gates) = 0;
+  // Stops the network side and removes the transport's elements. Idempotent.
+  virtual void detach() = 0;
+  // The name prefix of every element it added (errors from them cost this speaker only).
+  virtual std::string elementPrefix() const = 0;
+  virtual core::Status addRemoteCandidate(unsigned mline, const std::string& candidate) {
+    (void)mline;
+    (void)candidate;
+    return core::Error{core::ErrorCode::Conflict, "this media session takes no ICE candidates"};
+  }
+};
+
+}  // namespace roomcast::media

@@ -1,0 +1,163 @@
+#include "media/webrtc_transport.h"
+
+#include <gst/webrtc/webrtc.h>
+
+#include "media/debug.h"
+#include "media/webrtc_util.h"
+
+#define GST_CAT_DEFAULT roomcast_media_debug
+
+namespace roomcast::media {
+
+using core::Error;
+using core::ErrorCode;
+
+// Lives as long as the webrtcbin (freed with its qdata, after its signal handlers are gone).
+struct WebRtcTransport::CallbackContext {
+  PeerKey key;
+  PeerEvents* events;
+  PadPtr uplinkSink;
+  PeerGates* gates;  // one reference, dropped with the context
+};
+
+namespace {
+
+// State carried through webrtcbin's promise chain: set-remote → create-answer → set-local.
+struct AnswerJob {
+  ElementPtr webrtc;
+  PeerKey key;
+  PeerEvents* events;
+};
+
+void onAnswerCreated(GstPromise* promise, gpointer data) {
+  auto* job = static_cast<AnswerJob*>(data);
+  const GstStructure* reply = gst_promise_get_reply(promise);
+  GstWebRTCSessionDescription* answer = nullptr;
+  if (reply) gst_structure_get(reply, "answer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &answer, nullptr);
+  if (!answer) {
+    GError* error = nullptr;
+    if (reply) gst_structure_get(reply, "error", G_TYPE_ERROR, &error, nullptr);
+    job->events->postFailure(job->key, std::string("could not create an answer: ") +
+                                           (error ? error->message : "no reason given"));
+    g_clear_error(&error);
+    gst_promise_unref(promise);  // frees job
+    return;
+  }
+  g_signal_emit_by_name(job->webrtc.get(), "set-local-description", answer, nullptr);
+  g_autofree char* text = gst_sdp_message_as_text(answer->sdp);
+  job->events->postAnswer(job->key, text);
+  gst_webrtc_session_description_free(answer);
+  gst_promise_unref(promise);
+}
+
+void onRemoteDescriptionSet(GstPromise* promise, gpointer data) {
+  auto* job = static_cast<AnswerJob*>(data);
+  const GstStructure* reply = gst_promise_get_reply(promise);
+  GError* error = nullptr;
+  if (reply) gst_structure_get(reply, "error", G_TYPE_ERROR, &error, nullptr);
+  if (error) {
+    job->events->postFailure(job->key, std::string("offer refused: ") + error->message);
+    g_error_free(error);
+    gst_promise_unref(promise);  // frees job
+    return;
+  }
+  auto* next = new AnswerJob(*job);
+  GstPromise* answerPromise = gst_promise_new_with_change_func(
+      onAnswerCreated, next, [](gpointer p) { delete static_cast<AnswerJob*>(p); });
+  g_signal_emit_by_name(job->webrtc.get(), "create-answer", nullptr, answerPromise);
+  gst_promise_unref(promise);
+}
+
+void onIceCandidate(GstElement*, guint mline, gchar* candidate, gpointer data) {
+  auto* ctx = static_cast<WebRtcTransport::CallbackContext*>(data);
+  ctx->events->postCandidate(ctx->key, mline, candidate ? candidate : "");
+}
+
+// Streaming thread: link the new RTP pad to the uplink built beforehand.
+void onPadAdded(GstElement*, GstPad* pad, gpointer data) {
+  auto* ctx = static_cast<WebRtcTransport::CallbackContext*>(data);
+  if (GST_PAD_DIRECTION(pad) != GST_PAD_SRC) return;
+  if (!gst_pad_is_linked(ctx->uplinkSink.get()) && gst_pad_link(pad, ctx->uplinkSink.get()) != GST_PAD_LINK_OK)
+    ctx->events->postFailure(ctx->key, "cannot link the incoming audio");
+}
+
+void onIceStateChanged(GstElement* webrtc, GParamSpec*, gpointer data) {
+  auto* ctx = static_cast<WebRtcTransport::CallbackContext*>(data);
+  GstWebRTCICEConnectionState state;
+  g_object_get(webrtc, "ice-connection-state", &state, nullptr);
+  GST_INFO("peer %s: ICE %d", ctx->key.peerId.c_str(), state);
+  if (state == GST_WEBRTC_ICE_CONNECTION_STATE_FAILED) ctx->events->postFailure(ctx->key, "ICE failed");
+}
+
+// Until DTLS is up, webrtcbin blocks RTP inside (transportsendbin); the gate keeps the room's
+// mixer thread from ever waiting there.
+void onConnectionStateChanged(GstElement* webrtc, GParamSpec*, gpointer data) {
+  auto* ctx = static_cast<WebRtcTransport::CallbackContext*>(data);
+  GstWebRTCPeerConnectionState state;
+  g_object_get(webrtc, "connection-state", &state, nullptr);
+  GST_INFO("peer %s: connection %d", ctx->key.peerId.c_str(), state);
+  g_atomic_int_set(&ctx->gates->transportReady, state == GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED);
+}
+
+}  // namespace
+
+WebRtcTransport::WebRtcTransport(PeerKey key, PeerEvents& events, GstSDPMessage* offer, unsigned jitterLatencyMs)
+    : key_(std::move(key)), events_(events), offer_(offer), jitterLatencyMs_(jitterLatencyMs),
+      name_("peer-" + key_.peerId + "-" + std::to_string(key_.serial)) {}
+
+WebRtcTransport::~WebRtcTransport() {
+  detach();
+  if (offer_) gst_sdp_message_free(offer_);
+}
+
+core::Status WebRtcTransport::attach(GstBin* pipeline, GstPad* uplinkSink, GstPad* returnSrc, PeerGates* gates) {
+  pipeline_ = pipeline;
+  webrtc_ = makeElement("webrtcbin", name_.c_str());
+  if (!webrtc_) return Error{ErrorCode::Internal, "webrtcbin is missing (gstreamer1.0-plugins-bad)"};
+  gst_util_set_object_arg(G_OBJECT(webrtc_.get()), "bundle-policy", "max-bundle");
+  g_object_set(webrtc_.get(), "latency", jitterLatencyMs_, nullptr);
+  gst_bin_add(pipeline, webrtc_.get());
+  addLoopbackToIceAgent(webrtc_.get());
+
+  auto* ctx = new CallbackContext{key_, &events_, PadPtr::ref(uplinkSink), refPeerGates(gates)};
+  g_object_set_data_full(G_OBJECT(webrtc_.get()), "roomcast-peer", ctx, [](gpointer p) {
+    auto* c = static_cast<CallbackContext*>(p);
+    unrefPeerGates(c->gates);
+    delete c;
+  });
+  g_signal_connect(webrtc_.get(), "on-ice-candidate", G_CALLBACK(onIceCandidate), ctx);
+  g_signal_connect(webrtc_.get(), "pad-added", G_CALLBACK(onPadAdded), ctx);
+  g_signal_connect(webrtc_.get(), "notify::ice-connection-state", G_CALLBACK(onIceStateChanged), ctx);
+  g_signal_connect(webrtc_.get(), "notify::connection-state", G_CALLBACK(onConnectionStateChanged), ctx);
+
+  g_autoptr(GstPad) webrtcSink = gst_element_request_pad_simple(webrtc_.get(), "sink_%u");
+  if (!webrtcSink || gst_pad_link(returnSrc, webrtcSink) != GST_PAD_LINK_OK)
+    return Error{ErrorCode::Internal, "cannot link the speaker's return to webrtcbin"};
+  gst_element_sync_state_with_parent(webrtc_.get());
+
+  GstWebRTCSessionDescription* offer = gst_webrtc_session_description_new(GST_WEBRTC_SDP_TYPE_OFFER, offer_);
+  offer_ = nullptr;  // owned by the description now
+  auto* job = new AnswerJob{webrtc_, key_, &events_};
+  GstPromise* promise = gst_promise_new_with_change_func(
+      onRemoteDescriptionSet, job, [](gpointer p) { delete static_cast<AnswerJob*>(p); });
+  g_signal_emit_by_name(webrtc_.get(), "set-remote-description", offer, promise);
+  gst_webrtc_session_description_free(offer);
+  return core::Ok{};
+}
+
+void WebRtcTransport::detach() {
+  if (!webrtc_) return;
+  gst_element_set_state(webrtc_.get(), GST_STATE_NULL);
+  if (GST_OBJECT_PARENT(webrtc_.get()) == GST_OBJECT(pipeline_)) gst_bin_remove(pipeline_, webrtc_.get());
+  webrtc_.reset();
+}
+
+core::Status WebRtcTransport::addRemoteCandidate(unsigned mline, const std::string& candidate) {
+  if (!webrtc_) return Error{ErrorCode::Conflict, "send an offer before candidates"};
+  // An empty candidate marks the end of the remote candidates; webrtcbin 1.22 wants none.
+  if (candidate.empty()) return core::Ok{};
+  g_signal_emit_by_name(webrtc_.get(), "add-ice-candidate", mline, candidate.c_str());
+  return core::Ok{};
+}
+
+}  // namespace roomcast::media
