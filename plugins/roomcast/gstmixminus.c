@@ -886,9 +886,13 @@ gst_mix_minus_loop (gpointer data)
   g_array_unref (targets);
   self->tick++;
 
-  if (ret == GST_FLOW_FLUSHING) {
-    GST_DEBUG_OBJECT (self, "program flushing, pausing");
+  if (ret == GST_FLOW_FLUSHING && GST_PAD_IS_FLUSHING (self->srcpad)) {
+    GST_DEBUG_OBJECT (self, "flushing, pausing");
     gst_pad_pause_task (self->srcpad);
+  } else if (ret == GST_FLOW_FLUSHING || ret == GST_FLOW_EOS) {
+    /* A branch downstream is stopping (an output being removed): the mix
+     * goes on for the others. */
+    GST_DEBUG_OBJECT (self, "program branch returned %s", gst_flow_get_name (ret));
   } else if (ret < GST_FLOW_EOS) {
     GST_ELEMENT_FLOW_ERROR (self, ret);
     push_eos_everywhere (self);

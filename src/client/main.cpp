@@ -37,6 +37,7 @@ constexpr const char* kUsage =
     "                                               print a token for a speaker, co-host or listener\n"
     "                                               --raise-hand: join as a listener, pre-warm, speak once promoted\n"
     "                                               --volume V: tone amplitude, 1 = full scale (default 0.5)\n"
+    "                                               --plain-rtp: plain RTP instead of WebRTC (if the server allows it)\n"
     "  promote|demote|invite|mute|unmute|remove ROOM NAME --token HOST_TOKEN\n"
     "                                               run the stage (NAME: display name or identity)\n"
     "  end ROOM --token HOST_TOKEN                  end the room (finishes HLS and the recording)\n"
@@ -178,12 +179,13 @@ int main(int argc, char** argv) {
   for (const char* action : {"promote", "demote", "invite", "mute", "unmute", "remove"})
     if (command == action) return cmdModerate(server, command, parse(rest, restv, {"token"}, {}));
   if (command == "speak") {
-    Args a = parse(rest, restv, {"token", "tone", "file", "seconds", "out", "name", "volume"}, {"raise-hand"});
+    Args a = parse(rest, restv, {"token", "tone", "file", "seconds", "out", "name", "volume"}, {"raise-hand", "plain-rtp"});
     if (a.positional.size() != 1) usageError("speak needs ROOM");
     SpeakOptions o;
     o.server = server;
     o.room = a.positional[0];
     o.raiseHand = a.has("raise-hand");
+    o.plainRtp = a.has("plain-rtp");
     o.name = a.get("name");
     o.token = a.get("token");
     if (o.raiseHand && o.token.empty()) {

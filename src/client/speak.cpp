@@ -1,7 +1,9 @@
 // `roomcast speak`: a real WebRTC speaker (webrtcbin, DTLS-SRTP, ICE) that sends a tone or a
-// WAV file and records what it hears back from the room.
+// WAV file and records what it hears back from the room. With --plain-rtp, the same over
+// plain RTP from one UDP socket (rtp-offer / rtp-answer), where the server allows it.
 #include "client/speak.h"
 
+#include <gio/gio.h>
 #include <gst/app/gstappsink.h>
 #include <gst/gst.h>
 #include <gst/sdp/sdp.h>
@@ -31,6 +33,8 @@ class Speaker {
 
  private:
   bool buildPipeline(std::string& error);
+  bool openRtpSocket(std::string& error);
+  void sendRtpOffer();
   void onWsMessage(const std::string& text);
   void sendOffer(const std::string& sdp);
   void sendCandidate(unsigned mline, const std::string& candidate);
@@ -55,6 +59,9 @@ class Speaker {
   media::ElementPtr webrtc_;
   media::ElementPtr depay_;
   media::ElementPtr appsink_;
+  GSocket* rtpSocket_ = nullptr;  // --plain-rtp: ours, for sending and receiving
+  std::string rtpHost_;           // --plain-rtp: where the server wants our RTP
+  int rtpPort_ = 0;
   bool welcomed_ = false;
   bool connected_ = false;
   uint64_t heardSamples_ = 0;  // written by the streaming thread only
@@ -82,13 +89,17 @@ bool Speaker::buildPipeline(std::string& error) {
     // A file is paced to real time by clocksync, as a microphone would be.
     source = "filesrc name=file ! wavparse ! clocksync";
   }
+  const std::string rtpCaps = "application/x-rtp,media=audio,encoding-name=OPUS,clock-rate=48000,payload=" +
+                              std::to_string(kOpusPayloadType);
+  // WebRTC: webrtcbin on both paths. Plain RTP: one socket, sending and receiving.
+  const std::string network =
+      rtpSocket_ ? " ! udpsink name=rtpout sync=false async=false  udpsrc name=rtpin caps=\"" + rtpCaps +
+                       "\" ! rtpjitterbuffer latency=40 do-lost=true ! "
+                 : " ! webrtcbin name=webrtc bundle-policy=max-bundle latency=40  ";
   const std::string description =
       source +
       " ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 ! opusenc name=enc ! rtpopuspay pt=" +
-      std::to_string(kOpusPayloadType) +
-      " ! application/x-rtp,media=audio,encoding-name=OPUS,clock-rate=48000,payload=" +
-      std::to_string(kOpusPayloadType) +
-      " ! webrtcbin name=webrtc bundle-policy=max-bundle latency=40 "
+      std::to_string(kOpusPayloadType) + " ! " + rtpCaps + network +
       " rtpopusdepay name=depay ! opusdec plc=true use-inband-fec=true ! audioconvert ! audioresample"
       " ! audio/x-raw,format=S16LE,rate=48000,channels=1 ! appsink name=heard sync=false";
   GError* parseError = nullptr;
@@ -100,16 +111,24 @@ bool Speaker::buildPipeline(std::string& error) {
   }
   if (g_autoptr(GstElement) file = gst_bin_get_by_name(GST_BIN(pipeline_.get()), "file"))
     g_object_set(file, "location", options_.file.c_str(), nullptr);
-  webrtc_ = media::ElementPtr::adopt(gst_bin_get_by_name(GST_BIN(pipeline_.get()), "webrtc"));
   depay_ = media::ElementPtr::adopt(gst_bin_get_by_name(GST_BIN(pipeline_.get()), "depay"));
   appsink_ = media::ElementPtr::adopt(gst_bin_get_by_name(GST_BIN(pipeline_.get()), "heard"));
   g_autoptr(GstElement) enc = gst_bin_get_by_name(GST_BIN(pipeline_.get()), "enc");
   media::configureVoiceOpusEncoder(enc, 32000, true);
-  media::addLoopbackToIceAgent(webrtc_.get());
-  g_signal_connect(webrtc_.get(), "on-negotiation-needed", G_CALLBACK(&Speaker::onNegotiationNeeded), this);
-  g_signal_connect(webrtc_.get(), "on-ice-candidate", G_CALLBACK(&Speaker::onIceCandidate), this);
-  g_signal_connect(webrtc_.get(), "pad-added", G_CALLBACK(&Speaker::onPadAdded), this);
-  g_signal_connect(webrtc_.get(), "notify::ice-connection-state", G_CALLBACK(&Speaker::onIceStateChanged), this);
+  if (rtpSocket_) {
+    g_autoptr(GstElement) out = gst_bin_get_by_name(GST_BIN(pipeline_.get()), "rtpout");
+    g_autoptr(GstElement) in = gst_bin_get_by_name(GST_BIN(pipeline_.get()), "rtpin");
+    g_object_set(out, "socket", rtpSocket_, "close-socket", FALSE, "host", rtpHost_.c_str(), "port", rtpPort_,
+                 nullptr);
+    g_object_set(in, "socket", rtpSocket_, "close-socket", FALSE, nullptr);
+  } else {
+    webrtc_ = media::ElementPtr::adopt(gst_bin_get_by_name(GST_BIN(pipeline_.get()), "webrtc"));
+    media::addLoopbackToIceAgent(webrtc_.get());
+    g_signal_connect(webrtc_.get(), "on-negotiation-needed", G_CALLBACK(&Speaker::onNegotiationNeeded), this);
+    g_signal_connect(webrtc_.get(), "on-ice-candidate", G_CALLBACK(&Speaker::onIceCandidate), this);
+    g_signal_connect(webrtc_.get(), "pad-added", G_CALLBACK(&Speaker::onPadAdded), this);
+    g_signal_connect(webrtc_.get(), "notify::ice-connection-state", G_CALLBACK(&Speaker::onIceStateChanged), this);
+  }
   g_autoptr(GstPad) heardPad = gst_element_get_static_pad(appsink_.get(), "sink");
   // Streaming thread: count what we hear; the main loop reports the first buffer and every
   // whole second ("heard N s"), which scripts and tests use as a clock.
@@ -218,6 +237,31 @@ void Speaker::onPadAdded(GstElement*, GstPad* pad, gpointer data) {
   if (!gst_pad_is_linked(sink)) gst_pad_link(pad, sink);
 }
 
+bool Speaker::openRtpSocket(std::string& error) {
+  GError* e = nullptr;
+  rtpSocket_ = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, &e);
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new(loopback, 0);
+  if (!rtpSocket_ || !g_socket_bind(rtpSocket_, any, FALSE, &e)) {
+    error = e ? e->message : "cannot open a UDP socket";
+    g_clear_error(&e);
+    return false;
+  }
+  return true;
+}
+
+void Speaker::sendRtpOffer() {
+  g_autoptr(GSocketAddress) local = g_socket_get_local_address(rtpSocket_, nullptr);
+  protocol::JsonWriter w;
+  w.beginObject()
+      .str("type", "rtp-offer")
+      .str("host", "127.0.0.1")
+      .integer("port", local ? g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(local)) : 0)
+      .integer("payload_type", kOpusPayloadType)
+      .endObject();
+  sendText(w.finish().c_str());
+}
+
 void Speaker::sendOffer(const std::string& sdp) {
   protocol::JsonWriter w;
   sendText(w.beginObject().str("type", "offer").str("sdp", sdp).endObject().finish().c_str());
@@ -237,7 +281,7 @@ void Speaker::onWsMessage(const std::string& text) {
   JsonObject* obj = json_node_get_object(root);
   const std::string type = json_object_get_string_member_with_default(obj, "type", "");
   // Room events go to stdout, one JSON line each, for scripts and tests to follow.
-  if (type != "answer" && type != "candidate" && type != "pong") {
+  if (type != "answer" && type != "candidate" && type != "pong" && type != "rtp-answer") {
     printf("event: %s\n", text.c_str());
     fflush(stdout);
   }
@@ -253,7 +297,22 @@ void Speaker::onWsMessage(const std::string& text) {
       sendText(R"({"type":"raise-hand"})");
     }
     std::string error;
-    if (!buildPipeline(error)) {
+    if (options_.plainRtp) {
+      // The pipeline starts once the server says where to send.
+      if (!openRtpSocket(error)) {
+        g_printerr("roomcast: cannot start media: %s\n", error.c_str());
+        return finish(1, "media");
+      }
+      sendRtpOffer();
+    } else if (!buildPipeline(error)) {
+      g_printerr("roomcast: cannot start media: %s\n", error.c_str());
+      return finish(1, "media");
+    }
+  } else if (type == "rtp-answer") {
+    rtpHost_ = json_object_get_string_member_with_default(obj, "host", "");
+    rtpPort_ = static_cast<int>(json_object_get_int_member_with_default(obj, "port", 0));
+    std::string error;
+    if (pipeline_ || !buildPipeline(error)) {
       g_printerr("roomcast: cannot start media: %s\n", error.c_str());
       return finish(1, "media");
     }
@@ -354,6 +413,7 @@ int Speaker::run() {
     soup_websocket_connection_close(ws_, SOUP_WEBSOCKET_CLOSE_NORMAL, "bye");
   }
   if (pipeline_) gst_element_set_state(pipeline_.get(), GST_STATE_NULL);
+  if (rtpSocket_) g_object_unref(rtpSocket_);
   g_printerr("roomcast: heard %.1f s of audio from the room\n", heard.seconds());
   if (!options_.out.empty() && !audio::writeWav(options_.out, heard)) {
     g_printerr("roomcast: cannot write %s\n", options_.out.c_str());

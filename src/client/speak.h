@@ -15,9 +15,10 @@ struct SpeakOptions {
   std::string out;     // write what this speaker hears (their mix-minus) here
   bool raiseHand = false;  // join as a listener, raise the hand, pre-warm, speak once promoted
   std::string name;        // display name for --raise-hand (an anonymous listener token)
+  bool plainRtp = false;   // plain RTP (the server must allow it) instead of WebRTC
 };
 
-// Joins as a WebRTC speaker; returns the process exit code.
+// Joins as a WebRTC (or plain-RTP) speaker; returns the process exit code.
 int runSpeak(const SpeakOptions& options);
 
 }  // namespace roomcast::client

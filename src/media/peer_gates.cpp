@@ -16,8 +16,21 @@ GstPadProbeReturn passWhileMixed(GstPad*, GstPadProbeInfo*, gpointer data) {
   return g_atomic_int_get(&static_cast<PeerGates*>(data)->mixed) ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;
 }
 
-GstPadProbeReturn passWhileShared(GstPad*, GstPadProbeInfo*, gpointer data) {
-  return g_atomic_int_get(&static_cast<PeerGates*>(data)->sharedReturn) ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;
+// On a branch of the room's shared tee: besides gating, it delivers the buffer itself and
+// reports OK, because tee stops serving every later branch when one returns an error or
+// FLUSHING (a speaker being torn down must not cost the others their audio).
+GstPadProbeReturn passWhileShared(GstPad* pad, GstPadProbeInfo* info, gpointer data) {
+  if (!g_atomic_int_get(&static_cast<PeerGates*>(data)->sharedReturn)) return GST_PAD_PROBE_DROP;
+  GstBuffer* buffer = GST_PAD_PROBE_INFO_BUFFER(info);
+  GstPad* peer = buffer ? gst_pad_get_peer(pad) : nullptr;
+  if (!peer) return GST_PAD_PROBE_DROP;
+  // Sticky events went out before the probe ran (gst_pad_push sends them first).
+  const GstFlowReturn ret = gst_pad_chain(peer, buffer);
+  if (ret < GST_FLOW_EOS) GST_DEBUG_OBJECT(peer, "shared return: %s", gst_flow_get_name(ret));
+  gst_object_unref(peer);
+  GST_PAD_PROBE_INFO_DATA(info) = nullptr;
+  GST_PAD_PROBE_INFO_FLOW_RETURN(info) = GST_FLOW_OK;
+  return GST_PAD_PROBE_HANDLED;
 }
 
 GstPadProbeReturn passWhenReady(GstPad*, GstPadProbeInfo*, gpointer data) {
@@ -51,7 +64,9 @@ void addReturnSwitch(GstPad* minusPad, PeerGates* gates) {
            switchReturn, gates);
 }
 
-void addSharedReturnGate(GstPad* pad, PeerGates* gates) { addProbe(pad, kData, passWhileShared, gates); }
+void addSharedReturnGate(GstPad* pad, PeerGates* gates) {
+  addProbe(pad, GST_PAD_PROBE_TYPE_BUFFER, passWhileShared, gates);
+}
 
 void addTransportGate(GstPad* pad, PeerGates* gates) { addProbe(pad, kData, passWhenReady, gates); }
 

@@ -63,6 +63,16 @@ core::Status RoomPipeline::build() {
   }
   if (auto linked = linkIntoTee(bin, tee.get(), hls.value().get()); !linked) return linked;
 
+  // tee stops serving later branches when one fails: the files first.
+  if (!config_.recordingPath.empty()) {
+    auto record = loadFragmentBin(config_.pipelinesDir, "program-record", "record-output");
+    if (!record) return record.error();
+    g_autoptr(GstElement) sink = gst_bin_get_by_name(GST_BIN(record.value().get()), "file");
+    if (!sink) return Error{ErrorCode::Internal, "program-record.pipeline must name its filesink 'file'"};
+    g_object_set(sink, "location", config_.recordingPath.c_str(), nullptr);
+    if (auto linked = linkIntoTee(bin, tee.get(), record.value().get()); !linked) return linked;
+  }
+
   // Encode once what every silent speaker hears (mixminus skip-silent: their minus is the
   // program): one encoder for all of them instead of one each. In the mixer's thread, like
   // the speakers' own encoders.
@@ -75,15 +85,6 @@ core::Status RoomPipeline::build() {
   if (!gst_element_link(encoder.get(), programOpus_.get()))
     return Error{ErrorCode::Internal, "cannot link the program's Opus encoder"};
   if (auto linked = linkIntoTee(bin, tee.get(), encoder.get()); !linked) return linked;
-
-  if (!config_.recordingPath.empty()) {
-    auto record = loadFragmentBin(config_.pipelinesDir, "program-record", "record-output");
-    if (!record) return record.error();
-    g_autoptr(GstElement) sink = gst_bin_get_by_name(GST_BIN(record.value().get()), "file");
-    if (!sink) return Error{ErrorCode::Internal, "program-record.pipeline must name its filesink 'file'"};
-    g_object_set(sink, "location", config_.recordingPath.c_str(), nullptr);
-    if (auto linked = linkIntoTee(bin, tee.get(), record.value().get()); !linked) return linked;
-  }
 
   g_autoptr(GstBus) bus = gst_pipeline_get_bus(GST_PIPELINE(pipeline_.get()));
   busWatch_ = gst_bus_create_watch(bus);

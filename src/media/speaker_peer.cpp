@@ -21,13 +21,18 @@ SpeakerPeer::~SpeakerPeer() {
 core::Status SpeakerPeer::start(std::unique_ptr<PeerTransport> transport, int payloadType, bool mixed) {
   if (transport_) return Error{ErrorCode::Conflict, "this speaker already has a media session"};
   transport_ = std::move(transport);
+  // Everything plays before the room's threads can push into it: an element still in NULL
+  // answers FLUSHING, which tee and the mixer would take as the end of the stream.
   auto built = buildBranches(payloadType, mixed);
-  if (built) built = transport_->attach(room_.pipeline, uplinkSink_.get(), returnSrc_.get(), gates_);
+  if (built) {
+    for (auto& e : elements_) gst_element_sync_state_with_parent(e.get());
+    built = transport_->attach(room_.pipeline, uplinkSink_.get(), returnSrc_.get(), gates_);
+  }
+  if (built) built = linkToRoom();
   if (!built) {
     removeElements();
     return built.error();
   }
-  for (auto& e : elements_) gst_element_sync_state_with_parent(e.get());
   GST_INFO("%s: branches built (opus pt %d, %s)", name_.c_str(), payloadType, mixerPadName().c_str());
   return core::Ok{};
 }
@@ -76,10 +81,16 @@ core::Status SpeakerPeer::buildBranches(int payloadType, bool mixed) {
   addUplinkGate(uplinkSink_.get(), gates_);
   addTransportGate(returnSrc_.get(), gates_);
 
+  return core::Ok{};
+}
+
+core::Status SpeakerPeer::linkToRoom() {
+  ElementPtr decoder = elements_[1], encoder = elements_[2], funnel = elements_[3];
   mixerSink_ = PadPtr::adopt(gst_element_request_pad_simple(room_.mixer, "sink_%u"));
   if (!mixerSink_) return Error{ErrorCode::Internal, "the mixer refused a new input"};
   // Before the first buffer: a pre-warming hand is never heard.
-  g_object_set(mixerSink_.get(), "mute", mixed ? FALSE : TRUE, "skip-silent", TRUE, nullptr);
+  g_object_set(mixerSink_.get(), "mute", g_atomic_int_get(&gates_->mixed) ? FALSE : TRUE, "skip-silent", TRUE,
+               nullptr);
   g_autoptr(GstPad) decoderSrc = gst_element_get_static_pad(decoder.get(), "src");
   if (gst_pad_link(decoderSrc, mixerSink_.get()) != GST_PAD_LINK_OK)
     return Error{ErrorCode::Internal, "cannot link the speaker to the mixer"};
@@ -88,20 +99,24 @@ core::Status SpeakerPeer::buildBranches(int payloadType, bool mixed) {
   const std::string minusName = "minus_" + mixerPadName().substr(5);
   g_autoptr(GstPad) minus = gst_element_get_static_pad(room_.mixer, minusName.c_str());
   g_autoptr(GstPad) encoderSink = gst_element_get_static_pad(encoder.get(), "sink");
-  if (!minus || gst_pad_link(minus, encoderSink) != GST_PAD_LINK_OK)
-    return Error{ErrorCode::Internal, "cannot link the speaker's return mix"};
+  if (!minus) return Error{ErrorCode::Internal, "the mixer has no " + minusName};
   addReturnSwitch(minus, gates_);
+  if (gst_pad_link(minus, encoderSink) != GST_PAD_LINK_OK)
+    return Error{ErrorCode::Internal, "cannot link the speaker's return mix"};
 
   programOpusPad_ = PadPtr::adopt(gst_element_request_pad_simple(room_.programOpus, "src_%u"));
   g_autoptr(GstPad) sharedSink = gst_element_request_pad_simple(funnel.get(), "sink_%u");
-  if (!programOpusPad_ || !sharedSink || gst_pad_link(programOpusPad_.get(), sharedSink) != GST_PAD_LINK_OK)
-    return Error{ErrorCode::Internal, "cannot link the shared program encoding"};
+  if (!programOpusPad_ || !sharedSink) return Error{ErrorCode::Internal, "cannot branch the shared program encoding"};
   addSharedReturnGate(programOpusPad_.get(), gates_);
+  if (gst_pad_link(programOpusPad_.get(), sharedSink) != GST_PAD_LINK_OK)
+    return Error{ErrorCode::Internal, "cannot link the shared program encoding"};
   return core::Ok{};
 }
 
 void SpeakerPeer::removeElements() {
-  // The network side first, so nothing streams into pads being released.
+  // Close every gate, then stop the network side, so nothing streams into pads being released.
+  g_atomic_int_set(&gates_->transportReady, 0);
+  g_atomic_int_set(&gates_->mixed, 0);
   if (transport_) transport_->detach();
   // Releasing the mixer pad waits for a push into minus_N in progress; after it, and after
   // the shared pad goes, nothing of the room's pushes into this speaker's branches.

@@ -61,6 +61,7 @@ class SpeakerPeer {
 
  private:
   core::Status buildBranches(int payloadType, bool mixed);
+  core::Status linkToRoom();  // last: from here on the room's threads push into the branches
   void removeElements();
 
   RoomTaps room_;

@@ -33,6 +33,16 @@ core::Result<ClientBody> decodeBody(const std::string& type, const FieldReader& 
     if (!sdp) return sdp.error();
     return ClientBody{Offer{std::move(sdp.value())}};
   }
+  if (type == "rtp-offer") {
+    if (auto known = fields.onlyKnown({"type", "id", "host", "port", "payload_type"}); !known) return known.error();
+    auto host = fields.requiredString("host", 64);
+    if (!host) return host.error();
+    auto port = fields.requiredInt("port", 1, 65535);
+    if (!port) return port.error();
+    auto pt = fields.requiredInt("payload_type", 96, 127);
+    if (!pt) return pt.error();
+    return ClientBody{RtpOffer{std::move(host.value()), static_cast<int>(port.value()), static_cast<int>(pt.value())}};
+  }
   if (type == "candidate") {
     if (auto known = fields.onlyKnown({"type", "id", "candidate", "sdpMLineIndex"}); !known) return known.error();
     auto candidate = fields.requiredString("candidate", kMaxCandidateBytes);
@@ -109,6 +119,12 @@ core::Result<ClientMessage> decodeClientMessage(std::string_view text, std::stri
   auto body = decodeBody(type.value(), fields);
   if (!body) return body.error();
   return ClientMessage{ref.value(), std::move(body.value())};
+}
+
+std::string encodeRtpAnswer(const std::string& host, int port) {
+  JsonWriter w;
+  w.beginObject().str("type", "rtp-answer").str("host", host).integer("port", port).endObject();
+  return w.finish();
 }
 
 std::string encodeWelcome(const core::Room& room, const core::Participant& you) {

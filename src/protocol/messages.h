@@ -23,8 +23,10 @@ enum class StageAction { Promote, Demote, Invite, Mute, Unmute, Remove };
 struct Moderate { StageAction action; std::string identity; };  // promote, demote, ...
 struct AnswerInvite { bool accept = false; };            // accept-invite, decline-invite
 struct SelfMute { bool muted = false; };
+struct RtpOffer { std::string host; int port = 0; int payloadType = 0; };  // plain RTP instead of WebRTC
 
-using ClientBody = std::variant<Hello, Offer, Candidate, Leave, Ping, SetHand, Moderate, AnswerInvite, SelfMute>;
+using ClientBody =
+    std::variant<Hello, Offer, Candidate, Leave, Ping, SetHand, Moderate, AnswerInvite, SelfMute, RtpOffer>;
 
 struct ClientMessage {
   std::optional<std::string> ref;  // the client's optional "id", echoed in errors
@@ -43,6 +45,7 @@ std::string encodeWelcome(const core::Room& room, const core::Participant& you);
 std::string encodeEvent(const core::Event& event);
 std::string encodeError(const core::Error& error, const std::optional<std::string>& ref = {});
 std::string encodePong();
+std::string encodeRtpAnswer(const std::string& host, int port);
 
 // REST bodies.
 struct RoomUrls { std::string ws; std::string hls; };

@@ -7,6 +7,7 @@
 #include "audio/tone.h"
 #include "audio/wav.h"
 #include "processes.h"
+#include "room_helpers.h"
 #include "ws_client.h"
 
 using namespace roomcast::testing;
@@ -14,7 +15,6 @@ using roomcast::audio::PcmAudio;
 
 namespace {
 
-std::string cli() { return buildPath("src/client/roomcast"); }
 
 // Seconds of audio in which `frequency` dominates (0.2 s windows).
 double secondsWithTone(const PcmAudio& audio, double frequency) {
@@ -40,7 +40,7 @@ TEST(EndToEnd, SpeakerToHlsListenerAndRecording) {
   Process speaker({cli(), "--server", daemon.url(), "speak", roomId, "--token", hostToken, "--tone", "440",
                    "--seconds", "10", "--out", dir + "/speaker.wav"});
   // The listener joins once the speaker is live (its 10 s start then).
-  ASSERT_TRUE(speaker.waitForOutput("connected", 30)) << daemon.log();
+  ASSERT_TRUE(speaker.waitForOutput("connected", 30)) << speaker.errors() << daemon.log();
   Process listener({cli(), "--server", daemon.url(), "listen", roomId, "--seconds", "5", "--out", dir + "/listener.wav"});
   const auto heard = listener.wait(60);
   const auto spoke = speaker.wait(60);
@@ -91,16 +91,6 @@ TEST(EndToEnd, SpeakerToHlsListenerAndRecording) {
 }  // namespace
 
 namespace {
-
-// Tone power in dB over the part of a recording where the other speaker was surely connected.
-double toneDb(const PcmAudio& audio, double frequency, double fromSecond, double toSecond) {
-  auto mono = roomcast::audio::toMonoFloat(audio);
-  const size_t from = static_cast<size_t>(fromSecond * audio.sampleRate);
-  const size_t to = std::min(mono.size(), static_cast<size_t>(toSecond * audio.sampleRate));
-  if (to <= from) return -200;
-  const double p = roomcast::audio::tonePower(mono.data() + from, to - from, audio.sampleRate, frequency);
-  return p > 0 ? 10 * std::log10(p) : -200;
-}
 
 TEST(EndToEnd, TwoSpeakersHearEachOtherNeverThemselves) {
   Daemon daemon;

@@ -9,6 +9,7 @@
 #include "audio/tone.h"
 #include "audio/wav.h"
 #include "processes.h"
+#include "room_helpers.h"
 #include "ws_client.h"
 
 using namespace roomcast::testing;
@@ -16,37 +17,11 @@ using roomcast::audio::PcmAudio;
 
 namespace {
 
-std::string cli() { return buildPath("src/client/roomcast"); }
-double nowSeconds() { return static_cast<double>(g_get_monotonic_time()) / G_USEC_PER_SEC; }
-
-struct Room {
-  std::string id, hostToken;
-};
-
-Room createRoom(Daemon& daemon) {
-  auto created = run({cli(), "--server", daemon.url(), "create", "--title", "Stage"}, 30);
-  EXPECT_EQ(created.exitStatus, 0) << created.stderrText;
-  return {jsonString(created.stdoutText, "id"), jsonString(created.stdoutText, "host_token")};
-}
-
-// Power of `frequency` in dB over [from, to) seconds of a recording.
-double toneDb(const PcmAudio& audio, double frequency, double from, double to) {
-  auto mono = roomcast::audio::toMonoFloat(audio);
-  const size_t a = static_cast<size_t>(std::max(0.0, from) * audio.sampleRate);
-  const size_t b = std::min(mono.size(), static_cast<size_t>(to * audio.sampleRate));
-  if (b < a + 480) return NAN;  // under 10 ms says nothing
-  const double p = roomcast::audio::tonePower(mono.data() + a, b - a, audio.sampleRate, frequency);
-  return 10 * std::log10(p + 1e-20);
-}
-
-std::string wsUrl(const Daemon& daemon, const std::string& room) { return "ws://" + daemon.url().substr(7) + "/ws/" + room; }
-
+using Room = TestRoom;
 std::string token(const Daemon& daemon, const Room& room, const char* role, const char* name) {
-  auto r = http("POST", daemon.url() + "/api/v1/rooms/" + room.id + "/tokens",
-                std::string(R"({"role":")") + role + R"(","name":")" + name + "\"}",
-                {{"Authorization", "Bearer " + room.hostToken}});
-  EXPECT_EQ(r.status, 201) << r.body;
-  return jsonString(r.body, "token");
+  std::string t = issueToken(daemon, room, role, name);
+  EXPECT_FALSE(t.empty());
+  return t;
 }
 
 std::string heardLine(int seconds) { return "heard " + std::to_string(seconds) + " s\n"; }

@@ -587,3 +587,23 @@ TEST_F(MixMinus, EosSentToElementEndsEveryOutput) {
   EXPECT_TRUE(gst_app_sink_is_eos(Program()));
   EXPECT_TRUE(gst_app_sink_is_eos(Minus(0)));
 }
+
+// Live: an output branch that stops (FLUSHING, as an element being torn down answers) does
+// not stop the mix for the others.
+TEST_F(MixMinus, LiveFlushingProgramBranchDoesNotStopTheMix) {
+  GError *error = nullptr;
+  pipeline_ = gst_parse_launch(
+      (std::string("mixminus name=m audiotestsrc is-live=true freq=440 ! ") + kCaps +
+       " ! m.sink_0  m.src ! identity name=dying ! fakesink async=false"
+       "  m.minus_0 ! queue ! appsink name=out0 sync=false")
+          .c_str(),
+      &error);
+  ASSERT_NE(pipeline_, nullptr) << error->message;
+  mix_ = gst_bin_get_by_name(GST_BIN(pipeline_), "m");
+  Play();
+  ASSERT_GE(Pull(Minus(0), 5 * kFrames).size(), 5u * kFrames);
+  GstElement *dying = Child("dying");
+  gst_element_set_locked_state(dying, TRUE);
+  gst_element_set_state(dying, GST_STATE_NULL);  // its pads flush: the program push fails
+  EXPECT_GE(Pull(Minus(0), 25 * kFrames).size(), 25u * kFrames) << "minus_0 keeps flowing";
+}

@@ -35,6 +35,7 @@ class Process {
   ProcessResult wait(double timeoutSeconds);
   bool started() const { return process_ != nullptr; }
   const std::string& output() const { return out_.text; }  // stdout so far
+  const std::string& errors() const { return err_.text; }  // stderr so far
   void kill();  // SIGKILL, by its own PID
 
  private:
