@@ -2,11 +2,33 @@
 
 namespace roomcast::media {
 
-PeerGates* newPeerGates() { return static_cast<PeerGates*>(g_atomic_rc_box_alloc0(sizeof(PeerGates))); }
+SharedListeners* newSharedListeners() {
+  return static_cast<SharedListeners*>(g_atomic_rc_box_alloc0(sizeof(SharedListeners)));
+}
+
+SharedListeners* refSharedListeners(SharedListeners* listeners) {
+  return static_cast<SharedListeners*>(g_atomic_rc_box_acquire(listeners));
+}
+
+void unrefSharedListeners(gpointer listeners) { g_atomic_rc_box_release(listeners); }
+
+PeerGates* newPeerGates(SharedListeners* room) {
+  auto* gates = static_cast<PeerGates*>(g_atomic_rc_box_alloc0(sizeof(PeerGates)));
+  gates->room = refSharedListeners(room);
+  return gates;
+}
 
 PeerGates* refPeerGates(PeerGates* gates) { return static_cast<PeerGates*>(g_atomic_rc_box_acquire(gates)); }
 
-void unrefPeerGates(gpointer gates) { g_atomic_rc_box_release(gates); }
+void unrefPeerGates(gpointer gates) {
+  g_atomic_rc_box_release_full(gates, [](gpointer p) { unrefSharedListeners(static_cast<PeerGates*>(p)->room); });
+}
+
+void setSharedReturn(PeerGates* gates, bool shared) {
+  const gint from = shared ? 0 : 1, to = shared ? 1 : 0;
+  if (g_atomic_int_compare_and_exchange(&gates->sharedReturn, from, to))
+    g_atomic_int_add(&gates->room->count, shared ? 1 : -1);
+}
 
 namespace {
 
@@ -40,12 +62,12 @@ GstPadProbeReturn passWhenReady(GstPad*, GstPadProbeInfo*, gpointer data) {
 GstPadProbeReturn switchReturn(GstPad*, GstPadProbeInfo* info, gpointer data) {
   auto* gates = static_cast<PeerGates*>(data);
   if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_BUFFER) {
-    g_atomic_int_set(&gates->sharedReturn, 0);
+    setSharedReturn(gates, false);
     return GST_PAD_PROBE_OK;
   }
   GstEvent* event = GST_PAD_PROBE_INFO_EVENT(info);
   if (event && GST_EVENT_TYPE(event) == GST_EVENT_GAP) {
-    g_atomic_int_set(&gates->sharedReturn, 1);
+    setSharedReturn(gates, true);
     return GST_PAD_PROBE_DROP;
   }
   return GST_PAD_PROBE_OK;
@@ -69,5 +91,15 @@ void addSharedReturnGate(GstPad* pad, PeerGates* gates) {
 }
 
 void addTransportGate(GstPad* pad, PeerGates* gates) { addProbe(pad, kData, passWhenReady, gates); }
+
+void addSharedEncoderGate(GstPad* pad, SharedListeners* listeners) {
+  gst_pad_add_probe(
+      pad, kData,
+      [](GstPad*, GstPadProbeInfo*, gpointer data) {
+        return g_atomic_int_get(&static_cast<SharedListeners*>(data)->count) > 0 ? GST_PAD_PROBE_OK
+                                                                                 : GST_PAD_PROBE_DROP;
+      },
+      refSharedListeners(listeners), unrefSharedListeners);
+}
 
 }  // namespace roomcast::media

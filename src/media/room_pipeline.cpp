@@ -85,6 +85,9 @@ core::Status RoomPipeline::build() {
   if (!gst_element_link(encoder.get(), programOpus_.get()))
     return Error{ErrorCode::Internal, "cannot link the program's Opus encoder"};
   if (auto linked = linkIntoTee(bin, tee.get(), encoder.get()); !linked) return linked;
+  // Nobody silent on stage (or nobody on stage): nothing to encode.
+  g_autoptr(GstPad) encoderSink = gst_element_get_static_pad(encoder.get(), "sink");
+  addSharedEncoderGate(encoderSink, sharedListeners_);
 
   g_autoptr(GstBus) bus = gst_pipeline_get_bus(GST_PIPELINE(pipeline_.get()));
   busWatch_ = gst_bus_create_watch(bus);
@@ -99,6 +102,8 @@ RoomPipeline::~RoomPipeline() {
   if (finishDeadline_) { g_source_destroy(finishDeadline_); g_source_unref(finishDeadline_); }
   if (busWatch_) { g_source_destroy(busWatch_); g_source_unref(busWatch_); }
   if (pipeline_) gst_element_set_state(pipeline_.get(), GST_STATE_NULL);
+  pipeline_.reset();
+  unrefSharedListeners(sharedListeners_);
   GST_INFO("room %s: pipeline destroyed", config_.roomId.c_str());
 }
 

@@ -22,6 +22,7 @@
 
 #include "core/result.h"
 #include "media/gst_ptr.h"
+#include "media/peer_gates.h"
 
 namespace roomcast::media {
 
@@ -58,6 +59,7 @@ class RoomPipeline {
   GstElement* mixer() const { return mixer_.get(); }
   // The program in Opus, encoded once; silent speakers' returns branch off here.
   GstElement* programOpus() const { return programOpus_.get(); }
+  SharedListeners* sharedListeners() const { return sharedListeners_; }
   const RoomPipelineConfig& config() const { return config_; }
 
   // Ends the program: EOS flows from the mixer to HLS (ENDLIST) and the recording (Ogg
@@ -79,6 +81,7 @@ class RoomPipeline {
   ElementPtr pipeline_;
   ElementPtr mixer_;
   ElementPtr programOpus_;
+  SharedListeners* sharedListeners_ = newSharedListeners();  // one reference
   GSource* busWatch_ = nullptr;
   GSource* finishDeadline_ = nullptr;
   std::function<void(bool)> finishDone_;

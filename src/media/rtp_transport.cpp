@@ -60,7 +60,8 @@ core::Status RtpTransport::attach(GstBin* pipeline, GstPad* uplinkSink, GstPad* 
   if (!gst_element_link(source.get(), jitter.get()) || gst_pad_link(jitterSrc, uplinkSink) != GST_PAD_LINK_OK ||
       gst_pad_link(returnSrc, sinkPad) != GST_PAD_LINK_OK)
     return Error{ErrorCode::Internal, "cannot link the plain-RTP transport"};
-  for (auto& e : elements_) gst_element_sync_state_with_parent(e.get());
+  // Downstream first: the source must not push into an element that is not playing yet.
+  for (auto it = elements_.rbegin(); it != elements_.rend(); ++it) gst_element_sync_state_with_parent(it->get());
   g_atomic_int_set(&gates->transportReady, 1);
   GST_INFO("%s: plain RTP %s:%d <-> %s:%d", name_.c_str(), local_.host.c_str(), local_.port, remote_.host.c_str(),
            remote_.port);

@@ -11,7 +11,7 @@ using core::Error;
 using core::ErrorCode;
 
 SpeakerPeer::SpeakerPeer(RoomTaps room, std::string name, SpeakerSettings settings)
-    : room_(room), name_(std::move(name)), settings_(settings), gates_(newPeerGates()) {}
+    : room_(room), name_(std::move(name)), settings_(settings), gates_(newPeerGates(room.sharedListeners)) {}
 
 SpeakerPeer::~SpeakerPeer() {
   removeElements();
@@ -21,14 +21,15 @@ SpeakerPeer::~SpeakerPeer() {
 core::Status SpeakerPeer::start(std::unique_ptr<PeerTransport> transport, int payloadType, bool mixed) {
   if (transport_) return Error{ErrorCode::Conflict, "this speaker already has a media session"};
   transport_ = std::move(transport);
-  // Everything plays before the room's threads can push into it: an element still in NULL
-  // answers FLUSHING, which tee and the mixer would take as the end of the stream.
+  // Everything plays before any thread can push into it (an element still in NULL answers
+  // FLUSHING, which tee and the mixer take as the end of the stream): the branches, then the
+  // transport, and the room's returns last.
   auto built = buildBranches(payloadType, mixed);
   if (built) {
     for (auto& e : elements_) gst_element_sync_state_with_parent(e.get());
     built = transport_->attach(room_.pipeline, uplinkSink_.get(), returnSrc_.get(), gates_);
   }
-  if (built) built = linkToRoom();
+  if (built) built = linkReturns();
   if (!built) {
     removeElements();
     return built.error();
@@ -81,20 +82,19 @@ core::Status SpeakerPeer::buildBranches(int payloadType, bool mixed) {
   addUplinkGate(uplinkSink_.get(), gates_);
   addTransportGate(returnSrc_.get(), gates_);
 
-  return core::Ok{};
-}
-
-core::Status SpeakerPeer::linkToRoom() {
-  ElementPtr decoder = elements_[1], encoder = elements_[2], funnel = elements_[3];
+  // The uplink into the mix is linked before the transport starts, so the first packets meet
+  // a negotiated path. Muted first: a pre-warming hand is never heard.
   mixerSink_ = PadPtr::adopt(gst_element_request_pad_simple(room_.mixer, "sink_%u"));
   if (!mixerSink_) return Error{ErrorCode::Internal, "the mixer refused a new input"};
-  // Before the first buffer: a pre-warming hand is never heard.
-  g_object_set(mixerSink_.get(), "mute", g_atomic_int_get(&gates_->mixed) ? FALSE : TRUE, "skip-silent", TRUE,
-               nullptr);
+  g_object_set(mixerSink_.get(), "mute", mixed ? FALSE : TRUE, "skip-silent", TRUE, nullptr);
   g_autoptr(GstPad) decoderSrc = gst_element_get_static_pad(decoder.get(), "src");
   if (gst_pad_link(decoderSrc, mixerSink_.get()) != GST_PAD_LINK_OK)
     return Error{ErrorCode::Internal, "cannot link the speaker to the mixer"};
+  return core::Ok{};
+}
 
+core::Status SpeakerPeer::linkReturns() {
+  ElementPtr encoder = elements_[2], funnel = elements_[3];
   // mixminus creates minus_N together with sink_N: the speaker's mix without themselves.
   const std::string minusName = "minus_" + mixerPadName().substr(5);
   g_autoptr(GstPad) minus = gst_element_get_static_pad(room_.mixer, minusName.c_str());
@@ -117,6 +117,7 @@ void SpeakerPeer::removeElements() {
   // Close every gate, then stop the network side, so nothing streams into pads being released.
   g_atomic_int_set(&gates_->transportReady, 0);
   g_atomic_int_set(&gates_->mixed, 0);
+  setSharedReturn(gates_, false);
   if (transport_) transport_->detach();
   // Releasing the mixer pad waits for a push into minus_N in progress; after it, and after
   // the shared pad goes, nothing of the room's pushes into this speaker's branches.

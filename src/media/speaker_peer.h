@@ -39,6 +39,7 @@ struct RoomTaps {
   GstBin* pipeline = nullptr;
   GstElement* mixer = nullptr;
   GstElement* programOpus = nullptr;  // a tee carrying the program in Opus
+  SharedListeners* sharedListeners = nullptr;  // who hears programOpus now
 };
 
 class SpeakerPeer {
@@ -61,7 +62,7 @@ class SpeakerPeer {
 
  private:
   core::Status buildBranches(int payloadType, bool mixed);
-  core::Status linkToRoom();  // last: from here on the room's threads push into the branches
+  core::Status linkReturns();  // last: from here on the mixer's thread pushes into the branches
   void removeElements();
 
   RoomTaps room_;
