@@ -8,6 +8,7 @@
 
 #include "app/options.h"
 #include "core/room_manager.h"
+#include "hls/hls_room.h"
 #include "media/debug.h"
 #include "media/gst_media_backend.h"
 #include "media/webrtc_util.h"
@@ -106,7 +107,11 @@ int main(int argc, char** argv) {
   GMainContext* context = g_main_context_default();
   GMainLoop* loop = g_main_loop_new(context, FALSE);
 
+  // Live rooms' HLS: written by the media backend, served by the HTTP server.
+  hls::Registry hlsRegistry(6);
   media::MediaConfig mediaConfig;
+  mediaConfig.hls = &hlsRegistry;
+  mediaConfig.lowRendition = opt.lowRendition;
   mediaConfig.dataDir = opt.dataDir;
   mediaConfig.pipelinesDir = opt.pipelinesDir;
   mediaConfig.speaker.opusBitrate = opt.opusBitrate;
@@ -154,6 +159,7 @@ int main(int argc, char** argv) {
   limits.maxSpeakers = static_cast<size_t>(opt.maxSpeakers);
   limits.maxRooms = static_cast<size_t>(opt.maxRooms);
   limits.allowPlainRtp = opt.plainRtp;
+  limits.listenerIdleMs = static_cast<unsigned>(opt.listenerIdleSeconds * 1000);
   core::RoomManager rooms(media, hub, env, limits);
   hub.setRoomManager(&rooms);
 
@@ -165,6 +171,7 @@ int main(int argc, char** argv) {
   http.hlsRoot = hlsRoot;
   http.webDir = opt.webDir;
   http.hlsJsPath = opt.hlsJsPath;
+  http.hls = &hlsRegistry;
   signaling::HttpServer server(http, rooms, hub, auth);
   auto url = server.listen();
   if (!url) {

@@ -65,6 +65,10 @@ core::Status applyConfigFile(const std::string& path, Options& out) {
   if (g_key_file_has_key(file, "media", "plain_rtp", nullptr))
     out.plainRtp = g_key_file_get_boolean(file, "media", "plain_rtp", nullptr);
   str("media", "plain_rtp_bind", out.plainRtpBind);
+  if (g_key_file_has_key(file, "hls", "low_rendition", nullptr))
+    out.lowRendition = g_key_file_get_boolean(file, "hls", "low_rendition", nullptr);
+  if (g_key_file_has_key(file, "hls", "listener_idle_s", nullptr))
+    out.listenerIdleSeconds = g_key_file_get_double(file, "hls", "listener_idle_s", nullptr);
   return core::Ok{};
 }
 
@@ -126,6 +130,8 @@ core::Result<Options> parseOptions(int argc, char** argv) {
   if (out.maxSpeakers < 1 || out.maxSpeakers > 1000) return Error{ErrorCode::BadRequest, "max_speakers must be 1..1000"};
   if (out.mixerMaxWaitMs < 0 || out.mixerMaxWaitMs > 100)
     return Error{ErrorCode::BadRequest, "mixer_max_wait_ms must be 0..100"};
+  if (out.listenerIdleSeconds < 1 || out.listenerIdleSeconds > 600)
+    return Error{ErrorCode::BadRequest, "listener_idle_s must be 1..600"};
   if (!g_hostname_is_ip_address(out.plainRtpBind.c_str()))
     return Error{ErrorCode::BadRequest, "plain_rtp_bind must be an IPv4 address"};
   return out;

@@ -21,6 +21,8 @@ struct Options {
   int mixerMaxWaitMs = 5;
   bool plainRtp = false;                // plain-RTP speakers (benchmarks, trusted SIP-like peers)
   std::string plainRtpBind = "127.0.0.1";
+  bool lowRendition = true;            // HLS: a second rendition at 24 kbps in the master playlist
+  double listenerIdleSeconds = 10;     // an HLS listener not seen this long is no longer counted
   int maxSpeakers = 16;
   int maxRooms = 100;
   double reconnectGraceSeconds = 20;  // a dropped speaker keeps role and slot this long

@@ -1,10 +1,14 @@
-// `roomcast listen`: an HLS listener. hlsdemux fetches the playlist and segments, the AAC is
-// decoded, and the PCM is kept for --out.
+// `roomcast listen`: an HLS listener. It opens a listening session (so the room counts it),
+// hlsdemux fetches the playlist and segments, the AAC is decoded, and the PCM is kept for
+// --out.
 #include "client/listen.h"
 
 #include <gst/app/gstappsink.h>
 #include <gst/gst.h>
+#include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
+
+#include <cstring>
 
 #include "audio/wav.h"
 #include "client/rest_client.h"
@@ -62,11 +66,34 @@ GstFlowReturn onNewSample(GstAppSink* sink, gpointer data) {
   return GST_FLOW_OK;
 }
 
+// POST /api/v1/rooms/{id}/listen: the session's playlist URL.
+std::string openSession(const ListenOptions& options) {
+  g_autoptr(SoupSession) session = soup_session_new();
+  HttpResult r = httpRequest(session, "POST", options.server + "/api/v1/rooms/" + options.room + "/listen", "{}");
+  if (r.status != 201) {
+    g_printerr("roomcast: %s\n", describeFailure(r).c_str());
+    return "";
+  }
+  g_autoptr(JsonParser) parser = json_parser_new();
+  if (!json_parser_load_from_data(parser, r.body.c_str(), -1, nullptr)) return "";
+  JsonObject* obj = json_node_get_object(json_parser_get_root(parser));
+  return json_object_get_string_member_with_default(obj, "hls_url", "");
+}
+
 }  // namespace
 
 int runListen(const ListenOptions& options) {
-  const std::string url = options.server + "/hls/" + options.room + "/index.m3u8";
-  if (!waitForPlaylist(url, 20)) {
+  std::string url = openSession(options);
+  if (url.empty()) return 1;
+  if (options.rendition != "auto") {  // one media playlist instead of the master
+    const std::string playlist = options.rendition == "low" ? "low.m3u8" : "index.m3u8";
+    url.replace(url.find("master.m3u8"), std::strlen("master.m3u8"), playlist);
+  }
+  // The first segment takes a second to appear: wait for a media playlist that lists one.
+  std::string mediaUrl = url;
+  if (auto at = mediaUrl.find("master.m3u8"); at != std::string::npos)
+    mediaUrl.replace(at, std::strlen("master.m3u8"), "index.m3u8");
+  if (!waitForPlaylist(mediaUrl, 20)) {
     g_printerr("roomcast: no playable playlist at %s\n", url.c_str());
     return 1;
   }

@@ -32,7 +32,8 @@ constexpr const char* kUsage =
     "  speak ROOM (--token TOKEN | --raise-hand --name NAME) (--tone HZ | --file F.wav) [--seconds N] [--out F.wav]\n"
     "                                               join as a WebRTC speaker for N seconds once connected\n"
     "                                               (prints \"connected\"); --out writes what you hear\n"
-    "  listen ROOM [--seconds N] [--out F.wav]      hear the room over HLS like a listener\n"
+    "  listen ROOM [--seconds N] [--out F.wav] [--rendition auto|main|low]\n"
+    "                                               hear the room over HLS like a listener (counted)\n"
     "  token ROOM --role ROLE --name NAME --token HOST_TOKEN\n"
     "                                               print a token for a speaker, co-host or listener\n"
     "                                               --raise-hand: join as a listener, pre-warm, speak once promoted\n"
@@ -206,9 +207,11 @@ int main(int argc, char** argv) {
     return runSpeak(o);
   }
   if (command == "listen") {
-    Args a = parse(rest, restv, {"seconds", "out"}, {});
+    Args a = parse(rest, restv, {"seconds", "out", "rendition"}, {});
     if (a.positional.size() != 1) usageError("listen needs ROOM");
-    ListenOptions o{server, a.positional[0], parseSeconds(a), a.get("out")};
+    ListenOptions o{server, a.positional[0], parseSeconds(a), a.get("out"), a.get("rendition", "auto")};
+    if (o.rendition != "auto" && o.rendition != "main" && o.rendition != "low")
+      usageError("--rendition must be auto, main or low");
     return runListen(o);
   }
   usageError("unknown command '" + command + "'");

@@ -25,10 +25,11 @@ struct MuteChanged { std::string identity; bool muted = false; bool byHost = fal
 struct Removed { std::string reason; };
 struct PresenceChanged { std::string identity; bool reconnecting = false; };
 struct ActiveSpeakers { std::vector<std::string> identities; };
+struct ListenerCount { size_t count = 0; };  // HLS listeners, sent when it changes
 
 using Event = std::variant<ParticipantJoined, ParticipantLeft, SdpAnswer, IceCandidate, RoomEnded, ErrorEvent,
                            HandChanged, RoleChanged, Invited, InviteAnswered, MuteChanged, Removed, PresenceChanged,
-                           ActiveSpeakers>;
+                           ActiveSpeakers, ListenerCount>;
 
 class RoomEventSink {
  public:

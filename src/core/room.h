@@ -50,6 +50,7 @@ struct Room {
   std::set<std::string> activeSpeakers;              // last announced
   int64_t activeSpeakersSentMs = 0;
   uint64_t nextOrder = 1;
+  size_t hlsListeners = 0;  // listening sessions on HLS (see ListenerSessions), last counted
 
   int speakerCount() const;
   int listenerCount() const;

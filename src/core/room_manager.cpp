@@ -63,11 +63,15 @@ Status validateNewRoom(const NewRoom& request, const RoomLimits& limits) {
 }
 
 RoomManager::RoomManager(MediaBackend& media, RoomEventSink& events, Environment env, RoomLimits limits)
-    : media_(media), events_(events), env_(std::move(env)), limits_(limits) {
+    : media_(media), events_(events), env_(std::move(env)), limits_(limits),
+      listeners_(static_cast<int64_t>(limits.listenerIdleMs)) {
   media_.setObserver(this);
 }
 
-RoomManager::~RoomManager() { media_.setObserver(nullptr); }
+RoomManager::~RoomManager() {
+  if (listenerSweep_ && env_.cancel) env_.cancel(listenerSweep_);
+  media_.setObserver(nullptr);
+}
 
 Result<RoomInfo> RoomManager::createRoom(const NewRoom& request) {
   if (auto valid = validateNewRoom(request, limits_); !valid) return valid.error();
@@ -99,6 +103,7 @@ Status RoomManager::endRoom(const std::string& roomIdRef, const std::string& rea
   RoomInfo info = it->second.info;
   rooms_.erase(it);
   lastLoudMs_.erase(roomId);
+  listeners_.forgetRoom(roomId);
   media_.stopRoom(roomId, [info, finished = env_.roomFinished, done = std::move(done)](RoomMediaSummary summary) {
     if (finished) finished(info, summary);
     if (done) done(info, summary);
@@ -389,6 +394,26 @@ Status RoomManager::offer(const std::string& roomId, const std::string& identity
   if (auto accepted = media_.acceptOffer(roomId, identity, sdp, p->mixed()); !accepted) return accepted;
   p->mediaConnected = true;
   return Ok{};
+}
+
+void RoomManager::listenerSeen(const std::string& roomId, const std::string& session) {
+  if (!findMutable(roomId)) return;
+  listeners_.touch(roomId, session, env_.nowUnixMs());
+  // Counting runs only while somebody listens: no timer ticks for rooms nobody hears.
+  if (!listenerSweep_ && env_.schedule)
+    listenerSweep_ = env_.schedule(limits_.listenerSweepMs, [this] { sweepListeners(); });
+}
+
+void RoomManager::sweepListeners() {
+  listenerSweep_ = 0;
+  for (const std::string& roomId : listeners_.sweep(env_.nowUnixMs())) {
+    Room* room = findMutable(roomId);
+    if (!room) continue;
+    room->hlsListeners = listeners_.count(roomId);
+    events_.broadcast(roomId, ListenerCount{room->hlsListeners});
+  }
+  if (listeners_.total() > 0 && env_.schedule)
+    listenerSweep_ = env_.schedule(limits_.listenerSweepMs, [this] { sweepListeners(); });
 }
 
 Result<MediaBackend::RtpAddress> RoomManager::plainRtpOffer(const std::string& roomId, const std::string& identity,

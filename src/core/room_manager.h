@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/events.h"
+#include "core/listener_sessions.h"
 #include "core/media_backend.h"
 #include "core/result.h"
 #include "core/room.h"
@@ -27,6 +28,8 @@ struct RoomLimits {
   unsigned speakingHoldMs = 400;       // still "speaking" this long after the last loud frame
   unsigned activeSpeakersMinIntervalMs = 250;  // at most 4 active-speaker events a second
   bool allowPlainRtp = false;          // plain-RTP speakers (benchmarks, trusted SIP-like peers)
+  unsigned listenerIdleMs = 10000;     // an HLS session not seen this long has stopped listening
+  unsigned listenerSweepMs = 2000;     // how often counts are updated (and sent) while anyone listens
 };
 
 struct NewRoom {
@@ -101,6 +104,10 @@ class RoomManager final : public MediaObserver {
   // Finds a participant by display name (for operators' CLI); Conflict if ambiguous.
   Result<std::string> identityByName(const std::string& roomId, const std::string& name) const;
 
+  // An HLS playlist request carrying a valid listening session of this room.
+  void listenerSeen(const std::string& roomId, const std::string& session);
+  size_t totalListeners() const { return listeners_.total(); }
+
   Status offer(const std::string& roomId, const std::string& identity, const std::string& sdp);
   // A speaker over plain RTP instead of WebRTC (only where the operator allows it). Returns
   // the server's address for the speaker's RTP.
@@ -128,6 +135,7 @@ class RoomManager final : public MediaObserver {
   void graceExpired(const std::string& roomId, const std::string& identity, uint64_t timer);
   void cancelGrace(Participant& p);
   void updateActiveSpeakers(Room& room, int64_t nowMs);
+  void sweepListeners();
 
   MediaBackend& media_;
   RoomEventSink& events_;
@@ -136,6 +144,8 @@ class RoomManager final : public MediaObserver {
   std::map<std::string, Room> rooms_;  // live rooms by id
   // Last loud uplink frame per room and peer, for active-speaker detection.
   std::map<std::string, std::map<std::string, int64_t>> lastLoudMs_;
+  ListenerSessions listeners_;
+  uint64_t listenerSweep_ = 0;  // the pending sweep timer (0: none; nobody listens)
 };
 
 // Validation shared with REST: non-empty title, byte limits, valid UTF-8, no control chars.

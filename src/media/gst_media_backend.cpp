@@ -40,6 +40,7 @@ core::Status GstMediaBackend::startRoom(const core::RoomMediaConfig& room) {
   config.context = context_;
   config.opusBitrate = config_.speaker.opusBitrate;
   config.mixerMaxWaitMs = config_.mixerMaxWaitMs;
+  config.lowRendition = config_.lowRendition;
   if (g_mkdir_with_parents(config.hlsDir.c_str(), 0755) != 0)
     return Error{ErrorCode::Internal, "cannot create " + config.hlsDir};
   if (room.record) {
@@ -59,8 +60,20 @@ core::Status GstMediaBackend::startRoom(const core::RoomMediaConfig& room) {
   handlers.onLevels = [this, alive, roomId](const std::vector<RoomPipeline::InputLevel>& levels) {
     if (!alive.expired()) onLevels(roomId, levels);
   };
+  handlers.onSegmentClosed = [this, alive, roomId](const RoomPipeline::SegmentClosed& closed) {
+    if (!alive.expired()) onSegmentClosed(roomId, closed);
+  };
+  if (config_.hls) {
+    // Bandwidth in the master playlist: the AAC bitrate plus about 15 % of MPEG-TS overhead.
+    std::vector<hls::RenditionInfo> renditions{{"main", "index.m3u8", 56000}};
+    if (config_.lowRendition) renditions.push_back({"low", "low.m3u8", 28000});
+    config_.hls->open(room.roomId, renditions);
+  }
   auto pipeline = RoomPipeline::start(config, std::move(handlers));
-  if (!pipeline) return pipeline.error();
+  if (!pipeline) {
+    if (config_.hls) config_.hls->close(room.roomId);
+    return pipeline.error();
+  }
   rooms_[roomId] = LiveRoom{std::move(pipeline.value()), {}, g_get_monotonic_time()};
   return core::Ok{};
 }
@@ -84,6 +97,13 @@ void GstMediaBackend::stopRoom(const std::string& roomId, StopDone done) {
   pipeline->finish(config_.finishDeadlineMs, [this, alive, roomId, summary, done](bool clean) mutable {
     if (alive.expired()) return;
     summary.cleanEnd = clean;
+    // Every segment is closed now: the playlists get their ENDLIST, and from here on they
+    // are served from the files.
+    if (hls::Room* hlsRoom = config_.hls ? config_.hls->find(roomId) : nullptr) {
+      hlsRoom->end();
+      writePlaylists(roomId, *hlsRoom);
+      config_.hls->close(roomId);
+    }
     // Destroy the pipeline from an idle callback: we are inside its bus watch.
     auto* task = new std::function<void()>([this, roomId, summary, done]() {
       finishing_.erase(roomId);
@@ -171,6 +191,58 @@ void GstMediaBackend::onLevels(const std::string& roomId, const std::vector<Room
     if (peer != byPad.end()) peerLevels.push_back({peer->second, level.rmsDb});
   }
   observer_->onPeerLevels(roomId, peerLevels);
+}
+
+void GstMediaBackend::onSegmentClosed(const std::string& roomId, const RoomPipeline::SegmentClosed& closed) {
+  hls::Room* room = config_.hls ? config_.hls->find(roomId) : nullptr;
+  hls::Rendition* rendition = room ? room->rendition(closed.rendition) : nullptr;
+  if (!rendition) return;
+  const std::string dir = hlsDirFor(roomId);
+  g_autofree char* listPath = g_build_filename(dir.c_str(), (".hlssink2-" + closed.rendition + ".m3u8").c_str(), nullptr);
+  g_autofree char* listed = nullptr;
+  if (!g_file_get_contents(listPath, &listed, nullptr, nullptr)) {
+    GST_WARNING("room %s: cannot read %s", roomId.c_str(), listPath);
+    return;
+  }
+  // The segments hlssink2 lists after the last one already published are new.
+  auto entries = hls::parseMediaPlaylist(listed);
+  size_t first = 0;
+  if (!rendition->segments().empty()) {
+    const std::string& last = rendition->segments().back().name;
+    for (size_t i = 0; i < entries.size(); i++)
+      if (entries[i].name == last) first = i + 1;
+  }
+  int64_t endMs = closed.endUnixMs;
+  std::vector<hls::Segment> added;
+  for (size_t i = entries.size(); i-- > first;) {  // newest first, to date them backwards
+    g_autofree char* path = g_build_filename(dir.c_str(), entries[i].name.c_str(), nullptr);
+    g_autofree char* bytes = nullptr;
+    gsize length = 0;
+    if (!g_file_get_contents(path, &bytes, &length, nullptr)) continue;
+    hls::Segment segment;
+    segment.name = entries[i].name;
+    segment.duration = entries[i].duration;
+    segment.startUnixMs = endMs - static_cast<int64_t>(entries[i].duration * 1000);
+    segment.bytes = std::make_shared<const std::string>(bytes, length);
+    endMs = segment.startUnixMs;
+    added.push_back(std::move(segment));
+  }
+  for (auto it = added.rbegin(); it != added.rend(); ++it) rendition->add(std::move(*it));
+  if (!added.empty()) writePlaylists(roomId, *room);
+}
+
+void GstMediaBackend::writePlaylists(const std::string& roomId, const hls::Room& room) {
+  const std::string dir = hlsDirFor(roomId);
+  auto write = [&](const std::string& name, const std::string& text) {
+    g_autofree char* path = g_build_filename(dir.c_str(), name.c_str(), nullptr);
+    GError* error = nullptr;
+    if (!g_file_set_contents(path, text.c_str(), static_cast<gssize>(text.size()), &error)) {  // atomic: rename
+      GST_WARNING("room %s: cannot write %s: %s", roomId.c_str(), path, error->message);
+      g_error_free(error);
+    }
+  };
+  for (const auto& rendition : room.renditions()) write(rendition.info().playlist, rendition.playlist());
+  write("master.m3u8", room.master(""));
 }
 
 void GstMediaBackend::removePeer(const std::string& roomId, const std::string& peerId) {

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/media_backend.h"
+#include "hls/hls_room.h"
 #include "media/media_events.h"
 #include "media/room_pipeline.h"
 #include "media/speaker_peer.h"
@@ -22,6 +23,8 @@ struct MediaConfig {
   SpeakerSettings speaker;
   unsigned mixerMaxWaitMs = 5;
   std::string plainRtpBindHost = "127.0.0.1";  // where plain-RTP speakers send to
+  bool lowRendition = true;                     // a second HLS rendition at 24 kbps
+  hls::Registry* hls = nullptr;                 // where live rooms' HLS state goes (borrowed)
   unsigned finishDeadlineMs = 5000;
 };
 
@@ -70,6 +73,11 @@ class GstMediaBackend final : public core::MediaBackend, public PeerEvents {
                          const PeerKey& key, int payloadType, bool mixed);
   void onPipelineError(const std::string& roomId, const std::string& child, const std::string& message);
   void onLevels(const std::string& roomId, const std::vector<RoomPipeline::InputLevel>& levels);
+  // hlssink2 closed a segment: publish it (and any it listed that we have not seen).
+  void onSegmentClosed(const std::string& roomId, const RoomPipeline::SegmentClosed& closed);
+  // Writes the playlists being served to the room's HLS directory as well (static serving,
+  // debugging; after the room ends they are served from there).
+  void writePlaylists(const std::string& roomId, const hls::Room& room);
 
   MediaConfig config_;
   GMainContext* context_;

@@ -52,16 +52,27 @@ core::Status RoomPipeline::build() {
   gst_bin_add_many(bin, mixer_.get(), tee.get(), nullptr);
   if (!gst_element_link(mixer_.get(), tee.get())) return Error{ErrorCode::Internal, "cannot link the room's mixer"};
 
-  auto hls = loadFragmentBin(config_.pipelinesDir, "program-hls", "hls-output");
-  if (!hls) return hls.error();
-  {
+  // One hlssink2 per rendition. It writes the segments (and deletes old ones); roomcastd
+  // writes the playlists that are served (see hls/hls_room.h), so hlssink2's own go to a
+  // hidden file that is never served.
+  struct HlsOutput {
+    const char* fragment;
+    const char* bin;
+    const char* segments;
+    const char* playlist;
+  };
+  std::vector<HlsOutput> outputs{{"program-hls", "hls-main", "segment%05d.ts", ".hlssink2-main.m3u8"}};
+  if (config_.lowRendition) outputs.push_back({"program-hls-low", "hls-low", "low%05d.ts", ".hlssink2-low.m3u8"});
+  for (const auto& output : outputs) {
+    auto hls = loadFragmentBin(config_.pipelinesDir, output.fragment, output.bin);
+    if (!hls) return hls.error();
     g_autoptr(GstElement) sink = gst_bin_get_by_name(GST_BIN(hls.value().get()), "hls");
-    if (!sink) return Error{ErrorCode::Internal, "program-hls.pipeline must name its hlssink2 'hls'"};
-    g_autofree char* segments = g_build_filename(config_.hlsDir.c_str(), "segment%05d.ts", nullptr);
-    g_autofree char* playlist = g_build_filename(config_.hlsDir.c_str(), "index.m3u8", nullptr);
+    if (!sink) return Error{ErrorCode::Internal, std::string(output.fragment) + ".pipeline must name its hlssink2 'hls'"};
+    g_autofree char* segments = g_build_filename(config_.hlsDir.c_str(), output.segments, nullptr);
+    g_autofree char* playlist = g_build_filename(config_.hlsDir.c_str(), output.playlist, nullptr);
     g_object_set(sink, "location", segments, "playlist-location", playlist, nullptr);
+    if (auto linked = linkIntoTee(bin, tee.get(), hls.value().get()); !linked) return linked;
   }
-  if (auto linked = linkIntoTee(bin, tee.get(), hls.value().get()); !linked) return linked;
 
   // tee stops serving later branches when one fails: the files first.
   if (!config_.recordingPath.empty()) {
@@ -132,6 +143,16 @@ gboolean RoomPipeline::onBusMessage(GstBus*, GstMessage* message, gpointer data)
     }
     case GST_MESSAGE_ELEMENT: {
       const GstStructure* s = gst_message_get_structure(message);
+      GstClockTime runningTime = GST_CLOCK_TIME_NONE;
+      if (s && gst_structure_has_name(s, "splitmuxsink-fragment-closed") && self->handlers_.onSegmentClosed &&
+          gst_structure_get_uint64(s, "running-time", &runningTime)) {
+        // hlssink2 has already listed the segment in its playlist: it handles this message
+        // on its way up, before the bus sees it.
+        const std::string child = topLevelChildName(GST_MESSAGE_SRC(message), GST_OBJECT(self->pipeline_.get()));
+        if (child.rfind("hls-", 0) == 0)
+          self->handlers_.onSegmentClosed({child.substr(4), self->unixMsAtRunningTime(runningTime)});
+        return G_SOURCE_CONTINUE;
+      }
       if (s && gst_structure_has_name(s, "mixminus-levels") && self->handlers_.onLevels) {
         const GValue* pads = gst_structure_get_value(s, "pads");
         const GValue* rms = gst_structure_get_value(s, "rms-db");
@@ -179,6 +200,16 @@ void RoomPipeline::completeFinish(bool clean) {
   auto done = std::move(finishDone_);
   finishDone_ = nullptr;
   if (done) done(clean);  // may destroy this
+}
+
+int64_t RoomPipeline::unixMsAtRunningTime(GstClockTime runningTime) {
+  if (!unixMsAtRunningZero_) {
+    g_autoptr(GstClock) clock = gst_element_get_clock(pipeline_.get());
+    const GstClockTime base = gst_element_get_base_time(pipeline_.get());
+    const GstClockTime now = clock ? gst_clock_get_time(clock) : base;
+    unixMsAtRunningZero_ = g_get_real_time() / 1000 - static_cast<int64_t>((now - base) / GST_MSECOND);
+  }
+  return unixMsAtRunningZero_ + static_cast<int64_t>(runningTime / GST_MSECOND);
 }
 
 void RoomPipeline::dumpDot(const std::string& name) const {

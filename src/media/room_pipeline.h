@@ -3,6 +3,7 @@
 //   speakers' branches ─▶ mixminus.sink_N       mixminus keeps the room's time itself, so the
 //                         mixminus.minus_N ─▶    program runs with or without speakers
 //   mixminus.src ─ tee ─┬─ pipelines/program-hls.pipeline     (AAC → hlssink2)
+//                       ├─ pipelines/program-hls-low.pipeline (AAC, 24 kbps), if configured
 //                       ├─ pipelines/program-record.pipeline  (Opus → Ogg → file), if recording
 //                       └─ opusenc ─ tee "program-opus"        the program encoded once for every
 //                                                              silent speaker's return
@@ -33,6 +34,7 @@ struct RoomPipelineConfig {
   std::string recordingPath;   // empty: not recorded
   int opusBitrate = 32000;     // of the shared program encoding (silent speakers' return)
   unsigned mixerMaxWaitMs = 5; // how long a due frame waits for a late speaker
+  bool lowRendition = true;    // a second, low-bandwidth HLS rendition
   GMainContext* context = nullptr;
 };
 
@@ -45,9 +47,16 @@ class RoomPipeline {
   };
   // Run on the control context. onError gets the name of the pipeline child that failed;
   // onLevels the level of each mixer input that sent audio, every 100 ms while any does.
+  // An HLS segment was closed: which rendition ("main", "low"), when it ended (wall clock,
+  // from the pipeline's running time).
+  struct SegmentClosed {
+    std::string rendition;
+    int64_t endUnixMs = 0;
+  };
   struct Handlers {
     std::function<void(const std::string& childName, const std::string& message)> onError;
     std::function<void(const std::vector<InputLevel>& levels)> onLevels;
+    std::function<void(const SegmentClosed& segment)> onSegmentClosed;
   };
 
   static core::Result<std::unique_ptr<RoomPipeline>> start(const RoomPipelineConfig& config, Handlers handlers);
@@ -75,6 +84,7 @@ class RoomPipeline {
   core::Status build();
   static gboolean onBusMessage(GstBus* bus, GstMessage* message, gpointer self);
   void completeFinish(bool clean);
+  int64_t unixMsAtRunningTime(GstClockTime runningTime);
 
   RoomPipelineConfig config_;
   Handlers handlers_;
@@ -85,6 +95,7 @@ class RoomPipeline {
   GSource* busWatch_ = nullptr;
   GSource* finishDeadline_ = nullptr;
   std::function<void(bool)> finishDone_;
+  int64_t unixMsAtRunningZero_ = 0;  // wall clock of running time 0, once known
 };
 
 }  // namespace roomcast::media

@@ -187,6 +187,8 @@ std::string encodeEvent(const core::Event& event) {
           w.str("type", "removed").str("reason", e.reason);
         } else if constexpr (std::is_same_v<T, core::PresenceChanged>) {
           w.str("type", e.reconnecting ? "reconnecting" : "reconnected").str("identity", e.identity);
+        } else if constexpr (std::is_same_v<T, core::ListenerCount>) {
+          w.str("type", "listener-count").integer("count", static_cast<int64_t>(e.count));
         } else if constexpr (std::is_same_v<T, core::ActiveSpeakers>) {
           w.str("type", "active-speakers").beginArray("identities");
           for (const auto& id : e.identities) w.str(nullptr, id);
@@ -222,7 +224,11 @@ std::string encodeRoom(const core::Room& room, const RoomUrls& urls) {
   JsonWriter w;
   w.beginObject();
   writeRoomFields(w, room.info, urls);
-  w.integer("speaker_count", room.speakerCount()).integer("listener_count", room.listenerCount());
+  // listener_count: people hearing the room over HLS (listening sessions); connected_listeners:
+  // listeners with a WebSocket (chat, hands), most of whom also listen.
+  w.integer("speaker_count", room.speakerCount())
+      .integer("listener_count", static_cast<int64_t>(room.hlsListeners))
+      .integer("connected_listeners", room.listenerCount());
   return w.endObject().finish();
 }
 

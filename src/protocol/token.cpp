@@ -131,3 +131,32 @@ core::Result<TokenClaims> verifyToken(std::string_view token, std::string_view s
 }
 
 }  // namespace roomcast::protocol
+
+namespace roomcast::protocol {
+
+namespace {
+constexpr size_t kSessionMacChars = 16;  // 96 bits of the HMAC, base64url
+std::string sessionMac(std::string_view roomId, std::string_view nonce, std::string_view secret) {
+  const std::string input = "listener-session|" + std::string(roomId) + "|" + std::string(nonce);
+  auto mac = hmacSha256(secret, input);
+  return base64UrlEncode(mac.data(), mac.size()).substr(0, kSessionMacChars);
+}
+}  // namespace
+
+std::string signListenerSession(std::string_view roomId, std::string_view nonce, std::string_view secret) {
+  return std::string(nonce) + "." + sessionMac(roomId, nonce, secret);
+}
+
+bool verifyListenerSession(std::string_view session, std::string_view roomId, std::string_view secret) {
+  if (session.size() > 64) return false;
+  const auto dot = session.find('.');
+  if (dot == std::string_view::npos || dot == 0) return false;
+  const std::string expected = sessionMac(roomId, session.substr(0, dot), secret);
+  const std::string_view given = session.substr(dot + 1);
+  if (given.size() != expected.size()) return false;
+  unsigned diff = 0;
+  for (size_t i = 0; i < given.size(); i++) diff |= static_cast<unsigned char>(given[i] ^ expected[i]);
+  return diff == 0;
+}
+
+}  // namespace roomcast::protocol

@@ -28,4 +28,9 @@ core::Result<TokenClaims> verifyToken(std::string_view token, std::string_view s
                                       std::string_view expectedRoom, int64_t nowSeconds,
                                       int64_t leewaySeconds = 30);
 
+// HLS listener sessions: "<nonce>.<mac>", where the MAC binds the nonce to the room. The
+// server keeps nothing until the session is used; a forged or foreign session never counts.
+std::string signListenerSession(std::string_view roomId, std::string_view nonce, std::string_view secret);
+bool verifyListenerSession(std::string_view session, std::string_view roomId, std::string_view secret);
+
 }  // namespace roomcast::protocol

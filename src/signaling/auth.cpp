@@ -17,6 +17,21 @@ core::Result<protocol::TokenClaims> TokenAuthority::verify(const std::string& to
   return protocol::verifyToken(token, secret_, roomId, g_get_real_time() / G_USEC_PER_SEC);
 }
 
+std::string TokenAuthority::issueListenerSession(const std::string& roomId) const {
+  // 72 random bits: unique among a room's listeners; the MAC makes it unforgeable.
+  unsigned char raw[9];
+  if (getrandom(raw, sizeof raw, 0) != static_cast<ssize_t>(sizeof raw))
+    for (auto& b : raw) b = static_cast<unsigned char>(g_random_int());
+  g_autofree char* b64 = g_base64_encode(raw, sizeof raw);
+  std::string nonce(b64);
+  for (char& c : nonce) c = c == '+' ? '-' : c == '/' ? '_' : c;
+  return protocol::signListenerSession(roomId, nonce, secret_);
+}
+
+bool TokenAuthority::verifyListenerSession(const std::string& session, const std::string& roomId) const {
+  return protocol::verifyListenerSession(session, roomId, secret_);
+}
+
 core::Result<std::string> loadOrCreateSecret(const std::string& path) {
   g_autofree char* contents = nullptr;
   gsize length = 0;

@@ -16,6 +16,9 @@ class TokenAuthority {
   std::string issue(const std::string& roomId, const std::string& identity, const std::string& name,
                     core::Role role) const;
   core::Result<protocol::TokenClaims> verify(const std::string& token, const std::string& roomId) const;
+  // A new HLS listener session for the room (see protocol/token.h).
+  std::string issueListenerSession(const std::string& roomId) const;
+  bool verifyListenerSession(const std::string& session, const std::string& roomId) const;
 
  private:
   std::string secret_;

@@ -96,10 +96,12 @@ void onRequestStarted(SoupServer*, SoupServerMessage* msg, gpointer) {
 
 HttpServer::HttpServer(HttpConfig config, core::RoomManager& rooms, WsHub& hub, const TokenAuthority& auth)
     : config_(std::move(config)), rooms_(rooms), hub_(hub), auth_(auth),
+      hls_(config_.hlsRoot, config_.hls, rooms, auth),
       server_(soup_server_new("server-header", "roomcast/" ROOMCAST_VERSION_STRING, nullptr)) {
   g_signal_connect(server_, "request-started", G_CALLBACK(onRequestStarted), nullptr);
   soup_server_add_handler(server_, "/api/v1", &HttpServer::handleApi, this, nullptr);
   soup_server_add_handler(server_, "/hls", &HttpServer::handleHls, this, nullptr);
+  soup_server_add_handler(server_, "/metrics", &HttpServer::handleMetrics, this, nullptr);
   soup_server_add_handler(server_, "/", &HttpServer::handleWeb, this, nullptr);
   soup_server_add_websocket_handler(server_, "/ws", nullptr, nullptr, &HttpServer::handleWebSocket, this, nullptr);
 }
@@ -139,7 +141,7 @@ protocol::RoomUrls HttpServer::urlsFor(SoupServerMessage* msg, const std::string
   std::string wsBase = base.rfind("https://", 0) == 0 ? "wss://" + base.substr(8)
                        : base.rfind("http://", 0) == 0 ? "ws://" + base.substr(7)
                                                         : base;
-  return {wsBase + "/ws/" + roomId, base + "/hls/" + roomId + "/index.m3u8"};
+  return {wsBase + "/ws/" + roomId, base + "/hls/" + roomId + "/master.m3u8"};
 }
 
 void HttpServer::handleApi(SoupServer*, SoupServerMessage* msg, const char* path, GHashTable*, gpointer data) {
@@ -162,6 +164,12 @@ void HttpServer::handleApi(SoupServer*, SoupServerMessage* msg, const char* path
     if (!isSafeName(roomId, 64)) return sendError(msg, {ErrorCode::NotFound, "no such room"});
     if (method != "POST") return sendMethodNotAllowed(msg, "POST");
     return self->moderate(msg, roomId);
+  }
+  if (rest.rfind("/rooms/", 0) == 0 && endsWith(rest, "/listen")) {
+    std::string roomId(rest.substr(std::strlen("/rooms/"), rest.size() - std::strlen("/rooms/") - std::strlen("/listen")));
+    if (!isSafeName(roomId, 64)) return sendError(msg, {ErrorCode::NotFound, "no such room"});
+    if (method != "POST") return sendMethodNotAllowed(msg, "POST");
+    return self->startListening(msg, roomId);
   }
   if (rest.rfind("/rooms/", 0) == 0 && endsWith(rest, "/tokens")) {
     std::string roomId(rest.substr(std::strlen("/rooms/"), rest.size() - std::strlen("/rooms/") - std::strlen("/tokens")));
@@ -344,21 +352,43 @@ void HttpServer::deleteRoom(SoupServerMessage* msg, const std::string& roomId) {
 }
 
 void HttpServer::handleHls(SoupServer*, SoupServerMessage* msg, const char* path, GHashTable*, gpointer data) {
+  static_cast<HttpServer*>(data)->hls_.handle(msg, path);
+}
+
+// Prometheus text format: what an operator graphs, and what tests and benchmarks read.
+void HttpServer::handleMetrics(SoupServer*, SoupServerMessage* msg, const char*, GHashTable*, gpointer data) {
   auto* self = static_cast<HttpServer*>(data);
-  const std::string method = soup_server_message_get_method(msg);
-  if (method != "GET" && method != "HEAD") return sendMethodNotAllowed(msg, "GET, HEAD");
-  // /hls/<room>/<file>
-  std::string_view rest(path);
-  rest.remove_prefix(std::strlen("/hls/"));
-  const size_t slash = rest.find('/');
-  if (slash == std::string_view::npos) return sendError(msg, {ErrorCode::NotFound, "not found"});
-  std::string_view room = rest.substr(0, slash), file = rest.substr(slash + 1);
-  if (!isSafeName(room, 64) || !isSafeName(file, 64) || !(endsWith(file, ".m3u8") || endsWith(file, ".ts")))
-    return sendError(msg, {ErrorCode::NotFound, "not found"});
-  g_autofree char* full = g_build_filename(self->config_.hlsRoot.c_str(), std::string(room).c_str(),
-                                           std::string(file).c_str(), nullptr);
-  // Playlists change every segment; segments never change once listed.
-  sendFile(msg, full, endsWith(file, ".m3u8") ? "max-age=1" : "max-age=86400, immutable");
+  const HlsStats& hls = self->hls_.stats();
+  std::string body;
+  auto metric = [&](const char* name, const char* help, uint64_t value) {
+    body += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name +
+            (std::string_view(name).find("_total") != std::string_view::npos ? " counter\n" : " gauge\n") + name + " " +
+            std::to_string(value) + "\n";
+  };
+  metric("roomcast_rooms", "Live rooms.", self->rooms_.rooms().size());
+  metric("roomcast_hls_listeners", "HLS listening sessions, all rooms.", self->rooms_.totalListeners());
+  metric("roomcast_hls_playlist_requests_total", "HLS playlist requests.", hls.playlistRequests);
+  metric("roomcast_hls_segment_requests_total", "HLS segment requests.", hls.segmentRequests);
+  metric("roomcast_hls_not_modified_total", "HLS requests answered 304.", hls.notModified);
+  metric("roomcast_hls_not_found_total", "HLS requests answered 404.", hls.notFound);
+  metric("roomcast_hls_bytes_total", "HLS body bytes sent.", hls.bytesSent);
+  soup_server_message_set_status(msg, 200, nullptr);
+  soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Cache-Control", "no-store");
+  soup_server_message_set_response(msg, "text/plain; version=0.0.4", SOUP_MEMORY_COPY, body.data(), body.size());
+}
+
+// A listening session: the HLS URL to play, counted while its playlists are fetched.
+void HttpServer::startListening(SoupServerMessage* msg, const std::string& roomId) {
+  if (!rooms_.find(roomId)) return sendError(msg, {ErrorCode::NotFound, "no live room with id '" + roomId + "'"});
+  const std::string session = auth_.issueListenerSession(roomId);
+  auto urls = urlsFor(msg, roomId);
+  protocol::JsonWriter w;
+  w.beginObject()
+      .str("session", session)
+      .str("hls_url", urls.hls + "?session=" + session)
+      .integer("idle_timeout_ms", rooms_.limits().listenerIdleMs)
+      .endObject();
+  sendJson(msg, 201, w.finish());
 }
 
 void HttpServer::handleWeb(SoupServer*, SoupServerMessage* msg, const char* path, GHashTable*, gpointer data) {

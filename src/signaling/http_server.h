@@ -10,6 +10,7 @@
 #include "core/room_manager.h"
 #include "protocol/messages.h"
 #include "signaling/auth.h"
+#include "signaling/hls_handler.h"
 #include "signaling/ws_hub.h"
 
 namespace roomcast::signaling {
@@ -21,6 +22,7 @@ struct HttpConfig {
   std::string hlsRoot;    // <data-dir>/hls
   std::string webDir;     // data/web
   std::string hlsJsPath;  // node_modules/hls.js/dist/hls.min.js
+  hls::Registry* hls = nullptr;  // live rooms' playlists and segments (borrowed)
 };
 
 class HttpServer {
@@ -44,6 +46,8 @@ class HttpServer {
   void deleteRoom(SoupServerMessage* msg, const std::string& roomId);
   void issueToken(SoupServerMessage* msg, const std::string& roomId);
   void moderate(SoupServerMessage* msg, const std::string& roomId);
+  void startListening(SoupServerMessage* msg, const std::string& roomId);
+  static void handleMetrics(SoupServer*, SoupServerMessage* msg, const char* path, GHashTable*, gpointer self);
   core::Result<protocol::TokenClaims> bearerClaims(SoupServerMessage* msg, const std::string& roomId);
   protocol::RoomUrls urlsFor(SoupServerMessage* msg, const std::string& roomId) const;
 
@@ -51,6 +55,7 @@ class HttpServer {
   core::RoomManager& rooms_;
   WsHub& hub_;
   const TokenAuthority& auth_;
+  HlsHandler hls_;
   SoupServer* server_;
 };
 

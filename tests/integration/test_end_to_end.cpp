@@ -68,7 +68,12 @@ TEST(EndToEnd, SpeakerToHlsListenerAndRecording) {
   ASSERT_EQ(ended.status, 200) << ended.body;
   const std::string recording = jsonString(ended.body, "recording");
   ASSERT_FALSE(recording.empty()) << ended.body;
-  const auto playlist = http("GET", hlsUrl);
+  ASSERT_NE(hlsUrl.find("master.m3u8"), std::string::npos) << hlsUrl;
+  const auto master = http("GET", hlsUrl);
+  ASSERT_EQ(master.status, 200);
+  EXPECT_NE(master.body.find("index.m3u8"), std::string::npos) << master.body;
+  const std::string mediaUrl = hlsUrl.substr(0, hlsUrl.find("master.m3u8")) + "index.m3u8";
+  const auto playlist = http("GET", mediaUrl);
   ASSERT_EQ(playlist.status, 200);
   EXPECT_NE(playlist.body.find("#EXT-X-ENDLIST"), std::string::npos) << playlist.body;
 

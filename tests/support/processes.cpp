@@ -119,6 +119,10 @@ void Process::kill() {
   if (process_ && !exited_) g_subprocess_send_signal(process_, SIGKILL);
 }
 
+void Process::terminate() {
+  if (process_ && !exited_) g_subprocess_send_signal(process_, SIGTERM);
+}
+
 ProcessResult run(const std::vector<std::string>& argv, double timeoutSeconds) {
   Process p(argv);
   return p.wait(timeoutSeconds);

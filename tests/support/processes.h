@@ -36,7 +36,8 @@ class Process {
   bool started() const { return process_ != nullptr; }
   const std::string& output() const { return out_.text; }  // stdout so far
   const std::string& errors() const { return err_.text; }  // stderr so far
-  void kill();  // SIGKILL, by its own PID
+  void kill();       // SIGKILL, by its own PID
+  void terminate();  // SIGTERM, by its own PID
 
  private:
   struct Pipe {

@@ -145,7 +145,8 @@ TEST(Encode, EventsAndRooms) {
   EXPECT_EQ(field(json, "topic"), "Topic \xe2\x82\xac");
   EXPECT_EQ(field(json, "record"), "true");
   EXPECT_EQ(field(json, "speaker_count"), "1");
-  EXPECT_EQ(field(json, "listener_count"), "1");
+  EXPECT_EQ(field(json, "connected_listeners"), "1");
+  EXPECT_EQ(field(json, "listener_count"), "0") << "HLS sessions, none yet";
   EXPECT_EQ(field(json, "hls_url"), "http://x/hls/r1/index.m3u8");
   EXPECT_EQ(field(json, "host_token"), "") << "only the creation response carries the host token";
   EXPECT_EQ(field(protocol::encodeWelcome(room, p), "you.name"), "Ada");

@@ -1,0 +1,136 @@
+#include "hls/hls_room.h"
+
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <sstream>
+
+namespace roomcast::hls {
+
+namespace {
+
+std::string isoTime(int64_t unixMs) {
+  const time_t seconds = static_cast<time_t>(unixMs / 1000);
+  struct tm tm {};
+  gmtime_r(&seconds, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(unixMs % 1000));
+  return buf;
+}
+
+}  // namespace
+
+Rendition::Rendition(RenditionInfo info, size_t window) : info_(std::move(info)), window_(window) {}
+
+void Rendition::add(Segment segment) {
+  segment.sequence = nextSequence_++;
+  segment.discontinuity = segment.discontinuity || (discontinuityPending_ && !segments_.empty());
+  discontinuityPending_ = false;
+  lastChangeUnixMs_ = segment.startUnixMs + static_cast<int64_t>(segment.duration * 1000);
+  segments_.push_back(std::move(segment));
+  while (segments_.size() > window_) {
+    if (segments_.front().discontinuity) discontinuitySequence_++;
+    segments_.pop_front();
+  }
+}
+
+const Segment* Rendition::find(const std::string& name) const {
+  for (const auto& s : segments_)
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+std::string Rendition::version() const {
+  const uint64_t last = segments_.empty() ? 0 : segments_.back().sequence + 1;
+  return info_.id + "-" + std::to_string(last) + (ended_ ? "-end" : "");
+}
+
+std::string Rendition::playlist() const {
+  double longest = 1;
+  for (const auto& s : segments_) longest = std::max(longest, s.duration);
+  std::ostringstream out;
+  out << "#EXTM3U\n#EXT-X-VERSION:3\n";
+  out << "#EXT-X-TARGETDURATION:" << static_cast<int>(std::ceil(longest - 1e-3)) << "\n";
+  out << "#EXT-X-MEDIA-SEQUENCE:" << (segments_.empty() ? nextSequence_ : segments_.front().sequence) << "\n";
+  if (discontinuitySequence_) out << "#EXT-X-DISCONTINUITY-SEQUENCE:" << discontinuitySequence_ << "\n";
+  char duration[32];
+  for (const auto& s : segments_) {
+    if (s.discontinuity) out << "#EXT-X-DISCONTINUITY\n";
+    out << "#EXT-X-PROGRAM-DATE-TIME:" << isoTime(s.startUnixMs) << "\n";
+    std::snprintf(duration, sizeof duration, "%.3f", s.duration);
+    out << "#EXTINF:" << duration << ",\n" << s.name << "\n";
+  }
+  if (ended_) out << "#EXT-X-ENDLIST\n";
+  return out.str();
+}
+
+Room::Room(const std::vector<RenditionInfo>& renditions, size_t window) {
+  for (const auto& info : renditions) renditions_.emplace_back(info, window);
+}
+
+Rendition* Room::rendition(const std::string& id) {
+  for (auto& r : renditions_)
+    if (r.info().id == id) return &r;
+  return nullptr;
+}
+
+const Rendition* Room::renditionByPlaylist(const std::string& playlist) const {
+  for (const auto& r : renditions_)
+    if (r.info().playlist == playlist) return &r;
+  return nullptr;
+}
+
+const Segment* Room::segment(const std::string& name) const {
+  for (const auto& r : renditions_)
+    if (const Segment* s = r.find(name)) return s;
+  return nullptr;
+}
+
+std::string Room::master(const std::string& query) const {
+  std::ostringstream out;
+  out << "#EXTM3U\n#EXT-X-VERSION:3\n";
+  for (const auto& r : renditions_) {
+    out << "#EXT-X-STREAM-INF:BANDWIDTH=" << r.info().bandwidth << ",CODECS=\"" << r.info().codecs << "\"\n";
+    out << r.info().playlist << query << "\n";
+  }
+  return out.str();
+}
+
+void Room::end() {
+  for (auto& r : renditions_) r.end();
+}
+
+bool Room::ended() const { return !renditions_.empty() && renditions_.front().ended(); }
+
+Room& Registry::open(const std::string& roomId, const std::vector<RenditionInfo>& renditions) {
+  auto& slot = rooms_[roomId];
+  slot = std::make_unique<Room>(renditions, window_);
+  return *slot;
+}
+
+Room* Registry::find(const std::string& roomId) {
+  auto it = rooms_.find(roomId);
+  return it == rooms_.end() ? nullptr : it->second.get();
+}
+
+void Registry::close(const std::string& roomId) { rooms_.erase(roomId); }
+
+std::vector<ListedSegment> parseMediaPlaylist(const std::string& text) {
+  std::vector<ListedSegment> out;
+  std::istringstream lines(text);
+  std::string line;
+  double pending = -1;
+  while (std::getline(lines, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.rfind("#EXTINF:", 0) == 0) {
+      pending = std::strtod(line.c_str() + 8, nullptr);
+    } else if (!line.empty() && line[0] != '#' && pending >= 0) {
+      out.push_back({line, pending});
+      pending = -1;
+    }
+  }
+  return out;
+}
+
+}  // namespace roomcast::hls

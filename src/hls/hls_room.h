@@ -1,0 +1,101 @@
+// The HLS side of a live room, as roomcastd serves it: for each rendition a rolling window of
+// closed segments (kept in memory, so a listener never gets a half-written file and the
+// server reads each segment from disk once), and the playlists rendered from them with
+// EXT-X-PROGRAM-DATE-TIME, EXT-X-DISCONTINUITY and EXT-X-ENDLIST. Plain C++: the media layer
+// feeds it on the control thread, the HTTP server reads it there.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace roomcast::hls {
+
+struct Segment {
+  std::string name;            // file name in the room's HLS directory
+  uint64_t sequence = 0;       // media sequence number
+  double duration = 0;         // seconds
+  int64_t startUnixMs = 0;     // wall clock of the first sample (EXT-X-PROGRAM-DATE-TIME)
+  bool discontinuity = false;  // the timeline restarts here
+  std::shared_ptr<const std::string> bytes;  // the whole MPEG-TS file
+};
+
+struct RenditionInfo {
+  std::string id;          // "main", "low"
+  std::string playlist;    // "index.m3u8"
+  int bandwidth = 0;       // bits per second, for the master playlist (payload plus overhead)
+  std::string codecs = "mp4a.40.2";
+};
+
+class Rendition {
+ public:
+  Rendition(RenditionInfo info, size_t window);
+  const RenditionInfo& info() const { return info_; }
+  // Appends a closed segment; older ones beyond the window are dropped.
+  void add(Segment segment);
+  void markDiscontinuity() { discontinuityPending_ = true; }
+  void end() { ended_ = true; }
+  bool ended() const { return ended_; }
+  const Segment* find(const std::string& name) const;
+  const std::deque<Segment>& segments() const { return segments_; }
+  uint64_t nextSequence() const { return nextSequence_; }
+  // The media playlist; `version` changes whenever its text does (an ETag).
+  std::string playlist() const;
+  std::string version() const;
+  int64_t lastChangeUnixMs() const { return lastChangeUnixMs_; }
+
+ private:
+  RenditionInfo info_;
+  size_t window_;
+  std::deque<Segment> segments_;
+  uint64_t nextSequence_ = 0;
+  uint64_t discontinuitySequence_ = 0;  // discontinuities that left the window
+  bool discontinuityPending_ = false;
+  bool ended_ = false;
+  int64_t lastChangeUnixMs_ = 0;
+};
+
+class Room {
+ public:
+  Room(const std::vector<RenditionInfo>& renditions, size_t window);
+  Rendition* rendition(const std::string& id);
+  const Rendition* renditionByPlaylist(const std::string& playlist) const;
+  // Which rendition holds a segment file, if any (only closed, listed segments are found).
+  const Segment* segment(const std::string& name) const;
+  // The master playlist; `query` ("?session=...", or "") is appended to each variant URI.
+  std::string master(const std::string& query) const;
+  void end();
+  bool ended() const;
+  const std::vector<Rendition>& renditions() const { return renditions_; }
+
+ private:
+  std::vector<Rendition> renditions_;
+};
+
+// Every room's HLS state, by room id.
+class Registry {
+ public:
+  explicit Registry(size_t window = 6) : window_(window) {}
+  Room& open(const std::string& roomId, const std::vector<RenditionInfo>& renditions);
+  Room* find(const std::string& roomId);
+  void close(const std::string& roomId);  // the room is gone: its files on disk remain
+  size_t window() const { return window_; }
+
+ private:
+  size_t window_;
+  std::map<std::string, std::unique_ptr<Room>> rooms_;
+};
+
+// hlssink2 writes its own playlist; what roomcastd learns from it is the list of segment
+// files and their durations, in order.
+struct ListedSegment {
+  std::string name;
+  double duration = 0;
+};
+std::vector<ListedSegment> parseMediaPlaylist(const std::string& text);
+
+}  // namespace roomcast::hls

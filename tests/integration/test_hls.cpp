@@ -1,0 +1,326 @@
+// The listener tier over real HTTP: roomcastd's own playlists (program-date-time, ENDLIST),
+// what ffmpeg thinks of them, cache headers, ETags, ranges, CORS, segments never served
+// half-written, a late listener starting near the live edge, listener counting, and a real
+// nginx in front (the shipped edge config) serving the same bytes and collapsing misses.
+#include <glib.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <sstream>
+#include <thread>
+
+#include "audio/tone.h"
+#include "audio/wav.h"
+#include "nginx.h"
+#include "processes.h"
+#include "room_helpers.h"
+#include "ws_client.h"
+
+using namespace roomcast::testing;
+using roomcast::audio::PcmAudio;
+
+namespace {
+
+struct Listed {
+  std::string name;
+  double duration = 0;
+  double startUnix = 0;  // from EXT-X-PROGRAM-DATE-TIME
+};
+
+std::vector<Listed> parsePlaylist(const std::string& text) {
+  std::vector<Listed> out;
+  std::istringstream lines(text);
+  std::string line;
+  Listed next;
+  while (std::getline(lines, line)) {
+    if (line.rfind("#EXT-X-PROGRAM-DATE-TIME:", 0) == 0) {
+      g_autoptr(GDateTime) t = g_date_time_new_from_iso8601(line.substr(25).c_str(), nullptr);
+      next.startUnix = t ? g_date_time_to_unix(t) + g_date_time_get_microsecond(t) / 1e6 : 0;
+    } else if (line.rfind("#EXTINF:", 0) == 0) {
+      next.duration = std::strtod(line.c_str() + 8, nullptr);
+    } else if (!line.empty() && line[0] != '#') {
+      next.name = line;
+      out.push_back(next);
+      next = {};
+    }
+  }
+  return out;
+}
+
+double unixNow() { return static_cast<double>(g_get_real_time()) / G_USEC_PER_SEC; }
+
+std::string hlsBase(const Daemon& d, const TestRoom& room) { return d.url() + "/hls/" + room.id + "/"; }
+
+// roomcast_... counters from /metrics.
+long long metric(const Daemon& d, const std::string& name) {
+  auto r = http("GET", d.url() + "/metrics");
+  std::istringstream lines(r.body);
+  std::string line;
+  while (std::getline(lines, line))
+    if (line.rfind(name + " ", 0) == 0) return std::stoll(line.substr(name.size() + 1));
+  return -1;
+}
+
+// Waits until the media playlist lists at least `count` segments (bounded; a segment appears
+// every second while the room runs).
+bool waitForSegments(const std::string& playlistUrl, size_t count, double timeoutSeconds) {
+  const double deadline = nowSeconds() + timeoutSeconds;
+  while (nowSeconds() < deadline) {
+    auto r = http("GET", playlistUrl);
+    if (r.status == 200 && parsePlaylist(r.body).size() >= count) return true;
+    g_usleep(100 * 1000);  // between polls of a playlist that changes once a second
+  }
+  return false;
+}
+
+TEST(Hls, PlaylistsPlayInFfmpegStayNearLiveAndEndWithEndlist) {
+  Daemon daemon;
+  ASSERT_TRUE(daemon.ready()) << daemon.log();
+  TestRoom room = createRoom(daemon);
+  Process host({cli(), "--server", daemon.url(), "speak", room.id, "--token", room.hostToken, "--tone", "440",
+                "--seconds", "12"});
+  ASSERT_TRUE(host.waitForOutput("speaking", 30)) << daemon.log();
+  const std::string base = hlsBase(daemon, room);
+  ASSERT_TRUE(waitForSegments(base + "index.m3u8", 3, 15));
+
+  // While the speaker talks, the newest listed segment ended less than 2.5 s ago.
+  std::vector<double> ages;
+  for (int second = 4; second <= 8; second++) {
+    ASSERT_TRUE(host.waitForOutput("heard " + std::to_string(second) + " s\n", 10));
+    auto r = http("GET", base + "index.m3u8");
+    ASSERT_EQ(r.status, 200);
+    auto listed = parsePlaylist(r.body);
+    ASSERT_FALSE(listed.empty());
+    ASSERT_GT(listed.back().startUnix, 0) << "every segment has EXT-X-PROGRAM-DATE-TIME:\n" << r.body;
+    ages.push_back(unixNow() - (listed.back().startUnix + listed.back().duration));
+    EXPECT_NE(r.body.find("#EXT-X-TARGETDURATION:1\n"), std::string::npos) << r.body;
+    EXPECT_LE(listed.size(), 6u) << "a short rolling window";
+  }
+  for (double age : ages) EXPECT_LT(age, 2.5) << "newest segment age";
+  RecordProperty("newest_segment_age_max_s", std::to_string(*std::max_element(ages.begin(), ages.end())));
+
+  // ffmpeg: every playlist decodes with nothing to say.
+  for (const char* playlist : {"master.m3u8", "index.m3u8", "low.m3u8"}) {
+    auto probe = run({"ffmpeg", "-nostdin", "-v", "error", "-i", base + playlist, "-t", "3", "-f", "null", "-"}, 60);
+    EXPECT_EQ(probe.exitStatus, 0) << playlist << ": " << probe.stderrText;
+    EXPECT_EQ(probe.stderrText, "") << playlist;
+  }
+  auto master = http("GET", base + "master.m3u8");
+  EXPECT_NE(master.body.find("#EXT-X-STREAM-INF:BANDWIDTH=28000"), std::string::npos) << "a low rendition ≤ 32 kbps";
+
+  ASSERT_EQ(host.wait(60).exitStatus, 0);
+  auto ended = http("DELETE", daemon.url() + "/api/v1/rooms/" + room.id, "", {{"Authorization", "Bearer " + room.hostToken}});
+  ASSERT_EQ(ended.status, 200) << ended.body;
+  // The finished room is served from its files: final playlists with ENDLIST.
+  auto last = http("GET", base + "index.m3u8");
+  ASSERT_EQ(last.status, 200);
+  EXPECT_NE(last.body.find("#EXT-X-ENDLIST"), std::string::npos) << last.body;
+  EXPECT_NE(last.header("Cache-Control").find("immutable"), std::string::npos);
+  auto probe = run({"ffmpeg", "-nostdin", "-v", "error", "-i", base + "index.m3u8", "-f", "null", "-"}, 60);
+  EXPECT_EQ(probe.exitStatus, 0) << probe.stderrText;
+  EXPECT_EQ(probe.stderrText, "");
+}
+
+TEST(Hls, CacheHeadersValidatorsRangesCorsAndNoHalfWrittenSegment) {
+  Daemon daemon;
+  ASSERT_TRUE(daemon.ready()) << daemon.log();
+  TestRoom room = createRoom(daemon);
+  const std::string base = hlsBase(daemon, room);
+  ASSERT_TRUE(waitForSegments(base + "index.m3u8", 2, 15)) << "a room plays silence with nobody on stage";
+
+  auto playlist = http("GET", base + "index.m3u8");
+  EXPECT_EQ(playlist.header("Content-Type"), "application/vnd.apple.mpegurl");
+  EXPECT_EQ(playlist.header("Cache-Control"), "public, max-age=1");
+  EXPECT_EQ(playlist.header("Access-Control-Allow-Origin"), "*");
+  EXPECT_FALSE(playlist.header("ETag").empty());
+  EXPECT_FALSE(playlist.header("Last-Modified").empty());
+  auto listed = parsePlaylist(playlist.body);
+  ASSERT_FALSE(listed.empty());
+
+  auto segment = http("GET", base + listed.back().name);
+  ASSERT_EQ(segment.status, 200);
+  EXPECT_EQ(segment.header("Content-Type"), "video/mp2t");
+  EXPECT_EQ(segment.header("Cache-Control"), "public, max-age=31536000, immutable");
+  EXPECT_EQ(segment.header("Accept-Ranges"), "bytes");
+  EXPECT_EQ(segment.body[0], 0x47) << "MPEG-TS sync byte";
+  const std::string etag = segment.header("ETag");
+  ASSERT_FALSE(etag.empty());
+  auto again = http("GET", base + listed.back().name, "", {{"If-None-Match", etag}});
+  EXPECT_EQ(again.status, 304);
+  EXPECT_TRUE(again.body.empty());
+  auto range = http("GET", base + listed.back().name, "", {{"Range", "bytes=0-99"}});
+  EXPECT_EQ(range.status, 206);
+  EXPECT_EQ(range.body, segment.body.substr(0, 100));
+  EXPECT_EQ(range.header("Content-Range"), "bytes 0-99/" + std::to_string(segment.body.size()));
+  auto beyond = http("GET", base + listed.back().name, "",
+                     {{"Range", "bytes=" + std::to_string(segment.body.size() + 10) + "-"}});
+  EXPECT_EQ(beyond.status, 416);
+  auto preflight = http("OPTIONS", base + "index.m3u8", "", {{"Origin", "https://player.example"},
+                                                             {"Access-Control-Request-Headers", "range"}});
+  EXPECT_EQ(preflight.status, 204);
+  EXPECT_NE(preflight.header("Access-Control-Allow-Headers").find("Range"), std::string::npos);
+  EXPECT_EQ(http("POST", base + "index.m3u8", "{}").status, 405);
+  const int traversal = http("GET", base + "..%2Fsecret").status;
+  EXPECT_TRUE(traversal == 400 || traversal == 404) << traversal;
+  EXPECT_EQ(http("GET", base + ".hlssink2-main.m3u8").status, 404) << "hlssink2's own playlist is never served";
+
+  // The segment after the newest listed one is being written on disk right now; it is not
+  // served until it is complete and listed.
+  const std::string& newest = listed.back().name;  // segmentNNNNN.ts
+  const int n = std::stoi(newest.substr(7, 5));
+  char next[32];
+  std::snprintf(next, sizeof next, "segment%05d.ts", n + 1);
+  const std::string onDisk = daemon.dataDir() + "/hls/" + room.id + "/" + next;
+  const bool writing = g_file_test(onDisk.c_str(), G_FILE_TEST_EXISTS);
+  auto early = http("GET", base + next);
+  if (early.status == 200) {
+    // It closed between the two requests: then it must be listed now.
+    EXPECT_NE(http("GET", base + "index.m3u8").body.find(next), std::string::npos);
+  } else {
+    EXPECT_EQ(early.status, 404);
+    RecordProperty("half_written_segment_seen_on_disk", writing ? "yes" : "no");
+  }
+}
+
+TEST(Hls, LateListenerStartsWithinSecondsOfTheLiveEdge) {
+  Daemon daemon;
+  ASSERT_TRUE(daemon.ready()) << daemon.log();
+  TestRoom room = createRoom(daemon);
+  // 440 Hz for 10 s, then 880 Hz: a listener started at the switch hears 440 only for as long
+  // as it plays behind the live edge.
+  PcmAudio speech;
+  for (int i = 0; i < 48000 * 20; i++)
+    speech.samples.push_back(static_cast<int16_t>(12000 * std::sin(2 * M_PI * (i < 480000 ? 440 : 880) * i / 48000.0)));
+  const std::string wav = daemon.dataDir() + "/switch.wav";
+  ASSERT_TRUE(roomcast::audio::writeWav(wav, speech));
+  Process host({cli(), "--server", daemon.url(), "speak", room.id, "--token", room.hostToken, "--file", wav,
+                "--seconds", "19"});
+  ASSERT_TRUE(host.waitForOutput("heard 10 s\n", 40)) << daemon.log();
+  Process listener({cli(), "--server", daemon.url(), "listen", room.id, "--seconds", "7", "--out",
+                    daemon.dataDir() + "/late.wav", "--rendition", "main"});
+  ASSERT_EQ(listener.wait(60).exitStatus, 0);
+  PcmAudio heard;
+  ASSERT_TRUE(roomcast::audio::readWav(daemon.dataDir() + "/late.wav", heard));
+  auto mono = roomcast::audio::toMonoFloat(heard);
+  // The first 100 ms window where 880 Hz dominates: how far behind live the player began.
+  double switchAt = -1;
+  for (size_t at = 0; at + 4800 <= mono.size(); at += 4800) {
+    if (roomcast::audio::tonePower(mono.data() + at, 4800, 48000, 880) >
+        10 * roomcast::audio::tonePower(mono.data() + at, 4800, 48000, 440)) {
+      switchAt = at / 48000.0;
+      break;
+    }
+  }
+  ASSERT_GE(switchAt, 0) << "the listener never reached the live part";
+  EXPECT_LT(switchAt, 5.0) << "a late listener begins within a few seconds of the live edge";
+  RecordProperty("late_listener_behind_live_s", std::to_string(switchAt));
+}
+
+// A config file for roomcastd: listeners count as gone 2 s after their last request.
+std::vector<std::string> shortListenerTimeout() {
+  static std::string path;
+  if (path.empty()) {
+    path = makeTempDir("roomcast-hls-") + "/roomcast.conf";
+    g_file_set_contents(path.c_str(), "[hls]\nlistener_idle_s = 2\n", -1, nullptr);
+  }
+  return {"--config", path};
+}
+
+// A WebSocket in the room as an anonymous listener: the listener-count events it receives.
+struct Watcher {
+  WsClient ws;
+  bool join(const Daemon& daemon, const TestRoom& room) {
+    auto token = http("POST", daemon.url() + "/api/v1/rooms/" + room.id + "/tokens", R"({"role":"listener","name":"w"})");
+    if (!ws.connect(wsUrl(daemon, room.id))) return false;
+    ws.send(R"({"type":"hello","version":1,"token":")" + jsonString(token.body, "token") + "\"}");
+    std::string msg;
+    return ws.waitForType("welcome", msg);
+  }
+  bool waitForCount(long long count, double timeoutSeconds) {
+    std::string msg;
+    return ws.waitFor([&](const std::string& m) {
+      return jsonString(m, "type") == "listener-count" && jsonInt(m, "count") == count;
+    }, msg, timeoutSeconds);
+  }
+};
+
+TEST(Hls, ListenerCountRisesWithListenersAndFallsAfterTheyStop) {
+  Daemon daemon(shortListenerTimeout());
+  ASSERT_TRUE(daemon.ready()) << daemon.log();
+  TestRoom room = createRoom(daemon);
+  Watcher watcher;
+  ASSERT_TRUE(watcher.join(daemon, room));
+  {
+    Process a({cli(), "--server", daemon.url(), "listen", room.id, "--seconds", "6"});
+    Process b({cli(), "--server", daemon.url(), "listen", room.id, "--seconds", "6", "--rendition", "low"});
+    EXPECT_TRUE(watcher.waitForCount(2, 20)) << "two listeners are counted (pushed to connected clients)";
+    auto r = http("GET", daemon.url() + "/api/v1/rooms/" + room.id);
+    EXPECT_EQ(jsonInt(r.body, "listener_count"), 2) << r.body;
+    EXPECT_EQ(a.wait(30).exitStatus, 0);
+    EXPECT_EQ(b.wait(30).exitStatus, 0);
+  }
+  EXPECT_TRUE(watcher.waitForCount(0, 15)) << "stopped listeners are gone after the idle timeout";
+  EXPECT_EQ(jsonInt(http("GET", daemon.url() + "/api/v1/rooms/" + room.id).body, "listener_count"), 0);
+  // A playlist request without a session, or with a forged one, plays but does not count.
+  EXPECT_EQ(http("GET", hlsBase(daemon, room) + "index.m3u8?session=abc.def").status, 200);
+  EXPECT_EQ(metric(daemon, "roomcast_hls_listeners"), 0);
+}
+
+TEST(Hls, NginxEdgeServesTheSameBytesCollapsesMissesAndCountsListeners) {
+  Daemon daemon;  // the default listener timeout (10 s): the edge reports each listener every 4 s
+  ASSERT_TRUE(daemon.ready()) << daemon.log();
+  Nginx edge(daemon.url());
+  ASSERT_TRUE(edge.ready()) << edge.log();
+  TestRoom room = createRoom(daemon);
+  const std::string origin = hlsBase(daemon, room), cdn = edge.url() + "/hls/" + room.id + "/";
+  ASSERT_TRUE(waitForSegments(origin + "index.m3u8", 2, 15));
+
+  // Same bytes through the edge.
+  auto listed = parsePlaylist(http("GET", cdn + "index.m3u8").body);
+  ASSERT_FALSE(listed.empty());
+  auto viaEdge = http("GET", cdn + listed.back().name), direct = http("GET", origin + listed.back().name);
+  ASSERT_EQ(viaEdge.status, 200);
+  EXPECT_EQ(viaEdge.body, direct.body);
+  EXPECT_EQ(viaEdge.header("Cache-Control"), "public, max-age=31536000, immutable");
+
+  // A segment nobody has asked the edge for yet, requested by 40 listeners at once: the
+  // origin serves it once.
+  const size_t known = parsePlaylist(http("GET", origin + "index.m3u8").body).size();
+  std::string fresh;
+  const double deadline = nowSeconds() + 10;
+  while (fresh.empty() && nowSeconds() < deadline) {
+    auto now = parsePlaylist(http("GET", origin + "index.m3u8").body);
+    if (!now.empty() && now.back().name != listed.back().name && now.size() >= known) fresh = now.back().name;
+    else g_usleep(50 * 1000);  // the next segment closes within a second
+  }
+  ASSERT_FALSE(fresh.empty());
+  const long long before = metric(daemon, "roomcast_hls_segment_requests_total");
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  std::string first;
+  for (int i = 0; i < 40; i++)
+    threads.emplace_back([&] {
+      auto r = http("GET", cdn + fresh);
+      if (r.status == 200 && r.body == http("GET", origin + fresh).body) ok++;
+    });
+  for (auto& t : threads) t.join();
+  const long long after = metric(daemon, "roomcast_hls_segment_requests_total");
+  EXPECT_EQ(ok.load(), 40);
+  // 40 direct comparisons + the edge's misses: collapsed to one.
+  EXPECT_EQ(after - before, 40 + 1) << edge.log();
+
+  // Listeners behind the edge are counted too.
+  Watcher watcher;
+  ASSERT_TRUE(watcher.join(daemon, room));
+  auto session = http("POST", edge.url() + "/api/v1/rooms/" + room.id + "/listen", "{}");
+  ASSERT_EQ(session.status, 201) << session.body;
+  const std::string url = jsonString(session.body, "hls_url");
+  EXPECT_EQ(url.rfind(edge.url(), 0), 0u) << "the hls_url points at the edge the listener asked: " << url;
+  auto play = run({"ffmpeg", "-nostdin", "-v", "error", "-i", url, "-t", "4", "-f", "null", "-"}, 60);
+  EXPECT_EQ(play.exitStatus, 0) << play.stderrText;
+  EXPECT_TRUE(watcher.waitForCount(1, 10)) << "an ffmpeg listener through nginx counts";
+}
+
+}  // namespace

@@ -1,0 +1,27 @@
+// A real nginx (Debian's) on a free loopback port, configured with data/nginx/roomcast-edge.conf
+// in front of a roomcastd, for the edge tests. Stopped by its own PID.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "processes.h"
+
+namespace roomcast::testing {
+
+class Nginx {
+ public:
+  explicit Nginx(const std::string& originUrl);  // http://127.0.0.1:PORT of roomcastd
+  ~Nginx();
+  bool ready() const { return ready_; }
+  const std::string& url() const { return url_; }
+  std::string log() const;  // error log and access log
+
+ private:
+  std::string dir_;
+  std::string url_;
+  std::unique_ptr<Process> process_;
+  bool ready_ = false;
+};
+
+}  // namespace roomcast::testing
