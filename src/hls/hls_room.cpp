@@ -1,6 +1,7 @@
 #include "hls/hls_room.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <ctime>
 #include <sstream>
@@ -25,6 +26,13 @@ Rendition::Rendition(RenditionInfo info, size_t window) : info_(std::move(info))
 
 void Rendition::add(Segment segment) {
   segment.sequence = nextSequence_++;
+  // A jump in the timeline (the pipeline restarted, or the mixer skipped ahead after being
+  // starved) tells players to reset their decoders here.
+  if (!segments_.empty()) {
+    const Segment& prev = segments_.back();
+    const int64_t expected = prev.startUnixMs + static_cast<int64_t>(prev.duration * 1000);
+    if (std::llabs(segment.startUnixMs - expected) > kTimelineJumpMs) discontinuityPending_ = true;
+  }
   segment.discontinuity = segment.discontinuity || (discontinuityPending_ && !segments_.empty());
   discontinuityPending_ = false;
   lastChangeUnixMs_ = segment.startUnixMs + static_cast<int64_t>(segment.duration * 1000);

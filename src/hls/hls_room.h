@@ -33,6 +33,10 @@ struct RenditionInfo {
 
 class Rendition {
  public:
+  // Consecutive segments whose wall-clock times are further apart than this are separated by
+  // EXT-X-DISCONTINUITY.
+  static constexpr int64_t kTimelineJumpMs = 500;
+
   Rendition(RenditionInfo info, size_t window);
   const RenditionInfo& info() const { return info_; }
   // Appends a closed segment; older ones beyond the window are dropped.

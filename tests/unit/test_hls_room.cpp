@@ -1,0 +1,102 @@
+// The playlists roomcastd serves, rendered from its segment window (hls/hls_room.h).
+#include <gtest/gtest.h>
+
+#include "hls/hls_room.h"
+
+using namespace roomcast::hls;
+
+namespace {
+
+Segment seg(const std::string& name, int64_t startMs, double duration = 1.0) {
+  Segment s;
+  s.name = name;
+  s.startUnixMs = startMs;
+  s.duration = duration;
+  s.bytes = std::make_shared<const std::string>(name);
+  return s;
+}
+
+constexpr int64_t kT0 = 1796000000000;  // 2026-11-30T00:53:20Z
+
+TEST(HlsRendition, PlaylistCarriesSequenceDatesAndDurations) {
+  Rendition r({"main", "index.m3u8", 56000}, 6);
+  r.add(seg("segment00000.ts", kT0, 0.981));
+  r.add(seg("segment00001.ts", kT0 + 981, 0.981));
+  const std::string text = r.playlist();
+  EXPECT_EQ(text,
+            "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:0\n"
+            "#EXT-X-PROGRAM-DATE-TIME:2026-11-30T00:53:20.000Z\n#EXTINF:0.981,\nsegment00000.ts\n"
+            "#EXT-X-PROGRAM-DATE-TIME:2026-11-30T00:53:20.981Z\n#EXTINF:0.981,\nsegment00001.ts\n");
+  EXPECT_EQ(r.find("segment00001.ts")->sequence, 1u);
+  EXPECT_EQ(r.find("segment00002.ts"), nullptr) << "not listed: not served";
+}
+
+TEST(HlsRendition, RollingWindowAdvancesMediaSequence) {
+  Rendition r({"main", "index.m3u8", 56000}, 3);
+  for (int i = 0; i < 5; i++) r.add(seg("s" + std::to_string(i) + ".ts", kT0 + i * 1000));
+  EXPECT_EQ(r.segments().size(), 3u);
+  EXPECT_NE(r.playlist().find("#EXT-X-MEDIA-SEQUENCE:2\n"), std::string::npos);
+  EXPECT_EQ(r.find("s1.ts"), nullptr) << "out of the window";
+  EXPECT_NE(r.find("s4.ts"), nullptr);
+}
+
+TEST(HlsRendition, VersionChangesWithEverySegmentAndAtTheEnd) {
+  Rendition r({"main", "index.m3u8", 56000}, 6);
+  r.add(seg("a.ts", kT0));
+  const std::string v1 = r.version();
+  r.add(seg("b.ts", kT0 + 1000));
+  const std::string v2 = r.version();
+  r.end();
+  EXPECT_NE(v1, v2);
+  EXPECT_NE(v2, r.version());
+  EXPECT_NE(r.playlist().find("#EXT-X-ENDLIST\n"), std::string::npos);
+}
+
+TEST(HlsRendition, TimelineJumpAndRestartBecomeDiscontinuities) {
+  Rendition r({"main", "index.m3u8", 56000}, 3);
+  r.add(seg("a.ts", kT0));
+  r.add(seg("b.ts", kT0 + 1000));     // contiguous
+  r.add(seg("c.ts", kT0 + 9000));     // the timeline jumped 7 s
+  r.markDiscontinuity();              // e.g. the pipeline restarted
+  r.add(seg("d.ts", kT0 + 10000));
+  std::string text = r.playlist();
+  EXPECT_EQ(text.find("#EXT-X-DISCONTINUITY-SEQUENCE"), std::string::npos);
+  EXPECT_NE(text.find("#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:2026-11-30T00:53:29.000Z\n#EXTINF:1.000,\nc.ts"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:2026-11-30T00:53:30.000Z\n#EXTINF:1.000,\nd.ts"),
+            std::string::npos) << text;
+  // Once a discontinuity leaves the window, players are told how many went before.
+  r.add(seg("e.ts", kT0 + 11000));
+  r.add(seg("f.ts", kT0 + 12000));
+  text = r.playlist();
+  EXPECT_NE(text.find("#EXT-X-DISCONTINUITY-SEQUENCE:1\n"), std::string::npos) << text;  // c.ts left; d.ts is still listed
+}
+
+TEST(HlsRoom, MasterListsRenditionsWithTheSession) {
+  Room room({{"main", "index.m3u8", 56000}, {"low", "low.m3u8", 28000}}, 6);
+  EXPECT_EQ(room.master("?session=abc"),
+            "#EXTM3U\n#EXT-X-VERSION:3\n"
+            "#EXT-X-STREAM-INF:BANDWIDTH=56000,CODECS=\"mp4a.40.2\"\nindex.m3u8?session=abc\n"
+            "#EXT-X-STREAM-INF:BANDWIDTH=28000,CODECS=\"mp4a.40.2\"\nlow.m3u8?session=abc\n");
+  room.rendition("low")->add(seg("low00000.ts", kT0));
+  EXPECT_NE(room.segment("low00000.ts"), nullptr);
+  EXPECT_EQ(room.segment("segment00000.ts"), nullptr);
+  EXPECT_EQ(room.renditionByPlaylist("low.m3u8"), room.rendition("low"));
+  EXPECT_FALSE(room.ended());
+  room.end();
+  EXPECT_TRUE(room.ended());
+}
+
+TEST(HlsParse, ReadsSegmentsAndDurationsFromHlssink2Playlists) {
+  const auto entries = parseMediaPlaylist(
+      "#EXTM3U\r\n#EXT-X-VERSION:3\n#EXT-X-MEDIA-SEQUENCE:4\n#EXT-X-TARGETDURATION:1\n\n"
+      "#EXTINF:0.99845802783966064,\nsegment00004.ts\n#EXTINF:0.5,\nsegment00005.ts\n#EXT-X-ENDLIST\n");
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0].name, "segment00004.ts");
+  EXPECT_NEAR(entries[0].duration, 0.998458, 1e-6);
+  EXPECT_EQ(entries[1].name, "segment00005.ts");
+  EXPECT_TRUE(parseMediaPlaylist("").empty());
+  EXPECT_TRUE(parseMediaPlaylist("segment-without-extinf.ts\n").empty());
+}
+
+}  // namespace
