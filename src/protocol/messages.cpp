@@ -135,12 +135,20 @@ std::string encodeWelcome(const core::Room& room, const core::Participant& you) 
       .str("title", room.info.title)
       .str("topic", room.info.topic)
       .boolean("record", room.info.record)
+      .integer("listener_count", static_cast<int64_t>(room.hlsListeners))
+      .integer("connected_listeners", room.listenerCount())
       .endObject();
   w.key("you");
   writeParticipant(w, you);
   w.str("resume_token", you.resumeToken);
+  // The stage and the raised hands; listeners are counted, not listed (a room may have
+  // thousands, and every join would carry them all).
   w.beginArray("participants");
-  for (const auto& [id, p] : room.participants) writeParticipant(w, p);
+  for (const auto& [id, p] : room.participants)
+    if (p.mayHaveMedia() || p.identity == you.identity) writeParticipant(w, p);
+  w.endArray();
+  w.beginArray("active_speakers");
+  for (const auto& identity : room.activeSpeakers) w.str(nullptr, identity);
   w.endArray();
   // The hand queue, oldest first, for the people who run the stage.
   if (core::canModerate(you.role)) {

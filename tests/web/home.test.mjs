@@ -1,5 +1,6 @@
 // The web page in a real browser: the home page lists a live room, and the room page plays
-// its HLS with hls.js (playback time advances while a WebRTC speaker talks).
+// its HLS with hls.js (playback time advances while a WebRTC speaker talks), shows who is on
+// stage and talking, and counts itself as a listener.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -54,6 +55,11 @@ test('home lists the room and the room page plays it', { timeout: 90000 }, async
     });
     assert.equal(state.paused, false);
     assert.equal(state.error, null);
+    // The stage, live from the room's WebSocket: the host talking; this page counted.
+    await page.locator('#stage li', { hasText: 'Host' }).waitFor({ timeout: 10000 });
+    await page.waitForFunction(() => document.querySelector('#stage li.speaking') !== null, null, { timeout: 10000 });
+    await page.waitForFunction(() => Number(document.getElementById('listener-count').textContent) >= 1, null,
+      { timeout: 15000 });
     await page.screenshot({ path: join(artifacts, `room-${name}.png`), fullPage: true });
     await page.close();
   }
