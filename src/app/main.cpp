@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "app/options.h"
+#include "core/conversation.h"
 #include "core/room_manager.h"
 #include "hls/hls_room.h"
 #include "media/debug.h"
@@ -130,7 +131,9 @@ int main(int argc, char** argv) {
   env.roomCreated = [&store](const core::RoomInfo& info) {
     if (auto s = store.roomCreated(info); !s) g_warning("store: %s", s.error().message.c_str());
   };
-  env.roomFinished = [&store](const core::RoomInfo& info, const core::RoomMediaSummary& summary) {
+  core::Conversation* conversationOf = nullptr;  // set below; the chat of an ended room goes
+  env.roomFinished = [&store, &conversationOf](const core::RoomInfo& info, const core::RoomMediaSummary& summary) {
+    if (conversationOf) conversationOf->forgetRoom(info.id);
     const int64_t now = g_get_real_time() / 1000;
     if (auto s = store.roomEnded(info.id, now); !s) g_warning("store: %s", s.error().message.c_str());
     if (!summary.recordingPath.empty()) {
@@ -163,6 +166,26 @@ int main(int argc, char** argv) {
   core::RoomManager rooms(media, hub, env, limits);
   hub.setRoomManager(&rooms);
 
+  // Chat, reactions and reports, stored in the same SQLite file.
+  core::ConversationEnvironment talk;
+  talk.nowUnixMs = env.nowUnixMs;
+  talk.schedule = env.schedule;
+  talk.cancel = env.cancel;
+  talk.chatPosted = [&store](const std::string& room, const core::ChatMessage& m) {
+    if (auto s = store.chatPosted(room, m); !s) g_warning("store: %s", s.error().message.c_str());
+  };
+  talk.chatDeleted = [&store](const std::string& room, uint64_t id, int64_t at) {
+    if (auto s = store.chatDeleted(room, id, at); !s) g_warning("store: %s", s.error().message.c_str());
+  };
+  talk.reportFiled = [&store](const core::Report& report) -> uint64_t {
+    auto id = store.reportFiled(report);
+    if (!id) g_warning("store: %s", id.error().message.c_str());
+    return id ? id.value() : 0;
+  };
+  core::Conversation conversation(rooms, hub, talk);
+  hub.setConversation(&conversation);
+  conversationOf = &conversation;
+
   signaling::HttpConfig http;
   http.listenHost = opt.listenHost;
   http.listenPort = opt.listenPort;
@@ -172,6 +195,7 @@ int main(int argc, char** argv) {
   http.webDir = opt.webDir;
   http.hlsJsPath = opt.hlsJsPath;
   http.hls = &hlsRegistry;
+  http.reports = [&store](const std::string& roomId) { return store.reports(roomId, 500); };
   signaling::HttpServer server(http, rooms, hub, auth);
   auto url = server.listen();
   if (!url) {

@@ -5,6 +5,7 @@
 //   roomcast [--server URL] listen ROOM [--seconds N] [--out F.wav]
 //   roomcast [--server URL] token ROOM --role speaker --name NAME --token HOST_TOKEN
 //   roomcast [--server URL] end ROOM --token HOST_TOKEN
+//   roomcast [--server URL] chat ROOM [--token TOKEN] (--send TEXT | --history)
 #include <gst/gst.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
@@ -15,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "client/chat.h"
 #include "client/listen.h"
 #include "client/rest_client.h"
 #include "client/speak.h"
@@ -32,16 +34,18 @@ constexpr const char* kUsage =
     "  speak ROOM (--token TOKEN | --raise-hand --name NAME) (--tone HZ | --file F.wav) [--seconds N] [--out F.wav]\n"
     "                                               join as a WebRTC speaker for N seconds once connected\n"
     "                                               (prints \"connected\"); --out writes what you hear\n"
+    "                                               --raise-hand: join as a listener, pre-warm, speak once promoted\n"
+    "                                               --volume V: tone amplitude, 1 = full scale (default 0.5)\n"
+    "                                               --plain-rtp: plain RTP instead of WebRTC (if the server allows it)\n"
     "  listen ROOM [--seconds N] [--out F.wav] [--rendition auto|main|low]\n"
     "                                               hear the room over HLS like a listener (counted)\n"
     "  token ROOM --role ROLE --name NAME --token HOST_TOKEN\n"
     "                                               print a token for a speaker, co-host or listener\n"
-    "                                               --raise-hand: join as a listener, pre-warm, speak once promoted\n"
-    "                                               --volume V: tone amplitude, 1 = full scale (default 0.5)\n"
-    "                                               --plain-rtp: plain RTP instead of WebRTC (if the server allows it)\n"
     "  promote|demote|invite|mute|unmute|remove ROOM NAME --token HOST_TOKEN\n"
     "                                               run the stage (NAME: display name or identity)\n"
     "  end ROOM --token HOST_TOKEN                  end the room (finishes HLS and the recording)\n"
+    "  chat ROOM [--token TOKEN] --send TEXT        send a chat message (anonymous listener without a token)\n"
+    "  chat ROOM --history                          print the recent chat, one \"name: text\" per line\n"
     "speak prints \"connected\" when the room's audio arrives, \"speaking\"/\"promoted\" when its\n"
     "time starts, and every room event as a line \"event: {json}\". Exit codes: 0 done, 1 failure,\n"
     "2 usage, 3 removed by the host.\n"
@@ -205,6 +209,13 @@ int main(int argc, char** argv) {
     if (o.volume <= 0 || o.volume > 1) usageError("--volume must be in (0, 1] (1 is full scale)");
     roomcast::media::warmUpDtlsCertificate();
     return runSpeak(o);
+  }
+  if (command == "chat") {
+    Args a = parse(rest, restv, {"token", "send"}, {"history"});
+    if (a.positional.size() != 1) usageError("chat needs ROOM");
+    ChatOptions o{server, a.positional[0], a.get("token"), a.get("send"), a.has("history")};
+    if (o.send.empty() == !o.history) usageError("chat needs exactly one of --send TEXT and --history");
+    return runChat(o);
   }
   if (command == "listen") {
     Args a = parse(rest, restv, {"seconds", "out", "rendition"}, {});

@@ -2,7 +2,9 @@
 // never sees JSON or sockets.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -27,9 +29,33 @@ struct PresenceChanged { std::string identity; bool reconnecting = false; };
 struct ActiveSpeakers { std::vector<std::string> identities; };
 struct ListenerCount { size_t count = 0; };  // HLS listeners, sent when it changes
 
+struct ChatMessage {
+  uint64_t id = 0;  // unique in the room, increasing
+  std::string identity;
+  std::string name;
+  std::string text;
+  int64_t sentAtMs = 0;
+};
+struct ChatPosted { ChatMessage message; };
+struct ChatHistory { std::vector<ChatMessage> messages; };  // to one late joiner, oldest first
+struct ChatDeleted { uint64_t id = 0; std::string by; };
+struct Reactions { std::vector<std::pair<std::string, uint32_t>> counts; };  // one window's totals
+struct Report {
+  uint64_t id = 0;
+  std::string roomId;
+  std::string reporter;
+  std::string targetIdentity;  // the participant reported (for a message: its author)
+  uint64_t messageId = 0;      // 0: a participant, not a message
+  std::string messageText;     // the reported message, as it was
+  std::string reason;
+  int64_t createdAtMs = 0;
+};
+struct ReportFiled { Report report; };  // to the host and co-hosts
+
 using Event = std::variant<ParticipantJoined, ParticipantLeft, SdpAnswer, IceCandidate, RoomEnded, ErrorEvent,
                            HandChanged, RoleChanged, Invited, InviteAnswered, MuteChanged, Removed, PresenceChanged,
-                           ActiveSpeakers, ListenerCount>;
+                           ActiveSpeakers, ListenerCount, ChatPosted, ChatHistory, ChatDeleted, Reactions,
+                           ReportFiled>;
 
 class RoomEventSink {
  public:

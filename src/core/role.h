@@ -5,8 +5,7 @@
 
 namespace roomcast::core {
 
-// Roles, most privileged first. A later issue adds grants per role; today the host owns the
-// room and speakers send audio, listeners only hear the HLS program.
+// Roles, most privileged first. What each may do is in core/permissions.h.
 enum class Role { Host, CoHost, Speaker, Listener };
 
 std::string_view roleName(Role role);
@@ -15,7 +14,5 @@ std::optional<Role> roleFromName(std::string_view name);
 // Roles whose audio is mixed into the program.
 inline bool isOnStage(Role role) { return role != Role::Listener; }
 
-// Roles that run the stage: hands, promotion, muting, removal.
-inline bool canModerate(Role role) { return role == Role::Host || role == Role::CoHost; }
 
 }  // namespace roomcast::core

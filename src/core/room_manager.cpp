@@ -1,5 +1,7 @@
 #include "core/room_manager.h"
 
+#include "core/permissions.h"
+
 #include <memory>
 #include <utility>
 
@@ -226,12 +228,17 @@ Result<Actor> RoomManager::actorFor(const std::string& roomId, const std::string
 }
 
 Result<std::pair<Room*, Participant*>> RoomManager::moderation(const std::string& roomId, const Actor& actor,
-                                                               const std::string& target) {
+                                                               const std::string& target, Action action) {
   Room* room = findMutable(roomId);
   if (!room) return notFound(roomId);
-  if (!canModerate(actor.role)) return Error{ErrorCode::Forbidden, "only the host and co-hosts run the stage"};
+  if (!permits(actor.role, action))
+    return Error{ErrorCode::Forbidden, "a " + std::string(roleName(actor.role)) + " may not " +
+                                           std::string(actionName(action))};
   Participant* p = findParticipant(roomId, target);
   if (!p) return Error{ErrorCode::NotFound, "no participant '" + target + "' in this room"};
+  if (!mayActOn(actor.role, p->role))
+    return Error{ErrorCode::Forbidden, p->role == Role::Host ? "nobody acts on the host"
+                                                             : "only the host acts on co-hosts"};
   return std::pair{room, p};
 }
 
@@ -268,7 +275,7 @@ Status RoomManager::setHand(const std::string& roomId, const std::string& identi
   const HandChanged event{p->identity, p->name, raised};
   // The queue is for the people who run the stage, and for the one whose hand it is.
   for (const auto& [id, other] : room->participants)
-    if (canModerate(other.role) || id == identity) events_.sendTo(roomId, id, event);
+    if (permits(other.role, Action::SeeHands) || id == identity) events_.sendTo(roomId, id, event);
   if (!raised && !p->mayHaveMedia() && p->mediaConnected) {
     media_.removePeer(roomId, identity);
     p->mediaConnected = false;
@@ -277,7 +284,7 @@ Status RoomManager::setHand(const std::string& roomId, const std::string& identi
 }
 
 Status RoomManager::promote(const std::string& roomId, const Actor& actor, const std::string& target) {
-  auto found = moderation(roomId, actor, target);
+  auto found = moderation(roomId, actor, target, Action::Promote);
   if (!found) return found.error();
   auto [room, p] = found.value();
   if (isOnStage(p->role)) return Error{ErrorCode::Conflict, p->name + " is already on stage"};
@@ -288,19 +295,29 @@ Status RoomManager::promote(const std::string& roomId, const Actor& actor, const
 }
 
 Status RoomManager::demote(const std::string& roomId, const Actor& actor, const std::string& target) {
-  auto found = moderation(roomId, actor, target);
+  auto found = moderation(roomId, actor, target, Action::Demote);
   if (!found) return found.error();
   auto [room, p] = found.value();
-  if (p->role == Role::Host) return Error{ErrorCode::Forbidden, "the host cannot be demoted"};
   if (!isOnStage(p->role)) return Error{ErrorCode::Conflict, p->name + " is not on stage"};
-  if (p->role == Role::CoHost && actor.role != Role::Host)
-    return Error{ErrorCode::Forbidden, "only the host demotes co-hosts"};
   changeRole(*room, *p, Role::Listener);
   return Ok{};
 }
 
+Status RoomManager::setCohost(const std::string& roomId, const Actor& actor, const std::string& target, bool cohost) {
+  auto found = moderation(roomId, actor, target, cohost ? Action::AppointCohost : Action::RevokeCohost);
+  if (!found) return found.error();
+  auto [room, p] = found.value();
+  if (cohost && p->role == Role::CoHost) return Error{ErrorCode::Conflict, p->name + " is already a co-host"};
+  if (!cohost && p->role != Role::CoHost) return Error{ErrorCode::Conflict, p->name + " is not a co-host"};
+  if (cohost && !isOnStage(p->role) && static_cast<size_t>(room->speakerCount()) >= limits_.maxSpeakers)
+    return Error{ErrorCode::RoomFull, "the stage is full (" + std::to_string(limits_.maxSpeakers) + " speakers)"};
+  // A co-host is on stage; a revoked co-host stays there as a speaker.
+  changeRole(*room, *p, cohost ? Role::CoHost : Role::Speaker);
+  return Ok{};
+}
+
 Status RoomManager::invite(const std::string& roomId, const Actor& actor, const std::string& target) {
-  auto found = moderation(roomId, actor, target);
+  auto found = moderation(roomId, actor, target, Action::Invite);
   if (!found) return found.error();
   auto [room, p] = found.value();
   if (isOnStage(p->role)) return Error{ErrorCode::Conflict, p->name + " is already on stage"};
@@ -317,7 +334,7 @@ Status RoomManager::answerInvite(const std::string& roomId, const std::string& i
   if (!p->invited) return Error{ErrorCode::Conflict, "there is no invitation to answer"};
   const InviteAnswered answer{identity, accept};
   for (const auto& [id, other] : room->participants)
-    if (canModerate(other.role)) events_.sendTo(roomId, id, answer);
+    if (permits(other.role, Action::SeeHands)) events_.sendTo(roomId, id, answer);
   if (accept) {
     if (static_cast<size_t>(room->speakerCount()) >= limits_.maxSpeakers)
       return Error{ErrorCode::RoomFull, "the stage is full"};
@@ -341,10 +358,9 @@ Status RoomManager::setMuted(const std::string& roomId, const Actor& actor, cons
     p = findParticipant(roomId, target);
     if (!p) return Error{ErrorCode::Conflict, "join the room first"};
   } else {
-    auto found = moderation(roomId, actor, target);
+    auto found = moderation(roomId, actor, target, Action::Mute);
     if (!found) return found.error();
     p = found.value().second;
-    if (p->role == Role::Host) return Error{ErrorCode::Forbidden, "the host cannot be muted by others"};
   }
   if (!isOnStage(p->role)) return Error{ErrorCode::Conflict, p->name + " is not on stage"};
   const bool wasMixed = p->mixed();
@@ -360,10 +376,9 @@ Status RoomManager::setMuted(const std::string& roomId, const Actor& actor, cons
 }
 
 Status RoomManager::remove(const std::string& roomId, const Actor& actor, const std::string& target) {
-  auto found = moderation(roomId, actor, target);
+  auto found = moderation(roomId, actor, target, Action::Remove);
   if (!found) return found.error();
   auto [room, p] = found.value();
-  if (p->role == Role::Host) return Error{ErrorCode::Forbidden, "the host cannot be removed"};
   if (actor.identity == target) return Error{ErrorCode::Conflict, "leave instead of removing yourself"};
   room->banned.insert(target);
   events_.sendTo(roomId, target, Removed{"removed by the host"});

@@ -12,6 +12,7 @@
 #include "core/events.h"
 #include "core/listener_sessions.h"
 #include "core/media_backend.h"
+#include "core/permissions.h"
 #include "core/result.h"
 #include "core/room.h"
 
@@ -99,6 +100,8 @@ class RoomManager final : public MediaObserver {
   Status answerInvite(const std::string& roomId, const std::string& identity, bool accept);
   Status setMuted(const std::string& roomId, const Actor& actor, const std::string& target, bool muted);
   Status remove(const std::string& roomId, const Actor& actor, const std::string& target);
+  // The host appoints co-hosts (they join the stage) and revokes them (back to speaker).
+  Status setCohost(const std::string& roomId, const Actor& actor, const std::string& target, bool cohost);
   // The actor for a connected participant (their current role).
   Result<Actor> actorFor(const std::string& roomId, const std::string& identity) const;
   // Finds a participant by display name (for operators' CLI); Conflict if ambiguous.
@@ -129,7 +132,7 @@ class RoomManager final : public MediaObserver {
   Participant* findParticipant(const std::string& roomId, const std::string& identity);
   // Common checks for moderation: room exists, actor may moderate, target exists.
   Result<std::pair<Room*, Participant*>> moderation(const std::string& roomId, const Actor& actor,
-                                                    const std::string& target);
+                                                    const std::string& target, Action action);
   void changeRole(Room& room, Participant& p, Role role);
   void syncMixing(const Room& room, const Participant& p, bool wasMixed);
   void graceExpired(const std::string& roomId, const std::string& identity, uint64_t timer);

@@ -71,6 +71,13 @@ core::Result<int64_t> FieldReader::requiredInt(const char* name, int64_t min, in
   return v;
 }
 
+core::Result<std::optional<int64_t>> FieldReader::optionalInt(const char* name, int64_t min, int64_t max) const {
+  if (!json_object_get_member(object_, name)) return std::optional<int64_t>{};
+  auto v = requiredInt(name, min, max);
+  if (!v) return v.error();
+  return std::optional<int64_t>{v.value()};
+}
+
 core::Result<std::optional<bool>> FieldReader::optionalBool(const char* name) const {
   JsonNode* node = json_object_get_member(object_, name);
   if (!node) return std::optional<bool>{};

@@ -28,6 +28,7 @@ class FieldReader {
   core::Result<std::string> requiredString(const char* name, size_t maxBytes) const;
   core::Result<std::optional<std::string>> optionalString(const char* name, size_t maxBytes) const;
   core::Result<int64_t> requiredInt(const char* name, int64_t min, int64_t max) const;
+  core::Result<std::optional<int64_t>> optionalInt(const char* name, int64_t min, int64_t max) const;
   core::Result<std::optional<bool>> optionalBool(const char* name) const;
 
  private:

@@ -1,5 +1,7 @@
 #include "protocol/messages.h"
 
+#include "core/permissions.h"
+
 #include "protocol/json.h"
 #include "protocol/bounds.h"
 
@@ -42,6 +44,36 @@ core::Result<ClientBody> decodeBody(const std::string& type, const FieldReader& 
     auto pt = fields.requiredInt("payload_type", 96, 127);
     if (!pt) return pt.error();
     return ClientBody{RtpOffer{std::move(host.value()), static_cast<int>(port.value()), static_cast<int>(pt.value())}};
+  }
+  if (type == "chat") {
+    if (auto known = fields.onlyKnown({"type", "id", "text"}); !known) return known.error();
+    // The limit on chat text is the room's (Conversation); this bound only keeps it sane.
+    auto text = fields.requiredString("text", 4096);
+    if (!text) return text.error();
+    return ClientBody{Chat{std::move(text.value())}};
+  }
+  if (type == "delete-message") {
+    if (auto known = fields.onlyKnown({"type", "id", "message_id"}); !known) return known.error();
+    auto id = fields.requiredInt("message_id", 1, INT64_MAX);
+    if (!id) return id.error();
+    return ClientBody{DeleteMessage{static_cast<uint64_t>(id.value())}};
+  }
+  if (type == "react") {
+    if (auto known = fields.onlyKnown({"type", "id", "reaction"}); !known) return known.error();
+    auto reaction = fields.requiredString("reaction", 32);
+    if (!reaction) return reaction.error();
+    return ClientBody{React{std::move(reaction.value())}};
+  }
+  if (type == "report") {
+    if (auto known = fields.onlyKnown({"type", "id", "identity", "message_id", "reason"}); !known) return known.error();
+    auto identity = fields.optionalString("identity", 128);
+    if (!identity) return identity.error();
+    auto messageId = fields.optionalInt("message_id", 1, INT64_MAX);
+    if (!messageId) return messageId.error();
+    auto reason = fields.requiredString("reason", 4096);
+    if (!reason) return reason.error();
+    return ClientBody{ReportAbuse{identity.value().value_or(""), static_cast<uint64_t>(messageId.value().value_or(0)),
+                                  std::move(reason.value())}};
   }
   if (type == "candidate") {
     if (auto known = fields.onlyKnown({"type", "id", "candidate", "sdpMLineIndex"}); !known) return known.error();
@@ -86,6 +118,24 @@ void writeParticipant(JsonWriter& w, const core::Participant& p) {
       .endObject();
 }
 
+void writeChatFields(JsonWriter& w, const core::ChatMessage& m) {
+  w.integer("message_id", static_cast<int64_t>(m.id))
+      .str("identity", m.identity)
+      .str("name", m.name)
+      .str("text", m.text)
+      .integer("sent_at_ms", m.sentAtMs);
+}
+
+void writeReport(JsonWriter& w, const core::Report& r) {
+  w.beginObject()
+      .integer("id", static_cast<int64_t>(r.id))
+      .str("room", r.roomId)
+      .str("reporter", r.reporter)
+      .str("identity", r.targetIdentity);
+  if (r.messageId) w.integer("message_id", static_cast<int64_t>(r.messageId)).str("message_text", r.messageText);
+  w.str("reason", r.reason).integer("created_at_ms", r.createdAtMs).endObject();
+}
+
 void writeErrorObject(JsonWriter& w, const core::Error& error) {
   w.beginObject()
       .str("code", core::errorCodeName(error.code))
@@ -102,6 +152,8 @@ std::optional<StageAction> stageActionFromName(std::string_view name) {
   if (name == "mute") return StageAction::Mute;
   if (name == "unmute") return StageAction::Unmute;
   if (name == "remove") return StageAction::Remove;
+  if (name == "appoint-cohost") return StageAction::AppointCohost;
+  if (name == "revoke-cohost") return StageAction::RevokeCohost;
   return std::nullopt;
 }
 
@@ -119,6 +171,14 @@ core::Result<ClientMessage> decodeClientMessage(std::string_view text, std::stri
   auto body = decodeBody(type.value(), fields);
   if (!body) return body.error();
   return ClientMessage{ref.value(), std::move(body.value())};
+}
+
+std::string encodeReports(const std::vector<core::Report>& reports) {
+  JsonWriter w;
+  w.beginObject().beginArray("reports");
+  for (const auto& r : reports) writeReport(w, r);
+  w.endArray();
+  return w.endObject().finish();
 }
 
 std::string encodeRtpAnswer(const std::string& host, int port) {
@@ -151,7 +211,7 @@ std::string encodeWelcome(const core::Room& room, const core::Participant& you) 
   for (const auto& identity : room.activeSpeakers) w.str(nullptr, identity);
   w.endArray();
   // The hand queue, oldest first, for the people who run the stage.
-  if (core::canModerate(you.role)) {
+  if (core::permits(you.role, core::Action::SeeHands)) {
     w.beginArray("hands");
     for (const core::Participant* p : room.handQueue())
       w.beginObject().str("identity", p->identity).str("name", p->name).endObject();
@@ -195,6 +255,26 @@ std::string encodeEvent(const core::Event& event) {
           w.str("type", "removed").str("reason", e.reason);
         } else if constexpr (std::is_same_v<T, core::PresenceChanged>) {
           w.str("type", e.reconnecting ? "reconnecting" : "reconnected").str("identity", e.identity);
+        } else if constexpr (std::is_same_v<T, core::ChatPosted>) {
+          w.str("type", "chat");
+          writeChatFields(w, e.message);
+        } else if constexpr (std::is_same_v<T, core::ChatHistory>) {
+          w.str("type", "chat-history").beginArray("messages");
+          for (const auto& m : e.messages) {
+            w.beginObject();
+            writeChatFields(w, m);
+            w.endObject();
+          }
+          w.endArray();
+        } else if constexpr (std::is_same_v<T, core::ChatDeleted>) {
+          w.str("type", "chat-deleted").integer("message_id", static_cast<int64_t>(e.id)).str("by", e.by);
+        } else if constexpr (std::is_same_v<T, core::Reactions>) {
+          w.str("type", "reactions").key("counts").beginObject();
+          for (const auto& [name, count] : e.counts) w.integer(name.c_str(), count);
+          w.endObject();
+        } else if constexpr (std::is_same_v<T, core::ReportFiled>) {
+          w.str("type", "report").key("report");
+          writeReport(w, e.report);
         } else if constexpr (std::is_same_v<T, core::ListenerCount>) {
           w.str("type", "listener-count").integer("count", static_cast<int64_t>(e.count));
         } else if constexpr (std::is_same_v<T, core::ActiveSpeakers>) {

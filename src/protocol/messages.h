@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "core/events.h"
 #include "core/result.h"
@@ -19,14 +20,18 @@ struct Candidate { unsigned mlineIndex = 0; std::string candidate; };
 struct Leave {};
 struct Ping {};
 struct SetHand { bool raised = false; };                 // raise-hand, lower-hand
-enum class StageAction { Promote, Demote, Invite, Mute, Unmute, Remove };
+enum class StageAction { Promote, Demote, Invite, Mute, Unmute, Remove, AppointCohost, RevokeCohost };
 struct Moderate { StageAction action; std::string identity; };  // promote, demote, ...
 struct AnswerInvite { bool accept = false; };            // accept-invite, decline-invite
 struct SelfMute { bool muted = false; };
 struct RtpOffer { std::string host; int port = 0; int payloadType = 0; };  // plain RTP instead of WebRTC
+struct Chat { std::string text; };
+struct DeleteMessage { uint64_t messageId = 0; };
+struct React { std::string reaction; };
+struct ReportAbuse { std::string identity; uint64_t messageId = 0; std::string reason; };
 
-using ClientBody =
-    std::variant<Hello, Offer, Candidate, Leave, Ping, SetHand, Moderate, AnswerInvite, SelfMute, RtpOffer>;
+using ClientBody = std::variant<Hello, Offer, Candidate, Leave, Ping, SetHand, Moderate, AnswerInvite, SelfMute, RtpOffer,
+                                Chat, DeleteMessage, React, ReportAbuse>;
 
 struct ClientMessage {
   std::optional<std::string> ref;  // the client's optional "id", echoed in errors
@@ -46,6 +51,7 @@ std::string encodeEvent(const core::Event& event);
 std::string encodeError(const core::Error& error, const std::optional<std::string>& ref = {});
 std::string encodePong();
 std::string encodeRtpAnswer(const std::string& host, int port);
+std::string encodeReports(const std::vector<core::Report>& reports);  // REST
 
 // REST bodies.
 struct RoomUrls { std::string ws; std::string hls; };

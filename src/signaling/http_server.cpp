@@ -165,6 +165,12 @@ void HttpServer::handleApi(SoupServer*, SoupServerMessage* msg, const char* path
     if (method != "POST") return sendMethodNotAllowed(msg, "POST");
     return self->moderate(msg, roomId);
   }
+  if (rest.rfind("/rooms/", 0) == 0 && endsWith(rest, "/reports")) {
+    std::string roomId(rest.substr(std::strlen("/rooms/"), rest.size() - std::strlen("/rooms/") - std::strlen("/reports")));
+    if (!isSafeName(roomId, 64)) return sendError(msg, {ErrorCode::NotFound, "no such room"});
+    if (method != "GET") return sendMethodNotAllowed(msg, "GET");
+    return self->listReports(msg, roomId);
+  }
   if (rest.rfind("/rooms/", 0) == 0 && endsWith(rest, "/listen")) {
     std::string roomId(rest.substr(std::strlen("/rooms/"), rest.size() - std::strlen("/rooms/") - std::strlen("/listen")));
     if (!isSafeName(roomId, 64)) return sendError(msg, {ErrorCode::NotFound, "no such room"});
@@ -248,7 +254,8 @@ void HttpServer::issueToken(SoupServerMessage* msg, const std::string& roomId) {
   if (!anonymous) {
     auto claims = bearerClaims(msg, roomId);
     if (!claims) return sendError(msg, claims.error());
-    if (!core::canModerate(claims->role)) return sendError(msg, {ErrorCode::Forbidden, "only hosts issue tokens"});
+    if (!core::permits(claims->role, core::Action::IssueTokens))
+      return sendError(msg, {ErrorCode::Forbidden, "only the host and co-hosts issue tokens"});
     issuer = claims->role;
   }
   auto root = parseBody(msg);
@@ -264,7 +271,7 @@ void HttpServer::issueToken(SoupServerMessage* msg, const std::string& roomId) {
     return sendError(msg, {ErrorCode::ValidationFailed, "role must be cohost, speaker or listener"});
   if (anonymous && *role != core::Role::Listener)
     return sendError(msg, {ErrorCode::Unauthorized, "a host token is required for stage roles"});
-  if (*role == core::Role::CoHost && issuer != core::Role::Host)
+  if (*role == core::Role::CoHost && !core::permits(issuer, core::Action::AppointCohost))
     return sendError(msg, {ErrorCode::Forbidden, "only the host appoints co-hosts"});
   if (!core::isValidUtf8(name.value()) || name.value().find_first_not_of(" ") == std::string::npos)
     return sendError(msg, {ErrorCode::ValidationFailed, "name must be non-empty UTF-8"});
@@ -290,7 +297,7 @@ void HttpServer::moderate(SoupServerMessage* msg, const std::string& roomId) {
   if (!rooms_.find(roomId)) return sendError(msg, {ErrorCode::NotFound, "no live room with id '" + roomId + "'"});
   auto claims = bearerClaims(msg, roomId);
   if (!claims) return sendError(msg, claims.error());
-  if (!core::canModerate(claims->role)) return sendError(msg, {ErrorCode::Forbidden, "only the host and co-hosts run the stage"});
+  // Each action checks its own permission (core/permissions.h) as the token's holder.
   auto root = parseBody(msg);
   if (!root) return sendError(msg, root.error());
   protocol::FieldReader fields(json_node_get_object(root.value().get()));
@@ -330,7 +337,8 @@ void HttpServer::deleteRoom(SoupServerMessage* msg, const std::string& roomId) {
   if (!rooms_.find(roomId)) return sendError(msg, {ErrorCode::NotFound, "no live room with id '" + roomId + "'"});
   auto claims = bearerClaims(msg, roomId);
   if (!claims) return sendError(msg, claims.error());
-  if (claims->role != core::Role::Host) return sendError(msg, {ErrorCode::Forbidden, "only the host ends the room"});
+  if (!core::permits(claims->role, core::Action::EndRoom))
+    return sendError(msg, {ErrorCode::Forbidden, "only the host ends the room"});
 
   // Answer once the outputs are finished, so "200" means ENDLIST and the recording are written.
   soup_server_message_pause(msg);
@@ -375,6 +383,15 @@ void HttpServer::handleMetrics(SoupServer*, SoupServerMessage* msg, const char*,
   soup_server_message_set_status(msg, 200, nullptr);
   soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Cache-Control", "no-store");
   soup_server_message_set_response(msg, "text/plain; version=0.0.4", SOUP_MEMORY_COPY, body.data(), body.size());
+}
+
+// Reports filed in a room (newest first), for its host and co-hosts.
+void HttpServer::listReports(SoupServerMessage* msg, const std::string& roomId) {
+  auto claims = bearerClaims(msg, roomId);
+  if (!claims) return sendError(msg, claims.error());
+  if (!core::permits(claims->role, core::Action::ReadReports))
+    return sendError(msg, {ErrorCode::Forbidden, "only the host and co-hosts read reports"});
+  sendJson(msg, 200, protocol::encodeReports(config_.reports ? config_.reports(roomId) : std::vector<core::Report>{}));
 }
 
 // A listening session: the HLS URL to play, counted while its playlists are fetched.

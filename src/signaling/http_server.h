@@ -23,6 +23,7 @@ struct HttpConfig {
   std::string webDir;     // data/web
   std::string hlsJsPath;  // node_modules/hls.js/dist/hls.min.js
   hls::Registry* hls = nullptr;  // live rooms' playlists and segments (borrowed)
+  std::function<std::vector<core::Report>(const std::string& roomId)> reports;  // newest first
 };
 
 class HttpServer {
@@ -47,6 +48,7 @@ class HttpServer {
   void issueToken(SoupServerMessage* msg, const std::string& roomId);
   void moderate(SoupServerMessage* msg, const std::string& roomId);
   void startListening(SoupServerMessage* msg, const std::string& roomId);
+  void listReports(SoupServerMessage* msg, const std::string& roomId);
   static void handleMetrics(SoupServer*, SoupServerMessage* msg, const char* path, GHashTable*, gpointer self);
   core::Result<protocol::TokenClaims> bearerClaims(SoupServerMessage* msg, const std::string& roomId);
   protocol::RoomUrls urlsFor(SoupServerMessage* msg, const std::string& roomId) const;

@@ -58,9 +58,49 @@ void WsHub::onClosed(SoupWebsocketConnection*, gpointer data) {
     room->second.erase(session);
     if (room->second.empty()) hub->byRoom_.erase(room);
   }
+  hub->setIdentity(*session, "");
   g_signal_handlers_disconnect_by_data(session->connection, session);
   g_object_unref(session->connection);
   hub->sessions_.erase(session);  // frees session
+}
+
+void WsHub::setIdentity(Session& session, const std::string& identity) {
+  if (!session.identity.empty()) {
+    auto room = byIdentity_.find(session.roomId);
+    if (room != byIdentity_.end()) {
+      auto who = room->second.find(session.identity);
+      if (who != room->second.end()) {
+        who->second.erase(&session);
+        if (who->second.empty()) room->second.erase(who);
+      }
+      if (room->second.empty()) byIdentity_.erase(room);
+    }
+  }
+  session.identity = identity;
+  if (!identity.empty()) byIdentity_[session.roomId][identity].insert(&session);
+}
+
+bool WsHub::admit(Session& session, const protocol::ClientBody& body) {
+  const int64_t now = g_get_monotonic_time();
+  ConnectionLimits& limits = session.limits;
+  const char* what = nullptr;
+  if (!limits.messages.take(now)) what = "messages: at most 50 a second";
+  else if (std::holds_alternative<protocol::Chat>(body) && !limits.chat.take(now))
+    what = "chat messages: a burst of 5, then one every 2 s";
+  else if (std::holds_alternative<protocol::React>(body) && !limits.reactions.take(now))
+    what = "reactions: 10 a second";
+  else if (std::holds_alternative<protocol::SetHand>(body) && !limits.hands.take(now))
+    what = "raising and lowering the hand: once every 2 s";
+  else if (std::holds_alternative<protocol::ReportAbuse>(body) && !limits.reports.take(now))
+    what = "reports: one every 10 s";
+  if (!what) return true;
+  if (limits.refuse(now)) {
+    // Sustained abuse: the connection goes, the room goes on.
+    closeSession(session, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "rate limits exceeded");
+    return false;
+  }
+  sendError(session, {ErrorCode::RateLimited, std::string("slow down: ") + what});
+  return false;
 }
 
 void WsHub::handleText(Session& session, std::string_view text) {
@@ -72,6 +112,7 @@ void WsHub::handleText(Session& session, std::string_view text) {
   }
   const auto& message = decoded.value();
   core::RoomManager& rooms = *rooms_;
+  if (!admit(session, message.body)) return;
 
   if (const auto* hello = std::get_if<protocol::Hello>(&message.body)) {
     if (!session.identity.empty()) return sendError(session, {ErrorCode::Conflict, "already joined"}, message.ref);
@@ -80,14 +121,22 @@ void WsHub::handleText(Session& session, std::string_view text) {
     auto joined = rooms.join(session.roomId, {claims->identity, claims->name, claims->role}, hello->resume);
     if (!joined) return sendError(session, joined.error(), message.ref);
     // Resuming replaces any older socket of the same participant.
-    for (Session* other : std::vector<Session*>(byRoom_[session.roomId].begin(), byRoom_[session.roomId].end())) {
-      if (other != &session && other->identity == claims->identity) {
-        other->identity.clear();
+    auto room = byIdentity_.find(session.roomId);
+    if (room != byIdentity_.end() && room->second.count(claims->identity)) {
+      const auto older = room->second[claims->identity];
+      for (Session* other : older) {
+        setIdentity(*other, "");
         closeSession(*other, SOUP_WEBSOCKET_CLOSE_NORMAL, "replaced by a newer connection");
       }
     }
-    session.identity = claims->identity;
-    if (const core::Room* room = rooms.find(session.roomId)) send(session, protocol::encodeWelcome(*room, joined.value()));
+    setIdentity(session, claims->identity);
+    if (const core::Room* joinedRoom = rooms.find(session.roomId))
+      send(session, protocol::encodeWelcome(*joinedRoom, joined.value()));
+    // A late joiner gets the recent chat.
+    if (conversation_) {
+      auto history = conversation_->history(session.roomId);
+      if (!history.empty()) send(session, protocol::encodeEvent(core::ChatHistory{std::move(history)}));
+    }
     return;
   }
   if (std::holds_alternative<protocol::Ping>(message.body)) return send(session, protocol::encodePong());
@@ -111,9 +160,22 @@ void WsHub::handleText(Session& session, std::string_view text) {
     status = rooms.answerInvite(session.roomId, session.identity, answer->accept);
   } else if (const auto* mute = std::get_if<protocol::SelfMute>(&message.body)) {
     status = rooms.setMuted(session.roomId, {session.identity, core::Role::Listener}, session.identity, mute->muted);
+  } else if (const auto* chat = std::get_if<protocol::Chat>(&message.body)) {
+    status = conversation_ ? conversation_->chat(session.roomId, session.identity, chat->text) : status;
+  } else if (const auto* react = std::get_if<protocol::React>(&message.body)) {
+    status = conversation_ ? conversation_->react(session.roomId, session.identity, react->reaction) : status;
+  } else if (const auto* deletion = std::get_if<protocol::DeleteMessage>(&message.body)) {
+    auto actor = rooms.actorFor(session.roomId, session.identity);
+    status = !actor ? core::Status(actor.error())
+                    : conversation_ ? conversation_->deleteMessage(session.roomId, actor.value(), deletion->messageId)
+                                    : status;
+  } else if (const auto* report = std::get_if<protocol::ReportAbuse>(&message.body)) {
+    status = conversation_ ? conversation_->report(session.roomId, session.identity, report->identity,
+                                                   report->messageId, report->reason)
+                           : status;
   } else if (std::holds_alternative<protocol::Leave>(message.body)) {
     rooms.leave(session.roomId, session.identity, "left");
-    session.identity.clear();
+    setIdentity(session, "");
     closeSession(session, SOUP_WEBSOCKET_CLOSE_NORMAL, "bye");
     return;
   }
@@ -133,6 +195,8 @@ core::Status WsHub::moderate(Session& session, const protocol::Moderate& request
     case protocol::StageAction::Mute: return rooms.setMuted(room, actor, request.identity, true);
     case protocol::StageAction::Unmute: return rooms.setMuted(room, actor, request.identity, false);
     case protocol::StageAction::Remove: return rooms.remove(room, actor, request.identity);
+    case protocol::StageAction::AppointCohost: return rooms.setCohost(room, actor, request.identity, true);
+    case protocol::StageAction::RevokeCohost: return rooms.setCohost(room, actor, request.identity, false);
   }
   return core::Ok{};
 }
@@ -140,9 +204,11 @@ core::Status WsHub::moderate(Session& session, const protocol::Moderate& request
 void WsHub::disconnect(const std::string& roomId, const std::string& identity, const std::string& reason) {
   auto room = byRoom_.find(roomId);
   if (room == byRoom_.end()) return;
-  for (Session* s : std::vector<Session*>(room->second.begin(), room->second.end())) {
-    if (s->identity != identity) continue;
-    s->identity.clear();  // already gone from the room: closing must not report a drop
+  auto byId = byIdentity_.find(roomId);
+  if (byId == byIdentity_.end() || !byId->second.count(identity)) return;
+  const auto sessions = byId->second[identity];
+  for (Session* s : sessions) {
+    setIdentity(*s, "");  // already gone from the room: closing must not report a drop
     closeSession(*s, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, reason.c_str());
   }
 }
@@ -164,12 +230,13 @@ void WsHub::closeSession(Session& session, gushort code, const char* reason) {
 }
 
 void WsHub::sendTo(const std::string& roomId, const std::string& identity, const core::Event& event) {
-  auto room = byRoom_.find(roomId);
-  if (room == byRoom_.end()) return;
+  auto room = byIdentity_.find(roomId);
+  if (room == byIdentity_.end()) return;
+  auto who = room->second.find(identity);
+  if (who == room->second.end()) return;
   const std::string text = protocol::encodeEvent(event);
-  const std::vector<Session*> targets(room->second.begin(), room->second.end());
-  for (Session* s : targets)
-    if (s->identity == identity) send(*s, text);
+  const std::vector<Session*> targets(who->second.begin(), who->second.end());
+  for (Session* s : targets) send(*s, text);
 }
 
 void WsHub::broadcast(const std::string& roomId, const core::Event& event) {
@@ -182,7 +249,7 @@ void WsHub::broadcast(const std::string& roomId, const core::Event& event) {
     if (s->identity.empty() && !ending) continue;  // not joined yet
     send(*s, text);
     if (ending) {
-      s->identity.clear();  // the room is gone; nothing to leave
+      setIdentity(*s, "");  // the room is gone; nothing to leave
       closeSession(*s, SOUP_WEBSOCKET_CLOSE_NORMAL, "room ended");
     }
   }

@@ -9,10 +9,12 @@
 #include <set>
 #include <string>
 
+#include "core/conversation.h"
 #include "core/events.h"
 #include "core/room_manager.h"
 #include "protocol/messages.h"
 #include "signaling/auth.h"
+#include "signaling/rate_limit.h"
 
 namespace roomcast::signaling {
 
@@ -21,6 +23,7 @@ class WsHub final : public core::RoomEventSink {
   explicit WsHub(const TokenAuthority& auth) : auth_(auth) {}
   ~WsHub() override;
   void setRoomManager(core::RoomManager* rooms) { rooms_ = rooms; }
+  void setConversation(core::Conversation* conversation) { conversation_ = conversation; }
 
   // soup_server_add_websocket_handler callback target; `roomId` comes from the path.
   void accept(SoupWebsocketConnection* connection, const std::string& roomId);
@@ -39,6 +42,7 @@ class WsHub final : public core::RoomEventSink {
     std::string roomId;
     std::string identity;  // empty until hello succeeded
     bool closing = false;
+    ConnectionLimits limits;
   };
 
   static void onMessage(SoupWebsocketConnection*, gint type, GBytes* message, gpointer data);
@@ -48,11 +52,17 @@ class WsHub final : public core::RoomEventSink {
   void sendError(Session& session, const core::Error& error, const std::optional<std::string>& ref = {});
   void closeSession(Session& session, gushort code, const char* reason);
   core::Status moderate(Session& session, const protocol::Moderate& request);
+  // Per-connection rate limits; false (and an error sent, or the socket closed) when refused.
+  bool admit(Session& session, const protocol::ClientBody& body);
+  void setIdentity(Session& session, const std::string& identity);
 
   const TokenAuthority& auth_;
   core::RoomManager* rooms_ = nullptr;
+  core::Conversation* conversation_ = nullptr;
   std::map<Session*, std::unique_ptr<Session>> sessions_;
   std::map<std::string, std::set<Session*>> byRoom_;
+  // Joined sessions by room and identity, so one participant's events do not scan the room.
+  std::map<std::string, std::map<std::string, std::set<Session*>>> byIdentity_;
 };
 
 }  // namespace roomcast::signaling

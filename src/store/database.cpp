@@ -27,18 +27,36 @@ const char* const kMigrations[] = {
       duration_s REAL NOT NULL
     );
     )sql",
+    R"sql(
+    CREATE TABLE chat_messages (
+      room_id TEXT NOT NULL,
+      id INTEGER NOT NULL,
+      identity TEXT NOT NULL,
+      name TEXT NOT NULL,
+      text TEXT NOT NULL,
+      sent_at_ms INTEGER NOT NULL,
+      deleted_at_ms INTEGER,
+      PRIMARY KEY (room_id, id)
+    );
+    CREATE TABLE reports (
+      id INTEGER PRIMARY KEY,
+      room_id TEXT NOT NULL,
+      reporter TEXT NOT NULL,
+      identity TEXT NOT NULL,
+      message_id INTEGER,
+      message_text TEXT,
+      reason TEXT NOT NULL,
+      created_at_ms INTEGER NOT NULL
+    );
+    CREATE INDEX reports_by_room ON reports(room_id, id);
+    )sql",
 };
 
-struct Statement {
-  sqlite3_stmt* stmt = nullptr;
-  ~Statement() { sqlite3_finalize(stmt); }
-};
+}  // namespace
 
 Error sqlError(sqlite3* db, const char* what) {
   return {ErrorCode::Internal, std::string(what) + ": " + sqlite3_errmsg(db)};
 }
-
-}  // namespace
 
 core::Result<std::unique_ptr<Database>> Database::open(const std::string& path) {
   sqlite3* raw = nullptr;

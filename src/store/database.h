@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/events.h"
 #include "core/result.h"
 #include "core/room.h"
 
@@ -36,10 +37,23 @@ class Database {
   core::Status recordingFinished(const RecordingRow& row);
   std::vector<RecordingRow> recordings(size_t limit);
 
+  // Chat and reports (database_conversation.cpp).
+  core::Status chatPosted(const std::string& roomId, const core::ChatMessage& message);
+  core::Status chatDeleted(const std::string& roomId, uint64_t id, int64_t atMs);
+  core::Result<uint64_t> reportFiled(const core::Report& report);
+  std::vector<core::Report> reports(const std::string& roomId, size_t limit);
+
  private:
   explicit Database(sqlite3* db) : db_(db) {}
   core::Status exec(const char* sql);
   sqlite3* db_;
 };
+
+// One prepared statement, finalized when it goes out of scope.
+struct Statement {
+  sqlite3_stmt* stmt = nullptr;
+  ~Statement() { sqlite3_finalize(stmt); }
+};
+core::Error sqlError(sqlite3* db, const char* what);
 
 }  // namespace roomcast::store
