@@ -195,6 +195,7 @@ int main(int argc, char** argv) {
   http.webDir = opt.webDir;
   http.hlsJsPath = opt.hlsJsPath;
   http.hls = &hlsRegistry;
+  http.allowedOrigins = opt.allowedOrigins;
   http.reports = [&store](const std::string& roomId) { return store.reports(roomId, 500); };
   signaling::HttpServer server(http, rooms, hub, auth);
   auto url = server.listen();

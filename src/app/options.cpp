@@ -56,6 +56,16 @@ core::Status applyConfigFile(const std::string& path, Options& out) {
   str("server", "pipelines_dir", out.pipelinesDir);
   str("server", "hls_js", out.hlsJsPath);
   integer("server", "max_rooms", out.maxRooms);
+  std::string origins;
+  str("server", "allowed_origins", origins);
+  if (!origins.empty()) {
+    g_auto(GStrv) parts = g_strsplit(origins.c_str(), ",", -1);
+    for (char** p = parts; *p; p++) {
+      std::string origin = g_strstrip(*p);
+      while (!origin.empty() && origin.back() == '/') origin.pop_back();
+      if (!origin.empty()) out.allowedOrigins.push_back(origin);
+    }
+  }
   integer("room", "max_speakers", out.maxSpeakers);
   if (g_key_file_has_key(file, "room", "reconnect_grace_s", nullptr))
     out.reconnectGraceSeconds = g_key_file_get_double(file, "room", "reconnect_grace_s", nullptr);

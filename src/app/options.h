@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "core/result.h"
 
@@ -21,6 +22,7 @@ struct Options {
   int mixerMaxWaitMs = 5;
   bool plainRtp = false;                // plain-RTP speakers (benchmarks, trusted SIP-like peers)
   std::string plainRtpBind = "127.0.0.1";
+  std::vector<std::string> allowedOrigins;  // browser origins allowed to open WebSockets, besides our own
   bool lowRendition = true;            // HLS: a second rendition at 24 kbps in the master playlist
   double listenerIdleSeconds = 10;     // an HLS listener not seen this long is no longer counted
   int maxSpeakers = 16;

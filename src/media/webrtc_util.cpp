@@ -57,6 +57,12 @@ core::Result<int> checkAudioOffer(const GstSDPMessage* sdp) {
   const GstSDPMedia* media = gst_sdp_message_get_media(sdp, 0);
   if (g_strcmp0(gst_sdp_media_get_media(media), "audio") != 0)
     return Error{ErrorCode::MediaError, "only audio is accepted"};
+  guint candidates = 0;
+  for (guint a = 0; a < gst_sdp_media_attributes_len(media); a++)
+    if (g_strcmp0(gst_sdp_media_get_attribute(media, a)->key, "candidate") == 0) candidates++;
+  if (candidates > kMaxOfferCandidates)
+    return Error{ErrorCode::MediaError, "the offer has " + std::to_string(candidates) + " ICE candidates; at most " +
+                                            std::to_string(kMaxOfferCandidates)};
   auto pt = opusPayloadType(sdp);
   if (!pt) return Error{ErrorCode::MediaError, "the offer has no Opus codec"};
   return *pt;

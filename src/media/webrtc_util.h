@@ -26,7 +26,8 @@ void warmUpDtlsCertificate();
 std::optional<int> opusPayloadType(const GstSDPMessage* sdp);
 
 // Sanity checks on a remote audio offer before webrtcbin sees it: parses, has exactly one
-// audio m-line with Opus, no video or data m-lines.
+// audio m-line with Opus, no video or data m-lines, a bounded number of ICE candidates.
+inline constexpr unsigned kMaxOfferCandidates = 32;
 core::Result<int> checkAudioOffer(const GstSDPMessage* sdp);
 
 // Applies roomcast's Opus settings for voice (see DESIGN.md: the encoder defaults are wrong

@@ -14,5 +14,6 @@ inline constexpr size_t kMaxSdpBytes = 32 * 1024;
 inline constexpr size_t kMaxCandidateBytes = 1024;
 inline constexpr size_t kMaxTokenBytes = 4096;
 inline constexpr unsigned kMaxMlineIndex = 15;
+inline constexpr unsigned kMaxTrickledCandidates = 64;  // per offer, on one connection
 
 }  // namespace roomcast::protocol

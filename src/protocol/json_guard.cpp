@@ -17,11 +17,21 @@ core::Status checkJsonBounds(std::string_view text, size_t maxBytes, int maxDept
   int depth = 0;
   bool inString = false;
   bool escaped = false;
-  for (char c : text) {
+  for (size_t i = 0; i < text.size(); i++) {
+    const char c = text[i];
+    if (c == '\0') return Error{ErrorCode::InvalidJson, "not valid JSON: a NUL byte"};
     if (inString) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') inString = false;
+      if (escaped) {
+        escaped = false;
+        // json-glib keeps strings as C strings: an escaped NUL would silently cut the text
+        // short (a name "a\u0000admin" would arrive as "a").
+        if (c == 'u' && text.substr(i + 1, 4) == "0000")
+          return Error{ErrorCode::ValidationFailed, "text must not contain NUL characters"};
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        inString = false;
+      }
       continue;
     }
     switch (c) {

@@ -88,17 +88,41 @@ void onGotHeaders(SoupServerMessage* msg, gpointer) {
   }
 }
 
-void onRequestStarted(SoupServer*, SoupServerMessage* msg, gpointer) {
-  g_signal_connect(msg, "got-headers", G_CALLBACK(onGotHeaders), nullptr);
+}  // namespace
+
+// A browser's WebSocket must come from an allowed page: this server's own origin (the public
+// URL, or the Host it was reached at), or one the operator listed. Clients that send no
+// Origin (the CLI, servers) are not browsers and pass.
+bool HttpServer::originAllowed(SoupServerMessage* msg) const {
+  SoupMessageHeaders* headers = soup_server_message_get_request_headers(msg);
+  const char* origin = soup_message_headers_get_one(headers, "Origin");
+  if (!origin) return true;
+  std::string value(origin);
+  while (!value.empty() && value.back() == '/') value.pop_back();
+  for (const auto& allowed : config_.allowedOrigins)
+    if (allowed == "*" || allowed == value) return true;
+  std::string own = config_.publicUrl;
+  while (!own.empty() && own.back() == '/') own.pop_back();
+  if (!own.empty() && own == value) return true;
+  const char* host = soup_message_headers_get_one(headers, "Host");
+  return host && (value == std::string("http://") + host || value == std::string("https://") + host);
 }
 
-}  // namespace
+void HttpServer::onRequestStarted(SoupServer*, SoupServerMessage* msg, gpointer data) {
+  g_signal_connect(msg, "got-headers", G_CALLBACK(onGotHeaders), nullptr);
+  g_signal_connect(msg, "got-headers", G_CALLBACK(+[](SoupServerMessage* m, gpointer self) {
+    GUri* uri = soup_server_message_get_uri(m);
+    const char* path = uri ? g_uri_get_path(uri) : "";
+    if (g_str_has_prefix(path, "/ws/") && !static_cast<HttpServer*>(self)->originAllowed(m))
+      sendError(m, {ErrorCode::Forbidden, "WebSocket connections from this origin are not allowed ([server] allowed_origins)"});
+  }), data);
+}
 
 HttpServer::HttpServer(HttpConfig config, core::RoomManager& rooms, WsHub& hub, const TokenAuthority& auth)
     : config_(std::move(config)), rooms_(rooms), hub_(hub), auth_(auth),
       hls_(config_.hlsRoot, config_.hls, rooms, auth),
       server_(soup_server_new("server-header", "roomcast/" ROOMCAST_VERSION_STRING, nullptr)) {
-  g_signal_connect(server_, "request-started", G_CALLBACK(onRequestStarted), nullptr);
+  g_signal_connect(server_, "request-started", G_CALLBACK(&HttpServer::onRequestStarted), this);
   soup_server_add_handler(server_, "/api/v1", &HttpServer::handleApi, this, nullptr);
   soup_server_add_handler(server_, "/hls", &HttpServer::handleHls, this, nullptr);
   soup_server_add_handler(server_, "/metrics", &HttpServer::handleMetrics, this, nullptr);

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "core/room_manager.h"
 #include "protocol/messages.h"
@@ -24,6 +25,7 @@ struct HttpConfig {
   std::string hlsJsPath;  // node_modules/hls.js/dist/hls.min.js
   hls::Registry* hls = nullptr;  // live rooms' playlists and segments (borrowed)
   std::function<std::vector<core::Report>(const std::string& roomId)> reports;  // newest first
+  std::vector<std::string> allowedOrigins;  // browser origins allowed besides our own ("*": any)
 };
 
 class HttpServer {
@@ -49,6 +51,8 @@ class HttpServer {
   void moderate(SoupServerMessage* msg, const std::string& roomId);
   void startListening(SoupServerMessage* msg, const std::string& roomId);
   void listReports(SoupServerMessage* msg, const std::string& roomId);
+  static void onRequestStarted(SoupServer*, SoupServerMessage* msg, gpointer self);
+  bool originAllowed(SoupServerMessage* msg) const;
   static void handleMetrics(SoupServer*, SoupServerMessage* msg, const char* path, GHashTable*, gpointer self);
   core::Result<protocol::TokenClaims> bearerClaims(SoupServerMessage* msg, const std::string& roomId);
   protocol::RoomUrls urlsFor(SoupServerMessage* msg, const std::string& roomId) const;

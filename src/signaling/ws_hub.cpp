@@ -145,12 +145,17 @@ void WsHub::handleText(Session& session, std::string_view text) {
 
   core::Status status = core::Ok{};
   if (const auto* offer = std::get_if<protocol::Offer>(&message.body)) {
+    session.candidates = 0;
     status = rooms.offer(session.roomId, session.identity, offer->sdp);
   } else if (const auto* rtp = std::get_if<protocol::RtpOffer>(&message.body)) {
     auto local = rooms.plainRtpOffer(session.roomId, session.identity, {rtp->host, rtp->port}, rtp->payloadType);
     if (!local) return sendError(session, local.error(), message.ref);
     return send(session, protocol::encodeRtpAnswer(local->host, local->port));
-  } else if (const auto* candidate = std::get_if<protocol::Candidate>(&message.body)) {
+  } else if (const auto* candidate = std::get_if<protocol::Candidate>(&message.body);
+             candidate && ++session.candidates > protocol::kMaxTrickledCandidates) {
+    status = Error{ErrorCode::TooLarge, "at most " + std::to_string(protocol::kMaxTrickledCandidates) +
+                                            " ICE candidates per offer"};
+  } else if (candidate) {
     status = rooms.remoteCandidate(session.roomId, session.identity, candidate->mlineIndex, candidate->candidate);
   } else if (const auto* hand = std::get_if<protocol::SetHand>(&message.body)) {
     status = rooms.setHand(session.roomId, session.identity, hand->raised);

@@ -43,6 +43,7 @@ class WsHub final : public core::RoomEventSink {
     std::string identity;  // empty until hello succeeded
     bool closing = false;
     ConnectionLimits limits;
+    unsigned candidates = 0;  // trickled since the last offer
   };
 
   static void onMessage(SoupWebsocketConnection*, gint type, GBytes* message, gpointer data);

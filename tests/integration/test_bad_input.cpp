@@ -156,3 +156,133 @@ TEST_F(BadInput, WebSocketOversizedMessageClosesOnlyThatSocket) {
 }
 
 }  // namespace
+
+namespace {
+
+// The hostile battery: every case gets a clear error with its stable code, and a bystander in
+// the same room keeps receiving chat throughout. Counted, so the battery cannot quietly shrink.
+struct RestCase {
+  const char* what;
+  const char* method;
+  std::string path;  // under /api/v1, with ROOM replaced
+  std::string body;
+  bool hostToken;
+  int status;
+  const char* code;
+};
+
+struct WsCase {
+  const char* what;
+  std::string message;
+  const char* code;
+};
+
+TEST_F(BadInput, HostileBatteryOverRestAndWebSocket) {
+  Room room = createRoom();
+  const std::string base = "/rooms/" + room.id;
+  const std::vector<RestCase> rest = {
+      {"title with a control character", "POST", "/rooms", "{\"title\":\"a\\u0007b\"}", false, 422, "validation_failed"},
+      {"topic too long", "POST", "/rooms", R"({"title":"a","topic":")" + std::string(600, 't') + "\"}", false, 422,
+       "validation_failed"},
+      {"number where a boolean goes", "POST", "/rooms", R"({"title":"a","record":1})", false, 400, "bad_request"},
+      {"huge number", "POST", "/rooms", R"({"title":"a","record":1e999})", false, 400, "bad_request"},
+      {"null title", "POST", "/rooms", R"({"title":null})", false, 400, "bad_request"},
+      {"duplicate keys still one object", "POST", "/rooms", R"({"title":"a","title":{"x":1}})", false, 400,
+       "bad_request"},
+      {"token for the host role", "POST", base + "/tokens", R"({"role":"host","name":"x"})", true, 422,
+       "validation_failed"},
+      {"token for an unknown role", "POST", base + "/tokens", R"({"role":"admin","name":"x"})", true, 422,
+       "validation_failed"},
+      {"stage token without a host token", "POST", base + "/tokens", R"({"role":"speaker","name":"x"})", false, 401,
+       "unauthorized"},
+      {"name with a control character", "POST", base + "/tokens", "{\"role\":\"listener\",\"name\":\"a\\u0000\"}", false,
+       422, "validation_failed"},
+      {"name too long", "POST", base + "/tokens", R"({"role":"listener","name":")" + std::string(100, 'n') + "\"}", false,
+       413, "too_large"},
+      {"token for an unknown room", "POST", "/rooms/nosuchroom/tokens", R"({"role":"listener","name":"x"})", false, 404,
+       "not_found"},
+      {"listen to an unknown room", "POST", "/rooms/nosuchroom/listen", "{}", false, 404, "not_found"},
+      {"reports without a token", "GET", base + "/reports", "", false, 401, "unauthorized"},
+      {"moderation with an unknown action", "POST", base + "/moderation", R"({"action":"smite","name":"x"})", true, 422,
+       "validation_failed"},
+      {"moderation without a target", "POST", base + "/moderation", R"({"action":"mute"})", true, 400, "bad_request"},
+      {"moderation of nobody", "POST", base + "/moderation", R"({"action":"mute","name":"ghost"})", true, 404,
+       "not_found"},
+      {"moderation without a token", "POST", base + "/moderation", R"({"action":"mute","name":"x"})", false, 401,
+       "unauthorized"},
+      {"wrong method on rooms", "PUT", "/rooms", "{}", false, 405, "method_not_allowed"},
+      {"wrong method on listen", "GET", base + "/listen", "", false, 405, "method_not_allowed"},
+  };
+  int cases = 0;
+  for (const auto& c : rest) {
+    SCOPED_TRACE(c.what);
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (c.hostToken) headers.push_back({"Authorization", "Bearer " + room.token});
+    expectError(http(c.method, api(c.path), c.body, headers), c.status, c.code);
+    cases++;
+  }
+
+  // The WebSocket: a listener sends the bad messages; another listener watches the chat.
+  auto token = [&](const char* name) {
+    return jsonString(http("POST", api(base + "/tokens"), std::string(R"({"role":"listener","name":")") + name + "\"}").body,
+                      "token");
+  };
+  WsClient bad, bystander, host;
+  ASSERT_TRUE(bad.connect(wsUrl(room.id)));
+  ASSERT_TRUE(bystander.connect(wsUrl(room.id)));
+  ASSERT_TRUE(host.connect(wsUrl(room.id)));
+  std::string msg;
+  bad.send(R"({"type":"hello","version":1,"token":")" + token("bad") + "\"}");
+  ASSERT_TRUE(bad.waitForType("welcome", msg));
+  bystander.send(R"({"type":"hello","version":1,"token":")" + token("watcher") + "\"}");
+  ASSERT_TRUE(bystander.waitForType("welcome", msg));
+  host.send(R"({"type":"hello","version":1,"token":")" + room.token + "\"}");
+  ASSERT_TRUE(host.waitForType("welcome", msg));
+  const std::string hostIdentity = jsonString(msg, "you.identity");
+  const std::vector<WsCase> ws = {
+      {"chat without text", R"({"type":"chat"})", "bad_request"},
+      {"chat text of the wrong type", R"({"type":"chat","text":5})", "bad_request"},
+      {"empty chat", R"({"type":"chat","text":"  "})", "validation_failed"},
+      {"chat over the limit", R"({"type":"chat","text":")" + std::string(600, 'x') + "\"}", "too_large"},
+      {"chat with a control character", "{\"type\":\"chat\",\"text\":\"a\\u001b[2J\"}", "validation_failed"},
+      {"chat with an unknown field", R"({"type":"chat","text":"hi","html":"<b>"})", "bad_request"},
+      {"unknown reaction", R"({"type":"react","reaction":"pineapple"})", "validation_failed"},
+      {"reaction missing", R"({"type":"react"})", "bad_request"},
+      {"report of nothing", R"({"type":"report","reason":"x"})", "bad_request"},
+      {"report of a ghost", R"({"type":"report","identity":"ghost","reason":"x"})", "not_found"},
+      {"report without a reason", R"({"type":"report","identity":")" + hostIdentity + R"(","reason":""})",
+       "validation_failed"},
+      {"deleting as a listener", R"({"type":"delete-message","message_id":1})", "forbidden"},
+      {"negative message id", R"({"type":"delete-message","message_id":-1})", "bad_request"},
+      {"promoting as a listener", R"({"type":"promote","identity":")" + hostIdentity + "\"}", "forbidden"},
+      {"appointing a co-host as a listener", R"({"type":"appoint-cohost","identity":")" + hostIdentity + "\"}",
+       "forbidden"},
+      {"unknown type", R"({"type":"end-the-world"})", "unknown_type"},
+      {"array root", "[1,2,3]", "bad_request"},
+      {"string root", "\"hello\"", "bad_request"},
+      {"type of the wrong type", R"({"type":123})", "bad_request"},
+      {"too deep", std::string(20, '[') + std::string(20, ']'), "too_deep"},
+      {"not JSON", "{{{{", "invalid_json"},
+      {"plain RTP when disabled", R"({"type":"rtp-offer","host":"127.0.0.1","port":5000,"payload_type":111})",
+       "forbidden"},
+      {"an offer from a listener", R"({"type":"offer","sdp":"v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"})", "forbidden"},
+      {"self-mute with a string", R"({"type":"self-mute","muted":"yes"})", "bad_request"},
+      {"a second hello", R"({"type":"hello","version":1,"token":"x"})", "conflict"},
+      {"candidate line index out of range", R"({"type":"candidate","candidate":"x","sdpMLineIndex":99})", "bad_request"},
+  };
+  for (const auto& c : ws) {
+    SCOPED_TRACE(c.what);
+    bad.send(c.message);
+    ASSERT_TRUE(bad.waitForType("error", msg)) << "no error for: " << c.what;
+    EXPECT_EQ(jsonString(msg, "error.code"), c.code) << msg;
+    EXPECT_FALSE(jsonString(msg, "error.message").empty());
+    cases++;
+  }
+  EXPECT_TRUE(bad.isOpen()) << "bad messages get errors; the socket stays";
+  host.send(R"({"type":"chat","text":"the room goes on"})");
+  ASSERT_TRUE(bystander.waitFor([](const std::string& m) { return m.find("the room goes on") != std::string::npos; }, msg));
+  EXPECT_GE(cases, 40);
+  RecordProperty("hostile_cases", cases);
+}
+
+}  // namespace

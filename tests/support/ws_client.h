@@ -17,7 +17,8 @@ class WsClient {
   WsClient(const WsClient&) = delete;
   WsClient& operator=(const WsClient&) = delete;
 
-  bool connect(const std::string& url, double timeoutSeconds = 10);
+  // `origin`: the Origin header a browser would send (none by default).
+  bool connect(const std::string& url, double timeoutSeconds = 10, const std::string& origin = {});
   void send(const std::string& text);
   // The next received message for which `match` holds (earlier non-matching ones are dropped).
   bool waitFor(const std::function<bool(const std::string&)>& match, std::string& out, double timeoutSeconds = 10);
