@@ -10,6 +10,8 @@ packages=(
   libglib2.0-dev libsoup-3.0-dev libjson-glib-dev libsqlite3-dev libnice-dev
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
   libgtest-dev libgmock-dev
+  # fuzzing: clang with libFuzzer and the sanitizer runtimes
+  clang libclang-rt-14-dev
   # run: webrtcbin, hlssink2 (bad), Opus and AAC encoders, libnice for ICE, AAC decoding for `roomcast listen`
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-nice
   gstreamer1.0-libav gstreamer1.0-tools

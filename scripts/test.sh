@@ -26,6 +26,13 @@ else
   echo "sanitizer build failed"; status=1
 fi
 
+# The fuzz targets, a few seconds each (scripts/fuzz.sh SECONDS runs them longer).
+echo "fuzzing (5 s per target):"
+if ! bash scripts/fuzz.sh 5 | tee "$builddir/test-summary-fuzz.txt"; then
+  echo "fuzzing found a crash (inputs in tests/fuzz/crashes/)"
+  status=1
+fi
+
 count() { cat "$builddir/test-summary.txt" "$builddir/test-summary-asan.txt" 2>/dev/null | grep -E "^$1:" |
           awk -F: '{gsub(/ /, "", $2); n += $2} END {print n + 0}'; }
 ok=$(count Ok); fail=$(count Fail); timeout=$(count Timeout); xpass=$(count "Unexpected Pass"); skipped=$(count Skipped)
