@@ -31,6 +31,10 @@
  * downstream element that blocks holds up everybody (put a queue where a
  * branch may block, e.g. before a sink that prerolls).
  *
+ * The always `record` pad carries the program without the inputs whose
+ * `in-record` is %FALSE (speakers who opted out of a recording); link it only
+ * when recording.
+ *
  * Formats: mono 48 kHz, S16LE or F32LE on each pad independently (inputs
  * as they come, outputs as downstream prefers, F32LE when both are fine).
  *
@@ -43,6 +47,7 @@
  *   nothing on minus_N (a GAP event marks the switch): a silent speaker
  *   hears exactly the program, which the application can encode once for
  *   all of them.
+ * - in-record: boolean, default true. Whether the input is in `record`.
  * - silent: boolean, read-only. Whether the input counts as silent now
  *   (muted, no data, or below -60 dBFS for 200 ms).
  *
@@ -111,6 +116,9 @@ GST_DEBUG_CATEGORY_STATIC (gst_mix_minus_debug);
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (MIX_CAPS));
 
+static GstStaticPadTemplate record_template = GST_STATIC_PAD_TEMPLATE ("record",
+    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (MIX_CAPS));
+
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink_%u",
     GST_PAD_SINK, GST_PAD_REQUEST, GST_STATIC_CAPS (MIX_CAPS));
 
@@ -130,6 +138,7 @@ struct _GstMixMinusPad
    * is under the pad's object lock. */
   gint mute;
   gint skip_silent;
+  gint in_record;
   gdouble volume;
   gint silent;                  /* atomic, written by the mixer thread */
 
@@ -161,6 +170,7 @@ enum
   PROP_PAD_VOLUME,
   PROP_PAD_SKIP_SILENT,
   PROP_PAD_SILENT,
+  PROP_PAD_IN_RECORD,
 };
 
 G_DEFINE_TYPE (GstMixMinusPad, gst_mix_minus_pad, GST_TYPE_PAD);
@@ -182,6 +192,9 @@ gst_mix_minus_pad_set_property (GObject * object, guint prop_id,
       break;
     case PROP_PAD_SKIP_SILENT:
       g_atomic_int_set (&pad->skip_silent, g_value_get_boolean (value));
+      break;
+    case PROP_PAD_IN_RECORD:
+      g_atomic_int_set (&pad->in_record, g_value_get_boolean (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -206,6 +219,9 @@ gst_mix_minus_pad_get_property (GObject * object, guint prop_id,
       break;
     case PROP_PAD_SKIP_SILENT:
       g_value_set_boolean (value, g_atomic_int_get (&pad->skip_silent));
+      break;
+    case PROP_PAD_IN_RECORD:
+      g_value_set_boolean (value, g_atomic_int_get (&pad->in_record));
       break;
     case PROP_PAD_SILENT:
       g_value_set_boolean (value, g_atomic_int_get (&pad->silent));
@@ -274,6 +290,17 @@ gst_mix_minus_pad_class_init (GstMixMinusPadClass * klass)
           FALSE, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
 
   /**
+   * GstMixMinusPad:in-record:
+   *
+   * When %FALSE this input is left out of the `record` output (a speaker who
+   * opted out of the recording) but heard everywhere else. Default: %TRUE.
+   */
+  g_object_class_install_property (gobject_class, PROP_PAD_IN_RECORD,
+      g_param_spec_boolean ("in-record", "In the recording",
+          "Mix this input into the record output", TRUE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+
+  /**
    * GstMixMinusPad:silent:
    *
    * Read-only: whether this input counts as silent now (muted, no data, or
@@ -289,6 +316,7 @@ static void
 gst_mix_minus_pad_init (GstMixMinusPad * pad)
 {
   pad->volume = DEFAULT_PAD_VOLUME;
+  pad->in_record = TRUE;
   pad->minus_gain = 1.0f;
   pad->silent = TRUE;
   pad->quiet_time = SILENT_AFTER;
@@ -304,6 +332,7 @@ struct _GstMixMinus
   GstElement parent;
 
   GstPad *srcpad;
+  GstPad *recordpad;            /* the program without inputs that opted out */
 
   /* Protects everything below up to "mixer thread only", and each input's
    * FIFO and flags. The chain functions hold it for a memcpy, no longer. */
@@ -341,6 +370,8 @@ struct _GstMixMinus
   gfloat *scratch;
   gfloat program_gain;
   gboolean src_s16;
+  gfloat record_gain;
+  gboolean record_s16;
   guint drain_ticks;
   GstClockTime level_elapsed;
   GstClockTime since_audio;
@@ -801,6 +832,37 @@ push_program (GstMixMinus * self, GstClockTime pts)
       make_output_buffer (self, self->scratch, self->src_s16, pts));
 }
 
+/* The recording's mix: the program, without the inputs that opted out. */
+static void
+push_record (GstMixMinus * self, GArray * targets, GstClockTime pts)
+{
+  gboolean all_in = TRUE;
+
+  if (!gst_pad_is_linked (self->recordpad))
+    return;
+  for (guint i = 0; i < targets->len && all_in; i++) {
+    GstMixMinusPad *pad = g_array_index (targets, MixTarget, i).pad;
+    all_in = !pad->contributed || g_atomic_int_get (&pad->in_record);
+  }
+  if (all_in) {
+    memcpy (self->scratch, self->sum, self->frames * sizeof (gfloat));
+  } else {
+    memset (self->scratch, 0, self->frames * sizeof (gfloat));
+    for (guint i = 0; i < targets->len; i++) {
+      GstMixMinusPad *pad = g_array_index (targets, MixTarget, i).pad;
+      if (!pad->contributed || !g_atomic_int_get (&pad->in_record))
+        continue;
+      for (guint k = 0; k < self->frames; k++)
+        self->scratch[k] += pad->own[k];
+    }
+  }
+  if (!ensure_headers (self, self->recordpad, &self->record_s16))
+    return;
+  mix_limit (self->scratch, self->frames, &self->record_gain, RATE);
+  note_minus_flow (self->recordpad, gst_pad_push (self->recordpad,
+          make_output_buffer (self, self->scratch, self->record_s16, pts)));
+}
+
 static void
 push_eos_everywhere (GstMixMinus * self)
 {
@@ -820,6 +882,7 @@ push_eos_everywhere (GstMixMinus * self)
    * nothing was mixed yet. */
   ensure_headers (self, self->srcpad, &self->src_s16);
   gst_pad_push_event (self->srcpad, gst_event_new_eos ());
+  push_eos_if_started (self->recordpad);
   g_ptr_array_unref (minus);
 }
 
@@ -881,6 +944,7 @@ gst_mix_minus_loop (gpointer data)
     }
   }
   ret = push_program (self, pts);
+  push_record (self, targets, pts);
   self->discont = FALSE;
 
   g_array_unref (targets);
@@ -1314,6 +1378,7 @@ gst_mix_minus_change_state (GstElement * element, GstStateChange transition)
       self->tick = 0;
       self->drain_ticks = 0;
       self->program_gain = 1.0f;
+      self->record_gain = 1.0f;
       self->stream_id = g_random_int ();
       g_mutex_unlock (&self->lock);
       break;
@@ -1538,6 +1603,7 @@ gst_mix_minus_class_init (GstMixMinusClass * klass)
           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_add_static_pad_template (element_class, &record_template);
   gst_element_class_add_static_pad_template_with_gtype (element_class,
       &sink_template, GST_TYPE_MIX_MINUS_PAD);
   gst_element_class_add_static_pad_template (element_class, &minus_template);
@@ -1578,6 +1644,12 @@ gst_mix_minus_init (GstMixMinus * self)
   gst_pad_set_activatemode_function (self->srcpad,
       gst_mix_minus_src_activate_mode);
   gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
+
+  self->recordpad = gst_pad_new_from_static_template (&record_template, "record");
+  gst_pad_set_query_function (self->recordpad, gst_mix_minus_src_query);
+  gst_pad_set_event_function (self->recordpad, gst_mix_minus_src_event);
+  gst_element_add_pad (GST_ELEMENT (self), self->recordpad);
+  self->record_gain = 1.0f;
 
   GST_OBJECT_FLAG_SET (self, GST_ELEMENT_FLAG_SOURCE);
 }

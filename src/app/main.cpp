@@ -12,6 +12,7 @@
 #include "hls/hls_room.h"
 #include "media/debug.h"
 #include "media/gst_media_backend.h"
+#include "media/ogg_duration.h"
 #include "media/webrtc_util.h"
 #include "roomcast-config.h"
 #include "signaling/auth.h"
@@ -104,6 +105,19 @@ int main(int argc, char** argv) {
     secret = loaded.value();
   }
 
+  // Recordings cut off by a crash (or a kill): the files play up to their last page; index
+  // them with the length they have.
+  for (const auto& row : db.value()->unfinishedRecordings()) {
+    GStatBuf st;
+    const bool exists = g_stat(row.path.c_str(), &st) == 0;
+    const double seconds = exists ? media::oggOpusDurationSeconds(row.path).value_or(0) : 0;
+    const int64_t endedMs = exists ? static_cast<int64_t>(st.st_mtime) * 1000 : row.startedAtMs;
+    (void)db.value()->recordingStopped(row.path, endedMs, seconds, exists ? "recovered" : "failed",
+                                 exists ? "cut off when roomcastd stopped; recovered at the next start"
+                                        : "the file is missing");
+    g_message("recording %s: %s, %.1f s", row.path.c_str(), exists ? "recovered" : "missing", seconds);
+  }
+
   media::warmUpDtlsCertificate();
   GMainContext* context = g_main_context_default();
   GMainLoop* loop = g_main_loop_new(context, FALSE);
@@ -136,13 +150,19 @@ int main(int argc, char** argv) {
     if (conversationOf) conversationOf->forgetRoom(info.id);
     const int64_t now = g_get_real_time() / 1000;
     if (auto s = store.roomEnded(info.id, now); !s) g_warning("store: %s", s.error().message.c_str());
-    if (!summary.recordingPath.empty()) {
-      store::RecordingRow row{0, info.id, info.title, summary.recordingPath, info.createdAtUnixMs, now,
-                              summary.recordedSeconds};
-      if (auto s = store.recordingFinished(row); !s) g_warning("store: %s", s.error().message.c_str());
-    }
     g_message("room %s ended%s%s", info.id.c_str(), summary.recordingPath.empty() ? "" : ", recorded to ",
               summary.recordingPath.c_str());
+  };
+  // Every recording file is indexed as it starts, so a crash leaves a row to recover.
+  env.recordingStarted = [&store](const core::RoomInfo& room, const core::RecordingInfo& rec) {
+    if (auto s = store.recordingStarted(room.id, room.title, rec.path, rec.startedAtMs); !s)
+      g_warning("store: %s", s.error().message.c_str());
+  };
+  env.recordingStopped = [&store](const std::string&, const core::RecordingInfo& rec) {
+    if (auto s = store.recordingStopped(rec.path, rec.endedAtMs, rec.seconds, rec.failed ? "failed" : "finished",
+                                        rec.reason);
+        !s)
+      g_warning("store: %s", s.error().message.c_str());
   };
   // Grace timers are one-shot GLib timeouts on the control loop; nothing ticks while idle.
   env.schedule = [](unsigned ms, std::function<void()> fn) -> uint64_t {
@@ -197,6 +217,10 @@ int main(int argc, char** argv) {
   http.hls = &hlsRegistry;
   http.allowedOrigins = opt.allowedOrigins;
   http.reports = [&store](const std::string& roomId) { return store.reports(roomId, 500); };
+  http.recordings = [&store] { return store.recordings(500); };
+  http.search = [&store](const std::string& words) { return store.search(words, 50); };
+  g_autofree char* recordingsDir = g_build_filename(opt.dataDir.c_str(), "recordings", nullptr);
+  http.recordingsDir = recordingsDir;
   signaling::HttpServer server(http, rooms, hub, auth);
   auto url = server.listen();
   if (!url) {

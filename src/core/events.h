@@ -51,11 +51,16 @@ struct Report {
   int64_t createdAtMs = 0;
 };
 struct ReportFiled { Report report; };  // to the host and co-hosts
+// The room started or stopped recording (and why: "host", "disk full: ...", ...).
+struct RecordingChanged { bool active = false; std::string reason; };
+// To a listener about to go on stage: the room is being recorded (consent).
+struct RecordingNotice { bool recording = true; };
+struct RecordingOptOutChanged { std::string identity; bool optedOut = false; };
 
 using Event = std::variant<ParticipantJoined, ParticipantLeft, SdpAnswer, IceCandidate, RoomEnded, ErrorEvent,
                            HandChanged, RoleChanged, Invited, InviteAnswered, MuteChanged, Removed, PresenceChanged,
                            ActiveSpeakers, ListenerCount, ChatPosted, ChatHistory, ChatDeleted, Reactions,
-                           ReportFiled>;
+                           ReportFiled, RecordingChanged, RecordingNotice, RecordingOptOutChanged>;
 
 class RoomEventSink {
  public:

@@ -17,6 +17,17 @@ struct RoomMediaConfig {
   bool record = false;
 };
 
+// One recording file: started when the room (or its host) starts recording, stopped when the
+// host stops it, the room ends, or the disk fails it.
+struct RecordingInfo {
+  std::string path;
+  int64_t startedAtMs = 0;
+  int64_t endedAtMs = 0;  // 0 while recording
+  double seconds = 0;     // what the file plays (from its pages)
+  bool failed = false;    // stopped by an error, not by anyone
+  std::string reason;
+};
+
 class MediaObserver {
  public:
   virtual ~MediaObserver() = default;
@@ -36,6 +47,9 @@ class MediaObserver {
                             const std::string& reason) = 0;
   // The room's pipeline failed; the room cannot carry audio any more.
   virtual void onRoomMediaFailed(const std::string& roomId, const std::string& reason) = 0;
+  // A recording file began, or ended (for any reason; also when the room ends).
+  virtual void onRecordingStarted(const std::string& roomId, const RecordingInfo& info) = 0;
+  virtual void onRecordingStopped(const std::string& roomId, const RecordingInfo& info) = 0;
 };
 
 // What a finished room left behind.
@@ -73,6 +87,13 @@ class MediaBackend {
   virtual Status addRemoteCandidate(const std::string& roomId, const std::string& peerId,
                                     unsigned mlineIndex, const std::string& candidate) = 0;
   virtual void removePeer(const std::string& roomId, const std::string& peerId) = 0;
+
+  // Recording, live: a new file each time. While the host wants a recording that the disk
+  // failed, the backend starts a new one once space returns.
+  virtual Status startRecording(const std::string& roomId) = 0;
+  virtual void stopRecording(const std::string& roomId) = 0;
+  // A speaker who opted out is left out of the recording (not of the live room).
+  virtual void setPeerInRecording(const std::string& roomId, const std::string& peerId, bool inRecording) = 0;
 };
 
 }  // namespace roomcast::core

@@ -30,6 +30,8 @@ constexpr Row kTable[] = {
     {Action::ReadReports, true, true, false, false},
     {Action::IssueTokens, true, true, false, false},
     {Action::EndRoom, true, false, false, false},
+    {Action::Record, true, false, false, false},
+    {Action::OptOutOfRecording, true, true, true, true},  // anyone; it matters once on stage
 };
 
 }  // namespace
@@ -55,6 +57,8 @@ std::string_view actionName(Action action) {
     case Action::ReadReports: return "read-reports";
     case Action::IssueTokens: return "issue-tokens";
     case Action::EndRoom: return "end-room";
+    case Action::Record: return "record";
+    case Action::OptOutOfRecording: return "opt-out-of-recording";
   }
   return "?";
 }

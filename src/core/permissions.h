@@ -29,13 +29,16 @@ enum class Action {
   ReadReports,     // see reports, live and over REST
   IssueTokens,     // issue speaker and listener tokens over REST
   EndRoom,         // end the room for everyone
+  Record,          // start and stop the recording
+  OptOutOfRecording,  // leave one's own voice out of the recording
 };
 
 inline constexpr Action kAllActions[] = {
     Action::Chat,    Action::React,  Action::Report,        Action::RaiseHand,    Action::AnswerInvite,
     Action::SendAudio, Action::SelfMute, Action::SeeHands,  Action::Promote,      Action::Demote,
     Action::Invite,  Action::Mute,   Action::Remove,        Action::AppointCohost, Action::RevokeCohost,
-    Action::DeleteMessage, Action::ReadReports, Action::IssueTokens, Action::EndRoom};
+    Action::DeleteMessage, Action::ReadReports, Action::IssueTokens, Action::EndRoom, Action::Record,
+    Action::OptOutOfRecording};
 
 std::string_view actionName(Action action);
 

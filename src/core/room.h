@@ -31,6 +31,7 @@ struct Participant {
   bool invited = false;         // invited to the stage, not yet answered
   bool serverMuted = false;     // muted by a host: out of every mix
   bool selfMuted = false;
+  bool recordingOptOut = false; // left out of the recording (not of the live room)
   Presence presence = Presence::Connected;
   uint64_t joinOrder = 0;       // the slot: stage and hand queue are shown in this order
   uint64_t handOrder = 0;       // when the hand went up (queue order)
@@ -51,6 +52,7 @@ struct Room {
   int64_t activeSpeakersSentMs = 0;
   uint64_t nextOrder = 1;
   size_t hlsListeners = 0;  // listening sessions on HLS (see ListenerSessions), last counted
+  bool recording = false;   // a recording file is being written now
 
   int speakerCount() const;
   int listenerCount() const;

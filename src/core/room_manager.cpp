@@ -246,9 +246,15 @@ void RoomManager::syncMixing(const Room& room, const Participant& p, bool wasMix
   if (p.mixed() != wasMixed && p.mediaConnected) media_.setPeerMixed(room.info.id, p.identity, p.mixed());
 }
 
+void RoomManager::noticeRecording(const Room& room, const Participant& p) {
+  if (room.recording) events_.sendTo(room.info.id, p.identity, RecordingNotice{true});
+}
+
 void RoomManager::changeRole(Room& room, Participant& p, Role role) {
   const bool wasMixed = p.mixed();
   const bool hadMedia = p.mayHaveMedia();
+  // Told before they go live: the room is recorded (they may opt out first).
+  if (!isOnStage(p.role) && isOnStage(role)) noticeRecording(room, p);
   p.role = role;
   p.handRaised = false;
   p.invited = false;
@@ -322,6 +328,7 @@ Status RoomManager::invite(const std::string& roomId, const Actor& actor, const 
   auto [room, p] = found.value();
   if (isOnStage(p->role)) return Error{ErrorCode::Conflict, p->name + " is already on stage"};
   p->invited = true;
+  noticeRecording(*room, *p);
   events_.sendTo(roomId, target, Invited{actor.identity});
   return Ok{};
 }
@@ -408,6 +415,7 @@ Status RoomManager::offer(const std::string& roomId, const std::string& identity
     return Error{ErrorCode::Forbidden, "only speakers (or raised hands, pre-warming) open WebRTC; listeners hear HLS"};
   if (auto accepted = media_.acceptOffer(roomId, identity, sdp, p->mixed()); !accepted) return accepted;
   p->mediaConnected = true;
+  if (p->recordingOptOut) media_.setPeerInRecording(roomId, identity, false);
   return Ok{};
 }
 
@@ -445,6 +453,7 @@ Result<MediaBackend::RtpAddress> RoomManager::plainRtpOffer(const std::string& r
     return Error{ErrorCode::ValidationFailed, "payload_type must be a dynamic type (96..127)"};
   auto local = media_.acceptPlainRtp(roomId, identity, remote, payloadType, p->mixed());
   if (local) p->mediaConnected = true;
+  if (local && p->recordingOptOut) media_.setPeerInRecording(roomId, identity, false);
   return local;
 }
 
@@ -501,6 +510,55 @@ void RoomManager::onPeerFailed(const std::string& roomId, const std::string& pee
   p->mediaConnected = false;
   // The socket may still be up: the client offers again to resume, keeping role and slot.
   events_.sendTo(roomId, peerId, ErrorEvent{{ErrorCode::MediaError, "media session failed: " + reason}});
+}
+
+Status RoomManager::setRecording(const std::string& roomId, const Actor& actor, bool on) {
+  Room* room = findMutable(roomId);
+  if (!room) return notFound(roomId);
+  if (!permits(actor.role, Action::Record)) return Error{ErrorCode::Forbidden, "only the host starts and stops recording"};
+  if (on == room->info.record) return Error{ErrorCode::Conflict, on ? "already recording" : "not recording"};
+  if (on) {
+    if (auto started = media_.startRecording(roomId); !started) return started;
+  } else {
+    media_.stopRecording(roomId);
+  }
+  room->info.record = on;  // what the host wants; `recording` follows the media
+  return Ok{};
+}
+
+Status RoomManager::setRecordingOptOut(const std::string& roomId, const std::string& identity, bool optOut) {
+  Room* room = findMutable(roomId);
+  if (!room) return notFound(roomId);
+  Participant* p = findParticipant(roomId, identity);
+  if (!p) return Error{ErrorCode::Conflict, "join the room first"};
+  if (!permits(p->role, Action::OptOutOfRecording)) return Error{ErrorCode::Forbidden, "you may not opt out"};
+  if (p->recordingOptOut == optOut) return Ok{};
+  p->recordingOptOut = optOut;
+  if (p->mediaConnected) media_.setPeerInRecording(roomId, identity, !optOut);
+  events_.broadcast(roomId, RecordingOptOutChanged{identity, optOut});
+  return Ok{};
+}
+
+void RoomManager::onRecordingStarted(const std::string& roomId, const RecordingInfo& info) {
+  Room* room = findMutable(roomId);
+  if (!room) return;
+  room->recording = true;
+  if (env_.recordingStarted) env_.recordingStarted(room->info, info);
+  events_.broadcast(roomId, RecordingChanged{true, info.reason});
+}
+
+void RoomManager::onRecordingStopped(const std::string& roomId, const RecordingInfo& info) {
+  // Stored even when the room has just ended: the file is finished now.
+  if (env_.recordingStopped) env_.recordingStopped(roomId, info);
+  Room* room = findMutable(roomId);
+  if (!room) return;
+  room->recording = false;
+  events_.broadcast(roomId, RecordingChanged{false, info.reason});
+  if (info.failed) {
+    const std::string text = "the recording stopped: " + info.reason;
+    for (const auto& [id, p] : room->participants)
+      if (permits(p.role, Action::Record)) events_.sendTo(roomId, id, ErrorEvent{{ErrorCode::Internal, text}});
+  }
 }
 
 void RoomManager::onRoomMediaFailed(const std::string& roomId, const std::string& reason) {

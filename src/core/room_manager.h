@@ -61,6 +61,9 @@ struct Environment {
   std::function<int64_t()> nowUnixMs;
   std::function<void(const RoomInfo&)> roomCreated;  // optional: e.g. the store
   RoomEndedCallback roomFinished;                     // optional: runs for every room that ends
+  // Optional: every recording file, as it starts and as it ends (the store indexes them).
+  std::function<void(const RoomInfo&, const RecordingInfo&)> recordingStarted;
+  std::function<void(const std::string& roomId, const RecordingInfo&)> recordingStopped;
   // One-shot timers on the control thread (grace periods). Returns a non-zero id.
   std::function<uint64_t(unsigned ms, std::function<void()>)> schedule;
   std::function<void(uint64_t id)> cancel;
@@ -100,6 +103,10 @@ class RoomManager final : public MediaObserver {
   Status answerInvite(const std::string& roomId, const std::string& identity, bool accept);
   Status setMuted(const std::string& roomId, const Actor& actor, const std::string& target, bool muted);
   Status remove(const std::string& roomId, const Actor& actor, const std::string& target);
+  // The host starts and stops the recording, live; everyone is told.
+  Status setRecording(const std::string& roomId, const Actor& actor, bool on);
+  // A participant leaves their own voice out of the recording, or back in.
+  Status setRecordingOptOut(const std::string& roomId, const std::string& identity, bool optOut);
   // The host appoints co-hosts (they join the stage) and revokes them (back to speaker).
   Status setCohost(const std::string& roomId, const Actor& actor, const std::string& target, bool cohost);
   // The actor for a connected participant (their current role).
@@ -126,6 +133,8 @@ class RoomManager final : public MediaObserver {
   void onPeerLevels(const std::string& roomId, const std::vector<PeerLevel>& levels) override;
   void onPeerFailed(const std::string& roomId, const std::string& peerId, const std::string& reason) override;
   void onRoomMediaFailed(const std::string& roomId, const std::string& reason) override;
+  void onRecordingStarted(const std::string& roomId, const RecordingInfo& info) override;
+  void onRecordingStopped(const std::string& roomId, const RecordingInfo& info) override;
 
  private:
   Room* findMutable(const std::string& roomId);
@@ -134,6 +143,8 @@ class RoomManager final : public MediaObserver {
   Result<std::pair<Room*, Participant*>> moderation(const std::string& roomId, const Actor& actor,
                                                     const std::string& target, Action action);
   void changeRole(Room& room, Participant& p, Role role);
+  // Before someone goes on stage in a recorded room: tell them (consent).
+  void noticeRecording(const Room& room, const Participant& p);
   void syncMixing(const Room& room, const Participant& p, bool wasMixed);
   void graceExpired(const std::string& roomId, const std::string& identity, uint64_t timer);
   void cancelGrace(Participant& p);

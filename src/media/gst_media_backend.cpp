@@ -43,14 +43,6 @@ core::Status GstMediaBackend::startRoom(const core::RoomMediaConfig& room) {
   config.lowRendition = config_.lowRendition;
   if (g_mkdir_with_parents(config.hlsDir.c_str(), 0755) != 0)
     return Error{ErrorCode::Internal, "cannot create " + config.hlsDir};
-  if (room.record) {
-    g_autofree char* dir = g_build_filename(config_.dataDir.c_str(), "recordings", nullptr);
-    if (g_mkdir_with_parents(dir, 0755) != 0) return Error{ErrorCode::Internal, std::string("cannot create ") + dir};
-    g_autoptr(GDateTime) now = g_date_time_new_now_utc();
-    g_autofree char* stamp = g_date_time_format(now, "%Y%m%dT%H%M%SZ");
-    g_autofree char* path = g_build_filename(dir, (room.roomId + "-" + stamp + ".ogg").c_str(), nullptr);
-    config.recordingPath = path;
-  }
   const std::string roomId = room.roomId;
   std::weak_ptr<int> alive = alive_;
   RoomPipeline::Handlers handlers;
@@ -63,6 +55,9 @@ core::Status GstMediaBackend::startRoom(const core::RoomMediaConfig& room) {
   handlers.onSegmentClosed = [this, alive, roomId](const RoomPipeline::SegmentClosed& closed) {
     if (!alive.expired()) onSegmentClosed(roomId, closed);
   };
+  handlers.onRecordingFailed = [this, alive, roomId](const std::string& message) {
+    if (!alive.expired()) onRecordingFailed(roomId, message);
+  };
   if (config_.hls) {
     // Bandwidth in the master playlist: the AAC bitrate plus about 15 % of MPEG-TS overhead.
     std::vector<hls::RenditionInfo> renditions{{"main", "index.m3u8", 56000}};
@@ -74,7 +69,12 @@ core::Status GstMediaBackend::startRoom(const core::RoomMediaConfig& room) {
     if (config_.hls) config_.hls->close(room.roomId);
     return pipeline.error();
   }
-  rooms_[roomId] = LiveRoom{std::move(pipeline.value()), {}, g_get_monotonic_time()};
+  LiveRoom& live = rooms_[roomId] = LiveRoom{std::move(pipeline.value()), {}, g_get_monotonic_time(), {}};
+  if (room.record) {
+    live.recording.wanted = true;
+    if (auto started = beginRecording(roomId, live); !started)
+      GST_WARNING("room %s: not recording: %s", roomId.c_str(), started.error().message.c_str());
+  }
   return core::Ok{};
 }
 
@@ -87,16 +87,23 @@ void GstMediaBackend::stopRoom(const std::string& roomId, StopDone done) {
   LiveRoom room = std::move(it->second);
   rooms_.erase(it);
   room.peers.clear();  // releases their mixer pads before the mix ends
+  if (room.recording.retrySource) g_source_remove(room.recording.retrySource);
 
   core::RoomMediaSummary summary;
-  summary.recordingPath = room.pipeline->config().recordingPath;
-  summary.recordedSeconds = static_cast<double>(g_get_monotonic_time() - room.startedAtUs) / 1e6;
+  summary.recordingPath = room.recording.path;
+  const Recording recording = room.recording;
   RoomPipeline* pipeline = room.pipeline.get();
   finishing_[roomId] = std::move(room.pipeline);
   std::weak_ptr<int> alive = alive_;
-  pipeline->finish(config_.finishDeadlineMs, [this, alive, roomId, summary, done](bool clean) mutable {
+  pipeline->finish(config_.finishDeadlineMs, [this, alive, roomId, summary, recording, done](bool clean) mutable {
     if (alive.expired()) return;
     summary.cleanEnd = clean;
+    // The mixer's EOS finished the recording file too.
+    if (!recording.path.empty()) {
+      auto info = finishedRecording(recording, false, "the room ended");
+      summary.recordedSeconds = info.seconds;
+      if (observer_) observer_->onRecordingStopped(roomId, info);
+    }
     // Every segment is closed now: the playlists get their ENDLIST, and from here on they
     // are served from the files.
     if (hls::Room* hlsRoom = config_.hls ? config_.hls->find(roomId) : nullptr) {

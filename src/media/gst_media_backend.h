@@ -23,6 +23,8 @@ struct MediaConfig {
   SpeakerSettings speaker;
   unsigned mixerMaxWaitMs = 5;
   std::string plainRtpBindHost = "127.0.0.1";  // where plain-RTP speakers send to
+  uint64_t recordingMinFreeBytes = 1 << 20;     // a failed recording restarts once this is free
+  unsigned recordingRetryMs = 2000;
   bool lowRendition = true;                     // a second HLS rendition at 24 kbps
   hls::Registry* hls = nullptr;                 // where live rooms' HLS state goes (borrowed)
   unsigned finishDeadlineMs = 5000;
@@ -44,6 +46,9 @@ class GstMediaBackend final : public core::MediaBackend, public PeerEvents {
   core::Status addRemoteCandidate(const std::string& roomId, const std::string& peerId, unsigned mline,
                                   const std::string& candidate) override;
   void removePeer(const std::string& roomId, const std::string& peerId) override;
+  core::Status startRecording(const std::string& roomId) override;
+  void stopRecording(const std::string& roomId) override;
+  void setPeerInRecording(const std::string& roomId, const std::string& peerId, bool inRecording) override;
 
   // PeerEvents: any thread.
   void postAnswer(const PeerKey& key, std::string sdp) override;
@@ -59,10 +64,18 @@ class GstMediaBackend final : public core::MediaBackend, public PeerEvents {
     std::unique_ptr<SpeakerPeer> peer;
     uint64_t serial = 0;
   };
+  struct Recording {
+    bool wanted = false;      // the host (or the room's settings) want a recording
+    std::string path;         // the file being written; empty when none
+    int64_t startedAtMs = 0;
+    guint retrySource = 0;    // waiting for disk space after a failure
+    unsigned serial = 0;
+  };
   struct LiveRoom {
     std::unique_ptr<RoomPipeline> pipeline;
     std::map<std::string, LivePeer> peers;
     int64_t startedAtUs = 0;
+    Recording recording;
   };
 
   // Runs `fn` on the control context if the backend and the peer (same serial) still exist.
@@ -78,6 +91,12 @@ class GstMediaBackend final : public core::MediaBackend, public PeerEvents {
   // Writes the playlists being served to the room's HLS directory as well (static serving,
   // debugging; after the room ends they are served from there).
   void writePlaylists(const std::string& roomId, const hls::Room& room);
+  // Recording (gst_media_backend_recording.cpp).
+  core::Status beginRecording(const std::string& roomId, LiveRoom& room);
+  core::RecordingInfo finishedRecording(const Recording& recording, bool failed, const std::string& reason) const;
+  void onRecordingFailed(const std::string& roomId, const std::string& message);
+  void retryRecordingLater(const std::string& roomId);
+  std::string recordingsDir() const;
 
   MediaConfig config_;
   GMainContext* context_;

@@ -74,16 +74,6 @@ core::Status RoomPipeline::build() {
     if (auto linked = linkIntoTee(bin, tee.get(), hls.value().get()); !linked) return linked;
   }
 
-  // tee stops serving later branches when one fails: the files first.
-  if (!config_.recordingPath.empty()) {
-    auto record = loadFragmentBin(config_.pipelinesDir, "program-record", "record-output");
-    if (!record) return record.error();
-    g_autoptr(GstElement) sink = gst_bin_get_by_name(GST_BIN(record.value().get()), "file");
-    if (!sink) return Error{ErrorCode::Internal, "program-record.pipeline must name its filesink 'file'"};
-    g_object_set(sink, "location", config_.recordingPath.c_str(), nullptr);
-    if (auto linked = linkIntoTee(bin, tee.get(), record.value().get()); !linked) return linked;
-  }
-
   // Encode once what every silent speaker hears (mixminus skip-silent: their minus is the
   // program): one encoder for all of them instead of one each. In the mixer's thread, like
   // the speakers' own encoders.
@@ -99,6 +89,9 @@ core::Status RoomPipeline::build() {
   // Nobody silent on stage (or nobody on stage): nothing to encode.
   g_autoptr(GstPad) encoderSink = gst_element_get_static_pad(encoder.get(), "sink");
   addSharedEncoderGate(encoderSink, sharedListeners_);
+
+  if (!config_.recordingPath.empty())
+    if (auto started = startRecording(config_.recordingPath); !started) return started;
 
   g_autoptr(GstBus) bus = gst_pipeline_get_bus(GST_PIPELINE(pipeline_.get()));
   busWatch_ = gst_bus_create_watch(bus);
@@ -134,6 +127,18 @@ gboolean RoomPipeline::onBusMessage(GstBus*, GstMessage* message, gpointer data)
       g_autofree char* debug = nullptr;
       gst_message_parse_error(message, &error, &debug);
       const std::string child = topLevelChildName(GST_MESSAGE_SRC(message), GST_OBJECT(self->pipeline_.get()));
+      // A recording that fails (a full disk) costs the recording, never the live room. A
+      // failing branch may post more than one error; those after the first find it gone.
+      if (child.rfind("record-", 0) == 0) {
+        std::string text = error->message;
+        g_error_free(error);
+        if (self->recordBin_ && child == GST_OBJECT_NAME(self->recordBin_.get())) {
+          GST_WARNING("room %s: recording failed: %s", self->config_.roomId.c_str(), text.c_str());
+          self->abortRecording();
+          if (self->handlers_.onRecordingFailed) self->handlers_.onRecordingFailed(text);
+        }
+        return G_SOURCE_CONTINUE;
+      }
       GST_WARNING("room %s: error from %s: %s (%s)", self->config_.roomId.c_str(), child.c_str(), error->message,
                   debug ? debug : "");
       std::string text = error->message;
@@ -200,6 +205,109 @@ void RoomPipeline::completeFinish(bool clean) {
   auto done = std::move(finishDone_);
   finishDone_ = nullptr;
   if (done) done(clean);  // may destroy this
+}
+
+core::Status RoomPipeline::startRecording(const std::string& path) {
+  if (recordBin_) return Error{ErrorCode::Conflict, "the room is already recording"};
+  auto record = loadFragmentBin(config_.pipelinesDir, "program-record", "record-" + std::to_string(++recordSerial_));
+  if (!record) return record.error();
+  g_autoptr(GstElement) sink = gst_bin_get_by_name(GST_BIN(record.value().get()), "file");
+  if (!sink) return Error{ErrorCode::Internal, "program-record.pipeline must name its filesink 'file'"};
+  g_object_set(sink, "location", path.c_str(), nullptr);
+  GstBin* bin = GST_BIN(pipeline_.get());
+  gst_bin_add(bin, record.value().get());
+  // Playing before the mixer can push into it; the mixer's record pad carries the program
+  // without the speakers who opted out.
+  gst_element_sync_state_with_parent(record.value().get());
+  g_autoptr(GstPad) recordPad = gst_element_get_static_pad(mixer_.get(), "record");
+  g_autoptr(GstPad) input = gst_element_get_static_pad(record.value().get(), "sink");
+  if (!recordPad || !input || gst_pad_link(recordPad, input) != GST_PAD_LINK_OK) {
+    gst_element_set_state(record.value().get(), GST_STATE_NULL);
+    gst_bin_remove(bin, record.value().get());
+    return Error{ErrorCode::Internal, "cannot link the recording"};
+  }
+  recordBin_ = record.value();
+  GST_INFO("room %s: recording to %s", config_.roomId.c_str(), path.c_str());
+  return core::Ok{};
+}
+
+namespace {
+struct RecordStop {
+  GMainContext* context;
+  ElementPtr bin;
+  std::function<void(bool)> done;
+  bool finished = false;
+  GSource* deadline = nullptr;
+};
+
+void completeRecordStop(RecordStop* stop, bool clean) {
+  if (stop->finished) return;
+  stop->finished = true;
+  if (stop->deadline) {
+    g_source_destroy(stop->deadline);
+    g_source_unref(stop->deadline);
+  }
+  if (GstObject* parent = gst_object_get_parent(GST_OBJECT(stop->bin.get()))) {
+    gst_element_set_state(stop->bin.get(), GST_STATE_NULL);
+    gst_bin_remove(GST_BIN(parent), stop->bin.get());
+    gst_object_unref(parent);
+  }
+  auto done = std::move(stop->done);
+  delete stop;
+  if (done) done(clean);
+}
+}  // namespace
+
+void RoomPipeline::stopRecording(std::function<void(bool clean)> done) {
+  if (!recordBin_) {
+    if (done) done(true);
+    return;
+  }
+  auto* stop = new RecordStop{config_.context, recordBin_, std::move(done)};
+  recordBin_.reset();
+  // The file is finished (Ogg trailer) when the EOS reaches the filesink: then, on the
+  // control thread, the branch goes. Bounded: a stuck branch is dropped after 5 s.
+  g_autoptr(GstElement) file = gst_bin_get_by_name(GST_BIN(stop->bin.get()), "file");
+  g_autoptr(GstPad) fileSink = gst_element_get_static_pad(file, "sink");
+  gst_pad_add_probe(fileSink, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, [](GstPad*, GstPadProbeInfo* info, gpointer data) {
+    if (GST_EVENT_TYPE(GST_PAD_PROBE_INFO_EVENT(info)) != GST_EVENT_EOS) return GST_PAD_PROBE_OK;
+    auto* stop = static_cast<RecordStop*>(data);
+    g_main_context_invoke(stop->context, [](gpointer d) -> gboolean {
+      completeRecordStop(static_cast<RecordStop*>(d), true);
+      return G_SOURCE_REMOVE;
+    }, stop);
+    return GST_PAD_PROBE_REMOVE;
+  }, stop, nullptr);
+  stop->deadline = g_timeout_source_new(5000);
+  g_source_set_callback(stop->deadline, [](gpointer d) -> gboolean {
+    auto* s = static_cast<RecordStop*>(d);
+    GST_WARNING("recording did not finish in time");
+    g_source_unref(s->deadline);
+    s->deadline = nullptr;
+    completeRecordStop(s, false);
+    return G_SOURCE_REMOVE;
+  }, stop, nullptr);
+  g_source_attach(stop->deadline, config_.context);
+  // From the mixer's thread, between two ticks: unlink, then end the branch's stream.
+  g_autoptr(GstPad) recordPad = gst_element_get_static_pad(mixer_.get(), "record");
+  gst_pad_add_probe(recordPad, GST_PAD_PROBE_TYPE_IDLE, [](GstPad* pad, GstPadProbeInfo*, gpointer data) {
+    auto* bin = static_cast<GstElement*>(data);
+    g_autoptr(GstPad) input = gst_element_get_static_pad(bin, "sink");
+    gst_pad_unlink(pad, input);
+    gst_pad_send_event(input, gst_event_new_eos());
+    return GST_PAD_PROBE_REMOVE;
+  }, gst_object_ref(stop->bin.get()), gst_object_unref);
+}
+
+void RoomPipeline::abortRecording() {
+  if (!recordBin_) return;
+  ElementPtr bin = recordBin_;
+  recordBin_.reset();
+  g_autoptr(GstPad) recordPad = gst_element_get_static_pad(mixer_.get(), "record");
+  g_autoptr(GstPad) input = gst_element_get_static_pad(bin.get(), "sink");
+  gst_pad_unlink(recordPad, input);
+  gst_element_set_state(bin.get(), GST_STATE_NULL);
+  gst_bin_remove(GST_BIN(pipeline_.get()), bin.get());
 }
 
 int64_t RoomPipeline::unixMsAtRunningTime(GstClockTime runningTime) {

@@ -4,7 +4,7 @@
 //                         mixminus.minus_N ─▶    program runs with or without speakers
 //   mixminus.src ─ tee ─┬─ pipelines/program-hls.pipeline     (AAC → hlssink2)
 //                       ├─ pipelines/program-hls-low.pipeline (AAC, 24 kbps), if configured
-//                       ├─ pipelines/program-record.pipeline  (Opus → Ogg → file), if recording
+//   mixminus.record ─ pipelines/program-record.pipeline       (Opus → Ogg → file), while recording
 //                       └─ opusenc ─ tee "program-opus"        the program encoded once for every
 //                                                              silent speaker's return
 //
@@ -57,6 +57,8 @@ class RoomPipeline {
     std::function<void(const std::string& childName, const std::string& message)> onError;
     std::function<void(const std::vector<InputLevel>& levels)> onLevels;
     std::function<void(const SegmentClosed& segment)> onSegmentClosed;
+    // The recording's branch failed (a full disk): it is gone; the room goes on.
+    std::function<void(const std::string& message)> onRecordingFailed;
   };
 
   static core::Result<std::unique_ptr<RoomPipeline>> start(const RoomPipelineConfig& config, Handlers handlers);
@@ -75,6 +77,14 @@ class RoomPipeline {
   // trailer). `done(clean)` runs on the control context once every output
   // has finished, or with clean=false after `deadlineMs`. Remove speakers before calling.
   void finish(unsigned deadlineMs, std::function<void(bool clean)> done);
+
+  // Recording: pipelines/program-record.pipeline on the mixer's record pad, one file at a
+  // time. stopRecording finishes the file (Ogg trailer) and calls done(clean) on the control
+  // context; abortRecording drops the branch at once (after an error).
+  core::Status startRecording(const std::string& path);
+  void stopRecording(std::function<void(bool clean)> done);
+  void abortRecording();
+  bool recording() const { return static_cast<bool>(recordBin_); }
 
   // Writes the current graph as a dot file (GST_DEBUG_DUMP_DOT_DIR must be set).
   void dumpDot(const std::string& name) const;
@@ -96,6 +106,8 @@ class RoomPipeline {
   GSource* finishDeadline_ = nullptr;
   std::function<void(bool)> finishDone_;
   int64_t unixMsAtRunningZero_ = 0;  // wall clock of running time 0, once known
+  ElementPtr recordBin_;              // the recording's branch, while recording
+  unsigned recordSerial_ = 0;
 };
 
 }  // namespace roomcast::media

@@ -44,6 +44,10 @@ void SpeakerPeer::setMixed(bool mixed) {
   if (mixerSink_) g_object_set(mixerSink_.get(), "mute", mixed ? FALSE : TRUE, nullptr);
 }
 
+void SpeakerPeer::setInRecording(bool inRecording) {
+  if (mixerSink_) g_object_set(mixerSink_.get(), "in-record", inRecording ? TRUE : FALSE, nullptr);
+}
+
 std::string SpeakerPeer::mixerPadName() const {
   return mixerSink_ ? GST_OBJECT_NAME(mixerSink_.get()) : "";
 }

@@ -54,6 +54,8 @@ class SpeakerPeer {
   core::Status start(std::unique_ptr<PeerTransport> transport, int payloadType, bool mixed);
   // Switches the uplink in or out of every mix at once, without renegotiation.
   void setMixed(bool mixed);
+  // Leaves the speaker out of the recording's mix (or back in); the live room still hears them.
+  void setInRecording(bool inRecording);
   // The mixer input carrying this speaker (mixminus-levels messages name it).
   std::string mixerPadName() const;
   // Every element this speaker added starts with this.

@@ -83,6 +83,17 @@ core::Result<ClientBody> decodeBody(const std::string& type, const FieldReader& 
     if (!mline) return mline.error();
     return ClientBody{Candidate{static_cast<unsigned>(mline.value()), std::move(candidate.value())}};
   }
+  if (type == "recording-opt-out") {
+    if (auto known = fields.onlyKnown({"type", "id", "opt_out"}); !known) return known.error();
+    auto optOut = fields.optionalBool("opt_out");
+    if (!optOut) return optOut.error();
+    if (!optOut.value()) return Error{ErrorCode::BadRequest, "missing field 'opt_out'"};
+    return ClientBody{RecordingOptOut{*optOut.value()}};
+  }
+  if (type == "start-recording" || type == "stop-recording") {
+    if (auto known = fields.onlyKnown({"type", "id"}); !known) return known.error();
+    return ClientBody{SetRecording{type == "start-recording"}};
+  }
   if (type == "leave" || type == "ping" || type == "raise-hand" || type == "lower-hand" || type == "accept-invite" ||
       type == "decline-invite") {
     if (auto known = fields.onlyKnown({"type", "id"}); !known) return known.error();
@@ -113,6 +124,7 @@ void writeParticipant(JsonWriter& w, const core::Participant& p) {
       .str("name", p.name)
       .str("role", core::roleName(p.role))
       .boolean("muted", p.serverMuted || p.selfMuted)
+      .boolean("recording_opt_out", p.recordingOptOut)
       .boolean("reconnecting", p.presence == core::Presence::Reconnecting)
       .integer("slot", static_cast<int64_t>(p.joinOrder))
       .endObject();
@@ -181,6 +193,53 @@ std::string encodeReports(const std::vector<core::Report>& reports) {
   return w.endObject().finish();
 }
 
+namespace {
+std::string fileName(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+void writeRecording(JsonWriter& w, const core::RecordingRow& r, const std::string& urlBase) {
+  w.beginObject()
+      .integer("id", r.id)
+      .str("room", r.roomId)
+      .str("title", r.title)
+      .integer("started_at_ms", r.startedAtMs);
+  if (r.endedAtMs) w.integer("ended_at_ms", r.endedAtMs);
+  else w.null("ended_at_ms");
+  w.number("duration_s", r.durationSeconds).str("status", r.status);
+  if (!r.note.empty()) w.str("note", r.note);
+  w.str("url", urlBase + "/recordings/" + fileName(r.path));
+  w.key("storage").beginObject().str("local", r.path);
+  if (!r.storageUrl.empty()) w.str("s3", r.storageUrl);
+  w.endObject();
+  w.beginArray("speakers");
+  for (const auto& name : r.speakers) w.str(nullptr, name);
+  w.endArray().endObject();
+}
+}  // namespace
+
+std::string encodeRecordings(const std::vector<core::RecordingRow>& rows, const std::string& urlBase) {
+  JsonWriter w;
+  w.beginObject().beginArray("recordings");
+  for (const auto& r : rows) writeRecording(w, r, urlBase);
+  w.endArray();
+  return w.endObject().finish();
+}
+
+std::string encodeSearch(const std::string& query, const std::vector<core::TranscriptHit>& hits,
+                         const std::string& urlBase) {
+  JsonWriter w;
+  w.beginObject().str("query", query).beginArray("hits");
+  for (const auto& h : hits) {
+    w.beginObject().str("speaker", h.speaker).str("snippet", h.snippet).number("offset_s", h.offsetSeconds);
+    w.key("recording");
+    writeRecording(w, h.recording, urlBase);
+    w.endObject();
+  }
+  w.endArray();
+  return w.endObject().finish();
+}
+
 std::string encodeRtpAnswer(const std::string& host, int port) {
   JsonWriter w;
   w.beginObject().str("type", "rtp-answer").str("host", host).integer("port", port).endObject();
@@ -195,6 +254,7 @@ std::string encodeWelcome(const core::Room& room, const core::Participant& you) 
       .str("title", room.info.title)
       .str("topic", room.info.topic)
       .boolean("record", room.info.record)
+      .boolean("recording", room.recording)
       .integer("listener_count", static_cast<int64_t>(room.hlsListeners))
       .integer("connected_listeners", room.listenerCount())
       .endObject();
@@ -275,6 +335,13 @@ std::string encodeEvent(const core::Event& event) {
         } else if constexpr (std::is_same_v<T, core::ReportFiled>) {
           w.str("type", "report").key("report");
           writeReport(w, e.report);
+        } else if constexpr (std::is_same_v<T, core::RecordingChanged>) {
+          w.str("type", "recording").boolean("active", e.active);
+          if (!e.reason.empty()) w.str("reason", e.reason);
+        } else if constexpr (std::is_same_v<T, core::RecordingNotice>) {
+          w.str("type", "recording-notice").boolean("recording", e.recording);
+        } else if constexpr (std::is_same_v<T, core::RecordingOptOutChanged>) {
+          w.str("type", "recording-opt-out").str("identity", e.identity).boolean("opt_out", e.optedOut);
         } else if constexpr (std::is_same_v<T, core::ListenerCount>) {
           w.str("type", "listener-count").integer("count", static_cast<int64_t>(e.count));
         } else if constexpr (std::is_same_v<T, core::ActiveSpeakers>) {

@@ -8,6 +8,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/archive.h"
 #include "core/events.h"
 #include "core/result.h"
 #include "core/room.h"
@@ -29,9 +30,11 @@ struct Chat { std::string text; };
 struct DeleteMessage { uint64_t messageId = 0; };
 struct React { std::string reaction; };
 struct ReportAbuse { std::string identity; uint64_t messageId = 0; std::string reason; };
+struct SetRecording { bool on = false; };        // start-recording, stop-recording
+struct RecordingOptOut { bool optOut = false; };
 
 using ClientBody = std::variant<Hello, Offer, Candidate, Leave, Ping, SetHand, Moderate, AnswerInvite, SelfMute, RtpOffer,
-                                Chat, DeleteMessage, React, ReportAbuse>;
+                                Chat, DeleteMessage, React, ReportAbuse, SetRecording, RecordingOptOut>;
 
 struct ClientMessage {
   std::optional<std::string> ref;  // the client's optional "id", echoed in errors
@@ -52,6 +55,10 @@ std::string encodeError(const core::Error& error, const std::optional<std::strin
 std::string encodePong();
 std::string encodeRtpAnswer(const std::string& host, int port);
 std::string encodeReports(const std::vector<core::Report>& reports);  // REST
+// GET /api/v1/recordings (`urlBase`: where /recordings/<file> is served from).
+std::string encodeRecordings(const std::vector<core::RecordingRow>& rows, const std::string& urlBase);
+std::string encodeSearch(const std::string& query, const std::vector<core::TranscriptHit>& hits,
+                         const std::string& urlBase);
 
 // REST bodies.
 struct RoomUrls { std::string ws; std::string hls; };

@@ -142,6 +142,18 @@ void HlsHandler::serveFile(SoupServerMessage* msg, const std::string& roomId, co
              static_cast<int64_t>(st.st_mtime) * 1000, kFinalCache, segment});
 }
 
+void HlsHandler::serveStatic(SoupServerMessage* msg, const std::string& path, const char* contentType,
+                             const char* cacheControl) {
+  GStatBuf st;
+  g_autofree char* contents = nullptr;
+  gsize length = 0;
+  if (g_stat(path.c_str(), &st) != 0 || !g_file_get_contents(path.c_str(), &contents, &length, nullptr))
+    return sendNotFound(msg);
+  send(msg, {contentType, std::make_shared<const std::string>(contents, length),
+             "\"f" + std::to_string(static_cast<long long>(st.st_mtime)) + "-" + std::to_string(length) + "\"",
+             static_cast<int64_t>(st.st_mtime) * 1000, cacheControl, true});
+}
+
 void HlsHandler::send(SoupServerMessage* msg, const Body& body) {
   SoupMessageHeaders* in = soup_server_message_get_request_headers(msg);
   SoupMessageHeaders* out = soup_server_message_get_response_headers(msg);

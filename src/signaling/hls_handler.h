@@ -37,6 +37,8 @@ class HlsHandler {
   // `path` is the request path ("/hls/<room>/<file>").
   void handle(SoupServerMessage* msg, std::string_view path);
   const HlsStats& stats() const { return stats_; }
+  // Any complete file (recordings): validators, ranges, CORS, as for segments.
+  void serveStatic(SoupServerMessage* msg, const std::string& path, const char* contentType, const char* cacheControl);
 
  private:
   struct Body;

@@ -126,6 +126,7 @@ HttpServer::HttpServer(HttpConfig config, core::RoomManager& rooms, WsHub& hub, 
   soup_server_add_handler(server_, "/api/v1", &HttpServer::handleApi, this, nullptr);
   soup_server_add_handler(server_, "/hls", &HttpServer::handleHls, this, nullptr);
   soup_server_add_handler(server_, "/metrics", &HttpServer::handleMetrics, this, nullptr);
+  soup_server_add_handler(server_, "/recordings", &HttpServer::handleRecordingFile, this, nullptr);
   soup_server_add_handler(server_, "/", &HttpServer::handleWeb, this, nullptr);
   soup_server_add_websocket_handler(server_, "/ws", nullptr, nullptr, &HttpServer::handleWebSocket, this, nullptr);
 }
@@ -177,6 +178,10 @@ void HttpServer::handleApi(SoupServer*, SoupServerMessage* msg, const char* path
   if (rest == "/health") {
     if (method != "GET") return sendMethodNotAllowed(msg, "GET");
     return sendJson(msg, 200, R"({"status":"ok"})");
+  }
+  if (rest == "/recordings" || rest == "/recordings/") {
+    if (method != "GET") return sendMethodNotAllowed(msg, "GET");
+    return self->listRecordings(msg);
   }
   if (rest == "/rooms" || rest == "/rooms/") {
     if (method == "POST") return self->createRoom(msg);
@@ -407,6 +412,39 @@ void HttpServer::handleMetrics(SoupServer*, SoupServerMessage* msg, const char*,
   soup_server_message_set_status(msg, 200, nullptr);
   soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Cache-Control", "no-store");
   soup_server_message_set_response(msg, "text/plain; version=0.0.4", SOUP_MEMORY_COPY, body.data(), body.size());
+}
+
+// The archive: every recording, or (with ?q=words) where those words were said.
+void HttpServer::listRecordings(SoupServerMessage* msg) {
+  std::string base = config_.publicUrl;
+  if (base.empty()) {
+    const char* host = soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Host");
+    base = std::string("http://") + (host ? host : "127.0.0.1");
+  }
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  GUri* uri = soup_server_message_get_uri(msg);
+  const char* query = uri ? g_uri_get_query(uri) : nullptr;
+  std::string words;
+  if (query) {
+    g_autoptr(GHashTable) params = g_uri_parse_params(query, -1, "&", G_URI_PARAMS_WWW_FORM, nullptr);
+    const char* q = params ? static_cast<const char*>(g_hash_table_lookup(params, "q")) : nullptr;
+    if (q) words = q;
+  }
+  if (words.size() > 200) return sendError(msg, {ErrorCode::TooLarge, "q is limited to 200 bytes"});
+  if (!words.empty() && !core::isValidUtf8(words)) return sendError(msg, {ErrorCode::InvalidUtf8, "q must be UTF-8"});
+  if (!words.empty())
+    return sendJson(msg, 200, protocol::encodeSearch(words, config_.search ? config_.search(words) : std::vector<core::TranscriptHit>{}, base));
+  sendJson(msg, 200, protocol::encodeRecordings(config_.recordings ? config_.recordings() : std::vector<core::RecordingRow>{}, base));
+}
+
+// Recording files (Ogg/Opus), with byte ranges so a player can start at a search hit.
+void HttpServer::handleRecordingFile(SoupServer*, SoupServerMessage* msg, const char* path, GHashTable*, gpointer data) {
+  auto* self = static_cast<HttpServer*>(data);
+  std::string_view rest(path);
+  rest.remove_prefix(std::min(rest.size(), std::strlen("/recordings/")));
+  const std::string file(rest);
+  if (!isSafeName(file, 128) || !endsWith(file, ".ogg")) return sendError(msg, {ErrorCode::NotFound, "not found"});
+  self->hls_.serveStatic(msg, self->config_.recordingsDir + "/" + file, "audio/ogg", "private, max-age=3600");
 }
 
 // Reports filed in a room (newest first), for its host and co-hosts.

@@ -26,6 +26,10 @@ struct HttpConfig {
   hls::Registry* hls = nullptr;  // live rooms' playlists and segments (borrowed)
   std::function<std::vector<core::Report>(const std::string& roomId)> reports;  // newest first
   std::vector<std::string> allowedOrigins;  // browser origins allowed besides our own ("*": any)
+  // The archive (the store): recordings, newest first, and search by what was said.
+  std::function<std::vector<core::RecordingRow>()> recordings;
+  std::function<std::vector<core::TranscriptHit>(const std::string& words)> search;
+  std::string recordingsDir;  // <data-dir>/recordings, served at /recordings/
 };
 
 class HttpServer {
@@ -51,6 +55,8 @@ class HttpServer {
   void moderate(SoupServerMessage* msg, const std::string& roomId);
   void startListening(SoupServerMessage* msg, const std::string& roomId);
   void listReports(SoupServerMessage* msg, const std::string& roomId);
+  void listRecordings(SoupServerMessage* msg);
+  static void handleRecordingFile(SoupServer*, SoupServerMessage* msg, const char* path, GHashTable*, gpointer self);
   static void onRequestStarted(SoupServer*, SoupServerMessage* msg, gpointer self);
   bool originAllowed(SoupServerMessage* msg) const;
   static void handleMetrics(SoupServer*, SoupServerMessage* msg, const char* path, GHashTable*, gpointer self);

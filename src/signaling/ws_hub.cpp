@@ -178,6 +178,11 @@ void WsHub::handleText(Session& session, std::string_view text) {
     status = conversation_ ? conversation_->report(session.roomId, session.identity, report->identity,
                                                    report->messageId, report->reason)
                            : status;
+  } else if (const auto* recording = std::get_if<protocol::SetRecording>(&message.body)) {
+    auto actor = rooms.actorFor(session.roomId, session.identity);
+    status = actor ? rooms.setRecording(session.roomId, actor.value(), recording->on) : core::Status(actor.error());
+  } else if (const auto* optOut = std::get_if<protocol::RecordingOptOut>(&message.body)) {
+    status = rooms.setRecordingOptOut(session.roomId, session.identity, optOut->optOut);
   } else if (std::holds_alternative<protocol::Leave>(message.body)) {
     rooms.leave(session.roomId, session.identity, "left");
     setIdentity(session, "");

@@ -50,6 +50,56 @@ const char* const kMigrations[] = {
     );
     CREATE INDEX reports_by_room ON reports(room_id, id);
     )sql",
+    // Recordings are indexed as they start (so a crash leaves a row to recover), there may be
+    // several per room, and each has a status.
+    R"sql(
+    CREATE TABLE recordings_v3 (
+      id INTEGER PRIMARY KEY,
+      room_id TEXT NOT NULL,
+      title TEXT NOT NULL,
+      path TEXT NOT NULL UNIQUE,
+      started_at_ms INTEGER NOT NULL,
+      ended_at_ms INTEGER,
+      duration_s REAL,
+      status TEXT NOT NULL,
+      note TEXT,
+      storage_url TEXT
+    );
+    INSERT INTO recordings_v3(id, room_id, title, path, started_at_ms, ended_at_ms, duration_s, status)
+      SELECT r.id, r.room_id, COALESCE(rooms.title, ''), r.path, r.started_at_ms, r.ended_at_ms, r.duration_s, 'finished'
+      FROM recordings r LEFT JOIN rooms ON rooms.id = r.room_id;
+    DROP TABLE recordings;
+    ALTER TABLE recordings_v3 RENAME TO recordings;
+    CREATE INDEX recordings_by_room ON recordings(room_id, started_at_ms);
+    CREATE TABLE transcript_segments (
+      id INTEGER PRIMARY KEY,
+      room_id TEXT NOT NULL,
+      identity TEXT NOT NULL,
+      name TEXT NOT NULL,
+      text TEXT NOT NULL,
+      start_ms INTEGER NOT NULL,
+      end_ms INTEGER NOT NULL
+    );
+    CREATE INDEX transcript_by_room_time ON transcript_segments(room_id, start_ms);
+    CREATE VIRTUAL TABLE transcript_fts USING fts5(text, name, content='transcript_segments', content_rowid='id');
+    CREATE TRIGGER transcript_indexed AFTER INSERT ON transcript_segments BEGIN
+      INSERT INTO transcript_fts(rowid, text, name) VALUES (new.id, new.text, new.name);
+    END;
+    CREATE TABLE moderation_actions (
+      id INTEGER PRIMARY KEY,
+      room_id TEXT NOT NULL,
+      identity TEXT NOT NULL,
+      name TEXT NOT NULL,
+      category TEXT NOT NULL,
+      severity TEXT NOT NULL,
+      action TEXT NOT NULL,
+      snippet TEXT NOT NULL,
+      span_start_ms INTEGER NOT NULL,
+      span_end_ms INTEGER NOT NULL,
+      evidence_path TEXT,
+      created_at_ms INTEGER NOT NULL
+    );
+    )sql",
 };
 
 }  // namespace
@@ -118,45 +168,6 @@ core::Status Database::roomEnded(const std::string& roomId, int64_t endedAtMs) {
   sqlite3_bind_text(st.stmt, 2, roomId.c_str(), -1, SQLITE_TRANSIENT);
   if (sqlite3_step(st.stmt) != SQLITE_DONE) return sqlError(db_, "update room");
   return core::Ok{};
-}
-
-core::Status Database::recordingFinished(const RecordingRow& row) {
-  Statement st;
-  if (sqlite3_prepare_v2(db_,
-                         "INSERT INTO recordings(room_id, path, started_at_ms, ended_at_ms, duration_s) "
-                         "VALUES(?,?,?,?,?)",
-                         -1, &st.stmt, nullptr) != SQLITE_OK)
-    return sqlError(db_, "prepare");
-  sqlite3_bind_text(st.stmt, 1, row.roomId.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st.stmt, 2, row.path.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_int64(st.stmt, 3, row.startedAtMs);
-  sqlite3_bind_int64(st.stmt, 4, row.endedAtMs);
-  sqlite3_bind_double(st.stmt, 5, row.durationSeconds);
-  if (sqlite3_step(st.stmt) != SQLITE_DONE) return sqlError(db_, "insert recording");
-  return core::Ok{};
-}
-
-std::vector<RecordingRow> Database::recordings(size_t limit) {
-  std::vector<RecordingRow> rows;
-  Statement st;
-  if (sqlite3_prepare_v2(db_,
-                         "SELECT r.id, r.room_id, rooms.title, r.path, r.started_at_ms, r.ended_at_ms, r.duration_s "
-                         "FROM recordings r JOIN rooms ON rooms.id = r.room_id ORDER BY r.id DESC LIMIT ?",
-                         -1, &st.stmt, nullptr) != SQLITE_OK)
-    return rows;
-  sqlite3_bind_int64(st.stmt, 1, static_cast<sqlite3_int64>(limit));
-  while (sqlite3_step(st.stmt) == SQLITE_ROW) {
-    RecordingRow r;
-    r.id = sqlite3_column_int64(st.stmt, 0);
-    r.roomId = reinterpret_cast<const char*>(sqlite3_column_text(st.stmt, 1));
-    r.title = reinterpret_cast<const char*>(sqlite3_column_text(st.stmt, 2));
-    r.path = reinterpret_cast<const char*>(sqlite3_column_text(st.stmt, 3));
-    r.startedAtMs = sqlite3_column_int64(st.stmt, 4);
-    r.endedAtMs = sqlite3_column_int64(st.stmt, 5);
-    r.durationSeconds = sqlite3_column_double(st.stmt, 6);
-    rows.push_back(std::move(r));
-  }
-  return rows;
 }
 
 }  // namespace roomcast::store

@@ -9,20 +9,28 @@
 #include <string>
 #include <vector>
 
+#include "core/archive.h"
 #include "core/events.h"
 #include "core/result.h"
 #include "core/room.h"
 
 namespace roomcast::store {
 
-struct RecordingRow {
-  int64_t id = 0;
+using RecordingRow = core::RecordingRow;
+using TranscriptHit = core::TranscriptHit;
+
+struct TranscriptSegment {
   std::string roomId;
-  std::string title;
-  std::string path;
-  int64_t startedAtMs = 0;
-  int64_t endedAtMs = 0;
-  double durationSeconds = 0;
+  std::string identity;
+  std::string name;
+  std::string text;
+  int64_t startMs = 0;  // wall clock
+  int64_t endMs = 0;
+};
+
+struct ModerationRecord {
+  std::string roomId, identity, name, category, severity, action, snippet, evidencePath;
+  int64_t spanStartMs = 0, spanEndMs = 0, createdAtMs = 0;
 };
 
 class Database {
@@ -34,8 +42,19 @@ class Database {
 
   core::Status roomCreated(const core::RoomInfo& room);
   core::Status roomEnded(const std::string& roomId, int64_t endedAtMs);
-  core::Status recordingFinished(const RecordingRow& row);
+  // Recordings and transcripts (database_recordings.cpp).
+  core::Result<int64_t> recordingStarted(const std::string& roomId, const std::string& title, const std::string& path,
+                                         int64_t startedAtMs);
+  core::Status recordingStopped(const std::string& path, int64_t endedAtMs, double seconds, const std::string& status,
+                                const std::string& note);
+  core::Status recordingUploaded(const std::string& path, const std::string& url);
+  std::vector<RecordingRow> unfinishedRecordings();
   std::vector<RecordingRow> recordings(size_t limit);
+  core::Status transcriptAdded(const TranscriptSegment& segment);
+  std::vector<TranscriptSegment> transcript(const std::string& roomId, int64_t fromMs, int64_t toMs);
+  // Full-text search over what was said (FTS5 query syntax, words are ANDed).
+  std::vector<TranscriptHit> search(const std::string& words, size_t limit);
+  core::Status moderationLogged(const ModerationRecord& record);
 
   // Chat and reports (database_conversation.cpp).
   core::Status chatPosted(const std::string& roomId, const core::ChatMessage& message);

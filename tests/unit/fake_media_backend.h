@@ -80,6 +80,15 @@ class FakeMediaBackend : public core::MediaBackend {
     return RtpAddress{"127.0.0.1", 40000};
   }
 
+  core::Status startRecording(const std::string& roomId) override {
+    recordingCalls.push_back(roomId + ":start");
+    return core::Ok{};
+  }
+  void stopRecording(const std::string& roomId) override { recordingCalls.push_back(roomId + ":stop"); }
+  void setPeerInRecording(const std::string&, const std::string& peerId, bool in) override {
+    recordingCalls.push_back(peerId + (in ? ":in" : ":out"));
+  }
+  std::vector<std::string> recordingCalls;
   void setPeerMixed(const std::string& roomId, const std::string& peerId, bool mixed) override {
     mixCalls.push_back({roomId, peerId, mixed});
   }

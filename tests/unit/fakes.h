@@ -43,6 +43,15 @@ class FakeMediaBackend : public core::MediaBackend {
     candidates.push_back({roomId, peerId, std::to_string(mline) + " " + candidate});
     return core::Ok{};
   }
+  core::Status startRecording(const std::string& roomId) override {
+    recordingCalls.push_back(roomId + ":start");
+    return core::Ok{};
+  }
+  void stopRecording(const std::string& roomId) override { recordingCalls.push_back(roomId + ":stop"); }
+  void setPeerInRecording(const std::string&, const std::string& peerId, bool in) override {
+    recordingCalls.push_back(peerId + (in ? ":in" : ":out"));
+  }
+  std::vector<std::string> recordingCalls;
   void setPeerMixed(const std::string&, const std::string& peerId, bool mixed) override { mixedState[peerId] = mixed; }
   void removePeer(const std::string& roomId, const std::string& peerId) override {
     removed.push_back({roomId, peerId, ""});

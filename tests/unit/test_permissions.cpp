@@ -32,7 +32,8 @@ const Spec kSpec[] = {
     {Action::Remove, 1, 1, 0, 0},        {Action::AppointCohost, 1, 0, 0, 0},
     {Action::RevokeCohost, 1, 0, 0, 0},  {Action::DeleteMessage, 1, 1, 0, 0},
     {Action::ReadReports, 1, 1, 0, 0},   {Action::IssueTokens, 1, 1, 0, 0},
-    {Action::EndRoom, 1, 0, 0, 0},
+    {Action::EndRoom, 1, 0, 0, 0},        {Action::Record, 1, 0, 0, 0},
+    {Action::OptOutOfRecording, 1, 1, 1, 1},
 };
 const Role kRoles[] = {Role::Host, Role::CoHost, Role::Speaker, Role::Listener};
 
@@ -156,6 +157,8 @@ class Enforcement : public ::testing::Test {
         EXPECT_TRUE(conversation.report(room, "l", "t", 0, "rude").ok());
         return !sink.sentTo<ReportFiled>(room, me).empty();
       }
+      case Action::Record: return rooms.setRecording(room, actor, true).ok();
+      case Action::OptOutOfRecording: return rooms.setRecordingOptOut(room, me, true).ok();
       case Action::IssueTokens:
       case Action::EndRoom:
         return permits(role, action);  // REST only: the HTTP layer asks the same table (integration tests)

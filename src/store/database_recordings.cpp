@@ -1,0 +1,208 @@
+// Recordings, their transcripts (with an FTS5 index) and the moderation log in the store.
+#include <glib.h>
+
+#include "store/database.h"
+
+namespace roomcast::store {
+
+namespace {
+
+std::string column(sqlite3_stmt* st, int i) {
+  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(st, i));
+  return text ? text : "";
+}
+
+constexpr const char* kRecordingColumns =
+    "id, room_id, title, path, started_at_ms, COALESCE(ended_at_ms, 0), COALESCE(duration_s, 0), status, "
+    "COALESCE(note, ''), COALESCE(storage_url, '')";
+
+RecordingRow readRecording(sqlite3_stmt* st) {
+  RecordingRow r;
+  r.id = sqlite3_column_int64(st, 0);
+  r.roomId = column(st, 1);
+  r.title = column(st, 2);
+  r.path = column(st, 3);
+  r.startedAtMs = sqlite3_column_int64(st, 4);
+  r.endedAtMs = sqlite3_column_int64(st, 5);
+  r.durationSeconds = sqlite3_column_double(st, 6);
+  r.status = column(st, 7);
+  r.note = column(st, 8);
+  r.storageUrl = column(st, 9);
+  return r;
+}
+
+// Words to an FTS5 query that cannot be anything but words: each quoted, all required.
+std::string ftsQuery(const std::string& words) {
+  std::string query, word;
+  auto flush = [&] {
+    if (word.empty()) return;
+    if (!query.empty()) query += " ";
+    query += "\"" + word + "\"";
+    word.clear();
+  };
+  for (unsigned char c : words) {
+    if (g_ascii_isalnum(c) || c >= 0x80 || c == '\'') word += static_cast<char>(c);
+    else flush();
+  }
+  flush();
+  return query;
+}
+
+}  // namespace
+
+core::Result<int64_t> Database::recordingStarted(const std::string& roomId, const std::string& title,
+                                                 const std::string& path, int64_t startedAtMs) {
+  Statement st;
+  if (sqlite3_prepare_v2(db_, "INSERT INTO recordings(room_id, title, path, started_at_ms, status) VALUES(?,?,?,?,'recording')",
+                         -1, &st.stmt, nullptr) != SQLITE_OK)
+    return sqlError(db_, "prepare");
+  sqlite3_bind_text(st.stmt, 1, roomId.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st.stmt, 2, title.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st.stmt, 3, path.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(st.stmt, 4, startedAtMs);
+  if (sqlite3_step(st.stmt) != SQLITE_DONE) return sqlError(db_, "insert recording");
+  return static_cast<int64_t>(sqlite3_last_insert_rowid(db_));
+}
+
+core::Status Database::recordingStopped(const std::string& path, int64_t endedAtMs, double seconds,
+                                        const std::string& status, const std::string& note) {
+  Statement st;
+  if (sqlite3_prepare_v2(db_, "UPDATE recordings SET ended_at_ms=?, duration_s=?, status=?, note=? WHERE path=?", -1,
+                         &st.stmt, nullptr) != SQLITE_OK)
+    return sqlError(db_, "prepare");
+  sqlite3_bind_int64(st.stmt, 1, endedAtMs);
+  sqlite3_bind_double(st.stmt, 2, seconds);
+  sqlite3_bind_text(st.stmt, 3, status.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st.stmt, 4, note.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st.stmt, 5, path.c_str(), -1, SQLITE_TRANSIENT);
+  if (sqlite3_step(st.stmt) != SQLITE_DONE) return sqlError(db_, "update recording");
+  return core::Ok{};
+}
+
+core::Status Database::recordingUploaded(const std::string& path, const std::string& url) {
+  Statement st;
+  if (sqlite3_prepare_v2(db_, "UPDATE recordings SET storage_url=? WHERE path=?", -1, &st.stmt, nullptr) != SQLITE_OK)
+    return sqlError(db_, "prepare");
+  sqlite3_bind_text(st.stmt, 1, url.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st.stmt, 2, path.c_str(), -1, SQLITE_TRANSIENT);
+  if (sqlite3_step(st.stmt) != SQLITE_DONE) return sqlError(db_, "update recording");
+  return core::Ok{};
+}
+
+std::vector<RecordingRow> Database::unfinishedRecordings() {
+  std::vector<RecordingRow> rows;
+  Statement st;
+  const std::string sql = std::string("SELECT ") + kRecordingColumns + " FROM recordings WHERE ended_at_ms IS NULL";
+  if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &st.stmt, nullptr) != SQLITE_OK) return rows;
+  while (sqlite3_step(st.stmt) == SQLITE_ROW) rows.push_back(readRecording(st.stmt));
+  return rows;
+}
+
+std::vector<RecordingRow> Database::recordings(size_t limit) {
+  std::vector<RecordingRow> rows;
+  {
+    Statement st;
+    const std::string sql = std::string("SELECT ") + kRecordingColumns + " FROM recordings ORDER BY id DESC LIMIT ?";
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &st.stmt, nullptr) != SQLITE_OK) return rows;
+    sqlite3_bind_int64(st.stmt, 1, static_cast<sqlite3_int64>(limit));
+    while (sqlite3_step(st.stmt) == SQLITE_ROW) rows.push_back(readRecording(st.stmt));
+  }
+  for (auto& r : rows) {
+    Statement st;
+    if (sqlite3_prepare_v2(db_,
+                           "SELECT DISTINCT name FROM transcript_segments WHERE room_id=? AND start_ms >= ? AND "
+                           "start_ms <= ? ORDER BY name",
+                           -1, &st.stmt, nullptr) != SQLITE_OK)
+      continue;
+    sqlite3_bind_text(st.stmt, 1, r.roomId.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st.stmt, 2, r.startedAtMs);
+    sqlite3_bind_int64(st.stmt, 3, r.endedAtMs ? r.endedAtMs : INT64_MAX);
+    while (sqlite3_step(st.stmt) == SQLITE_ROW) r.speakers.push_back(column(st.stmt, 0));
+  }
+  return rows;
+}
+
+core::Status Database::transcriptAdded(const TranscriptSegment& s) {
+  Statement st;
+  if (sqlite3_prepare_v2(db_,
+                         "INSERT INTO transcript_segments(room_id, identity, name, text, start_ms, end_ms) VALUES(?,?,?,?,?,?)",
+                         -1, &st.stmt, nullptr) != SQLITE_OK)
+    return sqlError(db_, "prepare");
+  sqlite3_bind_text(st.stmt, 1, s.roomId.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st.stmt, 2, s.identity.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st.stmt, 3, s.name.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st.stmt, 4, s.text.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(st.stmt, 5, s.startMs);
+  sqlite3_bind_int64(st.stmt, 6, s.endMs);
+  if (sqlite3_step(st.stmt) != SQLITE_DONE) return sqlError(db_, "insert transcript");
+  return core::Ok{};
+}
+
+std::vector<TranscriptSegment> Database::transcript(const std::string& roomId, int64_t fromMs, int64_t toMs) {
+  std::vector<TranscriptSegment> out;
+  Statement st;
+  if (sqlite3_prepare_v2(db_,
+                         "SELECT identity, name, text, start_ms, end_ms FROM transcript_segments WHERE room_id=? AND "
+                         "start_ms >= ? AND start_ms <= ? ORDER BY start_ms",
+                         -1, &st.stmt, nullptr) != SQLITE_OK)
+    return out;
+  sqlite3_bind_text(st.stmt, 1, roomId.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(st.stmt, 2, fromMs);
+  sqlite3_bind_int64(st.stmt, 3, toMs);
+  while (sqlite3_step(st.stmt) == SQLITE_ROW)
+    out.push_back({roomId, column(st.stmt, 0), column(st.stmt, 1), column(st.stmt, 2), sqlite3_column_int64(st.stmt, 3),
+                   sqlite3_column_int64(st.stmt, 4)});
+  return out;
+}
+
+std::vector<TranscriptHit> Database::search(const std::string& words, size_t limit) {
+  std::vector<TranscriptHit> hits;
+  const std::string query = ftsQuery(words);
+  if (query.empty()) return hits;
+  Statement st;
+  if (sqlite3_prepare_v2(db_,
+                         "SELECT s.room_id, s.name, s.start_ms, snippet(transcript_fts, 0, '[', ']', '…', 16) "
+                         "FROM transcript_fts JOIN transcript_segments s ON s.id = transcript_fts.rowid "
+                         "WHERE transcript_fts MATCH ? ORDER BY rank LIMIT ?",
+                         -1, &st.stmt, nullptr) != SQLITE_OK)
+    return hits;
+  sqlite3_bind_text(st.stmt, 1, query.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(st.stmt, 2, static_cast<sqlite3_int64>(limit * 4));
+  while (sqlite3_step(st.stmt) == SQLITE_ROW && hits.size() < limit) {
+    const std::string roomId = column(st.stmt, 0);
+    const int64_t at = sqlite3_column_int64(st.stmt, 2);
+    // Only what was said while the room was being recorded is in the archive.
+    Statement rec;
+    const std::string sql = std::string("SELECT ") + kRecordingColumns +
+                            " FROM recordings WHERE room_id=? AND started_at_ms <= ? AND "
+                            "(ended_at_ms IS NULL OR ended_at_ms >= ?) ORDER BY started_at_ms DESC LIMIT 1";
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &rec.stmt, nullptr) != SQLITE_OK) continue;
+    sqlite3_bind_text(rec.stmt, 1, roomId.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(rec.stmt, 2, at);
+    sqlite3_bind_int64(rec.stmt, 3, at);
+    if (sqlite3_step(rec.stmt) != SQLITE_ROW) continue;
+    TranscriptHit hit{readRecording(rec.stmt), column(st.stmt, 1), column(st.stmt, 3), 0};
+    hit.offsetSeconds = std::max(0.0, static_cast<double>(at - hit.recording.startedAtMs) / 1000.0);
+    hits.push_back(std::move(hit));
+  }
+  return hits;
+}
+
+core::Status Database::moderationLogged(const ModerationRecord& m) {
+  Statement st;
+  if (sqlite3_prepare_v2(db_,
+                         "INSERT INTO moderation_actions(room_id, identity, name, category, severity, action, snippet, "
+                         "span_start_ms, span_end_ms, evidence_path, created_at_ms) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                         -1, &st.stmt, nullptr) != SQLITE_OK)
+    return sqlError(db_, "prepare");
+  const std::string* texts[] = {&m.roomId, &m.identity, &m.name, &m.category, &m.severity, &m.action, &m.snippet};
+  for (int i = 0; i < 7; i++) sqlite3_bind_text(st.stmt, i + 1, texts[i]->c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(st.stmt, 8, m.spanStartMs);
+  sqlite3_bind_int64(st.stmt, 9, m.spanEndMs);
+  if (!m.evidencePath.empty()) sqlite3_bind_text(st.stmt, 10, m.evidencePath.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(st.stmt, 11, m.createdAtMs);
+  if (sqlite3_step(st.stmt) != SQLITE_DONE) return sqlError(db_, "insert moderation action");
+  return core::Ok{};
+}
+
+}  // namespace roomcast::store
