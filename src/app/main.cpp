@@ -5,14 +5,17 @@
 #include <gst/gst.h>
 
 #include <cstdio>
+#include <memory>
 
 #include "app/options.h"
 #include "core/conversation.h"
+#include "core/moderator.h"
 #include "core/room_manager.h"
 #include "hls/hls_room.h"
 #include "media/debug.h"
 #include "media/gst_media_backend.h"
 #include "media/ogg_duration.h"
+#include "protocol/moderation_policy.h"
 #include "media/webrtc_util.h"
 #include "roomcast-config.h"
 #include "signaling/auth.h"
@@ -133,6 +136,7 @@ int main(int argc, char** argv) {
   mediaConfig.speaker.jitterLatencyMs = static_cast<unsigned>(opt.jitterLatencyMs);
   mediaConfig.mixerMaxWaitMs = static_cast<unsigned>(opt.mixerMaxWaitMs);
   mediaConfig.plainRtpBindHost = opt.plainRtpBind;
+  mediaConfig.speaker.transcribe = opt.transcribe || opt.moderation;
 
   media::GstMediaBackend media(mediaConfig, context);
 
@@ -163,6 +167,16 @@ int main(int argc, char** argv) {
                                         rec.reason);
         !s)
       g_warning("store: %s", s.error().message.c_str());
+  };
+  // What speakers say: the transcript (searchable in the archive, unless they opted out of
+  // the recording) and automated moderation.
+  core::Moderator* moderator = nullptr;  // set below when moderation is on
+  env.transcribed = [&store, &moderator](const core::RoomInfo& room, const core::Participant& p,
+                                         const std::string& text, int64_t start, int64_t end) {
+    if (!p.recordingOptOut)
+      if (auto s = store.transcriptAdded({room.id, p.identity, p.name, text, start, end}); !s)
+        g_warning("store: %s", s.error().message.c_str());
+    if (moderator) moderator->onTranscript(room.id, p.identity, text, start, end);
   };
   // Grace timers are one-shot GLib timeouts on the control loop; nothing ticks while idle.
   env.schedule = [](unsigned ms, std::function<void()> fn) -> uint64_t {
@@ -202,7 +216,30 @@ int main(int argc, char** argv) {
     if (!id) g_warning("store: %s", id.error().message.c_str());
     return id ? id.value() : 0;
   };
+  auto evidence = [&media](const std::string& roomId, const std::string& label) {
+    auto path = media.keepEvidence(roomId, label);
+    return path ? path.value() : std::string();
+  };
+  talk.keepEvidence = evidence;
   core::Conversation conversation(rooms, hub, talk);
+  std::unique_ptr<core::Moderator> automated;
+  if (opt.moderation) {
+    auto policy = protocol::loadModerationPolicy(opt.moderationPolicy);
+    if (!policy) {
+      g_printerr("roomcastd: %s (%s)\n", policy.error().message.c_str(), opt.moderationPolicy.c_str());
+      return 1;
+    }
+    core::ModerationEnvironment menv;
+    menv.nowUnixMs = env.nowUnixMs;
+    menv.keepEvidence = evidence;
+    menv.logged = [&store, now = env.nowUnixMs](const std::string& roomId, const core::ModerationAlert& alert) {
+      g_message("moderation in %s: %s %s (%s, %s): \"%s\"", roomId.c_str(), alert.action.c_str(), alert.name.c_str(),
+                alert.category.c_str(), alert.severity.c_str(), alert.snippet.c_str());
+      if (auto s = store.moderationLogged(roomId, alert, now()); !s) g_warning("store: %s", s.error().message.c_str());
+    };
+    automated = std::make_unique<core::Moderator>(rooms, hub, std::move(policy.value()), menv);
+    moderator = automated.get();
+  }
   hub.setConversation(&conversation);
   conversationOf = &conversation;
 

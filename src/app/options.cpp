@@ -75,6 +75,11 @@ core::Status applyConfigFile(const std::string& path, Options& out) {
   if (g_key_file_has_key(file, "media", "plain_rtp", nullptr))
     out.plainRtp = g_key_file_get_boolean(file, "media", "plain_rtp", nullptr);
   str("media", "plain_rtp_bind", out.plainRtpBind);
+  if (g_key_file_has_key(file, "transcription", "enabled", nullptr))
+    out.transcribe = g_key_file_get_boolean(file, "transcription", "enabled", nullptr);
+  if (g_key_file_has_key(file, "moderation", "enabled", nullptr))
+    out.moderation = g_key_file_get_boolean(file, "moderation", "enabled", nullptr);
+  str("moderation", "policy", out.moderationPolicy);
   if (g_key_file_has_key(file, "hls", "low_rendition", nullptr))
     out.lowRendition = g_key_file_get_boolean(file, "hls", "low_rendition", nullptr);
   if (g_key_file_has_key(file, "hls", "listener_idle_s", nullptr))
@@ -121,6 +126,8 @@ core::Result<Options> parseOptions(int argc, char** argv) {
   out.pipelinesDir = firstExisting({source + "/pipelines", std::string(ROOMCAST_DATADIR) + "/pipelines"});
   out.webDir = firstExisting({source + "/data/web", std::string(ROOMCAST_DATADIR) + "/web"});
   out.hlsJsPath = source + "/node_modules/hls.js/dist/hls.min.js";
+  out.moderationPolicy = firstExisting({source + "/data/moderation/policy.json",
+                                        std::string(ROOMCAST_DATADIR) + "/moderation/policy.json"});
   g_autofree char* defaultData = g_build_filename(g_get_user_state_dir(), "roomcast", nullptr);
   out.dataDir = defaultData;
 

@@ -23,6 +23,9 @@ struct Options {
   bool plainRtp = false;                // plain-RTP speakers (benchmarks, trusted SIP-like peers)
   std::string plainRtpBind = "127.0.0.1";
   std::vector<std::string> allowedOrigins;  // browser origins allowed to open WebSockets, besides our own
+  bool transcribe = false;             // speech recognition per speaker (transcripts, search)
+  bool moderation = false;             // automated moderation (needs, and turns on, transcription)
+  std::string moderationPolicy;        // default: data/moderation/policy.json
   bool lowRendition = true;            // HLS: a second rendition at 24 kbps in the master playlist
   double listenerIdleSeconds = 10;     // an HLS listener not seen this long is no longer counted
   int maxSpeakers = 16;

@@ -130,6 +130,8 @@ Status Conversation::report(const std::string& roomId, const std::string& identi
     if (targetIdentity == identity) return Error{ErrorCode::Conflict, "you cannot report yourself"};
     entry.targetIdentity = targetIdentity;
   }
+  // Evidence even when the room is not recorded: what the room heard in the last minutes.
+  if (env_.keepEvidence) entry.evidencePath = env_.keepEvidence(roomId, "report");
   entry.id = env_.reportFiled ? env_.reportFiled(entry) : nextReportId_++;
   const Room* room = rooms_.find(roomId);
   for (const auto& [id, p] : room->participants)

@@ -32,6 +32,8 @@ struct ConversationEnvironment {
   std::function<void(const std::string& roomId, const ChatMessage&)> chatPosted;
   std::function<void(const std::string& roomId, uint64_t id, int64_t atMs)> chatDeleted;
   std::function<uint64_t(const Report&)> reportFiled;  // returns the report's id
+  // Keeps the room's last minutes of audio (a report's evidence); returns the file or "".
+  std::function<std::string(const std::string& roomId, const std::string& label)> keepEvidence;
 };
 
 // The fixed reaction set (names on the wire; clients draw them).

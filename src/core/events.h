@@ -49,6 +49,7 @@ struct Report {
   std::string messageText;     // the reported message, as it was
   std::string reason;
   int64_t createdAtMs = 0;
+  std::string evidencePath;    // the room's last minutes of audio, kept when it was filed
 };
 struct ReportFiled { Report report; };  // to the host and co-hosts
 // The room started or stopped recording (and why: "host", "disk full: ...", ...).
@@ -56,11 +57,24 @@ struct RecordingChanged { bool active = false; std::string reason; };
 // To a listener about to go on stage: the room is being recorded (consent).
 struct RecordingNotice { bool recording = true; };
 struct RecordingOptOutChanged { std::string identity; bool optedOut = false; };
+// Automated moderation acted (to the host and co-hosts), with its evidence.
+struct ModerationAlert {
+  std::string identity;
+  std::string name;
+  std::string category;
+  std::string severity;
+  std::string action;       // notify, mute, remove: what was done
+  std::string snippet;      // the words heard
+  int64_t spanStartMs = 0;  // when they were said (wall clock)
+  int64_t spanEndMs = 0;
+  std::string evidencePath; // the room's last minutes of audio, kept
+};
 
 using Event = std::variant<ParticipantJoined, ParticipantLeft, SdpAnswer, IceCandidate, RoomEnded, ErrorEvent,
                            HandChanged, RoleChanged, Invited, InviteAnswered, MuteChanged, Removed, PresenceChanged,
                            ActiveSpeakers, ListenerCount, ChatPosted, ChatHistory, ChatDeleted, Reactions,
-                           ReportFiled, RecordingChanged, RecordingNotice, RecordingOptOutChanged>;
+                           ReportFiled, RecordingChanged, RecordingNotice, RecordingOptOutChanged,
+                           ModerationAlert>;
 
 class RoomEventSink {
  public:

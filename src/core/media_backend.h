@@ -47,6 +47,9 @@ class MediaObserver {
                             const std::string& reason) = 0;
   // The room's pipeline failed; the room cannot carry audio any more.
   virtual void onRoomMediaFailed(const std::string& roomId, const std::string& reason) = 0;
+  // A speaker's words, recognized from their uplink (one utterance, wall-clock span).
+  virtual void onPeerTranscript(const std::string& roomId, const std::string& peerId, const std::string& text,
+                                int64_t startMs, int64_t endMs) = 0;
   // A recording file began, or ended (for any reason; also when the room ends).
   virtual void onRecordingStarted(const std::string& roomId, const RecordingInfo& info) = 0;
   virtual void onRecordingStopped(const std::string& roomId, const RecordingInfo& info) = 0;
@@ -92,6 +95,9 @@ class MediaBackend {
   // failed, the backend starts a new one once space returns.
   virtual Status startRecording(const std::string& roomId) = 0;
   virtual void stopRecording(const std::string& roomId) = 0;
+  // Keeps the room's last minutes of program audio as a file (evidence for a report or a
+  // moderation action, recorded room or not); returns its path.
+  virtual Result<std::string> keepEvidence(const std::string& roomId, const std::string& label) = 0;
   // A speaker who opted out is left out of the recording (not of the live room).
   virtual void setPeerInRecording(const std::string& roomId, const std::string& peerId, bool inRecording) = 0;
 };

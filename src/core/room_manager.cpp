@@ -539,6 +539,15 @@ Status RoomManager::setRecordingOptOut(const std::string& roomId, const std::str
   return Ok{};
 }
 
+void RoomManager::onPeerTranscript(const std::string& roomId, const std::string& peerId, const std::string& text,
+                                   int64_t startMs, int64_t endMs) {
+  Room* room = findMutable(roomId);
+  if (!room) return;
+  auto p = room->participants.find(peerId);
+  if (p == room->participants.end()) return;
+  if (env_.transcribed) env_.transcribed(room->info, p->second, text, startMs, endMs);
+}
+
 void RoomManager::onRecordingStarted(const std::string& roomId, const RecordingInfo& info) {
   Room* room = findMutable(roomId);
   if (!room) return;

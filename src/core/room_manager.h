@@ -64,6 +64,9 @@ struct Environment {
   // Optional: every recording file, as it starts and as it ends (the store indexes them).
   std::function<void(const RoomInfo&, const RecordingInfo&)> recordingStarted;
   std::function<void(const std::string& roomId, const RecordingInfo&)> recordingStopped;
+  // Optional: a participant's recognized words (transcripts, moderation).
+  std::function<void(const RoomInfo&, const Participant&, const std::string& text, int64_t startMs, int64_t endMs)>
+      transcribed;
   // One-shot timers on the control thread (grace periods). Returns a non-zero id.
   std::function<uint64_t(unsigned ms, std::function<void()>)> schedule;
   std::function<void(uint64_t id)> cancel;
@@ -133,6 +136,8 @@ class RoomManager final : public MediaObserver {
   void onPeerLevels(const std::string& roomId, const std::vector<PeerLevel>& levels) override;
   void onPeerFailed(const std::string& roomId, const std::string& peerId, const std::string& reason) override;
   void onRoomMediaFailed(const std::string& roomId, const std::string& reason) override;
+  void onPeerTranscript(const std::string& roomId, const std::string& peerId, const std::string& text, int64_t startMs,
+                        int64_t endMs) override;
   void onRecordingStarted(const std::string& roomId, const RecordingInfo& info) override;
   void onRecordingStopped(const std::string& roomId, const RecordingInfo& info) override;
 

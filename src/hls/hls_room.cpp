@@ -36,6 +36,10 @@ void Rendition::add(Segment segment) {
   segment.discontinuity = segment.discontinuity || (discontinuityPending_ && !segments_.empty());
   discontinuityPending_ = false;
   lastChangeUnixMs_ = segment.startUnixMs + static_cast<int64_t>(segment.duration * 1000);
+  if (recentWindow_) {
+    recent_.push_back(segment);  // shares the bytes
+    while (recent_.size() > recentWindow_) recent_.pop_front();
+  }
   segments_.push_back(std::move(segment));
   while (segments_.size() > window_) {
     if (segments_.front().discontinuity) discontinuitySequence_++;

@@ -46,6 +46,9 @@ class Rendition {
   bool ended() const { return ended_; }
   const Segment* find(const std::string& name) const;
   const std::deque<Segment>& segments() const { return segments_; }
+  // The last few minutes of segments, kept past the playlist window (evidence for reports).
+  const std::deque<Segment>& recent() const { return recent_; }
+  void keepRecent(size_t segments) { recentWindow_ = segments; }
   uint64_t nextSequence() const { return nextSequence_; }
   // The media playlist; `version` changes whenever its text does (an ETag).
   std::string playlist() const;
@@ -56,6 +59,8 @@ class Rendition {
   RenditionInfo info_;
   size_t window_;
   std::deque<Segment> segments_;
+  std::deque<Segment> recent_;
+  size_t recentWindow_ = 0;
   uint64_t nextSequence_ = 0;
   uint64_t discontinuitySequence_ = 0;  // discontinuities that left the window
   bool discontinuityPending_ = false;

@@ -55,6 +55,9 @@ core::Status GstMediaBackend::startRoom(const core::RoomMediaConfig& room) {
   handlers.onSegmentClosed = [this, alive, roomId](const RoomPipeline::SegmentClosed& closed) {
     if (!alive.expired()) onSegmentClosed(roomId, closed);
   };
+  handlers.onRecognized = [this, alive, roomId](const std::string& element, const std::string& text, bool final) {
+    if (!alive.expired()) onRecognized(roomId, element, text, final);
+  };
   handlers.onRecordingFailed = [this, alive, roomId](const std::string& message) {
     if (!alive.expired()) onRecordingFailed(roomId, message);
   };
@@ -62,7 +65,9 @@ core::Status GstMediaBackend::startRoom(const core::RoomMediaConfig& room) {
     // Bandwidth in the master playlist: the AAC bitrate plus about 15 % of MPEG-TS overhead.
     std::vector<hls::RenditionInfo> renditions{{"main", "index.m3u8", 56000}};
     if (config_.lowRendition) renditions.push_back({"low", "low.m3u8", 28000});
-    config_.hls->open(room.roomId, renditions);
+    hls::Room& hlsRoom = config_.hls->open(room.roomId, renditions);
+    // The last three minutes of the program, for evidence (a report, a moderation action).
+    hlsRoom.rendition("main")->keepRecent(180);
   }
   auto pipeline = RoomPipeline::start(config, std::move(handlers));
   if (!pipeline) {
@@ -198,6 +203,44 @@ void GstMediaBackend::onLevels(const std::string& roomId, const std::vector<Room
     if (peer != byPad.end()) peerLevels.push_back({peer->second, level.rmsDb});
   }
   observer_->onPeerLevels(roomId, peerLevels);
+}
+
+core::Result<std::string> GstMediaBackend::keepEvidence(const std::string& roomId, const std::string& label) {
+  hls::Room* room = config_.hls ? config_.hls->find(roomId) : nullptr;
+  hls::Rendition* main = room ? room->rendition("main") : nullptr;
+  if (!main || main->recent().empty()) return Error{ErrorCode::NotFound, "no recent audio for room " + roomId};
+  g_autofree char* dir = g_build_filename(config_.dataDir.c_str(), "evidence", nullptr);
+  if (g_mkdir_with_parents(dir, 0700) != 0) return Error{ErrorCode::Internal, std::string("cannot create ") + dir};
+  std::string safe;
+  for (char c : label) safe += g_ascii_isalnum(c) || c == '-' ? c : '_';
+  g_autofree char* path = g_build_filename(
+      dir, (roomId + "-" + safe + "-" + std::to_string(g_get_real_time() / 1000) + ".ts").c_str(), nullptr);
+  // MPEG-TS segments concatenate into one playable file.
+  std::string bytes;
+  for (const auto& segment : main->recent()) bytes += *segment.bytes;
+  GError* error = nullptr;
+  if (!g_file_set_contents(path, bytes.data(), static_cast<gssize>(bytes.size()), &error)) {
+    Error e{ErrorCode::Internal, std::string("cannot write evidence: ") + error->message};
+    g_error_free(error);
+    return e;
+  }
+  return std::string(path);
+}
+
+void GstMediaBackend::onRecognized(const std::string& roomId, const std::string& element, const std::string& text,
+                                   bool final) {
+  auto it = rooms_.find(roomId);
+  if (it == rooms_.end() || !observer_) return;
+  for (auto& [peerId, live] : it->second.peers) {
+    if (live.peer->recognizerName() != element) continue;
+    const int64_t now = g_get_real_time() / 1000;
+    if (!live.utteranceStartMs) live.utteranceStartMs = now;
+    if (!final) return;
+    const int64_t start = live.utteranceStartMs;
+    live.utteranceStartMs = 0;
+    if (text.find_first_not_of(' ') != std::string::npos) observer_->onPeerTranscript(roomId, peerId, text, start, now);
+    return;
+  }
 }
 
 void GstMediaBackend::onSegmentClosed(const std::string& roomId, const RoomPipeline::SegmentClosed& closed) {

@@ -49,6 +49,7 @@ class GstMediaBackend final : public core::MediaBackend, public PeerEvents {
   core::Status startRecording(const std::string& roomId) override;
   void stopRecording(const std::string& roomId) override;
   void setPeerInRecording(const std::string& roomId, const std::string& peerId, bool inRecording) override;
+  core::Result<std::string> keepEvidence(const std::string& roomId, const std::string& label) override;
 
   // PeerEvents: any thread.
   void postAnswer(const PeerKey& key, std::string sdp) override;
@@ -63,6 +64,7 @@ class GstMediaBackend final : public core::MediaBackend, public PeerEvents {
   struct LivePeer {
     std::unique_ptr<SpeakerPeer> peer;
     uint64_t serial = 0;
+    int64_t utteranceStartMs = 0;  // the first partial result since the last final one
   };
   struct Recording {
     bool wanted = false;      // the host (or the room's settings) want a recording
@@ -86,6 +88,7 @@ class GstMediaBackend final : public core::MediaBackend, public PeerEvents {
                          const PeerKey& key, int payloadType, bool mixed);
   void onPipelineError(const std::string& roomId, const std::string& child, const std::string& message);
   void onLevels(const std::string& roomId, const std::vector<RoomPipeline::InputLevel>& levels);
+  void onRecognized(const std::string& roomId, const std::string& element, const std::string& text, bool final);
   // hlssink2 closed a segment: publish it (and any it listed that we have not seen).
   void onSegmentClosed(const std::string& roomId, const RoomPipeline::SegmentClosed& closed);
   // Writes the playlists being served to the room's HLS directory as well (static serving,

@@ -52,16 +52,19 @@ core::Status GstMediaBackend::beginRecording(const std::string& roomId, LiveRoom
   if (auto started = room.pipeline->startRecording(path); !started) return started;
   room.recording.path = path;
   room.recording.startedAtMs = nowMs();
-  // Told after the call returns: the room may be being created right now.
+  // Told from the next main-loop iteration, never from inside this call: the room may be
+  // being created right now.
   core::RecordingInfo info{room.recording.path, room.recording.startedAtMs};
   std::weak_ptr<int> alive = alive_;
   auto* task = new std::function<void()>([this, alive, roomId, info] {
     if (!alive.expired() && observer_ && rooms_.count(roomId)) observer_->onRecordingStarted(roomId, info);
   });
-  g_main_context_invoke_full(
-      context_, G_PRIORITY_DEFAULT,
-      [](gpointer p) -> gboolean { (*static_cast<std::function<void()>*>(p))(); return G_SOURCE_REMOVE; }, task,
+  GSource* idle = g_idle_source_new();
+  g_source_set_callback(
+      idle, [](gpointer p) -> gboolean { (*static_cast<std::function<void()>*>(p))(); return G_SOURCE_REMOVE; }, task,
       [](gpointer p) { delete static_cast<std::function<void()>*>(p); });
+  g_source_attach(idle, context_);
+  g_source_unref(idle);
   return core::Ok{};
 }
 

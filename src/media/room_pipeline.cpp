@@ -158,6 +158,13 @@ gboolean RoomPipeline::onBusMessage(GstBus*, GstMessage* message, gpointer data)
           self->handlers_.onSegmentClosed({child.substr(4), self->unixMsAtRunningTime(runningTime)});
         return G_SOURCE_CONTINUE;
       }
+      if (s && gst_structure_has_name(s, "pocketsphinx") && self->handlers_.onRecognized) {
+        gboolean final = FALSE;
+        gst_structure_get_boolean(s, "final", &final);
+        const char* text = gst_structure_get_string(s, "hypothesis");
+        self->handlers_.onRecognized(GST_OBJECT_NAME(GST_MESSAGE_SRC(message)), text ? text : "", final);
+        return G_SOURCE_CONTINUE;
+      }
       if (s && gst_structure_has_name(s, "mixminus-levels") && self->handlers_.onLevels) {
         const GValue* pads = gst_structure_get_value(s, "pads");
         const GValue* rms = gst_structure_get_value(s, "rms-db");

@@ -57,6 +57,8 @@ class RoomPipeline {
     std::function<void(const std::string& childName, const std::string& message)> onError;
     std::function<void(const std::vector<InputLevel>& levels)> onLevels;
     std::function<void(const SegmentClosed& segment)> onSegmentClosed;
+    // A speaker's recognizer heard something: `final` ends an utterance (partials come first).
+    std::function<void(const std::string& element, const std::string& text, bool final)> onRecognized;
     // The recording's branch failed (a full disk): it is gone; the room goes on.
     std::function<void(const std::string& message)> onRecordingFailed;
   };

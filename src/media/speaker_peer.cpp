@@ -91,10 +91,52 @@ core::Status SpeakerPeer::buildBranches(int payloadType, bool mixed) {
   mixerSink_ = PadPtr::adopt(gst_element_request_pad_simple(room_.mixer, "sink_%u"));
   if (!mixerSink_) return Error{ErrorCode::Internal, "the mixer refused a new input"};
   g_object_set(mixerSink_.get(), "mute", mixed ? FALSE : TRUE, "skip-silent", TRUE, nullptr);
-  g_autoptr(GstPad) decoderSrc = gst_element_get_static_pad(decoder.get(), "src");
-  if (gst_pad_link(decoderSrc, mixerSink_.get()) != GST_PAD_LINK_OK)
+  g_autoptr(GstPad) decoderSrc =
+      settings_.transcribe ? branchRecognizer(decoder.get()) : gst_element_get_static_pad(decoder.get(), "src");
+  if (!decoderSrc || gst_pad_link(decoderSrc, mixerSink_.get()) != GST_PAD_LINK_OK)
     return Error{ErrorCode::Internal, "cannot link the speaker to the mixer"};
   return core::Ok{};
+}
+
+// decoder ─ tee ─┬─▶ (returned: to the mixer)
+//                └─ queue (leaky, 2 s) ─ audioconvert ─ audioresample ─ 16 kHz ─ pocketsphinx ─ fakesink
+// The recognizer runs on the queue's thread: a slow recognizer loses words, never delays the
+// room. Without the pocketsphinx plugin the speaker is simply not transcribed.
+GstPad* SpeakerPeer::branchRecognizer(GstElement* decoder) {
+  ElementPtr recognizer = makeElement("pocketsphinx", recognizerName().c_str());
+  if (!recognizer) {
+    GST_WARNING("%s: no pocketsphinx element (gstreamer1.0-pocketsphinx): not transcribed", name_.c_str());
+    return gst_element_get_static_pad(decoder, "src");
+  }
+  auto make = [&](const char* factory, const char* role) {
+    ElementPtr e = makeElement(factory, (name_ + "-" + role).c_str());
+    if (e) elements_.push_back(e);
+    return e;
+  };
+  ElementPtr tee = make("tee", "uplink");
+  ElementPtr queue = make("queue", "asrq");
+  ElementPtr convert = make("audioconvert", "asrconv");
+  ElementPtr resample = make("audioresample", "asrres");
+  ElementPtr caps = make("capsfilter", "asrcaps");
+  elements_.push_back(recognizer);
+  ElementPtr sink = make("fakesink", "asrsink");
+  if (!tee || !queue || !convert || !resample || !caps || !sink) return nullptr;
+  g_object_set(queue.get(), "max-size-time", G_GUINT64_CONSTANT(2000000000), "max-size-buffers", 0u, "max-size-bytes", 0u,
+               nullptr);
+  gst_util_set_object_arg(G_OBJECT(queue.get()), "leaky", "downstream");
+  g_autoptr(GstCaps) asrCaps = gst_caps_from_string("audio/x-raw,format=S16LE,rate=16000,channels=1");
+  g_object_set(caps.get(), "caps", asrCaps, nullptr);
+  g_object_set(sink.get(), "sync", FALSE, "async", FALSE, nullptr);
+  for (ElementPtr* e : {&tee, &queue, &convert, &resample, &caps, &recognizer, &sink})
+    gst_bin_add(room_.pipeline, e->get());
+  if (!gst_element_link(decoder, tee.get()) ||
+      !gst_element_link_many(queue.get(), convert.get(), resample.get(), caps.get(), recognizer.get(), sink.get(),
+                             nullptr))
+    return nullptr;
+  g_autoptr(GstPad) toRecognizer = gst_element_request_pad_simple(tee.get(), "src_%u");
+  g_autoptr(GstPad) queueSink = gst_element_get_static_pad(queue.get(), "sink");
+  if (!toRecognizer || gst_pad_link(toRecognizer, queueSink) != GST_PAD_LINK_OK) return nullptr;
+  return gst_element_request_pad_simple(tee.get(), "src_%u");
 }
 
 core::Status SpeakerPeer::linkReturns() {

@@ -32,6 +32,9 @@ namespace roomcast::media {
 struct SpeakerSettings {
   int opusBitrate = 32000;
   unsigned jitterLatencyMs = 20;
+  // Speech recognition on the speaker's decoded audio (pocketsphinx), beside the live path:
+  // its own queue and thread, dropping audio rather than ever holding the mix back.
+  bool transcribe = false;
 };
 
 // The parts of a room pipeline a speaker plugs into (borrowed: the room outlives its peers).
@@ -56,6 +59,8 @@ class SpeakerPeer {
   void setMixed(bool mixed);
   // Leaves the speaker out of the recording's mix (or back in); the live room still hears them.
   void setInRecording(bool inRecording);
+  // The name of the recognizer element (its "pocketsphinx" messages carry the words).
+  std::string recognizerName() const { return name_ + "-asr"; }
   // The mixer input carrying this speaker (mixminus-levels messages name it).
   std::string mixerPadName() const;
   // Every element this speaker added starts with this.
@@ -65,6 +70,7 @@ class SpeakerPeer {
  private:
   core::Status buildBranches(int payloadType, bool mixed);
   core::Status linkReturns();  // last: from here on the mixer's thread pushes into the branches
+  GstPad* branchRecognizer(GstElement* decoder);  // the pad that goes on to the mixer
   void removeElements();
 
   RoomTaps room_;

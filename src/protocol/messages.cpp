@@ -145,7 +145,9 @@ void writeReport(JsonWriter& w, const core::Report& r) {
       .str("reporter", r.reporter)
       .str("identity", r.targetIdentity);
   if (r.messageId) w.integer("message_id", static_cast<int64_t>(r.messageId)).str("message_text", r.messageText);
-  w.str("reason", r.reason).integer("created_at_ms", r.createdAtMs).endObject();
+  w.str("reason", r.reason).integer("created_at_ms", r.createdAtMs);
+  if (!r.evidencePath.empty()) w.str("evidence", r.evidencePath);
+  w.endObject();
 }
 
 void writeErrorObject(JsonWriter& w, const core::Error& error) {
@@ -342,6 +344,17 @@ std::string encodeEvent(const core::Event& event) {
           w.str("type", "recording-notice").boolean("recording", e.recording);
         } else if constexpr (std::is_same_v<T, core::RecordingOptOutChanged>) {
           w.str("type", "recording-opt-out").str("identity", e.identity).boolean("opt_out", e.optedOut);
+        } else if constexpr (std::is_same_v<T, core::ModerationAlert>) {
+          w.str("type", "moderation")
+              .str("identity", e.identity)
+              .str("name", e.name)
+              .str("category", e.category)
+              .str("severity", e.severity)
+              .str("action", e.action)
+              .str("snippet", e.snippet)
+              .integer("span_start_ms", e.spanStartMs)
+              .integer("span_end_ms", e.spanEndMs);
+          if (!e.evidencePath.empty()) w.str("evidence", e.evidencePath);
         } else if constexpr (std::is_same_v<T, core::ListenerCount>) {
           w.str("type", "listener-count").integer("count", static_cast<int64_t>(e.count));
         } else if constexpr (std::is_same_v<T, core::ActiveSpeakers>) {

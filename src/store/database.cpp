@@ -85,6 +85,7 @@ const char* const kMigrations[] = {
     CREATE TRIGGER transcript_indexed AFTER INSERT ON transcript_segments BEGIN
       INSERT INTO transcript_fts(rowid, text, name) VALUES (new.id, new.text, new.name);
     END;
+    ALTER TABLE reports ADD COLUMN evidence_path TEXT;
     CREATE TABLE moderation_actions (
       id INTEGER PRIMARY KEY,
       room_id TEXT NOT NULL,

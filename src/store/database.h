@@ -28,10 +28,6 @@ struct TranscriptSegment {
   int64_t endMs = 0;
 };
 
-struct ModerationRecord {
-  std::string roomId, identity, name, category, severity, action, snippet, evidencePath;
-  int64_t spanStartMs = 0, spanEndMs = 0, createdAtMs = 0;
-};
 
 class Database {
  public:
@@ -54,7 +50,7 @@ class Database {
   std::vector<TranscriptSegment> transcript(const std::string& roomId, int64_t fromMs, int64_t toMs);
   // Full-text search over what was said (FTS5 query syntax, words are ANDed).
   std::vector<TranscriptHit> search(const std::string& words, size_t limit);
-  core::Status moderationLogged(const ModerationRecord& record);
+  core::Status moderationLogged(const std::string& roomId, const core::ModerationAlert& alert, int64_t atMs);
 
   // Chat and reports (database_conversation.cpp).
   core::Status chatPosted(const std::string& roomId, const core::ChatMessage& message);

@@ -40,8 +40,8 @@ core::Status Database::chatDeleted(const std::string& roomId, uint64_t id, int64
 core::Result<uint64_t> Database::reportFiled(const core::Report& r) {
   Statement st;
   if (sqlite3_prepare_v2(db_,
-                         "INSERT INTO reports(room_id, reporter, identity, message_id, message_text, reason, created_at_ms) "
-                         "VALUES(?,?,?,?,?,?,?)",
+                         "INSERT INTO reports(room_id, reporter, identity, message_id, message_text, reason, created_at_ms, "
+                         "evidence_path) VALUES(?,?,?,?,?,?,?,?)",
                          -1, &st.stmt, nullptr) != SQLITE_OK)
     return sqlError(db_, "prepare");
   sqlite3_bind_text(st.stmt, 1, r.roomId.c_str(), -1, SQLITE_TRANSIENT);
@@ -53,6 +53,7 @@ core::Result<uint64_t> Database::reportFiled(const core::Report& r) {
   }
   sqlite3_bind_text(st.stmt, 6, r.reason.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_int64(st.stmt, 7, r.createdAtMs);
+  if (!r.evidencePath.empty()) sqlite3_bind_text(st.stmt, 8, r.evidencePath.c_str(), -1, SQLITE_TRANSIENT);
   if (sqlite3_step(st.stmt) != SQLITE_DONE) return sqlError(db_, "insert report");
   return static_cast<uint64_t>(sqlite3_last_insert_rowid(db_));
 }
@@ -61,7 +62,8 @@ std::vector<core::Report> Database::reports(const std::string& roomId, size_t li
   std::vector<core::Report> out;
   Statement st;
   if (sqlite3_prepare_v2(db_,
-                         "SELECT id, reporter, identity, message_id, message_text, reason, created_at_ms FROM reports "
+                         "SELECT id, reporter, identity, message_id, message_text, reason, created_at_ms, COALESCE(evidence_path, '') "
+                         "FROM reports "
                          "WHERE room_id=? ORDER BY id DESC LIMIT ?",
                          -1, &st.stmt, nullptr) != SQLITE_OK)
     return out;
@@ -77,6 +79,7 @@ std::vector<core::Report> Database::reports(const std::string& roomId, size_t li
     r.messageText = column(st.stmt, 4);
     r.reason = column(st.stmt, 5);
     r.createdAtMs = sqlite3_column_int64(st.stmt, 6);
+    r.evidencePath = column(st.stmt, 7);
     out.push_back(std::move(r));
   }
   return out;

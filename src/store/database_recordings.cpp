@@ -188,19 +188,19 @@ std::vector<TranscriptHit> Database::search(const std::string& words, size_t lim
   return hits;
 }
 
-core::Status Database::moderationLogged(const ModerationRecord& m) {
+core::Status Database::moderationLogged(const std::string& roomId, const core::ModerationAlert& m, int64_t atMs) {
   Statement st;
   if (sqlite3_prepare_v2(db_,
                          "INSERT INTO moderation_actions(room_id, identity, name, category, severity, action, snippet, "
                          "span_start_ms, span_end_ms, evidence_path, created_at_ms) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
                          -1, &st.stmt, nullptr) != SQLITE_OK)
     return sqlError(db_, "prepare");
-  const std::string* texts[] = {&m.roomId, &m.identity, &m.name, &m.category, &m.severity, &m.action, &m.snippet};
+  const std::string* texts[] = {&roomId, &m.identity, &m.name, &m.category, &m.severity, &m.action, &m.snippet};
   for (int i = 0; i < 7; i++) sqlite3_bind_text(st.stmt, i + 1, texts[i]->c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_int64(st.stmt, 8, m.spanStartMs);
   sqlite3_bind_int64(st.stmt, 9, m.spanEndMs);
   if (!m.evidencePath.empty()) sqlite3_bind_text(st.stmt, 10, m.evidencePath.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_int64(st.stmt, 11, m.createdAtMs);
+  sqlite3_bind_int64(st.stmt, 11, atMs);
   if (sqlite3_step(st.stmt) != SQLITE_DONE) return sqlError(db_, "insert moderation action");
   return core::Ok{};
 }

@@ -52,6 +52,10 @@ class FakeMediaBackend : public core::MediaBackend {
     recordingCalls.push_back(peerId + (in ? ":in" : ":out"));
   }
   std::vector<std::string> recordingCalls;
+  core::Result<std::string> keepEvidence(const std::string& roomId, const std::string& label) override {
+    recordingCalls.push_back(roomId + ":evidence:" + label);
+    return std::string("/evidence/" + label + ".ts");
+  }
   void setPeerMixed(const std::string&, const std::string& peerId, bool mixed) override { mixedState[peerId] = mixed; }
   void removePeer(const std::string& roomId, const std::string& peerId) override {
     removed.push_back({roomId, peerId, ""});
