@@ -128,14 +128,20 @@ ProcessResult run(const std::vector<std::string>& argv, double timeoutSeconds) {
   return p.wait(timeoutSeconds);
 }
 
-Daemon::Daemon(const std::vector<std::string>& extraArgs) {
-  dataDir_ = makeTempDir("roomcast-test");
+Daemon::Daemon(const std::vector<std::string>& extraArgs) : Daemon(DaemonOptions{extraArgs}) {}
+
+Daemon::Daemon(const DaemonOptions& options) {
+  ownsDataDir_ = options.dataDir.empty();
+  dataDir_ = ownsDataDir_ ? makeTempDir("roomcast-test") : options.dataDir;
   const int port = freeTcpPort();
   url_ = "http://127.0.0.1:" + std::to_string(port);
-  const std::string logPath = dataDir_ + "/roomcastd.log";
-  std::vector<std::string> argv{buildPath("src/app/roomcastd"), "--listen", "127.0.0.1:" + std::to_string(port),
-                                "--data-dir", dataDir_};
-  argv.insert(argv.end(), extraArgs.begin(), extraArgs.end());
+  const std::string logPath = dataDir_ + "/roomcastd" + options.logSuffix + ".log";
+  logPath_ = logPath;
+  std::vector<std::string> argv = options.prefix;
+  for (const std::string& a : {buildPath("src/app/roomcastd"), std::string("--listen"),
+                               "127.0.0.1:" + std::to_string(port), std::string("--data-dir"), dataDir_})
+    argv.push_back(a);
+  argv.insert(argv.end(), options.args.begin(), options.args.end());
   process_ = spawn(argv, G_SUBPROCESS_FLAGS_NONE, logPath.c_str());
   if (!process_) return;
   // Ready when the health endpoint answers (bounded; the daemon starts in well under a second).
@@ -156,8 +162,19 @@ bool Daemon::running() {
 
 std::string Daemon::log() const {
   g_autofree char* contents = nullptr;
-  g_file_get_contents((dataDir_ + "/roomcastd.log").c_str(), &contents, nullptr, nullptr);
+  g_file_get_contents(logPath_.c_str(), &contents, nullptr, nullptr);
   return contents ? contents : "";
+}
+
+int Daemon::pid() const {
+  const char* id = process_ ? g_subprocess_get_identifier(process_) : nullptr;
+  return id ? atoi(id) : 0;
+}
+
+void Daemon::kill() {
+  if (!process_ || !running()) return;
+  g_subprocess_send_signal(process_, SIGKILL);
+  g_subprocess_wait(process_, nullptr, nullptr);
 }
 
 Daemon::~Daemon() {
@@ -174,7 +191,7 @@ Daemon::~Daemon() {
   }
   g_main_context_pop_thread_default(context);
   g_object_unref(process_);
-  if (!g_getenv("ROOMCAST_KEEP_TEST_DATA")) {
+  if (ownsDataDir_ && !g_getenv("ROOMCAST_KEEP_TEST_DATA")) {
     g_autofree char* quoted = g_shell_quote(dataDir_.c_str());
     (void)!system(("rm -rf " + std::string(quoted)).c_str());
   }

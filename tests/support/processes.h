@@ -55,11 +55,19 @@ class Process {
 
 ProcessResult run(const std::vector<std::string>& argv, double timeoutSeconds);
 
+struct DaemonOptions {
+  std::vector<std::string> args;    // more roomcastd options
+  std::string dataDir;              // reuse this one (the caller owns it); default: a fresh one
+  std::vector<std::string> prefix;  // run through this (e.g. unshare ... sh -c '...' --)
+  std::string logSuffix;            // roomcastd<suffix>.log, to keep a previous run's log
+};
+
 class Daemon {
  public:
   // Starts build/src/app/roomcastd on 127.0.0.1:<free port> with a fresh data dir and waits
   // until /api/v1/health answers.
   explicit Daemon(const std::vector<std::string>& extraArgs = {});
+  explicit Daemon(const DaemonOptions& options);
   ~Daemon();  // SIGTERM, then waits (rooms finish their outputs), SIGKILL at a deadline
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
@@ -69,11 +77,15 @@ class Daemon {
   const std::string& dataDir() const { return dataDir_; }
   std::string log() const;
   bool running();
+  int pid() const;
+  void kill();  // SIGKILL (a crash), by its own PID, and reaped
 
  private:
   GSubprocess* process_ = nullptr;
   std::string url_;
   std::string dataDir_;
+  std::string logPath_;
+  bool ownsDataDir_ = true;
   bool ready_ = false;
 };
 
