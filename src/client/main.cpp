@@ -5,6 +5,7 @@
 //   roomcast [--server URL] listen ROOM [--seconds N] [--out F.wav]
 //   roomcast [--server URL] token ROOM --role speaker --name NAME --token HOST_TOKEN
 //   roomcast [--server URL] end ROOM --token HOST_TOKEN
+//   roomcast [--server URL] record ROOM (start | stop) --token HOST_TOKEN
 //   roomcast [--server URL] chat ROOM [--token TOKEN] (--send TEXT | --history)
 #include <gst/gst.h>
 #include <json-glib/json-glib.h>
@@ -37,6 +38,7 @@ constexpr const char* kUsage =
     "                                               --raise-hand: join as a listener, pre-warm, speak once promoted\n"
     "                                               --volume V: tone amplitude, 1 = full scale (default 0.5)\n"
     "                                               --plain-rtp: plain RTP instead of WebRTC (if the server allows it)\n"
+    "                                               --recording-opt-out: keep this voice out of the recording\n"
     "  listen ROOM [--seconds N] [--out F.wav] [--rendition auto|main|low]\n"
     "                                               hear the room over HLS like a listener (counted)\n"
     "  token ROOM --role ROLE --name NAME --token HOST_TOKEN\n"
@@ -44,6 +46,7 @@ constexpr const char* kUsage =
     "  promote|demote|invite|mute|unmute|remove ROOM NAME --token HOST_TOKEN\n"
     "                                               run the stage (NAME: display name or identity)\n"
     "  end ROOM --token HOST_TOKEN                  end the room (finishes HLS and the recording)\n"
+    "  record ROOM start|stop --token HOST_TOKEN    start or stop recording the room (everyone is told)\n"
     "  chat ROOM [--token TOKEN] --send TEXT        send a chat message (anonymous listener without a token)\n"
     "  chat ROOM --history                          print the recent chat, one \"name: text\" per line\n"
     "speak prints \"connected\" when the room's audio arrives, \"speaking\"/\"promoted\" when its\n"
@@ -128,6 +131,15 @@ int cmdEnd(const std::string& server, const Args& a) {
   return callAndPrint("DELETE", server + "/api/v1/rooms/" + a.positional[0], {}, a.get("token"), 200);
 }
 
+int cmdRecord(const std::string& server, const Args& a) {
+  if (a.positional.size() != 2 || (a.positional[1] != "start" && a.positional[1] != "stop") || a.get("token").empty())
+    usageError("record needs ROOM, start or stop, and --token HOST_TOKEN");
+  JsonWriter w;
+  w.beginObject().boolean("active", a.positional[1] == "start").endObject();
+  return callAndPrint("POST", server + "/api/v1/rooms/" + a.positional[0] + "/recording", w.finish(), a.get("token"),
+                      200);
+}
+
 int cmdToken(const std::string& server, const Args& a) {
   if (a.positional.size() != 1 || a.get("token").empty() || a.get("name").empty())
     usageError("token needs ROOM, --name and --token HOST_TOKEN");
@@ -181,16 +193,18 @@ int main(int argc, char** argv) {
   if (command == "create") return cmdCreate(server, parse(rest, restv, {"title", "topic"}, {"record"}));
   if (command == "token") return cmdToken(server, parse(rest, restv, {"token", "role", "name"}, {}));
   if (command == "end") return cmdEnd(server, parse(rest, restv, {"token"}, {}));
+  if (command == "record") return cmdRecord(server, parse(rest, restv, {"token"}, {}));
   for (const char* action : {"promote", "demote", "invite", "mute", "unmute", "remove"})
     if (command == action) return cmdModerate(server, command, parse(rest, restv, {"token"}, {}));
   if (command == "speak") {
-    Args a = parse(rest, restv, {"token", "tone", "file", "seconds", "out", "name", "volume"}, {"raise-hand", "plain-rtp"});
+    Args a = parse(rest, restv, {"token", "tone", "file", "seconds", "out", "name", "volume"}, {"raise-hand", "plain-rtp", "recording-opt-out"});
     if (a.positional.size() != 1) usageError("speak needs ROOM");
     SpeakOptions o;
     o.server = server;
     o.room = a.positional[0];
     o.raiseHand = a.has("raise-hand");
     o.plainRtp = a.has("plain-rtp");
+    o.recordingOptOut = a.has("recording-opt-out");
     o.name = a.get("name");
     o.token = a.get("token");
     if (o.raiseHand && o.token.empty()) {

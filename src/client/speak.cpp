@@ -287,6 +287,8 @@ void Speaker::onWsMessage(const std::string& text) {
   }
   if (type == "welcome") {
     welcomed_ = true;
+    // Before any media: our voice is never in the recording, not even its first frame.
+    if (options_.recordingOptOut) sendText(R"({"type":"recording-opt-out","opt_out":true})");
     JsonObject* you = json_object_get_object_member(obj, "you");
     identity_ = you ? json_object_get_string_member_with_default(you, "identity", "") : "";
     onStage_ = you && g_strcmp0(json_object_get_string_member_with_default(you, "role", ""), "listener") != 0;

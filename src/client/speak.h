@@ -16,6 +16,7 @@ struct SpeakOptions {
   bool raiseHand = false;  // join as a listener, raise the hand, pre-warm, speak once promoted
   std::string name;        // display name for --raise-hand (an anonymous listener token)
   bool plainRtp = false;   // plain RTP (the server must allow it) instead of WebRTC
+  bool recordingOptOut = false;  // keep this voice out of the room's recording (not the live room)
 };
 
 // Joins as a WebRTC (or plain-RTP) speaker; returns the process exit code.

@@ -194,6 +194,12 @@ void HttpServer::handleApi(SoupServer*, SoupServerMessage* msg, const char* path
     if (method != "POST") return sendMethodNotAllowed(msg, "POST");
     return self->moderate(msg, roomId);
   }
+  if (rest.rfind("/rooms/", 0) == 0 && endsWith(rest, "/recording")) {
+    std::string roomId(rest.substr(std::strlen("/rooms/"), rest.size() - std::strlen("/rooms/") - std::strlen("/recording")));
+    if (!isSafeName(roomId, 64)) return sendError(msg, {ErrorCode::NotFound, "no such room"});
+    if (method != "POST") return sendMethodNotAllowed(msg, "POST");
+    return self->setRecording(msg, roomId);
+  }
   if (rest.rfind("/rooms/", 0) == 0 && endsWith(rest, "/reports")) {
     std::string roomId(rest.substr(std::strlen("/rooms/"), rest.size() - std::strlen("/rooms/") - std::strlen("/reports")));
     if (!isSafeName(roomId, 64)) return sendError(msg, {ErrorCode::NotFound, "no such room"});
@@ -356,10 +362,30 @@ void HttpServer::moderate(SoupServerMessage* msg, const std::string& roomId) {
     case protocol::StageAction::Mute: status = rooms_.setMuted(roomId, actor, target, true); break;
     case protocol::StageAction::Unmute: status = rooms_.setMuted(roomId, actor, target, false); break;
     case protocol::StageAction::Remove: status = rooms_.remove(roomId, actor, target); break;
+    case protocol::StageAction::AppointCohost: status = rooms_.setCohost(roomId, actor, target, true); break;
+    case protocol::StageAction::RevokeCohost: status = rooms_.setCohost(roomId, actor, target, false); break;
   }
   if (!status) return sendError(msg, status.error());
   protocol::JsonWriter w;
   sendJson(msg, 200, w.beginObject().str("action", actionName.value()).str("identity", target).endObject().finish());
+}
+
+// The host starts or stops recording, as over the WebSocket: {"active": true|false}.
+void HttpServer::setRecording(SoupServerMessage* msg, const std::string& roomId) {
+  if (!rooms_.find(roomId)) return sendError(msg, {ErrorCode::NotFound, "no live room with id '" + roomId + "'"});
+  auto claims = bearerClaims(msg, roomId);
+  if (!claims) return sendError(msg, claims.error());
+  auto root = parseBody(msg);
+  if (!root) return sendError(msg, root.error());
+  protocol::FieldReader fields(json_node_get_object(root.value().get()));
+  if (auto known = fields.onlyKnown({"active"}); !known) return sendError(msg, known.error());
+  auto active = fields.optionalBool("active");
+  if (!active) return sendError(msg, active.error());
+  if (!active.value()) return sendError(msg, {ErrorCode::BadRequest, "missing field 'active'"});
+  if (auto status = rooms_.setRecording(roomId, core::Actor{claims->identity, claims->role}, *active.value()); !status)
+    return sendError(msg, status.error());
+  protocol::JsonWriter w;
+  sendJson(msg, 200, w.beginObject().boolean("active", *active.value()).endObject().finish());
 }
 
 void HttpServer::deleteRoom(SoupServerMessage* msg, const std::string& roomId) {

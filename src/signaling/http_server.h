@@ -53,6 +53,7 @@ class HttpServer {
   void deleteRoom(SoupServerMessage* msg, const std::string& roomId);
   void issueToken(SoupServerMessage* msg, const std::string& roomId);
   void moderate(SoupServerMessage* msg, const std::string& roomId);
+  void setRecording(SoupServerMessage* msg, const std::string& roomId);
   void startListening(SoupServerMessage* msg, const std::string& roomId);
   void listReports(SoupServerMessage* msg, const std::string& roomId);
   void listRecordings(SoupServerMessage* msg);
