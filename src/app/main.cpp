@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "app/options.h"
+#include "app/recording_uploads.h"
 #include "core/conversation.h"
 #include "core/moderator.h"
 #include "core/room_manager.h"
@@ -162,11 +163,18 @@ int main(int argc, char** argv) {
     if (auto s = store.recordingStarted(room.id, room.title, rec.path, rec.startedAtMs); !s)
       g_warning("store: %s", s.error().message.c_str());
   };
-  env.recordingStopped = [&store](const std::string&, const core::RecordingInfo& rec) {
+  // Optional: finished recordings go on to S3 (the local copy stays until verified).
+  std::unique_ptr<app::RecordingUploads> uploads;
+  if (opt.s3.enabled()) {
+    uploads = std::make_unique<app::RecordingUploads>(opt.s3, store, context);
+    uploads->resumePending();  // what a previous run did not finish (recovered files too)
+  }
+  env.recordingStopped = [&store, &uploads](const std::string& roomId, const core::RecordingInfo& rec) {
     if (auto s = store.recordingStopped(rec.path, rec.endedAtMs, rec.seconds, rec.failed ? "failed" : "finished",
                                         rec.reason);
         !s)
       g_warning("store: %s", s.error().message.c_str());
+    if (uploads && rec.seconds > 0) uploads->upload(rec.path, roomId);
   };
   // What speakers say: the transcript (searchable in the archive, unless they opted out of
   // the recording) and automated moderation.
@@ -254,8 +262,16 @@ int main(int argc, char** argv) {
   http.hls = &hlsRegistry;
   http.allowedOrigins = opt.allowedOrigins;
   http.reports = [&store](const std::string& roomId) { return store.reports(roomId, 500); };
-  http.recordings = [&store] { return store.recordings(500); };
-  http.search = [&store](const std::string& words) { return store.search(words, 50); };
+  http.recordings = [&store] {
+    auto rows = store.recordings(500);
+    for (auto& r : rows) r.localFile = g_file_test(r.path.c_str(), G_FILE_TEST_IS_REGULAR);
+    return rows;
+  };
+  http.search = [&store](const std::string& words) {
+    auto hits = store.search(words, 50);
+    for (auto& h : hits) h.recording.localFile = g_file_test(h.recording.path.c_str(), G_FILE_TEST_IS_REGULAR);
+    return hits;
+  };
   g_autofree char* recordingsDir = g_build_filename(opt.dataDir.c_str(), "recordings", nullptr);
   http.recordingsDir = recordingsDir;
   signaling::HttpServer server(http, rooms, hub, auth);

@@ -84,6 +84,15 @@ core::Status applyConfigFile(const std::string& path, Options& out) {
     out.lowRendition = g_key_file_get_boolean(file, "hls", "low_rendition", nullptr);
   if (g_key_file_has_key(file, "hls", "listener_idle_s", nullptr))
     out.listenerIdleSeconds = g_key_file_get_double(file, "hls", "listener_idle_s", nullptr);
+  str("s3", "endpoint", out.s3.endpoint);
+  str("s3", "bucket", out.s3.bucket);
+  str("s3", "region", out.s3.region);
+  str("s3", "access_key", out.s3.accessKey);
+  str("s3", "secret_key", out.s3.secretKey);
+  str("s3", "prefix", out.s3.prefix);
+  integer("s3", "max_attempts", out.s3.maxAttempts);
+  if (g_key_file_has_key(file, "s3", "keep_local", nullptr))
+    out.s3.keepLocal = g_key_file_get_boolean(file, "s3", "keep_local", nullptr);
   return core::Ok{};
 }
 
@@ -136,6 +145,14 @@ core::Result<Options> parseOptions(int argc, char** argv) {
   if (listen)
     if (auto s = splitListen(listen, out); !s) return s.error();
   if (dataDir) out.dataDir = dataDir;
+  // The S3 secret may stay out of the config file.
+  if (const char* secret = g_getenv("ROOMCAST_S3_SECRET_KEY"); secret && *secret) out.s3.secretKey = secret;
+  if (out.s3.enabled()) {
+    if (out.s3.bucket.empty() || out.s3.accessKey.empty() || out.s3.secretKey.empty())
+      return Error{ErrorCode::BadRequest, "[s3] needs bucket, access_key and secret_key (or ROOMCAST_S3_SECRET_KEY) with endpoint"};
+    if (out.s3.maxAttempts < 1 || out.s3.maxAttempts > 100)
+      return Error{ErrorCode::BadRequest, "[s3] max_attempts must be 1..100"};
+  }
   if (publicUrl) out.publicUrl = publicUrl;
   if (pipelinesDir) out.pipelinesDir = pipelinesDir;
   if (webDir) out.webDir = webDir;

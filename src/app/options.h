@@ -8,6 +8,19 @@
 
 namespace roomcast::app {
 
+// [s3]: upload finished recordings (off while `endpoint` is empty).
+struct S3Options {
+  std::string endpoint;  // http(s)://host[:port]
+  std::string bucket;
+  std::string region = "us-east-1";
+  std::string accessKey;
+  std::string secretKey;
+  std::string prefix = "recordings/";
+  bool keepLocal = false;  // keep the data dir's copy after a verified upload
+  int maxAttempts = 5;
+  bool enabled() const { return !endpoint.empty(); }
+};
+
 struct Options {
   std::string listenHost = "127.0.0.1";
   int listenPort = 8080;
@@ -28,6 +41,7 @@ struct Options {
   std::string moderationPolicy;        // default: data/moderation/policy.json
   bool lowRendition = true;            // HLS: a second rendition at 24 kbps in the master playlist
   double listenerIdleSeconds = 10;     // an HLS listener not seen this long is no longer counted
+  S3Options s3;
   int maxSpeakers = 16;
   int maxRooms = 100;
   double reconnectGraceSeconds = 20;  // a dropped speaker keeps role and slot this long

@@ -19,6 +19,8 @@ struct RecordingRow {
   std::string status;            // recording, finished, failed, recovered
   std::string note;
   std::string storageUrl;        // where it was uploaded, if anywhere
+  std::string uploadError;       // why the last upload failed (the file stays local)
+  bool localFile = true;         // the file is still in the data dir (false once uploaded and removed)
   std::vector<std::string> speakers;  // who is heard in its transcript
 };
 

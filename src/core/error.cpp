@@ -20,6 +20,7 @@ std::string_view errorCodeName(ErrorCode code) {
     case ErrorCode::MediaError: return "media_error";
     case ErrorCode::RateLimited: return "rate_limited";
     case ErrorCode::Internal: return "internal";
+    case ErrorCode::RecordingFailed: return "recording_failed";
   }
   return "internal";
 }
@@ -42,6 +43,7 @@ int httpStatusFor(ErrorCode code) {
     case ErrorCode::RateLimited: return 429;
     case ErrorCode::MediaError: return 502;
     case ErrorCode::Internal: return 500;
+    case ErrorCode::RecordingFailed: return 507;
   }
   return 500;
 }

@@ -24,6 +24,7 @@ enum class ErrorCode {
   MediaError,          // SDP refused or the media engine failed for this peer
   RateLimited,         // too many requests
   Internal,            // a bug or a resource failure on our side
+  RecordingFailed,     // the recording stopped (a full disk, a write error); the room goes on
 };
 
 struct Error {

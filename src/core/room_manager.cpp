@@ -566,7 +566,7 @@ void RoomManager::onRecordingStopped(const std::string& roomId, const RecordingI
   if (info.failed) {
     const std::string text = "the recording stopped: " + info.reason;
     for (const auto& [id, p] : room->participants)
-      if (permits(p.role, Action::Record)) events_.sendTo(roomId, id, ErrorEvent{{ErrorCode::Internal, text}});
+      if (permits(p.role, Action::Record)) events_.sendTo(roomId, id, ErrorEvent{{ErrorCode::RecordingFailed, text}});
   }
 }
 

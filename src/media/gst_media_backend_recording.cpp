@@ -54,7 +54,9 @@ core::Status GstMediaBackend::beginRecording(const std::string& roomId, LiveRoom
   room.recording.startedAtMs = nowMs();
   // Told from the next main-loop iteration, never from inside this call: the room may be
   // being created right now.
-  core::RecordingInfo info{room.recording.path, room.recording.startedAtMs};
+  core::RecordingInfo info;
+  info.path = room.recording.path;
+  info.startedAtMs = room.recording.startedAtMs;
   std::weak_ptr<int> alive = alive_;
   auto* task = new std::function<void()>([this, alive, roomId, info] {
     if (!alive.expired() && observer_ && rooms_.count(roomId)) observer_->onRecordingStarted(roomId, info);
@@ -70,7 +72,10 @@ core::Status GstMediaBackend::beginRecording(const std::string& roomId, LiveRoom
 
 core::RecordingInfo GstMediaBackend::finishedRecording(const Recording& recording, bool failed,
                                                        const std::string& reason) const {
-  core::RecordingInfo info{recording.path, recording.startedAtMs, nowMs()};
+  core::RecordingInfo info;
+  info.path = recording.path;
+  info.startedAtMs = recording.startedAtMs;
+  info.endedAtMs = nowMs();
   info.seconds = oggOpusDurationSeconds(recording.path).value_or(0);
   info.failed = failed;
   info.reason = reason;

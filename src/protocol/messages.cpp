@@ -210,9 +210,15 @@ void writeRecording(JsonWriter& w, const core::RecordingRow& r, const std::strin
   else w.null("ended_at_ms");
   w.number("duration_s", r.durationSeconds).str("status", r.status);
   if (!r.note.empty()) w.str("note", r.note);
-  w.str("url", urlBase + "/recordings/" + fileName(r.path));
-  w.key("storage").beginObject().str("local", r.path);
+  // Played from here while the data dir has it, else from where it was uploaded.
+  if (r.localFile) w.str("url", urlBase + "/recordings/" + fileName(r.path));
+  else if (!r.storageUrl.empty()) w.str("url", r.storageUrl);
+  else w.null("url");
+  w.key("storage").beginObject();
+  if (r.localFile) w.str("local", r.path);
+  else w.null("local");
   if (!r.storageUrl.empty()) w.str("s3", r.storageUrl);
+  if (!r.uploadError.empty()) w.str("upload_error", r.uploadError);
   w.endObject();
   w.beginArray("speakers");
   for (const auto& name : r.speakers) w.str(nullptr, name);

@@ -24,7 +24,7 @@ void WsHub::accept(SoupWebsocketConnection* connection, const std::string& roomI
   soup_websocket_connection_set_max_incoming_payload_size(connection, protocol::kMaxMessageBytes);
   soup_websocket_connection_set_keepalive_interval(connection, 15);
   auto session = std::make_unique<Session>(Session{this, static_cast<SoupWebsocketConnection*>(g_object_ref(connection)),
-                                                   roomId, {}, false});
+                                                   roomId, {}, false, {}});
   Session* raw = session.get();
   sessions_[raw] = std::move(session);
   byRoom_[roomId].insert(raw);

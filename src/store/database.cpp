@@ -101,6 +101,10 @@ const char* const kMigrations[] = {
       created_at_ms INTEGER NOT NULL
     );
     )sql",
+    // Uploads to S3: the last failure, so the archive says why a recording is still local.
+    R"sql(
+    ALTER TABLE recordings ADD COLUMN upload_error TEXT;
+    )sql",
 };
 
 }  // namespace

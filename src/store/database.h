@@ -44,6 +44,9 @@ class Database {
   core::Status recordingStopped(const std::string& path, int64_t endedAtMs, double seconds, const std::string& status,
                                 const std::string& note);
   core::Status recordingUploaded(const std::string& path, const std::string& url);
+  core::Status recordingUploadFailed(const std::string& path, const std::string& error);
+  // Ended recordings with audio that have no storage URL yet (to upload).
+  std::vector<RecordingRow> recordingsAwaitingUpload();
   std::vector<RecordingRow> unfinishedRecordings();
   std::vector<RecordingRow> recordings(size_t limit);
   core::Status transcriptAdded(const TranscriptSegment& segment);

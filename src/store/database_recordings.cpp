@@ -14,7 +14,7 @@ std::string column(sqlite3_stmt* st, int i) {
 
 constexpr const char* kRecordingColumns =
     "id, room_id, title, path, started_at_ms, COALESCE(ended_at_ms, 0), COALESCE(duration_s, 0), status, "
-    "COALESCE(note, ''), COALESCE(storage_url, '')";
+    "COALESCE(note, ''), COALESCE(storage_url, ''), COALESCE(upload_error, '')";
 
 RecordingRow readRecording(sqlite3_stmt* st) {
   RecordingRow r;
@@ -28,6 +28,7 @@ RecordingRow readRecording(sqlite3_stmt* st) {
   r.status = column(st, 7);
   r.note = column(st, 8);
   r.storageUrl = column(st, 9);
+  r.uploadError = column(st, 10);
   return r;
 }
 
@@ -81,12 +82,34 @@ core::Status Database::recordingStopped(const std::string& path, int64_t endedAt
 
 core::Status Database::recordingUploaded(const std::string& path, const std::string& url) {
   Statement st;
-  if (sqlite3_prepare_v2(db_, "UPDATE recordings SET storage_url=? WHERE path=?", -1, &st.stmt, nullptr) != SQLITE_OK)
+  if (sqlite3_prepare_v2(db_, "UPDATE recordings SET storage_url=?, upload_error=NULL WHERE path=?", -1, &st.stmt,
+                         nullptr) != SQLITE_OK)
     return sqlError(db_, "prepare");
   sqlite3_bind_text(st.stmt, 1, url.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(st.stmt, 2, path.c_str(), -1, SQLITE_TRANSIENT);
   if (sqlite3_step(st.stmt) != SQLITE_DONE) return sqlError(db_, "update recording");
   return core::Ok{};
+}
+
+core::Status Database::recordingUploadFailed(const std::string& path, const std::string& error) {
+  Statement st;
+  if (sqlite3_prepare_v2(db_, "UPDATE recordings SET upload_error=? WHERE path=?", -1, &st.stmt, nullptr) != SQLITE_OK)
+    return sqlError(db_, "prepare");
+  sqlite3_bind_text(st.stmt, 1, error.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st.stmt, 2, path.c_str(), -1, SQLITE_TRANSIENT);
+  if (sqlite3_step(st.stmt) != SQLITE_DONE) return sqlError(db_, "update recording");
+  return core::Ok{};
+}
+
+std::vector<RecordingRow> Database::recordingsAwaitingUpload() {
+  std::vector<RecordingRow> rows;
+  Statement st;
+  const std::string sql = std::string("SELECT ") + kRecordingColumns +
+                          " FROM recordings WHERE ended_at_ms IS NOT NULL AND duration_s > 0 AND storage_url IS NULL "
+                          "ORDER BY id";
+  if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &st.stmt, nullptr) != SQLITE_OK) return rows;
+  while (sqlite3_step(st.stmt) == SQLITE_ROW) rows.push_back(readRecording(st.stmt));
+  return rows;
 }
 
 std::vector<RecordingRow> Database::unfinishedRecordings() {

@@ -48,38 +48,6 @@ std::string writeRecording(const std::string& dir, const char* name, size_t size
   return path;
 }
 
-struct Got {
-  long status = 0;
-  std::string body;
-};
-
-size_t appendTo(char* data, size_t size, size_t count, void* out) {
-  static_cast<std::string*>(out)->append(data, size * count);
-  return size * count;
-}
-
-// GETs an object back, signed like the uploader signs (the server refuses anonymous reads).
-Got signedGet(const S3Config& config, const std::string& url) {
-  Got got;
-  CURL* h = curl_easy_init();
-  curl_slist* headers = curl_slist_append(
-      nullptr, "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  const std::string sigv4 = "aws:amz:" + config.region + ":s3";
-  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(h, CURLOPT_AWS_SIGV4, sigv4.c_str());
-  curl_easy_setopt(h, CURLOPT_USERNAME, config.accessKey.c_str());
-  curl_easy_setopt(h, CURLOPT_PASSWORD, config.secretKey.c_str());
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, appendTo);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &got.body);
-  if (curl_easy_perform(h) == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &got.status);
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(h);
-  return got;
-}
-
 // The first word of `sha256sum FILE` / `md5sum FILE`: digests from outside this code base.
 std::string coreutilsDigest(const char* tool, const std::string& path) {
   ProcessResult r = run({tool, path}, 30);
@@ -153,7 +121,7 @@ TEST_F(S3UploadTest, GoodUploadIsStoredByteForByteInOneAttempt) {
   EXPECT_EQ(report->sha256, coreutilsDigest("sha256sum", path));
   EXPECT_EQ(report->etag, coreutilsDigest("md5sum", path));
 
-  Got back = signedGet(config(), report->url);
+  S3Object back = signedGet(S3Server::kAccessKey, S3Server::kSecretKey, report->url);
   EXPECT_EQ(back.status, 200);
   EXPECT_EQ(back.body.size(), original.size());
   EXPECT_TRUE(back.body == original) << "the object differs from the file";
@@ -164,7 +132,7 @@ TEST_F(S3UploadTest, GoodUploadIsStoredByteForByteInOneAttempt) {
   auto odd = uploadFile(config(), small, "Talk #2 (Q&A) + caf\xc3\xa9.ogg");
   ASSERT_TRUE(odd.ok()) << odd.error().message;
   EXPECT_EQ(odd->url, server_->endpoint() + "/" + kBucket + "/recordings/Talk%20%232%20%28Q%26A%29%20%2B%20caf%C3%A9.ogg");
-  EXPECT_TRUE(signedGet(config(), odd->url).body == readFile(small));
+  EXPECT_TRUE(signedGet(S3Server::kAccessKey, S3Server::kSecretKey, odd->url).body == readFile(small));
 
   server_->stop();
   const std::string log = server_->log();
@@ -198,7 +166,7 @@ TEST_F(S3UploadTest, ServerDownAtTheStartThenBackWhileRetrying) {
   int putFailures = 0;
   for (const auto& f : failures) putFailures += f.request == "PUT";
   EXPECT_EQ(report.attempts, putFailures + 1);
-  EXPECT_TRUE(signedGet(config(), report.url).body == readFile(path));
+  EXPECT_TRUE(signedGet(S3Server::kAccessKey, S3Server::kSecretKey, report.url).body == readFile(path));
 }
 
 TEST_F(S3UploadTest, ServerKilledWhileHoldingThePutThenBack) {
@@ -224,7 +192,7 @@ TEST_F(S3UploadTest, ServerKilledWhileHoldingThePutThenBack) {
   ASSERT_TRUE(result->ok()) << result->error().message;
   std::cout << "after the drop: attempts " << result->value().attempts << "\n";
   EXPECT_GT(result->value().attempts, 1);
-  EXPECT_TRUE(signedGet(config(), result->value().url).body == readFile(path));
+  EXPECT_TRUE(signedGet(S3Server::kAccessKey, S3Server::kSecretKey, result->value().url).body == readFile(path));
 }
 
 TEST_F(S3UploadTest, ServerErrorsAreRetriedWithBackoff) {
@@ -244,7 +212,7 @@ TEST_F(S3UploadTest, ServerErrorsAreRetriedWithBackoff) {
   EXPECT_EQ(failures[0].retryIn, 100ms);
   EXPECT_EQ(failures[1].retryIn, 200ms);
   std::cout << "503 then: " << failures[0].message << "; attempts " << report->attempts << "\n";
-  EXPECT_TRUE(signedGet(config(), report->url).body == readFile(path));
+  EXPECT_TRUE(signedGet(S3Server::kAccessKey, S3Server::kSecretKey, report->url).body == readFile(path));
 }
 
 TEST_F(S3UploadTest, WrongSecretFailsAtOnceAndLeavesTheFile) {
@@ -277,7 +245,7 @@ TEST_F(S3UploadTest, WrongSecretFailsAtOnceAndLeavesTheFile) {
   EXPECT_EQ(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
   EXPECT_TRUE(readFile(path) == original);
 
-  Got missing = signedGet(config(), server_->endpoint() + "/" + kBucket + "/recordings/room-e/secret.ogg");
+  S3Object missing = signedGet(S3Server::kAccessKey, S3Server::kSecretKey, server_->endpoint() + "/" + kBucket + "/recordings/room-e/secret.ogg");
   EXPECT_EQ(missing.status, 404);
   EXPECT_NE(missing.body.find("NoSuchKey"), std::string::npos) << missing.body;
 

@@ -128,7 +128,15 @@ ProcessResult run(const std::vector<std::string>& argv, double timeoutSeconds) {
   return p.wait(timeoutSeconds);
 }
 
-Daemon::Daemon(const std::vector<std::string>& extraArgs) : Daemon(DaemonOptions{extraArgs}) {}
+namespace {
+DaemonOptions withArgs(const std::vector<std::string>& args) {
+  DaemonOptions options;
+  options.args = args;
+  return options;
+}
+}  // namespace
+
+Daemon::Daemon(const std::vector<std::string>& extraArgs) : Daemon(withArgs(extraArgs)) {}
 
 Daemon::Daemon(const DaemonOptions& options) {
   ownsDataDir_ = options.dataDir.empty();

@@ -1,5 +1,6 @@
 #include "s3_server.h"
 
+#include <curl/curl.h>
 #include <glib.h>
 
 namespace roomcast::testing {
@@ -46,6 +47,36 @@ void S3Server::stop() {
 std::string S3Server::log() const {
   if (!process_) return pastLog_;
   return pastLog_ + process_->output() + process_->errors();
+}
+
+namespace {
+size_t appendTo(char* data, size_t size, size_t count, void* out) {
+  static_cast<std::string*>(out)->append(data, size * count);
+  return size * count;
+}
+}  // namespace
+
+S3Object signedGet(const std::string& accessKey, const std::string& secretKey, const std::string& url,
+                   const std::string& region) {
+  S3Object got;
+  CURL* h = curl_easy_init();
+  // The SHA-256 of an empty body.
+  curl_slist* headers = curl_slist_append(
+      nullptr, "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  const std::string sigv4 = "aws:amz:" + region + ":s3";
+  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(h, CURLOPT_AWS_SIGV4, sigv4.c_str());
+  curl_easy_setopt(h, CURLOPT_USERNAME, accessKey.c_str());
+  curl_easy_setopt(h, CURLOPT_PASSWORD, secretKey.c_str());
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, appendTo);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &got.body);
+  if (curl_easy_perform(h) == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &got.status);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(h);
+  return got;
 }
 
 }  // namespace roomcast::testing

@@ -46,4 +46,12 @@ class S3Server {
   std::string pastLog_;
 };
 
+// GETs an object back, signed as the uploader signs (the server refuses anonymous reads).
+struct S3Object {
+  long status = 0;  // 0: no answer
+  std::string body;
+};
+S3Object signedGet(const std::string& accessKey, const std::string& secretKey, const std::string& url,
+                   const std::string& region = "us-east-1");
+
 }  // namespace roomcast::testing

@@ -14,4 +14,16 @@ bool iterateUntil(GMainContext* context, const std::function<bool()>& done, doub
   return done();
 }
 
+bool pollUntil(const std::function<bool()>& done, double timeoutSeconds, double intervalSeconds) {
+  GMainContext* context = g_main_context_new();
+  GSource* tick = g_timeout_source_new(static_cast<guint>(intervalSeconds * 1000));
+  g_source_set_callback(tick, [](gpointer) -> gboolean { return G_SOURCE_CONTINUE; }, nullptr, nullptr);
+  g_source_attach(tick, context);
+  const bool held = iterateUntil(context, done, timeoutSeconds);
+  g_source_destroy(tick);
+  g_source_unref(tick);
+  g_main_context_unref(context);
+  return held;
+}
+
 }  // namespace roomcast::testing

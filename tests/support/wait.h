@@ -12,4 +12,8 @@ namespace roomcast::testing {
 // Returns done().
 bool iterateUntil(GMainContext* context, const std::function<bool()>& done, double timeoutSeconds);
 
+// For state that announces no event (a file growing, a row appearing): checks `done()` every
+// `intervalSeconds` until it holds or `timeoutSeconds` elapse. Returns done().
+bool pollUntil(const std::function<bool()>& done, double timeoutSeconds, double intervalSeconds = 0.1);
+
 }  // namespace roomcast::testing

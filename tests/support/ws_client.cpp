@@ -105,8 +105,17 @@ static JsonNode* lookup(JsonParser* parser, const std::string& json, const std::
   while (node && start <= path.size()) {
     const size_t dot = path.find('.', start);
     const std::string key = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    if (!JSON_NODE_HOLDS_OBJECT(node)) return nullptr;
-    node = json_object_get_member(json_node_get_object(node), key.c_str());
+    if (JSON_NODE_HOLDS_ARRAY(node)) {  // "hits.0.speaker": an index into an array
+      JsonArray* array = json_node_get_array(node);
+      char* end = nullptr;
+      const unsigned long index = strtoul(key.c_str(), &end, 10);
+      if (key.empty() || *end || index >= json_array_get_length(array)) return nullptr;
+      node = json_array_get_element(array, static_cast<guint>(index));
+    } else if (JSON_NODE_HOLDS_OBJECT(node)) {
+      node = json_object_get_member(json_node_get_object(node), key.c_str());
+    } else {
+      return nullptr;
+    }
     if (dot == std::string::npos) break;
     start = dot + 1;
   }
@@ -118,6 +127,36 @@ std::string jsonString(const std::string& json, const std::string& path) {
   JsonNode* node = lookup(parser, json, path);
   if (!node || JSON_NODE_TYPE(node) != JSON_NODE_VALUE || json_node_get_value_type(node) != G_TYPE_STRING) return "";
   return json_node_get_string(node);
+}
+
+long long jsonCount(const std::string& json, const std::string& path) {
+  g_autoptr(JsonParser) parser = json_parser_new();
+  JsonNode* node = lookup(parser, json, path);
+  return node && JSON_NODE_HOLDS_ARRAY(node) ? json_array_get_length(json_node_get_array(node)) : -1;
+}
+
+double jsonNumber(const std::string& json, const std::string& path, double fallback) {
+  g_autoptr(JsonParser) parser = json_parser_new();
+  JsonNode* node = lookup(parser, json, path);
+  if (!node || JSON_NODE_TYPE(node) != JSON_NODE_VALUE) return fallback;
+  const GType t = json_node_get_value_type(node);
+  if (t == G_TYPE_DOUBLE) return json_node_get_double(node);
+  if (t == G_TYPE_INT64) return static_cast<double>(json_node_get_int(node));
+  return fallback;
+}
+
+bool jsonIsNull(const std::string& json, const std::string& path) {
+  g_autoptr(JsonParser) parser = json_parser_new();
+  JsonNode* node = lookup(parser, json, path);
+  return node && JSON_NODE_HOLDS_NULL(node);
+}
+
+bool jsonBool(const std::string& json, const std::string& path, bool fallback) {
+  g_autoptr(JsonParser) parser = json_parser_new();
+  JsonNode* node = lookup(parser, json, path);
+  if (!node || JSON_NODE_TYPE(node) != JSON_NODE_VALUE || json_node_get_value_type(node) != G_TYPE_BOOLEAN)
+    return fallback;
+  return json_node_get_boolean(node);
 }
 
 long long jsonInt(const std::string& json, const std::string& path, long long fallback) {

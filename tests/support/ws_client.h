@@ -4,6 +4,7 @@
 
 #include <libsoup/soup.h>
 
+#include <cmath>
 #include <deque>
 #include <functional>
 #include <string>
@@ -37,6 +38,11 @@ class WsClient {
 
 // Reads a string member at a dotted path ("error.code") from a JSON object text; "" if absent.
 std::string jsonString(const std::string& json, const std::string& path);
+// Path segments may be array indices ("hits.0.speaker").
 long long jsonInt(const std::string& json, const std::string& path, long long fallback = -1);
+double jsonNumber(const std::string& json, const std::string& path, double fallback = NAN);
+bool jsonBool(const std::string& json, const std::string& path, bool fallback = false);
+bool jsonIsNull(const std::string& json, const std::string& path);
+long long jsonCount(const std::string& json, const std::string& path);  // array length, -1 if none
 
 }  // namespace roomcast::testing
