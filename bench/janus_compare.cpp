@@ -154,7 +154,8 @@ struct Options {
   double bigSeconds = 20;
   double bigWarmup = 10;
   int joinConcurrency = 32;  // roomcast WebSockets being set up at once
-  double quietWait = 60;     // before each run, wait up to this long for other processes to calm down
+  double quietWait = 20;     // before each run, wait up to this long for other processes to calm down
+  double quietBudget = 180;  // and at most this long over the whole benchmark
   double quietPercent = 25;  // "calm": the rest of the machine below this share of a core
 };
 
@@ -190,7 +191,8 @@ void usage(FILE* out) {
       "  --janus-lib DIR         Janus' lib folder with plugins/ and transports/ (default: found)\n"
       "  --join-concurrency N    roomcast WebSockets set up at once (default 32)\n"
       "  --quiet-wait S          before each run wait up to S s until other processes use less than\n"
-      "                          --quiet-percent of a core over 1 s (default 60; 0: do not wait)\n"
+      "                          --quiet-percent of a core over 1 s (default 20, at most 180 s in all;\n"
+      "                          0: do not wait)\n"
       "  --quiet-percent P       (default 25)\n"
       "  --base-port P           participant ports P.. (default 41000)\n"
       "  --server-cpu C          CPU for the servers (default 0)\n"
@@ -1021,7 +1023,8 @@ std::vector<int> bindParticipants(int& basePort, int n) {
 // packets (with kernel receive time) of one participant while capturing.
 class Receiver {
  public:
-  explicit Receiver(const std::vector<int>& fds) : fds_(fds), counts_(fds.size()), drops_(fds.size()) {
+  explicit Receiver(const std::vector<int>& fds)
+      : fds_(fds), counts_(fds.size()), drops_(fds.size()), odd_(fds.size()), last_(fds.size()) {
     for (auto& c : counts_) c.store(0);
     for (auto& d : drops_) d.store(0);
     epoll_ = epoll_create1(EPOLL_CLOEXEC);
@@ -1055,6 +1058,12 @@ class Receiver {
     for (const auto& d : drops_) sum += d.load();
     return sum;
   }
+  // Per participant over the whole run (read after stop()): packets whose RTP timestamp went
+  // backwards, and changes of SSRC. A well-formed return has neither.
+  struct StreamOddities {
+    guint64 timestampBackwards = 0, ssrcChanges = 0;
+  };
+  const std::vector<StreamOddities>& oddities() const { return odd_; }
   void capture(int index) { captureIndex_ = index; }
   std::vector<Captured> takeCaptured() {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -1080,6 +1089,14 @@ class Receiver {
           ssize_t n = recvmsg(fds_[i], &msg, MSG_DONTWAIT);
           if (n < 0) break;
           counts_[i].fetch_add(1, std::memory_order_relaxed);
+          if (n >= 12) {
+            const guint32 ts = (static_cast<guint32>(buf[4]) << 24) | (buf[5] << 16) | (buf[6] << 8) | buf[7];
+            const guint32 ssrc = (static_cast<guint32>(buf[8]) << 24) | (buf[9] << 16) | (buf[10] << 8) | buf[11];
+            Last& l = last_[i];
+            if (l.seen && ssrc != l.ssrc) odd_[i].ssrcChanges++;
+            else if (l.seen && static_cast<gint32>(ts - l.ts) < 0) odd_[i].timestampBackwards++;
+            l = Last{true, ts, ssrc};
+          }
           const bool keep = static_cast<int>(i) == captureIndex_.load(std::memory_order_relaxed) && n >= 12;
           double t = 0;
           for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
@@ -1107,6 +1124,12 @@ class Receiver {
   int epoll_ = -1;
   std::vector<std::atomic<guint64>> counts_;
   std::vector<std::atomic<guint64>> drops_;
+  struct Last {
+    bool seen = false;
+    guint32 ts = 0, ssrc = 0;
+  };
+  std::vector<StreamOddities> odd_;
+  std::vector<Last> last_;
   std::atomic<bool> stop_{false};
   std::atomic<int> captureIndex_{-1};
   std::mutex mutex_;
@@ -1491,6 +1514,9 @@ struct LoadRun {
   double rxPercentMin = NAN, rxPercentMean = NAN;  // received / expected packets, per participant
   double rxTalkMin = NAN, rxTalkMean = NAN, rxSilentMin = NAN, rxSilentMean = NAN;
   std::vector<double> rxEach;  // per participant
+  double rxPercentMax = NAN;
+  int rxAbove105 = 0;          // participants that got more than 105 % of 50 packets/s
+  guint64 tsBackwards = 0, ssrcChanges = 0;  // in the returns, whole run, all participants
   int threads = 0;
   long rssKb = 0;
   int fds = 0;
@@ -1510,9 +1536,11 @@ struct LoadRun {
 // Waits (up to --quiet-wait) until the rest of the machine (other processes, steal) uses less
 // than --quiet-percent of a core over one second. Returns the seconds waited.
 double waitForQuiet(const Options& opt) {
+  static double spent = 0;
   const double t0 = monotonicSeconds();
+  const double limit = std::min(opt.quietWait, opt.quietBudget - spent);
   bool told = false;
-  while (opt.quietWait > 0) {
+  while (limit > 0) {
     const long long self0 = processCpuTicks(getpid());
     const MachineTicks m0 = machineTicks();
     g_usleep(1000000);
@@ -1520,13 +1548,14 @@ double waitForQuiet(const Options& opt) {
     const MachineTicks m1 = machineTicks();
     const double others = ((m1.busy - m0.busy) - (self1 - self0)) * 100.0 / static_cast<double>(clockTicks());
     if (others < opt.quietPercent) break;
-    if (monotonicSeconds() - t0 > opt.quietWait) {
+    if (monotonicSeconds() - t0 > limit) {
       note("  the machine is still busy (others %.0f%% of a core); going on", others);
       break;
     }
     if (!told) note("  waiting for other processes to calm down (%.0f%% of a core)", others);
     told = true;
   }
+  spent += monotonicSeconds() - t0;
   return monotonicSeconds() - t0;
 }
 
@@ -1620,6 +1649,8 @@ LoadRun runLoad(Context& ctx, Variant variant, int n, int talking, int repeat, d
       auto min = [](const std::vector<double>& v) { return v.empty() ? NAN : *std::min_element(v.begin(), v.end()); };
       r.rxPercentMean = mean(all);
       r.rxPercentMin = min(all);
+      r.rxPercentMax = *std::max_element(all.begin(), all.end());
+      r.rxAbove105 = static_cast<int>(std::count_if(all.begin(), all.end(), [](double x) { return x > 105; }));
       r.rxTalkMean = mean(talk);
       r.rxTalkMin = min(talk);
       r.rxSilentMean = mean(silent);
@@ -1631,6 +1662,10 @@ LoadRun runLoad(Context& ctx, Variant variant, int n, int talking, int repeat, d
   stopServer(server);
   receiver.stop();
   closeSockets(sockets);
+  for (const auto& o : receiver.oddities()) {
+    r.tsBackwards += o.timestampBackwards;
+    r.ssrcChanges += o.ssrcChanges;
+  }
   r.stopTimedOut = server.stopTimedOut;
   if (server.rc) {
     r.wsUnexpectedCloses = server.rc->unexpectedCloses();
@@ -1903,7 +1938,9 @@ struct Cell {
   double cpu = NAN, rxMin = NAN, rxMean = NAN, coreBusy = NAN, other = NAN, generator = NAN;
   int threads = 0;
   int runs = 0, failed = 0;
-  int stopTimeouts = 0, wsCloses = 0, logWarnings = 0, reoffers = 0, reoffersInWindow = 0;
+  int stopTimeouts = 0, wsCloses = 0, logWarnings = 0, reoffers = 0, reoffersInWindow = 0, rxAbove105 = 0;
+  double rxMax = NAN;
+  guint64 tsBackwards = 0;
   guint64 socketDrops = 0, lateSlots = 0;
   std::string error;
 };
@@ -1931,6 +1968,9 @@ Cell cellOf(const std::vector<LoadRun>& runs, Variant v, int n, int talking) {
     other.push_back(r.otherCpuPercent);
     gen.push_back(r.generatorCpuPercent);
     c.threads = r.threads;
+    c.rxAbove105 += r.rxAbove105;
+    c.rxMax = std::isfinite(c.rxMax) ? std::max(c.rxMax, r.rxPercentMax) : r.rxPercentMax;
+    c.tsBackwards += r.tsBackwards;
     c.socketDrops += r.socketDrops;
     c.lateSlots += r.lateSlots;
   }
@@ -1943,8 +1983,11 @@ Cell cellOf(const std::vector<LoadRun>& runs, Variant v, int n, int talking) {
   return c;
 }
 
-bool saturated(double cpu, double coreBusy) {
-  return (std::isfinite(coreBusy) && coreBusy >= 95) || (std::isfinite(cpu) && cpu >= 90);
+// The server used (nearly) a whole core: it cannot get more.
+bool saturated(double cpu, double) { return std::isfinite(cpu) && cpu >= 90; }
+// Its core was busy, but not with the server: other processes took part of it.
+bool contended(double cpu, double coreBusy) {
+  return !saturated(cpu, coreBusy) && std::isfinite(coreBusy) && coreBusy >= 95;
 }
 
 // Health of one cell for the table: saturation and what came back.
@@ -1953,7 +1996,11 @@ std::string flags(const Cell& c) {
   if (c.failed) f += " FAILED";
   if (saturated(c.cpu, c.coreBusy))
     f += " core-saturated (server " + fmt("%.0f%%", c.cpu) + ", its core busy " + fmt("%.0f%%", c.coreBusy) + ")";
+  if (contended(c.cpu, c.coreBusy))
+    f += " core-contended (its core " + fmt("%.0f%%", c.coreBusy) + " busy, the server " + fmt("%.0f%%", c.cpu) + ")";
   if (std::isfinite(c.rxMin) && c.rxMin < 97) f += " rx-min " + fmt("%.0f%%", c.rxMin);
+  if (c.rxAbove105) f += " rx-max " + fmt("%.0f%%", c.rxMax) + " (more packets than 50/s)";
+  if (c.tsBackwards) f += " " + std::to_string(c.tsBackwards) + "-return-timestamps-went-backwards";
   if (c.socketDrops) f += " " + std::to_string(c.socketDrops) + "-dropped-at-our-sockets";
   if (c.lateSlots) f += " generator-late (" + std::to_string(c.lateSlots) + " send slots > 5 ms late)";
   if (c.wsCloses) f += " " + std::to_string(c.wsCloses) + "-websockets-closed-by-the-server";
@@ -1999,6 +2046,8 @@ std::string jsonRun(const LoadRun& r) {
     << ", \"other_cpu_core_percent\": " << jsonNumber(r.otherCpuPercent)
     << ", \"steal_core_percent\": " << jsonNumber(r.stealPercent)
     << ", \"rx_percent_mean\": " << jsonNumber(r.rxPercentMean) << ", \"rx_percent_min\": " << jsonNumber(r.rxPercentMin)
+    << ", \"rx_percent_max\": " << jsonNumber(r.rxPercentMax) << ", \"rx_participants_above_105_percent\": " << r.rxAbove105
+    << ", \"return_timestamps_backwards\": " << r.tsBackwards << ", \"return_ssrc_changes\": " << r.ssrcChanges
     << ", \"rx_talkers_percent_mean\": " << jsonNumber(r.rxTalkMean)
     << ", \"rx_talkers_percent_min\": " << jsonNumber(r.rxTalkMin)
     << ", \"rx_silent_percent_mean\": " << jsonNumber(r.rxSilentMean)
@@ -2230,6 +2279,18 @@ int main(int argc, char** argv) {
                   fmt("%.2fx", t).c_str(), std::isfinite(t) ? (t <= 0.75 ? "met" : "NOT met") : "n/a",
                   fmt("%.2fx", s).c_str(), std::isfinite(s) ? (s <= 0.10 ? "met" : "NOT met") : "n/a");
     }
+    // A slope through a cell where the server could not keep up understates its cost.
+    for (int kind = 0; kind < 2; kind++)
+      for (Variant v : opt.variants)
+        for (int n : {h.from, h.to}) {
+          const Cell c = cellOf(runs, v, n, kind == 0 ? n : 1);
+          if (saturated(c.cpu, c.coreBusy) || (std::isfinite(c.rxMin) && c.rxMin < 97))
+            std::printf("  CAUTION: the per-%s slope of %s uses N=%d, where it %s (%.0f%% of a core, rx min %.0f%%): "
+                        "its real cost per %s is higher than shown.\n",
+                        kind == 0 ? "talker" : "silent", variantName(v), n,
+                        saturated(c.cpu, c.coreBusy) ? "saturated its core" : "dropped returns", c.cpu, c.rxMin,
+                        kind == 0 ? "talker" : "silent speaker");
+        }
   }
 
   // The large room.
@@ -2249,6 +2310,11 @@ int main(int argc, char** argv) {
                   rxText(r.rxTalkMean, r.rxTalkMin).c_str(), rxText(r.rxSilentMean, r.rxSilentMin).c_str(),
                   r.rssKb / 1024.0, r.threads, r.fds, r.startSeconds, r.generatorCpuPercent,
                   keepsUp ? "yes" : (r.rxPercentMin >= 97 ? "no (core saturated)" : "NO (returns missing)"));
+      if (r.rxAbove105 || r.tsBackwards || r.ssrcChanges)
+        std::printf("            returns: %d participants got more than 105%% (max %.0f%%); %llu timestamps went "
+                    "backwards, %llu SSRC changes\n",
+                    r.rxAbove105, r.rxPercentMax, static_cast<unsigned long long>(r.tsBackwards),
+                    static_cast<unsigned long long>(r.ssrcChanges));
       if (r.socketDrops || r.lateSlots || r.sendErrors)
         std::printf("            generator: %llu packets dropped at our sockets, %llu send slots > 5 ms late (worst "
                     "%.1f ms), %llu send errors\n",
