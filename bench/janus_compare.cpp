@@ -687,6 +687,7 @@ class RoomcastClients {
   // re-offers that got a new rtp-answer.
   int reoffers() const { return reoffers_.load(); }
   int reoffersAnswered() const { return reoffersAnswered_.load(); }
+  int connectRetries() const { return connectRetries_.load(); }
   // Closes what is still open and ends the thread. Counters are final afterwards.
   void stop() {
     stopRequested_ = true;
@@ -708,7 +709,9 @@ class RoomcastClients {
     State state = State::Idle;
     int serverPort = 0;
     int reoffers = 0;
+    int connectAttempts = 0;
   };
+  static constexpr int kMaxConnectAttempts = 5;
 
   void fail(Peer& p, const std::string& why) {
     if (p.state != State::Failed) p.state = State::Failed;
@@ -827,7 +830,25 @@ class RoomcastClients {
     GError* err = nullptr;
     SoupWebsocketConnection* ws = soup_session_websocket_connect_finish(SOUP_SESSION(source), result, &err);
     if (!ws) {
-      self->fail(*p, std::string("WebSocket connect: ") + (err ? err->message : "?"));
+      // A connection refused or reset (a busy server's accept queue overflows) is tried
+      // again after a pause, as a client would; an HTTP answer other than the upgrade is not.
+      const bool transport = err && err->domain == G_IO_ERROR && !g_cancellable_is_cancelled(self->cancel_);
+      if (transport && p->connectAttempts < kMaxConnectAttempts) {
+        self->connectRetries_++;
+        g_clear_error(&err);
+        GSource* later = g_timeout_source_new(500);
+        g_source_set_callback(later, [](gpointer data) -> gboolean {
+          auto* peer = static_cast<Peer*>(data);
+          peer->owner->connect(*peer);
+          return G_SOURCE_REMOVE;
+        }, p, nullptr);
+        g_source_attach(later, self->context_);
+        g_source_unref(later);
+        self->pendingConnects_++;  // the retry holds a pending connect
+        return;
+      }
+      self->fail(*p, std::string("WebSocket connect: ") + (err ? err->message : "?") + " (" +
+                         std::to_string(p->connectAttempts) + " attempts)");
       g_clear_error(&err);
       return;
     }
@@ -840,18 +861,25 @@ class RoomcastClients {
     self->send(*p, "{\"type\":\"hello\",\"version\":1,\"token\":\"" + p->token + "\"}");
   }
 
+  void connect(Peer& p) {
+    if (p.connectAttempts > 0) pendingConnects_--;  // the retry's hold, taken over by the connect
+    if (g_cancellable_is_cancelled(cancel_)) return;
+    std::string url = "ws" + setup_.baseUrl.substr(4) + "/ws/" + roomId_;  // http://... -> ws://...
+    SoupMessage* msg = soup_message_new("GET", url.c_str());
+    if (!msg) return fail(p, "bad URL " + url);
+    p.connectAttempts++;
+    pendingConnects_++;
+    soup_session_websocket_connect_async(wsSession_, msg, nullptr, nullptr, G_PRIORITY_DEFAULT, cancel_,
+                                         &RoomcastClients::onConnected, &p);
+    g_object_unref(msg);
+  }
+
   void launchMore() {
     while (active_ < setup_.concurrency && next_ < peers_.size() && setupError_.empty()) {
       Peer& p = *peers_[next_++];
-      std::string url = "ws" + setup_.baseUrl.substr(4) + "/ws/" + roomId_;  // http://... -> ws://...
-      SoupMessage* msg = soup_message_new("GET", url.c_str());
-      if (!msg) return fail(p, "bad URL " + url);
       p.state = State::Connecting;
       active_++;
-      pendingConnects_++;
-      soup_session_websocket_connect_async(wsSession_, msg, nullptr, nullptr, G_PRIORITY_DEFAULT, cancel_,
-                                           &RoomcastClients::onConnected, &p);
-      g_object_unref(msg);
+      connect(p);
     }
   }
 
@@ -942,7 +970,7 @@ class RoomcastClients {
   std::thread thread_;
   std::promise<std::string> setupResult_;
   std::atomic<bool> stopRequested_{false}, expectClose_{false};
-  std::atomic<int> unexpectedCloses_{0}, errorsAfterSetup_{0}, reoffers_{0}, reoffersAnswered_{0};
+  std::atomic<int> unexpectedCloses_{0}, errorsAfterSetup_{0}, reoffers_{0}, reoffersAnswered_{0}, connectRetries_{0};
   // Signaling thread only (until stop() has joined it):
   GMainContext* context_ = nullptr;
   SoupSession* restSession_ = nullptr;
@@ -1061,7 +1089,8 @@ class Receiver {
   // Per participant over the whole run (read after stop()): packets whose RTP timestamp went
   // backwards, and changes of SSRC. A well-formed return has neither.
   struct StreamOddities {
-    guint64 timestampBackwards = 0, ssrcChanges = 0;
+    guint64 timestampBackwards = 0, timestampRepeats = 0, ssrcChanges = 0;
+    guint64 advanced = 0;  // RTP timestamp advance, summed over steps forward of under 1 s
   };
   const std::vector<StreamOddities>& oddities() const { return odd_; }
   void capture(int index) { captureIndex_ = index; }
@@ -1093,8 +1122,11 @@ class Receiver {
             const guint32 ts = (static_cast<guint32>(buf[4]) << 24) | (buf[5] << 16) | (buf[6] << 8) | buf[7];
             const guint32 ssrc = (static_cast<guint32>(buf[8]) << 24) | (buf[9] << 16) | (buf[10] << 8) | buf[11];
             Last& l = last_[i];
+            const gint32 step = static_cast<gint32>(ts - l.ts);
             if (l.seen && ssrc != l.ssrc) odd_[i].ssrcChanges++;
-            else if (l.seen && static_cast<gint32>(ts - l.ts) < 0) odd_[i].timestampBackwards++;
+            else if (l.seen && step < 0) odd_[i].timestampBackwards++;
+            else if (l.seen && step == 0) odd_[i].timestampRepeats++;
+            else if (l.seen && step < kRate) odd_[i].advanced += static_cast<guint64>(step);
             l = Last{true, ts, ssrc};
           }
           const bool keep = static_cast<int>(i) == captureIndex_.load(std::memory_order_relaxed) && n >= 12;
@@ -1516,7 +1548,8 @@ struct LoadRun {
   std::vector<double> rxEach;  // per participant
   double rxPercentMax = NAN;
   int rxAbove105 = 0;          // participants that got more than 105 % of 50 packets/s
-  guint64 tsBackwards = 0, ssrcChanges = 0;  // in the returns, whole run, all participants
+  guint64 tsBackwards = 0, tsRepeats = 0, ssrcChanges = 0;  // in the returns, whole run, all participants
+  double mediaRateOver105 = NAN;  // participants above 105 %: RTP time advanced per wall second
   int threads = 0;
   long rssKb = 0;
   int fds = 0;
@@ -1526,6 +1559,7 @@ struct LoadRun {
   double worstLateMs = 0;
   int wsUnexpectedCloses = 0, wsErrors = 0;
   int reoffers = 0, reoffersInWindow = 0, reoffersAnswered = 0;  // roomcast: media_error, offered again
+  int connectRetries = 0;  // roomcast: WebSocket connects tried again (refused or reset)
   std::string wsError;
   std::map<std::string, guint64> wsMessages;
   LogSummary logSummary;
@@ -1584,8 +1618,10 @@ LoadRun runLoad(Context& ctx, Variant variant, int n, int talking, int repeat, d
   r.log = server.log;
   if (!server.error.empty()) {
     r.error = server.error;
+    if (server.rc) r.connectRetries = server.rc->connectRetries();
     stopServer(server);
     closeSockets(sockets);
+    r.logSummary = scanLog(server.log, variant);
     ctx.keepWorkdir = true;
     note("  failed: %s", r.error.c_str());
     return r;
@@ -1595,9 +1631,15 @@ LoadRun runLoad(Context& ctx, Variant variant, int n, int talking, int repeat, d
   r.startSeconds = server.startSeconds;
   r.restSeconds = server.restSeconds;
   r.wsSeconds = server.wsSeconds;
-  if (big) note("  %d participants joined in %.1f s", n, server.startSeconds);
+  if (big)
+    note("  %d participants joined in %.1f s%s", n, server.startSeconds,
+         server.rc && server.rc->connectRetries()
+             ? fmt(" (%.0f WebSocket connects refused or reset, tried again)", server.rc->connectRetries()).c_str()
+             : "");
 
   Receiver receiver(sockets);
+  const double receiverStart = monotonicSeconds();
+  double receiverEnd = 0;
   auto sender = std::make_unique<RtpSender>(sockets, server.ports, loadSignals(ctx.opt, n, talking), ctx.loops,
                                             ctx.opt.spreadPhases, nullptr, -1);
   std::string error;
@@ -1658,13 +1700,26 @@ LoadRun runLoad(Context& ctx, Variant variant, int n, int talking, int repeat, d
       r.ok = true;
     }
   }
+  receiverEnd = monotonicSeconds();
   sender->stop();
   stopServer(server);
   receiver.stop();
   closeSockets(sockets);
-  for (const auto& o : receiver.oddities()) {
-    r.tsBackwards += o.timestampBackwards;
-    r.ssrcChanges += o.ssrcChanges;
+  {
+    const double lifetime = receiverEnd - receiverStart;
+    double rateSum = 0;
+    int rateCount = 0;
+    for (size_t i = 0; i < receiver.oddities().size(); i++) {
+      const auto& o = receiver.oddities()[i];
+      r.tsBackwards += o.timestampBackwards;
+      r.tsRepeats += o.timestampRepeats;
+      r.ssrcChanges += o.ssrcChanges;
+      if (i < r.rxEach.size() && r.rxEach[i] > 105) {
+        rateSum += static_cast<double>(o.advanced) / kRate / lifetime;
+        rateCount++;
+      }
+    }
+    if (rateCount) r.mediaRateOver105 = rateSum / rateCount;
   }
   r.stopTimedOut = server.stopTimedOut;
   if (server.rc) {
@@ -1672,6 +1727,7 @@ LoadRun runLoad(Context& ctx, Variant variant, int n, int talking, int repeat, d
     r.wsErrors = server.rc->errorsAfterSetup();
     r.reoffers = server.rc->reoffers();
     r.reoffersAnswered = server.rc->reoffersAnswered();
+    r.connectRetries = server.rc->connectRetries();
     r.wsError = server.rc->firstLateError();
     r.wsMessages = server.rc->messageCounts();
   }
@@ -2047,7 +2103,9 @@ std::string jsonRun(const LoadRun& r) {
     << ", \"steal_core_percent\": " << jsonNumber(r.stealPercent)
     << ", \"rx_percent_mean\": " << jsonNumber(r.rxPercentMean) << ", \"rx_percent_min\": " << jsonNumber(r.rxPercentMin)
     << ", \"rx_percent_max\": " << jsonNumber(r.rxPercentMax) << ", \"rx_participants_above_105_percent\": " << r.rxAbove105
-    << ", \"return_timestamps_backwards\": " << r.tsBackwards << ", \"return_ssrc_changes\": " << r.ssrcChanges
+    << ", \"return_timestamps_backwards\": " << r.tsBackwards << ", \"return_timestamps_repeated\": " << r.tsRepeats
+    << ", \"return_ssrc_changes\": " << r.ssrcChanges
+    << ", \"rtp_seconds_per_second_above_105_percent\": " << jsonNumber(r.mediaRateOver105)
     << ", \"rx_talkers_percent_mean\": " << jsonNumber(r.rxTalkMean)
     << ", \"rx_talkers_percent_min\": " << jsonNumber(r.rxTalkMin)
     << ", \"rx_silent_percent_mean\": " << jsonNumber(r.rxSilentMean)
@@ -2059,7 +2117,8 @@ std::string jsonRun(const LoadRun& r) {
     << ", \"websockets_closed_by_server\": " << r.wsUnexpectedCloses << ", \"websocket_errors\": " << r.wsErrors
     << ", \"websocket_first_error\": " << jsonString(r.wsError) << ", \"media_error_reoffers\": " << r.reoffers
     << ", \"media_error_reoffers_in_window\": " << r.reoffersInWindow
-    << ", \"media_error_reoffers_answered\": " << r.reoffersAnswered << ", \"websocket_messages\": {";
+    << ", \"media_error_reoffers_answered\": " << r.reoffersAnswered
+    << ", \"websocket_connect_retries\": " << r.connectRetries << ", \"websocket_messages\": {";
   bool first = true;
   for (const auto& [type, count] : r.wsMessages) {
     j << (first ? "" : ", ") << jsonString(type) << ": " << count;
@@ -2310,10 +2369,17 @@ int main(int argc, char** argv) {
                   rxText(r.rxTalkMean, r.rxTalkMin).c_str(), rxText(r.rxSilentMean, r.rxSilentMin).c_str(),
                   r.rssKb / 1024.0, r.threads, r.fds, r.startSeconds, r.generatorCpuPercent,
                   keepsUp ? "yes" : (r.rxPercentMin >= 97 ? "no (core saturated)" : "NO (returns missing)"));
-      if (r.rxAbove105 || r.tsBackwards || r.ssrcChanges)
-        std::printf("            returns: %d participants got more than 105%% (max %.0f%%); %llu timestamps went "
-                    "backwards, %llu SSRC changes\n",
-                    r.rxAbove105, r.rxPercentMax, static_cast<unsigned long long>(r.tsBackwards),
+      if (r.connectRetries)
+        std::printf("            %d WebSocket connects were refused or reset during the join and tried again\n",
+                    r.connectRetries);
+      if (r.rxAbove105 || r.tsBackwards || r.tsRepeats || r.ssrcChanges)
+        std::printf("            returns: %d participants got more than 105%% (max %.0f%%%s); RTP timestamps: %llu "
+                    "backwards, %llu repeated; %llu SSRC changes\n",
+                    r.rxAbove105, r.rxPercentMax,
+                    std::isfinite(r.mediaRateOver105)
+                        ? fmt(", their RTP time ran %.2fx the wall clock", r.mediaRateOver105).c_str()
+                        : "",
+                    static_cast<unsigned long long>(r.tsBackwards), static_cast<unsigned long long>(r.tsRepeats),
                     static_cast<unsigned long long>(r.ssrcChanges));
       if (r.socketDrops || r.lateSlots || r.sendErrors)
         std::printf("            generator: %llu packets dropped at our sockets, %llu send slots > 5 ms late (worst "
