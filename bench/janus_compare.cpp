@@ -688,6 +688,15 @@ class RoomcastClients {
   int reoffers() const { return reoffers_.load(); }
   int reoffersAnswered() const { return reoffersAnswered_.load(); }
   int connectRetries() const { return connectRetries_.load(); }
+  // "connect 1.2 s (max 0.10 s), hello->welcome ..." summed over all participants.
+  std::string phaseSummary() const {
+    static const char* names[kPhases] = {"connect", "hello->welcome", "rtp-offer->answer", "self-mute->mute-changed"};
+    std::string out;
+    for (int i = 0; i < kPhases; i++)
+      out += (i ? ", " : "") + std::string(names[i]) + " " + fmt("%.1f s", phaseSeconds_[i]) + " (max " +
+             fmt("%.2f s)", phaseMax_[i]);
+    return out;
+  }
   // Closes what is still open and ends the thread. Counters are final afterwards.
   void stop() {
     stopRequested_ = true;
@@ -710,7 +719,11 @@ class RoomcastClients {
     int serverPort = 0;
     int reoffers = 0;
     int connectAttempts = 0;
+    double phaseStart = 0;  // when the current setup step started
   };
+  // Setup time summed over participants, per step: WebSocket connect, hello -> welcome,
+  // rtp-offer -> rtp-answer, self-mute -> own mute-changed.
+  enum Phase { kConnect, kHello, kOffer, kMute, kPhases };
   static constexpr int kMaxConnectAttempts = 5;
 
   void fail(Peer& p, const std::string& why) {
@@ -740,6 +753,13 @@ class RoomcastClients {
     }
     setup_.ports->ports[p.index].store(static_cast<int>(port));
     return static_cast<int>(port);
+  }
+
+  void endPhase(Peer& p, Phase phase) {
+    const double now = monotonicSeconds();
+    phaseSeconds_[phase] += now - p.phaseStart;
+    phaseMax_[phase] = std::max(phaseMax_[phase], now - p.phaseStart);
+    p.phaseStart = now;
   }
 
   void becameReady(Peer& p) {
@@ -776,6 +796,7 @@ class RoomcastClients {
     switch (p.state) {
       case State::Hello:
         if (type == "welcome") {
+          endPhase(p, kHello);
           p.identity = jsonMember(std::string(text, size), "you.identity");
           if (p.identity.empty()) return fail(p, "welcome without you.identity");
           offer(p);
@@ -784,6 +805,7 @@ class RoomcastClients {
         break;
       case State::Offered:
         if (type == "rtp-answer") {
+          endPhase(p, kOffer);
           p.serverPort = answeredPort(p, text, size);
           if (!p.serverPort) return;
           if (p.mute) {
@@ -798,8 +820,10 @@ class RoomcastClients {
         if (type == "mute-changed") {
           std::string body(text, size);
           if (body.find("\"identity\":\"" + p.identity + "\"") != std::string::npos &&
-              body.find("\"muted\":true") != std::string::npos)
+              body.find("\"muted\":true") != std::string::npos) {
+            endPhase(p, kMute);
             becameReady(p);
+          }
         }
         break;
       case State::Reoffered:
@@ -853,6 +877,7 @@ class RoomcastClients {
       return;
     }
     p->ws = ws;
+    self->endPhase(*p, kConnect);
     // A welcome lists every participant (about 120 bytes each): past libsoup's default 128 KiB at 1000.
     soup_websocket_connection_set_max_incoming_payload_size(ws, 16 << 20);
     g_signal_connect(ws, "message", G_CALLBACK(&RoomcastClients::onMessage), p);
@@ -878,6 +903,7 @@ class RoomcastClients {
     while (active_ < setup_.concurrency && next_ < peers_.size() && setupError_.empty()) {
       Peer& p = *peers_[next_++];
       p.state = State::Connecting;
+      p.phaseStart = monotonicSeconds();
       active_++;
       connect(p);
     }
@@ -982,6 +1008,7 @@ class RoomcastClients {
   std::string setupError_, roomId_, firstLateError_;
   std::map<std::string, guint64> counts_;
   double restSeconds_ = 0, wsSeconds_ = 0;
+  double phaseSeconds_[kPhases] = {0, 0, 0, 0}, phaseMax_[kPhases] = {0, 0, 0, 0};
 };
 
 // Writes roomcastd's configuration: plain-RTP speakers on, a stage for the large room.
@@ -1484,7 +1511,7 @@ Server startServer(Context& ctx, Variant variant, int n, int talking, const std:
     setup.localPorts = localPorts;
     setup.talking = talking;
     setup.concurrency = ctx.opt.joinConcurrency;
-    setup.timeout = 60 + 0.25 * n;
+    setup.timeout = 60 + 0.45 * n;  // 1000 joins took 25-40 s on a quiet machine, 290 s on a busy one
     setup.ports = s.ports;
     s.rc = std::make_unique<RoomcastClients>();
     if (!s.rc->start(setup, &error)) {
@@ -1505,7 +1532,8 @@ void stopServer(Server& s) {
     int status = s.child.stop(s.variant == Variant::Janus ? 15 : 20, s.log + ".hang.txt", &s.stopTimedOut);
     if (status != -1 && WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM && WTERMSIG(status) != SIGKILL &&
         s.error.empty())
-      s.error = "server died from signal " + std::to_string(WTERMSIG(status));
+      s.error = std::string("died from signal ") + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) +
+                ") while stopping";
   }
   if (s.rc) s.rc->stop();
 }
@@ -1560,6 +1588,8 @@ struct LoadRun {
   int wsUnexpectedCloses = 0, wsErrors = 0;
   int reoffers = 0, reoffersInWindow = 0, reoffersAnswered = 0;  // roomcast: media_error, offered again
   int connectRetries = 0;  // roomcast: WebSocket connects tried again (refused or reset)
+  std::string joinPhases;  // roomcast: setup time per step, summed over participants
+  std::string stopError;   // the server crashed (or was killed) when told to stop
   std::string wsError;
   std::map<std::string, guint64> wsMessages;
   LogSummary logSummary;
@@ -1618,7 +1648,10 @@ LoadRun runLoad(Context& ctx, Variant variant, int n, int talking, int repeat, d
   r.log = server.log;
   if (!server.error.empty()) {
     r.error = server.error;
-    if (server.rc) r.connectRetries = server.rc->connectRetries();
+    if (server.rc) {
+      r.connectRetries = server.rc->connectRetries();
+      r.joinPhases = server.rc->phaseSummary();
+    }
     stopServer(server);
     closeSockets(sockets);
     r.logSummary = scanLog(server.log, variant);
@@ -1722,12 +1755,15 @@ LoadRun runLoad(Context& ctx, Variant variant, int n, int talking, int repeat, d
     if (rateCount) r.mediaRateOver105 = rateSum / rateCount;
   }
   r.stopTimedOut = server.stopTimedOut;
+  r.stopError = server.error;
+  if (!r.stopError.empty()) ctx.keepWorkdir = true;
   if (server.rc) {
     r.wsUnexpectedCloses = server.rc->unexpectedCloses();
     r.wsErrors = server.rc->errorsAfterSetup();
     r.reoffers = server.rc->reoffers();
     r.reoffersAnswered = server.rc->reoffersAnswered();
     r.connectRetries = server.rc->connectRetries();
+    r.joinPhases = server.rc->phaseSummary();
     r.wsError = server.rc->firstLateError();
     r.wsMessages = server.rc->messageCounts();
   }
@@ -1994,6 +2030,7 @@ struct Cell {
   double cpu = NAN, rxMin = NAN, rxMean = NAN, coreBusy = NAN, other = NAN, generator = NAN;
   int threads = 0;
   int runs = 0, failed = 0;
+  int stopErrors = 0;
   int stopTimeouts = 0, wsCloses = 0, logWarnings = 0, reoffers = 0, reoffersInWindow = 0, rxAbove105 = 0;
   double rxMax = NAN;
   guint64 tsBackwards = 0;
@@ -2010,6 +2047,7 @@ Cell cellOf(const std::vector<LoadRun>& runs, Variant v, int n, int talking) {
     c.logWarnings += r.logSummary.warnings;
     c.wsCloses += r.wsUnexpectedCloses;
     c.reoffers += r.reoffers;
+    if (!r.stopError.empty()) c.stopErrors++;
     c.reoffersInWindow += r.reoffersInWindow;
     if (r.stopTimedOut) c.stopTimeouts++;
     if (!r.ok) {
@@ -2064,6 +2102,7 @@ std::string flags(const Cell& c) {
     f += " media_error-re-offers " + std::to_string(c.reoffers) + " (" + std::to_string(c.reoffersInWindow) +
          " in the window)";
   if (c.stopTimeouts) f += " did-not-stop-on-SIGTERM (killed; backtraces in the work folder)";
+  if (c.stopErrors) f += " crashed-when-stopped (" + std::to_string(c.stopErrors) + " runs)";
   if (std::isfinite(c.other) && c.other > 30) f += " machine-busy (other processes ~" + fmt("%.0f%%", c.other) + ")";
   return f;
 }
@@ -2118,7 +2157,8 @@ std::string jsonRun(const LoadRun& r) {
     << ", \"websocket_first_error\": " << jsonString(r.wsError) << ", \"media_error_reoffers\": " << r.reoffers
     << ", \"media_error_reoffers_in_window\": " << r.reoffersInWindow
     << ", \"media_error_reoffers_answered\": " << r.reoffersAnswered
-    << ", \"websocket_connect_retries\": " << r.connectRetries << ", \"websocket_messages\": {";
+    << ", \"websocket_connect_retries\": " << r.connectRetries << ", \"join_phases\": " << jsonString(r.joinPhases)
+    << ", \"stop_error\": " << jsonString(r.stopError) << ", \"websocket_messages\": {";
   bool first = true;
   for (const auto& [type, count] : r.wsMessages) {
     j << (first ? "" : ", ") << jsonString(type) << ": " << count;
@@ -2369,6 +2409,8 @@ int main(int argc, char** argv) {
                   rxText(r.rxTalkMean, r.rxTalkMin).c_str(), rxText(r.rxSilentMean, r.rxSilentMin).c_str(),
                   r.rssKb / 1024.0, r.threads, r.fds, r.startSeconds, r.generatorCpuPercent,
                   keepsUp ? "yes" : (r.rxPercentMin >= 97 ? "no (core saturated)" : "NO (returns missing)"));
+      if (!r.joinPhases.empty()) std::printf("            join, summed over participants: %s\n", r.joinPhases.c_str());
+      if (!r.stopError.empty()) std::printf("            on SIGTERM: %s\n", r.stopError.c_str());
       if (r.connectRetries)
         std::printf("            %d WebSocket connects were refused or reset during the join and tried again\n",
                     r.connectRetries);

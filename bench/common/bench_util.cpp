@@ -180,6 +180,9 @@ pid_t spawnPinned(const std::vector<std::string>& args, int cpu, int stdoutFd, c
   if (pid == 0) {
     // Only async-signal-safe calls from here on.
     if (cpu >= 0) sched_setaffinity(0, sizeof set, &set);
+    // No core files: a server with thousands of threads dumps gigabytes into the cwd.
+    rlimit noCore{0, 0};
+    setrlimit(RLIMIT_CORE, &noCore);
     dup2(stdoutFd >= 0 ? stdoutFd : logFd, 1);
     dup2(logFd, 2);
     int devnull = open("/dev/null", O_RDONLY);

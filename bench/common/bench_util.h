@@ -53,7 +53,7 @@ long raiseFileLimit(long want);
 // ---- child processes
 // Starts args[0] (PATH lookup) pinned to `cpu` (as taskset: sched_setaffinity before exec;
 // cpu < 0: not pinned). stdout goes to `stdoutFd` if >= 0, else to the log; stderr to the
-// log file (appended). Returns the PID, or -1 with *error set.
+// log file (appended); no core files (RLIMIT_CORE 0). Returns the PID, or -1 with *error set.
 pid_t spawnPinned(const std::vector<std::string>& args, int cpu, int stdoutFd, const std::string& logPath,
                   std::string* error);
 
