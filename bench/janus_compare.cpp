@@ -155,7 +155,7 @@ struct Options {
   double bigWarmup = 10;
   int joinConcurrency = 32;  // roomcast WebSockets being set up at once
   double quietWait = 20;     // before each run, wait up to this long for other processes to calm down
-  double quietBudget = 180;  // and at most this long over the whole benchmark
+  double quietBudget = 90;   // and at most this long over the whole benchmark
   double quietPercent = 25;  // "calm": the rest of the machine below this share of a core
 };
 
@@ -191,7 +191,7 @@ void usage(FILE* out) {
       "  --janus-lib DIR         Janus' lib folder with plugins/ and transports/ (default: found)\n"
       "  --join-concurrency N    roomcast WebSockets set up at once (default 32)\n"
       "  --quiet-wait S          before each run wait up to S s until other processes use less than\n"
-      "                          --quiet-percent of a core over 1 s (default 20, at most 180 s in all;\n"
+      "                          --quiet-percent of a core over 1 s (default 20, at most 90 s in all;\n"
       "                          0: do not wait)\n"
       "  --quiet-percent P       (default 25)\n"
       "  --base-port P           participant ports P.. (default 41000)\n"
