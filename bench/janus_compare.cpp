@@ -1,37 +1,39 @@
-// bench-janus-compare: roomcast's media engine vs. Janus AudioBridge under the same plain-RTP load.
+// bench-janus-compare: roomcastd vs. Janus AudioBridge under the same plain-RTP load.
 //
-// Both servers run as child processes pinned to one core (CPU 0); the load generator runs in
-// this process, pinned to another core (CPU 1). The servers take turns, one at a time, and
-// their order alternates from one measurement to the next:
+// Both servers run as child processes pinned to one core (CPU 0); the load generator, the
+// receiver and the signaling clients run in this process, pinned to another core (CPU 1).
+// The servers take turns, one at a time, and their order alternates from one measurement to
+// the next:
 //
-//   janus            Janus AudioBridge (Debian package `janus`), room 1234 at 48 kHz, plain-RTP
-//                    participants joined over its HTTP API (default prebuffer, default encoder).
-//   roomcast         bench-roomcast-rtp-engine --return own: roomcast's room pipeline with
-//                    plain-RTP speakers, one Opus encoder per participant (roomcastd's default,
-//                    encode_silent_once = false).
-//   roomcast-shared  the same with --return shared: the encode-once path for silent speakers
-//                    (encode_silent_once = true: mixminus skip-silent + one shared program Opus
-//                    encoding + an input-selector per participant).
+//   janus     Janus AudioBridge (Debian package `janus`), room 1234 at 48 kHz, plain-RTP
+//             participants joined over its HTTP API (default prebuffer, default encoder).
+//   roomcast  the real server, build/src/app/roomcastd, with [media] plain_rtp = true and
+//             [room] max_speakers = 1000: a room over REST, a speaker token per participant,
+//             one WebSocket per participant (hello, rtp-offer from the participant's own UDP
+//             port, rtp-answer), silent participants self-muted. The WebSockets stay open for
+//             the whole run, on a signaling thread of this process.
 //
-// Load: one `audiotestsrc is-live=true ! opusenc ! tee` per kind of signal (a 440 Hz tone for
-// talkers, digital silence for silent participants), then per participant
-// `queue ! rtpopuspay pt=111 ssrc=i ! udpsink` from the participant's own bound UDP port, on
-// which this process also receives and counts the mix the server sends back. Silent
-// participants are server-muted (Janus "muted":true, roomcast pad mute=true) and keep sending
-// encoded silence at 50 packets/s, as a muted browser does; all of them still get a mix.
+// Load: every participant has its own bound UDP socket. A sender thread sends each one's Opus
+// RTP (pt 111, 20 ms frames, 50 packets/s) from that socket to the port its server gave it;
+// the frames are encoded once before the run (a 1 s loop per kind of signal: a 440 Hz tone for
+// talkers, digital silence for silent participants, ticks for the transit runs). A receiver
+// thread (epoll) counts the mix each participant gets back on its socket. Silent participants
+// are server-muted (Janus "muted":true, roomcast self-mute) and keep sending encoded silence,
+// as a muted browser does; all of them still get a mix.
 //
 // CPU: utime+stime of the server process from /proc/PID/stat over --seconds after --warmup,
-// as % of one core. Transit latency: participant 0 sends ticks (audiotestsrc wave=ticks, every
-// 4th a louder marker), the mix that comes back to participant 1 is decoded, onsets are
-// matched (markers first, so a transit longer than the tick interval is not mistaken for a
-// short one), per tick: (kernel arrival time of the returned packet + onset offset in it) -
-// (send time of the sent packet + onset offset in it).
+// as % of one core. Transit latency: participant 0 sends ticks (every 4th a louder marker),
+// the mix that comes back to participant 1 is decoded, onsets are matched (markers first, so
+// a transit longer than the tick interval is not mistaken for a short one), per tick:
+// (kernel arrival time of the returned packet + onset offset in it) - (send time of the sent
+// packet + onset offset in it).
 //
 // Usage: bench-janus-compare [--sizes 4,16,64] [--seconds 20] [--warmup 8] [--quick]
-//          [--json FILE] [--variants janus,roomcast,roomcast-shared] [--repeats R]
+//          [--json FILE] [--variants janus,roomcast] [--repeats R] [--big 1000]
 //          [--latency-seconds S] [--no-latency] [--silent-input silence|none] [...]
 // See --help and bench/README.md.
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
@@ -41,35 +43,45 @@
 #include <gst/gst.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cstdarg>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
+#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <numeric>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "bench_util.h"
 #include "roomcast-config.h"
 
 namespace {
+
+using namespace roomcast::bench;
 
 constexpr int kRate = 48000;
 constexpr int kFrame = 960;                  // 20 ms at 48 kHz
@@ -100,96 +112,96 @@ void note(const char* format, ...) {
   std::fflush(stderr);
 }
 
-std::string fmt(const char* format, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, format, v);
-  return buf;
-}
-
-double monotonicSeconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-double realtimeSeconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<double>(ts.tv_sec) + ts.tv_nsec * 1e-9;
-}
+std::string clockNow() { return utcNow().substr(11, 8); }
 
 // ---------------------------------------------------------------------------------------
 // Options
 
-enum class Variant { Janus, Roomcast, RoomcastShared };
+enum class Variant { Janus, Roomcast };
 
-const char* variantName(Variant v) {
-  switch (v) {
-    case Variant::Janus: return "janus";
-    case Variant::Roomcast: return "roomcast";
-    case Variant::RoomcastShared: return "roomcast-shared";
-  }
-  return "?";
-}
+const char* variantName(Variant v) { return v == Variant::Janus ? "janus" : "roomcast"; }
 
 struct Options {
   std::vector<int> sizes{4, 16, 64};
-  double seconds = 20;
-  double warmup = 8;
-  int repeats = 1;
+  double seconds = 15;
+  double warmup = 6;
+  int repeats = 2;
   bool quick = false;
   std::string json = "bench-janus-compare.json";
-  std::vector<Variant> variants{Variant::Janus, Variant::Roomcast, Variant::RoomcastShared};
+  std::vector<Variant> variants{Variant::Janus, Variant::Roomcast};
   bool latency = true;
   double latencySeconds = 16;
   double latencyWarmup = 4;
   int tickIntervalMs = 250;
   int latencyParticipants = 2;
+  int latencyRepeats = 2;
   bool silentSends = true;
-  std::string program = "aac";
+  bool spreadPhases = true;
   std::string janus = "janus";
   std::string janusLib;  // folder holding plugins/ and transports/; found if empty
-  std::string engine;    // bench-roomcast-rtp-engine; next to this executable if empty
+  std::string roomcastd = ROOMCAST_BUILD_DIR "/src/app/roomcastd";
+  std::vector<std::string> roomcastSettings;  // extra "section.key=value" for roomcastd's config
   int basePort = 41000;
   int serverCpu = 0;
   int generatorCpu = 1;
   std::string workdir;
   bool keepWorkdir = false;
   std::string dumpLatency;  // folder for the decoded transit streams (debugging)
-  std::vector<std::string> engineArgs;  // passed on to bench-roomcast-rtp-engine
   bool load = true;
-  int latencyRepeats = 2;
+  int big = 1000;           // the large room: participants (0: none)
+  int bigTalking = 10;
+  std::vector<Variant> bigVariants{Variant::Roomcast};
+  double bigSeconds = 20;
+  double bigWarmup = 10;
+  int joinConcurrency = 32;  // roomcast WebSockets being set up at once
+  double quietWait = 20;     // before each run, wait up to this long for other processes to calm down
+  double quietBudget = 90;   // and at most this long over the whole benchmark
+  double quietPercent = 25;  // "calm": the rest of the machine below this share of a core
 };
 
 void usage(FILE* out) {
   std::fprintf(out,
       "Usage: bench-janus-compare [options]\n"
       "  --sizes LIST            participant counts, comma separated (default 4,16,64)\n"
-      "  --seconds S             CPU measurement window per run (default 20)\n"
-      "  --warmup S              warm-up before each window (default 8)\n"
-      "  --repeats R             runs per cell, alternating servers (default 1)\n"
-      "  --quick                 smoke test: --sizes 4 --seconds 3 --warmup 2, one 6 s transit run\n"
+      "  --seconds S             CPU measurement window per run (default 15)\n"
+      "  --warmup S              warm-up before each window (default 6)\n"
+      "  --repeats R             runs per cell, servers alternating; the table shows medians (default 2)\n"
+      "  --quick                 sanity run: --sizes 4 --seconds 3 --warmup 2 --repeats 1, one 6 s\n"
+      "                          transit run per server, no large room (unless --big is given)\n"
       "  --json FILE             machine-readable results (default bench-janus-compare.json)\n"
-      "  --variants LIST         any of janus,roomcast,roomcast-shared (default: all three)\n"
+      "  --variants LIST         janus,roomcast (default: both)\n"
+      "  --big N                 the large room: N participants (default 1000; 0: skip it)\n"
+      "  --big-talking K         talkers in the large room (default 10)\n"
+      "  --big-variants LIST     servers for the large room (default roomcast; janus,roomcast tries both)\n"
+      "  --big-seconds S         its CPU window (default 20)\n"
+      "  --big-warmup S          its warm-up (default 10)\n"
       "  --latency-seconds S     transit capture window (default 16: 64 ticks at 250 ms)\n"
       "  --tick-interval-ms MS   distance between ticks (default 250; must exceed the transit)\n"
       "  --latency-participants N  participants in the transit runs (default 2)\n"
       "  --latency-repeats R     transit runs per server, alternating, ticks pooled (default 2)\n"
       "  --no-latency            skip the transit runs\n"
-      "  --no-load               skip the CPU runs (transit only)\n"
+      "  --no-load               skip the CPU runs at --sizes (transit and large room only)\n"
       "  --silent-input MODE     what silent participants send: silence (encoded digital\n"
       "                          silence, 50 packets/s; default) or none\n"
-      "  --program aac|none      roomcast program output: AAC encode to fakesink (default)\n"
+      "  --send-phase MODE       spread (participants' packets evenly spread over each 20 ms;\n"
+      "                          default) or aligned (all in the same millisecond)\n"
+      "  --roomcast-set S.K=V    extra roomcastd setting, repeatable (e.g. media.jitter_latency_ms=40)\n"
+      "  --roomcastd PATH        the server (default: %s/src/app/roomcastd)\n"
       "  --janus PATH            janus binary (default: janus in PATH)\n"
       "  --janus-lib DIR         Janus' lib folder with plugins/ and transports/ (default: found)\n"
-      "  --engine PATH           bench-roomcast-rtp-engine (default: next to this program)\n"
-      "  --engine-arg ARG        extra argument for the engine, repeatable\n"
-      "                          (e.g. --engine-arg=--decoder-fec=false)\n"
-      "  --base-port P           participant ports P.. (default 41000); roomcast listens on P+2000..\n"
+      "  --join-concurrency N    roomcast WebSockets set up at once (default 32)\n"
+      "  --quiet-wait S          before each run wait up to S s until other processes use less than\n"
+      "                          --quiet-percent of a core over 1 s (default 20, at most 90 s in all;\n"
+      "                          0: do not wait)\n"
+      "  --quiet-percent P       (default 25)\n"
+      "  --base-port P           participant ports P.. (default 41000)\n"
       "  --server-cpu C          CPU for the servers (default 0)\n"
       "  --generator-cpu C       CPU for this process, the load generator (default 1)\n"
-      "  --workdir DIR           where Janus' config and logs go (default: a new /tmp folder)\n"
+      "  --workdir DIR           where configs, data dirs and logs go (default: a new /tmp folder)\n"
       "  --keep-workdir          do not delete the work folder at the end\n"
       "  --dump-latency DIR      write the decoded transit streams there (<server>-sent|back.f32\n"
-      "                          mono 48 kHz float, and .times: one packet time per 960 samples)\n");
+      "                          mono 48 kHz float, and .times: one packet time per 960 samples)\n",
+      ROOMCAST_BUILD_DIR);
 }
 
 double parseNumber(const std::string& flag, const std::string& value, double lo, double hi) {
@@ -206,9 +218,22 @@ int parseInt(const std::string& flag, const std::string& value, int lo, int hi) 
   return static_cast<int>(v);
 }
 
+std::vector<Variant> parseVariants(const std::string& flag, const std::string& value) {
+  std::vector<Variant> out;
+  std::stringstream ss(value);
+  for (std::string item; std::getline(ss, item, ',');) {
+    if (item == "janus") out.push_back(Variant::Janus);
+    else if (item == "roomcast") out.push_back(Variant::Roomcast);
+    else die("unknown server " + item + " in " + flag + " (janus, roomcast)");
+  }
+  if (out.empty()) die(flag + " is empty");
+  return out;
+}
+
 Options parseOptions(int argc, char** argv) {
   Options o;
-  bool sizesSet = false, secondsSet = false, warmupSet = false, latencySet = false;
+  bool sizesSet = false, secondsSet = false, warmupSet = false, latencySet = false, bigSet = false,
+       repeatsSet = false;
   for (int i = 1; i < argc; i++) {
     std::string arg = argv[i], value;
     if (arg == "--help" || arg == "-h") {
@@ -231,7 +256,7 @@ Options parseOptions(int argc, char** argv) {
     if (arg == "--sizes") {
       o.sizes.clear();
       std::stringstream ss(value);
-      for (std::string item; std::getline(ss, item, ',');) o.sizes.push_back(parseInt(arg, item, 2, 500));
+      for (std::string item; std::getline(ss, item, ',');) o.sizes.push_back(parseInt(arg, item, 2, 1000));
       if (o.sizes.empty()) die("--sizes is empty");
       std::sort(o.sizes.begin(), o.sizes.end());
       o.sizes.erase(std::unique(o.sizes.begin(), o.sizes.end()), o.sizes.end());
@@ -244,47 +269,60 @@ Options parseOptions(int argc, char** argv) {
       warmupSet = true;
     } else if (arg == "--repeats") {
       o.repeats = parseInt(arg, value, 1, 100);
+      repeatsSet = true;
     } else if (arg == "--json") {
       o.json = value;
     } else if (arg == "--variants") {
-      o.variants.clear();
-      std::stringstream ss(value);
-      for (std::string item; std::getline(ss, item, ',');) {
-        if (item == "janus") o.variants.push_back(Variant::Janus);
-        else if (item == "roomcast") o.variants.push_back(Variant::Roomcast);
-        else if (item == "roomcast-shared") o.variants.push_back(Variant::RoomcastShared);
-        else die("unknown variant " + item);
-      }
-      if (o.variants.empty()) die("--variants is empty");
+      o.variants = parseVariants(arg, value);
+    } else if (arg == "--big") {
+      o.big = parseInt(arg, value, 0, 1000);
+      bigSet = true;
+    } else if (arg == "--big-talking") {
+      o.bigTalking = parseInt(arg, value, 0, 1000);
+    } else if (arg == "--big-variants") {
+      o.bigVariants = parseVariants(arg, value);
+    } else if (arg == "--big-seconds") {
+      o.bigSeconds = parseNumber(arg, value, 1, 3600);
+    } else if (arg == "--big-warmup") {
+      o.bigWarmup = parseNumber(arg, value, 1, 600);
     } else if (arg == "--latency-seconds") {
       o.latencySeconds = parseNumber(arg, value, 2, 600);
       latencySet = true;
     } else if (arg == "--tick-interval-ms") {
       o.tickIntervalMs = parseInt(arg, value, 50, 5000);
+      if ((4 * o.tickIntervalMs) % 20) die("--tick-interval-ms must be a multiple of 5");
     } else if (arg == "--latency-participants") {
-      o.latencyParticipants = parseInt(arg, value, 2, 500);
+      o.latencyParticipants = parseInt(arg, value, 2, 1000);
+    } else if (arg == "--latency-repeats") {
+      o.latencyRepeats = parseInt(arg, value, 1, 100);
     } else if (arg == "--silent-input") {
       if (value != "silence" && value != "none") die("--silent-input must be silence or none");
       o.silentSends = value == "silence";
-    } else if (arg == "--program") {
-      if (value != "aac" && value != "none") die("--program must be aac or none");
-      o.program = value;
+    } else if (arg == "--send-phase") {
+      if (value != "spread" && value != "aligned") die("--send-phase must be spread or aligned");
+      o.spreadPhases = value == "spread";
+    } else if (arg == "--roomcast-set") {
+      auto dot = value.find('.'), eq = value.find('=');
+      if (dot == std::string::npos || eq == std::string::npos || dot > eq) die("--roomcast-set wants SECTION.KEY=VALUE");
+      o.roomcastSettings.push_back(value);
+    } else if (arg == "--roomcastd") {
+      o.roomcastd = value;
     } else if (arg == "--janus") {
       o.janus = value;
     } else if (arg == "--janus-lib") {
       o.janusLib = value;
-    } else if (arg == "--engine") {
-      o.engine = value;
+    } else if (arg == "--quiet-wait") {
+      o.quietWait = parseNumber(arg, value, 0, 3600);
+    } else if (arg == "--quiet-percent") {
+      o.quietPercent = parseNumber(arg, value, 1, 200);
+    } else if (arg == "--join-concurrency") {
+      o.joinConcurrency = parseInt(arg, value, 1, 1000);
     } else if (arg == "--base-port") {
       o.basePort = parseInt(arg, value, 1024, 60000);
     } else if (arg == "--server-cpu") {
       o.serverCpu = parseInt(arg, value, -1, 1023);
     } else if (arg == "--generator-cpu") {
       o.generatorCpu = parseInt(arg, value, -1, 1023);
-    } else if (arg == "--engine-arg") {
-      o.engineArgs.push_back(value);
-    } else if (arg == "--latency-repeats") {
-      o.latencyRepeats = parseInt(arg, value, 1, 100);
     } else if (arg == "--dump-latency") {
       o.dumpLatency = value;
     } else if (arg == "--workdir") {
@@ -298,190 +336,14 @@ Options parseOptions(int argc, char** argv) {
     if (!sizesSet) o.sizes = {4};
     if (!secondsSet) o.seconds = 3;
     if (!warmupSet) o.warmup = 2;
+    if (!repeatsSet) o.repeats = 1;
     if (!latencySet) o.latencySeconds = 6;
+    if (!bigSet) o.big = 0;
     o.latencyWarmup = 2;
     o.latencyRepeats = 1;
   }
+  if (o.big > 0 && o.bigTalking > o.big) die("--big-talking is larger than --big");
   return o;
-}
-
-// ---------------------------------------------------------------------------------------
-// /proc readings
-
-long clockTicks() {
-  static long ticks = sysconf(_SC_CLK_TCK);
-  return ticks > 0 ? ticks : 100;
-}
-
-// utime + stime of a process (all threads), in clock ticks; -1 if it is gone.
-long long processCpuTicks(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(f, line)) return -1;
-  auto close = line.rfind(')');
-  if (close == std::string::npos) return -1;
-  std::istringstream ss(line.substr(close + 2));
-  std::string field;
-  long long utime = 0, stime = 0;
-  for (int i = 0; i < 13 && ss >> field; i++) {  // field 3 (state) is index 0; 14 and 15 are 11, 12
-    if (i == 11) utime = std::atoll(field.c_str());
-    if (i == 12) stime = std::atoll(field.c_str());
-  }
-  return utime + stime;
-}
-
-// "Threads:" and "VmRSS:" (kB) from /proc/PID/status.
-void processStatus(pid_t pid, int& threads, long& rssKb) {
-  threads = 0;
-  rssKb = 0;
-  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(f, line);) {
-    if (line.rfind("Threads:", 0) == 0) threads = std::atoi(line.c_str() + 8);
-    if (line.rfind("VmRSS:", 0) == 0) rssKb = std::atol(line.c_str() + 6);
-  }
-}
-
-// Busy and total ticks of the whole machine and of each CPU, from /proc/stat.
-struct MachineTicks {
-  long long busy = 0, total = 0;
-  std::vector<long long> cpuBusy, cpuTotal;
-};
-
-MachineTicks machineTicks() {
-  MachineTicks m;
-  std::ifstream f("/proc/stat");
-  for (std::string line; std::getline(f, line);) {
-    if (line.rfind("cpu", 0) != 0) break;
-    std::istringstream ss(line);
-    std::string name;
-    long long v[10] = {0};
-    ss >> name;
-    for (long long& x : v) ss >> x;
-    long long idle = v[3] + v[4];
-    long long busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
-    if (name == "cpu") {
-      m.busy = busy;
-      m.total = busy + idle;
-    } else {
-      m.cpuBusy.push_back(busy);
-      m.cpuTotal.push_back(busy + idle);
-    }
-  }
-  return m;
-}
-
-std::string loadAverage() {
-  std::ifstream f("/proc/loadavg");
-  std::string one, five, fifteen;
-  f >> one >> five >> fifteen;
-  return one.empty() ? "?" : one + " " + five + " " + fifteen;
-}
-
-std::string cpuModel() {
-  std::ifstream f("/proc/cpuinfo");
-  for (std::string line; std::getline(f, line);) {
-    if (line.rfind("model name", 0) == 0) {
-      auto colon = line.find(':');
-      if (colon != std::string::npos) return line.substr(colon + 2);
-    }
-  }
-  return "?";
-}
-
-std::string utcNow() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-// ---------------------------------------------------------------------------------------
-// Child processes (pinned to a CPU as taskset would: sched_setaffinity before exec)
-
-pid_t spawn(const std::vector<std::string>& args, int cpu, int stdoutFd, const std::string& logPath) {
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  int logFd = open(logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (logFd < 0) die("cannot open " + logPath);
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (cpu >= 0) CPU_SET(cpu, &set);
-  pid_t pid = fork();
-  if (pid < 0) die("fork failed");
-  if (pid == 0) {
-    // Only async-signal-safe calls from here on.
-    if (cpu >= 0) sched_setaffinity(0, sizeof set, &set);
-    dup2(stdoutFd >= 0 ? stdoutFd : logFd, 1);
-    dup2(logFd, 2);
-    int devnull = open("/dev/null", O_RDONLY);
-    if (devnull >= 0) dup2(devnull, 0);
-    execvp(argv[0], argv.data());
-    _exit(127);
-  }
-  close(logFd);
-  return pid;
-}
-
-bool alive(pid_t pid) {
-  int status = 0;
-  return waitpid(pid, &status, WNOHANG) == 0;
-}
-
-// SIGTERM, then SIGKILL after `grace` seconds. Returns the wait status (or -1). Before the
-// SIGKILL, the threads' backtraces go to `hangLog` when gdb is installed.
-int stopProcess(pid_t pid, double grace, const std::string& hangLog, bool* timedOut) {
-  if (pid <= 0) return -1;
-  int status = 0;
-  if (waitpid(pid, &status, WNOHANG) == pid) return status;
-  kill(pid, SIGTERM);
-  double until = monotonicSeconds() + grace;
-  while (monotonicSeconds() < until) {
-    if (waitpid(pid, &status, WNOHANG) == pid) return status;
-    g_usleep(20000);
-  }
-  if (timedOut) *timedOut = true;
-  gchar* gdb = g_find_program_in_path("gdb");
-  if (gdb && !hangLog.empty()) {
-    std::string cmd = std::string("timeout 60 ") + gdb + " -p " + std::to_string(pid) +
-                      " -batch -ex 'thread apply all bt' > '" + hangLog + "' 2>&1";
-    if (std::system(cmd.c_str()) != 0) note("  gdb could not attach to %d", static_cast<int>(pid));
-  }
-  g_free(gdb);
-  note("  process %d did not stop in %.0f s: SIGKILL%s%s", static_cast<int>(pid), grace,
-       hangLog.empty() ? "" : "; backtraces in ", hangLog.c_str());
-  kill(pid, SIGKILL);
-  waitpid(pid, &status, 0);
-  return status;
-}
-
-// Deletes the work folder we created (config files and logs, one level of subfolders).
-void removeTree(const std::string& path) {
-  if (GDir* dir = g_dir_open(path.c_str(), 0, nullptr)) {
-    while (const gchar* name = g_dir_read_name(dir)) {
-      std::string child = path + "/" + name;
-      if (g_file_test(child.c_str(), G_FILE_TEST_IS_DIR) && !g_file_test(child.c_str(), G_FILE_TEST_IS_SYMLINK))
-        removeTree(child);
-      else
-        g_remove(child.c_str());
-    }
-    g_dir_close(dir);
-  }
-  g_rmdir(path.c_str());
-}
-
-std::string readFile(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-std::string tail(const std::string& path, size_t bytes) {
-  std::string s = readFile(path);
-  return s.size() > bytes ? "..." + s.substr(s.size() - bytes) : s;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -621,12 +483,16 @@ class JanusClient {
                           "{\"janus\":\"keepalive\",\"transaction\":\"" + transaction() + "\"}", &error);
     if (r) json_node_unref(r);
   }
+  // Janus ends a session after 60 s without a request.
+  void keepaliveAll(const std::vector<gint64>& sessions) {
+    for (gint64 s : sessions) keepalive(s);
+  }
 
   // Polls /janus/info until Janus answers; returns its version string or "".
-  std::string waitReady(pid_t pid, double timeout) {
+  std::string waitReady(Child& child, double timeout) {
     double until = monotonicSeconds() + timeout;
     while (monotonicSeconds() < until) {
-      if (!alive(pid)) return "";
+      if (!child.alive()) return "";
       std::string error;
       JsonNode* info = request("GET", std::string(kJanusUrl) + "/info", "", &error);
       if (info) {
@@ -649,7 +515,8 @@ class JanusClient {
 };
 
 // Writes Janus' configuration (the anchor's janus-conf: only AudioBridge and the HTTP
-// transport on 127.0.0.1:8088, room 1234 at 48 kHz with plain-RTP participants).
+// transport on 127.0.0.1:8088, room 1234 at 48 kHz with plain-RTP participants), with an RTP
+// port range wide enough for the large room (4000 ports instead of 1000).
 void writeJanusConfig(const std::string& dir, const std::string& lib) {
   g_mkdir_with_parents(dir.c_str(), 0755);
   std::ofstream(dir + "/janus.jcfg")
@@ -668,7 +535,7 @@ void writeJanusConfig(const std::string& dir, const std::string& lib) {
          "libjanus_pfunix.so,libjanus_rabbitmq.so\"\n}\n"
       << "events: {\n\tbroadcast = false\n}\n";
   std::ofstream(dir + "/janus.plugin.audiobridge.jcfg")
-      << "general: {\n\tlocal_ip = \"127.0.0.1\"\n\trtp_port_range = \"50000-50999\"\n}\n"
+      << "general: {\n\tlocal_ip = \"127.0.0.1\"\n\trtp_port_range = \"50000-53999\"\n}\n"
       << "room-" << kJanusRoom << ": {\n\tdescription = \"bench room\"\n\tsampling_rate = 48000\n"
       << "\tallow_rtp_participants = true\n\trecord = false\n}\n";
   std::ofstream(dir + "/janus.transport.http.jcfg")
@@ -696,6 +563,471 @@ std::string findJanusLib() {
 }
 
 // ---------------------------------------------------------------------------------------
+// roomcastd: REST, then one WebSocket per participant, all on a signaling thread of ours
+
+struct RestReply {
+  int status = 0;
+  std::string body;
+  std::string error;  // transport error
+};
+
+RestReply restCall(SoupSession* session, const char* method, const std::string& url, const std::string& body,
+                   const std::string& bearer) {
+  RestReply r;
+  SoupMessage* msg = soup_message_new(method, url.c_str());
+  if (!msg) {
+    r.error = "bad URL " + url;
+    return r;
+  }
+  if (!bearer.empty())
+    soup_message_headers_replace(soup_message_get_request_headers(msg), "Authorization", ("Bearer " + bearer).c_str());
+  if (!body.empty()) {
+    GBytes* bytes = g_bytes_new(body.data(), body.size());
+    soup_message_set_request_body_from_bytes(msg, "application/json", bytes);
+    g_bytes_unref(bytes);
+  }
+  GError* err = nullptr;
+  GBytes* reply = soup_session_send_and_read(session, msg, nullptr, &err);
+  r.status = static_cast<int>(soup_message_get_status(msg));
+  g_object_unref(msg);
+  if (!reply) {
+    r.error = err ? err->message : "no reply";
+    g_clear_error(&err);
+    return r;
+  }
+  gsize size = 0;
+  const char* data = static_cast<const char*>(g_bytes_get_data(reply, &size));
+  r.body.assign(data ? data : "", size);
+  g_bytes_unref(reply);
+  return r;
+}
+
+// A string member at a dotted path ("you.identity") of a JSON object text; "" if absent.
+std::string jsonMember(const std::string& text, const std::string& path, gint64* intOut = nullptr) {
+  JsonParser* parser = json_parser_new();
+  std::string out;
+  if (json_parser_load_from_data(parser, text.data(), static_cast<gssize>(text.size()), nullptr)) {
+    JsonNode* node = json_parser_get_root(parser);
+    std::stringstream ss(path);
+    for (std::string key; node && std::getline(ss, key, '.');) {
+      if (!JSON_NODE_HOLDS_OBJECT(node)) {
+        node = nullptr;
+        break;
+      }
+      JsonObject* o = json_node_get_object(node);
+      node = json_object_has_member(o, key.c_str()) ? json_object_get_member(o, key.c_str()) : nullptr;
+    }
+    if (node && JSON_NODE_HOLDS_VALUE(node)) {
+      if (json_node_get_value_type(node) == G_TYPE_STRING) out = json_node_get_string(node);
+      else if (intOut && json_node_get_value_type(node) == G_TYPE_INT64) *intOut = json_node_get_int(node);
+    }
+  }
+  g_object_unref(parser);
+  return out;
+}
+
+// The "type" of a server message without parsing it all: the server writes it first.
+std::string messageType(const char* text, size_t size) {
+  static const char key[] = "\"type\":\"";
+  const char* end = text + size;
+  const char* at = std::search(text, end, key, key + sizeof key - 1);
+  if (at == end) return "?";
+  at += sizeof key - 1;
+  const char* close = std::find(at, end, '"');
+  return std::string(at, close);
+}
+
+// Where each participant sends its RTP. The signaling thread may change a port while the
+// sender runs (roomcast: a new rtp-answer after a re-offer).
+struct PortTable {
+  explicit PortTable(size_t n) : ports(n) {
+    for (auto& p : ports) p.store(0);
+  }
+  std::vector<std::atomic<int>> ports;
+};
+
+// The room and its participants' sessions. Everything of libsoup runs on the thread this
+// starts (its own GMainContext); the main thread only waits for results.
+class RoomcastClients {
+ public:
+  struct Setup {
+    std::string baseUrl;          // http://127.0.0.1:PORT
+    std::vector<int> localPorts;  // participant i's own UDP port
+    int talking = 0;              // participants [0, talking) talk; the others self-mute
+    int concurrency = 32;         // WebSockets being set up at once
+    double timeout = 60;          // for the whole setup
+    std::shared_ptr<PortTable> ports;  // filled from the rtp-answers
+  };
+
+  RoomcastClients() = default;
+  ~RoomcastClients() { stop(); }
+  RoomcastClients(const RoomcastClients&) = delete;
+  RoomcastClients& operator=(const RoomcastClients&) = delete;
+
+  // Creates the room and a speaker token per participant, opens every participant's
+  // WebSocket (hello, rtp-offer; self-mute for the silent ones) and keeps them open.
+  // Blocks until all are ready or the setup failed.
+  bool start(const Setup& setup, std::string* error) {
+    setup_ = setup;
+    std::future<std::string> result = setupResult_.get_future();
+    thread_ = std::thread([this] { threadMain(); });
+    if (result.wait_for(std::chrono::duration<double>(setup.timeout + 30)) != std::future_status::ready)
+      die("the roomcast signaling thread did not finish its setup");  // it has its own deadline
+    *error = result.get();
+    return error->empty();
+  }
+  double restSeconds() const { return restSeconds_; }
+  double wsSeconds() const { return wsSeconds_; }
+  const std::string& roomId() const { return roomId_; }
+  // The server is about to stop: closed sockets from now on are expected.
+  void expectClose() { expectClose_ = true; }
+  int unexpectedCloses() const { return unexpectedCloses_.load(); }
+  int errorsAfterSetup() const { return errorsAfterSetup_.load(); }
+  // media_error after setup, answered with a new rtp-offer (as the protocol says), and the
+  // re-offers that got a new rtp-answer.
+  int reoffers() const { return reoffers_.load(); }
+  int reoffersAnswered() const { return reoffersAnswered_.load(); }
+  int connectRetries() const { return connectRetries_.load(); }
+  // "connect 1.2 s (max 0.10 s), hello->welcome ..." summed over all participants.
+  std::string phaseSummary() const {
+    static const char* names[kPhases] = {"connect", "hello->welcome", "rtp-offer->answer", "self-mute->mute-changed"};
+    std::string out;
+    for (int i = 0; i < kPhases; i++)
+      out += (i ? ", " : "") + std::string(names[i]) + " " + fmt("%.1f s", phaseSeconds_[i]) + " (max " +
+             fmt("%.2f s)", phaseMax_[i]);
+    return out;
+  }
+  // Closes what is still open and ends the thread. Counters are final afterwards.
+  void stop() {
+    stopRequested_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  // Messages received over all sockets, by type (read after stop()).
+  const std::map<std::string, guint64>& messageCounts() const { return counts_; }
+  const std::string& firstLateError() const { return firstLateError_; }
+
+ private:
+  enum class State { Idle, Connecting, Hello, Offered, Muting, Ready, Reoffered, Failed };
+  static constexpr int kMaxReoffers = 5;
+  struct Peer {
+    RoomcastClients* owner = nullptr;
+    int index = 0;
+    bool mute = false;
+    std::string token, identity;
+    SoupWebsocketConnection* ws = nullptr;
+    State state = State::Idle;
+    int serverPort = 0;
+    int reoffers = 0;
+    int connectAttempts = 0;
+    double phaseStart = 0;  // when the current setup step started
+  };
+  // Setup time summed over participants, per step: WebSocket connect, hello -> welcome,
+  // rtp-offer -> rtp-answer, self-mute -> own mute-changed.
+  enum Phase { kConnect, kHello, kOffer, kMute, kPhases };
+  static constexpr int kMaxConnectAttempts = 5;
+
+  void fail(Peer& p, const std::string& why) {
+    if (p.state != State::Failed) p.state = State::Failed;
+    if (setupError_.empty()) setupError_ = "participant " + std::to_string(p.index) + ": " + why;
+  }
+
+  void send(Peer& p, const std::string& text) {
+    if (p.ws && soup_websocket_connection_get_state(p.ws) == SOUP_WEBSOCKET_STATE_OPEN)
+      soup_websocket_connection_send_text(p.ws, text.c_str());
+  }
+
+  void offer(Peer& p) {
+    send(p, "{\"type\":\"rtp-offer\",\"host\":\"127.0.0.1\",\"port\":" + std::to_string(setup_.localPorts[p.index]) +
+                ",\"payload_type\":" + std::to_string(kPayloadType) + "}");
+  }
+
+  // The port from an rtp-answer; 0 (and the setup failed) if it is not 127.0.0.1:port.
+  int answeredPort(Peer& p, const char* text, size_t size) {
+    std::string body(text, size);
+    gint64 port = 0;
+    std::string host = jsonMember(body, "host");
+    jsonMember(body, "port", &port);
+    if (host != "127.0.0.1" || port <= 0 || port > 65535) {
+      fail(p, "unexpected rtp-answer " + body);
+      return 0;
+    }
+    setup_.ports->ports[p.index].store(static_cast<int>(port));
+    return static_cast<int>(port);
+  }
+
+  void endPhase(Peer& p, Phase phase) {
+    const double now = monotonicSeconds();
+    phaseSeconds_[phase] += now - p.phaseStart;
+    phaseMax_[phase] = std::max(phaseMax_[phase], now - p.phaseStart);
+    p.phaseStart = now;
+  }
+
+  void becameReady(Peer& p) {
+    p.state = State::Ready;
+    ready_++;
+    active_--;
+    launchMore();
+  }
+
+  static void onMessage(SoupWebsocketConnection*, gint, GBytes* message, gpointer data) {
+    auto* p = static_cast<Peer*>(data);
+    gsize size = 0;
+    const char* text = static_cast<const char*>(g_bytes_get_data(message, &size));
+    if (!text) return;
+    p->owner->handle(*p, text, size);
+  }
+
+  void handle(Peer& p, const char* text, size_t size) {
+    const std::string type = messageType(text, size);
+    counts_[type]++;
+    if (type == "error") {
+      if (p.state != State::Ready && p.state != State::Reoffered) return fail(p, std::string(text, size));
+      if (errorsAfterSetup_++ == 0) firstLateError_ = std::string(text, std::min<size_t>(size, 300));
+      // "If only the media session fails, the server sends an error (media_error) and the
+      // client offers again on the same socket."
+      if (std::string_view(text, size).find("\"media_error\"") != std::string_view::npos && p.reoffers < kMaxReoffers) {
+        p.reoffers++;
+        reoffers_++;
+        offer(p);
+        p.state = State::Reoffered;
+      }
+      return;
+    }
+    switch (p.state) {
+      case State::Hello:
+        if (type == "welcome") {
+          endPhase(p, kHello);
+          p.identity = jsonMember(std::string(text, size), "you.identity");
+          if (p.identity.empty()) return fail(p, "welcome without you.identity");
+          offer(p);
+          p.state = State::Offered;
+        }
+        break;
+      case State::Offered:
+        if (type == "rtp-answer") {
+          endPhase(p, kOffer);
+          p.serverPort = answeredPort(p, text, size);
+          if (!p.serverPort) return;
+          if (p.mute) {
+            send(p, "{\"type\":\"self-mute\",\"muted\":true}");
+            p.state = State::Muting;
+          } else {
+            becameReady(p);
+          }
+        }
+        break;
+      case State::Muting:
+        if (type == "mute-changed") {
+          std::string body(text, size);
+          if (body.find("\"identity\":\"" + p.identity + "\"") != std::string::npos &&
+              body.find("\"muted\":true") != std::string::npos) {
+            endPhase(p, kMute);
+            becameReady(p);
+          }
+        }
+        break;
+      case State::Reoffered:
+        if (type == "rtp-answer") {
+          p.serverPort = answeredPort(p, text, size);
+          if (!p.serverPort) return;
+          reoffersAnswered_++;
+          p.state = State::Ready;
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  static void onClosed(SoupWebsocketConnection*, gpointer data) {
+    auto* p = static_cast<Peer*>(data);
+    RoomcastClients* self = p->owner;
+    if (p->state != State::Ready && p->state != State::Reoffered)
+      self->fail(*p, "the server closed the WebSocket during setup");
+    else if (!self->expectClose_) self->unexpectedCloses_++;
+  }
+
+  static void onConnected(GObject* source, GAsyncResult* result, gpointer data) {
+    auto* p = static_cast<Peer*>(data);
+    RoomcastClients* self = p->owner;
+    self->pendingConnects_--;
+    GError* err = nullptr;
+    SoupWebsocketConnection* ws = soup_session_websocket_connect_finish(SOUP_SESSION(source), result, &err);
+    if (!ws) {
+      // A connection refused or reset (a busy server's accept queue overflows) is tried
+      // again after a pause, as a client would; an HTTP answer other than the upgrade is not.
+      const bool transport = err && err->domain == G_IO_ERROR && !g_cancellable_is_cancelled(self->cancel_);
+      if (transport && p->connectAttempts < kMaxConnectAttempts) {
+        self->connectRetries_++;
+        g_clear_error(&err);
+        GSource* later = g_timeout_source_new(500);
+        g_source_set_callback(later, [](gpointer data) -> gboolean {
+          auto* peer = static_cast<Peer*>(data);
+          peer->owner->connect(*peer);
+          return G_SOURCE_REMOVE;
+        }, p, nullptr);
+        g_source_attach(later, self->context_);
+        g_source_unref(later);
+        self->pendingConnects_++;  // the retry holds a pending connect
+        return;
+      }
+      self->fail(*p, std::string("WebSocket connect: ") + (err ? err->message : "?") + " (" +
+                         std::to_string(p->connectAttempts) + " attempts)");
+      g_clear_error(&err);
+      return;
+    }
+    p->ws = ws;
+    self->endPhase(*p, kConnect);
+    // A welcome lists every participant (about 120 bytes each): past libsoup's default 128 KiB at 1000.
+    soup_websocket_connection_set_max_incoming_payload_size(ws, 16 << 20);
+    g_signal_connect(ws, "message", G_CALLBACK(&RoomcastClients::onMessage), p);
+    g_signal_connect(ws, "closed", G_CALLBACK(&RoomcastClients::onClosed), p);
+    p->state = State::Hello;
+    self->send(*p, "{\"type\":\"hello\",\"version\":1,\"token\":\"" + p->token + "\"}");
+  }
+
+  void connect(Peer& p) {
+    if (p.connectAttempts > 0) pendingConnects_--;  // the retry's hold, taken over by the connect
+    if (g_cancellable_is_cancelled(cancel_)) return;
+    std::string url = "ws" + setup_.baseUrl.substr(4) + "/ws/" + roomId_;  // http://... -> ws://...
+    SoupMessage* msg = soup_message_new("GET", url.c_str());
+    if (!msg) return fail(p, "bad URL " + url);
+    p.connectAttempts++;
+    pendingConnects_++;
+    soup_session_websocket_connect_async(wsSession_, msg, nullptr, nullptr, G_PRIORITY_DEFAULT, cancel_,
+                                         &RoomcastClients::onConnected, &p);
+    g_object_unref(msg);
+  }
+
+  void launchMore() {
+    while (active_ < setup_.concurrency && next_ < peers_.size() && setupError_.empty()) {
+      Peer& p = *peers_[next_++];
+      p.state = State::Connecting;
+      p.phaseStart = monotonicSeconds();
+      active_++;
+      connect(p);
+    }
+  }
+
+  // Runs the context until `done` or the deadline; false at the deadline.
+  bool iterateUntil(const std::function<bool()>& done, double until) {
+    while (!done()) {
+      if (monotonicSeconds() > until) return false;
+      g_main_context_iteration(context_, TRUE);  // the 50 ms ticker bounds each wait
+    }
+    return true;
+  }
+
+  std::string setUp() {
+    const double t0 = monotonicSeconds(), until = t0 + setup_.timeout;
+    RestReply room = restCall(restSession_, "POST", setup_.baseUrl + "/api/v1/rooms", "{\"title\":\"bench\"}", "");
+    if (room.status != 201) return "POST /api/v1/rooms: " + std::to_string(room.status) + " " + room.error + room.body;
+    roomId_ = jsonMember(room.body, "id");
+    const std::string host = jsonMember(room.body, "host_token");
+    if (roomId_.empty() || host.empty()) return "unexpected room " + room.body;
+    const size_t n = setup_.localPorts.size();
+    for (size_t i = 0; i < n; i++) {
+      auto p = std::make_unique<Peer>();
+      p->owner = this;
+      p->index = static_cast<int>(i);
+      p->mute = static_cast<int>(i) >= setup_.talking;
+      RestReply t = restCall(restSession_, "POST", setup_.baseUrl + "/api/v1/rooms/" + roomId_ + "/tokens",
+                             "{\"role\":\"speaker\",\"name\":\"p" + std::to_string(i) + "\"}", host);
+      if (t.status != 201) return "POST tokens: " + std::to_string(t.status) + " " + t.error + t.body;
+      p->token = jsonMember(t.body, "token");
+      if (p->token.empty()) return "unexpected token reply " + t.body;
+      peers_.push_back(std::move(p));
+      if (monotonicSeconds() > until) return "tokens: past the setup deadline";
+    }
+    restSeconds_ = monotonicSeconds() - t0;
+    const double t1 = monotonicSeconds();
+    launchMore();
+    bool ok = iterateUntil([&] { return ready_ == n || !setupError_.empty(); }, until);
+    wsSeconds_ = monotonicSeconds() - t1;
+    if (!setupError_.empty()) return setupError_;
+    if (!ok) return std::to_string(ready_) + " of " + std::to_string(n) + " participants ready after " +
+                    fmt("%.0f s", setup_.timeout);
+    return "";
+  }
+
+  void threadMain() {
+    context_ = g_main_context_new();
+    g_main_context_push_thread_default(context_);
+    restSession_ = soup_session_new_with_options("timeout", 30u, nullptr);
+    // No I/O timeout on the WebSockets: they stay open and quiet for the whole run.
+    wsSession_ = soup_session_new_with_options("timeout", 0u, "idle-timeout", 0u, "max-conns", 4096,
+                                               "max-conns-per-host", 4096, nullptr);
+    cancel_ = g_cancellable_new();
+    GSource* ticker = g_timeout_source_new(50);
+    g_source_set_callback(ticker, [](gpointer) -> gboolean { return G_SOURCE_CONTINUE; }, nullptr, nullptr);
+    g_source_attach(ticker, context_);
+
+    std::string error = setUp();
+    setupResult_.set_value(error);
+    // Keep the sockets served (pings, room events) until stop().
+    while (!stopRequested_) g_main_context_iteration(context_, TRUE);
+
+    g_cancellable_cancel(cancel_);
+    iterateUntil([&] { return pendingConnects_ == 0; }, monotonicSeconds() + 5);
+    for (auto& p : peers_) {
+      if (!p->ws) continue;
+      g_signal_handlers_disconnect_by_data(p->ws, p.get());
+      if (soup_websocket_connection_get_state(p->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+        soup_websocket_connection_close(p->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, nullptr);
+    }
+    iterateUntil([&] {
+      for (auto& p : peers_)
+        if (p->ws && soup_websocket_connection_get_state(p->ws) != SOUP_WEBSOCKET_STATE_CLOSED) return false;
+      return true;
+    }, monotonicSeconds() + 2);
+    for (auto& p : peers_)
+      if (p->ws) g_object_unref(p->ws);
+    peers_.clear();
+    g_source_destroy(ticker);
+    g_source_unref(ticker);
+    g_object_unref(cancel_);
+    g_object_unref(wsSession_);
+    g_object_unref(restSession_);
+    g_main_context_pop_thread_default(context_);
+    g_main_context_unref(context_);
+  }
+
+  Setup setup_;
+  std::thread thread_;
+  std::promise<std::string> setupResult_;
+  std::atomic<bool> stopRequested_{false}, expectClose_{false};
+  std::atomic<int> unexpectedCloses_{0}, errorsAfterSetup_{0}, reoffers_{0}, reoffersAnswered_{0}, connectRetries_{0};
+  // Signaling thread only (until stop() has joined it):
+  GMainContext* context_ = nullptr;
+  SoupSession* restSession_ = nullptr;
+  SoupSession* wsSession_ = nullptr;
+  GCancellable* cancel_ = nullptr;
+  std::vector<std::unique_ptr<Peer>> peers_;
+  size_t next_ = 0, ready_ = 0;
+  int active_ = 0, pendingConnects_ = 0;
+  std::string setupError_, roomId_, firstLateError_;
+  std::map<std::string, guint64> counts_;
+  double restSeconds_ = 0, wsSeconds_ = 0;
+  double phaseSeconds_[kPhases] = {0, 0, 0, 0}, phaseMax_[kPhases] = {0, 0, 0, 0};
+};
+
+// Writes roomcastd's configuration: plain-RTP speakers on, a stage for the large room.
+void writeRoomcastConfig(const std::string& path, const std::vector<std::string>& extra) {
+  std::map<std::string, std::map<std::string, std::string>> ini;
+  ini["room"]["max_speakers"] = "1000";
+  ini["media"]["plain_rtp"] = "true";
+  for (const std::string& s : extra) {
+    auto dot = s.find('.'), eq = s.find('=');
+    ini[s.substr(0, dot)][s.substr(dot + 1, eq - dot - 1)] = s.substr(eq + 1);
+  }
+  std::ofstream f(path);
+  for (const auto& [section, keys] : ini) {
+    f << "[" << section << "]\n";
+    for (const auto& [k, v] : keys) f << k << " = " << v << "\n";
+  }
+}
+
+// ---------------------------------------------------------------------------------------
 // Participants' sockets and the receiver thread
 
 struct Captured {
@@ -703,14 +1035,66 @@ struct Captured {
   std::vector<guint8> data;
 };
 
+// UDP sockets bound to 127.0.0.1:base.. base+n-1; empty with *error set if one is taken.
+std::vector<int> bindSockets(int basePort, int n, std::string* error) {
+  std::vector<int> fds;
+  for (int i = 0; i < n; i++) {
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(basePort + i));
+    if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      *error = "cannot bind 127.0.0.1:" + std::to_string(basePort + i) + ": " + std::strerror(errno);
+      if (fd >= 0) close(fd);
+      for (int o : fds) close(o);
+      return {};
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);  // drop counter with every packet
+    int rcvbuf = 1 << 20;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    fds.push_back(fd);
+  }
+  return fds;
+}
+
+void closeSockets(std::vector<int>& fds) {
+  for (int fd : fds) close(fd);
+  fds.clear();
+}
+
+std::vector<int> bindParticipants(int& basePort, int n) {
+  std::string error;
+  for (int attempt = 0; attempt < 20; attempt++, basePort += ((n + 99) / 100) * 100 + 100) {
+    std::vector<int> fds = bindSockets(basePort, n, &error);
+    if (!fds.empty()) return fds;
+  }
+  die("no free UDP port range near --base-port: " + error);
+}
+
+// Counts what comes back on every participant's socket (epoll, one thread), and keeps the
+// packets (with kernel receive time) of one participant while capturing.
 class Receiver {
  public:
-  explicit Receiver(const std::vector<GSocket*>& sockets) : counts_(sockets.size()) {
-    for (GSocket* s : sockets) fds_.push_back(g_socket_get_fd(s));
+  explicit Receiver(const std::vector<int>& fds)
+      : fds_(fds), counts_(fds.size()), drops_(fds.size()), odd_(fds.size()), last_(fds.size()) {
     for (auto& c : counts_) c.store(0);
+    for (auto& d : drops_) d.store(0);
+    epoll_ = epoll_create1(EPOLL_CLOEXEC);
+    for (size_t i = 0; i < fds_.size(); i++) {
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.u32 = static_cast<uint32_t>(i);
+      epoll_ctl(epoll_, EPOLL_CTL_ADD, fds_[i], &ev);
+    }
     thread_ = std::thread([this] { loop(); });
   }
-  ~Receiver() { stop(); }
+  ~Receiver() {
+    stop();
+    close(epoll_);
+  }
   Receiver(const Receiver&) = delete;
   Receiver& operator=(const Receiver&) = delete;
 
@@ -723,6 +1107,19 @@ class Receiver {
     for (const auto& c : counts_) out.push_back(c.load());
     return out;
   }
+  // Packets the kernel dropped at our sockets (receive buffer full), all sockets together.
+  guint64 drops() const {
+    guint64 sum = 0;
+    for (const auto& d : drops_) sum += d.load();
+    return sum;
+  }
+  // Per participant over the whole run (read after stop()): packets whose RTP timestamp went
+  // backwards, and changes of SSRC. A well-formed return has neither.
+  struct StreamOddities {
+    guint64 timestampBackwards = 0, timestampRepeats = 0, ssrcChanges = 0;
+    guint64 advanced = 0;  // RTP timestamp advance, summed over steps forward of under 1 s
+  };
+  const std::vector<StreamOddities>& oddities() const { return odd_; }
   void capture(int index) { captureIndex_ = index; }
   std::vector<Captured> takeCaptured() {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -731,15 +1128,13 @@ class Receiver {
 
  private:
   void loop() {
-    std::vector<pollfd> pfds;
-    for (int fd : fds_) pfds.push_back(pollfd{fd, POLLIN, 0});
+    std::vector<epoll_event> events(256);
     guint8 buf[2048];
     alignas(cmsghdr) char control[256];
     while (!stop_) {
-      int r = poll(pfds.data(), pfds.size(), 100);
-      if (r <= 0) continue;
-      for (size_t i = 0; i < pfds.size(); i++) {
-        if (!(pfds[i].revents & POLLIN)) continue;
+      int r = epoll_wait(epoll_, events.data(), static_cast<int>(events.size()), 100);
+      for (int e = 0; e < r; e++) {
+        const uint32_t i = events[e].data.u32;
         for (;;) {
           iovec iov{buf, sizeof buf};
           msghdr msg{};
@@ -747,18 +1142,35 @@ class Receiver {
           msg.msg_iovlen = 1;
           msg.msg_control = control;
           msg.msg_controllen = sizeof control;
-          ssize_t n = recvmsg(pfds[i].fd, &msg, MSG_DONTWAIT);
+          ssize_t n = recvmsg(fds_[i], &msg, MSG_DONTWAIT);
           if (n < 0) break;
           counts_[i].fetch_add(1, std::memory_order_relaxed);
-          if (static_cast<int>(i) != captureIndex_.load(std::memory_order_relaxed) || n < 12) continue;
+          if (n >= 12) {
+            const guint32 ts = (static_cast<guint32>(buf[4]) << 24) | (buf[5] << 16) | (buf[6] << 8) | buf[7];
+            const guint32 ssrc = (static_cast<guint32>(buf[8]) << 24) | (buf[9] << 16) | (buf[10] << 8) | buf[11];
+            Last& l = last_[i];
+            const gint32 step = static_cast<gint32>(ts - l.ts);
+            if (l.seen && ssrc != l.ssrc) odd_[i].ssrcChanges++;
+            else if (l.seen && step < 0) odd_[i].timestampBackwards++;
+            else if (l.seen && step == 0) odd_[i].timestampRepeats++;
+            else if (l.seen && step < kRate) odd_[i].advanced += static_cast<guint64>(step);
+            l = Last{true, ts, ssrc};
+          }
+          const bool keep = static_cast<int>(i) == captureIndex_.load(std::memory_order_relaxed) && n >= 12;
           double t = 0;
           for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_TIMESTAMPNS) {
+            if (c->cmsg_level != SOL_SOCKET) continue;
+            if (c->cmsg_type == SO_RXQ_OVFL) {
+              uint32_t dropped = 0;
+              std::memcpy(&dropped, CMSG_DATA(c), sizeof dropped);
+              drops_[i].store(dropped, std::memory_order_relaxed);
+            } else if (keep && c->cmsg_type == SO_TIMESTAMPNS) {
               timespec ts;
               std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
               t = static_cast<double>(ts.tv_sec) + ts.tv_nsec * 1e-9;
             }
           }
+          if (!keep) continue;
           if (t == 0) t = realtimeSeconds();
           std::lock_guard<std::mutex> lock(mutex_);
           captured_.push_back(Captured{t, std::vector<guint8>(buf, buf + n)});
@@ -768,7 +1180,15 @@ class Receiver {
   }
 
   std::vector<int> fds_;
+  int epoll_ = -1;
   std::vector<std::atomic<guint64>> counts_;
+  std::vector<std::atomic<guint64>> drops_;
+  struct Last {
+    bool seen = false;
+    guint32 ts = 0, ssrc = 0;
+  };
+  std::vector<StreamOddities> odd_;
+  std::vector<Last> last_;
   std::atomic<bool> stop_{false};
   std::atomic<int> captureIndex_{-1};
   std::mutex mutex_;
@@ -776,101 +1196,32 @@ class Receiver {
   std::thread thread_;
 };
 
-std::vector<GSocket*> bindSockets(int basePort, int n, std::string* error) {
-  std::vector<GSocket*> sockets;
-  GInetAddress* lo = g_inet_address_new_from_string("127.0.0.1");
-  for (int i = 0; i < n; i++) {
-    GError* err = nullptr;
-    GSocket* s = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, &err);
-    GSocketAddress* addr = g_inet_socket_address_new(lo, static_cast<guint16>(basePort + i));
-    if (!s || !g_socket_bind(s, addr, FALSE, &err)) {
-      *error = "cannot bind 127.0.0.1:" + std::to_string(basePort + i) + ": " + (err ? err->message : "?");
-      g_clear_error(&err);
-      g_object_unref(addr);
-      if (s) g_object_unref(s);
-      for (GSocket* o : sockets) g_object_unref(o);
-      g_object_unref(lo);
-      return {};
-    }
-    g_object_unref(addr);
-    int one = 1;
-    setsockopt(g_socket_get_fd(s), SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
-    int rcvbuf = 1 << 20;
-    setsockopt(g_socket_get_fd(s), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    sockets.push_back(s);
-  }
-  g_object_unref(lo);
-  return sockets;
-}
-
-void closeSockets(std::vector<GSocket*>& sockets) {
-  for (GSocket* s : sockets) {
-    g_socket_close(s, nullptr);
-    g_object_unref(s);
-  }
-  sockets.clear();
-}
-
-// Participant ports P..P+n-1 for us, and (roomcast) P+2000.. for the engine: all free.
-std::vector<GSocket*> bindParticipants(int& basePort, int n) {
-  std::string error;
-  for (int attempt = 0; attempt < 20; attempt++, basePort += 100) {
-    std::vector<GSocket*> probe = bindSockets(basePort + 2000, n, &error);
-    if (probe.empty()) continue;
-    closeSockets(probe);
-    std::vector<GSocket*> sockets = bindSockets(basePort, n, &error);
-    if (!sockets.empty()) return sockets;
-  }
-  die("no free UDP port range near --base-port: " + error);
-}
-
 // ---------------------------------------------------------------------------------------
-// Load generator (this process)
+// Load generator: Opus frames encoded once, sent by one thread
 
-enum class Signal { Tone, Silence, Ticks };
+enum class Signal { None = -1, Tone = 0, Silence = 1, Ticks = 2 };
 
-struct SendCapture {
-  std::atomic<bool> on{false};
-  std::mutex mutex;
-  std::vector<Captured> packets;
-};
-
-GstPadProbeReturn onSent(GstPad*, GstPadProbeInfo* info, gpointer data) {
-  auto* cap = static_cast<SendCapture*>(data);
-  if (!cap->on.load(std::memory_order_relaxed)) return GST_PAD_PROBE_OK;
-  double t = realtimeSeconds();
-  GstBuffer* buf = GST_PAD_PROBE_INFO_BUFFER(info);
-  GstMapInfo map;
-  if (gst_buffer_map(buf, &map, GST_MAP_READ)) {
-    std::lock_guard<std::mutex> lock(cap->mutex);
-    cap->packets.push_back(Captured{t, std::vector<guint8>(map.data, map.data + map.size)});
-    gst_buffer_unmap(buf, &map);
-  }
-  return GST_PAD_PROBE_OK;
-}
-
-GstElement* addElement(GstBin* bin, const char* factory) {
-  GstElement* e = gst_element_factory_make(factory, nullptr);
-  if (!e) die(std::string("element ") + factory + " is missing");
-  gst_bin_add(bin, e);
-  return e;
-}
-
-void linkOrDie(GstElement* a, GstElement* b) {
-  if (!gst_element_link(a, b)) die(std::string("cannot link ") + GST_OBJECT_NAME(a) + " to " + GST_OBJECT_NAME(b));
-}
-
-// audiotestsrc ! caps ! opusenc ! tee, one per kind of signal.
-GstElement* addSignal(GstBin* bin, Signal kind, int tickIntervalMs) {
-  GstElement* src = addElement(bin, "audiotestsrc");
-  g_object_set(src, "is-live", TRUE, "samplesperbuffer", kFrame, nullptr);
+// One loop of Opus frames (20 ms each) that repeats seamlessly: a 440 Hz tone has whole
+// periods in 1 s; ticks repeat every kMarkerPeriod tick intervals. Frames are taken from the
+// second loop the encoder produced, past its start-up.
+std::vector<std::vector<guint8>> encodeLoop(Signal kind, int tickIntervalMs) {
+  int loopMs = 1000;
+  if (kind == Signal::Ticks) loopMs = std::lcm(static_cast<int>(kMarkerPeriod) * tickIntervalMs, 1000);
+  const int frames = loopMs / 20;
+  GstElement* pipeline = gst_pipeline_new("encoder");
+  GstBin* bin = GST_BIN(pipeline);
+  auto add = [&](const char* factory) {
+    GstElement* e = gst_element_factory_make(factory, nullptr);
+    if (!e) die(std::string("element ") + factory + " is missing");
+    gst_bin_add(bin, e);
+    return e;
+  };
+  GstElement* src = add("audiotestsrc");
+  g_object_set(src, "is-live", FALSE, "samplesperbuffer", kFrame, "num-buffers", 3 * frames + 10, nullptr);
   switch (kind) {
     case Signal::Tone:
       gst_util_set_object_arg(G_OBJECT(src), "wave", "sine");
       g_object_set(src, "freq", 440.0, "volume", 0.3, nullptr);
-      break;
-    case Signal::Silence:
-      gst_util_set_object_arg(G_OBJECT(src), "wave", "silence");
       break;
     case Signal::Ticks:
       gst_util_set_object_arg(G_OBJECT(src), "wave", "ticks");
@@ -878,79 +1229,198 @@ GstElement* addSignal(GstBin* bin, Signal kind, int tickIntervalMs) {
                    "marker-tick-volume", kMarkerVolume, "sine-periods-per-tick", 10u, "tick-interval",
                    static_cast<guint64>(tickIntervalMs) * GST_MSECOND, nullptr);
       break;
+    default:
+      gst_util_set_object_arg(G_OBJECT(src), "wave", "silence");
+      break;
   }
-  GstElement* caps = addElement(bin, "capsfilter");
+  GstElement* caps = add("capsfilter");
   GstCaps* c = gst_caps_from_string("audio/x-raw,rate=48000,channels=1");
   g_object_set(caps, "caps", c, nullptr);
   gst_caps_unref(c);
-  GstElement* enc = addElement(bin, "opusenc");
+  GstElement* enc = add("opusenc");
   g_object_set(enc, "bitrate", 32000, nullptr);
   gst_util_set_object_arg(G_OBJECT(enc), "frame-size", "20");
-  GstElement* tee = addElement(bin, "tee");
-  g_object_set(tee, "allow-not-linked", TRUE, nullptr);
-  linkOrDie(src, caps);
-  linkOrDie(caps, enc);
-  linkOrDie(enc, tee);
-  return tee;
+  GstElement* sink = add("appsink");
+  g_object_set(sink, "sync", FALSE, nullptr);
+  if (!gst_element_link_many(src, caps, enc, sink, nullptr)) die("cannot link the Opus encoder");
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  std::vector<std::vector<guint8>> all;
+  while (GstSample* sample = gst_app_sink_try_pull_sample(GST_APP_SINK(sink), 10 * GST_SECOND)) {
+    GstBuffer* buf = gst_sample_get_buffer(sample);
+    GstMapInfo map;
+    if (gst_buffer_map(buf, &map, GST_MAP_READ)) {
+      all.emplace_back(map.data, map.data + map.size);
+      gst_buffer_unmap(buf, &map);
+    }
+    gst_sample_unref(sample);
+  }
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(pipeline);
+  if (all.size() < static_cast<size_t>(2 * frames)) die("the Opus encoder produced too few frames");
+  return {all.begin() + frames, all.begin() + 2 * frames};
 }
 
-// signals[i]: what participant i sends (nullopt-like: -1 sends nothing).
-GstElement* buildGenerator(const std::vector<int>& signals, const std::vector<GSocket*>& sockets,
-                           const std::vector<int>& serverPorts, int tickIntervalMs, SendCapture* capture,
-                           int captureIndex) {
-  GstElement* pipeline = gst_pipeline_new("generator");
-  GstBin* bin = GST_BIN(pipeline);
-  std::map<int, GstElement*> tees;
-  for (size_t i = 0; i < signals.size(); i++) {
-    if (signals[i] < 0) continue;
-    auto kind = static_cast<Signal>(signals[i]);
-    if (!tees.count(signals[i])) tees[signals[i]] = addSignal(bin, kind, tickIntervalMs);
-    GstElement* q = addElement(bin, "queue");
-    GstElement* pay = addElement(bin, "rtpopuspay");
-    g_object_set(pay, "pt", kPayloadType, "ssrc", static_cast<guint>(0x10000 + i), nullptr);
-    GstElement* sink = addElement(bin, "udpsink");
-    g_object_set(sink, "socket", sockets[i], "close-socket", FALSE, "host", "127.0.0.1", "port", serverPorts[i],
-                 "sync", FALSE, "async", FALSE, "enable-last-sample", FALSE, nullptr);
-    linkOrDie(tees[signals[i]], q);
-    linkOrDie(q, pay);
-    linkOrDie(pay, sink);
-    if (capture && static_cast<int>(i) == captureIndex) {
-      GstPad* pad = gst_element_get_static_pad(sink, "sink");
-      gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, onSent, capture, nullptr);
-      gst_object_unref(pad);
+// What participant 0 sent while capturing: send time (just before sendto) and the packet.
+struct SendCapture {
+  std::atomic<bool> on{false};
+  std::mutex mutex;
+  std::vector<Captured> packets;
+};
+
+// Sends every participant's RTP from its own socket, 50 packets/s each. Participant i's
+// packets go out at start + k * 20 ms + phase_i; with spread phases the participants are
+// evenly spread over the 20 ms (in 1 ms steps), as independent clients are.
+class RtpSender {
+ public:
+  RtpSender(const std::vector<int>& fds, std::shared_ptr<PortTable> serverPorts, const std::vector<Signal>& signals,
+            const std::map<Signal, std::vector<std::vector<guint8>>>& loops, bool spread, SendCapture* capture,
+            int captureIndex)
+      : fds_(fds), ports_(std::move(serverPorts)), signals_(signals), loops_(loops), capture_(capture),
+        captureIndex_(captureIndex) {
+    const size_t n = fds.size();
+    for (size_t i = 0; i < n; i++) {
+      if (signals[i] == Signal::None) continue;
+      const int slot = spread ? static_cast<int>((i * 20) / n) : 0;
+      slots_[slot].push_back(i);
+    }
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~RtpSender() { stop(); }
+  RtpSender(const RtpSender&) = delete;
+  RtpSender& operator=(const RtpSender&) = delete;
+
+  void stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  guint64 sent() const { return sent_.load(); }
+  bool realtime() const { return realtime_.load(); }
+  guint64 errors() const { return errors_.load(); }
+  // Slots (1 ms) that went out more than 5 ms late; the worst lateness.
+  guint64 lateSlots() const { return late_.load(); }
+  double worstLateMs() const { return worstLateUs_.load() / 1000.0; }
+
+ private:
+  void loop() {
+    // Real-time priority where allowed (root), so other work on the generator's CPU (our
+    // receiver and signaling threads, other processes) does not delay the packets.
+    sched_param param{};
+    param.sched_priority = 10;
+    realtime_ = pthread_setschedparam(pthread_self(), SCHED_FIFO, &param) == 0;
+    timespec start{};
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    const gint64 startNs = static_cast<gint64>(start.tv_sec) * 1000000000 + start.tv_nsec + 20000000;
+    guint8 packet[1500];
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (guint64 k = 0; !stop_; k++) {
+      for (int slot = 0; slot < 20 && !stop_; slot++) {
+        if (slots_[slot].empty()) continue;
+        const gint64 due = startNs + static_cast<gint64>(k) * 20000000 + slot * 1000000;
+        timespec ts{static_cast<time_t>(due / 1000000000), static_cast<long>(due % 1000000000)};
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
+        }
+        timespec now{};
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        const gint64 lateUs = ((static_cast<gint64>(now.tv_sec) * 1000000000 + now.tv_nsec) - due) / 1000;
+        if (lateUs > 5000) late_++;
+        if (lateUs > worstLateUs_.load()) worstLateUs_ = lateUs;
+        for (size_t i : slots_[slot]) {
+          const auto& frames = loops_.at(signals_[i]);
+          const auto& frame = frames[k % frames.size()];
+          const guint16 seq = static_cast<guint16>(1000 + i * 7 + k);
+          const guint32 rtpTime = static_cast<guint32>(i * 100003u + k * kFrame);
+          const guint32 ssrc = static_cast<guint32>(0x10000 + i);
+          packet[0] = 0x80;
+          packet[1] = static_cast<guint8>((k == 0 ? 0x80 : 0) | kPayloadType);
+          packet[2] = static_cast<guint8>(seq >> 8);
+          packet[3] = static_cast<guint8>(seq);
+          for (int b = 0; b < 4; b++) packet[4 + b] = static_cast<guint8>(rtpTime >> (24 - 8 * b));
+          for (int b = 0; b < 4; b++) packet[8 + b] = static_cast<guint8>(ssrc >> (24 - 8 * b));
+          const size_t len = 12 + std::min(frame.size(), sizeof packet - 12);
+          std::memcpy(packet + 12, frame.data(), len - 12);
+          if (capture_ && static_cast<int>(i) == captureIndex_ && capture_->on.load(std::memory_order_relaxed)) {
+            std::lock_guard<std::mutex> lock(capture_->mutex);
+            capture_->packets.push_back(Captured{realtimeSeconds(), std::vector<guint8>(packet, packet + len)});
+          }
+          to.sin_port = htons(static_cast<uint16_t>(ports_->ports[i].load(std::memory_order_relaxed)));
+          if (sendto(fds_[i], packet, len, 0, reinterpret_cast<const sockaddr*>(&to), sizeof to) < 0)
+            errors_++;
+          else
+            sent_++;
+        }
+      }
     }
   }
-  return pipeline;
-}
 
-std::string busError(GstElement* pipeline) {
-  GstBus* bus = gst_element_get_bus(pipeline);
-  std::string out;
-  while (GstMessage* m = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR)) {
-    GError* err = nullptr;
-    gst_message_parse_error(m, &err, nullptr);
-    if (out.empty()) out = std::string(GST_OBJECT_NAME(GST_MESSAGE_SRC(m))) + ": " + (err ? err->message : "?");
-    g_clear_error(&err);
-    gst_message_unref(m);
-  }
-  gst_object_unref(bus);
-  return out;
-}
+  std::vector<int> fds_;
+  std::shared_ptr<PortTable> ports_;
+  std::vector<Signal> signals_;
+  const std::map<Signal, std::vector<std::vector<guint8>>>& loops_;
+  SendCapture* capture_;
+  int captureIndex_;
+  std::vector<size_t> slots_[20];
+  std::atomic<bool> stop_{false};
+  std::atomic<guint64> sent_{0}, errors_{0}, late_{0};
+  std::atomic<gint64> worstLateUs_{0};
+  std::atomic<bool> realtime_{false};
+  std::thread thread_;
+};
 
 // ---------------------------------------------------------------------------------------
 // Servers
 
+struct LogSummary {
+  int warnings = 0;                  // roomcastd: WARNING/CRITICAL/ERROR lines; Janus: [WARN]/[ERR]
+  std::vector<std::string> samples;  // the first few distinct ones
+};
+
+LogSummary scanLog(const std::string& path, Variant variant) {
+  LogSummary s;
+  std::ifstream f(path);
+  std::set<std::string> seen;
+  for (std::string line; std::getline(f, line);) {
+    // Janus' start-up lists what this configuration leaves out (disabled plugins, no logger
+    // configuration): expected, not counted.
+    bool bad = variant == Variant::Janus
+                   ? ((line.find("[ERR]") != std::string::npos || line.find("[WARN]") != std::string::npos) &&
+                      line.find("has been disabled") == std::string::npos &&
+                      line.find("janus.logger.jsonlog") == std::string::npos)
+                   : (line.find("WARNING") != std::string::npos || line.find("CRITICAL") != std::string::npos ||
+                      line.find("ERROR") != std::string::npos || line.find("error") != std::string::npos);
+    if (!bad) continue;
+    s.warnings++;
+    // Group by the text after the timestamp and without numbers, so repeats count once.
+    std::string key;
+    for (char c : line.substr(std::min<size_t>(line.size(), 20))) key += std::isdigit(static_cast<unsigned char>(c)) ? '#' : c;
+    if (s.samples.size() < 5 && seen.insert(key).second) s.samples.push_back(line.substr(0, 240));
+  }
+  return s;
+}
+
+int openFds(pid_t pid) {
+  int n = 0;
+  if (GDir* dir = g_dir_open(("/proc/" + std::to_string(pid) + "/fd").c_str(), 0, nullptr)) {
+    while (g_dir_read_name(dir)) n++;
+    g_dir_close(dir);
+  }
+  return n;
+}
+
 struct Server {
   Variant variant = Variant::Janus;
-  pid_t pid = -1;
-  std::vector<int> ports;          // where participant i sends its RTP
-  std::vector<gint64> sessions;    // Janus sessions (keepalive)
+  Child child;
+  std::shared_ptr<PortTable> ports;       // where participant i sends its RTP
+  std::vector<gint64> sessions;           // Janus sessions (keepalive)
+  double lastKeepalive = 0;
+  std::unique_ptr<RoomcastClients> rc;    // roomcast participants' sessions
   std::string log;
-  std::string stats;               // engine statistics file
   std::string version;
   std::string error;
-  double startSeconds = 0;         // spawn to ready (and joined)
-  bool stopTimedOut = false;       // it ignored SIGTERM for too long and was killed
+  double startSeconds = 0;                // spawn to every participant joined
+  double restSeconds = 0, wsSeconds = 0;  // roomcast: room + tokens, WebSockets
+  bool stopTimedOut = false;              // it ignored SIGTERM for too long and was killed
 };
 
 struct Context {
@@ -958,83 +1428,128 @@ struct Context {
   std::string workdir;
   std::string janusLib;
   std::string janusVersion;
+  std::string roomcastVersion;
+  std::string roomcastConf;
   JanusClient janus;
   int runCounter = 0;
   bool keepWorkdir = false;  // set when something needs its logs looked at
+  std::map<Signal, std::vector<std::vector<guint8>>> loops;
 };
 
-Server startServer(Context& ctx, Variant variant, int n, int talking, int basePort) {
+void keepJanusAlive(Context& ctx, Server& s, bool force) {
+  if (s.variant != Variant::Janus || s.sessions.empty()) return;
+  if (!force && monotonicSeconds() - s.lastKeepalive < 20) return;
+  ctx.janus.keepaliveAll(s.sessions);
+  s.lastKeepalive = monotonicSeconds();
+}
+
+// The port in roomcastd's "listening on http://127.0.0.1:PORT/" line, once it is in the log.
+int waitForListening(Child& child, const std::string& log, double timeout, std::string* version) {
+  const double until = monotonicSeconds() + timeout;
+  while (monotonicSeconds() < until) {
+    std::string text = readFile(log);
+    auto at = text.find(": listening on http://127.0.0.1:");
+    if (at != std::string::npos) {
+      auto lineStart = text.rfind('\n', at);
+      std::string head = text.substr(lineStart == std::string::npos ? 0 : lineStart + 1, at - (lineStart + 1));
+      if (head.rfind("roomcastd ", 0) == 0) *version = head.substr(10);
+      return std::atoi(text.c_str() + at + std::strlen(": listening on http://127.0.0.1:"));
+    }
+    if (!child.alive()) return 0;
+    g_usleep(50000);
+  }
+  return 0;
+}
+
+Server startServer(Context& ctx, Variant variant, int n, int talking, const std::vector<int>& localPorts) {
   Server s;
   s.variant = variant;
-  double t0 = monotonicSeconds();
-  int id = ++ctx.runCounter;
+  s.ports = std::make_shared<PortTable>(static_cast<size_t>(n));
+  const double t0 = monotonicSeconds();
+  const int id = ++ctx.runCounter;
+  std::string error;
   if (variant == Variant::Janus) {
     s.log = ctx.workdir + "/janus-" + std::to_string(id) + ".log";
     std::string stdoutLog = ctx.workdir + "/janus-" + std::to_string(id) + ".out";
-    s.pid = spawn({ctx.opt.janus, "-C", ctx.workdir + "/janus-conf/janus.jcfg", "-F", ctx.workdir + "/janus-conf",
-                   "-L", s.log, "-N", "-o"},
-                  ctx.opt.serverCpu, -1, stdoutLog);
-    s.version = ctx.janus.waitReady(s.pid, 20);
+    pid_t pid = spawnPinned({ctx.opt.janus, "-C", ctx.workdir + "/janus-conf/janus.jcfg", "-F",
+                             ctx.workdir + "/janus-conf", "-L", s.log, "-N", "-o"},
+                            ctx.opt.serverCpu, -1, stdoutLog, &error);
+    if (pid < 0) die(error);
+    s.child = Child(pid);
+    s.version = ctx.janus.waitReady(s.child, 20);
     if (s.version.empty()) {
-      s.error = "Janus did not answer on " + std::string(kJanusUrl) + " (log: " + tail(stdoutLog, 600) + ")";
+      s.error = "Janus did not answer on " + std::string(kJanusUrl) + " (log: " + tailOf(stdoutLog, 600) + ")";
       return s;
     }
+    s.lastKeepalive = monotonicSeconds();
     for (int i = 0; i < n; i++) {
       gint64 session = 0;
-      std::string error;
-      int port = ctx.janus.joinParticipant(i, basePort + i, i >= talking, &session, &error);
+      int port = ctx.janus.joinParticipant(i, localPorts[i], i >= talking, &session, &error);
       if (!port) {
         s.error = "Janus join of participant " + std::to_string(i) + " failed: " + error;
         return s;
       }
       s.sessions.push_back(session);
-      s.ports.push_back(port);
+      s.ports->ports[i].store(port);
+      keepJanusAlive(ctx, s, false);
     }
   } else {
-    s.log = ctx.workdir + "/engine-" + std::to_string(id) + ".log";
-    s.stats = ctx.workdir + "/engine-" + std::to_string(id) + ".json";
-    int pipefd[2];
-    if (pipe2(pipefd, O_CLOEXEC) != 0) die("pipe failed");
-    std::vector<std::string> args{ctx.opt.engine, "--participants", std::to_string(n), "--base-port",
-                                  std::to_string(basePort), "--listen-port", std::to_string(basePort + 2000),
-                                  "--talking", std::to_string(talking), "--return",
-                                  variant == Variant::RoomcastShared ? "shared" : "own", "--program", ctx.opt.program,
-                                  "--stats", s.stats};
-    args.insert(args.end(), ctx.opt.engineArgs.begin(), ctx.opt.engineArgs.end());
-    s.pid = spawn(args, ctx.opt.serverCpu, pipefd[1], s.log);
-    close(pipefd[1]);
-    std::string line;
-    double until = monotonicSeconds() + 20;
-    while (line.find('\n') == std::string::npos && monotonicSeconds() < until) {
-      pollfd p{pipefd[0], POLLIN, 0};
-      if (poll(&p, 1, 100) > 0) {
-        char buf[128];
-        ssize_t r = read(pipefd[0], buf, sizeof buf);
-        if (r <= 0) break;
-        line.append(buf, static_cast<size_t>(r));
-      }
-    }
-    close(pipefd[0]);
-    if (line.rfind("ready", 0) != 0) {
-      s.error = "the roomcast engine did not start (log: " + tail(s.log, 600) + ")";
+    s.log = ctx.workdir + "/roomcastd-" + std::to_string(id) + ".log";
+    const std::string dataDir = ctx.workdir + "/roomcastd-" + std::to_string(id);
+    pid_t pid = spawnPinned({ctx.opt.roomcastd, "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--config",
+                             ctx.roomcastConf},
+                            ctx.opt.serverCpu, -1, s.log, &error);
+    if (pid < 0) die(error);
+    s.child = Child(pid);
+    const int port = waitForListening(s.child, s.log, 20, &s.version);
+    if (!port) {
+      s.error = "roomcastd did not print its listening line (log: " + tailOf(s.log, 600) + ")";
       return s;
     }
-    s.version = ROOMCAST_VERSION;
-    for (int i = 0; i < n; i++) s.ports.push_back(basePort + 2000 + i);
+    RoomcastClients::Setup setup;
+    setup.baseUrl = "http://127.0.0.1:" + std::to_string(port);
+    setup.localPorts = localPorts;
+    setup.talking = talking;
+    setup.concurrency = ctx.opt.joinConcurrency;
+    setup.timeout = 60 + 0.45 * n;  // 1000 joins took 25-40 s on a quiet machine, 290 s on a busy one
+    setup.ports = s.ports;
+    s.rc = std::make_unique<RoomcastClients>();
+    if (!s.rc->start(setup, &error)) {
+      s.error = "roomcast setup: " + error;
+      return s;
+    }
+    s.restSeconds = s.rc->restSeconds();
+    s.wsSeconds = s.rc->wsSeconds();
   }
   s.startSeconds = monotonicSeconds() - t0;
   return s;
 }
 
-// Stops the server; returns the engine's statistics JSON (roomcast) or "".
-std::string stopServer(Server& s) {
-  if (s.pid > 0) {
-    int status = stopProcess(s.pid, s.variant == Variant::Janus ? 15 : 10, s.log + ".hang.txt", &s.stopTimedOut);
-    if (WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM && WTERMSIG(status) != SIGKILL && s.error.empty())
-      s.error = "server died from signal " + std::to_string(WTERMSIG(status));
-    s.pid = -1;
+void stopServer(Server& s) {
+  if (s.rc) s.rc->expectClose();
+  if (s.child.pid() > 0) {
+    // roomcastd ends its rooms first (HLS ENDLIST), which can take a few seconds.
+    int status = s.child.stop(s.variant == Variant::Janus ? 15 : 20, s.log + ".hang.txt", &s.stopTimedOut);
+    if (status != -1 && WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM && WTERMSIG(status) != SIGKILL &&
+        s.error.empty())
+      s.error = std::string("died from signal ") + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) +
+                ") while stopping";
   }
-  return s.stats.empty() ? "" : readFile(s.stats);
+  if (s.rc) s.rc->stop();
+}
+
+// Waits `seconds` while the server lives (Janus sessions kept alive meanwhile).
+bool waitWhileAlive(Context& ctx, double seconds, Server& server, std::string* error) {
+  const double until = monotonicSeconds() + seconds;
+  while (monotonicSeconds() < until) {
+    if (!server.child.alive()) {
+      *error = std::string(variantName(server.variant)) + " exited during the run (log " + server.log + ")";
+      return false;
+    }
+    keepJanusAlive(ctx, server, false);
+    g_usleep(50000);
+  }
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1045,147 +1560,224 @@ struct LoadRun {
   int n = 0;
   int talking = 0;
   int repeat = 0;
+  bool big = false;  // the large room
   bool ok = false;
   std::string error;
-  double serverCpuPercent = NAN;   // % of one core
-  double generatorCpuPercent = NAN;
-  double otherCpuPercent = NAN;    // the rest of the machine, % of one core
+  double seconds = 0;
+  double quietWaitSeconds = 0;
+  bool senderRealtime = false;
+  double serverCpuPercent = NAN;       // % of one core
+  double generatorCpuPercent = NAN;    // this process: sender, receiver, signaling
+  double otherCpuPercent = NAN;        // the rest of the machine, % of one core (without steal)
+  double stealPercent = NAN;           // hypervisor steal, whole machine, % of one core
   double serverCoreBusyPercent = NAN;  // the server's CPU as a whole (incl. other processes on it)
   double rxPercentMin = NAN, rxPercentMean = NAN;  // received / expected packets, per participant
+  double rxTalkMin = NAN, rxTalkMean = NAN, rxSilentMin = NAN, rxSilentMean = NAN;
+  std::vector<double> rxEach;  // per participant
+  double rxPercentMax = NAN;
+  int rxAbove105 = 0;          // participants that got more than 105 % of 50 packets/s
+  guint64 tsBackwards = 0, tsRepeats = 0, ssrcChanges = 0;  // in the returns, whole run, all participants
+  double mediaRateOver105 = NAN;  // participants above 105 %: RTP time advanced per wall second
   int threads = 0;
   long rssKb = 0;
-  double startSeconds = 0;
-  std::string engineStats;  // JSON from the engine
-  guint64 jitterLost = 0, jitterPushed = 0;
-  guint64 sent = 0, sentShared = 0;  // engine: RTP packets sent, of them from the shared encoding
-  double sinkLatencyMs = NAN, queriedLatencyMs = NAN;
+  int fds = 0;
+  double startSeconds = 0, restSeconds = 0, wsSeconds = 0;
+  guint64 socketDrops = 0;  // dropped at our sockets during the window (our receiver fell behind)
+  guint64 sendErrors = 0, lateSlots = 0;
+  double worstLateMs = 0;
+  int wsUnexpectedCloses = 0, wsErrors = 0;
+  int reoffers = 0, reoffersInWindow = 0, reoffersAnswered = 0;  // roomcast: media_error, offered again
+  int connectRetries = 0;  // roomcast: WebSocket connects tried again (refused or reset)
+  std::string joinPhases;  // roomcast: setup time per step, summed over participants
+  std::string stopError;   // the server crashed (or was killed) when told to stop
+  std::string wsError;
+  std::map<std::string, guint64> wsMessages;
+  LogSummary logSummary;
   bool stopTimedOut = false;
   std::string log;
 };
 
-bool waitWhileAlive(double seconds, const Server& server, GstElement* generator, std::string* error) {
-  double until = monotonicSeconds() + seconds;
-  while (monotonicSeconds() < until) {
-    if (!alive(server.pid)) {
-      *error = std::string(variantName(server.variant)) + " exited during the run (log " + server.log + ")";
-      return false;
+// Waits (up to --quiet-wait) until the rest of the machine (other processes, steal) uses less
+// than --quiet-percent of a core over one second. Returns the seconds waited.
+double waitForQuiet(const Options& opt) {
+  static double spent = 0;
+  const double t0 = monotonicSeconds();
+  const double limit = std::min(opt.quietWait, opt.quietBudget - spent);
+  bool told = false;
+  while (limit > 0) {
+    const long long self0 = processCpuTicks(getpid());
+    const MachineTicks m0 = machineTicks();
+    g_usleep(1000000);
+    const long long self1 = processCpuTicks(getpid());
+    const MachineTicks m1 = machineTicks();
+    const double others = ((m1.busy - m0.busy) - (self1 - self0)) * 100.0 / static_cast<double>(clockTicks());
+    if (others < opt.quietPercent) break;
+    if (monotonicSeconds() - t0 > limit) {
+      note("  the machine is still busy (others %.0f%% of a core); going on", others);
+      break;
     }
-    if (std::string e = busError(generator); !e.empty()) {
-      *error = "load generator: " + e;
-      return false;
-    }
-    g_usleep(50000);
+    if (!told) note("  waiting for other processes to calm down (%.0f%% of a core)", others);
+    told = true;
   }
-  return true;
+  spent += monotonicSeconds() - t0;
+  return monotonicSeconds() - t0;
 }
 
-// A number after the first "key": in the engine's statistics, or NAN.
-double jsonField(const std::string& json, const char* key) {
-  auto k = json.find(std::string("\"") + key + "\": ");
-  if (k == std::string::npos) return NAN;
-  const char* start = json.c_str() + k + std::strlen(key) + 4;
-  char* end = nullptr;
-  double v = std::strtod(start, &end);
-  return end == start ? NAN : v;
+std::vector<Signal> loadSignals(const Options& opt, int n, int talking) {
+  std::vector<Signal> signals(n);
+  for (int i = 0; i < n; i++) signals[i] = i < talking ? Signal::Tone : (opt.silentSends ? Signal::Silence : Signal::None);
+  return signals;
 }
 
-guint64 jsonTotal(const std::string& json, const char* key) {
-  // The engine writes "totals": {... "key": N ...} last; a plain search is enough.
-  auto at = json.find("\"totals\"");
-  if (at == std::string::npos) return 0;
-  auto k = json.find(std::string("\"") + key + "\": ", at);
-  if (k == std::string::npos) return 0;
-  return std::strtoull(json.c_str() + k + std::strlen(key) + 4, nullptr, 10);
-}
-
-LoadRun runLoad(Context& ctx, Variant variant, int n, int talking, int repeat) {
+LoadRun runLoad(Context& ctx, Variant variant, int n, int talking, int repeat, double warmup, double seconds, bool big) {
   LoadRun r;
   r.variant = variant;
   r.n = n;
   r.talking = talking;
   r.repeat = repeat;
-  note("[%s] N=%d, %d talking: starting %s", utcNow().c_str() + 11, n, talking, variantName(variant));
+  r.big = big;
+  r.seconds = seconds;
+  r.quietWaitSeconds = waitForQuiet(ctx.opt);
+  note("[%s] N=%d, %d talking: starting %s", clockNow().c_str(), n, talking, variantName(variant));
 
   int basePort = ctx.opt.basePort;
-  std::vector<GSocket*> sockets = bindParticipants(basePort, n);
-  Server server = startServer(ctx, variant, n, talking, basePort);
+  std::vector<int> sockets = bindParticipants(basePort, n);
+  std::vector<int> localPorts;
+  for (int i = 0; i < n; i++) localPorts.push_back(basePort + i);
+  Server server = startServer(ctx, variant, n, talking, localPorts);
+  r.log = server.log;
   if (!server.error.empty()) {
     r.error = server.error;
+    if (server.rc) {
+      r.connectRetries = server.rc->connectRetries();
+      r.joinPhases = server.rc->phaseSummary();
+    }
     stopServer(server);
     closeSockets(sockets);
+    r.logSummary = scanLog(server.log, variant);
+    ctx.keepWorkdir = true;
     note("  failed: %s", r.error.c_str());
     return r;
   }
   if (variant == Variant::Janus) ctx.janusVersion = server.version;
+  else ctx.roomcastVersion = server.version;
   r.startSeconds = server.startSeconds;
+  r.restSeconds = server.restSeconds;
+  r.wsSeconds = server.wsSeconds;
+  if (big)
+    note("  %d participants joined in %.1f s%s", n, server.startSeconds,
+         server.rc && server.rc->connectRetries()
+             ? fmt(" (%.0f WebSocket connects refused or reset, tried again)", server.rc->connectRetries()).c_str()
+             : "");
 
-  std::vector<int> signals(n);
-  for (int i = 0; i < n; i++)
-    signals[i] = i < talking ? static_cast<int>(Signal::Tone) : (ctx.opt.silentSends ? static_cast<int>(Signal::Silence) : -1);
   Receiver receiver(sockets);
-  GstElement* gen = buildGenerator(signals, sockets, server.ports, ctx.opt.tickIntervalMs, nullptr, -1);
-  gst_element_set_state(gen, GST_STATE_PLAYING);
-
+  const double receiverStart = monotonicSeconds();
+  double receiverEnd = 0;
+  auto sender = std::make_unique<RtpSender>(sockets, server.ports, loadSignals(ctx.opt, n, talking), ctx.loops,
+                                            ctx.opt.spreadPhases, nullptr, -1);
   std::string error;
-  bool ok = waitWhileAlive(ctx.opt.warmup, server, gen, &error);
+  bool ok = waitWhileAlive(ctx, warmup, server, &error);
   if (ok) {
-    // Janus ends sessions after 60 s without a request: one keepalive each covers the window.
-    for (gint64 session : server.sessions) ctx.janus.keepalive(session);
-    long long s0 = processCpuTicks(server.pid), g0 = processCpuTicks(getpid());
-    MachineTicks m0 = machineTicks();
-    std::vector<guint64> c0 = receiver.counts();
-    double t0 = monotonicSeconds();
-    ok = waitWhileAlive(ctx.opt.seconds, server, gen, &error);
-    long long s1 = processCpuTicks(server.pid), g1 = processCpuTicks(getpid());
-    MachineTicks m1 = machineTicks();
-    std::vector<guint64> c1 = receiver.counts();
-    double wall = monotonicSeconds() - t0;
-    processStatus(server.pid, r.threads, r.rssKb);
+    keepJanusAlive(ctx, server, true);
+    const long long s0 = processCpuTicks(server.child.pid()), g0 = processCpuTicks(getpid());
+    const MachineTicks m0 = machineTicks();
+    const std::vector<guint64> c0 = receiver.counts();
+    const guint64 drops0 = receiver.drops(), late0 = sender->lateSlots(), err0 = sender->errors();
+    const int reoffers0 = server.rc ? server.rc->reoffers() : 0;
+    const double t0 = monotonicSeconds();
+    ok = waitWhileAlive(ctx, seconds, server, &error);
+    const long long s1 = processCpuTicks(server.child.pid()), g1 = processCpuTicks(getpid());
+    const MachineTicks m1 = machineTicks();
+    const std::vector<guint64> c1 = receiver.counts();
+    const double wall = monotonicSeconds() - t0;
+    r.socketDrops = receiver.drops() - drops0;
+    r.reoffersInWindow = (server.rc ? server.rc->reoffers() : 0) - reoffers0;
+    r.lateSlots = sender->lateSlots() - late0;
+    r.sendErrors = sender->errors() - err0;
+    r.worstLateMs = sender->worstLateMs();
+    r.senderRealtime = sender->realtime();
+    ProcessStatus st = processStatus(server.child.pid());
+    r.threads = st.threads;
+    r.rssKb = st.rssKb;
+    r.fds = openFds(server.child.pid());
     if (ok && s0 >= 0 && s1 >= 0) {
-      double hz = static_cast<double>(clockTicks());
+      const double hz = static_cast<double>(clockTicks());
       r.serverCpuPercent = (s1 - s0) / hz / wall * 100.0;
       r.generatorCpuPercent = (g1 - g0) / hz / wall * 100.0;
-      r.otherCpuPercent = ((m1.busy - m0.busy) - (s1 - s0) - (g1 - g0)) / hz / wall * 100.0;
-      int cpu = ctx.opt.serverCpu;
+      r.otherCpuPercent = ((m1.busy - m0.busy) - (m1.steal - m0.steal) - (s1 - s0) - (g1 - g0)) / hz / wall * 100.0;
+      r.stealPercent = (m1.steal - m0.steal) / hz / wall * 100.0;
+      const int cpu = ctx.opt.serverCpu;
       if (cpu >= 0 && static_cast<size_t>(cpu) < m1.cpuBusy.size() && m1.cpuTotal[cpu] > m0.cpuTotal[cpu])
         r.serverCoreBusyPercent =
             100.0 * (m1.cpuBusy[cpu] - m0.cpuBusy[cpu]) / static_cast<double>(m1.cpuTotal[cpu] - m0.cpuTotal[cpu]);
-      double expected = kPacketsPerSecond * wall, sum = 0, mn = 1e9;
+      const double expected = kPacketsPerSecond * wall;
+      std::vector<double> all, talk, silent;
       for (int i = 0; i < n; i++) {
-        double pct = 100.0 * (c1[i] - c0[i]) / expected;
-        sum += pct;
-        mn = std::min(mn, pct);
+        const double pct = 100.0 * static_cast<double>(c1[i] - c0[i]) / expected;
+        all.push_back(pct);
+        (i < talking ? talk : silent).push_back(pct);
+        r.rxEach.push_back(pct);
       }
-      r.rxPercentMin = mn;
-      r.rxPercentMean = sum / n;
+      auto mean = [](const std::vector<double>& v) {
+        return v.empty() ? NAN : std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+      };
+      auto min = [](const std::vector<double>& v) { return v.empty() ? NAN : *std::min_element(v.begin(), v.end()); };
+      r.rxPercentMean = mean(all);
+      r.rxPercentMin = min(all);
+      r.rxPercentMax = *std::max_element(all.begin(), all.end());
+      r.rxAbove105 = static_cast<int>(std::count_if(all.begin(), all.end(), [](double x) { return x > 105; }));
+      r.rxTalkMean = mean(talk);
+      r.rxTalkMin = min(talk);
+      r.rxSilentMean = mean(silent);
+      r.rxSilentMin = min(silent);
       r.ok = true;
     }
   }
-  gst_element_set_state(gen, GST_STATE_NULL);
-  gst_object_unref(gen);
+  receiverEnd = monotonicSeconds();
+  sender->stop();
+  stopServer(server);
   receiver.stop();
-  r.engineStats = stopServer(server);
-  r.stopTimedOut = server.stopTimedOut;
-  r.log = server.log;
-  if (r.stopTimedOut) ctx.keepWorkdir = true;
-  if (!r.engineStats.empty()) {
-    r.jitterLost = jsonTotal(r.engineStats, "jitter_lost");
-    r.jitterPushed = jsonTotal(r.engineStats, "jitter_pushed");
-    r.sent = jsonTotal(r.engineStats, "sent");
-    r.sentShared = jsonTotal(r.engineStats, "sent_shared");
-    r.sinkLatencyMs = jsonField(r.engineStats, "udpsink_configured_latency_ms");
-    r.queriedLatencyMs = jsonField(r.engineStats, "pipeline_latency_query_ms");
-  }
   closeSockets(sockets);
+  {
+    const double lifetime = receiverEnd - receiverStart;
+    double rateSum = 0;
+    int rateCount = 0;
+    for (size_t i = 0; i < receiver.oddities().size(); i++) {
+      const auto& o = receiver.oddities()[i];
+      r.tsBackwards += o.timestampBackwards;
+      r.tsRepeats += o.timestampRepeats;
+      r.ssrcChanges += o.ssrcChanges;
+      if (i < r.rxEach.size() && r.rxEach[i] > 105) {
+        rateSum += static_cast<double>(o.advanced) / kRate / lifetime;
+        rateCount++;
+      }
+    }
+    if (rateCount) r.mediaRateOver105 = rateSum / rateCount;
+  }
+  r.stopTimedOut = server.stopTimedOut;
+  r.stopError = server.error;
+  if (!r.stopError.empty()) ctx.keepWorkdir = true;
+  if (server.rc) {
+    r.wsUnexpectedCloses = server.rc->unexpectedCloses();
+    r.wsErrors = server.rc->errorsAfterSetup();
+    r.reoffers = server.rc->reoffers();
+    r.reoffersAnswered = server.rc->reoffersAnswered();
+    r.connectRetries = server.rc->connectRetries();
+    r.joinPhases = server.rc->phaseSummary();
+    r.wsError = server.rc->firstLateError();
+    r.wsMessages = server.rc->messageCounts();
+  }
+  r.logSummary = scanLog(server.log, variant);
+  if (r.stopTimedOut || r.wsUnexpectedCloses) ctx.keepWorkdir = true;
   if (!ok) r.error = error;
   if (r.ok)
-    note("  %s: server %.1f%% of a core (its core busy %.0f%%), generator %.1f%%, others ~%.0f%%, rx %.1f%% (min %.1f%%), "
-         "%d threads%s",
+    note("  %s: server %.1f%% of a core (its core busy %.0f%%), generator %.1f%%, others ~%.0f%%, steal %.0f%%, rx %.1f%% "
+         "(min %.1f%%), %d threads, RSS %.0f MB%s%s%s",
          variantName(variant), r.serverCpuPercent, r.serverCoreBusyPercent, r.generatorCpuPercent,
-         std::max(0.0, r.otherCpuPercent), r.rxPercentMean, r.rxPercentMin, r.threads,
-         variant == Variant::RoomcastShared && r.sent
-             ? fmt(", %.0f%% of the returns from the shared encoding", 100.0 * r.sentShared / r.sent).c_str()
-             : "");
+         std::max(0.0, r.otherCpuPercent), r.stealPercent, r.rxPercentMean, r.rxPercentMin, r.threads, r.rssKb / 1024.0,
+         r.socketDrops ? fmt(", %.0f packets dropped at our sockets", static_cast<double>(r.socketDrops)).c_str() : "",
+         r.logSummary.warnings ? fmt(", %.0f warning lines in its log", r.logSummary.warnings).c_str() : "",
+         r.reoffers ? fmt(", %.0f media_error(s) answered with a new rtp-offer", r.reoffers).c_str() : "");
   else
     note("  %s failed: %s", variantName(variant), r.error.c_str());
   return r;
@@ -1294,13 +1886,6 @@ std::vector<Onset> onsets(const Decoded& d, double* peakOut) {
   return out;
 }
 
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return NAN;
-  std::sort(v.begin(), v.end());
-  double pos = p / 100.0 * (v.size() - 1);
-  size_t lo = static_cast<size_t>(std::floor(pos)), hi = static_cast<size_t>(std::ceil(pos));
-  return v[lo] + (v[hi] - v[lo]) * (pos - lo);
-}
 
 struct LatencyRun {
   Variant variant;
@@ -1308,55 +1893,69 @@ struct LatencyRun {
   std::string error;
   int sentTicks = 0;      // onsets found in what participant 0 sent (and could come back)
   int markers = 0;        // marker ticks matched (they fix the transit beyond one tick interval)
-  double sinkLatencyMs = NAN;  // roomcast engine: latency configured on its RTP sinks
   int matched = 0;        // of those, found in participant 1's mix within one tick interval
   int sentPackets = 0, returnedPackets = 0;
   double p50 = NAN, p90 = NAN, p99 = NAN, min = NAN, max = NAN, mean = NAN;
   std::vector<double> ms;
+  LogSummary logSummary;
 };
+
+void summarise(LatencyRun& r) {
+  if (r.ms.empty()) return;
+  r.ok = true;
+  r.p50 = percentile(r.ms, 50);
+  r.p90 = percentile(r.ms, 90);
+  r.p99 = percentile(r.ms, 99);
+  r.min = *std::min_element(r.ms.begin(), r.ms.end());
+  r.max = *std::max_element(r.ms.begin(), r.ms.end());
+  r.mean = std::accumulate(r.ms.begin(), r.ms.end(), 0.0) / static_cast<double>(r.ms.size());
+}
 
 LatencyRun runLatency(Context& ctx, Variant variant) {
   LatencyRun r;
   r.variant = variant;
   const int n = ctx.opt.latencyParticipants;
+  waitForQuiet(ctx.opt);
   note("[%s] transit: %s, %d participants, ticks every %d ms from participant 0, received by participant 1",
-       utcNow().c_str() + 11, variantName(variant), n, ctx.opt.tickIntervalMs);
+       clockNow().c_str(), variantName(variant), n, ctx.opt.tickIntervalMs);
   int basePort = ctx.opt.basePort;
-  std::vector<GSocket*> sockets = bindParticipants(basePort, n);
-  Server server = startServer(ctx, variant, n, n, basePort);
+  std::vector<int> sockets = bindParticipants(basePort, n);
+  std::vector<int> localPorts;
+  for (int i = 0; i < n; i++) localPorts.push_back(basePort + i);
+  Server server = startServer(ctx, variant, n, n, localPorts);
   if (!server.error.empty()) {
     r.error = server.error;
     stopServer(server);
     closeSockets(sockets);
+    ctx.keepWorkdir = true;
     note("  failed: %s", r.error.c_str());
     return r;
   }
   if (variant == Variant::Janus) ctx.janusVersion = server.version;
+  else ctx.roomcastVersion = server.version;
   // Participant 0 ticks; the others are unmuted and send encoded silence.
-  std::vector<int> signals(n, static_cast<int>(Signal::Silence));
-  signals[0] = static_cast<int>(Signal::Ticks);
+  std::vector<Signal> signals(n, Signal::Silence);
+  signals[0] = Signal::Ticks;
   Receiver receiver(sockets);
   SendCapture sent;
-  GstElement* gen = buildGenerator(signals, sockets, server.ports, ctx.opt.tickIntervalMs, &sent, 0);
-  gst_element_set_state(gen, GST_STATE_PLAYING);
+  auto sender = std::make_unique<RtpSender>(sockets, server.ports, signals, ctx.loops, ctx.opt.spreadPhases, &sent, 0);
   std::string error;
-  bool ok = waitWhileAlive(ctx.opt.latencyWarmup, server, gen, &error);
+  bool ok = waitWhileAlive(ctx, ctx.opt.latencyWarmup, server, &error);
   if (ok) {
-    for (gint64 session : server.sessions) ctx.janus.keepalive(session);
+    keepJanusAlive(ctx, server, true);
     receiver.capture(1);
     sent.on = true;
-    ok = waitWhileAlive(ctx.opt.latencySeconds, server, gen, &error);
+    ok = waitWhileAlive(ctx, ctx.opt.latencySeconds, server, &error);
     sent.on = false;
     // Let the last ticks come back (at most one interval later).
-    if (ok) ok = waitWhileAlive(ctx.opt.tickIntervalMs / 1000.0 + 0.2, server, gen, &error);
+    if (ok) ok = waitWhileAlive(ctx, ctx.opt.tickIntervalMs / 1000.0 + 0.3, server, &error);
     receiver.capture(-1);
   }
-  gst_element_set_state(gen, GST_STATE_NULL);
-  gst_object_unref(gen);
+  sender->stop();
+  stopServer(server);
   receiver.stop();
-  std::string stats = stopServer(server);
-  r.sinkLatencyMs = jsonField(stats, "udpsink_configured_latency_ms");
   closeSockets(sockets);
+  r.logSummary = scanLog(server.log, variant);
   if (!ok) {
     r.error = error;
     note("  failed: %s", error.c_str());
@@ -1416,51 +2015,41 @@ LatencyRun runLatency(Context& ctx, Variant variant) {
   } else {
     r.sentTicks = static_cast<int>(s.size());
   }
-  if (!r.ms.empty()) {
-    r.ok = true;
-    r.p50 = percentile(r.ms, 50);
-    r.p90 = percentile(r.ms, 90);
-    r.p99 = percentile(r.ms, 99);
-    r.min = *std::min_element(r.ms.begin(), r.ms.end());
-    r.max = *std::max_element(r.ms.begin(), r.ms.end());
-    double sum = 0;
-    for (double v : r.ms) sum += v;
-    r.mean = sum / r.ms.size();
-  } else {
+  summarise(r);
+  if (!r.ok)
     r.error = "no tick came back (sent peak " + fmt("%.3f", sentPeak) + ", returned peak " + fmt("%.3f", backPeak) + ")";
-  }
-  note("  %s: %d/%d ticks matched, p50 %.1f ms, p99 %.1f ms%s", variantName(variant), r.matched, r.sentTicks, r.p50,
-       r.p99, std::isfinite(r.sinkLatencyMs) ? fmt(" (RTP sinks' configured latency %.0f ms)", r.sinkLatencyMs).c_str() : "");
+  note("  %s: %d/%d ticks matched, p50 %.1f ms, p99 %.1f ms", variantName(variant), r.matched, r.sentTicks, r.p50,
+       r.p99);
   return r;
 }
 
 // ---------------------------------------------------------------------------------------
 // Summaries
 
-double median(std::vector<double> v) {
-  v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return !std::isfinite(x); }), v.end());
-  if (v.empty()) return NAN;
-  std::sort(v.begin(), v.end());
-  size_t m = v.size() / 2;
-  return v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
-}
-
 struct Cell {
-  double cpu = NAN, rxMin = NAN, rxMean = NAN, coreBusy = NAN, other = NAN;
+  double cpu = NAN, rxMin = NAN, rxMean = NAN, coreBusy = NAN, other = NAN, generator = NAN;
   int threads = 0;
   int runs = 0, failed = 0;
-  guint64 jitterLost = 0, jitterPushed = 0;
-  guint64 sent = 0, sentShared = 0;
-  int stopTimeouts = 0;
+  int stopErrors = 0;
+  int stopTimeouts = 0, wsCloses = 0, logWarnings = 0, reoffers = 0, reoffersInWindow = 0, rxAbove105 = 0;
+  double rxMax = NAN;
+  guint64 tsBackwards = 0;
+  guint64 socketDrops = 0, lateSlots = 0;
   std::string error;
 };
 
 Cell cellOf(const std::vector<LoadRun>& runs, Variant v, int n, int talking) {
   Cell c;
-  std::vector<double> cpu, rxMin, rxMean, busy, other;
+  std::vector<double> cpu, rxMin, rxMean, busy, other, gen;
   for (const LoadRun& r : runs) {
-    if (r.variant != v || r.n != n || r.talking != talking) continue;
+    if (r.variant != v || r.n != n || r.talking != talking || r.big) continue;
     c.runs++;
+    c.logWarnings += r.logSummary.warnings;
+    c.wsCloses += r.wsUnexpectedCloses;
+    c.reoffers += r.reoffers;
+    if (!r.stopError.empty()) c.stopErrors++;
+    c.reoffersInWindow += r.reoffersInWindow;
+    if (r.stopTimedOut) c.stopTimeouts++;
     if (!r.ok) {
       c.failed++;
       c.error = r.error;
@@ -1471,48 +2060,51 @@ Cell cellOf(const std::vector<LoadRun>& runs, Variant v, int n, int talking) {
     rxMean.push_back(r.rxPercentMean);
     busy.push_back(r.serverCoreBusyPercent);
     other.push_back(r.otherCpuPercent);
+    gen.push_back(r.generatorCpuPercent);
     c.threads = r.threads;
-    c.jitterLost += r.jitterLost;
-    c.jitterPushed += r.jitterPushed;
-    c.sent += r.sent;
-    c.sentShared += r.sentShared;
-    if (r.stopTimedOut) c.stopTimeouts++;
+    c.rxAbove105 += r.rxAbove105;
+    c.rxMax = std::isfinite(c.rxMax) ? std::max(c.rxMax, r.rxPercentMax) : r.rxPercentMax;
+    c.tsBackwards += r.tsBackwards;
+    c.socketDrops += r.socketDrops;
+    c.lateSlots += r.lateSlots;
   }
   c.cpu = median(cpu);
   c.rxMin = median(rxMin);
   c.rxMean = median(rxMean);
   c.coreBusy = median(busy);
   c.other = median(other);
+  c.generator = median(gen);
   return c;
+}
+
+// The server used (nearly) a whole core: it cannot get more.
+bool saturated(double cpu, double) { return std::isfinite(cpu) && cpu >= 90; }
+// Its core was busy, but not with the server: other processes took part of it.
+bool contended(double cpu, double coreBusy) {
+  return !saturated(cpu, coreBusy) && std::isfinite(coreBusy) && coreBusy >= 95;
 }
 
 // Health of one cell for the table: saturation and what came back.
 std::string flags(const Cell& c) {
   std::string f;
   if (c.failed) f += " FAILED";
-  if ((std::isfinite(c.coreBusy) && c.coreBusy >= 95) || (std::isfinite(c.cpu) && c.cpu >= 90))
+  if (saturated(c.cpu, c.coreBusy))
     f += " core-saturated (server " + fmt("%.0f%%", c.cpu) + ", its core busy " + fmt("%.0f%%", c.coreBusy) + ")";
+  if (contended(c.cpu, c.coreBusy))
+    f += " core-contended (its core " + fmt("%.0f%%", c.coreBusy) + " busy, the server " + fmt("%.0f%%", c.cpu) + ")";
   if (std::isfinite(c.rxMin) && c.rxMin < 97) f += " rx-min " + fmt("%.0f%%", c.rxMin);
-  if (c.jitterPushed && c.jitterLost > c.jitterPushed / 100) f += " lost-in " + std::to_string(c.jitterLost);
+  if (c.rxAbove105) f += " rx-max " + fmt("%.0f%%", c.rxMax) + " (more packets than 50/s)";
+  if (c.tsBackwards) f += " " + std::to_string(c.tsBackwards) + "-return-timestamps-went-backwards";
+  if (c.socketDrops) f += " " + std::to_string(c.socketDrops) + "-dropped-at-our-sockets";
+  if (c.lateSlots) f += " generator-late (" + std::to_string(c.lateSlots) + " send slots > 5 ms late)";
+  if (c.wsCloses) f += " " + std::to_string(c.wsCloses) + "-websockets-closed-by-the-server";
+  if (c.reoffers)
+    f += " media_error-re-offers " + std::to_string(c.reoffers) + " (" + std::to_string(c.reoffersInWindow) +
+         " in the window)";
   if (c.stopTimeouts) f += " did-not-stop-on-SIGTERM (killed; backtraces in the work folder)";
+  if (c.stopErrors) f += " crashed-when-stopped (" + std::to_string(c.stopErrors) + " runs)";
+  if (std::isfinite(c.other) && c.other > 30) f += " machine-busy (other processes ~" + fmt("%.0f%%", c.other) + ")";
   return f;
-}
-
-std::string jsonNumber(double v) { return std::isfinite(v) ? fmt("%.6g", v) : "null"; }
-
-std::string jsonString(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += fmt("\\u%04x", static_cast<unsigned char>(c));
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
 }
 
 std::string pct(double v, int width = 7) {
@@ -1529,12 +2121,61 @@ std::string ratio(double a, double b, int width = 7) {
   return buf;
 }
 
+std::string rxText(double mean, double min) {
+  if (!std::isfinite(mean)) return "n/a";
+  return fmt("%.1f", mean) + "/" + fmt("%.1f", min);
+}
+
 double safeRatio(double a, double b) { return std::isfinite(a) && std::isfinite(b) && b > 0 ? a / b : NAN; }
+
+std::string jsonRun(const LoadRun& r) {
+  std::ostringstream j;
+  j << "{\"server\": " << jsonString(variantName(r.variant)) << ", \"n\": " << r.n << ", \"talking\": " << r.talking
+    << ", \"repeat\": " << r.repeat << ", \"large_room\": " << (r.big ? "true" : "false")
+    << ", \"ok\": " << (r.ok ? "true" : "false") << ", \"error\": " << jsonString(r.error)
+    << ", \"window_seconds\": " << jsonNumber(r.seconds) << ", \"quiet_wait_seconds\": " << jsonNumber(r.quietWaitSeconds)
+    << ", \"sender_realtime\": " << (r.senderRealtime ? "true" : "false")
+    << ", \"server_cpu_core_percent\": " << jsonNumber(r.serverCpuPercent)
+    << ", \"server_core_busy_percent\": " << jsonNumber(r.serverCoreBusyPercent)
+    << ", \"generator_cpu_core_percent\": " << jsonNumber(r.generatorCpuPercent)
+    << ", \"other_cpu_core_percent\": " << jsonNumber(r.otherCpuPercent)
+    << ", \"steal_core_percent\": " << jsonNumber(r.stealPercent)
+    << ", \"rx_percent_mean\": " << jsonNumber(r.rxPercentMean) << ", \"rx_percent_min\": " << jsonNumber(r.rxPercentMin)
+    << ", \"rx_percent_max\": " << jsonNumber(r.rxPercentMax) << ", \"rx_participants_above_105_percent\": " << r.rxAbove105
+    << ", \"return_timestamps_backwards\": " << r.tsBackwards << ", \"return_timestamps_repeated\": " << r.tsRepeats
+    << ", \"return_ssrc_changes\": " << r.ssrcChanges
+    << ", \"rtp_seconds_per_second_above_105_percent\": " << jsonNumber(r.mediaRateOver105)
+    << ", \"rx_talkers_percent_mean\": " << jsonNumber(r.rxTalkMean)
+    << ", \"rx_talkers_percent_min\": " << jsonNumber(r.rxTalkMin)
+    << ", \"rx_silent_percent_mean\": " << jsonNumber(r.rxSilentMean)
+    << ", \"rx_silent_percent_min\": " << jsonNumber(r.rxSilentMin) << ", \"threads\": " << r.threads
+    << ", \"rss_kb\": " << r.rssKb << ", \"open_fds\": " << r.fds << ", \"start_seconds\": " << jsonNumber(r.startSeconds)
+    << ", \"rest_seconds\": " << jsonNumber(r.restSeconds) << ", \"websocket_setup_seconds\": " << jsonNumber(r.wsSeconds)
+    << ", \"dropped_at_generator_sockets\": " << r.socketDrops << ", \"send_errors\": " << r.sendErrors
+    << ", \"send_slots_late_over_5ms\": " << r.lateSlots << ", \"send_worst_late_ms\": " << jsonNumber(r.worstLateMs)
+    << ", \"websockets_closed_by_server\": " << r.wsUnexpectedCloses << ", \"websocket_errors\": " << r.wsErrors
+    << ", \"websocket_first_error\": " << jsonString(r.wsError) << ", \"media_error_reoffers\": " << r.reoffers
+    << ", \"media_error_reoffers_in_window\": " << r.reoffersInWindow
+    << ", \"media_error_reoffers_answered\": " << r.reoffersAnswered
+    << ", \"websocket_connect_retries\": " << r.connectRetries << ", \"join_phases\": " << jsonString(r.joinPhases)
+    << ", \"stop_error\": " << jsonString(r.stopError) << ", \"websocket_messages\": {";
+  bool first = true;
+  for (const auto& [type, count] : r.wsMessages) {
+    j << (first ? "" : ", ") << jsonString(type) << ": " << count;
+    first = false;
+  }
+  j << "}, \"rx_percent_each\": [";
+  for (size_t k = 0; k < r.rxEach.size(); k++) j << (k ? ", " : "") << fmt("%.1f", r.rxEach[k]);
+  j << "], \"log_warning_lines\": " << r.logSummary.warnings << ", \"log_samples\": [";
+  for (size_t k = 0; k < r.logSummary.samples.size(); k++) j << (k ? ", " : "") << jsonString(r.logSummary.samples[k]);
+  j << "], \"stop_timed_out\": " << (r.stopTimedOut ? "true" : "false") << ", \"log\": " << jsonString(r.log) << "}";
+  return j.str();
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Let the engine (a child) find mixminus when run by hand.
+  // Let roomcastd (a child) find mixminus when run by hand.
   if (!g_getenv("GST_PLUGIN_PATH")) g_setenv("GST_PLUGIN_PATH", ROOMCAST_PLUGIN_DIR, TRUE);
   gst_init(&argc, &argv);
   Context ctx;
@@ -1543,38 +2184,38 @@ int main(int argc, char** argv) {
   const double benchStart = monotonicSeconds();
   const std::string started = utcNow(), loadBefore = loadAverage();
 
-  int cpus = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
+  const int cpus = onlineCpus();
   if (cpus < 2) {
     note("only %d CPU: servers and generator share it (no pinning)", cpus);
     opt.serverCpu = opt.generatorCpu = -1;
   }
-  if (opt.generatorCpu >= 0) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(opt.generatorCpu, &set);
-    if (sched_setaffinity(0, sizeof set, &set) != 0) note("could not pin the generator to CPU %d", opt.generatorCpu);
-  }
+  if (!pinToCpu(opt.generatorCpu)) note("could not pin the generator to CPU %d", opt.generatorCpu);
 
-  bool wantJanus = std::find(opt.variants.begin(), opt.variants.end(), Variant::Janus) != opt.variants.end();
-  bool wantRoomcast = opt.variants.size() > (wantJanus ? 1u : 0u);
+  // Every participant has a UDP socket here, and a WebSocket for roomcast; roomcastd (our
+  // child, it inherits the limit) has a UDP socket, a WebSocket and GStreamer's poll fds each.
+  const int most = std::max({opt.sizes.back(), opt.big, opt.latencyParticipants});
+  const long fileLimit = raiseFileLimit(std::max(8192L, 8L * most + 1024));
+  if (fileLimit < 4L * most + 256)
+    die("the open-files limit is " + std::to_string(fileLimit) + ", too low for " + std::to_string(most) +
+        " participants (ulimit -n)");
+
+  auto wants = [](const std::vector<Variant>& list, Variant v) {
+    return std::find(list.begin(), list.end(), v) != list.end();
+  };
+  const bool bigRun = opt.big > 0;
+  const bool wantJanus = wants(opt.variants, Variant::Janus) || (bigRun && wants(opt.bigVariants, Variant::Janus));
+  const bool wantRoomcast =
+      wants(opt.variants, Variant::Roomcast) || (bigRun && wants(opt.bigVariants, Variant::Roomcast));
   if (wantJanus) {
     gchar* path = g_find_program_in_path(opt.janus.c_str());
-    if (!path) die("janus not found (install it: apt-get install -y janus), or run with --variants roomcast,roomcast-shared");
+    if (!path) die("janus not found (install it: apt-get install -y janus), or run with --variants roomcast");
     opt.janus = path;
     g_free(path);
     ctx.janusLib = opt.janusLib.empty() ? findJanusLib() : opt.janusLib;
     if (ctx.janusLib.empty()) die("cannot find Janus' plugins folder (libjanus_audiobridge.so); use --janus-lib");
   }
-  if (wantRoomcast) {
-    if (opt.engine.empty()) {
-      gchar* self = g_file_read_link("/proc/self/exe", nullptr);
-      gchar* dir = self ? g_path_get_dirname(self) : g_strdup(".");
-      opt.engine = std::string(dir) + "/bench-roomcast-rtp-engine";
-      g_free(self);
-      g_free(dir);
-    }
-    if (!g_file_test(opt.engine.c_str(), G_FILE_TEST_IS_EXECUTABLE)) die("engine not found: " + opt.engine);
-  }
+  if (wantRoomcast && !g_file_test(opt.roomcastd.c_str(), G_FILE_TEST_IS_EXECUTABLE))
+    die("roomcastd not found: " + opt.roomcastd + " (ninja -C build, or --roomcastd PATH)");
   if (opt.workdir.empty()) {
     gchar* dir = g_dir_make_tmp("bench-janus-compare-XXXXXX", nullptr);
     if (!dir) die("cannot create a work folder in /tmp");
@@ -1585,12 +2226,19 @@ int main(int argc, char** argv) {
     g_mkdir_with_parents(ctx.workdir.c_str(), 0755);
   }
   if (wantJanus) writeJanusConfig(ctx.workdir + "/janus-conf", ctx.janusLib);
+  ctx.roomcastConf = ctx.workdir + "/roomcast.conf";
+  if (wantRoomcast) writeRoomcastConfig(ctx.roomcastConf, opt.roomcastSettings);
   signal(SIGPIPE, SIG_IGN);
 
-  int runsPlanned = static_cast<int>(opt.sizes.size()) * 2 * opt.repeats * static_cast<int>(opt.variants.size());
-  note("janus-compare: %zu sizes x 2 scenarios x %zu servers x %d repeats = %d runs of ~%.0f s, then %s; work folder %s",
-       opt.sizes.size(), opt.variants.size(), opt.repeats, runsPlanned, opt.warmup + opt.seconds + 3,
-       opt.latency ? "transit runs" : "no transit runs", ctx.workdir.c_str());
+  for (Signal kind : {Signal::Tone, Signal::Silence, Signal::Ticks}) ctx.loops[kind] = encodeLoop(kind, opt.tickIntervalMs);
+
+  const int runsPlanned = (opt.load ? static_cast<int>(opt.sizes.size()) * 2 * opt.repeats : 0) *
+                          static_cast<int>(opt.variants.size());
+  note("janus-compare: %d CPU runs of ~%.0f s (%zu sizes x 2 scenarios x %zu servers x %d repeats), %s, %s; "
+       "open files limit %ld; work folder %s",
+       runsPlanned, opt.warmup + opt.seconds + 3, opt.sizes.size(), opt.variants.size(), opt.repeats,
+       bigRun ? fmt("a large room of %.0f", opt.big).c_str() : "no large room",
+       opt.latency ? "transit runs" : "no transit runs", fileLimit, ctx.workdir.c_str());
 
   // Load runs, servers alternating: forward order in one slot, reversed in the next.
   std::vector<LoadRun> runs;
@@ -1600,7 +2248,7 @@ int main(int argc, char** argv) {
       for (int rep = 0; rep < opt.repeats; rep++, slot++) {
         std::vector<Variant> order = opt.variants;
         if (slot % 2) std::reverse(order.begin(), order.end());
-        for (Variant v : order) runs.push_back(runLoad(ctx, v, n, talking, rep));
+        for (Variant v : order) runs.push_back(runLoad(ctx, v, n, talking, rep, opt.warmup, opt.seconds, false));
       }
     }
   }
@@ -1612,80 +2260,66 @@ int main(int argc, char** argv) {
       for (Variant v : order) latency.push_back(runLatency(ctx, v));
     }
   }
+  std::vector<LoadRun> bigRuns;
+  if (bigRun)
+    for (Variant v : opt.bigVariants)
+      bigRuns.push_back(runLoad(ctx, v, opt.big, opt.bigTalking, 0, opt.bigWarmup, opt.bigSeconds, true));
   const double benchWall = monotonicSeconds() - benchStart;
   const std::string loadAfter = loadAverage();
 
   // ---- table ----------------------------------------------------------------------------
-  const bool haveJanus = wantJanus;
-  std::vector<Variant> rc;
-  for (Variant v : opt.variants)
-    if (v != Variant::Janus) rc.push_back(v);
+  const bool haveJanus = wants(opt.variants, Variant::Janus);
+  const bool haveRoomcast = wants(opt.variants, Variant::Roomcast);
+  const bool compare = haveJanus && haveRoomcast;
   gchar* gstVersion = gst_version_string();
 
-  std::printf("janus-compare: roomcast media engine vs Janus AudioBridge %s, plain RTP on loopback\n",
+  std::printf("janus-compare: roomcastd %s vs Janus AudioBridge %s, plain RTP on loopback\n",
+              ctx.roomcastVersion.empty() ? "(not run)" : ctx.roomcastVersion.c_str(),
               ctx.janusVersion.empty() ? "(not run)" : ctx.janusVersion.c_str());
-  std::printf("%s, roomcast %s, %d CPUs (%s). Servers pinned to CPU %d, load generator to CPU %d.\n", gstVersion,
-              ROOMCAST_VERSION, cpus, cpuModel().c_str(), opt.serverCpu, opt.generatorCpu);
+  std::printf("%s, %d CPUs (%s). Servers pinned to CPU %d, load generator to CPU %d.\n", gstVersion, cpus,
+              cpuModel().c_str(), opt.serverCpu, opt.generatorCpu);
   std::printf("Server CPU = utime+stime of its process over %.0f s after %.0f s warm-up, %% of one core; "
               "%d run(s) per cell (median).\n",
               opt.seconds, opt.warmup, opt.repeats);
-  std::printf("Silent participants: server-muted, sending %s; every participant receives a mix.\n\n",
-              opt.silentSends ? "encoded silence at 50 packets/s" : "nothing");
-  std::printf("   N  scenario            ");
-  for (Variant v : opt.variants) std::printf("%16s", variantName(v));
-  if (haveJanus)
-    for (Variant v : rc) std::printf("  %s/janus", v == Variant::Roomcast ? "rc" : "rc-shared");
-  std::printf("\n");
-  for (int n : opt.sizes) {
+  std::printf("Silent participants: server-muted, sending %s; every participant receives a mix. "
+              "Send phases %s.\n",
+              opt.silentSends ? "encoded silence at 50 packets/s" : "nothing",
+              opt.spreadPhases ? "spread over each 20 ms" : "aligned");
+  std::printf("rx = packets received per participant, %% of 50/s, mean/min.\n\n");
+  if (!runs.empty()) {
+    std::printf("   N  scenario              ");
+    for (Variant v : opt.variants) std::printf("%10s", variantName(v));
+    if (compare) std::printf("  rc/janus");
+    for (Variant v : opt.variants) std::printf("  %14s", (std::string("rx ") + variantName(v)).c_str());
+    std::printf("\n");
+  }
+  for (int n : runs.empty() ? std::vector<int>{} : opt.sizes) {
     for (int talking : {n, 1}) {
       char label[64];
       if (talking == n) std::snprintf(label, sizeof label, "all %d talking", n);
       else std::snprintf(label, sizeof label, "1 talking + %d muted", n - 1);
-      std::printf("%4d  %-20s", n, label);
+      std::printf("%4d  %-22s", n, label);
       std::map<Variant, Cell> cells;
       for (Variant v : opt.variants) {
         cells[v] = cellOf(runs, v, n, talking);
-        std::printf("%16s", pct(cells[v].cpu, 16).c_str());
+        std::printf("%10s", pct(cells[v].cpu, 10).c_str());
       }
-      if (haveJanus)
-        for (Variant v : rc)
-          std::printf("  %*s", v == Variant::Roomcast ? 8 : 15,
-                      ratio(cells[v].cpu, cells[Variant::Janus].cpu, v == Variant::Roomcast ? 8 : 15).c_str());
+      if (compare) std::printf("  %8s", ratio(cells[Variant::Roomcast].cpu, cells[Variant::Janus].cpu, 8).c_str());
+      for (Variant v : opt.variants) std::printf("  %14s", rxText(cells[v].rxMean, cells[v].rxMin).c_str());
       std::printf("\n");
       for (Variant v : opt.variants) {
         std::string f = flags(cells[v]);
-        if (!f.empty()) std::printf("        %s:%s%s\n", variantName(v), f.c_str(),
-                                    cells[v].error.empty() ? "" : (" (" + cells[v].error + ")").c_str());
+        if (!f.empty())
+          std::printf("        %s:%s%s\n", variantName(v), f.c_str(),
+                      cells[v].error.empty() ? "" : (" (" + cells[v].error + ")").c_str());
       }
     }
   }
-  std::printf("\nWhat came back: packets received per participant, %% of 50/s (mean, min) | server threads\n");
-  for (int n : opt.sizes) {
-    for (int talking : {n, 1}) {
-      std::printf("%4d  %-20s", n, talking == n ? "all talking" : "1 talking");
-      for (Variant v : opt.variants) {
-        Cell c = cellOf(runs, v, n, talking);
-        char buf[64];
-        std::snprintf(buf, sizeof buf, "%s %5.1f/%5.1f | %3d", variantName(v), c.rxMean, c.rxMin, c.threads);
-        std::printf("  %-32s", buf);
-        if (v == Variant::RoomcastShared && c.sent)
-          std::printf(" (%.0f%% of returns from the shared encoding)", 100.0 * c.sentShared / c.sent);
-      }
-      std::printf("\n");
-    }
-  }
-
-  {
-    double sinkLatency = NAN, queried = NAN;
-    for (const LoadRun& r : runs)
-      if (r.variant != Variant::Janus && std::isfinite(r.queriedLatencyMs)) {
-        sinkLatency = std::isfinite(sinkLatency) ? std::max(sinkLatency, r.sinkLatencyMs) : r.sinkLatencyMs;
-        queried = std::isfinite(queried) ? std::max(queried, r.queriedLatencyMs) : r.queriedLatencyMs;
-      }
-    if (std::isfinite(queried))
-      std::printf("roomcast engine: latency configured on its RTP sinks %.0f ms (participants join a playing room and\n"
-                  "nothing redistributes latency, as in roomcastd); the pipeline's latency query says %.0f ms.\n",
-                  sinkLatency, queried);
+  if (!runs.empty()) {
+    std::printf("Server threads at N=%d (all talking):", opt.sizes.back());
+    for (Variant v : opt.variants)
+      std::printf(" %s %d", variantName(v), cellOf(runs, v, opt.sizes.back(), opt.sizes.back()).threads);
+    std::printf("\n");
   }
 
   // Marginal costs: slopes between consecutive sizes, headline = the two largest.
@@ -1694,10 +2328,10 @@ int main(int argc, char** argv) {
     std::map<Variant, double> talker, silent;
   };
   std::vector<Slope> slopes;
-  for (size_t i = 0; i + 1 < opt.sizes.size(); i++) {
+  for (size_t i = 0; !runs.empty() && i + 1 < opt.sizes.size(); i++) {
     Slope s{opt.sizes[i], opt.sizes[i + 1], {}, {}};
     for (Variant v : opt.variants) {
-      double dn = s.to - s.from;
+      const double dn = s.to - s.from;
       s.talker[v] = (cellOf(runs, v, s.to, s.to).cpu - cellOf(runs, v, s.from, s.from).cpu) / dn;
       s.silent[v] = (cellOf(runs, v, s.to, 1).cpu - cellOf(runs, v, s.from, 1).cpu) / dn;
     }
@@ -1710,11 +2344,10 @@ int main(int argc, char** argv) {
       talkerOverSilent[n][v] = (cellOf(runs, v, n, n).cpu - cellOf(runs, v, n, 1).cpu) / (n - 1);
 
   if (!slopes.empty()) {
-    std::printf("\nMarginal CPU per participant, %% of one core (slope of CPU over N):\n");
+    std::printf("\nMarginal CPU per participant, %% of one core (slope of the median CPU over N):\n");
     std::printf("  %-26s", "");
-    for (Variant v : opt.variants) std::printf("%16s", variantName(v));
-    if (haveJanus)
-      for (Variant v : rc) std::printf("  %s/janus", v == Variant::Roomcast ? "rc" : "rc-shared");
+    for (Variant v : opt.variants) std::printf("%10s", variantName(v));
+    if (compare) std::printf("  rc/janus");
     std::printf("\n");
     for (const Slope& s : slopes) {
       for (int kind = 0; kind < 2; kind++) {
@@ -1722,42 +2355,95 @@ int main(int argc, char** argv) {
         char label[64];
         std::snprintf(label, sizeof label, "per %s, N %d->%d", kind == 0 ? "talker" : "silent", s.from, s.to);
         std::printf("  %-26s", label);
-        for (Variant v : opt.variants) std::printf("%16s", fmt("%.3f%%", m.at(v)).c_str());
-        if (haveJanus)
-          for (Variant v : rc)
-            std::printf("  %*s", v == Variant::Roomcast ? 8 : 15,
-                        ratio(m.at(v), m.at(Variant::Janus), v == Variant::Roomcast ? 8 : 15).c_str());
+        for (Variant v : opt.variants) std::printf("%10s", fmt("%.3f%%", m.at(v)).c_str());
+        if (compare) std::printf("  %8s", ratio(m.at(Variant::Roomcast), m.at(Variant::Janus), 8).c_str());
         std::printf("\n");
       }
     }
-    std::printf("  %-26s\n", "talker minus silent, (all - 1 talking)/(N-1):");
+    std::printf("  talker minus silent, (all - 1 talking)/(N-1):\n");
     for (int n : opt.sizes) {
       char label[64];
       std::snprintf(label, sizeof label, "  at N=%d", n);
       std::printf("  %-26s", label);
-      for (Variant v : opt.variants) std::printf("%16s", fmt("%.3f%%", talkerOverSilent[n][v]).c_str());
+      for (Variant v : opt.variants) std::printf("%10s", fmt("%.3f%%", talkerOverSilent[n][v]).c_str());
       std::printf("\n");
     }
     const Slope& h = slopes.back();
-    if (haveJanus) {
-      std::printf("\nGoals (issue), headline = slope N %d->%d:\n", h.from, h.to);
-      for (Variant v : rc) {
-        double t = safeRatio(h.talker.at(v), h.talker.at(Variant::Janus));
-        double s = safeRatio(h.silent.at(v), h.silent.at(Variant::Janus));
-        std::printf("  %-16s per talker %s of Janus (goal <= 0.75x: %s), per silent speaker %s of Janus "
-                    "(goal <= 0.10x: %s)\n",
-                    variantName(v), fmt("%.2fx", t).c_str(), std::isfinite(t) ? (t <= 0.75 ? "met" : "NOT met") : "n/a",
-                    fmt("%.2fx", s).c_str(), std::isfinite(s) ? (s <= 0.10 ? "met" : "NOT met") : "n/a");
-      }
+    if (compare) {
+      const double t = safeRatio(h.talker.at(Variant::Roomcast), h.talker.at(Variant::Janus));
+      const double s = safeRatio(h.silent.at(Variant::Roomcast), h.silent.at(Variant::Janus));
+      std::printf("\nGoals (product owner), headline = slope N %d->%d:\n", h.from, h.to);
+      std::printf("  roomcast per talker %s of Janus (goal <= 0.75x: %s), per silent speaker %s of Janus "
+                  "(goal <= 0.10x: %s)\n",
+                  fmt("%.2fx", t).c_str(), std::isfinite(t) ? (t <= 0.75 ? "met" : "NOT met") : "n/a",
+                  fmt("%.2fx", s).c_str(), std::isfinite(s) ? (s <= 0.10 ? "met" : "NOT met") : "n/a");
     }
+    // A slope through a cell where the server could not keep up understates its cost.
+    for (int kind = 0; kind < 2; kind++)
+      for (Variant v : opt.variants)
+        for (int n : {h.from, h.to}) {
+          const Cell c = cellOf(runs, v, n, kind == 0 ? n : 1);
+          if (saturated(c.cpu, c.coreBusy) || (std::isfinite(c.rxMin) && c.rxMin < 97))
+            std::printf("  CAUTION: the per-%s slope of %s uses N=%d, where it %s (%.0f%% of a core, rx min %.0f%%): "
+                        "its real cost per %s is higher than shown.\n",
+                        kind == 0 ? "talker" : "silent", variantName(v), n,
+                        saturated(c.cpu, c.coreBusy) ? "saturated its core" : "dropped returns", c.cpu, c.rxMin,
+                        kind == 0 ? "talker" : "silent speaker");
+        }
+  }
+
+  // The large room.
+  if (!bigRuns.empty()) {
+    std::printf("\nLarge room: %d participants, %d talking, %d muted; %.0f s window after %.0f s warm-up\n", opt.big,
+                opt.bigTalking, opt.big - opt.bigTalking, opt.bigSeconds, opt.bigWarmup);
+    std::printf("  %-9s %7s %6s  %-13s %-13s %-13s %7s %7s %6s %7s %6s  %s\n", "server", "CPU", "core", "rx all",
+                "rx talkers", "rx silent", "RSS MB", "threads", "fds", "join s", "gen", "keeps up");
+    for (const LoadRun& r : bigRuns) {
+      if (!r.ok) {
+        std::printf("  %-9s failed: %s\n", variantName(r.variant), r.error.c_str());
+        continue;
+      }
+      const bool keepsUp = r.rxPercentMin >= 97 && !saturated(r.serverCpuPercent, r.serverCoreBusyPercent);
+      std::printf("  %-9s %7s %5.0f%%  %-13s %-13s %-13s %7.0f %7d %6d %7.1f %5.0f%%  %s\n", variantName(r.variant),
+                  pct(r.serverCpuPercent).c_str(), r.serverCoreBusyPercent, rxText(r.rxPercentMean, r.rxPercentMin).c_str(),
+                  rxText(r.rxTalkMean, r.rxTalkMin).c_str(), rxText(r.rxSilentMean, r.rxSilentMin).c_str(),
+                  r.rssKb / 1024.0, r.threads, r.fds, r.startSeconds, r.generatorCpuPercent,
+                  keepsUp ? "yes" : (r.rxPercentMin >= 97 ? "no (core saturated)" : "NO (returns missing)"));
+      if (!r.joinPhases.empty()) std::printf("            join, summed over participants: %s\n", r.joinPhases.c_str());
+      if (!r.stopError.empty()) std::printf("            on SIGTERM: %s\n", r.stopError.c_str());
+      if (r.connectRetries)
+        std::printf("            %d WebSocket connects were refused or reset during the join and tried again\n",
+                    r.connectRetries);
+      if (r.rxAbove105 || r.tsBackwards || r.tsRepeats || r.ssrcChanges)
+        std::printf("            returns: %d participants got more than 105%% (max %.0f%%%s); RTP timestamps: %llu "
+                    "backwards, %llu repeated; %llu SSRC changes\n",
+                    r.rxAbove105, r.rxPercentMax,
+                    std::isfinite(r.mediaRateOver105)
+                        ? fmt(", their RTP time ran %.2fx the wall clock", r.mediaRateOver105).c_str()
+                        : "",
+                    static_cast<unsigned long long>(r.tsBackwards), static_cast<unsigned long long>(r.tsRepeats),
+                    static_cast<unsigned long long>(r.ssrcChanges));
+      if (r.socketDrops || r.lateSlots || r.sendErrors)
+        std::printf("            generator: %llu packets dropped at our sockets, %llu send slots > 5 ms late (worst "
+                    "%.1f ms), %llu send errors\n",
+                    static_cast<unsigned long long>(r.socketDrops), static_cast<unsigned long long>(r.lateSlots),
+                    r.worstLateMs, static_cast<unsigned long long>(r.sendErrors));
+      if (r.wsUnexpectedCloses) std::printf("            %d WebSockets closed by the server\n", r.wsUnexpectedCloses);
+      if (r.reoffers)
+        std::printf("            %d media_error(s) from the server, answered with a new rtp-offer (%d in the window, "
+                    "%d answered)\n",
+                    r.reoffers, r.reoffersInWindow, r.reoffersAnswered);
+    }
+    std::printf("  (rx = mean/min %% of 50 packets/s; core = busy share of the server's CPU; gen = this process;\n"
+                "   keeps up = every participant got >= 97%% and the server's core was not saturated)\n");
   }
 
   // Transit: ticks pooled over the runs of each server.
   std::map<Variant, LatencyRun> pooled;
+  std::map<Variant, std::string> perRun;
   for (Variant v : opt.variants) {
     LatencyRun p;
     p.variant = v;
-    std::string p50s;
     for (const LatencyRun& l : latency) {
       if (l.variant != v) continue;
       p.sentTicks += l.sentTicks;
@@ -1765,90 +2451,117 @@ int main(int argc, char** argv) {
       p.markers += l.markers;
       p.ms.insert(p.ms.end(), l.ms.begin(), l.ms.end());
       if (!l.ok && p.error.empty()) p.error = l.error;
-      p50s += (p50s.empty() ? "" : ", ") + (l.ok ? fmt("%.1f", l.p50) : std::string("failed"));
+      perRun[v] += (perRun[v].empty() ? "" : ", ") + (l.ok ? fmt("%.1f", l.p50) : std::string("failed"));
     }
-    if (!p.ms.empty()) {
-      p.ok = true;
-      p.p50 = percentile(p.ms, 50);
-      p.p90 = percentile(p.ms, 90);
-      p.p99 = percentile(p.ms, 99);
-      p.min = *std::min_element(p.ms.begin(), p.ms.end());
-      p.max = *std::max_element(p.ms.begin(), p.ms.end());
-      double sum = 0;
-      for (double x : p.ms) sum += x;
-      p.mean = sum / p.ms.size();
-    }
-    p.error = p.ok ? p50s : p.error;  // the per-run p50s, for the table
+    summarise(p);
     pooled[v] = p;
   }
   if (!latency.empty()) {
     std::printf("\nTransit latency, participant 0's ticks heard in participant 1's mix (%d participants, loopback),\n"
-                "ms, ticks of %d run(s) per server pooled:\n",
+                "ms, ticks of %d run(s) per server pooled, each server with its defaults:\n",
                 opt.latencyParticipants, opt.latencyRepeats);
-    std::printf("  %-16s %8s %7s %7s %7s %7s %7s  %-6s  %s\n", "", "ticks", "p50", "p90", "p99", "min", "max", "goal",
+    std::printf("  %-10s %8s %7s %7s %7s %7s %7s  %-6s  %s\n", "", "ticks", "p50", "p90", "p99", "min", "max", "goal",
                 "p50 of each run");
     for (Variant v : opt.variants) {
       const LatencyRun& l = pooled[v];
       char ticks[32];
       std::snprintf(ticks, sizeof ticks, "%d/%d", l.matched, l.sentTicks);
       if (!l.ok) {
-        std::printf("  %-16s %8s   failed: %s\n", variantName(v), ticks, l.error.c_str());
+        std::printf("  %-10s %8s   failed: %s\n", variantName(v), ticks, l.error.c_str());
         continue;
       }
-      std::printf("  %-16s %8s %7.1f %7.1f %7.1f %7.1f %7.1f  %-6s  %s\n", variantName(v), ticks, l.p50, l.p90, l.p99,
-                  l.min, l.max, (l.p50 <= 15 && l.p99 <= 30) ? "met" : "NOT", l.error.c_str());
+      std::printf("  %-10s %8s %7.1f %7.1f %7.1f %7.1f %7.1f  %-6s  %s\n", variantName(v), ticks, l.p50, l.p90, l.p99,
+                  l.min, l.max, v == Variant::Janus ? "" : ((l.p50 <= 15 && l.p99 <= 30) ? "met" : "NOT"),
+                  perRun[v].c_str());
     }
-    std::printf("  (goal: p50 <= 15 ms and p99 <= 30 ms)\n");
-    if (haveJanus && pooled[Variant::Janus].ok)
-      for (Variant v : rc)
-        if (pooled[v].ok)
-          std::printf("  %s/janus: p50 %.2fx, p99 %.2fx\n", variantName(v), pooled[v].p50 / pooled[Variant::Janus].p50,
-                      pooled[v].p99 / pooled[Variant::Janus].p99);
+    std::printf("  (roomcast goal: p50 <= 15 ms and p99 <= 30 ms)\n");
+    if (compare && pooled[Variant::Janus].ok && pooled[Variant::Roomcast].ok)
+      std::printf("  roomcast/janus: p50 %.2fx, p99 %.2fx\n", pooled[Variant::Roomcast].p50 / pooled[Variant::Janus].p50,
+                  pooled[Variant::Roomcast].p99 / pooled[Variant::Janus].p99);
   }
 
-  double otherSum = 0;
-  int otherCount = 0;
-  for (const LoadRun& r : runs)
-    if (r.ok && std::isfinite(r.otherCpuPercent)) {
-      otherSum += r.otherCpuPercent;
-      otherCount++;
+  // Anything odd in the servers' logs or on the WebSockets.
+  std::printf("\nServer logs:");
+  for (Variant v : {Variant::Janus, Variant::Roomcast}) {
+    int lines = 0, withWarnings = 0, total = 0;
+    std::vector<std::string> samples;
+    auto add = [&](const LogSummary& s) {
+      total++;
+      lines += s.warnings;
+      if (s.warnings) withWarnings++;
+      for (const auto& x : s.samples)
+        if (samples.size() < 4 && std::find(samples.begin(), samples.end(), x) == samples.end()) samples.push_back(x);
+    };
+    for (const LoadRun& r : runs) if (r.variant == v) add(r.logSummary);
+    for (const LoadRun& r : bigRuns) if (r.variant == v) add(r.logSummary);
+    for (const LatencyRun& l : latency) if (l.variant == v) add(l.logSummary);
+    if (!total) continue;
+    std::printf("\n  %s: %d warning/error lines in %d of %d runs%s", variantName(v), lines, withWarnings, total,
+                lines ? ", e.g.:" : "");
+    for (const auto& s : samples) std::printf("\n    %s", s.c_str());
+  }
+  int wsCloses = 0, reoffers = 0, reoffersInWindow = 0, runsWithReoffers = 0, roomcastRuns = 0;
+  for (const auto* list : {&runs, &bigRuns})
+    for (const LoadRun& r : *list) {
+      if (r.variant != Variant::Roomcast) continue;
+      roomcastRuns++;
+      wsCloses += r.wsUnexpectedCloses;
+      reoffers += r.reoffers;
+      reoffersInWindow += r.reoffersInWindow;
+      if (r.reoffers) runsWithReoffers++;
     }
-  double otherMean = otherCount ? otherSum / otherCount : NAN;
+  if (wantRoomcast) {
+    std::printf("\n  roomcast: %d WebSockets closed by the server during CPU runs", wsCloses);
+    std::printf("\n  roomcast: %d media_error(s) after setup in %d of %d CPU runs (%d in a window), each answered with a "
+                "new rtp-offer",
+                reoffers, runsWithReoffers, roomcastRuns, reoffersInWindow);
+  }
+  std::printf("\n");
+
+  double otherSum = 0, stealSum = 0;
+  int otherCount = 0;
+  for (const auto* list : {&runs, &bigRuns})
+    for (const LoadRun& r : *list)
+      if (r.ok && std::isfinite(r.otherCpuPercent)) {
+        otherSum += r.otherCpuPercent;
+        stealSum += r.stealPercent;
+        otherCount++;
+      }
+  const double otherMean = otherCount ? otherSum / otherCount : NAN;
+  const double stealMean = otherCount ? stealSum / otherCount : NAN;
   std::printf("\nTotal %.0f s wall; load average before %s, after %s.\n", benchWall, loadBefore.c_str(), loadAfter.c_str());
-  std::printf("Other processes used ~%.0f%% of a core on average during the windows (from tick-sampled /proc/stat)%s.\n",
-              std::max(0.0, otherMean),
-              std::isfinite(otherMean) && otherMean > 20 ? " (more than 20%: consider a rerun)" : "");
+  std::printf("Other processes used ~%.0f%% of a core on average during the windows, the hypervisor stole ~%.0f%% "
+              "(tick-sampled /proc/stat)%s.\n",
+              std::max(0.0, std::isfinite(otherMean) ? otherMean : 0.0), std::isfinite(stealMean) ? stealMean : 0.0,
+              std::isfinite(otherMean) && otherMean + stealMean > 20 ? " (more than 20%: consider a rerun)" : "");
   std::printf("Absolute numbers drift by +-30%% between runs; quote the ratios.\n");
 
   // ---- JSON -----------------------------------------------------------------------------
   std::ostringstream j;
-  j << "{\n  \"benchmark\": \"janus-compare\",\n  \"roomcast_version\": " << jsonString(ROOMCAST_VERSION)
+  j << "{\n  \"benchmark\": \"janus-compare\",\n  \"roomcast_version\": " << jsonString(ctx.roomcastVersion)
     << ",\n  \"janus_version\": " << jsonString(ctx.janusVersion) << ",\n  \"gstreamer\": " << jsonString(gstVersion)
     << ",\n  \"cpus\": " << cpus << ",\n  \"cpu_model\": " << jsonString(cpuModel())
     << ",\n  \"started_utc\": " << jsonString(started) << ",\n  \"total_wall_seconds\": " << jsonNumber(benchWall)
     << ",\n  \"load_average_before\": " << jsonString(loadBefore) << ",\n  \"load_average_after\": "
     << jsonString(loadAfter) << ",\n  \"other_processes_core_percent_mean\": " << jsonNumber(otherMean)
-    << ",\n  \"params\": {\"sizes\": [";
+    << ",\n  \"steal_core_percent_mean\": " << jsonNumber(stealMean)
+    << ",\n  \"open_files_limit\": " << fileLimit << ",\n  \"params\": {\"sizes\": [";
   for (size_t i = 0; i < opt.sizes.size(); i++) j << (i ? ", " : "") << opt.sizes[i];
   j << "], \"seconds\": " << jsonNumber(opt.seconds) << ", \"warmup\": " << jsonNumber(opt.warmup)
     << ", \"repeats\": " << opt.repeats << ", \"quick\": " << (opt.quick ? "true" : "false") << ", \"variants\": [";
   for (size_t i = 0; i < opt.variants.size(); i++) j << (i ? ", " : "") << jsonString(variantName(opt.variants[i]));
   j << "], \"server_cpu\": " << opt.serverCpu << ", \"generator_cpu\": " << opt.generatorCpu
     << ", \"silent_input\": " << jsonString(opt.silentSends ? "silence" : "none")
-    << ", \"engine_args\": " << jsonString([&] {
-         std::string a;
-         for (const auto& x : opt.engineArgs) a += (a.empty() ? "" : " ") + x;
-         return a;
-       }())
-    << ", \"roomcast_program\": " << jsonString(opt.program == "aac" ? "aac-to-fakesink" : "fakesink")
+    << ", \"send_phase\": " << jsonString(opt.spreadPhases ? "spread" : "aligned")
+    << ", \"large_room\": {\"participants\": " << opt.big << ", \"talking\": " << opt.bigTalking
+    << ", \"seconds\": " << jsonNumber(opt.bigSeconds) << ", \"warmup\": " << jsonNumber(opt.bigWarmup) << "}"
     << ", \"latency_seconds\": " << jsonNumber(opt.latencySeconds) << ", \"latency_repeats\": " << opt.latencyRepeats
     << ", \"tick_interval_ms\": " << opt.tickIntervalMs << ", \"latency_participants\": " << opt.latencyParticipants
     << ", \"janus_room\": {\"sampling_rate\": 48000, \"prebuffer\": \"default (6 packets)\"}"
-    << ", \"roomcast_engine\": {\"jitter_latency_ms\": 40, \"mixer_latency_ms\": 20, \"opus_bitrate\": 32000, "
-       "\"opus_complexity\": 5, \"udpsink_sync\": true}}";
+    << ", \"roomcastd_config\": " << jsonString(wantRoomcast ? readFile(ctx.roomcastConf) : "") << "}";
   j << ",\n  \"cells\": [";
   bool first = true;
-  for (int n : opt.sizes)
+  for (int n : runs.empty() ? std::vector<int>{} : opt.sizes)
     for (int talking : {n, 1})
       for (Variant v : opt.variants) {
         Cell c = cellOf(runs, v, n, talking);
@@ -1856,11 +2569,10 @@ int main(int argc, char** argv) {
           << ", \"server\": " << jsonString(variantName(v)) << ", \"cpu_core_percent\": " << jsonNumber(c.cpu)
           << ", \"server_core_busy_percent\": " << jsonNumber(c.coreBusy)
           << ", \"rx_percent_mean\": " << jsonNumber(c.rxMean) << ", \"rx_percent_min\": " << jsonNumber(c.rxMin)
-          << ", \"threads\": " << c.threads << ", \"jitter_lost\": " << c.jitterLost
-          << ", \"jitter_pushed\": " << c.jitterPushed << ", \"runs\": " << c.runs << ", \"failed\": " << c.failed
-          << ", \"ratio_to_janus\": "
-          << jsonNumber(haveJanus && v != Variant::Janus ? safeRatio(c.cpu, cellOf(runs, Variant::Janus, n, talking).cpu)
-                                                         : NAN)
+          << ", \"generator_cpu_core_percent\": " << jsonNumber(c.generator) << ", \"threads\": " << c.threads
+          << ", \"runs\": " << c.runs << ", \"failed\": " << c.failed << ", \"ratio_to_janus\": "
+          << jsonNumber(compare && v != Variant::Janus ? safeRatio(c.cpu, cellOf(runs, Variant::Janus, n, talking).cpu)
+                                                       : NAN)
           << "}";
         first = false;
       }
@@ -1874,35 +2586,34 @@ int main(int argc, char** argv) {
     for (size_t k = 0; k < opt.variants.size(); k++)
       j << (k ? ", " : "") << jsonString(variantName(opt.variants[k])) << ": " << jsonNumber(s.silent.at(opt.variants[k]));
     j << "}";
-    if (haveJanus) {
-      j << ", \"ratio_to_janus\": {";
-      for (size_t k = 0; k < rc.size(); k++)
-        j << (k ? ", " : "") << jsonString(variantName(rc[k])) << ": {\"per_talker\": "
-          << jsonNumber(safeRatio(s.talker.at(rc[k]), s.talker.at(Variant::Janus)))
-          << ", \"per_silent\": " << jsonNumber(safeRatio(s.silent.at(rc[k]), s.silent.at(Variant::Janus))) << "}";
-      j << "}";
-    }
+    if (compare)
+      j << ", \"ratio_to_janus\": {\"per_talker\": "
+        << jsonNumber(safeRatio(s.talker.at(Variant::Roomcast), s.talker.at(Variant::Janus)))
+        << ", \"per_silent\": " << jsonNumber(safeRatio(s.silent.at(Variant::Roomcast), s.silent.at(Variant::Janus)))
+        << "}";
     j << "}";
   }
   j << "\n  ],\n  \"talker_minus_silent\": [";
-  for (size_t i = 0; i < opt.sizes.size(); i++) {
+  for (size_t i = 0; !runs.empty() && i < opt.sizes.size(); i++) {
     int n = opt.sizes[i];
     j << (i ? ", " : "") << "{\"n\": " << n;
     for (Variant v : opt.variants) j << ", " << jsonString(variantName(v)) << ": " << jsonNumber(talkerOverSilent[n][v]);
     j << "}";
   }
   j << "],\n  \"goals\": {\"per_talker_ratio_max\": 0.75, \"per_silent_ratio_max\": 0.1, \"transit_p50_ms_max\": 15, "
-       "\"transit_p99_ms_max\": 30},\n  \"latency\": [";
+       "\"transit_p99_ms_max\": 30},\n  \"large_room\": [";
+  for (size_t i = 0; i < bigRuns.size(); i++) j << (i ? ",\n    " : "\n    ") << jsonRun(bigRuns[i]);
+  j << "\n  ],\n  \"latency\": [";
   for (size_t i = 0; i < latency.size(); i++) {
     const LatencyRun& l = latency[i];
     j << (i ? ",\n    " : "\n    ") << "{\"server\": " << jsonString(variantName(l.variant))
       << ", \"ok\": " << (l.ok ? "true" : "false") << ", \"error\": " << jsonString(l.error)
       << ", \"ticks_sent\": " << l.sentTicks << ", \"ticks_matched\": " << l.matched
-      << ", \"markers_matched\": " << l.markers
-      << ", \"packets_sent\": " << l.sentPackets << ", \"packets_returned\": " << l.returnedPackets
-      << ", \"p50_ms\": " << jsonNumber(l.p50) << ", \"p90_ms\": " << jsonNumber(l.p90) << ", \"p99_ms\": "
-      << jsonNumber(l.p99) << ", \"min_ms\": " << jsonNumber(l.min) << ", \"max_ms\": " << jsonNumber(l.max)
-      << ", \"mean_ms\": " << jsonNumber(l.mean) << ", \"engine_udpsink_latency_ms\": " << jsonNumber(l.sinkLatencyMs)
+      << ", \"markers_matched\": " << l.markers << ", \"packets_sent\": " << l.sentPackets
+      << ", \"packets_returned\": " << l.returnedPackets << ", \"p50_ms\": " << jsonNumber(l.p50)
+      << ", \"p90_ms\": " << jsonNumber(l.p90) << ", \"p99_ms\": " << jsonNumber(l.p99)
+      << ", \"min_ms\": " << jsonNumber(l.min) << ", \"max_ms\": " << jsonNumber(l.max)
+      << ", \"mean_ms\": " << jsonNumber(l.mean) << ", \"log_warning_lines\": " << l.logSummary.warnings
       << ", \"samples_ms\": [";
     for (size_t k = 0; k < l.ms.size(); k++) j << (k ? ", " : "") << fmt("%.2f", l.ms[k]);
     j << "]}";
@@ -1910,34 +2621,19 @@ int main(int argc, char** argv) {
   j << "\n  ],\n  \"latency_pooled\": [";
   first = true;
   for (Variant v : opt.variants) {
-    if (!opt.latency) break;
+    if (latency.empty()) break;
     const LatencyRun& l = pooled[v];
     j << (first ? "\n    " : ",\n    ") << "{\"server\": " << jsonString(variantName(v)) << ", \"ticks_sent\": " << l.sentTicks
       << ", \"ticks_matched\": " << l.matched << ", \"p50_ms\": " << jsonNumber(l.p50) << ", \"p90_ms\": "
       << jsonNumber(l.p90) << ", \"p99_ms\": " << jsonNumber(l.p99) << ", \"min_ms\": " << jsonNumber(l.min)
       << ", \"max_ms\": " << jsonNumber(l.max) << ", \"mean_ms\": " << jsonNumber(l.mean) << ", \"ratio_to_janus_p50\": "
-      << jsonNumber(haveJanus && v != Variant::Janus ? safeRatio(l.p50, pooled[Variant::Janus].p50) : NAN)
+      << jsonNumber(compare && v != Variant::Janus ? safeRatio(l.p50, pooled[Variant::Janus].p50) : NAN)
       << ", \"ratio_to_janus_p99\": "
-      << jsonNumber(haveJanus && v != Variant::Janus ? safeRatio(l.p99, pooled[Variant::Janus].p99) : NAN) << "}";
+      << jsonNumber(compare && v != Variant::Janus ? safeRatio(l.p99, pooled[Variant::Janus].p99) : NAN) << "}";
     first = false;
   }
   j << "\n  ],\n  \"runs\": [";
-  for (size_t i = 0; i < runs.size(); i++) {
-    const LoadRun& r = runs[i];
-    j << (i ? ",\n    " : "\n    ") << "{\"server\": " << jsonString(variantName(r.variant)) << ", \"n\": " << r.n
-      << ", \"talking\": " << r.talking << ", \"repeat\": " << r.repeat << ", \"ok\": " << (r.ok ? "true" : "false")
-      << ", \"error\": " << jsonString(r.error) << ", \"server_cpu_core_percent\": " << jsonNumber(r.serverCpuPercent)
-      << ", \"server_core_busy_percent\": " << jsonNumber(r.serverCoreBusyPercent)
-      << ", \"generator_cpu_core_percent\": " << jsonNumber(r.generatorCpuPercent)
-      << ", \"other_cpu_core_percent\": " << jsonNumber(r.otherCpuPercent)
-      << ", \"rx_percent_mean\": " << jsonNumber(r.rxPercentMean) << ", \"rx_percent_min\": " << jsonNumber(r.rxPercentMin)
-      << ", \"threads\": " << r.threads << ", \"rss_kb\": " << r.rssKb << ", \"start_seconds\": "
-      << jsonNumber(r.startSeconds) << ", \"jitter_lost\": " << r.jitterLost << ", \"jitter_pushed\": " << r.jitterPushed
-      << ", \"engine_packets_sent\": " << r.sent << ", \"engine_packets_from_shared_encoding\": " << r.sentShared
-      << ", \"engine_udpsink_latency_ms\": " << jsonNumber(r.sinkLatencyMs)
-      << ", \"engine_pipeline_latency_query_ms\": " << jsonNumber(r.queriedLatencyMs)
-      << ", \"stop_timed_out\": " << (r.stopTimedOut ? "true" : "false") << ", \"log\": " << jsonString(r.log) << "}";
-  }
+  for (size_t i = 0; i < runs.size(); i++) j << (i ? ",\n    " : "\n    ") << jsonRun(runs[i]);
   j << "\n  ]\n}\n";
   g_free(gstVersion);
   {
@@ -1947,10 +2643,11 @@ int main(int argc, char** argv) {
   }
   note("results written to %s", opt.json.c_str());
 
-  if (ctx.keepWorkdir && !opt.keepWorkdir) note("kept %s: a server had to be killed (see its logs)", ctx.workdir.c_str());
+  if (ctx.keepWorkdir && !opt.keepWorkdir) note("kept %s: a run failed or a server misbehaved (see its logs)", ctx.workdir.c_str());
   if (!opt.keepWorkdir && !ctx.keepWorkdir && opt.workdir.empty()) removeTree(ctx.workdir);
   bool anyFailed = false;
   for (const LoadRun& r : runs) anyFailed |= !r.ok;
+  for (const LoadRun& r : bigRuns) anyFailed |= !r.ok;
   for (const LatencyRun& l : latency) anyFailed |= !l.ok;
   return anyFailed ? 2 : 0;
 }

@@ -9,8 +9,8 @@
 //   sources   N x (audiotestsrc ! capsfilter ! fakesink): the floor both variants share
 //             (test-signal generation and per-stream plumbing), not a mix at all.
 //
-// Sources are not live and sinks do not sync, so every run measures processing
-// throughput: process CPU time (getrusage RUSAGE_SELF, all threads, user + sys) and wall
+// Sources are not live, sinks do not sync and mixminus runs with live=false (it ticks when
+// every input has a frame, not on the clock), so every run measures processing throughput: process CPU time (getrusage RUSAGE_SELF, all threads, user + sys) and wall
 // time from READY -> PLAYING until the EOS message, normalised per second of audio.
 //
 // Usage: bench-mix-cost [--sizes 4,16,64] [--seconds 20] [--repeats 5] [--json FILE]
@@ -18,8 +18,6 @@
 // Needs GST_PLUGIN_PATH to point at build/plugins/roomcast (meson's benchmark() sets it).
 
 #include <gst/gst.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -27,16 +25,18 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "bench_util.h"
 #include "roomcast-config.h"
 
 namespace {
+
+using namespace roomcast::bench;
 
 constexpr int kRate = 48000;
 constexpr int kSamplesPerBuffer = 960;                          // 20 ms per buffer
@@ -204,6 +204,10 @@ GstPad* addQueuedSink(GstBin* bin) {
 
 void buildMixMinus(GstBin* bin, int n, int buffers) {
   GstElement* mixer = add(bin, "mixminus");
+  // mixminus keeps its own clock by default (live=true: a frame every 20 ms of running
+  // time). These pipelines run as fast as they can, so it must tick when every input has a
+  // frame instead.
+  g_object_set(mixer, "live", FALSE, nullptr);
   for (int i = 0; i < n; i++) {
     GstElement* speaker = addSpeaker(bin, i, buffers);
     GstPad* sink = gst_element_request_pad_simple(mixer, "sink_%u");
@@ -282,17 +286,6 @@ struct Run {
   double realtimeFactor() const { return audioSeconds / wallSeconds; }
 };
 
-// Busy CPU seconds of the whole machine (all processes), from /proc/stat; -1 if unknown.
-double machineBusySeconds() {
-  std::ifstream f("/proc/stat");
-  std::string cpu;
-  unsigned long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
-  if (!(f >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal) || cpu != "cpu") return -1;
-  return static_cast<double>(user + nice + system + irq + softirq + steal) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-double seconds(const timeval& tv) { return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6; }
-
 Run runOnce(Variant variant, int n, double audioSeconds) {
   int buffers = buffersFor(audioSeconds);
   GstElement* pipeline = gst_pipeline_new(nullptr);
@@ -307,16 +300,15 @@ Run runOnce(Variant variant, int n, double audioSeconds) {
   if (gst_element_set_state(pipeline, GST_STATE_READY) == GST_STATE_CHANGE_FAILURE) die("cannot set READY");
   GstBus* bus = gst_element_get_bus(pipeline);
 
-  rusage before{}, after{};
   double busyBefore = machineBusySeconds();
-  getrusage(RUSAGE_SELF, &before);
+  SelfUsage before = selfUsage();
   auto wallStart = std::chrono::steady_clock::now();
   if (gst_element_set_state(pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) die("cannot set PLAYING");
   GstMessage* msg = gst_bus_timed_pop_filtered(
       bus, static_cast<GstClockTime>(kRunTimeoutSeconds * GST_SECOND),
       static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
   auto wallEnd = std::chrono::steady_clock::now();
-  getrusage(RUSAGE_SELF, &after);
+  SelfUsage after = selfUsage();
   double busyAfter = machineBusySeconds();
 
   std::string label = std::string(variantName(variant)) + " N=" + std::to_string(n);
@@ -336,32 +328,17 @@ Run runOnce(Variant variant, int n, double audioSeconds) {
   r.variant = variant;
   r.n = n;
   r.audioSeconds = static_cast<double>(buffers) / kBuffersPerSecond;
-  r.userSeconds = seconds(after.ru_utime) - seconds(before.ru_utime);
-  r.sysSeconds = seconds(after.ru_stime) - seconds(before.ru_stime);
+  r.userSeconds = after.userSeconds - before.userSeconds;
+  r.sysSeconds = after.sysSeconds - before.sysSeconds;
   r.wallSeconds = std::chrono::duration<double>(wallEnd - wallStart).count();
-  r.voluntarySwitches = after.ru_nvcsw - before.ru_nvcsw;
-  r.involuntarySwitches = after.ru_nivcsw - before.ru_nivcsw;
+  r.voluntarySwitches = after.voluntarySwitches - before.voluntarySwitches;
+  r.involuntarySwitches = after.involuntarySwitches - before.involuntarySwitches;
   if (busyBefore >= 0 && busyAfter >= 0) r.otherCpuSeconds = std::max(0.0, busyAfter - busyBefore - r.cpuSeconds());
   return r;
 }
 
 // ---------------------------------------------------------------------------------------
 // Statistics and output
-
-struct Stat {
-  double median = 0, min = 0, max = 0;
-};
-
-Stat stat(std::vector<double> v) {
-  Stat s;
-  if (v.empty()) return s;
-  std::sort(v.begin(), v.end());
-  size_t m = v.size() / 2;
-  s.median = v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
-  s.min = v.front();
-  s.max = v.back();
-  return s;
-}
 
 struct Summary {
   Stat cpuMs, corePercent, realtime, sysShare, switchesPerAudioSecond;
@@ -402,48 +379,9 @@ Stat pairedRatio(const std::vector<Run>& runs, int n) {
   return stat(ratios);
 }
 
-std::string fmt(const char* format, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, format, v);
-  return buf;
-}
-
-std::string jsonNumber(double v) { return std::isfinite(v) ? fmt("%.6g", v) : "null"; }
-
 std::string jsonStat(const Stat& s) {
   return "{\"median\": " + jsonNumber(s.median) + ", \"min\": " + jsonNumber(s.min) + ", \"max\": " +
          jsonNumber(s.max) + "}";
-}
-
-std::string jsonString(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += fmt("\\u%04x", static_cast<unsigned char>(c));
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
-std::string loadAverage() {
-  std::ifstream f("/proc/loadavg");
-  std::string one, five, fifteen;
-  f >> one >> five >> fifteen;
-  return one.empty() ? "?" : one + " " + five + " " + fifteen;
-}
-
-std::string utcNow() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 }  // namespace
@@ -459,7 +397,7 @@ int main(int argc, char** argv) {
     return v == Variant::Naive ? naiveAudioSeconds(opt, n) : opt.seconds;
   };
 
-  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  long cpus = onlineCpus();
   gchar* gstVersion = gst_version_string();
   std::string loadBefore = loadAverage();
   std::string started = utcNow();

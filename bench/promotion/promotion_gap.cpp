@@ -18,6 +18,7 @@
 
 #include "audio/tone.h"
 #include "audio/wav.h"
+#include "bench_util.h"
 #include "processes.h"
 #include "ws_client.h"
 
@@ -25,18 +26,14 @@ using namespace roomcast::testing;
 
 namespace {
 
-double now() { return static_cast<double>(g_get_monotonic_time()) / G_USEC_PER_SEC; }
+using roomcast::bench::percentile;
+
+double now() { return roomcast::bench::monotonicSeconds(); }
 
 double toneDb(const std::vector<float>& mono, double from, double to) {
   const size_t a = static_cast<size_t>(std::max(0.0, from) * 48000), b = std::min(mono.size(), size_t(to * 48000));
   if (b < a + 240) return -200;
   return 10 * std::log10(roomcast::audio::tonePower(mono.data() + a, b - a, 48000, 660) + 1e-20);
-}
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return NAN;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * (v.size() - 1) + 0.5))];
 }
 
 }  // namespace
@@ -98,7 +95,7 @@ int main(int argc, char** argv) {
     printf("%5zu %12.1f %12.0f %10.1f\n", i, done[i].requestMs, gap * 1000, live);
     if (!std::isnan(gap)) gaps.push_back(gap * 1000);
   }
-  const double p50 = percentile(gaps, 0.5), p90 = percentile(gaps, 0.9), mx = percentile(gaps, 1.0);
+  const double p50 = percentile(gaps, 50), p90 = percentile(gaps, 90), mx = percentile(gaps, 100);
   printf("promotion gap over %zu trials: p50 %.0f ms, p90 %.0f ms, max %.0f ms (goal p50 <= 300 ms; the seed expects 1-3 s)\n",
          gaps.size(), p50, p90, mx);
   if (FILE* f = fopen(json.c_str(), "w")) {

@@ -1,0 +1,95 @@
+// Helpers every benchmark under bench/ shares: clocks, CPU time from /proc and getrusage,
+// child processes pinned to a CPU, percentiles and medians, JSON scalars.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace roomcast::bench {
+
+// ---- clocks and machine facts
+double monotonicSeconds();  // steady clock
+double realtimeSeconds();   // CLOCK_REALTIME (the clock of SO_TIMESTAMPNS)
+std::string utcNow();       // 2026-11-28T12:00:00Z
+std::string loadAverage();  // "1.00 0.50 0.20" from /proc/loadavg
+std::string cpuModel();     // first "model name" in /proc/cpuinfo
+int onlineCpus();
+
+// ---- CPU time
+long clockTicks();  // sysconf(_SC_CLK_TCK)
+// utime + stime of a process (all its threads) from /proc/PID/stat, in clock ticks; -1 if gone.
+long long processCpuTicks(pid_t pid);
+// "Threads:" and "VmRSS:" (kB) from /proc/PID/status; zeros if gone.
+struct ProcessStatus {
+  int threads = 0;
+  long rssKb = 0;
+};
+ProcessStatus processStatus(pid_t pid);
+
+// Busy and total ticks of the whole machine and of each CPU, from /proc/stat.
+// busy includes steal (time the hypervisor gave to someone else), which is also kept apart.
+struct MachineTicks {
+  long long busy = 0, total = 0, steal = 0;
+  std::vector<long long> cpuBusy, cpuTotal, cpuSteal;
+};
+MachineTicks machineTicks();
+double machineBusySeconds();  // busy CPU seconds of all processes since boot; -1 if unknown
+
+// This process (all threads), from getrusage(RUSAGE_SELF).
+struct SelfUsage {
+  double userSeconds = 0, sysSeconds = 0;
+  long voluntarySwitches = 0, involuntarySwitches = 0;
+};
+SelfUsage selfUsage();
+
+// ---- this process
+bool pinToCpu(int cpu);  // sched_setaffinity(0); cpu < 0 does nothing
+// Raises RLIMIT_NOFILE's soft limit towards `want` (at most the hard limit); returns the new
+// soft limit.
+long raiseFileLimit(long want);
+
+// ---- child processes
+// Starts args[0] (PATH lookup) pinned to `cpu` (as taskset: sched_setaffinity before exec;
+// cpu < 0: not pinned). stdout goes to `stdoutFd` if >= 0, else to the log; stderr to the
+// log file (appended); no core files (RLIMIT_CORE 0). Returns the PID, or -1 with *error set.
+pid_t spawnPinned(const std::vector<std::string>& args, int cpu, int stdoutFd, const std::string& logPath,
+                  std::string* error);
+
+// A child started by spawnPinned; reaps it once and remembers how it ended.
+class Child {
+ public:
+  Child() = default;
+  explicit Child(pid_t pid) : pid_(pid) {}
+  pid_t pid() const { return pid_; }
+  bool alive();          // false once it exited (then status() is its wait status)
+  int status() const { return status_; }
+  // SIGTERM, then SIGKILL after `grace` seconds. Before the SIGKILL, the threads'
+  // backtraces go to `hangLog` when gdb is installed. Returns the wait status (-1: none).
+  int stop(double grace, const std::string& hangLog, bool* killed);
+
+ private:
+  pid_t pid_ = -1;
+  bool exited_ = false;
+  int status_ = -1;
+};
+
+// ---- statistics
+// Linear interpolation between closest ranks; p in 0..100; NAN if empty.
+double percentile(std::vector<double> v, double p);
+double median(std::vector<double> v);  // of the finite values; NAN if none
+struct Stat {
+  double median = 0, min = 0, max = 0;
+};
+Stat stat(std::vector<double> v);  // zeros if empty
+
+// ---- text
+std::string fmt(const char* format, double v);
+std::string jsonNumber(double v);  // "null" if not finite
+std::string jsonString(const std::string& s);
+std::string readFile(const std::string& path);
+std::string tailOf(const std::string& path, size_t bytes);
+void removeTree(const std::string& path);  // a folder and everything in it
+
+}  // namespace roomcast::bench
