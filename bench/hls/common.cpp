@@ -328,6 +328,9 @@ CpuTimes cpuTimes(int cpu) {
     // user nice system idle iowait irq softirq steal guest guest_nice
     t.total = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
     t.busy = t.total - v[3] - v[4];
+    t.irq = v[5];
+    t.softirq = v[6];
+    t.steal = v[7];
     break;
   }
   return t;

@@ -114,7 +114,8 @@ int processOpenFdLimit(pid_t pid);  // soft "Max open files"
 std::vector<pid_t> childPids(pid_t parent);
 // Busy and total jiffies of one CPU (cpuN line of /proc/stat); cpu < 0: all CPUs.
 struct CpuTimes {
-  double busy = 0, total = 0;
+  double busy = 0, total = 0;  // jiffies; busy = total - idle - iowait
+  double softirq = 0, irq = 0, steal = 0;
 };
 CpuTimes cpuTimes(int cpu);
 double selfCpuSeconds();  // getrusage(RUSAGE_SELF), user + sys

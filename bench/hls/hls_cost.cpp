@@ -114,6 +114,54 @@ int main(int argc, char** argv) {
       break;
   }
 
+  // What a segment is made of (MPEG-TS, 188-byte packets): the newest listed segment of each
+  // media playlist.
+  struct Anatomy {
+    std::string rendition, name;
+    size_t bytes = 0, packets = 0, patPmt = 0, audio = 0, pesStarts = 0, audioPayload = 0, stuffing = 0;
+    double duration = 0;
+  };
+  std::vector<Anatomy> anatomy;
+  for (const char* playlist : {"index.m3u8", "low.m3u8"}) {
+    auto pl = httpRequest("GET", daemon.url() + "/hls/" + room + "/" + playlist);
+    std::string last;
+    double duration = 0;
+    size_t at = 0;
+    while (at < pl.body.size()) {
+      size_t nl = pl.body.find('\n', at);
+      if (nl == std::string::npos) nl = pl.body.size();
+      const std::string line = pl.body.substr(at, nl - at);
+      if (line.rfind("#EXTINF:", 0) == 0) duration = std::atof(line.c_str() + 8);
+      else if (!line.empty() && line[0] != '#') last = line;
+      at = nl + 1;
+    }
+    auto seg = httpRequest("GET", daemon.url() + "/hls/" + room + "/" + last);
+    Anatomy a;
+    a.rendition = playlist == std::string("index.m3u8") ? "main" : "low";
+    a.name = last;
+    a.duration = duration;
+    a.bytes = seg.body.size();
+    for (size_t i = 0; i + 188 <= seg.body.size(); i += 188) {
+      const auto* p = reinterpret_cast<const unsigned char*>(seg.body.data() + i);
+      a.packets++;
+      const int pid = ((p[1] & 0x1f) << 8) | p[2];
+      const int afc = (p[3] >> 4) & 3;
+      size_t header = 4;
+      if (afc & 2) {
+        header += 1 + p[4];
+        a.stuffing += p[4];  // adaptation field (mostly stuffing; a PCR now and then)
+      }
+      if (pid == 0 || pid == 0x20 || pid == 0x1000) {
+        a.patPmt++;
+      } else {
+        a.audio++;
+        if (p[1] & 0x40) a.pesStarts++;
+        if (afc & 1) a.audioPayload += 188 - std::min<size_t>(header, 188);
+      }
+    }
+    anatomy.push_back(a);
+  }
+
   std::vector<Run> runs;
   for (const auto& rendition : renditions) {
     Run run;
@@ -180,19 +228,19 @@ int main(int argc, char** argv) {
          seconds);
   printf("roomcast 0.1.0, GStreamer %s, %s, nice %d\n", gstVersion().c_str(), machineSummary().c_str(), niceValue());
   printf("Steady state (10 s after the first segment to the end), extrapolated to one hour:\n\n");
-  printf("  %-9s %-8s %9s %9s %9s %8s %8s %8s %8s %10s %10s\n", "rendition", "segments", "req/h", "playlist", "segment",
-         "fetches", "MB/h", "MB/h", "MB/h", "playlist", "conn");
-  printf("  %-9s %-8s %9s %9s %9s %8s %8s %8s %8s %10s %10s\n", "", "fetched", "total", "req/h", "req/h", "/h", "body",
-         "down", "up", "every", "per run");
+  printf("  %-9s %-8s %9s %9s %9s %8s %8s %8s %8s %8s %10s %6s\n", "rendition", "segments", "req/h", "playlist", "segment",
+         "fetches", "MB/h", "MB/h", "MB/h", "kbit/s", "playlist", "conn");
+  printf("  %-9s %-8s %9s %9s %9s %8s %8s %8s %8s %8s %10s %6s\n", "", "fetched", "total", "req/h", "req/h", "/h", "body",
+         "down", "up", "down", "every", "/run");
   std::string jsonRuns;
   for (const auto& r : runs) {
     const double k = 3600 / r.steadySeconds;
     std::string kinds;
     for (const auto& [kind, count] : r.segmentKinds) kinds += (kinds.empty() ? "" : "+") + kind;
-    printf("  %-9s %-8s %9.0f %9.0f %9.0f %8.0f %8.2f %8.2f %8.2f %8.2f s %10d\n", r.rendition.c_str(), kinds.c_str(),
+    printf("  %-9s %-8s %9.0f %9.0f %9.0f %8.0f %8.2f %8.2f %8.2f %8.1f %8.2f s %6d\n", r.rendition.c_str(), kinds.c_str(),
            r.steady.total() * k, (r.steady.playlists + r.steady.masters) * k, r.steady.segments * k, r.steady.bursts * k,
-           r.steady.body * k / 1e6, r.steady.wireDown * k / 1e6, r.steady.wireUp * k / 1e6, r.playlistInterval,
-           r.connections);
+           r.steady.body * k / 1e6, r.steady.wireDown * k / 1e6, r.steady.wireUp * k / 1e6,
+           r.steady.wireDown * 8 / r.steadySeconds / 1000, r.playlistInterval, r.connections);
     char buf[2048];
     snprintf(buf, sizeof buf,
              "%s{\"rendition\":%s,\"exit_status\":%d,\"listened_s\":%s,\"steady_s\":%s,\"segments_fetched\":%s,"
@@ -228,9 +276,26 @@ int main(int argc, char** argv) {
            r.metricsPlaylists, r.metricsSegments, r.metricsBytes / 1e3, r.all.playlists + r.all.masters, r.all.segments,
            r.proxyBodyAll / 1e3, r.non2xx);
 
+  printf("\nWhat a segment is made of (the newest listed one of each playlist; MPEG-TS, 188-byte packets):\n");
+  std::string jsonAnatomy;
+  for (const auto& a : anatomy) {
+    printf("  %-4s %s: %zu bytes for %.3f s (%.0f kbit/s): %zu packets = %zu PAT/PMT (%zu bytes) + %zu audio"
+           " (%zu PES starts, %zu payload bytes incl. PES/ADTS headers); adaptation fields/stuffing %zu bytes\n",
+           a.rendition.c_str(), a.name.c_str(), a.bytes, a.duration, a.bytes * 8 / a.duration / 1000, a.packets,
+           a.patPmt, a.patPmt * 188, a.audio, a.pesStarts, a.audioPayload, a.stuffing);
+    char buf[512];
+    snprintf(buf, sizeof buf,
+             "%s{\"rendition\":%s,\"segment\":%s,\"bytes\":%zu,\"duration_s\":%s,\"packets\":%zu,\"pat_pmt_packets\":%zu,"
+             "\"audio_packets\":%zu,\"pes_starts\":%zu,\"audio_payload_bytes\":%zu,\"adaptation_bytes\":%zu}",
+             jsonAnatomy.empty() ? "" : ",", jsonEscape(a.rendition).c_str(), jsonEscape(a.name).c_str(), a.bytes,
+             jsonNumber(a.duration).c_str(), a.packets, a.patPmt, a.audio, a.pesStarts, a.audioPayload, a.stuffing);
+    jsonAnatomy += buf;
+  }
+
   if (FILE* f = fopen(json.c_str(), "w")) {
-    fprintf(f, "{\"benchmark\":\"hls-cost\",\"gstreamer\":%s,\"machine\":%s,\"nice\":%d,\"seconds\":%g,\"runs\":[%s]}\n",
-            jsonEscape(gstVersion()).c_str(), jsonEscape(machineSummary()).c_str(), niceValue(), seconds, jsonRuns.c_str());
+    fprintf(f, "{\"benchmark\":\"hls-cost\",\"gstreamer\":%s,\"machine\":%s,\"nice\":%d,\"seconds\":%g,\"runs\":[%s],\"segments\":[%s]}\n",
+            jsonEscape(gstVersion()).c_str(), jsonEscape(machineSummary()).c_str(), niceValue(), seconds, jsonRuns.c_str(),
+            jsonAnatomy.c_str());
     fclose(f);
     fprintf(stderr, "hls-cost: JSON in %s\n", json.c_str());
   }
