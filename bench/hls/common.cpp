@@ -1,0 +1,758 @@
+#include "common.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <glib.h>
+#include <gst/gst.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "processes.h"
+
+extern char** environ;
+
+namespace roomcast::bench {
+
+double wallNow() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+double monoNow() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+void sleepFor(double seconds) {
+  if (seconds <= 0) return;
+  timespec ts{static_cast<time_t>(seconds), static_cast<long>((seconds - std::floor(seconds)) * 1e9)};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+}
+
+Child::Child(const std::vector<std::string>& argv, int cpu, const std::string& stderrPath,
+             const std::vector<std::string>& env) {
+  int pipeFds[2];
+  if (pipe2(pipeFds, O_CLOEXEC) != 0) return;
+  // Everything the child needs is prepared before fork (only async-signal-safe calls after it).
+  std::vector<std::string> envStrings;
+  for (char** e = environ; *e; e++) {
+    std::string entry = *e;
+    bool overridden = false;
+    for (const auto& add : env) {
+      const auto eq = add.find('=');
+      if (eq != std::string::npos && entry.compare(0, eq + 1, add, 0, eq + 1) == 0) overridden = true;
+    }
+    if (!overridden) envStrings.push_back(entry);
+  }
+  for (const auto& add : env) envStrings.push_back(add);
+  std::vector<char*> envp, args;
+  for (auto& e : envStrings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> argvCopy = argv;
+  for (auto& a : argvCopy) args.push_back(a.data());
+  args.push_back(nullptr);
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (cpu >= 0) CPU_SET(cpu, &set);
+  const std::string errPath = stderrPath;
+
+  const int nice = niceValue();
+  pid_ = fork();
+  if (pid_ == 0) {
+    if (cpu >= 0) sched_setaffinity(0, sizeof set, &set);
+    if (nice) setpriority(PRIO_PROCESS, 0, nice);
+    const int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0) dup2(devnull, 0);
+    dup2(pipeFds[1], 1);
+    const int err = open(errPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (err >= 0) dup2(err, 2);
+    execve(args[0], args.data(), envp.data());
+    if (!strchr(args[0], '/')) execvpe(args[0], args.data(), envp.data());
+    _exit(127);
+  }
+  close(pipeFds[1]);
+  if (pid_ < 0) {
+    close(pipeFds[0]);
+    return;
+  }
+  outFd_ = pipeFds[0];
+  reader_ = std::thread([this] {
+    std::string pending;
+    char buf[4096];
+    for (;;) {
+      const ssize_t n = read(outFd_, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      const double t = wallNow();
+      pending.append(buf, static_cast<size_t>(n));
+      size_t nl;
+      std::lock_guard<std::mutex> lock(mutex_);
+      while ((nl = pending.find('\n')) != std::string::npos) {
+        lines_.push_back({t, pending.substr(0, nl)});
+        pending.erase(0, nl + 1);
+      }
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!pending.empty()) lines_.push_back({wallNow(), pending});
+    eof_ = true;
+  });
+}
+
+Child::~Child() {
+  if (pid_ > 0 && !exited_) stop(10);
+  if (reader_.joinable()) reader_.join();
+  if (outFd_ >= 0) close(outFd_);
+}
+
+void Child::reap(bool block) {
+  if (pid_ <= 0 || exited_) return;
+  int status = 0;
+  const pid_t r = waitpid(pid_, &status, block ? 0 : WNOHANG);
+  if (r == pid_) {
+    exited_ = true;
+    status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  } else if (r < 0 && errno == ECHILD) {
+    exited_ = true;
+  }
+}
+
+bool Child::running() {
+  reap(false);
+  return pid_ > 0 && !exited_;
+}
+
+double Child::waitForLine(const std::string& text, double timeoutSeconds) {
+  const double deadline = monoNow() + timeoutSeconds;
+  size_t checked = 0;
+  while (monoNow() < deadline) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (; checked < lines_.size(); checked++)
+        if (lines_[checked].text.find(text) != std::string::npos) return lines_[checked].wall;
+      if (eof_) return -1;
+    }
+    sleepFor(0.005);  // a poll of our own line buffer, bounded by the deadline
+  }
+  return -1;
+}
+
+std::vector<Child::Line> Child::lines() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return lines_;
+}
+
+void Child::signal(int sig) {
+  if (running()) kill(pid_, sig);
+}
+
+int Child::wait(double timeoutSeconds) {
+  const double deadline = monoNow() + timeoutSeconds;
+  while (running() && monoNow() < deadline) sleepFor(0.01);
+  if (running()) {
+    kill(pid_, SIGKILL);
+    reap(true);
+    return -1;
+  }
+  return status_;
+}
+
+int Child::stop(double timeoutSeconds) {
+  if (!running()) return status_;
+  kill(pid_, SIGTERM);
+  return wait(timeoutSeconds);
+}
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+bool writeFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  return static_cast<bool>(out);
+}
+
+Roomcastd::Roomcastd(const std::string& dataDir, const std::vector<std::string>& extraArgs, int cpu) {
+  g_mkdir_with_parents(dataDir.c_str(), 0700);
+  logPath_ = dataDir + "/roomcastd.log";
+  std::vector<std::string> argv{testing::buildPath("src/app/roomcastd"), "--listen", "127.0.0.1:0", "--data-dir",
+                                dataDir};
+  argv.insert(argv.end(), extraArgs.begin(), extraArgs.end());
+  child_ = std::make_unique<Child>(argv, cpu, logPath_);
+  // "roomcastd 0.1.0: listening on http://127.0.0.1:PORT/ (...)" on stderr.
+  const std::regex listening("listening on (http://127\\.0\\.0\\.1:[0-9]+)/");
+  const double deadline = monoNow() + 20;
+  while (monoNow() < deadline && child_->running()) {
+    std::smatch m;
+    const std::string log = readFile(logPath_);
+    if (std::regex_search(log, m, listening)) {
+      const std::string url = m[1];
+      if (httpRequest("GET", url + "/api/v1/health").status == 200) {
+        url_ = url;
+        return;
+      }
+    }
+    sleepFor(0.05);  // until the daemon has printed its address
+  }
+}
+
+Nginx::Nginx(const std::string& dir, const std::string& originHostPort, int port, const NginxOptions& o, int cpu)
+    : dir_(dir) {
+  url_ = "http://127.0.0.1:" + std::to_string(port);
+  std::string edge = readFile(testing::sourcePath("data/nginx/roomcast-edge.conf"));
+  edge = std::regex_replace(edge, std::regex("/var/cache/nginx/roomcast"), dir_ + "/cache");
+  edge = std::regex_replace(edge, std::regex("server 127\\.0\\.0\\.1:8080;"), "server " + originHostPort + ";");
+  edge = std::regex_replace(edge, std::regex("listen 127\\.0\\.0\\.1:8081;"),
+                            "listen 127.0.0.1:" + std::to_string(port) + ";");
+  writeFile(dir_ + "/edge.conf", edge);
+  std::ostringstream main;
+  if (geteuid() == 0) main << "user root;\n";
+  main << "worker_processes " << (o.workerProcesses > 0 ? std::to_string(o.workerProcesses) : "auto") << ";\n";
+  if (o.rlimitNofile > 0) main << "worker_rlimit_nofile " << o.rlimitNofile << ";\n";
+  main << "pid " << dir_ << "/nginx.pid;\nerror_log " << dir_ << "/error.log " << o.errorLogLevel << ";\ndaemon off;\n"
+       << "events { worker_connections " << o.workerConnections << "; }\nhttp {\n"
+       << "  access_log " << (o.accessLog ? dir_ + "/access.log" : std::string("off")) << ";\n"
+       << "  client_body_temp_path " << dir_ << "/body;\n  proxy_temp_path " << dir_ << "/proxy;\n"
+       << "  fastcgi_temp_path " << dir_ << "/fastcgi;\n  uwsgi_temp_path " << dir_ << "/uwsgi;\n"
+       << "  scgi_temp_path " << dir_ << "/scgi;\n  include " << dir_ << "/edge.conf;\n}\n";
+  writeFile(dir_ + "/nginx.conf", main.str());
+  child_ = std::make_unique<Child>(std::vector<std::string>{"/usr/sbin/nginx", "-p", dir_, "-c", dir_ + "/nginx.conf"},
+                                   cpu, dir_ + "/stderr.log");
+  const double deadline = monoNow() + 10;
+  while (monoNow() < deadline && child_->running()) {
+    if (httpRequest("GET", url_ + "/api/v1/health").status == 200) {
+      ready_ = true;
+      return;
+    }
+    sleepFor(0.05);  // connection refused until nginx listens
+  }
+}
+
+std::vector<pid_t> Nginx::workers() const { return childPids(child_->pid()); }
+
+static bool readStat(pid_t pid, std::vector<std::string>& fields) {
+  const std::string text = readFile("/proc/" + std::to_string(pid) + "/stat");
+  const auto close = text.rfind(')');
+  if (text.empty() || close == std::string::npos) return false;
+  fields.clear();
+  fields.push_back(std::to_string(pid));
+  fields.push_back("comm");
+  std::istringstream rest(text.substr(close + 2));
+  std::string f;
+  while (rest >> f) fields.push_back(f);
+  return fields.size() > 20;
+}
+
+double processCpuSeconds(pid_t pid) {
+  std::vector<std::string> f;
+  if (!readStat(pid, f)) return -1;
+  static const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
+  return (std::stod(f[13]) + std::stod(f[14])) / hz;  // utime, stime
+}
+
+static std::string statusField(pid_t pid, const char* name) {
+  std::istringstream in(readFile("/proc/" + std::to_string(pid) + "/status"));
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(name, 0) == 0) return line.substr(strlen(name));
+  return "";
+}
+
+long processRssKb(pid_t pid) {
+  const std::string v = statusField(pid, "VmRSS:");
+  return v.empty() ? -1 : std::atol(v.c_str());
+}
+
+int processThreads(pid_t pid) {
+  const std::string v = statusField(pid, "Threads:");
+  return v.empty() ? -1 : std::atoi(v.c_str());
+}
+
+int processOpenFdLimit(pid_t pid) {
+  std::istringstream in(readFile("/proc/" + std::to_string(pid) + "/limits"));
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("Max open files", 0) == 0) return std::atoi(line.c_str() + 26);
+  return -1;
+}
+
+std::vector<pid_t> childPids(pid_t parent) {
+  std::vector<pid_t> out;
+  DIR* d = opendir("/proc");
+  if (!d) return out;
+  while (dirent* e = readdir(d)) {
+    if (!isdigit(static_cast<unsigned char>(e->d_name[0]))) continue;
+    const pid_t pid = atoi(e->d_name);
+    std::vector<std::string> f;
+    if (readStat(pid, f) && std::atoi(f[3].c_str()) == parent) out.push_back(pid);
+  }
+  closedir(d);
+  return out;
+}
+
+CpuTimes cpuTimes(int cpu) {
+  std::istringstream in(readFile("/proc/stat"));
+  const std::string want = cpu < 0 ? "cpu" : "cpu" + std::to_string(cpu);
+  std::string line;
+  CpuTimes t;
+  while (std::getline(in, line)) {
+    std::istringstream l(line);
+    std::string name;
+    l >> name;
+    if (name != want) continue;
+    double v[10] = {0};
+    for (int i = 0; i < 10 && (l >> v[i]); i++) {}
+    // user nice system idle iowait irq softirq steal guest guest_nice
+    t.total = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
+    t.busy = t.total - v[3] - v[4];
+    t.irq = v[5];
+    t.softirq = v[6];
+    t.steal = v[7];
+    break;
+  }
+  return t;
+}
+
+double selfCpuSeconds() {
+  rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_utime.tv_usec * 1e-6 + u.ru_stime.tv_sec + u.ru_stime.tv_usec * 1e-6;
+}
+
+int pinSelf(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return sched_setaffinity(0, sizeof set, &set);
+}
+
+static int g_nice = 0;
+
+void setNice(int nice) {
+  g_nice = nice;
+  if (nice) setpriority(PRIO_PROCESS, 0, nice);  // this thread; threads created later inherit it
+}
+
+int niceValue() { return g_nice; }
+
+int raiseNofile(int want) {
+  rlimit r;
+  getrlimit(RLIMIT_NOFILE, &r);
+  rlimit w{static_cast<rlim_t>(want), std::max(r.rlim_max, static_cast<rlim_t>(want))};
+  if (setrlimit(RLIMIT_NOFILE, &w) != 0) {  // not allowed above the hard limit: go to it
+    w = {std::min(r.rlim_max, static_cast<rlim_t>(want)), r.rlim_max};
+    setrlimit(RLIMIT_NOFILE, &w);
+  }
+  getrlimit(RLIMIT_NOFILE, &r);
+  return static_cast<int>(r.rlim_cur);
+}
+
+std::map<std::string, double> parseMetrics(const std::string& text) {
+  std::map<std::string, double> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    const auto sp = line.rfind(' ');
+    if (sp == std::string::npos) continue;
+    out[line.substr(0, sp)] = std::strtod(line.c_str() + sp + 1, nullptr);
+  }
+  return out;
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return NAN;
+  std::sort(v.begin(), v.end());
+  const double rank = std::ceil(p * static_cast<double>(v.size()));
+  const size_t i = static_cast<size_t>(std::clamp(rank, 1.0, static_cast<double>(v.size()))) - 1;
+  return v[i];
+}
+
+std::string jsonEscape(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string jsonNumber(double v) {
+  if (!std::isfinite(v)) return "null";
+  char buf[64];
+  snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+std::string machineSummary() {
+  utsname u{};
+  uname(&u);
+  std::string model;
+  std::istringstream cpu(readFile("/proc/cpuinfo"));
+  std::string line;
+  while (std::getline(cpu, line))
+    if (line.rfind("model name", 0) == 0) {
+      model = line.substr(line.find(':') + 2);
+      break;
+    }
+  return std::to_string(sysconf(_SC_NPROCESSORS_ONLN)) + " CPUs (" + model + "), Linux " + u.release;
+}
+
+std::string gstVersion() {
+  guint a, b, c, d;
+  gst_version(&a, &b, &c, &d);
+  return std::to_string(a) + "." + std::to_string(b) + "." + std::to_string(c);
+}
+
+std::string nginxVersion() {
+  std::string out;
+  if (FILE* p = popen("/usr/sbin/nginx -v 2>&1", "r")) {
+    char buf[256];
+    while (fgets(buf, sizeof buf, p)) out += buf;
+    pclose(p);
+  }
+  const auto slash = out.find('/');
+  out = slash == std::string::npos ? out : out.substr(slash + 1);
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  return out;
+}
+
+std::string jsonStringField(const std::string& json, const std::string& key) {
+  const std::string needle = "\"" + key + "\":\"";
+  const auto at = json.find(needle);
+  if (at == std::string::npos) return "";
+  const auto start = at + needle.size();
+  const auto end = json.find('"', start);
+  return end == std::string::npos ? "" : json.substr(start, end - start);
+}
+
+Reply httpRequest(const char* method, const std::string& url, const std::string& body, const std::string& bearer) {
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (!bearer.empty()) headers.emplace_back("Authorization", "Bearer " + bearer);
+  auto r = testing::http(method, url, body, headers);
+  return {r.status, r.body};
+}
+
+}  // namespace roomcast::bench
+
+// ---------------------------------------------------------------------------------------------
+// LoggingProxy
+
+
+namespace roomcast::bench {
+
+namespace {
+
+int connectTo(const std::string& hostPort) {
+  const auto colon = hostPort.rfind(':');
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(std::atoi(hostPort.c_str() + colon + 1)));
+  inet_pton(AF_INET, hostPort.substr(0, colon).c_str(), &a.sin_addr);
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd);
+    return -1;
+  }
+  const int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+bool writeAll(int fd, const char* p, size_t n) {
+  while (n) {
+    const ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return true;
+}
+
+std::string headerValue(const std::string& head, const char* name) {
+  std::istringstream in(head);
+  std::string line;
+  const size_t n = strlen(name);
+  while (std::getline(in, line)) {
+    if (line.size() > n && strncasecmp(line.c_str(), name, n) == 0 && line[n] == ':') {
+      std::string v = line.substr(n + 1);
+      while (!v.empty() && (v.front() == ' ')) v.erase(0, 1);
+      while (!v.empty() && (v.back() == '\r' || v.back() == ' ')) v.pop_back();
+      return v;
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+LoggingProxy::LoggingProxy(const std::string& originHostPort) : origin_(originHostPort) {
+  listenFd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const int one = 1;
+  setsockopt(listenFd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind(listenFd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(listenFd_, 64) != 0) return;
+  socklen_t len = sizeof a;
+  getsockname(listenFd_, reinterpret_cast<sockaddr*>(&a), &len);
+  url_ = "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  acceptor_ = std::thread([this] { acceptLoop(); });
+}
+
+LoggingProxy::~LoggingProxy() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+    for (int fd : fds_) shutdown(fd, SHUT_RDWR);
+  }
+  if (listenFd_ >= 0) shutdown(listenFd_, SHUT_RDWR);
+  if (acceptor_.joinable()) acceptor_.join();
+  for (auto& t : workers_)
+    if (t.joinable()) t.join();
+  if (listenFd_ >= 0) close(listenFd_);
+}
+
+void LoggingProxy::acceptLoop() {
+  for (;;) {
+    const int c = accept4(listenFd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (c < 0) {
+      if (errno == EINTR) continue;
+      return;  // shut down
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (stopping_) {
+      close(c);
+      return;
+    }
+    const int id = ++connections_;
+    fds_.push_back(c);
+    workers_.emplace_back([this, c, id] { serve(c, id); });
+  }
+}
+
+void LoggingProxy::serve(int client, int id) {
+  const int server = connectTo(origin_);
+  if (server < 0) {
+    shutdown(client, SHUT_RDWR);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    fds_.push_back(server);
+    if (stopping_) shutdown(server, SHUT_RDWR);
+  }
+  const int one = 1;
+  setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  std::deque<Request> pending;
+  std::string up, down;          // unparsed bytes of each direction
+  bool upInBody = false;
+  size_t upBodyLeft = 0;
+  bool downInBody = false, downChunked = false, downStarted = false;
+  size_t downBodyLeft = 0;
+  Request* current = nullptr;    // the request whose response is being read
+  bool clientOpen = true, serverOpen = true;
+  char buf[65536];
+
+  auto finishResponse = [&] {
+    current->doneWall = wallNow();
+    std::lock_guard<std::mutex> lock(mutex_);
+    done_.push_back(std::move(*current));
+    pending.pop_front();
+    current = nullptr;
+    downInBody = downChunked = downStarted = false;
+  };
+
+  while (clientOpen || serverOpen) {
+    pollfd p[2] = {{client, static_cast<short>(clientOpen ? POLLIN : 0), 0},
+                   {server, static_cast<short>(serverOpen ? POLLIN : 0), 0}};
+    if (poll(p, 2, 1000) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (stopping_) break;
+    }
+    if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      const ssize_t n = recv(client, buf, sizeof buf, 0);
+      if (n <= 0) {
+        clientOpen = false;
+        shutdown(server, SHUT_WR);
+      } else {
+        const double t = wallNow();
+        writeAll(server, buf, static_cast<size_t>(n));
+        {
+          std::lock_guard<std::mutex> lock(mutex_);
+          up_ += static_cast<size_t>(n);
+        }
+        up.append(buf, static_cast<size_t>(n));
+        for (;;) {
+          if (upInBody) {
+            const size_t take = std::min(upBodyLeft, up.size());
+            pending.back().requestBytes += take;
+            up.erase(0, take);
+            upBodyLeft -= take;
+            if (upBodyLeft) break;
+            upInBody = false;
+          }
+          const auto end = up.find("\r\n\r\n");
+          if (end == std::string::npos) break;
+          const std::string head = up.substr(0, end + 4);
+          up.erase(0, end + 4);
+          Request r;
+          r.connection = id;
+          r.sentWall = t;
+          r.requestBytes = head.size();
+          std::istringstream line(head);
+          std::string version;
+          line >> r.method >> r.path >> version;
+          pending.push_back(std::move(r));
+          const std::string length = headerValue(head, "Content-Length");
+          upBodyLeft = length.empty() ? 0 : std::strtoul(length.c_str(), nullptr, 10);
+          upInBody = upBodyLeft > 0;
+        }
+      }
+    }
+    if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+      const ssize_t n = recv(server, buf, sizeof buf, 0);
+      if (n <= 0) {
+        serverOpen = false;
+        shutdown(client, SHUT_WR);
+        if (current && downInBody && !downChunked && downBodyLeft == SIZE_MAX) finishResponse();  // until close
+      } else {
+        writeAll(client, buf, static_cast<size_t>(n));
+        {
+          std::lock_guard<std::mutex> lock(mutex_);
+          down_ += static_cast<size_t>(n);
+        }
+        down.append(buf, static_cast<size_t>(n));
+        while (!down.empty() && !pending.empty()) {
+          if (!current) {
+            current = &pending.front();
+            if (!downStarted) current->firstByteWall = wallNow();
+            downStarted = true;
+          }
+          if (!downInBody) {
+            const auto end = down.find("\r\n\r\n");
+            if (end == std::string::npos) break;
+            const std::string head = down.substr(0, end + 4);
+            down.erase(0, end + 4);
+            current->headerBytes = head.size();
+            current->status = std::atoi(head.c_str() + 9);
+            const bool noBody = current->method == "HEAD" || current->status == 204 || current->status == 304 ||
+                                current->status / 100 == 1;
+            const std::string length = headerValue(head, "Content-Length");
+            downChunked = strcasestr(headerValue(head, "Transfer-Encoding").c_str(), "chunked") != nullptr;
+            downBodyLeft = noBody ? 0 : !length.empty() ? std::strtoul(length.c_str(), nullptr, 10) : SIZE_MAX;
+            if (downChunked && !noBody) downBodyLeft = 0;
+            downInBody = true;
+            if (noBody) {
+              finishResponse();
+              continue;
+            }
+          }
+          if (downChunked) {
+            // Chunk sizes are counted as body bytes; good enough for accounting.
+            if (downBodyLeft == 0) {
+              const auto crlf = down.find("\r\n");
+              if (crlf == std::string::npos) break;
+              const size_t size = std::strtoul(down.c_str(), nullptr, 16);
+              current->bodyBytes += crlf + 2;
+              down.erase(0, crlf + 2);
+              downBodyLeft = size + 2;
+              if (size == 0) {
+                // Last chunk: "0\r\n" then optional trailers, then "\r\n".
+                const auto endTrail = down.find("\r\n");
+                if (endTrail == std::string::npos) {
+                  downBodyLeft = 2;
+                  break;
+                }
+                current->bodyBytes += endTrail + 2;
+                down.erase(0, endTrail + 2);
+                finishResponse();
+                continue;
+              }
+            }
+            const size_t take = std::min(downBodyLeft, down.size());
+            if (current->path.find(".m3u8") != std::string::npos) current->body.append(down, 0, take);
+            current->bodyBytes += take;
+            down.erase(0, take);
+            downBodyLeft -= take;
+            continue;
+          }
+          const size_t take = std::min(downBodyLeft, down.size());
+          if (current->path.find(".m3u8") != std::string::npos) current->body.append(down, 0, take);
+          current->bodyBytes += take;
+          down.erase(0, take);
+          if (downBodyLeft != SIZE_MAX) downBodyLeft -= take;
+          if (downBodyLeft == 0) finishResponse();
+        }
+      }
+    }
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto& fd : fds_)
+    if (fd == client || fd == server) fd = -1;
+  close(client);
+  close(server);
+}
+
+std::vector<LoggingProxy::Request> LoggingProxy::requests() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return done_;
+}
+
+int LoggingProxy::connections() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return connections_;
+}
+
+size_t LoggingProxy::bytesUp() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return up_;
+}
+
+size_t LoggingProxy::bytesDown() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return down_;
+}
+
+}  // namespace roomcast::bench
