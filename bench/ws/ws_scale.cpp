@@ -181,6 +181,24 @@ std::vector<CpuTicks> readProcStat() {
   return out;
 }
 
+// /proc/<pid>/schedstat of one thread: seconds on the CPU and seconds runnable but waiting for it.
+struct SchedStat {
+  double run = 0, wait = 0;
+};
+SchedStat schedStat(const std::string& path) {
+  SchedStat st;
+  std::ifstream f(path);
+  unsigned long long run = 0, wait = 0;
+  if (f >> run >> wait) {
+    st.run = run / 1e9;
+    st.wait = wait / 1e9;
+  }
+  return st;
+}
+// The daemon's main thread (the GLib main loop that serves every socket) and this thread.
+SchedStat serverMainThread(pid_t pid) { return schedStat("/proc/" + std::to_string(pid) + "/schedstat"); }
+SchedStat generatorThread() { return schedStat("/proc/thread-self/schedstat"); }
+
 // TcpExt counters of this network namespace (/proc/net/netstat), e.g. ListenOverflows.
 std::map<std::string, long long> tcpExt() {
   std::map<std::string, long long> out;
@@ -649,7 +667,7 @@ struct Conn {
   std::string out;   // unsent bytes
   std::string frag;  // a fragmented message so far
   std::string key;   // Sec-WebSocket-Key
-  int64_t startNs = 0, welcomeNs = 0, closedNs = 0;
+  int64_t startNs = 0, connectedNs = 0, upgradedNs = 0, welcomeNs = 0, closedNs = 0;
   uint32_t joinedEvents = 0;
   uint32_t errors = 0;
   uint16_t retransAtConnect = 0;  // TCP_INFO tcpi_total_retrans when the TCP connect completed (SYNs)
@@ -775,8 +793,15 @@ class Generator {
         if (b.measured && b.received < static_cast<uint32_t>(openJoined())) return false;
       return true;
     }, graceEnd);
-    // The last reaction window (200 ms) flushes: wait a little more.
-    idle(0.6);
+    // The reactions sent last are flushed 200 ms after the first of their window; a lagging
+    // server takes longer: wait (up to the grace) until every client has all of them counted.
+    const int64_t reactEnd = monoNs() + static_cast<int64_t>(opt_.grace * 1e9);
+    idle(0.3);
+    run([&] {
+      for (const auto& c : conns_)
+        if (c.state == ConnState::Joined && c.reactionSum < reactionsSent_) return false;
+      return true;
+    }, reactEnd);
   }
 
   // DELETE the room (the server closes every socket) or every client closes: until all closed.
@@ -1008,6 +1033,7 @@ class Generator {
     getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
     if (err != 0) return failConnect(idx, std::string("connect: ") + std::strerror(err));
     c.retransAtConnect = static_cast<uint16_t>(std::min<uint32_t>(totalRetrans(c.fd), 65535));
+    c.connectedNs = monoNs();
     unsigned char raw[16];
     for (int i = 0; i < 16; i += 8) {
       uint64_t r = nextRandom();
@@ -1185,6 +1211,7 @@ class Generator {
       }
       pos = end + 4;
       c.state = ConnState::Hello;
+      c.upgradedNs = readMonoNs_;
       sendText(idx, R"({"type":"hello","version":1,"token":")" + tokens_[idx] + "\"}");
       if (conns_[idx].fd < 0) return data.size();
     }
@@ -1421,10 +1448,12 @@ struct SizeResult {
   int joined = 0, failedConnects = 0;
   bool connectTimedOut = false;
   double connectSeconds = 0, connectsPerSecond = 0;
-  Percentiles connectLatencyMs;
+  Percentiles connectLatencyMs, tcpConnectMs, upgradeMs, helloMs;
   double connectServerCpuPct = NAN, connectGeneratorCpuPct = NAN;
   uint64_t ownSynRetrans = 0, ownRetransToWelcome = 0;  // TCP_INFO of our sockets
   int connectsWithSynRetrans = 0;
+  double connectServerWaitPct = NAN;  // main thread runnable but not running, % of the phase
+  double serverWaitPct = NAN, generatorWaitPct = NAN;  // the same in the steady window
   long long listenOverflows = 0, listenDrops = 0, synRetrans = 0;  // during the connect phase
   std::string loadBefore, loadAfter;
   uint64_t joinedEvents = 0, expectedJoinedEvents = 0;
@@ -1509,6 +1538,7 @@ SizeResult runSize(const Options& opt, int n, const std::string& workdirBase) {
   // Connect.
   {
     const double s0 = processCpuSeconds(d.pid), g0 = rusageSelfSeconds();
+    const SchedStat q0 = serverMainThread(d.pid);
     auto net0 = tcpExt();
     g.connectAll();
     auto net1 = tcpExt();
@@ -1518,6 +1548,7 @@ SizeResult runSize(const Options& opt, int n, const std::string& workdirBase) {
     const double wall = (g.connectEndNs_ - g.connectStartNs_) / 1e9;
     const double wallNow = (monoNs() - g.connectStartNs_) / 1e9;
     R.connectServerCpuPct = 100.0 * (processCpuSeconds(d.pid) - s0) / wallNow;
+    R.connectServerWaitPct = 100.0 * (serverMainThread(d.pid).wait - q0.wait) / wallNow;
     R.connectGeneratorCpuPct = 100.0 * (rusageSelfSeconds() - g0) / wallNow;
     R.joined = g.joined_;
     R.failedConnects = g.failedConnects_;
@@ -1528,6 +1559,16 @@ SizeResult runSize(const Options& opt, int n, const std::string& workdirBase) {
     for (const auto& c : g.conns_)
       if (c.welcomeNs) lat.push_back((c.welcomeNs - c.startNs) / 1e6);
     R.connectLatencyMs = percentiles(lat);
+    std::vector<double> tcp, up, hello;
+    for (const auto& c : g.conns_) {
+      if (!c.welcomeNs) continue;
+      tcp.push_back((c.connectedNs - c.startNs) / 1e6);
+      up.push_back((c.upgradedNs - c.connectedNs) / 1e6);
+      hello.push_back((c.welcomeNs - c.upgradedNs) / 1e6);
+    }
+    R.tcpConnectMs = percentiles(tcp);
+    R.upgradeMs = percentiles(up);
+    R.helloMs = percentiles(hello);
     for (const auto& c : g.conns_) {
       R.ownSynRetrans += c.retransAtConnect;
       R.ownRetransToWelcome += c.retransAtWelcome;
@@ -1555,6 +1596,7 @@ SizeResult runSize(const Options& opt, int n, const std::string& workdirBase) {
   int64_t w0 = 0, w1 = 0;
   double s1 = 0, g1 = 0;
   std::vector<CpuTicks> p0, p1;
+  SchedStat sq0, sq1, gq0, gq1;
   long rssMin = LONG_MAX, rssMax = 0;
   bool windowOpen = false;
   g.steady(
@@ -1564,6 +1606,8 @@ SizeResult runSize(const Options& opt, int n, const std::string& workdirBase) {
           s0 = processCpuSeconds(d.pid);
           g0 = rusageSelfSeconds();
           p0 = readProcStat();
+          sq0 = serverMainThread(d.pid);
+          gq0 = generatorThread();
           w0 = monoNs();
           R.rssWindowStartKb = procStatusValue(d.pid, "VmRSS");
         } else {
@@ -1571,6 +1615,8 @@ SizeResult runSize(const Options& opt, int n, const std::string& workdirBase) {
           s1 = processCpuSeconds(d.pid);
           g1 = rusageSelfSeconds();
           p1 = readProcStat();
+          sq1 = serverMainThread(d.pid);
+          gq1 = generatorThread();
           w1 = monoNs();
           R.rssWindowEndKb = procStatusValue(d.pid, "VmRSS");
         }
@@ -1587,6 +1633,8 @@ SizeResult runSize(const Options& opt, int n, const std::string& workdirBase) {
   if (R.windowSeconds > 0) {
     R.serverCpuPct = 100.0 * (s1 - s0) / R.windowSeconds;
     R.generatorCpuPct = 100.0 * (g1 - g0) / R.windowSeconds;
+    R.serverWaitPct = 100.0 * (sq1.wait - sq0.wait) / R.windowSeconds;
+    R.generatorWaitPct = 100.0 * (gq1.wait - gq0.wait) / R.windowSeconds;
     if (!p0.empty() && p1.size() == p0.size()) {
       const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
       const double machineBusy = (p1[0].busy - p0[0].busy) / ticks;
@@ -1718,6 +1766,10 @@ void printTable(const Options& opt, const std::vector<SizeResult>& results, cons
                 "           server CPU %.0f %%, generator CPU %.0f %% during the connect phase\n",
                 r.joined, r.failedConnects, r.connectTimedOut ? " (TIMED OUT)" : "", r.connectLatencyMs.p50,
                 r.connectLatencyMs.p99, r.connectLatencyMs.max, r.connectServerCpuPct, r.connectGeneratorCpuPct);
+    std::printf("           of which TCP connect p50 %.1f p99 %.1f max %.1f; upgrade request -> 101 p50 %.1f p99 %.1f max %.1f;\n"
+                "           hello -> welcome p50 %.1f p99 %.1f max %.1f ms\n",
+                r.tcpConnectMs.p50, r.tcpConnectMs.p99, r.tcpConnectMs.max, r.upgradeMs.p50, r.upgradeMs.p99,
+                r.upgradeMs.max, r.helloMs.p50, r.helloMs.p99, r.helloMs.max);
     std::printf("  TCP retransmissions on our sockets (TCP_INFO): %" PRIu64 " by the TCP connect (%d connections), %" PRIu64 " by the welcome\n",
                 r.ownSynRetrans, r.connectsWithSynRetrans, r.ownRetransToWelcome);
     std::printf("  TCP (whole network namespace) during the connect phase: ListenOverflows +%lld, ListenDrops +%lld, TCPSynRetrans +%lld\n",
@@ -1730,6 +1782,8 @@ void printTable(const Options& opt, const std::vector<SizeResult>& results, cons
                 mb(r.rssFreshKb).c_str(), mb(r.rssIdleKb).c_str(), mb(r.rssConnectedKb).c_str(),
                 mb(r.rssConnectedKb - r.rssIdleKb).c_str(), mb(r.rssWindowStartKb).c_str(), mb(r.rssWindowEndKb).c_str(),
                 mb(r.rssWindowMinKb).c_str(), mb(r.rssWindowMaxKb).c_str(), mb(r.hwmKb).c_str(), r.threadsConnected);
+    std::printf("  waiting for a CPU while runnable (/proc/.../schedstat), %% of the time: server main thread %.1f in the connect phase, %.1f in the window; generator %.1f in the window\n",
+                r.connectServerWaitPct, r.serverWaitPct, r.generatorWaitPct);
     std::printf("  CPU %% of one core: server idle room %.1f, steady %.1f (its core %.0f %% busy), generator %.1f, other processes %.1f\n",
                 r.idleCpuPct, r.serverCpuPct, r.serverCoreBusyPct, r.generatorCpuPct, r.otherCpuPct);
     std::printf("  delivery, %d broadcasts x %d clients: read by the client p50 %.1f p90 %.1f p99 %.1f max %.1f ms;\n"
@@ -1806,6 +1860,12 @@ void writeJson(const Options& opt, const std::vector<SizeResult>& results, const
       << (r.connectTimedOut ? "true" : "false") << ", \"seconds\": " << jnum(r.connectSeconds)
       << ", \"per_second\": " << jnum(r.connectsPerSecond, 1) << ", ";
     writePercentiles(o, "latency_ms", r.connectLatencyMs);
+    o << ", ";
+    writePercentiles(o, "tcp_connect_ms", r.tcpConnectMs);
+    o << ", ";
+    writePercentiles(o, "upgrade_ms", r.upgradeMs);
+    o << ", ";
+    writePercentiles(o, "hello_to_welcome_ms", r.helloMs);
     o << ", \"server_cpu_pct\": " << jnum(r.connectServerCpuPct, 1) << ", \"generator_cpu_pct\": "
       << jnum(r.connectGeneratorCpuPct, 1) << ", \"netns_listen_overflows\": " << r.listenOverflows
       << ", \"own_retrans_at_connect\": " << r.ownSynRetrans << ", \"connections_with_syn_retrans\": "
@@ -1823,6 +1883,9 @@ void writeJson(const Options& opt, const std::vector<SizeResult>& results, const
     o << " \"cpu_pct\": {\"server_idle_room\": " << jnum(r.idleCpuPct, 2) << ", \"server_steady\": "
       << jnum(r.serverCpuPct, 2) << ", \"server_core_busy\": " << jnum(r.serverCoreBusyPct, 1)
       << ", \"generator_steady\": " << jnum(r.generatorCpuPct, 2) << ", \"other_processes\": " << jnum(r.otherCpuPct, 1)
+      << ", \"server_main_thread_runqueue_wait_pct\": " << jnum(r.serverWaitPct, 1)
+      << ", \"generator_runqueue_wait_pct\": " << jnum(r.generatorWaitPct, 1)
+      << ", \"server_main_thread_runqueue_wait_pct_connect\": " << jnum(r.connectServerWaitPct, 1)
       << ", \"window_seconds\": " << jnum(r.windowSeconds) << "},\n";
     o << " \"delivery\": {\"broadcasts\": " << r.broadcastsMeasured << ", ";
     writePercentiles(o, "read_ms", r.deliveryAppMs);
