@@ -1,0 +1,1991 @@
+// bench-ws-scale: roomcastd's WebSocket tier with N listeners in one room.
+//
+// For every size N (default 1000, 5000, 10000) this program starts a fresh roomcastd pinned
+// to one core (--server-cpu, default 0), creates a room, issues N anonymous listener tokens
+// over REST (setup, not timed as "connect"), and then, pinned to another core
+// (--generator-cpu, default 1), drives N WebSocket clients from one thread with epoll. The
+// client is a minimal RFC 6455 client written here: the HTTP upgrade (Sec-WebSocket-Accept
+// checked), masked text frames out, text/close/ping frames in (pings answered with pongs).
+//
+// Phases per size:
+//   idle      the daemon with the room and no clients: RSS (VmRSS) and CPU over --idle-seconds
+//   connect   N x (TCP connect + upgrade + hello -> welcome), at most --concurrency in flight;
+//             "connect time" is from the first connect() to the last welcome
+//   drain     every join is announced to everyone already in the room (participant-joined),
+//             so the bench waits until those have all arrived (or the sockets are quiet)
+//   steady    one chat broadcast per second (senders rotate over --chat-senders clients,
+//             since one client may only chat once every 2 s; the text carries "b=<seq>
+//             t=<CLOCK_REALTIME ns>" of the moment the frame was written), and reactions:
+//             --react-percent of the clients react once a second each, spread evenly.
+//             After --warmup s, a window of --seconds s: server CPU (utime+stime from
+//             /proc/PID/stat), generator CPU (getrusage), messages per client per second.
+//             Delivery delay of a broadcast to a client = receive time - send time, both
+//             CLOCK_REALTIME on this machine: the kernel's receive timestamp of the segment
+//             (SO_TIMESTAMPNS on the TCP socket) and the moment this program read it.
+//   teardown  DELETE the room (room-ended to everyone, the server closes every socket),
+//             then SIGTERM the daemon.
+//
+// Usage: bench-ws-scale --roomcastd PATH [--sizes 1000,5000,10000] [--seconds 30] [--json F]
+// See --help and bench/README.md (ws-scale).
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <glib.h>
+#include <json-glib/json-glib.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cinttypes>
+#include <climits>
+#include <cstdint>
+#include <cmath>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace {
+
+// ---------------------------------------------------------------------------------------
+// Small helpers
+
+[[noreturn]] void die(const std::string& what) {
+  std::fprintf(stderr, "bench-ws-scale: %s\n", what.c_str());
+  std::exit(1);
+}
+
+void note(const char* format, ...) G_GNUC_PRINTF(1, 2);
+void note(const char* format, ...) {
+  va_list args;
+  va_start(args, format);
+  std::vfprintf(stderr, format, args);
+  va_end(args);
+  std::fputc('\n', stderr);
+  std::fflush(stderr);
+}
+
+std::string strf(const char* format, ...) G_GNUC_PRINTF(1, 2);
+std::string strf(const char* format, ...) {
+  char buf[1024];
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(buf, sizeof buf, format, args);
+  va_end(args);
+  return buf;
+}
+
+int64_t clockNs(clockid_t clock) {
+  timespec ts{};
+  clock_gettime(clock, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
+}
+int64_t monoNs() { return clockNs(CLOCK_MONOTONIC); }
+int64_t realNs() { return clockNs(CLOCK_REALTIME); }
+
+std::string readFile(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  size_t i = 0;
+  while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) i++;
+  return s.substr(i);
+}
+
+// utime+stime of a process in seconds (all threads), from /proc/PID/stat.
+double processCpuSeconds(pid_t pid) {
+  std::string stat = readFile("/proc/" + std::to_string(pid) + "/stat");
+  size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return NAN;
+  std::istringstream rest(stat.substr(paren + 2));
+  std::string field;
+  // Fields after the command: 3 state, 4 ppid, ..., 14 utime, 15 stime.
+  std::vector<std::string> fields;
+  while (rest >> field) fields.push_back(field);
+  if (fields.size() < 13) return NAN;
+  const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  return (std::stod(fields[11]) + std::stod(fields[12])) / ticks;
+}
+
+// A "Key:   value kB" line of /proc/PID/status, in kB (or the plain number).
+long procStatusValue(pid_t pid, const char* key) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  const size_t n = std::strlen(key);
+  while (std::getline(f, line))
+    if (line.compare(0, n, key) == 0 && line.size() > n && line[n] == ':') return std::atol(line.c_str() + n + 1);
+  return -1;
+}
+
+std::string maxOpenFiles(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/limits");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("Max open files", 0) == 0) {
+      std::istringstream s(line.substr(14));
+      std::string soft, hard;
+      s >> soft >> hard;
+      return soft + "/" + hard;
+    }
+  }
+  return "?";
+}
+
+struct CpuTicks {
+  double busy = 0, total = 0;
+};
+// Machine-wide (index 0) and per-CPU (index 1 + cpu) busy/total ticks from /proc/stat.
+std::vector<CpuTicks> readProcStat() {
+  std::vector<CpuTicks> out;
+  std::ifstream f("/proc/stat");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("cpu", 0) != 0) break;
+    std::istringstream s(line);
+    std::string name;
+    s >> name;
+    std::vector<double> v;
+    double x;
+    while (s >> x) v.push_back(x);
+    if (v.size() < 5) continue;
+    CpuTicks t;
+    for (size_t i = 0; i < v.size() && i < 8; i++) t.total += v[i];
+    t.busy = t.total - v[3] - v[4];  // minus idle and iowait
+    out.push_back(t);
+  }
+  return out;
+}
+
+// /proc/<pid>/schedstat of one thread: seconds on the CPU and seconds runnable but waiting for it.
+struct SchedStat {
+  double run = 0, wait = 0;
+};
+SchedStat schedStat(const std::string& path) {
+  SchedStat st;
+  std::ifstream f(path);
+  unsigned long long run = 0, wait = 0;
+  if (f >> run >> wait) {
+    st.run = run / 1e9;
+    st.wait = wait / 1e9;
+  }
+  return st;
+}
+// The daemon's main thread (the GLib main loop that serves every socket) and this thread.
+SchedStat serverMainThread(pid_t pid) { return schedStat("/proc/" + std::to_string(pid) + "/schedstat"); }
+SchedStat generatorThread() { return schedStat("/proc/thread-self/schedstat"); }
+
+// TcpExt counters of this network namespace (/proc/net/netstat), e.g. ListenOverflows.
+std::map<std::string, long long> tcpExt() {
+  std::map<std::string, long long> out;
+  std::ifstream f("/proc/net/netstat");
+  std::string names, values;
+  while (std::getline(f, names) && std::getline(f, values)) {
+    if (names.rfind("TcpExt:", 0) != 0) continue;
+    std::istringstream n(names), v(values);
+    std::string name, value;
+    n >> name;
+    v >> value;
+    while (n >> name && v >> value) out[name] = std::atoll(value.c_str());
+  }
+  return out;
+}
+
+std::string loadAverage() {
+  std::string l = readFile("/proc/loadavg");
+  std::istringstream s(l);
+  std::string a, b, c;
+  s >> a >> b >> c;
+  return a + " " + b + " " + c;
+}
+
+double rusageSelfSeconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
+}
+
+bool pinTo(int cpu) {
+  if (cpu < 0) return true;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return sched_setaffinity(0, sizeof set, &set) == 0;
+}
+
+struct Percentiles {
+  size_t n = 0;
+  double p50 = NAN, p90 = NAN, p99 = NAN, max = NAN, min = NAN, mean = NAN;
+};
+Percentiles percentiles(std::vector<double> v) {
+  Percentiles p;
+  p.n = v.size();
+  if (v.empty()) return p;
+  std::sort(v.begin(), v.end());
+  auto at = [&](double q) {
+    // nearest rank
+    size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(v.size())));
+    if (rank < 1) rank = 1;
+    return v[std::min(rank, v.size()) - 1];
+  };
+  p.p50 = at(0.50);
+  p.p90 = at(0.90);
+  p.p99 = at(0.99);
+  p.min = v.front();
+  p.max = v.back();
+  double sum = 0;
+  for (double x : v) sum += x;
+  p.mean = sum / static_cast<double>(v.size());
+  return p;
+}
+
+std::string jsonEscape(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      out += strf("\\u%04x", c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+std::string jnum(double v, int decimals = 3) {
+  if (!std::isfinite(v)) return "null";
+  return strf("%.*f", decimals, v);
+}
+
+// ---------------------------------------------------------------------------------------
+// Options
+
+struct Options {
+  std::string roomcastd;
+  std::vector<int> sizes{1000, 5000, 10000};
+  double seconds = 30;           // measured steady window
+  double warmup = 5;             // steady load before the window
+  double idleSeconds = 5;        // idle daemon (room, no clients) CPU window
+  double reactPercent = 1.0;     // share of clients that react once a second
+  int chatSenders = 4;           // chat senders take turns (chat limit: burst 5, then 1 per 2 s)
+  int concurrency = 8;           // connections in flight (connect .. welcome); roomcastd listens with a backlog of 10
+  int sourceAddresses = 4;       // 127.0.0.2 .. 127.0.0.(1+K)
+  int serverCpu = 0;
+  int generatorCpu = 1;
+  double connectTimeout = 1800;  // s, for the whole connect phase
+  double drainTimeout = 1800;    // s, participant-joined backlog
+  double quiet = 3;              // s without any message ends the drain early
+  double grace = 5;              // s after the window for late broadcasts
+  std::string teardown = "delete";  // delete | close
+  std::string json = "bench-ws-scale.json";
+  bool keepWorkdir = false;
+};
+
+void usage() {
+  std::printf(
+      "bench-ws-scale: N WebSocket listeners in one roomcastd room: connect time, RSS, CPU,\n"
+      "chat broadcast delivery delay, messages per client per second.\n\n"
+      "  --roomcastd PATH       the daemon (required)\n"
+      "  --sizes LIST           client counts (default 1000,5000,10000)\n"
+      "  --seconds S            steady window (default 30; one broadcast per second)\n"
+      "  --warmup S             steady load before the window (default 5)\n"
+      "  --idle-seconds S       idle daemon CPU window (default 5)\n"
+      "  --react-percent P      %% of clients that react once a second (default 1)\n"
+      "  --chat-senders K       chat senders taking turns (default 4)\n"
+      "  --concurrency C        connections in flight (default 8; roomcastd's listen backlog is 10)\n"
+      "  --source-addresses K   client source addresses 127.0.0.2.. (default 4)\n"
+      "  --server-cpu C, --generator-cpu C   pinning (default 0 and 1; -1: none)\n"
+      "  --connect-timeout S, --drain-timeout S   (default 1800 each)\n"
+      "  --grace S              wait for late broadcasts after the window (default 5)\n"
+      "  --teardown delete|close  end by DELETE of the room (default) or by every client closing\n"
+      "  --json FILE            results (default bench-ws-scale.json)\n"
+      "  --keep-workdir         keep the daemon's data dir and log\n");
+}
+
+std::vector<int> parseSizes(const std::string& s) {
+  std::vector<int> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    int n = std::atoi(item.c_str());
+    if (n < 2) die("sizes must be >= 2");
+    out.push_back(n);
+  }
+  return out;
+}
+
+Options parseOptions(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; i++) {
+    std::string a = argv[i];
+    std::string value;
+    bool hasValue = false;
+    if (auto eq = a.find('='); a.rfind("--", 0) == 0 && eq != std::string::npos) {
+      value = a.substr(eq + 1);
+      a = a.substr(0, eq);
+      hasValue = true;
+    }
+    auto next = [&]() -> std::string {
+      if (hasValue) return value;
+      if (i + 1 >= argc) die("missing value for " + a);
+      return argv[++i];
+    };
+    if (a == "--help" || a == "-h") {
+      usage();
+      std::exit(0);
+    } else if (a == "--roomcastd") o.roomcastd = next();
+    else if (a == "--sizes") o.sizes = parseSizes(next());
+    else if (a == "--seconds") o.seconds = std::atof(next().c_str());
+    else if (a == "--warmup") o.warmup = std::atof(next().c_str());
+    else if (a == "--idle-seconds") o.idleSeconds = std::atof(next().c_str());
+    else if (a == "--react-percent") o.reactPercent = std::atof(next().c_str());
+    else if (a == "--chat-senders") o.chatSenders = std::atoi(next().c_str());
+    else if (a == "--concurrency") o.concurrency = std::atoi(next().c_str());
+    else if (a == "--source-addresses") o.sourceAddresses = std::atoi(next().c_str());
+    else if (a == "--server-cpu") o.serverCpu = std::atoi(next().c_str());
+    else if (a == "--generator-cpu") o.generatorCpu = std::atoi(next().c_str());
+    else if (a == "--connect-timeout") o.connectTimeout = std::atof(next().c_str());
+    else if (a == "--drain-timeout") o.drainTimeout = std::atof(next().c_str());
+    else if (a == "--grace") o.grace = std::atof(next().c_str());
+    else if (a == "--teardown") o.teardown = next();
+    else if (a == "--json") o.json = next();
+    else if (a == "--keep-workdir") o.keepWorkdir = true;
+    else die("unknown option " + a + " (see --help)");
+  }
+  if (o.roomcastd.empty()) die("--roomcastd PATH is required");
+  if (o.seconds < 1 || o.warmup < 0) die("--seconds must be >= 1, --warmup >= 0");
+  if (o.chatSenders < 1 || o.concurrency < 1 || o.sourceAddresses < 1 || o.sourceAddresses > 250)
+    die("--chat-senders, --concurrency >= 1; --source-addresses 1..250");
+  if (o.teardown != "delete" && o.teardown != "close") die("--teardown is delete or close");
+  return o;
+}
+
+// ---------------------------------------------------------------------------------------
+// The daemon
+
+struct Daemon {
+  pid_t pid = -1;
+  int stderrFd = -1;
+  int port = 0;
+  std::string dataDir;
+  std::string logPath;
+  FILE* log = nullptr;
+  size_t warnings = 0;   // log lines with WARNING/CRITICAL/ERROR
+  std::string partial;   // an incomplete log line
+  std::vector<std::string> notable;  // the first few of those lines
+};
+
+// Reads what the daemon wrote to stderr (non-blocking), into its log file.
+void drainDaemonLog(Daemon& d) {
+  if (d.stderrFd < 0) return;
+  char buf[8192];
+  for (;;) {
+    ssize_t n = read(d.stderrFd, buf, sizeof buf);
+    if (n <= 0) break;
+    if (d.log) fwrite(buf, 1, static_cast<size_t>(n), d.log);
+    d.partial.append(buf, static_cast<size_t>(n));
+    size_t nl;
+    while ((nl = d.partial.find('\n')) != std::string::npos) {
+      std::string line = d.partial.substr(0, nl);
+      d.partial.erase(0, nl + 1);
+      if (line.find("WARNING") != std::string::npos || line.find("CRITICAL") != std::string::npos ||
+          line.find("ERROR") != std::string::npos) {
+        d.warnings++;
+        if (d.notable.size() < 8) d.notable.push_back(line.substr(0, 300));
+      }
+    }
+  }
+}
+
+Daemon startDaemon(const Options& opt, const std::string& workdir) {
+  Daemon d;
+  d.dataDir = workdir + "/data";
+  d.logPath = workdir + "/roomcastd.log";
+  d.log = std::fopen(d.logPath.c_str(), "w");
+  int fds[2];
+  if (pipe(fds) != 0) die("pipe");
+  pid_t pid = fork();
+  if (pid < 0) die("fork");
+  if (pid == 0) {
+    pinTo(opt.serverCpu);
+    dup2(fds[1], 2);
+    close(fds[0]);
+    close(fds[1]);
+    int devnull = open("/dev/null", O_RDWR);
+    if (devnull >= 0) {
+      dup2(devnull, 0);
+      dup2(devnull, 1);
+    }
+    execl(opt.roomcastd.c_str(), opt.roomcastd.c_str(), "--listen", "127.0.0.1:0", "--data-dir", d.dataDir.c_str(),
+          static_cast<char*>(nullptr));
+    std::fprintf(stderr, "exec %s: %s\n", opt.roomcastd.c_str(), std::strerror(errno));
+    _exit(127);
+  }
+  close(fds[1]);
+  d.pid = pid;
+  d.stderrFd = fds[0];
+  // Wait for "listening on http://127.0.0.1:PORT/" (30 s at most).
+  std::string seen;
+  const int64_t deadline = monoNs() + 30 * 1000000000LL;
+  while (monoNs() < deadline) {
+    pollfd p{d.stderrFd, POLLIN, 0};
+    int r = poll(&p, 1, 200);
+    if (r > 0) {
+      char buf[4096];
+      ssize_t n = read(d.stderrFd, buf, sizeof buf);
+      if (n <= 0) break;
+      if (d.log) fwrite(buf, 1, static_cast<size_t>(n), d.log);
+      seen.append(buf, static_cast<size_t>(n));
+      const char* marker = "listening on http://127.0.0.1:";
+      if (auto at = seen.find(marker); at != std::string::npos) {
+        d.port = std::atoi(seen.c_str() + at + std::strlen(marker));
+        if (d.port > 0 && seen.find('\n', at) != std::string::npos) break;
+      }
+    }
+    int status;
+    if (waitpid(pid, &status, WNOHANG) == pid) die("roomcastd exited before listening:\n" + seen);
+  }
+  if (d.port <= 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    die("roomcastd did not print its port within 30 s:\n" + seen);
+  }
+  fcntl(d.stderrFd, F_SETFL, fcntl(d.stderrFd, F_GETFL) | O_NONBLOCK);
+  return d;
+}
+
+// SIGTERM, then SIGKILL after `timeout` s. Returns a description of how it ended.
+std::string stopDaemon(Daemon& d, double timeout, double* seconds) {
+  if (d.pid <= 0) return "not running";
+  const int64_t t0 = monoNs();
+  kill(d.pid, SIGTERM);
+  std::string how;
+  for (;;) {
+    drainDaemonLog(d);
+    int status = 0;
+    pid_t r = waitpid(d.pid, &status, WNOHANG);
+    if (r == d.pid) {
+      if (WIFEXITED(status)) how = "exited " + std::to_string(WEXITSTATUS(status));
+      else if (WIFSIGNALED(status)) how = std::string("killed by signal ") + strsignal(WTERMSIG(status));
+      break;
+    }
+    if ((monoNs() - t0) / 1e9 > timeout) {
+      kill(d.pid, SIGKILL);
+      waitpid(d.pid, &status, 0);
+      how = strf("did not exit within %.0f s of SIGTERM: SIGKILL", timeout);
+      break;
+    }
+    usleep(20000);
+  }
+  *seconds = (monoNs() - t0) / 1e9;
+  drainDaemonLog(d);
+  if (d.stderrFd >= 0) close(d.stderrFd);
+  d.stderrFd = -1;
+  if (d.log) std::fclose(d.log);
+  d.log = nullptr;
+  d.pid = -1;
+  return how;
+}
+
+// ---------------------------------------------------------------------------------------
+// A blocking HTTP/1.1 client for the REST setup (one keep-alive connection).
+
+struct HttpResponse {
+  int status = 0;
+  std::string body;
+};
+
+class HttpClient {
+ public:
+  explicit HttpClient(int port) : port_(port) {}
+  ~HttpClient() {
+    if (fd_ >= 0) close(fd_);
+  }
+
+  HttpResponse request(const std::string& method, const std::string& path, const std::string& body,
+                       const std::string& bearer = "") {
+    for (int attempt = 0; attempt < 2; attempt++) {
+      if (fd_ < 0 && !connectNow()) return {};
+      std::string req = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port_) + "\r\n";
+      if (!bearer.empty()) req += "Authorization: Bearer " + bearer + "\r\n";
+      if (!body.empty() || method == "POST")
+        req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+      req += "\r\n" + body;
+      if (!writeAll(req)) {
+        reset();
+        continue;
+      }
+      HttpResponse r;
+      bool closeAfter = false;
+      if (!readResponse(r, closeAfter)) {
+        reset();
+        continue;
+      }
+      if (closeAfter) reset();
+      return r;
+    }
+    return {};
+  }
+
+ private:
+  bool connectNow() {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port_));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    timeval tv{60, 0};  // a DELETE waits for the room's outputs to finish
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    int one = 1;
+    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      reset();
+      return false;
+    }
+    buf_.clear();
+    return true;
+  }
+  void reset() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+    buf_.clear();
+  }
+  bool writeAll(const std::string& s) {
+    size_t off = 0;
+    while (off < s.size()) {
+      ssize_t n = send(fd_, s.data() + off, s.size() - off, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      off += static_cast<size_t>(n);
+    }
+    return true;
+  }
+  bool fill() {
+    char tmp[16384];
+    ssize_t n = recv(fd_, tmp, sizeof tmp, 0);
+    if (n <= 0) return false;
+    buf_.append(tmp, static_cast<size_t>(n));
+    return true;
+  }
+  bool readResponse(HttpResponse& r, bool& closeAfter) {
+    size_t end;
+    while ((end = buf_.find("\r\n\r\n")) == std::string::npos)
+      if (!fill()) return false;
+    std::string head = buf_.substr(0, end);
+    buf_.erase(0, end + 4);
+    if (head.rfind("HTTP/1.", 0) != 0 || head.size() < 12) return false;
+    r.status = std::atoi(head.c_str() + 9);
+    size_t length = 0;
+    bool chunked = false;
+    std::istringstream lines(head);
+    std::string line;
+    while (std::getline(lines, line)) {
+      std::string lower = line;
+      for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (lower.rfind("content-length:", 0) == 0) length = std::strtoul(lower.c_str() + 15, nullptr, 10);
+      if (lower.rfind("connection:", 0) == 0 && lower.find("close") != std::string::npos) closeAfter = true;
+      if (lower.rfind("transfer-encoding:", 0) == 0 && lower.find("chunked") != std::string::npos) chunked = true;
+    }
+    if (chunked) {
+      for (;;) {
+        size_t nl;
+        while ((nl = buf_.find("\r\n")) == std::string::npos)
+          if (!fill()) return false;
+        size_t size = std::strtoul(buf_.c_str(), nullptr, 16);
+        buf_.erase(0, nl + 2);
+        while (buf_.size() < size + 2)
+          if (!fill()) return false;
+        r.body += buf_.substr(0, size);
+        buf_.erase(0, size + 2);
+        if (size == 0) break;
+      }
+      return true;
+    }
+    while (buf_.size() < length)
+      if (!fill()) return false;
+    r.body = buf_.substr(0, length);
+    buf_.erase(0, length);
+    return true;
+  }
+
+  int port_;
+  int fd_ = -1;
+  std::string buf_;
+};
+
+std::string jsonStringMember(const std::string& body, const char* name) {
+  g_autoptr(JsonParser) parser = json_parser_new();
+  if (!json_parser_load_from_data(parser, body.c_str(), static_cast<gssize>(body.size()), nullptr)) return "";
+  JsonNode* root = json_parser_get_root(parser);
+  if (!root || !JSON_NODE_HOLDS_OBJECT(root)) return "";
+  JsonObject* o = json_node_get_object(root);
+  if (!json_object_has_member(o, name)) return "";
+  const char* v = json_object_get_string_member(o, name);
+  return v ? v : "";
+}
+
+// ---------------------------------------------------------------------------------------
+// WebSocket clients
+
+enum class ConnState : uint8_t { Idle, Connecting, Upgrading, Hello, Joined, Closed };
+
+struct Conn {
+  int fd = -1;
+  ConnState state = ConnState::Idle;
+  bool failed = false;         // never got to welcome
+  bool closeReceived = false;  // the server sent a close frame
+  bool closeSent = false;
+  uint16_t closeCode = 0;
+  int fragOpcode = 0;
+  std::string in;    // unparsed bytes
+  std::string out;   // unsent bytes
+  std::string frag;  // a fragmented message so far
+  std::string key;   // Sec-WebSocket-Key
+  int64_t startNs = 0, connectedNs = 0, upgradedNs = 0, welcomeNs = 0, closedNs = 0;
+  uint32_t joinedEvents = 0;
+  uint32_t errors = 0;
+  uint16_t retransAtConnect = 0;  // TCP_INFO tcpi_total_retrans when the TCP connect completed (SYNs)
+  uint16_t retransAtWelcome = 0;  // ... and at the welcome
+  uint32_t pings = 0;
+  // steady window counters (by read time)
+  uint32_t winMessages = 0, winChat = 0, winReactions = 0, winOther = 0;
+  uint64_t reactionSum = 0;    // sum of all "reactions" counts received since the load began
+  uint32_t chatReceived = 0;   // chat broadcasts received (any)
+};
+
+struct Broadcast {
+  int64_t sentRealNs = 0;
+  int64_t sentMonoNs = 0;
+  int64_t serverSentAtMs = 0;  // sent_at_ms as first seen
+  bool measured = false;
+  std::vector<int32_t> appUs;     // per client, -1 = not received
+  std::vector<int32_t> kernelUs;  // per client, -1 = not received / no timestamp
+  uint32_t received = 0;
+};
+
+struct SizeResult;
+
+class Generator {
+ public:
+  Generator(const Options& opt, int n, int port, std::string roomId, std::vector<std::string> tokens)
+      : opt_(opt), n_(n), port_(port), roomId_(std::move(roomId)), tokens_(std::move(tokens)), conns_(n) {
+    ep_ = epoll_create1(EPOLL_CLOEXEC);
+    if (ep_ < 0) die("epoll_create1");
+    readBuf_.resize(256 * 1024);
+    rng_ = static_cast<uint64_t>(realNs()) | 1;
+  }
+  ~Generator() {
+    for (auto& c : conns_)
+      if (c.fd >= 0) close(c.fd);
+    close(ep_);
+  }
+
+  void watchDaemon(Daemon* d) {
+    daemon_ = d;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = kDaemonTag;
+    epoll_ctl(ep_, EPOLL_CTL_ADD, d->stderrFd, &ev);
+  }
+
+  // ---- phases
+
+  // Connects everyone; returns when all have a welcome or failed, or at the timeout.
+  void connectAll() {
+    connectStartNs_ = monoNs();
+    launching_ = true;
+    const int64_t deadline = connectStartNs_ + static_cast<int64_t>(opt_.connectTimeout * 1e9);
+    run([&] { return joined_ + failedConnects_ >= n_; }, deadline);
+    launching_ = false;
+    connectEndNs_ = lastWelcomeNs_ ? lastWelcomeNs_ : monoNs();
+    connectTimedOut_ = joined_ + failedConnects_ < n_;
+    // Whatever is still on its way counts as failed.
+    for (auto& c : conns_) {
+      if (c.state != ConnState::Joined && c.state != ConnState::Closed && !c.failed) {
+        c.failed = true;
+        failedConnects_++;
+        failReasons_["timed out before welcome"]++;
+      }
+    }
+  }
+
+  // participant-joined backlog: until every announcement arrived, or quiet for --quiet s.
+  void drain() {
+    const int64_t t0 = monoNs();
+    const uint64_t j = static_cast<uint64_t>(joined_);
+    expectedJoinedEvents_ = j * (j - 1) / 2;
+    const int64_t deadline = t0 + static_cast<int64_t>(opt_.drainTimeout * 1e9);
+    run([&] {
+      if (joinedEventsTotal_ >= expectedJoinedEvents_) return true;
+      return (monoNs() - lastMessageNs_) / 1e9 >= opt_.quiet;
+    }, deadline);
+    drainEndNs_ = monoNs();
+    drainedAll_ = joinedEventsTotal_ >= expectedJoinedEvents_;
+    // Only the time up to the last message counts when it ended by being quiet.
+    drainSeconds_ = ((drainedAll_ ? drainEndNs_ : lastMessageNs_) - t0) / 1e9;
+  }
+
+  // Just runs the loop (answers pings, reads whatever comes).
+  void idle(double seconds) {
+    const int64_t deadline = monoNs() + static_cast<int64_t>(seconds * 1e9);
+    run([] { return false; }, deadline);
+  }
+
+  // One broadcast per second and the reactions; measured window after the warm-up.
+  // `onWindow(true/false)` is called at the window's start and end (for the CPU samples).
+  void steady(const std::function<void(bool)>& onWindow, const std::function<void()>& everySecond) {
+    // Chat senders spread over the room; reactors likewise (not the senders).
+    for (int k = 0; k < opt_.chatSenders; k++) senders_.push_back(static_cast<int>((static_cast<int64_t>(k) * n_) / opt_.chatSenders));
+    int reactors = static_cast<int>(std::lround(n_ * opt_.reactPercent / 100.0));
+    reactors = std::clamp(reactors, 0, n_);
+    for (int k = 0; k < reactors; k++) {
+      int idx = static_cast<int>((static_cast<int64_t>(k) * n_) / std::max(reactors, 1) + n_ / std::max(2 * reactors, 1)) % n_;
+      reactors_.push_back(idx);
+    }
+    const int64_t t0 = monoNs();
+    loadStartNs_ = t0;
+    windowStartNs_ = t0 + static_cast<int64_t>(opt_.warmup * 1e9);
+    windowEndNs_ = windowStartNs_ + static_cast<int64_t>(opt_.seconds * 1e9);
+    nextChatNs_ = t0;
+    nextReactNs_ = t0 + (reactors_.empty() ? 0 : 1000000000LL / (2 * static_cast<int64_t>(reactors_.size())));
+    reactIntervalNs_ = reactors_.empty() ? 0 : 1000000000LL / static_cast<int64_t>(reactors_.size());
+    nextSecondNs_ = t0 + 1000000000LL;
+    onWindow_ = onWindow;
+    everySecond_ = everySecond;
+    loadRunning_ = true;
+    run([&] { return monoNs() >= windowEndNs_; }, windowEndNs_ + 1000000000LL);
+    loadRunning_ = false;
+    if (inWindow_) {
+      inWindow_ = false;
+      onWindow_(false);
+    }
+    loadEndNs_ = monoNs();
+    // Late broadcasts: until every measured one reached every connected client, or the grace.
+    const int64_t graceEnd = monoNs() + static_cast<int64_t>(opt_.grace * 1e9);
+    run([&] {
+      for (const auto& b : broadcasts_)
+        if (b.measured && b.received < static_cast<uint32_t>(openJoined())) return false;
+      return true;
+    }, graceEnd);
+    // The reactions sent last are flushed 200 ms after the first of their window; a lagging
+    // server takes longer: wait (up to the grace) until every client has all of them counted.
+    const int64_t reactEnd = monoNs() + static_cast<int64_t>(opt_.grace * 1e9);
+    idle(0.3);
+    run([&] {
+      for (const auto& c : conns_)
+        if (c.state == ConnState::Joined && c.reactionSum < reactionsSent_) return false;
+      return true;
+    }, reactEnd);
+  }
+
+  // DELETE the room (the server closes every socket) or every client closes: until all closed.
+  double teardown(const std::string& hostToken, double timeout, std::string* httpResult) {
+    tearingDown_ = true;
+    const int64_t t0 = monoNs();
+    std::thread deleter;
+    if (opt_.teardown == "delete") {
+      deleter = std::thread([this, hostToken, httpResult] {
+        HttpClient http(port_);
+        auto r = http.request("DELETE", "/api/v1/rooms/" + roomId_, "", hostToken);
+        *httpResult = strf("HTTP %d %s", r.status, r.body.substr(0, 200).c_str());
+      });
+    } else {
+      for (size_t i = 0; i < conns_.size(); i++)
+        if (conns_[i].state == ConnState::Joined) sendClose(i, 1000);
+    }
+    run([&] { return openCount() == 0; }, t0 + static_cast<int64_t>(timeout * 1e9));
+    const double seconds = (monoNs() - t0) / 1e9;
+    if (deleter.joinable()) deleter.join();
+    stillOpenAfterTeardown_ = openCount();
+    return seconds;
+  }
+
+  // ---- results (public for the report)
+  const Options& opt_;
+  int n_;
+  int port_;
+  std::string roomId_;
+  std::vector<std::string> tokens_;
+  std::vector<Conn> conns_;
+  std::vector<Broadcast> broadcasts_;
+  std::vector<int> senders_, reactors_;
+  std::map<std::string, uint64_t> failReasons_;
+  std::map<std::string, uint64_t> otherTypes_;      // message types besides the expected ones
+  std::map<std::string, uint64_t> errorSamples_;    // error messages received (text -> count)
+  std::map<std::string, uint64_t> closeReasons_;    // unexpected closes
+  int joined_ = 0, failedConnects_ = 0;
+  int inFlight_ = 0;
+  bool connectTimedOut_ = false;
+  int64_t connectStartNs_ = 0, connectEndNs_ = 0, lastWelcomeNs_ = 0;
+  uint64_t joinedEventsTotal_ = 0, expectedJoinedEvents_ = 0;
+  uint64_t bytesReceived_ = 0, framesReceived_ = 0;
+  bool drainedAll_ = false;
+  double drainSeconds_ = 0;
+  int64_t drainEndNs_ = 0;
+  int64_t loadStartNs_ = 0, loadEndNs_ = 0, windowStartNs_ = 0, windowEndNs_ = 0;
+  uint64_t reactionsSent_ = 0, chatsSent_ = 0, reactionsSentBlocked_ = 0;
+  uint64_t unexpectedCloses_ = 0;
+  uint64_t protocolErrors_ = 0;  // frames we could not make sense of
+  int stillOpenAfterTeardown_ = 0;
+  uint64_t kernelStampMissing_ = 0;
+  int64_t maxOutBacklog_ = 0;  // largest unsent buffer on any client
+
+  int openJoined() const {
+    int k = 0;
+    for (const auto& c : conns_) k += c.state == ConnState::Joined;
+    return k;
+  }
+  int openCount() const {
+    int k = 0;
+    for (const auto& c : conns_) k += c.fd >= 0;
+    return k;
+  }
+
+ private:
+  static constexpr uint64_t kDaemonTag = ~0ULL;
+
+  uint64_t nextRandom() {
+    rng_ ^= rng_ << 13;
+    rng_ ^= rng_ >> 7;
+    rng_ ^= rng_ << 17;
+    return rng_;
+  }
+
+  // The event loop: until done() or the deadline (monotonic ns).
+  void run(const std::function<bool()>& done, int64_t deadline) {
+    epoll_event events[512];
+    for (;;) {
+      if (launching_) launch();
+      timers();
+      if (done()) return;
+      int64_t now = monoNs();
+      if (now >= deadline) return;
+      int64_t wakeAt = deadline;
+      if (loadRunning_) {
+        wakeAt = std::min({wakeAt, nextChatNs_, nextSecondNs_, windowStartNs_ > now ? windowStartNs_ : wakeAt,
+                           windowEndNs_});
+        if (!reactors_.empty()) wakeAt = std::min(wakeAt, nextReactNs_);
+      }
+      int timeoutMs = static_cast<int>(std::clamp<int64_t>((wakeAt - now + 999999) / 1000000, 0, 100));
+      int got = epoll_wait(ep_, events, 512, timeoutMs);
+      if (got < 0) {
+        if (errno == EINTR) continue;
+        die(std::string("epoll_wait: ") + std::strerror(errno));
+      }
+      for (int i = 0; i < got; i++) {
+        if (events[i].data.u64 == kDaemonTag) {
+          drainDaemonLog(*daemon_);
+          continue;
+        }
+        const size_t idx = static_cast<size_t>(events[i].data.u64);
+        const uint32_t e = events[i].events;
+        Conn& c = conns_[idx];
+        if (c.fd < 0) continue;
+        if (c.state == ConnState::Connecting) {
+          if (e & (EPOLLOUT | EPOLLERR | EPOLLHUP)) connected(idx);
+          continue;
+        }
+        if (e & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) readable(idx);
+        if (conns_[idx].fd >= 0 && (e & EPOLLOUT)) flush(idx);
+      }
+    }
+  }
+
+  void timers() {
+    if (!loadRunning_) return;
+    const int64_t now = monoNs();
+    if (!inWindow_ && now >= windowStartNs_ && now < windowEndNs_) {
+      inWindow_ = true;
+      onWindow_(true);
+    }
+    if (inWindow_ && now >= windowEndNs_) {
+      inWindow_ = false;
+      onWindow_(false);
+    }
+    while (now >= nextChatNs_) {
+      sendChat(now);
+      nextChatNs_ += 1000000000LL;
+    }
+    if (!reactors_.empty()) {
+      static const char* names[] = {"clap", "heart", "fire", "laugh"};
+      int budget = 1000;  // never spin here for long
+      while (now >= nextReactNs_ && budget-- > 0) {
+        const size_t who = static_cast<size_t>(reactors_[reactCursor_ % reactors_.size()]);
+        const char* name = names[reactCursor_ % 4];
+        reactCursor_++;
+        nextReactNs_ += reactIntervalNs_;
+        if (conns_[who].state != ConnState::Joined) continue;
+        if (!conns_[who].out.empty()) reactionsSentBlocked_++;
+        sendText(who, std::string(R"({"type":"react","reaction":")") + name + "\"}");
+        reactionsSent_++;
+      }
+    }
+    if (now >= nextSecondNs_) {
+      nextSecondNs_ += 1000000000LL;
+      if (everySecond_) everySecond_();
+    }
+  }
+
+  void sendChat(int64_t nowMono) {
+    const size_t b = broadcasts_.size();
+    const size_t who = static_cast<size_t>(senders_[b % senders_.size()]);
+    Broadcast br;
+    br.sentMonoNs = nowMono;
+    br.measured = nowMono >= windowStartNs_ && nowMono < windowEndNs_;
+    br.appUs.assign(static_cast<size_t>(n_), -1);
+    br.kernelUs.assign(static_cast<size_t>(n_), -1);
+    if (conns_[who].state != ConnState::Joined) {
+      br.measured = false;  // the sender is gone: nothing to measure
+      broadcasts_.push_back(std::move(br));
+      return;
+    }
+    broadcasts_.push_back(std::move(br));
+    const int64_t t = realNs();
+    broadcasts_.back().sentRealNs = t;
+    sendText(who, strf(R"({"type":"chat","text":"b=%zu t=%)" PRId64 R"("})", b, t));
+    chatsSent_++;
+  }
+
+  void launch() {
+    while (inFlight_ < opt_.concurrency && nextLaunch_ < conns_.size()) {
+      const size_t idx = nextLaunch_++;
+      Conn& c = conns_[idx];
+      c.startNs = monoNs();
+      c.fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      if (c.fd < 0) {
+        failConnect(idx, std::string("socket: ") + std::strerror(errno));
+        continue;
+      }
+      int one = 1;
+      setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      setsockopt(c.fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
+      setsockopt(c.fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+      sockaddr_in src{};
+      src.sin_family = AF_INET;
+      src.sin_addr.s_addr = htonl(0x7f000002u + static_cast<uint32_t>(idx % static_cast<size_t>(opt_.sourceAddresses)));
+      if (bind(c.fd, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0) {
+        failConnect(idx, std::string("bind: ") + std::strerror(errno));
+        continue;
+      }
+      sockaddr_in dst{};
+      dst.sin_family = AF_INET;
+      dst.sin_port = htons(static_cast<uint16_t>(port_));
+      dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      inFlight_++;
+      c.state = ConnState::Connecting;
+      epoll_event ev{};
+      ev.events = EPOLLOUT;
+      ev.data.u64 = idx;
+      epoll_ctl(ep_, EPOLL_CTL_ADD, c.fd, &ev);
+      int r = connect(c.fd, reinterpret_cast<sockaddr*>(&dst), sizeof dst);
+      if (r != 0 && errno != EINPROGRESS) {
+        failConnect(idx, std::string("connect: ") + std::strerror(errno));
+        continue;
+      }
+    }
+  }
+
+  void failConnect(size_t idx, const std::string& why) {
+    Conn& c = conns_[idx];
+    if (c.state != ConnState::Idle) inFlight_--;
+    if (c.fd >= 0) {
+      epoll_ctl(ep_, EPOLL_CTL_DEL, c.fd, nullptr);
+      close(c.fd);
+    }
+    c.fd = -1;
+    c.state = ConnState::Closed;
+    c.failed = true;
+    c.closedNs = monoNs();
+    failedConnects_++;
+    failReasons_[why]++;
+  }
+
+  void connected(size_t idx) {
+    Conn& c = conns_[idx];
+    int err = 0;
+    socklen_t len = sizeof err;
+    getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) return failConnect(idx, std::string("connect: ") + std::strerror(err));
+    c.retransAtConnect = static_cast<uint16_t>(std::min<uint32_t>(totalRetrans(c.fd), 65535));
+    c.connectedNs = monoNs();
+    unsigned char raw[16];
+    for (int i = 0; i < 16; i += 8) {
+      uint64_t r = nextRandom();
+      std::memcpy(raw + i, &r, 8);
+    }
+    g_autofree gchar* key = g_base64_encode(raw, sizeof raw);
+    c.key = key;
+    c.state = ConnState::Upgrading;
+    std::string req = "GET /ws/" + roomId_ + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port_) +
+                      "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + c.key +
+                      "\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    c.out += req;
+    setEvents(idx);
+    flush(idx);
+  }
+
+  void setEvents(size_t idx) {
+    Conn& c = conns_[idx];
+    if (c.fd < 0) return;
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP | (c.out.empty() ? 0u : static_cast<uint32_t>(EPOLLOUT));
+    ev.data.u64 = idx;
+    epoll_ctl(ep_, EPOLL_CTL_MOD, c.fd, &ev);
+  }
+
+  void flush(size_t idx) {
+    Conn& c = conns_[idx];
+    const bool hadBacklog = !c.out.empty();
+    while (!c.out.empty()) {
+      ssize_t n = send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
+      if (n > 0) {
+        c.out.erase(0, static_cast<size_t>(n));
+        continue;
+      }
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      if (n < 0 && errno == EINTR) continue;
+      return lost(idx, std::string("send: ") + std::strerror(errno));
+    }
+    maxOutBacklog_ = std::max<int64_t>(maxOutBacklog_, static_cast<int64_t>(c.out.size()));
+    if (hadBacklog != !c.out.empty() || !c.out.empty()) setEvents(idx);
+  }
+
+  // A masked client frame.
+  void sendFrame(size_t idx, int opcode, std::string_view payload) {
+    Conn& c = conns_[idx];
+    if (c.fd < 0) return;
+    std::string& o = c.out;
+    const bool wasEmpty = o.empty();
+    o.push_back(static_cast<char>(0x80 | opcode));
+    const size_t len = payload.size();
+    if (len < 126) {
+      o.push_back(static_cast<char>(0x80 | len));
+    } else if (len < 65536) {
+      o.push_back(static_cast<char>(0x80 | 126));
+      o.push_back(static_cast<char>(len >> 8));
+      o.push_back(static_cast<char>(len & 0xff));
+    } else {
+      o.push_back(static_cast<char>(0x80 | 127));
+      for (int i = 7; i >= 0; i--) o.push_back(static_cast<char>((static_cast<uint64_t>(len) >> (8 * i)) & 0xff));
+    }
+    const uint32_t mask = static_cast<uint32_t>(nextRandom());
+    unsigned char m[4];
+    std::memcpy(m, &mask, 4);
+    o.append(reinterpret_cast<const char*>(m), 4);
+    const size_t at = o.size();
+    o.append(payload);
+    for (size_t i = 0; i < len; i++) o[at + i] = static_cast<char>(o[at + i] ^ m[i & 3]);
+    if (wasEmpty) flush(idx);
+  }
+  void sendText(size_t idx, const std::string& text) { sendFrame(idx, 0x1, text); }
+  void sendClose(size_t idx, uint16_t code) {
+    Conn& c = conns_[idx];
+    if (c.closeSent) return;
+    c.closeSent = true;
+    char p[2] = {static_cast<char>(code >> 8), static_cast<char>(code & 0xff)};
+    sendFrame(idx, 0x8, std::string_view(p, 2));
+  }
+
+  // The socket is gone (EOF, error).
+  void lost(size_t idx, const std::string& why) {
+    Conn& c = conns_[idx];
+    if (c.fd < 0) return;
+    if (c.state == ConnState::Connecting || c.state == ConnState::Upgrading || c.state == ConnState::Hello)
+      return failConnect(idx, why);
+    epoll_ctl(ep_, EPOLL_CTL_DEL, c.fd, nullptr);
+    close(c.fd);
+    c.fd = -1;
+    c.closedNs = monoNs();
+    const bool wasJoined = c.state == ConnState::Joined;
+    c.state = ConnState::Closed;
+    if (wasJoined && !tearingDown_) {
+      unexpectedCloses_++;
+      closeReasons_[why + (c.closeReceived ? strf(" (close frame %u)", c.closeCode) : " (no close frame)")]++;
+    }
+  }
+
+  void readable(size_t idx) {
+    Conn& c = conns_[idx];
+    for (int rounds = 0; rounds < 4 && c.fd >= 0; rounds++) {
+      iovec iov{readBuf_.data(), readBuf_.size()};
+      alignas(cmsghdr) char control[256];
+      msghdr msg{};
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof control;
+      ssize_t n = recvmsg(c.fd, &msg, 0);
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+        if (errno == EINTR) continue;
+        return lost(idx, std::string("recv: ") + std::strerror(errno));
+      }
+      if (n == 0) return lost(idx, "EOF");
+      readRealNs_ = realNs();
+      readMonoNs_ = monoNs();
+      lastMessageNs_ = readMonoNs_;
+      kernelRealNs_ = 0;
+      for (cmsghdr* cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS) {
+          timespec ts;
+          std::memcpy(&ts, CMSG_DATA(cm), sizeof ts);
+          kernelRealNs_ = static_cast<int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
+        }
+      }
+      bytesReceived_ += static_cast<uint64_t>(n);
+      std::string_view data(readBuf_.data(), static_cast<size_t>(n));
+      if (c.in.empty()) {
+        size_t used = consume(idx, data);
+        if (conns_[idx].fd >= 0 && used < data.size()) conns_[idx].in.assign(data.substr(used));
+      } else {
+        c.in.append(data);
+        size_t used = consume(idx, c.in);
+        if (conns_[idx].fd >= 0) conns_[idx].in.erase(0, used);
+      }
+      if (static_cast<size_t>(n) < readBuf_.size()) return;  // probably drained
+    }
+  }
+
+  // Parses what it can; returns the bytes used.
+  size_t consume(size_t idx, std::string_view data) {
+    Conn& c = conns_[idx];
+    size_t pos = 0;
+    if (c.state == ConnState::Upgrading) {
+      size_t end = data.find("\r\n\r\n");
+      if (end == std::string_view::npos) {
+        if (data.size() > 16384) lost(idx, "upgrade response too long");
+        return 0;
+      }
+      std::string_view head = data.substr(0, end);
+      if (head.rfind("HTTP/1.1 101", 0) != 0) {
+        std::string first(head.substr(0, head.find("\r\n")));
+        lost(idx, "upgrade refused: " + first);
+        return data.size();
+      }
+      std::string expect = c.key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+      GChecksum* sum = g_checksum_new(G_CHECKSUM_SHA1);
+      g_checksum_update(sum, reinterpret_cast<const guchar*>(expect.data()), static_cast<gssize>(expect.size()));
+      guint8 digest[20];
+      gsize dlen = sizeof digest;
+      g_checksum_get_digest(sum, digest, &dlen);
+      g_checksum_free(sum);
+      g_autofree gchar* accept = g_base64_encode(digest, dlen);
+      std::string lower(head);
+      for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      size_t at = lower.find("\r\nsec-websocket-accept:");
+      bool ok = false;
+      if (at != std::string::npos) {
+        size_t vs = at + 23;
+        size_t ve = head.find("\r\n", vs);
+        ok = trim(std::string(head.substr(vs, ve == std::string_view::npos ? std::string_view::npos : ve - vs))) == accept;
+      }
+      if (!ok) {
+        lost(idx, "bad Sec-WebSocket-Accept");
+        return data.size();
+      }
+      pos = end + 4;
+      c.state = ConnState::Hello;
+      c.upgradedNs = readMonoNs_;
+      sendText(idx, R"({"type":"hello","version":1,"token":")" + tokens_[idx] + "\"}");
+      if (conns_[idx].fd < 0) return data.size();
+    }
+    for (;;) {
+      if (conns_[idx].fd < 0) return data.size();
+      const size_t avail = data.size() - pos;
+      if (avail < 2) return pos;
+      const unsigned char* p = reinterpret_cast<const unsigned char*>(data.data() + pos);
+      const bool fin = p[0] & 0x80;
+      const int opcode = p[0] & 0x0f;
+      const bool masked = p[1] & 0x80;
+      uint64_t len = p[1] & 0x7f;
+      size_t hdr = 2;
+      if (len == 126) {
+        if (avail < 4) return pos;
+        len = (static_cast<uint64_t>(p[2]) << 8) | p[3];
+        hdr = 4;
+      } else if (len == 127) {
+        if (avail < 10) return pos;
+        len = 0;
+        for (int i = 0; i < 8; i++) len = (len << 8) | p[2 + i];
+        hdr = 10;
+      }
+      if (masked) hdr += 4;
+      if (len > (1u << 24)) {
+        protocolErrors_++;
+        lost(idx, "frame too large");
+        return data.size();
+      }
+      if (avail < hdr + len) return pos;
+      std::string unmasked;
+      std::string_view payload(data.data() + pos + hdr, static_cast<size_t>(len));
+      if (masked) {  // servers must not mask; accept it anyway
+        unmasked.assign(payload);
+        const unsigned char* m = p + hdr - 4;
+        for (size_t i = 0; i < unmasked.size(); i++) unmasked[i] = static_cast<char>(unmasked[i] ^ m[i & 3]);
+        payload = unmasked;
+      }
+      pos += hdr + static_cast<size_t>(len);
+      framesReceived_++;
+      frame(idx, fin, opcode, payload);
+    }
+  }
+
+  void frame(size_t idx, bool fin, int opcode, std::string_view payload) {
+    Conn& c = conns_[idx];
+    switch (opcode) {
+      case 0x9:  // ping
+        c.pings++;
+        sendFrame(idx, 0xA, payload);
+        return;
+      case 0xA:  // pong
+        return;
+      case 0x8:  // close
+        c.closeReceived = true;
+        c.closeCode = payload.size() >= 2 ? static_cast<uint16_t>((static_cast<unsigned char>(payload[0]) << 8) |
+                                                                    static_cast<unsigned char>(payload[1]))
+                                          : 1005;
+        if (!tearingDown_ && c.state == ConnState::Joined) {
+          const std::string reason(payload.size() > 2 ? payload.substr(2, 100) : std::string_view());
+          closeReasons_[strf("close frame %u \"%s\"", c.closeCode, reason.c_str())]++;
+        }
+        sendClose(idx, c.closeCode == 1005 ? 1000 : c.closeCode);
+        return;
+      case 0x0:  // continuation
+        c.frag.append(payload);
+        if (fin) {
+          std::string whole = std::move(c.frag);
+          c.frag.clear();
+          if (c.fragOpcode == 0x1) message(idx, whole);
+        }
+        return;
+      case 0x1:
+      case 0x2:
+        if (!fin) {
+          c.fragOpcode = opcode;
+          c.frag.assign(payload);
+          return;
+        }
+        if (opcode == 0x1) message(idx, payload);
+        else protocolErrors_++;
+        return;
+      default:
+        protocolErrors_++;
+        return;
+    }
+  }
+
+  static uint32_t totalRetrans(int fd) {
+    tcp_info info{};
+    socklen_t len = sizeof info;
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return 0;
+    return info.tcpi_total_retrans;
+  }
+
+  static std::string_view typeOf(std::string_view m) {
+    size_t at = m.find("\"type\"");
+    if (at == std::string_view::npos) return {};
+    at += 6;
+    while (at < m.size() && (m[at] == ' ' || m[at] == ':')) at++;
+    if (at >= m.size() || m[at] != '"') return {};
+    size_t end = m.find('"', at + 1);
+    if (end == std::string_view::npos) return {};
+    return m.substr(at + 1, end - at - 1);
+  }
+
+  static int64_t numberAfter(std::string_view m, std::string_view key) {
+    size_t at = m.find(key);
+    if (at == std::string_view::npos) return -1;
+    at += key.size();
+    while (at < m.size() && (m[at] == ' ' || m[at] == ':' || m[at] == '"')) at++;
+    int64_t v = 0;
+    bool any = false;
+    while (at < m.size() && m[at] >= '0' && m[at] <= '9') {
+      v = v * 10 + (m[at] - '0');
+      at++;
+      any = true;
+    }
+    return any ? v : -1;
+  }
+
+  void message(size_t idx, std::string_view m) {
+    Conn& c = conns_[idx];
+    const std::string_view type = typeOf(m);
+    const bool inWin = readMonoNs_ >= windowStartNs_ && readMonoNs_ < windowEndNs_ && windowStartNs_ > 0;
+    if (inWin) c.winMessages++;
+    if (type == "participant-joined") {
+      c.joinedEvents++;
+      joinedEventsTotal_++;
+      if (inWin) c.winOther++;
+      return;
+    }
+    if (type == "chat") {
+      c.chatReceived++;
+      if (inWin) c.winChat++;
+      // text "b=<seq> t=<ns>"
+      const int64_t b = numberAfter(m, "b=");
+      const int64_t t = numberAfter(m, " t=");
+      if (b < 0 || static_cast<size_t>(b) >= broadcasts_.size() || t != broadcasts_[static_cast<size_t>(b)].sentRealNs) {
+        otherTypes_["chat (not ours)"]++;
+        return;
+      }
+      Broadcast& br = broadcasts_[static_cast<size_t>(b)];
+      if (br.appUs[idx] >= 0) return;  // duplicate
+      br.received++;
+      br.appUs[idx] = static_cast<int32_t>(std::clamp<int64_t>((readRealNs_ - t) / 1000, 0, INT32_MAX));
+      if (kernelRealNs_ > 0)
+        br.kernelUs[idx] = static_cast<int32_t>(std::clamp<int64_t>((kernelRealNs_ - t) / 1000, 0, INT32_MAX));
+      else
+        kernelStampMissing_++;
+      if (!br.serverSentAtMs) br.serverSentAtMs = numberAfter(m, "\"sent_at_ms\"");
+      return;
+    }
+    if (type == "reactions") {
+      if (inWin) c.winReactions++;
+      size_t at = m.find("\"counts\"");
+      if (at != std::string_view::npos) {
+        // {"clap":3,"heart":1}: sum the numbers after ':'
+        for (size_t i = at + 8; i < m.size() && m[i] != '}'; i++) {
+          if (m[i] == ':') {
+            size_t j = i + 1;
+            while (j < m.size() && m[j] == ' ') j++;
+            uint64_t v = 0;
+            while (j < m.size() && m[j] >= '0' && m[j] <= '9') v = v * 10 + static_cast<uint64_t>(m[j++] - '0');
+            c.reactionSum += v;
+            i = j - 1;
+          }
+        }
+      }
+      return;
+    }
+    if (inWin) c.winOther++;
+    if (type == "welcome") {
+      if (c.state == ConnState::Hello) {
+        c.state = ConnState::Joined;
+        c.welcomeNs = readMonoNs_;
+        c.retransAtWelcome = static_cast<uint16_t>(std::min<uint32_t>(totalRetrans(c.fd), 65535));
+        lastWelcomeNs_ = readMonoNs_;
+        joined_++;
+        inFlight_--;
+      }
+      return;
+    }
+    if (type == "error") {
+      c.errors++;
+      std::string text(m.substr(0, 200));
+      if (errorSamples_.size() < 20 || errorSamples_.count(text)) errorSamples_[text]++;
+      if (c.state == ConnState::Hello) {
+        // hello refused: this client will not join
+        c.failed = true;
+        failReasons_["hello refused: " + text]++;
+        failedConnects_++;
+        inFlight_--;
+        epoll_ctl(ep_, EPOLL_CTL_DEL, c.fd, nullptr);
+        close(c.fd);
+        c.fd = -1;
+        c.state = ConnState::Closed;
+      }
+      return;
+    }
+    otherTypes_[type.empty() ? std::string("(no type)") : std::string(type)]++;
+  }
+
+  int ep_;
+  Daemon* daemon_ = nullptr;
+  std::vector<char> readBuf_;
+  uint64_t rng_;
+  size_t nextLaunch_ = 0;
+  bool launching_ = false;
+  bool loadRunning_ = false;
+  bool inWindow_ = false;
+  bool tearingDown_ = false;
+  int64_t nextChatNs_ = 0, nextReactNs_ = 0, reactIntervalNs_ = 0, nextSecondNs_ = 0;
+  size_t reactCursor_ = 0;
+  int64_t readRealNs_ = 0, readMonoNs_ = 0, kernelRealNs_ = 0, lastMessageNs_ = 0;
+  std::function<void(bool)> onWindow_;
+  std::function<void()> everySecond_;
+};
+
+// ---------------------------------------------------------------------------------------
+// One size
+
+struct SizeResult {
+  int n = 0;
+  // setup
+  double tokensSeconds = 0;
+  int tokensIssued = 0;
+  std::string daemonNofile;
+  long rssFreshKb = 0, rssIdleKb = 0, rssConnectedKb = 0, rssWindowStartKb = 0, rssWindowEndKb = 0, hwmKb = 0;
+  long rssWindowMinKb = 0, rssWindowMaxKb = 0;
+  long threadsConnected = 0;
+  double idleCpuPct = NAN;
+  // connect
+  int joined = 0, failedConnects = 0;
+  bool connectTimedOut = false;
+  double connectSeconds = 0, connectsPerSecond = 0;
+  Percentiles connectLatencyMs, tcpConnectMs, upgradeMs, helloMs;
+  double connectServerCpuPct = NAN, connectGeneratorCpuPct = NAN;
+  uint64_t ownSynRetrans = 0, ownRetransToWelcome = 0;  // TCP_INFO of our sockets
+  int connectsWithSynRetrans = 0;
+  double connectServerWaitPct = NAN;  // main thread runnable but not running, % of the phase
+  double serverWaitPct = NAN, generatorWaitPct = NAN;  // the same in the steady window
+  long long listenOverflows = 0, listenDrops = 0, synRetrans = 0;  // during the connect phase
+  std::string loadBefore, loadAfter;
+  uint64_t joinedEvents = 0, expectedJoinedEvents = 0;
+  bool drainedAll = false;
+  double drainSeconds = 0;
+  uint64_t bytesConnectPhase = 0;
+  // steady
+  double windowSeconds = 0;
+  double serverCpuPct = NAN, generatorCpuPct = NAN, otherCpuPct = NAN, serverCoreBusyPct = NAN;
+  int broadcastsMeasured = 0;
+  Percentiles deliveryAppMs, deliveryKernelMs, serverStampMs;
+  std::vector<double> broadcastP99Ms, broadcastMaxMs;  // per measured broadcast (app read time)
+  uint64_t missingDeliveries = 0;
+  double msgsPerClientMean = 0, msgsPerClientMax = 0, msgsPerClientMin = 0;
+  double chatPerClient = 0, reactionsPerClientMean = 0, reactionsPerClientMax = 0, otherPerClientMax = 0;
+  uint64_t reactionsSent = 0, reactionSumMin = 0, reactionSumMax = 0;
+  uint64_t chatsSent = 0;
+  uint64_t pingsAnswered = 0;
+  uint64_t errorMessages = 0, unexpectedCloses = 0, protocolErrors = 0, kernelStampMissing = 0;
+  int64_t maxOutBacklog = 0;
+  std::map<std::string, uint64_t> failReasons, otherTypes, errorSamples, closeReasons;
+  // teardown
+  double teardownSeconds = 0;
+  int stillOpen = 0;
+  std::string deleteResult;
+  std::string daemonExit;
+  double daemonExitSeconds = 0;
+  size_t daemonWarnings = 0;
+  std::vector<std::string> daemonNotable;
+  std::string logPath;
+};
+
+SizeResult runSize(const Options& opt, int n, const std::string& workdirBase) {
+  SizeResult R;
+  R.n = n;
+  const std::string workdir = workdirBase + "/n" + std::to_string(n);
+  g_mkdir_with_parents(workdir.c_str(), 0755);
+  note("== N=%d: starting roomcastd (CPU %d)", n, opt.serverCpu);
+  R.loadBefore = loadAverage();
+  Daemon d = startDaemon(opt, workdir);
+  note("   roomcastd pid %d, port %d", static_cast<int>(d.pid), d.port);
+  R.logPath = d.logPath;
+  R.daemonNofile = maxOpenFiles(d.pid);
+  usleep(500000);
+  R.rssFreshKb = procStatusValue(d.pid, "VmRSS");
+
+  // Setup over REST: the room and N listener tokens.
+  HttpClient http(d.port);
+  auto created = http.request("POST", "/api/v1/rooms", R"({"title":"ws-scale"})");
+  const std::string roomId = jsonStringMember(created.body, "id");
+  const std::string hostToken = jsonStringMember(created.body, "host_token");
+  if (created.status != 201 || roomId.empty()) die(strf("POST /api/v1/rooms: HTTP %d %s", created.status, created.body.c_str()));
+  std::vector<std::string> tokens;
+  tokens.reserve(static_cast<size_t>(n));
+  const int64_t tk0 = monoNs();
+  for (int i = 0; i < n; i++) {
+    auto r = http.request("POST", "/api/v1/rooms/" + roomId + "/tokens",
+                          strf(R"({"role":"listener","name":"n%d"})", i));
+    std::string token = jsonStringMember(r.body, "token");
+    if (r.status != 201 || token.empty()) die(strf("token %d: HTTP %d %s", i, r.status, r.body.c_str()));
+    tokens.push_back(std::move(token));
+    if (i % 2000 == 1999) drainDaemonLog(d);
+  }
+  R.tokensSeconds = (monoNs() - tk0) / 1e9;
+  R.tokensIssued = n;
+  note("   room %s, %d tokens in %.1f s", roomId.c_str(), n, R.tokensSeconds);
+
+  Generator g(opt, n, d.port, roomId, std::move(tokens));
+  g.watchDaemon(&d);
+
+  // Idle: the room exists, nobody is connected.
+  g.idle(2);
+  {
+    const double c0 = processCpuSeconds(d.pid);
+    const int64_t t0 = monoNs();
+    g.idle(opt.idleSeconds);
+    R.idleCpuPct = 100.0 * (processCpuSeconds(d.pid) - c0) / ((monoNs() - t0) / 1e9);
+  }
+  R.rssIdleKb = procStatusValue(d.pid, "VmRSS");
+  note("   idle: RSS %.1f MB (fresh %.1f MB), CPU %.1f %%", R.rssIdleKb / 1024.0, R.rssFreshKb / 1024.0, R.idleCpuPct);
+
+  // Connect.
+  {
+    const double s0 = processCpuSeconds(d.pid), g0 = rusageSelfSeconds();
+    const SchedStat q0 = serverMainThread(d.pid);
+    auto net0 = tcpExt();
+    g.connectAll();
+    auto net1 = tcpExt();
+    R.listenOverflows = net1["ListenOverflows"] - net0["ListenOverflows"];
+    R.listenDrops = net1["ListenDrops"] - net0["ListenDrops"];
+    R.synRetrans = net1["TCPSynRetrans"] - net0["TCPSynRetrans"];
+    const double wall = (g.connectEndNs_ - g.connectStartNs_) / 1e9;
+    const double wallNow = (monoNs() - g.connectStartNs_) / 1e9;
+    R.connectServerCpuPct = 100.0 * (processCpuSeconds(d.pid) - s0) / wallNow;
+    R.connectServerWaitPct = 100.0 * (serverMainThread(d.pid).wait - q0.wait) / wallNow;
+    R.connectGeneratorCpuPct = 100.0 * (rusageSelfSeconds() - g0) / wallNow;
+    R.joined = g.joined_;
+    R.failedConnects = g.failedConnects_;
+    R.connectTimedOut = g.connectTimedOut_;
+    R.connectSeconds = wall;
+    R.connectsPerSecond = wall > 0 ? g.joined_ / wall : 0;
+    std::vector<double> lat;
+    for (const auto& c : g.conns_)
+      if (c.welcomeNs) lat.push_back((c.welcomeNs - c.startNs) / 1e6);
+    R.connectLatencyMs = percentiles(lat);
+    std::vector<double> tcp, up, hello;
+    for (const auto& c : g.conns_) {
+      if (!c.welcomeNs) continue;
+      tcp.push_back((c.connectedNs - c.startNs) / 1e6);
+      up.push_back((c.upgradedNs - c.connectedNs) / 1e6);
+      hello.push_back((c.welcomeNs - c.upgradedNs) / 1e6);
+    }
+    R.tcpConnectMs = percentiles(tcp);
+    R.upgradeMs = percentiles(up);
+    R.helloMs = percentiles(hello);
+    for (const auto& c : g.conns_) {
+      R.ownSynRetrans += c.retransAtConnect;
+      R.ownRetransToWelcome += c.retransAtWelcome;
+      R.connectsWithSynRetrans += c.retransAtConnect > 0;
+    }
+    note("   connect: %d joined, %d failed in %.2f s (%.0f/s); server CPU %.0f %%, generator %.0f %%", R.joined,
+         R.failedConnects, R.connectSeconds, R.connectsPerSecond, R.connectServerCpuPct, R.connectGeneratorCpuPct);
+  }
+  g.drain();
+  R.joinedEvents = g.joinedEventsTotal_;
+  R.expectedJoinedEvents = g.expectedJoinedEvents_;
+  R.drainedAll = g.drainedAll_;
+  R.drainSeconds = g.drainSeconds_;
+  R.bytesConnectPhase = g.bytesReceived_;
+  note("   drain: %" PRIu64 " of %" PRIu64 " participant-joined in %.2f s after the last welcome (%.1f MB received)",
+       R.joinedEvents, R.expectedJoinedEvents, R.drainSeconds, R.bytesConnectPhase / 1e6);
+  g.idle(2);
+  R.rssConnectedKb = procStatusValue(d.pid, "VmRSS");
+  R.threadsConnected = procStatusValue(d.pid, "Threads");
+  note("   connected: RSS %.1f MB (+%.1f MB over idle)", R.rssConnectedKb / 1024.0,
+       (R.rssConnectedKb - R.rssIdleKb) / 1024.0);
+
+  // Steady load.
+  double s0 = 0, g0 = 0;
+  int64_t w0 = 0, w1 = 0;
+  double s1 = 0, g1 = 0;
+  std::vector<CpuTicks> p0, p1;
+  SchedStat sq0, sq1, gq0, gq1;
+  long rssMin = LONG_MAX, rssMax = 0;
+  bool windowOpen = false;
+  g.steady(
+      [&](bool start) {
+        if (start) {
+          windowOpen = true;
+          s0 = processCpuSeconds(d.pid);
+          g0 = rusageSelfSeconds();
+          p0 = readProcStat();
+          sq0 = serverMainThread(d.pid);
+          gq0 = generatorThread();
+          w0 = monoNs();
+          R.rssWindowStartKb = procStatusValue(d.pid, "VmRSS");
+        } else {
+          windowOpen = false;
+          s1 = processCpuSeconds(d.pid);
+          g1 = rusageSelfSeconds();
+          p1 = readProcStat();
+          sq1 = serverMainThread(d.pid);
+          gq1 = generatorThread();
+          w1 = monoNs();
+          R.rssWindowEndKb = procStatusValue(d.pid, "VmRSS");
+        }
+      },
+      [&] {
+        if (!windowOpen) return;
+        long rss = procStatusValue(d.pid, "VmRSS");
+        rssMin = std::min(rssMin, rss);
+        rssMax = std::max(rssMax, rss);
+      });
+  R.windowSeconds = (w1 - w0) / 1e9;
+  R.rssWindowMinKb = rssMin == LONG_MAX ? 0 : rssMin;
+  R.rssWindowMaxKb = rssMax;
+  if (R.windowSeconds > 0) {
+    R.serverCpuPct = 100.0 * (s1 - s0) / R.windowSeconds;
+    R.generatorCpuPct = 100.0 * (g1 - g0) / R.windowSeconds;
+    R.serverWaitPct = 100.0 * (sq1.wait - sq0.wait) / R.windowSeconds;
+    R.generatorWaitPct = 100.0 * (gq1.wait - gq0.wait) / R.windowSeconds;
+    if (!p0.empty() && p1.size() == p0.size()) {
+      const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+      const double machineBusy = (p1[0].busy - p0[0].busy) / ticks;
+      R.otherCpuPct = 100.0 * (machineBusy - (s1 - s0) - (g1 - g0)) / R.windowSeconds;
+      const size_t core = static_cast<size_t>(opt.serverCpu + 1);
+      if (opt.serverCpu >= 0 && core < p1.size() && p1[core].total > p0[core].total)
+        R.serverCoreBusyPct = 100.0 * (p1[core].busy - p0[core].busy) / (p1[core].total - p0[core].total);
+    }
+  }
+  // Deliveries of the measured broadcasts to every client that was joined.
+  std::vector<double> app, kern, stamp;
+  for (const auto& b : g.broadcasts_) {
+    if (!b.measured) continue;
+    R.broadcastsMeasured++;
+    std::vector<double> one;
+    for (size_t i = 0; i < b.appUs.size(); i++) {
+      const Conn& c = g.conns_[i];
+      if (c.failed) continue;  // never joined: not expected
+      if (b.appUs[i] < 0) {
+        R.missingDeliveries++;
+        continue;
+      }
+      app.push_back(b.appUs[i] / 1000.0);
+      one.push_back(b.appUs[i] / 1000.0);
+      if (b.kernelUs[i] >= 0) kern.push_back(b.kernelUs[i] / 1000.0);
+    }
+    if (b.serverSentAtMs > 0) stamp.push_back(static_cast<double>(b.serverSentAtMs) - b.sentRealNs / 1e6);
+    auto p = percentiles(one);
+    R.broadcastP99Ms.push_back(p.p99);
+    R.broadcastMaxMs.push_back(p.max);
+  }
+  R.deliveryAppMs = percentiles(app);
+  R.deliveryKernelMs = percentiles(kern);
+  R.serverStampMs = percentiles(stamp);
+  // Messages per client per second in the window.
+  {
+    double sum = 0, mx = 0, mn = 1e18, rsum = 0, rmx = 0, omx = 0, csum = 0;
+    int k = 0;
+    uint64_t rsMin = UINT64_MAX, rsMax = 0;
+    for (const auto& c : g.conns_) {
+      if (c.failed) continue;
+      const double w = R.windowSeconds > 0 ? R.windowSeconds : 1;
+      const double m = c.winMessages / w;
+      sum += m;
+      mx = std::max(mx, m);
+      mn = std::min(mn, m);
+      rsum += c.winReactions / w;
+      rmx = std::max(rmx, c.winReactions / w);
+      omx = std::max(omx, c.winOther / w);
+      csum += c.winChat / w;
+      rsMin = std::min(rsMin, c.reactionSum);
+      rsMax = std::max(rsMax, c.reactionSum);
+      k++;
+    }
+    if (k) {
+      R.msgsPerClientMean = sum / k;
+      R.msgsPerClientMax = mx;
+      R.msgsPerClientMin = mn;
+      R.reactionsPerClientMean = rsum / k;
+      R.reactionsPerClientMax = rmx;
+      R.otherPerClientMax = omx;
+      R.chatPerClient = csum / k;
+      R.reactionSumMin = rsMin;
+      R.reactionSumMax = rsMax;
+    }
+  }
+  R.reactionsSent = g.reactionsSent_;
+  R.chatsSent = g.chatsSent_;
+  for (const auto& c : g.conns_) {
+    R.errorMessages += c.errors;
+    R.pingsAnswered += c.pings;
+  }
+  R.unexpectedCloses = g.unexpectedCloses_;
+  R.protocolErrors = g.protocolErrors_;
+  R.kernelStampMissing = g.kernelStampMissing_;
+  R.maxOutBacklog = g.maxOutBacklog_;
+  R.failReasons = g.failReasons_;
+  R.otherTypes = g.otherTypes_;
+  R.errorSamples = g.errorSamples_;
+  R.closeReasons = g.closeReasons_;
+  R.hwmKb = procStatusValue(d.pid, "VmHWM");
+  note("   steady %.1f s: server CPU %.1f %%, generator %.1f %%; delivery p50 %.1f p99 %.1f max %.1f ms; %.2f msgs/client/s",
+       R.windowSeconds, R.serverCpuPct, R.generatorCpuPct, R.deliveryAppMs.p50, R.deliveryAppMs.p99,
+       R.deliveryAppMs.max, R.msgsPerClientMean);
+
+  // Teardown.
+  R.teardownSeconds = g.teardown(hostToken, 120, &R.deleteResult);
+  R.stillOpen = g.stillOpenAfterTeardown_;
+  note("   teardown (%s): %.2f s, %d sockets still open%s%s", opt.teardown.c_str(), R.teardownSeconds, R.stillOpen,
+       R.deleteResult.empty() ? "" : "; ", R.deleteResult.c_str());
+  R.daemonExit = stopDaemon(d, 30, &R.daemonExitSeconds);
+  R.loadAfter = loadAverage();
+  R.daemonWarnings = d.warnings;
+  R.daemonNotable = d.notable;
+  note("   roomcastd %s after %.2f s; %zu warning lines in its log", R.daemonExit.c_str(), R.daemonExitSeconds,
+       R.daemonWarnings);
+  return R;
+}
+
+// ---------------------------------------------------------------------------------------
+// Report
+
+std::string mb(long kb) { return strf("%.1f", kb / 1024.0); }
+
+void printTable(const Options& opt, const std::vector<SizeResult>& results, const std::string& env) {
+  std::printf("\nws-scale: N WebSocket listeners in one roomcastd room (%s)\n", env.c_str());
+  std::printf("Steady load: 1 chat broadcast/s (senders rotate over %d clients), %.3g%% of the clients react once a second;\n",
+              opt.chatSenders, opt.reactPercent);
+  std::printf("window %.0f s after %.0f s warm-up. Server pinned to CPU %d, generator (1 thread, epoll) to CPU %d.\n\n",
+              opt.seconds, opt.warmup, opt.serverCpu, opt.generatorCpu);
+  std::printf("%6s %9s %9s %9s %8s %8s %24s %10s %7s %7s\n", "N", "connect", "connects", "RSS over", "server",
+              "delivery", "p50 / p99 / max", "msgs per", "errors", "gen");
+  std::printf("%6s %9s %9s %9s %8s %8s %24s %10s %7s %7s\n", "", "s", "per s", "idle MB", "CPU %", "samples",
+              "ms", "client/s", "", "CPU %");
+  for (const auto& r : results) {
+    const uint64_t errors = static_cast<uint64_t>(r.failedConnects) + r.unexpectedCloses + r.missingDeliveries +
+                            r.errorMessages + r.protocolErrors;
+    std::printf("%6d %9.2f %9.0f %9.1f %8.1f %8zu %24s %10.2f %7" PRIu64 " %7.1f\n", r.n, r.connectSeconds,
+                r.connectsPerSecond, (r.rssConnectedKb - r.rssIdleKb) / 1024.0, r.serverCpuPct, r.deliveryAppMs.n,
+                strf("%.1f / %.1f / %.1f", r.deliveryAppMs.p50, r.deliveryAppMs.p99, r.deliveryAppMs.max).c_str(),
+                r.msgsPerClientMean, errors, r.generatorCpuPct);
+  }
+  std::printf("\nDetails:\n");
+  for (const auto& r : results) {
+    std::printf("N=%d\n", r.n);
+    std::printf("  setup: %d tokens over REST in %.1f s; daemon RLIMIT_NOFILE %s\n", r.tokensIssued, r.tokensSeconds,
+                r.daemonNofile.c_str());
+    std::printf("  connect: %d joined, %d failed%s; per connection (connect..welcome) p50 %.1f p99 %.1f max %.1f ms;\n"
+                "           server CPU %.0f %%, generator CPU %.0f %% during the connect phase\n",
+                r.joined, r.failedConnects, r.connectTimedOut ? " (TIMED OUT)" : "", r.connectLatencyMs.p50,
+                r.connectLatencyMs.p99, r.connectLatencyMs.max, r.connectServerCpuPct, r.connectGeneratorCpuPct);
+    std::printf("           of which TCP connect p50 %.1f p99 %.1f max %.1f; upgrade request -> 101 p50 %.1f p99 %.1f max %.1f;\n"
+                "           hello -> welcome p50 %.1f p99 %.1f max %.1f ms\n",
+                r.tcpConnectMs.p50, r.tcpConnectMs.p99, r.tcpConnectMs.max, r.upgradeMs.p50, r.upgradeMs.p99,
+                r.upgradeMs.max, r.helloMs.p50, r.helloMs.p99, r.helloMs.max);
+    std::printf("  TCP retransmissions on our sockets (TCP_INFO): %" PRIu64 " by the TCP connect (%d connections), %" PRIu64 " by the welcome\n",
+                r.ownSynRetrans, r.connectsWithSynRetrans, r.ownRetransToWelcome);
+    std::printf("  TCP (whole network namespace) during the connect phase: ListenOverflows +%lld, ListenDrops +%lld, TCPSynRetrans +%lld\n",
+                r.listenOverflows, r.listenDrops, r.synRetrans);
+    std::printf("  participant-joined announcements: %" PRIu64 " of %" PRIu64 " (= J(J-1)/2) received, %s %.2f s after the last welcome;\n"
+                "           %.1f MB received by the clients by then\n",
+                r.joinedEvents, r.expectedJoinedEvents, r.drainedAll ? "all" : "NOT all (quiet or timeout)",
+                r.drainSeconds, r.bytesConnectPhase / 1e6);
+    std::printf("  server RSS MB: fresh %s, idle room %s, all connected %s (+%s), window %s -> %s (min %s max %s), peak (VmHWM) %s; threads %ld\n",
+                mb(r.rssFreshKb).c_str(), mb(r.rssIdleKb).c_str(), mb(r.rssConnectedKb).c_str(),
+                mb(r.rssConnectedKb - r.rssIdleKb).c_str(), mb(r.rssWindowStartKb).c_str(), mb(r.rssWindowEndKb).c_str(),
+                mb(r.rssWindowMinKb).c_str(), mb(r.rssWindowMaxKb).c_str(), mb(r.hwmKb).c_str(), r.threadsConnected);
+    std::printf("  waiting for a CPU while runnable (/proc/.../schedstat), %% of the time: server main thread %.1f in the connect phase, %.1f in the window; generator %.1f in the window\n",
+                r.connectServerWaitPct, r.serverWaitPct, r.generatorWaitPct);
+    std::printf("  CPU %% of one core: server idle room %.1f, steady %.1f (its core %.0f %% busy), generator %.1f, other processes %.1f\n",
+                r.idleCpuPct, r.serverCpuPct, r.serverCoreBusyPct, r.generatorCpuPct, r.otherCpuPct);
+    std::printf("  delivery, %d broadcasts x %d clients: read by the client p50 %.1f p90 %.1f p99 %.1f max %.1f ms;\n"
+                "           kernel receive stamp p50 %.1f p99 %.1f max %.1f ms; server's sent_at_ms - send p50 %.0f max %.0f ms\n",
+                r.broadcastsMeasured, r.joined, r.deliveryAppMs.p50, r.deliveryAppMs.p90, r.deliveryAppMs.p99,
+                r.deliveryAppMs.max, r.deliveryKernelMs.p50, r.deliveryKernelMs.p99, r.deliveryKernelMs.max,
+                r.serverStampMs.p50, r.serverStampMs.max);
+    if (!r.broadcastP99Ms.empty()) {
+      auto p = percentiles(r.broadcastP99Ms);
+      auto q = percentiles(r.broadcastMaxMs);
+      std::printf("           per broadcast: p99 ranges %.1f..%.1f ms, max ranges %.1f..%.1f ms\n", p.min, p.max, q.min, q.max);
+    }
+    std::printf("  messages per client per second: mean %.2f (min %.2f, max %.2f): chat %.2f, reactions mean %.2f max %.2f, other max %.2f\n",
+                r.msgsPerClientMean, r.msgsPerClientMin, r.msgsPerClientMax, r.chatPerClient, r.reactionsPerClientMean,
+                r.reactionsPerClientMax, r.otherPerClientMax);
+    std::printf("  reactions: %" PRIu64 " sent; summed counts received per client %" PRIu64 "..%" PRIu64 "; chats sent %" PRIu64 "\n",
+                r.reactionsSent, r.reactionSumMin, r.reactionSumMax, r.chatsSent);
+    std::printf("  keepalive: %" PRIu64 " server pings answered with pongs (all clients, whole run up to the teardown)\n", r.pingsAnswered);
+    std::printf("  errors: failed connects %d, unexpected closes %" PRIu64 ", missing deliveries %" PRIu64
+                ", error messages %" PRIu64 ", undecodable frames %" PRIu64 "\n",
+                r.failedConnects, r.unexpectedCloses, r.missingDeliveries, r.errorMessages, r.protocolErrors);
+    for (const auto& [k, v] : r.failReasons) std::printf("    failed: %s x%" PRIu64 "\n", k.c_str(), v);
+    for (const auto& [k, v] : r.closeReasons) std::printf("    closed: %s x%" PRIu64 "\n", k.c_str(), v);
+    for (const auto& [k, v] : r.errorSamples) std::printf("    error message: %s x%" PRIu64 "\n", k.c_str(), v);
+    for (const auto& [k, v] : r.otherTypes) std::printf("    other message type: %s x%" PRIu64 "\n", k.c_str(), v);
+    std::printf("  teardown (%s): %.2f s until every socket was closed (%d left open); %s\n", opt.teardown.c_str(),
+                r.teardownSeconds, r.stillOpen, r.deleteResult.c_str());
+    std::printf("  roomcastd: %s %.2f s after SIGTERM; %zu warning/critical lines in its log\n", r.daemonExit.c_str(),
+                r.daemonExitSeconds, r.daemonWarnings);
+    std::printf("  load average before %s, after %s\n", r.loadBefore.c_str(), r.loadAfter.c_str());
+    for (const auto& line : r.daemonNotable) std::printf("    log: %s\n", line.c_str());
+  }
+  // Goal of the product owner.
+  for (const auto& r : results) {
+    if (r.n != 10000) continue;
+    const double over = (r.rssConnectedKb - r.rssIdleKb) / 1024.0;
+    std::printf("\nGoal at N=10000: RSS above idle <= 100 MB: %.1f MB (%s); p99 <= 250 ms: %.1f ms (%s)\n", over,
+                over <= 100 ? "met" : "NOT met", r.deliveryAppMs.p99, r.deliveryAppMs.p99 <= 250 ? "met" : "NOT met");
+  }
+}
+
+void writePercentiles(std::ostream& o, const char* name, const Percentiles& p) {
+  o << "\"" << name << "\": {\"n\": " << p.n << ", \"p50\": " << jnum(p.p50) << ", \"p90\": " << jnum(p.p90)
+    << ", \"p99\": " << jnum(p.p99) << ", \"min\": " << jnum(p.min) << ", \"max\": " << jnum(p.max)
+    << ", \"mean\": " << jnum(p.mean) << "}";
+}
+
+void writeMap(std::ostream& o, const char* name, const std::map<std::string, uint64_t>& m) {
+  o << "\"" << name << "\": {";
+  bool first = true;
+  for (const auto& [k, v] : m) {
+    o << (first ? "" : ", ") << "\"" << jsonEscape(k) << "\": " << v;
+    first = false;
+  }
+  o << "}";
+}
+
+void writeJson(const Options& opt, const std::vector<SizeResult>& results, const std::string& envJson) {
+  std::ofstream o(opt.json);
+  o << "{\n\"benchmark\": \"ws-scale\",\n\"environment\": " << envJson << ",\n";
+  o << "\"parameters\": {\"sizes\": [";
+  for (size_t i = 0; i < opt.sizes.size(); i++) o << (i ? ", " : "") << opt.sizes[i];
+  o << "], \"seconds\": " << opt.seconds << ", \"warmup\": " << opt.warmup << ", \"idle_seconds\": " << opt.idleSeconds
+    << ", \"react_percent\": " << opt.reactPercent << ", \"chat_senders\": " << opt.chatSenders
+    << ", \"concurrency\": " << opt.concurrency << ", \"source_addresses\": " << opt.sourceAddresses
+    << ", \"server_cpu\": " << opt.serverCpu << ", \"generator_cpu\": " << opt.generatorCpu << ", \"teardown\": \""
+    << opt.teardown << "\"},\n\"results\": [\n";
+  for (size_t i = 0; i < results.size(); i++) {
+    const auto& r = results[i];
+    o << "{\"n\": " << r.n << ",\n";
+    o << " \"setup\": {\"tokens\": " << r.tokensIssued << ", \"tokens_seconds\": " << jnum(r.tokensSeconds)
+      << ", \"daemon_nofile\": \"" << r.daemonNofile << "\"},\n";
+    o << " \"connect\": {\"joined\": " << r.joined << ", \"failed\": " << r.failedConnects << ", \"timed_out\": "
+      << (r.connectTimedOut ? "true" : "false") << ", \"seconds\": " << jnum(r.connectSeconds)
+      << ", \"per_second\": " << jnum(r.connectsPerSecond, 1) << ", ";
+    writePercentiles(o, "latency_ms", r.connectLatencyMs);
+    o << ", ";
+    writePercentiles(o, "tcp_connect_ms", r.tcpConnectMs);
+    o << ", ";
+    writePercentiles(o, "upgrade_ms", r.upgradeMs);
+    o << ", ";
+    writePercentiles(o, "hello_to_welcome_ms", r.helloMs);
+    o << ", \"server_cpu_pct\": " << jnum(r.connectServerCpuPct, 1) << ", \"generator_cpu_pct\": "
+      << jnum(r.connectGeneratorCpuPct, 1) << ", \"netns_listen_overflows\": " << r.listenOverflows
+      << ", \"own_retrans_at_connect\": " << r.ownSynRetrans << ", \"connections_with_syn_retrans\": "
+      << r.connectsWithSynRetrans << ", \"own_retrans_by_welcome\": " << r.ownRetransToWelcome
+      << ", \"netns_listen_drops\": " << r.listenDrops << ", \"netns_syn_retrans\": " << r.synRetrans
+      << ", \"participant_joined_received\": " << r.joinedEvents
+      << ", \"participant_joined_expected\": " << r.expectedJoinedEvents << ", \"drained_all\": "
+      << (r.drainedAll ? "true" : "false") << ", \"drain_seconds_after_last_welcome\": " << jnum(r.drainSeconds)
+      << ", \"bytes_received\": " << r.bytesConnectPhase << "},\n";
+    o << " \"rss_kb\": {\"fresh\": " << r.rssFreshKb << ", \"idle_room\": " << r.rssIdleKb << ", \"connected\": "
+      << r.rssConnectedKb << ", \"above_idle\": " << (r.rssConnectedKb - r.rssIdleKb) << ", \"window_start\": "
+      << r.rssWindowStartKb << ", \"window_end\": " << r.rssWindowEndKb << ", \"window_min\": " << r.rssWindowMinKb
+      << ", \"window_max\": " << r.rssWindowMaxKb << ", \"hwm\": " << r.hwmKb << "}, \"threads\": "
+      << r.threadsConnected << ",\n";
+    o << " \"cpu_pct\": {\"server_idle_room\": " << jnum(r.idleCpuPct, 2) << ", \"server_steady\": "
+      << jnum(r.serverCpuPct, 2) << ", \"server_core_busy\": " << jnum(r.serverCoreBusyPct, 1)
+      << ", \"generator_steady\": " << jnum(r.generatorCpuPct, 2) << ", \"other_processes\": " << jnum(r.otherCpuPct, 1)
+      << ", \"server_main_thread_runqueue_wait_pct\": " << jnum(r.serverWaitPct, 1)
+      << ", \"generator_runqueue_wait_pct\": " << jnum(r.generatorWaitPct, 1)
+      << ", \"server_main_thread_runqueue_wait_pct_connect\": " << jnum(r.connectServerWaitPct, 1)
+      << ", \"window_seconds\": " << jnum(r.windowSeconds) << "},\n";
+    o << " \"delivery\": {\"broadcasts\": " << r.broadcastsMeasured << ", ";
+    writePercentiles(o, "read_ms", r.deliveryAppMs);
+    o << ", ";
+    writePercentiles(o, "kernel_ms", r.deliveryKernelMs);
+    o << ", ";
+    writePercentiles(o, "server_sent_at_minus_send_ms", r.serverStampMs);
+    o << ", \"per_broadcast_p99_ms\": [";
+    for (size_t k = 0; k < r.broadcastP99Ms.size(); k++) o << (k ? ", " : "") << jnum(r.broadcastP99Ms[k], 2);
+    o << "], \"per_broadcast_max_ms\": [";
+    for (size_t k = 0; k < r.broadcastMaxMs.size(); k++) o << (k ? ", " : "") << jnum(r.broadcastMaxMs[k], 2);
+    o << "], \"missing\": " << r.missingDeliveries << ", \"kernel_stamp_missing\": " << r.kernelStampMissing << "},\n";
+    o << " \"messages_per_client_per_s\": {\"mean\": " << jnum(r.msgsPerClientMean) << ", \"min\": "
+      << jnum(r.msgsPerClientMin) << ", \"max\": " << jnum(r.msgsPerClientMax) << ", \"chat_mean\": "
+      << jnum(r.chatPerClient) << ", \"reactions_mean\": " << jnum(r.reactionsPerClientMean)
+      << ", \"reactions_max\": " << jnum(r.reactionsPerClientMax) << ", \"other_max\": " << jnum(r.otherPerClientMax)
+      << "},\n";
+    o << " \"reactions\": {\"sent\": " << r.reactionsSent << ", \"sum_received_min\": " << r.reactionSumMin
+      << ", \"sum_received_max\": " << r.reactionSumMax << "}, \"chats_sent\": " << r.chatsSent
+      << ", \"pings_answered\": " << r.pingsAnswered << ",\n";
+    o << " \"errors\": {\"failed_connects\": " << r.failedConnects << ", \"unexpected_closes\": " << r.unexpectedCloses
+      << ", \"missing_deliveries\": " << r.missingDeliveries << ", \"error_messages\": " << r.errorMessages
+      << ", \"undecodable_frames\": " << r.protocolErrors << ", ";
+    writeMap(o, "fail_reasons", r.failReasons);
+    o << ", ";
+    writeMap(o, "close_reasons", r.closeReasons);
+    o << ", ";
+    writeMap(o, "error_samples", r.errorSamples);
+    o << ", ";
+    writeMap(o, "other_types", r.otherTypes);
+    o << "},\n \"generator_max_unsent_bytes\": " << r.maxOutBacklog << ",\n";
+    o << " \"teardown\": {\"mode\": \"" << opt.teardown << "\", \"seconds\": " << jnum(r.teardownSeconds)
+      << ", \"still_open\": " << r.stillOpen << ", \"delete\": \"" << jsonEscape(r.deleteResult)
+      << "\", \"daemon_exit\": \"" << jsonEscape(r.daemonExit) << "\", \"daemon_exit_seconds\": "
+      << jnum(r.daemonExitSeconds) << ", \"daemon_warning_lines\": " << r.daemonWarnings << "},\n"
+      << " \"load_average_before\": \"" << r.loadBefore << "\", \"load_average_after\": \"" << r.loadAfter << "\"}"
+      << (i + 1 < results.size() ? "," : "") << "\n";
+  }
+  o << "]\n}\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options opt = parseOptions(argc, argv);
+  signal(SIGPIPE, SIG_IGN);
+
+  // File descriptors: N client sockets here, N server sockets in the daemon (which inherits
+  // this limit). Raise soft and hard limits as far as allowed.
+  const int maxN = *std::max_element(opt.sizes.begin(), opt.sizes.end());
+  rlimit rl{};
+  getrlimit(RLIMIT_NOFILE, &rl);
+  const rlim_t want = static_cast<rlim_t>(std::max(65536, 2 * maxN + 4096));
+  rlimit raised{std::max(rl.rlim_cur, want), std::max(rl.rlim_max, want)};
+  if (setrlimit(RLIMIT_NOFILE, &raised) != 0) {
+    raised = {rl.rlim_max, rl.rlim_max};  // not privileged: the hard limit
+    setrlimit(RLIMIT_NOFILE, &raised);
+  }
+  getrlimit(RLIMIT_NOFILE, &rl);
+  if (rl.rlim_cur < static_cast<rlim_t>(maxN + 256))
+    die(strf("RLIMIT_NOFILE is %llu, below N=%d + 256", static_cast<unsigned long long>(rl.rlim_cur), maxN));
+
+  const std::string portRange = trim(readFile("/proc/sys/net/ipv4/ip_local_port_range"));
+  const std::string somaxconn = trim(readFile("/proc/sys/net/core/somaxconn"));
+  {
+    int lo = 0, hi = 0;
+    std::sscanf(portRange.c_str(), "%d %d", &lo, &hi);
+    const int perAddress = (maxN + opt.sourceAddresses - 1) / opt.sourceAddresses;
+    if (hi - lo + 1 < perAddress + 1000)
+      note("warning: ip_local_port_range %s gives %d ports; %d per source address needed: use more --source-addresses",
+           portRange.c_str(), hi - lo + 1, perAddress);
+  }
+  utsname un{};
+  uname(&un);
+  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  const std::string envText = strf("%ld CPUs, kernel %s, RLIMIT_NOFILE %llu", cpus, un.release,
+                                   static_cast<unsigned long long>(rl.rlim_cur));
+  const std::string envJson = strf(
+      "{\"cpus\": %ld, \"kernel\": \"%s\", \"rlimit_nofile\": %llu, \"ip_local_port_range\": \"%s\", \"somaxconn\": \"%s\"}",
+      cpus, un.release, static_cast<unsigned long long>(rl.rlim_cur), portRange.c_str(), somaxconn.c_str());
+  note("bench-ws-scale: %s; ip_local_port_range %s; somaxconn %s; %d source addresses", envText.c_str(),
+       portRange.c_str(), somaxconn.c_str(), opt.sourceAddresses);
+  if (opt.serverCpu >= cpus || opt.generatorCpu >= cpus) die("--server-cpu/--generator-cpu beyond the CPUs here");
+  if (!pinTo(opt.generatorCpu)) note("could not pin the generator to CPU %d", opt.generatorCpu);
+
+  g_autofree gchar* workdirBase = g_dir_make_tmp("bench-ws-scale-XXXXXX", nullptr);
+  if (!workdirBase) die("cannot create a temporary directory");
+  std::vector<SizeResult> results;
+  for (int n : opt.sizes) {
+    results.push_back(runSize(opt, n, workdirBase));
+    writeJson(opt, results, envJson);  // partial results survive a later failure
+  }
+  printTable(opt, results, envText);
+  writeJson(opt, results, envJson);
+  std::printf("\nJSON: %s\n", opt.json.c_str());
+  if (opt.keepWorkdir) {
+    std::printf("Daemon logs and data: %s\n", workdirBase);
+  } else {
+    const std::string cmd = std::string("rm -rf '") + workdirBase + "'";
+    if (std::system(cmd.c_str()) != 0) note("could not remove %s", workdirBase);
+  }
+  return 0;
+}
