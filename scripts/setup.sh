@@ -17,8 +17,12 @@ packages=(
   # run: webrtcbin, hlssink2 (bad), Opus and AAC encoders, libnice for ICE, AAC decoding for `roomcast listen`
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-nice
   gstreamer1.0-libav gstreamer1.0-tools
+  # transcription and automated moderation: pocketsphinx on each speaker's audio
+  gstreamer1.0-pocketsphinx pocketsphinx-en-us
   # tests: ffmpeg decodes HLS and recordings; Debian chromium runs the web client's tests; nginx is the HLS edge
   ffmpeg chromium nginx
+  # tests: speech for the transcription tests; unshare/mount for the full-disk test
+  flite util-linux
 )
 
 missing=()
