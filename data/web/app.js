@@ -1,6 +1,7 @@
 // roomcast web client: the list of live rooms, and a room's page.
 import { getJson } from './api.js';
 import { showRoom } from './room.js';
+import { showArchive } from './archive.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -37,4 +38,6 @@ async function showHome() {
 }
 
 const match = location.pathname.match(/^\/room\/([^/]+)$/);
-if (match) showRoom(decodeURIComponent(match[1])); else showHome();
+if (match) showRoom(decodeURIComponent(match[1]));
+else if (location.pathname === '/archive') showArchive();
+else showHome();

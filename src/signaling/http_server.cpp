@@ -502,7 +502,7 @@ void HttpServer::handleWeb(SoupServer*, SoupServerMessage* msg, const char* path
   if (method != "GET" && method != "HEAD") return sendMethodNotAllowed(msg, "GET, HEAD");
   std::string_view p(path);
   if (p == "/vendor/hls.min.js") return sendFile(msg, self->config_.hlsJsPath, "max-age=3600");
-  if (p == "/" || p.rfind("/room/", 0) == 0) p = "/index.html";  // the app routes rooms itself
+  if (p == "/" || p == "/archive" || p.rfind("/room/", 0) == 0) p = "/index.html";  // the app routes itself
   std::string_view file = p.substr(1);
   if (!isSafeName(file, 64)) return sendError(msg, {ErrorCode::NotFound, "not found"});
   g_autofree char* full = g_build_filename(self->config_.webDir.c_str(), std::string(file).c_str(), nullptr);

@@ -1,7 +1,7 @@
 // Test fixture for browser tests: roomcastd on a free loopback port with a temporary data dir,
 // and a headless Debian Chromium driven by playwright-core.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,10 +20,16 @@ async function freePort() {
   return port;
 }
 
-export async function startDaemon() {
+// `config`: the text of a roomcast.conf for this daemon (none by default).
+export async function startDaemon(config = null) {
   const dataDir = mkdtempSync(join(tmpdir(), 'roomcast-web-'));
   const port = await freePort();
-  const child = spawn(join(buildDir, 'src/app/roomcastd'), ['--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
+  const args = ['--listen', `127.0.0.1:${port}`, '--data-dir', dataDir];
+  if (config) {
+    writeFileSync(join(dataDir, 'roomcast.conf'), config);
+    args.push('--config', join(dataDir, 'roomcast.conf'));
+  }
+  const child = spawn(join(buildDir, 'src/app/roomcastd'), args, {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let log = '';
