@@ -21,6 +21,8 @@ packages=(
   gstreamer1.0-pocketsphinx pocketsphinx-en-us
   # tests: ffmpeg decodes HLS and recordings; Debian chromium runs the web client's tests; nginx is the HLS edge
   ffmpeg chromium nginx
+  # tests: an emoji font, so the screenshots of the web client show its reaction buttons
+  fonts-noto-color-emoji
   # tests: speech for the transcription tests; unshare/mount for the full-disk test
   flite util-linux
 )

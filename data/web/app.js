@@ -1,5 +1,6 @@
 // roomcast web client: the list of live rooms, and a room's page.
-import { getJson } from './api.js';
+import { getJson, postJson } from './api.js';
+import { saveToken, savedName, saveName } from './tokens.js';
 import { showRoom } from './room.js';
 import { showArchive } from './archive.js';
 
@@ -21,8 +22,34 @@ function roomItem(room) {
   return li;
 }
 
+// "Create room": the creator becomes the room's host on this browser (the host token is kept
+// in localStorage) and lands on the room's page.
+function bindCreateForm() {
+  $('host-name').value = savedName();
+  $('create-room').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const form = event.target;
+    const button = form.querySelector('button[type=submit]');
+    button.disabled = true;
+    $('create-status').textContent = 'Creating the room…';
+    const hostName = $('host-name').value.trim();
+    saveName(hostName);
+    try {
+      const body = { title: $('title').value.trim(), topic: $('topic').value.trim(), record: $('record').checked };
+      if (hostName) body.host_name = hostName;
+      const room = await postJson('/api/v1/rooms', body);
+      saveToken(room.id, { token: room.host_token, role: 'host' });
+      location.href = `/room/${encodeURIComponent(room.id)}`;
+    } catch (error) {
+      $('create-status').textContent = `Could not create the room: ${error.message}`;
+      button.disabled = false;
+    }
+  });
+}
+
 async function showHome() {
   $('home').hidden = false;
+  bindCreateForm();
   const refresh = async () => {
     try {
       const { rooms } = await getJson('/api/v1/rooms');

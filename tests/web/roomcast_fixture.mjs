@@ -75,4 +75,70 @@ export const chromiumArgs = [
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
   '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
   '--allow-loopback-in-peer-connection', '--autoplay-policy=no-user-gesture-required',
+  // Pages that have not asked for the microphone would send mDNS candidates (DESIGN.md).
+  '--disable-features=WebRtcHideLocalIpsWithMdns',
 ];
+
+// A mono 16-bit 48 kHz WAV of a sine at `freq` Hz (amplitude 0.3 of full scale): Chromium loops
+// it as the fake microphone (--use-file-for-fake-audio-capture).
+export function writeToneWav(path, freq, seconds = 10) {
+  const rate = 48000;
+  const n = rate * seconds;
+  const data = Buffer.alloc(44 + n * 2);
+  data.write('RIFF', 0); data.writeUInt32LE(36 + n * 2, 4); data.write('WAVE', 8);
+  data.write('fmt ', 12); data.writeUInt32LE(16, 16); data.writeUInt16LE(1, 20); data.writeUInt16LE(1, 22);
+  data.writeUInt32LE(rate, 24); data.writeUInt32LE(rate * 2, 28); data.writeUInt16LE(2, 32); data.writeUInt16LE(16, 34);
+  data.write('data', 36); data.writeUInt32LE(n * 2, 40);
+  for (let i = 0; i < n; i++) data.writeInt16LE(Math.round(0.3 * 32767 * Math.sin((2 * Math.PI * freq * i) / rate)), 44 + i * 2);
+  writeFileSync(path, data);
+}
+
+// Runs in the page: how loud the tones at `freqs` (Hz) are in what the <audio> element at
+// `selector` plays (its WebRTC MediaStream, or its own output for HLS), in dB of the analyser's
+// spectrum, averaged over `ms`. The caller compares them: tone present, tone absent.
+export async function toneLevels(page, selector, freqs, ms = 1500) {
+  return page.evaluate(async ({ selector, freqs, ms }) => {
+    const el = document.querySelector(selector);
+    window.__toneContext ||= new AudioContext();
+    const ctx = window.__toneContext;
+    await ctx.resume();
+    let source;
+    if (el.srcObject) {
+      source = ctx.createMediaStreamSource(el.srcObject);
+    } else {
+      // An element can feed one MediaElementSource in its life; it then plays through it.
+      if (!el.__toneSource) {
+        el.__toneSource = ctx.createMediaElementSource(el);
+        el.__toneSource.connect(ctx.destination);
+      }
+      source = el.__toneSource;
+    }
+    const analyser = ctx.createAnalyser();
+    analyser.fftSize = 16384;
+    analyser.smoothingTimeConstant = 0;
+    const sink = ctx.createGain();
+    sink.gain.value = 0;
+    source.connect(analyser);
+    analyser.connect(sink);
+    sink.connect(ctx.destination);
+    const bins = new Float32Array(analyser.frequencyBinCount);
+    const hz = ctx.sampleRate / analyser.fftSize;
+    const sums = freqs.map(() => 0);
+    let frames = 0;
+    const until = performance.now() + ms;
+    while (performance.now() < until) {
+      await new Promise((r) => setTimeout(r, 100));
+      analyser.getFloatFrequencyData(bins);
+      freqs.forEach((f, i) => {
+        let peak = -Infinity;
+        for (let b = Math.floor((f - 10) / hz); b <= Math.ceil((f + 10) / hz); b++) peak = Math.max(peak, bins[b]);
+        sums[i] += 10 ** (Math.max(peak, -200) / 10);
+      });
+      frames++;
+    }
+    source.disconnect(analyser);
+    analyser.disconnect();
+    sink.disconnect();
+    return sums.map((s) => 10 * Math.log10(s / frames));
+  }, { selector, freqs, ms });
+}

@@ -1,0 +1,86 @@
+// A WebRTC media session with the room (see docs/protocol.md, "A speaker's session"): one
+// audio transceiver, sendrecv, Opus only, trickle ICE over the room's WebSocket.
+//
+// It can start without a microphone: a listener with a raised hand opens it early (pre-warm),
+// hears the room's mix over it (muted on the page while HLS plays), and only when promoted
+// asks for the microphone and puts the track on the existing sender (replaceTrack needs no
+// renegotiation, and the server only switches mixing on: the new speaker is live at once).
+
+// Voice capture: the browser's echo cancellation, noise suppression and gain control, mono.
+export const captureConstraints = {
+  audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true, channelCount: 1 },
+  video: false,
+};
+
+// The microphone, asked for only when going on stage, and kept while there.
+let microphone = null;
+export async function getMicrophone() {
+  if (!microphone || microphone.readyState === 'ended') {
+    const stream = await navigator.mediaDevices.getUserMedia(captureConstraints);
+    microphone = stream.getAudioTracks()[0];
+  }
+  return microphone;
+}
+export function releaseMicrophone() {
+  microphone?.stop();
+  microphone = null;
+}
+
+export class MediaSession {
+  // `send(message)` writes to the room's WebSocket; `audio` is the <audio> element that plays
+  // what the server sends us; `onState(state)` sees the connection state.
+  constructor({ send, audio, onState = () => {} }) {
+    this.send = send;
+    this.audio = audio;
+    this.onState = onState;
+    this.pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+    this.transceiver = this.pc.addTransceiver('audio', { direction: 'sendrecv' });
+    // Opus only: the server mixes Opus and answers with the payload type we offer.
+    const codecs = RTCRtpReceiver.getCapabilities?.('audio')?.codecs || [];
+    const opus = codecs.filter((c) => c.mimeType.toLowerCase() === 'audio/opus');
+    if (opus.length && this.transceiver.setCodecPreferences) this.transceiver.setCodecPreferences(opus);
+    this.pc.ontrack = (event) => {
+      this.audio.srcObject = event.streams[0] || new MediaStream([event.track]);
+      this.audio.play().catch(() => {});
+    };
+    this.pc.onicecandidate = (event) => {
+      const c = event.candidate;
+      // An empty candidate tells the server that we have gathered all of ours.
+      this.send({ type: 'candidate', candidate: c ? c.candidate : '', sdpMLineIndex: c ? c.sdpMLineIndex ?? 0 : 0 });
+    };
+    this.pc.onconnectionstatechange = () => this.onState(this.pc.connectionState);
+  }
+
+  async start() {
+    const offer = await this.pc.createOffer();
+    // Mono voice with in-band FEC (the server's decoder uses it under loss); DTX is welcome.
+    offer.sdp = offer.sdp.replace(/a=fmtp:(\d+) (.*)/g, (line, pt, params) => {
+      const keys = new Map(params.split(';').map((p) => p.trim().split('=')));
+      keys.set('stereo', '0');
+      keys.set('sprop-stereo', '0');
+      keys.set('useinbandfec', '1');
+      return `a=fmtp:${pt} ${[...keys].map(([k, v]) => `${k}=${v}`).join(';')}`;
+    });
+    await this.pc.setLocalDescription(offer);
+    this.send({ type: 'offer', sdp: offer.sdp });
+  }
+
+  async onAnswer(sdp) {
+    await this.pc.setRemoteDescription({ type: 'answer', sdp });
+  }
+
+  async onCandidate(candidate, sdpMLineIndex) {
+    if (!candidate) return;
+    await this.pc.addIceCandidate({ candidate, sdpMLineIndex }).catch(() => {});
+  }
+
+  // Sends `track` (the microphone) on the existing sender, or nothing when null.
+  async setTrack(track) {
+    await this.transceiver.sender.replaceTrack(track);
+  }
+
+  close() {
+    this.pc.close();
+    this.audio.srcObject = null;
+  }
+}
