@@ -59,6 +59,7 @@ class RoomPage {
     this.speaking = new Set();
     this.hands = [];                // [{identity, name}], oldest first (hosts and co-hosts)
     this.chat = new Map();          // message_id → message, in arrival order
+    this.reactionTotals = {};       // reaction → count in the current burst
     this.handUp = false;
     this.invited = false;
     this.session = null;
@@ -267,7 +268,11 @@ class RoomPage {
       case 'active-speakers': this.speaking = new Set(m.identities); break;
       case 'listener-count': $('listener-count').textContent = m.count; return;
       case 'hand-raised':
-        if (mine) { this.handUp = true; this.syncMedia(); }
+        if (mine) {
+          this.handUp = true;
+          this.syncMedia();
+          if (this.room.recording) this.status('Hand raised. This room is being recorded: on stage, your voice is in the recording.');
+        }
         if (!this.hands.some((h) => h.identity === m.identity)) this.hands.push({ identity: m.identity, name: m.name });
         break;
       case 'hand-lowered':
@@ -276,7 +281,8 @@ class RoomPage {
         break;
       case 'invited':
         this.setInvited(true);
-        $('invitation-text').textContent = 'You are invited to speak. Your microphone is used once you accept.';
+        $('invitation-text').textContent = 'You are invited to speak. Your microphone is used once you accept.' +
+          (this.room.recording ? ' This room is being recorded: on stage, your voice is in the recording.' : '');
         this.syncMedia();  // pre-warm, so accepting is instant
         break;
       case 'invite-answered': {
@@ -300,9 +306,15 @@ class RoomPage {
       case 'chat-deleted':
         this.chat.delete(m.message_id);
         return this.renderChat();
-      case 'reactions':
-        $('reaction-counts').textContent = describeReactions(m.counts);
+      case 'reactions': {
+        // The server sends a window's counts (200 ms); the page shows the sum of the current
+        // burst and clears it after 5 s without reactions.
+        for (const [name, n] of Object.entries(m.counts)) this.reactionTotals[name] = (this.reactionTotals[name] || 0) + n;
+        $('reaction-counts').textContent = describeReactions(this.reactionTotals);
+        clearTimeout(this.reactionClear);
+        this.reactionClear = setTimeout(() => { this.reactionTotals = {}; $('reaction-counts').textContent = ''; }, 5000);
         return;
+      }
       case 'report':
         $('reports').prepend(reportItem(m.report));
         $('reports-panel').hidden = false;
@@ -316,7 +328,8 @@ class RoomPage {
         if (!m.active && m.reason && m.reason !== 'stopped') this.status(`Recording stopped: ${m.reason}`);
         break;
       case 'recording-notice':
-        this.status('This room is being recorded. You are going on stage: your voice will be in the recording.');
+        // Comes before our role-changed (consent): that one says it on the page.
+        this.room.recording = true;
         return;
       case 'recording-opt-out': {
         const p = this.participants.get(m.identity);
@@ -365,7 +378,9 @@ class RoomPage {
       if (onStage(m.role)) {
         this.handUp = false;
         this.setInvited(false);
-        this.status('You are on stage.');
+        this.status(this.room.recording
+          ? 'You are on stage. This room is being recorded: your voice is in the recording.'
+          : 'You are on stage.');
       } else {
         this.status('You are back in the audience.');
       }

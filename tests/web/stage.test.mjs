@@ -42,6 +42,11 @@ async function openBrowser(toneHz, viewport, name) {
   const context = await browser.newContext({ viewport });
   await context.addInitScript(recordMicrophoneRequests);
   const page = await context.newPage();
+  // What the server sent this page over its room WebSocket.
+  page.serverMessages = [];
+  page.on('websocket', (ws) => ws.on('framereceived', ({ payload }) => {
+    try { page.serverMessages.push(JSON.parse(payload)); } catch { /* not JSON */ }
+  }));
   page.on('console', (m) => { if (m.type() === 'error') console.log(`[${name} console] ${m.text()}`); });
   page.on('pageerror', (e) => console.log(`[${name} page error] ${e.message}`));
   return page;
@@ -114,7 +119,7 @@ test('host, listener, hand, promotion, mute and removal in two browsers', { time
   await host.getByText('1 listening').waitFor({ timeout: 15000 });
 
   // Chat: the listener writes, the host reads it.
-  await guest.getByLabel('Message').fill('Hello from the audience');
+  await guest.getByLabel('Message', { exact: true }).fill('Hello from the audience');
   await guest.getByRole('button', { name: 'Send' }).click();
   await host.locator('#chat li', { hasText: 'Hello from the audience' }).waitFor({ timeout: 10000 });
   assert.match(await host.locator('#chat li').last().textContent(), /Grace/);
@@ -168,6 +173,19 @@ test('host, listener, hand, promotion, mute and removal in two browsers', { time
   await host.getByRole('button', { name: 'Unmute Grace' }).waitFor({ timeout: 10000 });
   await waitForTones(host, '#stage-audio', ([, other]) => other < live[1] - 30, 'self-muted speaker silent');
 
+  // A reload of the speaker's page resumes: same identity (the token is kept in the tab), back
+  // on stage with her slot, heard again; the host's page was told she was reconnecting.
+  await guest.getByRole('button', { name: 'Unmute', exact: true }).click();
+  await host.getByRole('button', { name: 'Mute Grace' }).waitFor({ timeout: 10000 });
+  const slotBefore = await host.locator('#stage li .name').allTextContents();
+  await guest.reload();
+  await guest.getByRole('button', { name: 'Mute', exact: true }).waitFor({ timeout: 15000 });
+  await waitForTones(host, '#stage-audio', ([own, other]) => other > -50 && other - own >= 30, 'the resumed speaker heard again');
+  assert.deepEqual(await host.locator('#stage li .name').allTextContents(), slotBefore, 'same stage, same order');
+  const told = host.serverMessages.map((m) => m.type);
+  assert.ok(told.includes('reconnecting') && told.includes('reconnected'), `host told: ${told.join(' ')}`);
+  assert.ok(!told.includes('participant-left'), 'a reload within the grace is not a leave');
+
   // Remove: the speaker's page is told and stops, the host's stage no longer lists her.
   await host.getByRole('button', { name: 'Remove Grace' }).click();
   await guest.getByText('You were removed from the room.').waitFor({ timeout: 10000 });
@@ -179,4 +197,73 @@ test('host, listener, hand, promotion, mute and removal in two browsers', { time
   assert.ok(hlsRequests.some((r) => r.at < hlsStoppedAt), 'HLS was fetched before');
   const late = hlsRequests.filter((r) => r.at > hlsStoppedAt + 1000);
   assert.deepEqual(late, [], 'no HLS requests after the promotion');
+});
+
+test('invitation, reactions, reports, deletion, recording and leave in two browsers', { timeout: 240000 }, async () => {
+  const host = await openBrowser(HOST_HZ, { width: 1280, height: 800 }, 'host2');
+  await host.goto(daemon.url + '/');
+  await host.getByLabel('Title').fill('Second show');
+  await host.getByLabel('Your name').fill('Ada');
+  await host.getByRole('button', { name: 'Create room' }).click();
+  await host.getByRole('heading', { name: 'Second show' }).waitFor({ timeout: 10000 });
+  await waitFor(host, 'host on stage', () => document.getElementById('you').textContent.includes('the host'));
+
+  const guest = await openBrowser(GUEST_HZ, { width: 390, height: 844 }, 'guest2');
+  await guest.addInitScript(() => localStorage.setItem('roomcast.name', 'Alan'));
+  await guest.goto(host.url());
+  await waitFor(guest, 'listening', () => document.getElementById('you').textContent.includes('listening'));
+
+  // Chat by keyboard: the message field, typed, Enter sends.
+  await guest.getByLabel('Message', { exact: true }).focus();
+  await guest.keyboard.type('Can I ask something?');
+  await guest.keyboard.press('Enter');
+  const message = host.locator('#chat li', { hasText: 'Can I ask something?' });
+  await message.waitFor({ timeout: 10000 });
+
+  // Reactions: three claps and a heart, summed by the server, seen by the host.
+  for (const r of ['React clap', 'React clap', 'React clap', 'React heart']) await guest.getByRole('button', { name: r }).click();
+  await waitFor(host, 'reaction counts', () => {
+    const t = document.getElementById('reaction-counts').textContent;
+    return t.includes('👏 3') && t.includes('❤️ 1');
+  });
+
+  // A report on the host's page, live.
+  await host.getByLabel('Message', { exact: true }).fill('Welcome, everyone');
+  await host.getByRole('button', { name: 'Send' }).click();
+  await guest.getByRole('button', { name: 'Report message from Ada' }).click();
+  await guest.getByLabel('Reason').fill('testing the report button');
+  await guest.getByRole('button', { name: 'Send report' }).click();
+  await host.locator('#reports li', { hasText: 'testing the report button' }).waitFor({ timeout: 10000 });
+
+  // The host deletes the listener's message: gone on both pages.
+  await host.getByRole('button', { name: 'Delete message from Alan' }).click();
+  await guest.locator('#chat li', { hasText: 'Can I ask something?' }).waitFor({ state: 'detached', timeout: 10000 });
+  await message.waitFor({ state: 'detached', timeout: 10000 });
+
+  // Recording: the host starts it, both pages show it.
+  await host.getByRole('button', { name: 'Start recording' }).click();
+  await host.locator('#recording-indicator').waitFor({ state: 'visible', timeout: 10000 });
+  await guest.locator('#recording-indicator').waitFor({ state: 'visible', timeout: 10000 });
+
+  // Invitation from a chat message: the listener accepts and is on stage (told it is recorded).
+  await guest.getByLabel('Message', { exact: true }).fill('Happy to join');
+  await guest.getByRole('button', { name: 'Send' }).click();
+  await host.getByRole('button', { name: 'Invite Alan to speak' }).click();
+  await guest.getByRole('alertdialog').waitFor({ timeout: 10000 });
+  assert.equal((await microphoneRequests(guest)).length, 0, 'an invitation alone does not ask for the microphone');
+  assert.match(await guest.locator('#invitation-text').textContent(), /being recorded/, 'told before accepting');
+  await guest.getByRole('button', { name: 'Accept' }).click();
+  await guest.getByRole('button', { name: 'Mute', exact: true }).waitFor({ timeout: 10000 });
+  await guest.locator('#status', { hasText: 'your voice is in the recording' }).waitFor({ timeout: 10000 });
+  await waitForTones(host, '#stage-audio', ([own, other]) => other > -50 && other - own >= 30, 'the invited speaker in the host\'s return');
+  assert.equal((await microphoneRequests(guest)).length, 1);
+
+  // Leave: the speaker goes home; the host's stage drops her.
+  await guest.getByRole('button', { name: 'Leave' }).click();
+  await guest.waitForURL(daemon.url + '/', { timeout: 10000 });
+  await host.locator('#stage li', { hasText: 'Alan' }).waitFor({ state: 'detached', timeout: 10000 });
+
+  // The host ends the room: the page says so.
+  await host.getByRole('button', { name: 'End room' }).click();
+  await host.getByText('The room has ended.').waitFor({ timeout: 15000 });
 });
