@@ -15,9 +15,13 @@ function roomItem(room) {
   const topic = document.createElement('div');
   topic.className = 'topic';
   topic.textContent = room.topic;
+  const stage = document.createElement('div');
+  stage.className = 'speakers';
+  const names = (room.speakers || []).map((s) => (s.role === 'host' ? `${s.name} (host)` : s.name));
+  stage.textContent = names.length ? `On stage: ${names.join(', ')}` : 'Nobody on stage yet';
   const counts = document.createElement('div');
   counts.textContent = `${room.speaker_count} on stage · ${room.listener_count} listening`;
-  a.append(title, topic, counts);
+  a.append(title, topic, stage, counts);
   li.append(a);
   return li;
 }

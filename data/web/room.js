@@ -20,6 +20,7 @@ const MAX_CHAT_SHOWN = 200;
 
 export async function showRoom(id) {
   $('room').hidden = false;
+  document.body.classList.add('room-page');
   let room;
   try {
     room = await getJson(`/api/v1/rooms/${encodeURIComponent(id)}`);

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include "protocol/messages.h"
 
 #include "core/permissions.h"
@@ -403,6 +404,15 @@ std::string encodeRoom(const core::Room& room, const RoomUrls& urls) {
   w.integer("speaker_count", room.speakerCount())
       .integer("listener_count", static_cast<int64_t>(room.hlsListeners))
       .integer("connected_listeners", room.listenerCount());
+  // Who is on stage, in stage order: what a list of live rooms shows.
+  std::vector<const core::Participant*> stage;
+  for (const auto& [identity, p] : room.participants)
+    if (core::isOnStage(p.role)) stage.push_back(&p);
+  std::sort(stage.begin(), stage.end(), [](auto* a, auto* b) { return a->joinOrder < b->joinOrder; });
+  w.beginArray("speakers");
+  for (const core::Participant* p : stage)
+    w.beginObject().str("name", p->name).str("role", std::string(core::roleName(p->role))).endObject();
+  w.endArray();
   return w.endObject().finish();
 }
 

@@ -736,6 +736,16 @@ TEST(Encode, Room) {
   EXPECT_TRUE(isString(o, "hls_url", "https://example.test/hls/room-9/index.m3u8"));
   EXPECT_TRUE(isInt(o, "speaker_count", 3));
   EXPECT_TRUE(isInt(o, "connected_listeners", 2));
+  // The stage by name and role, in stage order; listeners are counted, not listed.
+  JsonArray* speakers = json_object_get_array_member(o, "speakers");
+  ASSERT_NE(speakers, nullptr);
+  ASSERT_EQ(json_array_get_length(speakers), 3u);
+  const char* expected[][2] = {{"h", "host"}, {"s", "speaker"}, {"c", "cohost"}};
+  for (guint i = 0; i < 3; i++) {
+    JsonObject* p = json_array_get_object_element(speakers, i);
+    EXPECT_TRUE(isString(p, "role", expected[i][1])) << i;
+    EXPECT_TRUE(isString(p, "name", "Name " + std::string(expected[i][0]))) << i;
+  }
   EXPECT_TRUE(isInt(o, "listener_count", 0)) << "HLS listening sessions, none here";
   EXPECT_TRUE(isInt(o, "created_at_ms", 1700000000123));
   // Nothing secret: the host identity is not a public field.

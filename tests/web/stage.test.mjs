@@ -107,6 +107,7 @@ test('host, listener, hand, promotion, mute and removal in two browsers', { time
   await guest.goto(daemon.url + '/');
   const link = guest.getByRole('link', { name: /Morning show/ });
   await link.waitFor({ timeout: 10000 });
+  assert.match(await link.textContent(), /On stage: Ada \(host\)/, 'the home page names who is on stage');
   await guest.screenshot({ path: join(artifacts, 'app-home-phone.png'), fullPage: true });
   const hlsRequests = [];
   guest.on('request', (r) => { if (r.url().includes('/hls/')) hlsRequests.push({ at: Date.now(), url: r.url() }); });
