@@ -29,15 +29,15 @@ function roomItem(room) {
 // "Create room": the creator becomes the room's host on this browser (the host token is kept
 // in localStorage) and lands on the room's page.
 function bindCreateForm() {
-  $('host-name').value = savedName();
+  $('your-name').value = savedName();
+  $('your-name').addEventListener('input', () => saveName($('your-name').value.trim()));
   $('create-room').addEventListener('submit', async (event) => {
     event.preventDefault();
     const form = event.target;
     const button = form.querySelector('button[type=submit]');
     button.disabled = true;
     $('create-status').textContent = 'Creating the room…';
-    const hostName = $('host-name').value.trim();
-    saveName(hostName);
+    const hostName = $('your-name').value.trim();
     try {
       const body = { title: $('title').value.trim(), topic: $('topic').value.trim(), record: $('record').checked };
       if (hostName) body.host_name = hostName;

@@ -20,4 +20,7 @@ export function forgetToken(roomId) {
 }
 
 export function savedName() { return localStorage.getItem('roomcast.name') || ''; }
-export function saveName(name) { if (name) localStorage.setItem('roomcast.name', name); }
+export function saveName(name) {
+  if (name) localStorage.setItem('roomcast.name', name);
+  else localStorage.removeItem('roomcast.name');
+}

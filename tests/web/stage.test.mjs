@@ -54,6 +54,12 @@ async function openBrowser(toneHz, viewport, name) {
 
 const microphoneRequests = (page) => page.evaluate(() => window.__microphoneRequests);
 
+// Visible controls that a screen reader could not name (no label, no text, no aria-label).
+const unnamedControls = (page) => page.evaluate(() => [...document.querySelectorAll('button, input, select, textarea, audio[controls]')]
+  .filter((e) => e.checkVisibility())
+  .filter((e) => !(e.getAttribute('aria-label') || (e.labels && e.labels.length) || (e.tagName === 'BUTTON' && e.textContent.trim())))
+  .map((e) => e.outerHTML));
+
 async function waitFor(page, what, fn, arg, timeout = 20000) {
   await page.waitForFunction(fn, arg, { timeout, polling: 100 }).catch(async (error) => {
     const status = await page.evaluate(() => document.getElementById('status')?.textContent);
@@ -103,8 +109,8 @@ test('host, listener, hand, promotion, mute and removal in two browsers', { time
 
   // A phone-sized listener finds the room on the home page and hears it over HLS.
   const guest = await openBrowser(GUEST_HZ, { width: 390, height: 844 }, 'guest');
-  await guest.addInitScript(() => localStorage.setItem('roomcast.name', 'Grace'));
   await guest.goto(daemon.url + '/');
+  await guest.getByLabel('Your name').fill('Grace');
   const link = guest.getByRole('link', { name: /Morning show/ });
   await link.waitFor({ timeout: 10000 });
   assert.match(await link.textContent(), /On stage: Ada \(host\)/, 'the home page names who is on stage');
@@ -125,8 +131,11 @@ test('host, listener, hand, promotion, mute and removal in two browsers', { time
   await host.locator('#chat li', { hasText: 'Hello from the audience' }).waitFor({ timeout: 10000 });
   assert.match(await host.locator('#chat li').last().textContent(), /Grace/);
 
-  // Raise hand: the host sees it; the listener's page pre-warms WebRTC without the microphone.
-  await guest.getByRole('button', { name: 'Raise hand' }).click();
+  // Raise hand (by keyboard): the host sees it; the listener's page pre-warms WebRTC without
+  // the microphone.
+  assert.deepEqual(await unnamedControls(guest), [], 'every control on the listener\'s page has a name');
+  await guest.getByRole('button', { name: 'Raise hand' }).focus();
+  await guest.keyboard.press('Enter');
   await guest.getByRole('button', { name: 'Lower hand' }).waitFor({ timeout: 10000 });
   const promote = host.getByRole('button', { name: 'Promote Grace' });
   await promote.waitFor({ timeout: 10000 });
@@ -157,6 +166,8 @@ test('host, listener, hand, promotion, mute and removal in two browsers', { time
   await waitForTones(guest, '#stage-audio', ([h, own]) => h > -50 && h - own >= 30, 'the host in the new speaker\'s return');
   assert.equal(await guest.evaluate(() => document.getElementById('stage-audio').muted), false);
   await host.screenshot({ path: join(artifacts, 'app-room-host-two-speakers-desktop.png'), fullPage: true });
+  assert.deepEqual(await unnamedControls(host), [], 'every control on the host\'s page has a name');
+  assert.deepEqual(await unnamedControls(guest), [], 'every control on the speaker\'s page has a name');
 
   // Mute by the host: out of the host's return, and both pages say so.
   await host.getByRole('button', { name: 'Mute Grace' }).click();
@@ -210,7 +221,8 @@ test('invitation, reactions, reports, deletion, recording and leave in two brows
   await waitFor(host, 'host on stage', () => document.getElementById('you').textContent.includes('the host'));
 
   const guest = await openBrowser(GUEST_HZ, { width: 390, height: 844 }, 'guest2');
-  await guest.addInitScript(() => localStorage.setItem('roomcast.name', 'Alan'));
+  await guest.goto(daemon.url + '/');
+  await guest.getByLabel('Your name').fill('Alan');
   await guest.goto(host.url());
   await waitFor(guest, 'listening', () => document.getElementById('you').textContent.includes('listening'));
 
