@@ -11,8 +11,9 @@
 //   idle      the daemon with the room and no clients: RSS (VmRSS) and CPU over --idle-seconds
 //   connect   N x (TCP connect + upgrade + hello -> welcome), at most --concurrency in flight;
 //             "connect time" is from the first connect() to the last welcome
-//   drain     every join is announced to everyone already in the room (participant-joined),
-//             so the bench waits until those have all arrived (or the sockets are quiet)
+//   drain     until the sockets are quiet: listeners are counted, not announced, so no
+//             participant-joined is expected (any that arrives is counted and reported; before
+//             2026-12-01 every join was announced to everyone, N²/2 messages while filling)
 //   steady    one chat broadcast per second (senders rotate over --chat-senders clients,
 //             since one client may only chat once every 2 s; the text carries "b=<seq>
 //             t=<CLOCK_REALTIME ns>" of the moment the frame was written), and reactions:
@@ -738,8 +739,7 @@ class Generator {
   // participant-joined backlog: until every announcement arrived, or quiet for --quiet s.
   void drain() {
     const int64_t t0 = monoNs();
-    const uint64_t j = static_cast<uint64_t>(joined_);
-    expectedJoinedEvents_ = j * (j - 1) / 2;
+    expectedJoinedEvents_ = 0;  // listeners are not announced (docs/protocol.md)
     const int64_t deadline = t0 + static_cast<int64_t>(opt_.drainTimeout * 1e9);
     run([&] {
       if (joinedEventsTotal_ >= expectedJoinedEvents_) return true;

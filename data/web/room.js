@@ -366,7 +366,8 @@ class RoomPage {
 
   onRoleChanged(m, mine) {
     const p = this.participants.get(m.identity);
-    if (p) p.role = m.role;
+    if (m.participant && (onStage(m.role) || p)) this.participants.set(m.identity, m.participant);
+    else if (p) p.role = m.role;
     else if (onStage(m.role)) {
       const hand = this.hands.find((h) => h.identity === m.identity);
       this.participants.set(m.identity, { identity: m.identity, name: hand?.name || m.identity, role: m.role, muted: false });

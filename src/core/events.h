@@ -20,7 +20,9 @@ struct IceCandidate { unsigned mlineIndex = 0; std::string candidate; };
 struct RoomEnded { std::string reason; };
 struct ErrorEvent { Error error; };
 struct HandChanged { std::string identity; std::string name; bool raised = false; };
-struct RoleChanged { std::string identity; Role role = Role::Listener; };
+// `participant`: the whole entry after the change, so clients that never saw a listener (they
+// are counted, not announced) can show the one who comes on stage.
+struct RoleChanged { std::string identity; Role role = Role::Listener; Participant participant; };
 struct Invited { std::string by; };
 struct InviteAnswered { std::string identity; bool accepted = false; };
 struct MuteChanged { std::string identity; bool muted = false; bool byHost = false; };

@@ -173,7 +173,9 @@ Result<Participant> RoomManager::join(const std::string& roomId, const Identity&
   p.joinOrder = room->nextOrder++;
   p.resumeToken = env_.newResumeToken ? env_.newResumeToken() : "";
   room->participants[who.id] = p;
-  events_.broadcast(roomId, ParticipantJoined{p});
+  // Listeners are counted, not announced: announcing each of ten thousand to all the others
+  // would cost N² messages while a room fills. The stage is announced to everyone.
+  if (isOnStage(p.role)) events_.broadcast(roomId, ParticipantJoined{p});
   return p;
 }
 
@@ -185,9 +187,11 @@ void RoomManager::leave(const std::string& roomId, const std::string& identityRe
   if (it == room->participants.end()) return;
   cancelGrace(it->second);
   if (it->second.mayHaveMedia() || it->second.mediaConnected) media_.removePeer(roomId, identity);
+  // Announced only if others were shown this participant: on stage, or a hand in the queue.
+  const bool shown = isOnStage(it->second.role) || it->second.handRaised || it->second.invited;
   room->participants.erase(it);
   lastLoudMs_[roomId].erase(identity);
-  events_.broadcast(roomId, ParticipantLeft{identity, reason});
+  if (shown) events_.broadcast(roomId, ParticipantLeft{identity, reason});
   updateActiveSpeakers(*room, env_.nowUnixMs());
 }
 
@@ -259,7 +263,7 @@ void RoomManager::changeRole(Room& room, Participant& p, Role role) {
   p.handRaised = false;
   p.invited = false;
   if (isOnStage(role)) p.selfMuted = false;
-  events_.broadcast(room.info.id, RoleChanged{p.identity, role});
+  events_.broadcast(room.info.id, RoleChanged{p.identity, role, p});
   if (hadMedia && !p.mayHaveMedia()) {
     // Back to the audience: back to HLS.
     media_.removePeer(room.info.id, p.identity);

@@ -313,6 +313,10 @@ std::string encodeEvent(const core::Event& event) {
           w.str("type", e.raised ? "hand-raised" : "hand-lowered").str("identity", e.identity).str("name", e.name);
         } else if constexpr (std::is_same_v<T, core::RoleChanged>) {
           w.str("type", "role-changed").str("identity", e.identity).str("role", core::roleName(e.role));
+          if (!e.participant.identity.empty()) {
+            w.key("participant");
+            writeParticipant(w, e.participant);
+          }
         } else if constexpr (std::is_same_v<T, core::Invited>) {
           w.str("type", "invited").str("by", e.by);
         } else if constexpr (std::is_same_v<T, core::InviteAnswered>) {

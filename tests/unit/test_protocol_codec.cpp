@@ -639,9 +639,13 @@ TEST(Encode, EventStage) {
     EXPECT_TRUE(isString(out.root(), "type", "hand-lowered"));
   }
   {
-    Parsed out(encodeEvent(core::RoleChanged{"u-1", core::Role::CoHost}));
+    Parsed out(encodeEvent(core::RoleChanged{"u-1", core::Role::CoHost, participant("u-1", core::Role::CoHost, 7)}));
     EXPECT_TRUE(isString(out.root(), "type", "role-changed"));
     EXPECT_TRUE(isString(out.root(), "role", "cohost"));
+    JsonObject* p = json_object_get_object_member(out.root(), "participant");
+    ASSERT_NE(p, nullptr) << "who came on stage, for clients that never saw the listener";
+    EXPECT_TRUE(isString(p, "name", "Name u-1"));
+    EXPECT_TRUE(isInt(p, "slot", 7));
   }
   {
     Parsed out(encodeEvent(core::MuteChanged{"u-1", true, true}));

@@ -260,15 +260,15 @@ TEST_F(RoomManagerTest, JoinEachRoleBroadcastsAndCounts) {
   joinAs(room, "l1", Role::Listener);
   joinAs(room, "l2", Role::Listener);
 
+  // The stage is announced to everyone; listeners are counted, not announced (N² otherwise).
   auto joined = sink.broadcasts<ParticipantJoined>(room);
-  ASSERT_EQ(joined.size(), 4u);
+  ASSERT_EQ(joined.size(), 2u);
   EXPECT_EQ(joined[0].participant.identity, "h");
   EXPECT_EQ(joined[0].participant.role, Role::Host);
   EXPECT_EQ(joined[1].participant.identity, "s");
   EXPECT_EQ(joined[1].participant.role, Role::Speaker);
-  EXPECT_EQ(joined[2].participant.role, Role::Listener);
   // Join events are broadcasts, not private messages.
-  EXPECT_EQ(sink.count<ParticipantJoined>(), 4u);
+  EXPECT_EQ(sink.count<ParticipantJoined>(), 2u);
 
   const Room* r = manager.find(room);
   ASSERT_NE(r, nullptr);
@@ -502,13 +502,24 @@ TEST_F(RoomManagerTest, LeaveRemovesPeerForStageRolesOnly) {
   EXPECT_EQ(media.removePeerCalls[1].peerId, "h");
 
   auto left = sink.broadcasts<ParticipantLeft>(room);
-  ASSERT_EQ(left.size(), 3u);
-  EXPECT_EQ(left[0].identity, "l");
+  ASSERT_EQ(left.size(), 2u) << "the listener was never announced, so her leaving is not either";
+  EXPECT_EQ(left[0].identity, "s");
   EXPECT_EQ(left[0].reason, "bye");
-  EXPECT_EQ(left[1].identity, "s");
-  EXPECT_EQ(left[2].identity, "h");
+  EXPECT_EQ(left[1].identity, "h");
   EXPECT_TRUE(manager.find(room)->participants.empty());
   EXPECT_NE(manager.find(room), nullptr);  // the room outlives its participants
+}
+
+TEST_F(RoomManagerTest, ListenerWithARaisedHandIsAnnouncedLeaving) {
+  const std::string room = createRoom();
+  joinAs(room, "h", Role::Host);
+  joinAs(room, "l", Role::Listener);
+  ASSERT_TRUE(manager.setHand(room, "l", true).ok());
+  sink.clear();
+  manager.leave(room, "l", "bye");
+  auto left = sink.broadcasts<ParticipantLeft>(room);
+  ASSERT_EQ(left.size(), 1u) << "the hosts saw her hand: they must see it go";
+  EXPECT_EQ(left[0].identity, "l");
 }
 
 TEST_F(RoomManagerTest, LeaveOfUnknownParticipantOrRoomIsSilent) {
