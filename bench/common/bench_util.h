@@ -4,6 +4,8 @@
 
 #include <sys/types.h>
 
+#include <cstdio>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -91,5 +93,17 @@ std::string jsonString(const std::string& s);
 std::string readFile(const std::string& path);
 std::string tailOf(const std::string& path, size_t bytes);
 void removeTree(const std::string& path);  // a folder and everything in it
+// Writes `json` to `path` and says so on stdout; false (and nothing said) if it cannot.
+bool writeJsonFile(const std::string& path, const std::string& json);
+
+// ---- command lines: --flag VALUE or --flag=VALUE
+// `isSwitch(flag)` says which flags take no value; `onOption(flag, value)` sees every flag
+// ("" as the value of a switch) and rejects what it does not know with failUsage. --help
+// and -h print `usage` to stdout and exit 0.
+using UsagePrinter = void (*)(FILE*);
+void parseCommandLine(int argc, char** argv, UsagePrinter usage, const std::function<bool(const std::string&)>& isSwitch,
+                      const std::function<void(const std::string&, const std::string&)>& onOption);
+[[noreturn]] void failUsage(UsagePrinter usage, const std::string& what);  // usage to stderr, exit 1
+double positiveNumber(UsagePrinter usage, const std::string& flag, const std::string& value);
 
 }  // namespace roomcast::bench

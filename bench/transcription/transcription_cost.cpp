@@ -39,6 +39,7 @@
 #include <string>
 #include <vector>
 
+#include "audio/wav.h"
 #include "bench_util.h"
 #include "roomcast-config.h"
 
@@ -102,126 +103,52 @@ void usage(FILE* out) {
       "Needs flite and the pocketsphinx GStreamer element (gstreamer1.0-pocketsphinx).\n");
 }
 
-double parseNumber(const std::string& flag, const std::string& value) {
-  char* end = nullptr;
-  double v = std::strtod(value.c_str(), &end);
-  if (value.empty() || *end != '\0' || !std::isfinite(v) || v <= 0) die("bad value for " + flag + ": " + value);
-  return v;
-}
-
 Options parseOptions(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; i++) {
-    std::string arg = argv[i], value;
-    if (arg == "--help" || arg == "-h") {
-      usage(stdout);
-      std::exit(0);
-    }
-    if (auto eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
-      value = arg.substr(eq + 1);
-      arg.resize(eq);
-    } else if (i + 1 < argc) {
-      value = argv[++i];
-    } else {
-      usage(stderr);
-      die("missing value for " + arg);
-    }
-    if (arg == "--speakers") {
+  auto number = [](const std::string& flag, const std::string& value) { return positiveNumber(usage, flag, value); };
+  parseCommandLine(argc, argv, usage, [](const std::string&) { return false; },
+                   [&](const std::string& flag, const std::string& value) {
+    if (flag == "--speakers") {
       o.speakers.clear();
       std::stringstream ss(value);
       for (std::string item; std::getline(ss, item, ',');) {
-        double n = parseNumber(arg, item);
-        if (n > 64 || n != std::floor(n)) die("speakers must be whole numbers 1..64: " + item);
+        double n = number(flag, item);
+        if (n > 64 || n != std::floor(n)) failUsage(usage, "speakers must be whole numbers 1..64: " + item);
         o.speakers.push_back(static_cast<int>(n));
       }
-      if (o.speakers.empty()) die("--speakers is empty");
+      if (o.speakers.empty()) failUsage(usage, "--speakers is empty");
       std::sort(o.speakers.begin(), o.speakers.end());
       o.speakers.erase(std::unique(o.speakers.begin(), o.speakers.end()), o.speakers.end());
-    } else if (arg == "--seconds") {
-      o.seconds = parseNumber(arg, value);
-    } else if (arg == "--repeats") {
-      double r = parseNumber(arg, value);
-      if (r != std::floor(r) || r > 100) die("--repeats must be a whole number 1..100");
+    } else if (flag == "--seconds") {
+      o.seconds = number(flag, value);
+    } else if (flag == "--repeats") {
+      double r = number(flag, value);
+      if (r != std::floor(r) || r > 100) failUsage(usage, "--repeats must be a whole number 1..100");
       o.repeats = static_cast<int>(r);
-    } else if (arg == "--phrase") {
+    } else if (flag == "--phrase") {
       o.phrase = value;
-    } else if (arg == "--keyword") {
+    } else if (flag == "--keyword") {
       o.keyword = value;
-    } else if (arg == "--json") {
+    } else if (flag == "--json") {
       o.json = value;
     } else {
-      usage(stderr);
-      die("unknown option " + arg);
+      failUsage(usage, "unknown option " + flag);
     }
-  }
+  });
   return o;
 }
 
 // ---------------------------------------------------------------------------------------
 // Speech file
 
-struct Pcm {
-  int rate = 0;
-  std::vector<int16_t> samples;
-};
+using roomcast::audio::PcmAudio;
 
-uint32_t le32(const unsigned char* p) { return p[0] | p[1] << 8 | p[2] << 16 | static_cast<uint32_t>(p[3]) << 24; }
-uint16_t le16(const unsigned char* p) { return static_cast<uint16_t>(p[0] | p[1] << 8); }
-
-// A 16-bit mono PCM RIFF/WAVE file (what flite writes).
-Pcm readWav(const std::string& path) {
-  std::string s = readFile(path);
-  const auto* d = reinterpret_cast<const unsigned char*>(s.data());
-  if (s.size() < 12 || std::memcmp(d, "RIFF", 4) != 0 || std::memcmp(d + 8, "WAVE", 4) != 0)
-    die(path + " is not a WAV file");
-  Pcm pcm;
-  int channels = 0, bits = 0, format = 0;
-  for (size_t pos = 12; pos + 8 <= s.size();) {
-    uint32_t size = le32(d + pos + 4);
-    size_t body = pos + 8;
-    if (body + size > s.size()) size = static_cast<uint32_t>(s.size() - body);  // flite may write a short data size
-    if (std::memcmp(d + pos, "fmt ", 4) == 0 && size >= 16) {
-      format = le16(d + body);
-      channels = le16(d + body + 2);
-      pcm.rate = static_cast<int>(le32(d + body + 4));
-      bits = le16(d + body + 14);
-    } else if (std::memcmp(d + pos, "data", 4) == 0) {
-      pcm.samples.resize(size / 2);
-      std::memcpy(pcm.samples.data(), d + body, pcm.samples.size() * 2);
-    }
-    pos = body + size + (size & 1);
-  }
-  if (format != 1 || channels != 1 || bits != 16 || pcm.rate <= 0 || pcm.samples.empty())
-    die(path + ": expected 16-bit mono PCM (format " + std::to_string(format) + ", " + std::to_string(channels) +
-        " channels, " + std::to_string(bits) + " bits)");
+// flite writes 16-bit mono PCM; the bench builds its speech file in the same format.
+PcmAudio readMonoWav(const std::string& path) {
+  PcmAudio pcm;
+  if (!roomcast::audio::readWav(path, pcm) || pcm.channels != 1 || pcm.samples.empty())
+    die(path + ": expected a 16-bit mono PCM WAV file");
   return pcm;
-}
-
-void writeWav(const std::string& path, const Pcm& pcm) {
-  auto put32 = [](std::string& o, uint32_t v) {
-    for (int i = 0; i < 4; i++) o += static_cast<char>((v >> (8 * i)) & 0xff);
-  };
-  auto put16 = [](std::string& o, uint16_t v) {
-    o += static_cast<char>(v & 0xff);
-    o += static_cast<char>(v >> 8);
-  };
-  uint32_t bytes = static_cast<uint32_t>(pcm.samples.size() * 2);
-  std::string h = "RIFF";
-  put32(h, 36 + bytes);
-  h += "WAVEfmt ";
-  put32(h, 16);
-  put16(h, 1);
-  put16(h, 1);
-  put32(h, static_cast<uint32_t>(pcm.rate));
-  put32(h, static_cast<uint32_t>(pcm.rate * 2));
-  put16(h, 2);
-  put16(h, 16);
-  h += "data";
-  put32(h, bytes);
-  std::ofstream f(path, std::ios::binary);
-  f.write(h.data(), static_cast<std::streamsize>(h.size()));
-  f.write(reinterpret_cast<const char*>(pcm.samples.data()), bytes);
-  if (!f) die("cannot write " + path);
 }
 
 struct Speech {
@@ -232,31 +159,31 @@ struct Speech {
   std::vector<double> utteranceEnds;  // end of the speech of every utterance, file time
 };
 
-Speech buildSpeech(const Pcm& phrase, double seconds, const std::string& path) {
+Speech buildSpeech(const PcmAudio& phrase, double seconds, const std::string& path) {
   Speech sp;
   sp.path = path;
-  sp.phraseSeconds = static_cast<double>(phrase.samples.size()) / phrase.rate;
+  sp.phraseSeconds = static_cast<double>(phrase.samples.size()) / phrase.sampleRate;
   size_t last = 0;
   for (size_t i = 0; i < phrase.samples.size(); i++)
     if (std::abs(static_cast<int>(phrase.samples[i])) > kSpeechThreshold * 32768) last = i + 1;
-  sp.speechEndInPhrase = static_cast<double>(last) / phrase.rate;
+  sp.speechEndInPhrase = static_cast<double>(last) / phrase.sampleRate;
   int repeats = std::max(1, static_cast<int>(std::lround((seconds - kLeadSilence) / (sp.phraseSeconds + kGapSilence))));
-  Pcm out;
-  out.rate = phrase.rate;
-  auto silence = [&](double s) { out.samples.insert(out.samples.end(), static_cast<size_t>(std::lround(s * out.rate)), 0); };
+  PcmAudio out;
+  out.sampleRate = phrase.sampleRate;
+  auto silence = [&](double s) { out.samples.insert(out.samples.end(), static_cast<size_t>(std::lround(s * out.sampleRate)), 0); };
   silence(kLeadSilence);
   for (int r = 0; r < repeats; r++) {
-    double start = static_cast<double>(out.samples.size()) / out.rate;
+    double start = static_cast<double>(out.samples.size()) / out.sampleRate;
     out.samples.insert(out.samples.end(), phrase.samples.begin(), phrase.samples.end());
     sp.utteranceEnds.push_back(start + sp.speechEndInPhrase);
     silence(kGapSilence);
   }
-  sp.duration = static_cast<double>(out.samples.size()) / out.rate;
-  writeWav(path, out);
+  sp.duration = static_cast<double>(out.samples.size()) / out.sampleRate;
+  if (!roomcast::audio::writeWav(path, out)) die("cannot write " + path);
   return sp;
 }
 
-Pcm synthesize(const std::string& phrase, const std::string& path) {
+PcmAudio synthesize(const std::string& phrase, const std::string& path) {
   gchar* flite = g_find_program_in_path("flite");
   if (!flite) die("flite is not installed (apt-get install flite)");
   const gchar* argv[] = {flite, "-t", phrase.c_str(), "-o", path.c_str(), nullptr};
@@ -269,7 +196,7 @@ Pcm synthesize(const std::string& phrase, const std::string& path) {
     die(std::string("flite failed: ") + (error ? error->message : (err ? err : "")));
   g_free(err);
   g_free(flite);
-  return readWav(path);
+  return readMonoWav(path);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -636,7 +563,7 @@ int main(int argc, char** argv) {
   if (!dir) die(std::string("no temporary folder: ") + error->message);
   const std::string tmp = dir;
   g_free(dir);
-  Pcm phrase = synthesize(opt.phrase, tmp + "/phrase.wav");
+  PcmAudio phrase = synthesize(opt.phrase, tmp + "/phrase.wav");
   Speech speech = buildSpeech(phrase, opt.seconds, tmp + "/speech.wav");
   Speech warmup = buildSpeech(phrase, 0, tmp + "/warmup.wav");  // one utterance
 
@@ -856,11 +783,7 @@ int main(int argc, char** argv) {
   }
   j << "  ]\n}\n";
 
-  std::ofstream out(opt.json);
-  out << j.str();
-  out.close();
-  if (!out) die("cannot write " + opt.json);
-  std::printf("JSON written to %s\n", opt.json.c_str());
+  if (!writeJsonFile(opt.json, j.str())) die("cannot write " + opt.json);
 
   removeTree(tmp);
   g_free(gstVersion);
