@@ -1,5 +1,6 @@
 // roomcastd: one GLib main loop owns the rooms, the HTTP/WebSocket server and every change to
 // a room's pipeline. Streaming threads only post to it.
+#include <algorithm>
 #include <glib-unix.h>
 #include <glib/gstdio.h>
 #include <gst/gst.h>
@@ -127,10 +128,12 @@ int main(int argc, char** argv) {
   GMainLoop* loop = g_main_loop_new(context, FALSE);
 
   // Live rooms' HLS: written by the media backend, served by the HTTP server.
-  hls::Registry hlsRegistry(6);
+  // About 6 s of audio in each live playlist (at least 3 target durations, RFC 8216 6.2.2).
+  hls::Registry hlsRegistry(std::max(6u, 6000 / opt.hlsSegmentMs));
   media::MediaConfig mediaConfig;
   mediaConfig.hls = &hlsRegistry;
   mediaConfig.lowRendition = opt.lowRendition;
+  mediaConfig.hlsSegmentMs = opt.hlsSegmentMs;
   mediaConfig.dataDir = opt.dataDir;
   mediaConfig.pipelinesDir = opt.pipelinesDir;
   mediaConfig.speaker.opusBitrate = opt.opusBitrate;

@@ -1,5 +1,6 @@
 #include "app/options.h"
 
+#include <algorithm>
 #include <glib.h>
 
 #include "roomcast-config.h"
@@ -82,6 +83,8 @@ core::Status applyConfigFile(const std::string& path, Options& out) {
   str("moderation", "policy", out.moderationPolicy);
   if (g_key_file_has_key(file, "hls", "low_rendition", nullptr))
     out.lowRendition = g_key_file_get_boolean(file, "hls", "low_rendition", nullptr);
+  if (g_key_file_has_key(file, "hls", "segment_ms", nullptr))
+    out.hlsSegmentMs = static_cast<unsigned>(std::max(0, g_key_file_get_integer(file, "hls", "segment_ms", nullptr)));
   if (g_key_file_has_key(file, "hls", "listener_idle_s", nullptr))
     out.listenerIdleSeconds = g_key_file_get_double(file, "hls", "listener_idle_s", nullptr);
   str("s3", "endpoint", out.s3.endpoint);
@@ -164,6 +167,8 @@ core::Result<Options> parseOptions(int argc, char** argv) {
   if (out.maxSpeakers < 1 || out.maxSpeakers > 1000) return Error{ErrorCode::BadRequest, "max_speakers must be 1..1000"};
   if (out.mixerMaxWaitMs < 0 || out.mixerMaxWaitMs > 100)
     return Error{ErrorCode::BadRequest, "mixer_max_wait_ms must be 0..100"};
+  if (out.hlsSegmentMs < 250 || out.hlsSegmentMs > 1000)
+    return Error{ErrorCode::BadRequest, "segment_ms must be 250..1000 (the target duration is 1 s)"};
   if (out.listenerIdleSeconds < 1 || out.listenerIdleSeconds > 600)
     return Error{ErrorCode::BadRequest, "listener_idle_s must be 1..600"};
   if (!g_hostname_is_ip_address(out.plainRtpBind.c_str()))

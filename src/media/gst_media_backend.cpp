@@ -1,5 +1,6 @@
 #include "media/gst_media_backend.h"
 
+#include <algorithm>
 #include <glib/gstdio.h>
 
 #include "media/debug.h"
@@ -41,6 +42,7 @@ core::Status GstMediaBackend::startRoom(const core::RoomMediaConfig& room) {
   config.opusBitrate = config_.speaker.opusBitrate;
   config.mixerMaxWaitMs = config_.mixerMaxWaitMs;
   config.lowRendition = config_.lowRendition;
+  config.hlsSegmentMs = config_.hlsSegmentMs;
   if (g_mkdir_with_parents(config.hlsDir.c_str(), 0755) != 0)
     return Error{ErrorCode::Internal, "cannot create " + config.hlsDir};
   const std::string roomId = room.roomId;
@@ -67,7 +69,7 @@ core::Status GstMediaBackend::startRoom(const core::RoomMediaConfig& room) {
     if (config_.lowRendition) renditions.push_back({"low", "low.m3u8", 28000});
     hls::Room& hlsRoom = config_.hls->open(room.roomId, renditions);
     // The last three minutes of the program, for evidence (a report, a moderation action).
-    hlsRoom.rendition("main")->keepRecent(180);
+    hlsRoom.rendition("main")->keepRecent(180000 / std::max(1u, config_.hlsSegmentMs));
   }
   auto pipeline = RoomPipeline::start(config, std::move(handlers));
   if (!pipeline) {

@@ -25,6 +25,41 @@ core::Result<std::unique_ptr<RoomPipeline>> RoomPipeline::start(const RoomPipeli
   return room;
 }
 
+// hlssink2 cuts segments in whole seconds only (its target-duration); the splitmuxsink inside
+// it takes any length. Shorter segments let players start closer to live: they start a few
+// segments behind the newest (GStreamer's hlsdemux four, hls.js two target durations).
+static void setSegmentLength(GstBin* hlssink2, unsigned segmentMs) {
+  GstIterator* children = gst_bin_iterate_elements(hlssink2);
+  GValue child = G_VALUE_INIT;
+  while (gst_iterator_next(children, &child) == GST_ITERATOR_OK) {
+    auto* element = GST_ELEMENT(g_value_get_object(&child));
+    GstElementFactory* factory = gst_element_get_factory(element);
+    if (factory && g_str_equal(gst_plugin_feature_get_name(GST_PLUGIN_FEATURE(factory)), "splitmuxsink"))
+      g_object_set(element, "max-size-time", static_cast<guint64>(segmentMs) * GST_MSECOND, nullptr);
+    g_value_reset(&child);
+  }
+  g_value_unset(&child);
+  gst_iterator_free(children);
+}
+
+// mpegtsmux writes PAT and PMT every 100 ms by default: a third of a 48 kbps segment. Every
+// segment starts with both anyway (the muxer is reset per segment), which is all a player
+// joining at a segment needs, so after that they are left out. Called when a segment closes:
+// 1.22's mpegtsmux asserts if pmt-interval is set before its program exists.
+static void writeTablesOncePerSegment(GstObject* splitmuxsink) {
+  constexpr guint kTenSeconds = 10 * 90000;  // in ticks of the 90 kHz MPEG clock
+  GstElement* muxer = nullptr;
+  if (!g_object_class_find_property(G_OBJECT_GET_CLASS(splitmuxsink), "muxer")) return;
+  g_object_get(splitmuxsink, "muxer", &muxer, nullptr);
+  if (!muxer) return;
+  guint pmt = 0;
+  if (g_object_class_find_property(G_OBJECT_GET_CLASS(muxer), "pmt-interval")) {
+    g_object_get(muxer, "pmt-interval", &pmt, nullptr);
+    if (pmt != kTenSeconds) g_object_set(muxer, "pat-interval", kTenSeconds, "pmt-interval", kTenSeconds, nullptr);
+  }
+  gst_object_unref(muxer);
+}
+
 static core::Status linkIntoTee(GstBin* pipeline, GstElement* tee, GstElement* output) {
   if (!GST_OBJECT_PARENT(output)) gst_bin_add(pipeline, output);
   g_autoptr(GstPad) teeSrc = gst_element_request_pad_simple(tee, "src_%u");
@@ -71,6 +106,7 @@ core::Status RoomPipeline::build() {
     g_autofree char* segments = g_build_filename(config_.hlsDir.c_str(), output.segments, nullptr);
     g_autofree char* playlist = g_build_filename(config_.hlsDir.c_str(), output.playlist, nullptr);
     g_object_set(sink, "location", segments, "playlist-location", playlist, nullptr);
+    setSegmentLength(GST_BIN(sink), config_.hlsSegmentMs);
     if (auto linked = linkIntoTee(bin, tee.get(), hls.value().get()); !linked) return linked;
   }
 
@@ -154,8 +190,10 @@ gboolean RoomPipeline::onBusMessage(GstBus*, GstMessage* message, gpointer data)
         // hlssink2 has already listed the segment in its playlist: it handles this message
         // on its way up, before the bus sees it.
         const std::string child = topLevelChildName(GST_MESSAGE_SRC(message), GST_OBJECT(self->pipeline_.get()));
-        if (child.rfind("hls-", 0) == 0)
+        if (child.rfind("hls-", 0) == 0) {
+          writeTablesOncePerSegment(GST_MESSAGE_SRC(message));
           self->handlers_.onSegmentClosed({child.substr(4), self->unixMsAtRunningTime(runningTime)});
+        }
         return G_SOURCE_CONTINUE;
       }
       if (s && gst_structure_has_name(s, "pocketsphinx") && self->handlers_.onRecognized) {
