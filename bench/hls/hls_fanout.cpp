@@ -24,6 +24,7 @@
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -708,7 +709,11 @@ Cell runCell(const Options& o, int n, const std::string& mode, const std::string
     // Every listener's connection, the upstream ones and the cache files: within our own
     // RLIMIT_NOFILE (nginx inherits it; as root it may raise it further with
     // worker_rlimit_nofile).
+    // Never above the hard limit: nginx could not raise it, and would believe it had.
+    rlimit hard{};
+    getrlimit(RLIMIT_NOFILE, &hard);
     no.rlimitNofile = std::max(o.nofile, 2 * n + 4096);
+    if (hard.rlim_max != RLIM_INFINITY) no.rlimitNofile = std::min<long>(no.rlimitNofile, static_cast<long>(hard.rlim_max));
     no.workerConnections = std::max(4096, std::min(2 * n + 1024, no.rlimitNofile - 256));
     no.accessLog = false;
     no.errorLogLevel = "warn";
