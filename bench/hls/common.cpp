@@ -227,6 +227,8 @@ Nginx::Nginx(const std::string& dir, const std::string& originHostPort, int port
   edge = std::regex_replace(edge, std::regex("server 127\\.0\\.0\\.1:8080;"), "server " + originHostPort + ";");
   edge = std::regex_replace(edge, std::regex("listen 127\\.0\\.0\\.1:8081;"),
                             "listen 127.0.0.1:" + std::to_string(port) + ";");
+  edge = std::regex_replace(edge, std::regex("server=127\\.0\\.0\\.1:5514,"),
+                            "server=127.0.0.1:" + std::to_string(o.edgeLogPort) + ",");
   writeFile(dir_ + "/edge.conf", edge);
   std::ostringstream main;
   if (geteuid() == 0) main << "user root;\n";

@@ -87,6 +87,7 @@ struct NginxOptions {
   int rlimitNofile = 0;     // worker_rlimit_nofile, 0 = not set
   bool accessLog = true;
   std::string errorLogLevel = "info";
+  int edgeLogPort = 5514;   // roomcastd's --edge-log UDP port (listener counting)
 };
 class Nginx {
  public:

@@ -694,8 +694,11 @@ Cell runCell(const Options& o, int n, const std::string& mode, const std::string
   g_mkdir_with_parents(cellDir.c_str(), 0755);
   const bool viaNginx = mode == "nginx";
   const int nginxPort = viaNginx ? roomcast::testing::freeTcpPort() : 0;
+  const int edgeLogPort = viaNginx ? roomcast::testing::freeUdpPort() : 0;
   std::vector<std::string> args;
-  if (viaNginx) args = {"--public-url", "http://127.0.0.1:" + std::to_string(nginxPort)};
+  if (viaNginx)
+    args = {"--public-url", "http://127.0.0.1:" + std::to_string(nginxPort), "--edge-log",
+            "127.0.0.1:" + std::to_string(edgeLogPort)};
   Roomcastd daemon(cellDir + "/data", args, o.serverCpu);
   if (!daemon.ready()) {
     cell.ok = false;
@@ -706,6 +709,7 @@ Cell runCell(const Options& o, int n, const std::string& mode, const std::string
   if (viaNginx) {
     NginxOptions no;
     no.workerProcesses = o.nginxWorkers;
+    no.edgeLogPort = edgeLogPort;
     // Every listener's connection, the upstream ones and the cache files: within our own
     // RLIMIT_NOFILE (nginx inherits it; as root it may raise it further with
     // worker_rlimit_nofile).

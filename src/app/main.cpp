@@ -21,6 +21,7 @@
 #include "media/webrtc_util.h"
 #include "roomcast-config.h"
 #include "signaling/auth.h"
+#include "signaling/edge_log.h"
 #include "signaling/http_server.h"
 #include "signaling/ws_hub.h"
 #include "store/database.h"
@@ -282,6 +283,18 @@ int main(int argc, char** argv) {
   if (!url) {
     g_printerr("roomcastd: %s\n", url.error().message.c_str());
     return 1;
+  }
+
+  // Listeners served by the caching edge are counted from its log lines.
+  std::unique_ptr<signaling::EdgeLogReceiver> edgeLog;
+  if (!opt.edgeLogHost.empty()) {
+    edgeLog = std::make_unique<signaling::EdgeLogReceiver>(nullptr, auth, rooms);
+    if (auto bound = edgeLog->bind(opt.edgeLogHost, opt.edgeLogPort); !bound) {
+      g_printerr("roomcastd: %s\n", bound.error().message.c_str());
+      return 1;
+    }
+    g_message("counting HLS listeners behind the edge from its log lines on udp %s:%d", opt.edgeLogHost.c_str(),
+              opt.edgeLogPort);
   }
 
   Shutdown shutdown{loop, &rooms};

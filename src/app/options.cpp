@@ -18,16 +18,26 @@ std::string firstExisting(std::initializer_list<std::string> candidates) {
   return *candidates.begin();
 }
 
-core::Status splitListen(const std::string& value, Options& out) {
+core::Status splitHostPort(const std::string& what, const std::string& value, std::string& host, int& port) {
   const auto colon = value.rfind(':');
-  if (colon == std::string::npos) return Error{ErrorCode::BadRequest, "--listen wants HOST:PORT, got " + value};
-  std::string host = value.substr(0, colon);
+  if (colon == std::string::npos) return Error{ErrorCode::BadRequest, what + " wants HOST:PORT, got " + value};
+  host = value.substr(0, colon);
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   char* end = nullptr;
-  const long port = strtol(value.c_str() + colon + 1, &end, 10);
-  if (!end || *end || port < 0 || port > 65535) return Error{ErrorCode::BadRequest, "bad port in --listen " + value};
-  out.listenHost = host;
-  out.listenPort = static_cast<int>(port);
+  const long number = strtol(value.c_str() + colon + 1, &end, 10);
+  if (!end || *end || number < 0 || number > 65535) return Error{ErrorCode::BadRequest, "bad port in " + what + " " + value};
+  port = static_cast<int>(number);
+  return core::Ok{};
+}
+
+core::Status splitListen(const std::string& value, Options& out) {
+  return splitHostPort("--listen", value, out.listenHost, out.listenPort);
+}
+
+core::Status splitEdgeLog(const std::string& value, Options& out) {
+  if (auto s = splitHostPort("edge_log", value, out.edgeLogHost, out.edgeLogPort); !s) return s;
+  if (!g_hostname_is_ip_address(out.edgeLogHost.c_str()) || out.edgeLogPort == 0)
+    return Error{ErrorCode::BadRequest, "edge_log wants IP:PORT, got " + value};
   return core::Ok{};
 }
 
@@ -83,6 +93,10 @@ core::Status applyConfigFile(const std::string& path, Options& out) {
   str("moderation", "policy", out.moderationPolicy);
   if (g_key_file_has_key(file, "hls", "low_rendition", nullptr))
     out.lowRendition = g_key_file_get_boolean(file, "hls", "low_rendition", nullptr);
+  std::string edgeLog;
+  str("hls", "edge_log", edgeLog);
+  if (!edgeLog.empty())
+    if (auto s = splitEdgeLog(edgeLog, out); !s) return s;
   if (g_key_file_has_key(file, "hls", "segment_ms", nullptr))
     out.hlsSegmentMs = static_cast<unsigned>(std::max(0, g_key_file_get_integer(file, "hls", "segment_ms", nullptr)));
   if (g_key_file_has_key(file, "hls", "listener_idle_s", nullptr))
@@ -108,6 +122,7 @@ core::Result<Options> parseOptions(int argc, char** argv) {
   g_autofree char* publicUrl = nullptr;
   g_autofree char* pipelinesDir = nullptr;
   g_autofree char* webDir = nullptr;
+  g_autofree char* edgeLog = nullptr;
   gboolean version = FALSE;
   double grace = -1;
   GOptionEntry entries[] = {
@@ -118,6 +133,7 @@ core::Result<Options> parseOptions(int argc, char** argv) {
       {"pipelines-dir", 0, 0, G_OPTION_ARG_FILENAME, &pipelinesDir, "Where the program-*.pipeline fragments are", "DIR"},
       {"web-dir", 0, 0, G_OPTION_ARG_FILENAME, &webDir, "Where the web client is", "DIR"},
       {"reconnect-grace", 0, 0, G_OPTION_ARG_DOUBLE, &grace, "Seconds a dropped speaker keeps their place (default 20)", "S"},
+      {"edge-log", 0, 0, G_OPTION_ARG_STRING, &edgeLog, "Count HLS listeners from a caching edge's syslog lines on this UDP address ([hls] edge_log)", "IP:PORT"},
       {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", nullptr},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
   g_autoptr(GOptionContext) context = g_option_context_new("- the roomcast live audio room server");
@@ -148,6 +164,8 @@ core::Result<Options> parseOptions(int argc, char** argv) {
   if (listen)
     if (auto s = splitListen(listen, out); !s) return s.error();
   if (dataDir) out.dataDir = dataDir;
+  if (edgeLog)
+    if (auto s = splitEdgeLog(edgeLog, out); !s) return s.error();
   // The S3 secret may stay out of the config file.
   if (const char* secret = g_getenv("ROOMCAST_S3_SECRET_KEY"); secret && *secret) out.s3.secretKey = secret;
   if (out.s3.enabled()) {

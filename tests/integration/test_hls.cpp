@@ -274,9 +274,11 @@ TEST(Hls, ListenerCountRisesWithListenersAndFallsAfterTheyStop) {
 }
 
 TEST(Hls, NginxEdgeServesTheSameBytesCollapsesMissesAndCountsListeners) {
-  Daemon daemon;  // the default listener timeout (10 s): the edge reports each listener every 4 s
+  // The edge tells roomcastd who listens through its log (syslog over UDP).
+  const int edgeLog = freeUdpPort();
+  Daemon daemon({"--edge-log", "127.0.0.1:" + std::to_string(edgeLog)});
   ASSERT_TRUE(daemon.ready()) << daemon.log();
-  Nginx edge(daemon.url());
+  Nginx edge(daemon.url(), edgeLog);
   ASSERT_TRUE(edge.ready()) << edge.log();
   TestRoom room = createRoom(daemon);
   const std::string origin = hlsBase(daemon, room), cdn = edge.url() + "/hls/" + room.id + "/";

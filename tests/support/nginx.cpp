@@ -18,15 +18,17 @@ std::string readText(const std::string& path) {
 
 }  // namespace
 
-Nginx::Nginx(const std::string& originUrl) {
+Nginx::Nginx(const std::string& originUrl, int edgeLogPort) {
   dir_ = makeTempDir("roomcast-nginx-");
   const int port = freeTcpPort();
   url_ = "http://127.0.0.1:" + std::to_string(port);
-  // The shipped edge config, with its three EDIT values set for this test.
+  // The shipped edge config, with its four EDIT values set for this test.
   std::string edge = readText(sourcePath("data/nginx/roomcast-edge.conf"));
   edge = std::regex_replace(edge, std::regex("/var/cache/nginx/roomcast"), dir_ + "/cache");
   edge = std::regex_replace(edge, std::regex("server 127\\.0\\.0\\.1:8080;"), "server " + originUrl.substr(7) + ";");
   edge = std::regex_replace(edge, std::regex("listen 127\\.0\\.0\\.1:8081;"), "listen 127.0.0.1:" + std::to_string(port) + ";");
+  edge = std::regex_replace(edge, std::regex("server=127\\.0\\.0\\.1:5514,"),
+                            "server=127.0.0.1:" + std::to_string(edgeLogPort) + ",");
   g_file_set_contents((dir_ + "/edge.conf").c_str(), edge.c_str(), -1, nullptr);
   const std::string main =
       std::string(geteuid() == 0 ? "user root;\n" : "") + "worker_processes 1;\npid " + dir_ + "/nginx.pid;\nerror_log " +

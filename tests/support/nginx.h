@@ -11,7 +11,8 @@ namespace roomcast::testing {
 
 class Nginx {
  public:
-  explicit Nginx(const std::string& originUrl);  // http://127.0.0.1:PORT of roomcastd
+  // originUrl: http://127.0.0.1:PORT of roomcastd; edgeLogPort: its --edge-log UDP port.
+  Nginx(const std::string& originUrl, int edgeLogPort);
   ~Nginx();
   bool ready() const { return ready_; }
   const std::string& url() const { return url_; }

@@ -13,6 +13,7 @@ std::string buildPath(const std::string& relative);   // <build dir>/relative
 std::string sourcePath(const std::string& relative);  // <source dir>/relative
 std::string makeTempDir(const char* prefix);
 int freeTcpPort();
+int freeUdpPort();
 
 struct ProcessResult {
   bool finished = false;  // false: killed at the deadline

@@ -1,0 +1,100 @@
+#include "signaling/edge_log.h"
+
+#include "core/room_manager.h"
+#include "signaling/auth.h"
+
+namespace roomcast::signaling {
+
+namespace {
+
+constexpr size_t kMaxDatagram = 1024;
+constexpr int kMaxPerWakeup = 256;  // then the main loop serves everything else again
+constexpr std::string_view kTag = "roomcast: ";
+
+bool isIdChar(char c) { return g_ascii_isalnum(c) || c == '-' || c == '_' || c == '.'; }
+
+bool isId(std::string_view s, size_t max) {
+  if (s.empty() || s.size() > max) return false;
+  for (char c : s)
+    if (!isIdChar(c)) return false;
+  return true;
+}
+
+}  // namespace
+
+core::Result<EdgeLogLine> parseEdgeLogLine(std::string_view datagram) {
+  using core::Error;
+  using core::ErrorCode;
+  if (datagram.size() > kMaxDatagram) return Error{ErrorCode::TooLarge, "edge log line too long"};
+  // "<PRI>Mmm dd hh:mm:ss roomcast: ROOM SESSION" (nginx, syslog nohostname); the tag is the
+  // first "roomcast: " after the priority.
+  const size_t tag = datagram.find(kTag);
+  if (datagram.empty() || datagram[0] != '<' || tag == std::string_view::npos)
+    return Error{ErrorCode::BadRequest, "not a roomcast edge log line"};
+  std::string_view message = datagram.substr(tag + kTag.size());
+  while (!message.empty() && (message.back() == '\n' || message.back() == '\r')) message.remove_suffix(1);
+  const size_t space = message.find(' ');
+  if (space == std::string_view::npos) return Error{ErrorCode::BadRequest, "edge log line without a session"};
+  std::string_view room = message.substr(0, space), session = message.substr(space + 1);
+  if (!isId(room, 64) || !isId(session, 256)) return Error{ErrorCode::BadRequest, "malformed edge log line"};
+  return EdgeLogLine{std::string(room), std::string(session)};
+}
+
+EdgeLogReceiver::EdgeLogReceiver(GMainContext* context, const TokenAuthority& auth, core::RoomManager& rooms)
+    : context_(context), auth_(auth), rooms_(rooms) {}
+
+EdgeLogReceiver::~EdgeLogReceiver() {
+  if (source_) {
+    g_source_destroy(source_);
+    g_source_unref(source_);
+  }
+  if (socket_) g_object_unref(socket_);
+}
+
+core::Status EdgeLogReceiver::bind(const std::string& host, int port) {
+  using core::Error;
+  using core::ErrorCode;
+  GError* error = nullptr;
+  g_autoptr(GInetAddress) address = g_inet_address_new_from_string(host.c_str());
+  if (!address) return Error{ErrorCode::BadRequest, "edge_log wants an IP address, got " + host};
+  socket_ = g_socket_new(g_inet_address_get_family(address), G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, &error);
+  g_autoptr(GSocketAddress) where = g_inet_socket_address_new(address, static_cast<guint16>(port));
+  if (socket_) g_socket_set_blocking(socket_, FALSE);
+  if (!socket_ || !g_socket_bind(socket_, where, TRUE, &error)) {
+    Error e{ErrorCode::Internal, "cannot listen for the edge's log on udp " + host + ":" + std::to_string(port) + ": " +
+                                     (error ? error->message : "unknown error")};
+    g_clear_error(&error);
+    return e;
+  }
+  source_ = g_socket_create_source(socket_, G_IO_IN, nullptr);
+  g_source_set_callback(source_, reinterpret_cast<GSourceFunc>(reinterpret_cast<void (*)()>(&EdgeLogReceiver::onReadable)),
+                        this, nullptr);
+  g_source_attach(source_, context_);
+  return core::Ok{};
+}
+
+gboolean EdgeLogReceiver::onReadable(GSocket* socket, GIOCondition, gpointer data) {
+  auto* self = static_cast<EdgeLogReceiver*>(data);
+  char buffer[kMaxDatagram + 1];
+  for (int i = 0; i < kMaxPerWakeup; i++) {
+    const gssize n = g_socket_receive(socket, buffer, sizeof buffer, nullptr, nullptr);
+    if (n < 0) break;  // nothing more for now (or an error the next wake-up sees again)
+    self->handle(std::string_view(buffer, static_cast<size_t>(n)));
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+void EdgeLogReceiver::handle(std::string_view datagram) {
+  auto line = parseEdgeLogLine(datagram);
+  if (!line || !auth_.verifyListenerSession(line.value().session, line.value().room)) {
+    // Said once, then counted: a misconfigured edge would otherwise fill the log.
+    if (rejected_++ == 0)
+      g_warning("edge log: ignored a line (%s); further ones are only counted",
+                line ? "a session this server did not sign" : line.error().message.c_str());
+    return;
+  }
+  accepted_++;
+  rooms_.listenerSeen(line.value().room, line.value().session);
+}
+
+}  // namespace roomcast::signaling

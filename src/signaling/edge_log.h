@@ -1,0 +1,57 @@
+// Counting HLS listeners who are served by a caching edge (nginx): the edge sends one syslog
+// line over UDP per playlist request ("<room> <session>", see data/nginx/roomcast-edge.conf)
+// and this receiver marks that listening session as seen, as a playlist request served here
+// would. UDP costs the edge nothing per request (no subrequest, nothing to wait for) and a
+// lost datagram only delays one refresh of a count that tolerates seconds of silence.
+#pragma once
+
+#include <gio/gio.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+
+namespace roomcast::core {
+class RoomManager;
+}
+
+namespace roomcast::signaling {
+
+class TokenAuthority;
+
+// What a line says, if it is one: the text after the syslog header's "roomcast: " tag.
+struct EdgeLogLine {
+  std::string room;
+  std::string session;
+};
+core::Result<EdgeLogLine> parseEdgeLogLine(std::string_view datagram);
+
+class EdgeLogReceiver {
+ public:
+  EdgeLogReceiver(GMainContext* context, const TokenAuthority& auth, core::RoomManager& rooms);
+  ~EdgeLogReceiver();
+  EdgeLogReceiver(const EdgeLogReceiver&) = delete;
+  EdgeLogReceiver& operator=(const EdgeLogReceiver&) = delete;
+
+  // Binds HOST:PORT (UDP; keep it on loopback or a private network: anyone who can send to
+  // it can only refresh sessions that the server itself signed, but it is work).
+  core::Status bind(const std::string& host, int port);
+  uint64_t accepted() const { return accepted_; }
+  uint64_t rejected() const { return rejected_; }
+
+ private:
+  static gboolean onReadable(GSocket* socket, GIOCondition condition, gpointer self);
+  void handle(std::string_view datagram);
+
+  GMainContext* context_;
+  const TokenAuthority& auth_;
+  core::RoomManager& rooms_;
+  GSocket* socket_ = nullptr;
+  GSource* source_ = nullptr;
+  uint64_t accepted_ = 0;
+  uint64_t rejected_ = 0;
+};
+
+}  // namespace roomcast::signaling
