@@ -17,23 +17,18 @@ std::string makeTempDir(const char* prefix) {
   return dir ? dir : "";
 }
 
-int freeTcpPort() {
-  g_autoptr(GSocket) socket = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, nullptr);
+// A port the kernel just handed out on 127.0.0.1 (free until someone else takes it).
+static int freeLoopbackPort(GSocketType type, GSocketProtocol protocol) {
+  g_autoptr(GSocket) socket = g_socket_new(G_SOCKET_FAMILY_IPV4, type, protocol, nullptr);
   g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
   g_autoptr(GSocketAddress) any = g_inet_socket_address_new(loopback, 0);
-  if (!g_socket_bind(socket, any, TRUE, nullptr)) return 0;
+  if (!socket || !g_socket_bind(socket, any, TRUE, nullptr)) return 0;
   g_autoptr(GSocketAddress) bound = g_socket_get_local_address(socket, nullptr);
   return g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
 }
 
-int freeUdpPort() {
-  g_autoptr(GSocket) socket = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, nullptr);
-  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) any = g_inet_socket_address_new(loopback, 0);
-  if (!g_socket_bind(socket, any, TRUE, nullptr)) return 0;
-  g_autoptr(GSocketAddress) bound = g_socket_get_local_address(socket, nullptr);
-  return g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
-}
+int freeTcpPort() { return freeLoopbackPort(G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP); }
+int freeUdpPort() { return freeLoopbackPort(G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP); }
 
 static GSubprocess* spawn(const std::vector<std::string>& argv, GSubprocessFlags flags, const char* stderrPath = nullptr) {
   std::vector<const char*> args;
