@@ -83,6 +83,7 @@ core::Status applyConfigFile(const std::string& path, Options& out) {
   integer("media", "opus_bitrate", out.opusBitrate);
   integer("media", "jitter_latency_ms", out.jitterLatencyMs);
   integer("media", "mixer_max_wait_ms", out.mixerMaxWaitMs);
+  str("media", "stun_server", out.stunServer);
   if (g_key_file_has_key(file, "media", "plain_rtp", nullptr))
     out.plainRtp = g_key_file_get_boolean(file, "media", "plain_rtp", nullptr);
   str("media", "plain_rtp_bind", out.plainRtpBind);
@@ -183,6 +184,9 @@ core::Result<Options> parseOptions(int argc, char** argv) {
   if (out.opusBitrate < 6000 || out.opusBitrate > 128000) return Error{ErrorCode::BadRequest, "opus_bitrate must be 6000..128000"};
   if (out.jitterLatencyMs < 0 || out.jitterLatencyMs > 1000) return Error{ErrorCode::BadRequest, "jitter_latency_ms must be 0..1000"};
   if (out.maxSpeakers < 1 || out.maxSpeakers > 1000) return Error{ErrorCode::BadRequest, "max_speakers must be 1..1000"};
+  if (!out.stunServer.empty() && (out.stunServer.rfind("stun://", 0) != 0 || out.stunServer.size() > 256 ||
+                                  out.stunServer.find(':', 7) == std::string::npos))
+    return Error{ErrorCode::BadRequest, "stun_server must be stun://HOST:PORT, got " + out.stunServer};
   if (out.mixerMaxWaitMs < 0 || out.mixerMaxWaitMs > 100)
     return Error{ErrorCode::BadRequest, "mixer_max_wait_ms must be 0..100"};
   if (out.hlsSegmentMs < 250 || out.hlsSegmentMs > 1000)

@@ -157,7 +157,8 @@ core::Status GstMediaBackend::acceptOffer(const std::string& roomId, const std::
     return payloadType.error();
   }
   PeerKey key{roomId, peerId, nextSerial_++};
-  auto transport = std::make_unique<WebRtcTransport>(key, *this, offer, config_.speaker.jitterLatencyMs);
+  auto transport =
+      std::make_unique<WebRtcTransport>(key, *this, offer, config_.speaker.jitterLatencyMs, config_.stunServer);
   return startPeer(roomId, peerId, std::move(transport), key, payloadType.value(), mixed);
 }
 

@@ -101,8 +101,10 @@ void onConnectionStateChanged(GstElement* webrtc, GParamSpec*, gpointer data) {
 
 }  // namespace
 
-WebRtcTransport::WebRtcTransport(PeerKey key, PeerEvents& events, GstSDPMessage* offer, unsigned jitterLatencyMs)
+WebRtcTransport::WebRtcTransport(PeerKey key, PeerEvents& events, GstSDPMessage* offer, unsigned jitterLatencyMs,
+                                 std::string stunServer)
     : key_(std::move(key)), events_(events), offer_(offer), jitterLatencyMs_(jitterLatencyMs),
+      stunServer_(std::move(stunServer)),
       name_("peer-" + key_.peerId + "-" + std::to_string(key_.serial)) {}
 
 WebRtcTransport::~WebRtcTransport() {
@@ -116,6 +118,9 @@ core::Status WebRtcTransport::attach(GstBin* pipeline, GstPad* uplinkSink, GstPa
   if (!webrtc_) return Error{ErrorCode::Internal, "webrtcbin is missing (gstreamer1.0-plugins-bad)"};
   gst_util_set_object_arg(G_OBJECT(webrtc_.get()), "bundle-policy", "max-bundle");
   g_object_set(webrtc_.get(), "latency", jitterLatencyMs_, nullptr);
+  // Behind a NAT (a cloud VM's private address), the server-reflexive candidate is the one a
+  // browser outside can reach.
+  if (!stunServer_.empty()) g_object_set(webrtc_.get(), "stun-server", stunServer_.c_str(), nullptr);
   gst_bin_add(pipeline, webrtc_.get());
   addLoopbackToIceAgent(webrtc_.get());
 

@@ -17,7 +17,9 @@ namespace roomcast::media {
 class WebRtcTransport final : public PeerTransport {
  public:
   // Takes ownership of `offer` (an SDP checked by checkAudioOffer).
-  WebRtcTransport(PeerKey key, PeerEvents& events, GstSDPMessage* offer, unsigned jitterLatencyMs);
+  // stunServer: "stun://HOST:PORT" or "" (host candidates only).
+  WebRtcTransport(PeerKey key, PeerEvents& events, GstSDPMessage* offer, unsigned jitterLatencyMs,
+                  std::string stunServer = "");
   ~WebRtcTransport() override;
 
   core::Status attach(GstBin* pipeline, GstPad* uplinkSink, GstPad* returnSrc, PeerGates* gates) override;
@@ -32,6 +34,7 @@ class WebRtcTransport final : public PeerTransport {
   PeerEvents& events_;
   GstSDPMessage* offer_;
   unsigned jitterLatencyMs_;
+  std::string stunServer_;
   std::string name_;
   GstBin* pipeline_ = nullptr;
   ElementPtr webrtc_;

@@ -138,4 +138,46 @@ TEST(EndToEnd, TwoSpeakersHearEachOtherNeverThemselves) {
   RecordProperty("host_hears_self_db", std::to_string(hostHearsSelf));
 }
 
+// [media] stun_server is really used: the server's webrtcbin asks the configured STUN server
+// for its public address (a STUN Binding Request arrives at a UDP socket this test listens on)
+// while the speaker's session is set up, and the speaker still connects.
+TEST(EndToEnd, ConfiguredStunServerIsAskedForTheServersAddress) {
+  g_autoptr(GSocket) stun = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, nullptr);
+  ASSERT_NE(stun, nullptr);
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new(loopback, 0);
+  ASSERT_TRUE(g_socket_bind(stun, any, TRUE, nullptr));
+  g_autoptr(GSocketAddress) bound = g_socket_get_local_address(stun, nullptr);
+  const int port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
+
+  const std::string dir = makeTempDir("roomcast-stun");
+  const std::string config = dir + "/roomcast.conf";
+  const std::string text = "[media]\nstun_server = stun://127.0.0.1:" + std::to_string(port) + "\n";
+  ASSERT_TRUE(g_file_set_contents(config.c_str(), text.c_str(), -1, nullptr));
+  Daemon daemon({"--config", config});
+  ASSERT_TRUE(daemon.ready()) << daemon.log();
+  const auto created = run({cli(), "--server", daemon.url(), "create", "--title", "Behind a NAT"}, 30);
+  ASSERT_EQ(created.exitStatus, 0) << created.stderrText;
+  Process host({cli(), "--server", daemon.url(), "speak", jsonString(created.stdoutText, "id"), "--token",
+                jsonString(created.stdoutText, "host_token"), "--tone", "440", "--seconds", "4"});
+
+  // Wait (at most 20 s) for a datagram; a STUN Binding Request is type 0x0001 with the magic
+  // cookie 0x2112A442 (RFC 5389).
+  bool request = false;
+  const gint64 deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+  while (!request && g_get_monotonic_time() < deadline) {
+    const gint64 left = deadline - g_get_monotonic_time();
+    if (!g_socket_condition_timed_wait(stun, G_IO_IN, left, nullptr, nullptr)) break;
+    unsigned char packet[1500];
+    const gssize n = g_socket_receive(stun, reinterpret_cast<gchar*>(packet), sizeof packet, nullptr, nullptr);
+    request = n >= 20 && packet[0] == 0x00 && packet[1] == 0x01 && packet[4] == 0x21 && packet[5] == 0x12 &&
+              packet[6] == 0xA4 && packet[7] == 0x42;
+  }
+  EXPECT_TRUE(request) << "no STUN Binding Request reached the configured server\n" << daemon.log();
+  EXPECT_TRUE(host.waitForOutput("connected", 30)) << "an unanswered STUN server does not stop the session\n"
+                                                    << daemon.log();
+  EXPECT_EQ(host.wait(60).exitStatus, 0);
+  (void)!system(("rm -rf '" + dir + "'").c_str());
+}
+
 }  // namespace
