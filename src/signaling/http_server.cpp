@@ -188,35 +188,27 @@ void HttpServer::handleApi(SoupServer*, SoupServerMessage* msg, const char* path
     if (method == "GET") return self->listRooms(msg);
     return sendMethodNotAllowed(msg, "GET, POST");
   }
-  if (rest.rfind("/rooms/", 0) == 0 && endsWith(rest, "/moderation")) {
-    std::string roomId(rest.substr(std::strlen("/rooms/"), rest.size() - std::strlen("/rooms/") - std::strlen("/moderation")));
-    if (!isSafeName(roomId, 64)) return sendError(msg, {ErrorCode::NotFound, "no such room"});
-    if (method != "POST") return sendMethodNotAllowed(msg, "POST");
-    return self->moderate(msg, roomId);
-  }
-  if (rest.rfind("/rooms/", 0) == 0 && endsWith(rest, "/recording")) {
-    std::string roomId(rest.substr(std::strlen("/rooms/"), rest.size() - std::strlen("/rooms/") - std::strlen("/recording")));
-    if (!isSafeName(roomId, 64)) return sendError(msg, {ErrorCode::NotFound, "no such room"});
-    if (method != "POST") return sendMethodNotAllowed(msg, "POST");
-    return self->setRecording(msg, roomId);
-  }
-  if (rest.rfind("/rooms/", 0) == 0 && endsWith(rest, "/reports")) {
-    std::string roomId(rest.substr(std::strlen("/rooms/"), rest.size() - std::strlen("/rooms/") - std::strlen("/reports")));
-    if (!isSafeName(roomId, 64)) return sendError(msg, {ErrorCode::NotFound, "no such room"});
-    if (method != "GET") return sendMethodNotAllowed(msg, "GET");
-    return self->listReports(msg, roomId);
-  }
-  if (rest.rfind("/rooms/", 0) == 0 && endsWith(rest, "/listen")) {
-    std::string roomId(rest.substr(std::strlen("/rooms/"), rest.size() - std::strlen("/rooms/") - std::strlen("/listen")));
-    if (!isSafeName(roomId, 64)) return sendError(msg, {ErrorCode::NotFound, "no such room"});
-    if (method != "POST") return sendMethodNotAllowed(msg, "POST");
-    return self->startListening(msg, roomId);
-  }
-  if (rest.rfind("/rooms/", 0) == 0 && endsWith(rest, "/tokens")) {
-    std::string roomId(rest.substr(std::strlen("/rooms/"), rest.size() - std::strlen("/rooms/") - std::strlen("/tokens")));
-    if (!isSafeName(roomId, 64)) return sendError(msg, {ErrorCode::NotFound, "no such room"});
-    if (method != "POST") return sendMethodNotAllowed(msg, "POST");
-    return self->issueToken(msg, roomId);
+  // /rooms/{id}/<action>: one method each.
+  struct RoomAction {
+    const char* suffix;
+    const char* method;
+    void (HttpServer::*handler)(SoupServerMessage*, const std::string&);
+  };
+  static const RoomAction kRoomActions[] = {
+      {"/moderation", "POST", &HttpServer::moderate},   {"/recording", "POST", &HttpServer::setRecording},
+      {"/reports", "GET", &HttpServer::listReports},     {"/listen", "POST", &HttpServer::startListening},
+      {"/tokens", "POST", &HttpServer::issueToken},
+  };
+  constexpr std::string_view kRooms = "/rooms/";
+  if (rest.rfind(kRooms, 0) == 0) {
+    for (const RoomAction& action : kRoomActions) {
+      const std::string_view suffix(action.suffix);
+      if (!endsWith(rest, suffix) || rest.size() <= kRooms.size() + suffix.size()) continue;
+      std::string roomId(rest.substr(kRooms.size(), rest.size() - kRooms.size() - suffix.size()));
+      if (!isSafeName(roomId, 64)) return sendError(msg, {ErrorCode::NotFound, "no such room"});
+      if (method != action.method) return sendMethodNotAllowed(msg, action.method);
+      return (self->*action.handler)(msg, roomId);
+    }
   }
   if (rest.rfind("/rooms/", 0) == 0) {
     std::string roomId(rest.substr(std::strlen("/rooms/")));
