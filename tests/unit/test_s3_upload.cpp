@@ -11,6 +11,9 @@
 #include <vector>
 
 #include "store/s3_upload.h"
+#include "wait.h"
+
+using roomcast::testing::iterateUntil;
 
 using namespace roomcast;
 using namespace roomcast::store;
@@ -48,19 +51,6 @@ class TempFile {
   char* path_raw_ = nullptr;
   std::string path_;
 };
-
-// Iterates `context` until `done()` or the deadline (a watchdog source, not a sleep).
-bool iterateUntil(GMainContext* context, const std::function<bool()>& done, unsigned timeoutMs) {
-  bool expired = false;
-  GSource* timer = g_timeout_source_new(timeoutMs);
-  g_source_set_callback(timer, [](gpointer flag) -> gboolean { *static_cast<bool*>(flag) = true; return G_SOURCE_REMOVE; },
-                        &expired, nullptr);
-  g_source_attach(timer, context);
-  while (!done() && !expired) g_main_context_iteration(context, TRUE);
-  g_source_destroy(timer);
-  g_source_unref(timer);
-  return done();
-}
 
 }  // namespace
 
@@ -279,7 +269,7 @@ TEST(S3Uploader, CompletesOnTheContextThreadInQueueOrder) {
       });
     }
     EXPECT_TRUE(finished.empty());  // nothing is delivered until the context runs
-    ASSERT_TRUE(iterateUntil(context, [&] { return finished.size() == 3; }, 10000));
+    ASSERT_TRUE(iterateUntil(context, [&] { return finished.size() == 3; }, 10.0));
   }
   EXPECT_EQ(finished, (std::vector<std::string>{"one.ogg", "two.ogg", "three.ogg"}));
   for (GThread* t : threads) EXPECT_EQ(t, g_thread_self());
