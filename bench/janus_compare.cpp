@@ -102,15 +102,6 @@ constexpr double kMarkerVolume = 0.6;
   std::exit(1);
 }
 
-void note(const char* format, ...) G_GNUC_PRINTF(1, 2);
-void note(const char* format, ...) {
-  va_list args;
-  va_start(args, format);
-  std::vfprintf(stderr, format, args);
-  va_end(args);
-  std::fputc('\n', stderr);
-  std::fflush(stderr);
-}
 
 std::string clockNow() { return utcNow().substr(11, 8); }
 

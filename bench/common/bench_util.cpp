@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdarg>
 #include <chrono>
 #include <cerrno>
 #include <cmath>
@@ -301,6 +302,15 @@ void removeTree(const std::string& path) {
     g_dir_close(dir);
   }
   g_rmdir(path.c_str());
+}
+
+void note(const char* format, ...) {
+  va_list args;
+  va_start(args, format);
+  std::vfprintf(stderr, format, args);
+  va_end(args);
+  std::fputc('\n', stderr);
+  std::fflush(stderr);
 }
 
 bool writeJsonFile(const std::string& path, const std::string& json) {

@@ -96,6 +96,9 @@ void removeTree(const std::string& path);  // a folder and everything in it
 // Writes `json` to `path` and says so on stdout; false (and nothing said) if it cannot.
 bool writeJsonFile(const std::string& path, const std::string& json);
 
+// A progress line on stderr (printf format, newline added, flushed at once).
+void note(const char* format, ...) __attribute__((format(printf, 1, 2)));
+
 // ---- command lines: --flag VALUE or --flag=VALUE
 // `isSwitch(flag)` says which flags take no value; `onOption(flag, value)` sees every flag
 // ("" as the value of a switch) and rejects what it does not know with failUsage. --help

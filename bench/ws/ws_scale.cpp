@@ -66,7 +66,11 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.h"
+
 namespace {
+
+using roomcast::bench::note;
 
 // ---------------------------------------------------------------------------------------
 // Small helpers
@@ -76,15 +80,6 @@ namespace {
   std::exit(1);
 }
 
-void note(const char* format, ...) G_GNUC_PRINTF(1, 2);
-void note(const char* format, ...) {
-  va_list args;
-  va_start(args, format);
-  std::vfprintf(stderr, format, args);
-  va_end(args);
-  std::fputc('\n', stderr);
-  std::fflush(stderr);
-}
 
 std::string strf(const char* format, ...) G_GNUC_PRINTF(1, 2);
 std::string strf(const char* format, ...) {

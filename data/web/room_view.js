@@ -2,7 +2,7 @@
 // queue, chat and reports. Every action is a real <button> whose accessible name says what and
 // whom ("Mute Grace"), so keyboards and screen readers reach all of it.
 
-export const REACTIONS = [
+const REACTIONS = [
   ['clap', '👏'], ['heart', '❤️'], ['laugh', '😂'], ['fire', '🔥'],
   ['hundred', '💯'], ['thumbs-up', '👍'], ['party', '🎉'], ['raised-hands', '🙌'],
 ];

@@ -7,7 +7,7 @@
 // renegotiation, and the server only switches mixing on: the new speaker is live at once).
 
 // Voice capture: the browser's echo cancellation, noise suppression and gain control, mono.
-export const captureConstraints = {
+const captureConstraints = {
   audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true, channelCount: 1 },
   video: false,
 };
