@@ -221,8 +221,11 @@ core::Result<std::string> GstMediaBackend::keepEvidence(const std::string& roomI
   // MPEG-TS segments concatenate into one playable file.
   std::string bytes;
   for (const auto& segment : main->recent()) bytes += *segment.bytes;
+  // This runs on the control thread: written whole and renamed into place, but not fsynced
+  // (g_file_set_contents would, and an fsync can hold every room for tens of milliseconds).
   GError* error = nullptr;
-  if (!g_file_set_contents(path, bytes.data(), static_cast<gssize>(bytes.size()), &error)) {
+  if (!g_file_set_contents_full(path, bytes.data(), static_cast<gssize>(bytes.size()), G_FILE_SET_CONTENTS_CONSISTENT,
+                                0600, &error)) {
     Error e{ErrorCode::Internal, std::string("cannot write evidence: ") + error->message};
     g_error_free(error);
     return e;
@@ -289,7 +292,10 @@ void GstMediaBackend::writePlaylists(const std::string& roomId, const hls::Room&
   auto write = [&](const std::string& name, const std::string& text) {
     g_autofree char* path = g_build_filename(dir.c_str(), name.c_str(), nullptr);
     GError* error = nullptr;
-    if (!g_file_set_contents(path, text.c_str(), static_cast<gssize>(text.size()), &error)) {  // atomic: rename
+    // Every closed segment (twice a second per rendition), on the control thread: renamed into
+    // place whole, not fsynced (an fsync per playlist would stall every room on a slow disk).
+    if (!g_file_set_contents_full(path, text.c_str(), static_cast<gssize>(text.size()), G_FILE_SET_CONTENTS_CONSISTENT,
+                                  0644, &error)) {
       GST_WARNING("room %s: cannot write %s: %s", roomId.c_str(), path, error->message);
       g_error_free(error);
     }
