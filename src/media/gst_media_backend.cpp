@@ -1,7 +1,9 @@
 #include "media/gst_media_backend.h"
 
-#include <algorithm>
 #include <glib/gstdio.h>
+
+#include <algorithm>
+#include <cerrno>
 
 #include "media/debug.h"
 #include "media/rtp_transport.h"
@@ -11,6 +13,29 @@
 #define GST_CAT_DEFAULT roomcast_room_debug
 
 namespace roomcast::media {
+
+namespace {
+
+// Writes `contents` to a temporary file beside `path` and renames it over `path`: a reader sees
+// the old file or the new one, never half of one. No fsync: these writes run on the control
+// thread, where g_file_set_contents's fsync (it syncs whenever it replaces a file) would hold
+// every room on a slow disk; a crash may lose the newest version, not the file.
+bool replaceFileWithoutSync(const char* path, const std::string& contents, int mode, GError** error) {
+  const std::string temporary = std::string(path) + ".part";
+  if (!g_file_set_contents_full(temporary.c_str(), contents.data(), static_cast<gssize>(contents.size()),
+                                G_FILE_SET_CONTENTS_NONE, mode, error))
+    return false;
+  if (g_rename(temporary.c_str(), path) != 0) {
+    const int saved = errno;
+    g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(saved), "cannot rename %s: %s", temporary.c_str(),
+                g_strerror(saved));
+    g_unlink(temporary.c_str());
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
 
 using core::Error;
 using core::ErrorCode;
@@ -221,11 +246,8 @@ core::Result<std::string> GstMediaBackend::keepEvidence(const std::string& roomI
   // MPEG-TS segments concatenate into one playable file.
   std::string bytes;
   for (const auto& segment : main->recent()) bytes += *segment.bytes;
-  // This runs on the control thread: written whole and renamed into place, but not fsynced
-  // (g_file_set_contents would, and an fsync can hold every room for tens of milliseconds).
   GError* error = nullptr;
-  if (!g_file_set_contents_full(path, bytes.data(), static_cast<gssize>(bytes.size()), G_FILE_SET_CONTENTS_CONSISTENT,
-                                0600, &error)) {
+  if (!replaceFileWithoutSync(path, bytes, 0600, &error)) {
     Error e{ErrorCode::Internal, std::string("cannot write evidence: ") + error->message};
     g_error_free(error);
     return e;
@@ -292,10 +314,8 @@ void GstMediaBackend::writePlaylists(const std::string& roomId, const hls::Room&
   auto write = [&](const std::string& name, const std::string& text) {
     g_autofree char* path = g_build_filename(dir.c_str(), name.c_str(), nullptr);
     GError* error = nullptr;
-    // Every closed segment (twice a second per rendition), on the control thread: renamed into
-    // place whole, not fsynced (an fsync per playlist would stall every room on a slow disk).
-    if (!g_file_set_contents_full(path, text.c_str(), static_cast<gssize>(text.size()), G_FILE_SET_CONTENTS_CONSISTENT,
-                                  0644, &error)) {
+    // Every closed segment (twice a second per rendition), on the control thread.
+    if (!replaceFileWithoutSync(path, text, 0644, &error)) {
       GST_WARNING("room %s: cannot write %s: %s", roomId.c_str(), path, error->message);
       g_error_free(error);
     }
