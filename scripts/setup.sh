@@ -10,6 +10,8 @@ packages=(
   libglib2.0-dev libsoup-3.0-dev libjson-glib-dev libsqlite3-dev libnice-dev
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
   libgtest-dev libgmock-dev
+  # the opusfecdec element (plugins/roomcast) decodes with libopus directly
+  libopus-dev
   # recordings upload to S3-compatible storage (src/store/s3_upload)
   libcurl4-openssl-dev
   # fuzzing: clang with libFuzzer and the sanitizer runtimes

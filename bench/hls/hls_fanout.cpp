@@ -60,12 +60,16 @@ struct Options {
   std::string rendition = "main";
   bool sessions = true;
   int serverCpu = 0, generatorCpu = 1, speakerCpu = 1;
+  int segmentMs = 0;     // roomcastd's [hls] segment_ms; 0: its default
+  int edgeCpu = -1;      // nginx's core; -1: the server's (roomcastd and nginx share it)
   int nginxWorkers = 1;  // 0 = auto
   double waitQuiet = 0;  // seconds to wait for other processes to calm down before each cell
   std::string json = "bench-hls-fanout.json";
   bool keep = false;
   int nofile = 0;  // our RLIMIT_NOFILE, found at start
 };
+
+int edgeCpu(const Options& o) { return o.edgeCpu >= 0 ? o.edgeCpu : o.serverCpu; }
 
 std::vector<std::string> splitList(const std::string& s) {
   std::vector<std::string> out;
@@ -654,7 +658,7 @@ class Generator {
 struct Sample {
   double mono = 0, wall = 0;
   double roomcastd = 0, nginx = 0, self = 0, speaker = 0;
-  CpuTimes server, generator, all;
+  CpuTimes server, generator, edge, all;
 };
 
 struct Cell {
@@ -664,7 +668,7 @@ struct Cell {
   std::string note;
   double window = 0;
   Stats stats;
-  double roomcastdPct = 0, nginxPct = 0, generatorPct = 0, speakerPct = 0, serverCorePct = 0, generatorCorePct = 0,
+  double roomcastdPct = 0, nginxPct = 0, generatorPct = 0, speakerPct = 0, serverCorePct = 0, generatorCorePct = 0, edgeCorePct = NAN,
          othersPct = 0, irqPct = 0, stealPct = 0;
   double roomcastdIdlePct = NAN;  // with the speaker, before any listener
   double othersBefore = NAN;      // other processes' CPU just before the cell (--wait-quiet)
@@ -699,6 +703,10 @@ Cell runCell(const Options& o, int n, const std::string& mode, const std::string
   if (viaNginx)
     args = {"--public-url", "http://127.0.0.1:" + std::to_string(nginxPort), "--edge-log",
             "127.0.0.1:" + std::to_string(edgeLogPort)};
+  if (o.segmentMs > 0) {
+    writeFile(cellDir + "/roomcast.conf", "[hls]\nsegment_ms = " + std::to_string(o.segmentMs) + "\n");
+    args.insert(args.end(), {"--config", cellDir + "/roomcast.conf"});
+  }
   Roomcastd daemon(cellDir + "/data", args, o.serverCpu);
   if (!daemon.ready()) {
     cell.ok = false;
@@ -722,7 +730,7 @@ Cell runCell(const Options& o, int n, const std::string& mode, const std::string
     no.accessLog = false;
     no.errorLogLevel = "warn";
     g_mkdir_with_parents((cellDir + "/nginx").c_str(), 0755);
-    nginx = std::make_unique<Nginx>(cellDir + "/nginx", daemon.hostPort(), nginxPort, no, o.serverCpu);
+    nginx = std::make_unique<Nginx>(cellDir + "/nginx", daemon.hostPort(), nginxPort, no, edgeCpu(o));
     if (!nginx->ready()) {
       cell.ok = false;
       cell.note = "nginx did not start: " + nginx->errorLog();
@@ -814,6 +822,7 @@ Cell runCell(const Options& o, int n, const std::string& mode, const std::string
     s.speaker = processCpuSeconds(speaker.pid());
     s.server = cpuTimes(o.serverCpu);
     s.generator = cpuTimes(o.generatorCpu);
+    s.edge = cpuTimes(edgeCpu(o));
     s.all = cpuTimes(-1);
   };
   // /metrics at the window's edges, from a helper thread (the generator's loop never blocks).
@@ -858,6 +867,7 @@ Cell runCell(const Options& o, int n, const std::string& mode, const std::string
   };
   cell.serverCorePct = busy(a.server, b.server);
   cell.generatorCorePct = busy(a.generator, b.generator);
+  if (nginx && edgeCpu(o) != o.serverCpu) cell.edgeCorePct = busy(a.edge, b.edge);
   {
     static const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
     // Interrupt and softirq time belongs to no process (on loopback much of it is our own
@@ -908,6 +918,8 @@ int main(int argc, char** argv) {
     else if (a == "--server-cpu") o.serverCpu = std::atoi(value().c_str());
     else if (a == "--generator-cpu") o.generatorCpu = std::atoi(value().c_str());
     else if (a == "--speaker-cpu") o.speakerCpu = std::atoi(value().c_str());
+    else if (a == "--segment-ms") o.segmentMs = std::atoi(value().c_str());
+    else if (a == "--edge-cpu") o.edgeCpu = std::atoi(value().c_str());
     else if (a == "--nginx-workers") o.nginxWorkers = std::atoi(value().c_str());
     else if (a == "--wait-quiet") o.waitQuiet = std::atof(value().c_str());
     else if (a == "--json") o.json = value();
@@ -921,7 +933,9 @@ int main(int argc, char** argv) {
       fprintf(stderr,
               "usage: bench-hls-fanout [--sizes 1000,5000,10000] [--modes direct,nginx] [--window S] [--ramp S]\n"
               "  [--settle S] [--period S] [--jitter F] [--timeout S] [--rendition main|low] [--no-sessions]\n"
-              "  [--server-cpu C] [--generator-cpu C] [--speaker-cpu C] [--nginx-workers N|0=auto] [--quick]\n"
+              "  [--segment-ms MS]\n"
+              "  [--server-cpu C] [--generator-cpu C] [--speaker-cpu C] [--edge-cpu C]\n"
+              "  [--nginx-workers N|0=auto] [--quick]\n"
               "  [--wait-quiet S] [--nice N] [--json FILE] [--keep]\n");
       return 2;
     }
@@ -957,9 +971,9 @@ int main(int argc, char** argv) {
          o.period, o.jitter * 100, o.rendition.c_str());
   printf("roomcast 0.1.0, nginx %s (worker_processes %s), %s, nice %d\n", nginxVersion().c_str(),
          o.nginxWorkers > 0 ? std::to_string(o.nginxWorkers).c_str() : "auto", machineSummary().c_str(), niceValue());
-  printf("servers on CPU %d, generator on CPU %d, speaker on CPU %d; window %.0f s after the ramp; request timeout %.0f s;"
+  printf("roomcastd on CPU %d, nginx on CPU %d, generator on CPU %d, speaker on CPU %d; window %.0f s after the ramp; request timeout %.0f s;"
          " %s\n\n",
-         o.serverCpu, o.generatorCpu, o.speakerCpu, o.window, o.timeout,
+         o.serverCpu, edgeCpu(o), o.generatorCpu, o.speakerCpu, o.window, o.timeout,
          o.sessions ? "playlist URLs carry ?session=" : "no sessions");
   printf("%6s %-7s %8s %8s %8s %8s %7s %12s %12s %9s %9s %9s %9s %7s\n", "N", "mode", "pl p50", "pl p99", "seg p50",
          "seg p99", "errors", "pl req/s", "seg req/s", "rc CPU", "nginx", "gen CPU", "gen lag99", "others");
@@ -1010,6 +1024,7 @@ int main(int argc, char** argv) {
            "generator core %d busy %.0f%%; speaker %.1f%%; irq+softirq %.1f%%, steal %.1f%% (all CPUs)\n",
            s.deferred, s.skipped, pctOf(s.timerLag, 0.5), pctOf(s.timerLag, 1), o.generatorCpu, c.generatorCorePct,
            c.speakerPct, c.irqPct, c.stealPct);
+    if (std::isfinite(c.edgeCorePct)) printf("    nginx's core %d busy %.0f%%\n", edgeCpu(o), c.edgeCorePct);
     if (std::isfinite(c.othersBefore)) printf("    other processes just before the cell: %.0f%% of a core\n", c.othersBefore);
     printf("    all phases: %ld connects (p50 %.2f ms, p99 %.1f ms, max %.0f ms, %ld over 1 s), %ld errors (%ld timeouts,"
            " %ld connection failures, %ld non-2xx); sessions: %.1f s to create, %d failed\n",
@@ -1049,10 +1064,10 @@ int main(int argc, char** argv) {
     fprintf(f, "{\"benchmark\":\"hls-fanout\",\"machine\":%s,\"nginx\":%s,\"nginx_workers\":%d,\"nice\":%d,"
             "\"rlimit_nofile\":%d,", jsonEscape(machineSummary()).c_str(), jsonEscape(nginxVersion()).c_str(),
             o.nginxWorkers, niceValue(), o.nofile);
-    fprintf(f, "\"period_s\":%g,\"jitter\":%g,\"window_s\":%g,\"settle_s\":%g,\"timeout_s\":%g,\"rendition\":%s,"
-               "\"sessions\":%s,\"server_cpu\":%d,\"generator_cpu\":%d,\"speaker_cpu\":%d,\"cells\":[",
-            o.period, o.jitter, o.window, o.settle, o.timeout, jsonEscape(o.rendition).c_str(), o.sessions ? "true" : "false",
-            o.serverCpu, o.generatorCpu, o.speakerCpu);
+    fprintf(f, "\"period_s\":%g,\"jitter\":%g,\"window_s\":%g,\"settle_s\":%g,\"timeout_s\":%g,\"segment_ms\":%d,\"rendition\":%s,"
+               "\"sessions\":%s,\"server_cpu\":%d,\"edge_cpu\":%d,\"generator_cpu\":%d,\"speaker_cpu\":%d,\"cells\":[",
+            o.period, o.jitter, o.window, o.settle, o.timeout, o.segmentMs, jsonEscape(o.rendition).c_str(), o.sessions ? "true" : "false",
+            o.serverCpu, edgeCpu(o), o.generatorCpu, o.speakerCpu);
     for (size_t i = 0; i < cells.size(); i++) {
       const auto& c = cells[i];
       const auto& s = c.stats;
@@ -1076,10 +1091,10 @@ int main(int argc, char** argv) {
                  "\"fell_behind\":%ld,\"server_closes\":%ld,\"all_phases\":%ld},",
               s.non2xx, s.segment404, s.timeouts, s.connFailures, s.fellBehind, s.serverCloses, s.allErrors);
       fprintf(f, "\"cpu_pct\":{\"roomcastd\":%s,\"roomcastd_idle\":%s,\"nginx\":%s,\"generator\":%s,\"speaker\":%s,"
-                 "\"server_core\":%s,\"generator_core\":%s,\"others\":%s,\"others_before\":%s,\"irq_softirq\":%s,\"steal\":%s},",
+                 "\"server_core\":%s,\"edge_core\":%s,\"generator_core\":%s,\"others\":%s,\"others_before\":%s,\"irq_softirq\":%s,\"steal\":%s},",
               jsonNumber(c.roomcastdPct).c_str(), jsonNumber(c.roomcastdIdlePct).c_str(), jsonNumber(c.nginxPct).c_str(),
               jsonNumber(c.generatorPct).c_str(), jsonNumber(c.speakerPct).c_str(), jsonNumber(c.serverCorePct).c_str(),
-              jsonNumber(c.generatorCorePct).c_str(), jsonNumber(c.othersPct).c_str(), jsonNumber(c.othersBefore).c_str(),
+              jsonNumber(c.edgeCorePct).c_str(), jsonNumber(c.generatorCorePct).c_str(), jsonNumber(c.othersPct).c_str(), jsonNumber(c.othersBefore).c_str(),
               jsonNumber(c.irqPct).c_str(),
               jsonNumber(c.stealPct).c_str());
       fprintf(f, "\"ttfb_over_250ms\":{\"playlists\":%ld,\"segments\":%ld},\"x_cache_status\":{", s.slowPlaylists,

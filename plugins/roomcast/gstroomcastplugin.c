@@ -2,13 +2,16 @@
 #include <gst/gst.h>
 
 #include "gstmixminus.h"
+#include "gstopusfecdec.h"
 
 static gboolean
 plugin_init (GstPlugin * plugin)
 {
-  return GST_ELEMENT_REGISTER (mixminus, plugin);
+  gboolean ok = GST_ELEMENT_REGISTER (mixminus, plugin);
+  ok &= GST_ELEMENT_REGISTER (opusfecdec, plugin);
+  return ok;
 }
 
 GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, roomcast,
-    "Roomcast audio elements (mix-minus mixer)", plugin_init, VERSION,
+    "Roomcast audio elements (mix-minus mixer, low-delay Opus FEC decoder)", plugin_init, VERSION,
     "MIT/X11", PACKAGE, "roomcast")

@@ -59,29 +59,24 @@ core::Status SpeakerPeer::buildBranches(int payloadType, bool mixed) {
     return e;
   };
   ElementPtr depay = make("rtpopusdepay", "depay");
-  ElementPtr decoder = make("opusdec", "dec");
+  // Ours (plugins/roomcast): decodes each packet at once and uses FEC only after a loss;
+  // opusdec with FEC holds every packet back 20 ms.
+  ElementPtr decoder = make("opusfecdec", "dec");
   ElementPtr encoder = make("opusenc", "enc");
   ElementPtr funnel = make("funnel", "return");
   ElementPtr payloader = make("rtpopuspay", "pay");
   ElementPtr rtpCaps = make("capsfilter", "rtpcaps");
-  ElementPtr pcmCaps = make("capsfilter", "pcmcaps");
-  if (elements_.size() != 7) return Error{ErrorCode::Internal, "a GStreamer plugin for the speaker branch is missing"};
+  if (elements_.size() != 6) return Error{ErrorCode::Internal, "a GStreamer plugin for the speaker branch is missing"};
 
-  // Decoders conceal loss: PLC always, FEC when the sender provides it.
-  g_object_set(decoder.get(), "plc", TRUE, "use-inband-fec", TRUE, nullptr);
   configureVoiceOpusEncoder(encoder.get(), settings_.opusBitrate, false);
   g_object_set(payloader.get(), "pt", payloadType, nullptr);
   g_autofree char* rtpCapsText = g_strdup_printf(
       "application/x-rtp,media=audio,encoding-name=OPUS,clock-rate=48000,payload=%d", payloadType);
   g_autoptr(GstCaps) rtpCapsValue = gst_caps_from_string(rtpCapsText);
   g_object_set(rtpCaps.get(), "caps", rtpCapsValue, nullptr);
-  // Mono 48 kHz out of the decoder whatever the sender's caps say (opusdec otherwise picks
-  // stereo from caps that arrive before downstream answers, then fails at the mixer).
-  g_autoptr(GstCaps) pcmCapsValue = gst_caps_from_string("audio/x-raw,rate=48000,channels=1");
-  g_object_set(pcmCaps.get(), "caps", pcmCapsValue, nullptr);
 
   for (auto& e : elements_) gst_bin_add(room_.pipeline, e.get());
-  if (!gst_element_link_many(depay.get(), decoder.get(), pcmCaps.get(), nullptr) ||
+  if (!gst_element_link(depay.get(), decoder.get()) ||
       !gst_element_link_many(encoder.get(), funnel.get(), payloader.get(), rtpCaps.get(), nullptr))
     return Error{ErrorCode::Internal, "cannot link the speaker branch"};
 
@@ -97,7 +92,7 @@ core::Status SpeakerPeer::buildBranches(int payloadType, bool mixed) {
   if (!mixerSink_) return Error{ErrorCode::Internal, "the mixer refused a new input"};
   g_object_set(mixerSink_.get(), "mute", mixed ? FALSE : TRUE, "skip-silent", TRUE, nullptr);
   g_autoptr(GstPad) decoderSrc =
-      settings_.transcribe ? branchRecognizer(pcmCaps.get()) : gst_element_get_static_pad(pcmCaps.get(), "src");
+      settings_.transcribe ? branchRecognizer(decoder.get()) : gst_element_get_static_pad(decoder.get(), "src");
   if (!decoderSrc || gst_pad_link(decoderSrc, mixerSink_.get()) != GST_PAD_LINK_OK)
     return Error{ErrorCode::Internal, "cannot link the speaker to the mixer"};
   return core::Ok{};

@@ -1,6 +1,6 @@
 // One speaker inside a room pipeline: the same branches whatever the transport.
 //
-//   transport ─▶ [uplink gate] rtpopusdepay ─ opusdec ─▶ mixminus.sink_N
+//   transport ─▶ [uplink gate] rtpopusdepay ─ opusfecdec ─▶ mixminus.sink_N
 //
 //   mixminus.minus_N ─▶ [switch] opusenc ─┐
 //   program-opus (tee) ─▶ [shared gate] ──┴─ funnel ─ rtpopuspay ─ capsfilter ─▶ [transport gate] transport
