@@ -3,6 +3,7 @@
 //    startRoom/acceptOffer/addRemoteCandidate, keeps each stopRoom's StopDone so a test
 //    decides when the media "finishes", and lets the test play the media engine's part by
 //    firing MediaObserver callbacks (answer, candidate, level, peer failure, room failure).
+//    mixedNow() says whether a peer's uplink would be in the mix, from the calls so far.
 //  - RecordingEventSink records what clients would have been told:
 //    (roomId, identity or broadcast, Event), plus disconnects.
 #pragma once
@@ -10,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <cstddef>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -70,6 +72,7 @@ class FakeMediaBackend : public core::MediaBackend {
                            bool mixed) override {
     offerCalls.push_back({roomId, peerId, offerSdp, mixed});
     if (offerError) return *offerError;
+    mixing_[{roomId, peerId}] = mixed;
     return core::Ok{};
   }
 
@@ -77,6 +80,7 @@ class FakeMediaBackend : public core::MediaBackend {
                                           const RtpAddress& remote, int, bool mixed) override {
     offerCalls.push_back({roomId, peerId, "rtp " + remote.host + ":" + std::to_string(remote.port), mixed});
     if (offerError) return *offerError;
+    mixing_[{roomId, peerId}] = mixed;
     return RtpAddress{"127.0.0.1", 40000};
   }
 
@@ -95,6 +99,7 @@ class FakeMediaBackend : public core::MediaBackend {
   }
   void setPeerMixed(const std::string& roomId, const std::string& peerId, bool mixed) override {
     mixCalls.push_back({roomId, peerId, mixed});
+    mixing_[{roomId, peerId}] = mixed;
   }
 
   core::Status addRemoteCandidate(const std::string& roomId, const std::string& peerId, unsigned mlineIndex,
@@ -106,6 +111,7 @@ class FakeMediaBackend : public core::MediaBackend {
 
   void removePeer(const std::string& roomId, const std::string& peerId) override {
     removePeerCalls.push_back({roomId, peerId});
+    mixing_.erase({roomId, peerId});
   }
 
   // --- failure injection ----------------------------------------------------------------
@@ -168,6 +174,16 @@ class FakeMediaBackend : public core::MediaBackend {
     if (auto* o = requireObserver()) o->onRoomMediaFailed(roomId, reason);
   }
 
+  // --- what the media engine would be doing --------------------------------------------
+  // Whether a peer's uplink is in the mix now: the `mixed` of the last accepted offer
+  // (WebRTC or plain RTP) or setPeerMixed for it; std::nullopt if it has no media session
+  // (never accepted, or removed since).
+  std::optional<bool> mixedNow(const std::string& roomId, const std::string& peerId) const {
+    auto it = mixing_.find({roomId, peerId});
+    if (it == mixing_.end()) return std::nullopt;
+    return it->second;
+  }
+
   // --- what was asked -------------------------------------------------------------------
   std::vector<core::RoomMediaConfig> startCalls;
   std::vector<StopCall> stopCalls;
@@ -188,6 +204,7 @@ class FakeMediaBackend : public core::MediaBackend {
   }
 
   core::MediaObserver* observer_ = nullptr;
+  std::map<std::pair<std::string, std::string>, bool> mixing_;  // (room, peer) -> in the mix
 };
 
 class RecordingEventSink : public core::RoomEventSink {

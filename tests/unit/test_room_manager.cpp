@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -27,7 +28,11 @@ struct EnvProbe {
   int64_t nowMs = kStartMs;
   std::vector<RoomInfo> created;
   std::vector<std::pair<RoomInfo, RoomMediaSummary>> finished;
-  std::map<uint64_t, std::function<void()>> timers;
+  struct Timer {
+    unsigned ms = 0;
+    std::function<void()> fn;
+  };
+  std::map<uint64_t, Timer> timers;  // pending, by id
   uint64_t nextTimer = 0;
   int resumeCounter = 0;
 
@@ -41,13 +46,20 @@ struct EnvProbe {
     env.nowUnixMs = [this] { return nowMs; };
     env.roomCreated = [this](const RoomInfo& info) { created.push_back(info); };
     env.roomFinished = [this](const RoomInfo& info, const RoomMediaSummary& s) { finished.emplace_back(info, s); };
-    env.schedule = [this](unsigned, std::function<void()> fn) {
-      timers[++nextTimer] = std::move(fn);
+    env.schedule = [this](unsigned ms, std::function<void()> fn) {
+      timers[++nextTimer] = {ms, std::move(fn)};
       return nextTimer;
     };
     env.cancel = [this](uint64_t id) { timers.erase(id); };
     env.newResumeToken = [this] { return "resume-" + std::to_string(++resumeCounter); };
     return env;
+  }
+
+  // Fires every pending timer (as if its time had come), oldest first.
+  void fireTimers() {
+    auto due = std::move(timers);
+    timers.clear();
+    for (auto& [id, timer] : due) timer.fn();
   }
 };
 
@@ -62,7 +74,7 @@ RoomLimits smallLimits() {
 
 class RoomManagerTest : public ::testing::Test {
  protected:
-  RoomManagerTest() : manager(media, sink, probe.make(), smallLimits()) {}
+  explicit RoomManagerTest(RoomLimits limits = smallLimits()) : manager(media, sink, probe.make(), limits) {}
 
   std::string createRoom(const std::string& title = "Morning show", bool record = false) {
     auto result = manager.createRoom({title, "", record});
@@ -197,6 +209,19 @@ TEST_F(RoomManagerTest, ValidateNewRoomIsUsableOnItsOwn) {
   ASSERT_FALSE(empty.ok());
   EXPECT_EQ(empty.error().code, ErrorCode::ValidationFailed);
   EXPECT_FALSE(empty.error().message.empty());
+}
+
+TEST_F(RoomManagerTest, DefaultLimitsAreTheDocumentedByteCounts) {
+  // docs/protocol.md: title 120 bytes, topic 500 bytes.
+  RoomLimits limits;
+  EXPECT_TRUE(validateNewRoom({std::string(120, 'a'), std::string(500, 'b'), false}, limits).ok());
+  EXPECT_EQ(codeOf(validateNewRoom({std::string(121, 'a'), "", false}, limits)), ErrorCode::ValidationFailed);
+  EXPECT_EQ(codeOf(validateNewRoom({"ok", std::string(501, 'b'), false}, limits)), ErrorCode::ValidationFailed);
+  // Bytes, not characters: 40 × "€" (3 bytes) is 120 bytes and fits, 41 do not.
+  std::string euros40;
+  for (int i = 0; i < 40; i++) euros40 += "\xe2\x82\xac";
+  EXPECT_TRUE(validateNewRoom({euros40, "", false}, limits).ok());
+  EXPECT_EQ(codeOf(validateNewRoom({euros40 + "\xe2\x82\xac", "", false}, limits)), ErrorCode::ValidationFailed);
 }
 
 TEST_F(RoomManagerTest, CreateRoomRefusesBeyondMaxRooms) {
@@ -708,6 +733,259 @@ TEST_F(RoomManagerTest, RoomMediaFailureForUnknownRoomIsHarmless) {
   media.emitRoomMediaFailed("missing", "boom");
   EXPECT_EQ(manager.rooms().size(), 1u);
   EXPECT_TRUE(media.stopCalls.empty());
+}
+
+// ---------------------------------------------------------------------------------------
+// The stage: hands, promotion, invitations, mutes, removal, reconnection, active speakers
+
+RoomLimits stageLimits() {
+  RoomLimits limits = smallLimits();
+  limits.maxSpeakers = 4;
+  return limits;
+}
+
+// A room with host "h", co-host "c" and speaker "s" on stage, and listeners "l1" and "l2".
+// The stage holds 4, so one listener fits on it.
+class StageTest : public RoomManagerTest {
+ protected:
+  StageTest() : RoomManagerTest(stageLimits()) {}
+
+  void SetUp() override {
+    room = createRoom();
+    joinAs(room, "h", Role::Host);
+    joinAs(room, "c", Role::CoHost);
+    joinAs(room, "s", Role::Speaker);
+    joinAs(room, "l1", Role::Listener);
+    joinAs(room, "l2", Role::Listener);
+    sink.clear();
+  }
+
+  const Participant& who(const std::string& identity) const { return manager.find(room)->participants.at(identity); }
+
+  const Actor host{"h", Role::Host};
+  const Actor cohost{"c", Role::CoHost};
+  const Actor speaker{"s", Role::Speaker};
+  std::string room;
+};
+
+TEST_F(StageTest, HandQueueFollowsRaisingOrderAndIsSeenByModeratorsAndTheRaiser) {
+  ASSERT_TRUE(manager.setHand(room, "l2", true).ok());
+  ASSERT_TRUE(manager.setHand(room, "l1", true).ok());
+  auto queue = manager.find(room)->handQueue();
+  ASSERT_EQ(queue.size(), 2u);
+  EXPECT_EQ(queue[0]->identity, "l2") << "first raised, first in the queue";
+  EXPECT_EQ(queue[1]->identity, "l1");
+
+  // Each hand goes to the host, the co-host and its owner: not to the speaker, not to the
+  // other listener, never to the whole room.
+  std::map<std::string, std::set<std::string>> toldAbout;  // whose hand -> who was told
+  for (const auto& record : sink.all<HandChanged>()) {
+    ASSERT_FALSE(record.isBroadcast());
+    toldAbout[std::get<HandChanged>(record.event).identity].insert(*record.identity);
+  }
+  EXPECT_EQ(toldAbout["l2"], (std::set<std::string>{"h", "c", "l2"}));
+  EXPECT_EQ(toldAbout["l1"], (std::set<std::string>{"h", "c", "l1"}));
+
+  EXPECT_EQ(codeOf(manager.setHand(room, "s", true)), ErrorCode::Conflict) << "already on stage";
+  ASSERT_TRUE(manager.setHand(room, "l2", false).ok());
+  queue = manager.find(room)->handQueue();
+  ASSERT_EQ(queue.size(), 1u);
+  EXPECT_EQ(queue[0]->identity, "l1");
+}
+
+TEST_F(StageTest, PrewarmedHandIsNotMixedUntilPromoted) {
+  EXPECT_EQ(codeOf(manager.offer(room, "l1", "v=0")), ErrorCode::Forbidden) << "no WebRTC without a hand up";
+  ASSERT_TRUE(manager.setHand(room, "l1", true).ok());
+  ASSERT_TRUE(manager.offer(room, "l1", "v=0").ok());
+  ASSERT_EQ(media.offerCalls.size(), 1u);
+  EXPECT_FALSE(media.offerCalls[0].mixed) << "pre-warm: hears the room, is not heard";
+  EXPECT_EQ(media.mixedNow(room, "l1"), false);
+  sink.clear();
+
+  ASSERT_TRUE(manager.promote(room, host, "l1").ok());
+  EXPECT_EQ(media.mixedNow(room, "l1"), true) << "promotion switches mixing on";
+  EXPECT_EQ(media.offerCalls.size(), 1u) << "no renegotiation";
+  EXPECT_TRUE(media.removePeerCalls.empty());
+  EXPECT_EQ(who("l1").role, Role::Speaker);
+  EXPECT_FALSE(who("l1").handRaised);
+  auto roles = sink.broadcasts<RoleChanged>(room);
+  ASSERT_EQ(roles.size(), 1u) << "everyone sees the stage change";
+  EXPECT_EQ(roles[0].identity, "l1");
+  EXPECT_EQ(roles[0].role, Role::Speaker);
+  EXPECT_EQ(sink.count<RoleChanged>(), 1u);
+}
+
+TEST_F(StageTest, PromotionRules) {
+  EXPECT_EQ(codeOf(manager.promote(room, speaker, "l1")), ErrorCode::Forbidden);
+  EXPECT_EQ(codeOf(manager.promote(room, {"l1", Role::Listener}, "l2")), ErrorCode::Forbidden);
+  EXPECT_EQ(codeOf(manager.promote(room, host, "s")), ErrorCode::Conflict) << "already on stage";
+  EXPECT_EQ(codeOf(manager.promote(room, host, "nobody")), ErrorCode::NotFound);
+  EXPECT_TRUE(manager.promote(room, cohost, "l1").ok()) << "co-hosts run the stage too";
+  EXPECT_EQ(codeOf(manager.promote(room, host, "l2")), ErrorCode::RoomFull) << "the stage holds 4";
+  EXPECT_EQ(who("l2").role, Role::Listener);
+}
+
+TEST_F(StageTest, DemoteSendsTheSpeakerBackToHls) {
+  ASSERT_TRUE(manager.offer(room, "s", "v=0").ok());
+  ASSERT_TRUE(manager.demote(room, cohost, "s").ok());
+  EXPECT_EQ(who("s").role, Role::Listener);
+  EXPECT_FALSE(who("s").mediaConnected);
+  ASSERT_EQ(media.removePeerCalls.size(), 1u);
+  EXPECT_EQ(media.removePeerCalls[0].roomId, room);
+  EXPECT_EQ(media.removePeerCalls[0].peerId, "s");
+  EXPECT_EQ(media.mixedNow(room, "s"), std::nullopt);
+
+  EXPECT_EQ(codeOf(manager.demote(room, cohost, "h")), ErrorCode::Forbidden);
+  EXPECT_EQ(codeOf(manager.demote(room, cohost, "c")), ErrorCode::Forbidden) << "only the host demotes co-hosts";
+  EXPECT_TRUE(manager.demote(room, host, "c").ok());
+  EXPECT_EQ(who("c").role, Role::Listener);
+}
+
+TEST_F(StageTest, InviteAcceptAndDecline) {
+  ASSERT_TRUE(manager.invite(room, host, "l1").ok());
+  auto invites = sink.all<Invited>();
+  ASSERT_EQ(invites.size(), 1u);
+  EXPECT_EQ(invites[0].identity, "l1") << "only the invited listener is told";
+  ASSERT_TRUE(manager.offer(room, "l1", "v=0").ok()) << "an invited listener may pre-warm";
+  EXPECT_EQ(media.mixedNow(room, "l1"), false);
+  ASSERT_TRUE(manager.answerInvite(room, "l1", true).ok());
+  EXPECT_EQ(who("l1").role, Role::Speaker);
+  EXPECT_EQ(media.mixedNow(room, "l1"), true);
+
+  ASSERT_TRUE(manager.invite(room, host, "l2").ok());
+  ASSERT_TRUE(manager.answerInvite(room, "l2", false).ok());
+  EXPECT_EQ(who("l2").role, Role::Listener);
+  EXPECT_EQ(codeOf(manager.answerInvite(room, "l2", true)), ErrorCode::Conflict) << "nothing left to accept";
+
+  auto answers = sink.sentTo<InviteAnswered>(room, "h");
+  ASSERT_EQ(answers.size(), 2u);
+  EXPECT_EQ(answers[0].identity, "l1");
+  EXPECT_TRUE(answers[0].accepted);
+  EXPECT_EQ(answers[1].identity, "l2");
+  EXPECT_FALSE(answers[1].accepted);
+}
+
+TEST_F(StageTest, MuteByHostAndSelf) {
+  ASSERT_TRUE(manager.offer(room, "s", "v=0").ok());
+  EXPECT_EQ(media.mixedNow(room, "s"), true);
+  ASSERT_TRUE(manager.setMuted(room, host, "s", true).ok());
+  EXPECT_EQ(media.mixedNow(room, "s"), false) << "out of every mix at once";
+  auto mutes = sink.broadcasts<MuteChanged>(room);
+  ASSERT_EQ(mutes.size(), 1u);
+  EXPECT_EQ(mutes[0].identity, "s");
+  EXPECT_TRUE(mutes[0].muted);
+  EXPECT_TRUE(mutes[0].byHost);
+
+  // Unmuting yourself does not lift the host's mute.
+  ASSERT_TRUE(manager.setMuted(room, speaker, "s", false).ok());
+  EXPECT_EQ(media.mixedNow(room, "s"), false);
+  ASSERT_TRUE(manager.setMuted(room, host, "s", false).ok());
+  EXPECT_EQ(media.mixedNow(room, "s"), true);
+  ASSERT_TRUE(manager.setMuted(room, speaker, "s", true).ok());
+  EXPECT_EQ(media.mixedNow(room, "s"), false);
+
+  EXPECT_EQ(codeOf(manager.setMuted(room, speaker, "h", true)), ErrorCode::Forbidden);
+  EXPECT_EQ(codeOf(manager.setMuted(room, cohost, "h", true)), ErrorCode::Forbidden);
+  EXPECT_EQ(codeOf(manager.setMuted(room, host, "l1", true)), ErrorCode::Conflict) << "listeners are not on stage";
+}
+
+TEST_F(StageTest, RemovedIdentityCannotRejoin) {
+  ASSERT_TRUE(manager.remove(room, cohost, "s").ok());
+  EXPECT_EQ(manager.find(room)->participants.count("s"), 0u);
+  ASSERT_EQ(sink.disconnects.size(), 1u);
+  EXPECT_EQ(sink.disconnects[0].roomId, room);
+  EXPECT_EQ(sink.disconnects[0].identity, "s");
+  EXPECT_EQ(sink.sentTo<Removed>(room, "s").size(), 1u);
+  EXPECT_EQ(sink.count<Removed>(), 1u) << "told to the removed participant only";
+  EXPECT_EQ(codeOf(manager.join(room, {"s", "Name s", Role::Speaker})), ErrorCode::Forbidden);
+  EXPECT_EQ(codeOf(manager.remove(room, cohost, "h")), ErrorCode::Forbidden);
+  EXPECT_EQ(codeOf(manager.remove(room, speaker, "l1")), ErrorCode::Forbidden);
+}
+
+TEST_F(StageTest, DroppedSpeakerKeepsRoleAndSlotWithinGrace) {
+  ASSERT_TRUE(manager.offer(room, "s", "v=0").ok());
+  const uint64_t slot = who("s").joinOrder;
+  const std::string resume = who("s").resumeToken;
+  manager.disconnected(room, "s");
+  EXPECT_EQ(who("s").presence, Presence::Reconnecting);
+  auto presence = sink.broadcasts<PresenceChanged>(room);
+  ASSERT_EQ(presence.size(), 1u);
+  EXPECT_EQ(presence[0].identity, "s");
+  EXPECT_TRUE(presence[0].reconnecting);
+  ASSERT_EQ(probe.timers.size(), 1u);
+  EXPECT_EQ(probe.timers.begin()->second.ms, 20'000u) << "the default grace period";
+
+  // Back before the grace timer fires: same role and slot, a fresh resume token.
+  auto back = manager.join(room, {"s", "Name s", Role::Speaker});
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->role, Role::Speaker);
+  EXPECT_EQ(back->joinOrder, slot);
+  EXPECT_NE(back->resumeToken, resume) << "a fresh resume token each time";
+  EXPECT_TRUE(probe.timers.empty()) << "the grace timer was cancelled";
+  EXPECT_TRUE(sink.broadcasts<ParticipantLeft>(room).empty());
+}
+
+TEST_F(StageTest, GraceExpiryGivesExactlyOneLeft) {
+  ASSERT_TRUE(manager.offer(room, "s", "v=0").ok());
+  manager.disconnected(room, "s");
+  manager.disconnected(room, "s");  // reported twice (socket and WebRTC): still one timer
+  ASSERT_EQ(probe.timers.size(), 1u);
+  probe.fireTimers();
+  auto left = sink.broadcasts<ParticipantLeft>(room);
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].identity, "s");
+  EXPECT_EQ(left[0].reason, "timeout");
+  EXPECT_EQ(manager.find(room)->participants.count("s"), 0u);
+  EXPECT_TRUE(probe.timers.empty()) << "nothing left to fire a second leave";
+}
+
+TEST_F(StageTest, ListenersLeaveAtOnceAndLiveSocketsNeedTheResumeToken) {
+  manager.disconnected(room, "l2");
+  EXPECT_EQ(manager.find(room)->participants.count("l2"), 0u) << "no grace for listeners";
+  EXPECT_TRUE(probe.timers.empty());
+  // A second connection while the first is still up: refused without the resume token.
+  EXPECT_EQ(codeOf(manager.join(room, {"s", "Name s", Role::Speaker})), ErrorCode::Conflict);
+  const std::string resume = who("s").resumeToken;
+  EXPECT_TRUE(manager.join(room, {"s", "Name s", Role::Speaker}, resume).ok());
+}
+
+TEST_F(StageTest, ActiveSpeakersOnlyOnChangeAndRateBounded) {
+  ASSERT_TRUE(manager.offer(room, "s", "v=0").ok());
+  ASSERT_TRUE(manager.offer(room, "h", "v=0").ok());
+  for (int i = 0; i < 20; i++) {  // 2 s of level reports, 100 ms apart
+    media.emitPeerLevel(room, "s", -20);
+    media.emitPeerLevel(room, "h", -90);
+    probe.nowMs += 100;
+  }
+  auto sent = sink.broadcasts<ActiveSpeakers>(room);
+  ASSERT_EQ(sent.size(), 1u) << "one event for one change";
+  EXPECT_EQ(sent[0].identities, std::vector<std::string>{"s"});
+
+  // Flapping: the loud speaker alternates, 100 ms and then 600 ms apart, so the set changes
+  // at nearly every report. Events stay at least 250 ms apart (at most 4 a second).
+  std::vector<int64_t> sentAt;
+  size_t seen = sink.count<ActiveSpeakers>();
+  for (int i = 0; i < 20; i++) {
+    media.emitPeerLevel(room, i % 2 ? "s" : "h", -20);
+    if (sink.count<ActiveSpeakers>() > seen) {
+      seen = sink.count<ActiveSpeakers>();
+      sentAt.push_back(probe.nowMs);
+    }
+    probe.nowMs += i % 2 ? 600 : 100;
+  }
+  ASSERT_GE(sentAt.size(), 2u);
+  for (size_t k = 1; k < sentAt.size(); k++)
+    EXPECT_GE(sentAt[k] - sentAt[k - 1], 250) << "events " << k - 1 << " and " << k;
+  EXPECT_LT(sentAt.size(), 19u) << "changes inside the interval are held back, not each sent";
+
+  // A muted speaker is never active.
+  ASSERT_TRUE(manager.setMuted(room, host, "s", true).ok());
+  probe.nowMs += 1000;
+  media.emitPeerLevel(room, "s", -10);
+  probe.nowMs += 300;
+  media.emitPeerLevel(room, "s", -10);
+  auto last = sink.broadcasts<ActiveSpeakers>(room).back().identities;
+  EXPECT_EQ(std::count(last.begin(), last.end(), "s"), 0);
 }
 
 // ---------------------------------------------------------------------------------------
