@@ -48,10 +48,10 @@ std::vector<guint8> hmacSha256(std::string_view key, std::string_view data) {
   return digest;
 }
 
-bool constantTimeEqual(const std::string& a, const std::vector<guint8>& b) {
+bool constantTimeEqual(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   unsigned diff = 0;
-  for (size_t i = 0; i < a.size(); i++) diff |= static_cast<unsigned char>(a[i]) ^ b[i];
+  for (size_t i = 0; i < a.size(); i++) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
   return diff == 0;
 }
 
@@ -88,10 +88,9 @@ core::Result<TokenClaims> verifyToken(std::string_view token, std::string_view s
   if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos)
     return invalid("not a JWS compact serialization");
 
-  std::string headerJson, payloadJson, signature;
+  std::string headerJson, payloadJson;
   if (!base64UrlDecode(token.substr(0, dot1), headerJson) ||
-      !base64UrlDecode(token.substr(dot1 + 1, dot2 - dot1 - 1), payloadJson) ||
-      !base64UrlDecode(token.substr(dot2 + 1), signature))
+      !base64UrlDecode(token.substr(dot1 + 1, dot2 - dot1 - 1), payloadJson))
     return invalid("bad base64url");
 
   // Pin the algorithm before anything else: no "none", no RS/ES confusion.
@@ -101,7 +100,12 @@ core::Result<TokenClaims> verifyToken(std::string_view token, std::string_view s
   auto alg = headerFields.requiredString("alg", 16);
   if (!alg || alg.value() != "HS256") return invalid("algorithm must be HS256");
 
-  if (!constantTimeEqual(signature, hmacSha256(secret, token.substr(0, dot2)))) return invalid("bad signature");
+  // The signature is compared as text, not decoded: base64url's unused low bits in the last
+  // character would otherwise give one token several spellings (a denylist keyed on the token
+  // string could be dodged).
+  const std::vector<guint8> mac = hmacSha256(secret, token.substr(0, dot2));
+  if (!constantTimeEqual(token.substr(dot2 + 1), base64UrlEncode(mac.data(), mac.size())))
+    return invalid("bad signature");
 
   auto payload = parseObject(payloadJson, 2048, 2);
   if (!payload) return invalid("bad payload");

@@ -216,6 +216,23 @@ TEST(Token, TamperedSignatureIsUnauthorized) {
 // ---------------------------------------------------------------------------------------
 // Algorithm pinning
 
+// 32 bytes in 43 base64url characters leave the last character's two low bits unused: a
+// token must have exactly one spelling, or anything keyed on the token text (a denylist, a
+// cache) can be dodged by re-spelling it.
+TEST(Token, SignatureWithAnotherSpellingOfTheSameBytesIsRejected) {
+  const auto parts = split(signToken(claims(), kSecret));
+  ASSERT_EQ(parts.size(), 3u);
+  static const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const size_t last = alphabet.find(parts[2].back());
+  ASSERT_NE(last, std::string::npos);
+  ASSERT_EQ(last & 3, 0u) << "a canonical encoder leaves the unused bits zero";
+  for (size_t low = 1; low < 4; low++) {
+    std::string respelled = parts[2];
+    respelled.back() = alphabet[last | low];
+    EXPECT_EQ(verifyError(parts[0] + "." + parts[1] + "." + respelled), ErrorCode::Unauthorized) << respelled;
+  }
+}
+
 TEST(Token, AlgNoneWithEmptySignatureIsRejected) {
   const std::string unsignedToken = b64url(R"({"alg":"none","typ":"JWT"})") + "." + b64url(payload("room-1", "host")) + ".";
   EXPECT_EQ(verifyError(unsignedToken), ErrorCode::Unauthorized);
