@@ -294,11 +294,8 @@ TEST_F(WavFiles, RoundTripStereoOtherRate) {
 }
 
 TEST_F(WavFiles, RoundTripEmpty) {
-  // BUG: src/audio/wav.cpp:41 calls fwrite(audio.samples.data(), 2, 0, f) for an empty
-  // PcmAudio; data() of an empty vector is nullptr and fwrite's buffer is declared nonnull,
-  // so UBSan reports "null pointer passed as argument 1" (and fails the run under
-  // UBSAN_OPTIONS=halt_on_error=1, as scripts/test.sh sets). Behaviour is otherwise right.
-  // Fix: skip the fwrite when there are no samples. Remove the skip once fixed.
+  // An empty PcmAudio: no fwrite of a null data() pointer (UBSan, with halt_on_error as
+  // scripts/test.sh sets it, fails the run on that).
   PcmAudio audio;
   const std::string file = path("empty.wav");
   ASSERT_TRUE(writeWav(file, audio));

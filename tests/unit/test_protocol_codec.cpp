@@ -308,10 +308,8 @@ TEST(DecodeClientMessage, UnsupportedVersion) {
 }
 
 TEST(DecodeClientMessage, AnyVersionOtherThanOneIsUnsupportedVersion) {
-  // BUG: src/protocol/messages.cpp:19 reads "version" with requiredInt(..., 0, 1000), so a
-  // hello with version 1001 (or -1) is answered with bad_request ("out of range [0, 1000]")
-  // instead of unsupported_version, contradicting docs/protocol.md ("hello with a protocol
-  // version other than 1" → unsupported_version). Remove the skip once fixed.
+  // docs/protocol.md: a hello with any version other than 1 is unsupported_version, even one
+  // outside the range the field reader accepts (this once came back as bad_request).
   EXPECT_EQ(decodeError(R"({"type":"hello","version":1001,"token":"t"})"), ErrorCode::UnsupportedVersion);
   EXPECT_EQ(decodeError(R"({"type":"hello","version":-1,"token":"t"})"), ErrorCode::UnsupportedVersion);
 }
@@ -402,14 +400,10 @@ TEST(DecodeClientMessage, StringsDoNotHideRealNesting) {
 }
 
 TEST(DecodeClientMessage, NonJsonQuotingCannotHideNesting) {
-  // BUG: src/protocol/json_guard.cpp:12-40 (checkJsonBounds) only knows double-quoted
-  // strings, but json-glib 1.6 also accepts single-quoted strings and /* */ comments. A '"'
-  // inside either flips the guard into "in string" for the rest of the text, so the nesting
-  // after it is never counted and json-glib parses it with unbounded recursion: a 64 KiB
-  // WebSocket message carries ~32000 levels, which crashes the process (SIGSEGV) with a
-  // 2 MiB stack. The result must be too_deep (or invalid_json: neither form is JSON), never
-  // a parse. Reproduce: decodeClientMessage("{'x':'\"','y':" + 32000×'[' + 32000×']' + "}")
-  // returns bad_request ("missing field 'type'") instead of too_deep.
+  // json-glib 1.6 also accepts single-quoted strings and /* */ comments. The nesting guard must
+  // not take a '"' inside them for the start of a string and stop counting depth: a 64 KiB
+  // message of ~32000 levels parsed unbounded would overflow the stack. The answer must be
+  // too_deep or invalid_json (neither form is JSON), never a parse.
   const std::string deep = std::string(20, '[') + std::string(20, ']');
   for (const std::string& text : {
            R"({"type":"ping",'x':'"',"y":)" + deep + "}",     // a '"' inside a single-quoted string

@@ -613,15 +613,9 @@ TEST_F(RoomManagerTest, EndRoomBroadcastsRemovesAndStopsMedia) {
 }
 
 TEST_F(RoomManagerTest, EndRoomWithTheRoomsOwnIdString) {
-  // BUG: src/core/room_manager.cpp:91-102 (RoomManager::endRoom) takes `roomId` by const
-  // reference, erases the room (line 97) and then reads `roomId` again (line 98
-  // lastLoudMs_.erase(roomId), line 99 media_.stopRoom(roomId, ...)). When the caller passes
-  // the room's own id, as src/app/main.cpp:61 does on SIGTERM
-  // (`endRoom(room->info.id, "server shutting down", ...)`), that is a heap-use-after-free:
-  // the backend gets a dangling id, so the room may never be stopped and shutdown may hang.
-  // AddressSanitizer reports it on this test (heap-use-after-free in endRoom, freed by
-  // rooms_.erase). endAll() copies the ids first and is safe. Fix: copy the id at the top
-  // of endRoom (or take it by value). Remove the skip once fixed.
+  // main.cpp ends rooms on SIGTERM with endRoom(room->info.id, ...): the id must be copied
+  // before the room (which owns the string) is erased. Under ASan a dangling use is a
+  // heap-use-after-free; without it the backend may get a garbage id and never stop the room.
   probe.ids = {"a-room-id-long-enough-to-live-on-the-heap"};
   const std::string room = createRoom();
   const Room* live = manager.find(room);

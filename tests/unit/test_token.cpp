@@ -310,13 +310,8 @@ TEST(Token, SignedTokenExpiresWithItsClaims) {
 }
 
 TEST(Token, FarFutureExpiryIsNotTreatedAsExpired) {
-  // BUG: src/protocol/token.cpp:126 computes `claims.expiresAt + leewaySeconds` in int64_t.
-  // "exp" is accepted up to INT64_MAX (requiredInt("exp", 0, INT64_MAX), line 114), so a
-  // correctly signed token with exp near INT64_MAX overflows a signed integer (undefined
-  // behaviour; in practice it wraps negative and the token is refused as "expired").
-  // Reproduce: sign claims with expiresAt = INT64_MAX and verify at any time with the
-  // default leeway. Remove the skip once the comparison is overflow-safe
-  // (e.g. `nowSeconds - leewaySeconds > claims.expiresAt`).
+  // "exp" is accepted up to INT64_MAX: the expiry check must not compute exp + leeway in
+  // int64_t (signed overflow: undefined, in practice a far-future token refused as expired).
   TokenClaims c = claims();
   c.expiresAt = std::numeric_limits<int64_t>::max();
   auto result = verifyToken(signToken(c, kSecret), kSecret, "room-1", kNow);
