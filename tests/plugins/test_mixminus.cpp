@@ -554,6 +554,138 @@ TEST_F(MixMinus, LiveInputThatStopsIsNotWaitedFor) {
   EXPECT_EQ(quietChunks, 10) << "then a second of the remaining input alone, without waiting";
 }
 
+// Live: an input whose packets arrive 1 ms after each tick is due starts out mixed one tick
+// late (each frame waits ~19 ms in the FIFO); realigning drops one of its frames once, and
+// from then on each frame is mixed as it arrives (the tick waits for it, within max-wait).
+// The frames are pushed on the pipeline clock, 1 ms after the ticks the program shows. A
+// push that the machine delays beyond max-wait puts the input back on the slow path, to be
+// realigned again: at most twice here.
+TEST_F(MixMinus, LiveInputJustAfterTheTickIsRealignedOnce) {
+  constexpr int kTickFrames = 960;  // the element's 20 ms
+  constexpr GstClockTime kTick = 20 * GST_MSECOND;
+  constexpr int kPushes = 175;
+  GError *error = nullptr;
+  pipeline_ = gst_parse_launch(
+      // A muted silent input gives the mixer its format and is never waited for.
+      (std::string("mixminus name=m max-wait=15000000 sink_1::mute=true appsrc name=in0 is-live=true format=time caps=\"") +
+       kCaps + "\" ! m.sink_0  audiotestsrc is-live=true wave=silence ! " + kCaps +
+       " ! m.sink_1  m.src ! appsink name=prog sync=false")
+          .c_str(),
+      &error);
+  ASSERT_NE(pipeline_, nullptr) << error->message;
+  mix_ = gst_bin_get_by_name(GST_BIN(pipeline_), "m");
+  // Tick outputs, as the mixer thread pushes them: clock time, PTS, the input value in it.
+  struct Out {
+    GstClockTime at, pts;
+    float value;
+  };
+  struct Seen {
+    GstElement *pipeline;
+    GMutex lock;
+    std::vector<Out> out;
+  } seen{pipeline_, {}, {}};
+  g_mutex_init(&seen.lock);
+  GstElement *prog = Child("prog");
+  GstPad *progSink = gst_element_get_static_pad(prog, "sink");
+  gst_pad_add_probe(
+      progSink, GST_PAD_PROBE_TYPE_BUFFER,
+      [](GstPad *, GstPadProbeInfo *info, gpointer data) {
+        auto *seen = static_cast<Seen *>(data);
+        GstBuffer *b = GST_PAD_PROBE_INFO_BUFFER(info);
+        GstClock *clock = gst_element_get_clock(seen->pipeline);
+        const GstClockTime at = clock ? gst_clock_get_time(clock) : GST_CLOCK_TIME_NONE;
+        if (clock) gst_object_unref(clock);
+        float v = 0;
+        gst_buffer_extract(b, sizeof(float) * (kTickFrames / 2), &v, sizeof v);
+        g_mutex_lock(&seen->lock);
+        seen->out.push_back({at, GST_BUFFER_PTS(b), v});
+        g_mutex_unlock(&seen->lock);
+        return GST_PAD_PROBE_OK;
+      },
+      &seen, nullptr);
+  gst_object_unref(progSink);
+  Play();
+  auto ticksSeen = [&] {
+    g_mutex_lock(&seen.lock);
+    const size_t n = seen.out.size();
+    const GstClockTime pts0 = n ? seen.out[0].pts : GST_CLOCK_TIME_NONE;
+    g_mutex_unlock(&seen.lock);
+    return std::make_pair(n, pts0);
+  };
+  // The grid: tick k has PTS pts0 + k * 20 ms and is due on the clock at base + PTS + 20 ms.
+  GstAppSink *sink = Program();
+  for (int i = 0; i < 3; i++) {  // drain what the appsink keeps; the probe has what we need
+    GstSample *sample = gst_app_sink_try_pull_sample(sink, kPullTimeout);
+    ASSERT_NE(sample, nullptr) << "the mixer produced no tick";
+    gst_sample_unref(sample);
+  }
+  const auto [ticks, pts0] = ticksSeen();
+  GstClock *clock = gst_element_get_clock(pipeline_);
+  ASSERT_NE(clock, nullptr);
+  const GstClockTime base = gst_element_get_base_time(pipeline_);
+  const GstClockTime firstDue = base + pts0 + (ticks + 2) * kTick + kTick;
+  GstAppSrc *src = GST_APP_SRC(Child("in0"));
+  std::vector<GstClockTime> pushedAt(kPushes);
+  for (int i = 0; i < kPushes; i++) {
+    // The first frame 5 ms before a tick is due (it is mixed by that tick), every other one
+    // 1 ms after the next ticks: each waits in the FIFO for the tick after it arrived.
+    const GstClockTime at = i == 0 ? firstDue - 5 * GST_MSECOND : firstDue + (i - 1) * kTick + GST_MSECOND;
+    GstClockID id = gst_clock_new_single_shot_id(clock, at);
+    gst_clock_id_wait(id, nullptr);  // a live source's pace
+    gst_clock_id_unref(id);
+    GstBuffer *b = gst_buffer_new_allocate(nullptr, kTickFrames * sizeof(float), nullptr);
+    GstMapInfo map;
+    gst_buffer_map(b, &map, GST_MAP_WRITE);
+    std::fill_n(reinterpret_cast<float *>(map.data), kTickFrames, 0.001f * (1 + i % 64));
+    gst_buffer_unmap(b, &map);
+    pushedAt[static_cast<size_t>(i)] = gst_clock_get_time(clock);
+    GST_BUFFER_PTS(b) = pushedAt[static_cast<size_t>(i)] - base;
+    GST_BUFFER_DURATION(b) = kTick;
+    ASSERT_EQ(gst_app_src_push_buffer(src, b), GST_FLOW_OK);
+    if (GstSample *sample = gst_app_sink_try_pull_sample(sink, 0)) gst_sample_unref(sample);
+  }
+  // Each input frame's time from its push to the tick that carried it out.
+  GstClockID id = gst_clock_new_single_shot_id(clock, gst_clock_get_time(clock) + 4 * kTick);
+  gst_clock_id_wait(id, nullptr);  // the last frames' ticks
+  gst_clock_id_unref(id);
+  gst_object_unref(clock);
+  std::vector<double> waitMs(kPushes, -1);
+  g_mutex_lock(&seen.lock);
+  int next = 0;  // inputs come out in order: match each tick's value to the next input
+  for (const Out &o : seen.out) {
+    for (int i = next; i < kPushes && i < next + 4; i++) {
+      if (std::fabs(o.value - 0.001f * (1 + i % 64)) < 1e-5f && o.at >= pushedAt[static_cast<size_t>(i)]) {
+        waitMs[static_cast<size_t>(i)] = static_cast<double>(o.at - pushedAt[static_cast<size_t>(i)]) / GST_MSECOND;
+        next = i + 1;
+        break;
+      }
+    }
+  }
+  g_mutex_unlock(&seen.lock);
+  g_mutex_clear(&seen.lock);
+  auto median = [&](int from, int to) {
+    std::vector<double> v;
+    for (int i = from; i < to; i++)
+      if (waitMs[static_cast<size_t>(i)] >= 0) v.push_back(waitMs[static_cast<size_t>(i)]);
+    if (v.empty()) return -1.0;
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  const double before = median(0, 20), after = median(kPushes - 20, kPushes);
+  GstStructure *stats = nullptr;
+  g_object_get(mix_, "stats", &stats, nullptr);
+  guint64 realigned = 0;
+  gst_structure_get_uint64(stats, "realigned-samples", &realigned);
+  gst_structure_free(stats);
+  printf("push to mix: median %.1f ms in the first 20 frames, %.1f ms in the last 20; realigned %" G_GUINT64_FORMAT
+         " samples\n", before, after, realigned);
+  EXPECT_GT(before, 12.0) << "at first each frame waits for the next tick";
+  EXPECT_GE(after, 0.0);
+  EXPECT_LT(after, 6.0) << "after realigning, a frame is mixed as it arrives";
+  EXPECT_GE(realigned, static_cast<guint64>(kTickFrames));
+  EXPECT_LE(realigned, static_cast<guint64>(2 * kTickFrames)) << "once (twice if the machine stalled a push)";
+}
+
 // Live: a muted input is heard nowhere.
 TEST_F(MixMinus, LiveMutedInputIsNotHeard) {
   GError *error = nullptr;
