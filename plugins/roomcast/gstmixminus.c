@@ -22,14 +22,6 @@
  * FIFO stays above a quarter frame for a second (a burst, clock drift) is
  * trimmed so latency does not build up.
  *
- * Realigning: an input whose packets arrive just *after* ticks become due
- * can be mixed the moment they arrive (the tick waits for them, up to
- * `max-wait`) or one tick later (each packet waits in the FIFO for almost a
- * frame). Once an input has taken the slow path for every tick of a second,
- * steadily enough that waiting for it would fit in `max-wait` with 2 ms to
- * spare, one of its frames is dropped (as trimming does); from then on its
- * audio leaves as it arrives.
- *
  * With `live=false` there is no clock: a tick goes out when every input
  * that has not ended has a full frame. That mode is deterministic, for
  * files and tests.
@@ -107,8 +99,6 @@ GST_DEBUG_CATEGORY_STATIC (gst_mix_minus_debug);
 /* Trimming: every DRAIN_TICKS ticks, an input whose FIFO never fell below
  * a quarter frame after a tick loses that excess. */
 #define DRAIN_TICKS 50
-/* Realign only if waiting for the input would leave this much of max-wait. */
-#define REALIGN_MARGIN_US 2000
 /* More than this many frames behind the clock: skip ahead. */
 #define CATCH_UP_FRAMES 10
 /* Level messages continue this long after the last input audio. */
@@ -160,12 +150,6 @@ struct _GstMixMinusPad
   gboolean flushing;
   gint64 last_data_us;          /* monotonic time of the last input, 0: never */
   guint min_residual;           /* smallest fill after a tick, this drain window */
-  /* Realigning (live): ticks of this window that found a frame already
-   * waiting when they became due, and the shortest time it had waited. */
-  guint ready_at_due;
-  gint64 min_wait_us;
-  gint64 full_since_us;         /* when the FIFO last came to hold a frame */
-  gboolean realign;             /* the next tick drops the waiting frame */
 
   /* Mixer thread only. */
   gfloat *own;                  /* this tick's contribution (volume applied) */
@@ -337,7 +321,6 @@ gst_mix_minus_pad_init (GstMixMinusPad * pad)
   pad->silent = TRUE;
   pad->quiet_time = SILENT_AFTER;
   pad->min_residual = G_MAXUINT;
-  pad->min_wait_us = G_MAXINT64;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -376,7 +359,6 @@ struct _GstMixMinus
   guint64 stat_overflow;
   guint64 stat_trimmed;
   guint64 stat_catch_ups;
-  guint64 stat_realigned;
 
   /* Mixer thread only. */
   guint frames;                 /* samples per tick */
@@ -461,7 +443,7 @@ inputs_ready_live (GstMixMinus * self, gint64 now_us)
 
     if (pad->eos || g_atomic_int_get (&pad->mute))
       continue;
-    if (pad->fifo.length >= (pad->realign ? 2 : 1) * self->frames)
+    if (pad->fifo.length >= self->frames)
       continue;
     if (pad->last_data_us == 0 || now_us - pad->last_data_us > idle_us)
       continue;
@@ -505,28 +487,6 @@ all_inputs_ended_and_empty (GstMixMinus * self)
   return TRUE;
 }
 
-/* The inputs that are sending and already have a full frame as the tick
- * becomes due: how long has that frame been waiting? (Realigning; lock
- * held.) Measured from when the FIFO came to hold it, not from the last
- * push: a mixer thread that wakes late may find the next one there too. */
-static void
-note_frames_waiting_at_due (GstMixMinus * self, gint64 now_us)
-{
-  const gint64 idle_us = (gint64) (self->idle_timeout / GST_USECOND);
-
-  for (guint i = 0; i < self->inputs->len; i++) {
-    GstMixMinusPad *pad = g_ptr_array_index (self->inputs, i);
-
-    if (pad->eos || g_atomic_int_get (&pad->mute) || pad->last_data_us == 0
-        || now_us - pad->last_data_us > idle_us)
-      continue;
-    if (pad->fifo.length >= self->frames) {
-      pad->ready_at_due++;
-      pad->min_wait_us = MIN (pad->min_wait_us, now_us - pad->full_since_us);
-    }
-  }
-}
-
 /* Live: sleeps until the current tick is due, then until its awaited inputs
  * are in or max-wait has passed. Returns FALSE when told to stop; lock held. */
 static gboolean
@@ -557,7 +517,6 @@ wait_for_tick_live (GstMixMinus * self)
 
   while (self->running && !self->eos_requested && gst_clock_get_time (clock) < due)
     wait_until_clock_time (self, clock, due);
-  note_frames_waiting_at_due (self, g_get_monotonic_time ());
 
   deadline = due + self->max_wait;
   self->waiting_for_inputs = TRUE;
@@ -631,15 +590,6 @@ take_frames_locked (GstMixMinus * self)
       pad->own = g_new (gfloat, frames);
       pad->own_frames = frames;
     }
-    if (pad->realign) {
-      /* The frame that waited goes; the one that just came is mixed. Had
-       * it not come within max-wait, the input stays as it was. */
-      if (pad->fifo.length >= 2 * frames) {
-        self->stat_realigned += mix_fifo_skip (&pad->fifo, frames);
-        GST_DEBUG_OBJECT (pad, "realigned: its audio now leaves as it comes");
-      }
-      pad->realign = FALSE;
-    }
     if (pad->fifo.length > 0) {
       if (g_atomic_int_get (&pad->mute)) {
         mix_fifo_skip (&pad->fifo, frames);
@@ -654,9 +604,6 @@ take_frames_locked (GstMixMinus * self)
       }
     }
     pad->contributed = got > 0;
-    /* A frame still queued came at the latest with the newest data. */
-    if (pad->fifo.length >= frames)
-      pad->full_since_us = pad->last_data_us;
 
     if (self->live && got < frames && !pad->eos
         && !g_atomic_int_get (&pad->mute) && pad->last_data_us != 0
@@ -667,16 +614,7 @@ take_frames_locked (GstMixMinus * self)
     if (drain) {
       if (pad->min_residual != G_MAXUINT && pad->min_residual > frames / 4)
         self->stat_trimmed += mix_fifo_skip (&pad->fifo, pad->min_residual);
-      else if (pad->ready_at_due == DRAIN_TICKS && pad->min_wait_us >=
-          (gint64) ((self->frame_duration - self->max_wait) / GST_USECOND)
-          + REALIGN_MARGIN_US)
-        pad->realign = TRUE;
-      GST_LOG_OBJECT (pad, "window: ready at due %u of %u ticks, shortest "
-          "wait %" G_GINT64_FORMAT " us%s", pad->ready_at_due, DRAIN_TICKS,
-          pad->min_wait_us, pad->realign ? ": realigning" : "");
       pad->min_residual = G_MAXUINT;
-      pad->ready_at_due = 0;
-      pad->min_wait_us = G_MAXINT64;
     }
     g_array_append_val (targets, t);
   }
@@ -1082,14 +1020,11 @@ gst_mix_minus_sink_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
     /* Never block a network thread: a muted input is dropped here, and a
      * full FIFO loses its oldest audio. */
     if (!g_atomic_int_get (&mpad->mute)) {
-      const gboolean had_frame = mpad->fifo.length >= self->frames;
       if (mpad->fifo.capacity < LIVE_FIFO_FRAMES * self->frames)
         mix_fifo_reserve (&mpad->fifo, LIVE_FIFO_FRAMES * self->frames);
       self->stat_overflow += mix_fifo_push (&mpad->fifo, map.data, n,
           mpad->s16);
       mpad->last_data_us = g_get_monotonic_time ();
-      if (!had_frame && mpad->fifo.length >= self->frames)
-        mpad->full_since_us = mpad->last_data_us;
       if (self->waiting_for_inputs)
         g_cond_broadcast (&self->cond);
     }
@@ -1233,9 +1168,6 @@ gst_mix_minus_sink_activate_mode (GstPad * pad, GstObject * parent,
     mpad->eos = FALSE;
     mix_fifo_clear (&mpad->fifo);
     mpad->last_data_us = 0;
-    mpad->realign = FALSE;
-    mpad->ready_at_due = 0;
-    mpad->min_wait_us = G_MAXINT64;
   }
   /* Wakes a chain function waiting for room (offline mode). */
   g_cond_broadcast (&self->cond);
@@ -1530,7 +1462,6 @@ gst_mix_minus_stats (GstMixMinus * self)
       "underruns", G_TYPE_UINT64, self->stat_underruns,
       "overflow-samples", G_TYPE_UINT64, self->stat_overflow,
       "trimmed-samples", G_TYPE_UINT64, self->stat_trimmed,
-      "realigned-samples", G_TYPE_UINT64, self->stat_realigned,
       "catch-ups", G_TYPE_UINT64, self->stat_catch_ups,
       "inputs", G_TYPE_UINT, self->inputs->len, NULL);
   g_mutex_unlock (&self->lock);
@@ -1668,7 +1599,7 @@ gst_mix_minus_class_init (GstMixMinusClass * klass)
       g_param_spec_boxed ("stats", "Statistics",
           "ticks, late-ticks (went out at max-wait), underruns (a sending "
           "input short of a frame), overflow-samples, trimmed-samples, "
-          "realigned-samples, catch-ups, inputs", GST_TYPE_STRUCTURE,
+          "catch-ups, inputs", GST_TYPE_STRUCTURE,
           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   gst_element_class_add_static_pad_template (element_class, &src_template);
