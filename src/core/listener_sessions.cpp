@@ -34,6 +34,11 @@ size_t ListenerSessions::count(const std::string& roomId) const {
   return it == rooms_.end() ? 0 : it->second.lastSeen.size();
 }
 
+bool ListenerSessions::contains(const std::string& roomId, const std::string& session) const {
+  auto it = rooms_.find(roomId);
+  return it != rooms_.end() && it->second.lastSeen.count(session) > 0;
+}
+
 size_t ListenerSessions::total() const {
   size_t n = 0;
   for (const auto& [id, room] : rooms_) n += room.lastSeen.size();

@@ -22,6 +22,8 @@ class ListenerSessions {
   // Drops idle sessions; returns the rooms whose count changed since the last sweep.
   std::vector<std::string> sweep(int64_t nowMs);
   size_t count(const std::string& roomId) const;
+  // Whether this session is counted in this room now (seen and not yet idle).
+  bool contains(const std::string& roomId, const std::string& session) const;
   size_t total() const;
   void forgetRoom(const std::string& roomId);
   int64_t idleMs() const { return idleMs_; }

@@ -119,6 +119,11 @@ class RoomManager final : public MediaObserver {
 
   // An HLS playlist request carrying a valid listening session of this room.
   void listenerSeen(const std::string& roomId, const std::string& session);
+  // A session counted now was verified when it was first seen (sessions do not expire), so
+  // callers check its signature only when this is false: one HMAC per listener, not per request.
+  bool isCountedListener(const std::string& roomId, const std::string& session) const {
+    return listeners_.contains(roomId, session);
+  }
   size_t totalListeners() const { return listeners_.total(); }
 
   Status offer(const std::string& roomId, const std::string& identity, const std::string& sdp);

@@ -40,3 +40,17 @@ TEST(ListenerSessions, ForgettingARoomDropsItsSessions) {
   EXPECT_EQ(s.count("r"), 0u);
   EXPECT_TRUE(s.sweep(1).empty());
 }
+
+// What lets a playlist request or edge log line skip the HMAC: counted in that room, now.
+TEST(ListenerSessions, ContainsOnlyCountedSessionsOfThatRoom) {
+  ListenerSessions s(10000, 2);
+  s.touch("r", "a", 0);
+  EXPECT_TRUE(s.contains("r", "a"));
+  EXPECT_FALSE(s.contains("q", "a")) << "a session is signed for one room";
+  EXPECT_FALSE(s.contains("r", "b"));
+  s.touch("r", "b", 0);
+  s.touch("r", "c", 0);  // over the cap: not counted
+  EXPECT_FALSE(s.contains("r", "c"));
+  s.sweep(10001);
+  EXPECT_FALSE(s.contains("r", "a")) << "gone idle: verified again when it comes back";
+}
