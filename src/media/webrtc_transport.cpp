@@ -74,6 +74,17 @@ void onIceCandidate(GstElement*, guint mline, gchar* candidate, gpointer data) {
 }
 
 // Streaming thread: link the new RTP pad to the uplink built beforehand.
+// Every jitter buffer webrtcbin creates reports lost packets (GAP events), which opusfecdec
+// turns into FEC recovery or concealment; said here rather than left to webrtcbin's defaults.
+void onDeepElementAdded(GstBin*, GstBin*, GstElement* element, gpointer) {
+  GstElementFactory* factory = gst_element_get_factory(element);
+  if (!factory || g_strcmp0(GST_OBJECT_NAME(factory), "rtpjitterbuffer") != 0) return;
+  gboolean before = FALSE;
+  g_object_get(element, "do-lost", &before, nullptr);
+  g_object_set(element, "do-lost", TRUE, nullptr);
+  GST_DEBUG("%s: do-lost was %s", GST_OBJECT_NAME(element), before ? "on" : "off");
+}
+
 void onPadAdded(GstElement*, GstPad* pad, gpointer data) {
   auto* ctx = static_cast<WebRtcTransport::CallbackContext*>(data);
   if (GST_PAD_DIRECTION(pad) != GST_PAD_SRC) return;
@@ -132,6 +143,7 @@ core::Status WebRtcTransport::attach(GstBin* pipeline, GstPad* uplinkSink, GstPa
   });
   g_signal_connect(webrtc_.get(), "on-ice-candidate", G_CALLBACK(onIceCandidate), ctx);
   g_signal_connect(webrtc_.get(), "pad-added", G_CALLBACK(onPadAdded), ctx);
+  g_signal_connect(webrtc_.get(), "deep-element-added", G_CALLBACK(onDeepElementAdded), nullptr);
   g_signal_connect(webrtc_.get(), "notify::ice-connection-state", G_CALLBACK(onIceStateChanged), ctx);
   g_signal_connect(webrtc_.get(), "notify::connection-state", G_CALLBACK(onConnectionStateChanged), ctx);
 
