@@ -39,6 +39,7 @@ constexpr const char* kUsage =
     "                                               --volume V: tone amplitude, 1 = full scale (default 0.5)\n"
     "                                               --plain-rtp: plain RTP instead of WebRTC (if the server allows it)\n"
     "                                               --recording-opt-out: keep this voice out of the recording\n"
+    "                                               --drop-every N: lose every Nth packet sent (try loss recovery)\n"
     "  listen ROOM [--seconds N] [--out F.wav] [--rendition auto|main|low]\n"
     "                                               hear the room over HLS like a listener (counted)\n"
     "  token ROOM --role ROLE --name NAME --token HOST_TOKEN\n"
@@ -197,7 +198,8 @@ int main(int argc, char** argv) {
   for (const char* action : {"promote", "demote", "invite", "mute", "unmute", "remove"})
     if (command == action) return cmdModerate(server, command, parse(rest, restv, {"token"}, {}));
   if (command == "speak") {
-    Args a = parse(rest, restv, {"token", "tone", "file", "seconds", "out", "name", "volume"}, {"raise-hand", "plain-rtp", "recording-opt-out"});
+    Args a = parse(rest, restv, {"token", "tone", "file", "seconds", "out", "name", "volume", "drop-every"},
+                   {"raise-hand", "plain-rtp", "recording-opt-out"});
     if (a.positional.size() != 1) usageError("speak needs ROOM");
     SpeakOptions o;
     o.server = server;
@@ -221,6 +223,8 @@ int main(int argc, char** argv) {
     o.out = a.get("out");
     o.volume = atof(a.get("volume", "0.5").c_str());
     if (o.volume <= 0 || o.volume > 1) usageError("--volume must be in (0, 1] (1 is full scale)");
+    o.dropEvery = atoi(a.get("drop-every", "0").c_str());
+    if (o.dropEvery != 0 && o.dropEvery < 2) usageError("--drop-every must be 2 or more");
     roomcast::media::warmUpDtlsCertificate();
     return runSpeak(o);
   }

@@ -98,7 +98,7 @@ bool Speaker::buildPipeline(std::string& error) {
                  : " ! webrtcbin name=webrtc bundle-policy=max-bundle latency=40  ";
   const std::string description =
       source +
-      " ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 ! opusenc name=enc ! rtpopuspay pt=" +
+      " ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 ! opusenc name=enc ! rtpopuspay name=pay pt=" +
       std::to_string(kOpusPayloadType) + " ! " + rtpCaps + network +
       " rtpopusdepay name=depay ! opusdec plc=true use-inband-fec=true ! audioconvert ! audioresample"
       " ! audio/x-raw,format=S16LE,rate=48000,channels=1 ! appsink name=heard sync=false";
@@ -115,6 +115,20 @@ bool Speaker::buildPipeline(std::string& error) {
   appsink_ = media::ElementPtr::adopt(gst_bin_get_by_name(GST_BIN(pipeline_.get()), "heard"));
   g_autoptr(GstElement) enc = gst_bin_get_by_name(GST_BIN(pipeline_.get()), "enc");
   media::configureVoiceOpusEncoder(enc, 32000, true);
+  if (options_.dropEvery > 1) {
+    // Simulated loss on the way out: the server's jitter buffer sees the gaps, its decoder
+    // rebuilds them from the next packet's FEC.
+    g_autoptr(GstElement) pay = gst_bin_get_by_name(GST_BIN(pipeline_.get()), "pay");
+    g_autoptr(GstPad) paySrc = gst_element_get_static_pad(pay, "src");
+    auto* counter = new std::pair<int, int>(options_.dropEvery, 0);
+    gst_pad_add_probe(
+        paySrc, GST_PAD_PROBE_TYPE_BUFFER,
+        [](GstPad*, GstPadProbeInfo*, gpointer data) {
+          auto* c = static_cast<std::pair<int, int>*>(data);
+          return ++c->second % c->first == 0 ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
+        },
+        counter, [](gpointer data) { delete static_cast<std::pair<int, int>*>(data); });
+  }
   if (rtpSocket_) {
     g_autoptr(GstElement) out = gst_bin_get_by_name(GST_BIN(pipeline_.get()), "rtpout");
     g_autoptr(GstElement) in = gst_bin_get_by_name(GST_BIN(pipeline_.get()), "rtpin");

@@ -100,6 +100,14 @@ class MediaBackend {
   virtual Result<std::string> keepEvidence(const std::string& roomId, const std::string& label) = 0;
   // A speaker who opted out is left out of the recording (not of the live room).
   virtual void setPeerInRecording(const std::string& roomId, const std::string& peerId, bool inRecording) = 0;
+
+  // Uplink losses of the speakers connected now, all rooms: lost spans rebuilt when the next
+  // packet came (from its FEC where it had some) and spans concealed without one.
+  struct UplinkLosses {
+    uint64_t rebuilt = 0;
+    uint64_t concealed = 0;
+  };
+  virtual UplinkLosses uplinkLosses() const { return {}; }
 };
 
 }  // namespace roomcast::core

@@ -392,4 +392,23 @@ void GstMediaBackend::dumpDotGraphs() const {
   for (const auto& [id, room] : rooms_) room.pipeline->dumpDot("roomcast-" + id);
 }
 
+// Read from the speakers' decoders (opusfecdec's counters), so nothing is counted twice.
+core::MediaBackend::UplinkLosses GstMediaBackend::uplinkLosses() const {
+  UplinkLosses total;
+  for (const auto& [id, room] : rooms_) {
+    GstIterator* it = gst_bin_iterate_all_by_element_factory_name(room.pipeline->bin(), "opusfecdec");
+    GValue item = G_VALUE_INIT;
+    while (gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
+      guint64 rebuilt = 0, concealed = 0;
+      g_object_get(g_value_get_object(&item), "recovered", &rebuilt, "concealed", &concealed, nullptr);
+      total.rebuilt += rebuilt;
+      total.concealed += concealed;
+      g_value_reset(&item);
+    }
+    g_value_unset(&item);
+    gst_iterator_free(it);
+  }
+  return total;
+}
+
 }  // namespace roomcast::media

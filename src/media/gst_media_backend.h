@@ -51,6 +51,7 @@ class GstMediaBackend final : public core::MediaBackend, public PeerEvents {
   core::Status startRecording(const std::string& roomId) override;
   void stopRecording(const std::string& roomId) override;
   void setPeerInRecording(const std::string& roomId, const std::string& peerId, bool inRecording) override;
+  UplinkLosses uplinkLosses() const override;
   core::Result<std::string> keepEvidence(const std::string& roomId, const std::string& label) override;
 
   // PeerEvents: any thread.

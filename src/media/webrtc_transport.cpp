@@ -74,15 +74,14 @@ void onIceCandidate(GstElement*, guint mline, gchar* candidate, gpointer data) {
 }
 
 // Streaming thread: link the new RTP pad to the uplink built beforehand.
-// Every jitter buffer webrtcbin creates reports lost packets (GAP events), which opusfecdec
-// turns into FEC recovery or concealment; said here rather than left to webrtcbin's defaults.
+// Every jitter buffer webrtcbin creates must report lost packets (GAP events): opusfecdec
+// turns them into FEC recovery or concealment. webrtcbin 1.22 turns do-lost on itself (after
+// the element is added: the end-to-end loss test passes without this), but the FEC path
+// depends on it, so it is said here rather than left to another element's defaults.
 void onDeepElementAdded(GstBin*, GstBin*, GstElement* element, gpointer) {
   GstElementFactory* factory = gst_element_get_factory(element);
-  if (!factory || g_strcmp0(GST_OBJECT_NAME(factory), "rtpjitterbuffer") != 0) return;
-  gboolean before = FALSE;
-  g_object_get(element, "do-lost", &before, nullptr);
-  g_object_set(element, "do-lost", TRUE, nullptr);
-  GST_DEBUG("%s: do-lost was %s", GST_OBJECT_NAME(element), before ? "on" : "off");
+  if (factory && g_strcmp0(GST_OBJECT_NAME(factory), "rtpjitterbuffer") == 0)
+    g_object_set(element, "do-lost", TRUE, nullptr);
 }
 
 void onPadAdded(GstElement*, GstPad* pad, gpointer data) {

@@ -427,6 +427,11 @@ void HttpServer::handleMetrics(SoupServer*, SoupServerMessage* msg, const char*,
   metric("roomcast_hls_not_modified_total", "HLS requests answered 304.", hls.notModified);
   metric("roomcast_hls_not_found_total", "HLS requests answered 404.", hls.notFound);
   metric("roomcast_hls_bytes_total", "HLS body bytes sent.", hls.bytesSent);
+  const auto losses = self->rooms_.uplinkLosses();
+  metric("roomcast_uplink_losses_rebuilt",
+         "Lost uplink packets (spans) rebuilt from the next packet's FEC, speakers connected now.", losses.rebuilt);
+  metric("roomcast_uplink_losses_concealed",
+         "Lost uplink packets (spans) concealed without a next packet, speakers connected now.", losses.concealed);
   soup_server_message_set_status(msg, 200, nullptr);
   soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Cache-Control", "no-store");
   soup_server_message_set_response(msg, "text/plain; version=0.0.4", SOUP_MEMORY_COPY, body.data(), body.size());

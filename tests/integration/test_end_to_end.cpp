@@ -8,6 +8,7 @@
 #include "audio/wav.h"
 #include "processes.h"
 #include "room_helpers.h"
+#include "wait.h"
 #include "ws_client.h"
 
 using namespace roomcast::testing;
@@ -96,6 +97,31 @@ TEST(EndToEnd, SpeakerToHlsListenerAndRecording) {
 }  // namespace
 
 namespace {
+
+// Real loss on a real WebRTC uplink: the speaker drops every 10th packet it sends (5 a second,
+// never two in a row); webrtcbin's jitter buffer declares each lost, and the room's decoder
+// rebuilds it from the next packet's in-band FEC.
+TEST(EndToEnd, LostWebRtcUplinkPacketsAreRebuiltFromFec) {
+  Daemon daemon;
+  ASSERT_TRUE(daemon.ready()) << daemon.log();
+  const TestRoom room = createRoom(daemon, "Lossy uplink");
+  Process speaker({cli(), "--server", daemon.url(), "speak", room.id, "--token", room.hostToken, "--tone", "440",
+                   "--seconds", "8", "--drop-every", "10"});
+  ASSERT_TRUE(speaker.waitForOutput("connected", 30)) << speaker.errors() << daemon.log();
+  long long rebuilt = -1;
+  EXPECT_TRUE(pollUntil(
+      [&] {
+        rebuilt = metric(daemon, "roomcast_uplink_losses_rebuilt");
+        return rebuilt >= 10;
+      },
+      20, 0.2))
+      << "rebuilt " << rebuilt << daemon.log();
+  const long long concealed = metric(daemon, "roomcast_uplink_losses_concealed");
+  EXPECT_GE(concealed, 0);
+  EXPECT_LE(concealed, rebuilt / 4) << "single losses have a next packet: rebuilt, not only concealed";
+  printf("uplink losses: %lld rebuilt, %lld concealed\n", rebuilt, concealed);
+  EXPECT_EQ(speaker.wait(60).exitStatus, 0) << speaker.errors();
+}
 
 TEST(EndToEnd, TwoSpeakersHearEachOtherNeverThemselves) {
   Daemon daemon;

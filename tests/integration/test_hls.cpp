@@ -53,15 +53,6 @@ double unixNow() { return static_cast<double>(g_get_real_time()) / G_USEC_PER_SE
 
 std::string hlsBase(const Daemon& d, const TestRoom& room) { return d.url() + "/hls/" + room.id + "/"; }
 
-// roomcast_... counters from /metrics.
-long long metric(const Daemon& d, const std::string& name) {
-  auto r = http("GET", d.url() + "/metrics");
-  std::istringstream lines(r.body);
-  std::string line;
-  while (std::getline(lines, line))
-    if (line.rfind(name + " ", 0) == 0) return std::stoll(line.substr(name.size() + 1));
-  return -1;
-}
 
 // Waits until the media playlist lists at least `count` segments (bounded; a segment appears
 // every second while the room runs).

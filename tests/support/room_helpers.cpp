@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <sstream>
 
 #include "audio/tone.h"
 #include "ws_client.h"
@@ -37,6 +38,15 @@ double toneDb(const audio::PcmAudio& audio, double frequency, double from, doubl
   if (b < a + 480) return NAN;
   const double p = audio::tonePower(mono.data() + a, b - a, audio.sampleRate, frequency);
   return 10 * std::log10(p + 1e-20);
+}
+
+long long metric(const Daemon& daemon, const std::string& name) {
+  auto r = http("GET", daemon.url() + "/metrics");
+  std::istringstream lines(r.body);
+  std::string line;
+  while (std::getline(lines, line))
+    if (line.rfind(name + " ", 0) == 0) return std::stoll(line.substr(name.size() + 1));
+  return -1;
 }
 
 }  // namespace roomcast::testing

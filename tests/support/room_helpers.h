@@ -21,6 +21,8 @@ TestRoom createRoom(const Daemon& daemon, const std::string& title = "Test room"
 // A token for this room issued by its host (POST /api/v1/rooms/{id}/tokens).
 std::string issueToken(const Daemon& daemon, const TestRoom& room, const char* role, const char* name);
 std::string wsUrl(const Daemon& daemon, const std::string& roomId);
+// A roomcast_... value from the daemon's /metrics; -1 when it is not there.
+long long metric(const Daemon& daemon, const std::string& name);
 
 // Power of `frequency` in dB over [from, to) seconds of a recording; NAN if that span is
 // shorter than 10 ms.
