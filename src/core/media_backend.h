@@ -96,7 +96,8 @@ class MediaBackend {
   virtual Status startRecording(const std::string& roomId) = 0;
   virtual void stopRecording(const std::string& roomId) = 0;
   // Keeps the room's last minutes of program audio as a file (evidence for a report or a
-  // moderation action, recorded room or not); returns its path.
+  // moderation action, recorded room or not); returns its path. The file is written off the
+  // control thread and appears there, whole, moments later.
   virtual Result<std::string> keepEvidence(const std::string& roomId, const std::string& label) = 0;
   // A speaker who opted out is left out of the recording (not of the live room).
   virtual void setPeerInRecording(const std::string& roomId, const std::string& peerId, bool inRecording) = 0;

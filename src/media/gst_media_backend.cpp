@@ -46,6 +46,8 @@ GstMediaBackend::GstMediaBackend(MediaConfig config, GMainContext* context)
 }
 
 GstMediaBackend::~GstMediaBackend() {
+  // Every evidence file asked for is written before the process goes.
+  if (evidenceWriter_) g_thread_pool_free(evidenceWriter_, FALSE, TRUE);
   alive_.reset();
   for (auto& [id, room] : rooms_) room.peers.clear();
   rooms_.clear();
@@ -243,16 +245,25 @@ core::Result<std::string> GstMediaBackend::keepEvidence(const std::string& roomI
   for (char c : label) safe += g_ascii_isalnum(c) || c == '-' ? c : '_';
   g_autofree char* path = g_build_filename(
       dir, (roomId + "-" + safe + "-" + std::to_string(g_get_real_time() / 1000) + ".ts").c_str(), nullptr);
-  // MPEG-TS segments concatenate into one playable file.
-  std::string bytes;
-  for (const auto& segment : main->recent()) bytes += *segment.bytes;
-  GError* error = nullptr;
-  if (!replaceFileWithoutSync(path, bytes, 0600, &error)) {
-    Error e{ErrorCode::Internal, std::string("cannot write evidence: ") + error->message};
-    g_error_free(error);
-    return e;
-  }
+  // The segments are shared, immutable bytes: the writer thread concatenates them (MPEG-TS
+  // segments make one playable file) and renames the file into place when it is whole.
+  auto* job = new EvidenceJob{path, {}};
+  for (const auto& segment : main->recent()) job->segments.push_back(segment.bytes);
+  if (!evidenceWriter_)
+    evidenceWriter_ = g_thread_pool_new(&GstMediaBackend::writeEvidence, nullptr, 1, TRUE, nullptr);
+  g_thread_pool_push(evidenceWriter_, job, nullptr);
   return std::string(path);
+}
+
+void GstMediaBackend::writeEvidence(gpointer data, gpointer) {
+  std::unique_ptr<EvidenceJob> job(static_cast<EvidenceJob*>(data));
+  std::string bytes;
+  for (const auto& segment : job->segments) bytes += *segment;
+  GError* error = nullptr;
+  if (!replaceFileWithoutSync(job->path.c_str(), bytes, 0600, &error)) {
+    g_warning("cannot write evidence %s: %s", job->path.c_str(), error->message);
+    g_error_free(error);
+  }
 }
 
 void GstMediaBackend::onRecognized(const std::string& roomId, const std::string& element, const std::string& text,

@@ -111,6 +111,13 @@ class GstMediaBackend final : public core::MediaBackend, public PeerEvents {
   std::map<std::string, std::unique_ptr<RoomPipeline>> finishing_;  // rooms writing their last bytes
   uint64_t nextSerial_ = 1;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+  // Evidence files (a few MB each) are written here, one at a time, off the control thread.
+  struct EvidenceJob {
+    std::string path;
+    std::vector<std::shared_ptr<const std::string>> segments;
+  };
+  static void writeEvidence(gpointer job, gpointer);
+  GThreadPool* evidenceWriter_ = nullptr;
 };
 
 }  // namespace roomcast::media

@@ -162,6 +162,8 @@ TEST(Moderation, PhraseBreakingThePolicyMutesTheSpeakerWithinBoundedTime) {
   // The evidence: the room's last minutes of audio, kept as a file that plays and holds the
   // speech (not silence).
   ASSERT_FALSE(evidence.empty()) << "the moderation event names its evidence";
+  // Written off the control thread and renamed into place whole: wait for it to appear.
+  ASSERT_TRUE(pollUntil([&] { return g_file_test(evidence.c_str(), G_FILE_TEST_EXISTS); }, 10)) << evidence;
   const auto decoded = run({"ffmpeg", "-nostdin", "-v", "error", "-i", evidence, "-ac", "1", "-ar", "48000", "-y",
                             dir + "/evidence.wav"}, 60);
   ASSERT_EQ(decoded.exitStatus, 0) << decoded.stderrText;
