@@ -40,10 +40,10 @@ struct Options {
   bool moderation = false;             // automated moderation (needs, and turns on, transcription)
   std::string moderationPolicy;        // default: data/moderation/policy.json
   bool lowRendition = true;            // HLS: a second rendition at 24 kbps in the master playlist
-  unsigned hlsSegmentMs = 500;
+  unsigned hlsSegmentMs = 500;         // HLS: segment length (the target duration stays 1 s)
   std::string stunServer;              // [media] stun_server: stun://HOST:PORT for webrtcbin, "" none
   std::string edgeLogHost;             // HLS: count listeners from the edge's syslog lines (UDP), off if empty
-  int edgeLogPort = 0;         // HLS: segment length (the target duration stays 1 s)
+  int edgeLogPort = 0;
   double listenerIdleSeconds = 10;     // an HLS listener not seen this long is no longer counted
   S3Options s3;
   int maxSpeakers = 16;

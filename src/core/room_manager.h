@@ -119,8 +119,7 @@ class RoomManager final : public MediaObserver {
 
   // An HLS playlist request carrying a valid listening session of this room.
   void listenerSeen(const std::string& roomId, const std::string& session);
-  // A session counted now was verified when it was first seen (sessions do not expire), so
-  // callers check its signature only when this is false: one HMAC per listener, not per request.
+  // Whether this session is counted in this room now (see signaling::isListenerSession).
   bool isCountedListener(const std::string& roomId, const std::string& session) const {
     return listeners_.contains(roomId, session);
   }

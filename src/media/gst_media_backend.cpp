@@ -17,8 +17,8 @@ namespace roomcast::media {
 namespace {
 
 // Writes `contents` to a temporary file beside `path` and renames it over `path`: a reader sees
-// the old file or the new one, never half of one. No fsync: these writes run on the control
-// thread, where g_file_set_contents's fsync (it syncs whenever it replaces a file) would hold
+// the old file or the new one, never half of one. No fsync: for the live playlists, written on
+// the control thread, where g_file_set_contents's fsync (it syncs whenever it replaces a file) would hold
 // every room on a slow disk; a crash may lose the newest version, not the file.
 bool replaceFileWithoutSync(const char* path, const std::string& contents, int mode, GError** error) {
   const std::string temporary = std::string(path) + ".part";
@@ -260,7 +260,10 @@ void GstMediaBackend::writeEvidence(gpointer data, gpointer) {
   std::string bytes;
   for (const auto& segment : job->segments) bytes += *segment;
   GError* error = nullptr;
-  if (!replaceFileWithoutSync(job->path.c_str(), bytes, 0600, &error)) {
+  // Off the control thread, so it may wait for the disk: evidence is kept durably (fsync, then
+  // renamed into place whole).
+  if (!g_file_set_contents_full(job->path.c_str(), bytes.data(), static_cast<gssize>(bytes.size()),
+                                G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error)) {
     g_warning("cannot write evidence %s: %s", job->path.c_str(), error->message);
     g_error_free(error);
   }

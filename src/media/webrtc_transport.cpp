@@ -74,16 +74,6 @@ void onIceCandidate(GstElement*, guint mline, gchar* candidate, gpointer data) {
 }
 
 // Streaming thread: link the new RTP pad to the uplink built beforehand.
-// Every jitter buffer webrtcbin creates must report lost packets (GAP events): opusfecdec
-// turns them into FEC recovery or concealment. webrtcbin 1.22 turns do-lost on itself (after
-// the element is added: the end-to-end loss test passes without this), but the FEC path
-// depends on it, so it is said here rather than left to another element's defaults.
-void onDeepElementAdded(GstBin*, GstBin*, GstElement* element, gpointer) {
-  GstElementFactory* factory = gst_element_get_factory(element);
-  if (factory && g_strcmp0(GST_OBJECT_NAME(factory), "rtpjitterbuffer") == 0)
-    g_object_set(element, "do-lost", TRUE, nullptr);
-}
-
 void onPadAdded(GstElement*, GstPad* pad, gpointer data) {
   auto* ctx = static_cast<WebRtcTransport::CallbackContext*>(data);
   if (GST_PAD_DIRECTION(pad) != GST_PAD_SRC) return;
@@ -127,6 +117,9 @@ core::Status WebRtcTransport::attach(GstBin* pipeline, GstPad* uplinkSink, GstPa
   webrtc_ = makeElement("webrtcbin", name_.c_str());
   if (!webrtc_) return Error{ErrorCode::Internal, "webrtcbin is missing (gstreamer1.0-plugins-bad)"};
   gst_util_set_object_arg(G_OBJECT(webrtc_.get()), "bundle-policy", "max-bundle");
+  // webrtcbin's jitter buffers report lost packets (do-lost), which opusfecdec rebuilds from
+  // FEC; tests/integration/test_end_to_end.cpp (LostWebRtcUplinkPacketsAreRebuiltFromFec)
+  // fails if that ever stops.
   g_object_set(webrtc_.get(), "latency", jitterLatencyMs_, nullptr);
   // Behind a NAT (a cloud VM's private address), the server-reflexive candidate is the one a
   // browser outside can reach.
@@ -142,7 +135,6 @@ core::Status WebRtcTransport::attach(GstBin* pipeline, GstPad* uplinkSink, GstPa
   });
   g_signal_connect(webrtc_.get(), "on-ice-candidate", G_CALLBACK(onIceCandidate), ctx);
   g_signal_connect(webrtc_.get(), "pad-added", G_CALLBACK(onPadAdded), ctx);
-  g_signal_connect(webrtc_.get(), "deep-element-added", G_CALLBACK(onDeepElementAdded), nullptr);
   g_signal_connect(webrtc_.get(), "notify::ice-connection-state", G_CALLBACK(onIceStateChanged), ctx);
   g_signal_connect(webrtc_.get(), "notify::connection-state", G_CALLBACK(onConnectionStateChanged), ctx);
 

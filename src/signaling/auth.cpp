@@ -4,6 +4,8 @@
 #include <glib/gstdio.h>
 #include <sys/random.h>
 
+#include "core/room_manager.h"
+
 namespace roomcast::signaling {
 
 std::string TokenAuthority::issue(const std::string& roomId, const std::string& identity, const std::string& name,
@@ -30,6 +32,11 @@ std::string TokenAuthority::issueListenerSession(const std::string& roomId) cons
 
 bool TokenAuthority::verifyListenerSession(const std::string& session, const std::string& roomId) const {
   return protocol::verifyListenerSession(session, roomId, secret_);
+}
+
+bool isListenerSession(const TokenAuthority& auth, const core::RoomManager& rooms, const std::string& roomId,
+                       const std::string& session) {
+  return rooms.isCountedListener(roomId, session) || auth.verifyListenerSession(session, roomId);
 }
 
 core::Result<std::string> loadOrCreateSecret(const std::string& path) {

@@ -6,6 +6,10 @@
 #include "core/result.h"
 #include "protocol/token.h"
 
+namespace roomcast::core {
+class RoomManager;
+}
+
 namespace roomcast::signaling {
 
 class TokenAuthority {
@@ -24,6 +28,12 @@ class TokenAuthority {
   std::string secret_;
   int64_t ttlSeconds_;
 };
+
+// Whether `session` is a listening session of this room: counted already (it was verified when
+// first seen, and sessions do not expire) or signed by this server. One HMAC per listener, not
+// one per playlist request or edge log line.
+bool isListenerSession(const TokenAuthority& auth, const core::RoomManager& rooms, const std::string& roomId,
+                       const std::string& session);
 
 // Reads the secret from `path`, or creates one (256 random bits, mode 0600) at first start.
 core::Result<std::string> loadOrCreateSecret(const std::string& path);

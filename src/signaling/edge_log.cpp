@@ -116,8 +116,7 @@ gboolean EdgeLogReceiver::onBatchTimer(gpointer data) {
 
 void EdgeLogReceiver::handle(std::string_view datagram) {
   auto line = parseEdgeLogLine(datagram);
-  if (!line || !(rooms_.isCountedListener(line.value().room, line.value().session) ||
-                 auth_.verifyListenerSession(line.value().session, line.value().room))) {
+  if (!line || !isListenerSession(auth_, rooms_, line.value().room, line.value().session)) {
     // Said once, then counted: a misconfigured edge would otherwise fill the log.
     if (rejected_++ == 0)
       g_warning("edge log: ignored a line (%s); further ones are only counted",

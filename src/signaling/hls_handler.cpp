@@ -100,8 +100,7 @@ void HlsHandler::handle(SoupServerMessage* msg, std::string_view path) {
 
 void HlsHandler::serveLive(SoupServerMessage* msg, const hls::Room& room, const std::string& roomId,
                            const std::string& file, const std::string& session) {
-  const bool validSession = !session.empty() && (rooms_.isCountedListener(roomId, session) ||
-                                                 auth_.verifyListenerSession(session, roomId));
+  const bool validSession = !session.empty() && isListenerSession(auth_, rooms_, roomId, session);
   if (file == "master.m3u8") {
     // The session goes into each variant URI, so the player's playlist requests carry it.
     const std::string query = validSession ? "?session=" + session : "";
