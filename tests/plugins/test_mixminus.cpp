@@ -6,13 +6,14 @@
 // sources and check what does not depend on timing: pads added and removed
 // while PLAYING, inputs that stop sending, EOS sent to the element.
 //
-// The plugin is loaded from its build path (MIXMINUS_PLUGIN_FILE), so the
-// test does not depend on GST_PLUGIN_PATH or on registry state.
+// The plugin is loaded from its build path (load_plugin.h).
 
 #include <gst/app/gstappsink.h>
 #include <gst/app/gstappsrc.h>
 #include <gst/gst.h>
 #include <gtest/gtest.h>
+
+#include "load_plugin.h"
 
 #include <algorithm>
 #include <cmath>
@@ -68,13 +69,7 @@ double MaxError(const std::vector<float> &x, double expected) {
 
 class MixMinus : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    gst_init(nullptr, nullptr);
-    GError *error = nullptr;
-    GstPlugin *plugin = gst_plugin_load_file(MIXMINUS_PLUGIN_FILE, &error);
-    ASSERT_NE(plugin, nullptr) << (error ? error->message : "unknown error");
-    gst_object_unref(plugin);
-  }
+  static void SetUpTestSuite() { LoadRoomcastPlugin(); }
 
   void TearDown() override {
     if (pipeline_) {

@@ -12,6 +12,8 @@
 #include <gtest/gtest.h>
 #include <opus.h>
 
+#include "load_plugin.h"
+
 #include <cmath>
 #include <string>
 #include <vector>
@@ -67,11 +69,7 @@ std::vector<std::vector<unsigned char>> EncodePackets() {
 class OpusFecDec : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    gst_init(nullptr, nullptr);
-    GError *error = nullptr;
-    GstPlugin *plugin = gst_plugin_load_file(ROOMCAST_PLUGIN_FILE, &error);
-    ASSERT_NE(plugin, nullptr) << (error ? error->message : "unknown error");
-    gst_object_unref(plugin);
+    LoadRoomcastPlugin();
     packets_ = EncodePackets();
   }
 
