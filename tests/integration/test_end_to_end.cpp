@@ -178,7 +178,8 @@ TEST(EndToEnd, ConfiguredStunServerIsAskedForTheServersAddress) {
   g_autoptr(GSocketAddress) bound = g_socket_get_local_address(stun, nullptr);
   const int port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
 
-  const std::string dir = makeTempDir("roomcast-stun");
+  const TempDir scratch("roomcast-stun");
+  const std::string& dir = scratch.path();
   const std::string config = dir + "/roomcast.conf";
   const std::string text = "[media]\nstun_server = stun://127.0.0.1:" + std::to_string(port) + "\n";
   ASSERT_TRUE(g_file_set_contents(config.c_str(), text.c_str(), -1, nullptr));
@@ -205,7 +206,6 @@ TEST(EndToEnd, ConfiguredStunServerIsAskedForTheServersAddress) {
   EXPECT_TRUE(host.waitForOutput("connected", 30)) << "an unanswered STUN server does not stop the session\n"
                                                     << daemon.log();
   EXPECT_EQ(host.wait(60).exitStatus, 0);
-  (void)!system(("rm -rf '" + dir + "'").c_str());
 }
 
 }  // namespace

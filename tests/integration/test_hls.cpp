@@ -216,9 +216,10 @@ TEST(Hls, LateListenerStartsWithinSecondsOfTheLiveEdge) {
 
 // A config file for roomcastd: listeners count as gone 2 s after their last request.
 std::vector<std::string> shortListenerTimeout() {
+  static const TempDir dir("roomcast-hls-");  // removed at exit
   static std::string path;
   if (path.empty()) {
-    path = makeTempDir("roomcast-hls-") + "/roomcast.conf";
+    path = dir.path() + "/roomcast.conf";
     g_file_set_contents(path.c_str(), "[hls]\nlistener_idle_s = 2\n", -1, nullptr);
   }
   return {"--config", path};

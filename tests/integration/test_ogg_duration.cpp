@@ -46,7 +46,8 @@ double decodedSeconds(const std::string& path) {
 }
 
 TEST(OggDuration, MatchesWhatFfmpegDecodes) {
-  const std::string dir = makeTempDir("roomcast-ogg-");
+  const TempDir scratch("roomcast-ogg-");
+  const std::string& dir = scratch.path();
   for (double offset : {0.0, 5.0}) {
     const std::string path = encode(dir, offset == 0 ? "zero.ogg" : "offset.ogg", offset);
     const double decoded = decodedSeconds(path);
@@ -57,7 +58,8 @@ TEST(OggDuration, MatchesWhatFfmpegDecodes) {
 }
 
 TEST(OggDuration, FileCutMidPageGivesTheCompletePages) {
-  const std::string dir = makeTempDir("roomcast-ogg-");
+  const TempDir scratch("roomcast-ogg-");
+  const std::string& dir = scratch.path();
   const std::string whole = encode(dir, "whole.ogg", 5.0);
   std::ifstream in(whole, std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

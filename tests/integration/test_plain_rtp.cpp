@@ -19,9 +19,10 @@ namespace {
 
 // roomcastd with [media] plain_rtp = true.
 std::vector<std::string> plainRtpConfig() {
+  static const TempDir dir("roomcast-plain-rtp-");  // removed at exit
   static std::string path;
   if (path.empty()) {
-    path = makeTempDir("roomcast-plain-rtp-") + "/roomcast.conf";
+    path = dir.path() + "/roomcast.conf";
     g_file_set_contents(path.c_str(), "[media]\nplain_rtp = true\n", -1, nullptr);
   }
   return {"--config", path};

@@ -63,7 +63,8 @@ bool join(WsClient& ws, const Daemon& daemon, const std::string& roomId, const s
 }
 
 TEST(Recording, SigkillLeavesAFileThatPlaysToTheKillAndTheNextStartRecoversIt) {
-  const std::string dataDir = makeTempDir("roomcast-crash-");
+  const TempDir scratch("roomcast-crash-");
+  const std::string& dataDir = scratch.path();
   DaemonOptions options;
   options.dataDir = dataDir;
   auto daemon = std::make_unique<Daemon>(options);
@@ -253,7 +254,8 @@ size_t fillUp(const std::string& path) {
 
 TEST(Recording, FullDiskStopsTheRecordingNotTheRoomAndItResumesWhenSpaceReturns) {
   if (!canMountPrivately()) GTEST_SKIP() << "needs mount namespaces (unshare --mount, as root or with user namespaces)";
-  const std::string dataDir = makeTempDir("roomcast-diskfull-");
+  const TempDir scratch("roomcast-diskfull-");
+  const std::string& dataDir = scratch.path();
   const std::string recordingsDir = dataDir + "/recordings";
   ASSERT_EQ(g_mkdir_with_parents(recordingsDir.c_str(), 0755), 0);
   DaemonOptions options;

@@ -64,6 +64,7 @@ class RecordingS3 : public ::testing::Test {
     ASSERT_TRUE(server_->start()) << server_->log();
     dir_ = makeTempDir("roomcast-s3-rec-");
   }
+  void TearDown() override { removeTempDir(dir_); }
   std::unique_ptr<S3Server> server_;
   std::string dir_;
 };

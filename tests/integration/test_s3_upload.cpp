@@ -77,8 +77,7 @@ class S3UploadTest : public ::testing::Test {
   void TearDown() override {
     if (HasFailure()) std::cerr << "--- s3 server log ---\n" << server_->log() << "---\n";
     server_.reset();
-    g_autofree char* quoted = g_shell_quote(dir_.c_str());
-    (void)!system(("rm -rf " + std::string(quoted)).c_str());
+    removeTempDir(dir_);
     g_main_context_unref(context_);
   }
 

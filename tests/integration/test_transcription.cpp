@@ -70,7 +70,8 @@ std::string firstSpeakerFor(const Daemon& daemon, const std::string& words, std:
 }
 
 TEST(Transcription, EachSpeakerIsTranscribedUnderTheirNameAndFoundBySearch) {
-  const std::string dir = makeTempDir("roomcast-transcribe-");
+  const TempDir scratch("roomcast-transcribe-");
+  const std::string& dir = scratch.path();
   Daemon daemon({"--config", writeConfig(dir, "[transcription]\nenabled = true\n")});
   ASSERT_TRUE(daemon.ready()) << daemon.log();
   const double graceSeconds = synthesize("good morning everybody", 3, dir + "/grace.wav");
@@ -113,7 +114,8 @@ TEST(Transcription, EachSpeakerIsTranscribedUnderTheirNameAndFoundBySearch) {
 }
 
 TEST(Moderation, PhraseBreakingThePolicyMutesTheSpeakerWithinBoundedTime) {
-  const std::string dir = makeTempDir("roomcast-moderate-");
+  const TempDir scratch("roomcast-moderate-");
+  const std::string& dir = scratch.path();
   const std::string policy = dir + "/policy.json";
   g_file_set_contents(policy.c_str(), R"({
     "categories": [{"name": "test-greeting", "severity": "medium", "terms": ["good morning"]}],

@@ -53,10 +53,7 @@ Nginx::~Nginx() {
     process_->terminate();  // the master stops its workers
     if (!process_->wait(10).finished) process_->kill();
   }
-  if (!g_getenv("ROOMCAST_KEEP_TEST_DATA")) {
-    g_autofree char* command = g_strdup_printf("rm -rf '%s'", dir_.c_str());
-    (void)!system(command);
-  }
+  removeTempDir(dir_);
 }
 
 std::string Nginx::log() const { return readText(dir_ + "/error.log") + readText(dir_ + "/access.log"); }

@@ -4,6 +4,8 @@
 #include <libsoup/soup.h>
 #include <signal.h>
 
+#include <filesystem>
+
 #include "roomcast-config.h"
 #include "wait.h"
 
@@ -15,6 +17,12 @@ std::string sourcePath(const std::string& relative) { return std::string(ROOMCAS
 std::string makeTempDir(const char* prefix) {
   g_autofree char* dir = g_dir_make_tmp((std::string(prefix) + "-XXXXXX").c_str(), nullptr);
   return dir ? dir : "";
+}
+
+void removeTempDir(const std::string& dir) {
+  if (dir.empty() || g_getenv("ROOMCAST_KEEP_TEST_DATA")) return;
+  std::error_code ignored;  // a test's leftovers are not worth failing it
+  std::filesystem::remove_all(dir, ignored);
 }
 
 // A port the kernel just handed out on 127.0.0.1 (free until someone else takes it).
@@ -203,10 +211,7 @@ Daemon::~Daemon() {
   }
   g_main_context_pop_thread_default(context);
   g_object_unref(process_);
-  if (ownsDataDir_ && !g_getenv("ROOMCAST_KEEP_TEST_DATA")) {
-    g_autofree char* quoted = g_shell_quote(dataDir_.c_str());
-    (void)!system(("rm -rf " + std::string(quoted)).c_str());
-  }
+  if (ownsDataDir_) removeTempDir(dataDir_);
 }
 
 std::string HttpResponse::header(const char* name) const {

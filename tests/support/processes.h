@@ -12,6 +12,21 @@ namespace roomcast::testing {
 std::string buildPath(const std::string& relative);   // <build dir>/relative
 std::string sourcePath(const std::string& relative);  // <source dir>/relative
 std::string makeTempDir(const char* prefix);
+// Removes a test's directory and everything in it, unless ROOMCAST_KEEP_TEST_DATA is set.
+void removeTempDir(const std::string& dir);
+
+// A test's own directory, removed with what is in it when it goes out of scope.
+class TempDir {
+ public:
+  explicit TempDir(const char* prefix) : path_(makeTempDir(prefix)) {}
+  ~TempDir() { removeTempDir(path_); }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
 int freeTcpPort();
 int freeUdpPort();
 

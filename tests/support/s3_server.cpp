@@ -13,10 +13,7 @@ S3Server::S3Server(std::string bucket) : bucket_(std::move(bucket)) {
 
 S3Server::~S3Server() {
   stop();
-  if (!dir_.empty() && !g_getenv("ROOMCAST_KEEP_TEST_DATA")) {
-    g_autofree char* quoted = g_shell_quote(dir_.c_str());
-    (void)!system(("rm -rf " + std::string(quoted)).c_str());
-  }
+  removeTempDir(dir_);
 }
 
 bool S3Server::start(const std::vector<std::string>& faults, double timeoutSeconds) {
