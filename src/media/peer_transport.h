@@ -24,6 +24,10 @@ class PeerTransport {
   virtual void detach() = 0;
   // The name prefix of every element it added (errors from them cost this speaker only).
   virtual std::string elementPrefix() const = 0;
+  // Whether the speaker's incoming audio is wanted (mixed: not muted, not pre-warming). A
+  // transport that can stop it before any thread wakes for it does so; the default keeps
+  // receiving (the uplink gate drops it before the decoder either way). Control thread.
+  virtual void setUplinkWanted(bool wanted) { (void)wanted; }
   virtual core::Status addRemoteCandidate(unsigned mline, const std::string& candidate) {
     (void)mline;
     (void)candidate;

@@ -1,5 +1,11 @@
 #include "media/rtp_transport.h"
 
+#include <linux/filter.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include "media/debug.h"
 
 #define GST_CAT_DEFAULT roomcast_media_debug
@@ -68,6 +74,29 @@ core::Status RtpTransport::attach(GstBin* pipeline, GstPad* uplinkSink, GstPad* 
   return core::Ok{};
 }
 
+void RtpTransport::setUplinkWanted(bool wanted) {
+  if (!socket_ || wanted != filtering_) return;
+  const int fd = g_socket_get_fd(socket_);
+  int rc;
+  if (wanted) {
+    rc = setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, nullptr, 0);
+  } else {
+    // Classic BPF, one instruction: accept 0 bytes, i.e. drop. Packets already queued are
+    // still read (and dropped by the uplink gate); packets sent while muted are never
+    // queued, so an unmuted speaker is heard from their next packet, not from stale audio.
+    static sock_filter dropAll[] = {BPF_STMT(BPF_RET | BPF_K, 0)};
+    const sock_fprog program{1, dropAll};
+    rc = setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program);
+  }
+  if (rc == 0) {
+    filtering_ = !wanted;
+  } else {
+    // Harmless: the uplink gate still keeps the audio out of the mix, at the old cost.
+    GST_WARNING("%s: cannot %s the uplink socket filter: %s", name_.c_str(), wanted ? "detach" : "attach",
+                strerror(errno));
+  }
+}
+
 void RtpTransport::detach() {
   for (auto& e : elements_) {
     gst_element_set_state(e.get(), GST_STATE_NULL);
@@ -78,6 +107,7 @@ void RtpTransport::detach() {
     g_socket_close(socket_, nullptr);
     g_object_unref(socket_);
     socket_ = nullptr;
+    filtering_ = false;
   }
 }
 

@@ -4,6 +4,10 @@
 // return to the address they declared.
 //
 //   udpsrc ─ rtpjitterbuffer ─▶ (uplink)          (return) ─▶ udpsink (same socket)
+//
+// While the speaker is not mixed (muted, or a pre-warming hand) a socket filter makes the
+// kernel drop their packets on arrival: nothing in roomcastd wakes for them. A room of
+// mostly muted participants then costs only their returns (see bench/README, janus-compare).
 #pragma once
 
 #include <gio/gio.h>
@@ -29,6 +33,7 @@ class RtpTransport final : public PeerTransport {
 
   core::Status attach(GstBin* pipeline, GstPad* uplinkSink, GstPad* returnSrc, PeerGates* gates) override;
   void detach() override;
+  void setUplinkWanted(bool wanted) override;
   std::string elementPrefix() const override { return name_; }
   // Where the speaker sends RTP to (after attach).
   RtpEndpoint local() const { return local_; }
@@ -42,6 +47,7 @@ class RtpTransport final : public PeerTransport {
   RtpEndpoint local_;
   GstBin* pipeline_ = nullptr;
   GSocket* socket_ = nullptr;
+  bool filtering_ = false;  // the drop-everything socket filter is attached
   std::vector<ElementPtr> elements_;
 };
 

@@ -28,6 +28,7 @@ core::Status SpeakerPeer::start(std::unique_ptr<PeerTransport> transport, int pa
   if (built) {
     for (auto& e : elements_) gst_element_sync_state_with_parent(e.get());
     built = transport_->attach(room_.pipeline, uplinkSink_.get(), returnSrc_.get(), gates_);
+    if (built) transport_->setUplinkWanted(mixed);
   }
   if (built) built = linkReturns();
   if (!built) {
@@ -42,6 +43,7 @@ void SpeakerPeer::setMixed(bool mixed) {
   g_atomic_int_set(&gates_->mixed, mixed ? 1 : 0);
   // Also at the mixer, so audio already decoded when the gate closes is not heard either.
   if (mixerSink_) g_object_set(mixerSink_.get(), "mute", mixed ? FALSE : TRUE, nullptr);
+  if (transport_) transport_->setUplinkWanted(mixed);
 }
 
 void SpeakerPeer::setInRecording(bool inRecording) {
