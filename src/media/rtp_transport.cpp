@@ -79,7 +79,8 @@ void RtpTransport::setUplinkWanted(bool wanted) {
   const int fd = g_socket_get_fd(socket_);
   int rc;
   if (wanted) {
-    rc = setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, nullptr, 0);
+    const int unused = 0;  // the kernel wants an int-sized option value, even here
+    rc = setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, &unused, sizeof unused);
   } else {
     // Classic BPF, one instruction: accept 0 bytes, i.e. drop. Packets already queued are
     // still read (and dropped by the uplink gate); packets sent while muted are never

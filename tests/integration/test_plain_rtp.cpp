@@ -1,15 +1,24 @@
 // Plain-RTP speakers (no ICE, no DTLS), for benchmarks and SIP-like peers: refused unless the
 // operator allows it; where allowed, a plain-RTP speaker and a WebRTC speaker hear each other
-// and never themselves, and a plain-RTP raised hand is pre-warmed, then heard once promoted.
+// and never themselves, a plain-RTP raised hand is pre-warmed, then heard once promoted, and
+// while a plain-RTP speaker is not mixed the kernel drops their packets (nothing wakes for them).
+#include <arpa/inet.h>
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <gtest/gtest.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cmath>
+#include <fstream>
+#include <sstream>
 
 #include "audio/wav.h"
 #include "processes.h"
 #include "room_helpers.h"
+#include "wait.h"
 #include "ws_client.h"
 
 using namespace roomcast::testing;
@@ -26,6 +35,31 @@ std::vector<std::string> plainRtpConfig() {
     g_file_set_contents(path.c_str(), "[media]\nplain_rtp = true\n", -1, nullptr);
   }
   return {"--config", path};
+}
+
+// One UDP socket of this network namespace, from /proc/net/udp: how many datagrams wait in
+// its receive queue, and how many the kernel dropped (a socket filter's drops count here).
+struct UdpSocketStats {
+  bool found = false;
+  unsigned long rxQueue = 0, drops = 0;
+};
+UdpSocketStats udpSocketStats(int port) {
+  std::ifstream table("/proc/net/udp");
+  std::string line;
+  std::getline(table, line);  // the header
+  char local[32];
+  snprintf(local, sizeof local, "0100007F:%04X", port);
+  while (std::getline(table, line)) {
+    std::istringstream fields(line);
+    std::string slot, localAddress, remote, state, queues, timer, retransmits, uid, timeout, inode, refs, pointer;
+    unsigned long drops = 0;
+    fields >> slot >> localAddress >> remote >> state >> queues >> timer >> retransmits >> uid >> timeout >> inode >>
+        refs >> pointer >> drops;
+    if (localAddress != local) continue;
+    UdpSocketStats stats{true, std::stoul(queues.substr(queues.find(':') + 1), nullptr, 16), drops};
+    return stats;
+  }
+  return {};
 }
 
 TEST(PlainRtp, RefusedUnlessTheOperatorAllowsIt) {
@@ -111,6 +145,88 @@ TEST(PlainRtp, RaisedHandIsPrewarmedThenHeardOncePromoted) {
   const double after = toneDb(heard, 660, promoteAt + 0.6, annLeftAt - 0.3);
   EXPECT_LT(before, -60) << "a pre-warming hand is not mixed";
   EXPECT_GT(after, -20) << "promoted, Ann is heard";
+}
+
+// Pre-warming, and later muted by the host: the server's port drops every packet in the
+// kernel; promoted or unmuted, the server reads them again.
+TEST(PlainRtp, PacketsOfASpeakerWhoIsNotMixedAreDroppedByTheKernel) {
+  Daemon daemon(plainRtpConfig());
+  ASSERT_TRUE(daemon.ready()) << daemon.log();
+  TestRoom room = createRoom(daemon);
+  const std::string annToken = issueToken(daemon, room, "listener", "Ann");
+  ASSERT_FALSE(annToken.empty());
+
+  const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in ours{};
+  ours.sin_family = AF_INET;
+  ours.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof ours;
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&ours), sizeof ours), 0);
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&ours), &length), 0);
+
+  WsClient ws;
+  ASSERT_TRUE(ws.connect(wsUrl(daemon, room.id)));
+  std::string msg;
+  ws.send(R"({"type":"hello","version":1,"token":")" + annToken + "\"}");
+  ASSERT_TRUE(ws.waitForType("welcome", msg));
+  ws.send(R"({"type":"raise-hand"})");
+  ws.send(R"({"type":"rtp-offer","host":"127.0.0.1","port":)" + std::to_string(ntohs(ours.sin_port)) +
+          R"(,"payload_type":111})");
+  ASSERT_TRUE(ws.waitForType("rtp-answer", msg)) << daemon.log();
+  const int serverPort = std::stoi(msg.substr(msg.find("\"port\":") + 7));
+  ASSERT_TRUE(udpSocketStats(serverPort).found) << msg;
+
+  sockaddr_in server{};
+  server.sin_family = AF_INET;
+  server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  server.sin_port = htons(static_cast<uint16_t>(serverPort));
+  uint16_t sequence = 0;
+  // Ten RTP packets (pt 111; the payload is not valid Opus, which the decoder takes as loss).
+  auto sendPackets = [&] {
+    for (int i = 0; i < 10; i++, sequence++) {
+      const uint32_t timestamp = sequence * 960u;
+      unsigned char packet[32] = {0x80, 111, static_cast<unsigned char>(sequence >> 8),
+                                  static_cast<unsigned char>(sequence), static_cast<unsigned char>(timestamp >> 24),
+                                  static_cast<unsigned char>(timestamp >> 16), static_cast<unsigned char>(timestamp >> 8),
+                                  static_cast<unsigned char>(timestamp), 0x12, 0x34, 0x56, 0x78};
+      ASSERT_EQ(sendto(fd, packet, sizeof packet, 0, reinterpret_cast<sockaddr*>(&server), sizeof server),
+                static_cast<ssize_t>(sizeof packet));
+    }
+  };
+  auto dropsAfterSending = [&](unsigned long expectedDrops) {
+    // Loopback delivers (or drops) within sendto, or soon after in a softirq: wait for the
+    // drops we expect and an empty queue (the server read whatever it accepted).
+    pollUntil([&] {
+      auto s = udpSocketStats(serverPort);
+      return s.drops >= expectedDrops && s.rxQueue == 0;
+    }, 10);
+    return udpSocketStats(serverPort).drops;
+  };
+
+  const unsigned long atStart = udpSocketStats(serverPort).drops;
+  sendPackets();
+  EXPECT_EQ(dropsAfterSending(atStart + 10), atStart + 10) << "a pre-warming hand's packets are dropped on arrival";
+
+  auto promoted = run({cli(), "--server", daemon.url(), "promote", room.id, "Ann", "--token", room.hostToken}, 30);
+  ASSERT_EQ(promoted.exitStatus, 0) << promoted.stderrText;
+  ASSERT_TRUE(ws.waitFor([](const std::string& m) { return m.find("\"role-changed\"") != std::string::npos; }, msg));
+  const unsigned long onStage = udpSocketStats(serverPort).drops;
+  sendPackets();
+  EXPECT_EQ(dropsAfterSending(onStage), onStage) << "a promoted speaker's packets are read";
+
+  auto muted = run({cli(), "--server", daemon.url(), "mute", room.id, "Ann", "--token", room.hostToken}, 30);
+  ASSERT_EQ(muted.exitStatus, 0) << muted.stderrText;
+  ASSERT_TRUE(ws.waitForType("mute-changed", msg));
+  sendPackets();
+  EXPECT_EQ(dropsAfterSending(onStage + 10), onStage + 10) << "a muted speaker's packets are dropped on arrival";
+
+  auto unmuted = run({cli(), "--server", daemon.url(), "unmute", room.id, "Ann", "--token", room.hostToken}, 30);
+  ASSERT_EQ(unmuted.exitStatus, 0) << unmuted.stderrText;
+  ASSERT_TRUE(ws.waitForType("mute-changed", msg));
+  sendPackets();
+  EXPECT_EQ(dropsAfterSending(onStage + 10), onStage + 10) << "unmuted, they are read again";
+  close(fd);
 }
 
 }  // namespace
