@@ -13,6 +13,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <memory>
 #include <sstream>
 
 #include "audio/wav.h"
@@ -158,6 +159,10 @@ TEST(PlainRtp, PacketsOfASpeakerWhoIsNotMixedAreDroppedByTheKernel) {
 
   const int fd = socket(AF_INET, SOCK_DGRAM, 0);
   ASSERT_GE(fd, 0);
+  std::unique_ptr<int, void (*)(int*)> closeAtEnd(new int(fd), [](int* f) {
+    close(*f);
+    delete f;
+  });
   sockaddr_in ours{};
   ours.sin_family = AF_INET;
   ours.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -182,14 +187,14 @@ TEST(PlainRtp, PacketsOfASpeakerWhoIsNotMixedAreDroppedByTheKernel) {
   server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   server.sin_port = htons(static_cast<uint16_t>(serverPort));
   uint16_t sequence = 0;
-  // Ten RTP packets (pt 111; the payload is not valid Opus, which the decoder takes as loss).
+  // Ten RTP packets, pt 111, each a 20 ms CELT frame (TOC 0xF8) of 19 zero bytes.
   auto sendPackets = [&] {
     for (int i = 0; i < 10; i++, sequence++) {
       const uint32_t timestamp = sequence * 960u;
       unsigned char packet[32] = {0x80, 111, static_cast<unsigned char>(sequence >> 8),
                                   static_cast<unsigned char>(sequence), static_cast<unsigned char>(timestamp >> 24),
                                   static_cast<unsigned char>(timestamp >> 16), static_cast<unsigned char>(timestamp >> 8),
-                                  static_cast<unsigned char>(timestamp), 0x12, 0x34, 0x56, 0x78};
+                                  static_cast<unsigned char>(timestamp), 0x12, 0x34, 0x56, 0x78, 0xF8};
       ASSERT_EQ(sendto(fd, packet, sizeof packet, 0, reinterpret_cast<sockaddr*>(&server), sizeof server),
                 static_cast<ssize_t>(sizeof packet));
     }
@@ -226,7 +231,6 @@ TEST(PlainRtp, PacketsOfASpeakerWhoIsNotMixedAreDroppedByTheKernel) {
   ASSERT_TRUE(ws.waitForType("mute-changed", msg));
   sendPackets();
   EXPECT_EQ(dropsAfterSending(onStage + 10), onStage + 10) << "unmuted, they are read again";
-  close(fd);
 }
 
 }  // namespace
