@@ -6,12 +6,15 @@
 
 #include <gst/gst.h>
 
+#include <memory>
 #include <string>
 
 #include "core/result.h"
 #include "media/peer_gates.h"
 
 namespace roomcast::media {
+
+class DirectRtpReturn;
 
 class PeerTransport {
  public:
@@ -28,6 +31,9 @@ class PeerTransport {
   // transport that can stop it before any thread wakes for it does so; the default keeps
   // receiving (the uplink gate drops it before the decoder either way). Control thread.
   virtual void setUplinkWanted(bool wanted) { (void)wanted; }
+  // Where the transport sends the room's shared program itself, without the speaker's return
+  // branch (after attach); null: through the branch.
+  virtual std::shared_ptr<DirectRtpReturn> directReturn() const { return nullptr; }
   virtual core::Status addRemoteCandidate(unsigned mline, const std::string& candidate) {
     (void)mline;
     (void)candidate;

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "media/debug.h"
+#include "media/direct_rtp_return.h"
 
 #define GST_CAT_DEFAULT roomcast_media_debug
 
@@ -63,6 +64,8 @@ core::Status RtpTransport::attach(GstBin* pipeline, GstPad* uplinkSink, GstPad* 
   for (auto& e : elements_) gst_bin_add(pipeline, e.get());
   g_autoptr(GstPad) jitterSrc = gst_element_get_static_pad(jitter.get(), "src");
   g_autoptr(GstPad) sinkPad = gst_element_get_static_pad(sink.get(), "sink");
+  direct_ = std::make_shared<DirectRtpReturn>(socket_, remote_, payloadType_);
+  addReturnRenumbering(sinkPad, direct_);
   if (!gst_element_link(source.get(), jitter.get()) || gst_pad_link(jitterSrc, uplinkSink) != GST_PAD_LINK_OK ||
       gst_pad_link(returnSrc, sinkPad) != GST_PAD_LINK_OK)
     return Error{ErrorCode::Internal, "cannot link the plain-RTP transport"};
@@ -104,6 +107,7 @@ void RtpTransport::detach() {
     if (GST_OBJECT_PARENT(e.get()) == GST_OBJECT(pipeline_)) gst_bin_remove(pipeline_, e.get());
   }
   elements_.clear();
+  direct_.reset();  // a probe still firing holds its own reference
   if (socket_) {
     g_socket_close(socket_, nullptr);
     g_object_unref(socket_);

@@ -4,6 +4,7 @@
 // return to the address they declared.
 //
 //   udpsrc ─ rtpjitterbuffer ─▶ (uplink)          (return) ─▶ udpsink (same socket)
+//                                        (shared program) ─▶ DirectRtpReturn (same socket)
 //
 // While the speaker is not mixed (muted, or a pre-warming hand) a socket filter makes the
 // kernel drop their packets on arrival: nothing in roomcastd wakes for them. A room of
@@ -34,6 +35,7 @@ class RtpTransport final : public PeerTransport {
   core::Status attach(GstBin* pipeline, GstPad* uplinkSink, GstPad* returnSrc, PeerGates* gates) override;
   void detach() override;
   void setUplinkWanted(bool wanted) override;
+  std::shared_ptr<DirectRtpReturn> directReturn() const override { return direct_; }
   std::string elementPrefix() const override { return name_; }
   // Where the speaker sends RTP to (after attach).
   RtpEndpoint local() const { return local_; }
@@ -49,6 +51,7 @@ class RtpTransport final : public PeerTransport {
   GSocket* socket_ = nullptr;
   bool filtering_ = false;  // the drop-everything socket filter is attached
   std::vector<ElementPtr> elements_;
+  std::shared_ptr<DirectRtpReturn> direct_;
 };
 
 }  // namespace roomcast::media

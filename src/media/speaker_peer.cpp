@@ -1,6 +1,7 @@
 #include "media/speaker_peer.h"
 
 #include "media/debug.h"
+#include "media/direct_rtp_return.h"
 #include "media/webrtc_util.h"
 
 #define GST_CAT_DEFAULT roomcast_media_debug
@@ -155,7 +156,10 @@ core::Status SpeakerPeer::linkReturns() {
   programOpusPad_ = PadPtr::adopt(gst_element_request_pad_simple(room_.programOpus, "src_%u"));
   g_autoptr(GstPad) sharedSink = gst_element_request_pad_simple(funnel.get(), "sink_%u");
   if (!programOpusPad_ || !sharedSink) return Error{ErrorCode::Internal, "cannot branch the shared program encoding"};
-  addSharedReturnGate(programOpusPad_.get(), gates_);
+  if (auto direct = transport_->directReturn())
+    addDirectSharedReturn(programOpusPad_.get(), gates_, std::move(direct));  // the branch gets nothing
+  else
+    addSharedReturnGate(programOpusPad_.get(), gates_);
   if (gst_pad_link(programOpusPad_.get(), sharedSink) != GST_PAD_LINK_OK)
     return Error{ErrorCode::Internal, "cannot link the shared program encoding"};
   return core::Ok{};
