@@ -130,10 +130,20 @@ core::Status RoomPipeline::build() {
     if (auto started = startRecording(config_.recordingPath); !started) return started;
 
   g_autoptr(GstBus) bus = gst_pipeline_get_bus(GST_PIPELINE(pipeline_.get()));
+  // Only what onBusMessage reads goes to the control loop. The rest (state changes and
+  // stream-status of every element: hlssink2 makes a new file sink for each segment) was
+  // about 30 messages a second per idle room, each a wake-up of the control thread and an
+  // iteration over all its descriptors, i.e. over every WebSocket of every room.
+  gst_bus_set_sync_handler(bus, &RoomPipeline::filterBusMessage, nullptr, nullptr);
   busWatch_ = gst_bus_create_watch(bus);
   // A bus source calls a GstBusFunc through the GSourceFunc slot; the double cast says so.
   g_source_set_callback(busWatch_, reinterpret_cast<GSourceFunc>(reinterpret_cast<void (*)()>(&RoomPipeline::onBusMessage)),
                         this, nullptr);
+  // GLib 2.74 blocks a source for its dispatch by taking its descriptor out of the poll set
+  // and putting it back, and each of those wakes the loop: one wasted iteration over every
+  // descriptor (every WebSocket) per bus message. onBusMessage never iterates the loop, so
+  // the block is not needed.
+  g_source_set_can_recurse(busWatch_, TRUE);
   g_source_attach(busWatch_, config_.context);
   return core::Ok{};
 }
@@ -153,6 +163,22 @@ static std::string topLevelChildName(GstObject* object, GstObject* pipeline) {
   while (current && GST_OBJECT_PARENT(current) && GST_OBJECT_PARENT(current) != pipeline)
     current = GST_OBJECT_PARENT(current);
   return current ? GST_OBJECT_NAME(current) : "";
+}
+
+GstBusSyncReply RoomPipeline::filterBusMessage(GstBus*, GstMessage* message, gpointer) {
+  switch (GST_MESSAGE_TYPE(message)) {
+    case GST_MESSAGE_ERROR:
+    case GST_MESSAGE_EOS:
+      return GST_BUS_PASS;
+    case GST_MESSAGE_ELEMENT: {
+      const GstStructure* s = gst_message_get_structure(message);
+      const bool read = s && (gst_structure_has_name(s, "splitmuxsink-fragment-closed") ||
+                              gst_structure_has_name(s, "pocketsphinx") || gst_structure_has_name(s, "mixminus-levels"));
+      return read ? GST_BUS_PASS : GST_BUS_DROP;
+    }
+    default:
+      return GST_BUS_DROP;
+  }
 }
 
 gboolean RoomPipeline::onBusMessage(GstBus*, GstMessage* message, gpointer data) {

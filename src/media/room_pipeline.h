@@ -95,6 +95,8 @@ class RoomPipeline {
  private:
   RoomPipeline(RoomPipelineConfig config, Handlers handlers);
   core::Status build();
+  // Sync handler (any thread): passes only the messages onBusMessage reads.
+  static GstBusSyncReply filterBusMessage(GstBus* bus, GstMessage* message, gpointer unused);
   static gboolean onBusMessage(GstBus* bus, GstMessage* message, gpointer self);
   void completeFinish(bool clean);
   int64_t unixMsAtRunningTime(GstClockTime runningTime);

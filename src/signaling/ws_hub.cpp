@@ -22,7 +22,7 @@ WsHub::~WsHub() {
 void WsHub::accept(SoupWebsocketConnection* connection, const std::string& roomId) {
   // Bound what one client can make us buffer; libsoup's default is 128 KiB, 0 is unlimited.
   soup_websocket_connection_set_max_incoming_payload_size(connection, protocol::kMaxMessageBytes);
-  soup_websocket_connection_set_keepalive_interval(connection, 15);
+  soup_websocket_connection_set_keepalive_interval(connection, 30);
   auto session = std::make_unique<Session>(Session{this, static_cast<SoupWebsocketConnection*>(g_object_ref(connection)),
                                                    roomId, {}, false, {}});
   Session* raw = session.get();
