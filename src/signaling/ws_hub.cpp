@@ -22,6 +22,9 @@ WsHub::~WsHub() {
 void WsHub::accept(SoupWebsocketConnection* connection, const std::string& roomId) {
   // Bound what one client can make us buffer; libsoup's default is 128 KiB, 0 is unlimited.
   soup_websocket_connection_set_max_incoming_payload_size(connection, protocol::kMaxMessageBytes);
+  // Pings keep idle connections open through proxies and NATs (load balancers commonly cut
+  // at 60 s). Every pong wakes the control loop, which then visits every descriptor, so not
+  // more often than that needs.
   soup_websocket_connection_set_keepalive_interval(connection, 30);
   auto session = std::make_unique<Session>(Session{this, static_cast<SoupWebsocketConnection*>(g_object_ref(connection)),
                                                    roomId, {}, false, {}});
