@@ -12,10 +12,6 @@ namespace roomcast::media {
 
 namespace {
 constexpr guint32 kClockRate = 48000;  // Opus' RTP clock
-
-void writeBigEndian(guint8* at, guint32 value, int bytes) {
-  for (int i = bytes - 1; i >= 0; i--, value >>= 8) at[i] = static_cast<guint8>(value);
-}
 }  // namespace
 
 DirectRtpReturn::DirectRtpReturn(GSocket* socket, const RtpEndpoint& remote, int payloadType)
@@ -47,10 +43,10 @@ void DirectRtpReturn::sendShared(GstBuffer* opusFrame) {
   guint8 header[12] = {0x80, payloadType_};
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    writeBigEndian(header + 2, nextSequence(), 2);
-    writeBigEndian(header + 4, timestampAt(GST_BUFFER_PTS(opusFrame)), 4);
+    GST_WRITE_UINT16_BE(header + 2, nextSequence());
+    GST_WRITE_UINT32_BE(header + 4, timestampAt(GST_BUFFER_PTS(opusFrame)));
   }
-  writeBigEndian(header + 8, ssrc_, 4);
+  GST_WRITE_UINT32_BE(header + 8, ssrc_);
   GOutputVector parts[2] = {{header, sizeof header}, {map.data, map.size}};
   GError* error = nullptr;
   if (g_socket_send_message(socket_, remote_, parts, 2, nullptr, 0, 0, nullptr, &error) < 0) {

@@ -93,10 +93,8 @@ TEST(DirectRtpReturn, SharedFramesAndOwnPacketsFormOneStream) {
     const gssize n = g_socket_receive(receiver, reinterpret_cast<gchar*>(datagram), sizeof datagram, nullptr, &error);
     ASSERT_EQ(n, 15) << (error ? error->message : "short datagram");
     EXPECT_EQ(datagram[0], 0x80) << "RTP version 2, no padding, extension or CSRCs";
-    got.push_back({static_cast<guint8>(datagram[1] & 0x7f), static_cast<guint16>(datagram[2] << 8 | datagram[3]),
-                   static_cast<guint32>(datagram[4]) << 24 | datagram[5] << 16 | datagram[6] << 8 | datagram[7],
-                   static_cast<guint32>(datagram[8]) << 24 | datagram[9] << 16 | datagram[10] << 8 | datagram[11],
-                   datagram[12]});
+    got.push_back({static_cast<guint8>(datagram[1] & 0x7f), GST_READ_UINT16_BE(datagram + 2),
+                   GST_READ_UINT32_BE(datagram + 4), GST_READ_UINT32_BE(datagram + 8), datagram[12]});
   }
   for (int i = 0; i < 10; i++) {
     SCOPED_TRACE(i);
