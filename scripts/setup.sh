@@ -12,6 +12,8 @@ packages=(
   libgtest-dev libgmock-dev
   # the opusfecdec element (plugins/roomcast) decodes with libopus directly
   libopus-dev
+  # players' HLS connections on their own epoll thread (src/signaling/listener_http)
+  libmicrohttpd-dev
   # recordings upload to S3-compatible storage (src/store/s3_upload)
   libcurl4-openssl-dev
   # fuzzing: clang with libFuzzer and the sanitizer runtimes

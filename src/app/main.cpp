@@ -265,6 +265,7 @@ int main(int argc, char** argv) {
   http.webDir = opt.webDir;
   http.hlsJsPath = opt.hlsJsPath;
   http.hls = &hlsRegistry;
+  http.hlsListenerThread = opt.hlsListenerThread;
   http.allowedOrigins = opt.allowedOrigins;
   http.reports = [&store](const std::string& roomId) { return store.reports(roomId, 500); };
   http.recordings = [&store] {

@@ -100,6 +100,8 @@ core::Status applyConfigFile(const std::string& path, Options& out) {
     if (auto s = splitEdgeLog(edgeLog, out); !s) return s;
   if (g_key_file_has_key(file, "hls", "segment_ms", nullptr))
     out.hlsSegmentMs = static_cast<unsigned>(std::max(0, g_key_file_get_integer(file, "hls", "segment_ms", nullptr)));
+  if (g_key_file_has_key(file, "hls", "listener_thread", nullptr))
+    out.hlsListenerThread = g_key_file_get_boolean(file, "hls", "listener_thread", nullptr);
   if (g_key_file_has_key(file, "hls", "listener_idle_s", nullptr))
     out.listenerIdleSeconds = g_key_file_get_double(file, "hls", "listener_idle_s", nullptr);
   str("s3", "endpoint", out.s3.endpoint);

@@ -99,14 +99,20 @@ const Segment* Room::segment(const std::string& name) const {
   return nullptr;
 }
 
-std::string Room::master(const std::string& query) const {
+std::string renderMaster(const std::vector<RenditionInfo>& renditions, const std::string& query) {
   std::ostringstream out;
   out << "#EXTM3U\n#EXT-X-VERSION:3\n";
-  for (const auto& r : renditions_) {
-    out << "#EXT-X-STREAM-INF:BANDWIDTH=" << r.info().bandwidth << ",CODECS=\"" << r.info().codecs << "\"\n";
-    out << r.info().playlist << query << "\n";
+  for (const auto& info : renditions) {
+    out << "#EXT-X-STREAM-INF:BANDWIDTH=" << info.bandwidth << ",CODECS=\"" << info.codecs << "\"\n";
+    out << info.playlist << query << "\n";
   }
   return out.str();
+}
+
+std::vector<RenditionInfo> Room::infos() const {
+  std::vector<RenditionInfo> out;
+  for (const auto& r : renditions_) out.push_back(r.info());
+  return out;
 }
 
 void Room::end() {
@@ -118,7 +124,33 @@ bool Room::ended() const { return !renditions_.empty() && renditions_.front().en
 Room& Registry::open(const std::string& roomId, const std::vector<RenditionInfo>& renditions) {
   auto& slot = rooms_[roomId];
   slot = std::make_unique<Room>(renditions, window_);
+  publish(roomId);
   return *slot;
+}
+
+void Registry::publish(const std::string& roomId) {
+  const Room* room = find(roomId);
+  if (!room) return;
+  auto out = std::make_shared<PublishedRoom>();
+  out->renditions = room->infos();
+  out->ended = room->ended();
+  for (const auto& r : room->renditions()) {
+    auto& playlist = out->playlists[r.info().playlist];
+    if (!r.segments().empty())
+      playlist = PublishedFile{std::make_shared<const std::string>(r.playlist()), "\"" + r.version() + "\"",
+                               r.lastChangeUnixMs()};
+    for (const auto& s : r.segments())
+      out->segments[s.name] = {s.bytes, "\"" + roomId + "-" + s.name + "-" + std::to_string(s.bytes->size()) + "\"",
+                               s.startUnixMs + static_cast<int64_t>(s.duration * 1000)};
+  }
+  std::lock_guard lock(publishedMutex_);
+  published_[roomId] = std::move(out);
+}
+
+std::shared_ptr<const PublishedRoom> Registry::published(const std::string& roomId) const {
+  std::lock_guard lock(publishedMutex_);
+  auto it = published_.find(roomId);
+  return it == published_.end() ? nullptr : it->second;
 }
 
 Room* Registry::find(const std::string& roomId) {
@@ -126,7 +158,11 @@ Room* Registry::find(const std::string& roomId) {
   return it == rooms_.end() ? nullptr : it->second.get();
 }
 
-void Registry::close(const std::string& roomId) { rooms_.erase(roomId); }
+void Registry::close(const std::string& roomId) {
+  rooms_.erase(roomId);
+  std::lock_guard lock(publishedMutex_);
+  published_.erase(roomId);
+}
 
 std::vector<ListedSegment> parseMediaPlaylist(const std::string& text) {
   std::vector<ListedSegment> out;

@@ -2,12 +2,14 @@
 // closed segments (kept in memory, so a listener never gets a half-written file and the
 // server reads each segment from disk once), and the playlists rendered from them with
 // EXT-X-PROGRAM-DATE-TIME, EXT-X-DISCONTINUITY and EXT-X-ENDLIST. Plain C++: the media layer
-// feeds it on the control thread, the HTTP server reads it there.
+// feeds it on the control thread. What the HTTP side serves is a published copy (Published):
+// rendered once per change on the control thread, read from any thread.
 #pragma once
 
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <optional>
 #include <string>
@@ -68,6 +70,24 @@ class Rendition {
   int64_t lastChangeUnixMs_ = 0;
 };
 
+// The master playlist of these renditions; `query` ("?session=...", or "") is appended to each
+// variant URI.
+std::string renderMaster(const std::vector<RenditionInfo>& renditions, const std::string& query);
+
+// A live room as the HTTP side serves it: immutable once published.
+struct PublishedFile {
+  std::shared_ptr<const std::string> bytes;
+  std::string etag;  // with quotes
+  int64_t lastModifiedUnixMs = 0;
+};
+struct PublishedRoom {
+  std::vector<RenditionInfo> renditions;
+  // Media playlists by file name; nullopt while a rendition lists no segment yet.
+  std::map<std::string, std::optional<PublishedFile>> playlists;
+  std::map<std::string, PublishedFile> segments;  // every listed segment, by file name
+  bool ended = false;
+};
+
 class Room {
  public:
   Room(const std::vector<RenditionInfo>& renditions, size_t window);
@@ -76,7 +96,8 @@ class Room {
   // Which rendition holds a segment file, if any (only closed, listed segments are found).
   const Segment* segment(const std::string& name) const;
   // The master playlist; `query` ("?session=...", or "") is appended to each variant URI.
-  std::string master(const std::string& query) const;
+  std::string master(const std::string& query) const { return renderMaster(infos(), query); }
+  std::vector<RenditionInfo> infos() const;
   void end();
   bool ended() const;
   const std::vector<Rendition>& renditions() const { return renditions_; }
@@ -85,18 +106,25 @@ class Room {
   std::vector<Rendition> renditions_;
 };
 
-// Every room's HLS state, by room id.
+// Every room's HLS state, by room id. All of it belongs to the control thread except
+// published(), which any thread may call.
 class Registry {
  public:
   explicit Registry(size_t window = 6) : window_(window) {}
   Room& open(const std::string& roomId, const std::vector<RenditionInfo>& renditions);
   Room* find(const std::string& roomId);
+  // After a room's segments or state changed: renders what is served from now on.
+  void publish(const std::string& roomId);
   void close(const std::string& roomId);  // the room is gone: its files on disk remain
   size_t window() const { return window_; }
+  // What is served for a live room, or null (any thread).
+  std::shared_ptr<const PublishedRoom> published(const std::string& roomId) const;
 
  private:
   size_t window_;
   std::map<std::string, std::unique_ptr<Room>> rooms_;
+  mutable std::mutex publishedMutex_;
+  std::map<std::string, std::shared_ptr<const PublishedRoom>> published_;
 };
 
 // hlssink2 writes its own playlist; what roomcastd learns from it is the list of segment

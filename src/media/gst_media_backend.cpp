@@ -324,6 +324,7 @@ void GstMediaBackend::onSegmentClosed(const std::string& roomId, const RoomPipel
 }
 
 void GstMediaBackend::writePlaylists(const std::string& roomId, const hls::Room& room) {
+  config_.hls->publish(roomId);  // what the HTTP side serves
   const std::string dir = hlsDirFor(roomId);
   auto write = [&](const std::string& name, const std::string& text) {
     g_autofree char* path = g_build_filename(dir.c_str(), name.c_str(), nullptr);

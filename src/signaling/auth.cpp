@@ -39,6 +39,13 @@ bool isListenerSession(const TokenAuthority& auth, const core::RoomManager& room
   return rooms.isCountedListener(roomId, session) || auth.verifyListenerSession(session, roomId);
 }
 
+bool countListener(const TokenAuthority& auth, core::RoomManager& rooms, const std::string& roomId,
+                   const std::string& session) {
+  if (!isListenerSession(auth, rooms, roomId, session)) return false;
+  rooms.listenerSeen(roomId, session);
+  return true;
+}
+
 core::Result<std::string> loadOrCreateSecret(const std::string& path) {
   g_autofree char* contents = nullptr;
   gsize length = 0;

@@ -34,6 +34,10 @@ class TokenAuthority {
 // one per playlist request or edge log line.
 bool isListenerSession(const TokenAuthority& auth, const core::RoomManager& rooms, const std::string& roomId,
                        const std::string& session);
+// Counts a playlist request (or an edge log line) of `session` if it is one; false if not.
+// On the control thread.
+bool countListener(const TokenAuthority& auth, core::RoomManager& rooms, const std::string& roomId,
+                   const std::string& session);
 
 // Reads the secret from `path`, or creates one (256 random bits, mode 0600) at first start.
 core::Result<std::string> loadOrCreateSecret(const std::string& path);

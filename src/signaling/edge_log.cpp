@@ -116,7 +116,7 @@ gboolean EdgeLogReceiver::onBatchTimer(gpointer data) {
 
 void EdgeLogReceiver::handle(std::string_view datagram) {
   auto line = parseEdgeLogLine(datagram);
-  if (!line || !isListenerSession(auth_, rooms_, line.value().room, line.value().session)) {
+  if (!line || !countListener(auth_, rooms_, line.value().room, line.value().session)) {
     // Said once, then counted: a misconfigured edge would otherwise fill the log.
     if (rejected_++ == 0)
       g_warning("edge log: ignored a line (%s); further ones are only counted",
@@ -124,7 +124,6 @@ void EdgeLogReceiver::handle(std::string_view datagram) {
     return;
   }
   accepted_++;
-  rooms_.listenerSeen(line.value().room, line.value().session);
 }
 
 }  // namespace roomcast::signaling

@@ -1,5 +1,8 @@
 #include "signaling/http_server.h"
 
+#include <gio/gunixsocketaddress.h>
+#include <unistd.h>
+
 #include <gio/gio.h>
 
 #include <cstring>
@@ -120,7 +123,7 @@ void HttpServer::onRequestStarted(SoupServer*, SoupServerMessage* msg, gpointer 
 
 HttpServer::HttpServer(HttpConfig config, core::RoomManager& rooms, WsHub& hub, const TokenAuthority& auth)
     : config_(std::move(config)), rooms_(rooms), hub_(hub), auth_(auth),
-      hls_(config_.hlsRoot, config_.hls, rooms, auth),
+      responder_(config_.hlsRoot, config_.hls, auth), hls_(responder_, rooms, auth),
       server_(soup_server_new("server-header", "roomcast/" ROOMCAST_VERSION_STRING, nullptr)) {
   g_signal_connect(server_, "request-started", G_CALLBACK(&HttpServer::onRequestStarted), this);
   soup_server_add_handler(server_, "/api/v1", &HttpServer::handleApi, this, nullptr);
@@ -132,28 +135,37 @@ HttpServer::HttpServer(HttpConfig config, core::RoomManager& rooms, WsHub& hub, 
 }
 
 HttpServer::~HttpServer() {
+  router_.reset();    // no new connections
+  listener_.reset();  // the listener thread has stopped
   soup_server_disconnect(server_);
   g_object_unref(server_);
 }
 
 core::Result<std::string> HttpServer::listen() {
-  GError* error = nullptr;
-  g_autoptr(GInetAddress) address = g_inet_address_new_from_string(config_.listenHost.c_str());
-  if (!address) return Error{ErrorCode::Internal, "--listen host must be an IP address: " + config_.listenHost};
-  g_autoptr(GSocketAddress) socketAddress = g_inet_socket_address_new(address, static_cast<guint16>(config_.listenPort));
-  if (!soup_server_listen(server_, socketAddress, static_cast<SoupServerListenOptions>(0), &error)) {
-    Error e{ErrorCode::Internal, std::string("cannot listen: ") + error->message};
-    g_error_free(error);
-    return e;
+  GMainContext* context = g_main_context_ref_thread_default();
+  if (config_.hlsListenerThread) {
+    listener_ = std::make_unique<ListenerHttp>(context, responder_, auth_, rooms_);
+    if (auto started = listener_->start(); !started) {
+      g_main_context_unref(context);
+      return started.error();
+    }
   }
-  GSList* uris = soup_server_get_uris(server_);
-  std::string url;
-  if (uris) {
-    g_autofree char* text = g_uri_to_string(static_cast<GUri*>(uris->data));
-    url = text;
+  // libsoup keeps a connection alive after a response only while the server has a listening
+  // socket of its own (soup-server.c, request_finished). Ours is the router's, so libsoup gets
+  // one that nobody is told of: a Unix socket in the abstract namespace (nothing on disk). A
+  // client that found it would just be served by libsoup directly.
+  g_autoptr(GError) error = nullptr;
+  g_autofree char* name = g_strdup_printf("roomcastd-%d-%08x", static_cast<int>(getpid()), g_random_int());
+  g_autoptr(GSocketAddress) hidden = g_unix_socket_address_new_with_type(name, -1, G_UNIX_SOCKET_ADDRESS_ABSTRACT);
+  g_autoptr(GSocket) keepAlive = g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, &error);
+  if (!keepAlive || !g_socket_bind(keepAlive, hidden, FALSE, &error) || !g_socket_listen(keepAlive, &error) ||
+      !soup_server_listen_socket(server_, keepAlive, static_cast<SoupServerListenOptions>(0), &error)) {
+    g_main_context_unref(context);
+    return Error{ErrorCode::Internal, std::string("cannot listen: ") + error->message};
   }
-  g_slist_free_full(uris, reinterpret_cast<GDestroyNotify>(g_uri_unref));
-  return url;
+  router_ = std::make_unique<ConnectionRouter>(context, server_, listener_.get());
+  g_main_context_unref(context);  // the router's sources hold it
+  return router_->listen(config_.listenHost, config_.listenPort);
 }
 
 protocol::RoomUrls HttpServer::urlsFor(SoupServerMessage* msg, const std::string& roomId) const {
@@ -413,7 +425,7 @@ void HttpServer::handleHls(SoupServer*, SoupServerMessage* msg, const char* path
 // Prometheus text format: what an operator graphs, and what tests and benchmarks read.
 void HttpServer::handleMetrics(SoupServer*, SoupServerMessage* msg, const char*, GHashTable*, gpointer data) {
   auto* self = static_cast<HttpServer*>(data);
-  const HlsStats& hls = self->hls_.stats();
+  const HlsStats& hls = self->responder_.stats();
   std::string body;
   auto metric = [&](const char* name, const char* help, uint64_t value) {
     body += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name +

@@ -5,13 +5,17 @@
 #include <libsoup/soup.h>
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/room_manager.h"
 #include "protocol/messages.h"
 #include "signaling/auth.h"
+#include "signaling/connection_router.h"
 #include "signaling/hls_handler.h"
+#include "signaling/hls_responder.h"
+#include "signaling/listener_http.h"
 #include "signaling/ws_hub.h"
 
 namespace roomcast::signaling {
@@ -24,6 +28,7 @@ struct HttpConfig {
   std::string webDir;     // data/web
   std::string hlsJsPath;  // node_modules/hls.js/dist/hls.min.js
   hls::Registry* hls = nullptr;  // live rooms' playlists and segments (borrowed)
+  bool hlsListenerThread = true;  // connections that begin with an HLS request: ListenerHttp
   std::function<std::vector<core::Report>(const std::string& roomId)> reports;  // newest first
   std::vector<std::string> allowedOrigins;  // browser origins allowed besides our own ("*": any)
   // The archive (the store): recordings, newest first, and search by what was said.
@@ -68,8 +73,11 @@ class HttpServer {
   core::RoomManager& rooms_;
   WsHub& hub_;
   const TokenAuthority& auth_;
+  HlsResponder responder_;
   HlsHandler hls_;
   SoupServer* server_;
+  std::unique_ptr<ListenerHttp> listener_;  // null with hlsListenerThread off
+  std::unique_ptr<ConnectionRouter> router_;
 };
 
 }  // namespace roomcast::signaling

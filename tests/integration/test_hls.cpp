@@ -11,6 +11,13 @@
 #include <sstream>
 #include <thread>
 
+#include <arpa/inet.h>
+#include <libsoup/soup.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <cstring>
+
 #include "audio/tone.h"
 #include "audio/wav.h"
 #include "nginx.h"
@@ -178,6 +185,135 @@ TEST(Hls, CacheHeadersValidatorsRangesCorsAndNoHalfWrittenSegment) {
     EXPECT_EQ(early.status, 404);
     RecordProperty("half_written_segment_seen_on_disk", writing ? "yes" : "no");
   }
+}
+
+// One request on a raw connection; the response's head and body (by Content-Length).
+struct RawResponse {
+  std::string head;
+  std::string body;
+  bool closedAfter = false;  // the server closed the connection after it (asked with waitForClose)
+};
+
+// The connection's receive timeout (SO_RCVTIMEO, rawConnect) bounds every wait.
+RawResponse rawExchange(int fd, const std::string& request, bool waitForClose = false) {
+  RawResponse out;
+  if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) return out;
+  std::string data;
+  char buf[65536];
+  size_t headEnd = std::string::npos, length = 0;
+  for (;;) {
+    if (headEnd == std::string::npos && (headEnd = data.find("\r\n\r\n")) != std::string::npos) {
+      out.head = data.substr(0, headEnd + 2);
+      g_autofree char* lower = g_ascii_strdown(out.head.c_str(), -1);
+      const char* cl = std::strstr(lower, "content-length:");
+      length = cl ? std::strtoul(cl + 15, nullptr, 10) : 0;
+      headEnd += 4;
+    }
+    if (headEnd != std::string::npos && data.size() >= headEnd + length) break;
+    const ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return out;
+    data.append(buf, static_cast<size_t>(n));
+  }
+  out.body = data.substr(headEnd, length);
+  if (waitForClose) out.closedAfter = recv(fd, buf, sizeof buf, 0) == 0;
+  return out;
+}
+
+int rawConnect(const Daemon& d) {
+  const std::string url = d.url();  // http://127.0.0.1:PORT
+  const int port = std::atoi(url.substr(url.rfind(':') + 1).c_str());
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval timeout{20, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+std::string headerOf(const RawResponse& r, const char* name) {
+  g_autofree char* lowerHead = g_ascii_strdown(r.head.c_str(), -1);
+  g_autofree char* lowerName = g_ascii_strdown(name, -1);
+  const std::string head(lowerHead), key = std::string("\r\n") + lowerName + ":";
+  const size_t at = head.find(key);
+  if (at == std::string::npos) return "";
+  size_t start = at + key.size();
+  while (start < head.size() && head[start] == ' ') start++;
+  return r.head.substr(start, head.find("\r\n", start) - start);
+}
+
+// A connection that begins with an HLS request is served by the listener thread
+// (libmicrohttpd); one that begins with anything else by libsoup. Both give the same answers,
+// and an HLS connection that then asks for something else is sent to a new connection.
+TEST(Hls, BothServingThreadsGiveTheSameAnswersAndOtherRequestsMoveToANewConnection) {
+  Daemon daemon;
+  ASSERT_TRUE(daemon.ready()) << daemon.log();
+  TestRoom room = createRoom(daemon);
+  const std::string path = "/hls/" + room.id + "/";
+  ASSERT_TRUE(waitForSegments(hlsBase(daemon, room) + "index.m3u8", 2, 15));
+
+  // libsoup: the connection's first request is the health check.
+  const int soupFd = rawConnect(daemon), hlsFd = rawConnect(daemon);
+  ASSERT_GE(soupFd, 0);
+  ASSERT_GE(hlsFd, 0);
+  auto get = [](const std::string& target, const std::string& extra = "") {
+    return "GET " + target + " HTTP/1.1\r\nHost: test\r\n" + extra + "\r\n";
+  };
+  RawResponse health = rawExchange(soupFd, get("/api/v1/health"));
+  ASSERT_NE(health.head.find(" 200 "), std::string::npos) << health.head;
+  // (Each further exchange on a connection shows that it was kept open.)
+  RawResponse viaSoup = rawExchange(soupFd, get(path + "index.m3u8"));
+  RawResponse viaListener = rawExchange(hlsFd, get(path + "index.m3u8"));
+  ASSERT_NE(viaSoup.head.find(" 200 "), std::string::npos) << viaSoup.head;
+  ASSERT_NE(viaListener.head.find(" 200 "), std::string::npos) << viaListener.head;
+  EXPECT_FALSE(headerOf(viaSoup, "Server").empty()) << "libsoup names itself: " << viaSoup.head;
+  EXPECT_TRUE(headerOf(viaListener, "Server").empty()) << "the listener thread does not: " << viaListener.head;
+  const std::string segment = parsePlaylist(viaListener.body).back().name;
+
+  // The same segment, whole and as a range, from both.
+  for (const std::string& extra : {std::string(), std::string("Range: bytes=100-199\r\n")}) {
+    RawResponse a = rawExchange(soupFd, get(path + segment, extra));
+    RawResponse b = rawExchange(hlsFd, get(path + segment, extra));
+    EXPECT_EQ(a.head.substr(0, 12), b.head.substr(0, 12)) << a.head << "\n---\n" << b.head;
+    EXPECT_EQ(a.body, b.body);
+    EXPECT_FALSE(a.body.empty());
+    for (const char* name : {"Content-Type", "Cache-Control", "ETag", "Last-Modified", "Accept-Ranges",
+                             "Content-Range", "Access-Control-Allow-Origin", "Content-Length"})
+      EXPECT_EQ(headerOf(a, name), headerOf(b, name)) << name;
+  }
+  RawResponse missing = rawExchange(hlsFd, get(path + "segment99999.ts"));
+  EXPECT_NE(missing.head.find(" 404 "), std::string::npos) << missing.head;
+
+  // The HLS connection asks for the API: sent elsewhere, and closed.
+  RawResponse moved = rawExchange(hlsFd, get("/api/v1/health?x=1"), true);
+  EXPECT_NE(moved.head.find(" 307 "), std::string::npos) << moved.head;
+  EXPECT_EQ(headerOf(moved, "Location"), "/api/v1/health?x=1");
+  EXPECT_TRUE(moved.closedAfter);
+  close(soupFd);
+  close(hlsFd);
+
+  // A client that follows it (libsoup's, keeping one connection) gets its answer, a POST too.
+  g_autoptr(SoupSession) session = soup_session_new_with_options("timeout", 30, nullptr);
+  auto send = [&](const char* method, const std::string& target, const std::string& body) {
+    g_autoptr(SoupMessage) msg = soup_message_new(method, (daemon.url() + target).c_str());
+    if (!body.empty()) {
+      g_autoptr(GBytes) bytes = g_bytes_new(body.data(), body.size());
+      soup_message_set_request_body_from_bytes(msg, "application/json", bytes);
+    }
+    soup_message_headers_replace(soup_message_get_request_headers(msg), "Authorization",
+                                 ("Bearer " + room.hostToken).c_str());
+    g_autoptr(GBytes) reply = soup_session_send_and_read(session, msg, nullptr, nullptr);
+    return static_cast<int>(soup_message_get_status(msg));
+  };
+  EXPECT_EQ(send("GET", path + "index.m3u8", ""), 200);
+  EXPECT_EQ(send("GET", "/api/v1/rooms/" + room.id, ""), 200);
+  EXPECT_EQ(send("GET", path + "index.m3u8", ""), 200);
+  EXPECT_EQ(send("POST", "/api/v1/rooms/" + room.id + "/tokens", R"({"role":"speaker","name":"Ada"})"), 201);
 }
 
 TEST(Hls, LateListenerStartsWithinSecondsOfTheLiveEdge) {

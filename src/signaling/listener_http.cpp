@@ -1,0 +1,139 @@
+#include "signaling/listener_http.h"
+
+#include <microhttpd.h>
+
+#include <cstring>
+
+#include "core/room_manager.h"
+#include "signaling/auth.h"
+#include "signaling/hls_responder.h"
+
+namespace roomcast::signaling {
+
+namespace {
+
+// Batches of counting requests reach the control thread at most this often.
+constexpr guint kFlushIntervalMs = 10;
+
+std::string value(MHD_Connection* connection, MHD_ValueKind kind, const char* key) {
+  const char* v = MHD_lookup_connection_value(connection, kind, key);
+  return v ? v : "";
+}
+
+MHD_Result queue(MHD_Connection* connection, int status, MHD_Response* response) {
+  const MHD_Result result = MHD_queue_response(connection, static_cast<unsigned>(status), response);
+  MHD_destroy_response(response);
+  return result;
+}
+
+}  // namespace
+
+// One request on a connection: its raw URI (with the query, for a redirect) and the body it
+// is answered with, kept alive until libmicrohttpd has sent it.
+struct ListenerHttp::Exchange {
+  std::string uri;
+  std::shared_ptr<const std::string> body;
+  bool headersSeen = false;
+};
+
+ListenerHttp::ListenerHttp(GMainContext* control, HlsResponder& responder, const TokenAuthority& auth,
+                           core::RoomManager& rooms)
+    : control_(control), responder_(responder), auth_(auth), rooms_(rooms) {}
+
+ListenerHttp::~ListenerHttp() {
+  if (daemon_) MHD_stop_daemon(daemon_);  // joins the listener thread
+  std::lock_guard lock(mutex_);
+  if (flush_) {
+    g_source_destroy(flush_);
+    g_source_unref(flush_);
+  }
+}
+
+core::Status ListenerHttp::start() {
+  const unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC | MHD_USE_TURBO;
+  daemon_ = MHD_start_daemon(
+      flags, 0, nullptr, nullptr, &ListenerHttp::onRequest, this,
+      MHD_OPTION_URI_LOG_CALLBACK, &ListenerHttp::onUri, this,
+      MHD_OPTION_NOTIFY_COMPLETED, &ListenerHttp::onCompleted, this,
+      MHD_OPTION_CONNECTION_TIMEOUT, kIdleTimeoutSeconds,
+      // Requests are a line and a few headers: 16 KiB per connection is plenty (MHD answers
+      // larger ones with an error).
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<size_t>(16 * 1024), MHD_OPTION_END);
+  if (!daemon_) return core::Error{core::ErrorCode::Internal, "cannot start the HLS listener thread (libmicrohttpd)"};
+  return core::Ok{};
+}
+
+bool ListenerHttp::adopt(int fd, const sockaddr* address, socklen_t length) {
+  return MHD_add_connection(daemon_, fd, address, length) == MHD_YES;
+}
+
+void* ListenerHttp::onUri(void*, const char* uri, MHD_Connection*) { return new Exchange{uri ? uri : "/", nullptr}; }
+
+void ListenerHttp::onCompleted(void*, MHD_Connection*, void** context, MHD_RequestTerminationCode) {
+  delete static_cast<Exchange*>(*context);
+  *context = nullptr;
+}
+
+MHD_Result ListenerHttp::onRequest(void* data, MHD_Connection* connection, const char* url, const char* method,
+                                   const char*, const char*, size_t* uploadSize, void** context) {
+  auto* self = static_cast<ListenerHttp*>(data);
+  auto* exchange = static_cast<Exchange*>(*context);
+  // libmicrohttpd calls this once with the headers, then with any body, then once more with
+  // nothing: answering on that last call keeps the connection alive. HLS requests have no body;
+  // one is read and ignored.
+  if (!exchange->headersSeen || *uploadSize) {
+    exchange->headersSeen = true;
+    *uploadSize = 0;
+    return MHD_YES;
+  }
+  if (std::strncmp(url, "/hls/", 5) != 0) {
+    // Not ours: the client asks again on a new connection, which libsoup gets.
+    static const char text[] = "this connection serves HLS only: repeat the request on a new connection\n";
+    MHD_Response* redirect = MHD_create_response_from_buffer(sizeof text - 1, const_cast<char*>(text),
+                                                             MHD_RESPMEM_PERSISTENT);
+    MHD_add_response_header(redirect, "Location", exchange->uri.c_str());
+    MHD_add_response_header(redirect, MHD_HTTP_HEADER_CONNECTION, "close");
+    MHD_add_response_header(redirect, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain");
+    return queue(connection, MHD_HTTP_TEMPORARY_REDIRECT, redirect);
+  }
+  const HlsResponse response = self->responder_.respond(
+      {method, url, value(connection, MHD_GET_ARGUMENT_KIND, "session"),
+       value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH), value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE)});
+  if (!response.countSession.empty()) self->noteListener(response.countRoom, response.countSession);
+  MHD_Response* out = nullptr;
+  if (response.contentType) {
+    exchange->body = response.body;  // alive until the response is sent
+    out = MHD_create_response_from_buffer(response.length, const_cast<char*>(response.body->data() + response.offset),
+                                          MHD_RESPMEM_PERSISTENT);
+    MHD_add_response_header(out, MHD_HTTP_HEADER_CONTENT_TYPE, response.contentType);
+  } else {
+    out = MHD_create_response_from_buffer(0, nullptr, MHD_RESPMEM_PERSISTENT);
+  }
+  for (const auto& [name, text] : response.headers) MHD_add_response_header(out, name, text.c_str());
+  return queue(connection, response.status, out);
+}
+
+void ListenerHttp::noteListener(std::string room, std::string session) {
+  std::lock_guard lock(mutex_);
+  if (sightings_.size() >= kMaxPendingSightings) return;
+  sightings_.emplace_back(std::move(room), std::move(session));
+  if (flush_) return;
+  flush_ = g_timeout_source_new(kFlushIntervalMs);
+  g_source_set_callback(flush_, &ListenerHttp::onFlush, this, nullptr);
+  g_source_attach(flush_, control_);
+}
+
+gboolean ListenerHttp::onFlush(gpointer data) {
+  auto* self = static_cast<ListenerHttp*>(data);
+  std::vector<std::pair<std::string, std::string>> batch;
+  {
+    std::lock_guard lock(self->mutex_);
+    batch.swap(self->sightings_);
+    g_source_unref(self->flush_);
+    self->flush_ = nullptr;
+  }
+  for (const auto& [room, session] : batch) countListener(self->auth_, self->rooms_, room, session);
+  return G_SOURCE_REMOVE;
+}
+
+}  // namespace roomcast::signaling

@@ -1,0 +1,68 @@
+// The listener thread: HLS for the connections whose first request was for /hls/ (players,
+// ffmpeg, CDNs and edges), served by libmicrohttpd on its own epoll thread. Thousands of
+// players each polling a playlist every second would otherwise cost the control thread's GLib
+// loop a visit to every connection on every iteration (its poll is O(connections)); here they
+// cost the control thread nothing but the listener counting, in batches.
+//
+// The answers are HlsResponder's, the same as on libsoup. If such a connection later asks for
+// something else (an API call from the same browser, say), it is answered 307 to the same URL
+// with `Connection: close`, so the client repeats it on a new connection, which libsoup serves.
+#pragma once
+
+#include <glib.h>
+#include <microhttpd.h>
+#include <sys/socket.h>
+
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/result.h"
+
+namespace roomcast::core {
+class RoomManager;
+}
+
+namespace roomcast::signaling {
+
+class HlsResponder;
+class TokenAuthority;
+
+class ListenerHttp {
+ public:
+  // Idle keep-alive connections are closed after this long (players poll every second).
+  static constexpr unsigned kIdleTimeoutSeconds = 60;
+  // Counting requests waiting for the control thread, at most (beyond: dropped; the next
+  // refresh counts them).
+  static constexpr size_t kMaxPendingSightings = 200000;
+
+  ListenerHttp(GMainContext* control, HlsResponder& responder, const TokenAuthority& auth, core::RoomManager& rooms);
+  ~ListenerHttp();
+  ListenerHttp(const ListenerHttp&) = delete;
+  ListenerHttp& operator=(const ListenerHttp&) = delete;
+
+  core::Status start();
+  // Takes an accepted connection (from any thread); it is closed in any case when done.
+  bool adopt(int fd, const sockaddr* address, socklen_t length);
+
+ private:
+  struct Exchange;
+  static MHD_Result onRequest(void* self, MHD_Connection* connection, const char* url, const char* method,
+                              const char* version, const char* upload, size_t* uploadSize, void** context);
+  static void* onUri(void* self, const char* uri, MHD_Connection* connection);
+  static void onCompleted(void* self, MHD_Connection* connection, void** context, MHD_RequestTerminationCode why);
+  void noteListener(std::string room, std::string session);  // listener thread
+  static gboolean onFlush(gpointer self);                    // control thread
+
+  GMainContext* control_;
+  HlsResponder& responder_;
+  const TokenAuthority& auth_;
+  core::RoomManager& rooms_;
+  MHD_Daemon* daemon_ = nullptr;
+  std::mutex mutex_;  // guards what follows
+  std::vector<std::pair<std::string, std::string>> sightings_;
+  GSource* flush_ = nullptr;
+};
+
+}  // namespace roomcast::signaling

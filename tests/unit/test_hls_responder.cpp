@@ -1,0 +1,137 @@
+// What roomcastd answers for HLS, without any HTTP library: byte ranges, validators, cache
+// headers, counting, and how a new connection is routed by its first bytes.
+#include <gtest/gtest.h>
+
+#include "hls/hls_room.h"
+#include "signaling/auth.h"
+#include "signaling/connection_router.h"
+#include "signaling/hls_responder.h"
+
+using namespace roomcast;
+using signaling::ByteRange;
+using signaling::FirstRequest;
+
+namespace {
+
+std::string headerOf(const signaling::HlsResponse& r, std::string_view name) {
+  for (const auto& [k, v] : r.headers)
+    if (name == k) return v;
+  return "";
+}
+
+struct Fixture : ::testing::Test {
+  hls::Registry registry{6};
+  signaling::TokenAuthority auth{std::string(40, 's'), 3600};
+  signaling::HlsResponder responder{"/nonexistent", &registry, auth};
+
+  void SetUp() override {
+    hls::Room& room = registry.open("r1", {{"main", "index.m3u8", 56000}, {"low", "low.m3u8", 28000}});
+    hls::Segment s;
+    s.name = "segment00000.ts";
+    s.duration = 0.5;
+    s.startUnixMs = 1'700'000'000'000;
+    s.bytes = std::make_shared<const std::string>(std::string(1000, 'x'));
+    room.rendition("main")->add(s);
+    registry.publish("r1");
+  }
+  signaling::HlsResponse get(std::string_view path, std::string range = "", std::string etag = "",
+                             std::string session = "") {
+    return responder.respond({"GET", path, std::move(session), std::move(etag), std::move(range)});
+  }
+};
+
+}  // namespace
+
+TEST(ByteRange, ParsesTheFormsPlayersSend) {
+  auto r = signaling::parseByteRange("bytes=0-99", 1000);
+  EXPECT_EQ(r.kind, ByteRange::Kind::Single);
+  EXPECT_EQ(r.start, 0u);
+  EXPECT_EQ(r.end, 99u);
+  r = signaling::parseByteRange("bytes=900-", 1000);
+  EXPECT_EQ(r.start, 900u);
+  EXPECT_EQ(r.end, 999u);
+  r = signaling::parseByteRange("bytes=-100", 1000);
+  EXPECT_EQ(r.start, 900u);
+  EXPECT_EQ(r.end, 999u);
+  r = signaling::parseByteRange("bytes=500-5000", 1000);
+  EXPECT_EQ(r.end, 999u) << "an end past the body is the body's end";
+  EXPECT_EQ(signaling::parseByteRange("bytes=-5000", 1000).start, 0u);
+}
+
+TEST(ByteRange, UnsatisfiableAndUnknownForms) {
+  EXPECT_EQ(signaling::parseByteRange("bytes=1000-", 1000).kind, ByteRange::Kind::Unsatisfiable);
+  EXPECT_EQ(signaling::parseByteRange("bytes=-0", 1000).kind, ByteRange::Kind::Unsatisfiable);
+  // Ignored, so the whole body is sent: other units, several ranges, garbage, reversed.
+  for (const char* h : {"items=0-1", "bytes=0-1,5-6", "bytes=abc", "bytes=5-1", "bytes=", "bytes=1-2x",
+                        "bytes=99999999999999999999999-"})
+    EXPECT_EQ(signaling::parseByteRange(h, 1000).kind, ByteRange::Kind::Whole) << h;
+}
+
+TEST(FirstRequestRoute, HlsRequestsGoToTheListenerThreadOthersToLibsoup) {
+  EXPECT_EQ(signaling::classifyFirstRequest("GET /hls/r1/index.m3u8 HTTP/1.1\r\n"), FirstRequest::Hls);
+  EXPECT_EQ(signaling::classifyFirstRequest("HEAD /hls/"), FirstRequest::Hls);
+  EXPECT_EQ(signaling::classifyFirstRequest("OPTIONS /hls/x"), FirstRequest::Hls);
+  EXPECT_EQ(signaling::classifyFirstRequest("GET /api/v1/health HTTP/1.1"), FirstRequest::Other);
+  EXPECT_EQ(signaling::classifyFirstRequest("GET /ws/r1 HTTP/1.1"), FirstRequest::Other);
+  EXPECT_EQ(signaling::classifyFirstRequest("POST /hls/r1/index.m3u8"), FirstRequest::Other);
+  EXPECT_EQ(signaling::classifyFirstRequest("\x16\x03\x01"), FirstRequest::Other) << "TLS is libsoup's to refuse";
+  EXPECT_EQ(signaling::classifyFirstRequest("GET /hl"), FirstRequest::Undecided);
+  EXPECT_EQ(signaling::classifyFirstRequest("G"), FirstRequest::Undecided);
+  EXPECT_EQ(signaling::classifyFirstRequest(""), FirstRequest::Undecided);
+}
+
+TEST_F(Fixture, SegmentWithValidatorsRangesAndCacheHeaders) {
+  auto whole = get("/hls/r1/segment00000.ts");
+  EXPECT_EQ(whole.status, 200);
+  EXPECT_STREQ(whole.contentType, "video/mp2t");
+  EXPECT_EQ(whole.length, 1000u);
+  EXPECT_EQ(headerOf(whole, "Cache-Control"), "public, max-age=31536000, immutable");
+  EXPECT_EQ(headerOf(whole, "Accept-Ranges"), "bytes");
+  EXPECT_EQ(headerOf(whole, "Access-Control-Allow-Origin"), "*");
+  const std::string etag = headerOf(whole, "ETag");
+  ASSERT_FALSE(etag.empty());
+  EXPECT_EQ(get("/hls/r1/segment00000.ts", "", etag).status, 304);
+  auto part = get("/hls/r1/segment00000.ts", "bytes=10-19");
+  EXPECT_EQ(part.status, 206);
+  EXPECT_EQ(part.offset, 10u);
+  EXPECT_EQ(part.length, 10u);
+  EXPECT_EQ(headerOf(part, "Content-Range"), "bytes 10-19/1000");
+  auto beyond = get("/hls/r1/segment00000.ts", "bytes=2000-");
+  EXPECT_EQ(beyond.status, 416);
+  EXPECT_EQ(headerOf(beyond, "Content-Range"), "bytes */1000");
+  EXPECT_EQ(beyond.contentType, nullptr);
+}
+
+TEST_F(Fixture, PlaylistsCountSessionsAndWaitForSegments) {
+  auto playlist = get("/hls/r1/index.m3u8", "", "", "abc");
+  EXPECT_EQ(playlist.status, 200);
+  EXPECT_EQ(headerOf(playlist, "Cache-Control"), "public, max-age=1");
+  EXPECT_NE(playlist.body->find("segment00000.ts"), std::string::npos);
+  EXPECT_EQ(playlist.countRoom, "r1") << "the caller verifies and counts";
+  EXPECT_EQ(playlist.countSession, "abc");
+  EXPECT_TRUE(get("/hls/r1/index.m3u8").countSession.empty());
+  auto empty = get("/hls/r1/low.m3u8", "", "", "abc");
+  EXPECT_EQ(empty.status, 404) << "nothing listed yet";
+  EXPECT_EQ(empty.countSession, "abc") << "still a listener";
+  EXPECT_EQ(responder.stats().playlistRequests, 3u);
+}
+
+TEST_F(Fixture, MasterNamesOnlySignedSessions) {
+  auto forged = get("/hls/r1/master.m3u8", "", "", "abc.def");
+  EXPECT_EQ(forged.body->find("session"), std::string::npos);
+  const std::string signedSession = auth.issueListenerSession("r1");
+  auto master = get("/hls/r1/master.m3u8", "", "", signedSession);
+  EXPECT_NE(master.body->find("index.m3u8?session=" + signedSession), std::string::npos) << *master.body;
+  EXPECT_NE(master.body->find("low.m3u8?session="), std::string::npos);
+}
+
+TEST_F(Fixture, UnsafeNamesMethodsAndClosedRooms) {
+  EXPECT_EQ(get("/hls/r1/../secret.ts").status, 404);
+  EXPECT_EQ(get("/hls/r1/.hlssink2-main.m3u8").status, 404);
+  EXPECT_EQ(get("/hls/r1/notes.txt").status, 404);
+  EXPECT_EQ(get("/hls/r1").status, 404);
+  EXPECT_EQ(responder.respond({"DELETE", "/hls/r1/index.m3u8", "", "", ""}).status, 405);
+  EXPECT_EQ(responder.respond({"OPTIONS", "/hls/r1/index.m3u8", "", "", ""}).status, 204);
+  registry.close("r1");
+  EXPECT_EQ(get("/hls/r1/index.m3u8").status, 404) << "served from files once closed; there are none here";
+}
