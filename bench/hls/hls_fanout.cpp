@@ -703,8 +703,13 @@ Cell runCell(const Options& o, int n, const std::string& mode, const std::string
   if (viaNginx)
     args = {"--public-url", "http://127.0.0.1:" + std::to_string(nginxPort), "--edge-log",
             "127.0.0.1:" + std::to_string(edgeLogPort)};
-  if (o.segmentMs > 0) {
-    writeFile(cellDir + "/roomcast.conf", "[hls]\nsegment_ms = " + std::to_string(o.segmentMs) + "\n");
+  // direct-soup: roomcastd alone with every connection on libsoup's control-thread loop, as
+  // before the listener thread (the A/B of [hls] listener_thread).
+  std::string conf;
+  if (o.segmentMs > 0) conf += "segment_ms = " + std::to_string(o.segmentMs) + "\n";
+  if (mode == "direct-soup") conf += "listener_thread = false\n";
+  if (!conf.empty()) {
+    writeFile(cellDir + "/roomcast.conf", "[hls]\n" + conf);
     args.insert(args.end(), {"--config", cellDir + "/roomcast.conf"});
   }
   Roomcastd daemon(cellDir + "/data", args, o.serverCpu);
@@ -931,7 +936,7 @@ int main(int argc, char** argv) {
       o.settle = 2;
     } else {
       fprintf(stderr,
-              "usage: bench-hls-fanout [--sizes 1000,5000,10000] [--modes direct,nginx] [--window S] [--ramp S]\n"
+              "usage: bench-hls-fanout [--sizes 1000,5000,10000] [--modes direct,nginx] (also direct-soup) [--window S] [--ramp S]\n"
               "  [--settle S] [--period S] [--jitter F] [--timeout S] [--rendition main|low] [--no-sessions]\n"
               "  [--segment-ms MS]\n"
               "  [--server-cpu C] [--generator-cpu C] [--speaker-cpu C] [--edge-cpu C]\n"

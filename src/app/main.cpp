@@ -1,10 +1,12 @@
 // roomcastd: one GLib main loop owns the rooms, the HTTP/WebSocket server and every change to
 // a room's pipeline. Streaming threads only post to it.
-#include <algorithm>
 #include <glib-unix.h>
 #include <glib/gstdio.h>
 #include <gst/gst.h>
+#include <sys/resource.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <memory>
 
@@ -77,9 +79,19 @@ gboolean onTerminate(gpointer data) {
   return G_SOURCE_CONTINUE;
 }
 
+// Every listener keeps a connection open: take all the descriptors we are allowed (the soft
+// limit is often 1024, the hard one much higher).
+void raiseDescriptorLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &limit) != 0) g_warning("cannot raise the open file limit: %s", g_strerror(errno));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  raiseDescriptorLimit();
   gst_init(&argc, &argv);
   auto options = app::parseOptions(argc, argv);
   if (!options) {

@@ -2,6 +2,9 @@
 
 #include <microhttpd.h>
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <cstring>
 
 #include "core/room_manager.h"
@@ -18,6 +21,14 @@ constexpr guint kFlushIntervalMs = 10;
 std::string value(MHD_Connection* connection, MHD_ValueKind kind, const char* key) {
   const char* v = MHD_lookup_connection_value(connection, kind, key);
   return v ? v : "";
+}
+
+// Every descriptor the process may open, less a reserve for the rest of roomcastd (rooms'
+// sockets, files, libsoup's connections).
+unsigned connectionLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 60000;
+  return static_cast<unsigned>(std::max<rlim_t>(256, limit.rlim_cur > 1024 ? limit.rlim_cur - 512 : limit.rlim_cur / 2));
 }
 
 MHD_Result queue(MHD_Connection* connection, int status, MHD_Response* response) {
@@ -56,6 +67,8 @@ core::Status ListenerHttp::start() {
       MHD_OPTION_URI_LOG_CALLBACK, &ListenerHttp::onUri, this,
       MHD_OPTION_NOTIFY_COMPLETED, &ListenerHttp::onCompleted, this,
       MHD_OPTION_CONNECTION_TIMEOUT, kIdleTimeoutSeconds,
+      // libmicrohttpd's default is select()'s 1024 even on epoll: as many as we may open.
+      MHD_OPTION_CONNECTION_LIMIT, connectionLimit(),
       // Requests are a line and a few headers: 16 KiB per connection is plenty (MHD answers
       // larger ones with an error).
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<size_t>(16 * 1024), MHD_OPTION_END);

@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <libsoup/soup.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <cstring>
@@ -314,6 +315,37 @@ TEST(Hls, BothServingThreadsGiveTheSameAnswersAndOtherRequestsMoveToANewConnecti
   EXPECT_EQ(send("GET", "/api/v1/rooms/" + room.id, ""), 200);
   EXPECT_EQ(send("GET", path + "index.m3u8", ""), 200);
   EXPECT_EQ(send("POST", "/api/v1/rooms/" + room.id + "/tokens", R"({"role":"speaker","name":"Ada"})"), 201);
+}
+
+// Players hold a connection each: more than select()'s 1024 at once are served (libmicrohttpd's
+// default connection limit would refuse them).
+TEST(Hls, MoreThanAThousandPlayerConnectionsAreServedAtOnce) {
+  constexpr int kConnections = 1500;
+  rlimit limit{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &limit), 0);
+  if (limit.rlim_max < kConnections + 256) GTEST_SKIP() << "the open file hard limit is " << limit.rlim_max;
+  limit.rlim_cur = limit.rlim_max;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &limit), 0);
+  Daemon daemon;
+  ASSERT_TRUE(daemon.ready()) << daemon.log();
+  TestRoom room = createRoom(daemon);
+  const std::string playlist = "/hls/" + room.id + "/index.m3u8";
+  ASSERT_TRUE(waitForSegments(daemon.url() + playlist, 1, 15));
+  const std::string request = "GET " + playlist + " HTTP/1.1\r\nHost: test\r\n\r\n";
+  std::vector<int> fds;
+  for (int i = 0; i < kConnections; i++) {
+    const int fd = rawConnect(daemon);
+    ASSERT_GE(fd, 0) << "connection " << i;
+    fds.push_back(fd);
+    ASSERT_EQ(rawExchange(fd, request).head.find("HTTP/1.1 200"), 0u) << "connection " << i;
+  }
+  // Every one of them is still open and answers again.
+  int answered = 0;
+  for (int fd : fds) {
+    answered += rawExchange(fd, request).head.find("HTTP/1.1 200") == 0;
+    close(fd);
+  }
+  EXPECT_EQ(answered, kConnections);
 }
 
 TEST(Hls, LateListenerStartsWithinSecondsOfTheLiveEdge) {
