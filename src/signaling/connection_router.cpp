@@ -1,6 +1,8 @@
 #include "signaling/connection_router.h"
 
 #include <glib-unix.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -90,6 +92,10 @@ gboolean ConnectionRouter::onAcceptable(GSocket* socket, GIOCondition, gpointer 
     const int fd = accept4(g_socket_get_fd(socket), reinterpret_cast<sockaddr*>(&address), &length,
                            SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) break;  // EAGAIN: all taken; anything else: the client is already gone
+    // As libsoup does for the connections it accepts itself: a response or WebSocket message
+    // written in two pieces must not wait for the client's delayed ACK (40 ms).
+    const int on = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
     if (!self->listener_ || self->undecided_.size() >= kMaxUndecided) {
       self->toSoup(fd);
       continue;
