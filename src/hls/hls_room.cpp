@@ -47,12 +47,6 @@ void Rendition::add(Segment segment) {
   }
 }
 
-const Segment* Rendition::find(const std::string& name) const {
-  for (const auto& s : segments_)
-    if (s.name == name) return &s;
-  return nullptr;
-}
-
 std::string Rendition::version() const {
   const uint64_t last = segments_.empty() ? 0 : segments_.back().sequence + 1;
   return info_.id + "-" + std::to_string(last) + (ended_ ? "-end" : "");
@@ -84,18 +78,6 @@ Room::Room(const std::vector<RenditionInfo>& renditions, size_t window) {
 Rendition* Room::rendition(const std::string& id) {
   for (auto& r : renditions_)
     if (r.info().id == id) return &r;
-  return nullptr;
-}
-
-const Rendition* Room::renditionByPlaylist(const std::string& playlist) const {
-  for (const auto& r : renditions_)
-    if (r.info().playlist == playlist) return &r;
-  return nullptr;
-}
-
-const Segment* Room::segment(const std::string& name) const {
-  for (const auto& r : renditions_)
-    if (const Segment* s = r.find(name)) return s;
   return nullptr;
 }
 

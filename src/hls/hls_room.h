@@ -2,7 +2,7 @@
 // closed segments (kept in memory, so a listener never gets a half-written file and the
 // server reads each segment from disk once), and the playlists rendered from them with
 // EXT-X-PROGRAM-DATE-TIME, EXT-X-DISCONTINUITY and EXT-X-ENDLIST. Plain C++: the media layer
-// feeds it on the control thread. What the HTTP side serves is a published copy (Published):
+// feeds it on the control thread. What the HTTP side serves is a published copy (PublishedRoom):
 // rendered once per change on the control thread, read from any thread.
 #pragma once
 
@@ -46,7 +46,6 @@ class Rendition {
   void markDiscontinuity() { discontinuityPending_ = true; }
   void end() { ended_ = true; }
   bool ended() const { return ended_; }
-  const Segment* find(const std::string& name) const;
   const std::deque<Segment>& segments() const { return segments_; }
   // The last few minutes of segments, kept past the playlist window (evidence for reports).
   const std::deque<Segment>& recent() const { return recent_; }
@@ -92,9 +91,6 @@ class Room {
  public:
   Room(const std::vector<RenditionInfo>& renditions, size_t window);
   Rendition* rendition(const std::string& id);
-  const Rendition* renditionByPlaylist(const std::string& playlist) const;
-  // Which rendition holds a segment file, if any (only closed, listed segments are found).
-  const Segment* segment(const std::string& name) const;
   // The master playlist; `query` ("?session=...", or "") is appended to each variant URI.
   std::string master(const std::string& query) const { return renderMaster(infos(), query); }
   std::vector<RenditionInfo> infos() const;

@@ -7,6 +7,13 @@ using namespace roomcast::hls;
 
 namespace {
 
+// The listed segment of that name, if any (what the published copy serves).
+const Segment* listed(const Rendition& r, const std::string& name) {
+  for (const auto& s : r.segments())
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
 Segment seg(const std::string& name, int64_t startMs, double duration = 1.0) {
   Segment s;
   s.name = name;
@@ -27,8 +34,8 @@ TEST(HlsRendition, PlaylistCarriesSequenceDatesAndDurations) {
             "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:0\n"
             "#EXT-X-PROGRAM-DATE-TIME:2026-11-30T00:53:20.000Z\n#EXTINF:0.981,\nsegment00000.ts\n"
             "#EXT-X-PROGRAM-DATE-TIME:2026-11-30T00:53:20.981Z\n#EXTINF:0.981,\nsegment00001.ts\n");
-  EXPECT_EQ(r.find("segment00001.ts")->sequence, 1u);
-  EXPECT_EQ(r.find("segment00002.ts"), nullptr) << "not listed: not served";
+  EXPECT_EQ(listed(r, "segment00001.ts")->sequence, 1u);
+  EXPECT_EQ(listed(r, "segment00002.ts"), nullptr) << "not listed: not served";
 }
 
 TEST(HlsRendition, RollingWindowAdvancesMediaSequence) {
@@ -36,8 +43,8 @@ TEST(HlsRendition, RollingWindowAdvancesMediaSequence) {
   for (int i = 0; i < 5; i++) r.add(seg("s" + std::to_string(i) + ".ts", kT0 + i * 1000));
   EXPECT_EQ(r.segments().size(), 3u);
   EXPECT_NE(r.playlist().find("#EXT-X-MEDIA-SEQUENCE:2\n"), std::string::npos);
-  EXPECT_EQ(r.find("s1.ts"), nullptr) << "out of the window";
-  EXPECT_NE(r.find("s4.ts"), nullptr);
+  EXPECT_EQ(listed(r, "s1.ts"), nullptr) << "out of the window";
+  EXPECT_NE(listed(r, "s4.ts"), nullptr);
 }
 
 TEST(HlsRendition, VersionChangesWithEverySegmentAndAtTheEnd) {
@@ -78,13 +85,35 @@ TEST(HlsRoom, MasterListsRenditionsWithTheSession) {
             "#EXTM3U\n#EXT-X-VERSION:3\n"
             "#EXT-X-STREAM-INF:BANDWIDTH=56000,CODECS=\"mp4a.40.2\"\nindex.m3u8?session=abc\n"
             "#EXT-X-STREAM-INF:BANDWIDTH=28000,CODECS=\"mp4a.40.2\"\nlow.m3u8?session=abc\n");
-  room.rendition("low")->add(seg("low00000.ts", kT0));
-  EXPECT_NE(room.segment("low00000.ts"), nullptr);
-  EXPECT_EQ(room.segment("segment00000.ts"), nullptr);
-  EXPECT_EQ(room.renditionByPlaylist("low.m3u8"), room.rendition("low"));
   EXPECT_FALSE(room.ended());
   room.end();
   EXPECT_TRUE(room.ended());
+}
+
+// What the HTTP side serves: a copy made on publish(), unchanged by later changes until the
+// next publish().
+TEST(HlsRegistry, PublishedCopyHasListedSegmentsAndPlaylists) {
+  Registry registry(6);
+  Room& room = registry.open("r", {{"main", "index.m3u8", 56000}, {"low", "low.m3u8", 28000}});
+  auto empty = registry.published("r");
+  ASSERT_NE(empty, nullptr) << "a room is published when it opens";
+  EXPECT_FALSE(empty->playlists.at("index.m3u8").has_value()) << "nothing to play yet";
+  room.rendition("low")->add(seg("low00000.ts", kT0));
+  EXPECT_TRUE(registry.published("r")->segments.empty()) << "not before publish()";
+  registry.publish("r");
+  auto live = registry.published("r");
+  EXPECT_EQ(live->segments.count("low00000.ts"), 1u);
+  EXPECT_EQ(live->segments.count("segment00000.ts"), 0u);
+  ASSERT_TRUE(live->playlists.at("low.m3u8").has_value());
+  EXPECT_EQ(*live->playlists.at("low.m3u8")->bytes, room.rendition("low")->playlist());
+  EXPECT_FALSE(live->playlists.at("index.m3u8").has_value());
+  EXPECT_FALSE(live->ended);
+  room.end();
+  registry.publish("r");
+  EXPECT_TRUE(registry.published("r")->ended);
+  EXPECT_FALSE(live->ended) << "an earlier copy is never changed";
+  registry.close("r");
+  EXPECT_EQ(registry.published("r"), nullptr);
 }
 
 TEST(HlsParse, ReadsSegmentsAndDurationsFromHlssink2Playlists) {
