@@ -45,7 +45,7 @@ struct ConnectionRouter::Undecided {
 };
 
 ConnectionRouter::ConnectionRouter(GMainContext* context, SoupServer* server, ListenerHttp* listener)
-    : context_(context), server_(server), listener_(listener) {}
+    : context_(g_main_context_ref(context)), server_(server), listener_(listener) {}
 
 ConnectionRouter::~ConnectionRouter() {
   while (!undecided_.empty()) {
@@ -61,6 +61,7 @@ ConnectionRouter::~ConnectionRouter() {
     g_socket_close(socket_, nullptr);
     g_object_unref(socket_);
   }
+  g_main_context_unref(context_);
 }
 
 core::Result<std::string> ConnectionRouter::listen(const std::string& host, int port) {

@@ -48,7 +48,7 @@ class ConnectionRouter {
   void finish(Undecided* u);  // forgets it (the connection has gone somewhere, or is closed)
   void toSoup(int fd);
 
-  GMainContext* context_;
+  GMainContext* context_;  // a reference of ours
   SoupServer* server_;
   ListenerHttp* listener_;
   GSocket* socket_ = nullptr;

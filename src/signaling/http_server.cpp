@@ -142,13 +142,11 @@ HttpServer::~HttpServer() {
 }
 
 core::Result<std::string> HttpServer::listen() {
-  GMainContext* context = g_main_context_ref_thread_default();
+  GMainContext* context = g_main_context_get_thread_default();  // null: the global default
+  if (!context) context = g_main_context_default();
   if (config_.hlsListenerThread) {
     listener_ = std::make_unique<ListenerHttp>(context, responder_, auth_, rooms_);
-    if (auto started = listener_->start(); !started) {
-      g_main_context_unref(context);
-      return started.error();
-    }
+    if (auto started = listener_->start(); !started) return started.error();
   }
   // libsoup keeps a connection alive after a response only while the server has a listening
   // socket of its own (soup-server.c, request_finished). Ours is the router's, so libsoup gets
@@ -159,12 +157,9 @@ core::Result<std::string> HttpServer::listen() {
   g_autoptr(GSocketAddress) hidden = g_unix_socket_address_new_with_type(name, -1, G_UNIX_SOCKET_ADDRESS_ABSTRACT);
   g_autoptr(GSocket) keepAlive = g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, &error);
   if (!keepAlive || !g_socket_bind(keepAlive, hidden, FALSE, &error) || !g_socket_listen(keepAlive, &error) ||
-      !soup_server_listen_socket(server_, keepAlive, static_cast<SoupServerListenOptions>(0), &error)) {
-    g_main_context_unref(context);
+      !soup_server_listen_socket(server_, keepAlive, static_cast<SoupServerListenOptions>(0), &error))
     return Error{ErrorCode::Internal, std::string("cannot listen: ") + error->message};
-  }
   router_ = std::make_unique<ConnectionRouter>(context, server_, listener_.get());
-  g_main_context_unref(context);  // the router's sources hold it
   return router_->listen(config_.listenHost, config_.listenPort);
 }
 

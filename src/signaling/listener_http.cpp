@@ -49,7 +49,7 @@ struct ListenerHttp::Exchange {
 
 ListenerHttp::ListenerHttp(GMainContext* control, HlsResponder& responder, const TokenAuthority& auth,
                            core::RoomManager& rooms)
-    : control_(control), responder_(responder), auth_(auth), rooms_(rooms) {}
+    : control_(g_main_context_ref(control)), responder_(responder), auth_(auth), rooms_(rooms) {}
 
 ListenerHttp::~ListenerHttp() {
   if (daemon_) MHD_stop_daemon(daemon_);  // joins the listener thread
@@ -58,6 +58,7 @@ ListenerHttp::~ListenerHttp() {
     g_source_destroy(flush_);
     g_source_unref(flush_);
   }
+  g_main_context_unref(control_);
 }
 
 core::Status ListenerHttp::start() {

@@ -55,7 +55,7 @@ class ListenerHttp {
   void noteListener(std::string room, std::string session);  // listener thread
   static gboolean onFlush(gpointer self);                    // control thread
 
-  GMainContext* control_;
+  GMainContext* control_;  // the control thread's (a reference of ours)
   HlsResponder& responder_;
   const TokenAuthority& auth_;
   core::RoomManager& rooms_;
