@@ -300,7 +300,7 @@ TEST(Hls, BothServingThreadsGiveTheSameAnswersAndOtherRequestsMoveToANewConnecti
 
   // A client that follows it (libsoup's, keeping one connection) gets its answer, a POST too.
   g_autoptr(SoupSession) session = soup_session_new_with_options("timeout", 30, nullptr);
-  auto send = [&](const char* method, const std::string& target, const std::string& body) {
+  auto ask = [&](const char* method, const std::string& target, const std::string& body) {
     g_autoptr(SoupMessage) msg = soup_message_new(method, (daemon.url() + target).c_str());
     if (!body.empty()) {
       g_autoptr(GBytes) bytes = g_bytes_new(body.data(), body.size());
@@ -311,10 +311,10 @@ TEST(Hls, BothServingThreadsGiveTheSameAnswersAndOtherRequestsMoveToANewConnecti
     g_autoptr(GBytes) reply = soup_session_send_and_read(session, msg, nullptr, nullptr);
     return static_cast<int>(soup_message_get_status(msg));
   };
-  EXPECT_EQ(send("GET", path + "index.m3u8", ""), 200);
-  EXPECT_EQ(send("GET", "/api/v1/rooms/" + room.id, ""), 200);
-  EXPECT_EQ(send("GET", path + "index.m3u8", ""), 200);
-  EXPECT_EQ(send("POST", "/api/v1/rooms/" + room.id + "/tokens", R"({"role":"speaker","name":"Ada"})"), 201);
+  EXPECT_EQ(ask("GET", path + "index.m3u8", ""), 200);  // a connection that begins with HLS
+  EXPECT_EQ(ask("POST", "/api/v1/rooms/" + room.id + "/tokens", R"({"role":"speaker","name":"Ada"})"), 201)
+      << "redirected, repeated with its body on a new connection";
+  EXPECT_EQ(ask("GET", "/api/v1/rooms/" + room.id, ""), 200);
 }
 
 // Players hold a connection each: more than select()'s 1024 at once are served (libmicrohttpd's
