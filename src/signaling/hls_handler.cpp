@@ -18,8 +18,7 @@ std::string header(SoupMessageHeaders* headers, const char* name) {
   return value ? value : "";
 }
 
-}  // namespace
-
+// Applies a response to a libsoup message.
 void sendHlsResponse(SoupServerMessage* msg, const HlsResponse& response) {
   SoupMessageHeaders* out = soup_server_message_get_response_headers(msg);
   for (const auto& [name, value] : response.headers) soup_message_headers_replace(out, name, value.c_str());
@@ -33,6 +32,8 @@ void sendHlsResponse(SoupServerMessage* msg, const HlsResponse& response) {
   soup_message_headers_set_content_type(out, response.contentType, nullptr);
   soup_message_body_append_bytes(soup_server_message_get_response_body(msg), data);
 }
+
+}  // namespace
 
 HlsRequest HlsHandler::requestOf(SoupServerMessage* msg, std::string_view path) const {
   SoupMessageHeaders* in = soup_server_message_get_request_headers(msg);

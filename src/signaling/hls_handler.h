@@ -15,9 +15,6 @@
 
 namespace roomcast::signaling {
 
-// Applies a response to a libsoup message.
-void sendHlsResponse(SoupServerMessage* msg, const HlsResponse& response);
-
 class HlsHandler {
  public:
   HlsHandler(HlsResponder& responder, core::RoomManager& rooms, const TokenAuthority& auth)

@@ -74,7 +74,6 @@ ByteRange parseByteRange(std::string_view header, size_t total) {
 }
 
 HlsResponse HlsResponder::notFound() {
-  stats_.notFound++;
   HlsResponse r;
   r.status = 404;
   r.headers = {{"Access-Control-Allow-Origin", "*"},
@@ -111,10 +110,10 @@ HlsResponse HlsResponder::respond(const HlsRequest& request) {
   std::string_view path = request.path;
   path.remove_prefix(std::min(path.size(), std::string_view("/hls/").size()));
   const size_t slash = path.find('/');
-  if (slash == std::string_view::npos) return notFound();
+  if (slash == std::string_view::npos) return missing();
   const std::string roomId(path.substr(0, slash)), file(path.substr(slash + 1));
   if (!isSafeFileName(roomId) || !isSafeFileName(file) || !(endsWith(file, ".m3u8") || endsWith(file, ".ts")))
-    return notFound();
+    return missing();
   if (endsWith(file, ".m3u8")) stats_.playlistRequests++;
   else stats_.segmentRequests++;
 
@@ -134,7 +133,7 @@ HlsResponse HlsResponder::respondLive(const HlsRequest& request, const hls::Publ
   }
   if (auto playlist = room.playlists.find(file); playlist != room.playlists.end()) {
     HlsResponse r = !playlist->second  // nothing playable yet: a player retries
-                        ? notFound()
+                        ? missing()
                         : reply(request, {kPlaylistType, playlist->second->bytes, playlist->second->etag,
                                           playlist->second->lastModifiedUnixMs,
                                           room.ended ? kFinalCache : kLivePlaylistCache});
@@ -147,14 +146,16 @@ HlsResponse HlsResponder::respondLive(const HlsRequest& request, const hls::Publ
   if (auto segment = room.segments.find(file); segment != room.segments.end())
     return reply(request, {kSegmentType, segment->second.bytes, segment->second.etag,
                            segment->second.lastModifiedUnixMs, kFinalCache, true});
-  return notFound();
+  return missing();
 }
 
 // A room that has ended: its files are final (the last playlists carry ENDLIST).
 HlsResponse HlsResponder::respondEnded(const HlsRequest& request, const std::string& roomId, const std::string& file) {
   g_autofree char* path = g_build_filename(hlsRoot_.c_str(), roomId.c_str(), file.c_str(), nullptr);
   const bool segment = endsWith(file, ".ts");
-  return respondFile(request, path, segment ? kSegmentType : kPlaylistType, kFinalCache, segment);
+  HlsResponse r = respondFile(request, path, segment ? kSegmentType : kPlaylistType, kFinalCache, segment);
+  if (r.status == 404) stats_.notFound++;
+  return r;
 }
 
 HlsResponse HlsResponder::respondFile(const HlsRequest& request, const std::string& path, const char* contentType,

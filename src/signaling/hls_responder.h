@@ -84,7 +84,11 @@ class HlsResponder {
                           const std::string& file);
   HlsResponse respondEnded(const HlsRequest& request, const std::string& roomId, const std::string& file);
   HlsResponse reply(const HlsRequest& request, const Body& body);
-  HlsResponse notFound();
+  static HlsResponse notFound();
+  HlsResponse missing() {  // a 404 counted in the HLS stats (recordings are not)
+    stats_.notFound++;
+    return notFound();
+  }
 
   std::string hlsRoot_;
   const hls::Registry* registry_;

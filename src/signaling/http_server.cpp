@@ -1,9 +1,8 @@
 #include "signaling/http_server.h"
 
+#include <gio/gio.h>
 #include <gio/gunixsocketaddress.h>
 #include <unistd.h>
-
-#include <gio/gio.h>
 
 #include <cstring>
 

@@ -130,6 +130,9 @@ TEST_F(Fixture, UnsafeNamesMethodsAndClosedRooms) {
   EXPECT_EQ(get("/hls/r1/.hlssink2-main.m3u8").status, 404);
   EXPECT_EQ(get("/hls/r1/notes.txt").status, 404);
   EXPECT_EQ(get("/hls/r1").status, 404);
+  EXPECT_EQ(responder.stats().notFound, 4u);
+  EXPECT_EQ(responder.respondFile({"GET", "", "", "", ""}, "/nonexistent/x.ogg", "audio/ogg", "private").status, 404);
+  EXPECT_EQ(responder.stats().notFound, 4u) << "a missing recording is not an HLS 404";
   EXPECT_EQ(responder.respond({"DELETE", "/hls/r1/index.m3u8", "", "", ""}).status, 405);
   EXPECT_EQ(responder.respond({"OPTIONS", "/hls/r1/index.m3u8", "", "", ""}).status, 204);
   registry.close("r1");
