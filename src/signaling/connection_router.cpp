@@ -147,7 +147,7 @@ void ConnectionRouter::look(Undecided* u) {
 gboolean ConnectionRouter::onFirstBytes(gint, GIOCondition, gpointer data) {
   auto* u = static_cast<Undecided*>(data);
   u->router->look(u);
-  return G_SOURCE_CONTINUE;  // look() destroyed this source or kept nothing
+  return G_SOURCE_CONTINUE;  // look() has already destroyed this source
 }
 
 gboolean ConnectionRouter::onRecheck(gpointer data) {
