@@ -6,6 +6,7 @@
 
 #include "audio/tone.h"
 #include "audio/wav.h"
+#include "hls_playlist.h"
 #include "processes.h"
 #include "room_helpers.h"
 #include "wait.h"
@@ -35,13 +36,19 @@ TEST(EndToEnd, SpeakerToHlsListenerAndRecording) {
   const std::string hostToken = jsonString(created.stdoutText, "host_token");
   const std::string hlsUrl = jsonString(created.stdoutText, "hls_url");
   ASSERT_FALSE(roomId.empty());
+  ASSERT_NE(hlsUrl.find("master.m3u8"), std::string::npos) << hlsUrl;
   const gint64 createdAt = g_get_monotonic_time();
 
   const std::string dir = daemon.dataDir();
   Process speaker({cli(), "--server", daemon.url(), "speak", roomId, "--token", hostToken, "--tone", "440",
                    "--seconds", "10", "--out", dir + "/speaker.wav"});
-  // The listener joins once the speaker is live (its 10 s start then).
+  // The listener joins once the speaker's tone fills the playlist's live end: a player starts
+  // three segments back from it (hold-back), and what it hears must all be from after the
+  // speaker went live. Six 500 ms segments later is 3 s into the speaker's 10 s.
   ASSERT_TRUE(speaker.waitForOutput("connected", 30)) << speaker.errors() << daemon.log();
+  const std::string mediaPlaylist = hlsUrl.substr(0, hlsUrl.find("master.m3u8")) + "index.m3u8";
+  const long long liveAt = newestSegmentSequence(mediaPlaylist);
+  ASSERT_TRUE(waitForSegmentSequence(mediaPlaylist, liveAt + 6, 15)) << daemon.log();
   Process listener({cli(), "--server", daemon.url(), "listen", roomId, "--seconds", "5", "--out", dir + "/listener.wav"});
   const auto heard = listener.wait(60);
   const auto spoke = speaker.wait(60);
@@ -52,7 +59,9 @@ TEST(EndToEnd, SpeakerToHlsListenerAndRecording) {
   PcmAudio listenerAudio;
   ASSERT_TRUE(roomcast::audio::readWav(dir + "/listener.wav", listenerAudio));
   EXPECT_GE(listenerAudio.seconds(), 4.5);
-  EXPECT_GE(secondsWithTone(listenerAudio, 440), 3.5) << "the listener should hear the speaker's tone";
+  const double listenerToneSeconds = secondsWithTone(listenerAudio, 440);
+  RecordProperty("listener_tone_seconds", std::to_string(listenerToneSeconds));
+  EXPECT_GE(listenerToneSeconds, 3.5) << "the listener should hear the speaker's tone";
   EXPECT_LT(secondsWithTone(listenerAudio, 660), 0.5);
 
   // A lone speaker hears nobody: their own voice is not in their return.
@@ -69,12 +78,10 @@ TEST(EndToEnd, SpeakerToHlsListenerAndRecording) {
   ASSERT_EQ(ended.status, 200) << ended.body;
   const std::string recording = jsonString(ended.body, "recording");
   ASSERT_FALSE(recording.empty()) << ended.body;
-  ASSERT_NE(hlsUrl.find("master.m3u8"), std::string::npos) << hlsUrl;
   const auto master = http("GET", hlsUrl);
   ASSERT_EQ(master.status, 200);
   EXPECT_NE(master.body.find("index.m3u8"), std::string::npos) << master.body;
-  const std::string mediaUrl = hlsUrl.substr(0, hlsUrl.find("master.m3u8")) + "index.m3u8";
-  const auto playlist = http("GET", mediaUrl);
+  const auto playlist = http("GET", mediaPlaylist);
   ASSERT_EQ(playlist.status, 200);
   EXPECT_NE(playlist.body.find("#EXT-X-ENDLIST"), std::string::npos) << playlist.body;
 

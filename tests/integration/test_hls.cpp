@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <sstream>
 #include <thread>
 
 #include <arpa/inet.h>
@@ -21,6 +20,7 @@
 
 #include "audio/tone.h"
 #include "audio/wav.h"
+#include "hls_playlist.h"
 #include "nginx.h"
 #include "processes.h"
 #include "room_helpers.h"
@@ -31,48 +31,9 @@ using roomcast::audio::PcmAudio;
 
 namespace {
 
-struct Listed {
-  std::string name;
-  double duration = 0;
-  double startUnix = 0;  // from EXT-X-PROGRAM-DATE-TIME
-};
-
-std::vector<Listed> parsePlaylist(const std::string& text) {
-  std::vector<Listed> out;
-  std::istringstream lines(text);
-  std::string line;
-  Listed next;
-  while (std::getline(lines, line)) {
-    if (line.rfind("#EXT-X-PROGRAM-DATE-TIME:", 0) == 0) {
-      g_autoptr(GDateTime) t = g_date_time_new_from_iso8601(line.substr(25).c_str(), nullptr);
-      next.startUnix = t ? g_date_time_to_unix(t) + g_date_time_get_microsecond(t) / 1e6 : 0;
-    } else if (line.rfind("#EXTINF:", 0) == 0) {
-      next.duration = std::strtod(line.c_str() + 8, nullptr);
-    } else if (!line.empty() && line[0] != '#') {
-      next.name = line;
-      out.push_back(next);
-      next = {};
-    }
-  }
-  return out;
-}
-
 double unixNow() { return static_cast<double>(g_get_real_time()) / G_USEC_PER_SEC; }
 
 std::string hlsBase(const Daemon& d, const TestRoom& room) { return d.url() + "/hls/" + room.id + "/"; }
-
-
-// Waits until the media playlist lists at least `count` segments (bounded; a segment appears
-// every second while the room runs).
-bool waitForSegments(const std::string& playlistUrl, size_t count, double timeoutSeconds) {
-  const double deadline = nowSeconds() + timeoutSeconds;
-  while (nowSeconds() < deadline) {
-    auto r = http("GET", playlistUrl);
-    if (r.status == 200 && parsePlaylist(r.body).size() >= count) return true;
-    g_usleep(100 * 1000);  // between polls of a playlist that changes once a second
-  }
-  return false;
-}
 
 TEST(Hls, PlaylistsPlayInFfmpegStayNearLiveAndEndWithEndlist) {
   Daemon daemon;
