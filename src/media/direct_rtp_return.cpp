@@ -1,6 +1,9 @@
 #include "media/direct_rtp_return.h"
 
 #include <gst/rtp/gstrtpbuffer.h>
+#include <sys/uio.h>
+
+#include <cerrno>
 
 #include "media/debug.h"
 #include "media/peer_gates.h"
@@ -16,16 +19,19 @@ constexpr guint32 kClockRate = 48000;  // Opus' RTP clock
 
 DirectRtpReturn::DirectRtpReturn(GSocket* socket, const RtpEndpoint& remote, int payloadType)
     : socket_(G_SOCKET(g_object_ref(socket))),
-      remote_(g_inet_socket_address_new_from_string(remote.host.c_str(), static_cast<guint>(remote.port))),
+      fd_(g_socket_get_fd(socket)),
       payloadType_(static_cast<guint8>(payloadType & 0x7f)),
       ssrc_(g_random_int()),
       timestampBase_(g_random_int()),
-      sequence_(static_cast<guint16>(g_random_int_range(0, 65536))) {}
-
-DirectRtpReturn::~DirectRtpReturn() {
-  g_clear_object(&remote_);
-  g_object_unref(socket_);
+      sequence_(static_cast<guint16>(g_random_int_range(0, 65536))) {
+  // Converted once: GIO would convert the address again for every datagram.
+  g_autoptr(GSocketAddress) address =
+      g_inet_socket_address_new_from_string(remote.host.c_str(), static_cast<guint>(remote.port));
+  if (address && g_socket_address_to_native(address, &remote_, sizeof remote_, nullptr))
+    remoteLength_ = static_cast<socklen_t>(g_socket_address_get_native_size(address));
 }
+
+DirectRtpReturn::~DirectRtpReturn() { g_object_unref(socket_); }
 
 guint32 DirectRtpReturn::timestampAt(GstClockTime pts) {
   // Both sources are frames of the mixer's timeline; without a time, continue by one frame.
@@ -36,25 +42,24 @@ guint32 DirectRtpReturn::timestampAt(GstClockTime pts) {
   return ts;
 }
 
-void DirectRtpReturn::sendShared(GstBuffer* opusFrame) {
-  if (!remote_) return;
-  GstMapInfo map;
-  if (!gst_buffer_map(opusFrame, &map, GST_MAP_READ)) return;
+void DirectRtpReturn::sendShared(const guint8* opusFrame, gsize size, GstClockTime pts) {
+  if (!remoteLength_) return;
   guint8 header[12] = {0x80, payloadType_};
   {
     std::lock_guard<std::mutex> lock(mutex_);
     GST_WRITE_UINT16_BE(header + 2, nextSequence());
-    GST_WRITE_UINT32_BE(header + 4, timestampAt(GST_BUFFER_PTS(opusFrame)));
+    GST_WRITE_UINT32_BE(header + 4, timestampAt(pts));
   }
   GST_WRITE_UINT32_BE(header + 8, ssrc_);
-  GOutputVector parts[2] = {{header, sizeof header}, {map.data, map.size}};
-  GError* error = nullptr;
-  if (g_socket_send_message(socket_, remote_, parts, 2, nullptr, 0, 0, nullptr, &error) < 0) {
-    // Like udpsink: a datagram the kernel refuses (the peer's port closed, a full buffer) is lost.
-    GST_LOG("shared return to a plain-RTP speaker not sent: %s", error->message);
-    g_error_free(error);
-  }
-  gst_buffer_unmap(opusFrame, &map);
+  iovec parts[2] = {{header, sizeof header}, {const_cast<guint8*>(opusFrame), size}};
+  msghdr message{};
+  message.msg_name = &remote_;
+  message.msg_namelen = remoteLength_;
+  message.msg_iov = parts;
+  message.msg_iovlen = 2;
+  // Like udpsink: a datagram the kernel refuses (the peer's port closed, a full buffer) is lost.
+  if (sendmsg(fd_, &message, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+    GST_LOG("shared return to a plain-RTP speaker not sent: %s", g_strerror(errno));
 }
 
 GstBuffer* DirectRtpReturn::renumber(GstBuffer* rtpPacket) {
@@ -71,31 +76,52 @@ GstBuffer* DirectRtpReturn::renumber(GstBuffer* rtpPacket) {
   return rtpPacket;
 }
 
-namespace {
-
-struct SharedReturnProbe {
-  PeerGates* gates;  // one reference
-  std::shared_ptr<DirectRtpReturn> sender;
-};
-
-GstPadProbeReturn sendWhileShared(GstPad*, GstPadProbeInfo* info, gpointer data) {
-  auto* probe = static_cast<SharedReturnProbe*>(data);
-  GstBuffer* buffer = GST_PAD_PROBE_INFO_BUFFER(info);
-  if (buffer && g_atomic_int_get(&probe->gates->sharedReturn) && g_atomic_int_get(&probe->gates->transportReady))
-    probe->sender->sendShared(buffer);
-  // Dropped from the branch in every case (tee counts a dropped buffer as delivered).
-  return GST_PAD_PROBE_DROP;
+void SharedReturnFanout::add(PeerGates* gates, std::shared_ptr<DirectRtpReturn> sender) {
+  std::shared_ptr<PeerGates> held(refPeerGates(gates), unrefPeerGates);
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto next = std::make_shared<Entries>(*entries_);
+  next->push_back({std::move(held), std::move(sender)});
+  entries_ = std::move(next);
 }
 
-}  // namespace
+void SharedReturnFanout::remove(const DirectRtpReturn* sender) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto next = std::make_shared<Entries>();
+  next->reserve(entries_->size());
+  for (const auto& entry : *entries_)
+    if (entry.sender.get() != sender) next->push_back(entry);
+  entries_ = std::move(next);
+}
 
-void addDirectSharedReturn(GstPad* teeBranch, PeerGates* gates, std::shared_ptr<DirectRtpReturn> sender) {
-  auto* probe = new SharedReturnProbe{refPeerGates(gates), std::move(sender)};
-  gst_pad_add_probe(teeBranch, GST_PAD_PROBE_TYPE_BUFFER, sendWhileShared, probe, [](gpointer data) {
-    auto* p = static_cast<SharedReturnProbe*>(data);
-    unrefPeerGates(p->gates);
-    delete p;
-  });
+std::shared_ptr<const SharedReturnFanout::Entries> SharedReturnFanout::snapshot() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return entries_;
+}
+
+void SharedReturnFanout::send(GstBuffer* opusFrame) const {
+  // A speaker removed meanwhile may get this one frame still (their gates are closed first,
+  // so normally not); their socket stays open until the snapshot lets go of them.
+  const auto entries = snapshot();
+  if (entries->empty()) return;
+  GstMapInfo map;
+  if (!gst_buffer_map(opusFrame, &map, GST_MAP_READ)) return;
+  const GstClockTime pts = GST_BUFFER_PTS(opusFrame);
+  for (const auto& entry : *entries)
+    if (g_atomic_int_get(&entry.gates->sharedReturn) && g_atomic_int_get(&entry.gates->transportReady))
+      entry.sender->sendShared(map.data, map.size, pts);
+  gst_buffer_unmap(opusFrame, &map);
+}
+
+void addSharedReturnFanout(GstPad* encoderSrc, std::shared_ptr<SharedReturnFanout> fanout) {
+  gst_pad_add_probe(
+      encoderSrc, GST_PAD_PROBE_TYPE_BUFFER,
+      [](GstPad*, GstPadProbeInfo* info, gpointer data) {
+        if (GstBuffer* frame = GST_PAD_PROBE_INFO_BUFFER(info))
+          (*static_cast<std::shared_ptr<SharedReturnFanout>*>(data))->send(frame);
+        return GST_PAD_PROBE_OK;
+      },
+      new std::shared_ptr<SharedReturnFanout>(std::move(fanout)),
+      [](gpointer data) { delete static_cast<std::shared_ptr<SharedReturnFanout>*>(data); });
 }
 
 void addReturnRenumbering(GstPad* udpsinkPad, std::shared_ptr<DirectRtpReturn> sender) {

@@ -166,7 +166,8 @@ core::Status GstMediaBackend::startPeer(const std::string& roomId, const std::st
   if (it == rooms_.end()) return Error{ErrorCode::NotFound, "room has no media"};
   it->second.peers.erase(peerId);
   RoomPipeline& pipeline = *it->second.pipeline;
-  RoomTaps taps{pipeline.bin(), pipeline.mixer(), pipeline.programOpus(), pipeline.sharedListeners()};
+  RoomTaps taps{pipeline.bin(), pipeline.mixer(), pipeline.programOpus(), pipeline.sharedListeners(),
+                pipeline.directReturns()};
   auto peer = std::make_unique<SpeakerPeer>(taps, "peer-" + peerId + "-" + std::to_string(key.serial), config_.speaker);
   if (auto started = peer->start(std::move(transport), payloadType, mixed); !started) return started.error();
   it->second.peers[peerId] = LivePeer{std::move(peer), key.serial};

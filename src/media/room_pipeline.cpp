@@ -125,6 +125,8 @@ core::Status RoomPipeline::build() {
   // Nobody silent on stage (or nobody on stage): nothing to encode.
   g_autoptr(GstPad) encoderSink = gst_element_get_static_pad(encoder.get(), "sink");
   addSharedEncoderGate(encoderSink, sharedListeners_);
+  g_autoptr(GstPad) encoderSrc = gst_element_get_static_pad(encoder.get(), "src");
+  addSharedReturnFanout(encoderSrc, directReturns_);
 
   if (!config_.recordingPath.empty())
     if (auto started = startRecording(config_.recordingPath); !started) return started;

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "media/direct_rtp_return.h"
 #include "media/gst_ptr.h"
 #include "media/peer_gates.h"
 
@@ -74,6 +75,8 @@ class RoomPipeline {
   // The program in Opus, encoded once; silent speakers' returns branch off here.
   GstElement* programOpus() const { return programOpus_.get(); }
   SharedListeners* sharedListeners() const { return sharedListeners_; }
+  // The silent plain-RTP speakers, sent the program's Opus frames straight from its encoder.
+  const std::shared_ptr<SharedReturnFanout>& directReturns() const { return directReturns_; }
   const RoomPipelineConfig& config() const { return config_; }
 
   // Ends the program: EOS flows from the mixer to HLS (ENDLIST) and the recording (Ogg
@@ -107,6 +110,7 @@ class RoomPipeline {
   ElementPtr mixer_;
   ElementPtr programOpus_;
   SharedListeners* sharedListeners_ = newSharedListeners();  // one reference
+  std::shared_ptr<SharedReturnFanout> directReturns_ = std::make_shared<SharedReturnFanout>();
   GSource* busWatch_ = nullptr;
   GSource* finishDeadline_ = nullptr;
   std::function<void(bool)> finishDone_;

@@ -107,9 +107,10 @@ void RtpTransport::detach() {
     if (GST_OBJECT_PARENT(e.get()) == GST_OBJECT(pipeline_)) gst_bin_remove(pipeline_, e.get());
   }
   elements_.clear();
-  direct_.reset();  // a probe still firing holds its own reference
+  direct_.reset();  // a fanout round still sending holds its own reference
   if (socket_) {
-    g_socket_close(socket_, nullptr);
+    // Not closed here: the descriptor closes with the last reference, so a send still in
+    // flight can never reach a descriptor number the kernel has given to another socket.
     g_object_unref(socket_);
     socket_ = nullptr;
     filtering_ = false;

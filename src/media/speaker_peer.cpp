@@ -153,13 +153,15 @@ core::Status SpeakerPeer::linkReturns() {
   if (gst_pad_link(minus, encoderSink) != GST_PAD_LINK_OK)
     return Error{ErrorCode::Internal, "cannot link the speaker's return mix"};
 
+  // A plain-RTP speaker's silent return leaves from the room's fanout, without a branch.
+  if ((directReturn_ = transport_->directReturn())) {
+    room_.directReturns->add(gates_, directReturn_);
+    return core::Ok{};
+  }
   programOpusPad_ = PadPtr::adopt(gst_element_request_pad_simple(room_.programOpus, "src_%u"));
   g_autoptr(GstPad) sharedSink = gst_element_request_pad_simple(funnel.get(), "sink_%u");
   if (!programOpusPad_ || !sharedSink) return Error{ErrorCode::Internal, "cannot branch the shared program encoding"};
-  if (auto direct = transport_->directReturn())
-    addDirectSharedReturn(programOpusPad_.get(), gates_, std::move(direct));  // the branch gets nothing
-  else
-    addSharedReturnGate(programOpusPad_.get(), gates_);
+  addSharedReturnGate(programOpusPad_.get(), gates_);
   if (gst_pad_link(programOpusPad_.get(), sharedSink) != GST_PAD_LINK_OK)
     return Error{ErrorCode::Internal, "cannot link the shared program encoding"};
   return core::Ok{};
@@ -170,6 +172,10 @@ void SpeakerPeer::removeElements() {
   g_atomic_int_set(&gates_->transportReady, 0);
   g_atomic_int_set(&gates_->mixed, 0);
   setSharedReturn(gates_, false);
+  if (directReturn_) {
+    room_.directReturns->remove(directReturn_.get());
+    directReturn_.reset();
+  }
   if (transport_) transport_->detach();
   // Releasing the mixer pad waits for a push into minus_N in progress; after it, and after
   // the shared pad goes, nothing of the room's pushes into this speaker's branches.

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "media/direct_rtp_return.h"
 #include "media/gst_ptr.h"
 #include "media/peer_gates.h"
 #include "media/peer_transport.h"
@@ -43,6 +44,7 @@ struct RoomTaps {
   GstElement* mixer = nullptr;
   GstElement* programOpus = nullptr;  // a tee carrying the program in Opus
   SharedListeners* sharedListeners = nullptr;  // who hears programOpus now
+  std::shared_ptr<SharedReturnFanout> directReturns;  // plain-RTP speakers' shared returns
 };
 
 class SpeakerPeer {
@@ -80,7 +82,8 @@ class SpeakerPeer {
   std::unique_ptr<PeerTransport> transport_;
   std::vector<ElementPtr> elements_;  // the branches' elements, in link order
   PadPtr mixerSink_;
-  PadPtr programOpusPad_;
+  PadPtr programOpusPad_;                     // WebRTC: this speaker's branch of the shared encoding
+  std::shared_ptr<DirectRtpReturn> directReturn_;  // plain RTP: in the room's fanout instead
   PadPtr uplinkSink_;  // depayloader's sink: where the transport delivers
   PadPtr returnSrc_;   // the last element's src: what the transport sends
 };
