@@ -669,6 +669,7 @@ class RoomcastClients {
   }
   double restSeconds() const { return restSeconds_; }
   double wsSeconds() const { return wsSeconds_; }
+  const std::string& baseUrl() const { return setup_.baseUrl; }
   const std::string& roomId() const { return roomId_; }
   // The server is about to stop: closed sockets from now on are expected.
   void expectClose() { expectClose_ = true; }
@@ -1889,7 +1890,16 @@ struct LatencyRun {
   double p50 = NAN, p90 = NAN, p99 = NAN, min = NAN, max = NAN, mean = NAN;
   std::vector<double> ms;
   LogSummary logSummary;
+  // roomcast: its mixer's counters at the end of the run (/metrics); -1 when not read.
+  long long mixerTicks = -1, mixerUnderruns = -1, mixerRealigned = -1;
 };
+
+// A gauge or counter from roomcastd's /metrics text; -1 when absent.
+long long metricValue(const std::string& text, const std::string& name) {
+  const std::string key = "\n" + name + " ";
+  const size_t at = ("\n" + text).find(key);
+  return at == std::string::npos ? -1 : std::atoll(text.c_str() + at + key.size() - 1);
+}
 
 void summarise(LatencyRun& r) {
   if (r.ms.empty()) return;
@@ -1941,6 +1951,15 @@ LatencyRun runLatency(Context& ctx, Variant variant) {
     // Let the last ticks come back (at most one interval later).
     if (ok) ok = waitWhileAlive(ctx, ctx.opt.tickIntervalMs / 1000.0 + 0.3, server, &error);
     receiver.capture(-1);
+  }
+  if (ok && server.rc) {
+    // Drop-outs (ticks without the talker's frame) and realigning, as the mixer counted them.
+    SoupSession* session = soup_session_new_with_options("timeout", 10u, nullptr);
+    const RestReply m = restCall(session, "GET", server.rc->baseUrl() + "/metrics", "", "");
+    g_object_unref(session);
+    r.mixerTicks = metricValue(m.body, "roomcast_mixer_ticks");
+    r.mixerUnderruns = metricValue(m.body, "roomcast_mixer_underruns");
+    r.mixerRealigned = metricValue(m.body, "roomcast_mixer_realigned_samples");
   }
   sender->stop();
   stopServer(server);
@@ -2011,6 +2030,9 @@ LatencyRun runLatency(Context& ctx, Variant variant) {
     r.error = "no tick came back (sent peak " + fmt("%.3f", sentPeak) + ", returned peak " + fmt("%.3f", backPeak) + ")";
   note("  %s: %d/%d ticks matched, p50 %.1f ms, p99 %.1f ms", variantName(variant), r.matched, r.sentTicks, r.p50,
        r.p99);
+  if (r.mixerTicks >= 0)
+    note("  mixer: %lld ticks, %lld underruns (drop-outs of an awaited input), %lld samples realigned", r.mixerTicks,
+         r.mixerUnderruns, r.mixerRealigned);
   return r;
 }
 
@@ -2605,7 +2627,8 @@ int main(int argc, char** argv) {
       << ", \"p90_ms\": " << jsonNumber(l.p90) << ", \"p99_ms\": " << jsonNumber(l.p99)
       << ", \"min_ms\": " << jsonNumber(l.min) << ", \"max_ms\": " << jsonNumber(l.max)
       << ", \"mean_ms\": " << jsonNumber(l.mean) << ", \"log_warning_lines\": " << l.logSummary.warnings
-      << ", \"samples_ms\": [";
+      << ", \"mixer_ticks\": " << l.mixerTicks << ", \"mixer_underruns\": " << l.mixerUnderruns
+      << ", \"mixer_realigned_samples\": " << l.mixerRealigned << ", \"samples_ms\": [";
     for (size_t k = 0; k < l.ms.size(); k++) j << (k ? ", " : "") << fmt("%.2f", l.ms[k]);
     j << "]}";
   }

@@ -15,12 +15,27 @@
  * arrival order, as conferencing servers do). A tick becomes due when its
  * 20 ms have passed on the pipeline clock; it goes out as soon as every
  * *awaited* input has a full frame, or `max-wait` after it is due. An
- * input is awaited only while it is sending: one that has sent nothing for
- * `idle-timeout` (muted at its source, DTX, a dropped connection, a
- * pre-warmed session) is not waited for. So an input's audio leaves
- * between 0 and one frame after it arrives, plus encoding. An input whose
- * FIFO stays above a quarter frame for a second (a burst, clock drift) is
- * trimmed so latency does not build up.
+ * input is awaited only while it is sending and not long quiet: one that
+ * has sent nothing for `idle-timeout` (muted at its source, DTX, a dropped
+ * connection, a pre-warmed session) or only silence for 2 s is not waited
+ * for (a silent frame that misses its tick is mixed at the next one, and
+ * nobody hears the difference). So an input's audio leaves between 0 and
+ * one frame after it arrives, plus encoding. An input whose FIFO stays
+ * above a quarter frame for a second (a burst, clock drift) is trimmed so
+ * latency does not build up.
+ *
+ * Realigning: where in that frame an input's audio leaves depends on when
+ * its packets arrive. One whose packets come just after ticks are due can
+ * be mixed the moment each arrives (the tick waits for it) or a tick later
+ * (each waits in the FIFO for almost a frame), and which of the two it gets
+ * was settled by chance when it began. So when a due tick finds an awaited
+ * input's frame already waiting, the input's next frame is expected within
+ * `max-wait` with 3 ms to spare, and the waiting frame is quiet (peak below
+ * -40 dBFS: a pause, never speech), that frame is dropped and the tick waits
+ * for the next: from then on the input's audio leaves as it arrives. A tick
+ * that then has to go without the input (its packet came too late) doubles
+ * the margin that input needs, so a jittery network stops realigning rather
+ * than dropping out again and again (10 s without a miss halve it).
  *
  * With `live=false` there is no clock: a tick goes out when every input
  * that has not ended has a full frame. That mode is deterministic, for
@@ -93,6 +108,15 @@ GST_DEBUG_CATEGORY_STATIC (gst_mix_minus_debug);
 /* An input is silent after SILENT_AFTER below SILENCE_LEVEL (-60 dBFS). */
 #define SILENCE_LEVEL 0.001f
 #define SILENT_AFTER (200 * GST_MSECOND)
+/* An input that was silent this long is not waited for. */
+#define AWAIT_QUIET_AFTER (2 * GST_SECOND)
+/* Realigning drops only a frame this quiet (peak, -40 dBFS) ... */
+#define REALIGN_LEVEL 0.01f
+/* ... when waiting for the next would leave this much of max-wait; each
+ * tick that goes without the input doubles its margin. */
+#define REALIGN_MARGIN_US 3000
+/* Drain windows (of DRAIN_TICKS) without a miss that halve the margin. */
+#define REALIGN_CALM_WINDOWS 10
 
 /* Live FIFOs hold this many frames; beyond that the oldest audio goes. */
 #define LIVE_FIFO_FRAMES 10
@@ -106,7 +130,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_mix_minus_debug);
 
 #define DEFAULT_LIVE TRUE
 #define DEFAULT_FRAME_DURATION (20 * GST_MSECOND)
-#define DEFAULT_MAX_WAIT (5 * GST_MSECOND)
+#define DEFAULT_MAX_WAIT (15 * GST_MSECOND)
 #define DEFAULT_IDLE_TIMEOUT (60 * GST_MSECOND)
 #define DEFAULT_LEVEL_INTERVAL 0
 #define DEFAULT_EOS_AFTER_INPUTS TRUE
@@ -149,6 +173,9 @@ struct _GstMixMinusPad
   gboolean eos;
   gboolean flushing;
   gint64 last_data_us;          /* monotonic time of the last input, 0: never */
+  gint64 full_since_us;         /* when the FIFO last came to hold a frame */
+  gint64 realign_margin_us;     /* slack within max-wait that realigning needs */
+  guint clean_windows;          /* drain windows since a tick went without it */
   guint min_residual;           /* smallest fill after a tick, this drain window */
 
   /* Mixer thread only. */
@@ -156,7 +183,7 @@ struct _GstMixMinusPad
   guint own_frames;
   gboolean contributed;
   gfloat minus_gain;
-  GstClockTime quiet_time;
+  GstClockTime quiet_time;      /* silence so far, up to AWAIT_QUIET_AFTER */
   gboolean gap_sent;
   gboolean minus_s16;
   gdouble level_sumsq;
@@ -320,6 +347,7 @@ gst_mix_minus_pad_init (GstMixMinusPad * pad)
   pad->minus_gain = 1.0f;
   pad->silent = TRUE;
   pad->quiet_time = SILENT_AFTER;
+  pad->realign_margin_us = REALIGN_MARGIN_US;
   pad->min_residual = G_MAXUINT;
 }
 
@@ -359,6 +387,7 @@ struct _GstMixMinus
   guint64 stat_overflow;
   guint64 stat_trimmed;
   guint64 stat_catch_ups;
+  guint64 stat_realigned;
 
   /* Mixer thread only. */
   guint frames;                 /* samples per tick */
@@ -432,24 +461,56 @@ wait_until_clock_time (GstMixMinus * self, GstClock * clock,
   g_cond_wait_until (&self->cond, &self->lock, until);
 }
 
+/* Live: whether a tick waits for this input: it is sending (within
+ * idle-timeout) and has not been silent for long. Mixer thread, lock held
+ * (quiet_time is the mixer thread's own). */
+static gboolean
+input_awaited (GstMixMinus * self, GstMixMinusPad * pad, gint64 now_us)
+{
+  return !pad->eos && !g_atomic_int_get (&pad->mute) && pad->last_data_us != 0
+      && now_us - pad->last_data_us <= (gint64) (self->idle_timeout / GST_USECOND)
+      && pad->quiet_time < AWAIT_QUIET_AFTER;
+}
+
 /* Live: whether every awaited input has a full frame; lock held. */
 static gboolean
 inputs_ready_live (GstMixMinus * self, gint64 now_us)
 {
-  const gint64 idle_us = (gint64) (self->idle_timeout / GST_USECOND);
-
   for (guint i = 0; i < self->inputs->len; i++) {
     GstMixMinusPad *pad = g_ptr_array_index (self->inputs, i);
 
-    if (pad->eos || g_atomic_int_get (&pad->mute))
-      continue;
-    if (pad->fifo.length >= self->frames)
-      continue;
-    if (pad->last_data_us == 0 || now_us - pad->last_data_us > idle_us)
-      continue;
-    return FALSE;
+    if (pad->fifo.length < self->frames && input_awaited (self, pad, now_us))
+      return FALSE;
   }
   return TRUE;
+}
+
+/* Live, as a tick becomes due (see Realigning above): an awaited input
+ * whose frame already waits, whose next frame should come before
+ * `deadline_us` with its margin to spare, loses that frame if it is quiet.
+ * Lock held. */
+static void
+realign_inputs_at_due (GstMixMinus * self, gint64 now_us, gint64 deadline_us)
+{
+  const guint frames = self->frames;
+  const gint64 frame_us = (gint64) (self->frame_duration / GST_USECOND);
+
+  for (guint i = 0; i < self->inputs->len; i++) {
+    GstMixMinusPad *pad = g_ptr_array_index (self->inputs, i);
+    gint64 next_us;
+
+    if (pad->fifo.length < frames || pad->fifo.length >= 2 * frames
+        || !input_awaited (self, pad, now_us))
+      continue;
+    next_us = pad->full_since_us + frame_us;
+    if (next_us <= now_us || deadline_us - next_us < pad->realign_margin_us)
+      continue;
+    if (mix_fifo_peak (&pad->fifo, frames) > REALIGN_LEVEL)
+      continue;
+    self->stat_realigned += mix_fifo_skip (&pad->fifo, frames);
+    GST_DEBUG_OBJECT (pad, "realigned: its next frame is due in %"
+        G_GINT64_FORMAT " us and leaves as it comes", next_us - now_us);
+  }
 }
 
 /* Not live: every input that has not ended has a full frame, and there is
@@ -519,6 +580,12 @@ wait_for_tick_live (GstMixMinus * self)
     wait_until_clock_time (self, clock, due);
 
   deadline = due + self->max_wait;
+  now = gst_clock_get_time (clock);
+  if (now < deadline) {
+    const gint64 now_us = g_get_monotonic_time ();
+    realign_inputs_at_due (self, now_us,
+        now_us + (gint64) ((deadline - now) / GST_USECOND));
+  }
   self->waiting_for_inputs = TRUE;
   while (self->running && !self->eos_requested
       && !inputs_ready_live (self, g_get_monotonic_time ())) {
@@ -566,7 +633,6 @@ static GArray *
 take_frames_locked (GstMixMinus * self)
 {
   const guint frames = self->frames;
-  const gint64 idle_us = (gint64) (self->idle_timeout / GST_USECOND);
   const gint64 now_us = g_get_monotonic_time ();
   gboolean drain = FALSE;
   GArray *targets = g_array_sized_new (FALSE, FALSE, sizeof (MixTarget),
@@ -605,16 +671,26 @@ take_frames_locked (GstMixMinus * self)
     }
     pad->contributed = got > 0;
 
-    if (self->live && got < frames && !pad->eos
-        && !g_atomic_int_get (&pad->mute) && pad->last_data_us != 0
-        && now_us - pad->last_data_us <= idle_us)
+    if (self->live && got < frames && input_awaited (self, pad, now_us)) {
       self->stat_underruns++;
+      /* Its packet came too late for the wait: realign it less eagerly. */
+      pad->realign_margin_us = MIN (2 * pad->realign_margin_us, G_GINT64_CONSTANT (1000000));
+      pad->clean_windows = 0;
+    }
+    /* A frame still queued came at the latest with the newest data. */
+    if (pad->fifo.length >= frames)
+      pad->full_since_us = pad->last_data_us;
 
     pad->min_residual = MIN (pad->min_residual, pad->fifo.length);
     if (drain) {
       if (pad->min_residual != G_MAXUINT && pad->min_residual > frames / 4)
         self->stat_trimmed += mix_fifo_skip (&pad->fifo, pad->min_residual);
       pad->min_residual = G_MAXUINT;
+      /* REALIGN_CALM_WINDOWS without a miss halve the margin again. */
+      if (++pad->clean_windows >= REALIGN_CALM_WINDOWS) {
+        pad->realign_margin_us = MAX (pad->realign_margin_us / 2, REALIGN_MARGIN_US);
+        pad->clean_windows = 0;
+      }
     }
     g_array_append_val (targets, t);
   }
@@ -735,7 +811,7 @@ update_silence (GstMixMinus * self, GstMixMinusPad * pad)
   }
   if (loud)
     pad->quiet_time = 0;
-  else if (pad->quiet_time < SILENT_AFTER)
+  else if (pad->quiet_time < AWAIT_QUIET_AFTER)
     pad->quiet_time += self->frame_duration;
   g_atomic_int_set (&pad->silent, pad->quiet_time >= SILENT_AFTER);
   return pad->quiet_time >= SILENT_AFTER;
@@ -1020,11 +1096,14 @@ gst_mix_minus_sink_chain (GstPad * pad, GstObject * parent, GstBuffer * buf)
     /* Never block a network thread: a muted input is dropped here, and a
      * full FIFO loses its oldest audio. */
     if (!g_atomic_int_get (&mpad->mute)) {
+      const gboolean had_frame = mpad->fifo.length >= self->frames;
       if (mpad->fifo.capacity < LIVE_FIFO_FRAMES * self->frames)
         mix_fifo_reserve (&mpad->fifo, LIVE_FIFO_FRAMES * self->frames);
       self->stat_overflow += mix_fifo_push (&mpad->fifo, map.data, n,
           mpad->s16);
       mpad->last_data_us = g_get_monotonic_time ();
+      if (!had_frame && mpad->fifo.length >= self->frames)
+        mpad->full_since_us = mpad->last_data_us;
       if (self->waiting_for_inputs)
         g_cond_broadcast (&self->cond);
     }
@@ -1168,6 +1247,8 @@ gst_mix_minus_sink_activate_mode (GstPad * pad, GstObject * parent,
     mpad->eos = FALSE;
     mix_fifo_clear (&mpad->fifo);
     mpad->last_data_us = 0;
+    mpad->realign_margin_us = REALIGN_MARGIN_US;
+    mpad->clean_windows = 0;
   }
   /* Wakes a chain function waiting for room (offline mode). */
   g_cond_broadcast (&self->cond);
@@ -1463,6 +1544,7 @@ gst_mix_minus_stats (GstMixMinus * self)
       "overflow-samples", G_TYPE_UINT64, self->stat_overflow,
       "trimmed-samples", G_TYPE_UINT64, self->stat_trimmed,
       "catch-ups", G_TYPE_UINT64, self->stat_catch_ups,
+      "realigned-samples", G_TYPE_UINT64, self->stat_realigned,
       "inputs", G_TYPE_UINT, self->inputs->len, NULL);
   g_mutex_unlock (&self->lock);
   return s;
@@ -1581,7 +1663,8 @@ gst_mix_minus_class_init (GstMixMinusClass * klass)
           DEFAULT_FRAME_DURATION, rw_ready));
   g_object_class_install_property (gobject_class, PROP_MAX_WAIT,
       g_param_spec_uint64 ("max-wait", "Maximum wait",
-          "How long a due frame waits for inputs that are sending (ns)", 0,
+          "How long a due frame waits for awaited inputs; realigning an input "
+          "to be mixed on arrival needs room in it (ns)", 0,
           GST_SECOND, DEFAULT_MAX_WAIT, rw));
   g_object_class_install_property (gobject_class, PROP_IDLE_TIMEOUT,
       g_param_spec_uint64 ("idle-timeout", "Idle timeout",
@@ -1597,9 +1680,9 @@ gst_mix_minus_class_init (GstMixMinusClass * klass)
           "until EOS is sent to the element)", DEFAULT_EOS_AFTER_INPUTS, rw));
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
-          "ticks, late-ticks (went out at max-wait), underruns (a sending "
+          "ticks, late-ticks (went out at max-wait), underruns (an awaited "
           "input short of a frame), overflow-samples, trimmed-samples, "
-          "catch-ups, inputs", GST_TYPE_STRUCTURE,
+          "catch-ups, realigned-samples, inputs", GST_TYPE_STRUCTURE,
           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   gst_element_class_add_static_pad_template (element_class, &src_template);

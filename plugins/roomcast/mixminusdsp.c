@@ -100,6 +100,21 @@ mix_fifo_skip (MixFifo * fifo, guint n)
   return n;
 }
 
+gfloat
+mix_fifo_peak (const MixFifo * fifo, guint n)
+{
+  gfloat peak = 0.0f;
+  guint at = fifo->head;
+
+  n = MIN (n, fifo->length);
+  for (guint i = 0; i < n; i++) {
+    peak = MAX (peak, fabsf (fifo->data[at]));
+    if (++at == fifo->capacity)
+      at = 0;
+  }
+  return peak;
+}
+
 static inline gfloat
 soft_clip (gfloat x)
 {

@@ -38,6 +38,8 @@ guint mix_fifo_push (MixFifo * fifo, const void *samples, guint n,
 guint mix_fifo_pop (MixFifo * fifo, gfloat * out, guint n, gfloat gain);
 /* Drops up to n of the oldest samples; returns how many. */
 guint mix_fifo_skip (MixFifo * fifo, guint n);
+/* The largest magnitude among the n oldest samples (0 when empty). */
+gfloat mix_fifo_peak (const MixFifo * fifo, guint n);
 
 /* Limits n samples in place; *gain carries the envelope across calls
  * (start at 1.0). */

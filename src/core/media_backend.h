@@ -109,6 +109,17 @@ class MediaBackend {
     uint64_t concealed = 0;
   };
   virtual UplinkLosses uplinkLosses() const { return {}; }
+
+  // The live rooms' mixers, summed: ticks that went out at max-wait, ticks that went without
+  // an awaited speaker's frame (heard as a 20 ms drop-out), and samples of quiet audio dropped
+  // to realign a speaker (see plugins/roomcast/gstmixminus.c).
+  struct MixerStats {
+    uint64_t ticks = 0;
+    uint64_t lateTicks = 0;
+    uint64_t underruns = 0;
+    uint64_t realignedSamples = 0;
+  };
+  virtual MixerStats mixerStats() const { return {}; }
 };
 
 }  // namespace roomcast::core

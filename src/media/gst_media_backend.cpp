@@ -427,4 +427,22 @@ core::MediaBackend::UplinkLosses GstMediaBackend::uplinkLosses() const {
   return total;
 }
 
+core::MediaBackend::MixerStats GstMediaBackend::mixerStats() const {
+  MixerStats total;
+  for (const auto& [id, room] : rooms_) {
+    GstStructure* stats = nullptr;
+    g_object_get(room.pipeline->mixer(), "stats", &stats, nullptr);
+    if (!stats) continue;
+    guint64 ticks = 0, late = 0, underruns = 0, realigned = 0;
+    gst_structure_get(stats, "ticks", G_TYPE_UINT64, &ticks, "late-ticks", G_TYPE_UINT64, &late, "underruns",
+                      G_TYPE_UINT64, &underruns, "realigned-samples", G_TYPE_UINT64, &realigned, nullptr);
+    gst_structure_free(stats);
+    total.ticks += ticks;
+    total.lateTicks += late;
+    total.underruns += underruns;
+    total.realignedSamples += realigned;
+  }
+  return total;
+}
+
 }  // namespace roomcast::media

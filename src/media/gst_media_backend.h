@@ -21,7 +21,7 @@ struct MediaConfig {
   std::string dataDir;       // hls/<room>/ and recordings/ are created below it
   std::string pipelinesDir;  // where program-*.pipeline fragments are read from
   SpeakerSettings speaker;
-  unsigned mixerMaxWaitMs = 5;
+  unsigned mixerMaxWaitMs = 15;
   std::string stunServer;  // stun://HOST:PORT: server-reflexive candidates behind a NAT ("" none)
   std::string plainRtpBindHost = "127.0.0.1";  // where plain-RTP speakers send to
   uint64_t recordingMinFreeBytes = 1 << 20;     // a failed recording restarts once this is free
@@ -52,6 +52,7 @@ class GstMediaBackend final : public core::MediaBackend, public PeerEvents {
   void stopRecording(const std::string& roomId) override;
   void setPeerInRecording(const std::string& roomId, const std::string& peerId, bool inRecording) override;
   UplinkLosses uplinkLosses() const override;
+  MixerStats mixerStats() const override;
   core::Result<std::string> keepEvidence(const std::string& roomId, const std::string& label) override;
 
   // PeerEvents: any thread.

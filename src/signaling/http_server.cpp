@@ -438,6 +438,15 @@ void HttpServer::handleMetrics(SoupServer*, SoupServerMessage* msg, const char*,
          "Lost uplink packets (spans) rebuilt from the next packet's FEC, speakers connected now.", losses.rebuilt);
   metric("roomcast_uplink_losses_concealed",
          "Lost uplink packets (spans) concealed without a next packet, speakers connected now.", losses.concealed);
+  const auto mixers = self->rooms_.mixerStats();
+  metric("roomcast_mixer_ticks", "Mixer ticks (20 ms each), live rooms.", mixers.ticks);
+  metric("roomcast_mixer_late_ticks", "Mixer ticks that went out at max-wait, live rooms.", mixers.lateTicks);
+  metric("roomcast_mixer_underruns",
+         "Ticks that went without an awaited speaker's frame (a 20 ms drop-out in their audio), live rooms.",
+         mixers.underruns);
+  metric("roomcast_mixer_realigned_samples",
+         "Quiet samples dropped so that a speaker's audio is mixed as it arrives, live rooms.",
+         mixers.realignedSamples);
   soup_server_message_set_status(msg, 200, nullptr);
   soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Cache-Control", "no-store");
   soup_server_message_set_response(msg, "text/plain; version=0.0.4", SOUP_MEMORY_COPY, body.data(), body.size());

@@ -549,6 +549,143 @@ TEST_F(MixMinus, LiveInputThatStopsIsNotWaitedFor) {
   EXPECT_EQ(quietChunks, 10) << "then a second of the remaining input alone, without waiting";
 }
 
+// Live: an input whose packets arrive 1 ms after each tick is due starts out mixed a tick
+// late (each frame waits ~19 ms in the FIFO). At its first quiet frame the mixer drops that
+// frame and waits for the next, so from then on each frame is mixed as it arrives; no loud
+// frame is ever dropped. Frames are pushed on the pipeline clock, 1 ms after the ticks the
+// program shows; a push the machine delays beyond max-wait puts the input back a tick late,
+// to be realigned at a later quiet frame: at most twice here.
+TEST_F(MixMinus, LiveInputJustAfterTheTickIsRealignedAtAQuietFrame) {
+  constexpr int kTickFrames = 960;  // the element's 20 ms
+  constexpr GstClockTime kTick = 20 * GST_MSECOND;
+  constexpr int kPushes = 150;
+  // Every 10th frame is quiet (below -40 dBFS); the others are loud. Each value is unique
+  // among its neighbours, so a tick's value names the input frame in it.
+  auto valueOf = [](int i) { return (i % 10 == 5 ? 0.002f : 0.02f) + 0.0001f * static_cast<float>(i % 50); };
+  auto quiet = [](int i) { return i % 10 == 5; };
+  GError *error = nullptr;
+  pipeline_ = gst_parse_launch(
+      // A muted silent input gives the mixer its format and is never waited for.
+      (std::string("mixminus name=m max-wait=15000000 sink_1::mute=true appsrc name=in0 is-live=true format=time caps=\"") +
+       kCaps + "\" ! m.sink_0  audiotestsrc is-live=true wave=silence ! " + kCaps +
+       " ! m.sink_1  m.src ! appsink name=prog sync=false")
+          .c_str(),
+      &error);
+  ASSERT_NE(pipeline_, nullptr) << error->message;
+  mix_ = gst_bin_get_by_name(GST_BIN(pipeline_), "m");
+  // Tick outputs, as the mixer thread pushes them: clock time, PTS, the input value in it.
+  struct Out {
+    GstClockTime at, pts;
+    float value;
+  };
+  struct Seen {
+    GstElement *pipeline;
+    GMutex lock;
+    std::vector<Out> out;
+  } seen{pipeline_, {}, {}};
+  g_mutex_init(&seen.lock);
+  GstPad *progSink = gst_element_get_static_pad(Child("prog"), "sink");
+  gst_pad_add_probe(
+      progSink, GST_PAD_PROBE_TYPE_BUFFER,
+      [](GstPad *, GstPadProbeInfo *info, gpointer data) {
+        auto *seen = static_cast<Seen *>(data);
+        GstBuffer *b = GST_PAD_PROBE_INFO_BUFFER(info);
+        GstClock *clock = gst_element_get_clock(seen->pipeline);
+        const GstClockTime at = clock ? gst_clock_get_time(clock) : GST_CLOCK_TIME_NONE;
+        if (clock) gst_object_unref(clock);
+        float v = 0;
+        gst_buffer_extract(b, sizeof(float) * (kTickFrames / 2), &v, sizeof v);
+        g_mutex_lock(&seen->lock);
+        seen->out.push_back({at, GST_BUFFER_PTS(b), v});
+        g_mutex_unlock(&seen->lock);
+        return GST_PAD_PROBE_OK;
+      },
+      &seen, nullptr);
+  gst_object_unref(progSink);
+  Play();
+  // The grid: tick k has PTS pts0 + k * 20 ms and is due on the clock at base + PTS + 20 ms.
+  GstAppSink *sink = Program();
+  for (int i = 0; i < 3; i++) {  // the first ticks; the probe has what we need, the appsink drains
+    GstSample *sample = gst_app_sink_try_pull_sample(sink, kPullTimeout);
+    ASSERT_NE(sample, nullptr) << "the mixer produced no tick";
+    gst_sample_unref(sample);
+  }
+  g_mutex_lock(&seen.lock);
+  const size_t ticks = seen.out.size();
+  const GstClockTime pts0 = seen.out[0].pts;
+  g_mutex_unlock(&seen.lock);
+  GstClock *clock = gst_element_get_clock(pipeline_);
+  ASSERT_NE(clock, nullptr);
+  const GstClockTime base = gst_element_get_base_time(pipeline_);
+  const GstClockTime firstDue = base + pts0 + (ticks + 2) * kTick + kTick;
+  GstAppSrc *src = GST_APP_SRC(Child("in0"));
+  std::vector<GstClockTime> pushedAt(kPushes);
+  for (int i = 0; i < kPushes; i++) {
+    // The first frame 5 ms before a tick is due (that tick mixes it), every other one 1 ms
+    // after the next ticks: each waits in the FIFO for the tick after the one it missed.
+    const GstClockTime at = i == 0 ? firstDue - 5 * GST_MSECOND : firstDue + (i - 1) * kTick + GST_MSECOND;
+    GstClockID id = gst_clock_new_single_shot_id(clock, at);
+    gst_clock_id_wait(id, nullptr);  // a live source's pace
+    gst_clock_id_unref(id);
+    GstBuffer *b = gst_buffer_new_allocate(nullptr, kTickFrames * sizeof(float), nullptr);
+    GstMapInfo map;
+    gst_buffer_map(b, &map, GST_MAP_WRITE);
+    std::fill_n(reinterpret_cast<float *>(map.data), kTickFrames, valueOf(i));
+    gst_buffer_unmap(b, &map);
+    pushedAt[static_cast<size_t>(i)] = gst_clock_get_time(clock);
+    GST_BUFFER_PTS(b) = pushedAt[static_cast<size_t>(i)] - base;
+    GST_BUFFER_DURATION(b) = kTick;
+    ASSERT_EQ(gst_app_src_push_buffer(src, b), GST_FLOW_OK);
+    if (GstSample *sample = gst_app_sink_try_pull_sample(sink, 0)) gst_sample_unref(sample);
+  }
+  // Wait on the clock for the last frames' ticks.
+  GstClockID id = gst_clock_new_single_shot_id(clock, gst_clock_get_time(clock) + 4 * kTick);
+  gst_clock_id_wait(id, nullptr);
+  gst_clock_id_unref(id);
+  gst_object_unref(clock);
+  // Each input frame's time from its push to the tick that carried it out (-1: never mixed).
+  std::vector<double> waitMs(kPushes, -1);
+  g_mutex_lock(&seen.lock);
+  int next = 0;  // inputs come out in order: match each tick's value to the next inputs
+  for (const Out &o : seen.out) {
+    for (int i = next; i < kPushes && i < next + 4; i++) {
+      if (std::fabs(o.value - valueOf(i)) < 1e-6f && o.at >= pushedAt[static_cast<size_t>(i)]) {
+        waitMs[static_cast<size_t>(i)] = static_cast<double>(o.at - pushedAt[static_cast<size_t>(i)]) / GST_MSECOND;
+        next = i + 1;
+        break;
+      }
+    }
+  }
+  g_mutex_unlock(&seen.lock);
+  g_mutex_clear(&seen.lock);
+  auto median = [&](int from, int to) {
+    std::vector<double> v;
+    for (int i = from; i < to; i++)
+      if (waitMs[static_cast<size_t>(i)] >= 0) v.push_back(waitMs[static_cast<size_t>(i)]);
+    if (v.empty()) return -1.0;
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  int loudDropped = 0;
+  for (int i = 0; i < kPushes; i++)
+    if (!quiet(i) && waitMs[static_cast<size_t>(i)] < 0) loudDropped++;
+  const double before = median(1, 5), after = median(kPushes - 20, kPushes);
+  GstStructure *stats = nullptr;
+  g_object_get(mix_, "stats", &stats, nullptr);
+  guint64 realigned = 0, underruns = 0;
+  gst_structure_get_uint64(stats, "realigned-samples", &realigned);
+  gst_structure_get_uint64(stats, "underruns", &underruns);
+  gst_structure_free(stats);
+  printf("push to mix: median %.1f ms before the first quiet frame, %.1f ms in the last 20 frames; realigned %"
+         G_GUINT64_FORMAT " samples, %" G_GUINT64_FORMAT " underruns\n", before, after, realigned, underruns);
+  EXPECT_GT(before, 12.0) << "at first each frame waits for the next tick";
+  EXPECT_GE(after, 0.0);
+  EXPECT_LT(after, 6.0) << "after realigning, a frame is mixed as it arrives";
+  EXPECT_GE(realigned, static_cast<guint64>(kTickFrames));
+  EXPECT_LE(realigned, static_cast<guint64>(2 * kTickFrames)) << "once (twice if the machine stalled a push)";
+  EXPECT_EQ(loudDropped, 0) << "only quiet frames are dropped to realign";
+}
+
 // Live: a muted input is heard nowhere.
 TEST_F(MixMinus, LiveMutedInputIsNotHeard) {
   GError *error = nullptr;
