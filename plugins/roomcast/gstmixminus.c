@@ -34,8 +34,10 @@
  * -40 dBFS: a pause, never speech), that frame is dropped and the tick waits
  * for the next: from then on the input's audio leaves as it arrives. A tick
  * that then has to go without the input (its packet came too late) doubles
- * the margin that input needs, so a jittery network stops realigning rather
- * than dropping out again and again (10 s without a miss halve it).
+ * the margin that input needs (when the packet does come, a tick late: an
+ * input that stopped sending is not late), so a jittery network stops
+ * realigning rather than dropping out again and again (10 s without a
+ * miss halve it).
  *
  * With `live=false` there is no clock: a tick goes out when every input
  * that has not ended has a full frame. That mode is deterministic, for
@@ -113,7 +115,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_mix_minus_debug);
 /* Realigning drops only a frame this quiet (peak, -40 dBFS) ... */
 #define REALIGN_LEVEL 0.01f
 /* ... when waiting for the next would leave this much of max-wait; each
- * tick that goes without the input doubles its margin. */
+ * frame of the input that comes too late for its tick doubles its margin. */
 #define REALIGN_MARGIN_US 3000
 /* Drain windows (of DRAIN_TICKS) without a miss that halve the margin. */
 #define REALIGN_CALM_WINDOWS 10
@@ -130,7 +132,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_mix_minus_debug);
 
 #define DEFAULT_LIVE TRUE
 #define DEFAULT_FRAME_DURATION (20 * GST_MSECOND)
-#define DEFAULT_MAX_WAIT (15 * GST_MSECOND)
+#define DEFAULT_MAX_WAIT (18 * GST_MSECOND)
 #define DEFAULT_IDLE_TIMEOUT (60 * GST_MSECOND)
 #define DEFAULT_LEVEL_INTERVAL 0
 #define DEFAULT_EOS_AFTER_INPUTS TRUE
@@ -176,6 +178,7 @@ struct _GstMixMinusPad
   gint64 full_since_us;         /* when the FIFO last came to hold a frame */
   gint64 realign_margin_us;     /* slack within max-wait that realigning needs */
   guint clean_windows;          /* drain windows since a tick went without it */
+  gboolean short_last_tick;     /* the last tick went without its frame */
   guint min_residual;           /* smallest fill after a tick, this drain window */
 
   /* Mixer thread only. */
@@ -671,12 +674,16 @@ take_frames_locked (GstMixMinus * self)
     }
     pad->contributed = got > 0;
 
-    if (self->live && got < frames && input_awaited (self, pad, now_us)) {
-      self->stat_underruns++;
-      /* Its packet came too late for the wait: realign it less eagerly. */
+    /* A frame there now, after a tick that went without: it came too late
+     * for the wait (rather than stopping), so realign this input less
+     * eagerly. */
+    if (pad->short_last_tick && got == frames) {
       pad->realign_margin_us = MIN (2 * pad->realign_margin_us, G_GINT64_CONSTANT (1000000));
       pad->clean_windows = 0;
     }
+    pad->short_last_tick = self->live && got < frames && input_awaited (self, pad, now_us);
+    if (pad->short_last_tick)
+      self->stat_underruns++;
     /* A frame still queued came at the latest with the newest data. */
     if (pad->fifo.length >= frames)
       pad->full_since_us = pad->last_data_us;
@@ -1249,6 +1256,7 @@ gst_mix_minus_sink_activate_mode (GstPad * pad, GstObject * parent,
     mpad->last_data_us = 0;
     mpad->realign_margin_us = REALIGN_MARGIN_US;
     mpad->clean_windows = 0;
+    mpad->short_last_tick = FALSE;
   }
   /* Wakes a chain function waiting for room (offline mode). */
   g_cond_broadcast (&self->cond);

@@ -32,7 +32,7 @@ struct Options {
   std::string secret;        // default: generated into <data-dir>/secret at first start
   int opusBitrate = 32000;
   int jitterLatencyMs = 20;
-  int mixerMaxWaitMs = 15;
+  int mixerMaxWaitMs = 18;
   bool plainRtp = false;                // plain-RTP speakers (benchmarks, trusted SIP-like peers)
   std::string plainRtpBind = "127.0.0.1";
   std::vector<std::string> allowedOrigins;  // browser origins allowed to open WebSockets, besides our own

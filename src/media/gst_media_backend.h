@@ -21,7 +21,7 @@ struct MediaConfig {
   std::string dataDir;       // hls/<room>/ and recordings/ are created below it
   std::string pipelinesDir;  // where program-*.pipeline fragments are read from
   SpeakerSettings speaker;
-  unsigned mixerMaxWaitMs = 15;
+  unsigned mixerMaxWaitMs = 18;
   std::string stunServer;  // stun://HOST:PORT: server-reflexive candidates behind a NAT ("" none)
   std::string plainRtpBindHost = "127.0.0.1";  // where plain-RTP speakers send to
   uint64_t recordingMinFreeBytes = 1 << 20;     // a failed recording restarts once this is free

@@ -34,7 +34,7 @@ struct RoomPipelineConfig {
   std::string hlsDir;          // playlist and segments go here
   std::string recordingPath;   // empty: not recorded
   int opusBitrate = 32000;     // of the shared program encoding (silent speakers' return)
-  unsigned mixerMaxWaitMs = 15; // how long a due frame waits for a late speaker
+  unsigned mixerMaxWaitMs = 18; // how long a due frame waits for a late speaker
   bool lowRendition = true;    // a second, low-bandwidth HLS rendition
   unsigned hlsSegmentMs = 500; // HLS segment length (hlssink2 only knows whole seconds)
   GMainContext* context = nullptr;
