@@ -117,6 +117,8 @@ GST_DEBUG_CATEGORY_STATIC (gst_mix_minus_debug);
 /* ... when waiting for the next would leave this much of max-wait; each
  * frame of the input that comes too late for its tick doubles its margin. */
 #define REALIGN_MARGIN_US 3000
+/* Realign only when the mixer thread woke this close to the due time. */
+#define REALIGN_ON_TIME (2 * GST_MSECOND)
 /* Drain windows (of DRAIN_TICKS) without a miss that halve the margin. */
 #define REALIGN_CALM_WINDOWS 10
 
@@ -584,7 +586,9 @@ wait_for_tick_live (GstMixMinus * self)
 
   deadline = due + self->max_wait;
   now = gst_clock_get_time (clock);
-  if (now < deadline) {
+  /* Only on time: a mixer thread that woke late finds frames that are
+   * waiting because of it, not because of when the inputs send. */
+  if (now < due + REALIGN_ON_TIME && now < deadline) {
     const gint64 now_us = g_get_monotonic_time ();
     realign_inputs_at_due (self, now_us,
         now_us + (gint64) ((deadline - now) / GST_USECOND));
