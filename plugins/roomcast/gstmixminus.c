@@ -37,7 +37,11 @@
  * the margin that input needs (when the packet does come, a tick late: an
  * input that stopped sending is not late), so a jittery network stops
  * realigning rather than dropping out again and again (10 s without a
- * miss halve it).
+ * miss halve it). Likewise, a due tick that finds a whole frame more than
+ * it needs (a burst after a late packet) drops the oldest at once if it is
+ * quiet, rather than leaving it a frame of latency until trimming. Only a
+ * mixer thread that woke on time realigns: one that woke late finds frames
+ * waiting because of itself.
  *
  * With `live=false` there is no clock: a tick goes out when every input
  * that has not ended has a full frame. That mode is deterministic, for
@@ -504,9 +508,15 @@ realign_inputs_at_due (GstMixMinus * self, gint64 now_us, gint64 deadline_us)
     GstMixMinusPad *pad = g_ptr_array_index (self->inputs, i);
     gint64 next_us;
 
-    if (pad->fifo.length < frames || pad->fifo.length >= 2 * frames
-        || !input_awaited (self, pad, now_us))
+    if (pad->fifo.length < frames || !input_awaited (self, pad, now_us))
       continue;
+    /* A whole frame more than the tick needs, found on time (a burst after
+     * a late packet): a quiet one goes now, not when trimming comes round. */
+    if (pad->fifo.length >= 2 * frames) {
+      if (mix_fifo_peak (&pad->fifo, frames) <= REALIGN_LEVEL)
+        self->stat_realigned += mix_fifo_skip (&pad->fifo, frames);
+      continue;
+    }
     next_us = pad->full_since_us + frame_us;
     if (next_us <= now_us || deadline_us - next_us < pad->realign_margin_us)
       continue;
