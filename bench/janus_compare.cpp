@@ -77,6 +77,7 @@
 #include <vector>
 
 #include "bench_util.h"
+#include "metrics_text.h"
 #include "roomcast-config.h"
 
 namespace {
@@ -1894,13 +1895,6 @@ struct LatencyRun {
   long long mixerTicks = -1, mixerUnderruns = -1, mixerRealigned = -1;
 };
 
-// A gauge or counter from roomcastd's /metrics text; -1 when absent.
-long long metricValue(const std::string& text, const std::string& name) {
-  const std::string key = "\n" + name + " ";
-  const size_t at = ("\n" + text).find(key);
-  return at == std::string::npos ? -1 : std::atoll(text.c_str() + at + key.size() - 1);
-}
-
 void summarise(LatencyRun& r) {
   if (r.ms.empty()) return;
   r.ok = true;
@@ -1957,9 +1951,14 @@ LatencyRun runLatency(Context& ctx, Variant variant) {
     SoupSession* session = soup_session_new_with_options("timeout", 10u, nullptr);
     const RestReply m = restCall(session, "GET", server.rc->baseUrl() + "/metrics", "", "");
     g_object_unref(session);
-    r.mixerTicks = metricValue(m.body, "roomcast_mixer_ticks");
-    r.mixerUnderruns = metricValue(m.body, "roomcast_mixer_underruns");
-    r.mixerRealigned = metricValue(m.body, "roomcast_mixer_realigned_samples");
+    const auto metrics = parseMetrics(m.body);
+    auto value = [&](const char* name) {
+      const auto it = metrics.find(name);
+      return it == metrics.end() ? -1LL : static_cast<long long>(it->second);
+    };
+    r.mixerTicks = value("roomcast_mixer_ticks");
+    r.mixerUnderruns = value("roomcast_mixer_underruns");
+    r.mixerRealigned = value("roomcast_mixer_realigned_samples");
   }
   sender->stop();
   stopServer(server);

@@ -14,6 +14,8 @@
 #include <thread>
 #include <vector>
 
+#include "metrics_text.h"  // parseMetrics
+
 namespace roomcast::bench {
 
 double wallNow();  // CLOCK_REALTIME, seconds since the epoch
@@ -127,9 +129,6 @@ int pinSelf(int cpu);     // sched_setaffinity(0); returns 0 on success
 void setNice(int nice);
 int niceValue();
 int raiseNofile(int want);  // setrlimit(RLIMIT_NOFILE) as high as allowed, up to `want`; returns the soft limit
-
-// Prometheus text: name{labels} value → value (the full name with labels as key).
-std::map<std::string, double> parseMetrics(const std::string& text);
 
 double percentile(std::vector<double> values, double p);  // nearest rank, NAN if empty
 
