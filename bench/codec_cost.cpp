@@ -1,0 +1,291 @@
+// bench-codec-cost: what one talker's Opus work costs, per encoder setting, measured side by side.
+//
+// A talker in a room costs the server one decoder (their uplink) and one encoder (their own
+// mix-minus return). The issue fixes roomcast's return encoder (voice, 20 ms, complexity 5,
+// 32-64 kb/s, in-band FEC); Janus AudioBridge encodes at complexity 4, automatic bitrate, no
+// FEC. This program times libopus itself for each setting, and GStreamer's opusenc around the
+// mandated one, so that janus-compare's per-talker ratio can be split into what the codec
+// settings decide and what the server's plumbing adds. See bench/README.md, "codec-cost".
+
+#include <gst/gst.h>
+#include <opus.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <ctime>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "bench_util.h"
+
+namespace rb = roomcast::bench;
+
+namespace {
+
+constexpr int kRate = 48000;
+constexpr int kFrame = 960;  // 20 ms
+
+struct EncoderSetting {
+  const char* name;
+  const char* what;
+  int complexity;
+  int bitrate;  // OPUS_AUTO for libopus' own choice
+  bool fec;
+  int maxBandwidth;  // OPUS_BANDWIDTH_*
+};
+
+// The first is roomcast's return encoder (src/media/webrtc_util.cpp), the second Janus
+// AudioBridge 1.1.2's default for a 48 kHz room; the others move one knob at a time.
+const EncoderSetting kSettings[] = {
+    {"roomcast", "voice, c5, 32 kb/s, FEC 5 %", 5, 32000, true, OPUS_BANDWIDTH_FULLBAND},
+    {"janus", "voice, c4, auto bitrate, no FEC", 4, OPUS_AUTO, false, OPUS_BANDWIDTH_FULLBAND},
+    {"c5-nofec", "voice, c5, 32 kb/s, no FEC", 5, 32000, false, OPUS_BANDWIDTH_FULLBAND},
+    {"c4-fec", "voice, c4, 32 kb/s, FEC 5 %", 4, 32000, true, OPUS_BANDWIDTH_FULLBAND},
+    {"c5-fec-wb", "as roomcast, wideband only", 5, 32000, true, OPUS_BANDWIDTH_WIDEBAND},
+};
+
+struct Signal {
+  const char* name;
+  std::vector<opus_int16> samples;
+};
+
+// A 440 Hz tone (what janus-compare's talkers send), and noise bursts at a syllable rate
+// (4 Hz on/off), closer to speech for the encoder's mode decisions.
+std::vector<Signal> makeSignals(double seconds) {
+  const size_t n = static_cast<size_t>(seconds * kRate) / kFrame * kFrame;
+  Signal tone{"tone-440", std::vector<opus_int16>(n)};
+  Signal bursts{"noise-bursts", std::vector<opus_int16>(n)};
+  std::mt19937 random(7);
+  std::normal_distribution<double> gauss(0.0, 0.12);
+  for (size_t i = 0; i < n; i++) {
+    double t = static_cast<double>(i) / kRate;
+    tone.samples[i] = static_cast<opus_int16>(16384.0 * std::sin(2 * M_PI * 440.0 * t));
+    bool on = std::fmod(t, 0.25) < 0.125;
+    double v = on ? gauss(random) : 0.0;
+    bursts.samples[i] = static_cast<opus_int16>(std::fmax(-1.0, std::fmin(1.0, v)) * 32767.0);
+  }
+  return {std::move(tone), std::move(bursts)};
+}
+
+double threadCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+struct CodecRun {
+  double encodeSeconds = 0, decodeSeconds = 0;
+  double kbps = 0;
+  bool ok = true;
+};
+
+// Encodes the whole signal frame by frame and then decodes the packets, timing each on this
+// thread's CPU clock.
+CodecRun runLibopus(const EncoderSetting& s, const Signal& signal) {
+  CodecRun run;
+  int error = 0;
+  OpusEncoder* enc = opus_encoder_create(kRate, 1, OPUS_APPLICATION_VOIP, &error);
+  OpusDecoder* dec = opus_decoder_create(kRate, 1, &error);
+  if (!enc || !dec) {
+    run.ok = false;
+    return run;
+  }
+  opus_encoder_ctl(enc, OPUS_SET_COMPLEXITY(s.complexity));
+  opus_encoder_ctl(enc, OPUS_SET_BITRATE(s.bitrate));
+  opus_encoder_ctl(enc, OPUS_SET_INBAND_FEC(s.fec ? 1 : 0));
+  opus_encoder_ctl(enc, OPUS_SET_PACKET_LOSS_PERC(s.fec ? 5 : 0));
+  opus_encoder_ctl(enc, OPUS_SET_MAX_BANDWIDTH(s.maxBandwidth));
+  opus_encoder_ctl(enc, OPUS_SET_SIGNAL(OPUS_SIGNAL_VOICE));
+
+  const size_t frames = signal.samples.size() / kFrame;
+  std::vector<std::vector<unsigned char>> packets(frames);
+  unsigned char packet[1500];
+  size_t bytes = 0;
+  double start = threadCpuSeconds();
+  for (size_t f = 0; f < frames; f++) {
+    opus_int32 len = opus_encode(enc, signal.samples.data() + f * kFrame, kFrame, packet, sizeof packet);
+    if (len < 0) {
+      run.ok = false;
+      break;
+    }
+    packets[f].assign(packet, packet + len);
+    bytes += static_cast<size_t>(len);
+  }
+  run.encodeSeconds = threadCpuSeconds() - start;
+
+  std::vector<opus_int16> pcm(kFrame);
+  start = threadCpuSeconds();
+  for (const auto& p : packets)
+    if (opus_decode(dec, p.data(), static_cast<opus_int32>(p.size()), pcm.data(), kFrame, 0) < 0) run.ok = false;
+  run.decodeSeconds = threadCpuSeconds() - start;
+
+  run.kbps = static_cast<double>(bytes) * 8.0 / (static_cast<double>(frames) * 0.02) / 1000.0;
+  opus_encoder_destroy(enc);
+  opus_decoder_destroy(dec);
+  return run;
+}
+
+// Process CPU (all threads) of a non-live pipeline from PLAYING to EOS.
+double runPipelineSeconds(const std::string& description, bool* ok) {
+  GError* error = nullptr;
+  GstElement* pipeline = gst_parse_launch(description.c_str(), &error);
+  if (!pipeline) {
+    rb::note("cannot build '%s': %s", description.c_str(), error ? error->message : "?");
+    g_clear_error(&error);
+    *ok = false;
+    return NAN;
+  }
+  rb::SelfUsage before = rb::selfUsage();
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  GstBus* bus = gst_element_get_bus(pipeline);
+  GstMessage* msg = gst_bus_timed_pop_filtered(bus, 300 * GST_SECOND,
+                                               static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  rb::SelfUsage after = rb::selfUsage();
+  *ok = msg && GST_MESSAGE_TYPE(msg) == GST_MESSAGE_EOS;
+  if (msg) gst_message_unref(msg);
+  gst_object_unref(bus);
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(pipeline);
+  return (after.userSeconds + after.sysSeconds) - (before.userSeconds + before.sysSeconds);
+}
+
+struct Options {
+  double seconds = 20;
+  int repeats = 5;
+  std::string json = "bench-codec-cost.json";
+};
+
+void usage(FILE* out) {
+  std::fprintf(out,
+               "usage: bench-codec-cost [--seconds S] [--repeats R] [--json FILE]\n"
+               "  Times libopus encode and decode per encoder setting (roomcast's return encoder,\n"
+               "  Janus AudioBridge's default, and one knob at a time), and GStreamer's opusenc\n"
+               "  around roomcast's setting, on one thread, settings alternating; medians.\n"
+               "  --seconds S   audio per run (default 20)\n"
+               "  --repeats R   runs per setting and signal (default 5)\n"
+               "  --json FILE   results (default bench-codec-cost.json)\n");
+}
+
+// % of one core that one stream needs in real time.
+double percentCore(double cpuSeconds, double audioSeconds) { return 100.0 * cpuSeconds / audioSeconds; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  gst_init(&argc, &argv);
+  Options opt;
+  rb::parseCommandLine(
+      argc, argv, usage, [](const std::string&) { return false; },
+      [&](const std::string& flag, const std::string& value) {
+        if (flag == "--seconds") opt.seconds = rb::positiveNumber(usage, flag, value);
+        else if (flag == "--repeats") opt.repeats = static_cast<int>(rb::positiveNumber(usage, flag, value));
+        else if (flag == "--json") opt.json = value;
+        else rb::failUsage(usage, "unknown option " + flag);
+      });
+
+  const auto signals = makeSignals(opt.seconds);
+  const double audioSeconds = static_cast<double>(signals[0].samples.size()) / kRate;
+  const size_t nSettings = sizeof kSettings / sizeof kSettings[0];
+  std::string loadBefore = rb::loadAverage();
+  rb::note("codec-cost: %zu settings x %zu signals x %d repeats of %.1f s", nSettings, signals.size(), opt.repeats,
+           audioSeconds);
+
+  // encode[s][signal] = the runs; settings alternate within each repeat.
+  std::vector<std::vector<std::vector<CodecRun>>> runs(nSettings, std::vector<std::vector<CodecRun>>(signals.size()));
+  bool allOk = true;
+  for (const auto& s : kSettings) runLibopus(s, signals[0]);  // warm-up, untimed
+  for (int r = 0; r < opt.repeats; r++)
+    for (size_t g = 0; g < signals.size(); g++)
+      for (size_t k = 0; k < nSettings; k++) {
+        size_t s = (r % 2 == 0) ? k : nSettings - 1 - k;
+        CodecRun run = runLibopus(kSettings[s], signals[g]);
+        allOk = allOk && run.ok;
+        runs[s][g].push_back(run);
+      }
+
+  // GStreamer's opusenc with roomcast's setting, against the same pipeline without it.
+  const int buffers = static_cast<int>(audioSeconds * 50);
+  const std::string source = "audiotestsrc num-buffers=" + std::to_string(buffers) +
+                             " samplesperbuffer=960 freq=440 volume=0.5 ! audio/x-raw,format=S16LE,rate=48000,channels=1";
+  const std::string withEncoder = source +
+                                  " ! opusenc audio-type=voice frame-size=20 bitrate=32000 complexity=5 inband-fec=true"
+                                  " packet-loss-percentage=5 ! fakesink sync=false";
+  const std::string withoutEncoder = source + " ! fakesink sync=false";
+  std::vector<double> gstEncoder, gstSource;
+  bool ok = true;
+  runPipelineSeconds(withEncoder, &ok);  // warm-up: plugin loading
+  for (int r = 0; r < opt.repeats && ok; r++) {
+    gstEncoder.push_back(runPipelineSeconds(withEncoder, &ok));
+    gstSource.push_back(runPipelineSeconds(withoutEncoder, &ok));
+  }
+  allOk = allOk && ok;
+  std::string loadAfter = rb::loadAverage();
+
+  auto encodeStat = [&](size_t s, size_t g) {
+    std::vector<double> v;
+    for (const auto& run : runs[s][g]) v.push_back(percentCore(run.encodeSeconds, audioSeconds));
+    return rb::stat(v);
+  };
+  auto decodeMedian = [&](size_t s, size_t g) {
+    std::vector<double> v;
+    for (const auto& run : runs[s][g]) v.push_back(percentCore(run.decodeSeconds, audioSeconds));
+    return rb::median(v);
+  };
+  auto kbpsMedian = [&](size_t s, size_t g) {
+    std::vector<double> v;
+    for (const auto& run : runs[s][g]) v.push_back(run.kbps);
+    return rb::median(v);
+  };
+
+  std::printf("codec-cost: libopus %s, one 48 kHz mono stream, 20 ms frames, %.0f s of audio per run,\n",
+              opus_get_version_string(), audioSeconds);
+  std::printf("%d runs per cell, settings alternating; %% core = share of one core one stream needs (median [min..max]).\n\n",
+              opt.repeats);
+  std::printf("%-14s %-12s %-32s %20s %8s %8s %12s\n", "signal", "setting", "", "encode % core", "x janus", "kb/s",
+              "decode % core");
+  for (size_t g = 0; g < signals.size(); g++) {
+    double janus = encodeStat(1, g).median;
+    for (size_t s = 0; s < nSettings; s++) {
+      rb::Stat e = encodeStat(s, g);
+      std::printf("%-14s %-12s %-32s %6.3f [%5.3f..%5.3f] %7.2fx %8.1f %12.3f\n", signals[g].name, kSettings[s].name,
+                  kSettings[s].what, e.median, e.min, e.max, e.median / janus, kbpsMedian(s, g), decodeMedian(s, g));
+    }
+    std::printf("\n");
+  }
+  double gstEnc = percentCore(rb::median(gstEncoder), audioSeconds);
+  double gstSrc = percentCore(rb::median(gstSource), audioSeconds);
+  double libEnc = encodeStat(0, 0).median;
+  std::printf("GStreamer opusenc, roomcast's setting, tone: %.3f %% core with the source, source alone %.3f %%,\n", gstEnc,
+              gstSrc);
+  std::printf("  so the element costs %.3f %% core, %.2fx libopus' own encode (%.3f %%).\n", gstEnc - gstSrc,
+              (gstEnc - gstSrc) / libEnc, libEnc);
+  std::printf("\nload average before %s, after %s. %s\n", loadBefore.c_str(), loadAfter.c_str(),
+              allOk ? "" : "SOME RUNS FAILED.");
+
+  std::string json = "{\n  \"benchmark\": \"codec-cost\",\n  \"utc\": " + rb::jsonString(rb::utcNow()) +
+                     ",\n  \"libopus\": " + rb::jsonString(opus_get_version_string()) +
+                     ",\n  \"cpu\": " + rb::jsonString(rb::cpuModel()) +
+                     ",\n  \"audio_seconds\": " + rb::jsonNumber(audioSeconds) +
+                     ",\n  \"repeats\": " + std::to_string(opt.repeats) + ",\n  \"load_before\": " +
+                     rb::jsonString(loadBefore) + ",\n  \"load_after\": " + rb::jsonString(loadAfter) +
+                     ",\n  \"all_ok\": " + (allOk ? "true" : "false") + ",\n  \"cells\": [";
+  bool first = true;
+  for (size_t g = 0; g < signals.size(); g++)
+    for (size_t s = 0; s < nSettings; s++) {
+      rb::Stat e = encodeStat(s, g);
+      json += std::string(first ? "\n" : ",\n") + "    {\"signal\": " + rb::jsonString(signals[g].name) +
+              ", \"setting\": " + rb::jsonString(kSettings[s].name) + ", \"what\": " +
+              rb::jsonString(kSettings[s].what) + ", \"encode_percent_core\": " + rb::jsonNumber(e.median) +
+              ", \"encode_min\": " + rb::jsonNumber(e.min) + ", \"encode_max\": " + rb::jsonNumber(e.max) +
+              ", \"ratio_to_janus\": " + rb::jsonNumber(e.median / encodeStat(1, g).median) +
+              ", \"kbps\": " + rb::jsonNumber(kbpsMedian(s, g)) +
+              ", \"decode_percent_core\": " + rb::jsonNumber(decodeMedian(s, g)) + "}";
+      first = false;
+    }
+  json += "\n  ],\n  \"gst_opusenc_percent_core\": " + rb::jsonNumber(gstEnc - gstSrc) +
+          ",\n  \"gst_source_percent_core\": " + rb::jsonNumber(gstSrc) + "\n}\n";
+  rb::writeJsonFile(opt.json, json);
+  return allOk ? 0 : 1;
+}
