@@ -38,6 +38,7 @@ struct EncoderSetting {
 
 // The first is roomcast's return encoder (src/media/webrtc_util.cpp), the second Janus
 // AudioBridge 1.1.2's default for a 48 kHz room; the others move one knob at a time.
+constexpr size_t kRoomcastSetting = 0, kJanusSetting = 1;
 const EncoderSetting kSettings[] = {
     {"roomcast", "voice, c5, 32 kb/s, FEC 5 %", 5, 32000, true, OPUS_BANDWIDTH_FULLBAND},
     {"janus", "voice, c4, auto bitrate, no FEC", 4, OPUS_AUTO, false, OPUS_BANDWIDTH_FULLBAND},
@@ -89,6 +90,8 @@ CodecRun runLibopus(const EncoderSetting& s, const Signal& signal) {
   OpusEncoder* enc = opus_encoder_create(kRate, 1, OPUS_APPLICATION_VOIP, &error);
   OpusDecoder* dec = opus_decoder_create(kRate, 1, &error);
   if (!enc || !dec) {
+    if (enc) opus_encoder_destroy(enc);
+    if (dec) opus_decoder_destroy(dec);
     run.ok = false;
     return run;
   }
@@ -246,7 +249,7 @@ int main(int argc, char** argv) {
   std::printf("%-14s %-12s %-32s %20s %8s %8s %12s\n", "signal", "setting", "", "encode % core", "x janus", "kb/s",
               "decode % core");
   for (size_t g = 0; g < signals.size(); g++) {
-    double janus = encodeStat(1, g).median;
+    double janus = encodeStat(kJanusSetting, g).median;
     for (size_t s = 0; s < nSettings; s++) {
       rb::Stat e = encodeStat(s, g);
       std::printf("%-14s %-12s %-32s %6.3f [%5.3f..%5.3f] %7.2fx %8.1f %12.3f\n", signals[g].name, kSettings[s].name,
@@ -256,7 +259,7 @@ int main(int argc, char** argv) {
   }
   double gstEnc = percentCore(rb::median(gstEncoder), audioSeconds);
   double gstSrc = percentCore(rb::median(gstSource), audioSeconds);
-  double libEnc = encodeStat(0, 0).median;
+  double libEnc = encodeStat(kRoomcastSetting, 0).median;  // signal 0: the tone, as the pipeline
   std::printf("GStreamer opusenc, roomcast's setting, tone: %.3f %% core with the source, source alone %.3f %%,\n", gstEnc,
               gstSrc);
   std::printf("  so the element costs %.3f %% core, %.2fx libopus' own encode (%.3f %%).\n", gstEnc - gstSrc,
@@ -279,7 +282,7 @@ int main(int argc, char** argv) {
               ", \"setting\": " + rb::jsonString(kSettings[s].name) + ", \"what\": " +
               rb::jsonString(kSettings[s].what) + ", \"encode_percent_core\": " + rb::jsonNumber(e.median) +
               ", \"encode_min\": " + rb::jsonNumber(e.min) + ", \"encode_max\": " + rb::jsonNumber(e.max) +
-              ", \"ratio_to_janus\": " + rb::jsonNumber(e.median / encodeStat(1, g).median) +
+              ", \"ratio_to_janus\": " + rb::jsonNumber(e.median / encodeStat(kJanusSetting, g).median) +
               ", \"kbps\": " + rb::jsonNumber(kbpsMedian(s, g)) +
               ", \"decode_percent_core\": " + rb::jsonNumber(decodeMedian(s, g)) + "}";
       first = false;
