@@ -195,7 +195,7 @@ int main(int argc, char** argv) {
   rb::note("codec-cost: %zu settings x %zu signals x %d repeats of %.1f s", nSettings, signals.size(), opt.repeats,
            audioSeconds);
 
-  // encode[s][signal] = the runs; settings alternate within each repeat.
+  // runs[setting][signal]: every run of that cell; settings alternate within each repeat.
   std::vector<std::vector<std::vector<CodecRun>>> runs(nSettings, std::vector<std::vector<CodecRun>>(signals.size()));
   bool allOk = true;
   for (const auto& s : kSettings) runLibopus(s, signals[0]);  // warm-up, untimed
@@ -217,13 +217,13 @@ int main(int argc, char** argv) {
                                   " packet-loss-percentage=5 ! fakesink sync=false";
   const std::string withoutEncoder = source + " ! fakesink sync=false";
   std::vector<double> gstEncoder, gstSource;
-  bool ok = true;
-  runPipelineSeconds(withEncoder, &ok);  // warm-up: plugin loading
-  for (int r = 0; r < opt.repeats && ok; r++) {
-    gstEncoder.push_back(runPipelineSeconds(withEncoder, &ok));
-    gstSource.push_back(runPipelineSeconds(withoutEncoder, &ok));
+  bool encoderOk = true, sourceOk = true;
+  runPipelineSeconds(withEncoder, &encoderOk);  // warm-up: plugin loading
+  for (int r = 0; r < opt.repeats && encoderOk && sourceOk; r++) {
+    gstEncoder.push_back(runPipelineSeconds(withEncoder, &encoderOk));
+    gstSource.push_back(runPipelineSeconds(withoutEncoder, &sourceOk));
   }
-  allOk = allOk && ok;
+  allOk = allOk && encoderOk && sourceOk;
   std::string loadAfter = rb::loadAverage();
 
   auto encodeStat = [&](size_t s, size_t g) {
