@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "bench_util.h"
+#include "media/webrtc_util.h"  // configureVoiceOpusEncoder
 
 namespace rb = roomcast::bench;
 
@@ -26,6 +27,7 @@ namespace {
 
 constexpr int kRate = 48000;
 constexpr int kFrame = 960;  // 20 ms
+constexpr int kFecLossPercent = 5;  // expected loss given to the encoder when FEC is on
 
 struct EncoderSetting {
   const char* name;
@@ -36,8 +38,9 @@ struct EncoderSetting {
   int maxBandwidth;  // OPUS_BANDWIDTH_*
 };
 
-// The first is roomcast's return encoder (src/media/webrtc_util.cpp), the second Janus
-// AudioBridge 1.1.2's default for a 48 kHz room; the others move one knob at a time.
+// The first is roomcast's return encoder (configureVoiceOpusEncoder in src/media/webrtc_util.cpp;
+// matchesRoomcastEncoder checks that this row still says what that function sets), the second
+// Janus AudioBridge 1.1.2's default for a 48 kHz room; the others move one knob at a time.
 constexpr size_t kRoomcastSetting = 0, kJanusSetting = 1;
 const EncoderSetting kSettings[] = {
     {"roomcast", "voice, c5, 32 kb/s, FEC 5 %", 5, 32000, true, OPUS_BANDWIDTH_FULLBAND},
@@ -98,7 +101,7 @@ CodecRun runLibopus(const EncoderSetting& s, const Signal& signal) {
   opus_encoder_ctl(enc, OPUS_SET_COMPLEXITY(s.complexity));
   opus_encoder_ctl(enc, OPUS_SET_BITRATE(s.bitrate));
   opus_encoder_ctl(enc, OPUS_SET_INBAND_FEC(s.fec ? 1 : 0));
-  opus_encoder_ctl(enc, OPUS_SET_PACKET_LOSS_PERC(s.fec ? 5 : 0));
+  opus_encoder_ctl(enc, OPUS_SET_PACKET_LOSS_PERC(s.fec ? kFecLossPercent : 0));
   opus_encoder_ctl(enc, OPUS_SET_MAX_BANDWIDTH(s.maxBandwidth));
   opus_encoder_ctl(enc, OPUS_SET_SIGNAL(OPUS_SIGNAL_VOICE));
 
@@ -131,6 +134,45 @@ CodecRun runLibopus(const EncoderSetting& s, const Signal& signal) {
 }
 
 // Process CPU (all threads) of a non-live pipeline from PLAYING to EOS.
+std::string enumNick(GObject* object, const char* property) {
+  GValue value = G_VALUE_INIT;
+  GParamSpec* spec = g_object_class_find_property(G_OBJECT_GET_CLASS(object), property);
+  if (!spec || !G_IS_PARAM_SPEC_ENUM(spec)) return "";
+  g_value_init(&value, spec->value_type);
+  g_object_get_property(object, property, &value);
+  GEnumValue* e = g_enum_get_value(G_PARAM_SPEC_ENUM(spec)->enum_class, g_value_get_enum(&value));
+  std::string nick = e ? e->value_nick : "";
+  g_value_unset(&value);
+  return nick;
+}
+
+// The libopus row "roomcast" restates what configureVoiceOpusEncoder sets on opusenc. This
+// reads the element back after that function ran, so the two cannot drift apart unnoticed.
+bool matchesRoomcastEncoder(std::string* why) {
+  GstElement* enc = gst_element_factory_make("opusenc", nullptr);
+  if (!enc) {
+    *why = "no opusenc element";
+    return false;
+  }
+  gst_object_ref_sink(enc);
+  const EncoderSetting& s = kSettings[kRoomcastSetting];
+  roomcast::media::configureVoiceOpusEncoder(enc, s.bitrate, false);
+  gint bitrate = 0, complexity = 0, loss = 0;
+  gboolean fec = FALSE, dtx = TRUE;
+  g_object_get(enc, "bitrate", &bitrate, "complexity", &complexity, "inband-fec", &fec, "packet-loss-percentage", &loss,
+               "dtx", &dtx, nullptr);
+  const std::string audioType = enumNick(G_OBJECT(enc), "audio-type");
+  const std::string frameSize = enumNick(G_OBJECT(enc), "frame-size");
+  gst_object_unref(enc);
+  char text[256];
+  std::snprintf(text, sizeof text, "audio-type %s, frame-size %s, bitrate %d, complexity %d, inband-fec %d, loss %d %%, dtx %d",
+                audioType.c_str(), frameSize.c_str(), bitrate, complexity, fec, loss, dtx);
+  *why = text;
+  return audioType == "voice" && frameSize == "20" && bitrate == s.bitrate && complexity == s.complexity &&
+         (fec != FALSE) == s.fec && loss == (s.fec ? kFecLossPercent : 0) && !dtx &&
+         s.maxBandwidth == OPUS_BANDWIDTH_FULLBAND;
+}
+
 double runPipelineSeconds(const std::string& description, bool* ok) {
   GError* error = nullptr;
   GstElement* pipeline = gst_parse_launch(description.c_str(), &error);
@@ -139,6 +181,11 @@ double runPipelineSeconds(const std::string& description, bool* ok) {
     g_clear_error(&error);
     *ok = false;
     return NAN;
+  }
+  // The encoder is set up by roomcast's own function, as the room's return encoders are.
+  if (GstElement* enc = gst_bin_get_by_name(GST_BIN(pipeline), "enc")) {
+    roomcast::media::configureVoiceOpusEncoder(enc, kSettings[kRoomcastSetting].bitrate, false);
+    gst_object_unref(enc);
   }
   rb::SelfUsage before = rb::selfUsage();
   gst_element_set_state(pipeline, GST_STATE_PLAYING);
@@ -188,6 +235,15 @@ int main(int argc, char** argv) {
         else rb::failUsage(usage, "unknown option " + flag);
       });
 
+  std::string encoderSetting;
+  if (!matchesRoomcastEncoder(&encoderSetting)) {
+    std::fprintf(stderr,
+                 "codec-cost: the \"roomcast\" setting no longer matches configureVoiceOpusEncoder, which sets: %s\n",
+                 encoderSetting.c_str());
+    return 1;
+  }
+  rb::note("codec-cost: roomcast's return encoder is %s", encoderSetting.c_str());
+
   const auto signals = makeSignals(opt.seconds);
   const double audioSeconds = static_cast<double>(signals[0].samples.size()) / kRate;
   const size_t nSettings = sizeof kSettings / sizeof kSettings[0];
@@ -213,8 +269,7 @@ int main(int argc, char** argv) {
   const std::string source = "audiotestsrc num-buffers=" + std::to_string(buffers) +
                              " samplesperbuffer=960 freq=440 volume=0.5 ! audio/x-raw,format=S16LE,rate=48000,channels=1";
   const std::string withEncoder = source +
-                                  " ! opusenc audio-type=voice frame-size=20 bitrate=32000 complexity=5 inband-fec=true"
-                                  " packet-loss-percentage=5 ! fakesink sync=false";
+                                  " ! opusenc name=enc ! fakesink sync=false";
   const std::string withoutEncoder = source + " ! fakesink sync=false";
   std::vector<double> gstEncoder, gstSource;
   bool encoderOk = true, sourceOk = true;
