@@ -133,7 +133,7 @@ CodecRun runLibopus(const EncoderSetting& s, const Signal& signal) {
   return run;
 }
 
-// Process CPU (all threads) of a non-live pipeline from PLAYING to EOS.
+// The nick of an enum property's current value ("voice", "20"); "" if it is not an enum.
 std::string enumNick(GObject* object, const char* property) {
   GValue value = G_VALUE_INIT;
   GParamSpec* spec = g_object_class_find_property(G_OBJECT_GET_CLASS(object), property);
@@ -173,6 +173,7 @@ bool matchesRoomcastEncoder(std::string* why) {
          s.maxBandwidth == OPUS_BANDWIDTH_FULLBAND;
 }
 
+// Process CPU (all threads) of a non-live pipeline from PLAYING to EOS.
 double runPipelineSeconds(const std::string& description, bool* ok) {
   GError* error = nullptr;
   GstElement* pipeline = gst_parse_launch(description.c_str(), &error);
