@@ -51,6 +51,7 @@ struct Options {
   int players = 5;         // per rendition, started at staggered times
   std::vector<std::string> renditions{"main", "low", "auto"};
   std::string anchor = "welcome";
+  int segmentMs = 0;       // roomcastd's [hls] segment_ms; 0: its default
   std::string json = "bench-hls-latency.json";
   bool keep = false;
 };
@@ -320,13 +321,14 @@ int main(int argc, char** argv) {
     else if (a == "--players") o.players = std::atoi(value().c_str());
     else if (a == "--renditions") o.renditions = splitList(value());
     else if (a == "--anchor") o.anchor = value();
+    else if (a == "--segment-ms") o.segmentMs = std::atoi(value().c_str());
     else if (a == "--json") o.json = value();
     else if (a == "--keep") o.keep = true;
     else if (a == "--nice") setNice(std::atoi(value().c_str()));
     else {
       fprintf(stderr,
               "usage: bench-hls-latency [--markers N] [--spacing S] [--players K] [--renditions main,low,auto]\n"
-              "                         [--anchor welcome|connected] [--nice N] [--json FILE] [--keep]\n");
+              "                         [--anchor welcome|connected] [--segment-ms MS] [--nice N] [--json FILE] [--keep]\n");
       return 2;
     }
   }
@@ -338,7 +340,12 @@ int main(int argc, char** argv) {
   const std::string cli = roomcast::testing::buildPath("src/client/roomcast");
   fprintf(stderr, "hls-latency: work dir %s\n", dir.c_str());
 
-  Roomcastd daemon(dir + "/data");
+  std::vector<std::string> daemonArgs;
+  if (o.segmentMs > 0) {
+    writeFile(dir + "/roomcast.conf", "[hls]\nsegment_ms = " + std::to_string(o.segmentMs) + "\n");
+    daemonArgs = {"--config", dir + "/roomcast.conf"};
+  }
+  Roomcastd daemon(dir + "/data", daemonArgs);
   if (!daemon.ready()) {
     fprintf(stderr, "roomcastd did not start\n%s", daemon.log().c_str());
     return 1;
@@ -698,8 +705,8 @@ int main(int argc, char** argv) {
   if (FILE* f = fopen(o.json.c_str(), "w")) {
     fprintf(f, "{\"benchmark\":\"hls-latency\",\"gstreamer\":%s,\"machine\":%s,\"nice\":%d,\"markers\":%d,\"spacing_s\":%g,",
             jsonEscape(gstVersion()).c_str(), jsonEscape(machineSummary()).c_str(), niceValue(), o.markers, o.spacing);
-    fprintf(f, "\"players_per_rendition\":%d,\"anchor\":%s,\"p50_s\":%s,\"goal_p50_s\":4,\"goal_met\":%s,", o.players,
-            jsonEscape(o.anchor).c_str(), jsonNumber(p50).c_str(), p50 <= 4.0 ? "true" : "false");
+    fprintf(f, "\"segment_ms\":%d,\"players_per_rendition\":%d,\"anchor\":%s,\"p50_s\":%s,\"goal_p50_s\":4,\"goal_met\":%s,",
+            o.segmentMs, o.players, jsonEscape(o.anchor).c_str(), jsonNumber(p50).c_str(), p50 <= 4.0 ? "true" : "false");
     fprintf(f, "\"reference_delay_s\":{\"n\":%zu,\"min\":%s,\"p50\":%s,\"max\":%s,\"fit_residual_ms\":%s},",
             refDelay.size(), jsonNumber(percentile(refDelay, 0)).c_str(), jsonNumber(percentile(refDelay, 0.5)).c_str(),
             jsonNumber(percentile(refDelay, 1)).c_str(), jsonNumber(refFitResidualMs).c_str());
