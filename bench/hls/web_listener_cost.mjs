@@ -22,10 +22,10 @@ import { chromium } from 'playwright-core';
 import { startDaemon, runCli, chromiumArgs } from '../../tests/web/roomcast_fixture.mjs';
 
 function usage(out) {
-  out.write('usage: bench-hls-web-cost [--seconds S (60)] [--settle S (5)] [--segment-ms 500,1000] [--json FILE]\n');
+  out.write('usage: bench-hls-web-cost [--seconds S (60)] [--settle S (5)] [--segment-ms 500,750,1000] [--json FILE]\n');
 }
 
-const options = { seconds: 60, settle: 5, segmentMs: [500, 1000], json: 'bench-hls-web-cost.json' };
+const options = { seconds: 60, settle: 5, segmentMs: [500, 750, 1000], json: 'bench-hls-web-cost.json' };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
   const flag = argv[i];

@@ -40,7 +40,7 @@ struct Options {
   bool moderation = false;             // automated moderation (needs, and turns on, transcription)
   std::string moderationPolicy;        // default: data/moderation/policy.json
   bool lowRendition = true;            // HLS: a second rendition at 24 kbps in the master playlist
-  unsigned hlsSegmentMs = 500;         // HLS: segment length (the target duration stays 1 s)
+  unsigned hlsSegmentMs = 750;         // HLS: segment length (the target duration stays 1 s)
   bool hlsListenerThread = true;       // HLS: players' connections served on their own thread
   std::string stunServer;              // [media] stun_server: stun://HOST:PORT for webrtcbin, "" none
   std::string edgeLogHost;             // HLS: count listeners from the edge's syslog lines (UDP), off if empty

@@ -27,7 +27,7 @@ struct MediaConfig {
   uint64_t recordingMinFreeBytes = 1 << 20;     // a failed recording restarts once this is free
   unsigned recordingRetryMs = 2000;
   bool lowRendition = true;                     // a second HLS rendition at 24 kbps
-  unsigned hlsSegmentMs = 500;                  // HLS segment length
+  unsigned hlsSegmentMs = 750;                  // HLS segment length
   hls::Registry* hls = nullptr;                 // where live rooms' HLS state goes (borrowed)
   unsigned finishDeadlineMs = 5000;
 };

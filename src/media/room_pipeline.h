@@ -36,7 +36,7 @@ struct RoomPipelineConfig {
   int opusBitrate = 32000;     // of the shared program encoding (silent speakers' return)
   unsigned mixerMaxWaitMs = 18; // how long a due frame waits for a late speaker
   bool lowRendition = true;    // a second, low-bandwidth HLS rendition
-  unsigned hlsSegmentMs = 500; // HLS segment length (hlssink2 only knows whole seconds)
+  unsigned hlsSegmentMs = 750; // HLS segment length (hlssink2 only knows whole seconds)
   GMainContext* context = nullptr;
 };
 

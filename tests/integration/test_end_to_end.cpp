@@ -44,7 +44,7 @@ TEST(EndToEnd, SpeakerToHlsListenerAndRecording) {
                    "--seconds", "10", "--out", dir + "/speaker.wav"});
   // The listener joins once the speaker's tone fills the playlist's live end: a player starts
   // three segments back from it (hold-back), and what it hears must all be from after the
-  // speaker went live. Six 500 ms segments later is 3 s into the speaker's 10 s.
+  // speaker went live. Six 750 ms segments later is 4.5 s into the speaker's 10 s.
   ASSERT_TRUE(speaker.waitForOutput("connected", 30)) << speaker.errors() << daemon.log();
   const std::string mediaPlaylist = hlsUrl.substr(0, hlsUrl.find("master.m3u8")) + "index.m3u8";
   const long long liveAt = newestSegmentSequence(mediaPlaylist);
