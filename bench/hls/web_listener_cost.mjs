@@ -112,7 +112,9 @@ async function measure(browser, segmentMs) {
       const a = document.getElementById('player');
       return a.buffered.length ? a.buffered.end(a.buffered.length - 1) - a.currentTime : null;
     });
-    await sleep(500);  // lets the last requests' requestfinished (and sizes) come in
+    // The window's last requests finish (and report their sizes) after it: wait for them, 5 s at most.
+    const pending = () => requests.some((r) => r.start >= t0 && r.start < t1 && (r.end === null || (!r.failed && r.up === undefined)));
+    for (const deadline = Date.now() + 5000; pending() && Date.now() < deadline;) await sleep(50);
 
     const inWindow = requests.filter((r) => r.start >= t0 && r.start < t1).map((r) => ({ ...r, url: r.request.url() }));
     const windowS = (t1 - t0) / 1000;
