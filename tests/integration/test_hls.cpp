@@ -1,7 +1,8 @@
 // The listener tier over real HTTP: roomcastd's own playlists (program-date-time, ENDLIST),
 // what ffmpeg thinks of them, cache headers, ETags, ranges, CORS, segments never served
 // half-written, a late listener starting near the live edge, listener counting, and a real
-// nginx in front (the shipped edge config) serving the same bytes and collapsing misses.
+// nginx in front (the shipped edge config) serving the same bytes, collapsing misses, and
+// refreshing its cached playlist four times a second.
 #include <glib.h>
 #include <gtest/gtest.h>
 
@@ -449,6 +450,59 @@ TEST(Hls, NginxEdgeServesTheSameBytesCollapsesMissesAndCountsListeners) {
   auto play = run({"ffmpeg", "-nostdin", "-v", "error", "-i", url, "-t", "4", "-f", "null", "-"}, 60);
   EXPECT_EQ(play.exitStatus, 0) << play.stderrText;
   EXPECT_TRUE(watcher.waitForCount(1, 10)) << "an ffmpeg listener through nginx counts";
+}
+
+
+// nginx keeps cache validity in whole seconds, so the origin's max-age=1 alone would keep a
+// playlist for up to 2 s. The edge config lets a request in the first millisecond of a
+// quarter second fetch the playlist from roomcastd and store it (BYPASS); the requests after it
+// are served that fresh copy from the cache.
+TEST(Hls, NginxEdgeRefreshesThePlaylistAtTheStartOfAQuarterSecond) {
+  const int edgeLog = freeUdpPort();
+  Daemon daemon({"--edge-log", "127.0.0.1:" + std::to_string(edgeLog)});
+  ASSERT_TRUE(daemon.ready()) << daemon.log();
+  Nginx edge(daemon.url(), edgeLog);
+  ASSERT_TRUE(edge.ready()) << edge.log();
+  TestRoom room = createRoom(daemon);
+  const std::string origin = hlsBase(daemon, room), cdn = edge.url() + "/hls/" + room.id + "/";
+  ASSERT_TRUE(waitForSegments(origin + "index.m3u8", 2, 15));
+  ASSERT_EQ(http("GET", cdn + "index.m3u8").status, 200);  // the edge has it cached now
+
+  // Aim requests just after quarter-second boundaries. nginx stamps a request with the time
+  // its event loop woke, so on a busy machine some land in the second millisecond instead:
+  // try up to 40 quarters, until one BYPASS has been seen.
+  int bypasses = 0, others = 0;
+  for (int attempt = 0; attempt < 40 && bypasses == 0; attempt++) {
+    const double now = unixNow();
+    const double boundary = std::ceil(now * 4) / 4;
+    // Timing the stimulus, not waiting for a result: the request must leave at this moment.
+    g_usleep(static_cast<gulong>((boundary - now) * G_USEC_PER_SEC) + 200);
+    auto fresh = http("GET", cdn + "index.m3u8");
+    ASSERT_EQ(fresh.status, 200);
+    if (fresh.header("X-Cache-Status") != "BYPASS") {
+      others++;
+      continue;
+    }
+    bypasses++;
+    // What the bypass fetched is what the origin lists (or one segment behind, if the origin
+    // closed a segment in between).
+    auto viaEdge = parsePlaylist(fresh.body), direct = parsePlaylist(http("GET", origin + "index.m3u8").body);
+    ASSERT_FALSE(viaEdge.empty());
+    ASSERT_FALSE(direct.empty());
+    const bool sameOrOneBehind = viaEdge.back().name == direct.back().name ||
+                                 (direct.size() >= 2 && viaEdge.back().name == direct[direct.size() - 2].name);
+    EXPECT_TRUE(sameOrOneBehind) << "edge: " << viaEdge.back().name << ", origin: " << direct.back().name;
+    // The next request, in the middle of the quarter, is served from the cache the bypass
+    // filled: the same playlist.
+    const double mid = std::floor(unixNow() * 4) / 4 + 0.125;
+    if (mid > unixNow()) g_usleep(static_cast<gulong>((mid - unixNow()) * G_USEC_PER_SEC));
+    auto cached = http("GET", cdn + "index.m3u8");
+    EXPECT_EQ(cached.header("X-Cache-Status"), "HIT");
+    EXPECT_EQ(parsePlaylist(cached.body).back().name, viaEdge.back().name);
+  }
+  RecordProperty("quarters_tried", std::to_string(bypasses + others));
+  EXPECT_EQ(bypasses, 1) << "no request at the start of a quarter second refreshed the playlist in "
+                         << others << " tries\n" << edge.log();
 }
 
 }  // namespace
