@@ -395,16 +395,37 @@ TEST(Hls, ListenerCountRisesWithListenersAndFallsAfterTheyStop) {
   EXPECT_EQ(metric(daemon, "roomcast_hls_listeners"), 0);
 }
 
+// roomcastd with the shipped nginx edge in front (the edge tells roomcastd who listens through
+// its log, syslog over UDP), and a room whose HLS has begun. Check ready() before use.
+struct EdgeRoom {
+  EdgeRoom()
+      : edgeLog(freeUdpPort()),
+        daemon({"--edge-log", "127.0.0.1:" + std::to_string(edgeLog)}),
+        edge(daemon.url(), edgeLog) {
+    if (!daemon.ready() || !edge.ready()) return;
+    room = createRoom(daemon);
+    origin = hlsBase(daemon, room);
+    cdn = edge.url() + "/hls/" + room.id + "/";
+    started = waitForSegments(origin + "index.m3u8", 2, 15);
+  }
+  bool ready() const { return started; }
+  std::string why() const { return daemon.log() + "\n" + edge.log(); }
+
+  int edgeLog;
+  Daemon daemon;
+  Nginx edge;
+  TestRoom room;
+  std::string origin, cdn;  // the room's HLS folder on roomcastd and through the edge
+  bool started = false;
+};
+
 TEST(Hls, NginxEdgeServesTheSameBytesCollapsesMissesAndCountsListeners) {
-  // The edge tells roomcastd who listens through its log (syslog over UDP).
-  const int edgeLog = freeUdpPort();
-  Daemon daemon({"--edge-log", "127.0.0.1:" + std::to_string(edgeLog)});
-  ASSERT_TRUE(daemon.ready()) << daemon.log();
-  Nginx edge(daemon.url(), edgeLog);
-  ASSERT_TRUE(edge.ready()) << edge.log();
-  TestRoom room = createRoom(daemon);
-  const std::string origin = hlsBase(daemon, room), cdn = edge.url() + "/hls/" + room.id + "/";
-  ASSERT_TRUE(waitForSegments(origin + "index.m3u8", 2, 15));
+  EdgeRoom setup;
+  ASSERT_TRUE(setup.ready()) << setup.why();
+  Daemon& daemon = setup.daemon;
+  Nginx& edge = setup.edge;
+  const TestRoom& room = setup.room;
+  const std::string &origin = setup.origin, &cdn = setup.cdn;
 
   // Same bytes through the edge.
   auto listed = parsePlaylist(http("GET", cdn + "index.m3u8").body);
@@ -458,14 +479,10 @@ TEST(Hls, NginxEdgeServesTheSameBytesCollapsesMissesAndCountsListeners) {
 // quarter second fetch the playlist from roomcastd and store it (BYPASS); the requests after it
 // are served that fresh copy from the cache.
 TEST(Hls, NginxEdgeRefreshesThePlaylistAtTheStartOfAQuarterSecond) {
-  const int edgeLog = freeUdpPort();
-  Daemon daemon({"--edge-log", "127.0.0.1:" + std::to_string(edgeLog)});
-  ASSERT_TRUE(daemon.ready()) << daemon.log();
-  Nginx edge(daemon.url(), edgeLog);
-  ASSERT_TRUE(edge.ready()) << edge.log();
-  TestRoom room = createRoom(daemon);
-  const std::string origin = hlsBase(daemon, room), cdn = edge.url() + "/hls/" + room.id + "/";
-  ASSERT_TRUE(waitForSegments(origin + "index.m3u8", 2, 15));
+  EdgeRoom setup;
+  ASSERT_TRUE(setup.ready()) << setup.why();
+  const Nginx& edge = setup.edge;
+  const std::string &origin = setup.origin, &cdn = setup.cdn;
   ASSERT_EQ(http("GET", cdn + "index.m3u8").status, 200);  // the edge has it cached now
 
   // Aim requests just after quarter-second boundaries. nginx stamps a request with the time
