@@ -12,8 +12,7 @@
 // request.sizes()). "fetches/h" counts bursts (a request that starts more than 200 ms after
 // the previous one ended), the proxy for radio wake-ups that bench-hls-cost also uses. The
 // window also checks that the player kept up: playback time advanced by the window's length
-// without stalls ("waiting" events),
-// and how much audio it held buffered at the end.
+// without stalls ("waiting" events), and how much audio it held buffered at the end.
 //
 // Prints a table and writes JSON (--json FILE). Run through meson (sets the paths):
 //   meson test -C build --benchmark --suite bench -v hls-web-cost
@@ -73,9 +72,14 @@ async function measure(browser, segmentMs) {
       '--seconds', String(talkSeconds)]);
 
     page = await browser.newPage();
-    const requests = [];  // every request the page made: start, end, kind, url, bytes
-    page.on('request', (request) => requests.push({ request, start: Date.now(), end: null, bytes: 0, failed: false }));
-    const entryOf = (request) => requests.find((r) => r.request === request);
+    const requests = [];  // every request the page made: start, end, url, bytes
+    const entries = new Map();  // playwright Request -> its entry in `requests`
+    page.on('request', (request) => {
+      const entry = { request, start: Date.now(), end: null, bytes: 0, failed: false };
+      requests.push(entry);
+      entries.set(request, entry);
+    });
+    const entryOf = (request) => entries.get(request);
     page.on('requestfinished', async (request) => {
       const entry = entryOf(request);
       if (!entry) return;

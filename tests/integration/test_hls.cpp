@@ -473,7 +473,6 @@ TEST(Hls, NginxEdgeServesTheSameBytesCollapsesMissesAndCountsListeners) {
   EXPECT_TRUE(watcher.waitForCount(1, 10)) << "an ffmpeg listener through nginx counts";
 }
 
-
 // nginx keeps cache validity in whole seconds, so the origin's max-age=1 alone would keep a
 // playlist for up to 2 s. The edge config lets a request in the first millisecond of a
 // quarter second fetch the playlist from roomcastd and store it (BYPASS); the requests after it
