@@ -18,7 +18,7 @@
 //   meson test -C build --benchmark --suite bench -v hls-web-cost
 import { writeFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
-import { startDaemon, runCli, chromiumArgs } from '../../tests/web/roomcast_fixture.mjs';
+import { startDaemon, runCli, chromiumArgs, hasPlayed } from '../../tests/web/roomcast_fixture.mjs';
 
 function usage(out) {
   out.write('usage: bench-hls-web-cost [--seconds S (60)] [--settle S (5)] [--segment-ms 500,750,1000] [--json FILE]\n');
@@ -98,7 +98,7 @@ async function measure(browser, segmentMs) {
       }
     });
     await page.goto(`${daemon.url}/room/${encodeURIComponent(room.id)}`);
-    await page.waitForFunction(() => document.getElementById('player').currentTime > 2, null, { timeout: 30000 });
+    await page.waitForFunction(hasPlayed, { id: 'player', seconds: 2 }, { timeout: 30000 });
     await sleep(options.settle * 1000);
 
     const playback = () => page.evaluate(() => document.getElementById('player').currentTime);

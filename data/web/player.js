@@ -2,6 +2,24 @@
 // it has it (Safari, iOS). Starts near the live edge; an <audio> element keeps playing with
 // the screen off where the browser allows background audio.
 // Returns a handle whose stop() ends playback (when the listener goes on stage).
+
+// hls.js starts two target durations (2 s) behind the end of the newest segment. A room that
+// has just opened lists only one or two segments. Playing from the first of them leaves no
+// margin for the next one to arrive a little late, and the player stalls. So playback starts
+// only once this much audio is buffered ahead. It is a little less than hls.js's own margin,
+// so that a normal start is never held back.
+export const PLAY_AHEAD_S = 1.75;
+
+// A rendition whose playlist failed (a 404 before the room's first segment, an edge's hiccup)
+// is tried again after this long. hls.js's default (0) never does: a listener who opened the
+// room in its first second would hear the 24 kbps rendition for as long as they stay.
+const RETRY_RENDITION_AFTER_MS = 10000;
+
+const bufferedAhead = (audio) => {
+  const b = audio.buffered;
+  return b.length ? b.end(b.length - 1) - audio.currentTime : 0;
+};
+
 export function playHls(audio, url, { onStatus = () => {}, onAutoplayBlocked = () => {} } = {}) {
   let stopped = false;
   let hls = null;
@@ -20,10 +38,22 @@ export function playHls(audio, url, { onStatus = () => {}, onAutoplayBlocked = (
   };
   if (window.Hls && Hls.isSupported()) {
     let attempt = 0;
+    let waitingToStart = false;  // the playlist is in, but not yet PLAY_AHEAD_S of audio
+    const startWhenBuffered = () => {
+      if (waitingToStart && !stopped && bufferedAhead(audio) >= PLAY_AHEAD_S) {
+        waitingToStart = false;
+        start();
+      }
+    };
     const attach = () => {
       if (stopped) return;
       // Two target durations behind the newest segment: about 2 s behind live.
-      hls = new Hls({ liveSyncDurationCount: 2, liveMaxLatencyDurationCount: 6, lowLatencyMode: false });
+      hls = new Hls({
+        liveSyncDurationCount: 2,
+        liveMaxLatencyDurationCount: 6,
+        lowLatencyMode: false,
+        errorPenaltyExpireMs: RETRY_RENDITION_AFTER_MS,
+      });
       hls.on(Hls.Events.ERROR, (_, data) => {
         if (!data.fatal) return;
         hls.destroy();
@@ -38,7 +68,15 @@ export function playHls(audio, url, { onStatus = () => {}, onAutoplayBlocked = (
       });
       hls.on(Hls.Events.MANIFEST_PARSED, () => {
         onStatus('');
-        start();
+        waitingToStart = true;
+        startWhenBuffered();
+      });
+      hls.on(Hls.Events.FRAG_BUFFERED, startWhenBuffered);
+      hls.on(Hls.Events.BUFFER_EOS, () => {  // a room that ended before it had PLAY_AHEAD_S
+        if (waitingToStart && !stopped) {
+          waitingToStart = false;
+          start();
+        }
       });
       hls.loadSource(url);
       hls.attachMedia(audio);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { startDaemon, runCli, chromiumArgs, buildDir } from './roomcast_fixture.mjs';
+import { startDaemon, runCli, chromiumArgs, buildDir, hasPlayed } from './roomcast_fixture.mjs';
 
 let daemon;
 let browser;
@@ -42,8 +42,8 @@ test('home lists the room and the room page plays it', { timeout: 90000 }, async
     await page.screenshot({ path: join(artifacts, `home-${name}.png`), fullPage: true });
     await link.click();
     await page.getByRole('heading', { name: 'Browser check' }).waitFor({ timeout: 10000 });
-    // Playback time advances: the browser is really decoding the room's audio.
-    await page.waitForFunction(() => document.getElementById('player').currentTime > 2, null, { timeout: 30000 })
+    // Playback advances: the browser is really decoding the room's audio.
+    await page.waitForFunction(hasPlayed, { id: 'player', seconds: 2 }, { timeout: 30000 })
       .catch(async (error) => {
         const why = await page.evaluate(() => ({ status: document.getElementById('status').textContent,
           time: document.getElementById('player').currentTime, ready: document.getElementById('player').readyState }));

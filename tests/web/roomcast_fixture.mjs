@@ -70,6 +70,16 @@ export function runCli(args) {
   return { child, done };
 }
 
+// For page.waitForFunction(hasPlayed, { id, seconds }): true once the <audio> element `id` has
+// really played more than `seconds` (the sum of its played ranges). currentTime is not enough:
+// hls.js moves it to the live edge by seeking, before anything plays.
+export function hasPlayed({ id, seconds }) {
+  const ranges = document.getElementById(id).played;
+  let total = 0;
+  for (let i = 0; i < ranges.length; i++) total += ranges.end(i) - ranges.start(i);
+  return total > seconds;
+}
+
 export const chromiumArgs = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',

@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { startDaemon, chromiumArgs, buildDir, writeToneWav, toneLevels } from './roomcast_fixture.mjs';
+import { startDaemon, chromiumArgs, buildDir, writeToneWav, toneLevels, hasPlayed } from './roomcast_fixture.mjs';
 
 const HOST_HZ = 440;
 const GUEST_HZ = 660;
@@ -118,7 +118,7 @@ test('host, listener, hand, promotion, mute and removal in two browsers', { time
   const hlsRequests = [];
   guest.on('request', (r) => { if (r.url().includes('/hls/')) hlsRequests.push({ at: Date.now(), url: r.url() }); });
   await link.click();
-  await waitFor(guest, 'HLS playback advancing', () => document.getElementById('player').currentTime > 2, null, 40000);
+  await waitFor(guest, 'HLS playback advancing', hasPlayed, { id: 'player', seconds: 2 }, 40000);
   const heard = await waitForTones(guest, '#player', ([host440, guest660]) => host440 > -50 && host440 - guest660 > 20,
     'the host\'s tone in the listener\'s HLS');
   console.log(`listener HLS: ${HOST_HZ} Hz ${heard[0].toFixed(1)} dB, ${GUEST_HZ} Hz ${heard[1].toFixed(1)} dB`);
