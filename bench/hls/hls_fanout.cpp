@@ -875,14 +875,16 @@ Cell runCell(const Options& o, int n, const std::string& mode, const std::string
   if (nginx && edgeCpu(o) != o.serverCpu) cell.edgeCorePct = busy(a.edge, b.edge);
   {
     static const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
-    // Interrupt and softirq time belongs to no process (on loopback much of it is our own
-    // traffic), steal to the hypervisor: both are shown apart from "others".
+    // Steal belongs to the hypervisor. Interrupt and softirq time (on loopback much of it is
+    // our own traffic) is charged by the tick to whichever process it interrupted, so most of it
+    // is already in our processes' times: "others" is what is left after them and steal (it
+    // was negative when irq was taken off as well).
     const double irq = (b.all.irq - a.all.irq + b.all.softirq - a.all.softirq) / hz;
     const double steal = (b.all.steal - a.all.steal) / hz;
     const double allBusy = (b.all.busy - a.all.busy) / hz;  // CPU seconds, all CPUs
     const double ours = (b.roomcastd - a.roomcastd) + (nginx ? b.nginx - a.nginx : 0) + (b.self - a.self) +
                         (b.speaker - a.speaker);
-    cell.othersPct = (allBusy - irq - steal - ours) / w * 100;
+    cell.othersPct = std::max(0.0, allBusy - steal - ours) / w * 100;
     cell.irqPct = irq / w * 100;
     cell.stealPct = steal / w * 100;
   }
@@ -1004,8 +1006,8 @@ int main(int argc, char** argv) {
          "errors: non-2xx + timeouts + connection failures of requests sent in the window. pl req/s got/plan:\n"
          "playlist requests sent / refreshes scheduled; seg req/s: segments fetched / N per segment duration (0.981 s).\n"
          "rc CPU, nginx: roomcastd's / nginx's (master + workers) CPU in the window; gen CPU: this generator;\n"
-         "gen lag99: p99 of how late an idle listener's refresh timer fired; others: every other process (all CPUs,\n"
-         "interrupts and steal left out).\n\n");
+         "gen lag99: p99 of how late an idle listener's refresh timer fired; others: CPU time of all CPUs not charged\n"
+         "to our processes or stolen (other processes, and interrupts that ran while none of ours did).\n\n");
   printf("Details per cell:\n");
   for (const auto& c : cells) {
     if (!c.ok) continue;
