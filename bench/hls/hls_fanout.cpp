@@ -33,6 +33,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <deque>
 #include <queue>
 #include <random>
@@ -181,6 +182,7 @@ struct Stats {
   std::vector<float> ttfbLoopPlaylist, ttfbLoopSegment;  // ms, as our event loop saw it
   std::vector<float> totalSegment;                       // ms, to the last byte
   std::vector<float> timerLag;                           // ms, idle listeners' refresh timers
+  std::vector<float> playlistAge;                        // ms, newest listed segment's end to arrival
   std::vector<float> deferredBy;                         // ms, refreshes that waited for the connection
   std::vector<float> connectMs;                          // all phases
   long playlistsSent = 0, segmentsSent = 0, playlistsScheduled = 0;
@@ -618,6 +620,7 @@ class Generator {
       at = nl + 1;
     }
     if (uris.empty()) return;
+    if (window) recordPlaylistAge(b);
     const std::string base = l.playlistPath.substr(0, l.playlistPath.rfind('/') + 1);
     const long last = mediaSequence + static_cast<long>(uris.size()) - 1;
     long from;
@@ -632,6 +635,23 @@ class Generator {
     }
     for (long s = from; s <= last; s++) l.queue.push_back(base + uris[static_cast<size_t>(s - mediaSequence)]);
     l.lastSeq = std::max(l.lastSeq, last);
+  }
+
+  // How long ago the newest listed segment ended (its EXT-X-PROGRAM-DATE-TIME plus its
+  // EXTINF), as this playlist arrived: what a stale edge copy adds to a listener's latency.
+  void recordPlaylistAge(const std::string& body) {
+    const size_t pdt = body.rfind("#EXT-X-PROGRAM-DATE-TIME:");
+    const size_t inf = pdt == std::string::npos ? pdt : body.find("#EXTINF:", pdt);
+    if (inf == std::string::npos) return;
+    struct tm tm {};
+    int ms = 0;
+    if (sscanf(body.c_str() + pdt + 25, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec, &ms) != 7)
+      return;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    const double endedUnix = static_cast<double>(timegm(&tm)) + ms / 1000.0 + std::atof(body.c_str() + inf + 8);
+    stats_.playlistAge.push_back(static_cast<float>((wallNow() - endedUnix) * 1000));
   }
 
   void sweep(double now) {
@@ -1037,7 +1057,9 @@ int main(int argc, char** argv) {
            " %ld connection failures, %ld non-2xx); sessions: %.1f s to create, %d failed\n",
            s.connects, pctOf(s.connectMs, 0.5), pctOf(s.connectMs, 0.99), pctOf(s.connectMs, 1), s.slowConnects,
            s.allErrors, s.allTimeouts, s.allConnFailures, s.allNon2xx, c.sessionSeconds, c.setupFailures);
-    printf("    TTFB over 250 ms: %ld playlists, %ld segments\n", s.slowPlaylists, s.slowSegments);
+    printf("    TTFB over 250 ms: %ld playlists, %ld segments; newest listed segment ended p50 %.0f / p99 %.0f / max %.0f ms"
+           " before its playlist arrived\n",
+           s.slowPlaylists, s.slowSegments, pctOf(s.playlistAge, 0.5), pctOf(s.playlistAge, 0.99), pctOf(s.playlistAge, 1));
     if (c.mode == "nginx") {
       for (const auto* which : {&s.cachePlaylist, &s.cacheSegment}) {
         std::string line;
@@ -1120,6 +1142,8 @@ int main(int argc, char** argv) {
         fprintf(f, "}");
       }
       fprintf(f, "},");
+      fprintf(f, "\"playlist_age_ms\":{\"p50\":%s,\"p99\":%s,\"max\":%s},", jsonNumber(pctOf(s.playlistAge, 0.5)).c_str(),
+              jsonNumber(pctOf(s.playlistAge, 0.99)).c_str(), jsonNumber(pctOf(s.playlistAge, 1)).c_str());
       fprintf(f, "\"generator_timer_lag_ms\":{\"p50\":%s,\"p99\":%s,\"max\":%s},",
               jsonNumber(pctOf(s.timerLag, 0.5)).c_str(), jsonNumber(pctOf(s.timerLag, 0.99)).c_str(),
               jsonNumber(pctOf(s.timerLag, 1)).c_str());

@@ -182,8 +182,7 @@ RawResponse rawExchange(int fd, const std::string& request, bool waitForClose = 
   return out;
 }
 
-int rawConnect(const Daemon& d) {
-  const std::string url = d.url();  // http://127.0.0.1:PORT
+int rawConnect(const std::string& url) {  // url: http://127.0.0.1:PORT
   const int port = std::atoi(url.substr(url.rfind(':') + 1).c_str());
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
@@ -221,7 +220,7 @@ TEST(Hls, BothServingThreadsGiveTheSameAnswersAndOtherRequestsMoveToANewConnecti
   ASSERT_TRUE(waitForSegments(hlsBase(daemon, room) + "index.m3u8", 2, 15));
 
   // libsoup: the connection's first request is the health check.
-  const int soupFd = rawConnect(daemon), hlsFd = rawConnect(daemon);
+  const int soupFd = rawConnect(daemon.url()), hlsFd = rawConnect(daemon.url());
   ASSERT_GE(soupFd, 0);
   ASSERT_GE(hlsFd, 0);
   auto get = [](const std::string& target, const std::string& extra = "") {
@@ -296,7 +295,7 @@ TEST(Hls, MoreThanAThousandPlayerConnectionsAreServedAtOnce) {
   const std::string request = "GET " + playlist + " HTTP/1.1\r\nHost: test\r\n\r\n";
   std::vector<int> fds;
   for (int i = 0; i < kConnections; i++) {
-    const int fd = rawConnect(daemon);
+    const int fd = rawConnect(daemon.url());
     ASSERT_GE(fd, 0) << "connection " << i;
     fds.push_back(fd);
     ASSERT_EQ(rawExchange(fd, request).head.find("HTTP/1.1 200"), 0u) << "connection " << i;
@@ -474,51 +473,109 @@ TEST(Hls, NginxEdgeServesTheSameBytesCollapsesMissesAndCountsListeners) {
 }
 
 // nginx keeps cache validity in whole seconds, so the origin's max-age=1 alone would keep a
-// playlist for up to 2 s. The edge config lets a request in the first millisecond of a
-// quarter second fetch the playlist from roomcastd and store it (BYPASS); the requests after it
-// are served that fresh copy from the cache.
-TEST(Hls, NginxEdgeRefreshesThePlaylistAtTheStartOfAQuarterSecond) {
+// playlist for up to 2 s. The edge config lets some playlist requests fetch the playlist from
+// roomcastd and store it (BYPASS): all of them while the edge has fewer than 100 client
+// connections, those in the first 10 ms of each quarter second below 1000, and those in the
+// first millisecond above. The requests in between are served the fresh copy from the cache.
+
+// What the edge served is what the origin lists (or one segment behind, if the origin closed a
+// segment in between).
+void expectListsWhatTheOriginLists(const HttpResponse& fromEdge, const std::string& origin) {
+  auto viaEdge = parsePlaylist(fromEdge.body), direct = parsePlaylist(http("GET", origin + "index.m3u8").body);
+  ASSERT_FALSE(viaEdge.empty());
+  ASSERT_FALSE(direct.empty());
+  const bool sameOrOneBehind = viaEdge.back().name == direct.back().name ||
+                               (direct.size() >= 2 && viaEdge.back().name == direct[direct.size() - 2].name);
+  EXPECT_TRUE(sameOrOneBehind) << "edge: " << viaEdge.back().name << ", origin: " << direct.back().name;
+}
+
+// A GET of `url` sent `offsetMs` after the next quarter-second boundary. Timing the stimulus,
+// not waiting for a result: the request must leave at that moment. nginx stamps a request with
+// the time its event loop woke, so on a busy machine it may land a millisecond or two later.
+HttpResponse getAtQuarterOffset(const std::string& url, double offsetMs) {
+  const double now = unixNow();
+  const double target = std::ceil(now * 4) / 4 + offsetMs / 1000;
+  g_usleep(static_cast<gulong>((target - now) * G_USEC_PER_SEC));
+  return http("GET", url);
+}
+
+// `n` client connections to the edge, each accepted (they count in nginx's
+// $connections_active): stand-ins for listeners. Closed when the holder goes.
+struct EdgeConnections {
+  EdgeConnections(const Nginx& edge, int n) {
+    for (int i = 0; i < n; i++) {
+      const int fd = rawConnect(edge.url());
+      if (fd < 0) return;
+      fds.push_back(fd);
+    }
+    // nginx accepts in order: once the last connection is answered, it holds them all.
+    accepted = rawExchange(fds.back(), "GET /api/v1/health HTTP/1.1\r\nHost: test\r\n\r\n").head.find("HTTP/1.1 200") == 0;
+  }
+  ~EdgeConnections() {
+    for (int fd : fds) close(fd);
+  }
+  bool ready(int n) const { return accepted && static_cast<int>(fds.size()) == n; }
+  std::vector<int> fds;
+  bool accepted = false;
+};
+
+TEST(Hls, NginxEdgeWithFewListenersPassesEveryPlaylistRequestToTheOrigin) {
   EdgeRoom setup;
   ASSERT_TRUE(setup.ready()) << setup.why();
-  const Nginx& edge = setup.edge;
-  const std::string &origin = setup.origin, &cdn = setup.cdn;
-  ASSERT_EQ(http("GET", cdn + "index.m3u8").status, 200);  // the edge has it cached now
+  for (int i = 0; i < 5; i++) {
+    auto r = getAtQuarterOffset(setup.cdn + "index.m3u8", 125);  // mid-quarter: not a refresh window
+    ASSERT_EQ(r.status, 200);
+    EXPECT_EQ(r.header("X-Cache-Status"), "BYPASS") << "request " << i;
+    expectListsWhatTheOriginLists(r, setup.origin);
+  }
+}
 
-  // Aim requests just after quarter-second boundaries. nginx stamps a request with the time
-  // its event loop woke, so on a busy machine some land in the second millisecond instead:
-  // try up to 40 quarters, until one BYPASS has been seen.
+// Tries up to 40 quarters until a request aimed `refreshAtMs` into one is a BYPASS; then a
+// request `cachedAtMs` into a quarter (after the refresh window) must be a HIT with the same
+// playlist.
+void expectRefreshWindow(const EdgeRoom& setup, double refreshAtMs, double cachedAtMs) {
+  const std::string playlist = setup.cdn + "index.m3u8";
+  ASSERT_EQ(http("GET", playlist).status, 200);  // the edge has it cached now
   int bypasses = 0, others = 0;
   for (int attempt = 0; attempt < 40 && bypasses == 0; attempt++) {
-    const double now = unixNow();
-    const double boundary = std::ceil(now * 4) / 4;
-    // Timing the stimulus, not waiting for a result: the request must leave at this moment.
-    g_usleep(static_cast<gulong>((boundary - now) * G_USEC_PER_SEC) + 200);
-    auto fresh = http("GET", cdn + "index.m3u8");
+    auto fresh = getAtQuarterOffset(playlist, refreshAtMs);
     ASSERT_EQ(fresh.status, 200);
     if (fresh.header("X-Cache-Status") != "BYPASS") {
       others++;
       continue;
     }
     bypasses++;
-    // What the bypass fetched is what the origin lists (or one segment behind, if the origin
-    // closed a segment in between).
-    auto viaEdge = parsePlaylist(fresh.body), direct = parsePlaylist(http("GET", origin + "index.m3u8").body);
-    ASSERT_FALSE(viaEdge.empty());
-    ASSERT_FALSE(direct.empty());
-    const bool sameOrOneBehind = viaEdge.back().name == direct.back().name ||
-                                 (direct.size() >= 2 && viaEdge.back().name == direct[direct.size() - 2].name);
-    EXPECT_TRUE(sameOrOneBehind) << "edge: " << viaEdge.back().name << ", origin: " << direct.back().name;
-    // The next request, in the middle of the quarter, is served from the cache the bypass
-    // filled: the same playlist.
-    const double mid = std::floor(unixNow() * 4) / 4 + 0.125;
-    if (mid > unixNow()) g_usleep(static_cast<gulong>((mid - unixNow()) * G_USEC_PER_SEC));
-    auto cached = http("GET", cdn + "index.m3u8");
-    EXPECT_EQ(cached.header("X-Cache-Status"), "HIT");
-    EXPECT_EQ(parsePlaylist(cached.body).back().name, viaEdge.back().name);
+    expectListsWhatTheOriginLists(fresh, setup.origin);
+    auto cached = getAtQuarterOffset(playlist, cachedAtMs);
+    EXPECT_EQ(cached.header("X-Cache-Status"), "HIT") << cachedAtMs << " ms into a quarter second";
+    auto a = parsePlaylist(cached.body), b = parsePlaylist(fresh.body);
+    ASSERT_FALSE(a.empty());
+    EXPECT_EQ(a.back().name, b.back().name);
   }
-  RecordProperty("quarters_tried", std::to_string(bypasses + others));
-  EXPECT_EQ(bypasses, 1) << "no request at the start of a quarter second refreshed the playlist in "
-                         << others << " tries\n" << edge.log();
+  EXPECT_EQ(bypasses, 1) << "no request " << refreshAtMs << " ms into a quarter second refreshed the playlist in "
+                         << others << " tries\n" << setup.edge.log();
+}
+
+TEST(Hls, NginxEdgeWithHundredsOfListenersRefreshesInTheFirst10msOfAQuarterSecond) {
+  EdgeRoom setup;
+  ASSERT_TRUE(setup.ready()) << setup.why();
+  EdgeConnections listeners(setup.edge, 150);
+  ASSERT_TRUE(listeners.ready(150));
+  expectRefreshWindow(setup, 5, 125);
+}
+
+TEST(Hls, NginxEdgeWithThousandsOfListenersRefreshesInTheFirstMillisecondOfAQuarterSecond) {
+  // Before nginx starts: it inherits the open file limit.
+  rlimit limit{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &limit), 0);
+  if (limit.rlim_max < 1100 + 512) GTEST_SKIP() << "the open file hard limit is " << limit.rlim_max;
+  limit.rlim_cur = limit.rlim_max;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &limit), 0);
+  EdgeRoom setup;
+  ASSERT_TRUE(setup.ready()) << setup.why();
+  EdgeConnections listeners(setup.edge, 1100);
+  ASSERT_TRUE(listeners.ready(1100));
+  expectRefreshWindow(setup, 0.2, 5);
 }
 
 }  // namespace
