@@ -76,6 +76,7 @@ async function measure(browser, segmentMs) {
     const entries = new Map();  // playwright Request -> its entry in `requests`
     page.on('request', (request) => {
       const entry = { request, start: Date.now(), end: null, bytes: 0, failed: false };
+      entry.settled = new Promise((resolve) => { entry.settle = resolve; });  // finished with sizes, or failed
       requests.push(entry);
       entries.set(request, entry);
     });
@@ -89,12 +90,14 @@ async function measure(browser, segmentMs) {
         entry.bytes = sizes.responseHeadersSize + Math.max(0, sizes.responseBodySize);
         entry.up = sizes.requestHeadersSize + Math.max(0, sizes.requestBodySize);
       }
+      entry.settle();
     });
     page.on('requestfailed', (request) => {
       const entry = entryOf(request);
       if (entry) {
         entry.end = Date.now();
         entry.failed = true;
+        entry.settle();
       }
     });
     await page.goto(`${daemon.url}/room/${encodeURIComponent(room.id)}`);
@@ -117,10 +120,10 @@ async function measure(browser, segmentMs) {
       return a.buffered.length ? a.buffered.end(a.buffered.length - 1) - a.currentTime : null;
     });
     // The window's last requests finish (and report their sizes) after it: wait for them, 5 s at most.
-    const pending = () => requests.some((r) => r.start >= t0 && r.start < t1 && (r.end === null || (!r.failed && r.up === undefined)));
-    for (const deadline = Date.now() + 5000; pending() && Date.now() < deadline;) await sleep(50);
+    const windowEntries = requests.filter((r) => r.start >= t0 && r.start < t1);
+    await Promise.race([Promise.all(windowEntries.map((r) => r.settled)), sleep(5000)]);
 
-    const inWindow = requests.filter((r) => r.start >= t0 && r.start < t1).map((r) => ({ ...r, url: r.request.url() }));
+    const inWindow = windowEntries.map((r) => ({ ...r, url: r.request.url() }));
     const windowS = (t1 - t0) / 1000;
     const perHour = (n) => (n / windowS) * 3600;
     const kinds = {};

@@ -23,19 +23,6 @@ after(async () => {
   await daemon?.stop();
 });
 
-// Resolves with the first value for which `check` is truthy, from events `subscribe` feeds it.
-function whenSeen(subscribe, check, what, timeoutMs) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
-    subscribe((value) => {
-      if (check(value)) {
-        clearTimeout(timer);
-        resolve(value);
-      }
-    });
-  });
-}
-
 test('a listener who opens a room in its first second gets a margin and the main rendition', { timeout: 120000 },
   async () => {
     const page = await browser.newPage();
@@ -61,15 +48,6 @@ test('a listener who opens a room in its first second gets a margin and the main
       }
       return route.continue();
     });
-    const mainSegments = [];
-    const feeders = [];
-    page.on('response', (response) => {
-      const name = new URL(response.url()).pathname.split('/').pop();
-      if (/^segment\d+\.ts$/.test(name) && response.status() === 200 && refused >= 1) {
-        mainSegments.push(name);
-        for (const feed of feeders) feed(mainSegments.length);
-      }
-    });
 
     const created = await fetch(`${daemon.url}/api/v1/rooms`, {
       method: 'POST',
@@ -89,7 +67,14 @@ test('a listener who opens a room in its first second gets a margin and the main
 
       // hls.js went to the low rendition after the 404; it must come back to main (the penalty
       // expires after 10 s) and play its segments.
-      await whenSeen((feed) => feeders.push(feed), (n) => n >= 3, 'three main-rendition segments after the 404', 45000);
+      const mainSegments = [];
+      await page.waitForResponse((response) => {
+        const name = new URL(response.url()).pathname.split('/').pop();
+        if (/^segment\d+\.ts$/.test(name) && response.status() === 200) mainSegments.push(name);
+        return mainSegments.length >= 3;
+      }, { timeout: 45000 }).catch((error) => {
+        throw new Error(`three main-rendition segments after the 404: ${error.message}`);
+      });
       const state = await page.evaluate(() => {
         const a = document.getElementById('player');
         return { paused: a.paused, time: a.currentTime, error: a.error && a.error.code };
