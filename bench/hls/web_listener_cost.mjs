@@ -62,7 +62,7 @@ async function measure(browser, segmentMs) {
   let page = null;
   try {
     const created = await fetch(`${daemon.url}/api/v1/rooms`, {
-      method: 'POST',
+      method: 'POST', headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ title: 'Web listener cost', topic: `segment_ms ${segmentMs}` }),
     });
     if (created.status !== 201) throw new Error(`POST /api/v1/rooms: HTTP ${created.status}`);

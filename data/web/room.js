@@ -339,6 +339,8 @@ class RoomPage {
       }
       case 'error':
         this.status(m.error.message);
+        // The room holds only a few pre-warmed sessions: this one opens when we are promoted.
+        if (m.error.code === 'room_full' && !onStage(this.me.role) && this.session) this.closeSession();
         if (m.error.code === 'conflict' || m.error.code === 'forbidden') this.resyncAfterRefusal();
         return;
       default: return;

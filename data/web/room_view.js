@@ -85,7 +85,11 @@ export function chatItem(m, { me, author, act, report, deleteMessage }) {
   li.dataset.messageId = m.message_id;
   const time = element('time', 'note', clockTime(m.sent_at_ms));
   time.dateTime = new Date(m.sent_at_ms).toISOString();
-  li.append(element('strong', 'name', `${m.name}:`), element('span', 'text', m.text), time);
+  // The author's role as the server saw it: a listener cannot pass for the host by name.
+  const badge = { host: 'host', cohost: 'co-host', speaker: 'speaker' }[m.role];
+  li.append(element('strong', 'name', `${m.name}:`));
+  if (badge) li.append(element('span', 'role', badge));
+  li.append(element('span', 'text', m.text), time);
   const actions = element('span', 'actions');
   if (moderates(me.role)) {
     actions.append(button('Delete', `Delete message from ${m.name}`, () => deleteMessage(m.message_id)));

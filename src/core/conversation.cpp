@@ -49,7 +49,7 @@ Status Conversation::chat(const std::string& roomId, const std::string& identity
   if (!permits(who.value()->role, Action::Chat)) return Error{ErrorCode::Forbidden, "you may not chat here"};
   if (auto valid = validateText(text, limits_.maxChatBytes, "a chat message"); !valid) return valid;
   RoomState& state = rooms_state_[roomId];
-  ChatMessage message{state.nextMessageId++, identity, who.value()->name, text, env_.nowUnixMs()};
+  ChatMessage message{state.nextMessageId++, identity, who.value()->name, text, env_.nowUnixMs(), who.value()->role};
   if (env_.chatPosted) env_.chatPosted(roomId, message);
   state.recent.push_back(message);
   while (state.recent.size() > limits_.historyLength) state.recent.pop_front();

@@ -25,6 +25,7 @@ enum class ErrorCode {
   RateLimited,         // too many requests
   Internal,            // a bug or a resource failure on our side
   RecordingFailed,     // the recording stopped (a full disk, a write error); the room goes on
+  UnsupportedMediaType,  // a REST body that is not application/json (a cross-site form post)
 };
 
 struct Error {

@@ -37,6 +37,7 @@ struct ChatMessage {
   std::string name;
   std::string text;
   int64_t sentAtMs = 0;
+  Role role = Role::Listener;  // the author's role when they wrote it (shown beside the name)
 };
 struct ChatPosted { ChatMessage message; };
 struct ChatHistory { std::vector<ChatMessage> messages; };  // to one late joiner, oldest first

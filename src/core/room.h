@@ -17,6 +17,7 @@ struct RoomInfo {
   std::string topic;
   bool record = false;
   std::string hostIdentity;
+  std::string hostName;  // reserved in the room: nobody else may join under it
   int64_t createdAtUnixMs = 0;
 };
 
@@ -35,6 +36,7 @@ struct Participant {
   Presence presence = Presence::Connected;
   uint64_t joinOrder = 0;       // the slot: stage and hand queue are shown in this order
   uint64_t handOrder = 0;       // when the hand went up (queue order)
+  std::string tokenId;          // the "jti" of the token they joined with (revoked on removal)
   std::string resumeToken;      // proves a reconnecting client is this participant
   uint64_t graceTimer = 0;      // pending removal while reconnecting (0: none)
 
@@ -48,6 +50,10 @@ struct Room {
   RoomInfo info;
   std::map<std::string, Participant> participants;  // by identity
   std::set<std::string> banned;                      // removed identities: never again
+  std::set<std::string> revokedTokens;               // "jti"s of removed participants' tokens
+  // The room's word on a participant's role, kept after they leave: once the room has seen an
+  // identity (or changed its role), a rejoin with the same token gets this role, not the token's.
+  std::map<std::string, Role> roles;
   std::set<std::string> activeSpeakers;              // last announced
   int64_t activeSpeakersSentMs = 0;
   uint64_t nextOrder = 1;

@@ -2,6 +2,7 @@
 
 #include "core/permissions.h"
 
+#include <cctype>
 #include <memory>
 #include <utility>
 
@@ -86,11 +87,13 @@ Result<RoomInfo> RoomManager::createRoom(const NewRoom& request) {
   info.topic = request.topic;
   info.record = request.record;
   info.hostIdentity = "host-" + info.id;
+  info.hostName = request.hostName;
   info.createdAtUnixMs = env_.nowUnixMs();
 
   if (auto started = media_.startRoom({info.id, info.record}); !started) return started.error();
   Room room;
   room.info = info;
+  room.roles[info.hostIdentity] = Role::Host;
   rooms_[info.id] = std::move(room);
   if (env_.roomCreated) env_.roomCreated(info);
   return info;
@@ -146,7 +149,8 @@ Result<Participant> RoomManager::join(const std::string& roomId, const Identity&
                                      const std::string& resumeToken) {
   Room* room = findMutable(roomId);
   if (!room) return notFound(roomId);
-  if (room->banned.count(who.id)) return Error{ErrorCode::Forbidden, "you were removed from this room"};
+  auto actor = authorize(roomId, who);
+  if (!actor) return actor.error();
   if (auto it = room->participants.find(who.id); it != room->participants.end()) {
     Participant& p = it->second;
     // Back within the grace period, or taking over from a connection the server has not yet
@@ -163,13 +167,19 @@ Result<Participant> RoomManager::join(const std::string& roomId, const Identity&
   }
   if (room->participants.size() >= limits_.maxParticipants)
     return Error{ErrorCode::RoomFull, "the room is full"};
-  if (isOnStage(who.role) && static_cast<size_t>(room->speakerCount()) >= limits_.maxSpeakers)
+  const Role role = actor->role;
+  if (isOnStage(role) && static_cast<size_t>(room->speakerCount()) >= limits_.maxSpeakers)
     return Error{ErrorCode::RoomFull, "the stage is full (" + std::to_string(limits_.maxSpeakers) + " speakers)"};
+  if (auto name = checkName(roomId, who.id, who.name); !name) return name.error();
 
   Participant p;
   p.identity = who.id;
   p.name = who.name;
-  p.role = who.role;
+  p.role = role;
+  p.tokenId = who.tokenId;
+  // Remembered past this connection (a listener's token says all there is to say, so the
+  // audience does not grow the map; the room's changes to anyone are kept in changeRole).
+  if (role != Role::Listener) room->roles[who.id] = role;
   p.joinOrder = room->nextOrder++;
   p.resumeToken = env_.newResumeToken ? env_.newResumeToken() : "";
   room->participants[who.id] = p;
@@ -231,6 +241,48 @@ Result<Actor> RoomManager::actorFor(const std::string& roomId, const std::string
   return Actor{identity, it->second.role};
 }
 
+Result<Actor> RoomManager::authorize(const std::string& roomId, const Identity& who) const {
+  const Room* room = find(roomId);
+  if (!room) return notFound(roomId);
+  if (room->banned.count(who.id) || (!who.tokenId.empty() && room->revokedTokens.count(who.tokenId)))
+    return Error{ErrorCode::Forbidden, "you were removed from this room"};
+  if (auto known = room->roles.find(who.id); known != room->roles.end()) return Actor{who.id, known->second};
+  // First seen: the token's role stands if whoever issued it may still issue it.
+  if (!who.issuedBy.empty()) {
+    auto issuer = room->roles.find(who.issuedBy);
+    const Role issuerRole = issuer == room->roles.end() ? Role::Listener : issuer->second;
+    if (room->banned.count(who.issuedBy) || !permits(issuerRole, Action::IssueTokens) ||
+        (who.role == Role::CoHost && !permits(issuerRole, Action::AppointCohost)))
+      return Error{ErrorCode::Forbidden, "this token's issuer may no longer issue it"};
+  }
+  return Actor{who.id, who.role};
+}
+
+namespace {
+std::string foldName(std::string_view name) {
+  const size_t first = name.find_first_not_of(" \t");
+  if (first == std::string_view::npos) return {};
+  const size_t last = name.find_last_not_of(" \t");
+  std::string folded(name.substr(first, last - first + 1));
+  for (char& c : folded) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return folded;
+}
+}  // namespace
+
+Status RoomManager::checkName(const std::string& roomId, const std::string& identity, const std::string& name) const {
+  const Room* room = find(roomId);
+  if (!room) return notFound(roomId);
+  const std::string wanted = foldName(name);
+  auto taken = [&](const std::string& owner, const std::string& ownerName) {
+    return owner != identity && foldName(ownerName) == wanted;
+  };
+  bool reserved = taken(room->info.hostIdentity, room->info.hostName);
+  for (const auto& [id, p] : room->participants)
+    if ((p.role == Role::Host || p.role == Role::CoHost) && taken(id, p.name)) reserved = true;
+  if (reserved) return Error{ErrorCode::Conflict, "the name '" + name + "' belongs to this room's host or a co-host"};
+  return Ok{};
+}
+
 Result<std::pair<Room*, Participant*>> RoomManager::moderation(const std::string& roomId, const Actor& actor,
                                                                const std::string& target, Action action) {
   Room* room = findMutable(roomId);
@@ -260,6 +312,7 @@ void RoomManager::changeRole(Room& room, Participant& p, Role role) {
   // Told before they go live: the room is recorded (they may opt out first).
   if (!isOnStage(p.role) && isOnStage(role)) noticeRecording(room, p);
   p.role = role;
+  room.roles[p.identity] = role;
   p.handRaised = false;
   p.invited = false;
   if (isOnStage(role)) p.selfMuted = false;
@@ -280,6 +333,8 @@ Status RoomManager::setHand(const std::string& roomId, const std::string& identi
   if (!p) return Error{ErrorCode::Conflict, "join the room first"};
   if (p->role != Role::Listener) return Error{ErrorCode::Conflict, "you are already on stage"};
   if (p->handRaised == raised) return Ok{};
+  if (raised && room->handQueue().size() >= limits_.maxRaisedHands)
+    return Error{ErrorCode::RoomFull, "too many hands are up in this room; try again later"};
   p->handRaised = raised;
   if (raised) p->handOrder = room->nextOrder++;
   const HandChanged event{p->identity, p->name, raised};
@@ -392,6 +447,8 @@ Status RoomManager::remove(const std::string& roomId, const Actor& actor, const 
   auto [room, p] = found.value();
   if (actor.identity == target) return Error{ErrorCode::Conflict, "leave instead of removing yourself"};
   room->banned.insert(target);
+  room->roles.erase(target);
+  if (!p->tokenId.empty()) room->revokedTokens.insert(p->tokenId);
   events_.sendTo(roomId, target, Removed{"removed by the host"});
   leave(roomId, target, "removed");
   events_.disconnect(roomId, target, "removed");
@@ -411,12 +468,25 @@ Result<std::string> RoomManager::identityByName(const std::string& roomId, const
   return found;
 }
 
+// Each pre-warmed session is a WebRTC peer (threads, sockets, a decoder) for someone who is not
+// on stage yet: a room holds a few. Beyond, the hand stays up and the session opens on promotion.
+Status RoomManager::admitPrewarm(const Room& room, const Participant& p) const {
+  if (isOnStage(p.role) || p.mediaConnected) return Ok{};
+  size_t warm = 0;
+  for (const auto& [id, other] : room.participants)
+    if (!isOnStage(other.role) && other.mediaConnected) warm++;
+  if (warm < limits_.maxPrewarmedPeers) return Ok{};
+  return Error{ErrorCode::RoomFull, "enough listeners are pre-warmed in this room; your session opens when you are "
+                                    "promoted"};
+}
+
 Status RoomManager::offer(const std::string& roomId, const std::string& identity, const std::string& sdp) {
   if (!findMutable(roomId)) return notFound(roomId);
   Participant* p = findParticipant(roomId, identity);
   if (!p) return Error{ErrorCode::Conflict, "join the room before sending an offer"};
   if (!p->mayHaveMedia())
     return Error{ErrorCode::Forbidden, "only speakers (or raised hands, pre-warming) open WebRTC; listeners hear HLS"};
+  if (auto warm = admitPrewarm(*findMutable(roomId), *p); !warm) return warm;
   if (auto accepted = media_.acceptOffer(roomId, identity, sdp, p->mixed()); !accepted) return accepted;
   p->mediaConnected = true;
   if (p->recordingOptOut) media_.setPeerInRecording(roomId, identity, false);
@@ -452,6 +522,7 @@ Result<MediaBackend::RtpAddress> RoomManager::plainRtpOffer(const std::string& r
   if (!p) return Error{ErrorCode::Conflict, "join the room before sending an offer"};
   if (!p->mayHaveMedia())
     return Error{ErrorCode::Forbidden, "only speakers (or raised hands, pre-warming) open a media session"};
+  if (auto warm = admitPrewarm(*findMutable(roomId), *p); !warm) return warm.error();
   if (remote.port < 1 || remote.port > 65535) return Error{ErrorCode::ValidationFailed, "port must be 1..65535"};
   if (payloadType < 96 || payloadType > 127)
     return Error{ErrorCode::ValidationFailed, "payload_type must be a dynamic type (96..127)"};

@@ -24,6 +24,8 @@ struct RoomLimits {
   size_t maxRooms = 100;
   size_t maxSpeakers = 16;
   size_t maxParticipants = 20000;
+  size_t maxRaisedHands = 100;     // hands up at once in a room (the queue a host can read)
+  size_t maxPrewarmedPeers = 8;    // WebRTC sessions of listeners waiting to be promoted, per room
   unsigned reconnectGraceMs = 20000;   // a dropped speaker keeps role and slot this long
   double speakingThresholdDbfs = -45;  // active-speaker detection on decoded uplinks
   unsigned speakingHoldMs = 400;       // still "speaking" this long after the last loud frame
@@ -37,6 +39,7 @@ struct NewRoom {
   std::string title;
   std::string topic;
   bool record = false;
+  std::string hostName = "Host";  // reserved in the room
 };
 
 // Who asks for a stage action: a participant, or an operator holding a host token.
@@ -45,10 +48,14 @@ struct Actor {
   Role role = Role::Listener;
 };
 
+// What a verified token says about its holder. Only `id` is trusted as is: the role is what
+// the token was issued with, and the room has the last word on it (RoomManager::authorize).
 struct Identity {
   std::string id;
   std::string name;
   Role role = Role::Listener;
+  std::string tokenId;   // "jti"
+  std::string issuedBy;  // the identity that issued the token ("" for the server itself)
 };
 
 // Told when a room has ended and its media is finished (for the store and for REST
@@ -114,6 +121,13 @@ class RoomManager final : public MediaObserver {
   Status setCohost(const std::string& roomId, const Actor& actor, const std::string& target, bool cohost);
   // The actor for a connected participant (their current role).
   Result<Actor> actorFor(const std::string& roomId, const std::string& identity) const;
+  // Who a token's holder is in this room now, connected or not (REST calls, joins): the room's
+  // role for the identity if it has one, else the token's; Forbidden if the identity was removed,
+  // the token revoked, or its issuer removed or no longer allowed to issue it.
+  Result<Actor> authorize(const std::string& roomId, const Identity& who) const;
+  // Names of the host and co-hosts are theirs alone: Conflict when `identity` may not use `name`
+  // in this room (compared without case and surrounding spaces).
+  Status checkName(const std::string& roomId, const std::string& identity, const std::string& name) const;
   // Finds a participant by display name (for operators' CLI); Conflict if ambiguous.
   Result<std::string> identityByName(const std::string& roomId, const std::string& name) const;
 
@@ -157,6 +171,7 @@ class RoomManager final : public MediaObserver {
   // Before someone goes on stage in a recorded room: tell them (consent).
   void noticeRecording(const Room& room, const Participant& p);
   void syncMixing(const Room& room, const Participant& p, bool wasMixed);
+  Status admitPrewarm(const Room& room, const Participant& p) const;
   void graceExpired(const std::string& roomId, const std::string& identity, uint64_t timer);
   void cancelGrace(Participant& p);
   void updateActiveSpeakers(Room& room, int64_t nowMs);

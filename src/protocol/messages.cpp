@@ -136,7 +136,8 @@ void writeChatFields(JsonWriter& w, const core::ChatMessage& m) {
       .str("identity", m.identity)
       .str("name", m.name)
       .str("text", m.text)
-      .integer("sent_at_ms", m.sentAtMs);
+      .integer("sent_at_ms", m.sentAtMs)
+      .str("role", core::roleName(m.role));
 }
 
 void writeReport(JsonWriter& w, const core::Report& r) {

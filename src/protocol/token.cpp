@@ -64,14 +64,16 @@ std::string signToken(const TokenClaims& claims, std::string_view secret) {
   JsonWriter w;
   w.beginObject()
       .str("iss", "roomcast")
+      .str("jti", claims.tokenId)
       .str("sub", claims.identity)
       .str("name", claims.name)
       .str("room", claims.room)
       .str("role", core::roleName(claims.role))
       .integer("iat", claims.issuedAt)
       .integer("nbf", claims.notBefore)
-      .integer("exp", claims.expiresAt)
-      .endObject();
+      .integer("exp", claims.expiresAt);
+  if (!claims.issuedBy.empty()) w.str("by", claims.issuedBy);
+  w.endObject();
   const std::string payloadJson = w.finish();
   const std::string signingInput =
       header + "." + base64UrlEncode(reinterpret_cast<const guchar*>(payloadJson.data()), payloadJson.size());
@@ -116,7 +118,9 @@ core::Result<TokenClaims> verifyToken(std::string_view token, std::string_view s
   auto name = fields.optionalString("name", 256);
   auto role = fields.requiredString("role", 16);
   auto exp = fields.requiredInt("exp", 0, INT64_MAX);
-  if (!room || !sub || !name || !role || !exp) return invalid("missing or malformed claims");
+  auto jti = fields.optionalString("jti", 64);
+  auto by = fields.optionalString("by", 128);
+  if (!room || !sub || !name || !role || !exp || !jti || !by) return invalid("missing or malformed claims");
   auto parsedRole = core::roleFromName(role.value());
   if (!parsedRole) return invalid("unknown role");
   claims.room = room.value();
@@ -124,6 +128,8 @@ core::Result<TokenClaims> verifyToken(std::string_view token, std::string_view s
   claims.name = name.value().value_or(claims.identity);
   claims.role = *parsedRole;
   claims.expiresAt = exp.value();
+  claims.tokenId = jti.value().value_or("");
+  claims.issuedBy = by.value().value_or("");
   if (auto nbf = fields.requiredInt("nbf", 0, INT64_MAX)) claims.notBefore = nbf.value();
   if (auto iat = fields.requiredInt("iat", 0, INT64_MAX)) claims.issuedAt = iat.value();
 

@@ -19,6 +19,8 @@ struct TokenClaims {
   int64_t issuedAt = 0;   // "iat", seconds since the epoch
   int64_t notBefore = 0;  // "nbf"
   int64_t expiresAt = 0;  // "exp"
+  std::string tokenId;    // "jti": names this token (a room revokes it when its holder is removed)
+  std::string issuedBy;   // "by": the participant who had it issued ("" when the server did, e.g. the host's)
 };
 
 std::string signToken(const TokenClaims& claims, std::string_view secret);

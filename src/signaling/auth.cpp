@@ -9,9 +9,10 @@
 namespace roomcast::signaling {
 
 std::string TokenAuthority::issue(const std::string& roomId, const std::string& identity, const std::string& name,
-                                  core::Role role) const {
+                                  core::Role role, const std::string& issuedBy) const {
   const int64_t now = g_get_real_time() / G_USEC_PER_SEC;
-  protocol::TokenClaims claims{roomId, identity, name, role, now, now - 1, now + ttlSeconds_};
+  g_autofree char* jti = g_uuid_string_random();
+  protocol::TokenClaims claims{roomId, identity, name, role, now, now - 1, now + ttlSeconds_, jti, issuedBy};
   return protocol::signToken(claims, secret_);
 }
 

@@ -17,8 +17,10 @@ class TokenAuthority {
   explicit TokenAuthority(std::string secret, int64_t ttlSeconds = 12 * 3600)
       : secret_(std::move(secret)), ttlSeconds_(ttlSeconds) {}
 
+  // `issuedBy`: the participant who asked for this token ("" when the server issues it itself);
+  // the room honours it only while that participant may issue it.
   std::string issue(const std::string& roomId, const std::string& identity, const std::string& name,
-                    core::Role role) const;
+                    core::Role role, const std::string& issuedBy = {}) const;
   core::Result<protocol::TokenClaims> verify(const std::string& token, const std::string& roomId) const;
   // A new HLS listener session for the room (see protocol/token.h).
   std::string issueListenerSession(const std::string& roomId) const;

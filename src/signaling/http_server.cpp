@@ -4,6 +4,7 @@
 #include <gio/gunixsocketaddress.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "protocol/json.h"
@@ -70,8 +71,12 @@ void sendFile(SoupServerMessage* msg, const std::string& path, const char* cache
                                    length);
 }
 
-// The request body as a bounded JSON object.
+// The request body as a bounded JSON object. Only as application/json: a cross-site page can
+// send text/plain or a form without asking, but JSON only after a CORS preflight we never grant.
 core::Result<protocol::JsonNodePtr> parseBody(SoupServerMessage* msg) {
+  const char* type = soup_message_headers_get_content_type(soup_server_message_get_request_headers(msg), nullptr);
+  if (!type || g_ascii_strcasecmp(type, "application/json") != 0)
+    return Error{ErrorCode::UnsupportedMediaType, "send the body as Content-Type: application/json"};
   g_autoptr(GBytes) bytes = soup_message_body_flatten(soup_server_message_get_request_body(msg));
   gsize size = 0;
   const char* text = static_cast<const char*>(g_bytes_get_data(bytes, &size));
@@ -90,7 +95,65 @@ void onGotHeaders(SoupServerMessage* msg, gpointer) {
   }
 }
 
+// Whether a Host header names this server by address ("127.0.0.1:8080", "[::1]:8080") or as
+// localhost. Only such a Host is believed when no public URL is set: a domain name in it may be
+// an attacker's that resolves here for a moment (DNS rebinding).
+bool isAddressHost(std::string_view host) {
+  std::string name(host);
+  if (!name.empty() && name[0] == '[') {
+    name = name.substr(1, name.find(']') == std::string::npos ? std::string::npos : name.find(']') - 1);
+  } else if (std::count(name.begin(), name.end(), ':') == 1) {
+    name = name.substr(0, name.find(':'));
+  }
+  return !name.empty() && (g_hostname_is_ip_address(name.c_str()) || g_ascii_strcasecmp(name.c_str(), "localhost") == 0);
+}
+
+bool isLoopback(GInetAddress* address) {
+  return address && g_inet_address_get_is_loopback(address);
+}
+
 }  // namespace
+
+// Who the client is, for per-address quotas. A proxy on this host (the nginx edge, Caddy) names
+// the client in X-Forwarded-For (its last entry is the one the proxy added); a client on this
+// host that no proxy speaks for is the operator's own (the CLI, scripts) and gets "": no address
+// quota counts it. Anyone else is their socket's address.
+std::string clientAddress(SoupServerMessage* msg) {
+  GSocketAddress* remote = soup_server_message_get_remote_address(msg);
+  GInetAddress* peer = remote && G_IS_INET_SOCKET_ADDRESS(remote)
+                           ? g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(remote))
+                           : nullptr;
+  g_autofree char* peerText = peer ? g_inet_address_to_string(peer) : nullptr;
+  if (peer && !isLoopback(peer)) return peerText;
+  if (!peer && remote) return {};  // a Unix socket: this host
+  const char* forwarded = soup_message_headers_get_list(soup_server_message_get_request_headers(msg), "X-Forwarded-For");
+  if (!forwarded) return {};
+  std::string_view list(forwarded);
+  const size_t comma = list.rfind(',');
+  std::string last(list.substr(comma == std::string_view::npos ? 0 : comma + 1));
+  last.erase(0, last.find_first_not_of(" \t"));
+  last.erase(last.find_last_not_of(" \t") + 1);
+  g_autoptr(GInetAddress) parsed = g_inet_address_new_from_string(last.c_str());
+  if (!parsed) return peerText ? peerText : "";  // not an address: count the proxy itself
+  return isLoopback(parsed) ? std::string() : last;
+}
+
+// A REST call that changes something, from a page on another origin, is refused: the browser
+// would send it with the victim's cookies or on the victim's network.
+bool HttpServer::crossSite(SoupServerMessage* msg) const {
+  const std::string method = soup_server_message_get_method(msg);
+  if (method == "GET" || method == "HEAD" || method == "OPTIONS") return false;
+  return !originAllowed(msg);
+}
+
+// Per-address quotas for REST calls that cost the server something; RateLimited when spent.
+core::Status HttpServer::spend(SoupServerMessage* msg, TokenBucket AddressLimits::*bucket, const char* what) {
+  const std::string address = clientAddress(msg);
+  if (address.empty()) return core::Ok{};
+  if ((addressQuotas_.at(address, g_get_monotonic_time()).*bucket).take(g_get_monotonic_time())) return core::Ok{};
+  soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Retry-After", "10");
+  return Error{ErrorCode::RateLimited, std::string("slow down: ") + what};
+}
 
 // A browser's WebSocket must come from an allowed page: this server's own origin (the public
 // URL, or the Host it was reached at), or one the operator listed. Clients that send no
@@ -103,11 +166,20 @@ bool HttpServer::originAllowed(SoupServerMessage* msg) const {
   while (!value.empty() && value.back() == '/') value.pop_back();
   for (const auto& allowed : config_.allowedOrigins)
     if (allowed == "*" || allowed == value) return true;
-  std::string own = config_.publicUrl;
-  while (!own.empty() && own.back() == '/') own.pop_back();
-  if (!own.empty() && own == value) return true;
-  const char* host = soup_message_headers_get_one(headers, "Host");
-  return host && (value == std::string("http://") + host || value == std::string("https://") + host);
+  return value == ownOrigin(msg);
+}
+
+// This server's origin: the public URL's, or (without one) the address the client reached.
+std::string HttpServer::ownOrigin(SoupServerMessage* msg) const {
+  std::string base = config_.publicUrl;
+  if (base.empty()) {
+    const char* host = soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Host");
+    const bool v6 = config_.listenHost.find(':') != std::string::npos;
+    base = "http://" + (host && isAddressHost(host) ? std::string(host)
+                        : (v6 ? "[" + config_.listenHost + "]" : config_.listenHost) + ":" + std::to_string(config_.listenPort));
+  }
+  const size_t path = base.find('/', base.find("://") == std::string::npos ? 0 : base.find("://") + 3);
+  return path == std::string::npos ? base : base.substr(0, path);
 }
 
 void HttpServer::onRequestStarted(SoupServer*, SoupServerMessage* msg, gpointer data) {
@@ -131,9 +203,11 @@ HttpServer::HttpServer(HttpConfig config, core::RoomManager& rooms, WsHub& hub, 
   soup_server_add_handler(server_, "/recordings", &HttpServer::handleRecordingFile, this, nullptr);
   soup_server_add_handler(server_, "/", &HttpServer::handleWeb, this, nullptr);
   soup_server_add_websocket_handler(server_, "/ws", nullptr, nullptr, &HttpServer::handleWebSocket, this, nullptr);
+  hub_.setAddressQuotas(&addressQuotas_);
 }
 
 HttpServer::~HttpServer() {
+  hub_.setAddressQuotas(nullptr);
   router_.reset();    // no new connections
   listener_.reset();  // the listener thread has stopped
   soup_server_disconnect(server_);
@@ -159,15 +233,13 @@ core::Result<std::string> HttpServer::listen() {
       !soup_server_listen_socket(server_, keepAlive, static_cast<SoupServerListenOptions>(0), &error))
     return Error{ErrorCode::Internal, std::string("cannot listen: ") + error->message};
   router_ = std::make_unique<ConnectionRouter>(context, server_, listener_.get());
-  return router_->listen(config_.listenHost, config_.listenPort);
+  auto bound = router_->listen(config_.listenHost, config_.listenPort);
+  if (bound) config_.listenPort = std::atoi(bound->c_str() + bound->rfind(':') + 1);  // port 0: the one picked
+  return bound;
 }
 
 protocol::RoomUrls HttpServer::urlsFor(SoupServerMessage* msg, const std::string& roomId) const {
-  std::string base = config_.publicUrl;
-  if (base.empty()) {
-    const char* host = soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Host");
-    base = std::string("http://") + (host ? host : (config_.listenHost + ":" + std::to_string(config_.listenPort)));
-  }
+  std::string base = config_.publicUrl.empty() ? ownOrigin(msg) : config_.publicUrl;
   while (!base.empty() && base.back() == '/') base.pop_back();
   std::string wsBase = base.rfind("https://", 0) == 0 ? "wss://" + base.substr(8)
                        : base.rfind("http://", 0) == 0 ? "ws://" + base.substr(7)
@@ -181,6 +253,8 @@ void HttpServer::handleApi(SoupServer*, SoupServerMessage* msg, const char* path
   const std::string method = soup_server_message_get_method(msg);
   std::string_view rest(path);
   rest.remove_prefix(std::strlen("/api/v1"));
+  if (self->crossSite(msg))
+    return sendError(msg, {ErrorCode::Forbidden, "requests from this origin are not allowed ([server] allowed_origins)"});
   if (rest == "/health") {
     if (method != "GET") return sendMethodNotAllowed(msg, "GET");
     return sendJson(msg, 200, R"({"status":"ok"})");
@@ -228,6 +302,8 @@ void HttpServer::handleApi(SoupServer*, SoupServerMessage* msg, const char* path
 }
 
 void HttpServer::createRoom(SoupServerMessage* msg) {
+  if (auto allowed = spend(msg, &AddressLimits::rooms, "rooms from your address: 5, then one every 30 s"); !allowed)
+    return sendError(msg, allowed.error());
   auto root = parseBody(msg);
   if (!root) return sendError(msg, root.error());
   protocol::FieldReader fields(json_node_get_object(root.value().get()));
@@ -242,11 +318,12 @@ void HttpServer::createRoom(SoupServerMessage* msg) {
   if (!record) return sendError(msg, record.error());
   if (!hostName) return sendError(msg, hostName.error());
 
-  core::NewRoom request{title.value(), topic.value().value_or(""), record.value().value_or(false)};
+  core::NewRoom request{title.value(), topic.value().value_or(""), record.value().value_or(false),
+                        hostName.value().value_or("Host")};
   auto created = rooms_.createRoom(request);
   if (!created) return sendError(msg, created.error());
   const core::RoomInfo& info = created.value();
-  const std::string token = auth_.issue(info.id, info.hostIdentity, hostName.value().value_or("Host"), core::Role::Host);
+  const std::string token = auth_.issue(info.id, info.hostIdentity, info.hostName, core::Role::Host);
   const std::string location = "/api/v1/rooms/" + info.id;
   soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Location", location.c_str());
   sendJson(msg, 201, protocol::encodeCreatedRoom(info, token, urlsFor(msg, info.id)));
@@ -278,18 +355,28 @@ core::Result<protocol::TokenClaims> HttpServer::bearerClaims(SoupServerMessage* 
   return auth_.verify(std::string(value.substr(7)), roomId);
 }
 
+// The bearer as the room knows them now: their role, co-host status and ban are the room's
+// (a demoted, revoked or removed participant's old token carries no more than that).
+core::Result<core::Actor> HttpServer::bearerActor(SoupServerMessage* msg, const std::string& roomId) {
+  auto claims = bearerClaims(msg, roomId);
+  if (!claims) return claims.error();
+  return rooms_.authorize(roomId, {claims->identity, claims->name, claims->role, claims->tokenId, claims->issuedBy});
+}
+
 void HttpServer::issueToken(SoupServerMessage* msg, const std::string& roomId) {
   if (!rooms_.find(roomId)) return sendError(msg, {ErrorCode::NotFound, "no live room with id '" + roomId + "'"});
+  if (auto allowed = spend(msg, &AddressLimits::tokens, "tokens from your address: 30, then one a second"); !allowed)
+    return sendError(msg, allowed.error());
   // Without Authorization: an anonymous listener's token (rooms let anyone listen).
   const bool anonymous =
       !soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Authorization");
-  core::Role issuer = core::Role::Listener;
+  core::Actor issuer;
   if (!anonymous) {
-    auto claims = bearerClaims(msg, roomId);
-    if (!claims) return sendError(msg, claims.error());
-    if (!core::permits(claims->role, core::Action::IssueTokens))
+    auto actor = bearerActor(msg, roomId);
+    if (!actor) return sendError(msg, actor.error());
+    if (!core::permits(actor->role, core::Action::IssueTokens))
       return sendError(msg, {ErrorCode::Forbidden, "only the host and co-hosts issue tokens"});
-    issuer = claims->role;
+    issuer = actor.value();
   }
   auto root = parseBody(msg);
   if (!root) return sendError(msg, root.error());
@@ -304,19 +391,20 @@ void HttpServer::issueToken(SoupServerMessage* msg, const std::string& roomId) {
     return sendError(msg, {ErrorCode::ValidationFailed, "role must be cohost, speaker or listener"});
   if (anonymous && *role != core::Role::Listener)
     return sendError(msg, {ErrorCode::Unauthorized, "a host token is required for stage roles"});
-  if (*role == core::Role::CoHost && !core::permits(issuer, core::Action::AppointCohost))
+  if (*role == core::Role::CoHost && !core::permits(issuer.role, core::Action::AppointCohost))
     return sendError(msg, {ErrorCode::Forbidden, "only the host appoints co-hosts"});
   if (!core::isValidUtf8(name.value()) || name.value().find_first_not_of(" ") == std::string::npos)
     return sendError(msg, {ErrorCode::ValidationFailed, "name must be non-empty UTF-8"});
   for (unsigned char c : name.value())
     if (c < 0x20 || c == 0x7f) return sendError(msg, {ErrorCode::ValidationFailed, "name must not contain control characters"});
+  if (auto free = rooms_.checkName(roomId, "", name.value()); !free) return sendError(msg, free.error());
 
   // Identities are opaque and unique; the display name is what people see.
   g_autofree char* uuid = g_uuid_string_random();
   const std::string identity = std::string("u-") + uuid;
   protocol::JsonWriter w;
   w.beginObject()
-      .str("token", auth_.issue(roomId, identity, name.value(), *role))
+      .str("token", auth_.issue(roomId, identity, name.value(), *role, issuer.identity))
       .str("identity", identity)
       .str("name", name.value())
       .str("role", core::roleName(*role))
@@ -328,9 +416,9 @@ void HttpServer::issueToken(SoupServerMessage* msg, const std::string& roomId) {
 // host's or a co-host's; the action runs as that participant.
 void HttpServer::moderate(SoupServerMessage* msg, const std::string& roomId) {
   if (!rooms_.find(roomId)) return sendError(msg, {ErrorCode::NotFound, "no live room with id '" + roomId + "'"});
-  auto claims = bearerClaims(msg, roomId);
-  if (!claims) return sendError(msg, claims.error());
-  // Each action checks its own permission (core/permissions.h) as the token's holder.
+  auto bearer = bearerActor(msg, roomId);
+  if (!bearer) return sendError(msg, bearer.error());
+  // Each action checks its own permission (core/permissions.h) as the bearer's current role.
   auto root = parseBody(msg);
   if (!root) return sendError(msg, root.error());
   protocol::FieldReader fields(json_node_get_object(root.value().get()));
@@ -350,8 +438,8 @@ void HttpServer::moderate(SoupServerMessage* msg, const std::string& roomId) {
     if (!byName) return sendError(msg, byName.error());
     target = byName.value();
   }
-  // The token's holder acts, connected to the room or not.
-  const core::Actor actor{claims->identity, claims->role};
+  // The bearer acts, connected to the room or not.
+  const core::Actor& actor = bearer.value();
   core::Status status = core::Ok{};
   switch (*action) {
     case protocol::StageAction::Promote: status = rooms_.promote(roomId, actor, target); break;
@@ -371,8 +459,8 @@ void HttpServer::moderate(SoupServerMessage* msg, const std::string& roomId) {
 // The host starts or stops recording, as over the WebSocket: {"active": true|false}.
 void HttpServer::setRecording(SoupServerMessage* msg, const std::string& roomId) {
   if (!rooms_.find(roomId)) return sendError(msg, {ErrorCode::NotFound, "no live room with id '" + roomId + "'"});
-  auto claims = bearerClaims(msg, roomId);
-  if (!claims) return sendError(msg, claims.error());
+  auto actor = bearerActor(msg, roomId);
+  if (!actor) return sendError(msg, actor.error());
   auto root = parseBody(msg);
   if (!root) return sendError(msg, root.error());
   protocol::FieldReader fields(json_node_get_object(root.value().get()));
@@ -380,7 +468,7 @@ void HttpServer::setRecording(SoupServerMessage* msg, const std::string& roomId)
   auto active = fields.optionalBool("active");
   if (!active) return sendError(msg, active.error());
   if (!active.value()) return sendError(msg, {ErrorCode::BadRequest, "missing field 'active'"});
-  if (auto status = rooms_.setRecording(roomId, core::Actor{claims->identity, claims->role}, *active.value()); !status)
+  if (auto status = rooms_.setRecording(roomId, actor.value(), *active.value()); !status)
     return sendError(msg, status.error());
   protocol::JsonWriter w;
   sendJson(msg, 200, w.beginObject().boolean("active", *active.value()).endObject().finish());
@@ -388,9 +476,9 @@ void HttpServer::setRecording(SoupServerMessage* msg, const std::string& roomId)
 
 void HttpServer::deleteRoom(SoupServerMessage* msg, const std::string& roomId) {
   if (!rooms_.find(roomId)) return sendError(msg, {ErrorCode::NotFound, "no live room with id '" + roomId + "'"});
-  auto claims = bearerClaims(msg, roomId);
-  if (!claims) return sendError(msg, claims.error());
-  if (!core::permits(claims->role, core::Action::EndRoom))
+  auto actor = bearerActor(msg, roomId);
+  if (!actor) return sendError(msg, actor.error());
+  if (!core::permits(actor->role, core::Action::EndRoom))
     return sendError(msg, {ErrorCode::Forbidden, "only the host ends the room"});
 
   // Answer once the outputs are finished, so "200" means ENDLIST and the recording are written.
@@ -454,11 +542,7 @@ void HttpServer::handleMetrics(SoupServer*, SoupServerMessage* msg, const char*,
 
 // The archive: every recording, or (with ?q=words) where those words were said.
 void HttpServer::listRecordings(SoupServerMessage* msg) {
-  std::string base = config_.publicUrl;
-  if (base.empty()) {
-    const char* host = soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Host");
-    base = std::string("http://") + (host ? host : "127.0.0.1");
-  }
+  std::string base = config_.publicUrl.empty() ? ownOrigin(msg) : config_.publicUrl;
   while (!base.empty() && base.back() == '/') base.pop_back();
   GUri* uri = soup_server_message_get_uri(msg);
   const char* query = uri ? g_uri_get_query(uri) : nullptr;
@@ -487,9 +571,17 @@ void HttpServer::handleRecordingFile(SoupServer*, SoupServerMessage* msg, const 
 
 // Reports filed in a room (newest first), for its host and co-hosts.
 void HttpServer::listReports(SoupServerMessage* msg, const std::string& roomId) {
-  auto claims = bearerClaims(msg, roomId);
-  if (!claims) return sendError(msg, claims.error());
-  if (!core::permits(claims->role, core::Action::ReadReports))
+  // A live room decides who its co-hosts are now; once it has ended, only its host's token reads them.
+  core::Result<core::Actor> actor = core::Actor{};
+  if (rooms_.find(roomId)) {
+    actor = bearerActor(msg, roomId);
+  } else if (auto claims = bearerClaims(msg, roomId); !claims) {
+    actor = claims.error();
+  } else {
+    actor = core::Actor{claims->identity, claims->role == core::Role::Host ? core::Role::Host : core::Role::Listener};
+  }
+  if (!actor) return sendError(msg, actor.error());
+  if (!core::permits(actor->role, core::Action::ReadReports))
     return sendError(msg, {ErrorCode::Forbidden, "only the host and co-hosts read reports"});
   sendJson(msg, 200, protocol::encodeReports(config_.reports ? config_.reports(roomId) : std::vector<core::Report>{}));
 }
@@ -497,6 +589,8 @@ void HttpServer::listReports(SoupServerMessage* msg, const std::string& roomId) 
 // A listening session: the HLS URL to play, counted while its playlists are fetched.
 void HttpServer::startListening(SoupServerMessage* msg, const std::string& roomId) {
   if (!rooms_.find(roomId)) return sendError(msg, {ErrorCode::NotFound, "no live room with id '" + roomId + "'"});
+  if (auto allowed = spend(msg, &AddressLimits::listens, "listening sessions from your address: 10 a second"); !allowed)
+    return sendError(msg, allowed.error());
   const std::string session = auth_.issueListenerSession(roomId);
   auto urls = urlsFor(msg, roomId);
   protocol::JsonWriter w;
@@ -521,12 +615,12 @@ void HttpServer::handleWeb(SoupServer*, SoupServerMessage* msg, const char* path
   sendFile(msg, full, "no-cache");
 }
 
-void HttpServer::handleWebSocket(SoupServer*, SoupServerMessage*, const char* path, SoupWebsocketConnection* conn,
+void HttpServer::handleWebSocket(SoupServer*, SoupServerMessage* msg, const char* path, SoupWebsocketConnection* conn,
                                  gpointer data) {
   auto* self = static_cast<HttpServer*>(data);
   std::string_view rest(path);
   rest.remove_prefix(std::min(rest.size(), std::strlen("/ws/")));
-  self->hub_.accept(conn, std::string(rest));
+  self->hub_.accept(conn, std::string(rest), clientAddress(msg));
 }
 
 }  // namespace roomcast::signaling

@@ -16,6 +16,7 @@
 #include "signaling/hls_handler.h"
 #include "signaling/hls_responder.h"
 #include "signaling/listener_http.h"
+#include "signaling/quotas.h"
 #include "signaling/ws_hub.h"
 
 namespace roomcast::signaling {
@@ -36,6 +37,9 @@ struct HttpConfig {
   std::function<std::vector<core::TranscriptHit>(const std::string& words)> search;
   std::string recordingsDir;  // <data-dir>/recordings, served at /recordings/
 };
+
+// The client's address for per-address quotas ("" for this host's own clients); see the .cpp.
+std::string clientAddress(SoupServerMessage* msg);
 
 class HttpServer {
  public:
@@ -65,14 +69,19 @@ class HttpServer {
   static void handleRecordingFile(SoupServer*, SoupServerMessage* msg, const char* path, GHashTable*, gpointer self);
   static void onRequestStarted(SoupServer*, SoupServerMessage* msg, gpointer self);
   bool originAllowed(SoupServerMessage* msg) const;
+  bool crossSite(SoupServerMessage* msg) const;
+  std::string ownOrigin(SoupServerMessage* msg) const;
+  core::Status spend(SoupServerMessage* msg, TokenBucket AddressLimits::*bucket, const char* what);
   static void handleMetrics(SoupServer*, SoupServerMessage* msg, const char* path, GHashTable*, gpointer self);
   core::Result<protocol::TokenClaims> bearerClaims(SoupServerMessage* msg, const std::string& roomId);
+  core::Result<core::Actor> bearerActor(SoupServerMessage* msg, const std::string& roomId);
   protocol::RoomUrls urlsFor(SoupServerMessage* msg, const std::string& roomId) const;
 
   HttpConfig config_;
   core::RoomManager& rooms_;
   WsHub& hub_;
   const TokenAuthority& auth_;
+  KeyedLimits<AddressLimits> addressQuotas_;  // REST and WebSocket, by clientAddress()
   HlsResponder responder_;
   HlsHandler hls_;
   SoupServer* server_;

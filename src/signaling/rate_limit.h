@@ -25,14 +25,11 @@ class TokenBucket {
   int64_t lastUs_ = 0;
 };
 
-// Per-connection limits (docs/protocol.md, Limits). Refusals are counted: a client that keeps
-// going past them is disconnected with 1008 (policy violation).
+// Per-connection limits (docs/protocol.md, Limits; per participant and per address ones are in
+// quotas.h). Refusals are counted: a client that keeps going past them is disconnected with 1008
+// (policy violation).
 struct ConnectionLimits {
   TokenBucket messages{100, 50};   // anything
-  TokenBucket chat{5, 0.5};        // a burst of 5, then one every 2 s
-  TokenBucket reactions{20, 10};
-  TokenBucket hands{6, 0.5};       // raise/lower hand
-  TokenBucket reports{3, 0.1};
   int refusals = 0;                // within the current window
   int64_t windowStartUs = 0;
 

@@ -19,7 +19,7 @@ WsHub::~WsHub() {
   }
 }
 
-void WsHub::accept(SoupWebsocketConnection* connection, const std::string& roomId) {
+void WsHub::accept(SoupWebsocketConnection* connection, const std::string& roomId, const std::string& address) {
   // Bound what one client can make us buffer; libsoup's default is 128 KiB, 0 is unlimited.
   soup_websocket_connection_set_max_incoming_payload_size(connection, protocol::kMaxMessageBytes);
   // Pings keep idle connections open through proxies and NATs (load balancers commonly cut
@@ -27,7 +27,7 @@ void WsHub::accept(SoupWebsocketConnection* connection, const std::string& roomI
   // more often than that needs.
   soup_websocket_connection_set_keepalive_interval(connection, 30);
   auto session = std::make_unique<Session>(Session{this, static_cast<SoupWebsocketConnection*>(g_object_ref(connection)),
-                                                   roomId, {}, false, {}});
+                                                   roomId, {}, false, address, {}});
   Session* raw = session.get();
   sessions_[raw] = std::move(session);
   byRoom_[roomId].insert(raw);
@@ -83,19 +83,31 @@ void WsHub::setIdentity(Session& session, const std::string& identity) {
   if (!identity.empty()) byIdentity_[session.roomId][identity].insert(&session);
 }
 
+// Each message counts against its socket; chat, reactions, hands and reports also against the
+// participant (all their sockets) and the client's address (all their identities).
 bool WsHub::admit(Session& session, const protocol::ClientBody& body) {
   const int64_t now = g_get_monotonic_time();
   ConnectionLimits& limits = session.limits;
   const char* what = nullptr;
   if (!limits.messages.take(now)) what = "messages: at most 50 a second";
-  else if (std::holds_alternative<protocol::Chat>(body) && !limits.chat.take(now))
-    what = "chat messages: a burst of 5, then one every 2 s";
-  else if (std::holds_alternative<protocol::React>(body) && !limits.reactions.take(now))
-    what = "reactions: 10 a second";
-  else if (std::holds_alternative<protocol::SetHand>(body) && !limits.hands.take(now))
-    what = "raising and lowering the hand: once every 2 s";
-  else if (std::holds_alternative<protocol::ReportAbuse>(body) && !limits.reports.take(now))
-    what = "reports: one every 10 s";
+  const bool chat = std::holds_alternative<protocol::Chat>(body);
+  const bool react = std::holds_alternative<protocol::React>(body);
+  const bool hand = std::holds_alternative<protocol::SetHand>(body);
+  const bool report = std::holds_alternative<protocol::ReportAbuse>(body);
+  if (!what && !session.identity.empty() && (chat || react || hand || report)) {
+    IdentityLimits& mine = identityQuotas_.at(session.roomId + '\n' + session.identity, now);
+    if (chat && !mine.chat.take(now)) what = "chat messages: a burst of 5, then one every 2 s";
+    else if (react && !mine.reactions.take(now)) what = "reactions: 10 a second";
+    else if (hand && !mine.hands.take(now)) what = "raising and lowering the hand: once every 2 s";
+    else if (report && !mine.reports.take(now)) what = "reports: one every 10 s";
+  }
+  if (!what && addressQuotas_ && !session.address.empty() && (chat || react || hand || report)) {
+    AddressLimits& theirs = addressQuotas_->at(session.address, now);
+    if (chat && !theirs.chat.take(now)) what = "chat messages from your address: 2 a second";
+    else if (react && !theirs.reactions.take(now)) what = "reactions from your address: 20 a second";
+    else if (hand && !theirs.hands.take(now)) what = "hands from your address: one a second";
+    else if (report && !theirs.reports.take(now)) what = "reports from your address: one every 10 s";
+  }
   if (!what) return true;
   if (limits.refuse(now)) {
     // Sustained abuse: the connection goes, the room goes on.
@@ -121,7 +133,9 @@ void WsHub::handleText(Session& session, std::string_view text) {
     if (!session.identity.empty()) return sendError(session, {ErrorCode::Conflict, "already joined"}, message.ref);
     auto claims = auth_.verify(hello->token, session.roomId);
     if (!claims) return sendError(session, claims.error(), message.ref);
-    auto joined = rooms.join(session.roomId, {claims->identity, claims->name, claims->role}, hello->resume);
+    auto joined = rooms.join(session.roomId,
+                             {claims->identity, claims->name, claims->role, claims->tokenId, claims->issuedBy},
+                             hello->resume);
     if (!joined) return sendError(session, joined.error(), message.ref);
     // Resuming replaces any older socket of the same participant.
     auto room = byIdentity_.find(session.roomId);

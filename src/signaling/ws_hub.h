@@ -14,6 +14,7 @@
 #include "core/room_manager.h"
 #include "protocol/messages.h"
 #include "signaling/auth.h"
+#include "signaling/quotas.h"
 #include "signaling/rate_limit.h"
 
 namespace roomcast::signaling {
@@ -25,8 +26,11 @@ class WsHub final : public core::RoomEventSink {
   void setRoomManager(core::RoomManager* rooms) { rooms_ = rooms; }
   void setConversation(core::Conversation* conversation) { conversation_ = conversation; }
 
-  // soup_server_add_websocket_handler callback target; `roomId` comes from the path.
-  void accept(SoupWebsocketConnection* connection, const std::string& roomId);
+  // soup_server_add_websocket_handler callback target; `roomId` comes from the path, `address`
+  // is the client's (see clientAddress(); "" for clients on this host, which no address quota counts).
+  void accept(SoupWebsocketConnection* connection, const std::string& roomId, const std::string& address = {});
+  // Per-address quotas shared with REST (owned by HttpServer); null: none.
+  void setAddressQuotas(KeyedLimits<AddressLimits>* quotas) { addressQuotas_ = quotas; }
 
   // RoomEventSink
   void sendTo(const std::string& roomId, const std::string& identity, const core::Event& event) override;
@@ -42,6 +46,7 @@ class WsHub final : public core::RoomEventSink {
     std::string roomId;
     std::string identity;  // empty until hello succeeded
     bool closing = false;
+    std::string address;   // the client's, for per-address quotas ("": not counted)
     ConnectionLimits limits;
     unsigned candidates = 0;  // trickled since the last offer
   };
@@ -60,6 +65,8 @@ class WsHub final : public core::RoomEventSink {
   const TokenAuthority& auth_;
   core::RoomManager* rooms_ = nullptr;
   core::Conversation* conversation_ = nullptr;
+  KeyedLimits<AddressLimits>* addressQuotas_ = nullptr;
+  KeyedLimits<IdentityLimits> identityQuotas_;  // by room and identity, over all their sockets
   std::map<Session*, std::unique_ptr<Session>> sessions_;
   std::map<std::string, std::set<Session*>> byRoom_;
   // Joined sessions by room and identity, so one participant's events do not scan the room.

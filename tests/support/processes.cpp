@@ -226,11 +226,12 @@ HttpResponse http(const char* method, const std::string& url, const std::string&
   g_autoptr(SoupSession) session = soup_session_new_with_options("timeout", 30, nullptr);
   g_autoptr(SoupMessage) msg = soup_message_new(method, url.c_str());
   if (!msg) return response;
-  for (const auto& [k, v] : headers) soup_message_headers_replace(soup_message_get_request_headers(msg), k.c_str(), v.c_str());
   if (!body.empty()) {
     g_autoptr(GBytes) bytes = g_bytes_new(body.data(), body.size());
     soup_message_set_request_body_from_bytes(msg, "application/json", bytes);
   }
+  // After the body: a test's own Content-Type wins.
+  for (const auto& [k, v] : headers) soup_message_headers_replace(soup_message_get_request_headers(msg), k.c_str(), v.c_str());
   g_autoptr(GBytes) result = soup_session_send_and_read(session, msg, nullptr, nullptr);
   if (!result) return response;
   response.status = static_cast<int>(soup_message_get_status(msg));

@@ -27,10 +27,13 @@ WsClient::~WsClient() {
   g_main_context_unref(context_);
 }
 
-bool WsClient::connect(const std::string& url, double timeoutSeconds, const std::string& origin) {
+bool WsClient::connect(const std::string& url, double timeoutSeconds, const std::string& origin,
+                       const std::string& forwardedFor) {
   g_main_context_push_thread_default(context_);
   g_autoptr(SoupMessage) msg = soup_message_new("GET", url.c_str());
   if (!origin.empty()) soup_message_headers_replace(soup_message_get_request_headers(msg), "Origin", origin.c_str());
+  if (!forwardedFor.empty())
+    soup_message_headers_replace(soup_message_get_request_headers(msg), "X-Forwarded-For", forwardedFor.c_str());
   bool done = false;
   struct Ctx { WsClient* self; bool* done; } ctx{this, &done};
   soup_session_websocket_connect_async(session_, msg, nullptr, nullptr, G_PRIORITY_DEFAULT, nullptr,

@@ -19,7 +19,9 @@ class WsClient {
   WsClient& operator=(const WsClient&) = delete;
 
   // `origin`: the Origin header a browser would send (none by default).
-  bool connect(const std::string& url, double timeoutSeconds = 10, const std::string& origin = {});
+  // `forwardedFor`: an X-Forwarded-For header, as a proxy on this host would add.
+  bool connect(const std::string& url, double timeoutSeconds = 10, const std::string& origin = {},
+               const std::string& forwardedFor = {});
   void send(const std::string& text);
   // The next received message for which `match` holds (earlier non-matching ones are dropped).
   bool waitFor(const std::function<bool(const std::string&)>& match, std::string& out, double timeoutSeconds = 10);

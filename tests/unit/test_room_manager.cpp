@@ -1049,5 +1049,85 @@ TEST(IsValidUtf8, RejectsStrayContinuationBytes) {
   EXPECT_FALSE(isValidUtf8("\xc3\xa9\xa9"));  // one continuation too many
 }
 
+// The room, not the token, says who someone is once it has seen them.
+TEST_F(RoomManagerTest, ADemotedSpeakerRejoinsAsAListener) {
+  const std::string room = createRoom();
+  const std::string host = "host-" + room;
+  joinAs(room, host, Role::Host);
+  joinAs(room, "grace", Role::Speaker);
+  ASSERT_TRUE(manager.demote(room, {host, Role::Host}, "grace").ok());
+  manager.leave(room, "grace", "left");
+  auto again = manager.join(room, {"grace", "Grace", Role::Speaker});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again.value().role, Role::Listener);
+  EXPECT_EQ(manager.authorize(room, {"grace", "Grace", Role::Speaker}).value().role, Role::Listener);
+}
+
+TEST_F(RoomManagerTest, RevokedAndRemovedCohostsLoseTheirAuthority) {
+  const std::string room = createRoom();
+  const std::string host = "host-" + room;
+  joinAs(room, "ada", Role::CoHost);  // the stage holds two here: the host acts without joining
+  joinAs(room, "bob", Role::CoHost);
+  ASSERT_TRUE(manager.setCohost(room, {host, Role::Host}, "ada", false).ok());
+  EXPECT_EQ(manager.authorize(room, {"ada", "Ada", Role::CoHost}).value().role, Role::Speaker);
+  ASSERT_TRUE(manager.remove(room, {host, Role::Host}, "bob").ok());
+  auto removed = manager.authorize(room, {"bob", "Bob", Role::CoHost});
+  ASSERT_FALSE(removed.ok());
+  EXPECT_EQ(removed.error().code, ErrorCode::Forbidden);
+  // Tokens Bob had issued stop working; Ada's (issued while a co-host) still admit a speaker.
+  auto viaBob = manager.authorize(room, {"guest1", "G1", Role::Speaker, "jti-1", "bob"});
+  EXPECT_FALSE(viaBob.ok());
+  auto viaAda = manager.authorize(room, {"guest2", "G2", Role::Speaker, "jti-2", "ada"});
+  EXPECT_FALSE(viaAda.ok()) << "a revoked co-host's tokens are no longer honoured either";
+  auto viaHost = manager.authorize(room, {"guest3", "G3", Role::Speaker, "jti-3", host});
+  EXPECT_TRUE(viaHost.ok());
+}
+
+TEST_F(RoomManagerTest, RemovalRevokesTheTokenItself) {
+  const std::string room = createRoom();
+  const std::string host = "host-" + room;
+  joinAs(room, host, Role::Host);
+  ASSERT_TRUE(manager.join(room, {"eve", "Eve", Role::Listener, "jti-eve"}).ok());
+  ASSERT_TRUE(manager.remove(room, {host, Role::Host}, "eve").ok());
+  EXPECT_FALSE(manager.authorize(room, {"eve-2", "Eve", Role::Listener, "jti-eve"}).ok());
+}
+
+TEST_F(RoomManagerTest, HostAndCohostNamesAreReserved) {
+  auto created = manager.createRoom({"Names", "", false, "Margaret"});
+  ASSERT_TRUE(created.ok());
+  const std::string room = created.value().id;
+  auto taken = manager.join(room, {"l1", " MARGARET ", Role::Listener});
+  ASSERT_FALSE(taken.ok());
+  EXPECT_EQ(taken.error().code, ErrorCode::Conflict);
+  ASSERT_TRUE(manager.join(room, {"ada", "Ada", Role::CoHost}).ok());
+  EXPECT_FALSE(manager.join(room, {"l2", "ada", Role::Listener}).ok());
+  EXPECT_TRUE(manager.join(room, {"l3", "Adam", Role::Listener}).ok());
+  EXPECT_TRUE(manager.checkName(room, "ada", "Ada").ok()) << "one's own name is one's own";
+}
+
+TEST_F(RoomManagerTest, PrewarmedSessionsAndRaisedHandsAreBoundedPerRoom) {
+  RoomLimits limits = smallLimits();
+  limits.maxPrewarmedPeers = 2;
+  limits.maxRaisedHands = 3;
+  FakeMediaBackend media2;
+  RecordingEventSink sink2;
+  EnvProbe probe2;
+  RoomManager bounded(media2, sink2, probe2.make(), limits);
+  const std::string room = bounded.createRoom({"Hands"}).value().id;
+  for (const char* id : {"a", "b", "c", "d"}) ASSERT_TRUE(bounded.join(room, {id, id, Role::Listener}).ok());
+  for (const char* id : {"a", "b", "c"}) ASSERT_TRUE(bounded.setHand(room, id, true).ok());
+  auto fourth = bounded.setHand(room, "d", true);
+  ASSERT_FALSE(fourth.ok());
+  EXPECT_EQ(fourth.error().code, ErrorCode::RoomFull);
+  EXPECT_TRUE(bounded.offer(room, "a", "v=0").ok());
+  EXPECT_TRUE(bounded.offer(room, "b", "v=0").ok());
+  auto third = bounded.offer(room, "c", "v=0");
+  ASSERT_FALSE(third.ok());
+  EXPECT_EQ(third.error().code, ErrorCode::RoomFull);
+  // A hand that goes down frees its session for the next.
+  ASSERT_TRUE(bounded.setHand(room, "a", false).ok());
+  EXPECT_TRUE(bounded.offer(room, "c", "v=0").ok());
+}
+
 }  // namespace
 }  // namespace roomcast::core

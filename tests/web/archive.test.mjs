@@ -57,10 +57,11 @@ after(async () => {
 
 test('the archive finds what Grace said and plays it from there', { timeout: 120000 }, async () => {
   const created = await (await fetch(`${daemon.url}/api/v1/rooms`, {
-    method: 'POST', body: JSON.stringify({ title: 'Morning show', record: true }),
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ title: 'Morning show', record: true }),
   })).json();
   const tokenAnswer = await fetch(`${daemon.url}/api/v1/rooms/${created.id}/tokens`, {
-    method: 'POST', headers: { Authorization: `Bearer ${created.host_token}` },
+    method: 'POST', headers: { Authorization: `Bearer ${created.host_token}`, 'Content-Type': 'application/json' },
     body: JSON.stringify({ role: 'speaker', name: 'Grace' }),
   });
   const { token } = await tokenAnswer.json();

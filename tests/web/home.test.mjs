@@ -25,7 +25,7 @@ after(async () => {
 
 test('home lists the room and the room page plays it', { timeout: 90000 }, async () => {
   const response = await fetch(`${daemon.url}/api/v1/rooms`, {
-    method: 'POST',
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({ title: 'Browser check', topic: 'hls.js plays the program' }),
   });
   assert.equal(response.status, 201);

@@ -50,7 +50,7 @@ test('a listener who opens a room in its first second gets a margin and the main
     });
 
     const created = await fetch(`${daemon.url}/api/v1/rooms`, {
-      method: 'POST',
+      method: 'POST', headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ title: 'First second', topic: 'the player in a room that has just opened' }),
     });
     assert.equal(created.status, 201);
