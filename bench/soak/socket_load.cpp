@@ -247,10 +247,15 @@ RestLoadResult runRestLoad(const Target& target, const RestLoadOptions& options)
     result.sent++;
   };
   std::vector<epoll_event> events(256);
+  double lastAnswer = started;
   while (planned < options.requests || poller.open() > 0) {
     const double now = monoNow();
     if (now > phaseDeadline) {
       result.phaseTimedOut = true;
+      break;
+    }
+    if (now - lastAnswer > options.stallTimeout) {
+      result.stalled = true;
       break;
     }
     while (planned < options.requests && poller.open() < static_cast<size_t>(options.concurrency)) {
@@ -320,6 +325,7 @@ RestLoadResult runRestLoad(const Target& target, const RestLoadOptions& options)
       }
       result.answered++;
       result.statuses[r.status]++;
+      lastAnswer = monoNow();
       if (r.close || !open) {
         // The server ends the connection itself: what is left for it is not sent.
         result.serverClosedAfterResponse++;
@@ -380,7 +386,8 @@ SilentWsResult runSilentWebSockets(const Target& target, const SilentWsOptions& 
                               "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                               "Sec-WebSocket-Key: c29hay0xNi1ieXRlLWtleQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
   std::vector<epoll_event> events(256);
-  while (result.attempted < options.connections && !result.phaseTimedOut) {
+  double lastAnswer = started;
+  while (result.attempted < options.connections && !result.phaseTimedOut && !result.stalled) {
     Poller poller;
     const long batchEnd = std::min(options.connections, result.attempted + options.batch);
     long upgrading = 0;  // connections not yet answered
@@ -389,6 +396,10 @@ SilentWsResult runSilentWebSockets(const Target& target, const SilentWsOptions& 
       const double now = monoNow();
       if (now > phaseDeadline) {
         result.phaseTimedOut = true;
+        break;
+      }
+      if (upgrading > 0 && now - lastAnswer > options.stallTimeout) {
+        result.stalled = true;
         break;
       }
       while (result.attempted < batchEnd && upgrading < options.inFlight) {
@@ -451,6 +462,7 @@ SilentWsResult runSilentWebSockets(const Target& target, const SilentWsOptions& 
           }
           upgrading--;
           result.statuses[r.status]++;
+          lastAnswer = monoNow();
           if (r.state == Response::Bad || r.status != 101) {
             result.refused++;
             poller.drop(c);

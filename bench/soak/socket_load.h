@@ -23,6 +23,7 @@ struct RestLoadOptions {
   std::vector<std::string> paths;  // taken in turn
   double requestTimeout = 15;      // s, per request (connect included)
   double timeout = 600;            // s, the whole phase
+  double stallTimeout = 30;        // s without a single answer ends the phase (a server that stopped serving)
 };
 
 struct RestLoadResult {
@@ -34,6 +35,7 @@ struct RestLoadResult {
   long timedOut = 0;     // no complete response within requestTimeout
   long serverClosedAfterResponse = 0;  // responses with Connection: close
   bool phaseTimedOut = false;
+  bool stalled = false;  // ended early: no answer for stallTimeout
   double seconds = 0;
   std::map<int, long> statuses;  // HTTP status -> count
   std::map<std::string, long> failures;  // errno text -> count
@@ -50,6 +52,7 @@ struct SilentWsOptions {
   double holdMax = 15;     // s a batch is held after its last upgrade, unless the server closes all first
   double upgradeTimeout = 15;  // s per upgrade
   double timeout = 900;        // s, the whole phase
+  double stallTimeout = 30;    // s without a single answer to an upgrade ends the phase
 };
 
 struct SilentWsResult {
@@ -61,6 +64,7 @@ struct SilentWsResult {
   long closedByServer = 0;  // upgraded, then closed by the server while we held it
   long closedByUs = 0;      // still open at the end of the hold
   bool phaseTimedOut = false;
+  bool stalled = false;     // ended early: no upgrade answered for stallTimeout
   double seconds = 0;
   std::vector<double> serverCloseAfter;  // s from the upgrade's answer to the server's close
   std::map<int, long> statuses;
