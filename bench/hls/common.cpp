@@ -293,6 +293,16 @@ int processThreads(pid_t pid) {
   return v.empty() ? -1 : std::atoi(v.c_str());
 }
 
+int processOpenFds(pid_t pid) {
+  DIR* d = opendir(("/proc/" + std::to_string(pid) + "/fd").c_str());
+  if (!d) return -1;
+  int n = 0;
+  while (dirent* e = readdir(d))
+    if (e->d_name[0] != '.') n++;
+  closedir(d);
+  return n;
+}
+
 int processOpenFdLimit(pid_t pid) {
   std::istringstream in(readFile("/proc/" + std::to_string(pid) + "/limits"));
   std::string line;

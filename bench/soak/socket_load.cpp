@@ -1,0 +1,500 @@
+#include "socket_load.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <list>
+#include <memory>
+
+#include "common.h"  // monoNow
+
+namespace roomcast::bench::soak {
+
+namespace {
+
+// ---- sockets
+
+// A non-blocking TCP connect to 127.0.0.1:port from the n-th source address; -1 (and `error`
+// set) if it failed at once.
+int startConnect(const Target& target, long n, std::string& error) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    error = std::string("socket: ") + strerror(errno);
+    return -1;
+  }
+  const int one = 1;
+  // The local port is chosen at connect(), per destination: more connections per address.
+  setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  sockaddr_in source{};
+  source.sin_family = AF_INET;
+  source.sin_addr.s_addr = htonl(0x7f000002u + static_cast<uint32_t>(n % std::max(1, target.sourceAddresses)));
+  sockaddr_in server{};
+  server.sin_family = AF_INET;
+  server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  server.sin_port = htons(static_cast<uint16_t>(target.port));
+  if (bind(fd, reinterpret_cast<sockaddr*>(&source), sizeof source) != 0) {
+    error = std::string("bind: ") + strerror(errno);
+    close(fd);
+    return -1;
+  }
+  if (connect(fd, reinterpret_cast<sockaddr*>(&server), sizeof server) != 0 && errno != EINPROGRESS) {
+    error = std::string("connect: ") + strerror(errno);
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+std::string socketError(int fd) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  return err ? std::string("connect: ") + strerror(err) : "";
+}
+
+// ---- HTTP/1.1 responses
+
+struct Response {
+  enum State { Incomplete, Complete, Bad } state = Incomplete;
+  int status = 0;
+  size_t length = 0;      // bytes of the buffer this response takes (when Complete)
+  bool untilEof = false;  // no length and not chunked: the body ends when the server closes
+  bool close = false;     // Connection: close
+};
+
+std::string headerValue(const std::string& head, const char* name) {
+  const size_t n = strlen(name);
+  size_t at = head.find("\r\n");
+  while (at != std::string::npos && at + 2 < head.size()) {
+    const size_t start = at + 2, end = head.find("\r\n", start);
+    const std::string line = head.substr(start, (end == std::string::npos ? head.size() : end) - start);
+    if (line.size() > n && strncasecmp(line.c_str(), name, n) == 0 && line[n] == ':') {
+      size_t v = n + 1;
+      while (v < line.size() && line[v] == ' ') v++;
+      return line.substr(v);
+    }
+    at = end;
+  }
+  return "";
+}
+
+// One response at the start of `in`, if it is all there.
+Response parseResponse(const std::string& in) {
+  Response r;
+  const size_t headEnd = in.find("\r\n\r\n");
+  if (headEnd == std::string::npos) return r;
+  if (in.compare(0, 9, "HTTP/1.1 ") != 0 && in.compare(0, 9, "HTTP/1.0 ") != 0) {
+    r.state = Response::Bad;
+    return r;
+  }
+  r.status = std::atoi(in.c_str() + 9);
+  const std::string head = in.substr(0, headEnd + 2);
+  r.close = strcasecmp(headerValue(head, "Connection").c_str(), "close") == 0;
+  const size_t bodyStart = headEnd + 4;
+  if (r.status == 101 || r.status == 204 || r.status == 304) {
+    r.state = Response::Complete;
+    r.length = bodyStart;
+    return r;
+  }
+  if (const std::string length = headerValue(head, "Content-Length"); !length.empty()) {
+    const size_t total = bodyStart + std::strtoul(length.c_str(), nullptr, 10);
+    if (in.size() >= total) {
+      r.state = Response::Complete;
+      r.length = total;
+    }
+    return r;
+  }
+  if (strcasecmp(headerValue(head, "Transfer-Encoding").c_str(), "chunked") == 0) {
+    size_t at = bodyStart;
+    for (;;) {
+      const size_t lineEnd = in.find("\r\n", at);
+      if (lineEnd == std::string::npos) return r;
+      const size_t size = std::strtoul(in.c_str() + at, nullptr, 16);
+      if (size == 0) {
+        if (in.size() < lineEnd + 4) return r;  // the empty trailer
+        r.state = Response::Complete;
+        r.length = lineEnd + 4;
+        return r;
+      }
+      at = lineEnd + 2 + size + 2;
+      if (in.size() < at) return r;
+    }
+  }
+  r.untilEof = true;
+  return r;
+}
+
+// ---- one epoll set of connections
+
+struct Conn {
+  enum State { Connecting, Writing, Reading, Held } state = Connecting;
+  int fd = -1;
+  std::string out;
+  size_t written = 0;
+  std::string in;
+  int requestsLeft = 0;  // REST: still to send after the current one
+  double deadline = 0;
+  double upgradedAt = 0;
+};
+
+class Poller {
+ public:
+  Poller() : epoll_(epoll_create1(EPOLL_CLOEXEC)) {}
+  ~Poller() {
+    for (auto& c : conns_) if (c->fd >= 0) close(c->fd);
+    close(epoll_);
+  }
+  Conn* add(int fd) {
+    auto conn = std::make_unique<Conn>();
+    conn->fd = fd;
+    epoll_event ev{};
+    ev.events = EPOLLOUT | EPOLLIN | EPOLLRDHUP;
+    ev.data.ptr = conn.get();
+    epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
+    conns_.push_back(std::move(conn));
+    return conns_.back().get();
+  }
+  void want(Conn* c, uint32_t events) {
+    epoll_event ev{};
+    ev.events = events | EPOLLRDHUP;
+    ev.data.ptr = c;
+    epoll_ctl(epoll_, EPOLL_CTL_MOD, c->fd, &ev);
+  }
+  // Closes our side; the Conn is freed by sweep().
+  void drop(Conn* c) {
+    if (c->fd < 0) return;
+    epoll_ctl(epoll_, EPOLL_CTL_DEL, c->fd, nullptr);
+    close(c->fd);
+    c->fd = -1;
+  }
+  void sweep() {
+    conns_.remove_if([](const std::unique_ptr<Conn>& c) { return c->fd < 0; });
+  }
+  size_t open() const { return conns_.size(); }
+  std::list<std::unique_ptr<Conn>>& conns() { return conns_; }
+  // Ready connections with their events, waiting at most `timeoutMs`.
+  int wait(epoll_event* events, int max, int timeoutMs) {
+    const int n = epoll_wait(epoll_, events, max, timeoutMs);
+    return n < 0 ? 0 : n;
+  }
+
+ private:
+  int epoll_;
+  std::list<std::unique_ptr<Conn>> conns_;
+};
+
+// Writes what is left of c->out; false if the socket failed.
+bool flush(Conn* c) {
+  while (c->written < c->out.size()) {
+    const ssize_t n = send(c->fd, c->out.data() + c->written, c->out.size() - c->written, MSG_NOSIGNAL);
+    if (n > 0) {
+      c->written += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return true;
+    return false;
+  }
+  return true;
+}
+
+// Reads what is there; returns false at EOF or on an error (then `why` says which).
+bool readAvailable(Conn* c, std::string& why) {
+  char buf[16384];
+  for (;;) {
+    const ssize_t n = recv(c->fd, buf, sizeof buf, 0);
+    if (n > 0) {
+      c->in.append(buf, static_cast<size_t>(n));
+      continue;
+    }
+    if (n == 0) {
+      why = "closed by the server";
+      return false;
+    }
+    if (errno == EAGAIN || errno == EINTR) return true;
+    why = std::string("recv: ") + strerror(errno);
+    return false;
+  }
+}
+
+}  // namespace
+
+RestLoadResult runRestLoad(const Target& target, const RestLoadOptions& options) {
+  RestLoadResult result;
+  Poller poller;
+  const double started = monoNow(), phaseDeadline = started + options.timeout;
+  long planned = 0;  // requests given to connections so far
+  size_t nextPath = 0;
+  auto request = [&]() {
+    const std::string& path = options.paths[nextPath++ % options.paths.size()];
+    return "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(target.port) +
+           "\r\nUser-Agent: roomcast-soak\r\nAccept: */*\r\n\r\n";
+  };
+  auto sendNext = [&](Conn* c) {
+    c->out = request();
+    c->written = 0;
+    c->in.clear();
+    c->state = Conn::Writing;
+    c->deadline = monoNow() + options.requestTimeout;
+    result.sent++;
+  };
+  std::vector<epoll_event> events(256);
+  double lastAnswer = started;
+  while (planned < options.requests || poller.open() > 0) {
+    const double now = monoNow();
+    if (now > phaseDeadline) {
+      result.phaseTimedOut = true;
+      break;
+    }
+    if (now - lastAnswer > options.stallTimeout) {
+      result.stalled = true;
+      break;
+    }
+    while (planned < options.requests && poller.open() < static_cast<size_t>(options.concurrency)) {
+      const long perConnection = 1 + result.connections % std::max(1, options.maxRequestsPerConnection);
+      const int count = static_cast<int>(std::min(perConnection, options.requests - planned));
+      planned += count;
+      std::string error;
+      const int fd = startConnect(target, result.connections++, error);
+      if (fd < 0) {
+        result.connectFailures++;
+        result.failures[error]++;
+        continue;
+      }
+      Conn* c = poller.add(fd);
+      c->requestsLeft = count - 1;
+      c->deadline = now + options.requestTimeout;
+      c->out = request();  // written once connected
+      result.sent++;
+    }
+    const int n = poller.wait(events.data(), static_cast<int>(events.size()), 100);
+    for (int i = 0; i < n; i++) {
+      auto* c = static_cast<Conn*>(events[i].data.ptr);
+      if (c->fd < 0) continue;
+      const uint32_t ev = events[i].events;
+      if (c->state == Conn::Connecting) {
+        if (!(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))) continue;
+        if (const std::string error = socketError(c->fd); !error.empty()) {
+          result.connectFailures++;
+          result.failures[error]++;
+          poller.drop(c);
+          continue;
+        }
+        c->state = Conn::Writing;
+      }
+      if (c->state == Conn::Writing) {
+        if (!flush(c)) {
+          result.closedEarly++;
+          result.failures[std::string("send: ") + strerror(errno)]++;
+          poller.drop(c);
+          continue;
+        }
+        if (c->written < c->out.size()) continue;
+        c->state = Conn::Reading;
+        poller.want(c, EPOLLIN);
+      }
+      if (c->state != Conn::Reading || !(ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) continue;
+      std::string why;
+      const bool open = readAvailable(c, why);
+      Response r = parseResponse(c->in);
+      if (r.state == Response::Incomplete && r.untilEof && !open) {
+        r.state = Response::Complete;
+        r.close = true;
+      }
+      if (r.state == Response::Bad) {
+        result.closedEarly++;
+        result.failures["not an HTTP response"]++;
+        poller.drop(c);
+        continue;
+      }
+      if (r.state == Response::Incomplete) {
+        if (!open) {
+          result.closedEarly++;
+          result.failures[why]++;
+          poller.drop(c);
+        }
+        continue;
+      }
+      result.answered++;
+      result.statuses[r.status]++;
+      lastAnswer = monoNow();
+      if (r.close || !open) {
+        // The server ends the connection itself: what is left for it is not sent.
+        result.serverClosedAfterResponse++;
+        poller.drop(c);
+      } else if (c->requestsLeft > 0) {
+        c->requestsLeft--;
+        sendNext(c);
+        poller.want(c, EPOLLOUT);
+      } else {
+        poller.drop(c);  // the client closes its side, keep-alive or not
+      }
+    }
+    const double after = monoNow();
+    for (auto& c : poller.conns())
+      if (c->fd >= 0 && after > c->deadline) {
+        result.timedOut++;
+        poller.drop(c.get());
+      }
+    poller.sweep();
+  }
+  result.seconds = monoNow() - started;
+  return result;
+}
+
+namespace {
+
+// Consumes whole server frames at the start of `in`; true if one of them is a close frame.
+bool closeFrameIn(std::string& in) {
+  for (;;) {
+    if (in.size() < 2) return false;
+    const auto* b = reinterpret_cast<const unsigned char*>(in.data());
+    const int opcode = b[0] & 0x0f;
+    uint64_t length = b[1] & 0x7f;
+    size_t head = 2;
+    if (length == 126) {
+      if (in.size() < 4) return false;
+      length = (uint64_t{b[2]} << 8) | b[3];
+      head = 4;
+    } else if (length == 127) {
+      if (in.size() < 10) return false;
+      length = 0;
+      for (int i = 0; i < 8; i++) length = (length << 8) | b[2 + i];
+      head = 10;
+    }
+    if (b[1] & 0x80) head += 4;  // a masked frame (servers do not mask; tolerated)
+    if (in.size() < head + length) return false;
+    if (opcode == 8) return true;
+    in.erase(0, head + length);
+  }
+}
+
+}  // namespace
+
+SilentWsResult runSilentWebSockets(const Target& target, const SilentWsOptions& options) {
+  SilentWsResult result;
+  const double started = monoNow(), phaseDeadline = started + options.timeout;
+  const std::string upgrade = "GET " + options.path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(target.port) +
+                              "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                              "Sec-WebSocket-Key: c29hay0xNi1ieXRlLWtleQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  std::vector<epoll_event> events(256);
+  double lastAnswer = started;
+  while (result.attempted < options.connections && !result.phaseTimedOut && !result.stalled) {
+    Poller poller;
+    const long batchEnd = std::min(options.connections, result.attempted + options.batch);
+    long upgrading = 0;  // connections not yet answered
+    double lastUpgrade = monoNow();
+    for (;;) {
+      const double now = monoNow();
+      if (now > phaseDeadline) {
+        result.phaseTimedOut = true;
+        break;
+      }
+      if (upgrading > 0 && now - lastAnswer > options.stallTimeout) {
+        result.stalled = true;
+        break;
+      }
+      while (result.attempted < batchEnd && upgrading < options.inFlight) {
+        std::string error;
+        const int fd = startConnect(target, result.attempted++, error);
+        if (fd < 0) {
+          result.connectFailures++;
+          result.failures[error]++;
+          continue;
+        }
+        Conn* c = poller.add(fd);
+        c->out = upgrade;
+        c->deadline = now + options.upgradeTimeout;
+        upgrading++;
+      }
+      if (upgrading == 0 && result.attempted >= batchEnd) {
+        // The whole batch is upgraded (or failed): hold it until the server has closed every
+        // one, or for holdMax after the last upgrade.
+        size_t held = 0;
+        for (auto& c : poller.conns()) held += c->fd >= 0 && c->state == Conn::Held;
+        if (held == 0 || now - lastUpgrade >= options.holdMax) break;
+      }
+      const int n = poller.wait(events.data(), static_cast<int>(events.size()), 100);
+      for (int i = 0; i < n; i++) {
+        auto* c = static_cast<Conn*>(events[i].data.ptr);
+        if (c->fd < 0) continue;
+        const uint32_t ev = events[i].events;
+        auto fail = [&](const std::string& why) {
+          result.connectFailures++;
+          result.failures[why]++;
+          upgrading--;
+          poller.drop(c);
+        };
+        if (c->state == Conn::Connecting) {
+          if (!(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))) continue;
+          if (const std::string error = socketError(c->fd); !error.empty()) {
+            fail(error);
+            continue;
+          }
+          c->state = Conn::Writing;
+        }
+        if (c->state == Conn::Writing) {
+          if (!flush(c)) {
+            fail(std::string("send: ") + strerror(errno));
+            continue;
+          }
+          if (c->written < c->out.size()) continue;
+          c->state = Conn::Reading;
+          poller.want(c, EPOLLIN);
+          continue;
+        }
+        if (!(ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) continue;
+        std::string why;
+        const bool open = readAvailable(c, why);
+        if (c->state == Conn::Reading) {
+          const Response r = parseResponse(c->in);
+          if (r.state == Response::Incomplete) {
+            if (!open) fail("before the upgrade's answer: " + why);
+            continue;
+          }
+          upgrading--;
+          result.statuses[r.status]++;
+          lastAnswer = monoNow();
+          if (r.state == Response::Bad || r.status != 101) {
+            result.refused++;
+            poller.drop(c);
+            continue;
+          }
+          result.upgraded++;
+          c->state = Conn::Held;
+          c->upgradedAt = lastUpgrade = monoNow();
+          c->in.erase(0, r.length);
+        }
+        // Held: we never say hello; anything but a close frame (or the end) is ignored.
+        if (!open || closeFrameIn(c->in)) {
+          result.closedByServer++;
+          result.serverCloseAfter.push_back(monoNow() - c->upgradedAt);
+          poller.drop(c);
+        }
+      }
+      const double after = monoNow();
+      for (auto& c : poller.conns())
+        if (c->fd >= 0 && c->state != Conn::Held && after > c->deadline) {
+          result.timedOut++;
+          upgrading--;
+          poller.drop(c.get());
+        }
+      poller.sweep();
+    }
+    for (auto& c : poller.conns())
+      if (c->fd >= 0 && c->state == Conn::Held) result.closedByUs++;
+    // ~Poller closes what is left (held ones, and upgrades cut off by the phase deadline).
+  }
+  result.seconds = monoNow() - started;
+  return result;
+}
+
+}  // namespace roomcast::bench::soak
