@@ -95,7 +95,7 @@ TEST(Recording, SigkillLeavesAFileThatPlaysToTheKillAndTheNextStartRecoversIt) {
   EXPECT_LE(audio.seconds(), recordedSeconds + 0.5);
   // The speaker is heard up to the end: the last second that plays holds the tone.
   const double end = audio.seconds();
-  EXPECT_GT(toneDb(audio, 440, end - 1.2, end - 0.2), -25) << "the tone should reach the end of the file";
+  EXPECT_GT(meanToneDb(audio, 440, end - 1.2, end - 0.2), -25) << "the tone should reach the end of the file";
 
   // The next start finds the cut-off recording, indexes it with the length it has.
   DaemonOptions again = options;
@@ -148,13 +148,13 @@ TEST(Recording, SpeakerWhoOptedOutIsHeardLiveButNotInTheRecording) {
 
   PcmAudio live, recorded;
   ASSERT_TRUE(roomcast::audio::readWav(dir + "/hls.wav", live));
-  const double liveHost = toneDb(live, 440, 1, live.seconds() - 0.5), liveGuest = toneDb(live, 660, 1, live.seconds() - 0.5);
+  const double liveHost = meanToneDb(live, 440, 1, live.seconds() - 0.5), liveGuest = meanToneDb(live, 660, 1, live.seconds() - 0.5);
   EXPECT_GT(liveHost, -25) << "the live room has the host";
   EXPECT_GT(liveGuest, -25) << "the live room has the opted-out guest";
 
   ASSERT_TRUE(decode(jsonString(ended.body, "recording"), dir + "/recording.wav", recorded));
   ASSERT_GT(recorded.seconds(), 10);
-  const double recHost = toneDb(recorded, 440, 2, recorded.seconds() - 2);
+  const double recHost = meanToneDb(recorded, 440, 2, recorded.seconds() - 2);
   const double recGuest = toneDb(recorded, 660, 2, recorded.seconds() - 2);
   EXPECT_GT(recHost, -25) << "the recording has the host";
   EXPECT_GE(recHost - recGuest, 30) << "the guest who opted out is not in the recording (host " << recHost
@@ -219,7 +219,7 @@ TEST(Recording, HostStartsAndStopsItLiveEveryoneIsToldAndAPromotedListenerFirst)
 
   PcmAudio recorded;
   ASSERT_TRUE(decode(path, daemon.dataDir() + "/live.wav", recorded));
-  EXPECT_GT(toneDb(recorded, 440, 0.5, recorded.seconds() - 0.5), -25) << "the host is in the recording";
+  EXPECT_GT(meanToneDb(recorded, 440, 0.5, recorded.seconds() - 0.5), -25) << "the host is in the recording";
   host.terminate();
 }
 
@@ -293,7 +293,7 @@ TEST(Recording, FullDiskStopsTheRecordingNotTheRoomAndItResumesWhenSpaceReturns)
   ASSERT_EQ(listener.wait(60).exitStatus, 0);
   PcmAudio during;
   ASSERT_TRUE(roomcast::audio::readWav(dataDir + "/during.wav", during));
-  EXPECT_GT(toneDb(during, 440, 0.5, during.seconds()), -25) << "the live room must not stop with the recording";
+  EXPECT_GT(meanToneDb(during, 440, 0.5, during.seconds()), -25) << "the live room must not stop with the recording";
 
   // Space returns: recording resumes on its own, into a new file.
   ASSERT_EQ(g_unlink((inside + "/filler").c_str()), 0);
@@ -317,7 +317,7 @@ TEST(Recording, FullDiskStopsTheRecordingNotTheRoomAndItResumesWhenSpaceReturns)
   EXPECT_EQ(jsonString(listing, "recordings.0.status"), "finished") << listing;
   PcmAudio resumed;
   ASSERT_TRUE(decode(secondInside, dataDir + "/resumed.wav", resumed));
-  EXPECT_GT(toneDb(resumed, 440, 0.5, std::min(2.0, resumed.seconds())), -25) << "the resumed recording has the room";
+  EXPECT_GT(meanToneDb(resumed, 440, 0.5, std::min(2.0, resumed.seconds())), -25) << "the resumed recording has the room";
 }
 
 }  // namespace

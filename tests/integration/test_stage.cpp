@@ -74,7 +74,7 @@ TEST(Stage, RaisedHandIsPrewarmedThenPromotedThenMutedThenRemoved) {
   ASSERT_TRUE(roomcast::audio::readWav(dir + "/host.wav", heard));
 
   const double prewarm = toneDb(heard, 660, prewarmed + 0.3, promoteAt - 0.05);
-  const double live = toneDb(heard, 660, promoteAt + 0.6, muteAt);
+  const double live = meanToneDb(heard, 660, promoteAt + 0.6, muteAt);
   const double afterMute = toneDb(heard, 660, muteAt + 0.6, removeAt);
   EXPECT_LT(prewarm, -60) << "a pre-warming hand is not in the mix";
   EXPECT_GT(live, -25) << "promoted: the host hears Ann";
@@ -94,7 +94,7 @@ TEST(Stage, RaisedHandIsPrewarmedThenPromotedThenMutedThenRemoved) {
   PcmAudio annHeard;
   ASSERT_TRUE(roomcast::audio::readWav(dir + "/ann.wav", annHeard));
   const double annPrewarmEnd = promoteAt - prewarmed - 0.1;
-  EXPECT_GT(toneDb(annHeard, 440, 0.3, annPrewarmEnd), -20) << "a pre-warmed hand hears the room";
+  EXPECT_GT(meanToneDb(annHeard, 440, 0.3, annPrewarmEnd), -20) << "a pre-warmed hand hears the room";
   EXPECT_LT(toneDb(annHeard, 660, 0.3, annPrewarmEnd), -60);
   EXPECT_LT(toneDb(annHeard, 660, annPrewarmEnd + 0.8, muteAt - prewarmed), -40) << "on stage: her own mix-minus";
   RecordProperty("prewarm_660_db", std::to_string(prewarm));
@@ -287,9 +287,9 @@ TEST(Stage, DroppedSpeakerResumesWithinGraceThenLeavesOnceAfterIt) {
   PcmAudio heard;
   ASSERT_TRUE(roomcast::audio::readWav(dir + "/host.wav", heard));
   EXPECT_NEAR(heard.seconds(), nowSeconds() - t0, 1.0) << "no gap or stall in the host's return";
-  EXPECT_GT(toneDb(heard, 660, firstStint - 1.0, firstStint), -25);
+  EXPECT_GT(meanToneDb(heard, 660, firstStint - 1.0, firstStint), -25);
   EXPECT_LT(toneDb(heard, 660, cutAt + 0.5, resumedAt - 0.3), -60);
-  EXPECT_GT(toneDb(heard, 660, secondStint - 1.0, secondStint), -25);
+  EXPECT_GT(meanToneDb(heard, 660, secondStint - 1.0, secondStint), -25);
   // From starting the new client to hearing the room again (process start, gst_init, ICE, DTLS).
   RecordProperty("resume_ms", std::to_string(static_cast<int>((resumedAt - restartAt) * 1000)));
 }

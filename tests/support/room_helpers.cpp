@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <sstream>
+#include <vector>
 
 #include "audio/tone.h"
 #include "ws_client.h"
@@ -38,6 +39,59 @@ double toneDb(const audio::PcmAudio& audio, double frequency, double from, doubl
   if (b < a + 480) return NAN;
   const double p = audio::tonePower(mono.data() + a, b - a, audio.sampleRate, frequency);
   return 10 * std::log10(p + 1e-20);
+}
+
+namespace {
+
+// Levels (power, A^2/2 for a sine of amplitude A) of `frequency` in ~`piece`-second Hann-
+// windowed pieces of [from, to). Hann: a neighbouring test tone leaks nothing measurable.
+std::vector<double> pieceLevels(const audio::PcmAudio& audio, double frequency, double from, double to,
+                                double piece = 0.1) {
+  auto mono = audio::toMonoFloat(audio);
+  const size_t a = static_cast<size_t>(std::max(0.0, from) * audio.sampleRate);
+  const size_t b = std::min(mono.size(), static_cast<size_t>(std::max(0.0, to) * audio.sampleRate));
+  std::vector<double> levels;
+  if (b < a + 480) return levels;
+  const size_t count = std::max<size_t>(1, std::lround((b - a) / (piece * audio.sampleRate)));
+  const size_t length = (b - a) / count;
+  std::vector<float> window(length), windowed(length);
+  double sum = 0;
+  for (size_t i = 0; i < length; i++) sum += window[i] = 0.5f - 0.5f * std::cos(2 * M_PI * (i + 0.5) / length);
+  for (size_t k = 0; k < count; k++) {
+    for (size_t i = 0; i < length; i++) windowed[i] = mono[a + k * length + i] * window[i];
+    // tonePower normalises by the piece's length; a window of weight `sum` needs sum instead.
+    const double p = audio::tonePower(windowed.data(), length, audio.sampleRate, frequency);
+    levels.push_back(p * static_cast<double>(length) * length / (sum * sum));
+  }
+  return levels;
+}
+
+}  // namespace
+
+double meanToneDb(const audio::PcmAudio& audio, double frequency, double from, double to) {
+  const auto levels = pieceLevels(audio, frequency, from, to);
+  if (levels.empty()) return NAN;
+  double sum = 0;
+  for (double p : levels) sum += p;
+  return 10 * std::log10(sum / levels.size() + 1e-20);
+}
+
+double fractionWithToneAbove(const audio::PcmAudio& audio, double frequency, double from, double to, double minDb) {
+  const auto levels = pieceLevels(audio, frequency, from, to);
+  if (levels.empty()) return 0;
+  const double minPower = std::pow(10.0, minDb / 10);
+  return static_cast<double>(std::count_if(levels.begin(), levels.end(), [&](double p) { return p > minPower; })) /
+         levels.size();
+}
+
+double toneOnset(const audio::PcmAudio& audio, double frequency, double minDb, double from) {
+  const auto mono = audio::toMonoFloat(audio);
+  const size_t window = audio.sampleRate / 50;
+  const double minPower = std::pow(10.0, minDb / 10);
+  for (size_t a = static_cast<size_t>(std::max(0.0, from) * audio.sampleRate); a + window <= mono.size(); a += window)
+    if (audio::tonePower(mono.data() + a, window, audio.sampleRate, frequency) > minPower)
+      return static_cast<double>(a) / audio.sampleRate;
+  return NAN;
 }
 
 long long metric(const Daemon& daemon, const std::string& name) {

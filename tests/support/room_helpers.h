@@ -24,8 +24,23 @@ std::string wsUrl(const Daemon& daemon, const std::string& roomId);
 // A roomcast_... value from the daemon's /metrics; -1 when it is not there.
 long long metric(const Daemon& daemon, const std::string& name);
 
-// Power of `frequency` in dB over [from, to) seconds of a recording; NAN if that span is
-// shorter than 10 ms.
+// Power of `frequency` in dB over [from, to) seconds of a recording, as one coherent
+// measurement; NAN if that span is shorter than 10 ms. Narrow (a click or codec noise barely
+// registers), so it is the measure for "this must NOT be there" (a speaker's own voice).
+// For "this is there, this loud" use meanToneDb: a phase jump in a long span (a frame lost
+// or trimmed on a loaded machine) cancels much of a coherent measurement.
 double toneDb(const audio::PcmAudio& audio, double frequency, double from, double to);
+
+// Mean power of `frequency` in dB over ~0.1 s Hann-windowed pieces of [from, to): a short
+// drop-out or a phase jump costs only its share of the span. NAN if the span is under 10 ms.
+double meanToneDb(const audio::PcmAudio& audio, double frequency, double from, double to);
+
+// Share of ~0.1 s pieces of [from, to) in which `frequency` is above `minDb` (0 if none).
+double fractionWithToneAbove(const audio::PcmAudio& audio, double frequency, double from, double to, double minDb);
+
+// Where a tone begins: the start (s) of the first 20 ms window from `from` on in which
+// `frequency` is above `minDb`; NAN if it never is. A client's recording starts when its own
+// media does, not when another speaker's does: find where that speaker is, never assume it.
+double toneOnset(const audio::PcmAudio& audio, double frequency, double minDb, double from = 0);
 
 }  // namespace roomcast::testing
