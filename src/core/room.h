@@ -17,8 +17,8 @@ struct RoomInfo {
   std::string topic;
   bool record = false;
   std::string hostIdentity;
-  std::string hostName;  // reserved in the room: nobody else may join under it
   int64_t createdAtUnixMs = 0;
+  std::string hostName;  // reserved in the room: nobody else may join under it
 };
 
 enum class Presence { Connected, Reconnecting };
