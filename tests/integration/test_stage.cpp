@@ -188,17 +188,27 @@ int count(const std::string& text, const std::string& what) {
   return n;
 }
 
-// Start times and durations of the segments a playlist lists, as ffprobe reads them.
-std::vector<std::pair<double, double>> segmentTimes(const std::string& playlistUrl, const std::string& playlist) {
-  std::vector<std::pair<double, double>> out;
+// Start times and durations of the segments a playlist lists, as ffprobe reads them. Every
+// segment is fetched first, at once: the live playlist slides on while ffprobe runs, and on a
+// loaded machine a segment could leave it (and the disk) before its turn.
+std::vector<std::pair<double, double>> segmentTimes(const std::string& playlistUrl, const std::string& playlist,
+                                                    const std::string& scratchDir) {
+  std::vector<std::string> files;
   const std::string base = playlistUrl.substr(0, playlistUrl.rfind('/') + 1);
   size_t at = 0;
   while ((at = playlist.find("segment", at)) != std::string::npos) {
     const size_t end = playlist.find('\n', at);
     const std::string name = playlist.substr(at, end - at);
     at = end;
-    auto probe = run({"ffprobe", "-v", "error", "-show_entries", "format=start_time,duration", "-of", "csv=p=0",
-                      base + name}, 30);
+    const auto body = http("GET", base + name);
+    if (body.status != 200) continue;
+    files.push_back(scratchDir + "/probe-" + std::to_string(files.size()) + ".ts");
+    if (!g_file_set_contents(files.back().c_str(), body.body.data(), static_cast<gssize>(body.body.size()), nullptr))
+      files.pop_back();
+  }
+  std::vector<std::pair<double, double>> out;
+  for (const std::string& file : files) {
+    auto probe = run({"ffprobe", "-v", "error", "-show_entries", "format=start_time,duration", "-of", "csv=p=0", file}, 30);
     double start = 0, duration = 0;
     if (sscanf(probe.stdoutText.c_str(), "%lf,%lf", &start, &duration) == 2) out.emplace_back(start, duration);
   }
@@ -256,7 +266,7 @@ TEST(Stage, DroppedSpeakerResumesWithinGraceThenLeavesOnceAfterIt) {
   // The HLS timeline went on through the drop: contiguous segments, none longer than 2 s.
   const std::string hls = daemon.url() + "/hls/" + room.id + "/index.m3u8";
   const auto playlist = http("GET", hls);
-  auto segments = segmentTimes(hls, playlist.body);
+  auto segments = segmentTimes(hls, playlist.body, dir);
   ASSERT_GE(segments.size(), 4u) << playlist.body;
   for (size_t i = 1; i < segments.size(); i++) {
     EXPECT_NEAR(segments[i].first, segments[i - 1].first + segments[i - 1].second, 0.1) << "gap before segment " << i;
