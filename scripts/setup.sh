@@ -27,8 +27,9 @@ packages=(
   ffmpeg chromium nginx
   # tests: an emoji font, so the screenshots of the web client show its reaction buttons
   fonts-noto-color-emoji
-  # tests: speech for the transcription tests; unshare/mount for the full-disk test
-  flite util-linux
+  # tests: speech for the transcription tests; unshare/mount for the full-disk tests,
+  # nsenter/prlimit and the sqlite3 shell for the output-fault tests
+  flite util-linux sqlite3
 )
 
 missing=()

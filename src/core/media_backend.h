@@ -120,6 +120,15 @@ class MediaBackend {
     uint64_t realignedSamples = 0;
   };
   virtual MixerStats mixerStats() const { return {}; }
+
+  // File outputs (HLS renditions, recordings) that failed on a write error (full disk, no
+  // file descriptors) and were rebuilt, since start; and the HLS renditions down right now.
+  struct OutputStats {
+    uint64_t failures = 0;
+    uint64_t restarts = 0;
+    uint64_t hlsDown = 0;
+  };
+  virtual OutputStats outputStats() const { return {}; }
 };
 
 }  // namespace roomcast::core

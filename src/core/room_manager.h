@@ -140,6 +140,7 @@ class RoomManager final : public MediaObserver {
   size_t totalListeners() const { return listeners_.total(); }
   MediaBackend::UplinkLosses uplinkLosses() const { return media_.uplinkLosses(); }
   MediaBackend::MixerStats mixerStats() const { return media_.mixerStats(); }
+  MediaBackend::OutputStats outputStats() const { return media_.outputStats(); }
 
   Status offer(const std::string& roomId, const std::string& identity, const std::string& sdp);
   // A speaker over plain RTP instead of WebRTC (only where the operator allows it). Returns

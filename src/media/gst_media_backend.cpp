@@ -90,6 +90,12 @@ core::Status GstMediaBackend::startRoom(const core::RoomMediaConfig& room) {
   handlers.onRecordingFailed = [this, alive, roomId](const std::string& message) {
     if (!alive.expired()) onRecordingFailed(roomId, message);
   };
+  handlers.onHlsFailed = [this, alive, roomId](const std::string& rendition, const std::string& message) {
+    if (!alive.expired()) onHlsFailed(roomId, rendition, message);
+  };
+  handlers.onHlsRestarted = [this, alive, roomId](const std::string& rendition) {
+    if (!alive.expired()) onHlsRestarted(roomId, rendition);
+  };
   if (config_.hls) {
     // Bandwidth in the master playlist: the AAC bitrate plus about 15 % of MPEG-TS overhead.
     std::vector<hls::RenditionInfo> renditions{{"main", "index.m3u8", 56000}};
@@ -312,6 +318,12 @@ void GstMediaBackend::onSegmentClosed(const std::string& roomId, const RoomPipel
     g_autofree char* bytes = nullptr;
     gsize length = 0;
     if (!g_file_get_contents(path, &bytes, &length, nullptr)) continue;
+    // A segment cut short by a write error (a full disk) may still be listed by hlssink2:
+    // whole MPEG-TS packets (188 bytes, sync byte 0x47) or nothing.
+    if (length == 0 || length % 188 != 0 || bytes[0] != 0x47) {
+      GST_WARNING("room %s: %s is not whole MPEG-TS (%zu bytes): not published", roomId.c_str(), path, length);
+      continue;
+    }
     hls::Segment segment;
     segment.name = entries[i].name;
     segment.duration = entries[i].duration;
@@ -322,6 +334,22 @@ void GstMediaBackend::onSegmentClosed(const std::string& roomId, const RoomPipel
   }
   for (auto it = added.rbegin(); it != added.rend(); ++it) rendition->add(std::move(*it));
   if (!added.empty()) writePlaylists(roomId, *room);
+}
+
+void GstMediaBackend::onHlsFailed(const std::string& roomId, const std::string& rendition, const std::string& message) {
+  outputFailures_++;
+  // Logged without GST_DEBUG too: an operator must see that listeners are not being served.
+  g_warning("room %s: HLS rendition %s stopped by a write error (%s); the room goes on, retrying", roomId.c_str(),
+            rendition.c_str(), message.c_str());
+  hls::Room* room = config_.hls ? config_.hls->find(roomId) : nullptr;
+  if (hls::Rendition* r = room ? room->rendition(rendition) : nullptr) r->markDiscontinuity();
+}
+
+void GstMediaBackend::onHlsRestarted(const std::string& roomId, const std::string& rendition) {
+  outputRestarts_++;
+  g_message("room %s: HLS rendition %s running again", roomId.c_str(), rendition.c_str());
+  hls::Room* room = config_.hls ? config_.hls->find(roomId) : nullptr;
+  if (hls::Rendition* r = room ? room->rendition(rendition) : nullptr) r->markDiscontinuity();
 }
 
 void GstMediaBackend::writePlaylists(const std::string& roomId, const hls::Room& room) {
@@ -401,6 +429,7 @@ void GstMediaBackend::onPipelineError(const std::string& roomId, const std::stri
       return;
     }
   }
+  g_warning("room %s: the room's media failed in %s: %s", roomId.c_str(), child.c_str(), message.c_str());
   if (observer_) observer_->onRoomMediaFailed(roomId, child + ": " + message);
 }
 
@@ -425,6 +454,14 @@ core::MediaBackend::UplinkLosses GstMediaBackend::uplinkLosses() const {
     gst_iterator_free(it);
   }
   return total;
+}
+
+core::MediaBackend::OutputStats GstMediaBackend::outputStats() const {
+  OutputStats stats;
+  stats.failures = outputFailures_;
+  stats.restarts = outputRestarts_;
+  for (const auto& [id, room] : rooms_) stats.hlsDown += room.pipeline->hlsOutputsDown();
+  return stats;
 }
 
 core::MediaBackend::MixerStats GstMediaBackend::mixerStats() const {

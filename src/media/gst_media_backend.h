@@ -53,6 +53,7 @@ class GstMediaBackend final : public core::MediaBackend, public PeerEvents {
   void setPeerInRecording(const std::string& roomId, const std::string& peerId, bool inRecording) override;
   UplinkLosses uplinkLosses() const override;
   MixerStats mixerStats() const override;
+  OutputStats outputStats() const override;
   core::Result<std::string> keepEvidence(const std::string& roomId, const std::string& label) override;
 
   // PeerEvents: any thread.
@@ -95,6 +96,10 @@ class GstMediaBackend final : public core::MediaBackend, public PeerEvents {
   void onRecognized(const std::string& roomId, const std::string& element, const std::string& text, bool final);
   // hlssink2 closed a segment: publish it (and any it listed that we have not seen).
   void onSegmentClosed(const std::string& roomId, const RoomPipeline::SegmentClosed& closed);
+  // A rendition failed (a write error) or runs again: logged, counted, and its next segment
+  // starts a new timeline for players (EXT-X-DISCONTINUITY).
+  void onHlsFailed(const std::string& roomId, const std::string& rendition, const std::string& message);
+  void onHlsRestarted(const std::string& roomId, const std::string& rendition);
   // Writes the playlists being served to the room's HLS directory as well (static serving,
   // debugging; after the room ends they are served from there).
   void writePlaylists(const std::string& roomId, const hls::Room& room);
@@ -111,6 +116,8 @@ class GstMediaBackend final : public core::MediaBackend, public PeerEvents {
   std::map<std::string, LiveRoom> rooms_;
   std::map<std::string, std::unique_ptr<RoomPipeline>> finishing_;  // rooms writing their last bytes
   uint64_t nextSerial_ = 1;
+  uint64_t outputFailures_ = 0;
+  uint64_t outputRestarts_ = 0;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
   // Evidence files (a few MB each) are written here, one at a time, off the control thread.
   struct EvidenceJob {

@@ -106,6 +106,8 @@ void GstMediaBackend::onRecordingFailed(const std::string& roomId, const std::st
   auto it = rooms_.find(roomId);
   if (it == rooms_.end()) return;
   Recording& recording = it->second.recording;
+  outputFailures_++;
+  g_warning("room %s: recording stopped by a write error (%s); the room goes on", roomId.c_str(), message.c_str());
   if (!recording.path.empty()) {
     auto info = finishedRecording(recording, true, message);
     recording.path.clear();
@@ -133,8 +135,10 @@ void GstMediaBackend::retryRecordingLater(const std::string& roomId) {
         if (room == r->self->rooms_.end()) return G_SOURCE_REMOVE;
         room->second.recording.retrySource = 0;
         if (!room->second.recording.wanted || !room->second.recording.path.empty()) return G_SOURCE_REMOVE;
-        if (auto started = r->self->beginRecording(r->roomId, room->second); started)
-          GST_INFO("room %s: recording again", r->roomId.c_str());
+        if (auto started = r->self->beginRecording(r->roomId, room->second); started) {
+          r->self->outputRestarts_++;
+          g_message("room %s: recording again", r->roomId.c_str());
+        }
         return G_SOURCE_REMOVE;  // beginRecording re-arms the retry when it is still full
       },
       new Retry{this, alive_, roomId}, [](gpointer p) { delete static_cast<Retry*>(p); });

@@ -2,7 +2,10 @@
 
 #include <glib/gstdio.h>
 
+#include <algorithm>
+
 #include "media/debug.h"
+#include "media/output_branch.h"
 #include "media/pipeline_fragment.h"
 #include "media/webrtc_util.h"
 
@@ -28,14 +31,17 @@ core::Result<std::unique_ptr<RoomPipeline>> RoomPipeline::start(const RoomPipeli
 // hlssink2 cuts segments in whole seconds only (its target-duration); the splitmuxsink inside
 // it takes any length. Shorter segments let players start closer to live: they start a few
 // segments behind the newest (GStreamer's hlsdemux four, hls.js two target durations).
-static void setSegmentLength(GstBin* hlssink2, unsigned segmentMs) {
+// A rebuilt rendition goes on numbering its files where the failed one stopped (start-index):
+// the names stay unique in the served window, which lists segments by file name.
+static void configureSplitmux(GstBin* hlssink2, unsigned segmentMs, unsigned startIndex) {
   GstIterator* children = gst_bin_iterate_elements(hlssink2);
   GValue child = G_VALUE_INIT;
   while (gst_iterator_next(children, &child) == GST_ITERATOR_OK) {
     auto* element = GST_ELEMENT(g_value_get_object(&child));
     GstElementFactory* factory = gst_element_get_factory(element);
     if (factory && g_str_equal(gst_plugin_feature_get_name(GST_PLUGIN_FEATURE(factory)), "splitmuxsink"))
-      g_object_set(element, "max-size-time", static_cast<guint64>(segmentMs) * GST_MSECOND, nullptr);
+      g_object_set(element, "max-size-time", static_cast<guint64>(segmentMs) * GST_MSECOND, "start-index",
+                   static_cast<gint>(startIndex), nullptr);
     g_value_reset(&child);
   }
   g_value_unset(&child);
@@ -90,25 +96,19 @@ core::Status RoomPipeline::build() {
   // One hlssink2 per rendition. It writes the segments (and deletes old ones); roomcastd
   // writes the playlists that are served (see hls/hls_room.h), so hlssink2's own go to a
   // hidden file that is never served.
-  struct HlsOutput {
-    const char* fragment;
-    const char* bin;
-    const char* segments;
-    const char* playlist;
+  tee_ = tee;
+  auto addOutput = [&](const char* rendition, const char* fragment, const char* prefix) {
+    auto output = std::make_unique<HlsOutput>();
+    output->rendition = rendition;
+    output->fragment = fragment;
+    output->segmentPrefix = prefix;
+    output->playlist = std::string(".hlssink2-") + rendition + ".m3u8";
+    hls_.push_back(std::move(output));
   };
-  std::vector<HlsOutput> outputs{{"program-hls", "hls-main", "segment%05d.ts", ".hlssink2-main.m3u8"}};
-  if (config_.lowRendition) outputs.push_back({"program-hls-low", "hls-low", "low%05d.ts", ".hlssink2-low.m3u8"});
-  for (const auto& output : outputs) {
-    auto hls = loadFragmentBin(config_.pipelinesDir, output.fragment, output.bin);
-    if (!hls) return hls.error();
-    g_autoptr(GstElement) sink = gst_bin_get_by_name(GST_BIN(hls.value().get()), "hls");
-    if (!sink) return Error{ErrorCode::Internal, std::string(output.fragment) + ".pipeline must name its hlssink2 'hls'"};
-    g_autofree char* segments = g_build_filename(config_.hlsDir.c_str(), output.segments, nullptr);
-    g_autofree char* playlist = g_build_filename(config_.hlsDir.c_str(), output.playlist, nullptr);
-    g_object_set(sink, "location", segments, "playlist-location", playlist, nullptr);
-    setSegmentLength(GST_BIN(sink), config_.hlsSegmentMs);
-    if (auto linked = linkIntoTee(bin, tee.get(), hls.value().get()); !linked) return linked;
-  }
+  addOutput("main", "program-hls", "segment");
+  if (config_.lowRendition) addOutput("low", "program-hls-low", "low");
+  for (auto& output : hls_)
+    if (auto started = startHls(*output); !started) return started;
 
   // Encode once what every silent speaker hears (mixminus skip-silent: their minus is the
   // program): one encoder for all of them instead of one each. In the mixer's thread, like
@@ -153,7 +153,11 @@ core::Status RoomPipeline::build() {
 RoomPipeline::~RoomPipeline() {
   if (finishDeadline_) { g_source_destroy(finishDeadline_); g_source_unref(finishDeadline_); }
   if (busWatch_) { g_source_destroy(busWatch_); g_source_unref(busWatch_); }
+  for (auto& output : hls_)
+    if (output->retry) { g_source_destroy(output->retry); g_source_unref(output->retry); }
   if (pipeline_) gst_element_set_state(pipeline_.get(), GST_STATE_NULL);
+  for (auto& output : hls_)
+    if (output->teePad) gst_object_unref(output->teePad);
   pipeline_.reset();
   unrefSharedListeners(sharedListeners_);
   GST_INFO("room %s: pipeline destroyed", config_.roomId.c_str());
@@ -190,23 +194,30 @@ gboolean RoomPipeline::onBusMessage(GstBus*, GstMessage* message, gpointer data)
       GError* error = nullptr;
       g_autofree char* debug = nullptr;
       gst_message_parse_error(message, &error, &debug);
-      const std::string child = topLevelChildName(GST_MESSAGE_SRC(message), GST_OBJECT(self->pipeline_.get()));
-      // A recording that fails (a full disk) costs the recording, never the live room. A
-      // failing branch may post more than one error; those after the first find it gone.
-      if (child.rfind("record-", 0) == 0) {
-        std::string text = error->message;
-        g_error_free(error);
-        if (self->recordBin_ && child == GST_OBJECT_NAME(self->recordBin_.get())) {
-          GST_WARNING("room %s: recording failed: %s", self->config_.roomId.c_str(), text.c_str());
-          self->abortRecording();
-          if (self->handlers_.onRecordingFailed) self->handlers_.onRecordingFailed(text);
-        }
-        return G_SOURCE_CONTINUE;
-      }
-      GST_WARNING("room %s: error from %s: %s (%s)", self->config_.roomId.c_str(), child.c_str(), error->message,
-                  debug ? debug : "");
       std::string text = error->message;
       g_error_free(error);
+      GstObject* source = GST_MESSAGE_SRC(message);
+      // A failing branch may post more than one error; those that arrive after it was taken
+      // out of the room find it gone, and are about nothing the room still has.
+      if (!isInside(source, self->pipeline_.get())) {
+        GST_DEBUG("room %s: error from a removed output: %s", self->config_.roomId.c_str(), text.c_str());
+        return G_SOURCE_CONTINUE;
+      }
+      // An HLS rendition that fails (a full disk, no file descriptors) is rebuilt later.
+      if (HlsOutput* output = self->hlsOutputOf(source)) {
+        self->failHls(*output, text + (debug ? std::string(" (") + debug + ")" : std::string()));
+        return G_SOURCE_CONTINUE;
+      }
+      // A recording that fails (a full disk) costs the recording, never the live room.
+      if (self->recordBin_ && isInside(source, self->recordBin_.get())) {
+        GST_WARNING("room %s: recording failed: %s", self->config_.roomId.c_str(), text.c_str());
+        self->abortRecording();
+        if (self->handlers_.onRecordingFailed) self->handlers_.onRecordingFailed(text);
+        return G_SOURCE_CONTINUE;
+      }
+      const std::string child = topLevelChildName(source, GST_OBJECT(self->pipeline_.get()));
+      GST_WARNING("room %s: error from %s: %s (%s)", self->config_.roomId.c_str(), child.c_str(), text.c_str(),
+                  debug ? debug : "");
       if (self->handlers_.onError) self->handlers_.onError(child, text);  // may destroy self: return right after
       return G_SOURCE_CONTINUE;
     }
@@ -216,11 +227,13 @@ gboolean RoomPipeline::onBusMessage(GstBus*, GstMessage* message, gpointer data)
       if (s && gst_structure_has_name(s, "splitmuxsink-fragment-closed") && self->handlers_.onSegmentClosed &&
           gst_structure_get_uint64(s, "running-time", &runningTime)) {
         // hlssink2 has already listed the segment in its playlist: it handles this message
-        // on its way up, before the bus sees it.
-        const std::string child = topLevelChildName(GST_MESSAGE_SRC(message), GST_OBJECT(self->pipeline_.get()));
-        if (child.rfind("hls-", 0) == 0) {
+        // on its way up, before the bus sees it. Only the live branch of a rendition counts
+        // (not one removed after a failure).
+        if (HlsOutput* output = self->hlsOutputOf(GST_MESSAGE_SRC(message))) {
+          output->closed++;
+          output->failures = 0;
           writeTablesOncePerSegment(GST_MESSAGE_SRC(message));
-          self->handlers_.onSegmentClosed({child.substr(4), self->unixMsAtRunningTime(runningTime)});
+          self->handlers_.onSegmentClosed({output->rendition, self->unixMsAtRunningTime(runningTime)});
         }
         return G_SOURCE_CONTINUE;
       }
@@ -253,6 +266,13 @@ gboolean RoomPipeline::onBusMessage(GstBus*, GstMessage* message, gpointer data)
 
 void RoomPipeline::finish(unsigned deadlineMs, std::function<void(bool)> done) {
   finishDone_ = std::move(done);
+  // A rendition that is down stays down: nothing is rebuilt for a room that is ending.
+  for (auto& output : hls_)
+    if (output->retry) {
+      g_source_destroy(output->retry);
+      g_source_unref(output->retry);
+      output->retry = nullptr;
+    }
   finishDeadline_ = g_timeout_source_new(deadlineMs);
   g_source_set_callback(
       finishDeadline_,
@@ -280,6 +300,147 @@ void RoomPipeline::completeFinish(bool clean) {
   if (done) done(clean);  // may destroy this
 }
 
+// --- HLS renditions: built, failed, rebuilt -------------------------------------------
+
+std::string RoomPipeline::segmentPath(const HlsOutput& output, unsigned index) const {
+  g_autofree char* name = g_strdup_printf("%s%05u.ts", output.segmentPrefix.c_str(), index);
+  g_autofree char* path = g_build_filename(config_.hlsDir.c_str(), name, nullptr);
+  return path;
+}
+
+RoomPipeline::HlsOutput* RoomPipeline::hlsOutputOf(GstObject* object) {
+  for (auto& output : hls_)
+    if (output->bin && isInside(object, output->bin.get())) return output.get();
+  return nullptr;
+}
+
+unsigned RoomPipeline::hlsOutputsDown() const {
+  unsigned down = 0;
+  for (const auto& output : hls_) down += output->bin ? 0 : 1;
+  return down;
+}
+
+core::Status RoomPipeline::startHls(HlsOutput& output) {
+  auto hls = loadFragmentBin(config_.pipelinesDir, output.fragment, "hls-" + output.rendition);
+  if (!hls) return hls.error();
+  g_autoptr(GstElement) sink = gst_bin_get_by_name(GST_BIN(hls.value().get()), "hls");
+  if (!sink) return Error{ErrorCode::Internal, output.fragment + ".pipeline must name its hlssink2 'hls'"};
+  g_autofree char* segments = g_build_filename(config_.hlsDir.c_str(), (output.segmentPrefix + "%05d.ts").c_str(), nullptr);
+  g_autofree char* playlist = g_build_filename(config_.hlsDir.c_str(), output.playlist.c_str(), nullptr);
+  g_object_set(sink, "location", segments, "playlist-location", playlist, nullptr);
+  configureSplitmux(GST_BIN(sink), config_.hlsSegmentMs, output.startIndex);
+  isolateBranchInput(hls.value().get());
+  // The bin completes its own state changes: hlssink2's sink prerolls (ASYNC), and a branch
+  // added to a playing room otherwise stays PAUSED waiting for a preroll the running
+  // pipeline never completes (measured with GStreamer 1.22: a rebuilt rendition wrote one
+  // segment header and stalled).
+  g_object_set(hls.value().get(), "async-handling", TRUE, nullptr);
+  GstBin* bin = GST_BIN(pipeline_.get());
+  if (!gst_bin_add(bin, hls.value().get())) return Error{ErrorCode::Internal, "cannot add " + output.fragment};
+  // In a running room, playing before the tee can push into it (at build time the pipeline is
+  // still NULL and this does nothing).
+  gst_element_sync_state_with_parent(hls.value().get());
+  GstPad* teeSrc = gst_element_request_pad_simple(tee_.get(), "src_%u");
+  g_autoptr(GstPad) input = gst_element_get_static_pad(hls.value().get(), "sink");
+  if (!teeSrc || !input || gst_pad_link(teeSrc, input) != GST_PAD_LINK_OK) {
+    if (teeSrc) {
+      gst_element_release_request_pad(tee_.get(), teeSrc);
+      gst_object_unref(teeSrc);
+    }
+    gst_bin_remove(bin, hls.value().get());
+    discardBranch(hls.value());
+    return Error{ErrorCode::Internal, "cannot link output " + output.fragment};
+  }
+  output.bin = hls.value();
+  output.teePad = teeSrc;
+  output.closed = 0;
+  return core::Ok{};
+}
+
+// On the control thread, from the branch's first error. The mixer is not waited for: the
+// tee's pad is unlinked and released between two of its pushes (the pad's stream lock), and
+// a push into the branch never blocks (a leaky queue) nor fails (isolateBranchInput).
+void RoomPipeline::failHls(HlsOutput& output, const std::string& message) {
+  if (!output.bin) return;
+  GST_WARNING("room %s: HLS rendition %s failed after %u segments: %s", config_.roomId.c_str(),
+              output.rendition.c_str(), output.closed, message.c_str());
+  ElementPtr bin = std::move(output.bin);
+  output.bin.reset();
+  g_autoptr(GstPad) input = gst_element_get_static_pad(bin.get(), "sink");
+  gst_pad_unlink(output.teePad, input);
+  gst_element_release_request_pad(tee_.get(), output.teePad);
+  gst_object_unref(output.teePad);
+  output.teePad = nullptr;
+  gst_bin_remove(GST_BIN(pipeline_.get()), bin.get());
+  discardBranch(bin);
+
+  // The segment being written when it failed is cut short and was never listed: delete it
+  // (on a full disk, that is space back). The next branch numbers its files on from there.
+  const unsigned broken = output.startIndex + output.closed;
+  g_unlink(segmentPath(output, broken).c_str());
+  output.startIndex = broken + 1;
+  // hlssink2 deletes the old segments it wrote itself (max-files), but not those of a branch
+  // before it: those past any window are deleted here. What is served comes from memory.
+  constexpr unsigned kKeptFiles = 48;
+  if (output.startIndex > kKeptFiles) {
+    const unsigned below = output.startIndex - kKeptFiles;
+    for (unsigned i = std::max(output.sweptBelow, below > kKeptFiles ? below - kKeptFiles : 0u); i < below; i++)
+      g_unlink(segmentPath(output, i).c_str());
+    output.sweptBelow = below;
+  }
+  output.failures++;
+  retryHlsLater(output);
+  if (handlers_.onHlsFailed) handlers_.onHlsFailed(output.rendition, message);
+}
+
+void RoomPipeline::retryHlsLater(HlsOutput& output) {
+  if (output.retry || finishDone_) return;
+  const unsigned shift = std::min(output.failures > 0 ? output.failures - 1 : 0u, 8u);
+  const unsigned delayMs = std::min(kHlsRetryFirstMs << shift, kHlsRetryMaxMs);
+  struct Retry {
+    RoomPipeline* self;
+    HlsOutput* output;
+  };
+  output.retry = g_timeout_source_new(delayMs);
+  g_source_set_callback(
+      output.retry,
+      [](gpointer data) -> gboolean {
+        auto* r = static_cast<Retry*>(data);
+        g_source_unref(r->output->retry);
+        r->output->retry = nullptr;
+        r->self->onHlsRetry(*r->output);
+        return G_SOURCE_REMOVE;
+      },
+      new Retry{this, &output}, [](gpointer p) { delete static_cast<Retry*>(p); });
+  g_source_attach(output.retry, config_.context);
+}
+
+void RoomPipeline::onHlsRetry(HlsOutput& output) {
+  if (output.bin || finishDone_) return;
+  // Look before building: a branch that would fail at its first file is not worth building.
+  // Still full, or still out of descriptors: look again later (the back-off grows).
+  const long long free = freeBytesAt(config_.hlsDir);
+  const bool space = free < 0 || free >= kHlsMinFreeBytes;
+  const bool descriptors = canOpenFiles();
+  if (!space || !descriptors) {
+    GST_INFO("room %s: HLS rendition %s still down (%s)", config_.roomId.c_str(), output.rendition.c_str(),
+             !space ? "no space" : "no file descriptors");
+    output.failures++;
+    retryHlsLater(output);
+    return;
+  }
+  if (auto started = startHls(output); !started) {
+    GST_WARNING("room %s: HLS rendition %s not rebuilt: %s", config_.roomId.c_str(), output.rendition.c_str(),
+                started.error().message.c_str());
+    output.failures++;
+    retryHlsLater(output);
+    return;
+  }
+  GST_WARNING("room %s: HLS rendition %s rebuilt, segments from %u", config_.roomId.c_str(), output.rendition.c_str(),
+              output.startIndex);
+  if (handlers_.onHlsRestarted) handlers_.onHlsRestarted(output.rendition);
+}
+
 core::Status RoomPipeline::startRecording(const std::string& path) {
   if (recordBin_) return Error{ErrorCode::Conflict, "the room is already recording"};
   auto record = loadFragmentBin(config_.pipelinesDir, "program-record", "record-" + std::to_string(++recordSerial_));
@@ -287,6 +448,7 @@ core::Status RoomPipeline::startRecording(const std::string& path) {
   g_autoptr(GstElement) sink = gst_bin_get_by_name(GST_BIN(record.value().get()), "file");
   if (!sink) return Error{ErrorCode::Internal, "program-record.pipeline must name its filesink 'file'"};
   g_object_set(sink, "location", path.c_str(), nullptr);
+  isolateBranchInput(record.value().get());
   GstBin* bin = GST_BIN(pipeline_.get());
   gst_bin_add(bin, record.value().get());
   // Playing before the mixer can push into it; the mixer's record pad carries the program
@@ -379,8 +541,8 @@ void RoomPipeline::abortRecording() {
   g_autoptr(GstPad) recordPad = gst_element_get_static_pad(mixer_.get(), "record");
   g_autoptr(GstPad) input = gst_element_get_static_pad(bin.get(), "sink");
   gst_pad_unlink(recordPad, input);
-  gst_element_set_state(bin.get(), GST_STATE_NULL);
   gst_bin_remove(GST_BIN(pipeline_.get()), bin.get());
+  discardBranch(bin);
 }
 
 int64_t RoomPipeline::unixMsAtRunningTime(GstClockTime runningTime) {

@@ -9,7 +9,9 @@
 //                                                              silent speaker's return
 //
 // The mixer's one thread pushes every output; the fragments start with a queue so the files
-// are written on threads of their own.
+// are written on threads of their own. A file output that fails (a full disk, no file
+// descriptors) costs that output for a while, never the room: its error stops at its input
+// (media/output_branch.h) and the branch is rebuilt on the control thread with a back-off.
 //
 // Owned and changed on the control thread only. Its bus is watched on the control context.
 #pragma once
@@ -63,7 +65,18 @@ class RoomPipeline {
     std::function<void(const std::string& element, const std::string& text, bool final)> onRecognized;
     // The recording's branch failed (a full disk): it is gone; the room goes on.
     std::function<void(const std::string& message)> onRecordingFailed;
+    // An HLS rendition's branch failed (a write error): it is gone until it is rebuilt; the
+    // mixer and the speakers' returns go on.
+    std::function<void(const std::string& rendition, const std::string& message)> onHlsFailed;
+    // A failed rendition runs again: its next segment starts a new timeline.
+    std::function<void(const std::string& rendition)> onHlsRestarted;
   };
+  // An HLS rendition is given up on for this long after its first failure in a row, doubling
+  // with each further one up to the last figure.
+  static constexpr unsigned kHlsRetryFirstMs = 500;
+  static constexpr unsigned kHlsRetryMaxMs = 4000;
+  // A rendition is rebuilt only when at least this much is free where its segments go.
+  static constexpr long long kHlsMinFreeBytes = 256 * 1024;
 
   static core::Result<std::unique_ptr<RoomPipeline>> start(const RoomPipelineConfig& config, Handlers handlers);
   ~RoomPipeline();
@@ -91,6 +104,8 @@ class RoomPipeline {
   void stopRecording(std::function<void(bool clean)> done);
   void abortRecording();
   bool recording() const { return static_cast<bool>(recordBin_); }
+  // HLS renditions that are down now (failed, waiting to be rebuilt).
+  unsigned hlsOutputsDown() const;
 
   // Writes the current graph as a dot file (GST_DEBUG_DUMP_DOT_DIR must be set).
   void dumpDot(const std::string& name) const;
@@ -102,6 +117,26 @@ class RoomPipeline {
   static GstBusSyncReply filterBusMessage(GstBus* bus, GstMessage* message, gpointer unused);
   static gboolean onBusMessage(GstBus* bus, GstMessage* message, gpointer self);
   void completeFinish(bool clean);
+  // One HLS rendition's branch, replaced as a whole after a write error.
+  struct HlsOutput {
+    std::string rendition;      // "main", "low"
+    std::string fragment;       // pipelines/<fragment>.pipeline
+    std::string segmentPrefix;  // segment files are <prefix>%05d.ts
+    std::string playlist;       // hlssink2's own (hidden) playlist
+    ElementPtr bin;             // null while down
+    GstPad* teePad = nullptr;   // the program tee's pad feeding it (a reference)
+    unsigned startIndex = 0;    // the index of this branch's first segment file
+    unsigned closed = 0;        // segments it has closed
+    unsigned failures = 0;      // in a row (no segment closed since), for the back-off
+    unsigned sweptBelow = 0;    // segment files below this index are deleted
+    GSource* retry = nullptr;
+  };
+  core::Status startHls(HlsOutput& output);
+  void failHls(HlsOutput& output, const std::string& message);
+  void retryHlsLater(HlsOutput& output);
+  void onHlsRetry(HlsOutput& output);
+  HlsOutput* hlsOutputOf(GstObject* object);
+  std::string segmentPath(const HlsOutput& output, unsigned index) const;
   int64_t unixMsAtRunningTime(GstClockTime runningTime);
 
   RoomPipelineConfig config_;
@@ -109,6 +144,8 @@ class RoomPipeline {
   ElementPtr pipeline_;
   ElementPtr mixer_;
   ElementPtr programOpus_;
+  ElementPtr tee_;                                     // the program, to every HLS rendition
+  std::vector<std::unique_ptr<HlsOutput>> hls_;
   SharedListeners* sharedListeners_ = newSharedListeners();  // one reference
   std::shared_ptr<SharedReturnFanout> directReturns_ = std::make_shared<SharedReturnFanout>();
   GSource* busWatch_ = nullptr;

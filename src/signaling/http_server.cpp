@@ -535,6 +535,11 @@ void HttpServer::handleMetrics(SoupServer*, SoupServerMessage* msg, const char*,
   metric("roomcast_mixer_realigned_samples",
          "Quiet samples dropped so that a speaker's audio is mixed as it arrives, live rooms.",
          mixers.realignedSamples);
+  const auto outputs = self->rooms_.outputStats();
+  metric("roomcast_output_failures_total", "File outputs (HLS renditions, recordings) failed by a write error.",
+         outputs.failures);
+  metric("roomcast_output_restarts_total", "Failed file outputs running again.", outputs.restarts);
+  metric("roomcast_hls_renditions_down", "HLS renditions of live rooms down after a write error, now.", outputs.hlsDown);
   soup_server_message_set_status(msg, 200, nullptr);
   soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Cache-Control", "no-store");
   soup_server_message_set_response(msg, "text/plain; version=0.0.4", SOUP_MEMORY_COPY, body.data(), body.size());

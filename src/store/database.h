@@ -19,6 +19,27 @@ namespace roomcast::store {
 using RecordingRow = core::RecordingRow;
 using TranscriptHit = core::TranscriptHit;
 
+// Recording rows whose write failed for a reason that passes (a full disk, an I/O error, the
+// database busy): kept in order and written again before the next recording write, on every
+// listing, and every few seconds on the control loop until they land. A recording that
+// failed on a full disk must not stay `recording` in the archive because its last update
+// failed on the same disk; until it lands, listings show the row as it will be.
+struct PendingRecordingWrite {
+  bool start = false;  // an INSERT (recordingStarted), else an UPDATE (recordingStopped)
+  std::string roomId, title, path, status, note;
+  int64_t startedAtMs = 0, endedAtMs = 0;
+  double seconds = 0;
+};
+struct PendingRecordingWrites {
+  static constexpr unsigned kRetrySeconds = 2;
+  std::vector<PendingRecordingWrite> writes;
+  unsigned retrySource = 0;  // on the default main context (the control loop)
+  PendingRecordingWrites() = default;
+  PendingRecordingWrites(const PendingRecordingWrites&) = delete;
+  PendingRecordingWrites& operator=(const PendingRecordingWrites&) = delete;
+  ~PendingRecordingWrites();
+};
+
 struct TranscriptSegment {
   std::string roomId;
   std::string identity;
@@ -43,6 +64,8 @@ class Database {
                                          int64_t startedAtMs);
   core::Status recordingStopped(const std::string& path, int64_t endedAtMs, double seconds, const std::string& status,
                                 const std::string& note);
+  // Recording rows not written yet (see PendingRecordingWrite); writes what it can now.
+  size_t retryPendingRecordingWrites();
   core::Status recordingUploaded(const std::string& path, const std::string& url);
   core::Status recordingUploadFailed(const std::string& path, const std::string& error);
   // Ended recordings with audio that have no storage URL yet (to upload).
@@ -64,7 +87,12 @@ class Database {
  private:
   explicit Database(sqlite3* db) : db_(db) {}
   core::Status exec(const char* sql);
+  core::Status writeRecording(const PendingRecordingWrite& write);
+  // Writes it, or keeps it for later when the failure may pass; queued behind older ones.
+  core::Status writeOrKeepRecording(PendingRecordingWrite write);
+  void applyPendingRecordingWrites(std::vector<RecordingRow>& rows) const;
   sqlite3* db_;
+  PendingRecordingWrites pendingRecordings_;
 };
 
 // One prepared statement, finalized when it goes out of scope.

@@ -1,6 +1,8 @@
 // Recordings, their transcripts (with an FTS5 index) and the moderation log in the store.
 #include <glib.h>
 
+#include <algorithm>
+
 #include "store/database.h"
 
 namespace roomcast::store {
@@ -51,33 +53,131 @@ std::string ftsQuery(const std::string& words) {
 
 }  // namespace
 
+PendingRecordingWrites::~PendingRecordingWrites() {
+  if (retrySource) g_source_remove(retrySource);
+}
+
+namespace {
+// Failures that may pass: the disk is full or failing now, the file cannot be opened (no file
+// descriptors), or another writer holds the database.
+bool mayPass(int code) {
+  switch (code & 0xff) {
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_NOMEM:
+      return true;
+    default:
+      return false;
+  }
+}
+}  // namespace
+
+core::Status Database::writeRecording(const PendingRecordingWrite& w) {
+  Statement st;
+  const char* sql = w.start ? "INSERT INTO recordings(room_id, title, path, started_at_ms, status) VALUES(?,?,?,?,'recording')"
+                            : "UPDATE recordings SET ended_at_ms=?, duration_s=?, status=?, note=? WHERE path=?";
+  if (sqlite3_prepare_v2(db_, sql, -1, &st.stmt, nullptr) != SQLITE_OK) return sqlError(db_, "prepare");
+  if (w.start) {
+    sqlite3_bind_text(st.stmt, 1, w.roomId.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st.stmt, 2, w.title.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st.stmt, 3, w.path.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st.stmt, 4, w.startedAtMs);
+  } else {
+    sqlite3_bind_int64(st.stmt, 1, w.endedAtMs);
+    sqlite3_bind_double(st.stmt, 2, w.seconds);
+    sqlite3_bind_text(st.stmt, 3, w.status.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st.stmt, 4, w.note.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st.stmt, 5, w.path.c_str(), -1, SQLITE_TRANSIENT);
+  }
+  if (sqlite3_step(st.stmt) != SQLITE_DONE) return sqlError(db_, w.start ? "insert recording" : "update recording");
+  return core::Ok{};
+}
+
+size_t Database::retryPendingRecordingWrites() {
+  auto& pending = pendingRecordings_.writes;
+  size_t done = 0;
+  while (done < pending.size()) {
+    if (auto written = writeRecording(pending[done]); !written && mayPass(sqlite3_extended_errcode(db_))) break;
+    // Written, or failed for good (it would fail the same way forever): either way, done.
+    done++;
+  }
+  if (done) {
+    g_message("store: %zu recording row update(s) written late, %zu still waiting", done, pending.size() - done);
+    pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(done));
+  }
+  return pending.size();
+}
+
+core::Status Database::writeOrKeepRecording(PendingRecordingWrite write) {
+  auto& pending = pendingRecordings_;
+  // In order: an update must not land before the insert it updates.
+  if (!pending.writes.empty() && retryPendingRecordingWrites() > 0) {
+    pending.writes.push_back(std::move(write));
+    return core::Error{core::ErrorCode::Internal, "the store cannot be written now; the recording row is kept to write later"};
+  }
+  auto written = writeRecording(write);
+  if (written || !mayPass(sqlite3_extended_errcode(db_))) return written;
+  pending.writes.push_back(std::move(write));
+  if (!pending.retrySource)
+    pending.retrySource = g_timeout_add_seconds(
+        PendingRecordingWrites::kRetrySeconds,
+        [](gpointer data) -> gboolean {
+          auto* self = static_cast<Database*>(data);
+          if (self->retryPendingRecordingWrites() > 0) return G_SOURCE_CONTINUE;
+          self->pendingRecordings_.retrySource = 0;
+          return G_SOURCE_REMOVE;
+        },
+        this);
+  return core::Error{core::ErrorCode::Internal, written.error().message + " (kept; written again when it can be)"};
+}
+
 core::Result<int64_t> Database::recordingStarted(const std::string& roomId, const std::string& title,
                                                  const std::string& path, int64_t startedAtMs) {
-  Statement st;
-  if (sqlite3_prepare_v2(db_, "INSERT INTO recordings(room_id, title, path, started_at_ms, status) VALUES(?,?,?,?,'recording')",
-                         -1, &st.stmt, nullptr) != SQLITE_OK)
-    return sqlError(db_, "prepare");
-  sqlite3_bind_text(st.stmt, 1, roomId.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st.stmt, 2, title.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st.stmt, 3, path.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_int64(st.stmt, 4, startedAtMs);
-  if (sqlite3_step(st.stmt) != SQLITE_DONE) return sqlError(db_, "insert recording");
+  PendingRecordingWrite w;
+  w.start = true;
+  w.roomId = roomId;
+  w.title = title;
+  w.path = path;
+  w.startedAtMs = startedAtMs;
+  if (auto written = writeOrKeepRecording(std::move(w)); !written) return written.error();
   return static_cast<int64_t>(sqlite3_last_insert_rowid(db_));
 }
 
 core::Status Database::recordingStopped(const std::string& path, int64_t endedAtMs, double seconds,
                                         const std::string& status, const std::string& note) {
-  Statement st;
-  if (sqlite3_prepare_v2(db_, "UPDATE recordings SET ended_at_ms=?, duration_s=?, status=?, note=? WHERE path=?", -1,
-                         &st.stmt, nullptr) != SQLITE_OK)
-    return sqlError(db_, "prepare");
-  sqlite3_bind_int64(st.stmt, 1, endedAtMs);
-  sqlite3_bind_double(st.stmt, 2, seconds);
-  sqlite3_bind_text(st.stmt, 3, status.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st.stmt, 4, note.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st.stmt, 5, path.c_str(), -1, SQLITE_TRANSIENT);
-  if (sqlite3_step(st.stmt) != SQLITE_DONE) return sqlError(db_, "update recording");
-  return core::Ok{};
+  PendingRecordingWrite w;
+  w.path = path;
+  w.endedAtMs = endedAtMs;
+  w.seconds = seconds;
+  w.status = status;
+  w.note = note;
+  return writeOrKeepRecording(std::move(w));
+}
+
+// What the rows will be once the kept writes land: a recording that failed on a full disk
+// is listed as failed (with what was written) even while its row cannot be updated.
+void Database::applyPendingRecordingWrites(std::vector<RecordingRow>& rows) const {
+  for (const auto& w : pendingRecordings_.writes) {
+    auto row = std::find_if(rows.begin(), rows.end(), [&](const RecordingRow& r) { return r.path == w.path; });
+    if (w.start) {
+      if (row != rows.end()) continue;
+      RecordingRow added;
+      added.roomId = w.roomId;
+      added.title = w.title;
+      added.path = w.path;
+      added.startedAtMs = w.startedAtMs;
+      added.status = "recording";
+      rows.insert(rows.begin(), std::move(added));
+    } else if (row != rows.end()) {
+      row->endedAtMs = w.endedAtMs;
+      row->durationSeconds = w.seconds;
+      row->status = w.status;
+      row->note = w.note;
+    }
+  }
 }
 
 core::Status Database::recordingUploaded(const std::string& path, const std::string& url) {
@@ -102,6 +202,7 @@ core::Status Database::recordingUploadFailed(const std::string& path, const std:
 }
 
 std::vector<RecordingRow> Database::recordingsAwaitingUpload() {
+  retryPendingRecordingWrites();
   std::vector<RecordingRow> rows;
   Statement st;
   const std::string sql = std::string("SELECT ") + kRecordingColumns +
@@ -122,6 +223,7 @@ std::vector<RecordingRow> Database::unfinishedRecordings() {
 }
 
 std::vector<RecordingRow> Database::recordings(size_t limit) {
+  retryPendingRecordingWrites();
   std::vector<RecordingRow> rows;
   {
     Statement st;
@@ -130,6 +232,8 @@ std::vector<RecordingRow> Database::recordings(size_t limit) {
     sqlite3_bind_int64(st.stmt, 1, static_cast<sqlite3_int64>(limit));
     while (sqlite3_step(st.stmt) == SQLITE_ROW) rows.push_back(readRecording(st.stmt));
   }
+  applyPendingRecordingWrites(rows);
+  if (rows.size() > limit) rows.resize(limit);
   for (auto& r : rows) {
     Statement st;
     if (sqlite3_prepare_v2(db_,

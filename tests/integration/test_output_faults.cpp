@@ -1,0 +1,343 @@
+// Rooms survive their outputs: roomcastd's HLS renditions (and recording) fail on a full disk
+// (its data dir on a small tmpfs in a private mount namespace) and on an exhausted file
+// descriptor limit (a low RLIMIT_NOFILE, filled with idle TCP connections from this test);
+// the room and its two WebRTC speakers live on (each speaker's return still carries the other's
+// tone, by tone analysis of what they received), and HLS resumes (new segments are listed, the
+// playlist marks the break, the new segments decode to the room's tones) once space or
+// descriptors return. A recording that failed on the full disk ends up `failed` in the store.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "audio/tone.h"
+#include "audio/wav.h"
+#include "hls_playlist.h"
+#include "processes.h"
+#include "room_helpers.h"
+#include "wait.h"
+#include "ws_client.h"
+
+using namespace roomcast::testing;
+using roomcast::audio::PcmAudio;
+
+namespace {
+
+constexpr double kSpeakSeconds = 60;  // long enough for the fault and the recovery
+
+bool canMountPrivately() {
+  const auto r = run({"unshare", "--mount", "--propagation", "private", "sh", "-c",
+                      "mount -t tmpfs -o size=1m t /mnt && echo ok"}, 20);
+  return r.exitStatus == 0 && r.stdoutText.find("ok") != std::string::npos;
+}
+
+// Fills the file system behind `path` until it refuses; returns the bytes written.
+size_t fillUp(const std::string& path) {
+  const int fd = g_open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) return 0;
+  std::string chunk(16 * 1024, 'x');
+  size_t written = 0;
+  for (;;) {
+    const ssize_t n = write(fd, chunk.data(), chunk.size());
+    if (n <= 0) break;  // ENOSPC
+    written += static_cast<size_t>(n);
+  }
+  close(fd);
+  return written;
+}
+
+// The last "heard N s" a speaker printed: seconds of the room's return it has received. Its
+// output is read while one of its waits runs: a short one takes in what it printed so far.
+long long heardSeconds(Process& speaker) {
+  speaker.waitForOutput("\n(none)\n", 0.02);
+  const std::string& out = speaker.output();
+  const size_t at = out.rfind("heard ");
+  return at == std::string::npos ? 0 : std::atoll(out.c_str() + at + 6);
+}
+
+bool waitHeard(Process& speaker, long long seconds, double timeoutSeconds) {
+  return speaker.waitForOutput("heard " + std::to_string(seconds) + " s\n", timeoutSeconds);
+}
+
+TestRoom createRoomRecorded(const Daemon& daemon, bool record) {
+  auto r = http("POST", daemon.url() + "/api/v1/rooms",
+                std::string(R"({"title":"Faults","topic":"tests","record":)") + (record ? "true" : "false") + "}");
+  EXPECT_EQ(r.status, 201) << r.body;
+  return {jsonString(r.body, "id"), jsonString(r.body, "host_token")};
+}
+
+// Two WebRTC speakers: the host at 440 Hz, a guest at 660 Hz; each records what it hears.
+struct Speakers {
+  std::unique_ptr<Process> host, guest;
+  std::string hostWav, guestWav;
+};
+
+Speakers startSpeakers(const Daemon& daemon, const TestRoom& room, const std::string& dir) {
+  Speakers s;
+  s.hostWav = dir + "/host.wav";
+  s.guestWav = dir + "/guest.wav";
+  const std::string seconds = std::to_string(static_cast<int>(kSpeakSeconds));
+  s.host = std::make_unique<Process>(std::vector<std::string>{cli(), "--server", daemon.url(), "speak", room.id, "--token",
+                                                              room.hostToken, "--tone", "440", "--seconds", seconds,
+                                                              "--out", s.hostWav});
+  s.guest = std::make_unique<Process>(std::vector<std::string>{
+      cli(), "--server", daemon.url(), "speak", room.id, "--token", issueToken(daemon, room, "speaker", "Guest"), "--tone",
+      "660", "--seconds", seconds, "--out", s.guestWav});
+  return s;
+}
+
+// Fraction of 200 ms windows of [from, to) in which `frequency` dominates.
+double shareOfWindowsWithTone(const PcmAudio& audio, double frequency, double from, double to) {
+  auto mono = roomcast::audio::toMonoFloat(audio);
+  const size_t begin = static_cast<size_t>(from * audio.sampleRate), end = static_cast<size_t>(to * audio.sampleRate);
+  if (end <= begin || end > mono.size()) return 0;
+  std::vector<float> span(mono.begin() + static_cast<std::ptrdiff_t>(begin), mono.begin() + static_cast<std::ptrdiff_t>(end));
+  return roomcast::audio::fractionOfWindowsWithTone(span, audio.sampleRate, frequency);
+}
+
+// What each speaker heard over [from, to) seconds of its return: the other's tone, all along.
+// The thresholds leave room for a loaded machine (a few late frames); a return that stops,
+// as it does when the room ends, fails them by far.
+void expectEachHearsTheOther(const Speakers& s, double hostFrom, double hostTo, double guestFrom, double guestTo) {
+  PcmAudio hostHeard, guestHeard;
+  ASSERT_TRUE(roomcast::audio::readWav(s.hostWav, hostHeard));
+  ASSERT_TRUE(roomcast::audio::readWav(s.guestWav, guestHeard));
+  ASSERT_GE(hostHeard.seconds(), hostTo) << "the host's return stopped at " << hostHeard.seconds() << " s";
+  ASSERT_GE(guestHeard.seconds(), guestTo) << "the guest's return stopped at " << guestHeard.seconds() << " s";
+  ASSERT_GT(hostTo - hostFrom, 4);
+  const double hostHearsGuest = toneDb(hostHeard, 660, hostFrom, hostTo);
+  const double guestHearsHost = toneDb(guestHeard, 440, guestFrom, guestTo);
+  const double hostShare = shareOfWindowsWithTone(hostHeard, 660, hostFrom, hostTo);
+  const double guestShare = shareOfWindowsWithTone(guestHeard, 440, guestFrom, guestTo);
+  printf("during the fault: host hears guest %.1f dB (%.0f %% of 200 ms windows), guest hears host %.1f dB (%.0f %%)\n",
+         hostHearsGuest, 100 * hostShare, guestHearsHost, 100 * guestShare);
+  EXPECT_GT(hostHearsGuest, -30) << "during the fault the host hears the guest's 660 Hz";
+  EXPECT_GT(guestHearsHost, -30) << "during the fault the guest hears the host's 440 Hz";
+  EXPECT_GE(hostShare, 0.75) << "the host's return never stops";
+  EXPECT_GE(guestShare, 0.75) << "the guest's return never stops";
+  EXPECT_LT(toneDb(hostHeard, 440, hostFrom, hostTo), hostHearsGuest - 30) << "and never itself";
+}
+
+// HLS runs again: at least three new segments are listed after `afterSequence`, the playlist
+// marks the break for players, and the newest segments decode to the room's two tones.
+void expectHlsResumed(const Daemon& daemon, const TestRoom& room, long long afterSequence, const std::string& dir) {
+  const std::string base = daemon.url() + "/hls/" + room.id + "/";
+  ASSERT_TRUE(waitForSegmentSequence(base + "index.m3u8", afterSequence + 3, 40))
+      << "no new segment after " << afterSequence << "\n" << http("GET", base + "index.m3u8").body << daemon.log();
+  const auto playlist = http("GET", base + "index.m3u8");
+  ASSERT_EQ(playlist.status, 200);
+  EXPECT_NE(playlist.body.find("#EXT-X-DISCONTINUITY"), std::string::npos)
+      << "the break is marked for players:\n" << playlist.body;
+  auto listed = parsePlaylist(playlist.body);
+  ASSERT_GE(listed.size(), 2u);
+  // The newest three segments, each decoded on its own (as a player fetches them).
+  ASSERT_GE(listed.size(), 3u);
+  PcmAudio resumed;
+  for (size_t i = listed.size() - 3; i < listed.size(); i++) {
+    const auto segment = http("GET", base + listed[i].name);
+    ASSERT_EQ(segment.status, 200) << listed[i].name;
+    const std::string ts = dir + "/" + listed[i].name, wav = ts + ".wav";
+    ASSERT_TRUE(g_file_set_contents(ts.c_str(), segment.body.data(), static_cast<gssize>(segment.body.size()), nullptr));
+    const auto decoded = run({"ffmpeg", "-nostdin", "-v", "error", "-i", ts, "-ac", "1", "-ar", "48000", "-y", wav}, 60);
+    ASSERT_EQ(decoded.exitStatus, 0) << listed[i].name << " (" << segment.body.size() << " bytes): " << decoded.stderrText
+                                     << playlist.body;
+    PcmAudio part;
+    ASSERT_TRUE(roomcast::audio::readWav(wav, part));
+    EXPECT_GT(part.seconds(), 0.5) << listed[i].name;
+    resumed.sampleRate = part.sampleRate;
+    resumed.channels = part.channels;
+    resumed.samples.insert(resumed.samples.end(), part.samples.begin(), part.samples.end());
+  }
+  ASSERT_GT(resumed.seconds(), 1.5);
+  EXPECT_GT(toneDb(resumed, 440, 0.1, resumed.seconds() - 0.1), -25) << "the resumed HLS carries the host";
+  EXPECT_GT(toneDb(resumed, 660, 0.1, resumed.seconds() - 0.1), -25) << "and the guest";
+}
+
+bool roomIsLive(const Daemon& daemon, const TestRoom& room) {
+  return http("GET", daemon.url() + "/api/v1/rooms/" + room.id).status == 200;
+}
+
+TEST(OutputFaults, FullDiskCostsHlsAndTheRecordingForAWhileNeverTheRoom) {
+  if (!canMountPrivately()) GTEST_SKIP() << "needs mount namespaces (unshare --mount, as root)";
+  const TempDir scratch("roomcast-fulldisk-");
+  const std::string dataDir = scratch.path() + "/data";
+  ASSERT_EQ(g_mkdir_with_parents(dataDir.c_str(), 0755), 0);
+  // The whole data dir (database, HLS, recordings) on 8 MB of its own, as in the report.
+  DaemonOptions options;
+  options.dataDir = dataDir;
+  options.prefix = {"unshare", "--mount", "--propagation", "private", "sh", "-c",
+                    "mount -t tmpfs -o size=8m roomcast-test \"$0\" && exec \"$@\"", dataDir};
+  Daemon daemon(options);
+  ASSERT_TRUE(daemon.ready()) << daemon.log();
+  // The daemon's view of its data dir (the tmpfs), from outside its namespace.
+  const std::string inside = "/proc/" + std::to_string(daemon.pid()) + "/root" + dataDir;
+
+  const TestRoom room = createRoomRecorded(daemon, true);
+  Speakers speakers = startSpeakers(daemon, room, scratch.path());
+  ASSERT_TRUE(speakers.host->waitForOutput("connected", 30)) << daemon.log();
+  ASSERT_TRUE(speakers.guest->waitForOutput("connected", 30)) << daemon.log();
+  const std::string playlist = daemon.url() + "/hls/" + room.id + "/index.m3u8";
+  ASSERT_TRUE(waitForSegments(playlist, 3, 20)) << daemon.log();
+  ASSERT_TRUE(waitHeard(*speakers.host, 3, 30));
+  const std::string recording = jsonString(http("GET", daemon.url() + "/api/v1/recordings").body, "recordings.0.storage.local");
+  ASSERT_FALSE(recording.empty());
+
+  // The disk fills up.
+  EXPECT_GT(fillUp(inside + "/filler"), 1024u * 1024u);
+  const long long hostAtFull = heardSeconds(*speakers.host), guestAtFull = heardSeconds(*speakers.guest);
+  // Eight seconds of a full disk: more than ten segments that could not be written.
+  ASSERT_TRUE(waitHeard(*speakers.host, hostAtFull + 8, 40))
+      << speakers.host->errors() << speakers.guest->errors() << daemon.log();
+  EXPECT_TRUE(roomIsLive(daemon, room)) << daemon.log();
+  EXPECT_GE(metric(daemon, "roomcast_output_failures_total"), 1) << daemon.log();
+  // The recording that failed is listed as failed, with what was written.
+  const std::string listing = http("GET", daemon.url() + "/api/v1/recordings").body;
+  EXPECT_EQ(jsonString(listing, "recordings.0.status"), "failed") << listing;
+  EXPECT_GT(jsonNumber(listing, "recordings.0.duration_s", 0), 1) << listing;
+  const long long hostFaultEnd = heardSeconds(*speakers.host), guestFaultEnd = heardSeconds(*speakers.guest);
+  const long long before = newestSegmentSequence(playlist);
+
+  // Space returns: HLS resumes, and the failed recording's row says so in the store itself.
+  ASSERT_EQ(g_unlink((inside + "/filler").c_str()), 0);
+  expectHlsResumed(daemon, room, before, scratch.path());
+  EXPECT_GE(metric(daemon, "roomcast_output_restarts_total"), 1);
+  // sqlite3 in the daemon's mount namespace: SQLite resolves /proc/PID/root, a symbolic link,
+  // to the directory outside it.
+  auto query = [&](const std::string& sql) {
+    return run({"nsenter", "--target", std::to_string(daemon.pid()), "--mount", "sqlite3", dataDir + "/roomcast.db", sql},
+               20);
+  };
+  ProcessResult stored;
+  EXPECT_TRUE(pollUntil(
+      [&] {
+        stored = query("SELECT status || ' ' || (duration_s > 1) FROM recordings WHERE path = '" + recording + "'");
+        return stored.stdoutText == "failed 1\n";
+      },
+      30, 0.5))
+      << "stored: " << stored.stdoutText << stored.stderrText << "\n" << query("SELECT * FROM recordings").stdoutText;
+
+  // What the speakers heard while the disk was full.
+  ASSERT_EQ(speakers.host->wait(kSpeakSeconds + 60).exitStatus, 0) << speakers.host->errors();
+  ASSERT_EQ(speakers.guest->wait(kSpeakSeconds + 60).exitStatus, 0) << speakers.guest->errors();
+  expectEachHearsTheOther(speakers, hostAtFull + 1, hostFaultEnd, guestAtFull + 1, guestFaultEnd);
+}
+
+// Idle connections that this test opens to roomcastd until it has no descriptor left.
+class ConnectionFlood {
+ public:
+  explicit ConnectionFlood(const std::string& url) : port_(std::atoi(url.substr(url.rfind(':') + 1).c_str())) {}
+  ~ConnectionFlood() { release(); }
+  // Opens up to `count` more connections (non-blocking: beyond the server's backlog they
+  // wait in SYN-SENT, which is fine).
+  void open(int count) {
+    for (int i = 0; i < count; i++) {
+      const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      if (fd < 0) return;
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(static_cast<uint16_t>(port_));
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 && errno != EINPROGRESS) {
+        close(fd);
+        return;
+      }
+      fds_.push_back(fd);
+    }
+  }
+  void release() {
+    for (int fd : fds_) close(fd);
+    fds_.clear();
+  }
+  size_t size() const { return fds_.size(); }
+
+ private:
+  int port_;
+  std::vector<int> fds_;
+};
+
+size_t openFds(int pid) {
+  size_t n = 0;
+  g_autoptr(GDir) dir = g_dir_open(("/proc/" + std::to_string(pid) + "/fd").c_str(), 0, nullptr);
+  while (dir && g_dir_read_name(dir)) n++;
+  return n;
+}
+
+TEST(OutputFaults, ExhaustedFileDescriptorsCostHlsForAWhileNeverTheRoom) {
+  constexpr int kLimit = 400;  // roomcastd with a room and two WebRTC speakers uses about 100
+  rlimit own{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &own), 0);
+  if (own.rlim_max < 4 * kLimit) GTEST_SKIP() << "the open file hard limit is " << own.rlim_max;
+  own.rlim_cur = own.rlim_max;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &own), 0);
+  const TempDir scratch("roomcast-nofds-");
+  DaemonOptions options;
+  options.prefix = {"prlimit", "--nofile=" + std::to_string(kLimit) + ":" + std::to_string(kLimit)};
+  Daemon daemon(options);
+  ASSERT_TRUE(daemon.ready()) << daemon.log();
+  const TestRoom room = createRoomRecorded(daemon, false);
+  Speakers speakers = startSpeakers(daemon, room, scratch.path());
+  ASSERT_TRUE(speakers.host->waitForOutput("connected", 30)) << daemon.log();
+  ASSERT_TRUE(speakers.guest->waitForOutput("connected", 30)) << daemon.log();
+  const std::string playlist = daemon.url() + "/hls/" + room.id + "/index.m3u8";
+  ASSERT_TRUE(waitForSegments(playlist, 3, 20)) << daemon.log();
+  ASSERT_TRUE(waitHeard(*speakers.host, 3, 30));
+  const size_t baseline = openFds(daemon.pid());
+  ASSERT_LT(baseline, static_cast<size_t>(kLimit) - 50) << "raise kLimit";
+  const long long before = newestSegmentSequence(playlist);
+
+  // Connections until roomcastd holds every descriptor it may have, and more waiting in its
+  // backlog, so that each descriptor it frees is taken again: HLS cannot open a segment.
+  ConnectionFlood flood(daemon.url());
+  const size_t logBefore = daemon.log().size();
+  auto topUp = [&] {
+    if (flood.size() < static_cast<size_t>(3 * kLimit)) flood.open(50);
+  };
+  ASSERT_TRUE(pollUntil(
+      [&] {
+        topUp();
+        return openFds(daemon.pid()) >= static_cast<size_t>(kLimit) - 2;
+      },
+      60, 0.2))
+      << "roomcastd holds " << openFds(daemon.pid()) << " fds, the test " << flood.size() << " connections\n"
+      << daemon.log().substr(logBefore);
+  printf("roomcastd at its limit: %zu fds (baseline %zu), %zu connections from the test\n", openFds(daemon.pid()),
+         baseline, flood.size());
+  const long long hostAtLimit = heardSeconds(*speakers.host), guestAtLimit = heardSeconds(*speakers.guest);
+  // Eight seconds at the limit (connections that roomcastd drops are replaced).
+  ASSERT_TRUE(pollUntil(
+      [&] {
+        topUp();
+        return heardSeconds(*speakers.host) >= hostAtLimit + 8;
+      },
+      40, 0.2))
+      << speakers.host->errors() << daemon.log().substr(logBefore);
+  // HLS did run out of descriptors (hlssink2: "Too many open files").
+  EXPECT_NE(daemon.log().find("Too many open files", logBefore), std::string::npos) << daemon.log().substr(logBefore);
+  const long long hostFaultEnd = heardSeconds(*speakers.host), guestFaultEnd = heardSeconds(*speakers.guest);
+
+  // The descriptors return: roomcastd closes the connections the test closes.
+  flood.release();
+  ASSERT_TRUE(pollUntil([&] { return openFds(daemon.pid()) < baseline + 50; }, 40, 0.2))
+      << "roomcastd still holds " << openFds(daemon.pid()) << " fds";
+  EXPECT_TRUE(roomIsLive(daemon, room)) << daemon.log();
+  EXPECT_GE(metric(daemon, "roomcast_output_failures_total"), 1) << daemon.log();
+  expectHlsResumed(daemon, room, std::max(before, newestSegmentSequence(playlist)), scratch.path());
+  EXPECT_GE(metric(daemon, "roomcast_output_restarts_total"), 1);
+
+  ASSERT_EQ(speakers.host->wait(kSpeakSeconds + 60).exitStatus, 0) << speakers.host->errors();
+  ASSERT_EQ(speakers.guest->wait(kSpeakSeconds + 60).exitStatus, 0) << speakers.guest->errors();
+  expectEachHearsTheOther(speakers, hostAtLimit + 1, hostFaultEnd, guestAtLimit + 1, guestFaultEnd);
+}
+
+}  // namespace
