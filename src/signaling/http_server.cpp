@@ -158,7 +158,7 @@ core::Result<std::string> HttpServer::listen() {
   if (!keepAlive || !g_socket_bind(keepAlive, hidden, FALSE, &error) || !g_socket_listen(keepAlive, &error) ||
       !soup_server_listen_socket(server_, keepAlive, static_cast<SoupServerListenOptions>(0), &error))
     return Error{ErrorCode::Internal, std::string("cannot listen: ") + error->message};
-  router_ = std::make_unique<ConnectionRouter>(context, server_, listener_.get());
+  router_ = std::make_unique<ConnectionRouter>(context, server_, listener_.get(), config_.connections);
   return router_->listen(config_.listenHost, config_.listenPort);
 }
 

@@ -24,6 +24,8 @@ class WsHub final : public core::RoomEventSink {
   ~WsHub() override;
   void setRoomManager(core::RoomManager* rooms) { rooms_ = rooms; }
   void setConversation(core::Conversation* conversation) { conversation_ = conversation; }
+  // A WebSocket that has not said hello within this long is closed (policy violation).
+  void setHelloTimeout(double seconds) { helloTimeoutSeconds_ = seconds; }
 
   // soup_server_add_websocket_handler callback target; `roomId` comes from the path.
   void accept(SoupWebsocketConnection* connection, const std::string& roomId);
@@ -58,6 +60,7 @@ class WsHub final : public core::RoomEventSink {
   void setIdentity(Session& session, const std::string& identity);
 
   const TokenAuthority& auth_;
+  double helloTimeoutSeconds_ = 10;
   core::RoomManager* rooms_ = nullptr;
   core::Conversation* conversation_ = nullptr;
   std::map<Session*, std::unique_ptr<Session>> sessions_;
