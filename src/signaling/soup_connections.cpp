@@ -1,7 +1,5 @@
 #include "signaling/soup_connections.h"
 
-#include <gio/gunixinputstream.h>
-#include <gio/gunixoutputstream.h>
 #include <glib-unix.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -39,11 +37,18 @@ bool keepsAlive(SoupServerMessage* msg) {
 
 int64_t afterSeconds(double seconds) { return g_get_monotonic_time() + static_cast<int64_t>(seconds * G_USEC_PER_SEC); }
 
+// Closes (once) and lets go of a connection's socket.
+void closeSocket(GSocket* socket) {
+  g_socket_close(socket, nullptr);
+  g_object_unref(socket);
+}
+
 }  // namespace
 
 struct SoupConnections::Connection {
   SoupConnections* owner;  // null once the owner is gone (the stream is still libsoup's)
-  int fd;
+  GSocket* socket;         // ours for the connection's whole life; closing it closes the connection
+  int fd;                  // its descriptor, while it is open
   std::string key;
   GSocketAddress* local;
   GSocketAddress* remote;
@@ -73,7 +78,7 @@ SoupConnections::~SoupConnections() {
       c->owner = nullptr;  // onStreamGone closes and frees it when libsoup lets go
       continue;
     }
-    close(c->fd);
+    closeSocket(c->socket);
     g_object_unref(c->local);
     g_object_unref(c->remote);
     delete c;
@@ -90,14 +95,18 @@ void SoupConnections::adopt(int fd, const sockaddr* address, socklen_t length, s
   GSocketAddress* here = getsockname(fd, reinterpret_cast<sockaddr*>(&local), &localLength) == 0
                              ? g_socket_address_new_from_native(&local, localLength)
                              : nullptr;
-  if (!remote || !here) {
+  // A GSocket allocates no descriptor (GUnixInputStream would: GIO probes pollability with an
+  // epoll instance, and aborts the process when that fails, as it does at the fd limit).
+  GSocket* socket = g_socket_new_from_fd(fd, nullptr);
+  if (!remote || !here || !socket) {
     if (remote) g_object_unref(remote);
     if (here) g_object_unref(here);
-    close(fd);
+    if (socket) closeSocket(socket);
+    else close(fd);
     released_(key);
     return;
   }
-  auto* c = new Connection{this, fd, std::move(key), here, remote};
+  auto* c = new Connection{this, socket, fd, std::move(key), here, remote};
   connections_.insert(c);
   handOver(c, nullptr, headerDeadlineUs);
 }
@@ -107,9 +116,10 @@ void SoupConnections::handOver(Connection* c, GIOStream* stolen, int64_t headerD
   clearSources(c);
   GIOStream* stream = stolen;
   if (!stream) {
-    g_autoptr(GInputStream) in = g_unix_input_stream_new(c->fd, FALSE);
-    g_autoptr(GOutputStream) out = g_unix_output_stream_new(c->fd, FALSE);
-    stream = g_simple_io_stream_new(in, out);
+    // A fresh GSocketConnection per request: when libsoup lets go of it without closing it, it
+    // leaves the socket open (a GSocketConnection closes its socket only when asked to, not when
+    // disposed), and we hold the socket.
+    stream = G_IO_STREAM(g_socket_connection_factory_create_connection(c->socket));
     c->inSoup = stream;
     g_object_weak_ref(G_OBJECT(stream), &SoupConnections::onStreamGone, c);
   }
@@ -314,7 +324,7 @@ void SoupConnections::onStreamGone(gpointer data, GObject*) {
   auto* c = static_cast<Connection*>(data);
   c->inSoup = nullptr;
   if (!c->owner) {
-    close(c->fd);
+    closeSocket(c->socket);
     g_object_unref(c->local);
     g_object_unref(c->remote);
     delete c;
@@ -330,7 +340,7 @@ void SoupConnections::closeNow(Connection* c) {
   setMessage(c, nullptr);
   if (c->resume) dropStolen(c, std::exchange(c->resume, nullptr));
   if (c->inSoup) return;  // never under libsoup's feet: onStreamGone comes back here
-  close(c->fd);
+  closeSocket(c->socket);
   released_(c->key);
   connections_.erase(c);
   g_object_unref(c->local);

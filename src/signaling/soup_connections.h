@@ -10,10 +10,10 @@
 // connection back (soup_server_message_steal_connection, from wrote-body), watch it ourselves
 // while it is idle, and hand it over again when the next request's first bytes arrive.
 //
-// The descriptor is ours throughout: libsoup gets streams over it that never close it
-// (GUnixInputStream/GUnixOutputStream with close_fd off), and we close it once libsoup has let
-// go of them (a weak reference tells us), so a descriptor number is never reused under a stream
-// libsoup still holds.
+// The socket is ours throughout: libsoup gets a fresh GSocketConnection over it for each request,
+// which leaves it open when libsoup merely drops it, and we close it once libsoup has let go of
+// that (a weak reference tells us), so a descriptor number is never reused under a stream libsoup
+// still holds. (When libsoup itself closes the connection, the socket is closed with it.)
 #pragma once
 
 #include <gio/gio.h>

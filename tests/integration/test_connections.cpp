@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -421,6 +422,40 @@ TEST(ConnectionsIdle, IdleKeepAliveConnectionIsClosedAtTheTimeout) {
   EXPECT_TRUE(closedByPeer(fd, 20)) << "an idle keep-alive connection was held";
   EXPECT_GT(now() - idleSince, 0.5) << "closed before the keep-alive timeout";
   close(fd);
+}
+
+// Out of descriptors (its open-file limit lowered to what it holds, from outside with
+// prlimit): accept fails with EMFILE, and the daemon backs off instead of spinning on a
+// listening socket that stays readable; when descriptors are back, the waiting clients are served.
+TEST(ConnectionsEmfile, AcceptBacksOffAtTheFdLimitAndRecovers) {
+  Daemon daemon;
+  ASSERT_TRUE(daemon.ready()) << daemon.log();
+  const int pid = daemon.pid();
+  rlimit original{};
+  ASSERT_EQ(prlimit(pid, RLIMIT_NOFILE, nullptr, &original), 0);
+  rlimit starved = original;
+  starved.rlim_cur = static_cast<rlim_t>(fdCount(pid));
+  ASSERT_EQ(prlimit(pid, RLIMIT_NOFILE, &starved, nullptr), 0);
+  std::vector<int> waiting;
+  for (int i = 0; i < 5; i++) {
+    const int fd = connectFrom("127.0.0.1", portOf(daemon));  // the kernel's backlog takes it
+    ASSERT_GE(fd, 0);
+    ASSERT_TRUE(sendAll(fd, kHealth));
+    waiting.push_back(fd);
+  }
+  const double cpuBefore = cpuSeconds(pid);
+  const double from = now();
+  pollUntil([] { return false; }, 3.0, 0.5);  // the measurement window
+  const double cpu = cpuSeconds(pid) - cpuBefore;
+  const double window = now() - from;
+  printf("[ figures  ] %.2f s of CPU in %.2f s out of descriptors\n", cpu, window);
+  EXPECT_LT(cpu, 0.15 * window) << "accepting spun: " << cpu << " s of CPU in " << window << " s";
+  ASSERT_EQ(prlimit(pid, RLIMIT_NOFILE, &original, nullptr), 0);
+  for (int fd : waiting) {
+    EXPECT_EQ(statusOf(readResponse(fd, 10)), 200) << "not served once descriptors were back";
+    close(fd);
+  }
+  EXPECT_TRUE(daemon.running()) << daemon.log();
 }
 
 }  // namespace
