@@ -186,16 +186,32 @@ gboolean ConnectionRouter::onAcceptable(GSocket* socket, GIOCondition, gpointer 
 
 // Counts the connection against the caps, or closes it at once.
 bool ConnectionRouter::admit(int fd, const sockaddr_storage& address, socklen_t length) {
+  const char* refusal = nullptr;
   // The lowest free number is always the one given: a descriptor this high means the process
   // already holds at least this many, and the rest is the rooms' (pipelines, peers, files).
   if (static_cast<unsigned>(fd) >= descriptorCeiling_) {
+    refusal = "the descriptors left are the rooms' ([server] fd_reserve)";
     close(fd);
-    return false;
+  } else {
+    switch (counts_.add(addressKey(reinterpret_cast<const sockaddr*>(&address), length))) {
+      case AddressCounts::Admit::Yes: return true;
+      case AddressCounts::Admit::AddressFull:
+        refusal = "an address over [server] max_connections_per_address";
+        refuseOverAddressCap(fd);
+        break;
+      case AddressCounts::Admit::TotalFull:
+        refusal = "all client connections allowed are open ([server] max_connections)";
+        close(fd);
+        break;
+    }
   }
-  switch (counts_.add(addressKey(reinterpret_cast<const sockaddr*>(&address), length))) {
-    case AddressCounts::Admit::Yes: return true;
-    case AddressCounts::Admit::AddressFull: refuseOverAddressCap(fd); return false;
-    case AddressCounts::Admit::TotalFull: close(fd); return false;
+  // Told to the operator, at most every 10 s.
+  refusedSinceLog_++;
+  const int64_t now = g_get_monotonic_time();
+  if (now - lastRefusalLogUs_ >= 10 * G_USEC_PER_SEC) {
+    g_warning("refused %u connection(s), the last because %s", refusedSinceLog_, refusal);
+    refusedSinceLog_ = 0;
+    lastRefusalLogUs_ = now;
   }
   return false;
 }

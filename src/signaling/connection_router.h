@@ -76,6 +76,8 @@ class ConnectionRouter {
   GSource* acceptSource_ = nullptr;
   GSource* resumeSource_ = nullptr;  // backing off
   guint backoffMs_ = kBackoffFirstMs;
+  unsigned refusedSinceLog_ = 0;  // refusals not yet logged
+  int64_t lastRefusalLogUs_ = 0;
   std::set<Undecided*> undecided_;
 };
 
