@@ -160,6 +160,7 @@ int main(int argc, char** argv) {
 
   signaling::TokenAuthority auth(secret);
   signaling::WsHub hub(auth);
+  hub.setHelloTimeout(opt.connections.helloTimeoutSeconds);
   store::Database& store = *db.value();
   core::Environment env;
   env.newRoomId = newRoomId;
@@ -279,6 +280,7 @@ int main(int argc, char** argv) {
   http.hls = &hlsRegistry;
   http.hlsListenerThread = opt.hlsListenerThread;
   http.allowedOrigins = opt.allowedOrigins;
+  http.connections = opt.connections;
   http.reports = [&store](const std::string& roomId) { return store.reports(roomId, 500); };
   http.recordings = [&store] {
     auto rows = store.recordings(500);

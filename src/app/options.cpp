@@ -77,6 +77,29 @@ core::Status applyConfigFile(const std::string& path, Options& out) {
       if (!origin.empty()) out.allowedOrigins.push_back(origin);
     }
   }
+  // Client connections: deadlines (seconds, fractions allowed) and caps.
+  auto seconds = [&](const char* key, double& target) {
+    if (g_key_file_has_key(file, "server", key, nullptr)) target = g_key_file_get_double(file, "server", key, nullptr);
+  };
+  auto count = [&](const char* key, unsigned& target) {
+    if (g_key_file_has_key(file, "server", key, nullptr))
+      target = static_cast<unsigned>(std::max(0, g_key_file_get_integer(file, "server", key, nullptr)));
+  };
+  seconds("header_timeout_s", out.connections.headerTimeoutSeconds);
+  seconds("body_timeout_s", out.connections.bodyTimeoutSeconds);
+  seconds("keepalive_timeout_s", out.connections.idleTimeoutSeconds);
+  seconds("hello_timeout_s", out.connections.helloTimeoutSeconds);
+  count("max_connections_per_address", out.connections.maxPerAddress);
+  count("max_connections", out.connections.maxTotal);
+  count("fd_reserve", out.connections.fdReserve);
+  if (g_key_file_has_key(file, "server", "uncapped_addresses", nullptr)) {
+    std::string uncapped;
+    str("server", "uncapped_addresses", uncapped);
+    out.connections.uncappedAddresses.clear();
+    g_auto(GStrv) parts = g_strsplit(uncapped.c_str(), ",", -1);
+    for (char** p = parts; *p; p++)
+      if (std::string address = g_strstrip(*p); !address.empty()) out.connections.uncappedAddresses.push_back(address);
+  }
   integer("room", "max_speakers", out.maxSpeakers);
   if (g_key_file_has_key(file, "room", "reconnect_grace_s", nullptr))
     out.reconnectGraceSeconds = g_key_file_get_double(file, "room", "reconnect_grace_s", nullptr);
@@ -195,6 +218,14 @@ core::Result<Options> parseOptions(int argc, char** argv) {
     return Error{ErrorCode::BadRequest, "segment_ms must be 250..1000 (the target duration is 1 s)"};
   if (out.listenerIdleSeconds < 1 || out.listenerIdleSeconds > 600)
     return Error{ErrorCode::BadRequest, "listener_idle_s must be 1..600"};
+  for (double s : {out.connections.headerTimeoutSeconds, out.connections.bodyTimeoutSeconds,
+                   out.connections.idleTimeoutSeconds, out.connections.helloTimeoutSeconds})
+    if (s < 0.1 || s > 3600)
+      return Error{ErrorCode::BadRequest, "[server] header_timeout_s, body_timeout_s, keepalive_timeout_s and "
+                                          "hello_timeout_s must be 0.1..3600"};
+  for (const auto& address : out.connections.uncappedAddresses)
+    if (!g_hostname_is_ip_address(address.c_str()))
+      return Error{ErrorCode::BadRequest, "uncapped_addresses wants IP addresses, got " + address};
   if (!g_hostname_is_ip_address(out.plainRtpBind.c_str()))
     return Error{ErrorCode::BadRequest, "plain_rtp_bind must be an IPv4 address"};
   return out;

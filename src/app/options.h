@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "signaling/connection_limits.h"
 
 namespace roomcast::app {
 
@@ -50,6 +51,7 @@ struct Options {
   int maxSpeakers = 16;
   int maxRooms = 100;
   double reconnectGraceSeconds = 20;  // a dropped speaker keeps role and slot this long
+  signaling::ConnectionPolicy connections;  // [server] client connection deadlines and caps
 };
 
 // Parses argv (and the --config file it names). Exits the process for --help/--version.

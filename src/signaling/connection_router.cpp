@@ -6,9 +6,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
+#include <string>
+#include <utility>
 
+#include "core/error.h"
+#include "protocol/messages.h"
 #include "signaling/listener_http.h"
 
 namespace roomcast::signaling {
@@ -17,10 +22,26 @@ namespace {
 
 constexpr std::array<std::string_view, 3> kHlsStarts = {"GET /hls/", "HEAD /hls/", "OPTIONS /hls/"};
 constexpr size_t kLongestStart = 13;  // "OPTIONS /hls/"
-// A connection whose first bytes came in pieces is looked at again after this long.
-constexpr guint kRecheckMs = 5;
-// New connections taken per wake-up (the rest on the next).
-constexpr int kAcceptBatch = 64;
+
+int64_t afterSeconds(double seconds) { return g_get_monotonic_time() + static_cast<int64_t>(seconds * G_USEC_PER_SEC); }
+
+// Readable only once at least `bytes` have arrived (or the client closed, or an error).
+void setLowWater(int fd, int bytes) { setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &bytes, sizeof bytes); }
+
+// One client address holds as many connections as it may: told so, and closed. The request
+// (if any yet) is not read; the answer goes into an empty send buffer in one call.
+void refuseOverAddressCap(int fd) {
+  static const std::string response = [] {
+    const std::string body = protocol::encodeRestError(
+        {core::ErrorCode::RateLimited, "too many connections from this address ([server] max_connections_per_address)"});
+    return "HTTP/1.1 " + std::to_string(core::httpStatusFor(core::ErrorCode::RateLimited)) +
+           " Too Many Requests\r\nContent-Type: application/json\r\nConnection: close\r\nRetry-After: 5\r\n"
+           "Content-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+  }();
+  (void)!send(fd, response.data(), response.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  close(fd);
+}
 
 }  // namespace
 
@@ -40,12 +61,23 @@ struct ConnectionRouter::Undecided {
   int fd;
   sockaddr_storage address;
   socklen_t length;
-  GSource* watch = nullptr;    // readable, or the re-check timer
-  GSource* timeout = nullptr;  // kFirstBytesTimeoutSeconds
+  std::string key;             // the client's address, as counted
+  int64_t deadlineUs;          // the header deadline
+  GSource* watch = nullptr;    // readable (past the low-water mark), hung up, or failed
+  GSource* timeout = nullptr;  // the header deadline
+  ssize_t seen = 0;            // bytes peeked so far
 };
 
-ConnectionRouter::ConnectionRouter(GMainContext* context, SoupServer* server, ListenerHttp* listener)
-    : context_(g_main_context_ref(context)), server_(server), listener_(listener) {}
+ConnectionRouter::ConnectionRouter(GMainContext* context, SoupServer* server, ListenerHttp* listener,
+                                   ConnectionPolicy policy)
+    : context_(g_main_context_ref(context)),
+      server_(server),
+      listener_(listener),
+      policy_(std::move(policy)),
+      descriptorCeiling_(descriptorCeiling(currentFdLimit(), policy_.fdReserve)),
+      counts_(policy_.maxPerAddress, totalConnectionCap(policy_, currentFdLimit()), policy_.uncappedAddresses),
+      soup_(std::make_unique<SoupConnections>(context, server, policy_,
+                                              [this](const std::string& key) { counts_.remove(key); })) {}
 
 ConnectionRouter::~ConnectionRouter() {
   while (!undecided_.empty()) {
@@ -53,10 +85,12 @@ ConnectionRouter::~ConnectionRouter() {
     close(u->fd);
     finish(u);
   }
-  if (acceptSource_) {
-    g_source_destroy(acceptSource_);
-    g_source_unref(acceptSource_);
-  }
+  for (GSource* s : {acceptSource_, resumeSource_})
+    if (s) {
+      g_source_destroy(s);
+      g_source_unref(s);
+    }
+  soup_.reset();
   if (socket_) {
     g_socket_close(socket_, nullptr);
     g_object_unref(socket_);
@@ -74,15 +108,40 @@ core::Result<std::string> ConnectionRouter::listen(const std::string& host, int 
   if (socket_) g_socket_set_listen_backlog(socket_, 4096);
   if (!socket_ || !g_socket_bind(socket_, wanted, TRUE, &error) || !g_socket_listen(socket_, &error))
     return core::Error{core::ErrorCode::Internal, std::string("cannot listen: ") + error->message};
-  acceptSource_ = g_socket_create_source(socket_, G_IO_IN, nullptr);
-  g_source_set_callback(acceptSource_, G_SOURCE_FUNC(&ConnectionRouter::onAcceptable), this, nullptr);
-  g_source_attach(acceptSource_, context_);
+  startAccepting();
 
   g_autoptr(GSocketAddress) bound = g_socket_get_local_address(socket_, &error);
   if (!bound) return core::Error{core::ErrorCode::Internal, std::string("cannot listen: ") + error->message};
   const guint16 boundPort = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
   const bool v6 = g_inet_address_get_family(address) == G_SOCKET_FAMILY_IPV6;
   return "http://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(boundPort) + "/";
+}
+
+void ConnectionRouter::startAccepting() {
+  acceptSource_ = g_socket_create_source(socket_, G_IO_IN, nullptr);
+  g_source_set_callback(acceptSource_, G_SOURCE_FUNC(&ConnectionRouter::onAcceptable), this, nullptr);
+  g_source_attach(acceptSource_, context_);
+}
+
+// Out of descriptors (or kernel memory): the listening socket stays readable, and accepting
+// again at once would spin. Stop for a while; the backlog waits, and rooms keep their fds.
+void ConnectionRouter::backOff() {
+  g_source_destroy(acceptSource_);
+  g_source_unref(acceptSource_);
+  acceptSource_ = nullptr;
+  g_warning("cannot accept connections (%s): pausing %u ms", g_strerror(errno), backoffMs_);
+  resumeSource_ = g_timeout_source_new(backoffMs_);
+  g_source_set_callback(resumeSource_, &ConnectionRouter::onResumeAccepting, this, nullptr);
+  g_source_attach(resumeSource_, context_);
+  backoffMs_ = std::min(backoffMs_ * 2, kBackoffMaxMs);
+}
+
+gboolean ConnectionRouter::onResumeAccepting(gpointer data) {
+  auto* self = static_cast<ConnectionRouter*>(data);
+  g_source_unref(self->resumeSource_);
+  self->resumeSource_ = nullptr;
+  self->startAccepting();
+  return G_SOURCE_REMOVE;
 }
 
 gboolean ConnectionRouter::onAcceptable(GSocket* socket, GIOCondition, gpointer data) {
@@ -92,73 +151,110 @@ gboolean ConnectionRouter::onAcceptable(GSocket* socket, GIOCondition, gpointer 
     socklen_t length = sizeof address;
     const int fd = accept4(g_socket_get_fd(socket), reinterpret_cast<sockaddr*>(&address), &length,
                            SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) break;  // EAGAIN: all taken; anything else: the client is already gone
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        self->backOff();
+        return G_SOURCE_REMOVE;  // backOff() has destroyed this source
+      }
+      if (errno == ECONNABORTED || errno == EINTR) continue;
+      break;  // EAGAIN: all taken
+    }
+    self->backoffMs_ = kBackoffFirstMs;
+    if (!self->admit(fd, address, length)) continue;
     // As libsoup does for the connections it accepts itself: a response or WebSocket message
     // written in two pieces must not wait for the client's delayed ACK (40 ms).
     const int on = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-    if (!self->listener_ || self->undecided_.size() >= kMaxUndecided) {
-      self->toSoup(fd);
+    const int64_t deadline = afterSeconds(self->policy_.headerTimeoutSeconds);
+    std::string key = addressKey(reinterpret_cast<const sockaddr*>(&address), length);
+    if (!self->listener_) {
+      self->soup_->adopt(fd, reinterpret_cast<const sockaddr*>(&address), length, std::move(key), deadline);
       continue;
     }
-    auto* u = new Undecided{self, fd, address, length};
+    auto* u = new Undecided{self, fd, address, length, std::move(key), deadline};
     self->undecided_.insert(u);
-    u->timeout = g_timeout_source_new_seconds(kFirstBytesTimeoutSeconds);
+    u->timeout = g_timeout_source_new(static_cast<guint>(self->policy_.headerTimeoutSeconds * 1000));
     g_source_set_callback(u->timeout, &ConnectionRouter::onTimeout, u, nullptr);
     g_source_attach(u->timeout, self->context_);
+    u->watch = g_unix_fd_source_new(fd, static_cast<GIOCondition>(G_IO_IN | G_IO_HUP | G_IO_ERR));
+    g_source_set_callback(u->watch, G_SOURCE_FUNC(&ConnectionRouter::onFirstBytes), u, nullptr);
+    g_source_attach(u->watch, self->context_);
     self->look(u);
   }
   return G_SOURCE_CONTINUE;
 }
 
+// Counts the connection against the caps, or closes it at once.
+bool ConnectionRouter::admit(int fd, const sockaddr_storage& address, socklen_t length) {
+  const char* refusal = nullptr;
+  // The lowest free number is always the one given: a descriptor this high means the process
+  // already holds at least this many, and the rest is the rooms' (pipelines, peers, files).
+  if (static_cast<unsigned>(fd) >= descriptorCeiling_) {
+    refusal = "the descriptors left are the rooms' ([server] fd_reserve)";
+    close(fd);
+  } else {
+    switch (counts_.add(addressKey(reinterpret_cast<const sockaddr*>(&address), length))) {
+      case AddressCounts::Admit::Yes: return true;
+      case AddressCounts::Admit::AddressFull:
+        refusal = "an address over [server] max_connections_per_address";
+        refuseOverAddressCap(fd);
+        break;
+      case AddressCounts::Admit::TotalFull:
+        refusal = "all client connections allowed are open ([server] max_connections)";
+        close(fd);
+        break;
+    }
+  }
+  // Told to the operator, at most every 10 s.
+  refusedSinceLog_++;
+  const int64_t now = g_get_monotonic_time();
+  if (now - lastRefusalLogUs_ >= 10 * G_USEC_PER_SEC) {
+    g_warning("refused %u connection(s), the last because %s", refusedSinceLog_, refusal);
+    refusedSinceLog_ = 0;
+    lastRefusalLogUs_ = now;
+  }
+  return false;
+}
+
 // Peeks at what the client sent so far and sends the connection on, or waits for more.
 void ConnectionRouter::look(Undecided* u) {
-  if (u->watch) {
-    g_source_destroy(u->watch);
-    g_source_unref(u->watch);
-    u->watch = nullptr;
-  }
   char bytes[kLongestStart];
   const ssize_t n = recv(u->fd, bytes, sizeof bytes, MSG_PEEK | MSG_DONTWAIT);
-  if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {  // gone
+  const bool nothingYet = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
+  // Gone: closed before a byte, failed, or woken with no new byte past the low-water mark
+  // (which only a close does).
+  if (n == 0 || (n < 0 && !nothingYet) || (n > 0 && n == u->seen)) {
     close(u->fd);
+    counts_.remove(u->key);
     return finish(u);
   }
-  const FirstRequest kind = n < 0 ? FirstRequest::Undecided : classifyFirstRequest({bytes, static_cast<size_t>(n)});
+  if (nothingYet) return;  // spurious: the watch stays
+  const FirstRequest kind = classifyFirstRequest({bytes, static_cast<size_t>(n)});
+  if (kind != FirstRequest::Undecided && u->seen > 0) setLowWater(u->fd, 1);  // as sockets are
   if (kind == FirstRequest::Hls) {
+    counts_.remove(u->key);  // libmicrohttpd's to limit from now on
     listener_->adopt(u->fd, reinterpret_cast<const sockaddr*>(&u->address), u->length);  // closes it on failure
     return finish(u);
   }
   if (kind == FirstRequest::Other) {
-    toSoup(u->fd);
+    soup_->adopt(u->fd, reinterpret_cast<const sockaddr*>(&u->address), u->length, u->key, u->deadlineUs);
     return finish(u);
   }
-  // Nothing yet: wait until something arrives. Part of a request line: the socket stays
-  // readable, so look again a moment later instead of waking at once.
-  u->watch = n < 0 ? g_unix_fd_source_new(u->fd, static_cast<GIOCondition>(G_IO_IN | G_IO_HUP | G_IO_ERR))
-                   : g_timeout_source_new(kRecheckMs);
-  if (n < 0)
-    g_source_set_callback(u->watch, G_SOURCE_FUNC(&ConnectionRouter::onFirstBytes), u, nullptr);
-  else
-    g_source_set_callback(u->watch, &ConnectionRouter::onRecheck, u, nullptr);
-  g_source_attach(u->watch, context_);
+  // Part of a request line: not readable again until a byte more has arrived.
+  u->seen = n;
+  setLowWater(u->fd, static_cast<int>(n) + 1);
 }
 
 gboolean ConnectionRouter::onFirstBytes(gint, GIOCondition, gpointer data) {
   auto* u = static_cast<Undecided*>(data);
   u->router->look(u);
-  return G_SOURCE_CONTINUE;  // look() has already destroyed this source
-}
-
-gboolean ConnectionRouter::onRecheck(gpointer data) {
-  auto* u = static_cast<Undecided*>(data);
-  u->router->look(u);
-  return G_SOURCE_CONTINUE;
+  return G_SOURCE_CONTINUE;  // if look() finished it, it has destroyed this source
 }
 
 gboolean ConnectionRouter::onTimeout(gpointer data) {
   auto* u = static_cast<Undecided*>(data);
   close(u->fd);
+  u->router->counts_.remove(u->key);
   u->router->finish(u);
   return G_SOURCE_CONTINUE;
 }
@@ -171,20 +267,6 @@ void ConnectionRouter::finish(Undecided* u) {
     }
   undecided_.erase(u);
   delete u;
-}
-
-void ConnectionRouter::toSoup(int fd) {
-  g_autoptr(GError) error = nullptr;
-  g_autoptr(GSocket) socket = g_socket_new_from_fd(fd, &error);
-  if (!socket) {
-    close(fd);
-    return;
-  }
-  g_autoptr(GSocketConnection) connection = g_socket_connection_factory_create_connection(socket);
-  g_autoptr(GSocketAddress) local = g_socket_get_local_address(socket, nullptr);
-  g_autoptr(GSocketAddress) remote = g_socket_get_remote_address(socket, nullptr);
-  if (!local || !remote || !soup_server_accept_iostream(server_, G_IO_STREAM(connection), local, remote, &error))
-    g_socket_close(socket, nullptr);
 }
 
 }  // namespace roomcast::signaling

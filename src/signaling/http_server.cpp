@@ -1,8 +1,6 @@
 #include "signaling/http_server.h"
 
 #include <gio/gio.h>
-#include <gio/gunixsocketaddress.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -221,18 +219,9 @@ core::Result<std::string> HttpServer::listen() {
     listener_ = std::make_unique<ListenerHttp>(context, responder_, auth_, rooms_);
     if (auto started = listener_->start(); !started) return started.error();
   }
-  // libsoup keeps a connection alive after a response only while the server has a listening
-  // socket of its own (soup-server.c, request_finished). Ours is the router's, so libsoup gets
-  // one that nobody is told of: a Unix socket in the abstract namespace (nothing on disk). A
-  // client that found it would just be served by libsoup directly.
-  g_autoptr(GError) error = nullptr;
-  g_autofree char* name = g_strdup_printf("roomcastd-%d-%08x", static_cast<int>(getpid()), g_random_int());
-  g_autoptr(GSocketAddress) hidden = g_unix_socket_address_new_with_type(name, -1, G_UNIX_SOCKET_ADDRESS_ABSTRACT);
-  g_autoptr(GSocket) keepAlive = g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, &error);
-  if (!keepAlive || !g_socket_bind(keepAlive, hidden, FALSE, &error) || !g_socket_listen(keepAlive, &error) ||
-      !soup_server_listen_socket(server_, keepAlive, static_cast<SoupServerListenOptions>(0), &error))
-    return Error{ErrorCode::Internal, std::string("cannot listen: ") + error->message};
-  router_ = std::make_unique<ConnectionRouter>(context, server_, listener_.get());
+  // Every connection reaches libsoup through the router, and goes back to it between requests
+  // (SoupConnections): libsoup listens on nothing of its own.
+  router_ = std::make_unique<ConnectionRouter>(context, server_, listener_.get(), config_.connections);
   auto bound = router_->listen(config_.listenHost, config_.listenPort);
   if (bound) config_.listenPort = std::atoi(bound->c_str() + bound->rfind(':') + 1);  // port 0: the one picked
   return bound;

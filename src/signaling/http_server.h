@@ -36,6 +36,7 @@ struct HttpConfig {
   std::function<std::vector<core::RecordingRow>()> recordings;
   std::function<std::vector<core::TranscriptHit>(const std::string& words)> search;
   std::string recordingsDir;  // <data-dir>/recordings, served at /recordings/
+  ConnectionPolicy connections;  // deadlines and caps for client connections ([server])
 };
 
 // The client's address for per-address quotas ("" for this host's own clients); see the .cpp.

@@ -25,6 +25,8 @@ class WsHub final : public core::RoomEventSink {
   ~WsHub() override;
   void setRoomManager(core::RoomManager* rooms) { rooms_ = rooms; }
   void setConversation(core::Conversation* conversation) { conversation_ = conversation; }
+  // A WebSocket that has not said hello within this long is closed (policy violation).
+  void setHelloTimeout(double seconds) { helloTimeoutSeconds_ = seconds; }
 
   // soup_server_add_websocket_handler callback target; `roomId` comes from the path, `address`
   // is the client's (see clientAddress(); "" for clients on this host, which no address quota counts).
@@ -63,6 +65,7 @@ class WsHub final : public core::RoomEventSink {
   void setIdentity(Session& session, const std::string& identity);
 
   const TokenAuthority& auth_;
+  double helloTimeoutSeconds_ = 10;
   core::RoomManager* rooms_ = nullptr;
   core::Conversation* conversation_ = nullptr;
   KeyedLimits<AddressLimits>* addressQuotas_ = nullptr;
