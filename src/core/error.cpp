@@ -21,6 +21,7 @@ std::string_view errorCodeName(ErrorCode code) {
     case ErrorCode::RateLimited: return "rate_limited";
     case ErrorCode::Internal: return "internal";
     case ErrorCode::RecordingFailed: return "recording_failed";
+    case ErrorCode::StoreUnavailable: return "store_unavailable";
   }
   return "internal";
 }
@@ -44,6 +45,7 @@ int httpStatusFor(ErrorCode code) {
     case ErrorCode::MediaError: return 502;
     case ErrorCode::Internal: return 500;
     case ErrorCode::RecordingFailed: return 507;
+    case ErrorCode::StoreUnavailable: return 503;
   }
   return 500;
 }

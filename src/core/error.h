@@ -25,6 +25,7 @@ enum class ErrorCode {
   RateLimited,         // too many requests
   Internal,            // a bug or a resource failure on our side
   RecordingFailed,     // the recording stopped (a full disk, a write error); the room goes on
+  StoreUnavailable,    // the database refused a write this action needs (locked, read-only, full)
 };
 
 struct Error {

@@ -35,6 +35,7 @@ struct HttpConfig {
   std::function<std::vector<core::RecordingRow>()> recordings;
   std::function<std::vector<core::TranscriptHit>(const std::string& words)> search;
   std::string recordingsDir;  // <data-dir>/recordings, served at /recordings/
+  std::vector<std::string> mediaOrigins;  // where else the web app may play media from (S3 storage)
 };
 
 class HttpServer {
@@ -78,6 +79,7 @@ class HttpServer {
   SoupServer* server_;
   std::unique_ptr<ListenerHttp> listener_;  // null with hlsListenerThread off
   std::unique_ptr<ConnectionRouter> router_;
+  std::string webPolicy_;  // the web app's Content-Security-Policy
 };
 
 }  // namespace roomcast::signaling
