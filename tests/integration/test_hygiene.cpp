@@ -200,6 +200,41 @@ TEST(Evidence, UniqueFilesWithinTheRoomAndTotalQuotas) {
       << daemon.log();
 }
 
+// A room whose process was killed keeps playlists without ENDLIST. Served from its files after
+// the restart, they must not be cached for a year as if final: they may yet be finished.
+TEST(Hls, PlaylistsOfARoomCutOffByAKillAreNotCachedForever) {
+  TempDir dir("roomcast-killed");
+  std::string roomId;
+  {
+    Daemon first(onDataDir(dir.path()));
+    ASSERT_TRUE(first.ready()) << first.log();
+    roomId = createRoom(first, "Cut off").id;
+    ASSERT_FALSE(roomId.empty());
+    ASSERT_TRUE(pollUntil([&] {
+      return http("GET", first.url() + "/hls/" + roomId + "/index.m3u8").body.find(".ts") != std::string::npos;
+    }, 30));
+    ASSERT_TRUE(pollUntil([&] {
+      g_autofree char* text = nullptr;
+      return g_file_get_contents((dir.path() + "/data/hls/" + roomId + "/index.m3u8").c_str(), &text, nullptr, nullptr) &&
+             std::string(text).find(".ts") != std::string::npos;
+    }, 30)) << "the playlist is on disk";
+    first.kill();
+  }
+  DaemonOptions again = onDataDir(dir.path());
+  again.logSuffix = "-again";
+  Daemon second(again);
+  ASSERT_TRUE(second.ready()) << second.log();
+  auto playlist = http("GET", second.url() + "/hls/" + roomId + "/index.m3u8");
+  ASSERT_EQ(playlist.status, 200) << playlist.body;
+  EXPECT_EQ(playlist.body.find("#EXT-X-ENDLIST"), std::string::npos) << playlist.body;
+  EXPECT_EQ(playlist.header("Cache-Control"), "no-cache");
+  const size_t ts = playlist.body.find(".ts");
+  const size_t line = playlist.body.rfind('\n', ts) + 1;
+  auto segment = http("GET", second.url() + "/hls/" + roomId + "/" + playlist.body.substr(line, ts + 3 - line));
+  EXPECT_EQ(segment.status, 200);
+  EXPECT_EQ(segment.header("Cache-Control"), "public, max-age=31536000, immutable") << "a listed segment is whole";
+}
+
 // The web app cannot be framed, loads nothing from elsewhere, and no response is sniffed.
 TEST(WebApp, SecurityHeaders) {
   Daemon daemon;
