@@ -125,11 +125,10 @@ int main(int argc, char** argv) {
     g_printerr("roomcastd: %s\n", db.error().message.c_str());
     return 1;
   }
-  g_autofree char* secretFile = g_build_filename(opt.dataDir.c_str(), "secret", nullptr);
-  keepPrivate(secretFile, 0600);
+  g_autofree char* secretPath = g_build_filename(opt.dataDir.c_str(), "secret", nullptr);
+  keepPrivate(secretPath, 0600);
   std::string secret = opt.secret;
   if (secret.empty()) {
-    g_autofree char* secretPath = g_build_filename(opt.dataDir.c_str(), "secret", nullptr);
     auto loaded = signaling::loadOrCreateSecret(secretPath);
     if (!loaded) {
       g_printerr("roomcastd: %s\n", loaded.error().message.c_str());
@@ -267,7 +266,8 @@ int main(int argc, char** argv) {
   // Without evidence (no audio yet, a quota reached) the report or action is still kept.
   auto evidence = [&media](const std::string& roomId, const std::string& label) {
     auto path = media.keepEvidence(roomId, label);
-    if (!path) g_message("room %s: %s kept without evidence: %s", roomId.c_str(), label.c_str(), path.error().message.c_str());
+    if (!path)
+      g_message("room %s: %s kept without evidence: %s", roomId.c_str(), label.c_str(), path.error().message.c_str());
     return path ? path.value() : std::string();
   };
   talk.keepEvidence = evidence;
