@@ -88,6 +88,16 @@ void raiseDescriptorLimit() {
   if (setrlimit(RLIMIT_NOFILE, &limit) != 0) g_warning("cannot raise the open file limit: %s", g_strerror(errno));
 }
 
+// Takes group and other permissions away from a file or directory that has them.
+void keepPrivate(const char* path, mode_t mode) {
+  GStatBuf st;
+  if (g_stat(path, &st) != 0 || (st.st_mode & 0777) == mode) return;
+  if (g_chmod(path, mode) == 0)
+    g_message("%s was mode %03o; now %03o", path, static_cast<unsigned>(st.st_mode & 0777), static_cast<unsigned>(mode));
+  else
+    g_warning("cannot make %s private (mode %03o): %s", path, static_cast<unsigned>(mode), g_strerror(errno));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -102,19 +112,23 @@ int main(int argc, char** argv) {
   media::initDebugCategories();
   loadRoomcastPlugin();
 
-  if (g_mkdir_with_parents(opt.dataDir.c_str(), 0755) != 0) {
+  // The data dir holds the token secret, the database (chat, reports, who said what) and
+  // evidence: for roomcastd's user alone, also when an earlier version left it readable.
+  if (g_mkdir_with_parents(opt.dataDir.c_str(), 0700) != 0) {
     g_printerr("roomcastd: cannot create data dir %s\n", opt.dataDir.c_str());
     return 1;
   }
+  keepPrivate(opt.dataDir.c_str(), 0700);
   g_autofree char* dbPath = g_build_filename(opt.dataDir.c_str(), "roomcast.db", nullptr);
   auto db = store::Database::open(dbPath);
   if (!db) {
     g_printerr("roomcastd: %s\n", db.error().message.c_str());
     return 1;
   }
+  g_autofree char* secretPath = g_build_filename(opt.dataDir.c_str(), "secret", nullptr);
+  keepPrivate(secretPath, 0600);
   std::string secret = opt.secret;
   if (secret.empty()) {
-    g_autofree char* secretPath = g_build_filename(opt.dataDir.c_str(), "secret", nullptr);
     auto loaded = signaling::loadOrCreateSecret(secretPath);
     if (!loaded) {
       g_printerr("roomcastd: %s\n", loaded.error().message.c_str());
@@ -155,6 +169,8 @@ int main(int argc, char** argv) {
   mediaConfig.stunServer = opt.stunServer;
   mediaConfig.plainRtpBindHost = opt.plainRtpBind;
   mediaConfig.speaker.transcribe = opt.transcribe || opt.moderation;
+  mediaConfig.evidenceQuotaBytes = static_cast<uint64_t>(opt.evidenceQuotaMb * 1024 * 1024);
+  mediaConfig.evidenceRoomQuotaBytes = static_cast<uint64_t>(opt.evidenceRoomQuotaMb * 1024 * 1024);
 
   media::GstMediaBackend media(mediaConfig, context);
 
@@ -165,8 +181,14 @@ int main(int argc, char** argv) {
   core::Environment env;
   env.newRoomId = newRoomId;
   env.nowUnixMs = [] { return g_get_real_time() / 1000; };
-  env.roomCreated = [&store](const core::RoomInfo& info) {
-    if (auto s = store.roomCreated(info); !s) g_warning("store: %s", s.error().message.c_str());
+  // A room that is not in the store would be missing from the archive and its recordings'
+  // index: the client is told to retry instead (no 201 for a room that was not stored).
+  env.roomCreated = [&store](const core::RoomInfo& info) -> core::Status {
+    if (auto s = store.roomCreated(info); !s) {
+      g_warning("store: room %s not created: %s", info.id.c_str(), s.error().message.c_str());
+      return core::Error{core::ErrorCode::StoreUnavailable, "the room could not be stored; try again later"};
+    }
+    return core::Ok{};
   };
   core::Conversation* conversationOf = nullptr;  // set below; the chat of an ended room goes
   env.roomFinished = [&store, &conversationOf](const core::RoomInfo& info, const core::RoomMediaSummary& summary) {
@@ -242,8 +264,11 @@ int main(int argc, char** argv) {
     if (!id) g_warning("store: %s", id.error().message.c_str());
     return id ? id.value() : 0;
   };
+  // Without evidence (no audio yet, a quota reached) the report or action is still kept.
   auto evidence = [&media](const std::string& roomId, const std::string& label) {
     auto path = media.keepEvidence(roomId, label);
+    if (!path)
+      g_message("room %s: %s kept without evidence: %s", roomId.c_str(), label.c_str(), path.error().message.c_str());
     return path ? path.value() : std::string();
   };
   talk.keepEvidence = evidence;
@@ -294,6 +319,7 @@ int main(int argc, char** argv) {
   };
   g_autofree char* recordingsDir = g_build_filename(opt.dataDir.c_str(), "recordings", nullptr);
   http.recordingsDir = recordingsDir;
+  if (opt.s3.enabled()) http.mediaOrigins.push_back(opt.s3.endpoint);  // uploaded recordings play from there
   signaling::HttpServer server(http, rooms, hub, auth);
   auto url = server.listen();
   if (!url) {

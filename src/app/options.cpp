@@ -115,6 +115,10 @@ core::Status applyConfigFile(const std::string& path, Options& out) {
   if (g_key_file_has_key(file, "moderation", "enabled", nullptr))
     out.moderation = g_key_file_get_boolean(file, "moderation", "enabled", nullptr);
   str("moderation", "policy", out.moderationPolicy);
+  if (g_key_file_has_key(file, "moderation", "evidence_max_mb", nullptr))
+    out.evidenceQuotaMb = g_key_file_get_double(file, "moderation", "evidence_max_mb", nullptr);
+  if (g_key_file_has_key(file, "moderation", "evidence_room_max_mb", nullptr))
+    out.evidenceRoomQuotaMb = g_key_file_get_double(file, "moderation", "evidence_room_max_mb", nullptr);
   if (g_key_file_has_key(file, "hls", "low_rendition", nullptr))
     out.lowRendition = g_key_file_get_boolean(file, "hls", "low_rendition", nullptr);
   std::string edgeLog;
@@ -226,6 +230,9 @@ core::Result<Options> parseOptions(int argc, char** argv) {
   for (const auto& address : out.connections.uncappedAddresses)
     if (!g_hostname_is_ip_address(address.c_str()))
       return Error{ErrorCode::BadRequest, "uncapped_addresses wants IP addresses, got " + address};
+  if (!(out.evidenceQuotaMb >= 0 && out.evidenceQuotaMb <= 1e7 && out.evidenceRoomQuotaMb >= 0 &&
+        out.evidenceRoomQuotaMb <= 1e7))
+    return Error{ErrorCode::BadRequest, "evidence_max_mb and evidence_room_max_mb must be 0..10000000"};
   if (!g_hostname_is_ip_address(out.plainRtpBind.c_str()))
     return Error{ErrorCode::BadRequest, "plain_rtp_bind must be an IPv4 address"};
   return out;

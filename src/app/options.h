@@ -40,6 +40,8 @@ struct Options {
   bool transcribe = false;             // speech recognition per speaker (transcripts, search)
   bool moderation = false;             // automated moderation (needs, and turns on, transcription)
   std::string moderationPolicy;        // default: data/moderation/policy.json
+  double evidenceQuotaMb = 256;        // [moderation] evidence_max_mb: all report/moderation evidence
+  double evidenceRoomQuotaMb = 32;     // [moderation] evidence_room_max_mb: one room's
   bool lowRendition = true;            // HLS: a second rendition at 24 kbps in the master playlist
   unsigned hlsSegmentMs = 750;         // HLS: segment length (the target duration stays 1 s)
   bool hlsListenerThread = true;       // HLS: players' connections served on their own thread

@@ -22,6 +22,7 @@ std::string_view errorCodeName(ErrorCode code) {
     case ErrorCode::Internal: return "internal";
     case ErrorCode::RecordingFailed: return "recording_failed";
     case ErrorCode::UnsupportedMediaType: return "unsupported_media_type";
+    case ErrorCode::StoreUnavailable: return "store_unavailable";
   }
   return "internal";
 }
@@ -46,6 +47,7 @@ int httpStatusFor(ErrorCode code) {
     case ErrorCode::Internal: return 500;
     case ErrorCode::RecordingFailed: return 507;
     case ErrorCode::UnsupportedMediaType: return 415;
+    case ErrorCode::StoreUnavailable: return 503;
   }
   return 500;
 }

@@ -26,6 +26,7 @@ enum class ErrorCode {
   Internal,            // a bug or a resource failure on our side
   RecordingFailed,     // the recording stopped (a full disk, a write error); the room goes on
   UnsupportedMediaType,  // a REST body that is not application/json (a cross-site form post)
+  StoreUnavailable,    // the database refused a write this action needs (locked, read-only, full)
 };
 
 struct Error {

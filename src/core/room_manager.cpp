@@ -91,11 +91,15 @@ Result<RoomInfo> RoomManager::createRoom(const NewRoom& request) {
   info.createdAtUnixMs = env_.nowUnixMs();
 
   if (auto started = media_.startRoom({info.id, info.record}); !started) return started.error();
+  // A room the store did not keep would vanish from the archive: it is not created at all.
+  if (auto stored = env_.roomCreated ? env_.roomCreated(info) : Status(Ok{}); !stored) {
+    media_.stopRoom(info.id, nullptr);
+    return stored.error();
+  }
   Room room;
   room.info = info;
   room.roles[info.hostIdentity] = Role::Host;
   rooms_[info.id] = std::move(room);
-  if (env_.roomCreated) env_.roomCreated(info);
   return info;
 }
 

@@ -66,7 +66,8 @@ using RoomEndedCallback = std::function<void(const RoomInfo&, const RoomMediaSum
 struct Environment {
   std::function<std::string()> newRoomId;
   std::function<int64_t()> nowUnixMs;
-  std::function<void(const RoomInfo&)> roomCreated;  // optional: e.g. the store
+  // Optional: e.g. the store. A room it fails to keep is not created (the caller gets the error).
+  std::function<Status(const RoomInfo&)> roomCreated;
   RoomEndedCallback roomFinished;                     // optional: runs for every room that ends
   // Optional: every recording file, as it starts and as it ends (the store indexes them).
   std::function<void(const RoomInfo&, const RecordingInfo&)> recordingStarted;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 #include "media/debug.h"
 #include "media/rtp_transport.h"
@@ -248,23 +249,49 @@ core::Result<std::string> GstMediaBackend::keepEvidence(const std::string& roomI
   if (!main || main->recent().empty()) return Error{ErrorCode::NotFound, "no recent audio for room " + roomId};
   g_autofree char* dir = g_build_filename(config_.dataDir.c_str(), "evidence", nullptr);
   if (g_mkdir_with_parents(dir, 0700) != 0) return Error{ErrorCode::Internal, std::string("cannot create ") + dir};
+  if (!evidenceQuota_) evidenceQuota_ = countEvidence(dir, config_.evidenceQuotaBytes, config_.evidenceRoomQuotaBytes);
+  auto job = std::make_unique<EvidenceJob>();
+  for (const auto& segment : main->recent()) {
+    job->segments.push_back(segment.bytes);
+    job->bytes += segment.bytes->size();
+  }
+  if (auto reserved = evidenceQuota_->reserve(roomId, job->bytes); !reserved) return reserved.error();
+  // Unique even for reports filed in the same millisecond, and across restarts.
   std::string safe;
   for (char c : label) safe += g_ascii_isalnum(c) || c == '-' ? c : '_';
-  g_autofree char* path = g_build_filename(
-      dir, (roomId + "-" + safe + "-" + std::to_string(g_get_real_time() / 1000) + ".ts").c_str(), nullptr);
+  g_autofree char* name = g_strdup_printf("%s-%s-%" G_GINT64_FORMAT "-%" G_GUINT64_FORMAT "-%08x.ts", roomId.c_str(),
+                                          safe.c_str(), g_get_real_time() / 1000, ++evidenceSerial_, g_random_int());
+  g_autofree char* path = g_build_filename(dir, name, nullptr);
   // The segments are shared, immutable bytes: the writer thread concatenates them (MPEG-TS
   // segments make one playable file) and renames the file into place when it is whole.
-  auto* job = new EvidenceJob{path, {}};
-  for (const auto& segment : main->recent()) job->segments.push_back(segment.bytes);
+  job->path = path;
+  job->roomId = roomId;
+  job->quota = evidenceQuota_;
   if (!evidenceWriter_)
     evidenceWriter_ = g_thread_pool_new(&GstMediaBackend::writeEvidence, nullptr, 1, TRUE, nullptr);
-  g_thread_pool_push(evidenceWriter_, job, nullptr);
+  g_thread_pool_push(evidenceWriter_, job.release(), nullptr);
   return std::string(path);
+}
+
+// What the evidence directory holds already, by room (a file's name starts with its room's id
+// and a '-'; room ids have none).
+std::shared_ptr<EvidenceQuota> GstMediaBackend::countEvidence(const char* dir, uint64_t totalBytes, uint64_t roomBytes) {
+  auto quota = std::make_shared<EvidenceQuota>(totalBytes, roomBytes);
+  g_autoptr(GDir) listing = g_dir_open(dir, 0, nullptr);
+  while (const char* name = listing ? g_dir_read_name(listing) : nullptr) {
+    g_autofree char* file = g_build_filename(dir, name, nullptr);
+    GStatBuf st;
+    if (g_stat(file, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    const char* dash = strchr(name, '-');
+    quota->count(dash ? std::string(name, dash) : std::string(name), static_cast<uint64_t>(st.st_size));
+  }
+  return quota;
 }
 
 void GstMediaBackend::writeEvidence(gpointer data, gpointer) {
   std::unique_ptr<EvidenceJob> job(static_cast<EvidenceJob*>(data));
   std::string bytes;
+  bytes.reserve(job->bytes);
   for (const auto& segment : job->segments) bytes += *segment;
   GError* error = nullptr;
   // Off the control thread, so it may wait for the disk: evidence is kept durably (fsync, then
@@ -273,6 +300,7 @@ void GstMediaBackend::writeEvidence(gpointer data, gpointer) {
                                 G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error)) {
     g_warning("cannot write evidence %s: %s", job->path.c_str(), error->message);
     g_error_free(error);
+    job->quota->release(job->roomId, job->bytes);
   }
 }
 

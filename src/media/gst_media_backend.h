@@ -11,6 +11,7 @@
 
 #include "core/media_backend.h"
 #include "hls/hls_room.h"
+#include "media/evidence_quota.h"
 #include "media/media_events.h"
 #include "media/room_pipeline.h"
 #include "media/speaker_peer.h"
@@ -30,6 +31,9 @@ struct MediaConfig {
   unsigned hlsSegmentMs = 750;                  // HLS segment length
   hls::Registry* hls = nullptr;                 // where live rooms' HLS state goes (borrowed)
   unsigned finishDeadlineMs = 5000;
+  // Evidence (<dataDir>/evidence/): at most this much in all, and per room (evidence_quota.h).
+  uint64_t evidenceQuotaBytes = 256ull << 20;
+  uint64_t evidenceRoomQuotaBytes = 32ull << 20;
 };
 
 class GstMediaBackend final : public core::MediaBackend, public PeerEvents {
@@ -123,9 +127,15 @@ class GstMediaBackend final : public core::MediaBackend, public PeerEvents {
   struct EvidenceJob {
     std::string path;
     std::vector<std::shared_ptr<const std::string>> segments;
+    std::string roomId;
+    uint64_t bytes = 0;
+    std::shared_ptr<EvidenceQuota> quota;  // given back the bytes if the write fails
   };
   static void writeEvidence(gpointer job, gpointer);
+  static std::shared_ptr<EvidenceQuota> countEvidence(const char* dir, uint64_t totalBytes, uint64_t roomBytes);
   GThreadPool* evidenceWriter_ = nullptr;
+  std::shared_ptr<EvidenceQuota> evidenceQuota_;  // counted from the directory at first use
+  uint64_t evidenceSerial_ = 0;
 };
 
 }  // namespace roomcast::media

@@ -47,9 +47,4 @@ void HlsHandler::handle(SoupServerMessage* msg, std::string_view path) {
   sendHlsResponse(msg, response);
 }
 
-void HlsHandler::serveStatic(SoupServerMessage* msg, const std::string& path, const char* contentType,
-                             const char* cacheControl) {
-  sendHlsResponse(msg, responder_.respondFile(requestOf(msg, ""), path, contentType, cacheControl));
-}
-
 }  // namespace roomcast::signaling

@@ -1,4 +1,4 @@
-// Serves /hls/<room>/... (and recording files) on libsoup, on the control thread: the
+// Serves /hls/<room>/... on libsoup, on the control thread: the
 // connections that did not start with an HLS request (a browser's, say). The answers come from
 // HlsResponder, the same as on the listener thread (ListenerHttp). A `session` query parameter
 // on a media playlist request counts that listener (see ListenerSessions).
@@ -22,7 +22,6 @@ class HlsHandler {
 
   // `path` is the request path ("/hls/<room>/<file>").
   void handle(SoupServerMessage* msg, std::string_view path);
-  void serveStatic(SoupServerMessage* msg, const std::string& path, const char* contentType, const char* cacheControl);
 
  private:
   HlsRequest requestOf(SoupServerMessage* msg, std::string_view path) const;

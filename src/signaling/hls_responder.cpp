@@ -18,6 +18,7 @@ constexpr const char* kSegmentType = "video/mp2t";
 constexpr const char* kLivePlaylistCache = "public, max-age=1";
 constexpr const char* kFinalCache = "public, max-age=31536000, immutable";
 constexpr const char* kMasterCache = "public, max-age=60";
+constexpr const char* kUnfinishedCache = "no-cache";  // stored, but revalidated on every use
 
 bool isSafeFileName(std::string_view name) {
   if (name.empty() || name.size() > 64 || name[0] == '.') return false;
@@ -149,25 +150,35 @@ HlsResponse HlsResponder::respondLive(const HlsRequest& request, const hls::Publ
   return missing();
 }
 
-// A room that has ended: its files are final (the last playlists carry ENDLIST).
+// A room that has ended: its segments and master playlist are final, and so are its media
+// playlists once they carry ENDLIST. One without (the room's process was killed before it
+// finished them) may yet be finished or replaced: caches revalidate it every time.
 HlsResponse HlsResponder::respondEnded(const HlsRequest& request, const std::string& roomId, const std::string& file) {
   g_autofree char* path = g_build_filename(hlsRoot_.c_str(), roomId.c_str(), file.c_str(), nullptr);
   const bool segment = endsWith(file, ".ts");
-  HlsResponse r = respondFile(request, path, segment ? kSegmentType : kPlaylistType, kFinalCache, segment);
-  if (r.status == 404) stats_.notFound++;
-  return r;
+  auto body = load(path, segment ? kSegmentType : kPlaylistType, kFinalCache, segment);
+  if (!body) return missing();
+  if (!segment && file != "master.m3u8" && body->bytes->find("#EXT-X-ENDLIST") == std::string::npos)
+    body->cacheControl = kUnfinishedCache;
+  return reply(request, *body);
 }
 
-HlsResponse HlsResponder::respondFile(const HlsRequest& request, const std::string& path, const char* contentType,
-                                      const char* cacheControl, bool ranges) {
+std::optional<HlsResponder::Body> HlsResponder::load(const std::string& path, const char* contentType,
+                                                     const char* cacheControl, bool ranges) {
   GStatBuf st;
   g_autofree char* contents = nullptr;
   gsize length = 0;
   if (g_stat(path.c_str(), &st) != 0 || !g_file_get_contents(path.c_str(), &contents, &length, nullptr))
-    return notFound();
-  return reply(request, {contentType, std::make_shared<const std::string>(contents, length),
-                         "\"f" + std::to_string(static_cast<long long>(st.st_mtime)) + "-" + std::to_string(length) + "\"",
-                         static_cast<int64_t>(st.st_mtime) * 1000, cacheControl, ranges});
+    return std::nullopt;
+  return Body{contentType, std::make_shared<const std::string>(contents, length),
+              "\"f" + std::to_string(static_cast<long long>(st.st_mtime)) + "-" + std::to_string(length) + "\"",
+              static_cast<int64_t>(st.st_mtime) * 1000, cacheControl, ranges};
+}
+
+HlsResponse HlsResponder::respondFile(const HlsRequest& request, const std::string& path, const char* contentType,
+                                      const char* cacheControl, bool ranges) {
+  auto body = load(path, contentType, cacheControl, ranges);
+  return body ? reply(request, *body) : notFound();
 }
 
 HlsResponse HlsResponder::reply(const HlsRequest& request, const Body& body) {

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -84,6 +85,9 @@ class HlsResponder {
                           const std::string& file);
   HlsResponse respondEnded(const HlsRequest& request, const std::string& roomId, const std::string& file);
   HlsResponse reply(const HlsRequest& request, const Body& body);
+  // A whole file read from disk (ended rooms, recordings); nullopt when it cannot be read.
+  static std::optional<Body> load(const std::string& path, const char* contentType, const char* cacheControl,
+                                  bool ranges);
   static HlsResponse notFound();
   HlsResponse missing() {  // a 404 counted in the HLS stats (recordings are not)
     stats_.notFound++;

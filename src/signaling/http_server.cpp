@@ -8,6 +8,7 @@
 #include "protocol/json.h"
 #include "protocol/bounds.h"
 #include "protocol/messages.h"
+#include "signaling/file_stream.h"
 
 namespace roomcast::signaling {
 
@@ -54,7 +55,10 @@ const char* contentTypeFor(std::string_view file) {
   return "application/octet-stream";
 }
 
-void sendFile(SoupServerMessage* msg, const std::string& path, const char* cacheControl) {
+// The web app's files: small, read whole. `policy` is the page's Content-Security-Policy
+// (webAppPolicy); with it, the page cannot be framed, run scripts from elsewhere or send
+// what it reads anywhere but to this server.
+void sendFile(SoupServerMessage* msg, const std::string& path, const char* cacheControl, const std::string& policy) {
   g_autofree char* contents = nullptr;
   gsize length = 0;
   if (!g_file_get_contents(path.c_str(), &contents, &length, nullptr)) {
@@ -65,8 +69,41 @@ void sendFile(SoupServerMessage* msg, const std::string& path, const char* cache
   SoupMessageHeaders* headers = soup_server_message_get_response_headers(msg);
   soup_message_headers_replace(headers, "Cache-Control", cacheControl);
   soup_message_headers_replace(headers, "Access-Control-Allow-Origin", "*");
+  soup_message_headers_replace(headers, "Content-Security-Policy", policy.c_str());
+  soup_message_headers_replace(headers, "X-Frame-Options", "DENY");  // frame-ancestors, for older browsers
+  soup_message_headers_replace(headers, "Referrer-Policy", "no-referrer");  // room links stay private
   soup_server_message_set_response(msg, contentTypeFor(path), SOUP_MEMORY_TAKE, static_cast<char*>(g_steal_pointer(&contents)),
                                    length);
+}
+
+// scheme://host[:port] of a URL, or "" when it is not an http(s) URL.
+std::string originOf(const std::string& url) {
+  g_autoptr(GUri) uri = g_uri_parse(url.c_str(), G_URI_FLAGS_NONE, nullptr);
+  const char* scheme = uri ? g_uri_get_scheme(uri) : nullptr;
+  const char* host = uri ? g_uri_get_host(uri) : nullptr;
+  if (!scheme || !host || !*host || (g_strcmp0(scheme, "http") != 0 && g_strcmp0(scheme, "https") != 0)) return "";
+  std::string origin = std::string(scheme) + "://" + (std::strchr(host, ':') ? "[" + std::string(host) + "]" : host);
+  if (g_uri_get_port(uri) > 0) origin += ":" + std::to_string(g_uri_get_port(uri));
+  return origin;
+}
+
+// What the web app needs and nothing more: its own scripts and styles (no inline code),
+// hls.js's worker and media source (blob:), the API and WebSocket of this server (or of the
+// public URL), recordings from the configured storage. No framing (clickjacking).
+std::string webAppPolicy(const HttpConfig& config) {
+  std::string media = "'self' blob:", connect = "'self'";
+  const std::string own = originOf(config.publicUrl);
+  if (own.empty()) {
+    connect += " ws: wss:";  // the page's own host: 'self' covers ws:/wss: only in newer browsers
+  } else {
+    media += " " + own;
+    connect += " " + own + (own.rfind("https://", 0) == 0 ? " wss://" + own.substr(8) : " ws://" + own.substr(7));
+  }
+  for (const std::string& url : config.mediaOrigins)
+    if (const std::string origin = originOf(url); !origin.empty()) media += " " + origin;
+  return "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; media-src " + media +
+         "; connect-src " + connect +
+         "; worker-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 }
 
 // The request body as a bounded JSON object. Only as application/json: a cross-site page can
@@ -193,8 +230,13 @@ void HttpServer::onRequestStarted(SoupServer*, SoupServerMessage* msg, gpointer 
 HttpServer::HttpServer(HttpConfig config, core::RoomManager& rooms, WsHub& hub, const TokenAuthority& auth)
     : config_(std::move(config)), rooms_(rooms), hub_(hub), auth_(auth),
       responder_(config_.hlsRoot, config_.hls, auth), hls_(responder_, rooms, auth),
-      server_(soup_server_new("server-header", "roomcast/" ROOMCAST_VERSION_STRING, nullptr)) {
+      server_(soup_server_new("server-header", "roomcast/" ROOMCAST_VERSION_STRING, nullptr)),
+      webPolicy_(webAppPolicy(config_)) {
   g_signal_connect(server_, "request-started", G_CALLBACK(&HttpServer::onRequestStarted), this);
+  // No response is to be sniffed into another type (a JSON error rendered as HTML, say).
+  g_signal_connect(server_, "request-started", G_CALLBACK(+[](SoupServer*, SoupServerMessage* msg) {
+    soup_message_headers_replace(soup_server_message_get_response_headers(msg), "X-Content-Type-Options", "nosniff");
+  }), nullptr);
   soup_server_add_handler(server_, "/api/v1", &HttpServer::handleApi, this, nullptr);
   soup_server_add_handler(server_, "/hls", &HttpServer::handleHls, this, nullptr);
   soup_server_add_handler(server_, "/metrics", &HttpServer::handleMetrics, this, nullptr);
@@ -560,7 +602,9 @@ void HttpServer::handleRecordingFile(SoupServer*, SoupServerMessage* msg, const 
   rest.remove_prefix(std::min(rest.size(), std::strlen("/recordings/")));
   const std::string file(rest);
   if (!isSafeName(file, 128) || !endsWith(file, ".ogg")) return sendError(msg, {ErrorCode::NotFound, "not found"});
-  self->hls_.serveStatic(msg, self->config_.recordingsDir + "/" + file, "audio/ogg", "private, max-age=3600");
+  // From the file's descriptor, read in chunks off the control thread: a recording may run to
+  // hundreds of MB, and players ask for ranges of it again and again.
+  streamFile(msg, self->config_.recordingsDir + "/" + file, "audio/ogg", "private, max-age=3600");
 }
 
 // Reports filed in a room (newest first), for its host and co-hosts.
@@ -601,12 +645,12 @@ void HttpServer::handleWeb(SoupServer*, SoupServerMessage* msg, const char* path
   const std::string method = soup_server_message_get_method(msg);
   if (method != "GET" && method != "HEAD") return sendMethodNotAllowed(msg, "GET, HEAD");
   std::string_view p(path);
-  if (p == "/vendor/hls.min.js") return sendFile(msg, self->config_.hlsJsPath, "max-age=3600");
+  if (p == "/vendor/hls.min.js") return sendFile(msg, self->config_.hlsJsPath, "max-age=3600", self->webPolicy_);
   if (p == "/" || p == "/archive" || p.rfind("/room/", 0) == 0) p = "/index.html";  // the app routes itself
   std::string_view file = p.substr(1);
   if (!isSafeName(file, 64)) return sendError(msg, {ErrorCode::NotFound, "not found"});
   g_autofree char* full = g_build_filename(self->config_.webDir.c_str(), std::string(file).c_str(), nullptr);
-  sendFile(msg, full, "no-cache");
+  sendFile(msg, full, "no-cache", self->webPolicy_);
 }
 
 void HttpServer::handleWebSocket(SoupServer*, SoupServerMessage* msg, const char* path, SoupWebsocketConnection* conn,

@@ -37,6 +37,7 @@ struct HttpConfig {
   std::function<std::vector<core::TranscriptHit>(const std::string& words)> search;
   std::string recordingsDir;  // <data-dir>/recordings, served at /recordings/
   ConnectionPolicy connections;  // deadlines and caps for client connections ([server])
+  std::vector<std::string> mediaOrigins;  // where else the web app may play media from (S3 storage)
 };
 
 // The client's address for per-address quotas ("" for this host's own clients); see the .cpp.
@@ -88,6 +89,7 @@ class HttpServer {
   SoupServer* server_;
   std::unique_ptr<ListenerHttp> listener_;  // null with hlsListenerThread off
   std::unique_ptr<ConnectionRouter> router_;
+  std::string webPolicy_;  // the web app's Content-Security-Policy
 };
 
 }  // namespace roomcast::signaling

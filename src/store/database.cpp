@@ -1,5 +1,9 @@
 #include "store/database.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 namespace roomcast::store {
 
 using core::Error;
@@ -113,7 +117,30 @@ Error sqlError(sqlite3* db, const char* what) {
   return {ErrorCode::Internal, std::string(what) + ": " + sqlite3_errmsg(db)};
 }
 
+namespace {
+
+// Chat, reports and transcripts are for roomcastd's user alone. SQLite gives the -wal and -shm
+// files the database file's permissions, so the database is created (or corrected) 0600 before
+// SQLite opens it, and files an earlier version left readable are corrected too.
+void makePrivate(const std::string& path) {
+  if (path.empty() || path[0] == ':') return;  // ":memory:", not a file
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    struct stat st {};
+    if (fstat(fd, &st) == 0 && (st.st_mode & 0777) != 0600) fchmod(fd, 0600);
+    ::close(fd);
+  }
+  for (const char* suffix : {"-wal", "-shm", "-journal"}) {
+    struct stat st {};
+    const std::string side = path + suffix;
+    if (stat(side.c_str(), &st) == 0 && (st.st_mode & 0777) != 0600) chmod(side.c_str(), 0600);
+  }
+}
+
+}  // namespace
+
 core::Result<std::unique_ptr<Database>> Database::open(const std::string& path) {
+  makePrivate(path);
   sqlite3* raw = nullptr;
   if (sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
     Error e{ErrorCode::Internal, "cannot open database " + path + ": " + (raw ? sqlite3_errmsg(raw) : "out of memory")};

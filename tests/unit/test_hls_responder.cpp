@@ -1,5 +1,6 @@
 // What roomcastd answers for HLS, without any HTTP library: byte ranges, validators, cache
 // headers, counting, and how a new connection is routed by its first bytes.
+#include <glib/gstdio.h>
 #include <gtest/gtest.h>
 
 #include "hls/hls_room.h"
@@ -137,4 +138,43 @@ TEST_F(Fixture, UnsafeNamesMethodsAndClosedRooms) {
   EXPECT_EQ(responder.respond({"OPTIONS", "/hls/r1/index.m3u8", "", "", ""}).status, 204);
   registry.close("r1");
   EXPECT_EQ(get("/hls/r1/index.m3u8").status, 404) << "served from files once closed; there are none here";
+}
+
+// An ended room is served from its files. A media playlist that never got its ENDLIST (the
+// process was killed) is not final: it must not be cached for a year like a finished one.
+TEST(EndedRoom, OnlyFinishedPlaylistsAreCachedForever) {
+  g_autofree char* root = g_dir_make_tmp("roomcast-hls-XXXXXX", nullptr);
+  ASSERT_NE(root, nullptr);
+  const std::string finished = std::string(root) + "/done", killed = std::string(root) + "/killed";
+  ASSERT_EQ(g_mkdir(finished.c_str(), 0700), 0);
+  ASSERT_EQ(g_mkdir(killed.c_str(), 0700), 0);
+  const std::string head = "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:0.75,\nsegment00000.ts\n";
+  ASSERT_TRUE(g_file_set_contents((finished + "/index.m3u8").c_str(), (head + "#EXT-X-ENDLIST\n").c_str(), -1, nullptr));
+  ASSERT_TRUE(g_file_set_contents((killed + "/index.m3u8").c_str(), head.c_str(), -1, nullptr));
+  ASSERT_TRUE(g_file_set_contents((killed + "/segment00000.ts").c_str(), "seg", -1, nullptr));
+
+  hls::Registry registry{6};
+  signaling::TokenAuthority auth{std::string(40, 's'), 3600};
+  signaling::HlsResponder responder{root, &registry, auth};
+  auto get = [&](std::string_view path, std::string etag = "") {
+    return responder.respond({"GET", path, "", std::move(etag), ""});
+  };
+  auto done = get("/hls/done/index.m3u8");
+  EXPECT_EQ(done.status, 200);
+  EXPECT_EQ(headerOf(done, "Cache-Control"), "public, max-age=31536000, immutable");
+  auto cut = get("/hls/killed/index.m3u8");
+  EXPECT_EQ(cut.status, 200);
+  EXPECT_EQ(headerOf(cut, "Cache-Control"), "no-cache");
+  auto revalidated = get("/hls/killed/index.m3u8", headerOf(cut, "ETag"));
+  EXPECT_EQ(revalidated.status, 304);
+  EXPECT_EQ(headerOf(revalidated, "Cache-Control"), "no-cache") << "a 304 refreshes the cache's headers";
+  EXPECT_EQ(headerOf(get("/hls/killed/segment00000.ts"), "Cache-Control"), "public, max-age=31536000, immutable")
+      << "a listed segment is whole";
+  EXPECT_EQ(get("/hls/killed/low.m3u8").status, 404);
+
+  for (const char* f : {"done/index.m3u8", "killed/index.m3u8", "killed/segment00000.ts"})
+    g_remove((std::string(root) + "/" + f).c_str());
+  g_rmdir(finished.c_str());
+  g_rmdir(killed.c_str());
+  g_rmdir(root);
 }

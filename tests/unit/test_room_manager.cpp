@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -27,6 +28,7 @@ struct EnvProbe {
   size_t nextId = 0;
   int64_t nowMs = kStartMs;
   std::vector<RoomInfo> created;
+  std::optional<Error> storeError;  // set: the store fails to keep new rooms
   std::vector<std::pair<RoomInfo, RoomMediaSummary>> finished;
   struct Timer {
     unsigned ms = 0;
@@ -44,7 +46,11 @@ struct EnvProbe {
       return id;
     };
     env.nowUnixMs = [this] { return nowMs; };
-    env.roomCreated = [this](const RoomInfo& info) { created.push_back(info); };
+    env.roomCreated = [this](const RoomInfo& info) -> Status {
+      if (storeError) return *storeError;
+      created.push_back(info);
+      return Ok{};
+    };
     env.roomFinished = [this](const RoomInfo& info, const RoomMediaSummary& s) { finished.emplace_back(info, s); };
     env.schedule = [this](unsigned ms, std::function<void()> fn) {
       timers[++nextTimer] = {ms, std::move(fn)};
@@ -140,6 +146,22 @@ TEST_F(RoomManagerTest, CreateRoomFillsInfoAndStartsMediaWithRecordFlag) {
   ASSERT_NE(room, nullptr);
   EXPECT_EQ(room->info.title, "Title");
   EXPECT_TRUE(room->participants.empty());
+}
+
+// A room the store failed to keep is not created: its media stops and the caller gets the
+// store's error; once the store works again, rooms are created as usual.
+TEST_F(RoomManagerTest, CreateRoomFailsAndStopsItsMediaWhenTheStoreFails) {
+  probe.ids = {"lost", "kept"};
+  probe.storeError = Error{ErrorCode::StoreUnavailable, "store: database is locked"};
+  EXPECT_EQ(codeOf(manager.createRoom({"Title", "", false})), ErrorCode::StoreUnavailable);
+  EXPECT_EQ(manager.find("lost"), nullptr);
+  EXPECT_TRUE(manager.rooms().empty());
+  ASSERT_EQ(media.startCalls.size(), 1u);
+  ASSERT_EQ(media.stopCalls.size(), 1u) << "the started media is stopped again";
+  EXPECT_EQ(media.stopCalls[0].roomId, "lost");
+  probe.storeError.reset();
+  EXPECT_EQ(createRoom("Again"), "kept");
+  EXPECT_EQ(manager.rooms().size(), 1u);
 }
 
 TEST_F(RoomManagerTest, CreateRoomPassesRecordFalse) {
