@@ -109,12 +109,12 @@ std::string webAppPolicy(const HttpConfig& config) {
 // The request body as a bounded JSON object. Only as application/json: a cross-site page can
 // send text/plain or a form without asking, but JSON only after a CORS preflight we never grant.
 core::Result<protocol::JsonNodePtr> parseBody(SoupServerMessage* msg) {
-  const char* type = soup_message_headers_get_content_type(soup_server_message_get_request_headers(msg), nullptr);
-  if (!type || g_ascii_strcasecmp(type, "application/json") != 0)
-    return Error{ErrorCode::UnsupportedMediaType, "send the body as Content-Type: application/json"};
   g_autoptr(GBytes) bytes = soup_message_body_flatten(soup_server_message_get_request_body(msg));
   gsize size = 0;
   const char* text = static_cast<const char*>(g_bytes_get_data(bytes, &size));
+  const char* type = soup_message_headers_get_content_type(soup_server_message_get_request_headers(msg), nullptr);
+  if (size > 0 && (!type || g_ascii_strcasecmp(type, "application/json") != 0))  // empty: invalid_json below
+    return Error{ErrorCode::UnsupportedMediaType, "send the body as Content-Type: application/json"};
   return protocol::parseObject(std::string_view(text ? text : "", size), protocol::kMaxRestBodyBytes,
                                protocol::kMaxJsonDepth);
 }
