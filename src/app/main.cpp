@@ -242,6 +242,8 @@ int main(int argc, char** argv) {
   core::RoomLimits limits;
   limits.reconnectGraceMs = static_cast<unsigned>(opt.reconnectGraceSeconds * 1000);
   limits.maxSpeakers = static_cast<size_t>(opt.maxSpeakers);
+  limits.maxRaisedHands = static_cast<size_t>(opt.maxRaisedHands);
+  limits.maxPrewarmedPeers = static_cast<size_t>(opt.maxPrewarmedPeers);
   limits.maxRooms = static_cast<size_t>(opt.maxRooms);
   limits.allowPlainRtp = opt.plainRtp;
   limits.listenerIdleMs = static_cast<unsigned>(opt.listenerIdleSeconds * 1000);

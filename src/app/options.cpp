@@ -101,6 +101,8 @@ core::Status applyConfigFile(const std::string& path, Options& out) {
       if (std::string address = g_strstrip(*p); !address.empty()) out.connections.uncappedAddresses.push_back(address);
   }
   integer("room", "max_speakers", out.maxSpeakers);
+  integer("room", "max_raised_hands", out.maxRaisedHands);
+  integer("room", "max_prewarmed", out.maxPrewarmedPeers);
   if (g_key_file_has_key(file, "room", "reconnect_grace_s", nullptr))
     out.reconnectGraceSeconds = g_key_file_get_double(file, "room", "reconnect_grace_s", nullptr);
   integer("media", "opus_bitrate", out.opusBitrate);
@@ -213,6 +215,10 @@ core::Result<Options> parseOptions(int argc, char** argv) {
   if (out.opusBitrate < 6000 || out.opusBitrate > 128000) return Error{ErrorCode::BadRequest, "opus_bitrate must be 6000..128000"};
   if (out.jitterLatencyMs < 0 || out.jitterLatencyMs > 1000) return Error{ErrorCode::BadRequest, "jitter_latency_ms must be 0..1000"};
   if (out.maxSpeakers < 1 || out.maxSpeakers > 1000) return Error{ErrorCode::BadRequest, "max_speakers must be 1..1000"};
+  if (out.maxRaisedHands < 0 || out.maxRaisedHands > 100000)
+    return Error{ErrorCode::BadRequest, "max_raised_hands must be 0..100000"};
+  if (out.maxPrewarmedPeers < 0 || out.maxPrewarmedPeers > 1000)
+    return Error{ErrorCode::BadRequest, "max_prewarmed must be 0..1000"};
   if (!out.stunServer.empty() && (out.stunServer.rfind("stun://", 0) != 0 || out.stunServer.size() > 256 ||
                                   out.stunServer.find(':', 7) == std::string::npos))
     return Error{ErrorCode::BadRequest, "stun_server must be stun://HOST:PORT, got " + out.stunServer};

@@ -51,6 +51,8 @@ struct Options {
   double listenerIdleSeconds = 10;     // an HLS listener not seen this long is no longer counted
   S3Options s3;
   int maxSpeakers = 16;
+  int maxRaisedHands = 100;    // hands up at once in a room
+  int maxPrewarmedPeers = 8;   // WebRTC sessions of raised hands waiting for promotion, per room
   int maxRooms = 100;
   double reconnectGraceSeconds = 20;  // a dropped speaker keeps role and slot this long
   signaling::ConnectionPolicy connections;  // [server] client connection deadlines and caps
