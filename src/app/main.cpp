@@ -166,6 +166,7 @@ int main(int argc, char** argv) {
   mediaConfig.speaker.opusBitrate = opt.opusBitrate;
   mediaConfig.speaker.jitterLatencyMs = static_cast<unsigned>(opt.jitterLatencyMs);
   mediaConfig.mixerMaxWaitMs = static_cast<unsigned>(opt.mixerMaxWaitMs);
+  mediaConfig.peerConnectDeadlineMs = static_cast<unsigned>(opt.iceDeadlineSeconds * 1000);
   mediaConfig.stunServer = opt.stunServer;
   mediaConfig.plainRtpBindHost = opt.plainRtpBind;
   mediaConfig.speaker.transcribe = opt.transcribe || opt.moderation;

@@ -108,6 +108,8 @@ core::Status applyConfigFile(const std::string& path, Options& out) {
   integer("media", "opus_bitrate", out.opusBitrate);
   integer("media", "jitter_latency_ms", out.jitterLatencyMs);
   integer("media", "mixer_max_wait_ms", out.mixerMaxWaitMs);
+  if (g_key_file_has_key(file, "media", "ice_deadline_s", nullptr))
+    out.iceDeadlineSeconds = g_key_file_get_double(file, "media", "ice_deadline_s", nullptr);
   str("media", "stun_server", out.stunServer);
   if (g_key_file_has_key(file, "media", "plain_rtp", nullptr))
     out.plainRtp = g_key_file_get_boolean(file, "media", "plain_rtp", nullptr);
@@ -222,6 +224,8 @@ core::Result<Options> parseOptions(int argc, char** argv) {
   if (!out.stunServer.empty() && (out.stunServer.rfind("stun://", 0) != 0 || out.stunServer.size() > 256 ||
                                   out.stunServer.find(':', 7) == std::string::npos))
     return Error{ErrorCode::BadRequest, "stun_server must be stun://HOST:PORT, got " + out.stunServer};
+  if (out.iceDeadlineSeconds < 1 || out.iceDeadlineSeconds > 600)
+    return Error{ErrorCode::BadRequest, "ice_deadline_s must be 1..600"};
   if (out.mixerMaxWaitMs < 0 || out.mixerMaxWaitMs > 100)
     return Error{ErrorCode::BadRequest, "mixer_max_wait_ms must be 0..100"};
   if (out.hlsSegmentMs < 250 || out.hlsSegmentMs > 1000)

@@ -34,6 +34,7 @@ struct Options {
   int opusBitrate = 32000;
   int jitterLatencyMs = 20;
   int mixerMaxWaitMs = 18;
+  double iceDeadlineSeconds = 15;  // a WebRTC peer not connected (ICE and DTLS) by then is closed
   bool plainRtp = false;                // plain-RTP speakers (benchmarks, trusted SIP-like peers)
   std::string plainRtpBind = "127.0.0.1";
   std::vector<std::string> allowedOrigins;  // browser origins allowed to open WebSockets, besides our own

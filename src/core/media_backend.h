@@ -42,9 +42,17 @@ class MediaObserver {
     double rmsDbfs = -200;
   };
   virtual void onPeerLevels(const std::string& roomId, const std::vector<PeerLevel>& levels) = 0;
-  // The peer's transport failed or closed for good (ICE failed, DTLS error).
+  // The peer's transport failed or closed for good (ICE failed, DTLS error, or ICE and DTLS
+  // not done within the connection deadline). The peer is removed.
   virtual void onPeerFailed(const std::string& roomId, const std::string& peerId,
                             const std::string& reason) = 0;
+  // Nothing of the peer is left: after removePeer, a failure or the room's end, its recognizer
+  // reported its last words (onPeerTranscript, possibly after the participant or the room is
+  // gone) and everything it held is released. Once per peer id with no session left.
+  virtual void onPeerFinished(const std::string& roomId, const std::string& peerId) {
+    (void)roomId;
+    (void)peerId;
+  }
   // The room's pipeline failed; the room cannot carry audio any more.
   virtual void onRoomMediaFailed(const std::string& roomId, const std::string& reason) = 0;
   // A speaker's words, recognized from their uplink (one utterance, wall-clock span).
@@ -89,6 +97,8 @@ class MediaBackend {
   virtual void setPeerMixed(const std::string& roomId, const std::string& peerId, bool mixed) = 0;
   virtual Status addRemoteCandidate(const std::string& roomId, const std::string& peerId,
                                     unsigned mlineIndex, const std::string& candidate) = 0;
+  // Ends the peer's session at once (network, mixer); a transcribed speaker's recognizer
+  // first commits what it heard, then onPeerFinished follows.
   virtual void removePeer(const std::string& roomId, const std::string& peerId) = 0;
 
   // Recording, live: a new file each time. While the host wants a recording that the disk

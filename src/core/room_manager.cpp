@@ -108,12 +108,16 @@ Status RoomManager::endRoom(const std::string& roomIdRef, const std::string& rea
   auto it = rooms_.find(roomId);
   if (it == rooms_.end()) return notFound(roomId);
   events_.broadcast(roomId, RoomEnded{reason});
-  for (auto& [id, p] : it->second.participants) cancelGrace(p);
+  for (auto& [id, p] : it->second.participants) {
+    cancelGrace(p);
+    if (p.mayHaveMedia() || p.mediaConnected) departed_[roomId][id] = {it->second.info, p};
+  }
   RoomInfo info = it->second.info;
   rooms_.erase(it);
   lastLoudMs_.erase(roomId);
   listeners_.forgetRoom(roomId);
-  media_.stopRoom(roomId, [info, finished = env_.roomFinished, done = std::move(done)](RoomMediaSummary summary) {
+  media_.stopRoom(roomId, [this, info, finished = env_.roomFinished, done = std::move(done)](RoomMediaSummary summary) {
+    departed_.erase(info.id);  // every speaker's last words are in
     if (finished) finished(info, summary);
     if (done) done(info, summary);
   });
@@ -200,7 +204,10 @@ void RoomManager::leave(const std::string& roomId, const std::string& identityRe
   auto it = room->participants.find(identity);
   if (it == room->participants.end()) return;
   cancelGrace(it->second);
-  if (it->second.mayHaveMedia() || it->second.mediaConnected) media_.removePeer(roomId, identity);
+  if (it->second.mayHaveMedia() || it->second.mediaConnected) {
+    departed_[roomId][identity] = {room->info, it->second};  // first: removePeer may finish at once
+    media_.removePeer(roomId, identity);
+  }
   // Announced only if others were shown this participant: on stage, or a hand in the queue.
   const bool shown = isOnStage(it->second.role) || it->second.handRaised || it->second.invited;
   room->participants.erase(it);
@@ -322,7 +329,8 @@ void RoomManager::changeRole(Room& room, Participant& p, Role role) {
   if (isOnStage(role)) p.selfMuted = false;
   events_.broadcast(room.info.id, RoleChanged{p.identity, role, p});
   if (hadMedia && !p.mayHaveMedia()) {
-    // Back to the audience: back to HLS.
+    // Back to the audience: back to HLS. Their last words may come after they have left too.
+    departed_[room.info.id][p.identity] = {room.info, p};
     media_.removePeer(room.info.id, p.identity);
     p.mediaConnected = false;
   } else {
@@ -621,10 +629,24 @@ Status RoomManager::setRecordingOptOut(const std::string& roomId, const std::str
 void RoomManager::onPeerTranscript(const std::string& roomId, const std::string& peerId, const std::string& text,
                                    int64_t startMs, int64_t endMs) {
   Room* room = findMutable(roomId);
-  if (!room) return;
-  auto p = room->participants.find(peerId);
-  if (p == room->participants.end()) return;
-  if (env_.transcribed) env_.transcribed(room->info, p->second, text, startMs, endMs);
+  auto p = room ? room->participants.find(peerId) : decltype(room->participants.end()){};
+  if (room && p != room->participants.end()) {
+    if (env_.transcribed) env_.transcribed(room->info, p->second, text, startMs, endMs);
+    return;
+  }
+  // The last words of a speaker who has left, or of a room that has ended.
+  auto gone = departed_.find(roomId);
+  if (gone == departed_.end()) return;
+  auto who = gone->second.find(peerId);
+  if (who != gone->second.end() && env_.transcribed)
+    env_.transcribed(who->second.room, who->second.participant, text, startMs, endMs);
+}
+
+void RoomManager::onPeerFinished(const std::string& roomId, const std::string& peerId) {
+  auto gone = departed_.find(roomId);
+  if (gone == departed_.end()) return;
+  gone->second.erase(peerId);
+  if (gone->second.empty()) departed_.erase(gone);
 }
 
 void RoomManager::onRecordingStarted(const std::string& roomId, const RecordingInfo& info) {

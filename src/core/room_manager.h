@@ -157,6 +157,7 @@ class RoomManager final : public MediaObserver {
                         const std::string& candidate) override;
   void onPeerLevels(const std::string& roomId, const std::vector<PeerLevel>& levels) override;
   void onPeerFailed(const std::string& roomId, const std::string& peerId, const std::string& reason) override;
+  void onPeerFinished(const std::string& roomId, const std::string& peerId) override;
   void onRoomMediaFailed(const std::string& roomId, const std::string& reason) override;
   void onPeerTranscript(const std::string& roomId, const std::string& peerId, const std::string& text, int64_t startMs,
                         int64_t endMs) override;
@@ -188,6 +189,14 @@ class RoomManager final : public MediaObserver {
   std::map<std::string, std::map<std::string, int64_t>> lastLoudMs_;
   ListenerSessions listeners_;
   uint64_t listenerSweep_ = 0;  // the pending sweep timer (0: none; nobody listens)
+  // Speakers who left, or whose room ended, while their recognizer commits their last words:
+  // those words are still theirs (archive, moderation). By room, then identity; dropped when
+  // the media says the peer is finished, or when the room's media is.
+  struct Departed {
+    RoomInfo room;
+    Participant participant;
+  };
+  std::map<std::string, std::map<std::string, Departed>> departed_;
 };
 
 // Validation shared with REST: non-empty title, byte limits, valid UTF-8, no control chars.

@@ -50,6 +50,11 @@ GstMediaBackend::~GstMediaBackend() {
   // Every evidence file asked for is written before the process goes.
   if (evidenceWriter_) g_thread_pool_free(evidenceWriter_, FALSE, TRUE);
   alive_.reset();
+  // Speakers being flushed live in their rooms' pipelines: they go first.
+  for (auto& [serial, flushing] : flushing_)
+    if (flushing.deadline) { g_source_destroy(flushing.deadline); g_source_unref(flushing.deadline); }
+  flushing_.clear();
+  finishAfterFlush_.clear();
   for (auto& [id, room] : rooms_) room.peers.clear();
   rooms_.clear();
   finishing_.clear();
@@ -87,6 +92,9 @@ core::Status GstMediaBackend::startRoom(const core::RoomMediaConfig& room) {
   };
   handlers.onRecognized = [this, alive, roomId](const std::string& element, const std::string& text, bool final) {
     if (!alive.expired()) onRecognized(roomId, element, text, final);
+  };
+  handlers.onRecognizerFlushed = [this, alive, roomId](const std::string& element) {
+    if (!alive.expired()) onRecognizerFlushed(roomId, element);
   };
   handlers.onRecordingFailed = [this, alive, roomId](const std::string& message) {
     if (!alive.expired()) onRecordingFailed(roomId, message);
@@ -127,8 +135,10 @@ void GstMediaBackend::stopRoom(const std::string& roomId, StopDone done) {
   }
   LiveRoom room = std::move(it->second);
   rooms_.erase(it);
-  room.peers.clear();  // releases their mixer pads before the mix ends
   if (room.recording.retrySource) g_source_remove(room.recording.retrySource);
+  // Every speaker leaves the mix now (their mixer pads are released before the mix ends);
+  // the room's outputs finish once their recognizers have committed their last words.
+  auto peers = std::move(room.peers);
 
   core::RoomMediaSummary summary;
   summary.recordingPath = room.recording.path;
@@ -136,34 +146,47 @@ void GstMediaBackend::stopRoom(const std::string& roomId, StopDone done) {
   RoomPipeline* pipeline = room.pipeline.get();
   finishing_[roomId] = std::move(room.pipeline);
   std::weak_ptr<int> alive = alive_;
-  pipeline->finish(config_.finishDeadlineMs, [this, alive, roomId, summary, recording, done](bool clean) mutable {
-    if (alive.expired()) return;
-    summary.cleanEnd = clean;
-    // The mixer's EOS finished the recording file too.
-    if (!recording.path.empty()) {
-      auto info = finishedRecording(recording, false, "the room ended");
-      summary.recordedSeconds = info.seconds;
-      if (observer_) observer_->onRecordingStopped(roomId, info);
-    }
-    // Every segment is closed now: the playlists get their ENDLIST, and from here on they
-    // are served from the files.
-    if (hls::Room* hlsRoom = config_.hls ? config_.hls->find(roomId) : nullptr) {
-      hlsRoom->end();
-      writePlaylists(roomId, *hlsRoom);
-      config_.hls->close(roomId);
-    }
-    // Destroy the pipeline from an idle callback: we are inside its bus watch.
-    auto* task = new std::function<void()>([this, roomId, summary, done]() {
-      finishing_.erase(roomId);
-      if (done) done(summary);
+  // Ends the program (ENDLIST, the recording's trailer) once no speaker's words are pending.
+  auto finish = [this, alive, pipeline, roomId, summary, recording, done]() mutable {
+    pipeline->finish(config_.finishDeadlineMs, [this, alive, roomId, summary, recording, done](bool clean) mutable {
+      if (alive.expired()) return;
+      summary.cleanEnd = clean;
+      // The mixer's EOS finished the recording file too.
+      if (!recording.path.empty()) {
+        auto info = finishedRecording(recording, false, "the room ended");
+        summary.recordedSeconds = info.seconds;
+        if (observer_) observer_->onRecordingStopped(roomId, info);
+      }
+      // Every segment is closed now: the playlists get their ENDLIST, and from here on they
+      // are served from the files.
+      if (hls::Room* hlsRoom = config_.hls ? config_.hls->find(roomId) : nullptr) {
+        hlsRoom->end();
+        writePlaylists(roomId, *hlsRoom);
+        config_.hls->close(roomId);
+      }
+      // Destroy the pipeline from an idle callback: we are inside its bus watch.
+      auto* task = new std::function<void()>([this, roomId, summary, done]() {
+        finishing_.erase(roomId);
+        if (done) done(summary);
+      });
+      GSource* idle = g_idle_source_new();
+      g_source_set_callback(
+          idle, [](gpointer p) -> gboolean { (*static_cast<std::function<void()>*>(p))(); return G_SOURCE_REMOVE; },
+          task, [](gpointer p) { delete static_cast<std::function<void()>*>(p); });
+      g_source_attach(idle, context_);
+      g_source_unref(idle);
     });
-    GSource* idle = g_idle_source_new();
-    g_source_set_callback(
-        idle, [](gpointer p) -> gboolean { (*static_cast<std::function<void()>*>(p))(); return G_SOURCE_REMOVE; },
-        task, [](gpointer p) { delete static_cast<std::function<void()>*>(p); });
-    g_source_attach(idle, context_);
-    g_source_unref(idle);
-  });
+  };
+  finishAfterFlush_[roomId] = std::move(finish);
+  for (auto& [peerId, live] : peers) retirePeer(roomId, peerId, std::move(live));
+  // No speaker had words to flush: the room finishes now.
+  auto waiting = finishAfterFlush_.find(roomId);
+  const bool flushing = std::any_of(flushing_.begin(), flushing_.end(), [&](auto& f) { return f.second.roomId == roomId; });
+  if (waiting != finishAfterFlush_.end() && !flushing) {
+    auto run = std::move(waiting->second);
+    finishAfterFlush_.erase(waiting);
+    run();
+  }
 }
 
 core::Status GstMediaBackend::startPeer(const std::string& roomId, const std::string& peerId,
@@ -171,7 +194,12 @@ core::Status GstMediaBackend::startPeer(const std::string& roomId, const std::st
                                         int payloadType, bool mixed) {
   auto it = rooms_.find(roomId);
   if (it == rooms_.end()) return Error{ErrorCode::NotFound, "room has no media"};
-  it->second.peers.erase(peerId);
+  // A new offer replaces the session: the old one ends as any other does.
+  if (auto old = it->second.peers.find(peerId); old != it->second.peers.end()) {
+    LivePeer previous = std::move(old->second);
+    it->second.peers.erase(old);
+    retirePeer(roomId, peerId, std::move(previous));
+  }
   RoomPipeline& pipeline = *it->second.pipeline;
   RoomTaps taps{pipeline.bin(), pipeline.mixer(), pipeline.programOpus(), pipeline.sharedListeners(),
                 pipeline.directReturns()};
@@ -194,7 +222,10 @@ core::Status GstMediaBackend::acceptOffer(const std::string& roomId, const std::
   PeerKey key{roomId, peerId, nextSerial_++};
   auto transport =
       std::make_unique<WebRtcTransport>(key, *this, offer, config_.speaker.jitterLatencyMs, config_.stunServer);
-  return startPeer(roomId, peerId, std::move(transport), key, payloadType.value(), mixed);
+  if (auto started = startPeer(roomId, peerId, std::move(transport), key, payloadType.value(), mixed); !started)
+    return started;
+  startConnectDeadline(key);
+  return core::Ok{};
 }
 
 core::Result<core::MediaBackend::RtpAddress> GstMediaBackend::acceptPlainRtp(const std::string& roomId,
@@ -211,6 +242,7 @@ core::Result<core::MediaBackend::RtpAddress> GstMediaBackend::acceptPlainRtp(con
   RtpTransport* rtp = transport.get();
   if (auto started = startPeer(roomId, peerId, std::move(transport), key, payloadType, mixed); !started)
     return started.error();
+  if (LivePeer* live = findLivePeer(key)) live->connected = true;  // no handshake
   return RtpAddress{rtp->local().host, rtp->local().port};
 }
 
@@ -306,18 +338,119 @@ void GstMediaBackend::writeEvidence(gpointer data, gpointer) {
 
 void GstMediaBackend::onRecognized(const std::string& roomId, const std::string& element, const std::string& text,
                                    bool final) {
-  auto it = rooms_.find(roomId);
-  if (it == rooms_.end() || !observer_) return;
-  for (auto& [peerId, live] : it->second.peers) {
-    if (live.peer->recognizerName() != element) continue;
-    const int64_t now = g_get_real_time() / 1000;
-    if (!live.utteranceStartMs) live.utteranceStartMs = now;
-    if (!final) return;
-    const int64_t start = live.utteranceStartMs;
-    live.utteranceStartMs = 0;
-    if (text.find_first_not_of(' ') != std::string::npos) observer_->onPeerTranscript(roomId, peerId, text, start, now);
+  GST_DEBUG("room %s: %s heard%s: %s", roomId.c_str(), element.c_str(), final ? " (final)" : "", text.c_str());
+  if (!observer_) return;
+  // A speaker on stage, or one whose recognizer is committing their last words.
+  LivePeer* found = nullptr;
+  const std::string* foundId = nullptr;
+  if (auto it = rooms_.find(roomId); it != rooms_.end())
+    for (auto& [peerId, live] : it->second.peers)
+      if (live.peer->recognizerName() == element) found = &live, foundId = &peerId;
+  for (auto& [serial, flushing] : flushing_)
+    if (!found && flushing.roomId == roomId && flushing.live.peer->recognizerName() == element)
+      found = &flushing.live, foundId = &flushing.peerId;
+  if (!found) return;
+  const int64_t now = g_get_real_time() / 1000;
+  if (!found->utteranceStartMs) found->utteranceStartMs = now;
+  if (!final) return;
+  const int64_t start = found->utteranceStartMs;
+  found->utteranceStartMs = 0;
+  if (text.find_first_not_of(' ') != std::string::npos) observer_->onPeerTranscript(roomId, *foundId, text, start, now);
+}
+
+void GstMediaBackend::retirePeer(const std::string& roomId, const std::string& peerId, LivePeer live) {
+  if (!live.peer->beginFlush()) {
+    live.peer.reset();  // everything it held, now
+    noticePeerGone(roomId, peerId);
     return;
   }
+  const uint64_t serial = live.serial;
+  FlushingPeer& flushing = flushing_[serial] = FlushingPeer{roomId, peerId, std::move(live), nullptr};
+  // Bounded: a recognizer that does not finish in time loses the words, not the room.
+  struct Task {
+    std::weak_ptr<int> alive;
+    GstMediaBackend* self;
+    uint64_t serial;
+  };
+  flushing.deadline = g_timeout_source_new(config_.recognizerFlushMs);
+  g_source_set_callback(
+      flushing.deadline,
+      [](gpointer data) -> gboolean {
+        auto* t = static_cast<Task*>(data);
+        if (t->alive.expired()) return G_SOURCE_REMOVE;
+        GST_WARNING("speaker %" G_GUINT64_FORMAT ": the recognizer did not finish in time", t->serial);
+        t->self->endFlush(t->serial);
+        return G_SOURCE_REMOVE;
+      },
+      new Task{alive_, this, serial}, [](gpointer data) { delete static_cast<Task*>(data); });
+  g_source_attach(flushing.deadline, context_);
+}
+
+void GstMediaBackend::onRecognizerFlushed(const std::string& roomId, const std::string& element) {
+  GST_DEBUG("room %s: %s flushed", roomId.c_str(), element.c_str());
+  for (auto& [serial, flushing] : flushing_) {
+    if (flushing.roomId == roomId && flushing.live.peer->recognizerSinkName() == element) {
+      endFlush(serial);
+      return;
+    }
+  }
+}
+
+void GstMediaBackend::endFlush(uint64_t serial) {
+  auto it = flushing_.find(serial);
+  if (it == flushing_.end()) return;
+  FlushingPeer flushing = std::move(it->second);
+  flushing_.erase(it);
+  if (flushing.deadline) {
+    g_source_destroy(flushing.deadline);
+    g_source_unref(flushing.deadline);
+  }
+  // Called from the room's bus watch or a timeout: removing the elements never waits for the
+  // control thread.
+  flushing.live.peer.reset();
+  noticePeerGone(flushing.roomId, flushing.peerId);
+  const bool more = std::any_of(flushing_.begin(), flushing_.end(),
+                                [&](auto& f) { return f.second.roomId == flushing.roomId; });
+  auto waiting = finishAfterFlush_.find(flushing.roomId);
+  if (!more && waiting != finishAfterFlush_.end()) {
+    auto finish = std::move(waiting->second);
+    finishAfterFlush_.erase(waiting);
+    finish();
+  }
+}
+
+void GstMediaBackend::noticePeerGone(const std::string& roomId, const std::string& peerId) {
+  if (auto room = rooms_.find(roomId); room != rooms_.end() && room->second.peers.count(peerId)) return;
+  for (const auto& [serial, flushing] : flushing_)
+    if (flushing.roomId == roomId && flushing.peerId == peerId) return;
+  if (observer_) observer_->onPeerFinished(roomId, peerId);
+}
+
+void GstMediaBackend::startConnectDeadline(const PeerKey& key) {
+  struct Task {
+    std::weak_ptr<int> alive;
+    GstMediaBackend* self;
+    PeerKey key;
+  };
+  // Not cancelled: when it fires for a peer that connected or is gone, it does nothing.
+  GSource* deadline = g_timeout_source_new(config_.peerConnectDeadlineMs);
+  g_source_set_callback(
+      deadline,
+      [](gpointer data) -> gboolean {
+        auto* t = static_cast<Task*>(data);
+        if (t->alive.expired()) return G_SOURCE_REMOVE;
+        LivePeer* live = t->self->findLivePeer(t->key);
+        if (!live || live->connected) return G_SOURCE_REMOVE;
+        g_autofree char* reason = g_strdup_printf("ICE and DTLS did not complete within %g s",
+                                                  t->self->config_.peerConnectDeadlineMs / 1000.0);
+        GST_WARNING("peer %s in room %s: %s", t->key.peerId.c_str(), t->key.roomId.c_str(), reason);
+        t->self->removePeer(t->key.roomId, t->key.peerId);
+        if (t->self->observer_) t->self->observer_->onPeerFailed(t->key.roomId, t->key.peerId, reason);
+        return G_SOURCE_REMOVE;
+      },
+      new Task{alive_, this, key}, [](gpointer data) { delete static_cast<Task*>(data); });
+  g_source_attach(deadline, context_);
+  g_source_unref(deadline);
 }
 
 void GstMediaBackend::onSegmentClosed(const std::string& roomId, const RoomPipeline::SegmentClosed& closed) {
@@ -398,15 +531,27 @@ void GstMediaBackend::writePlaylists(const std::string& roomId, const hls::Room&
 
 void GstMediaBackend::removePeer(const std::string& roomId, const std::string& peerId) {
   auto it = rooms_.find(roomId);
-  if (it != rooms_.end()) it->second.peers.erase(peerId);
+  auto peer = it == rooms_.end() ? decltype(it->second.peers.end()){} : it->second.peers.find(peerId);
+  if (it == rooms_.end() || peer == it->second.peers.end()) {
+    noticePeerGone(roomId, peerId);  // nothing live: told at once (or when a flush ends)
+    return;
+  }
+  LivePeer live = std::move(peer->second);
+  it->second.peers.erase(peer);
+  retirePeer(roomId, peerId, std::move(live));
 }
 
-SpeakerPeer* GstMediaBackend::findPeer(const PeerKey& key) {
+GstMediaBackend::LivePeer* GstMediaBackend::findLivePeer(const PeerKey& key) {
   auto room = rooms_.find(key.roomId);
   if (room == rooms_.end()) return nullptr;
   auto peer = room->second.peers.find(key.peerId);
   if (peer == room->second.peers.end() || peer->second.serial != key.serial) return nullptr;
-  return peer->second.peer.get();
+  return &peer->second;
+}
+
+SpeakerPeer* GstMediaBackend::findPeer(const PeerKey& key) {
+  LivePeer* live = findLivePeer(key);
+  return live ? live->peer.get() : nullptr;
 }
 
 void GstMediaBackend::postToPeer(const PeerKey& key, std::function<void(GstMediaBackend&)> fn) {
@@ -439,6 +584,12 @@ void GstMediaBackend::postCandidate(const PeerKey& key, unsigned mline, std::str
   });
 }
 
+void GstMediaBackend::postConnected(const PeerKey& key) {
+  postToPeer(key, [key](GstMediaBackend& self) {
+    if (LivePeer* live = self.findLivePeer(key)) live->connected = true;
+  });
+}
+
 void GstMediaBackend::postFailure(const PeerKey& key, std::string reason) {
   postToPeer(key, [key, reason = std::move(reason)](GstMediaBackend& self) {
     GST_WARNING("peer %s in room %s failed: %s", key.peerId.c_str(), key.roomId.c_str(), reason.c_str());
@@ -454,6 +605,13 @@ void GstMediaBackend::onPipelineError(const std::string& roomId, const std::stri
   for (auto& [peerId, live] : it->second.peers) {
     if (child.rfind(live.peer->name(), 0) == 0) {
       postFailure(PeerKey{roomId, peerId, live.serial}, message);
+      return;
+    }
+  }
+  // One on the way out: its words are lost, not the room.
+  for (auto& [serial, flushing] : flushing_) {
+    if (flushing.roomId == roomId && child.rfind(flushing.live.peer->name(), 0) == 0) {
+      endFlush(serial);
       return;
     }
   }

@@ -34,6 +34,11 @@ struct MediaConfig {
   // Evidence (<dataDir>/evidence/): at most this much in all, and per room (evidence_quota.h).
   uint64_t evidenceQuotaBytes = 256ull << 20;
   uint64_t evidenceRoomQuotaBytes = 32ull << 20;
+  // A WebRTC peer whose ICE and DTLS are not done this long after its offer is removed (and
+  // reported through onPeerFailed): an abandoned handshake holds no sockets or threads.
+  unsigned peerConnectDeadlineMs = 15000;
+  // How long a leaving speaker's recognizer may take to commit their last words.
+  unsigned recognizerFlushMs = 4000;
 };
 
 class GstMediaBackend final : public core::MediaBackend, public PeerEvents {
@@ -64,6 +69,7 @@ class GstMediaBackend final : public core::MediaBackend, public PeerEvents {
   void postAnswer(const PeerKey& key, std::string sdp) override;
   void postCandidate(const PeerKey& key, unsigned mline, std::string candidate) override;
   void postFailure(const PeerKey& key, std::string reason) override;
+  void postConnected(const PeerKey& key) override;
 
   // For operators: dot graphs of every live room (GST_DEBUG_DUMP_DOT_DIR).
   void dumpDotGraphs() const;
@@ -74,6 +80,15 @@ class GstMediaBackend final : public core::MediaBackend, public PeerEvents {
     std::unique_ptr<SpeakerPeer> peer;
     uint64_t serial = 0;
     int64_t utteranceStartMs = 0;  // the first partial result since the last final one
+    bool connected = false;        // ICE and DTLS done (plain RTP: from the start)
+  };
+  // A speaker on their way out: off the network and out of the mix, their recognizer
+  // committing what it heard. In the room's pipeline, which waits for them before it ends.
+  struct FlushingPeer {
+    std::string roomId;
+    std::string peerId;
+    LivePeer live;
+    GSource* deadline = nullptr;
   };
   struct Recording {
     bool wanted = false;      // the host (or the room's settings) want a recording
@@ -92,6 +107,14 @@ class GstMediaBackend final : public core::MediaBackend, public PeerEvents {
   // Runs `fn` on the control context if the backend and the peer (same serial) still exist.
   void postToPeer(const PeerKey& key, std::function<void(GstMediaBackend&)> fn);
   SpeakerPeer* findPeer(const PeerKey& key);
+  LivePeer* findLivePeer(const PeerKey& key);
+  // Every way a peer ends goes through here: flush its recognizer (if any), then release it.
+  void retirePeer(const std::string& roomId, const std::string& peerId, LivePeer live);
+  void endFlush(uint64_t serial);
+  void onRecognizerFlushed(const std::string& roomId, const std::string& element);
+  // Tells the observer once no session of the peer is left, live or flushing.
+  void noticePeerGone(const std::string& roomId, const std::string& peerId);
+  void startConnectDeadline(const PeerKey& key);
   // Replaces the peer's session (a new offer: webrtcbin 1.22 cannot restart ICE).
   core::Status startPeer(const std::string& roomId, const std::string& peerId, std::unique_ptr<PeerTransport> transport,
                          const PeerKey& key, int payloadType, bool mixed);
@@ -119,6 +142,9 @@ class GstMediaBackend final : public core::MediaBackend, public PeerEvents {
   core::MediaObserver* observer_ = nullptr;
   std::map<std::string, LiveRoom> rooms_;
   std::map<std::string, std::unique_ptr<RoomPipeline>> finishing_;  // rooms writing their last bytes
+  std::map<uint64_t, FlushingPeer> flushing_;  // by serial
+  // Rooms that end once their speakers' recognizers are flushed.
+  std::map<std::string, std::function<void()>> finishAfterFlush_;
   uint64_t nextSerial_ = 1;
   uint64_t outputFailures_ = 0;
   uint64_t outputRestarts_ = 0;

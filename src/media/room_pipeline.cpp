@@ -7,6 +7,7 @@
 #include "media/debug.h"
 #include "media/output_branch.h"
 #include "media/pipeline_fragment.h"
+#include "media/speaker_peer.h"
 #include "media/webrtc_util.h"
 
 #define GST_CAT_DEFAULT roomcast_room_debug
@@ -171,6 +172,14 @@ static std::string topLevelChildName(GstObject* object, GstObject* pipeline) {
   return current ? GST_OBJECT_NAME(current) : "";
 }
 
+// A sync handler that drops a message owns it. Each message holds its source: left
+// unreffed, every state change kept its element alive for good, and a speaker's webrtcbin
+// with it (its ICE agent, sockets and threads: ~16 fds and 2 threads per session).
+static GstBusSyncReply dropMessage(GstMessage* message) {
+  gst_message_unref(message);
+  return GST_BUS_DROP;
+}
+
 GstBusSyncReply RoomPipeline::filterBusMessage(GstBus*, GstMessage* message, gpointer) {
   switch (GST_MESSAGE_TYPE(message)) {
     case GST_MESSAGE_ERROR:
@@ -179,11 +188,12 @@ GstBusSyncReply RoomPipeline::filterBusMessage(GstBus*, GstMessage* message, gpo
     case GST_MESSAGE_ELEMENT: {
       const GstStructure* s = gst_message_get_structure(message);
       const bool read = s && (gst_structure_has_name(s, "splitmuxsink-fragment-closed") ||
-                              gst_structure_has_name(s, "pocketsphinx") || gst_structure_has_name(s, "mixminus-levels"));
-      return read ? GST_BUS_PASS : GST_BUS_DROP;
+                              gst_structure_has_name(s, "pocketsphinx") || gst_structure_has_name(s, "mixminus-levels") ||
+                              gst_structure_has_name(s, SpeakerPeer::kRecognizerFlushed));
+      return read ? GST_BUS_PASS : dropMessage(message);
     }
     default:
-      return GST_BUS_DROP;
+      return dropMessage(message);
   }
 }
 
@@ -242,6 +252,11 @@ gboolean RoomPipeline::onBusMessage(GstBus*, GstMessage* message, gpointer data)
         gst_structure_get_boolean(s, "final", &final);
         const char* text = gst_structure_get_string(s, "hypothesis");
         self->handlers_.onRecognized(GST_OBJECT_NAME(GST_MESSAGE_SRC(message)), text ? text : "", final);
+        return G_SOURCE_CONTINUE;
+      }
+      // Posted after the recognizer's last words, on the same bus: they have been handled.
+      if (s && gst_structure_has_name(s, SpeakerPeer::kRecognizerFlushed) && self->handlers_.onRecognizerFlushed) {
+        self->handlers_.onRecognizerFlushed(GST_OBJECT_NAME(GST_MESSAGE_SRC(message)));
         return G_SOURCE_CONTINUE;
       }
       if (s && gst_structure_has_name(s, "mixminus-levels") && self->handlers_.onLevels) {

@@ -63,6 +63,9 @@ class RoomPipeline {
     std::function<void(const SegmentClosed& segment)> onSegmentClosed;
     // A speaker's recognizer heard something: `final` ends an utterance (partials come first).
     std::function<void(const std::string& element, const std::string& text, bool final)> onRecognized;
+    // A speaker's recognizer branch took in the end of its stream (SpeakerPeer::beginFlush):
+    // every word it had is reported above. `element` names the branch's sink.
+    std::function<void(const std::string& element)> onRecognizerFlushed;
     // The recording's branch failed (a full disk): it is gone; the room goes on.
     std::function<void(const std::string& message)> onRecordingFailed;
     // An HLS rendition's branch failed (a write error): it is gone until it is rebuilt; the

@@ -130,6 +130,8 @@ GstPad* SpeakerPeer::branchRecognizer(GstElement* decoder) {
   g_autoptr(GstCaps) asrCaps = gst_caps_from_string("audio/x-raw,format=S16LE,rate=16000,channels=1");
   g_object_set(caps.get(), "caps", asrCaps, nullptr);
   g_object_set(sink.get(), "sync", FALSE, "async", FALSE, nullptr);
+  recognizerQueue_ = queue;
+  recognizerSink_ = sink;
   for (ElementPtr* e : {&tee, &queue, &convert, &resample, &caps, &recognizer, &sink})
     gst_bin_add(room_.pipeline, e->get());
   if (!gst_element_link(decoder, tee.get()) ||
@@ -167,7 +169,25 @@ core::Status SpeakerPeer::linkReturns() {
   return core::Ok{};
 }
 
-void SpeakerPeer::removeElements() {
+bool SpeakerPeer::beginFlush() {
+  disconnect();
+  if (!recognizerQueue_ || !recognizerSink_) return false;
+  // Nothing pushes into the branch any more (the transport is stopped): the end of the stream
+  // follows the audio still queued, and the recognizer's last words go to the bus before it.
+  g_autoptr(GstPad) sinkPad = gst_element_get_static_pad(recognizerSink_.get(), "sink");
+  gst_pad_add_probe(sinkPad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, [](GstPad* pad, GstPadProbeInfo* info, gpointer) {
+    if (GST_EVENT_TYPE(GST_PAD_PROBE_INFO_EVENT(info)) != GST_EVENT_EOS) return GST_PAD_PROBE_OK;
+    GstElement* sink = GST_PAD_PARENT(pad);
+    gst_element_post_message(sink, gst_message_new_element(GST_OBJECT(sink), gst_structure_new_empty(kRecognizerFlushed)));
+    return GST_PAD_PROBE_REMOVE;
+  }, nullptr, nullptr);
+  g_autoptr(GstPad) queueSink = gst_element_get_static_pad(recognizerQueue_.get(), "sink");
+  if (!gst_pad_send_event(queueSink, gst_event_new_eos())) return false;
+  GST_INFO("%s: flushing the recognizer", name_.c_str());
+  return true;
+}
+
+void SpeakerPeer::disconnect() {
   // Close every gate, then stop the network side, so nothing streams into pads being released.
   g_atomic_int_set(&gates_->transportReady, 0);
   g_atomic_int_set(&gates_->mixed, 0);
@@ -191,11 +211,17 @@ void SpeakerPeer::removeElements() {
     gst_element_release_request_pad(room_.programOpus, programOpusPad_.get());
     programOpusPad_.reset();
   }
+}
+
+void SpeakerPeer::removeElements() {
+  disconnect();
   for (auto it = elements_.rbegin(); it != elements_.rend(); ++it) {
     gst_element_set_state(it->get(), GST_STATE_NULL);
     if (GST_OBJECT_PARENT(it->get()) == GST_OBJECT(room_.pipeline)) gst_bin_remove(room_.pipeline, it->get());
   }
   elements_.clear();
+  recognizerQueue_.reset();
+  recognizerSink_.reset();
   uplinkSink_.reset();
   returnSrc_.reset();
   transport_.reset();

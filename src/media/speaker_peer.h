@@ -63,6 +63,15 @@ class SpeakerPeer {
   void setInRecording(bool inRecording);
   // The name of the recognizer element (its "pocketsphinx" messages carry the words).
   std::string recognizerName() const { return name_ + "-asr"; }
+  // The end of this speaker, first half: every tie to the room and to the network goes at
+  // once (the transport, its sockets and threads, the mixer's input, the shared return). If
+  // the speaker is transcribed, the end of the stream then goes into the recognizer, which
+  // commits the utterance in progress (it commits one only at a pause otherwise) and passes
+  // the end on: its sink posts an element message named kRecognizerFlushed. Returns false
+  // when there is nothing to wait for. The destructor does the rest, flushed or not.
+  bool beginFlush();
+  static constexpr const char* kRecognizerFlushed = "roomcast-asr-flushed";
+  std::string recognizerSinkName() const { return name_ + "-asrsink"; }  // posts kRecognizerFlushed
   // The mixer input carrying this speaker (mixminus-levels messages name it).
   std::string mixerPadName() const;
   // Every element this speaker added starts with this.
@@ -73,6 +82,7 @@ class SpeakerPeer {
   core::Status buildBranches(int payloadType, bool mixed);
   core::Status linkReturns();  // last: from here on the mixer's thread pushes into the branches
   GstPad* branchRecognizer(GstElement* decoder);  // the pad that goes on to the mixer
+  void disconnect();  // from the room's elements and from the network
   void removeElements();
 
   RoomTaps room_;
@@ -86,6 +96,8 @@ class SpeakerPeer {
   std::shared_ptr<DirectRtpReturn> directReturn_;  // plain RTP: in the room's fanout instead
   PadPtr uplinkSink_;  // depayloader's sink: where the transport delivers
   PadPtr returnSrc_;   // the last element's src: what the transport sends
+  ElementPtr recognizerQueue_;  // where the recognizer branch starts (transcribed speakers)
+  ElementPtr recognizerSink_;   // where it ends
 };
 
 }  // namespace roomcast::media

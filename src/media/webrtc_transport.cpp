@@ -97,6 +97,8 @@ void onConnectionStateChanged(GstElement* webrtc, GParamSpec*, gpointer data) {
   g_object_get(webrtc, "connection-state", &state, nullptr);
   GST_INFO("peer %s: connection %d", ctx->key.peerId.c_str(), state);
   g_atomic_int_set(&ctx->gates->transportReady, state == GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED);
+  if (state == GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED) ctx->events->postConnected(ctx->key);
+  if (state == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED) ctx->events->postFailure(ctx->key, "DTLS failed");
 }
 
 }  // namespace

@@ -13,6 +13,7 @@ void addLoopbackToIceAgent(GstElement* webrtcbin) {
   NiceAgent* agent = nullptr;
   if (g_object_class_find_property(G_OBJECT_GET_CLASS(ice), "agent")) g_object_get(ice, "agent", &agent, nullptr);
   if (agent) {
+    if (g_object_class_find_property(G_OBJECT_GET_CLASS(agent), "upnp")) g_object_set(agent, "upnp", FALSE, nullptr);
     NiceAddress address;
     nice_address_init(&address);
     if (nice_address_set_from_string(&address, "127.0.0.1")) nice_agent_add_local_address(agent, &address);

@@ -14,7 +14,9 @@ namespace roomcast::media {
 
 // libnice skips loopback when gathering; on a host whose only interface is lo nothing is
 // gathered and ICE stays "new". Adding 127.0.0.1 to webrtcbin's NiceAgent fixes it. Call
-// before negotiation starts.
+// before negotiation starts. It also turns off the agent's UPnP port mapping, which is on by
+// default and costs every session a discovery context (sockets, SSDP multicast, a thread)
+// that a server, and a client talking to one, never needs.
 void addLoopbackToIceAgent(GstElement* webrtcbin);
 
 // The first DTLS handshake in a process generates a certificate (0.3–0.5 s). Doing it at
