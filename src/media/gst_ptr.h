@@ -47,6 +47,23 @@ inline ElementPtr makeElement(const char* factory, const char* name = nullptr) {
   return ElementPtr::adopt(gst_element_factory_make(factory, name));
 }
 
+// Stops an element and takes it out of a bin that may be running. The bin (a room's pipeline)
+// can be finishing an asynchronous change to PLAYING in a GStreamer thread, child by child,
+// while the control thread removes a speaker: unguarded, that thread sets the element back to
+// PLAYING right after it reached NULL, and it is disposed while running. A webrtcbin disposed
+// so never stops its transports: its DTLS connection, DTLS and ICE transports and ICE stream
+// stay alive for good (tests/media/test_peer_release.cpp saw them on a loaded machine, with
+// "Trying to dispose element peer-..., but it is in PLAYING"). Under the bin's state lock no
+// change of the bin's state is in progress, and the locked state keeps the next one from
+// touching the element.
+inline void removeFromRunningBin(GstBin* bin, GstElement* element) {
+  GST_STATE_LOCK(bin);
+  gst_element_set_locked_state(element, TRUE);
+  gst_element_set_state(element, GST_STATE_NULL);
+  if (GST_OBJECT_PARENT(element) == GST_OBJECT(bin)) gst_bin_remove(bin, element);
+  GST_STATE_UNLOCK(bin);
+}
+
 // A signal connection that disconnects when destroyed (or when reset).
 class SignalConnection {
  public:

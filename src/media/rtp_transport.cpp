@@ -102,10 +102,7 @@ void RtpTransport::setUplinkWanted(bool wanted) {
 }
 
 void RtpTransport::detach() {
-  for (auto& e : elements_) {
-    gst_element_set_state(e.get(), GST_STATE_NULL);
-    if (GST_OBJECT_PARENT(e.get()) == GST_OBJECT(pipeline_)) gst_bin_remove(pipeline_, e.get());
-  }
+  for (auto& e : elements_) removeFromRunningBin(pipeline_, e.get());
   elements_.clear();
   direct_.reset();  // a fanout round still sending holds its own reference
   if (socket_) {

@@ -215,10 +215,7 @@ void SpeakerPeer::disconnect() {
 
 void SpeakerPeer::removeElements() {
   disconnect();
-  for (auto it = elements_.rbegin(); it != elements_.rend(); ++it) {
-    gst_element_set_state(it->get(), GST_STATE_NULL);
-    if (GST_OBJECT_PARENT(it->get()) == GST_OBJECT(room_.pipeline)) gst_bin_remove(room_.pipeline, it->get());
-  }
+  for (auto it = elements_.rbegin(); it != elements_.rend(); ++it) removeFromRunningBin(room_.pipeline, it->get());
   elements_.clear();
   recognizerQueue_.reset();
   recognizerSink_.reset();

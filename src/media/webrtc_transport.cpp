@@ -157,8 +157,7 @@ core::Status WebRtcTransport::attach(GstBin* pipeline, GstPad* uplinkSink, GstPa
 
 void WebRtcTransport::detach() {
   if (!webrtc_) return;
-  gst_element_set_state(webrtc_.get(), GST_STATE_NULL);
-  if (GST_OBJECT_PARENT(webrtc_.get()) == GST_OBJECT(pipeline_)) gst_bin_remove(pipeline_, webrtc_.get());
+  removeFromRunningBin(pipeline_, webrtc_.get());
   webrtc_.reset();
 }
 
