@@ -116,8 +116,9 @@ Status RoomManager::endRoom(const std::string& roomIdRef, const std::string& rea
   rooms_.erase(it);
   lastLoudMs_.erase(roomId);
   listeners_.forgetRoom(roomId);
-  media_.stopRoom(roomId, [this, info, finished = env_.roomFinished, done = std::move(done)](RoomMediaSummary summary) {
-    departed_.erase(info.id);  // every speaker's last words are in
+  media_.stopRoom(roomId, [this, alive = std::weak_ptr<int>(lifetime_), info, finished = env_.roomFinished,
+                           done = std::move(done)](RoomMediaSummary summary) {
+    if (!alive.expired()) departed_.erase(info.id);  // every speaker's last words are in
     if (finished) finished(info, summary);
     if (done) done(info, summary);
   });

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -197,6 +198,8 @@ class RoomManager final : public MediaObserver {
     Participant participant;
   };
   std::map<std::string, std::map<std::string, Departed>> departed_;
+  // Media may finish a room after this manager is gone (shutdown): its callbacks check this first.
+  std::shared_ptr<int> lifetime_ = std::make_shared<int>(0);
 };
 
 // Validation shared with REST: non-empty title, byte limits, valid UTF-8, no control chars.
