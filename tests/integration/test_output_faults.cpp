@@ -24,6 +24,7 @@
 #include "audio/tone.h"
 #include "audio/wav.h"
 #include "hls_playlist.h"
+#include "full_disk.h"
 #include "processes.h"
 #include "room_helpers.h"
 #include "wait.h"
@@ -35,27 +36,6 @@ using roomcast::audio::PcmAudio;
 namespace {
 
 constexpr double kSpeakSeconds = 60;  // long enough for the fault and the recovery
-
-bool canMountPrivately() {
-  const auto r = run({"unshare", "--mount", "--propagation", "private", "sh", "-c",
-                      "mount -t tmpfs -o size=1m t /mnt && echo ok"}, 20);
-  return r.exitStatus == 0 && r.stdoutText.find("ok") != std::string::npos;
-}
-
-// Fills the file system behind `path` until it refuses; returns the bytes written.
-size_t fillUp(const std::string& path) {
-  const int fd = g_open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) return 0;
-  std::string chunk(16 * 1024, 'x');
-  size_t written = 0;
-  for (;;) {
-    const ssize_t n = write(fd, chunk.data(), chunk.size());
-    if (n <= 0) break;  // ENOSPC
-    written += static_cast<size_t>(n);
-  }
-  close(fd);
-  return written;
-}
 
 // The last "heard N s" a speaker printed: seconds of the room's return it has received. Its
 // output is read while one of its waits runs: a short one takes in what it printed so far.

@@ -17,6 +17,7 @@
 #include "audio/tone.h"
 #include "audio/wav.h"
 #include "media/ogg_duration.h"
+#include "full_disk.h"
 #include "processes.h"
 #include "room_helpers.h"
 #include "wait.h"
@@ -228,28 +229,6 @@ TEST(Recording, HostStartsAndStopsItLiveEveryoneIsToldAndAPromotedListenerFirst)
 std::vector<std::string> onSmallTmpfs(const std::string& recordingsDir) {
   return {"unshare", "--mount", "--propagation", "private", "sh", "-c",
           "mount -t tmpfs -o size=4m roomcast-test \"$0\" && exec \"$@\"", recordingsDir};
-}
-
-bool canMountPrivately() {
-  const auto r = run({"unshare", "--mount", "--propagation", "private", "sh", "-c",
-                      "mount -t tmpfs -o size=1m t /mnt && echo ok"}, 20);
-  return r.exitStatus == 0 && r.stdoutText.find("ok") != std::string::npos;
-}
-
-// Fills the file system behind `path` (seen through the daemon's /proc/PID/root) until
-// it refuses; returns the bytes written.
-size_t fillUp(const std::string& path) {
-  const int fd = g_open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) return 0;
-  std::string chunk(64 * 1024, 'x');
-  size_t written = 0;
-  for (;;) {
-    const ssize_t n = write(fd, chunk.data(), chunk.size());
-    if (n <= 0) break;  // ENOSPC
-    written += static_cast<size_t>(n);
-  }
-  close(fd);
-  return written;
 }
 
 TEST(Recording, FullDiskStopsTheRecordingNotTheRoomAndItResumesWhenSpaceReturns) {
