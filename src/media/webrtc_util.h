@@ -1,5 +1,5 @@
 // webrtcbin helpers shared by the daemon, the CLI and the tests, each covering a
-// GStreamer 1.22 pitfall measured on this machine (see DESIGN.md).
+// GStreamer 1.22 pitfall measured on this machine.
 #pragma once
 
 #include <gst/gst.h>
@@ -32,7 +32,7 @@ std::optional<int> opusPayloadType(const GstSDPMessage* sdp);
 inline constexpr unsigned kMaxOfferCandidates = 32;
 core::Result<int> checkAudioOffer(const GstSDPMessage* sdp);
 
-// Applies roomcast's Opus settings for voice (see DESIGN.md: the encoder defaults are wrong
+// Applies roomcast's Opus settings for voice (the encoder defaults are wrong
 // for this product).
 void configureVoiceOpusEncoder(GstElement* opusenc, int bitrate, bool dtx);
 

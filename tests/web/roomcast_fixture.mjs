@@ -85,7 +85,7 @@ export const chromiumArgs = [
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
   '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
   '--allow-loopback-in-peer-connection', '--autoplay-policy=no-user-gesture-required',
-  // Pages that have not asked for the microphone would send mDNS candidates (DESIGN.md).
+  // Pages that have not asked for the microphone would send mDNS candidates that libnice cannot resolve.
   '--disable-features=WebRtcHideLocalIpsWithMdns',
 ];
 

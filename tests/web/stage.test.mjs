@@ -21,7 +21,7 @@ let wavDir;
 const browsers = [];
 
 // Records what the page asked getUserMedia for (the product's constraints), then captures with
-// the browser's processing off: its noise suppression flattens a steady test tone (DESIGN.md).
+// the browser's processing off: its noise suppression flattens a steady test tone to about -60 dB.
 function recordMicrophoneRequests() {
   window.__microphoneRequests = [];
   const original = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
