@@ -61,6 +61,9 @@ struct Options {
   int parallel = 4;
   double speakSeconds = 0.5;
   double settleMax = 30, settleQuiet = 5;
+  // The room keeps its last 3 minutes of HLS in memory (report evidence): the baseline waits
+  // until that is full, so that a bounded buffer filling up is not taken for a leak.
+  double roomAge = 190;
   double tolerancePct = 5;
   int fdSlack = 8, threadSlack = 4;
   // A single quiet window is the mixer's 20 ms underrun, which a loaded machine shows without any
@@ -85,6 +88,8 @@ void usage(FILE* out) {
           "  --parallel N           speaker cycles at once (default 4)\n"
           "  --speak-seconds S      on stage per cycle after connecting (default 0.5)\n"
           "  --settle-max S, --settle-quiet S   settle after each phase (default 30 and 5)\n"
+          "  --room-age S           take the baseline once the room is S s old (default 190: its\n"
+          "                         3 minutes of HLS kept for report evidence are full by then)\n"
           "  --tolerance PCT        allowed growth over the baseline (default 5)\n"
           "  --fd-slack N, --thread-slack N     absolute allowance when PCT of the baseline is smaller (8, 4)\n"
           "  --window-ms MS, --drop-db DB       tone windows and what counts as quiet (20, 10)\n"
@@ -139,6 +144,7 @@ Options parseOptions(int argc, char** argv) {
     else if (a == "--settle-max") o.settleMax = number();
     else if (a == "--settle-quiet") o.settleQuiet = number();
     else if (a == "--tolerance") o.tolerancePct = number();
+    else if (a == "--room-age") o.roomAge = std::max(0.0, number());
     else if (a == "--fd-slack") o.fdSlack = static_cast<int>(number());
     else if (a == "--thread-slack") o.threadSlack = static_cast<int>(number());
     else if (a == "--window-ms") o.windowMs = std::max(5.0, number());
@@ -331,6 +337,7 @@ int main(int argc, char** argv) {
 
   // The room, its live speaker and the observer.
   const Reply created = httpRequest("POST", daemon.url() + "/api/v1/rooms", R"({"title":"Soak"})");
+  const double roomCreatedAt = monoNow();
   const std::string room = jsonStringField(created.body, "id"), host = jsonStringField(created.body, "host_token");
   if (created.status != 201 || room.empty()) fail("cannot create a room: " + created.body);
   auto token = [&](const std::string& name) {
@@ -378,6 +385,10 @@ int main(int argc, char** argv) {
   cycles.cycles = std::min<long>(2 * opt.parallel, 8);
   const CycleResult warmCycles = runSpeakerCycles(cycles);
   if (warmCycles.completed == 0) fail("no speaker cycle completed in the warm-up" + firstFailures(warmCycles.failures));
+  if (const double wait = roomCreatedAt + opt.roomAge - monoNow(); wait > 0) {
+    note("waiting %.0f s for the room's bounded buffers to fill (--room-age)", wait);
+    sleepFor(wait);
+  }
   const Sample base = settle(pid, nullptr, opt.settleQuiet, opt.settleMax);
   const Limits limits{base, opt.tolerancePct, opt.fdSlack, opt.threadSlack};
   const double wallFrom = wallNow();

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cerrno>
 #include <cstdio>
 #include <memory>
@@ -107,7 +108,12 @@ int main(int argc, char** argv) {
   // magazines for good: 20 000 WebSockets that came and went left about 10 MB resident (bench
   // soak). With plain malloc, freed memory goes back (below). GLib reads G_SLICE before main()
   // runs, so the process starts itself again with it set (same PID; on failure, on as it is).
-  if (!getenv("G_SLICE") && setenv("G_SLICE", "always-malloc", 1) == 0) execv("/proc/self/exe", argv);
+  // Through the binary's real path, so that ps and top still say roomcastd, not exe.
+  if (!getenv("G_SLICE") && setenv("G_SLICE", "always-malloc", 1) == 0) {
+    char* self = realpath("/proc/self/exe", nullptr);
+    execv(self ? self : "/proc/self/exe", argv);
+    free(self);
+  }
   raiseDescriptorLimit();
   gst_init(&argc, &argv);
   auto options = app::parseOptions(argc, argv);
