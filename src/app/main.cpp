@@ -114,6 +114,11 @@ int main(int argc, char** argv) {
     execv(self ? self : "/proc/self/exe", argv);
     free(self);
   }
+  // Every WebRTC peer brings its own threads (ICE, DTLS, queues), and glibc gives threads
+  // their own malloc arenas, up to 8 per core: what long-lived objects keep in each of them
+  // pins the rest, and resident memory crept up with every speaker who joined and left (bench
+  // soak). Two arenas are plenty for audio rates and keep that growth down.
+  mallopt(M_ARENA_MAX, 2);
   raiseDescriptorLimit();
   gst_init(&argc, &argv);
   auto options = app::parseOptions(argc, argv);
