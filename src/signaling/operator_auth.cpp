@@ -49,11 +49,12 @@ core::Status OperatorAuthority::requireRecordingFile(SoupServerMessage* msg, con
     g_autoptr(GHashTable) params = g_uri_parse_params(query, -1, "&", G_URI_PARAMS_NONE, nullptr);
     const char* exp = params ? static_cast<const char*>(g_hash_table_lookup(params, "exp")) : nullptr;
     const char* sig = params ? static_cast<const char*>(g_hash_table_lookup(params, "sig")) : nullptr;
-    if (exp || sig) {
-      if (exp && sig && protocol::verifyRecordingQuery(file, exp, sig, nowSeconds(), policy_.urlSecret))
-        return core::Ok{};
+    if (exp && sig && protocol::verifyRecordingQuery(file, exp, sig, nowSeconds(), policy_.urlSecret))
+      return core::Ok{};
+    // An expired or altered URL, unless the request also carries the archive grant.
+    const bool hasToken = soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Authorization");
+    if ((exp || sig) && !hasToken)
       return Error{ErrorCode::Unauthorized, "this recording URL has expired or is not valid; list the archive again"};
-    }
   }
   return requireArchive(msg);
 }

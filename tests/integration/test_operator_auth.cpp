@@ -226,6 +226,69 @@ TEST(OperatorAuth, AdminApiListsAndEndsRoomsAndDeletesRecordingsWhichPlayFromSig
   EXPECT_EQ(jsonString(again.body, "error.code"), "not_found");
 }
 
+// The CLI's credentials come from the environment (nothing secret on its command line).
+struct ScopedEnv {
+  explicit ScopedEnv(std::vector<std::pair<const char*, std::string>> vars) {
+    for (const auto& [name, value] : vars) {
+      names.push_back(name);
+      g_setenv(name, value.c_str(), TRUE);
+    }
+  }
+  ~ScopedEnv() {
+    for (const char* name : names) g_unsetenv(name);
+  }
+  std::vector<const char*> names;
+};
+
+TEST(OperatorAuth, CliMintsItsAdminTokenFromTheEnvironmentOrUsesRoomcastToken) {
+  PublicDaemon server;
+  const Daemon& daemon = *server.daemon;
+  ASSERT_TRUE(daemon.ready()) << daemon.log();
+  auto cliRun = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {cli(), "--server", daemon.url()});
+    return run(args, 60);
+  };
+  const auto refused = cliRun({"create", "--title", "No credentials"});
+  EXPECT_EQ(refused.exitStatus, 1) << refused.stdoutText;
+  EXPECT_NE(refused.stderrText.find("401"), std::string::npos) << refused.stderrText;
+
+  std::string roomId;
+  {
+    ScopedEnv keys({{"ROOMCAST_API_KEY", "ci"}, {"ROOMCAST_API_SECRET", kCiSecret}});
+    const auto created = cliRun({"create", "--title", "From the CLI"});
+    ASSERT_EQ(created.exitStatus, 0) << created.stderrText;
+    roomId = jsonString(created.stdoutText, "id");
+    ASSERT_FALSE(roomId.empty()) << created.stdoutText;
+    const auto rooms = cliRun({"rooms"});
+    ASSERT_EQ(rooms.exitStatus, 0) << rooms.stderrText;
+    EXPECT_EQ(jsonString(rooms.stdoutText, "rooms.0.id"), roomId) << rooms.stdoutText;
+    const auto ended = cliRun({"end", roomId});
+    ASSERT_EQ(ended.exitStatus, 0) << ended.stderrText;
+    EXPECT_TRUE(jsonBool(ended.stdoutText, "ended")) << ended.stdoutText;
+    EXPECT_EQ(http("GET", daemon.url() + "/api/v1/rooms/" + roomId).status, 404);
+  }
+  {
+    // An admin token minted elsewhere, with the archive grant only.
+    ScopedEnv token({{"ROOMCAST_TOKEN", adminToken("ops", kOpsSecret, {false, false, true})}});
+    const auto archive = cliRun({"recordings"});
+    EXPECT_EQ(archive.exitStatus, 0) << archive.stderrText;
+    EXPECT_GE(jsonCount(archive.stdoutText, "recordings"), 0) << archive.stdoutText;
+    const auto rooms = cliRun({"rooms"});
+    EXPECT_EQ(rooms.exitStatus, 1);
+    EXPECT_NE(rooms.stderrText.find("403"), std::string::npos) << rooms.stderrText;
+  }
+  {
+    // ROOMCAST_TOKEN as a room token: the host's, for --token.
+    ScopedEnv keys({{"ROOMCAST_API_KEY", "ops"}, {"ROOMCAST_API_SECRET", kOpsSecret}});
+    const auto created = cliRun({"create", "--title", "Hosted"});
+    ASSERT_EQ(created.exitStatus, 0) << created.stderrText;
+    ScopedEnv host({{"ROOMCAST_TOKEN", jsonString(created.stdoutText, "host_token")}});
+    const auto issued = cliRun({"token", jsonString(created.stdoutText, "id"), "--role", "speaker", "--name", "Grace"});
+    EXPECT_EQ(issued.exitStatus, 0) << issued.stderrText;
+    EXPECT_EQ(jsonString(issued.stdoutText, "role"), "speaker") << issued.stdoutText;
+  }
+}
+
 TEST(OperatorAuth, LoopbackStaysOpenUnlessTheConfigClosesIt) {
   {
     Daemon open;
