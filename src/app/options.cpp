@@ -4,8 +4,6 @@
 #include <gio/gio.h>
 #include <glib.h>
 
-#include <cstring>
-
 #include "roomcast-config.h"
 
 namespace roomcast::app {
@@ -46,11 +44,13 @@ core::Status splitEdgeLog(const std::string& value, Options& out) {
 
 // [auth]: one pair as api_key/api_secret, more as keys = KEY:SECRET, KEY:SECRET (a key file
 // is an INI file, which keeps one value per key name).
-core::Status addApiKey(AuthOptions& auth, std::string key, std::string secret) {
-  key = g_strstrip(key.data());
-  key.resize(strlen(key.c_str()));
-  secret = g_strstrip(secret.data());
-  secret.resize(strlen(secret.c_str()));
+std::string trimmed(const std::string& text) {
+  const size_t first = text.find_first_not_of(" \t");
+  return first == std::string::npos ? std::string() : text.substr(first, text.find_last_not_of(" \t") - first + 1);
+}
+
+core::Status addApiKey(AuthOptions& auth, const std::string& rawKey, const std::string& rawSecret) {
+  const std::string key = trimmed(rawKey), secret = trimmed(rawSecret);
   if (key.empty() || key.size() > 64 || key == "roomcast" ||
       !std::all_of(key.begin(), key.end(), [](char c) { return g_ascii_isalnum(c) || c == '-' || c == '_' || c == '.'; }))
     return Error{ErrorCode::BadRequest, "[auth] API key '" + key +
