@@ -424,6 +424,12 @@ Daemon startDaemon(const Options& opt, const std::string& workdir) {
   d.dataDir = workdir + "/data";
   d.logPath = workdir + "/roomcastd.log";
   d.log = std::fopen(d.logPath.c_str(), "w");
+  // The room has listeners only, nobody on stage: it must not end by itself mid-run.
+  const std::string config = workdir + "/roomcastd.conf";
+  if (FILE* f = std::fopen(config.c_str(), "w")) {
+    std::fputs("[room]\nempty_timeout_s = 0\n", f);
+    std::fclose(f);
+  }
   int fds[2];
   if (pipe(fds) != 0) die("pipe");
   pid_t pid = fork();
@@ -439,7 +445,7 @@ Daemon startDaemon(const Options& opt, const std::string& workdir) {
       dup2(devnull, 1);
     }
     execl(opt.roomcastd.c_str(), opt.roomcastd.c_str(), "--listen", "127.0.0.1:0", "--data-dir", d.dataDir.c_str(),
-          static_cast<char*>(nullptr));
+          "--config", config.c_str(), static_cast<char*>(nullptr));
     std::fprintf(stderr, "exec %s: %s\n", opt.roomcastd.c_str(), std::strerror(errno));
     _exit(127);
   }
