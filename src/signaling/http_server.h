@@ -17,6 +17,7 @@
 #include "signaling/hls_responder.h"
 #include "signaling/listener_http.h"
 #include "signaling/quotas.h"
+#include "signaling/tls_credentials.h"
 #include "signaling/ws_hub.h"
 
 namespace roomcast::signaling {
@@ -38,6 +39,7 @@ struct HttpConfig {
   std::string recordingsDir;  // <data-dir>/recordings, served at /recordings/
   ConnectionPolicy connections;  // deadlines and caps for client connections ([server])
   std::vector<std::string> mediaOrigins;  // where else the web app may play media from (S3 storage)
+  const TlsCredentials* tls = nullptr;  // HTTPS and WSS on the port (borrowed); null: plain HTTP
 };
 
 // The client's address for per-address quotas ("" for this host's own clients); see the .cpp.
