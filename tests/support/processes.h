@@ -76,6 +76,7 @@ struct DaemonOptions {
   std::string dataDir;              // reuse this one (the caller owns it); default: a fresh one
   std::vector<std::string> prefix;  // run through this (e.g. unshare ... sh -c '...' --)
   std::string logSuffix;            // roomcastd<suffix>.log, to keep a previous run's log
+  bool https = false;               // it serves TLS (--tls-cert/--tls-key in args): url() is https://
 };
 
 class Daemon {
@@ -89,7 +90,7 @@ class Daemon {
   Daemon& operator=(const Daemon&) = delete;
 
   bool ready() const { return ready_; }
-  const std::string& url() const { return url_; }  // http://127.0.0.1:PORT
+  const std::string& url() const { return url_; }  // http://127.0.0.1:PORT (https:// with TLS)
   const std::string& dataDir() const { return dataDir_; }
   std::string log() const;
   bool running();
