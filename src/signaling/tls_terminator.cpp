@@ -22,7 +22,7 @@ constexpr size_t kChunk = 16384;  // one TLS record's worth
 constexpr guint kLingerMs = 1000;
 // Blocking steps GIO's TLS does on its worker threads (the handshake, the closing alert) give
 // up after this long, so a client that stops reading cannot hold one of them for ever.
-constexpr guint kSocketTimeoutS = 10;
+constexpr guint kSocketTimeoutS = 30;
 
 void stop(GSource*& source) {
   if (!source) return;

@@ -325,7 +325,7 @@ TEST_F(Tls, AHandshakeThatNeverEndsIsClosedAtTheHeaderDeadline) {
     EXPECT_TRUE(n == 0 || (n < 0 && errno == ECONNRESET)) << "still open after 30 s (n=" << n << ")";
   }
   const double closedAfter = nowSeconds() - start;
-  EXPECT_LT(closedAfter, 20) << "closed at the 2 s header deadline, not by the client";
+  EXPECT_LT(closedAfter, 15) << "closed at the 2 s header deadline (not by the client, nor by a socket timeout)";
   RecordProperty("unfinished_handshake_closed_after_s", std::to_string(closedAfter));
   // The daemon let go of both sockets.
   EXPECT_TRUE(pollUntil([&] { return !holdsAny(); }, 10)) << "the daemon still holds a connection it closed";
