@@ -208,7 +208,10 @@ bool ConnectionRouter::admit(int fd, const sockaddr_storage& address, socklen_t 
       case AddressCounts::Admit::Yes: return true;
       case AddressCounts::Admit::AddressFull:
         refusal = "an address over [server] max_connections_per_address";
-        refuseOverAddressCap(fd);
+        // Under TLS the answer would take a handshake first, the very work the cap limits (and
+        // plain text on a TLS connection is noise to the client): the connection just closes.
+        if (tls_) close(fd);
+        else refuseOverAddressCap(fd);
         break;
       case AddressCounts::Admit::TotalFull:
         refusal = "all client connections allowed are open ([server] max_connections)";

@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -184,6 +186,9 @@ TEST_F(Tls, ApiWebSocketAndAWebRtcSpeakerHeardInHlsOverHttps) {
   auto health = http("GET", url + "/api/v1/health");
   EXPECT_EQ(health.status, 200);
   EXPECT_NE(health.body.find("ok"), std::string::npos) << health.body;
+  auto page = http("GET", url + "/");
+  EXPECT_EQ(page.status, 200) << "the web page over HTTPS";
+  EXPECT_NE(page.body.find("<html"), std::string::npos);
   // Plain HTTP on the TLS port gets no HTTP answer.
   EXPECT_EQ(http("GET", "http://127.0.0.1:" + std::to_string(portOf(url)) + "/api/v1/health").status, 0);
 
@@ -331,6 +336,119 @@ TEST_F(Tls, AHandshakeThatNeverEndsIsClosedAtTheHeaderDeadline) {
   EXPECT_TRUE(pollUntil([&] { return !holdsAny(); }, 10)) << "the daemon still holds a connection it closed";
   for (int fd : fds) close(fd);
   EXPECT_EQ(http("GET", daemon->url() + "/api/v1/health").status, 200) << "the server still serves everyone else";
+}
+
+// One client's TLS connection (GIO's, trusting this process's default database: the test
+// CA), for requests on a connection that stays open. Every blocking step has a 30 s timeout.
+class TlsClient {
+ public:
+  explicit TlsClient(int port) {
+    g_autoptr(GSocketClient) client = g_socket_client_new();
+    g_socket_client_set_tls(client, TRUE);
+    g_socket_client_set_timeout(client, 30);
+    g_autoptr(GError) error = nullptr;
+    connection_ = g_socket_client_connect_to_host(client, ("127.0.0.1:" + std::to_string(port)).c_str(), 0, nullptr, &error);
+    if (!connection_) error_ = error->message;
+  }
+  const std::string& error() const { return error_; }
+  ~TlsClient() { close(); }
+  bool connected() const { return connection_ != nullptr; }
+  int localPort() const {
+    g_autoptr(GSocketAddress) local = g_socket_connection_get_local_address(connection_, nullptr);
+    return local ? g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(local)) : 0;
+  }
+  // A GET on this connection (kept alive); the response's head and body.
+  std::string get(const std::string& path) {
+    const std::string request = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    GOutputStream* out = g_io_stream_get_output_stream(G_IO_STREAM(connection_));
+    if (!g_output_stream_write_all(out, request.data(), request.size(), nullptr, nullptr, nullptr)) return "";
+    std::string data;
+    for (;;) {
+      const size_t headEnd = data.find("\r\n\r\n");
+      if (headEnd != std::string::npos) {
+        g_autofree char* lower = g_ascii_strdown(data.c_str(), static_cast<gssize>(headEnd));
+        const char* length = std::strstr(lower, "content-length:");
+        if (data.size() >= headEnd + 4 + (length ? std::strtoul(length + 15, nullptr, 10) : 0)) return data;
+      }
+      char buffer[4096];
+      const gssize n = g_input_stream_read(g_io_stream_get_input_stream(G_IO_STREAM(connection_)), buffer, sizeof buffer,
+                                           nullptr, nullptr);
+      if (n <= 0) return data;
+      data.append(buffer, static_cast<size_t>(n));
+    }
+  }
+  // Whether the server closes the connection (end-of-file or a reset) within the 30 s timeout.
+  bool closedByServer() {
+    char byte;
+    g_autoptr(GError) error = nullptr;
+    const gssize n = g_input_stream_read(g_io_stream_get_input_stream(G_IO_STREAM(connection_)), &byte, 1, nullptr, &error);
+    return n == 0 || (n < 0 && !g_error_matches(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT));
+  }
+  void close() {
+    if (!connection_) return;
+    g_io_stream_close(G_IO_STREAM(connection_), nullptr, nullptr);
+    g_clear_object(&connection_);
+  }
+
+ private:
+  GSocketConnection* connection_ = nullptr;
+  std::string error_;
+};
+
+// The limits of plain connections hold for TLS ones: an idle kept-alive connection is closed at
+// keepalive_timeout_s, one its client closes is let go of at once, and an address over its
+// connection cap is turned away without a handshake.
+TEST_F(Tls, KeepAliveDeadlinesAndTheAddressCapHoldUnderTls) {
+  TempDir dir("roomcast-tls-limits-");
+  const std::string config = dir.path() + "/roomcast.conf";
+  ASSERT_TRUE(writeText(config, "[server]\nkeepalive_timeout_s = 10\nheader_timeout_s = 60\n"
+                                "max_connections_per_address = 3\nuncapped_addresses =\n"));
+  auto args = tlsArgs(*pki_, "server");
+  args.insert(args.end(), {"--config", config});
+  auto daemon = startTlsDaemon(args);
+  ASSERT_TRUE(daemon->ready()) << daemon->log();
+  const int port = portOf(daemon->url());
+
+  // Closed by its client after a request: let go of long before the keep-alive deadline.
+  {
+    TlsClient client(port);
+    ASSERT_TRUE(client.connected()) << client.error();
+    EXPECT_EQ(client.get("/api/v1/health").rfind("HTTP/1.1 200", 0), 0u);
+    const int clientPort = client.localPort();
+    ASSERT_TRUE(holdsConnection(daemon->pid(), port, clientPort)) << "kept alive";
+    client.close();
+    const double start = nowSeconds();
+    EXPECT_TRUE(pollUntil([&] { return !holdsConnection(daemon->pid(), port, clientPort); }, 30, 0.05));
+    const double reaped = nowSeconds() - start;
+    EXPECT_LT(reaped, 8.0) << "a closed TLS connection is reaped at once, not at the 10 s keep-alive deadline";
+    RecordProperty("closed_tls_keepalive_reaped_after_s", std::to_string(reaped));
+  }
+  // Left idle after a request: closed by the server at the keep-alive deadline.
+  {
+    TlsClient client(port);
+    ASSERT_TRUE(client.connected()) << client.error();
+    EXPECT_EQ(client.get("/api/v1/health").rfind("HTTP/1.1 200", 0), 0u);
+    EXPECT_EQ(client.get("/api/v1/health").rfind("HTTP/1.1 200", 0), 0u) << "a second request on the same connection";
+    const double start = nowSeconds();
+    EXPECT_TRUE(client.closedByServer()) << "an idle kept-alive TLS connection stays open";
+    const double closedAfter = nowSeconds() - start;
+    EXPECT_GT(closedAfter, 5.0) << "not before the 10 s deadline";
+    RecordProperty("idle_tls_keepalive_closed_after_s", std::to_string(closedAfter));
+  }
+  // Three connections from 127.0.0.1 are all it may hold; the fourth is closed at once.
+  EXPECT_TRUE(pollUntil([&] { return http("GET", daemon->url() + "/api/v1/health").status == 200; }, 10));
+  std::vector<std::unique_ptr<TlsClient>> held;
+  for (int i = 0; i < 3; i++) {
+    held.push_back(std::make_unique<TlsClient>(port));
+    ASSERT_TRUE(held.back()->connected()) << held.back()->error();
+  }
+  TlsClient over(port);
+  EXPECT_FALSE(over.connected()) << "a fourth TLS connection from one address";
+  RecordProperty("over_cap_tls_client_saw", over.error());
+  held.clear();
+  EXPECT_TRUE(pollUntil([&] { return http("GET", daemon->url() + "/api/v1/health").status == 200; }, 10))
+      << "the address is served again once its connections close";
+  EXPECT_NE(daemon->log().find("max_connections_per_address"), std::string::npos) << daemon->log();
 }
 
 struct BadStart {
