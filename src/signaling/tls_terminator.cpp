@@ -202,8 +202,8 @@ void TlsTerminator::handOn(Link* l, FirstRequest kind) {
                               l->key,
                               l->headerDeadlineUs};
   handOn_(plain);
-  pumpUp(l);
-  pumpDown(l);
+  pumpDown(l);  // only starts watching the pair (nothing to write yet): never finishes `l`
+  pumpUp(l);    // may finish `l` (the server's end already closed): last
 }
 
 // Client → server: what was decrypted goes into the pair, then the client is read again.
