@@ -16,8 +16,8 @@ packages=(
   libmicrohttpd-dev
   # recordings upload to S3-compatible storage (src/store/s3_upload)
   libcurl4-openssl-dev
-  # TLS on roomcastd's port (src/signaling/tls_*): GIO's TLS backend, and GnuTLS to check that a
-  # key belongs to its certificate
+  # TLS: roomcastd's port is served with GnuTLS (src/signaling/tls_*); the CLI's https:// and
+  # wss:// go through GIO's TLS backend
   glib-networking libgnutls28-dev
   # fuzzing: clang with libFuzzer and the sanitizer runtimes
   clang libclang-rt-14-dev

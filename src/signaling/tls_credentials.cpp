@@ -1,6 +1,7 @@
 #include "signaling/tls_credentials.h"
 
-#include <gnutls/gnutls.h>
+#include <gio/gio.h>
+#include <gnutls/x509.h>
 
 #include <utility>
 
@@ -20,67 +21,64 @@ core::Result<std::string> readFile(const char* what, const std::string& path) {
   return std::string(contents, length);
 }
 
-// GnuTLS refuses a key that does not belong to the certificate (GNUTLS_E_CERTIFICATE_KEY_MISMATCH).
-core::Status checkPair(const std::string& certFile, const std::string& cert, const std::string& keyFile,
-                       const std::string& key) {
-  gnutls_certificate_credentials_t credentials = nullptr;
-  if (gnutls_certificate_allocate_credentials(&credentials) != GNUTLS_E_SUCCESS)
-    return Error{ErrorCode::Internal, "cannot check the TLS key: out of memory"};
-  const gnutls_datum_t certData{reinterpret_cast<unsigned char*>(const_cast<char*>(cert.data())),
-                                static_cast<unsigned>(cert.size())};
-  const gnutls_datum_t keyData{reinterpret_cast<unsigned char*>(const_cast<char*>(key.data())),
-                               static_cast<unsigned>(key.size())};
-  const int result = gnutls_certificate_set_x509_key_mem2(credentials, &certData, &keyData, GNUTLS_X509_FMT_PEM,
-                                                          nullptr, 0);
-  gnutls_certificate_free_credentials(credentials);
-  if (result >= 0) return core::Ok{};
-  if (result == GNUTLS_E_CERTIFICATE_KEY_MISMATCH)
-    return Error{ErrorCode::BadRequest, "the TLS key " + keyFile + " does not belong to the certificate " + certFile};
-  return Error{ErrorCode::BadRequest, "cannot use TLS certificate " + certFile + " with key " + keyFile + ": " +
-                                          gnutls_strerror(result)};
+gnutls_datum_t datum(const std::string& bytes) {
+  return {reinterpret_cast<unsigned char*>(const_cast<char*>(bytes.data())), static_cast<unsigned>(bytes.size())};
+}
+
+// Each file on its own first, so that the message says which one is wrong.
+core::Status checkParses(const std::string& certFile, const std::string& cert, const std::string& keyFile,
+                         const std::string& key) {
+  const gnutls_datum_t certData = datum(cert), keyData = datum(key);
+  gnutls_x509_crt_t* chain = nullptr;
+  unsigned count = 0;
+  int result = gnutls_x509_crt_list_import2(&chain, &count, &certData, GNUTLS_X509_FMT_PEM, 0);
+  if (result < 0)
+    return Error{ErrorCode::BadRequest, "cannot parse TLS certificate " + certFile + ": " + gnutls_strerror(result)};
+  for (unsigned i = 0; i < count; i++) gnutls_x509_crt_deinit(chain[i]);
+  gnutls_free(chain);
+  gnutls_x509_privkey_t parsed = nullptr;
+  gnutls_x509_privkey_init(&parsed);
+  result = gnutls_x509_privkey_import2(parsed, &keyData, GNUTLS_X509_FMT_PEM, nullptr, 0);
+  gnutls_x509_privkey_deinit(parsed);
+  if (result < 0) return Error{ErrorCode::BadRequest, "cannot parse TLS key " + keyFile + ": " + gnutls_strerror(result)};
+  return core::Ok{};
 }
 
 }  // namespace
 
-core::Result<GTlsCertificate*> loadTlsCertificate(const std::string& certFile, const std::string& keyFile) {
-  if (!g_tls_backend_supports_tls(g_tls_backend_get_default()))
-    return Error{ErrorCode::Internal, "GIO has no TLS backend here (install glib-networking)"};
+core::Result<ServerCredentials> loadServerCredentials(const std::string& certFile, const std::string& keyFile) {
   auto cert = readFile("certificate", certFile);
   if (!cert) return cert.error();
   auto key = readFile("key", keyFile);
   if (!key) return key.error();
-  g_autoptr(GError) error = nullptr;
-  GTlsCertificate* certificate = g_tls_certificate_new_from_pem(cert->c_str(), static_cast<gssize>(cert->size()), &error);
-  if (!certificate)
-    return Error{ErrorCode::BadRequest, "cannot parse TLS certificate " + certFile + ": " + error->message};
-  g_object_unref(certificate);
-  // The certificate (and any chain after it) and the key, as one PEM: GIO pairs them.
-  const std::string both = cert.value() + "\n" + key.value();
-  certificate = g_tls_certificate_new_from_pem(both.c_str(), static_cast<gssize>(both.size()), &error);
-  if (!certificate) return Error{ErrorCode::BadRequest, "cannot parse TLS key " + keyFile + ": " + error->message};
-  if (auto paired = checkPair(certFile, cert.value(), keyFile, key.value()); !paired) {
-    g_object_unref(certificate);
-    return paired.error();
-  }
-  return certificate;
+  if (auto parsed = checkParses(certFile, cert.value(), keyFile, key.value()); !parsed) return parsed.error();
+  gnutls_certificate_credentials_t raw = nullptr;
+  if (gnutls_certificate_allocate_credentials(&raw) != GNUTLS_E_SUCCESS)
+    return Error{ErrorCode::Internal, "cannot load the TLS certificate: out of memory"};
+  ServerCredentials credentials(raw, &gnutls_certificate_free_credentials);
+  const gnutls_datum_t certData = datum(cert.value()), keyData = datum(key.value());
+  const int result = gnutls_certificate_set_x509_key_mem2(raw, &certData, &keyData, GNUTLS_X509_FMT_PEM, nullptr, 0);
+  if (result == GNUTLS_E_CERTIFICATE_KEY_MISMATCH)
+    return Error{ErrorCode::BadRequest, "the TLS key " + keyFile + " does not belong to the certificate " + certFile};
+  if (result < 0)
+    return Error{ErrorCode::BadRequest, "cannot use TLS certificate " + certFile + " with key " + keyFile + ": " +
+                                            gnutls_strerror(result)};
+  return credentials;
 }
 
-TlsCredentials::TlsCredentials(std::string certFile, std::string keyFile, GTlsCertificate* certificate)
-    : certFile_(std::move(certFile)), keyFile_(std::move(keyFile)), certificate_(certificate) {}
-
-TlsCredentials::~TlsCredentials() { g_object_unref(certificate_); }
+TlsCredentials::TlsCredentials(std::string certFile, std::string keyFile, ServerCredentials current)
+    : certFile_(std::move(certFile)), keyFile_(std::move(keyFile)), current_(std::move(current)) {}
 
 core::Result<std::unique_ptr<TlsCredentials>> TlsCredentials::load(const std::string& certFile, const std::string& keyFile) {
-  auto certificate = loadTlsCertificate(certFile, keyFile);
-  if (!certificate) return certificate.error();
-  return std::unique_ptr<TlsCredentials>(new TlsCredentials(certFile, keyFile, certificate.value()));
+  auto credentials = loadServerCredentials(certFile, keyFile);
+  if (!credentials) return credentials.error();
+  return std::unique_ptr<TlsCredentials>(new TlsCredentials(certFile, keyFile, std::move(credentials.value())));
 }
 
 core::Status TlsCredentials::reload() {
-  auto certificate = loadTlsCertificate(certFile_, keyFile_);
-  if (!certificate) return certificate.error();
-  // Connections in progress hold their own reference to the old one.
-  g_object_unref(std::exchange(certificate_, certificate.value()));
+  auto credentials = loadServerCredentials(certFile_, keyFile_);
+  if (!credentials) return credentials.error();
+  current_ = std::move(credentials.value());  // connections under way keep the old ones
   return core::Ok{};
 }
 

@@ -1,6 +1,7 @@
 #include "signaling/tls_terminator.h"
 
 #include <glib-unix.h>
+#include <gnutls/gnutls.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -20,9 +21,6 @@ constexpr size_t kChunk = 16384;  // one TLS record's worth
 // After the server's side has closed, what the client still sends is read (and dropped) for
 // this long before the connection closes, so that it reads the last answer rather than a reset.
 constexpr guint kLingerMs = 1000;
-// Blocking steps GIO's TLS does on its worker threads (the handshake, the closing alert) give
-// up after this long, so a client that stops reading cannot hold one of them for ever.
-constexpr guint kSocketTimeoutS = 30;
 
 void stop(GSource*& source) {
   if (!source) return;
@@ -31,46 +29,34 @@ void stop(GSource*& source) {
   source = nullptr;
 }
 
-bool wouldBlock(const GError* error) { return g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK); }
-
-void closeQuietly(GIOStream* stream) {
-  // Sends close_notify (on a GIO worker thread, bounded by the socket timeout), then lets go.
-  g_io_stream_close_async(stream, G_PRIORITY_DEFAULT, nullptr,
-                          [](GObject* s, GAsyncResult* r, gpointer) {
-                            (void)g_io_stream_close_finish(G_IO_STREAM(s), r, nullptr);
-                            g_object_unref(s);
-                          },
-                          nullptr);
-}
+bool again(int result) { return result == GNUTLS_E_AGAIN || result == GNUTLS_E_INTERRUPTED; }
 
 }  // namespace
 
 struct TlsTerminator::Link {
-  TlsTerminator* owner;  // null once finished (the handshake may still be running)
+  TlsTerminator* owner;
+  int fd;  // the client's TCP socket
   std::string key;
   sockaddr_storage remote;
   socklen_t remoteLength;
   sockaddr_storage local{};
   socklen_t localLength = 0;
   int64_t headerDeadlineUs = 0;
-  GIOStream* tls = nullptr;  // the GTlsServerConnection over the client's socket
-  GCancellable* cancel = g_cancellable_new();
-  bool handshaking = false;
+  ServerCredentials credentials{};  // those the handshake used, alive as long as the session
+  gnutls_session_t session = nullptr;
   bool handedOn = false;  // the plain end is someone else's (and so is the count)
   int plain = -1;         // our end of the pair
   std::string first{};    // decrypted before the first request was classified
   std::string up{};       // client → server, not yet written
-  std::string down{};     // server → client, not yet written
+  std::string down{};     // server → client, not yet written (GnuTLS wants the same bytes again)
   bool clientClosed = false;
   bool serverClosed = false;
   GSource* timer = nullptr;  // the header deadline, later the linger
+  GSource* handshakeWatch = nullptr;
   GSource* clientIn = nullptr;
   GSource* clientOut = nullptr;
   GSource* plainIn = nullptr;
   GSource* plainOut = nullptr;
-
-  GPollableInputStream* in() const { return G_POLLABLE_INPUT_STREAM(g_io_stream_get_input_stream(tls)); }
-  GPollableOutputStream* out() const { return G_POLLABLE_OUTPUT_STREAM(g_io_stream_get_output_stream(tls)); }
 };
 
 TlsTerminator::TlsTerminator(GMainContext* context, const TlsCredentials& credentials,
@@ -88,52 +74,51 @@ TlsTerminator::~TlsTerminator() {
 
 void TlsTerminator::adopt(int fd, const sockaddr_storage& address, socklen_t length, std::string key,
                           int64_t headerDeadlineUs) {
-  auto* l = new Link{this, std::move(key), address, length};
+  auto* l = new Link{this, fd, std::move(key), address, length};
   l->headerDeadlineUs = headerDeadlineUs;
   l->localLength = sizeof l->local;
   if (getsockname(fd, reinterpret_cast<sockaddr*>(&l->local), &l->localLength) != 0) l->localLength = 0;
+  l->credentials = credentials_.current();
   links_.insert(l);
-  g_autoptr(GError) error = nullptr;
-  GSocket* socket = g_socket_new_from_fd(fd, &error);
-  if (!socket) {
-    close(fd);
+  if (gnutls_init(&l->session, GNUTLS_SERVER | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL) != GNUTLS_E_SUCCESS ||
+      gnutls_set_default_priority(l->session) != GNUTLS_E_SUCCESS ||
+      gnutls_credentials_set(l->session, GNUTLS_CRD_CERTIFICATE, l->credentials.get()) != GNUTLS_E_SUCCESS) {
+    g_warning("TLS: cannot set up a session");
     return finish(l);
   }
-  g_socket_set_timeout(socket, kSocketTimeoutS);
-  g_autoptr(GSocketConnection) base = g_socket_connection_factory_create_connection(socket);
-  g_object_unref(socket);  // the connection holds it, and closes it when it is closed or finalized
-  l->tls = G_IO_STREAM(g_tls_server_connection_new(G_IO_STREAM(base), credentials_.current(), &error));
-  if (!l->tls) {
-    g_warning("TLS: %s", error->message);
-    return finish(l);
-  }
+  gnutls_certificate_server_set_request(l->session, GNUTLS_CERT_IGNORE);  // no client certificates
+  gnutls_handshake_set_timeout(l->session, 0);  // the header deadline bounds it
+  gnutls_transport_set_int(l->session, fd);
   const int64_t left = std::max<int64_t>(0, headerDeadlineUs - g_get_monotonic_time());
   l->timer = g_timeout_source_new(static_cast<guint>((left + 999) / 1000));
   g_source_set_callback(l->timer, &TlsTerminator::onDeadline, l, nullptr);
   g_source_attach(l->timer, context_);
-  l->handshaking = true;
-  g_main_context_push_thread_default(context_);
-  g_tls_connection_handshake_async(G_TLS_CONNECTION(l->tls), G_PRIORITY_DEFAULT, l->cancel, &TlsTerminator::onHandshake, l);
-  g_main_context_pop_thread_default(context_);
+  handshake(l);
 }
 
-void TlsTerminator::onHandshake(GObject* source, GAsyncResult* result, gpointer data) {
-  auto* l = static_cast<Link*>(data);
-  g_autoptr(GError) error = nullptr;
-  const bool ok = g_tls_connection_handshake_finish(G_TLS_CONNECTION(source), result, &error);
-  l->handshaking = false;
-  if (!l->owner) {  // finished while it ran
-    closeQuietly(l->tls);
-    g_object_unref(l->cancel);
-    delete l;
-    return;
-  }
-  if (!ok) {
+// One step of the handshake, as far as the bytes that have arrived allow; then the socket is
+// watched for whatever GnuTLS waits for (more from the client, or room to send).
+void TlsTerminator::handshake(Link* l) {
+  stop(l->handshakeWatch);
+  int result;
+  do result = gnutls_handshake(l->session);
+  while (result < 0 && !again(result) && !gnutls_error_is_fatal(result));  // warnings: go on
+  if (result == GNUTLS_E_SUCCESS) return watchClientIn(l);
+  if (!again(result)) {
     // Scanners, clients that distrust the certificate, plain HTTP on the TLS port: routine.
-    g_debug("TLS handshake failed: %s", error->message);
-    return l->owner->finish(l);
+    g_debug("TLS handshake failed: %s", gnutls_strerror(result));
+    return finish(l);
   }
-  l->owner->watchClientIn(l);
+  const GIOCondition wanted = gnutls_record_get_direction(l->session) == 1 ? G_IO_OUT : G_IO_IN;
+  l->handshakeWatch = g_unix_fd_source_new(l->fd, static_cast<GIOCondition>(wanted | G_IO_HUP | G_IO_ERR));
+  g_source_set_callback(l->handshakeWatch, G_SOURCE_FUNC(&TlsTerminator::onHandshakeReady), l, nullptr);
+  g_source_attach(l->handshakeWatch, context_);
+}
+
+gboolean TlsTerminator::onHandshakeReady(gint, GIOCondition, gpointer data) {
+  auto* l = static_cast<Link*>(data);
+  l->owner->handshake(l);
+  return G_SOURCE_CONTINUE;  // handshake() replaced or destroyed this source
 }
 
 gboolean TlsTerminator::onDeadline(gpointer data) {
@@ -144,20 +129,33 @@ gboolean TlsTerminator::onDeadline(gpointer data) {
   return G_SOURCE_REMOVE;
 }
 
+// Reads the client again: at once if GnuTLS holds decrypted bytes already (the socket would
+// not wake us for them), else when the socket is readable.
 void TlsTerminator::watchClientIn(Link* l) {
   if (l->clientIn || l->clientClosed) return;
-  l->clientIn = g_pollable_input_stream_create_source(l->in(), nullptr);
-  g_source_set_callback(l->clientIn, G_SOURCE_FUNC(&TlsTerminator::onClientReadable), l, nullptr);
+  if (gnutls_record_check_pending(l->session) > 0) {
+    l->clientIn = g_idle_source_new();
+    g_source_set_callback(l->clientIn, &TlsTerminator::onClientReadable, l, nullptr);
+  } else {
+    l->clientIn = g_unix_fd_source_new(l->fd, static_cast<GIOCondition>(G_IO_IN | G_IO_HUP | G_IO_ERR));
+    g_source_set_callback(l->clientIn, G_SOURCE_FUNC(+[](gint, GIOCondition, gpointer link) {
+      return TlsTerminator::onClientReadable(link);
+    }), l, nullptr);
+  }
   g_source_attach(l->clientIn, context_);
 }
 
-gboolean TlsTerminator::onClientReadable(GObject*, gpointer data) {
+gboolean TlsTerminator::onClientReadable(gpointer data) {
   auto* l = static_cast<Link*>(data);
   TlsTerminator* self = l->owner;
   std::array<char, kChunk> buffer;
-  g_autoptr(GError) error = nullptr;
-  const gssize n = g_pollable_input_stream_read_nonblocking(l->in(), buffer.data(), buffer.size(), nullptr, &error);
-  if (n < 0 && wouldBlock(error)) return G_SOURCE_CONTINUE;
+  ssize_t n = gnutls_record_recv(l->session, buffer.data(), buffer.size());
+  if (again(static_cast<int>(n)) || (n < 0 && !gnutls_error_is_fatal(static_cast<int>(n)))) {
+    // Nothing (more) to read yet, or an alert that is only a warning: wait as the state is now.
+    stop(l->clientIn);
+    self->watchClientIn(l);
+    return G_SOURCE_CONTINUE;
+  }
   stop(l->clientIn);  // pumpUp watches again once this much has gone on
   if (n <= 0) {
     // Closed (with or without close_notify) or broken: the server's side sees end-of-file.
@@ -244,12 +242,10 @@ gboolean TlsTerminator::onPlainWritable(gint, GIOCondition, gpointer data) {
 // Server → client: what the server wrote is encrypted to the client, then the pair is read again.
 void TlsTerminator::pumpDown(Link* l) {
   while (!l->down.empty()) {
-    g_autoptr(GError) error = nullptr;
-    const gssize n =
-        g_pollable_output_stream_write_nonblocking(l->out(), l->down.data(), l->down.size(), nullptr, &error);
-    if (n < 0 && wouldBlock(error)) {
+    const ssize_t n = gnutls_record_send(l->session, l->down.data(), l->down.size());
+    if (again(static_cast<int>(n))) {
       if (!l->clientOut) {
-        l->clientOut = g_pollable_output_stream_create_source(l->out(), nullptr);
+        l->clientOut = g_unix_fd_source_new(l->fd, static_cast<GIOCondition>(G_IO_OUT | G_IO_HUP | G_IO_ERR));
         g_source_set_callback(l->clientOut, G_SOURCE_FUNC(&TlsTerminator::onClientWritable), l, nullptr);
         g_source_attach(l->clientOut, context_);
       }
@@ -267,7 +263,7 @@ void TlsTerminator::pumpDown(Link* l) {
   }
 }
 
-gboolean TlsTerminator::onClientWritable(GObject*, gpointer data) {
+gboolean TlsTerminator::onClientWritable(gint, GIOCondition, gpointer data) {
   auto* l = static_cast<Link*>(data);
   l->owner->pumpDown(l);
   return G_SOURCE_CONTINUE;
@@ -290,7 +286,8 @@ gboolean TlsTerminator::onPlainReadable(gint fd, GIOCondition, gpointer data) {
 void TlsTerminator::serverDone(Link* l) {
   if (l->clientClosed) return finish(l);
   if (l->timer) return;  // already lingering
-  g_output_stream_close_async(G_OUTPUT_STREAM(l->out()), G_PRIORITY_DEFAULT, nullptr, nullptr, nullptr);
+  (void)gnutls_bye(l->session, GNUTLS_SHUT_WR);  // one try: the alert fits an idle send buffer
+  shutdown(l->fd, SHUT_WR);
   l->timer = g_timeout_source_new(kLingerMs);
   g_source_set_callback(l->timer, &TlsTerminator::onDeadline, l, nullptr);
   g_source_attach(l->timer, context_);
@@ -298,18 +295,12 @@ void TlsTerminator::serverDone(Link* l) {
 }
 
 void TlsTerminator::finish(Link* l) {
-  for (GSource** s : {&l->timer, &l->clientIn, &l->clientOut, &l->plainIn, &l->plainOut}) stop(*s);
+  for (GSource** s : {&l->timer, &l->handshakeWatch, &l->clientIn, &l->clientOut, &l->plainIn, &l->plainOut}) stop(*s);
   if (l->plain >= 0) close(l->plain);
-  l->plain = -1;
+  if (l->session) gnutls_deinit(l->session);
+  close(l->fd);
   if (!l->handedOn) released_(l->key);
   links_.erase(l);
-  l->owner = nullptr;
-  if (l->handshaking) {
-    g_cancellable_cancel(l->cancel);  // onHandshake frees it
-    return;
-  }
-  if (l->tls) closeQuietly(l->tls);
-  g_object_unref(l->cancel);
   delete l;
 }
 

@@ -1,11 +1,11 @@
-// TLS for roomcastd's one port. Each admitted connection is handshaken here (GIO's
-// GTlsServerConnection, with TlsCredentials' current certificate), its first decrypted bytes
-// are classified like a plain connection's (HLS or not), and then it is handed on as a plain
-// connection: one end of a Unix socket pair goes to the listener thread or to SoupConnections,
-// exactly as an unencrypted TCP connection would, and this class pumps bytes between the pair
-// and the TLS stream until either side is done.
+// TLS for roomcastd's one port. Each admitted connection is handshaken here (GnuTLS, on the
+// control thread, non-blocking, with TlsCredentials' current certificate), its first decrypted
+// bytes are classified like a plain connection's (HLS or not), and then it is handed on as a
+// plain connection: one end of a Unix socket pair goes to the listener thread or to
+// SoupConnections, exactly as an unencrypted TCP connection would, and this class pumps bytes
+// between the pair and the TLS session until either side is done.
 //
-// Why a socket pair rather than giving libsoup the TLS stream: everything that keeps client
+// Why a socket pair rather than giving libsoup a TLS stream: everything that keeps client
 // connections bounded works on the plain connection's descriptor (SoupConnections takes each
 // connection back from libsoup between requests, peeks at it while idle, reaps it when the
 // client closes, answers 413 on it; the listener thread hands HLS connections to
@@ -13,13 +13,19 @@
 // and caps, and HLS keeps its own thread. The price: two more descriptors per TLS connection,
 // and encryption on the control thread (a large audience belongs behind the caching edge).
 //
+// Why GnuTLS directly rather than GIO's GTlsServerConnection: GIO runs every handshake as a
+// blocking job on its shared worker pool, so a few dozen clients that start a handshake and
+// stall hold every worker, and everyone else's handshake waits for them (measured: 60 stalled
+// handshakes made a health check take 3 s). Here a stalled handshake costs a descriptor and a
+// few kilobytes until the header deadline.
+//
 // Deadlines: the handshake and the first bytes of the first request must be in by the header
 // deadline (a handshake that never ends is closed then); after the hand-over, the plain
 // connection's own deadlines apply and closing it closes the TLS connection. When the client
 // closes, the plain connection sees end-of-file, as with a TCP client.
 #pragma once
 
-#include <gio/gio.h>
+#include <glib.h>
 #include <sys/socket.h>
 
 #include <functional>
@@ -59,12 +65,13 @@ class TlsTerminator {
 
  private:
   struct Link;
-  static void onHandshake(GObject* source, GAsyncResult* result, gpointer link);
+  static gboolean onHandshakeReady(gint fd, GIOCondition, gpointer link);
   static gboolean onDeadline(gpointer link);
-  static gboolean onClientReadable(GObject* stream, gpointer link);
-  static gboolean onClientWritable(GObject* stream, gpointer link);
+  static gboolean onClientReadable(gpointer link);
+  static gboolean onClientWritable(gint fd, GIOCondition, gpointer link);
   static gboolean onPlainReadable(gint fd, GIOCondition, gpointer link);
   static gboolean onPlainWritable(gint fd, GIOCondition, gpointer link);
+  void handshake(Link* l);
   void handOn(Link* l, FirstRequest kind);
   void pumpUp(Link* l);
   void pumpDown(Link* l);

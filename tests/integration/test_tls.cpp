@@ -338,6 +338,55 @@ TEST_F(Tls, AHandshakeThatNeverEndsIsClosedAtTheHeaderDeadline) {
   EXPECT_EQ(http("GET", daemon->url() + "/api/v1/health").status, 200) << "the server still serves everyone else";
 }
 
+// A raw TCP connection to 127.0.0.1:port whose every wait is bounded (30 s).
+int rawConnect(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval timeout{30, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Clients that begin a handshake and stall cost the server a socket each until the header
+// deadline, never the handshakes of everyone else (a thread pool doing blocking handshakes
+// would be held by them).
+TEST_F(Tls, StalledHandshakesDoNotHoldUpOtherClients) {
+  TempDir dir("roomcast-tls-stalled-");
+  const std::string config = dir.path() + "/roomcast.conf";
+  ASSERT_TRUE(writeText(config, "[server]\nheader_timeout_s = 60\n"));
+  auto args = tlsArgs(*pki_, "server");
+  args.insert(args.end(), {"--config", config});
+  auto daemon = startTlsDaemon(args);
+  ASSERT_TRUE(daemon->ready()) << daemon->log();
+  const int port = portOf(daemon->url());
+  constexpr int kStalled = 200;
+  std::vector<int> stalled;
+  const char partialHello[] = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01};
+  for (int i = 0; i < kStalled; i++) {
+    const int fd = rawConnect(port);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(send(fd, partialHello, sizeof partialHello, MSG_NOSIGNAL), static_cast<ssize_t>(sizeof partialHello));
+    stalled.push_back(fd);
+  }
+  EXPECT_TRUE(pollUntil([&] { return holdsConnection(daemon->pid(), port, localPort(stalled.back())); }, 30, 0.05))
+      << "the daemon took the stalled connections";
+  // Another client's request is answered now, not when the stalled ones reach their deadline.
+  const double start = nowSeconds();
+  const auto health = http("GET", daemon->url() + "/api/v1/health");
+  const double took = nowSeconds() - start;
+  EXPECT_EQ(health.status, 200);
+  EXPECT_LT(took, 15.0) << "with " << kStalled << " stalled handshakes (header deadline 60 s)";
+  RecordProperty("health_with_stalled_handshakes_s", std::to_string(took));
+  for (int fd : stalled) close(fd);
+}
+
 // One client's TLS connection (GIO's, trusting this process's default database: the test
 // CA), for requests on a connection that stays open. Every blocking step has a 30 s timeout.
 class TlsClient {
