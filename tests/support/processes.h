@@ -77,6 +77,9 @@ struct DaemonOptions {
   std::vector<std::string> prefix;  // run through this (e.g. unshare ... sh -c '...' --)
   std::string logSuffix;            // roomcastd<suffix>.log, to keep a previous run's log
   bool https = false;               // it serves TLS (--tls-cert/--tls-key in args): url() is https://
+  // Where it listens (the port is picked); url() stays (http or https)://127.0.0.1:PORT. "0.0.0.0": a bind
+  // that is not loopback, reached here over loopback.
+  std::string listenHost = "127.0.0.1";
 };
 
 class Daemon {
