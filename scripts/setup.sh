@@ -16,6 +16,9 @@ packages=(
   libmicrohttpd-dev
   # recordings upload to S3-compatible storage (src/store/s3_upload)
   libcurl4-openssl-dev
+  # TLS: roomcastd's port is served with GnuTLS (src/signaling/tls_*); the CLI's https:// and
+  # wss:// go through GIO's TLS backend
+  glib-networking libgnutls28-dev
   # fuzzing: clang with libFuzzer and the sanitizer runtimes
   clang libclang-rt-14-dev
   # run: webrtcbin, hlssink2 (bad), Opus and AAC encoders, libnice for ICE, AAC decoding for `roomcast listen`
@@ -30,6 +33,8 @@ packages=(
   # tests: speech for the transcription tests; unshare/mount for the full-disk tests,
   # nsenter/prlimit and the sqlite3 shell for the output-fault tests
   flite util-linux sqlite3
+  # tests: the TLS tests make their CA with openssl; caddy (tls internal) runs in front of roomcastd
+  openssl caddy
 )
 
 missing=()

@@ -127,6 +127,17 @@ int main(int argc, char** argv) {
     return 2;
   }
   const app::Options& opt = options.value();
+  // The certificate is checked before anything else starts: a bad one never leaves a server
+  // half running (or running without the TLS it was told to use).
+  std::unique_ptr<signaling::TlsCredentials> tls;
+  if (!opt.tlsCert.empty()) {
+    auto loaded = signaling::TlsCredentials::load(opt.tlsCert, opt.tlsKey);
+    if (!loaded) {
+      g_printerr("roomcastd: %s\n", loaded.error().message.c_str());
+      return 2;
+    }
+    tls = std::move(loaded.value());
+  }
   media::initDebugCategories();
   loadRoomcastPlugin();
 
@@ -343,6 +354,7 @@ int main(int argc, char** argv) {
   g_autofree char* recordingsDir = g_build_filename(opt.dataDir.c_str(), "recordings", nullptr);
   http.recordingsDir = recordingsDir;
   if (opt.s3.enabled()) http.mediaOrigins.push_back(opt.s3.endpoint);  // uploaded recordings play from there
+  http.tls = tls.get();
   http.operators.apiKeys = opt.auth.apiKeys;
   http.operators.openRooms = opt.auth.openRooms.value_or(true);
   http.operators.archivePublic = opt.auth.archivePublic.value_or(true);
@@ -380,6 +392,18 @@ int main(int argc, char** argv) {
   Shutdown shutdown{loop, &rooms};
   g_unix_signal_add(SIGINT, onTerminate, &shutdown);
   g_unix_signal_add(SIGTERM, onTerminate, &shutdown);
+  // SIGHUP: the certificate again (certbot renewals); a bad new pair keeps the old one serving.
+  g_unix_signal_add(SIGHUP, [](gpointer t) -> gboolean {
+    auto* credentials = static_cast<signaling::TlsCredentials*>(t);
+    if (!credentials) {
+      g_message("SIGHUP: nothing to reload (no TLS)");
+    } else if (auto reloaded = credentials->reload(); !reloaded) {
+      g_warning("SIGHUP: %s; still serving the previous certificate", reloaded.error().message.c_str());
+    } else {
+      g_message("SIGHUP: reloaded TLS certificate %s", credentials->certFile().c_str());
+    }
+    return G_SOURCE_CONTINUE;
+  }, tls.get());
   g_unix_signal_add(SIGUSR1, [](gpointer m) -> gboolean {
     static_cast<media::GstMediaBackend*>(m)->dumpDotGraphs();
     return G_SOURCE_CONTINUE;

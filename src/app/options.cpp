@@ -109,6 +109,8 @@ core::Status applyConfigFile(const std::string& path, Options& out) {
   str("server", "data_dir", out.dataDir);
   str("server", "public_url", out.publicUrl);
   str("server", "secret", out.secret);
+  str("server", "tls_cert", out.tlsCert);
+  str("server", "tls_key", out.tlsKey);
   str("server", "web_dir", out.webDir);
   str("server", "pipelines_dir", out.pipelinesDir);
   str("server", "hls_js", out.hlsJsPath);
@@ -214,6 +216,8 @@ core::Result<Options> parseOptions(int argc, char** argv) {
   g_autofree char* pipelinesDir = nullptr;
   g_autofree char* webDir = nullptr;
   g_autofree char* edgeLog = nullptr;
+  g_autofree char* tlsCert = nullptr;
+  g_autofree char* tlsKey = nullptr;
   gboolean version = FALSE;
   double grace = -1;
   GOptionEntry entries[] = {
@@ -225,6 +229,8 @@ core::Result<Options> parseOptions(int argc, char** argv) {
       {"web-dir", 0, 0, G_OPTION_ARG_FILENAME, &webDir, "Where the web client is", "DIR"},
       {"reconnect-grace", 0, 0, G_OPTION_ARG_DOUBLE, &grace, "Seconds a dropped speaker keeps their place (default 20)", "S"},
       {"edge-log", 0, 0, G_OPTION_ARG_STRING, &edgeLog, "Count HLS listeners from a caching edge's syslog lines on this UDP address ([hls] edge_log)", "IP:PORT"},
+      {"tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &tlsCert, "Serve HTTPS and WSS with this PEM certificate (chain); reloaded on SIGHUP ([server] tls_cert)", "FILE"},
+      {"tls-key", 0, 0, G_OPTION_ARG_FILENAME, &tlsKey, "The certificate's PEM private key ([server] tls_key)", "FILE"},
       {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", nullptr},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
   g_autoptr(GOptionContext) context = g_option_context_new("- the roomcast live audio room server");
@@ -266,6 +272,12 @@ core::Result<Options> parseOptions(int argc, char** argv) {
       return Error{ErrorCode::BadRequest, "[s3] max_attempts must be 1..100"};
   }
   if (publicUrl) out.publicUrl = publicUrl;
+  if (tlsCert) out.tlsCert = tlsCert;
+  if (tlsKey) out.tlsKey = tlsKey;
+  if (out.tlsCert.empty() != out.tlsKey.empty())
+    return Error{ErrorCode::BadRequest, "TLS needs both a certificate and its key (--tls-cert and --tls-key, or "
+                                        "[server] tls_cert and tls_key), got only the " +
+                                            std::string(out.tlsCert.empty() ? "key" : "certificate")};
   if (pipelinesDir) out.pipelinesDir = pipelinesDir;
   if (webDir) out.webDir = webDir;
   if (grace >= 0) out.reconnectGraceSeconds = grace;

@@ -41,6 +41,8 @@ struct Options {
   std::string webDir;        // default: the source tree's data/web/
   std::string hlsJsPath;     // default: node_modules/hls.js/dist/hls.min.js in the source tree
   std::string secret;        // default: generated into <data-dir>/secret at first start
+  std::string tlsCert;       // [server] tls_cert: PEM certificate (chain); with tlsKey, HTTPS and WSS
+  std::string tlsKey;        // [server] tls_key: its PEM private key
   int opusBitrate = 32000;
   int jitterLatencyMs = 20;
   int mixerMaxWaitMs = 18;

@@ -13,6 +13,11 @@ struct HttpResult {
   std::string transportError;
 };
 
+// The certificates the CLI trusts for https:// and wss:// servers: `caFile` (--ca-file), else
+// $SSL_CERT_FILE, else the system's. Made GIO's default, so that every session and the HLS
+// player's own downloads use it. An unreadable file is an error (told, not ignored).
+bool setTrustedCaFile(const std::string& caFile);
+
 HttpResult httpRequest(SoupSession* session, const char* method, const std::string& url,
                        const std::string& body = {}, const std::string& bearer = {});
 

@@ -210,7 +210,7 @@ std::string HttpServer::ownOrigin(SoupServerMessage* msg) const {
   if (base.empty()) {
     const char* host = soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Host");
     const bool v6 = config_.listenHost.find(':') != std::string::npos;
-    base = "http://" + (host && isAddressHost(host) ? std::string(host)
+    base = (config_.tls ? "https://" : "http://") + (host && isAddressHost(host) ? std::string(host)
                         : (v6 ? "[" + config_.listenHost + "]" : config_.listenHost) + ":" + std::to_string(config_.listenPort));
   }
   const size_t path = base.find('/', base.find("://") == std::string::npos ? 0 : base.find("://") + 3);
@@ -265,7 +265,7 @@ core::Result<std::string> HttpServer::listen() {
   }
   // Every connection reaches libsoup through the router, and goes back to it between requests
   // (SoupConnections): libsoup listens on nothing of its own.
-  router_ = std::make_unique<ConnectionRouter>(context, server_, listener_.get(), config_.connections);
+  router_ = std::make_unique<ConnectionRouter>(context, server_, listener_.get(), config_.connections, config_.tls);
   auto bound = router_->listen(config_.listenHost, config_.listenPort);
   if (bound) config_.listenPort = std::atoi(bound->c_str() + bound->rfind(':') + 1);  // port 0: the one picked
   return bound;

@@ -19,6 +19,7 @@
 #include "signaling/listener_http.h"
 #include "signaling/operator_auth.h"
 #include "signaling/quotas.h"
+#include "signaling/tls_credentials.h"
 #include "signaling/ws_hub.h"
 
 namespace roomcast::signaling {
@@ -40,6 +41,7 @@ struct HttpConfig {
   std::string recordingsDir;  // <data-dir>/recordings, served at /recordings/
   ConnectionPolicy connections;  // deadlines and caps for client connections ([server])
   std::vector<std::string> mediaOrigins;  // where else the web app may play media from (S3 storage)
+  const TlsCredentials* tls = nullptr;  // HTTPS and WSS on the port (borrowed); null: plain HTTP
   OperatorPolicy operators;  // [auth], [archive]: who creates rooms, reads the archive, administers
   std::function<core::Status(int64_t id)> deleteRecording;  // the admin API's (store and file)
 };
