@@ -30,6 +30,9 @@ packages=(
   # tests: speech for the transcription tests; unshare/mount for the full-disk tests,
   # nsenter/prlimit and the sqlite3 shell for the output-fault tests
   flite util-linux sqlite3
+  # tests: the cross-network test (tests/integration/test_networks.cpp) runs a TURN server
+  # (coturn, TURN REST secret) and a NAT router (nftables masquerade) in network namespaces
+  coturn nftables
 )
 
 missing=()

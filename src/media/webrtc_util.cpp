@@ -22,6 +22,18 @@ void addLoopbackToIceAgent(GstElement* webrtcbin) {
   g_object_unref(ice);
 }
 
+void applyIceSettings(GstElement* webrtcbin, const IceSettings& settings) {
+  if (!settings.stunServer.empty()) g_object_set(webrtcbin, "stun-server", settings.stunServer.c_str(), nullptr);
+  if (!settings.minPort || !settings.maxPort) return;
+  GObject* ice = nullptr;
+  g_object_get(webrtcbin, "ice-agent", &ice, nullptr);
+  if (!ice) return;
+  // max first: min may not exceed the current max (the default range is 0-65535 anyway).
+  if (g_object_class_find_property(G_OBJECT_GET_CLASS(ice), "max-rtp-port"))
+    g_object_set(ice, "max-rtp-port", settings.maxPort, "min-rtp-port", settings.minPort, nullptr);
+  g_object_unref(ice);
+}
+
 void warmUpDtlsCertificate() {
   GstElement* dtls = gst_element_factory_make("dtlsdec", nullptr);
   if (!dtls) return;
