@@ -1,6 +1,7 @@
 #include "media/webrtc_util.h"
 
 #include <nice/agent.h>
+#include <nice/interfaces.h>
 
 #include <cstring>
 
@@ -14,9 +15,17 @@ void addLoopbackToIceAgent(GstElement* webrtcbin) {
   if (g_object_class_find_property(G_OBJECT_GET_CLASS(ice), "agent")) g_object_get(ice, "agent", &agent, nullptr);
   if (agent) {
     if (g_object_class_find_property(G_OBJECT_GET_CLASS(agent), "upnp")) g_object_set(agent, "upnp", FALSE, nullptr);
-    NiceAddress address;
-    nice_address_init(&address);
-    if (nice_address_set_from_string(&address, "127.0.0.1")) nice_agent_add_local_address(agent, &address);
+    // Once one local address is added, libnice gathers on the added ones only: add this host's
+    // own addresses too, or clients on other machines get nothing but 127.0.0.1.
+    GList* addresses = nice_interfaces_get_local_ips(FALSE);
+    addresses = g_list_append(addresses, g_strdup("127.0.0.1"));
+    for (GList* a = addresses; a; a = a->next) {
+      NiceAddress address;
+      nice_address_init(&address);
+      if (nice_address_set_from_string(&address, static_cast<const char*>(a->data)))
+        nice_agent_add_local_address(agent, &address);
+    }
+    g_list_free_full(addresses, g_free);
     g_object_unref(agent);
   }
   g_object_unref(ice);

@@ -13,7 +13,9 @@
 namespace roomcast::media {
 
 // libnice skips loopback when gathering; on a host whose only interface is lo nothing is
-// gathered and ICE stays "new". Adding 127.0.0.1 to webrtcbin's NiceAgent fixes it. Call
+// gathered and ICE stays "new". Adding 127.0.0.1 to webrtcbin's NiceAgent fixes it; as libnice
+// then gathers on added addresses only, the host's other IPv4 addresses are added too (without
+// them a client on another machine got only 127.0.0.1 candidates and ICE failed). Call
 // before negotiation starts. It also turns off the agent's UPnP port mapping, which is on by
 // default and costs every session a discovery context (sockets, SSDP multicast, a thread)
 // that a server, and a client talking to one, never needs.
