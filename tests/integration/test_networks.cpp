@@ -25,6 +25,8 @@
 #include "wait.h"
 #include "ws_client.h"
 
+#include <ctime>
+
 using namespace roomcast::testing;
 using roomcast::audio::PcmAudio;
 
@@ -173,6 +175,15 @@ class Networks : public ::testing::Test {
     ASSERT_TRUE(roomcast::audio::readWav(heard, out.hostHeard));
   }
 
+  // The server's end of the pair is its host candidate on a port of [media] ice_port_range.
+  static void expectServerPortInRange(const std::string& pair) {
+    const LabPorts ports;
+    EXPECT_EQ(jsonString(pair, "remote.address"), NetworkLab::kServerAddress) << pair;
+    const long long port = jsonInt(pair, "remote.port");
+    EXPECT_GE(port, ports.iceMin) << pair;
+    EXPECT_LE(port, ports.iceMax) << pair;
+  }
+
   static void expectVoicesHeard(const CrossNetworkRun& r) {
     const double end = r.hostHeard.seconds();
     ASSERT_GT(end, 8) << "the host's return is too short";
@@ -193,6 +204,59 @@ class Networks : public ::testing::Test {
   }
 };
 
+// Bad NAT-traversal settings stop roomcastd at start with a message naming the key: never a
+// server that hands out TURN credentials no TURN server accepts. (No root needed.)
+TEST(NetworkConfig, BadTurnOrPortRangeRefusesToStart) {
+  const struct { const char* config; const char* says; } cases[] = {
+      {"[turn]\nurls = turn:turn.example.org:3478\n", "secret is missing"},
+      {"[turn]\nurls = https://turn.example.org\nsecret = s\n", "turn:HOST:PORT"},
+      {"[turn]\nurls = turn:t:3478\nsecret = s\nttl_s = 5\n", "ttl_s"},
+      {"[media]\nice_port_range = 40000\n", "ice_port_range"},
+      {"[media]\nice_port_range = 50000-40000\n", "ice_port_range"},
+  };
+  const TempDir scratch("roomcast-netconfig");
+  for (const auto& c : cases) {
+    const std::string config = scratch.path() + "/roomcast.conf";
+    ASSERT_TRUE(g_file_set_contents(config.c_str(), c.config, -1, nullptr));
+    const auto r = run({buildPath("src/app/roomcastd"), "--listen", "127.0.0.1:0", "--data-dir",
+                        scratch.path() + "/data", "--config", config},
+                       30);
+    EXPECT_TRUE(r.finished) << c.config << ": still running (a half-configured server)";
+    EXPECT_NE(r.exitStatus, 0) << c.config;
+    EXPECT_NE(r.stderrText.find(c.says), std::string::npos) << c.config << r.stderrText;
+    EXPECT_EQ(r.stderrText.find("listening on"), std::string::npos) << c.config << r.stderrText;
+  }
+}
+
+// Every welcome carries the TURN URLs and a credential of coturn's REST scheme for this
+// participant: username "<expiry>:<identity>", expiring ttl_s from now.
+TEST(NetworkConfig, WelcomeCarriesTurnCredentials) {
+  const TempDir scratch("roomcast-netwelcome");
+  const std::string config = scratch.path() + "/roomcast.conf";
+  ASSERT_TRUE(g_file_set_contents(config.c_str(),
+                                  "[turn]\nurls = turn:127.0.0.1:3478?transport=udp, turns:127.0.0.1:5349\n"
+                                  "secret = welcome-secret\nttl_s = 900\n",
+                                  -1, nullptr));
+  Daemon daemon({"--config", config});
+  ASSERT_TRUE(daemon.ready()) << daemon.log();
+  const TestRoom room = createRoom(daemon);
+  WsClient ws;
+  ASSERT_TRUE(ws.connect(wsUrl(daemon, room.id)));
+  ws.send(R"({"type":"hello","version":1,"token":")" + room.hostToken + R"("})");
+  std::string welcome;
+  ASSERT_TRUE(ws.waitForType("welcome", welcome, 20)) << daemon.log();
+  EXPECT_EQ(jsonString(welcome, "ice_servers.0.urls.0"), "turn:127.0.0.1:3478?transport=udp") << welcome;
+  EXPECT_EQ(jsonString(welcome, "ice_servers.0.urls.1"), "turns:127.0.0.1:5349") << welcome;
+  const std::string username = jsonString(welcome, "ice_servers.0.username");
+  const std::string identity = jsonString(welcome, "you.identity");
+  const auto colon = username.find(':');
+  ASSERT_NE(colon, std::string::npos) << welcome;
+  EXPECT_EQ(username.substr(colon + 1), identity);
+  const long long expiry = std::stoll(username.substr(0, colon));
+  EXPECT_NEAR(static_cast<double>(expiry - std::time(nullptr)), 900, 60) << welcome;
+  EXPECT_EQ(jsonString(welcome, "ice_servers.0.credential").size(), 28u) << "base64 of a 20-byte HMAC-SHA1";
+}
+
 // Home drops every outbound UDP datagram: the browser can only reach the room through TURN
 // over TCP, with the credentials the welcome gave it.
 TEST_F(Networks, SpeakerWhoseUdpIsBlockedJoinsThroughTurnOverTcp) {
@@ -202,6 +266,7 @@ TEST_F(Networks, SpeakerWhoseUdpIsBlockedJoinsThroughTurnOverTcp) {
   std::printf("selected pair (UDP blocked): %s\n", r.pair.c_str());
   EXPECT_EQ(jsonString(r.pair, "local.candidateType"), "relay") << r.pair;
   EXPECT_EQ(jsonString(r.pair, "local.relayProtocol"), "tcp") << r.pair;
+  expectServerPortInRange(r.pair);
   expectVoicesHeard(r);
 }
 
@@ -214,6 +279,7 @@ TEST_F(Networks, SpeakerWithUdpUsesADirectPair) {
   EXPECT_NE(jsonString(r.pair, "local.candidateType"), "relay") << r.pair;
   EXPECT_NE(jsonString(r.pair, "remote.candidateType"), "relay") << r.pair;
   EXPECT_EQ(jsonString(r.pair, "local.protocol"), "udp") << r.pair;
+  expectServerPortInRange(r.pair);
   expectVoicesHeard(r);
 }
 
