@@ -62,7 +62,10 @@ NetworkLab::NetworkLab(bool udpBlocked, LabPorts ports) {
       "  ct state established,related accept\n  iifname \"lo\" accept\n  meta l4proto icmp accept\n"
       "  tcp dport { " + std::to_string(ports.web) + ", " + std::to_string(ports.turn) + " } accept\n"
       "  udp dport " + std::to_string(ports.turn) + " accept\n"
-      "  udp dport " + std::to_string(ports.iceMin) + "-" + std::to_string(ports.iceMax) + " accept\n }\n}\n";
+      "  udp dport " + std::to_string(ports.iceMin) + "-" + std::to_string(ports.iceMax) + " accept\n" +
+      (ports.iceTcpOpen ? "  tcp dport " + std::to_string(ports.iceMin) + "-" + std::to_string(ports.iceMax) + " accept\n"
+                        : std::string()) +
+      " }\n}\n";
   const std::string dir = makeTempDir("roomcast-lab");
   const std::string routerRules = dir + "/router.nft", serverRules = dir + "/server.nft";
   g_file_set_contents(routerRules.c_str(), router.c_str(), -1, nullptr);

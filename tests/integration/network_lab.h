@@ -9,7 +9,8 @@
 //                                 with udpBlocked, forwarded UDP from home is dropped
 //
 // The server's own firewall (nftables, as README's Network table says) lets in TCP to the web
-// port and to TURN, UDP to TURN and to the ICE port range, and nothing else.
+// port and to TURN, UDP to TURN and to the ICE port range (and, with iceTcpOpen, TCP to that
+// range), and nothing else.
 #pragma once
 
 #include <string>
@@ -21,6 +22,7 @@ struct LabPorts {
   int web = 8080;
   int turn = 3478;
   unsigned iceMin = 40000, iceMax = 40031;
+  bool iceTcpOpen = false;  // the server's firewall also opens the ICE range for TCP (ICE-TCP)
 };
 
 class NetworkLab {

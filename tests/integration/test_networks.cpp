@@ -78,8 +78,8 @@ class Networks : public ::testing::Test {
 
   // One deployment, one speaker, one host, one listener; fails the test (and returns what it
   // has) at the first step that does not happen in time.
-  void deployAndSpeak(bool udpBlocked, CrossNetworkRun& out) {
-    const LabPorts ports;
+  // withTurn false: no [turn] at all (the welcome's ice_servers is empty).
+  void deployAndSpeak(bool udpBlocked, CrossNetworkRun& out, bool withTurn = true, LabPorts ports = {}) {
     NetworkLab lab(udpBlocked, ports);
     ASSERT_TRUE(lab.ready()) << lab.error();
     const TempDir scratch("roomcast-networks");
@@ -100,10 +100,11 @@ class Networks : public ::testing::Test {
     Process turn(turnArgv);
 
     const std::string config = dir + "/roomcast.conf";
-    const std::string text = "[server]\nlisten = " + turnAt + ":" + std::to_string(ports.web) +
-                             "\n[turn]\nurls = turn:" + turnAt + ":" + std::to_string(ports.turn) +
-                             "?transport=udp, turn:" + turnAt + ":" + std::to_string(ports.turn) +
-                             "?transport=tcp\nsecret = " + kTurnSecret + "\nttl_s = 600\n[media]\nice_port_range = " +
+    const std::string turnSection = "[turn]\nurls = turn:" + turnAt + ":" + std::to_string(ports.turn) +
+                                    "?transport=udp, turn:" + turnAt + ":" + std::to_string(ports.turn) +
+                                    "?transport=tcp\nsecret = " + kTurnSecret + "\nttl_s = 600\n";
+    const std::string text = "[server]\nlisten = " + turnAt + ":" + std::to_string(ports.web) + "\n" +
+                             (withTurn ? turnSection : std::string()) + "[media]\nice_port_range = " +
                              std::to_string(ports.iceMin) + "-" + std::to_string(ports.iceMax) + "\n";
     ASSERT_TRUE(g_file_set_contents(config.c_str(), text.c_str(), -1, nullptr));
     std::vector<std::string> daemonArgv = lab.in("server");
@@ -177,7 +178,7 @@ class Networks : public ::testing::Test {
 
   // The server's end of the pair is its host candidate on a port of [media] ice_port_range.
   static void expectServerPortInRange(const std::string& pair) {
-    const LabPorts ports;
+    const LabPorts ports;  // the range is the same in every run
     EXPECT_EQ(jsonString(pair, "remote.address"), NetworkLab::kServerAddress) << pair;
     const long long port = jsonInt(pair, "remote.port");
     EXPECT_GE(port, ports.iceMin) << pair;
@@ -279,6 +280,22 @@ TEST_F(Networks, SpeakerWithUdpUsesADirectPair) {
   EXPECT_NE(jsonString(r.pair, "local.candidateType"), "relay") << r.pair;
   EXPECT_NE(jsonString(r.pair, "remote.candidateType"), "relay") << r.pair;
   EXPECT_EQ(jsonString(r.pair, "local.protocol"), "udp") << r.pair;
+  expectServerPortInRange(r.pair);
+  expectVoicesHeard(r);
+}
+
+// ICE-TCP, without TURN: home's UDP dropped, no [turn], and the server's firewall opens the ICE
+// range for TCP too. The browser's active TCP candidate reaches the passive one libnice offers
+// (webrtcbin 1.22 gathers them by default, from the same port range).
+TEST_F(Networks, SpeakerWhoseUdpIsBlockedJoinsOverIceTcpWhenTheRangeIsOpenForTcp) {
+  CrossNetworkRun r;
+  LabPorts ports;
+  ports.iceTcpOpen = true;
+  deployAndSpeak(true, r, false, ports);
+  if (HasFatalFailure()) return;
+  std::printf("selected pair (UDP blocked, no TURN, ICE-TCP open): %s\n", r.pair.c_str());
+  EXPECT_EQ(jsonString(r.pair, "local.protocol"), "tcp") << r.pair;
+  EXPECT_NE(jsonString(r.pair, "local.candidateType"), "relay") << r.pair;
   expectServerPortInRange(r.pair);
   expectVoicesHeard(r);
 }
