@@ -78,8 +78,10 @@ class Networks : public ::testing::Test {
 
   // One deployment, one speaker, one host, one listener; fails the test (and returns what it
   // has) at the first step that does not happen in time.
-  // withTurn false: no [turn] at all (the welcome's ice_servers is empty).
-  void deployAndSpeak(bool udpBlocked, CrossNetworkRun& out, bool withTurn = true, LabPorts ports = {}) {
+  // withTurn false: no [turn] at all (the welcome's ice_servers is empty). hostRelayOnly: the
+  // host's CLI reaches the room only through the TURN relays of its welcome (--relay-only).
+  void deployAndSpeak(bool udpBlocked, CrossNetworkRun& out, bool withTurn = true, LabPorts ports = {},
+                      bool hostRelayOnly = false) {
     NetworkLab lab(udpBlocked, ports);
     ASSERT_TRUE(lab.ready()) << lab.error();
     const TempDir scratch("roomcast-networks");
@@ -155,8 +157,10 @@ class Networks : public ::testing::Test {
 
     // The host hears the browser in their return (their own tone is the mix-minus's to drop).
     const std::string heard = dir + "/host-heard.wav";
-    Process host(inHost({cli(), "--server", server, "speak", roomId, "--token", hostToken, "--tone",
-                         std::to_string(kHostHz), "--seconds", "12", "--out", heard}));
+    std::vector<std::string> speak = {cli(), "--server", server, "speak", roomId, "--token", hostToken, "--tone",
+                                      std::to_string(kHostHz), "--seconds", "12", "--out", heard};
+    if (hostRelayOnly) speak.push_back("--relay-only");
+    Process host(inHost(speak));
     ASSERT_TRUE(host.waitForOutput("connected", 60)) << host.errors() << logOf(daemon);
 
     // A listener on a third network decodes the HLS (both voices in the program).
@@ -259,10 +263,11 @@ TEST(NetworkConfig, WelcomeCarriesTurnCredentials) {
 }
 
 // Home drops every outbound UDP datagram: the browser can only reach the room through TURN
-// over TCP, with the credentials the welcome gave it.
+// over TCP, with the credentials the welcome gave it. The host's CLI goes through TURN too
+// (--relay-only: webrtcbin's add-turn-server with its welcome's credentials).
 TEST_F(Networks, SpeakerWhoseUdpIsBlockedJoinsThroughTurnOverTcp) {
   CrossNetworkRun r;
-  deployAndSpeak(true, r);
+  deployAndSpeak(true, r, true, {}, true);
   if (HasFatalFailure()) return;
   std::printf("selected pair (UDP blocked): %s\n", r.pair.c_str());
   EXPECT_EQ(jsonString(r.pair, "local.candidateType"), "relay") << r.pair;
