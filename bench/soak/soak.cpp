@@ -64,6 +64,9 @@ struct Options {
   // The room keeps its last 3 minutes of HLS in memory (report evidence): the baseline waits
   // until that is full, so that a bounded buffer filling up is not taken for a leak.
   double roomAge = 190;
+  // Speaker cycles in the warm-up: glibc's per-thread arenas grow over the first few dozen
+  // peers (each brings its own threads) and then stay; later growth is what counts.
+  long warmCycles = 50;
   double tolerancePct = 5;
   int fdSlack = 8, threadSlack = 4;
   // A single quiet window is the mixer's 20 ms underrun, which a loaded machine shows without any
@@ -88,6 +91,7 @@ void usage(FILE* out) {
           "  --parallel N           speaker cycles at once (default 4)\n"
           "  --speak-seconds S      on stage per cycle after connecting (default 0.5)\n"
           "  --settle-max S, --settle-quiet S   settle after each phase (default 30 and 5)\n"
+          "  --warm-cycles N        speaker cycles in the warm-up (default 50)\n"
           "  --room-age S           take the baseline once the room is S s old (default 190: its\n"
           "                         3 minutes of HLS kept for report evidence are full by then)\n"
           "  --tolerance PCT        allowed growth over the baseline (default 5)\n"
@@ -145,6 +149,7 @@ Options parseOptions(int argc, char** argv) {
     else if (a == "--settle-quiet") o.settleQuiet = number();
     else if (a == "--tolerance") o.tolerancePct = number();
     else if (a == "--room-age") o.roomAge = std::max(0.0, number());
+    else if (a == "--warm-cycles") o.warmCycles = std::max(1L, std::lround(number()));
     else if (a == "--fd-slack") o.fdSlack = static_cast<int>(number());
     else if (a == "--thread-slack") o.threadSlack = static_cast<int>(number());
     else if (a == "--window-ms") o.windowMs = std::max(5.0, number());
@@ -373,8 +378,9 @@ int main(int argc, char** argv) {
   cycles.speakSeconds = opt.speakSeconds;
   cycles.logDir = workdir;
 
-  // Warm-up: a little of each, so that what is allocated once (GStreamer's first peer,
-  // libsoup's first WebSocket, malloc arenas) is in the baseline.
+  // Warm-up: a little of each, so that what is allocated once or grows to a plateau
+  // (GStreamer's first peer, libsoup's first WebSocket, malloc arenas, the room's evidence
+  // buffer) is in the baseline.
   note("warm-up");
   rest.requests = 300;
   runRestLoad(target, rest);
@@ -382,7 +388,7 @@ int main(int argc, char** argv) {
   ws.holdMax = 0;
   runSilentWebSockets(target, ws);
   ws.holdMax = opt.wsHold;
-  cycles.cycles = std::min<long>(2 * opt.parallel, 8);
+  cycles.cycles = opt.warmCycles;
   const CycleResult warmCycles = runSpeakerCycles(cycles);
   if (warmCycles.completed == 0) fail("no speaker cycle completed in the warm-up" + firstFailures(warmCycles.failures));
   if (const double wait = roomCreatedAt + opt.roomAge - monoNow(); wait > 0) {

@@ -1,7 +1,16 @@
 // REST and the room's WebSocket (protocol version 1, see docs/protocol.md).
-export async function getJson(url) {
-  const response = await fetch(url, { cache: 'no-store' });
-  if (!response.ok) throw new Error(`${url}: ${response.status}`);
+// Failed requests throw an Error with the HTTP `status` and the server's error `code`.
+function failure(url, response, json) {
+  const error = new Error(json.error?.message || `${url}: ${response.status}`);
+  error.status = response.status;
+  error.code = json.error?.code;
+  return error;
+}
+
+export async function getJson(url, token = null) {
+  const headers = token ? { Authorization: `Bearer ${token}` } : {};
+  const response = await fetch(url, { cache: 'no-store', headers });
+  if (!response.ok) throw failure(url, response, await response.json().catch(() => ({})));
   return response.json();
 }
 
@@ -10,9 +19,18 @@ export async function postJson(url, body = {}, token = null) {
   if (token) headers.Authorization = `Bearer ${token}`;
   const response = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body) });
   const json = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(json.error?.message || `${url}: ${response.status}`);
+  if (!response.ok) throw failure(url, response, json);
   return json;
 }
+
+// The operator's admin token (docs/protocol.md, admin tokens), for a server whose archive or
+// room creation is not open to everyone. Kept for this tab only: it is a credential.
+const adminTokenKey = 'roomcast.adminToken';
+export const adminToken = {
+  get: () => sessionStorage.getItem(adminTokenKey),
+  set: (token) => sessionStorage.setItem(adminTokenKey, token),
+  clear: () => sessionStorage.removeItem(adminTokenKey),
+};
 
 // One WebSocket in a room: says hello with a token, hands every server message to
 // `onMessage`, and reconnects (with the resume token) when the connection drops.

@@ -1,5 +1,5 @@
 // roomcast web client: the list of live rooms, and a room's page.
-import { getJson, postJson } from './api.js';
+import { adminToken, getJson, postJson } from './api.js';
 import { saveToken, savedName, saveName } from './tokens.js';
 import { showRoom } from './room.js';
 import { showArchive } from './archive.js';
@@ -41,7 +41,7 @@ function bindCreateForm() {
     try {
       const body = { title: $('title').value.trim(), topic: $('topic').value.trim(), record: $('record').checked };
       if (hostName) body.host_name = hostName;
-      const room = await postJson('/api/v1/rooms', body);
+      const room = await postJson('/api/v1/rooms', body, adminToken.get());  // needed where rooms are not open
       saveToken(room.id, { token: room.host_token, role: 'host' });
       location.href = `/room/${encodeURIComponent(room.id)}`;
     } catch (error) {

@@ -1,6 +1,6 @@
 // The archive page: every recording, a search over what was said, and a player that starts
 // at a search hit's offset (the file is served with byte ranges, so the browser seeks).
-import { getJson } from './api.js';
+import { adminToken, getJson } from './api.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -73,22 +73,43 @@ function hitItem(hit) {
 export async function showArchive() {
   $('archive').hidden = false;
   document.title = 'Archive · roomcast';
+  // A public archive needs no token. Otherwise the operator gives an admin token once per tab;
+  // the recording URLs listed with it are signed, so the player needs no token.
   const list = async () => {
-    const { recordings } = await getJson('/api/v1/recordings');
+    const { recordings } = await getJson('/api/v1/recordings', adminToken.get());
+    $('archive-login').hidden = true;
     $('recordings').replaceChildren(...recordings.map(recordingItem));
     $('archive-status').textContent = recordings.length ? '' : 'Nothing recorded yet.';
   };
+  const listOrAskForToken = async () => {
+    try {
+      await list();
+    } catch (error) {
+      if (error.status !== 401 && error.status !== 403) throw error;
+      if (adminToken.get()) adminToken.clear();
+      $('archive-login').hidden = false;
+      $('archive-status').textContent = error.status === 403 ? 'That token lacks the archive grant.' : error.message;
+    }
+  };
+  $('archive-login').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const token = $('admin-token').value.trim();
+    if (!token) return;
+    adminToken.set(token);
+    $('admin-token').value = '';
+    try { await listOrAskForToken(); } catch (error) { $('archive-status').textContent = `Cannot reach the server (${error.message}).`; }
+  });
   $('search').addEventListener('submit', async (event) => {
     event.preventDefault();
     const words = $('q').value.trim();
     if (!words) { $('hits').replaceChildren(); return; }
     try {
-      const { hits } = await getJson(`/api/v1/recordings?q=${encodeURIComponent(words)}`);
+      const { hits } = await getJson(`/api/v1/recordings?q=${encodeURIComponent(words)}`, adminToken.get());
       $('hits').replaceChildren(...hits.map(hitItem));
       $('archive-status').textContent = hits.length ? `${hits.length} found` : `Nobody said “${words}”.`;
     } catch (error) {
       $('archive-status').textContent = `Search failed (${error.message}).`;
     }
   });
-  try { await list(); } catch (error) { $('archive-status').textContent = `Cannot reach the server (${error.message}).`; }
+  try { await listOrAskForToken(); } catch (error) { $('archive-status').textContent = `Cannot reach the server (${error.message}).`; }
 }

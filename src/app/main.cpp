@@ -114,6 +114,11 @@ int main(int argc, char** argv) {
     execv(self ? self : "/proc/self/exe", argv);
     free(self);
   }
+  // Every WebRTC peer brings its own threads (ICE, DTLS, queues), and glibc gives threads
+  // their own malloc arenas, up to 8 per core: what long-lived objects keep in each of them
+  // pins the rest, and resident memory crept up with every speaker who joined and left (bench
+  // soak). Two arenas are plenty for audio rates and keep that growth down.
+  mallopt(M_ARENA_MAX, 2);
   raiseDescriptorLimit();
   gst_init(&argc, &argv);
   auto options = app::parseOptions(argc, argv);
@@ -264,6 +269,8 @@ int main(int argc, char** argv) {
   limits.maxRooms = static_cast<size_t>(opt.maxRooms);
   limits.allowPlainRtp = opt.plainRtp;
   limits.listenerIdleMs = static_cast<unsigned>(opt.listenerIdleSeconds * 1000);
+  limits.emptyTimeoutMs = static_cast<unsigned>(opt.emptyTimeoutSeconds * 1000);
+  limits.maxDurationMs = static_cast<unsigned>(opt.maxDurationSeconds * 1000);
   core::RoomManager rooms(media, hub, env, limits);
   hub.setRoomManager(&rooms);
 
@@ -339,6 +346,21 @@ int main(int argc, char** argv) {
   g_autofree char* recordingsDir = g_build_filename(opt.dataDir.c_str(), "recordings", nullptr);
   http.recordingsDir = recordingsDir;
   if (opt.s3.enabled()) http.mediaOrigins.push_back(opt.s3.endpoint);  // uploaded recordings play from there
+  http.operators.apiKeys = opt.auth.apiKeys;
+  http.operators.openRooms = opt.auth.openRooms.value_or(true);
+  http.operators.archivePublic = opt.auth.archivePublic.value_or(true);
+  http.operators.urlSecret = secret;
+  http.deleteRecording = [&store](int64_t id) -> core::Status {
+    auto path = store.deleteRecording(id);
+    if (!path) return path.error();
+    if (g_unlink(path.value().c_str()) != 0 && errno != ENOENT)
+      g_warning("recording %s left out of the archive, but its file stays: %s", path.value().c_str(), g_strerror(errno));
+    g_message("recording %s deleted by the operator", path.value().c_str());
+    return core::Ok{};
+  };
+  if (!http.operators.openRooms && http.operators.apiKeys.empty())
+    g_warning("[auth] open_rooms is off and no API key is set: nobody can create rooms (set [auth] api_key and "
+              "api_secret)");
   signaling::HttpServer server(http, rooms, hub, auth);
   auto url = server.listen();
   if (!url) {
@@ -369,6 +391,10 @@ int main(int argc, char** argv) {
   // Tests and scripts wait for this line (it carries the real port when --listen used port 0).
   g_printerr("roomcastd %s: listening on %s (data dir %s)\n", ROOMCAST_VERSION, url.value().c_str(),
              opt.dataDir.c_str());
+  g_message("rooms: %s; archive and /metrics: %s; %zu API key(s)",
+            http.operators.openRooms ? "anyone may create them" : "created with a room_create grant",
+            http.operators.archivePublic ? "public" : "with the archive grant or a signed URL",
+            http.operators.apiKeys.size());
   // glibc keeps what a burst of connections or peers freed (20 000 WebSockets: +10 MB resident,
   // for good); every few seconds the free pages go back to the system. A few milliseconds at
   // most, on the control thread, which does nothing time-critical for the audio.

@@ -1,6 +1,7 @@
 #include "app/options.h"
 
 #include <algorithm>
+#include <gio/gio.h>
 #include <glib.h>
 
 #include "app/network_options.h"
@@ -39,6 +40,51 @@ core::Status splitEdgeLog(const std::string& value, Options& out) {
   if (auto s = splitHostPort("edge_log", value, out.edgeLogHost, out.edgeLogPort); !s) return s;
   if (!g_hostname_is_ip_address(out.edgeLogHost.c_str()) || out.edgeLogPort == 0)
     return Error{ErrorCode::BadRequest, "edge_log wants IP:PORT, got " + value};
+  return core::Ok{};
+}
+
+// [auth]: one pair as api_key/api_secret, more as keys = KEY:SECRET, KEY:SECRET (a key file
+// is an INI file, which keeps one value per key name).
+std::string trimmed(const std::string& text) {
+  const size_t first = text.find_first_not_of(" \t");
+  return first == std::string::npos ? std::string() : text.substr(first, text.find_last_not_of(" \t") - first + 1);
+}
+
+core::Status addApiKey(AuthOptions& auth, const std::string& rawKey, const std::string& rawSecret) {
+  const std::string key = trimmed(rawKey), secret = trimmed(rawSecret);
+  if (key.empty() || key.size() > 64 || key == "roomcast" ||
+      !std::all_of(key.begin(), key.end(), [](char c) { return g_ascii_isalnum(c) || c == '-' || c == '_' || c == '.'; }))
+    return Error{ErrorCode::BadRequest, "[auth] API key '" + key +
+                                            "' must be 1..64 letters, digits, '-', '_' or '.' (and not 'roomcast')"};
+  if (secret.size() < 32)
+    return Error{ErrorCode::BadRequest, "[auth] the API secret of key '" + key + "' is " + std::to_string(secret.size()) +
+                                            " bytes; it must be at least 32 (e.g. openssl rand -hex 32)"};
+  if (!auth.apiKeys.emplace(key, secret).second)
+    return Error{ErrorCode::BadRequest, "[auth] API key '" + key + "' is given twice"};
+  return core::Ok{};
+}
+
+core::Status applyAuth(GKeyFile* file, AuthOptions& auth) {
+  g_autofree char* key = g_key_file_get_string(file, "auth", "api_key", nullptr);
+  g_autofree char* secret = g_key_file_get_string(file, "auth", "api_secret", nullptr);
+  if (!key != !secret) return Error{ErrorCode::BadRequest, "[auth] api_key and api_secret go together"};
+  if (key)
+    if (auto s = addApiKey(auth, key, secret); !s) return s;
+  g_autofree char* list = g_key_file_get_string(file, "auth", "keys", nullptr);
+  if (list) {
+    g_auto(GStrv) pairs = g_strsplit(list, ",", -1);
+    for (char** pair = pairs; *pair; pair++) {
+      std::string text = g_strstrip(*pair);
+      if (text.empty()) continue;
+      const size_t colon = text.find(':');
+      if (colon == std::string::npos) return Error{ErrorCode::BadRequest, "[auth] keys wants KEY:SECRET, KEY:SECRET"};
+      if (auto s = addApiKey(auth, text.substr(0, colon), text.substr(colon + 1)); !s) return s;
+    }
+  }
+  if (g_key_file_has_key(file, "auth", "open_rooms", nullptr))
+    auth.openRooms = g_key_file_get_boolean(file, "auth", "open_rooms", nullptr);
+  if (g_key_file_has_key(file, "archive", "public", nullptr))
+    auth.archivePublic = g_key_file_get_boolean(file, "archive", "public", nullptr);
   return core::Ok{};
 }
 
@@ -101,6 +147,11 @@ core::Status applyConfigFile(const std::string& path, Options& out) {
     for (char** p = parts; *p; p++)
       if (std::string address = g_strstrip(*p); !address.empty()) out.connections.uncappedAddresses.push_back(address);
   }
+  if (auto s = applyAuth(file, out.auth); !s) return s;
+  if (g_key_file_has_key(file, "room", "empty_timeout_s", nullptr))
+    out.emptyTimeoutSeconds = g_key_file_get_double(file, "room", "empty_timeout_s", nullptr);
+  if (g_key_file_has_key(file, "room", "max_duration_s", nullptr))
+    out.maxDurationSeconds = g_key_file_get_double(file, "room", "max_duration_s", nullptr);
   integer("room", "max_speakers", out.maxSpeakers);
   integer("room", "max_raised_hands", out.maxRaisedHands);
   integer("room", "max_prewarmed", out.maxPrewarmedPeers);
@@ -150,6 +201,12 @@ core::Status applyConfigFile(const std::string& path, Options& out) {
 }
 
 }  // namespace
+
+bool isLoopbackHost(const std::string& host) {
+  if (g_ascii_strcasecmp(host.c_str(), "localhost") == 0) return true;
+  g_autoptr(GInetAddress) address = g_inet_address_new_from_string(host.c_str());
+  return address && g_inet_address_get_is_loopback(address);
+}
 
 core::Result<Options> parseOptions(int argc, char** argv) {
   g_autofree char* listen = nullptr;
@@ -246,6 +303,15 @@ core::Result<Options> parseOptions(int argc, char** argv) {
   if (!(out.evidenceQuotaMb >= 0 && out.evidenceQuotaMb <= 1e7 && out.evidenceRoomQuotaMb >= 0 &&
         out.evidenceRoomQuotaMb <= 1e7))
     return Error{ErrorCode::BadRequest, "evidence_max_mb and evidence_room_max_mb must be 0..10000000"};
+  // Timers count milliseconds in 32 bits: at most 30 days.
+  if (!(out.emptyTimeoutSeconds >= 0 && out.emptyTimeoutSeconds <= 30 * 86400))
+    return Error{ErrorCode::BadRequest, "empty_timeout_s must be 0..2592000 (0: rooms never end for being empty)"};
+  if (!(out.maxDurationSeconds >= 0 && out.maxDurationSeconds <= 30 * 86400))
+    return Error{ErrorCode::BadRequest, "max_duration_s must be 0..2592000 (0: no limit)"};
+  // Reachable from elsewhere: rooms and the archive are the operator's unless the config opens them.
+  const bool loopback = isLoopbackHost(out.listenHost);
+  if (!out.auth.openRooms) out.auth.openRooms = loopback;
+  if (!out.auth.archivePublic) out.auth.archivePublic = loopback;
   if (!g_hostname_is_ip_address(out.plainRtpBind.c_str()))
     return Error{ErrorCode::BadRequest, "plain_rtp_bind must be an IPv4 address"};
   return out;

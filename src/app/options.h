@@ -1,6 +1,8 @@
 // roomcastd's settings: built-in defaults, then the config file, then the command line.
 #pragma once
 
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +23,14 @@ struct S3Options {
   bool keepLocal = false;  // keep the data dir's copy after a verified upload
   int maxAttempts = 5;
   bool enabled() const { return !endpoint.empty(); }
+};
+
+// [auth] and [archive]: the operator's API keys, and what is open to anyone.
+struct AuthOptions {
+  std::map<std::string, std::string> apiKeys;  // API key -> secret (at least 32 bytes)
+  // Unset in the config: open on a loopback bind only (the quick start), closed elsewhere.
+  std::optional<bool> openRooms;
+  std::optional<bool> archivePublic;
 };
 
 struct Options {
@@ -59,8 +69,14 @@ struct Options {
   int maxPrewarmedPeers = 8;   // WebRTC sessions of raised hands waiting for promotion, per room
   int maxRooms = 100;
   double reconnectGraceSeconds = 20;  // a dropped speaker keeps role and slot this long
+  double emptyTimeoutSeconds = 300;   // [room] empty_timeout_s: a room with nobody on stage ends (0: never)
+  double maxDurationSeconds = 0;      // [room] max_duration_s: every room ends this long after creation (0: never)
+  AuthOptions auth;
   signaling::ConnectionPolicy connections;  // [server] client connection deadlines and caps
 };
+
+// Whether roomcastd listening on `host` is reachable from this machine only.
+bool isLoopbackHost(const std::string& host);
 
 // Parses argv (and the --config file it names). Exits the process for --help/--version.
 core::Result<Options> parseOptions(int argc, char** argv);

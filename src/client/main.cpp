@@ -7,6 +7,7 @@
 //   roomcast [--server URL] end ROOM --token HOST_TOKEN
 //   roomcast [--server URL] record ROOM (start | stop) --token HOST_TOKEN
 //   roomcast [--server URL] chat ROOM [--token TOKEN] (--send TEXT | --history)
+//   roomcast [--server URL] rooms | recordings | delete-recording ID | admin-token [--grants G,G] [--ttl S]
 #include <gst/gst.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "client/chat.h"
+#include "client/credentials.h"
 #include "client/listen.h"
 #include "client/rest_client.h"
 #include "client/speak.h"
@@ -51,6 +53,15 @@ constexpr const char* kUsage =
     "  record ROOM start|stop --token HOST_TOKEN    start or stop recording the room (everyone is told)\n"
     "  chat ROOM [--token TOKEN] --send TEXT        send a chat message (anonymous listener without a token)\n"
     "  chat ROOM --history                          print the recent chat, one \"name: text\" per line\n"
+    "  rooms                                        every live room with its numbers (admin API)\n"
+    "  end ROOM                                     without a host token: end any room (admin API)\n"
+    "  recordings                                   the archive (JSON)\n"
+    "  delete-recording ID                          take an ended recording out of the archive (admin API)\n"
+    "  admin-token [--grants room_create,room_admin,archive] [--ttl S]\n"
+    "                                               print an admin token (for the web app's archive)\n"
+    "Credentials from the environment, so they stay out of ps: ROOMCAST_API_KEY and\n"
+    "ROOMCAST_API_SECRET (an admin token valid 5 minutes is minted for create and the admin\n"
+    "commands), ROOMCAST_TOKEN (a room token for --token, or an admin token).\n"
     "speak prints \"connected\" when the room's audio arrives, \"speaking\"/\"promoted\" when its\n"
     "time starts, and every room event as a line \"event: {json}\". Exit codes: 0 done, 1 failure,\n"
     "2 usage, 3 removed by the host.\n"
@@ -121,16 +132,61 @@ int callAndPrint(const char* method, const std::string& url, const std::string& 
   return 0;
 }
 
+// The admin token for a command, or exit 1 saying why there is none.
+std::string requireAdminToken(const char* what, roomcast::protocol::AdminGrants grants = allGrants()) {
+  std::string error;
+  std::string token = adminToken(grants, error);
+  if (token.empty()) {
+    fprintf(stderr, "roomcast: %s needs an admin token: %s\n", what,
+            error.empty() ? "set ROOMCAST_API_KEY and ROOMCAST_API_SECRET, or ROOMCAST_TOKEN" : error.c_str());
+    exit(1);
+  }
+  return token;
+}
+
 int cmdCreate(const std::string& server, const Args& a) {
   if (a.get("title").empty()) usageError("create needs --title");
   JsonWriter w;
   w.beginObject().str("title", a.get("title")).str("topic", a.get("topic")).boolean("record", a.has("record")).endObject();
-  return callAndPrint("POST", server + "/api/v1/rooms", w.finish(), {}, 201);
+  // Servers with open rooms ignore it; the others need its room_create grant.
+  std::string error;
+  const std::string admin = adminToken(allGrants(), error);
+  if (!error.empty()) fprintf(stderr, "roomcast: %s\n", error.c_str());
+  return callAndPrint("POST", server + "/api/v1/rooms", w.finish(), admin, 201);
 }
 
 int cmdEnd(const std::string& server, const Args& a) {
-  if (a.positional.size() != 1 || a.get("token").empty()) usageError("end needs ROOM and --token");
-  return callAndPrint("DELETE", server + "/api/v1/rooms/" + a.positional[0], {}, a.get("token"), 200);
+  if (a.positional.size() != 1) usageError("end needs ROOM (and --token HOST_TOKEN, or operator credentials)");
+  if (!a.get("token").empty())
+    return callAndPrint("DELETE", server + "/api/v1/rooms/" + a.positional[0], {}, a.get("token"), 200);
+  return callAndPrint("DELETE", server + "/api/v1/admin/rooms/" + a.positional[0], {}, requireAdminToken("end"), 200);
+}
+
+int cmdAdminToken(const Args& a) {
+  roomcast::protocol::AdminGrants grants = allGrants();
+  if (!a.get("grants").empty()) {
+    grants = {};
+    g_auto(GStrv) names = g_strsplit(a.get("grants").c_str(), ",", -1);
+    for (char** n = names; *n; n++) {
+      const std::string name = g_strstrip(*n);
+      if (name == "room_create") grants.roomCreate = true;
+      else if (name == "room_admin") grants.roomAdmin = true;
+      else if (name == "archive") grants.archive = true;
+      else usageError("unknown grant '" + name + "' (room_create, room_admin, archive)");
+    }
+  }
+  const double ttl = atof(a.get("ttl", "3600").c_str());
+  if (ttl < 1 || ttl > 30 * 86400) usageError("--ttl must be 1..2592000 seconds");
+  if (!g_getenv("ROOMCAST_API_KEY") || !g_getenv("ROOMCAST_API_SECRET"))
+    usageError("admin-token needs ROOMCAST_API_KEY and ROOMCAST_API_SECRET");
+  std::string error;
+  const std::string token = adminToken(grants, error, static_cast<int64_t>(ttl));
+  if (token.empty()) {
+    fprintf(stderr, "roomcast: %s\n", error.c_str());
+    return 1;
+  }
+  printf("%s\n", token.c_str());
+  return 0;
 }
 
 int cmdRecord(const std::string& server, const Args& a) {
@@ -192,15 +248,36 @@ int main(int argc, char** argv) {
   const int rest = argc - i;
   char** restv = argv + i;
 
+  // --token, else ROOMCAST_TOKEN when it is a room token.
+  auto withToken = [](Args a) {
+    if (std::string token = roomToken(a.get("token")); !token.empty()) a.values["token"] = token;
+    return a;
+  };
   if (command == "create") return cmdCreate(server, parse(rest, restv, {"title", "topic"}, {"record"}));
-  if (command == "token") return cmdToken(server, parse(rest, restv, {"token", "role", "name"}, {}));
-  if (command == "end") return cmdEnd(server, parse(rest, restv, {"token"}, {}));
-  if (command == "record") return cmdRecord(server, parse(rest, restv, {"token"}, {}));
+  if (command == "token") return cmdToken(server, withToken(parse(rest, restv, {"token", "role", "name"}, {})));
+  if (command == "end") return cmdEnd(server, withToken(parse(rest, restv, {"token"}, {})));
+  if (command == "record") return cmdRecord(server, withToken(parse(rest, restv, {"token"}, {})));
   for (const char* action : {"promote", "demote", "invite", "mute", "unmute", "remove"})
-    if (command == action) return cmdModerate(server, command, parse(rest, restv, {"token"}, {}));
+    if (command == action) return cmdModerate(server, command, withToken(parse(rest, restv, {"token"}, {})));
+  if (command == "rooms") {
+    if (!parse(rest, restv, {}, {}).positional.empty()) usageError("rooms takes no arguments");
+    return callAndPrint("GET", server + "/api/v1/admin/rooms", {}, requireAdminToken("rooms"), 200);
+  }
+  if (command == "recordings") {
+    if (!parse(rest, restv, {}, {}).positional.empty()) usageError("recordings takes no arguments");
+    std::string error;  // a public archive needs none
+    return callAndPrint("GET", server + "/api/v1/recordings", {}, adminToken(allGrants(), error), 200);
+  }
+  if (command == "delete-recording") {
+    Args a = parse(rest, restv, {}, {});
+    if (a.positional.size() != 1) usageError("delete-recording needs the recording's ID (see recordings)");
+    return callAndPrint("DELETE", server + "/api/v1/admin/recordings/" + a.positional[0], {},
+                        requireAdminToken("delete-recording"), 200);
+  }
+  if (command == "admin-token") return cmdAdminToken(parse(rest, restv, {"grants", "ttl"}, {}));
   if (command == "speak") {
-    Args a = parse(rest, restv, {"token", "tone", "file", "seconds", "out", "name", "volume", "drop-every"},
-                   {"raise-hand", "plain-rtp", "recording-opt-out", "relay-only"});
+    Args a = withToken(parse(rest, restv, {"token", "tone", "file", "seconds", "out", "name", "volume", "drop-every"},
+                             {"raise-hand", "plain-rtp", "recording-opt-out", "relay-only"}));
     if (a.positional.size() != 1) usageError("speak needs ROOM");
     SpeakOptions o;
     o.server = server;
@@ -231,7 +308,7 @@ int main(int argc, char** argv) {
     return runSpeak(o);
   }
   if (command == "chat") {
-    Args a = parse(rest, restv, {"token", "send"}, {"history"});
+    Args a = withToken(parse(rest, restv, {"token", "send"}, {"history"}));
     if (a.positional.size() != 1) usageError("chat needs ROOM");
     ChatOptions o{server, a.positional[0], a.get("token"), a.get("send"), a.has("history")};
     if (o.send.empty() == !o.history) usageError("chat needs exactly one of --send TEXT and --history");

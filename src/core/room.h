@@ -59,6 +59,11 @@ struct Room {
   uint64_t nextOrder = 1;
   size_t hlsListeners = 0;  // listening sessions on HLS (see ListenerSessions), last counted
   bool recording = false;   // a recording file is being written now
+  // Rooms end by themselves (RoomLimits::emptyTimeoutMs, maxDurationMs): since when nobody has
+  // been on stage (0: someone is), and the pending timers (0: none).
+  int64_t stageEmptySinceMs = 0;
+  uint64_t emptyTimer = 0;
+  uint64_t durationTimer = 0;
 
   int speakerCount() const;
   int listenerCount() const;

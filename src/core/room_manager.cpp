@@ -73,6 +73,7 @@ RoomManager::RoomManager(MediaBackend& media, RoomEventSink& events, Environment
 
 RoomManager::~RoomManager() {
   if (listenerSweep_ && env_.cancel) env_.cancel(listenerSweep_);
+  for (auto& [id, room] : rooms_) cancelRoomTimers(room);
   media_.setObserver(nullptr);
 }
 
@@ -99,7 +100,11 @@ Result<RoomInfo> RoomManager::createRoom(const NewRoom& request) {
   Room room;
   room.info = info;
   room.roles[info.hostIdentity] = Role::Host;
-  rooms_[info.id] = std::move(room);
+  Room& stored = rooms_[info.id] = std::move(room);
+  if (limits_.maxDurationMs)
+    scheduleRoomEnd(stored, limits_.maxDurationMs, &Room::durationTimer,
+                    "max_duration: the room reached its " + std::to_string(limits_.maxDurationMs / 1000) + " s limit");
+  stageChanged(stored);  // nobody is on stage yet
   return info;
 }
 
@@ -108,6 +113,7 @@ Status RoomManager::endRoom(const std::string& roomIdRef, const std::string& rea
   auto it = rooms_.find(roomId);
   if (it == rooms_.end()) return notFound(roomId);
   events_.broadcast(roomId, RoomEnded{reason});
+  cancelRoomTimers(it->second);
   for (auto& [id, p] : it->second.participants) {
     cancelGrace(p);
     if (p.mayHaveMedia() || p.mediaConnected) departed_[roomId][id] = {it->second.info, p};
@@ -195,6 +201,7 @@ Result<Participant> RoomManager::join(const std::string& roomId, const Identity&
   // Listeners are counted, not announced: announcing each of ten thousand to all the others
   // would cost N² messages while a room fills. The stage is announced to everyone.
   if (isOnStage(p.role)) events_.broadcast(roomId, ParticipantJoined{p});
+  stageChanged(*room);
   return p;
 }
 
@@ -215,6 +222,7 @@ void RoomManager::leave(const std::string& roomId, const std::string& identityRe
   lastLoudMs_[roomId].erase(identity);
   if (shown) events_.broadcast(roomId, ParticipantLeft{identity, reason});
   updateActiveSpeakers(*room, env_.nowUnixMs());
+  stageChanged(*room);
 }
 
 void RoomManager::disconnected(const std::string& roomId, const std::string& identity) {
@@ -336,6 +344,43 @@ void RoomManager::changeRole(Room& room, Participant& p, Role role) {
     p.mediaConnected = false;
   } else {
     syncMixing(room, p, wasMixed);
+  }
+  stageChanged(room);
+}
+
+void RoomManager::stageChanged(Room& room) {
+  if (!limits_.emptyTimeoutMs || !env_.schedule) return;
+  if (room.speakerCount() > 0) {
+    room.stageEmptySinceMs = 0;
+    if (room.emptyTimer && env_.cancel) env_.cancel(room.emptyTimer);
+    room.emptyTimer = 0;
+    return;
+  }
+  if (room.emptyTimer) return;  // counting down already
+  room.stageEmptySinceMs = env_.nowUnixMs();
+  scheduleRoomEnd(room, limits_.emptyTimeoutMs, &Room::emptyTimer,
+                  "empty: nobody on stage for " + std::to_string(limits_.emptyTimeoutMs / 1000) + " s");
+}
+
+// The room ends by the host's path (endRoom): everyone is told, HLS gets its ENDLIST and the
+// recording is finished and indexed. A timer of a room that has ended, or been replaced by a
+// newer timer, does nothing.
+void RoomManager::scheduleRoomEnd(Room& room, unsigned ms, uint64_t Room::*timer, std::string reason) {
+  if (!env_.schedule) return;
+  auto id = std::make_shared<uint64_t>(0);
+  *id = env_.schedule(ms, [this, roomId = room.info.id, id, timer, reason = std::move(reason)] {
+    Room* r = findMutable(roomId);
+    if (!r || r->*timer != *id) return;
+    r->*timer = 0;
+    (void)endRoom(roomId, reason);
+  });
+  room.*timer = *id;
+}
+
+void RoomManager::cancelRoomTimers(Room& room) {
+  for (uint64_t Room::*timer : {&Room::emptyTimer, &Room::durationTimer}) {
+    if (room.*timer && env_.cancel) env_.cancel(room.*timer);
+    room.*timer = 0;
   }
 }
 

@@ -34,6 +34,11 @@ struct RoomLimits {
   bool allowPlainRtp = false;          // plain-RTP speakers (benchmarks, trusted SIP-like peers)
   unsigned listenerIdleMs = 10000;     // an HLS session not seen this long has stopped listening
   unsigned listenerSweepMs = 2000;     // how often counts are updated (and sent) while anyone listens
+  // A room with nobody on stage (connected or reconnecting) this long ends, as if its host had
+  // ended it (0: never; roomcastd sets [room] empty_timeout_s, 300 s by default). A room nobody
+  // ever joined counts from its creation.
+  unsigned emptyTimeoutMs = 0;
+  unsigned maxDurationMs = 0;          // a room ends this long after its creation (0: no limit)
 };
 
 struct NewRoom {
@@ -180,6 +185,10 @@ class RoomManager final : public MediaObserver {
   void cancelGrace(Participant& p);
   void updateActiveSpeakers(Room& room, int64_t nowMs);
   void sweepListeners();
+  // Starts or stops the empty-stage countdown after the stage may have changed.
+  void stageChanged(Room& room);
+  void scheduleRoomEnd(Room& room, unsigned ms, uint64_t Room::*timer, std::string reason);
+  void cancelRoomTimers(Room& room);
 
   MediaBackend& media_;
   RoomEventSink& events_;

@@ -219,6 +219,7 @@ core::Status GstMediaBackend::acceptOffer(const std::string& roomId, const std::
     gst_sdp_message_free(offer);
     return payloadType.error();
   }
+  dropSsrcAttributes(offer);
   PeerKey key{roomId, peerId, nextSerial_++};
   auto transport =
       std::make_unique<WebRtcTransport>(key, *this, offer, config_.speaker.jitterLatencyMs,

@@ -43,6 +43,9 @@ void onAnswerCreated(GstPromise* promise, gpointer data) {
     gst_promise_unref(promise);  // frees job
     return;
   }
+  // Our answer names our random SSRC as the offer named theirs: dropped for the same reason
+  // (see dropSsrcAttributes). Clients take the one stream of the m-line whatever its SSRC.
+  dropSsrcAttributes(answer->sdp);
   g_signal_emit_by_name(job->webrtc.get(), "set-local-description", answer, nullptr);
   g_autofree char* text = gst_sdp_message_as_text(answer->sdp);
   job->events->postAnswer(job->key, text);

@@ -97,6 +97,21 @@ void configureVoiceOpusEncoder(GstElement* opusenc, int bitrate, bool dtx) {
                "dtx", dtx ? TRUE : FALSE, nullptr);
 }
 
+unsigned dropSsrcAttributes(GstSDPMessage* sdp) {
+  unsigned dropped = 0;
+  for (guint i = 0; i < gst_sdp_message_medias_len(sdp); i++) {
+    GstSDPMedia* media = const_cast<GstSDPMedia*>(gst_sdp_message_get_media(sdp, i));
+    for (guint a = gst_sdp_media_attributes_len(media); a-- > 0;) {
+      const char* key = gst_sdp_media_get_attribute(media, a)->key;
+      if (g_strcmp0(key, "ssrc") == 0 || g_strcmp0(key, "ssrc-group") == 0) {
+        gst_sdp_media_remove_attribute(media, a);
+        dropped++;
+      }
+    }
+  }
+  return dropped;
+}
+
 GstSDPMessage* parseSdp(const std::string& text) {
   GstSDPMessage* sdp = nullptr;
   if (gst_sdp_message_new_from_text(text.c_str(), &sdp) != GST_SDP_OK) {

@@ -53,6 +53,13 @@ core::Result<int> checkAudioOffer(const GstSDPMessage* sdp);
 // for this product).
 void configureVoiceOpusEncoder(GstElement* opusenc, int bitrate, bool dtx);
 
+// Removes the offer's a=ssrc and a=ssrc-group lines. GStreamer turns each one into a caps
+// field named after the SSRC ("ssrc-<number>-cname"), and field names are GQuarks, which are
+// never freed: every speaker session would leave its SSRCs' names in memory for good.
+// Dropped from offers and from our answers: for one audio m-line, webrtcbin and browsers take
+// the stream from the transport whatever its SSRC. Returns how many lines went.
+unsigned dropSsrcAttributes(GstSDPMessage* sdp);
+
 // Parses SDP text into a message owned by the caller (gst_sdp_message_free).
 GstSDPMessage* parseSdp(const std::string& text);
 

@@ -202,7 +202,8 @@ std::string fileName(const std::string& path) {
   const auto slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
-void writeRecording(JsonWriter& w, const core::RecordingRow& r, const std::string& urlBase) {
+void writeRecording(JsonWriter& w, const core::RecordingRow& r, const std::string& urlBase,
+                    const RecordingUrlQuery& urlQuery) {
   w.beginObject()
       .integer("id", r.id)
       .str("room", r.roomId)
@@ -213,7 +214,8 @@ void writeRecording(JsonWriter& w, const core::RecordingRow& r, const std::strin
   w.number("duration_s", r.durationSeconds).str("status", r.status);
   if (!r.note.empty()) w.str("note", r.note);
   // Played from here while the data dir has it, else from where it was uploaded.
-  if (r.localFile) w.str("url", urlBase + "/recordings/" + fileName(r.path));
+  if (r.localFile)
+    w.str("url", urlBase + "/recordings/" + fileName(r.path) + (urlQuery ? urlQuery(fileName(r.path)) : std::string()));
   else if (!r.storageUrl.empty()) w.str("url", r.storageUrl);
   else w.null("url");
   w.key("storage").beginObject();
@@ -228,22 +230,23 @@ void writeRecording(JsonWriter& w, const core::RecordingRow& r, const std::strin
 }
 }  // namespace
 
-std::string encodeRecordings(const std::vector<core::RecordingRow>& rows, const std::string& urlBase) {
+std::string encodeRecordings(const std::vector<core::RecordingRow>& rows, const std::string& urlBase,
+                             const RecordingUrlQuery& urlQuery) {
   JsonWriter w;
   w.beginObject().beginArray("recordings");
-  for (const auto& r : rows) writeRecording(w, r, urlBase);
+  for (const auto& r : rows) writeRecording(w, r, urlBase, urlQuery);
   w.endArray();
   return w.endObject().finish();
 }
 
 std::string encodeSearch(const std::string& query, const std::vector<core::TranscriptHit>& hits,
-                         const std::string& urlBase) {
+                         const std::string& urlBase, const RecordingUrlQuery& urlQuery) {
   JsonWriter w;
   w.beginObject().str("query", query).beginArray("hits");
   for (const auto& h : hits) {
     w.beginObject().str("speaker", h.speaker).str("snippet", h.snippet).number("offset_s", h.offsetSeconds);
     w.key("recording");
-    writeRecording(w, h.recording, urlBase);
+    writeRecording(w, h.recording, urlBase, urlQuery);
     w.endObject();
   }
   w.endArray();

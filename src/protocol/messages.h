@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -65,9 +66,14 @@ std::string encodePong();
 std::string encodeRtpAnswer(const std::string& host, int port);
 std::string encodeReports(const std::vector<core::Report>& reports);  // REST
 // GET /api/v1/recordings (`urlBase`: where /recordings/<file> is served from).
-std::string encodeRecordings(const std::vector<core::RecordingRow>& rows, const std::string& urlBase);
+// What a recording file's URL gets appended (a signed "?exp=..&sig=.." when the archive is not
+// public), given the file's name.
+using RecordingUrlQuery = std::function<std::string(const std::string& file)>;
+std::string encodeRecordings(const std::vector<core::RecordingRow>& rows, const std::string& urlBase,
+                             const RecordingUrlQuery& urlQuery = {});
 std::string encodeSearch(const std::string& query, const std::vector<core::TranscriptHit>& hits,
-                         const std::string& urlBase);
+                         const std::string& urlBase,
+                         const RecordingUrlQuery& urlQuery = {});
 
 // REST bodies.
 struct RoomUrls { std::string ws; std::string hls; };

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "protocol/json.h"
+#include "protocol/jws.h"
 #include "protocol/bounds.h"
 
 namespace roomcast::protocol {
@@ -13,47 +14,6 @@ using core::Error;
 using core::ErrorCode;
 
 namespace {
-
-std::string base64UrlEncode(const guchar* data, size_t len) {
-  g_autofree char* b64 = g_base64_encode(data, len);
-  std::string out(b64);
-  for (char& c : out) c = c == '+' ? '-' : c == '/' ? '_' : c;
-  while (!out.empty() && out.back() == '=') out.pop_back();
-  return out;
-}
-
-bool base64UrlDecode(std::string_view in, std::string& out) {
-  std::string b64;
-  b64.reserve(in.size() + 3);
-  for (char c : in) {
-    if (c == '-') b64 += '+';
-    else if (c == '_') b64 += '/';
-    else if (g_ascii_isalnum(c)) b64 += c;
-    else return false;  // padding and anything else is not base64url
-  }
-  if (b64.size() % 4 == 1) return false;
-  while (b64.size() % 4) b64 += '=';
-  gsize len = 0;
-  g_autofree guchar* raw = g_base64_decode(b64.c_str(), &len);
-  out.assign(reinterpret_cast<const char*>(raw), len);
-  return true;
-}
-
-std::vector<guint8> hmacSha256(std::string_view key, std::string_view data) {
-  g_autoptr(GHmac) hmac = g_hmac_new(G_CHECKSUM_SHA256, reinterpret_cast<const guchar*>(key.data()), key.size());
-  g_hmac_update(hmac, reinterpret_cast<const guchar*>(data.data()), static_cast<gssize>(data.size()));
-  std::vector<guint8> digest(32);
-  gsize len = digest.size();
-  g_hmac_get_digest(hmac, digest.data(), &len);
-  return digest;
-}
-
-bool constantTimeEqual(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned diff = 0;
-  for (size_t i = 0; i < a.size(); i++) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
 
 Error invalid(std::string why) { return {ErrorCode::Unauthorized, "invalid token: " + std::move(why)}; }
 

@@ -228,7 +228,8 @@ void HttpServer::onRequestStarted(SoupServer*, SoupServerMessage* msg, gpointer 
 }
 
 HttpServer::HttpServer(HttpConfig config, core::RoomManager& rooms, WsHub& hub, const TokenAuthority& auth)
-    : config_(std::move(config)), rooms_(rooms), hub_(hub), auth_(auth),
+    : config_(std::move(config)), rooms_(rooms), hub_(hub), auth_(auth), operators_(config_.operators),
+      admin_(rooms, operators_, config_.deleteRecording),
       responder_(config_.hlsRoot, config_.hls, auth), hls_(responder_, rooms, auth),
       server_(soup_server_new("server-header", "roomcast/" ROOMCAST_VERSION_STRING, nullptr)),
       webPolicy_(webAppPolicy(config_)) {
@@ -238,6 +239,7 @@ HttpServer::HttpServer(HttpConfig config, core::RoomManager& rooms, WsHub& hub, 
     soup_message_headers_replace(soup_server_message_get_response_headers(msg), "X-Content-Type-Options", "nosniff");
   }), nullptr);
   soup_server_add_handler(server_, "/api/v1", &HttpServer::handleApi, this, nullptr);
+  admin_.addTo(server_);  // /api/v1/admin
   soup_server_add_handler(server_, "/hls", &HttpServer::handleHls, this, nullptr);
   soup_server_add_handler(server_, "/metrics", &HttpServer::handleMetrics, this, nullptr);
   soup_server_add_handler(server_, "/recordings", &HttpServer::handleRecordingFile, this, nullptr);
@@ -333,6 +335,7 @@ void HttpServer::handleApi(SoupServer*, SoupServerMessage* msg, const char* path
 }
 
 void HttpServer::createRoom(SoupServerMessage* msg) {
+  if (auto allowed = operators_.requireRoomCreation(msg); !allowed) return sendError(msg, allowed.error());
   if (auto allowed = spend(msg, &AddressLimits::rooms, "rooms from your address: 5, then one every 30 s"); !allowed)
     return sendError(msg, allowed.error());
   auto root = parseBody(msg);
@@ -538,6 +541,7 @@ void HttpServer::handleHls(SoupServer*, SoupServerMessage* msg, const char* path
 // Prometheus text format: what an operator graphs, and what tests and benchmarks read.
 void HttpServer::handleMetrics(SoupServer*, SoupServerMessage* msg, const char*, GHashTable*, gpointer data) {
   auto* self = static_cast<HttpServer*>(data);
+  if (auto allowed = self->operators_.requireArchive(msg); !allowed) return sendError(msg, allowed.error());
   const HlsStats& hls = self->responder_.stats();
   std::string body;
   auto metric = [&](const char* name, const char* help, uint64_t value) {
@@ -578,6 +582,9 @@ void HttpServer::handleMetrics(SoupServer*, SoupServerMessage* msg, const char*,
 
 // The archive: every recording, or (with ?q=words) where those words were said.
 void HttpServer::listRecordings(SoupServerMessage* msg) {
+  if (auto allowed = operators_.requireArchive(msg); !allowed) return sendError(msg, allowed.error());
+  // Listed to an operator: URLs that play for a while without the token (an <audio> element).
+  const protocol::RecordingUrlQuery signedQuery = [this](const std::string& file) { return operators_.signedQuery(file); };
   std::string base = config_.publicUrl.empty() ? ownOrigin(msg) : config_.publicUrl;
   while (!base.empty() && base.back() == '/') base.pop_back();
   GUri* uri = soup_server_message_get_uri(msg);
@@ -591,8 +598,8 @@ void HttpServer::listRecordings(SoupServerMessage* msg) {
   if (words.size() > 200) return sendError(msg, {ErrorCode::TooLarge, "q is limited to 200 bytes"});
   if (!words.empty() && !core::isValidUtf8(words)) return sendError(msg, {ErrorCode::InvalidUtf8, "q must be UTF-8"});
   if (!words.empty())
-    return sendJson(msg, 200, protocol::encodeSearch(words, config_.search ? config_.search(words) : std::vector<core::TranscriptHit>{}, base));
-  sendJson(msg, 200, protocol::encodeRecordings(config_.recordings ? config_.recordings() : std::vector<core::RecordingRow>{}, base));
+    return sendJson(msg, 200, protocol::encodeSearch(words, config_.search ? config_.search(words) : std::vector<core::TranscriptHit>{}, base, signedQuery));
+  sendJson(msg, 200, protocol::encodeRecordings(config_.recordings ? config_.recordings() : std::vector<core::RecordingRow>{}, base, signedQuery));
 }
 
 // Recording files (Ogg/Opus), with byte ranges so a player can start at a search hit.
@@ -601,6 +608,7 @@ void HttpServer::handleRecordingFile(SoupServer*, SoupServerMessage* msg, const 
   std::string_view rest(path);
   rest.remove_prefix(std::min(rest.size(), std::strlen("/recordings/")));
   const std::string file(rest);
+  if (auto allowed = self->operators_.requireRecordingFile(msg, file); !allowed) return sendError(msg, allowed.error());
   if (!isSafeName(file, 128) || !endsWith(file, ".ogg")) return sendError(msg, {ErrorCode::NotFound, "not found"});
   // From the file's descriptor, read in chunks off the control thread: a recording may run to
   // hundreds of MB, and players ask for ranges of it again and again.

@@ -11,11 +11,13 @@
 
 #include "core/room_manager.h"
 #include "protocol/messages.h"
+#include "signaling/admin_api.h"
 #include "signaling/auth.h"
 #include "signaling/connection_router.h"
 #include "signaling/hls_handler.h"
 #include "signaling/hls_responder.h"
 #include "signaling/listener_http.h"
+#include "signaling/operator_auth.h"
 #include "signaling/quotas.h"
 #include "signaling/ws_hub.h"
 
@@ -38,6 +40,8 @@ struct HttpConfig {
   std::string recordingsDir;  // <data-dir>/recordings, served at /recordings/
   ConnectionPolicy connections;  // deadlines and caps for client connections ([server])
   std::vector<std::string> mediaOrigins;  // where else the web app may play media from (S3 storage)
+  OperatorPolicy operators;  // [auth], [archive]: who creates rooms, reads the archive, administers
+  std::function<core::Status(int64_t id)> deleteRecording;  // the admin API's (store and file)
 };
 
 // The client's address for per-address quotas ("" for this host's own clients); see the .cpp.
@@ -83,6 +87,8 @@ class HttpServer {
   core::RoomManager& rooms_;
   WsHub& hub_;
   const TokenAuthority& auth_;
+  OperatorAuthority operators_;
+  AdminApi admin_;
   KeyedLimits<AddressLimits> addressQuotas_;  // REST and WebSocket, by clientAddress()
   HlsResponder responder_;
   HlsHandler hls_;

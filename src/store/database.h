@@ -72,6 +72,9 @@ class Database {
   std::vector<RecordingRow> recordingsAwaitingUpload();
   std::vector<RecordingRow> unfinishedRecordings();
   std::vector<RecordingRow> recordings(size_t limit);
+  // Takes an ended recording out of the archive; returns its file's path (the caller removes the
+  // file). NotFound for no such id, Conflict while it is still being written.
+  core::Result<std::string> deleteRecording(int64_t id);
   core::Status transcriptAdded(const TranscriptSegment& segment);
   std::vector<TranscriptSegment> transcript(const std::string& roomId, int64_t fromMs, int64_t toMs);
   // Full-text search over what was said (FTS5 query syntax, words are ANDed).

@@ -222,6 +222,30 @@ std::vector<RecordingRow> Database::unfinishedRecordings() {
   return rows;
 }
 
+core::Result<std::string> Database::deleteRecording(int64_t id) {
+  retryPendingRecordingWrites();  // a pending "stopped" update decides whether it has ended
+  std::string path;
+  {
+    Statement st;
+    if (sqlite3_prepare_v2(db_, "SELECT path, ended_at_ms FROM recordings WHERE id=?", -1, &st.stmt, nullptr) != SQLITE_OK)
+      return sqlError(db_, "prepare");
+    sqlite3_bind_int64(st.stmt, 1, id);
+    if (sqlite3_step(st.stmt) != SQLITE_ROW)
+      return core::Error{core::ErrorCode::NotFound, "no recording with id " + std::to_string(id)};
+    path = column(st.stmt, 0);
+    if (sqlite3_column_type(st.stmt, 1) == SQLITE_NULL)
+      return core::Error{core::ErrorCode::Conflict, "recording " + std::to_string(id) + " is still being written"};
+  }
+  // Transcripts stay in the database but leave the archive with it: search lists only what was
+  // said during a recording that is listed.
+  Statement st;
+  if (sqlite3_prepare_v2(db_, "DELETE FROM recordings WHERE id=?", -1, &st.stmt, nullptr) != SQLITE_OK)
+    return sqlError(db_, "prepare");
+  sqlite3_bind_int64(st.stmt, 1, id);
+  if (sqlite3_step(st.stmt) != SQLITE_DONE) return sqlError(db_, "delete recording");
+  return path;
+}
+
 std::vector<RecordingRow> Database::recordings(size_t limit) {
   retryPendingRecordingWrites();
   std::vector<RecordingRow> rows;

@@ -264,6 +264,26 @@ TEST_F(PeerRelease, EverySessionsWebRtcObjectsAreFinalized) {
   EXPECT_EQ(allCriticals(), "");
 }
 
+// A browser's offer names its SSRC (a=ssrc:N cname:...). GStreamer makes caps fields named
+// after it, and field names are GQuarks, never freed: one more for every speaker session, for
+// the life of the process, unless the server drops those lines first.
+TEST_F(PeerRelease, AnOffersSsrcLeavesNoNameBehind) {
+  const guint32 ssrc = 1000000000u + g_random_int_range(0, 1000000000);
+  const std::string n = std::to_string(ssrc);
+  std::string offer = offerWithoutCandidates();
+  offer += "a=ssrc:" + n + " cname:soak\r\na=ssrc:" + n + " msid:- track\r\n";
+  ASSERT_TRUE(backend_->acceptOffer("room", "named", offer, false));
+  ASSERT_TRUE(iterate([&] { return observer_.candidates.count("named") > 0; }, 20))
+      << observer_.answers.size() << " answers, " << observer_.failed.size() << " failed";
+  backend_->removePeer("room", "named");
+  std::vector<std::string> names = {"ssrc-" + n + "-cname", "ssrc-" + n + "-msid"};
+  // webrtcbin's answer would name the server's own (random) SSRC the same way.
+  const std::string answer = observer_.answers["named"];
+  if (const auto at = answer.find("a=ssrc:"); at != std::string::npos)
+    names.push_back("ssrc-" + answer.substr(at + 7, answer.find_first_not_of("0123456789", at + 7) - at - 7) + "-cname");
+  for (const std::string& name : names) EXPECT_EQ(g_quark_try_string(name.c_str()), 0u) << name << " became a quark";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {

@@ -159,7 +159,7 @@ Daemon::Daemon(const DaemonOptions& options) {
   logPath_ = logPath;
   std::vector<std::string> argv = options.prefix;
   for (const std::string& a : {buildPath("src/app/roomcastd"), std::string("--listen"),
-                               "127.0.0.1:" + std::to_string(port), std::string("--data-dir"), dataDir_})
+                               options.listenHost + ":" + std::to_string(port), std::string("--data-dir"), dataDir_})
     argv.push_back(a);
   argv.insert(argv.end(), options.args.begin(), options.args.end());
   process_ = spawn(argv, G_SUBPROCESS_FLAGS_NONE, logPath.c_str());

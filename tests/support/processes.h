@@ -76,6 +76,9 @@ struct DaemonOptions {
   std::string dataDir;              // reuse this one (the caller owns it); default: a fresh one
   std::vector<std::string> prefix;  // run through this (e.g. unshare ... sh -c '...' --)
   std::string logSuffix;            // roomcastd<suffix>.log, to keep a previous run's log
+  // Where it listens (the port is picked); url() stays http://127.0.0.1:PORT. "0.0.0.0": a bind
+  // that is not loopback, reached here over loopback.
+  std::string listenHost = "127.0.0.1";
 };
 
 class Daemon {

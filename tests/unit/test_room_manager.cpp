@@ -1151,5 +1151,82 @@ TEST_F(RoomManagerTest, PrewarmedSessionsAndRaisedHandsAreBoundedPerRoom) {
   EXPECT_TRUE(bounded.offer(room, "c", "v=0").ok());
 }
 
+// ---------------------------------------------------------------------------------------
+// Rooms that end by themselves: nobody on stage for emptyTimeoutMs, or maxDurationMs after
+// creation. They end by endRoom, like a host ending them (media stopped, everyone told).
+
+class RoomTimeoutTest : public RoomManagerTest {
+ protected:
+  static RoomLimits timeoutLimits(unsigned emptyMs, unsigned maxMs) {
+    RoomLimits limits = smallLimits();
+    limits.emptyTimeoutMs = emptyMs;
+    limits.maxDurationMs = maxMs;
+    return limits;
+  }
+  explicit RoomTimeoutTest(unsigned emptyMs = 5000, unsigned maxMs = 0)
+      : RoomManagerTest(timeoutLimits(emptyMs, maxMs)) {}
+  std::string endReason(const std::string& room) {
+    auto ended = sink.broadcasts<RoomEnded>(room);
+    return ended.size() == 1 ? ended[0].reason : "(ended " + std::to_string(ended.size()) + " times)";
+  }
+};
+
+TEST_F(RoomTimeoutTest, ARoomNobodyJoinsEndsAfterTheEmptyTimeout) {
+  const std::string room = createRoom();
+  ASSERT_EQ(probe.timers.size(), 1u);
+  EXPECT_EQ(probe.timers.begin()->second.ms, 5000u);
+  EXPECT_EQ(manager.find(room)->stageEmptySinceMs, kStartMs);
+  probe.fireTimers();
+  EXPECT_EQ(manager.find(room), nullptr);
+  EXPECT_EQ(endReason(room).rfind("empty", 0), 0u) << endReason(room);
+  ASSERT_EQ(media.stopCalls.size(), 1u) << "its media is stopped: HLS and the recording are finished";
+}
+
+TEST_F(RoomTimeoutTest, SomeoneOnStageStopsTheCountdownListenersDoNot) {
+  const std::string room = createRoom();
+  joinAs(room, "l", Role::Listener);
+  EXPECT_EQ(probe.timers.size(), 1u) << "a listener does not keep a room alive";
+  joinAs(room, "h", Role::Host);
+  EXPECT_TRUE(probe.timers.empty()) << "the host on stage cancelled it";
+  EXPECT_EQ(manager.find(room)->stageEmptySinceMs, 0);
+  manager.leave(room, "h", "bye");
+  ASSERT_EQ(probe.timers.size(), 1u) << "counting again once the stage is empty";
+  joinAs(room, "s", Role::Speaker);
+  probe.fireTimers();  // nothing pending: the speaker cancelled it
+  EXPECT_NE(manager.find(room), nullptr);
+}
+
+TEST_F(RoomTimeoutTest, DemotingTheLastSpeakerStartsTheCountdown) {
+  const std::string room = createRoom();
+  joinAs(room, "s", Role::Speaker);
+  ASSERT_TRUE(probe.timers.empty());
+  ASSERT_TRUE(manager.demote(room, {"host-" + room, Role::Host}, "s").ok());
+  ASSERT_EQ(probe.timers.size(), 1u);
+  probe.fireTimers();
+  EXPECT_EQ(manager.find(room), nullptr);
+}
+
+TEST_F(RoomTimeoutTest, ATimerOfAnEndedRoomIsCancelled) {
+  const std::string room = createRoom();
+  ASSERT_TRUE(manager.endRoom(room, "host ended").ok());
+  EXPECT_TRUE(probe.timers.empty());
+  EXPECT_EQ(endReason(room), "host ended");
+}
+
+class MaxDurationTest : public RoomTimeoutTest {
+ protected:
+  MaxDurationTest() : RoomTimeoutTest(0, 3600 * 1000) {}
+};
+
+TEST_F(MaxDurationTest, ARoomEndsAtItsMaximumDurationWithPeopleOnStage) {
+  const std::string room = createRoom();
+  joinAs(room, "h", Role::Host);
+  ASSERT_EQ(probe.timers.size(), 1u) << "no empty-stage timer with emptyTimeoutMs 0";
+  EXPECT_EQ(probe.timers.begin()->second.ms, 3600u * 1000);
+  probe.fireTimers();
+  EXPECT_EQ(manager.find(room), nullptr);
+  EXPECT_EQ(endReason(room).rfind("max_duration", 0), 0u) << endReason(room);
+}
+
 }  // namespace
 }  // namespace roomcast::core
