@@ -8,9 +8,10 @@
 //  - UDP allowed: the same run uses a direct pair (no relay on either side).
 // Needs root (network namespaces, nftables), coturn and Chromium; skipped otherwise.
 //
-// The page is served over plain HTTP until roomcastd speaks TLS: Chromium is told the origin is
-// secure (--unsafely-treat-insecure-origin-as-secure). Switching to https with a test CA is
-// pageUrl()'s scheme and the browser's --spki (see network_browser_speaker.mjs).
+// When roomcastd serves TLS (--tls-cert in its --help) everything goes over https with a CA the
+// test makes (the CLI trusts it with --ca-file, Chromium the server key's SPKI hash; ffmpeg does
+// not verify). Without it, plain HTTP, with Chromium told the origin is secure
+// (--unsafely-treat-insecure-origin-as-secure), which getUserMedia needs off localhost.
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <gtest/gtest.h>
@@ -62,6 +63,51 @@ std::string pairLine(const std::string& output) {
   return output.substr(at + 5, output.find('\n', at) - at - 5);
 }
 
+// How clients reach the web port: https with a CA this test makes (openssl CLI) when roomcastd
+// serves TLS (--tls-cert), else plain HTTP with the page's origin declared secure to Chromium.
+struct WebAccess {
+  std::string scheme = "http";
+  std::string error;                     // set when the test CA could not be made
+  std::vector<std::string> daemonArgs;   // --tls-cert, --tls-key
+  std::vector<std::string> cliArgs;      // --ca-file: the CLI verifies the server
+  std::vector<std::string> browserArgs;  // --spki (the certificate's key trusted), or --insecure-origin
+};
+
+bool servesTls() {
+  const ProcessResult help = run({buildPath("src/app/roomcastd"), "--help"}, 20);
+  return help.stdoutText.find("--tls-cert") != std::string::npos;
+}
+
+WebAccess webAccess(const std::string& dir, const std::string& address, int port) {
+  WebAccess web;
+  if (!servesTls()) {
+    web.browserArgs = {"--insecure-origin", "http://" + address + ":" + std::to_string(port)};
+    return web;
+  }
+  web.scheme = "https";
+  const std::string ca = dir + "/ca.pem", cert = dir + "/server.pem", key = dir + "/server.key";
+  const std::string script =
+      "cd " + dir + "\n"
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -days 2 "
+      "-subj /CN=roomcast-test-ca 2>/dev/null\n"
+      "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key -out server.csr "
+      "-subj /CN=" + address + " 2>/dev/null\n"
+      "printf 'subjectAltName=IP:" + address + "\\nextendedKeyUsage=serverAuth\\n' > server.ext\n"
+      "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile server.ext "
+      "-out server.pem 2>/dev/null\n"
+      // Chromium's --ignore-certificate-errors-spki-list: base64(SHA-256(SubjectPublicKeyInfo)).
+      "openssl x509 -in server.pem -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary "
+      "| base64\n";
+  const ProcessResult made = run({"sh", "-ec", script}, 60);
+  std::string spki = made.stdoutText;
+  while (!spki.empty() && g_ascii_isspace(spki.back())) spki.pop_back();
+  if (made.exitStatus != 0 || spki.empty()) web.error = "cannot make the test CA: " + made.stderrText;
+  web.daemonArgs = {"--tls-cert", cert, "--tls-key", key};
+  web.cliArgs = {"--ca-file", ca};
+  web.browserArgs = {"--spki", spki};
+  return web;
+}
+
 struct CrossNetworkRun {
   std::string pair;          // the browser's selected candidate pair (JSON)
   PcmAudio hostHeard;        // the host's return
@@ -86,7 +132,10 @@ class Networks : public ::testing::Test {
     ASSERT_TRUE(lab.ready()) << lab.error();
     const TempDir scratch("roomcast-networks");
     const std::string dir = scratch.path();
-    const std::string server = std::string("http://") + NetworkLab::kServerAddress + ":" + std::to_string(ports.web);
+    const WebAccess web = webAccess(dir, NetworkLab::kServerAddress, ports.web);
+    ASSERT_TRUE(web.error.empty()) << web.error;
+    const std::string server = web.scheme + "://" + NetworkLab::kServerAddress + ":" + std::to_string(ports.web);
+    std::printf("the web port: %s\n", server.c_str());
 
     // coturn with the TURN REST API secret, UDP and TCP on 3478.
     const std::string turnAt = std::string(NetworkLab::kServerAddress);
@@ -116,15 +165,19 @@ class Networks : public ::testing::Test {
     for (const std::string& a : {buildPath("src/app/roomcastd"), std::string("--config"), config,
                                  std::string("--data-dir"), dir + "/data"})
       daemonArgv.push_back(a);
+    daemonArgv.insert(daemonArgv.end(), web.daemonArgs.begin(), web.daemonArgs.end());
     Process daemon(daemonArgv);
     ASSERT_TRUE(pollUntil([&] { return lab.listening("server", ports.web) && lab.listening("server", ports.turn); }, 30,
                           0.2))
         << "roomcastd or coturn did not listen\n" << logOf(daemon) << logOf(turn);
 
     // The host, on another network, opens the room and gives the browser a speaker token.
+    // argv is the CLI's: it runs in the host namespace and trusts the test CA (with TLS).
     auto inHost = [&](std::vector<std::string> argv) {
       std::vector<std::string> full = lab.in("host");
-      full.insert(full.end(), argv.begin(), argv.end());
+      full.push_back(argv[0]);
+      full.insert(full.end(), web.cliArgs.begin(), web.cliArgs.end());
+      full.insert(full.end(), argv.begin() + 1, argv.end());
       return full;
     };
     const auto created = run(inHost({cli(), "--server", server, "create", "--title", "Across networks"}), 30);
@@ -148,10 +201,12 @@ class Networks : public ::testing::Test {
     ASSERT_TRUE(g_file_set_contents(wrapper.c_str(), script.c_str(), -1, nullptr));
     g_chmod(wrapper.c_str(), 0755);
     const std::string pageUrl = server + "/room/" + roomId;
-    Process browser({"env", "NODE_PATH=" + sourcePath("node_modules"), "node",
-                     sourcePath("tests/integration/network_browser_speaker.mjs"), "--url", pageUrl, "--room", roomId,
-                     "--token", speakerToken, "--wav", wav, "--netns-wrapper", wrapper, "--insecure-origin", server,
-                     "--seconds", "150"});
+    std::vector<std::string> browserArgv = {"env", "NODE_PATH=" + sourcePath("node_modules"), "node",
+                                            sourcePath("tests/integration/network_browser_speaker.mjs"), "--url",
+                                            pageUrl, "--room", roomId, "--token", speakerToken, "--wav", wav,
+                                            "--netns-wrapper", wrapper, "--seconds", "150"};
+    browserArgv.insert(browserArgv.end(), web.browserArgs.begin(), web.browserArgs.end());
+    Process browser(browserArgv);
     ASSERT_TRUE(browser.waitForOutput("connected", 120))
         << "the browser speaker did not connect\n" << browser.output() << browser.errors() << "\nroomcastd:\n"
         << logOf(daemon) << "\ncoturn:\n" << logOf(turn);
