@@ -35,6 +35,9 @@ packages=(
   flite util-linux sqlite3
   # tests: the TLS tests make their CA with openssl; caddy (tls internal) runs in front of roomcastd
   openssl caddy
+  # tests: the cross-network test (tests/integration/test_networks.cpp) runs a TURN server
+  # (coturn, TURN REST secret) and a NAT router (nftables masquerade) in network namespaces
+  coturn nftables
 )
 
 missing=()

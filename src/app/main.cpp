@@ -197,6 +197,8 @@ int main(int argc, char** argv) {
   mediaConfig.mixerMaxWaitMs = static_cast<unsigned>(opt.mixerMaxWaitMs);
   mediaConfig.peerConnectDeadlineMs = static_cast<unsigned>(opt.iceDeadlineSeconds * 1000);
   mediaConfig.stunServer = opt.stunServer;
+  mediaConfig.icePortMin = opt.icePortMin;
+  mediaConfig.icePortMax = opt.icePortMax;
   mediaConfig.plainRtpBindHost = opt.plainRtpBind;
   mediaConfig.speaker.transcribe = opt.transcribe || opt.moderation;
   mediaConfig.evidenceQuotaBytes = static_cast<uint64_t>(opt.evidenceQuotaMb * 1024 * 1024);
@@ -207,6 +209,7 @@ int main(int argc, char** argv) {
   signaling::TokenAuthority auth(secret);
   signaling::WsHub hub(auth);
   hub.setHelloTimeout(opt.connections.helloTimeoutSeconds);
+  hub.setTurn(&opt.turn);
   store::Database& store = *db.value();
   core::Environment env;
   env.newRoomId = newRoomId;

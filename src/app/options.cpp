@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 #include <glib.h>
 
+#include "app/network_options.h"
 #include "roomcast-config.h"
 
 namespace roomcast::app {
@@ -164,6 +165,7 @@ core::Status applyConfigFile(const std::string& path, Options& out) {
   if (g_key_file_has_key(file, "media", "ice_deadline_s", nullptr))
     out.iceDeadlineSeconds = g_key_file_get_double(file, "media", "ice_deadline_s", nullptr);
   str("media", "stun_server", out.stunServer);
+  if (auto network = applyNetworkConfig(file, out); !network) return network;
   if (g_key_file_has_key(file, "media", "plain_rtp", nullptr))
     out.plainRtp = g_key_file_get_boolean(file, "media", "plain_rtp", nullptr);
   str("media", "plain_rtp_bind", out.plainRtpBind);
@@ -293,6 +295,7 @@ core::Result<Options> parseOptions(int argc, char** argv) {
   if (!out.stunServer.empty() && (out.stunServer.rfind("stun://", 0) != 0 || out.stunServer.size() > 256 ||
                                   out.stunServer.find(':', 7) == std::string::npos))
     return Error{ErrorCode::BadRequest, "stun_server must be stun://HOST:PORT, got " + out.stunServer};
+  if (auto network = checkNetworkOptions(out); !network) return network.error();
   if (out.iceDeadlineSeconds < 1 || out.iceDeadlineSeconds > 600)
     return Error{ErrorCode::BadRequest, "ice_deadline_s must be 1..600"};
   if (out.mixerMaxWaitMs < 0 || out.mixerMaxWaitMs > 100)

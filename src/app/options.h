@@ -8,6 +8,7 @@
 
 #include "core/result.h"
 #include "signaling/connection_limits.h"
+#include "signaling/turn_credentials.h"
 
 namespace roomcast::app {
 
@@ -59,6 +60,8 @@ struct Options {
   unsigned hlsSegmentMs = 750;         // HLS: segment length (the target duration stays 1 s)
   bool hlsListenerThread = true;       // HLS: players' connections served on their own thread
   std::string stunServer;              // [media] stun_server: stun://HOST:PORT for webrtcbin, "" none
+  unsigned icePortMin = 0, icePortMax = 0;  // [media] ice_port_range: the server's ICE UDP ports (0: any)
+  signaling::TurnConfig turn;          // [turn]: TURN URLs and the REST API secret handed to clients
   std::string edgeLogHost;             // HLS: count listeners from the edge's syslog lines (UDP), off if empty
   int edgeLogPort = 0;
   double listenerIdleSeconds = 10;     // an HLS listener not seen this long is no longer counted

@@ -42,6 +42,7 @@ constexpr const char* kUsage =
     "                                               --plain-rtp: plain RTP instead of WebRTC (if the server allows it)\n"
     "                                               --recording-opt-out: keep this voice out of the recording\n"
     "                                               --drop-every N: lose every Nth packet sent (try loss recovery)\n"
+    "                                               --relay-only: reach the room only through the server's TURN relays\n"
     "  listen ROOM [--seconds N] [--out F.wav] [--rendition auto|main|low]\n"
     "                                               hear the room over HLS like a listener (counted)\n"
     "  token ROOM --role ROLE --name NAME --token HOST_TOKEN\n"
@@ -281,7 +282,7 @@ int main(int argc, char** argv) {
   if (command == "admin-token") return cmdAdminToken(parse(rest, restv, {"grants", "ttl"}, {}));
   if (command == "speak") {
     Args a = withToken(parse(rest, restv, {"token", "tone", "file", "seconds", "out", "name", "volume", "drop-every"},
-                             {"raise-hand", "plain-rtp", "recording-opt-out"}));
+                             {"raise-hand", "plain-rtp", "recording-opt-out", "relay-only"}));
     if (a.positional.size() != 1) usageError("speak needs ROOM");
     SpeakOptions o;
     o.server = server;
@@ -289,6 +290,7 @@ int main(int argc, char** argv) {
     o.raiseHand = a.has("raise-hand");
     o.plainRtp = a.has("plain-rtp");
     o.recordingOptOut = a.has("recording-opt-out");
+    o.relayOnly = a.has("relay-only");
     o.name = a.get("name");
     o.token = a.get("token");
     if (o.raiseHand && o.token.empty()) {

@@ -222,7 +222,8 @@ core::Status GstMediaBackend::acceptOffer(const std::string& roomId, const std::
   dropSsrcAttributes(offer);
   PeerKey key{roomId, peerId, nextSerial_++};
   auto transport =
-      std::make_unique<WebRtcTransport>(key, *this, offer, config_.speaker.jitterLatencyMs, config_.stunServer);
+      std::make_unique<WebRtcTransport>(key, *this, offer, config_.speaker.jitterLatencyMs,
+                                        IceSettings{config_.stunServer, config_.icePortMin, config_.icePortMax});
   if (auto started = startPeer(roomId, peerId, std::move(transport), key, payloadType.value(), mixed); !started)
     return started;
   startConnectDeadline(key);
