@@ -13,8 +13,10 @@
 #include <cstdio>
 #include <memory>
 
+#include "app/health.h"
 #include "app/options.h"
 #include "app/recording_uploads.h"
+#include "app/service_notify.h"
 #include "core/conversation.h"
 #include "core/moderator.h"
 #include "core/room_manager.h"
@@ -48,6 +50,9 @@ void loadRoomcastPlugin() {
   // already points elsewhere.
   if (!gst_registry_find_feature(gst_registry_get(), "mixminus", GST_TYPE_ELEMENT_FACTORY))
     gst_registry_scan_path(gst_registry_get(), ROOMCAST_PLUGIN_DIR);
+  // Installed under a prefix GStreamer does not search (/usr/local): the installed copy.
+  if (!gst_registry_find_feature(gst_registry_get(), "mixminus", GST_TYPE_ELEMENT_FACTORY))
+    gst_registry_scan_path(gst_registry_get(), ROOMCAST_INSTALLED_PLUGIN_DIR);
 }
 
 struct Shutdown {
@@ -63,6 +68,7 @@ gboolean onTerminate(gpointer data) {
     return G_SOURCE_CONTINUE;
   }
   s->requested = true;
+  app::notifyStopping();
   g_message("shutting down: finishing every room's outputs");
   // Finish outputs (ENDLIST, recording trailers); quit when the last room is done.
   const size_t live = s->rooms->rooms().size();
@@ -336,6 +342,9 @@ int main(int argc, char** argv) {
   g_autofree char* recordingsDir = g_build_filename(opt.dataDir.c_str(), "recordings", nullptr);
   http.recordingsDir = recordingsDir;
   if (opt.s3.enabled()) http.mediaOrigins.push_back(opt.s3.endpoint);  // uploaded recordings play from there
+  app::HealthSources healthSources{&store, &media, opt.dataDir,
+                                   static_cast<uint64_t>(opt.minFreeDiskMb * 1024 * 1024)};
+  http.health = [healthSources] { return app::checkHealth(healthSources); };
   signaling::HttpServer server(http, rooms, hub, auth);
   auto url = server.listen();
   if (!url) {
@@ -366,6 +375,8 @@ int main(int argc, char** argv) {
   // Tests and scripts wait for this line (it carries the real port when --listen used port 0).
   g_printerr("roomcastd %s: listening on %s (data dir %s)\n", ROOMCAST_VERSION, url.value().c_str(),
              opt.dataDir.c_str());
+  app::notifyReady("listening on " + url.value());
+  app::startWatchdogPings(context);
   // glibc keeps what a burst of connections or peers freed (20 000 WebSockets: +10 MB resident,
   // for good); every few seconds the free pages go back to the system. A few milliseconds at
   // most, on the control thread, which does nothing time-critical for the audio.

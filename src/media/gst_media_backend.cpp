@@ -623,6 +623,18 @@ void GstMediaBackend::dumpDotGraphs() const {
   for (const auto& [id, room] : rooms_) room.pipeline->dumpDot("roomcast-" + id);
 }
 
+// A room's pipeline goes to PLAYING as it starts and stays there until it stops; the current
+// state is read without waiting (a pending change shows as what it has reached so far).
+std::vector<std::string> GstMediaBackend::roomsNotPlaying() const {
+  std::vector<std::string> stalled;
+  for (const auto& [id, room] : rooms_) {
+    GstState state = GST_STATE_VOID_PENDING;
+    gst_element_get_state(GST_ELEMENT(room.pipeline->bin()), &state, nullptr, 0);
+    if (state != GST_STATE_PLAYING) stalled.push_back(id + " (" + gst_element_state_get_name(state) + ")");
+  }
+  return stalled;
+}
+
 // Read from the speakers' decoders (opusfecdec's counters), so nothing is counted twice.
 core::MediaBackend::UplinkLosses GstMediaBackend::uplinkLosses() const {
   UplinkLosses total;

@@ -21,6 +21,13 @@
 
 namespace roomcast::signaling {
 
+// One of /api/v1/health's checks: what it found, and why it failed.
+struct HealthCheck {
+  std::string name;    // "database", "rooms", "disk"
+  bool ok = true;
+  std::string detail;  // e.g. "database is locked", "12 MB free, below 64 MB"
+};
+
 struct HttpConfig {
   std::string listenHost = "127.0.0.1";
   int listenPort = 8080;
@@ -38,6 +45,8 @@ struct HttpConfig {
   std::string recordingsDir;  // <data-dir>/recordings, served at /recordings/
   ConnectionPolicy connections;  // deadlines and caps for client connections ([server])
   std::vector<std::string> mediaOrigins;  // where else the web app may play media from (S3 storage)
+  // /api/v1/health's checks (run on each request; cheap). None: always ok.
+  std::function<std::vector<HealthCheck>()> health;
 };
 
 // The client's address for per-address quotas ("" for this host's own clients); see the .cpp.
@@ -68,6 +77,7 @@ class HttpServer {
   void startListening(SoupServerMessage* msg, const std::string& roomId);
   void listReports(SoupServerMessage* msg, const std::string& roomId);
   void listRecordings(SoupServerMessage* msg);
+  void reportHealth(SoupServerMessage* msg);
   static void handleRecordingFile(SoupServer*, SoupServerMessage* msg, const char* path, GHashTable*, gpointer self);
   static void onRequestStarted(SoupServer*, SoupServerMessage* msg, gpointer self);
   bool originAllowed(SoupServerMessage* msg) const;
