@@ -22,7 +22,7 @@ signaling::HealthCheck checkDatabase(store::Database& store) {
 
 signaling::HealthCheck checkRooms(const media::GstMediaBackend& media) {
   const auto stalled = media.roomsNotPlaying();
-  if (stalled.empty()) return {"rooms", true, std::to_string(media.liveRooms()) + " live, all playing"};
+  if (stalled.empty()) return {"rooms", true, std::to_string(media.liveRooms()) + " live"};
   std::string names;
   for (const auto& s : stalled) names += (names.empty() ? "" : ", ") + s;
   return {"rooms", false, "not playing: " + names};
