@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Makes ROOT a fresh Debian 12 root with the package installed by apt (which resolves its
+# Depends), and systemd (what runs the service).
+#   tests/packaging/fresh_root.sh DEB CACHE_DIR ROOT
+# mmdebstrap builds a minimal bookworm with the package from the Debian mirror once; the
+# package is then purged and the root kept as a tarball in CACHE_DIR, named after the package's
+# Depends. Later runs (same Depends) start from that tarball and install the package with apt,
+# offline (--no-download: every dependency must be there already).
+set -euo pipefail
+deb=$(realpath "$1")
+mkdir -p "$2"
+cache=$(realpath "$2")
+root=$3
+depends=$(dpkg-deb -f "$deb" Pre-Depends Depends)
+key=$(printf '%s' "$depends" | sha256sum | cut -c1-16)
+base="$cache/bookworm-roomcast-deps-$key.tar"
+if [ ! -f "$base" ]; then
+  echo "fresh_root: mmdebstrap bookworm with $(basename "$deb") (no cached root for these Depends)" >&2
+  mmdebstrap --variant=apt --include="$deb,systemd" \
+    --customize-hook='chroot "$1" dpkg --purge roomcast' \
+    bookworm "$base.part" "deb http://deb.debian.org/debian bookworm main" >"$cache/mmdebstrap.log" 2>&1 ||
+    { tail -30 "$cache/mmdebstrap.log" >&2; exit 1; }
+  mv "$base.part" "$base"
+fi
+rm -rf "$root"
+mkdir -p "$root"
+tar -xf "$base" -C "$root"
+cp "$deb" "$root/tmp/"
+chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-download "/tmp/$(basename "$deb")" \
+  >"$cache/apt-install.log" 2>&1 || { cat "$cache/apt-install.log" >&2; exit 1; }
+rm "$root/tmp/$(basename "$deb")"
