@@ -16,8 +16,14 @@ key=$(printf '%s' "$depends" | sha256sum | cut -c1-16)
 base="$cache/bookworm-roomcast-deps-$key.tar"
 if [ ! -f "$base" ]; then
   echo "fresh_root: mmdebstrap bookworm with $(basename "$deb") (no cached root for these Depends)" >&2
-  mmdebstrap --variant=apt --include="$deb,systemd" \
+  # apt inside the new root resolves the package's Depends from the mirror (the .deb is copied
+  # in: mmdebstrap would hand its path to dpkg inside the root as it is).
+  rm -rf "$base.part"
+  mmdebstrap --variant=apt --format=tar --include=systemd \
+    --customize-hook="copy-in $deb /tmp" \
+    --customize-hook="chroot \"\$1\" env DEBIAN_FRONTEND=noninteractive apt-get install -y /tmp/$(basename "$deb")" \
     --customize-hook='chroot "$1" dpkg --purge roomcast' \
+    --customize-hook="rm \"\$1/tmp/$(basename "$deb")\"" \
     bookworm "$base.part" "deb http://deb.debian.org/debian bookworm main" >"$cache/mmdebstrap.log" 2>&1 ||
     { tail -30 "$cache/mmdebstrap.log" >&2; exit 1; }
   mv "$base.part" "$base"
