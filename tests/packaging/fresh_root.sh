@@ -31,7 +31,8 @@ fi
 rm -rf "$root"
 mkdir -p "$root"
 tar -xf "$base" -C "$root"
-cp "$deb" "$root/tmp/"
-chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-download "/tmp/$(basename "$deb")" \
-  >"$cache/apt-install.log" 2>&1 || { cat "$cache/apt-install.log" >&2; exit 1; }
-rm "$root/tmp/$(basename "$deb")"
+cp "$deb" "$root/var/cache/apt/archives/"
+chroot "$root" sh -c 'cd / && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-download "$0"' \
+  "/var/cache/apt/archives/$(basename "$deb")" >"$cache/apt-install.log" 2>&1 ||
+  { cat "$cache/apt-install.log" >&2; exit 1; }
+rm "$root/var/cache/apt/archives/$(basename "$deb")"
