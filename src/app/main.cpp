@@ -13,8 +13,10 @@
 #include <cstdio>
 #include <memory>
 
+#include "app/health.h"
 #include "app/options.h"
 #include "app/recording_uploads.h"
+#include "app/service_notify.h"
 #include "core/conversation.h"
 #include "core/moderator.h"
 #include "core/room_manager.h"
@@ -48,6 +50,9 @@ void loadRoomcastPlugin() {
   // already points elsewhere.
   if (!gst_registry_find_feature(gst_registry_get(), "mixminus", GST_TYPE_ELEMENT_FACTORY))
     gst_registry_scan_path(gst_registry_get(), ROOMCAST_PLUGIN_DIR);
+  // Installed under a prefix GStreamer does not search (/usr/local): the installed copy.
+  if (!gst_registry_find_feature(gst_registry_get(), "mixminus", GST_TYPE_ELEMENT_FACTORY))
+    gst_registry_scan_path(gst_registry_get(), ROOMCAST_INSTALLED_PLUGIN_DIR);
 }
 
 struct Shutdown {
@@ -63,6 +68,7 @@ gboolean onTerminate(gpointer data) {
     return G_SOURCE_CONTINUE;
   }
   s->requested = true;
+  app::notifyStopping();
   g_message("shutting down: finishing every room's outputs");
   // Finish outputs (ENDLIST, recording trailers); quit when the last room is done.
   const size_t live = s->rooms->rooms().size();
@@ -373,6 +379,9 @@ int main(int argc, char** argv) {
   if (!http.operators.openRooms && http.operators.apiKeys.empty())
     g_warning("[auth] open_rooms is off and no API key is set: nobody can create rooms (set [auth] api_key and "
               "api_secret)");
+  app::HealthSources healthSources{&store, &media, opt.dataDir,
+                                   static_cast<uint64_t>(opt.minFreeDiskMb * 1024 * 1024)};
+  http.health = [healthSources] { return app::checkHealth(healthSources); };
   signaling::HttpServer server(http, rooms, hub, auth);
   auto url = server.listen();
   if (!url) {
@@ -419,6 +428,8 @@ int main(int argc, char** argv) {
             http.operators.openRooms ? "anyone may create them" : "created with a room_create grant",
             http.operators.archivePublic ? "public" : "with the archive grant or a signed URL",
             http.operators.apiKeys.size());
+  app::notifyReady("listening on " + url.value());
+  app::startWatchdogPings(context);
   // glibc keeps what a burst of connections or peers freed (20 000 WebSockets: +10 MB resident,
   // for good); every few seconds the free pages go back to the system. A few milliseconds at
   // most, on the control thread, which does nothing time-critical for the audio.

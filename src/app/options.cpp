@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <gio/gio.h>
+#include <climits>
+#include <cstdlib>
 #include <glib.h>
 
 #include "app/network_options.h"
@@ -14,10 +16,14 @@ using core::ErrorCode;
 
 namespace {
 
-std::string firstExisting(std::initializer_list<std::string> candidates) {
-  for (const auto& c : candidates)
-    if (g_file_test(c.c_str(), G_FILE_TEST_EXISTS)) return c;
-  return *candidates.begin();
+// A roomcastd run from its build tree uses the source tree's pipelines, web app and
+// node_modules; an installed one (not under the build dir) only the installed copies, even on
+// a machine where the source tree it was built from still exists.
+bool runningFromBuildTree() {
+  g_autofree char* self = g_file_read_link("/proc/self/exe", nullptr);
+  g_autofree char* buildDir = realpath(ROOMCAST_BUILD_DIR, nullptr);
+  if (!self || !buildDir) return false;
+  return g_str_has_prefix(self, (std::string(buildDir) + "/").c_str());
 }
 
 core::Status splitHostPort(const std::string& what, const std::string& value, std::string& host, int& port) {
@@ -116,6 +122,8 @@ core::Status applyConfigFile(const std::string& path, Options& out) {
   str("server", "pipelines_dir", out.pipelinesDir);
   str("server", "hls_js", out.hlsJsPath);
   integer("server", "max_rooms", out.maxRooms);
+  if (g_key_file_has_key(file, "server", "min_free_disk_mb", nullptr))
+    out.minFreeDiskMb = g_key_file_get_double(file, "server", "min_free_disk_mb", nullptr);
   std::string origins;
   str("server", "allowed_origins", origins);
   if (!origins.empty()) {
@@ -249,12 +257,19 @@ core::Result<Options> parseOptions(int argc, char** argv) {
   }
 
   Options out;
-  const std::string source = ROOMCAST_SOURCE_DIR;
-  out.pipelinesDir = firstExisting({source + "/pipelines", std::string(ROOMCAST_DATADIR) + "/pipelines"});
-  out.webDir = firstExisting({source + "/data/web", std::string(ROOMCAST_DATADIR) + "/web"});
-  out.hlsJsPath = source + "/node_modules/hls.js/dist/hls.min.js";
-  out.moderationPolicy = firstExisting({source + "/data/moderation/policy.json",
-                                        std::string(ROOMCAST_DATADIR) + "/moderation/policy.json"});
+  if (runningFromBuildTree()) {
+    const std::string source = ROOMCAST_SOURCE_DIR;
+    out.pipelinesDir = source + "/pipelines";
+    out.webDir = source + "/data/web";
+    out.hlsJsPath = source + "/node_modules/hls.js/dist/hls.min.js";
+    out.moderationPolicy = source + "/data/moderation/policy.json";
+  } else {
+    const std::string installed = ROOMCAST_DATADIR;
+    out.pipelinesDir = installed + "/pipelines";
+    out.webDir = installed + "/web";
+    out.hlsJsPath = ROOMCAST_HLS_JS;
+    out.moderationPolicy = installed + "/moderation/policy.json";
+  }
   g_autofree char* defaultData = g_build_filename(g_get_user_state_dir(), "roomcast", nullptr);
   out.dataDir = defaultData;
 
@@ -324,6 +339,8 @@ core::Result<Options> parseOptions(int argc, char** argv) {
   const bool loopback = isLoopbackHost(out.listenHost);
   if (!out.auth.openRooms) out.auth.openRooms = loopback;
   if (!out.auth.archivePublic) out.auth.archivePublic = loopback;
+  if (!(out.minFreeDiskMb >= 0 && out.minFreeDiskMb <= 1e7))
+    return Error{ErrorCode::BadRequest, "min_free_disk_mb must be 0..10000000"};
   if (!g_hostname_is_ip_address(out.plainRtpBind.c_str()))
     return Error{ErrorCode::BadRequest, "plain_rtp_bind must be an IPv4 address"};
   return out;

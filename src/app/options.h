@@ -38,9 +38,13 @@ struct Options {
   int listenPort = 8080;
   std::string dataDir;       // default: $XDG_STATE_HOME/roomcast (~/.local/state/roomcast)
   std::string publicUrl;     // default: taken from each request's Host header
-  std::string pipelinesDir;  // default: the source tree's pipelines/, else the installed copy
-  std::string webDir;        // default: the source tree's data/web/
-  std::string hlsJsPath;     // default: node_modules/hls.js/dist/hls.min.js in the source tree
+  // Defaults: run from the build tree, the source tree's pipelines/, data/web/ and
+  // node_modules/hls.js/dist/hls.min.js; installed, <datadir>/roomcast/{pipelines,web,hls.js}.
+  std::string pipelinesDir;
+  std::string webDir;
+  std::string hlsJsPath;
+  // /api/v1/health fails below this much free space in the data dir ([server] min_free_disk_mb).
+  double minFreeDiskMb = 64;
   std::string secret;        // default: generated into <data-dir>/secret at first start
   std::string tlsCert;       // [server] tls_cert: PEM certificate (chain); with tlsKey, HTTPS and WSS
   std::string tlsKey;        // [server] tls_key: its PEM private key

@@ -625,6 +625,22 @@ void GstMediaBackend::dumpDotGraphs() const {
   for (const auto& [id, room] : rooms_) room.pipeline->dumpDot("roomcast-" + id);
 }
 
+// A room's pipeline is set to PLAYING as it starts and reaches it once its outputs preroll
+// (a second or two); one still on its way after kStartGraceUs, or that fell back, is stalled.
+// The state is read without waiting.
+std::vector<std::string> GstMediaBackend::roomsNotPlaying() const {
+  constexpr gint64 kStartGraceUs = 15 * G_USEC_PER_SEC;
+  std::vector<std::string> stalled;
+  for (const auto& [id, room] : rooms_) {
+    GstState state = GST_STATE_VOID_PENDING, pending = GST_STATE_VOID_PENDING;
+    gst_element_get_state(GST_ELEMENT(room.pipeline->bin()), &state, &pending, 0);
+    if (state == GST_STATE_PLAYING) continue;
+    const bool starting = pending == GST_STATE_PLAYING && g_get_monotonic_time() - room.startedAtUs < kStartGraceUs;
+    if (!starting) stalled.push_back(id + " (" + gst_element_state_get_name(state) + ")");
+  }
+  return stalled;
+}
+
 // Read from the speakers' decoders (opusfecdec's counters), so nothing is counted twice.
 core::MediaBackend::UplinkLosses GstMediaBackend::uplinkLosses() const {
   UplinkLosses total;

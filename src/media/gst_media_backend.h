@@ -74,6 +74,9 @@ class GstMediaBackend final : public core::MediaBackend, public PeerEvents {
 
   // For operators: dot graphs of every live room (GST_DEBUG_DUMP_DOT_DIR).
   void dumpDotGraphs() const;
+  // Health: the live rooms (their count) and those whose pipeline is not PLAYING.
+  size_t liveRooms() const { return rooms_.size(); }
+  std::vector<std::string> roomsNotPlaying() const;
   std::string hlsDirFor(const std::string& roomId) const;
 
  private:

@@ -280,6 +280,30 @@ protocol::RoomUrls HttpServer::urlsFor(SoupServerMessage* msg, const std::string
   return {wsBase + "/ws/" + roomId, base + "/hls/" + roomId + "/master.m3u8"};
 }
 
+// 200 when every check passes, else 503 naming the failed ones: what a load balancer or
+// systemd's health probe acts on.
+void HttpServer::reportHealth(SoupServerMessage* msg) {
+  const std::vector<HealthCheck> checks = config_.health ? config_.health() : std::vector<HealthCheck>{};
+  bool ok = true;
+  for (const auto& c : checks) ok = ok && c.ok;
+  protocol::JsonWriter w;
+  w.beginObject().str("status", ok ? "ok" : "failing");
+  if (!ok) {
+    w.beginArray("failed");
+    for (const auto& c : checks)
+      if (!c.ok) w.str(nullptr, c.name);
+    w.endArray();
+  }
+  w.key("checks").beginObject();
+  for (const auto& c : checks) {
+    w.key(c.name.c_str()).beginObject().boolean("ok", c.ok);
+    if (!c.detail.empty()) w.str("detail", c.detail);
+    w.endObject();
+  }
+  w.endObject().endObject();
+  sendJson(msg, ok ? 200 : 503, w.finish());
+}
+
 void HttpServer::handleApi(SoupServer*, SoupServerMessage* msg, const char* path, GHashTable*, gpointer data) {
   auto* self = static_cast<HttpServer*>(data);
   if (soup_server_message_get_status(msg) != 0) return;  // refused in got-headers
@@ -290,7 +314,7 @@ void HttpServer::handleApi(SoupServer*, SoupServerMessage* msg, const char* path
     return sendError(msg, {ErrorCode::Forbidden, "requests from this origin are not allowed ([server] allowed_origins)"});
   if (rest == "/health") {
     if (method != "GET") return sendMethodNotAllowed(msg, "GET");
-    return sendJson(msg, 200, R"({"status":"ok"})");
+    return self->reportHealth(msg);
   }
   if (rest == "/recordings" || rest == "/recordings/") {
     if (method != "GET") return sendMethodNotAllowed(msg, "GET");
