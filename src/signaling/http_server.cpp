@@ -9,6 +9,7 @@
 #include "protocol/bounds.h"
 #include "protocol/messages.h"
 #include "signaling/file_stream.h"
+#include "signaling/json_replies.h"
 
 namespace roomcast::signaling {
 
@@ -16,23 +17,6 @@ using core::Error;
 using core::ErrorCode;
 
 namespace {
-
-void sendJson(SoupServerMessage* msg, guint status, const std::string& body) {
-  soup_server_message_set_status(msg, status, nullptr);
-  SoupMessageHeaders* headers = soup_server_message_get_response_headers(msg);
-  soup_message_headers_replace(headers, "Cache-Control", "no-store");
-  soup_server_message_set_response(msg, "application/json", SOUP_MEMORY_COPY, body.data(), body.size());
-}
-
-void sendError(SoupServerMessage* msg, const Error& error) {
-  sendJson(msg, static_cast<guint>(core::httpStatusFor(error.code)), protocol::encodeRestError(error));
-}
-
-void sendMethodNotAllowed(SoupServerMessage* msg, const char* allow) {
-  soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Allow", allow);
-  sendJson(msg, 405,
-           R"({"error":{"code":"method_not_allowed","message":"allowed methods: )" + std::string(allow) + "\"}}");
-}
 
 bool isSafeName(std::string_view name, size_t maxBytes) {
   if (name.empty() || name.size() > maxBytes || name[0] == '.') return false;
@@ -539,23 +523,7 @@ void HttpServer::deleteRoom(SoupServerMessage* msg, const std::string& roomId) {
   if (!core::permits(actor->role, core::Action::EndRoom))
     return sendError(msg, {ErrorCode::Forbidden, "only the host ends the room"});
 
-  // Answer once the outputs are finished, so "200" means ENDLIST and the recording are written.
-  soup_server_message_pause(msg);
-  g_object_ref(msg);
-  auto status = rooms_.endRoom(roomId, "ended by host", [this, msg](const core::RoomInfo& info,
-                                                                     const core::RoomMediaSummary& summary) {
-    protocol::JsonWriter w;
-    w.beginObject().str("id", info.id).boolean("ended", true).boolean("clean", summary.cleanEnd);
-    if (!summary.recordingPath.empty()) w.str("recording", summary.recordingPath);
-    sendJson(msg, 200, w.endObject().finish());
-    soup_server_message_unpause(msg);
-    g_object_unref(msg);
-  });
-  if (!status) {
-    sendError(msg, status.error());
-    soup_server_message_unpause(msg);
-    g_object_unref(msg);
-  }
+  endRoomAndReply(msg, rooms_, roomId, "ended by host");
 }
 
 void HttpServer::handleHls(SoupServer*, SoupServerMessage* msg, const char* path, GHashTable*, gpointer data) {
