@@ -122,8 +122,9 @@ int main(int argc, char** argv) {
   }
   // Every WebRTC peer brings its own threads (ICE, DTLS, queues), and glibc gives threads
   // their own malloc arenas, up to 8 per core: what long-lived objects keep in each of them
-  // pins the rest, and resident memory crept up with every speaker who joined and left (bench
-  // soak). Two arenas are plenty for audio rates and keep that growth down.
+  // can pin the rest. Two arenas are plenty at audio rates. In one speakers-only soak run each
+  // (bench soak, 500 sessions) resident growth was +5.0 % with two arenas against +5.4 %
+  // without: within noise, so this is a cap on the worst case more than a measured gain.
   mallopt(M_ARENA_MAX, 2);
   raiseDescriptorLimit();
   gst_init(&argc, &argv);
