@@ -550,6 +550,23 @@ TEST_F(Tls, BadCertificatesOrKeysStopRoomcastdBeforeItListens) {
     expectRefused("an unreadable key", {}, {"--tls-cert", cert, "--tls-key", privateKey}, "");
 }
 
+// The CLI's trust: a --ca-file it cannot read stops it; an SSL_CERT_FILE it cannot read (set
+// for other programs, as on a machine without ca-certificates) is told and does not stop a
+// plain http:// command.
+TEST(CliTrust, AnUnreadableCaFileStopsTheCliButAStraySslCertFileDoesNot) {
+  Daemon daemon;
+  ASSERT_TRUE(daemon.ready()) << daemon.log();
+  const auto named = run({cli(), "--server", daemon.url(), "--ca-file", "/nonexistent/ca.pem", "create", "--title", "T"}, 30);
+  EXPECT_NE(named.exitStatus, 0);
+  EXPECT_NE(named.stderrText.find("cannot use CA file /nonexistent/ca.pem"), std::string::npos) << named.stderrText;
+  const auto stray = run({"env", "SSL_CERT_FILE=/nonexistent/ca.pem", cli(), "--server", daemon.url(), "create",
+                          "--title", "T"}, 30);
+  EXPECT_EQ(stray.exitStatus, 0) << stray.stderrText;
+  EXPECT_NE(stray.stderrText.find("ignoring SSL_CERT_FILE's CA file /nonexistent/ca.pem"), std::string::npos)
+      << stray.stderrText;
+  EXPECT_NE(stray.stdoutText.find("host_token"), std::string::npos) << stray.stdoutText;
+}
+
 // Caddy (Debian's) with `tls internal` in front of a plain roomcastd and the nginx edge, as
 // data/caddy/Caddyfile ships: the API, the WebSocket and HLS through it over HTTPS.
 TEST_F(Tls, CaddyInFrontOfRoomcastdAndTheEdge) {
