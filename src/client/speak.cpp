@@ -18,6 +18,7 @@
 #include "client/rest_client.h"
 #include "client/turn_uris.h"
 #include "media/gst_ptr.h"
+#include "media/post_to_context.h"
 #include "media/webrtc_util.h"
 #include "protocol/json.h"
 
@@ -74,13 +75,7 @@ class Speaker {
   int exitCode_ = 0;
 };
 
-void Speaker::post(std::function<void()> fn) {
-  auto* task = new std::function<void()>(std::move(fn));
-  g_main_context_invoke_full(
-      nullptr, G_PRIORITY_DEFAULT,
-      [](gpointer p) -> gboolean { (*static_cast<std::function<void()>*>(p))(); return G_SOURCE_REMOVE; }, task,
-      [](gpointer p) { delete static_cast<std::function<void()>*>(p); });
-}
+void Speaker::post(std::function<void()> fn) { media::postToContext(nullptr, std::move(fn)); }
 
 bool Speaker::buildPipeline(std::string& error) {
   std::string source;

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "media/debug.h"
+#include "media/post_to_context.h"
 #include "media/rtp_transport.h"
 #include "media/webrtc_transport.h"
 #include "media/webrtc_util.h"
@@ -557,21 +558,9 @@ SpeakerPeer* GstMediaBackend::findPeer(const PeerKey& key) {
 }
 
 void GstMediaBackend::postToPeer(const PeerKey& key, std::function<void(GstMediaBackend&)> fn) {
-  struct Task {
-    std::weak_ptr<int> alive;
-    GstMediaBackend* self;
-    PeerKey key;
-    std::function<void(GstMediaBackend&)> fn;
-  };
-  auto* task = new Task{alive_, this, key, std::move(fn)};
-  g_main_context_invoke_full(
-      context_, G_PRIORITY_DEFAULT,
-      [](gpointer data) -> gboolean {
-        auto* t = static_cast<Task*>(data);
-        if (!t->alive.expired() && t->self->findPeer(t->key)) t->fn(*t->self);
-        return G_SOURCE_REMOVE;
-      },
-      task, [](gpointer data) { delete static_cast<Task*>(data); });
+  postToContext(context_, [alive = std::weak_ptr<int>(alive_), self = this, key, fn = std::move(fn)] {
+    if (!alive.expired() && self->findPeer(key)) fn(*self);
+  });
 }
 
 void GstMediaBackend::postAnswer(const PeerKey& key, std::string sdp) {
