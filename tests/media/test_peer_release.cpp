@@ -211,7 +211,16 @@ class PeerRelease : public ::testing::Test {
     backend_->setObserver(&observer_);
     ASSERT_TRUE(backend_->startRoom({"room", false}));
   }
-  void TearDown() override { backend_.reset(); }
+  // The room ends as roomcastd ends rooms (EOS through its outputs, then NULL). Destroying a
+  // pipeline straight from PLAYING a second after it started could park the NULL transition
+  // inside hlssink2's splitmuxsink for good (seen once in about a hundred runs: its queue
+  // thread waiting in a pad probe, the state change waiting for that thread's stream lock).
+  void TearDown() override {
+    bool stopped = false;
+    backend_->stopRoom("room", [&](roomcast::core::RoomMediaSummary) { stopped = true; });
+    EXPECT_TRUE(iterate([&] { return stopped; }, 20)) << "the room did not stop";
+    backend_.reset();
+  }
 
   // A full session: offer, answer, candidates both ways, until the client's DTLS is up.
   void connectedSession(const std::string& peer) {
