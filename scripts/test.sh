@@ -3,7 +3,7 @@
 # integration). Prints "N passed, N failed" at the end; exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh || exit 1
+bash scripts/setup.sh --tests || exit 1
 builddir=${ROOMCAST_BUILD_DIR:-build}
 
 # Integration tests start roomcastd and speakers in parallel; two cores are enough for them

@@ -109,6 +109,7 @@ class RoomPage {
     const session = new MediaSession({
       send: (m) => this.send(m),
       audio,
+      iceServers: this.iceServers,
       onState: (state) => { if (state === 'failed') this.status('The audio connection failed; reconnecting…'); },
     });
     this.session = session;
@@ -350,6 +351,9 @@ class RoomPage {
 
   onWelcome(m) {
     this.me = { ...m.you };
+    // The server's TURN relays with this participant's short-lived credentials (renewed with
+    // every welcome): the way in from behind a NAT or a firewall that drops UDP.
+    this.iceServers = m.ice_servers || [];
     this.entry.role = m.you.role;
     saveToken(this.id, this.entry);
     this.room = { ...this.room, ...m.room };

@@ -5,6 +5,8 @@
 // hears the room's mix over it (muted on the page while HLS plays), and only when promoted
 // asks for the microphone and puts the track on the existing sender (replaceTrack needs no
 // renegotiation, and the server only switches mixing on: the new speaker is live at once).
+// A page behind a NAT or a UDP-blocking firewall reaches the room through the TURN relays the
+// welcome names.
 
 // Voice capture: the browser's echo cancellation, noise suppression and gain control, mono.
 const captureConstraints = {
@@ -29,11 +31,12 @@ export function releaseMicrophone() {
 export class MediaSession {
   // `send(message)` writes to the room's WebSocket; `audio` is the <audio> element that plays
   // what the server sends us; `onState(state)` sees the connection state.
-  constructor({ send, audio, onState = () => {} }) {
+  // `iceServers`: the welcome's ice_servers (RTCIceServer entries: TURN URLs and credentials).
+  constructor({ send, audio, onState = () => {}, iceServers = [] }) {
     this.send = send;
     this.audio = audio;
     this.onState = onState;
-    this.pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+    this.pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require', iceServers });
     this.transceiver = this.pc.addTransceiver('audio', { direction: 'sendrecv' });
     // Opus only: the server mixes Opus and answers with the payload type we offer.
     const codecs = RTCRtpReceiver.getCapabilities?.('audio')?.codecs || [];

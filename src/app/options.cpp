@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <gio/gio.h>
+#include <climits>
+#include <cstdlib>
 #include <glib.h>
 
+#include "app/network_options.h"
 #include "roomcast-config.h"
 
 namespace roomcast::app {
@@ -13,10 +16,14 @@ using core::ErrorCode;
 
 namespace {
 
-std::string firstExisting(std::initializer_list<std::string> candidates) {
-  for (const auto& c : candidates)
-    if (g_file_test(c.c_str(), G_FILE_TEST_EXISTS)) return c;
-  return *candidates.begin();
+// A roomcastd run from its build tree uses the source tree's pipelines, web app and
+// node_modules; an installed one (not under the build dir) only the installed copies, even on
+// a machine where the source tree it was built from still exists.
+bool runningFromBuildTree() {
+  g_autofree char* self = g_file_read_link("/proc/self/exe", nullptr);
+  g_autofree char* buildDir = realpath(ROOMCAST_BUILD_DIR, nullptr);
+  if (!self || !buildDir) return false;
+  return g_str_has_prefix(self, (std::string(buildDir) + "/").c_str());
 }
 
 core::Status splitHostPort(const std::string& what, const std::string& value, std::string& host, int& port) {
@@ -109,10 +116,14 @@ core::Status applyConfigFile(const std::string& path, Options& out) {
   str("server", "data_dir", out.dataDir);
   str("server", "public_url", out.publicUrl);
   str("server", "secret", out.secret);
+  str("server", "tls_cert", out.tlsCert);
+  str("server", "tls_key", out.tlsKey);
   str("server", "web_dir", out.webDir);
   str("server", "pipelines_dir", out.pipelinesDir);
   str("server", "hls_js", out.hlsJsPath);
   integer("server", "max_rooms", out.maxRooms);
+  if (g_key_file_has_key(file, "server", "min_free_disk_mb", nullptr))
+    out.minFreeDiskMb = g_key_file_get_double(file, "server", "min_free_disk_mb", nullptr);
   std::string origins;
   str("server", "allowed_origins", origins);
   if (!origins.empty()) {
@@ -162,6 +173,7 @@ core::Status applyConfigFile(const std::string& path, Options& out) {
   if (g_key_file_has_key(file, "media", "ice_deadline_s", nullptr))
     out.iceDeadlineSeconds = g_key_file_get_double(file, "media", "ice_deadline_s", nullptr);
   str("media", "stun_server", out.stunServer);
+  if (auto network = applyNetworkConfig(file, out); !network) return network;
   if (g_key_file_has_key(file, "media", "plain_rtp", nullptr))
     out.plainRtp = g_key_file_get_boolean(file, "media", "plain_rtp", nullptr);
   str("media", "plain_rtp_bind", out.plainRtpBind);
@@ -214,6 +226,8 @@ core::Result<Options> parseOptions(int argc, char** argv) {
   g_autofree char* pipelinesDir = nullptr;
   g_autofree char* webDir = nullptr;
   g_autofree char* edgeLog = nullptr;
+  g_autofree char* tlsCert = nullptr;
+  g_autofree char* tlsKey = nullptr;
   gboolean version = FALSE;
   double grace = -1;
   GOptionEntry entries[] = {
@@ -225,6 +239,8 @@ core::Result<Options> parseOptions(int argc, char** argv) {
       {"web-dir", 0, 0, G_OPTION_ARG_FILENAME, &webDir, "Where the web client is", "DIR"},
       {"reconnect-grace", 0, 0, G_OPTION_ARG_DOUBLE, &grace, "Seconds a dropped speaker keeps their place (default 20)", "S"},
       {"edge-log", 0, 0, G_OPTION_ARG_STRING, &edgeLog, "Count HLS listeners from a caching edge's syslog lines on this UDP address ([hls] edge_log)", "IP:PORT"},
+      {"tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &tlsCert, "Serve HTTPS and WSS with this PEM certificate (chain); reloaded on SIGHUP ([server] tls_cert)", "FILE"},
+      {"tls-key", 0, 0, G_OPTION_ARG_FILENAME, &tlsKey, "The certificate's PEM private key ([server] tls_key)", "FILE"},
       {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", nullptr},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
   g_autoptr(GOptionContext) context = g_option_context_new("- the roomcast live audio room server");
@@ -241,12 +257,19 @@ core::Result<Options> parseOptions(int argc, char** argv) {
   }
 
   Options out;
-  const std::string source = ROOMCAST_SOURCE_DIR;
-  out.pipelinesDir = firstExisting({source + "/pipelines", std::string(ROOMCAST_DATADIR) + "/pipelines"});
-  out.webDir = firstExisting({source + "/data/web", std::string(ROOMCAST_DATADIR) + "/web"});
-  out.hlsJsPath = source + "/node_modules/hls.js/dist/hls.min.js";
-  out.moderationPolicy = firstExisting({source + "/data/moderation/policy.json",
-                                        std::string(ROOMCAST_DATADIR) + "/moderation/policy.json"});
+  if (runningFromBuildTree()) {
+    const std::string source = ROOMCAST_SOURCE_DIR;
+    out.pipelinesDir = source + "/pipelines";
+    out.webDir = source + "/data/web";
+    out.hlsJsPath = source + "/node_modules/hls.js/dist/hls.min.js";
+    out.moderationPolicy = source + "/data/moderation/policy.json";
+  } else {
+    const std::string installed = ROOMCAST_DATADIR;
+    out.pipelinesDir = installed + "/pipelines";
+    out.webDir = installed + "/web";
+    out.hlsJsPath = ROOMCAST_HLS_JS;
+    out.moderationPolicy = installed + "/moderation/policy.json";
+  }
   g_autofree char* defaultData = g_build_filename(g_get_user_state_dir(), "roomcast", nullptr);
   out.dataDir = defaultData;
 
@@ -266,6 +289,12 @@ core::Result<Options> parseOptions(int argc, char** argv) {
       return Error{ErrorCode::BadRequest, "[s3] max_attempts must be 1..100"};
   }
   if (publicUrl) out.publicUrl = publicUrl;
+  if (tlsCert) out.tlsCert = tlsCert;
+  if (tlsKey) out.tlsKey = tlsKey;
+  if (out.tlsCert.empty() != out.tlsKey.empty())
+    return Error{ErrorCode::BadRequest, "TLS needs both a certificate and its key (--tls-cert and --tls-key, or "
+                                        "[server] tls_cert and tls_key), got only the " +
+                                            std::string(out.tlsCert.empty() ? "key" : "certificate")};
   if (pipelinesDir) out.pipelinesDir = pipelinesDir;
   if (webDir) out.webDir = webDir;
   if (grace >= 0) out.reconnectGraceSeconds = grace;
@@ -281,6 +310,7 @@ core::Result<Options> parseOptions(int argc, char** argv) {
   if (!out.stunServer.empty() && (out.stunServer.rfind("stun://", 0) != 0 || out.stunServer.size() > 256 ||
                                   out.stunServer.find(':', 7) == std::string::npos))
     return Error{ErrorCode::BadRequest, "stun_server must be stun://HOST:PORT, got " + out.stunServer};
+  if (auto network = checkNetworkOptions(out); !network) return network.error();
   if (out.iceDeadlineSeconds < 1 || out.iceDeadlineSeconds > 600)
     return Error{ErrorCode::BadRequest, "ice_deadline_s must be 1..600"};
   if (out.mixerMaxWaitMs < 0 || out.mixerMaxWaitMs > 100)
@@ -309,6 +339,8 @@ core::Result<Options> parseOptions(int argc, char** argv) {
   const bool loopback = isLoopbackHost(out.listenHost);
   if (!out.auth.openRooms) out.auth.openRooms = loopback;
   if (!out.auth.archivePublic) out.auth.archivePublic = loopback;
+  if (!(out.minFreeDiskMb >= 0 && out.minFreeDiskMb <= 1e7))
+    return Error{ErrorCode::BadRequest, "min_free_disk_mb must be 0..10000000"};
   if (!g_hostname_is_ip_address(out.plainRtpBind.c_str()))
     return Error{ErrorCode::BadRequest, "plain_rtp_bind must be an IPv4 address"};
   return out;

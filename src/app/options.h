@@ -8,6 +8,7 @@
 
 #include "core/result.h"
 #include "signaling/connection_limits.h"
+#include "signaling/turn_credentials.h"
 
 namespace roomcast::app {
 
@@ -37,10 +38,16 @@ struct Options {
   int listenPort = 8080;
   std::string dataDir;       // default: $XDG_STATE_HOME/roomcast (~/.local/state/roomcast)
   std::string publicUrl;     // default: taken from each request's Host header
-  std::string pipelinesDir;  // default: the source tree's pipelines/, else the installed copy
-  std::string webDir;        // default: the source tree's data/web/
-  std::string hlsJsPath;     // default: node_modules/hls.js/dist/hls.min.js in the source tree
+  // Defaults: run from the build tree, the source tree's pipelines/, data/web/ and
+  // node_modules/hls.js/dist/hls.min.js; installed, <datadir>/roomcast/{pipelines,web,hls.js}.
+  std::string pipelinesDir;
+  std::string webDir;
+  std::string hlsJsPath;
+  // /api/v1/health fails below this much free space in the data dir ([server] min_free_disk_mb).
+  double minFreeDiskMb = 64;
   std::string secret;        // default: generated into <data-dir>/secret at first start
+  std::string tlsCert;       // [server] tls_cert: PEM certificate (chain); with tlsKey, HTTPS and WSS
+  std::string tlsKey;        // [server] tls_key: its PEM private key
   int opusBitrate = 32000;
   int jitterLatencyMs = 20;
   int mixerMaxWaitMs = 18;
@@ -57,6 +64,8 @@ struct Options {
   unsigned hlsSegmentMs = 750;         // HLS: segment length (the target duration stays 1 s)
   bool hlsListenerThread = true;       // HLS: players' connections served on their own thread
   std::string stunServer;              // [media] stun_server: stun://HOST:PORT for webrtcbin, "" none
+  unsigned icePortMin = 0, icePortMax = 0;  // [media] ice_port_range: the server's ICE UDP ports (0: any)
+  signaling::TurnConfig turn;          // [turn]: TURN URLs and the REST API secret handed to clients
   std::string edgeLogHost;             // HLS: count listeners from the edge's syslog lines (UDP), off if empty
   int edgeLogPort = 0;
   double listenerIdleSeconds = 10;     // an HLS listener not seen this long is no longer counted

@@ -13,6 +13,7 @@
 #include "audio/wav.h"
 #include "client/rest_client.h"
 #include "media/gst_ptr.h"
+#include "media/post_to_context.h"
 
 namespace roomcast::client {
 
@@ -57,10 +58,7 @@ GstFlowReturn onNewSample(GstAppSink* sink, gpointer data) {
   }
   gst_sample_unref(sample);
   if (self->heard.samples.size() >= self->wantSamples) {
-    g_main_context_invoke(nullptr, [](gpointer l) -> gboolean {
-      g_main_loop_quit(static_cast<Listener*>(l)->loop);
-      return G_SOURCE_REMOVE;
-    }, self);
+    media::postToContext(nullptr, [self] { g_main_loop_quit(self->loop); });
     return GST_FLOW_EOS;
   }
   return GST_FLOW_OK;

@@ -32,7 +32,7 @@ using roomcast::protocol::JsonWriter;
 namespace {
 
 constexpr const char* kUsage =
-    "usage: roomcast [--server URL] COMMAND ...\n"
+    "usage: roomcast [--server URL] [--ca-file CA.pem] COMMAND ...\n"
     "  create --title T [--topic P] [--record]      open a room, print its JSON (with host_token)\n"
     "  speak ROOM (--token TOKEN | --raise-hand --name NAME) (--tone HZ | --file F.wav) [--seconds N] [--out F.wav]\n"
     "                                               join as a WebRTC speaker for N seconds once connected\n"
@@ -42,6 +42,7 @@ constexpr const char* kUsage =
     "                                               --plain-rtp: plain RTP instead of WebRTC (if the server allows it)\n"
     "                                               --recording-opt-out: keep this voice out of the recording\n"
     "                                               --drop-every N: lose every Nth packet sent (try loss recovery)\n"
+    "                                               --relay-only: reach the room only through the server's TURN relays\n"
     "  listen ROOM [--seconds N] [--out F.wav] [--rendition auto|main|low]\n"
     "                                               hear the room over HLS like a listener (counted)\n"
     "  token ROOM --role ROLE --name NAME --token HOST_TOKEN\n"
@@ -64,7 +65,8 @@ constexpr const char* kUsage =
     "speak prints \"connected\" when the room's audio arrives, \"speaking\"/\"promoted\" when its\n"
     "time starts, and every room event as a line \"event: {json}\". Exit codes: 0 done, 1 failure,\n"
     "2 usage, 3 removed by the host.\n"
-    "The server defaults to http://127.0.0.1:8080.\n";
+    "The server defaults to http://127.0.0.1:8080. For an https:// server, --ca-file (else\n"
+    "$SSL_CERT_FILE, else the system's CAs) says which certificates to trust.\n";
 
 struct Args {
   std::vector<std::string> positional;
@@ -233,15 +235,19 @@ std::string listenerToken(const std::string& server, const std::string& room, co
 int main(int argc, char** argv) {
   gst_init(&argc, &argv);
   std::string server = "http://127.0.0.1:8080";
+  std::string caFile;
   int i = 1;
   for (; i < argc; i++) {
     std::string a = argv[i];
     if (a == "--server" && i + 1 < argc) server = argv[++i];
     else if (a.rfind("--server=", 0) == 0) server = a.substr(9);
+    else if (a == "--ca-file" && i + 1 < argc) caFile = argv[++i];
+    else if (a.rfind("--ca-file=", 0) == 0) caFile = a.substr(10);
     else if (a == "--help" || a == "-h") { fputs(kUsage, stdout); return 0; }
     else break;
   }
   while (!server.empty() && server.back() == '/') server.pop_back();
+  if (!setTrustedCaFile(caFile)) return 1;
   if (i >= argc) usageError("missing command");
   const std::string command = argv[i++];
   const int rest = argc - i;
@@ -276,7 +282,7 @@ int main(int argc, char** argv) {
   if (command == "admin-token") return cmdAdminToken(parse(rest, restv, {"grants", "ttl"}, {}));
   if (command == "speak") {
     Args a = withToken(parse(rest, restv, {"token", "tone", "file", "seconds", "out", "name", "volume", "drop-every"},
-                             {"raise-hand", "plain-rtp", "recording-opt-out"}));
+                             {"raise-hand", "plain-rtp", "recording-opt-out", "relay-only"}));
     if (a.positional.size() != 1) usageError("speak needs ROOM");
     SpeakOptions o;
     o.server = server;
@@ -284,6 +290,7 @@ int main(int argc, char** argv) {
     o.raiseHand = a.has("raise-hand");
     o.plainRtp = a.has("plain-rtp");
     o.recordingOptOut = a.has("recording-opt-out");
+    o.relayOnly = a.has("relay-only");
     o.name = a.get("name");
     o.token = a.get("token");
     if (o.raiseHand && o.token.empty()) {

@@ -4,6 +4,28 @@
 
 namespace roomcast::client {
 
+bool setTrustedCaFile(const std::string& caFile) {
+  std::string path = caFile;
+  const bool fromEnvironment = path.empty();
+  if (fromEnvironment)
+    if (const char* env = g_getenv("SSL_CERT_FILE"); env && *env) path = env;
+  if (path.empty()) return true;
+  g_autofree char* absolute = g_canonicalize_filename(path.c_str(), nullptr);  // GIO wants an absolute path
+  path = absolute;
+  g_autoptr(GError) error = nullptr;
+  GTlsDatabase* database = g_tls_file_database_new(path.c_str(), &error);
+  if (!database) {
+    // --ca-file is this command's own request; SSL_CERT_FILE may be set for other programs (and
+    // plain http:// needs no CA at all), so that one falls back to the system's, said aloud.
+    g_printerr("roomcast: %s CA file %s: %s\n", fromEnvironment ? "ignoring SSL_CERT_FILE's" : "cannot use",
+               path.c_str(), error->message);
+    return fromEnvironment;
+  }
+  g_tls_backend_set_default_database(g_tls_backend_get_default(), database);
+  g_object_unref(database);
+  return true;
+}
+
 HttpResult httpRequest(SoupSession* session, const char* method, const std::string& url, const std::string& body,
                        const std::string& bearer) {
   HttpResult result;

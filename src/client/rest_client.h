@@ -13,6 +13,12 @@ struct HttpResult {
   std::string transportError;
 };
 
+// The certificates the CLI trusts for https:// and wss:// servers: `caFile` (--ca-file), else
+// $SSL_CERT_FILE, else the system's. Made GIO's default, so that every session and the HLS
+// player's own downloads use it. An unreadable --ca-file is an error; an unreadable
+// $SSL_CERT_FILE is told and the system's certificates are used.
+bool setTrustedCaFile(const std::string& caFile);
+
 HttpResult httpRequest(SoupSession* session, const char* method, const std::string& url,
                        const std::string& body = {}, const std::string& bearer = {});
 

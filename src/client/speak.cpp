@@ -16,7 +16,9 @@
 
 #include "audio/wav.h"
 #include "client/rest_client.h"
+#include "client/turn_uris.h"
 #include "media/gst_ptr.h"
+#include "media/post_to_context.h"
 #include "media/webrtc_util.h"
 #include "protocol/json.h"
 
@@ -67,18 +69,13 @@ class Speaker {
   uint64_t heardSamples_ = 0;  // written by the streaming thread only
   bool onStage_ = false;
   std::string identity_;
+  std::vector<std::string> turnUris_;  // from the welcome: relays for when UDP is blocked
   guint speakingTimer_ = 0;
   gint64 startedUs_ = g_get_monotonic_time();
   int exitCode_ = 0;
 };
 
-void Speaker::post(std::function<void()> fn) {
-  auto* task = new std::function<void()>(std::move(fn));
-  g_main_context_invoke_full(
-      nullptr, G_PRIORITY_DEFAULT,
-      [](gpointer p) -> gboolean { (*static_cast<std::function<void()>*>(p))(); return G_SOURCE_REMOVE; }, task,
-      [](gpointer p) { delete static_cast<std::function<void()>*>(p); });
-}
+void Speaker::post(std::function<void()> fn) { media::postToContext(nullptr, std::move(fn)); }
 
 bool Speaker::buildPipeline(std::string& error) {
   std::string source;
@@ -138,6 +135,14 @@ bool Speaker::buildPipeline(std::string& error) {
   } else {
     webrtc_ = media::ElementPtr::adopt(gst_bin_get_by_name(GST_BIN(pipeline_.get()), "webrtc"));
     media::addLoopbackToIceAgent(webrtc_.get());
+    // The server's TURN relays, with this participant's credentials: a way in from behind a
+    // NAT or a firewall that drops UDP (turn:...?transport=tcp, turns:).
+    for (const auto& uri : turnUris_) {
+      gboolean added = FALSE;
+      g_signal_emit_by_name(webrtc_.get(), "add-turn-server", uri.c_str(), &added);
+      if (!added) g_printerr("roomcast: webrtcbin refused a TURN server from the welcome\n");
+    }
+    if (options_.relayOnly) gst_util_set_object_arg(G_OBJECT(webrtc_.get()), "ice-transport-policy", "relay");
     g_signal_connect(webrtc_.get(), "on-negotiation-needed", G_CALLBACK(&Speaker::onNegotiationNeeded), this);
     g_signal_connect(webrtc_.get(), "on-ice-candidate", G_CALLBACK(&Speaker::onIceCandidate), this);
     g_signal_connect(webrtc_.get(), "pad-added", G_CALLBACK(&Speaker::onPadAdded), this);
@@ -305,6 +310,7 @@ void Speaker::onWsMessage(const std::string& text) {
     if (options_.recordingOptOut) sendText(R"({"type":"recording-opt-out","opt_out":true})");
     JsonObject* you = json_object_get_object_member(obj, "you");
     identity_ = you ? json_object_get_string_member_with_default(you, "identity", "") : "";
+    turnUris_ = turnUrisFromWelcome(obj);
     onStage_ = you && g_strcmp0(json_object_get_string_member_with_default(you, "role", ""), "listener") != 0;
     if (!onStage_) {
       if (!options_.raiseHand) return finish(1, "this token is a listener's: use --raise-hand, or a speaker token");

@@ -17,6 +17,7 @@ struct SpeakOptions {
   std::string name;        // display name for --raise-hand (an anonymous listener token)
   bool plainRtp = false;   // plain RTP (the server must allow it) instead of WebRTC
   bool recordingOptOut = false;  // keep this voice out of the room's recording (not the live room)
+  bool relayOnly = false;  // ICE through the welcome's TURN servers only (checks the relay path)
   int dropEvery = 0;       // > 1: drop every Nth RTP packet before it is sent (simulated loss)
 };
 

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "media/debug.h"
+#include "media/post_to_context.h"
 #include "media/rtp_transport.h"
 #include "media/webrtc_transport.h"
 #include "media/webrtc_util.h"
@@ -222,7 +223,8 @@ core::Status GstMediaBackend::acceptOffer(const std::string& roomId, const std::
   dropSsrcAttributes(offer);
   PeerKey key{roomId, peerId, nextSerial_++};
   auto transport =
-      std::make_unique<WebRtcTransport>(key, *this, offer, config_.speaker.jitterLatencyMs, config_.stunServer);
+      std::make_unique<WebRtcTransport>(key, *this, offer, config_.speaker.jitterLatencyMs,
+                                        IceSettings{config_.stunServer, config_.icePortMin, config_.icePortMax});
   if (auto started = startPeer(roomId, peerId, std::move(transport), key, payloadType.value(), mixed); !started)
     return started;
   startConnectDeadline(key);
@@ -556,21 +558,9 @@ SpeakerPeer* GstMediaBackend::findPeer(const PeerKey& key) {
 }
 
 void GstMediaBackend::postToPeer(const PeerKey& key, std::function<void(GstMediaBackend&)> fn) {
-  struct Task {
-    std::weak_ptr<int> alive;
-    GstMediaBackend* self;
-    PeerKey key;
-    std::function<void(GstMediaBackend&)> fn;
-  };
-  auto* task = new Task{alive_, this, key, std::move(fn)};
-  g_main_context_invoke_full(
-      context_, G_PRIORITY_DEFAULT,
-      [](gpointer data) -> gboolean {
-        auto* t = static_cast<Task*>(data);
-        if (!t->alive.expired() && t->self->findPeer(t->key)) t->fn(*t->self);
-        return G_SOURCE_REMOVE;
-      },
-      task, [](gpointer data) { delete static_cast<Task*>(data); });
+  postToContext(context_, [alive = std::weak_ptr<int>(alive_), self = this, key, fn = std::move(fn)] {
+    if (!alive.expired() && self->findPeer(key)) fn(*self);
+  });
 }
 
 void GstMediaBackend::postAnswer(const PeerKey& key, std::string sdp) {
@@ -622,6 +612,22 @@ void GstMediaBackend::onPipelineError(const std::string& roomId, const std::stri
 
 void GstMediaBackend::dumpDotGraphs() const {
   for (const auto& [id, room] : rooms_) room.pipeline->dumpDot("roomcast-" + id);
+}
+
+// A room's pipeline is set to PLAYING as it starts and reaches it once its outputs preroll
+// (a second or two); one still on its way after kStartGraceUs, or that fell back, is stalled.
+// The state is read without waiting.
+std::vector<std::string> GstMediaBackend::roomsNotPlaying() const {
+  constexpr gint64 kStartGraceUs = 15 * G_USEC_PER_SEC;
+  std::vector<std::string> stalled;
+  for (const auto& [id, room] : rooms_) {
+    GstState state = GST_STATE_VOID_PENDING, pending = GST_STATE_VOID_PENDING;
+    gst_element_get_state(GST_ELEMENT(room.pipeline->bin()), &state, &pending, 0);
+    if (state == GST_STATE_PLAYING) continue;
+    const bool starting = pending == GST_STATE_PLAYING && g_get_monotonic_time() - room.startedAtUs < kStartGraceUs;
+    if (!starting) stalled.push_back(id + " (" + gst_element_state_get_name(state) + ")");
+  }
+  return stalled;
 }
 
 // Read from the speakers' decoders (opusfecdec's counters), so nothing is counted twice.

@@ -24,6 +24,7 @@ struct MediaConfig {
   SpeakerSettings speaker;
   unsigned mixerMaxWaitMs = 18;
   std::string stunServer;  // stun://HOST:PORT: server-reflexive candidates behind a NAT ("" none)
+  unsigned icePortMin = 0, icePortMax = 0;  // the UDP ports WebRTC sessions bind (0: any)
   std::string plainRtpBindHost = "127.0.0.1";  // where plain-RTP speakers send to
   uint64_t recordingMinFreeBytes = 1 << 20;     // a failed recording restarts once this is free
   unsigned recordingRetryMs = 2000;
@@ -73,6 +74,9 @@ class GstMediaBackend final : public core::MediaBackend, public PeerEvents {
 
   // For operators: dot graphs of every live room (GST_DEBUG_DUMP_DOT_DIR).
   void dumpDotGraphs() const;
+  // Health: the live rooms (their count) and those whose pipeline is not PLAYING.
+  size_t liveRooms() const { return rooms_.size(); }
+  std::vector<std::string> roomsNotPlaying() const;
   std::string hlsDirFor(const std::string& roomId) const;
 
  private:

@@ -7,6 +7,7 @@
 #include "media/debug.h"
 #include "media/output_branch.h"
 #include "media/pipeline_fragment.h"
+#include "media/post_to_context.h"
 #include "media/speaker_peer.h"
 #include "media/webrtc_util.h"
 
@@ -522,10 +523,7 @@ void RoomPipeline::stopRecording(std::function<void(bool clean)> done) {
   gst_pad_add_probe(fileSink, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, [](GstPad*, GstPadProbeInfo* info, gpointer data) {
     if (GST_EVENT_TYPE(GST_PAD_PROBE_INFO_EVENT(info)) != GST_EVENT_EOS) return GST_PAD_PROBE_OK;
     auto* stop = static_cast<RecordStop*>(data);
-    g_main_context_invoke(stop->context, [](gpointer d) -> gboolean {
-      completeRecordStop(static_cast<RecordStop*>(d), true);
-      return G_SOURCE_REMOVE;
-    }, stop);
+    postToContext(stop->context, [stop] { completeRecordStop(stop, true); });
     return GST_PAD_PROBE_REMOVE;
   }, stop, nullptr);
   stop->deadline = g_timeout_source_new(5000);

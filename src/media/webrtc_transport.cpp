@@ -107,9 +107,9 @@ void onConnectionStateChanged(GstElement* webrtc, GParamSpec*, gpointer data) {
 }  // namespace
 
 WebRtcTransport::WebRtcTransport(PeerKey key, PeerEvents& events, GstSDPMessage* offer, unsigned jitterLatencyMs,
-                                 std::string stunServer)
+                                 IceSettings ice)
     : key_(std::move(key)), events_(events), offer_(offer), jitterLatencyMs_(jitterLatencyMs),
-      stunServer_(std::move(stunServer)),
+      ice_(std::move(ice)),
       name_("peer-" + key_.peerId + "-" + std::to_string(key_.serial)) {}
 
 WebRtcTransport::~WebRtcTransport() {
@@ -127,8 +127,8 @@ core::Status WebRtcTransport::attach(GstBin* pipeline, GstPad* uplinkSink, GstPa
   // fails if that ever stops.
   g_object_set(webrtc_.get(), "latency", jitterLatencyMs_, nullptr);
   // Behind a NAT (a cloud VM's private address), the server-reflexive candidate is the one a
-  // browser outside can reach.
-  if (!stunServer_.empty()) g_object_set(webrtc_.get(), "stun-server", stunServer_.c_str(), nullptr);
+  // browser outside can reach; behind a firewall, only the configured UDP ports are open.
+  applyIceSettings(webrtc_.get(), ice_);
   gst_bin_add(pipeline, webrtc_.get());
   addLoopbackToIceAgent(webrtc_.get());
 

@@ -11,15 +11,16 @@
 #include "media/gst_ptr.h"
 #include "media/media_events.h"
 #include "media/peer_transport.h"
+#include "media/webrtc_util.h"
 
 namespace roomcast::media {
 
 class WebRtcTransport final : public PeerTransport {
  public:
   // Takes ownership of `offer` (an SDP checked by checkAudioOffer).
-  // stunServer: "stun://HOST:PORT" or "" (host candidates only).
+  // ice: the STUN server and UDP port range the session's ICE agent gathers with.
   WebRtcTransport(PeerKey key, PeerEvents& events, GstSDPMessage* offer, unsigned jitterLatencyMs,
-                  std::string stunServer = "");
+                  IceSettings ice = {});
   ~WebRtcTransport() override;
 
   core::Status attach(GstBin* pipeline, GstPad* uplinkSink, GstPad* returnSrc, PeerGates* gates) override;
@@ -34,7 +35,7 @@ class WebRtcTransport final : public PeerTransport {
   PeerEvents& events_;
   GstSDPMessage* offer_;
   unsigned jitterLatencyMs_;
-  std::string stunServer_;
+  IceSettings ice_;
   std::string name_;
   GstBin* pipeline_ = nullptr;
   ElementPtr webrtc_;

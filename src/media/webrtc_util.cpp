@@ -1,6 +1,7 @@
 #include "media/webrtc_util.h"
 
 #include <nice/agent.h>
+#include <nice/interfaces.h>
 
 #include <cstring>
 
@@ -14,11 +15,31 @@ void addLoopbackToIceAgent(GstElement* webrtcbin) {
   if (g_object_class_find_property(G_OBJECT_GET_CLASS(ice), "agent")) g_object_get(ice, "agent", &agent, nullptr);
   if (agent) {
     if (g_object_class_find_property(G_OBJECT_GET_CLASS(agent), "upnp")) g_object_set(agent, "upnp", FALSE, nullptr);
-    NiceAddress address;
-    nice_address_init(&address);
-    if (nice_address_set_from_string(&address, "127.0.0.1")) nice_agent_add_local_address(agent, &address);
+    // Once one local address is added, libnice gathers on the added ones only: add this host's
+    // own addresses too, or clients on other machines get nothing but 127.0.0.1.
+    GList* addresses = nice_interfaces_get_local_ips(FALSE);
+    addresses = g_list_append(addresses, g_strdup("127.0.0.1"));
+    for (GList* a = addresses; a; a = a->next) {
+      NiceAddress address;
+      nice_address_init(&address);
+      if (nice_address_set_from_string(&address, static_cast<const char*>(a->data)))
+        nice_agent_add_local_address(agent, &address);
+    }
+    g_list_free_full(addresses, g_free);
     g_object_unref(agent);
   }
+  g_object_unref(ice);
+}
+
+void applyIceSettings(GstElement* webrtcbin, const IceSettings& settings) {
+  if (!settings.stunServer.empty()) g_object_set(webrtcbin, "stun-server", settings.stunServer.c_str(), nullptr);
+  if (!settings.minPort || !settings.maxPort) return;
+  GObject* ice = nullptr;
+  g_object_get(webrtcbin, "ice-agent", &ice, nullptr);
+  if (!ice) return;
+  // max first: min may not exceed the current max (the default range is 0-65535 anyway).
+  if (g_object_class_find_property(G_OBJECT_GET_CLASS(ice), "max-rtp-port"))
+    g_object_set(ice, "max-rtp-port", settings.maxPort, "min-rtp-port", settings.minPort, nullptr);
   g_object_unref(ice);
 }
 

@@ -13,11 +13,28 @@
 namespace roomcast::media {
 
 // libnice skips loopback when gathering; on a host whose only interface is lo nothing is
-// gathered and ICE stays "new". Adding 127.0.0.1 to webrtcbin's NiceAgent fixes it. Call
+// gathered and ICE stays "new". Adding 127.0.0.1 to webrtcbin's NiceAgent fixes it; as libnice
+// then gathers on added addresses only, the host's other IPv4 addresses are added too (without
+// them a client on another machine got only 127.0.0.1 candidates and ICE failed). Call
 // before negotiation starts. It also turns off the agent's UPnP port mapping, which is on by
 // default and costs every session a discovery context (sockets, SSDP multicast, a thread)
 // that a server, and a client talking to one, never needs.
 void addLoopbackToIceAgent(GstElement* webrtcbin);
+
+// Where the server's ICE agent gathers: a STUN server (stun://HOST:PORT, "" none) and the UDP
+// port range its host candidates bind (0-0: any ephemeral port).
+struct IceSettings {
+  std::string stunServer;
+  unsigned minPort = 0;
+  unsigned maxPort = 0;
+};
+
+// Applies IceSettings to a webrtcbin before negotiation. The port range goes to webrtcbin's
+// GstWebRTCICE (min-rtp-port/max-rtp-port, GStreamer >= 1.20), so a firewall can open exactly
+// that range. ICE-TCP stays on (webrtcbin 1.22's default): libnice 0.1.21 also gathers a
+// passive TCP host candidate per address, from the same range, a way in for clients whose UDP
+// is blocked; so the range wants UDP and TCP open.
+void applyIceSettings(GstElement* webrtcbin, const IceSettings& settings);
 
 // The first DTLS handshake in a process generates a certificate (0.3–0.5 s). Doing it at
 // start-up keeps it off the first speaker's join.

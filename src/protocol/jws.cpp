@@ -1,5 +1,8 @@
 #include "protocol/jws.h"
 
+#include "protocol/bounds.h"
+#include "protocol/json.h"
+
 namespace roomcast::protocol {
 
 std::string base64UrlEncode(const guchar* data, size_t len) {
@@ -46,6 +49,34 @@ bool constantTimeEqual(std::string_view a, std::string_view b) {
 std::string hmacSha256Base64Url(std::string_view key, std::string_view data) {
   const std::vector<guint8> mac = hmacSha256(key, data);
   return base64UrlEncode(mac.data(), mac.size());
+}
+
+std::optional<Hs256Jws> parseHs256Jws(std::string_view token, std::string& why) {
+  auto fail = [&why](const char* reason) {
+    why = reason;
+    return std::optional<Hs256Jws>{};
+  };
+  if (token.size() > kMaxTokenBytes) return fail("too long");
+  const size_t dot1 = token.find('.');
+  const size_t dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
+  if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos)
+    return fail("not a JWS compact serialization");
+  Hs256Jws jws;
+  std::string headerJson;
+  if (!base64UrlDecode(token.substr(0, dot1), headerJson) ||
+      !base64UrlDecode(token.substr(dot1 + 1, dot2 - dot1 - 1), jws.payloadJson))
+    return fail("bad base64url");
+  auto header = parseObject(headerJson, 1024, 2);
+  if (!header) return fail("bad header");
+  auto alg = FieldReader(json_node_get_object(header.value().get())).requiredString("alg", 16);
+  if (!alg || alg.value() != "HS256") return fail("algorithm must be HS256");
+  jws.signingInput = token.substr(0, dot2);
+  jws.signature = token.substr(dot2 + 1);
+  return jws;
+}
+
+bool hs256SignatureMatches(const Hs256Jws& jws, std::string_view secret) {
+  return constantTimeEqual(jws.signature, hmacSha256Base64Url(secret, jws.signingInput));
 }
 
 }  // namespace roomcast::protocol

@@ -259,7 +259,8 @@ std::string encodeRtpAnswer(const std::string& host, int port) {
   return w.finish();
 }
 
-std::string encodeWelcome(const core::Room& room, const core::Participant& you) {
+std::string encodeWelcome(const core::Room& room, const core::Participant& you,
+                          const std::vector<IceServer>& iceServers) {
   JsonWriter w;
   w.beginObject().str("type", "welcome").integer("version", kVersion);
   w.key("room").beginObject()
@@ -290,6 +291,15 @@ std::string encodeWelcome(const core::Room& room, const core::Participant& you) 
       w.beginObject().str("identity", p->identity).str("name", p->name).endObject();
     w.endArray();
   }
+  // Where to relay media from behind a NAT or a UDP-blocking firewall; always present (empty
+  // without [turn]), so clients need no second code path.
+  w.beginArray("ice_servers");
+  for (const IceServer& server : iceServers) {
+    w.beginObject().beginArray("urls");
+    for (const auto& url : server.urls) w.str(nullptr, url);
+    w.endArray().str("username", server.username).str("credential", server.credential).endObject();
+  }
+  w.endArray();
   return w.endObject().finish();
 }
 

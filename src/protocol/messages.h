@@ -49,8 +49,17 @@ core::Result<ClientMessage> decodeClientMessage(std::string_view text, std::stri
 // Parses a stage action name ("promote", "mute", ...), for REST and the socket alike.
 std::optional<StageAction> stageActionFromName(std::string_view name);
 
+// One entry of the welcome's ice_servers (RTCIceServer's shape): TURN URLs with the
+// short-lived credentials this participant may use on them.
+struct IceServer {
+  std::vector<std::string> urls;
+  std::string username;
+  std::string credential;
+};
+
 // Server → client.
-std::string encodeWelcome(const core::Room& room, const core::Participant& you);
+std::string encodeWelcome(const core::Room& room, const core::Participant& you,
+                          const std::vector<IceServer>& iceServers = {});
 std::string encodeEvent(const core::Event& event);
 std::string encodeError(const core::Error& error, const std::optional<std::string>& ref = {});
 std::string encodePong();

@@ -6,6 +6,7 @@
 
 #include "protocol/json.h"
 #include "protocol/messages.h"
+#include "signaling/json_replies.h"
 
 namespace roomcast::signaling {
 
@@ -13,22 +14,6 @@ using core::Error;
 using core::ErrorCode;
 
 namespace {
-
-void sendJson(SoupServerMessage* msg, guint status, const std::string& body) {
-  soup_server_message_set_status(msg, status, nullptr);
-  soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Cache-Control", "no-store");
-  soup_server_message_set_response(msg, "application/json", SOUP_MEMORY_COPY, body.data(), body.size());
-}
-
-void sendError(SoupServerMessage* msg, const Error& error) {
-  sendJson(msg, static_cast<guint>(core::httpStatusFor(error.code)), protocol::encodeRestError(error));
-}
-
-void sendMethodNotAllowed(SoupServerMessage* msg, const char* allow) {
-  soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Allow", allow);
-  sendJson(msg, 405,
-           R"({"error":{"code":"method_not_allowed","message":"allowed methods: )" + std::string(allow) + "\"}}");
-}
 
 bool isRoomId(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
@@ -98,22 +83,7 @@ void AdminApi::listRooms(SoupServerMessage* msg) {
 
 // As DELETE /api/v1/rooms/{id} by the host: the answer waits for ENDLIST and the recording.
 void AdminApi::endRoom(SoupServerMessage* msg, const std::string& roomId) {
-  soup_server_message_pause(msg);
-  g_object_ref(msg);
-  auto status = rooms_.endRoom(roomId, "ended by the operator", [msg](const core::RoomInfo& info,
-                                                                      const core::RoomMediaSummary& summary) {
-    protocol::JsonWriter w;
-    w.beginObject().str("id", info.id).boolean("ended", true).boolean("clean", summary.cleanEnd);
-    if (!summary.recordingPath.empty()) w.str("recording", summary.recordingPath);
-    sendJson(msg, 200, w.endObject().finish());
-    soup_server_message_unpause(msg);
-    g_object_unref(msg);
-  });
-  if (!status) {
-    sendError(msg, status.error());
-    soup_server_message_unpause(msg);
-    g_object_unref(msg);
-  }
+  endRoomAndReply(msg, rooms_, roomId, "ended by the operator");
 }
 
 void AdminApi::deleteRecording(SoupServerMessage* msg, const std::string& idText) {

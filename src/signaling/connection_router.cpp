@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "protocol/messages.h"
 #include "signaling/listener_http.h"
+#include "signaling/tls_credentials.h"
 
 namespace roomcast::signaling {
 
@@ -69,7 +70,7 @@ struct ConnectionRouter::Undecided {
 };
 
 ConnectionRouter::ConnectionRouter(GMainContext* context, SoupServer* server, ListenerHttp* listener,
-                                   ConnectionPolicy policy)
+                                   ConnectionPolicy policy, const TlsCredentials* tls)
     : context_(g_main_context_ref(context)),
       server_(server),
       listener_(listener),
@@ -77,7 +78,12 @@ ConnectionRouter::ConnectionRouter(GMainContext* context, SoupServer* server, Li
       descriptorCeiling_(descriptorCeiling(currentFdLimit(), policy_.fdReserve)),
       counts_(policy_.maxPerAddress, totalConnectionCap(policy_, currentFdLimit()), policy_.uncappedAddresses),
       soup_(std::make_unique<SoupConnections>(context, server, policy_,
-                                              [this](const std::string& key) { counts_.remove(key); })) {}
+                                              [this](const std::string& key) { counts_.remove(key); })) {
+  if (tls)
+    tls_ = std::make_unique<TlsTerminator>(
+        context, *tls, [this](const PlainConnection& c) { serve(c); },
+        [this](const std::string& key) { counts_.remove(key); });
+}
 
 ConnectionRouter::~ConnectionRouter() {
   while (!undecided_.empty()) {
@@ -90,6 +96,7 @@ ConnectionRouter::~ConnectionRouter() {
       g_source_destroy(s);
       g_source_unref(s);
     }
+  tls_.reset();  // its plain ends close; SoupConnections and the listener thread see them end
   soup_.reset();
   if (socket_) {
     g_socket_close(socket_, nullptr);
@@ -114,7 +121,7 @@ core::Result<std::string> ConnectionRouter::listen(const std::string& host, int 
   if (!bound) return core::Error{core::ErrorCode::Internal, std::string("cannot listen: ") + error->message};
   const guint16 boundPort = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
   const bool v6 = g_inet_address_get_family(address) == G_SOCKET_FAMILY_IPV6;
-  return "http://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(boundPort) + "/";
+  return (tls_ ? "https://" : "http://") + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(boundPort) + "/";
 }
 
 void ConnectionRouter::startAccepting() {
@@ -167,6 +174,10 @@ gboolean ConnectionRouter::onAcceptable(GSocket* socket, GIOCondition, gpointer 
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
     const int64_t deadline = afterSeconds(self->policy_.headerTimeoutSeconds);
     std::string key = addressKey(reinterpret_cast<const sockaddr*>(&address), length);
+    if (self->tls_) {
+      self->tls_->adopt(fd, address, length, std::move(key), deadline);
+      continue;
+    }
     if (!self->listener_) {
       self->soup_->adopt(fd, reinterpret_cast<const sockaddr*>(&address), length, std::move(key), deadline);
       continue;
@@ -197,7 +208,10 @@ bool ConnectionRouter::admit(int fd, const sockaddr_storage& address, socklen_t 
       case AddressCounts::Admit::Yes: return true;
       case AddressCounts::Admit::AddressFull:
         refusal = "an address over [server] max_connections_per_address";
-        refuseOverAddressCap(fd);
+        // Under TLS the answer would take a handshake first, the very work the cap limits (and
+        // plain text on a TLS connection is noise to the client): the connection just closes.
+        if (tls_) close(fd);
+        else refuseOverAddressCap(fd);
         break;
       case AddressCounts::Admit::TotalFull:
         refusal = "all client connections allowed are open ([server] max_connections)";
@@ -257,6 +271,16 @@ gboolean ConnectionRouter::onTimeout(gpointer data) {
   u->router->counts_.remove(u->key);
   u->router->finish(u);
   return G_SOURCE_CONTINUE;
+}
+
+// Decrypted, its first request known: on as an unencrypted connection would go (look()).
+void ConnectionRouter::serve(const PlainConnection& c) {
+  if (c.kind == FirstRequest::Hls && listener_) {
+    counts_.remove(c.key);  // libmicrohttpd's to limit from now on
+    listener_->adopt(c.fd, c.remote, c.remoteLength);  // closes it on failure
+    return;
+  }
+  soup_->adopt(c.fd, c.remote, c.remoteLength, c.key, c.headerDeadlineUs, c.local, c.localLength);
 }
 
 void ConnectionRouter::finish(Undecided* u) {

@@ -21,10 +21,13 @@
 #include "core/result.h"
 #include "signaling/connection_limits.h"
 #include "signaling/soup_connections.h"
+#include "signaling/tls_terminator.h"
 
 namespace roomcast::signaling {
 
 class ListenerHttp;
+class TlsCredentials;
+class TlsTerminator;
 
 enum class FirstRequest { Hls, Other, Undecided };
 // What the first bytes of a connection say (Undecided: too few bytes yet).
@@ -40,13 +43,16 @@ class ConnectionRouter {
   static constexpr guint kBackoffFirstMs = 100;
   static constexpr guint kBackoffMaxMs = 1000;
 
-  // `listener` may be null: then every connection goes to libsoup.
-  ConnectionRouter(GMainContext* context, SoupServer* server, ListenerHttp* listener, ConnectionPolicy policy = {});
+  // `listener` may be null: then every connection goes to libsoup. With `tls`, every
+  // connection is TLS: TlsTerminator decrypts it and hands it back as a plain one.
+  ConnectionRouter(GMainContext* context, SoupServer* server, ListenerHttp* listener, ConnectionPolicy policy = {},
+                   const TlsCredentials* tls = nullptr);
   ~ConnectionRouter();
   ConnectionRouter(const ConnectionRouter&) = delete;
   ConnectionRouter& operator=(const ConnectionRouter&) = delete;
 
-  // Binds and listens; returns the bound URL ("http://127.0.0.1:8080/"), useful with port 0.
+  // Binds and listens; returns the bound URL ("http://127.0.0.1:8080/", https:// with TLS),
+  // useful with port 0.
   core::Result<std::string> listen(const std::string& host, int port);
 
   // Client connections counted against the caps: undecided ones and libsoup's (the listener
@@ -64,6 +70,7 @@ class ConnectionRouter {
   void startAccepting();
   void look(Undecided* u);
   void finish(Undecided* u);  // forgets it (the connection has gone somewhere, or is closed)
+  void serve(const PlainConnection& c);  // a decrypted TLS connection
 
   GMainContext* context_;  // a reference of ours
   SoupServer* server_;
@@ -72,6 +79,7 @@ class ConnectionRouter {
   unsigned descriptorCeiling_;  // an accepted descriptor numbered this high is refused
   AddressCounts counts_;
   std::unique_ptr<SoupConnections> soup_;
+  std::unique_ptr<TlsTerminator> tls_;  // null without TLS
   GSocket* socket_ = nullptr;
   GSource* acceptSource_ = nullptr;
   GSource* resumeSource_ = nullptr;  // backing off

@@ -9,6 +9,7 @@
 #include "protocol/bounds.h"
 #include "protocol/messages.h"
 #include "signaling/file_stream.h"
+#include "signaling/json_replies.h"
 
 namespace roomcast::signaling {
 
@@ -16,23 +17,6 @@ using core::Error;
 using core::ErrorCode;
 
 namespace {
-
-void sendJson(SoupServerMessage* msg, guint status, const std::string& body) {
-  soup_server_message_set_status(msg, status, nullptr);
-  SoupMessageHeaders* headers = soup_server_message_get_response_headers(msg);
-  soup_message_headers_replace(headers, "Cache-Control", "no-store");
-  soup_server_message_set_response(msg, "application/json", SOUP_MEMORY_COPY, body.data(), body.size());
-}
-
-void sendError(SoupServerMessage* msg, const Error& error) {
-  sendJson(msg, static_cast<guint>(core::httpStatusFor(error.code)), protocol::encodeRestError(error));
-}
-
-void sendMethodNotAllowed(SoupServerMessage* msg, const char* allow) {
-  soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Allow", allow);
-  sendJson(msg, 405,
-           R"({"error":{"code":"method_not_allowed","message":"allowed methods: )" + std::string(allow) + "\"}}");
-}
 
 bool isSafeName(std::string_view name, size_t maxBytes) {
   if (name.empty() || name.size() > maxBytes || name[0] == '.') return false;
@@ -210,7 +194,7 @@ std::string HttpServer::ownOrigin(SoupServerMessage* msg) const {
   if (base.empty()) {
     const char* host = soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Host");
     const bool v6 = config_.listenHost.find(':') != std::string::npos;
-    base = "http://" + (host && isAddressHost(host) ? std::string(host)
+    base = (config_.tls ? "https://" : "http://") + (host && isAddressHost(host) ? std::string(host)
                         : (v6 ? "[" + config_.listenHost + "]" : config_.listenHost) + ":" + std::to_string(config_.listenPort));
   }
   const size_t path = base.find('/', base.find("://") == std::string::npos ? 0 : base.find("://") + 3);
@@ -265,7 +249,7 @@ core::Result<std::string> HttpServer::listen() {
   }
   // Every connection reaches libsoup through the router, and goes back to it between requests
   // (SoupConnections): libsoup listens on nothing of its own.
-  router_ = std::make_unique<ConnectionRouter>(context, server_, listener_.get(), config_.connections);
+  router_ = std::make_unique<ConnectionRouter>(context, server_, listener_.get(), config_.connections, config_.tls);
   auto bound = router_->listen(config_.listenHost, config_.listenPort);
   if (bound) config_.listenPort = std::atoi(bound->c_str() + bound->rfind(':') + 1);  // port 0: the one picked
   return bound;
@@ -280,6 +264,30 @@ protocol::RoomUrls HttpServer::urlsFor(SoupServerMessage* msg, const std::string
   return {wsBase + "/ws/" + roomId, base + "/hls/" + roomId + "/master.m3u8"};
 }
 
+// 200 when every check passes, else 503 naming the failed ones: what a load balancer or
+// systemd's health probe acts on.
+void HttpServer::reportHealth(SoupServerMessage* msg) {
+  const std::vector<HealthCheck> checks = config_.health ? config_.health() : std::vector<HealthCheck>{};
+  bool ok = true;
+  for (const auto& c : checks) ok = ok && c.ok;
+  protocol::JsonWriter w;
+  w.beginObject().str("status", ok ? "ok" : "failing");
+  if (!ok) {
+    w.beginArray("failed");
+    for (const auto& c : checks)
+      if (!c.ok) w.str(nullptr, c.name);
+    w.endArray();
+  }
+  w.key("checks").beginObject();
+  for (const auto& c : checks) {
+    w.key(c.name.c_str()).beginObject().boolean("ok", c.ok);
+    if (!c.detail.empty()) w.str("detail", c.detail);
+    w.endObject();
+  }
+  w.endObject().endObject();
+  sendJson(msg, ok ? 200 : 503, w.finish());
+}
+
 void HttpServer::handleApi(SoupServer*, SoupServerMessage* msg, const char* path, GHashTable*, gpointer data) {
   auto* self = static_cast<HttpServer*>(data);
   if (soup_server_message_get_status(msg) != 0) return;  // refused in got-headers
@@ -290,7 +298,7 @@ void HttpServer::handleApi(SoupServer*, SoupServerMessage* msg, const char* path
     return sendError(msg, {ErrorCode::Forbidden, "requests from this origin are not allowed ([server] allowed_origins)"});
   if (rest == "/health") {
     if (method != "GET") return sendMethodNotAllowed(msg, "GET");
-    return sendJson(msg, 200, R"({"status":"ok"})");
+    return self->reportHealth(msg);
   }
   if (rest == "/recordings" || rest == "/recordings/") {
     if (method != "GET") return sendMethodNotAllowed(msg, "GET");
@@ -515,23 +523,7 @@ void HttpServer::deleteRoom(SoupServerMessage* msg, const std::string& roomId) {
   if (!core::permits(actor->role, core::Action::EndRoom))
     return sendError(msg, {ErrorCode::Forbidden, "only the host ends the room"});
 
-  // Answer once the outputs are finished, so "200" means ENDLIST and the recording are written.
-  soup_server_message_pause(msg);
-  g_object_ref(msg);
-  auto status = rooms_.endRoom(roomId, "ended by host", [this, msg](const core::RoomInfo& info,
-                                                                     const core::RoomMediaSummary& summary) {
-    protocol::JsonWriter w;
-    w.beginObject().str("id", info.id).boolean("ended", true).boolean("clean", summary.cleanEnd);
-    if (!summary.recordingPath.empty()) w.str("recording", summary.recordingPath);
-    sendJson(msg, 200, w.endObject().finish());
-    soup_server_message_unpause(msg);
-    g_object_unref(msg);
-  });
-  if (!status) {
-    sendError(msg, status.error());
-    soup_server_message_unpause(msg);
-    g_object_unref(msg);
-  }
+  endRoomAndReply(msg, rooms_, roomId, "ended by host");
 }
 
 void HttpServer::handleHls(SoupServer*, SoupServerMessage* msg, const char* path, GHashTable*, gpointer data) {

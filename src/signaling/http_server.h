@@ -19,9 +19,17 @@
 #include "signaling/listener_http.h"
 #include "signaling/operator_auth.h"
 #include "signaling/quotas.h"
+#include "signaling/tls_credentials.h"
 #include "signaling/ws_hub.h"
 
 namespace roomcast::signaling {
+
+// One of /api/v1/health's checks: what it found, and why it failed.
+struct HealthCheck {
+  std::string name;    // "database", "rooms", "disk"
+  bool ok = true;
+  std::string detail;  // e.g. "database is locked", "12 MB free, below 64 MB"
+};
 
 struct HttpConfig {
   std::string listenHost = "127.0.0.1";
@@ -40,8 +48,11 @@ struct HttpConfig {
   std::string recordingsDir;  // <data-dir>/recordings, served at /recordings/
   ConnectionPolicy connections;  // deadlines and caps for client connections ([server])
   std::vector<std::string> mediaOrigins;  // where else the web app may play media from (S3 storage)
+  const TlsCredentials* tls = nullptr;  // HTTPS and WSS on the port (borrowed); null: plain HTTP
   OperatorPolicy operators;  // [auth], [archive]: who creates rooms, reads the archive, administers
   std::function<core::Status(int64_t id)> deleteRecording;  // the admin API's (store and file)
+  // /api/v1/health's checks (run on each request; cheap). None: always ok.
+  std::function<std::vector<HealthCheck>()> health;
 };
 
 // The client's address for per-address quotas ("" for this host's own clients); see the .cpp.
@@ -72,6 +83,7 @@ class HttpServer {
   void startListening(SoupServerMessage* msg, const std::string& roomId);
   void listReports(SoupServerMessage* msg, const std::string& roomId);
   void listRecordings(SoupServerMessage* msg);
+  void reportHealth(SoupServerMessage* msg);
   static void handleRecordingFile(SoupServer*, SoupServerMessage* msg, const char* path, GHashTable*, gpointer self);
   static void onRequestStarted(SoupServer*, SoupServerMessage* msg, gpointer self);
   bool originAllowed(SoupServerMessage* msg) const;

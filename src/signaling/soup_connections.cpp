@@ -88,11 +88,12 @@ SoupConnections::~SoupConnections() {
 }
 
 void SoupConnections::adopt(int fd, const sockaddr* address, socklen_t length, std::string key,
-                            int64_t headerDeadlineUs) {
+                            int64_t headerDeadlineUs, const sockaddr* reached, socklen_t reachedLength) {
   sockaddr_storage local{};
   socklen_t localLength = sizeof local;
   GSocketAddress* remote = g_socket_address_new_from_native(const_cast<sockaddr*>(address), length);
-  GSocketAddress* here = getsockname(fd, reinterpret_cast<sockaddr*>(&local), &localLength) == 0
+  GSocketAddress* here = reached ? g_socket_address_new_from_native(const_cast<sockaddr*>(reached), reachedLength)
+                         : getsockname(fd, reinterpret_cast<sockaddr*>(&local), &localLength) == 0
                              ? g_socket_address_new_from_native(&local, localLength)
                              : nullptr;
   // A GSocket allocates no descriptor (GUnixInputStream would: GIO probes pollability with an

@@ -39,8 +39,10 @@ class SoupConnections {
   SoupConnections& operator=(const SoupConnections&) = delete;
 
   // Takes an accepted connection (closed in any case when done). Its request line and headers
-  // must be in by `headerDeadlineUs` (monotonic time).
-  void adopt(int fd, const sockaddr* address, socklen_t length, std::string key, int64_t headerDeadlineUs);
+  // must be in by `headerDeadlineUs` (monotonic time). `local`: the address the client reached,
+  // when `fd` is not the client's own socket (TLS: one end of a socket pair); else its own.
+  void adopt(int fd, const sockaddr* address, socklen_t length, std::string key, int64_t headerDeadlineUs,
+             const sockaddr* local = nullptr, socklen_t localLength = 0);
   size_t size() const { return connections_.size(); }
 
  private:

@@ -169,8 +169,13 @@ void WsHub::handleText(Session& session, std::string_view text) {
       }
     }
     setIdentity(session, claims->identity);
+    // Every participant may come to speak (a raised hand pre-warms its session), so every
+    // welcome carries TURN credentials, minted per identity and expiring on their own.
     if (const core::Room* joinedRoom = rooms.find(session.roomId))
-      send(session, protocol::encodeWelcome(*joinedRoom, joined.value()));
+      send(session, protocol::encodeWelcome(
+                        *joinedRoom, joined.value(),
+                        turn_ ? iceServersFor(*turn_, claims->identity, g_get_real_time() / G_USEC_PER_SEC)
+                              : std::vector<protocol::IceServer>{}));
     // A late joiner gets the recent chat.
     if (conversation_) {
       auto history = conversation_->history(session.roomId);

@@ -16,6 +16,7 @@
 #include "signaling/auth.h"
 #include "signaling/quotas.h"
 #include "signaling/rate_limit.h"
+#include "signaling/turn_credentials.h"
 
 namespace roomcast::signaling {
 
@@ -31,6 +32,8 @@ class WsHub final : public core::RoomEventSink {
   // soup_server_add_websocket_handler callback target; `roomId` comes from the path, `address`
   // is the client's (see clientAddress(); "" for clients on this host, which no address quota counts).
   void accept(SoupWebsocketConnection* connection, const std::string& roomId, const std::string& address = {});
+  // TURN servers whose fresh credentials every welcome carries (borrowed; null: none).
+  void setTurn(const TurnConfig* turn) { turn_ = turn; }
   // Per-address quotas shared with REST (owned by HttpServer); null: none.
   void setAddressQuotas(KeyedLimits<AddressLimits>* quotas) { addressQuotas_ = quotas; }
 
@@ -69,6 +72,7 @@ class WsHub final : public core::RoomEventSink {
   core::RoomManager* rooms_ = nullptr;
   core::Conversation* conversation_ = nullptr;
   KeyedLimits<AddressLimits>* addressQuotas_ = nullptr;
+  const TurnConfig* turn_ = nullptr;
   KeyedLimits<IdentityLimits> identityQuotas_;  // by room and identity, over all their sockets
   std::map<Session*, std::unique_ptr<Session>> sessions_;
   std::map<std::string, std::set<Session*>> byRoom_;

@@ -53,9 +53,14 @@ struct TranscriptSegment {
 class Database {
  public:
   static core::Result<std::unique_ptr<Database>> open(const std::string& path);
+  static constexpr int kBusyTimeoutMs = 5000;  // how long a write waits for another writer's lock
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
+
+  // Health: one real write (a row rewritten in a table of its own), waiting at most
+  // `busyMs` for another writer's lock, so a health request never stalls the control loop long.
+  core::Status probeWrite(int64_t nowMs, int busyMs);
 
   core::Status roomCreated(const core::RoomInfo& room);
   core::Status roomEnded(const std::string& roomId, int64_t endedAtMs);

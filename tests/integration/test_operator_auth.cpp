@@ -18,6 +18,7 @@
 #include <string>
 
 #include "audio/wav.h"
+#include "hand_made_jws.h"
 #include "processes.h"
 #include "room_helpers.h"
 #include "wait.h"
@@ -32,23 +33,6 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 const std::string kOpsSecret = "ops-secret-for-tests-0123456789abcdef-0123";
 const std::string kCiSecret = "ci-secret-for-tests-0123456789abcdef-01234";
 
-std::string b64url(std::string_view bytes) {
-  g_autofree gchar* encoded = g_base64_encode(reinterpret_cast<const guchar*>(bytes.data()), bytes.size());
-  std::string out(encoded);
-  for (char& c : out) c = c == '+' ? '-' : c == '/' ? '_' : c;
-  while (!out.empty() && out.back() == '=') out.pop_back();
-  return out;
-}
-
-std::string hs256(std::string_view secret, std::string_view input) {
-  guint8 digest[32];
-  gsize len = sizeof digest;
-  g_autoptr(GHmac) hmac = g_hmac_new(G_CHECKSUM_SHA256, reinterpret_cast<const guchar*>(secret.data()), secret.size());
-  g_hmac_update(hmac, reinterpret_cast<const guchar*>(input.data()), static_cast<gssize>(input.size()));
-  g_hmac_get_digest(hmac, digest, &len);
-  return b64url(std::string_view(reinterpret_cast<const char*>(digest), len));
-}
-
 int64_t unixNow() { return g_get_real_time() / G_USEC_PER_SEC; }
 
 struct Grants {
@@ -62,8 +46,7 @@ std::string adminToken(const std::string& iss, const std::string& secret, Grants
   const std::string payload = R"({"iss":")" + iss + R"(","iat":)" + std::to_string(unixNow()) + R"(,"exp":)" +
                               std::to_string(unixNow() + expiresIn) + R"(,"grants":{"room_create":)" + b(g.roomCreate) +
                               R"(,"room_admin":)" + b(g.roomAdmin) + R"(,"archive":)" + b(g.archive) + "}}";
-  const std::string input = b64url(R"({"alg":"HS256","typ":"JWT"})") + "." + b64url(payload);
-  return input + "." + hs256(secret, input);
+  return handMadeJws(payload, secret);
 }
 
 Headers bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }

@@ -83,6 +83,44 @@ void keepCritical(const gchar* domain, GLogLevelFlags level, const gchar* messag
   g_log_default_handler(domain, level, message, nullptr);
 }
 
+// The last webrtcbin, DTLS and ICE debug lines, kept in memory and printed only when a test
+// fails: an answer that never came (seen twice in CI runs on a loaded machine) says nothing
+// without them, and printing them always would bury every other test's output.
+std::mutex recentLock;
+std::vector<std::string> recentLines;
+size_t recentNext = 0;
+constexpr size_t kRecentLines = 4000;
+
+void keepRecent(GstDebugCategory* category, GstDebugLevel level, const gchar* file, const gchar* function, gint line,
+                GObject* object, GstDebugMessage* message, gpointer) {
+  if (g_strcmp0(gst_debug_category_get_name(category), "GST_TRACER") == 0 || level <= GST_LEVEL_ERROR) {
+    gst_debug_log_default(category, level, file, function, line, object, message, nullptr);
+    if (level > GST_LEVEL_ERROR) return;
+  }
+  // GST_OBJECT_NAME, not gst_object_get_name(): the caller may hold the object's lock.
+  const gchar* objectName = object && GST_IS_OBJECT(object) ? GST_OBJECT_NAME(object) : nullptr;
+  char stamp[32];
+  const gint64 now = g_get_monotonic_time();
+  g_snprintf(stamp, sizeof stamp, "%" G_GINT64_FORMAT ".%06" G_GINT64_FORMAT, now / G_USEC_PER_SEC, now % G_USEC_PER_SEC);
+  std::string text = std::string(stamp) + " " + gst_debug_level_get_name(level) + " " +
+                     gst_debug_category_get_name(category) + " " + (objectName ? objectName : "-") + " " +
+                     function + ": " + gst_debug_message_get(message);
+  std::lock_guard<std::mutex> guard(recentLock);
+  if (recentLines.size() < kRecentLines) recentLines.push_back(std::move(text));
+  else recentLines[recentNext] = std::move(text);
+  recentNext = (recentNext + 1) % kRecentLines;
+}
+
+struct PrintRecentOnFailure : ::testing::EmptyTestEventListener {
+  void OnTestEnd(const ::testing::TestInfo& info) override {
+    if (!info.result()->Failed()) return;
+    std::lock_guard<std::mutex> guard(recentLock);
+    std::printf("--- the last %zu debug lines (webrtcbin, DTLS, ICE, roomcast) ---\n", recentLines.size());
+    for (size_t i = 0; i < recentLines.size(); i++)
+      std::printf("%s\n", recentLines[(recentNext + i) % recentLines.size()].c_str());
+  }
+};
+
 std::string allCriticals() {
   std::lock_guard<std::mutex> guard(criticalsLock);
   std::string out;
@@ -173,7 +211,16 @@ class PeerRelease : public ::testing::Test {
     backend_->setObserver(&observer_);
     ASSERT_TRUE(backend_->startRoom({"room", false}));
   }
-  void TearDown() override { backend_.reset(); }
+  // The room ends as roomcastd ends rooms (EOS through its outputs, then NULL). Destroying a
+  // pipeline straight from PLAYING a second after it started could park the NULL transition
+  // inside hlssink2's splitmuxsink for good (seen once in about a hundred runs: its queue
+  // thread waiting in a pad probe, the state change waiting for that thread's stream lock).
+  void TearDown() override {
+    bool stopped = false;
+    backend_->stopRoom("room", [&](roomcast::core::RoomMediaSummary) { stopped = true; });
+    EXPECT_TRUE(iterate([&] { return stopped; }, 20)) << "the room did not stop";
+    backend_.reset();
+  }
 
   // A full session: offer, answer, candidates both ways, until the client's DTLS is up.
   void connectedSession(const std::string& peer) {
@@ -184,7 +231,8 @@ class PeerRelease : public ::testing::Test {
       return !c.offer.empty();
     }, 20));
     ASSERT_TRUE(backend_->acceptOffer("room", peer, c.offer, true));
-    ASSERT_TRUE(iterate([&] { return observer_.answers.count(peer) > 0; }, 20));
+    ASSERT_TRUE(iterate([&] { return observer_.answers.count(peer) > 0; }, 20))
+        << "no answer for " << peer << "; failed peers: " << failedPeers();
     GstSDPMessage* sdp = roomcast::media::parseSdp(observer_.answers[peer]);
     GstWebRTCSessionDescription* answer = gst_webrtc_session_description_new(GST_WEBRTC_SDP_TYPE_ANSWER, sdp);
     g_signal_emit_by_name(c.webrtc, "set-remote-description", answer, nullptr);
@@ -206,6 +254,12 @@ class PeerRelease : public ::testing::Test {
     }, 30)) << "ICE and DTLS did not complete";
     backend_->removePeer("room", peer);
     stopClient(c);
+  }
+
+  std::string failedPeers() const {
+    std::string out;
+    for (const auto& peer : observer_.failed) out += peer + " ";
+    return out.empty() ? "none" : out;
   }
 
   static bool iterate(const std::function<bool()>& done, double seconds) {
@@ -290,8 +344,13 @@ int main(int argc, char** argv) {
   // Before gst_init: the tracer follows every GStreamer object from its creation.
   g_setenv("GST_TRACERS", kTracers, TRUE);
   gst_init(&argc, &argv);
+  gst_debug_remove_log_function(gst_debug_log_default);
+  gst_debug_add_log_function(keepRecent, nullptr, nullptr);
+  gst_debug_set_threshold_from_string("webrtcbin:5,webrtctransportsendbin:5,webrtctransportreceivebin:5,"
+                                      "dtls*:5,webrtcnice:5,roomcast*:5", FALSE);
   g_log_set_handler("GStreamer", G_LOG_LEVEL_CRITICAL, keepCritical, nullptr);
   roomcast::media::warmUpDtlsCertificate();
   ::testing::InitGoogleTest(&argc, argv);
+  ::testing::UnitTest::GetInstance()->listeners().Append(new PrintRecentOnFailure);
   return RUN_ALL_TESTS();
 }

@@ -76,7 +76,8 @@ struct DaemonOptions {
   std::string dataDir;              // reuse this one (the caller owns it); default: a fresh one
   std::vector<std::string> prefix;  // run through this (e.g. unshare ... sh -c '...' --)
   std::string logSuffix;            // roomcastd<suffix>.log, to keep a previous run's log
-  // Where it listens (the port is picked); url() stays http://127.0.0.1:PORT. "0.0.0.0": a bind
+  bool https = false;               // it serves TLS (--tls-cert/--tls-key in args): url() is https://
+  // Where it listens (the port is picked); url() stays (http or https)://127.0.0.1:PORT. "0.0.0.0": a bind
   // that is not loopback, reached here over loopback.
   std::string listenHost = "127.0.0.1";
 };
@@ -92,7 +93,7 @@ class Daemon {
   Daemon& operator=(const Daemon&) = delete;
 
   bool ready() const { return ready_; }
-  const std::string& url() const { return url_; }  // http://127.0.0.1:PORT
+  const std::string& url() const { return url_; }  // http://127.0.0.1:PORT (https:// with TLS)
   const std::string& dataDir() const { return dataDir_; }
   std::string log() const;
   bool running();

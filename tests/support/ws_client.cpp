@@ -135,7 +135,8 @@ std::string jsonString(const std::string& json, const std::string& path) {
 long long jsonCount(const std::string& json, const std::string& path) {
   g_autoptr(JsonParser) parser = json_parser_new();
   JsonNode* node = lookup(parser, json, path);
-  return node && JSON_NODE_HOLDS_ARRAY(node) ? json_array_get_length(json_node_get_array(node)) : -1;
+  // (the length is unsigned: without the cast, a missing array came back as 4294967295, not -1)
+  return node && JSON_NODE_HOLDS_ARRAY(node) ? static_cast<long long>(json_array_get_length(json_node_get_array(node))) : -1;
 }
 
 double jsonNumber(const std::string& json, const std::string& path, double fallback) {

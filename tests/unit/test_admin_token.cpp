@@ -9,10 +9,14 @@
 #include <map>
 #include <string>
 
+#include "hand_made_jws.h"
 #include "protocol/admin_token.h"
 
 namespace roomcast::protocol {
 namespace {
+
+using testing::b64url;
+using testing::handMadeJws;
 
 constexpr int64_t kNow = 1'800'000'000;
 const std::map<std::string, std::string> kKeys = {
@@ -27,29 +31,6 @@ ApiSecretLookup lookup() {
   };
 }
 
-std::string b64url(std::string_view bytes) {
-  g_autofree gchar* encoded = g_base64_encode(reinterpret_cast<const guchar*>(bytes.data()), bytes.size());
-  std::string out(encoded);
-  for (char& c : out) c = c == '+' ? '-' : c == '/' ? '_' : c;
-  while (!out.empty() && out.back() == '=') out.pop_back();
-  return out;
-}
-
-std::string hs256(std::string_view secret, std::string_view input) {
-  guint8 digest[32];
-  gsize len = sizeof digest;
-  g_autoptr(GHmac) hmac = g_hmac_new(G_CHECKSUM_SHA256, reinterpret_cast<const guchar*>(secret.data()), secret.size());
-  g_hmac_update(hmac, reinterpret_cast<const guchar*>(input.data()), static_cast<gssize>(input.size()));
-  g_hmac_get_digest(hmac, digest, &len);
-  return b64url(std::string_view(reinterpret_cast<const char*>(digest), len));
-}
-
-std::string handMade(const std::string& payload, const std::string& secret,
-                     const std::string& header = R"({"alg":"HS256","typ":"JWT"})") {
-  const std::string input = b64url(header) + "." + b64url(payload);
-  return input + "." + hs256(secret, input);
-}
-
 std::string payload(const std::string& iss, int64_t exp, const std::string& grants) {
   return R"({"iss":")" + iss + R"(","exp":)" + std::to_string(exp) + R"(,"grants":)" + grants + "}";
 }
@@ -62,7 +43,7 @@ ErrorCode codeOf(const core::Result<AdminClaims>& r) {
 }
 
 TEST(AdminToken, HandMadeTokenOfAKnownKeyVerifiesWithItsGrants) {
-  const auto token = handMade(payload("ops", kNow + 60, R"({"room_create":true,"archive":false})"), kKeys.at("ops"));
+  const auto token = handMadeJws(payload("ops", kNow + 60, R"({"room_create":true,"archive":false})"), kKeys.at("ops"));
   auto claims = verifyAdminToken(token, lookup(), kNow);
   ASSERT_TRUE(claims.ok()) << claims.error().message;
   EXPECT_EQ(claims->apiKey, "ops");
@@ -81,32 +62,32 @@ TEST(AdminToken, SignedTokenRoundTrips) {
 
 TEST(AdminToken, EachKeyVerifiesOnlyWithItsOwnSecret) {
   // iss says "ops" but backup's secret signed it (a key holder posing as another key).
-  const auto token = handMade(payload("ops", kNow + 60, R"({"room_admin":true})"), kKeys.at("backup"));
+  const auto token = handMadeJws(payload("ops", kNow + 60, R"({"room_admin":true})"), kKeys.at("backup"));
   EXPECT_EQ(codeOf(verifyAdminToken(token, lookup(), kNow)), ErrorCode::Unauthorized);
-  const auto foreign = handMade(payload("ops", kNow + 60, R"({"room_admin":true})"), "some-other-secret-0123456789abcdef");
+  const auto foreign = handMadeJws(payload("ops", kNow + 60, R"({"room_admin":true})"), "some-other-secret-0123456789abcdef");
   EXPECT_EQ(codeOf(verifyAdminToken(foreign, lookup(), kNow)), ErrorCode::Unauthorized);
 }
 
 TEST(AdminToken, UnknownIssIsRefused) {
-  const auto token = handMade(payload("nobody", kNow + 60, R"({"archive":true})"), kKeys.at("ops"));
+  const auto token = handMadeJws(payload("nobody", kNow + 60, R"({"archive":true})"), kKeys.at("ops"));
   auto r = verifyAdminToken(token, lookup(), kNow);
   EXPECT_EQ(codeOf(r), ErrorCode::Unauthorized);
   EXPECT_NE(r.error().message.find("unknown API key"), std::string::npos) << r.error().message;
   // A room token's iss is "roomcast": never an API key.
-  const auto room = handMade(R"({"iss":"roomcast","exp":)" + std::to_string(kNow + 60) + "}", kKeys.at("ops"));
+  const auto room = handMadeJws(R"({"iss":"roomcast","exp":)" + std::to_string(kNow + 60) + "}", kKeys.at("ops"));
   EXPECT_EQ(codeOf(verifyAdminToken(room, lookup(), kNow)), ErrorCode::Unauthorized);
 }
 
 TEST(AdminToken, ExpiredOrWithoutExpIsRefused) {
-  EXPECT_EQ(codeOf(verifyAdminToken(handMade(payload("ops", kNow - 31, R"({"archive":true})"), kKeys.at("ops")),
+  EXPECT_EQ(codeOf(verifyAdminToken(handMadeJws(payload("ops", kNow - 31, R"({"archive":true})"), kKeys.at("ops")),
                                     lookup(), kNow)),
             ErrorCode::Unauthorized);
   // Within the 30 s of clock skew allowed: still good.
-  EXPECT_TRUE(verifyAdminToken(handMade(payload("ops", kNow - 29, "{}"), kKeys.at("ops")), lookup(), kNow).ok());
-  EXPECT_EQ(codeOf(verifyAdminToken(handMade(R"({"iss":"ops","grants":{"archive":true}})", kKeys.at("ops")), lookup(),
+  EXPECT_TRUE(verifyAdminToken(handMadeJws(payload("ops", kNow - 29, "{}"), kKeys.at("ops")), lookup(), kNow).ok());
+  EXPECT_EQ(codeOf(verifyAdminToken(handMadeJws(R"({"iss":"ops","grants":{"archive":true}})", kKeys.at("ops")), lookup(),
                                     kNow)),
             ErrorCode::Unauthorized);
-  const auto notYet = handMade(R"({"iss":"ops","exp":)" + std::to_string(kNow + 600) + R"(,"nbf":)" +
+  const auto notYet = handMadeJws(R"({"iss":"ops","exp":)" + std::to_string(kNow + 600) + R"(,"nbf":)" +
                                    std::to_string(kNow + 300) + "}",
                                kKeys.at("ops"));
   EXPECT_EQ(codeOf(verifyAdminToken(notYet, lookup(), kNow)), ErrorCode::Unauthorized);
@@ -116,12 +97,12 @@ TEST(AdminToken, OnlyHs256IsAccepted) {
   const std::string p = payload("ops", kNow + 60, R"({"archive":true})");
   const auto none = b64url(R"({"alg":"none","typ":"JWT"})") + "." + b64url(p) + ".";
   EXPECT_EQ(codeOf(verifyAdminToken(none, lookup(), kNow)), ErrorCode::Unauthorized);
-  const auto hs512 = handMade(p, kKeys.at("ops"), R"({"alg":"HS512","typ":"JWT"})");
+  const auto hs512 = handMadeJws(p, kKeys.at("ops"), R"({"alg":"HS512","typ":"JWT"})");
   EXPECT_EQ(codeOf(verifyAdminToken(hs512, lookup(), kNow)), ErrorCode::Unauthorized);
 }
 
 TEST(AdminToken, TamperedGrantsBreakTheSignature) {
-  const auto token = handMade(payload("ops", kNow + 60, R"({"room_create":true})"), kKeys.at("ops"));
+  const auto token = handMadeJws(payload("ops", kNow + 60, R"({"room_create":true})"), kKeys.at("ops"));
   const size_t dot1 = token.find('.'), dot2 = token.rfind('.');
   const std::string escalated = token.substr(0, dot1 + 1) +
                                 b64url(payload("ops", kNow + 60, R"({"room_create":true,"room_admin":true})")) +
@@ -131,7 +112,7 @@ TEST(AdminToken, TamperedGrantsBreakTheSignature) {
 
 TEST(AdminToken, GrantsMustBeBooleans) {
   for (const char* grants : {R"({"archive":"true"})", R"({"archive":1})", R"(["archive"])", R"("all")"}) {
-    const auto token = handMade(payload("ops", kNow + 60, grants), kKeys.at("ops"));
+    const auto token = handMadeJws(payload("ops", kNow + 60, grants), kKeys.at("ops"));
     EXPECT_EQ(codeOf(verifyAdminToken(token, lookup(), kNow)), ErrorCode::Unauthorized) << grants;
   }
 }

@@ -1,5 +1,5 @@
 // Tone analysis (Goertzel power, tone share, windows with a tone) on synthesized sines and
-// noise, and the 16-bit PCM WAV writer/reader round trip through a temporary file.
+// noise, continuity of a tone with holes in it, and the 16-bit PCM WAV writer/reader round trip through a temporary file.
 #include <gtest/gtest.h>
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "audio/continuity.h"
 #include "audio/tone.h"
 #include "audio/wav.h"
 
@@ -400,6 +401,52 @@ TEST_F(WavFiles, RejectsWhatItCannotRead) {
   const std::string truncatedFmt = path("short-fmt.wav");
   writeBytes(truncatedFmt, "RIFF" + le32(100) + "WAVE" + "fmt " + le32(16) + le16(1) + le16(1));
   EXPECT_FALSE(readWav(truncatedFmt, out));
+}
+
+// ---------------------------------------------------------------------------------------
+// measureContinuity
+
+// One second of silence, 10 s of a -10 dBFS tone, one second of silence.
+std::vector<float> toneBetweenSilences() {
+  std::vector<float> out(kRate, 0.0f);
+  const auto tone = sine(440, std::sqrt(2.0) * std::pow(10, -10 / 20.0), 10);
+  out.insert(out.end(), tone.begin(), tone.end());
+  out.resize(out.size() + kRate, 0.0f);
+  return out;
+}
+
+TEST(Continuity, AnUnbrokenToneIsWhollyContinuousAndTheSilenceAroundItIsLeftOut) {
+  const Continuity c = measureContinuity(toneBetweenSilences(), kRate);
+  EXPECT_EQ(c.windows, 500);
+  EXPECT_DOUBLE_EQ(c.continuous, 1.0);
+  EXPECT_DOUBLE_EQ(c.intact, 1.0);
+  EXPECT_EQ(c.quiet, 0);
+  EXPECT_NEAR(c.medianDbfs, -10, 0.2);
+}
+
+TEST(Continuity, HolesAndDipsCountAsTheyShould) {
+  auto audio = toneBetweenSilences();
+  const size_t window = kRate / 50;
+  // Ten windows silenced (lost, not concealed), ten at -4 dB (concealed, but not intact) and
+  // five at -8 dB (concealed badly), spread over the tone.
+  for (int i = 0; i < 25; i++) {
+    const size_t at = kRate + (20 + i * 18) * window;
+    const float gain = i < 10 ? 0.0f : i < 20 ? std::pow(10.0f, -4 / 20.0f) : std::pow(10.0f, -8 / 20.0f);
+    for (size_t k = 0; k < window; k++) audio[at + k] *= gain;
+  }
+  const Continuity c = measureContinuity(audio, kRate);
+  EXPECT_EQ(c.windows, 500);
+  EXPECT_EQ(c.quiet, 10);
+  EXPECT_NEAR(c.continuous, 485 / 500.0, 1e-9);
+  EXPECT_NEAR(c.intact, 475 / 500.0, 1e-9);
+}
+
+TEST(Continuity, TheSpanCanBeLimitedAndSilenceGivesNothing) {
+  const Continuity part = measureContinuity(toneBetweenSilences(), kRate, 2, 4);
+  EXPECT_EQ(part.windows, 100);
+  const Continuity none = measureContinuity(std::vector<float>(kRate, 0.0f), kRate);
+  EXPECT_EQ(none.windows, 0);
+  EXPECT_EQ(none.continuous, 0);
 }
 
 TEST_F(WavFiles, WriteToAMissingDirectoryFails) {

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { startDaemon, runCli, chromiumArgs, buildDir } from './roomcast_fixture.mjs';
+import { startDaemon, runCli, chromiumArgs, buildDir, endRoom, phonePage } from './roomcast_fixture.mjs';
 
 let daemon;
 let browser;
@@ -75,13 +75,9 @@ test('the archive finds what Grace said and plays it from there', { timeout: 120
   }, 60000, 'the transcript');
   assert.equal(hit.speaker, 'Grace');
   assert.equal((await grace.done).code, 0);
-  const ended = await fetch(`${daemon.url}/api/v1/rooms/${created.id}`, {
-    method: 'DELETE', headers: { Authorization: `Bearer ${created.host_token}` },
-  });
-  assert.equal(ended.status, 200);
+  assert.equal((await endRoom(daemon, created)).status, 200);
 
-  const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
-  page.on('console', (m) => console.log(`[console] ${m.type()}: ${m.text()}`));
+  const page = await phonePage(browser);
   await page.goto(`${daemon.url}/archive`);
   await page.locator('#recordings li', { hasText: 'Morning show' }).waitFor({ timeout: 10000 });
   await page.getByLabel('Find what was said').fill('morning');

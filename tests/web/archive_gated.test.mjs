@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { startDaemon, runCli, chromiumArgs, buildDir, hasPlayed } from './roomcast_fixture.mjs';
+import { startDaemon, runCli, chromiumArgs, buildDir, hasPlayed, endRoom, phonePage } from './roomcast_fixture.mjs';
 
 const secret = 'web-test-api-secret-0123456789abcdef-0123';
 let daemon;
@@ -45,13 +45,9 @@ test('the operator opens the archive with an admin token and plays a recording',
     '--seconds', '4']);
   const spoke = await host.done;
   assert.equal(spoke.code, 0, spoke.err);
-  const ended = await fetch(`${daemon.url}/api/v1/rooms/${created.id}`, {
-    method: 'DELETE', headers: { Authorization: `Bearer ${created.host_token}` },
-  });
-  assert.equal(ended.status, 200);
+  assert.equal((await endRoom(daemon, created)).status, 200);
 
-  const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
-  page.on('console', (m) => console.log(`[console] ${m.type()}: ${m.text()}`));
+  const page = await phonePage(browser);
   await page.goto(`${daemon.url}/archive`);
   const tokenField = page.getByLabel(/admin token/);
   await tokenField.waitFor({ timeout: 10000 });

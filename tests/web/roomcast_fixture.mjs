@@ -70,6 +70,20 @@ export function runCli(args) {
   return { child, done };
 }
 
+// Ends a room as its host does; the answer comes once ENDLIST and the recording are written.
+export async function endRoom(daemon, created) {
+  return fetch(`${daemon.url}/api/v1/rooms/${created.id}`, {
+    method: 'DELETE', headers: { Authorization: `Bearer ${created.host_token}` },
+  });
+}
+
+// A phone-sized page whose console goes to the test's log.
+export async function phonePage(browser) {
+  const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+  page.on('console', (m) => console.log(`[console] ${m.type()}: ${m.text()}`));
+  return page;
+}
+
 // For page.waitForFunction(hasPlayed, { id, seconds }): true once the <audio> element `id` has
 // really played more than `seconds` (the sum of its played ranges). currentTime is not enough:
 // hls.js moves it to the live edge by seeking, before anything plays.
