@@ -111,15 +111,17 @@ struct Lab {
   std::string lossyWav, hostWav;
 };
 
-// A CLI command run in the host's network (REST: create, token, end).
-t::ProcessResult cliInHost(Lab& lab, std::vector<std::string> args) {
-  std::vector<std::string> argv = lab.net.in("host");
+// A CLI command run in one of the lab's networks (REST: create, token, end).
+t::ProcessResult cliIn(Lab& lab, const char* role, std::vector<std::string> args) {
+  std::vector<std::string> argv = lab.net.in(role);
   argv.push_back(t::cli());
   argv.push_back("--server");
   argv.push_back(lab.server);
   argv.insert(argv.end(), args.begin(), args.end());
   return t::run(argv, 60);
 }
+
+t::ProcessResult cliInHost(Lab& lab, std::vector<std::string> args) { return cliIn(lab, "host", std::move(args)); }
 
 bool shIn(Lab& lab, const std::string& role, const std::string& command, std::string* out = nullptr) {
   const auto r = t::run({"ip", "netns", "exec", lab.net.ns(role), "sh", "-ec", command}, 30);
@@ -192,7 +194,11 @@ RunResult runOnce(Lab& lab, const LossSpec& spec, int index) {
     r.failure = "nft rules did not apply";
     return r;
   }
-  const auto created = cliInHost(lab, {"create", "--title", "Loss bench", "--record"});
+  // roomcastd lets one address create 5 rooms, then one every 30 s: a run takes about 22 s,
+  // so the rooms come from three addresses in turn (home's through the router's NAT).
+  static const char* const kCreators[] = {"host", "home", kLossyRole};
+  static int created_runs = 0;
+  const auto created = cliIn(lab, kCreators[created_runs++ % 3], {"create", "--title", "Loss bench", "--record"});
   const std::string room = t::jsonString(created.stdoutText, "id"), host = t::jsonString(created.stdoutText, "host_token");
   if (room.empty() || host.empty()) {
     r.failure = "create failed: " + created.stderrText;
