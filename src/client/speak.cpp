@@ -83,8 +83,9 @@ bool Speaker::buildPipeline(std::string& error) {
     source = "audiotestsrc is-live=true wave=sine samplesperbuffer=960 volume=" + std::to_string(options_.volume) +
              " freq=" + std::to_string(options_.toneHz);
   } else {
-    // A file is paced to real time by clocksync, as a microphone would be.
-    source = "filesrc name=file ! wavparse ! clocksync";
+    // A file is paced to real time by clocksync in 20 ms buffers, as a microphone would be
+    // (wavparse alone hands out 4096-byte chunks, which left as pairs of packets).
+    source = "filesrc name=file ! wavparse ! audiobuffersplit output-buffer-duration=1/50 ! clocksync";
   }
   const std::string rtpCaps = "application/x-rtp,media=audio,encoding-name=OPUS,clock-rate=48000,payload=" +
                               std::to_string(kOpusPayloadType);
