@@ -38,7 +38,10 @@ struct LossFeedback::State {
 
 namespace {
 
-// The largest fraction lost among the remote-inbound-rtp entries (one per stream we send).
+// The largest fraction lost the receiver reports about what we send. webrtcbin 1.22's
+// remote-inbound-rtp "fraction-lost" stays 0 (seen here with 6.6 % reported), so the RTCP
+// report block itself is read too: rtpbin's source stats of the receiver carry it
+// (have-rb, rb-fractionlost in 1/256).
 bool remoteFractionLost(const GstStructure* stats, double& out) {
   bool found = false;
   out = 0;
@@ -48,13 +51,22 @@ bool remoteFractionLost(const GstStructure* stats, double& out) {
     if (!GST_VALUE_HOLDS_STRUCTURE(v)) continue;
     const GstStructure* s = gst_value_get_structure(v);
     GstWebRTCStatsType type;
-    if (!gst_structure_get(s, "type", GST_TYPE_WEBRTC_STATS_TYPE, &type, nullptr) ||
-        type != GST_WEBRTC_STATS_REMOTE_INBOUND_RTP)
-      continue;
     double fraction = 0;
-    if (!gst_structure_get_double(s, "fraction-lost", &fraction)) continue;
-    out = std::max(out, fraction);
-    found = true;
+    if (gst_structure_get(s, "type", GST_TYPE_WEBRTC_STATS_TYPE, &type, nullptr) &&
+        type == GST_WEBRTC_STATS_REMOTE_INBOUND_RTP && gst_structure_get_double(s, "fraction-lost", &fraction)) {
+      out = std::max(out, fraction);
+      found = true;
+    }
+    const GValue* source = gst_structure_get_value(s, "gst-rtpsource-stats");
+    if (!source || !GST_VALUE_HOLDS_STRUCTURE(source)) continue;
+    const GstStructure* rtp = gst_value_get_structure(source);
+    gboolean haveReport = FALSE;
+    guint lost256 = 0;
+    if (gst_structure_get_boolean(rtp, "have-rb", &haveReport) && haveReport &&
+        gst_structure_get_uint(rtp, "rb-fractionlost", &lost256)) {
+      out = std::max(out, lost256 / 256.0);
+      found = true;
+    }
   }
   return found;
 }
@@ -80,6 +92,7 @@ void onStats(GstPromise* promise, gpointer data) {
 
 LossFeedback::LossFeedback(GstElement* webrtcbin, GstElement* opusenc, unsigned intervalMs)
     : state_(std::make_shared<State>()) {
+  initDebugCategories();  // the CLI uses this too
   g_weak_ref_init(&state_->webrtc, webrtcbin);
   state_->encoder = GST_ELEMENT(gst_object_ref(opusenc));
   g_object_set(opusenc, "packet-loss-percentage", kMinPacketLossPercentage, nullptr);
