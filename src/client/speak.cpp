@@ -18,6 +18,7 @@
 #include "client/rest_client.h"
 #include "client/turn_uris.h"
 #include "media/gst_ptr.h"
+#include "media/loss_feedback.h"
 #include "media/post_to_context.h"
 #include "media/webrtc_util.h"
 #include "protocol/json.h"
@@ -61,6 +62,7 @@ class Speaker {
   media::ElementPtr webrtc_;
   media::ElementPtr depay_;
   media::ElementPtr appsink_;
+  std::unique_ptr<media::LossFeedback> lossFeedback_;  // WebRTC: our encoder follows the room's RTCP reports
   GSocket* rtpSocket_ = nullptr;  // --plain-rtp: ours, for sending and receiving
   std::string rtpHost_;           // --plain-rtp: where the server wants our RTP
   int rtpPort_ = 0;
@@ -76,6 +78,14 @@ class Speaker {
 };
 
 void Speaker::post(std::function<void()> fn) { media::postToContext(nullptr, std::move(fn)); }
+
+// The room's return, decoded as the server decodes speakers: roomcast's opusfecdec (the
+// plugin, installed or on GST_PLUGIN_PATH) rebuilds a lost packet from the next one's FEC the
+// moment that one arrives; without the plugin, opusdec does it by holding every packet back.
+std::string returnDecoder() {
+  g_autoptr(GstElementFactory) fec = gst_element_factory_find("opusfecdec");
+  return fec ? "opusfecdec" : "opusdec plc=true use-inband-fec=true";
+}
 
 bool Speaker::buildPipeline(std::string& error) {
   std::string source;
@@ -98,7 +108,7 @@ bool Speaker::buildPipeline(std::string& error) {
       source +
       " ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 ! opusenc name=enc ! rtpopuspay name=pay pt=" +
       std::to_string(kOpusPayloadType) + " ! " + rtpCaps + network +
-      " rtpopusdepay name=depay ! opusdec plc=true use-inband-fec=true ! audioconvert ! audioresample"
+      " rtpopusdepay name=depay ! " + returnDecoder() + " ! audioconvert ! audioresample"
       " ! audio/x-raw,format=S16LE,rate=48000,channels=1 ! appsink name=heard sync=false";
   GError* parseError = nullptr;
   pipeline_ = media::ElementPtr::adopt(gst_parse_launch(description.c_str(), &parseError));
@@ -135,6 +145,7 @@ bool Speaker::buildPipeline(std::string& error) {
     g_object_set(in, "socket", rtpSocket_, "close-socket", FALSE, nullptr);
   } else {
     webrtc_ = media::ElementPtr::adopt(gst_bin_get_by_name(GST_BIN(pipeline_.get()), "webrtc"));
+    lossFeedback_ = std::make_unique<media::LossFeedback>(webrtc_.get(), enc);
     media::addLoopbackToIceAgent(webrtc_.get());
     // The server's TURN relays, with this participant's credentials: a way in from behind a
     // NAT or a firewall that drops UDP (turn:...?transport=tcp, turns:).
@@ -435,6 +446,7 @@ int Speaker::run() {
     soup_websocket_connection_send_text(ws_, R"({"type":"leave"})");
     soup_websocket_connection_close(ws_, SOUP_WEBSOCKET_CLOSE_NORMAL, "bye");
   }
+  lossFeedback_.reset();
   if (pipeline_) gst_element_set_state(pipeline_.get(), GST_STATE_NULL);
   if (rtpSocket_) g_object_unref(rtpSocket_);
   g_printerr("roomcast: heard %.1f s of audio from the room\n", heard.seconds());

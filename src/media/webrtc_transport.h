@@ -26,6 +26,7 @@ class WebRtcTransport final : public PeerTransport {
   core::Status attach(GstBin* pipeline, GstPad* uplinkSink, GstPad* returnSrc, PeerGates* gates) override;
   void detach() override;
   std::string elementPrefix() const override { return name_; }
+  GstElement* webrtcbin() const override { return webrtc_.get(); }
   core::Status addRemoteCandidate(unsigned mline, const std::string& candidate) override;
 
   struct CallbackContext;  // what signal handlers may touch from streaming threads
