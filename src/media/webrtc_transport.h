@@ -11,6 +11,7 @@
 #include "media/gst_ptr.h"
 #include "media/media_events.h"
 #include "media/peer_transport.h"
+#include "media/red_sdp.h"
 #include "media/webrtc_util.h"
 
 namespace roomcast::media {
@@ -29,13 +30,18 @@ class WebRtcTransport final : public PeerTransport {
   core::Status addRemoteCandidate(unsigned mline, const std::string& candidate) override;
 
   struct CallbackContext;  // what signal handlers may touch from streaming threads
+  // Earlier frames each RED packet we send carries again.
+  static constexpr unsigned kRedDistance = 1;
 
  private:
+  void offerRedBothWays(GstPad* webrtcSink);
+
   PeerKey key_;
   PeerEvents& events_;
   GstSDPMessage* offer_;
   unsigned jitterLatencyMs_;
   IceSettings ice_;
+  std::optional<RedFormat> red_;  // the offer's RED for Opus; none: plain Opus both ways
   std::string name_;
   GstBin* pipeline_ = nullptr;
   ElementPtr webrtc_;
