@@ -3,7 +3,8 @@
 // Streaming-thread callbacks (ICE candidates, the SDP promise chain, ICE and connection
 // state) copy plain data and post it through PeerEvents; the only streaming-thread work is
 // linking webrtcbin's new src pad to the uplink built beforehand, so no packet meets an
-// unlinked pad, and opening the transport gate once DTLS is up.
+// unlinked pad, and opening the transport gate once DTLS is up. Where the offer has RED for
+// Opus, webrtcbin unwraps and wraps it (see red_sdp.h and offerRedBothWays).
 #pragma once
 
 #include <gst/sdp/sdp.h>
