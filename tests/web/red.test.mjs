@@ -6,8 +6,9 @@
 // - RED negotiated both ways: the answers list red (fmtp 111/111) first, and packets carry
 //   about two Opus frames each way (Chromium's getStats names only the primary codec);
 // - the server's decoder sees few of the losses (/metrics): RED's copies rebuilt the rest;
-// - the host hears the lossy speaker's 660 Hz tone continuous and intact (its return recorded
-//   in the page, measured by src/audio/continuity.h);
+// - the host hears the lossy speaker's 660 Hz tone continuous (its return recorded in the
+//   page, measured by src/audio/continuity.h; the server's decoder rebuilds most single losses
+//   from Opus's in-band FEC even without RED, so this part alone passes on the old code too);
 // - the host's own receiver (a clean downlink) conceals under 1 % of its samples.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -286,10 +287,10 @@ test('a speaker on a 10 % lossy uplink is heard continuous through RED', { timeo
     `concealed ${concealed} of ${received} samples (${(100 * concealed / received).toFixed(2)} %)`);
   check(c.windows > 0.8 * RECORD_MS / 20, `the tone did not fill the recording (${c.windows} windows)`);
   check(c.continuous >= 0.97, `the lossy speaker was not heard continuous: ${(100 * c.continuous).toFixed(1)} % of windows`);
-  // Within 6 dB, the server's decoder mostly gets there without RED too (it rebuilds a lost
-  // frame from the next packet's in-band FEC, a coarser copy); within 1 dB it does not
-  // (measured: 95.1 %, 95.3 % without RED; 98.0 %, 98.7 % with).
-  check(c.intact >= 0.97, `the lossy speaker's tone was not intact: ${(100 * c.intact).toFixed(1)} % of windows within 1 dB`);
+  // Not asserted, only logged: windows within 1 dB. It tells RED from in-band FEC (95.1-95.3 %
+  // without RED, 97.0-99.7 % with, in our runs), but not reliably enough on a loaded machine
+  // (97.2 % once without RED, 97.0 % once with). What tells them apart every time is the
+  // decoder's losses above.
   check(received > 0 && concealed / received < 0.01, `the host concealed ${concealed} of ${received} samples`);
   assert.deepEqual(problems, []);
 });
