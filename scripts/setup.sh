@@ -46,8 +46,9 @@ test_packages=(
   # tests: the TLS tests make their CA with openssl; caddy (tls internal) runs in front of roomcastd
   openssl caddy
   # tests: the cross-network test (tests/integration/test_networks.cpp) runs a TURN server
-  # (coturn, TURN REST secret) and a NAT router (nftables masquerade) in network namespaces
-  coturn nftables
+  # (coturn, TURN REST secret) and a NAT router (nftables masquerade) in network namespaces;
+  # its Chromium trusts the test's CA through an NSS database made with certutil
+  coturn nftables libnss3-tools
   # tests/packaging: dpkg-buildpackage with debhelper builds the .deb; mmdebstrap makes the
   # fresh Debian root it is installed into
   debhelper dpkg-dev fakeroot mmdebstrap

@@ -8,7 +8,7 @@
 // It stays in the room until the test ends it or --seconds pass.
 //
 // usage: node network_browser_speaker.mjs --url URL --room ID --token T --wav F.wav
-//          --netns-wrapper PATH [--insecure-origin ORIGIN] [--spki HASH] [--seconds N]
+//          --netns-wrapper PATH [--insecure-origin ORIGIN] [--home DIR] [--seconds N]
 import { chromium } from 'playwright-core';
 import { parseArgs } from 'node:util';
 import { chromiumArgs } from '../web/roomcast_fixture.mjs';
@@ -16,7 +16,7 @@ import { chromiumArgs } from '../web/roomcast_fixture.mjs';
 const { values: opt } = parseArgs({
   options: {
     url: { type: 'string' }, room: { type: 'string' }, token: { type: 'string' }, wav: { type: 'string' },
-    'netns-wrapper': { type: 'string' }, 'insecure-origin': { type: 'string' }, spki: { type: 'string' },
+    'netns-wrapper': { type: 'string' }, 'insecure-origin': { type: 'string' }, home: { type: 'string' },
     seconds: { type: 'string', default: '120' },
   },
 });
@@ -24,11 +24,11 @@ const { values: opt } = parseArgs({
 const say = (line) => process.stdout.write(line + '\n');
 const args = [...chromiumArgs, `--use-file-for-fake-audio-capture=${opt.wav}`];
 // Plain HTTP until the server speaks TLS: the page's origin is then declared secure, which
-// getUserMedia needs. With TLS the test CA's key is trusted by its SPKI hash instead.
+// getUserMedia needs. With TLS, --home is a HOME whose NSS database (.pki/nssdb) trusts the
+// test's CA, as a browser trusts an operator's private CA.
 if (opt['insecure-origin']) args.push(`--unsafely-treat-insecure-origin-as-secure=${opt['insecure-origin']}`);
-if (opt.spki) args.push(`--ignore-certificate-errors-spki-list=${opt.spki}`);
-
-const browser = await chromium.launch({ executablePath: opt['netns-wrapper'], args, timeout: 60000 });
+const env = opt.home ? { ...process.env, HOME: opt.home } : process.env;
+const browser = await chromium.launch({ executablePath: opt['netns-wrapper'], args, env, timeout: 60000 });
 const signaling = [];
 let finished = false;
 async function finish(code) {

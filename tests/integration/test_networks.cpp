@@ -9,8 +9,8 @@
 // Needs root (network namespaces, nftables), coturn and Chromium; skipped otherwise.
 //
 // When roomcastd serves TLS (--tls-cert in its --help) everything goes over https with a CA the
-// test makes (the CLI trusts it with --ca-file, Chromium the server key's SPKI hash; ffmpeg does
-// not verify). Without it, plain HTTP, with Chromium told the origin is secure
+// test makes (the CLI trusts it with --ca-file, Chromium through a certificate database of its
+// own, as an operator's browser would trust a private CA; ffmpeg does not verify). Without it, plain HTTP, with Chromium told the origin is secure
 // (--unsafely-treat-insecure-origin-as-secure), which getUserMedia needs off localhost.
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -70,7 +70,7 @@ struct WebAccess {
   std::string error;                     // set when the test CA could not be made
   std::vector<std::string> daemonArgs;   // --tls-cert, --tls-key
   std::vector<std::string> cliArgs;      // --ca-file: the CLI verifies the server
-  std::vector<std::string> browserArgs;  // --spki (the certificate's key trusted), or --insecure-origin
+  std::vector<std::string> browserArgs;  // --home (its NSS database trusts the test CA), or --insecure-origin
 };
 
 bool servesTls() {
@@ -95,16 +95,16 @@ WebAccess webAccess(const std::string& dir, const std::string& address, int port
       "printf 'subjectAltName=IP:" + address + "\\nextendedKeyUsage=serverAuth\\n' > server.ext\n"
       "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile server.ext "
       "-out server.pem 2>/dev/null\n"
-      // Chromium's --ignore-certificate-errors-spki-list: base64(SHA-256(SubjectPublicKeyInfo)).
-      "openssl x509 -in server.pem -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary "
-      "| base64\n";
+      // Chromium on Linux trusts the CAs of the NSS database in $HOME/.pki/nssdb: the test CA
+      // goes into one under a HOME of the test's own.
+      "mkdir -p browser-home/.pki/nssdb\n"
+      "certutil -d sql:browser-home/.pki/nssdb -N --empty-password\n"
+      "certutil -d sql:browser-home/.pki/nssdb -A -t C,, -n roomcast-test-ca -i ca.pem\n";
   const ProcessResult made = run({"sh", "-ec", script}, 60);
-  std::string spki = made.stdoutText;
-  while (!spki.empty() && g_ascii_isspace(spki.back())) spki.pop_back();
-  if (made.exitStatus != 0 || spki.empty()) web.error = "cannot make the test CA: " + made.stderrText;
+  if (made.exitStatus != 0) web.error = "cannot make the test CA: " + made.stderrText;
   web.daemonArgs = {"--tls-cert", cert, "--tls-key", key};
   web.cliArgs = {"--ca-file", ca};
-  web.browserArgs = {"--spki", spki};
+  web.browserArgs = {"--home", dir + "/browser-home"};
   return web;
 }
 
