@@ -1,7 +1,5 @@
 #include "media/lossy_link.h"
 
-#include <nice/agent.h>
-
 namespace roomcast::media {
 
 namespace {
@@ -55,20 +53,6 @@ void watchIceSinksIn(GstElement* element) {
 
 void onDeepElementAdded(GstBin*, GstBin*, GstElement* element, gpointer) { watchIceSinksIn(element); }
 
-void setCheckRetransmissions(GstElement* webrtcbin) {
-  GObject* ice = nullptr;
-  g_object_get(webrtcbin, "ice-agent", &ice, nullptr);
-  if (!ice) return;
-  NiceAgent* agent = nullptr;
-  if (g_object_class_find_property(G_OBJECT_GET_CLASS(ice), "agent")) g_object_get(ice, "agent", &agent, nullptr);
-  if (agent) {
-    if (g_object_class_find_property(G_OBJECT_GET_CLASS(agent), "stun-max-retransmissions"))
-      g_object_set(agent, "stun-max-retransmissions", kIceCheckRetransmissions, nullptr);
-    g_object_unref(agent);
-  }
-  g_object_unref(ice);
-}
-
 }  // namespace
 
 bool isDtlsHandshake(const guint8* data, gsize size) {
@@ -77,7 +61,6 @@ bool isDtlsHandshake(const guint8* data, gsize size) {
 }
 
 void prepareForLossyLinks(GstElement* webrtcbin) {
-  setCheckRetransmissions(webrtcbin);
   g_signal_connect(webrtcbin, "deep-element-added", G_CALLBACK(onDeepElementAdded), nullptr);
   watchIceSinksIn(webrtcbin);
 }
