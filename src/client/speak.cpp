@@ -85,6 +85,7 @@ class Speaker {
   int retries_ = 0;            // sessions replaced since the last one that connected
   gint generation_ = 0;        // bumped when a session is replaced: late posts of the old one are dropped
   guint patienceTimer_ = 0;
+  guint busWatch_ = 0;         // the current pipeline's
   audio::PcmAudio heard_;      // what earlier sessions heard
 };
 
@@ -177,7 +178,12 @@ bool Speaker::buildPipeline(std::string& error) {
     const gsize bytes = gst_buffer_get_size(GST_PAD_PROBE_INFO_BUFFER(info));
     const uint64_t before = self->heardSamples_;
     self->heardSamples_ += bytes / 2;
-    if (before == 0) self->post([self] { self->onMediaFlowing(); });
+    if (before == 0) {
+      const gint session = g_atomic_int_get(&self->generation_);
+      self->post([self, session] {
+        if (session == self->generation_) self->onMediaFlowing();
+      });
+    }
     if (self->heardSamples_ / 48000 != before / 48000) {
       const uint64_t seconds = self->heardSamples_ / 48000;
       self->post([seconds] {
@@ -189,7 +195,7 @@ bool Speaker::buildPipeline(std::string& error) {
   }, this, nullptr);
 
   g_autoptr(GstBus) bus = gst_pipeline_get_bus(GST_PIPELINE(pipeline_.get()));
-  gst_bus_add_watch(bus, [](GstBus*, GstMessage* m, gpointer self) -> gboolean {
+  busWatch_ = gst_bus_add_watch(bus, [](GstBus*, GstMessage* m, gpointer self) -> gboolean {
     if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_ERROR) {
       GError* e = nullptr;
       gst_message_parse_error(m, &e, nullptr);
@@ -290,6 +296,8 @@ void Speaker::retrySession(const std::string& why) {
   g_atomic_int_inc(&generation_);
   if (webrtc_) g_signal_handlers_disconnect_by_data(webrtc_.get(), this);
   if (pipeline_) gst_element_set_state(pipeline_.get(), GST_STATE_NULL);
+  if (busWatch_) g_source_remove(busWatch_);
+  busWatch_ = 0;
   drainHeard();
   webrtc_.reset();
   depay_.reset();
