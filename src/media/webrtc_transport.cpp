@@ -4,6 +4,7 @@
 #include <gst/webrtc/webrtc.h>
 
 #include "media/debug.h"
+#include "media/lossy_link.h"
 #include "media/red_sdp.h"
 #include "media/webrtc_util.h"
 
@@ -123,7 +124,7 @@ void onIceStateChanged(GstElement* webrtc, GParamSpec*, gpointer data) {
   GstWebRTCICEConnectionState state;
   g_object_get(webrtc, "ice-connection-state", &state, nullptr);
   GST_INFO("peer %s: ICE %d", ctx->key.peerId.c_str(), state);
-  if (state == GST_WEBRTC_ICE_CONNECTION_STATE_FAILED) ctx->events->postFailure(ctx->key, "ICE failed");
+  if (state == GST_WEBRTC_ICE_CONNECTION_STATE_FAILED) ctx->events->postTransportFailure(ctx->key, "ICE failed");
 }
 
 // Until DTLS is up, webrtcbin blocks RTP inside (transportsendbin); the gate keeps the room's
@@ -135,7 +136,7 @@ void onConnectionStateChanged(GstElement* webrtc, GParamSpec*, gpointer data) {
   GST_INFO("peer %s: connection %d", ctx->key.peerId.c_str(), state);
   g_atomic_int_set(&ctx->gates->transportReady, state == GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED);
   if (state == GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED) ctx->events->postConnected(ctx->key);
-  if (state == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED) ctx->events->postFailure(ctx->key, "DTLS failed");
+  if (state == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED) ctx->events->postTransportFailure(ctx->key, "DTLS failed");
 }
 
 }  // namespace
@@ -167,6 +168,8 @@ core::Status WebRtcTransport::attach(GstBin* pipeline, GstPad* uplinkSink, GstPa
   applyIceSettings(webrtc_.get(), ice_);
   gst_bin_add(pipeline, webrtc_.get());
   addLoopbackToIceAgent(webrtc_.get());
+  // A speaker on a lossy link connects in a second or two, not at the deadline (lossy_link.h).
+  prepareForLossyLinks(webrtc_.get());
 
   auto* ctx = new CallbackContext{key_, &events_, PadPtr::ref(uplinkSink), refPeerGates(gates)};
   g_object_set_data_full(G_OBJECT(webrtc_.get()), "roomcast-peer", ctx, [](gpointer p) {
