@@ -17,7 +17,9 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { startDaemon, chromiumArgs, buildDir, writeToneWav, toneLevels } from './roomcast_fixture.mjs';
+import {
+  startDaemon, chromiumArgs, buildDir, writeToneWav, toneLevels, keepPeerConnectionsAndRawMicrophone,
+} from './roomcast_fixture.mjs';
 
 const SPEAKER_HZ = 660;
 const LOSS_PERCENT = 10;
@@ -85,18 +87,7 @@ async function openBrowser(ns, wav, name) {
   });
   browsers.push(browser);
   const context = await browser.newContext();
-  // Every peer connection kept for getStats(); the microphone without the browser's processing
-  // (its noise suppression flattens a steady test tone).
-  await context.addInitScript(() => {
-    window.__pcs = [];
-    const Native = window.RTCPeerConnection;
-    window.RTCPeerConnection = function (...a) { const pc = new Native(...a); window.__pcs.push(pc); return pc; };
-    window.RTCPeerConnection.prototype = Native.prototype;
-    Object.assign(window.RTCPeerConnection, Native);
-    const md = navigator.mediaDevices;
-    const original = md.getUserMedia.bind(md);
-    md.getUserMedia = () => original({ audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false } });
-  });
+  await context.addInitScript(keepPeerConnectionsAndRawMicrophone);
   const page = await context.newPage();
   // The signaling, for a failure message.
   page.signaling = [];

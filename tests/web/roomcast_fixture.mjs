@@ -88,6 +88,22 @@ export async function phonePage(browser) {
   return page;
 }
 
+// For context.addInitScript: every RTCPeerConnection the page makes is kept in window.__pcs
+// (for getStats()), and the microphone comes without the browser's processing (its noise
+// suppression flattens a steady test tone). Runs in the page, so it uses nothing from here.
+export function keepPeerConnectionsAndRawMicrophone() {
+  window.__pcs = [];
+  const Native = window.RTCPeerConnection;
+  window.RTCPeerConnection = function (...a) { const pc = new Native(...a); window.__pcs.push(pc); return pc; };
+  window.RTCPeerConnection.prototype = Native.prototype;
+  Object.assign(window.RTCPeerConnection, Native);
+  const md = navigator.mediaDevices;
+  if (md) {
+    const original = md.getUserMedia.bind(md);
+    md.getUserMedia = () => original({ audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false } });
+  }
+}
+
 // For page.waitForFunction(hasPlayed, { id, seconds }): true once the <audio> element `id` has
 // really played more than `seconds` (the sum of its played ranges). currentTime is not enough:
 // hls.js moves it to the live edge by seeking, before anything plays.
