@@ -17,6 +17,9 @@ import {
 
 const $ = (id) => document.getElementById(id);
 const MAX_CHAT_SHOWN = 200;
+// A WebRTC session whose ICE or DTLS fails (the browser says 'failed', or the server sends
+// ice_failed) is replaced by a new one (a new offer), at most this many times in a row.
+const MAX_SESSION_RETRIES = 3;
 
 export async function showRoom(id) {
   $('room').hidden = false;
@@ -64,6 +67,7 @@ class RoomPage {
     this.handUp = false;
     this.invited = false;
     this.session = null;
+    this.sessionRetries = 0;
     this.hls = null;
     this.ended = false;
   }
@@ -110,7 +114,11 @@ class RoomPage {
       send: (m) => this.send(m),
       audio,
       iceServers: this.iceServers,
-      onState: (state) => { if (state === 'failed') this.status('The audio connection failed; reconnecting…'); },
+      onState: (state) => {
+        if (session !== this.session) return;
+        if (state === 'connected') this.sessionRetries = 0;
+        if (state === 'failed') this.retrySession('The audio connection failed');
+      },
     });
     this.session = session;
     try {
@@ -119,6 +127,16 @@ class RoomPage {
     } catch (error) {
       this.status(`Cannot open the audio connection: ${error.message}`);
     }
+  }
+
+  retrySession(why) {
+    if (this.sessionRetries >= MAX_SESSION_RETRIES) {
+      this.status(`${why}; gave up after ${MAX_SESSION_RETRIES} retries (reload the page to try again).`);
+      return;
+    }
+    this.sessionRetries += 1;
+    this.status(`${why}; reconnecting (${this.sessionRetries} of ${MAX_SESSION_RETRIES})…`);
+    this.openSession();
   }
 
   async useMicrophone() {
@@ -343,6 +361,7 @@ class RoomPage {
         // The room holds only a few pre-warmed sessions: this one opens when we are promoted.
         if (m.error.code === 'room_full' && !onStage(this.me.role) && this.session) this.closeSession();
         if (m.error.code === 'conflict' || m.error.code === 'forbidden') this.resyncAfterRefusal();
+        if (m.error.code === 'ice_failed' && this.session) this.retrySession('The audio connection did not get through');
         return;
       default: return;
     }

@@ -1,5 +1,5 @@
 // A WebRTC media session with the room (see docs/protocol.md, "A speaker's session"): one
-// audio transceiver, sendrecv, Opus only, trickle ICE over the room's WebSocket.
+// audio transceiver, sendrecv, Opus (RED-wrapped where both sides can), trickle ICE over the room's WebSocket.
 //
 // It can start without a microphone: a listener with a raised hand opens it early (pre-warm),
 // hears the room's mix over it (muted on the page while HLS plays), and only when promoted
@@ -38,10 +38,14 @@ export class MediaSession {
     this.onState = onState;
     this.pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require', iceServers });
     this.transceiver = this.pc.addTransceiver('audio', { direction: 'sendrecv' });
-    // Opus only: the server mixes Opus and answers with the payload type we offer.
+    // RED first, then Opus, nothing else: the server mixes Opus and answers with the payload
+    // types we offer. With RED (RFC 2198) each packet also carries the previous frame, so a
+    // packet lost on our uplink comes back from the next one; a server without RED answers
+    // Opus alone.
     const codecs = RTCRtpReceiver.getCapabilities?.('audio')?.codecs || [];
-    const opus = codecs.filter((c) => c.mimeType.toLowerCase() === 'audio/opus');
-    if (opus.length && this.transceiver.setCodecPreferences) this.transceiver.setCodecPreferences(opus);
+    const named = (name) => codecs.filter((c) => c.mimeType.toLowerCase() === name);
+    const opus = named('audio/opus');
+    if (opus.length && this.transceiver.setCodecPreferences) this.transceiver.setCodecPreferences([...named('audio/red'), ...opus]);
     this.pc.ontrack = (event) => {
       this.audio.srcObject = event.streams[0] || new MediaStream([event.track]);
       this.audio.play().catch(() => {});
@@ -57,7 +61,10 @@ export class MediaSession {
   async start() {
     const offer = await this.pc.createOffer();
     // Mono voice with in-band FEC (the server's decoder uses it under loss); DTX is welcome.
+    // Only Opus's fmtp line: RED's ("111/111") is not key=value.
+    const opusPt = offer.sdp.match(/a=rtpmap:(\d+) opus\//i)?.[1];
     offer.sdp = offer.sdp.replace(/a=fmtp:(\d+) (.*)/g, (line, pt, params) => {
+      if (pt !== opusPt) return line;
       const keys = new Map(params.split(';').map((p) => p.trim().split('=')));
       keys.set('stereo', '0');
       keys.set('sprop-stereo', '0');

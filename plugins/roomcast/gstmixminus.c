@@ -43,6 +43,21 @@
  * mixer thread that woke on time realigns: one that woke late finds frames
  * waiting because of itself.
  *
+ * Holding (an adaptive playout delay): a lost packet reaches the mixer a
+ * frame late, rebuilt from the FEC of the packet after it (opusfecdec
+ * decodes both when that one arrives), too late for a tick that waits at
+ * most `max-wait`. So when a tick has to go without an awaited input, the
+ * frame that comes late is not trimmed away: the input keeps that frame of
+ * delay (a "hold"; a second miss while holding adds a second frame), the
+ * next loss is rebuilt in time, and neither realigning nor trimming takes
+ * the held frames away while losses go on. Each tick that finds the hold
+ * used (fewer than the held frames left queued after it: a packet late or
+ * lost) keeps it another 5 s; 5 s without one release it, and trimming
+ * takes the extra delay back as it takes any backlog. An input that never
+ * misses a tick never holds: without loss, transit is as before. This is
+ * here rather than in the jitter buffer because only the mixer knows when
+ * its own ticks are due, and so whether a frame came too late for one.
+ *
  * With `live=false` there is no clock: a tick goes out when every input
  * that has not ended has a full frame. That mode is deterministic, for
  * files and tests.
@@ -131,6 +146,10 @@ GST_DEBUG_CATEGORY_STATIC (gst_mix_minus_debug);
 /* Trimming: every DRAIN_TICKS ticks, an input whose FIFO never fell below
  * a quarter frame after a tick loses that excess. */
 #define DRAIN_TICKS 50
+/* Holding: at most this many frames, kept this many ticks after the last
+ * time they were needed. */
+#define MAX_HOLD_FRAMES 2
+#define HOLD_TICKS 250
 /* More than this many frames behind the clock: skip ahead. */
 #define CATCH_UP_FRAMES 10
 /* Level messages continue this long after the last input audio. */
@@ -186,6 +205,8 @@ struct _GstMixMinusPad
   guint clean_windows;          /* drain windows since a tick went without it */
   gboolean short_last_tick;     /* the last tick went without its frame */
   guint min_residual;           /* smallest fill after a tick, this drain window */
+  guint hold;                   /* frames of delay kept for late (rebuilt) frames */
+  guint64 hold_until;           /* the tick at which an unused hold ends */
 
   /* Mixer thread only. */
   gfloat *own;                  /* this tick's contribution (volume applied) */
@@ -397,6 +418,7 @@ struct _GstMixMinus
   guint64 stat_trimmed;
   guint64 stat_catch_ups;
   guint64 stat_realigned;
+  guint64 stat_holds;
 
   /* Mixer thread only. */
   guint frames;                 /* samples per tick */
@@ -509,6 +531,9 @@ realign_inputs_at_due (GstMixMinus * self, gint64 now_us, gint64 deadline_us)
     gint64 next_us;
 
     if (pad->fifo.length < frames || !input_awaited (self, pad, now_us))
+      continue;
+    /* Its queued frames are what makes the next loss come in time. */
+    if (pad->hold > 0)
       continue;
     /* A whole frame more than the tick needs, found on time (a burst after
      * a late packet): a quiet one goes now, not when trimming comes round. */
@@ -698,14 +723,30 @@ take_frames_locked (GstMixMinus * self)
     pad->short_last_tick = self->live && got < frames && input_awaited (self, pad, now_us);
     if (pad->short_last_tick)
       self->stat_underruns++;
+    /* Holding (see above): a miss adds a frame of delay; a hold that was
+     * needed (a frame came late) is kept on; one unneeded for long ends. */
+    if (pad->short_last_tick && pad->hold < MAX_HOLD_FRAMES) {
+      pad->hold++;
+      self->stat_holds++;
+      GST_DEBUG_OBJECT (pad, "missed a tick: holding %u frame(s)", pad->hold);
+    }
+    if (pad->short_last_tick || (pad->hold > 0
+            && pad->fifo.length < pad->hold * frames))
+      pad->hold_until = self->tick + HOLD_TICKS;
+    if (pad->hold > 0 && self->tick >= pad->hold_until) {
+      GST_DEBUG_OBJECT (pad, "no loss for %u ticks: hold released", HOLD_TICKS);
+      pad->hold = 0;
+    }
     /* A frame still queued came at the latest with the newest data. */
     if (pad->fifo.length >= frames)
       pad->full_since_us = pad->last_data_us;
 
     pad->min_residual = MIN (pad->min_residual, pad->fifo.length);
     if (drain) {
-      if (pad->min_residual != G_MAXUINT && pad->min_residual > frames / 4)
-        self->stat_trimmed += mix_fifo_skip (&pad->fifo, pad->min_residual);
+      const guint kept = pad->hold * frames;
+      if (pad->min_residual != G_MAXUINT && pad->min_residual > kept + frames / 4)
+        self->stat_trimmed += mix_fifo_skip (&pad->fifo,
+            pad->min_residual - kept);
       pad->min_residual = G_MAXUINT;
       /* REALIGN_CALM_WINDOWS without a miss halve the margin again. */
       if (++pad->clean_windows >= REALIGN_CALM_WINDOWS) {
@@ -1209,6 +1250,7 @@ gst_mix_minus_sink_event (GstPad * pad, GstObject * parent, GstEvent * event)
       mpad->flushing = FALSE;
       mpad->eos = FALSE;
       mix_fifo_clear (&mpad->fifo);
+      mpad->hold = 0;
       g_mutex_unlock (&self->lock);
       break;
     default:
@@ -1567,6 +1609,7 @@ gst_mix_minus_stats (GstMixMinus * self)
       "trimmed-samples", G_TYPE_UINT64, self->stat_trimmed,
       "catch-ups", G_TYPE_UINT64, self->stat_catch_ups,
       "realigned-samples", G_TYPE_UINT64, self->stat_realigned,
+      "holds", G_TYPE_UINT64, self->stat_holds,
       "inputs", G_TYPE_UINT, self->inputs->len, NULL);
   g_mutex_unlock (&self->lock);
   return s;

@@ -18,6 +18,8 @@
 #include "client/rest_client.h"
 #include "client/turn_uris.h"
 #include "media/gst_ptr.h"
+#include "media/loss_feedback.h"
+#include "media/lossy_link.h"
 #include "media/post_to_context.h"
 #include "media/webrtc_util.h"
 #include "protocol/json.h"
@@ -27,6 +29,11 @@ namespace roomcast::client {
 namespace {
 
 constexpr int kOpusPayloadType = 111;  // what browsers use; any dynamic type works
+// A WebRTC session that fails (ICE or DTLS: the server's ice_failed, our own agent's
+// "failed", or no audio after kSessionPatienceS) is replaced by a new one, a new offer on
+// the same socket, at most this many times in a row; then the speaker gives up.
+constexpr int kMaxSessionRetries = 3;
+constexpr double kSessionPatienceS = 20;
 
 class Speaker {
  public:
@@ -52,6 +59,9 @@ class Speaker {
   void onMediaFlowing();
   void startSpeakingTime(const char* what);
   void sendText(const char* text);
+  void retrySession(const std::string& why);
+  void drainHeard();
+  void armSessionPatience();
 
   SpeakOptions options_;
   GMainLoop* loop_ = nullptr;
@@ -61,6 +71,7 @@ class Speaker {
   media::ElementPtr webrtc_;
   media::ElementPtr depay_;
   media::ElementPtr appsink_;
+  std::unique_ptr<media::LossFeedback> lossFeedback_;  // WebRTC: our encoder follows the room's RTCP reports
   GSocket* rtpSocket_ = nullptr;  // --plain-rtp: ours, for sending and receiving
   std::string rtpHost_;           // --plain-rtp: where the server wants our RTP
   int rtpPort_ = 0;
@@ -72,10 +83,24 @@ class Speaker {
   std::vector<std::string> turnUris_;  // from the welcome: relays for when UDP is blocked
   guint speakingTimer_ = 0;
   gint64 startedUs_ = g_get_monotonic_time();
+  gint64 offerSentUs_ = 0;
   int exitCode_ = 0;
+  int retries_ = 0;            // sessions replaced since the last one that connected
+  gint generation_ = 0;        // bumped when a session is replaced: late posts of the old one are dropped
+  guint patienceTimer_ = 0;
+  guint busWatch_ = 0;         // the current pipeline's
+  audio::PcmAudio heard_;      // what earlier sessions heard
 };
 
 void Speaker::post(std::function<void()> fn) { media::postToContext(nullptr, std::move(fn)); }
+
+// The room's return, decoded as the server decodes speakers: roomcast's opusfecdec (the
+// plugin, installed or on GST_PLUGIN_PATH) rebuilds a lost packet from the next one's FEC the
+// moment that one arrives; without the plugin, opusdec does it by holding every packet back.
+std::string returnDecoder() {
+  g_autoptr(GstElementFactory) fec = gst_element_factory_find("opusfecdec");
+  return fec ? "opusfecdec" : "opusdec plc=true use-inband-fec=true";
+}
 
 bool Speaker::buildPipeline(std::string& error) {
   std::string source;
@@ -83,8 +108,9 @@ bool Speaker::buildPipeline(std::string& error) {
     source = "audiotestsrc is-live=true wave=sine samplesperbuffer=960 volume=" + std::to_string(options_.volume) +
              " freq=" + std::to_string(options_.toneHz);
   } else {
-    // A file is paced to real time by clocksync, as a microphone would be.
-    source = "filesrc name=file ! wavparse ! clocksync";
+    // A file is paced to real time by clocksync in 20 ms buffers, as a microphone would be
+    // (wavparse alone hands out 4096-byte chunks, which left as pairs of packets).
+    source = "filesrc name=file ! wavparse ! audiobuffersplit output-buffer-duration=1/50 ! clocksync";
   }
   const std::string rtpCaps = "application/x-rtp,media=audio,encoding-name=OPUS,clock-rate=48000,payload=" +
                               std::to_string(kOpusPayloadType);
@@ -97,7 +123,7 @@ bool Speaker::buildPipeline(std::string& error) {
       source +
       " ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 ! opusenc name=enc ! rtpopuspay name=pay pt=" +
       std::to_string(kOpusPayloadType) + " ! " + rtpCaps + network +
-      " rtpopusdepay name=depay ! opusdec plc=true use-inband-fec=true ! audioconvert ! audioresample"
+      " rtpopusdepay name=depay ! " + returnDecoder() + " ! audioconvert ! audioresample"
       " ! audio/x-raw,format=S16LE,rate=48000,channels=1 ! appsink name=heard sync=false";
   GError* parseError = nullptr;
   pipeline_ = media::ElementPtr::adopt(gst_parse_launch(description.c_str(), &parseError));
@@ -134,7 +160,10 @@ bool Speaker::buildPipeline(std::string& error) {
     g_object_set(in, "socket", rtpSocket_, "close-socket", FALSE, nullptr);
   } else {
     webrtc_ = media::ElementPtr::adopt(gst_bin_get_by_name(GST_BIN(pipeline_.get()), "webrtc"));
+    lossFeedback_ = std::make_unique<media::LossFeedback>(webrtc_.get(), enc);
     media::addLoopbackToIceAgent(webrtc_.get());
+    // On a lossy uplink: the DTLS handshake sent in copies (lossy_link.h).
+    media::prepareForLossyLinks(webrtc_.get());
     // The server's TURN relays, with this participant's credentials: a way in from behind a
     // NAT or a firewall that drops UDP (turn:...?transport=tcp, turns:).
     for (const auto& uri : turnUris_) {
@@ -156,7 +185,12 @@ bool Speaker::buildPipeline(std::string& error) {
     const gsize bytes = gst_buffer_get_size(GST_PAD_PROBE_INFO_BUFFER(info));
     const uint64_t before = self->heardSamples_;
     self->heardSamples_ += bytes / 2;
-    if (before == 0) self->post([self] { self->onMediaFlowing(); });
+    if (before == 0) {
+      const gint session = g_atomic_int_get(&self->generation_);
+      self->post([self, session] {
+        if (session == self->generation_) self->onMediaFlowing();
+      });
+    }
     if (self->heardSamples_ / 48000 != before / 48000) {
       const uint64_t seconds = self->heardSamples_ / 48000;
       self->post([seconds] {
@@ -168,7 +202,7 @@ bool Speaker::buildPipeline(std::string& error) {
   }, this, nullptr);
 
   g_autoptr(GstBus) bus = gst_pipeline_get_bus(GST_PIPELINE(pipeline_.get()));
-  gst_bus_add_watch(bus, [](GstBus*, GstMessage* m, gpointer self) -> gboolean {
+  busWatch_ = gst_bus_add_watch(bus, [](GstBus*, GstMessage* m, gpointer self) -> gboolean {
     if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_ERROR) {
       GError* e = nullptr;
       gst_message_parse_error(m, &e, nullptr);
@@ -207,7 +241,10 @@ void Speaker::onOfferCreated(GstPromise* promise, gpointer data) {
 void Speaker::onIceCandidate(GstElement*, guint mline, gchar* candidate, gpointer data) {
   auto* self = static_cast<Speaker*>(data);
   std::string c = candidate ? candidate : "";
-  self->post([self, mline, c] { self->sendCandidate(mline, c); });
+  const gint session = g_atomic_int_get(&self->generation_);
+  self->post([self, mline, c, session] {
+    if (session == self->generation_) self->sendCandidate(mline, c);
+  });
 }
 
 // webrtcbin thread: hop to the main loop, where the speaking time starts once connected.
@@ -215,11 +252,72 @@ void Speaker::onIceStateChanged(GstElement* webrtc, GParamSpec*, gpointer data) 
   auto* self = static_cast<Speaker*>(data);
   GstWebRTCICEConnectionState state;
   g_object_get(webrtc, "ice-connection-state", &state, nullptr);
-  self->post([self, state] { self->onIceState(state); });
+  const gint session = g_atomic_int_get(&self->generation_);
+  self->post([self, state, session] {
+    if (session == self->generation_) self->onIceState(state);
+  });
 }
 
 void Speaker::onIceState(GstWebRTCICEConnectionState state) {
-  if (state == GST_WEBRTC_ICE_CONNECTION_STATE_FAILED) finish(1, "ICE failed");
+  if (state == GST_WEBRTC_ICE_CONNECTION_STATE_FAILED) retrySession("ICE failed");
+}
+
+// Keeps what the session heard (the --out file covers every session).
+void Speaker::drainHeard() {
+  if (!appsink_) return;
+  while (GstSample* sample = gst_app_sink_try_pull_sample(GST_APP_SINK(appsink_.get()), 0)) {
+    GstBuffer* buffer = gst_sample_get_buffer(sample);
+    GstMapInfo map;
+    if (gst_buffer_map(buffer, &map, GST_MAP_READ)) {
+      const auto* s = reinterpret_cast<const int16_t*>(map.data);
+      heard_.samples.insert(heard_.samples.end(), s, s + map.size / 2);
+      gst_buffer_unmap(buffer, &map);
+    }
+    gst_sample_unref(sample);
+  }
+}
+
+// A session that has not connected after kSessionPatienceS is replaced, whatever the server
+// says (its own deadline, ice_deadline_s, is 15 s by default).
+void Speaker::armSessionPatience() {
+  if (patienceTimer_) g_source_remove(patienceTimer_);
+  patienceTimer_ = g_timeout_add(static_cast<guint>(kSessionPatienceS * 1000), [](gpointer data) -> gboolean {
+    auto* self = static_cast<Speaker*>(data);
+    self->patienceTimer_ = 0;
+    if (!self->connected_) self->retrySession("no audio after " + std::to_string(static_cast<int>(kSessionPatienceS)) + " s");
+    return G_SOURCE_REMOVE;
+  }, this);
+}
+
+// The WebRTC session failed: a new pipeline and a new offer on the same socket (the server
+// keeps our role and slot), a bounded number of times in a row.
+void Speaker::retrySession(const std::string& why) {
+  if (!loop_ || !g_main_loop_is_running(loop_) || options_.plainRtp) return;
+  if (retries_ >= kMaxSessionRetries) {
+    g_printerr("roomcast: the audio connection failed (%s); gave up after %d retries\n", why.c_str(), retries_);
+    return finish(1, "ICE failed");
+  }
+  retries_++;
+  g_printerr("roomcast: the audio connection failed (%s); retrying with a new session (%d of %d)\n", why.c_str(),
+             retries_, kMaxSessionRetries);
+  g_atomic_int_inc(&generation_);
+  if (webrtc_) g_signal_handlers_disconnect_by_data(webrtc_.get(), this);
+  if (pipeline_) gst_element_set_state(pipeline_.get(), GST_STATE_NULL);
+  if (busWatch_) g_source_remove(busWatch_);
+  busWatch_ = 0;
+  drainHeard();
+  webrtc_.reset();
+  depay_.reset();
+  appsink_.reset();
+  pipeline_.reset();
+  connected_ = false;
+  heardSamples_ = 0;
+  std::string error;
+  if (!buildPipeline(error)) {
+    g_printerr("roomcast: cannot start media: %s\n", error.c_str());
+    return finish(1, "media");
+  }
+  armSessionPatience();
 }
 
 // The first decoded audio from the room: ICE and DTLS are done both ways (one bundled
@@ -227,7 +325,11 @@ void Speaker::onIceState(GstWebRTCICEConnectionState state) {
 void Speaker::onMediaFlowing() {
   if (connected_) return;
   connected_ = true;
-  g_printerr("roomcast: connected after %.0f ms\n", (g_get_monotonic_time() - startedUs_) / 1000.0);
+  retries_ = 0;
+  // From our start (WebSocket, hello, media set-up included) and from the session's offer (ICE
+  // and DTLS: what a lossy link slows down).
+  g_printerr("roomcast: connected after %.0f ms (%.0f ms after the offer)\n", (g_get_monotonic_time() - startedUs_) / 1000.0,
+             (g_get_monotonic_time() - offerSentUs_) / 1000.0);
   // Scripts and tests wait for this line.
   printf("connected\n");
   fflush(stdout);
@@ -282,6 +384,7 @@ void Speaker::sendRtpOffer() {
 }
 
 void Speaker::sendOffer(const std::string& sdp) {
+  offerSentUs_ = g_get_monotonic_time();
   protocol::JsonWriter w;
   sendText(w.beginObject().str("type", "offer").str("sdp", sdp).endObject().finish().c_str());
 }
@@ -329,6 +432,8 @@ void Speaker::onWsMessage(const std::string& text) {
     } else if (!buildPipeline(error)) {
       g_printerr("roomcast: cannot start media: %s\n", error.c_str());
       return finish(1, "media");
+    } else {
+      armSessionPatience();
     }
   } else if (type == "rtp-answer") {
     rtpHost_ = json_object_get_string_member_with_default(obj, "host", "");
@@ -352,7 +457,11 @@ void Speaker::onWsMessage(const std::string& text) {
     JsonObject* error = json_object_get_object_member(obj, "error");
     g_printerr("roomcast: server error %s: %s\n", error ? json_object_get_string_member_with_default(error, "code", "") : "",
                error ? json_object_get_string_member_with_default(error, "message", "") : text.c_str());
-    if (!welcomed_) finish(1, "refused");
+    if (!welcomed_) return finish(1, "refused");
+    // Our WebRTC session is gone on the server (its ICE or DTLS failed, or did not complete
+    // by its deadline): offer again.
+    const std::string code = error ? json_object_get_string_member_with_default(error, "code", "") : "";
+    if (code == "ice_failed" || code == "media_error") retrySession("server: " + code);
   } else if (type == "room-ended") {
     finish(0, "room ended");
   } else if (type == "removed") {
@@ -408,32 +517,23 @@ int Speaker::run() {
         self->sendText(w.finish().c_str());
       },
       this);
-  // A deadline even if the server never answers, ICE never connects or (with a raised hand)
-  // nobody promotes us.
-  const double patience = options_.raiseHand ? 300 : 30;
+  // A deadline even if the server never answers, ICE never connects (after every retry) or
+  // (with a raised hand) nobody promotes us.
+  const double patience = options_.raiseHand ? 300 : 30 + kMaxSessionRetries * kSessionPatienceS;
   g_timeout_add(static_cast<guint>((options_.seconds + patience) * 1000), [](gpointer self) -> gboolean {
     static_cast<Speaker*>(self)->finish(1, "timed out");
     return G_SOURCE_REMOVE;
   }, this);
   g_main_loop_run(loop_);
 
-  audio::PcmAudio heard;
-  if (appsink_) {
-    while (GstSample* sample = gst_app_sink_try_pull_sample(GST_APP_SINK(appsink_.get()), 0)) {
-      GstBuffer* buffer = gst_sample_get_buffer(sample);
-      GstMapInfo map;
-      if (gst_buffer_map(buffer, &map, GST_MAP_READ)) {
-        const auto* s = reinterpret_cast<const int16_t*>(map.data);
-        heard.samples.insert(heard.samples.end(), s, s + map.size / 2);
-        gst_buffer_unmap(buffer, &map);
-      }
-      gst_sample_unref(sample);
-    }
-  }
+  drainHeard();
+  const audio::PcmAudio& heard = heard_;
+  if (patienceTimer_) g_source_remove(patienceTimer_);
   if (ws_ && soup_websocket_connection_get_state(ws_) == SOUP_WEBSOCKET_STATE_OPEN) {
     soup_websocket_connection_send_text(ws_, R"({"type":"leave"})");
     soup_websocket_connection_close(ws_, SOUP_WEBSOCKET_CLOSE_NORMAL, "bye");
   }
+  lossFeedback_.reset();
   if (pipeline_) gst_element_set_state(pipeline_.get(), GST_STATE_NULL);
   if (rtpSocket_) g_object_unref(rtpSocket_);
   g_printerr("roomcast: heard %.1f s of audio from the room\n", heard.seconds());

@@ -23,6 +23,7 @@ std::string_view errorCodeName(ErrorCode code) {
     case ErrorCode::RecordingFailed: return "recording_failed";
     case ErrorCode::UnsupportedMediaType: return "unsupported_media_type";
     case ErrorCode::StoreUnavailable: return "store_unavailable";
+    case ErrorCode::IceFailed: return "ice_failed";
   }
   return "internal";
 }
@@ -48,6 +49,7 @@ int httpStatusFor(ErrorCode code) {
     case ErrorCode::RecordingFailed: return 507;
     case ErrorCode::UnsupportedMediaType: return 415;
     case ErrorCode::StoreUnavailable: return 503;
+    case ErrorCode::IceFailed: return 504;
   }
   return 500;
 }

@@ -27,6 +27,7 @@ enum class ErrorCode {
   RecordingFailed,     // the recording stopped (a full disk, a write error); the room goes on
   UnsupportedMediaType,  // a REST body that is not application/json (a cross-site form post)
   StoreUnavailable,    // the database refused a write this action needs (locked, read-only, full)
+  IceFailed,           // a peer's ICE or DTLS did not connect (failed, or not by the deadline): offer again
 };
 
 struct Error {

@@ -46,6 +46,12 @@ class MediaObserver {
   // not done within the connection deadline). The peer is removed.
   virtual void onPeerFailed(const std::string& roomId, const std::string& peerId,
                             const std::string& reason) = 0;
+  // The same, when it was the network: ICE failed, DTLS failed, or neither was done by the
+  // connection deadline. The peer is removed; the client may offer again.
+  virtual void onPeerTransportFailed(const std::string& roomId, const std::string& peerId,
+                                     const std::string& reason) {
+    onPeerFailed(roomId, peerId, reason);
+  }
   // Nothing of the peer is left: after removePeer, a failure or the room's end, its recognizer
   // reported its last words (onPeerTranscript, possibly after the participant or the room is
   // gone) and everything it held is released. Once per peer id with no session left.

@@ -645,6 +645,15 @@ void RoomManager::onPeerFailed(const std::string& roomId, const std::string& pee
   events_.sendTo(roomId, peerId, ErrorEvent{{ErrorCode::MediaError, "media session failed: " + reason}});
 }
 
+void RoomManager::onPeerTransportFailed(const std::string& roomId, const std::string& peerId,
+                                        const std::string& reason) {
+  Participant* p = findParticipant(roomId, peerId);
+  if (!p) return;
+  p->mediaConnected = false;
+  // The network between them and us: a new offer (a new ICE session) may well get through.
+  events_.sendTo(roomId, peerId, ErrorEvent{{ErrorCode::IceFailed, "the audio connection did not get through: " + reason}});
+}
+
 Status RoomManager::setRecording(const std::string& roomId, const Actor& actor, bool on) {
   Room* room = findMutable(roomId);
   if (!room) return notFound(roomId);

@@ -163,6 +163,7 @@ class RoomManager final : public MediaObserver {
                         const std::string& candidate) override;
   void onPeerLevels(const std::string& roomId, const std::vector<PeerLevel>& levels) override;
   void onPeerFailed(const std::string& roomId, const std::string& peerId, const std::string& reason) override;
+  void onPeerTransportFailed(const std::string& roomId, const std::string& peerId, const std::string& reason) override;
   void onPeerFinished(const std::string& roomId, const std::string& peerId) override;
   void onRoomMediaFailed(const std::string& roomId, const std::string& reason) override;
   void onPeerTranscript(const std::string& roomId, const std::string& peerId, const std::string& text, int64_t startMs,

@@ -448,7 +448,7 @@ void GstMediaBackend::startConnectDeadline(const PeerKey& key) {
                                                   t->self->config_.peerConnectDeadlineMs / 1000.0);
         GST_WARNING("peer %s in room %s: %s", t->key.peerId.c_str(), t->key.roomId.c_str(), reason);
         t->self->removePeer(t->key.roomId, t->key.peerId);
-        if (t->self->observer_) t->self->observer_->onPeerFailed(t->key.roomId, t->key.peerId, reason);
+        if (t->self->observer_) t->self->observer_->onPeerTransportFailed(t->key.roomId, t->key.peerId, reason);
         return G_SOURCE_REMOVE;
       },
       new Task{alive_, this, key}, [](gpointer data) { delete static_cast<Task*>(data); });
@@ -586,6 +586,14 @@ void GstMediaBackend::postFailure(const PeerKey& key, std::string reason) {
     GST_WARNING("peer %s in room %s failed: %s", key.peerId.c_str(), key.roomId.c_str(), reason.c_str());
     self.removePeer(key.roomId, key.peerId);
     if (self.observer_) self.observer_->onPeerFailed(key.roomId, key.peerId, reason);
+  });
+}
+
+void GstMediaBackend::postTransportFailure(const PeerKey& key, std::string reason) {
+  postToPeer(key, [key, reason = std::move(reason)](GstMediaBackend& self) {
+    GST_WARNING("peer %s in room %s: %s", key.peerId.c_str(), key.roomId.c_str(), reason.c_str());
+    self.removePeer(key.roomId, key.peerId);
+    if (self.observer_) self.observer_->onPeerTransportFailed(key.roomId, key.peerId, reason);
   });
 }
 

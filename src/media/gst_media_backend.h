@@ -70,6 +70,7 @@ class GstMediaBackend final : public core::MediaBackend, public PeerEvents {
   void postAnswer(const PeerKey& key, std::string sdp) override;
   void postCandidate(const PeerKey& key, unsigned mline, std::string candidate) override;
   void postFailure(const PeerKey& key, std::string reason) override;
+  void postTransportFailure(const PeerKey& key, std::string reason) override;
   void postConnected(const PeerKey& key) override;
 
   // For operators: dot graphs of every live room (GST_DEBUG_DUMP_DOT_DIR).

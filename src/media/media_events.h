@@ -24,6 +24,8 @@ class PeerEvents {
   virtual void postAnswer(const PeerKey& key, std::string sdp) = 0;
   virtual void postCandidate(const PeerKey& key, unsigned mline, std::string candidate) = 0;
   virtual void postFailure(const PeerKey& key, std::string reason) = 0;
+  // ICE or DTLS failed: the network, not the peer's media (reported as ice_failed).
+  virtual void postTransportFailure(const PeerKey& key, std::string reason) = 0;
   // ICE and DTLS are done: the peer's media flows (its connection deadline no longer applies).
   virtual void postConnected(const PeerKey& key) = 0;
 };

@@ -34,6 +34,8 @@ class PeerTransport {
   // Where the transport sends the room's shared program itself, without the speaker's return
   // branch (after attach); null: through the branch.
   virtual std::shared_ptr<DirectRtpReturn> directReturn() const { return nullptr; }
+  // The webrtcbin carrying the session (after attach), for its RTCP stats; null without one.
+  virtual GstElement* webrtcbin() const { return nullptr; }
   virtual core::Status addRemoteCandidate(unsigned mline, const std::string& candidate) {
     (void)mline;
     (void)candidate;

@@ -32,6 +32,9 @@ core::Status SpeakerPeer::start(std::unique_ptr<PeerTransport> transport, int pa
     if (built) transport_->setUplinkWanted(mixed);
   }
   if (built) built = linkReturns();
+  // elements_[2] is the return encoder (buildBranches).
+  if (built && transport_->webrtcbin())
+    lossFeedback_ = std::make_unique<LossFeedback>(transport_->webrtcbin(), elements_[2].get());
   if (!built) {
     removeElements();
     return built.error();
@@ -188,6 +191,7 @@ bool SpeakerPeer::beginFlush() {
 }
 
 void SpeakerPeer::disconnect() {
+  lossFeedback_.reset();
   // Close every gate, then stop the network side, so nothing streams into pads being released.
   g_atomic_int_set(&gates_->transportReady, 0);
   g_atomic_int_set(&gates_->mixed, 0);

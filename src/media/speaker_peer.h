@@ -25,6 +25,7 @@
 #include "core/result.h"
 #include "media/direct_rtp_return.h"
 #include "media/gst_ptr.h"
+#include "media/loss_feedback.h"
 #include "media/peer_gates.h"
 #include "media/peer_transport.h"
 
@@ -98,6 +99,8 @@ class SpeakerPeer {
   PadPtr returnSrc_;   // the last element's src: what the transport sends
   ElementPtr recognizerQueue_;  // where the recognizer branch starts (transcribed speakers)
   ElementPtr recognizerSink_;   // where it ends
+  // WebRTC: the return encoder's packet-loss-percentage follows this speaker's RTCP reports.
+  std::unique_ptr<LossFeedback> lossFeedback_;
 };
 
 }  // namespace roomcast::media

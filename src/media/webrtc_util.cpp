@@ -1,5 +1,7 @@
 #include "media/webrtc_util.h"
 
+#include "media/loss_feedback.h"
+
 #include <nice/agent.h>
 #include <nice/interfaces.h>
 
@@ -93,7 +95,10 @@ core::Result<int> checkAudioOffer(const GstSDPMessage* sdp) {
 void configureVoiceOpusEncoder(GstElement* opusenc, int bitrate, bool dtx) {
   gst_util_set_object_arg(G_OBJECT(opusenc), "audio-type", "voice");
   gst_util_set_object_arg(G_OBJECT(opusenc), "frame-size", "20");
-  g_object_set(opusenc, "bitrate", bitrate, "complexity", 5, "inband-fec", TRUE, "packet-loss-percentage", 5,
+  // FEC on from the first packet (see kMinPacketLossPercentage); LossFeedback raises it with
+  // the loss a WebRTC receiver reports.
+  g_object_set(opusenc, "bitrate", bitrate, "complexity", 5, "inband-fec", TRUE, "packet-loss-percentage",
+               kMinPacketLossPercentage,
                "dtx", dtx ? TRUE : FALSE, nullptr);
 }
 

@@ -11,7 +11,7 @@
 //          --netns-wrapper PATH [--insecure-origin ORIGIN] [--home DIR] [--seconds N]
 import { chromium } from 'playwright-core';
 import { parseArgs } from 'node:util';
-import { chromiumArgs } from '../web/roomcast_fixture.mjs';
+import { chromiumArgs, keepPeerConnectionsAndRawMicrophone } from '../web/roomcast_fixture.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -41,22 +41,11 @@ setTimeout(() => finish(0), Number(opt.seconds) * 1000);
 
 try {
   const context = await browser.newContext();
-  // The speaker's token, where the web app keeps the tokens of this tab; every
-  // RTCPeerConnection kept for getStats(); the microphone without the browser's processing
-  // (its noise suppression flattens a steady test tone).
+  // The speaker's token, where the web app keeps the tokens of this tab.
   await context.addInitScript(({ room, token }) => {
     sessionStorage.setItem(`roomcast.token.${room}`, JSON.stringify({ token, role: 'speaker' }));
-    window.__pcs = [];
-    const Native = window.RTCPeerConnection;
-    window.RTCPeerConnection = function (...a) { const pc = new Native(...a); window.__pcs.push(pc); return pc; };
-    window.RTCPeerConnection.prototype = Native.prototype;
-    Object.assign(window.RTCPeerConnection, Native);
-    const md = navigator.mediaDevices;
-    if (md) {
-      const original = md.getUserMedia.bind(md);
-      md.getUserMedia = () => original({ audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false } });
-    }
   }, { room: opt.room, token: opt.token });
+  await context.addInitScript(keepPeerConnectionsAndRawMicrophone);
   const page = await context.newPage();
   // The signaling, kept for the failure message.
   page.on('websocket', (ws) => {

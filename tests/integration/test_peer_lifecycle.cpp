@@ -218,7 +218,7 @@ TEST(PeerLifecycle, HandshakeThatNeverCompletesIsClosedAtTheDeadline) {
   // No candidate is ever sent: ICE cannot complete. The client is told, with a stable code.
   std::string msg;
   ASSERT_TRUE(ws.waitForType("error", msg, 30)) << "no error after the ICE deadline\n" << daemon.log();
-  EXPECT_EQ(jsonString(msg, "error.code"), "media_error") << msg;
+  EXPECT_EQ(jsonString(msg, "error.code"), "ice_failed") << msg;
   EXPECT_NE(jsonString(msg, "error.message").find("ICE"), std::string::npos) << msg;
   EXPECT_GE(nowSeconds() - offered, 2.0) << "not before the deadline: " << msg;
   // Its sockets and threads are gone while its WebSocket stays open; it may offer again.

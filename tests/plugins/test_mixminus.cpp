@@ -786,3 +786,69 @@ TEST_F(MixMinus, OptedOutInputIsLeftOutOfTheRecordOnly) {
   ASSERT_EQ(rec.size(), 20u * kFrames);
   EXPECT_LT(MaxError(rec, 0.1), 1e-5) << "the recording has input 0 only";
 }
+
+// Live holding: an input whose frames arrive just after their ticks are due (each tick waits
+// for it, so it is mixed as it arrives) loses one in 60 (it comes
+// a tick late, with the next one, as opusfecdec delivers a frame rebuilt from FEC). The first
+// late frame misses its tick; the input then keeps that frame of delay, so the later ones are
+// mixed in time: one underrun, not one per loss (without holding, trimming takes the extra
+// frame away within a second and every loss misses its tick). A push the machine stalls past
+// max-wait may cost one more.
+TEST_F(MixMinus, LiveInputWithLateRebuiltFramesHoldsAFrameOfDelay) {
+  constexpr int kTickFrames = 960;
+  constexpr GstClockTime kTick = 20 * GST_MSECOND;
+  constexpr int kPushes = 300;
+  auto late = [](int i) { return i >= 30 && i % 60 == 30; };
+  GError *error = nullptr;
+  pipeline_ = gst_parse_launch(
+      (std::string("mixminus name=m sink_1::mute=true appsrc name=in0 is-live=true format=time caps=\"") + kCaps +
+       "\" ! m.sink_0  audiotestsrc is-live=true wave=silence ! " + kCaps +
+       " ! m.sink_1  m.src ! appsink name=prog sync=false max-buffers=1 drop=true")
+          .c_str(),
+      &error);
+  ASSERT_NE(pipeline_, nullptr) << error->message;
+  mix_ = gst_bin_get_by_name(GST_BIN(pipeline_), "m");
+  Play();
+  GstAppSink *sink = Program();
+  GstSample *first = gst_app_sink_try_pull_sample(sink, kPullTimeout);
+  ASSERT_NE(first, nullptr) << "the mixer produced no tick";
+  const GstClockTime pts0 = GST_BUFFER_PTS(gst_sample_get_buffer(first));
+  gst_sample_unref(first);
+  GstClock *clock = gst_element_get_clock(pipeline_);
+  ASSERT_NE(clock, nullptr);
+  const GstClockTime base = gst_element_get_base_time(pipeline_);
+  // Tick k is due at base + pts0 + (k + 1) * 20 ms; frames come 2 ms after, from tick 10 on.
+  const GstClockTime start = base + pts0 + 11 * kTick + 2 * GST_MSECOND;
+  GstAppSrc *src = GST_APP_SRC(Child("in0"));
+  // The first 20 frames are quiet: the mixer realigns there (see the test above), and from
+  // then on each frame is mixed as it arrives, so one that comes a tick late misses its tick.
+  auto push = [&](int i) {
+    GstBuffer *b = gst_buffer_new_allocate(nullptr, kTickFrames * sizeof(float), nullptr);
+    GstMapInfo map;
+    gst_buffer_map(b, &map, GST_MAP_WRITE);
+    std::fill_n(reinterpret_cast<float *>(map.data), kTickFrames, i < 20 ? 0.001f : 0.25f);
+    gst_buffer_unmap(b, &map);
+    GST_BUFFER_PTS(b) = start - base + static_cast<GstClockTime>(i) * kTick;
+    GST_BUFFER_DURATION(b) = kTick;
+    return gst_app_src_push_buffer(src, b);
+  };
+  for (int i = 0; i < kPushes; i++) {
+    if (late(i)) continue;  // comes with the next one
+    GstClockID id = gst_clock_new_single_shot_id(clock, start + static_cast<GstClockTime>(i) * kTick);
+    gst_clock_id_wait(id, nullptr);
+    gst_clock_id_unref(id);
+    if (i > 0 && late(i - 1)) ASSERT_EQ(push(i - 1), GST_FLOW_OK);
+    ASSERT_EQ(push(i), GST_FLOW_OK);
+  }
+  gst_object_unref(clock);
+  GstStructure *stats = nullptr;
+  g_object_get(mix_, "stats", &stats, nullptr);
+  guint64 underruns = 0, holds = 0;
+  gst_structure_get_uint64(stats, "underruns", &underruns);
+  gst_structure_get_uint64(stats, "holds", &holds);
+  gst_structure_free(stats);
+  printf("%d late frames: %" G_GUINT64_FORMAT " underruns, %" G_GUINT64_FORMAT " holds\n", (kPushes - 30) / 60 + 1,
+         underruns, holds);
+  EXPECT_GE(holds, 1u) << "the first late frame starts a hold";
+  EXPECT_LE(underruns, 2u) << "later late frames are mixed in time";
+}

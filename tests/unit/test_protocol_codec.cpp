@@ -521,6 +521,7 @@ TEST(Encode, EveryErrorCodeHasAStableName) {
       {ErrorCode::Conflict, "conflict"},
       {ErrorCode::RoomFull, "room_full"},
       {ErrorCode::MediaError, "media_error"},
+      {ErrorCode::IceFailed, "ice_failed"},
       {ErrorCode::RateLimited, "rate_limited"},
       {ErrorCode::Internal, "internal"},
   };
@@ -547,6 +548,7 @@ TEST(Encode, HttpStatusesMatchTheDocs) {
   EXPECT_EQ(core::httpStatusFor(ErrorCode::Conflict), 409);
   EXPECT_EQ(core::httpStatusFor(ErrorCode::RoomFull), 409);
   EXPECT_EQ(core::httpStatusFor(ErrorCode::MediaError), 502);
+  EXPECT_EQ(core::httpStatusFor(ErrorCode::IceFailed), 504);
   EXPECT_EQ(core::httpStatusFor(ErrorCode::RateLimited), 429);
   EXPECT_EQ(core::httpStatusFor(ErrorCode::Internal), 500);
 }

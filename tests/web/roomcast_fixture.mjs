@@ -20,16 +20,20 @@ async function freePort() {
   return port;
 }
 
-// `config`: the text of a roomcast.conf for this daemon (none by default).
-export async function startDaemon(config = null) {
+// `config`: the text of a roomcast.conf for this daemon (none by default). `prefix`: argv
+// that runs it elsewhere (e.g. ip netns exec NS), `address`: where it listens then (port 8080,
+// the namespace's own).
+export async function startDaemon(config = null, { prefix = [], address = null } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'roomcast-web-'));
-  const port = await freePort();
-  const args = ['--listen', `127.0.0.1:${port}`, '--data-dir', dataDir];
+  const port = address ? 8080 : await freePort();
+  const host = address || '127.0.0.1';
+  const args = ['--listen', `${host}:${port}`, '--data-dir', dataDir];
   if (config) {
     writeFileSync(join(dataDir, 'roomcast.conf'), config);
     args.push('--config', join(dataDir, 'roomcast.conf'));
   }
-  const child = spawn(join(buildDir, 'src/app/roomcastd'), args, {
+  const argv = [...prefix, join(buildDir, 'src/app/roomcastd'), ...args];
+  const child = spawn(argv[0], argv.slice(1), {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let log = '';
@@ -43,7 +47,7 @@ export async function startDaemon(config = null) {
   const timeout = setTimeout(() => child.kill('SIGKILL'), 20000);
   await ready;
   clearTimeout(timeout);
-  const url = `http://127.0.0.1:${port}`;
+  const url = `http://${host}:${port}`;
   return {
     url,
     dataDir,
@@ -82,6 +86,22 @@ export async function phonePage(browser) {
   const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
   page.on('console', (m) => console.log(`[console] ${m.type()}: ${m.text()}`));
   return page;
+}
+
+// For context.addInitScript: every RTCPeerConnection the page makes is kept in window.__pcs
+// (for getStats()), and the microphone comes without the browser's processing (its noise
+// suppression flattens a steady test tone). Runs in the page, so it uses nothing from here.
+export function keepPeerConnectionsAndRawMicrophone() {
+  window.__pcs = [];
+  const Native = window.RTCPeerConnection;
+  window.RTCPeerConnection = function (...a) { const pc = new Native(...a); window.__pcs.push(pc); return pc; };
+  window.RTCPeerConnection.prototype = Native.prototype;
+  Object.assign(window.RTCPeerConnection, Native);
+  const md = navigator.mediaDevices;
+  if (md) {
+    const original = md.getUserMedia.bind(md);
+    md.getUserMedia = () => original({ audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false } });
+  }
 }
 
 // For page.waitForFunction(hasPlayed, { id, seconds }): true once the <audio> element `id` has
