@@ -56,7 +56,7 @@ NetworkLab::NetworkLab(bool udpBlocked, LabPorts ports) {
             "  iifname \"wan0\" oifname \"lan0\" ct state new drop\n";
   if (udpBlocked) router += "  iifname \"lan0\" meta l4proto udp drop\n";
   router += " }\n}\n";
-  // The server's firewall: exactly the README's table.
+  // The server's firewall: exactly docs/operating.md's table.
   const std::string server =
       "table inet filter {\n chain input {\n  type filter hook input priority 0; policy drop\n"
       "  ct state established,related accept\n  iifname \"lo\" accept\n  meta l4proto icmp accept\n"

@@ -8,7 +8,7 @@
 //   home     192.168.19.2 ── lan0 (router, 192.168.19.1): nftables masquerade to wan0;
 //                                 with udpBlocked, forwarded UDP from home is dropped
 //
-// The server's own firewall (nftables, as README's Network table says) lets in TCP to the web
+// The server's own firewall (nftables, as docs/operating.md's Network table says) lets in TCP to the web
 // port and to TURN, UDP to TURN and to the ICE port range (and, with iceTcpOpen, TCP to that
 // range), and nothing else.
 #pragma once

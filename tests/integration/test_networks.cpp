@@ -1,5 +1,5 @@
 // roomcast across networks (tests/integration/network_lab.h builds them): roomcastd and coturn
-// in a "server" namespace behind a firewall that opens only README's Network table; a Chromium
+// in a "server" namespace behind a firewall that opens only docs/operating.md's Network table; a Chromium
 // speaker in a "home" namespace behind a NAT opens the room page at the server's address (not
 // localhost), gets the microphone (a 660 Hz WAV), and joins with the TURN credentials of its
 // welcome; the host (roomcast speak in a "host" namespace, 440 Hz) hears it in their return; a
