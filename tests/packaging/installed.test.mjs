@@ -13,11 +13,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { chromiumArgs, hasPlayed, toneLevels } from '../web/roomcast_fixture.mjs';
+import { chromiumArgs, freePort, hasPlayed, toneLevels } from '../web/roomcast_fixture.mjs';
 
 const sourceDir = process.env.ROOMCAST_SOURCE_DIR;
 const work = join(process.env.ROOMCAST_BUILD_DIR, 'tests', 'packaging');
@@ -46,16 +45,6 @@ const rootEnv = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LANG: 'C
 
 function inRoot(args) {
   return spawn(join(here, 'in_root.sh'), [root, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: rootEnv });
-}
-
-async function freePort() {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address();
-  server.close();
-  await once(server, 'close');
-  return port;
 }
 
 async function stop(child, deadlineMs = 15000) {

@@ -10,7 +10,8 @@ import { once } from 'node:events';
 export const buildDir = process.env.ROOMCAST_BUILD_DIR;
 export const sourceDir = process.env.ROOMCAST_SOURCE_DIR;
 
-async function freePort() {
+// A TCP port free on 127.0.0.1 now (for a server started next).
+export async function freePort() {
   const server = createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
