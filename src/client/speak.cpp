@@ -30,10 +30,19 @@ namespace {
 
 constexpr int kOpusPayloadType = 111;  // what browsers use; any dynamic type works
 // A WebRTC session that fails (ICE or DTLS: the server's ice_failed, our own agent's
-// "failed", or no audio after kSessionPatienceS) is replaced by a new one, a new offer on
-// the same socket, at most this many times in a row; then the speaker gives up.
+// "failed", or no audio within its patience) is replaced by a new one, a new offer on the
+// same socket, at most this many times in a row; then the speaker gives up.
 constexpr int kMaxSessionRetries = 3;
+// A session's patience: the first gets kFirstSessionPatienceS, each retry twice the one before,
+// up to kSessionPatienceS. Why so short a first: on a lossy link a session that has not
+// connected after 3 s is most often waiting on libnice's connectivity-check retransmission
+// (its timer is fixed at 0.5 s and doubles: a check lost twice waits 1.5 s more, three times
+// 3.5 s), while a fresh session connects in under a second (median at 20 % loss both ways;
+// tests/integration/test_ice_loss.cpp). The doubling, and a floor of kRoundTripsOfPatience
+// signalling round trips, keep a slow but working link (a long round trip) connecting.
+constexpr double kFirstSessionPatienceS = 3;
 constexpr double kSessionPatienceS = 20;
+constexpr double kRoundTripsOfPatience = 12;
 
 class Speaker {
  public:
@@ -84,6 +93,10 @@ class Speaker {
   guint speakingTimer_ = 0;
   gint64 startedUs_ = g_get_monotonic_time();
   gint64 offerSentUs_ = 0;
+  gint64 firstOfferSentUs_ = 0;  // of the first session since the last one that connected
+  int sessions_ = 0;             // offers sent since then
+  gint64 helloSentUs_ = 0, welcomeRoundTripUs_ = 0;
+  double patienceS_ = 0;
   int exitCode_ = 0;
   int retries_ = 0;            // sessions replaced since the last one that connected
   gint generation_ = 0;        // bumped when a session is replaced: late posts of the old one are dropped
@@ -277,14 +290,19 @@ void Speaker::drainHeard() {
   }
 }
 
-// A session that has not connected after kSessionPatienceS is replaced, whatever the server
-// says (its own deadline, ice_deadline_s, is 15 s by default).
+// A session that has not connected within its patience is replaced, whatever the server says
+// (its own deadline, ice_deadline_s, is 15 s by default).
 void Speaker::armSessionPatience() {
   if (patienceTimer_) g_source_remove(patienceTimer_);
-  patienceTimer_ = g_timeout_add(static_cast<guint>(kSessionPatienceS * 1000), [](gpointer data) -> gboolean {
+  const double roundTripS = welcomeRoundTripUs_ / 1e6;
+  patienceS_ = std::min(kSessionPatienceS, std::max(kFirstSessionPatienceS * (1 << retries_),
+                                                    kRoundTripsOfPatience * roundTripS));
+  patienceTimer_ = g_timeout_add(static_cast<guint>(patienceS_ * 1000), [](gpointer data) -> gboolean {
     auto* self = static_cast<Speaker*>(data);
     self->patienceTimer_ = 0;
-    if (!self->connected_) self->retrySession("no audio after " + std::to_string(static_cast<int>(kSessionPatienceS)) + " s");
+    char why[64];
+    g_snprintf(why, sizeof why, "no audio after %.1f s", self->patienceS_);
+    if (!self->connected_) self->retrySession(why);
     return G_SOURCE_REMOVE;
   }, this);
 }
@@ -326,10 +344,15 @@ void Speaker::onMediaFlowing() {
   if (connected_) return;
   connected_ = true;
   retries_ = 0;
-  // From our start (WebSocket, hello, media set-up included) and from the session's offer (ICE
-  // and DTLS: what a lossy link slows down).
-  g_printerr("roomcast: connected after %.0f ms (%.0f ms after the offer)\n", (g_get_monotonic_time() - startedUs_) / 1000.0,
-             (g_get_monotonic_time() - offerSentUs_) / 1000.0);
+  // From our start (WebSocket, hello, media set-up included), from this session's offer (ICE
+  // and DTLS: what a lossy link slows down) and from the first session's offer (what the
+  // speaker waited, retries included).
+  const gint64 now = g_get_monotonic_time();
+  g_printerr("roomcast: connected after %.0f ms (%.0f ms after the offer, %.0f ms after the first offer; session %d)\n",
+             (now - startedUs_) / 1000.0, (now - offerSentUs_) / 1000.0, (now - firstOfferSentUs_) / 1000.0,
+             sessions_);
+  firstOfferSentUs_ = 0;
+  sessions_ = 0;
   // Scripts and tests wait for this line.
   printf("connected\n");
   fflush(stdout);
@@ -385,6 +408,8 @@ void Speaker::sendRtpOffer() {
 
 void Speaker::sendOffer(const std::string& sdp) {
   offerSentUs_ = g_get_monotonic_time();
+  if (!firstOfferSentUs_) firstOfferSentUs_ = offerSentUs_;
+  sessions_++;
   protocol::JsonWriter w;
   sendText(w.beginObject().str("type", "offer").str("sdp", sdp).endObject().finish().c_str());
 }
@@ -409,6 +434,7 @@ void Speaker::onWsMessage(const std::string& text) {
   }
   if (type == "welcome") {
     welcomed_ = true;
+    welcomeRoundTripUs_ = g_get_monotonic_time() - helloSentUs_;
     // Before any media: our voice is never in the recording, not even its first frame.
     if (options_.recordingOptOut) sendText(R"({"type":"recording-opt-out","opt_out":true})");
     JsonObject* you = json_object_get_object_member(obj, "you");
@@ -513,6 +539,7 @@ int Speaker::run() {
           static_cast<Speaker*>(s)->finish(static_cast<Speaker*>(s)->welcomed_ ? 0 : 1, "connection closed");
         }), self);
         protocol::JsonWriter w;
+        self->helloSentUs_ = g_get_monotonic_time();
         w.beginObject().str("type", "hello").integer("version", 1).str("token", self->options_.token).endObject();
         self->sendText(w.finish().c_str());
       },

@@ -11,13 +11,15 @@
 // instead of 20 %), so the 1 s timer almost never runs out. With it, 18 to 20 in 20 first
 // sessions (four runs: 20, 20, 19, 18), ICE and DTLS median 0.7-0.8 s.
 //
-// What is left is ICE's own: libnice 0.1.21's check RTO is fixed at 500 ms and doubles (a check
-// goes at 0, 0.5, 1.5, 3.5 s), and with regular nomination (webrtcbin's, fixed at construction)
-// the controlling side needs one more such round trip with USE-CANDIDATE before it may send.
-// More retransmissions (stun-max-retransmissions 5) did not help and hurt: a UDP pair that
-// never answers then holds back nominating a working ICE-TCP pair for ~10 s instead of 4.5 s
-// (measured: no UDP at all, ICE-TCP connected in 2.4 s with the default 3, not within 6 s
-// with 5), so libnice's default stays.
+// What is left is ICE's own: libnice 0.1.21's check RTO is max(500 ms, Ta × pairs) and doubles
+// (a check goes at 0, 0.5, 1.5, 3.5 s; agent/conncheck.c, priv_compute_conncheck_timer: its
+// `stun-initial-timeout` property does not apply to checks), and with regular nomination
+// (webrtcbin's, fixed at construction) the controlling side needs one more such round trip
+// with USE-CANDIDATE before it may send. More retransmissions (stun-max-retransmissions 5) did
+// not help and hurt: a UDP pair that never answers then holds back nominating a working ICE-TCP
+// pair for ~10 s instead of 4.5 s (measured: no UDP at all, ICE-TCP connected in 2.4 s with the
+// default 3, not within 6 s with 5), so libnice's default stays. The CLI covers that tail
+// instead: a session not connected after 3 s is replaced (src/client/speak.cpp).
 #pragma once
 
 #include <gst/gst.h>

@@ -1,11 +1,10 @@
 // ICE and DTLS on a lossy link (issue 20): roomcastd in the lab's "server" namespace, a CLI
-// speaker in "host" (tests/integration/network_lab.h), and nftables in the host namespace
-// dropping a random share of the speaker's UDP, both ways (its input and output hooks):
-//  - at 20 % loss the speaker connects 20 times in 20 (the CLI retries a session that fails),
-//    and at least 17 first sessions do so within 5 s (from its offer to the first audio of the
-//    room decoded). Issue 20 asks 20 within 5 s: about one first session in 25 still waits on
-//    libnice's check retransmissions (0.5 s, doubling) and connects only on the retry; the code
-//    before this work connected 8 of 20. The figures are printed;
+// speaker in "host" (tests/integration/network_lab.h), and nftables on the lab router's bridge
+// port to the host dropping a random share of the speaker's UDP, both ways:
+//  - at 20 % loss the speaker connects 20 times in 20, each within 5 s of its first offer (to the
+//    first audio of the room decoded), retries included: a session that has not connected after
+//    3 s is replaced by a fresh one (src/client/speak.cpp says why). The code before issue 20
+//    connected 8 of 20 within 6 s. The figures are printed;
 //  - no UPnP/SSDP multicast ever leaves the speaker's namespace (its libnice agent's UPnP is off);
 //  - when no media gets through at all (UDP and ICE-TCP dropped) the server says `ice_failed`,
 //    the CLI retries on its own, and connects once the link comes back; with the link never
@@ -16,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 #include <regex>
 
 #include "network_lab.h"
@@ -138,19 +138,25 @@ class IceLoss : public ::testing::Test {
   std::string roomId_, hostToken_;
 };
 
-// The CLI's "connected after N ms (M ms after the offer)": N from its start (WebSocket, hello,
-// media set-up), M from the session's offer (gathering, ICE, DTLS, the room's first audio
-// decoded). {-1, -1} when absent.
-std::pair<double, double> connectMs(const std::string& stderrText) {
+// The CLI's "connected after N ms (M ms after the offer, F ms after the first offer; session
+// S)": N from its start (WebSocket, hello, media set-up), M from the last session's offer
+// (gathering, ICE, DTLS, the room's first audio decoded), F from the first session's offer
+// (what the speaker waited, retries included), S the sessions it took. Empty when absent.
+struct Connected {
+  double fromStart = -1, fromOffer = -1, fromFirstOffer = -1;
+  int sessions = 0;
+};
+std::optional<Connected> connectedLine(const std::string& stderrText) {
   std::smatch m;
-  static const std::regex re("connected after (\\d+) ms \\((\\d+) ms after the offer\\)");
-  if (!std::regex_search(stderrText, m, re)) return {-1, -1};
-  return {std::stod(m[1]), std::stod(m[2])};
+  static const std::regex re(
+      "connected after (\\d+) ms \\((\\d+) ms after the offer, (\\d+) ms after the first offer; session (\\d+)\\)");
+  if (!std::regex_search(stderrText, m, re)) return std::nullopt;
+  return Connected{std::stod(m[1]), std::stod(m[2]), std::stod(m[3]), std::stoi(m[4])};
 }
 
 }  // namespace
 
-TEST_F(IceLoss, SpeakerConnectsAtTwentyPercentLossEveryTimeAndMostlyWithinFiveSeconds) {
+TEST_F(IceLoss, SpeakerConnectsAtTwentyPercentLossEveryTimeWithinFiveSeconds) {
   // ROOMCAST_ICE_TRIES: fewer (or more) tries, for a quick look.
   const char* triesEnv = g_getenv("ROOMCAST_ICE_TRIES");
   const int kTries = triesEnv ? std::max(1, atoi(triesEnv)) : 20;
@@ -161,28 +167,26 @@ TEST_F(IceLoss, SpeakerConnectsAtTwentyPercentLossEveryTimeAndMostlyWithinFiveSe
   const auto probe = run({"ip", "netns", "exec", lab_->ns("host"), "bash", "-c",
                           "echo probe > /dev/udp/239.255.255.250/1900"}, 20);
   ASSERT_EQ(probe.exitStatus, 0) << probe.stderrText;
-  std::vector<double> sinceOffer, sinceStart;
-  int late = 0, failed = 0;
+  std::vector<double> sinceFirstOffer, sinceStart;
+  int late = 0, failed = 0, retried = 0;
   for (int i = 0; i < kTries; i++) {
     Process speaker(speak(0.3));
     // Generous: the figure is what counts; a run that takes longer is measured, not cut short.
     const bool connected = speaker.waitForOutput("connected\n", 25);
     if (!connected) speaker.terminate();
     const ProcessResult done = speaker.wait(30);
-    const auto [fromStart, fromOffer] = connectMs(done.stderrText);
-    if (!connected || fromOffer < 0) {
+    const std::optional<Connected> c = connectedLine(done.stderrText);
+    if (!connected || !c) {
       failed++;
       std::printf("try %2d: not connected\n%s\n", i + 1, done.stderrText.c_str());
       continue;
     }
-    // A try whose first session failed connected on a later one: its first offer did not get
-    // through in time, whatever the last one took.
-    const bool retried = done.stderrText.find("retrying") != std::string::npos;
-    std::printf("try %2d: %5.0f ms after the offer, %5.0f ms after the CLI started%s\n", i + 1, fromOffer, fromStart,
-                retried ? " (its first session failed: connected after a retry)" : "");
-    sinceOffer.push_back(fromOffer);
-    sinceStart.push_back(fromStart);
-    if (fromOffer > kWithinMs || retried) late++;
+    std::printf("try %2d: %5.0f ms after the first offer, %5.0f ms after the CLI started, session %d%s\n", i + 1,
+                c->fromFirstOffer, c->fromStart, c->sessions, c->sessions > 1 ? " (the first did not connect in time)" : "");
+    sinceFirstOffer.push_back(c->fromFirstOffer);
+    sinceStart.push_back(c->fromStart);
+    if (c->fromFirstOffer > kWithinMs) late++;
+    if (c->sessions > 1) retried++;
   }
   const std::string rules = lossRules();
   const long long outDropped = counterPackets(rules, "up-dropped"), outPassed = counterPackets(rules, "up-passed");
@@ -190,14 +194,14 @@ TEST_F(IceLoss, SpeakerConnectsAtTwentyPercentLossEveryTimeAndMostlyWithinFiveSe
   std::printf("effective loss: up %.1f %% of %lld, down %.1f %% of %lld UDP packets\n",
               100.0 * outDropped / std::max(1LL, outDropped + outPassed), outDropped + outPassed,
               100.0 * inDropped / std::max(1LL, inDropped + inPassed), inDropped + inPassed);
-  for (auto* v : {&sinceOffer, &sinceStart}) std::sort(v->begin(), v->end());
-  if (!sinceOffer.empty())
-    std::printf("connected %zu of %d; after the offer: median %.0f ms, worst %.0f ms, best %.0f ms, over %.0f ms: %d; "
-                "after the CLI started: median %.0f ms, worst %.0f ms\n",
-                sinceOffer.size(), kTries, sinceOffer[sinceOffer.size() / 2], sinceOffer.back(), sinceOffer.front(),
-                kWithinMs, late, sinceStart[sinceStart.size() / 2], sinceStart.back());
+  for (auto* v : {&sinceFirstOffer, &sinceStart}) std::sort(v->begin(), v->end());
+  if (!sinceFirstOffer.empty())
+    std::printf("connected %zu of %d; after the first offer: median %.0f ms, worst %.0f ms, best %.0f ms, over %.0f ms: %d; "
+                "on a second session: %d; after the CLI started: median %.0f ms, worst %.0f ms\n",
+                sinceFirstOffer.size(), kTries, sinceFirstOffer[sinceFirstOffer.size() / 2], sinceFirstOffer.back(),
+                sinceFirstOffer.front(), kWithinMs, late, retried, sinceStart[sinceStart.size() / 2], sinceStart.back());
   EXPECT_EQ(failed, 0) << "tries that never connected";
-  EXPECT_LE(late, kTries * 3 / 20) << "tries whose ICE and DTLS took longer than " << kWithinMs << " ms, or a retry";
+  EXPECT_EQ(late, 0) << "tries whose ICE and DTLS (retries included) took longer than " << kWithinMs << " ms";
   EXPECT_NEAR(100.0 * outDropped / std::max(1LL, outDropped + outPassed), 20, 6) << rules;
   EXPECT_NEAR(100.0 * inDropped / std::max(1LL, inDropped + inPassed), 20, 6) << rules;
   // No UPnP discovery (SSDP M-SEARCH to 239.255.255.250:1900) from the CLI sessions: the

@@ -11,7 +11,13 @@
 
 namespace roomcast::testing {
 
-std::string buildPath(const std::string& relative) { return std::string(ROOMCAST_BUILD_DIR) + "/" + relative; }
+// ROOMCAST_PROGRAMS_FROM (a build directory) in the environment points the programs run
+// (roomcastd, the CLI, the plugin) at another build tree: a benchmark built here measures an
+// older commit side by side.
+std::string buildPath(const std::string& relative) {
+  const char* other = g_getenv("ROOMCAST_PROGRAMS_FROM");
+  return std::string(other && *other ? other : ROOMCAST_BUILD_DIR) + "/" + relative;
+}
 std::string sourcePath(const std::string& relative) { return std::string(ROOMCAST_SOURCE_DIR) + "/" + relative; }
 
 std::string makeTempDir(const char* prefix) {

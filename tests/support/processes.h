@@ -9,7 +9,7 @@
 
 namespace roomcast::testing {
 
-std::string buildPath(const std::string& relative);   // <build dir>/relative
+std::string buildPath(const std::string& relative);   // <build dir>/relative ($ROOMCAST_PROGRAMS_FROM first)
 std::string sourcePath(const std::string& relative);  // <source dir>/relative
 std::string makeTempDir(const char* prefix);
 // Removes a test's directory and everything in it, unless ROOMCAST_KEEP_TEST_DATA is set.
