@@ -8,8 +8,8 @@
 
 namespace roomcast::app {
 
-// Reads [turn] urls, secret, ttl_s and [media] ice_port_range from a loaded config file.
-core::Status applyNetworkConfig(GKeyFile* file, Options& out);
+// [media] ice_port_range = MIN-MAX.
+core::Status parseIcePortRange(const std::string& value, Options& out);
 
 // After the config file and the environment (ROOMCAST_TURN_SECRET): a TURN URL without a
 // secret, a malformed URL or port range is an error at start, not a client that cannot relay.

@@ -31,6 +31,8 @@ struct AuthOptions {
   // Unset in the config: open on a loopback bind only (the quick start), closed elsewhere.
   std::optional<bool> openRooms;
   std::optional<bool> archivePublic;
+  // [auth] api_key and api_secret as the config file gives them; paired once it is read.
+  std::optional<std::string> configApiKey, configApiSecret;
 };
 
 struct Options {
