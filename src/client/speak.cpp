@@ -50,7 +50,11 @@ class Speaker {
   int run();
 
  private:
+  std::string pipelineDescription() const;
   bool buildPipeline(std::string& error);
+  void dropEveryNthPacket();
+  void setUpWebrtc(GstElement* encoder);
+  void countWhatIsHeard();
   bool openRtpSocket(std::string& error);
   void sendRtpOffer();
   void onWsMessage(const std::string& text);
@@ -95,6 +99,7 @@ class Speaker {
   gint64 offerSentUs_ = 0;
   gint64 firstOfferSentUs_ = 0;  // of the first session since the last one that connected
   int sessions_ = 0;             // offers sent since then
+  int packetsSent_ = 0;          // streaming thread: --drop-every's count
   gint64 helloSentUs_ = 0, welcomeRoundTripUs_ = 0;
   double patienceS_ = 0;
   int exitCode_ = 0;
@@ -115,7 +120,9 @@ std::string returnDecoder() {
   return fec ? "opusfecdec" : "opusdec plc=true use-inband-fec=true";
 }
 
-bool Speaker::buildPipeline(std::string& error) {
+// The launch line: the source (a tone, or a WAV file paced to real time), Opus out, and the
+// room's return decoded into the appsink.
+std::string Speaker::pipelineDescription() const {
   std::string source;
   if (options_.toneHz > 0) {
     source = "audiotestsrc is-live=true wave=sine samplesperbuffer=960 volume=" + std::to_string(options_.volume) +
@@ -132,67 +139,89 @@ bool Speaker::buildPipeline(std::string& error) {
       rtpSocket_ ? " ! udpsink name=rtpout sync=false async=false  udpsrc name=rtpin caps=\"" + rtpCaps +
                        "\" ! rtpjitterbuffer latency=40 do-lost=true ! "
                  : " ! webrtcbin name=webrtc bundle-policy=max-bundle latency=40  ";
-  const std::string description =
-      source +
-      " ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 ! opusenc name=enc ! rtpopuspay name=pay pt=" +
-      std::to_string(kOpusPayloadType) + " ! " + rtpCaps + network +
-      " rtpopusdepay name=depay ! " + returnDecoder() + " ! audioconvert ! audioresample"
-      " ! audio/x-raw,format=S16LE,rate=48000,channels=1 ! appsink name=heard sync=false";
-  GError* parseError = nullptr;
-  pipeline_ = media::ElementPtr::adopt(gst_parse_launch(description.c_str(), &parseError));
+  return source +
+         " ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 ! opusenc name=enc ! rtpopuspay name=pay pt=" +
+         std::to_string(kOpusPayloadType) + " ! " + rtpCaps + network + " rtpopusdepay name=depay ! " + returnDecoder() +
+         " ! audioconvert ! audioresample ! audio/x-raw,format=S16LE,rate=48000,channels=1 ! appsink name=heard sync=false";
+}
+
+bool Speaker::buildPipeline(std::string& error) {
+  g_autoptr(GError) parseError = nullptr;
+  pipeline_ = media::ElementPtr::adopt(gst_parse_launch(pipelineDescription().c_str(), &parseError));
   if (!pipeline_) {
     error = parseError ? parseError->message : "pipeline does not parse";
-    g_clear_error(&parseError);
     return false;
   }
-  if (g_autoptr(GstElement) file = gst_bin_get_by_name(GST_BIN(pipeline_.get()), "file"))
+  GstBin* bin = GST_BIN(pipeline_.get());
+  if (g_autoptr(GstElement) file = gst_bin_get_by_name(bin, "file"))
     g_object_set(file, "location", options_.file.c_str(), nullptr);
-  depay_ = media::ElementPtr::adopt(gst_bin_get_by_name(GST_BIN(pipeline_.get()), "depay"));
-  appsink_ = media::ElementPtr::adopt(gst_bin_get_by_name(GST_BIN(pipeline_.get()), "heard"));
-  g_autoptr(GstElement) enc = gst_bin_get_by_name(GST_BIN(pipeline_.get()), "enc");
+  depay_ = media::ElementPtr::adopt(gst_bin_get_by_name(bin, "depay"));
+  appsink_ = media::ElementPtr::adopt(gst_bin_get_by_name(bin, "heard"));
+  g_autoptr(GstElement) enc = gst_bin_get_by_name(bin, "enc");
   media::configureVoiceOpusEncoder(enc, 32000, true);
-  if (options_.dropEvery > 1) {
-    // Simulated loss on the way out: the server's jitter buffer sees the gaps, its decoder
-    // rebuilds them from the next packet's FEC.
-    g_autoptr(GstElement) pay = gst_bin_get_by_name(GST_BIN(pipeline_.get()), "pay");
-    g_autoptr(GstPad) paySrc = gst_element_get_static_pad(pay, "src");
-    auto* counter = new std::pair<int, int>(options_.dropEvery, 0);
-    gst_pad_add_probe(
-        paySrc, GST_PAD_PROBE_TYPE_BUFFER,
-        [](GstPad*, GstPadProbeInfo*, gpointer data) {
-          auto* c = static_cast<std::pair<int, int>*>(data);
-          return ++c->second % c->first == 0 ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
-        },
-        counter, [](gpointer data) { delete static_cast<std::pair<int, int>*>(data); });
-  }
+  if (options_.dropEvery > 1) dropEveryNthPacket();
   if (rtpSocket_) {
-    g_autoptr(GstElement) out = gst_bin_get_by_name(GST_BIN(pipeline_.get()), "rtpout");
-    g_autoptr(GstElement) in = gst_bin_get_by_name(GST_BIN(pipeline_.get()), "rtpin");
+    g_autoptr(GstElement) out = gst_bin_get_by_name(bin, "rtpout");
+    g_autoptr(GstElement) in = gst_bin_get_by_name(bin, "rtpin");
     g_object_set(out, "socket", rtpSocket_, "close-socket", FALSE, "host", rtpHost_.c_str(), "port", rtpPort_,
                  nullptr);
     g_object_set(in, "socket", rtpSocket_, "close-socket", FALSE, nullptr);
   } else {
-    webrtc_ = media::ElementPtr::adopt(gst_bin_get_by_name(GST_BIN(pipeline_.get()), "webrtc"));
-    lossFeedback_ = std::make_unique<media::LossFeedback>(webrtc_.get(), enc);
-    media::addLoopbackToIceAgent(webrtc_.get());
-    // On a lossy uplink: the DTLS handshake sent in copies (lossy_link.h).
-    media::prepareForLossyLinks(webrtc_.get());
-    // The server's TURN relays, with this participant's credentials: a way in from behind a
-    // NAT or a firewall that drops UDP (turn:...?transport=tcp, turns:).
-    for (const auto& uri : turnUris_) {
-      gboolean added = FALSE;
-      g_signal_emit_by_name(webrtc_.get(), "add-turn-server", uri.c_str(), &added);
-      if (!added) g_printerr("roomcast: webrtcbin refused a TURN server from the welcome\n");
-    }
-    if (options_.relayOnly) gst_util_set_object_arg(G_OBJECT(webrtc_.get()), "ice-transport-policy", "relay");
-    g_signal_connect(webrtc_.get(), "on-negotiation-needed", G_CALLBACK(&Speaker::onNegotiationNeeded), this);
-    g_signal_connect(webrtc_.get(), "on-ice-candidate", G_CALLBACK(&Speaker::onIceCandidate), this);
-    g_signal_connect(webrtc_.get(), "pad-added", G_CALLBACK(&Speaker::onPadAdded), this);
-    g_signal_connect(webrtc_.get(), "notify::ice-connection-state", G_CALLBACK(&Speaker::onIceStateChanged), this);
+    setUpWebrtc(enc);
   }
+  countWhatIsHeard();
+  g_autoptr(GstBus) bus = gst_pipeline_get_bus(GST_PIPELINE(pipeline_.get()));
+  busWatch_ = gst_bus_add_watch(bus, [](GstBus*, GstMessage* m, gpointer self) -> gboolean {
+    if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_ERROR) {
+      g_autoptr(GError) e = nullptr;
+      gst_message_parse_error(m, &e, nullptr);
+      g_printerr("roomcast: media error from %s: %s\n", GST_OBJECT_NAME(GST_MESSAGE_SRC(m)), e->message);
+      static_cast<Speaker*>(self)->finish(1, "media error");
+    }
+    return G_SOURCE_CONTINUE;
+  }, this);
+  return gst_element_set_state(pipeline_.get(), GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE;
+}
+
+// Simulated loss on the way out (--drop-every): the server's jitter buffer sees the gaps, its
+// decoder rebuilds them from the next packet's FEC.
+void Speaker::dropEveryNthPacket() {
+  g_autoptr(GstElement) pay = gst_bin_get_by_name(GST_BIN(pipeline_.get()), "pay");
+  g_autoptr(GstPad) paySrc = gst_element_get_static_pad(pay, "src");
+  packetsSent_ = 0;
+  gst_pad_add_probe(
+      paySrc, GST_PAD_PROBE_TYPE_BUFFER,
+      [](GstPad*, GstPadProbeInfo*, gpointer data) {
+        auto* self = static_cast<Speaker*>(data);
+        return ++self->packetsSent_ % self->options_.dropEvery == 0 ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
+      },
+      this, nullptr);
+}
+
+void Speaker::setUpWebrtc(GstElement* encoder) {
+  webrtc_ = media::ElementPtr::adopt(gst_bin_get_by_name(GST_BIN(pipeline_.get()), "webrtc"));
+  lossFeedback_ = std::make_unique<media::LossFeedback>(webrtc_.get(), encoder);
+  media::addLoopbackToIceAgent(webrtc_.get());
+  // On a lossy uplink: the DTLS handshake sent in copies (lossy_link.h).
+  media::prepareForLossyLinks(webrtc_.get());
+  // The server's TURN relays, with this participant's credentials: a way in from behind a
+  // NAT or a firewall that drops UDP (turn:...?transport=tcp, turns:).
+  for (const auto& uri : turnUris_) {
+    gboolean added = FALSE;
+    g_signal_emit_by_name(webrtc_.get(), "add-turn-server", uri.c_str(), &added);
+    if (!added) g_printerr("roomcast: webrtcbin refused a TURN server from the welcome\n");
+  }
+  if (options_.relayOnly) gst_util_set_object_arg(G_OBJECT(webrtc_.get()), "ice-transport-policy", "relay");
+  g_signal_connect(webrtc_.get(), "on-negotiation-needed", G_CALLBACK(&Speaker::onNegotiationNeeded), this);
+  g_signal_connect(webrtc_.get(), "on-ice-candidate", G_CALLBACK(&Speaker::onIceCandidate), this);
+  g_signal_connect(webrtc_.get(), "pad-added", G_CALLBACK(&Speaker::onPadAdded), this);
+  g_signal_connect(webrtc_.get(), "notify::ice-connection-state", G_CALLBACK(&Speaker::onIceStateChanged), this);
+}
+
+// Streaming thread: count what we hear; the main loop reports the first buffer and every
+// whole second ("heard N s"), which scripts and tests use as a clock.
+void Speaker::countWhatIsHeard() {
   g_autoptr(GstPad) heardPad = gst_element_get_static_pad(appsink_.get(), "sink");
-  // Streaming thread: count what we hear; the main loop reports the first buffer and every
-  // whole second ("heard N s"), which scripts and tests use as a clock.
   gst_pad_add_probe(heardPad, GST_PAD_PROBE_TYPE_BUFFER, [](GstPad*, GstPadProbeInfo* info, gpointer data) {
     auto* self = static_cast<Speaker*>(data);
     const gsize bytes = gst_buffer_get_size(GST_PAD_PROBE_INFO_BUFFER(info));
@@ -213,19 +242,6 @@ bool Speaker::buildPipeline(std::string& error) {
     }
     return GST_PAD_PROBE_OK;
   }, this, nullptr);
-
-  g_autoptr(GstBus) bus = gst_pipeline_get_bus(GST_PIPELINE(pipeline_.get()));
-  busWatch_ = gst_bus_add_watch(bus, [](GstBus*, GstMessage* m, gpointer self) -> gboolean {
-    if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_ERROR) {
-      GError* e = nullptr;
-      gst_message_parse_error(m, &e, nullptr);
-      g_printerr("roomcast: media error from %s: %s\n", GST_OBJECT_NAME(GST_MESSAGE_SRC(m)), e->message);
-      g_error_free(e);
-      static_cast<Speaker*>(self)->finish(1, "media error");
-    }
-    return G_SOURCE_CONTINUE;
-  }, this);
-  return gst_element_set_state(pipeline_.get(), GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE;
 }
 
 // webrtcbin thread → control thread: create the offer, then post it for sending.
