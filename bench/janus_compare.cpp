@@ -481,7 +481,7 @@ class JanusClient {
   }
 
   // Polls /janus/info until Janus answers; returns its version string or "".
-  std::string waitReady(Child& child, double timeout) {
+  std::string waitReady(SpawnedChild& child, double timeout) {
     double until = monotonicSeconds() + timeout;
     while (monotonicSeconds() < until) {
       if (!child.alive()) return "";
@@ -1403,7 +1403,7 @@ int openFds(pid_t pid) {
 
 struct Server {
   Variant variant = Variant::Janus;
-  Child child;
+  SpawnedChild child;
   std::shared_ptr<PortTable> ports;       // where participant i sends its RTP
   std::vector<gint64> sessions;           // Janus sessions (keepalive)
   double lastKeepalive = 0;
@@ -1437,7 +1437,7 @@ void keepJanusAlive(Context& ctx, Server& s, bool force) {
 }
 
 // The port in roomcastd's "listening on http://127.0.0.1:PORT/" line, once it is in the log.
-int waitForListening(Child& child, const std::string& log, double timeout, std::string* version) {
+int waitForListening(SpawnedChild& child, const std::string& log, double timeout, std::string* version) {
   const double until = monotonicSeconds() + timeout;
   while (monotonicSeconds() < until) {
     std::string text = readFile(log);
@@ -1468,7 +1468,7 @@ Server startServer(Context& ctx, Variant variant, int n, int talking, const std:
                              ctx.workdir + "/janus-conf", "-L", s.log, "-N", "-o"},
                             ctx.opt.serverCpu, -1, stdoutLog, &error);
     if (pid < 0) die(error);
-    s.child = Child(pid);
+    s.child = SpawnedChild(pid);
     s.version = ctx.janus.waitReady(s.child, 20);
     if (s.version.empty()) {
       s.error = "Janus did not answer on " + std::string(kJanusUrl) + " (log: " + tailOf(stdoutLog, 600) + ")";
@@ -1493,7 +1493,7 @@ Server startServer(Context& ctx, Variant variant, int n, int talking, const std:
                              ctx.roomcastConf},
                             ctx.opt.serverCpu, -1, s.log, &error);
     if (pid < 0) die(error);
-    s.child = Child(pid);
+    s.child = SpawnedChild(pid);
     const int port = waitForListening(s.child, s.log, 20, &s.version);
     if (!port) {
       s.error = "roomcastd did not print its listening line (log: " + tailOf(s.log, 600) + ")";

@@ -195,7 +195,7 @@ pid_t spawnPinned(const std::vector<std::string>& args, int cpu, int stdoutFd, c
   return pid;
 }
 
-bool Child::alive() {
+bool SpawnedChild::alive() {
   if (pid_ <= 0 || exited_) return false;
   int status = 0;
   pid_t r = waitpid(pid_, &status, WNOHANG);
@@ -207,7 +207,7 @@ bool Child::alive() {
   return true;
 }
 
-int Child::stop(double grace, const std::string& hangLog, bool* killed) {
+int SpawnedChild::stop(double grace, const std::string& hangLog, bool* killed) {
   if (!alive()) return status_;
   kill(pid_, SIGTERM);
   const double until = monotonicSeconds() + grace;

@@ -60,10 +60,10 @@ pid_t spawnPinned(const std::vector<std::string>& args, int cpu, int stdoutFd, c
                   std::string* error);
 
 // A child started by spawnPinned; reaps it once and remembers how it ended.
-class Child {
+class SpawnedChild {
  public:
-  Child() = default;
-  explicit Child(pid_t pid) : pid_(pid) {}
+  SpawnedChild() = default;
+  explicit SpawnedChild(pid_t pid) : pid_(pid) {}
   pid_t pid() const { return pid_; }
   bool alive();          // false once it exited (then status() is its wait status)
   int status() const { return status_; }

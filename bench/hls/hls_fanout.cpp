@@ -42,7 +42,7 @@
 #include <thread>
 #include <vector>
 
-#include "common.h"
+#include "children.h"
 #include "processes.h"
 
 using namespace roomcast::bench;
@@ -223,7 +223,7 @@ class Generator {
   // edges (for CPU samples).
   template <typename F>
   void run(double ramp, F&& onWindowEdge) {
-    const double t0 = monoNow();
+    const double t0 = monotonicSeconds();
     std::uniform_real_distribution<double> u(0, 1);
     for (auto& l : listeners_) {
       l.reconnectAt = t0 + u(rng_) * ramp;  // joins spread over the ramp
@@ -235,7 +235,7 @@ class Generator {
     std::vector<epoll_event> events(4096);
     double nextSweep = t0 + 0.1;
     while (true) {
-      double now = monoNow();
+      double now = monotonicSeconds();
       if (!started && now >= windowStart_) {
         started = true;
         onWindowEdge(true);
@@ -249,7 +249,7 @@ class Generator {
       const int ms = std::max(0, static_cast<int>(std::ceil((wake - now) * 1000)));
       const int n = epoll_wait(ep_, events.data(), static_cast<int>(events.size()), ms);
       for (int i = 0; i < n; i++) onEvent(listeners_[events[i].data.u32], events[i].events);
-      now = monoNow();
+      now = monotonicSeconds();
       while (!timers_.empty() && timers_.top().first <= now) {
         auto [when, id] = timers_.top();
         timers_.pop();
@@ -416,14 +416,14 @@ class Generator {
       failConnection(l, now, false);
       return;
     }
-    l.sentWall = wallNow();
-    l.sentMono = monoNow();
+    l.sentWall = realtimeSeconds();
+    l.sentMono = monotonicSeconds();
     l.deadline = l.sentMono + o_.timeout;
     if (inWindow(l.sentMono)) (l.kind == Kind::Playlist ? stats_.playlistsSent : stats_.segmentsSent)++;
   }
 
   void onEvent(Listener& l, uint32_t events) {
-    const double now = monoNow();
+    const double now = monotonicSeconds();
     if (l.fd < 0) return;
     if (l.state == Listener::State::Connecting) {
       int err = 0;
@@ -480,7 +480,7 @@ class Generator {
     if (l.state != Listener::State::Busy) return;  // unexpected bytes: ignore
     if (!l.firstSeen) {
       l.firstSeen = true;
-      l.firstLoopWall = wallNow();
+      l.firstLoopWall = realtimeSeconds();
       l.firstKernelWall = l.firstLoopWall;
       for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
@@ -566,7 +566,7 @@ class Generator {
       } else {
         stats_.ttfbSegment.push_back(ttfb);
         stats_.ttfbLoopSegment.push_back(loop);
-        stats_.totalSegment.push_back(static_cast<float>((wallNow() - l.sentWall) * 1000));
+        stats_.totalSegment.push_back(static_cast<float>((realtimeSeconds() - l.sentWall) * 1000));
       }
       stats_.statuses[l.status]++;
       if (ttfb > 250) (l.kind == Kind::Playlist ? stats_.slowPlaylists : stats_.slowSegments)++;
@@ -651,7 +651,7 @@ class Generator {
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
     const double endedUnix = static_cast<double>(timegm(&tm)) + ms / 1000.0 + std::atof(body.c_str() + inf + 8);
-    stats_.playlistAge.push_back(static_cast<float>((wallNow() - endedUnix) * 1000));
+    stats_.playlistAge.push_back(static_cast<float>((realtimeSeconds() - endedUnix) * 1000));
   }
 
   void sweep(double now) {
@@ -707,7 +707,7 @@ struct Cell {
 
 double pctOf(const std::vector<float>& v, double p) {
   std::vector<double> d(v.begin(), v.end());
-  return percentile(d, p);
+  return nearestRankPercentile(d, p);
 }
 
 Cell runCell(const Options& o, int n, const std::string& mode, const std::string& dir) {
@@ -775,8 +775,8 @@ Cell runCell(const Options& o, int n, const std::string& mode, const std::string
   const std::string playlist = o.rendition == "low" ? "low.m3u8" : "index.m3u8";
   // A running room: a full window of segments.
   {
-    const double deadline = monoNow() + 30;
-    while (monoNow() < deadline) {
+    const double deadline = monotonicSeconds() + 30;
+    while (monotonicSeconds() < deadline) {
       auto r = httpRequest("GET", daemon.url() + "/hls/" + room + "/" + playlist);
       if (r.status == 200 && std::count(r.body.begin(), r.body.end(), '#') >= 3 + 2 * 6) break;
       sleepFor(0.2);
@@ -785,32 +785,32 @@ Cell runCell(const Options& o, int n, const std::string& mode, const std::string
   // On a shared machine: wait (bounded) until other processes leave the CPUs mostly alone.
   if (o.waitQuiet > 0) {
     static const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
-    const double deadline = monoNow() + o.waitQuiet;
+    const double deadline = monotonicSeconds() + o.waitQuiet;
     double others = 0;
     do {
       const CpuTimes t0 = cpuTimes(-1);
       const double ours0 = processCpuSeconds(daemon.pid()) + processCpuSeconds(speaker.pid()) + selfCpuSeconds() +
                            (nginx ? processCpuSeconds(nginx->pid()) : 0);
-      const double m0 = monoNow();
+      const double m0 = monotonicSeconds();
       sleepFor(2);
       const CpuTimes t1 = cpuTimes(-1);
       const double ours1 = processCpuSeconds(daemon.pid()) + processCpuSeconds(speaker.pid()) + selfCpuSeconds() +
                            (nginx ? processCpuSeconds(nginx->pid()) : 0);
-      others = ((t1.busy - t0.busy - (t1.steal - t0.steal)) / hz - (ours1 - ours0)) / (monoNow() - m0) * 100;
-    } while (others > 25 && monoNow() < deadline);
+      others = ((t1.busy - t0.busy - (t1.steal - t0.steal)) / hz - (ours1 - ours0)) / (monotonicSeconds() - m0) * 100;
+    } while (others > 25 && monotonicSeconds() < deadline);
     cell.othersBefore = others;
     if (others > 25) fprintf(stderr, "fanout: other processes still use %.0f%% of a core; going on\n", others);
   }
   // roomcastd's CPU with the speaker and no listener (5 s).
   {
-    const double c0 = processCpuSeconds(daemon.pid()), t0 = monoNow();
+    const double c0 = processCpuSeconds(daemon.pid()), t0 = monotonicSeconds();
     sleepFor(5);
-    cell.roomcastdIdlePct = (processCpuSeconds(daemon.pid()) - c0) / (monoNow() - t0) * 100;
+    cell.roomcastdIdlePct = (processCpuSeconds(daemon.pid()) - c0) / (monotonicSeconds() - t0) * 100;
   }
   // Listening sessions (POST /listen, straight to roomcastd, one keep-alive connection).
   std::vector<std::string> paths;
   {
-    const double t0 = monoNow();
+    const double t0 = monotonicSeconds();
     BlockingHttp rest(daemon.hostPort());
     for (int i = 0; i < n; i++) {
       std::string session;
@@ -822,7 +822,7 @@ Cell runCell(const Options& o, int n, const std::string& mode, const std::string
       }
       paths.push_back("/hls/" + room + "/" + playlist + (session.empty() ? "" : "?session=" + session));
     }
-    cell.sessionSeconds = monoNow() - t0;
+    cell.sessionSeconds = monotonicSeconds() - t0;
   }
   const std::string target = viaNginx ? nginx->url().substr(7) : daemon.hostPort();
   const double ramp = o.ramp >= 0 ? o.ramp : std::max(2.0, n / 500.0);
@@ -835,8 +835,8 @@ Cell runCell(const Options& o, int n, const std::string& mode, const std::string
   std::atomic<bool> fetchEnd{false};
   std::thread metricsThread;
   auto sample = [&](Sample& s) {
-    s.mono = monoNow();
-    s.wall = wallNow();
+    s.mono = monotonicSeconds();
+    s.wall = realtimeSeconds();
     s.roomcastd = processCpuSeconds(daemon.pid());
     s.nginx = 0;
     if (nginx) {
@@ -976,7 +976,7 @@ int main(int argc, char** argv) {
     fprintf(stderr, "fanout: RLIMIT_NOFILE is %d, too low for %d listeners\n", nofile, maxN);
     return 1;
   }
-  if (pinSelf(o.generatorCpu) != 0) fprintf(stderr, "fanout: cannot pin to CPU %d\n", o.generatorCpu);
+  if (!pinToCpu(o.generatorCpu)) fprintf(stderr, "fanout: cannot pin to CPU %d\n", o.generatorCpu);
   const std::string dir = roomcast::testing::makeTempDir("roomcast-hls-fanout");
   fprintf(stderr, "fanout: work dir %s, RLIMIT_NOFILE %d\n", dir.c_str(), nofile);
 
@@ -1091,11 +1091,11 @@ int main(int argc, char** argv) {
 
   if (FILE* f = fopen(o.json.c_str(), "w")) {
     fprintf(f, "{\"benchmark\":\"hls-fanout\",\"machine\":%s,\"nginx\":%s,\"nginx_workers\":%d,\"nice\":%d,"
-            "\"rlimit_nofile\":%d,", jsonEscape(machineSummary()).c_str(), jsonEscape(nginxVersion()).c_str(),
+            "\"rlimit_nofile\":%d,", jsonString(machineSummary()).c_str(), jsonString(nginxVersion()).c_str(),
             o.nginxWorkers, niceValue(), o.nofile);
     fprintf(f, "\"period_s\":%g,\"jitter\":%g,\"window_s\":%g,\"settle_s\":%g,\"timeout_s\":%g,\"segment_ms\":%d,\"rendition\":%s,"
                "\"sessions\":%s,\"server_cpu\":%d,\"edge_cpu\":%d,\"generator_cpu\":%d,\"speaker_cpu\":%d,\"cells\":[",
-            o.period, o.jitter, o.window, o.settle, o.timeout, o.segmentMs, jsonEscape(o.rendition).c_str(), o.sessions ? "true" : "false",
+            o.period, o.jitter, o.window, o.settle, o.timeout, o.segmentMs, jsonString(o.rendition).c_str(), o.sessions ? "true" : "false",
             o.serverCpu, edgeCpu(o), o.generatorCpu, o.speakerCpu);
     for (size_t i = 0; i < cells.size(); i++) {
       const auto& c = cells[i];
@@ -1103,7 +1103,7 @@ int main(int argc, char** argv) {
       std::string statuses;
       for (auto [k, v] : s.statuses) statuses += (statuses.empty() ? "\"" : ",\"") + std::to_string(k) + "\":" + std::to_string(v);
       fprintf(f, "%s{\"n\":%d,\"mode\":%s,\"ok\":%s,\"note\":%s,\"window_s\":%s,", i ? "," : "", c.n,
-              jsonEscape(c.mode).c_str(), c.ok ? "true" : "false", jsonEscape(c.note).c_str(), jsonNumber(c.window).c_str());
+              jsonString(c.mode).c_str(), c.ok ? "true" : "false", jsonString(c.note).c_str(), jsonNumber(c.window).c_str());
       fprintf(f, "\"ttfb_ms\":{\"playlist_p50\":%s,\"playlist_p99\":%s,\"playlist_max\":%s,\"segment_p50\":%s,"
                  "\"segment_p99\":%s,\"segment_max\":%s,\"loop_playlist_p99\":%s,\"loop_segment_p99\":%s,"
                  "\"segment_total_p99\":%s},",
@@ -1135,7 +1135,7 @@ int main(int argc, char** argv) {
         bool first = true;
         for (const auto& [status, v] : *which) {
           fprintf(f, "%s%s:{\"n\":%zu,\"p50_ms\":%s,\"p99_ms\":%s,\"max_ms\":%s}", first ? "" : ",",
-                  jsonEscape(status).c_str(), v.size(), jsonNumber(pctOf(v, 0.5)).c_str(),
+                  jsonString(status).c_str(), v.size(), jsonNumber(pctOf(v, 0.5)).c_str(),
                   jsonNumber(pctOf(v, 0.99)).c_str(), jsonNumber(pctOf(v, 1)).c_str());
           first = false;
         }
@@ -1156,7 +1156,7 @@ int main(int argc, char** argv) {
               jsonNumber(c.originPlaylists).c_str(), jsonNumber(c.originSegments).c_str(),
               jsonNumber(c.listenerCount).c_str(), jsonNumber(c.listenersGauge).c_str(), c.connectedAtEnd,
               c.roomcastdRssKb, c.roomcastdThreads, c.roomcastdAlive ? "true" : "false", c.nginxErrorLines,
-              jsonEscape(c.nginxErrorSample).c_str(), jsonNumber(c.sessionSeconds).c_str(), c.setupFailures);
+              jsonString(c.nginxErrorSample).c_str(), jsonNumber(c.sessionSeconds).c_str(), c.setupFailures);
     }
     fprintf(f, "]}\n");
     fclose(f);

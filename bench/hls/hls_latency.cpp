@@ -31,7 +31,8 @@
 #include <vector>
 
 #include "audio/wav.h"
-#include "common.h"
+#include "children.h"
+#include "logging_proxy.h"
 #include "processes.h"
 
 using namespace roomcast::bench;
@@ -158,7 +159,7 @@ struct Player {
 };
 
 GstFlowReturn onSample(GstAppSink* sink, gpointer data) {
-  const double now = wallNow();  // sync=true: the sink hands the buffer over at its running time
+  const double now = realtimeSeconds();  // sync=true: the sink hands the buffer over at its running time
   auto* p = static_cast<Player*>(data);
   GstSample* sample = gst_app_sink_pull_sample(sink);
   if (!sample) return GST_FLOW_EOS;
@@ -195,7 +196,7 @@ bool startPlayer(Player& p) {
   callbacks.new_sample = onSample;
   gst_app_sink_set_callbacks(GST_APP_SINK(sink), &callbacks, &p, nullptr);
   gst_object_unref(sink);
-  p.startWall = wallNow();
+  p.startWall = realtimeSeconds();
   return gst_element_set_state(p.pipeline, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE;
 }
 
@@ -380,9 +381,9 @@ int main(int argc, char** argv) {
   // Listeners join a room that is already running: wait until both media playlists hold a full
   // window (6 segments), as `roomcast listen` waits for a playable playlist.
   {
-    const double deadline = monoNow() + 30;
+    const double deadline = monotonicSeconds() + 30;
     bool full = false;
-    while (!full && monoNow() < deadline) {
+    while (!full && monotonicSeconds() < deadline) {
       full = true;
       for (const char* pl : {"index.m3u8", "low.m3u8"}) {
         auto r = httpRequest("GET", daemon.url() + "/hls/" + room + "/" + pl);
@@ -417,8 +418,8 @@ int main(int argc, char** argv) {
     }
   }
   {
-    const double deadline = monoNow() + 30;
-    while (monoNow() < deadline) {
+    const double deadline = monotonicSeconds() + 30;
+    while (monotonicSeconds() < deadline) {
       bool all = true;
       for (auto& p : players) {
         pollBus(*p);
@@ -442,7 +443,7 @@ int main(int argc, char** argv) {
   }
 
   // The marker speaker.
-  const double speakerStart = wallNow();
+  const double speakerStart = realtimeSeconds();
   Child speaker({cli, "--server", daemon.url(), "speak", room, "--token", host, "--file", markerWav, "--seconds",
                  std::to_string(int(std::ceil(fileSeconds)))},
                 -1, dir + "/speaker.log");
@@ -452,8 +453,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   {
-    const double deadline = monoNow() + fileSeconds + 40;
-    while (speaker.running() && monoNow() < deadline) {
+    const double deadline = monotonicSeconds() + fileSeconds + 40;
+    while (speaker.running() && monotonicSeconds() < deadline) {
       for (auto& p : players) pollBus(*p);
       sleepFor(0.05);
     }
@@ -461,8 +462,8 @@ int main(int argc, char** argv) {
   }
   // Long enough for the last marker to come out of HLS (or for the 18 s matching window).
   {
-    const double until = monoNow() + 14;
-    while (monoNow() < until) {
+    const double until = monotonicSeconds() + 14;
+    while (monotonicSeconds() < until) {
       for (auto& p : players) pollBus(*p);
       sleepFor(0.05);
     }
@@ -583,8 +584,8 @@ int main(int argc, char** argv) {
         s.variant += "+switch";
       }
     }
-    s.edgeAgeMin = percentile(edgeAges, 0);
-    s.edgeAgeP50 = percentile(edgeAges, 0.5);
+    s.edgeAgeMin = nearestRankPercentile(edgeAges, 0);
+    s.edgeAgeP50 = nearestRankPercentile(edgeAges, 0.5);
     // Sequence gaps in what was fetched (a skipped segment breaks the PDT placement below).
     for (size_t i = 1; i < fetched.size(); i++)
       if (info.count(fetched[i]) && info.count(fetched[i - 1]) &&
@@ -641,8 +642,8 @@ int main(int argc, char** argv) {
          refDelay.empty() ? "(no data)" : "");
   if (!refDelay.empty())
     printf("  %zu markers: min %.0f ms, p50 %.0f ms, max %.0f ms (its clock fit: slope %.5f, worst residual %.1f ms)\n",
-           refDelay.size(), percentile(refDelay, 0) * 1000, percentile(refDelay, 0.5) * 1000,
-           percentile(refDelay, 1) * 1000, refSlope, refFitResidualMs);
+           refDelay.size(), nearestRankPercentile(refDelay, 0) * 1000, nearestRankPercentile(refDelay, 0.5) * 1000,
+           nearestRankPercentile(refDelay, 1) * 1000, refSlope, refFitResidualMs);
   printf("\nPlayers: where hlsdemux started, and whether it played in real time\n");
   printf("  %-8s %-11s %9s %12s %14s %14s %7s %11s %6s %9s %8s\n", "player", "variant", "start", "behind edge",
          "1st segment at", "edge age min", "stalls", "render dev", "gaps", "requests", "markers");
@@ -670,7 +671,7 @@ int main(int argc, char** argv) {
       for (const auto& x : results)
         if (x.player == s.name) mine.push_back(x.latency);
       char buf[32];
-      snprintf(buf, sizeof buf, "%s%.2f", perPlayer.empty() ? "" : " ", percentile(mine, 0.5));
+      snprintf(buf, sizeof buf, "%s%.2f", perPlayer.empty() ? "" : " ", nearestRankPercentile(mine, 0.5));
       perPlayer += buf;
     }
     for (const auto& x : results)
@@ -679,23 +680,23 @@ int main(int argc, char** argv) {
         if (std::isfinite(x.model)) model.push_back(x.model);
         if (std::isfinite(x.viaPdt)) pdtSpeaker.push_back(x.viaPdt);
       }
-    printf("  %-9s %8zu %7.2f %7.2f %7.2f %7.2f %24s %10.2f s %7.2f/%.2f\n", r.c_str(), v.size(), percentile(v, 0.5),
-           percentile(v, 0.9), percentile(v, 1), percentile(v, 0), perPlayer.c_str(), percentile(pdtSpeaker, 0.5),
-           percentile(model, 0.5), percentile(model, 1));
-    jsonRenditions += std::string(jsonRenditions.empty() ? "" : ",") + "{\"rendition\":" + jsonEscape(r) +
-                      ",\"markers\":" + std::to_string(v.size()) + ",\"p50_s\":" + jsonNumber(percentile(v, 0.5)) +
-                      ",\"p90_s\":" + jsonNumber(percentile(v, 0.9)) + ",\"max_s\":" + jsonNumber(percentile(v, 1)) +
-                      ",\"min_s\":" + jsonNumber(percentile(v, 0)) +
-                      ",\"speaker_to_mixer_via_pdt_p50_s\":" + jsonNumber(percentile(pdtSpeaker, 0.5)) +
-                      ",\"three_target_durations_p50_s\":" + jsonNumber(percentile(model, 0.5)) +
-                      ",\"three_target_durations_p90_s\":" + jsonNumber(percentile(model, 0.9)) +
-                      ",\"three_target_durations_max_s\":" + jsonNumber(percentile(model, 1)) + "}";
+    printf("  %-9s %8zu %7.2f %7.2f %7.2f %7.2f %24s %10.2f s %7.2f/%.2f\n", r.c_str(), v.size(), nearestRankPercentile(v, 0.5),
+           nearestRankPercentile(v, 0.9), nearestRankPercentile(v, 1), nearestRankPercentile(v, 0), perPlayer.c_str(), nearestRankPercentile(pdtSpeaker, 0.5),
+           nearestRankPercentile(model, 0.5), nearestRankPercentile(model, 1));
+    jsonRenditions += std::string(jsonRenditions.empty() ? "" : ",") + "{\"rendition\":" + jsonString(r) +
+                      ",\"markers\":" + std::to_string(v.size()) + ",\"p50_s\":" + jsonNumber(nearestRankPercentile(v, 0.5)) +
+                      ",\"p90_s\":" + jsonNumber(nearestRankPercentile(v, 0.9)) + ",\"max_s\":" + jsonNumber(nearestRankPercentile(v, 1)) +
+                      ",\"min_s\":" + jsonNumber(nearestRankPercentile(v, 0)) +
+                      ",\"speaker_to_mixer_via_pdt_p50_s\":" + jsonNumber(nearestRankPercentile(pdtSpeaker, 0.5)) +
+                      ",\"three_target_durations_p50_s\":" + jsonNumber(nearestRankPercentile(model, 0.5)) +
+                      ",\"three_target_durations_p90_s\":" + jsonNumber(nearestRankPercentile(model, 0.9)) +
+                      ",\"three_target_durations_max_s\":" + jsonNumber(nearestRankPercentile(model, 1)) + "}";
   }
   std::vector<double> all;
   for (const auto& x : results) all.push_back(x.latency);
-  const double p50 = percentile(all, 0.5);
-  printf("  %-9s %8zu %7.2f %7.2f %7.2f %7.2f\n", "all", all.size(), p50, percentile(all, 0.9), percentile(all, 1),
-         percentile(all, 0));
+  const double p50 = nearestRankPercentile(all, 0.5);
+  printf("  %-9s %8zu %7.2f %7.2f %7.2f %7.2f\n", "all", all.size(), p50, nearestRankPercentile(all, 0.9), nearestRankPercentile(all, 1),
+         nearestRankPercentile(all, 0));
   printf("\nGoal: p50 <= 4 s: %s (the seed expects 5-10 s)\n", p50 <= 4.0 ? "met" : "NOT met");
   printf("spk->mixer: p50 of (the segment's EXT-X-PROGRAM-DATE-TIME + the marker's offset in it - send time):\n"
          "  the speaker -> mixer part as roomcastd's PDT tells it (the rest is mixer -> played).\n"
@@ -704,12 +705,12 @@ int main(int argc, char** argv) {
 
   if (FILE* f = fopen(o.json.c_str(), "w")) {
     fprintf(f, "{\"benchmark\":\"hls-latency\",\"gstreamer\":%s,\"machine\":%s,\"nice\":%d,\"markers\":%d,\"spacing_s\":%g,",
-            jsonEscape(gstVersion()).c_str(), jsonEscape(machineSummary()).c_str(), niceValue(), o.markers, o.spacing);
+            jsonString(gstVersion()).c_str(), jsonString(machineSummary()).c_str(), niceValue(), o.markers, o.spacing);
     fprintf(f, "\"segment_ms\":%d,\"players_per_rendition\":%d,\"anchor\":%s,\"p50_s\":%s,\"goal_p50_s\":4,\"goal_met\":%s,",
-            o.segmentMs, o.players, jsonEscape(o.anchor).c_str(), jsonNumber(p50).c_str(), p50 <= 4.0 ? "true" : "false");
+            o.segmentMs, o.players, jsonString(o.anchor).c_str(), jsonNumber(p50).c_str(), p50 <= 4.0 ? "true" : "false");
     fprintf(f, "\"reference_delay_s\":{\"n\":%zu,\"min\":%s,\"p50\":%s,\"max\":%s,\"fit_residual_ms\":%s},",
-            refDelay.size(), jsonNumber(percentile(refDelay, 0)).c_str(), jsonNumber(percentile(refDelay, 0.5)).c_str(),
-            jsonNumber(percentile(refDelay, 1)).c_str(), jsonNumber(refFitResidualMs).c_str());
+            refDelay.size(), jsonNumber(nearestRankPercentile(refDelay, 0)).c_str(), jsonNumber(nearestRankPercentile(refDelay, 0.5)).c_str(),
+            jsonNumber(nearestRankPercentile(refDelay, 1)).c_str(), jsonNumber(refFitResidualMs).c_str());
     fprintf(f, "\"reference\":[");
     for (size_t i = 0; i < refDelay.size(); i++)
       fprintf(f, "%s{\"marker\":%d,\"delay_s\":%s}", i ? "," : "", refMarkers[i], jsonNumber(refDelay[i]).c_str());
@@ -720,18 +721,18 @@ int main(int argc, char** argv) {
               "%s{\"name\":%s,\"rendition\":%s,\"variant\":%s,\"start_index\":%d,\"listed\":%d,"
               "\"start_behind_edge_s\":%s,\"first_segment_after_s\":%s,\"stalls\":%d,\"render_deviation_ms\":%s,"
               "\"gaps\":%d,\"requests\":%d,\"matched\":%d,\"edge_age_min_s\":%s,\"edge_age_p50_s\":%s,\"error\":%s}",
-              i ? "," : "", jsonEscape(s.name).c_str(), jsonEscape(s.rendition).c_str(), jsonEscape(s.variant).c_str(),
+              i ? "," : "", jsonString(s.name).c_str(), jsonString(s.rendition).c_str(), jsonString(s.variant).c_str(),
               s.listed - s.startDistance + 1, s.listed, jsonNumber(s.startBehindEdge).c_str(),
               jsonNumber(s.firstFetchAfterStart).c_str(), s.stalls, jsonNumber(s.renderSpread).c_str(), s.gaps,
               s.requests, s.matched, jsonNumber(s.edgeAgeMin).c_str(), jsonNumber(s.edgeAgeP50).c_str(),
-              jsonEscape(s.error).c_str());
+              jsonString(s.error).c_str());
     }
     fprintf(f, "],\"results\":[");
     for (size_t i = 0; i < results.size(); i++)
       fprintf(f, "%s{\"player\":%s,\"marker\":%d,\"latency_s\":%s,\"speaker_to_mixer_via_pdt_s\":%s,\"segment\":%s}",
-              i ? "," : "", jsonEscape(results[i].player).c_str(), results[i].marker,
+              i ? "," : "", jsonString(results[i].player).c_str(), results[i].marker,
               jsonNumber(results[i].latency).c_str(), jsonNumber(results[i].viaPdt).c_str(),
-              jsonEscape(results[i].segment).c_str());
+              jsonString(results[i].segment).c_str());
     fprintf(f, "]}\n");
     fclose(f);
     fprintf(stderr, "hls-latency: JSON in %s\n", o.json.c_str());

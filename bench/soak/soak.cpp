@@ -38,7 +38,7 @@
 
 #include "audio/tone.h"
 #include "audio/wav.h"
-#include "common.h"
+#include "children.h"
 #include "processes.h"
 #include "socket_load.h"
 #include "speaker_cycles.h"
@@ -172,11 +172,12 @@ Options parseOptions(int argc, char** argv) {
   return o;
 }
 
-void note(const char* format, ...) G_GNUC_PRINTF(1, 2);
-void note(const char* format, ...) {
+// A progress line stamped with the monotonic clock, so phases can be matched with the daemon's log.
+void timedNote(const char* format, ...) G_GNUC_PRINTF(1, 2);
+void timedNote(const char* format, ...) {
   va_list args;
   va_start(args, format);
-  fprintf(stderr, "[%7.1f] ", monoNow());
+  fprintf(stderr, "[%7.1f] ", monotonicSeconds());
   vfprintf(stderr, format, args);
   fputc('\n', stderr);
   va_end(args);
@@ -185,14 +186,14 @@ void note(const char* format, ...) {
 // ---- the daemon's resources
 
 struct Sample {
-  double at = 0;  // monoNow()
+  double at = 0;  // monotonicSeconds()
   int fds = -1, threads = -1;
   long rssKb = -1;
   double cpuSeconds = -1;
 };
 
 Sample sample(pid_t pid) {
-  return {monoNow(), processOpenFds(pid), processThreads(pid), processRssKb(pid), processCpuSeconds(pid)};
+  return {monotonicSeconds(), processOpenFds(pid), processThreads(pid), processRssKb(pid), processCpuSeconds(pid)};
 }
 
 struct Limits {
@@ -212,17 +213,17 @@ struct Limits {
 // Samples every 0.5 s until the counts are within the limits (when given), or neither fds
 // nor threads nor RSS has reached a new low for `quiet` s, or `max` s have passed.
 Sample settle(pid_t pid, const Limits* limits, double quiet, double max) {
-  const double start = monoNow();
+  const double start = monotonicSeconds();
   Sample s = sample(pid), low = s;
   double lastFall = start;
   for (;;) {
     if (s.fds < 0) return s;  // the daemon is gone
     if (limits && limits->allOk(s)) return s;
-    const double now = monoNow();
+    const double now = monotonicSeconds();
     if (now - lastFall >= quiet || now - start >= max) return s;
     sleepFor(0.5);  // /proc announces nothing: a bounded poll
     s = sample(pid);
-    if (s.fds < low.fds || s.threads < low.threads || s.rssKb < low.rssKb) lastFall = monoNow();
+    if (s.fds < low.fds || s.threads < low.threads || s.rssKb < low.rssKb) lastFall = monotonicSeconds();
     low.fds = std::min(low.fds, s.fds);
     low.threads = std::min(low.threads, s.threads);
     low.rssKb = std::min(low.rssKb, s.rssKb);
@@ -276,7 +277,7 @@ std::string statusCounts(const std::map<int, long>& m) {
 
 std::string countsJson(const std::map<std::string, long>& m) {
   std::string s = "{";
-  for (const auto& [k, v] : m) s += (s.size() > 1 ? ", " : "") + jsonEscape(k) + ": " + std::to_string(v);
+  for (const auto& [k, v] : m) s += (s.size() > 1 ? ", " : "") + jsonString(k) + ": " + std::to_string(v);
   return s + "}";
 }
 
@@ -301,13 +302,6 @@ std::string sampleJson(const Sample& s) {
          ", \"rss_kb\": " + std::to_string(s.rssKb) + ", \"cpu_seconds\": " + jsonNumber(s.cpuSeconds) + "}";
 }
 
-std::string loadAverage() {
-  std::istringstream in(readFile("/proc/loadavg"));
-  std::string a, b, c;
-  in >> a >> b >> c;
-  return a + " " + b + " " + c;
-}
-
 std::string todayUtc() {
   const time_t t = time(nullptr);
   char buf[32];
@@ -329,7 +323,7 @@ int main(int argc, char** argv) {
   g_autofree char* workdirRaw = g_dir_make_tmp("bench-soak-XXXXXX", nullptr);
   if (!workdirRaw) fail("cannot create a temporary directory");
   const std::string workdir = workdirRaw;
-  const double runStarted = monoNow();
+  const double runStarted = monotonicSeconds();
   const std::string loadBefore = loadAverage();
 
   std::vector<std::string> daemonArgs = opt.daemonArgs;
@@ -337,12 +331,12 @@ int main(int argc, char** argv) {
   Roomcastd daemon(workdir + "/data", daemonArgs);
   if (!daemon.ready()) fail("roomcastd did not start:\n" + daemon.log());
   const pid_t pid = daemon.pid();
-  note("roomcastd %d at %s; nofile %d; %ld requests, %ld WebSockets, %ld cycles", static_cast<int>(pid),
+  timedNote("roomcastd %d at %s; nofile %d; %ld requests, %ld WebSockets, %ld cycles", static_cast<int>(pid),
        daemon.url().c_str(), processOpenFdLimit(pid), opt.requests, opt.websockets, opt.cycles);
 
   // The room, its live speaker and the observer.
   const Reply created = httpRequest("POST", daemon.url() + "/api/v1/rooms", R"({"title":"Soak"})");
-  const double roomCreatedAt = monoNow();
+  const double roomCreatedAt = monotonicSeconds();
   const std::string room = jsonStringField(created.body, "id"), host = jsonStringField(created.body, "host_token");
   if (created.status != 201 || room.empty()) fail("cannot create a room: " + created.body);
   auto token = [&](const std::string& name) {
@@ -381,7 +375,7 @@ int main(int argc, char** argv) {
   // Warm-up: a little of each, so that what is allocated once or grows to a plateau
   // (GStreamer's first peer, libsoup's first WebSocket, malloc arenas, the room's evidence
   // buffer) is in the baseline.
-  note("warm-up");
+  timedNote("warm-up");
   rest.requests = 300;
   runRestLoad(target, rest);
   ws.connections = 50;
@@ -391,14 +385,14 @@ int main(int argc, char** argv) {
   cycles.cycles = opt.warmCycles;
   const CycleResult warmCycles = runSpeakerCycles(cycles);
   if (warmCycles.completed == 0) fail("no speaker cycle completed in the warm-up" + firstFailures(warmCycles.failures));
-  if (const double wait = roomCreatedAt + opt.roomAge - monoNow(); wait > 0) {
-    note("waiting %.0f s for the room's bounded buffers to fill (--room-age)", wait);
+  if (const double wait = roomCreatedAt + opt.roomAge - monotonicSeconds(); wait > 0) {
+    timedNote("waiting %.0f s for the room's bounded buffers to fill (--room-age)", wait);
     sleepFor(wait);
   }
   const Sample base = settle(pid, nullptr, opt.settleQuiet, opt.settleMax);
   const Limits limits{base, opt.tolerancePct, opt.fdSlack, opt.threadSlack};
-  const double wallFrom = wallNow();
-  note("baseline: %d fds, %d threads, %.1f MB", base.fds, base.threads, base.rssKb / 1024.0);
+  const double wallFrom = realtimeSeconds();
+  timedNote("baseline: %d fds, %d threads, %.1f MB", base.fds, base.threads, base.rssKb / 1024.0);
 
   auto roomAlive = [&]() {
     return speaker.running() && observer.running() &&
@@ -409,12 +403,12 @@ int main(int argc, char** argv) {
   Mixer mixerStart = mixerBase;  // the next phase's mixerBefore
   auto finishPhase = [&](Phase p) {
     p.peak = sample(pid);
-    const double t = monoNow();
+    const double t = monotonicSeconds();
     p.settled = settle(pid, &limits, opt.settleQuiet, opt.settleMax);
-    p.settleSeconds = monoNow() - t;
+    p.settleSeconds = monotonicSeconds() - t;
     p.roomAlive = roomAlive();
     p.mixerAfter = mixer(daemon.url());
-    note("%s: %ld ops, %ld errors, %.1f s; fds %d -> %d, threads %d -> %d, RSS %.1f -> %.1f MB; room %s",
+    timedNote("%s: %ld ops, %ld errors, %.1f s; fds %d -> %d, threads %d -> %d, RSS %.1f -> %.1f MB; room %s",
          p.name.c_str(), p.operations, p.errors, p.seconds, p.peak.fds, p.settled.fds, p.peak.threads,
          p.settled.threads, p.peak.rssKb / 1024.0, p.settled.rssKb / 1024.0, p.roomAlive ? "alive" : "GONE");
     p.mixerBefore = mixerStart;
@@ -425,7 +419,7 @@ int main(int argc, char** argv) {
 
   bool alive = true;
   {
-    note("rest: %ld requests", opt.requests);
+    timedNote("rest: %ld requests", opt.requests);
     rest.requests = opt.requests;
     const RestLoadResult r = runRestLoad(target, rest);
     Phase p;
@@ -448,7 +442,7 @@ int main(int argc, char** argv) {
     alive = finishPhase(p);
   }
   if (alive) {
-    note("ws: %ld silent WebSockets, batches of %d", opt.websockets, opt.wsBatch);
+    timedNote("ws: %ld silent WebSockets, batches of %d", opt.websockets, opt.wsBatch);
     ws.connections = opt.websockets;
     const SilentWsResult r = runSilentWebSockets(target, ws);
     Phase p;
@@ -456,7 +450,7 @@ int main(int argc, char** argv) {
     p.operations = r.attempted;
     p.errors = r.errors();
     p.seconds = r.seconds;
-    const double closeP50 = percentile(r.serverCloseAfter, 0.5), closeMax = percentile(r.serverCloseAfter, 1.0);
+    const double closeP50 = nearestRankPercentile(r.serverCloseAfter, 0.5), closeMax = nearestRankPercentile(r.serverCloseAfter, 1.0);
     p.detailText = std::to_string(r.upgraded) + " upgraded, " + std::to_string(r.closedByServer) +
                    " closed by the server (after p50 " + (std::isnan(closeP50) ? "-" : jsonNumber(closeP50)) +
                    " s), " + std::to_string(r.closedByUs) + " closed by us after the hold" +
@@ -473,7 +467,7 @@ int main(int argc, char** argv) {
     alive = finishPhase(p);
   }
   if (alive) {
-    note("speakers: %ld join/leave cycles, %d at a time", opt.cycles, opt.parallel);
+    timedNote("speakers: %ld join/leave cycles, %d at a time", opt.cycles, opt.parallel);
     cycles.cycles = opt.cycles;
     const CycleResult r = runSpeakerCycles(cycles);
     Phase p;
@@ -481,7 +475,7 @@ int main(int argc, char** argv) {
     p.operations = r.started;
     p.errors = r.errors();
     p.seconds = r.seconds;
-    const double p50 = percentile(r.cycleSeconds, 0.5), p95 = percentile(r.cycleSeconds, 0.95);
+    const double p50 = nearestRankPercentile(r.cycleSeconds, 0.5), p95 = nearestRankPercentile(r.cycleSeconds, 0.95);
     p.detailText = std::to_string(r.completed) + " completed (connected, heard, left), cycle p50 " +
                    (std::isnan(p50) ? "-" : jsonNumber(p50)) + " s p95 " + (std::isnan(p95) ? "-" : jsonNumber(p95)) +
                    " s" + (r.phaseTimedOut ? ", PHASE TIMED OUT" : "") + firstFailures(r.failures);
@@ -492,7 +486,7 @@ int main(int argc, char** argv) {
                    ", \"failures\": " + countsJson(r.failures) + "}";
     alive = finishPhase(p);
   }
-  const double wallTo = wallNow();
+  const double wallTo = realtimeSeconds();
 
   // The observer's recording: delete the room (everyone is told), the observer writes it.
   const bool speakerLasted = speaker.running(), observerLasted = observer.running();
@@ -565,12 +559,12 @@ int main(int argc, char** argv) {
   printf("roomcastd log: %ld \"Too many open files\", %ld CRITICAL, %ld WARNING lines; exit %d after SIGTERM\n", emfile,
          criticals, warnings, daemonExit);
   const bool passed = audioOk && resourcesOk;
-  printf("total %.0f s; load average before %s, after %s\nresult: %s\n", monoNow() - runStarted, loadBefore.c_str(),
+  printf("total %.0f s; load average before %s, after %s\nresult: %s\n", monotonicSeconds() - runStarted, loadBefore.c_str(),
          loadAverage().c_str(), passed ? "PASS" : "FAIL");
 
   // ---- JSON
   std::ostringstream j;
-  j << "{\n\"benchmark\": \"soak\",\n\"date\": \"" << todayUtc() << "\",\n\"machine\": " << jsonEscape(machineSummary())
+  j << "{\n\"benchmark\": \"soak\",\n\"date\": \"" << todayUtc() << "\",\n\"machine\": " << jsonString(machineSummary())
     << ",\n\"gstreamer\": \"" << gstVersion() << "\",\n\"parameters\": {\"scale\": " << jsonNumber(opt.scale)
     << ", \"requests\": " << opt.requests << ", \"websockets\": " << opt.websockets << ", \"cycles\": " << opt.cycles
     << ", \"rest_concurrency\": " << opt.restConcurrency << ", \"source_addresses\": " << opt.sourceAddresses
@@ -580,7 +574,7 @@ int main(int argc, char** argv) {
     << ", \"tolerance_pct\": " << jsonNumber(opt.tolerancePct) << ", \"fd_slack\": " << opt.fdSlack
     << ", \"thread_slack\": " << opt.threadSlack << ", \"window_ms\": " << jsonNumber(opt.windowMs)
     << ", \"drop_db\": " << jsonNumber(opt.dropDb) << ", \"allowed_gap_ms\": " << jsonNumber(opt.allowedGapMs)
-    << ", \"max_stall_s\": " << jsonNumber(opt.maxStall) << ", \"config\": " << jsonEscape(opt.config)
+    << ", \"max_stall_s\": " << jsonNumber(opt.maxStall) << ", \"config\": " << jsonString(opt.config)
     << ", \"rlimit_nofile\": " << nofile << "},\n";
   j << "\"baseline\": " << sampleJson(base) << ",\n\"allowance\": {\"fds\": " << limits.fdAllowance()
     << ", \"threads\": " << limits.threadAllowance() << ", \"rss_kb\": " << limits.rssAllowanceKb() << "},\n\"phases\": [\n";
@@ -609,7 +603,7 @@ int main(int argc, char** argv) {
   j << "\"daemon_log\": {\"emfile_lines\": " << emfile << ", \"critical_lines\": " << criticals
     << ", \"warning_lines\": " << warnings << ", \"exit\": " << daemonExit << "},\n";
   j << "\"resources_returned\": " << (resourcesOk ? "true" : "false") << ",\n\"passed\": " << (passed ? "true" : "false")
-    << ",\n\"total_seconds\": " << jsonNumber(monoNow() - runStarted) << "\n}\n";
+    << ",\n\"total_seconds\": " << jsonNumber(monotonicSeconds() - runStarted) << "\n}\n";
   if (writeFile(opt.json, j.str())) printf("JSON: %s\n", opt.json.c_str());
   else fprintf(stderr, "bench-soak: cannot write %s\n", opt.json.c_str());
 

@@ -259,7 +259,7 @@ Percentiles percentiles(std::vector<double> v) {
   return p;
 }
 
-std::string jsonEscape(std::string_view s) {
+std::string jsonString(std::string_view s) {
   std::string out;
   for (unsigned char c : s) {
     if (c == '"' || c == '\\') {
@@ -1836,7 +1836,7 @@ void writeMap(std::ostream& o, const char* name, const std::map<std::string, uin
   o << "\"" << name << "\": {";
   bool first = true;
   for (const auto& [k, v] : m) {
-    o << (first ? "" : ", ") << "\"" << jsonEscape(k) << "\": " << v;
+    o << (first ? "" : ", ") << "\"" << jsonString(k) << "\": " << v;
     first = false;
   }
   o << "}";
@@ -1919,8 +1919,8 @@ void writeJson(const Options& opt, const std::vector<SizeResult>& results, const
     writeMap(o, "other_types", r.otherTypes);
     o << "},\n \"generator_max_unsent_bytes\": " << r.maxOutBacklog << ",\n";
     o << " \"teardown\": {\"mode\": \"" << opt.teardown << "\", \"seconds\": " << jnum(r.teardownSeconds)
-      << ", \"still_open\": " << r.stillOpen << ", \"delete\": \"" << jsonEscape(r.deleteResult)
-      << "\", \"daemon_exit\": \"" << jsonEscape(r.daemonExit) << "\", \"daemon_exit_seconds\": "
+      << ", \"still_open\": " << r.stillOpen << ", \"delete\": \"" << jsonString(r.deleteResult)
+      << "\", \"daemon_exit\": \"" << jsonString(r.daemonExit) << "\", \"daemon_exit_seconds\": "
       << jnum(r.daemonExitSeconds) << ", \"daemon_warning_lines\": " << r.daemonWarnings << "},\n"
       << " \"load_average_before\": \"" << r.loadBefore << "\", \"load_average_after\": \"" << r.loadAfter << "\"}"
       << (i + 1 < results.size() ? "," : "") << "\n";
