@@ -78,6 +78,7 @@
 
 #include "bench_util.h"
 #include "metrics_text.h"
+#include "rest_client.h"
 #include "roomcast-config.h"
 
 namespace {
@@ -557,67 +558,6 @@ std::string findJanusLib() {
 // ---------------------------------------------------------------------------------------
 // roomcastd: REST, then one WebSocket per participant, all on a signaling thread of ours
 
-struct RestReply {
-  int status = 0;
-  std::string body;
-  std::string error;  // transport error
-};
-
-RestReply restCall(SoupSession* session, const char* method, const std::string& url, const std::string& body,
-                   const std::string& bearer) {
-  RestReply r;
-  SoupMessage* msg = soup_message_new(method, url.c_str());
-  if (!msg) {
-    r.error = "bad URL " + url;
-    return r;
-  }
-  if (!bearer.empty())
-    soup_message_headers_replace(soup_message_get_request_headers(msg), "Authorization", ("Bearer " + bearer).c_str());
-  if (!body.empty()) {
-    GBytes* bytes = g_bytes_new(body.data(), body.size());
-    soup_message_set_request_body_from_bytes(msg, "application/json", bytes);
-    g_bytes_unref(bytes);
-  }
-  GError* err = nullptr;
-  GBytes* reply = soup_session_send_and_read(session, msg, nullptr, &err);
-  r.status = static_cast<int>(soup_message_get_status(msg));
-  g_object_unref(msg);
-  if (!reply) {
-    r.error = err ? err->message : "no reply";
-    g_clear_error(&err);
-    return r;
-  }
-  gsize size = 0;
-  const char* data = static_cast<const char*>(g_bytes_get_data(reply, &size));
-  r.body.assign(data ? data : "", size);
-  g_bytes_unref(reply);
-  return r;
-}
-
-// A string member at a dotted path ("you.identity") of a JSON object text; "" if absent.
-std::string jsonMember(const std::string& text, const std::string& path, gint64* intOut = nullptr) {
-  JsonParser* parser = json_parser_new();
-  std::string out;
-  if (json_parser_load_from_data(parser, text.data(), static_cast<gssize>(text.size()), nullptr)) {
-    JsonNode* node = json_parser_get_root(parser);
-    std::stringstream ss(path);
-    for (std::string key; node && std::getline(ss, key, '.');) {
-      if (!JSON_NODE_HOLDS_OBJECT(node)) {
-        node = nullptr;
-        break;
-      }
-      JsonObject* o = json_node_get_object(node);
-      node = json_object_has_member(o, key.c_str()) ? json_object_get_member(o, key.c_str()) : nullptr;
-    }
-    if (node && JSON_NODE_HOLDS_VALUE(node)) {
-      if (json_node_get_value_type(node) == G_TYPE_STRING) out = json_node_get_string(node);
-      else if (intOut && json_node_get_value_type(node) == G_TYPE_INT64) *intOut = json_node_get_int(node);
-    }
-  }
-  g_object_unref(parser);
-  return out;
-}
-
 // The "type" of a server message without parsing it all: the server writes it first.
 std::string messageType(const char* text, size_t size) {
   static const char key[] = "\"type\":\"";
@@ -913,7 +853,7 @@ class RoomcastClients {
 
   std::string setUp() {
     const double t0 = monotonicSeconds(), until = t0 + setup_.timeout;
-    RestReply room = restCall(restSession_, "POST", setup_.baseUrl + "/api/v1/rooms", "{\"title\":\"bench\"}", "");
+    const auto room = rest_->request("POST", "/api/v1/rooms", "{\"title\":\"bench\"}");
     if (room.status != 201) return "POST /api/v1/rooms: " + std::to_string(room.status) + " " + room.error + room.body;
     roomId_ = jsonMember(room.body, "id");
     const std::string host = jsonMember(room.body, "host_token");
@@ -924,8 +864,8 @@ class RoomcastClients {
       p->owner = this;
       p->index = static_cast<int>(i);
       p->mute = static_cast<int>(i) >= setup_.talking;
-      RestReply t = restCall(restSession_, "POST", setup_.baseUrl + "/api/v1/rooms/" + roomId_ + "/tokens",
-                             "{\"role\":\"speaker\",\"name\":\"p" + std::to_string(i) + "\"}", host);
+      const auto t = rest_->request("POST", "/api/v1/rooms/" + roomId_ + "/tokens",
+                                   "{\"role\":\"speaker\",\"name\":\"p" + std::to_string(i) + "\"}", host);
       if (t.status != 201) return "POST tokens: " + std::to_string(t.status) + " " + t.error + t.body;
       p->token = jsonMember(t.body, "token");
       if (p->token.empty()) return "unexpected token reply " + t.body;
@@ -946,7 +886,7 @@ class RoomcastClients {
   void threadMain() {
     context_ = g_main_context_new();
     g_main_context_push_thread_default(context_);
-    restSession_ = soup_session_new_with_options("timeout", 30u, nullptr);
+    rest_ = std::make_unique<RestClient>(setup_.baseUrl);  // on this thread: libsoup sessions stay on theirs
     // No I/O timeout on the WebSockets: they stay open and quiet for the whole run.
     wsSession_ = soup_session_new_with_options("timeout", 0u, "idle-timeout", 0u, "max-conns", 4096,
                                                "max-conns-per-host", 4096, nullptr);
@@ -980,7 +920,7 @@ class RoomcastClients {
     g_source_unref(ticker);
     g_object_unref(cancel_);
     g_object_unref(wsSession_);
-    g_object_unref(restSession_);
+    rest_.reset();
     g_main_context_pop_thread_default(context_);
     g_main_context_unref(context_);
   }
@@ -992,7 +932,7 @@ class RoomcastClients {
   std::atomic<int> unexpectedCloses_{0}, errorsAfterSetup_{0}, reoffers_{0}, reoffersAnswered_{0}, connectRetries_{0};
   // Signaling thread only (until stop() has joined it):
   GMainContext* context_ = nullptr;
-  SoupSession* restSession_ = nullptr;
+  std::unique_ptr<RestClient> rest_;
   SoupSession* wsSession_ = nullptr;
   GCancellable* cancel_ = nullptr;
   std::vector<std::unique_ptr<Peer>> peers_;
@@ -1948,9 +1888,7 @@ LatencyRun runLatency(Context& ctx, Variant variant) {
   }
   if (ok && server.rc) {
     // Drop-outs (ticks without the talker's frame) and realigning, as the mixer counted them.
-    SoupSession* session = soup_session_new_with_options("timeout", 10u, nullptr);
-    const RestReply m = restCall(session, "GET", server.rc->baseUrl() + "/metrics", "", "");
-    g_object_unref(session);
+    const auto m = RestClient(server.rc->baseUrl(), 10).request("GET", "/metrics");
     const auto metrics = parseMetrics(m.body);
     auto value = [&](const char* name) {
       const auto it = metrics.find(name);

@@ -397,15 +397,6 @@ std::string nginxVersion() {
   return out;
 }
 
-std::string jsonStringField(const std::string& json, const std::string& key) {
-  const std::string needle = "\"" + key + "\":\"";
-  const auto at = json.find(needle);
-  if (at == std::string::npos) return "";
-  const auto start = at + needle.size();
-  const auto end = json.find('"', start);
-  return end == std::string::npos ? "" : json.substr(start, end - start);
-}
-
 Reply httpRequest(const char* method, const std::string& url, const std::string& body, const std::string& bearer) {
   std::vector<std::pair<std::string, std::string>> headers;
   if (!bearer.empty()) headers.emplace_back("Authorization", "Bearer " + bearer);

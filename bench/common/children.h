@@ -16,6 +16,7 @@
 
 #include "bench_util.h"
 #include "metrics_text.h"  // parseMetrics
+#include "rest_client.h"   // jsonMember
 
 namespace roomcast::bench {
 
@@ -140,9 +141,6 @@ std::string jsonNumber(double v);  // null for NaN/inf
 std::string machineSummary();
 std::string gstVersion();
 std::string nginxVersion();
-
-// One line of a REST answer: the value of "key":"..." (plain string values only).
-std::string jsonStringField(const std::string& json, const std::string& key);
 
 // Blocking REST helper (libsoup, 30 s timeout), re-exported from the tests' support code.
 struct Reply {

@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto created = httpRequest("POST", daemon.url() + "/api/v1/rooms", R"({"title":"HLS cost bench"})");
-  const std::string room = jsonStringField(created.body, "id"), host = jsonStringField(created.body, "host_token");
+  const std::string room = jsonMember(created.body, "id"), host = jsonMember(created.body, "host_token");
   Child speaker({cli, "--server", daemon.url(), "speak", room, "--token", host, "--tone", "440", "--seconds",
                  std::to_string(static_cast<int>(renditions.size() * (seconds + 60) + 60))},
                 -1, dir + "/speaker.log");

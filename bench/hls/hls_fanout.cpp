@@ -44,6 +44,7 @@
 
 #include "children.h"
 #include "processes.h"
+#include "rest_client.h"
 
 using namespace roomcast::bench;
 
@@ -80,70 +81,6 @@ std::vector<std::string> splitList(const std::string& s) {
     if (!item.empty()) out.push_back(item);
   return out;
 }
-
-// A blocking keep-alive HTTP/1.1 client for the setup (listening sessions).
-class BlockingHttp {
- public:
-  explicit BlockingHttp(const std::string& hostPort) : hostPort_(hostPort) {}
-  ~BlockingHttp() {
-    if (fd_ >= 0) close(fd_);
-  }
-  int request(const std::string& method, const std::string& path, const std::string& body, std::string& out) {
-    for (int attempt = 0; attempt < 2; attempt++) {
-      if (fd_ < 0 && !connectNow()) return 0;
-      std::string req = method + " " + path + " HTTP/1.1\r\nHost: " + hostPort_ +
-                        "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-                        "\r\n\r\n" + body;
-      if (send(fd_, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
-        reset();
-        continue;
-      }
-      std::string in;
-      char buf[16384];
-      size_t headEnd = std::string::npos, length = 0;
-      int status = 0;
-      while (true) {
-        const ssize_t n = recv(fd_, buf, sizeof buf, 0);
-        if (n <= 0) break;
-        in.append(buf, static_cast<size_t>(n));
-        if (headEnd == std::string::npos && (headEnd = in.find("\r\n\r\n")) != std::string::npos) {
-          status = std::atoi(in.c_str() + 9);
-          const auto cl = strcasestr(in.c_str(), "\r\nContent-Length:");
-          length = cl && static_cast<size_t>(cl - in.c_str()) < headEnd ? std::strtoul(cl + 17, nullptr, 10) : 0;
-        }
-        if (headEnd != std::string::npos && in.size() >= headEnd + 4 + length) {
-          out = in.substr(headEnd + 4, length);
-          return status;
-        }
-      }
-      reset();
-    }
-    return 0;
-  }
-
- private:
-  bool connectNow() {
-    const auto colon = hostPort_.rfind(':');
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(std::atoi(hostPort_.c_str() + colon + 1)));
-    inet_pton(AF_INET, hostPort_.substr(0, colon).c_str(), &a.sin_addr);
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    timeval tv{10, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-      reset();
-      return false;
-    }
-    return true;
-  }
-  void reset() {
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
-  }
-  std::string hostPort_;
-  int fd_ = -1;
-};
 
 // ---------------------------------------------------------------------------------------------
 // The load generator
@@ -763,7 +700,7 @@ Cell runCell(const Options& o, int n, const std::string& mode, const std::string
     }
   }
   auto created = httpRequest("POST", daemon.url() + "/api/v1/rooms", R"({"title":"HLS fan-out bench"})");
-  const std::string room = jsonStringField(created.body, "id"), host = jsonStringField(created.body, "host_token");
+  const std::string room = jsonMember(created.body, "id"), host = jsonMember(created.body, "host_token");
   const std::string cli = roomcast::testing::buildPath("src/client/roomcast");
   Child speaker({cli, "--server", daemon.url(), "speak", room, "--token", host, "--tone", "440", "--seconds", "3600"},
                 o.speakerCpu, cellDir + "/speaker.log");
@@ -811,14 +748,13 @@ Cell runCell(const Options& o, int n, const std::string& mode, const std::string
   std::vector<std::string> paths;
   {
     const double t0 = monotonicSeconds();
-    BlockingHttp rest(daemon.hostPort());
+    RestClient rest(daemon.url(), 10);
     for (int i = 0; i < n; i++) {
       std::string session;
       if (o.sessions) {
-        std::string body;
-        const int status = rest.request("POST", "/api/v1/rooms/" + room + "/listen", "{}", body);
-        session = jsonStringField(body, "session");
-        if (status != 201 || session.empty()) cell.setupFailures++;
+        const auto reply = rest.request("POST", "/api/v1/rooms/" + room + "/listen", "{}");
+        session = jsonMember(reply.body, "session");
+        if (reply.status != 201 || session.empty()) cell.setupFailures++;
       }
       paths.push_back("/hls/" + room + "/" + playlist + (session.empty() ? "" : "?session=" + session));
     }

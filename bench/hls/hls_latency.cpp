@@ -352,10 +352,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto created = httpRequest("POST", daemon.url() + "/api/v1/rooms", R"({"title":"HLS latency bench"})");
-  const std::string room = jsonStringField(created.body, "id"), host = jsonStringField(created.body, "host_token");
+  const std::string room = jsonMember(created.body, "id"), host = jsonMember(created.body, "host_token");
   auto issued = httpRequest("POST", daemon.url() + "/api/v1/rooms/" + room + "/tokens",
                             R"({"role":"speaker","name":"Reference"})", host);
-  const std::string refToken = jsonStringField(issued.body, "token");
+  const std::string refToken = jsonMember(issued.body, "token");
   if (room.empty() || refToken.empty()) {
     fprintf(stderr, "cannot create the room or the reference's token: %s %s\n", created.body.c_str(),
             issued.body.c_str());
@@ -410,7 +410,7 @@ int main(int argc, char** argv) {
       p->name = r + "#" + std::to_string(k + 1);
       p->proxy = std::make_unique<LoggingProxy>(daemon.hostPort());
       auto listen = httpRequest("POST", daemon.url() + "/api/v1/rooms/" + room + "/listen", "{}");
-      const std::string session = jsonStringField(listen.body, "session");
+      const std::string session = jsonMember(listen.body, "session");
       const std::string playlist = r == "main" ? "index.m3u8" : r == "low" ? "low.m3u8" : "master.m3u8";
       p->url = p->proxy->url() + "/hls/" + room + "/" + playlist + "?session=" + session;
       if (!startPlayer(*p)) fprintf(stderr, "player %s: %s\n", p->name.c_str(), p->error.c_str());

@@ -337,13 +337,13 @@ int main(int argc, char** argv) {
   // The room, its live speaker and the observer.
   const Reply created = httpRequest("POST", daemon.url() + "/api/v1/rooms", R"({"title":"Soak"})");
   const double roomCreatedAt = monotonicSeconds();
-  const std::string room = jsonStringField(created.body, "id"), host = jsonStringField(created.body, "host_token");
+  const std::string room = jsonMember(created.body, "id"), host = jsonMember(created.body, "host_token");
   if (created.status != 201 || room.empty()) fail("cannot create a room: " + created.body);
   auto token = [&](const std::string& name) {
     const Reply r = httpRequest("POST", daemon.url() + "/api/v1/rooms/" + room + "/tokens",
                                 R"({"role":"speaker","name":")" + name + "\"}", host);
     if (r.status != 201) fail("cannot issue a speaker token: " + r.body);
-    return jsonStringField(r.body, "token");
+    return jsonMember(r.body, "token");
   };
   const std::string cli = roomcast::testing::buildPath("src/client/roomcast");
   const std::string wav = workdir + "/observer.wav";

@@ -67,10 +67,20 @@
 #include <vector>
 
 #include "bench_util.h"
+#include "children.h"
+#include "rest_client.h"
 
 namespace {
 
+using roomcast::bench::jsonMember;
+using roomcast::bench::loadAverage;
+using roomcast::bench::nearestRankPercentile;
 using roomcast::bench::note;
+using roomcast::bench::pinToCpu;
+using roomcast::bench::processCpuSeconds;
+using roomcast::bench::readFile;
+using roomcast::bench::RestClient;
+using roomcast::bench::selfCpuSeconds;
 
 // ---------------------------------------------------------------------------------------
 // Small helpers
@@ -99,33 +109,11 @@ int64_t clockNs(clockid_t clock) {
 int64_t monoNs() { return clockNs(CLOCK_MONOTONIC); }
 int64_t realNs() { return clockNs(CLOCK_REALTIME); }
 
-std::string readFile(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
 std::string trim(std::string s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
   size_t i = 0;
   while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) i++;
   return s.substr(i);
-}
-
-// utime+stime of a process in seconds (all threads), from /proc/PID/stat.
-double processCpuSeconds(pid_t pid) {
-  std::string stat = readFile("/proc/" + std::to_string(pid) + "/stat");
-  size_t paren = stat.rfind(')');
-  if (paren == std::string::npos) return NAN;
-  std::istringstream rest(stat.substr(paren + 2));
-  std::string field;
-  // Fields after the command: 3 state, 4 ppid, ..., 14 utime, 15 stime.
-  std::vector<std::string> fields;
-  while (rest >> field) fields.push_back(field);
-  if (fields.size() < 13) return NAN;
-  const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
-  return (std::stod(fields[11]) + std::stod(fields[12])) / ticks;
 }
 
 // A "Key:   value kB" line of /proc/PID/status, in kB (or the plain number).
@@ -211,28 +199,6 @@ std::map<std::string, long long> tcpExt() {
   return out;
 }
 
-std::string loadAverage() {
-  std::string l = readFile("/proc/loadavg");
-  std::istringstream s(l);
-  std::string a, b, c;
-  s >> a >> b >> c;
-  return a + " " + b + " " + c;
-}
-
-double rusageSelfSeconds() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
-}
-
-bool pinTo(int cpu) {
-  if (cpu < 0) return true;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  return sched_setaffinity(0, sizeof set, &set) == 0;
-}
-
 struct Percentiles {
   size_t n = 0;
   double p50 = NAN, p90 = NAN, p99 = NAN, max = NAN, min = NAN, mean = NAN;
@@ -241,18 +207,11 @@ Percentiles percentiles(std::vector<double> v) {
   Percentiles p;
   p.n = v.size();
   if (v.empty()) return p;
-  std::sort(v.begin(), v.end());
-  auto at = [&](double q) {
-    // nearest rank
-    size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(v.size())));
-    if (rank < 1) rank = 1;
-    return v[std::min(rank, v.size()) - 1];
-  };
-  p.p50 = at(0.50);
-  p.p90 = at(0.90);
-  p.p99 = at(0.99);
-  p.min = v.front();
-  p.max = v.back();
+  p.p50 = nearestRankPercentile(v, 0.50);
+  p.p90 = nearestRankPercentile(v, 0.90);
+  p.p99 = nearestRankPercentile(v, 0.99);
+  p.min = *std::min_element(v.begin(), v.end());
+  p.max = *std::max_element(v.begin(), v.end());
   double sum = 0;
   for (double x : v) sum += x;
   p.mean = sum / static_cast<double>(v.size());
@@ -435,7 +394,7 @@ Daemon startDaemon(const Options& opt, const std::string& workdir) {
   pid_t pid = fork();
   if (pid < 0) die("fork");
   if (pid == 0) {
-    pinTo(opt.serverCpu);
+    pinToCpu(opt.serverCpu);
     dup2(fds[1], 2);
     close(fds[0]);
     close(fds[1]);
@@ -513,143 +472,6 @@ std::string stopDaemon(Daemon& d, double timeout, double* seconds) {
   d.log = nullptr;
   d.pid = -1;
   return how;
-}
-
-// ---------------------------------------------------------------------------------------
-// A blocking HTTP/1.1 client for the REST setup (one keep-alive connection).
-
-struct HttpResponse {
-  int status = 0;
-  std::string body;
-};
-
-class HttpClient {
- public:
-  explicit HttpClient(int port) : port_(port) {}
-  ~HttpClient() {
-    if (fd_ >= 0) close(fd_);
-  }
-
-  HttpResponse request(const std::string& method, const std::string& path, const std::string& body,
-                       const std::string& bearer = "") {
-    for (int attempt = 0; attempt < 2; attempt++) {
-      if (fd_ < 0 && !connectNow()) return {};
-      std::string req = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port_) + "\r\n";
-      if (!bearer.empty()) req += "Authorization: Bearer " + bearer + "\r\n";
-      if (!body.empty() || method == "POST")
-        req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
-      req += "\r\n" + body;
-      if (!writeAll(req)) {
-        reset();
-        continue;
-      }
-      HttpResponse r;
-      bool closeAfter = false;
-      if (!readResponse(r, closeAfter)) {
-        reset();
-        continue;
-      }
-      if (closeAfter) reset();
-      return r;
-    }
-    return {};
-  }
-
- private:
-  bool connectNow() {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port_));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    timeval tv{60, 0};  // a DELETE waits for the room's outputs to finish
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    int one = 1;
-    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-      reset();
-      return false;
-    }
-    buf_.clear();
-    return true;
-  }
-  void reset() {
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
-    buf_.clear();
-  }
-  bool writeAll(const std::string& s) {
-    size_t off = 0;
-    while (off < s.size()) {
-      ssize_t n = send(fd_, s.data() + off, s.size() - off, MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      off += static_cast<size_t>(n);
-    }
-    return true;
-  }
-  bool fill() {
-    char tmp[16384];
-    ssize_t n = recv(fd_, tmp, sizeof tmp, 0);
-    if (n <= 0) return false;
-    buf_.append(tmp, static_cast<size_t>(n));
-    return true;
-  }
-  bool readResponse(HttpResponse& r, bool& closeAfter) {
-    size_t end;
-    while ((end = buf_.find("\r\n\r\n")) == std::string::npos)
-      if (!fill()) return false;
-    std::string head = buf_.substr(0, end);
-    buf_.erase(0, end + 4);
-    if (head.rfind("HTTP/1.", 0) != 0 || head.size() < 12) return false;
-    r.status = std::atoi(head.c_str() + 9);
-    size_t length = 0;
-    bool chunked = false;
-    std::istringstream lines(head);
-    std::string line;
-    while (std::getline(lines, line)) {
-      std::string lower = line;
-      for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      if (lower.rfind("content-length:", 0) == 0) length = std::strtoul(lower.c_str() + 15, nullptr, 10);
-      if (lower.rfind("connection:", 0) == 0 && lower.find("close") != std::string::npos) closeAfter = true;
-      if (lower.rfind("transfer-encoding:", 0) == 0 && lower.find("chunked") != std::string::npos) chunked = true;
-    }
-    if (chunked) {
-      for (;;) {
-        size_t nl;
-        while ((nl = buf_.find("\r\n")) == std::string::npos)
-          if (!fill()) return false;
-        size_t size = std::strtoul(buf_.c_str(), nullptr, 16);
-        buf_.erase(0, nl + 2);
-        while (buf_.size() < size + 2)
-          if (!fill()) return false;
-        r.body += buf_.substr(0, size);
-        buf_.erase(0, size + 2);
-        if (size == 0) break;
-      }
-      return true;
-    }
-    while (buf_.size() < length)
-      if (!fill()) return false;
-    r.body = buf_.substr(0, length);
-    buf_.erase(0, length);
-    return true;
-  }
-
-  int port_;
-  int fd_ = -1;
-  std::string buf_;
-};
-
-std::string jsonStringMember(const std::string& body, const char* name) {
-  g_autoptr(JsonParser) parser = json_parser_new();
-  if (!json_parser_load_from_data(parser, body.c_str(), static_cast<gssize>(body.size()), nullptr)) return "";
-  JsonNode* root = json_parser_get_root(parser);
-  if (!root || !JSON_NODE_HOLDS_OBJECT(root)) return "";
-  JsonObject* o = json_node_get_object(root);
-  if (!json_object_has_member(o, name)) return "";
-  const char* v = json_object_get_string_member(o, name);
-  return v ? v : "";
 }
 
 // ---------------------------------------------------------------------------------------
@@ -812,7 +634,7 @@ class Generator {
     std::thread deleter;
     if (opt_.teardown == "delete") {
       deleter = std::thread([this, hostToken, httpResult] {
-        HttpClient http(port_);
+        RestClient http("http://127.0.0.1:" + std::to_string(port_), 60);  // a DELETE waits for the room's outputs
         auto r = http.request("DELETE", "/api/v1/rooms/" + roomId_, "", hostToken);
         *httpResult = strf("HTTP %d %s", r.status, r.body.substr(0, 200).c_str());
       });
@@ -1502,10 +1324,10 @@ SizeResult runSize(const Options& opt, int n, const std::string& workdirBase) {
   R.rssFreshKb = procStatusValue(d.pid, "VmRSS");
 
   // Setup over REST: the room and N listener tokens.
-  HttpClient http(d.port);
+  RestClient http("http://127.0.0.1:" + std::to_string(d.port), 60);
   auto created = http.request("POST", "/api/v1/rooms", R"({"title":"ws-scale"})");
-  const std::string roomId = jsonStringMember(created.body, "id");
-  const std::string hostToken = jsonStringMember(created.body, "host_token");
+  const std::string roomId = jsonMember(created.body, "id");
+  const std::string hostToken = jsonMember(created.body, "host_token");
   if (created.status != 201 || roomId.empty()) die(strf("POST /api/v1/rooms: HTTP %d %s", created.status, created.body.c_str()));
   std::vector<std::string> tokens;
   tokens.reserve(static_cast<size_t>(n));
@@ -1513,7 +1335,7 @@ SizeResult runSize(const Options& opt, int n, const std::string& workdirBase) {
   for (int i = 0; i < n; i++) {
     auto r = http.request("POST", "/api/v1/rooms/" + roomId + "/tokens",
                           strf(R"({"role":"listener","name":"n%d"})", i));
-    std::string token = jsonStringMember(r.body, "token");
+    std::string token = jsonMember(r.body, "token");
     if (r.status != 201 || token.empty()) die(strf("token %d: HTTP %d %s", i, r.status, r.body.c_str()));
     tokens.push_back(std::move(token));
     if (i % 2000 == 1999) drainDaemonLog(d);
@@ -1538,7 +1360,7 @@ SizeResult runSize(const Options& opt, int n, const std::string& workdirBase) {
 
   // Connect.
   {
-    const double s0 = processCpuSeconds(d.pid), g0 = rusageSelfSeconds();
+    const double s0 = processCpuSeconds(d.pid), g0 = selfCpuSeconds();
     const SchedStat q0 = serverMainThread(d.pid);
     auto net0 = tcpExt();
     g.connectAll();
@@ -1550,7 +1372,7 @@ SizeResult runSize(const Options& opt, int n, const std::string& workdirBase) {
     const double wallNow = (monoNs() - g.connectStartNs_) / 1e9;
     R.connectServerCpuPct = 100.0 * (processCpuSeconds(d.pid) - s0) / wallNow;
     R.connectServerWaitPct = 100.0 * (serverMainThread(d.pid).wait - q0.wait) / wallNow;
-    R.connectGeneratorCpuPct = 100.0 * (rusageSelfSeconds() - g0) / wallNow;
+    R.connectGeneratorCpuPct = 100.0 * (selfCpuSeconds() - g0) / wallNow;
     R.joined = g.joined_;
     R.failedConnects = g.failedConnects_;
     R.connectTimedOut = g.connectTimedOut_;
@@ -1605,7 +1427,7 @@ SizeResult runSize(const Options& opt, int n, const std::string& workdirBase) {
         if (start) {
           windowOpen = true;
           s0 = processCpuSeconds(d.pid);
-          g0 = rusageSelfSeconds();
+          g0 = selfCpuSeconds();
           p0 = readProcStat();
           sq0 = serverMainThread(d.pid);
           gq0 = generatorThread();
@@ -1614,7 +1436,7 @@ SizeResult runSize(const Options& opt, int n, const std::string& workdirBase) {
         } else {
           windowOpen = false;
           s1 = processCpuSeconds(d.pid);
-          g1 = rusageSelfSeconds();
+          g1 = selfCpuSeconds();
           p1 = readProcStat();
           sq1 = serverMainThread(d.pid);
           gq1 = generatorThread();
@@ -1970,7 +1792,7 @@ int main(int argc, char** argv) {
   note("bench-ws-scale: %s; ip_local_port_range %s; somaxconn %s; %d source addresses", envText.c_str(),
        portRange.c_str(), somaxconn.c_str(), opt.sourceAddresses);
   if (opt.serverCpu >= cpus || opt.generatorCpu >= cpus) die("--server-cpu/--generator-cpu beyond the CPUs here");
-  if (!pinTo(opt.generatorCpu)) note("could not pin the generator to CPU %d", opt.generatorCpu);
+  if (!pinToCpu(opt.generatorCpu)) note("could not pin the generator to CPU %d", opt.generatorCpu);
 
   g_autofree gchar* workdirBase = g_dir_make_tmp("bench-ws-scale-XXXXXX", nullptr);
   if (!workdirBase) die("cannot create a temporary directory");
