@@ -109,4 +109,25 @@ void parseCommandLine(int argc, char** argv, UsagePrinter usage, const std::func
 [[noreturn]] void failUsage(UsagePrinter usage, const std::string& what);  // usage to stderr, exit 1
 double positiveNumber(UsagePrinter usage, const std::string& flag, const std::string& value);
 
+// ---- command lines from a table: the flags are declared once, and --help is printed from it.
+// A setter rejects a value by throwing std::invalid_argument (its what() is shown).
+using FlagSetter = std::function<void(const std::string&)>;
+struct Flag {
+  std::string name;   // "--sizes"
+  std::string value;  // "LIST" in --help; empty: a switch (its setter gets "")
+  std::string help;   // "\n" continues on an indented line
+  FlagSetter set;
+};
+// --help/-h prints `synopsis` and the table to stdout and exits 0; a missing, unknown or
+// rejected value prints them to stderr with the reason and exits 1.
+void parseFlags(int argc, char** argv, const std::string& synopsis, const std::vector<Flag>& flags);
+FlagSetter setNumber(double& out, double lo, double hi, bool* given = nullptr);
+FlagSetter setInt(int& out, int lo, int hi, bool* given = nullptr);
+FlagSetter setText(std::string& out);
+FlagSetter setSwitch(bool& out, bool to = true);
+// "4,16,64" → {4, 16, 64}; every item a whole number in lo..hi, at least one.
+std::vector<int> intList(const std::string& value, int lo, int hi);
+// Throws the setter's rejection unless `ok`.
+void require(bool ok, const std::string& why);
+
 }  // namespace roomcast::bench
