@@ -309,6 +309,294 @@ std::string todayUtc() {
   return buf;
 }
 
+// The three loads' settings (their counts are set per phase).
+struct Loads {
+  RestLoadOptions rest;
+  SilentWsOptions ws;
+  CycleOptions cycles;
+};
+
+Loads loadsFor(const Options& opt, const std::string& url, const std::string& room,
+               const std::vector<std::string>& slotTokens, const std::string& workdir) {
+  Loads l;
+  l.rest.concurrency = opt.restConcurrency;
+  l.rest.paths = {"/api/v1/health", "/api/v1/rooms/" + room, "/api/v1/health", "/api/v1/rooms", "/api/v1/recordings"};
+  l.ws.path = "/ws/" + room;
+  l.ws.batch = opt.wsBatch;
+  l.ws.holdMax = opt.wsHold;
+  l.cycles.server = url;
+  l.cycles.room = room;
+  l.cycles.slotTokens = slotTokens;
+  l.cycles.speakSeconds = opt.speakSeconds;
+  l.cycles.logDir = workdir;
+  return l;
+}
+
+// Warm-up: a little of each, so that what is allocated once or grows to a plateau
+// (GStreamer's first peer, libsoup's first WebSocket, malloc arenas, the room's evidence
+// buffer) is in the baseline.
+void warmUp(const Options& opt, const Target& target, RestLoadOptions rest, SilentWsOptions ws, CycleOptions cycles,
+            double roomCreatedAt) {
+  timedNote("warm-up");
+  rest.requests = 300;
+  runRestLoad(target, rest);
+  ws.connections = 50;
+  ws.holdMax = 0;
+  runSilentWebSockets(target, ws);
+  cycles.cycles = opt.warmCycles;
+  const CycleResult warmCycles = runSpeakerCycles(cycles);
+  if (warmCycles.completed == 0) fail("no speaker cycle completed in the warm-up" + firstFailures(warmCycles.failures));
+  if (const double wait = roomCreatedAt + opt.roomAge - monotonicSeconds(); wait > 0) {
+    timedNote("waiting %.0f s for the room's bounded buffers to fill (--room-age)", wait);
+    sleepFor(wait);
+  }
+}
+
+// The three loads, each a Phase for the table and the JSON.
+Phase restPhase(const Options& opt, const Target& target, RestLoadOptions rest) {
+  timedNote("rest: %ld requests", opt.requests);
+  rest.requests = opt.requests;
+  const RestLoadResult r = runRestLoad(target, rest);
+  Phase p;
+  p.name = "rest";
+  p.operations = r.sent;
+  p.errors = r.errors();
+  p.seconds = r.seconds;
+  p.detailText = std::to_string(r.answered) + " answered (" + statusCounts(r.statuses) + ") on " +
+                 std::to_string(r.connections) + " connections, " + std::to_string(r.serverClosedAfterResponse) +
+                 " closed by the server" + (r.phaseTimedOut ? ", PHASE TIMED OUT" : "") +
+                 (r.stalled ? ", ENDED EARLY: no answer for 30 s" : "") + firstFailures(r.failures);
+  p.detailJson = "{\"sent\": " + std::to_string(r.sent) + ", \"answered\": " + std::to_string(r.answered) +
+                 ", \"connections\": " + std::to_string(r.connections) + ", \"connect_failures\": " +
+                 std::to_string(r.connectFailures) + ", \"closed_early\": " + std::to_string(r.closedEarly) +
+                 ", \"timed_out\": " + std::to_string(r.timedOut) + ", \"server_closed_after_response\": " +
+                 std::to_string(r.serverClosedAfterResponse) + ", \"phase_timed_out\": " +
+                 (r.phaseTimedOut ? "true" : "false") + ", \"stalled\": " + (r.stalled ? "true" : "false") + ", \"requests_per_second\": " +
+                 jsonNumber(r.seconds > 0 ? r.answered / r.seconds : NAN) + ", \"statuses\": " +
+                 statusJson(r.statuses) + ", \"failures\": " + countsJson(r.failures) + "}";
+  return p;
+}
+
+Phase wsPhase(const Options& opt, const Target& target, SilentWsOptions ws) {
+  timedNote("ws: %ld silent WebSockets, batches of %d", opt.websockets, opt.wsBatch);
+  ws.connections = opt.websockets;
+  const SilentWsResult r = runSilentWebSockets(target, ws);
+  Phase p;
+  p.name = "ws";
+  p.operations = r.attempted;
+  p.errors = r.errors();
+  p.seconds = r.seconds;
+  const double closeP50 = nearestRankPercentile(r.serverCloseAfter, 0.5), closeMax = nearestRankPercentile(r.serverCloseAfter, 1.0);
+  p.detailText = std::to_string(r.upgraded) + " upgraded, " + std::to_string(r.closedByServer) +
+                 " closed by the server (after p50 " + (std::isnan(closeP50) ? "-" : jsonNumber(closeP50)) +
+                 " s), " + std::to_string(r.closedByUs) + " closed by us after the hold" +
+                 (r.phaseTimedOut ? ", PHASE TIMED OUT" : "") +
+                 (r.stalled ? ", ENDED EARLY: no upgrade answered for 30 s" : "") + firstFailures(r.failures);
+  p.detailJson = "{\"attempted\": " + std::to_string(r.attempted) + ", \"upgraded\": " + std::to_string(r.upgraded) +
+                 ", \"refused\": " + std::to_string(r.refused) + ", \"connect_failures\": " +
+                 std::to_string(r.connectFailures) + ", \"timed_out\": " + std::to_string(r.timedOut) +
+                 ", \"closed_by_server\": " + std::to_string(r.closedByServer) + ", \"closed_by_us\": " +
+                 std::to_string(r.closedByUs) + ", \"server_close_after_s_p50\": " + jsonNumber(closeP50) +
+                 ", \"server_close_after_s_max\": " + jsonNumber(closeMax) + ", \"phase_timed_out\": " +
+                 (r.phaseTimedOut ? "true" : "false") + ", \"stalled\": " + (r.stalled ? "true" : "false") + ", \"statuses\": " + statusJson(r.statuses) +
+                 ", \"failures\": " + countsJson(r.failures) + "}";
+  return p;
+}
+
+Phase speakerPhase(const Options& opt, CycleOptions cycles) {
+  timedNote("speakers: %ld join/leave cycles, %d at a time", opt.cycles, opt.parallel);
+  cycles.cycles = opt.cycles;
+  const CycleResult r = runSpeakerCycles(cycles);
+  Phase p;
+  p.name = "speakers";
+  p.operations = r.started;
+  p.errors = r.errors();
+  p.seconds = r.seconds;
+  const double p50 = nearestRankPercentile(r.cycleSeconds, 0.5), p95 = nearestRankPercentile(r.cycleSeconds, 0.95);
+  p.detailText = std::to_string(r.completed) + " completed (connected, heard, left), cycle p50 " +
+                 (std::isnan(p50) ? "-" : jsonNumber(p50)) + " s p95 " + (std::isnan(p95) ? "-" : jsonNumber(p95)) +
+                 " s" + (r.phaseTimedOut ? ", PHASE TIMED OUT" : "") + firstFailures(r.failures);
+  p.detailJson = "{\"started\": " + std::to_string(r.started) + ", \"completed\": " + std::to_string(r.completed) +
+                 ", \"failed\": " + std::to_string(r.failed) + ", \"timed_out\": " + std::to_string(r.timedOut) +
+                 ", \"cycle_s_p50\": " + jsonNumber(p50) + ", \"cycle_s_p95\": " + jsonNumber(p95) +
+                 ", \"phase_timed_out\": " + (r.phaseTimedOut ? "true" : "false") +
+                 ", \"failures\": " + countsJson(r.failures) + "}";
+  return p;
+}
+
+// What the soak found, for the table and the JSON.
+struct Report {
+  const Options& opt;
+  int nofile = 0;
+  Sample base;
+  Limits limits;
+  std::vector<Phase> phases;
+  Mixer mixerBase;
+  ToneReport tone;
+  bool audioOk = false, speakerLasted = false, observerLasted = false, resourcesOk = true;
+  int observerExit = -1, daemonExit = -1;
+  long emfile = 0, criticals = 0, warnings = 0;
+  double runStarted = 0;
+  std::string loadBefore;
+};
+
+// The observer's recording: delete the room (everyone is told), the observer writes it; was
+// the speaker's tone there all along? Then the daemon's log, and its exit.
+void listenBack(Report& r, Roomcastd& daemon, Child& speaker, Child& observer, const std::string& room,
+                const std::string& host, const std::string& wav, double wallFrom, double wallTo) {
+  const Options& opt = r.opt;
+  r.speakerLasted = speaker.running();
+  r.observerLasted = observer.running();
+  httpRequest("DELETE", daemon.url() + "/api/v1/rooms/" + room, {}, host);
+  r.observerExit = observer.wait(120);
+  speaker.wait(30);
+  std::vector<HeardMark> marks;
+  for (const auto& line : observer.lines()) {
+    unsigned long long n = 0;
+    if (sscanf(line.text.c_str(), "heard %llu s", &n) == 1) marks.push_back({line.wall, static_cast<double>(n)});
+  }
+  roomcast::audio::PcmAudio heard;
+  const bool haveWav = roomcast::audio::readWav(wav, heard);
+  const std::vector<float> mono = haveWav ? roomcast::audio::toMonoFloat(heard) : std::vector<float>{};
+  r.tone = analyseTone(mono, heard.sampleRate, 440, marks, wallFrom, wallTo, opt.windowMs / 1000, opt.dropDb);
+  const ToneReport& tone = r.tone;
+  r.audioOk = haveWav && r.speakerLasted && r.observerLasted && tone.complete && tone.windows > 0 &&
+                       tone.longestGapMs <= opt.allowedGapMs && tone.longestHeardIntervalSeconds <= 1 + opt.maxStall;
+
+  const std::string log = daemon.log();
+  auto countLines = [&](const char* needle) {
+    long n = 0;
+    for (size_t at = log.find(needle); at != std::string::npos; at = log.find(needle, at + 1)) n++;
+    return n;
+  };
+  r.emfile = countLines("Too many open files");
+  r.criticals = countLines("CRITICAL");
+  r.warnings = countLines("WARNING");
+  r.daemonExit = daemon.stop();
+
+}
+
+// Prints the table; returns whether it passed (resources returned, audio never stopped).
+bool printReport(Report& r) {
+  const Options& opt = r.opt;
+  const Sample& base = r.base;
+  const Limits& limits = r.limits;
+  const auto& phases = r.phases;
+  const ToneReport& tone = r.tone;
+  bool& resourcesOk = r.resourcesOk;
+  const int nofile = r.nofile;
+  const bool audioOk = r.audioOk, speakerLasted = r.speakerLasted, observerLasted = r.observerLasted;
+  const long emfile = r.emfile, criticals = r.criticals, warnings = r.warnings;
+  const int daemonExit = r.daemonExit;
+  const double runStarted = r.runStarted;
+  const std::string& loadBefore = r.loadBefore;
+  resourcesOk = true;
+  printf("\nsoak: %s, GStreamer %s, %s\n", machineSummary().c_str(), gstVersion().c_str(), todayUtc().c_str());
+  printf("roomcastd fd limit %d; tolerance %.0f %% of the baseline, at least %d fds / %d threads; only growth counts\n",
+         nofile, opt.tolerancePct, opt.fdSlack, opt.threadSlack);
+  printf("baseline after warm-up: %d fds, %d threads, %.1f MB RSS\n\n", base.fds, base.threads, base.rssKb / 1024.0);
+  printf("%-9s %8s %7s %7s  %14s %14s %16s  %6s %6s %8s  %s\n", "phase", "ops", "errors", "s", "fds peak>end",
+         "threads", "RSS MB", "d fds", "d thr", "d RSS", "within?");
+  for (const Phase& p : phases) {
+    const bool ok = limits.allOk(p.settled);
+    resourcesOk = resourcesOk && ok;
+    std::string which;
+    if (!limits.fdsOk(p.settled)) which += " fds";
+    if (!limits.threadsOk(p.settled)) which += " threads";
+    if (!limits.rssOk(p.settled)) which += " RSS";
+    printf("%-9s %8ld %7ld %7.1f  %6d > %-6d %6d > %-6d %7.1f > %-7.1f %+6d %+6d %+7.1f%%  %s\n", p.name.c_str(),
+           p.operations, p.errors, p.seconds, p.peak.fds, p.settled.fds, p.peak.threads, p.settled.threads,
+           p.peak.rssKb / 1024.0, p.settled.rssKb / 1024.0, p.settled.fds - base.fds, p.settled.threads - base.threads,
+           100.0 * (p.settled.rssKb - base.rssKb) / base.rssKb, ok ? "yes" : ("NO:" + which).c_str());
+  }
+  printf("\n");
+  for (const Phase& p : phases)
+    printf("  %-9s %s; settled in %.1f s; room %s; mixer: %.0f ticks, %.0f late, %.0f underruns; uplink losses concealed %.0f\n",
+           p.name.c_str(), p.detailText.c_str(), p.settleSeconds, p.roomAlive ? "alive" : "GONE (speaker, observer or room ended)",
+           p.mixerAfter.ticks - p.mixerBefore.ticks, p.mixerAfter.lateTicks - p.mixerBefore.lateTicks,
+           p.mixerAfter.underruns - p.mixerBefore.underruns, p.mixerAfter.concealed - p.mixerBefore.concealed);
+  if (phases.size() < 3) {
+    printf("  phases after '%s' were skipped: the room was gone\n", phases.back().name.c_str());
+    resourcesOk = false;
+  }
+  printf("\naudio (440 Hz in the observer's return, %.0f ms windows, %.1f s of soak): median %.1f dB, min %.1f dB;\n"
+         "  %zu of %zu windows more than %.0f dB below the median, in %zu gaps, longest %.0f ms;\n"
+         "  longest wait between \"heard\" lines %.2f s, recording fell %.2f s behind the wall clock%s\n",
+         opt.windowMs, tone.spanWallSeconds, tone.medianDb, tone.minDb, tone.quietWindows, tone.windows, opt.dropDb,
+         tone.gaps, tone.longestGapMs, tone.longestHeardIntervalSeconds, tone.lagGrowthSeconds,
+         tone.complete ? "" : "; THE RECORDING ENDS BEFORE THE SOAK DID");
+  for (const auto& [a, b] : tone.firstGaps) printf("    quiet %.2f .. %.2f s of the recording\n", a, b);
+  if (!speakerLasted || !observerLasted)
+    printf("  the %s ended during the soak\n", !speakerLasted ? "speaker" : "observer");
+  printf("  audio never stopped: %s\n", audioOk ? "yes" : "NO");
+  printf("roomcastd log: %ld \"Too many open files\", %ld CRITICAL, %ld WARNING lines; exit %d after SIGTERM\n", emfile,
+         criticals, warnings, daemonExit);
+  const bool passed = audioOk && resourcesOk;
+  printf("total %.0f s; load average before %s, after %s\nresult: %s\n", monotonicSeconds() - runStarted, loadBefore.c_str(),
+         loadAverage().c_str(), passed ? "PASS" : "FAIL");
+
+  return passed;
+}
+
+void writeJson(const Report& r, bool passed) {
+  const Options& opt = r.opt;
+  const Sample& base = r.base;
+  const Limits& limits = r.limits;
+  const auto& phases = r.phases;
+  const ToneReport& tone = r.tone;
+  const bool resourcesOk = r.resourcesOk, audioOk = r.audioOk, speakerLasted = r.speakerLasted,
+             observerLasted = r.observerLasted;
+  const int nofile = r.nofile, observerExit = r.observerExit, daemonExit = r.daemonExit;
+  const long emfile = r.emfile, criticals = r.criticals, warnings = r.warnings;
+  const Mixer& mixerBase = r.mixerBase;
+  const double runStarted = r.runStarted;
+  // ---- JSON
+  std::ostringstream j;
+  j << "{\n\"benchmark\": \"soak\",\n\"date\": \"" << todayUtc() << "\",\n\"machine\": " << jsonString(machineSummary())
+    << ",\n\"gstreamer\": \"" << gstVersion() << "\",\n\"parameters\": {\"scale\": " << jsonNumber(opt.scale)
+    << ", \"requests\": " << opt.requests << ", \"websockets\": " << opt.websockets << ", \"cycles\": " << opt.cycles
+    << ", \"rest_concurrency\": " << opt.restConcurrency << ", \"source_addresses\": " << opt.sourceAddresses
+    << ", \"ws_batch\": " << opt.wsBatch << ", \"ws_hold_s\": " << jsonNumber(opt.wsHold)
+    << ", \"parallel\": " << opt.parallel << ", \"speak_seconds\": " << jsonNumber(opt.speakSeconds)
+    << ", \"settle_max_s\": " << jsonNumber(opt.settleMax) << ", \"settle_quiet_s\": " << jsonNumber(opt.settleQuiet)
+    << ", \"tolerance_pct\": " << jsonNumber(opt.tolerancePct) << ", \"fd_slack\": " << opt.fdSlack
+    << ", \"thread_slack\": " << opt.threadSlack << ", \"window_ms\": " << jsonNumber(opt.windowMs)
+    << ", \"drop_db\": " << jsonNumber(opt.dropDb) << ", \"allowed_gap_ms\": " << jsonNumber(opt.allowedGapMs)
+    << ", \"max_stall_s\": " << jsonNumber(opt.maxStall) << ", \"config\": " << jsonString(opt.config)
+    << ", \"rlimit_nofile\": " << nofile << "},\n";
+  j << "\"baseline\": " << sampleJson(base) << ",\n\"allowance\": {\"fds\": " << limits.fdAllowance()
+    << ", \"threads\": " << limits.threadAllowance() << ", \"rss_kb\": " << limits.rssAllowanceKb() << "},\n\"phases\": [\n";
+  for (size_t i = 0; i < phases.size(); i++) {
+    const Phase& p = phases[i];
+    j << "{\"name\": \"" << p.name << "\", \"operations\": " << p.operations << ", \"errors\": " << p.errors
+      << ", \"seconds\": " << jsonNumber(p.seconds) << ", \"peak\": " << sampleJson(p.peak) << ", \"settled\": "
+      << sampleJson(p.settled) << ", \"settle_seconds\": " << jsonNumber(p.settleSeconds)
+      << ", \"delta\": {\"fds\": " << p.settled.fds - base.fds << ", \"threads\": " << p.settled.threads - base.threads
+      << ", \"rss_kb\": " << p.settled.rssKb - base.rssKb << ", \"rss_pct\": "
+      << jsonNumber(100.0 * (p.settled.rssKb - base.rssKb) / base.rssKb) << "}, \"within\": {\"fds\": "
+      << (limits.fdsOk(p.settled) ? "true" : "false") << ", \"threads\": "
+      << (limits.threadsOk(p.settled) ? "true" : "false") << ", \"rss\": " << (limits.rssOk(p.settled) ? "true" : "false")
+      << "}, \"room_alive\": " << (p.roomAlive ? "true" : "false") << ", \"mixer\": " << mixerJson(p.mixerAfter, p.mixerBefore) << ", \"detail\": " << p.detailJson << "}"
+      << (i + 1 < phases.size() ? ",\n" : "\n");
+  }
+  j << "],\n\"audio\": {\"tone_hz\": 440, \"span_s\": " << jsonNumber(tone.spanWallSeconds) << ", \"windows\": "
+    << tone.windows << ", \"median_db\": " << jsonNumber(tone.medianDb) << ", \"min_db\": " << jsonNumber(tone.minDb)
+    << ", \"quiet_windows\": " << tone.quietWindows << ", \"gaps\": " << tone.gaps << ", \"longest_gap_ms\": "
+    << jsonNumber(tone.longestGapMs) << ", \"longest_heard_interval_s\": " << jsonNumber(tone.longestHeardIntervalSeconds)
+    << ", \"lag_growth_s\": " << jsonNumber(tone.lagGrowthSeconds) << ", \"recording_complete\": "
+    << (tone.complete ? "true" : "false") << ", \"speaker_lasted\": " << (speakerLasted ? "true" : "false")
+    << ", \"observer_lasted\": " << (observerLasted ? "true" : "false") << ", \"observer_exit\": " << observerExit
+    << ", \"never_stopped\": " << (audioOk ? "true" : "false") << ", \"mixer_whole_soak\": "
+    << mixerJson(phases.empty() ? mixerBase : phases.back().mixerAfter, mixerBase) << "},\n";
+  j << "\"daemon_log\": {\"emfile_lines\": " << emfile << ", \"critical_lines\": " << criticals
+    << ", \"warning_lines\": " << warnings << ", \"exit\": " << daemonExit << "},\n";
+  j << "\"resources_returned\": " << (resourcesOk ? "true" : "false") << ",\n\"passed\": " << (passed ? "true" : "false")
+    << ",\n\"total_seconds\": " << jsonNumber(monotonicSeconds() - runStarted) << "\n}\n";
+  if (writeFile(opt.json, j.str())) printf("JSON: %s\n", opt.json.c_str());
+  else fprintf(stderr, "bench-soak: cannot write %s\n", opt.json.c_str());
+
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -358,37 +646,9 @@ int main(int argc, char** argv) {
   for (int i = 0; i < opt.parallel; i++) slotTokens.push_back(token("cycler-" + std::to_string(i)));
 
   const Target target{std::atoi(daemon.hostPort().c_str() + daemon.hostPort().rfind(':') + 1), opt.sourceAddresses};
-  RestLoadOptions rest;
-  rest.concurrency = opt.restConcurrency;
-  rest.paths = {"/api/v1/health", "/api/v1/rooms/" + room, "/api/v1/health", "/api/v1/rooms", "/api/v1/recordings"};
-  SilentWsOptions ws;
-  ws.path = "/ws/" + room;
-  ws.batch = opt.wsBatch;
-  ws.holdMax = opt.wsHold;
-  CycleOptions cycles;
-  cycles.server = daemon.url();
-  cycles.room = room;
-  cycles.slotTokens = slotTokens;
-  cycles.speakSeconds = opt.speakSeconds;
-  cycles.logDir = workdir;
+  auto [rest, ws, cycles] = loadsFor(opt, daemon.url(), room, slotTokens, workdir);
 
-  // Warm-up: a little of each, so that what is allocated once or grows to a plateau
-  // (GStreamer's first peer, libsoup's first WebSocket, malloc arenas, the room's evidence
-  // buffer) is in the baseline.
-  timedNote("warm-up");
-  rest.requests = 300;
-  runRestLoad(target, rest);
-  ws.connections = 50;
-  ws.holdMax = 0;
-  runSilentWebSockets(target, ws);
-  ws.holdMax = opt.wsHold;
-  cycles.cycles = opt.warmCycles;
-  const CycleResult warmCycles = runSpeakerCycles(cycles);
-  if (warmCycles.completed == 0) fail("no speaker cycle completed in the warm-up" + firstFailures(warmCycles.failures));
-  if (const double wait = roomCreatedAt + opt.roomAge - monotonicSeconds(); wait > 0) {
-    timedNote("waiting %.0f s for the room's bounded buffers to fill (--room-age)", wait);
-    sleepFor(wait);
-  }
+  warmUp(opt, target, rest, ws, cycles, roomCreatedAt);
   const Sample base = settle(pid, nullptr, opt.settleQuiet, opt.settleMax);
   const Limits limits{base, opt.tolerancePct, opt.fdSlack, opt.threadSlack};
   const double wallFrom = realtimeSeconds();
@@ -417,195 +677,15 @@ int main(int argc, char** argv) {
     return p.roomAlive;
   };
 
-  bool alive = true;
-  {
-    timedNote("rest: %ld requests", opt.requests);
-    rest.requests = opt.requests;
-    const RestLoadResult r = runRestLoad(target, rest);
-    Phase p;
-    p.name = "rest";
-    p.operations = r.sent;
-    p.errors = r.errors();
-    p.seconds = r.seconds;
-    p.detailText = std::to_string(r.answered) + " answered (" + statusCounts(r.statuses) + ") on " +
-                   std::to_string(r.connections) + " connections, " + std::to_string(r.serverClosedAfterResponse) +
-                   " closed by the server" + (r.phaseTimedOut ? ", PHASE TIMED OUT" : "") +
-                   (r.stalled ? ", ENDED EARLY: no answer for 30 s" : "") + firstFailures(r.failures);
-    p.detailJson = "{\"sent\": " + std::to_string(r.sent) + ", \"answered\": " + std::to_string(r.answered) +
-                   ", \"connections\": " + std::to_string(r.connections) + ", \"connect_failures\": " +
-                   std::to_string(r.connectFailures) + ", \"closed_early\": " + std::to_string(r.closedEarly) +
-                   ", \"timed_out\": " + std::to_string(r.timedOut) + ", \"server_closed_after_response\": " +
-                   std::to_string(r.serverClosedAfterResponse) + ", \"phase_timed_out\": " +
-                   (r.phaseTimedOut ? "true" : "false") + ", \"stalled\": " + (r.stalled ? "true" : "false") + ", \"requests_per_second\": " +
-                   jsonNumber(r.seconds > 0 ? r.answered / r.seconds : NAN) + ", \"statuses\": " +
-                   statusJson(r.statuses) + ", \"failures\": " + countsJson(r.failures) + "}";
-    alive = finishPhase(p);
-  }
-  if (alive) {
-    timedNote("ws: %ld silent WebSockets, batches of %d", opt.websockets, opt.wsBatch);
-    ws.connections = opt.websockets;
-    const SilentWsResult r = runSilentWebSockets(target, ws);
-    Phase p;
-    p.name = "ws";
-    p.operations = r.attempted;
-    p.errors = r.errors();
-    p.seconds = r.seconds;
-    const double closeP50 = nearestRankPercentile(r.serverCloseAfter, 0.5), closeMax = nearestRankPercentile(r.serverCloseAfter, 1.0);
-    p.detailText = std::to_string(r.upgraded) + " upgraded, " + std::to_string(r.closedByServer) +
-                   " closed by the server (after p50 " + (std::isnan(closeP50) ? "-" : jsonNumber(closeP50)) +
-                   " s), " + std::to_string(r.closedByUs) + " closed by us after the hold" +
-                   (r.phaseTimedOut ? ", PHASE TIMED OUT" : "") +
-                   (r.stalled ? ", ENDED EARLY: no upgrade answered for 30 s" : "") + firstFailures(r.failures);
-    p.detailJson = "{\"attempted\": " + std::to_string(r.attempted) + ", \"upgraded\": " + std::to_string(r.upgraded) +
-                   ", \"refused\": " + std::to_string(r.refused) + ", \"connect_failures\": " +
-                   std::to_string(r.connectFailures) + ", \"timed_out\": " + std::to_string(r.timedOut) +
-                   ", \"closed_by_server\": " + std::to_string(r.closedByServer) + ", \"closed_by_us\": " +
-                   std::to_string(r.closedByUs) + ", \"server_close_after_s_p50\": " + jsonNumber(closeP50) +
-                   ", \"server_close_after_s_max\": " + jsonNumber(closeMax) + ", \"phase_timed_out\": " +
-                   (r.phaseTimedOut ? "true" : "false") + ", \"stalled\": " + (r.stalled ? "true" : "false") + ", \"statuses\": " + statusJson(r.statuses) +
-                   ", \"failures\": " + countsJson(r.failures) + "}";
-    alive = finishPhase(p);
-  }
-  if (alive) {
-    timedNote("speakers: %ld join/leave cycles, %d at a time", opt.cycles, opt.parallel);
-    cycles.cycles = opt.cycles;
-    const CycleResult r = runSpeakerCycles(cycles);
-    Phase p;
-    p.name = "speakers";
-    p.operations = r.started;
-    p.errors = r.errors();
-    p.seconds = r.seconds;
-    const double p50 = nearestRankPercentile(r.cycleSeconds, 0.5), p95 = nearestRankPercentile(r.cycleSeconds, 0.95);
-    p.detailText = std::to_string(r.completed) + " completed (connected, heard, left), cycle p50 " +
-                   (std::isnan(p50) ? "-" : jsonNumber(p50)) + " s p95 " + (std::isnan(p95) ? "-" : jsonNumber(p95)) +
-                   " s" + (r.phaseTimedOut ? ", PHASE TIMED OUT" : "") + firstFailures(r.failures);
-    p.detailJson = "{\"started\": " + std::to_string(r.started) + ", \"completed\": " + std::to_string(r.completed) +
-                   ", \"failed\": " + std::to_string(r.failed) + ", \"timed_out\": " + std::to_string(r.timedOut) +
-                   ", \"cycle_s_p50\": " + jsonNumber(p50) + ", \"cycle_s_p95\": " + jsonNumber(p95) +
-                   ", \"phase_timed_out\": " + (r.phaseTimedOut ? "true" : "false") +
-                   ", \"failures\": " + countsJson(r.failures) + "}";
-    alive = finishPhase(p);
-  }
-  const double wallTo = realtimeSeconds();
+  bool alive = finishPhase(restPhase(opt, target, rest));
+  if (alive) alive = finishPhase(wsPhase(opt, target, ws));
+  if (alive) finishPhase(speakerPhase(opt, cycles));
 
-  // The observer's recording: delete the room (everyone is told), the observer writes it.
-  const bool speakerLasted = speaker.running(), observerLasted = observer.running();
-  httpRequest("DELETE", daemon.url() + "/api/v1/rooms/" + room, {}, host);
-  const int observerExit = observer.wait(120);
-  speaker.wait(30);
-  std::vector<HeardMark> marks;
-  for (const auto& line : observer.lines()) {
-    unsigned long long n = 0;
-    if (sscanf(line.text.c_str(), "heard %llu s", &n) == 1) marks.push_back({line.wall, static_cast<double>(n)});
-  }
-  roomcast::audio::PcmAudio heard;
-  const bool haveWav = roomcast::audio::readWav(wav, heard);
-  const std::vector<float> mono = haveWav ? roomcast::audio::toMonoFloat(heard) : std::vector<float>{};
-  const ToneReport tone = analyseTone(mono, heard.sampleRate, 440, marks, wallFrom, wallTo, opt.windowMs / 1000,
-                                      opt.dropDb);
-  const bool audioOk = haveWav && speakerLasted && observerLasted && tone.complete && tone.windows > 0 &&
-                       tone.longestGapMs <= opt.allowedGapMs && tone.longestHeardIntervalSeconds <= 1 + opt.maxStall;
-
-  const std::string log = daemon.log();
-  auto countLines = [&](const char* needle) {
-    long n = 0;
-    for (size_t at = log.find(needle); at != std::string::npos; at = log.find(needle, at + 1)) n++;
-    return n;
-  };
-  const long emfile = countLines("Too many open files"), criticals = countLines("CRITICAL"),
-             warnings = countLines("WARNING");
-  const int daemonExit = daemon.stop();
-
-  // ---- table
-  bool resourcesOk = true;
-  printf("\nsoak: %s, GStreamer %s, %s\n", machineSummary().c_str(), gstVersion().c_str(), todayUtc().c_str());
-  printf("roomcastd fd limit %d; tolerance %.0f %% of the baseline, at least %d fds / %d threads; only growth counts\n",
-         nofile, opt.tolerancePct, opt.fdSlack, opt.threadSlack);
-  printf("baseline after warm-up: %d fds, %d threads, %.1f MB RSS\n\n", base.fds, base.threads, base.rssKb / 1024.0);
-  printf("%-9s %8s %7s %7s  %14s %14s %16s  %6s %6s %8s  %s\n", "phase", "ops", "errors", "s", "fds peak>end",
-         "threads", "RSS MB", "d fds", "d thr", "d RSS", "within?");
-  for (const Phase& p : phases) {
-    const bool ok = limits.allOk(p.settled);
-    resourcesOk = resourcesOk && ok;
-    std::string which;
-    if (!limits.fdsOk(p.settled)) which += " fds";
-    if (!limits.threadsOk(p.settled)) which += " threads";
-    if (!limits.rssOk(p.settled)) which += " RSS";
-    printf("%-9s %8ld %7ld %7.1f  %6d > %-6d %6d > %-6d %7.1f > %-7.1f %+6d %+6d %+7.1f%%  %s\n", p.name.c_str(),
-           p.operations, p.errors, p.seconds, p.peak.fds, p.settled.fds, p.peak.threads, p.settled.threads,
-           p.peak.rssKb / 1024.0, p.settled.rssKb / 1024.0, p.settled.fds - base.fds, p.settled.threads - base.threads,
-           100.0 * (p.settled.rssKb - base.rssKb) / base.rssKb, ok ? "yes" : ("NO:" + which).c_str());
-  }
-  printf("\n");
-  for (const Phase& p : phases)
-    printf("  %-9s %s; settled in %.1f s; room %s; mixer: %.0f ticks, %.0f late, %.0f underruns; uplink losses concealed %.0f\n",
-           p.name.c_str(), p.detailText.c_str(), p.settleSeconds, p.roomAlive ? "alive" : "GONE (speaker, observer or room ended)",
-           p.mixerAfter.ticks - p.mixerBefore.ticks, p.mixerAfter.lateTicks - p.mixerBefore.lateTicks,
-           p.mixerAfter.underruns - p.mixerBefore.underruns, p.mixerAfter.concealed - p.mixerBefore.concealed);
-  if (phases.size() < 3) {
-    printf("  phases after '%s' were skipped: the room was gone\n", phases.back().name.c_str());
-    resourcesOk = false;
-  }
-  printf("\naudio (440 Hz in the observer's return, %.0f ms windows, %.1f s of soak): median %.1f dB, min %.1f dB;\n"
-         "  %zu of %zu windows more than %.0f dB below the median, in %zu gaps, longest %.0f ms;\n"
-         "  longest wait between \"heard\" lines %.2f s, recording fell %.2f s behind the wall clock%s\n",
-         opt.windowMs, tone.spanWallSeconds, tone.medianDb, tone.minDb, tone.quietWindows, tone.windows, opt.dropDb,
-         tone.gaps, tone.longestGapMs, tone.longestHeardIntervalSeconds, tone.lagGrowthSeconds,
-         tone.complete ? "" : "; THE RECORDING ENDS BEFORE THE SOAK DID");
-  for (const auto& [a, b] : tone.firstGaps) printf("    quiet %.2f .. %.2f s of the recording\n", a, b);
-  if (!speakerLasted || !observerLasted)
-    printf("  the %s ended during the soak\n", !speakerLasted ? "speaker" : "observer");
-  printf("  audio never stopped: %s\n", audioOk ? "yes" : "NO");
-  printf("roomcastd log: %ld \"Too many open files\", %ld CRITICAL, %ld WARNING lines; exit %d after SIGTERM\n", emfile,
-         criticals, warnings, daemonExit);
-  const bool passed = audioOk && resourcesOk;
-  printf("total %.0f s; load average before %s, after %s\nresult: %s\n", monotonicSeconds() - runStarted, loadBefore.c_str(),
-         loadAverage().c_str(), passed ? "PASS" : "FAIL");
-
-  // ---- JSON
-  std::ostringstream j;
-  j << "{\n\"benchmark\": \"soak\",\n\"date\": \"" << todayUtc() << "\",\n\"machine\": " << jsonString(machineSummary())
-    << ",\n\"gstreamer\": \"" << gstVersion() << "\",\n\"parameters\": {\"scale\": " << jsonNumber(opt.scale)
-    << ", \"requests\": " << opt.requests << ", \"websockets\": " << opt.websockets << ", \"cycles\": " << opt.cycles
-    << ", \"rest_concurrency\": " << opt.restConcurrency << ", \"source_addresses\": " << opt.sourceAddresses
-    << ", \"ws_batch\": " << opt.wsBatch << ", \"ws_hold_s\": " << jsonNumber(opt.wsHold)
-    << ", \"parallel\": " << opt.parallel << ", \"speak_seconds\": " << jsonNumber(opt.speakSeconds)
-    << ", \"settle_max_s\": " << jsonNumber(opt.settleMax) << ", \"settle_quiet_s\": " << jsonNumber(opt.settleQuiet)
-    << ", \"tolerance_pct\": " << jsonNumber(opt.tolerancePct) << ", \"fd_slack\": " << opt.fdSlack
-    << ", \"thread_slack\": " << opt.threadSlack << ", \"window_ms\": " << jsonNumber(opt.windowMs)
-    << ", \"drop_db\": " << jsonNumber(opt.dropDb) << ", \"allowed_gap_ms\": " << jsonNumber(opt.allowedGapMs)
-    << ", \"max_stall_s\": " << jsonNumber(opt.maxStall) << ", \"config\": " << jsonString(opt.config)
-    << ", \"rlimit_nofile\": " << nofile << "},\n";
-  j << "\"baseline\": " << sampleJson(base) << ",\n\"allowance\": {\"fds\": " << limits.fdAllowance()
-    << ", \"threads\": " << limits.threadAllowance() << ", \"rss_kb\": " << limits.rssAllowanceKb() << "},\n\"phases\": [\n";
-  for (size_t i = 0; i < phases.size(); i++) {
-    const Phase& p = phases[i];
-    j << "{\"name\": \"" << p.name << "\", \"operations\": " << p.operations << ", \"errors\": " << p.errors
-      << ", \"seconds\": " << jsonNumber(p.seconds) << ", \"peak\": " << sampleJson(p.peak) << ", \"settled\": "
-      << sampleJson(p.settled) << ", \"settle_seconds\": " << jsonNumber(p.settleSeconds)
-      << ", \"delta\": {\"fds\": " << p.settled.fds - base.fds << ", \"threads\": " << p.settled.threads - base.threads
-      << ", \"rss_kb\": " << p.settled.rssKb - base.rssKb << ", \"rss_pct\": "
-      << jsonNumber(100.0 * (p.settled.rssKb - base.rssKb) / base.rssKb) << "}, \"within\": {\"fds\": "
-      << (limits.fdsOk(p.settled) ? "true" : "false") << ", \"threads\": "
-      << (limits.threadsOk(p.settled) ? "true" : "false") << ", \"rss\": " << (limits.rssOk(p.settled) ? "true" : "false")
-      << "}, \"room_alive\": " << (p.roomAlive ? "true" : "false") << ", \"mixer\": " << mixerJson(p.mixerAfter, p.mixerBefore) << ", \"detail\": " << p.detailJson << "}"
-      << (i + 1 < phases.size() ? ",\n" : "\n");
-  }
-  j << "],\n\"audio\": {\"tone_hz\": 440, \"span_s\": " << jsonNumber(tone.spanWallSeconds) << ", \"windows\": "
-    << tone.windows << ", \"median_db\": " << jsonNumber(tone.medianDb) << ", \"min_db\": " << jsonNumber(tone.minDb)
-    << ", \"quiet_windows\": " << tone.quietWindows << ", \"gaps\": " << tone.gaps << ", \"longest_gap_ms\": "
-    << jsonNumber(tone.longestGapMs) << ", \"longest_heard_interval_s\": " << jsonNumber(tone.longestHeardIntervalSeconds)
-    << ", \"lag_growth_s\": " << jsonNumber(tone.lagGrowthSeconds) << ", \"recording_complete\": "
-    << (tone.complete ? "true" : "false") << ", \"speaker_lasted\": " << (speakerLasted ? "true" : "false")
-    << ", \"observer_lasted\": " << (observerLasted ? "true" : "false") << ", \"observer_exit\": " << observerExit
-    << ", \"never_stopped\": " << (audioOk ? "true" : "false") << ", \"mixer_whole_soak\": "
-    << mixerJson(phases.empty() ? mixerBase : phases.back().mixerAfter, mixerBase) << "},\n";
-  j << "\"daemon_log\": {\"emfile_lines\": " << emfile << ", \"critical_lines\": " << criticals
-    << ", \"warning_lines\": " << warnings << ", \"exit\": " << daemonExit << "},\n";
-  j << "\"resources_returned\": " << (resourcesOk ? "true" : "false") << ",\n\"passed\": " << (passed ? "true" : "false")
-    << ",\n\"total_seconds\": " << jsonNumber(monotonicSeconds() - runStarted) << "\n}\n";
-  if (writeFile(opt.json, j.str())) printf("JSON: %s\n", opt.json.c_str());
-  else fprintf(stderr, "bench-soak: cannot write %s\n", opt.json.c_str());
+  Report report{opt, nofile, base, limits, phases, mixerBase, {}, false, false, false, true, -1, -1, 0, 0, 0,
+                runStarted, loadBefore};
+  listenBack(report, daemon, speaker, observer, room, host, wav, wallFrom, realtimeSeconds());
+  const bool passed = printReport(report);
+  writeJson(report, passed);
 
   if (opt.keepWorkdir) printf("work dir (daemon log and data, observer.wav): %s\n", workdir.c_str());
   else roomcast::testing::removeTempDir(workdir);
