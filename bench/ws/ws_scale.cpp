@@ -1309,27 +1309,20 @@ struct SizeResult {
   std::string logPath;
 };
 
-SizeResult runSize(const Options& opt, int n, const std::string& workdirBase) {
-  SizeResult R;
-  R.n = n;
-  const std::string workdir = workdirBase + "/n" + std::to_string(n);
-  g_mkdir_with_parents(workdir.c_str(), 0755);
-  note("== N=%d: starting roomcastd (CPU %d)", n, opt.serverCpu);
-  R.loadBefore = loadAverage();
-  Daemon d = startDaemon(opt, workdir);
-  note("   roomcastd pid %d, port %d", static_cast<int>(d.pid), d.port);
-  R.logPath = d.logPath;
-  R.daemonNofile = maxOpenFiles(d.pid);
-  usleep(500000);
-  R.rssFreshKb = procStatusValue(d.pid, "VmRSS");
+// The room and N listener tokens over REST (setup, timed apart).
+struct RoomSetup {
+  std::string roomId, hostToken;
+  std::vector<std::string> tokens;
+};
 
-  // Setup over REST: the room and N listener tokens.
+RoomSetup createRoomAndTokens(SizeResult& R, Daemon& d, int n) {
   RestClient http("http://127.0.0.1:" + std::to_string(d.port), 60);
   auto created = http.request("POST", "/api/v1/rooms", R"({"title":"ws-scale"})");
   const std::string roomId = jsonMember(created.body, "id");
   const std::string hostToken = jsonMember(created.body, "host_token");
   if (created.status != 201 || roomId.empty()) die(strf("POST /api/v1/rooms: HTTP %d %s", created.status, created.body.c_str()));
-  std::vector<std::string> tokens;
+  RoomSetup out{roomId, hostToken, {}};
+  std::vector<std::string>& tokens = out.tokens;
   tokens.reserve(static_cast<size_t>(n));
   const int64_t tk0 = monoNs();
   for (int i = 0; i < n; i++) {
@@ -1344,10 +1337,11 @@ SizeResult runSize(const Options& opt, int n, const std::string& workdirBase) {
   R.tokensIssued = n;
   note("   room %s, %d tokens in %.1f s", roomId.c_str(), n, R.tokensSeconds);
 
-  Generator g(opt, n, d.port, roomId, std::move(tokens));
-  g.watchDaemon(&d);
+  return out;
+}
 
-  // Idle: the room exists, nobody is connected.
+// Idle: the room exists, nobody is connected.
+void measureIdle(SizeResult& R, Generator& g, const Daemon& d, const Options& opt) {
   g.idle(2);
   {
     const double c0 = processCpuSeconds(d.pid);
@@ -1358,63 +1352,53 @@ SizeResult runSize(const Options& opt, int n, const std::string& workdirBase) {
   R.rssIdleKb = procStatusValue(d.pid, "VmRSS");
   note("   idle: RSS %.1f MB (fresh %.1f MB), CPU %.1f %%", R.rssIdleKb / 1024.0, R.rssFreshKb / 1024.0, R.idleCpuPct);
 
-  // Connect.
-  {
-    const double s0 = processCpuSeconds(d.pid), g0 = selfCpuSeconds();
-    const SchedStat q0 = serverMainThread(d.pid);
-    auto net0 = tcpExt();
-    g.connectAll();
-    auto net1 = tcpExt();
-    R.listenOverflows = net1["ListenOverflows"] - net0["ListenOverflows"];
-    R.listenDrops = net1["ListenDrops"] - net0["ListenDrops"];
-    R.synRetrans = net1["TCPSynRetrans"] - net0["TCPSynRetrans"];
-    const double wall = (g.connectEndNs_ - g.connectStartNs_) / 1e9;
-    const double wallNow = (monoNs() - g.connectStartNs_) / 1e9;
-    R.connectServerCpuPct = 100.0 * (processCpuSeconds(d.pid) - s0) / wallNow;
-    R.connectServerWaitPct = 100.0 * (serverMainThread(d.pid).wait - q0.wait) / wallNow;
-    R.connectGeneratorCpuPct = 100.0 * (selfCpuSeconds() - g0) / wallNow;
-    R.joined = g.joined_;
-    R.failedConnects = g.failedConnects_;
-    R.connectTimedOut = g.connectTimedOut_;
-    R.connectSeconds = wall;
-    R.connectsPerSecond = wall > 0 ? g.joined_ / wall : 0;
-    std::vector<double> lat;
-    for (const auto& c : g.conns_)
-      if (c.welcomeNs) lat.push_back((c.welcomeNs - c.startNs) / 1e6);
-    R.connectLatencyMs = percentiles(lat);
-    std::vector<double> tcp, up, hello;
-    for (const auto& c : g.conns_) {
-      if (!c.welcomeNs) continue;
-      tcp.push_back((c.connectedNs - c.startNs) / 1e6);
-      up.push_back((c.upgradedNs - c.connectedNs) / 1e6);
-      hello.push_back((c.welcomeNs - c.upgradedNs) / 1e6);
-    }
-    R.tcpConnectMs = percentiles(tcp);
-    R.upgradeMs = percentiles(up);
-    R.helloMs = percentiles(hello);
-    for (const auto& c : g.conns_) {
-      R.ownSynRetrans += c.retransAtConnect;
-      R.ownRetransToWelcome += c.retransAtWelcome;
-      R.connectsWithSynRetrans += c.retransAtConnect > 0;
-    }
-    note("   connect: %d joined, %d failed in %.2f s (%.0f/s); server CPU %.0f %%, generator %.0f %%", R.joined,
-         R.failedConnects, R.connectSeconds, R.connectsPerSecond, R.connectServerCpuPct, R.connectGeneratorCpuPct);
-  }
-  g.drain();
-  R.joinedEvents = g.joinedEventsTotal_;
-  R.expectedJoinedEvents = g.expectedJoinedEvents_;
-  R.drainedAll = g.drainedAll_;
-  R.drainSeconds = g.drainSeconds_;
-  R.bytesConnectPhase = g.bytesReceived_;
-  note("   drain: %" PRIu64 " of %" PRIu64 " participant-joined in %.2f s after the last welcome (%.1f MB received)",
-       R.joinedEvents, R.expectedJoinedEvents, R.drainSeconds, R.bytesConnectPhase / 1e6);
-  g.idle(2);
-  R.rssConnectedKb = procStatusValue(d.pid, "VmRSS");
-  R.threadsConnected = procStatusValue(d.pid, "Threads");
-  note("   connected: RSS %.1f MB (+%.1f MB over idle)", R.rssConnectedKb / 1024.0,
-       (R.rssConnectedKb - R.rssIdleKb) / 1024.0);
+}
 
-  // Steady load.
+// Connect every client: time, server and generator CPU, the kernel's listen queue.
+void measureConnect(SizeResult& R, Generator& g, const Daemon& d) {
+  const double s0 = processCpuSeconds(d.pid), g0 = selfCpuSeconds();
+  const SchedStat q0 = serverMainThread(d.pid);
+  auto net0 = tcpExt();
+  g.connectAll();
+  auto net1 = tcpExt();
+  R.listenOverflows = net1["ListenOverflows"] - net0["ListenOverflows"];
+  R.listenDrops = net1["ListenDrops"] - net0["ListenDrops"];
+  R.synRetrans = net1["TCPSynRetrans"] - net0["TCPSynRetrans"];
+  const double wall = (g.connectEndNs_ - g.connectStartNs_) / 1e9;
+  const double wallNow = (monoNs() - g.connectStartNs_) / 1e9;
+  R.connectServerCpuPct = 100.0 * (processCpuSeconds(d.pid) - s0) / wallNow;
+  R.connectServerWaitPct = 100.0 * (serverMainThread(d.pid).wait - q0.wait) / wallNow;
+  R.connectGeneratorCpuPct = 100.0 * (selfCpuSeconds() - g0) / wallNow;
+  R.joined = g.joined_;
+  R.failedConnects = g.failedConnects_;
+  R.connectTimedOut = g.connectTimedOut_;
+  R.connectSeconds = wall;
+  R.connectsPerSecond = wall > 0 ? g.joined_ / wall : 0;
+  std::vector<double> lat;
+  for (const auto& c : g.conns_)
+    if (c.welcomeNs) lat.push_back((c.welcomeNs - c.startNs) / 1e6);
+  R.connectLatencyMs = percentiles(lat);
+  std::vector<double> tcp, up, hello;
+  for (const auto& c : g.conns_) {
+    if (!c.welcomeNs) continue;
+    tcp.push_back((c.connectedNs - c.startNs) / 1e6);
+    up.push_back((c.upgradedNs - c.connectedNs) / 1e6);
+    hello.push_back((c.welcomeNs - c.upgradedNs) / 1e6);
+  }
+  R.tcpConnectMs = percentiles(tcp);
+  R.upgradeMs = percentiles(up);
+  R.helloMs = percentiles(hello);
+  for (const auto& c : g.conns_) {
+    R.ownSynRetrans += c.retransAtConnect;
+    R.ownRetransToWelcome += c.retransAtWelcome;
+    R.connectsWithSynRetrans += c.retransAtConnect > 0;
+  }
+  note("   connect: %d joined, %d failed in %.2f s (%.0f/s); server CPU %.0f %%, generator %.0f %%", R.joined,
+       R.failedConnects, R.connectSeconds, R.connectsPerSecond, R.connectServerCpuPct, R.connectGeneratorCpuPct);
+}
+
+// Steady load: CPU of the server, this generator and the rest of the machine over the window.
+void measureSteady(SizeResult& R, Generator& g, const Daemon& d, const Options& opt) {
   double s0 = 0, g0 = 0;
   int64_t w0 = 0, w1 = 0;
   double s1 = 0, g1 = 0;
@@ -1467,7 +1451,10 @@ SizeResult runSize(const Options& opt, int n, const std::string& workdirBase) {
         R.serverCoreBusyPct = 100.0 * (p1[core].busy - p0[core].busy) / (p1[core].total - p0[core].total);
     }
   }
-  // Deliveries of the measured broadcasts to every client that was joined.
+}
+
+// Deliveries of the measured broadcasts to every client that was joined.
+void summariseDeliveries(SizeResult& R, const Generator& g) {
   std::vector<double> app, kern, stamp;
   for (const auto& b : g.broadcasts_) {
     if (!b.measured) continue;
@@ -1492,7 +1479,10 @@ SizeResult runSize(const Options& opt, int n, const std::string& workdirBase) {
   R.deliveryAppMs = percentiles(app);
   R.deliveryKernelMs = percentiles(kern);
   R.serverStampMs = percentiles(stamp);
-  // Messages per client per second in the window.
+}
+
+// Messages per client per second in the window, and the generator's counters.
+void summariseMessages(SizeResult& R, const Generator& g) {
   {
     double sum = 0, mx = 0, mn = 1e18, rsum = 0, rmx = 0, omx = 0, csum = 0;
     int k = 0;
@@ -1538,6 +1528,45 @@ SizeResult runSize(const Options& opt, int n, const std::string& workdirBase) {
   R.otherTypes = g.otherTypes_;
   R.errorSamples = g.errorSamples_;
   R.closeReasons = g.closeReasons_;
+}
+
+SizeResult runSize(const Options& opt, int n, const std::string& workdirBase) {
+  SizeResult R;
+  R.n = n;
+  const std::string workdir = workdirBase + "/n" + std::to_string(n);
+  g_mkdir_with_parents(workdir.c_str(), 0755);
+  note("== N=%d: starting roomcastd (CPU %d)", n, opt.serverCpu);
+  R.loadBefore = loadAverage();
+  Daemon d = startDaemon(opt, workdir);
+  note("   roomcastd pid %d, port %d", static_cast<int>(d.pid), d.port);
+  R.logPath = d.logPath;
+  R.daemonNofile = maxOpenFiles(d.pid);
+  usleep(500000);
+  R.rssFreshKb = procStatusValue(d.pid, "VmRSS");
+
+  auto [roomId, hostToken, tokens] = createRoomAndTokens(R, d, n);
+  Generator g(opt, n, d.port, roomId, std::move(tokens));
+  g.watchDaemon(&d);
+
+  measureIdle(R, g, d, opt);
+  measureConnect(R, g, d);
+  g.drain();
+  R.joinedEvents = g.joinedEventsTotal_;
+  R.expectedJoinedEvents = g.expectedJoinedEvents_;
+  R.drainedAll = g.drainedAll_;
+  R.drainSeconds = g.drainSeconds_;
+  R.bytesConnectPhase = g.bytesReceived_;
+  note("   drain: %" PRIu64 " of %" PRIu64 " participant-joined in %.2f s after the last welcome (%.1f MB received)",
+       R.joinedEvents, R.expectedJoinedEvents, R.drainSeconds, R.bytesConnectPhase / 1e6);
+  g.idle(2);
+  R.rssConnectedKb = procStatusValue(d.pid, "VmRSS");
+  R.threadsConnected = procStatusValue(d.pid, "Threads");
+  note("   connected: RSS %.1f MB (+%.1f MB over idle)", R.rssConnectedKb / 1024.0,
+       (R.rssConnectedKb - R.rssIdleKb) / 1024.0);
+
+  measureSteady(R, g, d, opt);
+  summariseDeliveries(R, g);
+  summariseMessages(R, g);
   R.hwmKb = procStatusValue(d.pid, "VmHWM");
   note("   steady %.1f s: server CPU %.1f %%, generator %.1f %%; delivery p50 %.1f p99 %.1f max %.1f ms; %.2f msgs/client/s",
        R.windowSeconds, R.serverCpuPct, R.generatorCpuPct, R.deliveryAppMs.p50, R.deliveryAppMs.p99,
