@@ -859,9 +859,7 @@ Cell runCell(const Options& o, int n, const std::string& mode, const std::string
   return cell;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+Options parseOptions(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
@@ -900,36 +898,13 @@ int main(int argc, char** argv) {
               "  [--server-cpu C] [--generator-cpu C] [--speaker-cpu C] [--edge-cpu C]\n"
               "  [--nginx-workers N|0=auto] [--quick]\n"
               "  [--wait-quiet S] [--nice N] [--json FILE] [--keep]\n");
-      return 2;
+      std::exit(2);
     }
   }
-  signal(SIGPIPE, SIG_IGN);
-  int maxN = 0;
-  for (int n : o.sizes) maxN = std::max(maxN, n);
-  const int nofile = raiseNofile(std::max(65536, 4 * maxN + 4096));  // inherited by roomcastd and nginx
-  o.nofile = nofile;
-  if (nofile < maxN + 512) {
-    fprintf(stderr, "fanout: RLIMIT_NOFILE is %d, too low for %d listeners\n", nofile, maxN);
-    return 1;
-  }
-  if (!pinToCpu(o.generatorCpu)) fprintf(stderr, "fanout: cannot pin to CPU %d\n", o.generatorCpu);
-  const std::string dir = roomcast::testing::makeTempDir("roomcast-hls-fanout");
-  fprintf(stderr, "fanout: work dir %s, RLIMIT_NOFILE %d\n", dir.c_str(), nofile);
+  return o;
+}
 
-  std::vector<Cell> cells;
-  for (int n : o.sizes)
-    for (const auto& mode : o.modes) {
-      cells.push_back(runCell(o, n, mode, dir));
-      const Cell& c = cells.back();
-      fprintf(stderr, "fanout: %s N=%d done: %s p99 playlist %.1f ms, segment %.1f ms, errors %ld, roomcastd %.0f%%%s\n",
-              mode.c_str(), n, c.ok ? "" : c.note.c_str(), pctOf(c.stats.ttfbPlaylist, 0.99),
-              pctOf(c.stats.ttfbSegment, 0.99),
-              c.stats.non2xx + c.stats.timeouts + c.stats.connFailures, c.roomcastdPct,
-              c.roomcastdAlive ? "" : " (roomcastd DEAD or unresponsive)");
-      sleepFor(2);  // let the sockets of the last cell go
-    }
-
-  // ------------------------------------------------------------------------------------------
+void printSummary(const Options& o, const std::vector<Cell>& cells) {
   printf("hls-fanout: N listeners, open loop (playlist every %.1f s +-%.0f%%, each new segment once), rendition %s\n",
          o.period, o.jitter * 100, o.rendition.c_str());
   printf("roomcast 0.1.0, nginx %s (worker_processes %s), %s, nice %d\n", nginxVersion().c_str(),
@@ -964,6 +939,9 @@ int main(int argc, char** argv) {
          "rc CPU, nginx: roomcastd's / nginx's (master + workers) CPU in the window; gen CPU: this generator;\n"
          "gen lag99: p99 of how late an idle listener's refresh timer fired; others: CPU time of all CPUs not charged\n"
          "to our processes or stolen (other processes, and interrupts that ran while none of ours did).\n\n");
+}
+
+void printDetails(const Options& o, const std::vector<Cell>& cells) {
   printf("Details per cell:\n");
   for (const auto& c : cells) {
     if (!c.ok) continue;
@@ -1011,7 +989,9 @@ int main(int argc, char** argv) {
              c.nginxErrorSample.empty() ? "" : "; first: ", c.nginxErrorSample.c_str());
     }
   }
-  // Goals.
+}
+
+void printGoals(const std::vector<Cell>& cells) {
   printf("\nGoals:\n");
   for (const auto& c : cells) {
     if (!c.ok) continue;
@@ -1025,6 +1005,76 @@ int main(int argc, char** argv) {
              c.n, p99, errors, c.roomcastdPct);
   }
 
+}
+
+// One cell of the JSON: time to first byte, requests and errors, then CPU, caches and counts.
+void writeCellTimesJson(FILE* f, const Cell& c) {
+  const auto& s = c.stats;
+  std::string statuses;
+  for (auto [k, v] : s.statuses) statuses += (statuses.empty() ? "\"" : ",\"") + std::to_string(k) + "\":" + std::to_string(v);
+  fprintf(f, "{\"n\":%d,\"mode\":%s,\"ok\":%s,\"note\":%s,\"window_s\":%s,", c.n,
+          jsonString(c.mode).c_str(), c.ok ? "true" : "false", jsonString(c.note).c_str(), jsonNumber(c.window).c_str());
+  fprintf(f, "\"ttfb_ms\":{\"playlist_p50\":%s,\"playlist_p99\":%s,\"playlist_max\":%s,\"segment_p50\":%s,"
+             "\"segment_p99\":%s,\"segment_max\":%s,\"loop_playlist_p99\":%s,\"loop_segment_p99\":%s,"
+             "\"segment_total_p99\":%s},",
+          jsonNumber(pctOf(s.ttfbPlaylist, 0.5)).c_str(), jsonNumber(pctOf(s.ttfbPlaylist, 0.99)).c_str(),
+          jsonNumber(pctOf(s.ttfbPlaylist, 1)).c_str(), jsonNumber(pctOf(s.ttfbSegment, 0.5)).c_str(),
+          jsonNumber(pctOf(s.ttfbSegment, 0.99)).c_str(), jsonNumber(pctOf(s.ttfbSegment, 1)).c_str(),
+          jsonNumber(pctOf(s.ttfbLoopPlaylist, 0.99)).c_str(), jsonNumber(pctOf(s.ttfbLoopSegment, 0.99)).c_str(),
+          jsonNumber(pctOf(s.totalSegment, 0.99)).c_str());
+  fprintf(f, "\"requests\":{\"playlists_sent\":%ld,\"playlists_scheduled\":%ld,\"segments_sent\":%ld,"
+             "\"playlists_ok\":%ld,\"segments_ok\":%ld,\"deferred\":%ld,\"superseded\":%ld,\"statuses\":{%s}},",
+          s.playlistsSent, s.playlistsScheduled, s.segmentsSent, s.playlistsOk, s.segmentsOk, s.deferred, s.skipped,
+          statuses.c_str());
+  fprintf(f, "\"errors\":{\"non2xx\":%ld,\"segment_404\":%ld,\"timeouts\":%ld,\"connection_failures\":%ld,"
+             "\"fell_behind\":%ld,\"server_closes\":%ld,\"all_phases\":%ld},",
+          s.non2xx, s.segment404, s.timeouts, s.connFailures, s.fellBehind, s.serverCloses, s.allErrors);
+}
+
+void writeCellJson(FILE* f, const Cell& c) {
+  writeCellTimesJson(f, c);
+  const auto& s = c.stats;
+  fprintf(f, "\"cpu_pct\":{\"roomcastd\":%s,\"roomcastd_idle\":%s,\"nginx\":%s,\"generator\":%s,\"speaker\":%s,"
+             "\"server_core\":%s,\"edge_core\":%s,\"generator_core\":%s,\"others\":%s,\"others_before\":%s,\"irq_softirq\":%s,\"steal\":%s},",
+          jsonNumber(c.roomcastdPct).c_str(), jsonNumber(c.roomcastdIdlePct).c_str(), jsonNumber(c.nginxPct).c_str(),
+          jsonNumber(c.generatorPct).c_str(), jsonNumber(c.speakerPct).c_str(), jsonNumber(c.serverCorePct).c_str(),
+          jsonNumber(c.edgeCorePct).c_str(), jsonNumber(c.generatorCorePct).c_str(), jsonNumber(c.othersPct).c_str(), jsonNumber(c.othersBefore).c_str(),
+          jsonNumber(c.irqPct).c_str(),
+          jsonNumber(c.stealPct).c_str());
+  fprintf(f, "\"ttfb_over_250ms\":{\"playlists\":%ld,\"segments\":%ld},\"x_cache_status\":{", s.slowPlaylists,
+          s.slowSegments);
+  bool firstKind = true;
+  for (const auto* which : {&s.cachePlaylist, &s.cacheSegment}) {
+    fprintf(f, "%s\"%s\":{", firstKind ? "" : ",", which == &s.cachePlaylist ? "playlist" : "segment");
+    firstKind = false;
+    bool first = true;
+    for (const auto& [status, v] : *which) {
+      fprintf(f, "%s%s:{\"n\":%zu,\"p50_ms\":%s,\"p99_ms\":%s,\"max_ms\":%s}", first ? "" : ",",
+              jsonString(status).c_str(), v.size(), jsonNumber(pctOf(v, 0.5)).c_str(),
+              jsonNumber(pctOf(v, 0.99)).c_str(), jsonNumber(pctOf(v, 1)).c_str());
+      first = false;
+    }
+    fprintf(f, "}");
+  }
+  fprintf(f, "},");
+  fprintf(f, "\"playlist_age_ms\":{\"p50\":%s,\"p99\":%s,\"max\":%s},", jsonNumber(pctOf(s.playlistAge, 0.5)).c_str(),
+          jsonNumber(pctOf(s.playlistAge, 0.99)).c_str(), jsonNumber(pctOf(s.playlistAge, 1)).c_str());
+  fprintf(f, "\"generator_timer_lag_ms\":{\"p50\":%s,\"p99\":%s,\"max\":%s},",
+          jsonNumber(pctOf(s.timerLag, 0.5)).c_str(), jsonNumber(pctOf(s.timerLag, 0.99)).c_str(),
+          jsonNumber(pctOf(s.timerLag, 1)).c_str());
+  fprintf(f, "\"connects\":{\"n\":%ld,\"p50_ms\":%s,\"p99_ms\":%s,\"max_ms\":%s,\"over_1s\":%ld},", s.connects,
+          jsonNumber(pctOf(s.connectMs, 0.5)).c_str(), jsonNumber(pctOf(s.connectMs, 0.99)).c_str(),
+          jsonNumber(pctOf(s.connectMs, 1)).c_str(), s.slowConnects);
+  fprintf(f, "\"origin_req_per_s\":{\"playlists\":%s,\"segments\":%s},\"listener_count\":%s,\"listeners_gauge\":%s,"
+             "\"connected_at_end\":%d,\"roomcastd_rss_kb\":%ld,\"roomcastd_threads\":%d,\"roomcastd_alive\":%s,"
+             "\"nginx_error_lines\":%d,\"nginx_error_first\":%s,\"session_setup_s\":%s,\"session_failures\":%d}",
+          jsonNumber(c.originPlaylists).c_str(), jsonNumber(c.originSegments).c_str(),
+          jsonNumber(c.listenerCount).c_str(), jsonNumber(c.listenersGauge).c_str(), c.connectedAtEnd,
+          c.roomcastdRssKb, c.roomcastdThreads, c.roomcastdAlive ? "true" : "false", c.nginxErrorLines,
+          jsonString(c.nginxErrorSample).c_str(), jsonNumber(c.sessionSeconds).c_str(), c.setupFailures);
+}
+
+void writeJson(const Options& o, const std::vector<Cell>& cells) {
   if (FILE* f = fopen(o.json.c_str(), "w")) {
     fprintf(f, "{\"benchmark\":\"hls-fanout\",\"machine\":%s,\"nginx\":%s,\"nginx_workers\":%d,\"nice\":%d,"
             "\"rlimit_nofile\":%d,", jsonString(machineSummary()).c_str(), jsonString(nginxVersion()).c_str(),
@@ -1034,70 +1084,49 @@ int main(int argc, char** argv) {
             o.period, o.jitter, o.window, o.settle, o.timeout, o.segmentMs, jsonString(o.rendition).c_str(), o.sessions ? "true" : "false",
             o.serverCpu, edgeCpu(o), o.generatorCpu, o.speakerCpu);
     for (size_t i = 0; i < cells.size(); i++) {
-      const auto& c = cells[i];
-      const auto& s = c.stats;
-      std::string statuses;
-      for (auto [k, v] : s.statuses) statuses += (statuses.empty() ? "\"" : ",\"") + std::to_string(k) + "\":" + std::to_string(v);
-      fprintf(f, "%s{\"n\":%d,\"mode\":%s,\"ok\":%s,\"note\":%s,\"window_s\":%s,", i ? "," : "", c.n,
-              jsonString(c.mode).c_str(), c.ok ? "true" : "false", jsonString(c.note).c_str(), jsonNumber(c.window).c_str());
-      fprintf(f, "\"ttfb_ms\":{\"playlist_p50\":%s,\"playlist_p99\":%s,\"playlist_max\":%s,\"segment_p50\":%s,"
-                 "\"segment_p99\":%s,\"segment_max\":%s,\"loop_playlist_p99\":%s,\"loop_segment_p99\":%s,"
-                 "\"segment_total_p99\":%s},",
-              jsonNumber(pctOf(s.ttfbPlaylist, 0.5)).c_str(), jsonNumber(pctOf(s.ttfbPlaylist, 0.99)).c_str(),
-              jsonNumber(pctOf(s.ttfbPlaylist, 1)).c_str(), jsonNumber(pctOf(s.ttfbSegment, 0.5)).c_str(),
-              jsonNumber(pctOf(s.ttfbSegment, 0.99)).c_str(), jsonNumber(pctOf(s.ttfbSegment, 1)).c_str(),
-              jsonNumber(pctOf(s.ttfbLoopPlaylist, 0.99)).c_str(), jsonNumber(pctOf(s.ttfbLoopSegment, 0.99)).c_str(),
-              jsonNumber(pctOf(s.totalSegment, 0.99)).c_str());
-      fprintf(f, "\"requests\":{\"playlists_sent\":%ld,\"playlists_scheduled\":%ld,\"segments_sent\":%ld,"
-                 "\"playlists_ok\":%ld,\"segments_ok\":%ld,\"deferred\":%ld,\"superseded\":%ld,\"statuses\":{%s}},",
-              s.playlistsSent, s.playlistsScheduled, s.segmentsSent, s.playlistsOk, s.segmentsOk, s.deferred, s.skipped,
-              statuses.c_str());
-      fprintf(f, "\"errors\":{\"non2xx\":%ld,\"segment_404\":%ld,\"timeouts\":%ld,\"connection_failures\":%ld,"
-                 "\"fell_behind\":%ld,\"server_closes\":%ld,\"all_phases\":%ld},",
-              s.non2xx, s.segment404, s.timeouts, s.connFailures, s.fellBehind, s.serverCloses, s.allErrors);
-      fprintf(f, "\"cpu_pct\":{\"roomcastd\":%s,\"roomcastd_idle\":%s,\"nginx\":%s,\"generator\":%s,\"speaker\":%s,"
-                 "\"server_core\":%s,\"edge_core\":%s,\"generator_core\":%s,\"others\":%s,\"others_before\":%s,\"irq_softirq\":%s,\"steal\":%s},",
-              jsonNumber(c.roomcastdPct).c_str(), jsonNumber(c.roomcastdIdlePct).c_str(), jsonNumber(c.nginxPct).c_str(),
-              jsonNumber(c.generatorPct).c_str(), jsonNumber(c.speakerPct).c_str(), jsonNumber(c.serverCorePct).c_str(),
-              jsonNumber(c.edgeCorePct).c_str(), jsonNumber(c.generatorCorePct).c_str(), jsonNumber(c.othersPct).c_str(), jsonNumber(c.othersBefore).c_str(),
-              jsonNumber(c.irqPct).c_str(),
-              jsonNumber(c.stealPct).c_str());
-      fprintf(f, "\"ttfb_over_250ms\":{\"playlists\":%ld,\"segments\":%ld},\"x_cache_status\":{", s.slowPlaylists,
-              s.slowSegments);
-      bool firstKind = true;
-      for (const auto* which : {&s.cachePlaylist, &s.cacheSegment}) {
-        fprintf(f, "%s\"%s\":{", firstKind ? "" : ",", which == &s.cachePlaylist ? "playlist" : "segment");
-        firstKind = false;
-        bool first = true;
-        for (const auto& [status, v] : *which) {
-          fprintf(f, "%s%s:{\"n\":%zu,\"p50_ms\":%s,\"p99_ms\":%s,\"max_ms\":%s}", first ? "" : ",",
-                  jsonString(status).c_str(), v.size(), jsonNumber(pctOf(v, 0.5)).c_str(),
-                  jsonNumber(pctOf(v, 0.99)).c_str(), jsonNumber(pctOf(v, 1)).c_str());
-          first = false;
-        }
-        fprintf(f, "}");
-      }
-      fprintf(f, "},");
-      fprintf(f, "\"playlist_age_ms\":{\"p50\":%s,\"p99\":%s,\"max\":%s},", jsonNumber(pctOf(s.playlistAge, 0.5)).c_str(),
-              jsonNumber(pctOf(s.playlistAge, 0.99)).c_str(), jsonNumber(pctOf(s.playlistAge, 1)).c_str());
-      fprintf(f, "\"generator_timer_lag_ms\":{\"p50\":%s,\"p99\":%s,\"max\":%s},",
-              jsonNumber(pctOf(s.timerLag, 0.5)).c_str(), jsonNumber(pctOf(s.timerLag, 0.99)).c_str(),
-              jsonNumber(pctOf(s.timerLag, 1)).c_str());
-      fprintf(f, "\"connects\":{\"n\":%ld,\"p50_ms\":%s,\"p99_ms\":%s,\"max_ms\":%s,\"over_1s\":%ld},", s.connects,
-              jsonNumber(pctOf(s.connectMs, 0.5)).c_str(), jsonNumber(pctOf(s.connectMs, 0.99)).c_str(),
-              jsonNumber(pctOf(s.connectMs, 1)).c_str(), s.slowConnects);
-      fprintf(f, "\"origin_req_per_s\":{\"playlists\":%s,\"segments\":%s},\"listener_count\":%s,\"listeners_gauge\":%s,"
-                 "\"connected_at_end\":%d,\"roomcastd_rss_kb\":%ld,\"roomcastd_threads\":%d,\"roomcastd_alive\":%s,"
-                 "\"nginx_error_lines\":%d,\"nginx_error_first\":%s,\"session_setup_s\":%s,\"session_failures\":%d}",
-              jsonNumber(c.originPlaylists).c_str(), jsonNumber(c.originSegments).c_str(),
-              jsonNumber(c.listenerCount).c_str(), jsonNumber(c.listenersGauge).c_str(), c.connectedAtEnd,
-              c.roomcastdRssKb, c.roomcastdThreads, c.roomcastdAlive ? "true" : "false", c.nginxErrorLines,
-              jsonString(c.nginxErrorSample).c_str(), jsonNumber(c.sessionSeconds).c_str(), c.setupFailures);
+      if (i) fputc(',', f);
+      writeCellJson(f, cells[i]);
     }
     fprintf(f, "]}\n");
     fclose(f);
     fprintf(stderr, "fanout: JSON in %s\n", o.json.c_str());
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o = parseOptions(argc, argv);
+  signal(SIGPIPE, SIG_IGN);
+  int maxN = 0;
+  for (int n : o.sizes) maxN = std::max(maxN, n);
+  const int nofile = raiseNofile(std::max(65536, 4 * maxN + 4096));  // inherited by roomcastd and nginx
+  o.nofile = nofile;
+  if (nofile < maxN + 512) {
+    fprintf(stderr, "fanout: RLIMIT_NOFILE is %d, too low for %d listeners\n", nofile, maxN);
+    return 1;
+  }
+  if (!pinToCpu(o.generatorCpu)) fprintf(stderr, "fanout: cannot pin to CPU %d\n", o.generatorCpu);
+  const std::string dir = roomcast::testing::makeTempDir("roomcast-hls-fanout");
+  fprintf(stderr, "fanout: work dir %s, RLIMIT_NOFILE %d\n", dir.c_str(), nofile);
+
+  std::vector<Cell> cells;
+  for (int n : o.sizes)
+    for (const auto& mode : o.modes) {
+      cells.push_back(runCell(o, n, mode, dir));
+      const Cell& c = cells.back();
+      fprintf(stderr, "fanout: %s N=%d done: %s p99 playlist %.1f ms, segment %.1f ms, errors %ld, roomcastd %.0f%%%s\n",
+              mode.c_str(), n, c.ok ? "" : c.note.c_str(), pctOf(c.stats.ttfbPlaylist, 0.99),
+              pctOf(c.stats.ttfbSegment, 0.99),
+              c.stats.non2xx + c.stats.timeouts + c.stats.connFailures, c.roomcastdPct,
+              c.roomcastdAlive ? "" : " (roomcastd DEAD or unresponsive)");
+      sleepFor(2);  // let the sockets of the last cell go
+    }
+
+  printSummary(o, cells);
+  printDetails(o, cells);
+  printGoals(cells);
+  writeJson(o, cells);
   if (!o.keep) {
     std::string cmd = "rm -rf '" + dir + "'";
     (void)!system(cmd.c_str());
