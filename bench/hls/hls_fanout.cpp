@@ -135,6 +135,21 @@ struct Stats {
   long allErrors = 0, allTimeouts = 0, allConnFailures = 0, allNon2xx = 0, connects = 0, slowConnects = 0;
 };
 
+// A complete chunked body ("size\r\n data \r\n" ... "0\r\n\r\n"), decoded.
+std::string dechunk(const std::string& raw) {
+  std::string decoded;
+  size_t at = 0;
+  while (at < raw.size()) {
+    const size_t crlf = raw.find("\r\n", at);
+    if (crlf == std::string::npos) break;
+    const size_t size = std::strtoul(raw.c_str() + at, nullptr, 16);
+    if (size == 0) break;
+    decoded.append(raw, crlf + 2, size);
+    at = crlf + 2 + size + 2;
+  }
+  return decoded;
+}
+
 class Generator {
  public:
   Generator(const Options& o, const std::string& hostPort, const std::vector<std::string>& playlistPaths)
@@ -462,18 +477,8 @@ class Generator {
         l.bodyBytes += left;
         left = 0;
         if (l.body.size() >= 5 && l.body.compare(l.body.size() - 5, 5, "0\r\n\r\n") == 0) {
-          std::string decoded;
-          size_t at = 0;
-          while (at < l.body.size()) {
-            const size_t crlf = l.body.find("\r\n", at);
-            if (crlf == std::string::npos) break;
-            const size_t size = std::strtoul(l.body.c_str() + at, nullptr, 16);
-            if (size == 0) break;
-            decoded.append(l.body, crlf + 2, size);
-            at = crlf + 2 + size + 2;
-          }
-          l.body = decoded;
-          l.bodyBytes = decoded.size();
+          l.body = dechunk(l.body);
+          l.bodyBytes = l.body.size();
           complete(l, now);
         }
         return;
@@ -647,6 +652,145 @@ double pctOf(const std::vector<float>& v, double p) {
   return nearestRankPercentile(d, p);
 }
 
+// roomcastd's options for one cell: behind the edge, its public URL and the edge's log;
+// direct-soup: alone with every connection on libsoup's control-thread loop, as before the
+// listener thread (the A/B of [hls] listener_thread).
+std::vector<std::string> daemonArgs(const Options& o, const std::string& mode, const std::string& cellDir,
+                                    int nginxPort, int edgeLogPort) {
+  std::vector<std::string> args;
+  if (mode == "nginx")
+    args = {"--public-url", "http://127.0.0.1:" + std::to_string(nginxPort), "--edge-log",
+            "127.0.0.1:" + std::to_string(edgeLogPort)};
+  std::string conf;
+  if (o.segmentMs > 0) conf += "segment_ms = " + std::to_string(o.segmentMs) + "\n";
+  if (mode == "direct-soup") conf += "listener_thread = false\n";
+  if (!conf.empty()) {
+    writeFile(cellDir + "/roomcast.conf", "[hls]\n" + conf);
+    args.insert(args.end(), {"--config", cellDir + "/roomcast.conf"});
+  }
+  return args;
+}
+
+// nginx in front of this cell's roomcastd.
+std::unique_ptr<Nginx> startNginx(const Options& o, int n, const std::string& cellDir, const Roomcastd& daemon,
+                                  int nginxPort, int edgeLogPort) {
+  NginxOptions no;
+  no.workerProcesses = o.nginxWorkers;
+  no.edgeLogPort = edgeLogPort;
+  // Every listener's connection, the upstream ones and the cache files: within our own
+  // RLIMIT_NOFILE (nginx inherits it; as root it may raise it further with
+  // worker_rlimit_nofile).
+  // Never above the hard limit: nginx could not raise it, and would believe it had.
+  rlimit hard{};
+  getrlimit(RLIMIT_NOFILE, &hard);
+  no.rlimitNofile = std::max(o.nofile, 2 * n + 4096);
+  if (hard.rlim_max != RLIM_INFINITY) no.rlimitNofile = std::min<long>(no.rlimitNofile, static_cast<long>(hard.rlim_max));
+  no.workerConnections = std::max(4096, std::min(2 * n + 1024, no.rlimitNofile - 256));
+  no.accessLog = false;
+  no.errorLogLevel = "warn";
+  g_mkdir_with_parents((cellDir + "/nginx").c_str(), 0755);
+  return std::make_unique<Nginx>(cellDir + "/nginx", daemon.hostPort(), nginxPort, no, edgeCpu(o));
+}
+
+// On a shared machine: wait (bounded) until other processes leave the CPUs mostly alone.
+void waitForQuiet(const Options& o, Cell& cell, Roomcastd& daemon, Child& speaker, const Nginx* nginx) {
+  static const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
+  const double deadline = monotonicSeconds() + o.waitQuiet;
+  double others = 0;
+  do {
+    const CpuTimes t0 = cpuTimes(-1);
+    const double ours0 = processCpuSeconds(daemon.pid()) + processCpuSeconds(speaker.pid()) + selfCpuSeconds() +
+                         (nginx ? processCpuSeconds(nginx->pid()) : 0);
+    const double m0 = monotonicSeconds();
+    sleepFor(2);
+    const CpuTimes t1 = cpuTimes(-1);
+    const double ours1 = processCpuSeconds(daemon.pid()) + processCpuSeconds(speaker.pid()) + selfCpuSeconds() +
+                         (nginx ? processCpuSeconds(nginx->pid()) : 0);
+    others = ((t1.busy - t0.busy - (t1.steal - t0.steal)) / hz - (ours1 - ours0)) / (monotonicSeconds() - m0) * 100;
+  } while (others > 25 && monotonicSeconds() < deadline);
+  cell.othersBefore = others;
+  if (others > 25) fprintf(stderr, "fanout: other processes still use %.0f%% of a core; going on\n", others);
+}
+
+// Listening sessions (POST /listen, straight to roomcastd, one keep-alive connection).
+std::vector<std::string> listenerPaths(const Options& o, Cell& cell, const Roomcastd& daemon, const std::string& room,
+                                       const std::string& playlist, int n) {
+  std::vector<std::string> paths;
+  const double t0 = monotonicSeconds();
+  RestClient rest(daemon.url(), 10);
+  for (int i = 0; i < n; i++) {
+    std::string session;
+    if (o.sessions) {
+      const auto reply = rest.request("POST", "/api/v1/rooms/" + room + "/listen", "{}");
+      session = jsonMember(reply.body, "session");
+      if (reply.status != 201 || session.empty()) cell.setupFailures++;
+    }
+    paths.push_back("/hls/" + room + "/" + playlist + (session.empty() ? "" : "?session=" + session));
+  }
+  cell.sessionSeconds = monotonicSeconds() - t0;
+  return paths;
+}
+
+// A running room: a full window of segments.
+void waitForFullWindow(const Roomcastd& daemon, const std::string& room, const std::string& playlist) {
+  const double deadline = monotonicSeconds() + 30;
+  while (monotonicSeconds() < deadline) {
+    auto r = httpRequest("GET", daemon.url() + "/hls/" + room + "/" + playlist);
+    if (r.status == 200 && std::count(r.body.begin(), r.body.end(), '#') >= 3 + 2 * 6) break;
+    sleepFor(0.2);
+  }
+}
+
+// CPU times of our processes and of the cores, at one edge of the window.
+Sample takeSample(const Options& o, Roomcastd& daemon, Child& speaker, const Nginx* nginx) {
+  Sample s;
+  s.mono = monotonicSeconds();
+  s.wall = realtimeSeconds();
+  s.roomcastd = processCpuSeconds(daemon.pid());
+  s.nginx = 0;
+  if (nginx) {
+    s.nginx = processCpuSeconds(nginx->pid());
+    for (pid_t w : nginx->workers()) s.nginx += std::max(0.0, processCpuSeconds(w));
+  }
+  s.self = selfCpuSeconds();
+  s.speaker = processCpuSeconds(speaker.pid());
+  s.server = cpuTimes(o.serverCpu);
+  s.generator = cpuTimes(o.generatorCpu);
+  s.edge = cpuTimes(edgeCpu(o));
+  s.all = cpuTimes(-1);
+  return s;
+}
+
+// CPU over the window: our processes, each core we pinned, and what the rest of the machine took.
+void cellCpu(Cell& cell, const Options& o, const Sample& a, const Sample& b, bool withNginx) {
+  const double w = cell.window;
+  cell.roomcastdPct = (b.roomcastd - a.roomcastd) / w * 100;
+  cell.nginxPct = withNginx ? (b.nginx - a.nginx) / w * 100 : 0;
+  cell.generatorPct = (b.self - a.self) / w * 100;
+  cell.speakerPct = (b.speaker - a.speaker) / w * 100;
+  auto busy = [](const CpuTimes& x, const CpuTimes& y) {
+    return y.total > x.total ? (y.busy - x.busy) / (y.total - x.total) * 100 : NAN;
+  };
+  cell.serverCorePct = busy(a.server, b.server);
+  cell.generatorCorePct = busy(a.generator, b.generator);
+  if (withNginx && edgeCpu(o) != o.serverCpu) cell.edgeCorePct = busy(a.edge, b.edge);
+  {
+    static const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
+    // Steal belongs to the hypervisor. Interrupt and softirq time (on loopback much of it is
+    // our own traffic) is charged by the tick to whichever process it interrupted, so most of it
+    // is already in our processes' times: "others" is what is left after them and steal (it
+    // was negative when irq was taken off as well).
+    const double irq = (b.all.irq - a.all.irq + b.all.softirq - a.all.softirq) / hz;
+    const double steal = (b.all.steal - a.all.steal) / hz;
+    const double allBusy = (b.all.busy - a.all.busy) / hz;  // CPU seconds, all CPUs
+    const double ours = (b.roomcastd - a.roomcastd) + (withNginx ? b.nginx - a.nginx : 0) + (b.self - a.self) +
+                        (b.speaker - a.speaker);
+    cell.othersPct = std::max(0.0, allBusy - steal - ours) / w * 100;
+    cell.irqPct = irq / w * 100;
+    cell.stealPct = steal / w * 100;
+  }
+}
+
 Cell runCell(const Options& o, int n, const std::string& mode, const std::string& dir) {
   Cell cell;
   cell.n = n;
@@ -656,20 +800,7 @@ Cell runCell(const Options& o, int n, const std::string& mode, const std::string
   const bool viaNginx = mode == "nginx";
   const int nginxPort = viaNginx ? roomcast::testing::freeTcpPort() : 0;
   const int edgeLogPort = viaNginx ? roomcast::testing::freeUdpPort() : 0;
-  std::vector<std::string> args;
-  if (viaNginx)
-    args = {"--public-url", "http://127.0.0.1:" + std::to_string(nginxPort), "--edge-log",
-            "127.0.0.1:" + std::to_string(edgeLogPort)};
-  // direct-soup: roomcastd alone with every connection on libsoup's control-thread loop, as
-  // before the listener thread (the A/B of [hls] listener_thread).
-  std::string conf;
-  if (o.segmentMs > 0) conf += "segment_ms = " + std::to_string(o.segmentMs) + "\n";
-  if (mode == "direct-soup") conf += "listener_thread = false\n";
-  if (!conf.empty()) {
-    writeFile(cellDir + "/roomcast.conf", "[hls]\n" + conf);
-    args.insert(args.end(), {"--config", cellDir + "/roomcast.conf"});
-  }
-  Roomcastd daemon(cellDir + "/data", args, o.serverCpu);
+  Roomcastd daemon(cellDir + "/data", daemonArgs(o, mode, cellDir, nginxPort, edgeLogPort), o.serverCpu);
   if (!daemon.ready()) {
     cell.ok = false;
     cell.note = "roomcastd did not start";
@@ -677,22 +808,7 @@ Cell runCell(const Options& o, int n, const std::string& mode, const std::string
   }
   std::unique_ptr<Nginx> nginx;
   if (viaNginx) {
-    NginxOptions no;
-    no.workerProcesses = o.nginxWorkers;
-    no.edgeLogPort = edgeLogPort;
-    // Every listener's connection, the upstream ones and the cache files: within our own
-    // RLIMIT_NOFILE (nginx inherits it; as root it may raise it further with
-    // worker_rlimit_nofile).
-    // Never above the hard limit: nginx could not raise it, and would believe it had.
-    rlimit hard{};
-    getrlimit(RLIMIT_NOFILE, &hard);
-    no.rlimitNofile = std::max(o.nofile, 2 * n + 4096);
-    if (hard.rlim_max != RLIM_INFINITY) no.rlimitNofile = std::min<long>(no.rlimitNofile, static_cast<long>(hard.rlim_max));
-    no.workerConnections = std::max(4096, std::min(2 * n + 1024, no.rlimitNofile - 256));
-    no.accessLog = false;
-    no.errorLogLevel = "warn";
-    g_mkdir_with_parents((cellDir + "/nginx").c_str(), 0755);
-    nginx = std::make_unique<Nginx>(cellDir + "/nginx", daemon.hostPort(), nginxPort, no, edgeCpu(o));
+    nginx = startNginx(o, n, cellDir, daemon, nginxPort, edgeLogPort);
     if (!nginx->ready()) {
       cell.ok = false;
       cell.note = "nginx did not start: " + nginx->errorLog();
@@ -710,56 +826,15 @@ Cell runCell(const Options& o, int n, const std::string& mode, const std::string
     return cell;
   }
   const std::string playlist = o.rendition == "low" ? "low.m3u8" : "index.m3u8";
-  // A running room: a full window of segments.
-  {
-    const double deadline = monotonicSeconds() + 30;
-    while (monotonicSeconds() < deadline) {
-      auto r = httpRequest("GET", daemon.url() + "/hls/" + room + "/" + playlist);
-      if (r.status == 200 && std::count(r.body.begin(), r.body.end(), '#') >= 3 + 2 * 6) break;
-      sleepFor(0.2);
-    }
-  }
-  // On a shared machine: wait (bounded) until other processes leave the CPUs mostly alone.
-  if (o.waitQuiet > 0) {
-    static const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
-    const double deadline = monotonicSeconds() + o.waitQuiet;
-    double others = 0;
-    do {
-      const CpuTimes t0 = cpuTimes(-1);
-      const double ours0 = processCpuSeconds(daemon.pid()) + processCpuSeconds(speaker.pid()) + selfCpuSeconds() +
-                           (nginx ? processCpuSeconds(nginx->pid()) : 0);
-      const double m0 = monotonicSeconds();
-      sleepFor(2);
-      const CpuTimes t1 = cpuTimes(-1);
-      const double ours1 = processCpuSeconds(daemon.pid()) + processCpuSeconds(speaker.pid()) + selfCpuSeconds() +
-                           (nginx ? processCpuSeconds(nginx->pid()) : 0);
-      others = ((t1.busy - t0.busy - (t1.steal - t0.steal)) / hz - (ours1 - ours0)) / (monotonicSeconds() - m0) * 100;
-    } while (others > 25 && monotonicSeconds() < deadline);
-    cell.othersBefore = others;
-    if (others > 25) fprintf(stderr, "fanout: other processes still use %.0f%% of a core; going on\n", others);
-  }
+  waitForFullWindow(daemon, room, playlist);
+  if (o.waitQuiet > 0) waitForQuiet(o, cell, daemon, speaker, nginx.get());
   // roomcastd's CPU with the speaker and no listener (5 s).
   {
     const double c0 = processCpuSeconds(daemon.pid()), t0 = monotonicSeconds();
     sleepFor(5);
     cell.roomcastdIdlePct = (processCpuSeconds(daemon.pid()) - c0) / (monotonicSeconds() - t0) * 100;
   }
-  // Listening sessions (POST /listen, straight to roomcastd, one keep-alive connection).
-  std::vector<std::string> paths;
-  {
-    const double t0 = monotonicSeconds();
-    RestClient rest(daemon.url(), 10);
-    for (int i = 0; i < n; i++) {
-      std::string session;
-      if (o.sessions) {
-        const auto reply = rest.request("POST", "/api/v1/rooms/" + room + "/listen", "{}");
-        session = jsonMember(reply.body, "session");
-        if (reply.status != 201 || session.empty()) cell.setupFailures++;
-      }
-      paths.push_back("/hls/" + room + "/" + playlist + (session.empty() ? "" : "?session=" + session));
-    }
-    cell.sessionSeconds = monotonicSeconds() - t0;
-  }
+  const std::vector<std::string> paths = listenerPaths(o, cell, daemon, room, playlist, n);
   const std::string target = viaNginx ? nginx->url().substr(7) : daemon.hostPort();
   const double ramp = o.ramp >= 0 ? o.ramp : std::max(2.0, n / 500.0);
   fprintf(stderr, "fanout: %s N=%d: ramp %.0f s, settle %.0f s, window %.0f s (roomcastd idle %.1f%% of a core)\n",
@@ -768,24 +843,8 @@ Cell runCell(const Options& o, int n, const std::string& mode, const std::string
   Generator gen(o, target, paths);
   Sample a, b;
   std::map<std::string, double> metricsStart, metricsEnd;
-  std::atomic<bool> fetchEnd{false};
   std::thread metricsThread;
-  auto sample = [&](Sample& s) {
-    s.mono = monotonicSeconds();
-    s.wall = realtimeSeconds();
-    s.roomcastd = processCpuSeconds(daemon.pid());
-    s.nginx = 0;
-    if (nginx) {
-      s.nginx = processCpuSeconds(nginx->pid());
-      for (pid_t w : nginx->workers()) s.nginx += std::max(0.0, processCpuSeconds(w));
-    }
-    s.self = selfCpuSeconds();
-    s.speaker = processCpuSeconds(speaker.pid());
-    s.server = cpuTimes(o.serverCpu);
-    s.generator = cpuTimes(o.generatorCpu);
-    s.edge = cpuTimes(edgeCpu(o));
-    s.all = cpuTimes(-1);
-  };
+  auto sample = [&](Sample& s) { s = takeSample(o, daemon, speaker, nginx.get()); };
   // /metrics at the window's edges, from a helper thread (the generator's loop never blocks).
   auto metricsAt = [&](std::map<std::string, double>& into) {
     auto r = httpRequest("GET", daemon.url() + "/metrics");
@@ -809,7 +868,6 @@ Cell runCell(const Options& o, int n, const std::string& mode, const std::string
     if (at != std::string::npos) cell.listenerCount = std::strtod(roomInfo.body.c_str() + at + 17, nullptr);
   }
   cell.listenersGauge = metricsEnd.count("roomcast_hls_listeners") ? metricsEnd["roomcast_hls_listeners"] : NAN;
-  (void)fetchEnd;
   const double w = b.mono - a.mono;
   cell.window = w;
   if (metricsStart.size() && metricsEnd.size()) {
@@ -819,41 +877,14 @@ Cell runCell(const Options& o, int n, const std::string& mode, const std::string
         (metricsEnd["roomcast_hls_segment_requests_total"] - metricsStart["roomcast_hls_segment_requests_total"]) / w;
   }
   cell.stats = gen.stats();
-  cell.roomcastdPct = (b.roomcastd - a.roomcastd) / w * 100;
-  cell.nginxPct = nginx ? (b.nginx - a.nginx) / w * 100 : 0;
-  cell.generatorPct = (b.self - a.self) / w * 100;
-  cell.speakerPct = (b.speaker - a.speaker) / w * 100;
-  auto busy = [](const CpuTimes& x, const CpuTimes& y) {
-    return y.total > x.total ? (y.busy - x.busy) / (y.total - x.total) * 100 : NAN;
-  };
-  cell.serverCorePct = busy(a.server, b.server);
-  cell.generatorCorePct = busy(a.generator, b.generator);
-  if (nginx && edgeCpu(o) != o.serverCpu) cell.edgeCorePct = busy(a.edge, b.edge);
-  {
-    static const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
-    // Steal belongs to the hypervisor. Interrupt and softirq time (on loopback much of it is
-    // our own traffic) is charged by the tick to whichever process it interrupted, so most of it
-    // is already in our processes' times: "others" is what is left after them and steal (it
-    // was negative when irq was taken off as well).
-    const double irq = (b.all.irq - a.all.irq + b.all.softirq - a.all.softirq) / hz;
-    const double steal = (b.all.steal - a.all.steal) / hz;
-    const double allBusy = (b.all.busy - a.all.busy) / hz;  // CPU seconds, all CPUs
-    const double ours = (b.roomcastd - a.roomcastd) + (nginx ? b.nginx - a.nginx : 0) + (b.self - a.self) +
-                        (b.speaker - a.speaker);
-    cell.othersPct = std::max(0.0, allBusy - steal - ours) / w * 100;
-    cell.irqPct = irq / w * 100;
-    cell.stealPct = steal / w * 100;
-  }
+  cellCpu(cell, o, a, b, nginx != nullptr);
   cell.roomcastdRssKb = processRssKb(daemon.pid());
   cell.roomcastdThreads = processThreads(daemon.pid());
   cell.roomcastdAlive = daemon.child().running() && httpRequest("GET", daemon.url() + "/api/v1/health").status == 200;
   if (nginx) {
     std::istringstream log(nginx->errorLog());
-    std::string line;
-    while (std::getline(log, line)) {
-      cell.nginxErrorLines++;
+    for (std::string line; std::getline(log, line); cell.nginxErrorLines++)
       if (cell.nginxErrorSample.empty()) cell.nginxErrorSample = line.substr(0, 300);
-    }
   }
   // Close the listeners' connections before the servers go.
   return cell;
