@@ -27,7 +27,9 @@ namespace {
 
 constexpr int kRate = 48000;
 constexpr int kFrame = 960;  // 20 ms
-constexpr int kFecLossPercent = 5;  // expected loss given to the encoder when FEC is on
+// Expected loss given to the encoder when FEC is on: roomcast's return encoder starts at 6 %
+// (issue 20, src/media/loss_feedback.h: libopus adds no FEC to 32 kb/s voice below 6 %).
+constexpr int kFecLossPercent = 6;
 
 struct EncoderSetting {
   const char* name;
@@ -43,10 +45,10 @@ struct EncoderSetting {
 // Janus AudioBridge 1.1.2's default for a 48 kHz room; the others move one knob at a time.
 constexpr size_t kRoomcastSetting = 0, kJanusSetting = 1;
 const EncoderSetting kSettings[] = {
-    {"roomcast", "voice, c5, 32 kb/s, FEC 5 %", 5, 32000, true, OPUS_BANDWIDTH_FULLBAND},
+    {"roomcast", "voice, c5, 32 kb/s, FEC 6 %", 5, 32000, true, OPUS_BANDWIDTH_FULLBAND},
     {"janus", "voice, c4, auto bitrate, no FEC", 4, OPUS_AUTO, false, OPUS_BANDWIDTH_FULLBAND},
     {"c5-nofec", "voice, c5, 32 kb/s, no FEC", 5, 32000, false, OPUS_BANDWIDTH_FULLBAND},
-    {"c4-fec", "voice, c4, 32 kb/s, FEC 5 %", 4, 32000, true, OPUS_BANDWIDTH_FULLBAND},
+    {"c4-fec", "voice, c4, 32 kb/s, FEC 6 %", 4, 32000, true, OPUS_BANDWIDTH_FULLBAND},
     {"c5-fec-wb", "as roomcast, wideband only", 5, 32000, true, OPUS_BANDWIDTH_WIDEBAND},
 };
 

@@ -78,6 +78,7 @@
 
 #include "bench_util.h"
 #include "metrics_text.h"
+#include "rest_client.h"
 #include "roomcast-config.h"
 
 namespace {
@@ -151,186 +152,103 @@ struct Options {
   double quietPercent = 25;  // "calm": the rest of the machine below this share of a core
 };
 
-void usage(FILE* out) {
-  std::fprintf(out,
-      "Usage: bench-janus-compare [options]\n"
-      "  --sizes LIST            participant counts, comma separated (default 4,16,64)\n"
-      "  --seconds S             CPU measurement window per run (default 15)\n"
-      "  --warmup S              warm-up before each window (default 6)\n"
-      "  --repeats R             runs per cell, servers alternating; the table shows medians (default 2)\n"
-      "  --quick                 sanity run: --sizes 4 --seconds 3 --warmup 2 --repeats 1, one 6 s\n"
-      "                          transit run per server, no large room (unless --big is given)\n"
-      "  --json FILE             machine-readable results (default bench-janus-compare.json)\n"
-      "  --variants LIST         janus,roomcast (default: both)\n"
-      "  --big N                 the large room: N participants (default 1000; 0: skip it)\n"
-      "  --big-talking K         talkers in the large room (default 10)\n"
-      "  --big-variants LIST     servers for the large room (default roomcast; janus,roomcast tries both)\n"
-      "  --big-seconds S         its CPU window (default 20)\n"
-      "  --big-warmup S          its warm-up (default 10)\n"
-      "  --latency-seconds S     transit capture window (default 16: 64 ticks at 250 ms)\n"
-      "  --tick-interval-ms MS   distance between ticks (default 250; must exceed the transit)\n"
-      "  --latency-participants N  participants in the transit runs (default 2)\n"
-      "  --latency-repeats R     transit runs per server, alternating, ticks pooled (default 2)\n"
-      "  --no-latency            skip the transit runs\n"
-      "  --no-load               skip the CPU runs at --sizes (transit and large room only)\n"
-      "  --silent-input MODE     what silent participants send: silence (encoded digital\n"
-      "                          silence, 50 packets/s; default) or none\n"
-      "  --send-phase MODE       spread (participants' packets evenly spread over each 20 ms;\n"
-      "                          default) or aligned (all in the same millisecond)\n"
-      "  --roomcast-set S.K=V    extra roomcastd setting, repeatable (e.g. media.jitter_latency_ms=40)\n"
-      "  --roomcastd PATH        the server (default: %s/src/app/roomcastd)\n"
-      "  --janus PATH            janus binary (default: janus in PATH)\n"
-      "  --janus-lib DIR         Janus' lib folder with plugins/ and transports/ (default: found)\n"
-      "  --join-concurrency N    roomcast WebSockets set up at once (default 32)\n"
-      "  --quiet-wait S          before each run wait up to S s until other processes use less than\n"
-      "                          --quiet-percent of a core over 1 s (default 20, at most 90 s in all;\n"
-      "                          0: do not wait)\n"
-      "  --quiet-percent P       (default 25)\n"
-      "  --base-port P           participant ports P.. (default 41000)\n"
-      "  --server-cpu C          CPU for the servers (default 0)\n"
-      "  --generator-cpu C       CPU for this process, the load generator (default 1)\n"
-      "  --workdir DIR           where configs, data dirs and logs go (default: a new /tmp folder)\n"
-      "  --keep-workdir          do not delete the work folder at the end\n"
-      "  --dump-latency DIR      write the decoded transit streams there (<server>-sent|back.f32\n"
-      "                          mono 48 kHz float, and .times: one packet time per 960 samples)\n",
-      ROOMCAST_BUILD_DIR);
-}
+const char* kSynopsis =
+    "Usage: bench-janus-compare [options]: roomcastd against Janus AudioBridge under the same\n"
+    "plain-RTP load (CPU per participant, a large room, mouth-to-ear transit). See bench/README.md.";
 
-double parseNumber(const std::string& flag, const std::string& value, double lo, double hi) {
-  char* end = nullptr;
-  double v = std::strtod(value.c_str(), &end);
-  if (value.empty() || *end != '\0' || !std::isfinite(v) || v < lo || v > hi)
-    die("bad value for " + flag + ": " + value);
-  return v;
-}
-
-int parseInt(const std::string& flag, const std::string& value, int lo, int hi) {
-  double v = parseNumber(flag, value, lo, hi);
-  if (v != std::floor(v)) die(flag + " must be a whole number");
-  return static_cast<int>(v);
-}
-
-std::vector<Variant> parseVariants(const std::string& flag, const std::string& value) {
+std::vector<Variant> parseVariants(const std::string& value) {
   std::vector<Variant> out;
   std::stringstream ss(value);
   for (std::string item; std::getline(ss, item, ',');) {
-    if (item == "janus") out.push_back(Variant::Janus);
-    else if (item == "roomcast") out.push_back(Variant::Roomcast);
-    else die("unknown server " + item + " in " + flag + " (janus, roomcast)");
+    require(item == "janus" || item == "roomcast", "unknown server " + item + " (janus, roomcast)");
+    out.push_back(item == "janus" ? Variant::Janus : Variant::Roomcast);
   }
-  if (out.empty()) die(flag + " is empty");
+  require(!out.empty(), "no server");
   return out;
+}
+
+// Each flag once: its name, its value, its help and what it sets.
+std::vector<Flag> flagTable(Options& o, std::set<std::string>& given) {
+  auto mark = [&given](const char* name, FlagSetter set) {
+    return [&given, name, set](const std::string& v) { set(v), given.insert(name); };
+  };
+  auto choice = [](bool& out, const char* yes, const char* no) {
+    return [&out, yes, no](const std::string& v) {
+      require(v == yes || v == no, std::string("one of ") + yes + ", " + no);
+      out = v == yes;
+    };
+  };
+  return {
+      {"--sizes", "LIST", "participant counts, comma separated (default 4,16,64)",
+       mark("sizes", [&o](const std::string& v) {
+         o.sizes = intList(v, 2, 1000);
+         std::sort(o.sizes.begin(), o.sizes.end());
+         o.sizes.erase(std::unique(o.sizes.begin(), o.sizes.end()), o.sizes.end());
+       })},
+      {"--seconds", "S", "CPU measurement window per run (default 15)", mark("seconds", setNumber(o.seconds, 1, 3600))},
+      {"--warmup", "S", "warm-up before each window (default 6)", mark("warmup", setNumber(o.warmup, 1, 600))},
+      {"--repeats", "R", "runs per cell, servers alternating; the table shows medians (default 2)",
+       mark("repeats", setInt(o.repeats, 1, 100))},
+      {"--quick", "", "sanity run: --sizes 4 --seconds 3 --warmup 2 --repeats 1, one 6 s\ntransit run per server, no large room (unless --big is given)",
+       setSwitch(o.quick)},
+      {"--json", "FILE", "machine-readable results (default bench-janus-compare.json)", setText(o.json)},
+      {"--variants", "LIST", "janus,roomcast (default: both)", [&o](const std::string& v) { o.variants = parseVariants(v); }},
+      {"--big", "N", "the large room: N participants (default 1000; 0: skip it)", mark("big", setInt(o.big, 0, 1000))},
+      {"--big-talking", "K", "talkers in the large room (default 10)", setInt(o.bigTalking, 0, 1000)},
+      {"--big-variants", "LIST", "servers for the large room (default roomcast; janus,roomcast tries both)",
+       [&o](const std::string& v) { o.bigVariants = parseVariants(v); }},
+      {"--big-seconds", "S", "its CPU window (default 20)", setNumber(o.bigSeconds, 1, 3600)},
+      {"--big-warmup", "S", "its warm-up (default 10)", setNumber(o.bigWarmup, 1, 600)},
+      {"--latency-seconds", "S", "transit capture window (default 16: 64 ticks at 250 ms)",
+       mark("latency", setNumber(o.latencySeconds, 2, 600))},
+      {"--tick-interval-ms", "MS", "distance between ticks (default 250; must exceed the transit)",
+       [&o](const std::string& v) {
+         setInt(o.tickIntervalMs, 50, 5000)(v);
+         require((4 * o.tickIntervalMs) % 20 == 0, "must be a multiple of 5");
+       }},
+      {"--latency-participants", "N", "participants in the transit runs (default 2)", setInt(o.latencyParticipants, 2, 1000)},
+      {"--latency-repeats", "R", "transit runs per server, alternating, ticks pooled (default 2)",
+       setInt(o.latencyRepeats, 1, 100)},
+      {"--no-latency", "", "skip the transit runs", setSwitch(o.latency, false)},
+      {"--no-load", "", "skip the CPU runs at --sizes (transit and large room only)", setSwitch(o.load, false)},
+      {"--silent-input", "MODE", "what silent participants send: silence (encoded digital\nsilence, 50 packets/s; default) or none",
+       choice(o.silentSends, "silence", "none")},
+      {"--send-phase", "MODE", "spread (participants' packets evenly spread over each 20 ms;\ndefault) or aligned (all in the same millisecond)",
+       choice(o.spreadPhases, "spread", "aligned")},
+      {"--roomcast-set", "S.K=V", "extra roomcastd setting, repeatable (e.g. media.jitter_latency_ms=40)",
+       [&o](const std::string& v) {
+         const auto dot = v.find('.'), eq = v.find('=');
+         require(dot != std::string::npos && eq != std::string::npos && dot < eq, "wants SECTION.KEY=VALUE");
+         o.roomcastSettings.push_back(v);
+       }},
+      {"--roomcastd", "PATH", "the server (default: " ROOMCAST_BUILD_DIR "/src/app/roomcastd)", setText(o.roomcastd)},
+      {"--janus", "PATH", "janus binary (default: janus in PATH)", setText(o.janus)},
+      {"--janus-lib", "DIR", "Janus' lib folder with plugins/ and transports/ (default: found)", setText(o.janusLib)},
+      {"--join-concurrency", "N", "roomcast WebSockets set up at once (default 32)", setInt(o.joinConcurrency, 1, 1000)},
+      {"--quiet-wait", "S", "before each run wait up to S s until other processes use less than\n--quiet-percent of a core over 1 s (default 20, at most 90 s in all;\n0: do not wait)",
+       setNumber(o.quietWait, 0, 3600)},
+      {"--quiet-percent", "P", "(default 25)", setNumber(o.quietPercent, 1, 200)},
+      {"--base-port", "P", "participant ports P.. (default 41000)", setInt(o.basePort, 1024, 60000)},
+      {"--server-cpu", "C", "CPU for the servers (default 0)", setInt(o.serverCpu, -1, 1023)},
+      {"--generator-cpu", "C", "CPU for this process, the load generator (default 1)", setInt(o.generatorCpu, -1, 1023)},
+      {"--workdir", "DIR", "where configs, data dirs and logs go (default: a new /tmp folder)", setText(o.workdir)},
+      {"--keep-workdir", "", "do not delete the work folder at the end", setSwitch(o.keepWorkdir)},
+      {"--dump-latency", "DIR", "write the decoded transit streams there (<server>-sent|back.f32\nmono 48 kHz float, and .times: one packet time per 960 samples)",
+       setText(o.dumpLatency)},
+  };
 }
 
 Options parseOptions(int argc, char** argv) {
   Options o;
-  bool sizesSet = false, secondsSet = false, warmupSet = false, latencySet = false, bigSet = false,
-       repeatsSet = false;
-  for (int i = 1; i < argc; i++) {
-    std::string arg = argv[i], value;
-    if (arg == "--help" || arg == "-h") {
-      usage(stdout);
-      std::exit(0);
-    }
-    if (arg == "--quick") { o.quick = true; continue; }
-    if (arg == "--no-latency") { o.latency = false; continue; }
-    if (arg == "--no-load") { o.load = false; continue; }
-    if (arg == "--keep-workdir") { o.keepWorkdir = true; continue; }
-    if (auto eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
-      value = arg.substr(eq + 1);
-      arg.resize(eq);
-    } else if (i + 1 < argc) {
-      value = argv[++i];
-    } else {
-      usage(stderr);
-      die("missing value for " + arg);
-    }
-    if (arg == "--sizes") {
-      o.sizes.clear();
-      std::stringstream ss(value);
-      for (std::string item; std::getline(ss, item, ',');) o.sizes.push_back(parseInt(arg, item, 2, 1000));
-      if (o.sizes.empty()) die("--sizes is empty");
-      std::sort(o.sizes.begin(), o.sizes.end());
-      o.sizes.erase(std::unique(o.sizes.begin(), o.sizes.end()), o.sizes.end());
-      sizesSet = true;
-    } else if (arg == "--seconds") {
-      o.seconds = parseNumber(arg, value, 1, 3600);
-      secondsSet = true;
-    } else if (arg == "--warmup") {
-      o.warmup = parseNumber(arg, value, 1, 600);
-      warmupSet = true;
-    } else if (arg == "--repeats") {
-      o.repeats = parseInt(arg, value, 1, 100);
-      repeatsSet = true;
-    } else if (arg == "--json") {
-      o.json = value;
-    } else if (arg == "--variants") {
-      o.variants = parseVariants(arg, value);
-    } else if (arg == "--big") {
-      o.big = parseInt(arg, value, 0, 1000);
-      bigSet = true;
-    } else if (arg == "--big-talking") {
-      o.bigTalking = parseInt(arg, value, 0, 1000);
-    } else if (arg == "--big-variants") {
-      o.bigVariants = parseVariants(arg, value);
-    } else if (arg == "--big-seconds") {
-      o.bigSeconds = parseNumber(arg, value, 1, 3600);
-    } else if (arg == "--big-warmup") {
-      o.bigWarmup = parseNumber(arg, value, 1, 600);
-    } else if (arg == "--latency-seconds") {
-      o.latencySeconds = parseNumber(arg, value, 2, 600);
-      latencySet = true;
-    } else if (arg == "--tick-interval-ms") {
-      o.tickIntervalMs = parseInt(arg, value, 50, 5000);
-      if ((4 * o.tickIntervalMs) % 20) die("--tick-interval-ms must be a multiple of 5");
-    } else if (arg == "--latency-participants") {
-      o.latencyParticipants = parseInt(arg, value, 2, 1000);
-    } else if (arg == "--latency-repeats") {
-      o.latencyRepeats = parseInt(arg, value, 1, 100);
-    } else if (arg == "--silent-input") {
-      if (value != "silence" && value != "none") die("--silent-input must be silence or none");
-      o.silentSends = value == "silence";
-    } else if (arg == "--send-phase") {
-      if (value != "spread" && value != "aligned") die("--send-phase must be spread or aligned");
-      o.spreadPhases = value == "spread";
-    } else if (arg == "--roomcast-set") {
-      auto dot = value.find('.'), eq = value.find('=');
-      if (dot == std::string::npos || eq == std::string::npos || dot > eq) die("--roomcast-set wants SECTION.KEY=VALUE");
-      o.roomcastSettings.push_back(value);
-    } else if (arg == "--roomcastd") {
-      o.roomcastd = value;
-    } else if (arg == "--janus") {
-      o.janus = value;
-    } else if (arg == "--janus-lib") {
-      o.janusLib = value;
-    } else if (arg == "--quiet-wait") {
-      o.quietWait = parseNumber(arg, value, 0, 3600);
-    } else if (arg == "--quiet-percent") {
-      o.quietPercent = parseNumber(arg, value, 1, 200);
-    } else if (arg == "--join-concurrency") {
-      o.joinConcurrency = parseInt(arg, value, 1, 1000);
-    } else if (arg == "--base-port") {
-      o.basePort = parseInt(arg, value, 1024, 60000);
-    } else if (arg == "--server-cpu") {
-      o.serverCpu = parseInt(arg, value, -1, 1023);
-    } else if (arg == "--generator-cpu") {
-      o.generatorCpu = parseInt(arg, value, -1, 1023);
-    } else if (arg == "--dump-latency") {
-      o.dumpLatency = value;
-    } else if (arg == "--workdir") {
-      o.workdir = value;
-    } else {
-      usage(stderr);
-      die("unknown option " + arg);
-    }
-  }
+  std::set<std::string> given;
+  parseFlags(argc, argv, kSynopsis, flagTable(o, given));
   if (o.quick) {
-    if (!sizesSet) o.sizes = {4};
-    if (!secondsSet) o.seconds = 3;
-    if (!warmupSet) o.warmup = 2;
-    if (!repeatsSet) o.repeats = 1;
-    if (!latencySet) o.latencySeconds = 6;
-    if (!bigSet) o.big = 0;
+    if (!given.count("sizes")) o.sizes = {4};
+    if (!given.count("seconds")) o.seconds = 3;
+    if (!given.count("warmup")) o.warmup = 2;
+    if (!given.count("repeats")) o.repeats = 1;
+    if (!given.count("latency")) o.latencySeconds = 6;
+    if (!given.count("big")) o.big = 0;
     o.latencyWarmup = 2;
     o.latencyRepeats = 1;
   }
@@ -481,7 +399,7 @@ class JanusClient {
   }
 
   // Polls /janus/info until Janus answers; returns its version string or "".
-  std::string waitReady(Child& child, double timeout) {
+  std::string waitReady(SpawnedChild& child, double timeout) {
     double until = monotonicSeconds() + timeout;
     while (monotonicSeconds() < until) {
       if (!child.alive()) return "";
@@ -556,67 +474,6 @@ std::string findJanusLib() {
 
 // ---------------------------------------------------------------------------------------
 // roomcastd: REST, then one WebSocket per participant, all on a signaling thread of ours
-
-struct RestReply {
-  int status = 0;
-  std::string body;
-  std::string error;  // transport error
-};
-
-RestReply restCall(SoupSession* session, const char* method, const std::string& url, const std::string& body,
-                   const std::string& bearer) {
-  RestReply r;
-  SoupMessage* msg = soup_message_new(method, url.c_str());
-  if (!msg) {
-    r.error = "bad URL " + url;
-    return r;
-  }
-  if (!bearer.empty())
-    soup_message_headers_replace(soup_message_get_request_headers(msg), "Authorization", ("Bearer " + bearer).c_str());
-  if (!body.empty()) {
-    GBytes* bytes = g_bytes_new(body.data(), body.size());
-    soup_message_set_request_body_from_bytes(msg, "application/json", bytes);
-    g_bytes_unref(bytes);
-  }
-  GError* err = nullptr;
-  GBytes* reply = soup_session_send_and_read(session, msg, nullptr, &err);
-  r.status = static_cast<int>(soup_message_get_status(msg));
-  g_object_unref(msg);
-  if (!reply) {
-    r.error = err ? err->message : "no reply";
-    g_clear_error(&err);
-    return r;
-  }
-  gsize size = 0;
-  const char* data = static_cast<const char*>(g_bytes_get_data(reply, &size));
-  r.body.assign(data ? data : "", size);
-  g_bytes_unref(reply);
-  return r;
-}
-
-// A string member at a dotted path ("you.identity") of a JSON object text; "" if absent.
-std::string jsonMember(const std::string& text, const std::string& path, gint64* intOut = nullptr) {
-  JsonParser* parser = json_parser_new();
-  std::string out;
-  if (json_parser_load_from_data(parser, text.data(), static_cast<gssize>(text.size()), nullptr)) {
-    JsonNode* node = json_parser_get_root(parser);
-    std::stringstream ss(path);
-    for (std::string key; node && std::getline(ss, key, '.');) {
-      if (!JSON_NODE_HOLDS_OBJECT(node)) {
-        node = nullptr;
-        break;
-      }
-      JsonObject* o = json_node_get_object(node);
-      node = json_object_has_member(o, key.c_str()) ? json_object_get_member(o, key.c_str()) : nullptr;
-    }
-    if (node && JSON_NODE_HOLDS_VALUE(node)) {
-      if (json_node_get_value_type(node) == G_TYPE_STRING) out = json_node_get_string(node);
-      else if (intOut && json_node_get_value_type(node) == G_TYPE_INT64) *intOut = json_node_get_int(node);
-    }
-  }
-  g_object_unref(parser);
-  return out;
-}
 
 // The "type" of a server message without parsing it all: the server writes it first.
 std::string messageType(const char* text, size_t size) {
@@ -913,7 +770,7 @@ class RoomcastClients {
 
   std::string setUp() {
     const double t0 = monotonicSeconds(), until = t0 + setup_.timeout;
-    RestReply room = restCall(restSession_, "POST", setup_.baseUrl + "/api/v1/rooms", "{\"title\":\"bench\"}", "");
+    const auto room = rest_->request("POST", "/api/v1/rooms", "{\"title\":\"bench\"}");
     if (room.status != 201) return "POST /api/v1/rooms: " + std::to_string(room.status) + " " + room.error + room.body;
     roomId_ = jsonMember(room.body, "id");
     const std::string host = jsonMember(room.body, "host_token");
@@ -924,8 +781,8 @@ class RoomcastClients {
       p->owner = this;
       p->index = static_cast<int>(i);
       p->mute = static_cast<int>(i) >= setup_.talking;
-      RestReply t = restCall(restSession_, "POST", setup_.baseUrl + "/api/v1/rooms/" + roomId_ + "/tokens",
-                             "{\"role\":\"speaker\",\"name\":\"p" + std::to_string(i) + "\"}", host);
+      const auto t = rest_->request("POST", "/api/v1/rooms/" + roomId_ + "/tokens",
+                                   "{\"role\":\"speaker\",\"name\":\"p" + std::to_string(i) + "\"}", host);
       if (t.status != 201) return "POST tokens: " + std::to_string(t.status) + " " + t.error + t.body;
       p->token = jsonMember(t.body, "token");
       if (p->token.empty()) return "unexpected token reply " + t.body;
@@ -946,7 +803,7 @@ class RoomcastClients {
   void threadMain() {
     context_ = g_main_context_new();
     g_main_context_push_thread_default(context_);
-    restSession_ = soup_session_new_with_options("timeout", 30u, nullptr);
+    rest_ = std::make_unique<RestClient>(setup_.baseUrl);  // on this thread: libsoup sessions stay on theirs
     // No I/O timeout on the WebSockets: they stay open and quiet for the whole run.
     wsSession_ = soup_session_new_with_options("timeout", 0u, "idle-timeout", 0u, "max-conns", 4096,
                                                "max-conns-per-host", 4096, nullptr);
@@ -980,7 +837,7 @@ class RoomcastClients {
     g_source_unref(ticker);
     g_object_unref(cancel_);
     g_object_unref(wsSession_);
-    g_object_unref(restSession_);
+    rest_.reset();
     g_main_context_pop_thread_default(context_);
     g_main_context_unref(context_);
   }
@@ -992,7 +849,7 @@ class RoomcastClients {
   std::atomic<int> unexpectedCloses_{0}, errorsAfterSetup_{0}, reoffers_{0}, reoffersAnswered_{0}, connectRetries_{0};
   // Signaling thread only (until stop() has joined it):
   GMainContext* context_ = nullptr;
-  SoupSession* restSession_ = nullptr;
+  std::unique_ptr<RestClient> rest_;
   SoupSession* wsSession_ = nullptr;
   GCancellable* cancel_ = nullptr;
   std::vector<std::unique_ptr<Peer>> peers_;
@@ -1403,7 +1260,7 @@ int openFds(pid_t pid) {
 
 struct Server {
   Variant variant = Variant::Janus;
-  Child child;
+  SpawnedChild child;
   std::shared_ptr<PortTable> ports;       // where participant i sends its RTP
   std::vector<gint64> sessions;           // Janus sessions (keepalive)
   double lastKeepalive = 0;
@@ -1437,7 +1294,7 @@ void keepJanusAlive(Context& ctx, Server& s, bool force) {
 }
 
 // The port in roomcastd's "listening on http://127.0.0.1:PORT/" line, once it is in the log.
-int waitForListening(Child& child, const std::string& log, double timeout, std::string* version) {
+int waitForListening(SpawnedChild& child, const std::string& log, double timeout, std::string* version) {
   const double until = monotonicSeconds() + timeout;
   while (monotonicSeconds() < until) {
     std::string text = readFile(log);
@@ -1468,7 +1325,7 @@ Server startServer(Context& ctx, Variant variant, int n, int talking, const std:
                              ctx.workdir + "/janus-conf", "-L", s.log, "-N", "-o"},
                             ctx.opt.serverCpu, -1, stdoutLog, &error);
     if (pid < 0) die(error);
-    s.child = Child(pid);
+    s.child = SpawnedChild(pid);
     s.version = ctx.janus.waitReady(s.child, 20);
     if (s.version.empty()) {
       s.error = "Janus did not answer on " + std::string(kJanusUrl) + " (log: " + tailOf(stdoutLog, 600) + ")";
@@ -1493,7 +1350,7 @@ Server startServer(Context& ctx, Variant variant, int n, int talking, const std:
                              ctx.roomcastConf},
                             ctx.opt.serverCpu, -1, s.log, &error);
     if (pid < 0) die(error);
-    s.child = Child(pid);
+    s.child = SpawnedChild(pid);
     const int port = waitForListening(s.child, s.log, 20, &s.version);
     if (!port) {
       s.error = "roomcastd did not print its listening line (log: " + tailOf(s.log, 600) + ")";
@@ -1948,9 +1805,7 @@ LatencyRun runLatency(Context& ctx, Variant variant) {
   }
   if (ok && server.rc) {
     // Drop-outs (ticks without the talker's frame) and realigning, as the mixer counted them.
-    SoupSession* session = soup_session_new_with_options("timeout", 10u, nullptr);
-    const RestReply m = restCall(session, "GET", server.rc->baseUrl() + "/metrics", "", "");
-    g_object_unref(session);
+    const auto m = RestClient(server.rc->baseUrl(), 10).request("GET", "/metrics");
     const auto metrics = parseMetrics(m.body);
     auto value = [&](const char* name) {
       const auto it = metrics.find(name);
@@ -2184,18 +2039,32 @@ std::string jsonRun(const LoadRun& r) {
   return j.str();
 }
 
-}  // namespace
+// Everything one run of the benchmark measured, for the table and the JSON.
+struct Report {
+  Context& ctx;
+  std::string started, loadBefore, loadAfter, gstVersion;
+  double wallSeconds = 0, otherMean = NAN, stealMean = NAN;
+  int cpus = 0;
+  long fileLimit = 0;
+  bool wantRoomcast = false, compare = false;
+  std::vector<LoadRun> runs, bigRuns;
+  std::vector<LatencyRun> latency;
+  struct Slope {
+    int from, to;
+    std::map<Variant, double> talker, silent;
+  };
+  std::vector<Slope> slopes;
+  std::map<int, std::map<Variant, double>> talkerOverSilent;
+  std::map<Variant, LatencyRun> pooled;
+  std::map<Variant, std::string> perRun;
+};
 
-int main(int argc, char** argv) {
-  // Let roomcastd (a child) find mixminus when run by hand.
-  if (!g_getenv("GST_PLUGIN_PATH")) g_setenv("GST_PLUGIN_PATH", ROOMCAST_PLUGIN_DIR, TRUE);
-  gst_init(&argc, &argv);
-  Context ctx;
-  ctx.opt = parseOptions(argc, argv);
+bool wants(const std::vector<Variant>& list, Variant v) { return std::find(list.begin(), list.end(), v) != list.end(); }
+
+// Checks what the run needs (CPUs, open files, janus, roomcastd), makes the work folder and
+// the servers' configurations, and encodes the signals once. Returns the open-files limit.
+long prepare(Context& ctx) {
   Options& opt = ctx.opt;
-  const double benchStart = monotonicSeconds();
-  const std::string started = utcNow(), loadBefore = loadAverage();
-
   const int cpus = onlineCpus();
   if (cpus < 2) {
     note("only %d CPU: servers and generator share it (no pinning)", cpus);
@@ -2243,17 +2112,24 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   for (Signal kind : {Signal::Tone, Signal::Silence, Signal::Ticks}) ctx.loops[kind] = encodeLoop(kind, opt.tickIntervalMs);
+  return fileLimit;
+}
 
+// Every measurement, servers alternating: forward order in one slot, reversed in the next.
+void runAll(Context& ctx, Report& r) {
+  const Options& opt = ctx.opt;
+  const bool bigRun = opt.big > 0;
+  auto& runs = r.runs;
+  auto& latency = r.latency;
+  auto& bigRuns = r.bigRuns;
   const int runsPlanned = (opt.load ? static_cast<int>(opt.sizes.size()) * 2 * opt.repeats : 0) *
                           static_cast<int>(opt.variants.size());
   note("janus-compare: %d CPU runs of ~%.0f s (%zu sizes x 2 scenarios x %zu servers x %d repeats), %s, %s; "
        "open files limit %ld; work folder %s",
        runsPlanned, opt.warmup + opt.seconds + 3, opt.sizes.size(), opt.variants.size(), opt.repeats,
        bigRun ? fmt("a large room of %.0f", opt.big).c_str() : "no large room",
-       opt.latency ? "transit runs" : "no transit runs", fileLimit, ctx.workdir.c_str());
+       opt.latency ? "transit runs" : "no transit runs", r.fileLimit, ctx.workdir.c_str());
 
-  // Load runs, servers alternating: forward order in one slot, reversed in the next.
-  std::vector<LoadRun> runs;
   int slot = 0;
   for (int n : opt.load ? opt.sizes : std::vector<int>{}) {
     for (int talking : {n, 1}) {
@@ -2264,7 +2140,6 @@ int main(int argc, char** argv) {
       }
     }
   }
-  std::vector<LatencyRun> latency;
   if (opt.latency) {
     for (int rep = 0; rep < opt.latencyRepeats; rep++, slot++) {
       std::vector<Variant> order = opt.variants;
@@ -2272,23 +2147,23 @@ int main(int argc, char** argv) {
       for (Variant v : order) latency.push_back(runLatency(ctx, v));
     }
   }
-  std::vector<LoadRun> bigRuns;
   if (bigRun)
     for (Variant v : opt.bigVariants)
       bigRuns.push_back(runLoad(ctx, v, opt.big, opt.bigTalking, 0, opt.bigWarmup, opt.bigSeconds, true));
-  const double benchWall = monotonicSeconds() - benchStart;
-  const std::string loadAfter = loadAverage();
+}
 
-  // ---- table ----------------------------------------------------------------------------
-  const bool haveJanus = wants(opt.variants, Variant::Janus);
-  const bool haveRoomcast = wants(opt.variants, Variant::Roomcast);
-  const bool compare = haveJanus && haveRoomcast;
-  gchar* gstVersion = gst_version_string();
+void printCells(const Report& r) {
+  const Options& opt = r.ctx.opt;
+  const Context& ctx = r.ctx;
+  const auto& runs = r.runs;
+  const auto& bigRuns = r.bigRuns;
+  const auto& latency = r.latency;
+  const bool compare = r.compare;
 
   std::printf("janus-compare: roomcastd %s vs Janus AudioBridge %s, plain RTP on loopback\n",
               ctx.roomcastVersion.empty() ? "(not run)" : ctx.roomcastVersion.c_str(),
               ctx.janusVersion.empty() ? "(not run)" : ctx.janusVersion.c_str());
-  std::printf("%s, %d CPUs (%s). Servers pinned to CPU %d, load generator to CPU %d.\n", gstVersion, cpus,
+  std::printf("%s, %d CPUs (%s). Servers pinned to CPU %d, load generator to CPU %d.\n", r.gstVersion.c_str(), r.cpus,
               cpuModel().c_str(), opt.serverCpu, opt.generatorCpu);
   std::printf("Server CPU = utime+stime of its process over %.0f s after %.0f s warm-up, %% of one core; "
               "%d run(s) per cell (median).\n",
@@ -2333,15 +2208,15 @@ int main(int argc, char** argv) {
       std::printf(" %s %d", variantName(v), cellOf(runs, v, opt.sizes.back(), opt.sizes.back()).threads);
     std::printf("\n");
   }
+}
 
-  // Marginal costs: slopes between consecutive sizes, headline = the two largest.
-  struct Slope {
-    int from, to;
-    std::map<Variant, double> talker, silent;
-  };
-  std::vector<Slope> slopes;
+// Marginal costs: slopes between consecutive sizes, headline = the two largest.
+void computeSlopes(Report& r) {
+  const Options& opt = r.ctx.opt;
+  const auto& runs = r.runs;
+  auto& slopes = r.slopes;
   for (size_t i = 0; !runs.empty() && i + 1 < opt.sizes.size(); i++) {
-    Slope s{opt.sizes[i], opt.sizes[i + 1], {}, {}};
+    Report::Slope s{opt.sizes[i], opt.sizes[i + 1], {}, {}};
     for (Variant v : opt.variants) {
       const double dn = s.to - s.from;
       s.talker[v] = (cellOf(runs, v, s.to, s.to).cpu - cellOf(runs, v, s.from, s.from).cpu) / dn;
@@ -2350,18 +2225,26 @@ int main(int argc, char** argv) {
     slopes.push_back(s);
   }
   // Talker over silent at one size: (all talking - 1 talking) / (N - 1).
-  std::map<int, std::map<Variant, double>> talkerOverSilent;
+  auto& talkerOverSilent = r.talkerOverSilent;
   for (int n : opt.sizes)
     for (Variant v : opt.variants)
       talkerOverSilent[n][v] = (cellOf(runs, v, n, n).cpu - cellOf(runs, v, n, 1).cpu) / (n - 1);
+}
 
-  if (!slopes.empty()) {
+void printMarginal(const Report& r) {
+  const Options& opt = r.ctx.opt;
+  const Context& ctx = r.ctx;
+  const auto& runs = r.runs;
+  const auto& bigRuns = r.bigRuns;
+  const auto& latency = r.latency;
+  const bool compare = r.compare;
+  if (!r.slopes.empty()) {
     std::printf("\nMarginal CPU per participant, %% of one core (slope of the median CPU over N):\n");
     std::printf("  %-26s", "");
     for (Variant v : opt.variants) std::printf("%10s", variantName(v));
     if (compare) std::printf("  rc/janus");
     std::printf("\n");
-    for (const Slope& s : slopes) {
+    for (const Report::Slope& s : r.slopes) {
       for (int kind = 0; kind < 2; kind++) {
         const auto& m = kind == 0 ? s.talker : s.silent;
         char label[64];
@@ -2377,10 +2260,10 @@ int main(int argc, char** argv) {
       char label[64];
       std::snprintf(label, sizeof label, "  at N=%d", n);
       std::printf("  %-26s", label);
-      for (Variant v : opt.variants) std::printf("%10s", fmt("%.3f%%", talkerOverSilent[n][v]).c_str());
+      for (Variant v : opt.variants) std::printf("%10s", fmt("%.3f%%", r.talkerOverSilent.at(n).at(v)).c_str());
       std::printf("\n");
     }
-    const Slope& h = slopes.back();
+    const Report::Slope& h = r.slopes.back();
     if (compare) {
       const double t = safeRatio(h.talker.at(Variant::Roomcast), h.talker.at(Variant::Janus));
       const double s = safeRatio(h.silent.at(Variant::Roomcast), h.silent.at(Variant::Janus));
@@ -2403,8 +2286,15 @@ int main(int argc, char** argv) {
                         kind == 0 ? "talker" : "silent speaker");
         }
   }
+}
 
-  // The large room.
+void printLargeRoom(const Report& r) {
+  const Options& opt = r.ctx.opt;
+  const Context& ctx = r.ctx;
+  const auto& runs = r.runs;
+  const auto& bigRuns = r.bigRuns;
+  const auto& latency = r.latency;
+  const bool compare = r.compare;
   if (!bigRuns.empty()) {
     std::printf("\nLarge room: %d participants, %d talking, %d muted; %.0f s window after %.0f s warm-up\n", opt.big,
                 opt.bigTalking, opt.big - opt.bigTalking, opt.bigSeconds, opt.bigWarmup);
@@ -2449,10 +2339,14 @@ int main(int argc, char** argv) {
     std::printf("  (rx = mean/min %% of 50 packets/s; core = busy share of the server's CPU; gen = this process;\n"
                 "   keeps up = every participant got >= 97%% and the server's core was not saturated)\n");
   }
+}
 
-  // Transit: ticks pooled over the runs of each server.
-  std::map<Variant, LatencyRun> pooled;
-  std::map<Variant, std::string> perRun;
+// Transit: ticks pooled over the runs of each server.
+void poolLatency(Report& r) {
+  const Options& opt = r.ctx.opt;
+  const auto& latency = r.latency;
+  auto& pooled = r.pooled;
+  auto& perRun = r.perRun;
   for (Variant v : opt.variants) {
     LatencyRun p;
     p.variant = v;
@@ -2468,6 +2362,15 @@ int main(int argc, char** argv) {
     summarise(p);
     pooled[v] = p;
   }
+}
+
+void printLatency(const Report& r) {
+  const Options& opt = r.ctx.opt;
+  const Context& ctx = r.ctx;
+  const auto& runs = r.runs;
+  const auto& bigRuns = r.bigRuns;
+  const auto& latency = r.latency;
+  const bool compare = r.compare;
   if (!latency.empty()) {
     std::printf("\nTransit latency, participant 0's ticks heard in participant 1's mix (%d participants, loopback),\n"
                 "ms, ticks of %d run(s) per server pooled, each server with its defaults:\n",
@@ -2475,7 +2378,7 @@ int main(int argc, char** argv) {
     std::printf("  %-10s %8s %7s %7s %7s %7s %7s  %-6s  %s\n", "", "ticks", "p50", "p90", "p99", "min", "max", "goal",
                 "p50 of each run");
     for (Variant v : opt.variants) {
-      const LatencyRun& l = pooled[v];
+      const LatencyRun& l = r.pooled.at(v);
       char ticks[32];
       std::snprintf(ticks, sizeof ticks, "%d/%d", l.matched, l.sentTicks);
       if (!l.ok) {
@@ -2484,15 +2387,23 @@ int main(int argc, char** argv) {
       }
       std::printf("  %-10s %8s %7.1f %7.1f %7.1f %7.1f %7.1f  %-6s  %s\n", variantName(v), ticks, l.p50, l.p90, l.p99,
                   l.min, l.max, v == Variant::Janus ? "" : ((l.p50 <= 15 && l.p99 <= 30) ? "met" : "NOT"),
-                  perRun[v].c_str());
+                  r.perRun.at(v).c_str());
     }
     std::printf("  (roomcast goal: p50 <= 15 ms and p99 <= 30 ms)\n");
-    if (compare && pooled[Variant::Janus].ok && pooled[Variant::Roomcast].ok)
-      std::printf("  roomcast/janus: p50 %.2fx, p99 %.2fx\n", pooled[Variant::Roomcast].p50 / pooled[Variant::Janus].p50,
-                  pooled[Variant::Roomcast].p99 / pooled[Variant::Janus].p99);
+    if (compare && r.pooled.at(Variant::Janus).ok && r.pooled.at(Variant::Roomcast).ok)
+      std::printf("  roomcast/janus: p50 %.2fx, p99 %.2fx\n", r.pooled.at(Variant::Roomcast).p50 / r.pooled.at(Variant::Janus).p50,
+                  r.pooled.at(Variant::Roomcast).p99 / r.pooled.at(Variant::Janus).p99);
   }
+}
 
-  // Anything odd in the servers' logs or on the WebSockets.
+// Anything odd in the servers' logs or on the WebSockets.
+void printLogs(const Report& r) {
+  const Options& opt = r.ctx.opt;
+  const Context& ctx = r.ctx;
+  const auto& runs = r.runs;
+  const auto& bigRuns = r.bigRuns;
+  const auto& latency = r.latency;
+  const bool compare = r.compare;
   std::printf("\nServer logs:");
   for (Variant v : {Variant::Janus, Variant::Roomcast}) {
     int lines = 0, withWarnings = 0, total = 0;
@@ -2522,14 +2433,19 @@ int main(int argc, char** argv) {
       reoffersInWindow += r.reoffersInWindow;
       if (r.reoffers) runsWithReoffers++;
     }
-  if (wantRoomcast) {
+  if (r.wantRoomcast) {
     std::printf("\n  roomcast: %d WebSockets closed by the server during CPU runs", wsCloses);
     std::printf("\n  roomcast: %d media_error(s) after setup in %d of %d CPU runs (%d in a window), each answered with a "
                 "new rtp-offer",
                 reoffers, runsWithReoffers, roomcastRuns, reoffersInWindow);
   }
   std::printf("\n");
+}
 
+// How busy the rest of the machine was (it goes into the JSON too).
+void printMachine(Report& r) {
+  const auto& runs = r.runs;
+  const auto& bigRuns = r.bigRuns;
   double otherSum = 0, stealSum = 0;
   int otherCount = 0;
   for (const auto* list : {&runs, &bigRuns})
@@ -2539,25 +2455,32 @@ int main(int argc, char** argv) {
         stealSum += r.stealPercent;
         otherCount++;
       }
-  const double otherMean = otherCount ? otherSum / otherCount : NAN;
-  const double stealMean = otherCount ? stealSum / otherCount : NAN;
-  std::printf("\nTotal %.0f s wall; load average before %s, after %s.\n", benchWall, loadBefore.c_str(), loadAfter.c_str());
+  r.otherMean = otherCount ? otherSum / otherCount : NAN;
+  r.stealMean = otherCount ? stealSum / otherCount : NAN;
+  const double otherMean = r.otherMean, stealMean = r.stealMean;
+  std::printf("\nTotal %.0f s wall; load average before %s, after %s.\n", r.wallSeconds, r.loadBefore.c_str(), r.loadAfter.c_str());
   std::printf("Other processes used ~%.0f%% of a core on average during the windows, the hypervisor stole ~%.0f%% "
               "(tick-sampled /proc/stat)%s.\n",
               std::max(0.0, std::isfinite(otherMean) ? otherMean : 0.0), std::isfinite(stealMean) ? stealMean : 0.0,
               std::isfinite(otherMean) && otherMean + stealMean > 20 ? " (more than 20%: consider a rerun)" : "");
   std::printf("Absolute numbers drift by +-30%% between runs; quote the ratios.\n");
+}
 
-  // ---- JSON -----------------------------------------------------------------------------
-  std::ostringstream j;
+void jsonHeader(std::ostringstream& j, const Report& r) {
+  const Options& opt = r.ctx.opt;
+  const Context& ctx = r.ctx;
+  const auto& runs = r.runs;
+  const auto& bigRuns = r.bigRuns;
+  const auto& latency = r.latency;
+  const bool compare = r.compare;
   j << "{\n  \"benchmark\": \"janus-compare\",\n  \"roomcast_version\": " << jsonString(ctx.roomcastVersion)
-    << ",\n  \"janus_version\": " << jsonString(ctx.janusVersion) << ",\n  \"gstreamer\": " << jsonString(gstVersion)
-    << ",\n  \"cpus\": " << cpus << ",\n  \"cpu_model\": " << jsonString(cpuModel())
-    << ",\n  \"started_utc\": " << jsonString(started) << ",\n  \"total_wall_seconds\": " << jsonNumber(benchWall)
-    << ",\n  \"load_average_before\": " << jsonString(loadBefore) << ",\n  \"load_average_after\": "
-    << jsonString(loadAfter) << ",\n  \"other_processes_core_percent_mean\": " << jsonNumber(otherMean)
-    << ",\n  \"steal_core_percent_mean\": " << jsonNumber(stealMean)
-    << ",\n  \"open_files_limit\": " << fileLimit << ",\n  \"params\": {\"sizes\": [";
+    << ",\n  \"janus_version\": " << jsonString(ctx.janusVersion) << ",\n  \"gstreamer\": " << jsonString(r.gstVersion)
+    << ",\n  \"cpus\": " << r.cpus << ",\n  \"cpu_model\": " << jsonString(cpuModel())
+    << ",\n  \"started_utc\": " << jsonString(r.started) << ",\n  \"total_wall_seconds\": " << jsonNumber(r.wallSeconds)
+    << ",\n  \"load_average_before\": " << jsonString(r.loadBefore) << ",\n  \"load_average_after\": "
+    << jsonString(r.loadAfter) << ",\n  \"other_processes_core_percent_mean\": " << jsonNumber(r.otherMean)
+    << ",\n  \"steal_core_percent_mean\": " << jsonNumber(r.stealMean)
+    << ",\n  \"open_files_limit\": " << r.fileLimit << ",\n  \"params\": {\"sizes\": [";
   for (size_t i = 0; i < opt.sizes.size(); i++) j << (i ? ", " : "") << opt.sizes[i];
   j << "], \"seconds\": " << jsonNumber(opt.seconds) << ", \"warmup\": " << jsonNumber(opt.warmup)
     << ", \"repeats\": " << opt.repeats << ", \"quick\": " << (opt.quick ? "true" : "false") << ", \"variants\": [";
@@ -2570,7 +2493,16 @@ int main(int argc, char** argv) {
     << ", \"latency_seconds\": " << jsonNumber(opt.latencySeconds) << ", \"latency_repeats\": " << opt.latencyRepeats
     << ", \"tick_interval_ms\": " << opt.tickIntervalMs << ", \"latency_participants\": " << opt.latencyParticipants
     << ", \"janus_room\": {\"sampling_rate\": 48000, \"prebuffer\": \"default (6 packets)\"}"
-    << ", \"roomcastd_config\": " << jsonString(wantRoomcast ? readFile(ctx.roomcastConf) : "") << "}";
+    << ", \"roomcastd_config\": " << jsonString(r.wantRoomcast ? readFile(ctx.roomcastConf) : "") << "}";
+}
+
+void jsonCells(std::ostringstream& j, const Report& r) {
+  const Options& opt = r.ctx.opt;
+  const Context& ctx = r.ctx;
+  const auto& runs = r.runs;
+  const auto& bigRuns = r.bigRuns;
+  const auto& latency = r.latency;
+  const bool compare = r.compare;
   j << ",\n  \"cells\": [";
   bool first = true;
   for (int n : runs.empty() ? std::vector<int>{} : opt.sizes)
@@ -2588,9 +2520,18 @@ int main(int argc, char** argv) {
           << "}";
         first = false;
       }
+}
+
+void jsonMarginal(std::ostringstream& j, const Report& r) {
+  const Options& opt = r.ctx.opt;
+  const Context& ctx = r.ctx;
+  const auto& runs = r.runs;
+  const auto& bigRuns = r.bigRuns;
+  const auto& latency = r.latency;
+  const bool compare = r.compare;
   j << "\n  ],\n  \"marginal\": [";
-  for (size_t i = 0; i < slopes.size(); i++) {
-    const Slope& s = slopes[i];
+  for (size_t i = 0; i < r.slopes.size(); i++) {
+    const Report::Slope& s = r.slopes[i];
     j << (i ? ",\n    " : "\n    ") << "{\"from\": " << s.from << ", \"to\": " << s.to << ", \"per_talker\": {";
     for (size_t k = 0; k < opt.variants.size(); k++)
       j << (k ? ", " : "") << jsonString(variantName(opt.variants[k])) << ": " << jsonNumber(s.talker.at(opt.variants[k]));
@@ -2609,12 +2550,21 @@ int main(int argc, char** argv) {
   for (size_t i = 0; !runs.empty() && i < opt.sizes.size(); i++) {
     int n = opt.sizes[i];
     j << (i ? ", " : "") << "{\"n\": " << n;
-    for (Variant v : opt.variants) j << ", " << jsonString(variantName(v)) << ": " << jsonNumber(talkerOverSilent[n][v]);
+    for (Variant v : opt.variants) j << ", " << jsonString(variantName(v)) << ": " << jsonNumber(r.talkerOverSilent.at(n).at(v));
     j << "}";
   }
   j << "],\n  \"goals\": {\"per_talker_ratio_max\": 0.75, \"per_silent_ratio_max\": 0.1, \"transit_p50_ms_max\": 15, "
        "\"transit_p99_ms_max\": 30},\n  \"large_room\": [";
   for (size_t i = 0; i < bigRuns.size(); i++) j << (i ? ",\n    " : "\n    ") << jsonRun(bigRuns[i]);
+}
+
+void jsonLatency(std::ostringstream& j, const Report& r) {
+  const Options& opt = r.ctx.opt;
+  const Context& ctx = r.ctx;
+  const auto& runs = r.runs;
+  const auto& bigRuns = r.bigRuns;
+  const auto& latency = r.latency;
+  const bool compare = r.compare;
   j << "\n  ],\n  \"latency\": [";
   for (size_t i = 0; i < latency.size(); i++) {
     const LatencyRun& l = latency[i];
@@ -2632,23 +2582,62 @@ int main(int argc, char** argv) {
     j << "]}";
   }
   j << "\n  ],\n  \"latency_pooled\": [";
-  first = true;
+  bool first = true;
   for (Variant v : opt.variants) {
     if (latency.empty()) break;
-    const LatencyRun& l = pooled[v];
+    const LatencyRun& l = r.pooled.at(v);
     j << (first ? "\n    " : ",\n    ") << "{\"server\": " << jsonString(variantName(v)) << ", \"ticks_sent\": " << l.sentTicks
       << ", \"ticks_matched\": " << l.matched << ", \"p50_ms\": " << jsonNumber(l.p50) << ", \"p90_ms\": "
       << jsonNumber(l.p90) << ", \"p99_ms\": " << jsonNumber(l.p99) << ", \"min_ms\": " << jsonNumber(l.min)
       << ", \"max_ms\": " << jsonNumber(l.max) << ", \"mean_ms\": " << jsonNumber(l.mean) << ", \"ratio_to_janus_p50\": "
-      << jsonNumber(compare && v != Variant::Janus ? safeRatio(l.p50, pooled[Variant::Janus].p50) : NAN)
+      << jsonNumber(compare && v != Variant::Janus ? safeRatio(l.p50, r.pooled.at(Variant::Janus).p50) : NAN)
       << ", \"ratio_to_janus_p99\": "
-      << jsonNumber(compare && v != Variant::Janus ? safeRatio(l.p99, pooled[Variant::Janus].p99) : NAN) << "}";
+      << jsonNumber(compare && v != Variant::Janus ? safeRatio(l.p99, r.pooled.at(Variant::Janus).p99) : NAN) << "}";
     first = false;
   }
   j << "\n  ],\n  \"runs\": [";
   for (size_t i = 0; i < runs.size(); i++) j << (i ? ",\n    " : "\n    ") << jsonRun(runs[i]);
   j << "\n  ]\n}\n";
-  g_free(gstVersion);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Let roomcastd (a child) find mixminus when run by hand.
+  if (!g_getenv("GST_PLUGIN_PATH")) g_setenv("GST_PLUGIN_PATH", ROOMCAST_PLUGIN_DIR, TRUE);
+  gst_init(&argc, &argv);
+  Context ctx;
+  ctx.opt = parseOptions(argc, argv);
+  const Options& opt = ctx.opt;
+  Report r{ctx};
+  r.started = utcNow();
+  r.loadBefore = loadAverage();
+  const double benchStart = monotonicSeconds();
+  r.fileLimit = prepare(ctx);
+  r.cpus = onlineCpus();
+  r.wantRoomcast = wants(opt.variants, Variant::Roomcast) || (opt.big > 0 && wants(opt.bigVariants, Variant::Roomcast));
+  r.compare = wants(opt.variants, Variant::Janus) && wants(opt.variants, Variant::Roomcast);
+  g_autofree gchar* gstVersion = gst_version_string();
+  r.gstVersion = gstVersion;
+
+  runAll(ctx, r);
+  r.wallSeconds = monotonicSeconds() - benchStart;
+  r.loadAfter = loadAverage();
+
+  computeSlopes(r);
+  poolLatency(r);
+  printCells(r);
+  printMarginal(r);
+  printLargeRoom(r);
+  printLatency(r);
+  printLogs(r);
+  printMachine(r);
+
+  std::ostringstream j;
+  jsonHeader(j, r);
+  jsonCells(j, r);
+  jsonMarginal(j, r);
+  jsonLatency(j, r);
   {
     std::ofstream f(opt.json);
     if (!f) die("cannot write " + opt.json);
@@ -2659,8 +2648,8 @@ int main(int argc, char** argv) {
   if (ctx.keepWorkdir && !opt.keepWorkdir) note("kept %s: a run failed or a server misbehaved (see its logs)", ctx.workdir.c_str());
   if (!opt.keepWorkdir && !ctx.keepWorkdir && opt.workdir.empty()) removeTree(ctx.workdir);
   bool anyFailed = false;
-  for (const LoadRun& r : runs) anyFailed |= !r.ok;
-  for (const LoadRun& r : bigRuns) anyFailed |= !r.ok;
-  for (const LatencyRun& l : latency) anyFailed |= !l.ok;
+  for (const LoadRun& run : r.runs) anyFailed |= !run.ok;
+  for (const LoadRun& run : r.bigRuns) anyFailed |= !run.ok;
+  for (const LatencyRun& l : r.latency) anyFailed |= !l.ok;
   return anyFailed ? 2 : 0;
 }

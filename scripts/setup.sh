@@ -52,6 +52,9 @@ test_packages=(
   # tests/packaging: dpkg-buildpackage with debhelper builds the .deb; mmdebstrap makes the
   # fresh Debian root it is installed into
   debhelper dpkg-dev fakeroot mmdebstrap
+  # shape checks: universal-ctags gives every function's first and last line (no function in
+  # src/ or bench/ over 100 lines; see bench/README.md)
+  universal-ctags
 )
 $with_tests && packages+=("${test_packages[@]}")
 

@@ -20,6 +20,7 @@
 #include <ctime>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 
 namespace roomcast::bench {
 
@@ -195,7 +196,7 @@ pid_t spawnPinned(const std::vector<std::string>& args, int cpu, int stdoutFd, c
   return pid;
 }
 
-bool Child::alive() {
+bool SpawnedChild::alive() {
   if (pid_ <= 0 || exited_) return false;
   int status = 0;
   pid_t r = waitpid(pid_, &status, WNOHANG);
@@ -207,7 +208,7 @@ bool Child::alive() {
   return true;
 }
 
-int Child::stop(double grace, const std::string& hangLog, bool* killed) {
+int SpawnedChild::stop(double grace, const std::string& hangLog, bool* killed) {
   if (!alive()) return status_;
   kill(pid_, SIGTERM);
   const double until = monotonicSeconds() + grace;
@@ -357,6 +358,98 @@ double positiveNumber(UsagePrinter usage, const std::string& flag, const std::st
   const double v = std::strtod(value.c_str(), &end);
   if (value.empty() || *end != '\0' || !std::isfinite(v) || v <= 0) failUsage(usage, "bad value for " + flag + ": " + value);
   return v;
+}
+
+namespace {
+
+void printFlags(FILE* out, const std::string& synopsis, const std::vector<Flag>& flags) {
+  std::fprintf(out, "%s\n", synopsis.c_str());
+  for (const Flag& f : flags) {
+    const std::string left = f.value.empty() ? f.name : f.name + " " + f.value;
+    std::string help = f.help;
+    for (size_t nl = help.find('\n'); nl != std::string::npos; nl = help.find('\n', nl + 1))
+      help.insert(nl + 1, std::string(27, ' '));
+    std::fprintf(out, "  %-24s %s\n", left.c_str(), help.c_str());
+  }
+}
+
+[[noreturn]] void rejectFlags(const std::string& synopsis, const std::vector<Flag>& flags, const std::string& why) {
+  printFlags(stderr, synopsis, flags);
+  std::fprintf(stderr, "%s\n", why.c_str());
+  std::exit(1);
+}
+
+}  // namespace
+
+void parseFlags(int argc, char** argv, const std::string& synopsis, const std::vector<Flag>& flags) {
+  for (int i = 1; i < argc; i++) {
+    std::string name = argv[i], value;
+    if (name == "--help" || name == "-h") {
+      printFlags(stdout, synopsis, flags);
+      std::exit(0);
+    }
+    const bool inline_ = name.rfind("--", 0) == 0 && name.find('=') != std::string::npos;
+    if (inline_) {
+      value = name.substr(name.find('=') + 1);
+      name.resize(name.find('='));
+    }
+    const auto flag = std::find_if(flags.begin(), flags.end(), [&](const Flag& f) { return f.name == name; });
+    if (flag == flags.end()) rejectFlags(synopsis, flags, "unknown option " + name);
+    if (!flag->value.empty() && !inline_) {
+      if (i + 1 >= argc) rejectFlags(synopsis, flags, "missing value for " + name);
+      value = argv[++i];
+    }
+    try {
+      flag->set(value);
+    } catch (const std::invalid_argument& e) {
+      rejectFlags(synopsis, flags, name + ": " + e.what());
+    }
+  }
+}
+
+void require(bool ok, const std::string& why) {
+  if (!ok) throw std::invalid_argument(why);
+}
+
+FlagSetter setNumber(double& out, double lo, double hi, bool* given) {
+  return [&out, lo, hi, given](const std::string& value) {
+    char* end = nullptr;
+    const double v = std::strtod(value.c_str(), &end);
+    require(!value.empty() && *end == '\0' && std::isfinite(v) && v >= lo && v <= hi,
+            "bad value " + value + " (" + fmt("%g", lo) + " to " + fmt("%g", hi) + ")");
+    out = v;
+    if (given) *given = true;
+  };
+}
+
+FlagSetter setInt(int& out, int lo, int hi, bool* given) {
+  return [&out, lo, hi, given](const std::string& value) {
+    out = intList(value, lo, hi).at(0);
+    require(value.find(',') == std::string::npos, "one number, not a list");
+    if (given) *given = true;
+  };
+}
+
+FlagSetter setText(std::string& out) {
+  return [&out](const std::string& value) { out = value; };
+}
+
+FlagSetter setSwitch(bool& out, bool to) {
+  return [&out, to](const std::string&) { out = to; };
+}
+
+std::vector<int> intList(const std::string& value, int lo, int hi) {
+  std::vector<int> out;
+  std::stringstream items(value);
+  for (std::string item; std::getline(items, item, ',');) {
+    char* end = nullptr;
+    const long v = std::strtol(item.c_str(), &end, 10);
+    require(!item.empty() && *end == '\0' && v >= lo && v <= hi,
+            "bad value " + item + " (a whole number, " + std::to_string(lo) + " to " + std::to_string(hi) + ")");
+    out.push_back(static_cast<int>(v));
+  }
+  require(!out.empty(), "no value");
+  return out;
 }
 
 }  // namespace roomcast::bench

@@ -60,10 +60,10 @@ pid_t spawnPinned(const std::vector<std::string>& args, int cpu, int stdoutFd, c
                   std::string* error);
 
 // A child started by spawnPinned; reaps it once and remembers how it ended.
-class Child {
+class SpawnedChild {
  public:
-  Child() = default;
-  explicit Child(pid_t pid) : pid_(pid) {}
+  SpawnedChild() = default;
+  explicit SpawnedChild(pid_t pid) : pid_(pid) {}
   pid_t pid() const { return pid_; }
   bool alive();          // false once it exited (then status() is its wait status)
   int status() const { return status_; }
@@ -108,5 +108,26 @@ void parseCommandLine(int argc, char** argv, UsagePrinter usage, const std::func
                       const std::function<void(const std::string&, const std::string&)>& onOption);
 [[noreturn]] void failUsage(UsagePrinter usage, const std::string& what);  // usage to stderr, exit 1
 double positiveNumber(UsagePrinter usage, const std::string& flag, const std::string& value);
+
+// ---- command lines from a table: the flags are declared once, and --help is printed from it.
+// A setter rejects a value by throwing std::invalid_argument (its what() is shown).
+using FlagSetter = std::function<void(const std::string&)>;
+struct Flag {
+  std::string name;   // "--sizes"
+  std::string value;  // "LIST" in --help; empty: a switch (its setter gets "")
+  std::string help;   // "\n" continues on an indented line
+  FlagSetter set;
+};
+// --help/-h prints `synopsis` and the table to stdout and exits 0; a missing, unknown or
+// rejected value prints them to stderr with the reason and exits 1.
+void parseFlags(int argc, char** argv, const std::string& synopsis, const std::vector<Flag>& flags);
+FlagSetter setNumber(double& out, double lo, double hi, bool* given = nullptr);
+FlagSetter setInt(int& out, int lo, int hi, bool* given = nullptr);
+FlagSetter setText(std::string& out);
+FlagSetter setSwitch(bool& out, bool to = true);
+// "4,16,64" → {4, 16, 64}; every item a whole number in lo..hi, at least one.
+std::vector<int> intList(const std::string& value, int lo, int hi);
+// Throws the setter's rejection unless `ok`.
+void require(bool ok, const std::string& why);
 
 }  // namespace roomcast::bench

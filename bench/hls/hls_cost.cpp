@@ -18,7 +18,8 @@
 #include <string>
 #include <vector>
 
-#include "common.h"
+#include "children.h"
+#include "logging_proxy.h"
 #include "processes.h"
 
 using namespace roomcast::bench;
@@ -98,7 +99,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto created = httpRequest("POST", daemon.url() + "/api/v1/rooms", R"({"title":"HLS cost bench"})");
-  const std::string room = jsonStringField(created.body, "id"), host = jsonStringField(created.body, "host_token");
+  const std::string room = jsonMember(created.body, "id"), host = jsonMember(created.body, "host_token");
   Child speaker({cli, "--server", daemon.url(), "speak", room, "--token", host, "--tone", "440", "--seconds",
                  std::to_string(static_cast<int>(renditions.size() * (seconds + 60) + 60))},
                 -1, dir + "/speaker.log");
@@ -107,7 +108,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   // A running room: both playlists hold a full window.
-  for (const double deadline = monoNow() + 30; monoNow() < deadline; sleepFor(0.2)) {
+  for (const double deadline = monotonicSeconds() + 30; monotonicSeconds() < deadline; sleepFor(0.2)) {
     auto a = httpRequest("GET", daemon.url() + "/hls/" + room + "/index.m3u8");
     auto b = httpRequest("GET", daemon.url() + "/hls/" + room + "/low.m3u8");
     if (std::count(a.body.begin(), a.body.end(), '\n') >= 16 && std::count(b.body.begin(), b.body.end(), '\n') >= 16)
@@ -218,7 +219,7 @@ int main(int argc, char** argv) {
     }
     std::vector<double> gaps;
     for (size_t i = 1; i < playlistTimes.size(); i++) gaps.push_back(playlistTimes[i] - playlistTimes[i - 1]);
-    run.playlistInterval = percentile(gaps, 0.5);
+    run.playlistInterval = nearestRankPercentile(gaps, 0.5);
     runs.push_back(run);
   }
   speaker.stop(10);
@@ -250,8 +251,8 @@ int main(int argc, char** argv) {
              "\"whole_run\":{\"requests\":%d,\"wire_down_bytes\":%s,\"wire_up_bytes\":%s,\"body_bytes\":%s},"
              "\"connections\":%d,\"non2xx\":%d,\"playlist_interval_s\":%s,"
              "\"metrics_delta\":{\"playlist_requests\":%s,\"segment_requests\":%s,\"bytes\":%s},\"proxy_hls_body_bytes\":%s}",
-             jsonRuns.empty() ? "" : ",", jsonEscape(r.rendition).c_str(), r.exitStatus, jsonNumber(r.listened).c_str(),
-             jsonNumber(r.steadySeconds).c_str(), jsonEscape(kinds).c_str(), jsonNumber(r.steady.total() * k).c_str(),
+             jsonRuns.empty() ? "" : ",", jsonString(r.rendition).c_str(), r.exitStatus, jsonNumber(r.listened).c_str(),
+             jsonNumber(r.steadySeconds).c_str(), jsonString(kinds).c_str(), jsonNumber(r.steady.total() * k).c_str(),
              jsonNumber((r.steady.playlists + r.steady.masters) * k).c_str(), jsonNumber(r.steady.segments * k).c_str(),
              jsonNumber(r.steady.bursts * k).c_str(), jsonNumber(r.steady.body * k / 1e6).c_str(),
              jsonNumber(r.steady.wireDown * k / 1e6).c_str(), jsonNumber(r.steady.wireUp * k / 1e6).c_str(),
@@ -287,14 +288,14 @@ int main(int argc, char** argv) {
     snprintf(buf, sizeof buf,
              "%s{\"rendition\":%s,\"segment\":%s,\"bytes\":%zu,\"duration_s\":%s,\"packets\":%zu,\"pat_pmt_packets\":%zu,"
              "\"audio_packets\":%zu,\"pes_starts\":%zu,\"audio_payload_bytes\":%zu,\"adaptation_bytes\":%zu}",
-             jsonAnatomy.empty() ? "" : ",", jsonEscape(a.rendition).c_str(), jsonEscape(a.name).c_str(), a.bytes,
+             jsonAnatomy.empty() ? "" : ",", jsonString(a.rendition).c_str(), jsonString(a.name).c_str(), a.bytes,
              jsonNumber(a.duration).c_str(), a.packets, a.patPmt, a.audio, a.pesStarts, a.audioPayload, a.stuffing);
     jsonAnatomy += buf;
   }
 
   if (FILE* f = fopen(json.c_str(), "w")) {
     fprintf(f, "{\"benchmark\":\"hls-cost\",\"gstreamer\":%s,\"machine\":%s,\"nice\":%d,\"seconds\":%g,\"runs\":[%s],\"segments\":[%s]}\n",
-            jsonEscape(gstVersion()).c_str(), jsonEscape(machineSummary()).c_str(), niceValue(), seconds, jsonRuns.c_str(),
+            jsonString(gstVersion()).c_str(), jsonString(machineSummary()).c_str(), niceValue(), seconds, jsonRuns.c_str(),
             jsonAnatomy.c_str());
     fclose(f);
     fprintf(stderr, "hls-cost: JSON in %s\n", json.c_str());

@@ -42,8 +42,9 @@
 #include <thread>
 #include <vector>
 
-#include "common.h"
+#include "children.h"
 #include "processes.h"
+#include "rest_client.h"
 
 using namespace roomcast::bench;
 
@@ -80,70 +81,6 @@ std::vector<std::string> splitList(const std::string& s) {
     if (!item.empty()) out.push_back(item);
   return out;
 }
-
-// A blocking keep-alive HTTP/1.1 client for the setup (listening sessions).
-class BlockingHttp {
- public:
-  explicit BlockingHttp(const std::string& hostPort) : hostPort_(hostPort) {}
-  ~BlockingHttp() {
-    if (fd_ >= 0) close(fd_);
-  }
-  int request(const std::string& method, const std::string& path, const std::string& body, std::string& out) {
-    for (int attempt = 0; attempt < 2; attempt++) {
-      if (fd_ < 0 && !connectNow()) return 0;
-      std::string req = method + " " + path + " HTTP/1.1\r\nHost: " + hostPort_ +
-                        "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-                        "\r\n\r\n" + body;
-      if (send(fd_, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
-        reset();
-        continue;
-      }
-      std::string in;
-      char buf[16384];
-      size_t headEnd = std::string::npos, length = 0;
-      int status = 0;
-      while (true) {
-        const ssize_t n = recv(fd_, buf, sizeof buf, 0);
-        if (n <= 0) break;
-        in.append(buf, static_cast<size_t>(n));
-        if (headEnd == std::string::npos && (headEnd = in.find("\r\n\r\n")) != std::string::npos) {
-          status = std::atoi(in.c_str() + 9);
-          const auto cl = strcasestr(in.c_str(), "\r\nContent-Length:");
-          length = cl && static_cast<size_t>(cl - in.c_str()) < headEnd ? std::strtoul(cl + 17, nullptr, 10) : 0;
-        }
-        if (headEnd != std::string::npos && in.size() >= headEnd + 4 + length) {
-          out = in.substr(headEnd + 4, length);
-          return status;
-        }
-      }
-      reset();
-    }
-    return 0;
-  }
-
- private:
-  bool connectNow() {
-    const auto colon = hostPort_.rfind(':');
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(std::atoi(hostPort_.c_str() + colon + 1)));
-    inet_pton(AF_INET, hostPort_.substr(0, colon).c_str(), &a.sin_addr);
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    timeval tv{10, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-      reset();
-      return false;
-    }
-    return true;
-  }
-  void reset() {
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
-  }
-  std::string hostPort_;
-  int fd_ = -1;
-};
 
 // ---------------------------------------------------------------------------------------------
 // The load generator
@@ -198,6 +135,21 @@ struct Stats {
   long allErrors = 0, allTimeouts = 0, allConnFailures = 0, allNon2xx = 0, connects = 0, slowConnects = 0;
 };
 
+// A complete chunked body ("size\r\n data \r\n" ... "0\r\n\r\n"), decoded.
+std::string dechunk(const std::string& raw) {
+  std::string decoded;
+  size_t at = 0;
+  while (at < raw.size()) {
+    const size_t crlf = raw.find("\r\n", at);
+    if (crlf == std::string::npos) break;
+    const size_t size = std::strtoul(raw.c_str() + at, nullptr, 16);
+    if (size == 0) break;
+    decoded.append(raw, crlf + 2, size);
+    at = crlf + 2 + size + 2;
+  }
+  return decoded;
+}
+
 class Generator {
  public:
   Generator(const Options& o, const std::string& hostPort, const std::vector<std::string>& playlistPaths)
@@ -223,7 +175,7 @@ class Generator {
   // edges (for CPU samples).
   template <typename F>
   void run(double ramp, F&& onWindowEdge) {
-    const double t0 = monoNow();
+    const double t0 = monotonicSeconds();
     std::uniform_real_distribution<double> u(0, 1);
     for (auto& l : listeners_) {
       l.reconnectAt = t0 + u(rng_) * ramp;  // joins spread over the ramp
@@ -235,7 +187,7 @@ class Generator {
     std::vector<epoll_event> events(4096);
     double nextSweep = t0 + 0.1;
     while (true) {
-      double now = monoNow();
+      double now = monotonicSeconds();
       if (!started && now >= windowStart_) {
         started = true;
         onWindowEdge(true);
@@ -249,7 +201,7 @@ class Generator {
       const int ms = std::max(0, static_cast<int>(std::ceil((wake - now) * 1000)));
       const int n = epoll_wait(ep_, events.data(), static_cast<int>(events.size()), ms);
       for (int i = 0; i < n; i++) onEvent(listeners_[events[i].data.u32], events[i].events);
-      now = monoNow();
+      now = monotonicSeconds();
       while (!timers_.empty() && timers_.top().first <= now) {
         auto [when, id] = timers_.top();
         timers_.pop();
@@ -416,14 +368,14 @@ class Generator {
       failConnection(l, now, false);
       return;
     }
-    l.sentWall = wallNow();
-    l.sentMono = monoNow();
+    l.sentWall = realtimeSeconds();
+    l.sentMono = monotonicSeconds();
     l.deadline = l.sentMono + o_.timeout;
     if (inWindow(l.sentMono)) (l.kind == Kind::Playlist ? stats_.playlistsSent : stats_.segmentsSent)++;
   }
 
   void onEvent(Listener& l, uint32_t events) {
-    const double now = monoNow();
+    const double now = monotonicSeconds();
     if (l.fd < 0) return;
     if (l.state == Listener::State::Connecting) {
       int err = 0;
@@ -480,7 +432,7 @@ class Generator {
     if (l.state != Listener::State::Busy) return;  // unexpected bytes: ignore
     if (!l.firstSeen) {
       l.firstSeen = true;
-      l.firstLoopWall = wallNow();
+      l.firstLoopWall = realtimeSeconds();
       l.firstKernelWall = l.firstLoopWall;
       for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
@@ -525,18 +477,8 @@ class Generator {
         l.bodyBytes += left;
         left = 0;
         if (l.body.size() >= 5 && l.body.compare(l.body.size() - 5, 5, "0\r\n\r\n") == 0) {
-          std::string decoded;
-          size_t at = 0;
-          while (at < l.body.size()) {
-            const size_t crlf = l.body.find("\r\n", at);
-            if (crlf == std::string::npos) break;
-            const size_t size = std::strtoul(l.body.c_str() + at, nullptr, 16);
-            if (size == 0) break;
-            decoded.append(l.body, crlf + 2, size);
-            at = crlf + 2 + size + 2;
-          }
-          l.body = decoded;
-          l.bodyBytes = decoded.size();
+          l.body = dechunk(l.body);
+          l.bodyBytes = l.body.size();
           complete(l, now);
         }
         return;
@@ -566,7 +508,7 @@ class Generator {
       } else {
         stats_.ttfbSegment.push_back(ttfb);
         stats_.ttfbLoopSegment.push_back(loop);
-        stats_.totalSegment.push_back(static_cast<float>((wallNow() - l.sentWall) * 1000));
+        stats_.totalSegment.push_back(static_cast<float>((realtimeSeconds() - l.sentWall) * 1000));
       }
       stats_.statuses[l.status]++;
       if (ttfb > 250) (l.kind == Kind::Playlist ? stats_.slowPlaylists : stats_.slowSegments)++;
@@ -651,7 +593,7 @@ class Generator {
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
     const double endedUnix = static_cast<double>(timegm(&tm)) + ms / 1000.0 + std::atof(body.c_str() + inf + 8);
-    stats_.playlistAge.push_back(static_cast<float>((wallNow() - endedUnix) * 1000));
+    stats_.playlistAge.push_back(static_cast<float>((realtimeSeconds() - endedUnix) * 1000));
   }
 
   void sweep(double now) {
@@ -707,7 +649,146 @@ struct Cell {
 
 double pctOf(const std::vector<float>& v, double p) {
   std::vector<double> d(v.begin(), v.end());
-  return percentile(d, p);
+  return nearestRankPercentile(d, p);
+}
+
+// roomcastd's options for one cell: behind the edge, its public URL and the edge's log;
+// direct-soup: alone with every connection on libsoup's control-thread loop, as before the
+// listener thread (the A/B of [hls] listener_thread).
+std::vector<std::string> daemonArgs(const Options& o, const std::string& mode, const std::string& cellDir,
+                                    int nginxPort, int edgeLogPort) {
+  std::vector<std::string> args;
+  if (mode == "nginx")
+    args = {"--public-url", "http://127.0.0.1:" + std::to_string(nginxPort), "--edge-log",
+            "127.0.0.1:" + std::to_string(edgeLogPort)};
+  std::string conf;
+  if (o.segmentMs > 0) conf += "segment_ms = " + std::to_string(o.segmentMs) + "\n";
+  if (mode == "direct-soup") conf += "listener_thread = false\n";
+  if (!conf.empty()) {
+    writeFile(cellDir + "/roomcast.conf", "[hls]\n" + conf);
+    args.insert(args.end(), {"--config", cellDir + "/roomcast.conf"});
+  }
+  return args;
+}
+
+// nginx in front of this cell's roomcastd.
+std::unique_ptr<Nginx> startNginx(const Options& o, int n, const std::string& cellDir, const Roomcastd& daemon,
+                                  int nginxPort, int edgeLogPort) {
+  NginxOptions no;
+  no.workerProcesses = o.nginxWorkers;
+  no.edgeLogPort = edgeLogPort;
+  // Every listener's connection, the upstream ones and the cache files: within our own
+  // RLIMIT_NOFILE (nginx inherits it; as root it may raise it further with
+  // worker_rlimit_nofile).
+  // Never above the hard limit: nginx could not raise it, and would believe it had.
+  rlimit hard{};
+  getrlimit(RLIMIT_NOFILE, &hard);
+  no.rlimitNofile = std::max(o.nofile, 2 * n + 4096);
+  if (hard.rlim_max != RLIM_INFINITY) no.rlimitNofile = std::min<long>(no.rlimitNofile, static_cast<long>(hard.rlim_max));
+  no.workerConnections = std::max(4096, std::min(2 * n + 1024, no.rlimitNofile - 256));
+  no.accessLog = false;
+  no.errorLogLevel = "warn";
+  g_mkdir_with_parents((cellDir + "/nginx").c_str(), 0755);
+  return std::make_unique<Nginx>(cellDir + "/nginx", daemon.hostPort(), nginxPort, no, edgeCpu(o));
+}
+
+// On a shared machine: wait (bounded) until other processes leave the CPUs mostly alone.
+void waitForQuiet(const Options& o, Cell& cell, Roomcastd& daemon, Child& speaker, const Nginx* nginx) {
+  static const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
+  const double deadline = monotonicSeconds() + o.waitQuiet;
+  double others = 0;
+  do {
+    const CpuTimes t0 = cpuTimes(-1);
+    const double ours0 = processCpuSeconds(daemon.pid()) + processCpuSeconds(speaker.pid()) + selfCpuSeconds() +
+                         (nginx ? processCpuSeconds(nginx->pid()) : 0);
+    const double m0 = monotonicSeconds();
+    sleepFor(2);
+    const CpuTimes t1 = cpuTimes(-1);
+    const double ours1 = processCpuSeconds(daemon.pid()) + processCpuSeconds(speaker.pid()) + selfCpuSeconds() +
+                         (nginx ? processCpuSeconds(nginx->pid()) : 0);
+    others = ((t1.busy - t0.busy - (t1.steal - t0.steal)) / hz - (ours1 - ours0)) / (monotonicSeconds() - m0) * 100;
+  } while (others > 25 && monotonicSeconds() < deadline);
+  cell.othersBefore = others;
+  if (others > 25) fprintf(stderr, "fanout: other processes still use %.0f%% of a core; going on\n", others);
+}
+
+// Listening sessions (POST /listen, straight to roomcastd, one keep-alive connection).
+std::vector<std::string> listenerPaths(const Options& o, Cell& cell, const Roomcastd& daemon, const std::string& room,
+                                       const std::string& playlist, int n) {
+  std::vector<std::string> paths;
+  const double t0 = monotonicSeconds();
+  RestClient rest(daemon.url(), 10);
+  for (int i = 0; i < n; i++) {
+    std::string session;
+    if (o.sessions) {
+      const auto reply = rest.request("POST", "/api/v1/rooms/" + room + "/listen", "{}");
+      session = jsonMember(reply.body, "session");
+      if (reply.status != 201 || session.empty()) cell.setupFailures++;
+    }
+    paths.push_back("/hls/" + room + "/" + playlist + (session.empty() ? "" : "?session=" + session));
+  }
+  cell.sessionSeconds = monotonicSeconds() - t0;
+  return paths;
+}
+
+// A running room: a full window of segments.
+void waitForFullWindow(const Roomcastd& daemon, const std::string& room, const std::string& playlist) {
+  const double deadline = monotonicSeconds() + 30;
+  while (monotonicSeconds() < deadline) {
+    auto r = httpRequest("GET", daemon.url() + "/hls/" + room + "/" + playlist);
+    if (r.status == 200 && std::count(r.body.begin(), r.body.end(), '#') >= 3 + 2 * 6) break;
+    sleepFor(0.2);
+  }
+}
+
+// CPU times of our processes and of the cores, at one edge of the window.
+Sample takeSample(const Options& o, Roomcastd& daemon, Child& speaker, const Nginx* nginx) {
+  Sample s;
+  s.mono = monotonicSeconds();
+  s.wall = realtimeSeconds();
+  s.roomcastd = processCpuSeconds(daemon.pid());
+  s.nginx = 0;
+  if (nginx) {
+    s.nginx = processCpuSeconds(nginx->pid());
+    for (pid_t w : nginx->workers()) s.nginx += std::max(0.0, processCpuSeconds(w));
+  }
+  s.self = selfCpuSeconds();
+  s.speaker = processCpuSeconds(speaker.pid());
+  s.server = cpuTimes(o.serverCpu);
+  s.generator = cpuTimes(o.generatorCpu);
+  s.edge = cpuTimes(edgeCpu(o));
+  s.all = cpuTimes(-1);
+  return s;
+}
+
+// CPU over the window: our processes, each core we pinned, and what the rest of the machine took.
+void cellCpu(Cell& cell, const Options& o, const Sample& a, const Sample& b, bool withNginx) {
+  const double w = cell.window;
+  cell.roomcastdPct = (b.roomcastd - a.roomcastd) / w * 100;
+  cell.nginxPct = withNginx ? (b.nginx - a.nginx) / w * 100 : 0;
+  cell.generatorPct = (b.self - a.self) / w * 100;
+  cell.speakerPct = (b.speaker - a.speaker) / w * 100;
+  auto busy = [](const CpuTimes& x, const CpuTimes& y) {
+    return y.total > x.total ? (y.busy - x.busy) / (y.total - x.total) * 100 : NAN;
+  };
+  cell.serverCorePct = busy(a.server, b.server);
+  cell.generatorCorePct = busy(a.generator, b.generator);
+  if (withNginx && edgeCpu(o) != o.serverCpu) cell.edgeCorePct = busy(a.edge, b.edge);
+  {
+    static const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
+    // Steal belongs to the hypervisor. Interrupt and softirq time (on loopback much of it is
+    // our own traffic) is charged by the tick to whichever process it interrupted, so most of it
+    // is already in our processes' times: "others" is what is left after them and steal (it
+    // was negative when irq was taken off as well).
+    const double irq = (b.all.irq - a.all.irq + b.all.softirq - a.all.softirq) / hz;
+    const double steal = (b.all.steal - a.all.steal) / hz;
+    const double allBusy = (b.all.busy - a.all.busy) / hz;  // CPU seconds, all CPUs
+    const double ours = (b.roomcastd - a.roomcastd) + (withNginx ? b.nginx - a.nginx : 0) + (b.self - a.self) +
+                        (b.speaker - a.speaker);
+    cell.othersPct = std::max(0.0, allBusy - steal - ours) / w * 100;
+    cell.irqPct = irq / w * 100;
+    cell.stealPct = steal / w * 100;
+  }
 }
 
 Cell runCell(const Options& o, int n, const std::string& mode, const std::string& dir) {
@@ -719,20 +800,7 @@ Cell runCell(const Options& o, int n, const std::string& mode, const std::string
   const bool viaNginx = mode == "nginx";
   const int nginxPort = viaNginx ? roomcast::testing::freeTcpPort() : 0;
   const int edgeLogPort = viaNginx ? roomcast::testing::freeUdpPort() : 0;
-  std::vector<std::string> args;
-  if (viaNginx)
-    args = {"--public-url", "http://127.0.0.1:" + std::to_string(nginxPort), "--edge-log",
-            "127.0.0.1:" + std::to_string(edgeLogPort)};
-  // direct-soup: roomcastd alone with every connection on libsoup's control-thread loop, as
-  // before the listener thread (the A/B of [hls] listener_thread).
-  std::string conf;
-  if (o.segmentMs > 0) conf += "segment_ms = " + std::to_string(o.segmentMs) + "\n";
-  if (mode == "direct-soup") conf += "listener_thread = false\n";
-  if (!conf.empty()) {
-    writeFile(cellDir + "/roomcast.conf", "[hls]\n" + conf);
-    args.insert(args.end(), {"--config", cellDir + "/roomcast.conf"});
-  }
-  Roomcastd daemon(cellDir + "/data", args, o.serverCpu);
+  Roomcastd daemon(cellDir + "/data", daemonArgs(o, mode, cellDir, nginxPort, edgeLogPort), o.serverCpu);
   if (!daemon.ready()) {
     cell.ok = false;
     cell.note = "roomcastd did not start";
@@ -740,22 +808,7 @@ Cell runCell(const Options& o, int n, const std::string& mode, const std::string
   }
   std::unique_ptr<Nginx> nginx;
   if (viaNginx) {
-    NginxOptions no;
-    no.workerProcesses = o.nginxWorkers;
-    no.edgeLogPort = edgeLogPort;
-    // Every listener's connection, the upstream ones and the cache files: within our own
-    // RLIMIT_NOFILE (nginx inherits it; as root it may raise it further with
-    // worker_rlimit_nofile).
-    // Never above the hard limit: nginx could not raise it, and would believe it had.
-    rlimit hard{};
-    getrlimit(RLIMIT_NOFILE, &hard);
-    no.rlimitNofile = std::max(o.nofile, 2 * n + 4096);
-    if (hard.rlim_max != RLIM_INFINITY) no.rlimitNofile = std::min<long>(no.rlimitNofile, static_cast<long>(hard.rlim_max));
-    no.workerConnections = std::max(4096, std::min(2 * n + 1024, no.rlimitNofile - 256));
-    no.accessLog = false;
-    no.errorLogLevel = "warn";
-    g_mkdir_with_parents((cellDir + "/nginx").c_str(), 0755);
-    nginx = std::make_unique<Nginx>(cellDir + "/nginx", daemon.hostPort(), nginxPort, no, edgeCpu(o));
+    nginx = startNginx(o, n, cellDir, daemon, nginxPort, edgeLogPort);
     if (!nginx->ready()) {
       cell.ok = false;
       cell.note = "nginx did not start: " + nginx->errorLog();
@@ -763,7 +816,7 @@ Cell runCell(const Options& o, int n, const std::string& mode, const std::string
     }
   }
   auto created = httpRequest("POST", daemon.url() + "/api/v1/rooms", R"({"title":"HLS fan-out bench"})");
-  const std::string room = jsonStringField(created.body, "id"), host = jsonStringField(created.body, "host_token");
+  const std::string room = jsonMember(created.body, "id"), host = jsonMember(created.body, "host_token");
   const std::string cli = roomcast::testing::buildPath("src/client/roomcast");
   Child speaker({cli, "--server", daemon.url(), "speak", room, "--token", host, "--tone", "440", "--seconds", "3600"},
                 o.speakerCpu, cellDir + "/speaker.log");
@@ -773,57 +826,15 @@ Cell runCell(const Options& o, int n, const std::string& mode, const std::string
     return cell;
   }
   const std::string playlist = o.rendition == "low" ? "low.m3u8" : "index.m3u8";
-  // A running room: a full window of segments.
-  {
-    const double deadline = monoNow() + 30;
-    while (monoNow() < deadline) {
-      auto r = httpRequest("GET", daemon.url() + "/hls/" + room + "/" + playlist);
-      if (r.status == 200 && std::count(r.body.begin(), r.body.end(), '#') >= 3 + 2 * 6) break;
-      sleepFor(0.2);
-    }
-  }
-  // On a shared machine: wait (bounded) until other processes leave the CPUs mostly alone.
-  if (o.waitQuiet > 0) {
-    static const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
-    const double deadline = monoNow() + o.waitQuiet;
-    double others = 0;
-    do {
-      const CpuTimes t0 = cpuTimes(-1);
-      const double ours0 = processCpuSeconds(daemon.pid()) + processCpuSeconds(speaker.pid()) + selfCpuSeconds() +
-                           (nginx ? processCpuSeconds(nginx->pid()) : 0);
-      const double m0 = monoNow();
-      sleepFor(2);
-      const CpuTimes t1 = cpuTimes(-1);
-      const double ours1 = processCpuSeconds(daemon.pid()) + processCpuSeconds(speaker.pid()) + selfCpuSeconds() +
-                           (nginx ? processCpuSeconds(nginx->pid()) : 0);
-      others = ((t1.busy - t0.busy - (t1.steal - t0.steal)) / hz - (ours1 - ours0)) / (monoNow() - m0) * 100;
-    } while (others > 25 && monoNow() < deadline);
-    cell.othersBefore = others;
-    if (others > 25) fprintf(stderr, "fanout: other processes still use %.0f%% of a core; going on\n", others);
-  }
+  waitForFullWindow(daemon, room, playlist);
+  if (o.waitQuiet > 0) waitForQuiet(o, cell, daemon, speaker, nginx.get());
   // roomcastd's CPU with the speaker and no listener (5 s).
   {
-    const double c0 = processCpuSeconds(daemon.pid()), t0 = monoNow();
+    const double c0 = processCpuSeconds(daemon.pid()), t0 = monotonicSeconds();
     sleepFor(5);
-    cell.roomcastdIdlePct = (processCpuSeconds(daemon.pid()) - c0) / (monoNow() - t0) * 100;
+    cell.roomcastdIdlePct = (processCpuSeconds(daemon.pid()) - c0) / (monotonicSeconds() - t0) * 100;
   }
-  // Listening sessions (POST /listen, straight to roomcastd, one keep-alive connection).
-  std::vector<std::string> paths;
-  {
-    const double t0 = monoNow();
-    BlockingHttp rest(daemon.hostPort());
-    for (int i = 0; i < n; i++) {
-      std::string session;
-      if (o.sessions) {
-        std::string body;
-        const int status = rest.request("POST", "/api/v1/rooms/" + room + "/listen", "{}", body);
-        session = jsonStringField(body, "session");
-        if (status != 201 || session.empty()) cell.setupFailures++;
-      }
-      paths.push_back("/hls/" + room + "/" + playlist + (session.empty() ? "" : "?session=" + session));
-    }
-    cell.sessionSeconds = monoNow() - t0;
-  }
+  const std::vector<std::string> paths = listenerPaths(o, cell, daemon, room, playlist, n);
   const std::string target = viaNginx ? nginx->url().substr(7) : daemon.hostPort();
   const double ramp = o.ramp >= 0 ? o.ramp : std::max(2.0, n / 500.0);
   fprintf(stderr, "fanout: %s N=%d: ramp %.0f s, settle %.0f s, window %.0f s (roomcastd idle %.1f%% of a core)\n",
@@ -832,24 +843,8 @@ Cell runCell(const Options& o, int n, const std::string& mode, const std::string
   Generator gen(o, target, paths);
   Sample a, b;
   std::map<std::string, double> metricsStart, metricsEnd;
-  std::atomic<bool> fetchEnd{false};
   std::thread metricsThread;
-  auto sample = [&](Sample& s) {
-    s.mono = monoNow();
-    s.wall = wallNow();
-    s.roomcastd = processCpuSeconds(daemon.pid());
-    s.nginx = 0;
-    if (nginx) {
-      s.nginx = processCpuSeconds(nginx->pid());
-      for (pid_t w : nginx->workers()) s.nginx += std::max(0.0, processCpuSeconds(w));
-    }
-    s.self = selfCpuSeconds();
-    s.speaker = processCpuSeconds(speaker.pid());
-    s.server = cpuTimes(o.serverCpu);
-    s.generator = cpuTimes(o.generatorCpu);
-    s.edge = cpuTimes(edgeCpu(o));
-    s.all = cpuTimes(-1);
-  };
+  auto sample = [&](Sample& s) { s = takeSample(o, daemon, speaker, nginx.get()); };
   // /metrics at the window's edges, from a helper thread (the generator's loop never blocks).
   auto metricsAt = [&](std::map<std::string, double>& into) {
     auto r = httpRequest("GET", daemon.url() + "/metrics");
@@ -873,7 +868,6 @@ Cell runCell(const Options& o, int n, const std::string& mode, const std::string
     if (at != std::string::npos) cell.listenerCount = std::strtod(roomInfo.body.c_str() + at + 17, nullptr);
   }
   cell.listenersGauge = metricsEnd.count("roomcast_hls_listeners") ? metricsEnd["roomcast_hls_listeners"] : NAN;
-  (void)fetchEnd;
   const double w = b.mono - a.mono;
   cell.window = w;
   if (metricsStart.size() && metricsEnd.size()) {
@@ -883,49 +877,20 @@ Cell runCell(const Options& o, int n, const std::string& mode, const std::string
         (metricsEnd["roomcast_hls_segment_requests_total"] - metricsStart["roomcast_hls_segment_requests_total"]) / w;
   }
   cell.stats = gen.stats();
-  cell.roomcastdPct = (b.roomcastd - a.roomcastd) / w * 100;
-  cell.nginxPct = nginx ? (b.nginx - a.nginx) / w * 100 : 0;
-  cell.generatorPct = (b.self - a.self) / w * 100;
-  cell.speakerPct = (b.speaker - a.speaker) / w * 100;
-  auto busy = [](const CpuTimes& x, const CpuTimes& y) {
-    return y.total > x.total ? (y.busy - x.busy) / (y.total - x.total) * 100 : NAN;
-  };
-  cell.serverCorePct = busy(a.server, b.server);
-  cell.generatorCorePct = busy(a.generator, b.generator);
-  if (nginx && edgeCpu(o) != o.serverCpu) cell.edgeCorePct = busy(a.edge, b.edge);
-  {
-    static const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
-    // Steal belongs to the hypervisor. Interrupt and softirq time (on loopback much of it is
-    // our own traffic) is charged by the tick to whichever process it interrupted, so most of it
-    // is already in our processes' times: "others" is what is left after them and steal (it
-    // was negative when irq was taken off as well).
-    const double irq = (b.all.irq - a.all.irq + b.all.softirq - a.all.softirq) / hz;
-    const double steal = (b.all.steal - a.all.steal) / hz;
-    const double allBusy = (b.all.busy - a.all.busy) / hz;  // CPU seconds, all CPUs
-    const double ours = (b.roomcastd - a.roomcastd) + (nginx ? b.nginx - a.nginx : 0) + (b.self - a.self) +
-                        (b.speaker - a.speaker);
-    cell.othersPct = std::max(0.0, allBusy - steal - ours) / w * 100;
-    cell.irqPct = irq / w * 100;
-    cell.stealPct = steal / w * 100;
-  }
+  cellCpu(cell, o, a, b, nginx != nullptr);
   cell.roomcastdRssKb = processRssKb(daemon.pid());
   cell.roomcastdThreads = processThreads(daemon.pid());
   cell.roomcastdAlive = daemon.child().running() && httpRequest("GET", daemon.url() + "/api/v1/health").status == 200;
   if (nginx) {
     std::istringstream log(nginx->errorLog());
-    std::string line;
-    while (std::getline(log, line)) {
-      cell.nginxErrorLines++;
+    for (std::string line; std::getline(log, line); cell.nginxErrorLines++)
       if (cell.nginxErrorSample.empty()) cell.nginxErrorSample = line.substr(0, 300);
-    }
   }
   // Close the listeners' connections before the servers go.
   return cell;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+Options parseOptions(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
@@ -964,36 +929,13 @@ int main(int argc, char** argv) {
               "  [--server-cpu C] [--generator-cpu C] [--speaker-cpu C] [--edge-cpu C]\n"
               "  [--nginx-workers N|0=auto] [--quick]\n"
               "  [--wait-quiet S] [--nice N] [--json FILE] [--keep]\n");
-      return 2;
+      std::exit(2);
     }
   }
-  signal(SIGPIPE, SIG_IGN);
-  int maxN = 0;
-  for (int n : o.sizes) maxN = std::max(maxN, n);
-  const int nofile = raiseNofile(std::max(65536, 4 * maxN + 4096));  // inherited by roomcastd and nginx
-  o.nofile = nofile;
-  if (nofile < maxN + 512) {
-    fprintf(stderr, "fanout: RLIMIT_NOFILE is %d, too low for %d listeners\n", nofile, maxN);
-    return 1;
-  }
-  if (pinSelf(o.generatorCpu) != 0) fprintf(stderr, "fanout: cannot pin to CPU %d\n", o.generatorCpu);
-  const std::string dir = roomcast::testing::makeTempDir("roomcast-hls-fanout");
-  fprintf(stderr, "fanout: work dir %s, RLIMIT_NOFILE %d\n", dir.c_str(), nofile);
+  return o;
+}
 
-  std::vector<Cell> cells;
-  for (int n : o.sizes)
-    for (const auto& mode : o.modes) {
-      cells.push_back(runCell(o, n, mode, dir));
-      const Cell& c = cells.back();
-      fprintf(stderr, "fanout: %s N=%d done: %s p99 playlist %.1f ms, segment %.1f ms, errors %ld, roomcastd %.0f%%%s\n",
-              mode.c_str(), n, c.ok ? "" : c.note.c_str(), pctOf(c.stats.ttfbPlaylist, 0.99),
-              pctOf(c.stats.ttfbSegment, 0.99),
-              c.stats.non2xx + c.stats.timeouts + c.stats.connFailures, c.roomcastdPct,
-              c.roomcastdAlive ? "" : " (roomcastd DEAD or unresponsive)");
-      sleepFor(2);  // let the sockets of the last cell go
-    }
-
-  // ------------------------------------------------------------------------------------------
+void printSummary(const Options& o, const std::vector<Cell>& cells) {
   printf("hls-fanout: N listeners, open loop (playlist every %.1f s +-%.0f%%, each new segment once), rendition %s\n",
          o.period, o.jitter * 100, o.rendition.c_str());
   printf("roomcast 0.1.0, nginx %s (worker_processes %s), %s, nice %d\n", nginxVersion().c_str(),
@@ -1028,6 +970,9 @@ int main(int argc, char** argv) {
          "rc CPU, nginx: roomcastd's / nginx's (master + workers) CPU in the window; gen CPU: this generator;\n"
          "gen lag99: p99 of how late an idle listener's refresh timer fired; others: CPU time of all CPUs not charged\n"
          "to our processes or stolen (other processes, and interrupts that ran while none of ours did).\n\n");
+}
+
+void printDetails(const Options& o, const std::vector<Cell>& cells) {
   printf("Details per cell:\n");
   for (const auto& c : cells) {
     if (!c.ok) continue;
@@ -1075,7 +1020,9 @@ int main(int argc, char** argv) {
              c.nginxErrorSample.empty() ? "" : "; first: ", c.nginxErrorSample.c_str());
     }
   }
-  // Goals.
+}
+
+void printGoals(const std::vector<Cell>& cells) {
   printf("\nGoals:\n");
   for (const auto& c : cells) {
     if (!c.ok) continue;
@@ -1089,79 +1036,128 @@ int main(int argc, char** argv) {
              c.n, p99, errors, c.roomcastdPct);
   }
 
+}
+
+// One cell of the JSON: time to first byte, requests and errors, then CPU, caches and counts.
+void writeCellTimesJson(FILE* f, const Cell& c) {
+  const auto& s = c.stats;
+  std::string statuses;
+  for (auto [k, v] : s.statuses) statuses += (statuses.empty() ? "\"" : ",\"") + std::to_string(k) + "\":" + std::to_string(v);
+  fprintf(f, "{\"n\":%d,\"mode\":%s,\"ok\":%s,\"note\":%s,\"window_s\":%s,", c.n,
+          jsonString(c.mode).c_str(), c.ok ? "true" : "false", jsonString(c.note).c_str(), jsonNumber(c.window).c_str());
+  fprintf(f, "\"ttfb_ms\":{\"playlist_p50\":%s,\"playlist_p99\":%s,\"playlist_max\":%s,\"segment_p50\":%s,"
+             "\"segment_p99\":%s,\"segment_max\":%s,\"loop_playlist_p99\":%s,\"loop_segment_p99\":%s,"
+             "\"segment_total_p99\":%s},",
+          jsonNumber(pctOf(s.ttfbPlaylist, 0.5)).c_str(), jsonNumber(pctOf(s.ttfbPlaylist, 0.99)).c_str(),
+          jsonNumber(pctOf(s.ttfbPlaylist, 1)).c_str(), jsonNumber(pctOf(s.ttfbSegment, 0.5)).c_str(),
+          jsonNumber(pctOf(s.ttfbSegment, 0.99)).c_str(), jsonNumber(pctOf(s.ttfbSegment, 1)).c_str(),
+          jsonNumber(pctOf(s.ttfbLoopPlaylist, 0.99)).c_str(), jsonNumber(pctOf(s.ttfbLoopSegment, 0.99)).c_str(),
+          jsonNumber(pctOf(s.totalSegment, 0.99)).c_str());
+  fprintf(f, "\"requests\":{\"playlists_sent\":%ld,\"playlists_scheduled\":%ld,\"segments_sent\":%ld,"
+             "\"playlists_ok\":%ld,\"segments_ok\":%ld,\"deferred\":%ld,\"superseded\":%ld,\"statuses\":{%s}},",
+          s.playlistsSent, s.playlistsScheduled, s.segmentsSent, s.playlistsOk, s.segmentsOk, s.deferred, s.skipped,
+          statuses.c_str());
+  fprintf(f, "\"errors\":{\"non2xx\":%ld,\"segment_404\":%ld,\"timeouts\":%ld,\"connection_failures\":%ld,"
+             "\"fell_behind\":%ld,\"server_closes\":%ld,\"all_phases\":%ld},",
+          s.non2xx, s.segment404, s.timeouts, s.connFailures, s.fellBehind, s.serverCloses, s.allErrors);
+}
+
+void writeCellJson(FILE* f, const Cell& c) {
+  writeCellTimesJson(f, c);
+  const auto& s = c.stats;
+  fprintf(f, "\"cpu_pct\":{\"roomcastd\":%s,\"roomcastd_idle\":%s,\"nginx\":%s,\"generator\":%s,\"speaker\":%s,"
+             "\"server_core\":%s,\"edge_core\":%s,\"generator_core\":%s,\"others\":%s,\"others_before\":%s,\"irq_softirq\":%s,\"steal\":%s},",
+          jsonNumber(c.roomcastdPct).c_str(), jsonNumber(c.roomcastdIdlePct).c_str(), jsonNumber(c.nginxPct).c_str(),
+          jsonNumber(c.generatorPct).c_str(), jsonNumber(c.speakerPct).c_str(), jsonNumber(c.serverCorePct).c_str(),
+          jsonNumber(c.edgeCorePct).c_str(), jsonNumber(c.generatorCorePct).c_str(), jsonNumber(c.othersPct).c_str(), jsonNumber(c.othersBefore).c_str(),
+          jsonNumber(c.irqPct).c_str(),
+          jsonNumber(c.stealPct).c_str());
+  fprintf(f, "\"ttfb_over_250ms\":{\"playlists\":%ld,\"segments\":%ld},\"x_cache_status\":{", s.slowPlaylists,
+          s.slowSegments);
+  bool firstKind = true;
+  for (const auto* which : {&s.cachePlaylist, &s.cacheSegment}) {
+    fprintf(f, "%s\"%s\":{", firstKind ? "" : ",", which == &s.cachePlaylist ? "playlist" : "segment");
+    firstKind = false;
+    bool first = true;
+    for (const auto& [status, v] : *which) {
+      fprintf(f, "%s%s:{\"n\":%zu,\"p50_ms\":%s,\"p99_ms\":%s,\"max_ms\":%s}", first ? "" : ",",
+              jsonString(status).c_str(), v.size(), jsonNumber(pctOf(v, 0.5)).c_str(),
+              jsonNumber(pctOf(v, 0.99)).c_str(), jsonNumber(pctOf(v, 1)).c_str());
+      first = false;
+    }
+    fprintf(f, "}");
+  }
+  fprintf(f, "},");
+  fprintf(f, "\"playlist_age_ms\":{\"p50\":%s,\"p99\":%s,\"max\":%s},", jsonNumber(pctOf(s.playlistAge, 0.5)).c_str(),
+          jsonNumber(pctOf(s.playlistAge, 0.99)).c_str(), jsonNumber(pctOf(s.playlistAge, 1)).c_str());
+  fprintf(f, "\"generator_timer_lag_ms\":{\"p50\":%s,\"p99\":%s,\"max\":%s},",
+          jsonNumber(pctOf(s.timerLag, 0.5)).c_str(), jsonNumber(pctOf(s.timerLag, 0.99)).c_str(),
+          jsonNumber(pctOf(s.timerLag, 1)).c_str());
+  fprintf(f, "\"connects\":{\"n\":%ld,\"p50_ms\":%s,\"p99_ms\":%s,\"max_ms\":%s,\"over_1s\":%ld},", s.connects,
+          jsonNumber(pctOf(s.connectMs, 0.5)).c_str(), jsonNumber(pctOf(s.connectMs, 0.99)).c_str(),
+          jsonNumber(pctOf(s.connectMs, 1)).c_str(), s.slowConnects);
+  fprintf(f, "\"origin_req_per_s\":{\"playlists\":%s,\"segments\":%s},\"listener_count\":%s,\"listeners_gauge\":%s,"
+             "\"connected_at_end\":%d,\"roomcastd_rss_kb\":%ld,\"roomcastd_threads\":%d,\"roomcastd_alive\":%s,"
+             "\"nginx_error_lines\":%d,\"nginx_error_first\":%s,\"session_setup_s\":%s,\"session_failures\":%d}",
+          jsonNumber(c.originPlaylists).c_str(), jsonNumber(c.originSegments).c_str(),
+          jsonNumber(c.listenerCount).c_str(), jsonNumber(c.listenersGauge).c_str(), c.connectedAtEnd,
+          c.roomcastdRssKb, c.roomcastdThreads, c.roomcastdAlive ? "true" : "false", c.nginxErrorLines,
+          jsonString(c.nginxErrorSample).c_str(), jsonNumber(c.sessionSeconds).c_str(), c.setupFailures);
+}
+
+void writeJson(const Options& o, const std::vector<Cell>& cells) {
   if (FILE* f = fopen(o.json.c_str(), "w")) {
     fprintf(f, "{\"benchmark\":\"hls-fanout\",\"machine\":%s,\"nginx\":%s,\"nginx_workers\":%d,\"nice\":%d,"
-            "\"rlimit_nofile\":%d,", jsonEscape(machineSummary()).c_str(), jsonEscape(nginxVersion()).c_str(),
+            "\"rlimit_nofile\":%d,", jsonString(machineSummary()).c_str(), jsonString(nginxVersion()).c_str(),
             o.nginxWorkers, niceValue(), o.nofile);
     fprintf(f, "\"period_s\":%g,\"jitter\":%g,\"window_s\":%g,\"settle_s\":%g,\"timeout_s\":%g,\"segment_ms\":%d,\"rendition\":%s,"
                "\"sessions\":%s,\"server_cpu\":%d,\"edge_cpu\":%d,\"generator_cpu\":%d,\"speaker_cpu\":%d,\"cells\":[",
-            o.period, o.jitter, o.window, o.settle, o.timeout, o.segmentMs, jsonEscape(o.rendition).c_str(), o.sessions ? "true" : "false",
+            o.period, o.jitter, o.window, o.settle, o.timeout, o.segmentMs, jsonString(o.rendition).c_str(), o.sessions ? "true" : "false",
             o.serverCpu, edgeCpu(o), o.generatorCpu, o.speakerCpu);
     for (size_t i = 0; i < cells.size(); i++) {
-      const auto& c = cells[i];
-      const auto& s = c.stats;
-      std::string statuses;
-      for (auto [k, v] : s.statuses) statuses += (statuses.empty() ? "\"" : ",\"") + std::to_string(k) + "\":" + std::to_string(v);
-      fprintf(f, "%s{\"n\":%d,\"mode\":%s,\"ok\":%s,\"note\":%s,\"window_s\":%s,", i ? "," : "", c.n,
-              jsonEscape(c.mode).c_str(), c.ok ? "true" : "false", jsonEscape(c.note).c_str(), jsonNumber(c.window).c_str());
-      fprintf(f, "\"ttfb_ms\":{\"playlist_p50\":%s,\"playlist_p99\":%s,\"playlist_max\":%s,\"segment_p50\":%s,"
-                 "\"segment_p99\":%s,\"segment_max\":%s,\"loop_playlist_p99\":%s,\"loop_segment_p99\":%s,"
-                 "\"segment_total_p99\":%s},",
-              jsonNumber(pctOf(s.ttfbPlaylist, 0.5)).c_str(), jsonNumber(pctOf(s.ttfbPlaylist, 0.99)).c_str(),
-              jsonNumber(pctOf(s.ttfbPlaylist, 1)).c_str(), jsonNumber(pctOf(s.ttfbSegment, 0.5)).c_str(),
-              jsonNumber(pctOf(s.ttfbSegment, 0.99)).c_str(), jsonNumber(pctOf(s.ttfbSegment, 1)).c_str(),
-              jsonNumber(pctOf(s.ttfbLoopPlaylist, 0.99)).c_str(), jsonNumber(pctOf(s.ttfbLoopSegment, 0.99)).c_str(),
-              jsonNumber(pctOf(s.totalSegment, 0.99)).c_str());
-      fprintf(f, "\"requests\":{\"playlists_sent\":%ld,\"playlists_scheduled\":%ld,\"segments_sent\":%ld,"
-                 "\"playlists_ok\":%ld,\"segments_ok\":%ld,\"deferred\":%ld,\"superseded\":%ld,\"statuses\":{%s}},",
-              s.playlistsSent, s.playlistsScheduled, s.segmentsSent, s.playlistsOk, s.segmentsOk, s.deferred, s.skipped,
-              statuses.c_str());
-      fprintf(f, "\"errors\":{\"non2xx\":%ld,\"segment_404\":%ld,\"timeouts\":%ld,\"connection_failures\":%ld,"
-                 "\"fell_behind\":%ld,\"server_closes\":%ld,\"all_phases\":%ld},",
-              s.non2xx, s.segment404, s.timeouts, s.connFailures, s.fellBehind, s.serverCloses, s.allErrors);
-      fprintf(f, "\"cpu_pct\":{\"roomcastd\":%s,\"roomcastd_idle\":%s,\"nginx\":%s,\"generator\":%s,\"speaker\":%s,"
-                 "\"server_core\":%s,\"edge_core\":%s,\"generator_core\":%s,\"others\":%s,\"others_before\":%s,\"irq_softirq\":%s,\"steal\":%s},",
-              jsonNumber(c.roomcastdPct).c_str(), jsonNumber(c.roomcastdIdlePct).c_str(), jsonNumber(c.nginxPct).c_str(),
-              jsonNumber(c.generatorPct).c_str(), jsonNumber(c.speakerPct).c_str(), jsonNumber(c.serverCorePct).c_str(),
-              jsonNumber(c.edgeCorePct).c_str(), jsonNumber(c.generatorCorePct).c_str(), jsonNumber(c.othersPct).c_str(), jsonNumber(c.othersBefore).c_str(),
-              jsonNumber(c.irqPct).c_str(),
-              jsonNumber(c.stealPct).c_str());
-      fprintf(f, "\"ttfb_over_250ms\":{\"playlists\":%ld,\"segments\":%ld},\"x_cache_status\":{", s.slowPlaylists,
-              s.slowSegments);
-      bool firstKind = true;
-      for (const auto* which : {&s.cachePlaylist, &s.cacheSegment}) {
-        fprintf(f, "%s\"%s\":{", firstKind ? "" : ",", which == &s.cachePlaylist ? "playlist" : "segment");
-        firstKind = false;
-        bool first = true;
-        for (const auto& [status, v] : *which) {
-          fprintf(f, "%s%s:{\"n\":%zu,\"p50_ms\":%s,\"p99_ms\":%s,\"max_ms\":%s}", first ? "" : ",",
-                  jsonEscape(status).c_str(), v.size(), jsonNumber(pctOf(v, 0.5)).c_str(),
-                  jsonNumber(pctOf(v, 0.99)).c_str(), jsonNumber(pctOf(v, 1)).c_str());
-          first = false;
-        }
-        fprintf(f, "}");
-      }
-      fprintf(f, "},");
-      fprintf(f, "\"playlist_age_ms\":{\"p50\":%s,\"p99\":%s,\"max\":%s},", jsonNumber(pctOf(s.playlistAge, 0.5)).c_str(),
-              jsonNumber(pctOf(s.playlistAge, 0.99)).c_str(), jsonNumber(pctOf(s.playlistAge, 1)).c_str());
-      fprintf(f, "\"generator_timer_lag_ms\":{\"p50\":%s,\"p99\":%s,\"max\":%s},",
-              jsonNumber(pctOf(s.timerLag, 0.5)).c_str(), jsonNumber(pctOf(s.timerLag, 0.99)).c_str(),
-              jsonNumber(pctOf(s.timerLag, 1)).c_str());
-      fprintf(f, "\"connects\":{\"n\":%ld,\"p50_ms\":%s,\"p99_ms\":%s,\"max_ms\":%s,\"over_1s\":%ld},", s.connects,
-              jsonNumber(pctOf(s.connectMs, 0.5)).c_str(), jsonNumber(pctOf(s.connectMs, 0.99)).c_str(),
-              jsonNumber(pctOf(s.connectMs, 1)).c_str(), s.slowConnects);
-      fprintf(f, "\"origin_req_per_s\":{\"playlists\":%s,\"segments\":%s},\"listener_count\":%s,\"listeners_gauge\":%s,"
-                 "\"connected_at_end\":%d,\"roomcastd_rss_kb\":%ld,\"roomcastd_threads\":%d,\"roomcastd_alive\":%s,"
-                 "\"nginx_error_lines\":%d,\"nginx_error_first\":%s,\"session_setup_s\":%s,\"session_failures\":%d}",
-              jsonNumber(c.originPlaylists).c_str(), jsonNumber(c.originSegments).c_str(),
-              jsonNumber(c.listenerCount).c_str(), jsonNumber(c.listenersGauge).c_str(), c.connectedAtEnd,
-              c.roomcastdRssKb, c.roomcastdThreads, c.roomcastdAlive ? "true" : "false", c.nginxErrorLines,
-              jsonEscape(c.nginxErrorSample).c_str(), jsonNumber(c.sessionSeconds).c_str(), c.setupFailures);
+      if (i) fputc(',', f);
+      writeCellJson(f, cells[i]);
     }
     fprintf(f, "]}\n");
     fclose(f);
     fprintf(stderr, "fanout: JSON in %s\n", o.json.c_str());
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o = parseOptions(argc, argv);
+  signal(SIGPIPE, SIG_IGN);
+  int maxN = 0;
+  for (int n : o.sizes) maxN = std::max(maxN, n);
+  const int nofile = raiseNofile(std::max(65536, 4 * maxN + 4096));  // inherited by roomcastd and nginx
+  o.nofile = nofile;
+  if (nofile < maxN + 512) {
+    fprintf(stderr, "fanout: RLIMIT_NOFILE is %d, too low for %d listeners\n", nofile, maxN);
+    return 1;
+  }
+  if (!pinToCpu(o.generatorCpu)) fprintf(stderr, "fanout: cannot pin to CPU %d\n", o.generatorCpu);
+  const std::string dir = roomcast::testing::makeTempDir("roomcast-hls-fanout");
+  fprintf(stderr, "fanout: work dir %s, RLIMIT_NOFILE %d\n", dir.c_str(), nofile);
+
+  std::vector<Cell> cells;
+  for (int n : o.sizes)
+    for (const auto& mode : o.modes) {
+      cells.push_back(runCell(o, n, mode, dir));
+      const Cell& c = cells.back();
+      fprintf(stderr, "fanout: %s N=%d done: %s p99 playlist %.1f ms, segment %.1f ms, errors %ld, roomcastd %.0f%%%s\n",
+              mode.c_str(), n, c.ok ? "" : c.note.c_str(), pctOf(c.stats.ttfbPlaylist, 0.99),
+              pctOf(c.stats.ttfbSegment, 0.99),
+              c.stats.non2xx + c.stats.timeouts + c.stats.connFailures, c.roomcastdPct,
+              c.roomcastdAlive ? "" : " (roomcastd DEAD or unresponsive)");
+      sleepFor(2);  // let the sockets of the last cell go
+    }
+
+  printSummary(o, cells);
+  printDetails(o, cells);
+  printGoals(cells);
+  writeJson(o, cells);
   if (!o.keep) {
     std::string cmd = "rm -rf '" + dir + "'";
     (void)!system(cmd.c_str());

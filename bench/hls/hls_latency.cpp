@@ -31,7 +31,8 @@
 #include <vector>
 
 #include "audio/wav.h"
-#include "common.h"
+#include "children.h"
+#include "logging_proxy.h"
 #include "processes.h"
 
 using namespace roomcast::bench;
@@ -158,7 +159,7 @@ struct Player {
 };
 
 GstFlowReturn onSample(GstAppSink* sink, gpointer data) {
-  const double now = wallNow();  // sync=true: the sink hands the buffer over at its running time
+  const double now = realtimeSeconds();  // sync=true: the sink hands the buffer over at its running time
   auto* p = static_cast<Player*>(data);
   GstSample* sample = gst_app_sink_pull_sample(sink);
   if (!sample) return GST_FLOW_EOS;
@@ -195,7 +196,7 @@ bool startPlayer(Player& p) {
   callbacks.new_sample = onSample;
   gst_app_sink_set_callbacks(GST_APP_SINK(sink), &callbacks, &p, nullptr);
   gst_object_unref(sink);
-  p.startWall = wallNow();
+  p.startWall = realtimeSeconds();
   return gst_element_set_state(p.pipeline, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE;
 }
 
@@ -308,10 +309,7 @@ std::vector<std::string> splitList(const std::string& s) {
   return out;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  gst_init(&argc, &argv);
+Options parseOptions(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
@@ -329,39 +327,43 @@ int main(int argc, char** argv) {
       fprintf(stderr,
               "usage: bench-hls-latency [--markers N] [--spacing S] [--players K] [--renditions main,low,auto]\n"
               "                         [--anchor welcome|connected] [--segment-ms MS] [--nice N] [--json FILE] [--keep]\n");
-      return 2;
+      std::exit(2);
     }
   }
   if (o.spacing * kFrequencies < 15 || o.markers < 1 || o.players < 1) {
     fprintf(stderr, "bench-hls-latency: need markers >= 1, players >= 1, spacing >= 1.25 s\n");
-    return 2;
+    std::exit(2);
   }
-  const std::string dir = roomcast::testing::makeTempDir("roomcast-hls-latency");
-  const std::string cli = roomcast::testing::buildPath("src/client/roomcast");
-  fprintf(stderr, "hls-latency: work dir %s\n", dir.c_str());
+  return o;
+}
 
-  std::vector<std::string> daemonArgs;
-  if (o.segmentMs > 0) {
-    writeFile(dir + "/roomcast.conf", "[hls]\nsegment_ms = " + std::to_string(o.segmentMs) + "\n");
-    daemonArgs = {"--config", dir + "/roomcast.conf"};
-  }
-  Roomcastd daemon(dir + "/data", daemonArgs);
-  if (!daemon.ready()) {
-    fprintf(stderr, "roomcastd did not start\n%s", daemon.log().c_str());
-    return 1;
-  }
+struct Room {
+  std::string id, host, refToken;
+};
+
+Room createRoom(const Roomcastd& daemon) {
   auto created = httpRequest("POST", daemon.url() + "/api/v1/rooms", R"({"title":"HLS latency bench"})");
-  const std::string room = jsonStringField(created.body, "id"), host = jsonStringField(created.body, "host_token");
+  const std::string room = jsonMember(created.body, "id"), host = jsonMember(created.body, "host_token");
   auto issued = httpRequest("POST", daemon.url() + "/api/v1/rooms/" + room + "/tokens",
                             R"({"role":"speaker","name":"Reference"})", host);
-  const std::string refToken = jsonStringField(issued.body, "token");
+  const std::string refToken = jsonMember(issued.body, "token");
   if (room.empty() || refToken.empty()) {
     fprintf(stderr, "cannot create the room or the reference's token: %s %s\n", created.body.c_str(),
             issued.body.c_str());
-    return 1;
+    std::exit(1);
   }
 
-  // The marker file.
+  return {room, host, refToken};
+}
+
+// The marker file, and where the detector finds each marker's onset in it.
+struct MarkerFile {
+  std::string path;
+  std::vector<double> offsets;  // detected onsets in the file: same detector as on the way out
+  double seconds = 0;
+};
+
+MarkerFile writeMarkerFile(const Options& o, const std::string& dir) {
   std::vector<double> designed;
   const std::vector<float> markers = makeMarkers(o, designed);
   audio::PcmAudio wav;
@@ -371,18 +373,22 @@ int main(int argc, char** argv) {
   const std::vector<Burst> sourceBursts = detectBursts(markers);
   if (static_cast<int>(sourceBursts.size()) != o.markers) {
     fprintf(stderr, "the detector finds %zu of %d markers in the source file\n", sourceBursts.size(), o.markers);
-    return 1;
+    std::exit(1);
   }
-  std::vector<double> offsets;  // detected onsets in the file: same detector as on the way out
+  std::vector<double> offsets;
   for (const auto& b : sourceBursts) offsets.push_back(b.onset);
   const double fileSeconds = markers.size() / double(kRate);
 
-  // Listeners join a room that is already running: wait until both media playlists hold a full
-  // window (6 segments), as `roomcast listen` waits for a playable playlist.
+  return {markerWav, offsets, fileSeconds};
+}
+
+// Listeners join a room that is already running: wait until both media playlists hold a full
+// window (6 segments), as `roomcast listen` waits for a playable playlist.
+bool waitForFullPlaylists(const Roomcastd& daemon, const std::string& room) {
   {
-    const double deadline = monoNow() + 30;
+    const double deadline = monotonicSeconds() + 30;
     bool full = false;
-    while (!full && monoNow() < deadline) {
+    while (!full && monotonicSeconds() < deadline) {
       full = true;
       for (const char* pl : {"index.m3u8", "low.m3u8"}) {
         auto r = httpRequest("GET", daemon.url() + "/hls/" + room + "/" + pl);
@@ -390,12 +396,13 @@ int main(int argc, char** argv) {
       }
       if (!full) sleepFor(0.2);
     }
-    if (!full) {
-      fprintf(stderr, "the room's playlists did not fill within 30 s\n");
-      return 1;
-    }
+    if (!full) fprintf(stderr, "the room's playlists did not fill within 30 s\n");
+    return full;
   }
 
+}
+
+std::vector<std::unique_ptr<Player>> startPlayers(const Options& o, const Roomcastd& daemon, const std::string& room) {
   // The players. Where a live player ends up behind the speaker depends on when it starts
   // within the segment clock (it starts at a segment boundary of a playlist that is 0..1 s
   // old), so the players of one rendition start at K phases spread over one segment duration;
@@ -409,7 +416,7 @@ int main(int argc, char** argv) {
       p->name = r + "#" + std::to_string(k + 1);
       p->proxy = std::make_unique<LoggingProxy>(daemon.hostPort());
       auto listen = httpRequest("POST", daemon.url() + "/api/v1/rooms/" + room + "/listen", "{}");
-      const std::string session = jsonStringField(listen.body, "session");
+      const std::string session = jsonMember(listen.body, "session");
       const std::string playlist = r == "main" ? "index.m3u8" : r == "low" ? "low.m3u8" : "master.m3u8";
       p->url = p->proxy->url() + "/hls/" + room + "/" + playlist + "?session=" + session;
       if (!startPlayer(*p)) fprintf(stderr, "player %s: %s\n", p->name.c_str(), p->error.c_str());
@@ -417,8 +424,8 @@ int main(int argc, char** argv) {
     }
   }
   {
-    const double deadline = monoNow() + 30;
-    while (monoNow() < deadline) {
+    const double deadline = monotonicSeconds() + 30;
+    while (monotonicSeconds() < deadline) {
       bool all = true;
       for (auto& p : players) {
         pollBus(*p);
@@ -429,6 +436,23 @@ int main(int argc, char** argv) {
     }
   }
 
+  return players;
+}
+
+// What the two WebRTC participants printed, stamped on arrival.
+struct Speakers {
+  bool ok = false;
+  double connected = -1;  // the marker speaker's "connected" line
+  std::vector<Child::Line> speakerLines, referenceLines;
+};
+
+// The reference participant and the marker speaker, while the players play.
+Speakers runSpeakers(const std::string& dir, const Roomcastd& daemon, const Room& rm, const MarkerFile& mf,
+                     std::vector<std::unique_ptr<Player>>& players) {
+  const std::string cli = roomcast::testing::buildPath("src/client/roomcast");
+  const std::string &room = rm.id, &host = rm.host, &refToken = rm.refToken, &markerWav = mf.path;
+  const double fileSeconds = mf.seconds;
+  Speakers out;
   // The reference participant: on stage, a -60 dBFS 150 Hz tone (not one of the markers'),
   // recording the room's return. It stops by itself (it writes its recording only then), a
   // few seconds after the marker file ends.
@@ -438,22 +462,21 @@ int main(int argc, char** argv) {
                   -1, dir + "/reference.log");
   if (reference.waitForLine("speaking", 30) < 0) {
     fprintf(stderr, "the reference participant did not connect\n%s", readFile(dir + "/reference.log").c_str());
-    return 1;
+    return out;
   }
 
   // The marker speaker.
-  const double speakerStart = wallNow();
   Child speaker({cli, "--server", daemon.url(), "speak", room, "--token", host, "--file", markerWav, "--seconds",
                  std::to_string(int(std::ceil(fileSeconds)))},
                 -1, dir + "/speaker.log");
   const double tConnected = speaker.waitForLine("connected", 30);
   if (tConnected < 0) {
     fprintf(stderr, "the marker speaker did not connect\n%s", readFile(dir + "/speaker.log").c_str());
-    return 1;
+    return out;
   }
   {
-    const double deadline = monoNow() + fileSeconds + 40;
-    while (speaker.running() && monoNow() < deadline) {
+    const double deadline = monotonicSeconds() + fileSeconds + 40;
+    while (speaker.running() && monotonicSeconds() < deadline) {
       for (auto& p : players) pollBus(*p);
       sleepFor(0.05);
     }
@@ -461,8 +484,8 @@ int main(int argc, char** argv) {
   }
   // Long enough for the last marker to come out of HLS (or for the 18 s matching window).
   {
-    const double until = monoNow() + 14;
-    while (monoNow() < until) {
+    const double until = monotonicSeconds() + 14;
+    while (monotonicSeconds() < until) {
       for (auto& p : players) pollBus(*p);
       sleepFor(0.05);
     }
@@ -473,41 +496,43 @@ int main(int argc, char** argv) {
   }
   reference.wait(20);  // killed at the deadline (then there is no reference recording)
 
-  // ------------------------------------------------------------------------------------------
-  // When the markers left the speaker.
-  double tWelcome = -1;
-  for (const auto& l : speaker.lines())
-    if (l.text.find("\"type\":\"welcome\"") != std::string::npos) {
-      tWelcome = l.wall;
-      break;
-    }
-  const double anchor = o.anchor == "connected" ? tConnected : tWelcome;
-  if (anchor < 0) {
-    fprintf(stderr, "no %s line from the speaker\n", o.anchor.c_str());
-    return 1;
+  out.ok = true;
+  out.connected = tConnected;
+  out.speakerLines = speaker.lines();
+  out.referenceLines = reference.lines();
+  return out;
+}
+
+// The marker a burst heard at `heardWall` was: its frequency, sent at most maxLatency before.
+int matchMarker(const Options& o, const std::vector<double>& sent, const Burst& b, double heardWall, double maxLatency) {
+  int best = -1;
+  for (int k = 0; k < o.markers; k++) {
+    if (k % kFrequencies != b.frequency) continue;
+    const double d = heardWall - sent[k];
+    if (d > -1.0 && d < maxLatency) best = k;  // at most one candidate in 18 s
   }
-  std::vector<double> sent;
-  for (double off : offsets) sent.push_back(anchor + off);
+  return best;
+}
 
-  auto match = [&](const Burst& b, double heardWall, double maxLatency) -> int {
-    int best = -1;
-    for (int k = 0; k < o.markers; k++) {
-      if (k % kFrequencies != b.frequency) continue;
-      const double d = heardWall - sent[k];
-      if (d > -1.0 && d < maxLatency) best = k;  // at most one candidate in 18 s
-    }
-    return best;
-  };
+// The send-time check: when the reference participant heard each marker.
+struct ReferenceCheck {
+  std::vector<double> delay;  // reference heard − estimated send, per marker
+  std::vector<int> markers;
+  double fitResidualMs = NAN, slope = NAN;
+};
 
+ReferenceCheck checkReference(const Options& o, const std::string& refWav, const std::vector<Child::Line>& lines,
+                              const std::vector<double>& sent) {
+  ReferenceCheck c;
+  std::vector<double>& refDelay = c.delay;
+  std::vector<int>& refMarkers = c.markers;
+  double& refFitResidualMs = c.fitResidualMs;
+  double& refSlope = c.slope;
   // The reference: its recording's sample n*48000 was heard when it printed "heard n s".
   audio::PcmAudio refAudio;
-  std::vector<double> refDelay;  // reference heard − estimated send, per marker
-  std::vector<int> refMarkers;
-  double refFitResidualMs = NAN;
-  double refSlope = NAN;
   if (audio::readWav(refWav, refAudio)) {
     std::vector<std::pair<double, double>> points;  // (sample, wall)
-    for (const auto& l : reference.lines()) {
+    for (const auto& l : lines) {
       unsigned long n = 0;
       if (sscanf(l.text.c_str(), "heard %lu s", &n) == 1) points.emplace_back(double(n) * kRate, l.wall);
     }
@@ -525,7 +550,7 @@ int main(int argc, char** argv) {
       for (auto s : refAudio.samples) mono.push_back(s / 32768.0f);
       for (const auto& burst : detectBursts(mono)) {
         const double heard = a + b * burst.onset * kRate;
-        const int k = match(burst, heard, 3.0);
+        const int k = matchMarker(o, sent, burst, heard, 3.0);
         if (k >= 0) {
           refDelay.push_back(heard - sent[k]);
           refMarkers.push_back(k);
@@ -534,104 +559,108 @@ int main(int argc, char** argv) {
     }
   }
 
-  // The players.
-  std::vector<Result> results;
-  std::vector<PlayerSummary> summaries;
-  for (auto& p : players) {
-    PlayerSummary s;
-    s.name = p->name;
-    s.rendition = p->rendition;
-    s.error = p->error;
-    const auto requests = p->proxy->requests();
-    s.requests = static_cast<int>(requests.size());
-    // Segment name → info, from every playlist the player received.
-    std::map<std::string, SegmentInfo> info;
-    const LoggingProxy::Request* lastPlaylist = nullptr;
-    std::vector<std::string> fetched;
-    bool first = true;
-    std::vector<double> edgeAges;
-    for (const auto& r : requests) {
-      const std::string name = baseName(r.path);
-      if (name.size() > 5 && name.compare(name.size() - 5, 5, ".m3u8") == 0) {
-        s.playlists++;
-        if (name == "master.m3u8") continue;
-        const ParsedPlaylist pl = parsePlaylist(r.body);
-        for (const auto& [seg, si] : pl.segments) info[seg] = si;
-        if (!pl.segments.empty() && std::isfinite(pl.segments.back().second.pdt))
-          edgeAges.push_back(r.firstByteWall - pl.segments.back().second.pdt - pl.segments.back().second.duration);
-        lastPlaylist = &r;
-        continue;
-      }
-      s.segments++;
-      fetched.push_back(name);
-      if (first) {
-        first = false;
-        s.variant = name.rfind("low", 0) == 0 ? "low" : "main";
-        s.firstFetchAfterStart = r.sentWall - p->startWall;
-        if (lastPlaylist) {
-          const ParsedPlaylist pl = parsePlaylist(lastPlaylist->body);
-          s.listed = static_cast<int>(pl.segments.size());
-          for (size_t i = 0; i < pl.segments.size(); i++)
-            if (pl.segments[i].first == name) {
-              s.startDistance = static_cast<int>(pl.segments.size() - i);
-              double behind = 0;
-              for (size_t j = i; j < pl.segments.size(); j++) behind += pl.segments[j].second.duration;
-              s.startBehindEdge = behind;
-            }
-        }
-      } else if (s.variant != (name.rfind("low", 0) == 0 ? "low" : "main")) {
-        s.variant += "+switch";
-      }
-    }
-    s.edgeAgeMin = percentile(edgeAges, 0);
-    s.edgeAgeP50 = percentile(edgeAges, 0.5);
-    // Sequence gaps in what was fetched (a skipped segment breaks the PDT placement below).
-    for (size_t i = 1; i < fetched.size(); i++)
-      if (info.count(fetched[i]) && info.count(fetched[i - 1]) &&
-          info[fetched[i]].sequence != info[fetched[i - 1]].sequence + 1)
-        s.gaps++;
-    // Rendering: real time, or stalls?
-    {
-      std::lock_guard<std::mutex> lock(p->mutex);
-      double worst = 0;
-      for (size_t i = 0; i < p->renders.size(); i++) {
-        const double expect = p->renders[0].second + double(p->renders[i].first) / kRate;
-        worst = std::max(worst, std::fabs(p->renders[i].second - expect));
-        if (i && p->renders[i].second - p->renders[i - 1].second >
-                     double(p->renders[i].first - p->renders[i - 1].first) / kRate + 0.05)
-          s.stalls++;
-      }
-      s.renderSpread = worst * 1000;
-    }
-    // Segment start sample in the decoded stream, from the EXTINF durations of what was fetched.
-    std::vector<std::pair<double, std::string>> segmentStarts;  // (seconds into the stream, name)
-    double position = 0;
-    for (const auto& name : fetched) {
-      segmentStarts.emplace_back(position, name);
-      position += info.count(name) ? info[name].duration : 1.0;
-    }
-    for (const auto& burst : detectBursts(p->samples)) {
-      s.detected++;
-      const double played = wallAt(*p, static_cast<size_t>(burst.onset * kRate));
-      const int k = match(burst, played, 18.0);
-      if (k < 0) continue;
-      s.matched++;
-      Result r{p->name, p->rendition, k, played - sent[k], played - sent[k] - s.startBehindEdge + 3.0, NAN, ""};
-      auto it = std::upper_bound(segmentStarts.begin(), segmentStarts.end(), burst.onset,
-                                 [](double v, const std::pair<double, std::string>& e) { return v < e.first; });
-      if (it != segmentStarts.begin() && s.gaps == 0) {
-        --it;
-        r.segment = it->second;
-        if (info.count(it->second) && std::isfinite(info[it->second].pdt))
-          r.viaPdt = info[it->second].pdt + (burst.onset - it->first) - sent[k];
-      }
-      results.push_back(r);
-    }
-    summaries.push_back(s);
-  }
+  return c;
+}
 
-  // ------------------------------------------------------------------------------------------
-  // Report.
+// Where a player started, how it played, and the latency of every marker it played.
+PlayerSummary summarisePlayer(const Options& o, Player& player, const std::vector<double>& sent,
+                              std::vector<Result>& results) {
+  Player* p = &player;
+  PlayerSummary s;
+  s.name = p->name;
+  s.rendition = p->rendition;
+  s.error = p->error;
+  const auto requests = p->proxy->requests();
+  s.requests = static_cast<int>(requests.size());
+  // Segment name → info, from every playlist the player received.
+  std::map<std::string, SegmentInfo> info;
+  const LoggingProxy::Request* lastPlaylist = nullptr;
+  std::vector<std::string> fetched;
+  bool first = true;
+  std::vector<double> edgeAges;
+  for (const auto& r : requests) {
+    const std::string name = baseName(r.path);
+    if (name.size() > 5 && name.compare(name.size() - 5, 5, ".m3u8") == 0) {
+      s.playlists++;
+      if (name == "master.m3u8") continue;
+      const ParsedPlaylist pl = parsePlaylist(r.body);
+      for (const auto& [seg, si] : pl.segments) info[seg] = si;
+      if (!pl.segments.empty() && std::isfinite(pl.segments.back().second.pdt))
+        edgeAges.push_back(r.firstByteWall - pl.segments.back().second.pdt - pl.segments.back().second.duration);
+      lastPlaylist = &r;
+      continue;
+    }
+    s.segments++;
+    fetched.push_back(name);
+    if (first) {
+      first = false;
+      s.variant = name.rfind("low", 0) == 0 ? "low" : "main";
+      s.firstFetchAfterStart = r.sentWall - p->startWall;
+      if (lastPlaylist) {
+        const ParsedPlaylist pl = parsePlaylist(lastPlaylist->body);
+        s.listed = static_cast<int>(pl.segments.size());
+        for (size_t i = 0; i < pl.segments.size(); i++)
+          if (pl.segments[i].first == name) {
+            s.startDistance = static_cast<int>(pl.segments.size() - i);
+            double behind = 0;
+            for (size_t j = i; j < pl.segments.size(); j++) behind += pl.segments[j].second.duration;
+            s.startBehindEdge = behind;
+          }
+      }
+    } else if (s.variant != (name.rfind("low", 0) == 0 ? "low" : "main")) {
+      s.variant += "+switch";
+    }
+  }
+  s.edgeAgeMin = nearestRankPercentile(edgeAges, 0);
+  s.edgeAgeP50 = nearestRankPercentile(edgeAges, 0.5);
+  // Sequence gaps in what was fetched (a skipped segment breaks the PDT placement below).
+  for (size_t i = 1; i < fetched.size(); i++)
+    if (info.count(fetched[i]) && info.count(fetched[i - 1]) &&
+        info[fetched[i]].sequence != info[fetched[i - 1]].sequence + 1)
+      s.gaps++;
+  // Rendering: real time, or stalls?
+  {
+    std::lock_guard<std::mutex> lock(p->mutex);
+    double worst = 0;
+    for (size_t i = 0; i < p->renders.size(); i++) {
+      const double expect = p->renders[0].second + double(p->renders[i].first) / kRate;
+      worst = std::max(worst, std::fabs(p->renders[i].second - expect));
+      if (i && p->renders[i].second - p->renders[i - 1].second >
+                   double(p->renders[i].first - p->renders[i - 1].first) / kRate + 0.05)
+        s.stalls++;
+    }
+    s.renderSpread = worst * 1000;
+  }
+  // Segment start sample in the decoded stream, from the EXTINF durations of what was fetched.
+  std::vector<std::pair<double, std::string>> segmentStarts;  // (seconds into the stream, name)
+  double position = 0;
+  for (const auto& name : fetched) {
+    segmentStarts.emplace_back(position, name);
+    position += info.count(name) ? info[name].duration : 1.0;
+  }
+  for (const auto& burst : detectBursts(p->samples)) {
+    s.detected++;
+    const double played = wallAt(*p, static_cast<size_t>(burst.onset * kRate));
+    const int k = matchMarker(o, sent, burst, played, 18.0);
+    if (k < 0) continue;
+    s.matched++;
+    Result r{p->name, p->rendition, k, played - sent[k], played - sent[k] - s.startBehindEdge + 3.0, NAN, ""};
+    auto it = std::upper_bound(segmentStarts.begin(), segmentStarts.end(), burst.onset,
+                               [](double v, const std::pair<double, std::string>& e) { return v < e.first; });
+    if (it != segmentStarts.begin() && s.gaps == 0) {
+      --it;
+      r.segment = it->second;
+      if (info.count(it->second) && std::isfinite(info[it->second].pdt))
+        r.viaPdt = info[it->second].pdt + (burst.onset - it->first) - sent[k];
+    }
+    results.push_back(r);
+  }
+  return s;
+}
+
+void printPlayers(const Options& o, const ReferenceCheck& ref, const std::vector<PlayerSummary>& summaries) {
+  const auto& refDelay = ref.delay;
+  const double refSlope = ref.slope, refFitResidualMs = ref.fitResidualMs;
   printf("hls-latency: speaker (roomcast speak, WebRTC) -> roomcastd -> HLS -> player (hlsdemux, real time)\n");
   printf("roomcast 0.1.0, GStreamer %s, %s, nice %d\n", gstVersion().c_str(), machineSummary().c_str(), niceValue());
   printf("%d markers every %.2f s (150 ms tone bursts, 12 frequencies), %d player(s) per rendition; "
@@ -641,8 +670,8 @@ int main(int argc, char** argv) {
          refDelay.empty() ? "(no data)" : "");
   if (!refDelay.empty())
     printf("  %zu markers: min %.0f ms, p50 %.0f ms, max %.0f ms (its clock fit: slope %.5f, worst residual %.1f ms)\n",
-           refDelay.size(), percentile(refDelay, 0) * 1000, percentile(refDelay, 0.5) * 1000,
-           percentile(refDelay, 1) * 1000, refSlope, refFitResidualMs);
+           refDelay.size(), nearestRankPercentile(refDelay, 0) * 1000, nearestRankPercentile(refDelay, 0.5) * 1000,
+           nearestRankPercentile(refDelay, 1) * 1000, refSlope, refFitResidualMs);
   printf("\nPlayers: where hlsdemux started, and whether it played in real time\n");
   printf("  %-8s %-11s %9s %12s %14s %14s %7s %11s %6s %9s %8s\n", "player", "variant", "start", "behind edge",
          "1st segment at", "edge age min", "stalls", "render dev", "gaps", "requests", "markers");
@@ -657,6 +686,11 @@ int main(int argc, char** argv) {
          "  soon a closed segment is published); render dev: worst |render time - (first + samples/48 kHz)|;\n"
          "  stalls: render gaps over 50 ms; gaps: skipped media sequence numbers.\n");
 
+}
+
+// The latency table per rendition; returns the renditions' JSON and the p50 of all markers.
+std::string printLatency(const Options& o, const std::vector<PlayerSummary>& summaries,
+                         const std::vector<Result>& results, double* p50Out, size_t* markersOut) {
   printf("\nGlass-to-glass latency, s (played - sent), markers of all players of a rendition pooled:\n");
   printf("  %-9s %8s %7s %7s %7s %7s %24s %12s %14s\n", "rendition", "markers", "p50", "p90", "max", "min",
          "p50 per player", "spk->mixer", "3-TD p50/max");
@@ -670,7 +704,7 @@ int main(int argc, char** argv) {
       for (const auto& x : results)
         if (x.player == s.name) mine.push_back(x.latency);
       char buf[32];
-      snprintf(buf, sizeof buf, "%s%.2f", perPlayer.empty() ? "" : " ", percentile(mine, 0.5));
+      snprintf(buf, sizeof buf, "%s%.2f", perPlayer.empty() ? "" : " ", nearestRankPercentile(mine, 0.5));
       perPlayer += buf;
     }
     for (const auto& x : results)
@@ -679,37 +713,47 @@ int main(int argc, char** argv) {
         if (std::isfinite(x.model)) model.push_back(x.model);
         if (std::isfinite(x.viaPdt)) pdtSpeaker.push_back(x.viaPdt);
       }
-    printf("  %-9s %8zu %7.2f %7.2f %7.2f %7.2f %24s %10.2f s %7.2f/%.2f\n", r.c_str(), v.size(), percentile(v, 0.5),
-           percentile(v, 0.9), percentile(v, 1), percentile(v, 0), perPlayer.c_str(), percentile(pdtSpeaker, 0.5),
-           percentile(model, 0.5), percentile(model, 1));
-    jsonRenditions += std::string(jsonRenditions.empty() ? "" : ",") + "{\"rendition\":" + jsonEscape(r) +
-                      ",\"markers\":" + std::to_string(v.size()) + ",\"p50_s\":" + jsonNumber(percentile(v, 0.5)) +
-                      ",\"p90_s\":" + jsonNumber(percentile(v, 0.9)) + ",\"max_s\":" + jsonNumber(percentile(v, 1)) +
-                      ",\"min_s\":" + jsonNumber(percentile(v, 0)) +
-                      ",\"speaker_to_mixer_via_pdt_p50_s\":" + jsonNumber(percentile(pdtSpeaker, 0.5)) +
-                      ",\"three_target_durations_p50_s\":" + jsonNumber(percentile(model, 0.5)) +
-                      ",\"three_target_durations_p90_s\":" + jsonNumber(percentile(model, 0.9)) +
-                      ",\"three_target_durations_max_s\":" + jsonNumber(percentile(model, 1)) + "}";
+    printf("  %-9s %8zu %7.2f %7.2f %7.2f %7.2f %24s %10.2f s %7.2f/%.2f\n", r.c_str(), v.size(), nearestRankPercentile(v, 0.5),
+           nearestRankPercentile(v, 0.9), nearestRankPercentile(v, 1), nearestRankPercentile(v, 0), perPlayer.c_str(), nearestRankPercentile(pdtSpeaker, 0.5),
+           nearestRankPercentile(model, 0.5), nearestRankPercentile(model, 1));
+    jsonRenditions += std::string(jsonRenditions.empty() ? "" : ",") + "{\"rendition\":" + jsonString(r) +
+                      ",\"markers\":" + std::to_string(v.size()) + ",\"p50_s\":" + jsonNumber(nearestRankPercentile(v, 0.5)) +
+                      ",\"p90_s\":" + jsonNumber(nearestRankPercentile(v, 0.9)) + ",\"max_s\":" + jsonNumber(nearestRankPercentile(v, 1)) +
+                      ",\"min_s\":" + jsonNumber(nearestRankPercentile(v, 0)) +
+                      ",\"speaker_to_mixer_via_pdt_p50_s\":" + jsonNumber(nearestRankPercentile(pdtSpeaker, 0.5)) +
+                      ",\"three_target_durations_p50_s\":" + jsonNumber(nearestRankPercentile(model, 0.5)) +
+                      ",\"three_target_durations_p90_s\":" + jsonNumber(nearestRankPercentile(model, 0.9)) +
+                      ",\"three_target_durations_max_s\":" + jsonNumber(nearestRankPercentile(model, 1)) + "}";
   }
   std::vector<double> all;
   for (const auto& x : results) all.push_back(x.latency);
-  const double p50 = percentile(all, 0.5);
-  printf("  %-9s %8zu %7.2f %7.2f %7.2f %7.2f\n", "all", all.size(), p50, percentile(all, 0.9), percentile(all, 1),
-         percentile(all, 0));
+  const double p50 = nearestRankPercentile(all, 0.5);
+  *p50Out = p50;
+  *markersOut = all.size();
+  printf("  %-9s %8zu %7.2f %7.2f %7.2f %7.2f\n", "all", all.size(), p50, nearestRankPercentile(all, 0.9), nearestRankPercentile(all, 1),
+         nearestRankPercentile(all, 0));
   printf("\nGoal: p50 <= 4 s: %s (the seed expects 5-10 s)\n", p50 <= 4.0 ? "met" : "NOT met");
   printf("spk->mixer: p50 of (the segment's EXT-X-PROGRAM-DATE-TIME + the marker's offset in it - send time):\n"
          "  the speaker -> mixer part as roomcastd's PDT tells it (the rest is mixer -> played).\n"
          "3-TD: the same markers for a player that starts 3 target durations (3.0 s) behind the end of the\n"
          "  playlist, as hls.js does by default: latency - behind edge + 3.0 s (a model, not a measurement).\n");
 
+  return jsonRenditions;
+}
+
+void writeJson(const Options& o, const ReferenceCheck& ref, const std::string& jsonRenditions, double p50,
+               const std::vector<PlayerSummary>& summaries, const std::vector<Result>& results) {
+  const auto& refDelay = ref.delay;
+  const auto& refMarkers = ref.markers;
+  const double refFitResidualMs = ref.fitResidualMs;
   if (FILE* f = fopen(o.json.c_str(), "w")) {
     fprintf(f, "{\"benchmark\":\"hls-latency\",\"gstreamer\":%s,\"machine\":%s,\"nice\":%d,\"markers\":%d,\"spacing_s\":%g,",
-            jsonEscape(gstVersion()).c_str(), jsonEscape(machineSummary()).c_str(), niceValue(), o.markers, o.spacing);
+            jsonString(gstVersion()).c_str(), jsonString(machineSummary()).c_str(), niceValue(), o.markers, o.spacing);
     fprintf(f, "\"segment_ms\":%d,\"players_per_rendition\":%d,\"anchor\":%s,\"p50_s\":%s,\"goal_p50_s\":4,\"goal_met\":%s,",
-            o.segmentMs, o.players, jsonEscape(o.anchor).c_str(), jsonNumber(p50).c_str(), p50 <= 4.0 ? "true" : "false");
+            o.segmentMs, o.players, jsonString(o.anchor).c_str(), jsonNumber(p50).c_str(), p50 <= 4.0 ? "true" : "false");
     fprintf(f, "\"reference_delay_s\":{\"n\":%zu,\"min\":%s,\"p50\":%s,\"max\":%s,\"fit_residual_ms\":%s},",
-            refDelay.size(), jsonNumber(percentile(refDelay, 0)).c_str(), jsonNumber(percentile(refDelay, 0.5)).c_str(),
-            jsonNumber(percentile(refDelay, 1)).c_str(), jsonNumber(refFitResidualMs).c_str());
+            refDelay.size(), jsonNumber(nearestRankPercentile(refDelay, 0)).c_str(), jsonNumber(nearestRankPercentile(refDelay, 0.5)).c_str(),
+            jsonNumber(nearestRankPercentile(refDelay, 1)).c_str(), jsonNumber(refFitResidualMs).c_str());
     fprintf(f, "\"reference\":[");
     for (size_t i = 0; i < refDelay.size(); i++)
       fprintf(f, "%s{\"marker\":%d,\"delay_s\":%s}", i ? "," : "", refMarkers[i], jsonNumber(refDelay[i]).c_str());
@@ -720,22 +764,74 @@ int main(int argc, char** argv) {
               "%s{\"name\":%s,\"rendition\":%s,\"variant\":%s,\"start_index\":%d,\"listed\":%d,"
               "\"start_behind_edge_s\":%s,\"first_segment_after_s\":%s,\"stalls\":%d,\"render_deviation_ms\":%s,"
               "\"gaps\":%d,\"requests\":%d,\"matched\":%d,\"edge_age_min_s\":%s,\"edge_age_p50_s\":%s,\"error\":%s}",
-              i ? "," : "", jsonEscape(s.name).c_str(), jsonEscape(s.rendition).c_str(), jsonEscape(s.variant).c_str(),
+              i ? "," : "", jsonString(s.name).c_str(), jsonString(s.rendition).c_str(), jsonString(s.variant).c_str(),
               s.listed - s.startDistance + 1, s.listed, jsonNumber(s.startBehindEdge).c_str(),
               jsonNumber(s.firstFetchAfterStart).c_str(), s.stalls, jsonNumber(s.renderSpread).c_str(), s.gaps,
               s.requests, s.matched, jsonNumber(s.edgeAgeMin).c_str(), jsonNumber(s.edgeAgeP50).c_str(),
-              jsonEscape(s.error).c_str());
+              jsonString(s.error).c_str());
     }
     fprintf(f, "],\"results\":[");
     for (size_t i = 0; i < results.size(); i++)
       fprintf(f, "%s{\"player\":%s,\"marker\":%d,\"latency_s\":%s,\"speaker_to_mixer_via_pdt_s\":%s,\"segment\":%s}",
-              i ? "," : "", jsonEscape(results[i].player).c_str(), results[i].marker,
+              i ? "," : "", jsonString(results[i].player).c_str(), results[i].marker,
               jsonNumber(results[i].latency).c_str(), jsonNumber(results[i].viaPdt).c_str(),
-              jsonEscape(results[i].segment).c_str());
+              jsonString(results[i].segment).c_str());
     fprintf(f, "]}\n");
     fclose(f);
     fprintf(stderr, "hls-latency: JSON in %s\n", o.json.c_str());
   }
+
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  gst_init(&argc, &argv);
+  const Options o = parseOptions(argc, argv);
+  const std::string dir = roomcast::testing::makeTempDir("roomcast-hls-latency");
+  fprintf(stderr, "hls-latency: work dir %s\n", dir.c_str());
+  std::vector<std::string> daemonArgs;
+  if (o.segmentMs > 0) {
+    writeFile(dir + "/roomcast.conf", "[hls]\nsegment_ms = " + std::to_string(o.segmentMs) + "\n");
+    daemonArgs = {"--config", dir + "/roomcast.conf"};
+  }
+  Roomcastd daemon(dir + "/data", daemonArgs);
+  if (!daemon.ready()) {
+    fprintf(stderr, "roomcastd did not start\n%s", daemon.log().c_str());
+    return 1;
+  }
+  const Room room = createRoom(daemon);
+  const MarkerFile markers = writeMarkerFile(o, dir);
+  if (!waitForFullPlaylists(daemon, room.id)) return 1;
+  auto players = startPlayers(o, daemon, room.id);
+  const Speakers speakers = runSpeakers(dir, daemon, room, markers, players);
+  if (!speakers.ok) return 1;
+
+  // When the markers left the speaker.
+  double tWelcome = -1;
+  for (const auto& l : speakers.speakerLines)
+    if (l.text.find("\"type\":\"welcome\"") != std::string::npos) {
+      tWelcome = l.wall;
+      break;
+    }
+  const double anchor = o.anchor == "connected" ? speakers.connected : tWelcome;
+  if (anchor < 0) {
+    fprintf(stderr, "no %s line from the speaker\n", o.anchor.c_str());
+    return 1;
+  }
+  std::vector<double> sent;
+  for (double off : markers.offsets) sent.push_back(anchor + off);
+
+  const ReferenceCheck ref = checkReference(o, dir + "/reference.wav", speakers.referenceLines, sent);
+  std::vector<Result> results;
+  std::vector<PlayerSummary> summaries;
+  for (auto& p : players) summaries.push_back(summarisePlayer(o, *p, sent, results));
+
+  printPlayers(o, ref, summaries);
+  double p50 = NAN;
+  size_t matched = 0;
+  const std::string jsonRenditions = printLatency(o, summaries, results, &p50, &matched);
+  writeJson(o, ref, jsonRenditions, p50, summaries, results);
 
   for (auto& p : players) gst_object_unref(p->pipeline);
   daemon.stop();
@@ -743,6 +839,5 @@ int main(int argc, char** argv) {
     std::string cmd = "rm -rf '" + dir + "'";
     (void)!system(cmd.c_str());
   }
-  (void)speakerStart;
-  return all.size() >= 20 ? 0 : 1;
+  return matched >= 20 ? 0 : 1;
 }

@@ -106,7 +106,7 @@ struct RunResult {
 struct Lab {
   t::NetworkLab net{false, t::LabPorts{}};
   std::string dir, server;
-  Child daemon;
+  SpawnedChild daemon;
   Signal lossySignal, hostSignal;
   std::string lossyWav, hostWav;
 };
@@ -301,7 +301,7 @@ bool startLab(Lab& lab, const Options& o) {
     note("roomcastd: %s", error.c_str());
     return false;
   }
-  lab.daemon = Child(pid);
+  lab.daemon = SpawnedChild(pid);
   if (!t::pollUntil([&] { return lab.net.listening("server", ports.web) || !lab.daemon.alive(); }, 60, 0.2) ||
       !lab.daemon.alive()) {
     note("roomcastd did not listen:\n%s", tailOf(lab.dir + "/roomcastd.log", 2000).c_str());

@@ -21,7 +21,7 @@ bool StampedChild::start(const std::vector<std::string>& argv, const std::string
     close(fds[0]);
     return false;
   }
-  child_ = Child(pid);
+  child_ = SpawnedChild(pid);
   reader_ = std::thread([this, fd = fds[0]] { readLoop(fd); });
   return true;
 }

@@ -34,7 +34,7 @@ class StampedChild {
  private:
   void readLoop(int fd);
 
-  Child child_;
+  SpawnedChild child_;
   std::thread reader_;
   std::mutex mutex_;
   std::vector<std::pair<double, std::string>> lines_;

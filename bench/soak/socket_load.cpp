@@ -14,7 +14,7 @@
 #include <list>
 #include <memory>
 
-#include "common.h"  // monoNow
+#include "children.h"
 
 namespace roomcast::bench::soak {
 
@@ -230,7 +230,7 @@ bool readAvailable(Conn* c, std::string& why) {
 RestLoadResult runRestLoad(const Target& target, const RestLoadOptions& options) {
   RestLoadResult result;
   Poller poller;
-  const double started = monoNow(), phaseDeadline = started + options.timeout;
+  const double started = monotonicSeconds(), phaseDeadline = started + options.timeout;
   long planned = 0;  // requests given to connections so far
   size_t nextPath = 0;
   auto request = [&]() {
@@ -243,13 +243,13 @@ RestLoadResult runRestLoad(const Target& target, const RestLoadOptions& options)
     c->written = 0;
     c->in.clear();
     c->state = Conn::Writing;
-    c->deadline = monoNow() + options.requestTimeout;
+    c->deadline = monotonicSeconds() + options.requestTimeout;
     result.sent++;
   };
   std::vector<epoll_event> events(256);
   double lastAnswer = started;
   while (planned < options.requests || poller.open() > 0) {
-    const double now = monoNow();
+    const double now = monotonicSeconds();
     if (now > phaseDeadline) {
       result.phaseTimedOut = true;
       break;
@@ -325,7 +325,7 @@ RestLoadResult runRestLoad(const Target& target, const RestLoadOptions& options)
       }
       result.answered++;
       result.statuses[r.status]++;
-      lastAnswer = monoNow();
+      lastAnswer = monotonicSeconds();
       if (r.close || !open) {
         // The server ends the connection itself: what is left for it is not sent.
         result.serverClosedAfterResponse++;
@@ -338,7 +338,7 @@ RestLoadResult runRestLoad(const Target& target, const RestLoadOptions& options)
         poller.drop(c);  // the client closes its side, keep-alive or not
       }
     }
-    const double after = monoNow();
+    const double after = monotonicSeconds();
     for (auto& c : poller.conns())
       if (c->fd >= 0 && after > c->deadline) {
         result.timedOut++;
@@ -346,7 +346,7 @@ RestLoadResult runRestLoad(const Target& target, const RestLoadOptions& options)
       }
     poller.sweep();
   }
-  result.seconds = monoNow() - started;
+  result.seconds = monotonicSeconds() - started;
   return result;
 }
 
@@ -381,7 +381,7 @@ bool closeFrameIn(std::string& in) {
 
 SilentWsResult runSilentWebSockets(const Target& target, const SilentWsOptions& options) {
   SilentWsResult result;
-  const double started = monoNow(), phaseDeadline = started + options.timeout;
+  const double started = monotonicSeconds(), phaseDeadline = started + options.timeout;
   const std::string upgrade = "GET " + options.path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(target.port) +
                               "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                               "Sec-WebSocket-Key: c29hay0xNi1ieXRlLWtleQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
@@ -391,9 +391,9 @@ SilentWsResult runSilentWebSockets(const Target& target, const SilentWsOptions& 
     Poller poller;
     const long batchEnd = std::min(options.connections, result.attempted + options.batch);
     long upgrading = 0;  // connections not yet answered
-    double lastUpgrade = monoNow();
+    double lastUpgrade = monotonicSeconds();
     for (;;) {
-      const double now = monoNow();
+      const double now = monotonicSeconds();
       if (now > phaseDeadline) {
         result.phaseTimedOut = true;
         break;
@@ -462,7 +462,7 @@ SilentWsResult runSilentWebSockets(const Target& target, const SilentWsOptions& 
           }
           upgrading--;
           result.statuses[r.status]++;
-          lastAnswer = monoNow();
+          lastAnswer = monotonicSeconds();
           if (r.state == Response::Bad || r.status != 101) {
             result.refused++;
             poller.drop(c);
@@ -470,17 +470,17 @@ SilentWsResult runSilentWebSockets(const Target& target, const SilentWsOptions& 
           }
           result.upgraded++;
           c->state = Conn::Held;
-          c->upgradedAt = lastUpgrade = monoNow();
+          c->upgradedAt = lastUpgrade = monotonicSeconds();
           c->in.erase(0, r.length);
         }
         // Held: we never say hello; anything but a close frame (or the end) is ignored.
         if (!open || closeFrameIn(c->in)) {
           result.closedByServer++;
-          result.serverCloseAfter.push_back(monoNow() - c->upgradedAt);
+          result.serverCloseAfter.push_back(monotonicSeconds() - c->upgradedAt);
           poller.drop(c);
         }
       }
-      const double after = monoNow();
+      const double after = monotonicSeconds();
       for (auto& c : poller.conns())
         if (c->fd >= 0 && c->state != Conn::Held && after > c->deadline) {
           result.timedOut++;
@@ -493,7 +493,7 @@ SilentWsResult runSilentWebSockets(const Target& target, const SilentWsOptions& 
       if (c->fd >= 0 && c->state == Conn::Held) result.closedByUs++;
     // ~Poller closes what is left (held ones, and upgrades cut off by the phase deadline).
   }
-  result.seconds = monoNow() - started;
+  result.seconds = monotonicSeconds() - started;
   return result;
 }
 

@@ -2,7 +2,7 @@
 
 #include <memory>
 
-#include "common.h"      // Child, monoNow, readFile, sleepFor
+#include "children.h"
 #include "processes.h"   // buildPath
 
 namespace roomcast::bench::soak {
@@ -28,13 +28,13 @@ CycleResult runSpeakerCycles(const CycleOptions& o) {
   };
   std::vector<Slot> slots(o.slotTokens.size());
   for (size_t i = 0; i < slots.size(); i++) slots[i].log = o.logDir + "/cycle-" + std::to_string(i) + ".log";
-  const double started = monoNow(), deadline = started + o.timeout;
+  const double started = monotonicSeconds(), deadline = started + o.timeout;
   for (;;) {
     bool busy = false;
     for (size_t i = 0; i < slots.size(); i++) {
       Slot& s = slots[i];
       if (s.child) {
-        const double now = monoNow();
+        const double now = monotonicSeconds();
         if (s.child->running()) {
           if (now - s.startedAt <= o.cycleTimeout && now <= deadline) {
             busy = true;
@@ -59,12 +59,12 @@ CycleResult runSpeakerCycles(const CycleOptions& o) {
           s.child.reset();
         }
       }
-      if (result.started >= o.cycles || monoNow() > deadline) continue;
+      if (result.started >= o.cycles || monotonicSeconds() > deadline) continue;
       s.child = std::make_unique<Child>(
           std::vector<std::string>{cli, "--server", o.server, "speak", o.room, "--token", o.slotTokens[i], "--tone",
                                    "660", "--volume", "0.05", "--seconds", std::to_string(o.speakSeconds)},
           -1, s.log);
-      s.startedAt = monoNow();
+      s.startedAt = monotonicSeconds();
       result.started++;
       busy = true;
     }
@@ -72,7 +72,7 @@ CycleResult runSpeakerCycles(const CycleOptions& o) {
     sleepFor(0.02);  // the children's exits are polled (waitpid WNOHANG), bounded by the deadlines above
   }
   result.phaseTimedOut = result.started < o.cycles;
-  result.seconds = monoNow() - started;
+  result.seconds = monotonicSeconds() - started;
   return result;
 }
 

@@ -67,10 +67,20 @@
 #include <vector>
 
 #include "bench_util.h"
+#include "children.h"
+#include "rest_client.h"
 
 namespace {
 
+using roomcast::bench::jsonMember;
+using roomcast::bench::loadAverage;
+using roomcast::bench::nearestRankPercentile;
 using roomcast::bench::note;
+using roomcast::bench::pinToCpu;
+using roomcast::bench::processCpuSeconds;
+using roomcast::bench::readFile;
+using roomcast::bench::RestClient;
+using roomcast::bench::selfCpuSeconds;
 
 // ---------------------------------------------------------------------------------------
 // Small helpers
@@ -99,33 +109,11 @@ int64_t clockNs(clockid_t clock) {
 int64_t monoNs() { return clockNs(CLOCK_MONOTONIC); }
 int64_t realNs() { return clockNs(CLOCK_REALTIME); }
 
-std::string readFile(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
 std::string trim(std::string s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
   size_t i = 0;
   while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) i++;
   return s.substr(i);
-}
-
-// utime+stime of a process in seconds (all threads), from /proc/PID/stat.
-double processCpuSeconds(pid_t pid) {
-  std::string stat = readFile("/proc/" + std::to_string(pid) + "/stat");
-  size_t paren = stat.rfind(')');
-  if (paren == std::string::npos) return NAN;
-  std::istringstream rest(stat.substr(paren + 2));
-  std::string field;
-  // Fields after the command: 3 state, 4 ppid, ..., 14 utime, 15 stime.
-  std::vector<std::string> fields;
-  while (rest >> field) fields.push_back(field);
-  if (fields.size() < 13) return NAN;
-  const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
-  return (std::stod(fields[11]) + std::stod(fields[12])) / ticks;
 }
 
 // A "Key:   value kB" line of /proc/PID/status, in kB (or the plain number).
@@ -211,28 +199,6 @@ std::map<std::string, long long> tcpExt() {
   return out;
 }
 
-std::string loadAverage() {
-  std::string l = readFile("/proc/loadavg");
-  std::istringstream s(l);
-  std::string a, b, c;
-  s >> a >> b >> c;
-  return a + " " + b + " " + c;
-}
-
-double rusageSelfSeconds() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
-}
-
-bool pinTo(int cpu) {
-  if (cpu < 0) return true;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  return sched_setaffinity(0, sizeof set, &set) == 0;
-}
-
 struct Percentiles {
   size_t n = 0;
   double p50 = NAN, p90 = NAN, p99 = NAN, max = NAN, min = NAN, mean = NAN;
@@ -241,25 +207,18 @@ Percentiles percentiles(std::vector<double> v) {
   Percentiles p;
   p.n = v.size();
   if (v.empty()) return p;
-  std::sort(v.begin(), v.end());
-  auto at = [&](double q) {
-    // nearest rank
-    size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(v.size())));
-    if (rank < 1) rank = 1;
-    return v[std::min(rank, v.size()) - 1];
-  };
-  p.p50 = at(0.50);
-  p.p90 = at(0.90);
-  p.p99 = at(0.99);
-  p.min = v.front();
-  p.max = v.back();
+  p.p50 = nearestRankPercentile(v, 0.50);
+  p.p90 = nearestRankPercentile(v, 0.90);
+  p.p99 = nearestRankPercentile(v, 0.99);
+  p.min = *std::min_element(v.begin(), v.end());
+  p.max = *std::max_element(v.begin(), v.end());
   double sum = 0;
   for (double x : v) sum += x;
   p.mean = sum / static_cast<double>(v.size());
   return p;
 }
 
-std::string jsonEscape(std::string_view s) {
+std::string jsonString(std::string_view s) {
   std::string out;
   for (unsigned char c : s) {
     if (c == '"' || c == '\\') {
@@ -435,7 +394,7 @@ Daemon startDaemon(const Options& opt, const std::string& workdir) {
   pid_t pid = fork();
   if (pid < 0) die("fork");
   if (pid == 0) {
-    pinTo(opt.serverCpu);
+    pinToCpu(opt.serverCpu);
     dup2(fds[1], 2);
     close(fds[0]);
     close(fds[1]);
@@ -513,143 +472,6 @@ std::string stopDaemon(Daemon& d, double timeout, double* seconds) {
   d.log = nullptr;
   d.pid = -1;
   return how;
-}
-
-// ---------------------------------------------------------------------------------------
-// A blocking HTTP/1.1 client for the REST setup (one keep-alive connection).
-
-struct HttpResponse {
-  int status = 0;
-  std::string body;
-};
-
-class HttpClient {
- public:
-  explicit HttpClient(int port) : port_(port) {}
-  ~HttpClient() {
-    if (fd_ >= 0) close(fd_);
-  }
-
-  HttpResponse request(const std::string& method, const std::string& path, const std::string& body,
-                       const std::string& bearer = "") {
-    for (int attempt = 0; attempt < 2; attempt++) {
-      if (fd_ < 0 && !connectNow()) return {};
-      std::string req = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port_) + "\r\n";
-      if (!bearer.empty()) req += "Authorization: Bearer " + bearer + "\r\n";
-      if (!body.empty() || method == "POST")
-        req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
-      req += "\r\n" + body;
-      if (!writeAll(req)) {
-        reset();
-        continue;
-      }
-      HttpResponse r;
-      bool closeAfter = false;
-      if (!readResponse(r, closeAfter)) {
-        reset();
-        continue;
-      }
-      if (closeAfter) reset();
-      return r;
-    }
-    return {};
-  }
-
- private:
-  bool connectNow() {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port_));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    timeval tv{60, 0};  // a DELETE waits for the room's outputs to finish
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    int one = 1;
-    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-      reset();
-      return false;
-    }
-    buf_.clear();
-    return true;
-  }
-  void reset() {
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
-    buf_.clear();
-  }
-  bool writeAll(const std::string& s) {
-    size_t off = 0;
-    while (off < s.size()) {
-      ssize_t n = send(fd_, s.data() + off, s.size() - off, MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      off += static_cast<size_t>(n);
-    }
-    return true;
-  }
-  bool fill() {
-    char tmp[16384];
-    ssize_t n = recv(fd_, tmp, sizeof tmp, 0);
-    if (n <= 0) return false;
-    buf_.append(tmp, static_cast<size_t>(n));
-    return true;
-  }
-  bool readResponse(HttpResponse& r, bool& closeAfter) {
-    size_t end;
-    while ((end = buf_.find("\r\n\r\n")) == std::string::npos)
-      if (!fill()) return false;
-    std::string head = buf_.substr(0, end);
-    buf_.erase(0, end + 4);
-    if (head.rfind("HTTP/1.", 0) != 0 || head.size() < 12) return false;
-    r.status = std::atoi(head.c_str() + 9);
-    size_t length = 0;
-    bool chunked = false;
-    std::istringstream lines(head);
-    std::string line;
-    while (std::getline(lines, line)) {
-      std::string lower = line;
-      for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      if (lower.rfind("content-length:", 0) == 0) length = std::strtoul(lower.c_str() + 15, nullptr, 10);
-      if (lower.rfind("connection:", 0) == 0 && lower.find("close") != std::string::npos) closeAfter = true;
-      if (lower.rfind("transfer-encoding:", 0) == 0 && lower.find("chunked") != std::string::npos) chunked = true;
-    }
-    if (chunked) {
-      for (;;) {
-        size_t nl;
-        while ((nl = buf_.find("\r\n")) == std::string::npos)
-          if (!fill()) return false;
-        size_t size = std::strtoul(buf_.c_str(), nullptr, 16);
-        buf_.erase(0, nl + 2);
-        while (buf_.size() < size + 2)
-          if (!fill()) return false;
-        r.body += buf_.substr(0, size);
-        buf_.erase(0, size + 2);
-        if (size == 0) break;
-      }
-      return true;
-    }
-    while (buf_.size() < length)
-      if (!fill()) return false;
-    r.body = buf_.substr(0, length);
-    buf_.erase(0, length);
-    return true;
-  }
-
-  int port_;
-  int fd_ = -1;
-  std::string buf_;
-};
-
-std::string jsonStringMember(const std::string& body, const char* name) {
-  g_autoptr(JsonParser) parser = json_parser_new();
-  if (!json_parser_load_from_data(parser, body.c_str(), static_cast<gssize>(body.size()), nullptr)) return "";
-  JsonNode* root = json_parser_get_root(parser);
-  if (!root || !JSON_NODE_HOLDS_OBJECT(root)) return "";
-  JsonObject* o = json_node_get_object(root);
-  if (!json_object_has_member(o, name)) return "";
-  const char* v = json_object_get_string_member(o, name);
-  return v ? v : "";
 }
 
 // ---------------------------------------------------------------------------------------
@@ -812,7 +634,7 @@ class Generator {
     std::thread deleter;
     if (opt_.teardown == "delete") {
       deleter = std::thread([this, hostToken, httpResult] {
-        HttpClient http(port_);
+        RestClient http("http://127.0.0.1:" + std::to_string(port_), 60);  // a DELETE waits for the room's outputs
         auto r = http.request("DELETE", "/api/v1/rooms/" + roomId_, "", hostToken);
         *httpResult = strf("HTTP %d %s", r.status, r.body.substr(0, 200).c_str());
       });
@@ -1487,33 +1309,26 @@ struct SizeResult {
   std::string logPath;
 };
 
-SizeResult runSize(const Options& opt, int n, const std::string& workdirBase) {
-  SizeResult R;
-  R.n = n;
-  const std::string workdir = workdirBase + "/n" + std::to_string(n);
-  g_mkdir_with_parents(workdir.c_str(), 0755);
-  note("== N=%d: starting roomcastd (CPU %d)", n, opt.serverCpu);
-  R.loadBefore = loadAverage();
-  Daemon d = startDaemon(opt, workdir);
-  note("   roomcastd pid %d, port %d", static_cast<int>(d.pid), d.port);
-  R.logPath = d.logPath;
-  R.daemonNofile = maxOpenFiles(d.pid);
-  usleep(500000);
-  R.rssFreshKb = procStatusValue(d.pid, "VmRSS");
-
-  // Setup over REST: the room and N listener tokens.
-  HttpClient http(d.port);
-  auto created = http.request("POST", "/api/v1/rooms", R"({"title":"ws-scale"})");
-  const std::string roomId = jsonStringMember(created.body, "id");
-  const std::string hostToken = jsonStringMember(created.body, "host_token");
-  if (created.status != 201 || roomId.empty()) die(strf("POST /api/v1/rooms: HTTP %d %s", created.status, created.body.c_str()));
+// The room and N listener tokens over REST (setup, timed apart).
+struct RoomSetup {
+  std::string roomId, hostToken;
   std::vector<std::string> tokens;
+};
+
+RoomSetup createRoomAndTokens(SizeResult& R, Daemon& d, int n) {
+  RestClient http("http://127.0.0.1:" + std::to_string(d.port), 60);
+  auto created = http.request("POST", "/api/v1/rooms", R"({"title":"ws-scale"})");
+  const std::string roomId = jsonMember(created.body, "id");
+  const std::string hostToken = jsonMember(created.body, "host_token");
+  if (created.status != 201 || roomId.empty()) die(strf("POST /api/v1/rooms: HTTP %d %s", created.status, created.body.c_str()));
+  RoomSetup out{roomId, hostToken, {}};
+  std::vector<std::string>& tokens = out.tokens;
   tokens.reserve(static_cast<size_t>(n));
   const int64_t tk0 = monoNs();
   for (int i = 0; i < n; i++) {
     auto r = http.request("POST", "/api/v1/rooms/" + roomId + "/tokens",
                           strf(R"({"role":"listener","name":"n%d"})", i));
-    std::string token = jsonStringMember(r.body, "token");
+    std::string token = jsonMember(r.body, "token");
     if (r.status != 201 || token.empty()) die(strf("token %d: HTTP %d %s", i, r.status, r.body.c_str()));
     tokens.push_back(std::move(token));
     if (i % 2000 == 1999) drainDaemonLog(d);
@@ -1522,10 +1337,11 @@ SizeResult runSize(const Options& opt, int n, const std::string& workdirBase) {
   R.tokensIssued = n;
   note("   room %s, %d tokens in %.1f s", roomId.c_str(), n, R.tokensSeconds);
 
-  Generator g(opt, n, d.port, roomId, std::move(tokens));
-  g.watchDaemon(&d);
+  return out;
+}
 
-  // Idle: the room exists, nobody is connected.
+// Idle: the room exists, nobody is connected.
+void measureIdle(SizeResult& R, Generator& g, const Daemon& d, const Options& opt) {
   g.idle(2);
   {
     const double c0 = processCpuSeconds(d.pid);
@@ -1536,63 +1352,53 @@ SizeResult runSize(const Options& opt, int n, const std::string& workdirBase) {
   R.rssIdleKb = procStatusValue(d.pid, "VmRSS");
   note("   idle: RSS %.1f MB (fresh %.1f MB), CPU %.1f %%", R.rssIdleKb / 1024.0, R.rssFreshKb / 1024.0, R.idleCpuPct);
 
-  // Connect.
-  {
-    const double s0 = processCpuSeconds(d.pid), g0 = rusageSelfSeconds();
-    const SchedStat q0 = serverMainThread(d.pid);
-    auto net0 = tcpExt();
-    g.connectAll();
-    auto net1 = tcpExt();
-    R.listenOverflows = net1["ListenOverflows"] - net0["ListenOverflows"];
-    R.listenDrops = net1["ListenDrops"] - net0["ListenDrops"];
-    R.synRetrans = net1["TCPSynRetrans"] - net0["TCPSynRetrans"];
-    const double wall = (g.connectEndNs_ - g.connectStartNs_) / 1e9;
-    const double wallNow = (monoNs() - g.connectStartNs_) / 1e9;
-    R.connectServerCpuPct = 100.0 * (processCpuSeconds(d.pid) - s0) / wallNow;
-    R.connectServerWaitPct = 100.0 * (serverMainThread(d.pid).wait - q0.wait) / wallNow;
-    R.connectGeneratorCpuPct = 100.0 * (rusageSelfSeconds() - g0) / wallNow;
-    R.joined = g.joined_;
-    R.failedConnects = g.failedConnects_;
-    R.connectTimedOut = g.connectTimedOut_;
-    R.connectSeconds = wall;
-    R.connectsPerSecond = wall > 0 ? g.joined_ / wall : 0;
-    std::vector<double> lat;
-    for (const auto& c : g.conns_)
-      if (c.welcomeNs) lat.push_back((c.welcomeNs - c.startNs) / 1e6);
-    R.connectLatencyMs = percentiles(lat);
-    std::vector<double> tcp, up, hello;
-    for (const auto& c : g.conns_) {
-      if (!c.welcomeNs) continue;
-      tcp.push_back((c.connectedNs - c.startNs) / 1e6);
-      up.push_back((c.upgradedNs - c.connectedNs) / 1e6);
-      hello.push_back((c.welcomeNs - c.upgradedNs) / 1e6);
-    }
-    R.tcpConnectMs = percentiles(tcp);
-    R.upgradeMs = percentiles(up);
-    R.helloMs = percentiles(hello);
-    for (const auto& c : g.conns_) {
-      R.ownSynRetrans += c.retransAtConnect;
-      R.ownRetransToWelcome += c.retransAtWelcome;
-      R.connectsWithSynRetrans += c.retransAtConnect > 0;
-    }
-    note("   connect: %d joined, %d failed in %.2f s (%.0f/s); server CPU %.0f %%, generator %.0f %%", R.joined,
-         R.failedConnects, R.connectSeconds, R.connectsPerSecond, R.connectServerCpuPct, R.connectGeneratorCpuPct);
-  }
-  g.drain();
-  R.joinedEvents = g.joinedEventsTotal_;
-  R.expectedJoinedEvents = g.expectedJoinedEvents_;
-  R.drainedAll = g.drainedAll_;
-  R.drainSeconds = g.drainSeconds_;
-  R.bytesConnectPhase = g.bytesReceived_;
-  note("   drain: %" PRIu64 " of %" PRIu64 " participant-joined in %.2f s after the last welcome (%.1f MB received)",
-       R.joinedEvents, R.expectedJoinedEvents, R.drainSeconds, R.bytesConnectPhase / 1e6);
-  g.idle(2);
-  R.rssConnectedKb = procStatusValue(d.pid, "VmRSS");
-  R.threadsConnected = procStatusValue(d.pid, "Threads");
-  note("   connected: RSS %.1f MB (+%.1f MB over idle)", R.rssConnectedKb / 1024.0,
-       (R.rssConnectedKb - R.rssIdleKb) / 1024.0);
+}
 
-  // Steady load.
+// Connect every client: time, server and generator CPU, the kernel's listen queue.
+void measureConnect(SizeResult& R, Generator& g, const Daemon& d) {
+  const double s0 = processCpuSeconds(d.pid), g0 = selfCpuSeconds();
+  const SchedStat q0 = serverMainThread(d.pid);
+  auto net0 = tcpExt();
+  g.connectAll();
+  auto net1 = tcpExt();
+  R.listenOverflows = net1["ListenOverflows"] - net0["ListenOverflows"];
+  R.listenDrops = net1["ListenDrops"] - net0["ListenDrops"];
+  R.synRetrans = net1["TCPSynRetrans"] - net0["TCPSynRetrans"];
+  const double wall = (g.connectEndNs_ - g.connectStartNs_) / 1e9;
+  const double wallNow = (monoNs() - g.connectStartNs_) / 1e9;
+  R.connectServerCpuPct = 100.0 * (processCpuSeconds(d.pid) - s0) / wallNow;
+  R.connectServerWaitPct = 100.0 * (serverMainThread(d.pid).wait - q0.wait) / wallNow;
+  R.connectGeneratorCpuPct = 100.0 * (selfCpuSeconds() - g0) / wallNow;
+  R.joined = g.joined_;
+  R.failedConnects = g.failedConnects_;
+  R.connectTimedOut = g.connectTimedOut_;
+  R.connectSeconds = wall;
+  R.connectsPerSecond = wall > 0 ? g.joined_ / wall : 0;
+  std::vector<double> lat;
+  for (const auto& c : g.conns_)
+    if (c.welcomeNs) lat.push_back((c.welcomeNs - c.startNs) / 1e6);
+  R.connectLatencyMs = percentiles(lat);
+  std::vector<double> tcp, up, hello;
+  for (const auto& c : g.conns_) {
+    if (!c.welcomeNs) continue;
+    tcp.push_back((c.connectedNs - c.startNs) / 1e6);
+    up.push_back((c.upgradedNs - c.connectedNs) / 1e6);
+    hello.push_back((c.welcomeNs - c.upgradedNs) / 1e6);
+  }
+  R.tcpConnectMs = percentiles(tcp);
+  R.upgradeMs = percentiles(up);
+  R.helloMs = percentiles(hello);
+  for (const auto& c : g.conns_) {
+    R.ownSynRetrans += c.retransAtConnect;
+    R.ownRetransToWelcome += c.retransAtWelcome;
+    R.connectsWithSynRetrans += c.retransAtConnect > 0;
+  }
+  note("   connect: %d joined, %d failed in %.2f s (%.0f/s); server CPU %.0f %%, generator %.0f %%", R.joined,
+       R.failedConnects, R.connectSeconds, R.connectsPerSecond, R.connectServerCpuPct, R.connectGeneratorCpuPct);
+}
+
+// Steady load: CPU of the server, this generator and the rest of the machine over the window.
+void measureSteady(SizeResult& R, Generator& g, const Daemon& d, const Options& opt) {
   double s0 = 0, g0 = 0;
   int64_t w0 = 0, w1 = 0;
   double s1 = 0, g1 = 0;
@@ -1605,7 +1411,7 @@ SizeResult runSize(const Options& opt, int n, const std::string& workdirBase) {
         if (start) {
           windowOpen = true;
           s0 = processCpuSeconds(d.pid);
-          g0 = rusageSelfSeconds();
+          g0 = selfCpuSeconds();
           p0 = readProcStat();
           sq0 = serverMainThread(d.pid);
           gq0 = generatorThread();
@@ -1614,7 +1420,7 @@ SizeResult runSize(const Options& opt, int n, const std::string& workdirBase) {
         } else {
           windowOpen = false;
           s1 = processCpuSeconds(d.pid);
-          g1 = rusageSelfSeconds();
+          g1 = selfCpuSeconds();
           p1 = readProcStat();
           sq1 = serverMainThread(d.pid);
           gq1 = generatorThread();
@@ -1645,7 +1451,10 @@ SizeResult runSize(const Options& opt, int n, const std::string& workdirBase) {
         R.serverCoreBusyPct = 100.0 * (p1[core].busy - p0[core].busy) / (p1[core].total - p0[core].total);
     }
   }
-  // Deliveries of the measured broadcasts to every client that was joined.
+}
+
+// Deliveries of the measured broadcasts to every client that was joined.
+void summariseDeliveries(SizeResult& R, const Generator& g) {
   std::vector<double> app, kern, stamp;
   for (const auto& b : g.broadcasts_) {
     if (!b.measured) continue;
@@ -1670,7 +1479,10 @@ SizeResult runSize(const Options& opt, int n, const std::string& workdirBase) {
   R.deliveryAppMs = percentiles(app);
   R.deliveryKernelMs = percentiles(kern);
   R.serverStampMs = percentiles(stamp);
-  // Messages per client per second in the window.
+}
+
+// Messages per client per second in the window, and the generator's counters.
+void summariseMessages(SizeResult& R, const Generator& g) {
   {
     double sum = 0, mx = 0, mn = 1e18, rsum = 0, rmx = 0, omx = 0, csum = 0;
     int k = 0;
@@ -1716,6 +1528,45 @@ SizeResult runSize(const Options& opt, int n, const std::string& workdirBase) {
   R.otherTypes = g.otherTypes_;
   R.errorSamples = g.errorSamples_;
   R.closeReasons = g.closeReasons_;
+}
+
+SizeResult runSize(const Options& opt, int n, const std::string& workdirBase) {
+  SizeResult R;
+  R.n = n;
+  const std::string workdir = workdirBase + "/n" + std::to_string(n);
+  g_mkdir_with_parents(workdir.c_str(), 0755);
+  note("== N=%d: starting roomcastd (CPU %d)", n, opt.serverCpu);
+  R.loadBefore = loadAverage();
+  Daemon d = startDaemon(opt, workdir);
+  note("   roomcastd pid %d, port %d", static_cast<int>(d.pid), d.port);
+  R.logPath = d.logPath;
+  R.daemonNofile = maxOpenFiles(d.pid);
+  usleep(500000);
+  R.rssFreshKb = procStatusValue(d.pid, "VmRSS");
+
+  auto [roomId, hostToken, tokens] = createRoomAndTokens(R, d, n);
+  Generator g(opt, n, d.port, roomId, std::move(tokens));
+  g.watchDaemon(&d);
+
+  measureIdle(R, g, d, opt);
+  measureConnect(R, g, d);
+  g.drain();
+  R.joinedEvents = g.joinedEventsTotal_;
+  R.expectedJoinedEvents = g.expectedJoinedEvents_;
+  R.drainedAll = g.drainedAll_;
+  R.drainSeconds = g.drainSeconds_;
+  R.bytesConnectPhase = g.bytesReceived_;
+  note("   drain: %" PRIu64 " of %" PRIu64 " participant-joined in %.2f s after the last welcome (%.1f MB received)",
+       R.joinedEvents, R.expectedJoinedEvents, R.drainSeconds, R.bytesConnectPhase / 1e6);
+  g.idle(2);
+  R.rssConnectedKb = procStatusValue(d.pid, "VmRSS");
+  R.threadsConnected = procStatusValue(d.pid, "Threads");
+  note("   connected: RSS %.1f MB (+%.1f MB over idle)", R.rssConnectedKb / 1024.0,
+       (R.rssConnectedKb - R.rssIdleKb) / 1024.0);
+
+  measureSteady(R, g, d, opt);
+  summariseDeliveries(R, g);
+  summariseMessages(R, g);
   R.hwmKb = procStatusValue(d.pid, "VmHWM");
   note("   steady %.1f s: server CPU %.1f %%, generator %.1f %%; delivery p50 %.1f p99 %.1f max %.1f ms; %.2f msgs/client/s",
        R.windowSeconds, R.serverCpuPct, R.generatorCpuPct, R.deliveryAppMs.p50, R.deliveryAppMs.p99,
@@ -1836,7 +1687,7 @@ void writeMap(std::ostream& o, const char* name, const std::map<std::string, uin
   o << "\"" << name << "\": {";
   bool first = true;
   for (const auto& [k, v] : m) {
-    o << (first ? "" : ", ") << "\"" << jsonEscape(k) << "\": " << v;
+    o << (first ? "" : ", ") << "\"" << jsonString(k) << "\": " << v;
     first = false;
   }
   o << "}";
@@ -1919,8 +1770,8 @@ void writeJson(const Options& opt, const std::vector<SizeResult>& results, const
     writeMap(o, "other_types", r.otherTypes);
     o << "},\n \"generator_max_unsent_bytes\": " << r.maxOutBacklog << ",\n";
     o << " \"teardown\": {\"mode\": \"" << opt.teardown << "\", \"seconds\": " << jnum(r.teardownSeconds)
-      << ", \"still_open\": " << r.stillOpen << ", \"delete\": \"" << jsonEscape(r.deleteResult)
-      << "\", \"daemon_exit\": \"" << jsonEscape(r.daemonExit) << "\", \"daemon_exit_seconds\": "
+      << ", \"still_open\": " << r.stillOpen << ", \"delete\": \"" << jsonString(r.deleteResult)
+      << "\", \"daemon_exit\": \"" << jsonString(r.daemonExit) << "\", \"daemon_exit_seconds\": "
       << jnum(r.daemonExitSeconds) << ", \"daemon_warning_lines\": " << r.daemonWarnings << "},\n"
       << " \"load_average_before\": \"" << r.loadBefore << "\", \"load_average_after\": \"" << r.loadAfter << "\"}"
       << (i + 1 < results.size() ? "," : "") << "\n";
@@ -1970,7 +1821,7 @@ int main(int argc, char** argv) {
   note("bench-ws-scale: %s; ip_local_port_range %s; somaxconn %s; %d source addresses", envText.c_str(),
        portRange.c_str(), somaxconn.c_str(), opt.sourceAddresses);
   if (opt.serverCpu >= cpus || opt.generatorCpu >= cpus) die("--server-cpu/--generator-cpu beyond the CPUs here");
-  if (!pinTo(opt.generatorCpu)) note("could not pin the generator to CPU %d", opt.generatorCpu);
+  if (!pinToCpu(opt.generatorCpu)) note("could not pin the generator to CPU %d", opt.generatorCpu);
 
   g_autofree gchar* workdirBase = g_dir_make_tmp("bench-ws-scale-XXXXXX", nullptr);
   if (!workdirBase) die("cannot create a temporary directory");

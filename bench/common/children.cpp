@@ -1,4 +1,4 @@
-#include "common.h"
+#include "children.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -25,23 +25,11 @@
 #include <regex>
 #include <sstream>
 
-#include "processes.h"
+#include "processes.h"  // tests/support: buildPath, sourcePath, http
 
 extern char** environ;
 
 namespace roomcast::bench {
-
-double wallNow() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-double monoNow() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 void sleepFor(double seconds) {
   if (seconds <= 0) return;
@@ -103,7 +91,7 @@ Child::Child(const std::vector<std::string>& argv, int cpu, const std::string& s
       const ssize_t n = read(outFd_, buf, sizeof buf);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
-      const double t = wallNow();
+      const double t = realtimeSeconds();
       pending.append(buf, static_cast<size_t>(n));
       size_t nl;
       std::lock_guard<std::mutex> lock(mutex_);
@@ -113,7 +101,7 @@ Child::Child(const std::vector<std::string>& argv, int cpu, const std::string& s
       }
     }
     std::lock_guard<std::mutex> lock(mutex_);
-    if (!pending.empty()) lines_.push_back({wallNow(), pending});
+    if (!pending.empty()) lines_.push_back({realtimeSeconds(), pending});
     eof_ = true;
   });
 }
@@ -142,9 +130,9 @@ bool Child::running() {
 }
 
 double Child::waitForLine(const std::string& text, double timeoutSeconds) {
-  const double deadline = monoNow() + timeoutSeconds;
+  const double deadline = monotonicSeconds() + timeoutSeconds;
   size_t checked = 0;
-  while (monoNow() < deadline) {
+  while (monotonicSeconds() < deadline) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       for (; checked < lines_.size(); checked++)
@@ -166,8 +154,8 @@ void Child::signal(int sig) {
 }
 
 int Child::wait(double timeoutSeconds) {
-  const double deadline = monoNow() + timeoutSeconds;
-  while (running() && monoNow() < deadline) sleepFor(0.01);
+  const double deadline = monotonicSeconds() + timeoutSeconds;
+  while (running() && monotonicSeconds() < deadline) sleepFor(0.01);
   if (running()) {
     kill(pid_, SIGKILL);
     reap(true);
@@ -180,13 +168,6 @@ int Child::stop(double timeoutSeconds) {
   if (!running()) return status_;
   kill(pid_, SIGTERM);
   return wait(timeoutSeconds);
-}
-
-std::string readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 bool writeFile(const std::string& path, const std::string& text) {
@@ -204,8 +185,8 @@ Roomcastd::Roomcastd(const std::string& dataDir, const std::vector<std::string>&
   child_ = std::make_unique<Child>(argv, cpu, logPath_);
   // "roomcastd 0.1.0: listening on http://127.0.0.1:PORT/ (...)" on stderr.
   const std::regex listening("listening on (http://127\\.0\\.0\\.1:[0-9]+)/");
-  const double deadline = monoNow() + 20;
-  while (monoNow() < deadline && child_->running()) {
+  const double deadline = monotonicSeconds() + 20;
+  while (monotonicSeconds() < deadline && child_->running()) {
     std::smatch m;
     const std::string log = readFile(logPath_);
     if (std::regex_search(log, m, listening)) {
@@ -243,8 +224,8 @@ Nginx::Nginx(const std::string& dir, const std::string& originHostPort, int port
   writeFile(dir_ + "/nginx.conf", main.str());
   child_ = std::make_unique<Child>(std::vector<std::string>{"/usr/sbin/nginx", "-p", dir_, "-c", dir_ + "/nginx.conf"},
                                    cpu, dir_ + "/stderr.log");
-  const double deadline = monoNow() + 10;
-  while (monoNow() < deadline && child_->running()) {
+  const double deadline = monotonicSeconds() + 10;
+  while (monotonicSeconds() < deadline && child_->running()) {
     if (httpRequest("GET", url_ + "/api/v1/health").status == 200) {
       ready_ = true;
       return;
@@ -354,13 +335,6 @@ double selfCpuSeconds() {
   return u.ru_utime.tv_sec + u.ru_utime.tv_usec * 1e-6 + u.ru_stime.tv_sec + u.ru_stime.tv_usec * 1e-6;
 }
 
-int pinSelf(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  return sched_setaffinity(0, sizeof set, &set);
-}
-
 static int g_nice = 0;
 
 void setNice(int nice) {
@@ -382,40 +356,12 @@ int raiseNofile(int want) {
   return static_cast<int>(r.rlim_cur);
 }
 
-double percentile(std::vector<double> v, double p) {
+double nearestRankPercentile(std::vector<double> v, double p) {
   if (v.empty()) return NAN;
   std::sort(v.begin(), v.end());
   const double rank = std::ceil(p * static_cast<double>(v.size()));
   const size_t i = static_cast<size_t>(std::clamp(rank, 1.0, static_cast<double>(v.size()))) - 1;
   return v[i];
-}
-
-std::string jsonEscape(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
-}
-
-std::string jsonNumber(double v) {
-  if (!std::isfinite(v)) return "null";
-  char buf[64];
-  snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
 }
 
 std::string machineSummary() {
@@ -451,307 +397,11 @@ std::string nginxVersion() {
   return out;
 }
 
-std::string jsonStringField(const std::string& json, const std::string& key) {
-  const std::string needle = "\"" + key + "\":\"";
-  const auto at = json.find(needle);
-  if (at == std::string::npos) return "";
-  const auto start = at + needle.size();
-  const auto end = json.find('"', start);
-  return end == std::string::npos ? "" : json.substr(start, end - start);
-}
-
 Reply httpRequest(const char* method, const std::string& url, const std::string& body, const std::string& bearer) {
   std::vector<std::pair<std::string, std::string>> headers;
   if (!bearer.empty()) headers.emplace_back("Authorization", "Bearer " + bearer);
   auto r = testing::http(method, url, body, headers);
   return {r.status, r.body};
-}
-
-}  // namespace roomcast::bench
-
-// ---------------------------------------------------------------------------------------------
-// LoggingProxy
-
-
-namespace roomcast::bench {
-
-namespace {
-
-int connectTo(const std::string& hostPort) {
-  const auto colon = hostPort.rfind(':');
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(std::atoi(hostPort.c_str() + colon + 1)));
-  inet_pton(AF_INET, hostPort.substr(0, colon).c_str(), &a.sin_addr);
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    close(fd);
-    return -1;
-  }
-  const int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  return fd;
-}
-
-bool writeAll(int fd, const char* p, size_t n) {
-  while (n) {
-    const ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-  return true;
-}
-
-std::string headerValue(const std::string& head, const char* name) {
-  std::istringstream in(head);
-  std::string line;
-  const size_t n = strlen(name);
-  while (std::getline(in, line)) {
-    if (line.size() > n && strncasecmp(line.c_str(), name, n) == 0 && line[n] == ':') {
-      std::string v = line.substr(n + 1);
-      while (!v.empty() && (v.front() == ' ')) v.erase(0, 1);
-      while (!v.empty() && (v.back() == '\r' || v.back() == ' ')) v.pop_back();
-      return v;
-    }
-  }
-  return "";
-}
-
-}  // namespace
-
-LoggingProxy::LoggingProxy(const std::string& originHostPort) : origin_(originHostPort) {
-  listenFd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const int one = 1;
-  setsockopt(listenFd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind(listenFd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(listenFd_, 64) != 0) return;
-  socklen_t len = sizeof a;
-  getsockname(listenFd_, reinterpret_cast<sockaddr*>(&a), &len);
-  url_ = "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port));
-  acceptor_ = std::thread([this] { acceptLoop(); });
-}
-
-LoggingProxy::~LoggingProxy() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    stopping_ = true;
-    for (int fd : fds_) shutdown(fd, SHUT_RDWR);
-  }
-  if (listenFd_ >= 0) shutdown(listenFd_, SHUT_RDWR);
-  if (acceptor_.joinable()) acceptor_.join();
-  for (auto& t : workers_)
-    if (t.joinable()) t.join();
-  if (listenFd_ >= 0) close(listenFd_);
-}
-
-void LoggingProxy::acceptLoop() {
-  for (;;) {
-    const int c = accept4(listenFd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (c < 0) {
-      if (errno == EINTR) continue;
-      return;  // shut down
-    }
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (stopping_) {
-      close(c);
-      return;
-    }
-    const int id = ++connections_;
-    fds_.push_back(c);
-    workers_.emplace_back([this, c, id] { serve(c, id); });
-  }
-}
-
-void LoggingProxy::serve(int client, int id) {
-  const int server = connectTo(origin_);
-  if (server < 0) {
-    shutdown(client, SHUT_RDWR);
-    return;
-  }
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    fds_.push_back(server);
-    if (stopping_) shutdown(server, SHUT_RDWR);
-  }
-  const int one = 1;
-  setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  std::deque<Request> pending;
-  std::string up, down;          // unparsed bytes of each direction
-  bool upInBody = false;
-  size_t upBodyLeft = 0;
-  bool downInBody = false, downChunked = false, downStarted = false;
-  size_t downBodyLeft = 0;
-  Request* current = nullptr;    // the request whose response is being read
-  bool clientOpen = true, serverOpen = true;
-  char buf[65536];
-
-  auto finishResponse = [&] {
-    current->doneWall = wallNow();
-    std::lock_guard<std::mutex> lock(mutex_);
-    done_.push_back(std::move(*current));
-    pending.pop_front();
-    current = nullptr;
-    downInBody = downChunked = downStarted = false;
-  };
-
-  while (clientOpen || serverOpen) {
-    pollfd p[2] = {{client, static_cast<short>(clientOpen ? POLLIN : 0), 0},
-                   {server, static_cast<short>(serverOpen ? POLLIN : 0), 0}};
-    if (poll(p, 2, 1000) < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (stopping_) break;
-    }
-    if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-      const ssize_t n = recv(client, buf, sizeof buf, 0);
-      if (n <= 0) {
-        clientOpen = false;
-        shutdown(server, SHUT_WR);
-      } else {
-        const double t = wallNow();
-        writeAll(server, buf, static_cast<size_t>(n));
-        {
-          std::lock_guard<std::mutex> lock(mutex_);
-          up_ += static_cast<size_t>(n);
-        }
-        up.append(buf, static_cast<size_t>(n));
-        for (;;) {
-          if (upInBody) {
-            const size_t take = std::min(upBodyLeft, up.size());
-            pending.back().requestBytes += take;
-            up.erase(0, take);
-            upBodyLeft -= take;
-            if (upBodyLeft) break;
-            upInBody = false;
-          }
-          const auto end = up.find("\r\n\r\n");
-          if (end == std::string::npos) break;
-          const std::string head = up.substr(0, end + 4);
-          up.erase(0, end + 4);
-          Request r;
-          r.connection = id;
-          r.sentWall = t;
-          r.requestBytes = head.size();
-          std::istringstream line(head);
-          std::string version;
-          line >> r.method >> r.path >> version;
-          pending.push_back(std::move(r));
-          const std::string length = headerValue(head, "Content-Length");
-          upBodyLeft = length.empty() ? 0 : std::strtoul(length.c_str(), nullptr, 10);
-          upInBody = upBodyLeft > 0;
-        }
-      }
-    }
-    if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-      const ssize_t n = recv(server, buf, sizeof buf, 0);
-      if (n <= 0) {
-        serverOpen = false;
-        shutdown(client, SHUT_WR);
-        if (current && downInBody && !downChunked && downBodyLeft == SIZE_MAX) finishResponse();  // until close
-      } else {
-        writeAll(client, buf, static_cast<size_t>(n));
-        {
-          std::lock_guard<std::mutex> lock(mutex_);
-          down_ += static_cast<size_t>(n);
-        }
-        down.append(buf, static_cast<size_t>(n));
-        while (!down.empty() && !pending.empty()) {
-          if (!current) {
-            current = &pending.front();
-            if (!downStarted) current->firstByteWall = wallNow();
-            downStarted = true;
-          }
-          if (!downInBody) {
-            const auto end = down.find("\r\n\r\n");
-            if (end == std::string::npos) break;
-            const std::string head = down.substr(0, end + 4);
-            down.erase(0, end + 4);
-            current->headerBytes = head.size();
-            current->status = std::atoi(head.c_str() + 9);
-            const bool noBody = current->method == "HEAD" || current->status == 204 || current->status == 304 ||
-                                current->status / 100 == 1;
-            const std::string length = headerValue(head, "Content-Length");
-            downChunked = strcasestr(headerValue(head, "Transfer-Encoding").c_str(), "chunked") != nullptr;
-            downBodyLeft = noBody ? 0 : !length.empty() ? std::strtoul(length.c_str(), nullptr, 10) : SIZE_MAX;
-            if (downChunked && !noBody) downBodyLeft = 0;
-            downInBody = true;
-            if (noBody) {
-              finishResponse();
-              continue;
-            }
-          }
-          if (downChunked) {
-            // Chunk sizes are counted as body bytes; good enough for accounting.
-            if (downBodyLeft == 0) {
-              const auto crlf = down.find("\r\n");
-              if (crlf == std::string::npos) break;
-              const size_t size = std::strtoul(down.c_str(), nullptr, 16);
-              current->bodyBytes += crlf + 2;
-              down.erase(0, crlf + 2);
-              downBodyLeft = size + 2;
-              if (size == 0) {
-                // Last chunk: "0\r\n" then optional trailers, then "\r\n".
-                const auto endTrail = down.find("\r\n");
-                if (endTrail == std::string::npos) {
-                  downBodyLeft = 2;
-                  break;
-                }
-                current->bodyBytes += endTrail + 2;
-                down.erase(0, endTrail + 2);
-                finishResponse();
-                continue;
-              }
-            }
-            const size_t take = std::min(downBodyLeft, down.size());
-            if (current->path.find(".m3u8") != std::string::npos) current->body.append(down, 0, take);
-            current->bodyBytes += take;
-            down.erase(0, take);
-            downBodyLeft -= take;
-            continue;
-          }
-          const size_t take = std::min(downBodyLeft, down.size());
-          if (current->path.find(".m3u8") != std::string::npos) current->body.append(down, 0, take);
-          current->bodyBytes += take;
-          down.erase(0, take);
-          if (downBodyLeft != SIZE_MAX) downBodyLeft -= take;
-          if (downBodyLeft == 0) finishResponse();
-        }
-      }
-    }
-  }
-  std::lock_guard<std::mutex> lock(mutex_);
-  for (auto& fd : fds_)
-    if (fd == client || fd == server) fd = -1;
-  close(client);
-  close(server);
-}
-
-std::vector<LoggingProxy::Request> LoggingProxy::requests() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return done_;
-}
-
-int LoggingProxy::connections() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return connections_;
-}
-
-size_t LoggingProxy::bytesUp() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return up_;
-}
-
-size_t LoggingProxy::bytesDown() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return down_;
 }
 
 }  // namespace roomcast::bench

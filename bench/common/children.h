@@ -1,7 +1,7 @@
-// Shared by the HLS benchmarks (bench-hls-latency, bench-hls-fanout, bench-hls-cost): child
-// processes started by fork/exec with a CPU affinity and timestamped stdout lines, roomcastd and
-// a private nginx edge, /proc CPU accounting, /metrics parsing, percentiles and a small JSON
-// writer. Every wait has a deadline; children are stopped by their own PID only.
+// Children that a benchmark owns and reads: a process started by fork/exec with a CPU affinity
+// and timestamped stdout lines (Child), roomcastd on a free port, a private nginx edge; and the
+// /proc readings the HLS and soak benchmarks take of them. Every wait has a deadline; children
+// are stopped by their own PID only. Clocks, statistics and JSON text are in bench_util.h.
 #pragma once
 
 #include <sys/types.h>
@@ -14,12 +14,14 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.h"
 #include "metrics_text.h"  // parseMetrics
+#include "rest_client.h"   // jsonMember
 
 namespace roomcast::bench {
 
-double wallNow();  // CLOCK_REALTIME, seconds since the epoch
-double monoNow();  // CLOCK_MONOTONIC, seconds
+double realtimeSeconds();  // CLOCK_REALTIME, seconds since the epoch
+double monotonicSeconds();  // CLOCK_MONOTONIC, seconds
 void sleepFor(double seconds);
 
 // A child process: fork + exec, optionally pinned to one CPU before exec. Its stdout is read by
@@ -27,7 +29,7 @@ void sleepFor(double seconds);
 class Child {
  public:
   struct Line {
-    double wall;  // wallNow() when the line was read
+    double wall;  // realtimeSeconds() when the line was read
     std::string text;
   };
   Child(const std::vector<std::string>& argv, int cpu = -1, const std::string& stderrPath = "/dev/null",
@@ -60,7 +62,6 @@ class Child {
   bool eof_ = false;
 };
 
-std::string readFile(const std::string& path);
 bool writeFile(const std::string& path, const std::string& text);
 
 // roomcastd on 127.0.0.1:<free port>, its stderr in <dataDir>/roomcastd.log.
@@ -123,7 +124,6 @@ struct CpuTimes {
 };
 CpuTimes cpuTimes(int cpu);
 double selfCpuSeconds();  // getrusage(RUSAGE_SELF), user + sys
-int pinSelf(int cpu);     // sched_setaffinity(0); returns 0 on success
 // Nice value for this process (its current and future threads) and every Child started after
 // this call; 0 leaves priorities alone. For a machine that other work shares (as root, a
 // negative value keeps the benchmark's processes ahead of it).
@@ -131,18 +131,16 @@ void setNice(int nice);
 int niceValue();
 int raiseNofile(int want);  // setrlimit(RLIMIT_NOFILE) as high as allowed, up to `want`; returns the soft limit
 
-double percentile(std::vector<double> values, double p);  // nearest rank, NAN if empty
+// Nearest rank, p in 0..1, NAN if empty (bench_util's percentile() interpolates, p in 0..100).
+double nearestRankPercentile(std::vector<double> values, double p);
 
-std::string jsonEscape(const std::string& s);
+std::string jsonString(const std::string& s);
 std::string jsonNumber(double v);  // null for NaN/inf
 
 // A few facts about the machine for the JSON and the table's header.
 std::string machineSummary();
 std::string gstVersion();
 std::string nginxVersion();
-
-// One line of a REST answer: the value of "key":"..." (plain string values only).
-std::string jsonStringField(const std::string& json, const std::string& key);
 
 // Blocking REST helper (libsoup, 30 s timeout), re-exported from the tests' support code.
 struct Reply {
@@ -151,52 +149,5 @@ struct Reply {
 };
 Reply httpRequest(const char* method, const std::string& url, const std::string& body = {},
                   const std::string& bearer = {});
-
-}  // namespace roomcast::bench
-
-namespace roomcast::bench {
-
-// A logging TCP forwarder for one HTTP/1.1 client: listens on 127.0.0.1:<free port>, forwards
-// every connection to `originHostPort` byte for byte (one thread per connection), and frames
-// both directions to log each request: when its first byte arrived, its path, the status, the
-// response's header and body bytes, and (for playlists) the body. Adds well under a
-// millisecond on loopback.
-class LoggingProxy {
- public:
-  struct Request {
-    int connection = 0;
-    double sentWall = 0;       // first byte of the request seen
-    double firstByteWall = 0;  // first byte of the response
-    double doneWall = 0;       // last byte of the response
-    std::string method, path;
-    int status = 0;
-    size_t requestBytes = 0;   // request line, headers and body
-    size_t headerBytes = 0;    // response status line and headers
-    size_t bodyBytes = 0;
-    std::string body;          // kept for .m3u8 responses only
-  };
-  explicit LoggingProxy(const std::string& originHostPort);
-  ~LoggingProxy();
-  const std::string& url() const { return url_; }
-  std::vector<Request> requests();
-  int connections();
-  size_t bytesUp();    // client → server, all connections
-  size_t bytesDown();  // server → client
-
- private:
-  void acceptLoop();
-  void serve(int client, int id);
-  std::string origin_;
-  std::string url_;
-  int listenFd_ = -1;
-  bool stopping_ = false;
-  std::thread acceptor_;
-  std::mutex mutex_;
-  std::vector<std::thread> workers_;
-  std::vector<int> fds_;
-  std::vector<Request> done_;
-  int connections_ = 0;
-  size_t up_ = 0, down_ = 0;
-};
 
 }  // namespace roomcast::bench

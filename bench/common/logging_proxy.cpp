@@ -1,0 +1,301 @@
+#include "logging_proxy.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <deque>
+#include <sstream>
+
+#include "bench_util.h"
+
+// ---------------------------------------------------------------------------------------------
+// LoggingProxy
+
+
+namespace roomcast::bench {
+
+namespace {
+
+int connectTo(const std::string& hostPort) {
+  const auto colon = hostPort.rfind(':');
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(std::atoi(hostPort.c_str() + colon + 1)));
+  inet_pton(AF_INET, hostPort.substr(0, colon).c_str(), &a.sin_addr);
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd);
+    return -1;
+  }
+  const int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+bool writeAll(int fd, const char* p, size_t n) {
+  while (n) {
+    const ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return true;
+}
+
+std::string headerValue(const std::string& head, const char* name) {
+  std::istringstream in(head);
+  std::string line;
+  const size_t n = strlen(name);
+  while (std::getline(in, line)) {
+    if (line.size() > n && strncasecmp(line.c_str(), name, n) == 0 && line[n] == ':') {
+      std::string v = line.substr(n + 1);
+      while (!v.empty() && (v.front() == ' ')) v.erase(0, 1);
+      while (!v.empty() && (v.back() == '\r' || v.back() == ' ')) v.pop_back();
+      return v;
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+LoggingProxy::LoggingProxy(const std::string& originHostPort) : origin_(originHostPort) {
+  listenFd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const int one = 1;
+  setsockopt(listenFd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind(listenFd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(listenFd_, 64) != 0) return;
+  socklen_t len = sizeof a;
+  getsockname(listenFd_, reinterpret_cast<sockaddr*>(&a), &len);
+  url_ = "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  acceptor_ = std::thread([this] { acceptLoop(); });
+}
+
+LoggingProxy::~LoggingProxy() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+    for (int fd : fds_) shutdown(fd, SHUT_RDWR);
+  }
+  if (listenFd_ >= 0) shutdown(listenFd_, SHUT_RDWR);
+  if (acceptor_.joinable()) acceptor_.join();
+  for (auto& t : workers_)
+    if (t.joinable()) t.join();
+  if (listenFd_ >= 0) close(listenFd_);
+}
+
+void LoggingProxy::acceptLoop() {
+  for (;;) {
+    const int c = accept4(listenFd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (c < 0) {
+      if (errno == EINTR) continue;
+      return;  // shut down
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (stopping_) {
+      close(c);
+      return;
+    }
+    const int id = ++connections_;
+    fds_.push_back(c);
+    workers_.emplace_back([this, c, id] { serve(c, id); });
+  }
+}
+
+void LoggingProxy::serve(int client, int id) {
+  const int server = connectTo(origin_);
+  if (server < 0) {
+    shutdown(client, SHUT_RDWR);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    fds_.push_back(server);
+    if (stopping_) shutdown(server, SHUT_RDWR);
+  }
+  const int one = 1;
+  setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  std::deque<Request> pending;
+  std::string up, down;          // unparsed bytes of each direction
+  bool upInBody = false;
+  size_t upBodyLeft = 0;
+  bool downInBody = false, downChunked = false, downStarted = false;
+  size_t downBodyLeft = 0;
+  Request* current = nullptr;    // the request whose response is being read
+  bool clientOpen = true, serverOpen = true;
+  char buf[65536];
+
+  auto finishResponse = [&] {
+    current->doneWall = realtimeSeconds();
+    std::lock_guard<std::mutex> lock(mutex_);
+    done_.push_back(std::move(*current));
+    pending.pop_front();
+    current = nullptr;
+    downInBody = downChunked = downStarted = false;
+  };
+
+  while (clientOpen || serverOpen) {
+    pollfd p[2] = {{client, static_cast<short>(clientOpen ? POLLIN : 0), 0},
+                   {server, static_cast<short>(serverOpen ? POLLIN : 0), 0}};
+    if (poll(p, 2, 1000) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (stopping_) break;
+    }
+    if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      const ssize_t n = recv(client, buf, sizeof buf, 0);
+      if (n <= 0) {
+        clientOpen = false;
+        shutdown(server, SHUT_WR);
+      } else {
+        const double t = realtimeSeconds();
+        writeAll(server, buf, static_cast<size_t>(n));
+        {
+          std::lock_guard<std::mutex> lock(mutex_);
+          up_ += static_cast<size_t>(n);
+        }
+        up.append(buf, static_cast<size_t>(n));
+        for (;;) {
+          if (upInBody) {
+            const size_t take = std::min(upBodyLeft, up.size());
+            pending.back().requestBytes += take;
+            up.erase(0, take);
+            upBodyLeft -= take;
+            if (upBodyLeft) break;
+            upInBody = false;
+          }
+          const auto end = up.find("\r\n\r\n");
+          if (end == std::string::npos) break;
+          const std::string head = up.substr(0, end + 4);
+          up.erase(0, end + 4);
+          Request r;
+          r.connection = id;
+          r.sentWall = t;
+          r.requestBytes = head.size();
+          std::istringstream line(head);
+          std::string version;
+          line >> r.method >> r.path >> version;
+          pending.push_back(std::move(r));
+          const std::string length = headerValue(head, "Content-Length");
+          upBodyLeft = length.empty() ? 0 : std::strtoul(length.c_str(), nullptr, 10);
+          upInBody = upBodyLeft > 0;
+        }
+      }
+    }
+    if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+      const ssize_t n = recv(server, buf, sizeof buf, 0);
+      if (n <= 0) {
+        serverOpen = false;
+        shutdown(client, SHUT_WR);
+        if (current && downInBody && !downChunked && downBodyLeft == SIZE_MAX) finishResponse();  // until close
+      } else {
+        writeAll(client, buf, static_cast<size_t>(n));
+        {
+          std::lock_guard<std::mutex> lock(mutex_);
+          down_ += static_cast<size_t>(n);
+        }
+        down.append(buf, static_cast<size_t>(n));
+        while (!down.empty() && !pending.empty()) {
+          if (!current) {
+            current = &pending.front();
+            if (!downStarted) current->firstByteWall = realtimeSeconds();
+            downStarted = true;
+          }
+          if (!downInBody) {
+            const auto end = down.find("\r\n\r\n");
+            if (end == std::string::npos) break;
+            const std::string head = down.substr(0, end + 4);
+            down.erase(0, end + 4);
+            current->headerBytes = head.size();
+            current->status = std::atoi(head.c_str() + 9);
+            const bool noBody = current->method == "HEAD" || current->status == 204 || current->status == 304 ||
+                                current->status / 100 == 1;
+            const std::string length = headerValue(head, "Content-Length");
+            downChunked = strcasestr(headerValue(head, "Transfer-Encoding").c_str(), "chunked") != nullptr;
+            downBodyLeft = noBody ? 0 : !length.empty() ? std::strtoul(length.c_str(), nullptr, 10) : SIZE_MAX;
+            if (downChunked && !noBody) downBodyLeft = 0;
+            downInBody = true;
+            if (noBody) {
+              finishResponse();
+              continue;
+            }
+          }
+          if (downChunked) {
+            // Chunk sizes are counted as body bytes; good enough for accounting.
+            if (downBodyLeft == 0) {
+              const auto crlf = down.find("\r\n");
+              if (crlf == std::string::npos) break;
+              const size_t size = std::strtoul(down.c_str(), nullptr, 16);
+              current->bodyBytes += crlf + 2;
+              down.erase(0, crlf + 2);
+              downBodyLeft = size + 2;
+              if (size == 0) {
+                // Last chunk: "0\r\n" then optional trailers, then "\r\n".
+                const auto endTrail = down.find("\r\n");
+                if (endTrail == std::string::npos) {
+                  downBodyLeft = 2;
+                  break;
+                }
+                current->bodyBytes += endTrail + 2;
+                down.erase(0, endTrail + 2);
+                finishResponse();
+                continue;
+              }
+            }
+            const size_t take = std::min(downBodyLeft, down.size());
+            if (current->path.find(".m3u8") != std::string::npos) current->body.append(down, 0, take);
+            current->bodyBytes += take;
+            down.erase(0, take);
+            downBodyLeft -= take;
+            continue;
+          }
+          const size_t take = std::min(downBodyLeft, down.size());
+          if (current->path.find(".m3u8") != std::string::npos) current->body.append(down, 0, take);
+          current->bodyBytes += take;
+          down.erase(0, take);
+          if (downBodyLeft != SIZE_MAX) downBodyLeft -= take;
+          if (downBodyLeft == 0) finishResponse();
+        }
+      }
+    }
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto& fd : fds_)
+    if (fd == client || fd == server) fd = -1;
+  close(client);
+  close(server);
+}
+
+std::vector<LoggingProxy::Request> LoggingProxy::requests() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return done_;
+}
+
+int LoggingProxy::connections() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return connections_;
+}
+
+size_t LoggingProxy::bytesUp() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return up_;
+}
+
+size_t LoggingProxy::bytesDown() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return down_;
+}
+
+}  // namespace roomcast::bench
