@@ -139,9 +139,9 @@ constexpr StageActionName kStageActionNames[] = {
 };
 
 constexpr bool stageActionsAreMessages() {
-  for (const auto& [action, name] : kStageActionNames)
-    if (std::none_of(std::begin(kClientMessages), std::end(kClientMessages), [name](const ClientMessageSpec& m) {
-          return m.type == name && m.alternative == alternativeOf<Moderate>();
+  for (const StageActionName& entry : kStageActionNames)
+    if (std::none_of(std::begin(kClientMessages), std::end(kClientMessages), [&entry](const ClientMessageSpec& m) {
+          return m.type == entry.name && m.alternative == alternativeOf<Moderate>();
         }))
       return false;
   return true;
