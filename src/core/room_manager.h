@@ -16,6 +16,7 @@
 #include "core/permissions.h"
 #include "core/result.h"
 #include "core/room.h"
+#include "core/stage_action.h"
 
 namespace roomcast::core {
 
@@ -126,6 +127,9 @@ class RoomManager final : public MediaObserver {
   Status setRecordingOptOut(const std::string& roomId, const std::string& identity, bool optOut);
   // The host appoints co-hosts (they join the stage) and revokes them (back to speaker).
   Status setCohost(const std::string& roomId, const Actor& actor, const std::string& target, bool cohost);
+  // One stage action on `identity` as `actor` (promote, mute, ...), whether it came over REST or
+  // the WebSocket: the calls above, chosen in one place.
+  Status apply(const std::string& roomId, const Actor& actor, StageAction action, const std::string& identity);
   // The actor for a connected participant (their current role).
   Result<Actor> actorFor(const std::string& roomId, const std::string& identity) const;
   // Who a token's holder is in this room now, connected or not (REST calls, joins): the room's

@@ -26,6 +26,10 @@ core::Result<JsonNodePtr> parseObject(std::string_view text, size_t maxBytes, in
 }
 
 core::Status FieldReader::onlyKnown(std::initializer_list<std::string_view> allowed) const {
+  return onlyKnown(std::span<const std::string_view>(allowed.begin(), allowed.size()));
+}
+
+core::Status FieldReader::onlyKnown(std::span<const std::string_view> allowed) const {
   g_autoptr(GList) members = json_object_get_members(object_);
   for (GList* m = members; m; m = m->next) {
     std::string_view name(static_cast<const char*>(m->data));

@@ -7,6 +7,7 @@
 #include <initializer_list>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -25,6 +26,7 @@ class FieldReader {
  public:
   explicit FieldReader(JsonObject* object) : object_(object) {}
   core::Status onlyKnown(std::initializer_list<std::string_view> allowed) const;
+  core::Status onlyKnown(std::span<const std::string_view> allowed) const;
   core::Result<std::string> requiredString(const char* name, size_t maxBytes) const;
   core::Result<std::optional<std::string>> optionalString(const char* name, size_t maxBytes) const;
   core::Result<int64_t> requiredInt(const char* name, int64_t min, int64_t max) const;

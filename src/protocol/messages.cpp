@@ -4,6 +4,7 @@
 #include "core/permissions.h"
 
 #include "protocol/json.h"
+#include "protocol/message_table.h"
 #include "protocol/bounds.h"
 
 namespace roomcast::protocol {
@@ -16,107 +17,13 @@ namespace {
 constexpr size_t kMaxTypeBytes = 32;
 constexpr size_t kMaxRefBytes = 64;
 
+// The body by the message table: its row for `type`, its fields checked in the row's order.
 core::Result<ClientBody> decodeBody(const std::string& type, const FieldReader& fields) {
-  if (type == "hello") {
-    if (auto known = fields.onlyKnown({"type", "id", "version", "token", "resume"}); !known) return known.error();
-    auto version = fields.requiredInt("version", INT64_MIN, INT64_MAX);
-    if (!version) return version.error();
-    if (version.value() != kVersion)
-      return Error{ErrorCode::UnsupportedVersion,
-                   "this server speaks protocol version " + std::to_string(kVersion)};
-    auto token = fields.requiredString("token", kMaxTokenBytes);
-    if (!token) return token.error();
-    auto resume = fields.optionalString("resume", 128);
-    if (!resume) return resume.error();
-    return ClientBody{Hello{static_cast<int>(version.value()), std::move(token.value()), resume.value().value_or("")}};
-  }
-  if (type == "offer") {
-    if (auto known = fields.onlyKnown({"type", "id", "sdp"}); !known) return known.error();
-    auto sdp = fields.requiredString("sdp", kMaxSdpBytes);
-    if (!sdp) return sdp.error();
-    return ClientBody{Offer{std::move(sdp.value())}};
-  }
-  if (type == "rtp-offer") {
-    if (auto known = fields.onlyKnown({"type", "id", "host", "port", "payload_type"}); !known) return known.error();
-    auto host = fields.requiredString("host", 64);
-    if (!host) return host.error();
-    auto port = fields.requiredInt("port", 1, 65535);
-    if (!port) return port.error();
-    auto pt = fields.requiredInt("payload_type", 96, 127);
-    if (!pt) return pt.error();
-    return ClientBody{RtpOffer{std::move(host.value()), static_cast<int>(port.value()), static_cast<int>(pt.value())}};
-  }
-  if (type == "chat") {
-    if (auto known = fields.onlyKnown({"type", "id", "text"}); !known) return known.error();
-    // The limit on chat text is the room's (Conversation); this bound only keeps it sane.
-    auto text = fields.requiredString("text", 4096);
-    if (!text) return text.error();
-    return ClientBody{Chat{std::move(text.value())}};
-  }
-  if (type == "delete-message") {
-    if (auto known = fields.onlyKnown({"type", "id", "message_id"}); !known) return known.error();
-    auto id = fields.requiredInt("message_id", 1, INT64_MAX);
-    if (!id) return id.error();
-    return ClientBody{DeleteMessage{static_cast<uint64_t>(id.value())}};
-  }
-  if (type == "react") {
-    if (auto known = fields.onlyKnown({"type", "id", "reaction"}); !known) return known.error();
-    auto reaction = fields.requiredString("reaction", 32);
-    if (!reaction) return reaction.error();
-    return ClientBody{React{std::move(reaction.value())}};
-  }
-  if (type == "report") {
-    if (auto known = fields.onlyKnown({"type", "id", "identity", "message_id", "reason"}); !known) return known.error();
-    auto identity = fields.optionalString("identity", 128);
-    if (!identity) return identity.error();
-    auto messageId = fields.optionalInt("message_id", 1, INT64_MAX);
-    if (!messageId) return messageId.error();
-    auto reason = fields.requiredString("reason", 4096);
-    if (!reason) return reason.error();
-    return ClientBody{ReportAbuse{identity.value().value_or(""), static_cast<uint64_t>(messageId.value().value_or(0)),
-                                  std::move(reason.value())}};
-  }
-  if (type == "candidate") {
-    if (auto known = fields.onlyKnown({"type", "id", "candidate", "sdpMLineIndex"}); !known) return known.error();
-    auto candidate = fields.requiredString("candidate", kMaxCandidateBytes);
-    if (!candidate) return candidate.error();
-    auto mline = fields.requiredInt("sdpMLineIndex", 0, kMaxMlineIndex);
-    if (!mline) return mline.error();
-    return ClientBody{Candidate{static_cast<unsigned>(mline.value()), std::move(candidate.value())}};
-  }
-  if (type == "recording-opt-out") {
-    if (auto known = fields.onlyKnown({"type", "id", "opt_out"}); !known) return known.error();
-    auto optOut = fields.optionalBool("opt_out");
-    if (!optOut) return optOut.error();
-    if (!optOut.value()) return Error{ErrorCode::BadRequest, "missing field 'opt_out'"};
-    return ClientBody{RecordingOptOut{*optOut.value()}};
-  }
-  if (type == "start-recording" || type == "stop-recording") {
-    if (auto known = fields.onlyKnown({"type", "id"}); !known) return known.error();
-    return ClientBody{SetRecording{type == "start-recording"}};
-  }
-  if (type == "leave" || type == "ping" || type == "raise-hand" || type == "lower-hand" || type == "accept-invite" ||
-      type == "decline-invite") {
-    if (auto known = fields.onlyKnown({"type", "id"}); !known) return known.error();
-    if (type == "leave") return ClientBody{Leave{}};
-    if (type == "ping") return ClientBody{Ping{}};
-    if (type == "raise-hand" || type == "lower-hand") return ClientBody{SetHand{type == "raise-hand"}};
-    return ClientBody{AnswerInvite{type == "accept-invite"}};
-  }
-  if (auto action = stageActionFromName(type)) {
-    if (auto known = fields.onlyKnown({"type", "id", "identity"}); !known) return known.error();
-    auto identity = fields.requiredString("identity", 128);
-    if (!identity) return identity.error();
-    return ClientBody{Moderate{*action, std::move(identity.value())}};
-  }
-  if (type == "self-mute") {
-    if (auto known = fields.onlyKnown({"type", "id", "muted"}); !known) return known.error();
-    auto muted = fields.optionalBool("muted");
-    if (!muted) return muted.error();
-    if (!muted.value()) return Error{ErrorCode::BadRequest, "missing field 'muted'"};
-    return ClientBody{SelfMute{*muted.value()}};
-  }
-  return Error{ErrorCode::UnknownType, "unknown message type '" + type + "'"};
+  const ClientMessageSpec* spec = findClientMessage(type);
+  if (!spec) return Error{ErrorCode::UnknownType, "unknown message type '" + type + "'"};
+  auto values = readFields(*spec, fields);
+  if (!values) return values.error();
+  return spec->build(spec->type, values.value());
 }
 
 void writeParticipant(JsonWriter& w, const core::Participant& p) {
@@ -160,18 +67,6 @@ void writeErrorObject(JsonWriter& w, const core::Error& error) {
 }
 
 }  // namespace
-
-std::optional<StageAction> stageActionFromName(std::string_view name) {
-  if (name == "promote") return StageAction::Promote;
-  if (name == "demote") return StageAction::Demote;
-  if (name == "invite") return StageAction::Invite;
-  if (name == "mute") return StageAction::Mute;
-  if (name == "unmute") return StageAction::Unmute;
-  if (name == "remove") return StageAction::Remove;
-  if (name == "appoint-cohost") return StageAction::AppointCohost;
-  if (name == "revoke-cohost") return StageAction::RevokeCohost;
-  return std::nullopt;
-}
 
 core::Result<ClientMessage> decodeClientMessage(std::string_view text, std::string* refOut) {
   auto root = parseObject(text, kMaxMessageBytes, kMaxJsonDepth);

@@ -13,6 +13,7 @@
 #include "core/events.h"
 #include "core/result.h"
 #include "core/room.h"
+#include "core/stage_action.h"
 
 namespace roomcast::protocol {
 
@@ -22,7 +23,7 @@ struct Candidate { unsigned mlineIndex = 0; std::string candidate; };
 struct Leave {};
 struct Ping {};
 struct SetHand { bool raised = false; };                 // raise-hand, lower-hand
-enum class StageAction { Promote, Demote, Invite, Mute, Unmute, Remove, AppointCohost, RevokeCohost };
+using core::StageAction;  // core applies them (RoomManager::apply); their names are the protocol's
 struct Moderate { StageAction action; std::string identity; };  // promote, demote, ...
 struct AnswerInvite { bool accept = false; };            // accept-invite, decline-invite
 struct SelfMute { bool muted = false; };
@@ -42,7 +43,8 @@ struct ClientMessage {
   ClientBody body;
 };
 
-// Decodes one text message. Errors carry a stable code and name the offending field.
+// Decodes one text message by the message table (protocol/message_table.h). Errors carry a
+// stable code and name the offending field.
 // On failure `refOut` (if given) receives the message's "id" when it could be read.
 core::Result<ClientMessage> decodeClientMessage(std::string_view text, std::string* refOut = nullptr);
 

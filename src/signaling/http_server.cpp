@@ -481,18 +481,7 @@ void HttpServer::moderate(SoupServerMessage* msg, const std::string& roomId) {
     target = byName.value();
   }
   // The bearer acts, connected to the room or not.
-  const core::Actor& actor = bearer.value();
-  core::Status status = core::Ok{};
-  switch (*action) {
-    case protocol::StageAction::Promote: status = rooms_.promote(roomId, actor, target); break;
-    case protocol::StageAction::Demote: status = rooms_.demote(roomId, actor, target); break;
-    case protocol::StageAction::Invite: status = rooms_.invite(roomId, actor, target); break;
-    case protocol::StageAction::Mute: status = rooms_.setMuted(roomId, actor, target, true); break;
-    case protocol::StageAction::Unmute: status = rooms_.setMuted(roomId, actor, target, false); break;
-    case protocol::StageAction::Remove: status = rooms_.remove(roomId, actor, target); break;
-    case protocol::StageAction::AppointCohost: status = rooms_.setCohost(roomId, actor, target, true); break;
-    case protocol::StageAction::RevokeCohost: status = rooms_.setCohost(roomId, actor, target, false); break;
-  }
+  const core::Status status = rooms_.apply(roomId, bearer.value(), *action, target);
   if (!status) return sendError(msg, status.error());
   protocol::JsonWriter w;
   sendJson(msg, 200, w.beginObject().str("action", actionName.value()).str("identity", target).endObject().finish());

@@ -140,6 +140,117 @@ bool WsHub::admit(Session& session, const protocol::ClientBody& body) {
   return false;
 }
 
+// What each client message does, for a session that passed the rate limits. Errors go back
+// to the client with the message's ref (handleText).
+struct WsHub::MessageHandlers {
+  WsHub& hub;
+  Session& session;
+  core::RoomManager& rooms;
+
+  core::Status operator()(const protocol::Hello& hello) const;
+  core::Status operator()(const protocol::Ping&) const {
+    hub.send(session, protocol::encodePong());
+    return core::Ok{};
+  }
+  core::Status operator()(const protocol::Leave&) const {
+    rooms.leave(session.roomId, session.identity, "left");
+    hub.setIdentity(session, "");
+    hub.closeSession(session, SOUP_WEBSOCKET_CLOSE_NORMAL, "bye");
+    return core::Ok{};
+  }
+  core::Status operator()(const protocol::Offer& offer) const {
+    session.candidates = 0;
+    return rooms.offer(session.roomId, session.identity, offer.sdp);
+  }
+  core::Status operator()(const protocol::RtpOffer& rtp) const {
+    auto local = rooms.plainRtpOffer(session.roomId, session.identity, {rtp.host, rtp.port}, rtp.payloadType);
+    if (!local) return local.error();
+    hub.send(session, protocol::encodeRtpAnswer(local->host, local->port));
+    return core::Ok{};
+  }
+  core::Status operator()(const protocol::Candidate& candidate) const {
+    if (++session.candidates > protocol::kMaxTrickledCandidates)
+      return Error{ErrorCode::TooLarge,
+                   "at most " + std::to_string(protocol::kMaxTrickledCandidates) + " ICE candidates per offer"};
+    return rooms.remoteCandidate(session.roomId, session.identity, candidate.mlineIndex, candidate.candidate);
+  }
+  core::Status operator()(const protocol::SetHand& hand) const {
+    return rooms.setHand(session.roomId, session.identity, hand.raised);
+  }
+  // The stage, as the sender's current role; REST lands in the same RoomManager::apply.
+  core::Status operator()(const protocol::Moderate& request) const {
+    auto actor = rooms.actorFor(session.roomId, session.identity);
+    if (!actor) return actor.error();
+    return rooms.apply(session.roomId, actor.value(), request.action, request.identity);
+  }
+  core::Status operator()(const protocol::AnswerInvite& answer) const {
+    return rooms.answerInvite(session.roomId, session.identity, answer.accept);
+  }
+  core::Status operator()(const protocol::SelfMute& mute) const {
+    return rooms.setMuted(session.roomId, {session.identity, core::Role::Listener}, session.identity, mute.muted);
+  }
+  core::Status operator()(const protocol::Chat& chat) const {
+    if (!hub.conversation_) return core::Ok{};
+    return hub.conversation_->chat(session.roomId, session.identity, chat.text);
+  }
+  core::Status operator()(const protocol::React& react) const {
+    if (!hub.conversation_) return core::Ok{};
+    return hub.conversation_->react(session.roomId, session.identity, react.reaction);
+  }
+  core::Status operator()(const protocol::DeleteMessage& deletion) const {
+    auto actor = rooms.actorFor(session.roomId, session.identity);
+    if (!actor) return actor.error();
+    if (!hub.conversation_) return core::Ok{};
+    return hub.conversation_->deleteMessage(session.roomId, actor.value(), deletion.messageId);
+  }
+  core::Status operator()(const protocol::ReportAbuse& report) const {
+    if (!hub.conversation_) return core::Ok{};
+    return hub.conversation_->report(session.roomId, session.identity, report.identity, report.messageId,
+                                     report.reason);
+  }
+  core::Status operator()(const protocol::SetRecording& recording) const {
+    auto actor = rooms.actorFor(session.roomId, session.identity);
+    if (!actor) return actor.error();
+    return rooms.setRecording(session.roomId, actor.value(), recording.on);
+  }
+  core::Status operator()(const protocol::RecordingOptOut& optOut) const {
+    return rooms.setRecordingOptOut(session.roomId, session.identity, optOut.optOut);
+  }
+};
+
+core::Status WsHub::MessageHandlers::operator()(const protocol::Hello& hello) const {
+  if (!session.identity.empty()) return Error{ErrorCode::Conflict, "already joined"};
+  auto claims = hub.auth_.verify(hello.token, session.roomId);
+  if (!claims) return claims.error();
+  auto joined = rooms.join(session.roomId,
+                           {claims->identity, claims->name, claims->role, claims->tokenId, claims->issuedBy},
+                           hello.resume);
+  if (!joined) return joined.error();
+  // Resuming replaces any older socket of the same participant.
+  auto room = hub.byIdentity_.find(session.roomId);
+  if (room != hub.byIdentity_.end() && room->second.count(claims->identity)) {
+    const auto older = room->second[claims->identity];
+    for (Session* other : older) {
+      hub.setIdentity(*other, "");
+      hub.closeSession(*other, SOUP_WEBSOCKET_CLOSE_NORMAL, "replaced by a newer connection");
+    }
+  }
+  hub.setIdentity(session, claims->identity);
+  // Every participant may come to speak (a raised hand pre-warms its session), so every
+  // welcome carries TURN credentials, minted per identity and expiring on their own.
+  if (const core::Room* joinedRoom = rooms.find(session.roomId))
+    hub.send(session, protocol::encodeWelcome(
+                          *joinedRoom, joined.value(),
+                          hub.turn_ ? iceServersFor(*hub.turn_, claims->identity, g_get_real_time() / G_USEC_PER_SEC)
+                                    : std::vector<protocol::IceServer>{}));
+  // A late joiner gets the recent chat.
+  if (hub.conversation_) {
+    auto history = hub.conversation_->history(session.roomId);
+    if (!history.empty()) hub.send(session, protocol::encodeEvent(core::ChatHistory{std::move(history)}));
+  }
+  return core::Ok{};
+}
+
 void WsHub::handleText(Session& session, std::string_view text) {
   std::string ref;
   auto decoded = protocol::decodeClientMessage(text, &ref);
@@ -148,111 +259,14 @@ void WsHub::handleText(Session& session, std::string_view text) {
     return;
   }
   const auto& message = decoded.value();
-  core::RoomManager& rooms = *rooms_;
   if (!admit(session, message.body)) return;
-
-  if (const auto* hello = std::get_if<protocol::Hello>(&message.body)) {
-    if (!session.identity.empty()) return sendError(session, {ErrorCode::Conflict, "already joined"}, message.ref);
-    auto claims = auth_.verify(hello->token, session.roomId);
-    if (!claims) return sendError(session, claims.error(), message.ref);
-    auto joined = rooms.join(session.roomId,
-                             {claims->identity, claims->name, claims->role, claims->tokenId, claims->issuedBy},
-                             hello->resume);
-    if (!joined) return sendError(session, joined.error(), message.ref);
-    // Resuming replaces any older socket of the same participant.
-    auto room = byIdentity_.find(session.roomId);
-    if (room != byIdentity_.end() && room->second.count(claims->identity)) {
-      const auto older = room->second[claims->identity];
-      for (Session* other : older) {
-        setIdentity(*other, "");
-        closeSession(*other, SOUP_WEBSOCKET_CLOSE_NORMAL, "replaced by a newer connection");
-      }
-    }
-    setIdentity(session, claims->identity);
-    // Every participant may come to speak (a raised hand pre-warms its session), so every
-    // welcome carries TURN credentials, minted per identity and expiring on their own.
-    if (const core::Room* joinedRoom = rooms.find(session.roomId))
-      send(session, protocol::encodeWelcome(
-                        *joinedRoom, joined.value(),
-                        turn_ ? iceServersFor(*turn_, claims->identity, g_get_real_time() / G_USEC_PER_SEC)
-                              : std::vector<protocol::IceServer>{}));
-    // A late joiner gets the recent chat.
-    if (conversation_) {
-      auto history = conversation_->history(session.roomId);
-      if (!history.empty()) send(session, protocol::encodeEvent(core::ChatHistory{std::move(history)}));
-    }
-    return;
-  }
-  if (std::holds_alternative<protocol::Ping>(message.body)) return send(session, protocol::encodePong());
-  if (session.identity.empty())
+  // Only hello and ping come before hello.
+  const bool beforeHello = std::holds_alternative<protocol::Hello>(message.body) ||
+                           std::holds_alternative<protocol::Ping>(message.body);
+  if (!beforeHello && session.identity.empty())
     return sendError(session, {ErrorCode::Unauthorized, "say hello with a token first"}, message.ref);
-
-  core::Status status = core::Ok{};
-  if (const auto* offer = std::get_if<protocol::Offer>(&message.body)) {
-    session.candidates = 0;
-    status = rooms.offer(session.roomId, session.identity, offer->sdp);
-  } else if (const auto* rtp = std::get_if<protocol::RtpOffer>(&message.body)) {
-    auto local = rooms.plainRtpOffer(session.roomId, session.identity, {rtp->host, rtp->port}, rtp->payloadType);
-    if (!local) return sendError(session, local.error(), message.ref);
-    return send(session, protocol::encodeRtpAnswer(local->host, local->port));
-  } else if (const auto* candidate = std::get_if<protocol::Candidate>(&message.body);
-             candidate && ++session.candidates > protocol::kMaxTrickledCandidates) {
-    status = Error{ErrorCode::TooLarge, "at most " + std::to_string(protocol::kMaxTrickledCandidates) +
-                                            " ICE candidates per offer"};
-  } else if (candidate) {
-    status = rooms.remoteCandidate(session.roomId, session.identity, candidate->mlineIndex, candidate->candidate);
-  } else if (const auto* hand = std::get_if<protocol::SetHand>(&message.body)) {
-    status = rooms.setHand(session.roomId, session.identity, hand->raised);
-  } else if (const auto* moderation = std::get_if<protocol::Moderate>(&message.body)) {
-    status = moderate(session, *moderation);
-  } else if (const auto* answer = std::get_if<protocol::AnswerInvite>(&message.body)) {
-    status = rooms.answerInvite(session.roomId, session.identity, answer->accept);
-  } else if (const auto* mute = std::get_if<protocol::SelfMute>(&message.body)) {
-    status = rooms.setMuted(session.roomId, {session.identity, core::Role::Listener}, session.identity, mute->muted);
-  } else if (const auto* chat = std::get_if<protocol::Chat>(&message.body)) {
-    status = conversation_ ? conversation_->chat(session.roomId, session.identity, chat->text) : status;
-  } else if (const auto* react = std::get_if<protocol::React>(&message.body)) {
-    status = conversation_ ? conversation_->react(session.roomId, session.identity, react->reaction) : status;
-  } else if (const auto* deletion = std::get_if<protocol::DeleteMessage>(&message.body)) {
-    auto actor = rooms.actorFor(session.roomId, session.identity);
-    status = !actor ? core::Status(actor.error())
-                    : conversation_ ? conversation_->deleteMessage(session.roomId, actor.value(), deletion->messageId)
-                                    : status;
-  } else if (const auto* report = std::get_if<protocol::ReportAbuse>(&message.body)) {
-    status = conversation_ ? conversation_->report(session.roomId, session.identity, report->identity,
-                                                   report->messageId, report->reason)
-                           : status;
-  } else if (const auto* recording = std::get_if<protocol::SetRecording>(&message.body)) {
-    auto actor = rooms.actorFor(session.roomId, session.identity);
-    status = actor ? rooms.setRecording(session.roomId, actor.value(), recording->on) : core::Status(actor.error());
-  } else if (const auto* optOut = std::get_if<protocol::RecordingOptOut>(&message.body)) {
-    status = rooms.setRecordingOptOut(session.roomId, session.identity, optOut->optOut);
-  } else if (std::holds_alternative<protocol::Leave>(message.body)) {
-    rooms.leave(session.roomId, session.identity, "left");
-    setIdentity(session, "");
-    closeSession(session, SOUP_WEBSOCKET_CLOSE_NORMAL, "bye");
-    return;
-  }
+  const core::Status status = std::visit(MessageHandlers{*this, session, *rooms_}, message.body);
   if (!status) sendError(session, status.error(), message.ref);
-}
-
-core::Status WsHub::moderate(Session& session, const protocol::Moderate& request) {
-  core::RoomManager& rooms = *rooms_;
-  const std::string& room = session.roomId;
-  auto found = rooms.actorFor(room, session.identity);
-  if (!found) return found.error();
-  const core::Actor& actor = found.value();
-  switch (request.action) {
-    case protocol::StageAction::Promote: return rooms.promote(room, actor, request.identity);
-    case protocol::StageAction::Demote: return rooms.demote(room, actor, request.identity);
-    case protocol::StageAction::Invite: return rooms.invite(room, actor, request.identity);
-    case protocol::StageAction::Mute: return rooms.setMuted(room, actor, request.identity, true);
-    case protocol::StageAction::Unmute: return rooms.setMuted(room, actor, request.identity, false);
-    case protocol::StageAction::Remove: return rooms.remove(room, actor, request.identity);
-    case protocol::StageAction::AppointCohost: return rooms.setCohost(room, actor, request.identity, true);
-    case protocol::StageAction::RevokeCohost: return rooms.setCohost(room, actor, request.identity, false);
-  }
-  return core::Ok{};
 }
 
 void WsHub::disconnect(const std::string& roomId, const std::string& identity, const std::string& reason) {

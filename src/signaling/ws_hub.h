@@ -62,7 +62,9 @@ class WsHub final : public core::RoomEventSink {
   void send(Session& session, const std::string& text);
   void sendError(Session& session, const core::Error& error, const std::optional<std::string>& ref = {});
   void closeSession(Session& session, gushort code, const char* reason);
-  core::Status moderate(Session& session, const protocol::Moderate& request);
+  // One handler per ClientBody alternative, applied with std::visit (ws_hub.cpp): a message
+  // type without a handler does not compile.
+  struct MessageHandlers;
   // Per-connection rate limits; false (and an error sent, or the socket closed) when refused.
   bool admit(Session& session, const protocol::ClientBody& body);
   void setIdentity(Session& session, const std::string& identity);

@@ -905,6 +905,33 @@ TEST_F(StageTest, MuteByHostAndSelf) {
   EXPECT_EQ(codeOf(manager.setMuted(room, host, "l1", true)), ErrorCode::Conflict) << "listeners are not on stage";
 }
 
+// RoomManager::apply, which REST and the WebSocket both call: each action does what its
+// name says, with the permission checks of the call behind it.
+TEST_F(StageTest, ApplyRunsEachStageAction) {
+  ASSERT_TRUE(manager.apply(room, host, StageAction::Invite, "l1").ok());
+  EXPECT_EQ(sink.all<Invited>().size(), 1u);
+  ASSERT_TRUE(manager.apply(room, cohost, StageAction::Promote, "l2").ok());
+  EXPECT_EQ(who("l2").role, Role::Speaker);
+
+  ASSERT_TRUE(manager.offer(room, "s", "v=0").ok());
+  ASSERT_TRUE(manager.apply(room, host, StageAction::Mute, "s").ok());
+  EXPECT_EQ(media.mixedNow(room, "s"), false);
+  ASSERT_TRUE(manager.apply(room, host, StageAction::Unmute, "s").ok());
+  EXPECT_EQ(media.mixedNow(room, "s"), true);
+
+  EXPECT_EQ(codeOf(manager.apply(room, cohost, StageAction::AppointCohost, "s")), ErrorCode::Forbidden);
+  ASSERT_TRUE(manager.apply(room, host, StageAction::AppointCohost, "s").ok());
+  EXPECT_EQ(who("s").role, Role::CoHost);
+  ASSERT_TRUE(manager.apply(room, host, StageAction::RevokeCohost, "s").ok());
+  EXPECT_EQ(who("s").role, Role::Speaker);
+
+  ASSERT_TRUE(manager.apply(room, host, StageAction::Demote, "l2").ok());
+  EXPECT_EQ(who("l2").role, Role::Listener);
+  EXPECT_EQ(codeOf(manager.apply(room, speaker, StageAction::Remove, "l1")), ErrorCode::Forbidden);
+  ASSERT_TRUE(manager.apply(room, host, StageAction::Remove, "l1").ok());
+  EXPECT_EQ(manager.find(room)->participants.count("l1"), 0u);
+}
+
 TEST_F(StageTest, RemovedIdentityCannotRejoin) {
   ASSERT_TRUE(manager.remove(room, cohost, "s").ok());
   EXPECT_EQ(manager.find(room)->participants.count("s"), 0u);
