@@ -54,4 +54,6 @@ int httpStatusFor(ErrorCode code) {
   return 500;
 }
 
+Error noLiveRoom(const std::string& roomId) { return {ErrorCode::NotFound, "no live room with id '" + roomId + "'"}; }
+
 }  // namespace roomcast::core

@@ -41,4 +41,7 @@ std::string_view errorCodeName(ErrorCode code);
 // The HTTP status a REST response carries for this code.
 int httpStatusFor(ErrorCode code);
 
+// NotFound for a room id that names no live room.
+Error noLiveRoom(const std::string& roomId);
+
 }  // namespace roomcast::core

@@ -10,10 +10,6 @@ namespace roomcast::core {
 
 namespace {
 
-Error notFound(const std::string& roomId) {
-  return {ErrorCode::NotFound, "no live room with id '" + roomId + "'"};
-}
-
 bool hasControlCharacters(std::string_view text, bool allowNewlines) {
   for (unsigned char c : text) {
     if (c == 0x7f) return true;
@@ -111,7 +107,7 @@ Result<RoomInfo> RoomManager::createRoom(const NewRoom& request) {
 Status RoomManager::endRoom(const std::string& roomIdRef, const std::string& reason, RoomEndedCallback done) {
   const std::string roomId = roomIdRef;  // callers pass the room's own id, which erase() frees
   auto it = rooms_.find(roomId);
-  if (it == rooms_.end()) return notFound(roomId);
+  if (it == rooms_.end()) return noLiveRoom(roomId);
   events_.broadcast(roomId, RoomEnded{reason});
   cancelRoomTimers(it->second);
   for (auto& [id, p] : it->second.participants) {
@@ -163,7 +159,7 @@ std::vector<const Room*> RoomManager::rooms() const {
 Result<Participant> RoomManager::join(const std::string& roomId, const Identity& who,
                                      const std::string& resumeToken) {
   Room* room = findMutable(roomId);
-  if (!room) return notFound(roomId);
+  if (!room) return noLiveRoom(roomId);
   auto actor = authorize(roomId, who);
   if (!actor) return actor.error();
   if (auto it = room->participants.find(who.id); it != room->participants.end()) {
@@ -255,7 +251,7 @@ void RoomManager::cancelGrace(Participant& p) {
 
 Result<Actor> RoomManager::actorFor(const std::string& roomId, const std::string& identity) const {
   const Room* room = find(roomId);
-  if (!room) return notFound(roomId);
+  if (!room) return noLiveRoom(roomId);
   auto it = room->participants.find(identity);
   if (it == room->participants.end()) return Error{ErrorCode::Conflict, "join the room first"};
   return Actor{identity, it->second.role};
@@ -263,7 +259,7 @@ Result<Actor> RoomManager::actorFor(const std::string& roomId, const std::string
 
 Result<Actor> RoomManager::authorize(const std::string& roomId, const Identity& who) const {
   const Room* room = find(roomId);
-  if (!room) return notFound(roomId);
+  if (!room) return noLiveRoom(roomId);
   if (room->banned.count(who.id) || (!who.tokenId.empty() && room->revokedTokens.count(who.tokenId)))
     return Error{ErrorCode::Forbidden, "you were removed from this room"};
   if (auto known = room->roles.find(who.id); known != room->roles.end()) return Actor{who.id, known->second};
@@ -291,7 +287,7 @@ std::string foldName(std::string_view name) {
 
 Status RoomManager::checkName(const std::string& roomId, const std::string& identity, const std::string& name) const {
   const Room* room = find(roomId);
-  if (!room) return notFound(roomId);
+  if (!room) return noLiveRoom(roomId);
   const std::string wanted = foldName(name);
   auto taken = [&](const std::string& owner, const std::string& ownerName) {
     return owner != identity && foldName(ownerName) == wanted;
@@ -306,7 +302,7 @@ Status RoomManager::checkName(const std::string& roomId, const std::string& iden
 Result<std::pair<Room*, Participant*>> RoomManager::moderation(const std::string& roomId, const Actor& actor,
                                                                const std::string& target, Action action) {
   Room* room = findMutable(roomId);
-  if (!room) return notFound(roomId);
+  if (!room) return noLiveRoom(roomId);
   if (!permits(actor.role, action))
     return Error{ErrorCode::Forbidden, "a " + std::string(roleName(actor.role)) + " may not " +
                                            std::string(actionName(action))};
@@ -384,148 +380,6 @@ void RoomManager::cancelRoomTimers(Room& room) {
   }
 }
 
-Status RoomManager::setHand(const std::string& roomId, const std::string& identity, bool raised) {
-  Room* room = findMutable(roomId);
-  if (!room) return notFound(roomId);
-  Participant* p = findParticipant(roomId, identity);
-  if (!p) return Error{ErrorCode::Conflict, "join the room first"};
-  if (p->role != Role::Listener) return Error{ErrorCode::Conflict, "you are already on stage"};
-  if (p->handRaised == raised) return Ok{};
-  if (raised && room->handQueue().size() >= limits_.maxRaisedHands)
-    return Error{ErrorCode::RoomFull, "too many hands are up in this room; try again later"};
-  p->handRaised = raised;
-  if (raised) p->handOrder = room->nextOrder++;
-  const HandChanged event{p->identity, p->name, raised};
-  // The queue is for the people who run the stage, and for the one whose hand it is.
-  for (const auto& [id, other] : room->participants)
-    if (permits(other.role, Action::SeeHands) || id == identity) events_.sendTo(roomId, id, event);
-  if (!raised && !p->mayHaveMedia() && p->mediaConnected) {
-    media_.removePeer(roomId, identity);
-    p->mediaConnected = false;
-  }
-  return Ok{};
-}
-
-Status RoomManager::promote(const std::string& roomId, const Actor& actor, const std::string& target) {
-  auto found = moderation(roomId, actor, target, Action::Promote);
-  if (!found) return found.error();
-  auto [room, p] = found.value();
-  if (isOnStage(p->role)) return Error{ErrorCode::Conflict, p->name + " is already on stage"};
-  if (static_cast<size_t>(room->speakerCount()) >= limits_.maxSpeakers)
-    return Error{ErrorCode::RoomFull, "the stage is full (" + std::to_string(limits_.maxSpeakers) + " speakers)"};
-  changeRole(*room, *p, Role::Speaker);
-  return Ok{};
-}
-
-Status RoomManager::demote(const std::string& roomId, const Actor& actor, const std::string& target) {
-  auto found = moderation(roomId, actor, target, Action::Demote);
-  if (!found) return found.error();
-  auto [room, p] = found.value();
-  if (!isOnStage(p->role)) return Error{ErrorCode::Conflict, p->name + " is not on stage"};
-  changeRole(*room, *p, Role::Listener);
-  return Ok{};
-}
-
-Status RoomManager::setCohost(const std::string& roomId, const Actor& actor, const std::string& target, bool cohost) {
-  auto found = moderation(roomId, actor, target, cohost ? Action::AppointCohost : Action::RevokeCohost);
-  if (!found) return found.error();
-  auto [room, p] = found.value();
-  if (cohost && p->role == Role::CoHost) return Error{ErrorCode::Conflict, p->name + " is already a co-host"};
-  if (!cohost && p->role != Role::CoHost) return Error{ErrorCode::Conflict, p->name + " is not a co-host"};
-  if (cohost && !isOnStage(p->role) && static_cast<size_t>(room->speakerCount()) >= limits_.maxSpeakers)
-    return Error{ErrorCode::RoomFull, "the stage is full (" + std::to_string(limits_.maxSpeakers) + " speakers)"};
-  // A co-host is on stage; a revoked co-host stays there as a speaker.
-  changeRole(*room, *p, cohost ? Role::CoHost : Role::Speaker);
-  return Ok{};
-}
-
-Status RoomManager::invite(const std::string& roomId, const Actor& actor, const std::string& target) {
-  auto found = moderation(roomId, actor, target, Action::Invite);
-  if (!found) return found.error();
-  auto [room, p] = found.value();
-  if (isOnStage(p->role)) return Error{ErrorCode::Conflict, p->name + " is already on stage"};
-  p->invited = true;
-  noticeRecording(*room, *p);
-  events_.sendTo(roomId, target, Invited{actor.identity});
-  return Ok{};
-}
-
-Status RoomManager::answerInvite(const std::string& roomId, const std::string& identity, bool accept) {
-  Room* room = findMutable(roomId);
-  if (!room) return notFound(roomId);
-  Participant* p = findParticipant(roomId, identity);
-  if (!p) return Error{ErrorCode::Conflict, "join the room first"};
-  if (!p->invited) return Error{ErrorCode::Conflict, "there is no invitation to answer"};
-  const InviteAnswered answer{identity, accept};
-  for (const auto& [id, other] : room->participants)
-    if (permits(other.role, Action::SeeHands)) events_.sendTo(roomId, id, answer);
-  if (accept) {
-    if (static_cast<size_t>(room->speakerCount()) >= limits_.maxSpeakers)
-      return Error{ErrorCode::RoomFull, "the stage is full"};
-    changeRole(*room, *p, Role::Speaker);
-  } else {
-    p->invited = false;
-    if (!p->mayHaveMedia() && p->mediaConnected) {
-      media_.removePeer(roomId, identity);
-      p->mediaConnected = false;
-    }
-  }
-  return Ok{};
-}
-
-Status RoomManager::setMuted(const std::string& roomId, const Actor& actor, const std::string& target, bool muted) {
-  Room* room = findMutable(roomId);
-  if (!room) return notFound(roomId);
-  Participant* p = nullptr;
-  const bool self = actor.identity == target;
-  if (self) {
-    p = findParticipant(roomId, target);
-    if (!p) return Error{ErrorCode::Conflict, "join the room first"};
-  } else {
-    auto found = moderation(roomId, actor, target, Action::Mute);
-    if (!found) return found.error();
-    p = found.value().second;
-  }
-  if (!isOnStage(p->role)) return Error{ErrorCode::Conflict, p->name + " is not on stage"};
-  const bool wasMixed = p->mixed();
-  if (self) {
-    // Unmuting yourself does not lift a host's mute.
-    p->selfMuted = muted;
-  } else {
-    p->serverMuted = muted;
-  }
-  syncMixing(*room, *p, wasMixed);
-  events_.broadcast(roomId, MuteChanged{p->identity, p->serverMuted || p->selfMuted, !self});
-  return Ok{};
-}
-
-Status RoomManager::remove(const std::string& roomId, const Actor& actor, const std::string& target) {
-  auto found = moderation(roomId, actor, target, Action::Remove);
-  if (!found) return found.error();
-  auto [room, p] = found.value();
-  if (actor.identity == target) return Error{ErrorCode::Conflict, "leave instead of removing yourself"};
-  room->banned.insert(target);
-  room->roles.erase(target);
-  if (!p->tokenId.empty()) room->revokedTokens.insert(p->tokenId);
-  events_.sendTo(roomId, target, Removed{"removed by the host"});
-  leave(roomId, target, "removed");
-  events_.disconnect(roomId, target, "removed");
-  return Ok{};
-}
-
-Result<std::string> RoomManager::identityByName(const std::string& roomId, const std::string& name) const {
-  const Room* room = find(roomId);
-  if (!room) return notFound(roomId);
-  std::string found;
-  for (const auto& [id, p] : room->participants) {
-    if (p.name != name && p.identity != name) continue;
-    if (!found.empty()) return Error{ErrorCode::Conflict, "more than one participant is called '" + name + "'"};
-    found = id;
-  }
-  if (found.empty()) return Error{ErrorCode::NotFound, "no participant called '" + name + "'"};
-  return found;
-}
-
 // Each pre-warmed session is a WebRTC peer (threads, sockets, a decoder) for someone who is not
 // on stage yet: a room holds a few. Beyond, the hand stays up and the session opens on promotion.
 Status RoomManager::admitPrewarm(const Room& room, const Participant& p) const {
@@ -539,7 +393,7 @@ Status RoomManager::admitPrewarm(const Room& room, const Participant& p) const {
 }
 
 Status RoomManager::offer(const std::string& roomId, const std::string& identity, const std::string& sdp) {
-  if (!findMutable(roomId)) return notFound(roomId);
+  if (!findMutable(roomId)) return noLiveRoom(roomId);
   Participant* p = findParticipant(roomId, identity);
   if (!p) return Error{ErrorCode::Conflict, "join the room before sending an offer"};
   if (!p->mayHaveMedia())
@@ -575,7 +429,7 @@ Result<MediaBackend::RtpAddress> RoomManager::plainRtpOffer(const std::string& r
                                                             const MediaBackend::RtpAddress& remote, int payloadType) {
   if (!limits_.allowPlainRtp)
     return Error{ErrorCode::Forbidden, "plain RTP is disabled on this server ([media] plain_rtp)"};
-  if (!findMutable(roomId)) return notFound(roomId);
+  if (!findMutable(roomId)) return noLiveRoom(roomId);
   Participant* p = findParticipant(roomId, identity);
   if (!p) return Error{ErrorCode::Conflict, "join the room before sending an offer"};
   if (!p->mayHaveMedia())
@@ -592,142 +446,11 @@ Result<MediaBackend::RtpAddress> RoomManager::plainRtpOffer(const std::string& r
 
 Status RoomManager::remoteCandidate(const std::string& roomId, const std::string& identity, unsigned mline,
                                     const std::string& candidate) {
-  if (!findMutable(roomId)) return notFound(roomId);
+  if (!findMutable(roomId)) return noLiveRoom(roomId);
   Participant* p = findParticipant(roomId, identity);
   if (!p) return Error{ErrorCode::Conflict, "join the room before sending candidates"};
   if (!p->mayHaveMedia()) return Error{ErrorCode::Forbidden, "listeners have no WebRTC session"};
   return media_.addRemoteCandidate(roomId, identity, mline, candidate);
-}
-
-void RoomManager::onLocalAnswer(const std::string& roomId, const std::string& peerId, const std::string& sdp) {
-  Participant* p = findParticipant(roomId, peerId);
-  if (!p) return;  // left while the answer was being made
-  events_.sendTo(roomId, peerId, SdpAnswer{sdp});
-}
-
-void RoomManager::onLocalCandidate(const std::string& roomId, const std::string& peerId, unsigned mlineIndex,
-                                   const std::string& candidate) {
-  if (!findParticipant(roomId, peerId)) return;
-  events_.sendTo(roomId, peerId, IceCandidate{mlineIndex, candidate});
-}
-
-void RoomManager::onPeerLevels(const std::string& roomId, const std::vector<PeerLevel>& levels) {
-  Room* room = findMutable(roomId);
-  if (!room) return;
-  const int64_t now = env_.nowUnixMs();
-  for (const auto& level : levels)
-    if (level.rmsDbfs >= limits_.speakingThresholdDbfs) lastLoudMs_[roomId][level.peerId] = now;
-  updateActiveSpeakers(*room, now);
-}
-
-// Active speakers: mixed participants loud within the hold time. Sent only when the set
-// changes, and not more often than the minimum interval (a change inside the interval goes
-// out with the next level report, about 100 ms later).
-void RoomManager::updateActiveSpeakers(Room& room, int64_t nowMs) {
-  std::set<std::string> active;
-  for (const auto& [peer, loudAt] : lastLoudMs_[room.info.id]) {
-    auto p = room.participants.find(peer);
-    if (p != room.participants.end() && p->second.mixed() && nowMs - loudAt <= limits_.speakingHoldMs)
-      active.insert(peer);
-  }
-  if (active == room.activeSpeakers) return;
-  if (nowMs - room.activeSpeakersSentMs < limits_.activeSpeakersMinIntervalMs) return;
-  room.activeSpeakers = active;
-  room.activeSpeakersSentMs = nowMs;
-  events_.broadcast(room.info.id, ActiveSpeakers{{active.begin(), active.end()}});
-}
-
-void RoomManager::onPeerFailed(const std::string& roomId, const std::string& peerId, const std::string& reason) {
-  Participant* p = findParticipant(roomId, peerId);
-  if (!p) return;
-  p->mediaConnected = false;
-  // The socket may still be up: the client offers again to resume, keeping role and slot.
-  events_.sendTo(roomId, peerId, ErrorEvent{{ErrorCode::MediaError, "media session failed: " + reason}});
-}
-
-void RoomManager::onPeerTransportFailed(const std::string& roomId, const std::string& peerId,
-                                        const std::string& reason) {
-  Participant* p = findParticipant(roomId, peerId);
-  if (!p) return;
-  p->mediaConnected = false;
-  // The network between them and us: a new offer (a new ICE session) may well get through.
-  events_.sendTo(roomId, peerId, ErrorEvent{{ErrorCode::IceFailed, "the audio connection did not get through: " + reason}});
-}
-
-Status RoomManager::setRecording(const std::string& roomId, const Actor& actor, bool on) {
-  Room* room = findMutable(roomId);
-  if (!room) return notFound(roomId);
-  if (!permits(actor.role, Action::Record)) return Error{ErrorCode::Forbidden, "only the host starts and stops recording"};
-  if (on == room->info.record) return Error{ErrorCode::Conflict, on ? "already recording" : "not recording"};
-  if (on) {
-    if (auto started = media_.startRecording(roomId); !started) return started;
-  } else {
-    media_.stopRecording(roomId);
-  }
-  room->info.record = on;  // what the host wants; `recording` follows the media
-  return Ok{};
-}
-
-Status RoomManager::setRecordingOptOut(const std::string& roomId, const std::string& identity, bool optOut) {
-  Room* room = findMutable(roomId);
-  if (!room) return notFound(roomId);
-  Participant* p = findParticipant(roomId, identity);
-  if (!p) return Error{ErrorCode::Conflict, "join the room first"};
-  if (!permits(p->role, Action::OptOutOfRecording)) return Error{ErrorCode::Forbidden, "you may not opt out"};
-  if (p->recordingOptOut == optOut) return Ok{};
-  p->recordingOptOut = optOut;
-  if (p->mediaConnected) media_.setPeerInRecording(roomId, identity, !optOut);
-  events_.broadcast(roomId, RecordingOptOutChanged{identity, optOut});
-  return Ok{};
-}
-
-void RoomManager::onPeerTranscript(const std::string& roomId, const std::string& peerId, const std::string& text,
-                                   int64_t startMs, int64_t endMs) {
-  Room* room = findMutable(roomId);
-  auto p = room ? room->participants.find(peerId) : decltype(room->participants.end()){};
-  if (room && p != room->participants.end()) {
-    if (env_.transcribed) env_.transcribed(room->info, p->second, text, startMs, endMs);
-    return;
-  }
-  // The last words of a speaker who has left, or of a room that has ended.
-  auto gone = departed_.find(roomId);
-  if (gone == departed_.end()) return;
-  auto who = gone->second.find(peerId);
-  if (who != gone->second.end() && env_.transcribed)
-    env_.transcribed(who->second.room, who->second.participant, text, startMs, endMs);
-}
-
-void RoomManager::onPeerFinished(const std::string& roomId, const std::string& peerId) {
-  auto gone = departed_.find(roomId);
-  if (gone == departed_.end()) return;
-  gone->second.erase(peerId);
-  if (gone->second.empty()) departed_.erase(gone);
-}
-
-void RoomManager::onRecordingStarted(const std::string& roomId, const RecordingInfo& info) {
-  Room* room = findMutable(roomId);
-  if (!room) return;
-  room->recording = true;
-  if (env_.recordingStarted) env_.recordingStarted(room->info, info);
-  events_.broadcast(roomId, RecordingChanged{true, info.reason});
-}
-
-void RoomManager::onRecordingStopped(const std::string& roomId, const RecordingInfo& info) {
-  // Stored even when the room has just ended: the file is finished now.
-  if (env_.recordingStopped) env_.recordingStopped(roomId, info);
-  Room* room = findMutable(roomId);
-  if (!room) return;
-  room->recording = false;
-  events_.broadcast(roomId, RecordingChanged{false, info.reason});
-  if (info.failed) {
-    const std::string text = "the recording stopped: " + info.reason;
-    for (const auto& [id, p] : room->participants)
-      if (permits(p.role, Action::Record)) events_.sendTo(roomId, id, ErrorEvent{{ErrorCode::RecordingFailed, text}});
-  }
-}
-
-void RoomManager::onRoomMediaFailed(const std::string& roomId, const std::string& reason) {
-  (void)endRoom(roomId, "media_failed: " + reason);
 }
 
 }  // namespace roomcast::core
