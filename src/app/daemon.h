@@ -35,7 +35,7 @@ class Daemon {
   Daemon& operator=(const Daemon&) = delete;
 
   // Listens (HTTP/WebSocket, the edge's log lines), then handles signals and tells systemd
-  // it is ready. A failure leaves nothing listening.
+  // it is ready. On a failure roomcastd exits: taking the daemon down closes what was bound.
   core::Status start();
   // Runs the control loop until SIGTERM or SIGINT has ended every room; the exit code.
   int run();

@@ -27,7 +27,7 @@ gboolean runOnce(gpointer task) {
 uint64_t scheduleOnce(unsigned ms, Task fn) {
   auto task = std::make_unique<Task>(std::move(fn));
   return g_timeout_add_full(G_PRIORITY_DEFAULT, ms, runOnce, task.release(),
-                            [](gpointer p) { std::unique_ptr<Task>(static_cast<Task*>(p)); });
+                            [](gpointer p) { std::unique_ptr<Task> owned(static_cast<Task*>(p)); });
 }
 
 }  // namespace
