@@ -1,0 +1,89 @@
+// roomcastd's composition root. Its members are declared in the order they depend on each
+// other, so C++ builds them in that order and takes them down in the reverse one: the store
+// outlives everything that writes to it, the rooms outlive the servers that drive them. One
+// GLib main loop (the control thread) owns the rooms, the HTTP/WebSocket server and every
+// change to a room's pipeline; streaming threads only post to it.
+#pragma once
+
+#include <glib.h>
+
+#include <memory>
+#include <vector>
+
+#include "app/daemon_inputs.h"
+#include "app/options.h"
+#include "app/recording_uploads.h"
+#include "app/store_environment.h"
+#include "core/conversation.h"
+#include "core/moderator.h"
+#include "core/room_manager.h"
+#include "hls/hls_room.h"
+#include "media/gst_media_backend.h"
+#include "signaling/auth.h"
+#include "signaling/edge_log.h"
+#include "signaling/http_server.h"
+#include "signaling/ws_hub.h"
+
+namespace roomcast::app {
+
+class Daemon {
+ public:
+  // Builds every component; nothing listens yet. `inputs` come from loadDaemonInputs().
+  Daemon(const Options& options, DaemonInputs inputs);
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // Listens (HTTP/WebSocket, the edge's log lines), then handles signals and tells systemd
+  // it is ready. On a failure roomcastd exits: taking the daemon down closes what was bound.
+  core::Status start();
+  // Runs the control loop until SIGTERM or SIGINT has ended every room; the exit code.
+  int run();
+
+ private:
+  struct MainLoopUnref {
+    void operator()(GMainLoop* loop) const { g_main_loop_unref(loop); }
+  };
+
+  // Named factories for the members below, in the same order.
+  StoreEnvironment recoveredStore();
+  std::unique_ptr<RecordingUploads> startUploads();
+  core::Environment roomEnvironment();
+  core::ConversationEnvironment conversationEnvironment();
+  std::unique_ptr<core::Moderator> startModerator();
+  signaling::HttpConfig httpConfig();
+  std::unique_ptr<signaling::EdgeLogReceiver> edgeLogReceiver();
+
+  // What the core's environments call back into (on the control thread, after construction).
+  void roomFinished(const core::RoomInfo& room, const core::RoomMediaSummary& summary);
+  void recordingStopped(const std::string& roomId, const core::RecordingInfo& recording);
+  void transcribed(const core::RoomInfo& room, const core::Participant& speaker, const std::string& text,
+                   int64_t startMs, int64_t endMs);
+  std::string keepEvidence(const std::string& roomId, const std::string& label);
+  void moderationLogged(const std::string& roomId, const core::ModerationAlert& alert);
+
+  void handleSignals();
+  static gboolean onTerminate(gpointer self);
+  static gboolean onReloadTls(gpointer tls);
+  static gboolean onDumpDotGraphs(gpointer media);
+
+  const Options options_;  // a copy: components borrow parts of it (the TURN config)
+  DaemonInputs inputs_;    // TLS, the store, the secret, the moderation policy
+  StoreEnvironment store_;
+  std::unique_ptr<RecordingUploads> uploads_;  // finished recordings to S3; null without [s3]
+  std::unique_ptr<GMainLoop, MainLoopUnref> loop_;
+  hls::Registry hls_;  // live rooms' HLS: written by the media backend, served by the HTTP server
+  media::GstMediaBackend media_;
+  signaling::TokenAuthority auth_;
+  signaling::WsHub hub_;
+  core::RoomManager rooms_;
+  core::Conversation conversation_;               // chat, reactions and reports
+  std::unique_ptr<core::Moderator> moderator_;    // automated moderation; null when off
+  signaling::HttpServer server_;
+  std::unique_ptr<signaling::EdgeLogReceiver> edgeLog_;  // listeners behind the edge; null when off
+  std::vector<guint> sources_;  // signal handlers and timers on the control loop
+  bool shutdownRequested_ = false;
+  size_t roomsFinishing_ = 0;  // after SIGTERM: rooms whose outputs are not finished yet
+};
+
+}  // namespace roomcast::app
