@@ -92,11 +92,10 @@ int runChat(const ChatOptions& options) {
       session, msg, nullptr, nullptr, G_PRIORITY_DEFAULT, nullptr,
       [](GObject* source, GAsyncResult* result, gpointer data) {
         auto* self = static_cast<ChatSession*>(data);
-        GError* error = nullptr;
+        g_autoptr(GError) error = nullptr;
         self->ws = soup_session_websocket_connect_finish(SOUP_SESSION(source), result, &error);
         if (!self->ws) {
           g_printerr("roomcast: cannot connect: %s\n", error->message);
-          g_error_free(error);
           return self->finish(1);
         }
         soup_websocket_connection_set_max_incoming_payload_size(self->ws, 1 << 20);

@@ -97,11 +97,10 @@ int runListen(const ListenOptions& options) {
   }
   const std::string description = "uridecodebin name=source ! audioconvert ! audioresample ! audio/x-raw,format=S16LE,rate=48000,channels=1"
                                   " ! appsink name=heard sync=true";
-  GError* error = nullptr;
+  g_autoptr(GError) error = nullptr;
   media::ElementPtr pipeline = media::ElementPtr::adopt(gst_parse_launch(description.c_str(), &error));
   if (!pipeline) {
     g_printerr("roomcast: %s\n", error ? error->message : "cannot build the player");
-    g_clear_error(&error);
     return 1;
   }
   g_autoptr(GstElement) source = gst_bin_get_by_name(GST_BIN(pipeline.get()), "source");
@@ -118,10 +117,9 @@ int runListen(const ListenOptions& options) {
   gst_bus_add_watch(bus, [](GstBus*, GstMessage* m, gpointer l) -> gboolean {
     auto* self = static_cast<Listener*>(l);
     if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_ERROR) {
-      GError* e = nullptr;
+      g_autoptr(GError) e = nullptr;
       gst_message_parse_error(m, &e, nullptr);
       g_printerr("roomcast: player error: %s\n", e->message);
-      g_error_free(e);
       self->exitCode = 1;
       g_main_loop_quit(self->loop);
     } else if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_EOS) {

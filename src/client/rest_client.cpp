@@ -40,11 +40,10 @@ HttpResult httpRequest(SoupSession* session, const char* method, const std::stri
   }
   if (!bearer.empty())
     soup_message_headers_replace(soup_message_get_request_headers(msg), "Authorization", ("Bearer " + bearer).c_str());
-  GError* error = nullptr;
+  g_autoptr(GError) error = nullptr;
   g_autoptr(GBytes) response = soup_session_send_and_read(session, msg, nullptr, &error);
   if (!response) {
     result.transportError = error ? error->message : "request failed";
-    g_clear_error(&error);
     return result;
   }
   result.status = static_cast<int>(soup_message_get_status(msg));

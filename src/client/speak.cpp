@@ -398,13 +398,12 @@ void Speaker::onPadAdded(GstElement*, GstPad* pad, gpointer data) {
 }
 
 bool Speaker::openRtpSocket(std::string& error) {
-  GError* e = nullptr;
+  g_autoptr(GError) e = nullptr;
   rtpSocket_ = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, &e);
   g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
   g_autoptr(GSocketAddress) any = g_inet_socket_address_new(loopback, 0);
   if (!rtpSocket_ || !g_socket_bind(rtpSocket_, any, FALSE, &e)) {
     error = e ? e->message : "cannot open a UDP socket";
-    g_clear_error(&e);
     return false;
   }
   return true;
@@ -538,11 +537,10 @@ int Speaker::run() {
       session_, msg, nullptr, nullptr, G_PRIORITY_DEFAULT, nullptr,
       [](GObject* source, GAsyncResult* result, gpointer data) {
         auto* self = static_cast<Speaker*>(data);
-        GError* error = nullptr;
+        g_autoptr(GError) error = nullptr;
         self->ws_ = soup_session_websocket_connect_finish(SOUP_SESSION(source), result, &error);
         if (!self->ws_) {
           g_printerr("roomcast: cannot connect: %s\n", error->message);
-          g_error_free(error);
           return self->finish(1, "no connection");
         }
         soup_websocket_connection_set_max_incoming_payload_size(self->ws_, 1 << 20);

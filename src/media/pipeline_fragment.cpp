@@ -12,10 +12,9 @@ using core::ErrorCode;
 core::Result<std::string> readFragment(const std::string& pipelinesDir, const std::string& name) {
   g_autofree char* path = g_build_filename(pipelinesDir.c_str(), (name + ".pipeline").c_str(), nullptr);
   g_autofree char* contents = nullptr;
-  GError* error = nullptr;
+  g_autoptr(GError) error = nullptr;
   if (!g_file_get_contents(path, &contents, nullptr, &error)) {
     Error e{ErrorCode::Internal, std::string("cannot read pipeline fragment: ") + error->message};
-    g_error_free(error);
     return e;
   }
   std::istringstream lines(contents);
@@ -55,7 +54,7 @@ core::Result<ElementPtr> loadFragmentBin(const std::string& pipelinesDir, const 
                                          const std::string& binName) {
   auto description = readFragment(pipelinesDir, name);
   if (!description) return description.error();
-  GError* error = nullptr;
+  g_autoptr(GError) error = nullptr;
   // Ghost pads by hand: the parser's ghost_unlinked_pads searches nested bins too and would
   // grab a pad inside hlssink2's splitmuxsink (its muxer's src), breaking it.
   GstElement* bin = gst_parse_bin_from_description_full(description.value().c_str(), FALSE, nullptr,
@@ -63,7 +62,6 @@ core::Result<ElementPtr> loadFragmentBin(const std::string& pipelinesDir, const 
   if (!bin) {
     Error e{ErrorCode::Internal, "pipeline fragment '" + name + "' does not parse: " +
                                      (error ? error->message : "unknown error")};
-    g_clear_error(&error);
     return e;
   }
   gst_object_set_name(GST_OBJECT(bin), binName.c_str());

@@ -25,7 +25,7 @@ RtpTransport::~RtpTransport() { detach(); }
 
 core::Status RtpTransport::attach(GstBin* pipeline, GstPad* uplinkSink, GstPad* returnSrc, PeerGates* gates) {
   pipeline_ = pipeline;
-  GError* error = nullptr;
+  g_autoptr(GError) error = nullptr;
   socket_ = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, &error);
   g_autoptr(GInetAddress) bindAddress = g_inet_address_new_from_string(bindHost_.c_str());
   if (socket_ && bindAddress) {
@@ -37,7 +37,6 @@ core::Status RtpTransport::attach(GstBin* pipeline, GstPad* uplinkSink, GstPad* 
   }
   if (!local_.port) {
     std::string why = error ? error->message : "bad bind address " + bindHost_;
-    g_clear_error(&error);
     return Error{ErrorCode::Internal, "cannot open a UDP port for plain RTP: " + why};
   }
 

@@ -39,11 +39,10 @@ void onAnswerCreated(GstPromise* promise, gpointer data) {
   GstWebRTCSessionDescription* answer = nullptr;
   if (reply) gst_structure_get(reply, "answer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &answer, nullptr);
   if (!answer) {
-    GError* error = nullptr;
+    g_autoptr(GError) error = nullptr;
     if (reply) gst_structure_get(reply, "error", G_TYPE_ERROR, &error, nullptr);
     job->events->postFailure(job->key, std::string("could not create an answer: ") +
                                            (error ? error->message : "no reason given"));
-    g_clear_error(&error);
     gst_promise_unref(promise);  // frees job
     return;
   }
@@ -62,11 +61,10 @@ void onAnswerCreated(GstPromise* promise, gpointer data) {
 void onRemoteDescriptionSet(GstPromise* promise, gpointer data) {
   auto* job = static_cast<AnswerJob*>(data);
   const GstStructure* reply = gst_promise_get_reply(promise);
-  GError* error = nullptr;
+  g_autoptr(GError) error = nullptr;
   if (reply) gst_structure_get(reply, "error", G_TYPE_ERROR, &error, nullptr);
   if (error) {
     job->events->postFailure(job->key, std::string("offer refused: ") + error->message);
-    g_error_free(error);
     gst_promise_unref(promise);  // frees job
     return;
   }

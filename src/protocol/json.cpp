@@ -14,10 +14,9 @@ core::Result<JsonNodePtr> parseObject(std::string_view text, size_t maxBytes, in
   if (text.find_first_not_of(" \t\r\n") == std::string_view::npos)
     return Error{ErrorCode::InvalidJson, "empty body: expected a JSON object"};
   g_autoptr(JsonParser) parser = json_parser_new_immutable();
-  GError* error = nullptr;
+  g_autoptr(GError) error = nullptr;
   if (!json_parser_load_from_data(parser, text.data(), static_cast<gssize>(text.size()), &error)) {
     std::string message = std::string("not valid JSON: ") + (error ? error->message : "parse error");
-    g_clear_error(&error);
     return Error{ErrorCode::InvalidJson, message};
   }
   JsonNode* root = json_parser_get_root(parser);

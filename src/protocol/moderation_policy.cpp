@@ -50,10 +50,9 @@ core::Result<core::ModerationPolicy> parseModerationPolicy(const std::string& js
 
 core::Result<core::ModerationPolicy> loadModerationPolicy(const std::string& path) {
   g_autofree char* contents = nullptr;
-  GError* error = nullptr;
+  g_autoptr(GError) error = nullptr;
   if (!g_file_get_contents(path.c_str(), &contents, nullptr, &error)) {
     Error e{ErrorCode::Internal, "cannot read the moderation policy: " + std::string(error->message)};
-    g_error_free(error);
     return e;
   }
   return parseModerationPolicy(contents);

@@ -67,11 +67,10 @@ core::Result<std::string> loadOrCreateSecret(const std::string& path) {
     g_snprintf(hex, sizeof hex, "%02x", b);
     secret += hex;
   }
-  GError* error = nullptr;
+  g_autoptr(GError) error = nullptr;
   if (!g_file_set_contents_full(path.c_str(), (secret + "\n").c_str(), -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600,
                                 &error)) {
     core::Error e{core::ErrorCode::Internal, std::string("cannot write the secret: ") + error->message};
-    g_error_free(error);
     return e;
   }
   return secret;
