@@ -71,14 +71,13 @@ core::Status GstMediaBackend::startRoom(const core::RoomMediaConfig& room) {
   RoomPipelineConfig config;
   config.roomId = room.roomId;
   config.pipelinesDir = config_.pipelinesDir;
-  config.hlsDir = hlsDirFor(room.roomId);
   config.context = context_;
   config.opusBitrate = config_.speaker.opusBitrate;
   config.mixerMaxWaitMs = config_.mixerMaxWaitMs;
   config.lowRendition = config_.lowRendition;
   config.hlsSegmentMs = config_.hlsSegmentMs;
-  if (g_mkdir_with_parents(config.hlsDir.c_str(), 0755) != 0)
-    return Error{ErrorCode::Internal, "cannot create " + config.hlsDir};
+  if (const std::string hlsDir = hlsDirFor(room.roomId); g_mkdir_with_parents(hlsDir.c_str(), 0755) != 0)
+    return Error{ErrorCode::Internal, "cannot create " + hlsDir};
   const std::string roomId = room.roomId;
   std::weak_ptr<int> alive = alive_;
   RoomPipeline::Handlers handlers;
@@ -456,47 +455,41 @@ void GstMediaBackend::startConnectDeadline(const PeerKey& key) {
   g_source_unref(deadline);
 }
 
+// The segments hlssink2 listed since the last one, from memory (RoomPipeline hands them over):
+// dated backwards from the end of the newest, published, and copied to the room's directory.
 void GstMediaBackend::onSegmentClosed(const std::string& roomId, const RoomPipeline::SegmentClosed& closed) {
   hls::Room* room = config_.hls ? config_.hls->find(roomId) : nullptr;
   hls::Rendition* rendition = room ? room->rendition(closed.rendition) : nullptr;
   if (!rendition) return;
-  const std::string dir = hlsDirFor(roomId);
-  g_autofree char* listPath = g_build_filename(dir.c_str(), (".hlssink2-" + closed.rendition + ".m3u8").c_str(), nullptr);
-  g_autofree char* listed = nullptr;
-  if (!g_file_get_contents(listPath, &listed, nullptr, nullptr)) {
-    GST_WARNING("room %s: cannot read %s", roomId.c_str(), listPath);
-    return;
-  }
-  // The segments hlssink2 lists after the last one already published are new.
-  auto entries = hls::parseMediaPlaylist(listed);
-  size_t first = 0;
-  if (!rendition->segments().empty()) {
-    const std::string& last = rendition->segments().back().name;
-    for (size_t i = 0; i < entries.size(); i++)
-      if (entries[i].name == last) first = i + 1;
-  }
+  const auto& listed = closed.closed.segments;
   int64_t endMs = closed.endUnixMs;
   std::vector<hls::Segment> added;
-  for (size_t i = entries.size(); i-- > first;) {  // newest first, to date them backwards
-    g_autofree char* path = g_build_filename(dir.c_str(), entries[i].name.c_str(), nullptr);
-    g_autofree char* bytes = nullptr;
-    gsize length = 0;
-    if (!g_file_get_contents(path, &bytes, &length, nullptr)) continue;
-    // A segment cut short by a write error (a full disk) may still be listed by hlssink2:
-    // whole MPEG-TS packets (188 bytes, sync byte 0x47) or nothing.
-    if (length == 0 || length % 188 != 0 || bytes[0] != 0x47) {
-      GST_WARNING("room %s: %s is not whole MPEG-TS (%zu bytes): not published", roomId.c_str(), path, length);
+  for (size_t i = listed.size(); i-- > 0;) {  // newest first, to date them backwards
+    const std::shared_ptr<const std::string>& bytes = closed.closed.bytes[i];
+    // Whole MPEG-TS packets (188 bytes, sync byte 0x47) or nothing.
+    if (bytes->empty() || bytes->size() % 188 != 0 || bytes->front() != 0x47) {
+      GST_WARNING("room %s: %s is not whole MPEG-TS (%zu bytes): not published", roomId.c_str(),
+                  listed[i].name.c_str(), bytes->size());
       continue;
     }
     hls::Segment segment;
-    segment.name = entries[i].name;
-    segment.duration = entries[i].duration;
-    segment.startUnixMs = endMs - static_cast<int64_t>(entries[i].duration * 1000);
-    segment.bytes = std::make_shared<const std::string>(bytes, length);
+    segment.name = listed[i].name;
+    segment.duration = listed[i].duration;
+    segment.startUnixMs = endMs - static_cast<int64_t>(listed[i].duration * 1000);
+    segment.bytes = bytes;
     endMs = segment.startUnixMs;
     added.push_back(std::move(segment));
   }
-  for (auto it = added.rbegin(); it != added.rend(); ++it) rendition->add(std::move(*it));
+  const std::string dir = hlsDirFor(roomId);
+  for (auto it = added.rbegin(); it != added.rend(); ++it) {
+    writeRoomFile(roomId, dir, it->name, *it->bytes);
+    rendition->add(std::move(*it));
+  }
+  // hlssink2 let go of these (its max-files): so does the room's directory.
+  for (const auto& name : closed.closed.released) {
+    g_autofree char* path = g_build_filename(dir.c_str(), name.c_str(), nullptr);
+    g_unlink(path);
+  }
   if (!added.empty()) writePlaylists(roomId, *room);
 }
 
@@ -516,20 +509,27 @@ void GstMediaBackend::onHlsRestarted(const std::string& roomId, const std::strin
   if (hls::Rendition* r = room ? room->rendition(rendition) : nullptr) r->markDiscontinuity();
 }
 
+// What is served comes from memory (hls::Registry). The room's directory gets a copy of it,
+// written and never read back while the room lives, for two readers: HlsResponder, which
+// serves a room that has ended (or whose process was killed, after a restart) from these
+// files, and an operator who looks. Segments first, then the playlists that list them, each
+// replaced whole: a listed segment on disk is always complete. A full disk costs the copy,
+// never what listeners get.
+void GstMediaBackend::writeRoomFile(const std::string& roomId, const std::string& dir, const std::string& name,
+                                    const std::string& contents) {
+  g_autofree char* path = g_build_filename(dir.c_str(), name.c_str(), nullptr);
+  g_autoptr(GError) error = nullptr;
+  // Every closed segment (more than once a second per rendition), on the control thread.
+  if (!replaceFileWithoutSync(path, contents, 0644, &error))
+    GST_WARNING("room %s: cannot write %s: %s", roomId.c_str(), path, error->message);
+}
+
 void GstMediaBackend::writePlaylists(const std::string& roomId, const hls::Room& room) {
   config_.hls->publish(roomId);  // what the HTTP side serves
   const std::string dir = hlsDirFor(roomId);
-  auto write = [&](const std::string& name, const std::string& text) {
-    g_autofree char* path = g_build_filename(dir.c_str(), name.c_str(), nullptr);
-    GError* error = nullptr;
-    // Every closed segment (twice a second per rendition), on the control thread.
-    if (!replaceFileWithoutSync(path, text, 0644, &error)) {
-      GST_WARNING("room %s: cannot write %s: %s", roomId.c_str(), path, error->message);
-      g_error_free(error);
-    }
-  };
-  for (const auto& rendition : room.renditions()) write(rendition.info().playlist, rendition.playlist());
-  write("master.m3u8", room.master(""));
+  for (const auto& rendition : room.renditions())
+    writeRoomFile(roomId, dir, rendition.info().playlist, rendition.playlist());
+  writeRoomFile(roomId, dir, "master.m3u8", room.master(""));
 }
 
 void GstMediaBackend::removePeer(const std::string& roomId, const std::string& peerId) {

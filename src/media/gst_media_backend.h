@@ -128,13 +128,15 @@ class GstMediaBackend final : public core::MediaBackend, public PeerEvents {
   void onRecognized(const std::string& roomId, const std::string& element, const std::string& text, bool final);
   // hlssink2 closed a segment: publish it (and any it listed that we have not seen).
   void onSegmentClosed(const std::string& roomId, const RoomPipeline::SegmentClosed& closed);
-  // A rendition failed (a write error) or runs again: logged, counted, and its next segment
+  // A rendition failed (an element's error) or runs again: logged, counted, and its next segment
   // starts a new timeline for players (EXT-X-DISCONTINUITY).
   void onHlsFailed(const std::string& roomId, const std::string& rendition, const std::string& message);
   void onHlsRestarted(const std::string& roomId, const std::string& rendition);
-  // Writes the playlists being served to the room's HLS directory as well (static serving,
-  // debugging; after the room ends they are served from there).
+  // Publishes the room's playlists and writes them to its HLS directory as well (after the
+  // room ends they are served from there; see writeRoomFile).
   void writePlaylists(const std::string& roomId, const hls::Room& room);
+  void writeRoomFile(const std::string& roomId, const std::string& dir, const std::string& name,
+                     const std::string& contents);
   // Recording (gst_media_backend_recording.cpp).
   core::Status beginRecording(const std::string& roomId, LiveRoom& room);
   core::RecordingInfo finishedRecording(const Recording& recording, bool failed, const std::string& reason) const;
