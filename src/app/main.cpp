@@ -28,7 +28,7 @@
 #include "media/webrtc_util.h"
 #include "roomcast-config.h"
 #include "signaling/auth.h"
-#include "signaling/edge_log.h"
+#include "hls/edge_log.h"
 #include "signaling/http_server.h"
 #include "signaling/ws_hub.h"
 #include "store/database.h"
@@ -391,9 +391,10 @@ int main(int argc, char** argv) {
   }
 
   // Listeners served by the caching edge are counted from its log lines.
-  std::unique_ptr<signaling::EdgeLogReceiver> edgeLog;
+  signaling::RoomListenerCounting edgeListeners(auth, rooms);
+  std::unique_ptr<hls::EdgeLogReceiver> edgeLog;
   if (!opt.edgeLogHost.empty()) {
-    edgeLog = std::make_unique<signaling::EdgeLogReceiver>(nullptr, auth, rooms);
+    edgeLog = std::make_unique<hls::EdgeLogReceiver>(nullptr, edgeListeners);
     if (auto bound = edgeLog->bind(opt.edgeLogHost, opt.edgeLogPort); !bound) {
       g_printerr("roomcastd: %s\n", bound.error().message.c_str());
       return 1;
