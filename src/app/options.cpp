@@ -315,8 +315,9 @@ core::Result<Options> parseOptions(int argc, char** argv) {
     return Error{ErrorCode::BadRequest, "ice_deadline_s must be 1..600"};
   if (out.mixerMaxWaitMs < 0 || out.mixerMaxWaitMs > 100)
     return Error{ErrorCode::BadRequest, "mixer_max_wait_ms must be 0..100"};
-  if (out.hlsSegmentMs < 250 || out.hlsSegmentMs > 1000)
-    return Error{ErrorCode::BadRequest, "segment_ms must be 250..1000 (the target duration is 1 s)"};
+  if (out.hlsSegmentMs < hls::kMinSegmentMs || out.hlsSegmentMs > hls::kMaxSegmentMs)
+    return Error{ErrorCode::BadRequest, "segment_ms must be " + std::to_string(hls::kMinSegmentMs) + ".." +
+                                            std::to_string(hls::kMaxSegmentMs) + " (the target duration is 1 s)"};
   if (out.listenerIdleSeconds < 1 || out.listenerIdleSeconds > 600)
     return Error{ErrorCode::BadRequest, "listener_idle_s must be 1..600"};
   for (double s : {out.connections.headerTimeoutSeconds, out.connections.bodyTimeoutSeconds,

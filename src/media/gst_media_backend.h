@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/media_backend.h"
+#include "hls/defaults.h"
 #include "hls/hls_room.h"
 #include "media/evidence_quota.h"
 #include "media/media_events.h"
@@ -29,7 +30,7 @@ struct MediaConfig {
   uint64_t recordingMinFreeBytes = 1 << 20;     // a failed recording restarts once this is free
   unsigned recordingRetryMs = 2000;
   bool lowRendition = true;                     // a second HLS rendition at 24 kbps
-  unsigned hlsSegmentMs = 750;                  // HLS segment length
+  unsigned hlsSegmentMs = hls::kDefaultSegmentMs;  // HLS segment length
   hls::Registry* hls = nullptr;                 // where live rooms' HLS state goes (borrowed)
   unsigned finishDeadlineMs = 5000;
   // Evidence (<dataDir>/evidence/): at most this much in all, and per room (evidence_quota.h).

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "hls/defaults.h"
 #include "media/direct_rtp_return.h"
 #include "media/gst_ptr.h"
 #include "media/hls_memory_sink.h"
@@ -39,7 +40,7 @@ struct RoomPipelineConfig {
   int opusBitrate = 32000;     // of the shared program encoding (silent speakers' return)
   unsigned mixerMaxWaitMs = 18; // how long a due frame waits for a late speaker
   bool lowRendition = true;    // a second, low-bandwidth HLS rendition
-  unsigned hlsSegmentMs = 750; // HLS segment length (hlssink2 only knows whole seconds)
+  unsigned hlsSegmentMs = hls::kDefaultSegmentMs;  // HLS segment length (hlssink2 only knows whole seconds)
   GMainContext* context = nullptr;
 };
 

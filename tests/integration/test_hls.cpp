@@ -22,6 +22,7 @@
 
 #include "audio/tone.h"
 #include "audio/wav.h"
+#include "hls/defaults.h"
 #include "hls_playlist.h"
 #include "nginx.h"
 #include "processes.h"
@@ -61,7 +62,7 @@ TEST(Hls, PlaylistsPlayInFfmpegStayNearLiveAndEndWithEndlist) {
     double windowSeconds = 0;
     for (const auto& segment : listed) {
       windowSeconds += segment.duration;
-      EXPECT_LE(segment.duration, 0.8) << "segments of [hls] segment_ms (750 ms by default)";
+      EXPECT_LE(segment.duration, roomcast::hls::kDefaultSegmentMs / 1000.0 + 0.05) << "segments of the default length";
     }
     EXPECT_LE(windowSeconds, 7.0) << "a short rolling window (about 6 s)";
   }
