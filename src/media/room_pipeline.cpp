@@ -30,7 +30,8 @@ core::Result<std::unique_ptr<RoomPipeline>> RoomPipeline::start(const RoomPipeli
   return room;
 }
 
-// The one place roomcastd reaches inside hlssink2, for what its properties cannot say (1.22):
+// Where roomcastd reaches inside hlssink2, for what its properties cannot say (1.22; the
+// other place is writeTablesOncePerSegment, through the message a segment's close posts):
 // its target-duration counts whole seconds and its segments are numbered from 0, while the
 // splitmuxsink inside it takes any length (max-size-time) and a first index (start-index).
 // Shorter segments let players start closer to live: they start a few segments behind the
