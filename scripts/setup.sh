@@ -38,6 +38,8 @@ test_packages=(
   clang libclang-rt-14-dev
   # tests: ffmpeg decodes HLS and recordings; Debian chromium runs the web client's tests; nginx is the HLS edge
   ffmpeg chromium nginx
+  # tests: strace shows that roomcastd reads no HLS file while a room plays (integration-hls)
+  strace
   # tests: an emoji font, so the screenshots of the web client show its reaction buttons
   fonts-noto-color-emoji
   # tests: speech for the transcription tests; unshare/mount for the full-disk tests,

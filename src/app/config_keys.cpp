@@ -131,7 +131,7 @@ const ConfigKey kKeys[] = {
     {"media", "stun_server", FIELD(stunServer), {}},
     {"media", "ice_port_range", Parser{icePortRange}, {}},
     {"hls", "low_rendition", FIELD(lowRendition), {}},
-    {"hls", "segment_ms", FIELD(hlsSegmentMs), Range{250, 1000, "(the target duration is 1 s)"}},
+    {"hls", "segment_ms", FIELD(hlsSegmentMs), Range{hls::kMinSegmentMs, hls::kMaxSegmentMs, "(the target duration is 1 s)"}},
     {"hls", "listener_idle_s", FIELD(listenerIdleSeconds), Range{1, 600}},
     {"hls", "listener_thread", FIELD(hlsListenerThread), {}},
     {"hls", "edge_log", Parser{edgeLog}, {}},

@@ -96,6 +96,7 @@ Daemon::Daemon(const Options& options, DaemonInputs inputs)
       conversation_(rooms_, hub_, conversationEnvironment()),
       moderator_(startModerator()),
       server_(httpConfig(), rooms_, hub_, auth_),
+      edgeListeners_(auth_, rooms_),
       edgeLog_(edgeLogReceiver()) {
   // The hub delivers room events and hands client requests to the rooms and the conversation,
   // which deliver their events through it: it learns of them once they exist.
@@ -200,9 +201,9 @@ signaling::HttpConfig Daemon::httpConfig() {
 }
 
 // Listeners served by the caching edge are counted from its log lines.
-std::unique_ptr<signaling::EdgeLogReceiver> Daemon::edgeLogReceiver() {
+std::unique_ptr<hls::EdgeLogReceiver> Daemon::edgeLogReceiver() {
   if (options_.edgeLogHost.empty()) return nullptr;
-  return std::make_unique<signaling::EdgeLogReceiver>(nullptr, auth_, rooms_);
+  return std::make_unique<hls::EdgeLogReceiver>(nullptr, edgeListeners_);
 }
 
 void Daemon::roomFinished(const core::RoomInfo& room, const core::RoomMediaSummary& summary) {

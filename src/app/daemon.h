@@ -20,7 +20,7 @@
 #include "hls/hls_room.h"
 #include "media/gst_media_backend.h"
 #include "signaling/auth.h"
-#include "signaling/edge_log.h"
+#include "hls/edge_log.h"
 #include "signaling/http_server.h"
 #include "signaling/ws_hub.h"
 
@@ -52,7 +52,7 @@ class Daemon {
   core::ConversationEnvironment conversationEnvironment();
   std::unique_ptr<core::Moderator> startModerator();
   signaling::HttpConfig httpConfig();
-  std::unique_ptr<signaling::EdgeLogReceiver> edgeLogReceiver();
+  std::unique_ptr<hls::EdgeLogReceiver> edgeLogReceiver();
 
   // What the core's environments call back into (on the control thread, after construction).
   void roomFinished(const core::RoomInfo& room, const core::RoomMediaSummary& summary);
@@ -80,7 +80,8 @@ class Daemon {
   core::Conversation conversation_;               // chat, reactions and reports
   std::unique_ptr<core::Moderator> moderator_;    // automated moderation; null when off
   signaling::HttpServer server_;
-  std::unique_ptr<signaling::EdgeLogReceiver> edgeLog_;  // listeners behind the edge; null when off
+  signaling::RoomListenerCounting edgeListeners_;       // who the edge's log lines may count
+  std::unique_ptr<hls::EdgeLogReceiver> edgeLog_;      // listeners behind the edge; null when off
   std::vector<guint> sources_;  // signal handlers and timers on the control loop
   bool shutdownRequested_ = false;
   size_t roomsFinishing_ = 0;  // after SIGTERM: rooms whose outputs are not finished yet

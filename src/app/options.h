@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "hls/defaults.h"
 #include "signaling/connection_limits.h"
 #include "signaling/turn_credentials.h"
 
@@ -63,7 +64,7 @@ struct Options {
   double evidenceQuotaMb = 256;        // [moderation] evidence_max_mb: all report/moderation evidence
   double evidenceRoomQuotaMb = 32;     // [moderation] evidence_room_max_mb: one room's
   bool lowRendition = true;            // HLS: a second rendition at 24 kbps in the master playlist
-  unsigned hlsSegmentMs = 750;         // HLS: segment length (the target duration stays 1 s)
+  unsigned hlsSegmentMs = hls::kDefaultSegmentMs;  // HLS: segment length (the target duration stays 1 s)
   bool hlsListenerThread = true;       // HLS: players' connections served on their own thread
   std::string stunServer;              // [media] stun_server: stun://HOST:PORT for webrtcbin, "" none
   unsigned icePortMin = 0, icePortMax = 0;  // [media] ice_port_range: the server's ICE UDP ports (0: any)

@@ -1,6 +1,6 @@
 // The HLS side of a live room, as roomcastd serves it: for each rendition a rolling window of
-// closed segments (kept in memory, so a listener never gets a half-written file and the
-// server reads each segment from disk once), and the playlists rendered from them with
+// closed segments (in memory: hlssink2 writes them there, see media/hls_memory_sink.h, so a
+// listener never gets a half-written one and nothing is read back from disk), and the playlists rendered from them with
 // EXT-X-PROGRAM-DATE-TIME, EXT-X-DISCONTINUITY and EXT-X-ENDLIST. Plain C++: the media layer
 // feeds it on the control thread. What the HTTP side serves is a published copy (PublishedRoom):
 // rendered once per change on the control thread, read from any thread.
@@ -18,7 +18,7 @@
 namespace roomcast::hls {
 
 struct Segment {
-  std::string name;            // file name in the room's HLS directory
+  std::string name;            // as listed and served (and its copy's name in the room's HLS directory)
   uint64_t sequence = 0;       // media sequence number
   double duration = 0;         // seconds
   int64_t startUnixMs = 0;     // wall clock of the first sample (EXT-X-PROGRAM-DATE-TIME)
@@ -123,8 +123,8 @@ class Registry {
   std::map<std::string, std::shared_ptr<const PublishedRoom>> published_;
 };
 
-// hlssink2 writes its own playlist; what roomcastd learns from it is the list of segment
-// files and their durations, in order.
+// hlssink2 writes its own playlist (into memory); what roomcastd learns from it is the list of
+// segments and their durations, in order.
 struct ListedSegment {
   std::string name;
   double duration = 0;

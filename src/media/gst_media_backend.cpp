@@ -3,7 +3,6 @@
 #include <glib/gstdio.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 
 #include "media/debug.h"
@@ -16,28 +15,6 @@
 
 namespace roomcast::media {
 
-namespace {
-
-// Writes `contents` to a temporary file beside `path` and renames it over `path`: a reader sees
-// the old file or the new one, never half of one. No fsync: for the live playlists, written on
-// the control thread, where g_file_set_contents's fsync (it syncs whenever it replaces a file) would hold
-// every room on a slow disk; a crash may lose the newest version, not the file.
-bool replaceFileWithoutSync(const char* path, const std::string& contents, int mode, GError** error) {
-  const std::string temporary = std::string(path) + ".part";
-  if (!g_file_set_contents_full(temporary.c_str(), contents.data(), static_cast<gssize>(contents.size()),
-                                G_FILE_SET_CONTENTS_NONE, mode, error))
-    return false;
-  if (g_rename(temporary.c_str(), path) != 0) {
-    const int saved = errno;
-    g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(saved), "cannot rename %s: %s", temporary.c_str(),
-                g_strerror(saved));
-    g_unlink(temporary.c_str());
-    return false;
-  }
-  return true;
-}
-
-}  // namespace
 
 using core::Error;
 using core::ErrorCode;
@@ -61,24 +38,18 @@ GstMediaBackend::~GstMediaBackend() {
   finishing_.clear();
 }
 
-std::string GstMediaBackend::hlsDirFor(const std::string& roomId) const {
-  g_autofree char* dir = g_build_filename(config_.dataDir.c_str(), "hls", roomId.c_str(), nullptr);
-  return dir;
-}
-
 core::Status GstMediaBackend::startRoom(const core::RoomMediaConfig& room) {
   if (rooms_.count(room.roomId)) return Error{ErrorCode::Conflict, "room media already started"};
   RoomPipelineConfig config;
   config.roomId = room.roomId;
   config.pipelinesDir = config_.pipelinesDir;
-  config.hlsDir = hlsDirFor(room.roomId);
   config.context = context_;
   config.opusBitrate = config_.speaker.opusBitrate;
   config.mixerMaxWaitMs = config_.mixerMaxWaitMs;
   config.lowRendition = config_.lowRendition;
   config.hlsSegmentMs = config_.hlsSegmentMs;
-  if (g_mkdir_with_parents(config.hlsDir.c_str(), 0755) != 0)
-    return Error{ErrorCode::Internal, "cannot create " + config.hlsDir};
+  if (const std::string hlsDir = hlsDirFor(room.roomId); g_mkdir_with_parents(hlsDir.c_str(), 0755) != 0)
+    return Error{ErrorCode::Internal, "cannot create " + hlsDir};
   const std::string roomId = room.roomId;
   std::weak_ptr<int> alive = alive_;
   RoomPipeline::Handlers handlers;
@@ -454,82 +425,6 @@ void GstMediaBackend::startConnectDeadline(const PeerKey& key) {
       new Task{alive_, this, key}, [](gpointer data) { delete static_cast<Task*>(data); });
   g_source_attach(deadline, context_);
   g_source_unref(deadline);
-}
-
-void GstMediaBackend::onSegmentClosed(const std::string& roomId, const RoomPipeline::SegmentClosed& closed) {
-  hls::Room* room = config_.hls ? config_.hls->find(roomId) : nullptr;
-  hls::Rendition* rendition = room ? room->rendition(closed.rendition) : nullptr;
-  if (!rendition) return;
-  const std::string dir = hlsDirFor(roomId);
-  g_autofree char* listPath = g_build_filename(dir.c_str(), (".hlssink2-" + closed.rendition + ".m3u8").c_str(), nullptr);
-  g_autofree char* listed = nullptr;
-  if (!g_file_get_contents(listPath, &listed, nullptr, nullptr)) {
-    GST_WARNING("room %s: cannot read %s", roomId.c_str(), listPath);
-    return;
-  }
-  // The segments hlssink2 lists after the last one already published are new.
-  auto entries = hls::parseMediaPlaylist(listed);
-  size_t first = 0;
-  if (!rendition->segments().empty()) {
-    const std::string& last = rendition->segments().back().name;
-    for (size_t i = 0; i < entries.size(); i++)
-      if (entries[i].name == last) first = i + 1;
-  }
-  int64_t endMs = closed.endUnixMs;
-  std::vector<hls::Segment> added;
-  for (size_t i = entries.size(); i-- > first;) {  // newest first, to date them backwards
-    g_autofree char* path = g_build_filename(dir.c_str(), entries[i].name.c_str(), nullptr);
-    g_autofree char* bytes = nullptr;
-    gsize length = 0;
-    if (!g_file_get_contents(path, &bytes, &length, nullptr)) continue;
-    // A segment cut short by a write error (a full disk) may still be listed by hlssink2:
-    // whole MPEG-TS packets (188 bytes, sync byte 0x47) or nothing.
-    if (length == 0 || length % 188 != 0 || bytes[0] != 0x47) {
-      GST_WARNING("room %s: %s is not whole MPEG-TS (%zu bytes): not published", roomId.c_str(), path, length);
-      continue;
-    }
-    hls::Segment segment;
-    segment.name = entries[i].name;
-    segment.duration = entries[i].duration;
-    segment.startUnixMs = endMs - static_cast<int64_t>(entries[i].duration * 1000);
-    segment.bytes = std::make_shared<const std::string>(bytes, length);
-    endMs = segment.startUnixMs;
-    added.push_back(std::move(segment));
-  }
-  for (auto it = added.rbegin(); it != added.rend(); ++it) rendition->add(std::move(*it));
-  if (!added.empty()) writePlaylists(roomId, *room);
-}
-
-void GstMediaBackend::onHlsFailed(const std::string& roomId, const std::string& rendition, const std::string& message) {
-  outputFailures_++;
-  // Logged without GST_DEBUG too: an operator must see that listeners are not being served.
-  g_warning("room %s: HLS rendition %s stopped by a write error (%s); the room goes on, retrying", roomId.c_str(),
-            rendition.c_str(), message.c_str());
-  hls::Room* room = config_.hls ? config_.hls->find(roomId) : nullptr;
-  if (hls::Rendition* r = room ? room->rendition(rendition) : nullptr) r->markDiscontinuity();
-}
-
-void GstMediaBackend::onHlsRestarted(const std::string& roomId, const std::string& rendition) {
-  outputRestarts_++;
-  g_message("room %s: HLS rendition %s running again", roomId.c_str(), rendition.c_str());
-  hls::Room* room = config_.hls ? config_.hls->find(roomId) : nullptr;
-  if (hls::Rendition* r = room ? room->rendition(rendition) : nullptr) r->markDiscontinuity();
-}
-
-void GstMediaBackend::writePlaylists(const std::string& roomId, const hls::Room& room) {
-  config_.hls->publish(roomId);  // what the HTTP side serves
-  const std::string dir = hlsDirFor(roomId);
-  auto write = [&](const std::string& name, const std::string& text) {
-    g_autofree char* path = g_build_filename(dir.c_str(), name.c_str(), nullptr);
-    GError* error = nullptr;
-    // Every closed segment (twice a second per rendition), on the control thread.
-    if (!replaceFileWithoutSync(path, text, 0644, &error)) {
-      GST_WARNING("room %s: cannot write %s: %s", roomId.c_str(), path, error->message);
-      g_error_free(error);
-    }
-  };
-  for (const auto& rendition : room.renditions()) write(rendition.info().playlist, rendition.playlist());
-  write("master.m3u8", room.master(""));
 }
 
 void GstMediaBackend::removePeer(const std::string& roomId, const std::string& peerId) {

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/media_backend.h"
+#include "hls/defaults.h"
 #include "hls/hls_room.h"
 #include "media/evidence_quota.h"
 #include "media/media_events.h"
@@ -29,7 +30,7 @@ struct MediaConfig {
   uint64_t recordingMinFreeBytes = 1 << 20;     // a failed recording restarts once this is free
   unsigned recordingRetryMs = 2000;
   bool lowRendition = true;                     // a second HLS rendition at 24 kbps
-  unsigned hlsSegmentMs = 750;                  // HLS segment length
+  unsigned hlsSegmentMs = hls::kDefaultSegmentMs;  // HLS segment length
   hls::Registry* hls = nullptr;                 // where live rooms' HLS state goes (borrowed)
   unsigned finishDeadlineMs = 5000;
   // Evidence (<dataDir>/evidence/): at most this much in all, and per room (evidence_quota.h).
@@ -128,13 +129,15 @@ class GstMediaBackend final : public core::MediaBackend, public PeerEvents {
   void onRecognized(const std::string& roomId, const std::string& element, const std::string& text, bool final);
   // hlssink2 closed a segment: publish it (and any it listed that we have not seen).
   void onSegmentClosed(const std::string& roomId, const RoomPipeline::SegmentClosed& closed);
-  // A rendition failed (a write error) or runs again: logged, counted, and its next segment
+  // A rendition failed (an element's error) or runs again: logged, counted, and its next segment
   // starts a new timeline for players (EXT-X-DISCONTINUITY).
   void onHlsFailed(const std::string& roomId, const std::string& rendition, const std::string& message);
   void onHlsRestarted(const std::string& roomId, const std::string& rendition);
-  // Writes the playlists being served to the room's HLS directory as well (static serving,
-  // debugging; after the room ends they are served from there).
+  // Publishes the room's playlists and writes them to its HLS directory as well (after the
+  // room ends they are served from there; see writeRoomFile).
   void writePlaylists(const std::string& roomId, const hls::Room& room);
+  void writeRoomFile(const std::string& roomId, const std::string& dir, const std::string& name,
+                     const std::string& contents);
   // Recording (gst_media_backend_recording.cpp).
   core::Status beginRecording(const std::string& roomId, LiveRoom& room);
   core::RecordingInfo finishedRecording(const Recording& recording, bool failed, const std::string& reason) const;

@@ -1,9 +1,5 @@
 #include "media/output_branch.h"
 
-#include <fcntl.h>
-#include <sys/statvfs.h>
-#include <unistd.h>
-
 #include "media/debug.h"
 
 #define GST_CAT_DEFAULT roomcast_room_debug
@@ -51,19 +47,6 @@ void discardBranch(ElementPtr bin) {
 bool isInside(GstObject* object, GstElement* ancestor) {
   if (!object || !ancestor) return false;
   return object == GST_OBJECT(ancestor) || gst_object_has_as_ancestor(object, GST_OBJECT(ancestor));
-}
-
-long long freeBytesAt(const std::string& dir) {
-  struct statvfs fs {};
-  if (statvfs(dir.c_str(), &fs) != 0) return -1;
-  return static_cast<long long>(fs.f_bavail) * static_cast<long long>(fs.f_frsize);
-}
-
-bool canOpenFiles() {
-  const int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  close(fd);
-  return true;
 }
 
 }  // namespace roomcast::media

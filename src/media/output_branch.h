@@ -1,6 +1,7 @@
-// What keeps a room's file outputs (the HLS renditions, the recording) from taking the room
-// down with them when the disk fails them: a full disk (ENOSPC), no file descriptors left
-// (EMFILE), an I/O error (EIO).
+// What keeps a room's outputs (the recording, the HLS renditions) from taking the room down
+// with them when they fail: the recording's file on a full disk (ENOSPC), with no file
+// descriptors left (EMFILE), on an I/O error (EIO); any output on an element's error. (HLS
+// segments go to memory: the disk cannot fail them.)
 //
 // Such an output is a bin (a pipelines/*.pipeline fragment) on the program tee or the mixer's
 // record pad. When one of its sinks fails, GStreamer posts an ERROR on the bus and returns
@@ -32,10 +33,5 @@ void discardBranch(ElementPtr bin);
 // True when `object` is `ancestor` or inside it.
 bool isInside(GstObject* object, GstElement* ancestor);
 
-// Free bytes for an unprivileged writer on the file system of `dir`, or -1 if unknown.
-long long freeBytesAt(const std::string& dir);
-
-// Whether the process can open a file now (false: out of file descriptors).
-bool canOpenFiles();
 
 }  // namespace roomcast::media

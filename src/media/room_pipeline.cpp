@@ -30,12 +30,15 @@ core::Result<std::unique_ptr<RoomPipeline>> RoomPipeline::start(const RoomPipeli
   return room;
 }
 
-// hlssink2 cuts segments in whole seconds only (its target-duration); the splitmuxsink inside
-// it takes any length. Shorter segments let players start closer to live: they start a few
-// segments behind the newest (GStreamer's hlsdemux four, hls.js two target durations).
-// A rebuilt rendition goes on numbering its files where the failed one stopped (start-index):
-// the names stay unique in the served window, which lists segments by file name.
-static void configureSplitmux(GstBin* hlssink2, unsigned segmentMs, unsigned startIndex) {
+// Where roomcastd reaches inside hlssink2, for what its properties cannot say (1.22; the
+// other place is writeTablesOncePerSegment, through the message a segment's close posts):
+// its target-duration counts whole seconds and its segments are numbered from 0, while the
+// splitmuxsink inside it takes any length (max-size-time) and a first index (start-index).
+// Shorter segments let players start closer to live: they start a few segments behind the
+// newest (GStreamer's hlsdemux four, hls.js two target durations). A rebuilt rendition numbers
+// its segments on where the failed one stopped: the names stay unique in the served window,
+// which lists segments by name.
+static void setSegmentLengthAndFirstIndex(GstBin* hlssink2, unsigned segmentMs, unsigned startIndex) {
   GstIterator* children = gst_bin_iterate_elements(hlssink2);
   GValue child = G_VALUE_INIT;
   while (gst_iterator_next(children, &child) == GST_ITERATOR_OK) {
@@ -95,16 +98,15 @@ core::Status RoomPipeline::build() {
   gst_bin_add_many(bin, mixer_.get(), tee.get(), nullptr);
   if (!gst_element_link(mixer_.get(), tee.get())) return Error{ErrorCode::Internal, "cannot link the room's mixer"};
 
-  // One hlssink2 per rendition. It writes the segments (and deletes old ones); roomcastd
-  // writes the playlists that are served (see hls/hls_room.h), so hlssink2's own go to a
-  // hidden file that is never served.
+  // One hlssink2 per rendition, writing into memory (media/hls_memory_sink.h). roomcastd
+  // renders the playlists that are served itself (see hls/hls_room.h): hlssink2's own only
+  // tell it which segments are whole and how long they are.
   tee_ = tee;
   auto addOutput = [&](const char* rendition, const char* fragment, const char* prefix) {
     auto output = std::make_unique<HlsOutput>();
     output->rendition = rendition;
     output->fragment = fragment;
     output->segmentPrefix = prefix;
-    output->playlist = std::string(".hlssink2-") + rendition + ".m3u8";
     hls_.push_back(std::move(output));
   };
   addOutput("main", "program-hls", "segment");
@@ -238,13 +240,14 @@ gboolean RoomPipeline::onBusMessage(GstBus*, GstMessage* message, gpointer data)
       if (s && gst_structure_has_name(s, "splitmuxsink-fragment-closed") && self->handlers_.onSegmentClosed &&
           gst_structure_get_uint64(s, "running-time", &runningTime)) {
         // hlssink2 has already listed the segment in its playlist: it handles this message
-        // on its way up, before the bus sees it. Only the live branch of a rendition counts
-        // (not one removed after a failure).
+        // on its way up, before the bus sees it, so the memory sink holds the segment now.
+        // Only the live branch of a rendition counts (not one removed after a failure).
         if (HlsOutput* output = self->hlsOutputOf(GST_MESSAGE_SRC(message))) {
           output->closed++;
           output->failures = 0;
           writeTablesOncePerSegment(GST_MESSAGE_SRC(message));
-          self->handlers_.onSegmentClosed({output->rendition, self->unixMsAtRunningTime(runningTime)});
+          self->handlers_.onSegmentClosed(
+              {output->rendition, self->unixMsAtRunningTime(runningTime), output->memory->take()});
         }
         return G_SOURCE_CONTINUE;
       }
@@ -318,12 +321,6 @@ void RoomPipeline::completeFinish(bool clean) {
 
 // --- HLS renditions: built, failed, rebuilt -------------------------------------------
 
-std::string RoomPipeline::segmentPath(const HlsOutput& output, unsigned index) const {
-  g_autofree char* name = g_strdup_printf("%s%05u.ts", output.segmentPrefix.c_str(), index);
-  g_autofree char* path = g_build_filename(config_.hlsDir.c_str(), name, nullptr);
-  return path;
-}
-
 RoomPipeline::HlsOutput* RoomPipeline::hlsOutputOf(GstObject* object) {
   for (auto& output : hls_)
     if (output->bin && isInside(object, output->bin.get())) return output.get();
@@ -341,10 +338,11 @@ core::Status RoomPipeline::startHls(HlsOutput& output) {
   if (!hls) return hls.error();
   g_autoptr(GstElement) sink = gst_bin_get_by_name(GST_BIN(hls.value().get()), "hls");
   if (!sink) return Error{ErrorCode::Internal, output.fragment + ".pipeline must name its hlssink2 'hls'"};
-  g_autofree char* segments = g_build_filename(config_.hlsDir.c_str(), (output.segmentPrefix + "%05d.ts").c_str(), nullptr);
-  g_autofree char* playlist = g_build_filename(config_.hlsDir.c_str(), output.playlist.c_str(), nullptr);
-  g_object_set(sink, "location", segments, "playlist-location", playlist, nullptr);
-  configureSplitmux(GST_BIN(sink), config_.hlsSegmentMs, output.startIndex);
+  // Names only, no directory: the locations are the names segments are listed and served by.
+  g_object_set(sink, "location", (output.segmentPrefix + "%05d.ts").c_str(), "playlist-location",
+               (output.rendition + ".m3u8").c_str(), nullptr);
+  output.memory = HlsMemorySink::attach(sink);
+  setSegmentLengthAndFirstIndex(GST_BIN(sink), config_.hlsSegmentMs, output.startIndex);
   isolateBranchInput(hls.value().get());
   // The bin completes its own state changes: hlssink2's sink prerolls (ASYNC), and a branch
   // added to a playing room otherwise stays PAUSED waiting for a preroll the running
@@ -390,20 +388,10 @@ void RoomPipeline::failHls(HlsOutput& output, const std::string& message) {
   gst_bin_remove(GST_BIN(pipeline_.get()), bin.get());
   discardBranch(bin);
 
-  // The segment being written when it failed is cut short and was never listed: delete it
-  // (on a full disk, that is space back). The next branch numbers its files on from there.
-  const unsigned broken = output.startIndex + output.closed;
-  g_unlink(segmentPath(output, broken).c_str());
-  output.startIndex = broken + 1;
-  // hlssink2 deletes the old segments it wrote itself (max-files), but not those of a branch
-  // before it: those past any window are deleted here. What is served comes from memory.
-  constexpr unsigned kKeptFiles = 48;
-  if (output.startIndex > kKeptFiles) {
-    const unsigned below = output.startIndex - kKeptFiles;
-    for (unsigned i = std::max(output.sweptBelow, below > kKeptFiles ? below - kKeptFiles : 0u); i < below; i++)
-      g_unlink(segmentPath(output, i).c_str());
-    output.sweptBelow = below;
-  }
+  // The segment being written when it failed was cut short and never listed: it goes with
+  // the branch's memory. The next branch numbers its segments on from past it.
+  output.startIndex += output.closed + 1;
+  output.memory.reset();
   output.failures++;
   retryHlsLater(output);
   if (handlers_.onHlsFailed) handlers_.onHlsFailed(output.rendition, message);
@@ -433,18 +421,6 @@ void RoomPipeline::retryHlsLater(HlsOutput& output) {
 
 void RoomPipeline::onHlsRetry(HlsOutput& output) {
   if (output.bin || finishDone_) return;
-  // Look before building: a branch that would fail at its first file is not worth building.
-  // Still full, or still out of descriptors: look again later (the back-off grows).
-  const long long free = freeBytesAt(config_.hlsDir);
-  const bool space = free < 0 || free >= kHlsMinFreeBytes;
-  const bool descriptors = canOpenFiles();
-  if (!space || !descriptors) {
-    GST_INFO("room %s: HLS rendition %s still down (%s)", config_.roomId.c_str(), output.rendition.c_str(),
-             !space ? "no space" : "no file descriptors");
-    output.failures++;
-    retryHlsLater(output);
-    return;
-  }
   if (auto started = startHls(output); !started) {
     GST_WARNING("room %s: HLS rendition %s not rebuilt: %s", config_.roomId.c_str(), output.rendition.c_str(),
                 started.error().message.c_str());

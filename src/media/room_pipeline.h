@@ -8,9 +8,10 @@
 //                       └─ opusenc ─ tee "program-opus"        the program encoded once for every
 //                                                              silent speaker's return
 //
-// The mixer's one thread pushes every output; the fragments start with a queue so the files
-// are written on threads of their own. A file output that fails (a full disk, no file
-// descriptors) costs that output for a while, never the room: its error stops at its input
+// The mixer's one thread pushes every output; the fragments start with a queue so each output
+// runs on a thread of its own. HLS segments go to memory (media/hls_memory_sink.h), the
+// recording to a file. An output that fails (the recording on a full disk, a muxer error)
+// costs that output for a while, never the room: its error stops at its input
 // (media/output_branch.h) and the branch is rebuilt on the control thread with a back-off.
 //
 // Owned and changed on the control thread only. Its bus is watched on the control context.
@@ -24,8 +25,10 @@
 #include <vector>
 
 #include "core/result.h"
+#include "hls/defaults.h"
 #include "media/direct_rtp_return.h"
 #include "media/gst_ptr.h"
+#include "media/hls_memory_sink.h"
 #include "media/peer_gates.h"
 
 namespace roomcast::media {
@@ -33,12 +36,11 @@ namespace roomcast::media {
 struct RoomPipelineConfig {
   std::string roomId;
   std::string pipelinesDir;
-  std::string hlsDir;          // playlist and segments go here
   std::string recordingPath;   // empty: not recorded
   int opusBitrate = 32000;     // of the shared program encoding (silent speakers' return)
   unsigned mixerMaxWaitMs = 18; // how long a due frame waits for a late speaker
   bool lowRendition = true;    // a second, low-bandwidth HLS rendition
-  unsigned hlsSegmentMs = 750; // HLS segment length (hlssink2 only knows whole seconds)
+  unsigned hlsSegmentMs = hls::kDefaultSegmentMs;  // HLS segment length (hlssink2 only knows whole seconds)
   GMainContext* context = nullptr;
 };
 
@@ -52,10 +54,12 @@ class RoomPipeline {
   // Run on the control context. onError gets the name of the pipeline child that failed;
   // onLevels the level of each mixer input that sent audio, every 100 ms while any does.
   // An HLS segment was closed: which rendition ("main", "low"), when it ended (wall clock,
-  // from the pipeline's running time).
+  // from the pipeline's running time), and what hlssink2 handed over since the last one: the
+  // segments it listed (with their bytes) and the names it let go of.
   struct SegmentClosed {
     std::string rendition;
     int64_t endUnixMs = 0;
+    HlsMemorySink::Closed closed;
   };
   struct Handlers {
     std::function<void(const std::string& childName, const std::string& message)> onError;
@@ -68,7 +72,7 @@ class RoomPipeline {
     std::function<void(const std::string& element)> onRecognizerFlushed;
     // The recording's branch failed (a full disk): it is gone; the room goes on.
     std::function<void(const std::string& message)> onRecordingFailed;
-    // An HLS rendition's branch failed (a write error): it is gone until it is rebuilt; the
+    // An HLS rendition's branch failed (an element's error): it is gone until it is rebuilt; the
     // mixer and the speakers' returns go on.
     std::function<void(const std::string& rendition, const std::string& message)> onHlsFailed;
     // A failed rendition runs again: its next segment starts a new timeline.
@@ -78,8 +82,6 @@ class RoomPipeline {
   // with each further one up to the last figure.
   static constexpr unsigned kHlsRetryFirstMs = 500;
   static constexpr unsigned kHlsRetryMaxMs = 4000;
-  // A rendition is rebuilt only when at least this much is free where its segments go.
-  static constexpr long long kHlsMinFreeBytes = 256 * 1024;
 
   static core::Result<std::unique_ptr<RoomPipeline>> start(const RoomPipelineConfig& config, Handlers handlers);
   ~RoomPipeline();
@@ -120,18 +122,17 @@ class RoomPipeline {
   static GstBusSyncReply filterBusMessage(GstBus* bus, GstMessage* message, gpointer unused);
   static gboolean onBusMessage(GstBus* bus, GstMessage* message, gpointer self);
   void completeFinish(bool clean);
-  // One HLS rendition's branch, replaced as a whole after a write error.
+  // One HLS rendition's branch, replaced as a whole after an error.
   struct HlsOutput {
     std::string rendition;      // "main", "low"
     std::string fragment;       // pipelines/<fragment>.pipeline
-    std::string segmentPrefix;  // segment files are <prefix>%05d.ts
-    std::string playlist;       // hlssink2's own (hidden) playlist
+    std::string segmentPrefix;  // segments are named <prefix>%05d.ts
+    std::shared_ptr<HlsMemorySink> memory;  // what the live branch's hlssink2 wrote
     ElementPtr bin;             // null while down
     GstPad* teePad = nullptr;   // the program tee's pad feeding it (a reference)
-    unsigned startIndex = 0;    // the index of this branch's first segment file
+    unsigned startIndex = 0;    // the index of this branch's first segment
     unsigned closed = 0;        // segments it has closed
     unsigned failures = 0;      // in a row (no segment closed since), for the back-off
-    unsigned sweptBelow = 0;    // segment files below this index are deleted
     GSource* retry = nullptr;
   };
   core::Status startHls(HlsOutput& output);
@@ -139,7 +140,6 @@ class RoomPipeline {
   void retryHlsLater(HlsOutput& output);
   void onHlsRetry(HlsOutput& output);
   HlsOutput* hlsOutputOf(GstObject* object);
-  std::string segmentPath(const HlsOutput& output, unsigned index) const;
   int64_t unixMsAtRunningTime(GstClockTime runningTime);
 
   RoomPipelineConfig config_;

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/result.h"
+#include "hls/listener_counting.h"
 #include "protocol/token.h"
 
 namespace roomcast::core {
@@ -40,6 +41,23 @@ bool isListenerSession(const TokenAuthority& auth, const core::RoomManager& room
 // On the control thread.
 bool countListener(const TokenAuthority& auth, core::RoomManager& rooms, const std::string& roomId,
                    const std::string& session);
+
+// Who counts as an HLS listener, for the HLS side: sessions this server signed, counted in
+// their rooms.
+class RoomListenerCounting final : public hls::ListenerCounting {
+ public:
+  RoomListenerCounting(const TokenAuthority& auth, core::RoomManager& rooms) : auth_(auth), rooms_(rooms) {}
+  bool signedByThisServer(const std::string& session, const std::string& roomId) const override {
+    return auth_.verifyListenerSession(session, roomId);
+  }
+  bool count(const std::string& roomId, const std::string& session) override {
+    return countListener(auth_, rooms_, roomId, session);
+  }
+
+ private:
+  const TokenAuthority& auth_;
+  core::RoomManager& rooms_;
+};
 
 // Reads the secret from `path`, or creates one (256 random bits, mode 0600) at first start.
 core::Result<std::string> loadOrCreateSecret(const std::string& path);

@@ -13,16 +13,15 @@
 #include <utility>
 
 #include "core/error.h"
+#include "hls/listener_http.h"
 #include "protocol/messages.h"
-#include "signaling/listener_http.h"
 #include "signaling/tls_credentials.h"
 
 namespace roomcast::signaling {
 
-namespace {
+using hls::FirstRequest;
 
-constexpr std::array<std::string_view, 3> kHlsStarts = {"GET /hls/", "HEAD /hls/", "OPTIONS /hls/"};
-constexpr size_t kLongestStart = 13;  // "OPTIONS /hls/"
+namespace {
 
 int64_t afterSeconds(double seconds) { return g_get_monotonic_time() + static_cast<int64_t>(seconds * G_USEC_PER_SEC); }
 
@@ -46,17 +45,6 @@ void refuseOverAddressCap(int fd) {
 
 }  // namespace
 
-FirstRequest classifyFirstRequest(std::string_view bytes) {
-  bool couldStillBe = false;
-  for (std::string_view start : kHlsStarts) {
-    const size_t n = std::min(bytes.size(), start.size());
-    if (bytes.substr(0, n) != start.substr(0, n)) continue;
-    if (n == start.size()) return FirstRequest::Hls;
-    couldStillBe = true;
-  }
-  return couldStillBe ? FirstRequest::Undecided : FirstRequest::Other;
-}
-
 struct ConnectionRouter::Undecided {
   ConnectionRouter* router;
   int fd;
@@ -69,7 +57,7 @@ struct ConnectionRouter::Undecided {
   ssize_t seen = 0;            // bytes peeked so far
 };
 
-ConnectionRouter::ConnectionRouter(GMainContext* context, SoupServer* server, ListenerHttp* listener,
+ConnectionRouter::ConnectionRouter(GMainContext* context, SoupServer* server, hls::ListenerHttp* listener,
                                    ConnectionPolicy policy, const TlsCredentials* tls)
     : context_(g_main_context_ref(context)),
       server_(server),
@@ -232,7 +220,7 @@ bool ConnectionRouter::admit(int fd, const sockaddr_storage& address, socklen_t 
 
 // Peeks at what the client sent so far and sends the connection on, or waits for more.
 void ConnectionRouter::look(Undecided* u) {
-  char bytes[kLongestStart];
+  char bytes[hls::kLongestHlsRequestStart];
   const ssize_t n = recv(u->fd, bytes, sizeof bytes, MSG_PEEK | MSG_DONTWAIT);
   const bool nothingYet = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
   // Gone: closed before a byte, failed, or woken with no new byte past the low-water mark
@@ -243,7 +231,7 @@ void ConnectionRouter::look(Undecided* u) {
     return finish(u);
   }
   if (nothingYet) return;  // spurious: the watch stays
-  const FirstRequest kind = classifyFirstRequest({bytes, static_cast<size_t>(n)});
+  const FirstRequest kind = hls::classifyFirstRequest({bytes, static_cast<size_t>(n)});
   if (kind != FirstRequest::Undecided && u->seen > 0) setLowWater(u->fd, 1);  // as sockets are
   if (kind == FirstRequest::Hls) {
     counts_.remove(u->key);  // libmicrohttpd's to limit from now on

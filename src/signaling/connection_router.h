@@ -19,19 +19,19 @@
 #include <string_view>
 
 #include "core/result.h"
+#include "hls/first_request.h"
 #include "signaling/connection_limits.h"
 #include "signaling/soup_connections.h"
 #include "signaling/tls_terminator.h"
 
+namespace roomcast::hls {
+class ListenerHttp;
+}
+
 namespace roomcast::signaling {
 
-class ListenerHttp;
 class TlsCredentials;
 class TlsTerminator;
-
-enum class FirstRequest { Hls, Other, Undecided };
-// What the first bytes of a connection say (Undecided: too few bytes yet).
-FirstRequest classifyFirstRequest(std::string_view bytes);
 
 class ConnectionRouter {
  public:
@@ -45,7 +45,7 @@ class ConnectionRouter {
 
   // `listener` may be null: then every connection goes to libsoup. With `tls`, every
   // connection is TLS: TlsTerminator decrypts it and hands it back as a plain one.
-  ConnectionRouter(GMainContext* context, SoupServer* server, ListenerHttp* listener, ConnectionPolicy policy = {},
+  ConnectionRouter(GMainContext* context, SoupServer* server, hls::ListenerHttp* listener, ConnectionPolicy policy = {},
                    const TlsCredentials* tls = nullptr);
   ~ConnectionRouter();
   ConnectionRouter(const ConnectionRouter&) = delete;
@@ -74,7 +74,7 @@ class ConnectionRouter {
 
   GMainContext* context_;  // a reference of ours
   SoupServer* server_;
-  ListenerHttp* listener_;
+  hls::ListenerHttp* listener_;
   ConnectionPolicy policy_;
   unsigned descriptorCeiling_;  // an accepted descriptor numbered this high is refused
   AddressCounts counts_;

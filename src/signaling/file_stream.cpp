@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 
-#include "signaling/hls_responder.h"
+#include "hls/hls_responder.h"
 
 namespace roomcast::signaling {
 
@@ -169,13 +169,13 @@ void streamFile(SoupServerMessage* msg, const std::string& path, const char* con
   goffset start = 0, end = total;  // end: one past the last byte
   guint status = 200;
   if (const char* rangeHeader = soup_message_headers_get_one(in, "Range")) {
-    const ByteRange range = parseByteRange(rangeHeader, static_cast<size_t>(total));
-    if (range.kind == ByteRange::Kind::Unsatisfiable) {
+    const hls::ByteRange range = hls::parseByteRange(rangeHeader, static_cast<size_t>(total));
+    if (range.kind == hls::ByteRange::Kind::Unsatisfiable) {
       close(fd);
       soup_message_headers_replace(out, "Content-Range", ("bytes */" + std::to_string(total)).c_str());
       return sendBodiless(msg, 416);
     }
-    if (range.kind == ByteRange::Kind::Single) {
+    if (range.kind == hls::ByteRange::Kind::Single) {
       status = 206;
       start = static_cast<goffset>(range.start);
       end = static_cast<goffset>(range.end) + 1;

@@ -214,7 +214,7 @@ void HttpServer::onRequestStarted(SoupServer*, SoupServerMessage* msg, gpointer 
 HttpServer::HttpServer(HttpConfig config, core::RoomManager& rooms, WsHub& hub, const TokenAuthority& auth)
     : config_(std::move(config)), rooms_(rooms), hub_(hub), auth_(auth), operators_(config_.operators),
       admin_(rooms, operators_, config_.deleteRecording),
-      responder_(config_.hlsRoot, config_.hls, auth), hls_(responder_, rooms, auth),
+      listenerCounting_(auth, rooms), responder_(config_.hlsRoot, config_.hls, listenerCounting_), hls_(responder_, listenerCounting_),
       server_(soup_server_new("server-header", "roomcast/" ROOMCAST_VERSION_STRING, nullptr)),
       webPolicy_(webAppPolicy(config_)) {
   g_signal_connect(server_, "request-started", G_CALLBACK(&HttpServer::onRequestStarted), this);
@@ -244,7 +244,7 @@ core::Result<std::string> HttpServer::listen() {
   GMainContext* context = g_main_context_get_thread_default();  // null: the global default
   if (!context) context = g_main_context_default();
   if (config_.hlsListenerThread) {
-    listener_ = std::make_unique<ListenerHttp>(context, responder_, auth_, rooms_);
+    listener_ = std::make_unique<hls::ListenerHttp>(context, responder_, listenerCounting_);
     if (auto started = listener_->start(); !started) return started.error();
   }
   // Every connection reaches libsoup through the router, and goes back to it between requests
@@ -523,7 +523,7 @@ void HttpServer::handleHls(SoupServer*, SoupServerMessage* msg, const char* path
 void HttpServer::handleMetrics(SoupServer*, SoupServerMessage* msg, const char*, GHashTable*, gpointer data) {
   auto* self = static_cast<HttpServer*>(data);
   if (auto allowed = self->operators_.requireArchive(msg); !allowed) return sendError(msg, allowed.error());
-  const HlsStats& hls = self->responder_.stats();
+  const hls::HlsStats& hls = self->responder_.stats();
   std::string body;
   auto metric = [&](const char* name, const char* help, uint64_t value) {
     body += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name +

@@ -10,13 +10,13 @@
 #include <vector>
 
 #include "core/room_manager.h"
+#include "hls/hls_handler.h"
+#include "hls/hls_responder.h"
+#include "hls/listener_http.h"
 #include "protocol/messages.h"
 #include "signaling/admin_api.h"
 #include "signaling/auth.h"
 #include "signaling/connection_router.h"
-#include "signaling/hls_handler.h"
-#include "signaling/hls_responder.h"
-#include "signaling/listener_http.h"
 #include "signaling/operator_auth.h"
 #include "signaling/quotas.h"
 #include "signaling/tls_credentials.h"
@@ -102,10 +102,11 @@ class HttpServer {
   OperatorAuthority operators_;
   AdminApi admin_;
   KeyedLimits<AddressLimits> addressQuotas_;  // REST and WebSocket, by clientAddress()
-  HlsResponder responder_;
-  HlsHandler hls_;
+  RoomListenerCounting listenerCounting_;
+  hls::HlsResponder responder_;
+  hls::HlsHandler hls_;
   SoupServer* server_;
-  std::unique_ptr<ListenerHttp> listener_;  // null with hlsListenerThread off
+  std::unique_ptr<hls::ListenerHttp> listener_;  // null with hlsListenerThread off
   std::unique_ptr<ConnectionRouter> router_;
   std::string webPolicy_;  // the web app's Content-Security-Policy
 };

@@ -15,6 +15,8 @@
 
 namespace roomcast::signaling {
 
+using hls::FirstRequest;
+
 namespace {
 
 constexpr size_t kChunk = 16384;  // one TLS record's worth
@@ -166,7 +168,7 @@ gboolean TlsTerminator::onClientReadable(gpointer data) {
   }
   if (!l->handedOn) {
     l->first.append(buffer.data(), static_cast<size_t>(n));
-    const FirstRequest kind = classifyFirstRequest(l->first);
+    const FirstRequest kind = hls::classifyFirstRequest(l->first);
     if (kind == FirstRequest::Undecided) {
       self->watchClientIn(l);
       return G_SOURCE_CONTINUE;

@@ -32,15 +32,16 @@
 #include <set>
 #include <string>
 
+#include "hls/first_request.h"
+
 namespace roomcast::signaling {
 
 class TlsCredentials;
-enum class FirstRequest;
 
 // A decrypted connection, ready to be served like an accepted one.
 struct PlainConnection {
   int fd;  // the server's end of the pair (theirs to close)
-  FirstRequest kind;
+  hls::FirstRequest kind;
   const sockaddr* remote;  // the TLS client's address
   socklen_t remoteLength;
   const sockaddr* local;  // the address it reached (the listening socket's)
@@ -72,7 +73,7 @@ class TlsTerminator {
   static gboolean onPlainReadable(gint fd, GIOCondition, gpointer link);
   static gboolean onPlainWritable(gint fd, GIOCondition, gpointer link);
   void handshake(Link* l);
-  void handOn(Link* l, FirstRequest kind);
+  void handOn(Link* l, hls::FirstRequest kind);
   void pumpUp(Link* l);
   void pumpDown(Link* l);
   void serverDone(Link* l);

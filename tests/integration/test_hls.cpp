@@ -18,9 +18,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <cstring>
+#include <sstream>
 
 #include "audio/tone.h"
 #include "audio/wav.h"
+#include "hls/defaults.h"
 #include "hls_playlist.h"
 #include "nginx.h"
 #include "processes.h"
@@ -60,7 +62,7 @@ TEST(Hls, PlaylistsPlayInFfmpegStayNearLiveAndEndWithEndlist) {
     double windowSeconds = 0;
     for (const auto& segment : listed) {
       windowSeconds += segment.duration;
-      EXPECT_LE(segment.duration, 0.8) << "segments of [hls] segment_ms (750 ms by default)";
+      EXPECT_LE(segment.duration, roomcast::hls::kDefaultSegmentMs / 1000.0 + 0.05) << "segments of the default length";
     }
     EXPECT_LE(windowSeconds, 7.0) << "a short rolling window (about 6 s)";
   }
@@ -87,6 +89,40 @@ TEST(Hls, PlaylistsPlayInFfmpegStayNearLiveAndEndWithEndlist) {
   auto probe = run({"ffmpeg", "-nostdin", "-v", "error", "-i", base + "index.m3u8", "-f", "null", "-"}, 60);
   EXPECT_EQ(probe.exitStatus, 0) << probe.stderrText;
   EXPECT_EQ(probe.stderrText, "");
+}
+
+// Segments go from hlssink2 to listeners through memory: while a room plays and a listener
+// fetches it, roomcastd opens no segment or playlist file for reading (strace on the live
+// daemon for 3 s; before, it read hlssink2's playlist and each new segment back, ~10 opens a
+// second). It does write the copy of what it serves (for after the room ends): those opens
+// show that strace saw the HLS path at work.
+TEST(Hls, LiveSegmentsAndPlaylistsAreNeverReadFromDisk) {
+  g_autofree char* strace = g_find_program_in_path("strace");
+  if (!strace) GTEST_SKIP() << "needs strace (scripts/setup.sh)";
+  Daemon daemon;
+  ASSERT_TRUE(daemon.ready()) << daemon.log();
+  TestRoom room = createRoom(daemon);
+  const std::string base = hlsBase(daemon, room);
+  ASSERT_TRUE(waitForSegments(base + "index.m3u8", 2, 15)) << daemon.log();
+  Process listener({cli(), "--server", daemon.url(), "listen", room.id, "--seconds", "8"});
+  TempDir dir("roomcast-strace");
+  const std::string trace = dir.path() + "/trace";
+  auto traced = run({"timeout", "-s", "INT", "3", strace, "-f", "-e", "trace=openat", "-o", trace, "-p",
+                     std::to_string(daemon.pid())}, 30);
+  g_autofree char* text = nullptr;
+  ASSERT_TRUE(g_file_get_contents(trace.c_str(), &text, nullptr, nullptr)) << traced.stderrText;
+  std::istringstream lines(text);
+  std::string line, reads;
+  size_t written = 0, read = 0;
+  while (std::getline(lines, line)) {
+    if (line.find(".ts") == std::string::npos && line.find(".m3u8") == std::string::npos) continue;
+    if (line.find("O_CREAT") != std::string::npos) written++;
+    else reads += line + "\n", read++;
+  }
+  printf("in 3 s roomcastd opened %zu HLS files to write, %zu to read\n", written, read);
+  EXPECT_GE(written, 4u) << "two renditions close a segment every 750 ms:\n" << text;
+  EXPECT_EQ(reads, "") << "opened to read";
+  EXPECT_EQ(listener.wait(60).exitStatus, 0) << listener.errors();
 }
 
 TEST(Hls, CacheHeadersValidatorsRangesCorsAndNoHalfWrittenSegment) {

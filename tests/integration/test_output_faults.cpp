@@ -1,10 +1,10 @@
-// Rooms survive their outputs: roomcastd's HLS renditions (and recording) fail on a full disk
-// (its data dir on a small tmpfs in a private mount namespace) and on an exhausted file
-// descriptor limit (roomcastd's RLIMIT_NOFILE lowered below the descriptors it holds);
-// the room and its two WebRTC speakers live on (each speaker's return still carries the other's
-// tone, by tone analysis of what they received), and HLS resumes (new segments are listed, the
-// playlist marks the break, the new segments decode to the room's tones) once space or
-// descriptors return. A recording that failed on the full disk ends up `failed` in the store.
+// Rooms survive their outputs: on a full disk (its data dir on a small tmpfs in a private mount
+// namespace) and on an exhausted file descriptor limit (roomcastd's RLIMIT_NOFILE lowered below
+// the descriptors it holds) the room and its two WebRTC speakers live on (each speaker's return
+// still carries the other's tone, by tone analysis of what they received). HLS segments go to
+// memory, so HLS plays on through both (segments keep being listed without a break, and the
+// newest decode to the room's tones); the recording, a file, fails on the full disk and ends up
+// `failed` in the store.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <glib.h>
@@ -109,25 +109,25 @@ void expectEachHearsTheOther(const Speakers& s, double hostFrom, double hostTo, 
   EXPECT_LT(toneDb(hostHeard, 440, hostFrom, hostTo), hostHearsGuest - 30) << "and never itself";
 }
 
-// HLS runs again: at least three new segments are listed after `afterSequence`, the playlist
-// marks the break for players, and the newest segments decode to the room's two tones.
-void expectHlsResumed(const Daemon& daemon, const TestRoom& room, long long afterSequence, const std::string& dir) {
+// HLS played on through a fault of `faultSeconds` that began after segment `beforeSequence`:
+// the segments went on being numbered at the pace of the room (a few missing ones are allowed
+// on a loaded machine), the playlist marks no break for players, and the newest segments decode
+// to the room's two tones.
+void expectHlsPlayedOn(const Daemon& daemon, const TestRoom& room, long long beforeSequence, double faultSeconds,
+                       const std::string& dir) {
   const std::string base = daemon.url() + "/hls/" + room.id + "/";
-  ASSERT_TRUE(waitForSegmentSequence(base + "index.m3u8", afterSequence + 3, 40))
-      << "no new segment after " << afterSequence << "\n" << http("GET", base + "index.m3u8").body << daemon.log();
   const auto playlist = http("GET", base + "index.m3u8");
   ASSERT_EQ(playlist.status, 200);
-  EXPECT_NE(playlist.body.find("#EXT-X-DISCONTINUITY"), std::string::npos)
-      << "the break is marked for players:\n" << playlist.body;
+  EXPECT_EQ(playlist.body.find("#EXT-X-DISCONTINUITY"), std::string::npos) << "no break:\n" << playlist.body;
   auto listed = parsePlaylist(playlist.body);
-  ASSERT_GE(listed.size(), 2u);
-  // The newest segments after the break, each decoded on its own (as a player fetches them),
-  // until 2 s of audio: the first one a rebuilt rendition writes may be a runt of a frame or two.
   ASSERT_GE(listed.size(), 3u);
-  PcmAudio resumed;
-  size_t first = listed.size();
-  while (first > 0 && listed[first - 1].sequence > afterSequence) first--;
-  for (size_t i = first; i < listed.size() && resumed.seconds() < 2.0; i++) {
+  const double segmentSeconds = listed.back().duration;
+  ASSERT_GT(segmentSeconds, 0.1);
+  EXPECT_GE(listed.back().sequence - beforeSequence, static_cast<long long>(0.8 * faultSeconds / segmentSeconds))
+      << "segments listed through the fault:\n" << playlist.body << daemon.log();
+  // The newest segments, each decoded on its own (as a player fetches them), until 2 s of audio.
+  PcmAudio heard;
+  for (size_t i = listed.size() >= 4 ? listed.size() - 4 : 0; i < listed.size() && heard.seconds() < 2.0; i++) {
     const auto segment = http("GET", base + listed[i].name);
     ASSERT_EQ(segment.status, 200) << listed[i].name;
     const std::string ts = dir + "/" + listed[i].name, wav = ts + ".wav";
@@ -138,20 +138,20 @@ void expectHlsResumed(const Daemon& daemon, const TestRoom& room, long long afte
     PcmAudio part;
     ASSERT_TRUE(roomcast::audio::readWav(wav, part));
     EXPECT_GT(part.seconds(), 0.01) << listed[i].name;
-    resumed.sampleRate = part.sampleRate;
-    resumed.channels = part.channels;
-    resumed.samples.insert(resumed.samples.end(), part.samples.begin(), part.samples.end());
+    heard.sampleRate = part.sampleRate;
+    heard.channels = part.channels;
+    heard.samples.insert(heard.samples.end(), part.samples.begin(), part.samples.end());
   }
-  ASSERT_GT(resumed.seconds(), 1.5);
-  EXPECT_GT(toneDb(resumed, 440, 0.1, resumed.seconds() - 0.1), -25) << "the resumed HLS carries the host";
-  EXPECT_GT(toneDb(resumed, 660, 0.1, resumed.seconds() - 0.1), -25) << "and the guest";
+  ASSERT_GT(heard.seconds(), 1.5);
+  EXPECT_GT(toneDb(heard, 440, 0.1, heard.seconds() - 0.1), -25) << "HLS carries the host";
+  EXPECT_GT(toneDb(heard, 660, 0.1, heard.seconds() - 0.1), -25) << "and the guest";
 }
 
 bool roomIsLive(const Daemon& daemon, const TestRoom& room) {
   return http("GET", daemon.url() + "/api/v1/rooms/" + room.id).status == 200;
 }
 
-TEST(OutputFaults, FullDiskCostsHlsAndTheRecordingForAWhileNeverTheRoom) {
+TEST(OutputFaults, FullDiskCostsTheRecordingNeverTheRoomNorHls) {
   if (!canMountPrivately()) GTEST_SKIP() << "needs mount namespaces (unshare --mount, as root)";
   const TempDir scratch("roomcast-fulldisk-");
   const std::string dataDir = scratch.path() + "/data";
@@ -177,6 +177,7 @@ TEST(OutputFaults, FullDiskCostsHlsAndTheRecordingForAWhileNeverTheRoom) {
   ASSERT_FALSE(recording.empty());
 
   // The disk fills up.
+  const long long before = newestSegmentSequence(playlist);
   EXPECT_GT(fillUp(inside + "/filler"), 1024u * 1024u);
   const long long hostAtFull = heardSeconds(*speakers.host), guestAtFull = heardSeconds(*speakers.guest);
   // Eight seconds of a full disk: more than ten segments that could not be written.
@@ -189,12 +190,11 @@ TEST(OutputFaults, FullDiskCostsHlsAndTheRecordingForAWhileNeverTheRoom) {
   EXPECT_EQ(jsonString(listing, "recordings.0.status"), "failed") << listing;
   EXPECT_GT(jsonNumber(listing, "recordings.0.duration_s", 0), 1) << listing;
   const long long hostFaultEnd = heardSeconds(*speakers.host), guestFaultEnd = heardSeconds(*speakers.guest);
-  const long long before = newestSegmentSequence(playlist);
+  expectHlsPlayedOn(daemon, room, before, static_cast<double>(hostFaultEnd - hostAtFull), scratch.path());
+  EXPECT_EQ(metric(daemon, "roomcast_hls_renditions_down"), 0);
 
-  // Space returns: HLS resumes, and the failed recording's row says so in the store itself.
+  // Space returns: the recording's row says it failed, in the store itself.
   ASSERT_EQ(g_unlink((inside + "/filler").c_str()), 0);
-  expectHlsResumed(daemon, room, before, scratch.path());
-  EXPECT_GE(metric(daemon, "roomcast_output_restarts_total"), 1);
   // sqlite3 in the daemon's mount namespace: SQLite resolves /proc/PID/root, a symbolic link,
   // to the directory outside it.
   auto query = [&](const std::string& sql) {
@@ -223,7 +223,7 @@ size_t openFds(int pid) {
   return n;
 }
 
-TEST(OutputFaults, ExhaustedFileDescriptorsCostHlsForAWhileNeverTheRoom) {
+TEST(OutputFaults, ExhaustedFileDescriptorsCostNeitherTheRoomNorHls) {
   constexpr int kLimit = 400;  // roomcastd with a room and two WebRTC speakers uses about 100
   rlimit own{};
   ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &own), 0);
@@ -258,16 +258,13 @@ TEST(OutputFaults, ExhaustedFileDescriptorsCostHlsForAWhileNeverTheRoom) {
   // Eight seconds at the limit.
   ASSERT_TRUE(pollUntil([&] { return heardSeconds(*speakers.host) >= hostAtLimit + 8; }, 40, 0.2))
       << speakers.host->errors() << daemon.log().substr(logBefore);
-  // HLS did run out of descriptors (hlssink2: "Too many open files").
-  EXPECT_NE(daemon.log().find("Too many open files", logBefore), std::string::npos) << daemon.log().substr(logBefore);
   const long long hostFaultEnd = heardSeconds(*speakers.host), guestFaultEnd = heardSeconds(*speakers.guest);
 
-  // The descriptors return.
+  // The descriptors return (HTTP needs them to answer): HLS never stopped.
   ASSERT_EQ(prlimit(daemon.pid(), RLIMIT_NOFILE, &previous, nullptr), 0) << g_strerror(errno);
   EXPECT_TRUE(roomIsLive(daemon, room)) << daemon.log();
-  EXPECT_GE(metric(daemon, "roomcast_output_failures_total"), 1) << daemon.log();
-  expectHlsResumed(daemon, room, std::max(before, newestSegmentSequence(playlist)), scratch.path());
-  EXPECT_GE(metric(daemon, "roomcast_output_restarts_total"), 1);
+  expectHlsPlayedOn(daemon, room, before, static_cast<double>(hostFaultEnd - hostAtLimit), scratch.path());
+  EXPECT_EQ(metric(daemon, "roomcast_output_failures_total"), 0) << daemon.log().substr(logBefore);
 
   ASSERT_EQ(speakers.host->wait(kSpeakSeconds + 60).exitStatus, 0) << speakers.host->errors();
   ASSERT_EQ(speakers.guest->wait(kSpeakSeconds + 60).exitStatus, 0) << speakers.guest->errors();

@@ -1,10 +1,10 @@
 // The edge's listener log lines (nginx syslog over UDP, data/nginx/roomcast-edge.conf).
 #include <gtest/gtest.h>
 
-#include "signaling/edge_log.h"
+#include "hls/edge_log.h"
 
 using roomcast::core::ErrorCode;
-using roomcast::signaling::parseEdgeLogLine;
+using roomcast::hls::parseEdgeLogLine;
 
 TEST(EdgeLog, NginxSyslogLine) {
   // What nginx 1.22 sends with syslog:...,tag=roomcast,nohostname and '$roomcast_room $arg_session'.

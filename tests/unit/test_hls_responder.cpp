@@ -3,18 +3,28 @@
 #include <glib/gstdio.h>
 #include <gtest/gtest.h>
 
+#include "hls/first_request.h"
+#include "hls/hls_responder.h"
 #include "hls/hls_room.h"
+#include "hls/listener_counting.h"
 #include "signaling/auth.h"
-#include "signaling/connection_router.h"
-#include "signaling/hls_responder.h"
 
 using namespace roomcast;
-using signaling::ByteRange;
-using signaling::FirstRequest;
+using hls::ByteRange;
+using hls::FirstRequest;
 
 namespace {
 
-std::string headerOf(const signaling::HlsResponse& r, std::string_view name) {
+// The responder only asks whether a session is signed: the server's secret answers that.
+struct SignedSessions final : hls::ListenerCounting {
+  signaling::TokenAuthority auth{std::string(40, 's'), 3600};
+  bool signedByThisServer(const std::string& session, const std::string& roomId) const override {
+    return auth.verifyListenerSession(session, roomId);
+  }
+  bool count(const std::string&, const std::string&) override { return false; }
+};
+
+std::string headerOf(const hls::HlsResponse& r, std::string_view name) {
   for (const auto& [k, v] : r.headers)
     if (name == k) return v;
   return "";
@@ -22,8 +32,9 @@ std::string headerOf(const signaling::HlsResponse& r, std::string_view name) {
 
 struct Fixture : ::testing::Test {
   hls::Registry registry{6};
-  signaling::TokenAuthority auth{std::string(40, 's'), 3600};
-  signaling::HlsResponder responder{"/nonexistent", &registry, auth};
+  SignedSessions sessions;
+  signaling::TokenAuthority& auth = sessions.auth;
+  hls::HlsResponder responder{"/nonexistent", &registry, sessions};
 
   void SetUp() override {
     hls::Room& room = registry.open("r1", {{"main", "index.m3u8", 56000}, {"low", "low.m3u8", 28000}});
@@ -35,7 +46,7 @@ struct Fixture : ::testing::Test {
     room.rendition("main")->add(s);
     registry.publish("r1");
   }
-  signaling::HlsResponse get(std::string_view path, std::string range = "", std::string etag = "",
+  hls::HlsResponse get(std::string_view path, std::string range = "", std::string etag = "",
                              std::string session = "") {
     return responder.respond({"GET", path, std::move(session), std::move(etag), std::move(range)});
   }
@@ -44,41 +55,41 @@ struct Fixture : ::testing::Test {
 }  // namespace
 
 TEST(ByteRange, ParsesTheFormsPlayersSend) {
-  auto r = signaling::parseByteRange("bytes=0-99", 1000);
+  auto r = hls::parseByteRange("bytes=0-99", 1000);
   EXPECT_EQ(r.kind, ByteRange::Kind::Single);
   EXPECT_EQ(r.start, 0u);
   EXPECT_EQ(r.end, 99u);
-  r = signaling::parseByteRange("bytes=900-", 1000);
+  r = hls::parseByteRange("bytes=900-", 1000);
   EXPECT_EQ(r.start, 900u);
   EXPECT_EQ(r.end, 999u);
-  r = signaling::parseByteRange("bytes=-100", 1000);
+  r = hls::parseByteRange("bytes=-100", 1000);
   EXPECT_EQ(r.start, 900u);
   EXPECT_EQ(r.end, 999u);
-  r = signaling::parseByteRange("bytes=500-5000", 1000);
+  r = hls::parseByteRange("bytes=500-5000", 1000);
   EXPECT_EQ(r.end, 999u) << "an end past the body is the body's end";
-  EXPECT_EQ(signaling::parseByteRange("bytes=-5000", 1000).start, 0u);
+  EXPECT_EQ(hls::parseByteRange("bytes=-5000", 1000).start, 0u);
 }
 
 TEST(ByteRange, UnsatisfiableAndUnknownForms) {
-  EXPECT_EQ(signaling::parseByteRange("bytes=1000-", 1000).kind, ByteRange::Kind::Unsatisfiable);
-  EXPECT_EQ(signaling::parseByteRange("bytes=-0", 1000).kind, ByteRange::Kind::Unsatisfiable);
+  EXPECT_EQ(hls::parseByteRange("bytes=1000-", 1000).kind, ByteRange::Kind::Unsatisfiable);
+  EXPECT_EQ(hls::parseByteRange("bytes=-0", 1000).kind, ByteRange::Kind::Unsatisfiable);
   // Ignored, so the whole body is sent: other units, several ranges, garbage, reversed.
   for (const char* h : {"items=0-1", "bytes=0-1,5-6", "bytes=abc", "bytes=5-1", "bytes=", "bytes=1-2x",
                         "bytes=99999999999999999999999-"})
-    EXPECT_EQ(signaling::parseByteRange(h, 1000).kind, ByteRange::Kind::Whole) << h;
+    EXPECT_EQ(hls::parseByteRange(h, 1000).kind, ByteRange::Kind::Whole) << h;
 }
 
 TEST(FirstRequestRoute, HlsRequestsGoToTheListenerThreadOthersToLibsoup) {
-  EXPECT_EQ(signaling::classifyFirstRequest("GET /hls/r1/index.m3u8 HTTP/1.1\r\n"), FirstRequest::Hls);
-  EXPECT_EQ(signaling::classifyFirstRequest("HEAD /hls/"), FirstRequest::Hls);
-  EXPECT_EQ(signaling::classifyFirstRequest("OPTIONS /hls/x"), FirstRequest::Hls);
-  EXPECT_EQ(signaling::classifyFirstRequest("GET /api/v1/health HTTP/1.1"), FirstRequest::Other);
-  EXPECT_EQ(signaling::classifyFirstRequest("GET /ws/r1 HTTP/1.1"), FirstRequest::Other);
-  EXPECT_EQ(signaling::classifyFirstRequest("POST /hls/r1/index.m3u8"), FirstRequest::Other);
-  EXPECT_EQ(signaling::classifyFirstRequest("\x16\x03\x01"), FirstRequest::Other) << "TLS is libsoup's to refuse";
-  EXPECT_EQ(signaling::classifyFirstRequest("GET /hl"), FirstRequest::Undecided);
-  EXPECT_EQ(signaling::classifyFirstRequest("G"), FirstRequest::Undecided);
-  EXPECT_EQ(signaling::classifyFirstRequest(""), FirstRequest::Undecided);
+  EXPECT_EQ(hls::classifyFirstRequest("GET /hls/r1/index.m3u8 HTTP/1.1\r\n"), FirstRequest::Hls);
+  EXPECT_EQ(hls::classifyFirstRequest("HEAD /hls/"), FirstRequest::Hls);
+  EXPECT_EQ(hls::classifyFirstRequest("OPTIONS /hls/x"), FirstRequest::Hls);
+  EXPECT_EQ(hls::classifyFirstRequest("GET /api/v1/health HTTP/1.1"), FirstRequest::Other);
+  EXPECT_EQ(hls::classifyFirstRequest("GET /ws/r1 HTTP/1.1"), FirstRequest::Other);
+  EXPECT_EQ(hls::classifyFirstRequest("POST /hls/r1/index.m3u8"), FirstRequest::Other);
+  EXPECT_EQ(hls::classifyFirstRequest("\x16\x03\x01"), FirstRequest::Other) << "TLS is libsoup's to refuse";
+  EXPECT_EQ(hls::classifyFirstRequest("GET /hl"), FirstRequest::Undecided);
+  EXPECT_EQ(hls::classifyFirstRequest("G"), FirstRequest::Undecided);
+  EXPECT_EQ(hls::classifyFirstRequest(""), FirstRequest::Undecided);
 }
 
 TEST_F(Fixture, SegmentWithValidatorsRangesAndCacheHeaders) {
@@ -154,8 +165,8 @@ TEST(EndedRoom, OnlyFinishedPlaylistsAreCachedForever) {
   ASSERT_TRUE(g_file_set_contents((killed + "/segment00000.ts").c_str(), "seg", -1, nullptr));
 
   hls::Registry registry{6};
-  signaling::TokenAuthority auth{std::string(40, 's'), 3600};
-  signaling::HlsResponder responder{root, &registry, auth};
+  SignedSessions sessions;
+  hls::HlsResponder responder{root, &registry, sessions};
   auto get = [&](std::string_view path, std::string etag = "") {
     return responder.respond({"GET", path, "", std::move(etag), ""});
   };

@@ -1,7 +1,12 @@
 // The playlists roomcastd serves, rendered from its segment window (hls/hls_room.h).
+#include <glib.h>
 #include <gtest/gtest.h>
 
+#include <string>
+
+#include "hls/defaults.h"
 #include "hls/hls_room.h"
+#include "processes.h"
 
 using namespace roomcast::hls;
 
@@ -126,6 +131,23 @@ TEST(HlsParse, ReadsSegmentsAndDurationsFromHlssink2Playlists) {
   EXPECT_EQ(entries[1].name, "segment00005.ts");
   EXPECT_TRUE(parseMediaPlaylist("").empty());
   EXPECT_TRUE(parseMediaPlaylist("segment-without-extinf.ts\n").empty());
+}
+
+// The default segment length is declared once (hls/defaults.h); the example config and the
+// operator's guide state it, and must state what the code does.
+TEST(HlsDefaults, TheDocsStateTheDefaultSegmentLength) {
+  const std::string ms = std::to_string(kDefaultSegmentMs);
+  auto text = [](const char* relative) {
+    g_autofree char* contents = nullptr;
+    EXPECT_TRUE(g_file_get_contents(roomcast::testing::sourcePath(relative).c_str(), &contents, nullptr, nullptr))
+        << relative;
+    return std::string(contents ? contents : "");
+  };
+  EXPECT_NE(text("data/roomcast.conf").find("\nsegment_ms = " + ms + "\n"), std::string::npos);
+  const std::string guide = text("docs/operating.md");
+  EXPECT_NE(guide.find("`segment_ms` (" + ms + ":"), std::string::npos) << "[hls] segment_ms's default";
+  EXPECT_NE(guide.find(ms + " ms\nsegments, `[hls] segment_ms`"), std::string::npos) << "Listeners at scale";
+  EXPECT_NE(text("docs/protocol.md").find("(" + ms + " ms by default)"), std::string::npos);
 }
 
 }  // namespace

@@ -16,13 +16,9 @@
 
 #include "core/result.h"
 
-namespace roomcast::core {
-class RoomManager;
-}
+namespace roomcast::hls {
 
-namespace roomcast::signaling {
-
-class TokenAuthority;
+class ListenerCounting;
 
 // What a line says, if it is one: the text after the syslog header's "roomcast: " tag.
 struct EdgeLogLine {
@@ -33,7 +29,7 @@ core::Result<EdgeLogLine> parseEdgeLogLine(std::string_view datagram);
 
 class EdgeLogReceiver {
  public:
-  EdgeLogReceiver(GMainContext* context, const TokenAuthority& auth, core::RoomManager& rooms);
+  EdgeLogReceiver(GMainContext* context, ListenerCounting& listeners);
   ~EdgeLogReceiver();
   EdgeLogReceiver(const EdgeLogReceiver&) = delete;
   EdgeLogReceiver& operator=(const EdgeLogReceiver&) = delete;
@@ -53,12 +49,11 @@ class EdgeLogReceiver {
   void handle(std::string_view datagram);
 
   GMainContext* context_;
-  const TokenAuthority& auth_;
-  core::RoomManager& rooms_;
+  ListenerCounting& listeners_;
   GSocket* socket_ = nullptr;
   GSource* source_ = nullptr;  // the socket watch, or the batch timer while lines flow
   uint64_t accepted_ = 0;
   uint64_t rejected_ = 0;
 };
 
-}  // namespace roomcast::signaling
+}  // namespace roomcast::hls

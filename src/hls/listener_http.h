@@ -20,14 +20,10 @@
 
 #include "core/result.h"
 
-namespace roomcast::core {
-class RoomManager;
-}
-
-namespace roomcast::signaling {
+namespace roomcast::hls {
 
 class HlsResponder;
-class TokenAuthority;
+class ListenerCounting;
 
 class ListenerHttp {
  public:
@@ -37,7 +33,7 @@ class ListenerHttp {
   // refresh counts them).
   static constexpr size_t kMaxPendingSightings = 200000;
 
-  ListenerHttp(GMainContext* control, HlsResponder& responder, const TokenAuthority& auth, core::RoomManager& rooms);
+  ListenerHttp(GMainContext* control, HlsResponder& responder, ListenerCounting& listeners);
   ~ListenerHttp();
   ListenerHttp(const ListenerHttp&) = delete;
   ListenerHttp& operator=(const ListenerHttp&) = delete;
@@ -57,12 +53,11 @@ class ListenerHttp {
 
   GMainContext* control_;  // the control thread's (a reference of ours)
   HlsResponder& responder_;
-  const TokenAuthority& auth_;
-  core::RoomManager& rooms_;
+  ListenerCounting& listeners_;
   MHD_Daemon* daemon_ = nullptr;
   std::mutex mutex_;  // guards what follows
   std::vector<std::pair<std::string, std::string>> sightings_;
   GSource* flush_ = nullptr;
 };
 
-}  // namespace roomcast::signaling
+}  // namespace roomcast::hls

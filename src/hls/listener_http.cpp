@@ -1,4 +1,4 @@
-#include "signaling/listener_http.h"
+#include "hls/listener_http.h"
 
 #include <microhttpd.h>
 
@@ -7,11 +7,10 @@
 #include <algorithm>
 #include <cstring>
 
-#include "core/room_manager.h"
-#include "signaling/auth.h"
-#include "signaling/hls_responder.h"
+#include "hls/hls_responder.h"
+#include "hls/listener_counting.h"
 
-namespace roomcast::signaling {
+namespace roomcast::hls {
 
 namespace {
 
@@ -47,9 +46,8 @@ struct ListenerHttp::Exchange {
   bool headersSeen = false;
 };
 
-ListenerHttp::ListenerHttp(GMainContext* control, HlsResponder& responder, const TokenAuthority& auth,
-                           core::RoomManager& rooms)
-    : control_(g_main_context_ref(control)), responder_(responder), auth_(auth), rooms_(rooms) {}
+ListenerHttp::ListenerHttp(GMainContext* control, HlsResponder& responder, ListenerCounting& listeners)
+    : control_(g_main_context_ref(control)), responder_(responder), listeners_(listeners) {}
 
 ListenerHttp::~ListenerHttp() {
   if (daemon_) MHD_stop_daemon(daemon_);  // joins the listener thread
@@ -146,8 +144,8 @@ gboolean ListenerHttp::onFlush(gpointer data) {
     g_source_unref(self->flush_);
     self->flush_ = nullptr;
   }
-  for (const auto& [room, session] : batch) countListener(self->auth_, self->rooms_, room, session);
+  for (const auto& [room, session] : batch) self->listeners_.count(room, session);
   return G_SOURCE_REMOVE;
 }
 
-}  // namespace roomcast::signaling
+}  // namespace roomcast::hls

@@ -1,6 +1,6 @@
-#include "signaling/hls_handler.h"
+#include "hls/hls_handler.h"
 
-namespace roomcast::signaling {
+namespace roomcast::hls {
 
 namespace {
 
@@ -43,8 +43,8 @@ HlsRequest HlsHandler::requestOf(SoupServerMessage* msg, std::string_view path) 
 
 void HlsHandler::handle(SoupServerMessage* msg, std::string_view path) {
   const HlsResponse response = responder_.respond(requestOf(msg, path));
-  if (!response.countSession.empty()) countListener(auth_, rooms_, response.countRoom, response.countSession);
+  if (!response.countSession.empty()) listeners_.count(response.countRoom, response.countSession);
   sendHlsResponse(msg, response);
 }
 
-}  // namespace roomcast::signaling
+}  // namespace roomcast::hls

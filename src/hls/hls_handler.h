@@ -1,7 +1,7 @@
 // Serves /hls/<room>/... on libsoup, on the control thread: the
 // connections that did not start with an HLS request (a browser's, say). The answers come from
 // HlsResponder, the same as on the listener thread (ListenerHttp). A `session` query parameter
-// on a media playlist request counts that listener (see ListenerSessions).
+// on a media playlist request counts that listener (see ListenerCounting).
 #pragma once
 
 #include <libsoup/soup.h>
@@ -9,16 +9,14 @@
 #include <string>
 #include <string_view>
 
-#include "core/room_manager.h"
-#include "signaling/auth.h"
-#include "signaling/hls_responder.h"
+#include "hls/hls_responder.h"
+#include "hls/listener_counting.h"
 
-namespace roomcast::signaling {
+namespace roomcast::hls {
 
 class HlsHandler {
  public:
-  HlsHandler(HlsResponder& responder, core::RoomManager& rooms, const TokenAuthority& auth)
-      : responder_(responder), rooms_(rooms), auth_(auth) {}
+  HlsHandler(HlsResponder& responder, ListenerCounting& listeners) : responder_(responder), listeners_(listeners) {}
 
   // `path` is the request path ("/hls/<room>/<file>").
   void handle(SoupServerMessage* msg, std::string_view path);
@@ -27,8 +25,7 @@ class HlsHandler {
   HlsRequest requestOf(SoupServerMessage* msg, std::string_view path) const;
 
   HlsResponder& responder_;
-  core::RoomManager& rooms_;
-  const TokenAuthority& auth_;
+  ListenerCounting& listeners_;
 };
 
-}  // namespace roomcast::signaling
+}  // namespace roomcast::hls

@@ -1,11 +1,10 @@
-#include "signaling/edge_log.h"
+#include "hls/edge_log.h"
 
 #include <sys/socket.h>
 
-#include "core/room_manager.h"
-#include "signaling/auth.h"
+#include "hls/listener_counting.h"
 
-namespace roomcast::signaling {
+namespace roomcast::hls {
 
 namespace {
 
@@ -44,8 +43,8 @@ core::Result<EdgeLogLine> parseEdgeLogLine(std::string_view datagram) {
   return EdgeLogLine{std::string(room), std::string(session)};
 }
 
-EdgeLogReceiver::EdgeLogReceiver(GMainContext* context, const TokenAuthority& auth, core::RoomManager& rooms)
-    : context_(context), auth_(auth), rooms_(rooms) {}
+EdgeLogReceiver::EdgeLogReceiver(GMainContext* context, ListenerCounting& listeners)
+    : context_(context), listeners_(listeners) {}
 
 EdgeLogReceiver::~EdgeLogReceiver() {
   if (source_) {
@@ -116,7 +115,7 @@ gboolean EdgeLogReceiver::onBatchTimer(gpointer data) {
 
 void EdgeLogReceiver::handle(std::string_view datagram) {
   auto line = parseEdgeLogLine(datagram);
-  if (!line || !countListener(auth_, rooms_, line.value().room, line.value().session)) {
+  if (!line || !listeners_.count(line.value().room, line.value().session)) {
     // Said once, then counted: a misconfigured edge would otherwise fill the log.
     if (rejected_++ == 0)
       g_warning("edge log: ignored a line (%s); further ones are only counted",
@@ -126,4 +125,4 @@ void EdgeLogReceiver::handle(std::string_view datagram) {
   accepted_++;
 }
 
-}  // namespace roomcast::signaling
+}  // namespace roomcast::hls

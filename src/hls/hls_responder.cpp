@@ -1,13 +1,13 @@
-#include "signaling/hls_responder.h"
+#include "hls/hls_responder.h"
 
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
 
 #include <charconv>
 
-#include "signaling/auth.h"
+#include "hls/listener_counting.h"
 
-namespace roomcast::signaling {
+namespace roomcast::hls {
 
 namespace {
 
@@ -122,14 +122,14 @@ HlsResponse HlsResponder::respond(const HlsRequest& request) {
   return respondEnded(request, roomId, file);
 }
 
-HlsResponse HlsResponder::respondLive(const HlsRequest& request, const hls::PublishedRoom& room,
+HlsResponse HlsResponder::respondLive(const HlsRequest& request, const PublishedRoom& room,
                                       const std::string& roomId, const std::string& file) {
   if (file == "master.m3u8") {
     // The session goes into each variant URI, so the player's playlist requests carry it.
     // Only a session this server signed (the HMAC needs no room state, so any thread may check).
-    const bool signedSession = !request.session.empty() && auth_.verifyListenerSession(request.session, roomId);
+    const bool signedSession = !request.session.empty() && listeners_.signedByThisServer(request.session, roomId);
     const std::string query = signedSession ? "?session=" + request.session : "";
-    return reply(request, {kPlaylistType, std::make_shared<const std::string>(hls::renderMaster(room.renditions, query)),
+    return reply(request, {kPlaylistType, std::make_shared<const std::string>(renderMaster(room.renditions, query)),
                            "\"master-" + std::to_string(room.renditions.size()) + "\"", 0, kMasterCache});
   }
   if (auto playlist = room.playlists.find(file); playlist != room.playlists.end()) {
@@ -221,4 +221,4 @@ HlsResponse HlsResponder::reply(const HlsRequest& request, const Body& body) {
   return r;
 }
 
-}  // namespace roomcast::signaling
+}  // namespace roomcast::hls

@@ -20,9 +20,9 @@
 
 #include "hls/hls_room.h"
 
-namespace roomcast::signaling {
+namespace roomcast::hls {
 
-class TokenAuthority;
+class ListenerCounting;
 
 struct HlsRequest {
   std::string_view method;  // GET, HEAD, OPTIONS, ...
@@ -40,7 +40,7 @@ struct HlsResponse {
   size_t offset = 0;
   size_t length = 0;
   // A media playlist was asked for with this session: the caller counts the listener if the
-  // session is theirs (isListenerSession), on the control thread.
+  // session is theirs (ListenerCounting::count), on the control thread.
   std::string countRoom;
   std::string countSession;
 };
@@ -63,8 +63,8 @@ struct HlsStats {
 
 class HlsResponder {
  public:
-  HlsResponder(std::string hlsRoot, const hls::Registry* registry, const TokenAuthority& auth)
-      : hlsRoot_(std::move(hlsRoot)), registry_(registry), auth_(auth) {}
+  HlsResponder(std::string hlsRoot, const Registry* registry, const ListenerCounting& listeners)
+      : hlsRoot_(std::move(hlsRoot)), registry_(registry), listeners_(listeners) {}
 
   HlsResponse respond(const HlsRequest& request);
   // Any complete file (recordings): validators, ranges, CORS, as for segments.
@@ -81,7 +81,7 @@ class HlsResponder {
     const char* cacheControl;
     bool ranges = false;  // byte ranges allowed
   };
-  HlsResponse respondLive(const HlsRequest& request, const hls::PublishedRoom& room, const std::string& roomId,
+  HlsResponse respondLive(const HlsRequest& request, const PublishedRoom& room, const std::string& roomId,
                           const std::string& file);
   HlsResponse respondEnded(const HlsRequest& request, const std::string& roomId, const std::string& file);
   HlsResponse reply(const HlsRequest& request, const Body& body);
@@ -95,9 +95,9 @@ class HlsResponder {
   }
 
   std::string hlsRoot_;
-  const hls::Registry* registry_;
-  const TokenAuthority& auth_;
+  const Registry* registry_;
+  const ListenerCounting& listeners_;
   HlsStats stats_;
 };
 
-}  // namespace roomcast::signaling
+}  // namespace roomcast::hls

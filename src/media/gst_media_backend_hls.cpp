@@ -1,0 +1,121 @@
+// GstMediaBackend: the rooms' HLS. Segments arrive from the pipeline in memory
+// (RoomPipeline::SegmentClosed, media/hls_memory_sink.h) and are published to hls::Registry,
+// which the listener wing serves; a copy goes to the room's directory for after the room ends.
+#include <glib/gstdio.h>
+
+#include <cerrno>
+
+#include "media/debug.h"
+#include "media/gst_media_backend.h"
+
+#define GST_CAT_DEFAULT roomcast_room_debug
+
+namespace roomcast::media {
+
+namespace {
+
+// Writes `contents` to a temporary file beside `path` and renames it over `path`: a reader sees
+// the old file or the new one, never half of one. No fsync: for the room's copy of its segments
+// and playlists, written on the control thread, where g_file_set_contents's fsync (it syncs
+// whenever it replaces a file) would hold every room on a slow disk; a crash may lose the
+// newest version, not the file.
+bool replaceFileWithoutSync(const char* path, const std::string& contents, int mode, GError** error) {
+  const std::string temporary = std::string(path) + ".part";
+  if (!g_file_set_contents_full(temporary.c_str(), contents.data(), static_cast<gssize>(contents.size()),
+                                G_FILE_SET_CONTENTS_NONE, mode, error))
+    return false;
+  if (g_rename(temporary.c_str(), path) != 0) {
+    const int saved = errno;
+    g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(saved), "cannot rename %s: %s", temporary.c_str(),
+                g_strerror(saved));
+    g_unlink(temporary.c_str());
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string GstMediaBackend::hlsDirFor(const std::string& roomId) const {
+  g_autofree char* dir = g_build_filename(config_.dataDir.c_str(), "hls", roomId.c_str(), nullptr);
+  return dir;
+}
+
+// The segments hlssink2 listed since the last one, from memory (RoomPipeline hands them over):
+// dated backwards from the end of the newest, published, and copied to the room's directory.
+void GstMediaBackend::onSegmentClosed(const std::string& roomId, const RoomPipeline::SegmentClosed& closed) {
+  hls::Room* room = config_.hls ? config_.hls->find(roomId) : nullptr;
+  hls::Rendition* rendition = room ? room->rendition(closed.rendition) : nullptr;
+  if (!rendition) return;
+  const auto& listed = closed.closed.segments;
+  int64_t endMs = closed.endUnixMs;
+  std::vector<hls::Segment> added;
+  for (size_t i = listed.size(); i-- > 0;) {  // newest first, to date them backwards
+    const std::shared_ptr<const std::string>& bytes = closed.closed.bytes[i];
+    // Whole MPEG-TS packets (188 bytes, sync byte 0x47) or nothing.
+    if (bytes->empty() || bytes->size() % 188 != 0 || bytes->front() != 0x47) {
+      GST_WARNING("room %s: %s is not whole MPEG-TS (%zu bytes): not published", roomId.c_str(),
+                  listed[i].name.c_str(), bytes->size());
+      continue;
+    }
+    hls::Segment segment;
+    segment.name = listed[i].name;
+    segment.duration = listed[i].duration;
+    segment.startUnixMs = endMs - static_cast<int64_t>(listed[i].duration * 1000);
+    segment.bytes = bytes;
+    endMs = segment.startUnixMs;
+    added.push_back(std::move(segment));
+  }
+  const std::string dir = hlsDirFor(roomId);
+  for (auto it = added.rbegin(); it != added.rend(); ++it) {
+    writeRoomFile(roomId, dir, it->name, *it->bytes);
+    rendition->add(std::move(*it));
+  }
+  // hlssink2 let go of these (its max-files): so does the room's directory.
+  for (const auto& name : closed.closed.released) {
+    g_autofree char* path = g_build_filename(dir.c_str(), name.c_str(), nullptr);
+    g_unlink(path);
+  }
+  if (!added.empty()) writePlaylists(roomId, *room);
+}
+
+void GstMediaBackend::onHlsFailed(const std::string& roomId, const std::string& rendition, const std::string& message) {
+  outputFailures_++;
+  // Logged without GST_DEBUG too: an operator must see that listeners are not being served.
+  g_warning("room %s: HLS rendition %s stopped by a write error (%s); the room goes on, retrying", roomId.c_str(),
+            rendition.c_str(), message.c_str());
+  hls::Room* room = config_.hls ? config_.hls->find(roomId) : nullptr;
+  if (hls::Rendition* r = room ? room->rendition(rendition) : nullptr) r->markDiscontinuity();
+}
+
+void GstMediaBackend::onHlsRestarted(const std::string& roomId, const std::string& rendition) {
+  outputRestarts_++;
+  g_message("room %s: HLS rendition %s running again", roomId.c_str(), rendition.c_str());
+  hls::Room* room = config_.hls ? config_.hls->find(roomId) : nullptr;
+  if (hls::Rendition* r = room ? room->rendition(rendition) : nullptr) r->markDiscontinuity();
+}
+
+// What is served comes from memory (hls::Registry). The room's directory gets a copy of it,
+// written and never read back while the room lives, for two readers: HlsResponder, which
+// serves a room that has ended (or whose process was killed, after a restart) from these
+// files, and an operator who looks. Segments first, then the playlists that list them, each
+// replaced whole: a listed segment on disk is always complete. A full disk costs the copy,
+// never what listeners get.
+void GstMediaBackend::writeRoomFile(const std::string& roomId, const std::string& dir, const std::string& name,
+                                    const std::string& contents) {
+  g_autofree char* path = g_build_filename(dir.c_str(), name.c_str(), nullptr);
+  g_autoptr(GError) error = nullptr;
+  // Every closed segment (more than once a second per rendition), on the control thread.
+  if (!replaceFileWithoutSync(path, contents, 0644, &error))
+    GST_WARNING("room %s: cannot write %s: %s", roomId.c_str(), path, error->message);
+}
+
+void GstMediaBackend::writePlaylists(const std::string& roomId, const hls::Room& room) {
+  config_.hls->publish(roomId);  // what the HTTP side serves
+  const std::string dir = hlsDirFor(roomId);
+  for (const auto& rendition : room.renditions())
+    writeRoomFile(roomId, dir, rendition.info().playlist, rendition.playlist());
+  writeRoomFile(roomId, dir, "master.m3u8", room.master(""));
+}
+
+}  // namespace roomcast::media
