@@ -13,6 +13,7 @@
 #include "hls/hls_handler.h"
 #include "hls/hls_responder.h"
 #include "hls/listener_http.h"
+#include "protocol/json.h"
 #include "protocol/messages.h"
 #include "signaling/admin_api.h"
 #include "signaling/auth.h"
@@ -23,6 +24,9 @@
 #include "signaling/ws_hub.h"
 
 namespace roomcast::signaling {
+
+// The request body as a bounded JSON object (application/json only): for the REST handlers.
+core::Result<protocol::JsonNodePtr> parseJsonBody(SoupServerMessage* msg);
 
 // One of /api/v1/health's checks: what it found, and why it failed.
 struct HealthCheck {
