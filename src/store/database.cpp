@@ -180,8 +180,7 @@ core::Status Database::exec(const char* sql) {
 
 core::Status Database::roomCreated(const core::RoomInfo& room) {
   Statement st;
-  if (sqlite3_prepare_v2(db_, "INSERT INTO rooms(id, title, topic, record, created_at_ms) VALUES(?,?,?,?,?)", -1,
-                         &st.stmt, nullptr) != SQLITE_OK)
+  if (!st.prepare(db_, "INSERT INTO rooms(id, title, topic, record, created_at_ms) VALUES(?,?,?,?,?)"))
     return sqlError(db_, "prepare");
   sqlite3_bind_text(st.stmt, 1, room.id.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(st.stmt, 2, room.title.c_str(), -1, SQLITE_TRANSIENT);
@@ -194,7 +193,7 @@ core::Status Database::roomCreated(const core::RoomInfo& room) {
 
 core::Status Database::roomEnded(const std::string& roomId, int64_t endedAtMs) {
   Statement st;
-  if (sqlite3_prepare_v2(db_, "UPDATE rooms SET ended_at_ms=? WHERE id=?", -1, &st.stmt, nullptr) != SQLITE_OK)
+  if (!st.prepare(db_, "UPDATE rooms SET ended_at_ms=? WHERE id=?"))
     return sqlError(db_, "prepare");
   sqlite3_bind_int64(st.stmt, 1, endedAtMs);
   sqlite3_bind_text(st.stmt, 2, roomId.c_str(), -1, SQLITE_TRANSIENT);

@@ -107,6 +107,7 @@ class Database {
 struct Statement {
   sqlite3_stmt* stmt = nullptr;
   ~Statement() { sqlite3_finalize(stmt); }
+  bool prepare(sqlite3* db, const char* sql) { return sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr) == SQLITE_OK; }
 };
 core::Error sqlError(sqlite3* db, const char* what);
 

@@ -12,8 +12,7 @@ std::string column(sqlite3_stmt* st, int i) {
 
 core::Status Database::chatPosted(const std::string& roomId, const core::ChatMessage& m) {
   Statement st;
-  if (sqlite3_prepare_v2(db_, "INSERT INTO chat_messages(room_id, id, identity, name, text, sent_at_ms) VALUES(?,?,?,?,?,?)",
-                         -1, &st.stmt, nullptr) != SQLITE_OK)
+  if (!st.prepare(db_, "INSERT INTO chat_messages(room_id, id, identity, name, text, sent_at_ms) VALUES(?,?,?,?,?,?)"))
     return sqlError(db_, "prepare");
   sqlite3_bind_text(st.stmt, 1, roomId.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_int64(st.stmt, 2, static_cast<sqlite3_int64>(m.id));
@@ -27,8 +26,7 @@ core::Status Database::chatPosted(const std::string& roomId, const core::ChatMes
 
 core::Status Database::chatDeleted(const std::string& roomId, uint64_t id, int64_t atMs) {
   Statement st;
-  if (sqlite3_prepare_v2(db_, "UPDATE chat_messages SET deleted_at_ms=? WHERE room_id=? AND id=?", -1, &st.stmt,
-                         nullptr) != SQLITE_OK)
+  if (!st.prepare(db_, "UPDATE chat_messages SET deleted_at_ms=? WHERE room_id=? AND id=?"))
     return sqlError(db_, "prepare");
   sqlite3_bind_int64(st.stmt, 1, atMs);
   sqlite3_bind_text(st.stmt, 2, roomId.c_str(), -1, SQLITE_TRANSIENT);
@@ -39,10 +37,8 @@ core::Status Database::chatDeleted(const std::string& roomId, uint64_t id, int64
 
 core::Result<uint64_t> Database::reportFiled(const core::Report& r) {
   Statement st;
-  if (sqlite3_prepare_v2(db_,
-                         "INSERT INTO reports(room_id, reporter, identity, message_id, message_text, reason, created_at_ms, "
-                         "evidence_path) VALUES(?,?,?,?,?,?,?,?)",
-                         -1, &st.stmt, nullptr) != SQLITE_OK)
+  if (!st.prepare(db_, "INSERT INTO reports(room_id, reporter, identity, message_id, message_text, reason, created_at_ms, "
+                         "evidence_path) VALUES(?,?,?,?,?,?,?,?)"))
     return sqlError(db_, "prepare");
   sqlite3_bind_text(st.stmt, 1, r.roomId.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(st.stmt, 2, r.reporter.c_str(), -1, SQLITE_TRANSIENT);
@@ -61,11 +57,9 @@ core::Result<uint64_t> Database::reportFiled(const core::Report& r) {
 std::vector<core::Report> Database::reports(const std::string& roomId, size_t limit) {
   std::vector<core::Report> out;
   Statement st;
-  if (sqlite3_prepare_v2(db_,
-                         "SELECT id, reporter, identity, message_id, message_text, reason, created_at_ms, COALESCE(evidence_path, '') "
+  if (!st.prepare(db_, "SELECT id, reporter, identity, message_id, message_text, reason, created_at_ms, COALESCE(evidence_path, '') "
                          "FROM reports "
-                         "WHERE room_id=? ORDER BY id DESC LIMIT ?",
-                         -1, &st.stmt, nullptr) != SQLITE_OK)
+                         "WHERE room_id=? ORDER BY id DESC LIMIT ?"))
     return out;
   sqlite3_bind_text(st.stmt, 1, roomId.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_int64(st.stmt, 2, static_cast<sqlite3_int64>(limit));

@@ -79,7 +79,7 @@ core::Status Database::writeRecording(const PendingRecordingWrite& w) {
   Statement st;
   const char* sql = w.start ? "INSERT INTO recordings(room_id, title, path, started_at_ms, status) VALUES(?,?,?,?,'recording')"
                             : "UPDATE recordings SET ended_at_ms=?, duration_s=?, status=?, note=? WHERE path=?";
-  if (sqlite3_prepare_v2(db_, sql, -1, &st.stmt, nullptr) != SQLITE_OK) return sqlError(db_, "prepare");
+  if (!st.prepare(db_, sql)) return sqlError(db_, "prepare");
   if (w.start) {
     sqlite3_bind_text(st.stmt, 1, w.roomId.c_str(), -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st.stmt, 2, w.title.c_str(), -1, SQLITE_TRANSIENT);
@@ -182,8 +182,7 @@ void Database::applyPendingRecordingWrites(std::vector<RecordingRow>& rows) cons
 
 core::Status Database::recordingUploaded(const std::string& path, const std::string& url) {
   Statement st;
-  if (sqlite3_prepare_v2(db_, "UPDATE recordings SET storage_url=?, upload_error=NULL WHERE path=?", -1, &st.stmt,
-                         nullptr) != SQLITE_OK)
+  if (!st.prepare(db_, "UPDATE recordings SET storage_url=?, upload_error=NULL WHERE path=?"))
     return sqlError(db_, "prepare");
   sqlite3_bind_text(st.stmt, 1, url.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(st.stmt, 2, path.c_str(), -1, SQLITE_TRANSIENT);
@@ -193,7 +192,7 @@ core::Status Database::recordingUploaded(const std::string& path, const std::str
 
 core::Status Database::recordingUploadFailed(const std::string& path, const std::string& error) {
   Statement st;
-  if (sqlite3_prepare_v2(db_, "UPDATE recordings SET upload_error=? WHERE path=?", -1, &st.stmt, nullptr) != SQLITE_OK)
+  if (!st.prepare(db_, "UPDATE recordings SET upload_error=? WHERE path=?"))
     return sqlError(db_, "prepare");
   sqlite3_bind_text(st.stmt, 1, error.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(st.stmt, 2, path.c_str(), -1, SQLITE_TRANSIENT);
@@ -208,7 +207,7 @@ std::vector<RecordingRow> Database::recordingsAwaitingUpload() {
   const std::string sql = std::string("SELECT ") + kRecordingColumns +
                           " FROM recordings WHERE ended_at_ms IS NOT NULL AND duration_s > 0 AND storage_url IS NULL "
                           "ORDER BY id";
-  if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &st.stmt, nullptr) != SQLITE_OK) return rows;
+  if (!st.prepare(db_, sql.c_str())) return rows;
   while (sqlite3_step(st.stmt) == SQLITE_ROW) rows.push_back(readRecording(st.stmt));
   return rows;
 }
@@ -217,7 +216,7 @@ std::vector<RecordingRow> Database::unfinishedRecordings() {
   std::vector<RecordingRow> rows;
   Statement st;
   const std::string sql = std::string("SELECT ") + kRecordingColumns + " FROM recordings WHERE ended_at_ms IS NULL";
-  if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &st.stmt, nullptr) != SQLITE_OK) return rows;
+  if (!st.prepare(db_, sql.c_str())) return rows;
   while (sqlite3_step(st.stmt) == SQLITE_ROW) rows.push_back(readRecording(st.stmt));
   return rows;
 }
@@ -227,7 +226,7 @@ core::Result<std::string> Database::deleteRecording(int64_t id) {
   std::string path;
   {
     Statement st;
-    if (sqlite3_prepare_v2(db_, "SELECT path, ended_at_ms FROM recordings WHERE id=?", -1, &st.stmt, nullptr) != SQLITE_OK)
+    if (!st.prepare(db_, "SELECT path, ended_at_ms FROM recordings WHERE id=?"))
       return sqlError(db_, "prepare");
     sqlite3_bind_int64(st.stmt, 1, id);
     if (sqlite3_step(st.stmt) != SQLITE_ROW)
@@ -239,7 +238,7 @@ core::Result<std::string> Database::deleteRecording(int64_t id) {
   // Transcripts stay in the database but leave the archive with it: search lists only what was
   // said during a recording that is listed.
   Statement st;
-  if (sqlite3_prepare_v2(db_, "DELETE FROM recordings WHERE id=?", -1, &st.stmt, nullptr) != SQLITE_OK)
+  if (!st.prepare(db_, "DELETE FROM recordings WHERE id=?"))
     return sqlError(db_, "prepare");
   sqlite3_bind_int64(st.stmt, 1, id);
   if (sqlite3_step(st.stmt) != SQLITE_DONE) return sqlError(db_, "delete recording");
@@ -252,7 +251,7 @@ std::vector<RecordingRow> Database::recordings(size_t limit) {
   {
     Statement st;
     const std::string sql = std::string("SELECT ") + kRecordingColumns + " FROM recordings ORDER BY id DESC LIMIT ?";
-    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &st.stmt, nullptr) != SQLITE_OK) return rows;
+    if (!st.prepare(db_, sql.c_str())) return rows;
     sqlite3_bind_int64(st.stmt, 1, static_cast<sqlite3_int64>(limit));
     while (sqlite3_step(st.stmt) == SQLITE_ROW) rows.push_back(readRecording(st.stmt));
   }
@@ -260,10 +259,8 @@ std::vector<RecordingRow> Database::recordings(size_t limit) {
   if (rows.size() > limit) rows.resize(limit);
   for (auto& r : rows) {
     Statement st;
-    if (sqlite3_prepare_v2(db_,
-                           "SELECT DISTINCT name FROM transcript_segments WHERE room_id=? AND start_ms >= ? AND "
-                           "start_ms <= ? ORDER BY name",
-                           -1, &st.stmt, nullptr) != SQLITE_OK)
+    if (!st.prepare(db_, "SELECT DISTINCT name FROM transcript_segments WHERE room_id=? AND start_ms >= ? AND "
+                           "start_ms <= ? ORDER BY name"))
       continue;
     sqlite3_bind_text(st.stmt, 1, r.roomId.c_str(), -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st.stmt, 2, r.startedAtMs);
@@ -275,9 +272,7 @@ std::vector<RecordingRow> Database::recordings(size_t limit) {
 
 core::Status Database::transcriptAdded(const TranscriptSegment& s) {
   Statement st;
-  if (sqlite3_prepare_v2(db_,
-                         "INSERT INTO transcript_segments(room_id, identity, name, text, start_ms, end_ms) VALUES(?,?,?,?,?,?)",
-                         -1, &st.stmt, nullptr) != SQLITE_OK)
+  if (!st.prepare(db_, "INSERT INTO transcript_segments(room_id, identity, name, text, start_ms, end_ms) VALUES(?,?,?,?,?,?)"))
     return sqlError(db_, "prepare");
   sqlite3_bind_text(st.stmt, 1, s.roomId.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(st.stmt, 2, s.identity.c_str(), -1, SQLITE_TRANSIENT);
@@ -292,10 +287,8 @@ core::Status Database::transcriptAdded(const TranscriptSegment& s) {
 std::vector<TranscriptSegment> Database::transcript(const std::string& roomId, int64_t fromMs, int64_t toMs) {
   std::vector<TranscriptSegment> out;
   Statement st;
-  if (sqlite3_prepare_v2(db_,
-                         "SELECT identity, name, text, start_ms, end_ms FROM transcript_segments WHERE room_id=? AND "
-                         "start_ms >= ? AND start_ms <= ? ORDER BY start_ms",
-                         -1, &st.stmt, nullptr) != SQLITE_OK)
+  if (!st.prepare(db_, "SELECT identity, name, text, start_ms, end_ms FROM transcript_segments WHERE room_id=? AND "
+                         "start_ms >= ? AND start_ms <= ? ORDER BY start_ms"))
     return out;
   sqlite3_bind_text(st.stmt, 1, roomId.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_int64(st.stmt, 2, fromMs);
@@ -311,11 +304,9 @@ std::vector<TranscriptHit> Database::search(const std::string& words, size_t lim
   const std::string query = ftsQuery(words);
   if (query.empty()) return hits;
   Statement st;
-  if (sqlite3_prepare_v2(db_,
-                         "SELECT s.room_id, s.name, s.start_ms, snippet(transcript_fts, 0, '[', ']', '…', 16) "
+  if (!st.prepare(db_, "SELECT s.room_id, s.name, s.start_ms, snippet(transcript_fts, 0, '[', ']', '…', 16) "
                          "FROM transcript_fts JOIN transcript_segments s ON s.id = transcript_fts.rowid "
-                         "WHERE transcript_fts MATCH ? ORDER BY rank LIMIT ?",
-                         -1, &st.stmt, nullptr) != SQLITE_OK)
+                         "WHERE transcript_fts MATCH ? ORDER BY rank LIMIT ?"))
     return hits;
   sqlite3_bind_text(st.stmt, 1, query.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_int64(st.stmt, 2, static_cast<sqlite3_int64>(limit * 4));
@@ -327,7 +318,7 @@ std::vector<TranscriptHit> Database::search(const std::string& words, size_t lim
     const std::string sql = std::string("SELECT ") + kRecordingColumns +
                             " FROM recordings WHERE room_id=? AND started_at_ms <= ? AND "
                             "(ended_at_ms IS NULL OR ended_at_ms >= ?) ORDER BY started_at_ms DESC LIMIT 1";
-    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &rec.stmt, nullptr) != SQLITE_OK) continue;
+    if (!rec.prepare(db_, sql.c_str())) continue;
     sqlite3_bind_text(rec.stmt, 1, roomId.c_str(), -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(rec.stmt, 2, at);
     sqlite3_bind_int64(rec.stmt, 3, at);
@@ -341,10 +332,8 @@ std::vector<TranscriptHit> Database::search(const std::string& words, size_t lim
 
 core::Status Database::moderationLogged(const std::string& roomId, const core::ModerationAlert& m, int64_t atMs) {
   Statement st;
-  if (sqlite3_prepare_v2(db_,
-                         "INSERT INTO moderation_actions(room_id, identity, name, category, severity, action, snippet, "
-                         "span_start_ms, span_end_ms, evidence_path, created_at_ms) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
-                         -1, &st.stmt, nullptr) != SQLITE_OK)
+  if (!st.prepare(db_, "INSERT INTO moderation_actions(room_id, identity, name, category, severity, action, snippet, "
+                         "span_start_ms, span_end_ms, evidence_path, created_at_ms) VALUES(?,?,?,?,?,?,?,?,?,?,?)"))
     return sqlError(db_, "prepare");
   const std::string* texts[] = {&roomId, &m.identity, &m.name, &m.category, &m.severity, &m.action, &m.snippet};
   for (int i = 0; i < 7; i++) sqlite3_bind_text(st.stmt, i + 1, texts[i]->c_str(), -1, SQLITE_TRANSIENT);
