@@ -143,6 +143,14 @@ Room* RoomManager::findMutable(const std::string& roomId) {
   return it == rooms_.end() ? nullptr : &it->second;
 }
 
+Result<std::pair<Room*, Participant*>> RoomManager::memberOf(const std::string& roomId, const std::string& identity) {
+  Room* room = findMutable(roomId);
+  if (!room) return noLiveRoom(roomId);
+  Participant* p = findParticipant(roomId, identity);
+  if (!p) return Error{ErrorCode::Conflict, "join the room first"};
+  return std::make_pair(room, p);
+}
+
 Participant* RoomManager::findParticipant(const std::string& roomId, const std::string& identity) {
   Room* room = findMutable(roomId);
   if (!room) return nullptr;

@@ -179,6 +179,9 @@ class RoomManager final : public MediaObserver {
   Room* findMutable(const std::string& roomId);
   Participant* findParticipant(const std::string& roomId, const std::string& identity);
   // Common checks for moderation: room exists, actor may moderate, target exists.
+  // The live room and `identity` in it: NotFound without the room, Conflict ("join the room
+  // first") without them.
+  Result<std::pair<Room*, Participant*>> memberOf(const std::string& roomId, const std::string& identity);
   Result<std::pair<Room*, Participant*>> moderation(const std::string& roomId, const Actor& actor,
                                                     const std::string& target, Action action);
   void changeRole(Room& room, Participant& p, Role role);

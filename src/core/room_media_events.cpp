@@ -75,10 +75,9 @@ Status RoomManager::setRecording(const std::string& roomId, const Actor& actor, 
 }
 
 Status RoomManager::setRecordingOptOut(const std::string& roomId, const std::string& identity, bool optOut) {
-  Room* room = findMutable(roomId);
-  if (!room) return noLiveRoom(roomId);
-  Participant* p = findParticipant(roomId, identity);
-  if (!p) return Error{ErrorCode::Conflict, "join the room first"};
+  auto member = memberOf(roomId, identity);
+  if (!member) return member.error();
+  auto [room, p] = member.value();
   if (!permits(p->role, Action::OptOutOfRecording)) return Error{ErrorCode::Forbidden, "you may not opt out"};
   if (p->recordingOptOut == optOut) return Ok{};
   p->recordingOptOut = optOut;

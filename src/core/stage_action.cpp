@@ -21,10 +21,9 @@ Status RoomManager::apply(const std::string& roomId, const Actor& actor, StageAc
 }
 
 Status RoomManager::setHand(const std::string& roomId, const std::string& identity, bool raised) {
-  Room* room = findMutable(roomId);
-  if (!room) return noLiveRoom(roomId);
-  Participant* p = findParticipant(roomId, identity);
-  if (!p) return Error{ErrorCode::Conflict, "join the room first"};
+  auto member = memberOf(roomId, identity);
+  if (!member) return member.error();
+  auto [room, p] = member.value();
   if (p->role != Role::Listener) return Error{ErrorCode::Conflict, "you are already on stage"};
   if (p->handRaised == raised) return Ok{};
   if (raised && room->handQueue().size() >= limits_.maxRaisedHands)
@@ -87,10 +86,9 @@ Status RoomManager::invite(const std::string& roomId, const Actor& actor, const 
 }
 
 Status RoomManager::answerInvite(const std::string& roomId, const std::string& identity, bool accept) {
-  Room* room = findMutable(roomId);
-  if (!room) return noLiveRoom(roomId);
-  Participant* p = findParticipant(roomId, identity);
-  if (!p) return Error{ErrorCode::Conflict, "join the room first"};
+  auto member = memberOf(roomId, identity);
+  if (!member) return member.error();
+  auto [room, p] = member.value();
   if (!p->invited) return Error{ErrorCode::Conflict, "there is no invitation to answer"};
   const InviteAnswered answer{identity, accept};
   for (const auto& [id, other] : room->participants)
