@@ -262,6 +262,14 @@ std::string fmt(const char* format, double v) {
   return buf;
 }
 
+std::string strf(const char* format, ...) {
+  va_list args;
+  va_start(args, format);
+  g_autofree gchar* text = g_strdup_vprintf(format, args);
+  va_end(args);
+  return text;
+}
+
 std::string jsonNumber(double v) { return std::isfinite(v) ? fmt("%.6g", v) : "null"; }
 
 std::string jsonString(const std::string& s) {
@@ -407,6 +415,14 @@ void parseFlags(int argc, char** argv, const std::string& synopsis, const std::v
   }
 }
 
+FlagSetter setSortedInts(std::vector<int>& out, int lo, int hi) {
+  return [&out, lo, hi](const std::string& value) {
+    out = intList(value, lo, hi);
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+  };
+}
+
 void require(bool ok, const std::string& why) {
   if (!ok) throw std::invalid_argument(why);
 }
@@ -436,6 +452,21 @@ FlagSetter setText(std::string& out) {
 
 FlagSetter setSwitch(bool& out, bool to) {
   return [&out, to](const std::string&) { out = to; };
+}
+
+std::vector<std::string> splitList(const std::string& value) {
+  std::vector<std::string> out;
+  std::stringstream items(value);
+  for (std::string item; std::getline(items, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+FlagSetter setList(std::vector<std::string>& out) {
+  return [&out](const std::string& value) {
+    out = splitList(value);
+    require(!out.empty(), "no value");
+  };
 }
 
 std::vector<int> intList(const std::string& value, int lo, int hi) {

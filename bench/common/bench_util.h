@@ -88,6 +88,7 @@ Stat stat(std::vector<double> v);  // zeros if empty
 
 // ---- text
 std::string fmt(const char* format, double v);
+std::string strf(const char* format, ...) __attribute__((format(printf, 1, 2)));  // printf into a string
 std::string jsonNumber(double v);  // "null" if not finite
 std::string jsonString(const std::string& s);
 std::string readFile(const std::string& path);
@@ -125,8 +126,11 @@ FlagSetter setNumber(double& out, double lo, double hi, bool* given = nullptr);
 FlagSetter setInt(int& out, int lo, int hi, bool* given = nullptr);
 FlagSetter setText(std::string& out);
 FlagSetter setSwitch(bool& out, bool to = true);
+FlagSetter setList(std::vector<std::string>& out);  // "main,low" (empty items dropped)
+std::vector<std::string> splitList(const std::string& value);
 // "4,16,64" → {4, 16, 64}; every item a whole number in lo..hi, at least one.
 std::vector<int> intList(const std::string& value, int lo, int hi);
+FlagSetter setSortedInts(std::vector<int>& out, int lo, int hi);  // intList, sorted, each once
 // Throws the setter's rejection unless `ok`.
 void require(bool ok, const std::string& why);
 
