@@ -2071,6 +2071,7 @@ std::string jsonRun(const LoadRun& r) {
 
 // Everything one run of the benchmark measured, for the table and the JSON.
 struct Report {
+  explicit Report(Context& c) : ctx(c) {}
   Context& ctx;
   std::string started, loadBefore, loadAfter, gstVersion;
   double wallSeconds = 0, otherMean = NAN, stealMean = NAN;
@@ -2186,8 +2187,6 @@ void printCells(const Report& r) {
   const Options& opt = r.ctx.opt;
   const Context& ctx = r.ctx;
   const auto& runs = r.runs;
-  const auto& bigRuns = r.bigRuns;
-  const auto& latency = r.latency;
   const bool compare = r.compare;
 
   std::printf("janus-compare: roomcastd %s vs Janus AudioBridge %s, plain RTP on loopback\n",
@@ -2263,10 +2262,7 @@ void computeSlopes(Report& r) {
 
 void printMarginal(const Report& r) {
   const Options& opt = r.ctx.opt;
-  const Context& ctx = r.ctx;
   const auto& runs = r.runs;
-  const auto& bigRuns = r.bigRuns;
-  const auto& latency = r.latency;
   const bool compare = r.compare;
   if (!r.slopes.empty()) {
     std::printf("\nMarginal CPU per participant, %% of one core (slope of the median CPU over N):\n");
@@ -2320,11 +2316,7 @@ void printMarginal(const Report& r) {
 
 void printLargeRoom(const Report& r) {
   const Options& opt = r.ctx.opt;
-  const Context& ctx = r.ctx;
-  const auto& runs = r.runs;
   const auto& bigRuns = r.bigRuns;
-  const auto& latency = r.latency;
-  const bool compare = r.compare;
   if (!bigRuns.empty()) {
     std::printf("\nLarge room: %d participants, %d talking, %d muted; %.0f s window after %.0f s warm-up\n", opt.big,
                 opt.bigTalking, opt.big - opt.bigTalking, opt.bigSeconds, opt.bigWarmup);
@@ -2396,9 +2388,6 @@ void poolLatency(Report& r) {
 
 void printLatency(const Report& r) {
   const Options& opt = r.ctx.opt;
-  const Context& ctx = r.ctx;
-  const auto& runs = r.runs;
-  const auto& bigRuns = r.bigRuns;
   const auto& latency = r.latency;
   const bool compare = r.compare;
   if (!latency.empty()) {
@@ -2428,12 +2417,9 @@ void printLatency(const Report& r) {
 
 // Anything odd in the servers' logs or on the WebSockets.
 void printLogs(const Report& r) {
-  const Options& opt = r.ctx.opt;
-  const Context& ctx = r.ctx;
   const auto& runs = r.runs;
   const auto& bigRuns = r.bigRuns;
   const auto& latency = r.latency;
-  const bool compare = r.compare;
   std::printf("\nServer logs:");
   for (Variant v : {Variant::Janus, Variant::Roomcast}) {
     int lines = 0, withWarnings = 0, total = 0;
@@ -2499,10 +2485,6 @@ void printMachine(Report& r) {
 void jsonHeader(std::ostringstream& j, const Report& r) {
   const Options& opt = r.ctx.opt;
   const Context& ctx = r.ctx;
-  const auto& runs = r.runs;
-  const auto& bigRuns = r.bigRuns;
-  const auto& latency = r.latency;
-  const bool compare = r.compare;
   j << "{\n  \"benchmark\": \"janus-compare\",\n  \"roomcast_version\": " << jsonString(ctx.roomcastVersion)
     << ",\n  \"janus_version\": " << jsonString(ctx.janusVersion) << ",\n  \"gstreamer\": " << jsonString(r.gstVersion)
     << ",\n  \"cpus\": " << r.cpus << ",\n  \"cpu_model\": " << jsonString(cpuModel())
@@ -2528,10 +2510,7 @@ void jsonHeader(std::ostringstream& j, const Report& r) {
 
 void jsonCells(std::ostringstream& j, const Report& r) {
   const Options& opt = r.ctx.opt;
-  const Context& ctx = r.ctx;
   const auto& runs = r.runs;
-  const auto& bigRuns = r.bigRuns;
-  const auto& latency = r.latency;
   const bool compare = r.compare;
   j << ",\n  \"cells\": [";
   bool first = true;
@@ -2554,10 +2533,8 @@ void jsonCells(std::ostringstream& j, const Report& r) {
 
 void jsonMarginal(std::ostringstream& j, const Report& r) {
   const Options& opt = r.ctx.opt;
-  const Context& ctx = r.ctx;
   const auto& runs = r.runs;
   const auto& bigRuns = r.bigRuns;
-  const auto& latency = r.latency;
   const bool compare = r.compare;
   j << "\n  ],\n  \"marginal\": [";
   for (size_t i = 0; i < r.slopes.size(); i++) {
@@ -2590,9 +2567,7 @@ void jsonMarginal(std::ostringstream& j, const Report& r) {
 
 void jsonLatency(std::ostringstream& j, const Report& r) {
   const Options& opt = r.ctx.opt;
-  const Context& ctx = r.ctx;
   const auto& runs = r.runs;
-  const auto& bigRuns = r.bigRuns;
   const auto& latency = r.latency;
   const bool compare = r.compare;
   j << "\n  ],\n  \"latency\": [";

@@ -331,43 +331,6 @@ bool writeJsonFile(const std::string& path, const std::string& json) {
   return true;
 }
 
-void failUsage(UsagePrinter usage, const std::string& what) {
-  usage(stderr);
-  std::fprintf(stderr, "%s\n", what.c_str());
-  std::exit(1);
-}
-
-void parseCommandLine(int argc, char** argv, UsagePrinter usage, const std::function<bool(const std::string&)>& isSwitch,
-                      const std::function<void(const std::string&, const std::string&)>& onOption) {
-  for (int i = 1; i < argc; i++) {
-    std::string flag = argv[i], value;
-    if (flag == "--help" || flag == "-h") {
-      usage(stdout);
-      std::exit(0);
-    }
-    if (isSwitch(flag)) {
-      onOption(flag, "");
-      continue;
-    }
-    if (auto eq = flag.find('='); flag.rfind("--", 0) == 0 && eq != std::string::npos) {
-      value = flag.substr(eq + 1);
-      flag.resize(eq);
-    } else if (i + 1 < argc) {
-      value = argv[++i];
-    } else {
-      failUsage(usage, "missing value for " + flag);
-    }
-    onOption(flag, value);
-  }
-}
-
-double positiveNumber(UsagePrinter usage, const std::string& flag, const std::string& value) {
-  char* end = nullptr;
-  const double v = std::strtod(value.c_str(), &end);
-  if (value.empty() || *end != '\0' || !std::isfinite(v) || v <= 0) failUsage(usage, "bad value for " + flag + ": " + value);
-  return v;
-}
-
 namespace {
 
 void printFlags(FILE* out, const std::string& synopsis, const std::vector<Flag>& flags) {

@@ -100,16 +100,6 @@ bool writeJsonFile(const std::string& path, const std::string& json);
 // A progress line on stderr (printf format, newline added, flushed at once).
 void note(const char* format, ...) __attribute__((format(printf, 1, 2)));
 
-// ---- command lines: --flag VALUE or --flag=VALUE
-// `isSwitch(flag)` says which flags take no value; `onOption(flag, value)` sees every flag
-// ("" as the value of a switch) and rejects what it does not know with failUsage. --help
-// and -h print `usage` to stdout and exit 0.
-using UsagePrinter = void (*)(FILE*);
-void parseCommandLine(int argc, char** argv, UsagePrinter usage, const std::function<bool(const std::string&)>& isSwitch,
-                      const std::function<void(const std::string&, const std::string&)>& onOption);
-[[noreturn]] void failUsage(UsagePrinter usage, const std::string& what);  // usage to stderr, exit 1
-double positiveNumber(UsagePrinter usage, const std::string& flag, const std::string& value);
-
 // ---- command lines from a table: the flags are declared once, and --help is printed from it.
 // A setter rejects a value by throwing std::invalid_argument (its what() is shown).
 using FlagSetter = std::function<void(const std::string&)>;

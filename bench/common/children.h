@@ -64,16 +64,19 @@ class Child {
 
 bool writeFile(const std::string& path, const std::string& text);
 
-// roomcastd on 127.0.0.1:<free port>, its stderr in <dataDir>/roomcastd.log.
+// roomcastd on 127.0.0.1:<free port>, its stderr in <dataDir>/roomcastd.log. `program`: the
+// build's roomcastd unless given.
 class Roomcastd {
  public:
-  Roomcastd(const std::string& dataDir, const std::vector<std::string>& extraArgs = {}, int cpu = -1);
+  Roomcastd(const std::string& dataDir, const std::vector<std::string>& extraArgs = {}, int cpu = -1,
+            const std::string& program = "");
   bool ready() const { return !url_.empty(); }
   const std::string& url() const { return url_; }  // http://127.0.0.1:PORT
   std::string hostPort() const { return url_.substr(7); }
   pid_t pid() const { return child_->pid(); }
   Child& child() { return *child_; }
   std::string log() const { return readFile(logPath_); }
+  const std::string& logPath() const { return logPath_; }
   int stop() { return child_->stop(15); }
 
  private:
