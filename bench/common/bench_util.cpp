@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -292,6 +293,20 @@ std::string readFile(const std::string& path) {
   std::stringstream ss;
   ss << f.rdbuf();
   return ss.str();
+}
+
+std::string headerValue(const std::string& head, const char* name) {
+  const size_t n = strlen(name);
+  for (size_t at = head.find("\r\n"); at != std::string::npos && at + 2 < head.size();) {
+    const size_t start = at + 2, end = head.find("\r\n", start);
+    const std::string line = head.substr(start, (end == std::string::npos ? head.size() : end) - start);
+    if (line.size() > n && strncasecmp(line.c_str(), name, n) == 0 && line[n] == ':') {
+      const size_t from = line.find_first_not_of(' ', n + 1), to = line.find_last_not_of(' ');
+      return from == std::string::npos ? "" : line.substr(from, to - from + 1);
+    }
+    at = end;
+  }
+  return "";
 }
 
 std::string tailOf(const std::string& path, size_t bytes) {

@@ -92,6 +92,8 @@ std::string strf(const char* format, ...) __attribute__((format(printf, 1, 2)));
 std::string jsonNumber(double v);  // "null" if not finite
 std::string jsonString(const std::string& s);
 std::string readFile(const std::string& path);
+// The value of header `name` (any case) in an HTTP head, spaces around it trimmed; "" if absent.
+std::string headerValue(const std::string& head, const char* name);
 std::string tailOf(const std::string& path, size_t bytes);
 void removeTree(const std::string& path);  // a folder and everything in it
 // Writes `json` to `path` and says so on stdout; false (and nothing said) if it cannot.

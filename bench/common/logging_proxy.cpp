@@ -46,21 +46,6 @@ bool writeAll(int fd, const char* p, size_t n) {
   return true;
 }
 
-std::string headerValue(const std::string& head, const char* name) {
-  std::istringstream in(head);
-  std::string line;
-  const size_t n = strlen(name);
-  while (std::getline(in, line)) {
-    if (line.size() > n && strncasecmp(line.c_str(), name, n) == 0 && line[n] == ':') {
-      std::string v = line.substr(n + 1);
-      while (!v.empty() && (v.front() == ' ')) v.erase(0, 1);
-      while (!v.empty() && (v.back() == '\r' || v.back() == ' ')) v.pop_back();
-      return v;
-    }
-  }
-  return "";
-}
-
 }  // namespace
 
 LoggingProxy::LoggingProxy(const std::string& originHostPort) : origin_(originHostPort) {

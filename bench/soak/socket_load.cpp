@@ -71,22 +71,6 @@ struct Response {
   bool close = false;     // Connection: close
 };
 
-std::string headerValue(const std::string& head, const char* name) {
-  const size_t n = strlen(name);
-  size_t at = head.find("\r\n");
-  while (at != std::string::npos && at + 2 < head.size()) {
-    const size_t start = at + 2, end = head.find("\r\n", start);
-    const std::string line = head.substr(start, (end == std::string::npos ? head.size() : end) - start);
-    if (line.size() > n && strncasecmp(line.c_str(), name, n) == 0 && line[n] == ':') {
-      size_t v = n + 1;
-      while (v < line.size() && line[v] == ' ') v++;
-      return line.substr(v);
-    }
-    at = end;
-  }
-  return "";
-}
-
 // One response at the start of `in`, if it is all there.
 Response parseResponse(const std::string& in) {
   Response r;
