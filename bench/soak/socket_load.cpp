@@ -15,51 +15,13 @@
 #include <memory>
 
 #include "children.h"
+#include "loopback_client.h"
 
 namespace roomcast::bench::soak {
 
 namespace {
 
 // ---- sockets
-
-// A non-blocking TCP connect to 127.0.0.1:port from the n-th source address; -1 (and `error`
-// set) if it failed at once.
-int startConnect(const Target& target, long n, std::string& error) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    error = std::string("socket: ") + strerror(errno);
-    return -1;
-  }
-  const int one = 1;
-  // The local port is chosen at connect(), per destination: more connections per address.
-  setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  sockaddr_in source{};
-  source.sin_family = AF_INET;
-  source.sin_addr.s_addr = htonl(0x7f000002u + static_cast<uint32_t>(n % std::max(1, target.sourceAddresses)));
-  sockaddr_in server{};
-  server.sin_family = AF_INET;
-  server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  server.sin_port = htons(static_cast<uint16_t>(target.port));
-  if (bind(fd, reinterpret_cast<sockaddr*>(&source), sizeof source) != 0) {
-    error = std::string("bind: ") + strerror(errno);
-    close(fd);
-    return -1;
-  }
-  if (connect(fd, reinterpret_cast<sockaddr*>(&server), sizeof server) != 0 && errno != EINPROGRESS) {
-    error = std::string("connect: ") + strerror(errno);
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-std::string socketError(int fd) {
-  int err = 0;
-  socklen_t len = sizeof err;
-  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
-  return err ? std::string("connect: ") + strerror(err) : "";
-}
 
 // ---- HTTP/1.1 responses
 
@@ -289,7 +251,7 @@ class RestLoad {
       const int count = static_cast<int>(std::min(perConnection, options_.requests - planned_));
       planned_ += count;
       std::string error;
-      const int fd = startConnect(target_, result_.connections++, error);
+      const int fd = startLoopbackConnect(target_.port, result_.connections++, target_.sourceAddresses, false, error);
       if (fd < 0) {
         result_.connectFailures++;
         result_.failures[error]++;
@@ -450,7 +412,7 @@ class SilentWebSockets {
   void openConnections(Poller& poller, long batchEnd, double now) {
     while (result_.attempted < batchEnd && upgrading_ < options_.inFlight) {
       std::string error;
-      const int fd = startConnect(target_, result_.attempted++, error);
+      const int fd = startLoopbackConnect(target_.port, result_.attempted++, target_.sourceAddresses, false, error);
       if (fd < 0) {
         result_.connectFailures++;
         result_.failures[error]++;

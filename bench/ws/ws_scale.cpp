@@ -68,6 +68,7 @@
 
 #include "bench_util.h"
 #include "children.h"
+#include "loopback_client.h"
 #include "rest_client.h"
 
 namespace {
@@ -584,37 +585,18 @@ class Generator {
       const size_t idx = nextLaunch_++;
       Conn& c = conns_[idx];
       c.startNs = monoNs();
-      c.fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      std::string error;
+      c.fd = startLoopbackConnect(port_, static_cast<long>(idx), opt_.sourceAddresses, true, error);
       if (c.fd < 0) {
-        failConnect(idx, std::string("socket: ") + std::strerror(errno));
+        failConnect(idx, error);
         continue;
       }
-      int one = 1;
-      setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      setsockopt(c.fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
-      setsockopt(c.fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-      sockaddr_in src{};
-      src.sin_family = AF_INET;
-      src.sin_addr.s_addr = htonl(0x7f000002u + static_cast<uint32_t>(idx % static_cast<size_t>(opt_.sourceAddresses)));
-      if (bind(c.fd, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0) {
-        failConnect(idx, std::string("bind: ") + std::strerror(errno));
-        continue;
-      }
-      sockaddr_in dst{};
-      dst.sin_family = AF_INET;
-      dst.sin_port = htons(static_cast<uint16_t>(port_));
-      dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
       inFlight_++;
       c.state = ConnState::Connecting;
       epoll_event ev{};
       ev.events = EPOLLOUT;
       ev.data.u64 = idx;
       epoll_ctl(ep_, EPOLL_CTL_ADD, c.fd, &ev);
-      int r = connect(c.fd, reinterpret_cast<sockaddr*>(&dst), sizeof dst);
-      if (r != 0 && errno != EINPROGRESS) {
-        failConnect(idx, std::string("connect: ") + std::strerror(errno));
-        continue;
-      }
     }
   }
 
@@ -635,10 +617,7 @@ class Generator {
 
   void connected(size_t idx) {
     Conn& c = conns_[idx];
-    int err = 0;
-    socklen_t len = sizeof err;
-    getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
-    if (err != 0) return failConnect(idx, std::string("connect: ") + std::strerror(err));
+    if (const std::string error = socketError(c.fd); !error.empty()) return failConnect(idx, error);
     c.retransAtConnect = static_cast<uint16_t>(std::min<uint32_t>(totalRetrans(c.fd), 65535));
     c.connectedNs = monoNs();
     unsigned char raw[16];
