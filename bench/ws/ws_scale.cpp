@@ -29,20 +29,14 @@
 // Usage: bench-ws-scale --roomcastd PATH [--sizes 1000,5000,10000] [--seconds 30] [--json F]
 // See --help and bench/README.md (ws-scale).
 
-#include <arpa/inet.h>
-#include <fcntl.h>
 #include <glib.h>
-#include <json-glib/json-glib.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -51,7 +45,6 @@
 #include <climits>
 #include <cstdint>
 #include <cmath>
-#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -59,7 +52,6 @@
 #include <fstream>
 #include <functional>
 #include <map>
-#include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
