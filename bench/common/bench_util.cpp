@@ -280,7 +280,7 @@ std::string jsonString(const std::string& s) {
       out += '\\';
       out += c;
     } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += fmt("\\u%04x", static_cast<unsigned char>(c));
+      out += strf("\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
     } else {
       out += c;
     }

@@ -1576,8 +1576,8 @@ int main(int argc, char** argv) {
   const std::string envText = strf("%ld CPUs, kernel %s, RLIMIT_NOFILE %llu", cpus, un.release,
                                    static_cast<unsigned long long>(rl.rlim_cur));
   const std::string envJson = strf(
-      "{\"cpus\": %ld, \"kernel\": \"%s\", \"rlimit_nofile\": %llu, \"ip_local_port_range\": \"%s\", \"somaxconn\": \"%s\"}",
-      cpus, un.release, static_cast<unsigned long long>(rl.rlim_cur), portRange.c_str(), somaxconn.c_str());
+      "{\"cpus\": %ld, \"kernel\": \"%s\", \"rlimit_nofile\": %llu, \"ip_local_port_range\": %s, \"somaxconn\": \"%s\"}",
+      cpus, un.release, static_cast<unsigned long long>(rl.rlim_cur), jsonString(portRange).c_str(), somaxconn.c_str());
   note("bench-ws-scale: %s; ip_local_port_range %s; somaxconn %s; %d source addresses", envText.c_str(),
        portRange.c_str(), somaxconn.c_str(), opt.sourceAddresses);
   if (opt.serverCpu >= cpus || opt.generatorCpu >= cpus) die("--server-cpu/--generator-cpu beyond the CPUs here");
