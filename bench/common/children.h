@@ -20,8 +20,6 @@
 
 namespace roomcast::bench {
 
-double realtimeSeconds();  // CLOCK_REALTIME, seconds since the epoch
-double monotonicSeconds();  // CLOCK_MONOTONIC, seconds
 void sleepFor(double seconds);
 
 // A child process: fork + exec, optionally pinned to one CPU before exec. Its stdout is read by
@@ -136,9 +134,6 @@ int raiseNofile(int want);  // setrlimit(RLIMIT_NOFILE) as high as allowed, up t
 
 // Nearest rank, p in 0..1, NAN if empty (bench_util's percentile() interpolates, p in 0..100).
 double nearestRankPercentile(std::vector<double> values, double p);
-
-std::string jsonString(const std::string& s);
-std::string jsonNumber(double v);  // null for NaN/inf
 
 // A few facts about the machine for the JSON and the table's header.
 std::string machineSummary();

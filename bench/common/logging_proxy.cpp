@@ -266,10 +266,6 @@ void LoggingProxy::serve(int client, int id) {
       } else {
         const double t = realtimeSeconds();
         writeAll(server, buf, static_cast<size_t>(n));
-        {
-          std::lock_guard<std::mutex> lock(mutex_);
-          up_ += static_cast<size_t>(n);
-        }
         log.requestBytes(buf, static_cast<size_t>(n), t);
       }
     }
@@ -281,10 +277,6 @@ void LoggingProxy::serve(int client, int id) {
         log.serverClosed();
       } else {
         writeAll(client, buf, static_cast<size_t>(n));
-        {
-          std::lock_guard<std::mutex> lock(mutex_);
-          down_ += static_cast<size_t>(n);
-        }
         log.responseBytes(buf, static_cast<size_t>(n));
       }
     }
@@ -304,16 +296,6 @@ std::vector<LoggingProxy::Request> LoggingProxy::requests() {
 int LoggingProxy::connections() {
   std::lock_guard<std::mutex> lock(mutex_);
   return connections_;
-}
-
-size_t LoggingProxy::bytesUp() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return up_;
-}
-
-size_t LoggingProxy::bytesDown() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return down_;
 }
 
 }  // namespace roomcast::bench
