@@ -210,34 +210,137 @@ struct Options {
   std::string json = "bench-codec-cost.json";
 };
 
-void usage(FILE* out) {
-  std::fprintf(out,
-               "usage: bench-codec-cost [--seconds S] [--repeats R] [--json FILE]\n"
-               "  Times libopus encode and decode per encoder setting (roomcast's return encoder,\n"
-               "  Janus AudioBridge's default, and one knob at a time), and GStreamer's opusenc\n"
-               "  around roomcast's setting, on one thread, settings alternating; medians.\n"
-               "  --seconds S   audio per run (default 20)\n"
-               "  --repeats R   runs per setting and signal (default 5)\n"
-               "  --json FILE   results (default bench-codec-cost.json)\n");
+Options parseOptions(int argc, char** argv) {
+  Options o;
+  rb::parseFlags(argc, argv,
+                 "usage: bench-codec-cost [--seconds S] [--repeats R] [--json FILE]\n"
+                 "  Times libopus encode and decode per encoder setting (roomcast's return encoder,\n"
+                 "  Janus AudioBridge's default, and one knob at a time), and GStreamer's opusenc\n"
+                 "  around roomcast's setting, on one thread, settings alternating; medians.",
+                 {{"--seconds", "S", "audio per run (default 20)", rb::setNumber(o.seconds, 1e-3, 1e6)},
+                  {"--repeats", "R", "runs per setting and signal (default 5)", rb::setInt(o.repeats, 1, 1000000)},
+                  {"--json", "FILE", "results (default bench-codec-cost.json)", rb::setText(o.json)}});
+  return o;
 }
 
 // % of one core that one stream needs in real time.
 double percentCore(double cpuSeconds, double audioSeconds) { return 100.0 * cpuSeconds / audioSeconds; }
 
+constexpr size_t kSettingCount = sizeof kSettings / sizeof kSettings[0];
+
+// Every cell's runs, and GStreamer's opusenc against the same pipeline without it.
+struct Results {
+  double audioSeconds = 0;
+  std::vector<std::vector<std::vector<CodecRun>>> runs;  // [setting][signal]: every run of that cell
+  double gstEncoder = 0, gstSource = 0;                  // % core, medians
+  std::string loadBefore, loadAfter;
+  bool allOk = true;
+
+  std::vector<double> of(size_t s, size_t g, double (*value)(const CodecRun&, double)) const {
+    std::vector<double> v;
+    for (const auto& run : runs[s][g]) v.push_back(value(run, audioSeconds));
+    return v;
+  }
+  rb::Stat encode(size_t s, size_t g) const {
+    return rb::stat(of(s, g, [](const CodecRun& r, double a) { return percentCore(r.encodeSeconds, a); }));
+  }
+  double decode(size_t s, size_t g) const {
+    return rb::median(of(s, g, [](const CodecRun& r, double a) { return percentCore(r.decodeSeconds, a); }));
+  }
+  double kbps(size_t s, size_t g) const {
+    return rb::median(of(s, g, [](const CodecRun& r, double) { return r.kbps; }));
+  }
+};
+
+// libopus per setting and signal; the settings alternate within each repeat.
+void runLibopusCells(Results& res, const std::vector<Signal>& signals, int repeats) {
+  res.runs.assign(kSettingCount, std::vector<std::vector<CodecRun>>(signals.size()));
+  for (const auto& s : kSettings) runLibopus(s, signals[0]);  // warm-up, untimed
+  for (int r = 0; r < repeats; r++)
+    for (size_t g = 0; g < signals.size(); g++)
+      for (size_t k = 0; k < kSettingCount; k++) {
+        size_t s = (r % 2 == 0) ? k : kSettingCount - 1 - k;
+        CodecRun run = runLibopus(kSettings[s], signals[g]);
+        res.allOk = res.allOk && run.ok;
+        res.runs[s][g].push_back(run);
+      }
+}
+
+// GStreamer's opusenc with roomcast's setting, against the same pipeline without it.
+void runGstEncoder(Results& res, int repeats) {
+  const int buffers = static_cast<int>(res.audioSeconds * 50);
+  const std::string source = "audiotestsrc num-buffers=" + std::to_string(buffers) +
+                             " samplesperbuffer=960 freq=440 volume=0.5 ! audio/x-raw,format=S16LE,rate=48000,channels=1";
+  const std::string withEncoder = source + " ! opusenc name=enc ! fakesink sync=false";
+  const std::string withoutEncoder = source + " ! fakesink sync=false";
+  std::vector<double> gstEncoder, gstSource;
+  bool encoderOk = true, sourceOk = true;
+  runPipelineSeconds(withEncoder, &encoderOk);  // warm-up: plugin loading
+  for (int r = 0; r < repeats && encoderOk && sourceOk; r++) {
+    gstEncoder.push_back(runPipelineSeconds(withEncoder, &encoderOk));
+    gstSource.push_back(runPipelineSeconds(withoutEncoder, &sourceOk));
+  }
+  res.allOk = res.allOk && encoderOk && sourceOk;
+  res.gstEncoder = percentCore(rb::median(gstEncoder), res.audioSeconds);
+  res.gstSource = percentCore(rb::median(gstSource), res.audioSeconds);
+}
+
+void printTable(const Results& res, const std::vector<Signal>& signals, int repeats) {
+  std::printf("codec-cost: libopus %s, one 48 kHz mono stream, 20 ms frames, %.0f s of audio per run,\n",
+              opus_get_version_string(), res.audioSeconds);
+  std::printf("%d runs per cell, settings alternating; %% core = share of one core one stream needs (median [min..max]).\n\n",
+              repeats);
+  std::printf("%-14s %-12s %-32s %20s %8s %8s %12s\n", "signal", "setting", "", "encode % core", "x janus", "kb/s",
+              "decode % core");
+  for (size_t g = 0; g < signals.size(); g++) {
+    double janus = res.encode(kJanusSetting, g).median;
+    for (size_t s = 0; s < kSettingCount; s++) {
+      rb::Stat e = res.encode(s, g);
+      std::printf("%-14s %-12s %-32s %6.3f [%5.3f..%5.3f] %7.2fx %8.1f %12.3f\n", signals[g].name, kSettings[s].name,
+                  kSettings[s].what, e.median, e.min, e.max, e.median / janus, res.kbps(s, g), res.decode(s, g));
+    }
+    std::printf("\n");
+  }
+  double libEnc = res.encode(kRoomcastSetting, 0).median;  // signal 0: the tone, as the pipeline
+  std::printf("GStreamer opusenc, roomcast's setting, tone: %.3f %% core with the source, source alone %.3f %%,\n",
+              res.gstEncoder, res.gstSource);
+  std::printf("  so the element costs %.3f %% core, %.2fx libopus' own encode (%.3f %%).\n", res.gstEncoder - res.gstSource,
+              (res.gstEncoder - res.gstSource) / libEnc, libEnc);
+  std::printf("\nload average before %s, after %s. %s\n", res.loadBefore.c_str(), res.loadAfter.c_str(),
+              res.allOk ? "" : "SOME RUNS FAILED.");
+}
+
+void writeJson(const Results& res, const std::vector<Signal>& signals, const Options& opt) {
+  std::string json = "{\n  \"benchmark\": \"codec-cost\",\n  \"utc\": " + rb::jsonString(rb::utcNow()) +
+                     ",\n  \"libopus\": " + rb::jsonString(opus_get_version_string()) +
+                     ",\n  \"cpu\": " + rb::jsonString(rb::cpuModel()) +
+                     ",\n  \"audio_seconds\": " + rb::jsonNumber(res.audioSeconds) +
+                     ",\n  \"repeats\": " + std::to_string(opt.repeats) + ",\n  \"load_before\": " +
+                     rb::jsonString(res.loadBefore) + ",\n  \"load_after\": " + rb::jsonString(res.loadAfter) +
+                     ",\n  \"all_ok\": " + (res.allOk ? "true" : "false") + ",\n  \"cells\": [";
+  bool first = true;
+  for (size_t g = 0; g < signals.size(); g++)
+    for (size_t s = 0; s < kSettingCount; s++) {
+      rb::Stat e = res.encode(s, g);
+      json += std::string(first ? "\n" : ",\n") + "    {\"signal\": " + rb::jsonString(signals[g].name) +
+              ", \"setting\": " + rb::jsonString(kSettings[s].name) + ", \"what\": " +
+              rb::jsonString(kSettings[s].what) + ", \"encode_percent_core\": " + rb::jsonNumber(e.median) +
+              ", \"encode_min\": " + rb::jsonNumber(e.min) + ", \"encode_max\": " + rb::jsonNumber(e.max) +
+              ", \"ratio_to_janus\": " + rb::jsonNumber(e.median / res.encode(kJanusSetting, g).median) +
+              ", \"kbps\": " + rb::jsonNumber(res.kbps(s, g)) +
+              ", \"decode_percent_core\": " + rb::jsonNumber(res.decode(s, g)) + "}";
+      first = false;
+    }
+  json += "\n  ],\n  \"gst_opusenc_percent_core\": " + rb::jsonNumber(res.gstEncoder - res.gstSource) +
+          ",\n  \"gst_source_percent_core\": " + rb::jsonNumber(res.gstSource) + "\n}\n";
+  rb::writeJsonFile(opt.json, json);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   gst_init(&argc, &argv);
-  Options opt;
-  rb::parseCommandLine(
-      argc, argv, usage, [](const std::string&) { return false; },
-      [&](const std::string& flag, const std::string& value) {
-        if (flag == "--seconds") opt.seconds = rb::positiveNumber(usage, flag, value);
-        else if (flag == "--repeats") opt.repeats = static_cast<int>(rb::positiveNumber(usage, flag, value));
-        else if (flag == "--json") opt.json = value;
-        else rb::failUsage(usage, "unknown option " + flag);
-      });
-
+  const Options opt = parseOptions(argc, argv);
   std::string encoderSetting;
   if (!matchesRoomcastEncoder(&encoderSetting)) {
     std::fprintf(stderr,
@@ -248,105 +351,15 @@ int main(int argc, char** argv) {
   rb::note("codec-cost: roomcast's return encoder is %s", encoderSetting.c_str());
 
   const auto signals = makeSignals(opt.seconds);
-  const double audioSeconds = static_cast<double>(signals[0].samples.size()) / kRate;
-  const size_t nSettings = sizeof kSettings / sizeof kSettings[0];
-  std::string loadBefore = rb::loadAverage();
-  rb::note("codec-cost: %zu settings x %zu signals x %d repeats of %.1f s", nSettings, signals.size(), opt.repeats,
-           audioSeconds);
-
-  // runs[setting][signal]: every run of that cell; settings alternate within each repeat.
-  std::vector<std::vector<std::vector<CodecRun>>> runs(nSettings, std::vector<std::vector<CodecRun>>(signals.size()));
-  bool allOk = true;
-  for (const auto& s : kSettings) runLibopus(s, signals[0]);  // warm-up, untimed
-  for (int r = 0; r < opt.repeats; r++)
-    for (size_t g = 0; g < signals.size(); g++)
-      for (size_t k = 0; k < nSettings; k++) {
-        size_t s = (r % 2 == 0) ? k : nSettings - 1 - k;
-        CodecRun run = runLibopus(kSettings[s], signals[g]);
-        allOk = allOk && run.ok;
-        runs[s][g].push_back(run);
-      }
-
-  // GStreamer's opusenc with roomcast's setting, against the same pipeline without it.
-  const int buffers = static_cast<int>(audioSeconds * 50);
-  const std::string source = "audiotestsrc num-buffers=" + std::to_string(buffers) +
-                             " samplesperbuffer=960 freq=440 volume=0.5 ! audio/x-raw,format=S16LE,rate=48000,channels=1";
-  const std::string withEncoder = source +
-                                  " ! opusenc name=enc ! fakesink sync=false";
-  const std::string withoutEncoder = source + " ! fakesink sync=false";
-  std::vector<double> gstEncoder, gstSource;
-  bool encoderOk = true, sourceOk = true;
-  runPipelineSeconds(withEncoder, &encoderOk);  // warm-up: plugin loading
-  for (int r = 0; r < opt.repeats && encoderOk && sourceOk; r++) {
-    gstEncoder.push_back(runPipelineSeconds(withEncoder, &encoderOk));
-    gstSource.push_back(runPipelineSeconds(withoutEncoder, &sourceOk));
-  }
-  allOk = allOk && encoderOk && sourceOk;
-  std::string loadAfter = rb::loadAverage();
-
-  auto encodeStat = [&](size_t s, size_t g) {
-    std::vector<double> v;
-    for (const auto& run : runs[s][g]) v.push_back(percentCore(run.encodeSeconds, audioSeconds));
-    return rb::stat(v);
-  };
-  auto decodeMedian = [&](size_t s, size_t g) {
-    std::vector<double> v;
-    for (const auto& run : runs[s][g]) v.push_back(percentCore(run.decodeSeconds, audioSeconds));
-    return rb::median(v);
-  };
-  auto kbpsMedian = [&](size_t s, size_t g) {
-    std::vector<double> v;
-    for (const auto& run : runs[s][g]) v.push_back(run.kbps);
-    return rb::median(v);
-  };
-
-  std::printf("codec-cost: libopus %s, one 48 kHz mono stream, 20 ms frames, %.0f s of audio per run,\n",
-              opus_get_version_string(), audioSeconds);
-  std::printf("%d runs per cell, settings alternating; %% core = share of one core one stream needs (median [min..max]).\n\n",
-              opt.repeats);
-  std::printf("%-14s %-12s %-32s %20s %8s %8s %12s\n", "signal", "setting", "", "encode % core", "x janus", "kb/s",
-              "decode % core");
-  for (size_t g = 0; g < signals.size(); g++) {
-    double janus = encodeStat(kJanusSetting, g).median;
-    for (size_t s = 0; s < nSettings; s++) {
-      rb::Stat e = encodeStat(s, g);
-      std::printf("%-14s %-12s %-32s %6.3f [%5.3f..%5.3f] %7.2fx %8.1f %12.3f\n", signals[g].name, kSettings[s].name,
-                  kSettings[s].what, e.median, e.min, e.max, e.median / janus, kbpsMedian(s, g), decodeMedian(s, g));
-    }
-    std::printf("\n");
-  }
-  double gstEnc = percentCore(rb::median(gstEncoder), audioSeconds);
-  double gstSrc = percentCore(rb::median(gstSource), audioSeconds);
-  double libEnc = encodeStat(kRoomcastSetting, 0).median;  // signal 0: the tone, as the pipeline
-  std::printf("GStreamer opusenc, roomcast's setting, tone: %.3f %% core with the source, source alone %.3f %%,\n", gstEnc,
-              gstSrc);
-  std::printf("  so the element costs %.3f %% core, %.2fx libopus' own encode (%.3f %%).\n", gstEnc - gstSrc,
-              (gstEnc - gstSrc) / libEnc, libEnc);
-  std::printf("\nload average before %s, after %s. %s\n", loadBefore.c_str(), loadAfter.c_str(),
-              allOk ? "" : "SOME RUNS FAILED.");
-
-  std::string json = "{\n  \"benchmark\": \"codec-cost\",\n  \"utc\": " + rb::jsonString(rb::utcNow()) +
-                     ",\n  \"libopus\": " + rb::jsonString(opus_get_version_string()) +
-                     ",\n  \"cpu\": " + rb::jsonString(rb::cpuModel()) +
-                     ",\n  \"audio_seconds\": " + rb::jsonNumber(audioSeconds) +
-                     ",\n  \"repeats\": " + std::to_string(opt.repeats) + ",\n  \"load_before\": " +
-                     rb::jsonString(loadBefore) + ",\n  \"load_after\": " + rb::jsonString(loadAfter) +
-                     ",\n  \"all_ok\": " + (allOk ? "true" : "false") + ",\n  \"cells\": [";
-  bool first = true;
-  for (size_t g = 0; g < signals.size(); g++)
-    for (size_t s = 0; s < nSettings; s++) {
-      rb::Stat e = encodeStat(s, g);
-      json += std::string(first ? "\n" : ",\n") + "    {\"signal\": " + rb::jsonString(signals[g].name) +
-              ", \"setting\": " + rb::jsonString(kSettings[s].name) + ", \"what\": " +
-              rb::jsonString(kSettings[s].what) + ", \"encode_percent_core\": " + rb::jsonNumber(e.median) +
-              ", \"encode_min\": " + rb::jsonNumber(e.min) + ", \"encode_max\": " + rb::jsonNumber(e.max) +
-              ", \"ratio_to_janus\": " + rb::jsonNumber(e.median / encodeStat(kJanusSetting, g).median) +
-              ", \"kbps\": " + rb::jsonNumber(kbpsMedian(s, g)) +
-              ", \"decode_percent_core\": " + rb::jsonNumber(decodeMedian(s, g)) + "}";
-      first = false;
-    }
-  json += "\n  ],\n  \"gst_opusenc_percent_core\": " + rb::jsonNumber(gstEnc - gstSrc) +
-          ",\n  \"gst_source_percent_core\": " + rb::jsonNumber(gstSrc) + "\n}\n";
-  rb::writeJsonFile(opt.json, json);
-  return allOk ? 0 : 1;
+  Results res;
+  res.audioSeconds = static_cast<double>(signals[0].samples.size()) / kRate;
+  res.loadBefore = rb::loadAverage();
+  rb::note("codec-cost: %zu settings x %zu signals x %d repeats of %.1f s", kSettingCount, signals.size(), opt.repeats,
+           res.audioSeconds);
+  runLibopusCells(res, signals, opt.repeats);
+  runGstEncoder(res, opt.repeats);
+  res.loadAfter = rb::loadAverage();
+  printTable(res, signals, opt.repeats);
+  writeJson(res, signals, opt);
+  return res.allOk ? 0 : 1;
 }

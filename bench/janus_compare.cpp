@@ -1479,6 +1479,126 @@ std::vector<Signal> loadSignals(const Options& opt, int n, int talking) {
   return signals;
 }
 
+// Packets received per participant in the window, as % of the 50 a second each should get.
+void receptionShares(LoadRun& r, const std::vector<guint64>& c0, const std::vector<guint64>& c1, double wall) {
+  const double expected = kPacketsPerSecond * wall;
+  std::vector<double> all, talk, silent;
+  for (int i = 0; i < r.n; i++) {
+    const double pct = 100.0 * static_cast<double>(c1[i] - c0[i]) / expected;
+    all.push_back(pct);
+    (i < r.talking ? talk : silent).push_back(pct);
+    r.rxEach.push_back(pct);
+  }
+  auto mean = [](const std::vector<double>& v) {
+    return v.empty() ? NAN : std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+  };
+  auto min = [](const std::vector<double>& v) { return v.empty() ? NAN : *std::min_element(v.begin(), v.end()); };
+  r.rxPercentMean = mean(all);
+  r.rxPercentMin = min(all);
+  r.rxPercentMax = *std::max_element(all.begin(), all.end());
+  r.rxAbove105 = static_cast<int>(std::count_if(all.begin(), all.end(), [](double x) { return x > 105; }));
+  r.rxTalkMean = mean(talk);
+  r.rxTalkMin = min(talk);
+  r.rxSilentMean = mean(silent);
+  r.rxSilentMin = min(silent);
+}
+
+// The measured window: CPU of the server, this process and the rest of the machine, and what
+// every participant received. False if the server died meanwhile.
+bool measureWindow(Context& ctx, LoadRun& r, Server& server, Receiver& receiver, RtpSender& sender, std::string* error) {
+  keepJanusAlive(ctx, server, true);
+  const long long s0 = processCpuTicks(server.child.pid()), g0 = processCpuTicks(getpid());
+  const MachineTicks m0 = machineTicks();
+  const std::vector<guint64> c0 = receiver.counts();
+  const guint64 drops0 = receiver.drops(), late0 = sender.lateSlots(), err0 = sender.errors();
+  const int reoffers0 = server.rc ? server.rc->reoffers() : 0;
+  const double t0 = monotonicSeconds();
+  const bool ok = waitWhileAlive(ctx, r.seconds, server, error);
+  const long long s1 = processCpuTicks(server.child.pid()), g1 = processCpuTicks(getpid());
+  const MachineTicks m1 = machineTicks();
+  const std::vector<guint64> c1 = receiver.counts();
+  const double wall = monotonicSeconds() - t0;
+  r.socketDrops = receiver.drops() - drops0;
+  r.reoffersInWindow = (server.rc ? server.rc->reoffers() : 0) - reoffers0;
+  r.lateSlots = sender.lateSlots() - late0;
+  r.sendErrors = sender.errors() - err0;
+  r.worstLateMs = sender.worstLateMs();
+  r.senderRealtime = sender.realtime();
+  ProcessStatus st = processStatus(server.child.pid());
+  r.threads = st.threads;
+  r.rssKb = st.rssKb;
+  r.fds = openFds(server.child.pid());
+  if (!ok || s0 < 0 || s1 < 0) return ok;
+  const double hz = static_cast<double>(clockTicks());
+  r.serverCpuPercent = (s1 - s0) / hz / wall * 100.0;
+  r.generatorCpuPercent = (g1 - g0) / hz / wall * 100.0;
+  r.otherCpuPercent = ((m1.busy - m0.busy) - (m1.steal - m0.steal) - (s1 - s0) - (g1 - g0)) / hz / wall * 100.0;
+  r.stealPercent = (m1.steal - m0.steal) / hz / wall * 100.0;
+  const int cpu = ctx.opt.serverCpu;
+  if (cpu >= 0 && static_cast<size_t>(cpu) < m1.cpuBusy.size() && m1.cpuTotal[cpu] > m0.cpuTotal[cpu])
+    r.serverCoreBusyPercent =
+        100.0 * (m1.cpuBusy[cpu] - m0.cpuBusy[cpu]) / static_cast<double>(m1.cpuTotal[cpu] - m0.cpuTotal[cpu]);
+  receptionShares(r, c0, c1, wall);
+  r.ok = true;
+  return ok;
+}
+
+// Timestamp oddities in the returns over the receiver's whole life, and the media rate of the
+// participants that got more than 105 % of the packets.
+void countOddities(LoadRun& r, Receiver& receiver, double lifetime) {
+  double rateSum = 0;
+  int rateCount = 0;
+  for (size_t i = 0; i < receiver.oddities().size(); i++) {
+    const auto& o = receiver.oddities()[i];
+    r.tsBackwards += o.timestampBackwards;
+    r.tsRepeats += o.timestampRepeats;
+    r.ssrcChanges += o.ssrcChanges;
+    if (i < r.rxEach.size() && r.rxEach[i] > 105) {
+      rateSum += static_cast<double>(o.advanced) / kRate / lifetime;
+      rateCount++;
+    }
+  }
+  if (rateCount) r.mediaRateOver105 = rateSum / rateCount;
+}
+
+void takeSignalingCounts(LoadRun& r, RoomcastClients& rc) {
+  r.wsUnexpectedCloses = rc.unexpectedCloses();
+  r.wsErrors = rc.errorsAfterSetup();
+  r.reoffers = rc.reoffers();
+  r.reoffersAnswered = rc.reoffersAnswered();
+  r.connectRetries = rc.connectRetries();
+  r.joinPhases = rc.phaseSummary();
+  r.wsError = rc.firstLateError();
+  r.wsMessages = rc.messageCounts();
+}
+
+void noteLoadRun(const LoadRun& r) {
+  if (r.ok)
+    note("  %s: server %.1f%% of a core (its core busy %.0f%%), generator %.1f%%, others ~%.0f%%, steal %.0f%%, rx %.1f%% "
+         "(min %.1f%%), %d threads, RSS %.0f MB%s%s%s",
+         variantName(r.variant), r.serverCpuPercent, r.serverCoreBusyPercent, r.generatorCpuPercent,
+         std::max(0.0, r.otherCpuPercent), r.stealPercent, r.rxPercentMean, r.rxPercentMin, r.threads, r.rssKb / 1024.0,
+         r.socketDrops ? fmt(", %.0f packets dropped at our sockets", static_cast<double>(r.socketDrops)).c_str() : "",
+         r.logSummary.warnings ? fmt(", %.0f warning lines in its log", r.logSummary.warnings).c_str() : "",
+         r.reoffers ? fmt(", %.0f media_error(s) answered with a new rtp-offer", r.reoffers).c_str() : "");
+  else
+    note("  %s failed: %s", variantName(r.variant), r.error.c_str());
+}
+
+LoadRun failedStart(Context& ctx, LoadRun r, Server& server, std::vector<int>& sockets) {
+  r.error = server.error;
+  if (server.rc) {
+    r.connectRetries = server.rc->connectRetries();
+    r.joinPhases = server.rc->phaseSummary();
+  }
+  stopServer(server);
+  closeSockets(sockets);
+  r.logSummary = scanLog(server.log, r.variant);
+  ctx.keepWorkdir = true;
+  note("  failed: %s", r.error.c_str());
+  return r;
+}
+
 LoadRun runLoad(Context& ctx, Variant variant, int n, int talking, int repeat, double warmup, double seconds, bool big) {
   LoadRun r;
   r.variant = variant;
@@ -1496,19 +1616,7 @@ LoadRun runLoad(Context& ctx, Variant variant, int n, int talking, int repeat, d
   for (int i = 0; i < n; i++) localPorts.push_back(basePort + i);
   Server server = startServer(ctx, variant, n, talking, localPorts);
   r.log = server.log;
-  if (!server.error.empty()) {
-    r.error = server.error;
-    if (server.rc) {
-      r.connectRetries = server.rc->connectRetries();
-      r.joinPhases = server.rc->phaseSummary();
-    }
-    stopServer(server);
-    closeSockets(sockets);
-    r.logSummary = scanLog(server.log, variant);
-    ctx.keepWorkdir = true;
-    note("  failed: %s", r.error.c_str());
-    return r;
-  }
+  if (!server.error.empty()) return failedStart(ctx, r, server, sockets);
   if (variant == Variant::Janus) ctx.janusVersion = server.version;
   else ctx.roomcastVersion = server.version;
   r.startSeconds = server.startSeconds;
@@ -1522,114 +1630,25 @@ LoadRun runLoad(Context& ctx, Variant variant, int n, int talking, int repeat, d
 
   Receiver receiver(sockets);
   const double receiverStart = monotonicSeconds();
-  double receiverEnd = 0;
   auto sender = std::make_unique<RtpSender>(sockets, server.ports, loadSignals(ctx.opt, n, talking), ctx.loops,
                                             ctx.opt.spreadPhases, nullptr, -1);
   std::string error;
   bool ok = waitWhileAlive(ctx, warmup, server, &error);
-  if (ok) {
-    keepJanusAlive(ctx, server, true);
-    const long long s0 = processCpuTicks(server.child.pid()), g0 = processCpuTicks(getpid());
-    const MachineTicks m0 = machineTicks();
-    const std::vector<guint64> c0 = receiver.counts();
-    const guint64 drops0 = receiver.drops(), late0 = sender->lateSlots(), err0 = sender->errors();
-    const int reoffers0 = server.rc ? server.rc->reoffers() : 0;
-    const double t0 = monotonicSeconds();
-    ok = waitWhileAlive(ctx, seconds, server, &error);
-    const long long s1 = processCpuTicks(server.child.pid()), g1 = processCpuTicks(getpid());
-    const MachineTicks m1 = machineTicks();
-    const std::vector<guint64> c1 = receiver.counts();
-    const double wall = monotonicSeconds() - t0;
-    r.socketDrops = receiver.drops() - drops0;
-    r.reoffersInWindow = (server.rc ? server.rc->reoffers() : 0) - reoffers0;
-    r.lateSlots = sender->lateSlots() - late0;
-    r.sendErrors = sender->errors() - err0;
-    r.worstLateMs = sender->worstLateMs();
-    r.senderRealtime = sender->realtime();
-    ProcessStatus st = processStatus(server.child.pid());
-    r.threads = st.threads;
-    r.rssKb = st.rssKb;
-    r.fds = openFds(server.child.pid());
-    if (ok && s0 >= 0 && s1 >= 0) {
-      const double hz = static_cast<double>(clockTicks());
-      r.serverCpuPercent = (s1 - s0) / hz / wall * 100.0;
-      r.generatorCpuPercent = (g1 - g0) / hz / wall * 100.0;
-      r.otherCpuPercent = ((m1.busy - m0.busy) - (m1.steal - m0.steal) - (s1 - s0) - (g1 - g0)) / hz / wall * 100.0;
-      r.stealPercent = (m1.steal - m0.steal) / hz / wall * 100.0;
-      const int cpu = ctx.opt.serverCpu;
-      if (cpu >= 0 && static_cast<size_t>(cpu) < m1.cpuBusy.size() && m1.cpuTotal[cpu] > m0.cpuTotal[cpu])
-        r.serverCoreBusyPercent =
-            100.0 * (m1.cpuBusy[cpu] - m0.cpuBusy[cpu]) / static_cast<double>(m1.cpuTotal[cpu] - m0.cpuTotal[cpu]);
-      const double expected = kPacketsPerSecond * wall;
-      std::vector<double> all, talk, silent;
-      for (int i = 0; i < n; i++) {
-        const double pct = 100.0 * static_cast<double>(c1[i] - c0[i]) / expected;
-        all.push_back(pct);
-        (i < talking ? talk : silent).push_back(pct);
-        r.rxEach.push_back(pct);
-      }
-      auto mean = [](const std::vector<double>& v) {
-        return v.empty() ? NAN : std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
-      };
-      auto min = [](const std::vector<double>& v) { return v.empty() ? NAN : *std::min_element(v.begin(), v.end()); };
-      r.rxPercentMean = mean(all);
-      r.rxPercentMin = min(all);
-      r.rxPercentMax = *std::max_element(all.begin(), all.end());
-      r.rxAbove105 = static_cast<int>(std::count_if(all.begin(), all.end(), [](double x) { return x > 105; }));
-      r.rxTalkMean = mean(talk);
-      r.rxTalkMin = min(talk);
-      r.rxSilentMean = mean(silent);
-      r.rxSilentMin = min(silent);
-      r.ok = true;
-    }
-  }
-  receiverEnd = monotonicSeconds();
+  if (ok) ok = measureWindow(ctx, r, server, receiver, *sender, &error);
+  const double receiverEnd = monotonicSeconds();
   sender->stop();
   stopServer(server);
   receiver.stop();
   closeSockets(sockets);
-  {
-    const double lifetime = receiverEnd - receiverStart;
-    double rateSum = 0;
-    int rateCount = 0;
-    for (size_t i = 0; i < receiver.oddities().size(); i++) {
-      const auto& o = receiver.oddities()[i];
-      r.tsBackwards += o.timestampBackwards;
-      r.tsRepeats += o.timestampRepeats;
-      r.ssrcChanges += o.ssrcChanges;
-      if (i < r.rxEach.size() && r.rxEach[i] > 105) {
-        rateSum += static_cast<double>(o.advanced) / kRate / lifetime;
-        rateCount++;
-      }
-    }
-    if (rateCount) r.mediaRateOver105 = rateSum / rateCount;
-  }
+  countOddities(r, receiver, receiverEnd - receiverStart);
   r.stopTimedOut = server.stopTimedOut;
   r.stopError = server.error;
   if (!r.stopError.empty()) ctx.keepWorkdir = true;
-  if (server.rc) {
-    r.wsUnexpectedCloses = server.rc->unexpectedCloses();
-    r.wsErrors = server.rc->errorsAfterSetup();
-    r.reoffers = server.rc->reoffers();
-    r.reoffersAnswered = server.rc->reoffersAnswered();
-    r.connectRetries = server.rc->connectRetries();
-    r.joinPhases = server.rc->phaseSummary();
-    r.wsError = server.rc->firstLateError();
-    r.wsMessages = server.rc->messageCounts();
-  }
+  if (server.rc) takeSignalingCounts(r, *server.rc);
   r.logSummary = scanLog(server.log, variant);
   if (r.stopTimedOut || r.wsUnexpectedCloses) ctx.keepWorkdir = true;
   if (!ok) r.error = error;
-  if (r.ok)
-    note("  %s: server %.1f%% of a core (its core busy %.0f%%), generator %.1f%%, others ~%.0f%%, steal %.0f%%, rx %.1f%% "
-         "(min %.1f%%), %d threads, RSS %.0f MB%s%s%s",
-         variantName(variant), r.serverCpuPercent, r.serverCoreBusyPercent, r.generatorCpuPercent,
-         std::max(0.0, r.otherCpuPercent), r.stealPercent, r.rxPercentMean, r.rxPercentMin, r.threads, r.rssKb / 1024.0,
-         r.socketDrops ? fmt(", %.0f packets dropped at our sockets", static_cast<double>(r.socketDrops)).c_str() : "",
-         r.logSummary.warnings ? fmt(", %.0f warning lines in its log", r.logSummary.warnings).c_str() : "",
-         r.reoffers ? fmt(", %.0f media_error(s) answered with a new rtp-offer", r.reoffers).c_str() : "");
-  else
-    note("  %s failed: %s", variantName(variant), r.error.c_str());
+  noteLoadRun(r);
   return r;
 }
 
@@ -1763,6 +1782,84 @@ void summarise(LatencyRun& r) {
   r.mean = std::accumulate(r.ms.begin(), r.ms.end(), 0.0) / static_cast<double>(r.ms.size());
 }
 
+// The decoded audio for a look at it by ear or in a plot: raw float samples and their times.
+void dumpLatency(const std::string& dir, Variant variant, const Decoded& sentAudio, const Decoded& backAudio) {
+  g_mkdir_with_parents(dir.c_str(), 0755);
+  for (auto [name, d] : {std::pair<const char*, const Decoded*>{"sent", &sentAudio}, {"back", &backAudio}}) {
+    std::string base = dir + "/" + variantName(variant) + "-" + name;
+    std::ofstream(base + ".f32", std::ios::binary)
+        .write(reinterpret_cast<const char*>(d->samples.data()), static_cast<std::streamsize>(d->samples.size() * 4));
+    std::ofstream times(base + ".times");
+    for (double t : d->times) times << fmt("%.6f", t) << "\n";
+  }
+}
+
+// Pairs sent ticks with returned ones: the transit of each in r.ms.
+void matchTicks(LatencyRun& r, const std::vector<Onset>& s, const std::vector<Onset>& b, double interval) {
+  const double markerPeriod = interval * kMarkerPeriod;
+  // 1. Markers: the first returned marker within one marker period gives the transit
+  //    unambiguously. 2. Every tick: the returned onset nearest to (sent + that transit).
+  std::vector<double> markerLags;
+  for (const Onset& o : s) {
+    if (!o.marker) continue;
+    for (const Onset& q : b)
+      if (q.marker && q.time > o.time && q.time - o.time < markerPeriod) {
+        markerLags.push_back(q.time - o.time);
+        break;
+      }
+  }
+  r.markers = static_cast<int>(markerLags.size());
+  if (!markerLags.empty()) {
+    std::sort(markerLags.begin(), markerLags.end());
+    const double lag = markerLags[markerLags.size() / 2];
+    for (const Onset& o : s) {
+      r.sentTicks++;
+      const Onset* best = nullptr;
+      for (const Onset& q : b)
+        if (std::fabs(q.time - o.time - lag) < interval / 2 &&
+            (!best || std::fabs(q.time - o.time - lag) < std::fabs(best->time - o.time - lag)))
+          best = &q;
+      if (best) {
+        r.matched++;
+        r.ms.push_back((best->time - o.time) * 1000.0);
+      }
+    }
+  } else {
+    r.sentTicks = static_cast<int>(s.size());
+  }
+}
+
+// Drop-outs (ticks without the talker's frame) and realigning, as roomcast's mixer counted them.
+void readMixerCounters(LatencyRun& r, const std::string& baseUrl) {
+  const auto m = RestClient(baseUrl, 10).request("GET", "/metrics");
+  const auto metrics = parseMetrics(m.body);
+  auto value = [&](const char* name) {
+    const auto it = metrics.find(name);
+    return it == metrics.end() ? -1LL : static_cast<long long>(it->second);
+  };
+  r.mixerTicks = value("roomcast_mixer_ticks");
+  r.mixerUnderruns = value("roomcast_mixer_underruns");
+  r.mixerRealigned = value("roomcast_mixer_realigned_samples");
+}
+
+// Decodes what participant 0 sent and what came back to participant 1, and matches the ticks.
+void analyseTransit(Context& ctx, LatencyRun& r, std::vector<Captured> sentPackets, std::vector<Captured> back) {
+  r.sentPackets = static_cast<int>(sentPackets.size());
+  r.returnedPackets = static_cast<int>(back.size());
+  double sentPeak = 0, backPeak = 0;
+  Decoded sentAudio = decodeOpus(std::move(sentPackets)), backAudio = decodeOpus(std::move(back));
+  if (!ctx.opt.dumpLatency.empty()) dumpLatency(ctx.opt.dumpLatency, r.variant, sentAudio, backAudio);
+  matchTicks(r, onsets(sentAudio, &sentPeak), onsets(backAudio, &backPeak), ctx.opt.tickIntervalMs / 1000.0);
+  summarise(r);
+  if (!r.ok)
+    r.error = "no tick came back (sent peak " + fmt("%.3f", sentPeak) + ", returned peak " + fmt("%.3f", backPeak) + ")";
+  note("  %s: %d/%d ticks matched, p50 %.1f ms, p99 %.1f ms", variantName(r.variant), r.matched, r.sentTicks, r.p50,
+       r.p99);
+  if (r.mixerTicks >= 0)
+    note("  mixer: %lld ticks, %lld underruns (drop-outs of an awaited input), %lld samples realigned", r.mixerTicks,
+         r.mixerUnderruns, r.mixerRealigned);
+}
+
 LatencyRun runLatency(Context& ctx, Variant variant) {
   LatencyRun r;
   r.variant = variant;
@@ -1803,18 +1900,7 @@ LatencyRun runLatency(Context& ctx, Variant variant) {
     if (ok) ok = waitWhileAlive(ctx, ctx.opt.tickIntervalMs / 1000.0 + 0.3, server, &error);
     receiver.capture(-1);
   }
-  if (ok && server.rc) {
-    // Drop-outs (ticks without the talker's frame) and realigning, as the mixer counted them.
-    const auto m = RestClient(server.rc->baseUrl(), 10).request("GET", "/metrics");
-    const auto metrics = parseMetrics(m.body);
-    auto value = [&](const char* name) {
-      const auto it = metrics.find(name);
-      return it == metrics.end() ? -1LL : static_cast<long long>(it->second);
-    };
-    r.mixerTicks = value("roomcast_mixer_ticks");
-    r.mixerUnderruns = value("roomcast_mixer_underruns");
-    r.mixerRealigned = value("roomcast_mixer_realigned_samples");
-  }
+  if (ok && server.rc) readMixerCounters(r, server.rc->baseUrl());
   sender->stop();
   stopServer(server);
   receiver.stop();
@@ -1825,68 +1911,12 @@ LatencyRun runLatency(Context& ctx, Variant variant) {
     note("  failed: %s", error.c_str());
     return r;
   }
-
   std::vector<Captured> sentPackets;
   {
     std::lock_guard<std::mutex> lock(sent.mutex);
     sentPackets = std::move(sent.packets);
   }
-  std::vector<Captured> back = receiver.takeCaptured();
-  r.sentPackets = static_cast<int>(sentPackets.size());
-  r.returnedPackets = static_cast<int>(back.size());
-  double sentPeak = 0, backPeak = 0;
-  Decoded sentAudio = decodeOpus(std::move(sentPackets)), backAudio = decodeOpus(std::move(back));
-  if (!ctx.opt.dumpLatency.empty()) {
-    g_mkdir_with_parents(ctx.opt.dumpLatency.c_str(), 0755);
-    for (auto [name, d] : {std::pair<const char*, const Decoded*>{"sent", &sentAudio}, {"back", &backAudio}}) {
-      std::string base = ctx.opt.dumpLatency + "/" + variantName(variant) + "-" + name;
-      std::ofstream(base + ".f32", std::ios::binary)
-          .write(reinterpret_cast<const char*>(d->samples.data()), static_cast<std::streamsize>(d->samples.size() * 4));
-      std::ofstream times(base + ".times");
-      for (double t : d->times) times << fmt("%.6f", t) << "\n";
-    }
-  }
-  std::vector<Onset> s = onsets(sentAudio, &sentPeak);
-  std::vector<Onset> b = onsets(backAudio, &backPeak);
-  // 1. Markers: the first returned marker within one marker period gives the transit
-  //    unambiguously. 2. Every tick: the returned onset nearest to (sent + that transit).
-  const double interval = ctx.opt.tickIntervalMs / 1000.0, markerPeriod = interval * kMarkerPeriod;
-  std::vector<double> markerLags;
-  for (const Onset& o : s) {
-    if (!o.marker) continue;
-    for (const Onset& q : b)
-      if (q.marker && q.time > o.time && q.time - o.time < markerPeriod) {
-        markerLags.push_back(q.time - o.time);
-        break;
-      }
-  }
-  r.markers = static_cast<int>(markerLags.size());
-  if (!markerLags.empty()) {
-    std::sort(markerLags.begin(), markerLags.end());
-    const double lag = markerLags[markerLags.size() / 2];
-    for (const Onset& o : s) {
-      r.sentTicks++;
-      const Onset* best = nullptr;
-      for (const Onset& q : b)
-        if (std::fabs(q.time - o.time - lag) < interval / 2 &&
-            (!best || std::fabs(q.time - o.time - lag) < std::fabs(best->time - o.time - lag)))
-          best = &q;
-      if (best) {
-        r.matched++;
-        r.ms.push_back((best->time - o.time) * 1000.0);
-      }
-    }
-  } else {
-    r.sentTicks = static_cast<int>(s.size());
-  }
-  summarise(r);
-  if (!r.ok)
-    r.error = "no tick came back (sent peak " + fmt("%.3f", sentPeak) + ", returned peak " + fmt("%.3f", backPeak) + ")";
-  note("  %s: %d/%d ticks matched, p50 %.1f ms, p99 %.1f ms", variantName(variant), r.matched, r.sentTicks, r.p50,
-       r.p99);
-  if (r.mixerTicks >= 0)
-    note("  mixer: %lld ticks, %lld underruns (drop-outs of an awaited input), %lld samples realigned", r.mixerTicks,
-         r.mixerUnderruns, r.mixerRealigned);
+  analyseTransit(ctx, r, std::move(sentPackets), receiver.takeCaptured());
   return r;
 }
 
@@ -2041,6 +2071,7 @@ std::string jsonRun(const LoadRun& r) {
 
 // Everything one run of the benchmark measured, for the table and the JSON.
 struct Report {
+  explicit Report(Context& c) : ctx(c) {}
   Context& ctx;
   std::string started, loadBefore, loadAfter, gstVersion;
   double wallSeconds = 0, otherMean = NAN, stealMean = NAN;
@@ -2156,8 +2187,6 @@ void printCells(const Report& r) {
   const Options& opt = r.ctx.opt;
   const Context& ctx = r.ctx;
   const auto& runs = r.runs;
-  const auto& bigRuns = r.bigRuns;
-  const auto& latency = r.latency;
   const bool compare = r.compare;
 
   std::printf("janus-compare: roomcastd %s vs Janus AudioBridge %s, plain RTP on loopback\n",
@@ -2233,10 +2262,7 @@ void computeSlopes(Report& r) {
 
 void printMarginal(const Report& r) {
   const Options& opt = r.ctx.opt;
-  const Context& ctx = r.ctx;
   const auto& runs = r.runs;
-  const auto& bigRuns = r.bigRuns;
-  const auto& latency = r.latency;
   const bool compare = r.compare;
   if (!r.slopes.empty()) {
     std::printf("\nMarginal CPU per participant, %% of one core (slope of the median CPU over N):\n");
@@ -2290,11 +2316,7 @@ void printMarginal(const Report& r) {
 
 void printLargeRoom(const Report& r) {
   const Options& opt = r.ctx.opt;
-  const Context& ctx = r.ctx;
-  const auto& runs = r.runs;
   const auto& bigRuns = r.bigRuns;
-  const auto& latency = r.latency;
-  const bool compare = r.compare;
   if (!bigRuns.empty()) {
     std::printf("\nLarge room: %d participants, %d talking, %d muted; %.0f s window after %.0f s warm-up\n", opt.big,
                 opt.bigTalking, opt.big - opt.bigTalking, opt.bigSeconds, opt.bigWarmup);
@@ -2366,9 +2388,6 @@ void poolLatency(Report& r) {
 
 void printLatency(const Report& r) {
   const Options& opt = r.ctx.opt;
-  const Context& ctx = r.ctx;
-  const auto& runs = r.runs;
-  const auto& bigRuns = r.bigRuns;
   const auto& latency = r.latency;
   const bool compare = r.compare;
   if (!latency.empty()) {
@@ -2398,12 +2417,9 @@ void printLatency(const Report& r) {
 
 // Anything odd in the servers' logs or on the WebSockets.
 void printLogs(const Report& r) {
-  const Options& opt = r.ctx.opt;
-  const Context& ctx = r.ctx;
   const auto& runs = r.runs;
   const auto& bigRuns = r.bigRuns;
   const auto& latency = r.latency;
-  const bool compare = r.compare;
   std::printf("\nServer logs:");
   for (Variant v : {Variant::Janus, Variant::Roomcast}) {
     int lines = 0, withWarnings = 0, total = 0;
@@ -2469,10 +2485,6 @@ void printMachine(Report& r) {
 void jsonHeader(std::ostringstream& j, const Report& r) {
   const Options& opt = r.ctx.opt;
   const Context& ctx = r.ctx;
-  const auto& runs = r.runs;
-  const auto& bigRuns = r.bigRuns;
-  const auto& latency = r.latency;
-  const bool compare = r.compare;
   j << "{\n  \"benchmark\": \"janus-compare\",\n  \"roomcast_version\": " << jsonString(ctx.roomcastVersion)
     << ",\n  \"janus_version\": " << jsonString(ctx.janusVersion) << ",\n  \"gstreamer\": " << jsonString(r.gstVersion)
     << ",\n  \"cpus\": " << r.cpus << ",\n  \"cpu_model\": " << jsonString(cpuModel())
@@ -2498,10 +2510,7 @@ void jsonHeader(std::ostringstream& j, const Report& r) {
 
 void jsonCells(std::ostringstream& j, const Report& r) {
   const Options& opt = r.ctx.opt;
-  const Context& ctx = r.ctx;
   const auto& runs = r.runs;
-  const auto& bigRuns = r.bigRuns;
-  const auto& latency = r.latency;
   const bool compare = r.compare;
   j << ",\n  \"cells\": [";
   bool first = true;
@@ -2524,10 +2533,8 @@ void jsonCells(std::ostringstream& j, const Report& r) {
 
 void jsonMarginal(std::ostringstream& j, const Report& r) {
   const Options& opt = r.ctx.opt;
-  const Context& ctx = r.ctx;
   const auto& runs = r.runs;
   const auto& bigRuns = r.bigRuns;
-  const auto& latency = r.latency;
   const bool compare = r.compare;
   j << "\n  ],\n  \"marginal\": [";
   for (size_t i = 0; i < r.slopes.size(); i++) {
@@ -2560,9 +2567,7 @@ void jsonMarginal(std::ostringstream& j, const Report& r) {
 
 void jsonLatency(std::ostringstream& j, const Report& r) {
   const Options& opt = r.ctx.opt;
-  const Context& ctx = r.ctx;
   const auto& runs = r.runs;
-  const auto& bigRuns = r.bigRuns;
   const auto& latency = r.latency;
   const bool compare = r.compare;
   j << "\n  ],\n  \"latency\": [";

@@ -72,73 +72,18 @@ struct Options {
   std::string json = "bench-mix-cost.json";
 };
 
-void usage(FILE* out) {
-  std::fprintf(out,
-      "Usage: bench-mix-cost [options]\n"
-      "  --sizes LIST        speaker counts, comma separated (default 4,16,64; each >= 2)\n"
-      "  --seconds S         audio seconds per run (default 20)\n"
-      "  --naive-seconds S   audio seconds per naive run (default: S up to N=64, above that\n"
-      "                      S*(64/N)^2 but at least 1 s, to bound the O(N^2) runs)\n"
-      "  --repeats R         runs per variant and size, alternating variants (default 5)\n"
-      "  --no-baseline       skip the sources-only floor runs\n"
-      "  --json FILE         where to write the results (default bench-mix-cost.json)\n"
-      "Needs GST_PLUGIN_PATH=<builddir>/plugins/roomcast for the mixminus element.\n");
-}
-
-double parseNumber(const std::string& flag, const std::string& value) {
-  char* end = nullptr;
-  double v = std::strtod(value.c_str(), &end);
-  if (value.empty() || *end != '\0' || !std::isfinite(v) || v <= 0) die("bad value for " + flag + ": " + value);
-  return v;
-}
-
 Options parseOptions(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; i++) {
-    std::string arg = argv[i], value;
-    if (arg == "--help" || arg == "-h") {
-      usage(stdout);
-      std::exit(0);
-    }
-    if (arg == "--no-baseline") {
-      o.baseline = false;
-      continue;
-    }
-    if (auto eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
-      value = arg.substr(eq + 1);
-      arg.resize(eq);
-    } else if (i + 1 < argc) {
-      value = argv[++i];
-    } else {
-      usage(stderr);
-      die("missing value for " + arg);
-    }
-    if (arg == "--sizes") {
-      o.sizes.clear();
-      std::stringstream ss(value);
-      for (std::string item; std::getline(ss, item, ',');) {
-        double n = parseNumber(arg, item);
-        if (n < 2 || n > 1000 || n != std::floor(n)) die("sizes must be whole numbers 2..1000: " + item);
-        o.sizes.push_back(static_cast<int>(n));
-      }
-      if (o.sizes.empty()) die("--sizes is empty");
-      std::sort(o.sizes.begin(), o.sizes.end());
-      o.sizes.erase(std::unique(o.sizes.begin(), o.sizes.end()), o.sizes.end());
-    } else if (arg == "--seconds") {
-      o.seconds = parseNumber(arg, value);
-    } else if (arg == "--naive-seconds") {
-      o.naiveSeconds = parseNumber(arg, value);
-    } else if (arg == "--repeats") {
-      double r = parseNumber(arg, value);
-      if (r != std::floor(r) || r > 1000) die("--repeats must be a whole number");
-      o.repeats = static_cast<int>(r);
-    } else if (arg == "--json") {
-      o.json = value;
-    } else {
-      usage(stderr);
-      die("unknown option " + arg);
-    }
-  }
+  parseFlags(argc, argv,
+             "Usage: bench-mix-cost [options]\nNeeds GST_PLUGIN_PATH=<builddir>/plugins/roomcast for the mixminus element.",
+             {{"--sizes", "LIST", "speaker counts, comma separated (default 4,16,64; each >= 2)", setSortedInts(o.sizes, 2, 1000)},
+              {"--seconds", "S", "audio seconds per run (default 20)", setNumber(o.seconds, 1e-3, 1e6)},
+              {"--naive-seconds", "S",
+               "audio seconds per naive run (default: S up to N=64, above that\nS*(64/N)^2 but at least 1 s, to bound the O(N^2) runs)",
+               setNumber(o.naiveSeconds, 1e-3, 1e6)},
+              {"--repeats", "R", "runs per variant and size, alternating variants (default 5)", setInt(o.repeats, 1, 1000)},
+              {"--no-baseline", "", "skip the sources-only floor runs", setSwitch(o.baseline, false)},
+              {"--json", "FILE", "where to write the results (default bench-mix-cost.json)", setText(o.json)}});
   return o;
 }
 
@@ -384,34 +329,24 @@ std::string jsonStat(const Stat& s) {
          jsonNumber(s.max) + "}";
 }
 
-}  // namespace
+// What a whole session knows beyond the runs: for the header, the footer and the JSON.
+struct Session {
+  Options opt;
+  std::vector<Variant> variants;
+  std::string gstVersion, started, loadBefore, loadAfter;
+  long cpus = 0;
+  double benchWall = 0, timedWall = 0, otherCpu = 0;
+};
 
-int main(int argc, char** argv) {
-  gst_init(&argc, &argv);
-  Options opt = parseOptions(argc, argv);
-
-  std::vector<Variant> variants{Variant::MixMinus, Variant::Naive};
-  if (opt.baseline) variants.push_back(Variant::Sources);
-
-  auto audioSecondsFor = [&](Variant v, int n) {
-    return v == Variant::Naive ? naiveAudioSeconds(opt, n) : opt.seconds;
-  };
-
-  long cpus = onlineCpus();
-  gchar* gstVersion = gst_version_string();
-  std::string loadBefore = loadAverage();
-  std::string started = utcNow();
-  std::fprintf(stderr, "bench-mix-cost: %s, %ld CPUs, load average %s\n", gstVersion, cpus, loadBefore.c_str());
-
-  // Untimed warm-up: loads the plugins and faults in their code before anything counts.
-  for (Variant v : variants) runOnce(v, opt.sizes.front(), 1.0);
-
+std::vector<Run> runAll(Session& s) {
+  const Options& opt = s.opt;
+  const auto& variants = s.variants;
   std::vector<Run> runs;
   auto benchStart = std::chrono::steady_clock::now();
   for (int n : opt.sizes) {
     for (int rep = 0; rep < opt.repeats; rep++) {
       for (Variant v : variants) {  // alternating: mixminus, naive, [sources], mixminus, ...
-        Run r = runOnce(v, n, audioSecondsFor(v, n));
+        Run r = runOnce(v, n, v == Variant::Naive ? naiveAudioSeconds(opt, n) : opt.seconds);
         r.repeat = rep;
         std::fprintf(stderr, "  N=%-3d %-8s run %d/%d: %5.1f s audio, %8.1f CPU ms/audio s, wall %6.2f s\n", n,
                      variantName(v), rep + 1, opt.repeats, r.audioSeconds, r.cpuMsPerAudioSecond(),
@@ -420,37 +355,38 @@ int main(int argc, char** argv) {
       }
     }
   }
-  double benchWall = std::chrono::duration<double>(std::chrono::steady_clock::now() - benchStart).count();
-  double timedWall = 0, otherCpu = 0;
+  s.benchWall = std::chrono::duration<double>(std::chrono::steady_clock::now() - benchStart).count();
   for (const Run& r : runs) {
-    timedWall += r.wallSeconds;
-    otherCpu += r.otherCpuSeconds;
+    s.timedWall += r.wallSeconds;
+    s.otherCpu += r.otherCpuSeconds;
   }
-  std::string loadAfter = loadAverage();
+  s.loadAfter = loadAverage();
+  return runs;
+}
 
-  // ---- table
-  std::printf("\nmix-cost: CPU to produce every speaker's mix-minus (%s, %ld CPUs, roomcast %s)\n", gstVersion,
-              cpus, ROOMCAST_VERSION);
+void printTable(const Session& s, const std::vector<Run>& runs) {
+  std::printf("\nmix-cost: CPU to produce every speaker's mix-minus (%s, %ld CPUs, roomcast %s)\n", s.gstVersion.c_str(),
+              s.cpus, ROOMCAST_VERSION);
   std::printf("Non-live sources, 20 ms buffers, sinks sync=false; process CPU (user+sys) from PLAYING to EOS,\n"
               "per second of audio; median [min..max] of %d runs, variants alternating.\n"
               "%% core = share of one CPU core needed to keep up in real time.\n\n",
-              opt.repeats);
+              s.opt.repeats);
   std::printf("%4s  %-8s  %6s  %28s  %9s  %5s  %9s\n", "N", "variant", "audio", "CPU ms per audio second",
               "% core", "sys", "x realtime");
   std::printf("%4s  %-8s  %6s  %28s  %9s  %5s  %9s\n", "", "", "s/run", "median [min .. max]", "median",
               "share", "(wall)");
-  for (int n : opt.sizes) {
-    for (Variant v : variants) {
-      Summary s = summarise(runs, v, n);
-      std::string range = fmt("%.1f", s.cpuMs.median) + " [" + fmt("%.1f", s.cpuMs.min) + " .. " +
-                          fmt("%.1f", s.cpuMs.max) + "]";
-      std::printf("%4d  %-8s  %6.1f  %28s  %8.1f%%  %4.0f%%  %9.1f\n", n, variantName(v), s.audioSeconds,
-                  range.c_str(), s.corePercent.median, s.sysShare.median, s.realtime.median);
+  for (int n : s.opt.sizes) {
+    for (Variant v : s.variants) {
+      Summary sum = summarise(runs, v, n);
+      std::string range = fmt("%.1f", sum.cpuMs.median) + " [" + fmt("%.1f", sum.cpuMs.min) + " .. " +
+                          fmt("%.1f", sum.cpuMs.max) + "]";
+      std::printf("%4d  %-8s  %6.1f  %28s  %8.1f%%  %4.0f%%  %9.1f\n", n, variantName(v), sum.audioSeconds,
+                  range.c_str(), sum.corePercent.median, sum.sysShare.median, sum.realtime.median);
     }
     Stat paired = pairedRatio(runs, n);
     double ratio = summarise(runs, Variant::Naive, n).cpuMs.median / summarise(runs, Variant::MixMinus, n).cpuMs.median;
     std::printf("%4s  naive/mixminus = %.1fx  (per pair %.1f .. %.1f)", "", ratio, paired.min, paired.max);
-    if (opt.baseline) {
+    if (s.opt.baseline) {
       double floor = summarise(runs, Variant::Sources, n).cpuMs.median;
       double mm = summarise(runs, Variant::MixMinus, n).cpuMs.median - floor;
       double nv = summarise(runs, Variant::Naive, n).cpuMs.median - floor;
@@ -458,84 +394,84 @@ int main(int argc, char** argv) {
     }
     std::printf("\n\n");
   }
+}
 
-  // ---- marginal cost per extra speaker between the two largest sizes (16 -> 64 by default)
-  struct Marginal {
-    Variant variant;
-    double msPerSpeaker;
-  };
-  std::vector<Marginal> marginals;
-  int nLow = 0, nHigh = 0;
-  if (opt.sizes.size() >= 2) {
-    nLow = opt.sizes[opt.sizes.size() - 2];
-    nHigh = opt.sizes.back();
-    std::printf("Marginal cost of one more speaker, slope between N=%d and N=%d:\n", nLow, nHigh);
-    for (Variant v : variants) {
-      double slope = (summarise(runs, v, nHigh).cpuMs.median - summarise(runs, v, nLow).cpuMs.median) / (nHigh - nLow);
-      marginals.push_back({v, slope});
-      std::printf("  %-8s  %8.2f CPU ms per audio second per speaker (%.2f%% of a core)\n", variantName(v), slope,
-                  slope / 10);
-    }
-    std::printf("\n");
+// Marginal cost per extra speaker between the two largest sizes (16 -> 64 by default).
+struct Marginal {
+  Variant variant;
+  double msPerSpeaker;
+};
+
+std::vector<Marginal> marginals(const Session& s, const std::vector<Run>& runs) {
+  std::vector<Marginal> out;
+  if (s.opt.sizes.size() < 2) return out;
+  const int nLow = s.opt.sizes[s.opt.sizes.size() - 2], nHigh = s.opt.sizes.back();
+  std::printf("Marginal cost of one more speaker, slope between N=%d and N=%d:\n", nLow, nHigh);
+  for (Variant v : s.variants) {
+    double slope = (summarise(runs, v, nHigh).cpuMs.median - summarise(runs, v, nLow).cpuMs.median) / (nHigh - nLow);
+    out.push_back({v, slope});
+    std::printf("  %-8s  %8.2f CPU ms per audio second per speaker (%.2f%% of a core)\n", variantName(v), slope,
+                slope / 10);
   }
-  std::printf("Total %.0f s wall; load average before %s, after %s.\n", benchWall, loadBefore.c_str(),
-              loadAfter.c_str());
-  std::printf("Other processes used %.2f CPU s during the %.1f s of timed runs (%.0f%% of one core on average)%s\n",
-              otherCpu, timedWall, timedWall > 0 ? otherCpu / timedWall * 100 : 0,
-              timedWall > 0 && otherCpu / timedWall > 0.2 ? ": the machine was busy, rerun." : ".");
-  std::printf("Absolute numbers drift between runs and machines; quote the ratios.\n");
+  std::printf("\n");
+  return out;
+}
 
-  // ---- JSON
+void printFooter(const Session& s) {
+  std::printf("Total %.0f s wall; load average before %s, after %s.\n", s.benchWall, s.loadBefore.c_str(),
+              s.loadAfter.c_str());
+  std::printf("Other processes used %.2f CPU s during the %.1f s of timed runs (%.0f%% of one core on average)%s\n",
+              s.otherCpu, s.timedWall, s.timedWall > 0 ? s.otherCpu / s.timedWall * 100 : 0,
+              s.timedWall > 0 && s.otherCpu / s.timedWall > 0.2 ? ": the machine was busy, rerun." : ".");
+  std::printf("Absolute numbers drift between runs and machines; quote the ratios.\n");
+}
+
+std::string summaryJson(const Session& s, const std::vector<Run>& runs) {
   std::ostringstream j;
-  j << "{\n  \"benchmark\": \"mix-cost\",\n  \"roomcast_version\": " << jsonString(ROOMCAST_VERSION)
-    << ",\n  \"gstreamer\": " << jsonString(gstVersion) << ",\n  \"cpus\": " << cpus
-    << ",\n  \"started_utc\": " << jsonString(started) << ",\n  \"load_average_before\": " << jsonString(loadBefore)
-    << ",\n  \"load_average_after\": " << jsonString(loadAfter) << ",\n  \"total_wall_seconds\": "
-    << jsonNumber(benchWall) << ",\n  \"other_processes_cpu_seconds\": " << jsonNumber(otherCpu) << ",\n  \"params\": {\"sizes\": [";
-  for (size_t i = 0; i < opt.sizes.size(); i++) j << (i ? ", " : "") << opt.sizes[i];
-  j << "], \"seconds\": " << jsonNumber(opt.seconds) << ", \"naive_seconds\": {";
-  for (size_t i = 0; i < opt.sizes.size(); i++)
-    j << (i ? ", " : "") << "\"" << opt.sizes[i] << "\": " << jsonNumber(naiveAudioSeconds(opt, opt.sizes[i]));
-  j << "}, \"repeats\": " << opt.repeats << ", \"samples_per_buffer\": " << kSamplesPerBuffer
-    << ", \"rate\": " << kRate << ", \"source_volume\": " << jsonNumber(kSourceVolume)
-    << ", \"baseline\": " << (opt.baseline ? "true" : "false") << "},\n";
-  j << "  \"units\": {\"cpu_ms_per_audio_second\": \"process CPU ms (user+sys) per second of audio\", "
-       "\"core_percent\": \"CPU seconds per audio second x 100\", \"realtime_factor\": \"audio seconds per wall "
-       "second\"},\n";
   j << "  \"summary\": [\n";
   bool first = true;
-  for (int n : opt.sizes) {
-    for (Variant v : variants) {
-      Summary s = summarise(runs, v, n);
+  for (int n : s.opt.sizes) {
+    for (Variant v : s.variants) {
+      Summary sum = summarise(runs, v, n);
       j << (first ? "" : ",\n") << "    {\"n\": " << n << ", \"variant\": \"" << variantName(v)
-        << "\", \"audio_seconds_per_run\": " << jsonNumber(s.audioSeconds)
-        << ", \"cpu_ms_per_audio_second\": " << jsonStat(s.cpuMs) << ", \"core_percent\": " << jsonStat(s.corePercent)
-        << ", \"realtime_factor\": " << jsonStat(s.realtime) << ", \"sys_percent_of_cpu\": " << jsonStat(s.sysShare)
-        << ", \"context_switches_per_audio_second\": " << jsonStat(s.switchesPerAudioSecond) << "}";
+        << "\", \"audio_seconds_per_run\": " << jsonNumber(sum.audioSeconds)
+        << ", \"cpu_ms_per_audio_second\": " << jsonStat(sum.cpuMs) << ", \"core_percent\": " << jsonStat(sum.corePercent)
+        << ", \"realtime_factor\": " << jsonStat(sum.realtime) << ", \"sys_percent_of_cpu\": " << jsonStat(sum.sysShare)
+        << ", \"context_switches_per_audio_second\": " << jsonStat(sum.switchesPerAudioSecond) << "}";
       first = false;
     }
   }
+  return j.str();
+}
+
+std::string ratiosJson(const Session& s, const std::vector<Run>& runs) {
+  std::ostringstream j;
   j << "\n  ],\n  \"ratios\": [\n";
-  for (size_t i = 0; i < opt.sizes.size(); i++) {
-    int n = opt.sizes[i];
+  for (size_t i = 0; i < s.opt.sizes.size(); i++) {
+    int n = s.opt.sizes[i];
     double mm = summarise(runs, Variant::MixMinus, n).cpuMs.median;
     double nv = summarise(runs, Variant::Naive, n).cpuMs.median;
     j << "    {\"n\": " << n << ", \"naive_over_mixminus\": " << jsonNumber(nv / mm)
       << ", \"paired\": " << jsonStat(pairedRatio(runs, n));
-    if (opt.baseline) {
+    if (s.opt.baseline) {
       double floor = summarise(runs, Variant::Sources, n).cpuMs.median;
       j << ", \"above_sources_floor\": " << jsonNumber(mm - floor > 0 ? (nv - floor) / (mm - floor) : NAN);
     }
-    j << "}" << (i + 1 < opt.sizes.size() ? ",\n" : "\n");
+    j << "}" << (i + 1 < s.opt.sizes.size() ? ",\n" : "\n");
   }
-  j << "  ],\n  \"marginal_cpu_ms_per_audio_second_per_speaker\": ";
-  if (marginals.empty()) {
-    j << "null";
-  } else {
-    j << "{\"from_n\": " << nLow << ", \"to_n\": " << nHigh;
-    for (const Marginal& m : marginals) j << ", \"" << variantName(m.variant) << "\": " << jsonNumber(m.msPerSpeaker);
-    j << "}";
-  }
+  return j.str();
+}
+
+std::string marginalJson(const Session& s, const std::vector<Marginal>& marginals) {
+  if (marginals.empty()) return "null";
+  std::ostringstream j;
+  j << "{\"from_n\": " << s.opt.sizes[s.opt.sizes.size() - 2] << ", \"to_n\": " << s.opt.sizes.back();
+  for (const Marginal& m : marginals) j << ", \"" << variantName(m.variant) << "\": " << jsonNumber(m.msPerSpeaker);
+  return j.str() + "}";
+}
+
+std::string runsJson(const std::vector<Run>& runs) {
+  std::ostringstream j;
   j << ",\n  \"runs\": [\n";
   for (size_t i = 0; i < runs.size(); i++) {
     const Run& r = runs[i];
@@ -549,13 +485,53 @@ int main(int argc, char** argv) {
       << (i + 1 < runs.size() ? ",\n" : "\n");
   }
   j << "  ]\n}\n";
+  return j.str();
+}
 
-  std::ofstream out(opt.json);
-  out << j.str();
-  out.close();
-  if (!out) die("cannot write " + opt.json);
-  std::printf("JSON written to %s\n", opt.json.c_str());
+void writeJson(const Session& s, const std::vector<Run>& runs, const std::vector<Marginal>& marginals) {
+  const Options& opt = s.opt;
+  std::ostringstream j;
+  j << "{\n  \"benchmark\": \"mix-cost\",\n  \"roomcast_version\": " << jsonString(ROOMCAST_VERSION)
+    << ",\n  \"gstreamer\": " << jsonString(s.gstVersion) << ",\n  \"cpus\": " << s.cpus
+    << ",\n  \"started_utc\": " << jsonString(s.started) << ",\n  \"load_average_before\": " << jsonString(s.loadBefore)
+    << ",\n  \"load_average_after\": " << jsonString(s.loadAfter) << ",\n  \"total_wall_seconds\": "
+    << jsonNumber(s.benchWall) << ",\n  \"other_processes_cpu_seconds\": " << jsonNumber(s.otherCpu) << ",\n  \"params\": {\"sizes\": [";
+  for (size_t i = 0; i < opt.sizes.size(); i++) j << (i ? ", " : "") << opt.sizes[i];
+  j << "], \"seconds\": " << jsonNumber(opt.seconds) << ", \"naive_seconds\": {";
+  for (size_t i = 0; i < opt.sizes.size(); i++)
+    j << (i ? ", " : "") << "\"" << opt.sizes[i] << "\": " << jsonNumber(naiveAudioSeconds(opt, opt.sizes[i]));
+  j << "}, \"repeats\": " << opt.repeats << ", \"samples_per_buffer\": " << kSamplesPerBuffer
+    << ", \"rate\": " << kRate << ", \"source_volume\": " << jsonNumber(kSourceVolume)
+    << ", \"baseline\": " << (opt.baseline ? "true" : "false") << "},\n";
+  j << "  \"units\": {\"cpu_ms_per_audio_second\": \"process CPU ms (user+sys) per second of audio\", "
+       "\"core_percent\": \"CPU seconds per audio second x 100\", \"realtime_factor\": \"audio seconds per wall "
+       "second\"},\n";
+  j << summaryJson(s, runs) << ratiosJson(s, runs) << "  ],\n  \"marginal_cpu_ms_per_audio_second_per_speaker\": "
+    << marginalJson(s, marginals) << runsJson(runs);
+  if (!writeJsonFile(opt.json, j.str())) die("cannot write " + opt.json);
+}
 
-  g_free(gstVersion);
+}  // namespace
+
+int main(int argc, char** argv) {
+  gst_init(&argc, &argv);
+  Session s;
+  s.opt = parseOptions(argc, argv);
+  s.variants = {Variant::MixMinus, Variant::Naive};
+  if (s.opt.baseline) s.variants.push_back(Variant::Sources);
+  s.cpus = onlineCpus();
+  g_autofree gchar* version = gst_version_string();
+  s.gstVersion = version;
+  s.loadBefore = loadAverage();
+  s.started = utcNow();
+  std::fprintf(stderr, "bench-mix-cost: %s, %ld CPUs, load average %s\n", version, s.cpus, s.loadBefore.c_str());
+
+  // Untimed warm-up: loads the plugins and faults in their code before anything counts.
+  for (Variant v : s.variants) runOnce(v, s.opt.sizes.front(), 1.0);
+  const std::vector<Run> runs = runAll(s);
+  printTable(s, runs);
+  const std::vector<Marginal> slopes = marginals(s, runs);
+  printFooter(s);
+  writeJson(s, runs, slopes);
   return 0;
 }

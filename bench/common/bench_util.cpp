@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -262,6 +263,14 @@ std::string fmt(const char* format, double v) {
   return buf;
 }
 
+std::string strf(const char* format, ...) {
+  va_list args;
+  va_start(args, format);
+  g_autofree gchar* text = g_strdup_vprintf(format, args);
+  va_end(args);
+  return text;
+}
+
 std::string jsonNumber(double v) { return std::isfinite(v) ? fmt("%.6g", v) : "null"; }
 
 std::string jsonString(const std::string& s) {
@@ -271,7 +280,7 @@ std::string jsonString(const std::string& s) {
       out += '\\';
       out += c;
     } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += fmt("\\u%04x", static_cast<unsigned char>(c));
+      out += strf("\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
     } else {
       out += c;
     }
@@ -284,6 +293,20 @@ std::string readFile(const std::string& path) {
   std::stringstream ss;
   ss << f.rdbuf();
   return ss.str();
+}
+
+std::string headerValue(const std::string& head, const char* name) {
+  const size_t n = strlen(name);
+  for (size_t at = head.find("\r\n"); at != std::string::npos && at + 2 < head.size();) {
+    const size_t start = at + 2, end = head.find("\r\n", start);
+    const std::string line = head.substr(start, (end == std::string::npos ? head.size() : end) - start);
+    if (line.size() > n && strncasecmp(line.c_str(), name, n) == 0 && line[n] == ':') {
+      const size_t from = line.find_first_not_of(' ', n + 1), to = line.find_last_not_of(' ');
+      return from == std::string::npos ? "" : line.substr(from, to - from + 1);
+    }
+    at = end;
+  }
+  return "";
 }
 
 std::string tailOf(const std::string& path, size_t bytes) {
@@ -321,43 +344,6 @@ bool writeJsonFile(const std::string& path, const std::string& json) {
   if (!out) return false;
   std::printf("JSON written to %s\n", path.c_str());
   return true;
-}
-
-void failUsage(UsagePrinter usage, const std::string& what) {
-  usage(stderr);
-  std::fprintf(stderr, "%s\n", what.c_str());
-  std::exit(1);
-}
-
-void parseCommandLine(int argc, char** argv, UsagePrinter usage, const std::function<bool(const std::string&)>& isSwitch,
-                      const std::function<void(const std::string&, const std::string&)>& onOption) {
-  for (int i = 1; i < argc; i++) {
-    std::string flag = argv[i], value;
-    if (flag == "--help" || flag == "-h") {
-      usage(stdout);
-      std::exit(0);
-    }
-    if (isSwitch(flag)) {
-      onOption(flag, "");
-      continue;
-    }
-    if (auto eq = flag.find('='); flag.rfind("--", 0) == 0 && eq != std::string::npos) {
-      value = flag.substr(eq + 1);
-      flag.resize(eq);
-    } else if (i + 1 < argc) {
-      value = argv[++i];
-    } else {
-      failUsage(usage, "missing value for " + flag);
-    }
-    onOption(flag, value);
-  }
-}
-
-double positiveNumber(UsagePrinter usage, const std::string& flag, const std::string& value) {
-  char* end = nullptr;
-  const double v = std::strtod(value.c_str(), &end);
-  if (value.empty() || *end != '\0' || !std::isfinite(v) || v <= 0) failUsage(usage, "bad value for " + flag + ": " + value);
-  return v;
 }
 
 namespace {
@@ -407,6 +393,14 @@ void parseFlags(int argc, char** argv, const std::string& synopsis, const std::v
   }
 }
 
+FlagSetter setSortedInts(std::vector<int>& out, int lo, int hi) {
+  return [&out, lo, hi](const std::string& value) {
+    out = intList(value, lo, hi);
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+  };
+}
+
 void require(bool ok, const std::string& why) {
   if (!ok) throw std::invalid_argument(why);
 }
@@ -436,6 +430,21 @@ FlagSetter setText(std::string& out) {
 
 FlagSetter setSwitch(bool& out, bool to) {
   return [&out, to](const std::string&) { out = to; };
+}
+
+std::vector<std::string> splitList(const std::string& value) {
+  std::vector<std::string> out;
+  std::stringstream items(value);
+  for (std::string item; std::getline(items, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+FlagSetter setList(std::vector<std::string>& out) {
+  return [&out](const std::string& value) {
+    out = splitList(value);
+    require(!out.empty(), "no value");
+  };
 }
 
 std::vector<int> intList(const std::string& value, int lo, int hi) {

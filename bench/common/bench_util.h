@@ -88,9 +88,12 @@ Stat stat(std::vector<double> v);  // zeros if empty
 
 // ---- text
 std::string fmt(const char* format, double v);
+std::string strf(const char* format, ...) __attribute__((format(printf, 1, 2)));  // printf into a string
 std::string jsonNumber(double v);  // "null" if not finite
 std::string jsonString(const std::string& s);
 std::string readFile(const std::string& path);
+// The value of header `name` (any case) in an HTTP head, spaces around it trimmed; "" if absent.
+std::string headerValue(const std::string& head, const char* name);
 std::string tailOf(const std::string& path, size_t bytes);
 void removeTree(const std::string& path);  // a folder and everything in it
 // Writes `json` to `path` and says so on stdout; false (and nothing said) if it cannot.
@@ -98,16 +101,6 @@ bool writeJsonFile(const std::string& path, const std::string& json);
 
 // A progress line on stderr (printf format, newline added, flushed at once).
 void note(const char* format, ...) __attribute__((format(printf, 1, 2)));
-
-// ---- command lines: --flag VALUE or --flag=VALUE
-// `isSwitch(flag)` says which flags take no value; `onOption(flag, value)` sees every flag
-// ("" as the value of a switch) and rejects what it does not know with failUsage. --help
-// and -h print `usage` to stdout and exit 0.
-using UsagePrinter = void (*)(FILE*);
-void parseCommandLine(int argc, char** argv, UsagePrinter usage, const std::function<bool(const std::string&)>& isSwitch,
-                      const std::function<void(const std::string&, const std::string&)>& onOption);
-[[noreturn]] void failUsage(UsagePrinter usage, const std::string& what);  // usage to stderr, exit 1
-double positiveNumber(UsagePrinter usage, const std::string& flag, const std::string& value);
 
 // ---- command lines from a table: the flags are declared once, and --help is printed from it.
 // A setter rejects a value by throwing std::invalid_argument (its what() is shown).
@@ -125,8 +118,11 @@ FlagSetter setNumber(double& out, double lo, double hi, bool* given = nullptr);
 FlagSetter setInt(int& out, int lo, int hi, bool* given = nullptr);
 FlagSetter setText(std::string& out);
 FlagSetter setSwitch(bool& out, bool to = true);
+FlagSetter setList(std::vector<std::string>& out);  // "main,low" (empty items dropped)
+std::vector<std::string> splitList(const std::string& value);
 // "4,16,64" → {4, 16, 64}; every item a whole number in lo..hi, at least one.
 std::vector<int> intList(const std::string& value, int lo, int hi);
+FlagSetter setSortedInts(std::vector<int>& out, int lo, int hi);  // intList, sorted, each once
 // Throws the setter's rejection unless `ok`.
 void require(bool ok, const std::string& why);
 

@@ -176,10 +176,11 @@ bool writeFile(const std::string& path, const std::string& text) {
   return static_cast<bool>(out);
 }
 
-Roomcastd::Roomcastd(const std::string& dataDir, const std::vector<std::string>& extraArgs, int cpu) {
+Roomcastd::Roomcastd(const std::string& dataDir, const std::vector<std::string>& extraArgs, int cpu,
+                     const std::string& program) {
   g_mkdir_with_parents(dataDir.c_str(), 0700);
   logPath_ = dataDir + "/roomcastd.log";
-  std::vector<std::string> argv{testing::buildPath("src/app/roomcastd"), "--listen", "127.0.0.1:0", "--data-dir",
+  std::vector<std::string> argv{program.empty() ? testing::buildPath("src/app/roomcastd") : program, "--listen", "127.0.0.1:0", "--data-dir",
                                 dataDir};
   argv.insert(argv.end(), extraArgs.begin(), extraArgs.end());
   child_ = std::make_unique<Child>(argv, cpu, logPath_);

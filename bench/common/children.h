@@ -20,8 +20,6 @@
 
 namespace roomcast::bench {
 
-double realtimeSeconds();  // CLOCK_REALTIME, seconds since the epoch
-double monotonicSeconds();  // CLOCK_MONOTONIC, seconds
 void sleepFor(double seconds);
 
 // A child process: fork + exec, optionally pinned to one CPU before exec. Its stdout is read by
@@ -64,16 +62,19 @@ class Child {
 
 bool writeFile(const std::string& path, const std::string& text);
 
-// roomcastd on 127.0.0.1:<free port>, its stderr in <dataDir>/roomcastd.log.
+// roomcastd on 127.0.0.1:<free port>, its stderr in <dataDir>/roomcastd.log. `program`: the
+// build's roomcastd unless given.
 class Roomcastd {
  public:
-  Roomcastd(const std::string& dataDir, const std::vector<std::string>& extraArgs = {}, int cpu = -1);
+  Roomcastd(const std::string& dataDir, const std::vector<std::string>& extraArgs = {}, int cpu = -1,
+            const std::string& program = "");
   bool ready() const { return !url_.empty(); }
   const std::string& url() const { return url_; }  // http://127.0.0.1:PORT
   std::string hostPort() const { return url_.substr(7); }
   pid_t pid() const { return child_->pid(); }
   Child& child() { return *child_; }
   std::string log() const { return readFile(logPath_); }
+  const std::string& logPath() const { return logPath_; }
   int stop() { return child_->stop(15); }
 
  private:
@@ -133,9 +134,6 @@ int raiseNofile(int want);  // setrlimit(RLIMIT_NOFILE) as high as allowed, up t
 
 // Nearest rank, p in 0..1, NAN if empty (bench_util's percentile() interpolates, p in 0..100).
 double nearestRankPercentile(std::vector<double> values, double p);
-
-std::string jsonString(const std::string& s);
-std::string jsonNumber(double v);  // null for NaN/inf
 
 // A few facts about the machine for the JSON and the table's header.
 std::string machineSummary();

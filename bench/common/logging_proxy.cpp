@@ -9,13 +9,10 @@
 
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <sstream>
 
 #include "bench_util.h"
-
-// ---------------------------------------------------------------------------------------------
-// LoggingProxy
-
 
 namespace roomcast::bench {
 
@@ -47,21 +44,6 @@ bool writeAll(int fd, const char* p, size_t n) {
     n -= static_cast<size_t>(w);
   }
   return true;
-}
-
-std::string headerValue(const std::string& head, const char* name) {
-  std::istringstream in(head);
-  std::string line;
-  const size_t n = strlen(name);
-  while (std::getline(in, line)) {
-    if (line.size() > n && strncasecmp(line.c_str(), name, n) == 0 && line[n] == ':') {
-      std::string v = line.substr(n + 1);
-      while (!v.empty() && (v.front() == ' ')) v.erase(0, 1);
-      while (!v.empty() && (v.back() == '\r' || v.back() == ' ')) v.pop_back();
-      return v;
-    }
-  }
-  return "";
 }
 
 }  // namespace
@@ -111,6 +93,141 @@ void LoggingProxy::acceptLoop() {
   }
 }
 
+namespace {
+
+// Frames one connection's two byte streams into requests and their responses; `finished`
+// receives each request once its response has ended.
+class ExchangeLog {
+ public:
+  using Request = LoggingProxy::Request;
+  ExchangeLog(int id, std::function<void(Request&&)> finished) : id_(id), finished_(std::move(finished)) {}
+
+  void requestBytes(const char* p, size_t n, double now) {
+    up_.append(p, n);
+    for (;;) {
+      if (upBodyLeft_) {
+        const size_t take = std::min(upBodyLeft_, up_.size());
+        pending_.back().requestBytes += take;
+        up_.erase(0, take);
+        upBodyLeft_ -= take;
+        if (upBodyLeft_) return;
+      }
+      const auto end = up_.find("\r\n\r\n");
+      if (end == std::string::npos) return;
+      const std::string head = up_.substr(0, end + 4);
+      up_.erase(0, end + 4);
+      Request r;
+      r.connection = id_;
+      r.sentWall = now;
+      r.requestBytes = head.size();
+      std::istringstream line(head);
+      std::string version;
+      line >> r.method >> r.path >> version;
+      pending_.push_back(std::move(r));
+      const std::string length = headerValue(head, "Content-Length");
+      upBodyLeft_ = length.empty() ? 0 : std::strtoul(length.c_str(), nullptr, 10);
+    }
+  }
+
+  void responseBytes(const char* p, size_t n) {
+    down_.append(p, n);
+    while (!down_.empty() && !pending_.empty()) {
+      if (!current_) {
+        current_ = &pending_.front();
+        if (!downStarted_) current_->firstByteWall = realtimeSeconds();
+        downStarted_ = true;
+      }
+      if (!downInBody_) {
+        const auto end = down_.find("\r\n\r\n");
+        if (end == std::string::npos) return;
+        if (readResponseHead(end + 4)) continue;  // no body: finished
+      }
+      if (downChunked_) {
+        if (!readChunk()) return;
+        continue;
+      }
+      takeBody(downBodyLeft_);
+      if (downBodyLeft_ == 0) finishResponse();
+    }
+  }
+
+  // A response without a length ends when the server closes.
+  void serverClosed() {
+    if (current_ && downInBody_ && !downChunked_ && downBodyLeft_ == SIZE_MAX) finishResponse();
+  }
+
+ private:
+  // Returns true when the response has no body (and is finished).
+  bool readResponseHead(size_t headSize) {
+    const std::string head = down_.substr(0, headSize);
+    down_.erase(0, headSize);
+    current_->headerBytes = head.size();
+    current_->status = std::atoi(head.c_str() + 9);
+    const bool noBody = current_->method == "HEAD" || current_->status == 204 || current_->status == 304 ||
+                        current_->status / 100 == 1;
+    const std::string length = headerValue(head, "Content-Length");
+    downChunked_ = strcasestr(headerValue(head, "Transfer-Encoding").c_str(), "chunked") != nullptr;
+    downBodyLeft_ = noBody ? 0 : !length.empty() ? std::strtoul(length.c_str(), nullptr, 10) : SIZE_MAX;
+    if (downChunked_ && !noBody) downBodyLeft_ = 0;
+    downInBody_ = true;
+    if (noBody) finishResponse();
+    return noBody;
+  }
+
+  // Chunk sizes are counted as body bytes; good enough for accounting. False: wait for more.
+  bool readChunk() {
+    if (downBodyLeft_ == 0) {
+      const auto crlf = down_.find("\r\n");
+      if (crlf == std::string::npos) return false;
+      const size_t size = std::strtoul(down_.c_str(), nullptr, 16);
+      current_->bodyBytes += crlf + 2;
+      down_.erase(0, crlf + 2);
+      downBodyLeft_ = size + 2;
+      if (size == 0) {
+        // Last chunk: "0\r\n" then optional trailers, then "\r\n".
+        const auto endTrail = down_.find("\r\n");
+        if (endTrail == std::string::npos) {
+          downBodyLeft_ = 2;
+          return false;
+        }
+        current_->bodyBytes += endTrail + 2;
+        down_.erase(0, endTrail + 2);
+        finishResponse();
+        return true;
+      }
+    }
+    takeBody(downBodyLeft_);
+    return true;
+  }
+
+  void takeBody(size_t left) {
+    const size_t take = std::min(left, down_.size());
+    if (current_->path.find(".m3u8") != std::string::npos) current_->body.append(down_, 0, take);
+    current_->bodyBytes += take;
+    down_.erase(0, take);
+    if (downBodyLeft_ != SIZE_MAX) downBodyLeft_ -= take;
+  }
+
+  void finishResponse() {
+    current_->doneWall = realtimeSeconds();
+    finished_(std::move(*current_));
+    pending_.pop_front();
+    current_ = nullptr;
+    downInBody_ = downChunked_ = downStarted_ = false;
+  }
+
+  int id_;
+  std::function<void(Request&&)> finished_;
+  std::deque<Request> pending_;
+  std::string up_, down_;  // unparsed bytes of each direction
+  size_t upBodyLeft_ = 0;
+  bool downInBody_ = false, downChunked_ = false, downStarted_ = false;
+  size_t downBodyLeft_ = 0;
+  Request* current_ = nullptr;  // the request whose response is being read
+};
+
+}  // namespace
+
 void LoggingProxy::serve(int client, int id) {
   const int server = connectTo(origin_);
   if (server < 0) {
@@ -124,25 +241,12 @@ void LoggingProxy::serve(int client, int id) {
   }
   const int one = 1;
   setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  std::deque<Request> pending;
-  std::string up, down;          // unparsed bytes of each direction
-  bool upInBody = false;
-  size_t upBodyLeft = 0;
-  bool downInBody = false, downChunked = false, downStarted = false;
-  size_t downBodyLeft = 0;
-  Request* current = nullptr;    // the request whose response is being read
+  ExchangeLog log(id, [this](Request&& r) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    done_.push_back(std::move(r));
+  });
   bool clientOpen = true, serverOpen = true;
   char buf[65536];
-
-  auto finishResponse = [&] {
-    current->doneWall = realtimeSeconds();
-    std::lock_guard<std::mutex> lock(mutex_);
-    done_.push_back(std::move(*current));
-    pending.pop_front();
-    current = nullptr;
-    downInBody = downChunked = downStarted = false;
-  };
-
   while (clientOpen || serverOpen) {
     pollfd p[2] = {{client, static_cast<short>(clientOpen ? POLLIN : 0), 0},
                    {server, static_cast<short>(serverOpen ? POLLIN : 0), 0}};
@@ -162,36 +266,7 @@ void LoggingProxy::serve(int client, int id) {
       } else {
         const double t = realtimeSeconds();
         writeAll(server, buf, static_cast<size_t>(n));
-        {
-          std::lock_guard<std::mutex> lock(mutex_);
-          up_ += static_cast<size_t>(n);
-        }
-        up.append(buf, static_cast<size_t>(n));
-        for (;;) {
-          if (upInBody) {
-            const size_t take = std::min(upBodyLeft, up.size());
-            pending.back().requestBytes += take;
-            up.erase(0, take);
-            upBodyLeft -= take;
-            if (upBodyLeft) break;
-            upInBody = false;
-          }
-          const auto end = up.find("\r\n\r\n");
-          if (end == std::string::npos) break;
-          const std::string head = up.substr(0, end + 4);
-          up.erase(0, end + 4);
-          Request r;
-          r.connection = id;
-          r.sentWall = t;
-          r.requestBytes = head.size();
-          std::istringstream line(head);
-          std::string version;
-          line >> r.method >> r.path >> version;
-          pending.push_back(std::move(r));
-          const std::string length = headerValue(head, "Content-Length");
-          upBodyLeft = length.empty() ? 0 : std::strtoul(length.c_str(), nullptr, 10);
-          upInBody = upBodyLeft > 0;
-        }
+        log.requestBytes(buf, static_cast<size_t>(n), t);
       }
     }
     if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
@@ -199,75 +274,10 @@ void LoggingProxy::serve(int client, int id) {
       if (n <= 0) {
         serverOpen = false;
         shutdown(client, SHUT_WR);
-        if (current && downInBody && !downChunked && downBodyLeft == SIZE_MAX) finishResponse();  // until close
+        log.serverClosed();
       } else {
         writeAll(client, buf, static_cast<size_t>(n));
-        {
-          std::lock_guard<std::mutex> lock(mutex_);
-          down_ += static_cast<size_t>(n);
-        }
-        down.append(buf, static_cast<size_t>(n));
-        while (!down.empty() && !pending.empty()) {
-          if (!current) {
-            current = &pending.front();
-            if (!downStarted) current->firstByteWall = realtimeSeconds();
-            downStarted = true;
-          }
-          if (!downInBody) {
-            const auto end = down.find("\r\n\r\n");
-            if (end == std::string::npos) break;
-            const std::string head = down.substr(0, end + 4);
-            down.erase(0, end + 4);
-            current->headerBytes = head.size();
-            current->status = std::atoi(head.c_str() + 9);
-            const bool noBody = current->method == "HEAD" || current->status == 204 || current->status == 304 ||
-                                current->status / 100 == 1;
-            const std::string length = headerValue(head, "Content-Length");
-            downChunked = strcasestr(headerValue(head, "Transfer-Encoding").c_str(), "chunked") != nullptr;
-            downBodyLeft = noBody ? 0 : !length.empty() ? std::strtoul(length.c_str(), nullptr, 10) : SIZE_MAX;
-            if (downChunked && !noBody) downBodyLeft = 0;
-            downInBody = true;
-            if (noBody) {
-              finishResponse();
-              continue;
-            }
-          }
-          if (downChunked) {
-            // Chunk sizes are counted as body bytes; good enough for accounting.
-            if (downBodyLeft == 0) {
-              const auto crlf = down.find("\r\n");
-              if (crlf == std::string::npos) break;
-              const size_t size = std::strtoul(down.c_str(), nullptr, 16);
-              current->bodyBytes += crlf + 2;
-              down.erase(0, crlf + 2);
-              downBodyLeft = size + 2;
-              if (size == 0) {
-                // Last chunk: "0\r\n" then optional trailers, then "\r\n".
-                const auto endTrail = down.find("\r\n");
-                if (endTrail == std::string::npos) {
-                  downBodyLeft = 2;
-                  break;
-                }
-                current->bodyBytes += endTrail + 2;
-                down.erase(0, endTrail + 2);
-                finishResponse();
-                continue;
-              }
-            }
-            const size_t take = std::min(downBodyLeft, down.size());
-            if (current->path.find(".m3u8") != std::string::npos) current->body.append(down, 0, take);
-            current->bodyBytes += take;
-            down.erase(0, take);
-            downBodyLeft -= take;
-            continue;
-          }
-          const size_t take = std::min(downBodyLeft, down.size());
-          if (current->path.find(".m3u8") != std::string::npos) current->body.append(down, 0, take);
-          current->bodyBytes += take;
-          down.erase(0, take);
-          if (downBodyLeft != SIZE_MAX) downBodyLeft -= take;
-          if (downBodyLeft == 0) finishResponse();
-        }
+        log.responseBytes(buf, static_cast<size_t>(n));
       }
     }
   }
@@ -286,16 +296,6 @@ std::vector<LoggingProxy::Request> LoggingProxy::requests() {
 int LoggingProxy::connections() {
   std::lock_guard<std::mutex> lock(mutex_);
   return connections_;
-}
-
-size_t LoggingProxy::bytesUp() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return up_;
-}
-
-size_t LoggingProxy::bytesDown() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return down_;
 }
 
 }  // namespace roomcast::bench

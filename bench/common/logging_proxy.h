@@ -32,8 +32,6 @@ class LoggingProxy {
   const std::string& url() const { return url_; }
   std::vector<Request> requests();
   int connections();
-  size_t bytesUp();    // client → server, all connections
-  size_t bytesDown();  // server → client
 
  private:
   void acceptLoop();
@@ -48,7 +46,6 @@ class LoggingProxy {
   std::vector<int> fds_;
   std::vector<Request> done_;
   int connections_ = 0;
-  size_t up_ = 0, down_ = 0;
 };
 
 }  // namespace roomcast::bench

@@ -73,15 +73,6 @@ struct Options {
 
 int edgeCpu(const Options& o) { return o.edgeCpu >= 0 ? o.edgeCpu : o.serverCpu; }
 
-std::vector<std::string> splitList(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  std::string item;
-  while (std::getline(in, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
 // ---------------------------------------------------------------------------------------------
 // The load generator
 
@@ -892,46 +883,34 @@ Cell runCell(const Options& o, int n, const std::string& mode, const std::string
 
 Options parseOptions(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; i++) {
-    std::string a = argv[i];
-    auto value = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
-    if (a == "--sizes") {
-      o.sizes.clear();
-      for (const auto& s : splitList(value())) o.sizes.push_back(std::atoi(s.c_str()));
-    } else if (a == "--modes") o.modes = splitList(value());
-    else if (a == "--ramp") o.ramp = std::atof(value().c_str());
-    else if (a == "--settle") o.settle = std::atof(value().c_str());
-    else if (a == "--window") o.window = std::atof(value().c_str());
-    else if (a == "--period") o.period = std::atof(value().c_str());
-    else if (a == "--jitter") o.jitter = std::atof(value().c_str());
-    else if (a == "--timeout") o.timeout = std::atof(value().c_str());
-    else if (a == "--rendition") o.rendition = value();
-    else if (a == "--no-sessions") o.sessions = false;
-    else if (a == "--server-cpu") o.serverCpu = std::atoi(value().c_str());
-    else if (a == "--generator-cpu") o.generatorCpu = std::atoi(value().c_str());
-    else if (a == "--speaker-cpu") o.speakerCpu = std::atoi(value().c_str());
-    else if (a == "--segment-ms") o.segmentMs = std::atoi(value().c_str());
-    else if (a == "--edge-cpu") o.edgeCpu = std::atoi(value().c_str());
-    else if (a == "--nginx-workers") o.nginxWorkers = std::atoi(value().c_str());
-    else if (a == "--wait-quiet") o.waitQuiet = std::atof(value().c_str());
-    else if (a == "--json") o.json = value();
-    else if (a == "--keep") o.keep = true;
-    else if (a == "--nice") setNice(std::atoi(value().c_str()));
-    else if (a == "--quick") {
-      o.sizes = {200};
-      o.window = 10;
-      o.settle = 2;
-    } else {
-      fprintf(stderr,
-              "usage: bench-hls-fanout [--sizes 1000,5000,10000] [--modes direct,nginx] (also direct-soup) [--window S] [--ramp S]\n"
-              "  [--settle S] [--period S] [--jitter F] [--timeout S] [--rendition main|low] [--no-sessions]\n"
-              "  [--segment-ms MS]\n"
-              "  [--server-cpu C] [--generator-cpu C] [--speaker-cpu C] [--edge-cpu C]\n"
-              "  [--nginx-workers N|0=auto] [--quick]\n"
-              "  [--wait-quiet S] [--nice N] [--json FILE] [--keep]\n");
-      std::exit(2);
-    }
-  }
+  int nice = 0;
+  parseFlags(argc, argv, "bench-hls-fanout: N HLS listeners against roomcastd alone or behind the nginx edge",
+             {{"--sizes", "LIST", "listener counts (default 1000,5000,10000)", [&o](const std::string& v) { o.sizes = intList(v, 1, 1 << 20); }},
+              {"--modes", "LIST", "direct, direct-soup, nginx (default direct,nginx)", setList(o.modes)},
+              {"--window", "S", "measured window (default 30)", setNumber(o.window, 0, 1e6)},
+              {"--ramp", "S", "listeners start over S seconds (default N / 500, at least 2)", setNumber(o.ramp, 0, 1e6)},
+              {"--settle", "S", "after the ramp, before the window (default 5)", setNumber(o.settle, 0, 1e6)},
+              {"--period", "S", "playlist refresh (default 1)", setNumber(o.period, 1e-3, 1e6)},
+              {"--jitter", "F", "+- fraction of the period, uniform (default 0.1)", setNumber(o.jitter, 0, 1)},
+              {"--timeout", "S", "per request and connect (default 5)", setNumber(o.timeout, 1e-3, 1e6)},
+              {"--rendition", "main|low", "the playlist listeners fetch (default main)", setText(o.rendition)},
+              {"--no-sessions", "", "no listener sessions (no counting)", setSwitch(o.sessions, false)},
+              {"--segment-ms", "MS", "roomcastd's [hls] segment_ms (default: its own)", setInt(o.segmentMs, 0, 1 << 20)},
+              {"--server-cpu", "C", "roomcastd's core (default 0)", setInt(o.serverCpu, -1, 4096)},
+              {"--generator-cpu", "C", "this program's core (default 1)", setInt(o.generatorCpu, -1, 4096)},
+              {"--speaker-cpu", "C", "the speaker's core (default 1)", setInt(o.speakerCpu, -1, 4096)},
+              {"--edge-cpu", "C", "nginx's core (default: the server's)", setInt(o.edgeCpu, -1, 4096)},
+              {"--nginx-workers", "N", "nginx worker processes, 0 = auto (default 1)", setInt(o.nginxWorkers, 0, 4096)},
+              {"--wait-quiet", "S", "wait for other processes to calm down before each cell (default 0)", setNumber(o.waitQuiet, 0, 1e6)},
+              {"--nice", "N", "nice value of this program and its children (default 0)", setInt(nice, -20, 19)},
+              {"--quick", "", "200 listeners, a 10 s window, 2 s settle", [&o](const std::string&) {
+                 o.sizes = {200};
+                 o.window = 10;
+                 o.settle = 2;
+               }},
+              {"--json", "FILE", "results (default bench-hls-fanout.json)", setText(o.json)},
+              {"--keep", "", "keep the temporary folder", setSwitch(o.keep)}});
+  setNice(nice);
   return o;
 }
 

@@ -300,40 +300,21 @@ struct PlayerSummary {
   double edgeAgeMin = NAN, edgeAgeP50 = NAN;  // playlist response time − end of its newest segment (PDT + EXTINF)
 };
 
-std::vector<std::string> splitList(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  std::string item;
-  while (std::getline(in, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
 Options parseOptions(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; i++) {
-    std::string a = argv[i];
-    auto value = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
-    if (a == "--markers") o.markers = std::atoi(value().c_str());
-    else if (a == "--spacing") o.spacing = std::atof(value().c_str());
-    else if (a == "--players") o.players = std::atoi(value().c_str());
-    else if (a == "--renditions") o.renditions = splitList(value());
-    else if (a == "--anchor") o.anchor = value();
-    else if (a == "--segment-ms") o.segmentMs = std::atoi(value().c_str());
-    else if (a == "--json") o.json = value();
-    else if (a == "--keep") o.keep = true;
-    else if (a == "--nice") setNice(std::atoi(value().c_str()));
-    else {
-      fprintf(stderr,
-              "usage: bench-hls-latency [--markers N] [--spacing S] [--players K] [--renditions main,low,auto]\n"
-              "                         [--anchor welcome|connected] [--segment-ms MS] [--nice N] [--json FILE] [--keep]\n");
-      std::exit(2);
-    }
-  }
-  if (o.spacing * kFrequencies < 15 || o.markers < 1 || o.players < 1) {
-    fprintf(stderr, "bench-hls-latency: need markers >= 1, players >= 1, spacing >= 1.25 s\n");
-    std::exit(2);
-  }
+  int nice = 0;
+  parseFlags(argc, argv, "bench-hls-latency: glass to glass from a WebRTC speaker to HLS players",
+             {{"--markers", "N", "marker bursts (default 30)", setInt(o.markers, 1, 1 << 20)},
+              {"--spacing", "S", "seconds between marker onsets, at least 1.25 (default 1.5)",
+               setNumber(o.spacing, 15.0 / kFrequencies, 1e6)},
+              {"--players", "K", "players per rendition, started at staggered times (default 5)", setInt(o.players, 1, 1000)},
+              {"--renditions", "LIST", "main,low,auto (default all three)", setList(o.renditions)},
+              {"--anchor", "welcome|connected", "the speaker's stdout line that dates the bursts (default welcome)", setText(o.anchor)},
+              {"--segment-ms", "MS", "roomcastd's [hls] segment_ms (default: its own)", setInt(o.segmentMs, 0, 1 << 20)},
+              {"--nice", "N", "nice value of this program and its children (default 0)", setInt(nice, -20, 19)},
+              {"--json", "FILE", "results (default bench-hls-latency.json)", setText(o.json)},
+              {"--keep", "", "keep the temporary folder", setSwitch(o.keep)}});
+  setNice(nice);
   return o;
 }
 

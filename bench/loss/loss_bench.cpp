@@ -74,19 +74,6 @@ std::vector<LossSpec> defaultCells() {
   return cells;
 }
 
-void usage(FILE* f) {
-  std::fprintf(f,
-               "usage: bench-loss [--runs N] [--cells LIST] [--quick] [--steady-seconds S] [--json FILE] [--keep]\n"
-               "  --runs N            runs per cell (default 3)\n"
-               "  --cells LIST        comma separated: 0, up-rand-P, up-burst3-P, down-rand-P, down-burst3-P\n"
-               "                      (P in percent; default: 0 and both directions and patterns at 2,5,10,20)\n"
-               "  --quick             one run of 0,up-rand-10,up-burst3-10,down-rand-10 (unless --runs/--cells)\n"
-               "  --steady-seconds S  the lossy speaker's steady tone (default 11; ICE time is cut from it)\n"
-               "  --json FILE         machine-readable results (default bench-loss.json)\n"
-               "  --keep              keep the scratch folder (recordings, returns, logs)\n"
-               "Needs root (network namespaces, nftables) and ffmpeg.\n");
-}
-
 // ---- one run
 
 struct RunResult {
@@ -443,24 +430,25 @@ std::string toJson(const std::vector<CellResult>& cells, const Options& o) {
 int main(int argc, char** argv) {
   Options o;
   bool quick = false, runsSet = false, cellsSet = false;
-  parseCommandLine(
-      argc, argv, usage, [](const std::string& f) { return f == "--quick" || f == "--keep"; },
-      [&](const std::string& flag, const std::string& value) {
-        if (flag == "--quick") quick = true;
-        else if (flag == "--keep") o.keep = true;
-        else if (flag == "--runs") o.runs = static_cast<int>(positiveNumber(usage, flag, value)), runsSet = true;
-        else if (flag == "--steady-seconds") o.steadySeconds = positiveNumber(usage, flag, value);
-        else if (flag == "--json") o.json = value;
-        else if (flag == "--cells") {
-          cellsSet = true;
-          g_auto(GStrv) names = g_strsplit(value.c_str(), ",", -1);
-          for (char** n = names; *n; n++) {
-            LossSpec s;
-            if (!parseLossSpec(g_strstrip(*n), s)) failUsage(usage, std::string("unknown cell: ") + *n);
-            o.cells.push_back(s);
-          }
-        } else failUsage(usage, "unknown option " + flag);
-      });
+  parseFlags(argc, argv,
+             "usage: bench-loss [options]\nNeeds root (network namespaces, nftables) and ffmpeg.",
+             {{"--runs", "N", "runs per cell (default 3)", setInt(o.runs, 1, 1000, &runsSet)},
+              {"--cells", "LIST",
+               "comma separated: 0, up-rand-P, up-burst3-P, down-rand-P, down-burst3-P\n"
+               "(P in percent; default: 0 and both directions and patterns at 2,5,10,20)",
+               [&](const std::string& value) {
+                 cellsSet = true;
+                 for (const std::string& name : splitList(value)) {
+                   LossSpec s;
+                   require(parseLossSpec(name, s), "unknown cell: " + name);
+                   o.cells.push_back(s);
+                 }
+               }},
+              {"--quick", "", "one run of 0,up-rand-10,up-burst3-10,down-rand-10 (unless --runs/--cells)", setSwitch(quick)},
+              {"--steady-seconds", "S", "the lossy speaker's steady tone, at least 3 (default 11; ICE time is cut from it)",
+               setNumber(o.steadySeconds, 3, 1e6)},
+              {"--json", "FILE", "machine-readable results (default bench-loss.json)", setText(o.json)},
+              {"--keep", "", "keep the scratch folder (recordings, returns, logs)", setSwitch(o.keep)}});
   if (!cellsSet) {
     o.cells = defaultCells();
     if (quick) {
@@ -473,7 +461,6 @@ int main(int argc, char** argv) {
     }
   }
   if (quick && !runsSet) o.runs = 1;
-  if (o.steadySeconds < 3) failUsage(usage, "--steady-seconds must be at least 3");
   if (geteuid() != 0) {
     std::fprintf(stderr, "bench-loss needs root (network namespaces, nftables)\n");
     return 1;

@@ -41,12 +41,10 @@ double toneDb(const std::vector<float>& mono, double from, double to) {
 int main(int argc, char** argv) {
   int trials = 10;
   std::string json = "bench-promotion-gap.json";
-  for (int i = 1; i < argc; i++) {
-    std::string a = argv[i];
-    if (a == "--trials" && i + 1 < argc) trials = atoi(argv[++i]);
-    else if (a == "--json" && i + 1 < argc) json = argv[++i];
-    else { fprintf(stderr, "usage: bench-promotion-gap [--trials N] [--json FILE]\n"); return 2; }
-  }
+  roomcast::bench::parseFlags(
+      argc, argv, "bench-promotion-gap: from the host's promote to the new speaker heard in another's return",
+      {{"--trials", "N", "promotions timed (default 10)", roomcast::bench::setInt(trials, 1, 10000)},
+       {"--json", "FILE", "results (default bench-promotion-gap.json)", roomcast::bench::setText(json)}});
   const std::string cli = buildPath("src/client/roomcast");
   Daemon daemon;
   if (!daemon.ready()) { fprintf(stderr, "roomcastd did not start\n%s", daemon.log().c_str()); return 1; }

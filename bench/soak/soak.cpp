@@ -78,93 +78,53 @@ struct Options {
   bool keepWorkdir = false;
 };
 
-void usage(FILE* out) {
-  fprintf(out,
-          "bench-soak: REST, silent WebSockets and speaker cycles against a room with a live speaker;\n"
-          "do fds, threads and RSS return to their baseline, and does the speaker's audio ever stop?\n\n"
-          "  --scale F              every count x F (default 1: 100000 requests, 20000 WebSockets, 500 cycles)\n"
-          "  --requests N, --websockets N, --cycles N   set one count (not scaled)\n"
-          "  --rest-concurrency C   REST connections open at once (default 32)\n"
-          "  --source-addresses K   clients bind to 127.0.0.2 .. 127.0.0.(1+K) (default 8)\n"
-          "  --ws-batch N           silent WebSockets held at once (default 2000)\n"
-          "  --ws-hold S            hold a batch until the server closes it, at most S s (default 15)\n"
-          "  --parallel N           speaker cycles at once (default 4)\n"
-          "  --speak-seconds S      on stage per cycle after connecting (default 0.5)\n"
-          "  --settle-max S, --settle-quiet S   settle after each phase (default 30 and 5)\n"
-          "  --warm-cycles N        speaker cycles in the warm-up (default 50)\n"
-          "  --room-age S           take the baseline once the room is S s old (default 190: its\n"
-          "                         3 minutes of HLS kept for report evidence are full by then)\n"
-          "  --tolerance PCT        allowed growth over the baseline (default 5)\n"
-          "  --fd-slack N, --thread-slack N     absolute allowance when PCT of the baseline is smaller (8, 4)\n"
-          "  --window-ms MS, --drop-db DB       tone windows and what counts as quiet (20, 10)\n"
-          "  --allowed-gap-ms MS    longest quiet run that still counts as never stopped (default 100)\n"
-          "  --max-stall S          longest pause in delivery beyond 1 s between \"heard\" lines (default 1)\n"
-          "  --config FILE          roomcastd --config (e.g. shorter deadlines)\n"
-          "  --daemon-arg ARG       one more roomcastd argument (repeatable)\n"
-          "  --json FILE            results (default bench-soak.json)\n"
-          "  --keep-workdir         keep the daemon's data dir, logs and the observer's recording\n");
-}
-
 [[noreturn]] void fail(const std::string& what) {
   fprintf(stderr, "bench-soak: %s\n", what.c_str());
   exit(1);
 }
 
+FlagSetter setCount(long& out) {
+  return [&out](const std::string& v) { out = intList(v, 0, 1 << 30).at(0); };
+}
+
 Options parseOptions(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; i++) {
-    std::string a = argv[i], value;
-    bool inline_ = false;
-    if (const auto eq = a.find('='); a.rfind("--", 0) == 0 && eq != std::string::npos) {
-      value = a.substr(eq + 1);
-      a = a.substr(0, eq);
-      inline_ = true;
-    }
-    auto next = [&]() -> std::string {
-      if (inline_) return value;
-      if (i + 1 >= argc) fail("missing value for " + a);
-      return argv[++i];
-    };
-    auto number = [&]() {
-      const std::string v = next();
-      char* end = nullptr;
-      const double d = strtod(v.c_str(), &end);
-      if (v.empty() || *end || d < 0) fail(a + " needs a number >= 0");
-      return d;
-    };
-    if (a == "--help" || a == "-h") {
-      usage(stdout);
-      exit(0);
-    } else if (a == "--scale") o.scale = number();
-    else if (a == "--requests") o.requests = static_cast<long>(number());
-    else if (a == "--websockets") o.websockets = static_cast<long>(number());
-    else if (a == "--cycles") o.cycles = static_cast<long>(number());
-    else if (a == "--rest-concurrency") o.restConcurrency = std::max(1, static_cast<int>(number()));
-    else if (a == "--source-addresses") o.sourceAddresses = std::clamp(static_cast<int>(number()), 1, 250);
-    else if (a == "--ws-batch") o.wsBatch = std::max(1, static_cast<int>(number()));
-    else if (a == "--ws-hold") o.wsHold = number();
-    else if (a == "--parallel") o.parallel = std::clamp(static_cast<int>(number()), 1, 12);
-    else if (a == "--speak-seconds") o.speakSeconds = std::max(0.05, number());
-    else if (a == "--settle-max") o.settleMax = number();
-    else if (a == "--settle-quiet") o.settleQuiet = number();
-    else if (a == "--tolerance") o.tolerancePct = number();
-    else if (a == "--room-age") o.roomAge = std::max(0.0, number());
-    else if (a == "--warm-cycles") o.warmCycles = std::max(1L, std::lround(number()));
-    else if (a == "--fd-slack") o.fdSlack = static_cast<int>(number());
-    else if (a == "--thread-slack") o.threadSlack = static_cast<int>(number());
-    else if (a == "--window-ms") o.windowMs = std::max(5.0, number());
-    else if (a == "--drop-db") o.dropDb = number();
-    else if (a == "--allowed-gap-ms") o.allowedGapMs = number();
-    else if (a == "--max-stall") o.maxStall = number();
-    else if (a == "--config") o.config = next();
-    else if (a == "--daemon-arg") o.daemonArgs.push_back(next());
-    else if (a == "--json") o.json = next();
-    else if (a == "--keep-workdir") o.keepWorkdir = true;
-    else {
-      usage(stderr);
-      fail("unknown option " + a);
-    }
-  }
+  parseFlags(argc, argv,
+             "bench-soak: REST, silent WebSockets and speaker cycles against a room with a live speaker;\n"
+             "do fds, threads and RSS return to their baseline, and does the speaker's audio ever stop?",
+             {{"--scale", "F", "every count x F (default 1: 100000 requests, 20000 WebSockets, 500 cycles)",
+               setNumber(o.scale, 0, 1e6)},
+              {"--requests", "N", "REST requests (not scaled)", setCount(o.requests)},
+              {"--websockets", "N", "silent WebSockets (not scaled)", setCount(o.websockets)},
+              {"--cycles", "N", "speaker join/leave cycles (not scaled)", setCount(o.cycles)},
+              {"--rest-concurrency", "C", "REST connections open at once (default 32)", setInt(o.restConcurrency, 1, 1 << 20)},
+              {"--source-addresses", "K", "clients bind to 127.0.0.2 .. 127.0.0.(1+K) (default 8)",
+               setInt(o.sourceAddresses, 1, 250)},
+              {"--ws-batch", "N", "silent WebSockets held at once (default 2000)", setInt(o.wsBatch, 1, 1 << 20)},
+              {"--ws-hold", "S", "hold a batch until the server closes it, at most S s (default 15)", setNumber(o.wsHold, 0, 1e6)},
+              {"--parallel", "N", "speaker cycles at once (default 4)", setInt(o.parallel, 1, 12)},
+              {"--speak-seconds", "S", "on stage per cycle after connecting (default 0.5)", setNumber(o.speakSeconds, 0.05, 1e6)},
+              {"--settle-max", "S", "settle after each phase at most S s (default 30)", setNumber(o.settleMax, 0, 1e6)},
+              {"--settle-quiet", "S", "settled: S s without change (default 5)", setNumber(o.settleQuiet, 0, 1e6)},
+              {"--warm-cycles", "N", "speaker cycles in the warm-up (default 50)", setCount(o.warmCycles)},
+              {"--room-age", "S",
+               "take the baseline once the room is S s old (default 190: its\n3 minutes of HLS kept for report evidence are full by then)",
+               setNumber(o.roomAge, 0, 1e6)},
+              {"--tolerance", "PCT", "allowed growth over the baseline (default 5)", setNumber(o.tolerancePct, 0, 1e6)},
+              {"--fd-slack", "N", "fds allowed when PCT of the baseline is fewer (default 8)", setInt(o.fdSlack, 0, 1 << 20)},
+              {"--thread-slack", "N", "threads allowed when PCT of the baseline is fewer (default 4)",
+               setInt(o.threadSlack, 0, 1 << 20)},
+              {"--window-ms", "MS", "tone windows (default 20)", setNumber(o.windowMs, 5, 1e6)},
+              {"--drop-db", "DB", "a window this far below the tone is quiet (default 10)", setNumber(o.dropDb, 0, 1e6)},
+              {"--allowed-gap-ms", "MS", "longest quiet run that still counts as never stopped (default 100)",
+               setNumber(o.allowedGapMs, 0, 1e6)},
+              {"--max-stall", "S", "longest pause in delivery beyond 1 s between \"heard\" lines (default 1)",
+               setNumber(o.maxStall, 0, 1e6)},
+              {"--config", "FILE", "roomcastd --config (e.g. shorter deadlines)", setText(o.config)},
+              {"--daemon-arg", "ARG", "one more roomcastd argument (repeatable)",
+               [&o](const std::string& v) { o.daemonArgs.push_back(v); }},
+              {"--json", "FILE", "results (default bench-soak.json)", setText(o.json)},
+              {"--keep-workdir", "", "keep the daemon's data dir, logs and the observer's recording", setSwitch(o.keepWorkdir)}});
   auto scaled = [&](long given, long full) { return given >= 0 ? given : std::lround(full * o.scale); };
   o.requests = scaled(o.requests, 100000);
   o.websockets = scaled(o.websockets, 20000);

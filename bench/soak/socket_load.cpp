@@ -15,51 +15,13 @@
 #include <memory>
 
 #include "children.h"
+#include "loopback_client.h"
 
 namespace roomcast::bench::soak {
 
 namespace {
 
 // ---- sockets
-
-// A non-blocking TCP connect to 127.0.0.1:port from the n-th source address; -1 (and `error`
-// set) if it failed at once.
-int startConnect(const Target& target, long n, std::string& error) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    error = std::string("socket: ") + strerror(errno);
-    return -1;
-  }
-  const int one = 1;
-  // The local port is chosen at connect(), per destination: more connections per address.
-  setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  sockaddr_in source{};
-  source.sin_family = AF_INET;
-  source.sin_addr.s_addr = htonl(0x7f000002u + static_cast<uint32_t>(n % std::max(1, target.sourceAddresses)));
-  sockaddr_in server{};
-  server.sin_family = AF_INET;
-  server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  server.sin_port = htons(static_cast<uint16_t>(target.port));
-  if (bind(fd, reinterpret_cast<sockaddr*>(&source), sizeof source) != 0) {
-    error = std::string("bind: ") + strerror(errno);
-    close(fd);
-    return -1;
-  }
-  if (connect(fd, reinterpret_cast<sockaddr*>(&server), sizeof server) != 0 && errno != EINPROGRESS) {
-    error = std::string("connect: ") + strerror(errno);
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-std::string socketError(int fd) {
-  int err = 0;
-  socklen_t len = sizeof err;
-  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
-  return err ? std::string("connect: ") + strerror(err) : "";
-}
 
 // ---- HTTP/1.1 responses
 
@@ -70,22 +32,6 @@ struct Response {
   bool untilEof = false;  // no length and not chunked: the body ends when the server closes
   bool close = false;     // Connection: close
 };
-
-std::string headerValue(const std::string& head, const char* name) {
-  const size_t n = strlen(name);
-  size_t at = head.find("\r\n");
-  while (at != std::string::npos && at + 2 < head.size()) {
-    const size_t start = at + 2, end = head.find("\r\n", start);
-    const std::string line = head.substr(start, (end == std::string::npos ? head.size() : end) - start);
-    if (line.size() > n && strncasecmp(line.c_str(), name, n) == 0 && line[n] == ':') {
-      size_t v = n + 1;
-      while (v < line.size() && line[v] == ' ') v++;
-      return line.substr(v);
-    }
-    at = end;
-  }
-  return "";
-}
 
 // One response at the start of `in`, if it is all there.
 Response parseResponse(const std::string& in) {
@@ -225,132 +171,156 @@ bool readAvailable(Conn* c, std::string& why) {
   }
 }
 
-}  // namespace
+// Connecting -> Writing -> Reading, the start every client here shares.
+enum class Step { Wait, Written, Read, ConnectFailed, SendFailed };
+Step advance(Poller& poller, Conn* c, uint32_t ev, std::string& failure) {
+  if (c->state == Conn::Connecting) {
+    if (!(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return Step::Wait;
+    failure = socketError(c->fd);
+    if (!failure.empty()) return Step::ConnectFailed;
+    c->state = Conn::Writing;
+  }
+  if (c->state == Conn::Writing) {
+    if (!flush(c)) {
+      failure = std::string("send: ") + strerror(errno);
+      return Step::SendFailed;
+    }
+    if (c->written < c->out.size()) return Step::Wait;
+    c->state = Conn::Reading;
+    poller.want(c, EPOLLIN);
+    return Step::Written;
+  }
+  return Step::Read;
+}
 
-RestLoadResult runRestLoad(const Target& target, const RestLoadOptions& options) {
-  RestLoadResult result;
-  Poller poller;
-  const double started = monotonicSeconds(), phaseDeadline = started + options.timeout;
-  long planned = 0;  // requests given to connections so far
-  size_t nextPath = 0;
-  auto request = [&]() {
-    const std::string& path = options.paths[nextPath++ % options.paths.size()];
-    return "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(target.port) +
+constexpr uint32_t kReadable = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+
+// REST clients: each connection sends 1 .. maxRequestsPerConnection keep-alive requests, then closes.
+class RestLoad {
+ public:
+  RestLoad(const Target& target, const RestLoadOptions& options) : target_(target), options_(options) {}
+
+  RestLoadResult run() {
+    const double started = monotonicSeconds(), phaseDeadline = started + options_.timeout;
+    std::vector<epoll_event> events(256);
+    lastAnswer_ = started;
+    while (planned_ < options_.requests || poller_.open() > 0) {
+      const double now = monotonicSeconds();
+      if (now > phaseDeadline) {
+        result_.phaseTimedOut = true;
+        break;
+      }
+      if (now - lastAnswer_ > options_.stallTimeout) {
+        result_.stalled = true;
+        break;
+      }
+      openConnections(now);
+      const int n = poller_.wait(events.data(), static_cast<int>(events.size()), 100);
+      for (int i = 0; i < n; i++) onEvent(static_cast<Conn*>(events[i].data.ptr), events[i].events);
+      const double after = monotonicSeconds();
+      for (auto& c : poller_.conns())
+        if (c->fd >= 0 && after > c->deadline) {
+          result_.timedOut++;
+          poller_.drop(c.get());
+        }
+      poller_.sweep();
+    }
+    result_.seconds = monotonicSeconds() - started;
+    return result_;
+  }
+
+ private:
+  std::string request() {
+    const std::string& path = options_.paths[nextPath_++ % options_.paths.size()];
+    return "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(target_.port) +
            "\r\nUser-Agent: roomcast-soak\r\nAccept: */*\r\n\r\n";
-  };
-  auto sendNext = [&](Conn* c) {
+  }
+
+  void sendNext(Conn* c) {
     c->out = request();
     c->written = 0;
     c->in.clear();
     c->state = Conn::Writing;
-    c->deadline = monotonicSeconds() + options.requestTimeout;
-    result.sent++;
-  };
-  std::vector<epoll_event> events(256);
-  double lastAnswer = started;
-  while (planned < options.requests || poller.open() > 0) {
-    const double now = monotonicSeconds();
-    if (now > phaseDeadline) {
-      result.phaseTimedOut = true;
-      break;
-    }
-    if (now - lastAnswer > options.stallTimeout) {
-      result.stalled = true;
-      break;
-    }
-    while (planned < options.requests && poller.open() < static_cast<size_t>(options.concurrency)) {
-      const long perConnection = 1 + result.connections % std::max(1, options.maxRequestsPerConnection);
-      const int count = static_cast<int>(std::min(perConnection, options.requests - planned));
-      planned += count;
-      std::string error;
-      const int fd = startConnect(target, result.connections++, error);
-      if (fd < 0) {
-        result.connectFailures++;
-        result.failures[error]++;
-        continue;
-      }
-      Conn* c = poller.add(fd);
-      c->requestsLeft = count - 1;
-      c->deadline = now + options.requestTimeout;
-      c->out = request();  // written once connected
-      result.sent++;
-    }
-    const int n = poller.wait(events.data(), static_cast<int>(events.size()), 100);
-    for (int i = 0; i < n; i++) {
-      auto* c = static_cast<Conn*>(events[i].data.ptr);
-      if (c->fd < 0) continue;
-      const uint32_t ev = events[i].events;
-      if (c->state == Conn::Connecting) {
-        if (!(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))) continue;
-        if (const std::string error = socketError(c->fd); !error.empty()) {
-          result.connectFailures++;
-          result.failures[error]++;
-          poller.drop(c);
-          continue;
-        }
-        c->state = Conn::Writing;
-      }
-      if (c->state == Conn::Writing) {
-        if (!flush(c)) {
-          result.closedEarly++;
-          result.failures[std::string("send: ") + strerror(errno)]++;
-          poller.drop(c);
-          continue;
-        }
-        if (c->written < c->out.size()) continue;
-        c->state = Conn::Reading;
-        poller.want(c, EPOLLIN);
-      }
-      if (c->state != Conn::Reading || !(ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) continue;
-      std::string why;
-      const bool open = readAvailable(c, why);
-      Response r = parseResponse(c->in);
-      if (r.state == Response::Incomplete && r.untilEof && !open) {
-        r.state = Response::Complete;
-        r.close = true;
-      }
-      if (r.state == Response::Bad) {
-        result.closedEarly++;
-        result.failures["not an HTTP response"]++;
-        poller.drop(c);
-        continue;
-      }
-      if (r.state == Response::Incomplete) {
-        if (!open) {
-          result.closedEarly++;
-          result.failures[why]++;
-          poller.drop(c);
-        }
-        continue;
-      }
-      result.answered++;
-      result.statuses[r.status]++;
-      lastAnswer = monotonicSeconds();
-      if (r.close || !open) {
-        // The server ends the connection itself: what is left for it is not sent.
-        result.serverClosedAfterResponse++;
-        poller.drop(c);
-      } else if (c->requestsLeft > 0) {
-        c->requestsLeft--;
-        sendNext(c);
-        poller.want(c, EPOLLOUT);
-      } else {
-        poller.drop(c);  // the client closes its side, keep-alive or not
-      }
-    }
-    const double after = monotonicSeconds();
-    for (auto& c : poller.conns())
-      if (c->fd >= 0 && after > c->deadline) {
-        result.timedOut++;
-        poller.drop(c.get());
-      }
-    poller.sweep();
+    c->deadline = monotonicSeconds() + options_.requestTimeout;
+    result_.sent++;
   }
-  result.seconds = monotonicSeconds() - started;
-  return result;
-}
 
-namespace {
+  void openConnections(double now) {
+    while (planned_ < options_.requests && poller_.open() < static_cast<size_t>(options_.concurrency)) {
+      const long perConnection = 1 + result_.connections % std::max(1, options_.maxRequestsPerConnection);
+      const int count = static_cast<int>(std::min(perConnection, options_.requests - planned_));
+      planned_ += count;
+      std::string error;
+      const int fd = startLoopbackConnect(target_.port, result_.connections++, target_.sourceAddresses, false, error);
+      if (fd < 0) {
+        result_.connectFailures++;
+        result_.failures[error]++;
+        continue;
+      }
+      Conn* c = poller_.add(fd);
+      c->requestsLeft = count - 1;
+      c->deadline = now + options_.requestTimeout;
+      c->out = request();  // written once connected
+      result_.sent++;
+    }
+  }
+
+  void fail(Conn* c, long& counter, const std::string& why) {
+    counter++;
+    result_.failures[why]++;
+    poller_.drop(c);
+  }
+
+  void onEvent(Conn* c, uint32_t ev) {
+    if (c->fd < 0) return;
+    std::string failure;
+    switch (advance(poller_, c, ev, failure)) {
+      case Step::Wait: return;
+      case Step::ConnectFailed: return fail(c, result_.connectFailures, failure);
+      case Step::SendFailed: return fail(c, result_.closedEarly, failure);
+      case Step::Written:
+      case Step::Read: break;
+    }
+    if (ev & kReadable) readAnswer(c);
+  }
+
+  void readAnswer(Conn* c) {
+    std::string why;
+    const bool open = readAvailable(c, why);
+    Response r = parseResponse(c->in);
+    if (r.state == Response::Incomplete && r.untilEof && !open) {
+      r.state = Response::Complete;
+      r.close = true;
+    }
+    if (r.state == Response::Bad) return fail(c, result_.closedEarly, "not an HTTP response");
+    if (r.state == Response::Incomplete) {
+      if (!open) fail(c, result_.closedEarly, why);
+      return;
+    }
+    result_.answered++;
+    result_.statuses[r.status]++;
+    lastAnswer_ = monotonicSeconds();
+    if (r.close || !open) {
+      // The server ends the connection itself: what is left for it is not sent.
+      result_.serverClosedAfterResponse++;
+      poller_.drop(c);
+    } else if (c->requestsLeft > 0) {
+      c->requestsLeft--;
+      sendNext(c);
+      poller_.want(c, EPOLLOUT);
+    } else {
+      poller_.drop(c);  // the client closes its side, keep-alive or not
+    }
+  }
+
+  const Target& target_;
+  const RestLoadOptions& options_;
+  RestLoadResult result_;
+  Poller poller_;
+  long planned_ = 0;  // requests given to connections so far
+  size_t nextPath_ = 0;
+  double lastAnswer_ = 0;
+};
 
 // Consumes whole server frames at the start of `in`; true if one of them is a close frame.
 bool closeFrameIn(std::string& in) {
@@ -377,124 +347,147 @@ bool closeFrameIn(std::string& in) {
   }
 }
 
-}  // namespace
+// WebSockets that upgrade and never say hello, in batches: a batch is upgraded, held, closed.
+class SilentWebSockets {
+ public:
+  SilentWebSockets(const Target& target, const SilentWsOptions& options)
+      : options_(options),
+        upgrade_("GET " + options.path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(target.port) +
+                 "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 "Sec-WebSocket-Key: c29hay0xNi1ieXRlLWtleQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"),
+        target_(target) {}
 
-SilentWsResult runSilentWebSockets(const Target& target, const SilentWsOptions& options) {
-  SilentWsResult result;
-  const double started = monotonicSeconds(), phaseDeadline = started + options.timeout;
-  const std::string upgrade = "GET " + options.path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(target.port) +
-                              "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                              "Sec-WebSocket-Key: c29hay0xNi1ieXRlLWtleQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
-  std::vector<epoll_event> events(256);
-  double lastAnswer = started;
-  while (result.attempted < options.connections && !result.phaseTimedOut && !result.stalled) {
+  SilentWsResult run() {
+    const double started = monotonicSeconds();
+    phaseDeadline_ = started + options_.timeout;
+    lastAnswer_ = started;
+    while (result_.attempted < options_.connections && !result_.phaseTimedOut && !result_.stalled) runBatch();
+    result_.seconds = monotonicSeconds() - started;
+    return result_;
+  }
+
+ private:
+  void runBatch() {
     Poller poller;
-    const long batchEnd = std::min(options.connections, result.attempted + options.batch);
-    long upgrading = 0;  // connections not yet answered
-    double lastUpgrade = monotonicSeconds();
+    const long batchEnd = std::min(options_.connections, result_.attempted + options_.batch);
+    upgrading_ = 0;
+    lastUpgrade_ = monotonicSeconds();
+    std::vector<epoll_event> events(256);
     for (;;) {
       const double now = monotonicSeconds();
-      if (now > phaseDeadline) {
-        result.phaseTimedOut = true;
+      if (now > phaseDeadline_) {
+        result_.phaseTimedOut = true;
         break;
       }
-      if (upgrading > 0 && now - lastAnswer > options.stallTimeout) {
-        result.stalled = true;
+      if (upgrading_ > 0 && now - lastAnswer_ > options_.stallTimeout) {
+        result_.stalled = true;
         break;
       }
-      while (result.attempted < batchEnd && upgrading < options.inFlight) {
-        std::string error;
-        const int fd = startConnect(target, result.attempted++, error);
-        if (fd < 0) {
-          result.connectFailures++;
-          result.failures[error]++;
-          continue;
-        }
-        Conn* c = poller.add(fd);
-        c->out = upgrade;
-        c->deadline = now + options.upgradeTimeout;
-        upgrading++;
-      }
-      if (upgrading == 0 && result.attempted >= batchEnd) {
-        // The whole batch is upgraded (or failed): hold it until the server has closed every
-        // one, or for holdMax after the last upgrade.
-        size_t held = 0;
-        for (auto& c : poller.conns()) held += c->fd >= 0 && c->state == Conn::Held;
-        if (held == 0 || now - lastUpgrade >= options.holdMax) break;
-      }
+      openConnections(poller, batchEnd, now);
+      if (upgrading_ == 0 && result_.attempted >= batchEnd && batchHeld(poller, now)) break;
       const int n = poller.wait(events.data(), static_cast<int>(events.size()), 100);
-      for (int i = 0; i < n; i++) {
-        auto* c = static_cast<Conn*>(events[i].data.ptr);
-        if (c->fd < 0) continue;
-        const uint32_t ev = events[i].events;
-        auto fail = [&](const std::string& why) {
-          result.connectFailures++;
-          result.failures[why]++;
-          upgrading--;
-          poller.drop(c);
-        };
-        if (c->state == Conn::Connecting) {
-          if (!(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))) continue;
-          if (const std::string error = socketError(c->fd); !error.empty()) {
-            fail(error);
-            continue;
-          }
-          c->state = Conn::Writing;
-        }
-        if (c->state == Conn::Writing) {
-          if (!flush(c)) {
-            fail(std::string("send: ") + strerror(errno));
-            continue;
-          }
-          if (c->written < c->out.size()) continue;
-          c->state = Conn::Reading;
-          poller.want(c, EPOLLIN);
-          continue;
-        }
-        if (!(ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) continue;
-        std::string why;
-        const bool open = readAvailable(c, why);
-        if (c->state == Conn::Reading) {
-          const Response r = parseResponse(c->in);
-          if (r.state == Response::Incomplete) {
-            if (!open) fail("before the upgrade's answer: " + why);
-            continue;
-          }
-          upgrading--;
-          result.statuses[r.status]++;
-          lastAnswer = monotonicSeconds();
-          if (r.state == Response::Bad || r.status != 101) {
-            result.refused++;
-            poller.drop(c);
-            continue;
-          }
-          result.upgraded++;
-          c->state = Conn::Held;
-          c->upgradedAt = lastUpgrade = monotonicSeconds();
-          c->in.erase(0, r.length);
-        }
-        // Held: we never say hello; anything but a close frame (or the end) is ignored.
-        if (!open || closeFrameIn(c->in)) {
-          result.closedByServer++;
-          result.serverCloseAfter.push_back(monotonicSeconds() - c->upgradedAt);
-          poller.drop(c);
-        }
-      }
+      for (int i = 0; i < n; i++) onEvent(poller, static_cast<Conn*>(events[i].data.ptr), events[i].events);
       const double after = monotonicSeconds();
       for (auto& c : poller.conns())
         if (c->fd >= 0 && c->state != Conn::Held && after > c->deadline) {
-          result.timedOut++;
-          upgrading--;
+          result_.timedOut++;
+          upgrading_--;
           poller.drop(c.get());
         }
       poller.sweep();
     }
     for (auto& c : poller.conns())
-      if (c->fd >= 0 && c->state == Conn::Held) result.closedByUs++;
+      if (c->fd >= 0 && c->state == Conn::Held) result_.closedByUs++;
     // ~Poller closes what is left (held ones, and upgrades cut off by the phase deadline).
   }
-  result.seconds = monotonicSeconds() - started;
-  return result;
+
+  // The whole batch is upgraded (or failed): it is held until the server has closed every one,
+  // or for holdMax after the last upgrade. True when that hold is over.
+  bool batchHeld(Poller& poller, double now) {
+    size_t held = 0;
+    for (auto& c : poller.conns()) held += c->fd >= 0 && c->state == Conn::Held;
+    return held == 0 || now - lastUpgrade_ >= options_.holdMax;
+  }
+
+  void openConnections(Poller& poller, long batchEnd, double now) {
+    while (result_.attempted < batchEnd && upgrading_ < options_.inFlight) {
+      std::string error;
+      const int fd = startLoopbackConnect(target_.port, result_.attempted++, target_.sourceAddresses, false, error);
+      if (fd < 0) {
+        result_.connectFailures++;
+        result_.failures[error]++;
+        continue;
+      }
+      Conn* c = poller.add(fd);
+      c->out = upgrade_;
+      c->deadline = now + options_.upgradeTimeout;
+      upgrading_++;
+    }
+  }
+
+  void fail(Poller& poller, Conn* c, const std::string& why) {
+    result_.connectFailures++;
+    result_.failures[why]++;
+    upgrading_--;
+    poller.drop(c);
+  }
+
+  void onEvent(Poller& poller, Conn* c, uint32_t ev) {
+    if (c->fd < 0) return;
+    std::string failure;
+    switch (advance(poller, c, ev, failure)) {
+      case Step::Wait:
+      case Step::Written: return;
+      case Step::ConnectFailed:
+      case Step::SendFailed: return fail(poller, c, failure);
+      case Step::Read: break;
+    }
+    if (!(ev & kReadable)) return;
+    std::string why;
+    const bool open = readAvailable(c, why);
+    if (c->state == Conn::Reading) {
+      const Response r = parseResponse(c->in);
+      if (r.state == Response::Incomplete) {
+        if (!open) fail(poller, c, "before the upgrade's answer: " + why);
+        return;
+      }
+      upgrading_--;
+      result_.statuses[r.status]++;
+      lastAnswer_ = monotonicSeconds();
+      if (r.state == Response::Bad || r.status != 101) {
+        result_.refused++;
+        poller.drop(c);
+        return;
+      }
+      result_.upgraded++;
+      c->state = Conn::Held;
+      c->upgradedAt = lastUpgrade_ = monotonicSeconds();
+      c->in.erase(0, r.length);
+    }
+    // Held: we never say hello; anything but a close frame (or the end) is ignored.
+    if (!open || closeFrameIn(c->in)) {
+      result_.closedByServer++;
+      result_.serverCloseAfter.push_back(monotonicSeconds() - c->upgradedAt);
+      poller.drop(c);
+    }
+  }
+
+  const SilentWsOptions& options_;
+  const std::string upgrade_;
+  const Target& target_;
+  SilentWsResult result_;
+  double phaseDeadline_ = 0, lastAnswer_ = 0, lastUpgrade_ = 0;
+  long upgrading_ = 0;  // connections of this batch not yet answered
+};
+
+}  // namespace
+
+RestLoadResult runRestLoad(const Target& target, const RestLoadOptions& options) {
+  return RestLoad(target, options).run();
+}
+
+SilentWsResult runSilentWebSockets(const Target& target, const SilentWsOptions& options) {
+  return SilentWebSockets(target, options).run();
 }
 
 }  // namespace roomcast::bench::soak

@@ -91,50 +91,20 @@ struct Options {
   std::string json = "bench-transcription-cost.json";
 };
 
-void usage(FILE* out) {
-  std::fprintf(out,
-      "Usage: bench-transcription-cost [options]\n"
-      "  --speakers LIST   simultaneous talking speakers per run, comma separated (default 1,2,4)\n"
-      "  --seconds S       length of each speaker's speech file (default 30; at least one utterance)\n"
-      "  --repeats R       runs per variant and N, alternating variants (default 3)\n"
-      "  --phrase TEXT     what flite says (default \"good morning everybody\")\n"
-      "  --keyword WORD    a final counts as recognized when it contains WORD (default morning)\n"
-      "  --json FILE       where to write the results (default bench-transcription-cost.json)\n"
-      "Needs flite and the pocketsphinx GStreamer element (gstreamer1.0-pocketsphinx).\n");
-}
-
 Options parseOptions(int argc, char** argv) {
   Options o;
-  auto number = [](const std::string& flag, const std::string& value) { return positiveNumber(usage, flag, value); };
-  parseCommandLine(argc, argv, usage, [](const std::string&) { return false; },
-                   [&](const std::string& flag, const std::string& value) {
-    if (flag == "--speakers") {
-      o.speakers.clear();
-      std::stringstream ss(value);
-      for (std::string item; std::getline(ss, item, ',');) {
-        double n = number(flag, item);
-        if (n > 64 || n != std::floor(n)) failUsage(usage, "speakers must be whole numbers 1..64: " + item);
-        o.speakers.push_back(static_cast<int>(n));
-      }
-      if (o.speakers.empty()) failUsage(usage, "--speakers is empty");
-      std::sort(o.speakers.begin(), o.speakers.end());
-      o.speakers.erase(std::unique(o.speakers.begin(), o.speakers.end()), o.speakers.end());
-    } else if (flag == "--seconds") {
-      o.seconds = number(flag, value);
-    } else if (flag == "--repeats") {
-      double r = number(flag, value);
-      if (r != std::floor(r) || r > 100) failUsage(usage, "--repeats must be a whole number 1..100");
-      o.repeats = static_cast<int>(r);
-    } else if (flag == "--phrase") {
-      o.phrase = value;
-    } else if (flag == "--keyword") {
-      o.keyword = value;
-    } else if (flag == "--json") {
-      o.json = value;
-    } else {
-      failUsage(usage, "unknown option " + flag);
-    }
-  });
+  parseFlags(argc, argv,
+             "Usage: bench-transcription-cost [options]\n"
+             "Needs flite and the pocketsphinx GStreamer element (gstreamer1.0-pocketsphinx).",
+             {{"--speakers", "LIST", "simultaneous talking speakers per run, comma separated (default 1,2,4)",
+               setSortedInts(o.speakers, 1, 64)},
+              {"--seconds", "S", "length of each speaker's speech file (default 30; at least one utterance)",
+               setNumber(o.seconds, 1e-3, 1e6)},
+              {"--repeats", "R", "runs per variant and N, alternating variants (default 3)", setInt(o.repeats, 1, 100)},
+              {"--phrase", "TEXT", "what flite says (default \"good morning everybody\")", setText(o.phrase)},
+              {"--keyword", "WORD", "a final counts as recognized when it contains WORD (default morning)",
+               setText(o.keyword)},
+              {"--json", "FILE", "where to write the results (default bench-transcription-cost.json)", setText(o.json)}});
   return o;
 }
 
@@ -373,6 +343,40 @@ struct Run {
   double otherPercent() const { return wallSeconds > 0 ? otherCpuSeconds / wallSeconds * 100 : 0; }
 };
 
+// Finals against the utterances: lag, endpoint and backlog of each, and which utterances were heard.
+void scoreFinals(Run& r, const std::vector<Hypothesis>& hypotheses, const std::vector<double>& ends,
+                 const std::string& keyword) {
+  std::vector<std::vector<bool>> heard(static_cast<size_t>(r.n), std::vector<bool>(ends.size(), false));
+  for (const Hypothesis& h : hypotheses) {
+    if (!h.final) {
+      r.partials++;
+      continue;
+    }
+    r.finals++;
+    bool hasKeyword = h.text.find(keyword) != std::string::npos;
+    if (hasKeyword) r.finalsWithKeyword++;
+    if (h.text.empty()) r.emptyFinals++;
+    // The utterance it belongs to: the most recent one whose speech ended before the audio
+    // the recognizer was handling when it posted (before the message itself, if unknown).
+    // When the recognizer keeps up both are the same; when it runs behind, the message can
+    // arrive after the next utterance has ended.
+    const double pos = std::isfinite(h.audioPos) ? h.audioPos : h.runningTime;
+    auto it = std::upper_bound(ends.begin(), ends.end(), pos);
+    if (it == ends.begin()) {
+      r.earlyFinals++;
+      continue;
+    }
+    size_t u = static_cast<size_t>(it - ends.begin()) - 1;
+    r.lags.push_back(h.runningTime - ends[u]);
+    if (std::isfinite(h.audioPos)) {
+      r.endpointLags.push_back(h.audioPos - ends[u]);
+      r.backlogs.push_back(h.runningTime - h.audioPos);
+    }
+    if (hasKeyword && h.speaker >= 0 && h.speaker < r.n) heard[static_cast<size_t>(h.speaker)][u] = true;
+  }
+  for (const auto& row : heard) r.utterancesHeard += static_cast<int>(std::count(row.begin(), row.end(), true));
+}
+
 Run runOnce(Variant variant, int n, const Speech& speech, const std::string& keyword) {
   quietStderr(true);
   GstElement* pipeline = gst_pipeline_new("transcription");
@@ -450,36 +454,7 @@ Run runOnce(Variant variant, int n, const Speech& speech, const std::string& key
     r.droppedSeconds += static_cast<double>(c->inNs.load() - std::min(c->inNs.load(), c->outNs.load())) / GST_SECOND;
   }
 
-  const auto& ends = speech.utteranceEnds;
-  std::vector<std::vector<bool>> heard(static_cast<size_t>(n), std::vector<bool>(ends.size(), false));
-  for (const Hypothesis& h : collector.hypotheses) {
-    if (!h.final) {
-      r.partials++;
-      continue;
-    }
-    r.finals++;
-    bool hasKeyword = h.text.find(keyword) != std::string::npos;
-    if (hasKeyword) r.finalsWithKeyword++;
-    if (h.text.empty()) r.emptyFinals++;
-    // The utterance it belongs to: the most recent one whose speech ended before the audio
-    // the recognizer was handling when it posted (before the message itself, if unknown).
-    // When the recognizer keeps up both are the same; when it runs behind, the message can
-    // arrive after the next utterance has ended.
-    const double pos = std::isfinite(h.audioPos) ? h.audioPos : h.runningTime;
-    auto it = std::upper_bound(ends.begin(), ends.end(), pos);
-    if (it == ends.begin()) {
-      r.earlyFinals++;
-      continue;
-    }
-    size_t u = static_cast<size_t>(it - ends.begin()) - 1;
-    r.lags.push_back(h.runningTime - ends[u]);
-    if (std::isfinite(h.audioPos)) {
-      r.endpointLags.push_back(h.audioPos - ends[u]);
-      r.backlogs.push_back(h.runningTime - h.audioPos);
-    }
-    if (hasKeyword && h.speaker >= 0 && h.speaker < n) heard[static_cast<size_t>(h.speaker)][u] = true;
-  }
-  for (const auto& row : heard) r.utterancesHeard += static_cast<int>(std::count(row.begin(), row.end(), true));
+  scoreFinals(r, collector.hypotheses, speech.utteranceEnds, keyword);
   return r;
 }
 
@@ -548,37 +523,19 @@ std::string range(const Stat& s, const char* f) {
   return fmt(f, s.median) + " [" + fmt(f, s.min) + " .. " + fmt(f, s.max) + "]";
 }
 
-}  // namespace
+// What a whole session knows beyond the runs: for the header, the footer and the JSON.
+struct Session {
+  Options opt;
+  Speech speech;
+  std::string gstVersion, started, loadBefore, loadAfter;
+  long cpus = 0;
+  double benchWall = 0, timedWall = 0, otherCpu = 0, worstOther = 0;
+  int busyRuns = 0;
+};
 
-int main(int argc, char** argv) {
-  gst_init(&argc, &argv);
-  Options opt = parseOptions(argc, argv);
-  if (GstElementFactory* f = gst_element_factory_find("pocketsphinx"))
-    gst_object_unref(f);
-  else
-    die("no pocketsphinx GStreamer element (apt-get install gstreamer1.0-pocketsphinx)");
-
-  GError* error = nullptr;
-  gchar* dir = g_dir_make_tmp("bench-transcription-XXXXXX", &error);
-  if (!dir) die(std::string("no temporary folder: ") + error->message);
-  const std::string tmp = dir;
-  g_free(dir);
-  PcmAudio phrase = synthesize(opt.phrase, tmp + "/phrase.wav");
-  Speech speech = buildSpeech(phrase, opt.seconds, tmp + "/speech.wav");
-  Speech warmup = buildSpeech(phrase, 0, tmp + "/warmup.wav");  // one utterance
-
-  long cpus = onlineCpus();
-  gchar* gstVersion = gst_version_string();
-  std::string loadBefore = loadAverage(), started = utcNow();
-  std::fprintf(stderr,
-               "bench-transcription-cost: %s, %ld CPUs (%s), load average %s\n"
-               "  speech: %zu x \"%s\" (%.2f s, speech ends at %.2f s), %.1f s per file\n",
-               gstVersion, cpus, cpuModel().c_str(), loadBefore.c_str(), speech.utteranceEnds.size(),
-               opt.phrase.c_str(), speech.phraseSeconds, speech.speechEndInPhrase, speech.duration);
-
-  // Untimed warm-up: loads the plugins and the model files before anything counts.
-  for (Variant v : {Variant::Recognizer, Variant::Baseline}) runOnce(v, 1, warmup, opt.keyword);
-
+// Every N, --repeats pairs of runs; the order of the variants alternates.
+std::vector<Run> runAll(Session& s) {
+  const Options& opt = s.opt;
   std::vector<Run> runs;
   double benchStart = monotonicSeconds();
   for (int n : opt.speakers) {
@@ -587,7 +544,7 @@ int main(int argc, char** argv) {
       std::vector<Variant> order{Variant::Recognizer, Variant::Baseline};
       if (rep % 2) std::swap(order[0], order[1]);
       for (Variant v : order) {
-        Run r = runOnce(v, n, speech, opt.keyword);
+        Run r = runOnce(v, n, s.speech, opt.keyword);
         r.repeat = rep;
         std::fprintf(stderr,
                      "  N=%d %-12s run %d/%d: CPU %.2f s over %.2f s wall = %.1f%% core, others %.0f%%, finals %d "
@@ -599,29 +556,65 @@ int main(int argc, char** argv) {
       }
     }
   }
-  double benchWall = monotonicSeconds() - benchStart;
-  std::string loadAfter = loadAverage();
-  double timedWall = 0, otherCpu = 0, worstOther = 0;
-  int busyRuns = 0;
+  s.benchWall = monotonicSeconds() - benchStart;
+  s.loadAfter = loadAverage();
   for (const Run& r : runs) {
-    timedWall += r.wallSeconds;
-    otherCpu += r.otherCpuSeconds;
-    worstOther = std::max(worstOther, r.otherPercent());
-    if (r.otherPercent() > 20) busyRuns++;
+    s.timedWall += r.wallSeconds;
+    s.otherCpu += r.otherCpuSeconds;
+    s.worstOther = std::max(s.worstOther, r.otherPercent());
+    if (r.otherPercent() > 20) s.busyRuns++;
   }
+  return runs;
+}
 
-  // ---- tables
+// One N's recognizer runs pooled.
+struct Row {
+  int n;
+  Stat cost, need;
+  LagSummary lag, endpoint, backlog;
+  double finalsPerUtterance, keywordShare, heardShare, overruns, dropped, recognized;
+  int finals, early, empty;
+};
+
+Row summarise(const std::vector<Run>& runs, int n, size_t utterancesPerFile) {
+  auto sel = select(runs, Variant::Recognizer, n);
+  Row row{};
+  row.n = n;
+  row.cost = roomcast::bench::stat(pairedCost(runs, n));
+  row.need = roomcast::bench::stat(pairedNeed(runs, n));
+  row.lag = lagSummary(sel);
+  row.endpoint = lagSummary(sel, &Run::endpointLags);
+  row.backlog = lagSummary(sel, &Run::backlogs);
+  int withKw = 0, heard = 0;
+  for (const Run* r : sel) {
+    row.finals += r->finals;
+    withKw += r->finalsWithKeyword;
+    heard += r->utterancesHeard;
+    row.early += r->earlyFinals;
+    row.empty += r->emptyFinals;
+  }
+  double utterances = static_cast<double>(sel.size()) * n * static_cast<double>(utterancesPerFile);
+  row.finalsPerUtterance = utterances > 0 ? row.finals / utterances : NAN;
+  row.keywordShare = row.finals > 0 ? 100.0 * withKw / row.finals : NAN;
+  row.heardShare = utterances > 0 ? 100.0 * heard / utterances : NAN;
+  row.overruns = statOf(sel, [](const Run& r) { return static_cast<double>(r.overruns); }).median;
+  row.dropped = statOf(sel, [](const Run& r) { return r.droppedSeconds; }).median;
+  row.recognized = statOf(sel, [](const Run& r) { return r.recognizedSeconds / r.n; }).median;
+  return row;
+}
+
+void printRuns(const Session& s, const std::vector<Run>& runs) {
   std::printf("\ntranscription-cost: CPU and lag of pocketsphinx per talking speaker (%s, %ld CPUs, roomcast %s)\n",
-              gstVersion, cpus, ROOMCAST_VERSION);
+              s.gstVersion.c_str(), s.cpus, ROOMCAST_VERSION);
   std::printf("Every speaker plays %.1f s of speech (%zu x \"%s\") paced to real time in 20 ms buffers into\n"
               "speaker_peer.cpp's recognizer branch, all N in one pipeline, all talking at once. Process CPU\n"
               "(user+sys) over the wall time from PLAYING to EOS; median [min .. max] of %d runs, variants alternating.\n\n",
-              speech.duration, speech.utteranceEnds.size(), opt.phrase.c_str(), opt.repeats);
+              s.speech.duration, s.speech.utteranceEnds.size(), s.opt.phrase.c_str(), s.opt.repeats);
   std::printf("%3s  %-12s  %22s  %7s  %7s  %8s  %6s\n", "N", "variant", "% core (whole process)", "wall s", "others",
               "setup", "RSS");
   std::printf("%3s  %-12s  %22s  %7s  %7s  %8s  %6s\n", "", "", "median [min .. max]", "median", "max %",
               "CPU s", "MB");
-  for (int n : opt.speakers) {
+  for (int n : s.opt.speakers) {
     for (Variant v : {Variant::Recognizer, Variant::Baseline}) {
       auto sel = select(runs, v, n);
       std::printf("%3d  %-12s  %22s  %7.2f  %6.0f%%  %8.2f  %6.0f\n", n, variantName(v),
@@ -632,45 +625,9 @@ int main(int argc, char** argv) {
                   statOf(sel, [](const Run& r) { return r.rssSetupKb / 1024.0; }).median);
     }
   }
+}
 
-  struct Row {
-    int n;
-    Stat cost, need;
-    LagSummary lag, endpoint, backlog;
-    double finalsPerUtterance, keywordShare, heardShare, overruns, dropped, recognized;
-    int finals, early, empty;
-  };
-  std::vector<Row> rows;
-  for (int n : opt.speakers) {
-    auto sel = select(runs, Variant::Recognizer, n);
-    Row row{};
-    row.n = n;
-    row.cost = roomcast::bench::stat(pairedCost(runs, n));
-    row.need = roomcast::bench::stat(pairedNeed(runs, n));
-    row.lag = lagSummary(sel);
-    row.endpoint = lagSummary(sel, &Run::endpointLags);
-    row.backlog = lagSummary(sel, &Run::backlogs);
-    int finals = 0, withKw = 0, heard = 0, early = 0, empty = 0;
-    for (const Run* r : sel) {
-      finals += r->finals;
-      withKw += r->finalsWithKeyword;
-      heard += r->utterancesHeard;
-      early += r->earlyFinals;
-      empty += r->emptyFinals;
-    }
-    double utterances = static_cast<double>(sel.size()) * n * static_cast<double>(speech.utteranceEnds.size());
-    row.finals = finals;
-    row.early = early;
-    row.empty = empty;
-    row.finalsPerUtterance = utterances > 0 ? finals / utterances : NAN;
-    row.keywordShare = finals > 0 ? 100.0 * withKw / finals : NAN;
-    row.heardShare = utterances > 0 ? 100.0 * heard / utterances : NAN;
-    row.overruns = statOf(sel, [](const Run& r) { return static_cast<double>(r.overruns); }).median;
-    row.dropped = statOf(sel, [](const Run& r) { return r.droppedSeconds; }).median;
-    row.recognized = statOf(sel, [](const Run& r) { return r.recognizedSeconds / r.n; }).median;
-    rows.push_back(row);
-  }
-
+void printRows(const Session& s, const std::vector<Row>& rows) {
   std::printf("\nRecognition per talking speaker: (pocketsphinx - baseline) within each pair of runs.\n"
               "'per wall s' = %% core difference / N (the figure to plan with while it keeps up); 'per audio s'\n"
               "= extra CPU s / seconds of audio that reached the recognizers x 100 (the share of a core one\n"
@@ -698,23 +655,80 @@ int main(int argc, char** argv) {
               "leaky 2 s queues threw away, all speakers of a run ('overruns': the queues' overrun signal, once per\n"
               "buffer that found its queue full). 'setup' (loading the models, NULL -> PAUSED) and 'RSS' growth are\n"
               "per run, for all N speakers together, and outside the timed window.\n",
-              opt.keyword.c_str());
-  std::printf("\nTotal %.0f s wall; load average before %s, after %s.\n", benchWall, loadBefore.c_str(), loadAfter.c_str());
+              s.opt.keyword.c_str());
+  std::printf("\nTotal %.0f s wall; load average before %s, after %s.\n", s.benchWall, s.loadBefore.c_str(), s.loadAfter.c_str());
   std::printf("Other processes used %.1f CPU s during the %.0f s of timed runs (%.0f%% of one core on average, worst run "
               "%.0f%%)%s\n",
-              otherCpu, timedWall, timedWall > 0 ? otherCpu / timedWall * 100 : 0, worstOther,
-              busyRuns ? (": " + std::to_string(busyRuns) + " run(s) above 20 % of a core, the machine was busy; rerun.").c_str()
+              s.otherCpu, s.timedWall, s.timedWall > 0 ? s.otherCpu / s.timedWall * 100 : 0, s.worstOther,
+              s.busyRuns ? (": " + std::to_string(s.busyRuns) + " run(s) above 20 % of a core, the machine was busy; rerun.").c_str()
                        : ".");
+}
 
-  // ---- JSON
+std::string rowJson(const std::vector<Run>& runs, const Row& row) {
+  std::ostringstream j;
+  auto ps = select(runs, Variant::Recognizer, row.n), base = select(runs, Variant::Baseline, row.n);
+  auto core = [](const Run& r) { return r.corePercent(); };
+  j << "    {\"n\": " << row.n << ", \"recognition_core_percent_per_speaker\": " << jsonStat(row.cost)
+    << ", \"recognition_core_percent_per_recognized_audio_second\": " << jsonStat(row.need)
+    << ", \"pocketsphinx_core_percent\": " << jsonStat(statOf(ps, core))
+    << ", \"baseline_core_percent\": " << jsonStat(statOf(base, core)) << ", \"lag_seconds\": {\"count\": "
+    << row.lag.count << ", \"p50\": " << jsonNumber(row.lag.p50) << ", \"p95\": " << jsonNumber(row.lag.p95)
+    << ", \"max\": " << jsonNumber(row.lag.max) << "}, \"endpoint_seconds\": {\"p50\": " << jsonNumber(row.endpoint.p50)
+    << ", \"p95\": " << jsonNumber(row.endpoint.p95) << "}, \"backlog_seconds\": {\"p50\": "
+    << jsonNumber(row.backlog.p50) << ", \"p95\": " << jsonNumber(row.backlog.p95) << ", \"max\": "
+    << jsonNumber(row.backlog.max) << "}, \"finals\": " << row.finals
+    << ", \"finals_per_utterance\": " << jsonNumber(row.finalsPerUtterance)
+    << ", \"finals_with_keyword_percent\": " << jsonNumber(row.keywordShare)
+    << ", \"utterances_heard_percent\": " << jsonNumber(row.heardShare) << ", \"early_finals\": " << row.early
+    << ", \"empty_finals\": " << row.empty << ", \"overruns_per_run\": " << jsonNumber(row.overruns)
+    << ", \"dropped_seconds_per_run\": " << jsonNumber(row.dropped)
+    << ", \"recognized_seconds_per_speaker\": " << jsonNumber(row.recognized)
+    << ", \"setup_cpu_seconds_per_speaker\": "
+    << jsonNumber(statOf(ps, [](const Run& r) { return r.setupCpuSeconds / r.n; }).median)
+    << ", \"baseline_setup_cpu_seconds_per_speaker\": "
+    << jsonNumber(statOf(base, [](const Run& r) { return r.setupCpuSeconds / r.n; }).median)
+    << ", \"rss_mb_per_speaker\": "
+    << jsonNumber(statOf(ps, [](const Run& r) { return r.rssSetupKb / 1024.0 / r.n; }).median) << "}";
+  return j.str();
+}
+
+std::string runJson(const Run& r) {
+  std::ostringstream j;
+  j << "    {\"n\": " << r.n << ", \"variant\": \"" << variantName(r.variant) << "\", \"repeat\": " << r.repeat
+    << ", \"audio_seconds\": " << jsonNumber(r.audioSeconds) << ", \"user_seconds\": " << jsonNumber(r.userSeconds)
+    << ", \"sys_seconds\": " << jsonNumber(r.sysSeconds) << ", \"wall_seconds\": " << jsonNumber(r.wallSeconds)
+    << ", \"core_percent\": " << jsonNumber(r.corePercent())
+    << ", \"other_processes_cpu_seconds\": " << jsonNumber(r.otherCpuSeconds)
+    << ", \"setup_cpu_seconds\": " << jsonNumber(r.setupCpuSeconds)
+    << ", \"setup_wall_seconds\": " << jsonNumber(r.setupWallSeconds) << ", \"rss_setup_kb\": " << r.rssSetupKb
+    << ", \"finals\": " << r.finals << ", \"partials\": " << r.partials
+    << ", \"finals_with_keyword\": " << r.finalsWithKeyword << ", \"utterances_heard\": " << r.utterancesHeard
+    << ", \"early_finals\": " << r.earlyFinals << ", \"overruns\": " << r.overruns
+    << ", \"queued_seconds\": " << jsonNumber(r.queuedSeconds) << ", \"dropped_seconds\": "
+    << jsonNumber(r.droppedSeconds) << ", \"recognized_seconds\": " << jsonNumber(r.recognizedSeconds);
+  auto list = [&](const char* key, const std::vector<double>& v) {
+    j << ", \"" << key << "\": [";
+    for (size_t k = 0; k < v.size(); k++) j << (k ? ", " : "") << jsonNumber(v[k]);
+    j << "]";
+  };
+  list("lags_seconds", r.lags);
+  list("endpoint_seconds", r.endpointLags);
+  list("backlog_seconds", r.backlogs);
+  j << "}";
+  return j.str();
+}
+
+void writeJson(const Session& s, const std::vector<Run>& runs, const std::vector<Row>& rows) {
+  const Options& opt = s.opt;
+  const Speech& speech = s.speech;
   std::ostringstream j;
   j << "{\n  \"benchmark\": \"transcription-cost\",\n  \"roomcast_version\": " << jsonString(ROOMCAST_VERSION)
-    << ",\n  \"gstreamer\": " << jsonString(gstVersion) << ",\n  \"cpus\": " << cpus
-    << ",\n  \"cpu_model\": " << jsonString(cpuModel()) << ",\n  \"started_utc\": " << jsonString(started)
-    << ",\n  \"load_average_before\": " << jsonString(loadBefore) << ",\n  \"load_average_after\": "
-    << jsonString(loadAfter) << ",\n  \"total_wall_seconds\": " << jsonNumber(benchWall)
-    << ",\n  \"other_processes_cpu_seconds\": " << jsonNumber(otherCpu)
-    << ",\n  \"timed_wall_seconds\": " << jsonNumber(timedWall) << ",\n  \"busy_runs\": " << busyRuns
+    << ",\n  \"gstreamer\": " << jsonString(s.gstVersion) << ",\n  \"cpus\": " << s.cpus
+    << ",\n  \"cpu_model\": " << jsonString(cpuModel()) << ",\n  \"started_utc\": " << jsonString(s.started)
+    << ",\n  \"load_average_before\": " << jsonString(s.loadBefore) << ",\n  \"load_average_after\": "
+    << jsonString(s.loadAfter) << ",\n  \"total_wall_seconds\": " << jsonNumber(s.benchWall)
+    << ",\n  \"other_processes_cpu_seconds\": " << jsonNumber(s.otherCpu)
+    << ",\n  \"timed_wall_seconds\": " << jsonNumber(s.timedWall) << ",\n  \"busy_runs\": " << s.busyRuns
     << ",\n  \"params\": {\"speakers\": [";
   for (size_t i = 0; i < opt.speakers.size(); i++) j << (i ? ", " : "") << opt.speakers[i];
   j << "], \"seconds\": " << jsonNumber(opt.seconds) << ", \"repeats\": " << opt.repeats
@@ -729,63 +743,52 @@ int main(int argc, char** argv) {
        "\"lag_seconds\": \"running time when a final hypothesis was posted - end of the speech of the most recent "
        "utterance\"},\n";
   j << "  \"summary\": [\n";
-  for (size_t i = 0; i < rows.size(); i++) {
-    const Row& row = rows[i];
-    auto ps = select(runs, Variant::Recognizer, row.n), base = select(runs, Variant::Baseline, row.n);
-    auto core = [](const Run& r) { return r.corePercent(); };
-    j << "    {\"n\": " << row.n << ", \"recognition_core_percent_per_speaker\": " << jsonStat(row.cost)
-      << ", \"recognition_core_percent_per_recognized_audio_second\": " << jsonStat(row.need)
-      << ", \"pocketsphinx_core_percent\": " << jsonStat(statOf(ps, core))
-      << ", \"baseline_core_percent\": " << jsonStat(statOf(base, core)) << ", \"lag_seconds\": {\"count\": "
-      << row.lag.count << ", \"p50\": " << jsonNumber(row.lag.p50) << ", \"p95\": " << jsonNumber(row.lag.p95)
-      << ", \"max\": " << jsonNumber(row.lag.max) << "}, \"endpoint_seconds\": {\"p50\": " << jsonNumber(row.endpoint.p50)
-      << ", \"p95\": " << jsonNumber(row.endpoint.p95) << "}, \"backlog_seconds\": {\"p50\": "
-      << jsonNumber(row.backlog.p50) << ", \"p95\": " << jsonNumber(row.backlog.p95) << ", \"max\": "
-      << jsonNumber(row.backlog.max) << "}, \"finals\": " << row.finals
-      << ", \"finals_per_utterance\": " << jsonNumber(row.finalsPerUtterance)
-      << ", \"finals_with_keyword_percent\": " << jsonNumber(row.keywordShare)
-      << ", \"utterances_heard_percent\": " << jsonNumber(row.heardShare) << ", \"early_finals\": " << row.early
-      << ", \"empty_finals\": " << row.empty << ", \"overruns_per_run\": " << jsonNumber(row.overruns)
-      << ", \"dropped_seconds_per_run\": " << jsonNumber(row.dropped)
-      << ", \"recognized_seconds_per_speaker\": " << jsonNumber(row.recognized)
-      << ", \"setup_cpu_seconds_per_speaker\": "
-      << jsonNumber(statOf(ps, [](const Run& r) { return r.setupCpuSeconds / r.n; }).median)
-      << ", \"baseline_setup_cpu_seconds_per_speaker\": "
-      << jsonNumber(statOf(base, [](const Run& r) { return r.setupCpuSeconds / r.n; }).median)
-      << ", \"rss_mb_per_speaker\": "
-      << jsonNumber(statOf(ps, [](const Run& r) { return r.rssSetupKb / 1024.0 / r.n; }).median) << "}"
-      << (i + 1 < rows.size() ? ",\n" : "\n");
-  }
+  for (size_t i = 0; i < rows.size(); i++) j << rowJson(runs, rows[i]) << (i + 1 < rows.size() ? ",\n" : "\n");
   j << "  ],\n  \"runs\": [\n";
-  for (size_t i = 0; i < runs.size(); i++) {
-    const Run& r = runs[i];
-    j << "    {\"n\": " << r.n << ", \"variant\": \"" << variantName(r.variant) << "\", \"repeat\": " << r.repeat
-      << ", \"audio_seconds\": " << jsonNumber(r.audioSeconds) << ", \"user_seconds\": " << jsonNumber(r.userSeconds)
-      << ", \"sys_seconds\": " << jsonNumber(r.sysSeconds) << ", \"wall_seconds\": " << jsonNumber(r.wallSeconds)
-      << ", \"core_percent\": " << jsonNumber(r.corePercent())
-      << ", \"other_processes_cpu_seconds\": " << jsonNumber(r.otherCpuSeconds)
-      << ", \"setup_cpu_seconds\": " << jsonNumber(r.setupCpuSeconds)
-      << ", \"setup_wall_seconds\": " << jsonNumber(r.setupWallSeconds) << ", \"rss_setup_kb\": " << r.rssSetupKb
-      << ", \"finals\": " << r.finals << ", \"partials\": " << r.partials
-      << ", \"finals_with_keyword\": " << r.finalsWithKeyword << ", \"utterances_heard\": " << r.utterancesHeard
-      << ", \"early_finals\": " << r.earlyFinals << ", \"overruns\": " << r.overruns
-      << ", \"queued_seconds\": " << jsonNumber(r.queuedSeconds) << ", \"dropped_seconds\": "
-      << jsonNumber(r.droppedSeconds) << ", \"recognized_seconds\": " << jsonNumber(r.recognizedSeconds);
-    auto list = [&](const char* key, const std::vector<double>& v) {
-      j << ", \"" << key << "\": [";
-      for (size_t k = 0; k < v.size(); k++) j << (k ? ", " : "") << jsonNumber(v[k]);
-      j << "]";
-    };
-    list("lags_seconds", r.lags);
-    list("endpoint_seconds", r.endpointLags);
-    list("backlog_seconds", r.backlogs);
-    j << "}" << (i + 1 < runs.size() ? ",\n" : "\n");
-  }
+  for (size_t i = 0; i < runs.size(); i++) j << runJson(runs[i]) << (i + 1 < runs.size() ? ",\n" : "\n");
   j << "  ]\n}\n";
-
   if (!writeJsonFile(opt.json, j.str())) die("cannot write " + opt.json);
+}
 
+}  // namespace
+
+int main(int argc, char** argv) {
+  gst_init(&argc, &argv);
+  Session s;
+  s.opt = parseOptions(argc, argv);
+  if (GstElementFactory* f = gst_element_factory_find("pocketsphinx"))
+    gst_object_unref(f);
+  else
+    die("no pocketsphinx GStreamer element (apt-get install gstreamer1.0-pocketsphinx)");
+
+  g_autoptr(GError) error = nullptr;
+  g_autofree gchar* dir = g_dir_make_tmp("bench-transcription-XXXXXX", &error);
+  if (!dir) die(std::string("no temporary folder: ") + error->message);
+  const std::string tmp = dir;
+  PcmAudio phrase = synthesize(s.opt.phrase, tmp + "/phrase.wav");
+  s.speech = buildSpeech(phrase, s.opt.seconds, tmp + "/speech.wav");
+  Speech warmup = buildSpeech(phrase, 0, tmp + "/warmup.wav");  // one utterance
+
+  s.cpus = onlineCpus();
+  g_autofree gchar* version = gst_version_string();
+  s.gstVersion = version;
+  s.loadBefore = loadAverage();
+  s.started = utcNow();
+  std::fprintf(stderr,
+               "bench-transcription-cost: %s, %ld CPUs (%s), load average %s\n"
+               "  speech: %zu x \"%s\" (%.2f s, speech ends at %.2f s), %.1f s per file\n",
+               version, s.cpus, cpuModel().c_str(), s.loadBefore.c_str(), s.speech.utteranceEnds.size(),
+               s.opt.phrase.c_str(), s.speech.phraseSeconds, s.speech.speechEndInPhrase, s.speech.duration);
+
+  // Untimed warm-up: loads the plugins and the model files before anything counts.
+  for (Variant v : {Variant::Recognizer, Variant::Baseline}) runOnce(v, 1, warmup, s.opt.keyword);
+  const std::vector<Run> runs = runAll(s);
+  std::vector<Row> rows;
+  for (int n : s.opt.speakers) rows.push_back(summarise(runs, n, s.speech.utteranceEnds.size()));
+
+  printRuns(s, runs);
+  printRows(s, rows);
+  writeJson(s, runs, rows);
   removeTree(tmp);
-  g_free(gstVersion);
   return 0;
 }

@@ -29,20 +29,14 @@
 // Usage: bench-ws-scale --roomcastd PATH [--sizes 1000,5000,10000] [--seconds 30] [--json F]
 // See --help and bench/README.md (ws-scale).
 
-#include <arpa/inet.h>
-#include <fcntl.h>
 #include <glib.h>
-#include <json-glib/json-glib.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -51,7 +45,6 @@
 #include <climits>
 #include <cstdint>
 #include <cmath>
-#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -59,7 +52,6 @@
 #include <fstream>
 #include <functional>
 #include <map>
-#include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -68,19 +60,12 @@
 
 #include "bench_util.h"
 #include "children.h"
+#include "loopback_client.h"
 #include "rest_client.h"
 
 namespace {
 
-using roomcast::bench::jsonMember;
-using roomcast::bench::loadAverage;
-using roomcast::bench::nearestRankPercentile;
-using roomcast::bench::note;
-using roomcast::bench::pinToCpu;
-using roomcast::bench::processCpuSeconds;
-using roomcast::bench::readFile;
-using roomcast::bench::RestClient;
-using roomcast::bench::selfCpuSeconds;
+using namespace roomcast::bench;
 
 // ---------------------------------------------------------------------------------------
 // Small helpers
@@ -90,16 +75,6 @@ using roomcast::bench::selfCpuSeconds;
   std::exit(1);
 }
 
-
-std::string strf(const char* format, ...) G_GNUC_PRINTF(1, 2);
-std::string strf(const char* format, ...) {
-  char buf[1024];
-  va_list args;
-  va_start(args, format);
-  std::vsnprintf(buf, sizeof buf, format, args);
-  va_end(args);
-  return buf;
-}
 
 int64_t clockNs(clockid_t clock) {
   timespec ts{};
@@ -218,21 +193,6 @@ Percentiles percentiles(std::vector<double> v) {
   return p;
 }
 
-std::string jsonString(std::string_view s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      out += strf("\\u%04x", c);
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
-}
-
 std::string jnum(double v, int decimals = 3) {
   if (!std::isfinite(v)) return "null";
   return strf("%.*f", decimals, v);
@@ -262,216 +222,47 @@ struct Options {
   bool keepWorkdir = false;
 };
 
-void usage() {
-  std::printf(
-      "bench-ws-scale: N WebSocket listeners in one roomcastd room: connect time, RSS, CPU,\n"
-      "chat broadcast delivery delay, messages per client per second.\n\n"
-      "  --roomcastd PATH       the daemon (required)\n"
-      "  --sizes LIST           client counts (default 1000,5000,10000)\n"
-      "  --seconds S            steady window (default 30; one broadcast per second)\n"
-      "  --warmup S             steady load before the window (default 5)\n"
-      "  --idle-seconds S       idle daemon CPU window (default 5)\n"
-      "  --react-percent P      %% of clients that react once a second (default 1)\n"
-      "  --chat-senders K       chat senders taking turns (default 4)\n"
-      "  --concurrency C        connections in flight (default 8; roomcastd's listen backlog is 10)\n"
-      "  --source-addresses K   client source addresses 127.0.0.2.. (default 4)\n"
-      "  --server-cpu C, --generator-cpu C   pinning (default 0 and 1; -1: none)\n"
-      "  --connect-timeout S, --drain-timeout S   (default 1800 each)\n"
-      "  --grace S              wait for late broadcasts after the window (default 5)\n"
-      "  --teardown delete|close  end by DELETE of the room (default) or by every client closing\n"
-      "  --json FILE            results (default bench-ws-scale.json)\n"
-      "  --keep-workdir         keep the daemon's data dir and log\n");
-}
-
-std::vector<int> parseSizes(const std::string& s) {
-  std::vector<int> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    int n = std::atoi(item.c_str());
-    if (n < 2) die("sizes must be >= 2");
-    out.push_back(n);
-  }
-  return out;
-}
-
 Options parseOptions(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; i++) {
-    std::string a = argv[i];
-    std::string value;
-    bool hasValue = false;
-    if (auto eq = a.find('='); a.rfind("--", 0) == 0 && eq != std::string::npos) {
-      value = a.substr(eq + 1);
-      a = a.substr(0, eq);
-      hasValue = true;
-    }
-    auto next = [&]() -> std::string {
-      if (hasValue) return value;
-      if (i + 1 >= argc) die("missing value for " + a);
-      return argv[++i];
-    };
-    if (a == "--help" || a == "-h") {
-      usage();
-      std::exit(0);
-    } else if (a == "--roomcastd") o.roomcastd = next();
-    else if (a == "--sizes") o.sizes = parseSizes(next());
-    else if (a == "--seconds") o.seconds = std::atof(next().c_str());
-    else if (a == "--warmup") o.warmup = std::atof(next().c_str());
-    else if (a == "--idle-seconds") o.idleSeconds = std::atof(next().c_str());
-    else if (a == "--react-percent") o.reactPercent = std::atof(next().c_str());
-    else if (a == "--chat-senders") o.chatSenders = std::atoi(next().c_str());
-    else if (a == "--concurrency") o.concurrency = std::atoi(next().c_str());
-    else if (a == "--source-addresses") o.sourceAddresses = std::atoi(next().c_str());
-    else if (a == "--server-cpu") o.serverCpu = std::atoi(next().c_str());
-    else if (a == "--generator-cpu") o.generatorCpu = std::atoi(next().c_str());
-    else if (a == "--connect-timeout") o.connectTimeout = std::atof(next().c_str());
-    else if (a == "--drain-timeout") o.drainTimeout = std::atof(next().c_str());
-    else if (a == "--grace") o.grace = std::atof(next().c_str());
-    else if (a == "--teardown") o.teardown = next();
-    else if (a == "--json") o.json = next();
-    else if (a == "--keep-workdir") o.keepWorkdir = true;
-    else die("unknown option " + a + " (see --help)");
-  }
+  parseFlags(argc, argv,
+             "bench-ws-scale: N WebSocket listeners in one roomcastd room: connect time, RSS, CPU,\n"
+             "chat broadcast delivery delay, messages per client per second.",
+             {{"--roomcastd", "PATH", "the daemon (required)", setText(o.roomcastd)},
+              {"--sizes", "LIST", "client counts (default 1000,5000,10000)", [&o](const std::string& v) { o.sizes = intList(v, 2, 1 << 20); }},
+              {"--seconds", "S", "steady window (default 30; one broadcast per second)", setNumber(o.seconds, 1, 1e6)},
+              {"--warmup", "S", "steady load before the window (default 5)", setNumber(o.warmup, 0, 1e6)},
+              {"--idle-seconds", "S", "idle daemon CPU window (default 5)", setNumber(o.idleSeconds, 0, 1e6)},
+              {"--react-percent", "P", "% of clients that react once a second (default 1)", setNumber(o.reactPercent, 0, 100)},
+              {"--chat-senders", "K", "chat senders taking turns (default 4)", setInt(o.chatSenders, 1, 1 << 20)},
+              {"--concurrency", "C", "connections in flight (default 8; roomcastd's listen backlog is 10)",
+               setInt(o.concurrency, 1, 1 << 20)},
+              {"--source-addresses", "K", "client source addresses 127.0.0.2.. (default 4)", setInt(o.sourceAddresses, 1, 250)},
+              {"--server-cpu", "C", "pinning of roomcastd (default 0; -1: none)", setInt(o.serverCpu, -1, 4096)},
+              {"--generator-cpu", "C", "pinning of this program (default 1; -1: none)", setInt(o.generatorCpu, -1, 4096)},
+              {"--connect-timeout", "S", "the whole connect phase (default 1800)", setNumber(o.connectTimeout, 0, 1e6)},
+              {"--drain-timeout", "S", "the participant-joined backlog (default 1800)", setNumber(o.drainTimeout, 0, 1e6)},
+              {"--grace", "S", "wait for late broadcasts after the window (default 5)", setNumber(o.grace, 0, 1e6)},
+              {"--teardown", "delete|close", "end by DELETE of the room (default) or by every client closing",
+               [&o](const std::string& v) {
+                 require(v == "delete" || v == "close", "delete or close");
+                 o.teardown = v;
+               }},
+              {"--json", "FILE", "results (default bench-ws-scale.json)", setText(o.json)},
+              {"--keep-workdir", "", "keep the daemon's data dir and log", setSwitch(o.keepWorkdir)}});
   if (o.roomcastd.empty()) die("--roomcastd PATH is required");
-  if (o.seconds < 1 || o.warmup < 0) die("--seconds must be >= 1, --warmup >= 0");
-  if (o.chatSenders < 1 || o.concurrency < 1 || o.sourceAddresses < 1 || o.sourceAddresses > 250)
-    die("--chat-senders, --concurrency >= 1; --source-addresses 1..250");
-  if (o.teardown != "delete" && o.teardown != "close") die("--teardown is delete or close");
   return o;
 }
 
-// ---------------------------------------------------------------------------------------
-// The daemon
-
-struct Daemon {
-  pid_t pid = -1;
-  int stderrFd = -1;
-  int port = 0;
-  std::string dataDir;
-  std::string logPath;
-  FILE* log = nullptr;
-  size_t warnings = 0;   // log lines with WARNING/CRITICAL/ERROR
-  std::string partial;   // an incomplete log line
-  std::vector<std::string> notable;  // the first few of those lines
-};
-
-// Reads what the daemon wrote to stderr (non-blocking), into its log file.
-void drainDaemonLog(Daemon& d) {
-  if (d.stderrFd < 0) return;
-  char buf[8192];
-  for (;;) {
-    ssize_t n = read(d.stderrFd, buf, sizeof buf);
-    if (n <= 0) break;
-    if (d.log) fwrite(buf, 1, static_cast<size_t>(n), d.log);
-    d.partial.append(buf, static_cast<size_t>(n));
-    size_t nl;
-    while ((nl = d.partial.find('\n')) != std::string::npos) {
-      std::string line = d.partial.substr(0, nl);
-      d.partial.erase(0, nl + 1);
-      if (line.find("WARNING") != std::string::npos || line.find("CRITICAL") != std::string::npos ||
-          line.find("ERROR") != std::string::npos) {
-        d.warnings++;
-        if (d.notable.size() < 8) d.notable.push_back(line.substr(0, 300));
-      }
-    }
+// roomcastd's log lines with WARNING, CRITICAL or ERROR: how many, and the first few.
+void scanDaemonLog(const std::string& log, size_t* warnings, std::vector<std::string>* notable) {
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("WARNING") == std::string::npos && line.find("CRITICAL") == std::string::npos &&
+        line.find("ERROR") == std::string::npos)
+      continue;
+    ++*warnings;
+    if (notable->size() < 8) notable->push_back(line.substr(0, 300));
   }
-}
-
-Daemon startDaemon(const Options& opt, const std::string& workdir) {
-  Daemon d;
-  d.dataDir = workdir + "/data";
-  d.logPath = workdir + "/roomcastd.log";
-  d.log = std::fopen(d.logPath.c_str(), "w");
-  // The room has listeners only, nobody on stage: it must not end by itself mid-run.
-  const std::string config = workdir + "/roomcastd.conf";
-  if (FILE* f = std::fopen(config.c_str(), "w")) {
-    std::fputs("[room]\nempty_timeout_s = 0\n", f);
-    std::fclose(f);
-  }
-  int fds[2];
-  if (pipe(fds) != 0) die("pipe");
-  pid_t pid = fork();
-  if (pid < 0) die("fork");
-  if (pid == 0) {
-    pinToCpu(opt.serverCpu);
-    dup2(fds[1], 2);
-    close(fds[0]);
-    close(fds[1]);
-    int devnull = open("/dev/null", O_RDWR);
-    if (devnull >= 0) {
-      dup2(devnull, 0);
-      dup2(devnull, 1);
-    }
-    execl(opt.roomcastd.c_str(), opt.roomcastd.c_str(), "--listen", "127.0.0.1:0", "--data-dir", d.dataDir.c_str(),
-          "--config", config.c_str(), static_cast<char*>(nullptr));
-    std::fprintf(stderr, "exec %s: %s\n", opt.roomcastd.c_str(), std::strerror(errno));
-    _exit(127);
-  }
-  close(fds[1]);
-  d.pid = pid;
-  d.stderrFd = fds[0];
-  // Wait for "listening on http://127.0.0.1:PORT/" (30 s at most).
-  std::string seen;
-  const int64_t deadline = monoNs() + 30 * 1000000000LL;
-  while (monoNs() < deadline) {
-    pollfd p{d.stderrFd, POLLIN, 0};
-    int r = poll(&p, 1, 200);
-    if (r > 0) {
-      char buf[4096];
-      ssize_t n = read(d.stderrFd, buf, sizeof buf);
-      if (n <= 0) break;
-      if (d.log) fwrite(buf, 1, static_cast<size_t>(n), d.log);
-      seen.append(buf, static_cast<size_t>(n));
-      const char* marker = "listening on http://127.0.0.1:";
-      if (auto at = seen.find(marker); at != std::string::npos) {
-        d.port = std::atoi(seen.c_str() + at + std::strlen(marker));
-        if (d.port > 0 && seen.find('\n', at) != std::string::npos) break;
-      }
-    }
-    int status;
-    if (waitpid(pid, &status, WNOHANG) == pid) die("roomcastd exited before listening:\n" + seen);
-  }
-  if (d.port <= 0) {
-    kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
-    die("roomcastd did not print its port within 30 s:\n" + seen);
-  }
-  fcntl(d.stderrFd, F_SETFL, fcntl(d.stderrFd, F_GETFL) | O_NONBLOCK);
-  return d;
-}
-
-// SIGTERM, then SIGKILL after `timeout` s. Returns a description of how it ended.
-std::string stopDaemon(Daemon& d, double timeout, double* seconds) {
-  if (d.pid <= 0) return "not running";
-  const int64_t t0 = monoNs();
-  kill(d.pid, SIGTERM);
-  std::string how;
-  for (;;) {
-    drainDaemonLog(d);
-    int status = 0;
-    pid_t r = waitpid(d.pid, &status, WNOHANG);
-    if (r == d.pid) {
-      if (WIFEXITED(status)) how = "exited " + std::to_string(WEXITSTATUS(status));
-      else if (WIFSIGNALED(status)) how = std::string("killed by signal ") + strsignal(WTERMSIG(status));
-      break;
-    }
-    if ((monoNs() - t0) / 1e9 > timeout) {
-      kill(d.pid, SIGKILL);
-      waitpid(d.pid, &status, 0);
-      how = strf("did not exit within %.0f s of SIGTERM: SIGKILL", timeout);
-      break;
-    }
-    usleep(20000);
-  }
-  *seconds = (monoNs() - t0) / 1e9;
-  drainDaemonLog(d);
-  if (d.stderrFd >= 0) close(d.stderrFd);
-  d.stderrFd = -1;
-  if (d.log) std::fclose(d.log);
-  d.log = nullptr;
-  d.pid = -1;
-  return how;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -528,14 +319,6 @@ class Generator {
     for (auto& c : conns_)
       if (c.fd >= 0) close(c.fd);
     close(ep_);
-  }
-
-  void watchDaemon(Daemon* d) {
-    daemon_ = d;
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.u64 = kDaemonTag;
-    epoll_ctl(ep_, EPOLL_CTL_ADD, d->stderrFd, &ev);
   }
 
   // ---- phases
@@ -691,8 +474,6 @@ class Generator {
   }
 
  private:
-  static constexpr uint64_t kDaemonTag = ~0ULL;
-
   uint64_t nextRandom() {
     rng_ ^= rng_ << 13;
     rng_ ^= rng_ >> 7;
@@ -722,10 +503,6 @@ class Generator {
         die(std::string("epoll_wait: ") + std::strerror(errno));
       }
       for (int i = 0; i < got; i++) {
-        if (events[i].data.u64 == kDaemonTag) {
-          drainDaemonLog(*daemon_);
-          continue;
-        }
         const size_t idx = static_cast<size_t>(events[i].data.u64);
         const uint32_t e = events[i].events;
         Conn& c = conns_[idx];
@@ -800,37 +577,18 @@ class Generator {
       const size_t idx = nextLaunch_++;
       Conn& c = conns_[idx];
       c.startNs = monoNs();
-      c.fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      std::string error;
+      c.fd = startLoopbackConnect(port_, static_cast<long>(idx), opt_.sourceAddresses, true, error);
       if (c.fd < 0) {
-        failConnect(idx, std::string("socket: ") + std::strerror(errno));
+        failConnect(idx, error);
         continue;
       }
-      int one = 1;
-      setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      setsockopt(c.fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
-      setsockopt(c.fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-      sockaddr_in src{};
-      src.sin_family = AF_INET;
-      src.sin_addr.s_addr = htonl(0x7f000002u + static_cast<uint32_t>(idx % static_cast<size_t>(opt_.sourceAddresses)));
-      if (bind(c.fd, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0) {
-        failConnect(idx, std::string("bind: ") + std::strerror(errno));
-        continue;
-      }
-      sockaddr_in dst{};
-      dst.sin_family = AF_INET;
-      dst.sin_port = htons(static_cast<uint16_t>(port_));
-      dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
       inFlight_++;
       c.state = ConnState::Connecting;
       epoll_event ev{};
       ev.events = EPOLLOUT;
       ev.data.u64 = idx;
       epoll_ctl(ep_, EPOLL_CTL_ADD, c.fd, &ev);
-      int r = connect(c.fd, reinterpret_cast<sockaddr*>(&dst), sizeof dst);
-      if (r != 0 && errno != EINPROGRESS) {
-        failConnect(idx, std::string("connect: ") + std::strerror(errno));
-        continue;
-      }
     }
   }
 
@@ -851,10 +609,7 @@ class Generator {
 
   void connected(size_t idx) {
     Conn& c = conns_[idx];
-    int err = 0;
-    socklen_t len = sizeof err;
-    getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
-    if (err != 0) return failConnect(idx, std::string("connect: ") + std::strerror(err));
+    if (const std::string error = socketError(c.fd); !error.empty()) return failConnect(idx, error);
     c.retransAtConnect = static_cast<uint16_t>(std::min<uint32_t>(totalRetrans(c.fd), 65535));
     c.connectedNs = monoNs();
     unsigned char raw[16];
@@ -1239,7 +994,6 @@ class Generator {
   }
 
   int ep_;
-  Daemon* daemon_ = nullptr;
   std::vector<char> readBuf_;
   uint64_t rng_;
   size_t nextLaunch_ = 0;
@@ -1315,8 +1069,8 @@ struct RoomSetup {
   std::vector<std::string> tokens;
 };
 
-RoomSetup createRoomAndTokens(SizeResult& R, Daemon& d, int n) {
-  RestClient http("http://127.0.0.1:" + std::to_string(d.port), 60);
+RoomSetup createRoomAndTokens(SizeResult& R, Roomcastd& d, int n) {
+  RestClient http(d.url(), 60);
   auto created = http.request("POST", "/api/v1/rooms", R"({"title":"ws-scale"})");
   const std::string roomId = jsonMember(created.body, "id");
   const std::string hostToken = jsonMember(created.body, "host_token");
@@ -1331,7 +1085,6 @@ RoomSetup createRoomAndTokens(SizeResult& R, Daemon& d, int n) {
     std::string token = jsonMember(r.body, "token");
     if (r.status != 201 || token.empty()) die(strf("token %d: HTTP %d %s", i, r.status, r.body.c_str()));
     tokens.push_back(std::move(token));
-    if (i % 2000 == 1999) drainDaemonLog(d);
   }
   R.tokensSeconds = (monoNs() - tk0) / 1e9;
   R.tokensIssued = n;
@@ -1341,23 +1094,23 @@ RoomSetup createRoomAndTokens(SizeResult& R, Daemon& d, int n) {
 }
 
 // Idle: the room exists, nobody is connected.
-void measureIdle(SizeResult& R, Generator& g, const Daemon& d, const Options& opt) {
+void measureIdle(SizeResult& R, Generator& g, Roomcastd& d, const Options& opt) {
   g.idle(2);
   {
-    const double c0 = processCpuSeconds(d.pid);
+    const double c0 = processCpuSeconds(d.pid());
     const int64_t t0 = monoNs();
     g.idle(opt.idleSeconds);
-    R.idleCpuPct = 100.0 * (processCpuSeconds(d.pid) - c0) / ((monoNs() - t0) / 1e9);
+    R.idleCpuPct = 100.0 * (processCpuSeconds(d.pid()) - c0) / ((monoNs() - t0) / 1e9);
   }
-  R.rssIdleKb = procStatusValue(d.pid, "VmRSS");
+  R.rssIdleKb = procStatusValue(d.pid(), "VmRSS");
   note("   idle: RSS %.1f MB (fresh %.1f MB), CPU %.1f %%", R.rssIdleKb / 1024.0, R.rssFreshKb / 1024.0, R.idleCpuPct);
 
 }
 
 // Connect every client: time, server and generator CPU, the kernel's listen queue.
-void measureConnect(SizeResult& R, Generator& g, const Daemon& d) {
-  const double s0 = processCpuSeconds(d.pid), g0 = selfCpuSeconds();
-  const SchedStat q0 = serverMainThread(d.pid);
+void measureConnect(SizeResult& R, Generator& g, Roomcastd& d) {
+  const double s0 = processCpuSeconds(d.pid()), g0 = selfCpuSeconds();
+  const SchedStat q0 = serverMainThread(d.pid());
   auto net0 = tcpExt();
   g.connectAll();
   auto net1 = tcpExt();
@@ -1366,8 +1119,8 @@ void measureConnect(SizeResult& R, Generator& g, const Daemon& d) {
   R.synRetrans = net1["TCPSynRetrans"] - net0["TCPSynRetrans"];
   const double wall = (g.connectEndNs_ - g.connectStartNs_) / 1e9;
   const double wallNow = (monoNs() - g.connectStartNs_) / 1e9;
-  R.connectServerCpuPct = 100.0 * (processCpuSeconds(d.pid) - s0) / wallNow;
-  R.connectServerWaitPct = 100.0 * (serverMainThread(d.pid).wait - q0.wait) / wallNow;
+  R.connectServerCpuPct = 100.0 * (processCpuSeconds(d.pid()) - s0) / wallNow;
+  R.connectServerWaitPct = 100.0 * (serverMainThread(d.pid()).wait - q0.wait) / wallNow;
   R.connectGeneratorCpuPct = 100.0 * (selfCpuSeconds() - g0) / wallNow;
   R.joined = g.joined_;
   R.failedConnects = g.failedConnects_;
@@ -1398,7 +1151,7 @@ void measureConnect(SizeResult& R, Generator& g, const Daemon& d) {
 }
 
 // Steady load: CPU of the server, this generator and the rest of the machine over the window.
-void measureSteady(SizeResult& R, Generator& g, const Daemon& d, const Options& opt) {
+void measureSteady(SizeResult& R, Generator& g, Roomcastd& d, const Options& opt) {
   double s0 = 0, g0 = 0;
   int64_t w0 = 0, w1 = 0;
   double s1 = 0, g1 = 0;
@@ -1410,27 +1163,27 @@ void measureSteady(SizeResult& R, Generator& g, const Daemon& d, const Options& 
       [&](bool start) {
         if (start) {
           windowOpen = true;
-          s0 = processCpuSeconds(d.pid);
+          s0 = processCpuSeconds(d.pid());
           g0 = selfCpuSeconds();
           p0 = readProcStat();
-          sq0 = serverMainThread(d.pid);
+          sq0 = serverMainThread(d.pid());
           gq0 = generatorThread();
           w0 = monoNs();
-          R.rssWindowStartKb = procStatusValue(d.pid, "VmRSS");
+          R.rssWindowStartKb = procStatusValue(d.pid(), "VmRSS");
         } else {
           windowOpen = false;
-          s1 = processCpuSeconds(d.pid);
+          s1 = processCpuSeconds(d.pid());
           g1 = selfCpuSeconds();
           p1 = readProcStat();
-          sq1 = serverMainThread(d.pid);
+          sq1 = serverMainThread(d.pid());
           gq1 = generatorThread();
           w1 = monoNs();
-          R.rssWindowEndKb = procStatusValue(d.pid, "VmRSS");
+          R.rssWindowEndKb = procStatusValue(d.pid(), "VmRSS");
         }
       },
       [&] {
         if (!windowOpen) return;
-        long rss = procStatusValue(d.pid, "VmRSS");
+        long rss = procStatusValue(d.pid(), "VmRSS");
         rssMin = std::min(rssMin, rss);
         rssMax = std::max(rssMax, rss);
       });
@@ -1537,16 +1290,19 @@ SizeResult runSize(const Options& opt, int n, const std::string& workdirBase) {
   g_mkdir_with_parents(workdir.c_str(), 0755);
   note("== N=%d: starting roomcastd (CPU %d)", n, opt.serverCpu);
   R.loadBefore = loadAverage();
-  Daemon d = startDaemon(opt, workdir);
-  note("   roomcastd pid %d, port %d", static_cast<int>(d.pid), d.port);
-  R.logPath = d.logPath;
-  R.daemonNofile = maxOpenFiles(d.pid);
+  // The room has listeners only, nobody on stage: it must not end by itself mid-run.
+  writeFile(workdir + "/roomcastd.conf", "[room]\nempty_timeout_s = 0\n");
+  Roomcastd d(workdir + "/data", {"--config", workdir + "/roomcastd.conf"}, opt.serverCpu, opt.roomcastd);
+  if (!d.ready()) die("roomcastd did not start:\n" + d.log());
+  const int port = std::atoi(d.hostPort().c_str() + d.hostPort().rfind(':') + 1);
+  note("   roomcastd pid %d, port %d", static_cast<int>(d.pid()), port);
+  R.logPath = d.logPath();
+  R.daemonNofile = maxOpenFiles(d.pid());
   usleep(500000);
-  R.rssFreshKb = procStatusValue(d.pid, "VmRSS");
+  R.rssFreshKb = procStatusValue(d.pid(), "VmRSS");
 
   auto [roomId, hostToken, tokens] = createRoomAndTokens(R, d, n);
-  Generator g(opt, n, d.port, roomId, std::move(tokens));
-  g.watchDaemon(&d);
+  Generator g(opt, n, port, roomId, std::move(tokens));
 
   measureIdle(R, g, d, opt);
   measureConnect(R, g, d);
@@ -1559,15 +1315,15 @@ SizeResult runSize(const Options& opt, int n, const std::string& workdirBase) {
   note("   drain: %" PRIu64 " of %" PRIu64 " participant-joined in %.2f s after the last welcome (%.1f MB received)",
        R.joinedEvents, R.expectedJoinedEvents, R.drainSeconds, R.bytesConnectPhase / 1e6);
   g.idle(2);
-  R.rssConnectedKb = procStatusValue(d.pid, "VmRSS");
-  R.threadsConnected = procStatusValue(d.pid, "Threads");
+  R.rssConnectedKb = procStatusValue(d.pid(), "VmRSS");
+  R.threadsConnected = procStatusValue(d.pid(), "Threads");
   note("   connected: RSS %.1f MB (+%.1f MB over idle)", R.rssConnectedKb / 1024.0,
        (R.rssConnectedKb - R.rssIdleKb) / 1024.0);
 
   measureSteady(R, g, d, opt);
   summariseDeliveries(R, g);
   summariseMessages(R, g);
-  R.hwmKb = procStatusValue(d.pid, "VmHWM");
+  R.hwmKb = procStatusValue(d.pid(), "VmHWM");
   note("   steady %.1f s: server CPU %.1f %%, generator %.1f %%; delivery p50 %.1f p99 %.1f max %.1f ms; %.2f msgs/client/s",
        R.windowSeconds, R.serverCpuPct, R.generatorCpuPct, R.deliveryAppMs.p50, R.deliveryAppMs.p99,
        R.deliveryAppMs.max, R.msgsPerClientMean);
@@ -1577,10 +1333,14 @@ SizeResult runSize(const Options& opt, int n, const std::string& workdirBase) {
   R.stillOpen = g.stillOpenAfterTeardown_;
   note("   teardown (%s): %.2f s, %d sockets still open%s%s", opt.teardown.c_str(), R.teardownSeconds, R.stillOpen,
        R.deleteResult.empty() ? "" : "; ", R.deleteResult.c_str());
-  R.daemonExit = stopDaemon(d, 30, &R.daemonExitSeconds);
+  const double stopStart = monotonicSeconds();
+  const int status = d.child().stop(30);  // SIGTERM, then SIGKILL after 30 s
+  R.daemonExitSeconds = monotonicSeconds() - stopStart;
+  R.daemonExit = status < 0      ? "did not exit within 30 s of SIGTERM: SIGKILL"
+                 : status >= 128 ? std::string("killed by signal ") + strsignal(status - 128)
+                                 : "exited " + std::to_string(status);
   R.loadAfter = loadAverage();
-  R.daemonWarnings = d.warnings;
-  R.daemonNotable = d.notable;
+  scanDaemonLog(d.log(), &R.daemonWarnings, &R.daemonNotable);
   note("   roomcastd %s after %.2f s; %zu warning lines in its log", R.daemonExit.c_str(), R.daemonExitSeconds,
        R.daemonWarnings);
   return R;
@@ -1687,7 +1447,7 @@ void writeMap(std::ostream& o, const char* name, const std::map<std::string, uin
   o << "\"" << name << "\": {";
   bool first = true;
   for (const auto& [k, v] : m) {
-    o << (first ? "" : ", ") << "\"" << jsonString(k) << "\": " << v;
+    o << (first ? "" : ", ") << jsonString(k) << ": " << v;
     first = false;
   }
   o << "}";
@@ -1770,8 +1530,8 @@ void writeJson(const Options& opt, const std::vector<SizeResult>& results, const
     writeMap(o, "other_types", r.otherTypes);
     o << "},\n \"generator_max_unsent_bytes\": " << r.maxOutBacklog << ",\n";
     o << " \"teardown\": {\"mode\": \"" << opt.teardown << "\", \"seconds\": " << jnum(r.teardownSeconds)
-      << ", \"still_open\": " << r.stillOpen << ", \"delete\": \"" << jsonString(r.deleteResult)
-      << "\", \"daemon_exit\": \"" << jsonString(r.daemonExit) << "\", \"daemon_exit_seconds\": "
+      << ", \"still_open\": " << r.stillOpen << ", \"delete\": " << jsonString(r.deleteResult)
+      << ", \"daemon_exit\": " << jsonString(r.daemonExit) << ", \"daemon_exit_seconds\": "
       << jnum(r.daemonExitSeconds) << ", \"daemon_warning_lines\": " << r.daemonWarnings << "},\n"
       << " \"load_average_before\": \"" << r.loadBefore << "\", \"load_average_after\": \"" << r.loadAfter << "\"}"
       << (i + 1 < results.size() ? "," : "") << "\n";
@@ -1816,8 +1576,8 @@ int main(int argc, char** argv) {
   const std::string envText = strf("%ld CPUs, kernel %s, RLIMIT_NOFILE %llu", cpus, un.release,
                                    static_cast<unsigned long long>(rl.rlim_cur));
   const std::string envJson = strf(
-      "{\"cpus\": %ld, \"kernel\": \"%s\", \"rlimit_nofile\": %llu, \"ip_local_port_range\": \"%s\", \"somaxconn\": \"%s\"}",
-      cpus, un.release, static_cast<unsigned long long>(rl.rlim_cur), portRange.c_str(), somaxconn.c_str());
+      "{\"cpus\": %ld, \"kernel\": \"%s\", \"rlimit_nofile\": %llu, \"ip_local_port_range\": %s, \"somaxconn\": \"%s\"}",
+      cpus, un.release, static_cast<unsigned long long>(rl.rlim_cur), jsonString(portRange).c_str(), somaxconn.c_str());
   note("bench-ws-scale: %s; ip_local_port_range %s; somaxconn %s; %d source addresses", envText.c_str(),
        portRange.c_str(), somaxconn.c_str(), opt.sourceAddresses);
   if (opt.serverCpu >= cpus || opt.generatorCpu >= cpus) die("--server-cpu/--generator-cpu beyond the CPUs here");
