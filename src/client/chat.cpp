@@ -2,6 +2,8 @@
 // ones. The server sends the history right after the welcome.
 #include "client/chat.h"
 
+#include "client/room_socket.h"
+
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
@@ -83,35 +85,17 @@ int runChat(const ChatOptions& options) {
   if (chat.options.token.empty()) return 1;
   chat.loop = g_main_loop_new(nullptr, FALSE);
   g_autoptr(SoupSession) session = soup_session_new();
-  g_autoptr(SoupMessage) msg = soup_message_new("GET", (toWebSocketBase(options.server) + "/ws/" + options.room).c_str());
-  if (!msg) {
+  RoomSocketCallbacks callbacks;
+  callbacks.onMessage = [&chat](const std::string& text) { chat.onMessage(text); };
+  callbacks.onClosed = [&chat] { chat.finish(1); };
+  callbacks.onFailed = [&chat](const std::string& why) {
+    g_printerr("roomcast: cannot connect: %s\n", why.c_str());
+    chat.finish(1);
+  };
+  if (!openRoomSocket(session, options.server, options.room, chat.options.token, &chat.ws, std::move(callbacks))) {
     g_printerr("roomcast: bad server URL\n");
     return 2;
   }
-  soup_session_websocket_connect_async(
-      session, msg, nullptr, nullptr, G_PRIORITY_DEFAULT, nullptr,
-      [](GObject* source, GAsyncResult* result, gpointer data) {
-        auto* self = static_cast<ChatSession*>(data);
-        g_autoptr(GError) error = nullptr;
-        self->ws = soup_session_websocket_connect_finish(SOUP_SESSION(source), result, &error);
-        if (!self->ws) {
-          g_printerr("roomcast: cannot connect: %s\n", error->message);
-          return self->finish(1);
-        }
-        soup_websocket_connection_set_max_incoming_payload_size(self->ws, 1 << 20);
-        g_signal_connect(self->ws, "message", G_CALLBACK(+[](SoupWebsocketConnection*, gint, GBytes* bytes, gpointer s) {
-          gsize size = 0;
-          const char* d = static_cast<const char*>(g_bytes_get_data(bytes, &size));
-          static_cast<ChatSession*>(s)->onMessage(std::string(d, size));
-        }), self);
-        g_signal_connect(self->ws, "closed", G_CALLBACK(+[](SoupWebsocketConnection*, gpointer s) {
-          static_cast<ChatSession*>(s)->finish(1);
-        }), self);
-        protocol::JsonWriter w;
-        w.beginObject().str("type", "hello").integer("version", 1).str("token", self->options.token).endObject();
-        soup_websocket_connection_send_text(self->ws, w.finish().c_str());
-      },
-      &chat);
   g_timeout_add_seconds(20, [](gpointer s) -> gboolean {
     g_printerr("roomcast: timed out\n");
     static_cast<ChatSession*>(s)->finish(1);
@@ -119,9 +103,7 @@ int runChat(const ChatOptions& options) {
   }, &chat);
   g_main_loop_run(chat.loop);
   if (chat.ws) {
-    g_signal_handlers_disconnect_by_data(chat.ws, &chat);
-    if (soup_websocket_connection_get_state(chat.ws) == SOUP_WEBSOCKET_STATE_OPEN)
-      soup_websocket_connection_close(chat.ws, SOUP_WEBSOCKET_CLOSE_NORMAL, "bye");
+    closeRoomSocket(chat.ws, "bye");
     g_object_unref(chat.ws);
   }
   g_main_loop_unref(chat.loop);

@@ -3,6 +3,8 @@
 // plain RTP from one UDP socket (rtp-offer / rtp-answer), where the server allows it.
 #include "client/speak.h"
 
+#include "client/room_socket.h"
+
 #include <gio/gio.h>
 #include <gst/app/gstappsink.h>
 #include <gst/gst.h>
@@ -527,37 +529,18 @@ void Speaker::finish(int code, const char* why) {
 int Speaker::run() {
   loop_ = g_main_loop_new(nullptr, FALSE);
   session_ = soup_session_new();
-  const std::string url = toWebSocketBase(options_.server) + "/ws/" + options_.room;
-  g_autoptr(SoupMessage) msg = soup_message_new("GET", url.c_str());
-  if (!msg) {
-    g_printerr("roomcast: bad server URL %s\n", url.c_str());
+  RoomSocketCallbacks callbacks;
+  callbacks.onMessage = [this](const std::string& text) { onWsMessage(text); };
+  callbacks.onClosed = [this] { finish(welcomed_ ? 0 : 1, "connection closed"); };
+  callbacks.onFailed = [this](const std::string& why) {
+    g_printerr("roomcast: cannot connect: %s\n", why.c_str());
+    finish(1, "no connection");
+  };
+  callbacks.beforeHello = [this] { helloSentUs_ = g_get_monotonic_time(); };
+  if (!openRoomSocket(session_, options_.server, options_.room, options_.token, &ws_, std::move(callbacks))) {
+    g_printerr("roomcast: bad server URL %s\n", options_.server.c_str());
     return 2;
   }
-  soup_session_websocket_connect_async(
-      session_, msg, nullptr, nullptr, G_PRIORITY_DEFAULT, nullptr,
-      [](GObject* source, GAsyncResult* result, gpointer data) {
-        auto* self = static_cast<Speaker*>(data);
-        g_autoptr(GError) error = nullptr;
-        self->ws_ = soup_session_websocket_connect_finish(SOUP_SESSION(source), result, &error);
-        if (!self->ws_) {
-          g_printerr("roomcast: cannot connect: %s\n", error->message);
-          return self->finish(1, "no connection");
-        }
-        soup_websocket_connection_set_max_incoming_payload_size(self->ws_, 1 << 20);
-        g_signal_connect(self->ws_, "message", G_CALLBACK(+[](SoupWebsocketConnection*, gint, GBytes* bytes, gpointer s) {
-          gsize size = 0;
-          const char* data = static_cast<const char*>(g_bytes_get_data(bytes, &size));
-          static_cast<Speaker*>(s)->onWsMessage(std::string(data, size));
-        }), self);
-        g_signal_connect(self->ws_, "closed", G_CALLBACK(+[](SoupWebsocketConnection*, gpointer s) {
-          static_cast<Speaker*>(s)->finish(static_cast<Speaker*>(s)->welcomed_ ? 0 : 1, "connection closed");
-        }), self);
-        protocol::JsonWriter w;
-        self->helloSentUs_ = g_get_monotonic_time();
-        w.beginObject().str("type", "hello").integer("version", 1).str("token", self->options_.token).endObject();
-        self->sendText(w.finish().c_str());
-      },
-      this);
   // A deadline even if the server never answers, ICE never connects (after every retry) or
   // (with a raised hand) nobody promotes us.
   const double patience = options_.raiseHand ? 300 : 30 + kMaxSessionRetries * kSessionPatienceS;

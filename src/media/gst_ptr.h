@@ -5,6 +5,9 @@
 
 #include <gst/gst.h>
 
+#include <string>
+#include <vector>
+
 #include <utility>
 
 namespace roomcast::media {
@@ -45,6 +48,15 @@ using PadPtr = GstPtr<GstPad>;
 // gst_element_factory_make that sinks the floating ref; null when the plugin is missing.
 inline ElementPtr makeElement(const char* factory, const char* name = nullptr) {
   return ElementPtr::adopt(gst_element_factory_make(factory, name));
+}
+
+// makeElement named "<prefix>-<role>", kept in `branch` (elements that are added, linked and
+// torn down together); null, and not kept, when the plugin is missing.
+inline ElementPtr makeBranchElement(std::vector<ElementPtr>& branch, const std::string& prefix, const char* factory,
+                                    const char* role) {
+  ElementPtr e = makeElement(factory, (prefix + "-" + role).c_str());
+  if (e) branch.push_back(e);
+  return e;
 }
 
 // Stops an element and takes it out of a bin that may be running. The bin (a room's pipeline)

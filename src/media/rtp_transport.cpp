@@ -40,11 +40,7 @@ core::Status RtpTransport::attach(GstBin* pipeline, GstPad* uplinkSink, GstPad* 
     return Error{ErrorCode::Internal, "cannot open a UDP port for plain RTP: " + why};
   }
 
-  auto make = [&](const char* factory, const char* role) {
-    ElementPtr e = makeElement(factory, (name_ + "-" + role).c_str());
-    if (e) elements_.push_back(e);
-    return e;
-  };
+  auto make = [&](const char* factory, const char* role) { return makeBranchElement(elements_, name_, factory, role); };
   ElementPtr source = make("udpsrc", "udpsrc");
   ElementPtr jitter = make("rtpjitterbuffer", "jitter");
   ElementPtr sink = make("udpsink", "udpsink");

@@ -59,11 +59,7 @@ std::string SpeakerPeer::mixerPadName() const {
 }
 
 core::Status SpeakerPeer::buildBranches(int payloadType, bool mixed) {
-  auto make = [&](const char* factory, const char* role) {
-    ElementPtr e = makeElement(factory, (name_ + "-" + role).c_str());
-    if (e) elements_.push_back(e);
-    return e;
-  };
+  auto make = [&](const char* factory, const char* role) { return makeBranchElement(elements_, name_, factory, role); };
   ElementPtr depay = make("rtpopusdepay", "depay");
   // Ours (plugins/roomcast): decodes each packet at once and uses FEC only after a loss;
   // opusdec with FEC holds every packet back 20 ms.
@@ -114,11 +110,7 @@ GstPad* SpeakerPeer::branchRecognizer(GstElement* decoder) {
     GST_WARNING("%s: no pocketsphinx element (gstreamer1.0-pocketsphinx): not transcribed", name_.c_str());
     return gst_element_get_static_pad(decoder, "src");
   }
-  auto make = [&](const char* factory, const char* role) {
-    ElementPtr e = makeElement(factory, (name_ + "-" + role).c_str());
-    if (e) elements_.push_back(e);
-    return e;
-  };
+  auto make = [&](const char* factory, const char* role) { return makeBranchElement(elements_, name_, factory, role); };
   ElementPtr tee = make("tee", "uplink");
   ElementPtr queue = make("queue", "asrq");
   ElementPtr convert = make("audioconvert", "asrconv");
