@@ -1,5 +1,7 @@
 #include "media/red_sdp.h"
 
+#include "media/webrtc_util.h"
+
 #include <cstdio>
 #include <cstring>
 #include <vector>
@@ -51,23 +53,13 @@ void setAttribute(GstSDPMedia* media, const char* key, int pt, const std::string
 }  // namespace
 
 std::optional<RedFormat> offeredRed(const GstSDPMessage* offer, int opusPt) {
-  for (guint i = 0; i < gst_sdp_message_medias_len(offer); i++) {
-    const GstSDPMedia* media = gst_sdp_message_get_media(offer, i);
-    if (g_strcmp0(gst_sdp_media_get_media(media), "audio") != 0) continue;
-    for (guint a = 0; a < gst_sdp_media_attributes_len(media); a++) {
-      const GstSDPAttribute* attr = gst_sdp_media_get_attribute(media, a);
-      if (g_strcmp0(attr->key, "rtpmap") != 0 || !attr->value) continue;
-      int pt = -1;
-      char encoding[16] = {0};
-      int clockRate = 0;
-      if (sscanf(attr->value, "%d %15[^/]/%d", &pt, encoding, &clockRate) != 3 ||
-          g_ascii_strcasecmp(encoding, "red") != 0 || clockRate != 48000 || pt == opusPt)
-        continue;
-      const char* fmtp = attributeFor(media, "fmtp", pt);
-      const char* blocks = fmtp ? strchr(fmtp, ' ') : nullptr;
-      if (!blocks || !blocksAreAll(blocks + 1, opusPt)) continue;
-      return RedFormat{pt, attr->value, fmtp};
-    }
+  for (const AudioRtpMap& map : audioRtpMaps(offer)) {
+    if (g_ascii_strcasecmp(map.encoding.c_str(), "red") != 0 || map.clockRate != 48000 || map.payloadType == opusPt)
+      continue;
+    const char* fmtp = attributeFor(map.media, "fmtp", map.payloadType);
+    const char* blocks = fmtp ? strchr(fmtp, ' ') : nullptr;
+    if (!blocks || !blocksAreAll(blocks + 1, opusPt)) continue;
+    return RedFormat{map.payloadType, map.value, fmtp};
   }
   return std::nullopt;
 }

@@ -55,20 +55,26 @@ void warmUpDtlsCertificate() {
   gst_object_unref(dtls);
 }
 
-std::optional<int> opusPayloadType(const GstSDPMessage* sdp) {
+std::vector<AudioRtpMap> audioRtpMaps(const GstSDPMessage* sdp) {
+  std::vector<AudioRtpMap> maps;
   for (guint i = 0; i < gst_sdp_message_medias_len(sdp); i++) {
     const GstSDPMedia* media = gst_sdp_message_get_media(sdp, i);
     if (g_strcmp0(gst_sdp_media_get_media(media), "audio") != 0) continue;
     for (guint a = 0; a < gst_sdp_media_attributes_len(media); a++) {
       const GstSDPAttribute* attr = gst_sdp_media_get_attribute(media, a);
       if (g_strcmp0(attr->key, "rtpmap") != 0 || !attr->value) continue;
-      int pt = -1;
+      int pt = -1, clockRate = 0;
       char encoding[32] = {0};
-      if (sscanf(attr->value, "%d %31[^/]", &pt, encoding) == 2 && g_ascii_strcasecmp(encoding, "opus") == 0 &&
-          pt >= 0 && pt < 128)
-        return pt;
+      if (sscanf(attr->value, "%d %31[^/]/%d", &pt, encoding, &clockRate) >= 2 && pt >= 0 && pt < 128)
+        maps.push_back(AudioRtpMap{media, pt, encoding, clockRate, attr->value});
     }
   }
+  return maps;
+}
+
+std::optional<int> opusPayloadType(const GstSDPMessage* sdp) {
+  for (const AudioRtpMap& map : audioRtpMaps(sdp))
+    if (g_ascii_strcasecmp(map.encoding.c_str(), "opus") == 0) return map.payloadType;
   return std::nullopt;
 }
 

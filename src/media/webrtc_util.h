@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/result.h"
 
@@ -43,6 +44,17 @@ void warmUpDtlsCertificate();
 // The payload type the remote side uses for Opus (webrtcbin 1.22 does not remap payload
 // types, so the payloader must use exactly this one).
 std::optional<int> opusPayloadType(const GstSDPMessage* sdp);
+
+// An audio m-line's `a=rtpmap:PT ENCODING/CLOCK[/CHANNELS]`, with the m-line it is in.
+struct AudioRtpMap {
+  const GstSDPMedia* media = nullptr;
+  int payloadType = -1;
+  std::string encoding;  // as written ("opus", "red")
+  int clockRate = 0;     // 0 when absent
+  const char* value = nullptr;  // the attribute's whole value
+};
+// Every rtpmap of every audio m-line, in order.
+std::vector<AudioRtpMap> audioRtpMaps(const GstSDPMessage* sdp);
 
 // Sanity checks on a remote audio offer before webrtcbin sees it: parses, has exactly one
 // audio m-line with Opus, no video or data m-lines, a bounded number of ICE candidates.
