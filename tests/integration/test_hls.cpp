@@ -24,6 +24,7 @@
 #include "audio/wav.h"
 #include "hls/defaults.h"
 #include "hls_playlist.h"
+#include "loopback_socket.h"
 #include "nginx.h"
 #include "processes.h"
 #include "room_helpers.h"
@@ -218,21 +219,8 @@ RawResponse rawExchange(int fd, const std::string& request, bool waitForClose = 
   return out;
 }
 
-int rawConnect(const std::string& url) {  // url: http://127.0.0.1:PORT
-  const int port = std::atoi(url.substr(url.rfind(':') + 1).c_str());
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval timeout{20, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
+// Every receive on it waits at most 20 s.
+int rawConnect(const std::string& url) { return connectLoopback(portOfUrl(url), 20); }
 
 std::string headerOf(const RawResponse& r, const char* name) {
   g_autofree char* lowerHead = g_ascii_strdown(r.head.c_str(), -1);
@@ -380,15 +368,7 @@ TEST(Hls, LateListenerStartsWithinSecondsOfTheLiveEdge) {
 }
 
 // A config file for roomcastd: listeners count as gone 2 s after their last request.
-std::vector<std::string> shortListenerTimeout() {
-  static const TempDir dir("roomcast-hls-");  // removed at exit
-  static std::string path;
-  if (path.empty()) {
-    path = dir.path() + "/roomcast.conf";
-    g_file_set_contents(path.c_str(), "[hls]\nlistener_idle_s = 2\n", -1, nullptr);
-  }
-  return {"--config", path};
-}
+std::vector<std::string> shortListenerTimeout() { return configFileArgs("[hls]\nlistener_idle_s = 2\n"); }
 
 // A WebSocket in the room as an anonymous listener: the listener-count events it receives.
 struct Watcher {

@@ -77,6 +77,14 @@ Speakers startSpeakers(const Daemon& daemon, const TestRoom& room, const std::st
   return s;
 }
 
+// Before a fault: both speakers connected, HLS listing segments, the host hearing the room.
+void waitUntilTheRoomPlays(const Daemon& daemon, const Speakers& speakers, const std::string& playlist) {
+  ASSERT_TRUE(speakers.host->waitForOutput("connected", 30)) << daemon.log();
+  ASSERT_TRUE(speakers.guest->waitForOutput("connected", 30)) << daemon.log();
+  ASSERT_TRUE(waitForSegments(playlist, 3, 20)) << daemon.log();
+  ASSERT_TRUE(waitHeard(*speakers.host, 3, 30));
+}
+
 // Fraction of 200 ms windows of [from, to) in which `frequency` dominates.
 double shareOfWindowsWithTone(const PcmAudio& audio, double frequency, double from, double to) {
   auto mono = roomcast::audio::toMonoFloat(audio);
@@ -168,11 +176,8 @@ TEST(OutputFaults, FullDiskCostsTheRecordingNeverTheRoomNorHls) {
 
   const TestRoom room = createRoomRecorded(daemon, true);
   Speakers speakers = startSpeakers(daemon, room, scratch.path());
-  ASSERT_TRUE(speakers.host->waitForOutput("connected", 30)) << daemon.log();
-  ASSERT_TRUE(speakers.guest->waitForOutput("connected", 30)) << daemon.log();
   const std::string playlist = daemon.url() + "/hls/" + room.id + "/index.m3u8";
-  ASSERT_TRUE(waitForSegments(playlist, 3, 20)) << daemon.log();
-  ASSERT_TRUE(waitHeard(*speakers.host, 3, 30));
+  ASSERT_NO_FATAL_FAILURE(waitUntilTheRoomPlays(daemon, speakers, playlist));
   const std::string recording = jsonString(http("GET", daemon.url() + "/api/v1/recordings").body, "recordings.0.storage.local");
   ASSERT_FALSE(recording.empty());
 
@@ -237,11 +242,8 @@ TEST(OutputFaults, ExhaustedFileDescriptorsCostNeitherTheRoomNorHls) {
   ASSERT_TRUE(daemon.ready()) << daemon.log();
   const TestRoom room = createRoomRecorded(daemon, false);
   Speakers speakers = startSpeakers(daemon, room, scratch.path());
-  ASSERT_TRUE(speakers.host->waitForOutput("connected", 30)) << daemon.log();
-  ASSERT_TRUE(speakers.guest->waitForOutput("connected", 30)) << daemon.log();
   const std::string playlist = daemon.url() + "/hls/" + room.id + "/index.m3u8";
-  ASSERT_TRUE(waitForSegments(playlist, 3, 20)) << daemon.log();
-  ASSERT_TRUE(waitHeard(*speakers.host, 3, 30));
+  ASSERT_NO_FATAL_FAILURE(waitUntilTheRoomPlays(daemon, speakers, playlist));
   const size_t baseline = openFds(daemon.pid());
   ASSERT_LT(baseline, static_cast<size_t>(kLimit) - 50) << "raise kLimit";
   const long long before = newestSegmentSequence(playlist);

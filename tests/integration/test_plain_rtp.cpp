@@ -28,15 +28,7 @@ using roomcast::audio::PcmAudio;
 namespace {
 
 // roomcastd with [media] plain_rtp = true.
-std::vector<std::string> plainRtpConfig() {
-  static const TempDir dir("roomcast-plain-rtp-");  // removed at exit
-  static std::string path;
-  if (path.empty()) {
-    path = dir.path() + "/roomcast.conf";
-    g_file_set_contents(path.c_str(), "[media]\nplain_rtp = true\n", -1, nullptr);
-  }
-  return {"--config", path};
-}
+std::vector<std::string> plainRtpConfig() { return configFileArgs("[media]\nplain_rtp = true\n"); }
 
 // One UDP socket of this network namespace, from /proc/net/udp: how many datagrams wait in
 // its receive queue, and how many the kernel dropped (a socket filter's drops count here).

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "loopback_socket.h"
 #include "processes.h"
 #include "room_helpers.h"
 #include "wait.h"
@@ -28,24 +29,6 @@ using namespace roomcast::testing;
 namespace {
 
 constexpr off_t kBigFile = 200ll << 20;
-
-int portOf(const Daemon& daemon) { return std::atoi(daemon.url().substr(daemon.url().rfind(':') + 1).c_str()); }
-
-// A plain blocking socket to the daemon, with a receive deadline.
-int connectTo(int port, double timeoutSeconds) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval tv{static_cast<time_t>(timeoutSeconds), 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
 
 struct RawResponse {
   int status = 0;
@@ -58,7 +41,7 @@ struct RawResponse {
 RawResponse fetch(int port, const std::string& path, const std::string& extraHeaders = "", double timeout = 60) {
   RawResponse r;
   const double start = nowSeconds();
-  const int fd = connectTo(port, timeout);
+  const int fd = connectLoopback(port, static_cast<int>(timeout));
   if (fd < 0) return r;
   const std::string request =
       "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + extraHeaders + "Connection: close\r\n\r\n";
@@ -109,7 +92,7 @@ class RecordingFiles : public ::testing::Test {
     ASSERT_TRUE(daemon.ready()) << daemon.log();
     dir = daemon.dataDir() + "/recordings";
     ASSERT_EQ(g_mkdir_with_parents(dir.c_str(), 0700), 0);
-    port = portOf(daemon);
+    port = portOfUrl(daemon.url());
   }
   Daemon daemon;
   std::string dir;
@@ -156,7 +139,7 @@ TEST_F(RecordingFiles, ApiAnswersWhileLargeFilesDownloadAndClosedDownloadsFreeTh
   // Three downloads of the whole file, read slowly (a player on a slow link).
   std::vector<int> downloads;
   for (int i = 0; i < 3; i++) {
-    const int fd = connectTo(port, 30);
+    const int fd = connectLoopback(port, 30);
     ASSERT_GE(fd, 0);
     const std::string request = "GET /recordings/big.ogg HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
     ASSERT_EQ(send(fd, request.data(), request.size(), MSG_NOSIGNAL), static_cast<ssize_t>(request.size()));

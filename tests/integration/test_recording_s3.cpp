@@ -65,6 +65,16 @@ class RecordingS3 : public ::testing::Test {
     dir_ = makeTempDir("roomcast-s3-rec-");
   }
   void TearDown() override { removeTempDir(dir_); }
+  // Records a room (`local`: its file) and waits until the archive's listing (`listing`) shows
+  // `field` of that recording: where the upload went, or why it failed.
+  void recordUntilListed(const Daemon& daemon, const char* field, std::string& local, std::string& listing) {
+    local = recordARoom(daemon);
+    ASSERT_FALSE(local.empty());
+    ASSERT_TRUE(pollUntil([&] {
+      listing = http("GET", daemon.url() + "/api/v1/recordings").body;
+      return !jsonString(listing, field).empty();
+    }, 60, 0.2)) << listing << daemon.log() << server_->log();
+  }
   std::unique_ptr<S3Server> server_;
   std::string dir_;
 };
@@ -72,14 +82,8 @@ class RecordingS3 : public ::testing::Test {
 TEST_F(RecordingS3, FinishedRecordingIsUploadedVerifiedThenRemovedLocally) {
   Daemon daemon({"--config", s3Config(dir_, *server_, S3Server::kSecretKey)});
   ASSERT_TRUE(daemon.ready()) << daemon.log();
-  const std::string local = recordARoom(daemon);
-  ASSERT_FALSE(local.empty());
-
-  std::string listing;
-  ASSERT_TRUE(pollUntil([&] {
-    listing = http("GET", daemon.url() + "/api/v1/recordings").body;
-    return !jsonString(listing, "recordings.0.storage.s3").empty();
-  }, 60, 0.2)) << listing << daemon.log() << server_->log();
+  std::string local, listing;
+  ASSERT_NO_FATAL_FAILURE(recordUntilListed(daemon, "recordings.0.storage.s3", local, listing));
   const std::string url = jsonString(listing, "recordings.0.storage.s3");
   const std::string file = local.substr(local.rfind('/') + 1);
   EXPECT_EQ(url, server_->endpoint() + "/" + kBucket + "/rooms/" + jsonString(listing, "recordings.0.room") + "/" + file);
@@ -96,14 +100,8 @@ TEST_F(RecordingS3, FinishedRecordingIsUploadedVerifiedThenRemovedLocally) {
 TEST_F(RecordingS3, WrongSecretFailsLoudlyAndKeepsTheLocalFile) {
   Daemon daemon({"--config", s3Config(dir_, *server_, "not-the-secret")});
   ASSERT_TRUE(daemon.ready()) << daemon.log();
-  const std::string local = recordARoom(daemon);
-  ASSERT_FALSE(local.empty());
-
-  std::string listing;
-  ASSERT_TRUE(pollUntil([&] {
-    listing = http("GET", daemon.url() + "/api/v1/recordings").body;
-    return !jsonString(listing, "recordings.0.storage.upload_error").empty();
-  }, 60, 0.2)) << listing << daemon.log();
+  std::string local, listing;
+  ASSERT_NO_FATAL_FAILURE(recordUntilListed(daemon, "recordings.0.storage.upload_error", local, listing));
   EXPECT_NE(jsonString(listing, "recordings.0.storage.upload_error").find("SignatureDoesNotMatch"), std::string::npos)
       << listing;
   EXPECT_TRUE(jsonString(listing, "recordings.0.storage.s3").empty());

@@ -96,6 +96,21 @@ class S3UploadTest : public ::testing::Test {
     return c;
   }
 
+  // Starts the server, then uploads a small recording (`file`, bytes from `seed`) to `key` with
+  // `settings` that the server refuses: the upload fails with `code`, its message naming each
+  // of `reasons` (what the server said, that it was not retried).
+  void expectRefusedAtOnce(const S3Config& settings, const char* file, guint32 seed, const char* key,
+                           core::ErrorCode code, const std::vector<std::string>& reasons) {
+    ASSERT_TRUE(server_->start()) << server_->log();
+    const std::string path = writeRecording(dir_, file, 1000, seed);
+    auto report = uploadFile(settings, path, key);
+    ASSERT_FALSE(report.ok());
+    std::cout << "refused (" << file << "): " << report.error().message << "\n";
+    EXPECT_EQ(report.error().code, code);
+    for (const auto& reason : reasons)
+      EXPECT_NE(report.error().message.find(reason), std::string::npos) << report.error().message;
+  }
+
   std::unique_ptr<S3Server> server_;
   std::string dir_;          // the local recordings
   GMainContext* context_ = nullptr;  // the "main loop" of the async tests
@@ -253,29 +268,16 @@ TEST_F(S3UploadTest, WrongSecretFailsAtOnceAndLeavesTheFile) {
 }
 
 TEST_F(S3UploadTest, UnknownAccessKeyFailsAtOnce) {
-  ASSERT_TRUE(server_->start()) << server_->log();
-  const std::string path = writeRecording(dir_, "key.ogg", 1000, 7);
   S3Config wrong = config();
   wrong.accessKey = "AKIANOTKNOWN";
-  auto report = uploadFile(wrong, path, "room-f/key.ogg");
-  ASSERT_FALSE(report.ok());
-  std::cout << "unknown key: " << report.error().message << "\n";
-  EXPECT_EQ(report.error().code, core::ErrorCode::Forbidden);
-  EXPECT_NE(report.error().message.find("HTTP 403 InvalidAccessKeyId"), std::string::npos) << report.error().message;
-  EXPECT_NE(report.error().message.find("attempt 1 of 30, not retried"), std::string::npos);
+  expectRefusedAtOnce(wrong, "key.ogg", 7, "room-f/key.ogg", core::ErrorCode::Forbidden,
+                      {"HTTP 403 InvalidAccessKeyId", "attempt 1 of 30, not retried"});
 }
 
 TEST_F(S3UploadTest, MissingBucketIsAClientErrorNotRetried) {
-  ASSERT_TRUE(server_->start()) << server_->log();
-  const std::string path = writeRecording(dir_, "bucket.ogg", 1000, 8);
   S3Config wrong = config();
   wrong.bucket = "no-such-bucket";
-  auto report = uploadFile(wrong, path, "x.ogg");
-  ASSERT_FALSE(report.ok());
-  std::cout << "missing bucket: " << report.error().message << "\n";
-  EXPECT_EQ(report.error().code, core::ErrorCode::Internal);
-  EXPECT_NE(report.error().message.find("HTTP 404 NoSuchBucket"), std::string::npos) << report.error().message;
-  EXPECT_NE(report.error().message.find("not retried"), std::string::npos);
+  expectRefusedAtOnce(wrong, "bucket.ogg", 8, "x.ogg", core::ErrorCode::Internal, {"HTTP 404 NoSuchBucket", "not retried"});
 }
 
 TEST_F(S3UploadTest, GivesUpAfterMaxAttemptsWhileTheServerStaysDown) {

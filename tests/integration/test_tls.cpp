@@ -22,6 +22,7 @@
 
 #include "audio/wav.h"
 #include "hls_playlist.h"
+#include "loopback_socket.h"
 #include "nginx.h"
 #include "processes.h"
 #include "room_helpers.h"
@@ -83,8 +84,6 @@ class TestPki {
   TempDir dir_;
   bool ok_ = false;
 };
-
-int portOf(const std::string& url) { return std::atoi(url.substr(url.rfind(':') + 1).c_str()); }
 
 // The serial number (hex, as openssl prints it) of the certificate a new connection is shown,
 // checked against `ca`; "" if the handshake or the check failed.
@@ -172,6 +171,15 @@ class Tls : public ::testing::Test {
     pki_ = nullptr;
   }
   void SetUp() override { trustOnly(pki_->ca()); }
+  // roomcastd serving TLS with the server's certificate, configured by `configText` (written
+  // to `dir`/roomcast.conf).
+  static std::unique_ptr<Daemon> startTlsDaemonWithConfig(const TempDir& dir, const std::string& configText) {
+    const std::string config = dir.path() + "/roomcast.conf";
+    EXPECT_TRUE(writeText(config, configText));
+    auto args = tlsArgs(*pki_, "server");
+    args.insert(args.end(), {"--config", config});
+    return startTlsDaemon(args);
+  }
   static TestPki* pki_;
 };
 TestPki* Tls::pki_ = nullptr;
@@ -190,13 +198,13 @@ TEST_F(Tls, ApiWebSocketAndAWebRtcSpeakerHeardInHlsOverHttps) {
   EXPECT_EQ(page.status, 200) << "the web page over HTTPS";
   EXPECT_NE(page.body.find("<html"), std::string::npos);
   // Plain HTTP on the TLS port gets no HTTP answer.
-  EXPECT_EQ(http("GET", "http://127.0.0.1:" + std::to_string(portOf(url)) + "/api/v1/health").status, 0);
+  EXPECT_EQ(http("GET", "http://127.0.0.1:" + std::to_string(portOfUrl(url)) + "/api/v1/health").status, 0);
 
   auto created = http("POST", url + "/api/v1/rooms", R"({"title":"over TLS"})");
   ASSERT_EQ(created.status, 201) << created.body;
   const std::string id = jsonString(created.body, "id");
   const std::string hostToken = jsonString(created.body, "host_token");
-  const std::string origin = "127.0.0.1:" + std::to_string(portOf(url));
+  const std::string origin = "127.0.0.1:" + std::to_string(portOfUrl(url));
   EXPECT_EQ(jsonString(created.body, "ws_url"), "wss://" + origin + "/ws/" + id);
   EXPECT_EQ(jsonString(created.body, "hls_url"), "https://" + origin + "/hls/" + id + "/master.m3u8");
   // The room as read back says the same.
@@ -224,7 +232,7 @@ TEST_F(Tls, SighupServesTheRenewedCertificateAndKeepsItWhenTheNextIsBad) {
   ASSERT_TRUE(writeText(key, readText(pki_->path("server.key"))));
   auto daemon = startTlsDaemon({"--tls-cert", cert, "--tls-key", key});
   ASSERT_TRUE(daemon->ready()) << daemon->log();
-  const int port = portOf(daemon->url());
+  const int port = portOfUrl(daemon->url());
   EXPECT_EQ(servedSerial(port, pki_->ca()), "1001");
 
   // Renewed: new connections get the new certificate.
@@ -288,25 +296,15 @@ int localPort(int fd) {
 
 TEST_F(Tls, AHandshakeThatNeverEndsIsClosedAtTheHeaderDeadline) {
   TempDir dir("roomcast-tls-deadline-");
-  const std::string config = dir.path() + "/roomcast.conf";
-  ASSERT_TRUE(writeText(config, "[server]\nheader_timeout_s = 2\n"));
-  auto args = tlsArgs(*pki_, "server");
-  args.insert(args.end(), {"--config", config});
-  auto daemon = startTlsDaemon(args);
+  auto daemon = startTlsDaemonWithConfig(dir, "[server]\nheader_timeout_s = 2\n");
   ASSERT_TRUE(daemon->ready()) << daemon->log();
-  const int serverPort = portOf(daemon->url());
+  const int serverPort = portOfUrl(daemon->url());
 
   // Two clients: one sends nothing; one sends the start of a ClientHello and stops.
   std::vector<int> fds;
   for (int i = 0; i < 2; i++) {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(serverPort));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    timeval timeout{30, 0};  // bounds every wait below
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    const int fd = connectLoopback(serverPort, 30);  // 30 s bounds every wait below
+    ASSERT_GE(fd, 0);
     fds.push_back(fd);
   }
   const char partialHello[] = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01};  // a record of 512 bytes, 1 sent
@@ -338,39 +336,19 @@ TEST_F(Tls, AHandshakeThatNeverEndsIsClosedAtTheHeaderDeadline) {
   EXPECT_EQ(http("GET", daemon->url() + "/api/v1/health").status, 200) << "the server still serves everyone else";
 }
 
-// A raw TCP connection to 127.0.0.1:port whose every wait is bounded (30 s).
-int rawConnect(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval timeout{30, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 // Clients that begin a handshake and stall cost the server a socket each until the header
 // deadline, never the handshakes of everyone else (a thread pool doing blocking handshakes
 // would be held by them).
 TEST_F(Tls, StalledHandshakesDoNotHoldUpOtherClients) {
   TempDir dir("roomcast-tls-stalled-");
-  const std::string config = dir.path() + "/roomcast.conf";
-  ASSERT_TRUE(writeText(config, "[server]\nheader_timeout_s = 60\n"));
-  auto args = tlsArgs(*pki_, "server");
-  args.insert(args.end(), {"--config", config});
-  auto daemon = startTlsDaemon(args);
+  auto daemon = startTlsDaemonWithConfig(dir, "[server]\nheader_timeout_s = 60\n");
   ASSERT_TRUE(daemon->ready()) << daemon->log();
-  const int port = portOf(daemon->url());
+  const int port = portOfUrl(daemon->url());
   constexpr int kStalled = 200;
   std::vector<int> stalled;
   const char partialHello[] = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01};
   for (int i = 0; i < kStalled; i++) {
-    const int fd = rawConnect(port);
+    const int fd = connectLoopback(port, 30);
     ASSERT_GE(fd, 0);
     ASSERT_EQ(send(fd, partialHello, sizeof partialHello, MSG_NOSIGNAL), static_cast<ssize_t>(sizeof partialHello));
     stalled.push_back(fd);
@@ -449,14 +427,10 @@ class TlsClient {
 // connection cap is turned away without a handshake.
 TEST_F(Tls, KeepAliveDeadlinesAndTheAddressCapHoldUnderTls) {
   TempDir dir("roomcast-tls-limits-");
-  const std::string config = dir.path() + "/roomcast.conf";
-  ASSERT_TRUE(writeText(config, "[server]\nkeepalive_timeout_s = 10\nheader_timeout_s = 60\n"
-                                "max_connections_per_address = 3\nuncapped_addresses =\n"));
-  auto args = tlsArgs(*pki_, "server");
-  args.insert(args.end(), {"--config", config});
-  auto daemon = startTlsDaemon(args);
+  auto daemon = startTlsDaemonWithConfig(dir, "[server]\nkeepalive_timeout_s = 10\nheader_timeout_s = 60\n"
+                                              "max_connections_per_address = 3\nuncapped_addresses =\n");
   ASSERT_TRUE(daemon->ready()) << daemon->log();
-  const int port = portOf(daemon->url());
+  const int port = portOfUrl(daemon->url());
 
   // Closed by its client after a request: let go of long before the keep-alive deadline.
   {

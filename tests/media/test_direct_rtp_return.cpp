@@ -177,9 +177,3 @@ TEST(SharedReturnFanout, SendsToSilentReadySpeakersOnlyAndNobodyAfterRemoval) {
 }
 
 }  // namespace
-
-int main(int argc, char** argv) {
-  gst_init(&argc, &argv);
-  testing::InitGoogleTest(&argc, argv);
-  return RUN_ALL_TESTS();
-}

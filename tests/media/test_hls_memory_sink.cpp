@@ -87,9 +87,3 @@ TEST(HlsMemorySink, HlssinkSegmentsArriveWholeInMemoryAndNothingTouchesTheDisk) 
 }
 
 }  // namespace
-
-int main(int argc, char** argv) {
-  gst_init(&argc, &argv);
-  testing::InitGoogleTest(&argc, argv);
-  return RUN_ALL_TESTS();
-}

@@ -74,12 +74,19 @@ struct Negotiation {
   std::atomic<int> answererPt{-1};
 };
 
+// Takes the description that a create-offer or create-answer `promise` replied with (its
+// `field`: "offer" or "answer") and makes it `webrtc`'s local description. The caller frees it.
+GstWebRTCSessionDescription* setReplyAsLocal(GstPromise* promise, const char* field, GstElement* webrtc) {
+  GstWebRTCSessionDescription* description = nullptr;
+  gst_structure_get(gst_promise_get_reply(promise), field, GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &description, nullptr);
+  gst_promise_unref(promise);
+  g_signal_emit_by_name(webrtc, "set-local-description", description, nullptr);
+  return description;
+}
+
 void onAnswer(GstPromise* promise, gpointer data) {
   auto* n = static_cast<Negotiation*>(data);
-  GstWebRTCSessionDescription* answer = nullptr;
-  gst_structure_get(gst_promise_get_reply(promise), "answer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &answer, nullptr);
-  gst_promise_unref(promise);
-  g_signal_emit_by_name(n->answerer->webrtc, "set-local-description", answer, nullptr);
+  GstWebRTCSessionDescription* answer = setReplyAsLocal(promise, "answer", n->answerer->webrtc);
   g_signal_emit_by_name(n->offerer->webrtc, "set-remote-description", answer, nullptr);
   gst_webrtc_session_description_free(answer);
   n->answered = true;
@@ -95,10 +102,7 @@ void onRemoteOfferSet(GstPromise* promise, gpointer data) {
 
 void onOffer(GstPromise* promise, gpointer data) {
   auto* n = static_cast<Negotiation*>(data);
-  GstWebRTCSessionDescription* offer = nullptr;
-  gst_structure_get(gst_promise_get_reply(promise), "offer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &offer, nullptr);
-  gst_promise_unref(promise);
-  g_signal_emit_by_name(n->offerer->webrtc, "set-local-description", offer, nullptr);
+  GstWebRTCSessionDescription* offer = setReplyAsLocal(promise, "offer", n->offerer->webrtc);
   // The answerer learns the Opus payload type from the offer, as roomcastd does.
   auto pt = roomcast::media::checkAudioOffer(offer->sdp);
   n->answererPt = pt ? pt.value() : -2;
@@ -179,9 +183,3 @@ TEST(WebRtcLoopback, OpusFlowsBothWays) {
 }
 
 }  // namespace
-
-int main(int argc, char** argv) {
-  gst_init(&argc, &argv);
-  ::testing::InitGoogleTest(&argc, argv);
-  return RUN_ALL_TESTS();
-}

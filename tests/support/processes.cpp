@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <filesystem>
+#include <map>
 
 #include "roomcast-config.h"
 #include "wait.h"
@@ -29,6 +30,17 @@ void removeTempDir(const std::string& dir) {
   if (dir.empty() || g_getenv("ROOMCAST_KEEP_TEST_DATA")) return;
   std::error_code ignored;  // a test's leftovers are not worth failing it
   std::filesystem::remove_all(dir, ignored);
+}
+
+std::vector<std::string> configFileArgs(const std::string& text) {
+  static const TempDir dir("roomcast-config-");
+  static std::map<std::string, std::string> pathOfText;
+  std::string& path = pathOfText[text];
+  if (path.empty()) {
+    path = dir.path() + "/roomcast-" + std::to_string(pathOfText.size()) + ".conf";
+    g_file_set_contents(path.c_str(), text.c_str(), -1, nullptr);
+  }
+  return {"--config", path};
 }
 
 // A port the kernel just handed out on 127.0.0.1 (free until someone else takes it).

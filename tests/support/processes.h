@@ -27,6 +27,10 @@ class TempDir {
  private:
   std::string path_;
 };
+// roomcastd's `--config FILE` for a file holding `text`, written once per text and kept (in a
+// directory removed at exit) for the whole test program, so daemons may share it.
+std::vector<std::string> configFileArgs(const std::string& text);
+
 int freeTcpPort();
 int freeUdpPort();
 

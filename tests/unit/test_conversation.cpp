@@ -6,9 +6,11 @@
 #include "core/conversation.h"
 #include "core/room_manager.h"
 #include "fake_media_backend.h"
+#include "fake_timers.h"
 
 using namespace roomcast::core;
 using roomcast::unittest::FakeMediaBackend;
+using roomcast::unittest::FakeTimers;
 using roomcast::unittest::RecordingEventSink;
 
 namespace {
@@ -31,22 +33,14 @@ class ConversationTest : public ::testing::Test {
     Environment env;
     env.newRoomId = [] { return std::string("room"); };
     env.nowUnixMs = [this] { return now; };
-    env.schedule = [this](unsigned ms, std::function<void()> fn) {
-      timers[++nextTimer] = {ms, std::move(fn)};
-      return nextTimer;
-    };
-    env.cancel = [this](uint64_t id) { timers.erase(id); };
+    timers.serve(env);
     env.newResumeToken = [] { return std::string("r"); };
     return env;
   }
   ConversationEnvironment talk() {
     ConversationEnvironment env;
     env.nowUnixMs = [this] { return now; };
-    env.schedule = [this](unsigned ms, std::function<void()> fn) {
-      timers[++nextTimer] = {ms, std::move(fn)};
-      return nextTimer;
-    };
-    env.cancel = [this](uint64_t id) { timers.erase(id); };
+    timers.serve(env);
     env.chatPosted = [this](const std::string&, const ChatMessage& m) { stored.push_back(m.text); };
     env.chatDeleted = [this](const std::string&, uint64_t id, int64_t) { deleted.push_back(id); };
     env.reportFiled = [this](const Report& r) {
@@ -55,17 +49,11 @@ class ConversationTest : public ::testing::Test {
     };
     return env;
   }
-  void fireTimers() {
-    auto pending = std::move(timers);
-    timers.clear();
-    for (auto& [id, t] : pending) t.second();
-  }
 
   int64_t now = 1700000000000;
   FakeMediaBackend media;
   RecordingEventSink sink;
-  std::map<uint64_t, std::pair<unsigned, std::function<void()>>> timers;
-  uint64_t nextTimer = 0;
+  FakeTimers timers;
   std::vector<std::string> stored;
   std::vector<uint64_t> deleted;
   std::vector<Report> reports;
@@ -118,15 +106,15 @@ TEST_F(ConversationTest, ModeratorsDeleteMessagesAndEveryoneIsTold) {
 TEST_F(ConversationTest, ReactionsAreSummedOverAWindowAndSentOnce) {
   for (int i = 0; i < 1000; i++) ASSERT_TRUE(conversation.react(room, i % 2 ? "l" : "h", i % 3 ? "clap" : "heart").ok());
   EXPECT_EQ(sink.count<Reactions>(), 0u) << "nothing until the window closes";
-  ASSERT_EQ(timers.size(), 1u) << "one timer for the window, not one per reaction";
-  EXPECT_EQ(timers.begin()->second.first, 200u);
-  fireTimers();
+  ASSERT_EQ(timers.pending.size(), 1u) << "one timer for the window, not one per reaction";
+  EXPECT_EQ(timers.pending.begin()->second.ms, 200u);
+  timers.fireAll();
   auto sent = sink.broadcasts<Reactions>(room);
   ASSERT_EQ(sent.size(), 1u);
   std::map<std::string, uint32_t> counts(sent[0].counts.begin(), sent[0].counts.end());
   EXPECT_EQ(counts["clap"], 666u);
   EXPECT_EQ(counts["heart"], 334u);
-  EXPECT_TRUE(timers.empty()) << "nothing ticks while nobody reacts";
+  EXPECT_TRUE(timers.pending.empty()) << "nothing ticks while nobody reacts";
   EXPECT_EQ(conversation.react(room, "l", "pineapple").error().code, ErrorCode::ValidationFailed);
 }
 
@@ -151,7 +139,7 @@ TEST_F(ConversationTest, ReportsReachModeratorsWithTheMessageAsItWas) {
 TEST_F(ConversationTest, ForgettingARoomCancelsItsWindow) {
   ASSERT_TRUE(conversation.react(room, "l", "fire").ok());
   conversation.forgetRoom(room);
-  EXPECT_TRUE(timers.empty());
+  EXPECT_TRUE(timers.pending.empty());
   EXPECT_TRUE(conversation.history(room).empty());
 }
 

@@ -10,9 +10,11 @@
 #include "core/permissions.h"
 #include "core/room_manager.h"
 #include "fake_media_backend.h"
+#include "fake_timers.h"
 
 using namespace roomcast::core;
 using roomcast::unittest::FakeMediaBackend;
+using roomcast::unittest::FakeTimers;
 using roomcast::unittest::RecordingEventSink;
 
 namespace {
@@ -94,22 +96,14 @@ class Enforcement : public ::testing::Test {
     Environment env;
     env.newRoomId = [] { return std::string("room"); };
     env.nowUnixMs = [] { return int64_t{1700000000000}; };
-    env.schedule = [this](unsigned, std::function<void()> fn) {
-      timers[++nextTimer] = std::move(fn);
-      return nextTimer;
-    };
-    env.cancel = [this](uint64_t id) { timers.erase(id); };
+    timers.serve(env);
     env.newResumeToken = [] { return std::string("resume"); };
     return env;
   }
   ConversationEnvironment talk() {
     ConversationEnvironment env;
     env.nowUnixMs = [] { return int64_t{1700000000000}; };
-    env.schedule = [this](unsigned, std::function<void()> fn) {
-      timers[++nextTimer] = std::move(fn);
-      return nextTimer;
-    };
-    env.cancel = [this](uint64_t id) { timers.erase(id); };
+    timers.serve(env);
     return env;
   }
 
@@ -168,8 +162,7 @@ class Enforcement : public ::testing::Test {
 
   FakeMediaBackend media;
   RecordingEventSink sink;
-  std::map<uint64_t, std::function<void()>> timers;
-  uint64_t nextTimer = 0;
+  FakeTimers timers;  // scheduled, never fired: these tests take no time
   RoomManager rooms;
   Conversation conversation;
   std::string room;

@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import {
-  startDaemon, chromiumArgs, buildDir, writeToneWav, toneLevels, keepPeerConnectionsAndRawMicrophone,
+  startDaemon, chromiumArgs, buildDir, writeToneWav, toneLevels, keepPeerConnectionsAndRawMicrophone, createRoomAsHost,
 } from './roomcast_fixture.mjs';
 
 const SPEAKER_HZ = 660;
@@ -196,17 +196,7 @@ test('a speaker on a 10 % lossy uplink is heard continuous through RED', { timeo
   // The host (with the server) creates the room and a speaker token for the lossy browser.
   const host = await openBrowser(serverNs, silence, 'host');
   await host.goto(`${daemon.url}/`, { timeout: 60000 });
-  const room = await host.evaluate(async () => {
-    const post = async (url, body, token) => {
-      const r = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
-      if (!r.ok) throw new Error(`${url}: ${r.status} ${await r.text()}`);
-      return r.json();
-    };
-    const created = await post('/api/v1/rooms', { title: 'Lossy uplink', host_name: 'Ada' });
-    const issued = await post(`/api/v1/rooms/${created.id}/tokens`, { role: 'speaker', name: 'Lossy' }, created.host_token);
-    sessionStorage.setItem(`roomcast.token.${created.id}`, JSON.stringify({ token: created.host_token, role: 'host' }));
-    return { id: created.id, speakerToken: issued.token };
-  });
+  const room = await host.evaluate(createRoomAsHost, { title: 'Lossy uplink', speakerName: 'Lossy' });
   await host.goto(`${daemon.url}/room/${room.id}`, { timeout: 60000 });
 
   const speaker = await openBrowser(lossyNs, toneWav, 'speaker');

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import {
-  startDaemon, runCli, chromiumArgs, writeToneWav, toneLevels, keepPeerConnectionsAndRawMicrophone,
+  startDaemon, runCli, chromiumArgs, writeToneWav, toneLevels, keepPeerConnectionsAndRawMicrophone, createRoomAsHost,
 } from './roomcast_fixture.mjs';
 
 const CLI_HZ = 880;
@@ -61,17 +61,7 @@ test('the web app replaces a session that does not connect, and the new one carr
   page.on('websocket', (ws) => ws.on('framereceived', ({ payload }) => received.push(String(payload))));
   page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
   await page.goto(`${daemon.url}/`, { timeout: 60000 });
-  const room = await page.evaluate(async () => {
-    const post = async (url, body, token) => {
-      const r = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
-      if (!r.ok) throw new Error(`${url}: ${r.status} ${await r.text()}`);
-      return r.json();
-    };
-    const created = await post('/api/v1/rooms', { title: 'Retry', host_name: 'Ada' });
-    const issued = await post(`/api/v1/rooms/${created.id}/tokens`, { role: 'speaker', name: 'Cli' }, created.host_token);
-    sessionStorage.setItem(`roomcast.token.${created.id}`, JSON.stringify({ token: created.host_token, role: 'host' }));
-    return { id: created.id, speakerToken: issued.token };
-  });
+  const room = await page.evaluate(createRoomAsHost, { title: 'Retry', speakerName: 'Cli' });
   // What the page tells its user, as it changes.
   await page.exposeFunction('__status', (text) => statuses.push(text));
   await page.goto(`${daemon.url}/room/${room.id}`, { timeout: 60000 });

@@ -105,6 +105,22 @@ export function keepPeerConnectionsAndRawMicrophone() {
   }
 }
 
+// For page.evaluate(createRoomAsHost, { title, speakerName }) on a page of the server: creates
+// a room as its host Ada would, keeps the host's token where the web app looks for it, and
+// issues a speaker token for `speakerName`. Returns { id, speakerToken }. Runs in the page, so
+// it uses nothing from here.
+export async function createRoomAsHost({ title, speakerName }) {
+  const post = async (url, body, token) => {
+    const r = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
+    if (!r.ok) throw new Error(`${url}: ${r.status} ${await r.text()}`);
+    return r.json();
+  };
+  const created = await post('/api/v1/rooms', { title, host_name: 'Ada' });
+  const issued = await post(`/api/v1/rooms/${created.id}/tokens`, { role: 'speaker', name: speakerName }, created.host_token);
+  sessionStorage.setItem(`roomcast.token.${created.id}`, JSON.stringify({ token: created.host_token, role: 'host' }));
+  return { id: created.id, speakerToken: issued.token };
+}
+
 // For page.waitForFunction(hasPlayed, { id, seconds }): true once the <audio> element `id` has
 // really played more than `seconds` (the sum of its played ranges). currentTime is not enough:
 // hls.js moves it to the live edge by seeking, before anything plays.
