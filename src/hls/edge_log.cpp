@@ -57,17 +57,15 @@ EdgeLogReceiver::~EdgeLogReceiver() {
 core::Status EdgeLogReceiver::bind(const std::string& host, int port) {
   using core::Error;
   using core::ErrorCode;
-  GError* error = nullptr;
+  g_autoptr(GError) error = nullptr;
   g_autoptr(GInetAddress) address = g_inet_address_new_from_string(host.c_str());
   if (!address) return Error{ErrorCode::BadRequest, "edge_log wants an IP address, got " + host};
   socket_ = g_socket_new(g_inet_address_get_family(address), G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, &error);
   g_autoptr(GSocketAddress) where = g_inet_socket_address_new(address, static_cast<guint16>(port));
   if (socket_) g_socket_set_blocking(socket_, FALSE);
   if (!socket_ || !g_socket_bind(socket_, where, TRUE, &error)) {
-    Error e{ErrorCode::Internal, "cannot listen for the edge's log on udp " + host + ":" + std::to_string(port) + ": " +
-                                     (error ? error->message : "unknown error")};
-    g_clear_error(&error);
-    return e;
+    return Error{ErrorCode::Internal, "cannot listen for the edge's log on udp " + host + ":" + std::to_string(port) +
+                                          ": " + (error ? error->message : "unknown error")};
   }
   // Room for a batch: the kernel caps this at twice net.core.rmem_max.
   g_socket_set_option(socket_, SOL_SOCKET, SO_RCVBUF, kReceiveBuffer, nullptr);

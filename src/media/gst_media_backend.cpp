@@ -299,13 +299,12 @@ void GstMediaBackend::writeEvidence(gpointer data, gpointer) {
   std::string bytes;
   bytes.reserve(job->bytes);
   for (const auto& segment : job->segments) bytes += *segment;
-  GError* error = nullptr;
+  g_autoptr(GError) error = nullptr;
   // Off the control thread, so it may wait for the disk: evidence is kept durably (fsync, then
   // renamed into place whole).
   if (!g_file_set_contents_full(job->path.c_str(), bytes.data(), static_cast<gssize>(bytes.size()),
                                 G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error)) {
     g_warning("cannot write evidence %s: %s", job->path.c_str(), error->message);
-    g_error_free(error);
     job->quota->release(job->roomId, job->bytes);
   }
 }

@@ -204,11 +204,10 @@ gboolean RoomPipeline::onBusMessage(GstBus*, GstMessage* message, gpointer data)
   auto* self = static_cast<RoomPipeline*>(data);
   switch (GST_MESSAGE_TYPE(message)) {
     case GST_MESSAGE_ERROR: {
-      GError* error = nullptr;
+      g_autoptr(GError) error = nullptr;
       g_autofree char* debug = nullptr;
       gst_message_parse_error(message, &error, &debug);
       std::string text = error->message;
-      g_error_free(error);
       GstObject* source = GST_MESSAGE_SRC(message);
       // A failing branch may post more than one error; those that arrive after it was taken
       // out of the room find it gone, and are about nothing the room still has.
