@@ -20,7 +20,7 @@
 #include "media/gst_ptr.h"
 #include "media/loss_feedback.h"
 #include "media/lossy_link.h"
-#include "media/post_to_context.h"
+#include "glib_support/post_to_context.h"
 #include "media/webrtc_util.h"
 #include "protocol/json.h"
 
@@ -110,7 +110,7 @@ class Speaker {
   audio::PcmAudio heard_;      // what earlier sessions heard
 };
 
-void Speaker::post(std::function<void()> fn) { media::postToContext(nullptr, std::move(fn)); }
+void Speaker::post(std::function<void()> fn) { glib_support::postToContext(nullptr, std::move(fn)); }
 
 // The room's return, decoded as the server decodes speakers: roomcast's opusfecdec (the
 // plugin, installed or on GST_PLUGIN_PATH) rebuilds a lost packet from the next one's FEC the

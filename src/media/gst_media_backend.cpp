@@ -5,8 +5,9 @@
 #include <algorithm>
 #include <cstring>
 
+#include "glib_support/owned_data.h"
+#include "glib_support/post_to_context.h"
 #include "media/debug.h"
-#include "media/post_to_context.h"
 #include "media/rtp_transport.h"
 #include "media/webrtc_transport.h"
 #include "media/webrtc_util.h"
@@ -137,16 +138,13 @@ void GstMediaBackend::stopRoom(const std::string& roomId, StopDone done) {
         config_.hls->close(roomId);
       }
       // Destroy the pipeline from an idle callback: we are inside its bus watch.
-      auto* task = new std::function<void()>([this, roomId, summary, done]() {
-        finishing_.erase(roomId);
-        if (done) done(summary);
-      });
-      GSource* idle = g_idle_source_new();
-      g_source_set_callback(
-          idle, [](gpointer p) -> gboolean { (*static_cast<std::function<void()>*>(p))(); return G_SOURCE_REMOVE; },
-          task, [](gpointer p) { delete static_cast<std::function<void()>*>(p); });
-      g_source_attach(idle, context_);
-      g_source_unref(idle);
+      glib_support::postToContext(
+          context_,
+          [this, roomId, summary, done]() {
+            finishing_.erase(roomId);
+            if (done) done(summary);
+          },
+          G_PRIORITY_DEFAULT_IDLE);
     });
   };
   finishAfterFlush_[roomId] = std::move(finish);
@@ -295,7 +293,7 @@ std::shared_ptr<EvidenceQuota> GstMediaBackend::countEvidence(const char* dir, u
 }
 
 void GstMediaBackend::writeEvidence(gpointer data, gpointer) {
-  std::unique_ptr<EvidenceJob> job(static_cast<EvidenceJob*>(data));
+  auto job = glib_support::takeBack<EvidenceJob>(data);
   std::string bytes;
   bytes.reserve(job->bytes);
   for (const auto& segment : job->segments) bytes += *segment;
@@ -346,16 +344,17 @@ void GstMediaBackend::retirePeer(const std::string& roomId, const std::string& p
     uint64_t serial;
   };
   flushing.deadline = g_timeout_source_new(config_.recognizerFlushMs);
+  auto task = glib_support::handOff(Task{alive_, this, serial});
   g_source_set_callback(
       flushing.deadline,
       [](gpointer data) -> gboolean {
-        auto* t = static_cast<Task*>(data);
+        auto* t = &glib_support::handedOff<Task>(data);
         if (t->alive.expired()) return G_SOURCE_REMOVE;
         GST_WARNING("speaker %" G_GUINT64_FORMAT ": the recognizer did not finish in time", t->serial);
         t->self->endFlush(t->serial);
         return G_SOURCE_REMOVE;
       },
-      new Task{alive_, this, serial}, [](gpointer data) { delete static_cast<Task*>(data); });
+      task.data, task.destroy);
   g_source_attach(flushing.deadline, context_);
 }
 
@@ -407,10 +406,11 @@ void GstMediaBackend::startConnectDeadline(const PeerKey& key) {
   };
   // Not cancelled: when it fires for a peer that connected or is gone, it does nothing.
   GSource* deadline = g_timeout_source_new(config_.peerConnectDeadlineMs);
+  auto task = glib_support::handOff(Task{alive_, this, key});
   g_source_set_callback(
       deadline,
       [](gpointer data) -> gboolean {
-        auto* t = static_cast<Task*>(data);
+        auto* t = &glib_support::handedOff<Task>(data);
         if (t->alive.expired()) return G_SOURCE_REMOVE;
         LivePeer* live = t->self->findLivePeer(t->key);
         if (!live || live->connected) return G_SOURCE_REMOVE;
@@ -421,7 +421,7 @@ void GstMediaBackend::startConnectDeadline(const PeerKey& key) {
         if (t->self->observer_) t->self->observer_->onPeerTransportFailed(t->key.roomId, t->key.peerId, reason);
         return G_SOURCE_REMOVE;
       },
-      new Task{alive_, this, key}, [](gpointer data) { delete static_cast<Task*>(data); });
+      task.data, task.destroy);
   g_source_attach(deadline, context_);
   g_source_unref(deadline);
 }
@@ -452,7 +452,7 @@ SpeakerPeer* GstMediaBackend::findPeer(const PeerKey& key) {
 }
 
 void GstMediaBackend::postToPeer(const PeerKey& key, std::function<void(GstMediaBackend&)> fn) {
-  postToContext(context_, [alive = std::weak_ptr<int>(alive_), self = this, key, fn = std::move(fn)] {
+  glib_support::postToContext(context_, [alive = std::weak_ptr<int>(alive_), self = this, key, fn = std::move(fn)] {
     if (!alive.expired() && self->findPeer(key)) fn(*self);
   });
 }

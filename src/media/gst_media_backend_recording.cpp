@@ -3,6 +3,8 @@
 #include <glib/gstdio.h>
 #include <sys/statvfs.h>
 
+#include "glib_support/owned_data.h"
+#include "glib_support/post_to_context.h"
 #include "media/debug.h"
 #include "media/gst_media_backend.h"
 #include "media/ogg_duration.h"
@@ -58,15 +60,12 @@ core::Status GstMediaBackend::beginRecording(const std::string& roomId, LiveRoom
   info.path = room.recording.path;
   info.startedAtMs = room.recording.startedAtMs;
   std::weak_ptr<int> alive = alive_;
-  auto* task = new std::function<void()>([this, alive, roomId, info] {
-    if (!alive.expired() && observer_ && rooms_.count(roomId)) observer_->onRecordingStarted(roomId, info);
-  });
-  GSource* idle = g_idle_source_new();
-  g_source_set_callback(
-      idle, [](gpointer p) -> gboolean { (*static_cast<std::function<void()>*>(p))(); return G_SOURCE_REMOVE; }, task,
-      [](gpointer p) { delete static_cast<std::function<void()>*>(p); });
-  g_source_attach(idle, context_);
-  g_source_unref(idle);
+  glib_support::postToContext(
+      context_,
+      [this, alive, roomId, info] {
+        if (!alive.expired() && observer_ && rooms_.count(roomId)) observer_->onRecordingStarted(roomId, info);
+      },
+      G_PRIORITY_DEFAULT_IDLE);
   return core::Ok{};
 }
 
@@ -126,10 +125,11 @@ void GstMediaBackend::retryRecordingLater(const std::string& roomId) {
     std::weak_ptr<int> alive;
     std::string roomId;
   };
+  auto retry = glib_support::handOff(Retry{this, alive_, roomId});
   it->second.recording.retrySource = g_timeout_add_full(
       G_PRIORITY_DEFAULT, config_.recordingRetryMs,
       [](gpointer data) -> gboolean {
-        auto* r = static_cast<Retry*>(data);
+        auto* r = &glib_support::handedOff<Retry>(data);
         if (r->alive.expired()) return G_SOURCE_REMOVE;
         auto room = r->self->rooms_.find(r->roomId);
         if (room == r->self->rooms_.end()) return G_SOURCE_REMOVE;
@@ -141,7 +141,7 @@ void GstMediaBackend::retryRecordingLater(const std::string& roomId) {
         }
         return G_SOURCE_REMOVE;  // beginRecording re-arms the retry when it is still full
       },
-      new Retry{this, alive_, roomId}, [](gpointer p) { delete static_cast<Retry*>(p); });
+      retry.data, retry.destroy);
 }
 
 void GstMediaBackend::setPeerInRecording(const std::string& roomId, const std::string& peerId, bool inRecording) {

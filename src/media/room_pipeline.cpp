@@ -4,10 +4,11 @@
 
 #include <algorithm>
 
+#include "glib_support/owned_data.h"
+#include "glib_support/post_to_context.h"
 #include "media/debug.h"
 #include "media/output_branch.h"
 #include "media/pipeline_fragment.h"
-#include "media/post_to_context.h"
 #include "media/speaker_peer.h"
 #include "media/webrtc_util.h"
 
@@ -405,16 +406,17 @@ void RoomPipeline::retryHlsLater(HlsOutput& output) {
     HlsOutput* output;
   };
   output.retry = g_timeout_source_new(delayMs);
+  auto retry = glib_support::handOff(Retry{this, &output});
   g_source_set_callback(
       output.retry,
       [](gpointer data) -> gboolean {
-        auto* r = static_cast<Retry*>(data);
-        g_source_unref(r->output->retry);
-        r->output->retry = nullptr;
-        r->self->onHlsRetry(*r->output);
+        auto& r = glib_support::handedOff<Retry>(data);
+        g_source_unref(r.output->retry);
+        r.output->retry = nullptr;
+        r.self->onHlsRetry(*r.output);
         return G_SOURCE_REMOVE;
       },
-      new Retry{this, &output}, [](gpointer p) { delete static_cast<Retry*>(p); });
+      retry.data, retry.destroy);
   g_source_attach(output.retry, config_.context);
 }
 
@@ -466,9 +468,12 @@ struct RecordStop {
   GSource* deadline = nullptr;
 };
 
+// The stop owns itself from stopRecording() on, and ends here, whichever of the EOS and the
+// deadline comes first.
 void completeRecordStop(RecordStop* stop, bool clean) {
   if (stop->finished) return;
   stop->finished = true;
+  auto owned = glib_support::takeBack<RecordStop>(stop);
   if (stop->deadline) {
     g_source_destroy(stop->deadline);
     g_source_unref(stop->deadline);
@@ -479,7 +484,7 @@ void completeRecordStop(RecordStop* stop, bool clean) {
     gst_object_unref(parent);
   }
   auto done = std::move(stop->done);
-  delete stop;
+  owned.reset();
   if (done) done(clean);
 }
 }  // namespace
@@ -489,7 +494,7 @@ void RoomPipeline::stopRecording(std::function<void(bool clean)> done) {
     if (done) done(true);
     return;
   }
-  auto* stop = new RecordStop{config_.context, recordBin_, std::move(done)};
+  RecordStop* stop = std::make_unique<RecordStop>(config_.context, recordBin_, std::move(done)).release();
   recordBin_.reset();
   // The file is finished (Ogg trailer) when the EOS reaches the filesink: then, on the
   // control thread, the branch goes. Bounded: a stuck branch is dropped after 5 s.
@@ -498,7 +503,7 @@ void RoomPipeline::stopRecording(std::function<void(bool clean)> done) {
   gst_pad_add_probe(fileSink, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, [](GstPad*, GstPadProbeInfo* info, gpointer data) {
     if (GST_EVENT_TYPE(GST_PAD_PROBE_INFO_EVENT(info)) != GST_EVENT_EOS) return GST_PAD_PROBE_OK;
     auto* stop = static_cast<RecordStop*>(data);
-    postToContext(stop->context, [stop] { completeRecordStop(stop, true); });
+    glib_support::postToContext(stop->context, [stop] { completeRecordStop(stop, true); });
     return GST_PAD_PROBE_REMOVE;
   }, stop, nullptr);
   stop->deadline = g_timeout_source_new(5000);
