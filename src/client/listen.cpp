@@ -12,8 +12,8 @@
 
 #include "audio/wav.h"
 #include "client/rest_client.h"
-#include "media/gst_ptr.h"
 #include "glib_support/post_to_context.h"
+#include "media/gst_ptr.h"
 
 namespace roomcast::client {
 

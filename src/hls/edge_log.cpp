@@ -47,10 +47,7 @@ EdgeLogReceiver::EdgeLogReceiver(GMainContext* context, ListenerCounting& listen
     : context_(context), listeners_(listeners) {}
 
 EdgeLogReceiver::~EdgeLogReceiver() {
-  if (source_) {
-    g_source_destroy(source_);
-    g_source_unref(source_);
-  }
+  source_.reset();  // before the socket it watches
   if (socket_) g_object_unref(socket_);
 }
 
@@ -74,10 +71,10 @@ core::Status EdgeLogReceiver::bind(const std::string& host, int port) {
 }
 
 void EdgeLogReceiver::watchSocket() {
-  source_ = g_socket_create_source(socket_, G_IO_IN, nullptr);
-  g_source_set_callback(source_, reinterpret_cast<GSourceFunc>(reinterpret_cast<void (*)()>(&EdgeLogReceiver::onReadable)),
-                        this, nullptr);
-  g_source_attach(source_, context_);
+  // A socket source calls a GSocketSourceFunc through the GSourceFunc slot; the double cast says so.
+  source_ = glib_support::Source::attach(
+      g_socket_create_source(socket_, G_IO_IN, nullptr), context_,
+      reinterpret_cast<GSourceFunc>(reinterpret_cast<void (*)()>(&EdgeLogReceiver::onReadable)), this);
 }
 
 int EdgeLogReceiver::drain() {
@@ -94,20 +91,16 @@ int EdgeLogReceiver::drain() {
 gboolean EdgeLogReceiver::onReadable(GSocket*, GIOCondition, gpointer data) {
   auto* self = static_cast<EdgeLogReceiver*>(data);
   self->drain();
-  // Lines are flowing: collect the next ones in a batch instead of waking for each.
-  g_source_destroy(self->source_);
-  g_source_unref(self->source_);
-  self->source_ = g_timeout_source_new(kBatchMs);
-  g_source_set_callback(self->source_, &EdgeLogReceiver::onBatchTimer, self, nullptr);
-  g_source_attach(self->source_, self->context_);
+  // Lines are flowing: collect the next ones in a batch instead of waking for each (replacing
+  // this watch).
+  self->source_ = glib_support::Source::timeout(self->context_, kBatchMs, &EdgeLogReceiver::onBatchTimer, self);
   return G_SOURCE_REMOVE;
 }
 
 gboolean EdgeLogReceiver::onBatchTimer(gpointer data) {
   auto* self = static_cast<EdgeLogReceiver*>(data);
   if (self->drain() > 0) return G_SOURCE_CONTINUE;
-  g_source_unref(self->source_);  // this timer, removed by returning G_SOURCE_REMOVE
-  self->watchSocket();
+  self->watchSocket();  // replaces this timer
   return G_SOURCE_REMOVE;
 }
 

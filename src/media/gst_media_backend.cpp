@@ -30,8 +30,7 @@ GstMediaBackend::~GstMediaBackend() {
   if (evidenceWriter_) g_thread_pool_free(evidenceWriter_, FALSE, TRUE);
   alive_.reset();
   // Speakers being flushed live in their rooms' pipelines: they go first.
-  for (auto& [serial, flushing] : flushing_)
-    if (flushing.deadline) { g_source_destroy(flushing.deadline); g_source_unref(flushing.deadline); }
+  for (auto& [serial, flushing] : flushing_) flushing.deadline.reset();
   flushing_.clear();
   finishAfterFlush_.clear();
   for (auto& [id, room] : rooms_) room.peers.clear();
@@ -91,7 +90,7 @@ core::Status GstMediaBackend::startRoom(const core::RoomMediaConfig& room) {
     if (config_.hls) config_.hls->close(room.roomId);
     return pipeline.error();
   }
-  LiveRoom& live = rooms_[roomId] = LiveRoom{std::move(pipeline.value()), {}, g_get_monotonic_time(), {}};
+  LiveRoom& live = rooms_[roomId] = LiveRoom{std::move(pipeline.value()), {}, g_get_monotonic_time(), {}, {}};
   if (room.record) {
     live.recording.wanted = true;
     if (auto started = beginRecording(roomId, live); !started)
@@ -108,7 +107,7 @@ void GstMediaBackend::stopRoom(const std::string& roomId, StopDone done) {
   }
   LiveRoom room = std::move(it->second);
   rooms_.erase(it);
-  if (room.recording.retrySource) g_source_remove(room.recording.retrySource);
+  room.recordingRetry.reset();
   // Every speaker leaves the mix now (their mixer pads are released before the mix ends);
   // the room's outputs finish once their recognizers have committed their last words.
   auto peers = std::move(room.peers);
@@ -336,17 +335,15 @@ void GstMediaBackend::retirePeer(const std::string& roomId, const std::string& p
     return;
   }
   const uint64_t serial = live.serial;
-  FlushingPeer& flushing = flushing_[serial] = FlushingPeer{roomId, peerId, std::move(live), nullptr};
+  FlushingPeer& flushing = flushing_[serial] = FlushingPeer{roomId, peerId, std::move(live), {}};
   // Bounded: a recognizer that does not finish in time loses the words, not the room.
   struct Task {
     std::weak_ptr<int> alive;
     GstMediaBackend* self;
     uint64_t serial;
   };
-  flushing.deadline = g_timeout_source_new(config_.recognizerFlushMs);
-  auto task = glib_support::handOff(Task{alive_, this, serial});
-  g_source_set_callback(
-      flushing.deadline,
+  flushing.deadline = glib_support::Source::timeout(
+      context_, config_.recognizerFlushMs,
       [](gpointer data) -> gboolean {
         auto* t = &glib_support::handedOff<Task>(data);
         if (t->alive.expired()) return G_SOURCE_REMOVE;
@@ -354,8 +351,7 @@ void GstMediaBackend::retirePeer(const std::string& roomId, const std::string& p
         t->self->endFlush(t->serial);
         return G_SOURCE_REMOVE;
       },
-      task.data, task.destroy);
-  g_source_attach(flushing.deadline, context_);
+      glib_support::handOff(Task{alive_, this, serial}));
 }
 
 void GstMediaBackend::onRecognizerFlushed(const std::string& roomId, const std::string& element) {
@@ -373,10 +369,7 @@ void GstMediaBackend::endFlush(uint64_t serial) {
   if (it == flushing_.end()) return;
   FlushingPeer flushing = std::move(it->second);
   flushing_.erase(it);
-  if (flushing.deadline) {
-    g_source_destroy(flushing.deadline);
-    g_source_unref(flushing.deadline);
-  }
+  flushing.deadline.reset();
   // Called from the room's bus watch or a timeout: removing the elements never waits for the
   // control thread.
   flushing.live.peer.reset();

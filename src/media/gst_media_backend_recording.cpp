@@ -33,7 +33,7 @@ core::Status GstMediaBackend::startRecording(const std::string& roomId) {
   room.recording.wanted = true;
   auto started = beginRecording(roomId, room);
   // A full disk is not the host's error: the recording starts when space returns.
-  if (!started && room.recording.retrySource) return core::Ok{};
+  if (!started && room.recordingRetry.pending()) return core::Ok{};
   if (!started) room.recording.wanted = false;
   return started;
 }
@@ -86,10 +86,7 @@ void GstMediaBackend::stopRecording(const std::string& roomId) {
   if (it == rooms_.end()) return;
   Recording& recording = it->second.recording;
   recording.wanted = false;
-  if (recording.retrySource) {
-    g_source_remove(recording.retrySource);
-    recording.retrySource = 0;
-  }
+  it->second.recordingRetry.reset();
   if (recording.path.empty()) return;
   Recording stopped = recording;
   recording.path.clear();
@@ -119,21 +116,21 @@ void GstMediaBackend::onRecordingFailed(const std::string& roomId, const std::st
 // seconds (only then; nothing ticks otherwise).
 void GstMediaBackend::retryRecordingLater(const std::string& roomId) {
   auto it = rooms_.find(roomId);
-  if (it == rooms_.end() || it->second.recording.retrySource) return;
+  if (it == rooms_.end() || it->second.recordingRetry.pending()) return;
   struct Retry {
     GstMediaBackend* self;
     std::weak_ptr<int> alive;
     std::string roomId;
   };
   auto retry = glib_support::handOff(Retry{this, alive_, roomId});
-  it->second.recording.retrySource = g_timeout_add_full(
-      G_PRIORITY_DEFAULT, config_.recordingRetryMs,
+  it->second.recordingRetry = glib_support::Source::timeout(
+      context_, config_.recordingRetryMs,
       [](gpointer data) -> gboolean {
         auto* r = &glib_support::handedOff<Retry>(data);
         if (r->alive.expired()) return G_SOURCE_REMOVE;
         auto room = r->self->rooms_.find(r->roomId);
         if (room == r->self->rooms_.end()) return G_SOURCE_REMOVE;
-        room->second.recording.retrySource = 0;
+        room->second.recordingRetry.reset();  // beginRecording may arm the next one
         if (!room->second.recording.wanted || !room->second.recording.path.empty()) return G_SOURCE_REMOVE;
         if (auto started = r->self->beginRecording(r->roomId, room->second); started) {
           r->self->outputRestarts_++;
@@ -141,7 +138,7 @@ void GstMediaBackend::retryRecordingLater(const std::string& roomId) {
         }
         return G_SOURCE_REMOVE;  // beginRecording re-arms the retry when it is still full
       },
-      retry.data, retry.destroy);
+      retry);
 }
 
 void GstMediaBackend::setPeerInRecording(const std::string& roomId, const std::string& peerId, bool inRecording) {

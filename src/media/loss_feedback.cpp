@@ -99,8 +99,8 @@ LossFeedback::LossFeedback(GstElement* webrtcbin, GstElement* opusenc, unsigned 
   g_object_set(opusenc, "packet-loss-percentage", kMinPacketLossPercentage, nullptr);
   using Shared = std::shared_ptr<State>;
   auto shared = glib_support::handOff(Shared(state_));
-  timer_ = g_timeout_add_full(
-      G_PRIORITY_DEFAULT, intervalMs,
+  timer_ = glib_support::Source::timeout(
+      nullptr, intervalMs,
       [](gpointer data) -> gboolean {
         const auto& state = glib_support::handedOff<Shared>(data);
         GstElement* webrtc = static_cast<GstElement*>(g_weak_ref_get(&state->webrtc));
@@ -112,11 +112,9 @@ LossFeedback::LossFeedback(GstElement* webrtcbin, GstElement* opusenc, unsigned 
         gst_object_unref(webrtc);
         return G_SOURCE_CONTINUE;
       },
-      shared.data, shared.destroy);
+      shared);
 }
 
-LossFeedback::~LossFeedback() {
-  if (timer_) g_source_remove(timer_);
-}
+LossFeedback::~LossFeedback() = default;
 
 }  // namespace roomcast::media
