@@ -21,17 +21,19 @@ MAX_FUNCTION_LINES = 100
 SOURCE_ENDINGS = ('.c', '.cc', '.cpp', '.h', '.hpp')
 
 # What each folder of src/ may include from (besides itself): the layers below it. core and
-# audio are plain C++ without GLib or GStreamer; the app is the composition root.
+# audio are plain C++ without GLib or GStreamer; glib_support (header-only RAII for GLib
+# callbacks) sits beside them, below every other layer; the app is the composition root.
 LAYERS = {
     'core': set(),
     'audio': set(),
-    'protocol': {'core'},
-    'store': {'core'},
-    'hls': {'core'},
-    'media': {'core', 'hls', 'audio'},
-    'signaling': {'core', 'protocol', 'hls'},
-    'client': {'core', 'protocol', 'media', 'audio'},
-    'app': {'core', 'audio', 'protocol', 'store', 'hls', 'media', 'signaling'},
+    'glib_support': set(),
+    'protocol': {'core', 'glib_support'},
+    'store': {'core', 'glib_support'},
+    'hls': {'core', 'glib_support'},
+    'media': {'core', 'hls', 'audio', 'glib_support'},
+    'signaling': {'core', 'protocol', 'hls', 'glib_support'},
+    'client': {'core', 'protocol', 'media', 'audio', 'glib_support'},
+    'app': {'core', 'audio', 'protocol', 'store', 'hls', 'media', 'signaling', 'glib_support'},
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/[^"]+"', re.M)

@@ -108,7 +108,7 @@ Daemon::Daemon(const Options& options, DaemonInputs inputs)
 
 Daemon::~Daemon() {
   // The handlers point at this object; everything else goes in the members' reverse order.
-  for (guint source : sources_) g_source_remove(source);
+  sources_.clear();
 }
 
 // The store as a crash left it: recordings cut off are indexed before anything else runs.
@@ -257,11 +257,12 @@ core::Status Daemon::start() {
             openRooms ? "anyone may create them" : "created with a room_create grant",
             archivePublic ? "public" : "with the archive grant or a signed URL", options_.auth.apiKeys.size());
   notifyReady("listening on " + url.value());
-  if (guint watchdog = startWatchdogPings(g_main_context_default())) sources_.push_back(watchdog);
+  if (auto watchdog = startWatchdogPings(g_main_context_default()); watchdog.pending())
+    sources_.push_back(std::move(watchdog));
   // glibc keeps what a burst of connections or peers freed (20 000 WebSockets: +10 MB resident,
   // for good); every few seconds the free pages go back to the system. A few milliseconds at
   // most, on the control thread, which does nothing time-critical for the audio.
-  sources_.push_back(g_timeout_add_seconds(5, [](gpointer) -> gboolean {
+  sources_.push_back(glib_support::Source::timeoutSeconds(nullptr, 5, [](gpointer) -> gboolean {
     malloc_trim(0);
     return G_SOURCE_CONTINUE;
   }, nullptr));
@@ -274,11 +275,14 @@ int Daemon::run() {
 }
 
 void Daemon::handleSignals() {
-  sources_.push_back(g_unix_signal_add(SIGINT, onTerminate, this));
-  sources_.push_back(g_unix_signal_add(SIGTERM, onTerminate, this));
+  auto onSignal = [this](int signum, GSourceFunc handler, gpointer data) {
+    sources_.push_back(glib_support::Source::attach(g_unix_signal_source_new(signum), nullptr, handler, data));
+  };
+  onSignal(SIGINT, onTerminate, this);
+  onSignal(SIGTERM, onTerminate, this);
   // SIGHUP: the certificate again (certbot renewals); a bad new pair keeps the old one serving.
-  sources_.push_back(g_unix_signal_add(SIGHUP, onReloadTls, inputs_.tls.get()));
-  sources_.push_back(g_unix_signal_add(SIGUSR1, onDumpDotGraphs, &media_));
+  onSignal(SIGHUP, onReloadTls, inputs_.tls.get());
+  onSignal(SIGUSR1, onDumpDotGraphs, &media_);
 }
 
 gboolean Daemon::onTerminate(gpointer self) {

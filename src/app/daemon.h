@@ -17,6 +17,7 @@
 #include "core/conversation.h"
 #include "core/moderator.h"
 #include "core/room_manager.h"
+#include "glib_support/source.h"
 #include "hls/hls_room.h"
 #include "media/gst_media_backend.h"
 #include "signaling/auth.h"
@@ -82,7 +83,7 @@ class Daemon {
   signaling::HttpServer server_;
   signaling::RoomListenerCounting edgeListeners_;       // who the edge's log lines may count
   std::unique_ptr<hls::EdgeLogReceiver> edgeLog_;      // listeners behind the edge; null when off
-  std::vector<guint> sources_;  // signal handlers and timers on the control loop
+  std::vector<glib_support::Source> sources_;  // signal handlers and timers on the control loop
   bool shutdownRequested_ = false;
   size_t roomsFinishing_ = 0;  // after SIGTERM: rooms whose outputs are not finished yet
 };

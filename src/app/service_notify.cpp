@@ -14,20 +14,19 @@ void notifyReady(const std::string& status) {
 
 void notifyStopping() { sd_notify(0, "STOPPING=1\nSTATUS=finishing every room's outputs"); }
 
-guint startWatchdogPings(GMainContext* context) {
+glib_support::Source startWatchdogPings(GMainContext* context) {
   uint64_t usec = 0;
   // > 0 only when systemd set WATCHDOG_USEC for this very process (WATCHDOG_PID).
-  if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0) return 0;
+  if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0) return {};
   // The ping is a main-loop source on purpose: it is the control thread that must be alive.
-  GSource* source = g_timeout_source_new(static_cast<guint>(std::max<uint64_t>(usec / 2000, 1)));
-  g_source_set_callback(source, [](gpointer) -> gboolean {
-    sd_notify(0, "WATCHDOG=1");
-    return G_SOURCE_CONTINUE;
-  }, nullptr, nullptr);
-  const guint id = g_source_attach(source, context);
-  g_source_unref(source);
+  auto pings = glib_support::Source::timeout(context, static_cast<guint>(std::max<uint64_t>(usec / 2000, 1)),
+                                             [](gpointer) -> gboolean {
+                                               sd_notify(0, "WATCHDOG=1");
+                                               return G_SOURCE_CONTINUE;
+                                             },
+                                             nullptr);
   g_message("systemd watchdog: pinging every %llu ms", static_cast<unsigned long long>(usec / 2000));
-  return id;
+  return pings;
 }
 
 }  // namespace roomcast::app

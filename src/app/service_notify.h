@@ -7,13 +7,15 @@
 
 #include <string>
 
+#include "glib_support/source.h"
+
 namespace roomcast::app {
 
 // READY=1 with a status line (systemctl status shows it).
 void notifyReady(const std::string& status);
 void notifyStopping();
 // When the unit sets WatchdogSec=, pings systemd from `context` at half that interval: a
-// control loop stuck for longer gets roomcastd restarted. Returns the source id (0: none).
-guint startWatchdogPings(GMainContext* context);
+// control loop stuck for longer gets roomcastd restarted. Returns the pings' source (empty: none).
+glib_support::Source startWatchdogPings(GMainContext* context);
 
 }  // namespace roomcast::app

@@ -12,8 +12,8 @@
 
 #include "audio/wav.h"
 #include "client/rest_client.h"
+#include "glib_support/post_to_context.h"
 #include "media/gst_ptr.h"
-#include "media/post_to_context.h"
 
 namespace roomcast::client {
 
@@ -58,7 +58,7 @@ GstFlowReturn onNewSample(GstAppSink* sink, gpointer data) {
   }
   gst_sample_unref(sample);
   if (self->heard.samples.size() >= self->wantSamples) {
-    media::postToContext(nullptr, [self] { g_main_loop_quit(self->loop); });
+    glib_support::postToContext(nullptr, [self] { g_main_loop_quit(self->loop); });
     return GST_FLOW_EOS;
   }
   return GST_FLOW_OK;

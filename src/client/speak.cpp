@@ -19,10 +19,11 @@
 #include "audio/wav.h"
 #include "client/rest_client.h"
 #include "client/turn_uris.h"
+#include "glib_support/post_to_context.h"
+#include "glib_support/source.h"
 #include "media/gst_ptr.h"
 #include "media/loss_feedback.h"
 #include "media/lossy_link.h"
-#include "media/post_to_context.h"
 #include "media/webrtc_util.h"
 #include "protocol/json.h"
 
@@ -107,12 +108,12 @@ class Speaker {
   int exitCode_ = 0;
   int retries_ = 0;            // sessions replaced since the last one that connected
   gint generation_ = 0;        // bumped when a session is replaced: late posts of the old one are dropped
-  guint patienceTimer_ = 0;
-  guint busWatch_ = 0;         // the current pipeline's
+  glib_support::Source patienceTimer_;
+  guint busWatch_ = 0;         // the current pipeline's (gst_bus_add_watch: the bus's one watch)
   audio::PcmAudio heard_;      // what earlier sessions heard
 };
 
-void Speaker::post(std::function<void()> fn) { media::postToContext(nullptr, std::move(fn)); }
+void Speaker::post(std::function<void()> fn) { glib_support::postToContext(nullptr, std::move(fn)); }
 
 // The room's return, decoded as the server decodes speakers: roomcast's opusfecdec (the
 // plugin, installed or on GST_PLUGIN_PATH) rebuilds a lost packet from the next one's FEC the
@@ -311,13 +312,14 @@ void Speaker::drainHeard() {
 // A session that has not connected within its patience is replaced, whatever the server says
 // (its own deadline, ice_deadline_s, is 15 s by default).
 void Speaker::armSessionPatience() {
-  if (patienceTimer_) g_source_remove(patienceTimer_);
   const double roundTripS = welcomeRoundTripUs_ / 1e6;
   patienceS_ = std::min(kSessionPatienceS, std::max(kFirstSessionPatienceS * (1 << retries_),
                                                     kRoundTripsOfPatience * roundTripS));
-  patienceTimer_ = g_timeout_add(static_cast<guint>(patienceS_ * 1000), [](gpointer data) -> gboolean {
+  // Replaces (and so removes) the previous session's.
+  const auto patienceMs = static_cast<guint>(patienceS_ * 1000);
+  patienceTimer_ = glib_support::Source::timeout(nullptr, patienceMs, [](gpointer data) -> gboolean {
     auto* self = static_cast<Speaker*>(data);
-    self->patienceTimer_ = 0;
+    self->patienceTimer_.reset();
     char why[64];
     g_snprintf(why, sizeof why, "no audio after %.1f s", self->patienceS_);
     if (!self->connected_) self->retrySession(why);
@@ -552,7 +554,7 @@ int Speaker::run() {
 
   drainHeard();
   const audio::PcmAudio& heard = heard_;
-  if (patienceTimer_) g_source_remove(patienceTimer_);
+  patienceTimer_.reset();
   if (ws_ && soup_websocket_connection_get_state(ws_) == SOUP_WEBSOCKET_STATE_OPEN) {
     soup_websocket_connection_send_text(ws_, R"({"type":"leave"})");
     soup_websocket_connection_close(ws_, SOUP_WEBSOCKET_CLOSE_NORMAL, "bye");

@@ -47,27 +47,22 @@ EdgeLogReceiver::EdgeLogReceiver(GMainContext* context, ListenerCounting& listen
     : context_(context), listeners_(listeners) {}
 
 EdgeLogReceiver::~EdgeLogReceiver() {
-  if (source_) {
-    g_source_destroy(source_);
-    g_source_unref(source_);
-  }
+  source_.reset();  // before the socket it watches
   if (socket_) g_object_unref(socket_);
 }
 
 core::Status EdgeLogReceiver::bind(const std::string& host, int port) {
   using core::Error;
   using core::ErrorCode;
-  GError* error = nullptr;
+  g_autoptr(GError) error = nullptr;
   g_autoptr(GInetAddress) address = g_inet_address_new_from_string(host.c_str());
   if (!address) return Error{ErrorCode::BadRequest, "edge_log wants an IP address, got " + host};
   socket_ = g_socket_new(g_inet_address_get_family(address), G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, &error);
   g_autoptr(GSocketAddress) where = g_inet_socket_address_new(address, static_cast<guint16>(port));
   if (socket_) g_socket_set_blocking(socket_, FALSE);
   if (!socket_ || !g_socket_bind(socket_, where, TRUE, &error)) {
-    Error e{ErrorCode::Internal, "cannot listen for the edge's log on udp " + host + ":" + std::to_string(port) + ": " +
-                                     (error ? error->message : "unknown error")};
-    g_clear_error(&error);
-    return e;
+    return Error{ErrorCode::Internal, "cannot listen for the edge's log on udp " + host + ":" + std::to_string(port) +
+                                          ": " + (error ? error->message : "unknown error")};
   }
   // Room for a batch: the kernel caps this at twice net.core.rmem_max.
   g_socket_set_option(socket_, SOL_SOCKET, SO_RCVBUF, kReceiveBuffer, nullptr);
@@ -76,10 +71,10 @@ core::Status EdgeLogReceiver::bind(const std::string& host, int port) {
 }
 
 void EdgeLogReceiver::watchSocket() {
-  source_ = g_socket_create_source(socket_, G_IO_IN, nullptr);
-  g_source_set_callback(source_, reinterpret_cast<GSourceFunc>(reinterpret_cast<void (*)()>(&EdgeLogReceiver::onReadable)),
-                        this, nullptr);
-  g_source_attach(source_, context_);
+  // A socket source calls a GSocketSourceFunc through the GSourceFunc slot; the double cast says so.
+  source_ = glib_support::Source::attach(
+      g_socket_create_source(socket_, G_IO_IN, nullptr), context_,
+      reinterpret_cast<GSourceFunc>(reinterpret_cast<void (*)()>(&EdgeLogReceiver::onReadable)), this);
 }
 
 int EdgeLogReceiver::drain() {
@@ -96,20 +91,16 @@ int EdgeLogReceiver::drain() {
 gboolean EdgeLogReceiver::onReadable(GSocket*, GIOCondition, gpointer data) {
   auto* self = static_cast<EdgeLogReceiver*>(data);
   self->drain();
-  // Lines are flowing: collect the next ones in a batch instead of waking for each.
-  g_source_destroy(self->source_);
-  g_source_unref(self->source_);
-  self->source_ = g_timeout_source_new(kBatchMs);
-  g_source_set_callback(self->source_, &EdgeLogReceiver::onBatchTimer, self, nullptr);
-  g_source_attach(self->source_, self->context_);
+  // Lines are flowing: collect the next ones in a batch instead of waking for each (replacing
+  // this watch).
+  self->source_ = glib_support::Source::timeout(self->context_, kBatchMs, &EdgeLogReceiver::onBatchTimer, self);
   return G_SOURCE_REMOVE;
 }
 
 gboolean EdgeLogReceiver::onBatchTimer(gpointer data) {
   auto* self = static_cast<EdgeLogReceiver*>(data);
   if (self->drain() > 0) return G_SOURCE_CONTINUE;
-  g_source_unref(self->source_);  // this timer, removed by returning G_SOURCE_REMOVE
-  self->watchSocket();
+  self->watchSocket();  // replaces this timer
   return G_SOURCE_REMOVE;
 }
 

@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "core/result.h"
+#include "glib_support/source.h"
 
 namespace roomcast::hls {
 
@@ -51,7 +52,7 @@ class EdgeLogReceiver {
   GMainContext* context_;
   ListenerCounting& listeners_;
   GSocket* socket_ = nullptr;
-  GSource* source_ = nullptr;  // the socket watch, or the batch timer while lines flow
+  glib_support::Source source_;  // the socket watch, or the batch timer while lines flow
   uint64_t accepted_ = 0;
   uint64_t rejected_ = 0;
 };

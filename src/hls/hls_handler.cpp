@@ -1,5 +1,7 @@
 #include "hls/hls_handler.h"
 
+#include "glib_support/owned_data.h"
+
 namespace roomcast::hls {
 
 namespace {
@@ -25,10 +27,9 @@ void sendHlsResponse(SoupServerMessage* msg, const HlsResponse& response) {
   soup_server_message_set_status(msg, static_cast<guint>(response.status), nullptr);
   if (!response.contentType) return;
   // The body shares the segment's memory: a reference, not a copy.
-  auto* keep = new std::shared_ptr<const std::string>(response.body);
-  g_autoptr(GBytes) data = g_bytes_new_with_free_func(
-      response.body->data() + response.offset, response.length,
-      [](gpointer p) { delete static_cast<std::shared_ptr<const std::string>*>(p); }, keep);
+  auto keep = glib_support::handOff(std::shared_ptr<const std::string>(response.body));
+  g_autoptr(GBytes) data =
+      g_bytes_new_with_free_func(response.body->data() + response.offset, response.length, keep.destroy, keep.data);
   soup_message_headers_set_content_type(out, response.contentType, nullptr);
   soup_message_body_append_bytes(soup_server_message_get_response_body(msg), data);
 }

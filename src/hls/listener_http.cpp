@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "glib_support/owned_data.h"
 #include "hls/hls_responder.h"
 #include "hls/listener_counting.h"
 
@@ -79,11 +80,13 @@ bool ListenerHttp::adopt(int fd, const sockaddr* address, socklen_t length) {
   return MHD_add_connection(daemon_, fd, address, length) == MHD_YES;
 }
 
-void* ListenerHttp::onUri(void*, const char* uri, MHD_Connection*) { return new Exchange{uri ? uri : "/", nullptr}; }
+// The exchange is libmicrohttpd's per-request context from here until onCompleted.
+void* ListenerHttp::onUri(void*, const char* uri, MHD_Connection*) {
+  return std::make_unique<Exchange>(uri ? uri : "/", nullptr).release();
+}
 
 void ListenerHttp::onCompleted(void*, MHD_Connection*, void** context, MHD_RequestTerminationCode) {
-  delete static_cast<Exchange*>(*context);
-  *context = nullptr;
+  glib_support::destroyHandedOff<Exchange>(std::exchange(*context, nullptr));
 }
 
 MHD_Result ListenerHttp::onRequest(void* data, MHD_Connection* connection, const char* url, const char* method,

@@ -5,8 +5,9 @@
 #include <algorithm>
 #include <cstring>
 
+#include "glib_support/owned_data.h"
+#include "glib_support/post_to_context.h"
 #include "media/debug.h"
-#include "media/post_to_context.h"
 #include "media/rtp_transport.h"
 #include "media/webrtc_transport.h"
 #include "media/webrtc_util.h"
@@ -29,8 +30,7 @@ GstMediaBackend::~GstMediaBackend() {
   if (evidenceWriter_) g_thread_pool_free(evidenceWriter_, FALSE, TRUE);
   alive_.reset();
   // Speakers being flushed live in their rooms' pipelines: they go first.
-  for (auto& [serial, flushing] : flushing_)
-    if (flushing.deadline) { g_source_destroy(flushing.deadline); g_source_unref(flushing.deadline); }
+  for (auto& [serial, flushing] : flushing_) flushing.deadline.reset();
   flushing_.clear();
   finishAfterFlush_.clear();
   for (auto& [id, room] : rooms_) room.peers.clear();
@@ -90,7 +90,7 @@ core::Status GstMediaBackend::startRoom(const core::RoomMediaConfig& room) {
     if (config_.hls) config_.hls->close(room.roomId);
     return pipeline.error();
   }
-  LiveRoom& live = rooms_[roomId] = LiveRoom{std::move(pipeline.value()), {}, g_get_monotonic_time(), {}};
+  LiveRoom& live = rooms_[roomId] = LiveRoom{std::move(pipeline.value()), {}, g_get_monotonic_time(), {}, {}};
   if (room.record) {
     live.recording.wanted = true;
     if (auto started = beginRecording(roomId, live); !started)
@@ -107,7 +107,7 @@ void GstMediaBackend::stopRoom(const std::string& roomId, StopDone done) {
   }
   LiveRoom room = std::move(it->second);
   rooms_.erase(it);
-  if (room.recording.retrySource) g_source_remove(room.recording.retrySource);
+  room.recordingRetry.reset();
   // Every speaker leaves the mix now (their mixer pads are released before the mix ends);
   // the room's outputs finish once their recognizers have committed their last words.
   auto peers = std::move(room.peers);
@@ -137,16 +137,13 @@ void GstMediaBackend::stopRoom(const std::string& roomId, StopDone done) {
         config_.hls->close(roomId);
       }
       // Destroy the pipeline from an idle callback: we are inside its bus watch.
-      auto* task = new std::function<void()>([this, roomId, summary, done]() {
-        finishing_.erase(roomId);
-        if (done) done(summary);
-      });
-      GSource* idle = g_idle_source_new();
-      g_source_set_callback(
-          idle, [](gpointer p) -> gboolean { (*static_cast<std::function<void()>*>(p))(); return G_SOURCE_REMOVE; },
-          task, [](gpointer p) { delete static_cast<std::function<void()>*>(p); });
-      g_source_attach(idle, context_);
-      g_source_unref(idle);
+      glib_support::postToContext(
+          context_,
+          [this, roomId, summary, done]() {
+            finishing_.erase(roomId);
+            if (done) done(summary);
+          },
+          G_PRIORITY_DEFAULT_IDLE);
     });
   };
   finishAfterFlush_[roomId] = std::move(finish);
@@ -295,17 +292,16 @@ std::shared_ptr<EvidenceQuota> GstMediaBackend::countEvidence(const char* dir, u
 }
 
 void GstMediaBackend::writeEvidence(gpointer data, gpointer) {
-  std::unique_ptr<EvidenceJob> job(static_cast<EvidenceJob*>(data));
+  auto job = glib_support::takeBack<EvidenceJob>(data);
   std::string bytes;
   bytes.reserve(job->bytes);
   for (const auto& segment : job->segments) bytes += *segment;
-  GError* error = nullptr;
+  g_autoptr(GError) error = nullptr;
   // Off the control thread, so it may wait for the disk: evidence is kept durably (fsync, then
   // renamed into place whole).
   if (!g_file_set_contents_full(job->path.c_str(), bytes.data(), static_cast<gssize>(bytes.size()),
                                 G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error)) {
     g_warning("cannot write evidence %s: %s", job->path.c_str(), error->message);
-    g_error_free(error);
     job->quota->release(job->roomId, job->bytes);
   }
 }
@@ -339,25 +335,23 @@ void GstMediaBackend::retirePeer(const std::string& roomId, const std::string& p
     return;
   }
   const uint64_t serial = live.serial;
-  FlushingPeer& flushing = flushing_[serial] = FlushingPeer{roomId, peerId, std::move(live), nullptr};
+  FlushingPeer& flushing = flushing_[serial] = FlushingPeer{roomId, peerId, std::move(live), {}};
   // Bounded: a recognizer that does not finish in time loses the words, not the room.
   struct Task {
     std::weak_ptr<int> alive;
     GstMediaBackend* self;
     uint64_t serial;
   };
-  flushing.deadline = g_timeout_source_new(config_.recognizerFlushMs);
-  g_source_set_callback(
-      flushing.deadline,
+  flushing.deadline = glib_support::Source::timeout(
+      context_, config_.recognizerFlushMs,
       [](gpointer data) -> gboolean {
-        auto* t = static_cast<Task*>(data);
+        auto* t = &glib_support::handedOff<Task>(data);
         if (t->alive.expired()) return G_SOURCE_REMOVE;
         GST_WARNING("speaker %" G_GUINT64_FORMAT ": the recognizer did not finish in time", t->serial);
         t->self->endFlush(t->serial);
         return G_SOURCE_REMOVE;
       },
-      new Task{alive_, this, serial}, [](gpointer data) { delete static_cast<Task*>(data); });
-  g_source_attach(flushing.deadline, context_);
+      glib_support::handOff(Task{alive_, this, serial}));
 }
 
 void GstMediaBackend::onRecognizerFlushed(const std::string& roomId, const std::string& element) {
@@ -375,10 +369,7 @@ void GstMediaBackend::endFlush(uint64_t serial) {
   if (it == flushing_.end()) return;
   FlushingPeer flushing = std::move(it->second);
   flushing_.erase(it);
-  if (flushing.deadline) {
-    g_source_destroy(flushing.deadline);
-    g_source_unref(flushing.deadline);
-  }
+  flushing.deadline.reset();
   // Called from the room's bus watch or a timeout: removing the elements never waits for the
   // control thread.
   flushing.live.peer.reset();
@@ -408,10 +399,11 @@ void GstMediaBackend::startConnectDeadline(const PeerKey& key) {
   };
   // Not cancelled: when it fires for a peer that connected or is gone, it does nothing.
   GSource* deadline = g_timeout_source_new(config_.peerConnectDeadlineMs);
+  auto task = glib_support::handOff(Task{alive_, this, key});
   g_source_set_callback(
       deadline,
       [](gpointer data) -> gboolean {
-        auto* t = static_cast<Task*>(data);
+        auto* t = &glib_support::handedOff<Task>(data);
         if (t->alive.expired()) return G_SOURCE_REMOVE;
         LivePeer* live = t->self->findLivePeer(t->key);
         if (!live || live->connected) return G_SOURCE_REMOVE;
@@ -422,7 +414,7 @@ void GstMediaBackend::startConnectDeadline(const PeerKey& key) {
         if (t->self->observer_) t->self->observer_->onPeerTransportFailed(t->key.roomId, t->key.peerId, reason);
         return G_SOURCE_REMOVE;
       },
-      new Task{alive_, this, key}, [](gpointer data) { delete static_cast<Task*>(data); });
+      task.data, task.destroy);
   g_source_attach(deadline, context_);
   g_source_unref(deadline);
 }
@@ -453,7 +445,7 @@ SpeakerPeer* GstMediaBackend::findPeer(const PeerKey& key) {
 }
 
 void GstMediaBackend::postToPeer(const PeerKey& key, std::function<void(GstMediaBackend&)> fn) {
-  postToContext(context_, [alive = std::weak_ptr<int>(alive_), self = this, key, fn = std::move(fn)] {
+  glib_support::postToContext(context_, [alive = std::weak_ptr<int>(alive_), self = this, key, fn = std::move(fn)] {
     if (!alive.expired() && self->findPeer(key)) fn(*self);
   });
 }

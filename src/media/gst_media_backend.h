@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/media_backend.h"
+#include "glib_support/source.h"
 #include "hls/defaults.h"
 #include "hls/hls_room.h"
 #include "media/evidence_quota.h"
@@ -94,13 +95,12 @@ class GstMediaBackend final : public core::MediaBackend, public PeerEvents {
     std::string roomId;
     std::string peerId;
     LivePeer live;
-    GSource* deadline = nullptr;
+    glib_support::Source deadline;
   };
   struct Recording {
     bool wanted = false;      // the host (or the room's settings) want a recording
     std::string path;         // the file being written; empty when none
     int64_t startedAtMs = 0;
-    guint retrySource = 0;    // waiting for disk space after a failure
     unsigned serial = 0;
   };
   struct LiveRoom {
@@ -108,6 +108,7 @@ class GstMediaBackend final : public core::MediaBackend, public PeerEvents {
     std::map<std::string, LivePeer> peers;
     int64_t startedAtUs = 0;
     Recording recording;
+    glib_support::Source recordingRetry;  // waiting for disk space after a failure
   };
 
   // Runs `fn` on the control context if the backend and the peer (same serial) still exist.

@@ -3,6 +3,8 @@
 #include <glib/gstdio.h>
 #include <sys/statvfs.h>
 
+#include "glib_support/owned_data.h"
+#include "glib_support/post_to_context.h"
 #include "media/debug.h"
 #include "media/gst_media_backend.h"
 #include "media/ogg_duration.h"
@@ -31,7 +33,7 @@ core::Status GstMediaBackend::startRecording(const std::string& roomId) {
   room.recording.wanted = true;
   auto started = beginRecording(roomId, room);
   // A full disk is not the host's error: the recording starts when space returns.
-  if (!started && room.recording.retrySource) return core::Ok{};
+  if (!started && room.recordingRetry.pending()) return core::Ok{};
   if (!started) room.recording.wanted = false;
   return started;
 }
@@ -58,15 +60,12 @@ core::Status GstMediaBackend::beginRecording(const std::string& roomId, LiveRoom
   info.path = room.recording.path;
   info.startedAtMs = room.recording.startedAtMs;
   std::weak_ptr<int> alive = alive_;
-  auto* task = new std::function<void()>([this, alive, roomId, info] {
-    if (!alive.expired() && observer_ && rooms_.count(roomId)) observer_->onRecordingStarted(roomId, info);
-  });
-  GSource* idle = g_idle_source_new();
-  g_source_set_callback(
-      idle, [](gpointer p) -> gboolean { (*static_cast<std::function<void()>*>(p))(); return G_SOURCE_REMOVE; }, task,
-      [](gpointer p) { delete static_cast<std::function<void()>*>(p); });
-  g_source_attach(idle, context_);
-  g_source_unref(idle);
+  glib_support::postToContext(
+      context_,
+      [this, alive, roomId, info] {
+        if (!alive.expired() && observer_ && rooms_.count(roomId)) observer_->onRecordingStarted(roomId, info);
+      },
+      G_PRIORITY_DEFAULT_IDLE);
   return core::Ok{};
 }
 
@@ -87,10 +86,7 @@ void GstMediaBackend::stopRecording(const std::string& roomId) {
   if (it == rooms_.end()) return;
   Recording& recording = it->second.recording;
   recording.wanted = false;
-  if (recording.retrySource) {
-    g_source_remove(recording.retrySource);
-    recording.retrySource = 0;
-  }
+  it->second.recordingRetry.reset();
   if (recording.path.empty()) return;
   Recording stopped = recording;
   recording.path.clear();
@@ -120,20 +116,21 @@ void GstMediaBackend::onRecordingFailed(const std::string& roomId, const std::st
 // seconds (only then; nothing ticks otherwise).
 void GstMediaBackend::retryRecordingLater(const std::string& roomId) {
   auto it = rooms_.find(roomId);
-  if (it == rooms_.end() || it->second.recording.retrySource) return;
+  if (it == rooms_.end() || it->second.recordingRetry.pending()) return;
   struct Retry {
     GstMediaBackend* self;
     std::weak_ptr<int> alive;
     std::string roomId;
   };
-  it->second.recording.retrySource = g_timeout_add_full(
-      G_PRIORITY_DEFAULT, config_.recordingRetryMs,
+  auto retry = glib_support::handOff(Retry{this, alive_, roomId});
+  it->second.recordingRetry = glib_support::Source::timeout(
+      context_, config_.recordingRetryMs,
       [](gpointer data) -> gboolean {
-        auto* r = static_cast<Retry*>(data);
+        auto* r = &glib_support::handedOff<Retry>(data);
         if (r->alive.expired()) return G_SOURCE_REMOVE;
         auto room = r->self->rooms_.find(r->roomId);
         if (room == r->self->rooms_.end()) return G_SOURCE_REMOVE;
-        room->second.recording.retrySource = 0;
+        room->second.recordingRetry.reset();  // beginRecording may arm the next one
         if (!room->second.recording.wanted || !room->second.recording.path.empty()) return G_SOURCE_REMOVE;
         if (auto started = r->self->beginRecording(r->roomId, room->second); started) {
           r->self->outputRestarts_++;
@@ -141,7 +138,7 @@ void GstMediaBackend::retryRecordingLater(const std::string& roomId) {
         }
         return G_SOURCE_REMOVE;  // beginRecording re-arms the retry when it is still full
       },
-      new Retry{this, alive_, roomId}, [](gpointer p) { delete static_cast<Retry*>(p); });
+      retry);
 }
 
 void GstMediaBackend::setPeerInRecording(const std::string& roomId, const std::string& peerId, bool inRecording) {

@@ -5,6 +5,7 @@
 #include <functional>
 #include <utility>
 
+#include "glib_support/owned_data.h"
 #include "media/debug.h"
 
 #define GST_CAT_DEFAULT roomcast_room_debug
@@ -53,8 +54,10 @@ gboolean closeBytes(GOutputStream* stream, GCancellable*, GError**) {
   return TRUE;
 }
 
+// The instance struct is plain C (zeroed, never constructed): it holds the state by pointer,
+// made in init and freed here, once per stream.
 void finalizeBytes(GObject* object) {
-  delete stateOf(object);
+  roomcast::glib_support::destroyHandedOff<ByteStreamState>(stateOf(object));
   G_OBJECT_CLASS(roomcast_byte_stream_parent_class)->finalize(object);
 }
 
@@ -64,7 +67,9 @@ void roomcast_byte_stream_class_init(RoomcastByteStreamClass* klass) {
   G_OBJECT_CLASS(klass)->finalize = finalizeBytes;
 }
 
-void roomcast_byte_stream_init(RoomcastByteStream* self) { self->state = new ByteStreamState; }
+void roomcast_byte_stream_init(RoomcastByteStream* self) {
+  self->state = std::make_unique<ByteStreamState>().release();
+}
 
 GOutputStream* newByteStream(std::function<void(std::string&&)> closed = nullptr) {
   auto* stream = static_cast<GOutputStream*>(g_object_new(roomcast_byte_stream_get_type(), nullptr));
@@ -91,9 +96,8 @@ std::shared_ptr<HlsMemorySink> HlsMemorySink::attach(GstElement* hlssink2) {
   std::shared_ptr<HlsMemorySink> sink(new HlsMemorySink);
   // Each handler holds the sink; the last one disconnected (hlssink2 finalized) lets go.
   auto connect = [&](const char* signal, GCallback handler) {
-    g_signal_connect_data(hlssink2, signal, handler, new std::shared_ptr<HlsMemorySink>(sink),
-                          [](gpointer p, GClosure*) { delete static_cast<std::shared_ptr<HlsMemorySink>*>(p); },
-                          GConnectFlags(0));
+    auto held = glib_support::handOff(std::shared_ptr<HlsMemorySink>(sink));
+    g_signal_connect_data(hlssink2, signal, handler, held.data, held.closureDestroy, GConnectFlags(0));
   };
   connect("get-fragment-stream", G_CALLBACK(&HlsMemorySink::onFragmentStream));
   connect("get-playlist-stream", G_CALLBACK(&HlsMemorySink::onPlaylistStream));
@@ -112,7 +116,7 @@ HlsMemorySink::Closed HlsMemorySink::take() {
 
 // On splitmuxsink's thread, as a segment begins. hlssink2 takes the returned reference.
 GOutputStream* HlsMemorySink::onFragmentStream(GstElement*, const char* location, gpointer data) {
-  auto* self = static_cast<std::shared_ptr<HlsMemorySink>*>(data)->get();
+  auto* self = glib_support::handedOff<std::shared_ptr<HlsMemorySink>>(data).get();
   GOutputStream* stream = newByteStream();
   std::lock_guard lock(self->mutex_);
   GOutputStream*& kept = self->writing_[baseName(location)];
@@ -124,7 +128,7 @@ GOutputStream* HlsMemorySink::onFragmentStream(GstElement*, const char* location
 // On the thread that closed a segment (or posted EOS): hlssink2 writes the whole playlist at
 // once and drops the stream, which closes it.
 GOutputStream* HlsMemorySink::onPlaylistStream(GstElement*, const char*, gpointer data) {
-  std::weak_ptr<HlsMemorySink> weak = *static_cast<std::shared_ptr<HlsMemorySink>*>(data);
+  std::weak_ptr<HlsMemorySink> weak = glib_support::handedOff<std::shared_ptr<HlsMemorySink>>(data);
   return newByteStream([weak](std::string&& text) {
     if (auto self = weak.lock()) self->onPlaylistWritten(text);
   });
@@ -132,7 +136,7 @@ GOutputStream* HlsMemorySink::onPlaylistStream(GstElement*, const char*, gpointe
 
 // hlssink2 keeps max-files segments; it lets go of the oldest as a new one is listed.
 void HlsMemorySink::onDeleteFragment(GstElement*, const char* location, gpointer data) {
-  auto* self = static_cast<std::shared_ptr<HlsMemorySink>*>(data)->get();
+  auto* self = glib_support::handedOff<std::shared_ptr<HlsMemorySink>>(data).get();
   std::lock_guard lock(self->mutex_);
   self->closed_.released.push_back(baseName(location));
 }

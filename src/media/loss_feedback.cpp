@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cmath>
 
+#include "glib_support/owned_data.h"
 #include "media/debug.h"
 
 #define GST_CAT_DEFAULT roomcast_media_debug
@@ -72,7 +73,7 @@ bool remoteFractionLost(const GstStructure* stats, double& out) {
 }
 
 void onStats(GstPromise* promise, gpointer data) {
-  auto* state = static_cast<std::shared_ptr<LossFeedback::State>*>(data)->get();
+  auto* state = glib_support::handedOff<std::shared_ptr<LossFeedback::State>>(data).get();
   const GstStructure* reply = gst_promise_get_reply(promise);
   double fraction = 0;
   if (reply && remoteFractionLost(reply, fraction)) {
@@ -96,26 +97,24 @@ LossFeedback::LossFeedback(GstElement* webrtcbin, GstElement* opusenc, unsigned 
   g_weak_ref_init(&state_->webrtc, webrtcbin);
   state_->encoder = GST_ELEMENT(gst_object_ref(opusenc));
   g_object_set(opusenc, "packet-loss-percentage", kMinPacketLossPercentage, nullptr);
-  auto* shared = new std::shared_ptr<State>(state_);
-  timer_ = g_timeout_add_full(
-      G_PRIORITY_DEFAULT, intervalMs,
+  using Shared = std::shared_ptr<State>;
+  auto shared = glib_support::handOff(Shared(state_));
+  timer_ = glib_support::Source::timeout(
+      nullptr, intervalMs,
       [](gpointer data) -> gboolean {
-        const auto& state = *static_cast<std::shared_ptr<State>*>(data);
+        const auto& state = glib_support::handedOff<Shared>(data);
         GstElement* webrtc = static_cast<GstElement*>(g_weak_ref_get(&state->webrtc));
         if (!webrtc) return G_SOURCE_CONTINUE;
         // The promise keeps the state (and so the encoder) until its reply is handled.
-        GstPromise* promise = gst_promise_new_with_change_func(
-            onStats, new std::shared_ptr<State>(state),
-            [](gpointer p) { delete static_cast<std::shared_ptr<State>*>(p); });
+        auto forReply = glib_support::handOff(Shared(state));
+        GstPromise* promise = gst_promise_new_with_change_func(onStats, forReply.data, forReply.destroy);
         g_signal_emit_by_name(webrtc, "get-stats", nullptr, promise);
         gst_object_unref(webrtc);
         return G_SOURCE_CONTINUE;
       },
-      shared, [](gpointer p) { delete static_cast<std::shared_ptr<State>*>(p); });
+      shared);
 }
 
-LossFeedback::~LossFeedback() {
-  if (timer_) g_source_remove(timer_);
-}
+LossFeedback::~LossFeedback() = default;
 
 }  // namespace roomcast::media

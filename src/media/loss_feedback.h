@@ -8,6 +8,8 @@
 
 #include <memory>
 
+#include "glib_support/source.h"
+
 namespace roomcast::media {
 
 // libopus 1.3 adds in-band FEC (LBRR) to a 32 kbit/s voice stream only from an expected loss of
@@ -41,7 +43,7 @@ class LossFeedback {
 
  private:
   std::shared_ptr<State> state_;
-  guint timer_ = 0;
+  glib_support::Source timer_;  // on the global default context, as the CLI's loop and roomcastd's are
 };
 
 }  // namespace roomcast::media

@@ -4,10 +4,11 @@
 
 #include <algorithm>
 
+#include "glib_support/owned_data.h"
+#include "glib_support/post_to_context.h"
 #include "media/debug.h"
 #include "media/output_branch.h"
 #include "media/pipeline_fragment.h"
-#include "media/post_to_context.h"
 #include "media/speaker_peer.h"
 #include "media/webrtc_util.h"
 
@@ -141,24 +142,24 @@ core::Status RoomPipeline::build() {
   // about 30 messages a second per idle room, each a wake-up of the control thread and an
   // iteration over all its descriptors, i.e. over every WebSocket of every room.
   gst_bus_set_sync_handler(bus, &RoomPipeline::filterBusMessage, nullptr, nullptr);
-  busWatch_ = gst_bus_create_watch(bus);
-  // A bus source calls a GstBusFunc through the GSourceFunc slot; the double cast says so.
-  g_source_set_callback(busWatch_, reinterpret_cast<GSourceFunc>(reinterpret_cast<void (*)()>(&RoomPipeline::onBusMessage)),
-                        this, nullptr);
+  GSource* watch = gst_bus_create_watch(bus);
   // GLib 2.74 blocks a source for its dispatch by taking its descriptor out of the poll set
   // and putting it back, and each of those wakes the loop: one wasted iteration over every
   // descriptor (every WebSocket) per bus message. onBusMessage never iterates the loop, so
   // the block is not needed.
-  g_source_set_can_recurse(busWatch_, TRUE);
-  g_source_attach(busWatch_, config_.context);
+  g_source_set_can_recurse(watch, TRUE);
+  // A bus source calls a GstBusFunc through the GSourceFunc slot; the double cast says so.
+  busWatch_ = glib_support::Source::attach(
+      watch, config_.context,
+      reinterpret_cast<GSourceFunc>(reinterpret_cast<void (*)()>(&RoomPipeline::onBusMessage)), this);
   return core::Ok{};
 }
 
 RoomPipeline::~RoomPipeline() {
-  if (finishDeadline_) { g_source_destroy(finishDeadline_); g_source_unref(finishDeadline_); }
-  if (busWatch_) { g_source_destroy(busWatch_); g_source_unref(busWatch_); }
-  for (auto& output : hls_)
-    if (output->retry) { g_source_destroy(output->retry); g_source_unref(output->retry); }
+  // Before the pipeline stops: no callback into this object from here on.
+  finishDeadline_.reset();
+  busWatch_.reset();
+  for (auto& output : hls_) output->retry.reset();
   if (pipeline_) gst_element_set_state(pipeline_.get(), GST_STATE_NULL);
   for (auto& output : hls_)
     if (output->teePad) gst_object_unref(output->teePad);
@@ -204,11 +205,10 @@ gboolean RoomPipeline::onBusMessage(GstBus*, GstMessage* message, gpointer data)
   auto* self = static_cast<RoomPipeline*>(data);
   switch (GST_MESSAGE_TYPE(message)) {
     case GST_MESSAGE_ERROR: {
-      GError* error = nullptr;
+      g_autoptr(GError) error = nullptr;
       g_autofree char* debug = nullptr;
       gst_message_parse_error(message, &error, &debug);
       std::string text = error->message;
-      g_error_free(error);
       GstObject* source = GST_MESSAGE_SRC(message);
       // A failing branch may post more than one error; those that arrive after it was taken
       // out of the room find it gone, and are about nothing the room still has.
@@ -286,34 +286,23 @@ gboolean RoomPipeline::onBusMessage(GstBus*, GstMessage* message, gpointer data)
 void RoomPipeline::finish(unsigned deadlineMs, std::function<void(bool)> done) {
   finishDone_ = std::move(done);
   // A rendition that is down stays down: nothing is rebuilt for a room that is ending.
-  for (auto& output : hls_)
-    if (output->retry) {
-      g_source_destroy(output->retry);
-      g_source_unref(output->retry);
-      output->retry = nullptr;
-    }
-  finishDeadline_ = g_timeout_source_new(deadlineMs);
-  g_source_set_callback(
-      finishDeadline_,
+  for (auto& output : hls_) output->retry.reset();
+  finishDeadline_ = glib_support::Source::timeout(
+      config_.context, deadlineMs,
       [](gpointer data) -> gboolean {
         auto* self = static_cast<RoomPipeline*>(data);
         GST_WARNING("room %s: outputs did not finish in time", self->config_.roomId.c_str());
         self->completeFinish(false);
         return G_SOURCE_REMOVE;
       },
-      this, nullptr);
-  g_source_attach(finishDeadline_, config_.context);
+      this);
   // The mixer ends every output after the tick in progress (or at its first, if the room
   // ends before it started ticking).
   gst_element_send_event(mixer_.get(), gst_event_new_eos());
 }
 
 void RoomPipeline::completeFinish(bool clean) {
-  if (finishDeadline_) {
-    g_source_destroy(finishDeadline_);
-    g_source_unref(finishDeadline_);
-    finishDeadline_ = nullptr;
-  }
+  finishDeadline_.reset();
   auto done = std::move(finishDone_);
   finishDone_ = nullptr;
   if (done) done(clean);  // may destroy this
@@ -398,25 +387,22 @@ void RoomPipeline::failHls(HlsOutput& output, const std::string& message) {
 }
 
 void RoomPipeline::retryHlsLater(HlsOutput& output) {
-  if (output.retry || finishDone_) return;
+  if (output.retry.pending() || finishDone_) return;
   const unsigned shift = std::min(output.failures > 0 ? output.failures - 1 : 0u, 8u);
   const unsigned delayMs = std::min(kHlsRetryFirstMs << shift, kHlsRetryMaxMs);
   struct Retry {
     RoomPipeline* self;
     HlsOutput* output;
   };
-  output.retry = g_timeout_source_new(delayMs);
-  g_source_set_callback(
-      output.retry,
+  output.retry = glib_support::Source::timeout(
+      config_.context, delayMs,
       [](gpointer data) -> gboolean {
-        auto* r = static_cast<Retry*>(data);
-        g_source_unref(r->output->retry);
-        r->output->retry = nullptr;
-        r->self->onHlsRetry(*r->output);
+        auto& r = glib_support::handedOff<Retry>(data);
+        r.output->retry.reset();  // onHlsRetry may arm the next one
+        r.self->onHlsRetry(*r.output);
         return G_SOURCE_REMOVE;
       },
-      new Retry{this, &output}, [](gpointer p) { delete static_cast<Retry*>(p); });
-  g_source_attach(output.retry, config_.context);
+      glib_support::handOff(Retry{this, &output}));
 }
 
 void RoomPipeline::onHlsRetry(HlsOutput& output) {
@@ -464,23 +450,23 @@ struct RecordStop {
   ElementPtr bin;
   std::function<void(bool)> done;
   bool finished = false;
-  GSource* deadline = nullptr;
+  glib_support::Source deadline;
 };
 
+// The stop owns itself from stopRecording() on, and ends here, whichever of the EOS and the
+// deadline comes first.
 void completeRecordStop(RecordStop* stop, bool clean) {
   if (stop->finished) return;
   stop->finished = true;
-  if (stop->deadline) {
-    g_source_destroy(stop->deadline);
-    g_source_unref(stop->deadline);
-  }
+  auto owned = glib_support::takeBack<RecordStop>(stop);
+  stop->deadline.reset();
   if (GstObject* parent = gst_object_get_parent(GST_OBJECT(stop->bin.get()))) {
     gst_element_set_state(stop->bin.get(), GST_STATE_NULL);
     gst_bin_remove(GST_BIN(parent), stop->bin.get());
     gst_object_unref(parent);
   }
   auto done = std::move(stop->done);
-  delete stop;
+  owned.reset();
   if (done) done(clean);
 }
 }  // namespace
@@ -490,7 +476,7 @@ void RoomPipeline::stopRecording(std::function<void(bool clean)> done) {
     if (done) done(true);
     return;
   }
-  auto* stop = new RecordStop{config_.context, recordBin_, std::move(done)};
+  RecordStop* stop = std::make_unique<RecordStop>(config_.context, recordBin_, std::move(done)).release();
   recordBin_.reset();
   // The file is finished (Ogg trailer) when the EOS reaches the filesink: then, on the
   // control thread, the branch goes. Bounded: a stuck branch is dropped after 5 s.
@@ -499,19 +485,14 @@ void RoomPipeline::stopRecording(std::function<void(bool clean)> done) {
   gst_pad_add_probe(fileSink, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, [](GstPad*, GstPadProbeInfo* info, gpointer data) {
     if (GST_EVENT_TYPE(GST_PAD_PROBE_INFO_EVENT(info)) != GST_EVENT_EOS) return GST_PAD_PROBE_OK;
     auto* stop = static_cast<RecordStop*>(data);
-    postToContext(stop->context, [stop] { completeRecordStop(stop, true); });
+    glib_support::postToContext(stop->context, [stop] { completeRecordStop(stop, true); });
     return GST_PAD_PROBE_REMOVE;
   }, stop, nullptr);
-  stop->deadline = g_timeout_source_new(5000);
-  g_source_set_callback(stop->deadline, [](gpointer d) -> gboolean {
-    auto* s = static_cast<RecordStop*>(d);
+  stop->deadline = glib_support::Source::timeout(config_.context, 5000, [](gpointer data) -> gboolean {
     GST_WARNING("recording did not finish in time");
-    g_source_unref(s->deadline);
-    s->deadline = nullptr;
-    completeRecordStop(s, false);
+    completeRecordStop(static_cast<RecordStop*>(data), false);
     return G_SOURCE_REMOVE;
-  }, stop, nullptr);
-  g_source_attach(stop->deadline, config_.context);
+  }, stop);
   // From the mixer's thread, between two ticks: unlink, then end the branch's stream.
   g_autoptr(GstPad) recordPad = gst_element_get_static_pad(mixer_.get(), "record");
   gst_pad_add_probe(recordPad, GST_PAD_PROBE_TYPE_IDLE, [](GstPad* pad, GstPadProbeInfo*, gpointer data) {

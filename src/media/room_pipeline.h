@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "glib_support/source.h"
 #include "hls/defaults.h"
 #include "media/direct_rtp_return.h"
 #include "media/gst_ptr.h"
@@ -133,7 +134,7 @@ class RoomPipeline {
     unsigned startIndex = 0;    // the index of this branch's first segment
     unsigned closed = 0;        // segments it has closed
     unsigned failures = 0;      // in a row (no segment closed since), for the back-off
-    GSource* retry = nullptr;
+    glib_support::Source retry;  // the rebuild, while it is down
   };
   core::Status startHls(HlsOutput& output);
   void failHls(HlsOutput& output, const std::string& message);
@@ -151,8 +152,8 @@ class RoomPipeline {
   std::vector<std::unique_ptr<HlsOutput>> hls_;
   SharedListeners* sharedListeners_ = newSharedListeners();  // one reference
   std::shared_ptr<SharedReturnFanout> directReturns_ = std::make_shared<SharedReturnFanout>();
-  GSource* busWatch_ = nullptr;
-  GSource* finishDeadline_ = nullptr;
+  glib_support::Source busWatch_;
+  glib_support::Source finishDeadline_;
   std::function<void(bool)> finishDone_;
   int64_t unixMsAtRunningZero_ = 0;  // wall clock of running time 0, once known
   ElementPtr recordBin_;              // the recording's branch, while recording

@@ -3,6 +3,7 @@
 #include <gst/rtp/gstrtpbuffer.h>
 #include <gst/webrtc/webrtc.h>
 
+#include "glib_support/owned_data.h"
 #include "media/debug.h"
 #include "media/lossy_link.h"
 #include "media/red_sdp.h"
@@ -15,12 +16,18 @@ namespace roomcast::media {
 using core::Error;
 using core::ErrorCode;
 
+namespace {
+struct DropPeerGatesRef {
+  void operator()(PeerGates* gates) const { unrefPeerGates(gates); }
+};
+}  // namespace
+
 // Lives as long as the webrtcbin (freed with its qdata, after its signal handlers are gone).
 struct WebRtcTransport::CallbackContext {
   PeerKey key;
   PeerEvents* events;
   PadPtr uplinkSink;
-  PeerGates* gates;  // one reference, dropped with the context
+  std::unique_ptr<PeerGates, DropPeerGatesRef> gates;  // one reference, dropped with the context
 };
 
 namespace {
@@ -34,7 +41,7 @@ struct AnswerJob {
 };
 
 void onAnswerCreated(GstPromise* promise, gpointer data) {
-  auto* job = static_cast<AnswerJob*>(data);
+  auto* job = &glib_support::handedOff<AnswerJob>(data);
   const GstStructure* reply = gst_promise_get_reply(promise);
   GstWebRTCSessionDescription* answer = nullptr;
   if (reply) gst_structure_get(reply, "answer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &answer, nullptr);
@@ -59,7 +66,7 @@ void onAnswerCreated(GstPromise* promise, gpointer data) {
 }
 
 void onRemoteDescriptionSet(GstPromise* promise, gpointer data) {
-  auto* job = static_cast<AnswerJob*>(data);
+  auto* job = &glib_support::handedOff<AnswerJob>(data);
   const GstStructure* reply = gst_promise_get_reply(promise);
   g_autoptr(GError) error = nullptr;
   if (reply) gst_structure_get(reply, "error", G_TYPE_ERROR, &error, nullptr);
@@ -68,9 +75,8 @@ void onRemoteDescriptionSet(GstPromise* promise, gpointer data) {
     gst_promise_unref(promise);  // frees job
     return;
   }
-  auto* next = new AnswerJob(*job);
-  GstPromise* answerPromise = gst_promise_new_with_change_func(
-      onAnswerCreated, next, [](gpointer p) { delete static_cast<AnswerJob*>(p); });
+  auto next = glib_support::handOff(AnswerJob(*job));
+  GstPromise* answerPromise = gst_promise_new_with_change_func(onAnswerCreated, next.data, next.destroy);
   g_signal_emit_by_name(job->webrtc.get(), "create-answer", nullptr, answerPromise);
   gst_promise_unref(promise);
 }
@@ -169,12 +175,10 @@ core::Status WebRtcTransport::attach(GstBin* pipeline, GstPad* uplinkSink, GstPa
   // A speaker on a lossy link connects in a second or two, not at the deadline (lossy_link.h).
   prepareForLossyLinks(webrtc_.get());
 
-  auto* ctx = new CallbackContext{key_, &events_, PadPtr::ref(uplinkSink), refPeerGates(gates)};
-  g_object_set_data_full(G_OBJECT(webrtc_.get()), "roomcast-peer", ctx, [](gpointer p) {
-    auto* c = static_cast<CallbackContext*>(p);
-    unrefPeerGates(c->gates);
-    delete c;
-  });
+  auto owned = glib_support::handOff(
+      CallbackContext{key_, &events_, PadPtr::ref(uplinkSink), decltype(CallbackContext::gates)(refPeerGates(gates))});
+  auto* ctx = &glib_support::handedOff<CallbackContext>(owned.data);
+  g_object_set_data_full(G_OBJECT(webrtc_.get()), "roomcast-peer", owned.data, owned.destroy);
   g_signal_connect(webrtc_.get(), "on-ice-candidate", G_CALLBACK(onIceCandidate), ctx);
   g_signal_connect(webrtc_.get(), "pad-added", G_CALLBACK(onPadAdded), ctx);
   g_signal_connect(webrtc_.get(), "notify::ice-connection-state", G_CALLBACK(onIceStateChanged), ctx);
@@ -189,9 +193,8 @@ core::Status WebRtcTransport::attach(GstBin* pipeline, GstPad* uplinkSink, GstPa
 
   GstWebRTCSessionDescription* offer = gst_webrtc_session_description_new(GST_WEBRTC_SDP_TYPE_OFFER, offer_);
   offer_ = nullptr;  // owned by the description now
-  auto* job = new AnswerJob{webrtc_, key_, &events_, red_};
-  GstPromise* promise = gst_promise_new_with_change_func(
-      onRemoteDescriptionSet, job, [](gpointer p) { delete static_cast<AnswerJob*>(p); });
+  auto job = glib_support::handOff(AnswerJob{webrtc_, key_, &events_, red_});
+  GstPromise* promise = gst_promise_new_with_change_func(onRemoteDescriptionSet, job.data, job.destroy);
   g_signal_emit_by_name(webrtc_.get(), "set-remote-description", offer, promise);
   gst_webrtc_session_description_free(offer);
   return core::Ok{};

@@ -75,7 +75,7 @@ ConnectionRouter::ConnectionRouter(GMainContext* context, SoupServer* server, hl
 
 ConnectionRouter::~ConnectionRouter() {
   while (!undecided_.empty()) {
-    Undecided* u = *undecided_.begin();
+    Undecided* u = undecided_.begin()->first;
     close(u->fd);
     finish(u);
   }
@@ -170,8 +170,9 @@ gboolean ConnectionRouter::onAcceptable(GSocket* socket, GIOCondition, gpointer 
       self->soup_->adopt(fd, reinterpret_cast<const sockaddr*>(&address), length, std::move(key), deadline);
       continue;
     }
-    auto* u = new Undecided{self, fd, address, length, std::move(key), deadline};
-    self->undecided_.insert(u);
+    auto owned = std::make_unique<Undecided>(self, fd, address, length, std::move(key), deadline);
+    Undecided* u = owned.get();
+    self->undecided_.emplace(u, std::move(owned));
     u->timeout = g_timeout_source_new(static_cast<guint>(self->policy_.headerTimeoutSeconds * 1000));
     g_source_set_callback(u->timeout, &ConnectionRouter::onTimeout, u, nullptr);
     g_source_attach(u->timeout, self->context_);
@@ -277,8 +278,7 @@ void ConnectionRouter::finish(Undecided* u) {
       g_source_destroy(s);
       g_source_unref(s);
     }
-  undecided_.erase(u);
-  delete u;
+  undecided_.erase(u);  // frees it
 }
 
 }  // namespace roomcast::signaling

@@ -13,8 +13,8 @@
 #include <gio/gio.h>
 #include <libsoup/soup.h>
 
+#include <map>
 #include <memory>
-#include <set>
 #include <string>
 #include <string_view>
 
@@ -86,7 +86,7 @@ class ConnectionRouter {
   guint backoffMs_ = kBackoffFirstMs;
   unsigned refusedSinceLog_ = 0;  // refusals not yet logged
   int64_t lastRefusalLogUs_ = 0;
-  std::set<Undecided*> undecided_;
+  std::map<Undecided*, std::unique_ptr<Undecided>> undecided_;  // by address: callbacks carry the Undecided*
 };
 
 }  // namespace roomcast::signaling

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "glib_support/owned_data.h"
 #include "hls/hls_responder.h"
 
 namespace roomcast::signaling {
@@ -34,7 +35,7 @@ struct FileStream {
 void release(FileStream* stream) {
   if (--stream->refs > 0) return;
   close(stream->fd);
-  delete stream;
+  glib_support::destroyHandedOff<FileStream>(stream);
 }
 
 struct ChunkRead {
@@ -45,7 +46,7 @@ struct ChunkRead {
 
 // On a worker thread: one chunk, whole (pread may return less than asked).
 void readChunk(GTask* task, gpointer, gpointer data, GCancellable*) {
-  const auto* job = static_cast<const ChunkRead*>(data);
+  const auto* job = &glib_support::handedOff<const ChunkRead>(data);
   auto* buffer = static_cast<char*>(g_malloc(job->length));
   gsize done = 0;
   while (done < job->length) {
@@ -90,9 +91,10 @@ void readMore(FileStream* stream) {
   if (!stream->msg || stream->reading || stream->next >= stream->end || stream->queued >= kChunksAhead) return;
   stream->reading = true;
   stream->refs++;
-  auto* job = new ChunkRead{stream->fd, stream->next, static_cast<gsize>(std::min(kChunkBytes, stream->end - stream->next))};
+  auto job = glib_support::handOff(
+      ChunkRead{stream->fd, stream->next, static_cast<gsize>(std::min(kChunkBytes, stream->end - stream->next))});
   GTask* task = g_task_new(nullptr, nullptr, onChunkRead, stream);
-  g_task_set_task_data(task, job, [](gpointer p) { delete static_cast<ChunkRead*>(p); });
+  g_task_set_task_data(task, job.data, job.destroy);
   g_task_run_in_thread(task, readChunk);
   g_object_unref(task);
 }
@@ -192,7 +194,8 @@ void streamFile(SoupServerMessage* msg, const std::string& path, const char* con
   // The body follows chunk by chunk; libsoup pauses the message whenever it has written all it
   // was given, and each chunk read wakes it. Written chunks are dropped, not kept.
   soup_message_body_set_accumulate(soup_server_message_get_response_body(msg), FALSE);
-  auto* stream = new FileStream;
+  // Counted by hand (refs): the last release() frees it.
+  FileStream* stream = std::make_unique<FileStream>().release();
   stream->fd = fd;
   stream->msg = msg;
   stream->next = start;

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "glib_support/owned_data.h"
 #include "protocol/messages.h"
 
 namespace roomcast::signaling {
@@ -60,6 +61,12 @@ struct SoupConnections::Connection {
   GSource* watch = nullptr;
   size_t bodyBytes = 0;
   unsigned nested = 0;
+
+  // It ends its own life (destroyHandedOff), its socket closed before.
+  ~Connection() {
+    g_object_unref(local);
+    g_object_unref(remote);
+  }
 };
 
 SoupConnections::SoupConnections(GMainContext* context, SoupServer* server, const ConnectionPolicy& policy,
@@ -79,9 +86,7 @@ SoupConnections::~SoupConnections() {
       continue;
     }
     closeSocket(c->socket);
-    g_object_unref(c->local);
-    g_object_unref(c->remote);
-    delete c;
+    glib_support::destroyHandedOff<Connection>(c);
   }
   connections_.clear();
   g_main_context_unref(context_);
@@ -107,7 +112,7 @@ void SoupConnections::adopt(int fd, const sockaddr* address, socklen_t length, s
     released_(key);
     return;
   }
-  auto* c = new Connection{this, socket, fd, std::move(key), here, remote};
+  Connection* c = std::make_unique<Connection>(this, socket, fd, std::move(key), here, remote).release();
   connections_.insert(c);
   handOver(c, nullptr, headerDeadlineUs);
 }
@@ -326,9 +331,7 @@ void SoupConnections::onStreamGone(gpointer data, GObject*) {
   c->inSoup = nullptr;
   if (!c->owner) {
     closeSocket(c->socket);
-    g_object_unref(c->local);
-    g_object_unref(c->remote);
-    delete c;
+    glib_support::destroyHandedOff<Connection>(c);
     return;
   }
   c->owner->closeNow(c);
@@ -344,9 +347,7 @@ void SoupConnections::closeNow(Connection* c) {
   closeSocket(c->socket);
   released_(c->key);
   connections_.erase(c);
-  g_object_unref(c->local);
-  g_object_unref(c->remote);
-  delete c;
+  glib_support::destroyHandedOff<Connection>(c);
 }
 
 void SoupConnections::arm(Connection* c, int64_t deadlineUs) {

@@ -70,18 +70,19 @@ TlsTerminator::TlsTerminator(GMainContext* context, const TlsCredentials& creden
       released_(std::move(released)) {}
 
 TlsTerminator::~TlsTerminator() {
-  while (!links_.empty()) finish(*links_.begin());
+  while (!links_.empty()) finish(links_.begin()->first);
   g_main_context_unref(context_);
 }
 
 void TlsTerminator::adopt(int fd, const sockaddr_storage& address, socklen_t length, std::string key,
                           int64_t headerDeadlineUs) {
-  auto* l = new Link{this, fd, std::move(key), address, length};
+  auto owned = std::make_unique<Link>(this, fd, std::move(key), address, length);
+  Link* l = owned.get();
   l->headerDeadlineUs = headerDeadlineUs;
   l->localLength = sizeof l->local;
   if (getsockname(fd, reinterpret_cast<sockaddr*>(&l->local), &l->localLength) != 0) l->localLength = 0;
   l->credentials = credentials_.current();
-  links_.insert(l);
+  links_.emplace(l, std::move(owned));
   if (gnutls_init(&l->session, GNUTLS_SERVER | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL) != GNUTLS_E_SUCCESS ||
       gnutls_set_default_priority(l->session) != GNUTLS_E_SUCCESS ||
       gnutls_credentials_set(l->session, GNUTLS_CRD_CERTIFICATE, l->credentials.get()) != GNUTLS_E_SUCCESS) {
@@ -302,8 +303,7 @@ void TlsTerminator::finish(Link* l) {
   if (l->session) gnutls_deinit(l->session);
   close(l->fd);
   if (!l->handedOn) released_(l->key);
-  links_.erase(l);
-  delete l;
+  links_.erase(l);  // frees it
 }
 
 }  // namespace roomcast::signaling

@@ -29,7 +29,8 @@
 #include <sys/socket.h>
 
 #include <functional>
-#include <set>
+#include <map>
+#include <memory>
 #include <string>
 
 #include "hls/first_request.h"
@@ -84,7 +85,7 @@ class TlsTerminator {
   const TlsCredentials& credentials_;
   std::function<void(const PlainConnection&)> handOn_;
   std::function<void(const std::string&)> released_;
-  std::set<Link*> links_;
+  std::map<Link*, std::unique_ptr<Link>> links_;  // by address: callbacks carry the Link*
 };
 
 }  // namespace roomcast::signaling

@@ -13,6 +13,7 @@
 #include "core/events.h"
 #include "core/result.h"
 #include "core/room.h"
+#include "glib_support/source.h"
 
 namespace roomcast::store {
 
@@ -33,11 +34,7 @@ struct PendingRecordingWrite {
 struct PendingRecordingWrites {
   static constexpr unsigned kRetrySeconds = 2;
   std::vector<PendingRecordingWrite> writes;
-  unsigned retrySource = 0;  // on the default main context (the control loop)
-  PendingRecordingWrites() = default;
-  PendingRecordingWrites(const PendingRecordingWrites&) = delete;
-  PendingRecordingWrites& operator=(const PendingRecordingWrites&) = delete;
-  ~PendingRecordingWrites();
+  glib_support::Source retry;  // on the default main context (the control loop)
 };
 
 struct TranscriptSegment {

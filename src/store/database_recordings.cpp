@@ -51,13 +51,6 @@ std::string ftsQuery(const std::string& words) {
   return query;
 }
 
-}  // namespace
-
-PendingRecordingWrites::~PendingRecordingWrites() {
-  if (retrySource) g_source_remove(retrySource);
-}
-
-namespace {
 // Failures that may pass: the disk is full or failing now, the file cannot be opened (no file
 // descriptors), or another writer holds the database.
 bool mayPass(int code) {
@@ -121,13 +114,13 @@ core::Status Database::writeOrKeepRecording(PendingRecordingWrite write) {
   auto written = writeRecording(write);
   if (written || !mayPass(sqlite3_extended_errcode(db_))) return written;
   pending.writes.push_back(std::move(write));
-  if (!pending.retrySource)
-    pending.retrySource = g_timeout_add_seconds(
-        PendingRecordingWrites::kRetrySeconds,
+  if (!pending.retry.pending())
+    pending.retry = glib_support::Source::timeoutSeconds(
+        nullptr, PendingRecordingWrites::kRetrySeconds,
         [](gpointer data) -> gboolean {
           auto* self = static_cast<Database*>(data);
           if (self->retryPendingRecordingWrites() > 0) return G_SOURCE_CONTINUE;
-          self->pendingRecordings_.retrySource = 0;
+          self->pendingRecordings_.retry.reset();
           return G_SOURCE_REMOVE;
         },
         this);

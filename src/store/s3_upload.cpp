@@ -9,6 +9,8 @@
 #include <mutex>
 #include <vector>
 
+#include "glib_support/owned_data.h"
+
 namespace roomcast::store {
 
 using core::Error;
@@ -535,14 +537,15 @@ void post(const std::shared_ptr<Shared>& shared, Fn fn) {
   };
   GSource* source = g_idle_source_new();
   g_source_set_priority(source, G_PRIORITY_DEFAULT);
+  auto delivery = glib_support::handOff(Delivery{shared, std::move(fn)});
   g_source_set_callback(
       source,
       [](gpointer data) -> gboolean {
-        auto* delivery = static_cast<Delivery*>(data);
-        if (delivery->shared->alive) delivery->fn();
+        auto& delivery = glib_support::handedOff<Delivery>(data);
+        if (delivery.shared->alive) delivery.fn();
         return G_SOURCE_REMOVE;
       },
-      new Delivery{shared, std::move(fn)}, [](gpointer data) { delete static_cast<Delivery*>(data); });
+      delivery.data, delivery.destroy);
   g_source_attach(source, shared->context);
   g_source_unref(source);
 }
@@ -564,12 +567,13 @@ S3Uploader::~S3Uploader() {
 }
 
 void S3Uploader::enqueue(std::string localPath, std::string objectName, Completion done, RetryNotice onRetry) {
-  g_thread_pool_push(pool_, new Job{std::move(localPath), std::move(objectName), std::move(done), std::move(onRetry)},
-                     nullptr);
+  // The pool's thread takes it back (runJob).
+  auto job = std::make_unique<Job>(std::move(localPath), std::move(objectName), std::move(done), std::move(onRetry));
+  g_thread_pool_push(pool_, job.release(), nullptr);
 }
 
 void S3Uploader::runJob(gpointer data, gpointer user) {
-  std::unique_ptr<Job> job(static_cast<Job*>(data));
+  auto job = glib_support::takeBack<Job>(data);
   auto* self = static_cast<S3Uploader*>(user);
   if (self->cancel_.cancelled()) return;  // being destroyed: no callback would run anyway
   UploadHooks hooks;
