@@ -26,8 +26,6 @@ GstMediaBackend::GstMediaBackend(MediaConfig config, GMainContext* context)
 }
 
 GstMediaBackend::~GstMediaBackend() {
-  // Every evidence file asked for is written before the process goes.
-  if (evidenceWriter_) g_thread_pool_free(evidenceWriter_, FALSE, TRUE);
   alive_.reset();
   // Speakers being flushed live in their rooms' pipelines: they go first.
   for (auto& [serial, flushing] : flushing_) flushing.deadline.reset();
@@ -129,12 +127,17 @@ void GstMediaBackend::stopRoom(const std::string& roomId, StopDone done) {
         summary.recordedSeconds = info.seconds;
         if (observer_) observer_->onRecordingStopped(roomId, info);
       }
-      // Every segment is closed now: the playlists get their ENDLIST, and from here on they
-      // are served from the files.
+      // Every segment is closed now: the playlists get their ENDLIST, and once their copies
+      // are on disk the room is served from the files (until then, from memory).
       if (hls::Room* hlsRoom = config_.hls ? config_.hls->find(roomId) : nullptr) {
         hlsRoom->end();
         writePlaylists(roomId, *hlsRoom);
-        config_.hls->close(roomId);
+        diskWriter_.post([this, alive, roomId, context = context_] {
+          glib_support::postToContext(context, [this, alive, roomId] {
+            hls::Room* ended = !alive.expired() && config_.hls ? config_.hls->find(roomId) : nullptr;
+            if (ended && ended->ended()) config_.hls->close(roomId);  // not a room opened since
+          });
+        });
       }
       // Destroy the pipeline from an idle callback: we are inside its bus watch.
       glib_support::postToContext(
@@ -253,12 +256,12 @@ core::Result<std::string> GstMediaBackend::keepEvidence(const std::string& roomI
   g_autofree char* dir = g_build_filename(config_.dataDir.c_str(), "evidence", nullptr);
   if (g_mkdir_with_parents(dir, 0700) != 0) return Error{ErrorCode::Internal, std::string("cannot create ") + dir};
   if (!evidenceQuota_) evidenceQuota_ = countEvidence(dir, config_.evidenceQuotaBytes, config_.evidenceRoomQuotaBytes);
-  auto job = std::make_unique<EvidenceJob>();
+  EvidenceJob job;
   for (const auto& segment : main->recent()) {
-    job->segments.push_back(segment.bytes);
-    job->bytes += segment.bytes->size();
+    job.segments.push_back(segment.bytes);
+    job.bytes += segment.bytes->size();
   }
-  if (auto reserved = evidenceQuota_->reserve(roomId, job->bytes); !reserved) return reserved.error();
+  if (auto reserved = evidenceQuota_->reserve(roomId, job.bytes); !reserved) return reserved.error();
   // Unique even for reports filed in the same millisecond, and across restarts.
   std::string safe;
   for (char c : label) safe += g_ascii_isalnum(c) || c == '-' ? c : '_';
@@ -267,12 +270,10 @@ core::Result<std::string> GstMediaBackend::keepEvidence(const std::string& roomI
   g_autofree char* path = g_build_filename(dir, name, nullptr);
   // The segments are shared, immutable bytes: the writer thread concatenates them (MPEG-TS
   // segments make one playable file) and renames the file into place when it is whole.
-  job->path = path;
-  job->roomId = roomId;
-  job->quota = evidenceQuota_;
-  if (!evidenceWriter_)
-    evidenceWriter_ = g_thread_pool_new(&GstMediaBackend::writeEvidence, nullptr, 1, TRUE, nullptr);
-  g_thread_pool_push(evidenceWriter_, job.release(), nullptr);
+  job.path = path;
+  job.roomId = roomId;
+  job.quota = evidenceQuota_;
+  diskWriter_.post([job = std::move(job)] { writeEvidence(job); });
   return std::string(path);
 }
 
@@ -291,18 +292,17 @@ std::shared_ptr<EvidenceQuota> GstMediaBackend::countEvidence(const char* dir, u
   return quota;
 }
 
-void GstMediaBackend::writeEvidence(gpointer data, gpointer) {
-  auto job = glib_support::takeBack<EvidenceJob>(data);
+void GstMediaBackend::writeEvidence(const EvidenceJob& job) {
   std::string bytes;
-  bytes.reserve(job->bytes);
-  for (const auto& segment : job->segments) bytes += *segment;
+  bytes.reserve(job.bytes);
+  for (const auto& segment : job.segments) bytes += *segment;
   g_autoptr(GError) error = nullptr;
   // Off the control thread, so it may wait for the disk: evidence is kept durably (fsync, then
   // renamed into place whole).
-  if (!g_file_set_contents_full(job->path.c_str(), bytes.data(), static_cast<gssize>(bytes.size()),
+  if (!g_file_set_contents_full(job.path.c_str(), bytes.data(), static_cast<gssize>(bytes.size()),
                                 G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error)) {
-    g_warning("cannot write evidence %s: %s", job->path.c_str(), error->message);
-    job->quota->release(job->roomId, job->bytes);
+    g_warning("cannot write evidence %s: %s", job.path.c_str(), error->message);
+    job.quota->release(job.roomId, job.bytes);
   }
 }
 

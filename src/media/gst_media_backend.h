@@ -11,6 +11,7 @@
 
 #include "core/media_backend.h"
 #include "glib_support/source.h"
+#include "glib_support/worker_thread.h"
 #include "hls/defaults.h"
 #include "hls/hls_room.h"
 #include "media/evidence_quota.h"
@@ -134,11 +135,12 @@ class GstMediaBackend final : public core::MediaBackend, public PeerEvents {
   // starts a new timeline for players (EXT-X-DISCONTINUITY).
   void onHlsFailed(const std::string& roomId, const std::string& rendition, const std::string& message);
   void onHlsRestarted(const std::string& roomId, const std::string& rendition);
-  // Publishes the room's playlists and writes them to its HLS directory as well (after the
-  // room ends they are served from there; see writeRoomFile).
+  // Publishes the room's playlists and has them copied to its HLS directory as well (after the
+  // room ends they are served from there; see copyToRoomDir).
   void writePlaylists(const std::string& roomId, const hls::Room& room);
-  void writeRoomFile(const std::string& roomId, const std::string& dir, const std::string& name,
-                     const std::string& contents);
+  // Queues `contents` for `dir`/`name` on diskWriter_.
+  void copyToRoomDir(const std::string& roomId, const std::string& dir, const std::string& name,
+                     std::shared_ptr<const std::string> contents);
   // Recording (gst_media_backend_recording.cpp).
   core::Status beginRecording(const std::string& roomId, LiveRoom& room);
   core::RecordingInfo finishedRecording(const Recording& recording, bool failed, const std::string& reason) const;
@@ -158,7 +160,7 @@ class GstMediaBackend final : public core::MediaBackend, public PeerEvents {
   uint64_t outputFailures_ = 0;
   uint64_t outputRestarts_ = 0;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
-  // Evidence files (a few MB each) are written here, one at a time, off the control thread.
+  // Evidence files (a few MB each), written on diskWriter_.
   struct EvidenceJob {
     std::string path;
     std::vector<std::shared_ptr<const std::string>> segments;
@@ -166,11 +168,15 @@ class GstMediaBackend final : public core::MediaBackend, public PeerEvents {
     uint64_t bytes = 0;
     std::shared_ptr<EvidenceQuota> quota;  // given back the bytes if the write fails
   };
-  static void writeEvidence(gpointer job, gpointer);
+  static void writeEvidence(const EvidenceJob& job);
   static std::shared_ptr<EvidenceQuota> countEvidence(const char* dir, uint64_t totalBytes, uint64_t roomBytes);
-  GThreadPool* evidenceWriter_ = nullptr;
   std::shared_ptr<EvidenceQuota> evidenceQuota_;  // counted from the directory at first use
   uint64_t evidenceSerial_ = 0;
+  // The disk's one thread: evidence and the rooms' HLS copies, in the order they were asked for,
+  // so the control thread never waits for the disk. Declared last: destroyed first, once it has
+  // written everything it was given; its jobs hold their own data and touch the backend only
+  // back on the control thread, while it lives.
+  glib_support::WorkerThread diskWriter_;
 };
 
 }  // namespace roomcast::media

@@ -15,10 +15,9 @@ namespace roomcast::media {
 namespace {
 
 // Writes `contents` to a temporary file beside `path` and renames it over `path`: a reader sees
-// the old file or the new one, never half of one. No fsync: for the room's copy of its segments
-// and playlists, written on the control thread, where g_file_set_contents's fsync (it syncs
-// whenever it replaces a file) would hold every room on a slow disk; a crash may lose the
-// newest version, not the file.
+// the old file or the new one, never half of one. No fsync: this is the room's copy of what
+// listeners get from memory, rewritten with every segment; a crash may lose its newest version,
+// not the file, and a slow disk only delays the copy.
 bool replaceFileWithoutSync(const char* path, const std::string& contents, int mode, GError** error) {
   const std::string temporary = std::string(path) + ".part";
   if (!g_file_set_contents_full(temporary.c_str(), contents.data(), static_cast<gssize>(contents.size()),
@@ -68,13 +67,13 @@ void GstMediaBackend::onSegmentClosed(const std::string& roomId, const RoomPipel
   }
   const std::string dir = hlsDirFor(roomId);
   for (auto it = added.rbegin(); it != added.rend(); ++it) {
-    writeRoomFile(roomId, dir, it->name, *it->bytes);
+    copyToRoomDir(roomId, dir, it->name, it->bytes);
     rendition->add(std::move(*it));
   }
   // hlssink2 let go of these (its max-files): so does the room's directory.
   for (const auto& name : closed.closed.released) {
     g_autofree char* path = g_build_filename(dir.c_str(), name.c_str(), nullptr);
-    g_unlink(path);
+    diskWriter_.post([path = std::string(path)] { g_unlink(path.c_str()); });
   }
   if (!added.empty()) writePlaylists(roomId, *room);
 }
@@ -96,26 +95,28 @@ void GstMediaBackend::onHlsRestarted(const std::string& roomId, const std::strin
 }
 
 // What is served comes from memory (hls::Registry). The room's directory gets a copy of it,
-// written and never read back while the room lives, for two readers: HlsResponder, which
+// written on diskWriter_ (never on the control thread, which would make every room wait for a
+// slow disk) and never read back while the room lives, for two readers: HlsResponder, which
 // serves a room that has ended (or whose process was killed, after a restart) from these
-// files, and an operator who looks. Segments first, then the playlists that list them, each
-// replaced whole: a listed segment on disk is always complete. A full disk costs the copy,
-// never what listeners get.
-void GstMediaBackend::writeRoomFile(const std::string& roomId, const std::string& dir, const std::string& name,
-                                    const std::string& contents) {
+// files, and an operator who looks. Segments first, then the playlists that list them, in that
+// order on the one thread, each replaced whole: a listed segment on disk is always complete. A
+// full disk costs the copy, never what listeners get.
+void GstMediaBackend::copyToRoomDir(const std::string& roomId, const std::string& dir, const std::string& name,
+                                    std::shared_ptr<const std::string> contents) {
   g_autofree char* path = g_build_filename(dir.c_str(), name.c_str(), nullptr);
-  g_autoptr(GError) error = nullptr;
-  // Every closed segment (more than once a second per rendition), on the control thread.
-  if (!replaceFileWithoutSync(path, contents, 0644, &error))
-    GST_WARNING("room %s: cannot write %s: %s", roomId.c_str(), path, error->message);
+  diskWriter_.post([roomId, path = std::string(path), contents = std::move(contents)] {
+    g_autoptr(GError) error = nullptr;
+    if (!replaceFileWithoutSync(path.c_str(), *contents, 0644, &error))
+      GST_WARNING("room %s: cannot write %s: %s", roomId.c_str(), path.c_str(), error->message);
+  });
 }
 
 void GstMediaBackend::writePlaylists(const std::string& roomId, const hls::Room& room) {
   config_.hls->publish(roomId);  // what the HTTP side serves
   const std::string dir = hlsDirFor(roomId);
   for (const auto& rendition : room.renditions())
-    writeRoomFile(roomId, dir, rendition.info().playlist, rendition.playlist());
-  writeRoomFile(roomId, dir, "master.m3u8", room.master(""));
+    copyToRoomDir(roomId, dir, rendition.info().playlist, std::make_shared<const std::string>(rendition.playlist()));
+  copyToRoomDir(roomId, dir, "master.m3u8", std::make_shared<const std::string>(room.master("")));
 }
 
 }  // namespace roomcast::media
