@@ -24,7 +24,7 @@ std::string isoTime(int64_t unixMs) {
 
 Rendition::Rendition(RenditionInfo info, size_t window) : info_(std::move(info)), window_(window) {}
 
-void Rendition::add(Segment segment) {
+std::vector<std::string> Rendition::add(Segment segment) {
   segment.sequence = nextSequence_++;
   // A jump in the timeline (the pipeline restarted, or the mixer skipped ahead after being
   // starved) tells players to reset their decoders here.
@@ -41,10 +41,13 @@ void Rendition::add(Segment segment) {
     while (recent_.size() > recentWindow_) recent_.pop_front();
   }
   segments_.push_back(std::move(segment));
+  std::vector<std::string> dropped;
   while (segments_.size() > window_) {
     if (segments_.front().discontinuity) discontinuitySequence_++;
+    dropped.push_back(std::move(segments_.front().name));
     segments_.pop_front();
   }
+  return dropped;
 }
 
 std::string Rendition::version() const {

@@ -41,8 +41,9 @@ class Rendition {
 
   Rendition(RenditionInfo info, size_t window);
   const RenditionInfo& info() const { return info_; }
-  // Appends a closed segment; older ones beyond the window are dropped.
-  void add(Segment segment);
+  // Appends a closed segment; older ones beyond the window are dropped, and their names
+  // returned (the room's copy on disk drops them too).
+  std::vector<std::string> add(Segment segment);
   void markDiscontinuity() { discontinuityPending_ = true; }
   void end() { ended_ = true; }
   bool ended() const { return ended_; }

@@ -66,16 +66,19 @@ void GstMediaBackend::onSegmentClosed(const std::string& roomId, const RoomPipel
     added.push_back(std::move(segment));
   }
   const std::string dir = hlsDirFor(roomId);
+  std::vector<std::string> dropped;
   for (auto it = added.rbegin(); it != added.rend(); ++it) {
     copyToRoomDir(roomId, dir, it->name, it->bytes);
-    rendition->add(std::move(*it));
+    for (auto& name : rendition->add(std::move(*it))) dropped.push_back(std::move(name));
   }
-  // hlssink2 let go of these (its max-files): so does the room's directory.
-  for (const auto& name : closed.closed.released) {
+  if (!added.empty()) writePlaylists(roomId, *room);
+  // What left the window leaves the room's directory too, once the playlists on disk no longer
+  // list it (also the segments of an HLS branch rebuilt after a failure, which its hlssink2
+  // never got to let go of).
+  for (const auto& name : dropped) {
     g_autofree char* path = g_build_filename(dir.c_str(), name.c_str(), nullptr);
     diskWriter_.post([path = std::string(path)] { g_unlink(path.c_str()); });
   }
-  if (!added.empty()) writePlaylists(roomId, *room);
 }
 
 void GstMediaBackend::onHlsFailed(const std::string& roomId, const std::string& rendition, const std::string& message) {

@@ -134,12 +134,11 @@ GOutputStream* HlsMemorySink::onPlaylistStream(GstElement*, const char*, gpointe
   });
 }
 
-// hlssink2 keeps max-files segments; it lets go of the oldest as a new one is listed.
-void HlsMemorySink::onDeleteFragment(GstElement*, const char* location, gpointer data) {
-  auto* self = glib_support::handedOff<std::shared_ptr<HlsMemorySink>>(data).get();
-  std::lock_guard lock(self->mutex_);
-  self->closed_.released.push_back(baseName(location));
-}
+// hlssink2 keeps max-files segments and asks for the oldest to be deleted as a new one is
+// listed. Answered, so that hlssink2 does not remove a file of that name itself (relative to the
+// process's working directory); the room's window (hls::Rendition) decides what leaves, in
+// memory and on disk.
+void HlsMemorySink::onDeleteFragment(GstElement*, const char*, gpointer) {}
 
 // Every segment that hlssink2 lists is whole; those still in writing_ are new.
 void HlsMemorySink::onPlaylistWritten(const std::string& text) {

@@ -23,11 +23,10 @@ namespace roomcast::media {
 
 class HlsMemorySink {
  public:
-  // Segments hlssink2 closed and listed, oldest first, and the names of those it let go of.
+  // Segments hlssink2 closed and listed, oldest first.
   struct Closed {
     std::vector<hls::ListedSegment> segments;
     std::vector<std::shared_ptr<const std::string>> bytes;  // one per segment
-    std::vector<std::string> released;
   };
 
   // Connects to `hlssink2`'s signals; the sink keeps the returned object alive while it may
@@ -35,7 +34,7 @@ class HlsMemorySink {
   static std::shared_ptr<HlsMemorySink> attach(GstElement* hlssink2);
   ~HlsMemorySink();
 
-  // What was closed or released since the last call (any thread; the control thread's).
+  // What was closed since the last call (any thread; the control thread's).
   Closed take();
 
  private:

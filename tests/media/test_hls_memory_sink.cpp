@@ -60,7 +60,6 @@ TEST(HlsMemorySink, HlssinkSegmentsArriveWholeInMemoryAndNothingTouchesTheDisk) 
       all.segments.push_back(closed.segments[i]);
       all.bytes.push_back(closed.bytes[i]);
     }
-    all.released.insert(all.released.end(), closed.released.begin(), closed.released.end());
   }
   gst_element_set_state(pipeline, GST_STATE_NULL);
   gst_object_unref(pipeline);
@@ -80,8 +79,6 @@ TEST(HlsMemorySink, HlssinkSegmentsArriveWholeInMemoryAndNothingTouchesTheDisk) 
     seconds += all.segments[i].duration;
   }
   EXPECT_NEAR(seconds, 188 * 1024 / 48000.0, 0.1) << "the durations hlssink2 measured add up to the tone";
-  ASSERT_EQ(all.released.size(), all.segments.size() - 2) << "max-files=2: hlssink2 let go of the others";
-  EXPECT_EQ(all.released.front(), "segment00000.ts");
   EXPECT_EQ(filesIn(dir), 0u) << "nothing written to the working directory";
   g_rmdir(dir);
 }

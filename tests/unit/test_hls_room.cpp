@@ -45,7 +45,10 @@ TEST(HlsRendition, PlaylistCarriesSequenceDatesAndDurations) {
 
 TEST(HlsRendition, RollingWindowAdvancesMediaSequence) {
   Rendition r({"main", "index.m3u8", 56000}, 3);
-  for (int i = 0; i < 5; i++) r.add(seg("s" + std::to_string(i) + ".ts", kT0 + i * 1000));
+  std::vector<std::string> dropped;
+  for (int i = 0; i < 5; i++)
+    for (auto& name : r.add(seg("s" + std::to_string(i) + ".ts", kT0 + i * 1000))) dropped.push_back(name);
+  EXPECT_EQ(dropped, (std::vector<std::string>{"s0.ts", "s1.ts"})) << "what left the window, oldest first";
   EXPECT_EQ(r.segments().size(), 3u);
   EXPECT_NE(r.playlist().find("#EXT-X-MEDIA-SEQUENCE:2\n"), std::string::npos);
   EXPECT_EQ(listed(r, "s1.ts"), nullptr) << "out of the window";
