@@ -240,14 +240,25 @@ core::Status applyConfigKeys(GKeyFile* file, Options& out) {
 core::Status checkRanges(Options& options) {
   for (const ConfigKey& key : kKeys) {
     if (!key.range) continue;
-    const std::optional<std::string> text = valueText(key, options);
-    const double value = text ? g_ascii_strtod(text->c_str(), nullptr) : NAN;
+    const double value = numericValue(key, options).value_or(NAN);
     if (!(value >= key.range->min && value <= key.range->max))
       return Error{ErrorCode::BadRequest, std::string(key.name) + " must be " + number(key.range->min) + ".." +
                                               number(key.range->max) +
                                               (key.range->note ? std::string(" ") + key.range->note : "")};
   }
   return core::Ok{};
+}
+
+std::optional<double> numericValue(const ConfigKey& key, Options& options) {
+  return std::visit(
+      [&](auto target) -> std::optional<double> {
+        using T = decltype(target);
+        if constexpr (std::is_same_v<T, IntField> || std::is_same_v<T, UnsignedField> ||
+                      std::is_same_v<T, Int64Field> || std::is_same_v<T, DoubleField>)
+          return static_cast<double>(target(options));
+        else return std::nullopt;
+      },
+      key.target);
 }
 
 std::optional<std::string> valueText(const ConfigKey& key, Options& options) {

@@ -53,6 +53,10 @@ core::Status applyConfigKeys(GKeyFile* file, Options& out);
 // Every number with a range within it (after the config file and the command line).
 core::Status checkRanges(Options& options);
 
+// A numeric field's value as a number, for its range: compared as text ("%.10g"), a value just
+// outside a bound would print as the bound itself. Nothing for text, flags and parsed keys.
+std::optional<double> numericValue(const ConfigKey& key, Options& options);
+
 // A field's value as a config file writes it ("20", "true", "127.0.0.1"); nothing for parsed
 // keys. For the sample config's check against the built-in defaults.
 std::optional<std::string> valueText(const ConfigKey& key, Options& options);

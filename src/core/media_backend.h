@@ -12,6 +12,10 @@
 
 namespace roomcast::core {
 
+// An SDP offer lists at most this many ICE candidates (more: media_error). Here, below media
+// (which checks it) and protocol (whose reference documents it).
+inline constexpr unsigned kMaxOfferCandidates = 32;
+
 struct RoomMediaConfig {
   std::string roomId;
   bool record = false;

@@ -90,9 +90,9 @@ core::Result<int> checkAudioOffer(const GstSDPMessage* sdp) {
   guint candidates = 0;
   for (guint a = 0; a < gst_sdp_media_attributes_len(media); a++)
     if (g_strcmp0(gst_sdp_media_get_attribute(media, a)->key, "candidate") == 0) candidates++;
-  if (candidates > kMaxOfferCandidates)
+  if (candidates > core::kMaxOfferCandidates)
     return Error{ErrorCode::MediaError, "the offer has " + std::to_string(candidates) + " ICE candidates; at most " +
-                                            std::to_string(kMaxOfferCandidates)};
+                                            std::to_string(core::kMaxOfferCandidates)};
   auto pt = opusPayloadType(sdp);
   if (!pt) return Error{ErrorCode::MediaError, "the offer has no Opus codec"};
   return *pt;

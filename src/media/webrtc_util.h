@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/media_backend.h"
 #include "core/result.h"
 
 namespace roomcast::media {
@@ -57,8 +58,8 @@ struct AudioRtpMap {
 std::vector<AudioRtpMap> audioRtpMaps(const GstSDPMessage* sdp);
 
 // Sanity checks on a remote audio offer before webrtcbin sees it: parses, has exactly one
-// audio m-line with Opus, no video or data m-lines, a bounded number of ICE candidates.
-inline constexpr unsigned kMaxOfferCandidates = 32;
+// audio m-line with Opus, no video or data m-lines, at most core::kMaxOfferCandidates ICE
+// candidates.
 core::Result<int> checkAudioOffer(const GstSDPMessage* sdp);
 
 // Applies roomcast's Opus settings for voice (the encoder defaults are wrong

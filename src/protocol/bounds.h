@@ -15,5 +15,7 @@ inline constexpr size_t kMaxCandidateBytes = 1024;
 inline constexpr size_t kMaxTokenBytes = 4096;
 inline constexpr unsigned kMaxMlineIndex = 15;
 inline constexpr unsigned kMaxTrickledCandidates = 64;  // per offer, on one connection
+inline constexpr size_t kMaxTypeBytes = 32;             // a message's `type`
+inline constexpr size_t kMaxRefBytes = 64;              // a message's `id` (errors echo it as `ref`)
 
 }  // namespace roomcast::protocol

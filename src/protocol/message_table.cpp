@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 
+#include "core/conversation.h"
+#include "core/media_backend.h"
 #include "protocol/bounds.h"
 #include "protocol/json.h"
 
@@ -32,25 +34,34 @@ constexpr FieldSpec kHelloFields[] = {
     {.name = "resume", .required = false, .maxBytes = 128},
 };
 static_assert(kVersion == 1, "hello's mismatch message names the version");
-constexpr FieldSpec kOfferFields[] = {{.name = "sdp", .maxBytes = kMaxSdpBytes}};
+constexpr FieldSpec kOfferFields[] = {{.name = "sdp",
+                                       .maxBytes = kMaxSdpBytes,
+                                       .maxCount = core::kMaxOfferCandidates,
+                                       .counted = "ICE candidates in it",
+                                       .note = "exactly one audio m-line, with Opus"}};
 constexpr FieldSpec kCandidateFields[] = {
-    {.name = "candidate", .maxBytes = kMaxCandidateBytes},
+    {.name = "candidate", .maxBytes = kMaxCandidateBytes, .maxCount = kMaxTrickledCandidates,
+     .counted = "trickled per offer", .note = "empty: the end of the list"},
     {.name = "sdpMLineIndex", .kind = FieldKind::Integer, .min = 0, .max = kMaxMlineIndex},
 };
 constexpr FieldSpec kRtpOfferFields[] = {
-    {.name = "host", .maxBytes = 64},
+    {.name = "host", .maxBytes = 64, .note = "an IP address"},
     {.name = "port", .kind = FieldKind::Integer, .min = 1, .max = 65535},
     {.name = "payload_type", .kind = FieldKind::Integer, .min = 96, .max = 127},
 };
-// The limit on chat text is the room's (Conversation); this bound only keeps it sane.
-constexpr FieldSpec kChatFields[] = {{.name = "text", .maxBytes = 4096}};
+// Chat text and report reasons are limited by the room (Conversation, with its own error
+// message); the decoder's bound only keeps what reaches the room sane.
+constexpr core::ConversationLimits kRoomLimits{};
+constexpr std::string_view kRoomText = "UTF-8, not blank, no control characters but newline and tab";
+constexpr FieldSpec kChatFields[] = {
+    {.name = "text", .maxBytes = 4096, .roomMaxBytes = kRoomLimits.maxChatBytes, .note = kRoomText}};
 constexpr FieldSpec kDeleteMessageFields[] = {
     {.name = "message_id", .kind = FieldKind::Integer, .min = 1, .max = kMaxInt}};
-constexpr FieldSpec kReactFields[] = {{.name = "reaction", .maxBytes = 32}};
+constexpr FieldSpec kReactFields[] = {{.name = "reaction", .maxBytes = 32, .oneOf = core::reactionNames}};
 constexpr FieldSpec kReportFields[] = {
     {.name = "identity", .required = false, .maxBytes = 128},
     {.name = "message_id", .kind = FieldKind::Integer, .required = false, .min = 1, .max = kMaxInt},
-    {.name = "reason", .maxBytes = 4096},
+    {.name = "reason", .maxBytes = 4096, .roomMaxBytes = kRoomLimits.maxReasonBytes, .note = kRoomText},
 };
 constexpr FieldSpec kSelfMuteFields[] = {{.name = "muted", .kind = FieldKind::Boolean}};
 constexpr FieldSpec kOptOutFields[] = {{.name = "opt_out", .kind = FieldKind::Boolean}};
@@ -125,6 +136,16 @@ constexpr bool everyAlternativeDecoded() {
   return true;
 }
 static_assert(everyAlternativeDecoded(), "a ClientBody alternative has no row in kClientMessages");
+
+// A room's limit under the decoder's bound: otherwise the decoder refuses first and the
+// documented (room's) limit is never the one a client meets.
+constexpr bool roomLimitsWithinBounds() {
+  for (const ClientMessageSpec& message : kClientMessages)
+    for (const FieldSpec& field : message.fields)
+      if (field.roomMaxBytes > field.maxBytes) return false;
+  return true;
+}
+static_assert(roomLimitsWithinBounds(), "a field's roomMaxBytes is over its maxBytes");
 
 // The stage actions by wire name: the rows of kClientMessages that decode to Moderate.
 struct StageActionName {

@@ -1,7 +1,8 @@
 // The live protocol declared once: every WebSocket message type with its fields and their
 // limits. The decoder (messages.cpp) validates by this table, the stage actions take their
-// wire names from it, and tests/unit/test_protocol_table.cpp holds docs/protocol.md, the web
-// client and the CLI to it.
+// wire names from it, docs/protocol.md's field limits are generated from it
+// (message_reference.h), and tests/unit/test_protocol_table.cpp holds docs/protocol.md, the
+// web client and the CLI to it.
 #pragma once
 
 #include <cstdint>
@@ -37,6 +38,16 @@ struct FieldSpec {
   std::optional<int64_t> exactly = std::nullopt;
   core::ErrorCode mismatch = core::ErrorCode::BadRequest;
   std::string_view mismatchMessage = {};
+  // What clients are told (docs/protocol.md's generated field limits), beyond the checks above:
+  // String: the tighter limit the room applies after decoding (core::ConversationLimits, with
+  // its own message); 0 when maxBytes is the limit.
+  size_t roomMaxBytes = 0;
+  // String: the only values the room accepts (reactions); nullptr when any text is.
+  const std::vector<std::string>& (*oneOf)() = nullptr;
+  // A count bounded elsewhere: at most `maxCount` `counted` ("ICE candidates in it").
+  unsigned maxCount = 0;
+  std::string_view counted = {};
+  std::string_view note = {};  // a rule that is not a number ("an IP address")
 };
 
 // The values of one message's fields, in the order of its FieldSpecs (absent optional fields

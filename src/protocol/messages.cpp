@@ -14,9 +14,6 @@ using core::ErrorCode;
 
 namespace {
 
-constexpr size_t kMaxTypeBytes = 32;
-constexpr size_t kMaxRefBytes = 64;
-
 // The body by the message table: its row for `type`, its fields checked in the row's order.
 core::Result<ClientBody> decodeBody(const std::string& type, const FieldReader& fields) {
   const ClientMessageSpec* spec = findClientMessage(type);

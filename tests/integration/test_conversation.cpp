@@ -6,9 +6,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <fstream>
 #include <memory>
+#include <regex>
+#include <sstream>
 
 #include "processes.h"
+#include "roomcast-config.h"
 #include "room_helpers.h"
 #include "ws_client.h"
 
@@ -140,6 +144,46 @@ TEST_F(Conversation, ReportsReachModeratorsLiveAndOverRest) {
                      {{"Authorization", "Bearer " + listenerToken(daemon, room, "x")}});
   EXPECT_EQ(denied.status, 403);
   EXPECT_EQ(http("GET", daemon.url() + "/api/v1/rooms/" + room.id + "/reports").status, 401);
+}
+
+// The byte limit docs/protocol.md gives a message's string field (its generated field
+// limits), or 0 when it gives none.
+size_t documentedBytes(const std::string& type, const std::string& field) {
+  std::ifstream in(std::string(ROOMCAST_SOURCE_DIR) + "/docs/protocol.md");
+  std::stringstream doc;
+  doc << in.rdbuf();
+  const std::string text = doc.str();
+  std::smatch m;
+  const std::regex row("\\| `" + type + "` \\| `" + field + "` \\| string, ≤ ([0-9]+) (bytes|KiB)");
+  if (!std::regex_search(text, m, row)) return 0;
+  return std::stoul(m[1]) * (m[2] == "KiB" ? 1024 : 1);
+}
+
+// The chat and report limits the docs state are the ones the live server applies: that many
+// bytes go through, one more is refused with too_large.
+TEST_F(Conversation, TheDocumentedChatAndReportLimitsAreTheServers) {
+  const size_t chatBytes = documentedBytes("chat", "text");
+  const size_t reasonBytes = documentedBytes("report", "reason");
+  ASSERT_GT(chatBytes, 0u) << "docs/protocol.md gives chat text no limit in its field limits";
+  ASSERT_GT(reasonBytes, 0u) << "docs/protocol.md gives a report's reason no limit in its field limits";
+  Client lee;
+  ASSERT_TRUE(lee.join(daemon, room, listenerToken(daemon, room, "Lee")));
+  std::string msg;
+  lee.ws.send(R"({"type":"chat","text":")" + std::string(chatBytes + 1, 'x') + "\"}");
+  ASSERT_TRUE(lee.waitFor("error", msg));
+  EXPECT_EQ(jsonString(msg, "error.code"), "too_large") << msg;
+  lee.ws.send(R"({"type":"chat","text":")" + std::string(chatBytes, 'x') + "\"}");
+  ASSERT_TRUE(host.waitFor("chat", msg)) << "a chat message of the documented limit is delivered";
+  EXPECT_EQ(jsonString(msg, "text").size(), chatBytes);
+
+  lee.ws.send(R"({"type":"report","identity":")" + host.identity + R"(","reason":")" +
+              std::string(reasonBytes + 1, 'r') + "\"}");
+  ASSERT_TRUE(lee.waitFor("error", msg));
+  EXPECT_EQ(jsonString(msg, "error.code"), "too_large") << msg;
+  lee.ws.send(R"({"type":"report","identity":")" + host.identity + R"(","reason":")" + std::string(reasonBytes, 'r') +
+              "\"}");
+  ASSERT_TRUE(host.waitFor("report", msg)) << "a report of the documented limit reaches the host";
+  EXPECT_EQ(jsonString(msg, "report.reason").size(), reasonBytes);
 }
 
 TEST_F(Conversation, RateLimitsAnswerThenCloseTheAbuserWhileOthersAreServed) {

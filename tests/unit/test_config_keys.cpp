@@ -137,3 +137,31 @@ TEST(ConfigKeys, BadValuesNameTheirKey) {
   Options defaults;
   EXPECT_TRUE(checkRanges(defaults)) << "the built-in defaults are in range";
 }
+
+// Ranges hold the value itself, not its printed form: "%.10g" writes 0.0999999999999 as "0.1"
+// and 2592000.0001 as "2592000", which a check on the text would let through.
+TEST(ConfigKeys, RangesHoldTheNumberNotItsText) {
+  Options options;
+  options.reconnectGraceSeconds = 0.0999999999999;
+  roomcast::core::Status status = checkRanges(options);
+  ASSERT_FALSE(status) << "a grace just below 0.1 s";
+  EXPECT_EQ(status.error().message, "reconnect_grace_s must be 0.1..3600 (also --reconnect-grace)");
+  options = Options{};
+  options.maxDurationSeconds = 30 * 86400 + 0.0001;
+  status = checkRanges(options);
+  ASSERT_FALSE(status) << "a duration just over 30 days";
+  EXPECT_EQ(status.error().message, "max_duration_s must be 0..2592000 (0: no limit)");
+  options = Options{};
+  options.reconnectGraceSeconds = 0.1;
+  options.maxDurationSeconds = 30 * 86400;
+  EXPECT_TRUE(checkRanges(options)) << "the bounds themselves are in range";
+}
+
+// A range is only ever put on a number: every ranged key's default reads as one.
+TEST(ConfigKeys, EveryRangedKeyIsANumber) {
+  Options defaults;
+  for (const ConfigKey& key : configKeys()) {
+    if (!key.range) continue;
+    EXPECT_TRUE(numericValue(key, defaults)) << key.group << " " << key.name << " has a range";
+  }
+}

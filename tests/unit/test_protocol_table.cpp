@@ -19,6 +19,7 @@
 #include "core/events.h"
 #include "core/room.h"
 #include "protocol/json.h"
+#include "protocol/message_reference.h"
 #include "protocol/message_table.h"
 #include "protocol/messages.h"
 
@@ -173,6 +174,32 @@ TEST(ProtocolTable, DocsListExactlyTheServerMessagesAndTheirFields) {
   const auto rows = docTable(readText(sourceDir() / "docs/protocol.md"), "### Server → client");
   ASSERT_GE(rows.size(), 10u) << "the Server → client table was not found or not parsed";
   expectDocumented<ServerMessageSpec>(rows, findServerMessage, serverMessages, "Server → client");
+}
+
+// The first line where `a` and `b` differ, numbered from 1, with both versions of it.
+std::string firstDifference(const std::string& a, const std::string& b) {
+  std::istringstream left(a), right(b);
+  std::string l, r;
+  for (int line = 1;; ++line) {
+    const bool moreLeft = static_cast<bool>(std::getline(left, l));
+    const bool moreRight = static_cast<bool>(std::getline(right, r));
+    if (!moreLeft && !moreRight) return "none";
+    if (!moreLeft || !moreRight || l != r)
+      return "line " + std::to_string(line) + "\n  committed: " + (moreLeft ? l : "(end)") +
+             "\n  generated: " + (moreRight ? r : "(end)");
+  }
+}
+
+// Every limit the docs give a message field is generated from the table: a limit changed in
+// the table (or a room's chat limit in core::ConversationLimits) without the docs fails here.
+TEST(ProtocolTable, DocsFieldLimitsAreTheTables) {
+  const std::string doc = readText(sourceDir() / "docs/protocol.md");
+  const auto generated = withFieldLimitsReference(doc);
+  ASSERT_TRUE(generated) << "docs/protocol.md lacks the generated field limits' marker lines";
+  EXPECT_TRUE(*generated == doc) << "docs/protocol.md's field limits differ from the protocol table "
+                                    "(src/protocol/message_table.cpp); regenerate them with "
+                                    "`ninja -C build protocol-doc` and commit the result. First difference: "
+                                 << firstDifference(doc, *generated);
 }
 
 // ---------------------------------------------------------------------------------------
