@@ -10,6 +10,7 @@
 #include <cstdio>
 
 #include "client/rest_client.h"
+#include "glib_support/source.h"
 #include "protocol/json.h"
 
 namespace roomcast::client {
@@ -96,12 +97,13 @@ int runChat(const ChatOptions& options) {
     g_printerr("roomcast: bad server URL\n");
     return 2;
   }
-  g_timeout_add_seconds(20, [](gpointer s) -> gboolean {
+  glib_support::Source deadline = glib_support::Source::timeoutSeconds(nullptr, 20, [](gpointer s) -> gboolean {
     g_printerr("roomcast: timed out\n");
     static_cast<ChatSession*>(s)->finish(1);
     return G_SOURCE_REMOVE;
   }, &chat);
   g_main_loop_run(chat.loop);
+  deadline.reset();
   if (chat.ws) {
     closeRoomSocket(chat.ws, "bye");
     g_object_unref(chat.ws);

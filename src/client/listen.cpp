@@ -13,6 +13,7 @@
 #include "audio/wav.h"
 #include "client/rest_client.h"
 #include "glib_support/post_to_context.h"
+#include "glib_support/source.h"
 #include "media/gst_ptr.h"
 
 namespace roomcast::client {
@@ -114,7 +115,7 @@ int runListen(const ListenOptions& options) {
   gst_app_sink_set_callbacks(GST_APP_SINK(sink), &callbacks, &listener, nullptr);
 
   g_autoptr(GstBus) bus = gst_pipeline_get_bus(GST_PIPELINE(pipeline.get()));
-  gst_bus_add_watch(bus, [](GstBus*, GstMessage* m, gpointer l) -> gboolean {
+  glib_support::Source busWatch = media::watchBus(bus, nullptr, [](GstBus*, GstMessage* m, gpointer l) -> gboolean {
     auto* self = static_cast<Listener*>(l);
     if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_ERROR) {
       g_autoptr(GError) e = nullptr;
@@ -128,7 +129,8 @@ int runListen(const ListenOptions& options) {
     }
     return G_SOURCE_CONTINUE;
   }, &listener);
-  g_timeout_add(static_cast<guint>((options.seconds + 30) * 1000), [](gpointer l) -> gboolean {
+  const auto patienceMs = static_cast<guint>((options.seconds + 30) * 1000);
+  glib_support::Source deadline = glib_support::Source::timeout(nullptr, patienceMs, [](gpointer l) -> gboolean {
     g_printerr("roomcast: timed out\n");
     static_cast<Listener*>(l)->exitCode = 1;
     g_main_loop_quit(static_cast<Listener*>(l)->loop);
@@ -137,7 +139,8 @@ int runListen(const ListenOptions& options) {
   gst_element_set_state(pipeline.get(), GST_STATE_PLAYING);
   g_main_loop_run(listener.loop);
   gst_element_set_state(pipeline.get(), GST_STATE_NULL);
-  gst_bus_remove_watch(bus);
+  busWatch.reset();
+  deadline.reset();
   g_main_loop_unref(listener.loop);
 
   g_printerr("roomcast: listened to %.1f s of the room\n", listener.heard.seconds());

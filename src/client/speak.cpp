@@ -97,7 +97,8 @@ class Speaker {
   bool onStage_ = false;
   std::string identity_;
   std::vector<std::string> turnUris_;  // from the welcome: relays for when UDP is blocked
-  guint speakingTimer_ = 0;
+  bool speakingStarted_ = false;
+  glib_support::Source speakingTime_;
   gint64 startedUs_ = g_get_monotonic_time();
   gint64 offerSentUs_ = 0;
   gint64 firstOfferSentUs_ = 0;  // of the first session since the last one that connected
@@ -109,7 +110,8 @@ class Speaker {
   int retries_ = 0;            // sessions replaced since the last one that connected
   gint generation_ = 0;        // bumped when a session is replaced: late posts of the old one are dropped
   glib_support::Source patienceTimer_;
-  guint busWatch_ = 0;         // the current pipeline's (gst_bus_add_watch: the bus's one watch)
+  glib_support::Source busWatch_;  // the current pipeline's
+  glib_support::Source deadline_;  // of the whole run
   audio::PcmAudio heard_;      // what earlier sessions heard
 };
 
@@ -174,7 +176,7 @@ bool Speaker::buildPipeline(std::string& error) {
   }
   countWhatIsHeard();
   g_autoptr(GstBus) bus = gst_pipeline_get_bus(GST_PIPELINE(pipeline_.get()));
-  busWatch_ = gst_bus_add_watch(bus, [](GstBus*, GstMessage* m, gpointer self) -> gboolean {
+  busWatch_ = media::watchBus(bus, nullptr, [](GstBus*, GstMessage* m, gpointer self) -> gboolean {
     if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_ERROR) {
       g_autoptr(GError) e = nullptr;
       gst_message_parse_error(m, &e, nullptr);
@@ -341,8 +343,7 @@ void Speaker::retrySession(const std::string& why) {
   g_atomic_int_inc(&generation_);
   if (webrtc_) g_signal_handlers_disconnect_by_data(webrtc_.get(), this);
   if (pipeline_) gst_element_set_state(pipeline_.get(), GST_STATE_NULL);
-  if (busWatch_) g_source_remove(busWatch_);
-  busWatch_ = 0;
+  busWatch_.reset();
   drainHeard();
   webrtc_.reset();
   depay_.reset();
@@ -380,10 +381,12 @@ void Speaker::onMediaFlowing() {
 }
 
 void Speaker::startSpeakingTime(const char* what) {
-  if (speakingTimer_) return;
+  if (speakingStarted_) return;
+  speakingStarted_ = true;
   printf("%s\n", what);
   fflush(stdout);
-  speakingTimer_ = g_timeout_add(static_cast<guint>(options_.seconds * 1000), [](gpointer self) -> gboolean {
+  const auto speakingMs = static_cast<guint>(options_.seconds * 1000);
+  speakingTime_ = glib_support::Source::timeout(nullptr, speakingMs, [](gpointer self) -> gboolean {
     static_cast<Speaker*>(self)->finish(0, "done");
     return G_SOURCE_REMOVE;
   }, this);
@@ -546,7 +549,8 @@ int Speaker::run() {
   // A deadline even if the server never answers, ICE never connects (after every retry) or
   // (with a raised hand) nobody promotes us.
   const double patience = options_.raiseHand ? 300 : 30 + kMaxSessionRetries * kSessionPatienceS;
-  g_timeout_add(static_cast<guint>((options_.seconds + patience) * 1000), [](gpointer self) -> gboolean {
+  const auto deadlineMs = static_cast<guint>((options_.seconds + patience) * 1000);
+  deadline_ = glib_support::Source::timeout(nullptr, deadlineMs, [](gpointer self) -> gboolean {
     static_cast<Speaker*>(self)->finish(1, "timed out");
     return G_SOURCE_REMOVE;
   }, this);

@@ -53,10 +53,7 @@ ListenerHttp::ListenerHttp(GMainContext* control, HlsResponder& responder, Liste
 ListenerHttp::~ListenerHttp() {
   if (daemon_) MHD_stop_daemon(daemon_);  // joins the listener thread
   std::lock_guard lock(mutex_);
-  if (flush_) {
-    g_source_destroy(flush_);
-    g_source_unref(flush_);
-  }
+  flush_.reset();
   g_main_context_unref(control_);
 }
 
@@ -132,10 +129,8 @@ void ListenerHttp::noteListener(std::string room, std::string session) {
   std::lock_guard lock(mutex_);
   if (sightings_.size() >= kMaxPendingSightings) return;
   sightings_.emplace_back(std::move(room), std::move(session));
-  if (flush_) return;
-  flush_ = g_timeout_source_new(kFlushIntervalMs);
-  g_source_set_callback(flush_, &ListenerHttp::onFlush, this, nullptr);
-  g_source_attach(flush_, control_);
+  if (flush_.pending()) return;
+  flush_ = glib_support::Source::timeout(control_, kFlushIntervalMs, &ListenerHttp::onFlush, this);
 }
 
 gboolean ListenerHttp::onFlush(gpointer data) {
@@ -144,8 +139,7 @@ gboolean ListenerHttp::onFlush(gpointer data) {
   {
     std::lock_guard lock(self->mutex_);
     batch.swap(self->sightings_);
-    g_source_unref(self->flush_);
-    self->flush_ = nullptr;
+    self->flush_.reset();  // the next sighting arms it again
   }
   for (const auto& [room, session] : batch) self->listeners_.count(room, session);
   return G_SOURCE_REMOVE;

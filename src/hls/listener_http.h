@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "glib_support/source.h"
 
 namespace roomcast::hls {
 
@@ -57,7 +58,7 @@ class ListenerHttp {
   MHD_Daemon* daemon_ = nullptr;
   std::mutex mutex_;  // guards what follows
   std::vector<std::pair<std::string, std::string>> sightings_;
-  GSource* flush_ = nullptr;
+  glib_support::Source flush_;  // on the control context, armed by the listener thread
 };
 
 }  // namespace roomcast::hls

@@ -10,6 +10,8 @@
 
 #include <utility>
 
+#include "glib_support/source.h"
+
 namespace roomcast::media {
 
 template <typename T>
@@ -99,5 +101,14 @@ class SignalConnection {
   gpointer instance_ = nullptr;
   gulong id_ = 0;
 };
+
+// A watch on `bus` dispatched on `context` (nullptr: the global default), destroyed with the
+// returned owner. Unlike gst_bus_add_watch, which hands back an id, nothing is left attached
+// once the owner goes.
+inline glib_support::Source watchBus(GstBus* bus, GMainContext* context, GstBusFunc onMessage, gpointer data) {
+  // A bus source calls a GstBusFunc through the GSourceFunc slot; the double cast says so.
+  return glib_support::Source::attach(gst_bus_create_watch(bus), context,
+                                      reinterpret_cast<GSourceFunc>(reinterpret_cast<void (*)()>(onMessage)), data);
+}
 
 }  // namespace roomcast::media

@@ -93,7 +93,7 @@ std::string baseName(const char* location) {
 namespace roomcast::media {
 
 std::shared_ptr<HlsMemorySink> HlsMemorySink::attach(GstElement* hlssink2) {
-  std::shared_ptr<HlsMemorySink> sink(new HlsMemorySink);
+  auto sink = std::make_shared<HlsMemorySink>(Passkey());
   // Each handler holds the sink; the last one disconnected (hlssink2 finalized) lets go.
   auto connect = [&](const char* signal, GCallback handler) {
     auto held = glib_support::handOff(std::shared_ptr<HlsMemorySink>(sink));

@@ -22,6 +22,11 @@
 namespace roomcast::media {
 
 class HlsMemorySink {
+  // Only attach() can make one, so only it constructs: the constructor is public for std::make_unique.
+  struct Passkey {
+    explicit Passkey() = default;
+  };
+
  public:
   // Segments hlssink2 closed and listed, oldest first.
   struct Closed {
@@ -32,13 +37,13 @@ class HlsMemorySink {
   // Connects to `hlssink2`'s signals; the sink keeps the returned object alive while it may
   // still call it (and so does the caller, to take what it collected).
   static std::shared_ptr<HlsMemorySink> attach(GstElement* hlssink2);
+  explicit HlsMemorySink(Passkey) {}
   ~HlsMemorySink();
 
   // What was closed since the last call (any thread; the control thread's).
   Closed take();
 
  private:
-  HlsMemorySink() = default;
   static GOutputStream* onFragmentStream(GstElement*, const char* location, gpointer self);
   static GOutputStream* onPlaylistStream(GstElement*, const char* location, gpointer self);
   static void onDeleteFragment(GstElement*, const char* location, gpointer self);

@@ -19,11 +19,11 @@ namespace roomcast::media {
 using core::Error;
 using core::ErrorCode;
 
-RoomPipeline::RoomPipeline(RoomPipelineConfig config, Handlers handlers)
+RoomPipeline::RoomPipeline(Passkey, RoomPipelineConfig config, Handlers handlers)
     : config_(std::move(config)), handlers_(std::move(handlers)) {}
 
 core::Result<std::unique_ptr<RoomPipeline>> RoomPipeline::start(const RoomPipelineConfig& config, Handlers handlers) {
-  std::unique_ptr<RoomPipeline> room(new RoomPipeline(config, std::move(handlers)));
+  auto room = std::make_unique<RoomPipeline>(Passkey(), config, std::move(handlers));
   if (auto built = room->build(); !built) return built.error();
   if (gst_element_set_state(room->pipeline_.get(), GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
     return Error{ErrorCode::Internal, "the room pipeline did not start"};
@@ -445,29 +445,43 @@ core::Status RoomPipeline::startRecording(const std::string& path) {
 }
 
 namespace {
+// One recording's stop, finished by whichever of its EOS and its deadline comes first. The
+// deadline's callback owns it; the EOS holds only a weak handle, checked on the control thread:
+// an EOS whose callback is dispatched after the deadline already finished (and freed) the stop
+// finds nothing there (the EOS can pass the file's pad just before the deadline's teardown).
 struct RecordStop {
-  GMainContext* context;
   ElementPtr bin;
   std::function<void(bool)> done;
   bool finished = false;
-  glib_support::Source deadline;
+  glib_support::Source deadline;  // its callback data holds this stop: reset() breaks the cycle
 };
 
-// The stop owns itself from stopRecording() on, and ends here, whichever of the EOS and the
-// deadline comes first.
-void completeRecordStop(RecordStop* stop, bool clean) {
+struct RecordEosWatch {
+  GMainContext* context;
+  std::weak_ptr<RecordStop> stop;
+};
+
+void completeRecordStop(const std::shared_ptr<RecordStop>& stop, bool clean) {
   if (stop->finished) return;
   stop->finished = true;
-  auto owned = glib_support::takeBack<RecordStop>(stop);
-  stop->deadline.reset();
+  stop->deadline.reset();  // the caller's reference keeps the stop until this returns
   if (GstObject* parent = gst_object_get_parent(GST_OBJECT(stop->bin.get()))) {
     gst_element_set_state(stop->bin.get(), GST_STATE_NULL);
     gst_bin_remove(GST_BIN(parent), stop->bin.get());
     gst_object_unref(parent);
   }
   auto done = std::move(stop->done);
-  owned.reset();
   if (done) done(clean);
+}
+
+// Streaming thread: the EOS reached the file's pad, so the Ogg trailer is being written.
+GstPadProbeReturn onRecordEos(GstPad*, GstPadProbeInfo* info, gpointer data) {
+  if (GST_EVENT_TYPE(GST_PAD_PROBE_INFO_EVENT(info)) != GST_EVENT_EOS) return GST_PAD_PROBE_OK;
+  const auto& watch = glib_support::handedOff<RecordEosWatch>(data);
+  glib_support::postToContext(watch.context, [stop = watch.stop] {
+    if (auto alive = stop.lock()) completeRecordStop(alive, true);
+  });
+  return GST_PAD_PROBE_REMOVE;
 }
 }  // namespace
 
@@ -476,23 +490,23 @@ void RoomPipeline::stopRecording(std::function<void(bool clean)> done) {
     if (done) done(true);
     return;
   }
-  RecordStop* stop = std::make_unique<RecordStop>(config_.context, recordBin_, std::move(done)).release();
+  auto stop = std::make_shared<RecordStop>(recordBin_, std::move(done));
   recordBin_.reset();
   // The file is finished (Ogg trailer) when the EOS reaches the filesink: then, on the
-  // control thread, the branch goes. Bounded: a stuck branch is dropped after 5 s.
+  // control thread, the branch goes. Bounded: a stuck branch is dropped after the deadline.
   g_autoptr(GstElement) file = gst_bin_get_by_name(GST_BIN(stop->bin.get()), "file");
   g_autoptr(GstPad) fileSink = gst_element_get_static_pad(file, "sink");
-  gst_pad_add_probe(fileSink, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, [](GstPad*, GstPadProbeInfo* info, gpointer data) {
-    if (GST_EVENT_TYPE(GST_PAD_PROBE_INFO_EVENT(info)) != GST_EVENT_EOS) return GST_PAD_PROBE_OK;
-    auto* stop = static_cast<RecordStop*>(data);
-    glib_support::postToContext(stop->context, [stop] { completeRecordStop(stop, true); });
-    return GST_PAD_PROBE_REMOVE;
-  }, stop, nullptr);
-  stop->deadline = glib_support::Source::timeout(config_.context, 5000, [](gpointer data) -> gboolean {
-    GST_WARNING("recording did not finish in time");
-    completeRecordStop(static_cast<RecordStop*>(data), false);
-    return G_SOURCE_REMOVE;
-  }, stop);
+  auto watch = glib_support::handOff(RecordEosWatch{config_.context, stop});
+  gst_pad_add_probe(fileSink, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, &onRecordEos, watch.data, watch.destroy);
+  stop->deadline = glib_support::Source::timeout(
+      config_.context, config_.recordStopDeadlineMs,
+      [](gpointer data) -> gboolean {
+        GST_WARNING("recording did not finish in time");
+        std::shared_ptr<RecordStop> stop = glib_support::handedOff<std::shared_ptr<RecordStop>>(data);
+        completeRecordStop(stop, false);
+        return G_SOURCE_REMOVE;
+      },
+      glib_support::handOff(std::shared_ptr<RecordStop>(stop)));
   // From the mixer's thread, between two ticks: unlink, then end the branch's stream.
   g_autoptr(GstPad) recordPad = gst_element_get_static_pad(mixer_.get(), "record");
   gst_pad_add_probe(recordPad, GST_PAD_PROBE_TYPE_IDLE, [](GstPad* pad, GstPadProbeInfo*, gpointer data) {

@@ -42,10 +42,16 @@ struct RoomPipelineConfig {
   unsigned mixerMaxWaitMs = 18; // how long a due frame waits for a late speaker
   bool lowRendition = true;    // a second, low-bandwidth HLS rendition
   unsigned hlsSegmentMs = hls::kDefaultSegmentMs;  // HLS segment length (hlssink2 only knows whole seconds)
+  unsigned recordStopDeadlineMs = 5000;  // a stopped recording's branch is dropped after this without its EOS
   GMainContext* context = nullptr;
 };
 
 class RoomPipeline {
+  // Only start() can make one, so only it constructs: the constructor is public for std::make_unique.
+  struct Passkey {
+    explicit Passkey() = default;
+  };
+
  public:
   // One mixer input's speech level over the last interval.
   struct InputLevel {
@@ -85,6 +91,7 @@ class RoomPipeline {
   static constexpr unsigned kHlsRetryMaxMs = 4000;
 
   static core::Result<std::unique_ptr<RoomPipeline>> start(const RoomPipelineConfig& config, Handlers handlers);
+  RoomPipeline(Passkey, RoomPipelineConfig config, Handlers handlers);
   ~RoomPipeline();
   RoomPipeline(const RoomPipeline&) = delete;
   RoomPipeline& operator=(const RoomPipeline&) = delete;
@@ -117,7 +124,6 @@ class RoomPipeline {
   void dumpDot(const std::string& name) const;
 
  private:
-  RoomPipeline(RoomPipelineConfig config, Handlers handlers);
   core::Status build();
   // Sync handler (any thread): passes only the messages onBusMessage reads.
   static GstBusSyncReply filterBusMessage(GstBus* bus, GstMessage* message, gpointer unused);

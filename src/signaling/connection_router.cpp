@@ -52,8 +52,8 @@ struct ConnectionRouter::Undecided {
   socklen_t length;
   std::string key;             // the client's address, as counted
   int64_t deadlineUs;          // the header deadline
-  GSource* watch = nullptr;    // readable (past the low-water mark), hung up, or failed
-  GSource* timeout = nullptr;  // the header deadline
+  glib_support::Source watch;    // readable (past the low-water mark), hung up, or failed
+  glib_support::Source timeout;  // the header deadline
   ssize_t seen = 0;            // bytes peeked so far
 };
 
@@ -79,11 +79,8 @@ ConnectionRouter::~ConnectionRouter() {
     close(u->fd);
     finish(u);
   }
-  for (GSource* s : {acceptSource_, resumeSource_})
-    if (s) {
-      g_source_destroy(s);
-      g_source_unref(s);
-    }
+  acceptSource_.reset();
+  resumeSource_.reset();
   tls_.reset();  // its plain ends close; SoupConnections and the listener thread see them end
   soup_.reset();
   if (socket_) {
@@ -113,28 +110,22 @@ core::Result<std::string> ConnectionRouter::listen(const std::string& host, int 
 }
 
 void ConnectionRouter::startAccepting() {
-  acceptSource_ = g_socket_create_source(socket_, G_IO_IN, nullptr);
-  g_source_set_callback(acceptSource_, G_SOURCE_FUNC(&ConnectionRouter::onAcceptable), this, nullptr);
-  g_source_attach(acceptSource_, context_);
+  acceptSource_ = glib_support::Source::attach(g_socket_create_source(socket_, G_IO_IN, nullptr), context_,
+                                               G_SOURCE_FUNC(&ConnectionRouter::onAcceptable), this);
 }
 
 // Out of descriptors (or kernel memory): the listening socket stays readable, and accepting
 // again at once would spin. Stop for a while; the backlog waits, and rooms keep their fds.
 void ConnectionRouter::backOff() {
-  g_source_destroy(acceptSource_);
-  g_source_unref(acceptSource_);
-  acceptSource_ = nullptr;
+  acceptSource_.reset();
   g_warning("cannot accept connections (%s): pausing %u ms", g_strerror(errno), backoffMs_);
-  resumeSource_ = g_timeout_source_new(backoffMs_);
-  g_source_set_callback(resumeSource_, &ConnectionRouter::onResumeAccepting, this, nullptr);
-  g_source_attach(resumeSource_, context_);
+  resumeSource_ = glib_support::Source::timeout(context_, backoffMs_, &ConnectionRouter::onResumeAccepting, this);
   backoffMs_ = std::min(backoffMs_ * 2, kBackoffMaxMs);
 }
 
 gboolean ConnectionRouter::onResumeAccepting(gpointer data) {
   auto* self = static_cast<ConnectionRouter*>(data);
-  g_source_unref(self->resumeSource_);
-  self->resumeSource_ = nullptr;
+  self->resumeSource_.reset();
   self->startAccepting();
   return G_SOURCE_REMOVE;
 }
@@ -173,12 +164,11 @@ gboolean ConnectionRouter::onAcceptable(GSocket* socket, GIOCondition, gpointer 
     auto owned = std::make_unique<Undecided>(self, fd, address, length, std::move(key), deadline);
     Undecided* u = owned.get();
     self->undecided_.emplace(u, std::move(owned));
-    u->timeout = g_timeout_source_new(static_cast<guint>(self->policy_.headerTimeoutSeconds * 1000));
-    g_source_set_callback(u->timeout, &ConnectionRouter::onTimeout, u, nullptr);
-    g_source_attach(u->timeout, self->context_);
-    u->watch = g_unix_fd_source_new(fd, static_cast<GIOCondition>(G_IO_IN | G_IO_HUP | G_IO_ERR));
-    g_source_set_callback(u->watch, G_SOURCE_FUNC(&ConnectionRouter::onFirstBytes), u, nullptr);
-    g_source_attach(u->watch, self->context_);
+    u->timeout = glib_support::Source::timeout(
+        self->context_, static_cast<guint>(self->policy_.headerTimeoutSeconds * 1000), &ConnectionRouter::onTimeout, u);
+    const auto firstBytes = static_cast<GIOCondition>(G_IO_IN | G_IO_HUP | G_IO_ERR);
+    u->watch = glib_support::Source::attach(g_unix_fd_source_new(fd, firstBytes), self->context_,
+                                            G_SOURCE_FUNC(&ConnectionRouter::onFirstBytes), u);
     self->look(u);
   }
   return G_SOURCE_CONTINUE;
@@ -273,12 +263,7 @@ void ConnectionRouter::serve(const PlainConnection& c) {
 }
 
 void ConnectionRouter::finish(Undecided* u) {
-  for (GSource* s : {u->watch, u->timeout})
-    if (s) {
-      g_source_destroy(s);
-      g_source_unref(s);
-    }
-  undecided_.erase(u);  // frees it
+  undecided_.erase(u);  // frees it, and with it its sources
 }
 
 }  // namespace roomcast::signaling

@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "core/result.h"
+#include "glib_support/source.h"
 #include "hls/first_request.h"
 #include "signaling/connection_limits.h"
 #include "signaling/soup_connections.h"
@@ -81,8 +82,8 @@ class ConnectionRouter {
   std::unique_ptr<SoupConnections> soup_;
   std::unique_ptr<TlsTerminator> tls_;  // null without TLS
   GSocket* socket_ = nullptr;
-  GSource* acceptSource_ = nullptr;
-  GSource* resumeSource_ = nullptr;  // backing off
+  glib_support::Source acceptSource_;
+  glib_support::Source resumeSource_;  // backing off
   guint backoffMs_ = kBackoffFirstMs;
   unsigned refusedSinceLog_ = 0;  // refusals not yet logged
   int64_t lastRefusalLogUs_ = 0;

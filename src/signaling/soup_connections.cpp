@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "glib_support/owned_data.h"
+#include "glib_support/source.h"
 #include "protocol/messages.h"
 
 namespace roomcast::signaling {
@@ -57,8 +58,8 @@ struct SoupConnections::Connection {
   GIOStream* inSoup = nullptr;       // our stream while libsoup holds it (a weak reference)
   GIOStream* resume = nullptr;       // Resuming: the stolen stream with a pipelined request
   SoupServerMessage* msg = nullptr;  // the request on it now (a weak reference)
-  GSource* timer = nullptr;
-  GSource* watch = nullptr;
+  glib_support::Source timer;
+  glib_support::Source watch;
   size_t bodyBytes = 0;
   unsigned nested = 0;
 
@@ -214,10 +215,7 @@ void SoupConnections::takeBack(Connection* c) {
     c->nested++;
     c->resume = stolen;
     c->phase = Phase::Resuming;
-    GSource* now = g_idle_source_new();
-    g_source_set_callback(now, &SoupConnections::onResume, c, nullptr);
-    g_source_attach(now, context_);
-    c->watch = now;
+    c->watch = glib_support::Source::attach(g_idle_source_new(), context_, &SoupConnections::onResume, c);
     return;
   }
   dropStolen(c, stolen);
@@ -232,8 +230,7 @@ gboolean SoupConnections::onResume(gpointer data) {
   auto* c = static_cast<Connection*>(data);
   GIOStream* stream = c->resume;
   c->resume = nullptr;
-  g_source_unref(c->watch);
-  c->watch = nullptr;
+  c->watch.reset();
   c->owner->handOver(c, stream, afterSeconds(c->owner->policy_.headerTimeoutSeconds));
   return G_SOURCE_REMOVE;
 }
@@ -306,8 +303,7 @@ gboolean SoupConnections::onLingerReadable(gint fd, GIOCondition, gpointer data)
 gboolean SoupConnections::onDeadline(gpointer data) {
   auto* c = static_cast<Connection*>(data);
   SoupConnections* self = c->owner;
-  g_source_unref(c->timer);
-  c->timer = nullptr;
+  c->timer.reset();
   switch (c->phase) {
     case Phase::Headers:
     case Phase::Body: {
@@ -351,33 +347,19 @@ void SoupConnections::closeNow(Connection* c) {
 }
 
 void SoupConnections::arm(Connection* c, int64_t deadlineUs) {
-  if (c->timer) {
-    g_source_destroy(c->timer);
-    g_source_unref(c->timer);
-  }
   const int64_t left = std::max<int64_t>(0, deadlineUs - g_get_monotonic_time());
-  c->timer = g_timeout_source_new(static_cast<guint>((left + 999) / 1000));
-  g_source_set_callback(c->timer, &SoupConnections::onDeadline, c, nullptr);
-  g_source_attach(c->timer, context_);
+  const auto leftMs = static_cast<guint>((left + 999) / 1000);
+  c->timer = glib_support::Source::timeout(context_, leftMs, &SoupConnections::onDeadline, c);
 }
 
 void SoupConnections::watch(Connection* c, GSourceFunc onReady) {
-  if (c->watch) {
-    g_source_destroy(c->watch);
-    g_source_unref(c->watch);
-  }
-  c->watch = g_unix_fd_source_new(c->fd, static_cast<GIOCondition>(G_IO_IN | G_IO_HUP | G_IO_ERR));
-  g_source_set_callback(c->watch, onReady, c, nullptr);
-  g_source_attach(c->watch, context_);
+  GSource* readable = g_unix_fd_source_new(c->fd, static_cast<GIOCondition>(G_IO_IN | G_IO_HUP | G_IO_ERR));
+  c->watch = glib_support::Source::attach(readable, context_, onReady, c);  // the previous one goes
 }
 
 void SoupConnections::clearSources(Connection* c) {
-  for (GSource** s : {&c->timer, &c->watch})
-    if (*s) {
-      g_source_destroy(*s);
-      g_source_unref(*s);
-      *s = nullptr;
-    }
+  c->timer.reset();
+  c->watch.reset();
 }
 
 void SoupConnections::setMessage(Connection* c, SoupServerMessage* msg) {

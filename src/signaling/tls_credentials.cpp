@@ -66,13 +66,13 @@ core::Result<ServerCredentials> loadServerCredentials(const std::string& certFil
   return credentials;
 }
 
-TlsCredentials::TlsCredentials(std::string certFile, std::string keyFile, ServerCredentials current)
+TlsCredentials::TlsCredentials(Passkey, std::string certFile, std::string keyFile, ServerCredentials current)
     : certFile_(std::move(certFile)), keyFile_(std::move(keyFile)), current_(std::move(current)) {}
 
 core::Result<std::unique_ptr<TlsCredentials>> TlsCredentials::load(const std::string& certFile, const std::string& keyFile) {
   auto credentials = loadServerCredentials(certFile, keyFile);
   if (!credentials) return credentials.error();
-  return std::unique_ptr<TlsCredentials>(new TlsCredentials(certFile, keyFile, std::move(credentials.value())));
+  return std::make_unique<TlsCredentials>(Passkey(), certFile, keyFile, std::move(credentials.value()));
 }
 
 core::Status TlsCredentials::reload() {

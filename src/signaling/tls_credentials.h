@@ -24,9 +24,15 @@ using ServerCredentials = std::shared_ptr<std::remove_pointer_t<gnutls_certifica
 core::Result<ServerCredentials> loadServerCredentials(const std::string& certFile, const std::string& keyFile);
 
 class TlsCredentials {
+  // Only load() can make one, so only it constructs: the constructor is public for std::make_unique.
+  struct Passkey {
+    explicit Passkey() = default;
+  };
+
  public:
   // Checks and loads the pair now (the first load decides whether roomcastd starts at all).
   static core::Result<std::unique_ptr<TlsCredentials>> load(const std::string& certFile, const std::string& keyFile);
+  TlsCredentials(Passkey, std::string certFile, std::string keyFile, ServerCredentials current);
 
   // Reads the same files again: new connections get the new certificate; on failure the old
   // one stays and the reason comes back.
@@ -35,7 +41,6 @@ class TlsCredentials {
   const std::string& certFile() const { return certFile_; }
 
  private:
-  TlsCredentials(std::string certFile, std::string keyFile, ServerCredentials current);
   std::string certFile_;
   std::string keyFile_;
   ServerCredentials current_;

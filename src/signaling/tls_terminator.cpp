@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <utility>
 
+#include "glib_support/source.h"
 #include "signaling/connection_router.h"
 #include "signaling/tls_credentials.h"
 
@@ -24,11 +25,11 @@ constexpr size_t kChunk = 16384;  // one TLS record's worth
 // this long before the connection closes, so that it reads the last answer rather than a reset.
 constexpr guint kLingerMs = 1000;
 
-void stop(GSource*& source) {
-  if (!source) return;
-  g_source_destroy(source);
-  g_source_unref(source);
-  source = nullptr;
+// Watches `fd` for `condition`, and for hang-ups and errors, on `context`.
+glib_support::Source watchFd(GMainContext* context, int fd, GIOCondition condition, GUnixFDSourceFunc fn,
+                             gpointer data) {
+  GSource* watch = g_unix_fd_source_new(fd, static_cast<GIOCondition>(condition | G_IO_HUP | G_IO_ERR));
+  return glib_support::Source::attach(watch, context, G_SOURCE_FUNC(fn), data);
 }
 
 bool again(int result) { return result == GNUTLS_E_AGAIN || result == GNUTLS_E_INTERRUPTED; }
@@ -53,12 +54,12 @@ struct TlsTerminator::Link {
   std::string down{};     // server → client, not yet written (GnuTLS wants the same bytes again)
   bool clientClosed = false;
   bool serverClosed = false;
-  GSource* timer = nullptr;  // the header deadline, later the linger
-  GSource* handshakeWatch = nullptr;
-  GSource* clientIn = nullptr;
-  GSource* clientOut = nullptr;
-  GSource* plainIn = nullptr;
-  GSource* plainOut = nullptr;
+  glib_support::Source timer;  // the header deadline, later the linger
+  glib_support::Source handshakeWatch;
+  glib_support::Source clientIn;
+  glib_support::Source clientOut;
+  glib_support::Source plainIn;
+  glib_support::Source plainOut;
 };
 
 TlsTerminator::TlsTerminator(GMainContext* context, const TlsCredentials& credentials,
@@ -93,16 +94,15 @@ void TlsTerminator::adopt(int fd, const sockaddr_storage& address, socklen_t len
   gnutls_handshake_set_timeout(l->session, 0);  // the header deadline bounds it
   gnutls_transport_set_int(l->session, fd);
   const int64_t left = std::max<int64_t>(0, headerDeadlineUs - g_get_monotonic_time());
-  l->timer = g_timeout_source_new(static_cast<guint>((left + 999) / 1000));
-  g_source_set_callback(l->timer, &TlsTerminator::onDeadline, l, nullptr);
-  g_source_attach(l->timer, context_);
+  const auto leftMs = static_cast<guint>((left + 999) / 1000);
+  l->timer = glib_support::Source::timeout(context_, leftMs, &TlsTerminator::onDeadline, l);
   handshake(l);
 }
 
 // One step of the handshake, as far as the bytes that have arrived allow; then the socket is
 // watched for whatever GnuTLS waits for (more from the client, or room to send).
 void TlsTerminator::handshake(Link* l) {
-  stop(l->handshakeWatch);
+  l->handshakeWatch.reset();
   int result;
   do result = gnutls_handshake(l->session);
   while (result < 0 && !again(result) && !gnutls_error_is_fatal(result));  // warnings: go on
@@ -113,9 +113,7 @@ void TlsTerminator::handshake(Link* l) {
     return finish(l);
   }
   const GIOCondition wanted = gnutls_record_get_direction(l->session) == 1 ? G_IO_OUT : G_IO_IN;
-  l->handshakeWatch = g_unix_fd_source_new(l->fd, static_cast<GIOCondition>(wanted | G_IO_HUP | G_IO_ERR));
-  g_source_set_callback(l->handshakeWatch, G_SOURCE_FUNC(&TlsTerminator::onHandshakeReady), l, nullptr);
-  g_source_attach(l->handshakeWatch, context_);
+  l->handshakeWatch = watchFd(context_, l->fd, wanted, &TlsTerminator::onHandshakeReady, l);
 }
 
 gboolean TlsTerminator::onHandshakeReady(gint, GIOCondition, gpointer data) {
@@ -126,8 +124,6 @@ gboolean TlsTerminator::onHandshakeReady(gint, GIOCondition, gpointer data) {
 
 gboolean TlsTerminator::onDeadline(gpointer data) {
   auto* l = static_cast<Link*>(data);
-  g_source_unref(l->timer);
-  l->timer = nullptr;
   l->owner->finish(l);  // no request by the header deadline, or the linger is over
   return G_SOURCE_REMOVE;
 }
@@ -135,17 +131,14 @@ gboolean TlsTerminator::onDeadline(gpointer data) {
 // Reads the client again: at once if GnuTLS holds decrypted bytes already (the socket would
 // not wake us for them), else when the socket is readable.
 void TlsTerminator::watchClientIn(Link* l) {
-  if (l->clientIn || l->clientClosed) return;
+  if (l->clientIn.pending() || l->clientClosed) return;
   if (gnutls_record_check_pending(l->session) > 0) {
-    l->clientIn = g_idle_source_new();
-    g_source_set_callback(l->clientIn, &TlsTerminator::onClientReadable, l, nullptr);
+    l->clientIn = glib_support::Source::attach(g_idle_source_new(), context_, &TlsTerminator::onClientReadable, l);
   } else {
-    l->clientIn = g_unix_fd_source_new(l->fd, static_cast<GIOCondition>(G_IO_IN | G_IO_HUP | G_IO_ERR));
-    g_source_set_callback(l->clientIn, G_SOURCE_FUNC(+[](gint, GIOCondition, gpointer link) {
+    l->clientIn = watchFd(context_, l->fd, G_IO_IN, +[](gint, GIOCondition, gpointer link) {
       return TlsTerminator::onClientReadable(link);
-    }), l, nullptr);
+    }, l);
   }
-  g_source_attach(l->clientIn, context_);
 }
 
 gboolean TlsTerminator::onClientReadable(gpointer data) {
@@ -155,11 +148,11 @@ gboolean TlsTerminator::onClientReadable(gpointer data) {
   ssize_t n = gnutls_record_recv(l->session, buffer.data(), buffer.size());
   if (again(static_cast<int>(n)) || (n < 0 && !gnutls_error_is_fatal(static_cast<int>(n)))) {
     // Nothing (more) to read yet, or an alert that is only a warning: wait as the state is now.
-    stop(l->clientIn);
+    l->clientIn.reset();
     self->watchClientIn(l);
     return G_SOURCE_CONTINUE;
   }
-  stop(l->clientIn);  // pumpUp watches again once this much has gone on
+  l->clientIn.reset();  // pumpUp watches again once this much has gone on
   if (n <= 0) {
     // Closed (with or without close_notify) or broken: the server's side sees end-of-file.
     l->clientClosed = true;
@@ -189,7 +182,7 @@ void TlsTerminator::handOn(Link* l, FirstRequest kind) {
     g_warning("TLS: cannot hand a connection on: %s", g_strerror(errno));
     return finish(l);
   }
-  stop(l->timer);  // the plain connection's deadlines apply from here on
+  l->timer.reset();  // the plain connection's deadlines apply from here on
   l->plain = pair[0];
   l->handedOn = true;
   l->up = std::move(l->first);
@@ -212,11 +205,8 @@ void TlsTerminator::pumpUp(Link* l) {
   while (!l->up.empty()) {
     const ssize_t n = send(l->plain, l->up.data(), l->up.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-      if (!l->plainOut) {
-        l->plainOut = g_unix_fd_source_new(l->plain, static_cast<GIOCondition>(G_IO_OUT | G_IO_HUP | G_IO_ERR));
-        g_source_set_callback(l->plainOut, G_SOURCE_FUNC(&TlsTerminator::onPlainWritable), l, nullptr);
-        g_source_attach(l->plainOut, context_);
-      }
+      if (!l->plainOut.pending())
+        l->plainOut = watchFd(context_, l->plain, G_IO_OUT, &TlsTerminator::onPlainWritable, l);
       return;
     }
     if (n < 0) {
@@ -227,7 +217,7 @@ void TlsTerminator::pumpUp(Link* l) {
     }
     l->up.erase(0, static_cast<size_t>(n));
   }
-  stop(l->plainOut);
+  l->plainOut.reset();
   if (l->clientClosed) {
     shutdown(l->plain, SHUT_WR);
     if (l->serverClosed) finish(l);
@@ -247,23 +237,16 @@ void TlsTerminator::pumpDown(Link* l) {
   while (!l->down.empty()) {
     const ssize_t n = gnutls_record_send(l->session, l->down.data(), l->down.size());
     if (again(static_cast<int>(n))) {
-      if (!l->clientOut) {
-        l->clientOut = g_unix_fd_source_new(l->fd, static_cast<GIOCondition>(G_IO_OUT | G_IO_HUP | G_IO_ERR));
-        g_source_set_callback(l->clientOut, G_SOURCE_FUNC(&TlsTerminator::onClientWritable), l, nullptr);
-        g_source_attach(l->clientOut, context_);
-      }
+      if (!l->clientOut.pending())
+        l->clientOut = watchFd(context_, l->fd, G_IO_OUT, &TlsTerminator::onClientWritable, l);
       return;
     }
     if (n < 0) return finish(l);  // the client is gone
     l->down.erase(0, static_cast<size_t>(n));
   }
-  stop(l->clientOut);
+  l->clientOut.reset();
   if (l->serverClosed) return serverDone(l);
-  if (!l->plainIn) {
-    l->plainIn = g_unix_fd_source_new(l->plain, static_cast<GIOCondition>(G_IO_IN | G_IO_HUP | G_IO_ERR));
-    g_source_set_callback(l->plainIn, G_SOURCE_FUNC(&TlsTerminator::onPlainReadable), l, nullptr);
-    g_source_attach(l->plainIn, context_);
-  }
+  if (!l->plainIn.pending()) l->plainIn = watchFd(context_, l->plain, G_IO_IN, &TlsTerminator::onPlainReadable, l);
 }
 
 gboolean TlsTerminator::onClientWritable(gint, GIOCondition, gpointer data) {
@@ -277,7 +260,7 @@ gboolean TlsTerminator::onPlainReadable(gint fd, GIOCondition, gpointer data) {
   std::array<char, kChunk> buffer;
   const ssize_t n = recv(fd, buffer.data(), buffer.size(), MSG_DONTWAIT);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return G_SOURCE_CONTINUE;
-  stop(l->plainIn);
+  l->plainIn.reset();
   if (n <= 0) l->serverClosed = true;  // the server closed (or shut down) its side
   else l->down.assign(buffer.data(), static_cast<size_t>(n));
   l->owner->pumpDown(l);
@@ -288,17 +271,16 @@ gboolean TlsTerminator::onPlainReadable(gint fd, GIOCondition, gpointer data) {
 // the client has closed too, or after the linger.
 void TlsTerminator::serverDone(Link* l) {
   if (l->clientClosed) return finish(l);
-  if (l->timer) return;  // already lingering
+  if (l->timer.pending()) return;  // already lingering
   (void)gnutls_bye(l->session, GNUTLS_SHUT_WR);  // one try: the alert fits an idle send buffer
   shutdown(l->fd, SHUT_WR);
-  l->timer = g_timeout_source_new(kLingerMs);
-  g_source_set_callback(l->timer, &TlsTerminator::onDeadline, l, nullptr);
-  g_source_attach(l->timer, context_);
+  l->timer = glib_support::Source::timeout(context_, kLingerMs, &TlsTerminator::onDeadline, l);
   watchClientIn(l);
 }
 
 void TlsTerminator::finish(Link* l) {
-  for (GSource** s : {&l->timer, &l->handshakeWatch, &l->clientIn, &l->clientOut, &l->plainIn, &l->plainOut}) stop(*s);
+  // Before the descriptors they watch close.
+  for (auto* s : {&l->timer, &l->handshakeWatch, &l->clientIn, &l->clientOut, &l->plainIn, &l->plainOut}) s->reset();
   if (l->plain >= 0) close(l->plain);
   if (l->session) gnutls_deinit(l->session);
   close(l->fd);

@@ -10,18 +10,9 @@ namespace roomcast::signaling {
 using core::Error;
 using core::ErrorCode;
 
-namespace {
-// The hello deadline's timer, kept on the connection object: it goes when the session does.
-constexpr char kHelloDeadline[] = "roomcast-hello-deadline";
-void destroySource(gpointer source) {
-  g_source_destroy(static_cast<GSource*>(source));
-  g_source_unref(static_cast<GSource*>(source));
-}
-}  // namespace
-
 WsHub::~WsHub() {
   for (auto& [ptr, session] : sessions_) {
-    g_object_set_data(G_OBJECT(session->connection), kHelloDeadline, nullptr);
+    session->helloDeadline.reset();
     g_signal_handlers_disconnect_by_data(session->connection, session.get());
     if (soup_websocket_connection_get_state(session->connection) == SOUP_WEBSOCKET_STATE_OPEN)
       soup_websocket_connection_close(session->connection, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "server shutting down");
@@ -49,15 +40,14 @@ void WsHub::accept(SoupWebsocketConnection* connection, const std::string& roomI
     return;
   }
   // A socket that never says who it is holds a descriptor and memory for nothing.
-  GSource* deadline = g_timeout_source_new(static_cast<guint>(helloTimeoutSeconds_ * 1000));
-  g_source_set_callback(deadline, +[](gpointer data) -> gboolean {
+  const auto helloMs = static_cast<guint>(helloTimeoutSeconds_ * 1000);
+  auto onHelloDeadline = [](gpointer data) -> gboolean {
     auto* session = static_cast<Session*>(data);
     if (session->identity.empty() && !session->closing)
       session->hub->closeSession(*session, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "no hello in time");
     return G_SOURCE_REMOVE;
-  }, raw, nullptr);
-  g_source_attach(deadline, g_main_context_get_thread_default());
-  g_object_set_data_full(G_OBJECT(connection), kHelloDeadline, deadline, destroySource);
+  };
+  raw->helloDeadline = glib_support::Source::timeout(g_main_context_get_thread_default(), helloMs, onHelloDeadline, raw);
 }
 
 void WsHub::onMessage(SoupWebsocketConnection*, gint type, GBytes* message, gpointer data) {
@@ -83,7 +73,7 @@ void WsHub::onClosed(SoupWebsocketConnection*, gpointer data) {
     if (room->second.empty()) hub->byRoom_.erase(room);
   }
   hub->setIdentity(*session, "");
-  g_object_set_data(G_OBJECT(session->connection), kHelloDeadline, nullptr);
+  session->helloDeadline.reset();
   g_signal_handlers_disconnect_by_data(session->connection, session);
   g_object_unref(session->connection);
   hub->sessions_.erase(session);  // frees session

@@ -12,6 +12,7 @@
 #include "core/conversation.h"
 #include "core/events.h"
 #include "core/room_manager.h"
+#include "glib_support/source.h"
 #include "protocol/messages.h"
 #include "signaling/auth.h"
 #include "signaling/quotas.h"
@@ -54,6 +55,7 @@ class WsHub final : public core::RoomEventSink {
     std::string address;   // the client's, for per-address quotas ("": not counted)
     ConnectionLimits limits;
     unsigned candidates = 0;  // trickled since the last offer
+    glib_support::Source helloDeadline{};  // a socket that never says who it is is closed
   };
 
   static void onMessage(SoupWebsocketConnection*, gint type, GBytes* message, gpointer data);

@@ -147,7 +147,7 @@ core::Result<std::unique_ptr<Database>> Database::open(const std::string& path) 
     sqlite3_close(raw);
     return e;
   }
-  std::unique_ptr<Database> db(new Database(raw));
+  auto db = std::make_unique<Database>(Passkey(), raw);
   sqlite3_busy_timeout(raw, kBusyTimeoutMs);
   if (auto s = db->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"); !s)
     return s.error();

@@ -48,8 +48,14 @@ struct TranscriptSegment {
 
 
 class Database {
+  // Only open() can make one, so only it constructs: the constructor is public for std::make_unique.
+  struct Passkey {
+    explicit Passkey() = default;
+  };
+
  public:
   static core::Result<std::unique_ptr<Database>> open(const std::string& path);
+  Database(Passkey, sqlite3* db) : db_(db) {}
   static constexpr int kBusyTimeoutMs = 5000;  // how long a write waits for another writer's lock
   ~Database();
   Database(const Database&) = delete;
@@ -90,7 +96,6 @@ class Database {
   std::vector<core::Report> reports(const std::string& roomId, size_t limit);
 
  private:
-  explicit Database(sqlite3* db) : db_(db) {}
   core::Status exec(const char* sql);
   core::Status writeRecording(const PendingRecordingWrite& write);
   // Writes it, or keeps it for later when the failure may pass; queued behind older ones.

@@ -535,6 +535,8 @@ void post(const std::shared_ptr<Shared>& shared, Fn fn) {
     std::shared_ptr<Shared> shared;
     Fn fn;
   };
+  // A raw source on purpose, never cancelled: it runs once, and does nothing if the uploader
+  // has gone by then (`alive`).
   GSource* source = g_idle_source_new();
   g_source_set_priority(source, G_PRIORITY_DEFAULT);
   auto delivery = glib_support::handOff(Delivery{shared, std::move(fn)});
