@@ -321,8 +321,9 @@ TEST(ProtocolTable, EveryRowDecodesToItsAlternativeAndChecksItsFields) {
     for (const FieldSpec& field : spec.fields) {
       auto without = decodeClientMessage(validMessage(spec, field.name));
       EXPECT_EQ(without.ok(), !field.required) << "without '" << field.name << "'";
-      if (!without.ok())
+      if (!without.ok()) {
         EXPECT_EQ(without.error().message, "missing field '" + std::string(field.name) + "'");
+      }
       if (field.kind != FieldKind::String) continue;
       auto tooLong = decodeClientMessage(validMessage(spec, {}, field.name));
       ASSERT_FALSE(tooLong.ok());
@@ -338,7 +339,9 @@ TEST(ProtocolTable, StageActionNamesRoundTrip) {
   for (const ClientMessageSpec& spec : clientMessages()) {
     const auto action = stageActionFromName(spec.type);
     EXPECT_EQ(action.has_value(), spec.alternative == ClientBody(Moderate{}).index()) << spec.type;
-    if (action) EXPECT_EQ(stageActionName(*action), spec.type);
+    if (action) {
+      EXPECT_EQ(stageActionName(*action), spec.type);
+    }
   }
 }
 
@@ -355,8 +358,9 @@ void expectMatchesTable(const std::string& text, std::set<std::string>& seen) {
   std::set<std::string> allowed{"type"};
   for (const ServerFieldSpec& field : spec->fields) {
     allowed.emplace(field.name);
-    if (!field.optional)
+    if (!field.optional) {
       EXPECT_TRUE(json_object_has_member(object, std::string(field.name).c_str())) << type << " lacks " << field.name;
+    }
   }
   g_autoptr(GList) members = json_object_get_members(object);
   for (GList* m = members; m; m = m->next)
