@@ -77,6 +77,7 @@
 #include <vector>
 
 #include "bench_util.h"
+#include "children.h"  // processOpenFds
 #include "metrics_text.h"
 #include "rest_client.h"
 #include "roomcast-config.h"
@@ -261,49 +262,16 @@ Options parseOptions(int argc, char** argv) {
 
 class JanusClient {
  public:
-  JanusClient() : session_(soup_session_new()) { soup_session_set_timeout(session_, 15); }
-  ~JanusClient() { g_object_unref(session_); }
-  JanusClient(const JanusClient&) = delete;
-  JanusClient& operator=(const JanusClient&) = delete;
-
   // Sends a request; returns the parsed JSON root (caller frees) or null with *error set.
   JsonNode* request(const char* method, const std::string& url, const std::string& body, std::string* error) {
-    SoupMessage* msg = soup_message_new(method, url.c_str());
-    if (!msg) {
-      *error = "bad URL " + url;
+    const RestClient::Reply reply = http_.request(method, url, body);
+    if (reply.status != 200) {
+      *error = reply.status ? "HTTP " + std::to_string(reply.status) : reply.error;
       return nullptr;
     }
-    if (!body.empty()) {
-      GBytes* bytes = g_bytes_new(body.data(), body.size());
-      soup_message_set_request_body_from_bytes(msg, "application/json", bytes);
-      g_bytes_unref(bytes);
-    }
-    GError* err = nullptr;
-    GBytes* reply = soup_session_send_and_read(session_, msg, nullptr, &err);
-    guint status = soup_message_get_status(msg);
-    g_object_unref(msg);
-    if (!reply) {
-      *error = err ? err->message : "no reply";
-      g_clear_error(&err);
-      return nullptr;
-    }
-    if (status != 200) {
-      *error = "HTTP " + std::to_string(status);
-      g_bytes_unref(reply);
-      return nullptr;
-    }
-    gsize size = 0;
-    const char* data = static_cast<const char*>(g_bytes_get_data(reply, &size));
-    JsonParser* parser = json_parser_new();
-    JsonNode* root = nullptr;
-    if (json_parser_load_from_data(parser, data, static_cast<gssize>(size), &err)) {
-      root = json_node_copy(json_parser_get_root(parser));
-    } else {
-      *error = std::string("bad JSON: ") + (err ? err->message : "?");
-      g_clear_error(&err);
-    }
-    g_object_unref(parser);
-    g_bytes_unref(reply);
+    g_autoptr(GError) err = nullptr;
+    JsonNode* root = json_from_string(reply.body.c_str(), &err);
+    if (!root) *error = std::string("bad JSON: ") + (err ? err->message : "empty reply");
     return root;
   }
 
@@ -320,12 +288,8 @@ class JanusClient {
       if (data && json_object_has_member(data, "id")) id = json_object_get_int_member(data, "id");
     }
     if (!id) {
-      JsonGenerator* gen = json_generator_new();
-      json_generator_set_root(gen, root);
-      gchar* text = json_generator_to_data(gen, nullptr);
+      g_autofree gchar* text = json_to_string(root, FALSE);
       *error = std::string("unexpected reply ") + text;
-      g_free(text);
-      g_object_unref(gen);
     }
     json_node_unref(root);
     return id;
@@ -420,7 +384,7 @@ class JanusClient {
   }
 
  private:
-  SoupSession* session_;
+  RestClient http_{"", 15};  // full Janus URLs; Janus answers within 15 s
   unsigned transactions_ = 0;
 };
 
@@ -1249,15 +1213,6 @@ LogSummary scanLog(const std::string& path, Variant variant) {
   return s;
 }
 
-int openFds(pid_t pid) {
-  int n = 0;
-  if (GDir* dir = g_dir_open(("/proc/" + std::to_string(pid) + "/fd").c_str(), 0, nullptr)) {
-    while (g_dir_read_name(dir)) n++;
-    g_dir_close(dir);
-  }
-  return n;
-}
-
 struct Server {
   Variant variant = Variant::Janus;
   SpawnedChild child;
@@ -1527,7 +1482,7 @@ bool measureWindow(Context& ctx, LoadRun& r, Server& server, Receiver& receiver,
   ProcessStatus st = processStatus(server.child.pid());
   r.threads = st.threads;
   r.rssKb = st.rssKb;
-  r.fds = openFds(server.child.pid());
+  r.fds = std::max(0, processOpenFds(server.child.pid()));
   if (!ok || s0 < 0 || s1 < 0) return ok;
   const double hz = static_cast<double>(clockTicks());
   r.serverCpuPercent = (s1 - s0) / hz / wall * 100.0;
@@ -1928,7 +1883,7 @@ struct Cell {
   int threads = 0;
   int runs = 0, failed = 0;
   int stopErrors = 0;
-  int stopTimeouts = 0, wsCloses = 0, logWarnings = 0, reoffers = 0, reoffersInWindow = 0, rxAbove105 = 0;
+  int stopTimeouts = 0, wsCloses = 0, reoffers = 0, reoffersInWindow = 0, rxAbove105 = 0;
   double rxMax = NAN;
   guint64 tsBackwards = 0;
   guint64 socketDrops = 0, lateSlots = 0;
@@ -1941,7 +1896,6 @@ Cell cellOf(const std::vector<LoadRun>& runs, Variant v, int n, int talking) {
   for (const LoadRun& r : runs) {
     if (r.variant != v || r.n != n || r.talking != talking || r.big) continue;
     c.runs++;
-    c.logWarnings += r.logSummary.warnings;
     c.wsCloses += r.wsUnexpectedCloses;
     c.reoffers += r.reoffers;
     if (!r.stopError.empty()) c.stopErrors++;

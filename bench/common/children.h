@@ -130,7 +130,6 @@ double selfCpuSeconds();  // getrusage(RUSAGE_SELF), user + sys
 // negative value keeps the benchmark's processes ahead of it).
 void setNice(int nice);
 int niceValue();
-int raiseNofile(int want);  // setrlimit(RLIMIT_NOFILE) as high as allowed, up to `want`; returns the soft limit
 
 // Nearest rank, p in 0..1, NAN if empty (bench_util's percentile() interpolates, p in 0..100).
 double nearestRankPercentile(std::vector<double> values, double p);

@@ -111,7 +111,6 @@ struct Stats {
   std::vector<float> totalSegment;                       // ms, to the last byte
   std::vector<float> timerLag;                           // ms, idle listeners' refresh timers
   std::vector<float> playlistAge;                        // ms, newest listed segment's end to arrival
-  std::vector<float> deferredBy;                         // ms, refreshes that waited for the connection
   std::vector<float> connectMs;                          // all phases
   long playlistsSent = 0, segmentsSent = 0, playlistsScheduled = 0;
   long playlistsOk = 0, segmentsOk = 0;
@@ -299,7 +298,7 @@ class Generator {
       if (inWindow(when)) stats_.timerLag.push_back(static_cast<float>((now - when) * 1000));
       l.refreshPending = true;
       l.pendingSince = when;
-      sendNext(l, now, false);
+      sendNext(l, now);
     } else {
       if (l.refreshPending) {
         if (inWindow(when)) stats_.skipped++;  // the previous refresh has not even gone out
@@ -312,7 +311,7 @@ class Generator {
   }
 
   // Idle: the next queued segment, else a pending refresh.
-  void sendNext(Listener& l, double now, bool waited = true) {
+  void sendNext(Listener& l, double now) {
     std::string path;
     if (!l.queue.empty()) {
       path = l.queue.front();
@@ -321,9 +320,6 @@ class Generator {
     } else if (l.refreshPending) {
       path = l.playlistPath;
       l.kind = Kind::Playlist;
-      // A refresh that waited for the connection (lag of idle listeners is recorded in onTimer).
-      if (inWindow(l.pendingSince) && waited)
-        stats_.deferredBy.push_back(static_cast<float>((now - l.pendingSince) * 1000));
       l.refreshPending = false;
     } else {
       l.state = Listener::State::Idle;
@@ -1110,7 +1106,7 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   int maxN = 0;
   for (int n : o.sizes) maxN = std::max(maxN, n);
-  const int nofile = raiseNofile(std::max(65536, 4 * maxN + 4096));  // inherited by roomcastd and nginx
+  const int nofile = static_cast<int>(raiseFileLimit(std::max(65536, 4 * maxN + 4096)));  // inherited by roomcastd and nginx
   o.nofile = nofile;
   if (nofile < maxN + 512) {
     fprintf(stderr, "fanout: RLIMIT_NOFILE is %d, too low for %d listeners\n", nofile, maxN);

@@ -92,7 +92,6 @@ double goertzel(const float* x, size_t n, double f) {
 struct Burst {
   double onset;   // seconds into the stream
   int frequency;  // index 0..11
-  double levelDb;
   double share;   // energy share of that frequency
 };
 
@@ -138,7 +137,7 @@ std::vector<Burst> detectBursts(const std::vector<float>& x) {
       const double p = goertzel(x.data() + s, n, markerFrequency(f));
       if (p > best) best = p, which = f;
     }
-    out.push_back({onset / 1000.0, which, mean, total > 0 ? best / total : 0});
+    out.push_back({onset / 1000.0, which, total > 0 ? best / total : 0});
     b = onset + 400;  // markers are at least 1 s apart
   }
   return out;

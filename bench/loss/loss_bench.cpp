@@ -82,7 +82,6 @@ struct RunResult {
   double iceMs = NAN;
   LossCount count;
   audio::Continuity up, down;
-  double upSeconds = 0, downSeconds = 0;  // length of the steady parts analysed
   std::vector<double> upTransitMs, downTransitMs;
   double upTransitMedian = NAN, downTransitMedian = NAN;
   double madePercent(const LossSpec& s) const {
@@ -149,9 +148,8 @@ std::vector<float> readMono(const std::string& wav) {
 
 // Continuity of the steady part, from 0.5 s after its first loud window (the first frames of a
 // new stream ramp up) to the silence before the markers.
-audio::Continuity steadyContinuity(const std::vector<float>& mono, double* seconds) {
+audio::Continuity steadyContinuity(const std::vector<float>& mono) {
   const auto [from, to] = steadySpan(mono);
-  *seconds = from < 0 ? 0 : to - from - 0.5;
   if (from < 0 || to - from < 1.5) return {};
   return audio::measureContinuity(mono, kRate, from + 0.5, to);
 }
@@ -248,10 +246,10 @@ RunResult runOnce(Lab& lab, const LossSpec& spec, int index) {
   const auto decoded = t::run({"ffmpeg", "-nostdin", "-v", "error", "-i", recording, "-ac", "1", "-ar", "48000", "-y",
                                recordingWav}, 60);
   if (recording.empty() || decoded.exitStatus != 0) r.failure = "no recording to decode: " + ended.stdoutText + decoded.stderrText;
-  else r.up = steadyContinuity(readMono(recordingWav), &r.upSeconds);
+  else r.up = steadyContinuity(readMono(recordingWav));
   // Downlink: the lossy speaker's return holds the host alone.
   const std::vector<float> lossyHeard = readMono(lossyReturn), hostHeard = readMono(hostReturn);
-  r.down = steadyContinuity(lossyHeard, &r.downSeconds);
+  r.down = steadyContinuity(lossyHeard);
 
   std::vector<double> lossySent, hostSent;
   for (int k = 0; k < lab.lossySignal.markers; k++) lossySent.push_back(lossyWelcome + lab.lossySignal.markerAt(k));

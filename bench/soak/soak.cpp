@@ -262,13 +262,6 @@ std::string sampleJson(const Sample& s) {
          ", \"rss_kb\": " + std::to_string(s.rssKb) + ", \"cpu_seconds\": " + jsonNumber(s.cpuSeconds) + "}";
 }
 
-std::string todayUtc() {
-  const time_t t = time(nullptr);
-  char buf[32];
-  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
-  return buf;
-}
-
 // The three loads' settings (their counts are set per phase).
 struct Loads {
   RestLoadOptions rest;
@@ -451,7 +444,7 @@ bool printReport(Report& r) {
   const double runStarted = r.runStarted;
   const std::string& loadBefore = r.loadBefore;
   resourcesOk = true;
-  printf("\nsoak: %s, GStreamer %s, %s\n", machineSummary().c_str(), gstVersion().c_str(), todayUtc().c_str());
+  printf("\nsoak: %s, GStreamer %s, %s\n", machineSummary().c_str(), gstVersion().c_str(), utcNow().c_str());
   printf("roomcastd fd limit %d; tolerance %.0f %% of the baseline, at least %d fds / %d threads; only growth counts\n",
          nofile, opt.tolerancePct, opt.fdSlack, opt.threadSlack);
   printf("baseline after warm-up: %d fds, %d threads, %.1f MB RSS\n\n", base.fds, base.threads, base.rssKb / 1024.0);
@@ -512,7 +505,7 @@ void writeJson(const Report& r, bool passed) {
   const double runStarted = r.runStarted;
   // ---- JSON
   std::ostringstream j;
-  j << "{\n\"benchmark\": \"soak\",\n\"date\": \"" << todayUtc() << "\",\n\"machine\": " << jsonString(machineSummary())
+  j << "{\n\"benchmark\": \"soak\",\n\"date\": \"" << utcNow() << "\",\n\"machine\": " << jsonString(machineSummary())
     << ",\n\"gstreamer\": \"" << gstVersion() << "\",\n\"parameters\": {\"scale\": " << jsonNumber(opt.scale)
     << ", \"requests\": " << opt.requests << ", \"websockets\": " << opt.websockets << ", \"cycles\": " << opt.cycles
     << ", \"rest_concurrency\": " << opt.restConcurrency << ", \"source_addresses\": " << opt.sourceAddresses
@@ -564,7 +557,7 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   // Our client sockets: a WebSocket batch and the REST connections at once. The daemon
   // inherits the same limit (the 20 000 on this machine).
-  const int nofile = raiseNofile(65536);
+  const int nofile = static_cast<int>(raiseFileLimit(65536));
   if (nofile < opt.wsBatch + opt.restConcurrency + 256)
     fail("RLIMIT_NOFILE " + std::to_string(nofile) + " is too low for --ws-batch " + std::to_string(opt.wsBatch));
 

@@ -91,16 +91,6 @@ std::string trim(std::string s) {
   return s.substr(i);
 }
 
-// A "Key:   value kB" line of /proc/PID/status, in kB (or the plain number).
-long procStatusValue(pid_t pid, const char* key) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  const size_t n = std::strlen(key);
-  while (std::getline(f, line))
-    if (line.compare(0, n, key) == 0 && line.size() > n && line[n] == ':') return std::atol(line.c_str() + n + 1);
-  return -1;
-}
-
 std::string maxOpenFiles(pid_t pid) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/limits");
   std::string line;
@@ -113,31 +103,6 @@ std::string maxOpenFiles(pid_t pid) {
     }
   }
   return "?";
-}
-
-struct CpuTicks {
-  double busy = 0, total = 0;
-};
-// Machine-wide (index 0) and per-CPU (index 1 + cpu) busy/total ticks from /proc/stat.
-std::vector<CpuTicks> readProcStat() {
-  std::vector<CpuTicks> out;
-  std::ifstream f("/proc/stat");
-  std::string line;
-  while (std::getline(f, line)) {
-    if (line.rfind("cpu", 0) != 0) break;
-    std::istringstream s(line);
-    std::string name;
-    s >> name;
-    std::vector<double> v;
-    double x;
-    while (s >> x) v.push_back(x);
-    if (v.size() < 5) continue;
-    CpuTicks t;
-    for (size_t i = 0; i < v.size() && i < 8; i++) t.total += v[i];
-    t.busy = t.total - v[3] - v[4];  // minus idle and iowait
-    out.push_back(t);
-  }
-  return out;
 }
 
 // /proc/<pid>/schedstat of one thread: seconds on the CPU and seconds runnable but waiting for it.
@@ -291,12 +256,10 @@ struct Conn {
   // steady window counters (by read time)
   uint32_t winMessages = 0, winChat = 0, winReactions = 0, winOther = 0;
   uint64_t reactionSum = 0;    // sum of all "reactions" counts received since the load began
-  uint32_t chatReceived = 0;   // chat broadcasts received (any)
 };
 
 struct Broadcast {
   int64_t sentRealNs = 0;
-  int64_t sentMonoNs = 0;
   int64_t serverSentAtMs = 0;  // sent_at_ms as first seen
   bool measured = false;
   std::vector<int32_t> appUs;     // per client, -1 = not received
@@ -375,7 +338,6 @@ class Generator {
       reactors_.push_back(idx);
     }
     const int64_t t0 = monoNs();
-    loadStartNs_ = t0;
     windowStartNs_ = t0 + static_cast<int64_t>(opt_.warmup * 1e9);
     windowEndNs_ = windowStartNs_ + static_cast<int64_t>(opt_.seconds * 1e9);
     nextChatNs_ = t0;
@@ -391,7 +353,6 @@ class Generator {
       inWindow_ = false;
       onWindow_(false);
     }
-    loadEndNs_ = monoNs();
     // Late broadcasts: until every measured one reached every connected client, or the grace.
     const int64_t graceEnd = monoNs() + static_cast<int64_t>(opt_.grace * 1e9);
     run([&] {
@@ -450,12 +411,12 @@ class Generator {
   bool connectTimedOut_ = false;
   int64_t connectStartNs_ = 0, connectEndNs_ = 0, lastWelcomeNs_ = 0;
   uint64_t joinedEventsTotal_ = 0, expectedJoinedEvents_ = 0;
-  uint64_t bytesReceived_ = 0, framesReceived_ = 0;
+  uint64_t bytesReceived_ = 0;
   bool drainedAll_ = false;
   double drainSeconds_ = 0;
   int64_t drainEndNs_ = 0;
-  int64_t loadStartNs_ = 0, loadEndNs_ = 0, windowStartNs_ = 0, windowEndNs_ = 0;
-  uint64_t reactionsSent_ = 0, chatsSent_ = 0, reactionsSentBlocked_ = 0;
+  int64_t windowStartNs_ = 0, windowEndNs_ = 0;
+  uint64_t reactionsSent_ = 0, chatsSent_ = 0;
   uint64_t unexpectedCloses_ = 0;
   uint64_t protocolErrors_ = 0;  // frames we could not make sense of
   int stillOpenAfterTeardown_ = 0;
@@ -541,7 +502,6 @@ class Generator {
         reactCursor_++;
         nextReactNs_ += reactIntervalNs_;
         if (conns_[who].state != ConnState::Joined) continue;
-        if (!conns_[who].out.empty()) reactionsSentBlocked_++;
         sendText(who, std::string(R"({"type":"react","reaction":")") + name + "\"}");
         reactionsSent_++;
       }
@@ -556,7 +516,6 @@ class Generator {
     const size_t b = broadcasts_.size();
     const size_t who = static_cast<size_t>(senders_[b % senders_.size()]);
     Broadcast br;
-    br.sentMonoNs = nowMono;
     br.measured = nowMono >= windowStartNs_ && nowMono < windowEndNs_;
     br.appUs.assign(static_cast<size_t>(n_), -1);
     br.kernelUs.assign(static_cast<size_t>(n_), -1);
@@ -774,16 +733,7 @@ class Generator {
       g_checksum_get_digest(sum, digest, &dlen);
       g_checksum_free(sum);
       g_autofree gchar* accept = g_base64_encode(digest, dlen);
-      std::string lower(head);
-      for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      size_t at = lower.find("\r\nsec-websocket-accept:");
-      bool ok = false;
-      if (at != std::string::npos) {
-        size_t vs = at + 23;
-        size_t ve = head.find("\r\n", vs);
-        ok = trim(std::string(head.substr(vs, ve == std::string_view::npos ? std::string_view::npos : ve - vs))) == accept;
-      }
-      if (!ok) {
+      if (headerValue(std::string(head), "Sec-WebSocket-Accept") != accept) {
         lost(idx, "bad Sec-WebSocket-Accept");
         return data.size();
       }
@@ -829,7 +779,6 @@ class Generator {
         payload = unmasked;
       }
       pos += hdr + static_cast<size_t>(len);
-      framesReceived_++;
       frame(idx, fin, opcode, payload);
     }
   }
@@ -923,7 +872,6 @@ class Generator {
       return;
     }
     if (type == "chat") {
-      c.chatReceived++;
       if (inWin) c.winChat++;
       // text "b=<seq> t=<ns>"
       const int64_t b = numberAfter(m, "b=");
@@ -1102,7 +1050,7 @@ void measureIdle(SizeResult& R, Generator& g, Roomcastd& d, const Options& opt) 
     g.idle(opt.idleSeconds);
     R.idleCpuPct = 100.0 * (processCpuSeconds(d.pid()) - c0) / ((monoNs() - t0) / 1e9);
   }
-  R.rssIdleKb = procStatusValue(d.pid(), "VmRSS");
+  R.rssIdleKb = processStatusValue(d.pid(), "VmRSS");
   note("   idle: RSS %.1f MB (fresh %.1f MB), CPU %.1f %%", R.rssIdleKb / 1024.0, R.rssFreshKb / 1024.0, R.idleCpuPct);
 
 }
@@ -1155,7 +1103,7 @@ void measureSteady(SizeResult& R, Generator& g, Roomcastd& d, const Options& opt
   double s0 = 0, g0 = 0;
   int64_t w0 = 0, w1 = 0;
   double s1 = 0, g1 = 0;
-  std::vector<CpuTicks> p0, p1;
+  MachineTicks p0, p1;
   SchedStat sq0, sq1, gq0, gq1;
   long rssMin = LONG_MAX, rssMax = 0;
   bool windowOpen = false;
@@ -1165,25 +1113,25 @@ void measureSteady(SizeResult& R, Generator& g, Roomcastd& d, const Options& opt
           windowOpen = true;
           s0 = processCpuSeconds(d.pid());
           g0 = selfCpuSeconds();
-          p0 = readProcStat();
+          p0 = machineTicks();
           sq0 = serverMainThread(d.pid());
           gq0 = generatorThread();
           w0 = monoNs();
-          R.rssWindowStartKb = procStatusValue(d.pid(), "VmRSS");
+          R.rssWindowStartKb = processStatusValue(d.pid(), "VmRSS");
         } else {
           windowOpen = false;
           s1 = processCpuSeconds(d.pid());
           g1 = selfCpuSeconds();
-          p1 = readProcStat();
+          p1 = machineTicks();
           sq1 = serverMainThread(d.pid());
           gq1 = generatorThread();
           w1 = monoNs();
-          R.rssWindowEndKb = procStatusValue(d.pid(), "VmRSS");
+          R.rssWindowEndKb = processStatusValue(d.pid(), "VmRSS");
         }
       },
       [&] {
         if (!windowOpen) return;
-        long rss = procStatusValue(d.pid(), "VmRSS");
+        long rss = processStatusValue(d.pid(), "VmRSS");
         rssMin = std::min(rssMin, rss);
         rssMax = std::max(rssMax, rss);
       });
@@ -1195,13 +1143,13 @@ void measureSteady(SizeResult& R, Generator& g, Roomcastd& d, const Options& opt
     R.generatorCpuPct = 100.0 * (g1 - g0) / R.windowSeconds;
     R.serverWaitPct = 100.0 * (sq1.wait - sq0.wait) / R.windowSeconds;
     R.generatorWaitPct = 100.0 * (gq1.wait - gq0.wait) / R.windowSeconds;
-    if (!p0.empty() && p1.size() == p0.size()) {
-      const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
-      const double machineBusy = (p1[0].busy - p0[0].busy) / ticks;
+    if (p0.total > 0 && p1.cpuBusy.size() == p0.cpuBusy.size()) {
+      const double machineBusy = static_cast<double>(p1.busy - p0.busy) / static_cast<double>(clockTicks());
       R.otherCpuPct = 100.0 * (machineBusy - (s1 - s0) - (g1 - g0)) / R.windowSeconds;
-      const size_t core = static_cast<size_t>(opt.serverCpu + 1);
-      if (opt.serverCpu >= 0 && core < p1.size() && p1[core].total > p0[core].total)
-        R.serverCoreBusyPct = 100.0 * (p1[core].busy - p0[core].busy) / (p1[core].total - p0[core].total);
+      const size_t core = static_cast<size_t>(opt.serverCpu);
+      if (opt.serverCpu >= 0 && core < p1.cpuBusy.size() && p1.cpuTotal[core] > p0.cpuTotal[core])
+        R.serverCoreBusyPct = 100.0 * static_cast<double>(p1.cpuBusy[core] - p0.cpuBusy[core]) /
+                              static_cast<double>(p1.cpuTotal[core] - p0.cpuTotal[core]);
     }
   }
 }
@@ -1299,7 +1247,7 @@ SizeResult runSize(const Options& opt, int n, const std::string& workdirBase) {
   R.logPath = d.logPath();
   R.daemonNofile = maxOpenFiles(d.pid());
   usleep(500000);
-  R.rssFreshKb = procStatusValue(d.pid(), "VmRSS");
+  R.rssFreshKb = processStatusValue(d.pid(), "VmRSS");
 
   auto [roomId, hostToken, tokens] = createRoomAndTokens(R, d, n);
   Generator g(opt, n, port, roomId, std::move(tokens));
@@ -1315,15 +1263,15 @@ SizeResult runSize(const Options& opt, int n, const std::string& workdirBase) {
   note("   drain: %" PRIu64 " of %" PRIu64 " participant-joined in %.2f s after the last welcome (%.1f MB received)",
        R.joinedEvents, R.expectedJoinedEvents, R.drainSeconds, R.bytesConnectPhase / 1e6);
   g.idle(2);
-  R.rssConnectedKb = procStatusValue(d.pid(), "VmRSS");
-  R.threadsConnected = procStatusValue(d.pid(), "Threads");
+  R.rssConnectedKb = processStatusValue(d.pid(), "VmRSS");
+  R.threadsConnected = processStatusValue(d.pid(), "Threads");
   note("   connected: RSS %.1f MB (+%.1f MB over idle)", R.rssConnectedKb / 1024.0,
        (R.rssConnectedKb - R.rssIdleKb) / 1024.0);
 
   measureSteady(R, g, d, opt);
   summariseDeliveries(R, g);
   summariseMessages(R, g);
-  R.hwmKb = procStatusValue(d.pid(), "VmHWM");
+  R.hwmKb = processStatusValue(d.pid(), "VmHWM");
   note("   steady %.1f s: server CPU %.1f %%, generator %.1f %%; delivery p50 %.1f p99 %.1f max %.1f ms; %.2f msgs/client/s",
        R.windowSeconds, R.serverCpuPct, R.generatorCpuPct, R.deliveryAppMs.p50, R.deliveryAppMs.p99,
        R.deliveryAppMs.max, R.msgsPerClientMean);
