@@ -27,11 +27,7 @@
 // a transit longer than the tick interval is not mistaken for a short one), per tick:
 // (kernel arrival time of the returned packet + onset offset in it) - (send time of the sent
 // packet + onset offset in it).
-//
-// Usage: bench-janus-compare [--sizes 4,16,64] [--seconds 20] [--warmup 8] [--quick]
-//          [--json FILE] [--variants janus,roomcast] [--repeats R] [--big 1000]
-//          [--latency-seconds S] [--no-latency] [--silent-input silence|none] [...]
-// See --help and bench/README.md.
+// Options: --help and bench/README.md.
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -99,11 +95,6 @@ constexpr const char* kJanusUrl = "http://127.0.0.1:8088/janus";
 constexpr unsigned kMarkerPeriod = 4;
 constexpr double kTickVolume = 0.1;
 constexpr double kMarkerVolume = 0.6;
-
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "bench-janus-compare: %s\n", what.c_str());
-  std::exit(1);
-}
 
 
 std::string clockNow() { return utcNow().substr(11, 8); }

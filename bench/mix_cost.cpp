@@ -12,9 +12,6 @@
 // Sources are not live, sinks do not sync and mixminus runs with live=false (it ticks when
 // every input has a frame, not on the clock), so every run measures processing throughput: process CPU time (getrusage RUSAGE_SELF, all threads, user + sys) and wall
 // time from READY -> PLAYING until the EOS message, normalised per second of audio.
-//
-// Usage: bench-mix-cost [--sizes 4,16,64] [--seconds 20] [--repeats 5] [--json FILE]
-//                       [--naive-seconds S] [--no-baseline]
 // Needs GST_PLUGIN_PATH to point at build/plugins/roomcast (meson's benchmark() sets it).
 
 #include <gst/gst.h>
@@ -46,11 +43,6 @@ constexpr const char* kCaps = "audio/x-raw,format=F32LE,rate=48000,channels=1,la
 // limiter knee (0.5) and both variants do the same arithmetic work per sample.
 constexpr double kSourceVolume = 0.5 / 64;
 constexpr double kRunTimeoutSeconds = 180;
-
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "bench-mix-cost: %s\n", what.c_str());
-  std::exit(1);
-}
 
 enum class Variant { MixMinus, Naive, Sources };
 

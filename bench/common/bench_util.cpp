@@ -331,6 +331,11 @@ void removeTree(const std::string& path) {
   g_rmdir(path.c_str());
 }
 
+void die(const std::string& what) {
+  std::fprintf(stderr, "%s: %s\n", program_invocation_short_name, what.c_str());
+  std::exit(1);
+}
+
 void note(const char* format, ...) {
   va_list args;
   va_start(args, format);

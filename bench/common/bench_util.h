@@ -101,6 +101,9 @@ void removeTree(const std::string& path);  // a folder and everything in it
 // Writes `json` to `path` and says so on stdout; false (and nothing said) if it cannot.
 bool writeJsonFile(const std::string& path, const std::string& json);
 
+// "PROGRAM: what" on stderr, then exit(1).
+[[noreturn]] void die(const std::string& what);
+
 // A progress line on stderr (printf format, newline added, flushed at once).
 void note(const char* format, ...) __attribute__((format(printf, 1, 2)));
 

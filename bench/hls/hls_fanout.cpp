@@ -16,8 +16,7 @@
 // timeouts, connection failures), server CPU (/proc/PID/stat of roomcastd, nginx's master and
 // workers), the generator's own CPU, how late its timers fired, and achieved vs planned
 // request rates. The generator runs on one CPU, the servers on the other.
-//
-// Prints a table, writes JSON (--json FILE).
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>

@@ -14,8 +14,7 @@
 // estimate's error. Every player's HTTP goes through a logging proxy, which shows where
 // hlsdemux starts in the live playlist and lets each played burst be placed in its segment
 // (EXT-X-PROGRAM-DATE-TIME): the latency splits into speaker → mixer and mixer → played.
-//
-// Prints a table, writes JSON (--json FILE).
+
 #include <gst/app/gstappsink.h>
 #include <gst/gst.h>
 

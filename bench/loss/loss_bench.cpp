@@ -20,8 +20,8 @@
 //    the sender's "welcome" line (its file starts playing right after) plus the burst's
 //    offset in the file (the approach of bench/hls/hls_latency.cpp). The welcome anchor is a
 //    few ms early or late in the same way in every cell: compare cells, not absolute values.
-//
-// Prints a table, writes JSON (--json FILE). See bench/README.md (loss).
+// See bench/README.md (loss).
+
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <unistd.h>
@@ -38,13 +38,13 @@
 #include "audio/tone.h"
 #include "audio/wav.h"
 #include "bench_util.h"
+#include "children.h"  // Child: the speakers, their stdout lines stamped
 #include "loss_rules.h"
 #include "markers.h"
 #include "network_lab.h"
 #include "roomcast-config.h"
 #include "processes.h"
 #include "room_helpers.h"
-#include "stamped_child.h"
 #include "wait.h"
 #include "ws_client.h"
 
@@ -124,7 +124,7 @@ bool applyLoss(Lab& lab, const LossSpec& spec) {
   return shIn(lab, "router", "nft delete table bridge roomcast_loss 2>/dev/null || true; nft -f " + rules);
 }
 
-HeardClock clockOf(StampedChild& client) {
+HeardClock clockOf(Child& client) {
   HeardClock c;
   for (const auto& [at, line] : client.lines()) {
     unsigned long long n = 0;
@@ -134,7 +134,7 @@ HeardClock clockOf(StampedChild& client) {
   return c;
 }
 
-double welcomeStamp(StampedChild& client) {
+double welcomeStamp(Child& client) {
   for (const auto& [at, line] : client.lines())
     if (line.rfind("event: ", 0) == 0 && line.find("\"welcome\"") != std::string::npos) return at;
   return NAN;
@@ -205,33 +205,33 @@ RunResult runOnce(Lab& lab, const LossSpec& spec, int index) {
     if (optOut) argv.push_back("--recording-opt-out");
     return argv;
   };
-  std::string error;
-  StampedChild hostClient, lossyClient;
   const std::string hostLog = tag + "-host.log", lossyLog = tag + "-lossy.log";
   const std::string hostReturn = tag + "-host-return.wav", lossyReturn = tag + "-lossy-return.wav";
-  if (!hostClient.start(speak("host", host, lab.hostWav, hostReturn, true), hostLog, &error) ||
-      std::isnan(hostClient.waitForLine("connected", 30))) {
-    r.failure = "the host did not connect: " + error + logTail(hostLog);
+  Child hostClient(speak("host", host, lab.hostWav, hostReturn, true), -1, hostLog);
+  if (hostClient.waitForLine("connected", 30) < 0) {
+    r.failure = "the host did not connect: " + logTail(hostLog);
     cliInHost(lab, {"end", room, "--token", host});
     return r;
   }
-  if (!lossyClient.start(speak(kLossyRole, token, lab.lossyWav, lossyReturn, false), lossyLog, &error)) {
-    r.failure = "the lossy speaker did not start: " + error;
+  Child lossyClient(speak(kLossyRole, token, lab.lossyWav, lossyReturn, false), -1, lossyLog);
+  if (!lossyClient.started()) {
+    r.failure = "the lossy speaker did not start";
     cliInHost(lab, {"end", room, "--token", host});
     return r;
   }
-  r.connected = !std::isnan(lossyClient.waitForLine("connected", 45));
+  r.connected = lossyClient.waitForLine("connected", 45) >= 0;
   const double hostWelcome = welcomeStamp(hostClient), lossyWelcome = welcomeStamp(lossyClient);
   if (r.connected) {
-    // Both files played out, and the last burst has crossed the room.
+    // Both files played out, and the last burst has crossed the room (the stamps are wall clock).
     const double until = std::max(hostWelcome + lab.hostSignal.seconds(), lossyWelcome + lab.lossySignal.seconds()) + 1.5;
-    t::pollUntil([&] { return monotonicSeconds() >= until; }, until - monotonicSeconds() + 5, 0.1);
+    t::pollUntil([&] { return realtimeSeconds() >= until; }, until - realtimeSeconds() + 5, 0.1);
   } else {
     r.failure = "the lossy speaker did not connect: " + logTail(lossyLog);
   }
   const auto ended = cliInHost(lab, {"end", room, "--token", host});
   const std::string recording = t::jsonString(ended.stdoutText, "recording");
-  if (!hostClient.waitForExit(30) || !lossyClient.waitForExit(30)) note("  a speaker did not leave when the room ended");
+  const auto leaves = [](Child& c) { return t::pollUntil([&] { return !c.running(); }, 30, 0.05); };
+  if (!leaves(hostClient) || !leaves(lossyClient)) note("  a speaker did not leave when the room ended");
   hostClient.stop();
   lossyClient.stop();
   std::string counters;

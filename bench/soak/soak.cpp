@@ -78,11 +78,6 @@ struct Options {
   bool keepWorkdir = false;
 };
 
-[[noreturn]] void fail(const std::string& what) {
-  fprintf(stderr, "bench-soak: %s\n", what.c_str());
-  exit(1);
-}
-
 FlagSetter setCount(long& out) {
   return [&out](const std::string& v) { out = intList(v, 0, 1 << 30).at(0); };
 }
@@ -298,7 +293,7 @@ void warmUp(const Options& opt, const Target& target, RestLoadOptions rest, Sile
   runSilentWebSockets(target, ws);
   cycles.cycles = opt.warmCycles;
   const CycleResult warmCycles = runSpeakerCycles(cycles);
-  if (warmCycles.completed == 0) fail("no speaker cycle completed in the warm-up" + firstFailures(warmCycles.failures));
+  if (warmCycles.completed == 0) die("no speaker cycle completed in the warm-up" + firstFailures(warmCycles.failures));
   if (const double wait = roomCreatedAt + opt.roomAge - monotonicSeconds(); wait > 0) {
     timedNote("waiting %.0f s for the room's bounded buffers to fill (--room-age)", wait);
     sleepFor(wait);
@@ -559,10 +554,10 @@ int main(int argc, char** argv) {
   // inherits the same limit (the issue's 20 000 on this machine).
   const int nofile = static_cast<int>(raiseFileLimit(65536));
   if (nofile < opt.wsBatch + opt.restConcurrency + 256)
-    fail("RLIMIT_NOFILE " + std::to_string(nofile) + " is too low for --ws-batch " + std::to_string(opt.wsBatch));
+    die("RLIMIT_NOFILE " + std::to_string(nofile) + " is too low for --ws-batch " + std::to_string(opt.wsBatch));
 
   g_autofree char* workdirRaw = g_dir_make_tmp("bench-soak-XXXXXX", nullptr);
-  if (!workdirRaw) fail("cannot create a temporary directory");
+  if (!workdirRaw) die("cannot create a temporary directory");
   const std::string workdir = workdirRaw;
   const double runStarted = monotonicSeconds();
   const std::string loadBefore = loadAverage();
@@ -570,7 +565,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> daemonArgs = opt.daemonArgs;
   if (!opt.config.empty()) daemonArgs.insert(daemonArgs.begin(), {"--config", opt.config});
   Roomcastd daemon(workdir + "/data", daemonArgs);
-  if (!daemon.ready()) fail("roomcastd did not start:\n" + daemon.log());
+  if (!daemon.ready()) die("roomcastd did not start:\n" + daemon.log());
   const pid_t pid = daemon.pid();
   timedNote("roomcastd %d at %s; nofile %d; %ld requests, %ld WebSockets, %ld cycles", static_cast<int>(pid),
        daemon.url().c_str(), processOpenFdLimit(pid), opt.requests, opt.websockets, opt.cycles);
@@ -579,11 +574,11 @@ int main(int argc, char** argv) {
   const Reply created = httpRequest("POST", daemon.url() + "/api/v1/rooms", R"({"title":"Soak"})");
   const double roomCreatedAt = monotonicSeconds();
   const std::string room = jsonMember(created.body, "id"), host = jsonMember(created.body, "host_token");
-  if (created.status != 201 || room.empty()) fail("cannot create a room: " + created.body);
+  if (created.status != 201 || room.empty()) die("cannot create a room: " + created.body);
   auto token = [&](const std::string& name) {
     const Reply r = httpRequest("POST", daemon.url() + "/api/v1/rooms/" + room + "/tokens",
                                 R"({"role":"speaker","name":")" + name + "\"}", host);
-    if (r.status != 201) fail("cannot issue a speaker token: " + r.body);
+    if (r.status != 201) die("cannot issue a speaker token: " + r.body);
     return jsonMember(r.body, "token");
   };
   const std::string cli = roomcast::testing::buildPath("src/client/roomcast");
@@ -593,8 +588,8 @@ int main(int argc, char** argv) {
   Child observer({cli, "--server", daemon.url(), "speak", room, "--token", token("observer"), "--tone", "1000",
                   "--volume", "0.02", "--seconds", "86400", "--out", wav},
                  -1, workdir + "/observer.log");
-  if (speaker.waitForLine("connected", 60) < 0) fail("the speaker did not connect:\n" + readFile(workdir + "/speaker.log"));
-  if (observer.waitForLine("heard 3 s", 60) < 0) fail("the observer hears nothing:\n" + readFile(workdir + "/observer.log"));
+  if (speaker.waitForLine("connected", 60) < 0) die("the speaker did not connect:\n" + readFile(workdir + "/speaker.log"));
+  if (observer.waitForLine("heard 3 s", 60) < 0) die("the observer hears nothing:\n" + readFile(workdir + "/observer.log"));
   std::vector<std::string> slotTokens;
   for (int i = 0; i < opt.parallel; i++) slotTokens.push_back(token("cycler-" + std::to_string(i)));
 

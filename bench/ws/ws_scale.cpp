@@ -25,9 +25,7 @@
 //             (SO_TIMESTAMPNS on the TCP socket) and the moment this program read it.
 //   teardown  DELETE the room (room-ended to everyone, the server closes every socket),
 //             then SIGTERM the daemon.
-//
-// Usage: bench-ws-scale --roomcastd PATH [--sizes 1000,5000,10000] [--seconds 30] [--json F]
-// See --help and bench/README.md (ws-scale).
+// Options: --help and bench/README.md (ws-scale).
 
 #include <glib.h>
 #include <netinet/in.h>
@@ -69,11 +67,6 @@ using namespace roomcast::bench;
 
 // ---------------------------------------------------------------------------------------
 // Small helpers
-
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "bench-ws-scale: %s\n", what.c_str());
-  std::exit(1);
-}
 
 
 int64_t clockNs(clockid_t clock) {
