@@ -1,33 +1,10 @@
-// bench-janus-compare: roomcastd vs. Janus AudioBridge under the same plain-RTP load.
-//
-// Both servers run as child processes pinned to one core (CPU 0); the load generator, the
-// receiver and the signaling clients run in this process, pinned to another core (CPU 1).
-// The servers take turns, one at a time, and their order alternates from one measurement to
-// the next:
-//
-//   janus     Janus AudioBridge (Debian package `janus`), room 1234 at 48 kHz, plain-RTP
-//             participants joined over its HTTP API (default prebuffer, default encoder).
-//   roomcast  the real server, build/src/app/roomcastd, with [media] plain_rtp = true and
-//             [room] max_speakers = 1000: a room over REST, a speaker token per participant,
-//             one WebSocket per participant (hello, rtp-offer from the participant's own UDP
-//             port, rtp-answer), silent participants self-muted. The WebSockets stay open for
-//             the whole run, on a signaling thread of this process.
-//
-// Load: every participant has its own bound UDP socket. A sender thread sends each one's Opus
-// RTP (pt 111, 20 ms frames, 50 packets/s) from that socket to the port its server gave it;
-// the frames are encoded once before the run (a 1 s loop per kind of signal: a 440 Hz tone for
-// talkers, digital silence for silent participants, ticks for the transit runs). A receiver
-// thread (epoll) counts the mix each participant gets back on its socket. Silent participants
-// are server-muted (Janus "muted":true, roomcast self-mute) and keep sending encoded silence,
-// as a muted browser does; all of them still get a mix.
-//
-// CPU: utime+stime of the server process from /proc/PID/stat over --seconds after --warmup,
-// as % of one core. Transit latency: participant 0 sends ticks (every 4th a louder marker),
-// the mix that comes back to participant 1 is decoded, onsets are matched (markers first, so
-// a transit longer than the tick interval is not mistaken for a short one), per tick:
-// (kernel arrival time of the returned packet + onset offset in it) - (send time of the sent
-// packet + onset offset in it).
-// Options: --help and bench/README.md.
+// bench-janus-compare: roomcastd vs. Janus AudioBridge under the same plain-RTP load, each
+// server pinned to one core and run in turn (order alternating); the load generator, the
+// receiver and the signaling clients are threads of this process on another core. Measures
+// server CPU per talking and per silent participant, a large room, and the transit of ticks
+// from one participant into another's mix. The full description (how participants join, what
+// the load and the transit matching are) is "What it measures" in this benchmark's newest
+// bench/results/ file; options: --help and bench/README.md.
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -96,11 +73,9 @@ constexpr unsigned kMarkerPeriod = 4;
 constexpr double kTickVolume = 0.1;
 constexpr double kMarkerVolume = 0.6;
 
-
 std::string clockNow() { return utcNow().substr(11, 8); }
 
-// ---------------------------------------------------------------------------------------
-// Options
+// ---- Options
 
 enum class Variant { Janus, Roomcast };
 
@@ -248,8 +223,7 @@ Options parseOptions(int argc, char** argv) {
   return o;
 }
 
-// ---------------------------------------------------------------------------------------
-// Janus over its HTTP API
+// ---- Janus over its HTTP API
 
 class JanusClient {
  public:
@@ -427,8 +401,7 @@ std::string findJanusLib() {
   return "";
 }
 
-// ---------------------------------------------------------------------------------------
-// roomcastd: REST, then one WebSocket per participant, all on a signaling thread of ours
+// ---- roomcastd: REST, then one WebSocket per participant, all on a signaling thread of ours
 
 // The "type" of a server message without parsing it all: the server writes it first.
 std::string messageType(const char* text, size_t size) {
@@ -832,8 +805,7 @@ void writeRoomcastConfig(const std::string& path, const std::vector<std::string>
   }
 }
 
-// ---------------------------------------------------------------------------------------
-// Participants' sockets and the receiver thread
+// ---- Participants' sockets and the receiver thread
 
 struct Captured {
   double time;  // CLOCK_REALTIME seconds: kernel receive timestamp, or send time
@@ -1001,8 +973,7 @@ class Receiver {
   std::thread thread_;
 };
 
-// ---------------------------------------------------------------------------------------
-// Load generator: Opus frames encoded once, sent by one thread
+// ---- Load generator: Opus frames encoded once, sent by one thread
 
 enum class Signal { None = -1, Tone = 0, Silence = 1, Ticks = 2 };
 
@@ -1173,8 +1144,7 @@ class RtpSender {
   std::thread thread_;
 };
 
-// ---------------------------------------------------------------------------------------
-// Servers
+// ---- Servers
 
 struct LogSummary {
   int warnings = 0;                  // roomcastd: WARNING/CRITICAL/ERROR lines; Janus: [WARN]/[ERR]
@@ -1348,8 +1318,7 @@ bool waitWhileAlive(Context& ctx, double seconds, Server& server, std::string* e
   return true;
 }
 
-// ---------------------------------------------------------------------------------------
-// One CPU measurement
+// ---- One CPU measurement
 
 struct LoadRun {
   Variant variant;
@@ -1598,8 +1567,7 @@ LoadRun runLoad(Context& ctx, Variant variant, int n, int talking, int repeat, d
   return r;
 }
 
-// ---------------------------------------------------------------------------------------
-// Transit latency
+// ---- Transit latency
 
 struct Decoded {
   std::vector<float> samples;  // kFrame per packet slot
@@ -1700,7 +1668,6 @@ std::vector<Onset> onsets(const Decoded& d, double* peakOut) {
   }
   return out;
 }
-
 
 struct LatencyRun {
   Variant variant;
@@ -1866,8 +1833,7 @@ LatencyRun runLatency(Context& ctx, Variant variant) {
   return r;
 }
 
-// ---------------------------------------------------------------------------------------
-// Summaries
+// ---- Summaries
 
 struct Cell {
   double cpu = NAN, rxMin = NAN, rxMean = NAN, coreBusy = NAN, other = NAN, generator = NAN;
@@ -2056,9 +2022,6 @@ long prepare(Context& ctx) {
     die("the open-files limit is " + std::to_string(fileLimit) + ", too low for " + std::to_string(most) +
         " participants (ulimit -n)");
 
-  auto wants = [](const std::vector<Variant>& list, Variant v) {
-    return std::find(list.begin(), list.end(), v) != list.end();
-  };
   const bool bigRun = opt.big > 0;
   const bool wantJanus = wants(opt.variants, Variant::Janus) || (bigRun && wants(opt.bigVariants, Variant::Janus));
   const bool wantRoomcast =

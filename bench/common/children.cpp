@@ -269,12 +269,17 @@ int processOpenFds(pid_t pid) {
   return n;
 }
 
-int processOpenFdLimit(pid_t pid) {
+std::string processOpenFdLimits(pid_t pid) {
   std::istringstream in(readFile("/proc/" + std::to_string(pid) + "/limits"));
-  std::string line;
+  std::string line, soft, hard;
   while (std::getline(in, line))
-    if (line.rfind("Max open files", 0) == 0) return std::atoi(line.c_str() + 26);
-  return -1;
+    if (line.rfind("Max open files", 0) == 0 && std::istringstream(line.substr(14)) >> soft >> hard) return soft + "/" + hard;
+  return "?";
+}
+
+int processOpenFdLimit(pid_t pid) {
+  const std::string limits = processOpenFdLimits(pid);
+  return limits == "?" ? -1 : std::atoi(limits.c_str());
 }
 
 std::vector<pid_t> childPids(pid_t parent) {

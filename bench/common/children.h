@@ -117,6 +117,7 @@ long processRssKb(pid_t pid);
 int processThreads(pid_t pid);
 int processOpenFds(pid_t pid);     // entries in /proc/PID/fd, -1 if gone
 int processOpenFdLimit(pid_t pid);  // soft "Max open files"
+std::string processOpenFdLimits(pid_t pid);  // "soft/hard", "?" if gone
 std::vector<pid_t> childPids(pid_t parent);
 // Busy and total jiffies of one CPU (cpuN line of /proc/stat); cpu < 0: all CPUs.
 struct CpuTimes {

@@ -1,21 +1,9 @@
 // bench-hls-fanout: N concurrent HLS listeners pulling at real per-listener rates, served by
 // roomcastd directly or through the nginx edge (data/nginx/roomcast-edge.conf), while one
-// speaker talks in the room.
-//
-// The load generator is this process: one thread, epoll, HTTP/1.1 keep-alive, one connection
-// per listener. It is open loop: every listener refreshes its media playlist on its own
-// schedule (every 1 s ± 10 %, uniformly random, starting at a random moment of the ramp) and
-// fetches each segment that is new in it once, on the same connection, right after the
-// playlist; a listener that joins fetches the last 3 listed segments, as a player does. If a
-// refresh comes due while the listener's previous requests are still outstanding it is sent
-// as soon as they finish (counted as deferred: that is the server being slow, not us).
-//
-// Measured in a window after the ramp: time to first byte (request fully written → first
-// response byte, from the kernel's receive timestamp, SO_TIMESTAMPNS, so a busy generator
-// does not inflate it; the time at which our event loop saw it is kept too), errors (non-2xx,
-// timeouts, connection failures), server CPU (/proc/PID/stat of roomcastd, nginx's master and
-// workers), the generator's own CPU, how late its timers fired, and achieved vs planned
-// request rates. The generator runs on one CPU, the servers on the other.
+// speaker talks. The load generator is this process: one thread, epoll, HTTP/1.1 keep-alive,
+// one connection per listener, open loop (each listener refreshes on its own schedule). What
+// the window measures (time to first byte from SO_TIMESTAMPNS, errors, CPU, playlist age) is
+// "What it measures" in this benchmark's newest bench/results/ file.
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -72,8 +60,7 @@ struct Options {
 
 int edgeCpu(const Options& o) { return o.edgeCpu >= 0 ? o.edgeCpu : o.serverCpu; }
 
-// ---------------------------------------------------------------------------------------------
-// The load generator
+// ---- The load generator
 
 enum class Kind { Playlist, Segment };
 
@@ -600,8 +587,6 @@ class Generator {
   Stats stats_;
   char buffer_[65536];
 };
-
-// ---------------------------------------------------------------------------------------------
 
 struct Sample {
   double mono = 0, wall = 0;

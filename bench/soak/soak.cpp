@@ -1,25 +1,9 @@
-// bench-soak: cheap, ordinary traffic against a room with a live speaker, and whether
-// roomcastd gives back what that traffic took (issue 18, "Must show").
-//
-// One roomcastd (data dir in a temporary directory), one room, a live speaker (`roomcast
-// speak`, 440 Hz) and an observer (`roomcast speak --out`, a second speaker whose return mix
-// carries the 440 Hz tone). After a warm-up and a settle, the daemon's open fds
-// (/proc/PID/fd), threads (/proc/PID/status Threads) and RSS (VmRSS) are the baseline. Then:
-//
-//   rest    100 000 REST requests (GET /api/v1/health, /api/v1/rooms, /api/v1/rooms/ID,
-//           /api/v1/recordings) with keep-alive, from clients that send 1-3 requests and close
-//           their side (socket_load.h)
-//   ws      20 000 WebSocket upgrades to /ws/ROOM that never say hello, held in batches
-//           until the server closes them or --ws-hold passes, then closed by us
-//   speakers 500 speaker join/leave cycles over real WebRTC (speaker_cycles.h)
-//
-// After each phase: fds, threads and RSS right away (peak) and after a settle (until they are
-// back within tolerance, or stop falling for --settle-quiet s, at most --settle-max s). A
-// phase passes when the settled values are no more than the tolerance above the baseline.
-// At the end the room is deleted, the observer writes its recording, and the 440 Hz tone is
-// measured in 20 ms windows over the whole soak (tone_watch.h).
-//
-// Table on stdout, JSON to --json. Exit 1 if the audio stopped or a resource did not return.
+// bench-soak: cheap, ordinary traffic (REST requests, silent WebSockets, speaker join/leave
+// cycles) against a room with a live speaker: does roomcastd give back the fds, threads and
+// RSS it took (each phase against a baseline, after a settle), and does the speaker's audio
+// ever stop (tone_watch.h)? The phases and the pass rules are "What it measures" in this
+// benchmark's newest bench/results/ file. Exit 1 if the audio stopped or a resource did not
+// return.
 
 #include <glib.h>
 

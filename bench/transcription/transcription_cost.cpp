@@ -1,23 +1,9 @@
 // bench-transcription-cost: CPU that speech recognition (pocketsphinx) costs per talking
-// speaker, and how far behind live the final transcripts arrive.
-//
-// Speech: flite synthesizes "good morning everybody" (8 kHz, 16-bit mono); the bench writes a
-// WAV of 1 s silence, then the phrase R times, each followed by 1.5 s of silence (R so the file
-// lasts about --seconds). The end of the speech in every utterance is known.
-//
-// N speakers (--speakers 1,2,4) in one pipeline, each:
-//   filesrc ! wavparse ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1,format=F32LE
-//     ! audiobuffersplit (20 ms, like decoded Opus frames) ! identity sync=true (real time) ! tee
-//   tee ! queue leaky=downstream max-size-time=2 s max-size-buffers=0 max-size-bytes=0
-//       ! audioconvert ! audioresample ! audio/x-raw,format=S16LE,rate=16000,channels=1
-//       ! pocketsphinx ! fakesink sync=false async=false
-// which is SpeakerPeer::branchRecognizer (src/media/speaker_peer.cpp) from the tee on. The
-// "baseline" variant is the same without pocketsphinx, to subtract the plumbing.
-//
-// Per run: process CPU (getrusage RUSAGE_SELF, user + sys) over the wall time from PAUSED ->
-// PLAYING until EOS. Recognition cost per speaker = (% core pocketsphinx - % core baseline) / N,
-// taken within each alternating pair of runs. Lag of a final hypothesis = pipeline running time
-// when pocketsphinx posts it (bus sync handler) - end of the most recent utterance's speech.
+// speaker, and how far behind live the final transcripts arrive. N speakers play a flite
+// phrase in real time into SpeakerPeer::branchRecognizer's branch (src/media/speaker_peer.cpp);
+// a "baseline" variant without pocketsphinx is subtracted within each alternating pair of runs.
+// The pipeline and the lag definition are "What it measures" in this benchmark's newest
+// bench/results/ file.
 
 #include <fcntl.h>
 #include <gst/gst.h>
@@ -106,8 +92,7 @@ Options parseOptions(int argc, char** argv) {
   return o;
 }
 
-// ---------------------------------------------------------------------------------------
-// Speech file
+// ---- Speech file
 
 using roomcast::audio::PcmAudio;
 
@@ -167,8 +152,7 @@ PcmAudio synthesize(const std::string& phrase, const std::string& path) {
   return readMonoWav(path);
 }
 
-// ---------------------------------------------------------------------------------------
-// Pipeline
+// ---- Pipeline
 
 GstElement* add(GstBin* bin, const char* factory, const std::string& name) {
   GstElement* e = gst_element_factory_make(factory, name.c_str());
@@ -270,8 +254,7 @@ void addSpeaker(GstBin* bin, int i, Variant variant, const std::string& wav, Que
   g_signal_connect(queue, "overrun", G_CALLBACK(onOverrun), counters);
 }
 
-// ---------------------------------------------------------------------------------------
-// Measurement
+// ---- Measurement
 
 struct Hypothesis {
   int speaker = -1;
@@ -456,8 +439,7 @@ Run runOnce(Variant variant, int n, const Speech& speech, const std::string& key
   return r;
 }
 
-// ---------------------------------------------------------------------------------------
-// Statistics and output
+// ---- Statistics and output
 
 std::vector<const Run*> select(const std::vector<Run>& runs, Variant v, int n) {
   std::vector<const Run*> out;

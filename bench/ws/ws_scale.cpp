@@ -1,31 +1,9 @@
-// bench-ws-scale: roomcastd's WebSocket tier with N listeners in one room.
-//
-// For every size N (default 1000, 5000, 10000) this program starts a fresh roomcastd pinned
-// to one core (--server-cpu, default 0), creates a room, issues N anonymous listener tokens
-// over REST (setup, not timed as "connect"), and then, pinned to another core
-// (--generator-cpu, default 1), drives N WebSocket clients from one thread with epoll. The
-// client is a minimal RFC 6455 client written here: the HTTP upgrade (Sec-WebSocket-Accept
-// checked), masked text frames out, text/close/ping frames in (pings answered with pongs).
-//
-// Phases per size:
-//   idle      the daemon with the room and no clients: RSS (VmRSS) and CPU over --idle-seconds
-//   connect   N x (TCP connect + upgrade + hello -> welcome), at most --concurrency in flight;
-//             "connect time" is from the first connect() to the last welcome
-//   drain     until the sockets are quiet: listeners are counted, not announced, so no
-//             participant-joined is expected (any that arrives is counted and reported; before
-//             2026-12-01 every join was announced to everyone, N²/2 messages while filling)
-//   steady    one chat broadcast per second (senders rotate over --chat-senders clients,
-//             since one client may only chat once every 2 s; the text carries "b=<seq>
-//             t=<CLOCK_REALTIME ns>" of the moment the frame was written), and reactions:
-//             --react-percent of the clients react once a second each, spread evenly.
-//             After --warmup s, a window of --seconds s: server CPU (utime+stime from
-//             /proc/PID/stat), generator CPU (getrusage), messages per client per second.
-//             Delivery delay of a broadcast to a client = receive time - send time, both
-//             CLOCK_REALTIME on this machine: the kernel's receive timestamp of the segment
-//             (SO_TIMESTAMPNS on the TCP socket) and the moment this program read it.
-//   teardown  DELETE the room (room-ended to everyone, the server closes every socket),
-//             then SIGTERM the daemon.
-// Options: --help and bench/README.md (ws-scale).
+// bench-ws-scale: roomcastd's WebSocket tier with N listeners in one room. Per size a fresh
+// roomcastd (pinned to --server-cpu) and N WebSocket clients driven by one epoll thread of
+// this program (pinned to --generator-cpu; a minimal RFC 6455 client written here), in
+// phases: idle, connect, drain, steady (chat broadcasts and reactions, a measured window),
+// teardown. What each phase measures is "What it measures" in this benchmark's newest
+// bench/results/ file; options: --help and bench/README.md (ws-scale).
 
 #include <glib.h>
 #include <netinet/in.h>
@@ -65,9 +43,7 @@ namespace {
 
 using namespace roomcast::bench;
 
-// ---------------------------------------------------------------------------------------
-// Small helpers
-
+// ---- Small helpers
 
 int64_t clockNs(clockid_t clock) {
   timespec ts{};
@@ -77,26 +53,7 @@ int64_t clockNs(clockid_t clock) {
 int64_t monoNs() { return clockNs(CLOCK_MONOTONIC); }
 int64_t realNs() { return clockNs(CLOCK_REALTIME); }
 
-std::string trim(std::string s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-  size_t i = 0;
-  while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) i++;
-  return s.substr(i);
-}
-
-std::string maxOpenFiles(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/limits");
-  std::string line;
-  while (std::getline(f, line)) {
-    if (line.rfind("Max open files", 0) == 0) {
-      std::istringstream s(line.substr(14));
-      std::string soft, hard;
-      s >> soft >> hard;
-      return soft + "/" + hard;
-    }
-  }
-  return "?";
-}
+std::string trim(std::string s) { return g_strstrip(s.data()); }
 
 // /proc/<pid>/schedstat of one thread: seconds on the CPU and seconds runnable but waiting for it.
 struct SchedStat {
@@ -156,8 +113,7 @@ std::string jnum(double v, int decimals = 3) {
   return strf("%.*f", decimals, v);
 }
 
-// ---------------------------------------------------------------------------------------
-// Options
+// ---- Options
 
 struct Options {
   std::string roomcastd;
@@ -223,8 +179,7 @@ void scanDaemonLog(const std::string& log, size_t* warnings, std::vector<std::st
   }
 }
 
-// ---------------------------------------------------------------------------------------
-// WebSocket clients
+// ---- WebSocket clients
 
 enum class ConnState : uint8_t { Idle, Connecting, Upgrading, Hello, Joined, Closed };
 
@@ -949,8 +904,7 @@ class Generator {
   std::function<void()> everySecond_;
 };
 
-// ---------------------------------------------------------------------------------------
-// One size
+// ---- One size
 
 struct SizeResult {
   int n = 0;
@@ -1092,53 +1046,46 @@ void measureConnect(SizeResult& R, Generator& g, Roomcastd& d) {
 }
 
 // Steady load: CPU of the server, this generator and the rest of the machine over the window.
+// What the window's edges read: CPU of the server, this generator and the machine, run-queue
+// waits, the clock and the server's RSS.
+struct WindowEdge {
+  double server = 0, generator = 0;
+  MachineTicks machine;
+  SchedStat serverQueue, generatorQueue;
+  int64_t at = 0;
+  long rssKb = 0;
+};
+WindowEdge windowEdge(pid_t server) {
+  return {processCpuSeconds(server), selfCpuSeconds(), machineTicks(), serverMainThread(server), generatorThread(),
+          monoNs(), processStatusValue(server, "VmRSS")};
+}
+
 void measureSteady(SizeResult& R, Generator& g, Roomcastd& d, const Options& opt) {
-  double s0 = 0, g0 = 0;
-  int64_t w0 = 0, w1 = 0;
-  double s1 = 0, g1 = 0;
-  MachineTicks p0, p1;
-  SchedStat sq0, sq1, gq0, gq1;
+  WindowEdge e0, e1;
   long rssMin = LONG_MAX, rssMax = 0;
   bool windowOpen = false;
-  g.steady(
-      [&](bool start) {
-        if (start) {
-          windowOpen = true;
-          s0 = processCpuSeconds(d.pid());
-          g0 = selfCpuSeconds();
-          p0 = machineTicks();
-          sq0 = serverMainThread(d.pid());
-          gq0 = generatorThread();
-          w0 = monoNs();
-          R.rssWindowStartKb = processStatusValue(d.pid(), "VmRSS");
-        } else {
-          windowOpen = false;
-          s1 = processCpuSeconds(d.pid());
-          g1 = selfCpuSeconds();
-          p1 = machineTicks();
-          sq1 = serverMainThread(d.pid());
-          gq1 = generatorThread();
-          w1 = monoNs();
-          R.rssWindowEndKb = processStatusValue(d.pid(), "VmRSS");
-        }
-      },
-      [&] {
-        if (!windowOpen) return;
-        long rss = processStatusValue(d.pid(), "VmRSS");
-        rssMin = std::min(rssMin, rss);
-        rssMax = std::max(rssMax, rss);
-      });
-  R.windowSeconds = (w1 - w0) / 1e9;
+  g.steady([&](bool start) { (start ? e0 : e1) = windowEdge(d.pid()); windowOpen = start; },
+           [&] {
+             if (!windowOpen) return;
+             const long rss = processStatusValue(d.pid(), "VmRSS");
+             rssMin = std::min(rssMin, rss);
+             rssMax = std::max(rssMax, rss);
+           });
+  R.rssWindowStartKb = e0.rssKb;
+  R.rssWindowEndKb = e1.rssKb;
+  R.windowSeconds = (e1.at - e0.at) / 1e9;
   R.rssWindowMinKb = rssMin == LONG_MAX ? 0 : rssMin;
   R.rssWindowMaxKb = rssMax;
   if (R.windowSeconds > 0) {
-    R.serverCpuPct = 100.0 * (s1 - s0) / R.windowSeconds;
-    R.generatorCpuPct = 100.0 * (g1 - g0) / R.windowSeconds;
-    R.serverWaitPct = 100.0 * (sq1.wait - sq0.wait) / R.windowSeconds;
-    R.generatorWaitPct = 100.0 * (gq1.wait - gq0.wait) / R.windowSeconds;
+    const double server = e1.server - e0.server, generator = e1.generator - e0.generator;
+    R.serverCpuPct = 100.0 * server / R.windowSeconds;
+    R.generatorCpuPct = 100.0 * generator / R.windowSeconds;
+    R.serverWaitPct = 100.0 * (e1.serverQueue.wait - e0.serverQueue.wait) / R.windowSeconds;
+    R.generatorWaitPct = 100.0 * (e1.generatorQueue.wait - e0.generatorQueue.wait) / R.windowSeconds;
+    const MachineTicks &p0 = e0.machine, &p1 = e1.machine;
     if (p0.total > 0 && p1.cpuBusy.size() == p0.cpuBusy.size()) {
       const double machineBusy = static_cast<double>(p1.busy - p0.busy) / static_cast<double>(clockTicks());
-      R.otherCpuPct = 100.0 * (machineBusy - (s1 - s0) - (g1 - g0)) / R.windowSeconds;
+      R.otherCpuPct = 100.0 * (machineBusy - server - generator) / R.windowSeconds;
       const size_t core = static_cast<size_t>(opt.serverCpu);
       if (opt.serverCpu >= 0 && core < p1.cpuBusy.size() && p1.cpuTotal[core] > p0.cpuTotal[core])
         R.serverCoreBusyPct = 100.0 * static_cast<double>(p1.cpuBusy[core] - p0.cpuBusy[core]) /
@@ -1238,7 +1185,7 @@ SizeResult runSize(const Options& opt, int n, const std::string& workdirBase) {
   const int port = std::atoi(d.hostPort().c_str() + d.hostPort().rfind(':') + 1);
   note("   roomcastd pid %d, port %d", static_cast<int>(d.pid()), port);
   R.logPath = d.logPath();
-  R.daemonNofile = maxOpenFiles(d.pid());
+  R.daemonNofile = processOpenFdLimits(d.pid());
   usleep(500000);
   R.rssFreshKb = processStatusValue(d.pid(), "VmRSS");
 
@@ -1287,8 +1234,7 @@ SizeResult runSize(const Options& opt, int n, const std::string& workdirBase) {
   return R;
 }
 
-// ---------------------------------------------------------------------------------------
-// Report
+// ---- Report
 
 std::string mb(long kb) { return strf("%.1f", kb / 1024.0); }
 
