@@ -1,37 +1,10 @@
-// bench-janus-compare: roomcastd vs. Janus AudioBridge under the same plain-RTP load.
-//
-// Both servers run as child processes pinned to one core (CPU 0); the load generator, the
-// receiver and the signaling clients run in this process, pinned to another core (CPU 1).
-// The servers take turns, one at a time, and their order alternates from one measurement to
-// the next:
-//
-//   janus     Janus AudioBridge (Debian package `janus`), room 1234 at 48 kHz, plain-RTP
-//             participants joined over its HTTP API (default prebuffer, default encoder).
-//   roomcast  the real server, build/src/app/roomcastd, with [media] plain_rtp = true and
-//             [room] max_speakers = 1000: a room over REST, a speaker token per participant,
-//             one WebSocket per participant (hello, rtp-offer from the participant's own UDP
-//             port, rtp-answer), silent participants self-muted. The WebSockets stay open for
-//             the whole run, on a signaling thread of this process.
-//
-// Load: every participant has its own bound UDP socket. A sender thread sends each one's Opus
-// RTP (pt 111, 20 ms frames, 50 packets/s) from that socket to the port its server gave it;
-// the frames are encoded once before the run (a 1 s loop per kind of signal: a 440 Hz tone for
-// talkers, digital silence for silent participants, ticks for the transit runs). A receiver
-// thread (epoll) counts the mix each participant gets back on its socket. Silent participants
-// are server-muted (Janus "muted":true, roomcast self-mute) and keep sending encoded silence,
-// as a muted browser does; all of them still get a mix.
-//
-// CPU: utime+stime of the server process from /proc/PID/stat over --seconds after --warmup,
-// as % of one core. Transit latency: participant 0 sends ticks (every 4th a louder marker),
-// the mix that comes back to participant 1 is decoded, onsets are matched (markers first, so
-// a transit longer than the tick interval is not mistaken for a short one), per tick:
-// (kernel arrival time of the returned packet + onset offset in it) - (send time of the sent
-// packet + onset offset in it).
-//
-// Usage: bench-janus-compare [--sizes 4,16,64] [--seconds 20] [--warmup 8] [--quick]
-//          [--json FILE] [--variants janus,roomcast] [--repeats R] [--big 1000]
-//          [--latency-seconds S] [--no-latency] [--silent-input silence|none] [...]
-// See --help and bench/README.md.
+// bench-janus-compare: roomcastd vs. Janus AudioBridge under the same plain-RTP load, each
+// server pinned to one core and run in turn (order alternating); the load generator, the
+// receiver and the signaling clients are threads of this process on another core. Measures
+// server CPU per talking and per silent participant, a large room, and the transit of ticks
+// from one participant into another's mix. The full description (how participants join, what
+// the load and the transit matching are) is "What it measures" in this benchmark's newest
+// bench/results/ file; options: --help and bench/README.md.
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -77,6 +50,7 @@
 #include <vector>
 
 #include "bench_util.h"
+#include "children.h"  // processOpenFds
 #include "metrics_text.h"
 #include "rest_client.h"
 #include "roomcast-config.h"
@@ -99,16 +73,9 @@ constexpr unsigned kMarkerPeriod = 4;
 constexpr double kTickVolume = 0.1;
 constexpr double kMarkerVolume = 0.6;
 
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "bench-janus-compare: %s\n", what.c_str());
-  std::exit(1);
-}
-
-
 std::string clockNow() { return utcNow().substr(11, 8); }
 
-// ---------------------------------------------------------------------------------------
-// Options
+// ---- Options
 
 enum class Variant { Janus, Roomcast };
 
@@ -256,54 +223,20 @@ Options parseOptions(int argc, char** argv) {
   return o;
 }
 
-// ---------------------------------------------------------------------------------------
-// Janus over its HTTP API
+// ---- Janus over its HTTP API
 
 class JanusClient {
  public:
-  JanusClient() : session_(soup_session_new()) { soup_session_set_timeout(session_, 15); }
-  ~JanusClient() { g_object_unref(session_); }
-  JanusClient(const JanusClient&) = delete;
-  JanusClient& operator=(const JanusClient&) = delete;
-
   // Sends a request; returns the parsed JSON root (caller frees) or null with *error set.
   JsonNode* request(const char* method, const std::string& url, const std::string& body, std::string* error) {
-    SoupMessage* msg = soup_message_new(method, url.c_str());
-    if (!msg) {
-      *error = "bad URL " + url;
+    const RestClient::Reply reply = http_.request(method, url, body);
+    if (reply.status != 200) {
+      *error = reply.status ? "HTTP " + std::to_string(reply.status) : reply.error;
       return nullptr;
     }
-    if (!body.empty()) {
-      GBytes* bytes = g_bytes_new(body.data(), body.size());
-      soup_message_set_request_body_from_bytes(msg, "application/json", bytes);
-      g_bytes_unref(bytes);
-    }
-    GError* err = nullptr;
-    GBytes* reply = soup_session_send_and_read(session_, msg, nullptr, &err);
-    guint status = soup_message_get_status(msg);
-    g_object_unref(msg);
-    if (!reply) {
-      *error = err ? err->message : "no reply";
-      g_clear_error(&err);
-      return nullptr;
-    }
-    if (status != 200) {
-      *error = "HTTP " + std::to_string(status);
-      g_bytes_unref(reply);
-      return nullptr;
-    }
-    gsize size = 0;
-    const char* data = static_cast<const char*>(g_bytes_get_data(reply, &size));
-    JsonParser* parser = json_parser_new();
-    JsonNode* root = nullptr;
-    if (json_parser_load_from_data(parser, data, static_cast<gssize>(size), &err)) {
-      root = json_node_copy(json_parser_get_root(parser));
-    } else {
-      *error = std::string("bad JSON: ") + (err ? err->message : "?");
-      g_clear_error(&err);
-    }
-    g_object_unref(parser);
-    g_bytes_unref(reply);
+    g_autoptr(GError) err = nullptr;
+    JsonNode* root = json_from_string(reply.body.c_str(), &err);
+    if (!root) *error = std::string("bad JSON: ") + (err ? err->message : "empty reply");
     return root;
   }
 
@@ -320,12 +253,8 @@ class JanusClient {
       if (data && json_object_has_member(data, "id")) id = json_object_get_int_member(data, "id");
     }
     if (!id) {
-      JsonGenerator* gen = json_generator_new();
-      json_generator_set_root(gen, root);
-      gchar* text = json_generator_to_data(gen, nullptr);
+      g_autofree gchar* text = json_to_string(root, FALSE);
       *error = std::string("unexpected reply ") + text;
-      g_free(text);
-      g_object_unref(gen);
     }
     json_node_unref(root);
     return id;
@@ -420,7 +349,7 @@ class JanusClient {
   }
 
  private:
-  SoupSession* session_;
+  RestClient http_{"", 15};  // full Janus URLs; Janus answers within 15 s
   unsigned transactions_ = 0;
 };
 
@@ -472,8 +401,7 @@ std::string findJanusLib() {
   return "";
 }
 
-// ---------------------------------------------------------------------------------------
-// roomcastd: REST, then one WebSocket per participant, all on a signaling thread of ours
+// ---- roomcastd: REST, then one WebSocket per participant, all on a signaling thread of ours
 
 // The "type" of a server message without parsing it all: the server writes it first.
 std::string messageType(const char* text, size_t size) {
@@ -877,8 +805,7 @@ void writeRoomcastConfig(const std::string& path, const std::vector<std::string>
   }
 }
 
-// ---------------------------------------------------------------------------------------
-// Participants' sockets and the receiver thread
+// ---- Participants' sockets and the receiver thread
 
 struct Captured {
   double time;  // CLOCK_REALTIME seconds: kernel receive timestamp, or send time
@@ -1046,8 +973,7 @@ class Receiver {
   std::thread thread_;
 };
 
-// ---------------------------------------------------------------------------------------
-// Load generator: Opus frames encoded once, sent by one thread
+// ---- Load generator: Opus frames encoded once, sent by one thread
 
 enum class Signal { None = -1, Tone = 0, Silence = 1, Ticks = 2 };
 
@@ -1218,8 +1144,7 @@ class RtpSender {
   std::thread thread_;
 };
 
-// ---------------------------------------------------------------------------------------
-// Servers
+// ---- Servers
 
 struct LogSummary {
   int warnings = 0;                  // roomcastd: WARNING/CRITICAL/ERROR lines; Janus: [WARN]/[ERR]
@@ -1247,15 +1172,6 @@ LogSummary scanLog(const std::string& path, Variant variant) {
     if (s.samples.size() < 5 && seen.insert(key).second) s.samples.push_back(line.substr(0, 240));
   }
   return s;
-}
-
-int openFds(pid_t pid) {
-  int n = 0;
-  if (GDir* dir = g_dir_open(("/proc/" + std::to_string(pid) + "/fd").c_str(), 0, nullptr)) {
-    while (g_dir_read_name(dir)) n++;
-    g_dir_close(dir);
-  }
-  return n;
 }
 
 struct Server {
@@ -1402,8 +1318,7 @@ bool waitWhileAlive(Context& ctx, double seconds, Server& server, std::string* e
   return true;
 }
 
-// ---------------------------------------------------------------------------------------
-// One CPU measurement
+// ---- One CPU measurement
 
 struct LoadRun {
   Variant variant;
@@ -1527,7 +1442,7 @@ bool measureWindow(Context& ctx, LoadRun& r, Server& server, Receiver& receiver,
   ProcessStatus st = processStatus(server.child.pid());
   r.threads = st.threads;
   r.rssKb = st.rssKb;
-  r.fds = openFds(server.child.pid());
+  r.fds = std::max(0, processOpenFds(server.child.pid()));
   if (!ok || s0 < 0 || s1 < 0) return ok;
   const double hz = static_cast<double>(clockTicks());
   r.serverCpuPercent = (s1 - s0) / hz / wall * 100.0;
@@ -1652,8 +1567,7 @@ LoadRun runLoad(Context& ctx, Variant variant, int n, int talking, int repeat, d
   return r;
 }
 
-// ---------------------------------------------------------------------------------------
-// Transit latency
+// ---- Transit latency
 
 struct Decoded {
   std::vector<float> samples;  // kFrame per packet slot
@@ -1754,7 +1668,6 @@ std::vector<Onset> onsets(const Decoded& d, double* peakOut) {
   }
   return out;
 }
-
 
 struct LatencyRun {
   Variant variant;
@@ -1920,15 +1833,14 @@ LatencyRun runLatency(Context& ctx, Variant variant) {
   return r;
 }
 
-// ---------------------------------------------------------------------------------------
-// Summaries
+// ---- Summaries
 
 struct Cell {
   double cpu = NAN, rxMin = NAN, rxMean = NAN, coreBusy = NAN, other = NAN, generator = NAN;
   int threads = 0;
   int runs = 0, failed = 0;
   int stopErrors = 0;
-  int stopTimeouts = 0, wsCloses = 0, logWarnings = 0, reoffers = 0, reoffersInWindow = 0, rxAbove105 = 0;
+  int stopTimeouts = 0, wsCloses = 0, reoffers = 0, reoffersInWindow = 0, rxAbove105 = 0;
   double rxMax = NAN;
   guint64 tsBackwards = 0;
   guint64 socketDrops = 0, lateSlots = 0;
@@ -1941,7 +1853,6 @@ Cell cellOf(const std::vector<LoadRun>& runs, Variant v, int n, int talking) {
   for (const LoadRun& r : runs) {
     if (r.variant != v || r.n != n || r.talking != talking || r.big) continue;
     c.runs++;
-    c.logWarnings += r.logSummary.warnings;
     c.wsCloses += r.wsUnexpectedCloses;
     c.reoffers += r.reoffers;
     if (!r.stopError.empty()) c.stopErrors++;
@@ -2111,9 +2022,6 @@ long prepare(Context& ctx) {
     die("the open-files limit is " + std::to_string(fileLimit) + ", too low for " + std::to_string(most) +
         " participants (ulimit -n)");
 
-  auto wants = [](const std::vector<Variant>& list, Variant v) {
-    return std::find(list.begin(), list.end(), v) != list.end();
-  };
   const bool bigRun = opt.big > 0;
   const bool wantJanus = wants(opt.variants, Variant::Janus) || (bigRun && wants(opt.bigVariants, Variant::Janus));
   const bool wantRoomcast =

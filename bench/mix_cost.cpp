@@ -1,21 +1,8 @@
-// bench-mix-cost: CPU cost of producing every speaker's mix-minus, mixminus vs. naive.
-//
-// For each speaker count N it builds, runs to EOS and tears down, alternately:
-//   mixminus  N x (audiotestsrc ! capsfilter) -> mixminus.sink_i
-//             mixminus.minus_i ! queue ! fakesink   (one per speaker)
-//             mixminus.src     ! queue ! fakesink   (the program)
-//   naive     N x (audiotestsrc ! capsfilter ! tee); tee_i feeds N-1 audiomixers,
-//             audiomixer_j mixes everybody but speaker j ! fakesink      (O(N^2) work)
-//   sources   N x (audiotestsrc ! capsfilter ! fakesink): the floor both variants share
-//             (test-signal generation and per-stream plumbing), not a mix at all.
-//
-// Sources are not live, sinks do not sync and mixminus runs with live=false (it ticks when
-// every input has a frame, not on the clock), so every run measures processing throughput: process CPU time (getrusage RUSAGE_SELF, all threads, user + sys) and wall
-// time from READY -> PLAYING until the EOS message, normalised per second of audio.
-//
-// Usage: bench-mix-cost [--sizes 4,16,64] [--seconds 20] [--repeats 5] [--json FILE]
-//                       [--naive-seconds S] [--no-baseline]
-// Needs GST_PLUGIN_PATH to point at build/plugins/roomcast (meson's benchmark() sets it).
+// bench-mix-cost: CPU cost of producing every speaker's mix-minus: the mixminus element against
+// one audiomixer per speaker (naive, O(N^2)), and the sources alone as the floor both share.
+// Sources are not live, sinks do not sync and mixminus runs with live=false, so every run
+// measures processing throughput (process CPU per second of audio, READY -> EOS). The pipelines
+// are "What it measures" in this benchmark's newest bench/results/ file.
 
 #include <gst/gst.h>
 
@@ -46,11 +33,6 @@ constexpr const char* kCaps = "audio/x-raw,format=F32LE,rate=48000,channels=1,la
 // limiter knee (0.5) and both variants do the same arithmetic work per sample.
 constexpr double kSourceVolume = 0.5 / 64;
 constexpr double kRunTimeoutSeconds = 180;
-
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "bench-mix-cost: %s\n", what.c_str());
-  std::exit(1);
-}
 
 enum class Variant { MixMinus, Naive, Sources };
 
@@ -97,8 +79,7 @@ double naiveAudioSeconds(const Options& o, int n) {
   return std::min(o.seconds, std::max(1.0, o.seconds * scale * scale));
 }
 
-// ---------------------------------------------------------------------------------------
-// Pipelines
+// ---- Pipelines
 
 GstElement* add(GstBin* bin, const char* factory) {
   GstElement* e = gst_element_factory_make(factory, nullptr);
@@ -210,8 +191,7 @@ void buildSources(GstBin* bin, int n, int buffers) {
   for (int i = 0; i < n; i++) link(addSpeaker(bin, i, buffers), addFakesink(bin));
 }
 
-// ---------------------------------------------------------------------------------------
-// Measurement
+// ---- Measurement
 
 struct Run {
   Variant variant;
@@ -282,8 +262,7 @@ Run runOnce(Variant variant, int n, double audioSeconds) {
   return r;
 }
 
-// ---------------------------------------------------------------------------------------
-// Statistics and output
+// ---- Statistics and output
 
 struct Summary {
   Stat cpuMs, corePercent, realtime, sysShare, switchesPerAudioSecond;

@@ -85,14 +85,16 @@ long long processCpuTicks(pid_t pid) {
   return utime + stime;
 }
 
-ProcessStatus processStatus(pid_t pid) {
-  ProcessStatus s;
+long processStatusValue(pid_t pid, const char* key) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(f, line);) {
-    if (line.rfind("Threads:", 0) == 0) s.threads = std::atoi(line.c_str() + 8);
-    if (line.rfind("VmRSS:", 0) == 0) s.rssKb = std::atol(line.c_str() + 6);
-  }
-  return s;
+  const size_t n = std::strlen(key);
+  for (std::string line; std::getline(f, line);)
+    if (line.compare(0, n, key) == 0 && line.size() > n && line[n] == ':') return std::atol(line.c_str() + n + 1);
+  return -1;
+}
+
+ProcessStatus processStatus(pid_t pid) {
+  return {static_cast<int>(std::max(0L, processStatusValue(pid, "Threads"))), std::max(0L, processStatusValue(pid, "VmRSS"))};
 }
 
 MachineTicks machineTicks() {
@@ -114,7 +116,6 @@ MachineTicks machineTicks() {
     } else {
       m.cpuBusy.push_back(busy);
       m.cpuTotal.push_back(busy + idle);
-      m.cpuSteal.push_back(v[7]);
     }
   }
   return m;
@@ -148,11 +149,13 @@ bool pinToCpu(int cpu) {
 long raiseFileLimit(long want) {
   rlimit r{};
   if (getrlimit(RLIMIT_NOFILE, &r) != 0) return -1;
-  rlim_t target = static_cast<rlim_t>(want);
-  if (r.rlim_max != RLIM_INFINITY && target > r.rlim_max) target = r.rlim_max;
-  if (r.rlim_cur == RLIM_INFINITY || r.rlim_cur >= target) return static_cast<long>(r.rlim_cur);
-  r.rlim_cur = target;
-  setrlimit(RLIMIT_NOFILE, &r);
+  if (r.rlim_cur == RLIM_INFINITY || r.rlim_cur >= static_cast<rlim_t>(want)) return static_cast<long>(r.rlim_cur);
+  // As root the hard limit may rise too; otherwise the soft one goes as far as the hard one.
+  rlimit w{static_cast<rlim_t>(want), std::max(r.rlim_max, static_cast<rlim_t>(want))};
+  if (setrlimit(RLIMIT_NOFILE, &w) != 0) {
+    w = {std::min(r.rlim_max, static_cast<rlim_t>(want)), r.rlim_max};
+    setrlimit(RLIMIT_NOFILE, &w);
+  }
   getrlimit(RLIMIT_NOFILE, &r);
   return static_cast<long>(r.rlim_cur);
 }
@@ -326,6 +329,11 @@ void removeTree(const std::string& path) {
     g_dir_close(dir);
   }
   g_rmdir(path.c_str());
+}
+
+void die(const std::string& what) {
+  std::fprintf(stderr, "%s: %s\n", program_invocation_short_name, what.c_str());
+  std::exit(1);
 }
 
 void note(const char* format, ...) {

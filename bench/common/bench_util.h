@@ -23,6 +23,8 @@ int onlineCpus();
 long clockTicks();  // sysconf(_SC_CLK_TCK)
 // utime + stime of a process (all its threads) from /proc/PID/stat, in clock ticks; -1 if gone.
 long long processCpuTicks(pid_t pid);
+// The number after "key:" in /proc/PID/status ("VmRSS", "VmHWM" in kB, "Threads"); -1 if gone.
+long processStatusValue(pid_t pid, const char* key);
 // "Threads:" and "VmRSS:" (kB) from /proc/PID/status; zeros if gone.
 struct ProcessStatus {
   int threads = 0;
@@ -34,7 +36,7 @@ ProcessStatus processStatus(pid_t pid);
 // busy includes steal (time the hypervisor gave to someone else), which is also kept apart.
 struct MachineTicks {
   long long busy = 0, total = 0, steal = 0;
-  std::vector<long long> cpuBusy, cpuTotal, cpuSteal;
+  std::vector<long long> cpuBusy, cpuTotal;
 };
 MachineTicks machineTicks();
 double machineBusySeconds();  // busy CPU seconds of all processes since boot; -1 if unknown
@@ -48,8 +50,8 @@ SelfUsage selfUsage();
 
 // ---- this process
 bool pinToCpu(int cpu);  // sched_setaffinity(0); cpu < 0 does nothing
-// Raises RLIMIT_NOFILE's soft limit towards `want` (at most the hard limit); returns the new
-// soft limit.
+// Raises RLIMIT_NOFILE's soft limit towards `want` (beyond the hard limit only as root); never
+// lowers it. Returns the soft limit.
 long raiseFileLimit(long want);
 
 // ---- child processes
@@ -98,6 +100,9 @@ std::string tailOf(const std::string& path, size_t bytes);
 void removeTree(const std::string& path);  // a folder and everything in it
 // Writes `json` to `path` and says so on stdout; false (and nothing said) if it cannot.
 bool writeJsonFile(const std::string& path, const std::string& json);
+
+// "PROGRAM: what" on stderr, then exit(1).
+[[noreturn]] void die(const std::string& what);
 
 // A progress line on stderr (printf format, newline added, flushed at once).
 void note(const char* format, ...) __attribute__((format(printf, 1, 2)));

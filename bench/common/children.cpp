@@ -251,29 +251,13 @@ static bool readStat(pid_t pid, std::vector<std::string>& fields) {
 }
 
 double processCpuSeconds(pid_t pid) {
-  std::vector<std::string> f;
-  if (!readStat(pid, f)) return -1;
-  static const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
-  return (std::stod(f[13]) + std::stod(f[14])) / hz;  // utime, stime
+  const long long ticks = processCpuTicks(pid);
+  return ticks < 0 ? -1 : static_cast<double>(ticks) / static_cast<double>(clockTicks());
 }
 
-static std::string statusField(pid_t pid, const char* name) {
-  std::istringstream in(readFile("/proc/" + std::to_string(pid) + "/status"));
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind(name, 0) == 0) return line.substr(strlen(name));
-  return "";
-}
+long processRssKb(pid_t pid) { return processStatusValue(pid, "VmRSS"); }
 
-long processRssKb(pid_t pid) {
-  const std::string v = statusField(pid, "VmRSS:");
-  return v.empty() ? -1 : std::atol(v.c_str());
-}
-
-int processThreads(pid_t pid) {
-  const std::string v = statusField(pid, "Threads:");
-  return v.empty() ? -1 : std::atoi(v.c_str());
-}
+int processThreads(pid_t pid) { return static_cast<int>(processStatusValue(pid, "Threads")); }
 
 int processOpenFds(pid_t pid) {
   DIR* d = opendir(("/proc/" + std::to_string(pid) + "/fd").c_str());
@@ -285,12 +269,17 @@ int processOpenFds(pid_t pid) {
   return n;
 }
 
-int processOpenFdLimit(pid_t pid) {
+std::string processOpenFdLimits(pid_t pid) {
   std::istringstream in(readFile("/proc/" + std::to_string(pid) + "/limits"));
-  std::string line;
+  std::string line, soft, hard;
   while (std::getline(in, line))
-    if (line.rfind("Max open files", 0) == 0) return std::atoi(line.c_str() + 26);
-  return -1;
+    if (line.rfind("Max open files", 0) == 0 && std::istringstream(line.substr(14)) >> soft >> hard) return soft + "/" + hard;
+  return "?";
+}
+
+int processOpenFdLimit(pid_t pid) {
+  const std::string limits = processOpenFdLimits(pid);
+  return limits == "?" ? -1 : std::atoi(limits.c_str());
 }
 
 std::vector<pid_t> childPids(pid_t parent) {
@@ -331,9 +320,8 @@ CpuTimes cpuTimes(int cpu) {
 }
 
 double selfCpuSeconds() {
-  rusage u;
-  getrusage(RUSAGE_SELF, &u);
-  return u.ru_utime.tv_sec + u.ru_utime.tv_usec * 1e-6 + u.ru_stime.tv_sec + u.ru_stime.tv_usec * 1e-6;
+  const SelfUsage u = selfUsage();
+  return u.userSeconds + u.sysSeconds;
 }
 
 static int g_nice = 0;
@@ -344,18 +332,6 @@ void setNice(int nice) {
 }
 
 int niceValue() { return g_nice; }
-
-int raiseNofile(int want) {
-  rlimit r;
-  getrlimit(RLIMIT_NOFILE, &r);
-  rlimit w{static_cast<rlim_t>(want), std::max(r.rlim_max, static_cast<rlim_t>(want))};
-  if (setrlimit(RLIMIT_NOFILE, &w) != 0) {  // not allowed above the hard limit: go to it
-    w = {std::min(r.rlim_max, static_cast<rlim_t>(want)), r.rlim_max};
-    setrlimit(RLIMIT_NOFILE, &w);
-  }
-  getrlimit(RLIMIT_NOFILE, &r);
-  return static_cast<int>(r.rlim_cur);
-}
 
 double nearestRankPercentile(std::vector<double> v, double p) {
   if (v.empty()) return NAN;
@@ -368,15 +344,7 @@ double nearestRankPercentile(std::vector<double> v, double p) {
 std::string machineSummary() {
   utsname u{};
   uname(&u);
-  std::string model;
-  std::istringstream cpu(readFile("/proc/cpuinfo"));
-  std::string line;
-  while (std::getline(cpu, line))
-    if (line.rfind("model name", 0) == 0) {
-      model = line.substr(line.find(':') + 2);
-      break;
-    }
-  return std::to_string(sysconf(_SC_NPROCESSORS_ONLN)) + " CPUs (" + model + "), Linux " + u.release;
+  return std::to_string(onlineCpus()) + " CPUs (" + cpuModel() + "), Linux " + u.release;
 }
 
 std::string gstVersion() {

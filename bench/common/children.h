@@ -117,6 +117,7 @@ long processRssKb(pid_t pid);
 int processThreads(pid_t pid);
 int processOpenFds(pid_t pid);     // entries in /proc/PID/fd, -1 if gone
 int processOpenFdLimit(pid_t pid);  // soft "Max open files"
+std::string processOpenFdLimits(pid_t pid);  // "soft/hard", "?" if gone
 std::vector<pid_t> childPids(pid_t parent);
 // Busy and total jiffies of one CPU (cpuN line of /proc/stat); cpu < 0: all CPUs.
 struct CpuTimes {
@@ -130,7 +131,6 @@ double selfCpuSeconds();  // getrusage(RUSAGE_SELF), user + sys
 // negative value keeps the benchmark's processes ahead of it).
 void setNice(int nice);
 int niceValue();
-int raiseNofile(int want);  // setrlimit(RLIMIT_NOFILE) as high as allowed, up to `want`; returns the soft limit
 
 // Nearest rank, p in 0..1, NAN if empty (bench_util's percentile() interpolates, p in 0..100).
 double nearestRankPercentile(std::vector<double> values, double p);

@@ -8,8 +8,7 @@
 // 10 s after the first segment to the end) is extrapolated to one hour; the start-up (the
 // session POST, the wait for a playable playlist, the first playlists and segments) is shown
 // apart.
-//
-// Prints a table, writes JSON (--json FILE).
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>

@@ -1,23 +1,10 @@
 // bench-hls-fanout: N concurrent HLS listeners pulling at real per-listener rates, served by
 // roomcastd directly or through the nginx edge (data/nginx/roomcast-edge.conf), while one
-// speaker talks in the room.
-//
-// The load generator is this process: one thread, epoll, HTTP/1.1 keep-alive, one connection
-// per listener. It is open loop: every listener refreshes its media playlist on its own
-// schedule (every 1 s ± 10 %, uniformly random, starting at a random moment of the ramp) and
-// fetches each segment that is new in it once, on the same connection, right after the
-// playlist; a listener that joins fetches the last 3 listed segments, as a player does. If a
-// refresh comes due while the listener's previous requests are still outstanding it is sent
-// as soon as they finish (counted as deferred: that is the server being slow, not us).
-//
-// Measured in a window after the ramp: time to first byte (request fully written → first
-// response byte, from the kernel's receive timestamp, SO_TIMESTAMPNS, so a busy generator
-// does not inflate it; the time at which our event loop saw it is kept too), errors (non-2xx,
-// timeouts, connection failures), server CPU (/proc/PID/stat of roomcastd, nginx's master and
-// workers), the generator's own CPU, how late its timers fired, and achieved vs planned
-// request rates. The generator runs on one CPU, the servers on the other.
-//
-// Prints a table, writes JSON (--json FILE).
+// speaker talks. The load generator is this process: one thread, epoll, HTTP/1.1 keep-alive,
+// one connection per listener, open loop (each listener refreshes on its own schedule). What
+// the window measures (time to first byte from SO_TIMESTAMPNS, errors, CPU, playlist age) is
+// "What it measures" in this benchmark's newest bench/results/ file.
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -73,8 +60,7 @@ struct Options {
 
 int edgeCpu(const Options& o) { return o.edgeCpu >= 0 ? o.edgeCpu : o.serverCpu; }
 
-// ---------------------------------------------------------------------------------------------
-// The load generator
+// ---- The load generator
 
 enum class Kind { Playlist, Segment };
 
@@ -111,7 +97,6 @@ struct Stats {
   std::vector<float> totalSegment;                       // ms, to the last byte
   std::vector<float> timerLag;                           // ms, idle listeners' refresh timers
   std::vector<float> playlistAge;                        // ms, newest listed segment's end to arrival
-  std::vector<float> deferredBy;                         // ms, refreshes that waited for the connection
   std::vector<float> connectMs;                          // all phases
   long playlistsSent = 0, segmentsSent = 0, playlistsScheduled = 0;
   long playlistsOk = 0, segmentsOk = 0;
@@ -299,7 +284,7 @@ class Generator {
       if (inWindow(when)) stats_.timerLag.push_back(static_cast<float>((now - when) * 1000));
       l.refreshPending = true;
       l.pendingSince = when;
-      sendNext(l, now, false);
+      sendNext(l, now);
     } else {
       if (l.refreshPending) {
         if (inWindow(when)) stats_.skipped++;  // the previous refresh has not even gone out
@@ -312,7 +297,7 @@ class Generator {
   }
 
   // Idle: the next queued segment, else a pending refresh.
-  void sendNext(Listener& l, double now, bool waited = true) {
+  void sendNext(Listener& l, double now) {
     std::string path;
     if (!l.queue.empty()) {
       path = l.queue.front();
@@ -321,9 +306,6 @@ class Generator {
     } else if (l.refreshPending) {
       path = l.playlistPath;
       l.kind = Kind::Playlist;
-      // A refresh that waited for the connection (lag of idle listeners is recorded in onTimer).
-      if (inWindow(l.pendingSince) && waited)
-        stats_.deferredBy.push_back(static_cast<float>((now - l.pendingSince) * 1000));
       l.refreshPending = false;
     } else {
       l.state = Listener::State::Idle;
@@ -605,8 +587,6 @@ class Generator {
   Stats stats_;
   char buffer_[65536];
 };
-
-// ---------------------------------------------------------------------------------------------
 
 struct Sample {
   double mono = 0, wall = 0;
@@ -1110,7 +1090,7 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   int maxN = 0;
   for (int n : o.sizes) maxN = std::max(maxN, n);
-  const int nofile = raiseNofile(std::max(65536, 4 * maxN + 4096));  // inherited by roomcastd and nginx
+  const int nofile = static_cast<int>(raiseFileLimit(std::max(65536, 4 * maxN + 4096)));  // inherited by roomcastd and nginx
   o.nofile = nofile;
   if (nofile < maxN + 512) {
     fprintf(stderr, "fanout: RLIMIT_NOFILE is %d, too low for %d listeners\n", nofile, maxN);

@@ -1,21 +1,9 @@
-// bench-hls-latency: glass-to-glass latency from a WebRTC speaker to HLS listeners.
-//
-// A speaker (`roomcast speak --file markers.wav`, a real WebRTC client) sends a WAV with short
-// tone bursts at known offsets; each burst's frequency (one of 12) names it, so a burst heard
-// 0..18 s later is matched without ambiguity. HLS players (the same GStreamer pipeline as
-// `roomcast listen`: uridecodebin → hlsdemux, appsink sync=true, so it plays in real time)
-// stamp every buffer with the wall clock when it is rendered; latency = time a burst's onset is
-// played − time it left the speaker.
-//
-// When a burst leaves the speaker is estimated from the speaker's stdout (see --anchor) and
-// checked by a second WebRTC participant (`roomcast speak`, a near-silent tone) who records
-// the room's return: the bursts reach it a WebRTC transit after they were sent, so
-// (reference heard − estimated send) must be small and positive, and its spread bounds the
-// estimate's error. Every player's HTTP goes through a logging proxy, which shows where
-// hlsdemux starts in the live playlist and lets each played burst be placed in its segment
-// (EXT-X-PROGRAM-DATE-TIME): the latency splits into speaker → mixer and mixer → played.
-//
-// Prints a table, writes JSON (--json FILE).
+// bench-hls-latency: glass-to-glass latency from a WebRTC speaker to HLS players. The speaker
+// sends tone bursts named by their frequency; players running `roomcast listen`'s pipeline
+// stamp what they render; a reference participant checks the send-time estimate; a logging
+// proxy places each burst in its segment, splitting speaker -> mixer from mixer -> played.
+// The details are "What it measures" in this benchmark's newest bench/results/ file.
+
 #include <gst/app/gstappsink.h>
 #include <gst/gst.h>
 
@@ -30,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "audio/tone.h"  // tonePower (Goertzel)
 #include "audio/wav.h"
 #include "children.h"
 #include "logging_proxy.h"
@@ -57,8 +46,7 @@ struct Options {
   bool keep = false;
 };
 
-// ---------------------------------------------------------------------------------------------
-// Markers
+// ---- Markers
 
 std::vector<float> makeMarkers(const Options& o, std::vector<double>& offsets) {
   const double total = o.lead + o.markers * o.spacing + 2.0;
@@ -78,21 +66,9 @@ std::vector<float> makeMarkers(const Options& o, std::vector<double>& offsets) {
   return x;
 }
 
-double goertzel(const float* x, size_t n, double f) {
-  const double w = 2 * M_PI * f / kRate, c = 2 * std::cos(w);
-  double s1 = 0, s2 = 0;
-  for (size_t i = 0; i < n; i++) {
-    const double s0 = x[i] + c * s1 - s2;
-    s2 = s1;
-    s1 = s0;
-  }
-  return 2 * (s1 * s1 + s2 * s2 - c * s1 * s2) / (double(n) * n);
-}
-
 struct Burst {
   double onset;   // seconds into the stream
   int frequency;  // index 0..11
-  double levelDb;
   double share;   // energy share of that frequency
 };
 
@@ -135,17 +111,16 @@ std::vector<Burst> detectBursts(const std::vector<float>& x) {
     for (size_t i = 0; i < n; i++) total += double(x[s + i]) * x[s + i];
     total /= n;
     for (int f = 0; f < kFrequencies; f++) {
-      const double p = goertzel(x.data() + s, n, markerFrequency(f));
+      const double p = audio::tonePower(x.data() + s, n, kRate, markerFrequency(f));
       if (p > best) best = p, which = f;
     }
-    out.push_back({onset / 1000.0, which, mean, total > 0 ? best / total : 0});
+    out.push_back({onset / 1000.0, which, total > 0 ? best / total : 0});
     b = onset + 400;  // markers are at least 1 s apart
   }
   return out;
 }
 
-// ---------------------------------------------------------------------------------------------
-// An HLS player: roomcast listen's pipeline, every rendered buffer stamped with the wall clock.
+// ---- An HLS player: roomcast listen's pipeline, every rendered buffer stamped with the wall clock.
 
 struct Player {
   std::string name, rendition, url;
@@ -228,8 +203,7 @@ double wallAt(const Player& p, size_t s) {
   return it->second + double(s - it->first) / kRate;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Playlists as the player saw them (from the proxy): segment name → (PDT, duration).
+// ---- Playlists as the player saw them (from the proxy): segment name → (PDT, duration).
 
 struct SegmentInfo {
   double pdt = NAN, duration = 0;

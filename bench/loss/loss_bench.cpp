@@ -20,8 +20,8 @@
 //    the sender's "welcome" line (its file starts playing right after) plus the burst's
 //    offset in the file (the approach of bench/hls/hls_latency.cpp). The welcome anchor is a
 //    few ms early or late in the same way in every cell: compare cells, not absolute values.
-//
-// Prints a table, writes JSON (--json FILE). See bench/README.md (loss).
+// See bench/README.md (loss).
+
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <unistd.h>
@@ -38,13 +38,13 @@
 #include "audio/tone.h"
 #include "audio/wav.h"
 #include "bench_util.h"
+#include "children.h"  // Child: the speakers, their stdout lines stamped
 #include "loss_rules.h"
 #include "markers.h"
 #include "network_lab.h"
 #include "roomcast-config.h"
 #include "processes.h"
 #include "room_helpers.h"
-#include "stamped_child.h"
 #include "wait.h"
 #include "ws_client.h"
 
@@ -82,7 +82,6 @@ struct RunResult {
   double iceMs = NAN;
   LossCount count;
   audio::Continuity up, down;
-  double upSeconds = 0, downSeconds = 0;  // length of the steady parts analysed
   std::vector<double> upTransitMs, downTransitMs;
   double upTransitMedian = NAN, downTransitMedian = NAN;
   double madePercent(const LossSpec& s) const {
@@ -125,7 +124,7 @@ bool applyLoss(Lab& lab, const LossSpec& spec) {
   return shIn(lab, "router", "nft delete table bridge roomcast_loss 2>/dev/null || true; nft -f " + rules);
 }
 
-HeardClock clockOf(StampedChild& client) {
+HeardClock clockOf(Child& client) {
   HeardClock c;
   for (const auto& [at, line] : client.lines()) {
     unsigned long long n = 0;
@@ -135,7 +134,7 @@ HeardClock clockOf(StampedChild& client) {
   return c;
 }
 
-double welcomeStamp(StampedChild& client) {
+double welcomeStamp(Child& client) {
   for (const auto& [at, line] : client.lines())
     if (line.rfind("event: ", 0) == 0 && line.find("\"welcome\"") != std::string::npos) return at;
   return NAN;
@@ -149,9 +148,8 @@ std::vector<float> readMono(const std::string& wav) {
 
 // Continuity of the steady part, from 0.5 s after its first loud window (the first frames of a
 // new stream ramp up) to the silence before the markers.
-audio::Continuity steadyContinuity(const std::vector<float>& mono, double* seconds) {
+audio::Continuity steadyContinuity(const std::vector<float>& mono) {
   const auto [from, to] = steadySpan(mono);
-  *seconds = from < 0 ? 0 : to - from - 0.5;
   if (from < 0 || to - from < 1.5) return {};
   return audio::measureContinuity(mono, kRate, from + 0.5, to);
 }
@@ -207,33 +205,33 @@ RunResult runOnce(Lab& lab, const LossSpec& spec, int index) {
     if (optOut) argv.push_back("--recording-opt-out");
     return argv;
   };
-  std::string error;
-  StampedChild hostClient, lossyClient;
   const std::string hostLog = tag + "-host.log", lossyLog = tag + "-lossy.log";
   const std::string hostReturn = tag + "-host-return.wav", lossyReturn = tag + "-lossy-return.wav";
-  if (!hostClient.start(speak("host", host, lab.hostWav, hostReturn, true), hostLog, &error) ||
-      std::isnan(hostClient.waitForLine("connected", 30))) {
-    r.failure = "the host did not connect: " + error + logTail(hostLog);
+  Child hostClient(speak("host", host, lab.hostWav, hostReturn, true), -1, hostLog);
+  if (hostClient.waitForLine("connected", 30) < 0) {
+    r.failure = "the host did not connect: " + logTail(hostLog);
     cliInHost(lab, {"end", room, "--token", host});
     return r;
   }
-  if (!lossyClient.start(speak(kLossyRole, token, lab.lossyWav, lossyReturn, false), lossyLog, &error)) {
-    r.failure = "the lossy speaker did not start: " + error;
+  Child lossyClient(speak(kLossyRole, token, lab.lossyWav, lossyReturn, false), -1, lossyLog);
+  if (!lossyClient.started()) {
+    r.failure = "the lossy speaker did not start";
     cliInHost(lab, {"end", room, "--token", host});
     return r;
   }
-  r.connected = !std::isnan(lossyClient.waitForLine("connected", 45));
+  r.connected = lossyClient.waitForLine("connected", 45) >= 0;
   const double hostWelcome = welcomeStamp(hostClient), lossyWelcome = welcomeStamp(lossyClient);
   if (r.connected) {
-    // Both files played out, and the last burst has crossed the room.
+    // Both files played out, and the last burst has crossed the room (the stamps are wall clock).
     const double until = std::max(hostWelcome + lab.hostSignal.seconds(), lossyWelcome + lab.lossySignal.seconds()) + 1.5;
-    t::pollUntil([&] { return monotonicSeconds() >= until; }, until - monotonicSeconds() + 5, 0.1);
+    t::pollUntil([&] { return realtimeSeconds() >= until; }, until - realtimeSeconds() + 5, 0.1);
   } else {
     r.failure = "the lossy speaker did not connect: " + logTail(lossyLog);
   }
   const auto ended = cliInHost(lab, {"end", room, "--token", host});
   const std::string recording = t::jsonString(ended.stdoutText, "recording");
-  if (!hostClient.waitForExit(30) || !lossyClient.waitForExit(30)) note("  a speaker did not leave when the room ended");
+  const auto leaves = [](Child& c) { return t::pollUntil([&] { return !c.running(); }, 30, 0.05); };
+  if (!leaves(hostClient) || !leaves(lossyClient)) note("  a speaker did not leave when the room ended");
   hostClient.stop();
   lossyClient.stop();
   std::string counters;
@@ -248,10 +246,10 @@ RunResult runOnce(Lab& lab, const LossSpec& spec, int index) {
   const auto decoded = t::run({"ffmpeg", "-nostdin", "-v", "error", "-i", recording, "-ac", "1", "-ar", "48000", "-y",
                                recordingWav}, 60);
   if (recording.empty() || decoded.exitStatus != 0) r.failure = "no recording to decode: " + ended.stdoutText + decoded.stderrText;
-  else r.up = steadyContinuity(readMono(recordingWav), &r.upSeconds);
+  else r.up = steadyContinuity(readMono(recordingWav));
   // Downlink: the lossy speaker's return holds the host alone.
   const std::vector<float> lossyHeard = readMono(lossyReturn), hostHeard = readMono(hostReturn);
-  r.down = steadyContinuity(lossyHeard, &r.downSeconds);
+  r.down = steadyContinuity(lossyHeard);
 
   std::vector<double> lossySent, hostSent;
   for (int k = 0; k < lab.lossySignal.markers; k++) lossySent.push_back(lossyWelcome + lab.lossySignal.markerAt(k));

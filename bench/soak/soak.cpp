@@ -1,25 +1,9 @@
-// bench-soak: cheap, ordinary traffic against a room with a live speaker, and whether
-// roomcastd gives back what that traffic took (issue 18, "Must show").
-//
-// One roomcastd (data dir in a temporary directory), one room, a live speaker (`roomcast
-// speak`, 440 Hz) and an observer (`roomcast speak --out`, a second speaker whose return mix
-// carries the 440 Hz tone). After a warm-up and a settle, the daemon's open fds
-// (/proc/PID/fd), threads (/proc/PID/status Threads) and RSS (VmRSS) are the baseline. Then:
-//
-//   rest    100 000 REST requests (GET /api/v1/health, /api/v1/rooms, /api/v1/rooms/ID,
-//           /api/v1/recordings) with keep-alive, from clients that send 1-3 requests and close
-//           their side (socket_load.h)
-//   ws      20 000 WebSocket upgrades to /ws/ROOM that never say hello, held in batches
-//           until the server closes them or --ws-hold passes, then closed by us
-//   speakers 500 speaker join/leave cycles over real WebRTC (speaker_cycles.h)
-//
-// After each phase: fds, threads and RSS right away (peak) and after a settle (until they are
-// back within tolerance, or stop falling for --settle-quiet s, at most --settle-max s). A
-// phase passes when the settled values are no more than the tolerance above the baseline.
-// At the end the room is deleted, the observer writes its recording, and the 440 Hz tone is
-// measured in 20 ms windows over the whole soak (tone_watch.h).
-//
-// Table on stdout, JSON to --json. Exit 1 if the audio stopped or a resource did not return.
+// bench-soak: cheap, ordinary traffic (REST requests, silent WebSockets, speaker join/leave
+// cycles) against a room with a live speaker: does roomcastd give back the fds, threads and
+// RSS it took (each phase against a baseline, after a settle), and does the speaker's audio
+// ever stop (tone_watch.h)? The phases and the pass rules are "What it measures" in this
+// benchmark's newest bench/results/ file. Exit 1 if the audio stopped or a resource did not
+// return.
 
 #include <glib.h>
 
@@ -77,11 +61,6 @@ struct Options {
   std::string json = "bench-soak.json";
   bool keepWorkdir = false;
 };
-
-[[noreturn]] void fail(const std::string& what) {
-  fprintf(stderr, "bench-soak: %s\n", what.c_str());
-  exit(1);
-}
 
 FlagSetter setCount(long& out) {
   return [&out](const std::string& v) { out = intList(v, 0, 1 << 30).at(0); };
@@ -262,13 +241,6 @@ std::string sampleJson(const Sample& s) {
          ", \"rss_kb\": " + std::to_string(s.rssKb) + ", \"cpu_seconds\": " + jsonNumber(s.cpuSeconds) + "}";
 }
 
-std::string todayUtc() {
-  const time_t t = time(nullptr);
-  char buf[32];
-  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
-  return buf;
-}
-
 // The three loads' settings (their counts are set per phase).
 struct Loads {
   RestLoadOptions rest;
@@ -305,7 +277,7 @@ void warmUp(const Options& opt, const Target& target, RestLoadOptions rest, Sile
   runSilentWebSockets(target, ws);
   cycles.cycles = opt.warmCycles;
   const CycleResult warmCycles = runSpeakerCycles(cycles);
-  if (warmCycles.completed == 0) fail("no speaker cycle completed in the warm-up" + firstFailures(warmCycles.failures));
+  if (warmCycles.completed == 0) die("no speaker cycle completed in the warm-up" + firstFailures(warmCycles.failures));
   if (const double wait = roomCreatedAt + opt.roomAge - monotonicSeconds(); wait > 0) {
     timedNote("waiting %.0f s for the room's bounded buffers to fill (--room-age)", wait);
     sleepFor(wait);
@@ -451,7 +423,7 @@ bool printReport(Report& r) {
   const double runStarted = r.runStarted;
   const std::string& loadBefore = r.loadBefore;
   resourcesOk = true;
-  printf("\nsoak: %s, GStreamer %s, %s\n", machineSummary().c_str(), gstVersion().c_str(), todayUtc().c_str());
+  printf("\nsoak: %s, GStreamer %s, %s\n", machineSummary().c_str(), gstVersion().c_str(), utcNow().c_str());
   printf("roomcastd fd limit %d; tolerance %.0f %% of the baseline, at least %d fds / %d threads; only growth counts\n",
          nofile, opt.tolerancePct, opt.fdSlack, opt.threadSlack);
   printf("baseline after warm-up: %d fds, %d threads, %.1f MB RSS\n\n", base.fds, base.threads, base.rssKb / 1024.0);
@@ -512,7 +484,7 @@ void writeJson(const Report& r, bool passed) {
   const double runStarted = r.runStarted;
   // ---- JSON
   std::ostringstream j;
-  j << "{\n\"benchmark\": \"soak\",\n\"date\": \"" << todayUtc() << "\",\n\"machine\": " << jsonString(machineSummary())
+  j << "{\n\"benchmark\": \"soak\",\n\"date\": \"" << utcNow() << "\",\n\"machine\": " << jsonString(machineSummary())
     << ",\n\"gstreamer\": \"" << gstVersion() << "\",\n\"parameters\": {\"scale\": " << jsonNumber(opt.scale)
     << ", \"requests\": " << opt.requests << ", \"websockets\": " << opt.websockets << ", \"cycles\": " << opt.cycles
     << ", \"rest_concurrency\": " << opt.restConcurrency << ", \"source_addresses\": " << opt.sourceAddresses
@@ -564,12 +536,12 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   // Our client sockets: a WebSocket batch and the REST connections at once. The daemon
   // inherits the same limit (the issue's 20 000 on this machine).
-  const int nofile = raiseNofile(65536);
+  const int nofile = static_cast<int>(raiseFileLimit(65536));
   if (nofile < opt.wsBatch + opt.restConcurrency + 256)
-    fail("RLIMIT_NOFILE " + std::to_string(nofile) + " is too low for --ws-batch " + std::to_string(opt.wsBatch));
+    die("RLIMIT_NOFILE " + std::to_string(nofile) + " is too low for --ws-batch " + std::to_string(opt.wsBatch));
 
   g_autofree char* workdirRaw = g_dir_make_tmp("bench-soak-XXXXXX", nullptr);
-  if (!workdirRaw) fail("cannot create a temporary directory");
+  if (!workdirRaw) die("cannot create a temporary directory");
   const std::string workdir = workdirRaw;
   const double runStarted = monotonicSeconds();
   const std::string loadBefore = loadAverage();
@@ -577,7 +549,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> daemonArgs = opt.daemonArgs;
   if (!opt.config.empty()) daemonArgs.insert(daemonArgs.begin(), {"--config", opt.config});
   Roomcastd daemon(workdir + "/data", daemonArgs);
-  if (!daemon.ready()) fail("roomcastd did not start:\n" + daemon.log());
+  if (!daemon.ready()) die("roomcastd did not start:\n" + daemon.log());
   const pid_t pid = daemon.pid();
   timedNote("roomcastd %d at %s; nofile %d; %ld requests, %ld WebSockets, %ld cycles", static_cast<int>(pid),
        daemon.url().c_str(), processOpenFdLimit(pid), opt.requests, opt.websockets, opt.cycles);
@@ -586,11 +558,11 @@ int main(int argc, char** argv) {
   const Reply created = httpRequest("POST", daemon.url() + "/api/v1/rooms", R"({"title":"Soak"})");
   const double roomCreatedAt = monotonicSeconds();
   const std::string room = jsonMember(created.body, "id"), host = jsonMember(created.body, "host_token");
-  if (created.status != 201 || room.empty()) fail("cannot create a room: " + created.body);
+  if (created.status != 201 || room.empty()) die("cannot create a room: " + created.body);
   auto token = [&](const std::string& name) {
     const Reply r = httpRequest("POST", daemon.url() + "/api/v1/rooms/" + room + "/tokens",
                                 R"({"role":"speaker","name":")" + name + "\"}", host);
-    if (r.status != 201) fail("cannot issue a speaker token: " + r.body);
+    if (r.status != 201) die("cannot issue a speaker token: " + r.body);
     return jsonMember(r.body, "token");
   };
   const std::string cli = roomcast::testing::buildPath("src/client/roomcast");
@@ -600,8 +572,8 @@ int main(int argc, char** argv) {
   Child observer({cli, "--server", daemon.url(), "speak", room, "--token", token("observer"), "--tone", "1000",
                   "--volume", "0.02", "--seconds", "86400", "--out", wav},
                  -1, workdir + "/observer.log");
-  if (speaker.waitForLine("connected", 60) < 0) fail("the speaker did not connect:\n" + readFile(workdir + "/speaker.log"));
-  if (observer.waitForLine("heard 3 s", 60) < 0) fail("the observer hears nothing:\n" + readFile(workdir + "/observer.log"));
+  if (speaker.waitForLine("connected", 60) < 0) die("the speaker did not connect:\n" + readFile(workdir + "/speaker.log"));
+  if (observer.waitForLine("heard 3 s", 60) < 0) die("the observer hears nothing:\n" + readFile(workdir + "/observer.log"));
   std::vector<std::string> slotTokens;
   for (int i = 0; i < opt.parallel; i++) slotTokens.push_back(token("cycler-" + std::to_string(i)));
 

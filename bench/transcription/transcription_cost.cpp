@@ -1,25 +1,9 @@
 // bench-transcription-cost: CPU that speech recognition (pocketsphinx) costs per talking
-// speaker, and how far behind live the final transcripts arrive.
-//
-// Speech: flite synthesizes "good morning everybody" (8 kHz, 16-bit mono); the bench writes a
-// WAV of 1 s silence, then the phrase R times, each followed by 1.5 s of silence (R so the file
-// lasts about --seconds). The end of the speech in every utterance is known.
-//
-// N speakers (--speakers 1,2,4) in one pipeline, each:
-//   filesrc ! wavparse ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1,format=F32LE
-//     ! audiobuffersplit (20 ms, like decoded Opus frames) ! identity sync=true (real time) ! tee
-//   tee ! queue leaky=downstream max-size-time=2 s max-size-buffers=0 max-size-bytes=0
-//       ! audioconvert ! audioresample ! audio/x-raw,format=S16LE,rate=16000,channels=1
-//       ! pocketsphinx ! fakesink sync=false async=false
-// which is SpeakerPeer::branchRecognizer (src/media/speaker_peer.cpp) from the tee on. The
-// "baseline" variant is the same without pocketsphinx, to subtract the plumbing.
-//
-// Per run: process CPU (getrusage RUSAGE_SELF, user + sys) over the wall time from PAUSED ->
-// PLAYING until EOS. Recognition cost per speaker = (% core pocketsphinx - % core baseline) / N,
-// taken within each alternating pair of runs. Lag of a final hypothesis = pipeline running time
-// when pocketsphinx posts it (bus sync handler) - end of the most recent utterance's speech.
-//
-// Usage: bench-transcription-cost [--speakers 1,2,4] [--seconds 30] [--repeats 3] [--json FILE]
+// speaker, and how far behind live the final transcripts arrive. N speakers play a flite
+// phrase in real time into SpeakerPeer::branchRecognizer's branch (src/media/speaker_peer.cpp);
+// a "baseline" variant without pocketsphinx is subtracted within each alternating pair of runs.
+// The pipeline and the lag definition are "What it measures" in this benchmark's newest
+// bench/results/ file.
 
 #include <fcntl.h>
 #include <gst/gst.h>
@@ -72,10 +56,10 @@ void quietStderr(bool quiet) {
   }
 }
 
-[[noreturn]] void die(const std::string& what) {
+// Fatal: stderr back first, so that the reason shows.
+[[noreturn]] void fatal(const std::string& what) {
   quietStderr(false);
-  std::fprintf(stderr, "bench-transcription-cost: %s\n", what.c_str());
-  std::exit(1);
+  die(what);
 }
 
 enum class Variant { Recognizer, Baseline };
@@ -108,8 +92,7 @@ Options parseOptions(int argc, char** argv) {
   return o;
 }
 
-// ---------------------------------------------------------------------------------------
-// Speech file
+// ---- Speech file
 
 using roomcast::audio::PcmAudio;
 
@@ -117,7 +100,7 @@ using roomcast::audio::PcmAudio;
 PcmAudio readMonoWav(const std::string& path) {
   PcmAudio pcm;
   if (!roomcast::audio::readWav(path, pcm) || pcm.channels != 1 || pcm.samples.empty())
-    die(path + ": expected a 16-bit mono PCM WAV file");
+    fatal(path + ": expected a 16-bit mono PCM WAV file");
   return pcm;
 }
 
@@ -149,13 +132,13 @@ Speech buildSpeech(const PcmAudio& phrase, double seconds, const std::string& pa
     silence(kGapSilence);
   }
   sp.duration = static_cast<double>(out.samples.size()) / out.sampleRate;
-  if (!roomcast::audio::writeWav(path, out)) die("cannot write " + path);
+  if (!roomcast::audio::writeWav(path, out)) fatal("cannot write " + path);
   return sp;
 }
 
 PcmAudio synthesize(const std::string& phrase, const std::string& path) {
   gchar* flite = g_find_program_in_path("flite");
-  if (!flite) die("flite is not installed (apt-get install flite)");
+  if (!flite) fatal("flite is not installed (apt-get install flite)");
   const gchar* argv[] = {flite, "-t", phrase.c_str(), "-o", path.c_str(), nullptr};
   gint status = 0;
   GError* error = nullptr;
@@ -163,19 +146,18 @@ PcmAudio synthesize(const std::string& phrase, const std::string& path) {
   if (!g_spawn_sync(nullptr, const_cast<gchar**>(argv), nullptr, G_SPAWN_STDOUT_TO_DEV_NULL, nullptr, nullptr, nullptr,
                     &err, &status, &error) ||
       !g_spawn_check_wait_status(status, nullptr))
-    die(std::string("flite failed: ") + (error ? error->message : (err ? err : "")));
+    fatal(std::string("flite failed: ") + (error ? error->message : (err ? err : "")));
   g_free(err);
   g_free(flite);
   return readMonoWav(path);
 }
 
-// ---------------------------------------------------------------------------------------
-// Pipeline
+// ---- Pipeline
 
 GstElement* add(GstBin* bin, const char* factory, const std::string& name) {
   GstElement* e = gst_element_factory_make(factory, name.c_str());
   if (!e)
-    die(std::string("element ") + factory + " is missing" +
+    fatal(std::string("element ") + factory + " is missing" +
         (std::string(factory) == "pocketsphinx" ? " (apt-get install gstreamer1.0-pocketsphinx)" : ""));
   gst_bin_add(bin, e);
   return e;
@@ -192,7 +174,7 @@ GstElement* addCaps(GstBin* bin, const std::string& name, const char* text) {
 void linkChain(const std::vector<GstElement*>& chain) {
   for (size_t i = 0; i + 1 < chain.size(); i++)
     if (!gst_element_link(chain[i], chain[i + 1]))
-      die(std::string("cannot link ") + GST_OBJECT_NAME(chain[i]) + " to " + GST_OBJECT_NAME(chain[i + 1]));
+      fatal(std::string("cannot link ") + GST_OBJECT_NAME(chain[i]) + " to " + GST_OBJECT_NAME(chain[i + 1]));
 }
 
 // Audio that went into and out of one speaker's recognizer queue, its overruns, and how far
@@ -263,7 +245,7 @@ void addSpeaker(GstBin* bin, int i, Variant variant, const std::string& wav, Que
     linkChain({queue, asrConvert, asrResample, asrCaps, sink});
   GstPad* teeSrc = gst_element_request_pad_simple(tee, "src_%u");
   GstPad* queueSink = gst_element_get_static_pad(queue, "sink");
-  if (!teeSrc || gst_pad_link(teeSrc, queueSink) != GST_PAD_LINK_OK) die("cannot link the tee to the queue");
+  if (!teeSrc || gst_pad_link(teeSrc, queueSink) != GST_PAD_LINK_OK) fatal("cannot link the tee to the queue");
   gst_object_unref(teeSrc);
   gst_object_unref(queueSink);
 
@@ -272,8 +254,7 @@ void addSpeaker(GstBin* bin, int i, Variant variant, const std::string& wav, Que
   g_signal_connect(queue, "overrun", G_CALLBACK(onOverrun), counters);
 }
 
-// ---------------------------------------------------------------------------------------
-// Measurement
+// ---- Measurement
 
 struct Hypothesis {
   int speaker = -1;
@@ -399,7 +380,7 @@ Run runOnce(Variant variant, int n, const Speech& speech, const std::string& key
     GError* err = nullptr;
     gchar* debug = nullptr;
     gst_message_parse_error(msg, &err, &debug);
-    die(label + ": " + err->message + (debug ? std::string(" (") + debug + ")" : ""));
+    fatal(label + ": " + err->message + (debug ? std::string(" (") + debug + ")" : ""));
   };
 
   // Setup: loading the acoustic model and dictionary happens here, outside the timed window.
@@ -408,7 +389,7 @@ Run runOnce(Variant variant, int n, const Speech& speech, const std::string& key
   double setupStart = monotonicSeconds();
   if (gst_element_set_state(pipeline, GST_STATE_PAUSED) == GST_STATE_CHANGE_FAILURE) {
     if (GstMessage* msg = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR)) fail(msg);
-    die(label + ": cannot set PAUSED");
+    fatal(label + ": cannot set PAUSED");
   }
   gst_element_get_state(pipeline, nullptr, nullptr, 10 * GST_SECOND);
   double setupWall = monotonicSeconds() - setupStart;
@@ -420,14 +401,14 @@ Run runOnce(Variant variant, int n, const Speech& speech, const std::string& key
   double busyBefore = machineBusySeconds();
   SelfUsage before = selfUsage();
   double wallStart = monotonicSeconds();
-  if (gst_element_set_state(pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) die(label + ": cannot set PLAYING");
+  if (gst_element_set_state(pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) fatal(label + ": cannot set PLAYING");
   const double timeout = speech.duration * 2 + 60;
   GstMessage* msg = gst_bus_timed_pop_filtered(bus, static_cast<GstClockTime>(timeout * GST_SECOND),
                                                static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
   double wallEnd = monotonicSeconds();
   SelfUsage after = selfUsage();
   double busyAfter = machineBusySeconds();
-  if (!msg) die(label + ": no EOS within " + std::to_string(static_cast<int>(timeout)) + " s");
+  if (!msg) fatal(label + ": no EOS within " + std::to_string(static_cast<int>(timeout)) + " s");
   if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) fail(msg);
   gst_message_unref(msg);
   gst_element_set_state(pipeline, GST_STATE_NULL);
@@ -458,8 +439,7 @@ Run runOnce(Variant variant, int n, const Speech& speech, const std::string& key
   return r;
 }
 
-// ---------------------------------------------------------------------------------------
-// Statistics and output
+// ---- Statistics and output
 
 std::vector<const Run*> select(const std::vector<Run>& runs, Variant v, int n) {
   std::vector<const Run*> out;
@@ -747,7 +727,7 @@ void writeJson(const Session& s, const std::vector<Run>& runs, const std::vector
   j << "  ],\n  \"runs\": [\n";
   for (size_t i = 0; i < runs.size(); i++) j << runJson(runs[i]) << (i + 1 < runs.size() ? ",\n" : "\n");
   j << "  ]\n}\n";
-  if (!writeJsonFile(opt.json, j.str())) die("cannot write " + opt.json);
+  if (!writeJsonFile(opt.json, j.str())) fatal("cannot write " + opt.json);
 }
 
 }  // namespace
@@ -759,11 +739,11 @@ int main(int argc, char** argv) {
   if (GstElementFactory* f = gst_element_factory_find("pocketsphinx"))
     gst_object_unref(f);
   else
-    die("no pocketsphinx GStreamer element (apt-get install gstreamer1.0-pocketsphinx)");
+    fatal("no pocketsphinx GStreamer element (apt-get install gstreamer1.0-pocketsphinx)");
 
   g_autoptr(GError) error = nullptr;
   g_autofree gchar* dir = g_dir_make_tmp("bench-transcription-XXXXXX", &error);
-  if (!dir) die(std::string("no temporary folder: ") + error->message);
+  if (!dir) fatal(std::string("no temporary folder: ") + error->message);
   const std::string tmp = dir;
   PcmAudio phrase = synthesize(s.opt.phrase, tmp + "/phrase.wav");
   s.speech = buildSpeech(phrase, s.opt.seconds, tmp + "/speech.wav");

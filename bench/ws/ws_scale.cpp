@@ -1,33 +1,9 @@
-// bench-ws-scale: roomcastd's WebSocket tier with N listeners in one room.
-//
-// For every size N (default 1000, 5000, 10000) this program starts a fresh roomcastd pinned
-// to one core (--server-cpu, default 0), creates a room, issues N anonymous listener tokens
-// over REST (setup, not timed as "connect"), and then, pinned to another core
-// (--generator-cpu, default 1), drives N WebSocket clients from one thread with epoll. The
-// client is a minimal RFC 6455 client written here: the HTTP upgrade (Sec-WebSocket-Accept
-// checked), masked text frames out, text/close/ping frames in (pings answered with pongs).
-//
-// Phases per size:
-//   idle      the daemon with the room and no clients: RSS (VmRSS) and CPU over --idle-seconds
-//   connect   N x (TCP connect + upgrade + hello -> welcome), at most --concurrency in flight;
-//             "connect time" is from the first connect() to the last welcome
-//   drain     until the sockets are quiet: listeners are counted, not announced, so no
-//             participant-joined is expected (any that arrives is counted and reported; before
-//             2026-12-01 every join was announced to everyone, N²/2 messages while filling)
-//   steady    one chat broadcast per second (senders rotate over --chat-senders clients,
-//             since one client may only chat once every 2 s; the text carries "b=<seq>
-//             t=<CLOCK_REALTIME ns>" of the moment the frame was written), and reactions:
-//             --react-percent of the clients react once a second each, spread evenly.
-//             After --warmup s, a window of --seconds s: server CPU (utime+stime from
-//             /proc/PID/stat), generator CPU (getrusage), messages per client per second.
-//             Delivery delay of a broadcast to a client = receive time - send time, both
-//             CLOCK_REALTIME on this machine: the kernel's receive timestamp of the segment
-//             (SO_TIMESTAMPNS on the TCP socket) and the moment this program read it.
-//   teardown  DELETE the room (room-ended to everyone, the server closes every socket),
-//             then SIGTERM the daemon.
-//
-// Usage: bench-ws-scale --roomcastd PATH [--sizes 1000,5000,10000] [--seconds 30] [--json F]
-// See --help and bench/README.md (ws-scale).
+// bench-ws-scale: roomcastd's WebSocket tier with N listeners in one room. Per size a fresh
+// roomcastd (pinned to --server-cpu) and N WebSocket clients driven by one epoll thread of
+// this program (pinned to --generator-cpu; a minimal RFC 6455 client written here), in
+// phases: idle, connect, drain, steady (chat broadcasts and reactions, a measured window),
+// teardown. What each phase measures is "What it measures" in this benchmark's newest
+// bench/results/ file; options: --help and bench/README.md (ws-scale).
 
 #include <glib.h>
 #include <netinet/in.h>
@@ -67,14 +43,7 @@ namespace {
 
 using namespace roomcast::bench;
 
-// ---------------------------------------------------------------------------------------
-// Small helpers
-
-[[noreturn]] void die(const std::string& what) {
-  std::fprintf(stderr, "bench-ws-scale: %s\n", what.c_str());
-  std::exit(1);
-}
-
+// ---- Small helpers
 
 int64_t clockNs(clockid_t clock) {
   timespec ts{};
@@ -84,61 +53,7 @@ int64_t clockNs(clockid_t clock) {
 int64_t monoNs() { return clockNs(CLOCK_MONOTONIC); }
 int64_t realNs() { return clockNs(CLOCK_REALTIME); }
 
-std::string trim(std::string s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-  size_t i = 0;
-  while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) i++;
-  return s.substr(i);
-}
-
-// A "Key:   value kB" line of /proc/PID/status, in kB (or the plain number).
-long procStatusValue(pid_t pid, const char* key) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  const size_t n = std::strlen(key);
-  while (std::getline(f, line))
-    if (line.compare(0, n, key) == 0 && line.size() > n && line[n] == ':') return std::atol(line.c_str() + n + 1);
-  return -1;
-}
-
-std::string maxOpenFiles(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/limits");
-  std::string line;
-  while (std::getline(f, line)) {
-    if (line.rfind("Max open files", 0) == 0) {
-      std::istringstream s(line.substr(14));
-      std::string soft, hard;
-      s >> soft >> hard;
-      return soft + "/" + hard;
-    }
-  }
-  return "?";
-}
-
-struct CpuTicks {
-  double busy = 0, total = 0;
-};
-// Machine-wide (index 0) and per-CPU (index 1 + cpu) busy/total ticks from /proc/stat.
-std::vector<CpuTicks> readProcStat() {
-  std::vector<CpuTicks> out;
-  std::ifstream f("/proc/stat");
-  std::string line;
-  while (std::getline(f, line)) {
-    if (line.rfind("cpu", 0) != 0) break;
-    std::istringstream s(line);
-    std::string name;
-    s >> name;
-    std::vector<double> v;
-    double x;
-    while (s >> x) v.push_back(x);
-    if (v.size() < 5) continue;
-    CpuTicks t;
-    for (size_t i = 0; i < v.size() && i < 8; i++) t.total += v[i];
-    t.busy = t.total - v[3] - v[4];  // minus idle and iowait
-    out.push_back(t);
-  }
-  return out;
-}
+std::string trim(std::string s) { return g_strstrip(s.data()); }
 
 // /proc/<pid>/schedstat of one thread: seconds on the CPU and seconds runnable but waiting for it.
 struct SchedStat {
@@ -198,8 +113,7 @@ std::string jnum(double v, int decimals = 3) {
   return strf("%.*f", decimals, v);
 }
 
-// ---------------------------------------------------------------------------------------
-// Options
+// ---- Options
 
 struct Options {
   std::string roomcastd;
@@ -265,8 +179,7 @@ void scanDaemonLog(const std::string& log, size_t* warnings, std::vector<std::st
   }
 }
 
-// ---------------------------------------------------------------------------------------
-// WebSocket clients
+// ---- WebSocket clients
 
 enum class ConnState : uint8_t { Idle, Connecting, Upgrading, Hello, Joined, Closed };
 
@@ -291,12 +204,10 @@ struct Conn {
   // steady window counters (by read time)
   uint32_t winMessages = 0, winChat = 0, winReactions = 0, winOther = 0;
   uint64_t reactionSum = 0;    // sum of all "reactions" counts received since the load began
-  uint32_t chatReceived = 0;   // chat broadcasts received (any)
 };
 
 struct Broadcast {
   int64_t sentRealNs = 0;
-  int64_t sentMonoNs = 0;
   int64_t serverSentAtMs = 0;  // sent_at_ms as first seen
   bool measured = false;
   std::vector<int32_t> appUs;     // per client, -1 = not received
@@ -375,7 +286,6 @@ class Generator {
       reactors_.push_back(idx);
     }
     const int64_t t0 = monoNs();
-    loadStartNs_ = t0;
     windowStartNs_ = t0 + static_cast<int64_t>(opt_.warmup * 1e9);
     windowEndNs_ = windowStartNs_ + static_cast<int64_t>(opt_.seconds * 1e9);
     nextChatNs_ = t0;
@@ -391,7 +301,6 @@ class Generator {
       inWindow_ = false;
       onWindow_(false);
     }
-    loadEndNs_ = monoNs();
     // Late broadcasts: until every measured one reached every connected client, or the grace.
     const int64_t graceEnd = monoNs() + static_cast<int64_t>(opt_.grace * 1e9);
     run([&] {
@@ -450,12 +359,12 @@ class Generator {
   bool connectTimedOut_ = false;
   int64_t connectStartNs_ = 0, connectEndNs_ = 0, lastWelcomeNs_ = 0;
   uint64_t joinedEventsTotal_ = 0, expectedJoinedEvents_ = 0;
-  uint64_t bytesReceived_ = 0, framesReceived_ = 0;
+  uint64_t bytesReceived_ = 0;
   bool drainedAll_ = false;
   double drainSeconds_ = 0;
   int64_t drainEndNs_ = 0;
-  int64_t loadStartNs_ = 0, loadEndNs_ = 0, windowStartNs_ = 0, windowEndNs_ = 0;
-  uint64_t reactionsSent_ = 0, chatsSent_ = 0, reactionsSentBlocked_ = 0;
+  int64_t windowStartNs_ = 0, windowEndNs_ = 0;
+  uint64_t reactionsSent_ = 0, chatsSent_ = 0;
   uint64_t unexpectedCloses_ = 0;
   uint64_t protocolErrors_ = 0;  // frames we could not make sense of
   int stillOpenAfterTeardown_ = 0;
@@ -541,7 +450,6 @@ class Generator {
         reactCursor_++;
         nextReactNs_ += reactIntervalNs_;
         if (conns_[who].state != ConnState::Joined) continue;
-        if (!conns_[who].out.empty()) reactionsSentBlocked_++;
         sendText(who, std::string(R"({"type":"react","reaction":")") + name + "\"}");
         reactionsSent_++;
       }
@@ -556,7 +464,6 @@ class Generator {
     const size_t b = broadcasts_.size();
     const size_t who = static_cast<size_t>(senders_[b % senders_.size()]);
     Broadcast br;
-    br.sentMonoNs = nowMono;
     br.measured = nowMono >= windowStartNs_ && nowMono < windowEndNs_;
     br.appUs.assign(static_cast<size_t>(n_), -1);
     br.kernelUs.assign(static_cast<size_t>(n_), -1);
@@ -774,16 +681,7 @@ class Generator {
       g_checksum_get_digest(sum, digest, &dlen);
       g_checksum_free(sum);
       g_autofree gchar* accept = g_base64_encode(digest, dlen);
-      std::string lower(head);
-      for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      size_t at = lower.find("\r\nsec-websocket-accept:");
-      bool ok = false;
-      if (at != std::string::npos) {
-        size_t vs = at + 23;
-        size_t ve = head.find("\r\n", vs);
-        ok = trim(std::string(head.substr(vs, ve == std::string_view::npos ? std::string_view::npos : ve - vs))) == accept;
-      }
-      if (!ok) {
+      if (headerValue(std::string(head), "Sec-WebSocket-Accept") != accept) {
         lost(idx, "bad Sec-WebSocket-Accept");
         return data.size();
       }
@@ -829,7 +727,6 @@ class Generator {
         payload = unmasked;
       }
       pos += hdr + static_cast<size_t>(len);
-      framesReceived_++;
       frame(idx, fin, opcode, payload);
     }
   }
@@ -923,7 +820,6 @@ class Generator {
       return;
     }
     if (type == "chat") {
-      c.chatReceived++;
       if (inWin) c.winChat++;
       // text "b=<seq> t=<ns>"
       const int64_t b = numberAfter(m, "b=");
@@ -1008,8 +904,7 @@ class Generator {
   std::function<void()> everySecond_;
 };
 
-// ---------------------------------------------------------------------------------------
-// One size
+// ---- One size
 
 struct SizeResult {
   int n = 0;
@@ -1102,7 +997,7 @@ void measureIdle(SizeResult& R, Generator& g, Roomcastd& d, const Options& opt) 
     g.idle(opt.idleSeconds);
     R.idleCpuPct = 100.0 * (processCpuSeconds(d.pid()) - c0) / ((monoNs() - t0) / 1e9);
   }
-  R.rssIdleKb = procStatusValue(d.pid(), "VmRSS");
+  R.rssIdleKb = processStatusValue(d.pid(), "VmRSS");
   note("   idle: RSS %.1f MB (fresh %.1f MB), CPU %.1f %%", R.rssIdleKb / 1024.0, R.rssFreshKb / 1024.0, R.idleCpuPct);
 
 }
@@ -1151,57 +1046,50 @@ void measureConnect(SizeResult& R, Generator& g, Roomcastd& d) {
 }
 
 // Steady load: CPU of the server, this generator and the rest of the machine over the window.
+// What the window's edges read: CPU of the server, this generator and the machine, run-queue
+// waits, the clock and the server's RSS.
+struct WindowEdge {
+  double server = 0, generator = 0;
+  MachineTicks machine;
+  SchedStat serverQueue, generatorQueue;
+  int64_t at = 0;
+  long rssKb = 0;
+};
+WindowEdge windowEdge(pid_t server) {
+  return {processCpuSeconds(server), selfCpuSeconds(), machineTicks(), serverMainThread(server), generatorThread(),
+          monoNs(), processStatusValue(server, "VmRSS")};
+}
+
 void measureSteady(SizeResult& R, Generator& g, Roomcastd& d, const Options& opt) {
-  double s0 = 0, g0 = 0;
-  int64_t w0 = 0, w1 = 0;
-  double s1 = 0, g1 = 0;
-  std::vector<CpuTicks> p0, p1;
-  SchedStat sq0, sq1, gq0, gq1;
+  WindowEdge e0, e1;
   long rssMin = LONG_MAX, rssMax = 0;
   bool windowOpen = false;
-  g.steady(
-      [&](bool start) {
-        if (start) {
-          windowOpen = true;
-          s0 = processCpuSeconds(d.pid());
-          g0 = selfCpuSeconds();
-          p0 = readProcStat();
-          sq0 = serverMainThread(d.pid());
-          gq0 = generatorThread();
-          w0 = monoNs();
-          R.rssWindowStartKb = procStatusValue(d.pid(), "VmRSS");
-        } else {
-          windowOpen = false;
-          s1 = processCpuSeconds(d.pid());
-          g1 = selfCpuSeconds();
-          p1 = readProcStat();
-          sq1 = serverMainThread(d.pid());
-          gq1 = generatorThread();
-          w1 = monoNs();
-          R.rssWindowEndKb = procStatusValue(d.pid(), "VmRSS");
-        }
-      },
-      [&] {
-        if (!windowOpen) return;
-        long rss = procStatusValue(d.pid(), "VmRSS");
-        rssMin = std::min(rssMin, rss);
-        rssMax = std::max(rssMax, rss);
-      });
-  R.windowSeconds = (w1 - w0) / 1e9;
+  g.steady([&](bool start) { (start ? e0 : e1) = windowEdge(d.pid()); windowOpen = start; },
+           [&] {
+             if (!windowOpen) return;
+             const long rss = processStatusValue(d.pid(), "VmRSS");
+             rssMin = std::min(rssMin, rss);
+             rssMax = std::max(rssMax, rss);
+           });
+  R.rssWindowStartKb = e0.rssKb;
+  R.rssWindowEndKb = e1.rssKb;
+  R.windowSeconds = (e1.at - e0.at) / 1e9;
   R.rssWindowMinKb = rssMin == LONG_MAX ? 0 : rssMin;
   R.rssWindowMaxKb = rssMax;
   if (R.windowSeconds > 0) {
-    R.serverCpuPct = 100.0 * (s1 - s0) / R.windowSeconds;
-    R.generatorCpuPct = 100.0 * (g1 - g0) / R.windowSeconds;
-    R.serverWaitPct = 100.0 * (sq1.wait - sq0.wait) / R.windowSeconds;
-    R.generatorWaitPct = 100.0 * (gq1.wait - gq0.wait) / R.windowSeconds;
-    if (!p0.empty() && p1.size() == p0.size()) {
-      const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
-      const double machineBusy = (p1[0].busy - p0[0].busy) / ticks;
-      R.otherCpuPct = 100.0 * (machineBusy - (s1 - s0) - (g1 - g0)) / R.windowSeconds;
-      const size_t core = static_cast<size_t>(opt.serverCpu + 1);
-      if (opt.serverCpu >= 0 && core < p1.size() && p1[core].total > p0[core].total)
-        R.serverCoreBusyPct = 100.0 * (p1[core].busy - p0[core].busy) / (p1[core].total - p0[core].total);
+    const double server = e1.server - e0.server, generator = e1.generator - e0.generator;
+    R.serverCpuPct = 100.0 * server / R.windowSeconds;
+    R.generatorCpuPct = 100.0 * generator / R.windowSeconds;
+    R.serverWaitPct = 100.0 * (e1.serverQueue.wait - e0.serverQueue.wait) / R.windowSeconds;
+    R.generatorWaitPct = 100.0 * (e1.generatorQueue.wait - e0.generatorQueue.wait) / R.windowSeconds;
+    const MachineTicks &p0 = e0.machine, &p1 = e1.machine;
+    if (p0.total > 0 && p1.cpuBusy.size() == p0.cpuBusy.size()) {
+      const double machineBusy = static_cast<double>(p1.busy - p0.busy) / static_cast<double>(clockTicks());
+      R.otherCpuPct = 100.0 * (machineBusy - server - generator) / R.windowSeconds;
+      const size_t core = static_cast<size_t>(opt.serverCpu);
+      if (opt.serverCpu >= 0 && core < p1.cpuBusy.size() && p1.cpuTotal[core] > p0.cpuTotal[core])
+        R.serverCoreBusyPct = 100.0 * static_cast<double>(p1.cpuBusy[core] - p0.cpuBusy[core]) /
+                              static_cast<double>(p1.cpuTotal[core] - p0.cpuTotal[core]);
     }
   }
 }
@@ -1297,9 +1185,9 @@ SizeResult runSize(const Options& opt, int n, const std::string& workdirBase) {
   const int port = std::atoi(d.hostPort().c_str() + d.hostPort().rfind(':') + 1);
   note("   roomcastd pid %d, port %d", static_cast<int>(d.pid()), port);
   R.logPath = d.logPath();
-  R.daemonNofile = maxOpenFiles(d.pid());
+  R.daemonNofile = processOpenFdLimits(d.pid());
   usleep(500000);
-  R.rssFreshKb = procStatusValue(d.pid(), "VmRSS");
+  R.rssFreshKb = processStatusValue(d.pid(), "VmRSS");
 
   auto [roomId, hostToken, tokens] = createRoomAndTokens(R, d, n);
   Generator g(opt, n, port, roomId, std::move(tokens));
@@ -1315,15 +1203,15 @@ SizeResult runSize(const Options& opt, int n, const std::string& workdirBase) {
   note("   drain: %" PRIu64 " of %" PRIu64 " participant-joined in %.2f s after the last welcome (%.1f MB received)",
        R.joinedEvents, R.expectedJoinedEvents, R.drainSeconds, R.bytesConnectPhase / 1e6);
   g.idle(2);
-  R.rssConnectedKb = procStatusValue(d.pid(), "VmRSS");
-  R.threadsConnected = procStatusValue(d.pid(), "Threads");
+  R.rssConnectedKb = processStatusValue(d.pid(), "VmRSS");
+  R.threadsConnected = processStatusValue(d.pid(), "Threads");
   note("   connected: RSS %.1f MB (+%.1f MB over idle)", R.rssConnectedKb / 1024.0,
        (R.rssConnectedKb - R.rssIdleKb) / 1024.0);
 
   measureSteady(R, g, d, opt);
   summariseDeliveries(R, g);
   summariseMessages(R, g);
-  R.hwmKb = procStatusValue(d.pid(), "VmHWM");
+  R.hwmKb = processStatusValue(d.pid(), "VmHWM");
   note("   steady %.1f s: server CPU %.1f %%, generator %.1f %%; delivery p50 %.1f p99 %.1f max %.1f ms; %.2f msgs/client/s",
        R.windowSeconds, R.serverCpuPct, R.generatorCpuPct, R.deliveryAppMs.p50, R.deliveryAppMs.p99,
        R.deliveryAppMs.max, R.msgsPerClientMean);
@@ -1346,8 +1234,7 @@ SizeResult runSize(const Options& opt, int n, const std::string& workdirBase) {
   return R;
 }
 
-// ---------------------------------------------------------------------------------------
-// Report
+// ---- Report
 
 std::string mb(long kb) { return strf("%.1f", kb / 1024.0); }
 
