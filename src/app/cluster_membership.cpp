@@ -57,9 +57,8 @@ double CpuMeter::sample() {
   return pct;
 }
 
-ClusterMembership::ClusterMembership(const ClusterOptions& options, GMainContext* context, std::string version,
-                                     Hooks hooks)
-    : options_(options), context_(context), version_(std::move(version)), hooks_(std::move(hooks)),
+ClusterMembership::ClusterMembership(const ClusterOptions& options, GMainContext* context, std::string version)
+    : options_(options), context_(context), version_(std::move(version)),
       redis_(context, redisSettings(options), [this](bool up, const std::string& reason) { redisChanged(up, reason); }) {}
 
 core::Status ClusterMembership::connectAtStart(unsigned deadlineMs) {
@@ -142,11 +141,11 @@ void ClusterMembership::redisChanged(bool up, const std::string& reason) {
   }
   g_message("cluster: Redis up at %s", options_.redis.c_str());
   if (!registry_) return;  // not joined yet (the start check)
-  // Back after an outage (or for the first time, standalone): beat now, and claim the rooms
-  // run here whose lease this node no longer holds.
+  // Back after an outage (or for the first time, standalone): beat now, and claim every room
+  // run here. Redis may have lost the leases (a restart without persistence) while this node's
+  // clock still counts them; a claim of a lease still ours only renews it.
   registry_->heartbeat();
-  for (const std::string& roomId : rooms_)
-    if (!leases_->ownsNow(roomId)) claim(roomId);
+  for (const std::string& roomId : rooms_) claim(roomId);
 }
 
 void ClusterMembership::roomOpened(const std::string& roomId) {

@@ -37,9 +37,12 @@ class ClusterMembership {
     std::function<void(const std::string& roomId, const std::string& reason)> endRoom;
   };
 
-  ClusterMembership(const ClusterOptions& options, GMainContext* context, std::string version, Hooks hooks);
+  ClusterMembership(const ClusterOptions& options, GMainContext* context, std::string version);
   ClusterMembership(const ClusterMembership&) = delete;
   ClusterMembership& operator=(const ClusterMembership&) = delete;
+
+  // What the daemon gives it once the rooms exist (before the loop runs).
+  void setHooks(Hooks hooks) { hooks_ = std::move(hooks); }
 
   // Connects and waits (iterating `context`, before the loop runs) for a PING's answer within
   // `deadlineMs`. Unreachable: the error, or with on_start_failure = standalone a warning and

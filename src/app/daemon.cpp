@@ -208,7 +208,7 @@ signaling::HttpConfig Daemon::httpConfig() {
 
 // Rooms and speakers for the heartbeat come from the rooms themselves.
 std::unique_ptr<ClusterMembership> Daemon::clusterMembership() {
-  if (!options_.cluster.enabled()) return nullptr;
+  if (!inputs_.cluster) return nullptr;
   ClusterMembership::Hooks hooks;
   hooks.load = [this] {
     cluster::NodeLoad load;
@@ -221,8 +221,8 @@ std::unique_ptr<ClusterMembership> Daemon::clusterMembership() {
   hooks.endRoom = [this](const std::string& roomId, const std::string& reason) {
     (void)rooms_.endRoom(roomId, reason);
   };
-  return std::make_unique<ClusterMembership>(options_.cluster, g_main_context_default(), ROOMCAST_VERSION,
-                                             std::move(hooks));
+  inputs_.cluster->setHooks(std::move(hooks));
+  return std::move(inputs_.cluster);
 }
 
 // Listeners served by the caching edge are counted from its log lines.
@@ -266,9 +266,6 @@ void Daemon::moderationLogged(const std::string& roomId, const core::ModerationA
 }
 
 core::Status Daemon::start() {
-  // Redis first (bounded): a node that cannot reach it says so before it serves anything.
-  if (cluster_)
-    if (auto reached = cluster_->connectAtStart(5000); !reached) return reached;
   auto url = server_.listen();
   if (!url) return url.error();
   if (cluster_)

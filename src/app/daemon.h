@@ -55,7 +55,7 @@ class Daemon {
   std::unique_ptr<core::Moderator> startModerator();
   signaling::HttpConfig httpConfig();
   std::unique_ptr<hls::EdgeLogReceiver> edgeLogReceiver();
-  std::unique_ptr<ClusterMembership> clusterMembership();
+  std::unique_ptr<ClusterMembership> clusterMembership();  // inputs_'s, told about the rooms
 
   // What the core's environments call back into (on the control thread, after construction).
   void roomFinished(const core::RoomInfo& room, const core::RoomMediaSummary& summary);

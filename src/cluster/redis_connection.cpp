@@ -160,10 +160,16 @@ void RedisConnection::onConnect(const redisAsyncContext* ac, int status) {
     return;
   }
   self->connectDeadlineUs_ = 0;
-  self->backoffMs_ = self->settings_.backoffMinMs;
-  self->up_ = true;
-  self->lastError_.clear();
-  if (self->observer_) self->observer_(true, {});
+  // Up once Redis itself answers, not when the kernel accepts: a stopped or wedged server
+  // accepts connections too. The PING has the deadline of every command.
+  const redisAsyncContext* connected = ac;
+  self->command({"PING"}, [self, connected](core::Result<RedisReply> reply) {
+    if (!reply || self->ac_ != connected || self->up_) return;
+    self->backoffMs_ = self->settings_.backoffMinMs;
+    self->up_ = true;
+    self->lastError_.clear();
+    if (self->observer_) self->observer_(true, {});
+  });
 }
 
 void RedisConnection::onDisconnect(const redisAsyncContext* ac, int status) {

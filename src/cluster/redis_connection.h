@@ -69,7 +69,7 @@ class RedisConnection {
 
   // Connects, and keeps reconnecting after every loss until destroyed.
   void start();
-  bool up() const { return up_; }
+  bool up() const { return up_; }  // connected, and Redis answered a PING on this connection
   const RedisSettings& settings() const { return settings_; }
   const std::string& lastError() const { return lastError_; }
 
