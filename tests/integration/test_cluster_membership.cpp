@@ -209,3 +209,24 @@ TEST(ClusterMembership, ANodeRidesOutRedisRestartingAndWedged) {
   }, 5.0)) << view.body;
   EXPECT_NE(node.log().find("Redis down"), std::string::npos);
 }
+
+// Another node's value in the lease key (what a failover elsewhere would leave): the owner's
+// next renewal finds it, stops counting the room as its own and ends it here.
+TEST(ClusterMembership, ALeaseTakenByAnotherNodeEndsTheRoomHere) {
+  RedisServer redis;
+  ASSERT_TRUE(redis.start()) << redis.log();
+  Daemon node(nodeArgs(redis.url(), "lease_ms = 3000\n"));
+  ASSERT_TRUE(node.ready()) << node.log();
+  const TestRoom room = openRoom(node);
+  ClusterView view;
+  ASSERT_TRUE(pollUntil([&] { return (view = clusterOf(node)).owned.count(room.id) > 0; }, 2.0)) << view.body;
+  const std::string key = "roomcast:room:" + room.id + ":owner";
+  ASSERT_EQ(redis.cli({"SET", key, "http://127.0.0.9:1 99", "PX", "60000"}), "OK");
+  const gint64 taken = g_get_monotonic_time();
+  EXPECT_TRUE(pollUntil([&] {
+    return !(view = clusterOf(node)).owned.count(room.id) && http("GET", node.url() + "/api/v1/rooms/" + room.id).status == 404;
+  }, 3.0)) << view.body;
+  g_print("room ended on its old owner %.2f s after the lease changed hands (renewals every 1 s)\n", secondsSince(taken));
+  EXPECT_EQ(redis.cli({"GET", key}), "http://127.0.0.9:1 99") << "the old owner does not delete another's lease";
+  EXPECT_NE(node.log().find("is now leased to http://127.0.0.9:1 99"), std::string::npos) << node.log();
+}
