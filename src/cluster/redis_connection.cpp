@@ -31,6 +31,41 @@ bool parseNumber(const std::string& text, long min, long max, int& out) {
   return true;
 }
 
+// hiredis/adapters/glib.h's source with its own dispatch. The adapter's handles a write and
+// then a read in one go; when the write fails hiredis frees the context right there, and the
+// read would then run on freed memory. Freeing it calls the adapter's cleanup hook, which
+// marks the poll fd -1: the read is skipped then. Everything else is the adapter's.
+gboolean dispatchRedis(GSource* source, GSourceFunc, gpointer) {
+  auto* redis = reinterpret_cast<RedisSource*>(source);
+  if (redis->poll_fd.revents & G_IO_OUT) {
+    redis->poll_fd.revents &= ~G_IO_OUT;
+    redisAsyncHandleWrite(redis->ac);
+  }
+  if (redis->poll_fd.fd >= 0 && (redis->poll_fd.revents & G_IO_IN)) {
+    redis->poll_fd.revents &= ~G_IO_IN;
+    redisAsyncHandleRead(redis->ac);
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+GSource* newRedisSource(redisAsyncContext* ac) {
+  static GSourceFuncs funcs = {redis_source_prepare, redis_source_check, dispatchRedis, redis_source_finalize,
+                               nullptr, nullptr};
+  auto* source = reinterpret_cast<RedisSource*>(g_source_new(&funcs, sizeof(RedisSource)));
+  source->ac = ac;
+  source->poll_fd.fd = ac->c.fd;
+  source->poll_fd.events = 0;
+  source->poll_fd.revents = 0;
+  g_source_add_poll(&source->source, &source->poll_fd);
+  ac->ev.addRead = redis_source_add_read;
+  ac->ev.delRead = redis_source_del_read;
+  ac->ev.addWrite = redis_source_add_write;
+  ac->ev.delWrite = redis_source_del_write;
+  ac->ev.cleanup = redis_source_cleanup;
+  ac->ev.data = source;
+  return &source->source;
+}
+
 }  // namespace
 
 std::string RedisUrl::text() const {
@@ -143,7 +178,7 @@ void RedisConnection::connect() {
   retiredIo_.reset();
   ac_ = ac;
   ac_->data = this;
-  io_ = glib_support::Source::attach(redis_source_new(ac_), context_, nullptr, nullptr);
+  io_ = glib_support::Source::attach(newRedisSource(ac_), context_, nullptr, nullptr);
   redisAsyncSetConnectCallback(ac_, &RedisConnection::onConnect);
   redisAsyncSetDisconnectCallback(ac_, &RedisConnection::onDisconnect);
   connectDeadlineUs_ = g_get_monotonic_time() + settings_.commandTimeoutMs * 1000LL;
