@@ -25,6 +25,8 @@ packages=(
   glib-networking libgnutls28-dev
   # sd_notify: readiness and the watchdog under systemd (src/app/service_notify)
   libsystemd-dev
+  # a cluster of roomcastd nodes talks to Redis with hiredis on the GLib loop (src/cluster)
+  libhiredis-dev
   # run: webrtcbin, hlssink2 (bad), Opus and AAC encoders, libnice for ICE, AAC decoding for `roomcast listen`
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-nice
   gstreamer1.0-libav gstreamer1.0-tools
@@ -57,6 +59,8 @@ test_packages=(
   # shape checks: universal-ctags gives every function's first and last line (no function in
   # src/ or bench/ over 100 lines; see bench/README.md)
   universal-ctags
+  # tests: the cluster tests start their own redis-server on loopback (tests/support/redis_server)
+  redis-server
 )
 $with_tests && packages+=("${test_packages[@]}")
 

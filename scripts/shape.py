@@ -31,9 +31,10 @@ LAYERS = {
     'store': {'core', 'glib_support'},
     'hls': {'core', 'glib_support'},
     'media': {'core', 'hls', 'audio', 'glib_support'},
-    'signaling': {'core', 'protocol', 'hls', 'glib_support'},
+    'cluster': {'core', 'protocol', 'glib_support'},
+    'signaling': {'core', 'protocol', 'hls', 'cluster', 'glib_support'},
     'client': {'core', 'protocol', 'media', 'audio', 'glib_support'},
-    'app': {'core', 'audio', 'protocol', 'store', 'hls', 'media', 'signaling', 'glib_support'},
+    'app': {'core', 'audio', 'protocol', 'store', 'hls', 'media', 'signaling', 'cluster', 'glib_support'},
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/[^"]+"', re.M)

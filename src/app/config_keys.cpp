@@ -151,6 +151,10 @@ const ConfigKey kKeys[] = {
     {"turn", "urls", Parser{turnUrls}, {}},
     {"turn", "secret", FIELD(turn.secret), {}},
     {"turn", "ttl_s", FIELD(turn.ttlSeconds), Range{60, 7 * 86400}},
+    {"cluster", "redis", FIELD(cluster.redis), {}},
+    {"cluster", "node_url", FIELD(cluster.nodeUrl), {}},
+    {"cluster", "lease_ms", FIELD(cluster.leaseMs), Range{300, 600000}},
+    {"cluster", "on_start_failure", FIELD(cluster.onStartFailure), {}},
 };
 
 #undef FIELD

@@ -87,6 +87,7 @@ Daemon::Daemon(const Options& options, DaemonInputs inputs)
       store_(recoveredStore()),
       uploads_(startUploads()),
       loop_(g_main_loop_new(g_main_context_default(), FALSE)),
+      cluster_(clusterMembership()),
       // About 6 s of audio in each live playlist (at least 3 target durations, RFC 8216 6.2.2).
       hls_(std::max(6u, 6000 / options_.hlsSegmentMs)),
       media_(mediaConfig(options_, hls_), readyMediaRuntime()),
@@ -127,7 +128,11 @@ std::unique_ptr<RecordingUploads> Daemon::startUploads() {
 
 core::Environment Daemon::roomEnvironment() {
   core::Environment env = loopEnvironment();
-  env.roomCreated = [this](const core::RoomInfo& room) { return store_.roomCreated(room); };
+  env.roomCreated = [this](const core::RoomInfo& room) {
+    auto kept = store_.roomCreated(room);
+    if (kept && cluster_) cluster_->roomOpened(room.id);  // leased to this node
+    return kept;
+  };
   env.roomFinished = [this](const core::RoomInfo& room, const core::RoomMediaSummary& summary) {
     roomFinished(room, summary);
   };
@@ -197,7 +202,27 @@ signaling::HttpConfig Daemon::httpConfig() {
   HealthSources health{inputs_.store.get(), &media_, options_.dataDir,
                        static_cast<uint64_t>(options_.minFreeDiskMb * 1024 * 1024)};
   http.health = [health] { return checkHealth(health); };
+  if (cluster_) http.cluster = [this](auto reply) { cluster_->status(std::move(reply)); };
   return http;
+}
+
+// Rooms and speakers for the heartbeat come from the rooms themselves.
+std::unique_ptr<ClusterMembership> Daemon::clusterMembership() {
+  if (!inputs_.cluster) return nullptr;
+  ClusterMembership::Hooks hooks;
+  hooks.load = [this] {
+    cluster::NodeLoad load;
+    for (const core::Room* room : rooms_.rooms()) {
+      load.rooms++;
+      load.speakers += room->speakerCount();
+    }
+    return load;
+  };
+  hooks.endRoom = [this](const std::string& roomId, const std::string& reason) {
+    (void)rooms_.endRoom(roomId, reason);
+  };
+  inputs_.cluster->setHooks(std::move(hooks));
+  return std::move(inputs_.cluster);
 }
 
 // Listeners served by the caching edge are counted from its log lines.
@@ -208,6 +233,7 @@ std::unique_ptr<hls::EdgeLogReceiver> Daemon::edgeLogReceiver() {
 
 void Daemon::roomFinished(const core::RoomInfo& room, const core::RoomMediaSummary& summary) {
   conversation_.forgetRoom(room.id);  // the chat of an ended room goes
+  if (cluster_) cluster_->roomEnded(room.id);
   store_.roomEnded(room.id, nowUnixMs());
   g_message("room %s ended%s%s", room.id.c_str(), summary.recordingPath.empty() ? "" : ", recorded to ",
             summary.recordingPath.c_str());
@@ -242,6 +268,8 @@ void Daemon::moderationLogged(const std::string& roomId, const core::ModerationA
 core::Status Daemon::start() {
   auto url = server_.listen();
   if (!url) return url.error();
+  if (cluster_)
+    if (auto joined = cluster_->join(url.value()); !joined) return joined;
   if (edgeLog_) {
     if (auto bound = edgeLog_->bind(options_.edgeLogHost, options_.edgeLogPort); !bound) return bound.error();
     g_message("counting HLS listeners behind the edge from its log lines on udp %s:%d", options_.edgeLogHost.c_str(),

@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "app/cluster_membership.h"
 #include "app/daemon_inputs.h"
 #include "app/options.h"
 #include "app/recording_uploads.h"
@@ -54,6 +55,7 @@ class Daemon {
   std::unique_ptr<core::Moderator> startModerator();
   signaling::HttpConfig httpConfig();
   std::unique_ptr<hls::EdgeLogReceiver> edgeLogReceiver();
+  std::unique_ptr<ClusterMembership> clusterMembership();  // inputs_'s, told about the rooms
 
   // What the core's environments call back into (on the control thread, after construction).
   void roomFinished(const core::RoomInfo& room, const core::RoomMediaSummary& summary);
@@ -73,6 +75,9 @@ class Daemon {
   StoreEnvironment store_;
   std::unique_ptr<RecordingUploads> uploads_;  // finished recordings to S3; null without [s3]
   std::unique_ptr<GMainLoop, MainLoopUnref> loop_;
+  // A node of a cluster ([cluster] redis); null on a single box. Before the rooms: it outlives
+  // their last release.
+  std::unique_ptr<ClusterMembership> cluster_;
   hls::Registry hls_;  // live rooms' HLS: written by the media backend, served by the HTTP server
   media::GstMediaBackend media_;
   signaling::TokenAuthority auth_;

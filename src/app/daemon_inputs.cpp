@@ -6,11 +6,14 @@
 #include <cerrno>
 
 #include "protocol/moderation_policy.h"
+#include "roomcast-config.h"
 #include "signaling/auth.h"
 
 namespace roomcast::app {
 
 namespace {
+
+constexpr unsigned kRedisStartDeadlineMs = 5000;
 
 // Takes group and other permissions away from a file or directory that has them.
 void keepPrivate(const char* path, mode_t mode) {
@@ -57,6 +60,11 @@ std::variant<DaemonInputs, StartFailure> loadDaemonInputs(const Options& options
     auto policy = protocol::loadModerationPolicy(options.moderationPolicy);
     if (!policy) return StartFailure{1, policy.error().message + " (" + options.moderationPolicy + ")"};
     inputs.moderationPolicy = std::move(policy.value());
+  }
+  if (options.cluster.enabled()) {
+    inputs.cluster = std::make_unique<ClusterMembership>(options.cluster, g_main_context_default(), ROOMCAST_VERSION);
+    if (auto reached = inputs.cluster->connectAtStart(kRedisStartDeadlineMs); !reached)
+      return StartFailure{1, reached.error().message};
   }
   return inputs;
 }

@@ -8,6 +8,7 @@
 
 #include "app/config_keys.h"
 #include "app/network_options.h"
+#include "cluster/redis_connection.h"
 #include "roomcast-config.h"
 
 namespace roomcast::app {
@@ -61,6 +62,21 @@ void setDefaultPaths(Options& out) {
   out.dataDir = defaultData;
 }
 
+// [cluster]: a Redis URL that parses, a node URL other nodes can use as a key.
+core::Status checkClusterOptions(const ClusterOptions& cluster) {
+  if (!cluster.enabled()) return core::Ok{};
+  if (auto url = cluster::parseRedisUrl(cluster.redis); !url) return url.error();
+  if (cluster.onStartFailure != "exit" && cluster.onStartFailure != "standalone")
+    return Error{ErrorCode::BadRequest, "[cluster] on_start_failure must be exit or standalone, got '" +
+                                            cluster.onStartFailure + "'"};
+  const std::string& node = cluster.nodeUrl;
+  if (!node.empty() && ((node.rfind("http://", 0) != 0 && node.rfind("https://", 0) != 0) || node.size() > 256 ||
+                        node.find_first_of(" \t\r\n") != std::string::npos))
+    return Error{ErrorCode::BadRequest, "node_url must be an http:// or https:// URL of at most 256 bytes without "
+                                        "blanks, got '" + node.substr(0, 300) + "'"};
+  return core::Ok{};
+}
+
 // What the table's ranges cannot say: values that go together, shapes, the environment.
 core::Status checkOptions(Options& out) {
   // The S3 secret may stay out of the config file.
@@ -76,6 +92,7 @@ core::Status checkOptions(Options& out) {
                                   out.stunServer.find(':', 7) == std::string::npos))
     return Error{ErrorCode::BadRequest, "stun_server must be stun://HOST:PORT, got " + out.stunServer};
   if (auto network = checkNetworkOptions(out); !network) return network;
+  if (auto cluster = checkClusterOptions(out.cluster); !cluster) return cluster;
   for (const auto& address : out.connections.uncappedAddresses)
     if (!g_hostname_is_ip_address(address.c_str()))
       return Error{ErrorCode::BadRequest, "uncapped_addresses wants IP addresses, got " + address};
@@ -106,6 +123,8 @@ core::Result<Options> parseOptions(int argc, char** argv) {
   g_autofree char* edgeLog = nullptr;
   g_autofree char* tlsCert = nullptr;
   g_autofree char* tlsKey = nullptr;
+  g_autofree char* redis = nullptr;
+  g_autofree char* nodeUrl = nullptr;
   gboolean version = FALSE;
   double grace = -1;
   GOptionEntry entries[] = {
@@ -119,6 +138,8 @@ core::Result<Options> parseOptions(int argc, char** argv) {
       {"edge-log", 0, 0, G_OPTION_ARG_STRING, &edgeLog, "Count HLS listeners from a caching edge's syslog lines on this UDP address ([hls] edge_log)", "IP:PORT"},
       {"tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &tlsCert, "Serve HTTPS and WSS with this PEM certificate (chain); reloaded on SIGHUP ([server] tls_cert)", "FILE"},
       {"tls-key", 0, 0, G_OPTION_ARG_FILENAME, &tlsKey, "The certificate's PEM private key ([server] tls_key)", "FILE"},
+      {"redis", 0, 0, G_OPTION_ARG_STRING, &redis, "Join the cluster on this Redis ([cluster] redis)", "redis://HOST:PORT[/DB]"},
+      {"node-url", 0, 0, G_OPTION_ARG_STRING, &nodeUrl, "The URL other nodes reach this one at ([cluster] node_url)", "URL"},
       {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", nullptr},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr}};
   g_autoptr(GOptionContext) context = g_option_context_new("- the roomcast live audio room server");
@@ -146,6 +167,8 @@ core::Result<Options> parseOptions(int argc, char** argv) {
   if (pipelinesDir) out.pipelinesDir = pipelinesDir;
   if (webDir) out.webDir = webDir;
   if (grace >= 0) out.reconnectGraceSeconds = grace;
+  if (redis) out.cluster.redis = redis;
+  if (nodeUrl) out.cluster.nodeUrl = nodeUrl;
   if (auto s = checkOptions(out); !s) return s.error();
   return out;
 }

@@ -36,6 +36,16 @@ struct AuthOptions {
   std::optional<std::string> configApiKey, configApiSecret;
 };
 
+// [cluster]: several roomcastd nodes on one Redis (docs/cluster.md); off while `redis` is empty.
+struct ClusterOptions {
+  std::string redis;           // redis://HOST:PORT[/DB]
+  std::string nodeUrl;         // how other nodes reach this one; default http(s)://<listen host>:<port>
+  int leaseMs = 5000;          // node heartbeat and room lease TTL
+  std::string onStartFailure = "exit";  // Redis unreachable at start: "exit" (status 1) or "standalone"
+  bool enabled() const { return !redis.empty(); }
+  bool standaloneOnFailure() const { return onStartFailure == "standalone"; }
+};
+
 struct Options {
   std::string listenHost = "127.0.0.1";
   int listenPort = 8080;
@@ -81,6 +91,7 @@ struct Options {
   double emptyTimeoutSeconds = 300;   // [room] empty_timeout_s: a room with nobody on stage ends (0: never)
   double maxDurationSeconds = 0;      // [room] max_duration_s: every room ends this long after creation (0: never)
   AuthOptions auth;
+  ClusterOptions cluster;
   signaling::ConnectionPolicy connections;  // [server] client connection deadlines and caps
 };
 

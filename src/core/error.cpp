@@ -24,6 +24,7 @@ std::string_view errorCodeName(ErrorCode code) {
     case ErrorCode::UnsupportedMediaType: return "unsupported_media_type";
     case ErrorCode::StoreUnavailable: return "store_unavailable";
     case ErrorCode::IceFailed: return "ice_failed";
+    case ErrorCode::NotClustered: return "not_clustered";
   }
   return "internal";
 }
@@ -40,7 +41,8 @@ int httpStatusFor(ErrorCode code) {
     case ErrorCode::ValidationFailed: return 422;
     case ErrorCode::Unauthorized: return 401;
     case ErrorCode::Forbidden: return 403;
-    case ErrorCode::NotFound: return 404;
+    case ErrorCode::NotFound:
+    case ErrorCode::NotClustered: return 404;
     case ErrorCode::Conflict:
     case ErrorCode::RoomFull: return 409;
     case ErrorCode::RateLimited: return 429;

@@ -28,6 +28,7 @@ enum class ErrorCode {
   UnsupportedMediaType,  // a REST body that is not application/json (a cross-site form post)
   StoreUnavailable,    // the database refused a write this action needs (locked, read-only, full)
   IceFailed,           // a peer's ICE or DTLS did not connect (failed, or not by the deadline): offer again
+  NotClustered,        // a cluster endpoint on a server that runs without [cluster] redis
 };
 
 struct Error {

@@ -287,6 +287,19 @@ void HttpServer::reportHealth(SoupServerMessage* msg) {
   sendJson(msg, ok ? 200 : 503, w.finish());
 }
 
+// The cluster as this node sees it (operators only): answered once Redis has (bounded by the
+// connection's command deadline), the message paused meanwhile.
+void HttpServer::reportCluster(SoupServerMessage* msg) {
+  if (auto claims = operators_.require(msg, protocol::Grant::RoomAdmin); !claims) return sendError(msg, claims.error());
+  if (!config_.cluster) return sendError(msg, {ErrorCode::NotClustered, "this server runs without [cluster] redis"});
+  soup_server_message_pause(msg);
+  std::shared_ptr<SoupServerMessage> held(SOUP_SERVER_MESSAGE(g_object_ref(msg)), g_object_unref);
+  config_.cluster([held](int status, std::string body) {
+    sendJson(held.get(), static_cast<guint>(status), body);
+    soup_server_message_unpause(held.get());
+  });
+}
+
 void HttpServer::handleApi(SoupServer*, SoupServerMessage* msg, const char* path, GHashTable*, gpointer data) {
   auto* self = static_cast<HttpServer*>(data);
   if (soup_server_message_get_status(msg) != 0) return;  // refused in got-headers
@@ -298,6 +311,10 @@ void HttpServer::handleApi(SoupServer*, SoupServerMessage* msg, const char* path
   if (rest == "/health") {
     if (method != "GET") return sendMethodNotAllowed(msg, "GET");
     return self->reportHealth(msg);
+  }
+  if (rest == "/cluster") {
+    if (method != "GET") return sendMethodNotAllowed(msg, "GET");
+    return self->reportCluster(msg);
   }
   if (rest == "/recordings" || rest == "/recordings/") {
     if (method != "GET") return sendMethodNotAllowed(msg, "GET");

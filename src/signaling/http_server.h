@@ -57,6 +57,9 @@ struct HttpConfig {
   std::function<core::Status(int64_t id)> deleteRecording;  // the admin API's (store and file)
   // /api/v1/health's checks (run on each request; cheap). None: always ok.
   std::function<std::vector<HealthCheck>()> health;
+  // GET /api/v1/cluster (operators): answers later with a status and a JSON body. None: this
+  // server is no node of a cluster (404 not_clustered).
+  std::function<void(std::function<void(int status, std::string body)> reply)> cluster;
 };
 
 // The client's address for per-address quotas ("" for this host's own clients); see the .cpp.
@@ -88,6 +91,7 @@ class HttpServer {
   void listReports(SoupServerMessage* msg, const std::string& roomId);
   void listRecordings(SoupServerMessage* msg);
   void reportHealth(SoupServerMessage* msg);
+  void reportCluster(SoupServerMessage* msg);
   static void handleRecordingFile(SoupServer*, SoupServerMessage* msg, const char* path, GHashTable*, gpointer self);
   static void onRequestStarted(SoupServer*, SoupServerMessage* msg, gpointer self);
   bool originAllowed(SoupServerMessage* msg) const;

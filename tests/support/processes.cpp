@@ -153,6 +153,10 @@ void Process::terminate() {
   if (process_ && !exited_) g_subprocess_send_signal(process_, SIGTERM);
 }
 
+void Process::signal(int signum) {
+  if (process_ && !exited_) g_subprocess_send_signal(process_, signum);
+}
+
 ProcessResult run(const std::vector<std::string>& argv, double timeoutSeconds) {
   Process p(argv);
   return p.wait(timeoutSeconds);

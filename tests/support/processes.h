@@ -58,6 +58,7 @@ class Process {
   const std::string& errors() const { return err_.text; }  // stderr so far
   void kill();       // SIGKILL, by its own PID
   void terminate();  // SIGTERM, by its own PID
+  void signal(int signum);  // any signal, by its own PID (while it runs)
 
  private:
   struct Pipe {

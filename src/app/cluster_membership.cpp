@@ -1,0 +1,217 @@
+#include "app/cluster_membership.h"
+
+#include <unistd.h>
+
+#include <cstring>
+#include <utility>
+
+#include "protocol/json.h"
+
+namespace roomcast::app {
+
+using core::Error;
+using core::ErrorCode;
+
+namespace {
+
+// utime + stime of this process, in clock ticks; -1 when unreadable.
+int64_t cpuTicks() {
+  g_autofree char* stat = nullptr;
+  if (!g_file_get_contents("/proc/self/stat", &stat, nullptr, nullptr)) return -1;
+  // The command name (field 2) may hold blanks and parentheses: count from its last ')'.
+  const char* rest = std::strrchr(stat, ')');
+  if (!rest) return -1;
+  g_auto(GStrv) fields = g_strsplit(rest + 2, " ", 0);
+  // After ')': state is field 3, so utime (14) and stime (15) are at 11 and 12.
+  if (g_strv_length(fields) < 13) return -1;
+  return g_ascii_strtoll(fields[11], nullptr, 10) + g_ascii_strtoll(fields[12], nullptr, 10);
+}
+
+// The host of "http://HOST:PORT/", brackets of an IPv6 address dropped.
+std::string hostOf(const std::string& url) {
+  const size_t start = url.find("://");
+  if (start == std::string::npos) return {};
+  std::string hostPort = url.substr(start + 3, url.find('/', start + 3) - start - 3);
+  if (!hostPort.empty() && hostPort.front() == '[') return hostPort.substr(1, hostPort.find(']') - 1);
+  return hostPort.substr(0, hostPort.rfind(':'));
+}
+
+cluster::RedisSettings redisSettings(const ClusterOptions& options) {
+  cluster::RedisSettings settings;
+  settings.url = cluster::parseRedisUrl(options.redis).value();  // checked with the options
+  return settings;
+}
+
+}  // namespace
+
+double CpuMeter::sample() {
+  const int64_t ticks = cpuTicks();
+  const gint64 now = g_get_monotonic_time();
+  double pct = 0;
+  if (ticks >= 0 && lastTicks_ >= 0 && now > lastUs_) {
+    const double cpuSeconds = static_cast<double>(ticks - lastTicks_) / static_cast<double>(sysconf(_SC_CLK_TCK));
+    pct = 100.0 * cpuSeconds / (static_cast<double>(now - lastUs_) / G_USEC_PER_SEC);
+  }
+  lastTicks_ = ticks;
+  lastUs_ = now;
+  return pct;
+}
+
+ClusterMembership::ClusterMembership(const ClusterOptions& options, GMainContext* context, std::string version)
+    : options_(options), context_(context), version_(std::move(version)),
+      redis_(context, redisSettings(options), [this](bool up, const std::string& reason) { redisChanged(up, reason); }) {}
+
+core::Status ClusterMembership::connectAtStart(unsigned deadlineMs) {
+  redis_.start();
+  // Shared with the PING's callback, which may outlive this call (standalone: still pending).
+  struct StartCheck {
+    bool answered = false;
+    bool inFlight = false;
+    std::string failure;
+  };
+  auto check = std::make_shared<StartCheck>();
+  auto ping = [this, check] {
+    check->inFlight = true;
+    redis_.command({"PING"}, [check](core::Result<cluster::RedisReply> reply) {
+      check->inFlight = false;
+      if (reply && reply->type == cluster::RedisReply::Type::Status) check->answered = true;
+      else check->failure = reply ? reply->text : reply.error().message;
+    });
+  };
+  ping();  // queued with the connect
+  const gint64 deadline = g_get_monotonic_time() + deadlineMs * 1000LL;
+  while (!check->answered && g_get_monotonic_time() < deadline) {
+    // The connection's own timers (its deadline, the backoff) wake this, and so does this one.
+    g_autoptr(GSource) wake = g_timeout_source_new(100);
+    g_source_set_callback(wake, [](gpointer) { return G_SOURCE_REMOVE; }, nullptr, nullptr);
+    g_source_attach(wake, context_);
+    g_main_context_iteration(context_, TRUE);
+    g_source_destroy(wake);
+    if (!check->answered && !check->inFlight && redis_.up()) ping();
+  }
+  const bool answered = check->answered;
+  const std::string failure = check->failure;
+  if (answered) {
+    g_message("cluster: Redis at %s answers", options_.redis.c_str());
+    return core::Ok{};
+  }
+  const std::string reason = redis_.up() ? failure : redis_.lastError();
+  const std::string message = "cannot reach Redis at " + options_.redis + ": " + reason;
+  if (!options_.standaloneOnFailure()) return Error{ErrorCode::Internal, message};
+  g_warning("%s; running standalone ([cluster] on_start_failure = standalone) until it answers", message.c_str());
+  return core::Ok{};
+}
+
+core::Status ClusterMembership::join(const std::string& boundUrl) {
+  nodeUrl_ = options_.nodeUrl;
+  if (nodeUrl_.empty()) {
+    const std::string host = hostOf(boundUrl);
+    g_autoptr(GInetAddress) address = g_inet_address_new_from_string(host.c_str());
+    if (address && g_inet_address_get_is_any(address))
+      return Error{ErrorCode::BadRequest, "listening on " + host +
+                                              " gives other nodes no address to reach this one at: set [cluster] "
+                                              "node_url (or --node-url), e.g. http://10.0.0.11:8080"};
+    nodeUrl_ = boundUrl;
+    while (!nodeUrl_.empty() && nodeUrl_.back() == '/') nodeUrl_.pop_back();
+  }
+  cluster::RegistrySettings registry;
+  registry.nodeUrl = nodeUrl_;
+  registry.version = version_;
+  registry.leaseMs = options_.leaseMs;
+  registry_ = std::make_unique<cluster::NodeRegistry>(redis_, context_, registry, [this] {
+    cluster::NodeLoad load = hooks_.load ? hooks_.load() : cluster::NodeLoad{};
+    load.cpuPct = cpuPct_ = cpu_.sample();
+    return load;
+  });
+  cluster::LeaseSettings leases;
+  leases.nodeUrl = nodeUrl_;
+  leases.leaseMs = options_.leaseMs;
+  leases_ = std::make_unique<cluster::RoomLeases>(
+      redis_, context_, leases,
+      [this](const std::string& roomId, cluster::LeaseLoss why, const std::string& owner) { leaseLost(roomId, why, owner); });
+  registry_->start();
+  g_message("cluster: node %s (lease %d ms)", nodeUrl_.c_str(), options_.leaseMs);
+  return core::Ok{};
+}
+
+void ClusterMembership::redisChanged(bool up, const std::string& reason) {
+  if (!up) {
+    g_warning("cluster: Redis down (%s); rooms go on here", reason.c_str());
+    return;
+  }
+  g_message("cluster: Redis up at %s", options_.redis.c_str());
+  if (!registry_) return;  // not joined yet (the start check)
+  // Back after an outage (or for the first time, standalone): beat now, and claim every room
+  // run here. Redis may have lost the leases (a restart without persistence) while this node's
+  // clock still counts them; a claim of a lease still ours only renews it.
+  registry_->heartbeat();
+  for (const std::string& roomId : rooms_) claim(roomId);
+}
+
+void ClusterMembership::roomOpened(const std::string& roomId) {
+  rooms_.insert(roomId);
+  if (leases_) claim(roomId);
+}
+
+void ClusterMembership::roomEnded(const std::string& roomId) {
+  rooms_.erase(roomId);
+  if (leases_) leases_->release(roomId);
+}
+
+void ClusterMembership::claim(const std::string& roomId) {
+  leases_->claim(roomId, [this, roomId](core::Result<cluster::RoomLeases::Claimed> claimed) {
+    if (!rooms_.count(roomId)) {
+      leases_->release(roomId);  // it ended while the claim was on its way
+    } else if (claimed) {
+      g_message("cluster: room %s leased to this node (epoch %lld)", roomId.c_str(),
+                static_cast<long long>(claimed->epoch));
+    } else if (claimed.error().code == ErrorCode::Conflict) {
+      g_warning("cluster: %s: ending it here", claimed.error().message.c_str());
+      rooms_.erase(roomId);
+      if (hooks_.endRoom) hooks_.endRoom(roomId, "the room is owned by another node");
+    } else {
+      // Redis did not answer: the room runs here unleased; claimed again when Redis is up.
+      g_message("cluster: room %s not leased yet: %s", roomId.c_str(), claimed.error().message.c_str());
+    }
+  });
+}
+
+void ClusterMembership::leaseLost(const std::string& roomId, cluster::LeaseLoss why, const std::string& owner) {
+  if (!rooms_.count(roomId)) return;
+  if (why == cluster::LeaseLoss::Gone) {
+    // Expired while Redis was away (or Redis lost its data): nobody else has it, so claim again.
+    g_message("cluster: the lease of room %s was gone; claiming it again", roomId.c_str());
+    return claim(roomId);
+  }
+  g_warning("cluster: room %s is now leased to %s: ending it here", roomId.c_str(), owner.c_str());
+  rooms_.erase(roomId);
+  if (hooks_.endRoom) hooks_.endRoom(roomId, "the room moved to another node");
+}
+
+void ClusterMembership::status(std::function<void(int status, std::string body)> reply) {
+  if (!registry_) return reply(503, R"({"error":{"code":"internal","message":"not joined yet"}})");
+  registry_->liveNodes([this, reply = std::move(reply)](core::Result<std::vector<cluster::NodeInfo>> nodes) {
+    const int64_t now = g_get_real_time() / 1000;
+    protocol::JsonWriter w;
+    w.beginObject().str("node", nodeUrl_).str("redis", redis_.up() ? "up" : "down").beginArray("nodes");
+    if (nodes) {
+      for (const auto& n : nodes.value())
+        w.beginObject()
+            .str("url", n.url)
+            .integer("rooms", n.load.rooms)
+            .integer("speakers", n.load.speakers)
+            .number("cpu_pct", n.load.cpuPct)
+            .integer("age_ms", std::max<int64_t>(0, now - n.heartbeatMs))
+            .endObject();
+    }
+    w.endArray().beginArray("owned");
+    for (const std::string& id : leases_->ownedNow()) {
+      json_builder_add_string_value(w.raw(), id.c_str());
+    }
+    w.endArray();
+    if (!nodes) w.str("nodes_error", nodes.error().message);
+    reply(200, w.endObject().finish());
+  });
+}
+
+}  // namespace roomcast::app

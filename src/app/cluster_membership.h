@@ -1,0 +1,80 @@
+// roomcastd as a node of a cluster ([cluster] redis): the Redis connection, the heartbeat
+// with this node's load, the leases of the rooms it runs, and GET /api/v1/cluster's answer.
+// Without [cluster] redis the daemon builds none of it. Everything runs on the control loop.
+#pragma once
+
+#include <glib.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "app/options.h"
+#include "cluster/node_registry.h"
+#include "cluster/redis_connection.h"
+#include "cluster/room_lease.h"
+#include "core/result.h"
+
+namespace roomcast::app {
+
+// This process's CPU use between two readings of /proc/self/stat, in % of one core.
+class CpuMeter {
+ public:
+  double sample();
+
+ private:
+  int64_t lastTicks_ = -1;
+  gint64 lastUs_ = 0;
+};
+
+class ClusterMembership {
+ public:
+  struct Hooks {
+    std::function<cluster::NodeLoad()> load;  // rooms and speakers now (cpu is measured here)
+    // A room this node must not run: another node owns it.
+    std::function<void(const std::string& roomId, const std::string& reason)> endRoom;
+  };
+
+  ClusterMembership(const ClusterOptions& options, GMainContext* context, std::string version);
+  ClusterMembership(const ClusterMembership&) = delete;
+  ClusterMembership& operator=(const ClusterMembership&) = delete;
+
+  // What the daemon gives it once the rooms exist (before the loop runs).
+  void setHooks(Hooks hooks) { hooks_ = std::move(hooks); }
+
+  // Connects and waits (iterating `context`, before the loop runs) for a PING's answer within
+  // `deadlineMs`. Unreachable: the error, or with on_start_failure = standalone a warning and
+  // Ok (the connection keeps trying and the node joins when Redis answers).
+  core::Status connectAtStart(unsigned deadlineMs);
+  // Once the server listens on `boundUrl`: picks the node URL and starts the heartbeat.
+  core::Status join(const std::string& boundUrl);
+
+  void roomOpened(const std::string& roomId);
+  void roomEnded(const std::string& roomId);
+
+  // GET /api/v1/cluster: {"node", "redis", "nodes": [...], "owned": [...]}.
+  void status(std::function<void(int status, std::string body)> reply);
+
+  const std::string& nodeUrl() const { return nodeUrl_; }
+
+ private:
+  void redisChanged(bool up, const std::string& reason);
+  void claim(const std::string& roomId);
+  void leaseLost(const std::string& roomId, cluster::LeaseLoss why, const std::string& owner);
+
+  ClusterOptions options_;
+  GMainContext* context_;
+  std::string version_;
+  Hooks hooks_;
+  cluster::RedisConnection redis_;
+  std::string nodeUrl_;
+  std::unique_ptr<cluster::NodeRegistry> registry_;  // from join()
+  std::unique_ptr<cluster::RoomLeases> leases_;      // from join()
+  std::set<std::string> rooms_;  // the rooms this node runs (claimed or to be claimed)
+  CpuMeter cpu_;
+  double cpuPct_ = 0;
+};
+
+}  // namespace roomcast::app

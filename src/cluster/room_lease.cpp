@@ -1,0 +1,171 @@
+#include "cluster/room_lease.h"
+
+#include <cstdlib>
+#include <utility>
+
+namespace roomcast::cluster {
+
+using core::Error;
+using core::ErrorCode;
+
+namespace {
+
+// KEYS: owner, epoch. ARGV: node url, lease ms. Ours already: renewed. Someone else's: {0,
+// their value}. Free: the epoch goes up and the key is set with it: {1, "<url> <epoch>"}.
+constexpr const char* kClaim = R"lua(
+local current = redis.call('GET', KEYS[1])
+if current then
+  if string.sub(current, 1, #ARGV[1] + 1) == ARGV[1] .. ' ' then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+    return {1, current}
+  end
+  return {0, current}
+end
+local epoch = redis.call('INCR', KEYS[2])
+local value = ARGV[1] .. ' ' .. epoch
+redis.call('SET', KEYS[1], value, 'PX', ARGV[2])
+return {1, value}
+)lua";
+
+// KEYS: owner. ARGV: our value, lease ms. 1: renewed; 0: someone else's (and the value); -1: gone.
+constexpr const char* kRenew = R"lua(
+local current = redis.call('GET', KEYS[1])
+if current == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return {1, current}
+end
+if current then return {0, current} end
+return {-1, ''}
+)lua";
+
+// KEYS: owner. ARGV: our value. Deleted only while it is still ours.
+constexpr const char* kRelease = R"lua(
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+)lua";
+
+int64_t monotonicMs() { return g_get_monotonic_time() / 1000; }
+
+int64_t epochIn(const std::string& value) {
+  const size_t space = value.rfind(' ');
+  return space == std::string::npos ? 0 : std::strtoll(value.c_str() + space + 1, nullptr, 10);
+}
+
+// {integer, string} from one of the scripts above; false when the reply has another shape.
+bool scriptPair(const RedisReply& reply, int64_t& status, std::string& value) {
+  if (reply.type != RedisReply::Type::Array || reply.elements.size() != 2 ||
+      reply.elements[0].type != RedisReply::Type::Integer)
+    return false;
+  status = reply.elements[0].integer;
+  value = reply.elements[1].text;
+  return true;
+}
+
+}  // namespace
+
+RoomLeases::RoomLeases(RedisConnection& redis, GMainContext* context, LeaseSettings settings, LostObserver lost,
+                       Clock clock)
+    : redis_(redis), context_(context), settings_(std::move(settings)), lost_(std::move(lost)),
+      clock_(clock ? std::move(clock) : Clock(monotonicMs)) {
+  if (settings_.marginMs < 0) settings_.marginMs = settings_.leaseMs / 5;
+}
+
+void RoomLeases::claim(const std::string& roomId, std::function<void(core::Result<Claimed>)> done) {
+  const int64_t sentMs = now();
+  std::weak_ptr<RoomLeases*> alive = self_;
+  redis_.command(
+      {"EVAL", kClaim, "2", ownerKey(roomId), settings_.prefix + "room:" + roomId + ":epoch", settings_.nodeUrl,
+       std::to_string(settings_.leaseMs)},
+      [alive, roomId, sentMs, done = std::move(done)](core::Result<RedisReply> reply) {
+        auto self = alive.lock();
+        if (!self) return;
+        if (!reply) return done(reply.error());
+        int64_t status = 0;
+        std::string value;
+        if (!scriptPair(reply.value(), status, value))
+          return done(Error{ErrorCode::Internal, "Redis answered the claim of " + roomId + " with " +
+                                                     (reply->isError() ? reply->text : "something else")});
+        if (status != 1) return done(Error{ErrorCode::Conflict, "room " + roomId + " is owned by " + value});
+        RoomLeases& leases = **self;
+        auto [it, fresh] = leases.leases_.try_emplace(
+            roomId, Lease{LeaseClock(leases.settings_.leaseMs, leases.settings_.marginMs), value, epochIn(value)});
+        it->second.value = value;
+        it->second.epoch = epochIn(value);
+        it->second.clock.confirmed(sentMs);
+        leases.updateTimer();
+        done(Claimed{it->second.epoch});
+      });
+}
+
+void RoomLeases::release(const std::string& roomId) {
+  auto it = leases_.find(roomId);
+  if (it == leases_.end()) return;
+  const std::string value = it->second.value;
+  leases_.erase(it);
+  updateTimer();
+  // Best effort: if Redis does not hear it, the key expires by itself within a lease.
+  redis_.command({"EVAL", kRelease, "1", ownerKey(roomId), value}, [](core::Result<RedisReply>) {});
+}
+
+bool RoomLeases::ownsNow(const std::string& roomId) const {
+  auto it = leases_.find(roomId);
+  return it != leases_.end() && it->second.clock.ownsAt(now());
+}
+
+std::vector<std::string> RoomLeases::ownedNow() const {
+  std::vector<std::string> owned;
+  const int64_t t = now();
+  for (const auto& [id, lease] : leases_)
+    if (lease.clock.ownsAt(t)) owned.push_back(id);
+  return owned;
+}
+
+int64_t RoomLeases::epochOf(const std::string& roomId) const {
+  auto it = leases_.find(roomId);
+  return it == leases_.end() ? 0 : it->second.epoch;
+}
+
+void RoomLeases::updateTimer() {
+  if (leases_.empty()) {
+    renewTimer_.reset();
+  } else if (!renewTimer_.pending()) {
+    const auto interval = static_cast<guint>(std::max<int64_t>(1, settings_.leaseMs / 3));
+    renewTimer_ = glib_support::Source::timeout(context_, interval, &RoomLeases::onRenew, this);
+  }
+}
+
+gboolean RoomLeases::onRenew(gpointer self) {
+  static_cast<RoomLeases*>(self)->renewAll();
+  return G_SOURCE_CONTINUE;
+}
+
+// One command per room, sent back to back: hiredis writes them in one go (a pipeline).
+void RoomLeases::renewAll() {
+  const int64_t sentMs = now();
+  std::weak_ptr<RoomLeases*> alive = self_;
+  for (const auto& [id, lease] : leases_) {
+    redis_.command({"EVAL", kRenew, "1", ownerKey(id), lease.value, std::to_string(settings_.leaseMs)},
+                   [alive, roomId = id, value = lease.value, sentMs](core::Result<RedisReply> reply) {
+                     if (auto self = alive.lock()) (*self)->renewed(roomId, value, sentMs, std::move(reply));
+                   });
+  }
+}
+
+void RoomLeases::renewed(const std::string& roomId, const std::string& value, int64_t sentMs,
+                         core::Result<RedisReply> reply) {
+  auto it = leases_.find(roomId);
+  if (it == leases_.end() || it->second.value != value) return;  // released or claimed again since
+  int64_t status = 0;
+  std::string current;
+  // No answer: the local clock runs out by itself; the next renewal may still make it.
+  if (!reply || !scriptPair(reply.value(), status, current)) return;
+  if (status == 1) {
+    it->second.clock.confirmed(sentMs);
+    return;
+  }
+  leases_.erase(it);
+  updateTimer();
+  if (lost_) lost_(roomId, status == 0 ? LeaseLoss::TakenOver : LeaseLoss::Gone, current);
+}
+
+}  // namespace roomcast::cluster
