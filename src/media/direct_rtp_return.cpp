@@ -5,7 +5,6 @@
 
 #include <cerrno>
 
-#include "glib_support/owned_data.h"
 #include "media/debug.h"
 #include "media/peer_gates.h"
 #include "media/rtp_transport.h"
@@ -114,28 +113,19 @@ void SharedReturnFanout::send(GstBuffer* opusFrame) const {
 }
 
 void addSharedReturnFanout(GstPad* encoderSrc, std::shared_ptr<SharedReturnFanout> fanout) {
-  using Held = std::shared_ptr<SharedReturnFanout>;
-  auto held = glib_support::handOff(std::move(fanout));
-  gst_pad_add_probe(
-      encoderSrc, GST_PAD_PROBE_TYPE_BUFFER,
-      [](GstPad*, GstPadProbeInfo* info, gpointer data) {
-        if (GstBuffer* frame = GST_PAD_PROBE_INFO_BUFFER(info)) glib_support::handedOff<Held>(data)->send(frame);
+  addOwningBufferProbe<std::shared_ptr<SharedReturnFanout>>(
+      encoderSrc, std::move(fanout), [](std::shared_ptr<SharedReturnFanout>& held, GstPadProbeInfo* info) {
+        if (GstBuffer* frame = GST_PAD_PROBE_INFO_BUFFER(info)) held->send(frame);
         return GST_PAD_PROBE_OK;
-      },
-      held.data, held.destroy);
+      });
 }
 
 void addReturnRenumbering(GstPad* udpsinkPad, std::shared_ptr<DirectRtpReturn> sender) {
-  using Held = std::shared_ptr<DirectRtpReturn>;
-  auto held = glib_support::handOff(std::move(sender));
-  gst_pad_add_probe(
-      udpsinkPad, GST_PAD_PROBE_TYPE_BUFFER,
-      [](GstPad*, GstPadProbeInfo* info, gpointer data) {
-        auto& direct = glib_support::handedOff<Held>(data);
+  addOwningBufferProbe<std::shared_ptr<DirectRtpReturn>>(
+      udpsinkPad, std::move(sender), [](std::shared_ptr<DirectRtpReturn>& direct, GstPadProbeInfo* info) {
         GST_PAD_PROBE_INFO_DATA(info) = direct->renumber(GST_PAD_PROBE_INFO_BUFFER(info));
         return GST_PAD_PROBE_OK;
-      },
-      held.data, held.destroy);
+      });
 }
 
 }  // namespace roomcast::media

@@ -10,6 +10,7 @@
 
 #include <utility>
 
+#include "glib_support/owned_data.h"
 #include "glib_support/source.h"
 
 namespace roomcast::media {
@@ -59,6 +60,24 @@ inline ElementPtr makeBranchElement(std::vector<ElementPtr>& branch, const std::
   ElementPtr e = makeElement(factory, (prefix + "-" + role).c_str());
   if (e) branch.push_back(e);
   return e;
+}
+
+// A buffer probe on `pad` that owns `state` (freed with the probe: when it is removed or the pad
+// goes) and calls `onBuffer(state, info)`, a plain function (a lambda without captures).
+template <class State>
+gulong addOwningBufferProbe(GstPad* pad, State state, GstPadProbeReturn (*onBuffer)(State&, GstPadProbeInfo*)) {
+  struct Probe {
+    State state;
+    GstPadProbeReturn (*onBuffer)(State&, GstPadProbeInfo*);
+  };
+  auto held = glib_support::handOff(Probe{std::move(state), onBuffer});
+  return gst_pad_add_probe(
+      pad, GST_PAD_PROBE_TYPE_BUFFER,
+      [](GstPad*, GstPadProbeInfo* info, gpointer data) {
+        auto& probe = glib_support::handedOff<Probe>(data);
+        return probe.onBuffer(probe.state, info);
+      },
+      held.data, held.destroy);
 }
 
 // Stops an element and takes it out of a bin that may be running. The bin (a room's pipeline)

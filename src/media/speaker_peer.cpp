@@ -54,20 +54,23 @@ void SpeakerPeer::setInRecording(bool inRecording) {
   if (mixerSink_) g_object_set(mixerSink_.get(), "in-record", inRecording ? TRUE : FALSE, nullptr);
 }
 
+ElementPtr SpeakerPeer::part(const char* factory, const char* role) {
+  return makeBranchElement(elements_, name_, factory, role);
+}
+
 std::string SpeakerPeer::mixerPadName() const {
   return mixerSink_ ? GST_OBJECT_NAME(mixerSink_.get()) : "";
 }
 
 core::Status SpeakerPeer::buildBranches(int payloadType, bool mixed) {
-  auto make = [&](const char* factory, const char* role) { return makeBranchElement(elements_, name_, factory, role); };
-  ElementPtr depay = make("rtpopusdepay", "depay");
+  ElementPtr depay = part("rtpopusdepay", "depay");
   // Ours (plugins/roomcast): decodes each packet at once and uses FEC only after a loss;
   // opusdec with FEC holds every packet back 20 ms.
-  ElementPtr decoder = make("opusfecdec", "dec");
-  ElementPtr encoder = make("opusenc", "enc");
-  ElementPtr funnel = make("funnel", "return");
-  ElementPtr payloader = make("rtpopuspay", "pay");
-  ElementPtr rtpCaps = make("capsfilter", "rtpcaps");
+  ElementPtr decoder = part("opusfecdec", "dec");
+  ElementPtr encoder = part("opusenc", "enc");
+  ElementPtr funnel = part("funnel", "return");
+  ElementPtr payloader = part("rtpopuspay", "pay");
+  ElementPtr rtpCaps = part("capsfilter", "rtpcaps");
   if (elements_.size() != 6) return Error{ErrorCode::Internal, "a GStreamer plugin for the speaker branch is missing"};
 
   configureVoiceOpusEncoder(encoder.get(), settings_.opusBitrate, false);
@@ -110,14 +113,13 @@ GstPad* SpeakerPeer::branchRecognizer(GstElement* decoder) {
     GST_WARNING("%s: no pocketsphinx element (gstreamer1.0-pocketsphinx): not transcribed", name_.c_str());
     return gst_element_get_static_pad(decoder, "src");
   }
-  auto make = [&](const char* factory, const char* role) { return makeBranchElement(elements_, name_, factory, role); };
-  ElementPtr tee = make("tee", "uplink");
-  ElementPtr queue = make("queue", "asrq");
-  ElementPtr convert = make("audioconvert", "asrconv");
-  ElementPtr resample = make("audioresample", "asrres");
-  ElementPtr caps = make("capsfilter", "asrcaps");
+  ElementPtr tee = part("tee", "uplink");
+  ElementPtr queue = part("queue", "asrq");
+  ElementPtr convert = part("audioconvert", "asrconv");
+  ElementPtr resample = part("audioresample", "asrres");
+  ElementPtr caps = part("capsfilter", "asrcaps");
   elements_.push_back(recognizer);
-  ElementPtr sink = make("fakesink", "asrsink");
+  ElementPtr sink = part("fakesink", "asrsink");
   if (!tee || !queue || !convert || !resample || !caps || !sink) return nullptr;
   g_object_set(queue.get(), "max-size-time", G_GUINT64_CONSTANT(2000000000), "max-size-buffers", 0u, "max-size-bytes", 0u,
                nullptr);

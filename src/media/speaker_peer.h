@@ -80,6 +80,8 @@ class SpeakerPeer {
   PeerTransport* transport() const { return transport_.get(); }
 
  private:
+  // An element of this speaker's branches, named "<name>-<role>" (null when its plugin is missing).
+  ElementPtr part(const char* factory, const char* role);
   core::Status buildBranches(int payloadType, bool mixed);
   core::Status linkReturns();  // last: from here on the mixer's thread pushes into the branches
   GstPad* branchRecognizer(GstElement* decoder);  // the pad that goes on to the mixer
