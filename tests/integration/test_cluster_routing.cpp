@@ -30,10 +30,19 @@ std::vector<std::string> nodeArgs(const std::string& redisUrl) {
   return args;
 }
 
-// A GET whose redirect is not followed: the status and the named response header.
+// A GET whose redirect is not followed: the status and the named response header. `after`:
+// a URL asked first on the same connection (a connection that begins with a request outside
+// /hls/ stays with libsoup on the control thread; one that begins with /hls/ goes to the
+// listener thread).
 std::pair<int, std::string> getUnfollowed(const std::string& url, const char* header,
-                                          const std::vector<std::pair<std::string, std::string>>& headers = {}) {
-  g_autoptr(SoupSession) session = soup_session_new_with_options("timeout", 30, nullptr);
+                                          const std::vector<std::pair<std::string, std::string>>& headers = {},
+                                          const std::string& after = {}) {
+  g_autoptr(SoupSession) session =
+      soup_session_new_with_options("timeout", 30, "max-conns-per-host", 1, nullptr);  // one connection
+  if (!after.empty()) {
+    g_autoptr(SoupMessage) first = soup_message_new("GET", after.c_str());
+    g_autoptr(GBytes) ignored = soup_session_send_and_read(session, first, nullptr, nullptr);
+  }
   g_autoptr(SoupMessage) msg = soup_message_new("GET", url.c_str());
   soup_message_add_flags(msg, SOUP_MESSAGE_NO_REDIRECT);
   for (const auto& [k, v] : headers) soup_message_headers_replace(soup_message_get_request_headers(msg), k.c_str(), v.c_str());
@@ -82,8 +91,8 @@ TEST(ClusterRouting, SpeakersThroughOtherNodesHearEachOtherAndTheEdgeServesTheOw
   const std::string guestToken = issueToken(a, room, "speaker", "Guest");
   ASSERT_FALSE(guestToken.empty());
 
-  // HLS asked of C directly: 307 to A (the listener thread takes a connection whose first
-  // request is for /hls/); as the edge asks: an X-Accel-Redirect to A's address.
+  // HLS asked of C directly: 307 to A (on the listener thread, which takes a connection whose
+  // first request is for /hls/); as the edge asks: an X-Accel-Redirect to A's address.
   const std::string path = "/hls/" + room.id + "/index.m3u8";
   const auto direct = getUnfollowed(c.url() + path + "?session=abc", "Location");
   EXPECT_EQ(direct.first, 307);
@@ -91,6 +100,13 @@ TEST(ClusterRouting, SpeakersThroughOtherNodesHearEachOtherAndTheEdgeServesTheOw
   const auto viaEdge = getUnfollowed(c.url() + path, "X-Accel-Redirect", {{"X-Roomcast-Edge", "1"}});
   EXPECT_EQ(viaEdge.first, 200);
   EXPECT_EQ(viaEdge.second, "/_roomcast_owner/" + a.url().substr(7) + path);
+  // The same on libsoup's side (the connection began with an API request).
+  const auto onSoup = getUnfollowed(c.url() + path, "Location", {}, c.url() + "/api/v1/health");
+  EXPECT_EQ(onSoup.first, 307);
+  EXPECT_EQ(onSoup.second, a.url() + path);
+  const auto onSoupViaEdge =
+      getUnfollowed(c.url() + path, "X-Accel-Redirect", {{"X-Roomcast-Edge", "1"}}, c.url() + "/api/v1/health");
+  EXPECT_EQ(onSoupViaEdge.second, "/_roomcast_owner/" + a.url().substr(7) + path);
   // A room nobody owns stays a 404 on every node.
   EXPECT_EQ(getUnfollowed(b.url() + "/hls/nosuchroom/index.m3u8", "Location").first, 404);
 
