@@ -129,6 +129,9 @@ core::Status ClusterMembership::join(const std::string& boundUrl) {
   leases_ = std::make_unique<cluster::RoomLeases>(
       redis_, context_, leases,
       [this](const std::string& roomId, cluster::LeaseLoss why, const std::string& owner) { leaseLost(roomId, why, owner); });
+  cluster::OwnerLookupSettings lookup;
+  lookup.nodeUrl = nodeUrl_;
+  owners_ = std::make_unique<cluster::OwnerLookup>(redis_, leases_.get(), lookup);
   registry_->start();
   g_message("cluster: node %s (lease %d ms)", nodeUrl_.c_str(), options_.leaseMs);
   return core::Ok{};
@@ -146,6 +149,14 @@ void ClusterMembership::redisChanged(bool up, const std::string& reason) {
   // clock still counts them; a claim of a lease still ours only renews it.
   registry_->heartbeat();
   for (const std::string& roomId : rooms_) claim(roomId);
+}
+
+void ClusterMembership::ownerElsewhere(const std::string& roomId,
+                                       std::function<void(std::optional<std::string>)> done) {
+  if (!owners_) return done(std::nullopt);
+  owners_->owner(roomId, [self = nodeUrl_, done = std::move(done)](std::optional<std::string> owner) {
+    done(owner && *owner != self ? owner : std::nullopt);
+  });
 }
 
 void ClusterMembership::roomOpened(const std::string& roomId) {

@@ -8,11 +8,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
 #include "app/options.h"
 #include "cluster/node_registry.h"
+#include "cluster/owner_lookup.h"
 #include "cluster/redis_connection.h"
 #include "cluster/room_lease.h"
 #include "core/result.h"
@@ -58,6 +60,9 @@ class ClusterMembership {
   void status(std::function<void(int status, std::string body)> reply);
 
   const std::string& nodeUrl() const { return nodeUrl_; }
+  // The URL of the node that owns `roomId` when that is another node; none when it is this one,
+  // nobody, or Redis cannot tell (before join too). For routing (HttpConfig::ownerOf).
+  void ownerElsewhere(const std::string& roomId, std::function<void(std::optional<std::string>)> done);
 
  private:
   void redisChanged(bool up, const std::string& reason);
@@ -72,6 +77,7 @@ class ClusterMembership {
   std::string nodeUrl_;
   std::unique_ptr<cluster::NodeRegistry> registry_;  // from join()
   std::unique_ptr<cluster::RoomLeases> leases_;      // from join()
+  std::unique_ptr<cluster::OwnerLookup> owners_;     // from join()
   std::set<std::string> rooms_;  // the rooms this node runs (claimed or to be claimed)
   CpuMeter cpu_;
   double cpuPct_ = 0;

@@ -202,7 +202,10 @@ signaling::HttpConfig Daemon::httpConfig() {
   HealthSources health{inputs_.store.get(), &media_, options_.dataDir,
                        static_cast<uint64_t>(options_.minFreeDiskMb * 1024 * 1024)};
   http.health = [health] { return checkHealth(health); };
-  if (cluster_) http.cluster = [this](auto reply) { cluster_->status(std::move(reply)); };
+  if (cluster_) {
+    http.cluster = [this](auto reply) { cluster_->status(std::move(reply)); };
+    http.ownerOf = [this](const std::string& roomId, auto done) { cluster_->ownerElsewhere(roomId, std::move(done)); };
+  }
   return http;
 }
 

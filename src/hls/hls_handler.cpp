@@ -43,9 +43,22 @@ HlsRequest HlsHandler::requestOf(SoupServerMessage* msg, std::string_view path) 
 }
 
 void HlsHandler::handle(SoupServerMessage* msg, std::string_view path) {
-  const HlsResponse response = responder_.respond(requestOf(msg, path));
+  const HlsRequest request = requestOf(msg, path);
+  const HlsResponse response = responder_.respond(request);
   if (!response.countSession.empty()) listeners_.count(response.countRoom, response.countSession);
-  sendHlsResponse(msg, response);
+  if (response.unknownRoom.empty() || !ownerOf_) return sendHlsResponse(msg, response);
+  // Not here: maybe on another node. The message waits (paused, and referenced: the client may
+  // go meanwhile) for the lookup, which may answer at once.
+  const bool viaEdge = header(soup_server_message_get_request_headers(msg), kEdgeHeader) == "1";
+  soup_server_message_pause(msg);
+  g_object_ref(msg);
+  ownerOf_(response.unknownRoom, [msg, response, viaEdge, path = std::string(path),
+                                   session = request.session](std::optional<std::string> owner) {
+    std::optional<HlsResponse> redirect = owner ? ownerRedirect(*owner, path, session, viaEdge) : std::nullopt;
+    sendHlsResponse(msg, redirect ? *redirect : response);
+    soup_server_message_unpause(msg);
+    g_object_unref(msg);
+  });
 }
 
 }  // namespace roomcast::hls

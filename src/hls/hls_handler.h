@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "hls/hls_responder.h"
+#include "hls/owner_redirect.h"
 #include "hls/listener_counting.h"
 
 namespace roomcast::hls {
@@ -20,12 +21,15 @@ class HlsHandler {
 
   // `path` is the request path ("/hls/<room>/<file>").
   void handle(SoupServerMessage* msg, std::string_view path);
+  // In a cluster: where a room not live here is owned (owner_redirect.h). None: a single box.
+  void setOwnerOf(OwnerOf ownerOf) { ownerOf_ = std::move(ownerOf); }
 
  private:
   HlsRequest requestOf(SoupServerMessage* msg, std::string_view path) const;
 
   HlsResponder& responder_;
   ListenerCounting& listeners_;
+  OwnerOf ownerOf_;
 };
 
 }  // namespace roomcast::hls

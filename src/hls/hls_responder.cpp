@@ -119,7 +119,9 @@ HlsResponse HlsResponder::respond(const HlsRequest& request) {
   else stats_.segmentRequests++;
 
   if (auto room = registry_ ? registry_->published(roomId) : nullptr) return respondLive(request, *room, roomId, file);
-  return respondEnded(request, roomId, file);
+  HlsResponse ended = respondEnded(request, roomId, file);
+  if (ended.status == 404) ended.unknownRoom = roomId;
+  return ended;
 }
 
 HlsResponse HlsResponder::respondLive(const HlsRequest& request, const PublishedRoom& room,

@@ -43,6 +43,9 @@ struct HlsResponse {
   // session is theirs (ListenerCounting::count), on the control thread.
   std::string countRoom;
   std::string countSession;
+  // A 404 for a room neither live here nor ended here: in a cluster another node may own it
+  // (owner_redirect.h); "" otherwise.
+  std::string unknownRoom;
 };
 
 // A Range header against a body of `total` bytes (one range; several: the whole body).

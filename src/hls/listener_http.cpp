@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "glib_support/owned_data.h"
+#include "glib_support/post_to_context.h"
 #include "hls/hls_responder.h"
 #include "hls/listener_counting.h"
 
@@ -45,12 +46,29 @@ struct ListenerHttp::Exchange {
   std::string uri;
   std::shared_ptr<const std::string> body;
   bool headersSeen = false;
+  // A request for a room another node may own, while the control thread looks: the 404 it gets
+  // without an owner, the path and session a redirect names, then the answer once resumed.
+  HlsResponse miss;
+  std::string path;
+  std::string session;
+  bool viaEdge = false;
+  std::optional<HlsResponse> resolved;
 };
 
 ListenerHttp::ListenerHttp(GMainContext* control, HlsResponder& responder, ListenerCounting& listeners)
     : control_(g_main_context_ref(control)), responder_(responder), listeners_(listeners) {}
 
 ListenerHttp::~ListenerHttp() {
+  // libmicrohttpd panics when stopped with suspended connections: they get their 404 first.
+  std::map<MHD_Connection*, Exchange*> waiting;
+  {
+    std::lock_guard lock(mutex_);
+    waiting.swap(suspended_);
+  }
+  for (auto& [connection, exchange] : waiting) {
+    exchange->resolved = exchange->miss;
+    MHD_resume_connection(connection);
+  }
   if (daemon_) MHD_stop_daemon(daemon_);  // joins the listener thread
   std::lock_guard lock(mutex_);
   flush_.reset();
@@ -58,7 +76,8 @@ ListenerHttp::~ListenerHttp() {
 }
 
 core::Status ListenerHttp::start() {
-  const unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC | MHD_USE_TURBO;
+  const unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC | MHD_USE_TURBO |
+                         MHD_ALLOW_SUSPEND_RESUME;  // owner lookups (askOwner)
   daemon_ = MHD_start_daemon(
       flags, 0, nullptr, nullptr, &ListenerHttp::onRequest, this,
       MHD_OPTION_URI_LOG_CALLBACK, &ListenerHttp::onUri, this,
@@ -108,13 +127,24 @@ MHD_Result ListenerHttp::onRequest(void* data, MHD_Connection* connection, const
     MHD_add_response_header(redirect, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain");
     return queue(connection, MHD_HTTP_TEMPORARY_REDIRECT, redirect);
   }
+  if (exchange->resolved) return send(connection, *exchange, *exchange->resolved);  // resumed
+  const std::string session = value(connection, MHD_GET_ARGUMENT_KIND, "session");
   const HlsResponse response = self->responder_.respond(
-      {method, url, value(connection, MHD_GET_ARGUMENT_KIND, "session"),
-       value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH), value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE)});
+      {method, url, session, value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH),
+       value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE)});
   if (!response.countSession.empty()) self->noteListener(response.countRoom, response.countSession);
+  if (!response.unknownRoom.empty() && self->ownerOf_) {
+    exchange->path = url;
+    exchange->session = session;
+    return self->askOwner(connection, *exchange, response, value(connection, MHD_HEADER_KIND, kEdgeHeader) == "1");
+  }
+  return send(connection, *exchange, response);
+}
+
+MHD_Result ListenerHttp::send(MHD_Connection* connection, Exchange& exchange, const HlsResponse& response) {
   MHD_Response* out = nullptr;
   if (response.contentType) {
-    exchange->body = response.body;  // alive until the response is sent
+    exchange.body = response.body;  // alive until the response is sent
     out = MHD_create_response_from_buffer(response.length, const_cast<char*>(response.body->data() + response.offset),
                                           MHD_RESPMEM_PERSISTENT);
     MHD_add_response_header(out, MHD_HTTP_HEADER_CONTENT_TYPE, response.contentType);
@@ -123,6 +153,42 @@ MHD_Result ListenerHttp::onRequest(void* data, MHD_Connection* connection, const
   }
   for (const auto& [name, text] : response.headers) MHD_add_response_header(out, name, text.c_str());
   return queue(connection, response.status, out);
+}
+
+MHD_Result ListenerHttp::askOwner(MHD_Connection* connection, Exchange& exchange, const HlsResponse& miss,
+                                  bool viaEdge) {
+  exchange.miss = miss;
+  exchange.viaEdge = viaEdge;
+  {
+    std::lock_guard lock(mutex_);
+    suspended_[connection] = &exchange;
+  }
+  // Suspended before the control thread can answer: a resume always finds it suspended.
+  MHD_suspend_connection(connection);
+  std::weak_ptr<ListenerHttp*> weak = self_;
+  glib_support::postToContext(control_, [weak, connection, room = miss.unknownRoom] {
+    auto self = weak.lock();
+    if (!self) return;
+    (*self)->ownerOf_(room, [weak, connection](std::optional<std::string> owner) {
+      if (auto alive = weak.lock()) (*alive)->resolve(connection, std::move(owner));
+    });
+  });
+  return MHD_YES;
+}
+
+void ListenerHttp::resolve(MHD_Connection* connection, std::optional<std::string> owner) {
+  Exchange* exchange = nullptr;
+  {
+    std::lock_guard lock(mutex_);
+    auto found = suspended_.find(connection);
+    if (found == suspended_.end()) return;
+    exchange = found->second;
+    suspended_.erase(found);
+  }
+  std::optional<HlsResponse> redirect =
+      owner ? ownerRedirect(*owner, exchange->path, exchange->session, exchange->viaEdge) : std::nullopt;
+  exchange->resolved = redirect ? std::move(*redirect) : exchange->miss;
+  MHD_resume_connection(connection);
 }
 
 void ListenerHttp::noteListener(std::string room, std::string session) {

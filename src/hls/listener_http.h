@@ -13,13 +13,17 @@
 #include <microhttpd.h>
 #include <sys/socket.h>
 
+#include <map>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "core/result.h"
 #include "glib_support/source.h"
+#include "hls/owner_redirect.h"
 
 namespace roomcast::hls {
 
@@ -39,6 +43,10 @@ class ListenerHttp {
   ListenerHttp(const ListenerHttp&) = delete;
   ListenerHttp& operator=(const ListenerHttp&) = delete;
 
+  // In a cluster, before start(): where a room not live here is owned. A request for such a
+  // room is suspended while the control thread looks (libmicrohttpd's suspend/resume), so the
+  // listener thread never waits; local rooms are answered from memory as before.
+  void setOwnerOf(OwnerOf ownerOf) { ownerOf_ = std::move(ownerOf); }
   core::Status start();
   // Takes an accepted connection (from any thread); it is closed in any case when done.
   bool adopt(int fd, const sockaddr* address, socklen_t length);
@@ -50,6 +58,11 @@ class ListenerHttp {
   static void* onUri(void* self, const char* uri, MHD_Connection* connection);
   static void onCompleted(void* self, MHD_Connection* connection, void** context, MHD_RequestTerminationCode why);
   void noteListener(std::string room, std::string session);  // listener thread
+  static MHD_Result send(MHD_Connection* connection, Exchange& exchange, const HlsResponse& response);
+  // Listener thread: suspends the request and asks the control thread for the owner.
+  MHD_Result askOwner(MHD_Connection* connection, Exchange& exchange, const HlsResponse& miss, bool viaEdge);
+  // Control thread: answers a suspended request (the redirect, or its 404) and resumes it.
+  void resolve(MHD_Connection* connection, std::optional<std::string> owner);
   static gboolean onFlush(gpointer self);                    // control thread
 
   GMainContext* control_;  // the control thread's (a reference of ours)
@@ -59,6 +72,10 @@ class ListenerHttp {
   std::mutex mutex_;  // guards what follows
   std::vector<std::pair<std::string, std::string>> sightings_;
   glib_support::Source flush_;  // on the control context, armed by the listener thread
+  std::map<MHD_Connection*, Exchange*> suspended_;  // waiting for an owner lookup
+  OwnerOf ownerOf_;  // called on the control thread only
+  // Lookups answered after this object is gone find it expired (both on the control thread).
+  std::shared_ptr<ListenerHttp*> self_ = std::make_shared<ListenerHttp*>(this);
 };
 
 }  // namespace roomcast::hls

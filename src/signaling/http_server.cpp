@@ -229,12 +229,19 @@ HttpServer::HttpServer(HttpConfig config, core::RoomManager& rooms, WsHub& hub, 
   soup_server_add_handler(server_, "/", &HttpServer::handleWeb, this, nullptr);
   soup_server_add_websocket_handler(server_, "/ws", nullptr, nullptr, &HttpServer::handleWebSocket, this, nullptr);
   hub_.setAddressQuotas(&addressQuotas_);
+  if (config_.ownerOf) {
+    relay_ = std::make_unique<WsRelay>(config_.ownerOf);
+    hub_.setRelay(relay_.get());
+    hls_.setOwnerOf(config_.ownerOf);
+  }
 }
 
 HttpServer::~HttpServer() {
   hub_.setAddressQuotas(nullptr);
+  hub_.setRelay(nullptr);
   router_.reset();    // no new connections
   listener_.reset();  // the listener thread has stopped
+  relay_.reset();     // relayed sockets close (going away)
   soup_server_disconnect(server_);
   g_object_unref(server_);
 }
@@ -244,6 +251,7 @@ core::Result<std::string> HttpServer::listen() {
   if (!context) context = g_main_context_default();
   if (config_.hlsListenerThread) {
     listener_ = std::make_unique<hls::ListenerHttp>(context, responder_, listenerCounting_);
+    if (config_.ownerOf) listener_->setOwnerOf(config_.ownerOf);
     if (auto started = listener_->start(); !started) return started.error();
   }
   // Every connection reaches libsoup through the router, and goes back to it between requests
@@ -490,7 +498,9 @@ void HttpServer::handleWebSocket(SoupServer*, SoupServerMessage* msg, const char
   auto* self = static_cast<HttpServer*>(data);
   std::string_view rest(path);
   rest.remove_prefix(std::min(rest.size(), std::strlen("/ws/")));
-  self->hub_.accept(conn, std::string(rest), clientAddress(msg));
+  GUri* uri = soup_server_message_get_uri(msg);
+  const char* query = uri ? g_uri_get_query(uri) : nullptr;
+  self->hub_.accept(conn, std::string(rest), clientAddress(msg), query ? query : "");
 }
 
 }  // namespace roomcast::signaling

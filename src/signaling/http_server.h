@@ -13,6 +13,7 @@
 #include "hls/hls_handler.h"
 #include "hls/hls_responder.h"
 #include "hls/listener_http.h"
+#include "hls/owner_redirect.h"
 #include "protocol/json.h"
 #include "protocol/messages.h"
 #include "signaling/admin_api.h"
@@ -60,6 +61,9 @@ struct HttpConfig {
   // GET /api/v1/cluster (operators): answers later with a status and a JSON body. None: this
   // server is no node of a cluster (404 not_clustered).
   std::function<void(std::function<void(int status, std::string body)> reply)> cluster;
+  // In a cluster: the node that owns a room not live here, when another (on the control thread;
+  // see hls/owner_redirect.h). Its WebSocket is relayed there, its HLS redirected. None: one box.
+  hls::OwnerOf ownerOf;
 };
 
 // The client's address for per-address quotas ("" for this host's own clients); see the .cpp.
@@ -116,6 +120,7 @@ class HttpServer {
   SoupServer* server_;
   std::unique_ptr<hls::ListenerHttp> listener_;  // null with hlsListenerThread off
   std::unique_ptr<ConnectionRouter> router_;
+  std::unique_ptr<WsRelay> relay_;  // with config_.ownerOf
   std::string webPolicy_;  // the web app's Content-Security-Policy
 };
 

@@ -20,7 +20,10 @@ WsHub::~WsHub() {
   }
 }
 
-void WsHub::accept(SoupWebsocketConnection* connection, const std::string& roomId, const std::string& address) {
+void WsHub::accept(SoupWebsocketConnection* connection, const std::string& roomId, const std::string& address,
+                   const std::string& query) {
+  // Another node's room (or none): the relay finds its owner, or answers as below.
+  if (relay_ && (!rooms_ || !rooms_->find(roomId))) return relay_->take(connection, roomId, query, address);
   // Bound what one client can make us buffer; libsoup's default is 128 KiB, 0 is unlimited.
   soup_websocket_connection_set_max_incoming_payload_size(connection, protocol::kMaxMessageBytes);
   // Pings keep idle connections open through proxies and NATs (load balancers commonly cut

@@ -18,6 +18,7 @@
 #include "signaling/quotas.h"
 #include "signaling/rate_limit.h"
 #include "signaling/turn_credentials.h"
+#include "signaling/ws_relay.h"
 
 namespace roomcast::signaling {
 
@@ -32,7 +33,11 @@ class WsHub final : public core::RoomEventSink {
 
   // soup_server_add_websocket_handler callback target; `roomId` comes from the path, `address`
   // is the client's (see clientAddress(); "" for clients on this host, which no address quota counts).
-  void accept(SoupWebsocketConnection* connection, const std::string& roomId, const std::string& address = {});
+  // `query`: the URL's, for a relay to the room's owner.
+  void accept(SoupWebsocketConnection* connection, const std::string& roomId, const std::string& address = {},
+              const std::string& query = {});
+  // In a cluster: sockets for rooms not live here go to the relay (borrowed; null: none).
+  void setRelay(WsRelay* relay) { relay_ = relay; }
   // TURN servers whose fresh credentials every welcome carries (borrowed; null: none).
   void setTurn(const TurnConfig* turn) { turn_ = turn; }
   // Per-address quotas shared with REST (owned by HttpServer); null: none.
@@ -77,6 +82,7 @@ class WsHub final : public core::RoomEventSink {
   core::Conversation* conversation_ = nullptr;
   KeyedLimits<AddressLimits>* addressQuotas_ = nullptr;
   const TurnConfig* turn_ = nullptr;
+  WsRelay* relay_ = nullptr;
   KeyedLimits<IdentityLimits> identityQuotas_;  // by room and identity, over all their sockets
   std::map<Session*, std::unique_ptr<Session>> sessions_;
   std::map<std::string, std::set<Session*>> byRoom_;

@@ -19,13 +19,24 @@ std::string readText(const std::string& path) {
 }  // namespace
 
 Nginx::Nginx(const std::string& originUrl, int edgeLogPort) {
+  // The shipped edge config, with its four EDIT values set for this test.
+  std::string edge = readText(sourcePath("data/nginx/roomcast-edge.conf"));
+  start(std::regex_replace(edge, std::regex("server 127\\.0\\.0\\.1:8080;"), "server " + originUrl.substr(7) + ";"),
+        edgeLogPort);
+}
+
+Nginx::Nginx(const std::vector<std::string>& nodeUrls, int edgeLogPort) {
+  std::string servers;
+  for (const std::string& node : nodeUrls) servers += "    server " + node.substr(7) + ";\n";
+  std::string edge = readText(sourcePath("data/nginx/roomcast-cluster-edge.conf"));
+  start(std::regex_replace(edge, std::regex("(    server 10\\.0\\.0\\.1[0-9]:8080;\n)+"), servers), edgeLogPort);
+}
+
+void Nginx::start(std::string edge, int edgeLogPort) {
   dir_ = makeTempDir("roomcast-nginx-");
   const int port = freeTcpPort();
   url_ = "http://127.0.0.1:" + std::to_string(port);
-  // The shipped edge config, with its four EDIT values set for this test.
-  std::string edge = readText(sourcePath("data/nginx/roomcast-edge.conf"));
   edge = std::regex_replace(edge, std::regex("/var/cache/nginx/roomcast"), dir_ + "/cache");
-  edge = std::regex_replace(edge, std::regex("server 127\\.0\\.0\\.1:8080;"), "server " + originUrl.substr(7) + ";");
   edge = std::regex_replace(edge, std::regex("listen 127\\.0\\.0\\.1:8081;"), "listen 127.0.0.1:" + std::to_string(port) + ";");
   edge = std::regex_replace(edge, std::regex("server=127\\.0\\.0\\.1:5514,"),
                             "server=127.0.0.1:" + std::to_string(edgeLogPort) + ",");

@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "cluster/owner_lookup.h"
 #include "cluster/node_registry.h"
 #include "cluster/redis_connection.h"
 #include "cluster/room_lease.h"
@@ -146,4 +147,14 @@ TEST(NodeJson, LeastLoadedIsFewestSpeakersThenRooms) {
   EXPECT_FALSE(pickLeastLoaded({}));
   EXPECT_EQ(pickLeastLoaded({n("a", 1, 9, 0), n("b", 5, 2, 90), n("c", 0, 2, 80)})->url, "c");
   EXPECT_EQ(pickLeastLoaded({n("b", 1, 1, 5), n("a", 1, 1, 5)})->url, "a") << "ties by URL";
+}
+
+// The owner key's value names the node before the epoch; anything else names nobody.
+TEST(OwnerLookup, ValueNamesTheNodeBeforeTheEpoch) {
+  using roomcast::cluster::ownerOfValue;
+  EXPECT_EQ(ownerOfValue("http://10.0.0.11:8080 42"), std::optional<std::string>("http://10.0.0.11:8080"));
+  EXPECT_EQ(ownerOfValue("http://10.0.0.11:8080"), std::nullopt);
+  EXPECT_EQ(ownerOfValue("http://10.0.0.11:8080 "), std::nullopt);
+  EXPECT_EQ(ownerOfValue(" 7"), std::nullopt);
+  EXPECT_EQ(ownerOfValue("http://10.0.0.11:8080 4x"), std::nullopt);
 }
