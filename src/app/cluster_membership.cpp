@@ -59,7 +59,8 @@ double CpuMeter::sample() {
 
 ClusterMembership::ClusterMembership(const ClusterOptions& options, GMainContext* context, std::string version)
     : options_(options), context_(context), version_(std::move(version)),
-      redis_(context, redisSettings(options), [this](bool up, const std::string& reason) { redisChanged(up, reason); }) {}
+      redis_(context, redisSettings(options), [this](bool up, const std::string& reason) { redisChanged(up, reason); }),
+      directory_(redis_) {}
 
 core::Status ClusterMembership::connectAtStart(unsigned deadlineMs) {
   redis_.start();
@@ -149,6 +150,7 @@ void ClusterMembership::redisChanged(bool up, const std::string& reason) {
   // clock still counts them; a claim of a lease still ours only renews it.
   registry_->heartbeat();
   for (const std::string& roomId : rooms_) claim(roomId);
+  directory_.republishAll();  // after the claims: a record is listed once its lease is there
 }
 
 void ClusterMembership::ownerElsewhere(const std::string& roomId,
@@ -165,8 +167,15 @@ void ClusterMembership::roomOpened(const std::string& roomId) {
 }
 
 void ClusterMembership::roomEnded(const std::string& roomId) {
-  rooms_.erase(roomId);
+  // A room ended because another node took it over is not ours to take out of the directory.
+  const bool ours = rooms_.erase(roomId) > 0;
   if (leases_) leases_->release(roomId);
+  if (ours) directory_.remove(roomId);
+  else directory_.forget(roomId);
+}
+
+void ClusterMembership::roomChanged(const std::string& roomId, std::string record) {
+  if (!nodeUrl_.empty() && rooms_.count(roomId)) directory_.publish(roomId, std::move(record));
 }
 
 void ClusterMembership::claim(const std::string& roomId) {
@@ -197,6 +206,17 @@ void ClusterMembership::leaseLost(const std::string& roomId, cluster::LeaseLoss 
   g_warning("cluster: room %s is now leased to %s: ending it here", roomId.c_str(), owner.c_str());
   rooms_.erase(roomId);
   if (hooks_.endRoom) hooks_.endRoom(roomId, "the room moved to another node");
+}
+
+void ClusterMembership::place(std::function<void(std::string nodeUrl)> done) {
+  if (!registry_ || !redis_.up()) return done(nodeUrl_);
+  registry_->liveNodes([this, done = std::move(done)](core::Result<std::vector<cluster::NodeInfo>> nodes) {
+    std::optional<cluster::NodeInfo> pick;
+    if (nodes) pick = cluster::pickLeastLoaded(placements_.adjusted(std::move(nodes.value())));
+    const std::string target = pick ? pick->url : nodeUrl_;
+    placements_.placed(target, g_get_real_time() / 1000);
+    done(target);
+  });
 }
 
 void ClusterMembership::status(std::function<void(int status, std::string body)> reply) {

@@ -15,7 +15,9 @@
 #include "app/options.h"
 #include "cluster/node_registry.h"
 #include "cluster/owner_lookup.h"
+#include "cluster/placement.h"
 #include "cluster/redis_connection.h"
+#include "cluster/room_directory.h"
 #include "cluster/room_lease.h"
 #include "core/result.h"
 
@@ -55,14 +57,22 @@ class ClusterMembership {
 
   void roomOpened(const std::string& roomId);
   void roomEnded(const std::string& roomId);
+  // This node's room is now `record` (cluster::encodeRoomRecord): published once joined.
+  void roomChanged(const std::string& roomId, std::string record);
 
   // GET /api/v1/cluster: {"node", "redis", "nodes": [...], "owned": [...]}.
   void status(std::function<void(int status, std::string body)> reply);
 
-  const std::string& nodeUrl() const { return nodeUrl_; }
+  const std::string& nodeUrl() const { return nodeUrl_; }  // "" until joined
   // The URL of the node that owns `roomId` when that is another node; none when it is this one,
   // nobody, or Redis cannot tell (before join too). For routing (HttpConfig::ownerOf).
   void ownerElsewhere(const std::string& roomId, std::function<void(std::optional<std::string>)> done);
+
+  // The room directory: this node's rooms are published there (once joined), every node's read.
+  cluster::RoomDirectory& directory() { return directory_; }
+  // Where a new room goes: the least loaded live node's URL, counting recent placements; this
+  // node's own when Redis cannot say.
+  void place(std::function<void(std::string nodeUrl)> done);
 
  private:
   void redisChanged(bool up, const std::string& reason);
@@ -79,6 +89,8 @@ class ClusterMembership {
   std::unique_ptr<cluster::RoomLeases> leases_;      // from join()
   std::unique_ptr<cluster::OwnerLookup> owners_;     // from join()
   std::set<std::string> rooms_;  // the rooms this node runs (claimed or to be claimed)
+  cluster::RoomDirectory directory_;
+  cluster::PlacementBook placements_;
   CpuMeter cpu_;
   double cpuPct_ = 0;
 };

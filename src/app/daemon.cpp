@@ -93,7 +93,8 @@ Daemon::Daemon(const Options& options, DaemonInputs inputs)
       media_(mediaConfig(options_, hls_), readyMediaRuntime()),
       auth_(inputs_.secret),
       hub_(auth_),
-      rooms_(media_, hub_, roomEnvironment(), roomLimits(options_)),
+      roomEvents_(hub_, cluster_.get(), g_main_context_default()),
+      rooms_(media_, roomEvents_, roomEnvironment(), roomLimits(options_)),
       conversation_(rooms_, hub_, conversationEnvironment()),
       moderator_(startModerator()),
       server_(httpConfig(), rooms_, hub_, auth_),
@@ -105,6 +106,7 @@ Daemon::Daemon(const Options& options, DaemonInputs inputs)
   hub_.setTurn(&options_.turn);
   hub_.setRoomManager(&rooms_);
   hub_.setConversation(&conversation_);
+  roomEvents_.setRooms(&rooms_);
 }
 
 Daemon::~Daemon() {
@@ -131,6 +133,7 @@ core::Environment Daemon::roomEnvironment() {
   env.roomCreated = [this](const core::RoomInfo& room) {
     auto kept = store_.roomCreated(room);
     if (kept && cluster_) cluster_->roomOpened(room.id);  // leased to this node
+    if (kept) roomEvents_.changed(room.id);                // and in the directory
     return kept;
   };
   env.roomFinished = [this](const core::RoomInfo& room, const core::RoomMediaSummary& summary) {
@@ -205,6 +208,7 @@ signaling::HttpConfig Daemon::httpConfig() {
   if (cluster_) {
     http.cluster = [this](auto reply) { cluster_->status(std::move(reply)); };
     http.ownerOf = [this](const std::string& roomId, auto done) { cluster_->ownerElsewhere(roomId, std::move(done)); };
+    http.clusterRooms = clusterRooms(*cluster_);
   }
   return http;
 }

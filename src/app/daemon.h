@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "app/cluster_membership.h"
+#include "app/cluster_rooms.h"
 #include "app/daemon_inputs.h"
 #include "app/options.h"
 #include "app/recording_uploads.h"
@@ -82,6 +83,7 @@ class Daemon {
   media::GstMediaBackend media_;
   signaling::TokenAuthority auth_;
   signaling::WsHub hub_;
+  ClusterRoomEvents roomEvents_;  // the hub, and the room's directory record on a cluster
   core::RoomManager rooms_;
   core::Conversation conversation_;               // chat, reactions and reports
   std::unique_ptr<core::Moderator> moderator_;    // automated moderation; null when off

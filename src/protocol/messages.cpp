@@ -303,6 +303,7 @@ static void writeRoomFields(JsonWriter& w, const core::RoomInfo& info, const Roo
       .integer("created_at_ms", info.createdAtUnixMs)
       .str("ws_url", urls.ws)
       .str("hls_url", urls.hls);
+  if (!urls.node.empty()) w.str("node", urls.node);
 }
 
 std::string encodeRoom(const core::Room& room, const RoomUrls& urls) {

@@ -78,7 +78,8 @@ std::string encodeSearch(const std::string& query, const std::vector<core::Trans
                          const RecordingUrlQuery& urlQuery = {});
 
 // REST bodies.
-struct RoomUrls { std::string ws; std::string hls; };
+// `node`: the owner's node URL in a cluster ("" on a single box: no `node` field).
+struct RoomUrls { std::string ws; std::string hls; std::string node = {}; };
 std::string encodeRoom(const core::Room& room, const RoomUrls& urls);
 std::string encodeCreatedRoom(const core::RoomInfo& info, const std::string& hostToken, const RoomUrls& urls);
 std::string encodeRestError(const core::Error& error);

@@ -17,6 +17,11 @@ void HttpServer::createRoom(SoupServerMessage* msg) {
   if (auto allowed = operators_.requireRoomCreation(msg); !allowed) return sendError(msg, allowed.error());
   if (auto allowed = spend(msg, &AddressLimits::rooms, "rooms from your address: 5, then one every 30 s"); !allowed)
     return sendError(msg, allowed.error());
+  if (clustered(msg)) return placeRoom(msg);  // on the least loaded node
+  createRoomHere(msg);
+}
+
+void HttpServer::createRoomHere(SoupServerMessage* msg) {
   auto root = parseJsonBody(msg);
   if (!root) return sendError(msg, root.error());
   protocol::FieldReader fields(json_node_get_object(root.value().get()));
@@ -42,20 +47,24 @@ void HttpServer::createRoom(SoupServerMessage* msg) {
   sendJson(msg, 201, protocol::encodeCreatedRoom(info, token, urlsFor(msg, info.id)));
 }
 
-void HttpServer::listRooms(SoupServerMessage* msg) {
-  std::string body = R"({"rooms":[)";
-  bool first = true;
+// This node's rooms, comma-separated ROOMs.
+std::string HttpServer::localRoomsJson(SoupServerMessage* msg) const {
+  std::string body;
   for (const core::Room* room : rooms_.rooms()) {
-    if (!first) body += ",";
+    if (!body.empty()) body += ",";
     body += protocol::encodeRoom(*room, urlsFor(msg, room->info.id));
-    first = false;
   }
-  body += "]}";
-  sendJson(msg, 200, body);
+  return body;
+}
+
+void HttpServer::listRooms(SoupServerMessage* msg) {
+  if (clustered(msg)) return listClusterRooms(msg);  // every node's
+  sendJson(msg, 200, R"({"rooms":[)" + localRoomsJson(msg) + "]}");
 }
 
 void HttpServer::getRoom(SoupServerMessage* msg, const std::string& roomId) {
   const core::Room* room = rooms_.find(roomId);
+  if (!room && clustered(msg)) return getDirectoryRoom(msg, roomId);  // another node's
   if (!room) return sendError(msg, {ErrorCode::NotFound, "no live room with id '" + roomId + "'"});
   sendJson(msg, 200, protocol::encodeRoom(*room, urlsFor(msg, roomId)));
 }

@@ -234,6 +234,7 @@ HttpServer::HttpServer(HttpConfig config, core::RoomManager& rooms, WsHub& hub, 
     hub_.setRelay(relay_.get());
     hls_.setOwnerOf(config_.ownerOf);
   }
+  if (config_.clusterRooms.nodeUrl) forwarder_ = std::make_unique<RestForwarder>();
 }
 
 HttpServer::~HttpServer() {
@@ -268,7 +269,8 @@ protocol::RoomUrls HttpServer::urlsFor(SoupServerMessage* msg, const std::string
   std::string wsBase = base.rfind("https://", 0) == 0 ? "wss://" + base.substr(8)
                        : base.rfind("http://", 0) == 0 ? "ws://" + base.substr(7)
                                                         : base;
-  return {wsBase + "/ws/" + roomId, base + "/hls/" + roomId + "/master.m3u8"};
+  const std::string node = config_.clusterRooms.nodeUrl ? config_.clusterRooms.nodeUrl() : std::string();
+  return {wsBase + "/ws/" + roomId, base + "/hls/" + roomId + "/master.m3u8", node};
 }
 
 // 200 when every check passes, else 503 naming the failed ones: what a load balancer or
@@ -337,11 +339,12 @@ void HttpServer::handleApi(SoupServer*, SoupServerMessage* msg, const char* path
   struct RoomAction {
     const char* suffix;
     const char* method;
-    void (HttpServer::*handler)(SoupServerMessage*, const std::string&);
+    RoomHandler handler;
+    bool owners = true;  // served by the room's owner: forwarded there from other nodes
   };
   static const RoomAction kRoomActions[] = {
       {"/moderation", "POST", &HttpServer::moderate},   {"/recording", "POST", &HttpServer::setRecording},
-      {"/reports", "GET", &HttpServer::listReports},     {"/listen", "POST", &HttpServer::startListening},
+      {"/reports", "GET", &HttpServer::listReports, false}, {"/listen", "POST", &HttpServer::startListening},
       {"/tokens", "POST", &HttpServer::issueToken},
   };
   constexpr std::string_view kRooms = "/rooms/";
@@ -352,6 +355,7 @@ void HttpServer::handleApi(SoupServer*, SoupServerMessage* msg, const char* path
       std::string roomId(rest.substr(kRooms.size(), rest.size() - kRooms.size() - suffix.size()));
       if (!isSafeName(roomId, 64)) return sendError(msg, {ErrorCode::NotFound, "no such room"});
       if (method != action.method) return sendMethodNotAllowed(msg, action.method);
+      if (action.owners && self->forwardedToOwner(msg, roomId, action.handler)) return;
       return (self->*action.handler)(msg, roomId);
     }
   }
@@ -360,6 +364,7 @@ void HttpServer::handleApi(SoupServer*, SoupServerMessage* msg, const char* path
     if (!isSafeName(roomId, 64) || roomId.find('.') != std::string::npos)
       return sendError(msg, {ErrorCode::NotFound, "no such room"});
     if (method == "GET") return self->getRoom(msg, roomId);
+    if (method == "DELETE" && self->forwardedToOwner(msg, roomId, &HttpServer::deleteRoom)) return;
     if (method == "DELETE") return self->deleteRoom(msg, roomId);
     return sendMethodNotAllowed(msg, "GET, DELETE");
   }

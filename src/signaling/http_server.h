@@ -21,6 +21,7 @@
 #include "signaling/connection_router.h"
 #include "signaling/operator_auth.h"
 #include "signaling/quotas.h"
+#include "signaling/rest_forward.h"
 #include "signaling/tls_credentials.h"
 #include "signaling/ws_hub.h"
 
@@ -64,6 +65,8 @@ struct HttpConfig {
   // In a cluster: the node that owns a room not live here, when another (on the control thread;
   // see hls/owner_redirect.h). Its WebSocket is relayed there, its HLS redirected. None: one box.
   hls::OwnerOf ownerOf;
+  // Rooms on other nodes (placement, the directory, forwarding); unset on a single box.
+  ClusterRooms clusterRooms;
 };
 
 // The client's address for per-address quotas ("" for this host's own clients); see the .cpp.
@@ -85,6 +88,7 @@ class HttpServer {
                               gpointer self);
 
   void createRoom(SoupServerMessage* msg);
+  void createRoomHere(SoupServerMessage* msg);
   void listRooms(SoupServerMessage* msg);
   void getRoom(SoupServerMessage* msg, const std::string& roomId);
   void deleteRoom(SoupServerMessage* msg, const std::string& roomId);
@@ -96,6 +100,14 @@ class HttpServer {
   void listRecordings(SoupServerMessage* msg);
   void reportHealth(SoupServerMessage* msg);
   void reportCluster(SoupServerMessage* msg);
+  // The cluster's side of the rooms' REST API (http_cluster_rooms.cpp).
+  using RoomHandler = void (HttpServer::*)(SoupServerMessage*, const std::string&);
+  bool clustered(SoupServerMessage* msg) const;
+  void placeRoom(SoupServerMessage* msg);
+  void listClusterRooms(SoupServerMessage* msg);
+  void getDirectoryRoom(SoupServerMessage* msg, const std::string& roomId);
+  bool forwardedToOwner(SoupServerMessage* msg, const std::string& roomId, RoomHandler handler);
+  std::string localRoomsJson(SoupServerMessage* msg) const;
   static void handleRecordingFile(SoupServer*, SoupServerMessage* msg, const char* path, GHashTable*, gpointer self);
   static void onRequestStarted(SoupServer*, SoupServerMessage* msg, gpointer self);
   bool originAllowed(SoupServerMessage* msg) const;
@@ -121,6 +133,7 @@ class HttpServer {
   std::unique_ptr<hls::ListenerHttp> listener_;  // null with hlsListenerThread off
   std::unique_ptr<ConnectionRouter> router_;
   std::unique_ptr<WsRelay> relay_;  // with config_.ownerOf
+  std::unique_ptr<RestForwarder> forwarder_;  // to other nodes; null on a single box
   std::string webPolicy_;  // the web app's Content-Security-Policy
 };
 

@@ -1,13 +1,17 @@
 // The cluster's pure parts: Redis URLs, hiredis replies as C++ values, the lease's fencing
-// clock (on a fake clock), the heartbeat's JSON and the least-loaded pick.
+// clock (on a fake clock), the heartbeat's JSON, the least-loaded pick, placements counted
+// until a heartbeat has them, and room records.
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
 
 #include <cstring>
+#include <map>
 
 #include "cluster/owner_lookup.h"
 #include "cluster/node_registry.h"
 #include "cluster/redis_connection.h"
+#include "cluster/placement.h"
+#include "cluster/room_directory.h"
 #include "cluster/room_lease.h"
 
 using namespace roomcast::cluster;
@@ -157,4 +161,40 @@ TEST(OwnerLookup, ValueNamesTheNodeBeforeTheEpoch) {
   EXPECT_EQ(ownerOfValue("http://10.0.0.11:8080 "), std::nullopt);
   EXPECT_EQ(ownerOfValue(" 7"), std::nullopt);
   EXPECT_EQ(ownerOfValue("http://10.0.0.11:8080 4x"), std::nullopt);
+}
+
+// A burst of placements, all before the next heartbeats: each lands on the then least loaded.
+TEST(PlacementBook, CountsPlacementsUntilTheNodesHeartbeatHasThem) {
+  PlacementBook book;
+  std::vector<NodeInfo> nodes;
+  for (const char* url : {"a", "b", "c"}) nodes.push_back(NodeInfo{url, {}, 0, "", 1000});
+  std::map<std::string, int> placed;
+  for (int i = 0; i < 6; i++) {
+    const std::string url = pickLeastLoaded(book.adjusted(nodes))->url;
+    book.placed(url, 2000 + i);
+    placed[url]++;
+  }
+  EXPECT_EQ(placed, (std::map<std::string, int>{{"a", 2}, {"b", 2}, {"c", 2}}));
+  // a's heartbeat (with its two rooms) comes well after: its placements are forgotten.
+  nodes[0].heartbeatMs = 2005 + PlacementBook::kSettleMs;
+  nodes[0].load.rooms = 2;
+  auto adjusted = book.adjusted(nodes);
+  EXPECT_EQ(adjusted[0].load.rooms, 2);
+  EXPECT_EQ(adjusted[1].load.rooms, 2);
+}
+
+TEST(RoomRecord, ThePublicJsonLeavesOwnerStateOutAndTakesTheReadersUrls) {
+  const std::string record =
+      R"({"id":"r1","title":"T","ws_url":"ws://owner/ws/r1","hls_url":"http://owner/hls/r1/master.m3u8",)"
+      R"("node":"http://owner","owner_state":{"host_identity":"host-r1","stage":[]}})";
+  auto json = publicRoomJson(record, "http://owner", "ws://me/ws/r1", "http://me/hls/r1/master.m3u8");
+  ASSERT_TRUE(json) << json.error().message;
+  EXPECT_EQ(json->find("owner_state"), std::string::npos) << json.value();
+  EXPECT_NE(json->find(R"("ws_url":"ws://me/ws/r1")"), std::string::npos) << json.value();
+  EXPECT_NE(json->find(R"("node":"http://owner")"), std::string::npos) << json.value();
+  EXPECT_EQ(recordNode(record), "http://owner");
+  EXPECT_NE(publicRoomJson(record, "http://new-owner", "", "").value().find(R"("node":"http://new-owner")"),
+            std::string::npos) << "the lease's node wins over the record's";
+  EXPECT_FALSE(publicRoomJson("[1]", "", "", ""));
+  EXPECT_FALSE(publicRoomJson(std::string(kMaxRoomRecordBytes + 1, ' '), "", "", ""));
 }
