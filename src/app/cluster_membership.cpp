@@ -60,7 +60,8 @@ double CpuMeter::sample() {
 ClusterMembership::ClusterMembership(const ClusterOptions& options, GMainContext* context, std::string version)
     : options_(options), context_(context), version_(std::move(version)),
       redis_(context, redisSettings(options), [this](bool up, const std::string& reason) { redisChanged(up, reason); }),
-      directory_(redis_) {}
+      directory_(redis_),
+      chatLog_(redis_) {}
 
 core::Status ClusterMembership::connectAtStart(unsigned deadlineMs) {
   redis_.start();
@@ -170,8 +171,12 @@ void ClusterMembership::roomEnded(const std::string& roomId) {
   // A room ended because another node took it over is not ours to take out of the directory.
   const bool ours = rooms_.erase(roomId) > 0;
   if (leases_) leases_->release(roomId);
-  if (ours) directory_.remove(roomId);
-  else directory_.forget(roomId);
+  if (ours) {
+    directory_.remove(roomId);
+    chatLog_.drop(roomId);  // a room taken over keeps its chat for the new owner
+  } else {
+    directory_.forget(roomId);
+  }
 }
 
 void ClusterMembership::roomChanged(const std::string& roomId, std::string record) {

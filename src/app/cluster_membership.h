@@ -13,6 +13,7 @@
 #include <string>
 
 #include "app/options.h"
+#include "cluster/chat_log.h"
 #include "cluster/node_registry.h"
 #include "cluster/owner_lookup.h"
 #include "cluster/placement.h"
@@ -70,6 +71,8 @@ class ClusterMembership {
 
   // The room directory: this node's rooms are published there (once joined), every node's read.
   cluster::RoomDirectory& directory() { return directory_; }
+  // The chat history of this node's rooms, kept for a failover (dropped when a room ends here).
+  cluster::ChatLog& chatLog() { return chatLog_; }
   // Where a new room goes: the least loaded live node's URL, counting recent placements; this
   // node's own when Redis cannot say.
   void place(std::function<void(std::string nodeUrl)> done);
@@ -90,6 +93,7 @@ class ClusterMembership {
   std::unique_ptr<cluster::OwnerLookup> owners_;     // from join()
   std::set<std::string> rooms_;  // the rooms this node runs (claimed or to be claimed)
   cluster::RoomDirectory directory_;
+  cluster::ChatLog chatLog_;
   cluster::PlacementBook placements_;
   CpuMeter cpu_;
   double cpuPct_ = 0;

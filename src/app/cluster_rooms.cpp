@@ -3,6 +3,7 @@
 #include <utility>
 #include <variant>
 
+#include "cluster/chat_log.h"
 #include "cluster/room_directory.h"
 #include "protocol/messages.h"
 
@@ -61,6 +62,12 @@ void ClusterRoomEvents::sendTo(const std::string& roomId, const std::string& ide
 void ClusterRoomEvents::broadcast(const std::string& roomId, const core::Event& event) {
   inner_.broadcast(roomId, event);
   if (changesRoomJson(event)) changed(roomId);
+  if (!cluster_) return;
+  // Every chat line and deletion of a room this node runs, into the room's chat log.
+  if (const auto* posted = std::get_if<core::ChatPosted>(&event))
+    cluster_->chatLog().append(roomId, posted->message.id, cluster::encodeChatMessage(posted->message));
+  else if (const auto* deleted = std::get_if<core::ChatDeleted>(&event))
+    cluster_->chatLog().remove(roomId, deleted->id);
 }
 
 void ClusterRoomEvents::disconnect(const std::string& roomId, const std::string& identity, const std::string& reason) {

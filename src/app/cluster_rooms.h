@@ -1,7 +1,8 @@
 // The rooms of a node in the cluster's directory, and the directory for the REST API.
 // ClusterRoomEvents sits between the rooms and the WebSocket hub (the sink room events already
 // go through): it passes every event on and, for those that change a room's JSON (stage, roles,
-// counts, recording), republishes the room's record from an idle callback, one per burst.
+// counts, recording), republishes the room's record from an idle callback, one per burst; chat
+// lines and deletions go to the room's chat log (cluster::ChatLog).
 #pragma once
 
 #include <glib.h>

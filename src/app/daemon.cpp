@@ -95,7 +95,9 @@ Daemon::Daemon(const Options& options, DaemonInputs inputs)
       hub_(auth_),
       roomEvents_(hub_, cluster_.get(), g_main_context_default()),
       rooms_(media_, roomEvents_, roomEnvironment(), roomLimits(options_)),
-      conversation_(rooms_, hub_, conversationEnvironment()),
+      // Through roomEvents_ (which passes everything on to the hub): in a cluster, chat is kept
+      // in Redis from there.
+      conversation_(rooms_, roomEvents_, conversationEnvironment()),
       moderator_(startModerator()),
       server_(httpConfig(), rooms_, hub_, auth_),
       edgeListeners_(auth_, rooms_),

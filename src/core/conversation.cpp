@@ -139,6 +139,14 @@ Status Conversation::report(const std::string& roomId, const std::string& identi
   return Ok{};
 }
 
+void Conversation::seedHistory(const std::string& roomId, std::vector<ChatMessage> messages) {
+  RoomState& state = rooms_state_[roomId];
+  if (messages.size() > limits_.historyLength)
+    messages.erase(messages.begin(), messages.end() - static_cast<std::ptrdiff_t>(limits_.historyLength));
+  state.recent.assign(messages.begin(), messages.end());
+  for (const ChatMessage& m : state.recent) state.nextMessageId = std::max(state.nextMessageId, m.id + 1);
+}
+
 std::vector<ChatMessage> Conversation::history(const std::string& roomId) const {
   auto it = rooms_state_.find(roomId);
   if (it == rooms_state_.end()) return {};

@@ -54,6 +54,11 @@ class Conversation {
   Status report(const std::string& roomId, const std::string& identity, const std::string& targetIdentity,
                 uint64_t messageId, const std::string& reason);
 
+  // A room reopened here after its node died (failover): its chat history as the old owner kept
+  // it (cluster::ChatLog), oldest first. Replaces what the room has; at most historyLength are
+  // kept (the newest); new messages are numbered after the largest seeded id, so ids stay unique
+  // and increasing across the move (the chat log's entry ids rely on it).
+  void seedHistory(const std::string& roomId, std::vector<ChatMessage> messages);
   // The recent chat, oldest first (what a late joiner is sent).
   std::vector<ChatMessage> history(const std::string& roomId) const;
   // The room is gone: drop its state and pending timers.

@@ -1,7 +1,8 @@
 // Rooms across a cluster: three roomcastd nodes on one real redis-server. Rooms created through
 // one node are spread over all three (placement on the least loaded live node); every node
 // lists every room and answers for a room another node runs (from the room directory); what
-// changes a room (tokens, DELETE) is forwarded to its owner, whose answer comes back.
+// changes a room (tokens, DELETE) is forwarded to its owner, whose answer comes back. A room's
+// chat is kept in Redis by its owner, whichever node the chat came through.
 #include <glib.h>
 #include <gtest/gtest.h>
 #include <json-glib/json-glib.h>
@@ -13,7 +14,9 @@
 #include "hand_made_jws.h"
 #include "processes.h"
 #include "redis_server.h"
+#include "room_helpers.h"
 #include "wait.h"
+#include "ws_client.h"
 
 using namespace roomcast::testing;
 
@@ -187,4 +190,55 @@ TEST_F(ClusterRooms, UnknownRoomsAreNotFoundEverywhere) {
                           {{"Content-Type", "application/json"}});
     EXPECT_EQ(r.status, 404) << r.body;
   }
+}
+
+// Chat through a node that does not run the room (its WebSocket relayed to the owner) lands in
+// the room's stream in Redis, in order; a deleted line leaves it; the stream goes with the room.
+TEST_F(ClusterRooms, ChatIsKeptInRedisByTheOwnerAndGoesWithTheRoom) {
+  HttpResponse r = http("POST", nodes_[0]->url() + "/api/v1/rooms", R"({"title":"Chatty"})",
+                        {{"Content-Type", "application/json"}});
+  ASSERT_EQ(r.status, 201) << r.body;
+  Json json(r.body);
+  const Created room{json.str("id"), json.str("host_token"), json.str("node"), "Chatty", ""};
+  const Daemon* owner = byUrl(room.node);
+  ASSERT_NE(owner, nullptr) << r.body;
+  const Daemon* other = notOwner(room);
+  const std::string key = "roomcast:room:" + room.id + ":chat";
+
+  WsClient host;
+  ASSERT_TRUE(host.connect(wsUrl(*other, room.id))) << other->log();
+  host.send(R"({"type":"hello","version":1,"token":")" + room.hostToken + "\"}");
+  std::string msg;
+  ASSERT_TRUE(host.waitForType("welcome", msg)) << other->log() << owner->log();
+  std::vector<long long> ids;
+  for (const char* text : {"first line", "second line", "third line"}) {
+    host.send(std::string(R"({"type":"chat","text":")") + text + "\"}");
+    ASSERT_TRUE(host.waitForType("chat", msg)) << owner->log();
+    EXPECT_EQ(jsonString(msg, "text"), text);
+    ids.push_back(jsonInt(msg, "message_id"));
+  }
+  // XRANGE: every line, oldest first (the writes are fire-and-forget: poll, bounded).
+  std::string range;
+  auto xrange = [&] { return range = redis_.cli({"XRANGE", key, "-", "+"}); };
+  ASSERT_TRUE(pollUntil([&] { return xrange().find("third line") != std::string::npos; }, 5.0)) << range;
+  const size_t first = range.find("first line"), second = range.find("second line"), third = range.find("third line");
+  ASSERT_NE(first, std::string::npos) << range;
+  ASSERT_NE(second, std::string::npos) << range;
+  EXPECT_LT(first, second) << range;
+  EXPECT_LT(second, third) << range;
+  EXPECT_NE(range.find(std::to_string(ids[1]) + "-0"), std::string::npos) << "entries carry the message id: " << range;
+
+  // The host deletes the second line: gone from the stream, the others stay.
+  host.send(R"({"type":"delete-message","message_id":)" + std::to_string(ids[1]) + "}");
+  ASSERT_TRUE(host.waitForType("chat-deleted", msg)) << owner->log();
+  EXPECT_TRUE(pollUntil([&] { return xrange().find("second line") == std::string::npos; }, 5.0)) << range;
+  EXPECT_NE(range.find("first line"), std::string::npos) << range;
+  EXPECT_NE(range.find("third line"), std::string::npos) << range;
+
+  // The room ends (DELETE through the other node): the stream is deleted.
+  HttpResponse del = http("DELETE", other->url() + "/api/v1/rooms/" + room.id, {},
+                          {{"Authorization", "Bearer " + room.hostToken}});
+  EXPECT_EQ(del.status, 200) << del.body;
+  std::string exists;
+  EXPECT_TRUE(pollUntil([&] { return (exists = redis_.cli({"EXISTS", key})) == "0"; }, 5.0)) << exists;
 }

@@ -78,6 +78,29 @@ TEST_F(ConversationTest, ChatIsBroadcastStoredAndKeptForLateJoiners) {
   EXPECT_EQ(history.back().text, "fourth");
 }
 
+// A failover hands the reopened room the old owner's history: late joiners get it, only the
+// newest historyLength stay, and new messages (and deletions) continue after the seeded ids.
+TEST_F(ConversationTest, SeededHistoryIsWhatLateJoinersGetAndIdsContinueAfterIt) {
+  std::vector<ChatMessage> old;
+  for (uint64_t id : {3, 7, 8, 12}) old.push_back({id, "l", "Lee", "line " + std::to_string(id), now - 1000, Role::Listener});
+  conversation.seedHistory(room, old);
+  auto history = conversation.history(room);
+  ASSERT_EQ(history.size(), 3u) << "the newest historyLength only";
+  EXPECT_EQ(history.front().id, 7u);
+  EXPECT_EQ(history.back().text, "line 12");
+  EXPECT_TRUE(sink.broadcasts<ChatPosted>(room).empty()) << "seeding says nothing to the room";
+  ASSERT_TRUE(conversation.deleteMessage(room, {"h", Role::Host}, 8).ok()) << "a seeded message can be deleted";
+  ASSERT_TRUE(conversation.chat(room, "h", "after").ok());
+  auto posted = sink.broadcasts<ChatPosted>(room);
+  ASSERT_EQ(posted.size(), 1u);
+  EXPECT_EQ(posted[0].message.id, 13u) << "numbered after the largest seeded id";
+  history = conversation.history(room);
+  ASSERT_EQ(history.size(), 3u);
+  EXPECT_EQ(history[0].id, 7u);
+  EXPECT_EQ(history[1].id, 12u);
+  EXPECT_EQ(history[2].text, "after");
+}
+
 TEST_F(ConversationTest, ChatTextIsValidated) {
   EXPECT_EQ(conversation.chat(room, "l", std::string(21, 'x')).error().code, ErrorCode::TooLarge);
   EXPECT_EQ(conversation.chat(room, "l", "   \n ").error().code, ErrorCode::ValidationFailed);
