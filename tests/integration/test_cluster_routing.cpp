@@ -15,6 +15,7 @@
 #include "redis_server.h"
 #include "room_helpers.h"
 #include "wait.h"
+#include "ws_client.h"  // jsonString
 
 using namespace roomcast::testing;
 using roomcast::audio::PcmAudio;
@@ -75,6 +76,14 @@ struct Cluster {
   std::unique_ptr<Daemon> nodes[3];
 };
 
+// A room on exactly this node: created as a request another node placed here
+// (X-Roomcast-Placed), not placed on the least loaded node.
+TestRoom createRoomHere(const Daemon& daemon, const std::string& title) {
+  const HttpResponse r = http("POST", daemon.url() + "/api/v1/rooms", R"({"title":")" + title + R"("})",
+                              {{"Content-Type", "application/json"}, {"X-Roomcast-Placed", "1"}});
+  return r.status == 201 ? TestRoom{jsonString(r.body, "id"), jsonString(r.body, "host_token")} : TestRoom{};
+}
+
 }  // namespace
 
 TEST(ClusterRouting, SpeakersThroughOtherNodesHearEachOtherAndTheEdgeServesTheOwnersHls) {
@@ -82,8 +91,8 @@ TEST(ClusterRouting, SpeakersThroughOtherNodesHearEachOtherAndTheEdgeServesTheOw
   ASSERT_TRUE(cluster.ready()) << cluster.logs();
   Daemon &a = cluster.a(), &b = cluster.b(), &c = cluster.c();
 
-  // The room lives on A (created on A's REST API), leased to A in Redis.
-  const TestRoom room = createRoom(a, "Routed room");
+  // The room lives on A (created on A's REST API, not placed elsewhere), leased to A in Redis.
+  const TestRoom room = createRoomHere(a, "Routed room");
   ASSERT_FALSE(room.id.empty());
   const std::string ownerKey = "roomcast:room:" + room.id + ":owner";
   ASSERT_TRUE(pollUntil([&] { return cluster.redis.cli({"GET", ownerKey}).rfind(a.url() + " ", 0) == 0; }, 5.0))
