@@ -1,8 +1,7 @@
 #include "app/cluster_membership.h"
 
-#include <unistd.h>
+#include <sys/resource.h>
 
-#include <cstring>
 #include <utility>
 
 #include "protocol/json.h"
@@ -14,26 +13,19 @@ using core::ErrorCode;
 
 namespace {
 
-// utime + stime of this process, in clock ticks; -1 when unreadable.
-int64_t cpuTicks() {
-  g_autofree char* stat = nullptr;
-  if (!g_file_get_contents("/proc/self/stat", &stat, nullptr, nullptr)) return -1;
-  // The command name (field 2) may hold blanks and parentheses: count from its last ')'.
-  const char* rest = std::strrchr(stat, ')');
-  if (!rest) return -1;
-  g_auto(GStrv) fields = g_strsplit(rest + 2, " ", 0);
-  // After ')': state is field 3, so utime (14) and stime (15) are at 11 and 12.
-  if (g_strv_length(fields) < 13) return -1;
-  return g_ascii_strtoll(fields[11], nullptr, 10) + g_ascii_strtoll(fields[12], nullptr, 10);
+// User plus system CPU time of this process, in microseconds.
+int64_t cpuMicroseconds() {
+  struct rusage usage {};
+  if (getrusage(RUSAGE_SELF, &usage) != 0) return -1;
+  auto us = [](const timeval& t) { return static_cast<int64_t>(t.tv_sec) * G_USEC_PER_SEC + t.tv_usec; };
+  return us(usage.ru_utime) + us(usage.ru_stime);
 }
 
-// The host of "http://HOST:PORT/", brackets of an IPv6 address dropped.
+// The host of "http://HOST:PORT/" (an IPv6 address without its brackets); "" when it is no URL.
 std::string hostOf(const std::string& url) {
-  const size_t start = url.find("://");
-  if (start == std::string::npos) return {};
-  std::string hostPort = url.substr(start + 3, url.find('/', start + 3) - start - 3);
-  if (!hostPort.empty() && hostPort.front() == '[') return hostPort.substr(1, hostPort.find(']') - 1);
-  return hostPort.substr(0, hostPort.rfind(':'));
+  g_autoptr(GUri) uri = g_uri_parse(url.c_str(), G_URI_FLAGS_NONE, nullptr);
+  const char* host = uri ? g_uri_get_host(uri) : nullptr;
+  return host ? host : "";
 }
 
 cluster::RedisSettings redisSettings(const ClusterOptions& options) {
@@ -45,14 +37,12 @@ cluster::RedisSettings redisSettings(const ClusterOptions& options) {
 }  // namespace
 
 double CpuMeter::sample() {
-  const int64_t ticks = cpuTicks();
+  const int64_t cpuUs = cpuMicroseconds();
   const gint64 now = g_get_monotonic_time();
   double pct = 0;
-  if (ticks >= 0 && lastTicks_ >= 0 && now > lastUs_) {
-    const double cpuSeconds = static_cast<double>(ticks - lastTicks_) / static_cast<double>(sysconf(_SC_CLK_TCK));
-    pct = 100.0 * cpuSeconds / (static_cast<double>(now - lastUs_) / G_USEC_PER_SEC);
-  }
-  lastTicks_ = ticks;
+  if (cpuUs >= 0 && lastCpuUs_ >= 0 && now > lastUs_)
+    pct = 100.0 * static_cast<double>(cpuUs - lastCpuUs_) / static_cast<double>(now - lastUs_);
+  lastCpuUs_ = cpuUs;
   lastUs_ = now;
   return pct;
 }

@@ -24,13 +24,13 @@
 
 namespace roomcast::app {
 
-// This process's CPU use between two readings of /proc/self/stat, in % of one core.
+// This process's CPU use between two readings (getrusage), in % of one core.
 class CpuMeter {
  public:
   double sample();
 
  private:
-  int64_t lastTicks_ = -1;
+  int64_t lastCpuUs_ = -1;
   gint64 lastUs_ = 0;
 };
 
