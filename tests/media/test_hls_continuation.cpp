@@ -3,12 +3,17 @@
 // EXT-X-DISCONTINUITY with the discontinuity sequence counted right, in every rendition; the
 // segments are named apart from anything the dead owner served (the edge caches by path); the
 // room reports its position on; and ffmpeg decodes the speaker's tone from the playlist
-// exactly as it is served. A real room: the pipelines from pipelines/, the mixminus plugin, a
-// plain-RTP speaker sending a 440 Hz tone over loopback.
+// exactly as it is served. Then the hand-over itself: a first owner's position continued by a
+// second backend (numbers and names past the first's, on the same disk), and a live ffmpeg
+// reading over HTTP that goes on from the first owner's segments into the second's. Real
+// rooms: the pipelines from pipelines/, the mixminus plugin, a plain-RTP speaker sending a
+// tone over loopback.
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <gst/gst.h>
 #include <gtest/gtest.h>
+#include <libsoup/soup.h>
+#include <signal.h>
 
 #include <cstdio>
 #include <functional>
@@ -76,7 +81,13 @@ class HlsContinuation : public ::testing::Test {
   }
 
   // A plain-RTP speaker on stage, sending a tone: Opus in RTP from its own loopback socket.
-  void startTonalSpeaker() {
+  void startTonalSpeaker(int hz = static_cast<int>(kToneHz)) {
+    if (speaker_) {  // the same speaker, sending to the room's new owner
+      gst_element_set_state(speaker_, GST_STATE_NULL);
+      gst_object_unref(speaker_);
+      speaker_ = nullptr;
+      g_clear_object(&speakerSocket_);
+    }
     speakerSocket_ = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, nullptr);
     g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
     g_autoptr(GSocketAddress) any = g_inet_socket_address_new(loopback, 0);
@@ -87,8 +98,9 @@ class HlsContinuation : public ::testing::Test {
     ASSERT_TRUE(server) << server.error().message;
     g_autoptr(GError) error = nullptr;
     speaker_ = gst_parse_launch(
-        "audiotestsrc is-live=true wave=sine freq=440 volume=0.5 samplesperbuffer=960 "
-        "! audio/x-raw,rate=48000,channels=1 ! opusenc ! rtpopuspay pt=111 ! udpsink name=out sync=false async=false",
+        ("audiotestsrc is-live=true wave=sine freq=" + std::to_string(hz) + " volume=0.5 samplesperbuffer=960 "
+                 "! audio/x-raw,rate=48000,channels=1 ! opusenc ! rtpopuspay pt=111 ! udpsink name=out sync=false async=false")
+            .c_str(),
         &error);
     ASSERT_NE(speaker_, nullptr) << error->message;
     g_autoptr(GstElement) out = gst_bin_get_by_name(GST_BIN(speaker_), "out");
@@ -256,6 +268,166 @@ TEST_F(HlsContinuation, NextOwnerContinuesFromTheFirstOwnersPosition) {
   const auto reported = backend_->hlsPosition("room");
   ASSERT_TRUE(reported);
   EXPECT_EQ(reported->discontinuitySequence, 1u);
+}
+
+// What a player sees across a failover, served as the edge would: the first owner's live
+// playlist; while no node owns the room, the last copy of it (nginx's stale cache); then the
+// reopened room's. ffmpeg, reading live over HTTP all along, carries on into the second
+// owner's segments: the first owner's tone (440 Hz) and then the second's (660 Hz) are both
+// in what it decoded.
+class ServedAsTheEdgeWould {
+ public:
+  explicit ServedAsTheEdgeWould(roomcast::hls::Registry& registry) : registry_(registry) {
+    server_ = soup_server_new(nullptr, nullptr);
+    soup_server_add_handler(server_, "/hls/room/", &ServedAsTheEdgeWould::handle, this, nullptr);
+    g_autoptr(GError) error = nullptr;
+    EXPECT_TRUE(soup_server_listen_local(server_, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error))
+        << (error ? error->message : "");
+    GSList* uris = soup_server_get_uris(server_);
+    if (uris) {
+      g_autofree char* url = g_uri_to_string(static_cast<GUri*>(uris->data));
+      url_ = url;
+    }
+    g_slist_free_full(uris, reinterpret_cast<GDestroyNotify>(g_uri_unref));
+  }
+  ~ServedAsTheEdgeWould() { g_object_unref(server_); }
+  std::string playlistUrl() const { return url_ + "hls/room/index.m3u8"; }
+  // The first owner died: its last playlist is served, until the second owner's is.
+  void freeze() { frozen_ = registry_.published("room"); }
+  void thaw() {
+    frozen_.reset();
+    owner_ = 2;
+  }
+  // The segments fetched from owner 1 or 2.
+  std::vector<std::string> fetched(int owner) const {
+    std::vector<std::string> out;
+    for (const auto& [from, name] : fetched_)
+      if (from == owner) out.push_back(name);
+    return out;
+  }
+
+ private:
+  static void handle(SoupServer*, SoupServerMessage* message, const char* path, GHashTable*, gpointer data) {
+    auto* self = static_cast<ServedAsTheEdgeWould*>(data);
+    auto room = self->frozen_ ? self->frozen_ : self->registry_.published("room");
+    const std::string file = std::string(path).substr(std::string("/hls/room/").size());
+    std::shared_ptr<const std::string> bytes;
+    const char* type = "video/mp2t";
+    if (room && room->playlists.count(file) && room->playlists.at(file)) {
+      bytes = room->playlists.at(file)->bytes;
+      type = "application/vnd.apple.mpegurl";
+    } else if (room && room->segments.count(file)) {
+      bytes = room->segments.at(file).bytes;
+      self->fetched_.emplace_back(self->owner_, file);
+    }
+    if (!bytes) {
+      soup_server_message_set_status(message, 404, nullptr);
+      return;
+    }
+    soup_server_message_set_status(message, 200, nullptr);
+    soup_server_message_set_response(message, type, SOUP_MEMORY_COPY, bytes->data(), bytes->size());
+  }
+
+  roomcast::hls::Registry& registry_;
+  SoupServer* server_ = nullptr;
+  std::string url_;
+  std::shared_ptr<const roomcast::hls::PublishedRoom> frozen_;
+  int owner_ = 1;
+  std::vector<std::pair<int, std::string>> fetched_;
+};
+
+// ffmpeg as a live player, on the test's main context (the edge it reads from runs there, so
+// waiting for it must keep that context going). Its errors go to a file.
+class LivePlayer {
+ public:
+  LivePlayer(const std::string& url, const std::string& wav, const std::string& log) : log_(log) {
+    g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+    g_subprocess_launcher_set_stderr_file_path(launcher, log.c_str());
+    g_autoptr(GError) error = nullptr;
+    process_ = g_subprocess_launcher_spawn(launcher, &error, "ffmpeg", "-nostdin", "-v", "error", "-y", "-i",
+                                           url.c_str(), "-ac", "1", "-ar", "48000", wav.c_str(), nullptr);
+    EXPECT_NE(process_, nullptr) << (error ? error->message : "");
+    if (process_) g_subprocess_wait_async(process_, nullptr, &LivePlayer::exited, &done_);
+  }
+  ~LivePlayer() {
+    if (process_ && !done_) g_subprocess_force_exit(process_);  // ours, by its PID
+    iterate([this] { return done_; }, 10);
+    g_clear_object(&process_);
+  }
+  // Asks it to end its file (SIGINT, as a user's ^C) and waits; false if it did not exit.
+  bool finish(double seconds) {
+    if (!process_) return false;
+    if (!done_) g_subprocess_send_signal(process_, SIGINT);
+    return iterate([this] { return done_; }, seconds) && g_subprocess_get_if_exited(process_);
+  }
+  std::string errors() const {
+    g_autofree char* text = nullptr;
+    return g_file_get_contents(log_.c_str(), &text, nullptr, nullptr) ? text : "";
+  }
+
+ private:
+  static void exited(GObject*, GAsyncResult*, gpointer done) { *static_cast<bool*>(done) = true; }
+  std::string log_;
+  GSubprocess* process_ = nullptr;
+  bool done_ = false;
+};
+
+TEST_F(HlsContinuation, LivePlayerCarriesOnIntoTheNextOwnersSegments) {
+  ServedAsTheEdgeWould edge(registry_);
+  ASSERT_TRUE(backend_->startRoom({"room", false}));
+  started_ = true;
+  ASSERT_NO_FATAL_FAILURE(startTonalSpeaker(440));
+  servedPlaylist("index.m3u8", 3);
+  const std::string wav = scratch_.path() + "/heard.wav";
+  LivePlayer ffmpeg(edge.playlistUrl(), wav, scratch_.path() + "/ffmpeg.log");
+  ASSERT_TRUE(iterate([&] { return edge.fetched(1).size() >= 5; }, 30))
+      << "ffmpeg did not play the first owner's room live: " << ffmpeg.errors();
+
+  // The first owner dies; the edge serves its last playlist until the room is back.
+  edge.freeze();
+  const int64_t diedUs = g_get_monotonic_time();
+  const auto position = backend_->hlsPosition("room");
+  ASSERT_TRUE(position);
+  bool stopped = false;
+  backend_->stopRoom("room", [&](roomcast::core::RoomMediaSummary) { stopped = true; });
+  ASSERT_TRUE(iterate([&] { return stopped; }, 20));
+  backend_ = std::make_unique<GstMediaBackend>(config_, g_main_context_default());
+  backend_->setObserver(&observer_);
+  roomcast::core::RoomMediaConfig reopened;
+  reopened.roomId = "room";
+  reopened.continueHls = roomcast::core::continueAfter(*position, g_get_real_time() / 1000);
+  ASSERT_TRUE(backend_->startRoom(reopened));
+  ASSERT_NO_FATAL_FAILURE(startTonalSpeaker(660));
+  // A few seconds without an owner, as in a failover (the lease runs out first).
+  const auto reopenedSegments = roomcast::testing::parsePlaylist(servedPlaylist("index.m3u8", 3));
+  ASSERT_FALSE(reopenedSegments.empty());
+  edge.thaw();
+  const double gapSeconds = (g_get_monotonic_time() - diedUs) / 1e6;
+
+  EXPECT_TRUE(iterate([&] { return edge.fetched(2).size() >= 4; }, 30))
+      << "ffmpeg did not go on into the second owner's segments: " << ffmpeg.errors();
+  ASSERT_TRUE(ffmpeg.finish(20)) << "ffmpeg did not end its file: " << ffmpeg.errors();
+  // From the reopened room's first segment on: a player that took its numbers for old ones
+  // would skip them and wait for a number it has not seen yet.
+  const auto second = edge.fetched(2);
+  ASSERT_FALSE(second.empty());
+  EXPECT_EQ(second.front(), reopenedSegments.front().name);
+
+  roomcast::audio::PcmAudio audio;
+  ASSERT_TRUE(roomcast::audio::readWav(wav, audio)) << ffmpeg.errors();
+  const std::vector<float> mono = roomcast::audio::toMonoFloat(audio);
+  const size_t oneSecond = static_cast<size_t>(audio.sampleRate);
+  ASSERT_GT(mono.size(), 4 * oneSecond) << ffmpeg.errors();
+  const std::vector<float> head(mono.begin(), mono.begin() + 2 * oneSecond);
+  const std::vector<float> tail(mono.end() - 2 * oneSecond, mono.end());
+  const double firstOwner = roomcast::audio::fractionOfWindowsWithTone(head, audio.sampleRate, 440);
+  const double secondOwner = roomcast::audio::fractionOfWindowsWithTone(tail, audio.sampleRate, 660);
+  std::printf("owner gap %.2f s; ffmpeg fetched %zu + %zu segments, decoded %.2f s: 440 Hz in %.0f %% of the "
+              "first 2 s, 660 Hz in %.0f %% of the last 2 s; ffmpeg said: %s\n",
+              gapSeconds, edge.fetched(1).size(), second.size(), mono.size() / double(audio.sampleRate),
+              firstOwner * 100, secondOwner * 100, ffmpeg.errors().c_str());
+  EXPECT_GT(firstOwner, 0.5);
+  EXPECT_GT(secondOwner, 0.5);
 }
 
 }  // namespace
