@@ -180,6 +180,13 @@ void ReconnectingSocket::welcomed(const std::string& resumeToken) {
   patience_.reset();
 }
 
+void ReconnectingSocket::abandonAttempt(const std::string& why) {
+  if (stopped_ || welcomedHere_) return;
+  closedLater_.reset();
+  dropSocket();
+  retry(why);
+}
+
 void ReconnectingSocket::send(const char* text) {
   if (ws_ && soup_websocket_connection_get_state(ws_) == SOUP_WEBSOCKET_STATE_OPEN)
     soup_websocket_connection_send_text(ws_, text);

@@ -38,6 +38,9 @@ class ReconnectingSocket {
   // The current socket got its welcome: later drops reconnect (with this resume token).
   void welcomed(const std::string& resumeToken);
   void send(const char* text);
+  // The current socket's hello was refused for a reason that may pass (a node that does not
+  // have the room yet, a connection of ours it has not seen drop): close it and try again.
+  void abandonAttempt(const std::string& why);
   // Leaving: a last message (if any) and a normal close; nothing reconnects after this.
   void stop(const char* lastMessage);
 

@@ -128,9 +128,10 @@ void Speaker::onServerError(JsonObject* obj, const std::string& text) {
   g_printerr("roomcast: server error %s: %s\n", code.c_str(),
              error ? json_object_get_string_member_with_default(error, "message", "") : text.c_str());
   if (awaitingWelcome_) {
-    // A node reached during a failover that does not have the room (yet): it closes the
-    // socket, and the next attempt may find the room. Any other refusal of the hello is final.
-    if (welcomed_ && code == "not_found") return;
+    // Coming back, a refusal that may pass: a node reached during a failover that does not
+    // have the room yet, or one that has not yet seen our last connection drop (and does not
+    // know our resume token: a room reopened elsewhere). Any other refusal is final.
+    if (welcomed_ && (code == "not_found" || code == "conflict")) return socket_->abandonAttempt("server: " + code);
     return finish(1, "refused");
   }
   // Our WebRTC session is gone on the server (its ICE or DTLS failed, or did not complete

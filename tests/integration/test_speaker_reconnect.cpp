@@ -10,7 +10,9 @@
 
 #include <cmath>
 #include <cstdio>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "audio/continuity.h"
 #include "audio/tone.h"
@@ -99,75 +101,86 @@ void expectToneAroundCut(const PcmAudio& heard, const Cut& cut, const char* name
   ::testing::Test::RecordProperty(std::string(name) + "_gap_s", std::to_string(gap));
 }
 
+// The room of each test: roomcastd, a room, a guest's speaker token, and the host on stage
+// (660 Hz, connected directly, never cut), recording what it hears.
+class SpeakerReconnect : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(daemon_.ready()) << daemon_.log();
+    room_ = createRoom(daemon_, "Reconnects");
+    ASSERT_FALSE(room_.id.empty());
+    guestToken_ = issueToken(daemon_, room_, "speaker", "Guest");
+    ASSERT_FALSE(guestToken_.empty());
+    host_ = std::make_unique<Process>(std::vector<std::string>{cli(), "--server", daemon_.url(), "speak", room_.id,
+                                                               "--token", room_.hostToken, "--tone", "660",
+                                                               "--seconds", "120", "--out", heardPath()});
+    ASSERT_TRUE(host_->waitForOutput("connected", 30)) << host_->errors() << daemon_.log();
+  }
+
+  // The guest's 440 Hz speaker through `servers`, connected, and the host hearing it a while.
+  std::unique_ptr<Process> startSpeaker(const std::string& servers, const std::vector<std::string>& more = {}) {
+    std::vector<std::string> argv{cli(), "--server", servers, "speak", room_.id, "--token", guestToken_, "--tone",
+                                  "440", "--seconds", "120"};
+    argv.insert(argv.end(), more.begin(), more.end());
+    auto speaker = std::make_unique<Process>(argv);
+    EXPECT_TRUE(speaker->waitForOutput("connected", 30)) << speaker->errors() << daemon_.log();
+    waitHeard(*host_, 4);
+    return speaker;
+  }
+
+  // Ends the room as its host; the host's run must end well.
+  void endRoom() {
+    const auto ended = http("DELETE", daemon_.url() + "/api/v1/rooms/" + room_.id, {},
+                            {{"Authorization", "Bearer " + room_.hostToken}});
+    ASSERT_EQ(ended.status, 200) << ended.body;
+    const auto hostRun = host_->wait(30);
+    ASSERT_EQ(hostRun.exitStatus, 0) << hostRun.stderrText;
+  }
+
+  std::string heardPath() const { return daemon_.dataDir() + "/host.wav"; }
+
+  Daemon daemon_;
+  TestRoom room_;
+  std::string guestToken_;
+  std::unique_ptr<Process> host_;
+};
+
 }  // namespace
 
 // One forwarder, cut once: the speaker reconnects through it (the same server), says hello with
 // its resume token, offers a new session and is heard again.
-TEST(SpeakerReconnect, ComesBackAfterItsConnectionIsCut) {
-  Daemon daemon;
-  ASSERT_TRUE(daemon.ready()) << daemon.log();
-  TcpForwarder link(portOfUrl(daemon.url()));
+TEST_F(SpeakerReconnect, ComesBackAfterItsConnectionIsCut) {
+  TcpForwarder link(portOfUrl(daemon_.url()));
   ASSERT_TRUE(link.ready());
-  const TestRoom room = createRoom(daemon, "Cut cable");
-  ASSERT_FALSE(room.id.empty());
-  const std::string guestToken = issueToken(daemon, room, "speaker", "Guest");
-  ASSERT_FALSE(guestToken.empty());
-  const std::string dir = daemon.dataDir();
+  auto speaker = startSpeaker(link.url());
 
-  Process host({cli(), "--server", daemon.url(), "speak", room.id, "--token", room.hostToken, "--tone", "660",
-                "--seconds", "120", "--out", dir + "/host.wav"});
-  ASSERT_TRUE(host.waitForOutput("connected", 30)) << host.errors() << daemon.log();
-  Process speaker({cli(), "--server", link.url(), "speak", room.id, "--token", guestToken, "--tone", "440", "--seconds",
-                   "120"});
-  ASSERT_TRUE(speaker.waitForOutput("connected", 30)) << speaker.errors() << daemon.log();
-  waitHeard(host, 4);
-
-  const Cut cut = cutAndWait(speaker, host, [&] { EXPECT_GE(link.cut(), 1); });
+  const Cut cut = cutAndWait(*speaker, *host_, [&] { EXPECT_GE(link.cut(), 1); });
   EXPECT_NE(cut.speakerSaid.find("reconnecting: "), std::string::npos) << cut.speakerSaid;
   ASSERT_NE(cut.speakerSaid.find("reconnected\n"), std::string::npos)
-      << "the speaker did not come back\n" << cut.speakerSaid << speaker.errors() << daemon.log();
+      << "the speaker did not come back\n" << cut.speakerSaid << speaker->errors() << daemon_.log();
   EXPECT_GE(link.accepted(), 2) << "the speaker should have come back through the same server";
   // It resumed (the room kept its place), it did not join anew.
-  EXPECT_NE(host.output().find(R"("type":"reconnected")"), std::string::npos) << host.output();
+  EXPECT_NE(host_->output().find(R"("type":"reconnected")"), std::string::npos) << host_->output();
 
-  const auto ended = http("DELETE", daemon.url() + "/api/v1/rooms/" + room.id, {},
-                          {{"Authorization", "Bearer " + room.hostToken}});
-  ASSERT_EQ(ended.status, 200) << ended.body;
-  const auto speakerRun = speaker.wait(30);
+  ASSERT_NO_FATAL_FAILURE(endRoom());
+  const auto speakerRun = speaker->wait(30);
   EXPECT_EQ(speakerRun.exitStatus, 0) << "the room's end is the speaker's end\n" << speakerRun.stderrText;
-  const auto hostRun = host.wait(30);
-  ASSERT_EQ(hostRun.exitStatus, 0) << hostRun.stderrText;
-
   PcmAudio heard;
-  ASSERT_TRUE(roomcast::audio::readWav(dir + "/host.wav", heard));
+  ASSERT_TRUE(roomcast::audio::readWav(heardPath(), heard));
   expectToneAroundCut(heard, cut, "cut");
 }
 
 // Two forwarders as two servers (the nodes of a cluster): the first stops taking connections
 // and is cut; the speaker's next attempt there is refused and it moves on to the second. Then
 // the second goes too: the speaker gives up after --reconnect-for and exits 1.
-TEST(SpeakerReconnect, MovesOnToTheNextServerAndGivesUpInTime) {
-  Daemon daemon;
-  ASSERT_TRUE(daemon.ready()) << daemon.log();
-  TcpForwarder first(portOfUrl(daemon.url())), second(portOfUrl(daemon.url()));
+TEST_F(SpeakerReconnect, MovesOnToTheNextServerAndGivesUpInTime) {
+  TcpForwarder first(portOfUrl(daemon_.url())), second(portOfUrl(daemon_.url()));
   ASSERT_TRUE(first.ready() && second.ready());
-  const TestRoom room = createRoom(daemon, "Two nodes");
-  ASSERT_FALSE(room.id.empty());
-  const std::string guestToken = issueToken(daemon, room, "speaker", "Guest");
-  ASSERT_FALSE(guestToken.empty());
-  const std::string dir = daemon.dataDir();
+  auto speaker = startSpeaker(first.url() + "," + second.url(), {"--reconnect-for", "4"});
 
-  Process host({cli(), "--server", daemon.url(), "speak", room.id, "--token", room.hostToken, "--tone", "660",
-                "--seconds", "120", "--out", dir + "/host.wav"});
-  ASSERT_TRUE(host.waitForOutput("connected", 30)) << host.errors() << daemon.log();
-  Process speaker({cli(), "--server", first.url() + "," + second.url(), "speak", room.id, "--token", guestToken,
-                   "--tone", "440", "--seconds", "120", "--reconnect-for", "4"});
-  ASSERT_TRUE(speaker.waitForOutput("connected", 30)) << speaker.errors() << daemon.log();
-  waitHeard(host, 4);
-
-  const Cut cut = cutAndWait(speaker, host, [&] { EXPECT_GE(first.shutDown(), 1); });
+  const Cut cut = cutAndWait(*speaker, *host_, [&] { EXPECT_GE(first.shutDown(), 1); });
   ASSERT_NE(cut.speakerSaid.find("reconnected\n"), std::string::npos)
-      << "the speaker did not come back through the second server\n" << cut.speakerSaid << speaker.errors();
+      << "the speaker did not come back through the second server\n" << cut.speakerSaid << speaker->errors();
   EXPECT_EQ(second.accepted(), 1) << cut.speakerSaid;
   // The loss, then the refused attempt on the first server.
   const size_t firstLine = cut.speakerSaid.find("reconnecting: ");
@@ -177,7 +190,7 @@ TEST(SpeakerReconnect, MovesOnToTheNextServerAndGivesUpInTime) {
   // Nowhere left to go: every attempt is refused until --reconnect-for (4 s) runs out.
   const double lostAt = nowSeconds();
   EXPECT_GE(second.shutDown(), 1);
-  const auto speakerRun = speaker.wait(30);
+  const auto speakerRun = speaker->wait(30);
   const double gaveUpAfter = nowSeconds() - lostAt;
   EXPECT_TRUE(speakerRun.finished);
   EXPECT_EQ(speakerRun.exitStatus, 1) << speakerRun.stderrText;
@@ -186,12 +199,8 @@ TEST(SpeakerReconnect, MovesOnToTheNextServerAndGivesUpInTime) {
   EXPECT_LE(gaveUpAfter, 15.0);
   printf("with nowhere to reconnect the speaker gave up after %.1f s (--reconnect-for 4)\n", gaveUpAfter);
 
-  const auto ended = http("DELETE", daemon.url() + "/api/v1/rooms/" + room.id, {},
-                          {{"Authorization", "Bearer " + room.hostToken}});
-  ASSERT_EQ(ended.status, 200) << ended.body;
-  const auto hostRun = host.wait(30);
-  ASSERT_EQ(hostRun.exitStatus, 0) << hostRun.stderrText;
+  ASSERT_NO_FATAL_FAILURE(endRoom());
   PcmAudio heard;
-  ASSERT_TRUE(roomcast::audio::readWav(dir + "/host.wav", heard));
+  ASSERT_TRUE(roomcast::audio::readWav(heardPath(), heard));
   expectToneAroundCut(heard, cut, "next_server");
 }
