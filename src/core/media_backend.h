@@ -4,7 +4,9 @@
 // back later through MediaObserver, also on the control thread.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,9 +18,32 @@ namespace roomcast::core {
 // (which checks it) and protocol (whose reference documents it).
 inline constexpr unsigned kMaxOfferCandidates = 32;
 
+// Where a room's HLS stands: the media sequence number its next segment would get, the
+// discontinuity sequence number of its newest segment (EXT-X-DISCONTINUITY tags so far), its
+// target segment length, and when this was true (wall clock). Kept with the room's record, so
+// that a node reopening the room after its owner died continues the playlists instead of
+// starting them over: players and the edge cache must never see a number again.
+struct HlsPosition {
+  uint64_t nextSequence = 0;
+  uint64_t discontinuitySequence = 0;
+  unsigned segmentMs = 0;
+  int64_t atUnixMs = 0;
+};
+
+// Where a room reopened at `nowUnixMs` starts when its last known position is `last`: the
+// owner may have made more segments after `last` until it died, at most one per segmentMs
+// since then and one more (the segment it was writing), so the first new one is numbered past
+// those; it is marked discontinuous, so its discontinuity sequence number is one more.
+// A clock behind `last`'s counts as no time passed; a segmentMs of 0 as 1 ms (a jump too far
+// costs nothing, a number used twice would).
+HlsPosition continueAfter(const HlsPosition& last, int64_t nowUnixMs);
+
 struct RoomMediaConfig {
   std::string roomId;
   bool record = false;
+  // A room reopened after a failover: its playlists continue from here (continueAfter's
+  // answer), the first new segment marked discontinuous.
+  std::optional<HlsPosition> continueHls{};
 };
 
 // One recording file: started when the room (or its host) starts recording, stopped when the
@@ -149,6 +174,14 @@ class MediaBackend {
     uint64_t hlsDown = 0;
   };
   virtual OutputStats outputStats() const { return {}; }
+
+  // Where the live room's HLS stands now (over all its renditions, the furthest), for its
+  // record: a room reopened elsewhere continues from it (RoomMediaConfig::continueHls).
+  // Nothing for a room that is not live or has no HLS.
+  virtual std::optional<HlsPosition> hlsPosition(const std::string& roomId) const {
+    (void)roomId;
+    return {};
+  }
 };
 
 }  // namespace roomcast::core

@@ -33,8 +33,10 @@ std::vector<std::string> Rendition::add(Segment segment) {
     const int64_t expected = prev.startUnixMs + static_cast<int64_t>(prev.duration * 1000);
     if (std::llabs(segment.startUnixMs - expected) > kTimelineJumpMs) discontinuityPending_ = true;
   }
-  segment.discontinuity = segment.discontinuity || (discontinuityPending_ && !segments_.empty());
+  segment.discontinuity =
+      segment.discontinuity || firstDiscontinuous_ || (discontinuityPending_ && !segments_.empty());
   discontinuityPending_ = false;
+  firstDiscontinuous_ = false;
   lastChangeUnixMs_ = segment.startUnixMs + static_cast<int64_t>(segment.duration * 1000);
   if (recentWindow_) {
     recent_.push_back(segment);  // shares the bytes
@@ -48,6 +50,22 @@ std::vector<std::string> Rendition::add(Segment segment) {
     segments_.pop_front();
   }
   return dropped;
+}
+
+bool Rendition::continueFrom(uint64_t nextSequence, uint64_t discontinuitySequence) {
+  if (!segments_.empty() || !recent_.empty()) return false;
+  nextSequence_ = nextSequence;
+  // The first segment's own tag counts on top of EXT-X-DISCONTINUITY-SEQUENCE (as hls.js and
+  // ffmpeg count: every tag in the playlist, the first segment's included, adds one).
+  discontinuitySequence_ = discontinuitySequence ? discontinuitySequence - 1 : 0;
+  firstDiscontinuous_ = true;
+  return true;
+}
+
+uint64_t Rendition::discontinuitySequence() const {
+  uint64_t tags = discontinuitySequence_;
+  for (const auto& s : segments_) tags += s.discontinuity ? 1 : 0;
+  return tags;
 }
 
 std::string Rendition::version() const {

@@ -45,6 +45,11 @@ class Rendition {
   // returned (the room's copy on disk drops them too).
   std::vector<std::string> add(Segment segment);
   void markDiscontinuity() { discontinuityPending_ = true; }
+  // Before the first add: this rendition continues one that players may have heard (the room's
+  // earlier owner, dead now). Its first segment gets media sequence `nextSequence` and is
+  // marked discontinuous, with discontinuity sequence number `discontinuitySequence` (at least
+  // 1: the tags before it are taken as having left the window). False once a segment was added.
+  bool continueFrom(uint64_t nextSequence, uint64_t discontinuitySequence);
   void end() { ended_ = true; }
   bool ended() const { return ended_; }
   const std::deque<Segment>& segments() const { return segments_; }
@@ -52,6 +57,8 @@ class Rendition {
   const std::deque<Segment>& recent() const { return recent_; }
   void keepRecent(size_t segments) { recentWindow_ = segments; }
   uint64_t nextSequence() const { return nextSequence_; }
+  // The discontinuity sequence number of the newest segment: EXT-X-DISCONTINUITY tags so far.
+  uint64_t discontinuitySequence() const;
   // The media playlist; `version` changes whenever its text does (an ETag).
   std::string playlist() const;
   std::string version() const;
@@ -66,6 +73,7 @@ class Rendition {
   uint64_t nextSequence_ = 0;
   uint64_t discontinuitySequence_ = 0;  // discontinuities that left the window
   bool discontinuityPending_ = false;
+  bool firstDiscontinuous_ = false;  // continueFrom: the first segment too
   bool ended_ = false;
   int64_t lastChangeUnixMs_ = 0;
 };

@@ -75,14 +75,7 @@ core::Status GstMediaBackend::startRoom(const core::RoomMediaConfig& room) {
   handlers.onHlsRestarted = [this, alive, roomId](const std::string& rendition) {
     if (!alive.expired()) onHlsRestarted(roomId, rendition);
   };
-  if (config_.hls) {
-    // Bandwidth in the master playlist: the AAC bitrate plus about 15 % of MPEG-TS overhead.
-    std::vector<hls::RenditionInfo> renditions{{"main", "index.m3u8", 56000}};
-    if (config_.lowRendition) renditions.push_back({"low", "low.m3u8", 28000});
-    hls::Room& hlsRoom = config_.hls->open(room.roomId, renditions);
-    // The last three minutes of the program, for evidence (a report, a moderation action).
-    hlsRoom.rendition("main")->keepRecent(180000 / std::max(1u, config_.hlsSegmentMs));
-  }
+  openHls(room, config);
   auto pipeline = RoomPipeline::start(config, std::move(handlers));
   if (!pipeline) {
     if (config_.hls) config_.hls->close(room.roomId);

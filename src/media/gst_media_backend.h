@@ -67,6 +67,7 @@ class GstMediaBackend final : public core::MediaBackend, public PeerEvents {
   UplinkLosses uplinkLosses() const override;
   MixerStats mixerStats() const override;
   OutputStats outputStats() const override;
+  std::optional<core::HlsPosition> hlsPosition(const std::string& roomId) const override;
   core::Result<std::string> keepEvidence(const std::string& roomId, const std::string& label) override;
 
   // PeerEvents: any thread.
@@ -129,6 +130,9 @@ class GstMediaBackend final : public core::MediaBackend, public PeerEvents {
   void onPipelineError(const std::string& roomId, const std::string& child, const std::string& message);
   void onLevels(const std::string& roomId, const std::vector<RoomPipeline::InputLevel>& levels);
   void onRecognized(const std::string& roomId, const std::string& element, const std::string& text, bool final);
+  // Opens the room's HLS renditions (continuing `room.continueHls`, if any) and names its
+  // segments in `pipeline` (gst_media_backend_hls.cpp).
+  void openHls(const core::RoomMediaConfig& room, RoomPipelineConfig& pipeline);
   // hlssink2 closed a segment: publish it (and any it listed that we have not seen).
   void onSegmentClosed(const std::string& roomId, const RoomPipeline::SegmentClosed& closed);
   // A rendition failed (an element's error) or runs again: logged, counted, and its next segment

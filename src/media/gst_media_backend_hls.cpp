@@ -3,6 +3,7 @@
 // which the listener wing serves; a copy goes to the room's directory for after the room ends.
 #include <glib/gstdio.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "media/debug.h"
@@ -38,6 +39,54 @@ bool replaceFileWithoutSync(const char* path, const std::string& contents, int m
 std::string GstMediaBackend::hlsDirFor(const std::string& roomId) const {
   g_autofree char* dir = g_build_filename(config_.dataDir.c_str(), "hls", roomId.c_str(), nullptr);
   return dir;
+}
+
+// A name of this start of the room, for its segments' names: the wall clock's milliseconds in
+// base 36 (8 characters until 2059). Only one node owns a room at a time, so two starts of one
+// room never share a millisecond; names stay well under the 64 characters HlsResponder serves.
+static std::string startTag(int64_t unixMs) {
+  static constexpr char kDigits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+  uint64_t value = static_cast<uint64_t>(std::max<int64_t>(0, unixMs));
+  std::string tag;
+  do {
+    tag.insert(tag.begin(), kDigits[value % 36]);
+    value /= 36;
+  } while (value);
+  return tag;
+}
+
+void GstMediaBackend::openHls(const core::RoomMediaConfig& room, RoomPipelineConfig& pipeline) {
+  if (!config_.hls) return;
+  // Bandwidth in the master playlist: the AAC bitrate plus about 15 % of MPEG-TS overhead.
+  std::vector<hls::RenditionInfo> renditions{{"main", "index.m3u8", 56000}};
+  if (config_.lowRendition) renditions.push_back({"low", "low.m3u8", 28000});
+  hls::Room& hlsRoom = config_.hls->open(room.roomId, renditions);
+  // The last three minutes of the program, for evidence (a report, a moderation action).
+  hlsRoom.rendition("main")->keepRecent(180000 / std::max(1u, config_.hlsSegmentMs));
+  if (!room.continueHls) return;
+  // Every rendition continues from the same numbers, so players switching between them
+  // stay aligned.
+  for (const auto& info : renditions)
+    hlsRoom.rendition(info.id)->continueFrom(room.continueHls->nextSequence, room.continueHls->discontinuitySequence);
+  pipeline.segmentTag = startTag(g_get_real_time() / 1000);
+  g_message("room %s: HLS continues at media sequence %" G_GUINT64_FORMAT ", discontinuity %" G_GUINT64_FORMAT
+            " (segments %s)",
+            room.roomId.c_str(), room.continueHls->nextSequence, room.continueHls->discontinuitySequence,
+            pipeline.segmentTag.c_str());
+}
+
+// The furthest of the renditions: a continuation past it is past all of them.
+std::optional<core::HlsPosition> GstMediaBackend::hlsPosition(const std::string& roomId) const {
+  const hls::Room* room = config_.hls && rooms_.count(roomId) ? config_.hls->find(roomId) : nullptr;
+  if (!room || room->renditions().empty()) return std::nullopt;
+  core::HlsPosition position;
+  position.segmentMs = config_.hlsSegmentMs;
+  position.atUnixMs = g_get_real_time() / 1000;
+  for (const auto& rendition : room->renditions()) {
+    position.nextSequence = std::max(position.nextSequence, rendition.nextSequence());
+    position.discontinuitySequence = std::max(position.discontinuitySequence, rendition.discontinuitySequence());
+  }
+  return position;
 }
 
 // The segments hlssink2 listed since the last one, from memory (RoomPipeline hands them over):

@@ -107,7 +107,7 @@ core::Status RoomPipeline::build() {
     auto output = std::make_unique<HlsOutput>();
     output->rendition = rendition;
     output->fragment = fragment;
-    output->segmentPrefix = prefix;
+    output->segmentPrefix = config_.segmentTag.empty() ? prefix : prefix + ("-" + config_.segmentTag + "-");
     hls_.push_back(std::move(output));
   };
   addOutput("main", "program-hls", "segment");

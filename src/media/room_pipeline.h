@@ -42,6 +42,10 @@ struct RoomPipelineConfig {
   unsigned mixerMaxWaitMs = 18; // how long a due frame waits for a late speaker
   bool lowRendition = true;    // a second, low-bandwidth HLS rendition
   unsigned hlsSegmentMs = hls::kDefaultSegmentMs;  // HLS segment length (hlssink2 only knows whole seconds)
+  // Segments are named segment%05d.ts (low%05d.ts), or segment-<tag>-%05d.ts with a tag: a
+  // room reopened after a failover must not reuse a name its dead owner served (the edge
+  // caches segments by path, as immutable), so each such start has a tag of its own.
+  std::string segmentTag;
   unsigned recordStopDeadlineMs = 5000;  // a stopped recording's branch is dropped after this without its EOS
   GMainContext* context = nullptr;
 };
@@ -133,7 +137,7 @@ class RoomPipeline {
   struct HlsOutput {
     std::string rendition;      // "main", "low"
     std::string fragment;       // pipelines/<fragment>.pipeline
-    std::string segmentPrefix;  // segments are named <prefix>%05d.ts
+    std::string segmentPrefix;  // segments are named <prefix>%05d.ts (the tag included)
     std::shared_ptr<HlsMemorySink> memory;  // what the live branch's hlssink2 wrote
     ElementPtr bin;             // null while down
     GstPad* teePad = nullptr;   // the program tee's pad feeding it (a reference)

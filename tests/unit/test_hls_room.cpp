@@ -2,8 +2,10 @@
 #include <glib.h>
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string>
 
+#include "core/media_backend.h"
 #include "hls/defaults.h"
 #include "hls/hls_room.h"
 #include "processes.h"
@@ -85,6 +87,87 @@ TEST(HlsRendition, TimelineJumpAndRestartBecomeDiscontinuities) {
   r.add(seg("f.ts", kT0 + 12000));
   text = r.playlist();
   EXPECT_NE(text.find("#EXT-X-DISCONTINUITY-SEQUENCE:1\n"), std::string::npos) << text;  // c.ts left; d.ts is still listed
+}
+
+// A room reopened on another node after its owner died: its playlists go on past every number
+// the dead owner may have used, after a discontinuity, so players keep the stream.
+TEST(HlsRendition, ContinuedRenditionStartsAtTheSequenceAfterADiscontinuity) {
+  Rendition r({"main", "index.m3u8", 56000}, 3);
+  ASSERT_TRUE(r.continueFrom(1000, 5));
+  EXPECT_EQ(r.playlist(), "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:1000\n"
+                          "#EXT-X-DISCONTINUITY-SEQUENCE:4\n")
+      << "nothing listed yet (not served either: PublishedRoom)";
+  r.add(seg("a.ts", kT0));
+  r.add(seg("b.ts", kT0 + 1000));
+  EXPECT_FALSE(r.continueFrom(0, 1)) << "only before the first segment";
+  EXPECT_EQ(r.playlist(),
+            "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:1000\n"
+            "#EXT-X-DISCONTINUITY-SEQUENCE:4\n"
+            "#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:2026-11-30T00:53:20.000Z\n#EXTINF:1.000,\na.ts\n"
+            "#EXT-X-PROGRAM-DATE-TIME:2026-11-30T00:53:21.000Z\n#EXTINF:1.000,\nb.ts\n");
+  EXPECT_EQ(listed(r, "b.ts")->sequence, 1001u);
+  EXPECT_EQ(r.nextSequence(), 1002u);
+  EXPECT_EQ(r.discontinuitySequence(), 5u) << "a.ts's tag on top of the 4 before";
+  // The discontinuous first segment leaves the window: its tag is counted in the header.
+  r.add(seg("c.ts", kT0 + 2000));
+  r.add(seg("d.ts", kT0 + 3000));
+  const std::string text = r.playlist();
+  EXPECT_NE(text.find("#EXT-X-MEDIA-SEQUENCE:1001\n#EXT-X-DISCONTINUITY-SEQUENCE:5\n#EXT-X-PROGRAM-DATE-TIME"),
+            std::string::npos) << text;
+  EXPECT_EQ(text.find("#EXT-X-DISCONTINUITY\n"), std::string::npos) << text;
+  EXPECT_EQ(r.discontinuitySequence(), 5u);
+}
+
+TEST(HlsRendition, DiscontinuitySequenceCountsEveryTagSoFar) {
+  Rendition r({"main", "index.m3u8", 56000}, 2);
+  r.add(seg("a.ts", kT0));
+  EXPECT_EQ(r.discontinuitySequence(), 0u) << "a room's first segment is no discontinuity";
+  r.markDiscontinuity();
+  r.add(seg("b.ts", kT0 + 1000));
+  r.add(seg("c.ts", kT0 + 9000));  // a jump
+  EXPECT_EQ(r.discontinuitySequence(), 2u);
+  r.add(seg("d.ts", kT0 + 10000));
+  r.add(seg("e.ts", kT0 + 11000));  // both tagged segments have left the window
+  EXPECT_EQ(r.discontinuitySequence(), 2u);
+}
+
+// continueAfter (core/media_backend.h): the owner may have closed one segment per segmentMs
+// since its position was known, and one more (the one it was writing then).
+TEST(HlsContinuation, StartsPastEverySegmentTheDeadOwnerMayHaveMade) {
+  const roomcast::core::HlsPosition last{100, 2, 750, kT0};
+  auto at = [&](int64_t nowMs) { return roomcast::core::continueAfter(last, nowMs); };
+  EXPECT_EQ(at(kT0).nextSequence, 101u) << "segment 100 may have closed right after the position";
+  EXPECT_EQ(at(kT0 + 749).nextSequence, 101u);
+  EXPECT_EQ(at(kT0 + 750).nextSequence, 102u);
+  EXPECT_EQ(at(kT0 + 7499).nextSequence, 110u);
+  EXPECT_EQ(at(kT0 + 7500).nextSequence, 111u) << "100..110 may be taken: one at T+0, then one every 750 ms";
+  EXPECT_EQ(at(kT0 - 5000).nextSequence, 101u) << "a clock behind the dead owner's: no time passed";
+  const roomcast::core::HlsPosition next = at(kT0 + 10000);
+  EXPECT_EQ(next.discontinuitySequence, 3u) << "the first new segment is one discontinuity further";
+  EXPECT_EQ(next.segmentMs, 750u);
+  EXPECT_EQ(next.atUnixMs, kT0 + 10000);
+  EXPECT_EQ(roomcast::core::continueAfter({7, 0, 0, kT0}, kT0 + 10).nextSequence, 18u)
+      << "no segment length: each millisecond may have been a segment";
+  EXPECT_EQ(roomcast::core::continueAfter({0, 0, 750, INT64_MIN}, INT64_MAX).nextSequence,
+            UINT64_MAX / 750 + 1)
+      << "no overflow from a record's nonsense";
+}
+
+// A rendition reports a position that continues into another rendition as the brief says:
+// the continued one's first segment is numbered past and one discontinuity further.
+TEST(HlsContinuation, PositionOfOneRenditionContinuesInAnother) {
+  Rendition dead({"main", "index.m3u8", 56000}, 3);
+  for (int i = 0; i < 5; i++) dead.add(seg("segment0000" + std::to_string(i) + ".ts", kT0 + i * 750, 0.75));
+  const roomcast::core::HlsPosition position{dead.nextSequence(), dead.discontinuitySequence(), 750, kT0 + 3750};
+  const roomcast::core::HlsPosition next = roomcast::core::continueAfter(position, kT0 + 3750 + 4000);
+  Rendition reopened({"main", "index.m3u8", 56000}, 3);
+  ASSERT_TRUE(reopened.continueFrom(next.nextSequence, next.discontinuitySequence));
+  reopened.add(seg("segment-x-00000.ts", kT0 + 8000, 0.75));
+  EXPECT_EQ(reopened.segments().front().sequence, 5u + 4000 / 750 + 1);
+  EXPECT_TRUE(reopened.segments().front().discontinuity);
+  EXPECT_EQ(reopened.discontinuitySequence(), 1u);
+  EXPECT_NE(reopened.playlist().find("#EXT-X-MEDIA-SEQUENCE:11\n#EXT-X-DISCONTINUITY\n"), std::string::npos)
+      << reopened.playlist();
 }
 
 TEST(HlsRoom, MasterListsRenditionsWithTheSession) {
