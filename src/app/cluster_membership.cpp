@@ -140,6 +140,7 @@ core::Status ClusterMembership::join(const std::string& boundUrl) {
 }
 
 void ClusterMembership::redisChanged(bool up, const std::string& reason) {
+  if (failover_) failover_->connectionChanged(up);
   if (!up) {
     g_warning("cluster: Redis down (%s); rooms go on here", reason.c_str());
     return;

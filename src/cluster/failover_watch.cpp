@@ -50,6 +50,11 @@ void FailoverWatch::start() {
   timer_ = glib_support::Source::timeout(context_, settings_.scanMs, &FailoverWatch::onScan, this);
 }
 
+void FailoverWatch::connectionChanged(bool up) {
+  upSinceMs_ = up ? monotonicMs() : 0;
+  orphans_.clear();
+}
+
 gboolean FailoverWatch::onScan(gpointer data) {
   static_cast<FailoverWatch*>(data)->scan();
   return G_SOURCE_CONTINUE;
@@ -57,7 +62,13 @@ gboolean FailoverWatch::onScan(gpointer data) {
 
 // One scan at a time: SMEMBERS of the directory, then one MGET of every lease.
 void FailoverWatch::scan() {
-  if (scanning_ || !redis_.up()) return;
+  if (!redis_.up()) {
+    upSinceMs_ = 0;
+    orphans_.clear();  // seen again once Redis is back and has settled
+    return;
+  }
+  if (!upSinceMs_) upSinceMs_ = monotonicMs();
+  if (scanning_ || monotonicMs() - upSinceMs_ < settings_.leaseMs) return;
   scanning_ = true;
   std::weak_ptr<FailoverWatch*> weak = self_;
   redis_.command({"SMEMBERS", settings_.prefix + "rooms"}, [weak](core::Result<RedisReply> reply) {

@@ -54,6 +54,9 @@ class FailoverWatch {
   FailoverWatch& operator=(const FailoverWatch&) = delete;
 
   void start();
+  // Redis went away or came back (the connection's observer passes it on): the watch waits a
+  // lease after every return.
+  void connectionChanged(bool up);
 
  private:
   struct Orphan {
@@ -78,6 +81,10 @@ class FailoverWatch {
   Reopen reopen_;
   std::map<std::string, Orphan> orphans_;
   bool scanning_ = false;
+  // Since when (monotonic ms) Redis has answered without a break; 0 while it is down. After an
+  // outage every lease may have expired while every node lives: nobody takes a room over until
+  // the connection has been up for a lease, so each owner has heartbeaten and claimed its own.
+  int64_t upSinceMs_ = 0;
   glib_support::Source timer_;
   std::shared_ptr<FailoverWatch*> self_ = std::make_shared<FailoverWatch*>(this);
 };

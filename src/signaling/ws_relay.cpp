@@ -175,9 +175,14 @@ void WsRelay::onUpstreamConnected(GObject* source, GAsyncResult* result, gpointe
     if (ws) closeAndRelease(ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "client gone");
     return;
   }
-  if (!ws)
-    return (*self)->finish(*link, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR,
-                           std::string("cannot reach the room's node: ") + (error ? error->message : "no connection"));
+  if (!ws) {
+    // The owner's lease outlives it by up to a lease: a node that refuses or does not answer is
+    // most likely dead, and the room about to move. Wait for its next owner as for a move.
+    if (!link->waitingForMove)
+      g_message("relay: cannot reach the node of room %s (%s); waiting for its next owner", link->roomId.c_str(),
+                error ? error->message : "no connection");
+    return (*self)->ownerFound(link->id, hls::RoomOwner{std::nullopt, true, false});
+  }
   link->deadline.reset();
   link->upstream = ws;
   soup_websocket_connection_set_max_incoming_payload_size(ws, kMaxOwnerMessageBytes);
