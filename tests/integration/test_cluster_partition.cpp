@@ -184,7 +184,7 @@ void expectNoOverlap(const std::vector<Stretch>& all) {
       const Stretch& x = all[i];
       const Stretch& y = all[j];  // y.since >= x.since
       if (x.node == y.node) continue;
-      EXPECT_GE(y.since, x.until) << x.node << " believed until " << x.until << " us, " << y.node
+      EXPECT_GT(y.since, x.until) << x.node << " believed until " << x.until << " us, " << y.node
                                   << " from " << y.since << " us: they overlap by " << ms(x.until - y.since) << " ms";
       EXPECT_GT(y.epoch, x.epoch) << x.node << " epoch " << x.epoch << " then " << y.node << " epoch " << y.epoch;
     }
