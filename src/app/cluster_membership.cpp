@@ -270,6 +270,16 @@ void ClusterMembership::status(std::function<void(int status, std::string body)>
     for (const std::string& id : leases_->ownedNow()) {
       json_builder_add_string_value(w.raw(), id.c_str());
     }
+    w.endArray().beginArray("owned_detail");
+    // The stretch of belief behind each owned room, on CLOCK_MONOTONIC (the same clock in every
+    // process and network namespace of a machine), so tests can check stretches never overlap.
+    for (const auto& b : leases_->beliefsNow())
+      w.beginObject()
+          .str("room", b.roomId)
+          .integer("epoch", b.epoch)
+          .integer("since_us", b.sinceMs * 1000)
+          .integer("until_us", b.untilMs * 1000)
+          .endObject();
     w.endArray();
     if (!nodes) w.str("nodes_error", nodes.error().message);
     reply(200, w.endObject().finish());

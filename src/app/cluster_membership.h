@@ -67,7 +67,7 @@ class ClusterMembership {
   // This node's room is now `record` (cluster::encodeRoomRecord): published once joined.
   void roomChanged(const std::string& roomId, std::string record);
 
-  // GET /api/v1/cluster: {"node", "redis", "nodes": [...], "owned": [...]}.
+  // GET /api/v1/cluster: {"node", "redis", "nodes": [...], "owned": [...], "owned_detail": [...]}.
   void status(std::function<void(int status, std::string body)> reply);
 
   const std::string& nodeUrl() const { return nodeUrl_; }  // "" until joined

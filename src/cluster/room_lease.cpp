@@ -85,13 +85,20 @@ void RoomLeases::claim(const std::string& roomId, std::function<void(core::Resul
         if (!scriptPair(reply.value(), status, value))
           return done(Error{ErrorCode::Internal, "Redis answered the claim of " + roomId + " with " +
                                                      (reply->isError() ? reply->text : "something else")});
-        if (status != 1) return done(Error{ErrorCode::Conflict, "room " + roomId + " is owned by " + value});
         RoomLeases& leases = **self;
+        if (status != 1) {
+          // A claim of a room held here before (Redis back after a partition) finds it taken over.
+          if (auto held = leases.leases_.find(roomId); held != leases.leases_.end()) {
+            leases.endBelief(roomId, held->second, "taken over by " + value);
+            leases.leases_.erase(held);
+            leases.updateTimer();
+          }
+          return done(Error{ErrorCode::Conflict, "room " + roomId + " is owned by " + value});
+        }
         auto [it, fresh] = leases.leases_.try_emplace(
             roomId, Lease{LeaseClock(leases.settings_.leaseMs, leases.settings_.marginMs), value, epochIn(value)});
         it->second.value = value;
-        it->second.epoch = epochIn(value);
-        it->second.clock.confirmed(sentMs);
+        leases.confirm(roomId, it->second, sentMs, epochIn(value));
         leases.updateTimer();
         done(Claimed{it->second.epoch});
       });
@@ -101,6 +108,7 @@ void RoomLeases::release(const std::string& roomId) {
   auto it = leases_.find(roomId);
   if (it == leases_.end()) return;
   const std::string value = it->second.value;
+  endBelief(roomId, it->second, "released");
   leases_.erase(it);
   updateTimer();
   // Best effort: if Redis does not hear it, the key expires by itself within a lease.
@@ -118,6 +126,40 @@ std::vector<std::string> RoomLeases::ownedNow() const {
   for (const auto& [id, lease] : leases_)
     if (lease.clock.ownsAt(t)) owned.push_back(id);
   return owned;
+}
+
+std::vector<RoomLeases::Belief> RoomLeases::beliefsNow() const {
+  std::vector<Belief> beliefs;
+  const int64_t t = now();
+  for (const auto& [id, lease] : leases_)
+    if (lease.believed && lease.clock.ownsAt(t)) beliefs.push_back({id, lease.epoch, lease.sinceMs, lease.clock.validUntilMs()});
+  return beliefs;
+}
+
+void RoomLeases::confirm(const std::string& roomId, Lease& lease, int64_t sentMs, int64_t epoch) {
+  const int64_t arrived = now();
+  // A lapse (the clock ran out before this reply) or a new epoch (Redis lost the key and the
+  // claim made a new one) ends the stretch that was; this reply may start the next.
+  if (lease.believed && (!lease.clock.ownsAt(arrived) || epoch != lease.epoch))
+    endBelief(roomId, lease, epoch != lease.epoch ? "new epoch" : "lapsed");
+  lease.epoch = epoch;
+  lease.clock.confirmed(sentMs);
+  if (lease.believed || !lease.clock.ownsAt(arrived)) return;  // goes on, or came too late to count
+  lease.believed = true;
+  lease.sinceMs = arrived;
+  g_message("cluster: lease belief begins room=%s epoch=%lld since_us=%lld until_us=%lld", roomId.c_str(),
+            static_cast<long long>(epoch), static_cast<long long>(arrived * 1000),
+            static_cast<long long>(lease.clock.validUntilMs() * 1000));
+}
+
+void RoomLeases::endBelief(const std::string& roomId, Lease& lease, const std::string& why) {
+  if (!lease.believed) return;
+  lease.believed = false;
+  // Lost or released while the clock still ran: the belief stops now, not at the clock's end.
+  const int64_t until = std::min(lease.clock.validUntilMs(), now());
+  g_message("cluster: lease belief ends room=%s epoch=%lld since_us=%lld until_us=%lld (%s)", roomId.c_str(),
+            static_cast<long long>(lease.epoch), static_cast<long long>(lease.sinceMs * 1000),
+            static_cast<long long>(until * 1000), why.c_str());
 }
 
 int64_t RoomLeases::epochOf(const std::string& roomId) const {
@@ -159,10 +201,8 @@ void RoomLeases::renewed(const std::string& roomId, const std::string& value, in
   std::string current;
   // No answer: the local clock runs out by itself; the next renewal may still make it.
   if (!reply || !scriptPair(reply.value(), status, current)) return;
-  if (status == 1) {
-    it->second.clock.confirmed(sentMs);
-    return;
-  }
+  if (status == 1) return confirm(roomId, it->second, sentMs, it->second.epoch);
+  endBelief(roomId, it->second, status == 0 ? "taken over by " + current : "gone");
   leases_.erase(it);
   updateTimer();
   if (lost_) lost_(roomId, status == 0 ? LeaseLoss::TakenOver : LeaseLoss::Gone, current);

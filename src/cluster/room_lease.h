@@ -4,7 +4,9 @@
 // compare-and-DEL. So that two nodes never believe they own a room at once, the node's own
 // belief (ownsNow) runs on its monotonic clock from the moment it SENT the claim or renewal that
 // succeeded, and ends `margin` before the lease would: Redis expires the key at least `lease`
-// after it processed that command, which is later than the send.
+// after it processed that command, which is later than the send. Each stretch of that belief
+// (from the reply that started it to its end) is logged and listed, for tests that check that no
+// two nodes' stretches overlap (tests/integration/test_cluster_partition.cpp).
 #pragma once
 
 #include <glib.h>
@@ -55,6 +57,14 @@ class RoomLeases {
   struct Claimed {
     int64_t epoch = 0;
   };
+  // One stretch of this node's belief that it owns a room, on the monotonic clock (ms): from the
+  // arrival of the reply that started it to `sent + lease - margin` of the latest success.
+  struct Belief {
+    std::string roomId;
+    int64_t epoch = 0;
+    int64_t sinceMs = 0;
+    int64_t untilMs = 0;
+  };
 
   // `clock`: null for the real monotonic clock.
   RoomLeases(RedisConnection& redis, GMainContext* context, LeaseSettings settings, LostObserver lost,
@@ -70,6 +80,7 @@ class RoomLeases {
   // Claimed rooms whose lease this node may still count on, by its own clock.
   bool ownsNow(const std::string& roomId) const;
   std::vector<std::string> ownedNow() const;
+  std::vector<Belief> beliefsNow() const;  // the current stretch of each room in ownedNow()
   int64_t epochOf(const std::string& roomId) const;
 
   std::string ownerKey(const std::string& roomId) const { return settings_.prefix + "room:" + roomId + ":owner"; }
@@ -79,7 +90,14 @@ class RoomLeases {
     LeaseClock clock;
     std::string value;  // "<node_url> <epoch>"
     int64_t epoch = 0;
+    int64_t sinceMs = 0;  // start of the current stretch of belief (meaningful while it lasts)
+    bool believed = false;  // a stretch was started and not logged as ended
   };
+  // A claim or renewal sent at `sentMs` for `epoch` succeeded: the stretch goes on, or a new one
+  // starts now (after a lapse, or with another epoch).
+  void confirm(const std::string& roomId, Lease& lease, int64_t sentMs, int64_t epoch);
+  // The current stretch ends (no later than now); logged once.
+  void endBelief(const std::string& roomId, Lease& lease, const std::string& why);
   static gboolean onRenew(gpointer self);
   void renewAll();
   void renewed(const std::string& roomId, const std::string& value, int64_t sentMs, core::Result<RedisReply> reply);

@@ -185,7 +185,8 @@ Daemon::Daemon(const DaemonOptions& options) {
   ownsDataDir_ = options.dataDir.empty();
   dataDir_ = ownsDataDir_ ? makeTempDir("roomcast-test") : options.dataDir;
   const int port = freeTcpPort();
-  url_ = (options.https ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(port);
+  const std::string host = options.listenHost == "0.0.0.0" ? "127.0.0.1" : options.listenHost;
+  url_ = (options.https ? "https://" : "http://") + host + ":" + std::to_string(port);
   const std::string logPath = dataDir_ + "/roomcastd" + options.logSuffix + ".log";
   logPath_ = logPath;
   std::vector<std::string> argv = options.prefix;

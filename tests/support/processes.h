@@ -85,8 +85,9 @@ struct DaemonOptions {
   std::vector<std::string> prefix;  // run through this (e.g. unshare ... sh -c '...' --)
   std::string logSuffix;            // roomcastd<suffix>.log, to keep a previous run's log
   bool https = false;               // it serves TLS (--tls-cert/--tls-key in args): url() is https://
-  // Where it listens (the port is picked); url() stays (http or https)://127.0.0.1:PORT. "0.0.0.0": a bind
-  // that is not loopback, reached here over loopback.
+  // Where it listens (the port is picked); url() is (http or https)://listenHost:PORT, except for
+  // "0.0.0.0": a bind that is not loopback, reached here over loopback (127.0.0.1). Another address
+  // (a network namespace's, with `prefix` running it there) is reached at that address.
   std::string listenHost = "127.0.0.1";
 };
 

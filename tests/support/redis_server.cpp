@@ -3,9 +3,11 @@
 #include <glib.h>
 #include <signal.h>
 
+#include <utility>
+
 namespace roomcast::testing {
 
-RedisServer::RedisServer() {
+RedisServer::RedisServer(std::string extraBind) : extraBind_(std::move(extraBind)) {
   dir_ = makeTempDir("roomcast-redis");
   port_ = freeTcpPort();
 }
@@ -17,9 +19,14 @@ RedisServer::~RedisServer() {
 
 bool RedisServer::start(double timeoutSeconds) {
   if (process_) return true;
-  process_ = std::make_unique<Process>(std::vector<std::string>{
-      "redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-      "--dir", dir_, "--daemonize", "no", "--loglevel", "notice"});
+  std::vector<std::string> argv{"redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1"};
+  // Redis 7 takes the addresses as separate arguments. Its protected mode (no password) refuses
+  // every client that is not on loopback: off for a server a test runs in a namespace of its own.
+  if (!extraBind_.empty()) argv.insert(argv.end(), {extraBind_, "--protected-mode", "no"});
+  for (const char* a : {"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "notice", "--dir"})
+    argv.push_back(a);
+  argv.push_back(dir_);
+  process_ = std::make_unique<Process>(argv);
   if (!process_->started()) return false;
   // Its log says when it accepts connections; then one PING through redis-cli to be sure.
   if (process_->waitForOutput("Ready to accept connections", timeoutSeconds) && cli({"PING"}) == "PONG") return true;

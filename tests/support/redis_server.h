@@ -13,8 +13,9 @@ namespace roomcast::testing {
 
 class RedisServer {
  public:
-  // Picks a free port and a directory; does not start.
-  RedisServer();
+  // Picks a free port and a directory; does not start. `extraBind`: one more address to listen on
+  // besides 127.0.0.1 (a network namespace's, when the test runs it there).
+  explicit RedisServer(std::string extraBind = {});
   ~RedisServer();  // stops it, removes the directory (unless ROOMCAST_KEEP_TEST_DATA)
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
@@ -38,6 +39,7 @@ class RedisServer {
 
  private:
   int port_ = 0;
+  std::string extraBind_;
   std::string dir_;
   std::unique_ptr<Process> process_;
   std::string pastLog_;
