@@ -40,7 +40,7 @@ std::string encodeArchiveFact(const ArchiveFact& f) {
     w.str("node", r.node).str("room", r.roomId).str("title", r.title).str("path", r.path).str("session", r.session)
         .integer("started_at_ms", r.startedAtMs).integer("ended_at_ms", r.endedAtMs)
         .number("duration_s", r.durationSeconds).str("status", r.status).str("note", r.note)
-        .str("storage_url", r.storageUrl).str("upload_error", r.uploadError);
+        .str("storage_url", r.storageUrl).str("upload_error", r.uploadError).integer("revision", r.revision);
   } else if (f.kind == ArchiveFact::Kind::Transcript) {
     w.str("room", f.roomId).str("identity", f.identity).str("name", f.name).str("text", f.text)
         .integer("start_ms", f.startMs).integer("end_ms", f.endMs);
@@ -85,7 +85,8 @@ core::Result<ArchiveFact> decodeArchiveFact(const std::string& json, size_t maxB
                              {"session", &r.session}, {"status", &r.status}, {"note", &r.note},
                              {"storage_url", &r.storageUrl}, {"upload_error", &r.uploadError}})
       if (auto s = text(name, *out); !s) return s.error();
-    for (auto [name, out] : {std::pair{"started_at_ms", &r.startedAtMs}, {"ended_at_ms", &r.endedAtMs}})
+    for (auto [name, out] : {std::pair{"started_at_ms", &r.startedAtMs}, {"ended_at_ms", &r.endedAtMs},
+                             {"revision", &r.revision}})
       if (auto s = number(name, *out); !s) return s.error();
     // The length as the holder measured it, to the last bit (every node lists the same number).
     JsonNode* duration = json_object_get_member(json_node_get_object(root.value().get()), "duration_s");

@@ -28,6 +28,7 @@ struct RecordingRow {
   std::string session;           // "<room id>@<room created_at ms>": a room reopened by a failover keeps it
   int part = 1;                  // 1, 2, ... in start order within the session
   int parts = 1;                 // how many parts the session has (that this node knows of)
+  int64_t revision = 0;          // its holder's count of changes to it: a stale fact never rolls it back
 };
 
 // A search hit: where in which recording something was said, and by whom.

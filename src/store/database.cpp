@@ -117,6 +117,7 @@ const char* const kMigrations[] = {
     ALTER TABLE recordings ADD COLUMN archive_id TEXT;
     ALTER TABLE recordings ADD COLUMN node TEXT NOT NULL DEFAULT '';
     ALTER TABLE recordings ADD COLUMN session TEXT NOT NULL DEFAULT '';
+    ALTER TABLE recordings ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
     UPDATE recordings SET archive_id = lower(hex(randomblob(16))),
       session = room_id || '@' || COALESCE((SELECT created_at_ms FROM rooms WHERE rooms.id = recordings.room_id), 0);
     CREATE UNIQUE INDEX recordings_by_archive_id ON recordings(archive_id);

@@ -51,9 +51,9 @@ void Database::publishRecording(const std::string& path) {
   publish(std::move(fact));
 }
 
-// A recording fact from the node that holds the file replaces the row (its holder is the only
-// writer, and the log keeps its order); this node's own facts only fill in a row it lacks (a data
-// dir started afresh), never roll back a newer local write.
+// A recording fact replaces the row when it is newer (its holder counts its changes: `revision`),
+// so a fact read late (this node's own, coming back after a newer local write; or one appended
+// twice) never rolls a row back, and a data dir started afresh gets its rows back in full.
 core::Status Database::applyArchiveFact(const core::ArchiveFact& f, const std::string& self,
                                         std::vector<std::string>& removed) {
   using Kind = core::ArchiveFact::Kind;
@@ -82,15 +82,13 @@ core::Status Database::applyArchiveFact(const core::ArchiveFact& f, const std::s
   } else {
     const auto& r = f.recording;
     const std::string node = r.node == self ? std::string() : r.node;
-    const char* sql = mine ? "INSERT OR IGNORE INTO recordings(archive_id, node, room_id, title, path, started_at_ms, "
-                             "ended_at_ms, duration_s, status, note, storage_url, upload_error, session) "
-                             "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)"
-                           : "INSERT INTO recordings(archive_id, node, room_id, title, path, started_at_ms, ended_at_ms, "
-                             "duration_s, status, note, storage_url, upload_error, session) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?) "
-                             "ON CONFLICT(archive_id) DO UPDATE SET node=excluded.node, title=excluded.title, "
-                             "ended_at_ms=excluded.ended_at_ms, duration_s=excluded.duration_s, status=excluded.status, "
-                             "note=excluded.note, storage_url=excluded.storage_url, "
-                             "upload_error=excluded.upload_error, session=excluded.session";
+    const char* sql = "INSERT INTO recordings(archive_id, node, room_id, title, path, started_at_ms, ended_at_ms, "
+                      "duration_s, status, note, storage_url, upload_error, session, revision) "
+                      "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                      "ON CONFLICT(archive_id) DO UPDATE SET node=excluded.node, title=excluded.title, "
+                      "ended_at_ms=excluded.ended_at_ms, duration_s=excluded.duration_s, status=excluded.status, "
+                      "note=excluded.note, storage_url=excluded.storage_url, upload_error=excluded.upload_error, "
+                      "session=excluded.session, revision=excluded.revision WHERE excluded.revision > recordings.revision";
     if (!st.prepare(db_, sql)) return sqlError(db_, "prepare");
     bindText(st.stmt, 1, f.id);
     bindText(st.stmt, 2, node);
@@ -105,6 +103,7 @@ core::Status Database::applyArchiveFact(const core::ArchiveFact& f, const std::s
     if (!r.storageUrl.empty()) bindText(st.stmt, 11, r.storageUrl);
     if (!r.uploadError.empty()) bindText(st.stmt, 12, r.uploadError);
     bindText(st.stmt, 13, r.session.empty() ? r.roomId : r.session);
+    sqlite3_bind_int64(st.stmt, 14, r.revision);
   }
   if (sqlite3_step(st.stmt) != SQLITE_DONE) {
     // One fact this store refuses for good (say, a file path another row already has) must not

@@ -20,7 +20,7 @@ const char* const kRecordingColumns =
     "COALESCE(r.archive_id, ''), r.node, r.session, "
     "(SELECT COUNT(*) FROM recordings p WHERE p.session = r.session AND (p.started_at_ms < r.started_at_ms OR "
     "(p.started_at_ms = r.started_at_ms AND COALESCE(p.archive_id, '') < COALESCE(r.archive_id, '')))) + 1, "
-    "(SELECT COUNT(*) FROM recordings p WHERE p.session = r.session)";
+    "(SELECT COUNT(*) FROM recordings p WHERE p.session = r.session), r.revision";
 
 RecordingRow readRecording(sqlite3_stmt* st) {
   RecordingRow r;
@@ -40,6 +40,7 @@ RecordingRow readRecording(sqlite3_stmt* st) {
   r.session = columnText(st, 13);
   r.part = sqlite3_column_int(st, 14);
   r.parts = sqlite3_column_int(st, 15);
+  r.revision = sqlite3_column_int64(st, 16);
   return r;
 }
 
@@ -85,7 +86,8 @@ core::Status Database::writeRecording(const PendingRecordingWrite& w) {
   Statement st;
   const char* sql = w.start ? "INSERT INTO recordings(room_id, title, path, started_at_ms, status, archive_id, session) "
                               "VALUES(?,?,?,?,'recording',?,?)"
-                            : "UPDATE recordings SET ended_at_ms=?, duration_s=?, status=?, note=? WHERE path=? AND node=''";
+                            : "UPDATE recordings SET ended_at_ms=?, duration_s=?, status=?, note=?, revision=revision+1 "
+                              "WHERE path=? AND node=''";
   if (!st.prepare(db_, sql)) return sqlError(db_, "prepare");
   if (w.start) {
     sqlite3_bind_text(st.stmt, 1, w.roomId.c_str(), -1, SQLITE_TRANSIENT);
@@ -196,7 +198,7 @@ void Database::applyPendingRecordingWrites(std::vector<RecordingRow>& rows) cons
 
 core::Status Database::recordingUploaded(const std::string& path, const std::string& url) {
   Statement st;
-  if (!st.prepare(db_, "UPDATE recordings SET storage_url=?, upload_error=NULL WHERE path=? AND node=''"))
+  if (!st.prepare(db_, "UPDATE recordings SET storage_url=?, upload_error=NULL, revision=revision+1 WHERE path=? AND node=''"))
     return sqlError(db_, "prepare");
   sqlite3_bind_text(st.stmt, 1, url.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(st.stmt, 2, path.c_str(), -1, SQLITE_TRANSIENT);
@@ -207,7 +209,7 @@ core::Status Database::recordingUploaded(const std::string& path, const std::str
 
 core::Status Database::recordingUploadFailed(const std::string& path, const std::string& error) {
   Statement st;
-  if (!st.prepare(db_, "UPDATE recordings SET upload_error=? WHERE path=? AND node=''"))
+  if (!st.prepare(db_, "UPDATE recordings SET upload_error=?, revision=revision+1 WHERE path=? AND node=''"))
     return sqlError(db_, "prepare");
   sqlite3_bind_text(st.stmt, 1, error.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(st.stmt, 2, path.c_str(), -1, SQLITE_TRANSIENT);
