@@ -124,7 +124,17 @@ core::Status ClusterMembership::join(const std::string& boundUrl) {
   cluster::OwnerLookupSettings lookup;
   lookup.nodeUrl = nodeUrl_;
   owners_ = std::make_unique<cluster::OwnerLookup>(redis_, leases_.get(), lookup);
+  cluster::FailoverSettings failover;
+  failover.nodeUrl = nodeUrl_;
+  failover.leaseMs = options_.leaseMs;
+  failover_ = std::make_unique<cluster::FailoverWatch>(
+      redis_, context_, failover, *leases_, *registry_,
+      [this](const std::string& roomId) { return rooms_.count(roomId) > 0; },
+      [this](const std::string& roomId, const std::string& record, int64_t, std::function<void(bool)> done) {
+        reopen(roomId, record, std::move(done));
+      });
   registry_->start();
+  failover_->start();
   g_message("cluster: node %s (lease %d ms)", nodeUrl_.c_str(), options_.leaseMs);
   return core::Ok{};
 }
@@ -144,11 +154,16 @@ void ClusterMembership::redisChanged(bool up, const std::string& reason) {
   directory_.republishAll();  // after the claims: a record is listed once its lease is there
 }
 
-void ClusterMembership::ownerElsewhere(const std::string& roomId,
-                                       std::function<void(std::optional<std::string>)> done) {
-  if (!owners_) return done(std::nullopt);
-  owners_->owner(roomId, [self = nodeUrl_, done = std::move(done)](std::optional<std::string> owner) {
-    done(owner && *owner != self ? owner : std::nullopt);
+void ClusterMembership::ownerElsewhere(const std::string& roomId, std::function<void(hls::RoomOwner)> done) {
+  if (!owners_) return done({});
+  owners_->owner(roomId, [this, roomId, done = std::move(done)](std::optional<std::string> owner) {
+    if (owner && *owner == nodeUrl_) return done({std::nullopt, false, true});
+    if (owner) return done({owner, false, false});
+    // No lease: a room still in the directory is moving (its node died; a failover reopens it).
+    redis_.command({"EXISTS", directory_.recordKey(roomId)}, [done](core::Result<cluster::RedisReply> reply) {
+      const bool listed = reply && reply->type == cluster::RedisReply::Type::Integer && reply->integer > 0;
+      done({std::nullopt, listed, false});
+    });
   });
 }
 
@@ -201,6 +216,26 @@ void ClusterMembership::leaseLost(const std::string& roomId, cluster::LeaseLoss 
   g_warning("cluster: room %s is now leased to %s: ending it here", roomId.c_str(), owner.c_str());
   rooms_.erase(roomId);
   if (hooks_.endRoom) hooks_.endRoom(roomId, "the room moved to another node");
+}
+
+// The lease is ours: the room comes back here with its chat. It counts as this node's room from
+// now on (a claim in flight for it keeps the lease); restoring it tells roomOpened again.
+void ClusterMembership::reopen(const std::string& roomId, const std::string& record, std::function<void(bool)> done) {
+  rooms_.insert(roomId);
+  chatLog_.load(roomId, [this, roomId, record, done = std::move(done)](core::Result<std::vector<std::string>> chat) {
+    if (!chat) g_warning("cluster: room %s: its chat history could not be read (%s); reopening it without",
+                         roomId.c_str(), chat.error().message.c_str());
+    const std::vector<std::string> messages = chat ? chat.value() : std::vector<std::string>{};
+    core::Status reopened =
+        hooks_.reopenRoom ? hooks_.reopenRoom(record, messages) : core::Status(Error{ErrorCode::Internal, "no rooms"});
+    if (!reopened) {
+      g_warning("cluster: room %s could not be reopened here: %s", roomId.c_str(), reopened.error().message.c_str());
+      rooms_.erase(roomId);
+      return done(false);
+    }
+    g_message("cluster: room %s reopened here (%zu chat messages)", roomId.c_str(), messages.size());
+    done(true);
+  });
 }
 
 void ClusterMembership::place(std::function<void(std::string nodeUrl)> done) {

@@ -11,9 +11,11 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "app/options.h"
 #include "cluster/chat_log.h"
+#include "cluster/failover_watch.h"
 #include "cluster/node_registry.h"
 #include "cluster/owner_lookup.h"
 #include "cluster/placement.h"
@@ -21,6 +23,7 @@
 #include "cluster/room_directory.h"
 #include "cluster/room_lease.h"
 #include "core/result.h"
+#include "hls/owner_redirect.h"
 
 namespace roomcast::app {
 
@@ -40,6 +43,9 @@ class ClusterMembership {
     std::function<cluster::NodeLoad()> load;  // rooms and speakers now (cpu is measured here)
     // A room this node must not run: another node owns it.
     std::function<void(const std::string& roomId, const std::string& reason)> endRoom;
+    // Failover: this node took over a room whose node died; reopen it from its directory record
+    // with its chat history (the stored JSON of each message, oldest first).
+    std::function<core::Status(const std::string& record, const std::vector<std::string>& chat)> reopenRoom;
   };
 
   ClusterMembership(const ClusterOptions& options, GMainContext* context, std::string version);
@@ -67,7 +73,7 @@ class ClusterMembership {
   const std::string& nodeUrl() const { return nodeUrl_; }  // "" until joined
   // The URL of the node that owns `roomId` when that is another node; none when it is this one,
   // nobody, or Redis cannot tell (before join too). For routing (HttpConfig::ownerOf).
-  void ownerElsewhere(const std::string& roomId, std::function<void(std::optional<std::string>)> done);
+  void ownerElsewhere(const std::string& roomId, std::function<void(hls::RoomOwner)> done);
 
   // The room directory: this node's rooms are published there (once joined), every node's read.
   cluster::RoomDirectory& directory() { return directory_; }
@@ -81,6 +87,7 @@ class ClusterMembership {
   void redisChanged(bool up, const std::string& reason);
   void claim(const std::string& roomId);
   void leaseLost(const std::string& roomId, cluster::LeaseLoss why, const std::string& owner);
+  void reopen(const std::string& roomId, const std::string& record, std::function<void(bool)> done);
 
   ClusterOptions options_;
   GMainContext* context_;
@@ -91,6 +98,7 @@ class ClusterMembership {
   std::unique_ptr<cluster::NodeRegistry> registry_;  // from join()
   std::unique_ptr<cluster::RoomLeases> leases_;      // from join()
   std::unique_ptr<cluster::OwnerLookup> owners_;     // from join()
+  std::unique_ptr<cluster::FailoverWatch> failover_; // from join()
   std::set<std::string> rooms_;  // the rooms this node runs (claimed or to be claimed)
   cluster::RoomDirectory directory_;
   cluster::ChatLog chatLog_;

@@ -10,6 +10,7 @@
 #include "app/health.h"
 #include "app/loop_environment.h"
 #include "app/service_notify.h"
+#include "cluster/room_snapshot.h"
 #include "media/debug.h"
 #include "media/webrtc_util.h"
 #include "roomcast-config.h"
@@ -241,8 +242,24 @@ std::unique_ptr<ClusterMembership> Daemon::clusterMembership() {
   hooks.endRoom = [this](const std::string& roomId, const std::string& reason) {
     (void)rooms_.endRoom(roomId, reason);
   };
+  hooks.reopenRoom = [this](const std::string& record, const std::vector<std::string>& chat) {
+    return reopenRoom(record, chat);
+  };
   inputs_.cluster->setHooks(std::move(hooks));
   return std::move(inputs_.cluster);
+}
+
+// Failover: a room whose node died, reopened here as it was, with its chat.
+core::Status Daemon::reopenRoom(const std::string& record, const std::vector<std::string>& chat) {
+  auto snapshot = cluster::decodeRoomSnapshot(record);
+  if (!snapshot) return snapshot.error();
+  if (auto restored = rooms_.restoreRoom(snapshot.value()); !restored) return restored.error();
+  std::vector<core::ChatMessage> messages;
+  const size_t maxBytes = cluster_->chatLog().maxEntryBytes();
+  for (const std::string& json : chat)
+    if (auto message = cluster::decodeChatMessage(json, maxBytes)) messages.push_back(std::move(message.value()));
+  conversation_.seedHistory(snapshot->info.id, std::move(messages));
+  return core::Ok{};
 }
 
 // Listeners served by the caching edge are counted from its log lines.

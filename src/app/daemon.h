@@ -62,6 +62,7 @@ class Daemon {
 
   // What the core's environments call back into (on the control thread, after construction).
   void roomFinished(const core::RoomInfo& room, const core::RoomMediaSummary& summary);
+  core::Status reopenRoom(const std::string& record, const std::vector<std::string>& chat);
   void recordingStopped(const std::string& roomId, const core::RecordingInfo& recording);
   void transcribed(const core::RoomInfo& room, const core::Participant& speaker, const std::string& text,
                    int64_t startMs, int64_t endMs);

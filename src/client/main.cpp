@@ -21,6 +21,7 @@
 #include "client/chat.h"
 #include "client/credentials.h"
 #include "client/listen.h"
+#include "client/reconnecting_socket.h"
 #include "client/rest_client.h"
 #include "client/speak.h"
 #include "protocol/json.h"
@@ -43,6 +44,10 @@ constexpr const char* kUsage =
     "                                               --recording-opt-out: keep this voice out of the recording\n"
     "                                               --drop-every N: lose every Nth packet sent (try loss recovery)\n"
     "                                               --relay-only: reach the room only through the server's TURN relays\n"
+    "                                               --reconnect-for S: a lost connection is opened again (with the\n"
+    "                                               resume token, on the next --server after a failure) for up to S\n"
+    "                                               seconds (default 30; 0: never), printing \"reconnecting: WHY\" and\n"
+    "                                               \"reconnected\"; the audio comes back on a new WebRTC session\n"
     "  listen ROOM [--seconds N] [--out F.wav] [--rendition auto|main|low]\n"
     "                                               hear the room over HLS like a listener (counted)\n"
     "  token ROOM --role ROLE --name NAME --token HOST_TOKEN\n"
@@ -64,9 +69,11 @@ constexpr const char* kUsage =
     "commands), ROOMCAST_TOKEN (a room token for --token, or an admin token).\n"
     "speak prints \"connected\" when the room's audio arrives, \"speaking\"/\"promoted\" when its\n"
     "time starts, and every room event as a line \"event: {json}\". Exit codes: 0 done, 1 failure,\n"
-    "2 usage, 3 removed by the host.\n"
-    "The server defaults to http://127.0.0.1:8080. For an https:// server, --ca-file (else\n"
-    "$SSL_CERT_FILE, else the system's CAs) says which certificates to trust.\n";
+    "2 usage, 3 removed by the host (1 also when a lost connection did not come back).\n"
+    "--server may list several URLs, comma-separated (the nodes of a cluster): speak moves on to the\n"
+    "next when one fails; the other commands use the first. The server defaults to\n"
+    "http://127.0.0.1:8080. For an https:// server, --ca-file (else $SSL_CERT_FILE, else the\n"
+    "system's CAs) says which certificates to trust.\n";
 
 struct Args {
   std::vector<std::string> positional;
@@ -230,6 +237,42 @@ std::string listenerToken(const std::string& server, const std::string& room, co
   return json_object_get_string_member_with_default(json_node_get_object(json_parser_get_root(parser)), "token", "");
 }
 
+int cmdSpeak(const std::vector<std::string>& servers, const Args& a) {
+  if (a.positional.size() != 1) usageError("speak needs ROOM");
+  SpeakOptions o;
+  o.servers = servers;
+  o.room = a.positional[0];
+  o.raiseHand = a.has("raise-hand");
+  o.plainRtp = a.has("plain-rtp");
+  o.recordingOptOut = a.has("recording-opt-out");
+  o.relayOnly = a.has("relay-only");
+  o.name = a.get("name");
+  o.token = a.get("token");
+  if (o.raiseHand && o.token.empty()) {
+    if (o.name.empty()) usageError("--raise-hand needs --name (or a --token)");
+    o.token = listenerToken(servers[0], o.room, o.name);
+    if (o.token.empty()) return 1;
+  }
+  if (o.token.empty()) usageError("speak needs --token, or --raise-hand --name NAME");
+  o.file = a.get("file");
+  o.toneHz = a.get("tone").empty() ? 0 : atof(a.get("tone").c_str());
+  if ((o.toneHz > 0) == !o.file.empty()) usageError("speak needs exactly one of --tone HZ or --file F.wav");
+  if (!a.get("tone").empty() && (o.toneHz < 20 || o.toneHz > 20000)) usageError("--tone must be 20..20000 Hz");
+  o.seconds = parseSeconds(a);
+  o.out = a.get("out");
+  o.volume = atof(a.get("volume", "0.5").c_str());
+  if (o.volume <= 0 || o.volume > 1) usageError("--volume must be in (0, 1] (1 is full scale)");
+  o.dropEvery = atoi(a.get("drop-every", "0").c_str());
+  if (o.dropEvery != 0 && o.dropEvery < 2) usageError("--drop-every must be 2 or more");
+  const std::string reconnectFor = a.get("reconnect-for", "30");
+  char* end = nullptr;
+  o.reconnectForSeconds = strtod(reconnectFor.c_str(), &end);
+  if (!end || *end || !(o.reconnectForSeconds >= 0 && o.reconnectForSeconds <= 3600))
+    usageError("--reconnect-for must be 0..3600 seconds");
+  roomcast::media::warmUpDtlsCertificate();
+  return runSpeak(o);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -246,7 +289,9 @@ int main(int argc, char** argv) {
     else if (a == "--help" || a == "-h") { fputs(kUsage, stdout); return 0; }
     else break;
   }
-  while (!server.empty() && server.back() == '/') server.pop_back();
+  const std::vector<std::string> servers = splitServers(server);
+  if (servers.empty()) usageError("--server needs a URL");
+  server = servers[0];
   if (!setTrustedCaFile(caFile)) return 1;
   if (i >= argc) usageError("missing command");
   const std::string command = argv[i++];
@@ -280,38 +325,11 @@ int main(int argc, char** argv) {
                         requireAdminToken("delete-recording"), 200);
   }
   if (command == "admin-token") return cmdAdminToken(parse(rest, restv, {"grants", "ttl"}, {}));
-  if (command == "speak") {
-    Args a = withToken(parse(rest, restv, {"token", "tone", "file", "seconds", "out", "name", "volume", "drop-every"},
-                             {"raise-hand", "plain-rtp", "recording-opt-out", "relay-only"}));
-    if (a.positional.size() != 1) usageError("speak needs ROOM");
-    SpeakOptions o;
-    o.server = server;
-    o.room = a.positional[0];
-    o.raiseHand = a.has("raise-hand");
-    o.plainRtp = a.has("plain-rtp");
-    o.recordingOptOut = a.has("recording-opt-out");
-    o.relayOnly = a.has("relay-only");
-    o.name = a.get("name");
-    o.token = a.get("token");
-    if (o.raiseHand && o.token.empty()) {
-      if (o.name.empty()) usageError("--raise-hand needs --name (or a --token)");
-      o.token = listenerToken(server, o.room, o.name);
-      if (o.token.empty()) return 1;
-    }
-    if (o.token.empty()) usageError("speak needs --token, or --raise-hand --name NAME");
-    o.file = a.get("file");
-    o.toneHz = a.get("tone").empty() ? 0 : atof(a.get("tone").c_str());
-    if ((o.toneHz > 0) == !o.file.empty()) usageError("speak needs exactly one of --tone HZ or --file F.wav");
-    if (!a.get("tone").empty() && (o.toneHz < 20 || o.toneHz > 20000)) usageError("--tone must be 20..20000 Hz");
-    o.seconds = parseSeconds(a);
-    o.out = a.get("out");
-    o.volume = atof(a.get("volume", "0.5").c_str());
-    if (o.volume <= 0 || o.volume > 1) usageError("--volume must be in (0, 1] (1 is full scale)");
-    o.dropEvery = atoi(a.get("drop-every", "0").c_str());
-    if (o.dropEvery != 0 && o.dropEvery < 2) usageError("--drop-every must be 2 or more");
-    roomcast::media::warmUpDtlsCertificate();
-    return runSpeak(o);
-  }
+  if (command == "speak")
+    return cmdSpeak(servers, withToken(parse(rest, restv,
+                                             {"token", "tone", "file", "seconds", "out", "name", "volume", "drop-every",
+                                              "reconnect-for"},
+                                             {"raise-hand", "plain-rtp", "recording-opt-out", "relay-only"})));
   if (command == "chat") {
     Args a = withToken(parse(rest, restv, {"token", "send"}, {"history"}));
     if (a.positional.size() != 1) usageError("chat needs ROOM");

@@ -13,6 +13,7 @@ struct Pending {
   SoupWebsocketConnection** connection;
   RoomSocketCallbacks callbacks;
   std::string token;
+  std::string resume;
 };
 
 constexpr const char* kCallbacksKey = "roomcast-room-socket";
@@ -39,18 +40,21 @@ void onConnected(GObject* source, GAsyncResult* result, gpointer data) {
   }), callbacks);
   if (callbacks->beforeHello) callbacks->beforeHello();
   protocol::JsonWriter w;
-  w.beginObject().str("type", "hello").integer("version", 1).str("token", pending->token).endObject();
+  w.beginObject().str("type", "hello").integer("version", 1).str("token", pending->token);
+  if (!pending->resume.empty()) w.str("resume", pending->resume);
+  w.endObject();
   soup_websocket_connection_send_text(ws, w.finish().c_str());
 }
 
 }  // namespace
 
 bool openRoomSocket(SoupSession* session, const std::string& server, const std::string& room, const std::string& token,
-                    SoupWebsocketConnection** connection, RoomSocketCallbacks callbacks) {
+                    SoupWebsocketConnection** connection, RoomSocketCallbacks callbacks, const std::string& resume,
+                    GCancellable* cancellable) {
   g_autoptr(SoupMessage) msg = soup_message_new("GET", (toWebSocketBase(server) + "/ws/" + room).c_str());
   if (!msg) return false;
-  auto pending = std::make_unique<Pending>(Pending{connection, std::move(callbacks), token});
-  soup_session_websocket_connect_async(session, msg, nullptr, nullptr, G_PRIORITY_DEFAULT, nullptr, onConnected,
+  auto pending = std::make_unique<Pending>(Pending{connection, std::move(callbacks), token, resume});
+  soup_session_websocket_connect_async(session, msg, nullptr, nullptr, G_PRIORITY_DEFAULT, cancellable, onConnected,
                                        pending.release());
   return true;
 }

@@ -19,8 +19,11 @@ struct RoomSocketCallbacks {
 
 // Starts connecting; false (and nothing started) when the server URL is not usable. Once
 // open, `*connection` is the socket: the caller closes it with closeRoomSocket and unrefs it.
+// `resume`: the resume_token of an earlier welcome, sent in the hello (a reconnect).
+// `cancellable`: cancelling it ends a connect still under way with onFailed.
 bool openRoomSocket(SoupSession* session, const std::string& server, const std::string& room, const std::string& token,
-                    SoupWebsocketConnection** connection, RoomSocketCallbacks callbacks);
+                    SoupWebsocketConnection** connection, RoomSocketCallbacks callbacks,
+                    const std::string& resume = {}, GCancellable* cancellable = nullptr);
 
 // Closes the socket without calling onClosed (the caller is leaving on its own).
 void closeRoomSocket(SoupWebsocketConnection* connection, const char* reason);

@@ -1,11 +1,13 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace roomcast::client {
 
 struct SpeakOptions {
-  std::string server;  // http://host:port
+  std::vector<std::string> servers;  // http://host:port: one, or the nodes of a cluster (a reconnect moves on)
+  double reconnectForSeconds = 30;   // how long a lost connection is tried again (0: never)
   std::string room;
   std::string token;
   double toneHz = 0;   // 0: use `file`

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <utility>
 
-#include "core/role.h"
+#include "cluster/room_snapshot.h"
 #include "protocol/json.h"
 
 namespace roomcast::cluster {
@@ -13,9 +13,6 @@ using core::ErrorCode;
 
 namespace {
 
-// Stage entries kept for a failover: far above any stage ([room] max_speakers), and what keeps
-// a record under kMaxRoomRecordBytes.
-constexpr size_t kMaxStageEntries = 200;
 constexpr int kMaxRecordDepth = 8;
 
 core::Result<protocol::JsonNodePtr> parseRecord(const std::string& record) {
@@ -26,30 +23,6 @@ core::Result<protocol::JsonNodePtr> parseRecord(const std::string& record) {
 std::string leaseNode(const std::string& lease) {
   const size_t space = lease.rfind(' ');
   return space == std::string::npos ? lease : lease.substr(0, space);
-}
-
-void addOwnerState(JsonObject* record, const core::Room& room) {
-  std::vector<const core::Participant*> stage;
-  for (const auto& [identity, p] : room.participants)
-    if (core::isOnStage(p.role)) stage.push_back(&p);
-  std::sort(stage.begin(), stage.end(), [](auto* a, auto* b) { return a->joinOrder < b->joinOrder; });
-  if (stage.size() > kMaxStageEntries) stage.resize(kMaxStageEntries);
-  JsonObject* state = json_object_new();
-  json_object_set_string_member(state, "host_identity", room.info.hostIdentity.c_str());
-  json_object_set_string_member(state, "host_name", room.info.hostName.c_str());
-  json_object_set_boolean_member(state, "recording", room.recording);
-  JsonArray* entries = json_array_new();
-  for (const core::Participant* p : stage) {
-    JsonObject* entry = json_object_new();
-    json_object_set_string_member(entry, "identity", p->identity.c_str());
-    json_object_set_string_member(entry, "name", p->name.c_str());
-    json_object_set_string_member(entry, "role", std::string(core::roleName(p->role)).c_str());
-    json_object_set_int_member(entry, "slot", static_cast<gint64>(p->joinOrder));
-    json_object_set_boolean_member(entry, "recording_opt_out", p->recordingOptOut);
-    json_array_add_object_element(entries, entry);
-  }
-  json_object_set_array_member(state, "stage", entries);
-  json_object_set_object_member(record, "owner_state", state);
 }
 
 }  // namespace

@@ -236,13 +236,16 @@ void RoomManager::disconnected(const std::string& roomId, const std::string& ide
   if (p->presence == Presence::Reconnecting) return;
   p->presence = Presence::Reconnecting;
   events_.broadcast(roomId, PresenceChanged{identity, true});
-  if (env_.schedule) {
-    auto timer = std::make_shared<uint64_t>(0);
-    *timer = env_.schedule(limits_.reconnectGraceMs, [this, roomId, identity, timer] {
-      graceExpired(roomId, identity, *timer);
-    });
-    p->graceTimer = *timer;
-  }
+  startGrace(roomId, *p);
+}
+
+void RoomManager::startGrace(const std::string& roomId, Participant& p) {
+  if (!env_.schedule) return;
+  auto timer = std::make_shared<uint64_t>(0);
+  *timer = env_.schedule(limits_.reconnectGraceMs, [this, roomId, identity = p.identity, timer] {
+    graceExpired(roomId, identity, *timer);
+  });
+  p.graceTimer = *timer;
 }
 
 void RoomManager::graceExpired(const std::string& roomId, const std::string& identity, uint64_t timer) {

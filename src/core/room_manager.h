@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,24 @@ struct NewRoom {
   std::string topic;
   bool record = false;
   std::string hostName = "Host";  // reserved in the room
+};
+
+// A room as another node of the cluster ran it, to be reopened here after that node died
+// (failover): the same id, info, stage (roles and slots) and moderation state. The stage's
+// participants are reconnecting: they keep their places for the grace period.
+struct RoomSnapshot {
+  struct StageEntry {
+    std::string identity;
+    std::string name;
+    Role role = Role::Speaker;
+    uint64_t slot = 0;  // joinOrder: the stage order
+    bool recordingOptOut = false;
+  };
+  RoomInfo info;
+  bool recording = false;  // it was being recorded: the recording goes on (a new file)
+  std::vector<StageEntry> stage;
+  std::set<std::string> banned;
+  std::set<std::string> revokedTokens;
 };
 
 // Who asks for a stage action: a participant, or an operator holding a host token.
@@ -96,6 +115,9 @@ class RoomManager final : public MediaObserver {
   RoomManager& operator=(const RoomManager&) = delete;
 
   Result<RoomInfo> createRoom(const NewRoom& request);
+  // Reopens a room another node ran (room_restore.cpp). Conflict when the id is live here or
+  // the node is full; the snapshot's text is checked like a new room's.
+  Result<RoomInfo> restoreRoom(const RoomSnapshot& snapshot);
   // Ends the room now for everyone; `done` runs when its media has finished writing.
   Status endRoom(const std::string& roomId, const std::string& reason, RoomEndedCallback done = {});
   void endAll(const std::string& reason);
@@ -190,6 +212,8 @@ class RoomManager final : public MediaObserver {
   void syncMixing(const Room& room, const Participant& p, bool wasMixed);
   Status admitPrewarm(const Room& room, const Participant& p) const;
   void graceExpired(const std::string& roomId, const std::string& identity, uint64_t timer);
+  // Keeps `p`'s place for the grace period (they are reconnecting).
+  void startGrace(const std::string& roomId, Participant& p);
   void cancelGrace(Participant& p);
   void updateActiveSpeakers(Room& room, int64_t nowMs);
   void sweepListeners();

@@ -53,8 +53,8 @@ void HlsHandler::handle(SoupServerMessage* msg, std::string_view path) {
   soup_server_message_pause(msg);
   g_object_ref(msg);
   ownerOf_(response.unknownRoom, [msg, response, viaEdge, path = std::string(path),
-                                   session = request.session](std::optional<std::string> owner) {
-    std::optional<HlsResponse> redirect = owner ? ownerRedirect(*owner, path, session, viaEdge) : std::nullopt;
+                                   session = request.session](RoomOwner owner) {
+    std::optional<HlsResponse> redirect = ownerAnswer(owner, path, session, viaEdge);
     sendHlsResponse(msg, redirect ? *redirect : response);
     soup_server_message_unpause(msg);
     g_object_unref(msg);

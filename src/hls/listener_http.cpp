@@ -169,14 +169,14 @@ MHD_Result ListenerHttp::askOwner(MHD_Connection* connection, Exchange& exchange
   glib_support::postToContext(control_, [weak, connection, room = miss.unknownRoom] {
     auto self = weak.lock();
     if (!self) return;
-    (*self)->ownerOf_(room, [weak, connection](std::optional<std::string> owner) {
+    (*self)->ownerOf_(room, [weak, connection](RoomOwner owner) {
       if (auto alive = weak.lock()) (*alive)->resolve(connection, std::move(owner));
     });
   });
   return MHD_YES;
 }
 
-void ListenerHttp::resolve(MHD_Connection* connection, std::optional<std::string> owner) {
+void ListenerHttp::resolve(MHD_Connection* connection, const RoomOwner& owner) {
   Exchange* exchange = nullptr;
   {
     std::lock_guard lock(mutex_);
@@ -185,8 +185,7 @@ void ListenerHttp::resolve(MHD_Connection* connection, std::optional<std::string
     exchange = found->second;
     suspended_.erase(found);
   }
-  std::optional<HlsResponse> redirect =
-      owner ? ownerRedirect(*owner, exchange->path, exchange->session, exchange->viaEdge) : std::nullopt;
+  std::optional<HlsResponse> redirect = ownerAnswer(owner, exchange->path, exchange->session, exchange->viaEdge);
   exchange->resolved = redirect ? std::move(*redirect) : exchange->miss;
   MHD_resume_connection(connection);
 }

@@ -62,7 +62,7 @@ class ListenerHttp {
   // Listener thread: suspends the request and asks the control thread for the owner.
   MHD_Result askOwner(MHD_Connection* connection, Exchange& exchange, const HlsResponse& miss, bool viaEdge);
   // Control thread: answers a suspended request (the redirect, or its 404) and resumes it.
-  void resolve(MHD_Connection* connection, std::optional<std::string> owner);
+  void resolve(MHD_Connection* connection, const RoomOwner& owner);
   static gboolean onFlush(gpointer self);                    // control thread
 
   GMainContext* control_;  // the control thread's (a reference of ours)

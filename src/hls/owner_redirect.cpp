@@ -25,6 +25,16 @@ std::optional<std::string> literalAuthority(const std::string& nodeUrl) {
 
 }  // namespace
 
+std::optional<HlsResponse> ownerAnswer(const RoomOwner& owner, std::string_view path, std::string_view session,
+                                       bool viaEdge) {
+  if (owner.nodeUrl) return ownerRedirect(*owner.nodeUrl, path, session, viaEdge);
+  if (!owner.moving && !owner.here) return std::nullopt;  // here: the next request finds it
+  HlsResponse r;
+  r.status = 503;
+  r.headers = {{"Access-Control-Allow-Origin", "*"}, {"Cache-Control", "no-store"}, {"Retry-After", "1"}};
+  return r;
+}
+
 std::optional<HlsResponse> ownerRedirect(const std::string& nodeUrl, std::string_view path, std::string_view session,
                                          bool viaEdge) {
   std::string tail(path);

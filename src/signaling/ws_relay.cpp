@@ -58,6 +58,8 @@ struct WsRelay::Link {
   std::deque<std::pair<gint, GBytes*>> held;  // the client's messages before the owner's socket opened
   size_t heldBytes = 0;
   glib_support::Source deadline{};  // for the lookup and the handshake
+  glib_support::Source retry{};     // the next lookup of a room that is moving
+  bool waitingForMove = false;
 
   ~Link() {
     for (auto& [type, bytes] : held) g_bytes_unref(bytes);
@@ -106,15 +108,46 @@ void WsRelay::take(SoupWebsocketConnection* client, const std::string& roomId, c
         return G_SOURCE_REMOVE;
       },
       &link);
+  lookUp(id);
+}
+
+void WsRelay::lookUp(uint64_t id) {
+  Link* link = find(id);
+  if (!link) return;
   std::weak_ptr<WsRelay*> weak = self_;
-  ownerOf_(roomId, [weak, id](std::optional<std::string> owner) {
-    if (auto self = weak.lock()) (*self)->ownerFound(id, std::move(owner));
+  ownerOf_(link->roomId, [weak, id](hls::RoomOwner owner) {
+    if (auto self = weak.lock()) (*self)->ownerFound(id, owner);
   });
 }
 
-void WsRelay::ownerFound(uint64_t id, std::optional<std::string> owner) {
+void WsRelay::ownerFound(uint64_t id, const hls::RoomOwner& found) {
   Link* link = find(id);
   if (!link) return;  // the client went meanwhile
+  if (found.here) return finish(*link, kCloseTryAgain, "the room is on this node now: connect again");
+  if (!found.nodeUrl && found.moving) {
+    // Failover: wait for the room's next owner (the client's hello is held meanwhile).
+    if (!link->waitingForMove) {
+      link->waitingForMove = true;
+      link->deadline = glib_support::Source::timeout(
+          g_main_context_get_thread_default(), kMovingWaitMs,
+          [](gpointer data) -> gboolean {
+            auto* late = static_cast<Link*>(data);
+            late->relay->finish(*late, kCloseTryAgain, "the room is moving to another node: try again");
+            return G_SOURCE_REMOVE;
+          },
+          link);
+    }
+    link->retry = glib_support::Source::timeout(
+        g_main_context_get_thread_default(), kMovingRetryMs,
+        [](gpointer data) -> gboolean {
+          auto* waiting = static_cast<Link*>(data);
+          waiting->relay->lookUp(waiting->id);
+          return G_SOURCE_REMOVE;
+        },
+        link);
+    return;
+  }
+  const std::optional<std::string>& owner = found.nodeUrl;
   if (!owner) {
     // As a node answers for a room it does not know (WsHub::accept).
     if (soup_websocket_connection_get_state(link->client) == SOUP_WEBSOCKET_STATE_OPEN)
@@ -197,6 +230,7 @@ void WsRelay::finish(Link& link, gushort code, const std::string& reason) {
   auto owned = std::move(links_[link.id]);
   links_.erase(link.id);
   owned->deadline.reset();
+  owned->retry.reset();
   g_cancellable_cancel(owned->cancel);
   for (SoupWebsocketConnection* ws : {owned->client, owned->upstream}) {
     if (!ws) continue;

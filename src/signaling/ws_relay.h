@@ -19,19 +19,25 @@
 #include <string>
 
 #include "glib_support/source.h"
+#include "hls/owner_redirect.h"
 
 namespace roomcast::signaling {
 
 class WsRelay {
  public:
-  // Where the room is owned when that is another node: its URL (http://HOST:PORT), else none.
-  // Called on the control thread; may answer at once.
-  using OwnerOf =
-      std::function<void(const std::string& roomId, std::function<void(std::optional<std::string> nodeUrl)> done)>;
+  // Who owns the room (hls::RoomOwner). Called on the control thread; may answer at once.
+  using OwnerOf = hls::OwnerOf;
 
   static constexpr size_t kMaxHeldMessages = 32;         // sent before the owner's socket opened
   static constexpr size_t kMaxHeldBytes = 256 * 1024;
   static constexpr unsigned kConnectTimeoutMs = 5000;    // lookup and the owner's handshake
+  // A room that is moving (its node died, another is reopening it: failover) is looked up again
+  // every kMovingRetryMs for this long, the client's messages held meanwhile.
+  static constexpr unsigned kMovingWaitMs = 15000;
+  static constexpr unsigned kMovingRetryMs = 250;
+  // Sent to a client whose room moved here while it waited: connect again (the room is live on
+  // this node now). RFC 6455's registry: 1013 Try Again Later.
+  static constexpr gushort kCloseTryAgain = 1013;
   static constexpr size_t kMaxOwnerMessageBytes = 1 << 20;  // what the owner sends (as the CLI takes)
 
   explicit WsRelay(OwnerOf ownerOf);
@@ -48,7 +54,8 @@ class WsRelay {
 
  private:
   struct Link;
-  void ownerFound(uint64_t id, std::optional<std::string> owner);
+  void lookUp(uint64_t id);
+  void ownerFound(uint64_t id, const hls::RoomOwner& owner);
   Link* find(uint64_t id);
   static void onUpstreamConnected(GObject* source, GAsyncResult* result, gpointer data);
   static void onClientMessage(SoupWebsocketConnection*, gint type, GBytes* message, gpointer data);

@@ -198,7 +198,9 @@ core::Status Database::exec(const char* sql) {
 
 core::Status Database::roomCreated(const core::RoomInfo& room) {
   Statement st;
-  if (!st.prepare(db_, "INSERT INTO rooms(id, title, topic, record, created_at_ms) VALUES(?,?,?,?,?)"))
+  if (!st.prepare(db_, // A room reopened here after a failover may have run here before: live again.
+                  "INSERT INTO rooms(id, title, topic, record, created_at_ms) VALUES(?,?,?,?,?) "
+                  "ON CONFLICT(id) DO UPDATE SET ended_at_ms = NULL"))
     return sqlError(db_, "prepare");
   sqlite3_bind_text(st.stmt, 1, room.id.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(st.stmt, 2, room.title.c_str(), -1, SQLITE_TRANSIENT);

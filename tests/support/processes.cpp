@@ -128,6 +128,15 @@ bool Process::waitForOutput(const std::string& text, double timeoutSeconds) {
   return out_.text.find(text) != std::string::npos;
 }
 
+size_t Process::waitForOutputAfter(size_t offset, const std::string& text, double timeoutSeconds) {
+  if (!process_) return std::string::npos;
+  g_main_context_push_thread_default(context_);
+  iterateUntil(context_, [&] { return out_.text.find(text, offset) != std::string::npos || (exited_ && out_.eof); },
+               timeoutSeconds);
+  g_main_context_pop_thread_default(context_);
+  return out_.text.find(text, offset);
+}
+
 ProcessResult Process::wait(double timeoutSeconds) {
   ProcessResult result;
   if (!process_) return result;

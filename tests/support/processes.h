@@ -51,6 +51,9 @@ class Process {
   Process& operator=(const Process&) = delete;
   // Waits until stdout contains `text` (e.g. "connected") or the process ends.
   bool waitForOutput(const std::string& text, double timeoutSeconds);
+  // The same, for `text` starting at or after `offset` in stdout (what came after a moment the
+  // test marked with output().size()); its position, or std::string::npos.
+  size_t waitForOutputAfter(size_t offset, const std::string& text, double timeoutSeconds);
   // Waits for exit up to the deadline (then kills it, by its own PID).
   ProcessResult wait(double timeoutSeconds);
   bool started() const { return process_ != nullptr; }
