@@ -195,3 +195,51 @@ TEST_F(ClusterArchive, EveryNodeListsAndFindsTheSameAndNothingIsLostWithANode) {
 }
 
 }  // namespace
+
+namespace {
+
+// A failover: a recorded room on A with a speaker (relayed through B) is reopened on B when A is
+// killed, and its recording goes on there in a new part. Both parts show as one session.
+TEST_F(ClusterArchive, ARoomReopenedByAFailoverRecordsItsSecondPartInTheSameSession) {
+  auto a = startNode();
+  auto b = startNode();
+  ASSERT_TRUE(a->ready() && b->ready());
+  HttpResponse created = http("POST", a->url() + "/api/v1/rooms", R"({"title":"Failover show","record":true})",
+                              {{"Content-Type", "application/json"}, {"X-Roomcast-Placed", "1"}});
+  ASSERT_EQ(created.status, 201) << created.body << a->log();
+  const TestRoom room{jsonString(created.body, "id"), jsonString(created.body, "host_token")};
+  const std::string session = room.id + "@" + std::to_string(jsonInt(created.body, "created_at_ms"));
+  Process host({cli(), "--server", b->url(), "speak", room.id, "--token", room.hostToken, "--tone", "440", "--seconds",
+                "60"});
+  ASSERT_TRUE(host.waitForOutput("connected", 30)) << host.errors() << a->log();
+  // Part 1 is recording on A, and B knows it (its fact reached Redis).
+  std::string onB;
+  ASSERT_TRUE(pollUntil([&] {
+    onB = http("GET", b->url() + "/api/v1/recordings").body;
+    return jsonString(onB, "recordings.0.session") == session;
+  }, 20, 0.2)) << onB << a->log();
+
+  a->kill();
+  ASSERT_TRUE(pollUntil([&] { return jsonString(http("GET", b->url() + "/api/v1/rooms/" + room.id).body, "node") == b->url(); },
+                        25)) << b->log();
+  ASSERT_TRUE(host.waitForOutput("reconnected", 30)) << host.errors() << b->log();
+  ASSERT_TRUE(pollUntil([&] {
+    onB = http("GET", b->url() + "/api/v1/recordings").body;
+    return jsonCount(onB, "recordings") == 2;
+  }, 30, 0.2)) << onB << b->log();
+  g_print("after the failover, B lists: %s\n", onB.c_str());
+  for (int i = 0; i < 2; i++) {
+    const std::string row = "recordings." + std::to_string(i);
+    EXPECT_EQ(jsonString(onB, row + ".session"), session) << onB;
+    EXPECT_EQ(jsonInt(onB, row + ".parts"), 2) << onB;
+  }
+  EXPECT_EQ(jsonInt(onB, "recordings.0.part"), 2) << "newest first: B's part" << onB;
+  EXPECT_EQ(jsonString(onB, "recordings.0.storage.node"), "") << onB;
+  EXPECT_EQ(jsonInt(onB, "recordings.1.part"), 1) << onB;
+  EXPECT_EQ(jsonString(onB, "recordings.1.storage.node"), a->url()) << "A's part, its file on A" << onB;
+  EXPECT_EQ(http("DELETE", b->url() + "/api/v1/rooms/" + room.id, {}, {{"Authorization", "Bearer " + room.hostToken}}).status,
+            200);
+  host.wait(30);
+}
+
+}  // namespace
