@@ -87,6 +87,7 @@ Daemon::Daemon(const Options& options, DaemonInputs inputs)
       inputs_(std::move(inputs)),
       store_(recoveredStore()),
       uploads_(startUploads()),
+      archive_(clusterArchive()),
       loop_(g_main_loop_new(g_main_context_default(), FALSE)),
       cluster_(clusterMembership()),
       // About 6 s of audio in each live playlist (at least 3 target durations, RFC 8216 6.2.2).
@@ -120,6 +121,8 @@ Daemon::~Daemon() {
 // The store as a crash left it: recordings cut off are indexed before anything else runs.
 StoreEnvironment Daemon::recoveredStore() {
   StoreEnvironment store(*inputs_.store);
+  // On a cluster, what recovery writes is shared too, once the node has joined.
+  if (options_.cluster.enabled()) inputs_.store->holdArchiveFacts();
   store.recoverUnfinishedRecordings();
   return store;
 }
@@ -129,6 +132,12 @@ std::unique_ptr<RecordingUploads> Daemon::startUploads() {
   auto uploads = std::make_unique<RecordingUploads>(options_.s3, *inputs_.store, g_main_context_default());
   uploads->resumePending();  // what a previous run did not finish (recovered files too)
   return uploads;
+}
+
+std::unique_ptr<ClusterArchive> Daemon::clusterArchive() {
+  if (!options_.cluster.enabled()) return nullptr;
+  auto url = cluster::parseRedisUrl(options_.cluster.redis);  // checked with the options
+  return url ? std::make_unique<ClusterArchive>(url.value(), *inputs_.store, g_main_context_default()) : nullptr;
 }
 
 core::Environment Daemon::roomEnvironment() {
@@ -195,6 +204,8 @@ signaling::HttpConfig Daemon::httpConfig() {
   http.recordings = [this] { return store_.recordings(); };
   http.search = [this](const std::string& words) { return store_.search(words); };
   http.deleteRecording = [this](int64_t id) { return store_.deleteRecording(id); };
+  if (options_.cluster.enabled())
+    http.recordingHolder = [this](const std::string& file) { return inputs_.store->recordingHolder(file); };
   http.recordingsDir = dataPath(options_, "recordings");
   if (options_.s3.enabled()) http.mediaOrigins.push_back(options_.s3.endpoint);  // uploaded recordings play there
   http.tls = inputs_.tls.get();
@@ -296,6 +307,7 @@ core::Status Daemon::start() {
   if (!url) return url.error();
   if (cluster_)
     if (auto joined = cluster_->join(url.value()); !joined) return joined;
+  if (archive_ && cluster_) archive_->start(cluster_->nodeUrl());
   if (edgeLog_) {
     if (auto bound = edgeLog_->bind(options_.edgeLogHost, options_.edgeLogPort); !bound) return bound.error();
     g_message("counting HLS listeners behind the edge from its log lines on udp %s:%d", options_.edgeLogHost.c_str(),

@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "app/cluster_archive.h"
 #include "app/cluster_membership.h"
 #include "app/cluster_rooms.h"
 #include "app/daemon_inputs.h"
@@ -51,6 +52,7 @@ class Daemon {
   // Named factories for the members below, in the same order.
   StoreEnvironment recoveredStore();
   std::unique_ptr<RecordingUploads> startUploads();
+  std::unique_ptr<ClusterArchive> clusterArchive();
   core::Environment roomEnvironment();
   core::ConversationEnvironment conversationEnvironment();
   std::unique_ptr<core::Moderator> startModerator();
@@ -76,6 +78,7 @@ class Daemon {
   DaemonInputs inputs_;    // TLS, the store, the secret, the moderation policy
   StoreEnvironment store_;
   std::unique_ptr<RecordingUploads> uploads_;  // finished recordings to S3; null without [s3]
+  std::unique_ptr<ClusterArchive> archive_;    // the archive shared through Redis; null on a single box
   std::unique_ptr<GMainLoop, MainLoopUnref> loop_;
   // A node of a cluster ([cluster] redis); null on a single box. Before the rooms: it outlives
   // their last release.

@@ -33,7 +33,9 @@ void StoreEnvironment::roomEnded(const std::string& roomId, int64_t endedAtMs) {
 }
 
 void StoreEnvironment::recordingStarted(const core::RoomInfo& room, const core::RecordingInfo& recording) {
-  warnIfFailed(store_.recordingStarted(room.id, room.title, recording.path, recording.startedAtMs));
+  // The session: the room's life, which a failover continues under the same id and created_at.
+  warnIfFailed(store_.recordingStarted(room.id, room.title, recording.path, recording.startedAtMs,
+                                       room.id + "@" + std::to_string(room.createdAtUnixMs)));
 }
 
 void StoreEnvironment::recordingStopped(const core::RecordingInfo& recording) {
@@ -82,19 +84,20 @@ std::vector<core::Report> StoreEnvironment::reports(const std::string& roomId) {
 
 std::vector<core::RecordingRow> StoreEnvironment::recordings() {
   auto rows = store_.recordings(500);
-  for (auto& row : rows) row.localFile = isLocalFile(row.path);
+  for (auto& row : rows) row.localFile = row.node.empty() && isLocalFile(row.path);
   return rows;
 }
 
 std::vector<core::TranscriptHit> StoreEnvironment::search(const std::string& words) {
   auto hits = store_.search(words, 50);
-  for (auto& hit : hits) hit.recording.localFile = isLocalFile(hit.recording.path);
+  for (auto& hit : hits) hit.recording.localFile = hit.recording.node.empty() && isLocalFile(hit.recording.path);
   return hits;
 }
 
 core::Status StoreEnvironment::deleteRecording(int64_t id) {
   auto path = store_.deleteRecording(id);
   if (!path) return path.error();
+  if (path.value().empty()) return core::Ok{};  // another node's file: that node removes it
   if (g_unlink(path.value().c_str()) != 0 && errno != ENOENT)
     g_warning("recording %s left out of the archive, but its file stays: %s", path.value().c_str(), g_strerror(errno));
   g_message("recording %s deleted by the operator", path.value().c_str());

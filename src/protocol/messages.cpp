@@ -105,20 +105,25 @@ void writeRecording(JsonWriter& w, const core::RecordingRow& r, const std::strin
   else w.null("ended_at_ms");
   w.number("duration_s", r.durationSeconds).str("status", r.status);
   if (!r.note.empty()) w.str("note", r.note);
-  // Played from here while the data dir has it, else from where it was uploaded.
-  if (r.localFile)
+  // Played from here while the data dir has it (or, on a cluster, from here by a 307 to the node
+  // that has it), else from where it was uploaded.
+  if (r.localFile || (!r.node.empty() && r.storageUrl.empty()))
     w.str("url", urlBase + "/recordings/" + fileName(r.path) + (urlQuery ? urlQuery(fileName(r.path)) : std::string()));
   else if (!r.storageUrl.empty()) w.str("url", r.storageUrl);
   else w.null("url");
   w.key("storage").beginObject();
   if (r.localFile) w.str("local", r.path);
   else w.null("local");
+  if (!r.node.empty()) w.str("node", r.node);  // another node of the cluster holds the file
   if (!r.storageUrl.empty()) w.str("s3", r.storageUrl);
   if (!r.uploadError.empty()) w.str("upload_error", r.uploadError);
   w.endObject();
   w.beginArray("speakers");
   for (const auto& name : r.speakers) w.str(nullptr, name);
-  w.endArray().endObject();
+  w.endArray();
+  // One session is one room's life; a failover continues it in a new part.
+  w.str("archive_id", r.archiveId).str("session", r.session).integer("part", r.part).integer("parts", r.parts);
+  w.endObject();
 }
 }  // namespace
 

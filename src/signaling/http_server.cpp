@@ -449,7 +449,17 @@ void HttpServer::handleRecordingFile(SoupServer*, SoupServerMessage* msg, const 
   if (!isSafeName(file, 128) || !endsWith(file, ".ogg")) return sendError(msg, {ErrorCode::NotFound, "not found"});
   // From the file's descriptor, read in chunks off the control thread: a recording may run to
   // hundreds of MB, and players ask for ranges of it again and again.
-  streamFile(msg, self->config_.recordingsDir + "/" + file, "audio/ogg", "private, max-age=3600");
+  const std::string local = self->config_.recordingsDir + "/" + file;
+  // A cluster's archive lists every node's recordings: one held by another node is played there.
+  if (self->config_.recordingHolder && !g_file_test(local.c_str(), G_FILE_TEST_IS_REGULAR))
+    if (const std::string holder = self->config_.recordingHolder(file); !holder.empty()) {
+      GUri* uri = soup_server_message_get_uri(msg);
+      const char* query = uri ? g_uri_get_query(uri) : nullptr;
+      const std::string location = holder + "/recordings/" + file + (query ? std::string("?") + query : std::string());
+      soup_server_message_set_redirect(msg, 307, location.c_str());
+      return;
+    }
+  streamFile(msg, local, "audio/ogg", "private, max-age=3600");
 }
 
 // Reports filed in a room (newest first), for its host and co-hosts.

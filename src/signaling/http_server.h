@@ -52,6 +52,9 @@ struct HttpConfig {
   std::function<std::vector<core::RecordingRow>()> recordings;
   std::function<std::vector<core::TranscriptHit>(const std::string& words)> search;
   std::string recordingsDir;  // <data-dir>/recordings, served at /recordings/
+  // On a cluster: the node URL of the node holding recording file `file` when it is another
+  // node (a request for it is answered 307 there); "" otherwise.
+  std::function<std::string(const std::string& file)> recordingHolder;
   ConnectionPolicy connections;  // deadlines and caps for client connections ([server])
   std::vector<std::string> mediaOrigins;  // where else the web app may play media from (S3 storage)
   const TlsCredentials* tls = nullptr;  // HTTPS and WSS on the port (borrowed); null: plain HTTP

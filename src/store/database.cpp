@@ -109,6 +109,24 @@ const char* const kMigrations[] = {
     R"sql(
     ALTER TABLE recordings ADD COLUMN upload_error TEXT;
     )sql",
+    // A cluster's archive (docs/cluster.md, "The archive"): every node holds every node's
+    // recordings and transcripts, each under an id that is the same everywhere; `node` is the
+    // node holding the file ('' for this one); recordings of one room's life (a failover reopens
+    // it with the same created_at) share a session. The cursor is how far the shared log was applied.
+    R"sql(
+    ALTER TABLE recordings ADD COLUMN archive_id TEXT;
+    ALTER TABLE recordings ADD COLUMN node TEXT NOT NULL DEFAULT '';
+    ALTER TABLE recordings ADD COLUMN session TEXT NOT NULL DEFAULT '';
+    ALTER TABLE recordings ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+    UPDATE recordings SET archive_id = lower(hex(randomblob(16))),
+      session = room_id || '@' || COALESCE((SELECT created_at_ms FROM rooms WHERE rooms.id = recordings.room_id), 0);
+    CREATE UNIQUE INDEX recordings_by_archive_id ON recordings(archive_id);
+    CREATE INDEX recordings_by_session ON recordings(session, started_at_ms);
+    ALTER TABLE transcript_segments ADD COLUMN archive_id TEXT;
+    UPDATE transcript_segments SET archive_id = lower(hex(randomblob(16)));
+    CREATE UNIQUE INDEX transcript_by_archive_id ON transcript_segments(archive_id);
+    CREATE TABLE archive_cursor (stream TEXT PRIMARY KEY, last_id TEXT NOT NULL);
+    )sql",
 };
 
 }  // namespace

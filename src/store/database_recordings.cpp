@@ -7,32 +7,46 @@
 
 namespace roomcast::store {
 
-namespace {
-
-std::string column(sqlite3_stmt* st, int i) {
+std::string columnText(sqlite3_stmt* st, int i) {
   const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(st, i));
   return text ? text : "";
 }
 
-constexpr const char* kRecordingColumns =
-    "id, room_id, title, path, started_at_ms, COALESCE(ended_at_ms, 0), COALESCE(duration_s, 0), status, "
-    "COALESCE(note, ''), COALESCE(storage_url, ''), COALESCE(upload_error, '')";
+// A recording's part is its place in its session by start (ties broken by the archive id, which
+// every node has the same), so every node numbers the parts alike whatever order it learnt them in.
+const char* const kRecordingColumns =
+    "r.id, r.room_id, r.title, r.path, r.started_at_ms, COALESCE(r.ended_at_ms, 0), COALESCE(r.duration_s, 0), "
+    "r.status, COALESCE(r.note, ''), COALESCE(r.storage_url, ''), COALESCE(r.upload_error, ''), "
+    "COALESCE(r.archive_id, ''), r.node, r.session, "
+    "(SELECT COUNT(*) FROM recordings p WHERE p.session = r.session AND (p.started_at_ms < r.started_at_ms OR "
+    "(p.started_at_ms = r.started_at_ms AND COALESCE(p.archive_id, '') < COALESCE(r.archive_id, '')))) + 1, "
+    "(SELECT COUNT(*) FROM recordings p WHERE p.session = r.session), r.revision";
 
 RecordingRow readRecording(sqlite3_stmt* st) {
   RecordingRow r;
   r.id = sqlite3_column_int64(st, 0);
-  r.roomId = column(st, 1);
-  r.title = column(st, 2);
-  r.path = column(st, 3);
+  r.roomId = columnText(st, 1);
+  r.title = columnText(st, 2);
+  r.path = columnText(st, 3);
   r.startedAtMs = sqlite3_column_int64(st, 4);
   r.endedAtMs = sqlite3_column_int64(st, 5);
   r.durationSeconds = sqlite3_column_double(st, 6);
-  r.status = column(st, 7);
-  r.note = column(st, 8);
-  r.storageUrl = column(st, 9);
-  r.uploadError = column(st, 10);
+  r.status = columnText(st, 7);
+  r.note = columnText(st, 8);
+  r.storageUrl = columnText(st, 9);
+  r.uploadError = columnText(st, 10);
+  r.archiveId = columnText(st, 11);
+  r.node = columnText(st, 12);
+  r.session = columnText(st, 13);
+  r.part = sqlite3_column_int(st, 14);
+  r.parts = sqlite3_column_int(st, 15);
+  r.revision = sqlite3_column_int64(st, 16);
   return r;
 }
+
+namespace {
+
+std::string column(sqlite3_stmt* st, int i) { return columnText(st, i); }
 
 // Words to an FTS5 query that cannot be anything but words: each quoted, all required.
 std::string ftsQuery(const std::string& words) {
@@ -70,14 +84,18 @@ bool mayPass(int code) {
 
 core::Status Database::writeRecording(const PendingRecordingWrite& w) {
   Statement st;
-  const char* sql = w.start ? "INSERT INTO recordings(room_id, title, path, started_at_ms, status) VALUES(?,?,?,?,'recording')"
-                            : "UPDATE recordings SET ended_at_ms=?, duration_s=?, status=?, note=? WHERE path=?";
+  const char* sql = w.start ? "INSERT INTO recordings(room_id, title, path, started_at_ms, status, archive_id, session) "
+                              "VALUES(?,?,?,?,'recording',?,?)"
+                            : "UPDATE recordings SET ended_at_ms=?, duration_s=?, status=?, note=?, revision=revision+1 "
+                              "WHERE path=? AND node=''";
   if (!st.prepare(db_, sql)) return sqlError(db_, "prepare");
   if (w.start) {
     sqlite3_bind_text(st.stmt, 1, w.roomId.c_str(), -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st.stmt, 2, w.title.c_str(), -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st.stmt, 3, w.path.c_str(), -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st.stmt, 4, w.startedAtMs);
+    sqlite3_bind_text(st.stmt, 5, w.archiveId.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st.stmt, 6, w.session.c_str(), -1, SQLITE_TRANSIENT);
   } else {
     sqlite3_bind_int64(st.stmt, 1, w.endedAtMs);
     sqlite3_bind_double(st.stmt, 2, w.seconds);
@@ -86,6 +104,7 @@ core::Status Database::writeRecording(const PendingRecordingWrite& w) {
     sqlite3_bind_text(st.stmt, 5, w.path.c_str(), -1, SQLITE_TRANSIENT);
   }
   if (sqlite3_step(st.stmt) != SQLITE_DONE) return sqlError(db_, w.start ? "insert recording" : "update recording");
+  publishRecording(w.path);
   return core::Ok{};
 }
 
@@ -128,9 +147,13 @@ core::Status Database::writeOrKeepRecording(PendingRecordingWrite write) {
 }
 
 core::Result<int64_t> Database::recordingStarted(const std::string& roomId, const std::string& title,
-                                                 const std::string& path, int64_t startedAtMs) {
+                                                 const std::string& path, int64_t startedAtMs,
+                                                 const std::string& session) {
   PendingRecordingWrite w;
   w.start = true;
+  g_autofree char* uuid = g_uuid_string_random();
+  w.archiveId = uuid;
+  w.session = session.empty() ? roomId : session;
   w.roomId = roomId;
   w.title = title;
   w.path = path;
@@ -175,21 +198,23 @@ void Database::applyPendingRecordingWrites(std::vector<RecordingRow>& rows) cons
 
 core::Status Database::recordingUploaded(const std::string& path, const std::string& url) {
   Statement st;
-  if (!st.prepare(db_, "UPDATE recordings SET storage_url=?, upload_error=NULL WHERE path=?"))
+  if (!st.prepare(db_, "UPDATE recordings SET storage_url=?, upload_error=NULL, revision=revision+1 WHERE path=? AND node=''"))
     return sqlError(db_, "prepare");
   sqlite3_bind_text(st.stmt, 1, url.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(st.stmt, 2, path.c_str(), -1, SQLITE_TRANSIENT);
   if (sqlite3_step(st.stmt) != SQLITE_DONE) return sqlError(db_, "update recording");
+  publishRecording(path);
   return core::Ok{};
 }
 
 core::Status Database::recordingUploadFailed(const std::string& path, const std::string& error) {
   Statement st;
-  if (!st.prepare(db_, "UPDATE recordings SET upload_error=? WHERE path=?"))
+  if (!st.prepare(db_, "UPDATE recordings SET upload_error=?, revision=revision+1 WHERE path=? AND node=''"))
     return sqlError(db_, "prepare");
   sqlite3_bind_text(st.stmt, 1, error.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(st.stmt, 2, path.c_str(), -1, SQLITE_TRANSIENT);
   if (sqlite3_step(st.stmt) != SQLITE_DONE) return sqlError(db_, "update recording");
+  publishRecording(path);
   return core::Ok{};
 }
 
@@ -198,8 +223,8 @@ std::vector<RecordingRow> Database::recordingsAwaitingUpload() {
   std::vector<RecordingRow> rows;
   Statement st;
   const std::string sql = std::string("SELECT ") + kRecordingColumns +
-                          " FROM recordings WHERE ended_at_ms IS NOT NULL AND duration_s > 0 AND storage_url IS NULL "
-                          "ORDER BY id";
+                          " FROM recordings r WHERE ended_at_ms IS NOT NULL AND duration_s > 0 AND storage_url IS NULL "
+                          "AND node = '' ORDER BY id";
   if (!st.prepare(db_, sql.c_str())) return rows;
   while (sqlite3_step(st.stmt) == SQLITE_ROW) rows.push_back(readRecording(st.stmt));
   return rows;
@@ -208,7 +233,7 @@ std::vector<RecordingRow> Database::recordingsAwaitingUpload() {
 std::vector<RecordingRow> Database::unfinishedRecordings() {
   std::vector<RecordingRow> rows;
   Statement st;
-  const std::string sql = std::string("SELECT ") + kRecordingColumns + " FROM recordings WHERE ended_at_ms IS NULL";
+  const std::string sql = std::string("SELECT ") + kRecordingColumns + " FROM recordings r WHERE ended_at_ms IS NULL AND node = ''";
   if (!st.prepare(db_, sql.c_str())) return rows;
   while (sqlite3_step(st.stmt) == SQLITE_ROW) rows.push_back(readRecording(st.stmt));
   return rows;
@@ -216,15 +241,17 @@ std::vector<RecordingRow> Database::unfinishedRecordings() {
 
 core::Result<std::string> Database::deleteRecording(int64_t id) {
   retryPendingRecordingWrites();  // a pending "stopped" update decides whether it has ended
-  std::string path;
+  std::string path, node, archiveId;
   {
     Statement st;
-    if (!st.prepare(db_, "SELECT path, ended_at_ms FROM recordings WHERE id=?"))
+    if (!st.prepare(db_, "SELECT path, ended_at_ms, node, COALESCE(archive_id, '') FROM recordings WHERE id=?"))
       return sqlError(db_, "prepare");
     sqlite3_bind_int64(st.stmt, 1, id);
     if (sqlite3_step(st.stmt) != SQLITE_ROW)
       return core::Error{core::ErrorCode::NotFound, "no recording with id " + std::to_string(id)};
     path = column(st.stmt, 0);
+    node = column(st.stmt, 2);
+    archiveId = column(st.stmt, 3);
     if (sqlite3_column_type(st.stmt, 1) == SQLITE_NULL)
       return core::Error{core::ErrorCode::Conflict, "recording " + std::to_string(id) + " is still being written"};
   }
@@ -235,7 +262,11 @@ core::Result<std::string> Database::deleteRecording(int64_t id) {
     return sqlError(db_, "prepare");
   sqlite3_bind_int64(st.stmt, 1, id);
   if (sqlite3_step(st.stmt) != SQLITE_DONE) return sqlError(db_, "delete recording");
-  return path;
+  core::ArchiveFact deleted;
+  deleted.kind = core::ArchiveFact::Kind::RecordingDeleted;
+  deleted.id = archiveId;
+  publish(std::move(deleted));
+  return node.empty() ? path : std::string();  // another node's file is that node's to remove
 }
 
 std::vector<RecordingRow> Database::recordings(size_t limit) {
@@ -243,7 +274,7 @@ std::vector<RecordingRow> Database::recordings(size_t limit) {
   std::vector<RecordingRow> rows;
   {
     Statement st;
-    const std::string sql = std::string("SELECT ") + kRecordingColumns + " FROM recordings ORDER BY id DESC LIMIT ?";
+    const std::string sql = std::string("SELECT ") + kRecordingColumns + " FROM recordings r ORDER BY started_at_ms DESC, id DESC LIMIT ?";
     if (!st.prepare(db_, sql.c_str())) return rows;
     sqlite3_bind_int64(st.stmt, 1, static_cast<sqlite3_int64>(limit));
     while (sqlite3_step(st.stmt) == SQLITE_ROW) rows.push_back(readRecording(st.stmt));
@@ -265,8 +296,11 @@ std::vector<RecordingRow> Database::recordings(size_t limit) {
 
 core::Status Database::transcriptAdded(const TranscriptSegment& s) {
   Statement st;
-  if (!st.prepare(db_, "INSERT INTO transcript_segments(room_id, identity, name, text, start_ms, end_ms) VALUES(?,?,?,?,?,?)"))
+  if (!st.prepare(db_, "INSERT INTO transcript_segments(room_id, identity, name, text, start_ms, end_ms, archive_id) "
+                       "VALUES(?,?,?,?,?,?,?)"))
     return sqlError(db_, "prepare");
+  g_autofree char* uuid = g_uuid_string_random();
+  sqlite3_bind_text(st.stmt, 7, uuid, -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(st.stmt, 1, s.roomId.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(st.stmt, 2, s.identity.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(st.stmt, 3, s.name.c_str(), -1, SQLITE_TRANSIENT);
@@ -274,6 +308,16 @@ core::Status Database::transcriptAdded(const TranscriptSegment& s) {
   sqlite3_bind_int64(st.stmt, 5, s.startMs);
   sqlite3_bind_int64(st.stmt, 6, s.endMs);
   if (sqlite3_step(st.stmt) != SQLITE_DONE) return sqlError(db_, "insert transcript");
+  core::ArchiveFact fact;
+  fact.kind = core::ArchiveFact::Kind::Transcript;
+  fact.id = uuid;
+  fact.roomId = s.roomId;
+  fact.identity = s.identity;
+  fact.name = s.name;
+  fact.text = s.text;
+  fact.startMs = s.startMs;
+  fact.endMs = s.endMs;
+  publish(std::move(fact));
   return core::Ok{};
 }
 
@@ -309,7 +353,7 @@ std::vector<TranscriptHit> Database::search(const std::string& words, size_t lim
     // Only what was said while the room was being recorded is in the archive.
     Statement rec;
     const std::string sql = std::string("SELECT ") + kRecordingColumns +
-                            " FROM recordings WHERE room_id=? AND started_at_ms <= ? AND "
+                            " FROM recordings r WHERE room_id=? AND started_at_ms <= ? AND "
                             "(ended_at_ms IS NULL OR ended_at_ms >= ?) ORDER BY started_at_ms DESC LIMIT 1";
     if (!rec.prepare(db_, sql.c_str())) continue;
     sqlite3_bind_text(rec.stmt, 1, roomId.c_str(), -1, SQLITE_TRANSIENT);
