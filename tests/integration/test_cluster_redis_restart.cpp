@@ -9,7 +9,6 @@
 // gap is printed and bounded.
 #include <glib.h>
 #include <gtest/gtest.h>
-#include <json-glib/json-glib.h>
 
 #include <algorithm>
 #include <cmath>
@@ -17,7 +16,7 @@
 #include <set>
 
 #include "audio/wav.h"
-#include "hand_made_jws.h"
+#include "cluster_nodes.h"
 #include "processes.h"
 #include "redis_server.h"
 #include "room_helpers.h"
@@ -29,76 +28,13 @@ using roomcast::audio::PcmAudio;
 
 namespace {
 
-const std::string kApiSecret = "ops-secret-for-cluster-tests-0123456789abcdef";
-const std::string kRoomSecret = "room-secret-shared-by-every-node-0123456789";
-
 // The longest stretch a tone may be missing from a recording (20 ms windows). Measured on
-// loopback through both outages: 0.00-0.02 s (one quiet window: a late or concealed Opus frame).
-// The bound leaves room for a few such frames on a loaded machine; what a Redis outage could do
-// to a room is far longer: a stalled control loop waits out the 1 s command deadline, a speaker
-// reconnecting or a room reopened elsewhere takes seconds.
-constexpr double kMaxGapSeconds = 0.25;
-
-std::string adminToken() {
-  const int64_t now = g_get_real_time() / G_USEC_PER_SEC;
-  return handMadeJws(R"({"iss":"ops","iat":)" + std::to_string(now) + R"(,"exp":)" + std::to_string(now + 3600) +
-                         R"(,"grants":{"room_create":true,"room_admin":true}})",
-                     kApiSecret);
-}
-
-std::vector<std::string> nodeArgs(const std::string& redisUrl) {
-  std::vector<std::string> args = configFileArgs("[server]\nsecret = " + kRoomSecret +
-                                                 "\n[auth]\napi_key = ops\napi_secret = " + kApiSecret + "\n[cluster]\n");
-  args.push_back("--redis");
-  args.push_back(redisUrl);
-  return args;
-}
-
-struct Json {
-  JsonParser* parser = json_parser_new();
-  JsonObject* root = nullptr;
-  explicit Json(const std::string& text) {
-    if (json_parser_load_from_data(parser, text.c_str(), -1, nullptr) && JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
-      root = json_node_get_object(json_parser_get_root(parser));
-  }
-  ~Json() { g_object_unref(parser); }
-  Json(const Json&) = delete;
-  Json& operator=(const Json&) = delete;
-};
-
-// GET /api/v1/cluster as the operator: Redis up or down as the node sees it, the live nodes,
-// the rooms it believes it owns.
-struct ClusterView {
-  std::string redis;
-  std::set<std::string> nodes, owned;
-  std::string body;
-};
-
-ClusterView clusterOf(const Daemon& node) {
-  ClusterView view;
-  view.body = http("GET", node.url() + "/api/v1/cluster", {}, {{"Authorization", "Bearer " + adminToken()}}).body;
-  Json json(view.body);
-  if (!json.root) return view;
-  view.redis = json_object_get_string_member_with_default(json.root, "redis", "");
-  JsonArray* list = json_object_get_array_member(json.root, "nodes");
-  for (guint i = 0; list && i < json_array_get_length(list); i++)
-    view.nodes.insert(json_object_get_string_member(json_array_get_object_element(list, i), "url"));
-  JsonArray* ids = json_object_get_array_member(json.root, "owned");
-  for (guint i = 0; ids && i < json_array_get_length(ids); i++) view.owned.insert(json_array_get_string_element(ids, i));
-  return view;
-}
-
-// GET /api/v1/rooms through `node`: id -> the node it names as the room's owner.
-std::map<std::string, std::string> listing(const Daemon& node) {
-  Json json(http("GET", node.url() + "/api/v1/rooms").body);
-  std::map<std::string, std::string> rooms;
-  JsonArray* list = json.root ? json_object_get_array_member(json.root, "rooms") : nullptr;
-  for (guint i = 0; list && i < json_array_get_length(list); i++) {
-    JsonObject* room = json_array_get_object_element(list, i);
-    rooms[json_object_get_string_member(room, "id")] = json_object_get_string_member_with_default(room, "node", "");
-  }
-  return rooms;
-}
+// loopback through both outages: mostly 0.00-0.02 s (a late or concealed Opus frame); once
+// 0.16-0.18 s in all four recordings at the same moment, seconds before the outage, with the
+// machine at load 10 (the room's own pipeline starved, not Redis). What a Redis outage could do
+// to a room is longer than this bound: a control loop stalled on Redis waits out the 1 s
+// command deadline, a speaker reconnecting or a room reopened elsewhere takes seconds.
+constexpr double kMaxGapSeconds = 0.5;
 
 // POST /api/v1/rooms on `node`. `here`: as a request another node placed here
 // (X-Roomcast-Placed), so placement cannot move it. The created room's id and owner.
@@ -180,11 +116,11 @@ class ClusterRedisRestart : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(redis_.start()) << redis_.log();
-    a_ = std::make_unique<Daemon>(nodeArgs(redis_.url()));
-    b_ = std::make_unique<Daemon>(nodeArgs(redis_.url()));
+    a_ = std::make_unique<Daemon>(clusterNodeArgs(redis_.url()));
+    b_ = std::make_unique<Daemon>(clusterNodeArgs(redis_.url()));
     ASSERT_TRUE(a_->ready() && b_->ready()) << logs();
     ClusterView view;
-    ASSERT_TRUE(pollUntil([&] { return (view = clusterOf(*a_)).nodes.size() == 2 && clusterOf(*b_).nodes.size() == 2; },
+    ASSERT_TRUE(pollUntil([&] { return (view = clusterView(*a_)).nodes.size() == 2 && clusterView(*b_).nodes.size() == 2; },
                           5.0)) << view.body;
   }
 
@@ -248,8 +184,8 @@ class ClusterRedisRestart : public ::testing::Test {
     if (outage == Outage::Restart) redis_.terminate();
     else redis_.pause();
     ClusterView view;
-    ASSERT_TRUE(pollUntil([&] { return (view = clusterOf(*a_)).redis == "down"; }, 5.0)) << view.body;
-    ASSERT_TRUE(pollUntil([&] { return (view = clusterOf(*b_)).redis == "down"; }, 5.0)) << view.body;
+    ASSERT_TRUE(pollUntil([&] { return (view = clusterView(*a_)).redis == "down"; }, 5.0)) << view.body;
+    ASSERT_TRUE(pollUntil([&] { return (view = clusterView(*b_)).redis == "down"; }, 5.0)) << view.body;
     g_print("Redis %s: both nodes report it down %.2f s later\n", nameOf(outage), nowSeconds() - outageStarted_);
   }
 
@@ -264,7 +200,7 @@ class ClusterRedisRestart : public ::testing::Test {
     ASSERT_EQ(madeOnB_.status, 201) << madeOnB_.body;
     EXPECT_EQ(madeOnB_.node, b_->url());
     ClusterView view;
-    ASSERT_TRUE(pollUntil([&] { return !(view = clusterOf(*a_)).owned.count(room_.id); }, 8.0)) << view.body;
+    ASSERT_TRUE(pollUntil([&] { return !(view = clusterView(*a_)).owned.count(room_.id); }, 8.0)) << view.body;
     // A's belief ends a margin (lease/5, 1 s) before the key's TTL can: three more seconds of
     // the room's audio (at least two) and a wedged Redis has let the lease expire too.
     ASSERT_TRUE(hearsMore(*guest_, 3, 6)) << "the room went quiet during the outage\n" << guest_->errors();
@@ -272,7 +208,10 @@ class ClusterRedisRestart : public ::testing::Test {
   }
 
   // Redis back: empty (everything must be rebuilt), or the same server with its leases expired.
-  // Every room is listed by the other node under its owner and leased to it in Redis.
+  // Every room is listed by the other node under its owner and leased to it in Redis. (A wedged
+  // server executes on resume what the nodes wrote into sockets they since gave up on, the
+  // records of the rooms opened meanwhile included: only the empty restart needs the
+  // republication for the directory to be whole.)
   void comeBack(Outage outage) {
     outageEnded_ = nowSeconds();
     if (outage == Outage::Restart) ASSERT_TRUE(redis_.start()) << redis_.log();
@@ -285,11 +224,11 @@ class ClusterRedisRestart : public ::testing::Test {
       return leases[i].rfind(node.url() + " ", 0) == 0;
     };
     const bool back = pollUntil([&] {
-      byB = listing(b);
-      byA = listing(a);
+      byB = roomListing(b);
+      byA = roomListing(a);
       const bool leased = leasedTo(0, room_.id, a) & leasedTo(1, madeOnA_.id, a) & leasedTo(2, madeOnB_.id, b);
       return leased && nodeOf(byB, room_.id) == a.url() && nodeOf(byB, madeOnA_.id) == a.url() &&
-             nodeOf(byA, madeOnB_.id) == b.url() && clusterOf(a).owned.count(room_.id);
+             nodeOf(byA, madeOnB_.id) == b.url() && clusterView(a).owned.count(room_.id);
     }, 15.0);
     EXPECT_TRUE(back) << "B lists " << room_.id << " under '" << nodeOf(byB, room_.id) << "', " << madeOnA_.id
                       << " under '" << nodeOf(byB, madeOnA_.id) << "'; A lists " << madeOnB_.id << " under '"
@@ -331,7 +270,8 @@ class ClusterRedisRestart : public ::testing::Test {
 
   // From a second after the tone first arrives (a speaker joining settles in that second) to
   // half a second before the recording ends (the room closing). A recording ends when the room
-  // did, so counting back from its end places the outage in it (later by the listener's lag).
+  // did (the listener's within a segment: it plays the stream to its end), so counting back
+  // from its end places the outage in it.
   void checkTone(const Recording& r) {
     PcmAudio audio;
     ASSERT_TRUE(roomcast::audio::readWav(r.file, audio)) << r.file;
