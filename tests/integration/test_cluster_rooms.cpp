@@ -11,7 +11,7 @@
 #include <memory>
 #include <set>
 
-#include "hand_made_jws.h"
+#include "cluster_nodes.h"
 #include "processes.h"
 #include "redis_server.h"
 #include "room_helpers.h"
@@ -22,65 +22,6 @@ using namespace roomcast::testing;
 
 namespace {
 
-const std::string kApiSecret = "ops-secret-for-cluster-tests-0123456789abcdef";
-// Room tokens verify on every node only if the nodes share the secret that signs them.
-const std::string kRoomSecret = "room-secret-shared-by-every-node-0123456789";
-
-std::string adminToken() {
-  const int64_t now = g_get_real_time() / G_USEC_PER_SEC;
-  return handMadeJws(R"({"iss":"ops","iat":)" + std::to_string(now) + R"(,"exp":)" + std::to_string(now + 3600) +
-                         R"(,"grants":{"room_create":true,"room_admin":true}})",
-                     kApiSecret);
-}
-
-std::vector<std::string> nodeArgs(const std::string& redisUrl) {
-  std::vector<std::string> args = configFileArgs("[server]\nsecret = " + kRoomSecret + "\n[auth]\napi_key = ops\napi_secret = " +
-                                                 kApiSecret + "\n[cluster]\n");
-  args.push_back("--redis");
-  args.push_back(redisUrl);
-  return args;
-}
-
-struct Json {
-  JsonParser* parser = json_parser_new();
-  JsonObject* root = nullptr;
-  explicit Json(const std::string& text) {
-    if (json_parser_load_from_data(parser, text.c_str(), -1, nullptr) && JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
-      root = json_node_get_object(json_parser_get_root(parser));
-  }
-  ~Json() { g_object_unref(parser); }
-  std::string str(const char* name) const {
-    return root ? json_object_get_string_member_with_default(root, name, "") : "";
-  }
-};
-
-// GET /api/v1/cluster as the operator: the live nodes and the rooms this node owns.
-std::pair<std::set<std::string>, std::set<std::string>> clusterOf(const Daemon& node) {
-  HttpResponse r = http("GET", node.url() + "/api/v1/cluster", {}, {{"Authorization", "Bearer " + adminToken()}});
-  Json json(r.body);
-  std::set<std::string> nodes, owned;
-  if (!json.root) return {nodes, owned};
-  JsonArray* list = json_object_get_array_member(json.root, "nodes");
-  for (guint i = 0; list && i < json_array_get_length(list); i++)
-    nodes.insert(json_object_get_string_member(json_array_get_object_element(list, i), "url"));
-  JsonArray* ids = json_object_get_array_member(json.root, "owned");
-  for (guint i = 0; ids && i < json_array_get_length(ids); i++) owned.insert(json_array_get_string_element(ids, i));
-  return {nodes, owned};
-}
-
-// GET /api/v1/rooms through `node`: id -> node.
-std::map<std::string, std::string> listing(const Daemon& node) {
-  HttpResponse r = http("GET", node.url() + "/api/v1/rooms");
-  Json json(r.body);
-  std::map<std::string, std::string> rooms;
-  JsonArray* list = json.root ? json_object_get_array_member(json.root, "rooms") : nullptr;
-  for (guint i = 0; list && i < json_array_get_length(list); i++) {
-    JsonObject* room = json_array_get_object_element(list, i);
-    rooms[json_object_get_string_member(room, "id")] = json_object_get_string_member_with_default(room, "node", "");
-  }
-  return rooms;
-}
-
 struct Created {
   std::string id, hostToken, node, title, topic;
 };
@@ -90,11 +31,11 @@ class ClusterRooms : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(redis_.start()) << redis_.log();
     for (int i = 0; i < 3; i++) {
-      nodes_.push_back(std::make_unique<Daemon>(nodeArgs(redis_.url())));
+      nodes_.push_back(std::make_unique<Daemon>(clusterNodeArgs(redis_.url())));
       ASSERT_TRUE(nodes_.back()->ready()) << nodes_.back()->log();
     }
     // Placement sees a node once it has beaten: wait until the first node sees all three.
-    ASSERT_TRUE(pollUntil([&] { return clusterOf(*nodes_[0]).first.size() == 3; }, 5.0));
+    ASSERT_TRUE(pollUntil([&] { return clusterView(*nodes_[0]).nodes.size() == 3; }, 5.0));
   }
   const Daemon* byUrl(const std::string& url) const {
     for (const auto& n : nodes_)
@@ -123,7 +64,7 @@ TEST_F(ClusterRooms, RoomsAreSpreadAndEveryNodeAnswersForEveryRoom) {
                           R"({"title":")" + title + R"(","topic":")" + topic + R"("})",
                           {{"Content-Type", "application/json"}});
     ASSERT_EQ(r.status, 201) << r.body << nodes_[0]->log();
-    Json json(r.body);
+    JsonDoc json(r.body);
     Created room{json.str("id"), json.str("host_token"), json.str("node"), title, topic};
     ASSERT_NE(byUrl(room.node), nullptr) << "node names no node: " << r.body;
     perNode[room.node]++;
@@ -136,19 +77,19 @@ TEST_F(ClusterRooms, RoomsAreSpreadAndEveryNodeAnswersForEveryRoom) {
   }
   // The owner named in the JSON runs the room and holds its lease.
   for (const Created& room : rooms)
-    EXPECT_TRUE(pollUntil([&] { return clusterOf(*byUrl(room.node)).second.count(room.id) > 0; }, 3.0)) << room.id;
+    EXPECT_TRUE(pollUntil([&] { return clusterView(*byUrl(room.node)).owned.count(room.id) > 0; }, 3.0)) << room.id;
 
   // Every node lists all six, each under its owner.
   for (const auto& n : nodes_) {
     std::map<std::string, std::string> seen;
-    EXPECT_TRUE(pollUntil([&] { return (seen = listing(*n)).size() == 6; }, 3.0)) << n->url() << " lists " << seen.size();
+    EXPECT_TRUE(pollUntil([&] { return (seen = roomListing(*n)).size() == 6; }, 3.0)) << n->url() << " lists " << seen.size();
     for (const Created& room : rooms) EXPECT_EQ(seen[room.id], room.node) << n->url() << " " << room.id;
   }
   // One room through a node that does not run it: the same title, topic and owner.
   for (const Created& room : rooms) {
     HttpResponse r = http("GET", notOwner(room)->url() + "/api/v1/rooms/" + room.id);
     ASSERT_EQ(r.status, 200) << r.body;
-    Json json(r.body);
+    JsonDoc json(r.body);
     EXPECT_EQ(json.str("title"), room.title);
     EXPECT_EQ(json.str("topic"), room.topic);
     EXPECT_EQ(json.str("node"), room.node);
@@ -162,7 +103,7 @@ TEST_F(ClusterRooms, RoomsAreSpreadAndEveryNodeAnswersForEveryRoom) {
                              R"({"role":"cohost","name":"Grace"})",
                              {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + room.hostToken}});
   ASSERT_EQ(minted.status, 201) << minted.body;
-  const std::string cohost = Json(minted.body).str("token");
+  const std::string cohost = JsonDoc(minted.body).str("token");
   HttpResponse used = http("POST", room.node + "/api/v1/rooms/" + room.id + "/tokens", R"({"role":"listener","name":"Ada"})",
                            {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + cohost}});
   EXPECT_EQ(used.status, 201) << used.body;
@@ -172,12 +113,12 @@ TEST_F(ClusterRooms, RoomsAreSpreadAndEveryNodeAnswersForEveryRoom) {
   HttpResponse del = http("DELETE", notOwner(ended)->url() + "/api/v1/rooms/" + ended.id, {},
                           {{"Authorization", "Bearer " + ended.hostToken}});
   EXPECT_EQ(del.status, 200) << del.body;
-  EXPECT_TRUE(Json(del.body).root && json_object_get_boolean_member_with_default(Json(del.body).root, "ended", false))
+  EXPECT_TRUE(JsonDoc(del.body).root && json_object_get_boolean_member_with_default(JsonDoc(del.body).root, "ended", false))
       << del.body;
   EXPECT_EQ(http("GET", ended.node + "/api/v1/rooms/" + ended.id).status, 404);
   for (const auto& n : nodes_) {
-    EXPECT_TRUE(pollUntil([&] { return listing(*n).count(ended.id) == 0; }, 3.0)) << n->url();
-    EXPECT_EQ(listing(*n).size(), 5u) << n->url();
+    EXPECT_TRUE(pollUntil([&] { return roomListing(*n).count(ended.id) == 0; }, 3.0)) << n->url();
+    EXPECT_EQ(roomListing(*n).size(), 5u) << n->url();
     EXPECT_EQ(http("GET", n->url() + "/api/v1/rooms/" + ended.id).status, 404) << n->url();
   }
 }
@@ -198,7 +139,7 @@ TEST_F(ClusterRooms, ChatIsKeptInRedisByTheOwnerAndGoesWithTheRoom) {
   HttpResponse r = http("POST", nodes_[0]->url() + "/api/v1/rooms", R"({"title":"Chatty"})",
                         {{"Content-Type", "application/json"}});
   ASSERT_EQ(r.status, 201) << r.body;
-  Json json(r.body);
+  JsonDoc json(r.body);
   const Created room{json.str("id"), json.str("host_token"), json.str("node"), "Chatty", ""};
   const Daemon* owner = byUrl(room.node);
   ASSERT_NE(owner, nullptr) << r.body;

@@ -34,10 +34,10 @@ bool RedisServer::start(double timeoutSeconds) {
   return false;
 }
 
-void RedisServer::stop() {
+void RedisServer::end(int signum) {
   if (!process_) return;
   resume();  // a stopped process is killed all the same, but reaped sooner
-  process_->kill();
+  process_->signal(signum);
   ProcessResult ended = process_->wait(10);
   pastLog_ += ended.stdoutText + ended.stderrText;
   process_.reset();

@@ -3,6 +3,8 @@
 // keeps the port, so clients see the same server go away and come back (empty).
 #pragma once
 
+#include <signal.h>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,7 +24,8 @@ class RedisServer {
 
   // Starts it and waits (bounded) until it accepts connections and answers PING.
   bool start(double timeoutSeconds = 15);
-  void stop();  // SIGKILL by its PID (an outage), then reaped
+  void stop() { end(SIGKILL); }     // SIGKILL by its PID (an outage), then reaped
+  void terminate() { end(SIGTERM); }  // SIGTERM: Redis shuts down cleanly (nothing saved), reaped
   bool restart(double timeoutSeconds = 15) {
     stop();
     return start(timeoutSeconds);
@@ -38,6 +41,8 @@ class RedisServer {
   std::string log() const;
 
  private:
+  void end(int signum);
+
   int port_ = 0;
   std::string extraBind_;
   std::string dir_;
