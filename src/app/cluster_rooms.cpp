@@ -50,7 +50,7 @@ gboolean ClusterRoomEvents::onFlush(gpointer data) {
     const core::Room* room = self->rooms_ ? self->rooms_->find(roomId) : nullptr;
     if (!room || node.empty()) continue;  // ended meanwhile (its record goes with the end); not joined yet
     const std::string json = protocol::encodeRoom(*room, ownerUrls(node, roomId));
-    self->cluster_->roomChanged(roomId, cluster::encodeRoomRecord(*room, json, node));
+    self->cluster_->roomChanged(roomId, cluster::encodeRoomRecord(*room, json, node, self->rooms_->hlsPosition(roomId)));
   }
   return G_SOURCE_REMOVE;
 }

@@ -27,12 +27,13 @@ std::string leaseNode(const std::string& lease) {
 
 }  // namespace
 
-std::string encodeRoomRecord(const core::Room& room, const std::string& publicJson, const std::string& nodeUrl) {
+std::string encodeRoomRecord(const core::Room& room, const std::string& publicJson, const std::string& nodeUrl,
+                             const std::optional<core::HlsPosition>& hls) {
   auto root = protocol::parseObject(publicJson, kMaxRoomRecordBytes, kMaxRecordDepth);
   if (!root) return {};
   JsonObject* record = json_node_get_object(root.value().get());
   json_object_set_string_member(record, "node", nodeUrl.c_str());
-  addOwnerState(record, room);
+  addOwnerState(record, room, hls);
   return protocol::toJson(root.value().get());
 }
 

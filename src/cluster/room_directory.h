@@ -17,6 +17,7 @@
 
 #include "cluster/redis_connection.h"
 #include "core/result.h"
+#include "core/media_backend.h"
 #include "core/room.h"
 
 namespace roomcast::cluster {
@@ -36,7 +37,8 @@ constexpr size_t kMaxListedRooms = 5000;
 // The record of `room` owned by `nodeUrl`: `publicJson` (the GET /rooms/{id} answer) plus
 // `node` and `owner_state` {host_identity, host_name, recording, stage: [{identity, name, role,
 // slot, recording_opt_out}]}.
-std::string encodeRoomRecord(const core::Room& room, const std::string& publicJson, const std::string& nodeUrl);
+std::string encodeRoomRecord(const core::Room& room, const std::string& publicJson, const std::string& nodeUrl,
+                             const std::optional<core::HlsPosition>& hls = std::nullopt);
 // The public JSON of a record as this node answers it: `owner_state` left out, its URLs
 // replaced by this node's (`wsUrl`, `hlsUrl`), `node` the owner's (`node`: the lease's, which
 // is newer than the record when another node took the room over). BadRequest for a record that

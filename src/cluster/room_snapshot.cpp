@@ -65,9 +65,23 @@ core::Result<core::RoomSnapshot::StageEntry> stageEntry(JsonNode* node) {
   return out;
 }
 
+// owner_state.hls, when it is there and sane (non-negative numbers, a segment length).
+std::optional<core::HlsPosition> hlsPosition(JsonObject* state) {
+  JsonNode* node = json_object_get_member(state, "hls");
+  if (!node || !JSON_NODE_HOLDS_OBJECT(node)) return std::nullopt;
+  JsonObject* hls = json_node_get_object(node);
+  const gint64 next = json_object_get_int_member_with_default(hls, "next_sequence", -1);
+  const gint64 discontinuities = json_object_get_int_member_with_default(hls, "discontinuity_sequence", -1);
+  const gint64 segmentMs = json_object_get_int_member_with_default(hls, "segment_ms", 0);
+  const gint64 atMs = json_object_get_int_member_with_default(hls, "at_ms", 0);
+  if (next < 0 || discontinuities < 0 || segmentMs <= 0 || segmentMs > 60000 || atMs <= 0) return std::nullopt;
+  return core::HlsPosition{static_cast<uint64_t>(next), static_cast<uint64_t>(discontinuities),
+                           static_cast<unsigned>(segmentMs), atMs};
+}
+
 }  // namespace
 
-void addOwnerState(JsonObject* record, const core::Room& room) {
+void addOwnerState(JsonObject* record, const core::Room& room, const std::optional<core::HlsPosition>& hls) {
   std::vector<const core::Participant*> stage;
   for (const auto& [identity, p] : room.participants)
     if (core::isOnStage(p.role)) stage.push_back(&p);
@@ -91,6 +105,14 @@ void addOwnerState(JsonObject* record, const core::Room& room) {
   // Who the host removed stays removed on the next owner.
   json_object_set_array_member(state, "banned", stringArray(room.banned));
   json_object_set_array_member(state, "revoked_tokens", stringArray(room.revokedTokens));
+  if (hls) {
+    JsonObject* position = json_object_new();
+    json_object_set_int_member(position, "next_sequence", static_cast<gint64>(hls->nextSequence));
+    json_object_set_int_member(position, "discontinuity_sequence", static_cast<gint64>(hls->discontinuitySequence));
+    json_object_set_int_member(position, "segment_ms", hls->segmentMs);
+    json_object_set_int_member(position, "at_ms", hls->atUnixMs);
+    json_object_set_object_member(state, "hls", position);
+  }
   json_object_set_object_member(record, "owner_state", state);
 }
 
@@ -119,6 +141,7 @@ core::Result<core::RoomSnapshot> decodeRoomSnapshot(const std::string& record) {
     if (!entry) return entry.error();
     snapshot.stage.push_back(std::move(entry.value()));
   }
+  snapshot.hls = hlsPosition(state);
   snapshot.banned = stringSet(state, "banned");
   snapshot.revokedTokens = stringSet(state, "revoked_tokens");
   return snapshot;

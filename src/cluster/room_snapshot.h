@@ -18,8 +18,9 @@ namespace roomcast::cluster {
 constexpr size_t kMaxOwnerStateEntries = 200;
 
 // Adds `owner_state` {host_identity, host_name, recording, stage: [{identity, name, role, slot,
-// recording_opt_out}], banned: [...], revoked_tokens: [...]} to `record`.
-void addOwnerState(JsonObject* record, const core::Room& room);
+// recording_opt_out}], banned: [...], revoked_tokens: [...], hls: {next_sequence,
+// discontinuity_sequence, segment_ms, at_ms}} to `record` (hls when `hls` is known).
+void addOwnerState(JsonObject* record, const core::Room& room, const std::optional<core::HlsPosition>& hls);
 
 // The room a record describes (its public fields and owner_state), to reopen it. BadRequest for
 // a record without them.

@@ -66,6 +66,8 @@ struct RoomSnapshot {
   std::vector<StageEntry> stage;
   std::set<std::string> banned;
   std::set<std::string> revokedTokens;
+  // Where the old owner's playlists were, when: the reopened room's continue past it.
+  std::optional<HlsPosition> hls;
 };
 
 // Who asks for a stage action: a participant, or an operator holding a host token.
@@ -172,6 +174,8 @@ class RoomManager final : public MediaObserver {
   }
   size_t totalListeners() const { return listeners_.total(); }
   MediaBackend::UplinkLosses uplinkLosses() const { return media_.uplinkLosses(); }
+  // Where the room's playlists are (for its record: a failover continues from there).
+  std::optional<HlsPosition> hlsPosition(const std::string& roomId) const { return media_.hlsPosition(roomId); }
   MediaBackend::MixerStats mixerStats() const { return media_.mixerStats(); }
   MediaBackend::OutputStats outputStats() const { return media_.outputStats(); }
 

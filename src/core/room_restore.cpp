@@ -29,7 +29,9 @@ Result<RoomInfo> RoomManager::restoreRoom(const RoomSnapshot& snapshot) {
     return Error{ErrorCode::Conflict, "this server already runs its maximum of " +
                                           std::to_string(limits_.maxRooms) + " rooms"};
   // Recording consent carries over: a room that was being recorded goes on in a new file.
-  if (auto started = media_.startRoom({info.id, snapshot.recording}); !started) return started.error();
+  RoomMediaConfig media{info.id, snapshot.recording};
+  if (snapshot.hls) media.continueHls = continueAfter(*snapshot.hls, env_.nowUnixMs());
+  if (auto started = media_.startRoom(media); !started) return started.error();
   if (auto stored = env_.roomCreated ? env_.roomCreated(info) : Status(Ok{}); !stored) {
     media_.stopRoom(info.id, nullptr);
     return stored.error();

@@ -183,6 +183,7 @@ TEST(ClusterFailover, AKilledNodesRoomComesBackElsewhereWithItsSpeakersListeners
 
   // SIGKILL the owner.
   const double killedAt = nowSeconds();
+  const double killedAtUnix = static_cast<double>(g_get_real_time()) / G_USEC_PER_SEC;  // segments' clock
   a.kill();
   std::string newOwner;
   ASSERT_TRUE(pollUntil(
@@ -249,10 +250,10 @@ TEST(ClusterFailover, AKilledNodesRoomComesBackElsewhereWithItsSpeakersListeners
   for (const auto& f : segments) {
     const double end = f.segment.startUnix + f.segment.duration;
     const bool tone = segmentHasTone(f.file, 440);
-    if (f.segment.startUnix < killedAt - 0.5) {
+    if (f.segment.startUnix < killedAtUnix - 0.5) {
       maxSequenceBefore = std::max(maxSequenceBefore, f.segment.sequence);
       if (tone) lastBefore = std::isnan(lastBefore) ? end : std::max(lastBefore, end);
-    } else if (f.segment.startUnix > killedAt) {
+    } else if (f.segment.startUnix > killedAtUnix) {
       if (minSequenceAfter < 0 || f.segment.sequence < minSequenceAfter) minSequenceAfter = f.segment.sequence;
       discontinuity = discontinuity || f.discontinuity;
       if (tone && (std::isnan(firstAfter) || f.segment.startUnix < firstAfter)) firstAfter = f.segment.startUnix;
@@ -262,7 +263,7 @@ TEST(ClusterFailover, AKilledNodesRoomComesBackElsewhereWithItsSpeakersListeners
   ASSERT_FALSE(std::isnan(firstAfter)) << "the listener heard no tone after the failover";
   g_print("listener: %zu segments, %d playlist misses; the tone stopped at -%.1f s and came back at +%.1f s: a gap of "
           "%.1f s; media sequence %lld before, %lld after\n",
-          segments.size(), listener.misses(), killedAt - lastBefore, firstAfter - killedAt, firstAfter - lastBefore,
+          segments.size(), listener.misses(), killedAtUnix - lastBefore, firstAfter - killedAtUnix, firstAfter - lastBefore,
           maxSequenceBefore, minSequenceAfter);
   EXPECT_TRUE(discontinuity) << "the reopened room's first segments should follow an EXT-X-DISCONTINUITY";
   EXPECT_GT(minSequenceAfter, maxSequenceBefore) << "the media sequence should go on, not start again";
