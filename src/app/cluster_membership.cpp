@@ -47,8 +47,10 @@ double CpuMeter::sample() {
   return pct;
 }
 
-ClusterMembership::ClusterMembership(const ClusterOptions& options, GMainContext* context, std::string version)
+ClusterMembership::ClusterMembership(const ClusterOptions& options, GMainContext* context, std::string version,
+                                     const std::string& secret)
     : options_(options), context_(context), version_(std::move(version)),
+      secretId_(cluster::secretFingerprint(secret)),
       redis_(context, redisSettings(options), [this](bool up, const std::string& reason) { redisChanged(up, reason); }),
       directory_(redis_),
       chatLog_(redis_) {}
@@ -109,6 +111,7 @@ core::Status ClusterMembership::join(const std::string& boundUrl) {
   cluster::RegistrySettings registry;
   registry.nodeUrl = nodeUrl_;
   registry.version = version_;
+  registry.secretId = secretId_;
   registry.leaseMs = options_.leaseMs;
   registry_ = std::make_unique<cluster::NodeRegistry>(redis_, context_, registry, [this] {
     cluster::NodeLoad load = hooks_.load ? hooks_.load() : cluster::NodeLoad{};
@@ -135,6 +138,8 @@ core::Status ClusterMembership::join(const std::string& boundUrl) {
       });
   registry_->start();
   failover_->start();
+  // Soon after joining (the others' heartbeats are there by then), then now and again.
+  secretCheck_ = glib_support::Source::timeout(context_, static_cast<guint>(options_.leaseMs), onSecretCheck, this);
   g_message("cluster: node %s (lease %d ms)", nodeUrl_.c_str(), options_.leaseMs);
   return core::Ok{};
 }
@@ -239,6 +244,25 @@ void ClusterMembership::reopen(const std::string& roomId, const std::string& rec
   });
 }
 
+gboolean ClusterMembership::onSecretCheck(gpointer data) {
+  auto* self = static_cast<ClusterMembership*>(data);
+  self->registry_->liveNodes([self](core::Result<std::vector<cluster::NodeInfo>> nodes) {
+    if (nodes) self->checkSecrets(nodes.value());
+  });
+  self->secretCheck_ = glib_support::Source::timeoutSeconds(self->context_, 60, onSecretCheck, self);
+  return G_SOURCE_REMOVE;
+}
+
+void ClusterMembership::checkSecrets(const std::vector<cluster::NodeInfo>& nodes) {
+  for (const cluster::NodeInfo& node : nodes) {
+    if (node.secretId == secretId_ || node.secretId.empty() || !secretWarned_.insert(node.url).second) continue;
+    g_warning("cluster: node %s signs tokens with another [server] secret than this node: tokens made on one do not "
+              "verify on the other, so clients routed between them and every failover of their rooms fail; give "
+              "every node of the cluster the same [server] secret",
+              node.url.c_str());
+  }
+}
+
 void ClusterMembership::place(std::function<void(std::string nodeUrl)> done) {
   if (!registry_ || !redis_.up()) return done(nodeUrl_);
   registry_->liveNodes([this, done = std::move(done)](core::Result<std::vector<cluster::NodeInfo>> nodes) {
@@ -264,6 +288,7 @@ void ClusterMembership::status(std::function<void(int status, std::string body)>
             .integer("speakers", n.load.speakers)
             .number("cpu_pct", n.load.cpuPct)
             .integer("age_ms", std::max<int64_t>(0, now - n.heartbeatMs))
+            .boolean("same_secret", n.secretId == secretId_)
             .endObject();
     }
     w.endArray().beginArray("owned");
@@ -282,6 +307,7 @@ void ClusterMembership::status(std::function<void(int status, std::string body)>
           .endObject();
     w.endArray();
     if (!nodes) w.str("nodes_error", nodes.error().message);
+    else checkSecrets(nodes.value());
     reply(200, w.endObject().finish());
   });
 }

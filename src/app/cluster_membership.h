@@ -48,7 +48,8 @@ class ClusterMembership {
     std::function<core::Status(const std::string& record, const std::vector<std::string>& chat)> reopenRoom;
   };
 
-  ClusterMembership(const ClusterOptions& options, GMainContext* context, std::string version);
+  // `secret`: the node's token secret ([server] secret); only its fingerprint is published.
+  ClusterMembership(const ClusterOptions& options, GMainContext* context, std::string version, const std::string& secret);
   ClusterMembership(const ClusterMembership&) = delete;
   ClusterMembership& operator=(const ClusterMembership&) = delete;
 
@@ -88,10 +89,16 @@ class ClusterMembership {
   void claim(const std::string& roomId);
   void leaseLost(const std::string& roomId, cluster::LeaseLoss why, const std::string& owner);
   void reopen(const std::string& roomId, const std::string& record, std::function<void(bool)> done);
+  // Warns (once per node) about live nodes with another token secret.
+  void checkSecrets(const std::vector<cluster::NodeInfo>& nodes);
+  static gboolean onSecretCheck(gpointer self);
 
   ClusterOptions options_;
   GMainContext* context_;
   std::string version_;
+  std::string secretId_;
+  std::set<std::string> secretWarned_;  // nodes already warned about
+  glib_support::Source secretCheck_;
   Hooks hooks_;
   cluster::RedisConnection redis_;
   std::string nodeUrl_;

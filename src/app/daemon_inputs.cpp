@@ -62,7 +62,8 @@ std::variant<DaemonInputs, StartFailure> loadDaemonInputs(const Options& options
     inputs.moderationPolicy = std::move(policy.value());
   }
   if (options.cluster.enabled()) {
-    inputs.cluster = std::make_unique<ClusterMembership>(options.cluster, g_main_context_default(), ROOMCAST_VERSION);
+    inputs.cluster = std::make_unique<ClusterMembership>(options.cluster, g_main_context_default(), ROOMCAST_VERSION,
+                                                         inputs.secret);
     if (auto reached = inputs.cluster->connectAtStart(kRedisStartDeadlineMs); !reached)
       return StartFailure{1, reached.error().message};
   }

@@ -31,6 +31,7 @@ std::string nodeJson(const NodeInfo& node) {
       .number("cpu_pct", node.load.cpuPct)
       .integer("started_ms", node.startedMs)
       .str("version", node.version)
+      .str("secret_id", node.secretId)
       .endObject()
       .finish();
 }
@@ -45,7 +46,8 @@ std::optional<NodeInfo> parseNodeJson(const std::string& json) {
   auto speakers = fields.requiredInt("speakers", 0, kMaxCount);
   auto started = fields.optionalInt("started_ms", 0, INT64_MAX);
   auto version = fields.optionalString("version", 64);
-  if (!url || !rooms || !speakers || !started || !version) return std::nullopt;
+  auto secretId = fields.optionalString("secret_id", 64);
+  if (!url || !rooms || !speakers || !started || !version || !secretId) return std::nullopt;
   NodeInfo node;
   node.url = url.value();
   node.load.rooms = rooms.value();
@@ -57,7 +59,14 @@ std::optional<NodeInfo> parseNodeJson(const std::string& json) {
   }
   node.startedMs = started.value().value_or(0);
   node.version = version.value().value_or("");
+  node.secretId = secretId.value().value_or("");
   return node;
+}
+
+std::string secretFingerprint(const std::string& secret) {
+  g_autofree char* hmac = g_compute_hmac_for_string(G_CHECKSUM_SHA256, reinterpret_cast<const guchar*>(secret.data()),
+                                                    secret.size(), "roomcast cluster: same token secret?", -1);
+  return std::string(hmac).substr(0, 16);
 }
 
 std::optional<NodeInfo> pickLeastLoaded(const std::vector<NodeInfo>& nodes) {
@@ -89,6 +98,7 @@ void NodeRegistry::heartbeat() {
   me.load = load_ ? load_() : NodeLoad{};
   me.startedMs = startedMs_;
   me.version = settings_.version;
+  me.secretId = settings_.secretId;
   const int64_t now = unixMs();
   redis_.command({"SET", nodeKey(me.url), nodeJson(me), "PX", std::to_string(settings_.leaseMs)},
                  [](core::Result<RedisReply>) {});

@@ -31,6 +31,9 @@ struct NodeInfo {
   NodeLoad load;
   int64_t startedMs = 0;
   std::string version;
+  // A fingerprint of the node's token secret ([server] secret): nodes that differ cannot verify
+  // each other's tokens, which breaks routing and every failover (see secretFingerprint).
+  std::string secretId;
   int64_t heartbeatMs = 0;  // unix ms of its last heartbeat (the sorted set's score)
 };
 
@@ -38,8 +41,13 @@ struct RegistrySettings {
   std::string prefix = "roomcast:";
   std::string nodeUrl;
   std::string version;
+  std::string secretId;
   int64_t leaseMs = 5000;
 };
+
+// What a node publishes of its token secret: an HMAC of a fixed text under it (16 hex digits),
+// equal on nodes with the same secret and useless for making tokens.
+std::string secretFingerprint(const std::string& secret);
 
 // The heartbeat's JSON and back (the reading side bounds what it accepts).
 std::string nodeJson(const NodeInfo& node);

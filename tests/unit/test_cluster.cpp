@@ -167,7 +167,7 @@ TEST(OwnerLookup, ValueNamesTheNodeBeforeTheEpoch) {
 TEST(PlacementBook, CountsPlacementsUntilTheNodesHeartbeatHasThem) {
   PlacementBook book;
   std::vector<NodeInfo> nodes;
-  for (const char* url : {"a", "b", "c"}) nodes.push_back(NodeInfo{url, {}, 0, "", 1000});
+  for (const char* url : {"a", "b", "c"}) nodes.push_back(NodeInfo{url, {}, 0, "", "", 1000});
   std::map<std::string, int> placed;
   for (int i = 0; i < 6; i++) {
     const std::string url = pickLeastLoaded(book.adjusted(nodes))->url;
