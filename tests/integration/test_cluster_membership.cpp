@@ -237,3 +237,31 @@ TEST(ClusterMembership, ALeaseTakenByAnotherNodeEndsTheRoomHere) {
   EXPECT_EQ(redis.cli({"EXISTS", "roomcast:room:" + room.id}), "1") << "nor its record";
   EXPECT_NE(node.log().find("is now leased to http://127.0.0.9:1 99"), std::string::npos) << node.log();
 }
+
+// Tokens verify on every node only if every node has the same [server] secret; a node made with
+// another (here: each node's own, generated in its data dir) is named in a warning and in
+// GET /api/v1/cluster, and nodes sharing one are not.
+TEST(ClusterMembership, ANodeWithAnotherTokenSecretIsPointedOut) {
+  RedisServer redis;
+  ASSERT_TRUE(redis.start()) << redis.log();
+  Daemon a(nodeArgs(redis.url()));
+  Daemon b(nodeArgs(redis.url()));
+  ASSERT_TRUE(a.ready() && b.ready()) << a.log() << b.log();
+  ClusterView view;
+  EXPECT_TRUE(pollUntil([&] { return lists(view = clusterOf(b), a); }, 5.0)) << view.body;
+  EXPECT_NE(view.body.find("\"same_secret\":false"), std::string::npos) << view.body;
+  EXPECT_TRUE(pollUntil([&] { return b.log().find("signs tokens with another [server] secret") != std::string::npos; }, 10))
+      << b.log();
+
+  std::vector<std::string> shared = configFileArgs("[server]\nsecret = one-secret-for-every-node-0123456789abcdef\n[auth]\n"
+                                                   "api_key = ops\napi_secret = " + kSecret + "\n[cluster]\n");
+  RedisServer redis2;  // a cluster of its own
+  ASSERT_TRUE(redis2.start()) << redis2.log();
+  shared.push_back("--redis");
+  shared.push_back(redis2.url());
+  Daemon c(shared), d(shared);
+  ASSERT_TRUE(c.ready() && d.ready()) << c.log() << d.log();
+  EXPECT_TRUE(pollUntil([&] { return lists(view = clusterOf(d), c); }, 5.0)) << view.body;
+  EXPECT_EQ(view.body.find("\"same_secret\":false"), std::string::npos) << view.body;
+  EXPECT_NE(view.body.find("\"same_secret\":true"), std::string::npos) << view.body;
+}
