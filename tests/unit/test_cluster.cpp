@@ -13,6 +13,8 @@
 #include "cluster/placement.h"
 #include "cluster/room_directory.h"
 #include "cluster/room_lease.h"
+#include "cluster/room_snapshot.h"
+#include "cluster/failover_watch.h"
 
 using namespace roomcast::cluster;
 
@@ -197,4 +199,81 @@ TEST(RoomRecord, ThePublicJsonLeavesOwnerStateOutAndTakesTheReadersUrls) {
             std::string::npos) << "the lease's node wins over the record's";
   EXPECT_FALSE(publicRoomJson("[1]", "", "", ""));
   EXPECT_FALSE(publicRoomJson(std::string(kMaxRoomRecordBytes + 1, ' '), "", "", ""));
+}
+
+// What a failover reads back is what the owner wrote: info, stage (roles, slots, opt-outs),
+// bans, recording and the HLS position.
+TEST(RoomRecord, TheOwnerStateComesBackAsTheRoomToReopen) {
+  roomcast::core::Room room;
+  room.info = {"r1", "Title", "Topic", true, "host-r1", 1700000000000, "Hostess"};
+  room.recording = true;
+  room.banned = {"troll"};
+  room.revokedTokens = {"jti-1"};
+  roomcast::core::Participant host, guest, listener;
+  host.identity = "host-r1";
+  host.role = roomcast::core::Role::Host;
+  host.joinOrder = 1;
+  guest.identity = "g";
+  guest.name = "Guest";
+  guest.role = roomcast::core::Role::CoHost;
+  guest.joinOrder = 5;
+  guest.recordingOptOut = true;
+  listener.identity = "l";  // not on stage: not kept
+  room.participants = {{"host-r1", host}, {"g", guest}, {"l", listener}};
+  const std::string publicJson =
+      R"({"id":"r1","title":"Title","topic":"Topic","record":true,"created_at_ms":1700000000000})";
+  const std::string record =
+      encodeRoomRecord(room, publicJson, "http://a", roomcast::core::HlsPosition{42, 1, 500, 1700000100000});
+
+  auto snapshot = decodeRoomSnapshot(record);
+  ASSERT_TRUE(snapshot) << snapshot.error().message << "\n" << record;
+  EXPECT_EQ(snapshot->info.id, "r1");
+  EXPECT_EQ(snapshot->info.title, "Title");
+  EXPECT_EQ(snapshot->info.topic, "Topic");
+  EXPECT_TRUE(snapshot->info.record);
+  EXPECT_EQ(snapshot->info.createdAtUnixMs, 1700000000000);
+  EXPECT_EQ(snapshot->info.hostIdentity, "host-r1");
+  EXPECT_EQ(snapshot->info.hostName, "Hostess");
+  EXPECT_TRUE(snapshot->recording);
+  ASSERT_EQ(snapshot->stage.size(), 2u);
+  EXPECT_EQ(snapshot->stage[1].identity, "g");
+  EXPECT_EQ(snapshot->stage[1].role, roomcast::core::Role::CoHost);
+  EXPECT_EQ(snapshot->stage[1].slot, 5u);
+  EXPECT_TRUE(snapshot->stage[1].recordingOptOut);
+  EXPECT_EQ(snapshot->banned, std::set<std::string>{"troll"});
+  EXPECT_EQ(snapshot->revokedTokens, std::set<std::string>{"jti-1"});
+  ASSERT_TRUE(snapshot->hls);
+  EXPECT_EQ(snapshot->hls->nextSequence, 42u);
+  EXPECT_EQ(snapshot->hls->segmentMs, 500u);
+
+  // Records that cannot be reopened say why instead.
+  EXPECT_FALSE(decodeRoomSnapshot(publicJson));  // no owner_state
+  EXPECT_FALSE(decodeRoomSnapshot(R"({"id":"r1","owner_state":{"host_identity":"h","stage":[{"identity":"x","role":"listener"}]}})"));
+  auto noStage = decodeRoomSnapshot(R"({"id":"r1","owner_state":{"host_identity":"h","stage":"not a list"}})");
+  ASSERT_TRUE(noStage) << "a stage that is no list is an empty stage";
+  EXPECT_TRUE(noStage->stage.empty());
+}
+
+// Each room's candidates come in the same order on every node, different rooms spread over the
+// nodes, and later candidates wait their turn.
+TEST(Failover, TakeoverOrderIsSharedAndSpreadsRooms) {
+  const std::vector<std::string> nodes{"http://b", "http://c", "http://d"};
+  std::map<std::string, int> firsts;
+  for (int i = 0; i < 300; i++) {
+    const std::string room = "room" + std::to_string(i);
+    const auto order = takeoverOrder(room, nodes);
+    std::vector<std::string> reversed(nodes.rbegin(), nodes.rend());
+    EXPECT_EQ(order, takeoverOrder(room, reversed)) << "the order depends on the room, not the list";
+    firsts[order.front()]++;
+  }
+  for (const auto& node : nodes) EXPECT_GT(firsts[node], 60) << node << " is first for too few rooms";
+
+  FailoverSettings settings;
+  settings.leaseMs = 5000;
+  settings.staggerMs = 1000;
+  EXPECT_TRUE(mayTryTakeover(0, 0, false, settings));
+  EXPECT_FALSE(mayTryTakeover(2, 1999, false, settings));
+  EXPECT_TRUE(mayTryTakeover(2, 2000, false, settings));
+  EXPECT_FALSE(mayTryTakeover(0, 9999, true, settings)) << "a live owner gets two leases to claim its room again";
+  EXPECT_TRUE(mayTryTakeover(0, 10000, true, settings));
 }

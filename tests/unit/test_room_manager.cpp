@@ -1255,5 +1255,76 @@ TEST_F(MaxDurationTest, ARoomEndsAtItsMaximumDurationWithPeopleOnStage) {
   EXPECT_EQ(endReason(room).rfind("max_duration", 0), 0u) << endReason(room);
 }
 
+
+// ---------------------------------------------------------------------------------------
+// Failover: a room another node ran, reopened here (restoreRoom)
+
+namespace {
+
+RoomSnapshot movedRoom() {
+  RoomSnapshot snapshot;
+  snapshot.info = {"moved", "Moved show", "what moved", true, "host-moved", kStartMs - 60000, "Host"};
+  snapshot.recording = true;
+  snapshot.stage = {{"host-moved", "Host", Role::Host, 1, false}, {"s1", "Sam", Role::Speaker, 3, true}};
+  snapshot.banned = {"troll"};
+  snapshot.hls = HlsPosition{120, 2, 500, kStartMs - 10000};
+  return snapshot;
+}
+
+}  // namespace
+
+TEST_F(RoomManagerTest, RestoreRoomBringsTheStageBackReconnectingInItsSlots) {
+  auto restored = manager.restoreRoom(movedRoom());
+  ASSERT_TRUE(restored.ok()) << restored.error().message;
+  EXPECT_EQ(restored->id, "moved");
+  EXPECT_EQ(restored->createdAtUnixMs, kStartMs - 60000) << "the room keeps its age";
+  ASSERT_EQ(media.startCalls.size(), 1u);
+  EXPECT_TRUE(media.startCalls[0].record) << "a room being recorded goes on being recorded";
+  ASSERT_TRUE(media.startCalls[0].continueHls.has_value());
+  EXPECT_GT(media.startCalls[0].continueHls->nextSequence, 120u + 10000 / 500) << "past what the old owner made since";
+  EXPECT_EQ(media.startCalls[0].continueHls->discontinuitySequence, 3u);
+
+  const Room* room = manager.find("moved");
+  ASSERT_NE(room, nullptr);
+  const Participant& sam = room->participants.at("s1");
+  EXPECT_EQ(sam.presence, Presence::Reconnecting);
+  EXPECT_EQ(sam.role, Role::Speaker);
+  EXPECT_EQ(sam.joinOrder, 3u);
+  EXPECT_TRUE(sam.recordingOptOut);
+  EXPECT_EQ(room->speakerCount(), 2);
+
+  // Sam comes back with a listener's token (promoted on the old node): the room's word holds.
+  auto back = manager.join("moved", {"s1", "Sam", Role::Listener});
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->role, Role::Speaker);
+  EXPECT_EQ(back->joinOrder, 3u);
+  EXPECT_EQ(back->presence, Presence::Connected);
+  // Someone new gets the next slot; whom the host removed stays out.
+  EXPECT_EQ(joinAs("moved", "new", Role::Listener).joinOrder, 4u);
+  EXPECT_EQ(codeOf(manager.join("moved", {"troll", "Troll", Role::Listener})), ErrorCode::Forbidden);
+
+  // The host never came back: their place goes when the grace period ends.
+  probe.fireTimers();
+  EXPECT_EQ(room->participants.count("host-moved"), 0u);
+  EXPECT_EQ(room->participants.count("s1"), 1u);
+}
+
+TEST_F(RoomManagerTest, RestoreRoomRefusesALiveIdAFullNodeAndABadSnapshot) {
+  ASSERT_TRUE(manager.restoreRoom(movedRoom()).ok());
+  EXPECT_EQ(codeOf(manager.restoreRoom(movedRoom())), ErrorCode::Conflict);
+  RoomSnapshot noId = movedRoom();
+  noId.info.id.clear();
+  EXPECT_EQ(codeOf(manager.restoreRoom(noId)), ErrorCode::ValidationFailed);
+  RoomSnapshot listenerOnStage = movedRoom();
+  listenerOnStage.info.id = "other";
+  listenerOnStage.stage[1].role = Role::Listener;
+  EXPECT_EQ(codeOf(manager.restoreRoom(listenerOnStage)), ErrorCode::ValidationFailed);
+  createRoom("two");
+  createRoom("three");
+  RoomSnapshot fourth = movedRoom();
+  fourth.info.id = "fourth";
+  EXPECT_EQ(codeOf(manager.restoreRoom(fourth)), ErrorCode::Conflict) << "maxRooms is 3";
+}
+
 }  // namespace
 }  // namespace roomcast::core
