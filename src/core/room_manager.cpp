@@ -87,7 +87,18 @@ Result<RoomInfo> RoomManager::createRoom(const NewRoom& request) {
   info.hostName = request.hostName;
   info.createdAtUnixMs = env_.nowUnixMs();
 
-  if (auto started = media_.startRoom({info.id, info.record}); !started) return started.error();
+  auto opened = openRoom(info, {info.id, info.record});
+  if (!opened) return opened.error();
+  Room& stored = *opened.value();
+  if (limits_.maxDurationMs)
+    scheduleRoomEnd(stored, limits_.maxDurationMs, &Room::durationTimer,
+                    "max_duration: the room reached its " + std::to_string(limits_.maxDurationMs / 1000) + " s limit");
+  stageChanged(stored);  // nobody is on stage yet
+  return info;
+}
+
+Result<Room*> RoomManager::openRoom(const RoomInfo& info, const RoomMediaConfig& media) {
+  if (auto started = media_.startRoom(media); !started) return started.error();
   // A room the store did not keep would vanish from the archive: it is not created at all.
   if (auto stored = env_.roomCreated ? env_.roomCreated(info) : Status(Ok{}); !stored) {
     media_.stopRoom(info.id, nullptr);
@@ -96,12 +107,7 @@ Result<RoomInfo> RoomManager::createRoom(const NewRoom& request) {
   Room room;
   room.info = info;
   room.roles[info.hostIdentity] = Role::Host;
-  Room& stored = rooms_[info.id] = std::move(room);
-  if (limits_.maxDurationMs)
-    scheduleRoomEnd(stored, limits_.maxDurationMs, &Room::durationTimer,
-                    "max_duration: the room reached its " + std::to_string(limits_.maxDurationMs / 1000) + " s limit");
-  stageChanged(stored);  // nobody is on stage yet
-  return info;
+  return &(rooms_[info.id] = std::move(room));
 }
 
 Status RoomManager::endRoom(const std::string& roomIdRef, const std::string& reason, RoomEndedCallback done) {

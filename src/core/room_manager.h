@@ -203,6 +203,9 @@ class RoomManager final : public MediaObserver {
 
  private:
   Room* findMutable(const std::string& roomId);
+  // Starts a new room's media, has the store keep it and adds it, with its host, to the live
+  // rooms (createRoom, restoreRoom).
+  Result<Room*> openRoom(const RoomInfo& info, const RoomMediaConfig& media);
   Participant* findParticipant(const std::string& roomId, const std::string& identity);
   // Common checks for moderation: room exists, actor may moderate, target exists.
   // The live room and `identity` in it: NotFound without the room, Conflict ("join the room

@@ -31,17 +31,11 @@ Result<RoomInfo> RoomManager::restoreRoom(const RoomSnapshot& snapshot) {
   // Recording consent carries over: a room that was being recorded goes on in a new file.
   RoomMediaConfig media{info.id, snapshot.recording};
   if (snapshot.hls) media.continueHls = continueAfter(*snapshot.hls, env_.nowUnixMs());
-  if (auto started = media_.startRoom(media); !started) return started.error();
-  if (auto stored = env_.roomCreated ? env_.roomCreated(info) : Status(Ok{}); !stored) {
-    media_.stopRoom(info.id, nullptr);
-    return stored.error();
-  }
-  Room room;
-  room.info = info;
-  room.roles[info.hostIdentity] = Role::Host;
-  room.banned = snapshot.banned;
-  room.revokedTokens = snapshot.revokedTokens;
-  Room& stored = rooms_[info.id] = std::move(room);
+  auto opened = openRoom(info, media);
+  if (!opened) return opened.error();
+  Room& stored = *opened.value();
+  stored.banned = snapshot.banned;
+  stored.revokedTokens = snapshot.revokedTokens;
   // The stage comes back as it was, everyone reconnecting: a speaker who returns within the
   // grace period finds their role and slot (join() takes a reconnecting participant back).
   for (const auto& entry : snapshot.stage) {

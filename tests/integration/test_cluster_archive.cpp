@@ -35,26 +35,6 @@ std::vector<std::string> nodeArgs(const std::string& redisUrl) {
   return args;
 }
 
-// `text` spoken three times by flite between silences (the recognizer ends an utterance on silence).
-double synthesize(const std::string& text, const std::string& path) {
-  const std::string once = path + ".once.wav";
-  const auto r = run({"flite", "-t", text, "-o", once}, 30);
-  PcmAudio phrase;
-  if (r.exitStatus != 0 || !roomcast::audio::readWav(once, phrase)) return 0;
-  PcmAudio out;
-  out.sampleRate = phrase.sampleRate;
-  out.channels = phrase.channels;
-  auto silence = [&](double seconds) {
-    out.samples.insert(out.samples.end(), static_cast<size_t>(seconds * out.sampleRate) * out.channels, 0);
-  };
-  silence(1.0);
-  for (int i = 0; i < 3; i++) {
-    out.samples.insert(out.samples.end(), phrase.samples.begin(), phrase.samples.end());
-    silence(i < 2 ? 1.5 : 2.0);
-  }
-  return roomcast::audio::writeWav(path, out) ? out.seconds() : 0;
-}
-
 // An archive answer as every node must give it: the per-node row `id` and `storage` (where the
 // file is, seen from the answering node) left out, `url` without the answering node's origin.
 std::string normalized(const std::string& body, const std::string& origin) {
@@ -106,7 +86,7 @@ class ClusterArchive : public ::testing::Test {
 
 TEST_F(ClusterArchive, EveryNodeListsAndFindsTheSameAndNothingIsLostWithANode) {
   const TempDir scratch("roomcast-cluster-archive-");
-  const double seconds = synthesize("good morning everybody", scratch.path() + "/grace.wav");
+  const double seconds = synthesizeSpeech("good morning everybody", 3, scratch.path() + "/grace.wav");
   ASSERT_GT(seconds, 5) << "flite should synthesize the phrase";
   auto a = startNode();
   auto b = startNode();

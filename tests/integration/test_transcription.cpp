@@ -21,27 +21,6 @@ using roomcast::audio::PcmAudio;
 
 namespace {
 
-// `text` spoken by flite `times` times, 1.5 s apart, after 1 s of silence and before 2 s of
-// it (the recognizer ends an utterance on silence). Returns the WAV's length in seconds.
-double synthesize(const std::string& text, int times, const std::string& path) {
-  const std::string once = path + ".once.wav";
-  const auto r = run({"flite", "-t", text, "-o", once}, 30);
-  PcmAudio phrase;
-  if (r.exitStatus != 0 || !roomcast::audio::readWav(once, phrase)) return 0;
-  PcmAudio out;
-  out.sampleRate = phrase.sampleRate;
-  out.channels = phrase.channels;
-  auto silence = [&](double seconds) {
-    out.samples.insert(out.samples.end(), static_cast<size_t>(seconds * out.sampleRate) * out.channels, 0);
-  };
-  silence(1.0);
-  for (int i = 0; i < times; i++) {
-    out.samples.insert(out.samples.end(), phrase.samples.begin(), phrase.samples.end());
-    silence(i + 1 < times ? 1.5 : 2.0);
-  }
-  return roomcast::audio::writeWav(path, out) ? out.seconds() : 0;
-}
-
 std::string writeConfig(const std::string& dir, const std::string& text) {
   const std::string path = dir + "/roomcast.conf";
   g_file_set_contents(path.c_str(), text.c_str(), -1, nullptr);
@@ -74,8 +53,8 @@ TEST(Transcription, EachSpeakerIsTranscribedUnderTheirNameAndFoundBySearch) {
   const std::string& dir = scratch.path();
   Daemon daemon({"--config", writeConfig(dir, "[transcription]\nenabled = true\n")});
   ASSERT_TRUE(daemon.ready()) << daemon.log();
-  const double graceSeconds = synthesize("good morning everybody", 3, dir + "/grace.wav");
-  const double alanSeconds = synthesize("welcome everybody", 3, dir + "/alan.wav");
+  const double graceSeconds = synthesizeSpeech("good morning everybody", 3, dir + "/grace.wav");
+  const double alanSeconds = synthesizeSpeech("welcome everybody", 3, dir + "/alan.wav");
   ASSERT_GT(graceSeconds, 5) << "flite should synthesize the phrase";
   ASSERT_GT(alanSeconds, 5);
 
@@ -123,7 +102,7 @@ TEST(Moderation, PhraseBreakingThePolicyMutesTheSpeakerWithinBoundedTime) {
   })", -1, nullptr);
   Daemon daemon({"--config", writeConfig(dir, "[moderation]\nenabled = true\npolicy = " + policy + "\n")});
   ASSERT_TRUE(daemon.ready()) << daemon.log();
-  const double seconds = synthesize("good morning everybody", 3, dir + "/grace.wav");
+  const double seconds = synthesizeSpeech("good morning everybody", 3, dir + "/grace.wav");
   ASSERT_GT(seconds, 5);
   const TestRoom room = createRecordedRoom(daemon);
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "audio/tone.h"
+#include "audio/wav.h"
 #include "ws_client.h"
 
 namespace roomcast::testing {
@@ -15,6 +16,25 @@ namespace roomcast::testing {
 std::string cli() { return buildPath("src/client/roomcast"); }
 
 double nowSeconds() { return static_cast<double>(g_get_monotonic_time()) / G_USEC_PER_SEC; }
+
+double synthesizeSpeech(const std::string& text, int times, const std::string& path) {
+  const std::string once = path + ".once.wav";
+  const auto r = run({"flite", "-t", text, "-o", once}, 30);
+  audio::PcmAudio phrase;
+  if (r.exitStatus != 0 || !audio::readWav(once, phrase)) return 0;
+  audio::PcmAudio out;
+  out.sampleRate = phrase.sampleRate;
+  out.channels = phrase.channels;
+  auto silence = [&](double seconds) {
+    out.samples.insert(out.samples.end(), static_cast<size_t>(seconds * out.sampleRate) * out.channels, 0);
+  };
+  silence(1.0);
+  for (int i = 0; i < times; i++) {
+    out.samples.insert(out.samples.end(), phrase.samples.begin(), phrase.samples.end());
+    silence(i + 1 < times ? 1.5 : 2.0);
+  }
+  return audio::writeWav(path, out) ? out.seconds() : 0;
+}
 
 TestRoom createRoom(const Daemon& daemon, const std::string& title) {
   auto created = run({cli(), "--server", daemon.url(), "create", "--title", title}, 30);

@@ -11,6 +11,9 @@ namespace roomcast::testing {
 
 std::string cli();  // the roomcast CLI in the build tree
 double nowSeconds();
+// `text` spoken by flite `times` times, 1.5 s apart, after 1 s of silence and before 2 s of it
+// (a recognizer ends an utterance on silence), written to `path`. Its length in seconds (0: failed).
+double synthesizeSpeech(const std::string& text, int times, const std::string& path);
 
 struct TestRoom {
   std::string id;
