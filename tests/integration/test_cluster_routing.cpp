@@ -2,7 +2,8 @@
 // Speakers reach it through nodes B and C (their WebSockets relayed to A) and hear each other;
 // an HLS listener through the cluster's nginx edge (data/nginx/roomcast-cluster-edge.conf, in
 // front of all three) decodes both tones whichever node nginx asked; a node that does not run
-// the room answers its playlist with 307 to A, or through the edge with X-Accel-Redirect.
+// the room answers its playlist with 307 to A, or through the edge with X-Accel-Redirect; chat
+// sent through B is in the history read through C.
 #include <glib.h>
 #include <gtest/gtest.h>
 #include <libsoup/soup.h>
@@ -146,6 +147,13 @@ TEST(ClusterRouting, SpeakersThroughOtherNodesHearEachOtherAndTheEdgeServesTheOw
   // to A, and the audio above came through it.
   EXPECT_GT(metric(b, "roomcast_hls_playlist_requests_total"), askedOfB);
   EXPECT_GT(metric(c, "roomcast_hls_playlist_requests_total"), askedOfC);
+
+  // Chat sent through B (relayed to A) is in the history read through C.
+  const auto said = run({cli(), "--server", b.url(), "chat", room.id, "--send", "hello from B"}, 30);  // an anonymous listener
+  ASSERT_EQ(said.exitStatus, 0) << said.stderrText;
+  const auto history = run({cli(), "--server", c.url(), "chat", room.id, "--history"}, 30);
+  EXPECT_EQ(history.exitStatus, 0) << history.stderrText;
+  EXPECT_NE(history.stdoutText.find(": hello from B"), std::string::npos) << history.stdoutText;
 
   const auto guestRun = guest.wait(60);
   ASSERT_EQ(guestRun.exitStatus, 0) << guestRun.stderrText << cluster.logs();
