@@ -67,6 +67,7 @@ export function playHls(audio, url, { onStatus = () => {}, onAutoplayBlocked = (
         }
       });
       hls.on(Hls.Events.MANIFEST_PARSED, () => {
+        attempt = 0;  // playing again: a later gap (a failover moving the room) gets its own 30 tries
         onStatus('');
         waitingToStart = true;
         startWhenBuffered();
