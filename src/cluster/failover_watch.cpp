@@ -105,7 +105,7 @@ void FailoverWatch::orphansFound(std::vector<std::string> ids) {
   std::map<std::string, Orphan> still;
   for (const std::string& id : ids) {
     auto it = orphans_.find(id);
-    still[id] = it != orphans_.end() ? it->second : Orphan{now, 0, false};
+    still[id] = it != orphans_.end() ? it->second : Orphan{now, 0, 0, false};
   }
   orphans_ = std::move(still);
   if (ids.empty()) {
@@ -151,7 +151,13 @@ void FailoverWatch::consider(const std::vector<std::string>& ids, const std::vec
     const std::vector<std::string> order = takeoverOrder(ids[i], candidates);
     const auto mine = std::find(order.begin(), order.end(), settings_.nodeUrl);
     const size_t rank = static_cast<size_t>(mine - order.begin());  // not live yet: after every live one
-    if (mayTryTakeover(rank, now - it->second.sinceMs, ownerLive, settings_)) tryTakeover(ids[i], records[i]);
+    // The turns count from when the owner was seen dead: a lease can lapse before the dead
+    // owner's heartbeat does, and counting from the lease would let whoever scans first take
+    // every room (all turns long past) instead of the rendezvous order spreading them.
+    Orphan& orphan = it->second;
+    if (!ownerLive && !orphan.ownerDeadSinceMs) orphan.ownerDeadSinceMs = now;
+    const int64_t waited = ownerLive ? now - orphan.sinceMs : now - orphan.ownerDeadSinceMs;
+    if (mayTryTakeover(rank, waited, ownerLive, settings_)) tryTakeover(ids[i], records[i]);
   }
 }
 

@@ -61,6 +61,7 @@ class FailoverWatch {
  private:
   struct Orphan {
     int64_t sinceMs = 0;       // monotonic: first seen without a lease
+    int64_t ownerDeadSinceMs = 0;  // monotonic: first seen with its recorded owner not live (0: not yet)
     int64_t notBeforeMs = 0;   // monotonic: after a failed reopen here, leave it to others a while
     bool claiming = false;
   };
