@@ -135,7 +135,14 @@ void Speaker::onServerError(JsonObject* obj, const std::string& text) {
     return finish(1, "refused");
   }
   // Our WebRTC session is gone on the server (its ICE or DTLS failed, or did not complete
-  // by its deadline): offer again.
+  // by its deadline): offer again. Unless it is about the session we just replaced: its
+  // deadline fired while our new offer was on the way. The server's deadline is at least 1 s
+  // ([media] ice_deadline_s), so this session's own ice_failed cannot come sooner after its offer.
+  if (code == "ice_failed" &&
+      (!offerSentUs_ || g_get_monotonic_time() - offerSentUs_ < kStaleIceFailureUs)) {
+    g_printerr("roomcast: (about the session just replaced: this one goes on)\n");
+    return;
+  }
   if (code == "ice_failed" || code == "media_error") retrySession("server: " + code);
 }
 

@@ -221,6 +221,7 @@ void Speaker::retrySession(const std::string& why) {
 // heard is kept for --out.
 void Speaker::stopMedia() {
   g_atomic_int_inc(&generation_);
+  offerSentUs_ = 0;  // the next session's offer is not sent yet
   patienceTimer_.reset();
   if (webrtc_) g_signal_handlers_disconnect_by_data(webrtc_.get(), this);
   if (pipeline_) gst_element_set_state(pipeline_.get(), GST_STATE_NULL);

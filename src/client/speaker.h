@@ -34,6 +34,8 @@ constexpr int kMaxSessionRetries = 3;
 // signalling round trips, keep a slow but working link (a long round trip) connecting.
 constexpr double kFirstSessionPatienceS = 3;
 constexpr double kSessionPatienceS = 20;
+// A server ice_failed this soon after our offer is about the session before it (see onServerError).
+constexpr gint64 kStaleIceFailureUs = 1000 * 1000;
 constexpr double kRoundTripsOfPatience = 12;
 
 class Speaker {
